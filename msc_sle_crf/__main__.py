@@ -1,0 +1,3 @@
+from msc_sle_crf.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""Append-only, hash-chained audit trail (ICH E6, 21 CFR Part 11 §11.10(e), EU Annex 11 §9).
+
+Each record carries the SHA-256 of its canonical content, and that content includes the hash of the previous
+record, so altering, removing or reordering any record breaks the chain from that point. Records are written in
+the same transaction as the change they describe (see ``services``). SQLite triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from msc_sle_crf.clock import Clock, iso_utc
+from msc_sle_crf.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+
+# The order of the canonical fields is part of the format: never change it, add new fields at the end only
+# together with a format version.
+CANONICAL_FIELDS = (
+    "id", "ts_utc", "utc_offset_min", "username", "role", "workstation", "action", "subject", "visit",
+    "form", "item", "repeat_key", "old_value", "new_value", "reason", "detail", "prev_hash",
+)
+
+
+class Action(StrEnum):
+    SITE_INIT = "site_init"
+    SCHEMA_UPGRADE = "schema_upgrade"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    STATUS_CHANGE = "status_change"
+    SIGN = "sign"
+    DRAFT_SAVE = "draft_save"
+    DRAFT_DISCARD = "draft_discard"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    LOGOUT = "logout"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    USER_SWITCH = "user_switch"
+    USER_ADD = "user_add"
+    USER_DISABLE = "user_disable"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 - an action name, not a password
+    PASSWORD_RESET = "password_reset"  # noqa: S105
+    RECOVERY_CODE_USED = "recovery_code_used"
+    SETTING_CHANGE = "setting_change"
+    ACCESS_DENIED = "access_denied"
+    EXPORT = "export"
+    PRINT = "print"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    AUDIT_VERIFY = "audit_verify"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened, before it gets an id, a time and a place in the chain."""
+
+    action: Action
+    username: str | None
+    role: str | None
+    subject: str | None = None
+    visit: str | None = None
+    form: str | None = None
+    item: str | None = None
+    repeat_key: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    ts_utc: str | None = None  # set only when recording an event that happened earlier (pending sign-ins)
+    utc_offset_min: int | None = None
+
+
+def canonical_bytes(record: dict[str, Any]) -> bytes:
+    ordered = {name: record[name] for name in CANONICAL_FIELDS}
+    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
+    last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    seq = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'audit_event'")).scalar()
+    last_id = last[0] if last else 0
+    next_id = max(last_id, int(seq or 0)) + 1
+    return next_id, (last[1] if last else GENESIS_HASH)
+
+
+def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry) -> AuditEvent:
+    """Add one record to the chain inside the caller's transaction (which must hold the write lock)."""
+    next_id, prev_hash = _next_id_and_prev_hash(session)
+    record: dict[str, Any] = {
+        "id": next_id,
+        "ts_utc": entry.ts_utc or iso_utc(clock.now()),
+        "utc_offset_min": entry.utc_offset_min if entry.utc_offset_min is not None else clock.local_offset_minutes(),
+        "username": entry.username,
+        "role": entry.role,
+        "workstation": workstation,
+        "action": str(entry.action),
+        "subject": entry.subject,
+        "visit": entry.visit,
+        "form": entry.form,
+        "item": entry.item,
+        "repeat_key": entry.repeat_key,
+        "old_value": entry.old_value,
+        "new_value": entry.new_value,
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "prev_hash": prev_hash,
+    }
+    event = AuditEvent(**record, hash=record_hash(record))
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    records: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+    last_id: int | None = None
+    last_hash: str | None = None
+
+
+_SELECT_ALL = "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash")) + " FROM audit_event ORDER BY id"  # noqa: S608 - constant column names
+
+
+def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None = None,
+                progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Re-compute the chain over rows in id order and name the first record that does not hold."""
+    sha256 = hashlib.sha256
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    fields = CANONICAL_FIELDS
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    count = 0
+    last_id: int | None = None
+    anchor_id = int(anchor["id"]) if anchor else None
+    anchor_seen = False
+    for row in rows:
+        rec_id = row[0]
+        if rec_id != expected_id:
+            missing = f"#{expected_id}" if rec_id == expected_id + 1 else f"#{expected_id}-#{rec_id - 1}"
+            return VerifyResult(False, count, rec_id, f"record(s) {missing} missing before this one", last_id,
+                                expected_prev)
+        if row[16] != expected_prev:
+            return VerifyResult(False, count, rec_id,
+                                "its link to the previous record does not match (a record before it was "
+                                "altered, removed or reordered)", last_id, expected_prev)
+        digest = sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
+        if digest != row[17]:
+            return VerifyResult(False, count, rec_id, "its content was altered after it was written", last_id,
+                                expected_prev)
+        if anchor_id == rec_id:
+            if anchor is not None and anchor.get("hash") != row[17]:
+                return VerifyResult(False, count, rec_id, "it differs from the copy anchored in the key file",
+                                    last_id, expected_prev)
+            anchor_seen = True
+        expected_prev = row[17]
+        expected_id = rec_id + 1
+        last_id = rec_id
+        count += 1
+        if progress is not None and count % 100_000 == 0:
+            progress(count)
+    if anchor_id is not None and not anchor_seen:
+        return VerifyResult(False, count, anchor_id,
+                            "it was recorded earlier but is gone (the end of the trail was removed)",
+                            last_id, expected_prev)
+    return VerifyResult(True, count, None, None, last_id, expected_prev if count else None)
+
+
+def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
+                      progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Verify the whole trail through a raw DBAPI connection (fast path: no ORM objects)."""
+    cursor = conn.execute(_SELECT_ALL)
+    cursor.arraysize = 5000
+
+    def rows() -> Iterable[tuple[Any, ...]]:
+        while True:
+            batch = cursor.fetchmany()
+            if not batch:
+                return
+            yield from batch
+
+    return verify_rows(rows(), anchor, progress)

@@ -1,0 +1,297 @@
+"""Command line: ``msc-sle-crf [run] [--db PATH]`` starts the app; the other commands administer a site.
+
+Passwords come from a prompt or from ``--password-stdin`` (one per line), never from the command line.
+Errors are one clear line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME, __version__
+from msc_sle_crf.errors import CrfError, Msg, ValidationError
+from msc_sle_crf.i18n import L, Lang, current_lang, set_lang
+
+PROG = "msc-sle-crf"
+
+
+class Secrets:
+    """Where passwords come from: the terminal (hidden) or standard input, one per line."""
+
+    def __init__(self, from_stdin: bool, stdin: TextIO | None = None) -> None:
+        self.from_stdin = from_stdin
+        self._stdin = stdin or sys.stdin
+
+    def ask(self, prompt: L) -> str:
+        if self.from_stdin:
+            line = self._stdin.readline()
+            if not line:
+                raise ValidationError(Msg.INPUT_NOT_INTERACTIVE)
+            return line.rstrip("\r\n")
+        if not self._stdin.isatty():
+            raise ValidationError(Msg.INPUT_NOT_INTERACTIVE)
+        return getpass.getpass(prompt.get() + " ")
+
+    def ask_new(self, prompt: L) -> str:
+        first = self.ask(prompt)
+        if not self.from_stdin:
+            again = self.ask(L("Repeat it:", "Saisissez-le à nouveau :"))
+            if again != first:
+                raise ValidationError(Msg.PASSWORD_MISMATCH)
+        return first
+
+
+def _say(text: L | str, out: TextIO | None = None) -> None:
+    print(text.get() if isinstance(text, L) else text, file=out or sys.stdout)
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from msc_sle_crf.services import Services, Site
+
+    secrets_ = Secrets(args.password_stdin)
+    site = Site.open(Path(args.db))
+    try:
+        password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
+        services = Services.sign_in(site, args.user, password)
+    except BaseException:
+        site.close()
+        raise
+    return site, services, secrets_
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from msc_sle_crf.services import Site
+
+    secrets_ = Secrets(args.password_stdin)
+    password = secrets_.ask_new(L(f"New password for {args.admin} (10 characters or more):",
+                                  f"Nouveau mot de passe pour {args.admin} (10 caractères ou plus) :"))
+    settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v}
+    _say(L("Creating the site (tuning the key derivation for this computer)...",
+           "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
+    site, _admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
+                                         admin_full_name=args.full_name or args.admin, admin_password=password,
+                                         site_settings=settings)
+    site.close()
+    _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
+    _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
+           "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du site) :"))
+    _say(f"    {code}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from msc_sle_crf.services.demo import DEMO_ACCOUNTS, create_demo
+
+    site = create_demo(Path(args.db))
+    site.close()
+    print_demo_accounts(args.db, DEMO_ACCOUNTS)
+    return 0
+
+
+def print_demo_accounts(db: object, accounts: Sequence[tuple[str, str, str, str]]) -> None:
+    _say(L(f"TRAINING database created: {db}", f"Base de FORMATION créée : {db}"))
+    _say(L("Demo accounts (training only):", "Comptes de démonstration (formation uniquement) :"))
+    for username, _full, role, password in accounts:
+        _say(f"    {username:<15} {role:<13} {password}")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        password = services.add_user(args.name, args.full_name, args.role)
+    _say(L(f"User '{args.name}' created. One-time password (to change at first sign-in): {password}",
+           f"Utilisateur « {args.name} » créé. Mot de passe à usage unique (à changer à la première "
+           f"connexion) : {password}"))
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        users = services.list_users()
+    lang = current_lang()
+    for u in users:
+        state = ("active" if u.active else "disabled") if lang is Lang.EN else ("actif" if u.active else "désactivé")
+        extra = []
+        if u.locked:
+            extra.append("locked" if lang is Lang.EN else "verrouillé")
+        if u.must_change_password and u.active:
+            extra.append("must change password" if lang is Lang.EN else "doit changer son mot de passe")
+        print(f"{u.username:<20} {u.role.value:<13} {state:<10} {u.full_name}"
+              + (f"  ({', '.join(extra)})" if extra else ""))
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        services.disable_user(args.name, args.reason)
+    _say(L(f"User '{args.name}' disabled; its key slot was removed.",
+           f"Utilisateur « {args.name} » désactivé ; sa clé a été supprimée."))
+    return 0
+
+
+def cmd_user_reset(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        password = services.reset_password(args.name)
+    _say(L(f"New one-time password for '{args.name}': {password}",
+           f"Nouveau mot de passe à usage unique pour « {args.name} » : {password}"))
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    from msc_sle_crf.services import Services, Site
+
+    secrets_ = Secrets(args.password_stdin)
+    with Site.open(Path(args.db)) as site:
+        if args.recovery_code:
+            code = secrets_.ask(L("Recovery code:", "Code de récupération :"))
+            new = secrets_.ask_new(L(f"New password for {args.user}:", f"Nouveau mot de passe de {args.user} :"))
+            site.reset_with_recovery_code(code, args.user, new)
+        else:
+            current = secrets_.ask(L(f"Current password for {args.user}:",
+                                     f"Mot de passe actuel de {args.user} :"))
+            actor = site.authenticate(args.user, current)
+            services = Services(site, actor)
+            new = secrets_.ask_new(L("New password:", "Nouveau mot de passe :"))
+            services.change_password(current, new)
+    _say(L("Password changed.", "Mot de passe modifié."))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        report = services.verify_integrity(full=True)
+    if report.page_problems:
+        _say(L(f"Database pages: FAILED ({'; '.join(report.page_problems[:3])})",
+               f"Pages de la base : ÉCHEC ({'; '.join(report.page_problems[:3])})"), sys.stderr)
+    else:
+        _say(L("Database pages: OK (every page decrypts and authenticates; structure intact)",
+               "Pages de la base : OK (chaque page se déchiffre et s'authentifie ; structure intacte)"))
+    result = report.audit
+    if result.ok:
+        _say(L(f"Audit trail: OK ({result.records} records, chain intact)",
+               f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte)"))
+    else:
+        _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
+    return 0 if report.ok else 6
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from msc_sle_crf.services.backup import create_backup
+
+    site, services, _ = _open(args)
+    with site:
+        out = create_backup(services, Path(args.out))
+    _say(L(f"Encrypted backup written: {out}", f"Sauvegarde chiffrée écrite : {out}"))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from msc_sle_crf.services.backup import restore_backup
+
+    secrets_ = Secrets(args.password_stdin)
+    password = secrets_.ask(L(f"Password for {args.user} (as in the backup):",
+                              f"Mot de passe de {args.user} (celui de la sauvegarde) :"))
+    result = restore_backup(Path(args.backup), Path(args.db), args.user, password, force=args.force)
+    _say(L(f"Restored {result.db_path} from the backup of {result.created_utc}: "
+           f"{result.audit_records} audit records verified.",
+           f"{result.db_path} restaurée depuis la sauvegarde du {result.created_utc} : "
+           f"{result.audit_records} enregistrements d'audit vérifiés."))
+    for path in result.replaced:
+        _say(L(f"The previous file was kept as {path}", f"L'ancien fichier a été conservé sous {path}"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from msc_sle_crf.ui.app import run_gui
+
+    return int(run_gui(Path(args.db) if args.db else None, lang=args.lang))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=f"{STUDY_NAME} ({PROTOCOL_NUMBER}) bedside eCRF")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--lang", choices=["fr", "en"], help="language of messages and of the app")
+    sub = parser.add_subparsers(dest="command")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help_: str, *, parent: object = sub,
+                db: bool = True, user: bool = False, stdin: bool = False) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_)  # type: ignore[attr-defined]
+        p.set_defaults(func=func)
+        if db:
+            p.add_argument("--db", required=True, help="database file (.crfdb); its key file sits beside it")
+        if user:
+            p.add_argument("--user", required=True, help="your user name")
+        if stdin or user:
+            p.add_argument("--password-stdin", action="store_true",
+                           help="read password(s) from standard input, one per line, instead of prompting")
+        return p
+
+    run = command("run", cmd_run, "start the app (on the training database when no --db is given)", db=False)
+    run.add_argument("--db", help="database file; default: the training database, created on first run")
+
+    p = command("init", cmd_init, "create a new site database and its administrator", stdin=True)
+    p.add_argument("--admin", required=True, help="administrator user name")
+    p.add_argument("--full-name", help="administrator's full name")
+    p.add_argument("--site-name", help="site name (default: Hôpital Saint-Louis, Paris)")
+    p.add_argument("--site-number", help="two-digit site number (default 01)")
+
+    command("demo", cmd_demo, "create a TRAINING database with demo accounts")
+
+    users = sub.add_parser("user", help="manage user accounts").add_subparsers(dest="user_command", required=True)
+    p = command("add", cmd_user_add, "create an account (prints a one-time password)", parent=users, user=True)
+    p.add_argument("--name", required=True, help="new user name")
+    p.add_argument("--full-name", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "investigator", "nurse", "monitor"])
+    command("list", cmd_user_list, "list accounts", parent=users, user=True)
+    p = command("disable", cmd_user_disable, "disable an account (removes its key slot)", parent=users, user=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--reason", required=True)
+    p = command("reset", cmd_user_reset, "give a user a new one-time password", parent=users, user=True)
+    p.add_argument("--name", required=True)
+    p = command("passwd", cmd_user_passwd, "change your password, or set one with the recovery code",
+                parent=users, user=True)
+    p.add_argument("--recovery-code", action="store_true",
+                   help="use the site recovery code instead of the current password")
+
+    command("verify", cmd_verify, "check database pages and the audit trail (exit 0 only if both hold)",
+            user=True)
+    p = command("backup", cmd_backup, "write an encrypted backup (database and key file)", user=True)
+    p.add_argument("--out", required=True)
+    p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
+    p.add_argument("--backup", required=True)
+    p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.lang:
+        set_lang(Lang(args.lang))
+    if args.command is None:
+        args.db = None
+        args.func = cmd_run
+    from msc_sle_crf import logging_setup
+
+    logging_setup.configure()
+    try:
+        return int(args.func(args))
+    except CrfError as exc:
+        print(f"{PROG}: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: {L('interrupted', 'interrompu').get()}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        incident = logging_setup.log_incident(exc)
+        print(f"{PROG}: {Msg.INTERNAL.render(incident=incident)}", file=sys.stderr)
+        return 70

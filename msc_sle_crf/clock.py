@@ -1,0 +1,78 @@
+"""Injectable time: one clock object for the wall clock, a monotonic clock and sleeping.
+
+Tests drive time with ``FakeClock``; production uses ``SystemClock``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC datetime."""
+
+    def local_offset_minutes(self) -> int:
+        """Offset of local time from UTC at ``now()``, in minutes."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def local_offset_minutes(self) -> int:
+        offset = datetime.now().astimezone().utcoffset() or timedelta(0)
+        return int(offset.total_seconds() // 60)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FakeClock:
+    """A clock that moves only when told to. ``sleep`` advances it and records the request."""
+
+    def __init__(self, start: datetime | None = None, offset_minutes: int = 60) -> None:
+        self._now = start or datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+        self._mono = 1000.0
+        self.offset_minutes = offset_minutes
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    def local_offset_minutes(self) -> int:
+        return self.offset_minutes
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._mono += seconds
+
+    def jump_wall(self, seconds: float) -> None:
+        """The wall clock jumps (time change, NTP) while the monotonic clock does not."""
+        self._now += timedelta(seconds=seconds)
+
+
+def iso_utc(dt: datetime) -> str:
+    """Canonical text form of an aware datetime in UTC, microsecond precision: 2026-11-25T09:00:00.000000Z."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -1,0 +1,31 @@
+"""Where things live, and the workstation id written into every audit record."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "msc-sle-crf"
+DB_SUFFIX = ".crfdb"
+
+
+def data_dir() -> Path:
+    override = os.environ.get("MSC_SLE_CRF_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    override = os.environ.get("MSC_SLE_CRF_LOG_DIR")
+    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def default_demo_db() -> Path:
+    return data_dir() / "training" / f"msc-sle-training{DB_SUFFIX}"
+
+
+def workstation_id() -> str:
+    """Host name, unless the site set MSC_SLE_CRF_WORKSTATION (e.g. an asset tag)."""
+    return os.environ.get("MSC_SLE_CRF_WORKSTATION") or socket.gethostname() or "unknown-host"

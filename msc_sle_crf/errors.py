@@ -1,0 +1,236 @@
+"""One error catalogue: every error a user can see has a code and a message in English and French.
+
+Known errors (``CrfError``) are shown as their message, one line, never a traceback. Anything else is an
+internal error: the user gets a generic message and an incident id, and the traceback goes to a log that
+never contains trial data (see ``msc_sle_crf.logging_setup``).
+"""
+
+from __future__ import annotations
+
+import string
+from enum import Enum
+from typing import Any
+
+from msc_sle_crf.i18n import L, Lang, current_lang
+
+
+class Msg(Enum):
+    """Message templates: (English, French). Placeholders must be the same in both."""
+
+    # Authentication
+    BAD_CREDENTIALS = (
+        "Sign-in failed: unknown user name or wrong password.",
+        "Échec de la connexion : nom d'utilisateur inconnu ou mot de passe incorrect.",
+    )
+    ACCOUNT_LOCKED = (
+        "Too many failed attempts: this account is locked for {minutes} more minute(s).",
+        "Trop d'échecs : ce compte est verrouillé encore {minutes} minute(s).",
+    )
+    BAD_RECOVERY_CODE = (
+        "The recovery code is not valid.",
+        "Le code de récupération n'est pas valide.",
+    )
+    PASSWORD_TOO_SHORT = (
+        "Password: must be at least {min_length} characters long.",
+        "Mot de passe : au moins {min_length} caractères sont requis.",
+    )
+    PASSWORD_SAME_AS_USER = (
+        "Password: must not contain the user name.",
+        "Mot de passe : ne doit pas contenir le nom d'utilisateur.",
+    )
+    PASSWORD_MISMATCH = (
+        "Password: the two entries differ.",
+        "Mot de passe : les deux saisies sont différentes.",
+    )
+    PASSWORD_UNCHANGED = (
+        "Password: the new password must differ from the current one.",
+        "Mot de passe : le nouveau mot de passe doit être différent de l'actuel.",
+    )
+    PASSWORD_CHANGE_REQUIRED = (
+        "You must choose a new password before going on.",
+        "Vous devez choisir un nouveau mot de passe avant de continuer.",
+    )
+    # Permissions
+    PERMISSION_DENIED = (
+        "Not allowed: the role '{role}' may not {action}.",
+        "Action refusée : le rôle « {role} » ne peut pas {action}.",
+    )
+    NOT_SIGNED_IN = ("No user is signed in.", "Aucun utilisateur n'est connecté.")
+    # Users
+    USER_NAME_INVALID = (
+        "User name: 3 to 32 characters, lower-case letters, digits, '.', '-' or '_', starting with a letter.",
+        "Nom d'utilisateur : 3 à 32 caractères, lettres minuscules, chiffres, « . », « - » ou « _ », "
+        "commençant par une lettre.",
+    )
+    USER_EXISTS = ("User name: '{user}' is already taken.", "Nom d'utilisateur : « {user} » est déjà pris.")
+    USER_UNKNOWN = ("No active user named '{user}'.", "Aucun utilisateur actif nommé « {user} ».")
+    FULL_NAME_REQUIRED = ("Full name: required.", "Nom complet : obligatoire.")
+    ROLE_INVALID = (
+        "Role: must be one of {choices}.",
+        "Rôle : doit être l'un de {choices}.",
+    )
+    LAST_ADMIN = (
+        "'{user}' is the last active administrator and cannot be disabled.",
+        "« {user} » est le dernier administrateur actif et ne peut pas être désactivé.",
+    )
+    CANNOT_DISABLE_SELF = (
+        "You cannot disable your own account.",
+        "Vous ne pouvez pas désactiver votre propre compte.",
+    )
+    # Subjects and settings
+    FIELD_REQUIRED = ("{field}: required.", "{field} : obligatoire.")
+    FIELD_PATTERN = ("{field}: {rule}.", "{field} : {rule}.")
+    FIELD_RANGE = (
+        "{field}: must be between {low} and {high}.",
+        "{field} : doit être compris entre {low} et {high}.",
+    )
+    SETTING_UNKNOWN = ("Unknown site setting '{key}'.", "Paramètre de site inconnu « {key} ».")
+    REASON_REQUIRED = (
+        "Reason for change: required when changing recorded data.",
+        "Motif de modification : obligatoire pour modifier une donnée enregistrée.",
+    )
+    # Store
+    DB_NOT_FOUND = (
+        "Database not found: {path}. Check the path, or create one with 'msc-sle-crf init'.",
+        "Base de données introuvable : {path}. Vérifiez le chemin ou créez-la avec « msc-sle-crf init ».",
+    )
+    DB_EXISTS = (
+        "A database already exists at {path}; refusing to overwrite it.",
+        "Une base de données existe déjà à {path} ; elle ne sera pas écrasée.",
+    )
+    DB_NOT_A_DATABASE = (
+        "{path} is not an MSC-SLE database, or it is damaged beyond reading. "
+        "Restore the latest backup ('msc-sle-crf restore').",
+        "{path} n'est pas une base MSC-SLE, ou elle est trop endommagée pour être lue. "
+        "Restaurez la dernière sauvegarde (« msc-sle-crf restore »).",
+    )
+    DB_TRUNCATED = (
+        "The database {path} is truncated (incomplete file). Restore the latest backup ('msc-sle-crf restore').",
+        "La base {path} est tronquée (fichier incomplet). Restaurez la dernière sauvegarde "
+        "(« msc-sle-crf restore »).",
+    )
+    DB_CORRUPT = (
+        "The database {path} is damaged ({detail}). Nothing was written. "
+        "Restore the latest backup ('msc-sle-crf restore').",
+        "La base {path} est endommagée ({detail}). Rien n'a été écrit. "
+        "Restaurez la dernière sauvegarde (« msc-sle-crf restore »).",
+    )
+    DB_IN_USE = (
+        "The database {path} is already open in another window or program. Close it there first.",
+        "La base {path} est déjà ouverte dans une autre fenêtre ou un autre programme. Fermez-la d'abord.",
+    )
+    DB_TOO_NEW = (
+        "The database {path} was written by a newer version of this program (schema {found}). "
+        "Install the newer version.",
+        "La base {path} a été écrite par une version plus récente de ce programme (schéma {found}). "
+        "Installez cette version.",
+    )
+    DB_WRITE_FAILED = (
+        "Could not save to the database: {detail}. Your last change was not recorded.",
+        "Enregistrement impossible dans la base : {detail}. Votre dernière modification n'a pas été "
+        "enregistrée.",
+    )
+    KEYFILE_MISSING = (
+        "The key file {path} is missing: the database cannot be unlocked without it. "
+        "Restore the database and its key file from a backup ('msc-sle-crf restore').",
+        "Le fichier de clés {path} est manquant : la base ne peut pas être déverrouillée sans lui. "
+        "Restaurez la base et son fichier de clés depuis une sauvegarde (« msc-sle-crf restore »).",
+    )
+    KEYFILE_CORRUPT = (
+        "The key file {path} is damaged ({detail}). Restore it from a backup ('msc-sle-crf restore'); "
+        "if only one account fails, an administrator or the recovery code can reset its password.",
+        "Le fichier de clés {path} est endommagé ({detail}). Restaurez-le depuis une sauvegarde "
+        "(« msc-sle-crf restore ») ; si un seul compte échoue, un administrateur ou le code de "
+        "récupération peut réinitialiser son mot de passe.",
+    )
+    KEYFILE_MISMATCH = (
+        "The key file {path} does not belong to this database. Restore the matching pair from a backup.",
+        "Le fichier de clés {path} ne correspond pas à cette base. Restaurez la paire correspondante "
+        "depuis une sauvegarde.",
+    )
+    KEYFILE_TOO_NEW = (
+        "The key file {path} has format version {found}, newer than this program understands.",
+        "Le fichier de clés {path} est au format {found}, plus récent que ce que ce programme comprend.",
+    )
+    # Backup
+    BACKUP_INVALID = (
+        "The backup {path} is not valid: {detail}.",
+        "La sauvegarde {path} n'est pas valide : {detail}.",
+    )
+    OUTPUT_EXISTS = (
+        "{path} already exists; choose another file name.",
+        "{path} existe déjà ; choisissez un autre nom de fichier.",
+    )
+    OUTPUT_NOT_WRITABLE = (
+        "Cannot write {path}: {detail}.",
+        "Impossible d'écrire {path} : {detail}.",
+    )
+    # Audit
+    AUDIT_BROKEN = (
+        "Audit trail check FAILED at record #{record}: {detail}.",
+        "Échec du contrôle de la piste d'audit à l'enregistrement n° {record} : {detail}.",
+    )
+    # Generic
+    INTERNAL = (
+        "An unexpected error occurred (incident {incident}). Nothing was lost; "
+        "please report the incident number.",
+        "Une erreur inattendue s'est produite (incident {incident}). Rien n'a été perdu ; "
+        "signalez le numéro d'incident.",
+    )
+    INPUT_NOT_INTERACTIVE = (
+        "A password is needed: run in a terminal or use --password-stdin.",
+        "Un mot de passe est nécessaire : lancez dans un terminal ou utilisez --password-stdin.",
+    )
+
+    def render(self, lang: Lang | None = None, **params: Any) -> str:
+        en, fr = self.value
+        lang = lang or current_lang()
+        template = fr if lang is Lang.FR else en
+        localized = {k: (v.get(lang) if isinstance(v, L) else v) for k, v in params.items()}
+        return template.format(**localized)
+
+    def placeholders(self) -> tuple[set[str], set[str]]:
+        en, fr = self.value
+        fmt = string.Formatter()
+        return (
+            {name for _, name, _, _ in fmt.parse(en) if name},
+            {name for _, name, _, _ in fmt.parse(fr) if name},
+        )
+
+
+class CrfError(Exception):
+    """An error a user can understand and act on. ``exit_code`` is used by the CLI."""
+
+    exit_code = 1
+
+    def __init__(self, msg: Msg, **params: Any) -> None:
+        self.msg = msg
+        self.params = params
+        super().__init__(msg.render(Lang.EN, **params))
+
+    def message(self, lang: Lang | None = None) -> str:
+        return self.msg.render(lang, **self.params)
+
+
+class AuthenticationError(CrfError):
+    exit_code = 3
+
+
+class PermissionDenied(CrfError):
+    exit_code = 4
+
+
+class ValidationError(CrfError):
+    exit_code = 2
+
+
+class StoreError(CrfError):
+    exit_code = 5
+
+
+class KeyFileError(StoreError):
+    pass
+
+
+class AuditIntegrityError(CrfError):
+    exit_code = 6

@@ -1,0 +1,16 @@
+from msc_sle_crf.models.base import Base
+from msc_sle_crf.models.entities import AppUser, AuditEvent, Draft, SiteSetting, Subject
+from msc_sle_crf.models.roles import PERMISSIONS, Perm, Role, allowed
+
+__all__ = [
+    "PERMISSIONS",
+    "AppUser",
+    "AuditEvent",
+    "Base",
+    "Draft",
+    "Perm",
+    "Role",
+    "SiteSetting",
+    "Subject",
+    "allowed",
+]

@@ -1,0 +1,347 @@
+"""Per-user key slots beside the database (the LUKS / password-manager model).
+
+The database key is 32 random bytes. For each user (and for the site's recovery code) the key is wrapped with
+AES-256-GCM under a key derived from that user's password with Argon2id. The Argon2 parameters are stored per
+slot so they can be raised later without breaking old slots. Nothing secret is stored in clear: the file holds
+salts, nonces, ciphertexts and non-secret bookkeeping (failed-attempt counters, sign-in events waiting to be
+written to the encrypted audit trail).
+
+The file is JSON, versioned, with a SHA-256 checksum of its content to tell accidental damage from a wrong
+password. It is always written atomically (temp file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import time
+import unicodedata
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from msc_sle_crf.errors import KeyFileError, Msg
+from msc_sle_crf.fileutil import atomic_write_bytes
+
+FORMAT = "msc-sle-crf-keyslots"
+VERSION = 1
+DB_KEY_BYTES = 32
+SALT_BYTES = 16
+NONCE_BYTES = 12
+RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+RECOVERY_GROUPS = 5
+RECOVERY_GROUP_LEN = 5
+MAX_PENDING_EVENTS = 1000
+MAX_ATTEMPT_RECORDS = 200
+
+KIND_USER = "user"
+KIND_RECOVERY = "recovery"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def normalize_secret(secret: str) -> bytes:
+    """Passwords are compared as NFC-normalised UTF-8, so 'é' typed either way unlocks the same slot."""
+    return unicodedata.normalize("NFC", secret).encode("utf-8")
+
+
+def normalize_username(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().lower()
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id parameters (RFC 9106). memory in KiB."""
+
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+    version: int = 19
+
+    def derive(self, secret: bytes, salt: bytes) -> bytes:
+        return hash_secret_raw(
+            secret,
+            salt,
+            time_cost=self.time_cost,
+            memory_cost=self.memory_kib,
+            parallelism=self.parallelism,
+            hash_len=32,
+            type=Type.ID,
+            version=self.version,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KdfParams:
+        if data.get("name", "argon2id") != "argon2id":
+            raise ValueError("unsupported key derivation")
+        return cls(
+            time_cost=int(data["time_cost"]),
+            memory_kib=int(data["memory_kib"]),
+            parallelism=int(data["parallelism"]),
+            version=int(data.get("version", 19)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": "argon2id", **asdict(self)}
+
+
+# Floor from RFC 9106 / OWASP guidance; calibration only ever goes up from here.
+MIN_KDF = KdfParams(time_cost=2, memory_kib=19 * 1024, parallelism=1)
+DEFAULT_MEMORY_KIB = 128 * 1024
+DEFAULT_PARALLELISM = 2
+
+
+def calibrate(target_seconds: float = 0.4, memory_kib: int = DEFAULT_MEMORY_KIB,
+              parallelism: int = DEFAULT_PARALLELISM, max_time_cost: int = 40) -> KdfParams:
+    """Choose the Argon2id time cost so that one derivation takes about ``target_seconds`` here.
+
+    Memory stays fixed (128 MiB, affordable on a laptop, costly for a GPU attacker); the number of passes
+    grows until the target is reached.
+    """
+    salt = os.urandom(SALT_BYTES)
+    probe = KdfParams(time_cost=1, memory_kib=memory_kib, parallelism=parallelism)
+    start = time.perf_counter()
+    probe.derive(b"calibration", salt)
+    one_pass = max(time.perf_counter() - start, 1e-3)
+    time_cost = max(2, min(max_time_cost, round(target_seconds / one_pass)))
+    params = KdfParams(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
+    # One check with the chosen value: passes do not scale exactly linearly.
+    start = time.perf_counter()
+    params.derive(b"calibration", salt)
+    elapsed = time.perf_counter() - start
+    if elapsed > 0 and not (0.75 * target_seconds <= elapsed <= 1.25 * target_seconds):
+        time_cost = max(2, min(max_time_cost, round(time_cost * target_seconds / elapsed)))
+        params = KdfParams(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
+    return params
+
+
+def new_recovery_code() -> str:
+    """125 random bits as five groups of five Crockford base32 characters: 'K3QZ8-...'."""
+    groups = [
+        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_GROUP_LEN))
+        for _ in range(RECOVERY_GROUPS)
+    ]
+    return "-".join(groups)
+
+
+def normalize_recovery_code(code: str) -> str:
+    """Accept lower case, spaces or no dashes, and the usual misreadings (O->0, I/L->1)."""
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    return cleaned
+
+
+@dataclass
+class Slot:
+    slot_id: str
+    kind: str
+    user: str | None
+    kdf: KdfParams
+    salt: bytes
+    nonce: bytes
+    ciphertext: bytes
+    created_utc: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slot_id": self.slot_id,
+            "kind": self.kind,
+            "user": self.user,
+            "kdf": self.kdf.to_dict(),
+            "salt": _b64(self.salt),
+            "nonce": _b64(self.nonce),
+            "ciphertext": _b64(self.ciphertext),
+            "created_utc": self.created_utc,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Slot:
+        kind = str(data["kind"])
+        if kind not in (KIND_USER, KIND_RECOVERY):
+            raise ValueError(f"unknown slot kind {kind!r}")
+        return cls(
+            slot_id=str(data["slot_id"]),
+            kind=kind,
+            user=None if data.get("user") is None else str(data["user"]),
+            kdf=KdfParams.from_dict(data["kdf"]),
+            salt=_unb64(data["salt"]),
+            nonce=_unb64(data["nonce"]),
+            ciphertext=_unb64(data["ciphertext"]),
+            created_utc=str(data["created_utc"]),
+        )
+
+
+@dataclass
+class AttemptRecord:
+    failures: int = 0
+    locked_until_utc: str | None = None
+    last_failure_utc: str | None = None
+
+
+@dataclass
+class KeySlotFile:
+    """In-memory form of the key-slot file. Mutating methods do not write; call ``save()``."""
+
+    path: Path
+    db_id: str
+    db_salt_hex: str
+    kdf_default: KdfParams
+    training: bool = False
+    slots: list[Slot] = field(default_factory=list)
+    attempts: dict[str, AttemptRecord] = field(default_factory=dict)
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    audit_anchor: dict[str, Any] | None = None
+
+    # ----- persistence -------------------------------------------------------------------------------------
+    @staticmethod
+    def path_for(db_path: Path) -> Path:
+        return Path(f"{db_path}.keys")
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "db_id": self.db_id,
+            "db_salt": self.db_salt_hex,
+            "training": self.training,
+            "kdf_default": self.kdf_default.to_dict(),
+            "slots": [slot.to_dict() for slot in self.slots],
+            "attempts": {name: asdict(rec) for name, rec in sorted(self.attempts.items())},
+            "pending_events": self.pending_events[-MAX_PENDING_EVENTS:],
+            "audit_anchor": self.audit_anchor,
+        }
+
+    @staticmethod
+    def _checksum(content: dict[str, Any]) -> str:
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def save(self) -> None:
+        content = self._content()
+        document = {**content, "checksum": self._checksum(content)}
+        data = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
+        atomic_write_bytes(self.path, data)
+
+    @classmethod
+    def load(cls, path: Path) -> KeySlotFile:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyFileError(Msg.KEYFILE_MISSING, path=str(path)) from None
+        except OSError as exc:
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail=exc.strerror or "unreadable") from None
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="not valid JSON") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="not an MSC-SLE key file")
+        version = document.get("version")
+        if not isinstance(version, int):
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="no format version")
+        if version > VERSION:
+            raise KeyFileError(Msg.KEYFILE_TOO_NEW, path=str(path), found=version)
+        checksum = document.pop("checksum", None)
+        if checksum != cls._checksum(document):
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="checksum mismatch")
+        try:
+            return cls(
+                path=path,
+                db_id=str(document["db_id"]),
+                db_salt_hex=str(document["db_salt"]),
+                kdf_default=KdfParams.from_dict(document["kdf_default"]),
+                training=bool(document.get("training", False)),
+                slots=[Slot.from_dict(s) for s in document["slots"]],
+                attempts={str(k): AttemptRecord(**v) for k, v in document.get("attempts", {}).items()},
+                pending_events=list(document.get("pending_events", [])),
+                audit_anchor=document.get("audit_anchor"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail=f"invalid field ({exc})") from None
+
+    # ----- slots -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _aad(db_id: str, kind: str, user: str | None) -> bytes:
+        return f"{FORMAT}|v{VERSION}|{db_id}|{kind}|{user or ''}".encode()
+
+    def find(self, kind: str, user: str | None = None) -> Slot | None:
+        for slot in self.slots:
+            if slot.kind == kind and slot.user == user:
+                return slot
+        return None
+
+    def users(self) -> list[str]:
+        return sorted(s.user for s in self.slots if s.kind == KIND_USER and s.user)
+
+    def set_slot(self, kind: str, user: str | None, secret: bytes, db_key: bytes, created_utc: str, *,
+                 kdf: KdfParams | None = None) -> Slot:
+        """Wrap ``db_key`` under ``secret`` for (kind, user), replacing any earlier slot of theirs."""
+        if len(db_key) != DB_KEY_BYTES:
+            raise ValueError("database key must be 32 bytes")
+        params = kdf or self.kdf_default
+        salt = os.urandom(SALT_BYTES)
+        nonce = os.urandom(NONCE_BYTES)
+        wrapping_key = params.derive(secret, salt)
+        ciphertext = AESGCM(wrapping_key).encrypt(nonce, db_key, self._aad(self.db_id, kind, user))
+        slot = Slot(
+            slot_id=uuid.uuid4().hex,
+            kind=kind,
+            user=user,
+            kdf=params,
+            salt=salt,
+            nonce=nonce,
+            ciphertext=ciphertext,
+            created_utc=created_utc,
+        )
+        self.slots = [s for s in self.slots if not (s.kind == kind and s.user == user)]
+        self.slots.append(slot)
+        return slot
+
+    def remove_slot(self, kind: str, user: str | None) -> bool:
+        before = len(self.slots)
+        self.slots = [s for s in self.slots if not (s.kind == kind and s.user == user)]
+        return len(self.slots) != before
+
+    def unwrap(self, kind: str, user: str | None, secret: bytes) -> bytes | None:
+        """The database key, or None when the secret is wrong or there is no such slot.
+
+        When there is no slot, a derivation with the default parameters is still done, so that timing does
+        not tell whether a user name exists.
+        """
+        slot = self.find(kind, user)
+        if slot is None:
+            self.kdf_default.derive(secret, b"\0" * SALT_BYTES)
+            return None
+        wrapping_key = slot.kdf.derive(secret, slot.salt)
+        try:
+            key = AESGCM(wrapping_key).decrypt(slot.nonce, slot.ciphertext, self._aad(self.db_id, kind, user))
+        except InvalidTag:
+            return None
+        return key if len(key) == DB_KEY_BYTES else None
+
+    # ----- bookkeeping -------------------------------------------------------------------------------------
+    def add_pending_event(self, event: dict[str, Any]) -> None:
+        self.pending_events.append(event)
+        del self.pending_events[:-MAX_PENDING_EVENTS]
+
+    def trim_attempts(self) -> None:
+        if len(self.attempts) <= MAX_ATTEMPT_RECORDS:
+            return
+        ordered = sorted(self.attempts.items(), key=lambda kv: kv[1].last_failure_utc or "")
+        for name, _ in ordered[: len(self.attempts) - MAX_ATTEMPT_RECORDS]:
+            del self.attempts[name]

@@ -1,0 +1,201 @@
+"""Backup and restore: an encrypted copy of the database plus its key file, in one tar file with a manifest.
+
+Nothing in a backup is readable without a user's password or the recovery code: the database copy is
+encrypted with the same key, and the key file holds only wrapped keys. A restore is checked (manifest
+hashes, page HMACs, SQLite structure, audit chain) before it replaces anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from msc_sle_crf import __version__
+from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import Clock, SystemClock, iso_utc
+from msc_sle_crf.errors import CrfError, Msg, StoreError
+from msc_sle_crf.fileutil import atomic_writer
+from msc_sle_crf.models import Perm
+from msc_sle_crf.security.keyslots import KeySlotFile
+from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.site import Site
+from msc_sle_crf.store.db import copy_encrypted
+from msc_sle_crf.store.instance_lock import InstanceLock
+
+FORMAT = "msc-sle-crf-backup"
+VERSION = 1
+DB_MEMBER = "database.crfdb"
+KEYS_MEMBER = "database.crfdb.keys"
+MANIFEST_MEMBER = "MANIFEST.json"
+MAX_MEMBER_BYTES = 64 * 1024**3
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create_backup(services: Services, out: Path) -> Path:
+    """Write a verified-consistent encrypted backup to ``out`` (atomically). Audited before the copy."""
+    services.require(Perm.BACKUP)
+    out = Path(out)
+    if out.exists():
+        raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
+    services.record_export(Action.BACKUP, out, "encrypted backup")
+    services.site.anchor_audit()
+    tmp_db = out.with_name(f".{out.name}.{os.getpid()}.db.tmp")
+    try:
+        conn = services.store.raw_connection()
+        try:
+            copy_encrypted(conn, tmp_db, services.store.key)
+        finally:
+            conn.close()
+        keys = services.site.keyfile.path.read_bytes()
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "app_version": __version__,
+            "created_utc": iso_utc(services.site.clock.now()),
+            "created_by": services.actor.username,
+            "db_id": services.site.keyfile.db_id,
+            "files": {
+                DB_MEMBER: {"sha256": _sha256_file(tmp_db), "size": tmp_db.stat().st_size},
+                KEYS_MEMBER: {"sha256": hashlib.sha256(keys).hexdigest(), "size": len(keys)},
+            },
+        }
+        with atomic_writer(out) as fh, tarfile.open(fileobj=fh, mode="w") as tar:
+            _add_bytes(tar, MANIFEST_MEMBER, json.dumps(manifest, indent=1).encode())
+            tar.add(str(tmp_db), arcname=DB_MEMBER)
+            _add_bytes(tar, KEYS_MEMBER, keys)
+    except OSError as exc:
+        raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=exc.strerror or str(exc)) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_db.unlink()
+    return out
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    tar.addfile(info, io.BytesIO(data))
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    db_path: Path
+    created_utc: str
+    audit_records: int
+    replaced: tuple[Path, ...]
+
+
+def _invalid(path: Path, detail: str) -> StoreError:
+    return StoreError(Msg.BACKUP_INVALID, path=str(path), detail=detail)
+
+
+def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
+    """Extract the two files to ``dest_db`` and its key file, checking the manifest. Returns the manifest."""
+    try:
+        tar = tarfile.open(backup, mode="r:")  # noqa: SIM115 - closed by the with-block below
+    except FileNotFoundError:
+        raise _invalid(backup, "file not found") from None
+    except (tarfile.TarError, OSError):
+        raise _invalid(backup, "not a backup file") from None
+    with tar:
+        members = {m.name: m for m in tar.getmembers()}
+        if set(members) != {MANIFEST_MEMBER, DB_MEMBER, KEYS_MEMBER} or not all(m.isfile() for m in members.values()):
+            raise _invalid(backup, "unexpected content")
+        manifest_file = tar.extractfile(members[MANIFEST_MEMBER])
+        assert manifest_file is not None
+        try:
+            manifest = json.loads(manifest_file.read(1 << 20))
+        except ValueError:
+            raise _invalid(backup, "manifest unreadable") from None
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise _invalid(backup, "unknown backup format")
+        targets = {DB_MEMBER: dest_db, KEYS_MEMBER: KeySlotFile.path_for(dest_db)}
+        for name, target in targets.items():
+            member = members[name]
+            expected = manifest.get("files", {}).get(name, {})
+            if member.size > MAX_MEMBER_BYTES:
+                raise _invalid(backup, f"{name} too large")
+            source = tar.extractfile(member)
+            assert source is not None
+            digest = hashlib.sha256()
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                while block := source.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != expected.get("sha256"):
+                raise _invalid(backup, f"{name} does not match its checksum (damaged copy)")
+    return dict(manifest)
+
+
+def restore_backup(backup: Path, db_path: Path, username: str, password: str, *, force: bool = False,
+                   clock: Clock | None = None) -> RestoreResult:
+    """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside)."""
+    backup, db_path = Path(backup), Path(db_path)
+    clock = clock or SystemClock()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if db_path.exists() and not force:
+        raise StoreError(Msg.DB_EXISTS, path=str(db_path))
+    staging = db_path.with_name(f".restore-{os.getpid()}{db_path.suffix}")
+    staged = [staging, KeySlotFile.path_for(staging), Path(f"{staging}-wal"), Path(f"{staging}-shm"),
+              Path(f"{staging}.lock")]
+    try:
+        manifest = _extract(backup, staging)
+        site = Site.open(staging, clock=clock)
+        try:
+            services = Services.sign_in(site, username, password)
+            services.require(Perm.BACKUP)
+            report = services.verify_integrity(full=True)
+            if not report.ok:
+                detail = "; ".join(report.page_problems[:2]) or (
+                    f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
+                raise _invalid(backup, detail)
+            records = report.audit.records
+        finally:
+            site.close()
+        replaced: list[Path] = []
+        with InstanceLock(db_path):
+            stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+            for existing in (db_path, KeySlotFile.path_for(db_path), Path(f"{db_path}-wal"),
+                             Path(f"{db_path}-shm")):
+                if existing.exists():
+                    aside = existing.with_name(f"{existing.name}.replaced-{stamp}")
+                    os.replace(existing, aside)
+                    replaced.append(aside)
+            os.replace(staging, db_path)
+            os.replace(KeySlotFile.path_for(staging), KeySlotFile.path_for(db_path))
+        site = Site.open(db_path, clock=clock)
+        try:
+            services = Services.sign_in(site, username, password)
+            services.record_export(Action.RESTORE, backup, f"restored backup of {manifest.get('created_utc')}")
+        finally:
+            site.close()
+        return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))
+    except CrfError:
+        raise
+    except OSError as exc:
+        raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(db_path), detail=exc.strerror or str(exc)) from None
+    finally:
+        for leftover in staged:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+__all__ = ["RestoreResult", "create_backup", "restore_backup"]

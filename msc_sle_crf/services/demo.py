@@ -1,0 +1,36 @@
+"""The training database: demo accounts with published passwords, a few demo subjects, TRAINING everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msc_sle_crf.clock import Clock
+from msc_sle_crf.security.keyslots import KdfParams
+from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.site import Site
+
+DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    # username, full name, role, password (training only: printed, documented, never for real data)
+    ("admin", "Alice Admin (formation)", "admin", "training-admin"),
+    ("dr.martin", "Dr Claire Martin (formation)", "investigator", "training-doctor"),
+    ("nurse.durand", "Inès Durand IDE (formation)", "nurse", "training-nurse"),
+    ("monitor.petit", "Paul Petit ARC (formation)", "monitor", "training-monitor"),
+)
+
+DEMO_SUBJECTS = (("ABC", 1985, "F"), ("DLM", 1979, "F"), ("JPR", 1992, "M"))
+
+
+def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | None = None) -> Site:
+    admin_name, admin_full, _, admin_pw = DEMO_ACCOUNTS[0]
+    site, admin, _recovery = Site.initialize(
+        db_path, admin_username=admin_name, admin_full_name=admin_full, admin_password=admin_pw,
+        site_settings={"site_name": "Site de formation / Training site", "site_number": "99"},
+        training=True, kdf=kdf, clock=clock)
+    services = Services(site, admin)
+    for username, full_name, role, password in DEMO_ACCOUNTS[1:]:
+        services.add_user(username, full_name, role, initial_password=password, must_change_password=False)
+    nurse = DEMO_ACCOUNTS[2]
+    staff = Services(site, site.authenticate(nurse[0], nurse[3]))
+    for initials, year, sex in DEMO_SUBJECTS:
+        staff.register_subject(initials, year, sex)
+    return site

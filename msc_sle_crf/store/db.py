@@ -1,0 +1,215 @@
+"""The encrypted store: SQLCipher 4 through sqlcipher3, SQLAlchemy 2.x, WAL journal, foreign keys on.
+
+The database key is 32 random bytes given to SQLCipher as a raw key (``PRAGMA key = "x'..'"``), so no key
+derivation runs per connection. The key never goes into a URL or a log (``hide_parameters=True``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3.dbapi2 as sqlcipher
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from msc_sle_crf.errors import Msg, StoreError
+
+PAGE_SIZE = 4096  # SQLCipher 4 default
+PLAIN_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def raw_key_pragma(key: bytes) -> str:
+    if len(key) != 32:
+        raise ValueError("database key must be 32 bytes")
+    return f"PRAGMA key = \"x'{key.hex()}'\""
+
+
+def connect_raw(path: Path, key: bytes, *, check_same_thread: bool = True) -> Any:
+    """A keyed sqlcipher3 DBAPI connection in autocommit mode (BEGIN is issued explicitly)."""
+    conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=15)
+    conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher otherwise prints to stderr on a bad page
+    conn.execute(raw_key_pragma(key))
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA temp_store = MEMORY")  # no temporary files on disk
+    conn.execute("PRAGMA synchronous = FULL")  # a committed write survives a power cut
+    return conn
+
+
+def header_salt(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(16)
+
+
+def precheck_file(path: Path) -> None:
+    """Cheap checks before any key is tried: exists, is not plain SQLite, is whole pages."""
+    if not path.exists():
+        raise StoreError(Msg.DB_NOT_FOUND, path=str(path))
+    size = path.stat().st_size
+    if size < PAGE_SIZE:
+        raise StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
+    if header_salt(path) == PLAIN_SQLITE_MAGIC:
+        raise StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
+    if size % PAGE_SIZE:
+        raise StoreError(Msg.DB_TRUNCATED, path=str(path))
+
+
+def translate_db_error(exc: BaseException, path: Path) -> StoreError:
+    """Map a driver error to one clear message."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    text_ = str(original).lower()
+    if "not a database" in text_:
+        return StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
+    if "malformed" in text_ or "corrupt" in text_ or "hmac" in text_:
+        return StoreError(Msg.DB_CORRUPT, path=str(path), detail=str(original))
+    if "locked" in text_ or "busy" in text_:
+        return StoreError(Msg.DB_IN_USE, path=str(path))
+    return StoreError(Msg.DB_WRITE_FAILED, detail=str(original))
+
+
+def integrity_problems(conn: Any, *, full: bool = True) -> list[str]:
+    """SQLCipher page HMACs, then SQLite's own structure check. Empty list means healthy."""
+    problems = [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+    if problems:
+        return problems
+    pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
+    rows = [str(row[0]) for row in conn.execute(pragma).fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+class Store:
+    """An open encrypted database. Writes use ``BEGIN IMMEDIATE`` and are serialised in-process."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = Path(path)
+        self._key = key
+        self._write_lock = threading.RLock()
+        self.write_engine = self._make_engine(immediate=True)
+        self.read_engine = self._make_engine(immediate=False)
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def _make_engine(self, *, immediate: bool) -> Engine:
+        path, key = self.path, self._key
+
+        def creator() -> Any:
+            return connect_raw(path, key, check_same_thread=False)
+
+        engine = create_engine(
+            "sqlite+pysqlite://",
+            creator=creator,
+            module=sqlcipher,
+            hide_parameters=True,
+            poolclass=QueuePool,
+            pool_size=2,
+            max_overflow=4,
+        )
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @property
+    def key(self) -> bytes:
+        return self._key
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One unit of work: everything inside commits together or not at all."""
+        with self._write_lock, self._write_sessions() as session:
+            try:
+                with session.begin():
+                    yield session
+            except DBAPIError as exc:
+                raise translate_db_error(exc, self.path) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read_sessions() as session:
+            try:
+                with session.begin():
+                    yield session
+            except DBAPIError as exc:
+                raise translate_db_error(exc, self.path) from exc
+
+    def raw_connection(self) -> Any:
+        """A fresh keyed DBAPI connection, for bulk reads (audit verification) and backups."""
+        return connect_raw(self.path, self._key)
+
+    def checkpoint(self) -> None:
+        with self.write_engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.checkpoint()
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+
+def create_database_file(path: Path, key: bytes) -> None:
+    """Create an empty encrypted database in WAL mode. Refuses to overwrite."""
+    if path.exists():
+        raise StoreError(Msg.DB_EXISTS, path=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)
+    try:
+        conn = connect_raw(path, key)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE _init(x)")  # forces the first page (and its salt) to be written
+            conn.execute("DROP TABLE _init")
+        finally:
+            conn.close()
+    finally:
+        os.umask(old_umask)
+
+
+def open_checked(path: Path, key: bytes, *, full_check: bool = False) -> Store:
+    """Open with the key and check that every page decrypts and the structure holds."""
+    try:
+        conn = connect_raw(path, key)
+    except sqlcipher.Error as exc:
+        raise translate_db_error(exc, path) from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        problems = integrity_problems(conn, full=full_check)
+    except sqlcipher.Error as exc:
+        raise translate_db_error(exc, path) from None
+    finally:
+        conn.close()
+    if problems:
+        raise StoreError(Msg.DB_CORRUPT, path=str(path), detail="; ".join(problems[:3]))
+    return Store(path, key)
+
+
+def copy_encrypted(src_conn: Any, dest: Path, key: bytes) -> None:
+    """Copy a live database to ``dest`` (same key) with SQLite's online backup API."""
+    if dest.exists():
+        raise StoreError(Msg.OUTPUT_EXISTS, path=str(dest))
+    old_umask = os.umask(0o077)
+    try:
+        target = connect_raw(dest, key)
+        try:
+            src_conn.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+    finally:
+        os.umask(old_umask)
+
+
+def run_sql(store: Store, sql: str) -> list[Any]:
+    """For tests and tools: run raw SQL in its own transaction."""
+    with store.write_engine.begin() as conn:
+        result = conn.execute(text(sql))
+        return list(result.fetchall()) if result.returns_rows else []

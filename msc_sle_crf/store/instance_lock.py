@@ -1,0 +1,50 @@
+"""One program at a time per database: an OS-level exclusive lock on '<db>.lock'.
+
+The lock is released by the OS when the process ends, even on SIGKILL, so a crash never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from msc_sle_crf.errors import Msg, StoreError
+
+
+class InstanceLock:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self.path = Path(f"{db_path}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.name == "nt":  # pragma: no cover - exercised on Windows only
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(Msg.DB_IN_USE, path=str(self.db_path)) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> InstanceLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,71 @@
+"""Schema migrations, shipped inside the package and run programmatically.
+
+Opening a database whose schema is older than this program's upgrades it, after taking an encrypted backup
+copy beside it. A migration runs in one transaction: if it fails, the database is left as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from msc_sle_crf.errors import Msg, StoreError
+from msc_sle_crf.store.db import Store, copy_encrypted
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def current_revision(store: Store) -> str | None:
+    with store.write_engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(store: Store, target: str = "head") -> None:
+    cfg = alembic_config()
+    with store.write_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+
+
+def backup_path_for(db_path: Path, revision: str | None, stamp: str) -> Path:
+    return db_path.with_name(f"{db_path.name}.before-upgrade-{revision or 'empty'}-{stamp}.bak")
+
+
+def ensure_current(store: Store, *, stamp: str) -> Path | None:
+    """Bring the schema to head. Returns the path of the backup taken before an upgrade, if any."""
+    current = current_revision(store)
+    head = head_revision()
+    if current == head:
+        return None
+    if current is not None and current not in known_revisions():
+        raise StoreError(Msg.DB_TOO_NEW, path=str(store.path), found=current)
+    backup: Path | None = None
+    if current is not None:
+        backup = backup_path_for(store.path, current, stamp)
+        conn = store.raw_connection()
+        try:
+            copy_encrypted(conn, backup, store.key)
+        finally:
+            conn.close()
+    upgrade(store)
+    return backup
