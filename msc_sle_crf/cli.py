@@ -75,7 +75,7 @@ def cmd_init(args: argparse.Namespace) -> int:
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
     site, _admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
                                          admin_full_name=args.full_name or args.admin, admin_password=password,
-                                         site_settings=settings)
+                                         site_settings=settings, kdf=_kdf_from_args(args))
     site.close()
     _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
     _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
@@ -87,7 +87,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from msc_sle_crf.services.demo import DEMO_ACCOUNTS, create_demo
 
-    site = create_demo(Path(args.db))
+    site = create_demo(Path(args.db), kdf=_kdf_from_args(args))
     site.close()
     print_demo_accounts(args.db, DEMO_ACCOUNTS)
     return 0
@@ -98,6 +98,16 @@ def print_demo_accounts(db: object, accounts: Sequence[tuple[str, str, str, str]
     _say(L("Demo accounts (training only):", "Comptes de démonstration (formation uniquement) :"))
     for username, _full, role, password in accounts:
         _say(f"    {username:<15} {role:<13} {password}")
+
+
+def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Argon2id parameters given by hand (advanced); by default they are tuned to this computer."""
+    from msc_sle_crf.security.keyslots import MIN_KDF, KdfParams
+
+    if args.kdf_time_cost is None and args.kdf_memory_mib is None:
+        return None
+    return KdfParams(time_cost=args.kdf_time_cost or MIN_KDF.time_cost,
+                     memory_kib=(args.kdf_memory_mib or 64) * 1024, parallelism=2)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -244,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site-name", help="site name (default: Hôpital Saint-Louis, Paris)")
     p.add_argument("--site-number", help="two-digit site number (default 01)")
 
-    command("demo", cmd_demo, "create a TRAINING database with demo accounts")
+    demo = command("demo", cmd_demo, "create a TRAINING database with demo accounts")
+    for kdf_parser in (p, demo):
+        kdf_parser.add_argument("--kdf-time-cost", type=int, help="advanced: Argon2id passes (default: tuned)")
+        kdf_parser.add_argument("--kdf-memory-mib", type=int, help="advanced: Argon2id memory in MiB")
 
     users = sub.add_parser("user", help="manage user accounts").add_subparsers(dest="user_command", required=True)
     p = command("add", cmd_user_add, "create an account (prints a one-time password)", parent=users, user=True)

@@ -11,7 +11,7 @@ from msc_sle_crf.services.site import Site
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     # username, full name, role, password (training only: printed, documented, never for real data)
-    ("admin", "Alice Admin (formation)", "admin", "training-admin"),
+    ("admin", "Alice Admin (formation)", "admin", "training-manager"),
     ("dr.martin", "Dr Claire Martin (formation)", "investigator", "training-doctor"),
     ("nurse.durand", "Inès Durand IDE (formation)", "nurse", "training-nurse"),
     ("monitor.petit", "Paul Petit ARC (formation)", "monitor", "training-monitor"),

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# No display, and nothing written to the real home directory, for every test and every subprocess they start.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_SANDBOX = Path(tempfile.mkdtemp(prefix="msc-sle-crf-tests-"))
+os.environ["MSC_SLE_CRF_DATA_DIR"] = str(_SANDBOX / "data")
+os.environ["MSC_SLE_CRF_LOG_DIR"] = str(_SANDBOX / "logs")
+os.environ["MSC_SLE_CRF_LANG"] = "en"
+os.environ["MSC_SLE_CRF_WORKSTATION"] = "test-bench-01"
+
+import pytest  # noqa: E402
+
+from msc_sle_crf.clock import FakeClock  # noqa: E402
+from msc_sle_crf.i18n import Lang, set_lang  # noqa: E402
+from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
+from msc_sle_crf.services import Services, Site  # noqa: E402
+
+FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
+ADMIN_PW = "correct-horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    set_lang(Lang.EN)
+    yield
+    set_lang(Lang.EN)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "site" / "trial.crfdb"
+
+
+@pytest.fixture
+def site_and_code(db_path: Path, clock: FakeClock) -> Iterator[tuple[Site, str]]:
+    site, _admin, code = Site.initialize(db_path, admin_username="admin", admin_full_name="Ada Admin",
+                                         admin_password=ADMIN_PW, kdf=FAST_KDF, clock=clock)
+    yield site, code
+    site.close()
+
+
+@pytest.fixture
+def site(site_and_code: tuple[Site, str]) -> Site:
+    return site_and_code[0]
+
+
+@pytest.fixture
+def admin(site: Site) -> Services:
+    return Services.sign_in(site, "admin", ADMIN_PW)
+
+
+def make_user(admin: Services, username: str, role: str, password: str | None = None) -> str:
+    """Create a user with a known password that need not be changed."""
+    password = password or f"pw-{username[::-1]}-2026"
+    admin.add_user(username, username.title(), role, initial_password=password, must_change_password=False)
+    return password
