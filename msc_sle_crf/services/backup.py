@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3.dbapi2 as sqlcipher
+
 from msc_sle_crf import __version__
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
@@ -57,7 +59,7 @@ def create_backup(services: Services, out: Path) -> Path:
     try:
         conn = services.store.raw_connection()
         try:
-            copy_encrypted(conn, tmp_db, services.store.key)
+            copy_encrypted(conn, tmp_db, services.store.key, services.store.salt)
         finally:
             conn.close()
         keys = services.site.keyfile.path.read_bytes()
@@ -79,8 +81,10 @@ def create_backup(services: Services, out: Path) -> Path:
             _add_bytes(tar, KEYS_MEMBER, keys)
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=exc.strerror or str(exc)) from None
+    except sqlcipher.Error as exc:
+        raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=str(exc)) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp_db.unlink()
     return out
 

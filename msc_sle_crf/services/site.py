@@ -109,16 +109,17 @@ class Site:
         if keyfile_path.exists():
             raise StoreError(Msg.DB_EXISTS, path=str(keyfile_path))
         db_key = os.urandom(DB_KEY_BYTES)
+        db_salt = os.urandom(16)
         lock = InstanceLock(db_path)
         db_path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
         try:
-            create_database_file(db_path, db_key)
+            create_database_file(db_path, db_key, db_salt)
             now = iso_utc(clock.now())
             keyfile = KeySlotFile(
                 path=keyfile_path,
                 db_id=uuid.uuid4().hex,
-                db_salt_hex=header_salt(db_path).hex(),
+                db_salt_hex=db_salt.hex(),
                 kdf_default=kdf or calibrate(),
                 training=training,
             )
@@ -126,7 +127,7 @@ class Site:
             keyfile.set_slot(KIND_USER, admin_username, normalize_secret(admin_password), db_key, now)
             keyfile.set_slot(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode(), db_key, now)
             site = cls(db_path, keyfile, lock, clock, workstation or workstation_id())
-            store = open_checked(db_path, db_key)
+            store = open_checked(db_path, db_key, db_salt)
             ensure_current(store, stamp=clock.now().strftime("%Y%m%dT%H%M%SZ"))
             site.store = store
             settings = {**DEFAULT_SETTINGS, **(site_settings or {})}
@@ -224,7 +225,7 @@ class Site:
 
     def _ensure_store(self, key: bytes) -> Store:
         if self.store is None:
-            store = open_checked(self.db_path, key)
+            store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
             try:
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
             except BaseException:

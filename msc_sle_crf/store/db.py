@@ -25,17 +25,20 @@ PAGE_SIZE = 4096  # SQLCipher 4 default
 PLAIN_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def raw_key_pragma(key: bytes) -> str:
+def raw_key_pragma(key: bytes, salt: bytes | None = None) -> str:
+    """Raw 256-bit key, optionally with the database's 16-byte salt (so that copies keep the same salt)."""
     if len(key) != 32:
         raise ValueError("database key must be 32 bytes")
-    return f"PRAGMA key = \"x'{key.hex()}'\""
+    if salt is not None and len(salt) != 16:
+        raise ValueError("database salt must be 16 bytes")
+    return f"PRAGMA key = \"x'{key.hex()}{salt.hex() if salt else ''}'\""
 
 
-def connect_raw(path: Path, key: bytes, *, check_same_thread: bool = True) -> Any:
+def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same_thread: bool = True) -> Any:
     """A keyed sqlcipher3 DBAPI connection in autocommit mode (BEGIN is issued explicitly)."""
     conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=15)
     conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher otherwise prints to stderr on a bad page
-    conn.execute(raw_key_pragma(key))
+    conn.execute(raw_key_pragma(key, salt))
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA temp_store = MEMORY")  # no temporary files on disk
     conn.execute("PRAGMA synchronous = FULL")  # a committed write survives a power cut
@@ -86,9 +89,10 @@ def integrity_problems(conn: Any, *, full: bool = True) -> list[str]:
 class Store:
     """An open encrypted database. Writes use ``BEGIN IMMEDIATE`` and are serialised in-process."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, salt: bytes | None = None) -> None:
         self.path = Path(path)
         self._key = key
+        self._salt = salt
         self._write_lock = threading.RLock()
         self.write_engine = self._make_engine(immediate=True)
         self.read_engine = self._make_engine(immediate=False)
@@ -96,10 +100,10 @@ class Store:
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _make_engine(self, *, immediate: bool) -> Engine:
-        path, key = self.path, self._key
+        path, key, salt = self.path, self._key, self._salt
 
         def creator() -> Any:
-            return connect_raw(path, key, check_same_thread=False)
+            return connect_raw(path, key, salt, check_same_thread=False)
 
         engine = create_engine(
             "sqlite+pysqlite://",
@@ -122,6 +126,10 @@ class Store:
     def key(self) -> bytes:
         return self._key
 
+    @property
+    def salt(self) -> bytes | None:
+        return self._salt
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One unit of work: everything inside commits together or not at all."""
@@ -143,7 +151,7 @@ class Store:
 
     def raw_connection(self) -> Any:
         """A fresh keyed DBAPI connection, for bulk reads (audit verification) and backups."""
-        return connect_raw(self.path, self._key)
+        return connect_raw(self.path, self._key, self._salt)
 
     def checkpoint(self) -> None:
         with self.write_engine.connect() as conn:
@@ -156,14 +164,14 @@ class Store:
         self.read_engine.dispose()
 
 
-def create_database_file(path: Path, key: bytes) -> None:
+def create_database_file(path: Path, key: bytes, salt: bytes | None = None) -> None:
     """Create an empty encrypted database in WAL mode. Refuses to overwrite."""
     if path.exists():
         raise StoreError(Msg.DB_EXISTS, path=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     old_umask = os.umask(0o077)
     try:
-        conn = connect_raw(path, key)
+        conn = connect_raw(path, key, salt)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("CREATE TABLE _init(x)")  # forces the first page (and its salt) to be written
@@ -174,10 +182,10 @@ def create_database_file(path: Path, key: bytes) -> None:
         os.umask(old_umask)
 
 
-def open_checked(path: Path, key: bytes, *, full_check: bool = False) -> Store:
+def open_checked(path: Path, key: bytes, salt: bytes | None = None, *, full_check: bool = False) -> Store:
     """Open with the key and check that every page decrypts and the structure holds."""
     try:
-        conn = connect_raw(path, key)
+        conn = connect_raw(path, key, salt)
     except sqlcipher.Error as exc:
         raise translate_db_error(exc, path) from None
     try:
@@ -189,16 +197,16 @@ def open_checked(path: Path, key: bytes, *, full_check: bool = False) -> Store:
         conn.close()
     if problems:
         raise StoreError(Msg.DB_CORRUPT, path=str(path), detail="; ".join(problems[:3]))
-    return Store(path, key)
+    return Store(path, key, salt)
 
 
-def copy_encrypted(src_conn: Any, dest: Path, key: bytes) -> None:
-    """Copy a live database to ``dest`` (same key) with SQLite's online backup API."""
+def copy_encrypted(src_conn: Any, dest: Path, key: bytes, salt: bytes | None = None) -> None:
+    """Copy a live database to ``dest`` (same key and salt) with SQLite's online backup API."""
     if dest.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(dest))
     old_umask = os.umask(0o077)
     try:
-        target = connect_raw(dest, key)
+        target = connect_raw(dest, key, salt)
         try:
             src_conn.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")

@@ -6,6 +6,7 @@ copy beside it. A migration runs in one transaction: if it fails, the database i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from alembic import command
@@ -64,7 +65,10 @@ def ensure_current(store: Store, *, stamp: str) -> Path | None:
         backup = backup_path_for(store.path, current, stamp)
         conn = store.raw_connection()
         try:
-            copy_encrypted(conn, backup, store.key)
+            copy_encrypted(conn, backup, store.key, store.salt)
+            keys = Path(f"{store.path}.keys")
+            if keys.exists():  # the backup copy keeps the same key and salt: the same key file opens it
+                shutil.copyfile(keys, Path(f"{backup}.keys"))
         finally:
             conn.close()
     upgrade(store)

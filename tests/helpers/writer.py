@@ -1,0 +1,25 @@
+"""Child process for the crash test: signs in and registers subjects in a loop, printing each committed one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from msc_sle_crf.services import Services, Site
+
+
+def main() -> None:
+    db, user, password = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    site = Site.open(db)
+    services = Services.sign_in(site, user, password)
+    print("ready", flush=True)
+    i = 0
+    while True:
+        i += 1
+        subject = services.register_subject("ABC", 1900 + i % 100, "F")
+        services.save_draft("crash-test", {"n": i, "note": f"draft {i}"})
+        print(f"committed {subject.subject_number} {i}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
