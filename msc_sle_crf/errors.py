@@ -144,9 +144,10 @@ class Msg(Enum):
         "récupération peut réinitialiser son mot de passe.",
     )
     KEYFILE_MISMATCH = (
-        "The key file {path} does not belong to this database. Restore the matching pair from a backup.",
-        "Le fichier de clés {path} ne correspond pas à cette base. Restaurez la paire correspondante "
-        "depuis une sauvegarde.",
+        "The key file {path} does not belong to this database (or the start of the database is damaged). "
+        "Restore the matching pair from a backup.",
+        "Le fichier de clés {path} ne correspond pas à cette base (ou le début de la base est endommagé). "
+        "Restaurez la paire correspondante depuis une sauvegarde.",
     )
     KEYFILE_TOO_NEW = (
         "The key file {path} has format version {found}, newer than this program understands.",

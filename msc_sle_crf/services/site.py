@@ -39,7 +39,7 @@ from msc_sle_crf.security.keyslots import (
 from msc_sle_crf.services.passwords import check_password_policy
 from msc_sle_crf.services.settings import DEFAULT_SETTINGS
 from msc_sle_crf.services.users import validate_new_user
-from msc_sle_crf.store.db import Store, create_database_file, header_salt, open_checked, precheck_file
+from msc_sle_crf.store.db import Store, check_pairing, create_database_file, open_checked, precheck_file
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.migrate import ensure_current
 
@@ -85,8 +85,7 @@ class Site:
         lock.acquire()
         try:
             keyfile = KeySlotFile.load(KeySlotFile.path_for(db_path))
-            if header_salt(db_path).hex() != keyfile.db_salt_hex:
-                raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(keyfile.path))
+            check_pairing(db_path, keyfile.db_salt_hex, keyfile.path)
         except BaseException:
             lock.release()
             raise

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from msc_sle_crf.errors import Msg, StoreError
+from msc_sle_crf.errors import KeyFileError, Msg, StoreError
 
 PAGE_SIZE = 4096  # SQLCipher 4 default
 PLAIN_SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -59,7 +59,16 @@ def precheck_file(path: Path) -> None:
         raise StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
     if header_salt(path) == PLAIN_SQLITE_MAGIC:
         raise StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
-    if size % PAGE_SIZE:
+
+
+def check_pairing(path: Path, expected_salt_hex: str, keyfile_path: Path) -> None:
+    """The database starts with the salt recorded in its key file, and is made of whole pages."""
+    whole_pages = path.stat().st_size % PAGE_SIZE == 0
+    if header_salt(path).hex() != expected_salt_hex:
+        if not whole_pages:
+            raise StoreError(Msg.DB_NOT_A_DATABASE, path=str(path))
+        raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(keyfile_path))
+    if not whole_pages:
         raise StoreError(Msg.DB_TRUNCATED, path=str(path))
 
 
