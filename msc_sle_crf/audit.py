@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.clock import Clock, iso_utc
-from msc_sle_crf.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 
@@ -90,16 +88,30 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(record)).hexdigest()
 
 
+# One round trip: the last record (id, hash) and the AUTOINCREMENT high-water mark. Ids are never reused, so a
+# removed tail shows up as a gap at the next append.
+_TAIL_SQL = (
+    "SELECT (SELECT id FROM audit_event ORDER BY id DESC LIMIT 1), "
+    "(SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'audit_event')"
+)
+_INSERT_SQL = (
+    "INSERT INTO audit_event (" + ", ".join((*CANONICAL_FIELDS, "hash")) + ") VALUES ("  # noqa: S608 - constants
+    + ", ".join("?" * (len(CANONICAL_FIELDS) + 1)) + ")"
+)
+
+
 def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
-    last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    seq = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'audit_event'")).scalar()
-    last_id = last[0] if last else 0
-    next_id = max(last_id, int(seq or 0)) + 1
-    return next_id, (last[1] if last else GENESIS_HASH)
+    last_id, last_hash, seq = session.connection().exec_driver_sql(_TAIL_SQL).one()
+    next_id = max(int(last_id or 0), int(seq or 0)) + 1
+    return next_id, (last_hash or GENESIS_HASH)
 
 
-def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry) -> AuditEvent:
-    """Add one record to the chain inside the caller's transaction (which must hold the write lock)."""
+def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry) -> dict[str, Any]:
+    """Add one record to the chain inside the caller's transaction (which must hold the write lock).
+
+    Returns the record as written (with its hash)."""
+    session.flush()  # the change being audited reaches the database first, in the same transaction
     next_id, prev_hash = _next_id_and_prev_hash(session)
     record: dict[str, Any] = {
         "id": next_id,
@@ -120,10 +132,9 @@ def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry) 
         "detail": entry.detail,
         "prev_hash": prev_hash,
     }
-    event = AuditEvent(**record, hash=record_hash(record))
-    session.add(event)
-    session.flush()
-    return event
+    digest = record_hash(record)
+    session.connection().exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+    return {**record, "hash": digest}
 
 
 @dataclass(frozen=True)

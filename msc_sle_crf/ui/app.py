@@ -1,0 +1,84 @@
+"""Application entry point: open (or create) the database, sign in, main window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from msc_sle_crf.config import default_demo_db
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.i18n import Lang, set_lang
+
+
+class App:
+    """Holds the site and switches between the sign-in window and the main window."""
+
+    def __init__(self, site, *, idle_ms: int | None = None) -> None:
+        from msc_sle_crf.ui.login import LoginWindow
+
+        self.site = site
+        self.idle_ms = idle_ms
+        self.login = LoginWindow(site)
+        self.login.signed_in.connect(self._signed_in)
+        self.main = None
+
+    def start(self) -> None:
+        self.login.show()
+
+    def _signed_in(self, services) -> None:
+        from msc_sle_crf.ui.main_window import MainWindow
+
+        self.main = MainWindow(services, idle_ms=self.idle_ms)
+        if services.actor.must_change_password and not self.main.change_password(forced=True):
+            services.logout()
+            self.main.deleteLater()
+            self.main = None
+            self.login.reset()
+            return
+        self.main.logged_out.connect(self._logged_out)
+        self.login.hide()
+        self.main.show()
+
+    def _logged_out(self) -> None:
+        self.main = None
+        self.login.reset()
+        self.login.show()
+
+
+def ensure_demo(db: Path) -> None:
+    if db.exists():
+        return
+    from msc_sle_crf.cli import print_demo_accounts
+    from msc_sle_crf.services.demo import DEMO_ACCOUNTS, create_demo
+
+    create_demo(db).close()
+    print_demo_accounts(db, DEMO_ACCOUNTS)
+
+
+def run_gui(db: Path | None, *, lang: str | None = None) -> int:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from msc_sle_crf.services import Site
+    from msc_sle_crf.ui.common import STYLE, tr
+
+    if lang:
+        set_lang(Lang(lang))
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("MSC-SLE eCRF")
+    app.setStyle("Fusion")
+    app.setStyleSheet(STYLE)
+    try:
+        if db is None:
+            db = default_demo_db()
+            ensure_demo(db)
+        site = Site.open(db)
+    except CrfError as exc:
+        QMessageBox.critical(None, tr("Cannot open the database", "Impossible d'ouvrir la base"), exc.message())
+        print(f"msc-sle-crf: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    shell = App(site)
+    shell.start()
+    try:
+        return int(app.exec())
+    finally:
+        site.close()

@@ -1,0 +1,84 @@
+"""Small shared pieces of the Qt UI: bilingual text, background work, styles."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from msc_sle_crf.errors import CrfError, Msg
+from msc_sle_crf.i18n import Lang, current_lang
+
+
+def tr(en: str, fr: str) -> str:
+    """The UI's bilingual text: the current language's version."""
+    return fr if current_lang() is Lang.FR else en
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, CrfError):
+        return exc.message()
+    from msc_sle_crf import logging_setup
+
+    return Msg.INTERNAL.render(incident=logging_setup.log_incident(exc))
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = signals
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:
+            exc.__traceback__ = exc.__traceback__ or None
+            self.signals.failed.emit(exc)
+        else:
+            self.signals.done.emit(result)
+
+
+_live: set[_Signals] = set()
+
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
+                      on_error: Callable[[BaseException], None]) -> None:
+    """Run ``fn`` off the UI thread; the callbacks run on the UI thread."""
+    signals = _Signals()
+    _live.add(signals)
+
+    def finished_ok(result: Any) -> None:
+        _live.discard(signals)
+        on_done(result)
+
+    def finished_bad(exc: BaseException) -> None:
+        _live.discard(signals)
+        on_error(exc)
+
+    signals.done.connect(finished_ok)
+    signals.failed.connect(finished_bad)
+    QThreadPool.globalInstance().start(_Job(fn, signals))
+
+
+STYLE = """
+QWidget { font-size: 11pt; }
+QLineEdit, QComboBox, QSpinBox { min-height: 34px; padding: 2px 8px; }
+QPushButton { min-height: 36px; padding: 4px 18px; }
+QPushButton#primary { background: #1f5fa8; color: white; border-radius: 4px; font-weight: bold; }
+QPushButton#primary:disabled { background: #8aa7c8; }
+QLabel#title { font-size: 20pt; font-weight: bold; color: #1d2b3a; }
+QLabel#subtitle { color: #4a5b6c; }
+QLabel#error { color: #b00020; font-weight: bold; }
+QLabel#training { background: #c62828; color: white; font-weight: bold; padding: 4px 10px; border-radius: 3px; }
+QFrame#card { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
+"""
+
+__all__ = ["STYLE", "error_text", "run_in_background", "tr", "traceback"]

@@ -1,0 +1,192 @@
+"""Dialogs: change password, new subject (drafted on every change), user accounts, integrity check."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.services import Services
+from msc_sle_crf.ui.common import error_text, tr
+
+
+class ChangePasswordDialog(QDialog):
+    def __init__(self, services: Services, *, forced: bool = False, parent=None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.setWindowTitle(tr("Change password", "Changer le mot de passe"))
+        layout = QVBoxLayout(self)
+        if forced:
+            note = QLabel(tr("This is a one-time password: choose your own before going on.",
+                             "Ce mot de passe est à usage unique : choisissez le vôtre avant de continuer."))
+            note.setWordWrap(True)
+            layout.addWidget(note)
+        form = QFormLayout()
+        self.current = QLineEdit(objectName="current")
+        self.new = QLineEdit(objectName="new")
+        self.again = QLineEdit(objectName="again")
+        for field in (self.current, self.new, self.again):
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(tr("Current password", "Mot de passe actuel"), self.current)
+        form.addRow(tr("New password (10 characters or more)", "Nouveau (10 caractères ou plus)"), self.new)
+        form.addRow(tr("Repeat the new password", "Répétez le nouveau"), self.again)
+        layout.addLayout(form)
+        self.error = QLabel(objectName="error")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _accept(self) -> None:
+        try:
+            if self.new.text() != self.again.text():
+                raise ValidationError(Msg.PASSWORD_MISMATCH)
+            self.services.change_password(self.current.text(), self.new.text())
+        except Exception as exc:
+            self.error.setText(error_text(exc))
+            return
+        self.accept()
+
+
+class NewSubjectDialog(QDialog):
+    """Registers a subject. Every change is kept as a draft, so a lock or a crash loses nothing."""
+
+    DRAFT_KEY = "subject:new"
+
+    def __init__(self, services: Services, parent=None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.setWindowTitle(tr("New subject", "Nouveau patient"))
+        self.setMinimumWidth(420)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.initials = QLineEdit(objectName="initials")
+        self.initials.setMaxLength(3)
+        self.birth_year = QLineEdit(objectName="birth_year")
+        self.birth_year.setMaxLength(4)
+        self.sex = QComboBox(objectName="sex")
+        self.sex.addItem("", "")
+        self.sex.addItem(tr("Female", "Femme"), "F")
+        self.sex.addItem(tr("Male", "Homme"), "M")
+        form.addRow(tr("Initials", "Initiales"), self.initials)
+        form.addRow(tr("Year of birth", "Année de naissance"), self.birth_year)
+        form.addRow(tr("Sex", "Sexe"), self.sex)
+        layout.addLayout(form)
+        self.error = QLabel(objectName="error")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        self.draft_note = QLabel(objectName="subtitle")
+        layout.addWidget(self.draft_note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Register", "Inscrire"))
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self._cancel)
+        layout.addWidget(buttons)
+        draft = services.load_draft(self.DRAFT_KEY)
+        if draft:
+            self.initials.setText(draft.get("initials", ""))
+            self.birth_year.setText(draft.get("birth_year", ""))
+            self.sex.setCurrentIndex(max(0, self.sex.findData(draft.get("sex", ""))))
+            self.draft_note.setText(tr("Restored from your draft.", "Repris de votre brouillon."))
+        self.initials.textChanged.connect(self.save_draft)
+        self.birth_year.textChanged.connect(self.save_draft)
+        self.sex.currentIndexChanged.connect(self.save_draft)
+
+    def values(self) -> dict[str, str]:
+        return {"initials": self.initials.text(), "birth_year": self.birth_year.text(),
+                "sex": self.sex.currentData() or ""}
+
+    def save_draft(self) -> None:
+        try:
+            self.services.save_draft(self.DRAFT_KEY, self.values())
+            self.draft_note.setText(tr("Draft saved.", "Brouillon enregistré."))
+        except Exception as exc:
+            self.error.setText(error_text(exc))
+
+    def _accept(self) -> None:
+        values = self.values()
+        try:
+            self.subject = self.services.register_subject(values["initials"], values["birth_year"], values["sex"])
+            self.services.discard_draft(self.DRAFT_KEY)
+        except Exception as exc:
+            self.error.setText(error_text(exc))
+            return
+        self.accept()
+
+    def _cancel(self) -> None:
+        if any(self.values().values()):
+            answer = QMessageBox.question(self, tr("Discard?", "Abandonner ?"),
+                                          tr("Discard what you typed?", "Abandonner la saisie ?"))
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.services.discard_draft(self.DRAFT_KEY)
+        self.reject()
+
+
+class UsersDialog(QDialog):
+    def __init__(self, services: Services, parent=None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.setWindowTitle(tr("User accounts", "Comptes utilisateurs"))
+        self.resize(760, 420)
+        layout = QVBoxLayout(self)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels([tr("User name", "Identifiant"), tr("Full name", "Nom complet"),
+                                              tr("Role", "Rôle"), tr("State", "État"), ""])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout.addWidget(self.table)
+        add = QPushButton(tr("Add a user…", "Ajouter un utilisateur…"))
+        add.clicked.connect(self._add)
+        layout.addWidget(add)
+        self.refresh()
+
+    def refresh(self) -> None:
+        from msc_sle_crf.i18n import current_lang
+
+        users = self.services.list_users()
+        self.table.setRowCount(len(users))
+        for row, user in enumerate(users):
+            state = tr("active", "actif") if user.active else tr("disabled", "désactivé")
+            if user.locked:
+                state += tr(" (locked)", " (verrouillé)")
+            for col, text in enumerate((user.username, user.full_name, user.role.label(current_lang()), state)):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+
+    def _add(self) -> None:
+        username, ok = QInputDialog.getText(self, tr("Add a user", "Ajouter"), tr("User name", "Identifiant"))
+        if not ok:
+            return
+        full_name, ok = QInputDialog.getText(self, tr("Add a user", "Ajouter"), tr("Full name", "Nom complet"))
+        if not ok:
+            return
+        role, ok = QInputDialog.getItem(self, tr("Add a user", "Ajouter"), tr("Role", "Rôle"),
+                                        ["nurse", "investigator", "monitor", "admin"], 0, False)
+        if not ok:
+            return
+        try:
+            password = self.services.add_user(username, full_name, role)
+        except Exception as exc:
+            QMessageBox.warning(self, tr("Not created", "Non créé"), error_text(exc))
+            return
+        QMessageBox.information(self, tr("User created", "Utilisateur créé"),
+                                tr(f"One-time password for {username}: {password}\nGive it in person; "
+                                   "it must be changed at first sign-in.",
+                                   f"Mot de passe à usage unique pour {username} : {password}\nÀ remettre en "
+                                   "main propre ; il devra être changé à la première connexion."))
+        self.refresh()

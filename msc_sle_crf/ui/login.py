@@ -1,0 +1,149 @@
+"""Sign-in screen: nothing secret is listed (no user names), except the published accounts of a TRAINING base."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
+from msc_sle_crf.i18n import Lang, current_lang, set_lang
+from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services.demo import DEMO_ACCOUNTS
+from msc_sle_crf.ui.common import error_text, run_in_background, tr
+
+
+class LoginWindow(QWidget):
+    signed_in = Signal(object)  # Services
+    language_changed = Signal()
+
+    def __init__(self, site: Site) -> None:
+        super().__init__()
+        self.site = site
+        self.setObjectName("login")
+        self.resize(900, 640)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        card = QFrame()
+        card.setObjectName("card")
+        card.setFixedWidth(460)
+        form = QVBoxLayout(card)
+        form.setContentsMargins(36, 28, 36, 28)
+        form.setSpacing(10)
+        self.title = QLabel()
+        self.title.setObjectName("title")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("subtitle")
+        self.subtitle.setWordWrap(True)
+        form.addWidget(self.title)
+        form.addWidget(self.subtitle)
+        self.training = QLabel()
+        self.training.setObjectName("training")
+        self.training.setWordWrap(True)
+        self.training.setVisible(site.training)
+        form.addWidget(self.training)
+        self.user_label = QLabel()
+        self.user = QLineEdit()
+        self.user.setObjectName("username")
+        self.user.setAccessibleName("username")
+        self.password_label = QLabel()
+        self.password = QLineEdit()
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        for widget in (self.user_label, self.user, self.password_label, self.password):
+            form.addWidget(widget)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        form.addWidget(self.error)
+        buttons = QHBoxLayout()
+        self.lang_button = QPushButton()
+        self.lang_button.setObjectName("lang")
+        self.lang_button.clicked.connect(self._toggle_language)
+        self.submit = QPushButton()
+        self.submit.setObjectName("primary")
+        self.submit.setDefault(True)
+        self.submit.clicked.connect(self._submit)
+        buttons.addWidget(self.lang_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.submit)
+        form.addLayout(buttons)
+        self.db_label = QLabel()
+        self.db_label.setObjectName("subtitle")
+        self.db_label.setWordWrap(True)
+        form.addWidget(self.db_label)
+        row.addWidget(card)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(1)
+        self.user.returnPressed.connect(self.password.setFocus)
+        self.password.returnPressed.connect(self._submit)
+        self.retranslate()
+        self.user.setFocus()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(f"{STUDY_NAME} eCRF — {tr('Sign in', 'Connexion')}")
+        self.title.setText(f"{STUDY_NAME} eCRF")
+        self.subtitle.setText(tr(f"Protocol {PROTOCOL_NUMBER} — Saint-Louis Hospital, Paris",
+                                 f"Protocole {PROTOCOL_NUMBER} — Hôpital Saint-Louis, Paris"))
+        accounts = "\n".join(f"{u}  /  {p}" for u, _n, _r, p in DEMO_ACCOUNTS) if self.site.training else ""
+        self.training.setText(tr("TRAINING DATABASE — never enter real patient data.\nDemo accounts:\n",
+                                 "BASE DE FORMATION — ne jamais saisir de vraies données patient.\n"
+                                 "Comptes de démonstration :\n") + accounts)
+        self.user_label.setText(tr("User name", "Nom d'utilisateur"))
+        self.password_label.setText(tr("Password", "Mot de passe"))
+        self.submit.setText(tr("Sign in", "Se connecter"))
+        self.lang_button.setText("English" if current_lang() is Lang.FR else "Français")
+        self.db_label.setText(tr("Database: ", "Base : ") + self.site.db_path.name)
+
+    def _toggle_language(self) -> None:
+        set_lang(Lang.EN if current_lang() is Lang.FR else Lang.FR)
+        self.retranslate()
+        self.language_changed.emit()
+
+    def _set_busy(self, busy: bool) -> None:
+        for widget in (self.user, self.password, self.submit):
+            widget.setEnabled(not busy)
+        if busy:
+            self.error.setText(tr("Checking…", "Vérification…"))
+
+    def _submit(self) -> None:
+        username, password = self.user.text().strip(), self.password.text()
+        if not username or not password:
+            self.error.setText(tr("Enter your user name and password.",
+                                  "Saisissez votre nom d'utilisateur et votre mot de passe."))
+            return
+        self._set_busy(True)
+        site = self.site
+        run_in_background(lambda: Services.sign_in(site, username, password), self._ok, self._failed)
+
+    def _ok(self, services: Services) -> None:
+        self._set_busy(False)
+        self.error.clear()
+        self.password.clear()
+        self.signed_in.emit(services)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.error.setText(error_text(exc))
+        self.password.clear()
+        self.password.setFocus()
+
+    def reset(self) -> None:
+        self.user.clear()
+        self.password.clear()
+        self.error.clear()
+        self.user.setFocus()
+        self.retranslate()
+
+
+__all__ = ["LoginWindow", "Qt"]
