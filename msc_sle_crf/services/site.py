@@ -112,6 +112,7 @@ class Site:
         lock = InstanceLock(db_path)
         db_path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
+        store: Store | None = None
         try:
             create_database_file(db_path, db_key, db_salt)
             now = iso_utc(clock.now())
@@ -151,11 +152,12 @@ class Site:
                 actor = Actor(admin.id, admin.username, admin.full_name, Role.ADMIN)
             keyfile.save()
         except BaseException:
-            if site_store := locals().get("store"):
-                site_store.close()
+            # Nothing half-made is left behind: the files did not exist before this call (checked above).
+            if store is not None:
+                store.close()
             lock.release()
             for leftover in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), keyfile_path):
-                if leftover.exists() and not locals().get("actor"):
+                if leftover.exists():
                     leftover.unlink()
             raise
         return site, actor, recovery_code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +39,6 @@ class _Job(QRunnable):
         try:
             result = self.fn()
         except BaseException as exc:
-            exc.__traceback__ = exc.__traceback__ or None
             self.signals.failed.emit(exc)
         else:
             self.signals.done.emit(result)
@@ -81,4 +79,4 @@ QLabel#training { background: #c62828; color: white; font-weight: bold; padding:
 QFrame#card { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
 """
 
-__all__ = ["STYLE", "error_text", "run_in_background", "tr", "traceback"]
+__all__ = ["STYLE", "error_text", "run_in_background", "tr"]
