@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from msc_sle_crf import audit
 from msc_sle_crf.errors import StoreError
 from msc_sle_crf.services import Services, Site
-from msc_sle_crf.store.db import run_sql
+from tests.helpers.sql import run_sql
 
 from .conftest import make_user
 

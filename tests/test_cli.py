@@ -86,7 +86,7 @@ def test_verify_fails_with_the_first_bad_record_named(tmp_path: Path) -> None:
     assert cli("init", "--db", str(db), "--admin", "chef", "--password-stdin", *FAST,
                stdin="Bonjour-Paris-2026\n").returncode == 0
     from msc_sle_crf.services import Site
-    from msc_sle_crf.store.db import run_sql
+    from tests.helpers.sql import run_sql
 
     with Site.open(db) as site:
         site.sign_in("chef", "Bonjour-Paris-2026")

@@ -14,7 +14,8 @@ from msc_sle_crf.models import Base
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.store import migrate
-from msc_sle_crf.store.db import create_database_file, open_checked, run_sql
+from msc_sle_crf.store.db import create_database_file, open_checked
+from tests.helpers.sql import run_sql
 
 from .conftest import ADMIN_PW
 

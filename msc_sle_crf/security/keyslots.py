@@ -21,6 +21,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import KeyFileError, Msg
 from msc_sle_crf.fileutil import atomic_write_bytes
 
@@ -190,6 +192,13 @@ class AttemptRecord:
     failures: int = 0
     locked_until_utc: str | None = None
     last_failure_utc: str | None = None
+
+    def lock_remaining(self, now: datetime) -> timedelta | None:
+        """Time left on a lockout at ``now``, or None when the account is not locked."""
+        if not self.locked_until_utc:
+            return None
+        remaining = parse_iso_utc(self.locked_until_utc) - now
+        return remaining if remaining > timedelta(0) else None
 
 
 @dataclass

@@ -7,7 +7,6 @@ never ORM instances, so they can cross threads.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -192,7 +191,7 @@ class Services:
                 user.must_change_password = must_change
                 self._audit(session, action, item=username, detail=detail)
         except BaseException:
-            self.site._restore_slot(username, old_slot)
+            self.site.restore_slot(username, old_slot)
             raise
 
     # ----- users -------------------------------------------------------------------------------------------
@@ -220,7 +219,7 @@ class Services:
                     {"username": username, "full_name": full_name.strip(), "role": role_value.value},
                     ensure_ascii=False))
         except BaseException:
-            self.site._restore_slot(username, None)
+            self.site.restore_slot(username, None)
             raise
         return password
 
@@ -268,7 +267,7 @@ class Services:
                 self._audit(session, Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
                             reason=reason.strip())
         except BaseException:
-            self.site._restore_slot(username, old_slot)
+            self.site.restore_slot(username, old_slot)
             raise
 
     def list_users(self) -> list[UserInfo]:
@@ -280,8 +279,7 @@ class Services:
             result = []
             for u in rows:
                 attempt = keyfile.attempts.get(u.username)
-                locked = bool(attempt and attempt.locked_until_utc and
-                              dt.datetime.fromisoformat(attempt.locked_until_utc.replace("Z", "+00:00")) > now)
+                locked = attempt is not None and attempt.lock_remaining(now) is not None
                 result.append(UserInfo(u.username, u.full_name, Role(u.role), u.active, u.must_change_password,
                                        keyfile.find(KIND_USER, u.username) is not None, locked))
         return result

@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
-from msc_sle_crf.clock import Clock, SystemClock, iso_utc, parse_iso_utc
+from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.config import workstation_id
 from msc_sle_crf.errors import AuthenticationError, KeyFileError, Msg, StoreError, ValidationError
 from msc_sle_crf.models import AppUser, Role, SiteSetting
@@ -188,19 +188,19 @@ class Site:
 
     def _check_not_locked(self, account: str) -> AttemptRecord:
         record = self.keyfile.attempts.get(account) or AttemptRecord()
+        remaining = record.lock_remaining(self.clock.now())
+        if remaining is not None:
+            self._pending(Action.LOGIN_FAILED, account, None, "refused: account temporarily locked")
+            self.keyfile.save()
+            self.flush_pending_events()
+            minutes = max(1, -(-int(remaining.total_seconds()) // 60))
+            raise AuthenticationError(Msg.ACCOUNT_LOCKED, minutes=minutes)
         if record.locked_until_utc:
-            until = parse_iso_utc(record.locked_until_utc)
-            now = self.clock.now()
-            if now < until:
-                self._pending(Action.LOGIN_FAILED, account, None, "refused: account temporarily locked")
-                self.keyfile.save()
-                self.flush_pending_events()
-                minutes = max(1, -(-int((until - now).total_seconds()) // 60))
-                raise AuthenticationError(Msg.ACCOUNT_LOCKED, minutes=minutes)
             record = AttemptRecord()  # lockout over: start counting again
         return record
 
-    def _register_failure(self, account: str, record: AttemptRecord, detail: str) -> None:
+    def _register_failure(self, account: str, record: AttemptRecord, detail: str,
+                          message: Msg = Msg.BAD_CREDENTIALS) -> NoReturn:
         record.failures += 1
         now = self.clock.now()
         record.last_failure_utc = iso_utc(now)
@@ -217,7 +217,7 @@ class Site:
         self.clock.sleep(failure_delay(record.failures))
         if locked:
             raise AuthenticationError(Msg.ACCOUNT_LOCKED, minutes=LOCKOUT_SECONDS // 60)
-        raise AuthenticationError(Msg.BAD_CREDENTIALS)
+        raise AuthenticationError(message)
 
     def _clear_failures(self, account: str) -> None:
         if account in self.keyfile.attempts:
@@ -245,7 +245,6 @@ class Site:
         if key is None:
             exists = self.keyfile.find(KIND_USER, account) is not None
             self._register_failure(account, record, "wrong password" if exists else "no such account")
-        assert key is not None
         store = self._ensure_store(key)
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
@@ -255,7 +254,6 @@ class Site:
                 actor = Actor(user.id, user.username, user.full_name, Role(user.role), user.must_change_password)
         if actor is None:
             self._register_failure(account, record, "account disabled or absent from the user table")
-        assert actor is not None
         self._clear_failures(account)
         return actor
 
@@ -281,8 +279,7 @@ class Site:
         record = self._check_not_locked(RECOVERY_ACCOUNT)
         key = self.keyfile.unwrap(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode())
         if key is None:
-            self._recovery_failure(record)
-        assert key is not None
+            self._register_failure(RECOVERY_ACCOUNT, record, "wrong recovery code", Msg.BAD_RECOVERY_CODE)
         store = self._ensure_store(key)
         self._clear_failures(RECOVERY_ACCOUNT)
         with store.read() as session:
@@ -305,19 +302,12 @@ class Site:
                     Action.PASSWORD_RESET, RECOVERY_ACCOUNT, None, item=account,
                     detail="password set with the site recovery code"))
         except BaseException:
-            self._restore_slot(account, old_slot)
+            self.restore_slot(account, old_slot)
             raise
         return actor
 
-    def _recovery_failure(self, record: AttemptRecord) -> None:
-        try:
-            self._register_failure(RECOVERY_ACCOUNT, record, "wrong recovery code")
-        except AuthenticationError as exc:
-            if exc.msg is Msg.BAD_CREDENTIALS:
-                raise AuthenticationError(Msg.BAD_RECOVERY_CODE) from None
-            raise
-
-    def _restore_slot(self, account: str, old_slot: Any) -> None:
+    def restore_slot(self, account: str, old_slot: Any) -> None:
+        """Put a user's previous key slot back (or remove a new one) when the audited change did not commit."""
         self.keyfile.slots = [s for s in self.keyfile.slots if not (s.kind == KIND_USER and s.user == account)]
         if old_slot is not None:
             self.keyfile.slots.append(old_slot)

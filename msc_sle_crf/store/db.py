@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlcipher3.dbapi2 as sqlcipher
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -223,10 +223,3 @@ def copy_encrypted(src_conn: Any, dest: Path, key: bytes, salt: bytes | None = N
             target.close()
     finally:
         os.umask(old_umask)
-
-
-def run_sql(store: Store, sql: str) -> list[Any]:
-    """For tests and tools: run raw SQL in its own transaction."""
-    with store.write_engine.begin() as conn:
-        result = conn.execute(text(sql))
-        return list(result.fetchall()) if result.returns_rows else []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -146,4 +146,3 @@ class LoginWindow(QWidget):
         self.retranslate()
 
 
-__all__ = ["LoginWindow", "Qt"]
