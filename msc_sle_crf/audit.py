@@ -37,6 +37,10 @@ class Action(StrEnum):
     STATUS_CHANGE = "status_change"
     SIGN = "sign"
     DRAFT_SAVE = "draft_save"
+    DATA_ENTRY = "data_entry"  # a value entered while the form is a draft (first entry, no reason needed)
+    DATA_CHANGE = "data_change"  # a value changed on a completed form (reason for change required)
+    ROW_ADD = "row_add"
+    ROW_REMOVE = "row_remove"
     DRAFT_DISCARD = "draft_discard"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"

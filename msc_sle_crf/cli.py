@@ -220,6 +220,26 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forms_check(args: argparse.Namespace) -> int:
+    """Compile the form set as the app does; print every error with file and line; exit 1 if any."""
+    from msc_sle_crf.forms import check_dir, default_forms_dir
+
+    directory = Path(args.dir) if args.dir else default_forms_dir()
+    result = check_dir(directory)
+    for problem in [*result.errors, *result.warnings]:
+        print(problem, file=sys.stderr if not problem.warning else sys.stdout)
+    if result.errors:
+        _say(L(f"{len(result.errors)} error(s): the app will not start with these forms.",
+               f"{len(result.errors)} erreur(s) : l'application ne démarrera pas avec ces formulaires."),
+             sys.stderr)
+        return 1
+    assert result.study is not None
+    items = sum(len(f.all_items()) for f in result.study.forms.values())
+    _say(L(f"OK: {len(result.study.forms)} forms, {items} items, {len(result.study.meta.events)} visits.",
+           f"OK : {len(result.study.forms)} formulaires, {items} éléments, {len(result.study.meta.events)} visites."))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from msc_sle_crf.ui.app import run_gui
 
@@ -282,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
     p.add_argument("--backup", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
+    forms = sub.add_parser("forms", help="form definitions").add_subparsers(dest="forms_command", required=True)
+    p = command("check", cmd_forms_check, "compile the form definitions and list every error with file and line",
+                parent=forms, db=False)
+    p.add_argument("dir", nargs="?", help="folder holding study.yaml and the form files (default: the shipped forms)")
     return parser
 
 

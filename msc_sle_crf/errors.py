@@ -89,6 +89,39 @@ class Msg(Enum):
         "Reason for change: required when changing recorded data.",
         "Motif de modification : obligatoire pour modifier une donnée enregistrée.",
     )
+    # Form data
+    VALUE_REFUSED = ("{problem}. The value was not saved.", "{problem}. La valeur n'a pas été enregistrée.")
+    VALUE_NEEDS_CONFIRMATION = (
+        "{problem}. Confirm the value to save it.",
+        "{problem}. Confirmez la valeur pour l'enregistrer.",
+    )
+    CHANGE_REASON_REQUIRED = (
+        "{field}: the form is complete; a reason for the change is required.",
+        "{field} : le formulaire est complet ; un motif de modification est obligatoire.",
+    )
+    MISSING_CODE_NOT_ALLOWED = (
+        "{field}: '{code}' is not allowed for this item.",
+        "{field} : « {code} » n'est pas admis pour cet élément.",
+    )
+    MISSING_REASON_REQUIRED = ("{field}: '{code}' needs a reason.", "{field} : « {code} » nécessite une raison.")
+    FORM_INCOMPLETE = (
+        "The form cannot be marked complete ({count} problem(s)):\n{problems}",
+        "Le formulaire ne peut pas être marqué complet ({count} problème(s)) :\n{problems}",
+    )
+    FORM_NOT_IN_EVENT = (
+        "Form '{form}' is not part of visit '{event}'.",
+        "Le formulaire « {form} » ne fait pas partie de la visite « {event} ».",
+    )
+    SUBJECT_UNKNOWN = ("No subject numbered '{subject}'.", "Aucun patient portant le numéro « {subject} ».")
+    ITEM_UNKNOWN = ("Form '{form}' has no item '{item}'.", "Le formulaire « {form} » n'a pas d'élément « {item} ».")
+    ITEM_CALCULATED = ("{field}: calculated, it cannot be typed.", "{field} : calculé, il ne peut pas être saisi.")
+    ROW_UNKNOWN = ("{group}: row {row} does not exist.", "{group} : la ligne {row} n'existe pas.")
+    ROW_LIMIT = ("{group}: at most {count} row(s).", "{group} : au plus {count} ligne(s).")
+    FORMS_INVALID = (
+        "The form definitions in {path} contain {count} error(s); the program cannot start:\n{errors}",
+        "Les définitions de formulaires dans {path} contiennent {count} erreur(s) ; le programme ne peut pas "
+        "démarrer :\n{errors}",
+    )
     # Store
     DB_NOT_FOUND = (
         "Database not found: {path}. Check the path, or create one with 'msc-sle-crf init'.",

@@ -1,5 +1,15 @@
 from msc_sle_crf.models.base import Base
-from msc_sle_crf.models.entities import AppUser, AuditEvent, Draft, SiteSetting, Subject
+from msc_sle_crf.models.entities import (
+    AppUser,
+    AuditEvent,
+    Draft,
+    FormDefinitionSnapshot,
+    FormInstance,
+    FormRow,
+    ItemValue,
+    SiteSetting,
+    Subject,
+)
 from msc_sle_crf.models.roles import PERMISSIONS, Perm, Role, allowed
 
 __all__ = [
@@ -8,6 +18,10 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Draft",
+    "FormDefinitionSnapshot",
+    "FormInstance",
+    "FormRow",
+    "ItemValue",
     "Perm",
     "Role",
     "SiteSetting",

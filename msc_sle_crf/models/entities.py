@@ -79,3 +79,70 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class FormDefinitionSnapshot(Base):
+    """Every form definition data was ever entered under, by content hash, so old data stays readable."""
+
+    __tablename__ = "form_definition"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(16))
+    definition_json: Mapped[str] = mapped_column(Text)
+    first_used_utc: Mapped[str] = mapped_column(String(32))
+
+
+class FormInstance(Base):
+    """One form of one visit of one subject, with the definition it was entered under."""
+
+    __tablename__ = "form_instance"
+    __table_args__ = (UniqueConstraint("subject_id", "event_id", "form_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    event_id: Mapped[str] = mapped_column(String(12))
+    form_id: Mapped[str] = mapped_column(String(40))
+    form_version: Mapped[str] = mapped_column(String(16))
+    form_hash: Mapped[str] = mapped_column(ForeignKey("form_definition.content_hash"))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_utc: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    updated_utc: Mapped[str] = mapped_column(String(32))
+    completed_utc: Mapped[str | None] = mapped_column(String(32), default=None)
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), default=None)
+
+
+class FormRow(Base):
+    """A row of a repeating item group. Removing a row marks it removed; its values stay in the database."""
+
+    __tablename__ = "form_row"
+    __table_args__ = (UniqueConstraint("instance_id", "group_id", "row_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    group_id: Mapped[str] = mapped_column(String(40))
+    row_no: Mapped[int] = mapped_column(Integer)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_utc: Mapped[str] = mapped_column(String(32))
+
+
+class ItemValue(Base):
+    """The current value of one item. Its whole history is in the audit trail."""
+
+    __tablename__ = "item_value"
+    __table_args__ = (UniqueConstraint("instance_id", "group_id", "row_no", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    group_id: Mapped[str] = mapped_column(String(40))
+    row_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str | None] = mapped_column(Text, default=None)  # as entered (canonical text form)
+    unit: Mapped[str | None] = mapped_column(String(20), default=None)  # unit entered in, None = canonical
+    canonical: Mapped[str | None] = mapped_column(Text, default=None)  # converted to the canonical unit
+    missing_code: Mapped[str | None] = mapped_column(String(4), default=None)
+    missing_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    confirmed: Mapped[str | None] = mapped_column(String(200), default=None)  # soft rules confirmed, ';'-joined
+    updated_utc: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))

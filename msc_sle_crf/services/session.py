@@ -348,8 +348,9 @@ class Services:
             return SubjectInfo(number, clean_initials, year, clean_sex, "screening", subject.created_utc)
 
     # ----- drafts ------------------------------------------------------------------------------------------
-    def save_draft(self, draft_key: str, payload: dict[str, Any]) -> None:
-        """Keep unfinished input (encrypted, per user). Audited as a draft entry."""
+    def save_draft(self, draft_key: str, payload: dict[str, Any], *, audited: bool = True) -> None:
+        """Keep unfinished input (encrypted, per user). Audited as a draft entry, except the keystroke buffer
+        of a form (``audited=False``): text not accepted yet is not data, and each accepted value is audited."""
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         with self.store.write() as session:
             row = session.execute(select(Draft).where(Draft.user_id == self.actor.user_id,
@@ -363,7 +364,8 @@ class Services:
             else:
                 row.payload = text
                 row.updated_utc = self._now()
-            self._audit(session, Action.DRAFT_SAVE, form=draft_key[:64], old_value=old, new_value=text)
+            if audited:
+                self._audit(session, Action.DRAFT_SAVE, form=draft_key[:64], old_value=old, new_value=text)
 
     def load_draft(self, draft_key: str) -> dict[str, Any] | None:
         with self.store.read() as session:
@@ -371,13 +373,14 @@ class Services:
                                                       Draft.draft_key == draft_key)).scalar_one_or_none()
             return None if row is None else dict(json.loads(row.payload))
 
-    def discard_draft(self, draft_key: str) -> None:
+    def discard_draft(self, draft_key: str, *, audited: bool = True) -> None:
         with self.store.write() as session:
             row = session.execute(select(Draft).where(Draft.user_id == self.actor.user_id,
                                                       Draft.draft_key == draft_key)).scalar_one_or_none()
             if row is None:
                 return
-            self._audit(session, Action.DRAFT_DISCARD, form=draft_key[:64], old_value=row.payload)
+            if audited:
+                self._audit(session, Action.DRAFT_DISCARD, form=draft_key[:64], old_value=row.payload)
             session.delete(row)
 
     # ----- audit and integrity -----------------------------------------------------------------------------

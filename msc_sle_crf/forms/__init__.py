@@ -1,0 +1,26 @@
+"""The form engine: declarative ODM-shaped form definitions (``forms/*.yaml``), their compiler, typed values,
+registered functions, and the live-validation engine. No Qt, no database: see ``services.entry`` for storage
+and ``ui.form_view`` for the screens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from msc_sle_crf.forms.compiler import FormSetError, check_dir, compile_study
+from msc_sle_crf.forms.model import StudyDef
+
+__all__ = ["FormSetError", "check_dir", "compile_study", "default_forms_dir", "load_study"]
+
+
+def default_forms_dir() -> Path:
+    """``MSC_SLE_CRF_FORMS_DIR`` if set, else the ``forms/`` folder shipped next to the package."""
+    override = os.environ.get("MSC_SLE_CRF_FORMS_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "forms"
+
+
+def load_study(directory: Path | None = None) -> StudyDef:
+    """Compile the form set, or raise ``FormSetError`` with every problem found."""
+    return compile_study(directory or default_forms_dir())

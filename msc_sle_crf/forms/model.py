@@ -1,0 +1,287 @@
+"""Frozen, typed form definitions shaped like CDISC ODM: study event -> form -> item group -> item.
+
+These classes are the *schema* the YAML files in ``forms/`` are validated against (see ``compiler``).
+They hold no data; values live in ``engine.FormState`` and in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from msc_sle_crf.i18n import L, Lang, current_lang
+
+# CDASH/SAS-transport style: upper case, starts with a letter, at most 8 characters.
+ItemId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")]
+# Forms, groups, events and code lists: lower case identifiers.
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(_Frozen):
+    """A label in both languages. Both are required: the site works in French, monitors often in English."""
+
+    en: NonEmpty
+    fr: NonEmpty
+
+    def get(self, lang: Lang | None = None) -> str:
+        return self.fr if (lang or current_lang()) is Lang.FR else self.en
+
+    def as_l(self) -> L:
+        return L(self.en, self.fr)
+
+
+class ItemType(StrEnum):
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TEXT = "text"
+    DATE = "date"
+    PARTIAL_DATE = "partial_date"
+    TIME = "time"
+    DATETIME = "datetime"
+    CHOICE = "choice"
+    MULTICHOICE = "multichoice"
+    YESNO = "yesno"
+
+
+NUMERIC_TYPES = frozenset({ItemType.INTEGER, ItemType.DECIMAL})
+DATE_TYPES = frozenset({ItemType.DATE, ItemType.PARTIAL_DATE, ItemType.DATETIME})
+CODED_TYPES = frozenset({ItemType.CHOICE, ItemType.MULTICHOICE, ItemType.YESNO})
+
+
+class MissingCode(StrEnum):
+    """Why a value is absent (CDISC-style null flavours)."""
+
+    NOT_DONE = "ND"
+    UNKNOWN = "UNK"
+    NOT_APPLICABLE = "NA"
+
+    def label(self, lang: Lang | None = None) -> str:
+        return _MISSING_LABELS[self].get(lang)
+
+
+_MISSING_LABELS = {
+    MissingCode.NOT_DONE: L("Not done", "Non fait"),
+    MissingCode.UNKNOWN: L("Unknown", "Inconnu"),
+    MissingCode.NOT_APPLICABLE: L("Not applicable", "Non applicable"),
+}
+
+
+class DateRule(StrEnum):
+    NOT_FUTURE = "not_future"
+    NOT_BEFORE_BIRTH = "not_before_birth"
+    IN_VISIT_WINDOW = "in_visit_window"
+
+
+class CodeListItem(_Frozen):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    label: Text
+
+
+class CodeList(_Frozen):
+    items: tuple[CodeListItem, ...] = Field(min_length=1)
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.items)
+
+    def label(self, code: str, lang: Lang | None = None) -> str:
+        for i in self.items:
+            if i.code == code:
+                return i.label.get(lang)
+        return code
+
+
+YESNO_CODELIST = CodeList(items=(
+    CodeListItem(code="Y", label=Text(en="Yes", fr="Oui")),
+    CodeListItem(code="N", label=Text(en="No", fr="Non")),
+    CodeListItem(code="U", label=Text(en="Unknown", fr="Inconnu")),
+))
+
+
+class AltUnit(_Frozen):
+    """Another unit the value may be entered in: canonical = entered x factor."""
+
+    unit: NonEmpty
+    factor: Decimal = Field(gt=0)
+
+
+class Condition(_Frozen):
+    item: ItemId
+    op: Literal["eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "filled", "empty"]
+    value: Any = None
+
+
+class ShowIf(_Frozen):
+    """``all`` of its conditions hold, or ``any`` of them. Conditions may nest."""
+
+    all: tuple[Condition | ShowIf, ...] = ()
+    any: tuple[Condition | ShowIf, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_condition(cls, data: Any) -> Any:
+        # ``show_if: {item: X, op: eq, value: Y}`` is shorthand for ``show_if: {all: [...]}``.
+        if isinstance(data, dict) and "item" in data:
+            return {"all": [data]}
+        return data
+
+    def items(self) -> set[str]:
+        out: set[str] = set()
+        for c in (*self.all, *self.any):
+            out |= {c.item} if isinstance(c, Condition) else c.items()
+        return out
+
+
+class Calc(_Frozen):
+    """A calculated item: a function registered in ``functions.CALCULATIONS`` and the items it reads."""
+
+    function: NonEmpty
+    inputs: tuple[ItemId, ...] = Field(min_length=1)
+
+
+class Item(_Frozen):
+    id: ItemId
+    type: ItemType
+    label: Text
+    help: Text | None = None
+    required: bool = False
+    missing: tuple[MissingCode, ...] = ()
+    unit: str | None = None
+    alt_units: tuple[AltUnit, ...] = ()
+    precision: int | None = Field(default=None, ge=0, le=6)
+    max_length: int | None = Field(default=None, ge=1, le=4000)
+    pattern: str | None = None
+    pattern_hint: Text | None = None
+    hard_min: Decimal | None = None
+    hard_max: Decimal | None = None
+    soft_min: Decimal | None = None
+    soft_max: Decimal | None = None
+    codelist: Ident | None = None
+    date_rules: tuple[DateRule, ...] = ()
+    calc: Calc | None = None
+    show_if: ShowIf | None = None
+
+    @property
+    def calculated(self) -> bool:
+        return self.calc is not None
+
+
+class ItemGroup(_Frozen):
+    """An ODM item group; shown as one section. A repeating group holds rows (time points, AE, drugs)."""
+
+    id: Ident
+    label: Text
+    help: Text | None = None
+    repeating: bool = False
+    min_rows: int = Field(default=0, ge=0)
+    max_rows: int | None = Field(default=None, ge=1)
+    items: tuple[Item, ...] = Field(min_length=1)
+    show_if: ShowIf | None = None
+
+
+class CheckRef(_Frozen):
+    """A cross-item check: a function registered in ``functions.CHECKS``, the items it reads, a severity."""
+
+    function: NonEmpty
+    items: tuple[ItemId, ...] = Field(min_length=1)
+    severity: Literal["hard", "soft"] = "hard"
+    group: Ident | None = None
+
+
+class FormDef(_Frozen):
+    id: Ident
+    version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")]
+    label: Text
+    help: Text | None = None
+    entry: Literal["nursing", "clinical"] = "clinical"
+    codelists: dict[Ident, CodeList] = Field(default_factory=dict)
+    groups: tuple[ItemGroup, ...] = Field(min_length=1)
+    checks: tuple[CheckRef, ...] = ()
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the definition: stored with every form instance."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def codelist_for(self, item: Item, study_codelists: dict[str, CodeList] | None = None) -> CodeList | None:
+        if item.type is ItemType.YESNO:
+            return YESNO_CODELIST
+        if item.codelist is None:
+            return None
+        found = self.codelists.get(item.codelist)
+        if found is None and study_codelists:
+            found = study_codelists.get(item.codelist)
+        return found
+
+    def group_of(self, item_id: str) -> ItemGroup:
+        for g in self.groups:
+            for i in g.items:
+                if i.id == item_id:
+                    return g
+        raise KeyError(item_id)
+
+    def item(self, item_id: str) -> Item:
+        for g in self.groups:
+            for i in g.items:
+                if i.id == item_id:
+                    return i
+        raise KeyError(item_id)
+
+    def all_items(self) -> list[Item]:
+        return [i for g in self.groups for i in g.items]
+
+
+class EventDef(_Frozen):
+    """A study event (visit). ``day`` counts from the infusion (D0); the window is a soft check."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,11}$")]
+    label: Text
+    day: int | None = None
+    window_before: int = Field(default=0, ge=0)
+    window_after: int = Field(default=0, ge=0)
+    forms: tuple[Ident, ...] = Field(min_length=1)
+
+
+class AnchorRef(_Frozen):
+    """Where the study day 0 comes from (the infusion date)."""
+
+    event: str
+    form: Ident
+    item: ItemId
+
+
+class StudyMeta(_Frozen):
+    name: NonEmpty
+    protocol: NonEmpty
+    title: Text
+    version: NonEmpty
+    anchor: AnchorRef | None = None
+    events: tuple[EventDef, ...] = Field(min_length=1)
+    codelists: dict[Ident, CodeList] = Field(default_factory=dict)
+
+
+class StudyDef(_Frozen):
+    """The compiled study: metadata plus every form, by id."""
+
+    meta: StudyMeta
+    forms: dict[str, FormDef]
+
+    def event(self, event_id: str) -> EventDef:
+        for e in self.meta.events:
+            if e.id == event_id:
+                return e
+        raise KeyError(event_id)
+
+    def form(self, form_id: str) -> FormDef:
+        return self.forms[form_id]

@@ -1,0 +1,483 @@
+"""Form data entry through the service layer: one value at a time, checked, stored and audited together.
+
+Rules (the same engine as the screen, ``forms.engine``):
+- an impossible value (format, hard range, impossible date) is refused and not stored;
+- an unusual value (soft range, visit window) is stored only with its confirmation, which is recorded;
+- cross-item inconsistencies are stored but block "Mark complete" (which of two values is wrong is for the
+  user to decide);
+- while a form is a draft each accepted value is audited as ``data_entry``; once complete, a change needs a
+  reason for change and is audited as ``data_change``;
+- text typed but not accepted yet is kept in the user's encrypted typing buffer, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf.audit import Action
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.forms import values as V
+from msc_sle_crf.forms.engine import CellKey, FormContext, FormState, Issue, Severity
+from msc_sle_crf.forms.model import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
+from msc_sle_crf.i18n import L
+from msc_sle_crf.models import (
+    AuditEvent,
+    FormDefinitionSnapshot,
+    FormInstance,
+    FormRow,
+    ItemValue,
+    Perm,
+    Subject,
+)
+from msc_sle_crf.services.session import AuditRecord, Services
+
+STATUS_NOT_STARTED = "not_started"
+STATUS_DRAFT = "draft"
+STATUS_COMPLETE = "complete"
+
+
+class SoftCheckNeedsConfirmation(ValidationError):
+    """An unusual value: the caller may save it again with ``confirm=True``."""
+
+
+class FormIncomplete(ValidationError):
+    def __init__(self, blockers: list[Issue]) -> None:
+        self.blockers = blockers
+        problems = L("\n".join(f"- {b.message.en}" for b in blockers), "\n".join(f"- {b.message.fr}" for b in blockers))
+        super().__init__(Msg.FORM_INCOMPLETE, count=len(blockers), problems=problems)
+
+
+@dataclass(frozen=True)
+class FormSnapshot:
+    subject_number: str
+    event: EventDef
+    form: FormDef  # the definition the data was entered under (may be older than the current one)
+    current_version: str
+    status: str
+    state: FormState
+    typed: dict[CellKey, tuple[str, str | None]]
+
+    @property
+    def outdated(self) -> bool:
+        return self.form.version != self.current_version
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    saved: bool
+    status: str
+    issues: tuple[Issue, ...]
+
+
+@dataclass(frozen=True)
+class FormRef:
+    """Which form: subject number, visit (study event) id, form id."""
+
+    subject: str
+    event: str
+    form: str
+
+
+def key_text(key: CellKey) -> str:
+    return f"{key[0]}|{key[1]}|{key[2]}"
+
+
+def parse_key_text(text: str) -> CellKey:
+    group, row, item = text.split("|")
+    return (group, int(row), item)
+
+
+class DataEntry:
+    def __init__(self, services: Services, study: StudyDef) -> None:
+        self.services = services
+        self.study = study
+
+    # ----- helpers -------------------------------------------------------------------------------------------
+    def _form_perm(self, form: FormDef) -> Perm:
+        return Perm.ENTER_NURSING_DATA if form.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
+
+    def _lookup(self, event_id: str, form_id: str) -> tuple[EventDef, FormDef]:
+        try:
+            event = self.study.event(event_id)
+        except KeyError:
+            raise ValidationError(Msg.FORM_NOT_IN_EVENT, form=form_id, event=event_id) from None
+        if form_id not in event.forms or form_id not in self.study.forms:
+            raise ValidationError(Msg.FORM_NOT_IN_EVENT, form=form_id, event=event_id)
+        return event, self.study.forms[form_id]
+
+    def _subject(self, session: Session, number: str) -> Subject:
+        subject = session.execute(select(Subject).where(Subject.subject_number == number)).scalar_one_or_none()
+        if subject is None:
+            raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=number)
+        return subject
+
+    def _instance(self, session: Session, subject: Subject, event_id: str, form_id: str) -> FormInstance | None:
+        return session.execute(select(FormInstance).where(
+            FormInstance.subject_id == subject.id, FormInstance.event_id == event_id,
+            FormInstance.form_id == form_id)).scalar_one_or_none()
+
+    def _definition(self, session: Session, instance: FormInstance | None, current: FormDef) -> FormDef:
+        if instance is None or instance.form_hash == current.content_hash():
+            return current
+        snap = session.get(FormDefinitionSnapshot, instance.form_hash)
+        assert snap is not None, "form instance without its definition"
+        return FormDef.model_validate_json(snap.definition_json)
+
+    def _context(self, session: Session, subject: Subject, event: EventDef) -> FormContext:
+        clock = self.services.site.clock
+        now = clock.now() + dt.timedelta(minutes=clock.local_offset_minutes())
+        window = None
+        anchor = self.study.meta.anchor
+        if anchor is not None and event.day is not None:
+            row = session.execute(
+                select(ItemValue.value).join(FormInstance, FormInstance.id == ItemValue.instance_id).where(
+                    FormInstance.subject_id == subject.id, FormInstance.event_id == anchor.event,
+                    FormInstance.form_id == anchor.form, ItemValue.item_id == anchor.item)).scalar_one_or_none()
+            if row:
+                day0 = dt.date.fromisoformat(row[:10])
+                planned = day0 + dt.timedelta(days=event.day)
+                window = (planned - dt.timedelta(days=event.window_before),
+                          planned + dt.timedelta(days=event.window_after))
+        return FormContext(now=now.replace(tzinfo=None), birth_year=subject.birth_year, window=window)
+
+    def _state(self, session: Session, subject: Subject, event: EventDef, form: FormDef,
+               instance: FormInstance | None) -> FormState:
+        state = FormState(form, self._context(session, subject, event), dict(self.study.meta.codelists))
+        if instance is not None:
+            for row in session.execute(select(FormRow).where(FormRow.instance_id == instance.id,
+                                                             FormRow.removed.is_(False))).scalars():
+                if row.group_id in state.rows:
+                    state.load_row(row.group_id, row.row_no)
+            removed = {(r.group_id, r.row_no) for r in session.execute(select(FormRow).where(
+                FormRow.instance_id == instance.id, FormRow.removed.is_(True))).scalars()}
+            for iv in session.execute(select(ItemValue).where(ItemValue.instance_id == instance.id)).scalars():
+                if (iv.group_id, iv.row_no) in removed or iv.item_id not in {i.id for i in form.all_items()}:
+                    continue
+                item = form.item(iv.item_id)
+                if item.calc:
+                    continue
+                state.load((iv.group_id, iv.row_no, iv.item_id), V.from_storage(item, iv.value), unit=iv.unit,
+                           missing=MissingCode(iv.missing_code) if iv.missing_code else None,
+                           missing_reason=iv.missing_reason,
+                           confirmed=[c for c in (iv.confirmed or "").split(";") if c])
+        state.revalidate_all()
+        return state
+
+    def _ensure_instance(self, session: Session, subject: Subject, event: EventDef, form: FormDef) -> FormInstance:
+        instance = self._instance(session, subject, event.id, form.id)
+        if instance is not None:
+            return instance
+        digest = form.content_hash()
+        now = self.services._now()
+        if session.get(FormDefinitionSnapshot, digest) is None:
+            session.add(FormDefinitionSnapshot(content_hash=digest, form_id=form.id, version=form.version,
+                                               definition_json=form.canonical_json(), first_used_utc=now))
+        instance = FormInstance(subject_id=subject.id, event_id=event.id, form_id=form.id, form_version=form.version,
+                                form_hash=digest, status=STATUS_DRAFT, created_utc=now,
+                                created_by=self.services.actor.user_id, updated_utc=now)
+        session.add(instance)
+        session.flush()
+        self.services._audit(session, Action.CREATE, subject=subject.subject_number, visit=event.id, form=form.id,
+                             detail=f"form instance created under version {form.version} ({digest[:12]})")
+        return instance
+
+    def _check_key(self, state: FormState, form: FormDef, key: CellKey) -> None:
+        group_id, row, item_id = key
+        try:
+            item = form.item(item_id)
+            group = form.group_of(item_id)
+        except KeyError:
+            raise ValidationError(Msg.ITEM_UNKNOWN, form=form.id, item=item_id) from None
+        if group.id != group_id or row not in state.rows[group_id]:
+            raise ValidationError(Msg.ROW_UNKNOWN, group=group.label.as_l(), row=row)
+        if item.calc:
+            raise ValidationError(Msg.ITEM_CALCULATED, field=item.label.as_l())
+
+    # ----- reading -------------------------------------------------------------------------------------------
+    def open_form(self, ref: FormRef) -> FormSnapshot:
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        self.services.require(Perm.VIEW_DATA, subject=subject_number)
+        event, current = self._lookup(event_id, form_id)
+        with self.services.store.read() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            form = self._definition(session, instance, current)
+            state = self._state(session, subject, event, form, instance)
+            status = instance.status if instance else STATUS_NOT_STARTED
+        typed = self.typed_buffer(ref)
+        for key, (text, unit) in typed.items():
+            if key in state.cells and not form.item(key[2]).calc:
+                state.set_text(key, text, unit)
+        return FormSnapshot(subject_number, event, form, current.version, status, state, typed)
+
+    def statuses(self, subject_number: str) -> dict[tuple[str, str], str]:
+        """(event, form) -> status for every form instance of a subject."""
+        self.services.require(Perm.VIEW_DATA, subject=subject_number)
+        with self.services.store.read() as session:
+            subject = self._subject(session, subject_number)
+            rows = session.execute(select(FormInstance).where(FormInstance.subject_id == subject.id)).scalars()
+            return {(r.event_id, r.form_id): r.status for r in rows}
+
+    def item_history(self, ref: FormRef, key: CellKey) -> list[AuditRecord]:
+        """Who changed this item, when, from what, to what and why (oldest first)."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        self.services.require(Perm.VIEW_DATA, subject=subject_number)
+        query = select(AuditEvent).where(
+            AuditEvent.subject == subject_number, AuditEvent.form == form_id, AuditEvent.item == key[2],
+            AuditEvent.visit == event_id, AuditEvent.repeat_key == f"{key[0]}:{key[1]}").order_by(AuditEvent.id)
+        with self.services.store.read() as session:
+            return [AuditRecord(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action,
+                                e.subject, e.item, e.old_value, e.new_value, e.reason, e.detail)
+                    for e in session.execute(query).scalars()]
+
+    # ----- typing buffer (unaccepted text, never lost) --------------------------------------------------------
+    def _buffer_key(self, ref: FormRef) -> str:
+        return f"typing:{ref.subject}:{ref.event}:{ref.form}"
+
+    def typed_buffer(self, ref: FormRef) -> dict[CellKey, tuple[str, str | None]]:
+        payload = self.services.load_draft(self._buffer_key(ref)) or {}
+        out: dict[CellKey, tuple[str, str | None]] = {}
+        for k, v in payload.items():
+            try:
+                out[parse_key_text(k)] = (str(v["text"]), v.get("unit"))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    def save_typing(self, ref: FormRef, key: CellKey, text: str | None,
+                    unit: str | None = None) -> None:
+        """Keep what is being typed (encrypted, this user only) until it is accepted or cleared."""
+        draft_key = self._buffer_key(ref)
+        payload: dict[str, Any] = self.services.load_draft(draft_key) or {}
+        if text is None:
+            if key_text(key) not in payload:
+                return
+            payload.pop(key_text(key))
+        else:
+            payload[key_text(key)] = {"text": text, "unit": unit}
+        if payload:
+            self.services.save_draft(draft_key, payload, audited=False)
+        else:
+            self.services.discard_draft(draft_key, audited=False)
+
+    # ----- writing -------------------------------------------------------------------------------------------
+    def save_item(self, ref: FormRef, key: CellKey, text: str,
+                  unit: str | None = None, *, confirm: bool = False, reason: str | None = None) -> SaveResult:
+        """Check and store one typed value. Raises ``ValidationError`` (refused) or
+        ``SoftCheckNeedsConfirmation`` (unusual, not stored until confirmed)."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        event, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            form = self._definition(session, instance, current)
+            state = self._state(session, subject, event, form, instance)
+            self._check_key(state, form, key)
+            item = form.item(key[2])
+            if unit is not None and (unit == item.unit or item.type not in NUMERIC_TYPES):
+                unit = None
+            state.set_text(key, text, unit)
+            problems = [i for i in state.issues(key) if i.severity is Severity.HARD and not i.rule.startswith("check:")]
+            if problems:
+                raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
+            soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
+            if soft and confirm:
+                state.confirm(key)
+            elif soft:
+                raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
+            result = self._store_cell(session, subject, event, form, instance, state, key, reason)
+        self.save_typing(ref, key, None)
+        return result
+
+    def set_missing(self, ref: FormRef, key: CellKey, code: MissingCode | str,
+                    missing_reason: str, *, reason: str | None = None) -> SaveResult:
+        """Record why a value cannot be given: not done, unknown or not applicable, with a reason."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        event, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        code = MissingCode(code)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            form = self._definition(session, instance, current)
+            state = self._state(session, subject, event, form, instance)
+            self._check_key(state, form, key)
+            item = form.item(key[2])
+            if code not in item.missing:
+                raise ValidationError(Msg.MISSING_CODE_NOT_ALLOWED, field=item.label.as_l(),
+                                      code=L(code.label(), code.label()))
+            if not missing_reason.strip():
+                raise ValidationError(Msg.MISSING_REASON_REQUIRED, field=item.label.as_l(),
+                                      code=L(code.label(), code.label()))
+            state.set_missing(key, code, missing_reason)
+            result = self._store_cell(session, subject, event, form, instance, state, key, reason)
+        self.save_typing(ref, key, None)
+        return result
+
+    def _store_cell(self, session: Session, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
+                    form: FormDef, instance: FormInstance | None, state: FormState, key: CellKey,
+                    reason: str | None) -> SaveResult:
+        item = form.item(key[2])
+        cell = state.cell(key)
+        complete = instance is not None and instance.status == STATUS_COMPLETE
+        row = None
+        if instance is not None:
+            row = session.execute(select(ItemValue).where(
+                ItemValue.instance_id == instance.id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
+                ItemValue.item_id == key[2])).scalar_one_or_none()
+        new_value = V.to_storage(cell.value)
+        confirmed = ";".join(sorted(cell.confirmed)) or None
+        if row is None and new_value is None and cell.missing is None:
+            return SaveResult(False, instance.status if instance else STATUS_NOT_STARTED, state.issues(key))
+        if row is not None and (row.value, row.unit, row.missing_code, row.missing_reason, row.confirmed) == (
+                new_value, cell.unit, cell.missing.value if cell.missing else None, cell.missing_reason, confirmed):
+            return SaveResult(False, instance.status if instance else STATUS_NOT_STARTED, state.issues(key))
+        clean_reason = (reason or "").strip() or None
+        if complete and clean_reason is None:
+            raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
+        instance = self._ensure_instance(session, subject, event, form)
+        now = self.services._now()
+        old_text = _describe(row.value, row.unit, row.missing_code, row.missing_reason) if row else None
+        canonical = state.canonical(key)
+        if row is None:
+            row = ItemValue(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
+                            updated_utc=now, updated_by=self.services.actor.user_id)
+            session.add(row)
+        row.value = new_value
+        row.unit = cell.unit
+        row.canonical = V.to_storage(canonical) if cell.unit else None
+        row.missing_code = cell.missing.value if cell.missing else None
+        row.missing_reason = cell.missing_reason
+        row.confirmed = confirmed
+        row.updated_utc = now
+        row.updated_by = self.services.actor.user_id
+        instance.updated_utc = now
+        detail = None
+        confirmations = [i for i in state.issues(key) if i.severity is Severity.SOFT and i.confirmed]
+        if confirmations:
+            detail = "confirmed: " + "; ".join(i.message.en for i in confirmations)
+        if cell.unit and canonical is not None:
+            detail = ((detail + "; ") if detail else "") + f"= {V.to_storage(canonical)} {item.unit}"
+        self.services._audit(session, Action.DATA_CHANGE if complete else Action.DATA_ENTRY,
+                             subject=subject.subject_number, visit=event.id, form=form.id, item=key[2],
+                             repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
+                             new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
+                             reason=clean_reason, detail=detail)
+        status = instance.status
+        if complete and state.blockers():
+            status = self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
+                                      "complete -> draft: " + state.blockers()[0].message.en, clean_reason)
+        return SaveResult(True, status, state.issues(key))
+
+    def _set_status(self, session: Session, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
+                    form: FormDef, instance: FormInstance, status: str, detail: str, reason: str | None = None) -> str:
+        old = instance.status
+        instance.status = status
+        now = self.services._now()
+        if status == STATUS_COMPLETE:
+            instance.completed_utc = now
+            instance.completed_by = self.services.actor.user_id
+        self.services._audit(session, Action.STATUS_CHANGE, subject=subject.subject_number, visit=event.id,
+                             form=form.id, old_value=old, new_value=status, reason=reason, detail=detail)
+        return status
+
+    def add_row(self, ref: FormRef, group_id: str,
+                *, reason: str | None = None) -> int:
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        event, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            form = self._definition(session, self._instance(session, subject, event_id, form_id), current)
+            instance = self._ensure_instance(session, subject, event, form)
+            group = next((g for g in form.groups if g.id == group_id and g.repeating), None)
+            if group is None:
+                raise ValidationError(Msg.ITEM_UNKNOWN, form=form_id, item=group_id)
+            rows = session.execute(select(FormRow).where(FormRow.instance_id == instance.id,
+                                                         FormRow.group_id == group_id)).scalars().all()
+            live = [r for r in rows if not r.removed]
+            if group.max_rows is not None and len(live) >= group.max_rows:
+                raise ValidationError(Msg.ROW_LIMIT, group=group.label.as_l(), count=group.max_rows)
+            clean_reason = (reason or "").strip() or None
+            if instance.status == STATUS_COMPLETE and clean_reason is None:
+                raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=group.label.as_l())
+            number = max((r.row_no for r in rows), default=0) + 1  # numbers are never reused
+            session.add(FormRow(instance_id=instance.id, group_id=group_id, row_no=number, removed=False,
+                                created_utc=self.services._now()))
+            self.services._audit(session, Action.ROW_ADD, subject=subject_number, visit=event_id, form=form_id,
+                                 repeat_key=f"{group_id}:{number}", reason=clean_reason)
+            if instance.status == STATUS_COMPLETE:
+                self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
+                                 "complete -> draft: new row", clean_reason)
+            return number
+
+    def remove_row(self, ref: FormRef, group_id: str, row_no: int,
+                   reason: str) -> None:
+        """Mark a row removed (its values stay in the database and in the audit trail). A reason is required."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        _, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            row = None if instance is None else session.execute(select(FormRow).where(
+                FormRow.instance_id == instance.id, FormRow.group_id == group_id, FormRow.row_no == row_no,
+                FormRow.removed.is_(False))).scalar_one_or_none()
+            if row is None or instance is None:
+                raise ValidationError(Msg.ROW_UNKNOWN, group=group_id, row=row_no)
+            if not reason.strip():
+                raise ValidationError(Msg.REASON_REQUIRED)
+            row.removed = True
+            values = session.execute(select(ItemValue).where(
+                ItemValue.instance_id == instance.id, ItemValue.group_id == group_id,
+                ItemValue.row_no == row_no)).scalars().all()
+            old = json.dumps({v.item_id: _describe(v.value, v.unit, v.missing_code, v.missing_reason)
+                              for v in values}, ensure_ascii=False, sort_keys=True)
+            self.services._audit(session, Action.ROW_REMOVE, subject=subject_number, visit=event_id, form=form_id,
+                                 repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
+
+    def mark_complete(self, ref: FormRef) -> None:
+        """Run every check; raise ``FormIncomplete`` listing what blocks, or mark the form complete."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        event, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            form = self._definition(session, instance, current)
+            state = self._state(session, subject, event, form, instance)
+            blockers = state.blockers()
+            if blockers:
+                raise FormIncomplete(blockers)
+            instance = self._ensure_instance(session, subject, event, form)
+            if instance.status == STATUS_COMPLETE:
+                return
+            # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
+            for key in state.hidden_with_value():
+                row = session.execute(select(ItemValue).where(
+                    ItemValue.instance_id == instance.id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
+                    ItemValue.item_id == key[2])).scalar_one_or_none()
+                if row is None:
+                    continue
+                old = _describe(row.value, row.unit, row.missing_code, row.missing_reason)
+                row.value = row.unit = row.canonical = row.missing_code = row.missing_reason = row.confirmed = None
+                self.services._audit(session, Action.DATA_ENTRY, subject=subject_number, visit=event_id,
+                                     form=form_id, item=key[2], repeat_key=f"{key[0]}:{key[1]}", old_value=old,
+                                     new_value=None, reason="not applicable (condition not met) at completion")
+            self._set_status(session, subject, event, form, instance, STATUS_COMPLETE, "all checks passed")
+
+
+def _describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:
+    """How a stored value reads in the audit trail."""
+    if missing:
+        return f"[{missing}] {missing_reason or ''}".strip()
+    if value is None:
+        return None
+    return f"{value} {unit}" if unit else value
