@@ -264,3 +264,19 @@ def test_audit_chain_holds_after_data_entry(team: dict[str, DataEntry], subject:
     row = nurse.add_row(ref, "vs")
     fill_vitals(nurse, ref, row)
     assert admin.verify_integrity().ok
+
+
+def test_text_typed_but_not_accepted_blocks_completion(team: dict[str, DataEntry], subject: str) -> None:
+    dr = team["investigator"]
+    ref = FormRef(subject, "SCR", "renal_function")
+    dr.save_item(ref, ("lb", 0, "LBDAT"), "20/11/2026")
+    dr.save_typing(ref, ("lb", 0, "CREAT"), "31,,2")
+    with pytest.raises(FormIncomplete) as err:
+        dr.mark_complete(ref)
+    assert [b.rule for b in err.value.blockers] == ["format"]
+    dr.save_typing(ref, ("lb", 0, "CREAT"), "88")  # valid, but never committed (e.g. the app was killed)
+    with pytest.raises(FormIncomplete) as err:
+        dr.mark_complete(ref)
+    assert [b.rule for b in err.value.blockers] == ["unsaved"]
+    dr.save_item(ref, ("lb", 0, "CREAT"), "88")
+    dr.mark_complete(ref)

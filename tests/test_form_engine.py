@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from msc_sle_crf.forms.engine import Severity
 from msc_sle_crf.forms.model import MissingCode
 from msc_sle_crf.i18n import Lang
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msc_sle_crf.models.base import Base
@@ -59,7 +59,10 @@ class AuditEvent(Base):
     """Append-only, hash-chained audit trail. Triggers refuse UPDATE and DELETE (see migration 0001)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+    __table_args__ = (
+        Index("ix_audit_event_subject_form_item", "subject", "form", "item"),  # item history look-ups
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ts_utc: Mapped[str] = mapped_column(String(32))

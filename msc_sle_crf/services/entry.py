@@ -199,6 +199,11 @@ class DataEntry:
         if item.calc:
             raise ValidationError(Msg.ITEM_CALCULATED, field=item.label.as_l())
 
+    def can_edit(self, form_id: str) -> bool:
+        """Whether this user's role may enter data in the form (the screen is read-only otherwise)."""
+        form = self.study.forms.get(form_id)
+        return form is not None and self.services.can(self._form_perm(form))
+
     # ----- reading -------------------------------------------------------------------------------------------
     def open_form(self, ref: FormRef) -> FormSnapshot:
         subject_number, event_id, form_id = ref.subject, ref.event, ref.form
@@ -446,6 +451,7 @@ class DataEntry:
     def mark_complete(self, ref: FormRef) -> None:
         """Run every check; raise ``FormIncomplete`` listing what blocks, or mark the form complete."""
         subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        typed = self.typed_buffer(ref)
         event, current = self._lookup(event_id, form_id)
         self.services.require(self._form_perm(current), subject=subject_number)
         with self.services.store.write() as session:
@@ -453,7 +459,17 @@ class DataEntry:
             instance = self._instance(session, subject, event_id, form_id)
             form = self._definition(session, instance, current)
             state = self._state(session, subject, event, form, instance)
-            blockers = state.blockers()
+            # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
+            unsaved: list[Issue] = []
+            for key, (text, unit) in typed.items():
+                if key not in state.cells or form.item(key[2]).calc:
+                    continue
+                state.set_text(key, text, unit)
+                if not [i for i in state.issues(key) if i.severity is not Severity.MISSING]:
+                    unsaved.append(Issue(key, Severity.HARD, "unsaved", L(
+                        f"{form.item(key[2]).label.en}: the value typed has not been saved yet",
+                        f"{form.item(key[2]).label.fr} : la valeur saisie n'a pas encore été enregistrée")))
+            blockers = state.blockers() + unsaved
             if blockers:
                 raise FormIncomplete(blockers)
             instance = self._ensure_instance(session, subject, event, form)

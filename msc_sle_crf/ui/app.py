@@ -13,10 +13,11 @@ from msc_sle_crf.i18n import Lang, set_lang
 class App:
     """Holds the site and switches between the sign-in window and the main window."""
 
-    def __init__(self, site, *, idle_ms: int | None = None) -> None:
+    def __init__(self, site, *, idle_ms: int | None = None, study=None) -> None:
         from msc_sle_crf.ui.login import LoginWindow
 
         self.site = site
+        self.study = study
         self.idle_ms = idle_ms
         self.login = LoginWindow(site)
         self.login.signed_in.connect(self._signed_in)
@@ -28,7 +29,7 @@ class App:
     def _signed_in(self, services) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
 
-        self.main = MainWindow(services, idle_ms=self.idle_ms)
+        self.main = MainWindow(services, idle_ms=self.idle_ms, study=self.study)
         if services.actor.must_change_password and not self.main.change_password(forced=True):
             services.logout()
             self.main.deleteLater()
@@ -58,6 +59,8 @@ def ensure_demo(db: Path) -> None:
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from msc_sle_crf.errors import Msg
+    from msc_sle_crf.forms import FormSetError, default_forms_dir, load_study
     from msc_sle_crf.services import Site
     from msc_sle_crf.ui.common import STYLE, tr
 
@@ -67,6 +70,14 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     app.setApplicationName("MSC-SLE eCRF")
     app.setStyle("Fusion")
     app.setStyleSheet(STYLE)
+    try:  # the app refuses to start on an invalid form set, and says why
+        study = load_study()
+    except FormSetError as exc:
+        text = Msg.FORMS_INVALID.render(path=default_forms_dir(), count=len(exc.errors),
+                                        errors="\n".join(str(e) for e in exc.errors[:30]))
+        print(f"msc-sle-crf: {text}", file=sys.stderr)
+        QMessageBox.critical(None, tr("Invalid form definitions", "Définitions de formulaires invalides"), text)
+        return 2
     try:
         if db is None:
             db = default_demo_db()
@@ -76,7 +87,7 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
         QMessageBox.critical(None, tr("Cannot open the database", "Impossible d'ouvrir la base"), exc.message())
         print(f"msc-sle-crf: {exc.message()}", file=sys.stderr)
         return exc.exit_code
-    shell = App(site)
+    shell = App(site, study=study)
     shell.start()
     try:
         return int(app.exec())

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
+from msc_sle_crf.forms import load_study
+from msc_sle_crf.forms.model import StudyDef
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.models import Perm
 from msc_sle_crf.services import Services
@@ -153,9 +155,10 @@ class LockScreen(QWidget):
 class MainWindow(QMainWindow):
     logged_out = Signal()
 
-    def __init__(self, services: Services, *, idle_ms: int | None = None) -> None:
+    def __init__(self, services: Services, *, idle_ms: int | None = None, study: StudyDef | None = None) -> None:
         super().__init__()
         self.services = services
+        self.study = study if study is not None else load_study()
         self.resize(1280, 800)
         self.stack = QStackedWidget()
         self.work = WorkArea(services.site.training)
@@ -176,6 +179,8 @@ class MainWindow(QMainWindow):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setStyleSheet("QTableWidget { background: transparent; }")
+        self.table.cellActivated.connect(lambda row, _col: self.open_casebook(row))
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_casebook(row))
         work_layout.addWidget(self.table)
         self.lock_screen = LockScreen()
         self.stack.addWidget(self.work)
@@ -281,8 +286,30 @@ class MainWindow(QMainWindow):
     def set_language(self, lang: Lang) -> None:
         set_lang(lang)
         self.retranslate()
+        for dialog in self.open_dialogs:
+            retranslate = getattr(dialog, "retranslate", None)
+            if retranslate is not None:
+                retranslate()
         if self.stack.currentWidget() is self.lock_screen:
             self.lock_screen.show_for(self.services.actor.full_name, self.services.actor.username)
+
+    def _track(self, dialog: QObject) -> None:
+        """Dialogs are hidden at lock and closed (their typing saved) when another user takes over."""
+        self.open_dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
+
+    def open_casebook(self, row: int) -> None:
+        from msc_sle_crf.services.entry import DataEntry
+        from msc_sle_crf.ui.casebook import CasebookDialog
+
+        item = self.table.item(row, 0)
+        if item is None or not self.services.can(Perm.VIEW_DATA):
+            return
+        dialog = CasebookDialog(DataEntry(self.services, self.study), self.study, item.text(), self)
+        dialog.form_opened.connect(self._track)
+        self._track(dialog)
+        dialog.open()
+        return
 
     def new_subject(self) -> None:
         dialog = NewSubjectDialog(self.services, self)

@@ -1,0 +1,923 @@
+"""Generated data-entry screens: any form is built from its definition (a table from item type to widget).
+
+Each field shows its state as the user types (ok / unusual / impossible / missing) with a message naming the
+rule, in the user's language. What is typed is kept in the encrypted typing buffer at every keystroke; a value
+is committed (checked again and audited by the service layer) when the user leaves the field or picks a choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from msc_sle_crf.clock import parse_iso_utc
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.forms import values as V
+from msc_sle_crf.forms.engine import CellKey, FormState, Issue, Severity
+from msc_sle_crf.forms.functions import CALCULATIONS
+from msc_sle_crf.forms.model import CodeList, Item, ItemGroup, ItemType, MissingCode
+from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.services.entry import (
+    STATUS_COMPLETE,
+    DataEntry,
+    FormIncomplete,
+    FormRef,
+    FormSnapshot,
+    SoftCheckNeedsConfirmation,
+)
+from msc_sle_crf.ui.common import error_text, tr
+
+# ----- look ---------------------------------------------------------------------------------------------------
+COLORS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
+          "calc": "#5f6b76"}
+BORDERS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f", "missing": "#b8c2cc", "none": "#b8c2cc",
+           "calc": "#d5dbe1"}
+BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "", "calc": "="}
+
+FORM_STYLE = """
+QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
+QLabel#fieldLabel { font-size: 12pt; color: #1d2b3a; }
+QLabel#help { color: #5f6b76; font-size: 10pt; }
+QLabel#formTitle { font-size: 18pt; font-weight: bold; color: #1d2b3a; }
+QLabel#badge { font-size: 15pt; font-weight: bold; min-width: 22px; }
+QLabel#unit { color: #33414e; min-width: 48px; }
+QLabel#status { padding: 4px 12px; border-radius: 11px; font-weight: bold; color: white; }
+QLabel#outdated { background: #fff4e0; border: 1px solid #f0a020; padding: 6px; border-radius: 4px; }
+QFrame#section { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
+QFrame#rowCard { background: #f7f9fb; border: 1px solid #e1e6eb; border-radius: 6px; }
+QLineEdit { min-height: 38px; font-size: 12pt; }
+QComboBox { min-height: 38px; font-size: 12pt; }
+QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
+QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
+QToolButton { min-width: 38px; min-height: 38px; font-size: 14pt; }
+QPushButton#confirm { background: #fff4e0; border: 1px solid #f0a020; color: #6b4000; }
+QListWidget#blockers { border: 1px solid #d32f2f; background: #fff5f5; font-size: 11pt; }
+"""
+
+STATUS_LABELS = {
+    "not_started": (("Not started", "Non commencé"), "#7b8794"),
+    "draft": (("In progress", "En cours de saisie"), "#1f5fa8"),
+    "complete": (("Complete", "Complet"), "#2e7d32"),
+}
+
+
+def status_text(status: str) -> str:
+    (en, fr), _ = STATUS_LABELS.get(status, ((status, status), "#7b8794"))
+    return tr(en, fr)
+
+
+def _placeholder(item: Item) -> str:
+    return {
+        ItemType.DATE: V.date_placeholder(),
+        ItemType.PARTIAL_DATE: tr("dd/mm/yyyy, UK = unknown", "jj/mm/aaaa, UK = inconnu"),
+        ItemType.TIME: "hh:mm",
+        ItemType.DATETIME: V.date_placeholder() + " hh:mm",
+        ItemType.DECIMAL: tr("e.g. ", "ex. ") + ("37,5" if current_lang().value == "fr" else "37.5"),
+    }.get(item.type, "")
+
+
+# ----- editors: one per item type -----------------------------------------------------------------------------
+class Editor(QWidget):
+    """Common face of every editor: ``text()`` / ``set_text()``, ``edited`` on every change, ``finished`` when
+    the value should be committed (field left, Enter, or a choice picked)."""
+
+    edited = Signal(str)
+    finished = Signal()
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def set_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    def focus_widget(self) -> QWidget:
+        return self
+
+
+class LineEditor(Editor):
+    def __init__(self, item: Item, *, read_only: bool = False) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText(_placeholder(item))
+        self.line.setReadOnly(read_only)
+        if item.type is ItemType.TEXT and item.max_length:
+            self.line.setMaxLength(item.max_length + 50)  # let the check explain; do not silently cut
+        width = {ItemType.INTEGER: 120, ItemType.DECIMAL: 120, ItemType.TIME: 100, ItemType.DATE: 160,
+                 ItemType.PARTIAL_DATE: 160, ItemType.DATETIME: 210}.get(item.type)
+        if width:
+            self.line.setFixedWidth(width)
+        layout.addWidget(self.line)
+        self.fixed_width = width is not None
+        self.line.textEdited.connect(self.edited.emit)
+        self.line.editingFinished.connect(self.finished.emit)
+        self.line.returnPressed.connect(self.line.focusNextChild)
+        self.setFocusProxy(self.line)
+
+    def text(self) -> str:
+        return self.line.text()
+
+    def set_text(self, text: str) -> None:
+        if self.line.text() != text:
+            self.line.setText(text)
+
+    def focus_widget(self) -> QWidget:
+        return self.line
+
+
+class RadioEditor(Editor):
+    """A few choices as large radio buttons: one tap, no drop-down to open."""
+
+    def __init__(self, codelist: CodeList) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QRadioButton] = {}
+        for code in codelist.items:
+            button = QRadioButton(code.label.get())
+            button.setProperty("code", code.code)
+            self.group.addButton(button)
+            self.buttons[code.code] = button
+            layout.addWidget(button)
+        self.group.buttonClicked.connect(self._picked)
+        self.setFocusProxy(next(iter(self.buttons.values())))
+
+    def _picked(self, button: QRadioButton) -> None:
+        self.edited.emit(str(button.property("code")))
+        self.finished.emit()
+
+    def text(self) -> str:
+        checked = self.group.checkedButton()
+        return str(checked.property("code")) if checked else ""
+
+    def set_text(self, text: str) -> None:
+        button = self.buttons.get(text)
+        if button is not None:
+            button.setChecked(True)
+        elif self.group.checkedButton() is not None:
+            self.group.setExclusive(False)
+            self.group.checkedButton().setChecked(False)
+            self.group.setExclusive(True)
+
+
+class ComboEditor(Editor):
+    def __init__(self, codelist: CodeList) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.addItem("—", "")
+        for code in codelist.items:
+            self.combo.addItem(code.label.get(), code.code)
+        self.combo.setMinimumWidth(260)
+        layout.addWidget(self.combo)
+        self.combo.activated.connect(lambda _i: (self.edited.emit(self.text()), self.finished.emit()))
+        self.setFocusProxy(self.combo)
+
+    def text(self) -> str:
+        return str(self.combo.currentData() or "")
+
+    def set_text(self, text: str) -> None:
+        index = self.combo.findData(text)
+        self.combo.setCurrentIndex(max(index, 0))
+
+
+class ChecksEditor(Editor):
+    def __init__(self, codelist: CodeList) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.boxes: dict[str, QCheckBox] = {}
+        for code in codelist.items:
+            box = QCheckBox(code.label.get())
+            box.clicked.connect(lambda _c: (self.edited.emit(self.text()), self.finished.emit()))
+            self.boxes[code.code] = box
+            layout.addWidget(box)
+        self.setFocusProxy(next(iter(self.boxes.values())))
+
+    def text(self) -> str:
+        return ";".join(code for code, box in self.boxes.items() if box.isChecked())
+
+    def set_text(self, text: str) -> None:
+        chosen = set(text.split(";"))
+        for code, box in self.boxes.items():
+            box.setChecked(code in chosen)
+
+
+def _choice_editor(item: Item, codelist: CodeList | None) -> Editor:
+    assert codelist is not None
+    return RadioEditor(codelist) if len(codelist.items) <= 4 else ComboEditor(codelist)
+
+
+EDITORS: dict[ItemType, Callable[[Item, CodeList | None], Editor]] = {
+    ItemType.INTEGER: lambda item, _c: LineEditor(item),
+    ItemType.DECIMAL: lambda item, _c: LineEditor(item),
+    ItemType.TEXT: lambda item, _c: LineEditor(item),
+    ItemType.DATE: lambda item, _c: LineEditor(item),
+    ItemType.PARTIAL_DATE: lambda item, _c: LineEditor(item),
+    ItemType.TIME: lambda item, _c: LineEditor(item),
+    ItemType.DATETIME: lambda item, _c: LineEditor(item),
+    ItemType.CHOICE: _choice_editor,
+    ItemType.YESNO: _choice_editor,
+    ItemType.MULTICHOICE: lambda item, c: ChecksEditor(c) if c else LineEditor(item),
+}
+
+
+# ----- one field ------------------------------------------------------------------------------------------------
+class FieldEditor(QWidget):
+    """Editor, unit, state badge, confirm button and the ⋯ menu (not done, history) of one cell."""
+
+    def __init__(self, view: FormView, key: CellKey, item: Item, codelist: CodeList | None) -> None:
+        super().__init__()
+        self.view = view
+        self.key = key
+        self.item = item
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        if item.calc:
+            self.editor: Editor = LineEditor(item, read_only=True)
+            self.editor.focus_widget().setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            fn = CALCULATIONS.get(item.calc.function)
+            self.editor.setToolTip(tr("Calculated: ", "Calculé : ") + (fn.description.get() if fn else ""))
+        else:
+            self.editor = EDITORS[item.type](item, codelist)
+        self.editor.setObjectName(f"editor_{item.id}")
+        compact = getattr(self.editor, "fixed_width", False) or isinstance(self.editor, (RadioEditor, ComboEditor,
+                                                                                         ChecksEditor))
+        if compact:
+            self.editor.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.editor, 0 if compact else 1)
+        self.unit_combo: QComboBox | None = None
+        if item.alt_units:
+            self.unit_combo = QComboBox(objectName="unit")
+            self.unit_combo.addItem(item.unit or "", None)
+            for alt in item.alt_units:
+                self.unit_combo.addItem(alt.unit, alt.unit)
+            self.unit_combo.setFixedWidth(110)
+            layout.addWidget(self.unit_combo)
+        else:
+            unit_label = QLabel(item.unit or "", objectName="unit")
+            layout.addWidget(unit_label)
+        self.badge = QLabel(objectName="badge")
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.badge)
+        self.confirm_button = QPushButton(tr("Confirm value", "Confirmer la valeur"), objectName="confirm")
+        self.confirm_button.setVisible(False)
+        self.confirm_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        layout.addWidget(self.confirm_button)
+        if compact:
+            layout.addStretch(1)
+        self.menu_button = QToolButton(objectName="more")
+        self.menu_button.setText("⋯")
+        self.menu_button.setToolTip(tr("Not done, unknown, history…", "Non fait, inconnu, historique…"))
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.menu = QMenu(self)
+        self.menu.aboutToShow.connect(self._fill_menu)
+        self.menu_button.setMenu(self.menu)
+        layout.addWidget(self.menu_button)
+        self.message = QLabel(objectName="message")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.state = "none"
+        self.editor.edited.connect(lambda text: view.on_edited(self.key, text))
+        self.editor.finished.connect(lambda: view.commit(self.key))
+        self.confirm_button.clicked.connect(lambda: view.confirm(self.key))
+        if self.unit_combo is not None:
+            self.unit_combo.activated.connect(lambda _i: (view.on_edited(self.key, self.editor.text()),
+                                                          view.commit(self.key)))
+
+    def unit(self) -> str | None:
+        return self.unit_combo.currentData() if self.unit_combo is not None else None
+
+    def set_unit(self, unit: str | None) -> None:
+        if self.unit_combo is not None:
+            self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(unit), 0))
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        cell = self.view.state.cell(self.key)
+        for code in self.item.missing:
+            action = self.menu.addAction(code.label() + "…")
+            action.triggered.connect(lambda _c=False, code=code: self.view.mark_missing(self.key, code))
+        if cell.missing is not None:
+            self.menu.addAction(tr("Enter a value instead", "Saisir une valeur")).triggered.connect(
+                lambda: self.view.clear_missing(self.key))
+        if self.item.missing or cell.missing is not None:
+            self.menu.addSeparator()
+        self.menu.addAction(tr("History of this item…", "Historique de cet élément…") + "\tCtrl+H").triggered.connect(
+            lambda: self.view.show_history(self.key))
+
+    def show_state(self, state: FormState, *, show_missing: bool = True) -> None:
+        cell = state.cell(self.key)
+        issues = [i for i in cell.issues if not (i.severity is Severity.SOFT and i.confirmed)]
+        confirmed = [i for i in cell.issues if i.severity is Severity.SOFT and i.confirmed]
+        hard = [i for i in issues if i.severity is Severity.HARD]
+        soft = [i for i in issues if i.severity is Severity.SOFT]
+        missing = [i for i in issues if i.severity is Severity.MISSING]
+        if self.item.calc:
+            kind = "calc"
+        elif hard:
+            kind = "hard"
+        elif soft:
+            kind = "soft"
+        elif missing:
+            kind = "missing"
+        elif cell.value is not None or cell.missing is not None:
+            kind = "ok"
+        else:
+            kind = "none"
+        self.state = kind
+        self.setProperty("state", kind)
+        self.badge.setText(BADGES[kind])
+        self.badge.setStyleSheet(f"color: {COLORS[kind]};")
+        self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
+                               "confirmer"), "hard": tr("Not possible", "Impossible"),
+                               "missing": tr("Required", "Obligatoire")}.get(kind, ""))
+        target = self.editor.focus_widget()
+        if isinstance(target, (QLineEdit, QComboBox)):
+            target.setStyleSheet(f"border: 2px solid {BORDERS[kind]}; border-radius: 4px;"
+                                 + (" background: #f2f4f6;" if kind == "calc" else ""))
+        shown: list[Issue] = hard or soft or (missing if show_missing else [])
+        lines = [i.message.get() for i in shown]
+        if cell.missing is not None:
+            lines.insert(0, f"{cell.missing.label()} — {cell.missing_reason or ''}")
+        lines += [tr("Confirmed: ", "Confirmé : ") + i.message.get() for i in confirmed]
+        self.message.setText("\n".join(lines))
+        self.message.setStyleSheet(f"color: {COLORS['hard' if hard else 'soft' if soft else 'missing']};"
+                                   + (" font-weight: bold;" if hard else ""))
+        self.message.setVisible(bool(lines) and self.isEnabled())
+        self.confirm_button.setVisible(bool(soft) and not hard)
+        self.editor.setEnabled(cell.missing is None)
+
+
+# ----- dialogs --------------------------------------------------------------------------------------------------
+REASONS = [
+    ("Transcription error", "Erreur de transcription"),
+    ("Data entry error", "Erreur de saisie"),
+    ("New information in the source document", "Nouvelle information dans le document source"),
+    ("Correction after a query", "Correction suite à une query"),
+]
+
+
+class ReasonDialog(QDialog):
+    """Reason for change on a completed form (21 CFR 11.10(e)): picked from a list or typed."""
+
+    def __init__(self, field: str, old: str, new: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("Reason for change", "Motif de modification"))
+        layout = QVBoxLayout(self)
+        intro = QLabel(tr(f"The form is complete. Why is “{field}” changed from “{old or '—'}” to “{new or '—'}”?",
+                          f"Le formulaire est complet. Pourquoi « {field} » passe-t-il de « {old or '—'} » à "
+                          f"« {new or '—'} » ?"))
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.choice = QComboBox(objectName="reasonChoice")
+        self.choice.addItem(tr("Choose a reason…", "Choisir un motif…"), "")
+        for en, fr in REASONS:
+            self.choice.addItem(tr(en, fr), tr(en, fr))
+        self.choice.addItem(tr("Other (write it below)", "Autre (à préciser ci-dessous)"), "other")
+        layout.addWidget(self.choice)
+        self.detail = QLineEdit(objectName="reasonDetail")
+        self.detail.setPlaceholderText(tr("Details (optional unless “Other”)",
+                                          "Précisions (obligatoires si « Autre »)"))
+        layout.addWidget(self.detail)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.choice.currentIndexChanged.connect(self._update)
+        self.detail.textChanged.connect(self._update)
+        self._update()
+
+    def reason(self) -> str:
+        picked = str(self.choice.currentData() or "")
+        detail = self.detail.text().strip()
+        if picked == "other":
+            return detail
+        return f"{picked}: {detail}" if picked and detail else picked
+
+    def _update(self) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.reason()))
+
+
+class MissingDialog(QDialog):
+    def __init__(self, field: str, code: MissingCode, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{field} — {code.label()}")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(tr(f"Why is “{field}” {code.label().lower()}?",
+                                   f"Pourquoi « {field} » : {code.label().lower()} ?")))
+        self.reason = QLineEdit(objectName="missingReason")
+        layout.addWidget(self.reason)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(False)
+        self.reason.textChanged.connect(lambda t: ok.setEnabled(bool(t.strip())))
+
+
+ACTION_LABELS = {
+    "data_entry": ("Entered", "Saisie"), "data_change": ("Changed", "Modification"),
+    "row_add": ("Row added", "Ligne ajoutée"), "row_remove": ("Row removed", "Ligne supprimée"),
+}
+
+
+class HistoryDialog(QDialog):
+    """Who, when, old value, new value, why: the item's audit trail."""
+
+    def __init__(self, title: str, records: list[Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("History — ", "Historique — ") + title)
+        self.resize(900, 360)
+        layout = QVBoxLayout(self)
+        self.table = QTableWidget(len(records), 6, objectName="history")
+        self.table.setHorizontalHeaderLabels([tr("When", "Quand"), tr("Who", "Qui"), tr("What", "Quoi"),
+                                              tr("Old value", "Ancienne valeur"), tr("New value", "Nouvelle valeur"),
+                                              tr("Reason", "Motif")])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for row, r in enumerate(records):
+            local = parse_iso_utc(r.ts_utc)
+            from datetime import timedelta
+
+            when = (local + timedelta(minutes=r.utc_offset_min)).strftime("%d/%m/%Y %H:%M:%S")
+            offset = f"UTC{r.utc_offset_min // 60:+d}" if r.utc_offset_min % 60 == 0 else "UTC"
+            what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
+            reason = r.reason or (r.detail or "")
+            for col, text in enumerate((f"{when} ({offset})", f"{r.username} ({r.role})", what, r.old_value or "—",
+                                        r.new_value or "—", reason)):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        layout.addWidget(self.table)
+        if not records:
+            layout.addWidget(QLabel(tr("Nothing recorded yet.", "Rien d'enregistré pour l'instant.")))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+# ----- the form ---------------------------------------------------------------------------------------------------
+class FormView(QWidget):
+    """A whole form instance, generated from its definition."""
+
+    status_changed = Signal(str)
+
+    def __init__(self, entry: DataEntry, ref: FormRef, *, ask_reason: Callable[[str, str, str], str | None] | None
+                 = None, ask_missing: Callable[[str, MissingCode], str | None] | None = None) -> None:
+        super().__init__()
+        self.setObjectName("formView")
+        self.setStyleSheet(FORM_STYLE)
+        self.entry = entry
+        self.ref = ref
+        self.ask_reason = ask_reason or self._ask_reason
+        self.ask_missing = ask_missing or self._ask_missing
+        self.fields: dict[CellKey, FieldEditor] = {}
+        self.show_missing = False  # "required" messages appear after a first "Mark complete"
+        self.committed: dict[CellKey, tuple[str, str | None]] = {}
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(0, 0, 0, 0)
+        self.content: QWidget | None = None
+        self.reload()
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.mark_complete)
+        QShortcut(QKeySequence("Ctrl+H"), self, lambda: self._on_focused(self.show_history))
+        QShortcut(QKeySequence("Ctrl+K"), self, lambda: self._on_focused(self.confirm))
+
+    # ----- building -------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """(Re)build the screen from the service: the stored values and this user's typing buffer."""
+        self.snapshot: FormSnapshot = self.entry.open_form(self.ref)
+        self.state: FormState = self.snapshot.state
+        self.status = self.snapshot.status
+        self._build()
+
+    def retranslate(self) -> None:
+        self._build()
+
+    def _build(self) -> None:
+        if self.content is not None:
+            self.content.deleteLater()
+        self.fields.clear()
+        self.content = QWidget()
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(12)
+        form = self.snapshot.form
+        header = QHBoxLayout()
+        title = QLabel(form.label.get(), objectName="formTitle")
+        header.addWidget(title)
+        header.addStretch(1)
+        self.status_label = QLabel(objectName="status")
+        header.addWidget(self.status_label)
+        layout.addLayout(header)
+        event = self.snapshot.event
+        sub = QLabel(tr(f"Subject {self.ref.subject} · {event.label.en} · form {form.id} version {form.version}",
+                        f"Patient {self.ref.subject} · {event.label.fr} · formulaire {form.id} version {form.version}"),
+                     objectName="subtitle")
+        layout.addWidget(sub)
+        self.read_only = not self.entry.can_edit(form.id)
+        if self.read_only:
+            note = QLabel(tr("Read only: your role cannot change this form.",
+                             "Lecture seule : votre rôle ne permet pas de modifier ce formulaire."),
+                          objectName="outdated")
+            layout.addWidget(note)
+        if self.snapshot.outdated:
+            note = QLabel(tr(f"Entered under version {form.version} of this form (current version "
+                             f"{self.snapshot.current_version}); shown and checked as entered.",
+                             f"Saisi avec la version {form.version} de ce formulaire (version actuelle "
+                             f"{self.snapshot.current_version}) ; affiché et contrôlé tel que saisi."),
+                          objectName="outdated")
+            note.setWordWrap(True)
+            layout.addWidget(note)
+        if form.help:
+            help_label = QLabel(form.help.get(), objectName="help")
+            help_label.setWordWrap(True)
+            layout.addWidget(help_label)
+        for group in form.groups:
+            layout.addWidget(self._section(group))
+        self.blockers = QListWidget(objectName="blockers")
+        self.blockers.setVisible(False)
+        self.blockers.itemActivated.connect(self._go_to_blocker)
+        self.blockers.itemClicked.connect(self._go_to_blocker)
+        layout.addWidget(self.blockers)
+        footer = QHBoxLayout()
+        self.summary = QLabel(objectName="summary")
+        footer.addWidget(self.summary, 1)
+        hint = QLabel(tr("Tab/Enter: next field · Ctrl+K: confirm · Ctrl+H: history · Ctrl+Enter: complete",
+                         "Tab/Entrée : champ suivant · Ctrl+K : confirmer · Ctrl+H : historique · "
+                         "Ctrl+Entrée : terminer"), objectName="help")
+        footer.addWidget(hint)
+        self.complete_button = QPushButton(tr("Mark complete", "Marquer complet"), objectName="primary")
+        self.complete_button.clicked.connect(self.mark_complete)
+        self.complete_button.setVisible(not self.read_only)
+        footer.addWidget(self.complete_button)
+        layout.addLayout(footer)
+        layout.addStretch(1)
+        self.outer.addWidget(self.content)
+        self.content.show()
+        self._load_values()
+        self.refresh_all()
+
+    def _section(self, group: ItemGroup) -> QFrame:
+        frame = QFrame(objectName="section")
+        frame.setProperty("group", group.id)
+        layout = QVBoxLayout(frame)
+        layout.setContentsMargins(16, 12, 16, 12)
+        head = QHBoxLayout()
+        head.addWidget(QLabel(group.label.get(), objectName="sectionTitle"))
+        head.addStretch(1)
+        layout.addLayout(head)
+        if group.help:
+            h = QLabel(group.help.get(), objectName="help")
+            h.setWordWrap(True)
+            layout.addWidget(h)
+        if not group.repeating:
+            layout.addLayout(self._grid(group, 0))
+            return frame
+        rows = self.state.rows[group.id]
+        if not rows:
+            empty = QLabel(tr("No rows yet.", "Aucune ligne pour l'instant."), objectName="help")
+            layout.addWidget(empty)
+        for number, row in enumerate(rows, start=1):
+            card = QFrame(objectName="rowCard")
+            card_layout = QVBoxLayout(card)
+            top = QHBoxLayout()
+            top.addWidget(QLabel(f"<b>#{number}</b>"))
+            top.addStretch(1)
+            remove = QPushButton(tr("Remove row…", "Supprimer la ligne…"), objectName="removeRow")
+            remove.setVisible(not self.read_only)
+            remove.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            remove.clicked.connect(lambda _c=False, g=group.id, r=row: self.remove_row(g, r))
+            top.addWidget(remove)
+            card_layout.addLayout(top)
+            card_layout.addLayout(self._grid(group, row))
+            layout.addWidget(card)
+        add = QPushButton(tr("+ Add a row", "+ Ajouter une ligne"), objectName="addRow")
+        add.setVisible(not self.read_only)
+        add.setShortcut(QKeySequence("Alt+A"))
+        add.clicked.connect(lambda: self.add_row(group.id))
+        if group.max_rows is not None and len(rows) >= group.max_rows:
+            add.setEnabled(False)
+        layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
+        return frame
+
+    def _grid(self, group: ItemGroup, row: int) -> QGridLayout:
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnMinimumWidth(0, 300)
+        line = 0
+        for item in group.items:
+            key = (group.id, row, item.id)
+            label_box = QVBoxLayout()
+            label = QLabel(item.label.get() + (" *" if item.required else ""), objectName="fieldLabel")
+            label.setWordWrap(True)
+            label.setToolTip(item.id)
+            label_box.addWidget(label)
+            if item.help:
+                h = QLabel(item.help.get(), objectName="help")
+                h.setWordWrap(True)
+                label_box.addWidget(h)
+            field = FieldEditor(self, key, item, self.state.codelist(item.id))
+            label.setBuddy(field.editor.focus_widget())
+            self.fields[key] = field
+            grid.addLayout(label_box, line, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(field, line, 1)
+            grid.addWidget(field.message, line + 1, 1)
+            field.label = label  # type: ignore[attr-defined]
+            line += 2
+        return grid
+
+    def _load_values(self) -> None:
+        for key, field in self.fields.items():
+            cell = self.state.cell(key)
+            text = cell.text if cell.text is not None else V.edit_text(field.item, cell.value)
+            field.editor.set_text(text)
+            field.set_unit(cell.unit)
+            if key not in self.snapshot.typed:
+                self.committed[key] = (V.edit_text(field.item, cell.value), cell.unit)
+            elif key not in self.committed:
+                self.committed[key] = ("\0", None)  # typed but not accepted: differs from anything typed
+
+    # ----- state display --------------------------------------------------------------------------------------
+    def refresh_all(self) -> None:
+        self.refresh(set(self.fields))
+
+    def refresh(self, keys: set[CellKey]) -> None:
+        for key in keys:
+            field = self.fields.get(key)
+            if field is None:
+                continue
+            visible = self.state.visible(key)
+            field.setVisible(visible)
+            field.label.setVisible(visible)  # type: ignore[attr-defined]
+            field.setEnabled(visible)
+            if field.item.calc:
+                field.editor.set_text(V.display(field.item, self.state.value(key)))
+            field.show_state(self.state, show_missing=self.show_missing)
+            if self.read_only:
+                field.editor.setEnabled(False)
+                field.confirm_button.setVisible(False)
+            field.message.setVisible(visible and bool(field.message.text()))
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        (en, fr), color = STATUS_LABELS.get(self.status, ((self.status, self.status), "#7b8794"))
+        self.status_label.setText(tr(en, fr))
+        self.status_label.setStyleSheet(f"background: {color};")
+        blockers = self.state.blockers()
+        hard = sum(1 for b in blockers if b.severity is Severity.HARD)
+        soft = sum(1 for b in blockers if b.severity is Severity.SOFT)
+        missing = sum(1 for b in blockers if b.severity is Severity.MISSING)
+        if not blockers:
+            self.summary.setText(tr("✓ Every check passes.", "✓ Tous les contrôles sont satisfaits."))
+        else:
+            self.summary.setText(tr(f"{hard} to correct · {soft} to confirm · {missing} to fill in",
+                                    f"{hard} à corriger · {soft} à confirmer · {missing} à renseigner"))
+
+    # ----- typing and committing --------------------------------------------------------------------------------
+    def on_edited(self, key: CellKey, text: str) -> None:
+        field = self.fields[key]
+        changed = self.state.set_text(key, text, field.unit())
+        self.refresh(changed)
+        try:
+            self.entry.save_typing(self.ref, key, text, field.unit())
+        except CrfError as exc:
+            field.message.setText(error_text(exc))
+            field.message.setVisible(True)
+
+    def commit(self, key: CellKey, *, confirm: bool = False) -> bool:  # noqa: PLR0911 - one exit per reason
+        field = self.fields.get(key)
+        if field is None or field.item.calc or not field.isEnabled():
+            return False
+        text, unit = field.editor.text(), field.unit()
+        if (text, unit) == self.committed.get(key) and not confirm:
+            return False
+        cell = self.state.cell(key)
+        if any(i.severity is Severity.HARD and not i.rule.startswith("check:") for i in cell.issues):
+            return False  # shown on the field; the text stays in the typing buffer
+        if any(i.severity is Severity.SOFT and not i.confirmed for i in cell.issues) and not confirm:
+            return False  # waits for "Confirm value"
+        reason = None
+        if self.status == STATUS_COMPLETE:
+            old = self.committed.get(key, ("", None))[0]
+            reason = self.ask_reason(field.item.label.get(), old, text)
+            if not reason:
+                self._revert(key)
+                return False
+        try:
+            result = self.entry.save_item(self.ref, key, text, unit, confirm=confirm, reason=reason)
+        except SoftCheckNeedsConfirmation:
+            self.refresh({key})
+            return False
+        except CrfError as exc:
+            field.message.setText(error_text(exc))
+            field.message.setStyleSheet(f"color: {COLORS['hard']}; font-weight: bold;")
+            field.message.setVisible(True)
+            return False
+        self.committed[key] = (text, unit)
+        if result.status != self.status:
+            self.status = result.status
+            self.status_changed.emit(self.status)
+        self._update_summary()
+        return True
+
+    def confirm(self, key: CellKey) -> None:
+        changed = self.state.confirm(key)
+        self.commit(key, confirm=True)
+        self.refresh(changed)
+
+    def _revert(self, key: CellKey) -> None:
+        field = self.fields[key]
+        text, unit = self.committed.get(key, ("", None))
+        field.editor.set_text(text)
+        field.set_unit(unit)
+        self.refresh(self.state.set_text(key, text, unit))
+        self.entry.save_typing(self.ref, key, None)
+
+    def mark_missing(self, key: CellKey, code: MissingCode) -> None:
+        field = self.fields[key]
+        why = self.ask_missing(field.item.label.get(), code)
+        if not why:
+            return
+        reason = None
+        if self.status == STATUS_COMPLETE:
+            reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
+            if not reason:
+                return
+        try:
+            result = self.entry.set_missing(self.ref, key, code, why, reason=reason)
+        except CrfError as exc:
+            QMessageBox.warning(self, code.label(), error_text(exc))
+            return
+        field.editor.set_text("")
+        self.committed[key] = ("", None)
+        self.refresh(self.state.set_missing(key, code, why))
+        self.status = result.status
+        self._update_summary()
+
+    def clear_missing(self, key: CellKey) -> None:
+        self.state.set_missing(key, None, None)
+        self.refresh({key})
+        self.fields[key].editor.focus_widget().setFocus()
+
+    def add_row(self, group_id: str) -> None:
+        reason = None
+        if self.status == STATUS_COMPLETE:
+            reason = self.ask_reason(self.state.group(group_id).label.get(), "", tr("new row", "nouvelle ligne"))
+            if not reason:
+                return
+        try:
+            self.entry.add_row(self.ref, group_id, reason=reason)
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("Add a row", "Ajouter une ligne"), error_text(exc))
+            return
+        self.reload()
+        rows = self.state.rows[group_id]
+        if rows:
+            first = self.fields.get((group_id, rows[-1], self.state.group(group_id).items[0].id))
+            if first is not None:
+                first.editor.focus_widget().setFocus()
+
+    def remove_row(self, group_id: str, row: int) -> None:
+        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{row}", tr("(removed)", "(supprimée)"))
+        if not reason:
+            return
+        try:
+            self.entry.remove_row(self.ref, group_id, row, reason)
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("Remove a row", "Supprimer une ligne"), error_text(exc))
+            return
+        self.reload()
+
+    def mark_complete(self) -> bool:
+        focused = QApplication.focusWidget()
+        if focused is not None:  # commit what is being typed first
+            for key, field in self.fields.items():
+                if field.isAncestorOf(focused):
+                    self.commit(key)
+        self.show_missing = True
+        self.refresh_all()
+        try:
+            self.entry.mark_complete(self.ref)
+        except FormIncomplete as exc:
+            self.blockers.clear()
+            for b in exc.blockers:
+                item = QListWidgetItem(("✕ " if b.severity is Severity.HARD else "! " if b.severity is Severity.SOFT
+                                        else "• ") + b.message.get())
+                item.setData(Qt.ItemDataRole.UserRole, b.key)
+                self.blockers.addItem(item)
+            self.blockers.setFixedHeight(min(12 + self.blockers.sizeHintForRow(0) * len(exc.blockers), 260))
+            self.blockers.setVisible(True)
+            self.summary.setText(tr(f"Cannot mark complete: {len(exc.blockers)} problem(s), listed above.",
+                                    f"Impossible de terminer : {len(exc.blockers)} problème(s), listés ci-dessus."))
+            return False
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("Mark complete", "Marquer complet"), error_text(exc))
+            return False
+        self.blockers.setVisible(False)
+        self.reload()
+        self.status_changed.emit(self.status)
+        return True
+
+    def _go_to_blocker(self, item: QListWidgetItem) -> None:
+        key = item.data(Qt.ItemDataRole.UserRole)
+        field = self.fields.get(tuple(key)) if key else None
+        if field is not None:
+            field.editor.focus_widget().setFocus()
+            scroll = self.parent()
+            while scroll is not None and not isinstance(scroll, QScrollArea):
+                scroll = scroll.parent()
+            if isinstance(scroll, QScrollArea):
+                scroll.ensureWidgetVisible(field)
+
+    def show_history(self, key: CellKey) -> None:
+        field = self.fields[key]
+        try:
+            records = self.entry.item_history(self.ref, key)
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("History", "Historique"), error_text(exc))
+            return
+        self.history_dialog = HistoryDialog(field.item.label.get(), records, self)
+        self.history_dialog.open()
+
+    def _on_focused(self, action: Callable[[CellKey], None]) -> None:
+        focused = QApplication.focusWidget()
+        for key, field in self.fields.items():
+            if focused is not None and field.isAncestorOf(focused):
+                action(key)
+                return
+
+    def _ask_reason(self, field: str, old: str, new: str) -> str | None:
+        dialog = ReasonDialog(field, old, new, self)
+        return dialog.reason() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def _ask_missing(self, field: str, code: MissingCode) -> str | None:
+        dialog = MissingDialog(field, code, self)
+        return dialog.reason.text().strip() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class FormWindow(QDialog):
+    """A form in its own window (non-modal), scrollable, with the form view inside."""
+
+    def __init__(self, entry: DataEntry, ref: FormRef, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
+        self.resize(1100, 820)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.view = FormView(entry, ref)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.view)
+        layout.addWidget(self.scroll)
+        self.setWindowTitle(f"{ref.subject} · {ref.event} · {self.view.snapshot.form.label.get()}")
+
+    def retranslate(self) -> None:
+        self.view.retranslate()
+        self.setWindowTitle(f"{self.view.ref.subject} · {self.view.ref.event} · "
+                            f"{self.view.snapshot.form.label.get()}")
+
+    def save_draft(self) -> None:
+        """Called before another user takes over: what is typed is already in the typing buffer."""
+        focused = QApplication.focusWidget()
+        for key, field in self.view.fields.items():
+            if focused is not None and field.isAncestorOf(focused) and not field.item.calc:
+                self.view.entry.save_typing(self.view.ref, key, field.editor.text(), field.unit())
