@@ -7,6 +7,7 @@ is committed (checked again and audited by the service layer) when the user leav
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,6 @@ from msc_sle_crf.ui.common import error_text, tr
 # ----- look ---------------------------------------------------------------------------------------------------
 COLORS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
           "calc": "#5f6b76"}
-BORDERS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f", "missing": "#b8c2cc", "none": "#b8c2cc",
-           "calc": "#d5dbe1"}
 BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "", "calc": "="}
 
 FORM_STYLE = """
@@ -82,7 +81,28 @@ QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
 QToolButton { min-width: 38px; min-height: 38px; font-size: 14pt; }
 QPushButton#confirm { background: #fff4e0; border: 1px solid #f0a020; color: #6b4000; }
 QListWidget#blockers { border: 1px solid #d32f2f; background: #fff5f5; font-size: 11pt; }
+QLineEdit[state="ok"], QComboBox[state="ok"] { border: 2px solid #9cc89f; border-radius: 4px; }
+QLineEdit[state="soft"], QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
+QLineEdit[state="hard"], QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
+QLineEdit[state="missing"], QComboBox[state="missing"], QLineEdit[state="none"], QComboBox[state="none"] {
+    border: 2px solid #b8c2cc; border-radius: 4px; }
+QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
+QLabel#badge[state="ok"] { color: #2e7d32; }
+QLabel#badge[state="soft"], QLabel#message[state="soft"] { color: #b26a00; }
+QLabel#badge[state="hard"], QLabel#message[state="hard"] { color: #b00020; }
+QLabel#message[state="hard"] { font-weight: bold; }
+QLabel#badge[state="missing"], QLabel#badge[state="calc"], QLabel#message[state="missing"],
+QLabel#message[state="ok"], QLabel#message[state="none"] { color: #5f6b76; }
 """
+
+
+def _set_state(widget: QWidget, state: str) -> None:
+    """Style by a dynamic property (one style sheet for the whole form, re-polished), not per-widget sheets."""
+    if widget.property("state") != state:
+        widget.setProperty("state", state)
+        if widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):  # else polished when first shown
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
 
 STATUS_LABELS = {
     "not_started": (("Not started", "Non commencé"), "#7b8794"),
@@ -124,50 +144,51 @@ class Editor(QWidget):
         return self
 
 
-class LineEditor(Editor):
-    def __init__(self, item: Item, *, read_only: bool = False) -> None:
-        super().__init__()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.line = QLineEdit()
-        self.line.setPlaceholderText(_placeholder(item))
-        self.line.setReadOnly(read_only)
+class LineEditor(QLineEdit):
+    """Typed values (numbers, text, dates, times): a line edit that is its own editor (fewer widgets)."""
+
+    edited = Signal(str)
+    finished = Signal()
+
+    def __init__(self, item: Item, parent: QWidget | None = None, *, read_only: bool = False) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText(_placeholder(item))
+        self.setReadOnly(read_only)
         if item.type is ItemType.TEXT and item.max_length:
-            self.line.setMaxLength(item.max_length + 50)  # let the check explain; do not silently cut
+            self.setMaxLength(item.max_length + 50)  # let the check explain; do not silently cut
         width = {ItemType.INTEGER: 120, ItemType.DECIMAL: 120, ItemType.TIME: 100, ItemType.DATE: 160,
                  ItemType.PARTIAL_DATE: 160, ItemType.DATETIME: 210}.get(item.type)
         if width:
-            self.line.setFixedWidth(width)
-        layout.addWidget(self.line)
+            self.setFixedWidth(width)
         self.fixed_width = width is not None
-        self.line.textEdited.connect(self.edited.emit)
-        self.line.editingFinished.connect(self.finished.emit)
-        self.line.returnPressed.connect(self.line.focusNextChild)
-        self.setFocusProxy(self.line)
+        self.textEdited.connect(self.edited.emit)
+        self.editingFinished.connect(self.finished.emit)
+        self.returnPressed.connect(self.focusNextChild)
 
-    def text(self) -> str:
-        return self.line.text()
+    @property
+    def line(self) -> QLineEdit:
+        return self
 
     def set_text(self, text: str) -> None:
-        if self.line.text() != text:
-            self.line.setText(text)
+        if self.text() != text:
+            self.setText(text)
 
     def focus_widget(self) -> QWidget:
-        return self.line
+        return self
 
 
 class RadioEditor(Editor):
     """A few choices as large radio buttons: one tap, no drop-down to open."""
 
-    def __init__(self, codelist: CodeList) -> None:
-        super().__init__()
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QRadioButton] = {}
         for code in codelist.items:
-            button = QRadioButton(code.label.get())
+            button = QRadioButton(code.label.get(), self)
             button.setProperty("code", code.code)
             self.group.addButton(button)
             self.buttons[code.code] = button
@@ -194,11 +215,11 @@ class RadioEditor(Editor):
 
 
 class ComboEditor(Editor):
-    def __init__(self, codelist: CodeList) -> None:
-        super().__init__()
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox()
+        self.combo = QComboBox(self)
         self.combo.addItem("—", "")
         for code in codelist.items:
             self.combo.addItem(code.label.get(), code.code)
@@ -216,13 +237,13 @@ class ComboEditor(Editor):
 
 
 class ChecksEditor(Editor):
-    def __init__(self, codelist: CodeList) -> None:
-        super().__init__()
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QCheckBox] = {}
         for code in codelist.items:
-            box = QCheckBox(code.label.get())
+            box = QCheckBox(code.label.get(), self)
             box.clicked.connect(lambda _c: (self.edited.emit(self.text()), self.finished.emit()))
             self.boxes[code.code] = box
             layout.addWidget(box)
@@ -237,22 +258,22 @@ class ChecksEditor(Editor):
             box.setChecked(code in chosen)
 
 
-def _choice_editor(item: Item, codelist: CodeList | None) -> Editor:
+def _choice_editor(item: Item, codelist: CodeList | None, parent: QWidget) -> Editor | LineEditor:
     assert codelist is not None
-    return RadioEditor(codelist) if len(codelist.items) <= 4 else ComboEditor(codelist)
+    return RadioEditor(codelist, parent) if len(codelist.items) <= 4 else ComboEditor(codelist, parent)
 
 
-EDITORS: dict[ItemType, Callable[[Item, CodeList | None], Editor]] = {
-    ItemType.INTEGER: lambda item, _c: LineEditor(item),
-    ItemType.DECIMAL: lambda item, _c: LineEditor(item),
-    ItemType.TEXT: lambda item, _c: LineEditor(item),
-    ItemType.DATE: lambda item, _c: LineEditor(item),
-    ItemType.PARTIAL_DATE: lambda item, _c: LineEditor(item),
-    ItemType.TIME: lambda item, _c: LineEditor(item),
-    ItemType.DATETIME: lambda item, _c: LineEditor(item),
+EDITORS: dict[ItemType, Callable[[Item, CodeList | None, QWidget], Editor | LineEditor]] = {
+    ItemType.INTEGER: lambda item, _c, p: LineEditor(item, p),
+    ItemType.DECIMAL: lambda item, _c, p: LineEditor(item, p),
+    ItemType.TEXT: lambda item, _c, p: LineEditor(item, p),
+    ItemType.DATE: lambda item, _c, p: LineEditor(item, p),
+    ItemType.PARTIAL_DATE: lambda item, _c, p: LineEditor(item, p),
+    ItemType.TIME: lambda item, _c, p: LineEditor(item, p),
+    ItemType.DATETIME: lambda item, _c, p: LineEditor(item, p),
     ItemType.CHOICE: _choice_editor,
     ItemType.YESNO: _choice_editor,
-    ItemType.MULTICHOICE: lambda item, c: ChecksEditor(c) if c else LineEditor(item),
+    ItemType.MULTICHOICE: lambda item, c, p: ChecksEditor(c, p) if c else LineEditor(item, p),
 }
 
 
@@ -260,8 +281,9 @@ EDITORS: dict[ItemType, Callable[[Item, CodeList | None], Editor]] = {
 class FieldEditor(QWidget):
     """Editor, unit, state badge, confirm button and the ⋯ menu (not done, history) of one cell."""
 
-    def __init__(self, view: FormView, key: CellKey, item: Item, codelist: CodeList | None) -> None:
-        super().__init__()
+    def __init__(self, view: FormView, key: CellKey, item: Item, codelist: CodeList | None,
+                 parent: QWidget) -> None:
+        super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
         self.view = view
         self.key = key
         self.item = item
@@ -269,12 +291,12 @@ class FieldEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         if item.calc:
-            self.editor: Editor = LineEditor(item, read_only=True)
+            self.editor: Editor | LineEditor = LineEditor(item, self, read_only=True)
             self.editor.focus_widget().setFocusPolicy(Qt.FocusPolicy.NoFocus)
             fn = CALCULATIONS.get(item.calc.function)
             self.editor.setToolTip(tr("Calculated: ", "Calculé : ") + (fn.description.get() if fn else ""))
         else:
-            self.editor = EDITORS[item.type](item, codelist)
+            self.editor = EDITORS[item.type](item, codelist, self)
         self.editor.setObjectName(f"editor_{item.id}")
         compact = getattr(self.editor, "fixed_width", False) or isinstance(self.editor, (RadioEditor, ComboEditor,
                                                                                          ChecksEditor))
@@ -283,40 +305,31 @@ class FieldEditor(QWidget):
         layout.addWidget(self.editor, 0 if compact else 1)
         self.unit_combo: QComboBox | None = None
         if item.alt_units:
-            self.unit_combo = QComboBox(objectName="unit")
+            self.unit_combo = QComboBox(self, objectName="unit")
             self.unit_combo.addItem(item.unit or "", None)
             for alt in item.alt_units:
                 self.unit_combo.addItem(alt.unit, alt.unit)
             self.unit_combo.setFixedWidth(110)
             layout.addWidget(self.unit_combo)
-        else:
-            unit_label = QLabel(item.unit or "", objectName="unit")
-            layout.addWidget(unit_label)
-        self.badge = QLabel(objectName="badge")
+        elif item.unit:
+            layout.addWidget(QLabel(item.unit, self, objectName="unit"))
+        self.badge = QLabel(self, objectName="badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
-        self.confirm_button = QPushButton(tr("Confirm value", "Confirmer la valeur"), objectName="confirm")
-        self.confirm_button.setVisible(False)
-        self.confirm_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        layout.addWidget(self.confirm_button)
+        self._confirm_button: QPushButton | None = None  # made when first needed: most fields never need it
         if compact:
             layout.addStretch(1)
-        self.menu_button = QToolButton(objectName="more")
+        self.menu_button = QToolButton(self, objectName="more")
         self.menu_button.setText("⋯")
         self.menu_button.setToolTip(tr("Not done, unknown, history…", "Non fait, inconnu, historique…"))
-        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.menu = QMenu(self)
-        self.menu.aboutToShow.connect(self._fill_menu)
-        self.menu_button.setMenu(self.menu)
+        self.menu_button.clicked.connect(self._show_menu)
         layout.addWidget(self.menu_button)
-        self.message = QLabel(objectName="message")
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
+        self._message: QLabel | None = None  # made when there is something to say
+        self.place_message: Callable[[QLabel], None] | None = None
         self.state = "none"
         self.editor.edited.connect(lambda text: view.on_edited(self.key, text))
         self.editor.finished.connect(lambda: view.commit(self.key))
-        self.confirm_button.clicked.connect(lambda: view.confirm(self.key))
         if self.unit_combo is not None:
             self.unit_combo.activated.connect(lambda _i: (view.on_edited(self.key, self.editor.text()),
                                                           view.commit(self.key)))
@@ -327,6 +340,35 @@ class FieldEditor(QWidget):
     def set_unit(self, unit: str | None) -> None:
         if self.unit_combo is not None:
             self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(unit), 0))
+
+    @property
+    def message(self) -> QLabel:
+        if self._message is None:
+            label = QLabel(self.parentWidget(), objectName="message")
+            label.setWordWrap(True)
+            label.setVisible(False)
+            self._message = label
+            if self.place_message is not None:
+                self.place_message(label)
+        return self._message
+
+    @property
+    def confirm_button(self) -> QPushButton:
+        if self._confirm_button is None:
+            button = QPushButton(tr("Confirm value", "Confirmer la valeur"), self, objectName="confirm")
+            button.setVisible(False)
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.clicked.connect(lambda: self.view.confirm(self.key))
+            layout = self.layout()
+            assert isinstance(layout, QHBoxLayout)
+            layout.insertWidget(layout.indexOf(self.badge) + 1, button)
+            self._confirm_button = button
+        return self._confirm_button
+
+    def _show_menu(self) -> None:
+        self.menu = QMenu(self)
+        self._fill_menu()
+        self.menu.popup(self.menu_button.mapToGlobal(self.menu_button.rect().bottomLeft()))
 
     def _fill_menu(self) -> None:
         self.menu.clear()
@@ -362,26 +404,26 @@ class FieldEditor(QWidget):
         else:
             kind = "none"
         self.state = kind
-        self.setProperty("state", kind)
         self.badge.setText(BADGES[kind])
-        self.badge.setStyleSheet(f"color: {COLORS[kind]};")
+        _set_state(self.badge, kind)
         self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
                                "confirmer"), "hard": tr("Not possible", "Impossible"),
                                "missing": tr("Required", "Obligatoire")}.get(kind, ""))
         target = self.editor.focus_widget()
         if isinstance(target, (QLineEdit, QComboBox)):
-            target.setStyleSheet(f"border: 2px solid {BORDERS[kind]}; border-radius: 4px;"
-                                 + (" background: #f2f4f6;" if kind == "calc" else ""))
+            _set_state(target, kind)
         shown: list[Issue] = hard or soft or (missing if show_missing else [])
         lines = [i.message.get() for i in shown]
         if cell.missing is not None:
             lines.insert(0, f"{cell.missing.label()} — {cell.missing_reason or ''}")
         lines += [tr("Confirmed: ", "Confirmé : ") + i.message.get() for i in confirmed]
-        self.message.setText("\n".join(lines))
-        self.message.setStyleSheet(f"color: {COLORS['hard' if hard else 'soft' if soft else 'missing']};"
-                                   + (" font-weight: bold;" if hard else ""))
-        self.message.setVisible(bool(lines) and self.isEnabled())
-        self.confirm_button.setVisible(bool(soft) and not hard)
+        if lines or self._message is not None:
+            self.message.setText("\n".join(lines))
+            _set_state(self.message, "hard" if hard else "soft" if soft else "missing")
+            self.message.setVisible(bool(lines) and self.isEnabled())
+        needs_confirmation = bool(soft) and not hard
+        if needs_confirmation or self._confirm_button is not None:
+            self.confirm_button.setVisible(needs_confirmation)
         self.editor.setEnabled(cell.missing is None)
 
 
@@ -500,8 +542,9 @@ class FormView(QWidget):
     status_changed = Signal(str)
 
     def __init__(self, entry: DataEntry, ref: FormRef, *, ask_reason: Callable[[str, str, str], str | None] | None
-                 = None, ask_missing: Callable[[str, MissingCode], str | None] | None = None) -> None:
-        super().__init__()
+                 = None, ask_missing: Callable[[str, MissingCode], str | None] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("formView")
         self.setStyleSheet(FORM_STYLE)
         self.entry = entry
@@ -534,7 +577,7 @@ class FormView(QWidget):
         if self.content is not None:
             self.content.deleteLater()
         self.fields.clear()
-        self.content = QWidget()
+        self.content = QWidget(self)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(12)
@@ -595,12 +638,12 @@ class FormView(QWidget):
         self.refresh_all()
 
     def _section(self, group: ItemGroup) -> QFrame:
-        frame = QFrame(objectName="section")
+        frame = QFrame(self.content, objectName="section")
         frame.setProperty("group", group.id)
         layout = QVBoxLayout(frame)
         layout.setContentsMargins(16, 12, 16, 12)
         head = QHBoxLayout()
-        head.addWidget(QLabel(group.label.get(), objectName="sectionTitle"))
+        head.addWidget(QLabel(group.label.get(), frame, objectName="sectionTitle"))
         head.addStretch(1)
         layout.addLayout(head)
         if group.help:
@@ -608,27 +651,27 @@ class FormView(QWidget):
             h.setWordWrap(True)
             layout.addWidget(h)
         if not group.repeating:
-            layout.addLayout(self._grid(group, 0))
+            layout.addLayout(self._grid(group, 0, frame))
             return frame
         rows = self.state.rows[group.id]
         if not rows:
             empty = QLabel(tr("No rows yet.", "Aucune ligne pour l'instant."), objectName="help")
             layout.addWidget(empty)
         for number, row in enumerate(rows, start=1):
-            card = QFrame(objectName="rowCard")
+            card = QFrame(frame, objectName="rowCard")
             card_layout = QVBoxLayout(card)
             top = QHBoxLayout()
-            top.addWidget(QLabel(f"<b>#{number}</b>"))
+            top.addWidget(QLabel(f"<b>#{number}</b>", card))
             top.addStretch(1)
-            remove = QPushButton(tr("Remove row…", "Supprimer la ligne…"), objectName="removeRow")
+            remove = QPushButton(tr("Remove row…", "Supprimer la ligne…"), card, objectName="removeRow")
             remove.setVisible(not self.read_only)
             remove.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             remove.clicked.connect(lambda _c=False, g=group.id, r=row: self.remove_row(g, r))
             top.addWidget(remove)
             card_layout.addLayout(top)
-            card_layout.addLayout(self._grid(group, row))
+            card_layout.addLayout(self._grid(group, row, card))
             layout.addWidget(card)
-        add = QPushButton(tr("+ Add a row", "+ Ajouter une ligne"), objectName="addRow")
+        add = QPushButton(tr("+ Add a row", "+ Ajouter une ligne"), frame, objectName="addRow")
         add.setVisible(not self.read_only)
         add.setShortcut(QKeySequence("Alt+A"))
         add.clicked.connect(lambda: self.add_row(group.id))
@@ -637,7 +680,7 @@ class FormView(QWidget):
         layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
         return frame
 
-    def _grid(self, group: ItemGroup, row: int) -> QGridLayout:
+    def _grid(self, group: ItemGroup, row: int, owner: QWidget) -> QGridLayout:
         grid = QGridLayout()
         grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(2)
@@ -646,21 +689,19 @@ class FormView(QWidget):
         line = 0
         for item in group.items:
             key = (group.id, row, item.id)
-            label_box = QVBoxLayout()
-            label = QLabel(item.label.get() + (" *" if item.required else ""), objectName="fieldLabel")
+            text = html.escape(item.label.get()) + (" *" if item.required else "")
+            if item.help:  # one label for the name and its help: half the widgets on a long form
+                text += f'<br><span style="color:#5f6b76; font-size:10pt">{html.escape(item.help.get())}</span>'
+            label = QLabel(text, owner, objectName="fieldLabel")
+            label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setToolTip(item.id)
-            label_box.addWidget(label)
-            if item.help:
-                h = QLabel(item.help.get(), objectName="help")
-                h.setWordWrap(True)
-                label_box.addWidget(h)
-            field = FieldEditor(self, key, item, self.state.codelist(item.id))
+            field = FieldEditor(self, key, item, self.state.codelist(item.id), owner)
             label.setBuddy(field.editor.focus_widget())
             self.fields[key] = field
-            grid.addLayout(label_box, line, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(label, line, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(field, line, 1)
-            grid.addWidget(field.message, line + 1, 1)
+            field.place_message = lambda label, g=grid, n=line + 1: g.addWidget(label, n, 1)
             field.label = label  # type: ignore[attr-defined]
             line += 2
         return grid
@@ -694,8 +735,10 @@ class FormView(QWidget):
             field.show_state(self.state, show_missing=self.show_missing)
             if self.read_only:
                 field.editor.setEnabled(False)
-                field.confirm_button.setVisible(False)
-            field.message.setVisible(visible and bool(field.message.text()))
+                if field._confirm_button is not None:
+                    field._confirm_button.setVisible(False)
+            if field._message is not None:
+                field._message.setVisible(visible and bool(field._message.text()))
         self._update_summary()
 
     def _update_summary(self) -> None:
@@ -749,7 +792,7 @@ class FormView(QWidget):
             return False
         except CrfError as exc:
             field.message.setText(error_text(exc))
-            field.message.setStyleSheet(f"color: {COLORS['hard']}; font-weight: bold;")
+            _set_state(field.message, "hard")
             field.message.setVisible(True)
             return False
         self.committed[key] = (text, unit)
@@ -903,11 +946,12 @@ class FormWindow(QDialog):
         self.resize(1100, 820)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.view = FormView(entry, ref)
-        self.scroll = QScrollArea()
+        self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.view)
         layout.addWidget(self.scroll)
+        # Built inside its final parent: moving a finished form into a window would style every widget twice.
+        self.view = FormView(entry, ref, parent=self.scroll.viewport())
+        self.scroll.setWidget(self.view)
         self.setWindowTitle(f"{ref.subject} · {ref.event} · {self.view.snapshot.form.label.get()}")
 
     def retranslate(self) -> None:
