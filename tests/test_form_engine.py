@@ -148,3 +148,61 @@ def test_only_dependents_are_rechecked() -> None:
 def test_min_rows_blocks_completion() -> None:
     s = state_for("vital_signs")
     assert [b.rule for b in s.blockers()] == ["min_rows"]
+
+
+def _form(groups: list, checks: list | None = None):  # type: ignore[no-untyped-def]
+    from msc_sle_crf.forms.engine import FormContext, FormState
+    from msc_sle_crf.forms.model import FormDef
+
+    form = FormDef.model_validate({"id": "t", "version": "1", "label": {"en": "T", "fr": "T"}, "groups": groups,
+                                   "checks": checks or [],
+                                   "codelists": {"sym": {"items": [
+                                       {"code": "F", "label": {"en": "Fever", "fr": "Fièvre"}},
+                                       {"code": "R", "label": {"en": "Rash", "fr": "Éruption"}},
+                                       {"code": "H", "label": {"en": "Headache", "fr": "Céphalée"}}]}}})
+    return FormState(form, FormContext(now=dt.datetime(2026, 11, 25, 10, 0), birth_year=1980))
+
+
+def test_group_show_if_multichoice_and_datetime() -> None:
+    s = _form([
+        {"id": "g1", "label": {"en": "A", "fr": "A"}, "items": [
+            {"id": "ANY", "type": "yesno", "label": {"en": "Any symptom", "fr": "Symptôme"}},
+            {"id": "WHEN", "type": "datetime", "label": {"en": "When", "fr": "Quand"}, "date_rules": ["not_future"]},
+        ]},
+        {"id": "g2", "label": {"en": "Symptoms", "fr": "Symptômes"}, "show_if": {"item": "ANY", "op": "eq",
+                                                                                   "value": "Y"},
+         "items": [
+             {"id": "SYM", "type": "multichoice", "codelist": "sym", "required": True,
+              "label": {"en": "Which", "fr": "Lesquels"}},
+             {"id": "TMAX", "type": "decimal", "precision": 1, "label": {"en": "Max T", "fr": "T max"},
+              "show_if": {"item": "SYM", "op": "in", "value": ["F"]}},
+         ]},
+    ])
+    assert not s.visible(("g2", 0, "SYM"))
+    s.set_text(("g1", 0, "ANY"), "oui")
+    assert s.visible(("g2", 0, "SYM"))
+    assert [b.rule for b in s.blockers()] == ["required"]
+    s.set_text(("g2", 0, "SYM"), "Rash; headache")
+    assert s.value(("g2", 0, "SYM")) == ("R", "H")
+    assert not s.visible(("g2", 0, "TMAX"))
+    s.set_text(("g2", 0, "SYM"), "F;R")
+    assert s.visible(("g2", 0, "TMAX"))
+    s.set_text(("g1", 0, "WHEN"), "25/11/2026 10:30")
+    assert rules(s, ("g1", 0, "WHEN")) == [("hard", "not_future")]
+    s.set_text(("g1", 0, "WHEN"), "25/11/2026 à 09h45")
+    assert s.value(("g1", 0, "WHEN")) == dt.datetime(2026, 11, 25, 9, 45)
+    assert rules(s, ("g1", 0, "WHEN")) == []
+
+
+def test_soft_cross_item_check_needs_confirmation_not_correction() -> None:
+    s = _form([{"id": "g", "label": {"en": "G", "fr": "G"}, "items": [
+        {"id": "START", "type": "date", "label": {"en": "Start", "fr": "Début"}},
+        {"id": "STOP", "type": "date", "label": {"en": "Stop", "fr": "Fin"}}]}],
+        checks=[{"function": "end_not_before_start", "items": ["START", "STOP"], "severity": "soft"}])
+    s.set_text(("g", 0, "START"), "10/11/2026")
+    s.set_text(("g", 0, "STOP"), "09/11/2026")
+    assert ("soft", "check:end_not_before_start") in rules(s, ("g", 0, "STOP"))
+    assert len(s.blockers()) == 1
+    s.confirm(("g", 0, "STOP"))
+    assert s.blockers() == []  # confirmed once for the pair
+    assert s.issues(("g", 0, "START"))[0].confirmed

@@ -241,10 +241,10 @@ class FormState:
         return self._refresh(self._affected(key))
 
     def confirm(self, key: CellKey) -> set[CellKey]:
-        """Confirm every soft warning currently shown on the cell."""
+        """Confirm every soft warning currently shown on the cell (a cross-item one for all its fields)."""
         cell = self.cells[key]
         cell.confirmed = cell.confirmed | {i.rule for i in cell.issues if i.severity is Severity.SOFT}
-        return self._refresh([key])
+        return self._refresh(self._affected(key))
 
     def set_missing(self, key: CellKey, code: MissingCode | None, reason: str | None) -> set[CellKey]:
         cell = self.cells[key]
@@ -428,7 +428,21 @@ class FormState:
         yield from hard
         if not any(not i.rule.startswith("check:") for i in hard):  # an impossible value needs no confirmation
             for issue in soft:
-                yield replace(issue, confirmed=issue.rule in cell.confirmed)
+                yield replace(issue, confirmed=self._confirmed(key, issue.rule))
+
+    def _confirmed(self, key: CellKey, rule: str) -> bool:
+        """A cross-item warning confirmed on any of its fields is confirmed for all of them."""
+        if rule in self.cells[key].confirmed:
+            return True
+        if not rule.startswith("check:"):
+            return False
+        for check in self._check_deps.get(key[2], []):
+            if f"check:{check.function}" == rule:
+                for ref in check.items:
+                    other = self.cells.get(self.resolve(key, ref))
+                    if other is not None and rule in other.confirmed:
+                        return True
+        return False
 
     def _check_range(self, key: CellKey, item: Item, soft: list[Issue]) -> Iterator[Issue]:
         cell = self.cells[key]
