@@ -11,13 +11,63 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
+from msc_sle_crf.forms import load_study
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services import Services
 from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.common import STYLE
+from msc_sle_crf.ui.form_view import FormWindow
 from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
+
+
+def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
+    """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
+    study = load_study()
+    nurse = DataEntry(Services.sign_in(site, "nurse.durand", "training-nurse"), study)
+    subject = nurse.services.list_subjects()[0].subject_number
+    ref = FormRef(subject, "D0", "vital_signs")
+    if not nurse.open_form(ref).state.rows["vs"]:
+        row = nurse.add_row(ref, "vs")
+        for item, text in {"VSTIM": "10:15", "VSTEMP": "37,1", "VSHR": "72", "VSSYSBP": "120", "VSDIABP": "75",
+                           "VSSPO2": "98"}.items():
+            nurse.save_item(ref, ("vs", row, item), text)
+        nurse.add_row(ref, "vs")
+    window = FormWindow(nurse, ref)
+    window.resize(1280, 800)
+    window.show()
+    view = window.view
+    row = view.state.rows["vs"][-1]
+    for item, text in (("VSTIM", "10:30"), ("VSTEMP", "38,6"), ("VSHR", "300")):
+        field = view.fields[("vs", row, item)]
+        field.editor.set_text(text)
+        view.on_edited(("vs", row, item), text)
+        view.commit(("vs", row, item))
+    window.scroll.ensureWidgetVisible(view.fields[("vs", row, "VSSYSBP")])
+    app.processEvents()
+    window.grab().save(str(out / f"form-vitals-{lang}.png"))
+    window.close()
+    doctor = DataEntry(Services.sign_in(site, "dr.martin", "training-doctor"), study)
+    window = FormWindow(doctor, FormRef(subject, "SCR", "demographics"))
+    window.resize(1280, 800)
+    window.show()
+    view = window.view
+    for item, text in (("HEIGHT", "165"), ("WEIGHT", "62,5"), ("BRTHDAT", "31/02/1980")):
+        view.fields[("dm", 0, item)].editor.set_text(text)
+        view.on_edited(("dm", 0, item), text)
+        view.commit(("dm", 0, item))
+    view.mark_complete()
+    app.processEvents()
+    window.grab().save(str(out / f"form-refused-{lang}.png"))
+    window.close()
+    casebook = CasebookDialog(doctor, study, subject)
+    casebook.show()
+    app.processEvents()
+    casebook.grab().save(str(out / f"casebook-{lang}.png"))
+    casebook.close()
 
 
 def main(out: Path) -> None:
@@ -43,6 +93,7 @@ def main(out: Path) -> None:
         app.processEvents()
         main_window.grab().save(str(out / f"lock-{lang}.png"))
         main_window.close()
+        render_forms(app, site, out, lang)
     site.close()
     print(f"screens written to {out}")
 
