@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import Severity
-from msc_sle_crf.forms.model import ItemType
+from msc_sle_crf.forms.engine import FormContext, FormState, Severity
+from msc_sle_crf.forms.model import FormDef, ItemType
 from msc_sle_crf.i18n import Lang
 
 from .forms_helpers import STUDY, state_for
@@ -113,8 +113,41 @@ ALL_ITEMS = [(f.id, g.id, i.id) for f in STUDY.forms.values() for g in f.groups 
 TYPES_COVERED = {STUDY.forms[f].item(i).type for f, _, i in ALL_ITEMS}
 
 
-def test_the_property_tests_cover_every_item_type_but_multichoice_and_datetime() -> None:
-    assert set(ItemType) - TYPES_COVERED <= {ItemType.MULTICHOICE, ItemType.DATETIME}
+def test_the_property_tests_cover_every_item_type() -> None:
+    assert set(ItemType) - TYPES_COVERED == {ItemType.MULTICHOICE, ItemType.DATETIME}  # not in the shipped forms:
+    assert {i.type for i in EXTRA.form.all_items()} == {ItemType.MULTICHOICE, ItemType.DATETIME}  # so added here
+
+
+def _extra_state() -> FormState:
+    form = FormDef.model_validate({
+        "id": "extra", "version": "1", "label": {"en": "Extra", "fr": "Extra"},
+        "codelists": {"sym": {"items": [{"code": "F", "label": {"en": "Fever", "fr": "Fièvre"}},
+                                        {"code": "R", "label": {"en": "Rash", "fr": "Éruption"}}]}},
+        "groups": [{"id": "g", "label": {"en": "G", "fr": "G"}, "items": [
+            {"id": "SYM", "type": "multichoice", "codelist": "sym", "label": {"en": "Symptoms", "fr": "Symptômes"}},
+            {"id": "WHEN", "type": "datetime", "date_rules": ["not_future"], "label": {"en": "When", "fr": "Quand"}},
+        ]}]})
+    return FormState(form, FormContext(now=dt.datetime(2026, 11, 25, 10, 0), birth_year=1980))
+
+
+EXTRA = _extra_state()
+
+
+@settings(max_examples=200, deadline=None)
+@given(item_id=st.sampled_from(["SYM", "WHEN"]), text=st.one_of(
+    st.text(max_size=40), st.from_regex(r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}[:h]\d{2}", fullmatch=True),
+    st.from_regex(r"(F|R|fever|Rash|x)([;,|] ?(F|R|fièvre|y))*", fullmatch=True)))
+def test_arbitrary_text_into_multichoice_and_datetime(item_id: str, text: str) -> None:
+    state = _extra_state()
+    key = ("g", 0, item_id)
+    state.set_text(key, text)
+    cell = state.cell(key)
+    if cell.text is not None:
+        assert [i.rule for i in cell.issues] == ["format"]
+    elif cell.value is not None and item_id == "SYM":
+        assert set(cell.value) <= {"F", "R"}
+    elif cell.value is not None and item_id == "WHEN" and cell.value > dt.datetime(2026, 11, 25, 10, 0):
+        assert [i.rule for i in cell.issues] == ["not_future"]
 
 
 typed_text = st.one_of(

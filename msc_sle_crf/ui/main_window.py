@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.new_subject_button.clicked.connect(self.new_subject)
         header.addWidget(self.new_subject_button)
         work_layout.addLayout(header)
+        self.open_hint = QLabel(objectName="subtitle")
+        work_layout.addWidget(self.open_hint)
         self.no_access = QLabel(objectName="subtitle")
         work_layout.addWidget(self.no_access)
         self.table = QTableWidget(0, 5, objectName="subjects")
@@ -180,7 +182,6 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.setStyleSheet("QTableWidget { background: transparent; }")
         self.table.cellActivated.connect(lambda row, _col: self.open_casebook(row))
-        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_casebook(row))
         work_layout.addWidget(self.table)
         self.lock_screen = LockScreen()
         self.stack.addWidget(self.work)
@@ -242,6 +243,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}"
                             + (" — FORMATION / TRAINING" if self.services.site.training else ""))
         self.heading.setText(tr("Subjects", "Patients"))
+        self.open_hint.setText(tr("Double-click a subject (or select it and press Enter) to open its casebook.",
+                                  "Double-cliquez sur un patient (ou sélectionnez-le et appuyez sur Entrée) pour "
+                                  "ouvrir son cahier."))
+        self.open_hint.setVisible(self.services.can(Perm.VIEW_DATA))
         self.new_subject_button.setText(tr("New subject…", "Nouveau patient…"))
         self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
                                               tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
