@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from msc_sle_crf.i18n import L, Lang, current_lang
+from msc_sle_crf.scoring.config import ScoringConfig
 
 # CDASH/SAS-transport style: upper case, starts with a letter, at most 8 characters.
 ItemId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")]
@@ -262,6 +263,8 @@ class AnchorRef(_Frozen):
 
 
 class StudyMeta(_Frozen):
+    """``study.yaml``: the study, its visits, shared code lists and the scoring rules to confirm with the sponsor."""
+
     name: NonEmpty
     protocol: NonEmpty
     title: Text
@@ -269,6 +272,7 @@ class StudyMeta(_Frozen):
     anchor: AnchorRef | None = None
     events: tuple[EventDef, ...] = Field(min_length=1)
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
+    scoring: ScoringConfig = ScoringConfig()
 
 
 class StudyDef(_Frozen):

@@ -1,0 +1,142 @@
+"""CTCAE v5.0: the term catalogue (837 terms, 26 SOCs), grade definitions per term, French search words, and the
+fever grade from a temperature (clinical-reference.md section 7).
+
+A grade the term does not have (a ``-`` cell, e.g. Anaphylaxis grade 1) cannot be chosen.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from msc_sle_crf.i18n import L
+from msc_sle_crf.scoring.common import ScoreResult, not_computable
+
+VERSION = "CTCAE v5.0"
+CSV_PATH = Path(__file__).resolve().parents[2] / "resources" / "ctcae" / "CTCAE_v5.0.csv"
+CSV_SHA256 = "22259a50470ad548e828523003a922840c4452b844dd1002ea89f60330b5d4b2"
+_LOST_CHAR_FIXES = {"requiring ? 40% O2": "requiring >= 40% O2", "BP ?120/80": "BP >=120/80", "?ULN": ">=ULN"}
+
+
+@dataclass(frozen=True)
+class Term:
+    code: str  # MedDRA code
+    soc: str
+    term: str
+    grades: dict[int, str]  # only the grades that exist for this term
+    definition: str
+    note: str
+
+    def allows(self, grade: int) -> bool:
+        return grade in self.grades
+
+
+# French words a nurse or physician would type, mapped to CTCAE terms (search aid, not a translation).
+FRENCH_WORDS: dict[str, tuple[str, ...]] = {
+    "fievre": ("Fever",), "hyperthermie": ("Fever",), "frisson": ("Chills",), "frissons": ("Chills",),
+    "reaction a la perfusion": ("Infusion related reaction",), "reaction perfusion": ("Infusion related reaction",),
+    "hypotension": ("Hypotension",), "hypertension": ("Hypertension",), "malaise": ("Malaise",),
+    "cephalee": ("Headache",), "cephalees": ("Headache",), "mal de tete": ("Headache",),
+    "nausee": ("Nausea",), "nausees": ("Nausea",), "vomissement": ("Vomiting",), "vomissements": ("Vomiting",),
+    "diarrhee": ("Diarrhea",), "dyspnee": ("Dyspnea",), "essoufflement": ("Dyspnea",), "hypoxie": ("Hypoxia",),
+    "desaturation": ("Hypoxia",), "tachycardie": ("Sinus tachycardia",), "bradycardie": ("Sinus bradycardia",),
+    "anaphylaxie": ("Anaphylaxis",), "allergie": ("Allergic reaction",), "urticaire": ("Urticaria",),
+    "eruption": ("Rash maculo-papular",), "prurit": ("Pruritus",), "fatigue": ("Fatigue",),
+    "asthenie": ("Fatigue",), "douleur": ("Pain",), "toux": ("Cough",), "embolie": ("Thromboembolic event",),
+    "thrombose": ("Thromboembolic event",), "infection": ("Sepsis", "Lung infection", "Urinary tract infection"),
+    "anemie": ("Anemia",), "neutropenie": ("Neutrophil count decreased",),
+    "thrombopenie": ("Platelet count decreased",), "syndrome de relargage": ("Cytokine release syndrome",),
+    "orage cytokinique": ("Cytokine release syndrome",), "point de ponction": ("Injection site reaction",),
+}
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for search."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, Term]:
+    """Every CTCAE term by name, read with a real CSV parser (quoted fields hold line breaks)."""
+    terms: dict[str, Term] = {}
+    with CSV_PATH.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        assert header[2] == "CTCAE Term" and header[3].startswith("Grade 1"), "unexpected CTCAE file"
+        for row in reader:
+            if len(row) < 11:
+                continue
+            grades: dict[int, str] = {}
+            for g in range(1, 6):
+                text = row[2 + g].strip()
+                if text and text != "-":
+                    for bad, good in _LOST_CHAR_FIXES.items():
+                        text = text.replace(bad, good)
+                    grades[g] = text
+            terms[row[2].strip()] = Term(row[0].strip(), row[1].strip(), row[2].strip(), grades, row[8].strip(),
+                                         row[9].strip())
+    return terms
+
+
+@lru_cache(maxsize=1)
+def _index() -> list[tuple[str, str, Term]]:
+    return [(fold(t.term), fold(t.soc), t) for t in catalogue().values()]
+
+
+def search(query: str, limit: int = 30) -> list[Term]:
+    """Terms matching every word of the query (term, organ class or French word); exact and prefix hits first."""
+    q = fold(query).strip()
+    if not q:
+        return []
+    cat = catalogue()
+    hits: list[tuple[int, str, Term]] = []
+    seen: set[str] = set()
+    for word, targets in FRENCH_WORDS.items():
+        if word.startswith(q) or q.startswith(word):
+            for name in targets:
+                if name in cat and name not in seen:
+                    hits.append((0, name, cat[name]))
+                    seen.add(name)
+    words = q.split()
+    for term_f, soc_f, term in _index():
+        if term.term in seen:
+            continue
+        if all(w in term_f or w in soc_f for w in words):
+            rank = 1 if term_f.startswith(q) else 2 if q in term_f else 3
+            hits.append((rank, term.term, term))
+            seen.add(term.term)
+    hits.sort(key=lambda h: (h[0], h[1]))
+    return [h[2] for h in hits[:limit]]
+
+
+def grade_exists(term: str, grade: int) -> bool:
+    found = catalogue().get(term)
+    return found is not None and found.allows(grade)
+
+
+FEVER_RULE = "CTCAE v5.0 Fever: G1 38.0-39.0, G2 >39.0-40.0, G3 >40.0 for <= 24 h, G4 >40.0 for > 24 h"
+
+
+def fever_grade(temperature_c: Decimal | None, hours_above_40: Decimal | None = None) -> ScoreResult:
+    """Grade 0 below 38.0 °C (not a CTCAE fever). Above 40.0 °C the duration decides 3 or 4."""
+    if temperature_c is None:
+        return not_computable("fever_grade", FEVER_RULE, L("no temperature", "pas de température"))
+    t = Decimal(temperature_c)
+    if t < Decimal("38.0"):
+        grade = 0
+    elif t <= Decimal("39.0"):
+        grade = 1
+    elif t <= Decimal("40.0"):
+        grade = 2
+    elif hours_above_40 is None:
+        return not_computable("fever_grade", FEVER_RULE, L("above 40.0 °C: grade 3 if it lasts 24 h or less, 4 if "
+                                                           "longer; the duration is needed",
+                                                           "au-dessus de 40,0 °C : grade 3 si 24 h ou moins, 4 "
+                                                           "au-delà ; la durée est nécessaire"))
+    else:
+        grade = 3 if Decimal(hours_above_40) <= 24 else 4
+    return ScoreResult("fever_grade", grade, FEVER_RULE)

@@ -1,0 +1,55 @@
+"""Major and partial clinical response (MCR, PCR) over the follow-up visits, as a configurable rule.
+
+Per-visit states come from ``bilag.visit_states``; the rule (which state, whether it must be sustained up to the
+last visit) is configuration (``scoring.response`` in study.yaml), labelled with the SAP version: the exact PCR
+sub-rules are not published (clinical-reference.md section 4, CONFIRM WITH SPONSOR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from msc_sle_crf.i18n import L
+from msc_sle_crf.scoring.bilag import CLASSIC, Profile, visit_states
+from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
+from msc_sle_crf.scoring.config import ResponseConfig
+
+
+def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | None]], profile: Profile,
+              config: ResponseConfig) -> ScoreResult:
+    rule = f"{name.upper()}: {state}{', sustained' if config.sustained else ''} ({config.label}; {profile.key})"
+    parts: list[Part] = []
+    reached_at: str | None = None
+    lost = False
+    for visit in config.visits:
+        grades = visits.get(visit)
+        if grades is None:
+            parts.append(Part(visit, L(f"{visit}: not done yet", f"{visit} : pas encore faite"), None))
+            continue
+        value = visit_states(grades, profile)[state]
+        parts.append(Part(visit, L(f"{visit}: {state} = {value}", f"{visit} : {state} = {value}"), value))
+        if value is None:
+            return not_computable(name, rule, L(f"BILAG incomplete at {visit}", f"BILAG incomplet à {visit}"),
+                                  tuple(parts))
+        if value and reached_at is None:
+            reached_at = visit
+        elif not value and reached_at is not None:
+            lost = True
+    done = [p for p in parts if p.value is not None]
+    if not done:
+        return not_computable(name, rule, L("no follow-up visit graded yet", "aucune visite de suivi cotée"),
+                              tuple(parts))
+    achieved = reached_at is not None and not (config.sustained and lost)
+    return ScoreResult(name, achieved, rule, tuple(parts))
+
+
+def major_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
+                            config: ResponseConfig | None = None) -> ScoreResult:
+    config = config or ResponseConfig()
+    return _response("mcr", config.mcr_state, visits, profile, config)
+
+
+def partial_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
+                              config: ResponseConfig | None = None) -> ScoreResult:
+    config = config or ResponseConfig()
+    return _response("pcr", config.pcr_state, visits, profile, config)
