@@ -149,7 +149,7 @@ def test_sf36_rand_missing_item_example() -> None:
 
 
 def test_sf36_v2_linear_recode_and_best_health() -> None:
-    best_v2 = {**{i: 3 for i in range(3, 13)}, **{i: 5 for i in range(13, 20)}, 1: 1, 2: 1, 20: 1, 21: 1, 22: 1,
+    best_v2 = {**dict.fromkeys(range(3, 13), 3), **dict.fromkeys(range(13, 20), 5), 1: 1, 2: 1, 20: 1, 21: 1, 22: 1,
                23: 1, 26: 1, 27: 1, 30: 1, 24: 5, 25: 5, 28: 5, 29: 5, 31: 5, 32: 5, 33: 5, 34: 1, 35: 5, 36: 1}
     scales = sf36.sf36_scales(best_v2, "v2")
     assert {k: v.value for k, v in scales.items()} == {k: Decimal(100) for k in sf36.SCALES}
@@ -177,8 +177,8 @@ def test_eq5d_level_sum_profile_and_french_index() -> None:
     levels = {"MO": 2, "SC": 1, "UA": 3, "PD": 4, "AD": 1}
     assert eq5d.level_sum(levels).value == 11
     assert eq5d.profile(levels).value == "21341"
-    assert eq5d.french_index({k: 5 for k in levels}).value == Decimal("-0.525")
-    assert eq5d.french_index({k: 1 for k in levels}).value == Decimal("1.000")
+    assert eq5d.french_index(dict.fromkeys(levels, 5)).value == Decimal("-0.525")
+    assert eq5d.french_index(dict.fromkeys(levels, 1)).value == Decimal("1.000")
     assert eq5d.level_sum({**levels, "AD": None}).value is None
 
 
