@@ -229,13 +229,14 @@ def test_casebook_lists_visits_forms_and_states(qtbot, nurse: DataEntry, subject
     dialog = CasebookDialog(nurse, STUDY, subject)
     qtbot.addWidget(dialog)
     top = [dialog.tree.topLevelItem(i).text(0) for i in range(dialog.tree.topLevelItemCount())]
-    assert top[:3] == ["Screening", "Infusion day (D0)", "Month 1"]
-    d0 = dialog.tree.topLevelItem(1)
+    assert top[:4] == ["Screening", "Inclusion (baseline)", "Infusion day (D0)", "Tolerance D1-D10"]
+    d0 = dialog.tree.topLevelItem(2)
     states = {d0.child(i).text(0): d0.child(i).text(2) for i in range(d0.childCount())}
-    assert states == {"Cell infusion": "Not started", "Vital signs": "In progress"}
+    assert states == {"Dose cohort and planned cell dose": "Not started", "Cell infusion": "Not started",
+                      "Vital signs": "In progress"}
     opened = []
     dialog.form_opened.connect(opened.append)
-    dialog._open(d0.child(1))
+    dialog._open(d0.child(2))
     assert opened and opened[0].view.snapshot.form.id == "vital_signs"
     opened[0].close()
 
@@ -276,7 +277,7 @@ def test_double_click_on_a_subject_opens_the_casebook(qtbot, nurse: DataEntry, s
     main.open_casebook(0)
     casebooks = [d for d in main.open_dialogs if isinstance(d, CasebookDialog)]
     assert casebooks and casebooks[0].subject == subject
-    casebooks[0]._open(casebooks[0].tree.topLevelItem(1).child(1))
+    casebooks[0]._open(casebooks[0].tree.topLevelItem(2).child(2))
     assert len(main.open_dialogs) == 2  # the form window is tracked too: hidden at lock, closed at takeover
     main.lock()
     assert not any(d.isVisible() for d in main.open_dialogs)

@@ -19,7 +19,7 @@ def test_shipped_forms_compile_into_frozen_odm_shaped_definitions() -> None:
     study = result.study
     assert study is not None
     assert study.meta.protocol == "NCT03562065"
-    assert [e.id for e in study.meta.events][:3] == ["SCR", "D0", "M1"]
+    assert [e.id for e in study.meta.events][:4] == ["SCR", "M0", "D0", "TOL"]
     vitals = study.forms["vital_signs"]
     assert vitals.groups[0].repeating
     temp = vitals.item("VSTEMP")
@@ -99,7 +99,7 @@ def test_every_error_is_reported_with_file_line_and_hint(tmp_path: Path) -> None
         "forms/vitals.yaml:30: item 'VSMAP': calculation 'mean_arterial' is not registered "
         "(hint: did you mean 'mean_arterial_pressure'?)",
         "forms/vitals.yaml:32: check 'diastolic_below_systolic' takes 2 items, 1 given",
-        "forms/study.yaml:18: event 'D0': form 'vital_signs' has no file in this folder",
+        "forms/study.yaml:21: event 'D0': form 'vital_signs' has no file in this folder",
     ]
     for line in expected:
         assert any(t.startswith(line) for t in text), f"missing: {line}\nhave:\n" + "\n".join(text)
@@ -169,7 +169,7 @@ def test_yaml_syntax_error_and_duplicate_keys(tmp_path: Path) -> None:
 
 def test_cli_forms_check_exit_status_and_output(tmp_path: Path, capsys) -> None:
     assert main(["forms", "check"]) == 0
-    assert "OK: 6 forms" in capsys.readouterr().out
+    assert "OK: 18 forms" in capsys.readouterr().out
     folder = copy_forms(tmp_path)
     write(folder, "vitals.yaml", BROKEN)
     assert main(["--lang", "fr", "forms", "check", str(folder)]) == 1

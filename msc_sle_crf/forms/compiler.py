@@ -387,6 +387,8 @@ class _FormChecker:
                          "or in study.yaml")
         elif "codelist" in item:
             self.err((*path, "codelist"), f"a code list applies only to choice items, not {itype.value}")
+        if "lookup" in item and itype is not ItemType.TEXT:
+            self.err((*path, "lookup"), f"a terminology lookup applies only to text items, not {itype.value}")
         rules = item.get("date_rules")
         if rules and itype not in DATE_TYPES:
             self.err((*path, "date_rules"), f"date rules apply only to date items, not {itype.value}")
@@ -436,6 +438,12 @@ class _FormChecker:
         if isinstance(calc, dict) and isinstance(calc.get("inputs"), list):
             for k, ref in enumerate(calc["inputs"]):
                 self._ref((*path, "calc", "inputs", k), ref, gid, "calc input")
+        grades_of = item.get("grades_of")
+        if grades_of is not None:
+            target = self._ref((*path, "grades_of"), grades_of, gid, "grades_of")
+            if target is not None and target.get("lookup") != "ctcae_v5":
+                self.err((*path, "grades_of"), f"grades_of must name a CTCAE term item (lookup: ctcae_v5), "
+                         f"'{grades_of}' is not one")
         show_if = item.get("show_if")
         if show_if is not None:
             self.check_show_if((*path, "show_if"), show_if, gid, item.get("id"))

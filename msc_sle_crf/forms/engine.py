@@ -59,6 +59,7 @@ class FormContext:
     now: dt.datetime
     birth_year: int | None = None
     window: tuple[dt.date, dt.date] | None = None
+    day0: dt.date | None = None  # the infusion date, once known
 
     @property
     def today(self) -> dt.date:
@@ -494,6 +495,11 @@ class FormState:
             yield Issue(key, Severity.HARD, "not_before_birth", _join(label, L(
                 f": is before the subject's year of birth ({ctx.birth_year})",
                 f" : est antérieure à l'année de naissance du patient ({ctx.birth_year})")))
+        if DateRule.NOT_BEFORE_DAY0 in item.date_rules and ctx.day0 is not None and day is not None \
+                and day < ctx.day0:
+            yield Issue(key, Severity.HARD, "not_before_day0", _join(label, L(
+                f": is before the infusion ({ctx.day0:%d/%m/%Y})",
+                f" : est antérieure à la perfusion ({ctx.day0:%d/%m/%Y})")))
         if DateRule.IN_VISIT_WINDOW in item.date_rules and ctx.window is not None and day is not None:
             low, high = ctx.window
             if not low <= day <= high:
@@ -517,7 +523,8 @@ class FormState:
             return
         labels = " / ".join(self._items[i].label.en for i in check.items)
         labels_fr = " / ".join(self._items[i].label.fr for i in check.items)
-        issue = Issue(key, Severity.HARD if check.severity == "hard" else Severity.SOFT, f"check:{check.function}",
+        rule = f"refuse:{check.function}" if check.refuse and check.severity == "hard" else f"check:{check.function}"
+        issue = Issue(key, Severity.HARD if check.severity == "hard" else Severity.SOFT, rule,
                       _join(L(labels, labels_fr), COLON, problem))
         if issue.severity is Severity.SOFT:
             soft.append(issue)

@@ -136,3 +136,112 @@ def check_names() -> Sequence[str]:
 
 def calc_names() -> Sequence[str]:
     return sorted(CALCULATIONS)
+
+
+# ----- calculations backed by the scoring library ---------------------------------------------------------------
+def _yes(value: Value) -> bool | None:
+    return {"Y": True, "N": False}.get(value) if isinstance(value, str) else None
+
+
+@_register_calc("selena_sledai_total", 24, L("SELENA-SLEDAI total: sum of the weights of the descriptors ticked "
+                                             "(0-105); empty while any descriptor is unanswered",
+                                             "Total SELENA-SLEDAI : somme des poids des descripteurs cochés (0-105) ; "
+                                             "vide tant qu'un descripteur n'est pas renseigné"))
+def selena_sledai_total(*answers: Value) -> int | None:
+    from msc_sle_crf.scoring.sledai import DESCRIPTORS, selena_sledai
+
+    result = selena_sledai({d.key: _yes(a) for d, a in zip(DESCRIPTORS, answers, strict=True)})
+    return result.value if isinstance(result.value, int) else None
+
+
+def _bilag(profile_key: str, grades: tuple[Value, ...]) -> int | None:
+    from msc_sle_crf.scoring.bilag import PROFILES, bilag_total
+
+    profile = PROFILES[profile_key]
+    result = bilag_total({s.key: (g if isinstance(g, str) else None) for s, g in zip(profile.systems, grades,
+                                                                                     strict=True)}, profile)
+    return result.value if isinstance(result.value, int) else None
+
+
+@_register_calc("bilag_classic_total", 8, L("BILAG classic total, A=9 B=3 C=1 D=E=0 (0-72)",
+                                            "Total BILAG classique, A=9 B=3 C=1 D=E=0 (0-72)"))
+def bilag_classic_total(*grades: Value) -> int | None:
+    return _bilag("classic_9_3_1", grades)
+
+
+@_register_calc("bilag2004_total", 9, L("BILAG-2004 total, A=12 B=8 C=1 D=E=0 (0-108)",
+                                        "Total BILAG-2004, A=12 B=8 C=1 D=E=0 (0-108)"))
+def bilag2004_total(*grades: Value) -> int | None:
+    return _bilag("bilag2004_12_8_1", grades)
+
+
+@_register_calc("eq5d_level_sum", 5, L("EQ-5D-5L level sum MO+SC+UA+PD+AD (5-25)",
+                                       "Somme des niveaux EQ-5D-5L MO+SC+UA+PD+AD (5-25)"))
+def eq5d_level_sum(*levels: Value) -> int | None:
+    if any(not (isinstance(v, str) and v in "12345" and len(v) == 1) for v in levels):
+        return None
+    return sum(int(v) for v in levels)
+
+
+@_register_calc("cockcroft_gault", 4, L("Creatinine clearance, Cockcroft-Gault (age, weight, creatinine, sex)",
+                                        "Clairance de la créatinine, Cockcroft-Gault (âge, poids, créatinine, sexe)"),
+                precision=1)
+def cockcroft_gault_calc(age: Value, weight_kg: Value, creatinine_umol: Value, sex: Value) -> Decimal | None:
+    from msc_sle_crf.scoring.common import ScoreInputError
+    from msc_sle_crf.scoring.renal import cockcroft_gault
+
+    try:
+        result = cockcroft_gault(age, weight_kg, creatinine_umol, "µmol/L", sex)
+    except ScoreInputError:
+        return None
+    return result.value if isinstance(result.value, Decimal) else None
+
+
+@_register_calc("planned_cells", 2, L("Planned cells (x10^6) = cohort dose (x10^6/kg) x weight (kg)",
+                                      "Cellules prévues (x10^6) = dose de la cohorte (x10^6/kg) x poids (kg)"),
+                precision=1)
+def planned_cells(cohort: Value, weight_kg: Value) -> Decimal | None:
+    if cohort is None or weight_kg is None:
+        return None
+    try:
+        return _q(Decimal(str(cohort)) * Decimal(weight_kg), 1)
+    except ArithmeticError:
+        return None
+
+
+@_register_calc("ratio", 2, L("Value divided by its reference (e.g. x ULN)", "Valeur divisée par sa référence "
+                                                                              "(ex. x LSN)"), precision=2)
+def ratio(value: Value, reference: Value) -> Decimal | None:
+    if value is None or reference is None or Decimal(reference) == 0:
+        return None
+    return _q(Decimal(value) / Decimal(reference), 2)
+
+
+# ----- CTCAE checks ----------------------------------------------------------------------------------------------
+@_register_check("ctcae_term_known", 1, L("The term is a CTCAE v5.0 term", "Le terme est un terme CTCAE v5.0"))
+def ctcae_term_known(term: Value) -> L | None:
+    from msc_sle_crf.scoring.ctcae import catalogue
+
+    if str(term) not in catalogue():
+        return L(f"'{term}' is not a CTCAE v5.0 term: pick one from the list",
+                 f"« {term} » n'est pas un terme CTCAE v5.0 : choisir dans la liste")
+    return None
+
+
+@_register_check("ctcae_grade_exists", 2, L("The grade exists for this CTCAE term",
+                                            "Le grade existe pour ce terme CTCAE"))
+def ctcae_grade_exists(term: Value, grade: Value) -> L | None:
+    from msc_sle_crf.scoring.ctcae import catalogue
+
+    found = catalogue().get(str(term))
+    if found is None:
+        return None  # reported by ctcae_term_known
+    try:
+        number = int(str(grade))
+    except ValueError:
+        return None
+    if not found.allows(number):
+        allowed = ", ".join(str(g) for g in sorted(found.grades))
+        return L(f"grade {number} does not exist for '{term}' (grades: {allowed})",
+                 f"le grade {number} n'existe pas pour « {term} » (grades : {allowed})")
+    return None

@@ -80,11 +80,12 @@ _MISSING_LABELS = {
 class DateRule(StrEnum):
     NOT_FUTURE = "not_future"
     NOT_BEFORE_BIRTH = "not_before_birth"
+    NOT_BEFORE_DAY0 = "not_before_day0"  # follow-up dates cannot precede the infusion (hard)
     IN_VISIT_WINDOW = "in_visit_window"
 
 
 class CodeListItem(_Frozen):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     label: Text
 
 
@@ -170,6 +171,9 @@ class Item(_Frozen):
     date_rules: tuple[DateRule, ...] = ()
     calc: Calc | None = None
     show_if: ShowIf | None = None
+    lookup: Literal["ctcae_v5"] | None = None  # text picked from a terminology (searchable on screen)
+    grades_of: ItemId | None = None  # a CTCAE grade: its definitions for that term's value are shown
+    licensed: bool = False  # its wording may be replaced by the site's licensed text (see forms/README.md)
 
     @property
     def calculated(self) -> bool:
@@ -195,6 +199,7 @@ class CheckRef(_Frozen):
     function: NonEmpty
     items: tuple[ItemId, ...] = Field(min_length=1)
     severity: Literal["hard", "soft"] = "hard"
+    refuse: bool = False  # a hard failure refuses the value being entered (else it is stored and blocks completion)
     group: Ident | None = None
 
 
@@ -204,6 +209,7 @@ class FormDef(_Frozen):
     label: Text
     help: Text | None = None
     entry: Literal["nursing", "clinical"] = "clinical"
+    licensed_text: Literal["sf36v2", "eq5d5l"] | None = None  # wording under licence, loaded from the site's file
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
     groups: tuple[ItemGroup, ...] = Field(min_length=1)
     checks: tuple[CheckRef, ...] = ()

@@ -133,18 +133,20 @@ class DataEntry:
         clock = self.services.site.clock
         now = clock.now() + dt.timedelta(minutes=clock.local_offset_minutes())
         window = None
+        day0 = None
         anchor = self.study.meta.anchor
-        if anchor is not None and event.day is not None:
+        if anchor is not None:
             row = session.execute(
                 select(ItemValue.value).join(FormInstance, FormInstance.id == ItemValue.instance_id).where(
                     FormInstance.subject_id == subject.id, FormInstance.event_id == anchor.event,
                     FormInstance.form_id == anchor.form, ItemValue.item_id == anchor.item)).scalar_one_or_none()
             if row:
                 day0 = dt.date.fromisoformat(row[:10])
+            if day0 is not None and event.day is not None:
                 planned = day0 + dt.timedelta(days=event.day)
                 window = (planned - dt.timedelta(days=event.window_before),
                           planned + dt.timedelta(days=event.window_after))
-        return FormContext(now=now.replace(tzinfo=None), birth_year=subject.birth_year, window=window)
+        return FormContext(now=now.replace(tzinfo=None), birth_year=subject.birth_year, window=window, day0=day0)
 
     def _state(self, session: Session, subject: Subject, event: EventDef, form: FormDef,
                instance: FormInstance | None) -> FormState:
