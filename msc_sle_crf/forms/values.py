@@ -237,7 +237,7 @@ def from_storage(item: Item, text: str | None) -> Any:
     t = item.type
     try:
         if t is ItemType.INTEGER:
-            return int(text)
+            return int(text) if "." not in text else Decimal(text)  # a canonical value from another unit
         if t is ItemType.DECIMAL:
             return Decimal(text)
         if t is ItemType.DATE:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from msc_sle_crf.clock import Clock
+from msc_sle_crf.forms.model import StudyDef
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services.session import Services
 from msc_sle_crf.services.site import Site
@@ -17,10 +19,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     ("monitor.petit", "Paul Petit ARC (formation)", "monitor", "training-monitor"),
 )
 
-DEMO_SUBJECTS = (("ABC", 1985, "F"), ("DLM", 1979, "F"), ("JPR", 1992, "M"))
-
-
-def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | None = None) -> Site:
+def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | None = None,
+                study: StudyDef | None = None) -> Site:
     admin_name, admin_full, _, admin_pw = DEMO_ACCOUNTS[0]
     site, admin, _recovery = Site.initialize(
         db_path, admin_username=admin_name, admin_full_name=admin_full, admin_password=admin_pw,
@@ -29,8 +29,13 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
     services = Services(site, admin)
     for username, full_name, role, password in DEMO_ACCOUNTS[1:]:
         services.add_user(username, full_name, role, initial_password=password, must_change_password=False)
-    nurse = DEMO_ACCOUNTS[2]
-    staff = Services(site, site.authenticate(nurse[0], nurse[3]))
-    for initials, year, sex in DEMO_SUBJECTS:
-        staff.register_subject(initials, year, sex)
+    from msc_sle_crf.forms import load_study
+    from msc_sle_crf.services.demo_data import populate
+    from msc_sle_crf.services.entry import DataEntry
+
+    study = study or load_study()
+    doctor, nurse = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[2]
+    today = (site.clock.now() + dt.timedelta(minutes=site.clock.local_offset_minutes())).date()
+    populate(DataEntry(Services(site, site.authenticate(doctor[0], doctor[3])), study),
+             DataEntry(Services(site, site.authenticate(nurse[0], nurse[3])), study), study, today)
     return site

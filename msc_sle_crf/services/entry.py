@@ -303,6 +303,41 @@ class DataEntry:
         self.save_typing(ref, key, None)
         return result
 
+    def save_values(self, ref: FormRef, values: dict[CellKey, str], *, confirm: bool = False,
+                    reason: str | None = None) -> None:
+        """Enter several values of one form in one transaction (imports, the demo database): each is checked,
+        stored and audited exactly as ``save_item`` does; rows of repeating groups are created as needed."""
+        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        event, current = self._lookup(event_id, form_id)
+        self.services.require(self._form_perm(current), subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self._subject(session, subject_number)
+            instance = self._instance(session, subject, event_id, form_id)
+            form = self._definition(session, instance, current)
+            state = self._state(session, subject, event, form, instance)
+            for key, text in values.items():
+                group = form.group_of(key[2]) if key[2] in {i.id for i in form.all_items()} else None
+                if group is not None and group.repeating and key[1] not in state.rows[group.id]:
+                    instance = self._ensure_instance(session, subject, event, form)
+                    session.add(FormRow(instance_id=instance.id, group_id=group.id, row_no=key[1], removed=False,
+                                        created_utc=self.services._now()))
+                    self.services._audit(session, Action.ROW_ADD, subject=subject_number, visit=event_id,
+                                         form=form_id, repeat_key=f"{group.id}:{key[1]}", reason=reason)
+                    state.add_row(group.id, key[1])
+                self._check_key(state, form, key)
+                state.set_text(key, text)
+                problems = [i for i in state.issues(key)
+                            if i.severity is Severity.HARD and not i.rule.startswith("check:")]
+                if problems:
+                    raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
+                soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
+                if soft and not confirm:
+                    raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
+                if soft:
+                    state.confirm(key)
+                self._store_cell(session, subject, event, form, instance, state, key, reason)
+                instance = self._instance(session, subject, event_id, form_id)
+
     def set_missing(self, ref: FormRef, key: CellKey, code: MissingCode | str,
                     missing_reason: str, *, reason: str | None = None) -> SaveResult:
         """Record why a value cannot be given: not done, unknown or not applicable, with a reason."""
