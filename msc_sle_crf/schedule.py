@@ -102,6 +102,6 @@ def next_action(plans: list[VisitPlan], *, ended: bool = False) -> L:  # noqa: P
             return L(f"{p.label.en}: to complete", f"{p.label.fr} : à compléter")
         if p.state is VisitState.UPCOMING:
             assert p.window is not None
-            return L(f"Next: {p.label.en} from {p.window[0]:%d/%m/%Y}",
-                     f"Prochaine : {p.label.fr} à partir du {p.window[0]:%d/%m/%Y}")
+            return L(f"{p.label.en} from {p.window[0]:%d/%m/%Y}",
+                     f"{p.label.fr} à partir du {p.window[0]:%d/%m/%Y}")
     return L("All visits done", "Toutes les visites faites")

@@ -28,7 +28,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
     study = load_study()
     nurse = DataEntry(Services.sign_in(site, "nurse.durand", "training-nurse"), study)
-    subject = nurse.services.list_subjects()[0].subject_number
+    subject = nurse.services.list_subjects()[-1].subject_number  # the subject still in screening
     ref = FormRef(subject, "D0", "vital_signs")
     if not nurse.open_form(ref).state.rows["vs"]:
         row = nurse.add_row(ref, "vs")
@@ -63,11 +63,13 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     app.processEvents()
     window.grab().save(str(out / f"form-refused-{lang}.png"))
     window.close()
-    casebook = CasebookDialog(doctor, study, subject)
-    casebook.show()
-    app.processEvents()
-    casebook.grab().save(str(out / f"casebook-{lang}.png"))
-    casebook.close()
+    for number, name in (("99-001", "dashboard-completed"), ("99-003", "dashboard-not-tolerated")):
+        casebook = CasebookDialog(doctor, study, number)
+        casebook.resize(1280, 800)
+        casebook.show()
+        app.processEvents()
+        casebook.grab().save(str(out / f"{name}-{lang}.png"))
+        casebook.close()
 
 
 def main(out: Path) -> None:

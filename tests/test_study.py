@@ -38,7 +38,7 @@ def test_demo_has_every_stage_with_a_next_action(doctor: Services) -> None:
     assert len(rows) == 6
     assert rows["ABC"].next_action.en == "Follow-up ended"
     assert rows["DLM"].next_action.en.startswith("Month 6: overdue since")
-    assert rows["JPR"].next_action.en.startswith("Next: Month 3 from")
+    assert rows["JPR"].next_action.en.startswith("Month 3 from")
     assert rows["HTG"].next_action.en == "Screening: to complete"
     assert rows["HTG"].next_action.fr == "Sélection : à compléter"
 

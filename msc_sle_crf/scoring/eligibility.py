@@ -24,6 +24,7 @@ class Criterion:
     key: str
     label: L
     check: Callable[[Mapping[str, Any], EligibilityConfig], str]
+    limit: Callable[[EligibilityConfig], Threshold] | None = None  # shown with the label: "LVEF < 40"
 
 
 def _num(data: Mapping[str, Any], key: str) -> Decimal | None:
@@ -115,38 +116,52 @@ CRITERIA: tuple[Criterion, ...] = (
                              "Test de grossesse négatif (femme en âge de procréer)"), _pregnancy),
     Criterion("contraception", L("Effective contraception (women of childbearing potential)",
                                  "Contraception efficace (femme en âge de procréer)"), _contraception),
-    Criterion("lvef", L("Exclusion: LVEF", "Exclusion : FEVG"), _threshold("lvef", lambda c: c.lvef)),
+    Criterion("lvef", L("Exclusion: LVEF", "Exclusion : FEVG"),
+              _threshold("lvef", lambda c: c.lvef), lambda c: c.lvef),
     Criterion("ast", L("Exclusion: AST (x ULN)", "Exclusion : ASAT (x LSN)"),
-              _threshold("ast_uln", lambda c: c.ast_alt_uln_multiple)),
+              _threshold("ast_uln", lambda c: c.ast_alt_uln_multiple), lambda c: c.ast_alt_uln_multiple),
     Criterion("alt", L("Exclusion: ALT (x ULN)", "Exclusion : ALAT (x LSN)"),
-              _threshold("alt_uln", lambda c: c.ast_alt_uln_multiple)),
-    Criterion("mpap", L("Exclusion: mean PAP (mmHg)", "Exclusion : PAPm (mmHg)"), _threshold("mpap",
-                                                                                               lambda c: c.mean_pap)),
-    Criterion("pao2", L("Exclusion: PaO2 (mmHg)", "Exclusion : PaO2 (mmHg)"), _threshold("pao2",
-                                                                                           lambda c: c.pao2_mmhg)),
+              _threshold("alt_uln", lambda c: c.ast_alt_uln_multiple), lambda c: c.ast_alt_uln_multiple),
+    Criterion("mpap", L("Exclusion: mean PAP (mmHg)", "Exclusion : PAPm (mmHg)"),
+              _threshold("mpap", lambda c: c.mean_pap), lambda c: c.mean_pap),
+    Criterion("pao2", L("Exclusion: PaO2 (mmHg)", "Exclusion : PaO2 (mmHg)"),
+              _threshold("pao2", lambda c: c.pao2_mmhg), lambda c: c.pao2_mmhg),
     Criterion("paco2", L("Exclusion: PaCO2 (mmHg)", "Exclusion : PaCO2 (mmHg)"),
-              _threshold("paco2", lambda c: c.paco2_mmhg)),
+              _threshold("paco2", lambda c: c.paco2_mmhg), lambda c: c.paco2_mmhg),
     Criterion("neutrophils", L("Exclusion: neutrophils (G/L)", "Exclusion : neutrophiles (G/L)"),
-              _threshold("neutrophils", lambda c: c.neutrophils_g_l)),
+              _threshold("neutrophils", lambda c: c.neutrophils_g_l), lambda c: c.neutrophils_g_l),
     Criterion("platelets", L("Exclusion: platelets (G/L)", "Exclusion : plaquettes (G/L)"),
-              _threshold("platelets", lambda c: c.platelets_g_l)),
+              _threshold("platelets", lambda c: c.platelets_g_l), lambda c: c.platelets_g_l),
     Criterion("hemoglobin", L("Exclusion: haemoglobin (g/dL)", "Exclusion : hémoglobine (g/dL)"),
-              _threshold("hemoglobin", lambda c: c.hemoglobin_g_dl)),
-    Criterion("cd4", L("Exclusion: CD4 (/mm3)", "Exclusion : CD4 (/mm3)"), _threshold("cd4",
-                                                                                        lambda c: c.cd4_per_mm3)),
-    Criterion("crcl", L("Exclusion: creatinine clearance (mL/min)", "Exclusion : clairance de la créatinine "
-                        "(mL/min)"), _threshold("crcl", lambda c: c.crcl_ml_min)),
-    Criterion("belimumab", L("Exclusion: belimumab in the last months", "Exclusion : bélimumab récent"),
+              _threshold("hemoglobin", lambda c: c.hemoglobin_g_dl), lambda c: c.hemoglobin_g_dl),
+    Criterion("cd4", L("Exclusion: CD4 (/mm3)", "Exclusion : CD4 (/mm3)"),
+              _threshold("cd4", lambda c: c.cd4_per_mm3), lambda c: c.cd4_per_mm3),
+    Criterion("crcl", L("Exclusion: creatinine clearance (mL/min)", "Exclusion : clairance de la créatinine (mL/min)"),
+              _threshold("crcl", lambda c: c.crcl_ml_min), lambda c: c.crcl_ml_min),
+    Criterion("belimumab", L("Exclusion: belimumab within the wash-out (months)",
+                             "Exclusion : bélimumab dans la fenêtre (mois)"),
               _washout("belimumab", lambda c: c.belimumab_washout_months)),
-    Criterion("rituximab", L("Exclusion: rituximab in the last months", "Exclusion : rituximab récent"),
+    Criterion("rituximab", L("Exclusion: rituximab within the wash-out (months)",
+                             "Exclusion : rituximab dans la fenêtre (mois)"),
               _washout("rituximab", lambda c: c.rituximab_washout_months)),
 )
+
+
+def _label(criterion: Criterion, config: EligibilityConfig) -> L:
+    months = {"belimumab": config.belimumab_washout_months, "rituximab": config.rituximab_washout_months}
+    if criterion.key in months:
+        return L(criterion.label.en.replace("(months)", f"of {months[criterion.key]} months"),
+                 criterion.label.fr.replace("(mois)", f"de {months[criterion.key]} mois"))
+    if criterion.limit is None:
+        return criterion.label
+    limit = criterion.limit(config).text()
+    return L(f"{criterion.label.en} {limit}", f"{criterion.label.fr} {limit.replace('.', ',')}")
 
 
 def eligibility(data: Mapping[str, Any], config: EligibilityConfig | None = None) -> ScoreResult:
     """True when every criterion is met; False when any fails; not computable while any is unknown."""
     config = config or EligibilityConfig()
-    parts = tuple(Part(c.key, c.label, c.check(data, config)) for c in CRITERIA)
+    parts = tuple(Part(c.key, _label(c, config), c.check(data, config)) for c in CRITERIA)
     failed = [p for p in parts if p.value == FAILED]
     unknown = [p for p in parts if p.value == UNKNOWN]
     if failed:

@@ -1,14 +1,20 @@
-"""A subject's casebook: every visit and its forms with their state; opening a form opens its window."""
+"""The subject dashboard: every visit with its target date, window and state, its forms with their state, and every
+score of the subject (eligibility, primary endpoint, response, per-visit scores) with the rule used."""
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QDialog,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
+    QSplitter,
+    QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -17,9 +23,107 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.schedule import VisitState
+from msc_sle_crf.scoring.common import ScoreResult
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.overview import Overview, SubjectOverview
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form_view import STATUS_LABELS, FormWindow, status_text
+
+STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
+                VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
+                VisitState.TO_DO: "#1f5fa8"}
+FOLLOW_UP = ("M0", "M3", "M6", "M9", "M12")
+ROWS = (("selena_sledai", ("SELENA-SLEDAI (0-105)", "SELENA-SLEDAI (0-105)")), ("pga", ("PGA (0-3)", "PGA (0-3)")),
+        ("bilag_total", ("BILAG total", "Total BILAG")),
+        ("bilag_count_A", ("BILAG systems at A", "Systèmes BILAG en A")),
+        ("sri4", ("SRI-4 (vs M0)", "SRI-4 (vs M0)")),
+        ("prednisone_mean", ("Prednisone eq., mean mg/day", "Équiv. prednisone, moyenne mg/j")),
+        ("steroid_reduction", ("Steroids reduced >= 25 %", "Corticoïdes réduits >= 25 %")),
+        ("eq5d_lss", ("EQ-5D-5L level sum (5-25)", "EQ-5D-5L somme des niveaux (5-25)")),
+        ("sf36_physical_functioning", ("SF-36 physical functioning", "SF-36 fonctionnement physique")),
+        ("sf36_emotional_wellbeing", ("SF-36 emotional well-being", "SF-36 santé psychique")))
+
+
+def _value(result: ScoreResult | None) -> str:
+    if result is None:
+        return "—"
+    if not result.computable:
+        return f'<span style="color:#8a94a0" title="{html.escape(result.text())}">n.c.</span>'
+    return html.escape(result.text(current_lang()))
+
+
+def _verdict(result: ScoreResult | None, yes: tuple[str, str], no: tuple[str, str]) -> str:
+    if result is None:
+        return "—"
+    if not result.computable:
+        return f'<span style="color:#5f6b76">{html.escape(result.text(current_lang()))}</span>'
+    text, color = (tr(*yes), "#b00020") if result.value else (tr(*no), "#2e7d32")
+    return f'<b style="color:{color}">{html.escape(text)}</b>'
+
+
+def _eligibility_html(result: ScoreResult | None) -> str:
+    parts = [f"<h3>{tr('Eligibility (screening)', 'Éligibilité (sélection)')}</h3>"]
+    if result is None:
+        parts.append(f"<p>{tr('Screening not entered yet.', 'Sélection non saisie.')}</p>")
+        return "".join(parts)
+    verdict = (tr("Eligible", "Éligible") if result.value else tr("Not eligible", "Non éligible")
+               ) if result.computable else tr("Not decided yet", "Pas encore déterminée")
+    color = "#2e7d32" if result.value else "#b00020" if result.computable else "#b26a00"
+    confirms = tr("the investigator confirms", "l'investigateur confirme")
+    parts.append(f'<p><b style="color:{color}">{html.escape(verdict)}</b> — {confirms}</p><table>')
+    marks = {"failed": ("✕", "#b00020"), "unknown": ("?", "#b26a00")}
+    for p in result.breakdown:  # what needs attention first, in full
+        if p.value in marks:
+            mark, mark_color = marks[str(p.value)]
+            parts.append(f'<tr><td style="color:{mark_color}"><b>{mark}</b></td><td>{html.escape(p.label.get())}'
+                         "</td></tr>")
+    parts.append("</table>")
+    met = [p.label.get() for p in result.breakdown if p.value == "met"]
+    if met:
+        parts.append(f'<p style="color:#5f6b76; font-size:9.5pt">✓ {len(met)} '
+                     f'{tr("criteria met", "critères remplis")}: ' + html.escape("; ".join(met)) + "</p>")
+    return "".join(parts)
+
+
+def scores_html(overview: SubjectOverview) -> str:
+    scores = overview.scores
+    parts = ['<style>td, th { padding: 3px 8px; } th { text-align: left; background: #eef2f6; }</style>']
+    eligibility = _eligibility_html(scores.overall.get("eligibility"))
+    if scores.day0 is None:  # before the infusion, eligibility is the question
+        parts.append(eligibility)
+    parts.append(f"<h3>{tr('Primary endpoint: tolerance D0-D10', 'Critère principal : tolérance J0-J10')}</h3><table>")
+    for key, label in (("not_tolerated_all", tr("All adverse events", "Tous les événements indésirables")),
+                       ("not_tolerated_related", tr("Related to the cells", "Liés aux cellules"))):
+        result = scores.overall.get(key)
+        verdict = _verdict(result, ("Not tolerated", "Non tolérée"), ("Tolerated", "Tolérée"))
+        drivers = ", ".join(html.escape(p.label.get()) for p in result.breakdown) if result else ""
+        parts.append(f"<tr><td>{label}</td><td>{verdict}</td><td>{drivers}</td></tr>")
+    parts.append("</table>")
+    parts.append(f"<h3>{tr('Clinical response', 'Réponse clinique')}</h3><table>")
+    for key, label in (("mcr", tr("Major clinical response", "Réponse clinique majeure")),
+                       ("pcr", tr("Partial clinical response", "Réponse clinique partielle"))):
+        result = scores.overall.get(key)
+        parts.append(f"<tr><td>{label}</td><td>{_value(result)}</td></tr>")
+    parts.append("</table>")
+    visits = [v for v in FOLLOW_UP if v in scores.per_visit]
+    if visits:
+        parts.append(f"<h3>{tr('Scores by visit', 'Scores par visite')}</h3><table><tr><th></th>"
+                     + "".join(f"<th>{v}</th>" for v in visits) + "</tr>")
+        for key, (en, fr) in ROWS:
+            if not any(key in scores.per_visit[v] for v in visits):
+                continue
+            parts.append(f"<tr><td>{tr(en, fr)}</td>"
+                         + "".join(f"<td>{_value(scores.per_visit[v].get(key))}</td>" for v in visits) + "</tr>")
+        parts.append("</table>")
+    if scores.day0 is not None:
+        parts.append(eligibility)
+    rules = sorted({r.rule for v in scores.per_visit.values() for r in v.values() if not r.name.startswith("sf36")}
+                   | {r.rule for r in scores.overall.values()})
+    parts.append(f"<h4>{tr('Rules used', 'Règles utilisées')}</h4><p style='color:#5f6b76; font-size:9pt'>"
+                 + "<br>".join(html.escape(r) for r in rules) + "</p>")
+    return "".join(parts)
 
 
 class CasebookDialog(QDialog):
@@ -30,46 +134,79 @@ class CasebookDialog(QDialog):
         self.entry = entry
         self.study = study
         self.subject = subject
-        self.resize(760, 640)
+        self.overview_service = Overview(entry.services, study)
+        self.resize(1360, 820)
         layout = QVBoxLayout(self)
+        head = QHBoxLayout()
         self.title = QLabel(objectName="title")
-        layout.addWidget(self.title)
+        head.addWidget(self.title)
+        head.addStretch(1)
+        self.next_label = QLabel(objectName="subtitle")
+        head.addWidget(self.next_label)
+        layout.addLayout(head)
         self.hint = QLabel(objectName="subtitle")
         layout.addWidget(self.hint)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tree = QTreeWidget(objectName="casebook")
-        self.tree.setColumnCount(3)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.tree.setStyleSheet("QTreeWidget { font-size: 12pt; } QTreeWidget::item { min-height: 34px; }")
+        self.tree.setColumnCount(4)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in (2, 3):
+            self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setMinimumSectionSize(60)
+        self.tree.setMinimumWidth(720)
+        self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
-        layout.addWidget(self.tree)
+        splitter.addWidget(self.tree)
+        self.scores = QTextBrowser(objectName="scores")
+        self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
+        splitter.addWidget(self.scores)
+        splitter.setSizes([760, 520])
+        layout.addWidget(splitter, 1)
         self.retranslate()
 
     def retranslate(self) -> None:
-        self.setWindowTitle(tr(f"Casebook — subject {self.subject}", f"Cahier — patient {self.subject}"))
-        self.title.setText(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
+        self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
-        self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Version", "Version"),
-                                   tr("State", "État")])
+        self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),
+                                   tr("State", "État"), tr("Version", "Version")])
         self.refresh()
 
     def refresh(self) -> None:
-        statuses = self.entry.statuses(self.subject)
+        overview = self.overview_service.subject(self.subject)
+        s = overview.subject
+        self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
+                              f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
+        self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get())
+        expanded = {self.tree.topLevelItem(i).text(0): self.tree.topLevelItem(i).isExpanded()
+                    for i in range(self.tree.topLevelItemCount())}
         self.tree.clear()
+        plans = {p.event: p for p in overview.plans}
         for event in self.study.meta.events:
-            top = QTreeWidgetItem([event.label.get(), "", ""])
+            p = plans.get(event.id)
+            target = ""
+            state = ""
+            if p is not None:
+                if p.target is not None and p.window is not None:
+                    target = f"{p.target:%d/%m/%Y} ({p.window[0]:%d/%m} – {p.window[1]:%d/%m})"
+                state = p.state.label().get()
+            top = QTreeWidgetItem([event.label.get(), target, state, ""])
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
+            if p is not None:
+                top.setForeground(2, QBrush(QColor(STATE_COLORS[p.state])))
             self.tree.addTopLevelItem(top)
             for form_id in event.forms:
                 form = self.study.forms[form_id]
-                status = statuses.get((event.id, form_id), "not_started")
-                child = QTreeWidgetItem([form.label.get(), form.version, status_text(status)])
+                status = overview.statuses.get((event.id, form_id), "not_started")
+                child = QTreeWidgetItem([form.label.get(), "", status_text(status), form.version])
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
                 child.setForeground(2, QBrush(QColor(STATUS_LABELS.get(status, (None, "#333"))[1])))
                 top.addChild(child)
-            top.setExpanded(True)
+            top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
+        self.scores.setHtml(scores_html(overview))
 
     def _open(self, item: QTreeWidgetItem) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole)

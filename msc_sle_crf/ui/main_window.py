@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
         work_layout.addWidget(self.open_hint)
         self.no_access = QLabel(objectName="subtitle")
         work_layout.addWidget(self.no_access)
-        self.table = QTableWidget(0, 5, objectName="subjects")
+        self.table = QTableWidget(0, 6, objectName="subjects")
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -250,7 +250,12 @@ class MainWindow(QMainWindow):
         self.new_subject_button.setText(tr("New subject…", "Nouveau patient…"))
         self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
                                               tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
-                                              tr("Status", "Statut")])
+                                              tr("Visits done", "Visites faites"),
+                                              tr("Next action", "Prochaine action")])
+        header = self.table.horizontalHeader()
+        for col in range(5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         self.user_menu.setTitle(f"{actor.full_name}")
         self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
         self.lock_action.setText(tr("Lock", "Verrouiller"))
@@ -280,12 +285,18 @@ class MainWindow(QMainWindow):
             return
         self.no_access.setVisible(False)
         self.table.setVisible(True)
-        subjects = self.services.list_subjects()
-        self.table.setRowCount(len(subjects))
-        for row, s in enumerate(subjects):
-            status = {"screening": tr("Screening", "Pré-inclusion")}.get(s.status, s.status)
-            for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex, status)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
+        from msc_sle_crf.services.overview import Overview
+
+        rows = Overview(self.services, self.study).subject_rows()
+        self.table.setRowCount(len(rows))
+        for row, r in enumerate(rows):
+            s = r.subject
+            for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex,
+                                        f"{r.visits_done} / {r.visits_total}", r.next_action.get())):
+                item = QTableWidgetItem(text)
+                if col == 5 and ("overdue" in r.next_action.en):
+                    item.setForeground(QColor("#b00020"))
+                self.table.setItem(row, col, item)
 
     # ----- actions -----------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
