@@ -197,3 +197,26 @@ def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, config: Sc
         "screening_date": v.get("SCRDAT"),
     }
     return eligibility(inputs, config.eligibility)
+
+
+SF36_SCORES = tuple(f"sf36_{k}" for k in ("physical_functioning", "role_physical", "role_emotional",
+                                          "energy_fatigue", "emotional_wellbeing", "social_functioning", "pain",
+                                          "general_health"))
+FORM_SCORES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # form -> (per-visit names, overall names)
+    "selena_sledai": (("selena_sledai", "pga", "sri4"), ()),
+    "bilag": (("bilag_total", "bilag_count_A", "bilag_count_B", "sri4"), ("mcr", "pcr")),
+    "sf36": (SF36_SCORES, ()),
+    "eq5d": (("eq5d_lss", "eq5d_profile", "eq5d_index_fr"), ()),
+    "corticosteroids": (("prednisone_mean", "steroid_reduction"), ()),
+    "screening": ((), ("eligibility",)),
+    "adverse_events": ((), ("not_tolerated_all", "not_tolerated_related")),
+    "tolerance": ((), ("not_tolerated_all", "not_tolerated_related")),
+}
+
+
+def scores_for_form(scores: SubjectScores, event: str, form_id: str) -> list[ScoreResult]:
+    """The scores a form contributes to, in display order (empty for forms without scores)."""
+    visit_names, overall_names = FORM_SCORES.get(form_id, ((), ()))
+    per_visit = scores.per_visit.get(event, {})
+    return [per_visit[n] for n in visit_names if n in per_visit] + [
+        scores.overall[n] for n in overall_names if n in scores.overall]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.forms import licensed
 from msc_sle_crf.forms import values as V
 from msc_sle_crf.forms.engine import CellKey, FormContext, FormState, Issue, Severity
 from msc_sle_crf.forms.model import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
@@ -214,7 +215,7 @@ class DataEntry:
         with self.services.store.read() as session:
             subject = self._subject(session, subject_number)
             instance = self._instance(session, subject, event_id, form_id)
-            form = self._definition(session, instance, current)
+            form = licensed.apply(self._definition(session, instance, current))  # the site's licensed wording
             state = self._state(session, subject, event, form, instance)
             status = instance.status if instance else STATUS_NOT_STARTED
         typed = self.typed_buffer(ref)

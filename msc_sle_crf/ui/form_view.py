@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDialog,
     QDialogButtonBox,
     QFrame,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -260,7 +262,8 @@ class ChecksEditor(Editor):
 
 def _choice_editor(item: Item, codelist: CodeList | None, parent: QWidget) -> Editor | LineEditor:
     assert codelist is not None
-    return RadioEditor(codelist, parent) if len(codelist.items) <= 4 else ComboEditor(codelist, parent)
+    few = len(codelist.items) <= 6 and sum(len(c.label.get()) for c in codelist.items) <= 90
+    return RadioEditor(codelist, parent) if few else ComboEditor(codelist, parent)
 
 
 EDITORS: dict[ItemType, Callable[[Item, CodeList | None, QWidget], Editor | LineEditor]] = {
@@ -298,6 +301,9 @@ class FieldEditor(QWidget):
         else:
             self.editor = EDITORS[item.type](item, codelist, self)
         self.editor.setObjectName(f"editor_{item.id}")
+        if item.lookup == "ctcae_v5" and isinstance(self.editor, LineEditor):
+            self._attach_ctcae(self.editor)
+        self.grade_help: QLabel | None = None
         compact = getattr(self.editor, "fixed_width", False) or isinstance(self.editor, (RadioEditor, ComboEditor,
                                                                                          ChecksEditor))
         if compact:
@@ -327,12 +333,75 @@ class FieldEditor(QWidget):
         layout.addWidget(self.menu_button)
         self._message: QLabel | None = None  # made when there is something to say
         self.place_message: Callable[[QLabel], None] | None = None
+        self.place_extra: Callable[[QWidget], None] | None = None
         self.state = "none"
         self.editor.edited.connect(lambda text: view.on_edited(self.key, text))
         self.editor.finished.connect(lambda: view.commit(self.key))
         if self.unit_combo is not None:
             self.unit_combo.activated.connect(lambda _i: (view.on_edited(self.key, self.editor.text()),
                                                           view.commit(self.key)))
+
+    def _attach_ctcae(self, editor: LineEditor) -> None:
+        """Search CTCAE v5.0 as the user types (term, organ class, French words); picking a term commits it."""
+        from msc_sle_crf.scoring import ctcae
+
+        self.ctcae_model = QStandardItemModel(self)
+        completer = QCompleter(self.ctcae_model, self)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        completer.setCompletionRole(Qt.ItemDataRole.UserRole)
+        completer.setMaxVisibleItems(12)
+        editor.setCompleter(completer)
+        editor.setPlaceholderText(tr("Type to search CTCAE v5.0 (fièvre, hypotension…)",
+                                     "Taper pour chercher dans CTCAE v5.0 (fièvre, hypotension…)"))
+
+        def update(text: str) -> None:
+            self.ctcae_model.clear()
+            for term in ctcae.search(text, 25):
+                entry = QStandardItem(f"{term.term}   —   {term.soc}")
+                entry.setData(term.term, Qt.ItemDataRole.UserRole)
+                self.ctcae_model.appendRow(entry)
+            completer.complete()
+
+        def picked(text: str) -> None:
+            editor.setText(text)
+            self.view.on_edited(self.key, text)
+            self.view.commit(self.key)
+
+        editor.textEdited.connect(update)
+        completer.activated[str].connect(picked)
+        self.completer = completer
+
+    def show_grades(self, term: str | None) -> None:
+        """Under a CTCAE grade field: that term's own grade definitions; grades the term lacks are disabled."""
+        from msc_sle_crf.scoring import ctcae
+
+        found = ctcae.catalogue().get(term or "")
+        if self.grade_help is None and self.place_extra is not None:
+            self.grade_help = QLabel(self.parentWidget(), objectName="gradeHelp")
+            self.grade_help.setWordWrap(True)
+            self.grade_help.setTextFormat(Qt.TextFormat.RichText)
+            self.grade_help.setStyleSheet("QLabel { background: #f4f7fb; border: 1px solid #d5dbe1; "
+                                          "border-radius: 4px; padding: 6px; font-size: 10pt; }")
+            self.place_extra(self.grade_help)
+        if self.grade_help is not None:
+            if found is None:
+                self.grade_help.setText(tr("Choose the term first: each term has its own grades.",
+                                           "Choisir d'abord le terme : chaque terme a ses propres grades."))
+            else:
+                rows = "".join(f"<tr><td><b>{g}</b>&nbsp;</td><td>"
+                               f"{html.escape(found.grades[g]) if g in found.grades else '—'}</td></tr>"
+                               for g in range(1, 6))
+                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<table>{rows}</table>")
+        if isinstance(self.editor, RadioEditor):
+            for code, button in self.editor.buttons.items():
+                button.setEnabled(found is None or found.allows(int(code)))
+        elif isinstance(self.editor, ComboEditor):
+            model = self.editor.combo.model()
+            for index in range(1, self.editor.combo.count()):
+                code = str(self.editor.combo.itemData(index))
+                item = model.item(index) if hasattr(model, "item") else None
+                if item is not None:
+                    item.setEnabled(found is None or found.allows(int(code)))
 
     def unit(self) -> str | None:
         return self.unit_combo.currentData() if self.unit_combo is not None else None
@@ -535,6 +604,54 @@ class HistoryDialog(QDialog):
         layout.addWidget(buttons)
 
 
+SCORE_NAMES = {
+    "selena_sledai": ("SELENA-SLEDAI total", "Total SELENA-SLEDAI"), "pga": ("PGA", "PGA"),
+    "sri4": ("SRI-4 responder (vs inclusion M0)", "Répondeur SRI-4 (vs inclusion M0)"),
+    "bilag_total": ("BILAG total", "Total BILAG"), "bilag_count_A": ("Systems at A", "Systèmes en A"),
+    "bilag_count_B": ("Systems at B", "Systèmes en B"), "mcr": ("Major clinical response", "Réponse majeure"),
+    "pcr": ("Partial clinical response", "Réponse partielle"), "eq5d_lss": ("Level sum", "Somme des niveaux"),
+    "eq5d_profile": ("Profile", "Profil"), "eq5d_index_fr": ("French index (information)", "Index français (info)"),
+    "prednisone_mean": ("Prednisone eq., mean mg/day", "Équiv. prednisone, moyenne mg/j"),
+    "steroid_reduction": ("Reduced >= 25 % from M0", "Réduction >= 25 % depuis M0"),
+    "eligibility": ("Eligible", "Éligible"), "not_tolerated_all": ("Not tolerated (all AEs)", "Non tolérée (tous EI)"),
+    "not_tolerated_related": ("Not tolerated (related AEs)", "Non tolérée (EI liés)"),
+}
+
+
+def score_results_html(results: list[Any]) -> str:
+    """Scores with what they are made of and the rule (and version) used."""
+    lang = current_lang()
+    parts = [f"<b>{tr('Scores (from the saved values)', 'Scores (valeurs enregistrées)')}</b><table>"]
+    for r in results:
+        value = html.escape(r.text(lang))
+        color = "#1d2b3a" if r.computable else "#8a94a0"
+        detail = ""
+        points = [p for p in r.breakdown if p.points not in (None, 0)]
+        if r.name == "selena_sledai" and r.computable:
+            detail = ", ".join(f"{p.label.get()} ({p.points})" for p in points) or tr("no descriptor", "aucun")
+        elif r.name.startswith("bilag_total"):
+            detail = ", ".join(f"{p.label.get()} {p.value}" for p in r.breakdown if p.value not in (None, "E"))
+        elif r.name in ("sri4", "eligibility") or r.name.startswith("not_tolerated"):
+            detail = "; ".join(p.label.get() + (f": {p.value}" if r.name == "eligibility" else "")
+                               for p in r.breakdown if r.name != "eligibility" or p.value != "met")
+        elif r.name.startswith("sf36_"):
+            answered = sum(1 for p in r.breakdown if p.points is not None)
+            detail = tr(f"{answered}/{len(r.breakdown)} items", f"{answered}/{len(r.breakdown)} items")
+        if r.name.startswith("sf36_"):
+            from msc_sle_crf.scoring.sf36 import SCALES
+
+            label = SCALES[r.name[5:]][0].get()
+        else:
+            label = tr(*SCORE_NAMES.get(r.name, (r.name.replace("_", " "), r.name.replace("_", " "))))
+        parts.append(f'<tr><td style="padding-right:12px">{html.escape(label)}</td>'
+                     f'<td style="color:{color}; padding-right:12px"><b>{value}</b></td>'
+                     f'<td style="color:#33414e">{html.escape(detail)}</td></tr>'
+                     '<tr><td></td><td colspan="2" style="color:#5f6b76; font-size:9pt">'
+                     f'{html.escape(r.rule)}</td></tr>')
+    parts.append("</table>")
+    return "".join(parts)
+
+
 # ----- the form ---------------------------------------------------------------------------------------------------
 class FormView(QWidget):
     """A whole form instance, generated from its definition."""
@@ -614,6 +731,11 @@ class FormView(QWidget):
             layout.addWidget(help_label)
         for group in form.groups:
             layout.addWidget(self._section(group))
+        self.score_panel = QTextBrowser(objectName="scorePanel")
+        self.score_panel.setStyleSheet("QTextBrowser { background: #f7faf7; border: 1px solid #cfe3cf; "
+                                       "border-radius: 6px; font-size: 11pt; }")
+        self.score_panel.setVisible(False)
+        layout.addWidget(self.score_panel)
         self.blockers = QListWidget(objectName="blockers")
         self.blockers.setVisible(False)
         self.blockers.itemActivated.connect(self._go_to_blocker)
@@ -636,6 +758,7 @@ class FormView(QWidget):
         self.content.show()
         self._load_values()
         self.refresh_all()
+        self.refresh_scores()
 
     def _section(self, group: ItemGroup) -> QFrame:
         frame = QFrame(self.content, objectName="section")
@@ -702,6 +825,9 @@ class FormView(QWidget):
             grid.addWidget(label, line, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(field, line, 1)
             field.place_message = lambda label, g=grid, n=line + 1: g.addWidget(label, n, 1)
+            if item.grades_of:
+                field.place_extra = lambda widget, g=grid, n=line + 2: g.addWidget(widget, n, 1)
+                line += 1
             field.label = label  # type: ignore[attr-defined]
             line += 2
         return grid
@@ -716,6 +842,26 @@ class FormView(QWidget):
                 self.committed[key] = (V.edit_text(field.item, cell.value), cell.unit)
             elif key not in self.committed:
                 self.committed[key] = ("\0", None)  # typed but not accepted: differs from anything typed
+
+    # ----- scores ---------------------------------------------------------------------------------------------
+    def refresh_scores(self) -> None:
+        """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
+        from msc_sle_crf.scoring.subject import FORM_SCORES, scores_for_form
+        from msc_sle_crf.services.overview import Overview
+
+        if self.snapshot.form.id not in FORM_SCORES:
+            return
+        try:
+            overview = Overview(self.entry.services, self.entry.study).subject(self.ref.subject)
+        except CrfError:
+            return
+        results = scores_for_form(overview.scores, self.ref.event, self.snapshot.form.id)
+        if not results:
+            return
+        self.score_panel.setHtml(score_results_html(results))
+        self.score_panel.setVisible(True)
+        doc_height = int(self.score_panel.document().size().height()) + 16
+        self.score_panel.setFixedHeight(min(max(doc_height, 80), 420))
 
     # ----- state display --------------------------------------------------------------------------------------
     def refresh_all(self) -> None:
@@ -732,6 +878,9 @@ class FormView(QWidget):
             field.setEnabled(visible)
             if field.item.calc:
                 field.editor.set_text(V.display(field.item, self.state.value(key)))
+            if field.item.grades_of:
+                term = self.state.cell((key[0], key[1], field.item.grades_of))
+                field.show_grades(term.value if term.text is None else None)
             field.show_state(self.state, show_missing=self.show_missing)
             if self.read_only:
                 field.editor.setEnabled(False)
@@ -759,6 +908,7 @@ class FormView(QWidget):
     def on_edited(self, key: CellKey, text: str) -> None:
         field = self.fields[key]
         changed = self.state.set_text(key, text, field.unit())
+        changed |= {k for k, f in self.fields.items() if f.item.grades_of == key[2] and k[:2] == key[:2]}
         self.refresh(changed)
         try:
             self.entry.save_typing(self.ref, key, text, field.unit())
@@ -796,6 +946,7 @@ class FormView(QWidget):
             field.message.setVisible(True)
             return False
         self.committed[key] = (text, unit)
+        self.refresh_scores()
         if result.status != self.status:
             self.status = result.status
             self.status_changed.emit(self.status)
