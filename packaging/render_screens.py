@@ -63,6 +63,16 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     app.processEvents()
     window.grab().save(str(out / f"form-refused-{lang}.png"))
     window.close()
+    for ref, name in ((FormRef("99-001", "M3", "selena_sledai"), "form-sledai-m3"),
+                      (FormRef("99-003", "LOG", "adverse_events"), "form-adverse-events")):
+        window = FormWindow(doctor, ref)
+        window.resize(1280, 800)
+        window.show()
+        if ref.form == "selena_sledai":
+            window.scroll.ensureWidgetVisible(window.view.score_panel)
+        app.processEvents()
+        window.grab().save(str(out / f"{name}-{lang}.png"))
+        window.close()
     for number, name in (("99-001", "dashboard-completed"), ("99-003", "dashboard-not-tolerated")):
         casebook = CasebookDialog(doctor, study, number)
         casebook.resize(1280, 800)

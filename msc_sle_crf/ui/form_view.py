@@ -179,13 +179,22 @@ class LineEditor(QLineEdit):
         return self
 
 
+def _choice_grid(owner: QWidget, codelist: CodeList) -> tuple[QGridLayout, int]:
+    """Choices on one line when they are short, else three per line: never wider than the form."""
+    layout = QGridLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setHorizontalSpacing(18)
+    layout.setVerticalSpacing(2)
+    total = sum(len(c.label.get()) for c in codelist.items)
+    return layout, (len(codelist.items) if total <= 60 else 3)
+
+
 class RadioEditor(Editor):
     """A few choices as large radio buttons: one tap, no drop-down to open."""
 
     def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout, per_line = _choice_grid(self, codelist)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QRadioButton] = {}
@@ -193,8 +202,9 @@ class RadioEditor(Editor):
             button = QRadioButton(code.label.get(), self)
             button.setProperty("code", code.code)
             self.group.addButton(button)
+            n = len(self.buttons)
             self.buttons[code.code] = button
-            layout.addWidget(button)
+            layout.addWidget(button, n // per_line, n % per_line)
         self.group.buttonClicked.connect(self._picked)
         self.setFocusProxy(next(iter(self.buttons.values())))
 
@@ -241,14 +251,14 @@ class ComboEditor(Editor):
 class ChecksEditor(Editor):
     def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout, per_line = _choice_grid(self, codelist)
         self.boxes: dict[str, QCheckBox] = {}
         for code in codelist.items:
             box = QCheckBox(code.label.get(), self)
             box.clicked.connect(lambda _c: (self.edited.emit(self.text()), self.finished.emit()))
+            n = len(self.boxes)
             self.boxes[code.code] = box
-            layout.addWidget(box)
+            layout.addWidget(box, n // per_line, n % per_line)
         self.setFocusProxy(next(iter(self.boxes.values())))
 
     def text(self) -> str:
@@ -388,10 +398,10 @@ class FieldEditor(QWidget):
                 self.grade_help.setText(tr("Choose the term first: each term has its own grades.",
                                            "Choisir d'abord le terme : chaque terme a ses propres grades."))
             else:
-                rows = "".join(f"<tr><td><b>{g}</b>&nbsp;</td><td>"
-                               f"{html.escape(found.grades[g]) if g in found.grades else '—'}</td></tr>"
-                               for g in range(1, 6))
-                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<table>{rows}</table>")
+                lines = "<br>".join(f"<b>{tr('Grade', 'Grade')} {g}</b> : "
+                                    f"{html.escape(found.grades[g]) if g in found.grades else '—'}"
+                                    for g in range(1, 6))
+                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<br>{lines}")
         if isinstance(self.editor, RadioEditor):
             for code, button in self.editor.buttons.items():
                 button.setEnabled(found is None or found.allows(int(code)))
