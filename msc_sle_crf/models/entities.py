@@ -134,7 +134,11 @@ class ItemValue(Base):
     """The current value of one item. Its whole history is in the audit trail."""
 
     __tablename__ = "item_value"
-    __table_args__ = (UniqueConstraint("instance_id", "group_id", "row_no", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "group_id", "row_no", "item_id"),
+        # The subject list reads every subject's visit dates from this index alone (covering index).
+        Index("ix_item_value_item_id", "item_id", "instance_id", "value"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))

@@ -253,8 +253,9 @@ class MainWindow(QMainWindow):
                                               tr("Visits done", "Visites faites"),
                                               tr("Next action", "Prochaine action")])
         header = self.table.horizontalHeader()
-        for col in range(5):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(100)  # measure a sample of rows, not all of them
+        for col in range(5):  # sized once after filling: "resize to contents" would re-measure at every cell
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         self.user_menu.setTitle(f"{actor.full_name}")
         self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
@@ -288,6 +289,7 @@ class MainWindow(QMainWindow):
         from msc_sle_crf.services.overview import Overview
 
         rows = Overview(self.services, self.study).subject_rows()
+        self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(rows))
         for row, r in enumerate(rows):
             s = r.subject
@@ -297,6 +299,9 @@ class MainWindow(QMainWindow):
                 if col == 5 and ("overdue" in r.next_action.en):
                     item.setForeground(QColor("#b00020"))
                 self.table.setItem(row, col, item)
+        for col in range(5):
+            self.table.resizeColumnToContents(col)
+        self.table.setUpdatesEnabled(True)
 
     # ----- actions -----------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
