@@ -83,10 +83,11 @@ def plan(study: StudyDef, day0: dt.date | None, statuses: Mapping[tuple[str, str
     return out
 
 
-def next_action(plans: list[VisitPlan], *, ended: bool = False) -> L:  # noqa: PLR0911 - one answer per case
+def next_action(plans: list[VisitPlan], *, ended: bool = False,  # noqa: PLR0911 - one answer per case
+                reason: L | None = None) -> L:
     """What the site should do next for this subject, in a few words."""
     if ended:
-        return L("Follow-up ended", "Suivi terminé")
+        return L(f"Ended: {reason.en}", f"Terminé : {reason.fr}") if reason else L("Follow-up ended", "Suivi terminé")
     for p in plans:
         if p.state is VisitState.OVERDUE:
             assert p.window is not None

@@ -36,7 +36,9 @@ def doctor(demo: Site) -> Services:
 def test_demo_has_every_stage_with_a_next_action(doctor: Services) -> None:
     rows = {r.subject.initials: r for r in Overview(doctor, STUDY).subject_rows()}
     assert len(rows) == 6
-    assert rows["ABC"].next_action.en == "Follow-up ended"
+    assert rows["ABC"].next_action.en == "Ended: Completed the 12-month follow-up"
+    assert rows["SBE"].next_action.fr == "Terminé : Échec de sélection"
+    assert rows["MCL"].next_action.en == "Ended: Consent withdrawn"
     assert rows["DLM"].next_action.en.startswith("Month 6: overdue since")
     assert rows["JPR"].next_action.en.startswith("Month 3 from")
     assert rows["HTG"].next_action.en == "Screening: to complete"

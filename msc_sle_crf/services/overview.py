@@ -70,10 +70,14 @@ class Overview:
                 statuses[sid][(event, form)] = status
             dates: dict[int, dict[str, dt.date]] = defaultdict(dict)
             day0: dict[int, dt.date] = {}
+            end_reason: dict[int, str] = {}
             for sid, event, item, value in session.execute(
                     select(FormInstance.subject_id, FormInstance.event_id, ItemValue.item_id, ItemValue.value)
                     .join(ItemValue, ItemValue.instance_id == FormInstance.id)
-                    .where(ItemValue.item_id.in_(DATE_ITEMS), ItemValue.value.is_not(None))):
+                    .where(ItemValue.item_id.in_((*DATE_ITEMS, "EOSREAS")), ItemValue.value.is_not(None))):
+                if item == "EOSREAS":
+                    end_reason[sid] = str(value)
+                    continue
                 try:
                     date = dt.date.fromisoformat(str(value)[:10])
                 except ValueError:
@@ -86,7 +90,7 @@ class Overview:
                 plans = plan(self.study, day0.get(s.id), statuses[s.id], dates[s.id], today)
                 ended = statuses[s.id].get(("EOS", "end_of_study")) == "complete"
                 info = SubjectInfo(s.subject_number, s.initials, s.birth_year, s.sex, s.status, s.created_utc)
-                rows.append(SubjectRow(info, next_action(plans, ended=ended),
+                rows.append(SubjectRow(info, next_action(plans, ended=ended, reason=self._reason(end_reason.get(s.id))),
                                        sum(1 for p in plans if p.state.value in ("done", "out_of_window")),
                                        len(plans)))
             return rows
@@ -135,4 +139,18 @@ class Overview:
         scores = compute(data, self.study.meta.scoring, today=today)
         plans = plan(self.study, scores.day0, statuses, scores.visit_dates, today)
         ended = statuses.get(("EOS", "end_of_study")) == "complete"
-        return SubjectOverview(info, plans, next_action(plans, ended=ended), scores, statuses)
+        eos = data.get(("EOS", "end_of_study"))
+        reason = self._reason(str(eos.values.get("EOSREAS"))) if eos and eos.values.get("EOSREAS") else None
+        return SubjectOverview(info, plans, next_action(plans, ended=ended, reason=reason), scores, statuses)
+
+    def _reason(self, code: str | None) -> L | None:
+        form = self.study.forms.get("end_of_study")
+        if code is None or form is None:
+            return None
+        codelist = form.codelists.get("eos_reason")
+        if codelist is None:
+            return None
+        for c in codelist.items:
+            if c.code == code:
+                return c.label.as_l()
+        return None
