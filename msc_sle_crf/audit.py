@@ -40,6 +40,9 @@ class Action(StrEnum):
     DATA_ENTRY = "data_entry"  # a value entered while the form is a draft (first entry, no reason needed)
     DATA_CHANGE = "data_change"  # a value changed on a completed form (reason for change required)
     ROW_ADD = "row_add"
+    INFUSION_EVENT = "infusion_event"  # start, pause, resume, stop, time correction, reading not done, comment
+    PRODUCT_CHECK = "product_check"
+    TWO_PERSON_CHECK = "two_person_check"
     ROW_REMOVE = "row_remove"
     DRAFT_DISCARD = "draft_discard"
     LOGIN = "login"

@@ -17,9 +17,21 @@ class Clock(Protocol):
     def local_offset_minutes(self) -> int:
         """Offset of local time from UTC at ``now()``, in minutes."""
 
-    def monotonic(self) -> float: ...
+    def monotonic(self) -> float:
+        """Seconds that keep counting through a laptop's sleep and ignore changes of the wall clock."""
 
     def sleep(self, seconds: float) -> None: ...
+
+    def boot_id(self) -> str:
+        """Changes at every reboot: monotonic readings compare only within one boot."""
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown-boot"
 
 
 class SystemClock:
@@ -31,7 +43,13 @@ class SystemClock:
         return int(offset.total_seconds() // 60)
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        # CLOCK_BOOTTIME counts suspended time (an infusion goes on while the laptop sleeps); CLOCK_MONOTONIC,
+        # the fallback elsewhere, does not.
+        boottime = getattr(time, "CLOCK_BOOTTIME", None)
+        return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+    def boot_id(self) -> str:
+        return _boot_id()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -46,6 +64,7 @@ class FakeClock:
         self._mono = 1000.0
         self.offset_minutes = offset_minutes
         self.sleeps: list[float] = []
+        self.boot = "fake-boot-1"
 
     def now(self) -> datetime:
         return self._now
@@ -63,6 +82,15 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+    def boot_id(self) -> str:
+        return self.boot
+
+    def reboot(self, seconds_down: float = 60.0) -> None:
+        """The machine restarts: the wall clock moves on, the monotonic clock starts again."""
+        self._now += timedelta(seconds=seconds_down)
+        self._mono = 10.0
+        self.boot = f"fake-boot-{int(self.boot.rsplit('-', 1)[1]) + 1}"
 
     def jump_wall(self, seconds: float) -> None:
         """The wall clock jumps (time change, NTP) while the monotonic clock does not."""

@@ -122,6 +122,16 @@ class Msg(Enum):
         "Les définitions de formulaires dans {path} contiennent {count} erreur(s) ; le programme ne peut pas "
         "démarrer :\n{errors}",
     )
+    # Bedside
+    BEDSIDE_REFUSED = ("{problem}", "{problem}")
+    SECOND_CHECKER_SAME = (
+        "The second check must be done by another member of staff, not {user}.",
+        "La double vérification doit être faite par une autre personne que {user}.",
+    )
+    SECOND_CHECKER_ROLE = (
+        "The second check needs a nurse or an investigator, not the role '{role}'.",
+        "La double vérification demande un(e) infirmier(ère) ou un investigateur, pas le rôle « {role} ».",
+    )
     # Store
     DB_NOT_FOUND = (
         "Database not found: {path}. Check the path, or create one with 'msc-sle-crf init'.",

@@ -67,7 +67,7 @@ def test_a_value_is_stored_and_audited_as_draft_entry(team: dict[str, DataEntry]
     assert nurse.save_item(ref, ("vs", row, "VSTEMP"), "37.50").saved is False  # same value: no new record
     with nurse.services.store.read() as session:
         instance = session.execute(select(FormInstance)).scalar_one()
-        assert (instance.form_version, instance.form_hash) == ("1.0", STUDY.forms["vital_signs"].content_hash())
+        assert (instance.form_version, instance.form_hash) == ("1.1", STUDY.forms["vital_signs"].content_hash())
 
 
 def test_impossible_value_is_refused_with_field_and_rule(team: dict[str, DataEntry], subject: str) -> None:

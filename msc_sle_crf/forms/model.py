@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from msc_sle_crf.i18n import L, Lang, current_lang
+from msc_sle_crf.infusion.config import InfusionConfig
 from msc_sle_crf.scoring.config import ScoringConfig
 
 # CDASH/SAS-transport style: upper case, starts with a letter, at most 8 characters.
@@ -279,6 +280,7 @@ class StudyMeta(_Frozen):
     events: tuple[EventDef, ...] = Field(min_length=1)
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
     scoring: ScoringConfig = ScoringConfig()
+    infusion: InfusionConfig = InfusionConfig()
 
 
 class StudyDef(_Frozen):

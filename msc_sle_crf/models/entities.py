@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msc_sle_crf.models.base import Base
@@ -153,3 +153,22 @@ class ItemValue(Base):
     confirmed: Mapped[str | None] = mapped_column(String(200), default=None)  # soft rules confirmed, ';'-joined
     updated_utc: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+
+
+class InfusionEvent(Base):
+    """What happened at the bedside, in order: product checks, timer events, time corrections, readings not done.
+    Append-only (triggers refuse UPDATE and DELETE); the timer and the schedule are computed from it."""
+
+    __tablename__ = "infusion_event"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    wall_utc: Mapped[str] = mapped_column(String(32))
+    mono: Mapped[float | None] = mapped_column(Float, default=None)
+    boot: Mapped[str | None] = mapped_column(String(64), default=None)
+    username: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    detail: Mapped[str | None] = mapped_column(Text, default=None)  # JSON
+    refers_to: Mapped[int | None] = mapped_column(Integer, default=None)  # the event a correction applies to

@@ -1,0 +1,305 @@
+"""The infusion day through the service layer: product and identity check (with a second person), the timer,
+the vital-sign schedule, readings and their alerts, pre-filled adverse events. Everything is written as it
+happens (events and form values, audited), so a crash, a lock or a user switch loses nothing: the screen is
+rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import iso_utc, parse_iso_utc
+from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, ValidationError
+from msc_sle_crf.forms import values as V
+from msc_sle_crf.forms.engine import CellKey
+from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.infusion import timer as T
+from msc_sle_crf.infusion.config import InfusionConfig
+from msc_sle_crf.infusion.vitals import DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
+from msc_sle_crf.models import InfusionEvent, Perm, Role, Subject
+from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.session import Services
+
+VITAL_ITEMS = ("VSTEMP", "VSHR", "VSSYSBP", "VSDIABP", "VSRESP", "VSSPO2")
+TIMER_KINDS = {k.value for k in T.Kind}
+
+
+@dataclass(frozen=True)
+class Reading:
+    row: int
+    timepoint: str | None
+    time: dt.time | None
+    values: dict[str, Any]
+    flags: tuple[Flag, ...]
+
+
+@dataclass(frozen=True)
+class ProductCheck:
+    by: str
+    at: dt.datetime
+    detail: dict[str, Any]
+    second_by: str | None
+    second_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class BedsideState:
+    subject: str
+    initials: str
+    birth_year: int
+    timer: T.TimerState
+    timer_events: tuple[T.TimerEvent, ...]
+    points: tuple[PlannedPoint, ...]
+    readings: tuple[Reading, ...]
+    product: ProductCheck | None
+    not_done: dict[str, str]
+    comments: tuple[str, ...]
+
+
+class Bedside:
+    def __init__(self, services: Services, study: StudyDef) -> None:
+        self.services = services
+        self.study = study
+        self.entry = DataEntry(services, study)
+        self.config: InfusionConfig = study.meta.infusion
+
+    # ----- helpers -------------------------------------------------------------------------------------------
+    def _now(self) -> T.Now:
+        clock = self.services.site.clock
+        return T.Now(clock.now(), clock.monotonic(), clock.boot_id())
+
+    def _local(self, wall: dt.datetime) -> dt.datetime:
+        return (wall + dt.timedelta(minutes=self.services.site.clock.local_offset_minutes())).replace(tzinfo=None)
+
+    def _subject_id(self, number: str) -> Subject:
+        with self.services.store.read() as session:
+            subject = session.execute(select(Subject).where(Subject.subject_number == number)).scalar_one_or_none()
+            if subject is None:
+                raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=number)
+            session.expunge(subject)
+            return subject
+
+    def _record(self, subject: str, kind: str, *, reason: str | None = None, detail: dict[str, Any] | None = None,
+                refers_to: int | None = None, action: Action = Action.INFUSION_EVENT,
+                wall: dt.datetime | None = None) -> int:
+        now = self._now()
+        subject_row = self._subject_id(subject)
+        text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
+        with self.services.store.write() as session:
+            event = InfusionEvent(subject_id=subject_row.id, kind=kind, wall_utc=iso_utc(wall or now.wall),
+                                  mono=None if wall else now.mono, boot=None if wall else now.boot,
+                                  username=self.services.actor.username, reason=reason, detail=text,
+                                  refers_to=refers_to)
+            session.add(event)
+            session.flush()
+            self.services._audit(session, action, subject=subject, visit="D0", form="infusion",
+                                 item=kind, new_value=iso_utc(wall or now.wall), reason=reason, detail=text)
+            return event.id
+
+    def _events(self, subject: str) -> list[InfusionEvent]:
+        subject_row = self._subject_id(subject)
+        with self.services.store.read() as session:
+            rows = session.execute(select(InfusionEvent).where(InfusionEvent.subject_id == subject_row.id)
+                                   .order_by(InfusionEvent.id)).scalars().all()
+            session.expunge_all()
+            return list(rows)
+
+    def _require_entry(self, subject: str) -> None:
+        self.services.require(Perm.ENTER_NURSING_DATA, subject=subject)
+
+    def _ref(self, subject: str, form: str, event: str = "D0") -> FormRef:
+        return FormRef(subject, event, form)
+
+    # ----- reading --------------------------------------------------------------------------------------------
+    def state(self, subject: str) -> BedsideState:
+        self.services.require(Perm.VIEW_DATA, subject=subject)
+        events = self._events(subject)
+        corrections = {e.refers_to: e for e in events if e.kind == "correct" and e.refers_to is not None}
+        timer_events = []
+        for e in events:
+            if e.kind not in TIMER_KINDS:
+                continue
+            fix = corrections.get(e.id)
+            wall = parse_iso_utc(fix.wall_utc) if fix else parse_iso_utc(e.wall_utc)
+            timer_events.append(T.TimerEvent(e.id, T.Kind(e.kind), wall, e.mono, e.boot, e.reason, fix is not None))
+        now = self._now()
+        timer_state = T.compute(timer_events, now, self.config)
+        snap = self.entry.open_form(self._ref(subject, "vital_signs"))
+        readings: list[Reading] = []
+        baseline: dict[str, Any] | None = None
+        for row in snap.state.rows["vs"]:
+            values = {i: snap.state.canonical(("vs", row, i)) for i in VITAL_ITEMS}
+            tp = snap.state.value(("vs", row, "VSTPT"))
+            if tp == "BASE":
+                baseline = values
+            readings.append(Reading(row, tp, snap.state.value(("vs", row, "VSTIM")), values, ()))
+        readings = [Reading(r.row, r.timepoint, r.time, r.values,
+                            tuple(review(r.values, baseline if r.timepoint != "BASE" else None, self.config)))
+                    for r in readings]
+        done = {r.timepoint for r in readings if r.timepoint}
+        not_done: dict[str, str] = {}
+        for e in events:
+            if e.kind == "not_done" and e.detail:
+                not_done[str(json.loads(e.detail).get("timepoint"))] = e.reason or ""
+        points = schedule(self.config, timer_state.started, timer_state.stopped, now.wall, done=done,
+                          not_done=set(not_done))
+        product = None
+        checks = [e for e in events if e.kind == "product_check"]
+        if checks:
+            last = checks[-1]
+            second = next((e for e in events if e.kind == "second_check" and e.refers_to == last.id), None)
+            product = ProductCheck(last.username, parse_iso_utc(last.wall_utc), json.loads(last.detail or "{}"),
+                                   json.loads(second.detail or "{}").get("second") if second else None,
+                                   parse_iso_utc(second.wall_utc) if second else None)
+        subject_row = self._subject_id(subject)
+        return BedsideState(subject, subject_row.initials, subject_row.birth_year, timer_state, tuple(timer_events),
+                            tuple(points), tuple(readings), product, not_done,
+                            tuple(e.reason or "" for e in events if e.kind == "comment"))
+
+    # ----- the product check ------------------------------------------------------------------------------------
+    def product_check(self, subject: str, *, identity_confirmed: bool, weight_kg: str, cohort: str, bag_id: str,
+                      lot: str, labelled_cells_e6: str, use_by: str, premedication: str) -> DoseCheck:
+        """Record the identity and product check; writes the dose and product fields of the D0 forms too."""
+        self._require_entry(subject)
+        if not identity_confirmed:
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L(
+                "Identity: confirm the subject's number, initials and year of birth first",
+                "Identité : confirmer d'abord le numéro, les initiales et l'année de naissance du patient"))
+        self.entry.save_values(self._ref(subject, "dose_cohort"), {("dose", 0, "COHORT"): cohort,
+                                                                   ("dose", 0, "DOSEWT"): weight_kg}, confirm=True)
+        today = self._local(self._now().wall)
+        self.entry.save_values(self._ref(subject, "infusion"), {
+            ("ex", 0, "EXSTDAT"): today.strftime("%d/%m/%Y"), ("ex", 0, "EXBAG"): bag_id, ("ex", 0, "EXLOT"): lot,
+            ("ex", 0, "EXCELLS"): labelled_cells_e6})
+        try:
+            use_by_time = V.parse_datetime(use_by)
+        except V.ParseError as exc:
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L(f"Use-by time: {exc.rule.en}",
+                                                                 f"Date limite : {exc.rule.fr}")) from None
+        weight = V.parse_number(weight_kg, self.study.forms["dose_cohort"].item("DOSEWT"))
+        cells = V.parse_number(labelled_cells_e6, self.study.forms["infusion"].item("EXCELLS"))
+        check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.config)
+        expired = use_by_time < today
+        self._record(subject, "product_check", action=Action.PRODUCT_CHECK, detail={
+            "identity_confirmed": True, "weight_kg": str(weight), "cohort": cohort, "bag_id": bag_id, "lot": lot,
+            "labelled_cells_e6": str(cells), "planned_cells_e6": str(check.planned_cells_e6),
+            "difference_percent": str(check.difference_percent), "within_tolerance": check.within_tolerance,
+            "use_by": use_by_time.isoformat(), "expired_at_check": expired, "premedication": premedication})
+        return check
+
+    def second_check(self, subject: str, username: str, password: str) -> None:
+        """A second member of staff confirms the product check by signing in on the same screen."""
+        self._require_entry(subject)
+        events = [e for e in self._events(subject) if e.kind == "product_check"]
+        if not events:
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L("No product check to confirm yet",
+                                                                 "Aucune vérification du produit à confirmer"))
+        actor = self.services.site.authenticate(username, password)
+        if actor.username == self.services.actor.username:
+            raise ValidationError(Msg.SECOND_CHECKER_SAME, user=actor.username)
+        if actor.role not in (Role.NURSE, Role.INVESTIGATOR):
+            raise PermissionDenied(Msg.SECOND_CHECKER_ROLE,
+                                   role=L(actor.role.label(Lang.EN), actor.role.label(Lang.FR)))
+        self._record(subject, "second_check", refers_to=events[-1].id, action=Action.TWO_PERSON_CHECK,
+                     detail={"first": self.services.actor.username, "second": actor.username,
+                             "second_role": actor.role.value})
+
+    # ----- the timer ----------------------------------------------------------------------------------------------
+    def timer(self, subject: str, kind: T.Kind, reason: str | None = None) -> T.TimerState:
+        self._require_entry(subject)
+        current = self.state(subject)
+        try:
+            T.check_next(current.timer_events, kind, self._now())
+        except T.TimerError as exc:
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=exc.message) from None
+        if kind is T.Kind.PAUSE and not (reason or "").strip():
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L("Pause: a reason is required",
+                                                                 "Pause : un motif est obligatoire"))
+        self._record(subject, kind.value, reason=(reason or "").strip() or None)
+        local = self._local(self._now().wall).strftime("%H:%M")
+        if kind is T.Kind.START:
+            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXSTTIM"): local})
+        elif kind is T.Kind.STOP:
+            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXENTIM"): local})
+        return self.state(subject).timer
+
+    def correct_time(self, subject: str, event_id: int, local_time: str, reason: str) -> None:
+        """Change the recorded clock time of a timer event (the original stays in the record), with a reason."""
+        self._require_entry(subject)
+        if not reason.strip():
+            raise ValidationError(Msg.REASON_REQUIRED)
+        events = {e.id: e for e in self._events(subject)}
+        original = events.get(event_id)
+        if original is None or original.kind not in TIMER_KINDS:
+            raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L("No such timer event", "Événement inconnu"))
+        when = V.parse_time(local_time)
+        day = self._local(parse_iso_utc(original.wall_utc)).date()
+        local = dt.datetime.combine(day, when)
+        wall = (local - dt.timedelta(minutes=self.services.site.clock.local_offset_minutes())).replace(tzinfo=dt.UTC)
+        self._record(subject, "correct", reason=reason.strip(), refers_to=event_id, wall=wall,
+                     detail={"was": original.wall_utc, "kind": original.kind})
+        item = {"start": "EXSTTIM", "stop": "EXENTIM"}.get(original.kind)
+        if item:
+            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, item): when.strftime("%H:%M")},
+                                   reason=reason.strip())
+
+    def comment(self, subject: str, text: str) -> None:
+        self._require_entry(subject)
+        if not text.strip():
+            raise ValidationError(Msg.REASON_REQUIRED)
+        self._record(subject, "comment", reason=text.strip())
+        self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXCOMM"): text.strip()[:1000]})
+
+    # ----- vital signs ----------------------------------------------------------------------------------------
+    def record_vitals(self, subject: str, timepoint: str | None, values: dict[str, str], *,
+                      confirm: bool = False) -> Reading:
+        """Store one set of readings (one row of the D0 vital-sign form) with its actual time; return its flags."""
+        self._require_entry(subject)
+        ref = self._ref(subject, "vital_signs")
+        state = self.entry.open_form(ref).state
+        row = max(state.rows["vs"], default=0) + 1
+        local = self._local(self._now().wall)
+        entries: dict[CellKey, str] = {("vs", row, "VSTIM"): local.strftime("%H:%M")}
+        if timepoint:
+            entries[("vs", row, "VSTPT")] = timepoint
+        entries |= {("vs", row, item): text for item, text in values.items() if text.strip()}
+        self.entry.save_values(ref, entries, confirm=confirm)
+        for item in values:
+            self.entry.save_typing(ref, ("vs", 0, item), None)
+        return next(r for r in self.state(subject).readings if r.row == row)
+
+    def not_done(self, subject: str, timepoint: str, reason: str) -> None:
+        self._require_entry(subject)
+        if not reason.strip():
+            raise ValidationError(Msg.REASON_REQUIRED)
+        self._record(subject, "not_done", reason=reason.strip(), detail={"timepoint": timepoint})
+
+    def prefill_adverse_event(self, subject: str, flag: Flag) -> int:
+        """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades."""
+        self._require_entry(subject)
+        ref = FormRef(subject, "LOG", "adverse_events")
+        row = self.entry.add_row(ref, "ae")
+        today = self._local(self._now().wall).strftime("%d/%m/%Y")
+        values: dict[CellKey, str] = {("ae", row, "AETERM"): flag.ae_term, ("ae", row, "AESTDAT"): today}
+        if flag.grade:
+            values[("ae", row, "AETOXGR")] = str(flag.grade)
+        with contextlib.suppress(CrfError):  # the row exists; what could not be pre-filled is typed on the form
+            self.entry.save_values(ref, values, confirm=True)
+        return row
+
+    def typed(self, subject: str) -> dict[str, str]:
+        """The quick-entry fields typed but not saved (restored after a crash or a user switch)."""
+        buffer = self.entry.typed_buffer(self._ref(subject, "vital_signs"))
+        return {key[2]: text for key, (text, _unit) in buffer.items() if key[1] == 0}
+
+    def save_typed(self, subject: str, item: str, text: str) -> None:
+        self.entry.save_typing(self._ref(subject, "vital_signs"), ("vs", 0, item), text or None)
