@@ -87,3 +87,40 @@ def test_no_plaintext_of_trial_data_on_disk(db_path: Path, site: Site, admin: Se
     assert KeySlotFile.path_for(db_path).exists()
     names = sorted(p.name for p in db_path.parent.iterdir())
     assert all(name.startswith(db_path.name) for name in names), names
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site: Site, admin: Services) -> None:
+    from msc_sle_crf.clock import SystemClock
+    from msc_sle_crf.infusion import timer as T
+    from msc_sle_crf.services.bedside import Bedside
+
+    from .forms_helpers import STUDY
+
+    nurse_pw = make_user(admin, "nurse.k", "nurse")
+    second_pw = make_user(admin, "nurse.l", "nurse")
+    Services.sign_in(site, "nurse.k", nurse_pw).register_subject("ABC", 1980, "F")
+    site.close()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.bedside_writer", str(db_path), "nurse.k", nurse_pw, "nurse.l",
+         second_pw], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.startswith("running"), child.stderr.read() if child.stderr else ""
+    time.sleep(1.5)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    killed_at = time.time()
+
+    reopened = Site.open(db_path, clock=SystemClock())
+    bedside = Bedside(Services.sign_in(reopened, "nurse.k", nurse_pw), STUDY)
+    state = bedside.state("01-001")
+    assert state.timer.phase is T.Phase.RUNNING  # the infusion, its timer, its pause: all back
+    assert state.timer.pauses[0][2] == "line occluded"
+    started = state.timer.started.timestamp() if state.timer.started else 0
+    assert state.timer.running_seconds + state.timer.paused_seconds == pytest.approx(time.time() - started, abs=1.0)
+    assert state.timer.running_seconds >= killed_at - float(line.split()[1]) - 0.5
+    assert [r.timepoint for r in state.readings] == ["BASE", "T15"]  # every vital-sign set
+    assert state.product is not None and state.product.second_by == "nurse.l"
+    assert bedside.typed("01-001") == {"VSTEMP": "37,"}  # and the field being typed
+    reopened.close()

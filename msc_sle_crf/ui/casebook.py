@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QTextBrowser,
     QTreeWidget,
@@ -143,6 +144,9 @@ class CasebookDialog(QDialog):
         head.addStretch(1)
         self.next_label = QLabel(objectName="subtitle")
         head.addWidget(self.next_label)
+        self.bedside_button = QPushButton(objectName="primary")
+        self.bedside_button.clicked.connect(self.open_bedside)
+        head.addWidget(self.bedside_button)
         layout.addLayout(head)
         self.hint = QLabel(objectName="subtitle")
         layout.addWidget(self.hint)
@@ -165,8 +169,20 @@ class CasebookDialog(QDialog):
         layout.addWidget(splitter, 1)
         self.retranslate()
 
+    def open_bedside(self) -> None:
+        from msc_sle_crf.ui.bedside import BedsideWindow
+
+        window = BedsideWindow(self.entry.services, self.study, self.subject, self.parentWidget())
+        window.finished.connect(lambda _r: self.refresh())
+        self.form_opened.emit(window)
+        window.show()
+
     def retranslate(self) -> None:
         self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
+        self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
+        from msc_sle_crf.models import Perm
+
+        self.bedside_button.setVisible(self.entry.services.can(Perm.ENTER_NURSING_DATA))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),

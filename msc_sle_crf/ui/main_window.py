@@ -94,6 +94,13 @@ class LockScreen(QWidget):
     def __init__(self) -> None:
         super().__init__()
         outer = QVBoxLayout(self)
+        # What keeps running while the screen is locked (an infusion and its next reading), without identity.
+        self.activity = QLabel(objectName="lockActivity")
+        self.activity.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; color: #1d2b3a; "
+                                    "background: #e8f0fb; border-radius: 8px; padding: 12px; }")
+        self.activity.setVisible(False)
+        outer.addWidget(self.activity)
         outer.addStretch(1)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -126,6 +133,14 @@ class LockScreen(QWidget):
         self.other_user.returnPressed.connect(self.other_password.setFocus)
         self.other_password.returnPressed.connect(self._takeover)
         self.takeover_button.clicked.connect(self._takeover)
+
+    def show_activity(self, text: str) -> None:
+        self.activity.setText(text)
+        self.activity.setVisible(bool(text))
+        overdue = "OVERDUE" in text or "EN RETARD" in text
+        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; padding: 12px; border-radius: 8px; "
+                                    + ("color: #b00020; background: #fdecea; }" if overdue else
+                                       "color: #1d2b3a; background: #e8f0fb; }"))
 
     def show_for(self, full_name: str, username: str) -> None:
         self.title.setText(tr("Locked", "Session verrouillée"))
@@ -203,6 +218,9 @@ class MainWindow(QMainWindow):
         minutes = int(self._settings().get("idle_lock_minutes", "5"))
         self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000)
         self.idle.idle.connect(self.lock)
+        self.activity_timer = QTimer(self)
+        self.activity_timer.setInterval(1000)
+        self.activity_timer.timeout.connect(self.update_lock_activity)
         self.retranslate()
 
     # ----- building ----------------------------------------------------------------------------------------
@@ -367,14 +385,30 @@ class MainWindow(QMainWindow):
 
         run_in_background(self.services.verify_integrity, done, failed)
 
-    def _save_open_drafts(self) -> None:
-        """Before another user takes over: keep the first user's unsaved input as their draft, then close."""
+    def update_lock_activity(self) -> None:
+        """While locked: the infusion timer and the next reading stay visible (and keep being computed)."""
+        lines = []
+        for dialog in self.open_dialogs:
+            status = getattr(dialog, "status_line", None)
+            if status is not None:
+                text = status()
+                if text:
+                    lines.append(text)
+        self.lock_screen.show_activity("\n".join(lines))
+
+    def _save_open_drafts(self, new_services: Services | None = None) -> None:
+        """Before another user takes over: keep the first user's unsaved input as their draft, then close. A bedside
+        screen stays open for the new user: the infusion does not stop because the nurse changed."""
         for dialog in list(self.open_dialogs):
+            rebind = getattr(dialog, "rebind", None)
+            if rebind is not None and new_services is not None and new_services.can(Perm.ENTER_NURSING_DATA):
+                rebind(new_services)
+                continue
             saver = getattr(dialog, "save_draft", None)
             if saver is not None:
                 saver()
             dialog.done(0)
-        self.open_dialogs.clear()
+            self.open_dialogs.remove(dialog)
 
     def lock(self) -> None:
         if self.stack.currentWidget() is self.lock_screen:
@@ -386,8 +420,11 @@ class MainWindow(QMainWindow):
         self.menuBar().setEnabled(False)
         self.lock_screen.show_for(self.services.actor.full_name, self.services.actor.username)
         self.stack.setCurrentWidget(self.lock_screen)
+        self.update_lock_activity()
+        self.activity_timer.start()
 
     def _back_to_work(self) -> None:
+        self.activity_timer.stop()
         self.menuBar().setEnabled(True)
         self.stack.setCurrentWidget(self.work)
         self.idle.resume()
@@ -411,7 +448,7 @@ class MainWindow(QMainWindow):
 
         def done(new_services: Services) -> None:
             # The first user's input is saved under the first user's name before the context changes.
-            self._save_open_drafts()
+            self._save_open_drafts(new_services)
             self.services = new_services
             self.lock_screen.error.clear()
             self._back_to_work()
