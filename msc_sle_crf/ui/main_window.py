@@ -408,7 +408,8 @@ class MainWindow(QMainWindow):
             if saver is not None:
                 saver()
             dialog.done(0)
-            self.open_dialogs.remove(dialog)
+            if dialog in self.open_dialogs:  # finished() may already have removed it
+                self.open_dialogs.remove(dialog)
 
     def lock(self) -> None:
         if self.stack.currentWidget() is self.lock_screen:
