@@ -24,6 +24,40 @@ from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
 
 
+def render_bedside(app: QApplication, site, out: Path, lang: Lang) -> None:
+    """The infusion day of the subject still in screening: checked, started, three readings, one overdue."""
+    from msc_sle_crf.infusion import timer as T
+    from msc_sle_crf.ui.bedside import BedsideWindow
+
+    nurse = Services.sign_in(site, "nurse.durand", "training-nurse")
+    window = BedsideWindow(nurse, load_study(), "99-006")
+    window.resize(1280, 800)
+    window.show()
+    app.processEvents()
+    window.grab().save(str(out / f"bedside-1-check-{lang}.png"))
+    b = window.bedside
+    if b.state("99-006").product is None:
+        b.product_check("99-006", identity_confirmed=True, weight_kg="58", cohort="2", bag_id="UC-99-006-01",
+                        lot="L2026-021", labelled_cells_e6="120", use_by="31/12/2099 16:00",
+                        premedication="paracétamol 1 g")
+        b.second_check("99-006", "dr.martin", "training-doctor")
+        b.record_vitals("99-006", "BASE", {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126", "VSDIABP": "80",
+                                           "VSRESP": "16", "VSSPO2": "98"})
+        b.timer("99-006", T.Kind.START)
+        b.record_vitals("99-006", "T15", {"VSTEMP": "37,4", "VSHR": "88", "VSSYSBP": "118", "VSDIABP": "74",
+                                          "VSRESP": "18", "VSSPO2": "97"})
+        b.record_vitals("99-006", "T30", {"VSTEMP": "38,3", "VSHR": "104", "VSSYSBP": "102", "VSDIABP": "64",
+                                          "VSRESP": "20", "VSSPO2": "94"}, confirm=True)
+    window.reload()
+    window.tabs.setCurrentIndex(1)
+    app.processEvents()
+    window.grab().save(str(out / f"bedside-2-vitals-{lang}.png"))
+    window.tabs.setCurrentIndex(2)
+    app.processEvents()
+    window.grab().save(str(out / f"bedside-3-days-{lang}.png"))
+    window.close()
+
+
 def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
     study = load_study()
@@ -73,6 +107,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
         app.processEvents()
         window.grab().save(str(out / f"{name}-{lang}.png"))
         window.close()
+    render_bedside(app, site, out, lang)
     for number, name in (("99-001", "dashboard-completed"), ("99-003", "dashboard-not-tolerated")):
         casebook = CasebookDialog(doctor, study, number)
         casebook.resize(1280, 800)

@@ -57,6 +57,9 @@ QListWidget#schedule { font-size: 13pt; }
 QListWidget#schedule::item { min-height: 42px; }
 QLabel#flag { font-size: 12pt; font-weight: bold; color: #b00020; }
 QFrame#panel { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
+QCheckBox, QRadioButton { font-size: 12pt; min-height: 36px; spacing: 10px; }
+QCheckBox::indicator, QRadioButton::indicator { width: 24px; height: 24px; }
+QLineEdit { min-height: 40px; font-size: 12pt; }
 QLabel#panelTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
 """
 PHASE_COLORS = {T.Phase.NOT_STARTED: "#7b8794", T.Phase.RUNNING: "#2e7d32", T.Phase.PAUSED: "#b26a00",
@@ -176,6 +179,7 @@ class BedsideWindow(QDialog):
         self.identity = QLabel(objectName="identity")
         left.addWidget(self.identity)
         self.product_line = QLabel(objectName="subtitle")
+        self.product_line.setWordWrap(True)
         left.addWidget(self.product_line)
         row.addLayout(left, 1)
         self.phase = QLabel(objectName="phase")
@@ -484,6 +488,24 @@ class BedsideWindow(QDialog):
                                          f"Poche {d.get('bag_id')} · lot {d.get('lot')} · vérifiée par "
                                          f"{s.product.by}") + second)
             self.second_status.setText(second.strip(" ·"))
+            # Show what was recorded (a new check can still be recorded over it, and both stay in the record).
+            recorded = {"weight": d.get("weight_kg"), "bag": d.get("bag_id"), "lot": d.get("lot"),
+                        "cells": d.get("labelled_cells_e6"), "premed": d.get("premedication")}
+            use_by = d.get("use_by")
+            if use_by:
+                recorded["use_by"] = dt.datetime.fromisoformat(str(use_by)).strftime("%d/%m/%Y %H:%M")
+            for key, value in recorded.items():
+                if value is not None and not self.check_fields[key].text():
+                    self.check_fields[key].setText(str(value).replace(".", ",") if key in ("weight", "cells")
+                                                   and current_lang().value == "fr" else str(value))
+            cohort = self.cohort_buttons.get(str(d.get("cohort")))
+            if cohort is not None:
+                cohort.setChecked(True)
+            self.identity_box.setChecked(True)
+            local = s.product.at + dt.timedelta(minutes=self.bedside.services.site.clock.local_offset_minutes())
+            self.record_check_button.setText(tr(f"Recorded at {local:%H:%M} by {s.product.by} — record again",
+                                                f"Enregistrée à {local:%H:%M} par {s.product.by} — enregistrer à "
+                                                "nouveau"))
         self.plot.set_readings([(r.time, r.values) for r in s.readings if r.time is not None])
         self._render_flags()
         self._render_after()
