@@ -48,6 +48,10 @@ def test_check_screen_flags_a_dose_mismatch_and_needs_a_second_person(qtbot, nur
     window.check_fields["cells"].setText("150")
     assert "MISMATCH beyond 10 %" in window.dose_line.text()
     window.check_fields["cells"].setText("120")
+    window.check_fields["use_by"].setText("25/11/2026 08:00")  # 10:00 local now
+    assert "PRODUCT EXPIRED" in window.dose_line.text()
+    window.check_fields["use_by"].setText("25/11/2026 16:00")
+    assert "Baseline vital signs: to do before the start" in window.baseline_line.text()
     qtbot.mouseClick(window.record_check_button, Qt.MouseButton.LeftButton)
     assert "waiting for the second person" in window.product_line.text()
     window.second_user.setText("nurse.durand")

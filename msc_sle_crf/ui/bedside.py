@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
+from msc_sle_crf.forms import values as V
 from msc_sle_crf.forms.model import StudyDef
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.infusion import timer as T
@@ -188,6 +189,9 @@ class BedsideWindow(QDialog):
         self.clock.setMinimumWidth(200)
         self.clock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.clock)
+        self.correct_button = QPushButton(objectName="correct")
+        self.correct_button.clicked.connect(self.correct_time)
+        row.addWidget(self.correct_button)
         self.timer_buttons: dict[T.Kind, QPushButton] = {}
         for kind in T.Kind:
             button = QPushButton(objectName="timerButton")
@@ -240,6 +244,13 @@ class BedsideWindow(QDialog):
         self.record_check_button = QPushButton(objectName="big")
         self.record_check_button.clicked.connect(self.record_check)
         box.addWidget(self.record_check_button)
+        baseline = QHBoxLayout()
+        self.baseline_line = QLabel(objectName="next")
+        baseline.addWidget(self.baseline_line, 1)
+        self.baseline_button = QPushButton(objectName="big")
+        self.baseline_button.clicked.connect(self.go_to_baseline)
+        baseline.addWidget(self.baseline_button)
+        box.addLayout(baseline)
         box.addStretch(1)
         layout.addWidget(frame, 3)
         second, second_box = self._panel("second_title")
@@ -343,6 +354,8 @@ class BedsideWindow(QDialog):
                               "premed": ("Premedication", "Prémédication")}.items():
             self.check_labels[key].setText(tr(en, fr))
         self.cohort_label.setText(tr("Dose cohort", "Cohorte de dose"))
+        self.correct_button.setText(tr("Correct a time…", "Corriger une heure…"))
+        self.baseline_button.setText(tr("Baseline vital signs…", "Signes vitaux de référence…"))
         self.record_check_button.setText(tr("Record the check", "Enregistrer la vérification"))
         self.second_title.setText(tr("Second person", "Seconde personne"))
         self.second_note.setText(tr("A second member of staff checks the product against the prescription and signs "
@@ -507,6 +520,19 @@ class BedsideWindow(QDialog):
                                                 f"Enregistrée à {local:%H:%M} par {s.product.by} — enregistrer à "
                                                 "nouveau"))
         self.plot.set_readings([(r.time, r.values) for r in s.readings if r.time is not None])
+        self.correct_button.setVisible(bool(s.timer_events))
+        base = next((r for r in s.readings if r.timepoint == "BASE"), None)
+        if base is not None:
+            self.baseline_line.setText(tr(f"Baseline vital signs recorded at {base.time:%H:%M}",
+                                          f"Signes vitaux de référence saisis à {base.time:%H:%M}"))
+            self.baseline_line.setStyleSheet("background: #e8f5e9; color: #2e7d32;")
+        elif "BASE" in s.not_done:
+            self.baseline_line.setText(tr("Baseline vital signs not done", "Signes vitaux de référence non faits"))
+            self.baseline_line.setStyleSheet("background: #eef2f6;")
+        else:
+            self.baseline_line.setText(tr("Baseline vital signs: to do before the start",
+                                          "Signes vitaux de référence : à faire avant le début"))
+            self.baseline_line.setStyleSheet("background: #e8f0fb; color: #1f5fa8;")
         self._render_flags()
         self._render_after()
         self.tick()
@@ -570,7 +596,6 @@ class BedsideWindow(QDialog):
         QMessageBox.warning(self, self.windowTitle(), error_text(exc))
 
     def _update_dose(self) -> None:
-        from msc_sle_crf.forms import values as V
         from msc_sle_crf.infusion.vitals import dose_check
 
         cohort = next((c for c, b in self.cohort_buttons.items() if b.isChecked()), None)
@@ -599,8 +624,50 @@ class BedsideWindow(QDialog):
                 style = "background: #fdecea; color: #b00020;"
             else:
                 style = "background: #e8f5e9; color: #2e7d32;"
+        use_by = self.check_fields["use_by"].text().strip()
+        if use_by:
+            try:
+                limit = V.parse_datetime(use_by)
+            except V.ParseError:
+                limit = None
+            now = self.bedside._local(self._now().wall)
+            if limit is not None and limit < now:
+                text += tr(" — PRODUCT EXPIRED: do not infuse; call the investigator",
+                           " — PRODUIT PÉRIMÉ : ne pas perfuser ; appeler l'investigateur")
+                style = "background: #fdecea; color: #b00020;"
         self.dose_line.setText(text)
         self.dose_line.setStyleSheet(style)
+
+    def go_to_baseline(self) -> None:
+        self.selected_point = "BASE"
+        self.tabs.setCurrentIndex(1)
+        self.vital_fields["VSTEMP"].setFocus()
+        self.tick()
+
+    def correct_time(self) -> None:
+        """Change the clock time of a timer event (e.g. the pump's clock was right), with a reason."""
+        if self.state is None or not self.state.timer_events:
+            return
+        offset = dt.timedelta(minutes=self.bedside.services.site.clock.local_offset_minutes())
+        choices = [f"{e.id}: {T.phase_label(T.Phase.RUNNING).get() if e.kind is T.Kind.START else e.kind.value} "
+                   f"{(e.wall + offset):%H:%M}" for e in self.state.timer_events]
+        choice, ok = QInputDialog.getItem(self, tr("Correct a time", "Corriger une heure"),
+                                          tr("Which event?", "Quel événement ?"), choices, 0, False)
+        if not ok:
+            return
+        new_time, ok = self.ask_text(tr("Correct a time", "Corriger une heure"), tr("Actual time (hh:mm)",
+                                                                                    "Heure réelle (hh:mm)"))
+        if not ok:
+            return
+        reason, ok = self.ask_text(tr("Reason for change", "Motif de modification"), tr("Why?", "Pourquoi ?"))
+        if not ok:
+            return
+        try:
+            self.bedside.correct_time(self.subject, int(choice.split(":")[0]), new_time, reason)
+        except CrfError as exc:
+            self._fail(exc)
+            return
+        self.reload()
 
     def record_check(self) -> None:
         cohort = next((c for c, b in self.cohort_buttons.items() if b.isChecked()), "")
