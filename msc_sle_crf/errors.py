@@ -122,6 +122,14 @@ class Msg(Enum):
         "Les définitions de formulaires dans {path} contiennent {count} erreur(s) ; le programme ne peut pas "
         "démarrer :\n{errors}",
     )
+    # Lifecycle and signatures
+    FORM_LOCKED = ("The form is locked: unlock it (with a reason) to change it.",
+                   "Le formulaire est verrouillé : le déverrouiller (avec un motif) pour le modifier.")
+    FORM_WRONG_STATE = ("Not possible: the form is {state}.", "Impossible : le formulaire est {state}.")
+    SIGNER_MISMATCH = ("Sign with your own user name ({user}).",
+                       "Signez avec votre propre nom d'utilisateur ({user}).")
+    SIGNATURE_MEANING_UNKNOWN = ("Signature meaning: choose one of {choices}.",
+                                 "Signification de la signature : choisir parmi {choices}.")
     # Bedside
     BEDSIDE_REFUSED = ("{problem}", "{problem}")
     SECOND_CHECKER_SAME = (

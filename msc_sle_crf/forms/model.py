@@ -269,6 +269,28 @@ class AnchorRef(_Frozen):
     item: ItemId
 
 
+class SignatureMeaning(_Frozen):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,31}$")]
+    label: Text
+
+
+def _default_meanings() -> tuple[SignatureMeaning, ...]:
+    return (SignatureMeaning(code="author", label=Text(en="Author: I entered these data",
+                                                       fr="Auteur : j'ai saisi ces données")),
+            SignatureMeaning(code="review", label=Text(en="Review: I reviewed these data",
+                                                       fr="Relecture : j'ai relu ces données")),
+            SignatureMeaning(code="approval", label=Text(en="Approval: I approve these data as the investigator",
+                                                         fr="Approbation : j'approuve ces données en tant "
+                                                            "qu'investigateur")))
+
+
+class SignatureConfig(_Frozen):
+    """Electronic signatures (21 CFR 11.50): the meanings a signer chooses from, and the roles that may sign."""
+
+    meanings: tuple[SignatureMeaning, ...] = Field(default_factory=_default_meanings, min_length=1)
+    roles: tuple[Literal["investigator", "nurse"], ...] = ("investigator",)
+
+
 class StudyMeta(_Frozen):
     """``study.yaml``: the study, its visits, shared code lists and the scoring rules to confirm with the sponsor."""
 
@@ -281,6 +303,7 @@ class StudyMeta(_Frozen):
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
     scoring: ScoringConfig = ScoringConfig()
     infusion: InfusionConfig = InfusionConfig()
+    signatures: SignatureConfig = SignatureConfig()
 
 
 class StudyDef(_Frozen):

@@ -8,6 +8,7 @@ from msc_sle_crf.models.entities import (
     FormRow,
     InfusionEvent,
     ItemValue,
+    Signature,
     SiteSetting,
     Subject,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ItemValue",
     "Perm",
     "Role",
+    "Signature",
     "SiteSetting",
     "Subject",
     "allowed",

@@ -172,3 +172,23 @@ class InfusionEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     detail: Mapped[str | None] = mapped_column(Text, default=None)  # JSON
     refers_to: Mapped[int | None] = mapped_column(Integer, default=None)  # the event a correction applies to
+
+
+class Signature(Base):
+    """An electronic signature of a form instance (21 CFR 11.50): who (printed name, role), when (UTC and offset),
+    what it means, and the SHA-256 of the content signed. Append-only; a later change of the data makes it invalid
+    (the content no longer matches), which is shown everywhere and audited."""
+
+    __tablename__ = "signature"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    printed_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    meaning: Mapped[str] = mapped_column(String(32))
+    signed_utc: Mapped[str] = mapped_column(String(32))
+    utc_offset_min: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))

@@ -40,6 +40,7 @@ class Perm(StrEnum):
     BACKUP = "backup"
     VIEW_AUDIT = "view_audit"
     VERIFY_AUDIT = "verify_audit"
+    LOCK_FORMS = "lock_forms"
 
     def describe(self, lang: Lang) -> str:
         return _PERM_LABELS[self][1 if lang is Lang.FR else 0]
@@ -60,6 +61,7 @@ _PERM_LABELS = {
     Perm.BACKUP: ("back up or restore the database", "sauvegarder ou restaurer la base"),
     Perm.VIEW_AUDIT: ("read the audit trail", "consulter la piste d'audit"),
     Perm.VERIFY_AUDIT: ("verify the audit trail", "vérifier la piste d'audit"),
+    Perm.LOCK_FORMS: ("lock or unlock forms", "verrouiller ou déverrouiller des formulaires"),
 }
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -69,13 +71,14 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.INVESTIGATOR: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.ENTER_CLINICAL_DATA,
         Perm.SIGN_INVESTIGATOR_FORMS, Perm.PRINT, Perm.EXPORT, Perm.BACKUP, Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT,
+        Perm.LOCK_FORMS,
     }),
     Role.NURSE: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.PRINT,
     }),
     Role.MONITOR: frozenset({
         Perm.VIEW_DATA, Perm.VERIFY_SOURCE_DATA, Perm.MANAGE_QUERIES, Perm.PRINT, Perm.EXPORT,
-        Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT,
+        Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT, Perm.LOCK_FORMS,
     }),
 }
 

@@ -41,6 +41,10 @@ from msc_sle_crf.services.session import AuditRecord, Services
 STATUS_NOT_STARTED = "not_started"
 STATUS_DRAFT = "draft"
 STATUS_COMPLETE = "complete"
+STATUS_VERIFIED = "verified"  # source data verified by the monitor
+STATUS_SIGNED = "signed"
+STATUS_LOCKED = "locked"
+COMPLETED = frozenset({STATUS_COMPLETE, STATUS_VERIFIED, STATUS_SIGNED})  # changes need a reason
 
 
 class SoftCheckNeedsConfirmation(ValidationError):
@@ -369,7 +373,9 @@ class DataEntry:
                     reason: str | None) -> SaveResult:
         item = form.item(key[2])
         cell = state.cell(key)
-        complete = instance is not None and instance.status == STATUS_COMPLETE
+        if instance is not None and instance.status == STATUS_LOCKED:
+            raise ValidationError(Msg.FORM_LOCKED)
+        complete = instance is not None and instance.status in COMPLETED
         row = None
         if instance is not None:
             row = session.execute(select(ItemValue).where(
@@ -414,6 +420,15 @@ class DataEntry:
                              new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
                              reason=clean_reason, detail=detail)
         status = instance.status
+        if status in (STATUS_VERIFIED, STATUS_SIGNED):
+            # Verified or signed data changed: the verification no longer holds, and the signature's content no
+            # longer matches (it shows as invalid everywhere); the form goes back to "complete".
+            if status == STATUS_SIGNED:
+                self.services._audit(session, Action.SIGNATURE_INVALIDATED, subject=subject.subject_number,
+                                     visit=event.id, form=form.id, item=key[2], reason=clean_reason,
+                                     detail="signed data changed")
+            status = self._set_status(session, subject, event, form, instance, STATUS_COMPLETE,
+                                      f"{status} -> complete: data changed", clean_reason)
         if complete and state.blockers():
             status = self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
                                       "complete -> draft: " + state.blockers()[0].message.en, clean_reason)
@@ -449,16 +464,18 @@ class DataEntry:
             if group.max_rows is not None and len(live) >= group.max_rows:
                 raise ValidationError(Msg.ROW_LIMIT, group=group.label.as_l(), count=group.max_rows)
             clean_reason = (reason or "").strip() or None
-            if instance.status == STATUS_COMPLETE and clean_reason is None:
+            if instance.status == STATUS_LOCKED:
+                raise ValidationError(Msg.FORM_LOCKED)
+            if instance.status in COMPLETED and clean_reason is None:
                 raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=group.label.as_l())
             number = max((r.row_no for r in rows), default=0) + 1  # numbers are never reused
             session.add(FormRow(instance_id=instance.id, group_id=group_id, row_no=number, removed=False,
                                 created_utc=self.services._now()))
             self.services._audit(session, Action.ROW_ADD, subject=subject_number, visit=event_id, form=form_id,
                                  repeat_key=f"{group_id}:{number}", reason=clean_reason)
-            if instance.status == STATUS_COMPLETE:
+            if instance.status in COMPLETED:
                 self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
-                                 "complete -> draft: new row", clean_reason)
+                                 f"{instance.status} -> draft: new row", clean_reason)
             return number
 
     def remove_row(self, ref: FormRef, group_id: str, row_no: int,
@@ -475,6 +492,8 @@ class DataEntry:
                 FormRow.removed.is_(False))).scalar_one_or_none()
             if row is None or instance is None:
                 raise ValidationError(Msg.ROW_UNKNOWN, group=group_id, row=row_no)
+            if instance.status == STATUS_LOCKED:
+                raise ValidationError(Msg.FORM_LOCKED)
             if not reason.strip():
                 raise ValidationError(Msg.REASON_REQUIRED)
             row.removed = True
@@ -485,6 +504,14 @@ class DataEntry:
                               for v in values}, ensure_ascii=False, sort_keys=True)
             self.services._audit(session, Action.ROW_REMOVE, subject=subject_number, visit=event_id, form=form_id,
                                  repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
+            if instance.status in (STATUS_VERIFIED, STATUS_SIGNED):
+                form = self._definition(session, instance, current)
+                if instance.status == STATUS_SIGNED:
+                    self.services._audit(session, Action.SIGNATURE_INVALIDATED, subject=subject_number,
+                                         visit=event_id, form=form_id, reason=reason.strip(),
+                                         detail="signed data changed: row removed")
+                self._set_status(session, subject, self.study.event(event_id), form, instance, STATUS_COMPLETE,
+                                 f"{instance.status} -> complete: row removed", reason.strip())
 
     def mark_complete(self, ref: FormRef) -> None:
         """Run every check; raise ``FormIncomplete`` listing what blocks, or mark the form complete."""
@@ -511,7 +538,7 @@ class DataEntry:
             if blockers:
                 raise FormIncomplete(blockers)
             instance = self._ensure_instance(session, subject, event, form)
-            if instance.status == STATUS_COMPLETE:
+            if instance.status in COMPLETED or instance.status == STATUS_LOCKED:
                 return
             # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
             for key in state.hidden_with_value():
