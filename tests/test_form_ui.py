@@ -281,3 +281,21 @@ def test_double_click_on_a_subject_opens_the_casebook(qtbot, nurse: DataEntry, s
     assert len(main.open_dialogs) == 2  # the form window is tracked too: hidden at lock, closed at takeover
     main.lock()
     assert not any(d.isVisible() for d in main.open_dialogs)
+
+
+def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: DataEntry, subject: str) -> None:
+    ref = FormRef(subject, "SCR", "renal_function")
+    doctor.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
+    doctor.mark_complete(ref)
+    view = show(qtbot, FormView(doctor, ref, ask_reason=lambda *_a: "transcription error"))
+    assert view.lifecycle_buttons["sign"].isVisible() and not view.lifecycle_buttons["lock"].isVisible()
+    view.sign_with = ("dr.ui", "wrong-password-9", "approval")
+    view.lifecycle_action("sign")
+    assert "Sign-in failed" in view.last_error and view.status == "complete"
+    view.sign_with = ("dr.ui", "pw-iu.rd-2026", "approval")
+    qtbot.mouseClick(view.lifecycle_buttons["sign"], Qt.MouseButton.LeftButton)
+    assert view.status == "signed" and view.status_label.text() == "Signed"
+    assert "✓ Signed:" in view.signature_lines.text() and "Dr.Ui (Investigator)" in view.signature_lines.text()
+    type_into(qtbot, view, ("lb", 0, "CREAT"), "90")
+    assert "INVALID: the data changed after signing" in view.signature_lines.text()
+    assert view.status == "complete" and view.lifecycle_buttons["sign"].isVisible()

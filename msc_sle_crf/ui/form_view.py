@@ -51,7 +51,7 @@ from msc_sle_crf.forms.functions import CALCULATIONS
 from msc_sle_crf.forms.model import CodeList, Item, ItemGroup, ItemType, MissingCode
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.entry import (
-    STATUS_COMPLETE,
+    COMPLETED,
     DataEntry,
     FormIncomplete,
     FormRef,
@@ -110,6 +110,9 @@ STATUS_LABELS = {
     "not_started": (("Not started", "Non commencé"), "#7b8794"),
     "draft": (("In progress", "En cours de saisie"), "#1f5fa8"),
     "complete": (("Complete", "Complet"), "#2e7d32"),
+    "verified": (("Source-verified", "Vérifié (SDV)"), "#00796b"),
+    "signed": (("Signed", "Signé"), "#5e35b1"),
+    "locked": (("Locked", "Verrouillé"), "#37474f"),
 }
 
 
@@ -614,6 +617,43 @@ class HistoryDialog(QDialog):
         layout.addWidget(buttons)
 
 
+class SignDialog(QDialog):
+    """Electronic signature: user name and password again, the meaning, and what the signature certifies."""
+
+    def __init__(self, study: Any, form_label: str, ref: FormRef, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("Electronic signature", "Signature électronique"))
+        layout = QVBoxLayout(self)
+        what = QLabel(tr(f"You are signing “{form_label}” of subject {ref.subject}, visit {ref.event}.",
+                         f"Vous signez « {form_label} » du patient {ref.subject}, visite {ref.event}."))
+        what.setWordWrap(True)
+        layout.addWidget(what)
+        self.meaning = QComboBox(objectName="meaning")
+        for m in study.meta.signatures.meanings:
+            self.meaning.addItem(m.label.get(), m.code)
+        layout.addWidget(self.meaning)
+        self.username = QLineEdit(objectName="signUser")
+        self.username.setPlaceholderText(tr("Your user name", "Votre nom d'utilisateur"))
+        self.password = QLineEdit(objectName="signPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText(tr("Your password", "Votre mot de passe"))
+        layout.addWidget(self.username)
+        layout.addWidget(self.password)
+        legal = QLabel(tr("This electronic signature is the legally binding equivalent of my handwritten signature.",
+                          "Cette signature électronique a la même valeur juridique que ma signature manuscrite."),
+                       objectName="help")
+        legal.setWordWrap(True)
+        layout.addWidget(legal)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Sign", "Signer"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def values(self) -> tuple[str, str, str]:
+        return self.username.text(), self.password.text(), str(self.meaning.currentData())
+
+
 SCORE_NAMES = {
     "selena_sledai": ("SELENA-SLEDAI total", "Total SELENA-SLEDAI"), "pga": ("PGA", "PGA"),
     "sri4": ("SRI-4 responder (vs inclusion M0)", "Répondeur SRI-4 (vs inclusion M0)"),
@@ -680,6 +720,8 @@ class FormView(QWidget):
         self.ask_missing = ask_missing or self._ask_missing
         self.fields: dict[CellKey, FieldEditor] = {}
         self.show_missing = False  # "required" messages appear after a first "Mark complete"
+        self.sign_with: tuple[str, str, str] | None = None  # tests: credentials instead of the dialog
+        self.last_error = ""
         self.committed: dict[CellKey, tuple[str, str | None]] = {}
         self.outer = QVBoxLayout(self)
         self.outer.setContentsMargins(0, 0, 0, 0)
@@ -713,16 +755,37 @@ class FormView(QWidget):
         title = QLabel(form.label.get(), objectName="formTitle")
         header.addWidget(title)
         header.addStretch(1)
+        self.lifecycle_buttons: dict[str, QPushButton] = {}
+        for key, (en, fr) in (("verify", ("Source verified", "Données source vérifiées")),
+                              ("sign", ("Sign…", "Signer…")), ("lock", ("Lock", "Verrouiller")),
+                              ("unlock", ("Unlock…", "Déverrouiller…"))):
+            button = QPushButton(tr(en, fr), objectName=f"lifecycle_{key}")
+            button.clicked.connect(lambda _c=False, k=key: self.lifecycle_action(k))
+            self.lifecycle_buttons[key] = button
+            header.addWidget(button)
         self.status_label = QLabel(objectName="status")
         header.addWidget(self.status_label)
         layout.addLayout(header)
+        self.lifecycle_error = QLabel(objectName="error")
+        self.lifecycle_error.setWordWrap(True)
+        self.lifecycle_error.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.lifecycle_error.setVisible(False)
+        layout.addWidget(self.lifecycle_error)
+        self.signature_lines = QLabel(objectName="signatures")
+        self.signature_lines.setWordWrap(True)
+        self.signature_lines.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.signature_lines)
         event = self.snapshot.event
         sub = QLabel(tr(f"Subject {self.ref.subject} · {event.label.en} · form {form.id} version {form.version}",
                         f"Patient {self.ref.subject} · {event.label.fr} · formulaire {form.id} version {form.version}"),
                      objectName="subtitle")
         layout.addWidget(sub)
-        self.read_only = not self.entry.can_edit(form.id)
-        if self.read_only:
+        self.read_only = not self.entry.can_edit(form.id) or self.status == "locked"
+        if self.status == "locked":
+            note = QLabel(tr("Locked: unlock it (with a reason) to change it.",
+                             "Verrouillé : le déverrouiller (avec un motif) pour le modifier."), objectName="outdated")
+            layout.addWidget(note)
+        elif self.read_only:
             note = QLabel(tr("Read only: your role cannot change this form.",
                              "Lecture seule : votre rôle ne permet pas de modifier ce formulaire."),
                           objectName="outdated")
@@ -765,6 +828,7 @@ class FormView(QWidget):
         layout.addLayout(footer)
         layout.addStretch(1)
         self.outer.addWidget(self.content)
+        self._render_lifecycle()
         self.content.show()
         self._load_values()
         self.refresh_all()
@@ -853,6 +917,69 @@ class FormView(QWidget):
             elif key not in self.committed:
                 self.committed[key] = ("\0", None)  # typed but not accepted: differs from anything typed
 
+    # ----- lifecycle and signatures -----------------------------------------------------------------------------
+    def _lifecycle(self) -> Any:
+        from msc_sle_crf.services.lifecycle import Lifecycle
+
+        return Lifecycle(self.entry)
+
+    def _render_lifecycle(self) -> None:
+        from msc_sle_crf.models import Perm
+
+        services = self.entry.services
+        status = self.status
+        visible = {
+            "verify": status == "complete" and services.can(Perm.VERIFY_SOURCE_DATA),
+            "sign": status in ("complete", "verified") and services.can(Perm.SIGN_INVESTIGATOR_FORMS),
+            "lock": status == "signed" and services.can(Perm.LOCK_FORMS),
+            "unlock": status == "locked" and services.can(Perm.LOCK_FORMS),
+        }
+        for key, button in self.lifecycle_buttons.items():
+            button.setVisible(visible[key])
+        try:
+            signatures = self._lifecycle().signatures(self.ref)
+        except CrfError:
+            signatures = []
+        lines = []
+        for sig in signatures:
+            color = "#2e7d32" if sig.valid else "#b00020"
+            mark = "✓" if sig.valid else "✕"
+            lines.append(f'<span style="color:{color}"><b>{mark} {tr("Signed", "Signé")}:</b> '
+                         f"{html.escape(sig.manifestation(current_lang()))}</span>")
+        self.signature_lines.setText("<br>".join(lines))
+        self.signature_lines.setVisible(bool(lines))
+
+    def lifecycle_action(self, key: str) -> None:
+        lifecycle = self._lifecycle()
+        try:
+            if key == "verify":
+                lifecycle.source_verify(self.ref)
+            elif key == "sign":
+                dialog = SignDialog(self.entry.study, self.snapshot.form.label.get(), self.ref, self)
+                if self.sign_with is not None:
+                    username, password, meaning = self.sign_with
+                elif dialog.exec() == QDialog.DialogCode.Accepted:
+                    username, password, meaning = dialog.values()
+                else:
+                    return
+                lifecycle.sign(self.ref, username, password, meaning)
+            elif key == "lock":
+                lifecycle.lock(self.ref)
+            elif key == "unlock":
+                reason = self.ask_reason(self.snapshot.form.label.get(), tr("locked", "verrouillé"),
+                                         tr("unlocked", "déverrouillé"))
+                if not reason:
+                    return
+                lifecycle.unlock(self.ref, reason)
+        except CrfError as exc:  # shown under the header, not in a window to dismiss
+            self.last_error = error_text(exc)
+            self.lifecycle_error.setText(self.last_error)
+            self.lifecycle_error.setVisible(True)
+            return
+        self.last_error = ""
+        self.reload()
+        self.status_changed.emit(self.status)
+
     # ----- scores ---------------------------------------------------------------------------------------------
     def refresh_scores(self) -> None:
         """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
@@ -939,7 +1066,7 @@ class FormView(QWidget):
         if any(i.severity is Severity.SOFT and not i.confirmed for i in cell.issues) and not confirm:
             return False  # waits for "Confirm value"
         reason = None
-        if self.status == STATUS_COMPLETE:
+        if self.status in COMPLETED:
             old = self.committed.get(key, ("", None))[0]
             reason = self.ask_reason(field.item.label.get(), old, text)
             if not reason:
@@ -957,8 +1084,10 @@ class FormView(QWidget):
             return False
         self.committed[key] = (text, unit)
         self.refresh_scores()
+        self._render_lifecycle()  # a change of signed data shows the signature invalid at once
         if result.status != self.status:
             self.status = result.status
+            self._render_lifecycle()
             self.status_changed.emit(self.status)
         self._update_summary()
         return True
@@ -982,7 +1111,7 @@ class FormView(QWidget):
         if not why:
             return
         reason = None
-        if self.status == STATUS_COMPLETE:
+        if self.status in COMPLETED:
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
             if not reason:
                 return
@@ -1004,7 +1133,7 @@ class FormView(QWidget):
 
     def add_row(self, group_id: str) -> None:
         reason = None
-        if self.status == STATUS_COMPLETE:
+        if self.status in COMPLETED:
             reason = self.ask_reason(self.state.group(group_id).label.get(), "", tr("new row", "nouvelle ligne"))
             if not reason:
                 return
