@@ -39,6 +39,7 @@ class Action(StrEnum):
     SIGN_FAILED = "sign_failed"
     SIGNATURE_INVALIDATED = "signature_invalidated"
     SOURCE_VERIFIED = "source_verified"
+    QUERY = "query"  # opened, answered, closed, re-opened
     DRAFT_SAVE = "draft_save"
     DATA_ENTRY = "data_entry"  # a value entered while the form is a draft (first entry, no reason needed)
     DATA_CHANGE = "data_change"  # a value changed on a completed form (reason for change required)

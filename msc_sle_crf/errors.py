@@ -130,6 +130,8 @@ class Msg(Enum):
                        "Signez avec votre propre nom d'utilisateur ({user}).")
     SIGNATURE_MEANING_UNKNOWN = ("Signature meaning: choose one of {choices}.",
                                  "Signification de la signature : choisir parmi {choices}.")
+    QUERY_UNKNOWN = ("No query number {query}.", "Aucune query numéro {query}.")
+    QUERY_TEXT_REQUIRED = ("Query: a text is required.", "Query : un texte est obligatoire.")
     # Bedside
     BEDSIDE_REFUSED = ("{problem}", "{problem}")
     SECOND_CHECKER_SAME = (

@@ -299,3 +299,27 @@ def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: Dat
     type_into(qtbot, view, ("lb", 0, "CREAT"), "90")
     assert "INVALID: the data changed after signing" in view.signature_lines.text()
     assert view.status == "complete" and view.lifecycle_buttons["sign"].isVisible()
+
+
+def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Services, doctor: DataEntry,
+                                                   subject: str) -> None:
+    from msc_sle_crf.services.monitoring import Monitoring
+    from msc_sle_crf.ui.form_view import QueryDialog
+
+    ref = FormRef(subject, "SCR", "renal_function")
+    doctor.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
+    monitor = Monitoring(DataEntry(Services.sign_in(site, "mon.q", make_user(admin, "mon.q", "monitor")), STUDY))
+    monitor.open_query(ref, ("lb", 0, "CREAT"), "Source says 98")
+    monitor.verify_item(ref, ("lb", 0, "LBDAT"))
+    view = show(qtbot, FormView(doctor, ref))
+    assert "❓1" in view.fields[("lb", 0, "CREAT")].marks.text()
+    assert "SDV" in view.fields[("lb", 0, "LBDAT")].marks.text()
+    dialog = QueryDialog(view, ("lb", 0, "CREAT"))
+    qtbot.addWidget(dialog)
+    assert "Source says 98" in dialog.text.toPlainText() and not dialog.close_button.isVisible()
+    dialog.reply.setText("Transcription error")
+    dialog.corrected.setText("98")
+    qtbot.mouseClick(dialog.answer_button, Qt.MouseButton.LeftButton)
+    assert "answer" in dialog.text.toPlainText()
+    assert line(view, ("lb", 0, "CREAT")).text() == "98"
+    assert monitor.queries(ref)[0].status == "answered"

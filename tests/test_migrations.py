@@ -70,7 +70,8 @@ def test_database_from_a_newer_program_is_refused(db_path: Path, site: Site, clo
 
 
 def test_site_open_upgrades_and_audits(db_path: Path, site: Site, clock) -> None:
-    for statement in ("DROP TABLE signature", "DROP TABLE infusion_event",
+    for statement in ("DROP TABLE query_message", "DROP TABLE data_query", "DROP TABLE item_verification",
+                      "DROP TABLE signature", "DROP TABLE infusion_event",
                       "DROP INDEX ix_audit_event_subject_form_item",
                       "DROP TABLE item_value", "DROP TABLE form_row",
                       "DROP TABLE form_instance", "DROP TABLE form_definition", "DROP TABLE draft",

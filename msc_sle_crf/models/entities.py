@@ -192,3 +192,50 @@ class Signature(Base):
     signed_utc: Mapped[str] = mapped_column(String(32))
     utc_offset_min: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class DataQuery(Base):
+    """A query on one item: opened by a monitor (or automatically when the site confirmed a value a check flagged),
+    answered by the site, closed or re-opened by the monitor. Its messages are the history."""
+
+    __tablename__ = "data_query"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    group_id: Mapped[str] = mapped_column(String(40))
+    row_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # open, answered, closed
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_utc: Mapped[str] = mapped_column(String(32))
+
+
+class QueryMessage(Base):
+    """One step of a query (open, answer, close, re-open), append-only."""
+
+    __tablename__ = "query_message"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("data_query.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    utc: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ItemVerification(Base):
+    """Source-data verification of one item, with the value it verified: a later change makes it void."""
+
+    __tablename__ = "item_verification"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    group_id: Mapped[str] = mapped_column(String(40))
+    row_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(8))
+    username: Mapped[str] = mapped_column(String(64))
+    utc: Mapped[str] = mapped_column(String(32))
+    value_hash: Mapped[str] = mapped_column(String(64))

@@ -29,11 +29,13 @@ from msc_sle_crf.forms.model import NUMERIC_TYPES, EventDef, FormDef, MissingCod
 from msc_sle_crf.i18n import L
 from msc_sle_crf.models import (
     AuditEvent,
+    DataQuery,
     FormDefinitionSnapshot,
     FormInstance,
     FormRow,
     ItemValue,
     Perm,
+    QueryMessage,
     Subject,
 )
 from msc_sle_crf.services.session import AuditRecord, Services
@@ -419,6 +421,14 @@ class DataEntry:
                              repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
                              new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
                              reason=clean_reason, detail=detail)
+        if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
+            query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
+                              status="open", automatic=True, opened_utc=now)
+            session.add(query)
+            session.flush()
+            session.add(QueryMessage(query_id=query.id, kind="auto", username=self.services.actor.username,
+                                     role=self.services.actor.role.value, utc=now,
+                                     text="; ".join(i.message.en for i in confirmations)))
         status = instance.status
         if status in (STATUS_VERIFIED, STATUS_SIGNED):
             # Verified or signed data changed: the verification no longer holds, and the signature's content no

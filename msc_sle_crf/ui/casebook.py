@@ -194,7 +194,12 @@ class CasebookDialog(QDialog):
         s = overview.subject
         self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
-        self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get())
+        from msc_sle_crf.services.monitoring import Monitoring
+
+        open_queries = Monitoring(self.entry).open_counts().get(self.subject, 0)
+        self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()
+                                + (tr(f" · {open_queries} open query(ies)", f" · {open_queries} query(ies) ouverte(s)")
+                                   if open_queries else ""))
         expanded = {self.tree.topLevelItem(i).text(0): self.tree.topLevelItem(i).isExpanded()
                     for i in range(self.tree.topLevelItemCount())}
         self.tree.clear()

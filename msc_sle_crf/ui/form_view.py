@@ -7,6 +7,7 @@ is committed (checked again and audited by the service layer) when the user leav
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -335,6 +337,9 @@ class FieldEditor(QWidget):
         self.badge = QLabel(self, objectName="badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
+        self.marks = QLabel(self, objectName="marks")  # open queries, source-data verification
+        self.marks.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.marks)
         self._confirm_button: QPushButton | None = None  # made when first needed: most fields never need it
         if compact:
             layout.addStretch(1)
@@ -465,6 +470,21 @@ class FieldEditor(QWidget):
             self.menu.addSeparator()
         self.menu.addAction(tr("History of this item…", "Historique de cet élément…") + "\tCtrl+H").triggered.connect(
             lambda: self.view.show_history(self.key))
+        from msc_sle_crf.models import Perm
+
+        services = self.view.entry.services
+        queries = self.view.queries_by_key.get(self.key, [])
+        if queries or services.can(Perm.MANAGE_QUERIES) or services.can(Perm.VERIFY_SOURCE_DATA):
+            self.menu.addSeparator()
+        if services.can(Perm.MANAGE_QUERIES):
+            self.menu.addAction(tr("Raise a query…", "Ouvrir une query…")).triggered.connect(
+                lambda: self.view.raise_query(self.key))
+        if queries:
+            self.menu.addAction(tr(f"Queries ({len(queries)})…", f"Queries ({len(queries)})…")).triggered.connect(
+                lambda: self.view.show_queries(self.key))
+        if services.can(Perm.VERIFY_SOURCE_DATA):
+            self.menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
+                lambda: self.view.verify_item(self.key))
 
     def show_state(self, state: FormState, *, show_missing: bool = True) -> None:
         cell = state.cell(self.key)
@@ -580,6 +600,7 @@ class MissingDialog(QDialog):
 ACTION_LABELS = {
     "data_entry": ("Entered", "Saisie"), "data_change": ("Changed", "Modification"),
     "row_add": ("Row added", "Ligne ajoutée"), "row_remove": ("Row removed", "Ligne supprimée"),
+    "query": ("Query", "Query"), "source_verified": ("Source-verified", "Vérifié (SDV)"),
 }
 
 
@@ -615,6 +636,94 @@ class HistoryDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+
+class QueryDialog(QDialog):
+    """The queries of one item: their messages, and what this user may do (answer, close, re-open)."""
+
+    def __init__(self, view: FormView, key: CellKey) -> None:
+        super().__init__(view)
+        from msc_sle_crf.models import Perm
+        from msc_sle_crf.services.monitoring import Monitoring
+
+        self.view = view
+        self.key = key
+        self.monitoring = Monitoring(view.entry)
+        self.setWindowTitle(tr("Queries — ", "Queries — ") + view.fields[key].item.label.get())
+        self.resize(760, 480)
+        layout = QVBoxLayout(self)
+        self.text = QTextBrowser(objectName="queryText")
+        layout.addWidget(self.text)
+        self.reply = QLineEdit(objectName="queryReply")
+        self.reply.setPlaceholderText(tr("Your answer or comment", "Votre réponse ou commentaire"))
+        layout.addWidget(self.reply)
+        self.corrected = QLineEdit(objectName="queryCorrected")
+        self.corrected.setPlaceholderText(tr("Corrected value (optional)", "Valeur corrigée (facultatif)"))
+        layout.addWidget(self.corrected)
+        buttons = QHBoxLayout()
+        services = view.entry.services
+        self.answer_button = QPushButton(tr("Answer", "Répondre"), objectName="answer")
+        self.close_button = QPushButton(tr("Close the query", "Clore la query"), objectName="closeQuery")
+        self.reopen_button = QPushButton(tr("Re-open", "Rouvrir"), objectName="reopen")
+        self.answer_button.setVisible(view.entry.can_edit(view.ref.form))
+        self.corrected.setVisible(view.entry.can_edit(view.ref.form))
+        for button in (self.close_button, self.reopen_button):
+            button.setVisible(services.can(Perm.MANAGE_QUERIES))
+        self.answer_button.clicked.connect(self.answer)
+        self.close_button.clicked.connect(lambda: self._step("close"))
+        self.reopen_button.clicked.connect(lambda: self._step("reopen"))
+        for button in (self.answer_button, self.close_button, self.reopen_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.error = QLabel(objectName="error")
+        layout.addWidget(self.error)
+        self.render()
+
+    def _current(self) -> Any:
+        queries = [q for q in self.monitoring.queries(self.view.ref) if q.key == self.key]
+        return queries[-1] if queries else None
+
+    def render(self) -> None:
+        parts = []
+        offset = dt.timedelta(minutes=self.view.entry.services.site.clock.local_offset_minutes())
+        for q in [q for q in self.monitoring.queries(self.view.ref) if q.key == self.key]:
+            auto = tr(" (automatic)", " (automatique)") if q.automatic else ""
+            parts.append(f"<h4>#{q.id} — {html.escape(q.status)}{auto}</h4>")
+            for m in q.messages:
+                parts.append(f"<p><b>{(m.when + offset):%d/%m/%Y %H:%M} {html.escape(m.username)} "
+                             f"({html.escape(m.role)}), {html.escape(m.kind)}</b><br>{html.escape(m.text)}</p>")
+        self.text.setHtml("".join(parts))
+
+    def answer(self) -> None:
+        query = self._current()
+        if query is None:
+            return
+        try:
+            corrected = self.corrected.text().strip() or None
+            self.monitoring.answer(query.id, self.reply.text(), corrected_value=corrected,
+                                   reason=self.reply.text() if corrected else None)
+        except CrfError as exc:
+            self.error.setText(error_text(exc))
+            return
+        self.reply.clear()
+        self.corrected.clear()
+        self.view.reload()
+        self.render()
+
+    def _step(self, kind: str) -> None:
+        query = self._current()
+        if query is None:
+            return
+        try:
+            if kind == "close":
+                self.monitoring.close(query.id, self.reply.text())
+            else:
+                self.monitoring.reopen(query.id, self.reply.text())
+        except CrfError as exc:
+            self.error.setText(error_text(exc))
+            return
+        self.reply.clear()
+        self.render()
 
 
 class SignDialog(QDialog):
@@ -737,7 +846,52 @@ class FormView(QWidget):
         self.snapshot: FormSnapshot = self.entry.open_form(self.ref)
         self.state: FormState = self.snapshot.state
         self.status = self.snapshot.status
+        self._load_monitoring()
         self._build()
+
+    def _load_monitoring(self) -> None:
+        from msc_sle_crf.services.monitoring import Monitoring
+
+        monitoring = Monitoring(self.entry)
+        self.queries_by_key: dict[CellKey, list[Any]] = {}
+        try:
+            for query in monitoring.queries(self.ref):
+                self.queries_by_key.setdefault(query.key, []).append(query)
+            self.verified = monitoring.verified_items(self.ref)
+        except CrfError:
+            self.verified = {}
+
+    def raise_query(self, key: CellKey) -> None:
+        from msc_sle_crf.services.monitoring import Monitoring
+
+        text, ok = QInputDialog.getText(self, tr("Raise a query", "Ouvrir une query"),
+                                        self.fields[key].item.label.get())
+        if not ok or not text.strip():
+            return
+        try:
+            Monitoring(self.entry).open_query(self.ref, key, text)
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("Query", "Query"), error_text(exc))
+            return
+        self._load_monitoring()
+        self.refresh({key})
+
+    def verify_item(self, key: CellKey) -> None:
+        from msc_sle_crf.services.monitoring import Monitoring
+
+        try:
+            Monitoring(self.entry).verify_item(self.ref, key)
+        except CrfError as exc:
+            QMessageBox.warning(self, tr("Source-data verification", "Vérification des données source"),
+                                error_text(exc))
+            return
+        self._load_monitoring()
+        self.refresh({key})
+
+    def show_queries(self, key: CellKey) -> None:
+        self.query_dialog = QueryDialog(self, key)
+        self.query_dialog.finished.connect(lambda _r: (self._load_monitoring(), self.refresh({key})))
+        self.query_dialog.open()
 
     def retranslate(self) -> None:
         self._build()
@@ -1019,6 +1173,14 @@ class FormView(QWidget):
                 term = self.state.cell((key[0], key[1], field.item.grades_of))
                 field.show_grades(term.value if term.text is None else None)
             field.show_state(self.state, show_missing=self.show_missing)
+            open_queries = [q for q in self.queries_by_key.get(key, []) if q.status != "closed"]
+            marks = []
+            if open_queries:
+                marks.append(f'<span style="color:#b26a00" title="queries">❓{len(open_queries)}</span>')
+            if key in self.verified:
+                marks.append('<span style="color:#00796b">SDV</span>' if self.verified[key] else
+                             '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')
+            field.marks.setText(" ".join(marks))
             if self.read_only:
                 field.editor.setEnabled(False)
                 if field._confirm_button is not None:

@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         work_layout.addWidget(self.open_hint)
         self.no_access = QLabel(objectName="subtitle")
         work_layout.addWidget(self.no_access)
-        self.table = QTableWidget(0, 6, objectName="subjects")
+        self.table = QTableWidget(0, 7, objectName="subjects")
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -269,12 +269,13 @@ class MainWindow(QMainWindow):
         self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
                                               tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
                                               tr("Visits done", "Visites faites"),
+                                              tr("Open queries", "Queries ouvertes"),
                                               tr("Next action", "Prochaine action")])
         header = self.table.horizontalHeader()
         header.setResizeContentsPrecision(100)  # measure a sample of rows, not all of them
-        for col in range(5):  # sized once after filling: "resize to contents" would re-measure at every cell
+        for col in range(6):  # sized once after filling: "resize to contents" would re-measure at every cell
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.user_menu.setTitle(f"{actor.full_name}")
         self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
         self.lock_action.setText(tr("Lock", "Verrouiller"))
@@ -304,20 +305,27 @@ class MainWindow(QMainWindow):
             return
         self.no_access.setVisible(False)
         self.table.setVisible(True)
+        from msc_sle_crf.services.entry import DataEntry
+        from msc_sle_crf.services.monitoring import Monitoring
         from msc_sle_crf.services.overview import Overview
 
         rows = Overview(self.services, self.study).subject_rows()
+        queries = Monitoring(DataEntry(self.services, self.study)).open_counts()
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(rows))
         for row, r in enumerate(rows):
             s = r.subject
+            open_queries = queries.get(s.subject_number, 0)
             for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex,
-                                        f"{r.visits_done} / {r.visits_total}", r.next_action.get())):
+                                        f"{r.visits_done} / {r.visits_total}", str(open_queries or ""),
+                                        r.next_action.get())):
                 item = QTableWidgetItem(text)
-                if col == 5 and ("overdue" in r.next_action.en):
+                if col == 6 and ("overdue" in r.next_action.en):
                     item.setForeground(QColor("#b00020"))
+                if col == 5 and open_queries:
+                    item.setForeground(QColor("#b26a00"))
                 self.table.setItem(row, col, item)
-        for col in range(5):
+        for col in range(6):
             self.table.resizeColumnToContents(col)
         self.table.setUpdatesEnabled(True)
 
