@@ -240,6 +240,34 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pdf(args: argparse.Namespace) -> int:
+    """A signed PDF: one form, a visit, a subject's casebook, or the blank annotated CRF."""
+    from msc_sle_crf.forms import load_study
+    from msc_sle_crf.services.entry import FormRef
+    from msc_sle_crf.services.printing import Printing
+
+    if not args.blank and not args.subject:
+        raise ValidationError(Msg.FIELD_REQUIRED, field=L("--subject (or --blank)", "--subject (ou --blank)"))
+    if args.form and not args.visit:
+        raise ValidationError(Msg.FIELD_REQUIRED, field=L("--visit (with --form)", "--visit (avec --form)"))
+    site, services, _secrets = _open(args)
+    try:
+        printing = Printing(services, load_study())
+        if args.blank:
+            pdf, what = printing.blank_crf_pdf(), "annotated CRF"
+        elif args.form:
+            pdf = printing.form_pdf(FormRef(args.subject, args.visit, args.form), with_audit=args.audit)
+            what = f"CRF {args.subject} {args.visit} {args.form}"
+        else:
+            pdf = printing.casebook_pdf(args.subject, event=args.visit, with_audit=args.audit)
+            what = f"casebook {args.subject}" + (f" {args.visit}" if args.visit else "")
+        printing.write(pdf, Path(args.out), what)
+        _say(L(f"Signed PDF written: {args.out}", f"PDF signé écrit : {args.out}"))
+        return 0
+    finally:
+        site.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from msc_sle_crf.ui.app import run_gui
 
@@ -302,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
     p.add_argument("--backup", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
+    p = command("pdf", cmd_pdf, "write a signed PDF CRF (a form, a visit, a casebook, or the blank annotated CRF)",
+                user=True)
+    p.add_argument("--subject", help="subject number, e.g. 01-003")
+    p.add_argument("--visit", help="visit (study event) id, e.g. M6")
+    p.add_argument("--form", help="form id, e.g. selena_sledai (needs --visit)")
+    p.add_argument("--blank", action="store_true", help="the blank annotated CRF of the study")
+    p.add_argument("--audit", action="store_true", help="append each form's audit trail")
+    p.add_argument("--out", required=True, help="the PDF file to write")
     forms = sub.add_parser("forms", help="form definitions").add_subparsers(dest="forms_command", required=True)
     p = command("check", cmd_forms_check, "compile the form definitions and list every error with file and line",
                 parent=forms, db=False)

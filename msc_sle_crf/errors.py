@@ -132,6 +132,8 @@ class Msg(Enum):
                                  "Signification de la signature : choisir parmi {choices}.")
     QUERY_UNKNOWN = ("No query number {query}.", "Aucune query numéro {query}.")
     QUERY_TEXT_REQUIRED = ("Query: a text is required.", "Query : un texte est obligatoire.")
+    PDF_WRITE_FAILED = ("Cannot write the PDF to {path}: {reason}. Nothing was written there.",
+                        "Impossible d'écrire le PDF dans {path} : {reason}. Rien n'y a été écrit.")
     # Bedside
     BEDSIDE_REFUSED = ("{problem}", "{problem}")
     SECOND_CHECKER_SAME = (

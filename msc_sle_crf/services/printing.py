@@ -1,0 +1,131 @@
+"""Printing: signed PDF case report forms (one form, a visit, a casebook, the blank annotated CRF), written
+atomically where the user chose, audited. Long jobs report progress and can be cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from msc_sle_crf.audit import Action
+from msc_sle_crf.errors import Msg, StoreError
+from msc_sle_crf.fileutil import atomic_write_bytes
+from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.i18n import Lang, current_lang
+from msc_sle_crf.models import AuditEvent, Perm, SiteSetting
+from msc_sle_crf.pdf import certificate, sign
+from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
+from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.lifecycle import STATE_LABELS, Lifecycle
+from msc_sle_crf.services.monitoring import CLOSED, Monitoring
+from msc_sle_crf.services.session import Services
+
+Progress = Callable[[int, int], None]
+
+
+class Printing:
+    def __init__(self, services: Services, study: StudyDef) -> None:
+        self.services = services
+        self.study = study
+        self.entry = DataEntry(services, study)
+
+    # ----- the site's certificate ------------------------------------------------------------------------------
+    def certificate(self) -> tuple[str, str]:
+        """(certificate PEM, encrypted key PEM), created on first use and audited."""
+        with self.services.store.write() as session:
+            cert = session.get(SiteSetting, "pdf_signing_certificate")
+            key = session.get(SiteSetting, "pdf_signing_key")
+            if cert is not None and key is not None:
+                return cert.value, key.value
+            settings = {s.key: s.value for s in session.execute(select(SiteSetting)).scalars()}
+            name = settings.get("site_name", "MSC-SLE site")
+            cert_pem, key_pem = certificate.create(f"MSC-SLE eCRF — {name}", name, self.services.site.clock.now(),
+                                                   self.services.store.key)
+            now = self.services._now()
+            session.add(SiteSetting(key="pdf_signing_certificate", value=cert_pem, updated_utc=now))
+            session.add(SiteSetting(key="pdf_signing_key", value=key_pem, updated_utc=now))
+            self.services._audit(session, Action.SETTING_CHANGE, item="pdf_signing_certificate",
+                                 detail="site PDF signing certificate created (ECDSA P-256, self-signed)")
+            return cert_pem, key_pem
+
+    def _info(self, lang: Lang) -> PageInfo:
+        settings = self.services.settings()
+        clock = self.services.site.clock
+        offset = clock.local_offset_minutes()
+        local = clock.now() + dt.timedelta(minutes=offset)
+        actor = self.services.actor
+        stamp = f"{local:%d/%m/%Y %H:%M} UTC{offset // 60:+03d}:{offset % 60:02d}"
+        by = {"en": "by", "fr": "par"}[lang.value]
+        return PageInfo(self.study.meta.name, self.study.meta.protocol,
+                        f"{settings.get('site_name', '')} ({settings.get('site_number', '')})",
+                        f"{stamp} {by} {actor.full_name} ({actor.username})", lang)
+
+    def _form_print(self, ref: FormRef, *, with_audit: bool) -> FormPrint:
+        snap = self.entry.open_form(ref)
+        lifecycle = Lifecycle(self.entry)
+        lang = current_lang()
+        queries: dict[tuple[str, int, str], int] = {}
+        for q in Monitoring(self.entry).queries(ref):
+            if q.status != CLOSED:
+                queries[q.key] = queries.get(q.key, 0) + 1
+        audit: list[tuple[str, str, str, str, str, str]] = []
+        if with_audit:
+            with self.services.store.read() as session:
+                for e in session.execute(select(AuditEvent).where(
+                        AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
+                        AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
+                    when = dt.datetime.strptime(e.ts_utc, "%Y-%m-%dT%H:%M:%S.%fZ") + dt.timedelta(
+                        minutes=e.utc_offset_min)
+                    audit.append((f"{when:%d/%m/%Y %H:%M:%S}", f"{e.username} ({e.role})",
+                                  f"{e.action} {e.item or ''}".strip(), e.old_value or "", e.new_value or "",
+                                  e.reason or e.detail or ""))
+        return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
+                         STATE_LABELS.get(snap.status, STATE_LABELS["draft"]),
+                         [s.manifestation(lang) for s in lifecycle.signatures(ref)], queries, audit)
+
+    def _sign(self, pdf: bytes, what: str) -> bytes:
+        cert_pem, key_pem = self.certificate()
+        settings = self.services.settings()
+        return sign.sign(pdf, cert_pem, key_pem, certificate.passphrase_from(self.services.store.key),
+                         reason=f"{self.study.meta.name} {what}", location=settings.get("site_name", ""))
+
+    # ----- documents --------------------------------------------------------------------------------------------
+    def form_pdf(self, ref: FormRef, *, with_audit: bool = False) -> bytes:
+        self.services.require(Perm.PRINT, subject=ref.subject)
+        pdf = CrfDocument(self._info(current_lang())).forms([self._form_print(ref, with_audit=with_audit)])
+        return self._sign(pdf, f"CRF {ref.subject} {ref.event} {ref.form}")
+
+    def casebook_pdf(self, subject: str, *, event: str | None = None, with_audit: bool = False,
+                     progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> bytes:
+        """Every started form of a subject (or of one visit), in visit order."""
+        self.services.require(Perm.PRINT, subject=subject)
+        statuses = self.entry.statuses(subject)
+        refs = [FormRef(subject, e.id, f) for e in self.study.meta.events if event in (None, e.id)
+                for f in e.forms if (e.id, f) in statuses]
+        prints = []
+        for n, ref in enumerate(refs):
+            if cancelled is not None and cancelled():
+                from msc_sle_crf.pdf.render import Cancelled
+
+                raise Cancelled
+            if progress is not None:
+                progress(n, len(refs) * 2)
+            prints.append(self._form_print(ref, with_audit=with_audit))
+        half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
+            if progress is not None else None
+        pdf = CrfDocument(self._info(current_lang()), half, cancelled).forms(prints)
+        return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
+
+    def blank_crf_pdf(self) -> bytes:
+        self.services.require(Perm.PRINT)
+        return self._sign(CrfDocument(self._info(current_lang())).blank(self.study), "annotated CRF")
+
+    def write(self, pdf: bytes, target: Path, what: str) -> None:
+        """Write atomically (never a half-written PDF), then audit the print."""
+        try:
+            atomic_write_bytes(target, pdf, mode=0o600)
+        except OSError as exc:
+            raise StoreError(Msg.PDF_WRITE_FAILED, path=str(target), reason=exc.strerror or str(exc)) from None
+        self.services.record_export(Action.PRINT, target, what)

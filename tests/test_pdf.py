@@ -1,0 +1,118 @@
+"""Signed PDF CRFs: content and page furniture, the signature checked by pyHanko and by poppler's pdfsig, a changed
+byte detected, the command line, permissions, and an unwritable folder leaving nothing half-written."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import PermissionDenied, StoreError
+from msc_sle_crf.pdf import sign
+from msc_sle_crf.pdf.render import Cancelled
+from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.printing import Printing
+
+from .conftest import FAST_KDF
+from .forms_helpers import STUDY
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_poppler = pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils not installed")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Path]]:
+    path = tmp_path_factory.mktemp("pdf") / "demo.crfdb"
+    site = create_demo(path, kdf=FAST_KDF, clock=FakeClock())
+    yield site, path
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def printing(demo: tuple[Site, Path]) -> Printing:
+    return Printing(Services.sign_in(demo[0], "dr.martin", "training-doctor"), STUDY)
+
+
+def text_of(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "x.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@needs_poppler
+def test_form_pdf_content_and_page_furniture(printing: Printing, tmp_path: Path) -> None:
+    pdf = printing.form_pdf(FormRef("99-001", "M3", "selena_sledai"), with_audit=True)
+    text = text_of(pdf, tmp_path)
+    for expected in ("MSC-SLE — NCT03562065", "Subject 99-001 · Month 3 · SELENA-SLEDAI and physician global "
+                     "assessment (v1.0)", "Page 1 of", "by Dr Claire Martin (formation) (dr.martin)",
+                     "Low complement (2)", "Y - Yes", "Audit trail of this form", "state: complete"):
+        assert expected in text, expected
+
+
+@needs_poppler
+def test_signature_checked_by_pyhanko_and_pdfsig_and_a_changed_byte_breaks_it(printing: Printing,
+                                                                              tmp_path: Path) -> None:
+    pdf = printing.form_pdf(FormRef("99-003", "LOG", "adverse_events"))
+    cert_pem, _ = printing.certificate()
+    verdict = sign.verify(pdf, cert_pem)
+    assert verdict.intact and verdict.trusted
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature is Valid." in out and "Total document signed" in out
+    tampered = bytearray(pdf)
+    index = len(pdf) // 4  # inside the first signed byte range (the signature itself sits near the end)
+    tampered[index] = (tampered[index] + 1) % 256
+    assert not sign.verify(bytes(tampered), cert_pem).intact
+    path.write_bytes(bytes(tampered))
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature is Valid." not in out
+
+
+@needs_poppler
+def test_casebook_blank_crf_and_cancellation(printing: Printing, tmp_path: Path) -> None:
+    steps: list[tuple[int, int]] = []
+    book = printing.casebook_pdf("99-002", progress=lambda done, total: steps.append((done, total)))
+    text = text_of(book, tmp_path)
+    assert "Subject 99-002 · Screening" in text and "Subject 99-002 · Month 3" in text
+    assert steps[-1][0] == steps[-1][1]
+    with pytest.raises(Cancelled):
+        printing.casebook_pdf("99-002", cancelled=lambda: True)
+    blank = text_of(printing.blank_crf_pdf(), tmp_path)
+    assert "Annotated CRF" in blank and "AETOXGR" in blank and "hard_max 43" in blank
+
+
+def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
+    admin = Printing(Services.sign_in(demo[0], "admin", "training-manager"), STUDY)
+    with pytest.raises(PermissionDenied):
+        admin.form_pdf(FormRef("99-001", "M3", "selena_sledai"))
+    nurse = Printing(Services.sign_in(demo[0], "nurse.durand", "training-nurse"), STUDY)
+    assert nurse.form_pdf(FormRef("99-001", "D0", "vital_signs")).startswith(b"%PDF")
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    for target in (not_a_folder / "crf.pdf", tmp_path / "missing" / "crf.pdf"):
+        with pytest.raises(StoreError, match="Nothing was written there"):
+            printing.write(b"%PDF-1.7 test", target, "test")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no temporary file left behind
+
+
+def test_cli_pdf(demo: tuple[Site, Path], tmp_path: Path) -> None:
+    demo[0].close()
+    out = tmp_path / "book.pdf"
+    proc = subprocess.run([sys.executable, "-m", "msc_sle_crf", "pdf", "--db", str(demo[1]), "--user", "dr.martin",
+                           "--password-stdin", "--subject", "99-003", "--visit", "D0", "--out", str(out)],
+                          input="training-doctor\n", capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Signed PDF written" in proc.stdout and out.read_bytes().startswith(b"%PDF")
+    proc = subprocess.run([sys.executable, "-m", "msc_sle_crf", "pdf", "--db", str(demo[1]), "--user", "dr.martin",
+                           "--password-stdin", "--out", str(out)], input="training-doctor\n", capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "--subject (or --blank)" in proc.stderr
