@@ -11,7 +11,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME, __version__
 from msc_sle_crf.errors import CrfError, Msg, ValidationError
@@ -330,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
     p.add_argument("--backup", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
+    _study_commands(sub, command)
+    return parser
+
+
+def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command("pdf", cmd_pdf, "write a signed PDF CRF (a form, a visit, a casebook, or the blank annotated CRF)",
                 user=True)
     p.add_argument("--subject", help="subject number, e.g. 01-003")
@@ -342,7 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("check", cmd_forms_check, "compile the form definitions and list every error with file and line",
                 parent=forms, db=False)
     p.add_argument("dir", nargs="?", help="folder holding study.yaml and the form files (default: the shipped forms)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
