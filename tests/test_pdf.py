@@ -116,3 +116,27 @@ def test_cli_pdf(demo: tuple[Site, Path], tmp_path: Path) -> None:
                            "--password-stdin", "--out", str(out)], input="training-doctor\n", capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "--subject (or --blank)" in proc.stderr
+
+
+def test_printing_from_the_screens_in_the_background(qtbot, tmp_path: Path) -> None:
+    from msc_sle_crf.services.entry import DataEntry
+    from msc_sle_crf.ui.casebook import CasebookDialog
+    from msc_sle_crf.ui.form_view import FormView
+
+    site = create_demo(tmp_path / "ui.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    entry = DataEntry(Services.sign_in(site, "dr.martin", "training-doctor"), STUDY)
+    view = FormView(entry, FormRef("99-001", "M3", "bilag"))
+    qtbot.addWidget(view)
+    assert view.print_button.isVisibleTo(view)
+    job = view.print_pdf(tmp_path / "bilag.pdf")
+    with qtbot.waitSignal(job.finished, timeout=20000) as blocker:
+        pass
+    assert blocker.args == [tmp_path / "bilag.pdf"] and (tmp_path / "bilag.pdf").read_bytes().startswith(b"%PDF")
+    dialog = CasebookDialog(entry, STUDY, "99-002")
+    qtbot.addWidget(dialog)
+    job = dialog.print_casebook(tmp_path / "book.pdf")
+    job.cancel.set()  # the user presses Cancel: nothing is written
+    with qtbot.waitSignal(job.finished, timeout=20000) as blocker:
+        pass
+    assert blocker.args == [None] and not (tmp_path / "book.pdf").exists()
+    site.close()

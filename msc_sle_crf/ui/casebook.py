@@ -4,6 +4,7 @@ score of the subject (eligibility, primary endpoint, response, per-visit scores)
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -144,6 +145,9 @@ class CasebookDialog(QDialog):
         head.addStretch(1)
         self.next_label = QLabel(objectName="subtitle")
         head.addWidget(self.next_label)
+        self.print_button = QPushButton(objectName="printCasebook")
+        self.print_button.clicked.connect(self.print_casebook)
+        head.addWidget(self.print_button)
         self.bedside_button = QPushButton(objectName="primary")
         self.bedside_button.clicked.connect(self.open_bedside)
         head.addWidget(self.bedside_button)
@@ -169,6 +173,16 @@ class CasebookDialog(QDialog):
         layout.addWidget(splitter, 1)
         self.retranslate()
 
+    def print_casebook(self, target: Any = None) -> Any:
+        """The subject's casebook as a signed PDF, made in the background (progress, cancel)."""
+        from msc_sle_crf.ui.printing import ask_path, print_casebook
+
+        path = target or ask_path(self, f"casebook-{self.subject}.pdf")
+        if path is None:
+            return None
+        self.print_job = print_casebook(self, self.entry.services, self.study, self.subject, path)
+        return self.print_job
+
     def open_bedside(self) -> None:
         from msc_sle_crf.ui.bedside import BedsideWindow
 
@@ -180,9 +194,11 @@ class CasebookDialog(QDialog):
     def retranslate(self) -> None:
         self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
         self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
+        self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
         from msc_sle_crf.models import Perm
 
         self.bedside_button.setVisible(self.entry.services.can(Perm.ENTER_NURSING_DATA))
+        self.print_button.setVisible(self.entry.services.can(Perm.PRINT))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),

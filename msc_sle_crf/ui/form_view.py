@@ -909,6 +909,12 @@ class FormView(QWidget):
         title = QLabel(form.label.get(), objectName="formTitle")
         header.addWidget(title)
         header.addStretch(1)
+        self.print_button = QPushButton(tr("Print PDF…", "Imprimer (PDF)…"), objectName="printForm")
+        self.print_button.clicked.connect(lambda _checked=False: self.print_pdf())
+        from msc_sle_crf.models import Perm
+
+        self.print_button.setVisible(self.entry.services.can(Perm.PRINT) and self.status != "not_started")
+        header.addWidget(self.print_button)
         self.lifecycle_buttons: dict[str, QPushButton] = {}
         for key, (en, fr) in (("verify", ("Source verified", "Données source vérifiées")),
                               ("sign", ("Sign…", "Signer…")), ("lock", ("Lock", "Verrouiller")),
@@ -1102,6 +1108,16 @@ class FormView(QWidget):
                          f"{html.escape(sig.manifestation(current_lang()))}</span>")
         self.signature_lines.setText("<br>".join(lines))
         self.signature_lines.setVisible(bool(lines))
+
+    def print_pdf(self, target: Any = None) -> Any:
+        """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""
+        from msc_sle_crf.ui.printing import ask_path, print_form
+
+        path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
+        if path is None:
+            return None
+        self.print_job = print_form(self, self.entry.services, self.entry.study, self.ref, path)
+        return self.print_job
 
     def lifecycle_action(self, key: str) -> None:
         lifecycle = self._lifecycle()

@@ -1,0 +1,106 @@
+"""Printing from the app: the PDF is built and signed off the UI thread with a progress dialog that can cancel it,
+then written atomically where the user chose; the print is audited."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.pdf.render import Cancelled
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.printing import Printing
+from msc_sle_crf.services.session import Services
+from msc_sle_crf.ui.common import error_text, tr
+
+
+class _Signals(QObject):
+    progress = Signal(int, int)
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, work: Callable[[Callable[[int, int], None], Callable[[], bool]], bytes],
+                 signals: _Signals, cancel: threading.Event) -> None:
+        super().__init__()
+        self.work, self.signals, self.cancel = work, signals, cancel
+
+    def run(self) -> None:
+        try:
+            result = self.work(self.signals.progress.emit, self.cancel.is_set)
+        except BaseException as exc:  # reported on the UI thread
+            self.signals.failed.emit(exc)
+        else:
+            self.signals.done.emit(result)
+
+
+class PrintJob(QObject):
+    """One PDF being made. ``finished`` carries the path written, or None when cancelled or failed."""
+
+    finished = Signal(object)
+
+    def __init__(self, parent: QWidget, services: Services, study: StudyDef, *, what: str, target: Path,
+                 work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes]) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.printing = Printing(services, study)
+        self.what, self.target = what, target
+        self.cancel = threading.Event()
+        self.signals = _Signals()
+        self.dialog = QProgressDialog(tr(f"Making the PDF: {what}…", f"Création du PDF : {what}…"),
+                                      tr("Cancel", "Annuler"), 0, 100, parent)
+        self.dialog.setWindowTitle(tr("Print", "Imprimer"))
+        self.dialog.setMinimumDuration(300)
+        self.dialog.canceled.connect(self.cancel.set)
+        self.signals.progress.connect(self._progress)
+        self.signals.done.connect(self._done)
+        self.signals.failed.connect(self._failed)
+        self.error: str | None = None
+        QThreadPool.globalInstance().start(_Job(lambda p, c: work(self.printing, p, c), self.signals, self.cancel))
+
+    def _progress(self, done: int, total: int) -> None:
+        self.dialog.setValue(int(100 * done / max(total, 1)))
+
+    def _done(self, pdf: Any) -> None:
+        self.dialog.reset()
+        try:
+            self.printing.write(pdf, self.target, self.what)
+        except CrfError as exc:
+            self._failed(exc)
+            return
+        self.finished.emit(self.target)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.dialog.reset()
+        if isinstance(exc, Cancelled):
+            self.finished.emit(None)
+            return
+        self.error = error_text(exc)
+        QMessageBox.warning(self.parent_widget, tr("Print", "Imprimer"), self.error)
+        self.finished.emit(None)
+
+
+def ask_path(parent: QWidget, suggested: str) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested,
+                                          "PDF (*.pdf)")
+    return Path(path) if path else None
+
+
+def print_form(parent: QWidget, services: Services, study: StudyDef, ref: FormRef, target: Path, *,
+               with_audit: bool = True) -> PrintJob:
+    return PrintJob(parent, services, study, what=f"CRF {ref.subject} {ref.event} {ref.form}", target=target,
+                    work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit))
+
+
+def print_casebook(parent: QWidget, services: Services, study: StudyDef, subject: str, target: Path, *,
+                   with_audit: bool = True) -> PrintJob:
+    return PrintJob(parent, services, study, what=f"casebook {subject}", target=target,
+                    work=lambda printing, progress, cancelled: printing.casebook_pdf(
+                        subject, with_audit=with_audit, progress=progress, cancelled=cancelled))
