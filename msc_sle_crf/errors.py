@@ -130,6 +130,8 @@ class Msg(Enum):
                        "Signez avec votre propre nom d'utilisateur ({user}).")
     SIGNATURE_MEANING_UNKNOWN = ("Signature meaning: choose one of {choices}.",
                                  "Signification de la signature : choisir parmi {choices}.")
+    SUBJECT_NOT_READY = ("The subject cannot be locked: these forms are not signed: {forms}.",
+                         "Le patient ne peut pas être verrouillé : ces formulaires ne sont pas signés : {forms}.")
     QUERY_UNKNOWN = ("No query number {query}.", "Aucune query numéro {query}.")
     QUERY_TEXT_REQUIRED = ("Query: a text is required.", "Query : un texte est obligatoire.")
     PDF_WRITE_FAILED = ("Cannot write the PDF to {path}: {reason}. Nothing was written there.",

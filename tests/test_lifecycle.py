@@ -133,3 +133,19 @@ def test_locked_form_refuses_rows_too(people: dict[str, Lifecycle]) -> None:
     with pytest.raises(ValidationError, match="locked"):
         nurse.entry.remove_row(ref, "vs", 1, "wrong")
     assert nurse.entry.open_form(ref).status == STATUS_LOCKED
+
+
+def test_the_whole_subject_is_locked_at_the_end(people: dict[str, Lifecycle]) -> None:
+    doctor, monitor = people["investigator"], people["monitor"]
+    complete_form(doctor)
+    with pytest.raises(ValidationError, match="not signed: SCR/renal_function"):
+        monitor.lock_subject("01-001")
+    doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
+    monitor.lock_subject("01-001")
+    assert doctor.entry.open_form(REF).status == STATUS_LOCKED
+    with pytest.raises(ValidationError, match="locked"):  # no new form either
+        doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")
+    with pytest.raises(ValidationError):
+        monitor.unlock_subject("01-001", "")
+    monitor.unlock_subject("01-001", "late laboratory result to add")
+    doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")

@@ -140,3 +140,21 @@ def test_printing_from_the_screens_in_the_background(qtbot, tmp_path: Path) -> N
         pass
     assert blocker.args == [None] and not (tmp_path / "book.pdf").exists()
     site.close()
+
+
+def test_disk_full_leaves_no_half_written_pdf(printing: Printing, tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import os
+
+    target = tmp_path / "crf.pdf"
+    target.write_bytes(b"%PDF previous print")
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StoreError) as err:
+        printing.write(b"%PDF-1.7 new", target, "test")
+    assert "No space left on device" in err.value.message() and "Nothing was written there" in err.value.message()
+    assert target.read_bytes() == b"%PDF previous print"  # the previous file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crf.pdf"]  # and no temporary file is left

@@ -182,6 +182,8 @@ class DataEntry:
         instance = self._instance(session, subject, event.id, form.id)
         if instance is not None:
             return instance
+        if subject.status == "locked":  # the whole subject was locked at the end of the study
+            raise ValidationError(Msg.FORM_LOCKED)
         digest = form.content_hash()
         now = self.services._now()
         if session.get(FormDefinitionSnapshot, digest) is None:

@@ -163,6 +163,39 @@ class Lifecycle:
         self._move(ref, {STATUS_LOCKED}, STATUS_SIGNED, Action.STATUS_CHANGE, reason=reason.strip(),
                    detail="unlocked")
 
+    # ----- the whole subject ------------------------------------------------------------------------------------
+    def lock_subject(self, subject_number: str) -> None:
+        """At the end of the study: lock every form of the subject; all must be signed (or already locked)."""
+        self.services.require(Perm.LOCK_FORMS, subject=subject_number)
+        with self.services.store.write() as session:
+            subject = self.entry._subject(session, subject_number)
+            instances = list(session.execute(select(FormInstance).where(
+                FormInstance.subject_id == subject.id)).scalars())
+            unsigned = [f"{i.event_id}/{i.form_id} ({i.status})" for i in instances
+                        if i.status not in (STATUS_SIGNED, STATUS_LOCKED)]
+            if unsigned:
+                raise ValidationError(Msg.SUBJECT_NOT_READY, forms=", ".join(unsigned[:12])
+                                      + (f" (+{len(unsigned) - 12})" if len(unsigned) > 12 else ""))
+            for instance in instances:
+                instance.status = STATUS_LOCKED
+            old = subject.status
+            subject.status = "locked"
+            self.services._audit(session, Action.STATUS_CHANGE, subject=subject_number, form="subject",
+                                 old_value=old, new_value="locked", detail=f"{len(instances)} forms locked")
+
+    def unlock_subject(self, subject_number: str, reason: str) -> None:
+        self.services.require(Perm.LOCK_FORMS, subject=subject_number)
+        if not reason.strip():
+            raise ValidationError(Msg.REASON_REQUIRED)
+        with self.services.store.write() as session:
+            subject = self.entry._subject(session, subject_number)
+            for instance in session.execute(select(FormInstance).where(
+                    FormInstance.subject_id == subject.id, FormInstance.status == STATUS_LOCKED)).scalars():
+                instance.status = STATUS_SIGNED
+            subject.status = "followed"
+            self.services._audit(session, Action.STATUS_CHANGE, subject=subject_number, form="subject",
+                                 old_value="locked", new_value="followed", reason=reason.strip())
+
     # ----- reading ------------------------------------------------------------------------------------------------
     def signatures(self, ref: FormRef) -> list[SignatureInfo]:
         self.services.require(Perm.VIEW_DATA, subject=ref.subject)

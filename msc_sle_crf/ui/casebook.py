@@ -145,6 +145,9 @@ class CasebookDialog(QDialog):
         head.addStretch(1)
         self.next_label = QLabel(objectName="subtitle")
         head.addWidget(self.next_label)
+        self.lock_button = QPushButton(objectName="lockSubject")
+        self.lock_button.clicked.connect(self.toggle_subject_lock)
+        head.addWidget(self.lock_button)
         self.print_button = QPushButton(objectName="printCasebook")
         self.print_button.clicked.connect(self.print_casebook)
         head.addWidget(self.print_button)
@@ -172,6 +175,28 @@ class CasebookDialog(QDialog):
         splitter.setSizes([760, 520])
         layout.addWidget(splitter, 1)
         self.retranslate()
+
+    def toggle_subject_lock(self, reason: str | None = None) -> None:
+        """End of study: lock every form of the subject (all signed), or unlock with a reason."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from msc_sle_crf.services.lifecycle import Lifecycle
+
+        lifecycle = Lifecycle(self.entry)
+        try:
+            if self.subject_locked:
+                if reason is None:
+                    reason, ok = QInputDialog.getText(self, tr("Unlock the subject", "Déverrouiller le patient"),
+                                                      tr("Reason for unlocking", "Motif du déverrouillage"))
+                    if not ok:
+                        return
+                lifecycle.unlock_subject(self.subject, reason or "")
+            else:
+                lifecycle.lock_subject(self.subject)
+        except CrfError as exc:
+            QMessageBox.warning(self, self.windowTitle(), error_text(exc))
+            return
+        self.refresh()
 
     def print_casebook(self, target: Any = None) -> Any:
         """The subject's casebook as a signed PDF, made in the background (progress, cancel)."""
@@ -208,6 +233,12 @@ class CasebookDialog(QDialog):
     def refresh(self) -> None:
         overview = self.overview_service.subject(self.subject)
         s = overview.subject
+        from msc_sle_crf.models import Perm
+
+        self.subject_locked = s.status == "locked"
+        self.lock_button.setText(tr("Unlock the subject…", "Déverrouiller le patient…") if self.subject_locked
+                                 else tr("Lock the subject", "Verrouiller le patient"))
+        self.lock_button.setVisible(self.entry.services.can(Perm.LOCK_FORMS))
         self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
         from msc_sle_crf.services.monitoring import Monitoring
