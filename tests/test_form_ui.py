@@ -312,7 +312,7 @@ def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Ser
     monitor.open_query(ref, ("lb", 0, "CREAT"), "Source says 98")
     monitor.verify_item(ref, ("lb", 0, "LBDAT"))
     view = show(qtbot, FormView(doctor, ref))
-    assert "❓1" in view.fields[("lb", 0, "CREAT")].marks.text()
+    assert "Query (1)" in view.fields[("lb", 0, "CREAT")].marks.text()
     assert "SDV" in view.fields[("lb", 0, "LBDAT")].marks.text()
     dialog = QueryDialog(view, ("lb", 0, "CREAT"))
     qtbot.addWidget(dialog)

@@ -983,7 +983,7 @@ class FormView(QWidget):
         footer.addWidget(hint)
         self.complete_button = QPushButton(tr("Mark complete", "Marquer complet"), objectName="primary")
         self.complete_button.clicked.connect(self.mark_complete)
-        self.complete_button.setVisible(not self.read_only)
+        self.complete_button.setVisible(not self.read_only and self.status in ("not_started", "draft"))
         footer.addWidget(self.complete_button)
         layout.addLayout(footer)
         layout.addStretch(1)
@@ -1192,7 +1192,7 @@ class FormView(QWidget):
             open_queries = [q for q in self.queries_by_key.get(key, []) if q.status != "closed"]
             marks = []
             if open_queries:
-                marks.append(f'<span style="color:#b26a00" title="queries">❓{len(open_queries)}</span>')
+                marks.append(f'<span style="color:#b26a00"><b>{tr("Query", "Query")} ({len(open_queries)})</b></span>')
             if key in self.verified:
                 marks.append('<span style="color:#00796b">SDV</span>' if self.verified[key] else
                              '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')
