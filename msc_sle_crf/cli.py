@@ -73,10 +73,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v}
     _say(L("Creating the site (tuning the key derivation for this computer)...",
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
-    site, _admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
-                                         admin_full_name=args.full_name or args.admin, admin_password=password,
-                                         site_settings=settings, kdf=_kdf_from_args(args))
-    site.close()
+    site, admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
+                                        admin_full_name=args.full_name or args.admin, admin_password=password,
+                                        site_settings=settings, kdf=_kdf_from_args(args))
+    try:  # the site's PDF signing certificate is made with the site (ECDSA P-256; or import a PKCS#12 later)
+        from msc_sle_crf.services import Services
+        from msc_sle_crf.services.printing import site_certificate
+
+        site_certificate(Services(site, admin))
+    finally:
+        site.close()
     _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
     _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
            "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du site) :"))
@@ -268,6 +274,20 @@ def cmd_pdf(args: argparse.Namespace) -> int:
         site.close()
 
 
+def cmd_cert_import(args: argparse.Namespace) -> int:
+    """Replace the site's PDF signing certificate by one from a PKCS#12 file (administrators)."""
+    from msc_sle_crf.services.printing import import_pkcs12
+
+    site, services, secrets_ = _open(args)
+    try:
+        p12_password = secrets_.ask(L("Password of the PKCS#12 file:", "Mot de passe du fichier PKCS#12 :"))
+        subject = import_pkcs12(services, Path(args.p12).read_bytes(), p12_password.encode() or None)
+        _say(L(f"Signing certificate imported: {subject}", f"Certificat de signature importé : {subject}"))
+        return 0
+    finally:
+        site.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from msc_sle_crf.ui.app import run_gui
 
@@ -343,6 +363,11 @@ def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -
     p.add_argument("--blank", action="store_true", help="the blank annotated CRF of the study")
     p.add_argument("--audit", action="store_true", help="append each form's audit trail")
     p.add_argument("--out", required=True, help="the PDF file to write")
+    cert = sub.add_parser("cert", help="the site's PDF signing certificate").add_subparsers(dest="cert_command",
+                                                                                             required=True)
+    p = command("import", cmd_cert_import, "use a PKCS#12 file (.p12/.pfx) as the site's signing certificate",
+                parent=cert, user=True)
+    p.add_argument("--p12", required=True, help="PKCS#12 file; its password is asked after yours")
     forms = sub.add_parser("forms", help="form definitions").add_subparsers(dest="forms_command", required=True)
     p = command("check", cmd_forms_check, "compile the form definitions and list every error with file and line",
                 parent=forms, db=False)

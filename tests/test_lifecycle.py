@@ -149,3 +149,14 @@ def test_the_whole_subject_is_locked_at_the_end(people: dict[str, Lifecycle]) ->
         monitor.unlock_subject("01-001", "")
     monitor.unlock_subject("01-001", "late laboratory result to add")
     doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")
+
+
+def test_a_locked_subject_shows_on_the_subject_list(people: dict[str, Lifecycle]) -> None:
+    from msc_sle_crf.services.overview import Overview
+
+    doctor, monitor = people["investigator"], people["monitor"]
+    complete_form(doctor)
+    doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
+    monitor.lock_subject("01-001")
+    [row] = Overview(doctor.services, STUDY).subject_rows()
+    assert row.next_action.en == "Locked (end of study)"

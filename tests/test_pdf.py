@@ -158,3 +158,38 @@ def test_disk_full_leaves_no_half_written_pdf(printing: Printing, tmp_path: Path
     assert "No space left on device" in err.value.message() and "Nothing was written there" in err.value.message()
     assert target.read_bytes() == b"%PDF previous print"  # the previous file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crf.pdf"]  # and no temporary file is left
+
+
+def test_a_pkcs12_certificate_imported_by_the_admin_signs_the_pdfs(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    from msc_sle_crf.errors import ValidationError
+    from msc_sle_crf.services.printing import import_pkcs12
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hopital Saint-Louis CRF signing")])
+    now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=99))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    p12 = pkcs12.serialize_key_and_certificates(b"site", key, cert, None,
+                                                serialization.BestAvailableEncryption(b"p12-secret"))
+    site = create_demo(tmp_path / "p12.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    with pytest.raises(PermissionDenied):
+        import_pkcs12(Services.sign_in(site, "dr.martin", "training-doctor"), p12, b"p12-secret")
+    admin = Services.sign_in(site, "admin", "training-manager")
+    with pytest.raises(ValidationError, match="wrong password"):
+        import_pkcs12(admin, p12, b"nope")
+    assert import_pkcs12(admin, p12, b"p12-secret") == "CN=Hopital Saint-Louis CRF signing"
+    printing = Printing(Services.sign_in(site, "dr.martin", "training-doctor"), STUDY)
+    pdf = printing.form_pdf(FormRef("99-001", "M3", "bilag"))
+    imported_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    assert sign.verify(pdf, imported_pem).trusted
+    site.close()

@@ -38,4 +38,7 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
     today = (site.clock.now() + dt.timedelta(minutes=site.clock.local_offset_minutes())).date()
     populate(DataEntry(Services(site, site.authenticate(doctor[0], doctor[3])), study),
              DataEntry(Services(site, site.authenticate(nurse[0], nurse[3])), study), study, today)
+    from msc_sle_crf.services.printing import site_certificate
+
+    site_certificate(services)  # the site's PDF signing certificate is made with the site
     return site

@@ -90,7 +90,10 @@ class Overview:
                 plans = plan(self.study, day0.get(s.id), statuses[s.id], dates[s.id], today)
                 ended = statuses[s.id].get(("EOS", "end_of_study")) == "complete"
                 info = SubjectInfo(s.subject_number, s.initials, s.birth_year, s.sex, s.status, s.created_utc)
-                rows.append(SubjectRow(info, next_action(plans, ended=ended, reason=self._reason(end_reason.get(s.id))),
+                action = next_action(plans, ended=ended, reason=self._reason(end_reason.get(s.id)))
+                if s.status == "locked":
+                    action = L("Locked (end of study)", "Verrouillé (fin d'étude)")
+                rows.append(SubjectRow(info, action,
                                        sum(1 for p in plans if p.state.value in ("done", "out_of_window")),
                                        len(plans)))
             return rows

@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from msc_sle_crf.audit import Action
-from msc_sle_crf.errors import Msg, StoreError
+from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes
 from msc_sle_crf.forms.model import StudyDef
-from msc_sle_crf.i18n import Lang, current_lang
+from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.models import AuditEvent, Perm, SiteSetting
 from msc_sle_crf.pdf import certificate, sign
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
@@ -33,22 +34,8 @@ class Printing:
 
     # ----- the site's certificate ------------------------------------------------------------------------------
     def certificate(self) -> tuple[str, str]:
-        """(certificate PEM, encrypted key PEM), created on first use and audited."""
-        with self.services.store.write() as session:
-            cert = session.get(SiteSetting, "pdf_signing_certificate")
-            key = session.get(SiteSetting, "pdf_signing_key")
-            if cert is not None and key is not None:
-                return cert.value, key.value
-            settings = {s.key: s.value for s in session.execute(select(SiteSetting)).scalars()}
-            name = settings.get("site_name", "MSC-SLE site")
-            cert_pem, key_pem = certificate.create(f"MSC-SLE eCRF — {name}", name, self.services.site.clock.now(),
-                                                   self.services.store.key)
-            now = self.services._now()
-            session.add(SiteSetting(key="pdf_signing_certificate", value=cert_pem, updated_utc=now))
-            session.add(SiteSetting(key="pdf_signing_key", value=key_pem, updated_utc=now))
-            self.services._audit(session, Action.SETTING_CHANGE, item="pdf_signing_certificate",
-                                 detail="site PDF signing certificate created (ECDSA P-256, self-signed)")
-            return cert_pem, key_pem
+        """(certificate PEM, encrypted key PEM): made with the site (or on first use for older sites), audited."""
+        return site_certificate(self.services)
 
     def _info(self, lang: Lang) -> PageInfo:
         settings = self.services.settings()
@@ -129,3 +116,55 @@ class Printing:
         except OSError as exc:
             raise StoreError(Msg.PDF_WRITE_FAILED, path=str(target), reason=exc.strerror or str(exc)) from None
         self.services.record_export(Action.PRINT, target, what)
+
+
+def site_certificate(services: Services) -> tuple[str, str]:
+    """The site's PDF signing certificate and its encrypted key, created (and audited) when missing."""
+    with services.store.write() as session:
+        cert = session.get(SiteSetting, "pdf_signing_certificate")
+        key = session.get(SiteSetting, "pdf_signing_key")
+        if cert is not None and key is not None:
+            return cert.value, key.value
+        settings = {s.key: s.value for s in session.execute(select(SiteSetting)).scalars()}
+        name = settings.get("site_name", "MSC-SLE site")
+        cert_pem, key_pem = certificate.create(f"MSC-SLE eCRF — {name}", name, services.site.clock.now(),
+                                               services.store.key)
+        _store_certificate(services, session, cert_pem, key_pem, "site PDF signing certificate created "
+                           "(ECDSA P-256, self-signed)")
+        return cert_pem, key_pem
+
+
+def _store_certificate(services: Services, session: Any, cert_pem: str, key_pem: str, detail: str) -> None:
+    now = services._now()
+    for name, value in (("pdf_signing_certificate", cert_pem), ("pdf_signing_key", key_pem)):
+        row = session.get(SiteSetting, name)
+        if row is None:
+            session.add(SiteSetting(key=name, value=value, updated_utc=now))
+        else:
+            row.value, row.updated_utc = value, now
+    services._audit(session, Action.SETTING_CHANGE, item="pdf_signing_certificate", detail=detail)
+
+
+def import_pkcs12(services: Services, data: bytes, password: bytes | None) -> str:
+    """Replace the signing certificate by a PKCS#12 one (administrators); the key is re-protected like the data."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    services.require(Perm.EDIT_SITE_SETTINGS)
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(data, password)
+    except ValueError:
+        raise ValidationError(Msg.FIELD_PATTERN, field=L("PKCS#12 file", "Fichier PKCS#12"),
+                              rule=L("unreadable, or wrong password", "illisible, ou mot de passe incorrect")) from None
+    if key is None or cert is None:
+        raise ValidationError(Msg.FIELD_PATTERN, field=L("PKCS#12 file", "Fichier PKCS#12"),
+                              rule=L("a key and its certificate are needed", "une clé et son certificat sont "
+                                     "nécessaires"))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.BestAvailableEncryption(
+                                    certificate.passphrase_from(services.store.key))).decode()
+    subject = cert.subject.rfc4514_string()
+    with services.store.write() as session:
+        _store_certificate(services, session, cert_pem, key_pem, f"PKCS#12 certificate imported: {subject}")
+    return subject
