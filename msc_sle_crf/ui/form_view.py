@@ -1261,6 +1261,9 @@ class FormView(QWidget):
             field.message.setVisible(True)
             return False
         self.committed[key] = (text, unit)
+        if confirm:  # a confirmed warning opened an automatic query for the monitor: show its marker
+            self._load_monitoring()
+            self.refresh({key})
         self.refresh_scores()
         self._render_lifecycle()  # a change of signed data shows the signature invalid at once
         if result.status != self.status:
