@@ -97,6 +97,11 @@ class FakeClock:
         self._now += timedelta(seconds=seconds)
 
 
+def local_now(clock: Clock) -> datetime:
+    """The wall-clock time of the workstation (naive), as read at the bedside and typed into forms."""
+    return (clock.now() + timedelta(minutes=clock.local_offset_minutes())).replace(tzinfo=None)
+
+
 def iso_utc(dt: datetime) -> str:
     """Canonical text form of an aware datetime in UTC, microsecond precision: 2026-11-25T09:00:00.000000Z."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -14,10 +14,11 @@ from typing import Any
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring import eq5d, sf36
 from msc_sle_crf.scoring.bilag import PROFILES, bilag_total, count_grade
-from msc_sle_crf.scoring.common import ScoreResult, not_computable
+from msc_sle_crf.scoring.common import ScoreInputError, ScoreResult, not_computable
 from msc_sle_crf.scoring.config import ScoringConfig
 from msc_sle_crf.scoring.eligibility import eligibility
 from msc_sle_crf.scoring.endpoint import AdverseEvent, not_tolerated
+from msc_sle_crf.scoring.renal import cockcroft_gault
 from msc_sle_crf.scoring.response import major_clinical_response, partial_clinical_response
 from msc_sle_crf.scoring.sledai import DESCRIPTORS, selena_sledai
 from msc_sle_crf.scoring.sri import VisitScores, sri4
@@ -176,12 +177,13 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
 
 
 def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, config: ScoringConfig) -> ScoreResult:
-    from msc_sle_crf.forms.functions import cockcroft_gault_calc
-
     v = screening.values
     ratio = {k: (Decimal(v[a]) / Decimal(v[u]) if v.get(a) is not None and v.get(u) else None)
              for k, a, u in (("ast_uln", "AST", "ASTULN"), ("alt_uln", "ALT", "ALTULN"))}
-    crcl = cockcroft_gault_calc(v.get("AGE"), v.get("WEIGHT"), v.get("CREAT"), v.get("SEX"))
+    try:  # the screening form stores creatinine in µmol/L (its canonical unit)
+        crcl = cockcroft_gault(_int(v.get("AGE")), v.get("WEIGHT"), v.get("CREAT"), "µmol/L", v.get("SEX")).value
+    except ScoreInputError:
+        crcl = None
     inputs = {
         "age": v.get("AGE"), "acr_and_ana": _yes(v.get("ACRANA")),
         "sledai": scr_sledai.value if scr_sledai is not None else None,

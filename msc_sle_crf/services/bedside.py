@@ -105,8 +105,8 @@ class Bedside:
                                  item=kind, new_value=iso_utc(wall or now.wall), reason=reason, detail=text)
             return event.id
 
-    def _events(self, subject: str) -> list[InfusionEvent]:
-        subject_row = self._subject_id(subject)
+    def _events(self, subject: str, subject_row: Subject | None = None) -> list[InfusionEvent]:
+        subject_row = subject_row or self._subject_id(subject)
         with self.services.store.read() as session:
             rows = session.execute(select(InfusionEvent).where(InfusionEvent.subject_id == subject_row.id)
                                    .order_by(InfusionEvent.id)).scalars().all()
@@ -122,7 +122,8 @@ class Bedside:
     # ----- reading --------------------------------------------------------------------------------------------
     def state(self, subject: str) -> BedsideState:
         self.services.require(Perm.VIEW_DATA, subject=subject)
-        events = self._events(subject)
+        subject_row = self._subject_id(subject)
+        events = self._events(subject, subject_row)
         corrections = {e.refers_to: e for e in events if e.kind == "correct" and e.refers_to is not None}
         timer_events = []
         for e in events:
@@ -160,7 +161,6 @@ class Bedside:
             product = ProductCheck(last.username, parse_iso_utc(last.wall_utc), json.loads(last.detail or "{}"),
                                    json.loads(second.detail or "{}").get("second") if second else None,
                                    parse_iso_utc(second.wall_utc) if second else None)
-        subject_row = self._subject_id(subject)
         return BedsideState(subject, subject_row.initials, subject_row.birth_year, timer_state, tuple(timer_events),
                             tuple(points), tuple(readings), product, not_done,
                             tuple(e.reason or "" for e in events if e.kind == "comment"))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-from msc_sle_crf.clock import Clock
+from msc_sle_crf.clock import Clock, local_now
 from msc_sle_crf.forms.model import StudyDef
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services.session import Services
@@ -35,7 +34,7 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
 
     study = study or load_study()
     doctor, nurse = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[2]
-    today = (site.clock.now() + dt.timedelta(minutes=site.clock.local_offset_minutes())).date()
+    today = local_now(site.clock).date()
     populate(DataEntry(Services(site, site.authenticate(doctor[0], doctor[3])), study),
              DataEntry(Services(site, site.authenticate(nurse[0], nurse[3])), study), study, today)
     from msc_sle_crf.services.printing import site_certificate

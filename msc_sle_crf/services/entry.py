@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import local_now
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.forms import licensed
 from msc_sle_crf.forms import values as V
@@ -137,8 +138,7 @@ class DataEntry:
         return FormDef.model_validate_json(snap.definition_json)
 
     def _context(self, session: Session, subject: Subject, event: EventDef) -> FormContext:
-        clock = self.services.site.clock
-        now = clock.now() + dt.timedelta(minutes=clock.local_offset_minutes())
+        now = local_now(self.services.site.clock)
         window = None
         day0 = None
         anchor = self.study.meta.anchor
@@ -153,7 +153,7 @@ class DataEntry:
                 planned = day0 + dt.timedelta(days=event.day)
                 window = (planned - dt.timedelta(days=event.window_before),
                           planned + dt.timedelta(days=event.window_after))
-        return FormContext(now=now.replace(tzinfo=None), birth_year=subject.birth_year, window=window, day0=day0)
+        return FormContext(now=now, birth_year=subject.birth_year, window=window, day0=day0)
 
     def _state(self, session: Session, subject: Subject, event: EventDef, form: FormDef,
                instance: FormInstance | None) -> FormState:
@@ -165,8 +165,9 @@ class DataEntry:
                     state.load_row(row.group_id, row.row_no)
             removed = {(r.group_id, r.row_no) for r in session.execute(select(FormRow).where(
                 FormRow.instance_id == instance.id, FormRow.removed.is_(True))).scalars()}
+            item_ids = {i.id for i in form.all_items()}
             for iv in session.execute(select(ItemValue).where(ItemValue.instance_id == instance.id)).scalars():
-                if (iv.group_id, iv.row_no) in removed or iv.item_id not in {i.id for i in form.all_items()}:
+                if (iv.group_id, iv.row_no) in removed or iv.item_id not in item_ids:
                     continue
                 item = form.item(iv.item_id)
                 if item.calc:
@@ -177,6 +178,26 @@ class DataEntry:
                            confirmed=[c for c in (iv.confirmed or "").split(";") if c])
         state.revalidate_all()
         return state
+
+    def _load(self, session: Session, ref: FormRef, event: EventDef, current: FormDef
+              ) -> tuple[Subject, FormInstance | None, FormDef, FormState]:
+        """Subject, form instance (if started), the definition it was entered under, and its checked state."""
+        subject = self._subject(session, ref.subject)
+        instance = self._instance(session, subject, ref.event, ref.form)
+        form = self._definition(session, instance, current)
+        return subject, instance, form, self._state(session, subject, event, form, instance)
+
+    def _accept(self, state: FormState, key: CellKey, text: str, unit: str | None, *, confirm: bool) -> None:
+        """Put typed text in the state; refuse an impossible value, and an unusual one unless confirmed."""
+        state.set_text(key, text, unit)
+        problems = [i for i in state.issues(key) if i.severity is Severity.HARD and not i.rule.startswith("check:")]
+        if problems:
+            raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
+        soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
+        if soft and not confirm:
+            raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
+        if soft:
+            state.confirm(key)
 
     def _ensure_instance(self, session: Session, subject: Subject, event: EventDef, form: FormDef) -> FormInstance:
         instance = self._instance(session, subject, event.id, form.id)
@@ -248,9 +269,7 @@ class DataEntry:
             AuditEvent.subject == subject_number, AuditEvent.form == form_id, AuditEvent.item == key[2],
             AuditEvent.visit == event_id, AuditEvent.repeat_key == f"{key[0]}:{key[1]}").order_by(AuditEvent.id)
         with self.services.store.read() as session:
-            return [AuditRecord(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action,
-                                e.subject, e.item, e.old_value, e.new_value, e.reason, e.detail)
-                    for e in session.execute(query).scalars()]
+            return [AuditRecord.of(e) for e in session.execute(query).scalars()]
 
     # ----- typing buffer (unaccepted text, never lost) --------------------------------------------------------
     def _buffer_key(self, ref: FormRef) -> str:
@@ -291,23 +310,12 @@ class DataEntry:
         event, current = self._lookup(event_id, form_id)
         self.services.require(self._form_perm(current), subject=subject_number)
         with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
-            form = self._definition(session, instance, current)
-            state = self._state(session, subject, event, form, instance)
+            subject, instance, form, state = self._load(session, ref, event, current)
             self._check_key(state, form, key)
             item = form.item(key[2])
             if unit is not None and (unit == item.unit or item.type not in NUMERIC_TYPES):
                 unit = None
-            state.set_text(key, text, unit)
-            problems = [i for i in state.issues(key) if i.severity is Severity.HARD and not i.rule.startswith("check:")]
-            if problems:
-                raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
-            soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
-            if soft and confirm:
-                state.confirm(key)
-            elif soft:
-                raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
+            self._accept(state, key, text, unit, confirm=confirm)
             result = self._store_cell(session, subject, event, form, instance, state, key, reason)
         self.save_typing(ref, key, None)
         return result
@@ -320,12 +328,10 @@ class DataEntry:
         event, current = self._lookup(event_id, form_id)
         self.services.require(self._form_perm(current), subject=subject_number)
         with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
-            form = self._definition(session, instance, current)
-            state = self._state(session, subject, event, form, instance)
+            subject, instance, form, state = self._load(session, ref, event, current)
+            item_ids = {i.id for i in form.all_items()}
             for key, text in values.items():
-                group = form.group_of(key[2]) if key[2] in {i.id for i in form.all_items()} else None
+                group = form.group_of(key[2]) if key[2] in item_ids else None
                 if group is not None and group.repeating and key[1] not in state.rows[group.id]:
                     instance = self._ensure_instance(session, subject, event, form)
                     session.add(FormRow(instance_id=instance.id, group_id=group.id, row_no=key[1], removed=False,
@@ -334,16 +340,7 @@ class DataEntry:
                                          form=form_id, repeat_key=f"{group.id}:{key[1]}", reason=reason)
                     state.add_row(group.id, key[1])
                 self._check_key(state, form, key)
-                state.set_text(key, text)
-                problems = [i for i in state.issues(key)
-                            if i.severity is Severity.HARD and not i.rule.startswith("check:")]
-                if problems:
-                    raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
-                soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
-                if soft and not confirm:
-                    raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
-                if soft:
-                    state.confirm(key)
+                self._accept(state, key, text, None, confirm=confirm)
                 self._store_cell(session, subject, event, form, instance, state, key, reason)
                 instance = self._instance(session, subject, event_id, form_id)
 
@@ -355,10 +352,7 @@ class DataEntry:
         self.services.require(self._form_perm(current), subject=subject_number)
         code = MissingCode(code)
         with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
-            form = self._definition(session, instance, current)
-            state = self._state(session, subject, event, form, instance)
+            subject, instance, form, state = self._load(session, ref, event, current)
             self._check_key(state, form, key)
             item = form.item(key[2])
             if code not in item.missing:
@@ -532,10 +526,7 @@ class DataEntry:
         event, current = self._lookup(event_id, form_id)
         self.services.require(self._form_perm(current), subject=subject_number)
         with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
-            form = self._definition(session, instance, current)
-            state = self._state(session, subject, event, form, instance)
+            subject, instance, form, state = self._load(session, ref, event, current)
             # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
             unsaved: list[Issue] = []
             for key, (text, unit) in typed.items():

@@ -75,6 +75,10 @@ def content_hash(session: Session, instance: FormInstance) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _wrong_state(status: str) -> ValidationError:
+    return ValidationError(Msg.FORM_WRONG_STATE, state=STATE_LABELS.get(status, L(status, status)))
+
+
 class Lifecycle:
     def __init__(self, entry: DataEntry) -> None:
         self.entry = entry
@@ -85,7 +89,7 @@ class Lifecycle:
         subject = self.entry._subject(session, ref.subject)
         instance = self.entry._instance(session, subject, ref.event, ref.form)
         if instance is None:
-            raise ValidationError(Msg.FORM_WRONG_STATE, state=STATE_LABELS["not_started"])
+            raise _wrong_state("not_started")
         return instance
 
     def _move(self, ref: FormRef, wanted: set[str], new: str, action: Action, *, reason: str | None = None,
@@ -93,9 +97,7 @@ class Lifecycle:
         with self.services.store.write() as session:
             instance = self._load(session, ref)
             if instance.status not in wanted:
-                raise ValidationError(Msg.FORM_WRONG_STATE, state=STATE_LABELS.get(instance.status,
-                                                                                    L(instance.status,
-                                                                                      instance.status)))
+                raise _wrong_state(instance.status)
             old = instance.status
             instance.status = new
             instance.updated_utc = self.services._now()
@@ -138,9 +140,7 @@ class Lifecycle:
         with self.services.store.write() as session:
             instance = self._load(session, ref)
             if instance.status not in (STATUS_COMPLETE, STATUS_VERIFIED):
-                raise ValidationError(Msg.FORM_WRONG_STATE, state=STATE_LABELS.get(instance.status,
-                                                                                    L(instance.status,
-                                                                                      instance.status)))
+                raise _wrong_state(instance.status)
             digest = content_hash(session, instance)
             session.add(Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
                                   printed_name=actor.full_name, role=actor.role.value, meaning=meaning,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.clock import local_now
 from msc_sle_crf.forms import values as V
 from msc_sle_crf.forms.model import FormDef, StudyDef
 from msc_sle_crf.i18n import L
@@ -46,8 +47,7 @@ class Overview:
         self._definitions: dict[str, FormDef] = {f.content_hash(): f for f in study.forms.values()}
 
     def _today(self) -> dt.date:
-        clock = self.services.site.clock
-        return (clock.now() + dt.timedelta(minutes=clock.local_offset_minutes())).date()
+        return local_now(self.services.site.clock).date()
 
     def _definition(self, session: Session, digest: str) -> FormDef:
         form = self._definitions.get(digest)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes
 from msc_sle_crf.forms.model import StudyDef
@@ -63,8 +64,7 @@ class Printing:
                 for e in session.execute(select(AuditEvent).where(
                         AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
                         AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
-                    when = dt.datetime.strptime(e.ts_utc, "%Y-%m-%dT%H:%M:%S.%fZ") + dt.timedelta(
-                        minutes=e.utc_offset_min)
+                    when = parse_iso_utc(e.ts_utc) + dt.timedelta(minutes=e.utc_offset_min)
                     audit.append((f"{when:%d/%m/%Y %H:%M:%S}", f"{e.username} ({e.role})",
                                   f"{e.action} {e.item or ''}".strip(), e.old_value or "", e.new_value or "",
                                   e.reason or e.detail or ""))

@@ -67,6 +67,11 @@ class AuditRecord:
     reason: str | None
     detail: str | None
 
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditRecord:
+        return cls(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action, e.subject, e.item,
+                   e.old_value, e.new_value, e.reason, e.detail)
+
 
 @dataclass(frozen=True)
 class IntegrityReport:
@@ -390,9 +395,7 @@ class Services:
         if before_id is not None:
             query = query.where(AuditEvent.id < before_id)
         with self.store.read() as session:
-            return [AuditRecord(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action,
-                                e.subject, e.item, e.old_value, e.new_value, e.reason, e.detail)
-                    for e in session.execute(query).scalars()]
+            return [AuditRecord.of(e) for e in session.execute(query).scalars()]
 
     def verify_integrity(self, *, full: bool = True) -> IntegrityReport:
         """SQLCipher page check, SQLite structure check and the audit hash chain. The check is audited."""
