@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from msc_sle_crf.forms import load_study  # noqa: E402
-from msc_sle_crf.forms.model import EventDef, FormDef, StudyDef, StudyMeta  # noqa: E402
+from msc_sle_crf.formdef import load_study  # noqa: E402
+from msc_sle_crf.formdef.definitions import EventDef, FormDef, StudyDef, StudyMeta  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 from msc_sle_crf.services import Services, Site  # noqa: E402
 from msc_sle_crf.services.entry import DataEntry, FormRef  # noqa: E402

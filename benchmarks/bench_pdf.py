@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from msc_sle_crf.clock import FakeClock  # noqa: E402
-from msc_sle_crf.forms import load_study  # noqa: E402
+from msc_sle_crf.formdef import load_study  # noqa: E402
 from msc_sle_crf.i18n import current_lang  # noqa: E402
 from msc_sle_crf.pdf import certificate, sign  # noqa: E402
 from msc_sle_crf.pdf.render import CrfDocument  # noqa: E402

@@ -29,14 +29,14 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from msc_sle_crf.clock import FakeClock  # noqa: E402
-from msc_sle_crf.forms import load_study  # noqa: E402
-from msc_sle_crf.models import FormInstance, FormRow, ItemValue, Subject  # noqa: E402
+from msc_sle_crf.formdef import load_study  # noqa: E402
 from msc_sle_crf.scoring.subject import compute  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 from msc_sle_crf.services import Services  # noqa: E402
 from msc_sle_crf.services.demo import create_demo  # noqa: E402
 from msc_sle_crf.services.entry import DataEntry  # noqa: E402
 from msc_sle_crf.services.overview import Overview  # noqa: E402
+from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Subject  # noqa: E402
 from msc_sle_crf.ui.casebook import CasebookDialog  # noqa: E402
 from msc_sle_crf.ui.common import STYLE  # noqa: E402
 from msc_sle_crf.ui.main_window import MainWindow  # noqa: E402

@@ -228,7 +228,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_forms_check(args: argparse.Namespace) -> int:
     """Compile the form set as the app does; print every error with file and line; exit 1 if any."""
-    from msc_sle_crf.forms import check_dir, default_forms_dir
+    from msc_sle_crf.formdef import check_dir, default_forms_dir
 
     directory = Path(args.dir) if args.dir else default_forms_dir()
     result = check_dir(directory)
@@ -248,7 +248,7 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
 
 def cmd_pdf(args: argparse.Namespace) -> int:
     """A signed PDF: one form, a visit, a subject's casebook, or the blank annotated CRF."""
-    from msc_sle_crf.forms import load_study
+    from msc_sle_crf.formdef import load_study
     from msc_sle_crf.services.entry import FormRef
     from msc_sle_crf.services.printing import Printing
 

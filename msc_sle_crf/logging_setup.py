@@ -10,7 +10,7 @@ import logging.handlers
 import traceback
 import uuid
 
-from msc_sle_crf.config import log_dir
+from msc_sle_crf.locations import log_dir
 
 
 def configure() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
 
 UNSCHEDULED_EVENTS = ("LOG", "EOS")

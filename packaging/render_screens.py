@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from msc_sle_crf.forms import load_study
+from msc_sle_crf.formdef import load_study
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services import Services

@@ -7,9 +7,9 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from msc_sle_crf.forms import default_forms_dir, load_study
-from msc_sle_crf.forms.engine import FormContext, FormState
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef import default_forms_dir, load_study
+from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef.engine import FormContext, FormState
 
 STUDY: StudyDef = load_study()
 NOW = dt.datetime(2026, 11, 25, 10, 0)

@@ -8,7 +8,7 @@ from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.services import Services, Site
-from msc_sle_crf.services.site import LOCKOUT_SECONDS, MAX_FAILURES
+from msc_sle_crf.store.site import LOCKOUT_SECONDS, MAX_FAILURES
 
 from .conftest import ADMIN_PW, make_user
 

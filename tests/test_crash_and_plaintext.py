@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from msc_sle_crf.config import log_dir
+from msc_sle_crf.locations import log_dir
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services import Services, Site
 

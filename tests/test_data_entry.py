@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from msc_sle_crf.errors import PermissionDenied, ValidationError
-from msc_sle_crf.forms.model import FormDef, MissingCode, StudyDef
+from msc_sle_crf.formdef.definitions import FormDef, MissingCode, StudyDef
 from msc_sle_crf.i18n import Lang, set_lang
-from msc_sle_crf.models import AuditEvent, Draft, FormInstance, ItemValue
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.entry import (
     STATUS_COMPLETE,
@@ -21,6 +20,7 @@ from msc_sle_crf.services.entry import (
     FormRef,
     SoftCheckNeedsConfirmation,
 )
+from msc_sle_crf.store.tables import AuditEvent, Draft, FormInstance, ItemValue
 
 from .conftest import make_user
 from .forms_helpers import STUDY

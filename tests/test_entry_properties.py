@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from msc_sle_crf.errors import ValidationError
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import Severity
-from msc_sle_crf.models import ItemValue
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.engine import Severity
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.entry import DataEntry, FormRef, SoftCheckNeedsConfirmation
+from msc_sle_crf.store.tables import ItemValue
 
 from .conftest import ADMIN_PW, FAST_KDF, make_user
 from .forms_helpers import STUDY, state_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from msc_sle_crf.forms.model import MissingCode
+from msc_sle_crf.formdef.definitions import MissingCode
 from msc_sle_crf.i18n import Lang
 
 from .forms_helpers import state_for
@@ -151,8 +151,8 @@ def test_min_rows_blocks_completion() -> None:
 
 
 def _form(groups: list, checks: list | None = None):  # type: ignore[no-untyped-def]
-    from msc_sle_crf.forms.engine import FormContext, FormState
-    from msc_sle_crf.forms.model import FormDef
+    from msc_sle_crf.formdef.definitions import FormDef
+    from msc_sle_crf.formdef.engine import FormContext, FormState
 
     form = FormDef.model_validate({"id": "t", "version": "1", "label": {"en": "T", "fr": "T"}, "groups": groups,
                                    "checks": checks or [],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from msc_sle_crf.forms.functions import (
+from msc_sle_crf.formdef.functions import (
     CALCULATIONS,
     CHECKS,
     bmi,

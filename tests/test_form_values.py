@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import FormContext, FormState, Severity
-from msc_sle_crf.forms.model import FormDef, ItemType
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import FormDef, ItemType
+from msc_sle_crf.formdef.engine import FormContext, FormState, Severity
 from msc_sle_crf.i18n import Lang
 
 from .forms_helpers import STUDY, state_for

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from msc_sle_crf.cli import main
-from msc_sle_crf.forms import check_dir
-from msc_sle_crf.forms.model import FormDef, ItemType
+from msc_sle_crf.formdef import check_dir
+from msc_sle_crf.formdef.definitions import FormDef, ItemType
 
 from .forms_helpers import STUDY, copy_forms, write
 

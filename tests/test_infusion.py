@@ -11,16 +11,16 @@ import pytest
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import PermissionDenied, ValidationError
 from msc_sle_crf.infusion import timer as T
-from msc_sle_crf.infusion.config import InfusionConfig
+from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import PointState, dose_check, next_point, review, schedule
-from msc_sle_crf.models import AuditEvent
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.bedside import Bedside
+from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import make_user
 from .forms_helpers import STUDY
 
-CONFIG = InfusionConfig()
+CONFIG = InfusionProtocol()
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from msc_sle_crf.errors import AuthenticationError, PermissionDenied, ValidationError
-from msc_sle_crf.models import AuditEvent
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.entry import (
     STATUS_COMPLETE,
@@ -19,6 +18,7 @@ from msc_sle_crf.services.entry import (
     FormRef,
 )
 from msc_sle_crf.services.lifecycle import Lifecycle
+from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import make_user
 from .forms_helpers import STUDY

@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from msc_sle_crf.errors import Msg, StoreError
-from msc_sle_crf.models import Base
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.store import migrate
 from msc_sle_crf.store.db import create_database_file, open_checked
+from msc_sle_crf.store.tables import Base
 from tests.helpers.sql import run_sql
 
 from .conftest import ADMIN_PW

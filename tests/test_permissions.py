@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from msc_sle_crf.access import PERMISSIONS, Perm, Role
 from msc_sle_crf.errors import PermissionDenied
 from msc_sle_crf.i18n import Lang
-from msc_sle_crf.models import PERMISSIONS, Perm, Role
 from msc_sle_crf.services import Services, Site
 
 from .conftest import make_user

@@ -10,11 +10,11 @@ import pytest
 
 from msc_sle_crf.scoring import bilag, ctcae, eq5d, sf36, sledai
 from msc_sle_crf.scoring.common import ScoreInputError
-from msc_sle_crf.scoring.config import EligibilityConfig, ResponseConfig, SriConfig, SteroidConfig, Threshold
 from msc_sle_crf.scoring.eligibility import FAILED, MET, UNKNOWN, eligibility
 from msc_sle_crf.scoring.endpoint import AdverseEvent, not_tolerated
 from msc_sle_crf.scoring.renal import cockcroft_gault
 from msc_sle_crf.scoring.response import major_clinical_response, partial_clinical_response
+from msc_sle_crf.scoring.rules import EligibilityRules, ResponseRules, SriRules, SteroidRules, Threshold
 from msc_sle_crf.scoring.sri import VisitScores, sri4
 from msc_sle_crf.scoring.steroids import SteroidRecord, daily_equivalent, mean_dose_before, reduction_from_baseline
 
@@ -120,12 +120,12 @@ def test_sri4_new_a_and_new_b_rules() -> None:
 def test_sri4_missing_component_is_not_computable_and_config_applies() -> None:
     assert sri4(visit(10, None), visit(4, "1")).value is None
     assert sri4(visit(None, "1"), visit(4, "1")).value is None
-    strict = SriConfig(sledai_drop=6)
-    assert sri4(visit(10, "1"), visit(5, "1"), config=strict).value is False
-    rescue = SriConfig(rescue_medication_is_failure=True)
-    assert sri4(visit(10, "1"), visit(4, "1"), config=rescue).value is None  # rescue not recorded
+    strict = SriRules(sledai_drop=6)
+    assert sri4(visit(10, "1"), visit(5, "1"), rules=strict).value is False
+    rescue = SriRules(rescue_medication_is_failure=True)
+    assert sri4(visit(10, "1"), visit(4, "1"), rules=rescue).value is None  # rescue not recorded
     with_rescue = VisitScores(4, ALL_E, Decimal(1), rescue_medication=True)
-    assert sri4(visit(10, "1"), with_rescue, config=rescue).value is False
+    assert sri4(visit(10, "1"), with_rescue, rules=rescue).value is False
 
 
 # ----- MCR / PCR ------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_mcr_pcr_over_visits_and_sustained_rule() -> None:
     assert partial_clinical_response(visits).value is True
     lost = {**visits, "M12": {**ALL_E, "renal": "B"}}
     assert major_clinical_response(lost).value is False  # sustained by default
-    assert major_clinical_response(lost, config=ResponseConfig(sustained=False)).value is True
+    assert major_clinical_response(lost, rules=ResponseRules(sustained=False)).value is True
     assert major_clinical_response({"M3": {**ALL_E, "renal": None}}).value is None
     assert major_clinical_response({}).value is None
 
@@ -198,7 +198,7 @@ def test_prednisone_equivalents() -> None:
                SteroidRecord("methylprednisolone", Decimal(500), dt.date(2026, 1, 10), dt.date(2026, 1, 10),
                              pulse=True)]
     assert daily_equivalent(records, day) == Decimal(10) + Decimal(5)  # pulse excluded by default
-    assert daily_equivalent(records, day, SteroidConfig(include_pulses=True)) == Decimal(640)
+    assert daily_equivalent(records, day, SteroidRules(include_pulses=True)) == Decimal(640)
     with pytest.raises(ScoreInputError):
         daily_equivalent([SteroidRecord("cortivazol", Decimal(1), dt.date(2026, 1, 1))], day)
 
@@ -313,5 +313,5 @@ def test_eligibility_lists_unknown_and_failed_criteria() -> None:
 
 
 def test_eligibility_limits_are_configuration() -> None:
-    config = EligibilityConfig(crcl_ml_min=Threshold(op="le", value=Decimal(30)))
-    assert eligibility({**GOOD, "crcl": 30}, config).value is False
+    rules = EligibilityRules(crcl_ml_min=Threshold(op="le", value=Decimal(30)))
+    assert eligibility({**GOOD, "crcl": 30}, rules).value is False

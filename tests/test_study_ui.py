@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.forms import licensed
+from msc_sle_crf.formdef import licensed
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import DataEntry, FormRef

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from msc_sle_crf.i18n import L
-from msc_sle_crf.infusion.config import InfusionConfig
+from msc_sle_crf.infusion.protocol import InfusionProtocol
 
 
 class Kind(StrEnum):
@@ -88,8 +88,8 @@ ALLOWED = {
 }
 
 
-def compute(events: Sequence[TimerEvent], now: Now, config: InfusionConfig | None = None) -> TimerState:
-    config = config or InfusionConfig()
+def compute(events: Sequence[TimerEvent], now: Now, protocol: InfusionProtocol | None = None) -> TimerState:
+    protocol = protocol or InfusionProtocol()
     phase = Phase.NOT_STARTED
     started = stopped = None
     running = paused = 0.0
@@ -125,11 +125,11 @@ def compute(events: Sequence[TimerEvent], now: Now, config: InfusionConfig | Non
     deviation = None
     if phase is Phase.STOPPED:
         minutes = running / 60
-        if minutes < config.min_duration_min or minutes > config.max_duration_min:
-            deviation = L(f"Infusion lasted {minutes:.0f} min, outside {config.min_duration_min}-"
-                          f"{config.max_duration_min} min: a protocol deviation, comment it",
-                          f"La perfusion a duré {minutes:.0f} min, hors de {config.min_duration_min}-"
-                          f"{config.max_duration_min} min : déviation au protocole, à commenter")
+        if minutes < protocol.min_duration_min or minutes > protocol.max_duration_min:
+            deviation = L(f"Infusion lasted {minutes:.0f} min, outside {protocol.min_duration_min}-"
+                          f"{protocol.max_duration_min} min: a protocol deviation, comment it",
+                          f"La perfusion a duré {minutes:.0f} min, hors de {protocol.min_duration_min}-"
+                          f"{protocol.max_duration_min} min : déviation au protocole, à commenter")
     return TimerState(phase, started, stopped, running, paused, tuple(pauses), deviation)
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from msc_sle_crf.i18n import L
-from msc_sle_crf.infusion.config import InfusionConfig, TimePoint
+from msc_sle_crf.infusion.protocol import InfusionProtocol, TimePoint
 from msc_sle_crf.scoring.ctcae import fever_grade
 
 
@@ -40,10 +40,10 @@ class PlannedPoint:
         return L(self.point.label_en, self.point.label_fr)
 
 
-def schedule(config: InfusionConfig, start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime, *,
+def schedule(protocol: InfusionProtocol, start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime, *,
              done: set[str], not_done: set[str]) -> list[PlannedPoint]:
     out: list[PlannedPoint] = []
-    for point in config.vital_signs:
+    for point in protocol.vital_signs:
         anchor = start if point.anchor == "start" else end
         if point.id == "BASE":
             planned = start or now  # before the start: due now, until entered
@@ -61,9 +61,9 @@ def schedule(config: InfusionConfig, start: dt.datetime | None, end: dt.datetime
             state = PointState.WAITING
         elif point.id == "BASE" and start is None:
             state = PointState.DUE
-        elif now > planned + dt.timedelta(minutes=config.overdue_after_min):
+        elif now > planned + dt.timedelta(minutes=protocol.overdue_after_min):
             state = PointState.OVERDUE
-        elif now >= planned - dt.timedelta(minutes=config.due_before_min):
+        elif now >= planned - dt.timedelta(minutes=protocol.due_before_min):
             state = PointState.DUE
         else:
             state = PointState.UPCOMING
@@ -90,10 +90,10 @@ class Flag:
 
 
 def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, Decimal | int | None] | None,
-           config: InfusionConfig) -> list[Flag]:
+           protocol: InfusionProtocol) -> list[Flag]:
     """Values that need review. ``reading`` uses the vital-sign item ids (VSTEMP, VSHR, VSSYSBP, VSDIABP,
     VSRESP, VSSPO2)."""
-    limits = config.alerts
+    limits = protocol.alerts
     flags: list[Flag] = []
     temp = reading.get("VSTEMP")
     if temp is not None and Decimal(temp) >= limits.fever_c:
@@ -137,7 +137,7 @@ class DoseCheck:
 
 
 def dose_check(cohort_e6_per_kg: Decimal, weight_kg: Decimal, labelled_cells_e6: Decimal,
-               config: InfusionConfig) -> DoseCheck:
+               protocol: InfusionProtocol) -> DoseCheck:
     planned = cohort_e6_per_kg * weight_kg
     difference = ((labelled_cells_e6 - planned) / planned * 100).quantize(Decimal("0.1"))
-    return DoseCheck(planned, labelled_cells_e6, difference, abs(difference) <= config.dose_tolerance_percent)
+    return DoseCheck(planned, labelled_cells_e6, difference, abs(difference) <= protocol.dose_tolerance_percent)

@@ -32,9 +32,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import FormState, Severity
-from msc_sle_crf.forms.model import FormDef, Item, ItemType, StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import FormDef, Item, ItemType, StudyDef
+from msc_sle_crf.formdef.engine import FormState, Severity
 from msc_sle_crf.i18n import L, Lang
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

@@ -13,7 +13,7 @@ from typing import Any
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import Part, ScoreResult
-from msc_sle_crf.scoring.config import EligibilityConfig, Threshold
+from msc_sle_crf.scoring.rules import EligibilityRules, Threshold
 
 MET, FAILED, UNKNOWN = "met", "failed", "unknown"
 RULE = "MSC-SLE eligibility (registry text; limits configurable, to be confirmed against the protocol)"
@@ -23,8 +23,8 @@ RULE = "MSC-SLE eligibility (registry text; limits configurable, to be confirmed
 class Criterion:
     key: str
     label: L
-    check: Callable[[Mapping[str, Any], EligibilityConfig], str]
-    limit: Callable[[EligibilityConfig], Threshold] | None = None  # shown with the label: "LVEF < 40"
+    check: Callable[[Mapping[str, Any], EligibilityRules], str]
+    limit: Callable[[EligibilityRules], Threshold] | None = None  # shown with the label: "LVEF < 40"
 
 
 def _num(data: Mapping[str, Any], key: str) -> Decimal | None:
@@ -32,35 +32,35 @@ def _num(data: Mapping[str, Any], key: str) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _threshold(key: str, get: Callable[[EligibilityConfig], Threshold]) -> Callable[[Mapping[str, Any],
-                                                                                      EligibilityConfig], str]:
-    def check(data: Mapping[str, Any], config: EligibilityConfig) -> str:
+def _threshold(key: str, get: Callable[[EligibilityRules], Threshold]) -> Callable[[Mapping[str, Any],
+                                                                                      EligibilityRules], str]:
+    def check(data: Mapping[str, Any], rules: EligibilityRules) -> str:
         value = _num(data, key)
         if value is None:
             return UNKNOWN
-        return FAILED if get(config).fails(value) else MET
+        return FAILED if get(rules).fails(value) else MET
     return check
 
 
-def _age(data: Mapping[str, Any], config: EligibilityConfig) -> str:
+def _age(data: Mapping[str, Any], rules: EligibilityRules) -> str:
     age = data.get("age")
-    return UNKNOWN if age is None else MET if config.age_min <= int(age) <= config.age_max else FAILED
+    return UNKNOWN if age is None else MET if rules.age_min <= int(age) <= rules.age_max else FAILED
 
 
-def _sledai(data: Mapping[str, Any], config: EligibilityConfig) -> str:
+def _sledai(data: Mapping[str, Any], rules: EligibilityRules) -> str:
     score = data.get("sledai")
-    return UNKNOWN if score is None else MET if int(score) >= config.sledai_min else FAILED
+    return UNKNOWN if score is None else MET if int(score) >= rules.sledai_min else FAILED
 
 
-def _prednisone(data: Mapping[str, Any], config: EligibilityConfig) -> str:
+def _prednisone(data: Mapping[str, Any], rules: EligibilityRules) -> str:
     dose, days = _num(data, "prednisone_mg_day"), data.get("prednisone_days")
     if dose is None or days is None:
         return UNKNOWN
-    return MET if dose >= config.prednisone_min_mg and int(days) >= config.prednisone_min_days else FAILED
+    return MET if dose >= rules.prednisone_min_mg and int(days) >= rules.prednisone_min_days else FAILED
 
 
-def _yes(key: str, *, wanted: bool = True) -> Callable[[Mapping[str, Any], EligibilityConfig], str]:
-    def check(data: Mapping[str, Any], _config: EligibilityConfig) -> str:
+def _yes(key: str, *, wanted: bool = True) -> Callable[[Mapping[str, Any], EligibilityRules], str]:
+    def check(data: Mapping[str, Any], _config: EligibilityRules) -> str:
         value = data.get(key)
         if value is None:
             return UNKNOWN
@@ -76,26 +76,26 @@ def _months_before(date: dt.date, months: int) -> dt.date:
     return dt.date(y, m, day)
 
 
-def _washout(key: str, months: Callable[[EligibilityConfig], int]) -> Callable[[Mapping[str, Any],
-                                                                                EligibilityConfig], str]:
-    def check(data: Mapping[str, Any], config: EligibilityConfig) -> str:
+def _washout(key: str, months: Callable[[EligibilityRules], int]) -> Callable[[Mapping[str, Any],
+                                                                                EligibilityRules], str]:
+    def check(data: Mapping[str, Any], rules: EligibilityRules) -> str:
         if data.get(f"{key}_never"):
             return MET
         last, screening = data.get(f"{key}_last"), data.get("screening_date")
         if last is None or screening is None:
             return UNKNOWN
-        return MET if last <= _months_before(screening, months(config)) else FAILED
+        return MET if last <= _months_before(screening, months(rules)) else FAILED
     return check
 
 
-def _pregnancy(data: Mapping[str, Any], _config: EligibilityConfig) -> str:
+def _pregnancy(data: Mapping[str, Any], _config: EligibilityRules) -> str:
     if data.get("childbearing_potential") is False:
         return MET
     test = data.get("pregnancy_test_negative")
     return UNKNOWN if test is None else MET if test else FAILED
 
 
-def _contraception(data: Mapping[str, Any], _config: EligibilityConfig) -> str:
+def _contraception(data: Mapping[str, Any], _config: EligibilityRules) -> str:
     if data.get("childbearing_potential") is False:
         return MET
     value = data.get("contraception")
@@ -147,21 +147,21 @@ CRITERIA: tuple[Criterion, ...] = (
 )
 
 
-def _label(criterion: Criterion, config: EligibilityConfig) -> L:
-    months = {"belimumab": config.belimumab_washout_months, "rituximab": config.rituximab_washout_months}
+def _label(criterion: Criterion, rules: EligibilityRules) -> L:
+    months = {"belimumab": rules.belimumab_washout_months, "rituximab": rules.rituximab_washout_months}
     if criterion.key in months:
         return L(criterion.label.en.replace("(months)", f"of {months[criterion.key]} months"),
                  criterion.label.fr.replace("(mois)", f"de {months[criterion.key]} mois"))
     if criterion.limit is None:
         return criterion.label
-    limit = criterion.limit(config).text()
+    limit = criterion.limit(rules).text()
     return L(f"{criterion.label.en} {limit}", f"{criterion.label.fr} {limit.replace('.', ',')}")
 
 
-def eligibility(data: Mapping[str, Any], config: EligibilityConfig | None = None) -> ScoreResult:
+def eligibility(data: Mapping[str, Any], rules: EligibilityRules | None = None) -> ScoreResult:
     """True when every criterion is met; False when any fails; not computable while any is unknown."""
-    config = config or EligibilityConfig()
-    parts = tuple(Part(c.key, _label(c, config), c.check(data, config)) for c in CRITERIA)
+    rules = rules or EligibilityRules()
+    parts = tuple(Part(c.key, _label(c, rules), c.check(data, rules)) for c in CRITERIA)
     failed = [p for p in parts if p.value == FAILED]
     unknown = [p for p in parts if p.value == UNKNOWN]
     if failed:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
-from msc_sle_crf.scoring.config import ToleranceConfig
+from msc_sle_crf.scoring.rules import ToleranceRules
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,18 @@ class AdverseEvent:
 
 
 def not_tolerated(events: Sequence[AdverseEvent], day0: dt.date | None, *, related_only: bool,
-                  config: ToleranceConfig | None = None, today: dt.date | None = None) -> ScoreResult:
-    config = config or ToleranceConfig()
+                  rules: ToleranceRules | None = None, today: dt.date | None = None) -> ScoreResult:
+    rules = rules or ToleranceRules()
     name = "not_tolerated_related" if related_only else "not_tolerated_all"
-    rule = (f"grade >= {config.min_grade} with onset D0-D{config.window_days}"
+    rule = (f"grade >= {rules.min_grade} with onset D0-D{rules.window_days}"
             + (" and related to the cells" if related_only else ", any relationship"))
     if day0 is None:
         return not_computable(name, rule, L("no infusion date", "pas de date de perfusion"))
-    end = day0 + dt.timedelta(days=config.window_days)
+    end = day0 + dt.timedelta(days=rules.window_days)
     in_window = [e for e in events if e.onset is not None and day0 <= e.onset <= end]
     undated = [e for e in events if e.onset is None]
-    counted = [e for e in in_window if not related_only or (e.relationship in config.related)]
-    drivers = [e for e in counted if e.grade is not None and e.grade >= config.min_grade]
+    counted = [e for e in in_window if not related_only or (e.relationship in rules.related)]
+    drivers = [e for e in counted if e.grade is not None and e.grade >= rules.min_grade]
     parts = tuple(Part(e.term, L(f"{e.term}, grade {e.grade}, onset {e.onset:%d/%m/%Y}",
                                  f"{e.term}, grade {e.grade}, début {e.onset:%d/%m/%Y}"), e.grade)
                   for e in drivers if e.onset is not None)
@@ -49,6 +49,6 @@ def not_tolerated(events: Sequence[AdverseEvent], day0: dt.date | None, *, relat
         return not_computable(name, rule, L("relationship not assessed for every event",
                                             "imputabilité non évaluée pour tous les événements"))
     if today is not None and today < end:
-        return not_computable(name, rule, L(f"the window runs until D{config.window_days} ({end:%d/%m/%Y})",
-                                            f"la fenêtre court jusqu'à J{config.window_days} ({end:%d/%m/%Y})"))
+        return not_computable(name, rule, L(f"the window runs until D{rules.window_days} ({end:%d/%m/%Y})",
+                                            f"la fenêtre court jusqu'à J{rules.window_days} ({end:%d/%m/%Y})"))
     return ScoreResult(name, False, rule, ())

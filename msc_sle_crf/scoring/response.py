@@ -12,16 +12,16 @@ from collections.abc import Mapping
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.bilag import CLASSIC, Profile, visit_states
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
-from msc_sle_crf.scoring.config import ResponseConfig
+from msc_sle_crf.scoring.rules import ResponseRules
 
 
 def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | None]], profile: Profile,
-              config: ResponseConfig) -> ScoreResult:
-    rule = f"{name.upper()}: {state}{', sustained' if config.sustained else ''} ({config.label}; {profile.key})"
+              rules: ResponseRules) -> ScoreResult:
+    rule = f"{name.upper()}: {state}{', sustained' if rules.sustained else ''} ({rules.label}; {profile.key})"
     parts: list[Part] = []
     reached_at: str | None = None
     lost = False
-    for visit in config.visits:
+    for visit in rules.visits:
         grades = visits.get(visit)
         if grades is None:
             parts.append(Part(visit, L(f"{visit}: not done yet", f"{visit} : pas encore faite"), None))
@@ -39,17 +39,17 @@ def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | Non
     if not done:
         return not_computable(name, rule, L("no follow-up visit graded yet", "aucune visite de suivi cotée"),
                               tuple(parts))
-    achieved = reached_at is not None and not (config.sustained and lost)
+    achieved = reached_at is not None and not (rules.sustained and lost)
     return ScoreResult(name, achieved, rule, tuple(parts))
 
 
 def major_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                            config: ResponseConfig | None = None) -> ScoreResult:
-    config = config or ResponseConfig()
-    return _response("mcr", config.mcr_state, visits, profile, config)
+                            rules: ResponseRules | None = None) -> ScoreResult:
+    rules = rules or ResponseRules()
+    return _response("mcr", rules.mcr_state, visits, profile, rules)
 
 
 def partial_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                              config: ResponseConfig | None = None) -> ScoreResult:
-    config = config or ResponseConfig()
-    return _response("pcr", config.pcr_state, visits, profile, config)
+                              rules: ResponseRules | None = None) -> ScoreResult:
+    rules = rules or ResponseRules()
+    return _response("pcr", rules.pcr_state, visits, profile, rules)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.bilag import CLASSIC, Profile, bilag_total
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
-from msc_sle_crf.scoring.config import SriConfig
+from msc_sle_crf.scoring.rules import SriRules
 from msc_sle_crf.scoring.sledai import check_pga
 
 
@@ -31,10 +31,10 @@ NEW_B = {"C", "D", "E"}
 
 
 def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASSIC,
-         config: SriConfig | None = None) -> ScoreResult:
-    config = config or SriConfig()
-    rule = f"{config.version}: SLEDAI drop >= {config.sledai_drop}, no new BILAG A, <= {config.max_new_bilag_b} " \
-           f"new BILAG B, PGA rise < 0.{config.pga_worsening_tenths} ({profile.key})"
+         rules: SriRules | None = None) -> ScoreResult:
+    rules = rules or SriRules()
+    rule = f"{rules.version}: SLEDAI drop >= {rules.sledai_drop}, no new BILAG A, <= {rules.max_new_bilag_b} " \
+           f"new BILAG B, PGA rise < 0.{rules.pga_worsening_tenths} ({profile.key})"
     parts: list[Part] = []
     missing: list[L] = []
     # 1. SLEDAI
@@ -43,7 +43,7 @@ def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASS
         c1 = None
     else:
         drop = baseline.sledai - follow_up.sledai
-        c1 = drop >= config.sledai_drop
+        c1 = drop >= rules.sledai_drop
         parts.append(Part("sledai", L(f"SELENA-SLEDAI {baseline.sledai} -> {follow_up.sledai} (drop {drop})",
                                       f"SELENA-SLEDAI {baseline.sledai} -> {follow_up.sledai} (baisse {drop})"), c1))
     # 2 and 3. BILAG
@@ -58,7 +58,7 @@ def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASS
         new_a = [s for s in profile.systems if now[s.key] == "A" and base[s.key] in NEW_A]
         new_b = [s for s in profile.systems if now[s.key] == "B" and base[s.key] in NEW_B]
         c2 = not new_a
-        c3 = len(new_b) <= config.max_new_bilag_b
+        c3 = len(new_b) <= rules.max_new_bilag_b
         parts.append(Part("no_new_a", L("No new BILAG A" + (": new A in " + ", ".join(s.label.en for s in new_a)
                                                                if new_a else ""),
                                         "Pas de nouveau A BILAG" + (" : nouveau A en " + ", ".join(
@@ -73,11 +73,11 @@ def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASS
         c4 = None
     else:
         rise_tenths = int(check_pga(follow_up.pga) * 10) - int(check_pga(baseline.pga) * 10)
-        c4 = rise_tenths < config.pga_worsening_tenths
+        c4 = rise_tenths < rules.pga_worsening_tenths
         parts.append(Part("pga", L(f"PGA {baseline.pga} -> {follow_up.pga} (rise {Decimal(rise_tenths) / 10})",
                                    f"PGA {baseline.pga} -> {follow_up.pga} (hausse {Decimal(rise_tenths) / 10})"), c4))
     components = [c1, c2, c3, c4]
-    if config.rescue_medication_is_failure:
+    if rules.rescue_medication_is_failure:
         if follow_up.rescue_medication is None:
             missing.append(L("rescue medication", "traitement de secours"))
         else:

@@ -15,11 +15,11 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring import eq5d, sf36
 from msc_sle_crf.scoring.bilag import PROFILES, bilag_total, count_grade
 from msc_sle_crf.scoring.common import ScoreInputError, ScoreResult, not_computable
-from msc_sle_crf.scoring.config import ScoringConfig
 from msc_sle_crf.scoring.eligibility import eligibility
 from msc_sle_crf.scoring.endpoint import AdverseEvent, not_tolerated
 from msc_sle_crf.scoring.renal import cockcroft_gault
 from msc_sle_crf.scoring.response import major_clinical_response, partial_clinical_response
+from msc_sle_crf.scoring.rules import ScoringRules
 from msc_sle_crf.scoring.sledai import DESCRIPTORS, selena_sledai
 from msc_sle_crf.scoring.sri import VisitScores, sri4
 from msc_sle_crf.scoring.steroids import SteroidRecord, mean_dose_before, reduction_from_baseline
@@ -63,9 +63,9 @@ def visit_date(forms: Mapping[str, FormData]) -> dt.date | None:
     return None
 
 
-def compute(data: Mapping[tuple[str, str], FormData], config: ScoringConfig | None = None, *,
+def compute(data: Mapping[tuple[str, str], FormData], rules: ScoringRules | None = None, *,
             today: dt.date | None = None) -> SubjectScores:
-    config = config or ScoringConfig()
+    rules = rules or ScoringRules()
     by_event: dict[str, dict[str, FormData]] = {}
     for (event, form), form_data in data.items():
         by_event.setdefault(event, {})[form] = form_data
@@ -79,13 +79,13 @@ def compute(data: Mapping[tuple[str, str], FormData], config: ScoringConfig | No
     visit_scores: dict[str, VisitScores] = {}
     bilag_by_visit: dict[str, dict[str, str | None]] = {}
     for event, forms in by_event.items():
-        results = _visit_scores(forms, config, visit_scores, bilag_by_visit, event)
+        results = _visit_scores(forms, rules, visit_scores, bilag_by_visit, event)
         if event in dates and steroids and forms.get("corticosteroids") is not None:
-            results["prednisone_mean"] = mean_dose_before(steroids, dates[event], config.steroids)
+            results["prednisone_mean"] = mean_dose_before(steroids, dates[event], rules.steroids)
         if results:
             per_visit[event] = results
     return _overall(by_event, per_visit=per_visit, visit_scores=visit_scores, bilag_by_visit=bilag_by_visit,
-                    steroids=steroids, dates=dates, day0=day0, config=config, today=today)
+                    steroids=steroids, dates=dates, day0=day0, rules=rules, today=today)
 
 
 def _steroid_records(by_event: Mapping[str, Mapping[str, FormData]]) -> list[SteroidRecord]:
@@ -105,9 +105,9 @@ def _steroid_records(by_event: Mapping[str, Mapping[str, FormData]]) -> list[Ste
     return steroids
 
 
-def _visit_scores(forms: Mapping[str, FormData], config: ScoringConfig, visit_scores: dict[str, VisitScores],
+def _visit_scores(forms: Mapping[str, FormData], rules: ScoringRules, visit_scores: dict[str, VisitScores],
                   bilag_by_visit: dict[str, dict[str, str | None]], event: str) -> dict[str, ScoreResult]:
-    profile = PROFILES[config.bilag_profile]
+    profile = PROFILES[rules.bilag_profile]
     results: dict[str, ScoreResult] = {}
     sled = forms.get("selena_sledai")
     total: int | None = None
@@ -133,7 +133,7 @@ def _visit_scores(forms: Mapping[str, FormData], config: ScoringConfig, visit_sc
     sf = forms.get("sf36")
     if sf is not None:
         responses = {n: _int(sf.values.get(f"SF{n:02d}")) for n in range(1, 37)}
-        for scale, result in sf36.sf36_scales(responses, "v2", config.sf36_min_items_fraction).items():
+        for scale, result in sf36.sf36_scales(responses, "v2", rules.sf36_min_items_fraction).items():
             results[f"sf36_{scale}"] = result
     eq = forms.get("eq5d")
     if eq is not None:
@@ -146,37 +146,37 @@ def _visit_scores(forms: Mapping[str, FormData], config: ScoringConfig, visit_sc
 
 def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[str, dict[str, ScoreResult]],
              visit_scores: dict[str, VisitScores], bilag_by_visit: dict[str, dict[str, str | None]],
-             steroids: list[SteroidRecord], dates: dict[str, dt.date], day0: dt.date | None, config: ScoringConfig,
+             steroids: list[SteroidRecord], dates: dict[str, dt.date], day0: dt.date | None, rules: ScoringRules,
              today: dt.date | None) -> SubjectScores:
-    profile = PROFILES[config.bilag_profile]
+    profile = PROFILES[rules.bilag_profile]
     overall: dict[str, ScoreResult] = {}
     base = visit_scores.get(BASELINE)
     for event, scores in visit_scores.items():
-        if event in config.response.visits and base is not None:
-            per_visit[event]["sri4"] = sri4(base, scores, profile, config.sri)
-    for event in config.response.visits:
+        if event in rules.response.visits and base is not None:
+            per_visit[event]["sri4"] = sri4(base, scores, profile, rules.sri)
+    for event in rules.response.visits:
         if event in dates and BASELINE in dates and steroids and event in per_visit:
             per_visit[event]["steroid_reduction"] = reduction_from_baseline(steroids, dates[BASELINE], dates[event],
-                                                                            config.steroids)
-    follow = {e: g for e, g in bilag_by_visit.items() if e in config.response.visits}
-    overall["mcr"] = major_clinical_response(follow, profile, config.response)
-    overall["pcr"] = partial_clinical_response(follow, profile, config.response)
+                                                                            rules.steroids)
+    follow = {e: g for e, g in bilag_by_visit.items() if e in rules.response.visits}
+    overall["mcr"] = major_clinical_response(follow, profile, rules.response)
+    overall["pcr"] = partial_clinical_response(follow, profile, rules.response)
 
     screening = by_event.get("SCR", {}).get("screening")
     scr_sledai = per_visit.get("SCR", {}).get("selena_sledai")
     if screening is not None:
-        overall["eligibility"] = _eligibility(screening, scr_sledai, config)
+        overall["eligibility"] = _eligibility(screening, scr_sledai, rules)
     ae_form = by_event.get("LOG", {}).get("adverse_events")
     events = [AdverseEvent(str(r.get("AETERM") or ""), _int(r.get("AETOXGR")), r.get("AESTDAT"), r.get("AEREL"))
               for r in (ae_form.rows.get("ae", ()) if ae_form else ())]
-    overall["not_tolerated_all"] = not_tolerated(events, day0, related_only=False, config=config.tolerance,
+    overall["not_tolerated_all"] = not_tolerated(events, day0, related_only=False, rules=rules.tolerance,
                                                  today=today)
-    overall["not_tolerated_related"] = not_tolerated(events, day0, related_only=True, config=config.tolerance,
+    overall["not_tolerated_related"] = not_tolerated(events, day0, related_only=True, rules=rules.tolerance,
                                                      today=today)
     return SubjectScores(per_visit, overall, day0, dates)
 
 
-def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, config: ScoringConfig) -> ScoreResult:
+def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, rules: ScoringRules) -> ScoreResult:
     v = screening.values
     ratio = {k: (Decimal(v[a]) / Decimal(v[u]) if v.get(a) is not None and v.get(u) else None)
              for k, a, u in (("ast_uln", "AST", "ASTULN"), ("alt_uln", "ALT", "ALTULN"))}
@@ -198,7 +198,7 @@ def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, config: Sc
         "rituximab_never": _yes(v.get("RTXEVER")) is False, "rituximab_last": v.get("RTXLAST"),
         "screening_date": v.get("SCRDAT"),
     }
-    return eligibility(inputs, config.eligibility)
+    return eligibility(inputs, rules.eligibility)
 
 
 SF36_SCORES = tuple(f"sf36_{k}" for k in ("physical_functioning", "role_physical", "role_emotional",

@@ -20,16 +20,16 @@ from typing import Any
 import sqlcipher3.dbapi2 as sqlcipher
 
 from msc_sle_crf import __version__
+from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import CrfError, Msg, StoreError
 from msc_sle_crf.fileutil import atomic_writer
-from msc_sle_crf.models import Perm
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.session import Services
-from msc_sle_crf.services.site import Site
 from msc_sle_crf.store.db import copy_encrypted
 from msc_sle_crf.store.instance_lock import InstanceLock
+from msc_sle_crf.store.site import Site
 
 FORMAT = "msc-sle-crf-backup"
 VERSION = 1

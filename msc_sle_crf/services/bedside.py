@@ -15,19 +15,20 @@ from typing import Any
 
 from sqlalchemy import select
 
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import iso_utc, parse_iso_utc
 from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, ValidationError
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import CellKey
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.infusion import timer as T
-from msc_sle_crf.infusion.config import InfusionConfig
+from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
-from msc_sle_crf.models import InfusionEvent, Perm, Role, Subject
 from msc_sle_crf.services.entry import DataEntry, FormRef
 from msc_sle_crf.services.session import Services
+from msc_sle_crf.store.tables import InfusionEvent, Subject
 
 VITAL_ITEMS = ("VSTEMP", "VSHR", "VSSYSBP", "VSDIABP", "VSRESP", "VSSPO2")
 TIMER_KINDS = {k.value for k in T.Kind}
@@ -70,7 +71,7 @@ class Bedside:
         self.services = services
         self.study = study
         self.entry = DataEntry(services, study)
-        self.config: InfusionConfig = study.meta.infusion
+        self.protocol: InfusionProtocol = study.meta.infusion
 
     # ----- helpers -------------------------------------------------------------------------------------------
     def _now(self) -> T.Now:
@@ -133,7 +134,7 @@ class Bedside:
             wall = parse_iso_utc(fix.wall_utc) if fix else parse_iso_utc(e.wall_utc)
             timer_events.append(T.TimerEvent(e.id, T.Kind(e.kind), wall, e.mono, e.boot, e.reason, fix is not None))
         now = self._now()
-        timer_state = T.compute(timer_events, now, self.config)
+        timer_state = T.compute(timer_events, now, self.protocol)
         snap = self.entry.open_form(self._ref(subject, "vital_signs"))
         readings: list[Reading] = []
         baseline: dict[str, Any] | None = None
@@ -144,14 +145,14 @@ class Bedside:
                 baseline = values
             readings.append(Reading(row, tp, snap.state.value(("vs", row, "VSTIM")), values, ()))
         readings = [Reading(r.row, r.timepoint, r.time, r.values,
-                            tuple(review(r.values, baseline if r.timepoint != "BASE" else None, self.config)))
+                            tuple(review(r.values, baseline if r.timepoint != "BASE" else None, self.protocol)))
                     for r in readings]
         done = {r.timepoint for r in readings if r.timepoint}
         not_done: dict[str, str] = {}
         for e in events:
             if e.kind == "not_done" and e.detail:
                 not_done[str(json.loads(e.detail).get("timepoint"))] = e.reason or ""
-        points = schedule(self.config, timer_state.started, timer_state.stopped, now.wall, done=done,
+        points = schedule(self.protocol, timer_state.started, timer_state.stopped, now.wall, done=done,
                           not_done=set(not_done))
         product = None
         checks = [e for e in events if e.kind == "product_check"]
@@ -187,7 +188,7 @@ class Bedside:
                                                                  f"Date limite : {exc.rule.fr}")) from None
         weight = V.parse_number(weight_kg, self.study.forms["dose_cohort"].item("DOSEWT"))
         cells = V.parse_number(labelled_cells_e6, self.study.forms["infusion"].item("EXCELLS"))
-        check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.config)
+        check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.protocol)
         expired = use_by_time < today
         self._record(subject, "product_check", action=Action.PRODUCT_CHECK, detail={
             "identity_confirmed": True, "weight_kg": str(weight), "cohort": cohort, "bag_id": bag_id, "lot": lot,

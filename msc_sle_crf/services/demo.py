@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from msc_sle_crf.clock import Clock, local_now
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services.session import Services
-from msc_sle_crf.services.site import Site
+from msc_sle_crf.store.site import Site
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
     # username, full name, role, password (training only: printed, documented, never for real data)
@@ -28,7 +28,7 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
     services = Services(site, admin)
     for username, full_name, role, password in DEMO_ACCOUNTS[1:]:
         services.add_user(username, full_name, role, initial_password=password, must_change_password=False)
-    from msc_sle_crf.forms import load_study
+    from msc_sle_crf.formdef import load_study
     from msc_sle_crf.services.demo_data import populate
     from msc_sle_crf.services.entry import DataEntry
 

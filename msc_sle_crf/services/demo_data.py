@@ -9,8 +9,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from msc_sle_crf.forms.engine import CellKey
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.scoring.bilag import CLASSIC
 from msc_sle_crf.scoring.sledai import DESCRIPTORS
 from msc_sle_crf.services.entry import DataEntry, FormRef

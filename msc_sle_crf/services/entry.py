@@ -20,26 +20,26 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import local_now
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.forms import licensed
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import CellKey, FormContext, FormState, Issue, Severity
-from msc_sle_crf.forms.model import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
+from msc_sle_crf.formdef import licensed
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
+from msc_sle_crf.formdef.engine import CellKey, FormContext, FormState, Issue, Severity
 from msc_sle_crf.i18n import L
-from msc_sle_crf.models import (
+from msc_sle_crf.services.session import AuditRecord, Services
+from msc_sle_crf.store.tables import (
     AuditEvent,
     DataQuery,
     FormDefinitionSnapshot,
     FormInstance,
     FormRow,
     ItemValue,
-    Perm,
     QueryMessage,
     Subject,
 )
-from msc_sle_crf.services.session import AuditRecord, Services
 
 STATUS_NOT_STARTED = "not_started"
 STATUS_DRAFT = "draft"

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import iso_utc, parse_iso_utc
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.i18n import L, Lang
-from msc_sle_crf.models import FormInstance, FormRow, ItemValue, Perm, Role, Signature
 from msc_sle_crf.services.entry import (
     STATUS_COMPLETE,
     STATUS_LOCKED,
@@ -31,6 +31,7 @@ from msc_sle_crf.services.entry import (
     FormIncomplete,
     FormRef,
 )
+from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Signature
 
 STATE_LABELS = {
     "not_started": L("not started", "non commencé"), "draft": L("in progress", "en cours de saisie"),
@@ -113,12 +114,12 @@ class Lifecycle:
     def sign(self, ref: FormRef, username: str, password: str, meaning: str) -> SignatureInfo:
         """Sign with user name and password again (both components, 21 CFR 11.200) and a meaning."""
         self.services.require(Perm.SIGN_INVESTIGATOR_FORMS, subject=ref.subject)
-        config = self.study.meta.signatures
+        rules = self.study.meta.signatures
         actor = self.services.actor
-        if actor.role.value not in config.roles:
+        if actor.role.value not in rules.roles:
             raise PermissionDenied(Msg.PERMISSION_DENIED, role=L(actor.role.label(Lang.EN), actor.role.label(Lang.FR)),
                                    action=L("sign this form", "signer ce formulaire"))
-        meanings = {m.code: m for m in config.meanings}
+        meanings = {m.code: m for m in rules.meanings}
         if meaning not in meanings:
             raise ValidationError(Msg.SIGNATURE_MEANING_UNKNOWN, choices=", ".join(meanings))
         if username.strip().lower() != actor.username:

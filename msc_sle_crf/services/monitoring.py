@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.forms.engine import CellKey
-from msc_sle_crf.models import DataQuery, FormInstance, ItemValue, ItemVerification, Perm, QueryMessage, Subject
+from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.store.tables import DataQuery, FormInstance, ItemValue, ItemVerification, QueryMessage, Subject
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 

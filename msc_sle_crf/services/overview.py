@@ -13,14 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import Perm
 from msc_sle_crf.clock import local_now
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.model import FormDef, StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L
-from msc_sle_crf.models import FormDefinitionSnapshot, FormInstance, FormRow, ItemValue, Perm, Subject
 from msc_sle_crf.schedule import VisitPlan, next_action, plan
 from msc_sle_crf.scoring.subject import DATE_ITEMS, FormData, SubjectScores, compute
 from msc_sle_crf.services.session import Services, SubjectInfo
+from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, FormRow, ItemValue, Subject
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,20 @@ from typing import Any
 
 from sqlalchemy import select
 
+from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.models import AuditEvent, Perm, SiteSetting
 from msc_sle_crf.pdf import certificate, sign
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.services.entry import DataEntry, FormRef
 from msc_sle_crf.services.lifecycle import STATE_LABELS, Lifecycle
 from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.session import Services
+from msc_sle_crf.store.tables import AuditEvent, SiteSetting
 
 Progress = Callable[[int, int], None]
 

@@ -17,17 +17,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
+from msc_sle_crf.access import Perm, Role, allowed
 from msc_sle_crf.audit import Action, AuditEntry, VerifyResult
 from msc_sle_crf.clock import iso_utc
 from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.i18n import L, Lang
-from msc_sle_crf.models import AppUser, AuditEvent, Draft, Perm, Role, SiteSetting, Subject, allowed
 from msc_sle_crf.security.keyslots import KIND_USER, normalize_secret, normalize_username
 from msc_sle_crf.services.passwords import check_password_policy, temporary_password
 from msc_sle_crf.services.settings import READ_ONLY_SETTINGS, validate_setting
-from msc_sle_crf.services.site import Actor, Site
 from msc_sle_crf.services.users import validate_new_user
 from msc_sle_crf.store.db import Store, integrity_problems
+from msc_sle_crf.store.site import Actor, Site
+from msc_sle_crf.store.tables import AppUser, AuditEvent, Draft, SiteSetting, Subject
 
 
 @dataclass(frozen=True)

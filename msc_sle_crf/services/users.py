@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from msc_sle_crf.access import Role
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.models import Role
 
 USERNAME_RE = re.compile(r"[a-z][a-z0-9._-]{2,31}")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from msc_sle_crf.config import default_demo_db
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.locations import default_demo_db
 
 
 class App:
@@ -60,7 +60,7 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from msc_sle_crf.errors import Msg
-    from msc_sle_crf.forms import FormSetError, default_forms_dir, load_study
+    from msc_sle_crf.formdef import FormSetError, default_forms_dir, load_study
     from msc_sle_crf.services import Site
     from msc_sle_crf.ui.common import STYLE, tr
 

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.vitals import PlannedPoint, PointState, next_point, schedule
@@ -402,9 +402,9 @@ class BedsideWindow(QDialog):
     def current(self) -> tuple[T.TimerState, list[PlannedPoint]]:
         assert self.state is not None
         now = self._now()
-        timer = T.compute(self.state.timer_events, now, self.bedside.config)
+        timer = T.compute(self.state.timer_events, now, self.bedside.protocol)
         done = {r.timepoint for r in self.state.readings if r.timepoint}
-        points = schedule(self.bedside.config, timer.started, timer.stopped, now.wall, done=done,
+        points = schedule(self.bedside.protocol, timer.started, timer.stopped, now.wall, done=done,
                           not_done=set(self.state.not_done))
         return timer, points
 
@@ -614,12 +614,12 @@ class BedsideWindow(QDialog):
         text = tr(f"Planned: {planned} x10^6 viable cells", f"Prévu : {planned} x10^6 cellules viables")
         style = "background: #eef2f6;"
         if cells is not None:
-            check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.bedside.config)
+            check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.bedside.protocol)
             text += tr(f" · labelled {cells} ({check.difference_percent:+} %)",
                        f" · étiqueté {cells} ({check.difference_percent:+} %)")
             if not check.within_tolerance:
-                text += tr(f" — MISMATCH beyond {self.bedside.config.dose_tolerance_percent} %: check with the "
-                           "investigator", f" — ÉCART au-delà de {self.bedside.config.dose_tolerance_percent} % : "
+                text += tr(f" — MISMATCH beyond {self.bedside.protocol.dose_tolerance_percent} %: check with the "
+                           "investigator", f" — ÉCART au-delà de {self.bedside.protocol.dose_tolerance_percent} % : "
                            "voir avec l'investigateur")
                 style = "background: #fdecea; color: #b00020;"
             else:

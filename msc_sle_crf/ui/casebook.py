@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult
@@ -222,7 +222,7 @@ class CasebookDialog(QDialog):
         self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
         self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
         self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
 
         self.bedside_button.setVisible(self.entry.services.can(Perm.ENTER_NURSING_DATA))
         self.print_button.setVisible(self.entry.services.can(Perm.PRINT))
@@ -235,7 +235,7 @@ class CasebookDialog(QDialog):
     def refresh(self) -> None:
         overview = self.overview_service.subject(self.subject)
         s = overview.subject
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
 
         self.subject_locked = s.status == "locked"
         self.lock_button.setText(tr("Unlock the subject…", "Déverrouiller le patient…") if self.subject_locked

@@ -47,10 +47,10 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.engine import CellKey, FormState, Issue, Severity
-from msc_sle_crf.forms.functions import CALCULATIONS
-from msc_sle_crf.forms.model import CodeList, Item, ItemGroup, ItemType, MissingCode
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import CodeList, Item, ItemGroup, ItemType, MissingCode
+from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
+from msc_sle_crf.formdef.functions import CALCULATIONS
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.entry import (
     COMPLETED,
@@ -470,7 +470,7 @@ class FieldEditor(QWidget):
             self.menu.addSeparator()
         self.menu.addAction(tr("History of this item…", "Historique de cet élément…") + "\tCtrl+H").triggered.connect(
             lambda: self.view.show_history(self.key))
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
 
         services = self.view.entry.services
         queries = self.view.queries_by_key.get(self.key, [])
@@ -643,7 +643,7 @@ class QueryDialog(QDialog):
 
     def __init__(self, view: FormView, key: CellKey) -> None:
         super().__init__(view)
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
         from msc_sle_crf.services.monitoring import Monitoring
 
         self.view = view
@@ -911,7 +911,7 @@ class FormView(QWidget):
         header.addStretch(1)
         self.print_button = QPushButton(tr("Print PDF…", "Imprimer (PDF)…"), objectName="printForm")
         self.print_button.clicked.connect(lambda _checked=False: self.print_pdf())
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
 
         self.print_button.setVisible(self.entry.services.can(Perm.PRINT) and self.status != "not_started")
         header.addWidget(self.print_button)
@@ -1084,7 +1084,7 @@ class FormView(QWidget):
         return Lifecycle(self.entry)
 
     def _render_lifecycle(self) -> None:
-        from msc_sle_crf.models import Perm
+        from msc_sle_crf.access import Perm
 
         services = self.entry.services
         status = self.status

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
-from msc_sle_crf.forms import load_study
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.access import Perm
+from msc_sle_crf.formdef import load_study
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
-from msc_sle_crf.models import Perm
 from msc_sle_crf.services import Services
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog

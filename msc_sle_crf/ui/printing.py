@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.pdf.render import Cancelled
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.printing import Printing

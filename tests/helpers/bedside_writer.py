@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from msc_sle_crf.forms import load_study
+from msc_sle_crf.formdef import load_study
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.services import Services, Site
 from msc_sle_crf.services.bedside import Bedside

@@ -3,7 +3,7 @@
 
 from alembic import context
 
-from msc_sle_crf.models import Base
+from msc_sle_crf.store.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -17,7 +17,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from msc_sle_crf.forms.model import YESNO_CODELIST, CodeList, Item, ItemType
+from msc_sle_crf.formdef.definitions import YESNO_CODELIST, CodeList, Item, ItemType
 from msc_sle_crf.i18n import L, Lang, current_lang
 
 MAX_SIGNIFICANT_DIGITS = 15

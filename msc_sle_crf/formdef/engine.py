@@ -15,9 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from msc_sle_crf.forms import values as V
-from msc_sle_crf.forms.functions import CALCULATIONS, CHECKS
-from msc_sle_crf.forms.model import (
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import (
     NUMERIC_TYPES,
     CheckRef,
     CodeList,
@@ -29,6 +28,7 @@ from msc_sle_crf.forms.model import (
     MissingCode,
     ShowIf,
 )
+from msc_sle_crf.formdef.functions import CALCULATIONS, CHECKS
 from msc_sle_crf.i18n import L
 
 CellKey = tuple[str, int, str]  # (group id, row number - 0 outside repeating groups, item id)

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from msc_sle_crf.config import data_dir
-from msc_sle_crf.forms.model import CodeList, CodeListItem, FormDef, Item, Text
+from msc_sle_crf.formdef.definitions import CodeList, CodeListItem, FormDef, Item, Text
+from msc_sle_crf.locations import data_dir
 
 
 def licensed_dir() -> Path:

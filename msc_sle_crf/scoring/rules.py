@@ -29,7 +29,7 @@ class Threshold(_Frozen):
         return {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}[self.op] + " " + format(self.value, "f")
 
 
-class SriConfig(_Frozen):
+class SriRules(_Frozen):
     sledai_drop: int = 4  # SELENA-SLEDAI must fall by at least this
     max_new_bilag_b: int = 1
     pga_worsening_tenths: int = 3  # a rise of 0.3 or more is worsening
@@ -37,7 +37,7 @@ class SriConfig(_Frozen):
     version: str = "SRI-4 (Furie 2009)"
 
 
-class ResponseConfig(_Frozen):
+class ResponseRules(_Frozen):
     """MCR / PCR over the visits. CONFIRM WITH SPONSOR (the SAP gives the exact rules)."""
 
     mcr_state: Literal["all_systems_C_or_better"] = "all_systems_C_or_better"
@@ -47,7 +47,7 @@ class ResponseConfig(_Frozen):
     label: str = "per SAP (draft rule, to be confirmed)"
 
 
-class SteroidConfig(_Frozen):
+class SteroidRules(_Frozen):
     """Prednisone-equivalence factors (mg prednisone per mg of the drug). CONFIRM WITH SPONSOR (betamethasone)."""
 
     factors: dict[str, Decimal] = Field(default_factory=lambda: {
@@ -61,13 +61,13 @@ class SteroidConfig(_Frozen):
     version: str = "factors v1 (betamethasone 0.75 mg = 5 mg prednisone)"
 
 
-class ToleranceConfig(_Frozen):
+class ToleranceRules(_Frozen):
     window_days: int = 10  # D0 to D10 inclusive
     min_grade: int = 3  # "not tolerated" if any toxicity of grade >= 3
     related: tuple[str, ...] = ("related", "probably_related", "possibly_related")  # relationship codes counted
 
 
-class EligibilityConfig(_Frozen):
+class EligibilityRules(_Frozen):
     """Inclusion and exclusion limits; each says which side fails. CONFIRM WITH SPONSOR (> or >=)."""
 
     age_min: int = 18
@@ -89,11 +89,11 @@ class EligibilityConfig(_Frozen):
     rituximab_washout_months: int = 6
 
 
-class ScoringConfig(_Frozen):
+class ScoringRules(_Frozen):
     bilag_profile: Literal["classic_9_3_1", "bilag2004_12_8_1"] = "classic_9_3_1"
-    sri: SriConfig = SriConfig()
-    response: ResponseConfig = ResponseConfig()
-    steroids: SteroidConfig = SteroidConfig()
-    tolerance: ToleranceConfig = ToleranceConfig()
-    eligibility: EligibilityConfig = EligibilityConfig()
+    sri: SriRules = SriRules()
+    response: ResponseRules = ResponseRules()
+    steroids: SteroidRules = SteroidRules()
+    tolerance: ToleranceRules = ToleranceRules()
+    eligibility: EligibilityRules = EligibilityRules()
     sf36_min_items_fraction: Decimal | None = None  # None: RAND rule (mean of the items answered)

@@ -24,8 +24,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
-from msc_sle_crf.forms.functions import CALCULATIONS, CHECKS
-from msc_sle_crf.forms.model import (
+from msc_sle_crf.formdef.definitions import (
     CODED_TYPES,
     DATE_TYPES,
     NUMERIC_TYPES,
@@ -35,6 +34,7 @@ from msc_sle_crf.forms.model import (
     StudyDef,
     StudyMeta,
 )
+from msc_sle_crf.formdef.functions import CALCULATIONS, CHECKS
 
 STUDY_FILE = "study.yaml"
 Path_ = tuple[str | int, ...]

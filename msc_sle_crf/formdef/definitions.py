@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.infusion.config import InfusionConfig
-from msc_sle_crf.scoring.config import ScoringConfig
+from msc_sle_crf.infusion.protocol import InfusionProtocol
+from msc_sle_crf.scoring.rules import ScoringRules
 
 # CDASH/SAS-transport style: upper case, starts with a letter, at most 8 characters.
 ItemId = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")]
@@ -284,7 +284,7 @@ def _default_meanings() -> tuple[SignatureMeaning, ...]:
                                                             "qu'investigateur")))
 
 
-class SignatureConfig(_Frozen):
+class SignatureRules(_Frozen):
     """Electronic signatures (21 CFR 11.50): the meanings a signer chooses from, and the roles that may sign."""
 
     meanings: tuple[SignatureMeaning, ...] = Field(default_factory=_default_meanings, min_length=1)
@@ -301,9 +301,9 @@ class StudyMeta(_Frozen):
     anchor: AnchorRef | None = None
     events: tuple[EventDef, ...] = Field(min_length=1)
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
-    scoring: ScoringConfig = ScoringConfig()
-    infusion: InfusionConfig = InfusionConfig()
-    signatures: SignatureConfig = SignatureConfig()
+    scoring: ScoringRules = ScoringRules()
+    infusion: InfusionProtocol = InfusionProtocol()
+    signatures: SignatureRules = SignatureRules()
 
 
 class StudyDef(_Frozen):

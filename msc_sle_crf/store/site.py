@@ -18,11 +18,11 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 
 from msc_sle_crf import audit
+from msc_sle_crf.access import Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
-from msc_sle_crf.config import workstation_id
 from msc_sle_crf.errors import AuthenticationError, KeyFileError, Msg, StoreError, ValidationError
-from msc_sle_crf.models import AppUser, Role, SiteSetting
+from msc_sle_crf.locations import workstation_id
 from msc_sle_crf.security.keyslots import (
     DB_KEY_BYTES,
     KIND_RECOVERY,
@@ -42,6 +42,7 @@ from msc_sle_crf.services.users import validate_new_user
 from msc_sle_crf.store.db import Store, check_pairing, create_database_file, open_checked, precheck_file
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.migrate import ensure_current
+from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 300
@@ -319,7 +320,7 @@ class Site:
         is detected by verify."""
         if self.store is None:
             return
-        from msc_sle_crf.models import AuditEvent
+        from msc_sle_crf.store.tables import AuditEvent
 
         with self.store.read() as session:
             last = session.execute(

@@ -47,7 +47,7 @@ class AlertLimits(_Frozen):
     hr_min: int = 50
 
 
-class InfusionConfig(_Frozen):
+class InfusionProtocol(_Frozen):
     min_duration_min: int = 30
     max_duration_min: int = 60
     dose_tolerance_percent: Decimal = Decimal(10)  # labelled cells vs planned: a larger gap is flagged

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from msc_sle_crf.forms.compiler import FormSetError, check_dir, compile_study
-from msc_sle_crf.forms.model import StudyDef
+from msc_sle_crf.formdef.compiler import FormSetError, check_dir, compile_study
+from msc_sle_crf.formdef.definitions import StudyDef
 
 __all__ = ["FormSetError", "check_dir", "compile_study", "default_forms_dir", "load_study"]
 
