@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from msc_sle_crf import audit  # noqa: E402
 from msc_sle_crf.security.keyslots import KIND_USER, KdfParams, calibrate, normalize_secret  # noqa: E402
-from msc_sle_crf.services import Services, Site  # noqa: E402
+from msc_sle_crf.services import Site, Workspace  # noqa: E402
 from msc_sle_crf.store.db import connect_raw  # noqa: E402
 
 FAST = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
@@ -67,11 +67,11 @@ def bench_start_to_login(db: Path, runs: int) -> None:
           f"(of which {statistics.median(inside):.3f} s after the interpreter started), {runs} runs")
 
 
-def bench_writes(services: Services, tmp: Path, n: int) -> None:
+def bench_writes(services: Workspace, tmp: Path, n: int) -> None:
     audited = []
     for i in range(n):
         start = time.perf_counter()
-        services.save_draft("bench", {"initials": "ABC", "birth_year": 1980 + i % 20, "sex": "F", "i": i})
+        services.drafts.save("bench", {"initials": "ABC", "birth_year": 1980 + i % 20, "sex": "F", "i": i})
         audited.append(time.perf_counter() - start)
     key = os.urandom(32)
     conn = connect_raw(tmp / "bare.db", key)
@@ -141,7 +141,7 @@ def main() -> None:
         site, admin, _ = Site.initialize(tmp / "bench.crfdb", admin_username="admin", admin_full_name="Bench",
                                          admin_password="bench-password-0", kdf=FAST)
         bench_unlock(site, 3 if args.smoke else 7)
-        bench_writes(Services(site, admin), tmp, 50 if args.smoke else 500)
+        bench_writes(Workspace(site, admin), tmp, 50 if args.smoke else 500)
         site.close()
         bench_start_to_login(tmp / "bench.crfdb", 2 if args.smoke else 5)
         site = Site.open(tmp / "bench.crfdb")

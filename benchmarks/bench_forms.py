@@ -28,8 +28,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from msc_sle_crf.formdef import load_study  # noqa: E402
 from msc_sle_crf.formdef.definitions import EventDef, FormDef, StudyDef, StudyMeta  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
-from msc_sle_crf.services import Services, Site  # noqa: E402
-from msc_sle_crf.services.entry import DataEntry, FormRef  # noqa: E402
+from msc_sle_crf.services import Site, Workspace  # noqa: E402
+from msc_sle_crf.services.entry import FormRef  # noqa: E402
 from msc_sle_crf.ui.common import STYLE  # noqa: E402
 from msc_sle_crf.ui.form_view import FormWindow  # noqa: E402
 
@@ -95,11 +95,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site, _, _ = Site.initialize(Path(tmp) / "b.crfdb", admin_username="admin", admin_full_name="A",
                                      admin_password="bench-secret-2026", kdf=FAST)
-        admin = Services.sign_in(site, "admin", "bench-secret-2026")
-        admin.add_user("nurse.b", "Nurse", "nurse", initial_password="bench-care-2026x", must_change_password=False)
-        services = Services.sign_in(site, "nurse.b", "bench-care-2026x")
-        subject = services.register_subject("ABC", 1980, "F").subject_number
-        entry = DataEntry(services, study)
+        admin = Workspace.sign_in(site, "admin", "bench-secret-2026")
+        admin.accounts.add_user("nurse.b", "Nurse", "nurse", initial_password="bench-care-2026x",
+                                must_change_password=False)
+        services = Workspace.sign_in(site, "nurse.b", "bench-care-2026x", study=study)
+        subject = services.subjects.register("ABC", 1980, "F").subject.subject_number
+        entry = services.entry
         ref = FormRef(subject, "V1", "big")
         for _ in range(4):
             entry.add_row(ref, "rows")
@@ -118,7 +119,7 @@ def main() -> None:
                 QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
                 gc.collect()
             start = time.perf_counter()
-            window = FormWindow(entry, ref)  # what a user opens: the form in a scrollable window
+            window = FormWindow(services, ref)  # what a user opens: the form in a scrollable window
             window.resize(1280, 900)
             window.show()
             app.processEvents()  # first paint

@@ -25,10 +25,9 @@ from msc_sle_crf.i18n import current_lang  # noqa: E402
 from msc_sle_crf.pdf import certificate, sign  # noqa: E402
 from msc_sle_crf.pdf.render import CrfDocument  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
-from msc_sle_crf.services import Services  # noqa: E402
+from msc_sle_crf.services import Workspace  # noqa: E402
 from msc_sle_crf.services.demo import create_demo  # noqa: E402
 from msc_sle_crf.services.entry import FormRef  # noqa: E402
-from msc_sle_crf.services.printing import Printing  # noqa: E402
 
 
 def timed(fn, runs: int) -> tuple[list[float], object]:  # type: ignore[no-untyped-def]
@@ -47,7 +46,7 @@ def main() -> None:
     study = load_study()
     with tempfile.TemporaryDirectory() as tmp:
         site = create_demo(Path(tmp) / "pdf.crfdb", kdf=KdfParams(1, 1024, 1), clock=FakeClock(), study=study)
-        printing = Printing(Services.sign_in(site, "dr.martin", "training-doctor"), study)
+        printing = Workspace.sign_in(site, "dr.martin", "training-doctor").printing
         printing.certificate()
         forms, _pdf = timed(lambda: printing.form_pdf(FormRef("99-001", "M6", "selena_sledai")), runs)
         print(f"one form PDF, signed: median {statistics.median(forms) * 1000:.0f} ms")
@@ -60,7 +59,7 @@ def main() -> None:
         prints = [printing._form_print(FormRef("99-001", e, f), with_audit=True) for e, f in statuses]
         unsigned = CrfDocument(printing._info(current_lang())).forms(prints)
         cert_pem, key_pem = printing.certificate()
-        passphrase = certificate.passphrase_from(printing.services.store.key)
+        passphrase = certificate.passphrase_from(printing.ctx.store.key)
         signing, _ = timed(lambda: sign.sign(unsigned, cert_pem, key_pem, passphrase, reason="bench", location="x"),
                            runs * 2)
         print(f"signing cost alone (ECDSA P-256, PAdES B-B): median {statistics.median(signing) * 1000:.0f} ms")

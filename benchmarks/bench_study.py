@@ -32,18 +32,16 @@ from msc_sle_crf.clock import FakeClock  # noqa: E402
 from msc_sle_crf.formdef import load_study  # noqa: E402
 from msc_sle_crf.scoring.subject import compute  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
-from msc_sle_crf.services import Services  # noqa: E402
+from msc_sle_crf.services import Workspace  # noqa: E402
 from msc_sle_crf.services.demo import create_demo  # noqa: E402
-from msc_sle_crf.services.entry import DataEntry  # noqa: E402
-from msc_sle_crf.services.overview import Overview  # noqa: E402
 from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Subject  # noqa: E402
 from msc_sle_crf.ui.casebook import CasebookDialog  # noqa: E402
 from msc_sle_crf.ui.common import STYLE  # noqa: E402
 from msc_sle_crf.ui.main_window import MainWindow  # noqa: E402
 
 
-def clone_subjects(services: Services, count: int) -> None:
-    with services.store.write() as session:
+def clone_subjects(services: Workspace, count: int) -> None:
+    with services.ctx.store.write() as session:
         source = session.execute(select(Subject).where(Subject.subject_number == "99-001")).scalar_one()
         instances = session.execute(select(FormInstance).where(FormInstance.subject_id == source.id)).scalars().all()
         values = {i.id: session.execute(select(ItemValue).where(ItemValue.instance_id == i.id)).scalars().all()
@@ -91,27 +89,26 @@ def main() -> None:
     study = load_study()
     with tempfile.TemporaryDirectory() as tmp:
         site = create_demo(Path(tmp) / "bench.crfdb", kdf=KdfParams(1, 1024, 1), clock=FakeClock(), study=study)
-        services = Services.sign_in(site, "dr.martin", "training-doctor")
+        services = Workspace.sign_in(site, "dr.martin", "training-doctor", study=study)
         start = time.perf_counter()
         clone_subjects(services, count - 6)
-        overview = Overview(services, study)
-        with services.store.read() as session:
+        overview = services.overview
+        with services.ctx.store.read() as session:
             n_values = session.query(ItemValue).count()
         print(f"set-up: {count} subjects, {n_values} item values ({time.perf_counter() - start:.1f} s)")
 
         lists = timed(overview.subject_rows, runs)
         print(f"subject list read model ({count} subjects, next action each): median {statistics.median(lists):.0f} ms")
-        window = MainWindow(services, idle_ms=10**9, study=study)
+        window = MainWindow(services, idle_ms=10**9)
         window.resize(1280, 800)
         window.show()
         app.processEvents()
         shown = timed(lambda: (window.refresh(), app.processEvents()), runs)
         print(f"subject list on screen (refresh + paint): median {statistics.median(shown):.0f} ms "
               f"(target <= 200 ms)")
-        entry = DataEntry(services, study)
 
         def open_dashboard() -> None:
-            dialog = CasebookDialog(entry, study, "98-0100" if count > 100 else "98-0010", window)
+            dialog = CasebookDialog(services, "98-0100" if count > 100 else "98-0010", window)
             dialog.show()
             app.processEvents()
             dialog.close()
@@ -120,10 +117,10 @@ def main() -> None:
         dashboards = timed(open_dashboard, runs)
         print(f"subject dashboard (12 months, every score) open and shown: median {statistics.median(dashboards):.0f} "
               f"ms (target <= 200 ms)")
-        with services.store.read() as session:
+        with services.ctx.store.read() as session:
             subject = session.execute(select(Subject).where(Subject.subject_number == "99-001")).scalar_one()
             data, _ = overview.load(session, subject)
-        pure = timed(lambda: compute(data, study.meta.scoring), runs * 5)
+        pure = timed(lambda: compute(data, study.bindings, services.overview.day0, study.meta.scoring), runs * 5)
         print(f"recompute every score of one subject's 12 months: median {statistics.median(pure):.1f} ms "
               f"(target <= 20 ms)")
         loaded = timed(lambda: overview.subject("99-001"), runs)

@@ -51,13 +51,13 @@ def _say(text: L | str, out: TextIO | None = None) -> None:
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from msc_sle_crf.services import Services, Site
+    from msc_sle_crf.services import Site, Workspace
 
     secrets_ = Secrets(args.password_stdin)
     site = Site.open(Path(args.db))
     try:
         password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
-        services = Services.sign_in(site, args.user, password)
+        services = Workspace.sign_in(site, args.user, password)
     except BaseException:
         site.close()
         raise
@@ -77,10 +77,9 @@ def cmd_init(args: argparse.Namespace) -> int:
                                         admin_full_name=args.full_name or args.admin, admin_password=password,
                                         site_settings=settings, kdf=_kdf_from_args(args))
     try:  # the site's PDF signing certificate is made with the site (ECDSA P-256; or import a PKCS#12 later)
-        from msc_sle_crf.services import Services
-        from msc_sle_crf.services.printing import site_certificate
+        from msc_sle_crf.services import Workspace
 
-        site_certificate(Services(site, admin))
+        Workspace(site, admin).printing.certificate()
     finally:
         site.close()
     _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
@@ -119,7 +118,7 @@ def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_user_add(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        password = services.add_user(args.name, args.full_name, args.role)
+        password = services.accounts.add_user(args.name, args.full_name, args.role).password
     _say(L(f"User '{args.name}' created. One-time password (to change at first sign-in): {password}",
            f"Utilisateur « {args.name} » créé. Mot de passe à usage unique (à changer à la première "
            f"connexion) : {password}"))
@@ -129,7 +128,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        users = services.list_users()
+        users = services.accounts.list_users()
     lang = current_lang()
     for u in users:
         state = ("active" if u.active else "disabled") if lang is Lang.EN else ("actif" if u.active else "désactivé")
@@ -146,7 +145,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_user_disable(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        services.disable_user(args.name, args.reason)
+        services.accounts.disable_user(args.name, args.reason)
     _say(L(f"User '{args.name}' disabled; its key slot was removed.",
            f"Utilisateur « {args.name} » désactivé ; sa clé a été supprimée."))
     return 0
@@ -155,14 +154,14 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 def cmd_user_reset(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        password = services.reset_password(args.name)
+        password = services.accounts.reset_password(args.name).password
     _say(L(f"New one-time password for '{args.name}': {password}",
            f"Nouveau mot de passe à usage unique pour « {args.name} » : {password}"))
     return 0
 
 
 def cmd_user_passwd(args: argparse.Namespace) -> int:
-    from msc_sle_crf.services import Services, Site
+    from msc_sle_crf.services import Site, Workspace
 
     secrets_ = Secrets(args.password_stdin)
     with Site.open(Path(args.db)) as site:
@@ -174,9 +173,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
             current = secrets_.ask(L(f"Current password for {args.user}:",
                                      f"Mot de passe actuel de {args.user} :"))
             actor = site.authenticate(args.user, current)
-            services = Services(site, actor)
+            services = Workspace(site, actor)
             new = secrets_.ask_new(L("New password:", "Nouveau mot de passe :"))
-            services.change_password(current, new)
+            services.accounts.change_password(current, new)
     _say(L("Password changed.", "Mot de passe modifié."))
     return 0
 
@@ -184,7 +183,7 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        report = services.verify_integrity(full=True)
+        report = services.integrity.verify(full=True)
     if report.page_problems:
         _say(L(f"Database pages: FAILED ({'; '.join(report.page_problems[:3])})",
                f"Pages de la base : ÉCHEC ({'; '.join(report.page_problems[:3])})"), sys.stderr)
@@ -248,9 +247,7 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
 
 def cmd_pdf(args: argparse.Namespace) -> int:
     """A signed PDF: one form, a visit, a subject's casebook, or the blank annotated CRF."""
-    from msc_sle_crf.formdef import load_study
     from msc_sle_crf.services.entry import FormRef
-    from msc_sle_crf.services.printing import Printing
 
     if not args.blank and not args.subject:
         raise ValidationError(Msg.FIELD_REQUIRED, field=L("--subject (or --blank)", "--subject (ou --blank)"))
@@ -258,7 +255,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
         raise ValidationError(Msg.FIELD_REQUIRED, field=L("--visit (with --form)", "--visit (avec --form)"))
     site, services, _secrets = _open(args)
     try:
-        printing = Printing(services, load_study())
+        printing = services.printing
         if args.blank:
             pdf, what = printing.blank_crf_pdf(), "annotated CRF"
         elif args.form:
@@ -281,7 +278,7 @@ def cmd_cert_import(args: argparse.Namespace) -> int:
     site, services, secrets_ = _open(args)
     try:
         p12_password = secrets_.ask(L("Password of the PKCS#12 file:", "Mot de passe du fichier PKCS#12 :"))
-        subject = import_pkcs12(services, Path(args.p12).read_bytes(), p12_password.encode() or None)
+        subject = import_pkcs12(services.ctx, Path(args.p12).read_bytes(), p12_password.encode() or None)
         _say(L(f"Signing certificate imported: {subject}", f"Certificat de signature importé : {subject}"))
         return 0
     finally:

@@ -109,3 +109,22 @@ def iso_utc(dt: datetime) -> str:
 
 def parse_iso_utc(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def offset_text(minutes: int) -> str:
+    """``UTC+01:00``, ``UTC-03:30``, ``UTC+05:45``: correct for offsets that are not whole hours."""
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def stored_local(ts_utc: str, utc_offset_min: int) -> datetime:
+    """A stored UTC time as the workstation's wall clock showed it when it was recorded (naive)."""
+    return (parse_iso_utc(ts_utc) + timedelta(minutes=utc_offset_min)).replace(tzinfo=None)
+
+
+def format_stored(ts_utc: str, utc_offset_min: int, *, seconds: bool = True, offset: bool = True) -> str:
+    """The one way a stored time is shown: ``25/11/2026 10:00:00 UTC+01:00`` (local time, then its offset)."""
+    local = stored_local(ts_utc, utc_offset_min)
+    text = local.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+    return f"{text} {offset_text(utc_offset_min)}" if offset else text

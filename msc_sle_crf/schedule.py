@@ -11,8 +11,9 @@ from enum import StrEnum
 
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
+from msc_sle_crf.status import FormStatus
 
-UNSCHEDULED_EVENTS = ("LOG", "EOS")
+DONE_STATES = frozenset({FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.SIGNED, FormStatus.LOCKED})
 
 
 class VisitState(StrEnum):
@@ -49,15 +50,18 @@ class VisitPlan:
     forms_complete: int
     forms_total: int
     visit_date: dt.date | None
+    anchor: bool = False  # the visit study day 0 comes from (the infusion)
 
 
 def plan(study: StudyDef, day0: dt.date | None, statuses: Mapping[tuple[str, str], str],
          visit_dates: Mapping[str, dt.date], today: dt.date) -> list[VisitPlan]:
     out: list[VisitPlan] = []
+    unscheduled = study.bindings.unscheduled_events
+    anchor_event = study.meta.anchor.event if study.meta.anchor else None
     for event in study.meta.events:
-        if event.id in UNSCHEDULED_EVENTS:
+        if event.id in unscheduled:
             continue
-        complete = sum(1 for f in event.forms if statuses.get((event.id, f)) == "complete")
+        complete = sum(1 for f in event.forms if statuses.get((event.id, f)) in DONE_STATES)
         started = sum(1 for f in event.forms if (event.id, f) in statuses)
         target = window = None
         if day0 is not None and event.day is not None:
@@ -79,7 +83,7 @@ def plan(study: StudyDef, day0: dt.date | None, statuses: Mapping[tuple[str, str
         else:
             state = VisitState.TO_DO
         out.append(VisitPlan(event.id, event.label.as_l(), target, window, state, complete, len(event.forms),
-                             done_date))
+                             done_date, event.id == anchor_event))
     return out
 
 
@@ -98,7 +102,7 @@ def next_action(plans: list[VisitPlan], *, ended: bool = False,  # noqa: PLR0911
             if p.window is not None:
                 return L(f"{p.label.en}: due by {p.window[1]:%d/%m/%Y}", f"{p.label.fr} : avant le "
                          f"{p.window[1]:%d/%m/%Y}")
-            if p.target is None and p.event == "D0":
+            if p.target is None and p.anchor:
                 return L("Infusion to schedule", "Perfusion à programmer")
             return L(f"{p.label.en}: to complete", f"{p.label.fr} : à compléter")
         if p.state is VisitState.UPCOMING:

@@ -11,12 +11,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from msc_sle_crf.formdef import load_study
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.security.keyslots import KdfParams
-from msc_sle_crf.services import Services
+from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.demo import create_demo
-from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.common import STYLE
 from msc_sle_crf.ui.form_view import FormWindow
@@ -29,8 +28,8 @@ def render_bedside(app: QApplication, site, out: Path, lang: Lang) -> None:
     from msc_sle_crf.infusion import timer as T
     from msc_sle_crf.ui.bedside import BedsideWindow
 
-    nurse = Services.sign_in(site, "nurse.durand", "training-nurse")
-    window = BedsideWindow(nurse, load_study(), "99-006")
+    nurse = Workspace.sign_in(site, "nurse.durand", "training-nurse")
+    window = BedsideWindow(nurse, "99-006")
     window.resize(1280, 800)
     window.show()
     app.processEvents()
@@ -60,17 +59,17 @@ def render_bedside(app: QApplication, site, out: Path, lang: Lang) -> None:
 
 def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
-    study = load_study()
-    nurse = DataEntry(Services.sign_in(site, "nurse.durand", "training-nurse"), study)
-    subject = nurse.services.list_subjects()[-1].subject_number  # the subject still in screening
+    nurse_ws = Workspace.sign_in(site, "nurse.durand", "training-nurse")
+    nurse = nurse_ws.entry
+    subject = nurse_ws.subjects.list()[-1].subject_number  # the subject still in screening
     ref = FormRef(subject, "D0", "vital_signs")
     if not nurse.open_form(ref).state.rows["vs"]:
-        row = nurse.add_row(ref, "vs")
+        row = nurse.add_row(ref, "vs").row
         for item, text in {"VSTIM": "10:15", "VSTEMP": "37,1", "VSHR": "72", "VSSYSBP": "120", "VSDIABP": "75",
                            "VSSPO2": "98"}.items():
             nurse.save_item(ref, ("vs", row, item), text)
         nurse.add_row(ref, "vs")
-    window = FormWindow(nurse, ref)
+    window = FormWindow(nurse_ws, ref)
     window.resize(1280, 800)
     window.show()
     view = window.view
@@ -84,7 +83,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     app.processEvents()
     window.grab().save(str(out / f"form-vitals-{lang}.png"))
     window.close()
-    doctor = DataEntry(Services.sign_in(site, "dr.martin", "training-doctor"), study)
+    doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
     window = FormWindow(doctor, FormRef(subject, "SCR", "demographics"))
     window.resize(1280, 800)
     window.show()
@@ -109,7 +108,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
         window.close()
     render_bedside(app, site, out, lang)
     for number, name in (("99-001", "dashboard-completed"), ("99-003", "dashboard-not-tolerated")):
-        casebook = CasebookDialog(doctor, study, number)
+        casebook = CasebookDialog(doctor, number)
         casebook.resize(1280, 800)
         casebook.show()
         app.processEvents()
@@ -131,7 +130,7 @@ def main(out: Path) -> None:
         app.processEvents()
         login.grab().save(str(out / f"login-{lang}.png"))
         login.close()
-        main_window = MainWindow(Services.sign_in(site, "dr.martin", "training-doctor"), idle_ms=10**9)
+        main_window = MainWindow(Workspace.sign_in(site, "dr.martin", "training-doctor"), idle_ms=10**9)
         main_window.resize(1280, 800)
         main_window.show()
         app.processEvents()

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from msc_sle_crf.clock import FakeClock  # noqa: E402
 from msc_sle_crf.i18n import Lang, set_lang  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
-from msc_sle_crf.services import Services, Site  # noqa: E402
+from msc_sle_crf.services import Site, Workspace  # noqa: E402
 
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 ADMIN_PW = "correct-horse-42"
@@ -55,12 +55,12 @@ def site(site_and_code: tuple[Site, str]) -> Site:
 
 
 @pytest.fixture
-def admin(site: Site) -> Services:
-    return Services.sign_in(site, "admin", ADMIN_PW)
+def admin(site: Site) -> Workspace:
+    return Workspace.sign_in(site, "admin", ADMIN_PW)
 
 
-def make_user(admin: Services, username: str, role: str, password: str | None = None) -> str:
+def make_user(admin: Workspace, username: str, role: str, password: str | None = None) -> str:
     """Create a user with a known password that need not be changed."""
     password = password or f"pw-{username[::-1]}-2026"
-    admin.add_user(username, username.title(), role, initial_password=password, must_change_password=False)
+    admin.accounts.add_user(username, username.title(), role, initial_password=password, must_change_password=False)
     return password

@@ -7,17 +7,17 @@ import pytest
 from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
 from msc_sle_crf.i18n import Lang
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.store.site import LOCKOUT_SECONDS, MAX_FAILURES
 
 from .conftest import ADMIN_PW, make_user
 
 
-def _actions(services: Services, action: Action) -> list:
-    return [r for r in services.audit_trail(limit=1000) if r.action == action.value]
+def _actions(services: Workspace, action: Action) -> list:
+    return [r for r in services.integrity.audit_trail(limit=1000) if r.action == action.value]
 
 
-def test_wrong_password_and_unknown_user_give_the_same_message_and_are_audited(site: Site, admin: Services) -> None:
+def test_wrong_password_and_unknown_user_give_the_same_message_and_are_audited(site: Site, admin: Workspace) -> None:
     make_user(admin, "nurse.a", "nurse")
     with pytest.raises(AuthenticationError) as wrong:
         site.sign_in("nurse.a", "not-the-password")
@@ -40,15 +40,15 @@ def test_failed_attempts_before_the_database_is_open_are_audited_at_the_next_sig
     assert reopened.store is None  # nothing could be written yet
     assert reopened.keyfile.pending_events  # noted, without any secret
     clock.advance(30)
-    services = Services.sign_in(reopened, "admin", ADMIN_PW)
-    records = list(reversed(services.audit_trail(limit=10)))
+    services = Workspace.sign_in(reopened, "admin", ADMIN_PW)
+    records = list(reversed(services.integrity.audit_trail(limit=10)))
     failed = [r for r in records if r.action == "login_failed"]
     assert len(failed) == 1 and failed[0].ts_utc < records[-1].ts_utc
     assert not reopened.keyfile.pending_events
     reopened.close()
 
 
-def test_progressive_delay_then_five_minute_lockout(site: Site, admin: Services, clock) -> None:
+def test_progressive_delay_then_five_minute_lockout(site: Site, admin: Workspace, clock) -> None:
     password = make_user(admin, "dr.b", "investigator")
     clock.sleeps.clear()
     for _ in range(MAX_FAILURES - 1):
@@ -86,23 +86,23 @@ def test_messages_in_french(site: Site) -> None:
     assert exc.value.message(Lang.FR).startswith("Échec de la connexion")
 
 
-def test_password_policy_names_the_rule(admin: Services) -> None:
+def test_password_policy_names_the_rule(admin: Workspace) -> None:
     with pytest.raises(ValidationError) as exc:
-        admin.add_user("nurse.c", "Nurse C", "nurse", initial_password="short")
+        admin.accounts.add_user("nurse.c", "Nurse C", "nurse", initial_password="short")
     assert exc.value.message() == "Password: must be at least 10 characters long."
     assert "10 caractères" in exc.value.message(Lang.FR)
     with pytest.raises(ValidationError) as exc:
-        admin.add_user("nurse.c", "Nurse C", "nurse", initial_password="my-nurse.c-password")
+        admin.accounts.add_user("nurse.c", "Nurse C", "nurse", initial_password="my-nurse.c-password")
     assert exc.value.msg is Msg.PASSWORD_SAME_AS_USER
 
 
-def test_password_change_rewraps_one_slot(site: Site, admin: Services) -> None:
+def test_password_change_rewraps_one_slot(site: Site, admin: Workspace) -> None:
     password = make_user(admin, "nurse.d", "nurse")
     other_slot = site.keyfile.find("user", "admin")
-    nurse = Services.sign_in(site, "nurse.d", password)
+    nurse = Workspace.sign_in(site, "nurse.d", password)
     with pytest.raises(AuthenticationError):
-        nurse.change_password("wrong-current-pw", "a-brand-new-password")
-    nurse.change_password(password, "a-brand-new-password")
+        nurse.accounts.change_password("wrong-current-pw", "a-brand-new-password")
+    nurse.accounts.change_password(password, "a-brand-new-password")
     assert site.keyfile.find("user", "admin") == other_slot
     with pytest.raises(AuthenticationError):
         site.authenticate("nurse.d", password)
@@ -110,29 +110,29 @@ def test_password_change_rewraps_one_slot(site: Site, admin: Services) -> None:
     assert _actions(admin, Action.PASSWORD_CHANGE)[0].item == "nurse.d"
 
 
-def test_new_account_must_change_its_one_time_password_first(site: Site, admin: Services) -> None:
-    one_time = admin.add_user("nurse.e", "Nurse E", "nurse")
-    nurse = Services.sign_in(site, "nurse.e", one_time)
+def test_new_account_must_change_its_one_time_password_first(site: Site, admin: Workspace) -> None:
+    one_time = admin.accounts.add_user("nurse.e", "Nurse E", "nurse").password
+    nurse = Workspace.sign_in(site, "nurse.e", one_time)
     assert nurse.actor.must_change_password
     with pytest.raises(AuthenticationError) as exc:
-        nurse.list_subjects()
+        nurse.subjects.list()
     assert exc.value.msg is Msg.PASSWORD_CHANGE_REQUIRED
-    nurse.change_password(one_time, "chosen-by-nurse-e")
-    assert nurse.list_subjects() == []
+    nurse.accounts.change_password(one_time, "chosen-by-nurse-e")
+    assert nurse.subjects.list() == []
 
 
-def test_disabled_user_loses_its_slot_and_cannot_sign_in(site: Site, admin: Services) -> None:
+def test_disabled_user_loses_its_slot_and_cannot_sign_in(site: Site, admin: Workspace) -> None:
     password = make_user(admin, "nurse.f", "nurse")
     with pytest.raises(ValidationError):
-        admin.disable_user("nurse.f", reason="  ")
-    admin.disable_user("nurse.f", reason="left the unit")
+        admin.accounts.disable_user("nurse.f", reason="  ")
+    admin.accounts.disable_user("nurse.f", reason="left the unit")
     assert site.keyfile.find("user", "nurse.f") is None
     assert "nurse.f" not in site.keyfile.path.read_text()
     with pytest.raises(AuthenticationError) as exc:
         site.sign_in("nurse.f", password)
     assert exc.value.msg is Msg.BAD_CREDENTIALS
     with pytest.raises(ValidationError) as last:
-        admin.disable_user("admin", reason="x")
+        admin.accounts.disable_user("admin", reason="x")
     assert last.value.msg is Msg.CANNOT_DISABLE_SELF
 
 
@@ -147,23 +147,23 @@ def test_recovery_code_resets_a_forgotten_password(db_path, site_and_code, clock
     fresh.reset_with_recovery_code(code.lower().replace("-", " "), "admin", "recovered-password")
     with pytest.raises(AuthenticationError):
         fresh.authenticate("admin", ADMIN_PW)
-    services = Services.sign_in(fresh, "admin", "recovered-password")
-    actions = [r.action for r in services.audit_trail(limit=10)]
+    services = Workspace.sign_in(fresh, "admin", "recovered-password")
+    actions = [r.action for r in services.integrity.audit_trail(limit=10)]
     assert "recovery_code_used" in actions and "password_reset" in actions
     fresh.close()
 
 
-def test_lock_unlock_and_takeover(site: Site, admin: Services) -> None:
+def test_lock_unlock_and_takeover(site: Site, admin: Workspace) -> None:
     password = make_user(admin, "dr.g", "investigator")
     admin.lock()
     with pytest.raises(AuthenticationError):
-        admin.list_users()
+        admin.accounts.list_users()
     with pytest.raises(AuthenticationError):
         admin.unlock("wrong-password-z")
     admin.unlock(ADMIN_PW)
-    assert admin.list_users()
+    assert admin.accounts.list_users()
     admin.lock()
     doctor = admin.switch_user("dr.g", password)
     assert doctor.actor.username == "dr.g" and admin.locked
-    actions = [r.action for r in doctor.audit_trail(limit=10)]
+    actions = [r.action for r in doctor.integrity.audit_trail(limit=10)]
     assert actions[:2] == ["login", "user_switch"] and "lock" in actions and "unlock" in actions

@@ -8,21 +8,21 @@ from pathlib import Path
 import pytest
 
 from msc_sle_crf.errors import Msg, PermissionDenied, StoreError
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.backup import create_backup, restore_backup
 
 from .conftest import ADMIN_PW, make_user
 
 
 @pytest.fixture
-def with_data(site: Site, admin: Services) -> Services:
-    doctor = Services.sign_in(site, "dr.b", make_user(admin, "dr.b", "investigator"))
-    doctor.register_subject("ABC", 1980, "F")
-    doctor.register_subject("DEF", 1975, "M")
+def with_data(site: Site, admin: Workspace) -> Workspace:
+    doctor = Workspace.sign_in(site, "dr.b", make_user(admin, "dr.b", "investigator"))
+    doctor.subjects.register("ABC", 1980, "F")
+    doctor.subjects.register("DEF", 1975, "M")
     return doctor
 
 
-def test_backup_then_restore_elsewhere(tmp_path: Path, site: Site, admin: Services, with_data: Services,
+def test_backup_then_restore_elsewhere(tmp_path: Path, site: Site, admin: Workspace, with_data: Workspace,
                                        clock) -> None:
     out = create_backup(admin, tmp_path / "backup.tar")
     with tarfile.open(out) as tar:
@@ -33,19 +33,19 @@ def test_backup_then_restore_elsewhere(tmp_path: Path, site: Site, admin: Servic
     result = restore_backup(out, target, "admin", ADMIN_PW, clock=clock)
     assert result.audit_records > 5 and result.replaced == ()
     restored = Site.open(target, clock=clock)
-    services = Services.sign_in(restored, "dr.b", "pw-b.rd-2026")
-    assert [s.initials for s in services.list_subjects()] == ["ABC", "DEF"]
-    assert services.audit_trail(limit=3)[1].action == "restore"
-    assert services.verify_integrity().ok
+    services = Workspace.sign_in(restored, "dr.b", "pw-b.rd-2026")
+    assert [s.initials for s in services.subjects.list()] == ["ABC", "DEF"]
+    assert services.integrity.audit_trail(limit=3)[1].action == "restore"
+    assert services.integrity.verify().ok
     restored.close()
     assert sorted(p.name for p in target.parent.iterdir()) == ["trial.crfdb", "trial.crfdb.keys",
                                                                 "trial.crfdb.lock"]
 
 
 def test_restore_over_an_existing_database_needs_force_and_keeps_the_old_one(
-        tmp_path: Path, db_path: Path, site: Site, admin: Services, with_data: Services, clock) -> None:
+        tmp_path: Path, db_path: Path, site: Site, admin: Workspace, with_data: Workspace, clock) -> None:
     out = create_backup(admin, tmp_path / "b.tar")
-    with_data.register_subject("GHI", 1990, "F")  # after the backup
+    with_data.subjects.register("GHI", 1990, "F")  # after the backup
     site.close()
     with pytest.raises(StoreError) as exc:
         restore_backup(out, db_path, "admin", ADMIN_PW, clock=clock)
@@ -53,18 +53,18 @@ def test_restore_over_an_existing_database_needs_force_and_keeps_the_old_one(
     result = restore_backup(out, db_path, "admin", ADMIN_PW, force=True, clock=clock)
     assert len(result.replaced) >= 2 and all(p.exists() for p in result.replaced)
     reopened = Site.open(db_path, clock=clock)
-    assert [s.initials for s in Services.sign_in(reopened, "dr.b", "pw-b.rd-2026").list_subjects()] == ["ABC", "DEF"]
+    assert [s.initials for s in Workspace.sign_in(reopened, "dr.b", "pw-b.rd-2026").subjects.list()] == ["ABC", "DEF"]
     reopened.close()
 
 
-def test_restore_refused_while_the_database_is_open(tmp_path: Path, db_path: Path, admin: Services, clock) -> None:
+def test_restore_refused_while_the_database_is_open(tmp_path: Path, db_path: Path, admin: Workspace, clock) -> None:
     out = create_backup(admin, tmp_path / "b.tar")
     with pytest.raises(StoreError) as exc:
         restore_backup(out, db_path, "admin", ADMIN_PW, force=True, clock=clock)
     assert exc.value.msg is Msg.DB_IN_USE
 
 
-def test_damaged_backup_is_refused_and_nothing_is_left(tmp_path: Path, admin: Services, with_data: Services,
+def test_damaged_backup_is_refused_and_nothing_is_left(tmp_path: Path, admin: Workspace, with_data: Workspace,
                                                        clock) -> None:
     out = create_backup(admin, tmp_path / "b.tar")
     data = bytearray(out.read_bytes())
@@ -85,8 +85,8 @@ def test_not_a_backup(tmp_path: Path, clock) -> None:
     assert exc.value.msg is Msg.BACKUP_INVALID
 
 
-def test_backup_needs_the_permission_and_a_free_name(tmp_path: Path, site: Site, admin: Services) -> None:
-    nurse = Services.sign_in(site, "nurse.z", make_user(admin, "nurse.z", "nurse"))
+def test_backup_needs_the_permission_and_a_free_name(tmp_path: Path, site: Site, admin: Workspace) -> None:
+    nurse = Workspace.sign_in(site, "nurse.z", make_user(admin, "nurse.z", "nurse"))
     with pytest.raises(PermissionDenied):
         create_backup(nurse, tmp_path / "n.tar")
     (tmp_path / "taken.tar").write_text("x")
@@ -96,7 +96,7 @@ def test_backup_needs_the_permission_and_a_free_name(tmp_path: Path, site: Site,
 
 
 @pytest.mark.parametrize("where", ["missing-folder", "file-as-folder"])
-def test_unwritable_output_gives_a_clear_message_and_leaves_nothing(tmp_path: Path, admin: Services,
+def test_unwritable_output_gives_a_clear_message_and_leaves_nothing(tmp_path: Path, admin: Workspace,
                                                                    where: str) -> None:
     if where == "missing-folder":
         out = tmp_path / "no" / "such" / "b.tar"

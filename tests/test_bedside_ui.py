@@ -11,13 +11,12 @@ from PySide6.QtCore import Qt
 
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.infusion import timer as T
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.ui.bedside import BedsideWindow
 from msc_sle_crf.ui.main_window import MainWindow
 
 from .conftest import FAST_KDF
-from .forms_helpers import STUDY
 
 
 @pytest.fixture
@@ -28,8 +27,8 @@ def demo(tmp_path: Path) -> Iterator[Site]:
 
 
 @pytest.fixture
-def nurse(demo: Site) -> Services:
-    return Services.sign_in(demo, "nurse.durand", "training-nurse")
+def nurse(demo: Site) -> Workspace:
+    return Workspace.sign_in(demo, "nurse.durand", "training-nurse")
 
 
 def fill_check(qtbot, window: BedsideWindow) -> None:  # type: ignore[no-untyped-def]
@@ -40,8 +39,8 @@ def fill_check(qtbot, window: BedsideWindow) -> None:  # type: ignore[no-untyped
     window.cohort_buttons["2"].setChecked(True)
 
 
-def test_check_screen_flags_a_dose_mismatch_and_needs_a_second_person(qtbot, nurse: Services) -> None:
-    window = BedsideWindow(nurse, STUDY, "99-006")
+def test_check_screen_flags_a_dose_mismatch_and_needs_a_second_person(qtbot, nurse: Workspace) -> None:
+    window = BedsideWindow(nurse, "99-006")
     qtbot.addWidget(window)
     fill_check(qtbot, window)
     assert "Planned: 116 x10^6" in window.dose_line.text() and "+3.4 %" in window.dose_line.text()
@@ -65,10 +64,10 @@ def test_check_screen_flags_a_dose_mismatch_and_needs_a_second_person(qtbot, nur
     assert window.second_password.text() == ""
 
 
-def test_schedule_minute_by_minute_and_alerts(qtbot, demo: Site, nurse: Services) -> None:
+def test_schedule_minute_by_minute_and_alerts(qtbot, demo: Site, nurse: Workspace) -> None:
     clock = demo.clock
     assert isinstance(clock, FakeClock)
-    window = BedsideWindow(nurse, STUDY, "99-006")
+    window = BedsideWindow(nurse, "99-006")
     qtbot.addWidget(window)
     assert window.next_label.text() == "Baseline (before the start): due now"
     for item, text in {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126", "VSDIABP": "80", "VSSPO2": "98"}.items():
@@ -104,12 +103,12 @@ def test_schedule_minute_by_minute_and_alerts(qtbot, demo: Site, nurse: Services
     form.close()
 
 
-def test_lock_and_user_switch_keep_the_timer_and_alerts(qtbot, demo: Site, nurse: Services) -> None:
+def test_lock_and_user_switch_keep_the_timer_and_alerts(qtbot, demo: Site, nurse: Workspace) -> None:
     clock = demo.clock
     assert isinstance(clock, FakeClock)
-    main = MainWindow(nurse, idle_ms=10**9, study=STUDY)
+    main = MainWindow(nurse, idle_ms=10**9)
     qtbot.addWidget(main)
-    window = BedsideWindow(nurse, STUDY, "99-006", main)
+    window = BedsideWindow(nurse, "99-006", main)
     main._track(window)
     window.bedside.record_vitals("99-006", "BASE", {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126",
                                                     "VSDIABP": "80", "VSSPO2": "98"})
@@ -121,9 +120,9 @@ def test_lock_and_user_switch_keep_the_timer_and_alerts(qtbot, demo: Site, nurse
     clock.advance(10 * 60)
     main.update_lock_activity()  # the lock screen keeps counting, and shows what is overdue
     assert "OVERDUE" in main.lock_screen.activity.text()
-    new = Services(demo, demo.authenticate("dr.martin", "training-doctor"))
+    new = Workspace(demo, demo.authenticate("dr.martin", "training-doctor"))
     main._save_open_drafts(new)
-    assert window in main.open_dialogs and window.bedside.services.actor.username == "dr.martin"
+    assert window in main.open_dialogs and window.bedside.ctx.actor.username == "dr.martin"
     window.tick()
     assert window.clock.text() == "22:00"
     asked: list[str] = []

@@ -13,7 +13,7 @@ import pytest
 
 from msc_sle_crf.locations import log_dir
 from msc_sle_crf.security.keyslots import KeySlotFile
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 
 from .conftest import make_user
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_sigkill_during_audited_writes_keeps_every_committed_write(db_path: Path, site: Site, admin: Services,
+def test_sigkill_during_audited_writes_keeps_every_committed_write(db_path: Path, site: Site, admin: Workspace,
                                                                       clock) -> None:
     password = make_user(admin, "nurse.k", "nurse")
     site.close()
@@ -44,13 +44,13 @@ def test_sigkill_during_audited_writes_keeps_every_committed_write(db_path: Path
     assert len(committed) >= 40, child.stderr.read() if child.stderr else ""
 
     reopened = Site.open(db_path, clock=clock)  # the OS released the dead process's lock
-    services = Services.sign_in(reopened, "nurse.k", password)
-    numbers = [s.subject_number for s in services.list_subjects()]
+    services = Workspace.sign_in(reopened, "nurse.k", password)
+    numbers = [s.subject_number for s in services.subjects.list()]
     assert numbers[: len(committed)] == committed  # every acknowledged write is there, in order
-    doctor = Services.sign_in(reopened, "admin", "correct-horse-42")
-    creations = {r.subject for r in doctor.audit_trail(limit=10_000) if r.action == "create"}
+    doctor = Workspace.sign_in(reopened, "admin", "correct-horse-42")
+    creations = {r.subject for r in doctor.integrity.audit_trail(limit=10_000) if r.action == "create"}
     assert set(numbers) == creations  # each subject has its audit record, and no record lacks its subject
-    report = doctor.verify_integrity()
+    report = doctor.integrity.verify()
     assert report.ok, report
     reopened.close()
 
@@ -59,14 +59,14 @@ def _files_under(*folders: Path) -> list[Path]:
     return [p for folder in folders if folder.exists() for p in folder.rglob("*") if p.is_file()]
 
 
-def test_no_plaintext_of_trial_data_on_disk(db_path: Path, site: Site, admin: Services) -> None:
+def test_no_plaintext_of_trial_data_on_disk(db_path: Path, site: Site, admin: Workspace) -> None:
     marker = "ZQX-MARKER-7f3a9c1e-unique"
-    admin.set_setting("site_name", f"Site {marker}")
-    admin.add_user("nurse.m", f"Nurse {marker}", "nurse", initial_password="nurse-m-password-1",
+    admin.settings.set("site_name", f"Site {marker}")
+    admin.accounts.add_user("nurse.m", f"Nurse {marker}", "nurse", initial_password="nurse-m-password-1",
                    must_change_password=False)
-    nurse = Services.sign_in(site, "nurse.m", "nurse-m-password-1")
-    nurse.save_draft("subject-new", {"comment": marker})
-    nurse.register_subject("QZX", 1977, "F")
+    nurse = Workspace.sign_in(site, "nurse.m", "nurse-m-password-1")
+    nurse.drafts.save("subject-new", {"comment": marker})
+    nurse.subjects.register("QZX", 1977, "F")
     needles = [marker.encode(), marker.encode("utf-16-le"), b"QZX"]
 
     def scan() -> list[str]:
@@ -90,16 +90,14 @@ def test_no_plaintext_of_trial_data_on_disk(db_path: Path, site: Site, admin: Se
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site: Site, admin: Services) -> None:
+def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site: Site, admin: Workspace) -> None:
     from msc_sle_crf.clock import SystemClock
     from msc_sle_crf.infusion import timer as T
-    from msc_sle_crf.services.bedside import Bedside
 
-    from .forms_helpers import STUDY
 
     nurse_pw = make_user(admin, "nurse.k", "nurse")
     second_pw = make_user(admin, "nurse.l", "nurse")
-    Services.sign_in(site, "nurse.k", nurse_pw).register_subject("ABC", 1980, "F")
+    Workspace.sign_in(site, "nurse.k", nurse_pw).subjects.register("ABC", 1980, "F")
     site.close()
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.bedside_writer", str(db_path), "nurse.k", nurse_pw, "nurse.l",
@@ -113,7 +111,7 @@ def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site:
     killed_at = time.time()
 
     reopened = Site.open(db_path, clock=SystemClock())
-    bedside = Bedside(Services.sign_in(reopened, "nurse.k", nurse_pw), STUDY)
+    bedside = Workspace.sign_in(reopened, "nurse.k", nurse_pw).bedside
     state = bedside.state("01-001")
     assert state.timer.phase is T.Phase.RUNNING  # the infusion, its timer, its pause: all back
     assert state.timer.pauses[0][2] == "line occluded"

@@ -11,15 +11,15 @@ from sqlalchemy import select
 from msc_sle_crf.errors import PermissionDenied, ValidationError
 from msc_sle_crf.formdef.definitions import FormDef, MissingCode, StudyDef
 from msc_sle_crf.i18n import Lang, set_lang
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import (
-    STATUS_COMPLETE,
-    STATUS_DRAFT,
     DataEntry,
     FormIncomplete,
     FormRef,
     SoftCheckNeedsConfirmation,
 )
+from msc_sle_crf.services.subjects import Subjects
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import AuditEvent, Draft, FormInstance, ItemValue
 
 from .conftest import make_user
@@ -27,20 +27,20 @@ from .forms_helpers import STUDY
 
 
 @pytest.fixture
-def team(site: Site, admin: Services) -> dict[str, DataEntry]:
+def team(site: Site, admin: Workspace) -> dict[str, DataEntry]:
     out = {}
     for name, role in (("dr.house", "investigator"), ("nurse.joy", "nurse"), ("monitor.mo", "monitor")):
-        out[role] = DataEntry(Services.sign_in(site, name, make_user(admin, name, role)), STUDY)
+        out[role] = Workspace.sign_in(site, name, make_user(admin, name, role)).entry
     return out
 
 
 @pytest.fixture
 def subject(team: dict[str, DataEntry]) -> str:
-    return team["investigator"].services.register_subject("ABC", 1980, "F").subject_number
+    return Subjects(team["investigator"].ctx).register("ABC", 1980, "F").subject.subject_number
 
 
 def audit(entry: DataEntry, action: str) -> list[AuditEvent]:
-    with entry.services.store.read() as session:
+    with entry.ctx.store.read() as session:
         rows = session.execute(select(AuditEvent).where(AuditEvent.action == action)
                                .order_by(AuditEvent.id)).scalars().all()
         session.expunge_all()
@@ -56,16 +56,16 @@ def fill_vitals(nurse: DataEntry, ref: FormRef, row: int, **values: str) -> None
 def test_a_value_is_stored_and_audited_as_draft_entry(team: dict[str, DataEntry], subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     result = nurse.save_item(ref, ("vs", row, "VSTEMP"), "37,5")
-    assert result.saved and result.status == STATUS_DRAFT
+    assert result.saved and result.status == FormStatus.DRAFT
     snap = nurse.open_form(ref)
     assert snap.state.value(("vs", row, "VSTEMP")) == Decimal("37.5")
     entry = audit(nurse, "data_entry")[-1]
     assert (entry.username, entry.subject, entry.visit, entry.form, entry.item, entry.repeat_key, entry.new_value) == (
         "nurse.joy", subject, "D0", "vital_signs", "VSTEMP", f"vs:{row}", "37.5")
     assert nurse.save_item(ref, ("vs", row, "VSTEMP"), "37.50").saved is False  # same value: no new record
-    with nurse.services.store.read() as session:
+    with nurse.ctx.store.read() as session:
         instance = session.execute(select(FormInstance)).scalar_one()
         assert (instance.form_version, instance.form_hash) == ("1.1", STUDY.forms["vital_signs"].content_hash())
 
@@ -73,7 +73,7 @@ def test_a_value_is_stored_and_audited_as_draft_entry(team: dict[str, DataEntry]
 def test_impossible_value_is_refused_with_field_and_rule(team: dict[str, DataEntry], subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     with pytest.raises(ValidationError) as err:
         nurse.save_item(ref, ("vs", row, "VSTEMP"), "44")
     assert err.value.message() == ("Temperature: 44 °C is above the highest possible value 43 °C. "
@@ -81,7 +81,7 @@ def test_impossible_value_is_refused_with_field_and_rule(team: dict[str, DataEnt
     assert err.value.message(Lang.FR).startswith("Température : 44 °C dépasse")
     with pytest.raises(ValidationError, match="a number is expected"):
         nurse.save_item(ref, ("vs", row, "VSTEMP"), "37,5,")
-    with nurse.services.store.read() as session:
+    with nurse.ctx.store.read() as session:
         assert session.execute(select(ItemValue)).scalars().all() == []
     assert audit(nurse, "data_entry") == []
 
@@ -89,7 +89,7 @@ def test_impossible_value_is_refused_with_field_and_rule(team: dict[str, DataEnt
 def test_unusual_value_needs_a_recorded_confirmation(team: dict[str, DataEntry], subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     with pytest.raises(SoftCheckNeedsConfirmation, match="unusually high"):
         nurse.save_item(ref, ("vs", row, "VSTEMP"), "38,6")
     assert audit(nurse, "data_entry") == []
@@ -97,7 +97,7 @@ def test_unusual_value_needs_a_recorded_confirmation(team: dict[str, DataEntry],
     record = audit(nurse, "data_entry")[-1]
     assert record.new_value == "38.6"
     assert record.detail is not None and record.detail.startswith("confirmed: Temperature: 38.6 °C is unusually high")
-    with nurse.services.store.read() as session:
+    with nurse.ctx.store.read() as session:
         assert session.execute(select(ItemValue.confirmed)).scalar_one() == "soft_max"
     snap = nurse.open_form(ref)
     assert all(i.confirmed for i in snap.state.issues(("vs", row, "VSTEMP")))
@@ -132,7 +132,7 @@ def test_mark_complete_lists_what_blocks_then_changes_need_a_reason(team: dict[s
                                                                    subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     fill_vitals(nurse, ref, row, VSSYSBP="100", VSDIABP="105")
     with pytest.raises(FormIncomplete) as err:
         nurse.mark_complete(ref)
@@ -143,7 +143,7 @@ def test_mark_complete_lists_what_blocks_then_changes_need_a_reason(team: dict[s
     set_lang(Lang.EN)
     nurse.save_item(ref, ("vs", row, "VSDIABP"), "65")
     nurse.mark_complete(ref)
-    assert nurse.open_form(ref).status == STATUS_COMPLETE
+    assert nurse.open_form(ref).status == FormStatus.COMPLETE
     with pytest.raises(ValidationError, match="a reason for the change is required"):
         nurse.save_item(ref, ("vs", row, "VSHR"), "75")
     nurse.save_item(ref, ("vs", row, "VSHR"), "75", reason="transcription error: monitor showed 75")
@@ -155,20 +155,20 @@ def test_mark_complete_lists_what_blocks_then_changes_need_a_reason(team: dict[s
         ("data_entry", None, "72", "nurse.joy"), ("data_change", "72", "75", "nurse.joy")]
     # Clearing a required value on a complete form (with a reason) puts it back to draft, audited.
     result = nurse.save_item(ref, ("vs", row, "VSHR"), "", reason="wrong patient's monitor")
-    assert result.status == STATUS_DRAFT
-    assert audit(nurse, "status_change")[-1].new_value == STATUS_DRAFT
+    assert result.status == FormStatus.DRAFT
+    assert audit(nurse, "status_change")[-1].new_value == FormStatus.DRAFT
 
 
 def test_alternative_unit_is_kept_with_the_canonical_value(team: dict[str, DataEntry], subject: str) -> None:
     dr = team["investigator"]
     ref = FormRef(subject, "SCR", "renal_function")
     dr.save_item(ref, ("lb", 0, "CREAT"), "1,2", unit="mg/dL")
-    with dr.services.store.read() as session:
+    with dr.ctx.store.read() as session:
         row = session.execute(select(ItemValue)).scalar_one()
         assert (row.value, row.unit, row.canonical) == ("1.2", "mg/dL", "106.08")
     assert audit(dr, "data_entry")[-1].detail == "= 106.08 µmol/L"
     dr.save_item(ref, ("lb", 0, "CREAT"), "106", unit="µmol/L")  # canonical unit is stored as such
-    with dr.services.store.read() as session:
+    with dr.ctx.store.read() as session:
         row = session.execute(select(ItemValue)).scalar_one()
         assert (row.value, row.unit, row.canonical) == ("106", None, None)
 
@@ -191,7 +191,7 @@ def test_not_done_with_reason(team: dict[str, DataEntry], subject: str) -> None:
 def test_typing_buffer_keeps_unaccepted_text_unaudited(team: dict[str, DataEntry], subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     before = len(audit(nurse, "draft_save"))
     nurse.save_typing(ref, ("vs", row, "VSTEMP"), "37,")
     nurse.save_typing(ref, ("vs", row, "VSTEMP"), "37,8")
@@ -199,7 +199,7 @@ def test_typing_buffer_keeps_unaccepted_text_unaudited(team: dict[str, DataEntry
     snap = nurse.open_form(ref)
     assert snap.state.cell(("vs", row, "VSTEMP")).value == Decimal("37.8")  # restored as typed
     nurse.save_item(ref, ("vs", row, "VSTEMP"), "37,8")
-    with nurse.services.store.read() as session:
+    with nurse.ctx.store.read() as session:
         assert session.execute(select(Draft)).scalars().all() == []
     # Another user does not see this user's buffer.
     nurse.save_typing(ref, ("vs", row, "VSHR"), "7")
@@ -223,7 +223,7 @@ def test_hidden_values_are_cleared_at_completion_with_a_trace(team: dict[str, Da
 def test_removed_row_keeps_its_values_in_the_audit_trail(team: dict[str, DataEntry], subject: str) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    r1, r2 = nurse.add_row(ref, "vs"), nurse.add_row(ref, "vs")
+    r1, r2 = nurse.add_row(ref, "vs").row, nurse.add_row(ref, "vs").row
     fill_vitals(nurse, ref, r1)
     with pytest.raises(ValidationError):
         nurse.remove_row(ref, "vs", r1, " ")
@@ -231,7 +231,7 @@ def test_removed_row_keeps_its_values_in_the_audit_trail(team: dict[str, DataEnt
     removed = audit(nurse, "row_remove")[-1]
     assert json.loads(removed.old_value or "{}")["VSTEMP"] == "37.1"
     assert nurse.open_form(ref).state.rows["vs"] == [r2]
-    assert nurse.add_row(ref, "vs") == 3  # row numbers are never reused
+    assert nurse.add_row(ref, "vs").row == 3  # row numbers are never reused
 
 
 def test_data_stays_readable_under_the_version_it_was_entered_with(team: dict[str, DataEntry],
@@ -245,25 +245,25 @@ def test_data_stays_readable_under_the_version_it_was_entered_with(team: dict[st
     data["groups"][0]["items"][1]["soft_max"] = "200"
     data["groups"][0]["items"][2]["id"] = "UPCR"
     new_study = StudyDef(meta=STUDY.meta, forms={**STUDY.forms, "renal_function": FormDef.model_validate(data)})
-    later = DataEntry(dr.services, new_study)
+    later = DataEntry(dr.ctx, new_study, dr.drafts)
     snap = later.open_form(ref)
     assert snap.outdated and snap.form.version == "1.0" and snap.current_version == "1.1"
     assert snap.state.value(("lb", 0, "CREAT")) == Decimal(250)
     assert "PROTU" in {i.id for i in snap.form.all_items()}
     later.save_item(ref, ("lb", 0, "CREAT"), "260")  # still checked under its own version (soft max 300)
-    other = later.services.register_subject("DEF", 1975, "M").subject_number
+    other = Subjects(later.ctx).register("DEF", 1975, "M").subject.subject_number
     later.save_item(FormRef(other, "SCR", "renal_function"), ("lb", 0, "CREAT"), "210", confirm=True)
-    with dr.services.store.read() as session:
+    with dr.ctx.store.read() as session:
         versions = dict(session.execute(select(FormInstance.id, FormInstance.form_version)).all())
     assert sorted(versions.values()) == ["1.0", "1.1"]
 
 
-def test_audit_chain_holds_after_data_entry(team: dict[str, DataEntry], subject: str, admin: Services) -> None:
+def test_audit_chain_holds_after_data_entry(team: dict[str, DataEntry], subject: str, admin: Workspace) -> None:
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
+    row = nurse.add_row(ref, "vs").row
     fill_vitals(nurse, ref, row)
-    assert admin.verify_integrity().ok
+    assert admin.integrity.verify().ok
 
 
 def test_text_typed_but_not_accepted_blocks_completion(team: dict[str, DataEntry], subject: str) -> None:

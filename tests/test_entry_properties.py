@@ -14,12 +14,12 @@ from sqlalchemy import select
 from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.engine import Severity
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import DataEntry, FormRef, SoftCheckNeedsConfirmation
 from msc_sle_crf.store.tables import ItemValue
 
 from .conftest import ADMIN_PW, FAST_KDF, make_user
-from .forms_helpers import STUDY, state_for
+from .forms_helpers import state_for
 
 TARGETS = [("renal_function", "SCR", "lb", "CREAT"), ("renal_function", "SCR", "lb", "LBDAT"),
            ("medical_history", "SCR", "sle", "SLEDIAG"), ("demographics", "SCR", "dm", "HEIGHT"),
@@ -32,10 +32,10 @@ def entry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataEntry]:
     path: Path = tmp_path_factory.mktemp("prop") / "p.crfdb"
     site, _, _ = Site.initialize(path, admin_username="admin", admin_full_name="A", admin_password=ADMIN_PW,
                                  kdf=FAST_KDF)
-    admin = Services.sign_in(site, "admin", ADMIN_PW)
-    services = Services.sign_in(site, "dr.prop", make_user(admin, "dr.prop", "investigator"))
-    services.register_subject("ABC", 1980, "F")
-    yield DataEntry(services, STUDY)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+    services = Workspace.sign_in(site, "dr.prop", make_user(admin, "dr.prop", "investigator"))
+    services.subjects.register("ABC", 1980, "F")
+    yield services.entry
     site.close()
 
 
@@ -57,7 +57,7 @@ def test_stored_values_never_break_a_hard_check(entry: DataEntry, target: tuple[
         assert not confirm  # with confirm=True an unusual value is stored, with its confirmation recorded
     except ValidationError:
         pass  # refused, with a message; checked below that nothing impossible is stored
-    with entry.services.store.read() as session:
+    with entry.ctx.store.read() as session:
         rows = session.execute(select(ItemValue)).scalars().all()
         stored = [(r.group_id, r.row_no, r.item_id, r.value, r.unit, r.confirmed) for r in rows]
     for group_id, row, stored_item, value, stored_unit, confirmed in stored:

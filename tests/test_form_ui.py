@@ -9,8 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from msc_sle_crf.i18n import Lang, set_lang
-from msc_sle_crf.services import Services, Site
-from msc_sle_crf.services.entry import STATUS_COMPLETE, DataEntry, FormRef
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.form_view import FormView, HistoryDialog, RadioEditor
 
@@ -19,20 +20,18 @@ from .forms_helpers import STUDY, copy_forms, write
 
 
 @pytest.fixture
-def nurse(site: Site, admin: Services) -> DataEntry:
-    services = Services.sign_in(site, "nurse.ui", make_user(admin, "nurse.ui", "nurse"))
-    return DataEntry(services, STUDY)
+def nurse(site: Site, admin: Workspace) -> Workspace:
+    return Workspace.sign_in(site, "nurse.ui", make_user(admin, "nurse.ui", "nurse"), study=STUDY)
 
 
 @pytest.fixture
-def doctor(site: Site, admin: Services) -> DataEntry:
-    services = Services.sign_in(site, "dr.ui", make_user(admin, "dr.ui", "investigator"))
-    return DataEntry(services, STUDY)
+def doctor(site: Site, admin: Workspace) -> Workspace:
+    return Workspace.sign_in(site, "dr.ui", make_user(admin, "dr.ui", "investigator"), study=STUDY)
 
 
 @pytest.fixture
-def subject(doctor: DataEntry) -> str:
-    return doctor.services.register_subject("ABC", 1980, "F").subject_number
+def subject(doctor: Workspace) -> str:
+    return doctor.subjects.register("ABC", 1980, "F").subject.subject_number
 
 
 def show(qtbot, view: FormView) -> FormView:  # type: ignore[no-untyped-def]
@@ -44,9 +43,9 @@ def show(qtbot, view: FormView) -> FormView:  # type: ignore[no-untyped-def]
     return view
 
 
-def stored(entry: DataEntry, ref: FormRef, key):  # type: ignore[no-untyped-def]
+def stored(entry: Workspace, ref: FormRef, key):  # type: ignore[no-untyped-def]
     """The committed value (not the typing buffer)."""
-    history = entry.item_history(ref, key)
+    history = entry.entry.item_history(ref, key)
     return history[-1].new_value if history else None
 
 
@@ -66,14 +65,14 @@ def type_into(qtbot, view: FormView, key, text: str, *, leave: bool = True) -> N
         qtbot.keyClick(edit, Qt.Key.Key_Tab)
 
 
-def vitals_view(qtbot, nurse: DataEntry, subject: str) -> tuple[FormView, int]:  # type: ignore[no-untyped-def]
+def vitals_view(qtbot, nurse: Workspace, subject: str) -> tuple[FormView, int]:  # type: ignore[no-untyped-def]
     view = show(qtbot, FormView(nurse, FormRef(subject, "D0", "vital_signs")))
     add = next(b for b in view.findChildren(type(view.complete_button)) if b.objectName() == "addRow")
     qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
     return view, view.state.rows["vs"][-1]
 
 
-def test_messages_appear_as_the_user_types(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_messages_appear_as_the_user_types(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     key = ("vs", row, "VSTEMP")
     type_into(qtbot, view, key, "44", leave=False)
@@ -90,7 +89,7 @@ def test_messages_appear_as_the_user_types(qtbot, nurse: DataEntry, subject: str
     assert stored(nurse, view.ref, key) == "37.5"
 
 
-def test_point_or_comma_and_french_messages(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_point_or_comma_and_french_messages(qtbot, nurse: Workspace, subject: str) -> None:
     set_lang(Lang.FR)
     view, row = vitals_view(qtbot, nurse, subject)
     key = ("vs", row, "VSTEMP")
@@ -100,7 +99,7 @@ def test_point_or_comma_and_french_messages(qtbot, nurse: DataEntry, subject: st
     assert view.fields[key].message.text() == ("Température : 29 °C est sous la plus petite valeur possible 30 °C")
 
 
-def test_soft_value_needs_the_confirm_button(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_soft_value_needs_the_confirm_button(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     key = ("vs", row, "VSTEMP")
     type_into(qtbot, view, key, "38,6")
@@ -109,15 +108,15 @@ def test_soft_value_needs_the_confirm_button(qtbot, nurse: DataEntry, subject: s
     assert field.confirm_button.isVisible()
     assert "unusually high (expected at most 38.0 °C): please confirm" in field.message.text()
     assert stored(nurse, view.ref, key) is None  # not stored without the confirmation
-    assert nurse.typed_buffer(view.ref)[key] == ("38,6", None)  # but not lost either
+    assert nurse.entry.typed_buffer(view.ref)[key] == ("38,6", None)  # but not lost either
     qtbot.mouseClick(field.confirm_button, Qt.MouseButton.LeftButton)
     assert not field.confirm_button.isVisible()
     assert field.message.text().startswith("Confirmed: Temperature: 38.6 °C")
     assert stored(nurse, view.ref, key) == "38.6"
-    assert nurse.open_form(view.ref).state.issues(key)[0].confirmed
+    assert nurse.entry.open_form(view.ref).state.issues(key)[0].confirmed
 
 
-def test_enter_moves_on_and_commits(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_enter_moves_on_and_commits(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     first = line(view, ("vs", row, "VSTIM"))
     first.setFocus()
@@ -127,7 +126,7 @@ def test_enter_moves_on_and_commits(qtbot, nurse: DataEntry, subject: str) -> No
     assert stored(nurse, view.ref, ("vs", row, "VSTIM")) == "10:15"
 
 
-def test_choice_is_committed_when_picked_and_show_if_reveals(qtbot, doctor: DataEntry, subject: str) -> None:
+def test_choice_is_committed_when_picked_and_show_if_reveals(qtbot, doctor: Workspace, subject: str) -> None:
     view = show(qtbot, FormView(doctor, FormRef(subject, "SCR", "demographics")))
     contra = view.fields[("dm", 0, "CONTRACP")]
     assert not contra.isVisible()
@@ -141,7 +140,7 @@ def test_choice_is_committed_when_picked_and_show_if_reveals(qtbot, doctor: Data
     assert line(view, ("dm", 0, "BMI")).text() == "23.0"
 
 
-def test_mark_complete_lists_blockers_then_changes_ask_a_reason(qtbot, doctor: DataEntry, subject: str) -> None:
+def test_mark_complete_lists_blockers_then_changes_ask_a_reason(qtbot, doctor: Workspace, subject: str) -> None:
     reasons: list[str | None] = ["Transcription error", None]
     asked: list[tuple[str, str, str]] = []
 
@@ -158,17 +157,17 @@ def test_mark_complete_lists_blockers_then_changes_ask_a_reason(qtbot, doctor: D
     type_into(qtbot, view, ("lb", 0, "LBDAT"), "20/11/2026")
     type_into(qtbot, view, ("lb", 0, "CREAT"), "88")
     qtbot.keyClick(view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert view.status == STATUS_COMPLETE and not view.blockers.isVisible()
+    assert view.status == FormStatus.COMPLETE and not view.blockers.isVisible()
     type_into(qtbot, view, ("lb", 0, "CREAT"), "89")
     assert asked == [("Creatinine", "88", "89")]
-    history = doctor.item_history(view.ref, ("lb", 0, "CREAT"))
+    history = doctor.entry.item_history(view.ref, ("lb", 0, "CREAT"))
     assert [(h.old_value, h.new_value, h.reason) for h in history][-1] == ("88", "89", "Transcription error")
     type_into(qtbot, view, ("lb", 0, "CREAT"), "90")  # reason dialog cancelled: the field goes back
     assert line(view, ("lb", 0, "CREAT")).text() == "89"
     assert stored(doctor, view.ref, ("lb", 0, "CREAT")) == "89"
 
 
-def test_alternative_unit_picker(qtbot, doctor: DataEntry, subject: str) -> None:
+def test_alternative_unit_picker(qtbot, doctor: Workspace, subject: str) -> None:
     view = show(qtbot, FormView(doctor, FormRef(subject, "SCR", "renal_function")))
     field = view.fields[("lb", 0, "CREAT")]
     assert field.unit_combo is not None
@@ -179,7 +178,7 @@ def test_alternative_unit_picker(qtbot, doctor: DataEntry, subject: str) -> None
     assert stored(doctor, view.ref, ("lb", 0, "CREAT")) == "1.2 mg/dL"
 
 
-def test_typing_is_restored_after_the_window_is_gone(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_typing_is_restored_after_the_window_is_gone(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     key = ("vs", row, "VSHR")
     type_into(qtbot, view, key, "7", leave=False)  # interrupted mid-typing
@@ -189,7 +188,7 @@ def test_typing_is_restored_after_the_window_is_gone(qtbot, nurse: DataEntry, su
     assert "below the lowest possible value 20" in again.fields[key].message.text()
 
 
-def test_history_dialog_shows_who_when_old_new_why(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_history_dialog_shows_who_when_old_new_why(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     key = ("vs", row, "VSHR")
     type_into(qtbot, view, key, "72")
@@ -203,7 +202,7 @@ def test_history_dialog_shows_who_when_old_new_why(qtbot, nurse: DataEntry, subj
     assert table.item(0, 0).text().startswith("25/11/2026 10:00:00")
 
 
-def test_not_done_with_a_reason_from_the_menu(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_not_done_with_a_reason_from_the_menu(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     view.ask_missing = lambda field, code: "patient asleep"
     key = ("vs", row, "VSRESP")
@@ -211,10 +210,10 @@ def test_not_done_with_a_reason_from_the_menu(qtbot, nurse: DataEntry, subject: 
     field = view.fields[key]
     assert not field.editor.isEnabled()
     assert field.message.text() == "Not done — patient asleep"
-    assert nurse.open_form(view.ref).state.cell(key).missing_reason == "patient asleep"
+    assert nurse.entry.open_form(view.ref).state.cell(key).missing_reason == "patient asleep"
 
 
-def test_language_switch_rebuilds_the_form(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_language_switch_rebuilds_the_form(qtbot, nurse: Workspace, subject: str) -> None:
     view, row = vitals_view(qtbot, nurse, subject)
     type_into(qtbot, view, ("vs", row, "VSTEMP"), "44", leave=False)
     set_lang(Lang.FR)
@@ -224,9 +223,9 @@ def test_language_switch_rebuilds_the_form(qtbot, nurse: DataEntry, subject: str
     assert line(view, ("vs", row, "VSTEMP")).text() == "44"
 
 
-def test_casebook_lists_visits_forms_and_states(qtbot, nurse: DataEntry, subject: str) -> None:
-    nurse.add_row(FormRef(subject, "D0", "vital_signs"), "vs")
-    dialog = CasebookDialog(nurse, STUDY, subject)
+def test_casebook_lists_visits_forms_and_states(qtbot, nurse: Workspace, subject: str) -> None:
+    nurse.entry.add_row(FormRef(subject, "D0", "vital_signs"), "vs")
+    dialog = CasebookDialog(nurse, subject)
     qtbot.addWidget(dialog)
     top = [dialog.tree.topLevelItem(i).text(0) for i in range(dialog.tree.topLevelItemCount())]
     assert top[:4] == ["Screening", "Inclusion (baseline)", "Infusion day (D0)", "Tolerance D1-D10"]
@@ -257,22 +256,22 @@ def test_app_refuses_to_start_on_invalid_forms(tmp_path: Path, monkeypatch, caps
     assert "forms/broken.yaml" in capsys.readouterr().err
 
 
-def test_monitor_sees_the_form_read_only(qtbot, site: Site, admin: Services, nurse: DataEntry,
+def test_monitor_sees_the_form_read_only(qtbot, site: Site, admin: Workspace, nurse: Workspace,
                                          subject: str) -> None:
     ref = FormRef(subject, "D0", "vital_signs")
-    row = nurse.add_row(ref, "vs")
-    nurse.save_item(ref, ("vs", row, "VSTEMP"), "37,2")
-    monitor = DataEntry(Services.sign_in(site, "mon.ui", make_user(admin, "mon.ui", "monitor")), STUDY)
+    row = nurse.entry.add_row(ref, "vs").row
+    nurse.entry.save_item(ref, ("vs", row, "VSTEMP"), "37,2")
+    monitor = Workspace.sign_in(site, "mon.ui", make_user(admin, "mon.ui", "monitor"))
     view = show(qtbot, FormView(monitor, ref))
     assert view.read_only and not view.complete_button.isVisible()
     assert not view.fields[("vs", row, "VSTEMP")].editor.isEnabled()
     assert line(view, ("vs", row, "VSTEMP")).text() == "37.2"
 
 
-def test_double_click_on_a_subject_opens_the_casebook(qtbot, nurse: DataEntry, subject: str) -> None:
+def test_double_click_on_a_subject_opens_the_casebook(qtbot, nurse: Workspace, subject: str) -> None:
     from msc_sle_crf.ui.main_window import MainWindow
 
-    main = MainWindow(nurse.services, idle_ms=60_000, study=STUDY)
+    main = MainWindow(nurse, idle_ms=60_000)
     qtbot.addWidget(main)
     main.open_casebook(0)
     casebooks = [d for d in main.open_dialogs if isinstance(d, CasebookDialog)]
@@ -283,10 +282,10 @@ def test_double_click_on_a_subject_opens_the_casebook(qtbot, nurse: DataEntry, s
     assert not any(d.isVisible() for d in main.open_dialogs)
 
 
-def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: DataEntry, subject: str) -> None:
+def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: Workspace, subject: str) -> None:
     ref = FormRef(subject, "SCR", "renal_function")
-    doctor.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
-    doctor.mark_complete(ref)
+    doctor.entry.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
+    doctor.entry.mark_complete(ref)
     view = show(qtbot, FormView(doctor, ref, ask_reason=lambda *_a: "transcription error"))
     assert view.lifecycle_buttons["sign"].isVisible() and not view.lifecycle_buttons["lock"].isVisible()
     view.sign_with = ("dr.ui", "wrong-password-9", "approval")
@@ -301,14 +300,13 @@ def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: Dat
     assert view.status == "complete" and view.lifecycle_buttons["sign"].isVisible()
 
 
-def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Services, doctor: DataEntry,
+def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Workspace, doctor: Workspace,
                                                    subject: str) -> None:
-    from msc_sle_crf.services.monitoring import Monitoring
     from msc_sle_crf.ui.form_view import QueryDialog
 
     ref = FormRef(subject, "SCR", "renal_function")
-    doctor.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
-    monitor = Monitoring(DataEntry(Services.sign_in(site, "mon.q", make_user(admin, "mon.q", "monitor")), STUDY))
+    doctor.entry.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
+    monitor = Workspace.sign_in(site, "mon.q", make_user(admin, "mon.q", "monitor")).monitoring
     monitor.open_query(ref, ("lb", 0, "CREAT"), "Source says 98")
     monitor.verify_item(ref, ("lb", 0, "LBDAT"))
     view = show(qtbot, FormView(doctor, ref))

@@ -13,12 +13,12 @@ from msc_sle_crf.errors import PermissionDenied, ValidationError
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import PointState, dose_check, next_point, review, schedule
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import Bedside
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import make_user
-from .forms_helpers import STUDY
 
 CONFIG = InfusionProtocol()
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -94,8 +94,8 @@ def test_schedule_states_and_countdown() -> None:
 
 
 def test_review_flags_name_the_ae_term() -> None:
-    base = {"VSSYSBP": 124}
-    flags = review({"VSTEMP": Decimal("38.4"), "VSSPO2": 90, "VSSYSBP": 100, "VSHR": 130}, base, CONFIG)
+    base = {"systolic_bp": 124}
+    flags = review({"temperature": Decimal("38.4"), "spo2": 90, "systolic_bp": 100, "heart_rate": 130}, base, CONFIG)
     assert [(f.code, f.ae_term) for f in flags] == [("fever", "Fever"), ("spo2", "Hypoxia"),
                                                     ("hypotension", "Hypotension"), ("tachycardia",
                                                                                      "Sinus tachycardia")]
@@ -111,11 +111,11 @@ def test_dose_check_tolerance() -> None:
 
 # ----- the service ---------------------------------------------------------------------------------------------
 @pytest.fixture
-def ward(site: Site, admin: Services) -> dict[str, Services]:
+def ward(site: Site, admin: Workspace) -> dict[str, Workspace]:
     out = {}
     for name, role in (("nurse.a", "nurse"), ("nurse.b", "nurse"), ("monitor.c", "monitor")):
-        out[name] = Services.sign_in(site, name, make_user(admin, name, role))
-    out["nurse.a"].register_subject("ABC", 1980, "F")
+        out[name] = Workspace.sign_in(site, name, make_user(admin, name, role))
+    out["nurse.a"].subjects.register("ABC", 1980, "F")
     return out
 
 
@@ -124,8 +124,8 @@ def check(bedside: Bedside) -> None:
                           lot="L1", labelled_cells_e6="130", use_by="25/11/2026 18:00", premedication="none")
 
 
-def test_two_person_check_is_audited_and_must_be_someone_else(site: Site, ward: dict[str, Services]) -> None:
-    bedside = Bedside(ward["nurse.a"], STUDY)
+def test_two_person_check_is_audited_and_must_be_someone_else(site: Site, ward: dict[str, Workspace]) -> None:
+    bedside = ward["nurse.a"].bedside
     with pytest.raises(ValidationError, match="Identity"):
         bedside.product_check("01-001", identity_confirmed=False, weight_kg="62", cohort="2", bag_id="x",
                               lot="y", labelled_cells_e6="124", use_by="25/11/2026 18:00", premedication="")
@@ -138,16 +138,16 @@ def test_two_person_check_is_audited_and_must_be_someone_else(site: Site, ward: 
     state = bedside.state("01-001")
     assert state.product is not None and state.product.second_by == "nurse.b"
     assert state.product.detail["planned_cells_e6"] == "125.0"
-    with ward["nurse.a"].store.read() as session:
+    with ward["nurse.a"].ctx.store.read() as session:
         actions = [a for (a,) in session.query(AuditEvent.action).filter(AuditEvent.action.in_(
             ("product_check", "two_person_check")))]
     assert actions == ["product_check", "two_person_check"]
 
 
-def test_timer_events_and_vitals_through_the_service(site: Site, ward: dict[str, Services]) -> None:
+def test_timer_events_and_vitals_through_the_service(site: Site, ward: dict[str, Workspace]) -> None:
     clock = site.clock
     assert isinstance(clock, FakeClock)
-    bedside = Bedside(ward["nurse.a"], STUDY)
+    bedside = ward["nurse.a"].bedside
     check(bedside)
     bedside.record_vitals("01-001", "BASE", {"VSTEMP": "36,8", "VSHR": "76", "VSSYSBP": "124", "VSDIABP": "78",
                                              "VSSPO2": "98"})
@@ -162,8 +162,8 @@ def test_timer_events_and_vitals_through_the_service(site: Site, ward: dict[str,
     reading = bedside.record_vitals("01-001", "T15", {"VSTEMP": "38,2", "VSHR": "96", "VSSYSBP": "98",
                                                       "VSDIABP": "60", "VSSPO2": "95"}, confirm=True)
     assert {f.code for f in reading.flags} == {"fever", "hypotension"}
-    row = bedside.prefill_adverse_event("01-001", reading.flags[0])
-    ae = bedside.entry.open_form(bedside._ref("01-001", "adverse_events", "LOG")).state
+    row = bedside.prefill_adverse_event("01-001", reading.flags[0]).row
+    ae = bedside.entry.open_form(FormRef("01-001", "LOG", "adverse_events")).state
     assert ae.value(("ae", row, "AETERM")) == "Fever" and ae.value(("ae", row, "AETOXGR")) == "1"
     clock.jump_wall(3600)  # the wall clock jumps an hour: elapsed time does not
     state = bedside.state("01-001")
@@ -182,6 +182,6 @@ def test_timer_events_and_vitals_through_the_service(site: Site, ward: dict[str,
     assert bedside.state("01-001").timer_events[0].corrected
 
 
-def test_a_monitor_cannot_run_the_infusion(ward: dict[str, Services]) -> None:
+def test_a_monitor_cannot_run_the_infusion(ward: dict[str, Workspace]) -> None:
     with pytest.raises(PermissionDenied):
-        Bedside(ward["monitor.c"], STUDY).timer("01-001", T.Kind.START)
+        ward["monitor.c"].bedside.timer("01-001", T.Kind.START)

@@ -7,31 +7,27 @@ import pytest
 from sqlalchemy import select
 
 from msc_sle_crf.errors import AuthenticationError, PermissionDenied, ValidationError
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import (
-    STATUS_COMPLETE,
-    STATUS_LOCKED,
-    STATUS_SIGNED,
-    STATUS_VERIFIED,
-    DataEntry,
     FormIncomplete,
     FormRef,
 )
 from msc_sle_crf.services.lifecycle import Lifecycle
+from msc_sle_crf.services.subjects import Subjects
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import make_user
-from .forms_helpers import STUDY
 
 REF = FormRef("01-001", "SCR", "renal_function")
 
 
 @pytest.fixture
-def people(site: Site, admin: Services) -> dict[str, Lifecycle]:
+def people(site: Site, admin: Workspace) -> dict[str, Lifecycle]:
     out = {}
     for name, role in (("dr.sign", "investigator"), ("nurse.sign", "nurse"), ("monitor.sign", "monitor")):
-        out[role] = Lifecycle(DataEntry(Services.sign_in(site, name, make_user(admin, name, role)), STUDY))
-    out["investigator"].services.register_subject("ABC", 1980, "F")
+        out[role] = Workspace.sign_in(site, name, make_user(admin, name, role)).lifecycle
+    Subjects(out["investigator"].ctx).register("ABC", 1980, "F")
     return out
 
 
@@ -41,7 +37,7 @@ def complete_form(doctor: Lifecycle) -> None:
 
 
 def actions(lc: Lifecycle) -> list[str]:
-    with lc.services.store.read() as session:
+    with lc.ctx.store.read() as session:
         return [a for (a,) in session.execute(select(AuditEvent.action).order_by(AuditEvent.id))]
 
 
@@ -51,20 +47,20 @@ def test_verify_sign_lock_unlock(people: dict[str, Lifecycle]) -> None:
     with pytest.raises(PermissionDenied):
         doctor.source_verify(REF)
     monitor.source_verify(REF)
-    assert doctor.entry.open_form(REF).status == STATUS_VERIFIED
+    assert doctor.entry.open_form(REF).status == FormStatus.VERIFIED
     signature = doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
     assert signature.valid and signature.printed_name == "Dr.Sign" and signature.role == "investigator"
     assert len(signature.content_hash) == 64
     assert "Dr.Sign (Investigator), 25/11/2026 10:00:00 UTC+01:00, Approval" in signature.manifestation()
-    assert doctor.entry.open_form(REF).status == STATUS_SIGNED
+    assert doctor.entry.open_form(REF).status == FormStatus.SIGNED
     monitor.lock(REF)
     with pytest.raises(ValidationError, match="locked"):
         doctor.entry.save_item(REF, ("lb", 0, "CREAT"), "90", reason="typo")
     with pytest.raises(ValidationError):
         monitor.unlock(REF, "  ")
     monitor.unlock(REF, "correction requested by the investigator")
-    assert doctor.entry.open_form(REF).status == STATUS_SIGNED
-    with doctor.services.store.read() as session:
+    assert doctor.entry.open_form(REF).status == FormStatus.SIGNED
+    with doctor.ctx.store.read() as session:
         changes = [(e.detail, e.reason) for e in session.execute(
             select(AuditEvent).where(AuditEvent.action == "status_change").order_by(AuditEvent.id)).scalars()]
     assert changes[-2:] == [("locked", None), ("unlocked", "correction requested by the investigator")]
@@ -75,7 +71,7 @@ def test_editing_signed_data_invalidates_the_signature_and_audits_it(people: dic
     complete_form(doctor)
     doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
     doctor.entry.save_item(REF, ("lb", 0, "CREAT"), "90", reason="transcription error")
-    assert doctor.entry.open_form(REF).status == STATUS_COMPLETE  # needs signing again
+    assert doctor.entry.open_form(REF).status == FormStatus.COMPLETE  # needs signing again
     [signature] = doctor.signatures(REF)
     assert not signature.valid
     assert "INVALID: the data changed after signing" in signature.manifestation()
@@ -132,7 +128,7 @@ def test_locked_form_refuses_rows_too(people: dict[str, Lifecycle]) -> None:
         nurse.entry.add_row(ref, "vs", reason="extra reading")
     with pytest.raises(ValidationError, match="locked"):
         nurse.entry.remove_row(ref, "vs", 1, "wrong")
-    assert nurse.entry.open_form(ref).status == STATUS_LOCKED
+    assert nurse.entry.open_form(ref).status == FormStatus.LOCKED
 
 
 def test_the_whole_subject_is_locked_at_the_end(people: dict[str, Lifecycle]) -> None:
@@ -142,7 +138,7 @@ def test_the_whole_subject_is_locked_at_the_end(people: dict[str, Lifecycle]) ->
         monitor.lock_subject("01-001")
     doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
     monitor.lock_subject("01-001")
-    assert doctor.entry.open_form(REF).status == STATUS_LOCKED
+    assert doctor.entry.open_form(REF).status == FormStatus.LOCKED
     with pytest.raises(ValidationError, match="locked"):  # no new form either
         doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")
     with pytest.raises(ValidationError):
@@ -158,5 +154,5 @@ def test_a_locked_subject_shows_on_the_subject_list(people: dict[str, Lifecycle]
     complete_form(doctor)
     doctor.sign(REF, "dr.sign", "pw-ngis.rd-2026", "approval")
     monitor.lock_subject("01-001")
-    [row] = Overview(doctor.services, STUDY).subject_rows()
+    [row] = Overview(doctor.ctx, doctor.study).subject_rows()
     assert row.next_action.en == "Locked (end of study)"

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.security.keyslots import KeySlotFile
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.store import migrate
 from msc_sle_crf.store.db import create_database_file, open_checked
 from msc_sle_crf.store.tables import Base
@@ -80,8 +80,8 @@ def test_site_open_upgrades_and_audits(db_path: Path, site: Site, clock) -> None
     run_sql(site.store, "UPDATE alembic_version SET version_num = '0001'")
     site.close()
     reopened = Site.open(db_path, clock=clock)
-    services = Services.sign_in(reopened, "admin", ADMIN_PW)
-    assert services.audit_trail(limit=2)[1].action == "schema_upgrade"
+    services = Workspace.sign_in(reopened, "admin", ADMIN_PW)
+    assert services.integrity.audit_trail(limit=2)[1].action == "schema_upgrade"
     backups = list(db_path.parent.glob("*.before-upgrade-0001-*.bak"))
     assert len(backups) == 1
     assert KeySlotFile.path_for(db_path).exists()

@@ -6,23 +6,23 @@ from __future__ import annotations
 import pytest
 
 from msc_sle_crf.errors import PermissionDenied, ValidationError
-from msc_sle_crf.services import Services, Site
-from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.monitoring import ANSWERED, CLOSED, OPEN, Monitoring
+from msc_sle_crf.services.subjects import Subjects
 
 from .conftest import make_user
-from .forms_helpers import STUDY
 
 REF = FormRef("01-001", "SCR", "renal_function")
 CREAT = ("lb", 0, "CREAT")
 
 
 @pytest.fixture
-def team(site: Site, admin: Services) -> dict[str, Monitoring]:
+def team(site: Site, admin: Workspace) -> dict[str, Monitoring]:
     out = {}
     for name, role in (("dr.m", "investigator"), ("monitor.m", "monitor")):
-        out[role] = Monitoring(DataEntry(Services.sign_in(site, name, make_user(admin, name, role)), STUDY))
-    out["investigator"].services.register_subject("ABC", 1980, "F")
+        out[role] = Workspace.sign_in(site, name, make_user(admin, name, role)).monitoring
+    Subjects(out["investigator"].ctx).register("ABC", 1980, "F")
     out["investigator"].entry.save_values(REF, {("lb", 0, "LBDAT"): "20/11/2026", CREAT: "88"})
     return out
 
@@ -43,7 +43,7 @@ def test_query_workflow(team: dict[str, Monitoring]) -> None:
         monitor.open_query(REF, CREAT, "  ")
     with pytest.raises(PermissionDenied):
         doctor.open_query(REF, CREAT, "I am not a monitor")
-    qid = monitor.open_query(REF, CREAT, "Source says 98 µmol/L: please check")
+    qid = monitor.open_query(REF, CREAT, "Source says 98 µmol/L: please check").query_id
     assert monitor.open_counts() == {"01-001": 1}
     doctor.answer(qid, "Transcription error, corrected", corrected_value="98", reason="transcription error")
     assert doctor.entry.open_form(REF).state.value(CREAT) == 98

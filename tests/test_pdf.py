@@ -15,13 +15,12 @@ from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import PermissionDenied, StoreError
 from msc_sle_crf.pdf import sign
 from msc_sle_crf.pdf.render import Cancelled
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.printing import Printing
 
 from .conftest import FAST_KDF
-from .forms_helpers import STUDY
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_poppler = pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils not installed")
@@ -37,7 +36,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Path]
 
 @pytest.fixture(scope="module")
 def printing(demo: tuple[Site, Path]) -> Printing:
-    return Printing(Services.sign_in(demo[0], "dr.martin", "training-doctor"), STUDY)
+    return Workspace.sign_in(demo[0], "dr.martin", "training-doctor").printing
 
 
 def text_of(pdf: bytes, tmp_path: Path) -> str:
@@ -91,10 +90,10 @@ def test_casebook_blank_crf_and_cancellation(printing: Printing, tmp_path: Path)
 
 
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
-    admin = Printing(Services.sign_in(demo[0], "admin", "training-manager"), STUDY)
+    admin = Workspace.sign_in(demo[0], "admin", "training-manager").printing
     with pytest.raises(PermissionDenied):
         admin.form_pdf(FormRef("99-001", "M3", "selena_sledai"))
-    nurse = Printing(Services.sign_in(demo[0], "nurse.durand", "training-nurse"), STUDY)
+    nurse = Workspace.sign_in(demo[0], "nurse.durand", "training-nurse").printing
     assert nurse.form_pdf(FormRef("99-001", "D0", "vital_signs")).startswith(b"%PDF")
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("x")
@@ -119,20 +118,19 @@ def test_cli_pdf(demo: tuple[Site, Path], tmp_path: Path) -> None:
 
 
 def test_printing_from_the_screens_in_the_background(qtbot, tmp_path: Path) -> None:
-    from msc_sle_crf.services.entry import DataEntry
     from msc_sle_crf.ui.casebook import CasebookDialog
     from msc_sle_crf.ui.form_view import FormView
 
     site = create_demo(tmp_path / "ui.crfdb", kdf=FAST_KDF, clock=FakeClock())
-    entry = DataEntry(Services.sign_in(site, "dr.martin", "training-doctor"), STUDY)
-    view = FormView(entry, FormRef("99-001", "M3", "bilag"))
+    doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
+    view = FormView(doctor, FormRef("99-001", "M3", "bilag"))
     qtbot.addWidget(view)
     assert view.print_button.isVisibleTo(view)
     job = view.print_pdf(tmp_path / "bilag.pdf")
     with qtbot.waitSignal(job.finished, timeout=20000) as blocker:
         pass
     assert blocker.args == [tmp_path / "bilag.pdf"] and (tmp_path / "bilag.pdf").read_bytes().startswith(b"%PDF")
-    dialog = CasebookDialog(entry, STUDY, "99-002")
+    dialog = CasebookDialog(doctor, "99-002")
     qtbot.addWidget(dialog)
     job = dialog.print_casebook(tmp_path / "book.pdf")
     job.cancel.set()  # the user presses Cancel: nothing is written
@@ -183,12 +181,12 @@ def test_a_pkcs12_certificate_imported_by_the_admin_signs_the_pdfs(tmp_path: Pat
                                                 serialization.BestAvailableEncryption(b"p12-secret"))
     site = create_demo(tmp_path / "p12.crfdb", kdf=FAST_KDF, clock=FakeClock())
     with pytest.raises(PermissionDenied):
-        import_pkcs12(Services.sign_in(site, "dr.martin", "training-doctor"), p12, b"p12-secret")
-    admin = Services.sign_in(site, "admin", "training-manager")
+        import_pkcs12(Workspace.sign_in(site, "dr.martin", "training-doctor").ctx, p12, b"p12-secret")
+    admin = Workspace.sign_in(site, "admin", "training-manager")
     with pytest.raises(ValidationError, match="wrong password"):
-        import_pkcs12(admin, p12, b"nope")
-    assert import_pkcs12(admin, p12, b"p12-secret") == "CN=Hopital Saint-Louis CRF signing"
-    printing = Printing(Services.sign_in(site, "dr.martin", "training-doctor"), STUDY)
+        import_pkcs12(admin.ctx, p12, b"nope")
+    assert import_pkcs12(admin.ctx, p12, b"p12-secret") == "CN=Hopital Saint-Louis CRF signing"
+    printing = Workspace.sign_in(site, "dr.martin", "training-doctor").printing
     pdf = printing.form_pdf(FormRef("99-001", "M3", "bilag"))
     imported_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
     assert sign.verify(pdf, imported_pem).trusted

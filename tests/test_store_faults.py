@@ -11,7 +11,7 @@ import pytest
 
 from msc_sle_crf.errors import KeyFileError, Msg, StoreError
 from msc_sle_crf.security.keyslots import KeySlotFile
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.store.db import PAGE_SIZE
 
 from .conftest import ADMIN_PW, FAST_KDF
@@ -22,10 +22,10 @@ def _digest(path: Path) -> str:
 
 
 @pytest.fixture
-def closed_site(db_path: Path, site: Site, admin: Services) -> Path:
+def closed_site(db_path: Path, site: Site, admin: Workspace) -> Path:
     """A database with some pages of data, closed (checkpointed) so the main file holds everything."""
     for i in range(60):
-        admin.set_setting("site_name", f"Hôpital Saint-Louis, unité {i} " + "x" * 60)
+        admin.settings.set("site_name", f"Hôpital Saint-Louis, unité {i} " + "x" * 60)
     site.close()
     assert db_path.stat().st_size >= 8 * PAGE_SIZE
     return db_path
@@ -128,12 +128,12 @@ def test_key_file_of_another_database(tmp_path: Path, closed_site: Path, clock) 
     assert exc.value.msg is Msg.KEYFILE_MISMATCH
 
 
-def test_second_instance_is_refused_without_harm(db_path: Path, site: Site, admin: Services, clock) -> None:
+def test_second_instance_is_refused_without_harm(db_path: Path, site: Site, admin: Workspace, clock) -> None:
     with pytest.raises(StoreError) as exc:
         Site.open(db_path, clock=clock)
     assert exc.value.msg is Msg.DB_IN_USE
-    admin.set_setting("site_name", "Still working")
-    assert admin.settings()["site_name"] == "Still working"
+    admin.settings.set("site_name", "Still working")
+    assert admin.settings.all()["site_name"] == "Still working"
 
 
 def test_initialize_refuses_to_overwrite(db_path: Path, site: Site, clock) -> None:

@@ -12,10 +12,9 @@ import pytest
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.schedule import VisitState, next_action, plan
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import DataEntry, FormRef
-from msc_sle_crf.services.overview import Overview
 
 from .conftest import FAST_KDF
 from .forms_helpers import STUDY
@@ -29,12 +28,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def doctor(demo: Site) -> Services:
-    return Services.sign_in(demo, "dr.martin", "training-doctor")
+def doctor(demo: Site) -> Workspace:
+    return Workspace.sign_in(demo, "dr.martin", "training-doctor")
 
 
-def test_demo_has_every_stage_with_a_next_action(doctor: Services) -> None:
-    rows = {r.subject.initials: r for r in Overview(doctor, STUDY).subject_rows()}
+def test_demo_has_every_stage_with_a_next_action(doctor: Workspace) -> None:
+    rows = {r.subject.initials: r for r in doctor.overview.subject_rows()}
     assert len(rows) == 6
     assert rows["ABC"].next_action.en == "Ended: Completed the 12-month follow-up"
     assert rows["SBE"].next_action.fr == "Terminé : Échec de sélection"
@@ -45,8 +44,8 @@ def test_demo_has_every_stage_with_a_next_action(doctor: Services) -> None:
     assert rows["HTG"].next_action.fr == "Sélection : à compléter"
 
 
-def test_completed_subject_scores(doctor: Services) -> None:
-    overview = Overview(doctor, STUDY).subject("99-001")
+def test_completed_subject_scores(doctor: Workspace) -> None:
+    overview = doctor.overview.subject("99-001")
     m3 = overview.scores.per_visit["M3"]
     assert m3["selena_sledai"].value == 4 and overview.scores.per_visit["M0"]["selena_sledai"].value == 12
     assert m3["sri4"].value is True
@@ -58,16 +57,16 @@ def test_completed_subject_scores(doctor: Services) -> None:
     assert all(p.state in (VisitState.DONE, VisitState.DONE_OUT_OF_WINDOW) for p in overview.plans)
 
 
-def test_not_tolerated_subject_shows_the_driving_event(doctor: Services) -> None:
-    scores = Overview(doctor, STUDY).subject("99-003").scores
+def test_not_tolerated_subject_shows_the_driving_event(doctor: Workspace) -> None:
+    scores = doctor.overview.subject("99-003").scores
     result = scores.overall["not_tolerated_related"]
     assert result.value is True
     assert [p.key for p in result.breakdown] == ["Fever"]
     assert "grade 3" in result.breakdown[0].label.en
 
 
-def test_screen_failure_lists_the_failed_criterion(doctor: Services) -> None:
-    result = Overview(doctor, STUDY).subject("99-004").scores.overall["eligibility"]
+def test_screen_failure_lists_the_failed_criterion(doctor: Workspace) -> None:
+    result = doctor.overview.subject("99-004").scores.overall["eligibility"]
     assert result.value is False
     assert {p.key for p in result.breakdown if p.value == "failed"} == {"lvef"}
 
@@ -92,7 +91,7 @@ def test_schedule_states() -> None:
 # ----- the protocol's bad inputs ----------------------------------------------------------------------------------
 @pytest.fixture
 def entry(demo: Site) -> DataEntry:
-    return DataEntry(Services.sign_in(demo, "dr.martin", "training-doctor"), STUDY)
+    return Workspace.sign_in(demo, "dr.martin", "training-doctor").entry
 
 
 def test_visit_date_before_the_infusion_is_refused(entry: DataEntry) -> None:
@@ -104,7 +103,7 @@ def test_visit_date_before_the_infusion_is_refused(entry: DataEntry) -> None:
 
 def test_ae_grade_that_does_not_exist_and_ae_ending_before_start(entry: DataEntry) -> None:
     ref = FormRef("99-002", "LOG", "adverse_events")
-    row = entry.add_row(ref, "ae")
+    row = entry.add_row(ref, "ae").row
     entry.save_item(ref, ("ae", row, "AETERM"), "Anaphylaxis")
     with pytest.raises(ValidationError) as err:
         entry.save_item(ref, ("ae", row, "AETOXGR"), "1")
@@ -142,12 +141,12 @@ def test_calculated_scores_on_the_forms(entry: DataEntry) -> None:
 
 
 def test_demo_database_audit_chain_is_intact(demo: Site) -> None:
-    admin = Services.sign_in(demo, "admin", "training-manager")
-    assert admin.verify_integrity().ok
+    admin = Workspace.sign_in(demo, "admin", "training-manager")
+    assert admin.integrity.verify().ok
 
 
 def test_a_fresh_demo_shows_its_subjects_to_a_monitor(tmp_path: Path) -> None:
     site = create_demo(tmp_path / "d.crfdb", kdf=FAST_KDF, clock=FakeClock())
-    services = Services.sign_in(site, "monitor.petit", "training-monitor")
-    assert len(services.list_subjects()) == 6
+    services = Workspace.sign_in(site, "monitor.petit", "training-monitor")
+    assert len(services.subjects.list()) == 6
     site.close()

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.formdef import licensed
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
-from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.form_view import FormView, RadioEditor
 
@@ -29,13 +29,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture
-def nurse(demo: Site) -> DataEntry:
-    return DataEntry(Services.sign_in(demo, "nurse.durand", "training-nurse"), STUDY)
+def nurse(demo: Site) -> Workspace:
+    return Workspace.sign_in(demo, "nurse.durand", "training-nurse")
 
 
 @pytest.fixture
-def doctor(demo: Site) -> DataEntry:
-    return DataEntry(Services.sign_in(demo, "dr.martin", "training-doctor"), STUDY)
+def doctor(demo: Site) -> Workspace:
+    return Workspace.sign_in(demo, "dr.martin", "training-doctor")
 
 
 def show(qtbot, view: FormView) -> FormView:  # type: ignore[no-untyped-def]
@@ -46,9 +46,9 @@ def show(qtbot, view: FormView) -> FormView:  # type: ignore[no-untyped-def]
     return view
 
 
-def test_ctcae_search_and_the_terms_own_grades(qtbot, nurse: DataEntry) -> None:
+def test_ctcae_search_and_the_terms_own_grades(qtbot, nurse: Workspace) -> None:
     ref = FormRef("99-006", "LOG", "adverse_events")
-    row = nurse.add_row(ref, "ae")
+    row = nurse.entry.add_row(ref, "ae").row
     view = show(qtbot, FormView(nurse, ref))
     term = view.fields[("ae", row, "AETERM")]
     edit = term.editor.focus_widget()
@@ -59,7 +59,7 @@ def test_ctcae_search_and_the_terms_own_grades(qtbot, nurse: DataEntry) -> None:
     assert model.item(0).data(Qt.ItemDataRole.UserRole) == "Fever"
     assert "General disorders" in model.item(0).text()
     term.completer.activated[str].emit("Anaphylaxis")
-    assert nurse.item_history(ref, ("ae", row, "AETERM"))[-1].new_value == "Anaphylaxis"
+    assert nurse.entry.item_history(ref, ("ae", row, "AETERM"))[-1].new_value == "Anaphylaxis"
     grade = view.fields[("ae", row, "AETOXGR")]
     assert isinstance(grade.editor, RadioEditor)
     assert [b.isEnabled() for b in grade.editor.buttons.values()] == [False, False, True, True, True]
@@ -67,7 +67,7 @@ def test_ctcae_search_and_the_terms_own_grades(qtbot, nurse: DataEntry) -> None:
     assert "bronchospasm" in grade.grade_help.text()
 
 
-def test_sledai_form_shows_total_breakdown_and_sri4(qtbot, doctor: DataEntry) -> None:
+def test_sledai_form_shows_total_breakdown_and_sri4(qtbot, doctor: Workspace) -> None:
     view = show(qtbot, FormView(doctor, FormRef("99-001", "M3", "selena_sledai")))
     assert view.score_panel.isVisible()
     text = view.score_panel.toPlainText()
@@ -77,15 +77,15 @@ def test_sledai_form_shows_total_breakdown_and_sri4(qtbot, doctor: DataEntry) ->
     assert "SRI-4 (Furie 2009)" in text  # the rule and its version
 
 
-def test_screening_form_lists_eligibility_with_failed_criterion(qtbot, doctor: DataEntry) -> None:
+def test_screening_form_lists_eligibility_with_failed_criterion(qtbot, doctor: Workspace) -> None:
     view = show(qtbot, FormView(doctor, FormRef("99-004", "SCR", "screening")))
     text = view.score_panel.toPlainText()
     assert "Eligible" in text and "no" in text
     assert "Exclusion: LVEF < 40: failed" in text
 
 
-def test_dashboard_shows_schedule_and_endpoint(qtbot, doctor: DataEntry) -> None:
-    dialog = CasebookDialog(doctor, STUDY, "99-003")
+def test_dashboard_shows_schedule_and_endpoint(qtbot, doctor: Workspace) -> None:
+    dialog = CasebookDialog(doctor, "99-003")
     qtbot.addWidget(dialog)
     assert dialog.next_label.text().startswith("Next action: Month 3 from")
     html_text = dialog.scores.toPlainText()
@@ -94,14 +94,14 @@ def test_dashboard_shows_schedule_and_endpoint(qtbot, doctor: DataEntry) -> None
     assert d0.text(0) == "Infusion day (D0)" and d0.text(2) == "Done"
 
 
-def test_licensed_wording_replaces_the_neutral_labels(tmp_path: Path, monkeypatch, doctor: DataEntry) -> None:
+def test_licensed_wording_replaces_the_neutral_labels(tmp_path: Path, monkeypatch, doctor: Workspace) -> None:
     monkeypatch.setenv("MSC_SLE_CRF_LICENSED_DIR", str(tmp_path))
-    neutral = doctor.open_form(FormRef("99-001", "M6", "eq5d")).form
+    neutral = doctor.entry.open_form(FormRef("99-001", "M6", "eq5d")).form
     assert neutral.item("EQMO").label.en == "Mobility"
     (tmp_path / "eq5d5l.yaml").write_text(
         "instrument: eq5d5l\nitems:\n  EQMO: {en: 'LICENSED MOBILITY QUESTION', fr: 'QUESTION MOBILITE SOUS LICENCE'}\n"
         "levels:\n  EQMO: {'1': {en: 'LICENSED LEVEL ONE', fr: 'NIVEAU UN'}}\n", encoding="utf-8")
-    snap = doctor.open_form(FormRef("99-001", "M6", "eq5d"))
+    snap = doctor.entry.open_form(FormRef("99-001", "M6", "eq5d"))
     item = snap.form.item("EQMO")
     assert item.label.en == "LICENSED MOBILITY QUESTION"
     codelist = snap.form.codelist_for(item)

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from msc_sle_crf.i18n import Lang, set_lang
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.ui.dialogs import NewSubjectDialog
 from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
@@ -15,7 +15,7 @@ from .conftest import ADMIN_PW, make_user
 
 
 @pytest.fixture
-def people(site: Site, admin: Services) -> dict[str, str]:
+def people(site: Site, admin: Workspace) -> dict[str, str]:
     return {"nurse.u": make_user(admin, "nurse.u", "nurse"), "dr.u": make_user(admin, "dr.u", "investigator")}
 
 
@@ -61,8 +61,8 @@ def test_language_switch_at_run_time(qtbot, site: Site, people) -> None:
 
 
 def test_idle_auto_lock_hides_the_data(qtbot, site: Site, people) -> None:
-    services = Services.sign_in(site, "dr.u", people["dr.u"])
-    services.register_subject("ABC", 1980, "F")
+    services = Workspace.sign_in(site, "dr.u", people["dr.u"])
+    services.subjects.register("ABC", 1980, "F")
     main = MainWindow(services, idle_ms=200)
     qtbot.addWidget(main)
     main.show()
@@ -81,7 +81,7 @@ def test_idle_auto_lock_hides_the_data(qtbot, site: Site, people) -> None:
 
 
 def test_takeover_keeps_the_first_users_input_as_a_draft(qtbot, site: Site, people) -> None:
-    nurse = Services.sign_in(site, "nurse.u", people["nurse.u"])
+    nurse = Workspace.sign_in(site, "nurse.u", people["nurse.u"])
     main = MainWindow(nurse, idle_ms=60_000)
     qtbot.addWidget(main)
     main.show()
@@ -95,21 +95,21 @@ def test_takeover_keeps_the_first_users_input_as_a_draft(qtbot, site: Site, peop
     main.lock_screen.other_password.setText(people["dr.u"])
     main.lock_screen.takeover_button.click()
     qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=5000)
-    assert main.services.actor.username == "dr.u"
+    assert main.ws.actor.username == "dr.u"
     assert main.open_dialogs == []
     assert "dr.u" in main.status_user.text().lower() or "Dr.U" in main.status_user.text()
     # The nurse's half-typed input is kept, as hers, and comes back when she opens the dialog again.
-    back = Services.sign_in(site, "nurse.u", people["nurse.u"])
-    assert back.load_draft(NewSubjectDialog.DRAFT_KEY) == {"initials": "XY", "birth_year": "19", "sex": ""}
+    back = Workspace.sign_in(site, "nurse.u", people["nurse.u"])
+    assert back.drafts.load(NewSubjectDialog.DRAFT_KEY) == {"initials": "XY", "birth_year": "19", "sex": ""}
     again = NewSubjectDialog(back)
     qtbot.addWidget(again)
     assert again.initials.text() == "XY" and again.birth_year.text() == "19"
     # The doctor has no such draft.
-    assert main.services.load_draft(NewSubjectDialog.DRAFT_KEY) is None
+    assert main.ws.drafts.load(NewSubjectDialog.DRAFT_KEY) is None
 
 
 def test_new_subject_dialog_names_the_field_and_rule(qtbot, site: Site, people) -> None:
-    doctor = Services.sign_in(site, "dr.u", people["dr.u"])
+    doctor = Workspace.sign_in(site, "dr.u", people["dr.u"])
     dialog = NewSubjectDialog(doctor)
     qtbot.addWidget(dialog)
     qtbot.keyClicks(dialog.initials, "A1")
@@ -124,12 +124,12 @@ def test_new_subject_dialog_names_the_field_and_rule(qtbot, site: Site, people) 
     dialog.birth_year.setText("1980")
     dialog._accept()
     assert dialog.result() == NewSubjectDialog.DialogCode.Accepted
-    assert [s.initials for s in doctor.list_subjects()] == ["AB"]
-    assert doctor.load_draft(NewSubjectDialog.DRAFT_KEY) is None
+    assert [s.initials for s in doctor.subjects.list()] == ["AB"]
+    assert doctor.drafts.load(NewSubjectDialog.DRAFT_KEY) is None
 
 
 def test_admin_sees_no_clinical_data(qtbot, site: Site, people) -> None:
-    admin = Services.sign_in(site, "admin", ADMIN_PW)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
     main = MainWindow(admin, idle_ms=60_000)
     qtbot.addWidget(main)
     main.show()

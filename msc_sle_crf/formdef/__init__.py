@@ -21,6 +21,21 @@ def default_forms_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "forms"
 
 
+_compiled: dict[tuple[Path, tuple[tuple[str, int, int], ...]], StudyDef] = {}
+
+
 def load_study(directory: Path | None = None) -> StudyDef:
-    """Compile the form set, or raise ``FormSetError`` with every problem found."""
-    return compile_study(directory or default_forms_dir())
+    """Compile the form set, or raise ``FormSetError`` with every problem found. A form set already compiled by
+    this process (same files, sizes and modification times) is not compiled again."""
+    folder = (directory or default_forms_dir()).resolve()
+    try:
+        stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.glob("*.yaml")))
+    except OSError:
+        stamp = ()
+    key = (folder, stamp)
+    study = _compiled.get(key)
+    if study is None:
+        study = compile_study(folder)
+        _compiled.clear()
+        _compiled[key] = study
+    return study

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
+from msc_sle_crf.formdef import bindings as B
 from msc_sle_crf.formdef.definitions import (
     CODED_TYPES,
     DATE_TYPES,
@@ -626,6 +627,10 @@ def _check_study(src: _Source, form_files: dict[str, str], form_sources: dict[st
         if fid not in used:
             warnings.append(FormError(shown, 1, "", f"form '{fid}' belongs to no event in study.yaml",
                                       warning=True))
+    event_forms = {str(e.get("id")): [str(f) for f in e.get("forms") or []] for e in events or []
+                   if isinstance(e, dict) and isinstance(e.get("forms"), list)} if isinstance(events, list) else {}
+    if isinstance(src.data.get("bindings"), dict):
+        _check_bindings(src, event_forms, form_sources, errors)
     anchor = src.data.get("anchor")
     if isinstance(anchor, dict):
         if anchor.get("event") not in seen:
@@ -643,6 +648,138 @@ def _check_study(src: _Source, form_files: dict[str, str], form_sources: dict[st
                 errors.append(FormError(src.name, src.line(("anchor", "item")), "anchor",
                                         f"item '{anchor.get('item')}' is not a date item of form "
                                         f"'{anchor.get('form')}'"))
+
+
+def _form_items(src: _Source) -> dict[str, tuple[str, dict[str, Any]]]:
+    """item id -> (group id, raw item) of a form file."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for group in src.data.get("groups") or []:
+        if isinstance(group, dict):
+            for item in group.get("items") or []:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    out.setdefault(item["id"], (str(group.get("id")), item))
+    return out
+
+
+def _check_bindings(src: _Source, event_forms: dict[str, list[str]], form_sources: dict[str, _Source],
+                    errors: list[FormError]) -> None:
+    """Each binding names a visit that exists and holds the form, a form with a file, a group of that form, and
+    items of that form (and group) with a type the program accepts."""
+    raw = src.data["bindings"]
+    base: Path_ = ("bindings",)
+
+    def err(path: Path_, message: str, hint: str | None = None) -> None:
+        errors.append(FormError(src.name, src.line((*base, *path)), "bindings", message, hint))
+
+    def check_event(path: Path_, event: Any) -> bool:
+        if event not in event_forms:
+            close = difflib.get_close_matches(str(event), event_forms, n=1)
+            err(path, f"visit '{event}' is not defined", f"did you mean '{close[0]}'?" if close else None)
+            return False
+        return True
+
+    for key in ("baseline_visit",):
+        if key in raw:
+            check_event((key,), raw[key])
+    for key in ("follow_up_visits", "unscheduled_events"):
+        for index, event in enumerate(raw.get(key) or []):
+            check_event((key, index), event)
+
+    # Forms: the visit holds the form, the group exists. A form binding without a visit of its own takes the
+    # visit of the binding around it (infusion_day.event).
+    forms_at: dict[Path_, tuple[str, _Source | None, str | None]] = {}
+    for path, binding in B.form_bindings(B.StudyBindings, raw):
+        parent = raw
+        event = binding.get("event")
+        for step in path[:-1]:
+            parent = parent.get(step) if isinstance(parent, dict) else None
+            if isinstance(parent, dict) and parent.get("event") is not None and event is None:
+                event = parent.get("event")
+        form_id = binding.get("form")
+        fsrc = form_sources.get(str(form_id))
+        if fsrc is None:
+            close = difflib.get_close_matches(str(form_id), form_sources, n=1)
+            err((*path, "form"), f"form '{form_id}' has no file in this folder",
+                f"did you mean '{close[0]}'?" if close else None)
+        elif event is not None and check_event((*path, "event") if "event" in binding else path, event) \
+                and str(form_id) not in event_forms[str(event)]:
+            err((*path, "form"), f"visit '{event}' does not hold form '{form_id}'",
+                f"add it to the forms of visit '{event}' in study.yaml")
+        group = binding.get("group")
+        if fsrc is not None and group is not None:
+            groups = [str(g.get("id")) for g in fsrc.data.get("groups") or [] if isinstance(g, dict)]
+            if group not in groups:
+                close = difflib.get_close_matches(str(group), groups, n=1)
+                err((*path, "group"), f"form '{form_id}' has no group '{group}'",
+                    f"did you mean '{close[0]}'?" if close else f"groups: {', '.join(groups)}")
+                group = None
+        forms_at[path] = (str(form_id), fsrc, None if group is None else str(group))
+
+    # Items: exist in the form (and its group), with an accepted type.
+    every_item = {iid: (fid, gid, item) for fid, fsrc in form_sources.items()
+                  for iid, (gid, item) in _form_items(fsrc).items()}
+    for bound in B.walk(B.StudyBindings, raw):
+        if not isinstance(bound.item, str):
+            continue  # reported by the schema
+        if bound.form_path is None:  # not tied to a form (the items that date a visit): any form
+            found = every_item.get(bound.item)
+            where = "any form"
+            item = found[2] if found else None
+        else:
+            form_id, fsrc, group = forms_at.get(bound.form_path, ("?", None, None))
+            if fsrc is None:
+                continue
+            items = _form_items(fsrc)
+            where = f"form '{form_id}'"
+            found_in = items.get(bound.item)
+            item = found_in[1] if found_in else None
+            if found_in is not None and group is not None and found_in[0] != group:
+                err(bound.path, f"item '{bound.item}' is in group '{found_in[0]}' of {where}, not in '{group}'")
+                continue
+            if item is None:
+                close = difflib.get_close_matches(bound.item, items, n=1)
+                err(bound.path, f"item '{bound.item}' is not in {where}",
+                    f"did you mean '{close[0]}'? (rename the binding with the item)" if close else
+                    "a renamed item must be renamed here too")
+                continue
+        if item is None:
+            err(bound.path, f"item '{bound.item}' is not in {where}", "a renamed item must be renamed here too")
+            continue
+        if item.get("type") not in bound.expect.types:
+            err(bound.path, f"item '{bound.item}' is {item.get('type')}; the program reads it as "
+                f"{' or '.join(bound.expect.types)}")
+    _check_score_keys(raw, src, err)
+
+
+def _check_score_keys(raw: dict[str, Any], src: _Source, err: Any) -> None:
+    """The score maps name exactly the descriptors, systems and dimensions the scores are defined with."""
+    from msc_sle_crf.scoring.bilag import PROFILES
+    from msc_sle_crf.scoring.eq5d import DIMENSIONS
+    from msc_sle_crf.scoring.sledai import DESCRIPTORS
+
+    scoring = src.data.get("scoring")
+    profile = PROFILES.get(str(scoring.get("bilag_profile", "classic_9_3_1") if isinstance(scoring, dict)
+                               else "classic_9_3_1"))
+    raw_scores = raw.get("scores")
+    scores: dict[str, Any] = raw_scores if isinstance(raw_scores, dict) else {}
+    wanted = {
+        ("selena_sledai", "descriptors"): [d.key for d in DESCRIPTORS],
+        ("bilag", "systems"): [s.key for s in profile.systems] if profile else None,
+        ("eq5d", "dimensions"): [k for k, _ in DIMENSIONS],
+    }
+    for (score, field_name), keys in wanted.items():
+        binding = scores.get(score)
+        given = binding.get(field_name) if isinstance(binding, dict) else None
+        if keys is None or not isinstance(given, dict):
+            continue
+        missing = [k for k in keys if k not in given]
+        extra = [k for k in given if k not in keys]
+        if missing:
+            err(("scores", score, field_name), f"{score}: no item bound for {', '.join(missing)}")
+        for k in extra:
+            close = difflib.get_close_matches(str(k), keys, n=1)
+            err(("scores", score, field_name, k), f"{score}: '{k}' is not one of its {field_name}",
+                f"did you mean '{close[0]}'?" if close else f"known: {', '.join(keys)}")
 
 
 def compile_study(directory: Path) -> StudyDef:

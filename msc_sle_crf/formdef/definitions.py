@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.scoring.rules import ScoringRules
@@ -204,6 +207,9 @@ class CheckRef(_Frozen):
     group: Ident | None = None
 
 
+_DERIVED = ("_content_hash", "_canonical_json", "_index")  # FormDef's cached properties: derived once per instance
+
+
 class FormDef(_Frozen):
     id: Ident
     version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")]
@@ -215,11 +221,26 @@ class FormDef(_Frozen):
     groups: tuple[ItemGroup, ...] = Field(min_length=1)
     checks: tuple[CheckRef, ...] = ()
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> FormDef:
+        """A copy with changes; what was derived from the original (hash, index) is derived again."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copied.__dict__.pop(name, None)
+        return copied
+
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the definition: stored with every form instance."""
+        """SHA-256 of the canonical JSON of the definition: stored with every form instance (computed once)."""
+        return self._content_hash
+
+    @cached_property
+    def _content_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
+        return self._canonical_json
+
+    @cached_property
+    def _canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def codelist_for(self, item: Item, study_codelists: dict[str, CodeList] | None = None) -> CodeList | None:
@@ -232,19 +253,18 @@ class FormDef(_Frozen):
             found = study_codelists.get(item.codelist)
         return found
 
+    @cached_property
+    def _index(self) -> dict[str, tuple[ItemGroup, Item]]:
+        return {i.id: (g, i) for g in self.groups for i in g.items}
+
     def group_of(self, item_id: str) -> ItemGroup:
-        for g in self.groups:
-            for i in g.items:
-                if i.id == item_id:
-                    return g
-        raise KeyError(item_id)
+        return self._index[item_id][0]
 
     def item(self, item_id: str) -> Item:
-        for g in self.groups:
-            for i in g.items:
-                if i.id == item_id:
-                    return i
-        raise KeyError(item_id)
+        return self._index[item_id][1]
+
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self._index
 
     def all_items(self) -> list[Item]:
         return [i for g in self.groups for i in g.items]
@@ -301,6 +321,7 @@ class StudyMeta(_Frozen):
     anchor: AnchorRef | None = None
     events: tuple[EventDef, ...] = Field(min_length=1)
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
+    bindings: StudyBindings | None = None  # what the program relies on (see formdef.bindings); checked at compile
     scoring: ScoringRules = ScoringRules()
     infusion: InfusionProtocol = InfusionProtocol()
     signatures: SignatureRules = SignatureRules()
@@ -320,3 +341,10 @@ class StudyDef(_Frozen):
 
     def form(self, form_id: str) -> FormDef:
         return self.forms[form_id]
+
+    @property
+    def bindings(self) -> StudyBindings:
+        """The study's bindings; a form set without them cannot run the bedside, the scores or the schedule."""
+        if self.meta.bindings is None:
+            raise LookupError("study.yaml has no 'bindings:' section (see forms/README.md)")
+        return self.meta.bindings

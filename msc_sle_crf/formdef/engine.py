@@ -355,6 +355,19 @@ class FormState:
     def issues(self, key: CellKey) -> tuple[Issue, ...]:
         return self.cells[key].issues
 
+    def acceptance(self, key: CellKey) -> tuple[Issue | None, Issue | None]:
+        """The acceptance rule for one value, for the screen and the service alike: (why it is refused, which
+        warning still needs a confirmation). An impossible value (format, hard range, impossible date, a check
+        marked ``refuse``) is refused; an unusual one is stored only once confirmed; a cross-item inconsistency
+        is stored and blocks completion instead."""
+        refused = unconfirmed = None
+        for issue in self.issues(key):
+            if issue.severity is Severity.HARD and not issue.rule.startswith("check:") and refused is None:
+                refused = issue
+            elif issue.severity is Severity.SOFT and not issue.confirmed and unconfirmed is None:
+                unconfirmed = issue
+        return refused, unconfirmed
+
     def all_issues(self) -> list[Issue]:
         return [i for k in self.keys() for i in self.cells[k].issues]
 

@@ -91,11 +91,11 @@ class Flag:
 
 def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, Decimal | int | None] | None,
            protocol: InfusionProtocol) -> list[Flag]:
-    """Values that need review. ``reading`` uses the vital-sign item ids (VSTEMP, VSHR, VSSYSBP, VSDIABP,
-    VSRESP, VSSPO2)."""
+    """Values that need review. ``reading`` and ``baseline`` name the measures (``temperature``, ``heart_rate``,
+    ``systolic_bp``, ``diastolic_bp``, ``respiratory_rate``, ``spo2``); which items hold them is a study binding."""
     limits = protocol.alerts
     flags: list[Flag] = []
-    temp = reading.get("VSTEMP")
+    temp = reading.get("temperature")
     if temp is not None and Decimal(temp) >= limits.fever_c:
         grade = fever_grade(Decimal(temp)).value
         flags.append(Flag("fever", L(f"Fever {temp} °C" + (f" (CTCAE grade {grade})" if grade else " (above 40 °C: "
@@ -103,12 +103,12 @@ def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, D
                                      f"Fièvre {temp} °C" + (f" (grade CTCAE {grade})" if grade else
                                                             " (> 40 °C : grade 3 ou 4 selon la durée)")),
                           "Fever", grade if isinstance(grade, int) else None))
-    spo2 = reading.get("VSSPO2")
+    spo2 = reading.get("spo2")
     if spo2 is not None and int(spo2) < limits.spo2_min:
         flags.append(Flag("spo2", L(f"SpO2 {spo2} % (below {limits.spo2_min} %)",
                                     f"SpO2 {spo2} % (sous {limits.spo2_min} %)"), "Hypoxia"))
-    sbp = reading.get("VSSYSBP")
-    base_sbp = baseline.get("VSSYSBP") if baseline else None
+    sbp = reading.get("systolic_bp")
+    base_sbp = baseline.get("systolic_bp") if baseline else None
     if sbp is not None:
         fall = int(base_sbp) - int(sbp) if base_sbp is not None else 0
         if fall >= limits.sbp_fall_mmhg or int(sbp) < limits.sbp_min:
@@ -116,7 +116,7 @@ def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, D
                 f"Systolic pressure {sbp} mmHg" + (f", {fall} mmHg below baseline" if fall > 0 else ""),
                 f"Pression systolique {sbp} mmHg" + (f", {fall} mmHg sous la référence" if fall > 0 else "")),
                 "Hypotension"))
-    hr = reading.get("VSHR")
+    hr = reading.get("heart_rate")
     if hr is not None and int(hr) > limits.hr_max:
         flags.append(Flag("tachycardia", L(f"Heart rate {hr}/min (above {limits.hr_max})",
                                            f"Fréquence cardiaque {hr}/min (au-dessus de {limits.hr_max})"),

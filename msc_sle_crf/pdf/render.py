@@ -217,9 +217,9 @@ class CrfDocument:
         lang, st = self.info.lang, self.styles
         out: list[Any] = [Paragraph(fp.form.label.get(lang), st["title"]),
                           Paragraph(L(f"Subject {fp.subject} · {fp.visit.en} · form {fp.form.id} version "
-                                      f"{fp.form.version} · state: {fp.status.en}",
+                                      f"{fp.form.version} · state: {fp.status.en.lower()}",
                                       f"Patient {fp.subject} · {fp.visit.fr} · formulaire {fp.form.id} version "
-                                      f"{fp.form.version} · état : {fp.status.fr}").get(lang), st["body"])]
+                                      f"{fp.form.version} · état : {fp.status.fr.lower()}").get(lang), st["body"])]
         for sig in fp.signatures:
             out.append(Paragraph("<b>" + L("Electronic signature: ", "Signature électronique : ").get(lang)
                                  + "</b>" + _esc(sig), st["body"]))

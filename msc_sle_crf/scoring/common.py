@@ -41,6 +41,11 @@ class ScoreResult:
     def computable(self) -> bool:
         return self.value is not None
 
+    @property
+    def label(self) -> L:
+        """What the score is called on screen and on paper (one table for every display)."""
+        return score_label(self.name)
+
     def text(self, lang: Lang | None = None) -> str:
         if self.value is None:
             return L("not computable", "non calculable").get(lang) + (
@@ -72,3 +77,35 @@ def to_decimal(value: Any, name: L) -> Decimal:
         return Decimal(str(value))
     except ArithmeticError:
         raise ScoreInputError(L(f"{name.en}: a number is expected", f"{name.fr} : un nombre est attendu")) from None
+
+
+SCORE_LABELS: dict[str, L] = {
+    "selena_sledai": L("SELENA-SLEDAI total", "Total SELENA-SLEDAI"),
+    "pga": L("Physician global assessment (PGA)", "Évaluation globale du médecin (PGA)"),
+    "sri4": L("SRI-4 responder (vs inclusion)", "Répondeur SRI-4 (vs inclusion)"),
+    "bilag_total": L("BILAG total", "Total BILAG"),
+    "bilag_count_A": L("Systems at A", "Systèmes en A"),
+    "bilag_count_B": L("Systems at B", "Systèmes en B"),
+    "mcr": L("Major clinical response", "Réponse clinique majeure"),
+    "pcr": L("Partial clinical response", "Réponse clinique partielle"),
+    "eq5d_lss": L("EQ-5D-5L level sum", "EQ-5D-5L somme des niveaux"),
+    "eq5d_profile": L("EQ-5D-5L profile", "EQ-5D-5L profil"),
+    "eq5d_index_fr": L("EQ-5D-5L French index (information)", "EQ-5D-5L index français (information)"),
+    "prednisone_mean": L("Prednisone equivalent, mean mg/day", "Équivalent prednisone, moyenne mg/j"),
+    "steroid_reduction": L("Steroids reduced by >= 25 % from inclusion", "Corticoïdes réduits de >= 25 % depuis "
+                                                                          "l'inclusion"),
+    "eligibility": L("Eligible", "Éligible"),
+    "not_tolerated_all": L("Not tolerated (all adverse events)", "Non tolérée (tous les événements indésirables)"),
+    "not_tolerated_related": L("Not tolerated (related adverse events)", "Non tolérée (événements liés)"),
+    "crcl": L("Creatinine clearance (Cockcroft-Gault)", "Clairance de la créatinine (Cockcroft-Gault)"),
+}
+
+
+def score_label(name: str) -> L:
+    if name.startswith("sf36_"):
+        from msc_sle_crf.scoring.sf36 import SCALES
+
+        scale = SCALES.get(name[5:])
+        if scale is not None:
+            return L(f"SF-36 {scale[0].en}", f"SF-36 {scale[0].fr}")
+    return SCORE_LABELS.get(name, L(name.replace("_", " "), name.replace("_", " ")))

@@ -1,6 +1,9 @@
 """Every score of one subject, from the values of all its forms: per visit (SELENA-SLEDAI, PGA, BILAG, SF-36,
-EQ-5D-5L, steroid dose), against the inclusion visit M0 (SRI-4, steroid reduction), over the follow-up (MCR, PCR),
+EQ-5D-5L, steroid dose), against the inclusion visit (SRI-4, steroid reduction), over the follow-up (MCR, PCR),
 eligibility at screening and the primary endpoint (D0-D10). Pure: the service layer loads the data.
+
+Which forms and items feed each score, which visit is the baseline and what dates a visit are study bindings
+(``bindings:`` in study.yaml, checked by the form compiler), never ids written here.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring import eq5d, sf36
 from msc_sle_crf.scoring.bilag import PROFILES, bilag_total, count_grade
@@ -24,8 +28,14 @@ from msc_sle_crf.scoring.sledai import DESCRIPTORS, selena_sledai
 from msc_sle_crf.scoring.sri import VisitScores, sri4
 from msc_sle_crf.scoring.steroids import SteroidRecord, mean_dose_before, reduction_from_baseline
 
-BASELINE = "M0"
-DATE_ITEMS = ("SLDAT", "BLDAT", "SFDAT", "EQDAT", "LBDAT", "TXDAT", "SCRDAT", "EXSTDAT")
+
+@dataclass(frozen=True)
+class Day0:
+    """Where study day 0 (the infusion date) is read: ``anchor`` in study.yaml."""
+
+    event: str
+    form: str
+    item: str
 
 
 @dataclass(frozen=True)
@@ -54,90 +64,95 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def visit_date(forms: Mapping[str, FormData]) -> dt.date | None:
+def visit_date(forms: Mapping[str, FormData], date_items: tuple[str, ...]) -> dt.date | None:
     for form in forms.values():
-        for item in DATE_ITEMS:
+        for item in date_items:
             value = form.values.get(item)
             if isinstance(value, dt.date):
                 return value
     return None
 
 
-def compute(data: Mapping[tuple[str, str], FormData], rules: ScoringRules | None = None, *,
-            today: dt.date | None = None) -> SubjectScores:
+def compute(data: Mapping[tuple[str, str], FormData], bindings: StudyBindings, day0_from: Day0,
+            rules: ScoringRules | None = None, *, today: dt.date | None = None) -> SubjectScores:
     rules = rules or ScoringRules()
     by_event: dict[str, dict[str, FormData]] = {}
     for (event, form), form_data in data.items():
         by_event.setdefault(event, {})[form] = form_data
-    infusion = by_event.get("D0", {}).get("infusion")
-    day0 = infusion.values.get("EXSTDAT") if infusion else None
+    anchor = by_event.get(day0_from.event, {}).get(day0_from.form)
+    day0 = anchor.values.get(day0_from.item) if anchor else None
     day0 = day0 if isinstance(day0, dt.date) else None
-    dates = {e: d for e, forms in by_event.items() if (d := visit_date(forms)) is not None}
+    dates = {e: d for e, forms in by_event.items() if (d := visit_date(forms, bindings.visit_date_items)) is not None}
 
-    steroids = _steroid_records(by_event)
+    steroid_form = bindings.scores.corticosteroids.form
+    steroids = _steroid_records(by_event, bindings)
     per_visit: dict[str, dict[str, ScoreResult]] = {}
     visit_scores: dict[str, VisitScores] = {}
     bilag_by_visit: dict[str, dict[str, str | None]] = {}
     for event, forms in by_event.items():
-        results = _visit_scores(forms, rules, visit_scores, bilag_by_visit, event)
-        if event in dates and steroids and forms.get("corticosteroids") is not None:
+        results = _visit_scores(forms, rules, bindings, visit_scores, bilag_by_visit, event)
+        if event in dates and steroids and forms.get(steroid_form) is not None:
             results["prednisone_mean"] = mean_dose_before(steroids, dates[event], rules.steroids)
         if results:
             per_visit[event] = results
     return _overall(by_event, per_visit=per_visit, visit_scores=visit_scores, bilag_by_visit=bilag_by_visit,
-                    steroids=steroids, dates=dates, day0=day0, rules=rules, today=today)
+                    steroids=steroids, dates=dates, day0=day0, rules=rules, bindings=bindings, today=today)
 
 
-def _steroid_records(by_event: Mapping[str, Mapping[str, FormData]]) -> list[SteroidRecord]:
+def _steroid_records(by_event: Mapping[str, Mapping[str, FormData]], bindings: StudyBindings) -> list[SteroidRecord]:
+    b = bindings.scores.corticosteroids
     steroids: list[SteroidRecord] = []
     seen: set[tuple[Any, ...]] = set()
     for forms in by_event.values():
-        cs = forms.get("corticosteroids")
-        for row in cs.rows.get("cs", ()) if cs else ():
-            if row.get("CSDRUG") is None or row.get("CSDOSE") is None:
+        cs = forms.get(b.form)
+        for row in cs.rows.get(b.group or "", ()) if cs else ():
+            if row.get(b.drug) is None or row.get(b.dose) is None:
                 continue
-            key = (row.get("CSDRUG"), row.get("CSDOSE"), row.get("CSSTDAT"), row.get("CSENDAT"))
+            key = (row.get(b.drug), row.get(b.dose), row.get(b.start), row.get(b.end))
             if key in seen:
                 continue
             seen.add(key)
-            steroids.append(SteroidRecord(str(row["CSDRUG"]), Decimal(row["CSDOSE"]), row.get("CSSTDAT"),
-                                          row.get("CSENDAT"), bool(_yes(row.get("CSPULSE")))))
+            steroids.append(SteroidRecord(str(row[b.drug]), Decimal(row[b.dose]), row.get(b.start),
+                                          row.get(b.end), bool(_yes(row.get(b.pulse)))))
     return steroids
 
 
-def _visit_scores(forms: Mapping[str, FormData], rules: ScoringRules, visit_scores: dict[str, VisitScores],
-                  bilag_by_visit: dict[str, dict[str, str | None]], event: str) -> dict[str, ScoreResult]:
+def _visit_scores(forms: Mapping[str, FormData], rules: ScoringRules, bindings: StudyBindings,  # noqa: PLR0917
+                  visit_scores: dict[str, VisitScores], bilag_by_visit: dict[str, dict[str, str | None]],
+                  event: str) -> dict[str, ScoreResult]:
+    inputs = bindings.scores
     profile = PROFILES[rules.bilag_profile]
     results: dict[str, ScoreResult] = {}
-    sled = forms.get("selena_sledai")
+    sled = forms.get(inputs.selena_sledai.form)
     total: int | None = None
     pga: Decimal | None = None
     if sled is not None:
-        r = selena_sledai({d.key: _yes(sled.values.get(d.item)) for d in DESCRIPTORS})
+        descriptors = inputs.selena_sledai.descriptors
+        r = selena_sledai({d.key: _yes(sled.values.get(descriptors[d.key])) for d in DESCRIPTORS})
         results["selena_sledai"] = r
         total = r.value if isinstance(r.value, int) else None
-        pga_value = sled.values.get("SLPGA")
+        pga_value = sled.values.get(inputs.selena_sledai.pga)
         pga = Decimal(pga_value) if pga_value is not None else None
         results["pga"] = ScoreResult("pga", pga, "PGA 0-3") if pga is not None else not_computable(
             "pga", "PGA 0-3", L("PGA not entered", "PGA non saisie"))
-    bil = forms.get("bilag")
+    bil = forms.get(inputs.bilag.form)
     grades: dict[str, str | None] = {}
     if bil is not None:
-        grades = {s.key: bil.values.get(s.item) for s in profile.systems}
+        grades = {s.key: bil.values.get(inputs.bilag.systems[s.key]) for s in profile.systems}
         bilag_by_visit[event] = grades
         results["bilag_total"] = bilag_total(grades, profile)
         results["bilag_count_A"] = count_grade(grades, "A", profile)
         results["bilag_count_B"] = count_grade(grades, "B", profile)
     if sled is not None or bil is not None:
         visit_scores[event] = VisitScores(total, grades, pga)
-    sf = forms.get("sf36")
+    sf = forms.get(inputs.sf36.form)
     if sf is not None:
-        responses = {n: _int(sf.values.get(f"SF{n:02d}")) for n in range(1, 37)}
+        responses = {n: _int(sf.values.get(item)) for n, item in enumerate(inputs.sf36.questions, start=1)}
         for scale, result in sf36.sf36_scales(responses, "v2", rules.sf36_min_items_fraction).items():
             results[f"sf36_{scale}"] = result
-    eq = forms.get("eq5d")
+    eq = forms.get(inputs.eq5d.form)
     if eq is not None:
-        levels = {k: _int(eq.values.get(f"EQ{k}")) for k, _ in eq5d.DIMENSIONS}
+        levels = {k: _int(eq.values.get(inputs.eq5d.dimensions[k])) for k, _ in eq5d.DIMENSIONS}
         results["eq5d_lss"] = eq5d.level_sum(levels)
         results["eq5d_profile"] = eq5d.profile(levels)
         results["eq5d_index_fr"] = eq5d.french_index(levels)
@@ -147,28 +162,31 @@ def _visit_scores(forms: Mapping[str, FormData], rules: ScoringRules, visit_scor
 def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[str, dict[str, ScoreResult]],
              visit_scores: dict[str, VisitScores], bilag_by_visit: dict[str, dict[str, str | None]],
              steroids: list[SteroidRecord], dates: dict[str, dt.date], day0: dt.date | None, rules: ScoringRules,
-             today: dt.date | None) -> SubjectScores:
+             bindings: StudyBindings, today: dt.date | None) -> SubjectScores:
     profile = PROFILES[rules.bilag_profile]
     overall: dict[str, ScoreResult] = {}
-    base = visit_scores.get(BASELINE)
+    baseline = bindings.baseline_visit
+    base = visit_scores.get(baseline)
     for event, scores in visit_scores.items():
         if event in rules.response.visits and base is not None:
             per_visit[event]["sri4"] = sri4(base, scores, profile, rules.sri)
     for event in rules.response.visits:
-        if event in dates and BASELINE in dates and steroids and event in per_visit:
-            per_visit[event]["steroid_reduction"] = reduction_from_baseline(steroids, dates[BASELINE], dates[event],
+        if event in dates and baseline in dates and steroids and event in per_visit:
+            per_visit[event]["steroid_reduction"] = reduction_from_baseline(steroids, dates[baseline], dates[event],
                                                                             rules.steroids)
     follow = {e: g for e, g in bilag_by_visit.items() if e in rules.response.visits}
     overall["mcr"] = major_clinical_response(follow, profile, rules.response)
     overall["pcr"] = partial_clinical_response(follow, profile, rules.response)
 
-    screening = by_event.get("SCR", {}).get("screening")
-    scr_sledai = per_visit.get("SCR", {}).get("selena_sledai")
+    scr = bindings.scores.screening
+    screening = by_event.get(scr.event or "", {}).get(scr.form)
+    scr_sledai = per_visit.get(scr.event or "", {}).get("selena_sledai")
     if screening is not None:
-        overall["eligibility"] = _eligibility(screening, scr_sledai, rules)
-    ae_form = by_event.get("LOG", {}).get("adverse_events")
-    events = [AdverseEvent(str(r.get("AETERM") or ""), _int(r.get("AETOXGR")), r.get("AESTDAT"), r.get("AEREL"))
-              for r in (ae_form.rows.get("ae", ()) if ae_form else ())]
+        overall["eligibility"] = _eligibility(screening, scr_sledai, rules, bindings)
+    ae = bindings.adverse_events
+    ae_form = by_event.get(ae.event or "", {}).get(ae.form)
+    events = [AdverseEvent(str(r.get(ae.term) or ""), _int(r.get(ae.grade)), r.get(ae.onset), r.get(ae.relation))
+              for r in (ae_form.rows.get(ae.group or "", ()) if ae_form else ())]
     overall["not_tolerated_all"] = not_tolerated(events, day0, related_only=False, rules=rules.tolerance,
                                                  today=today)
     overall["not_tolerated_related"] = not_tolerated(events, day0, related_only=True, rules=rules.tolerance,
@@ -176,27 +194,30 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
     return SubjectScores(per_visit, overall, day0, dates)
 
 
-def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, rules: ScoringRules) -> ScoreResult:
+def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, rules: ScoringRules,
+                 bindings: StudyBindings) -> ScoreResult:
+    b = bindings.scores.screening
     v = screening.values
     ratio = {k: (Decimal(v[a]) / Decimal(v[u]) if v.get(a) is not None and v.get(u) else None)
-             for k, a, u in (("ast_uln", "AST", "ASTULN"), ("alt_uln", "ALT", "ALTULN"))}
+             for k, a, u in (("ast_uln", b.ast, b.ast_uln), ("alt_uln", b.alt, b.alt_uln))}
     try:  # the screening form stores creatinine in µmol/L (its canonical unit)
-        crcl = cockcroft_gault(_int(v.get("AGE")), v.get("WEIGHT"), v.get("CREAT"), "µmol/L", v.get("SEX")).value
+        crcl = cockcroft_gault(_int(v.get(b.age)), v.get(b.weight), v.get(b.creatinine), "µmol/L",
+                               v.get(b.sex)).value
     except ScoreInputError:
         crcl = None
     inputs = {
-        "age": v.get("AGE"), "acr_and_ana": _yes(v.get("ACRANA")),
+        "age": v.get(b.age), "acr_and_ana": _yes(v.get(b.acr_and_ana)),
         "sledai": scr_sledai.value if scr_sledai is not None else None,
-        "prednisone_mg_day": v.get("PREDDOSE"), "prednisone_days": v.get("PREDDUR"),
-        "refractory": _yes(v.get("ISREFR")), "consent": True if v.get("ICDAT") else None,
-        "childbearing_potential": _yes(v.get("CHILDPOT")),
-        "pregnancy_test_negative": {"NEG": True, "POS": False}.get(str(v.get("PREGTEST"))),
-        "contraception": _yes(v.get("CONTRA")), "lvef": v.get("LVEF"), **ratio, "mpap": v.get("MPAP"),
-        "pao2": v.get("PAO2"), "paco2": v.get("PACO2"), "neutrophils": v.get("NEUT"), "platelets": v.get("PLAT"),
-        "hemoglobin": v.get("HGB"), "cd4": v.get("CD4"), "crcl": crcl,
-        "belimumab_never": _yes(v.get("BELEVER")) is False, "belimumab_last": v.get("BELLAST"),
-        "rituximab_never": _yes(v.get("RTXEVER")) is False, "rituximab_last": v.get("RTXLAST"),
-        "screening_date": v.get("SCRDAT"),
+        "prednisone_mg_day": v.get(b.prednisone_mg_day), "prednisone_days": v.get(b.prednisone_days),
+        "refractory": _yes(v.get(b.refractory)), "consent": True if v.get(b.consent_date) else None,
+        "childbearing_potential": _yes(v.get(b.childbearing_potential)),
+        "pregnancy_test_negative": {"NEG": True, "POS": False}.get(str(v.get(b.pregnancy_test))),
+        "contraception": _yes(v.get(b.contraception)), "lvef": v.get(b.lvef), **ratio, "mpap": v.get(b.mean_pap),
+        "pao2": v.get(b.pao2), "paco2": v.get(b.paco2), "neutrophils": v.get(b.neutrophils),
+        "platelets": v.get(b.platelets), "hemoglobin": v.get(b.hemoglobin), "cd4": v.get(b.cd4), "crcl": crcl,
+        "belimumab_never": _yes(v.get(b.belimumab_ever)) is False, "belimumab_last": v.get(b.belimumab_last),
+        "rituximab_never": _yes(v.get(b.rituximab_ever)) is False, "rituximab_last": v.get(b.rituximab_last),
+        "screening_date": v.get(b.screening_date),
     }
     return eligibility(inputs, rules.eligibility)
 
@@ -204,21 +225,25 @@ def _eligibility(screening: FormData, scr_sledai: ScoreResult | None, rules: Sco
 SF36_SCORES = tuple(f"sf36_{k}" for k in ("physical_functioning", "role_physical", "role_emotional",
                                           "energy_fatigue", "emotional_wellbeing", "social_functioning", "pain",
                                           "general_health"))
-FORM_SCORES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # form -> (per-visit names, overall names)
-    "selena_sledai": (("selena_sledai", "pga", "sri4"), ()),
-    "bilag": (("bilag_total", "bilag_count_A", "bilag_count_B", "sri4"), ("mcr", "pcr")),
-    "sf36": (SF36_SCORES, ()),
-    "eq5d": (("eq5d_lss", "eq5d_profile", "eq5d_index_fr"), ()),
-    "corticosteroids": (("prednisone_mean", "steroid_reduction"), ()),
-    "screening": ((), ("eligibility",)),
-    "adverse_events": ((), ("not_tolerated_all", "not_tolerated_related")),
-    "tolerance": ((), ("not_tolerated_all", "not_tolerated_related")),
-}
+def form_scores(bindings: StudyBindings) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """form -> (per-visit score names, overall score names) that the form feeds, in display order."""
+    s = bindings.scores
+    tolerated = ("not_tolerated_all", "not_tolerated_related")
+    return {
+        s.selena_sledai.form: (("selena_sledai", "pga", "sri4"), ()),
+        s.bilag.form: (("bilag_total", "bilag_count_A", "bilag_count_B", "sri4"), ("mcr", "pcr")),
+        s.sf36.form: (SF36_SCORES, ()),
+        s.eq5d.form: (("eq5d_lss", "eq5d_profile", "eq5d_index_fr"), ()),
+        s.corticosteroids.form: (("prednisone_mean", "steroid_reduction"), ()),
+        s.screening.form: ((), ("eligibility",)),
+        bindings.adverse_events.form: ((), tolerated),
+        bindings.tolerance.form: ((), tolerated),
+    }
 
 
-def scores_for_form(scores: SubjectScores, event: str, form_id: str) -> list[ScoreResult]:
+def scores_for_form(scores: SubjectScores, bindings: StudyBindings, event: str, form_id: str) -> list[ScoreResult]:
     """The scores a form contributes to, in display order (empty for forms without scores)."""
-    visit_names, overall_names = FORM_SCORES.get(form_id, ((), ()))
+    visit_names, overall_names = form_scores(bindings).get(form_id, ((), ()))
     per_visit = scores.per_visit.get(event, {})
     return [per_visit[n] for n in visit_names if n in per_visit] + [
         scores.overall[n] for n in overall_names if n in scores.overall]

@@ -26,7 +26,7 @@ from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import CrfError, Msg, StoreError
 from msc_sle_crf.fileutil import atomic_writer
 from msc_sle_crf.security.keyslots import KeySlotFile
-from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store.db import copy_encrypted
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.site import Site
@@ -47,19 +47,20 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create_backup(services: Services, out: Path) -> Path:
+def create_backup(services: Workspace, out: Path) -> Path:
     """Write a verified-consistent encrypted backup to ``out`` (atomically). Audited before the copy."""
-    services.require(Perm.BACKUP)
+    services.ctx.require(Perm.BACKUP)
     out = Path(out)
     if out.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
-    services.record_export(Action.BACKUP, out, "encrypted backup")
+    services.integrity.record_export(Action.BACKUP, out, "encrypted backup")
     services.site.anchor_audit()
     tmp_db = out.with_name(f".{out.name}.{os.getpid()}.db.tmp")
+    store = services.ctx.store
     try:
-        conn = services.store.raw_connection()
+        conn = store.raw_connection()
         try:
-            copy_encrypted(conn, tmp_db, services.store.key, services.store.salt)
+            copy_encrypted(conn, tmp_db, store.key, store.salt)
         finally:
             conn.close()
         keys = services.site.keyfile.path.read_bytes()
@@ -164,9 +165,9 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
         manifest = _extract(backup, staging)
         site = Site.open(staging, clock=clock)
         try:
-            services = Services.sign_in(site, username, password)
-            services.require(Perm.BACKUP)
-            report = services.verify_integrity(full=True)
+            services = Workspace.sign_in(site, username, password)
+            services.ctx.require(Perm.BACKUP)
+            report = services.integrity.verify(full=True)
             if not report.ok:
                 detail = "; ".join(report.page_problems[:2]) or (
                     f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
@@ -187,8 +188,9 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
             os.replace(KeySlotFile.path_for(staging), KeySlotFile.path_for(db_path))
         site = Site.open(db_path, clock=clock)
         try:
-            services = Services.sign_in(site, username, password)
-            services.record_export(Action.RESTORE, backup, f"restored backup of {manifest.get('created_utc')}")
+            services = Workspace.sign_in(site, username, password)
+            services.integrity.record_export(Action.RESTORE, backup,
+                                             f"restored backup of {manifest.get('created_utc')}")
         finally:
             site.close()
         return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,16 +22,18 @@ from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.formdef.engine import CellKey
-from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.i18n import L
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
+from msc_sle_crf.services import reads
+from msc_sle_crf.services.changes import NO_CHANGES, Changes
+from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.entry import DataEntry, FormRef
-from msc_sle_crf.services.session import Services
 from msc_sle_crf.store.tables import InfusionEvent, Subject
 
-VITAL_ITEMS = ("VSTEMP", "VSHR", "VSSYSBP", "VSDIABP", "VSRESP", "VSSPO2")
 TIMER_KINDS = {k.value for k in T.Kind}
+BASELINE = "BASE"  # the time point read before the start (infusion: vital_signs in study.yaml)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Reading:
     time: dt.time | None
     values: dict[str, Any]
     flags: tuple[Flag, ...]
+    changes: Changes = NO_CHANGES  # set when returned by ``record_vitals``
 
 
 @dataclass(frozen=True)
@@ -66,63 +69,83 @@ class BedsideState:
     comments: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ProductChecked:
+    dose: DoseCheck
+    changes: Changes
+
+
+@dataclass(frozen=True)
+class RowPrefilled:
+    """An adverse event row opened from a flag: where it is, the cell the investigator grades, what changed."""
+
+    ref: FormRef
+    grade_key: CellKey
+    row: int
+    changes: Changes
+
+
 class Bedside:
-    def __init__(self, services: Services, study: StudyDef) -> None:
-        self.services = services
+    def __init__(self, ctx: ServiceContext, study: StudyDef, entry: DataEntry) -> None:
+        self.ctx = ctx
         self.study = study
-        self.entry = DataEntry(services, study)
+        self.entry = entry
         self.protocol: InfusionProtocol = study.meta.infusion
+        self.day = study.bindings.infusion_day  # the visit, forms and items of the infusion day
+        self.vitals = self.day.vital_signs
 
     # ----- helpers -------------------------------------------------------------------------------------------
     def _now(self) -> T.Now:
-        clock = self.services.site.clock
+        clock = self.ctx.clock
         return T.Now(clock.now(), clock.monotonic(), clock.boot_id())
 
     def _local(self, wall: dt.datetime) -> dt.datetime:
-        return (wall + dt.timedelta(minutes=self.services.site.clock.local_offset_minutes())).replace(tzinfo=None)
+        return self.ctx.to_local(wall)
 
     def _subject_id(self, number: str) -> Subject:
-        with self.services.store.read() as session:
-            subject = session.execute(select(Subject).where(Subject.subject_number == number)).scalar_one_or_none()
-            if subject is None:
-                raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=number)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, number)
             session.expunge(subject)
             return subject
 
     def _record(self, subject: str, kind: str, *, reason: str | None = None, detail: dict[str, Any] | None = None,
                 refers_to: int | None = None, action: Action = Action.INFUSION_EVENT,
-                wall: dt.datetime | None = None) -> int:
+                wall: dt.datetime | None = None) -> tuple[int, Changes]:
         now = self._now()
         subject_row = self._subject_id(subject)
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
-        with self.services.store.write() as session:
+        with self.ctx.write() as tx:
             event = InfusionEvent(subject_id=subject_row.id, kind=kind, wall_utc=iso_utc(wall or now.wall),
                                   mono=None if wall else now.mono, boot=None if wall else now.boot,
-                                  username=self.services.actor.username, reason=reason, detail=text,
+                                  username=self.ctx.actor.username, reason=reason, detail=text,
                                   refers_to=refers_to)
-            session.add(event)
-            session.flush()
-            self.services._audit(session, action, subject=subject, visit="D0", form="infusion",
-                                 item=kind, new_value=iso_utc(wall or now.wall), reason=reason, detail=text)
-            return event.id
+            tx.session.add(event)
+            tx.session.flush()
+            tx.audit(action, subject=subject, visit=self.day.event, form=self.day.infusion.form, item=kind,
+                     new_value=iso_utc(wall or now.wall), reason=reason, detail=text)
+            event_id = event.id
+        return event_id, tx.changes
 
     def _events(self, subject: str, subject_row: Subject | None = None) -> list[InfusionEvent]:
         subject_row = subject_row or self._subject_id(subject)
-        with self.services.store.read() as session:
+        with self.ctx.read() as session:
             rows = session.execute(select(InfusionEvent).where(InfusionEvent.subject_id == subject_row.id)
                                    .order_by(InfusionEvent.id)).scalars().all()
             session.expunge_all()
             return list(rows)
 
     def _require_entry(self, subject: str) -> None:
-        self.services.require(Perm.ENTER_NURSING_DATA, subject=subject)
+        self.ctx.require(Perm.ENTER_NURSING_DATA, subject=subject)
 
-    def _ref(self, subject: str, form: str, event: str = "D0") -> FormRef:
-        return FormRef(subject, event, form)
+    def _ref(self, subject: str, form: str) -> FormRef:
+        return FormRef(subject, self.day.event, form)
+
+    def _infusion(self, binding_item: str) -> CellKey:
+        return (self.day.infusion.group or "", 0, binding_item)
 
     # ----- reading --------------------------------------------------------------------------------------------
     def state(self, subject: str) -> BedsideState:
-        self.services.require(Perm.VIEW_DATA, subject=subject)
+        self.ctx.require(Perm.VIEW_DATA, subject=subject)
         subject_row = self._subject_id(subject)
         events = self._events(subject, subject_row)
         corrections = {e.refers_to: e for e in events if e.kind == "correct" and e.refers_to is not None}
@@ -135,17 +158,21 @@ class Bedside:
             timer_events.append(T.TimerEvent(e.id, T.Kind(e.kind), wall, e.mono, e.boot, e.reason, fix is not None))
         now = self._now()
         timer_state = T.compute(timer_events, now, self.protocol)
-        snap = self.entry.open_form(self._ref(subject, "vital_signs"))
+        vs = self.vitals
+        group = vs.group or ""
+        snap = self.entry.open_form(self._ref(subject, vs.form))
         readings: list[Reading] = []
         baseline: dict[str, Any] | None = None
-        for row in snap.state.rows["vs"]:
-            values = {i: snap.state.canonical(("vs", row, i)) for i in VITAL_ITEMS}
-            tp = snap.state.value(("vs", row, "VSTPT"))
-            if tp == "BASE":
+        for row in snap.state.rows[group]:
+            values = {i: snap.state.canonical((group, row, i)) for i in vs.readings()}
+            tp = snap.state.value((group, row, vs.timepoint))
+            if tp == BASELINE:
                 baseline = values
-            readings.append(Reading(row, tp, snap.state.value(("vs", row, "VSTIM")), values, ()))
+            readings.append(Reading(row, tp, snap.state.value((group, row, vs.time)), values, ()))
         readings = [Reading(r.row, r.timepoint, r.time, r.values,
-                            tuple(review(r.values, baseline if r.timepoint != "BASE" else None, self.protocol)))
+                            tuple(review(vs.by_name(r.values), vs.by_name(baseline)
+                                         if baseline is not None and r.timepoint != BASELINE else None,
+                                         self.protocol)))
                     for r in readings]
         done = {r.timepoint for r in readings if r.timepoint}
         not_done: dict[str, str] = {}
@@ -168,54 +195,56 @@ class Bedside:
 
     # ----- the product check ------------------------------------------------------------------------------------
     def product_check(self, subject: str, *, identity_confirmed: bool, weight_kg: str, cohort: str, bag_id: str,
-                      lot: str, labelled_cells_e6: str, use_by: str, premedication: str) -> DoseCheck:
+                      lot: str, labelled_cells_e6: str, use_by: str, premedication: str) -> ProductChecked:
         """Record the identity and product check; writes the dose and product fields of the D0 forms too."""
         self._require_entry(subject)
         if not identity_confirmed:
             raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L(
                 "Identity: confirm the subject's number, initials and year of birth first",
                 "Identité : confirmer d'abord le numéro, les initiales et l'année de naissance du patient"))
-        self.entry.save_values(self._ref(subject, "dose_cohort"), {("dose", 0, "COHORT"): cohort,
-                                                                   ("dose", 0, "DOSEWT"): weight_kg}, confirm=True)
+        dose, infusion = self.day.dose, self.day.infusion
+        dose_group = dose.group or ""
+        changes = self.entry.save_values(self._ref(subject, dose.form), {
+            (dose_group, 0, dose.cohort): cohort, (dose_group, 0, dose.weight): weight_kg}, confirm=True)
         today = self._local(self._now().wall)
-        self.entry.save_values(self._ref(subject, "infusion"), {
-            ("ex", 0, "EXSTDAT"): today.strftime("%d/%m/%Y"), ("ex", 0, "EXBAG"): bag_id, ("ex", 0, "EXLOT"): lot,
-            ("ex", 0, "EXCELLS"): labelled_cells_e6})
+        changes |= self.entry.save_values(self._ref(subject, infusion.form), {
+            self._infusion(infusion.date): today.strftime("%d/%m/%Y"), self._infusion(infusion.bag): bag_id,
+            self._infusion(infusion.lot): lot, self._infusion(infusion.cells): labelled_cells_e6})
         try:
             use_by_time = V.parse_datetime(use_by)
         except V.ParseError as exc:
             raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L(f"Use-by time: {exc.rule.en}",
                                                                  f"Date limite : {exc.rule.fr}")) from None
-        weight = V.parse_number(weight_kg, self.study.forms["dose_cohort"].item("DOSEWT"))
-        cells = V.parse_number(labelled_cells_e6, self.study.forms["infusion"].item("EXCELLS"))
+        weight = V.parse_number(weight_kg, self.study.forms[dose.form].item(dose.weight))
+        cells = V.parse_number(labelled_cells_e6, self.study.forms[infusion.form].item(infusion.cells))
         check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.protocol)
         expired = use_by_time < today
-        self._record(subject, "product_check", action=Action.PRODUCT_CHECK, detail={
+        _, recorded = self._record(subject, "product_check", action=Action.PRODUCT_CHECK, detail={
             "identity_confirmed": True, "weight_kg": str(weight), "cohort": cohort, "bag_id": bag_id, "lot": lot,
             "labelled_cells_e6": str(cells), "planned_cells_e6": str(check.planned_cells_e6),
             "difference_percent": str(check.difference_percent), "within_tolerance": check.within_tolerance,
             "use_by": use_by_time.isoformat(), "expired_at_check": expired, "premedication": premedication})
-        return check
+        return ProductChecked(check, changes | recorded)
 
-    def second_check(self, subject: str, username: str, password: str) -> None:
+    def second_check(self, subject: str, username: str, password: str) -> Changes:
         """A second member of staff confirms the product check by signing in on the same screen."""
         self._require_entry(subject)
         events = [e for e in self._events(subject) if e.kind == "product_check"]
         if not events:
             raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L("No product check to confirm yet",
                                                                  "Aucune vérification du produit à confirmer"))
-        actor = self.services.site.authenticate(username, password)
-        if actor.username == self.services.actor.username:
+        actor = self.ctx.site.authenticate(username, password)
+        if actor.username == self.ctx.actor.username:
             raise ValidationError(Msg.SECOND_CHECKER_SAME, user=actor.username)
         if actor.role not in (Role.NURSE, Role.INVESTIGATOR):
-            raise PermissionDenied(Msg.SECOND_CHECKER_ROLE,
-                                   role=L(actor.role.label(Lang.EN), actor.role.label(Lang.FR)))
-        self._record(subject, "second_check", refers_to=events[-1].id, action=Action.TWO_PERSON_CHECK,
-                     detail={"first": self.services.actor.username, "second": actor.username,
-                             "second_role": actor.role.value})
+            raise PermissionDenied(Msg.SECOND_CHECKER_ROLE, role=role_l(actor.role))
+        _, changes = self._record(subject, "second_check", refers_to=events[-1].id, action=Action.TWO_PERSON_CHECK,
+                                  detail={"first": self.ctx.actor.username, "second": actor.username,
+                                          "second_role": actor.role.value})
+        return changes
 
     # ----- the timer ----------------------------------------------------------------------------------------------
-    def timer(self, subject: str, kind: T.Kind, reason: str | None = None) -> T.TimerState:
+    def timer(self, subject: str, kind: T.Kind, reason: str | None = None) -> Changes:
         self._require_entry(subject)
         current = self.state(subject)
         try:
@@ -225,15 +254,18 @@ class Bedside:
         if kind is T.Kind.PAUSE and not (reason or "").strip():
             raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L("Pause: a reason is required",
                                                                  "Pause : un motif est obligatoire"))
-        self._record(subject, kind.value, reason=(reason or "").strip() or None)
+        _, changes = self._record(subject, kind.value, reason=(reason or "").strip() or None)
         local = self._local(self._now().wall).strftime("%H:%M")
+        infusion = self.day.infusion
         if kind is T.Kind.START:
-            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXSTTIM"): local})
+            changes |= self.entry.save_values(self._ref(subject, infusion.form),
+                                              {self._infusion(infusion.start_time): local})
         elif kind is T.Kind.STOP:
-            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXENTIM"): local})
-        return self.state(subject).timer
+            changes |= self.entry.save_values(self._ref(subject, infusion.form),
+                                              {self._infusion(infusion.end_time): local})
+        return changes
 
-    def correct_time(self, subject: str, event_id: int, local_time: str, reason: str) -> None:
+    def correct_time(self, subject: str, event_id: int, local_time: str, reason: str) -> Changes:
         """Change the recorded clock time of a timer event (the original stays in the record), with a reason."""
         self._require_entry(subject)
         if not reason.strip():
@@ -245,62 +277,73 @@ class Bedside:
         when = V.parse_time(local_time)
         day = self._local(parse_iso_utc(original.wall_utc)).date()
         local = dt.datetime.combine(day, when)
-        wall = (local - dt.timedelta(minutes=self.services.site.clock.local_offset_minutes())).replace(tzinfo=dt.UTC)
-        self._record(subject, "correct", reason=reason.strip(), refers_to=event_id, wall=wall,
-                     detail={"was": original.wall_utc, "kind": original.kind})
-        item = {"start": "EXSTTIM", "stop": "EXENTIM"}.get(original.kind)
+        wall = (local - dt.timedelta(minutes=self.ctx.clock.local_offset_minutes())).replace(tzinfo=dt.UTC)
+        _, changes = self._record(subject, "correct", reason=reason.strip(), refers_to=event_id, wall=wall,
+                                  detail={"was": original.wall_utc, "kind": original.kind})
+        infusion = self.day.infusion
+        item = {"start": infusion.start_time, "stop": infusion.end_time}.get(original.kind)
         if item:
-            self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, item): when.strftime("%H:%M")},
-                                   reason=reason.strip())
+            changes |= self.entry.save_values(self._ref(subject, infusion.form),
+                                              {self._infusion(item): when.strftime("%H:%M")}, reason=reason.strip())
+        return changes
 
-    def comment(self, subject: str, text: str) -> None:
+    def comment(self, subject: str, text: str) -> Changes:
         self._require_entry(subject)
         if not text.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
-        self._record(subject, "comment", reason=text.strip())
-        self.entry.save_values(self._ref(subject, "infusion"), {("ex", 0, "EXCOMM"): text.strip()[:1000]})
+        _, changes = self._record(subject, "comment", reason=text.strip())
+        infusion = self.day.infusion
+        return changes | self.entry.save_values(self._ref(subject, infusion.form),
+                                                {self._infusion(infusion.comment): text.strip()[:1000]})
 
     # ----- vital signs ----------------------------------------------------------------------------------------
     def record_vitals(self, subject: str, timepoint: str | None, values: dict[str, str], *,
                       confirm: bool = False) -> Reading:
         """Store one set of readings (one row of the D0 vital-sign form) with its actual time; return its flags."""
         self._require_entry(subject)
-        ref = self._ref(subject, "vital_signs")
+        vs = self.vitals
+        group = vs.group or ""
+        ref = self._ref(subject, vs.form)
         state = self.entry.open_form(ref).state
-        row = max(state.rows["vs"], default=0) + 1
+        row = max(state.rows[group], default=0) + 1
         local = self._local(self._now().wall)
-        entries: dict[CellKey, str] = {("vs", row, "VSTIM"): local.strftime("%H:%M")}
+        entries: dict[CellKey, str] = {(group, row, vs.time): local.strftime("%H:%M")}
         if timepoint:
-            entries[("vs", row, "VSTPT")] = timepoint
-        entries |= {("vs", row, item): text for item, text in values.items() if text.strip()}
-        self.entry.save_values(ref, entries, confirm=confirm)
+            entries[(group, row, vs.timepoint)] = timepoint
+        entries |= {(group, row, item): text for item, text in values.items() if text.strip()}
+        changes = self.entry.save_values(ref, entries, confirm=confirm)
         for item in values:
-            self.entry.save_typing(ref, ("vs", 0, item), None)
-        return next(r for r in self.state(subject).readings if r.row == row)
+            self.entry.save_typing(ref, (group, 0, item), None)
+        reading = next(r for r in self.state(subject).readings if r.row == row)
+        return replace(reading, changes=changes)
 
-    def not_done(self, subject: str, timepoint: str, reason: str) -> None:
+    def not_done(self, subject: str, timepoint: str, reason: str) -> Changes:
         self._require_entry(subject)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
-        self._record(subject, "not_done", reason=reason.strip(), detail={"timepoint": timepoint})
+        return self._record(subject, "not_done", reason=reason.strip(), detail={"timepoint": timepoint})[1]
 
-    def prefill_adverse_event(self, subject: str, flag: Flag) -> int:
+    def prefill_adverse_event(self, subject: str, flag: Flag) -> RowPrefilled:
         """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades."""
         self._require_entry(subject)
-        ref = FormRef(subject, "LOG", "adverse_events")
-        row = self.entry.add_row(ref, "ae")
+        ae = self.study.bindings.adverse_events
+        group = ae.group or ""
+        ref = FormRef(subject, ae.event or "", ae.form)
+        added = self.entry.add_row(ref, group)
+        row = added.row
         today = self._local(self._now().wall).strftime("%d/%m/%Y")
-        values: dict[CellKey, str] = {("ae", row, "AETERM"): flag.ae_term, ("ae", row, "AESTDAT"): today}
+        values: dict[CellKey, str] = {(group, row, ae.term): flag.ae_term, (group, row, ae.onset): today}
         if flag.grade:
-            values[("ae", row, "AETOXGR")] = str(flag.grade)
+            values[(group, row, ae.grade)] = str(flag.grade)
+        changes = added.changes
         with contextlib.suppress(CrfError):  # the row exists; what could not be pre-filled is typed on the form
-            self.entry.save_values(ref, values, confirm=True)
-        return row
+            changes |= self.entry.save_values(ref, values, confirm=True)
+        return RowPrefilled(ref, (group, row, ae.grade), row, changes)
 
     def typed(self, subject: str) -> dict[str, str]:
         """The quick-entry fields typed but not saved (restored after a crash or a user switch)."""
-        buffer = self.entry.typed_buffer(self._ref(subject, "vital_signs"))
+        buffer = self.entry.typed_buffer(self._ref(subject, self.vitals.form))
         return {key[2]: text for key, (text, _unit) in buffer.items() if key[1] == 0}
 
     def save_typed(self, subject: str, item: str, text: str) -> None:
-        self.entry.save_typing(self._ref(subject, "vital_signs"), ("vs", 0, item), text or None)
+        self.entry.save_typing(self._ref(subject, self.vitals.form), (self.vitals.group or "", 0, item), text or None)

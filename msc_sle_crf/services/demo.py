@@ -7,7 +7,7 @@ from pathlib import Path
 from msc_sle_crf.clock import Clock, local_now
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.security.keyslots import KdfParams
-from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store.site import Site
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
@@ -25,19 +25,16 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
         db_path, admin_username=admin_name, admin_full_name=admin_full, admin_password=admin_pw,
         site_settings={"site_name": "Site de formation / Training site", "site_number": "99"},
         training=True, kdf=kdf, clock=clock)
-    services = Services(site, admin)
-    for username, full_name, role, password in DEMO_ACCOUNTS[1:]:
-        services.add_user(username, full_name, role, initial_password=password, must_change_password=False)
     from msc_sle_crf.formdef import load_study
     from msc_sle_crf.services.demo_data import populate
-    from msc_sle_crf.services.entry import DataEntry
 
     study = study or load_study()
+    admin_ws = Workspace(site, admin, study)
+    for username, full_name, role, password in DEMO_ACCOUNTS[1:]:
+        admin_ws.accounts.add_user(username, full_name, role, initial_password=password, must_change_password=False)
     doctor, nurse = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[2]
     today = local_now(site.clock).date()
-    populate(DataEntry(Services(site, site.authenticate(doctor[0], doctor[3])), study),
-             DataEntry(Services(site, site.authenticate(nurse[0], nurse[3])), study), study, today)
-    from msc_sle_crf.services.printing import site_certificate
-
-    site_certificate(services)  # the site's PDF signing certificate is made with the site
+    populate(Workspace(site, site.authenticate(doctor[0], doctor[3]), study),
+             Workspace(site, site.authenticate(nurse[0], nurse[3]), study), study, today)
+    admin_ws.printing.certificate()  # the site's PDF signing certificate is made with the site
     return site

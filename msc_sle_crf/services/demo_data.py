@@ -14,6 +14,7 @@ from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.scoring.bilag import CLASSIC
 from msc_sle_crf.scoring.sledai import DESCRIPTORS
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.workspace import Workspace
 
 
 def _d(day: dt.date) -> str:
@@ -71,6 +72,7 @@ STORIES = (
 
 class DemoWriter:
     def __init__(self, doctor: DataEntry, nurse: DataEntry, study: StudyDef, today: dt.date) -> None:
+        self.inputs = study.bindings.scores
         self.doctor, self.nurse, self.study, self.today = doctor, nurse, study, today
         self._last_visit: dict[str, dt.date] = {}
 
@@ -112,13 +114,15 @@ class DemoWriter:
         values = {("visit", 0, "SLDAT"): _d(when), ("total", 0, "SLPGA"): pga}
         form = self.study.forms["selena_sledai"]
         for d in DESCRIPTORS:
-            values[(form.group_of(d.item).id, 0, d.item)] = "Y" if d.key in ticked else "N"
+            item = self.inputs.selena_sledai.descriptors[d.key]
+            values[(form.group_of(item).id, 0, item)] = "Y" if d.key in ticked else "N"
         self._save(self.doctor, FormRef(subject, event, "selena_sledai"), values)
 
     def bilag(self, subject: str, event: str, grades: dict[str, str], when: dt.date) -> None:
         values = {("visit", 0, "BLDAT"): _d(when)}
         for s in CLASSIC.systems:
-            values[("systems", 0, s.item)] = grades.get(s.key, "D" if s.key in ("renal", "musculoskeletal") else "E")
+            item = self.inputs.bilag.systems[s.key]
+            values[("systems", 0, item)] = grades.get(s.key, "D" if s.key in ("renal", "musculoskeletal") else "E")
         self._save(self.doctor, FormRef(subject, event, "bilag"), values)
 
     def questionnaires(self, subject: str, event: str, when: dt.date, better: int) -> None:
@@ -231,11 +235,11 @@ class DemoWriter:
             self._save(self.doctor, FormRef(subject, "EOS", "end_of_study"), values)
 
 
-def populate(doctor: DataEntry, nurse: DataEntry, study: StudyDef, today: dt.date) -> list[str]:
-    writer = DemoWriter(doctor, nurse, study, today)
+def populate(doctor: Workspace, nurse: Workspace, study: StudyDef, today: dt.date) -> list[str]:
+    writer = DemoWriter(doctor.entry, nurse.entry, study, today)
     numbers = []
     for story in STORIES:
-        number = nurse.services.register_subject(story.initials, story.birth_year, story.sex).subject_number
+        number = nurse.subjects.register(story.initials, story.birth_year, story.sex).subject.subject_number
         writer.write(number, story)
         numbers.append(number)
     return numbers

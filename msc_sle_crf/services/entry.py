@@ -1,6 +1,6 @@
 """Form data entry through the service layer: one value at a time, checked, stored and audited together.
 
-Rules (the same engine as the screen, ``forms.engine``):
+Rules (the same engine as the screen, ``formdef.engine``):
 - an impossible value (format, hard range, impossible date) is refused and not stored;
 - an unusual value (soft range, visit window) is stored only with its confirmation, which is recorded;
 - cross-item inconsistencies are stored but block "Mark complete" (which of two values is wrong is for the
@@ -22,14 +22,18 @@ from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
-from msc_sle_crf.clock import local_now
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef import licensed
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
 from msc_sle_crf.formdef.engine import CellKey, FormContext, FormState, Issue, Severity
 from msc_sle_crf.i18n import L
-from msc_sle_crf.services.session import AuditRecord, Services
+from msc_sle_crf.services import reads
+from msc_sle_crf.services.changes import NO_CHANGES, Changes
+from msc_sle_crf.services.context import ServiceContext, Tx
+from msc_sle_crf.services.drafts import Drafts
+from msc_sle_crf.services.integrity import AuditRecord
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import (
     AuditEvent,
     DataQuery,
@@ -40,14 +44,6 @@ from msc_sle_crf.store.tables import (
     QueryMessage,
     Subject,
 )
-
-STATUS_NOT_STARTED = "not_started"
-STATUS_DRAFT = "draft"
-STATUS_COMPLETE = "complete"
-STATUS_VERIFIED = "verified"  # source data verified by the monitor
-STATUS_SIGNED = "signed"
-STATUS_LOCKED = "locked"
-COMPLETED = frozenset({STATUS_COMPLETE, STATUS_VERIFIED, STATUS_SIGNED})  # changes need a reason
 
 
 class SoftCheckNeedsConfirmation(ValidationError):
@@ -67,7 +63,7 @@ class FormSnapshot:
     event: EventDef
     form: FormDef  # the definition the data was entered under (may be older than the current one)
     current_version: str
-    status: str
+    status: FormStatus
     state: FormState
     typed: dict[CellKey, tuple[str, str | None]]
 
@@ -79,8 +75,15 @@ class FormSnapshot:
 @dataclass(frozen=True)
 class SaveResult:
     saved: bool
-    status: str
+    status: FormStatus
     issues: tuple[Issue, ...]
+    changes: Changes = NO_CHANGES
+
+
+@dataclass(frozen=True)
+class RowAdded:
+    row: int
+    changes: Changes
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,12 @@ def parse_key_text(text: str) -> CellKey:
 
 
 class DataEntry:
-    def __init__(self, services: Services, study: StudyDef) -> None:
-        self.services = services
+    def __init__(self, ctx: ServiceContext, study: StudyDef, drafts: Drafts) -> None:
+        self.ctx = ctx
         self.study = study
+        self.drafts = drafts
+        for form in study.forms.values():
+            reads.remember_definition(form)
 
     # ----- helpers -------------------------------------------------------------------------------------------
     def _form_perm(self, form: FormDef) -> Perm:
@@ -119,26 +125,12 @@ class DataEntry:
             raise ValidationError(Msg.FORM_NOT_IN_EVENT, form=form_id, event=event_id)
         return event, self.study.forms[form_id]
 
-    def _subject(self, session: Session, number: str) -> Subject:
-        subject = session.execute(select(Subject).where(Subject.subject_number == number)).scalar_one_or_none()
-        if subject is None:
-            raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=number)
-        return subject
-
-    def _instance(self, session: Session, subject: Subject, event_id: str, form_id: str) -> FormInstance | None:
-        return session.execute(select(FormInstance).where(
-            FormInstance.subject_id == subject.id, FormInstance.event_id == event_id,
-            FormInstance.form_id == form_id)).scalar_one_or_none()
-
-    def _definition(self, session: Session, instance: FormInstance | None, current: FormDef) -> FormDef:
-        if instance is None or instance.form_hash == current.content_hash():
-            return current
-        snap = session.get(FormDefinitionSnapshot, instance.form_hash)
-        assert snap is not None, "form instance without its definition"
-        return FormDef.model_validate_json(snap.definition_json)
+    def form_perm(self, form_id: str) -> Perm:
+        """The permission that entering data in this form needs."""
+        return self._form_perm(self.study.forms[form_id])
 
     def _context(self, session: Session, subject: Subject, event: EventDef) -> FormContext:
-        now = local_now(self.services.site.clock)
+        now = self.ctx.local_now()
         window = None
         day0 = None
         anchor = self.study.meta.anchor
@@ -159,15 +151,12 @@ class DataEntry:
                instance: FormInstance | None) -> FormState:
         state = FormState(form, self._context(session, subject, event), dict(self.study.meta.codelists))
         if instance is not None:
-            for row in session.execute(select(FormRow).where(FormRow.instance_id == instance.id,
-                                                             FormRow.removed.is_(False))).scalars():
+            for row in reads.live_rows(session, instance.id):
                 if row.group_id in state.rows:
                     state.load_row(row.group_id, row.row_no)
-            removed = {(r.group_id, r.row_no) for r in session.execute(select(FormRow).where(
-                FormRow.instance_id == instance.id, FormRow.removed.is_(True))).scalars()}
-            item_ids = {i.id for i in form.all_items()}
-            for iv in session.execute(select(ItemValue).where(ItemValue.instance_id == instance.id)).scalars():
-                if (iv.group_id, iv.row_no) in removed or iv.item_id not in item_ids:
+            removed = {(g, r) for _, g, r in reads.removed_rows(session, [instance.id])}
+            for iv in reads.item_values(session, instance.id):
+                if (iv.group_id, iv.row_no) in removed or not form.has_item(iv.item_id):
                     continue
                 item = form.item(iv.item_id)
                 if item.calc:
@@ -182,41 +171,42 @@ class DataEntry:
     def _load(self, session: Session, ref: FormRef, event: EventDef, current: FormDef
               ) -> tuple[Subject, FormInstance | None, FormDef, FormState]:
         """Subject, form instance (if started), the definition it was entered under, and its checked state."""
-        subject = self._subject(session, ref.subject)
-        instance = self._instance(session, subject, ref.event, ref.form)
-        form = self._definition(session, instance, current)
+        subject = reads.subject(session, ref.subject)
+        instance = reads.instance(session, subject.id, ref.event, ref.form)
+        form = current if instance is None else reads.definition(session, instance.form_hash, current)
         return subject, instance, form, self._state(session, subject, event, form, instance)
 
     def _accept(self, state: FormState, key: CellKey, text: str, unit: str | None, *, confirm: bool) -> None:
-        """Put typed text in the state; refuse an impossible value, and an unusual one unless confirmed."""
+        """Put typed text in the state; refuse an impossible value, and an unusual one unless confirmed (the
+        rule is the engine's ``acceptance``, which the screen asks too)."""
         state.set_text(key, text, unit)
-        problems = [i for i in state.issues(key) if i.severity is Severity.HARD and not i.rule.startswith("check:")]
-        if problems:
-            raise ValidationError(Msg.VALUE_REFUSED, problem=problems[0].message)
-        soft = [i for i in state.issues(key) if i.severity is Severity.SOFT and not i.confirmed]
-        if soft and not confirm:
-            raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=soft[0].message)
-        if soft:
+        refused, unconfirmed = state.acceptance(key)
+        if refused is not None:
+            raise ValidationError(Msg.VALUE_REFUSED, problem=refused.message)
+        if unconfirmed is not None and not confirm:
+            raise SoftCheckNeedsConfirmation(Msg.VALUE_NEEDS_CONFIRMATION, problem=unconfirmed.message)
+        if unconfirmed is not None:
             state.confirm(key)
 
-    def _ensure_instance(self, session: Session, subject: Subject, event: EventDef, form: FormDef) -> FormInstance:
-        instance = self._instance(session, subject, event.id, form.id)
+    def _ensure_instance(self, tx: Tx, subject: Subject, event: EventDef, form: FormDef) -> FormInstance:
+        session = tx.session
+        instance = reads.instance(session, subject.id, event.id, form.id)
         if instance is not None:
             return instance
         if subject.status == "locked":  # the whole subject was locked at the end of the study
             raise ValidationError(Msg.FORM_LOCKED)
         digest = form.content_hash()
-        now = self.services._now()
+        now = self.ctx.now()
         if session.get(FormDefinitionSnapshot, digest) is None:
             session.add(FormDefinitionSnapshot(content_hash=digest, form_id=form.id, version=form.version,
                                                definition_json=form.canonical_json(), first_used_utc=now))
         instance = FormInstance(subject_id=subject.id, event_id=event.id, form_id=form.id, form_version=form.version,
-                                form_hash=digest, status=STATUS_DRAFT, created_utc=now,
-                                created_by=self.services.actor.user_id, updated_utc=now)
+                                form_hash=digest, status=FormStatus.DRAFT, created_utc=now,
+                                created_by=self.ctx.actor.user_id, updated_utc=now)
         session.add(instance)
         session.flush()
-        self.services._audit(session, Action.CREATE, subject=subject.subject_number, visit=event.id, form=form.id,
-                             detail=f"form instance created under version {form.version} ({digest[:12]})")
+        tx.audit(Action.CREATE, subject=subject.subject_number, visit=event.id, form=form.id,
+                 detail=f"form instance created under version {form.version} ({digest[:12]})")
         return instance
 
     def _check_key(self, state: FormState, form: FormDef, key: CellKey) -> None:
@@ -234,41 +224,41 @@ class DataEntry:
     def can_edit(self, form_id: str) -> bool:
         """Whether this user's role may enter data in the form (the screen is read-only otherwise)."""
         form = self.study.forms.get(form_id)
-        return form is not None and self.services.can(self._form_perm(form))
+        return form is not None and self.ctx.can(self._form_perm(form))
 
     # ----- reading -------------------------------------------------------------------------------------------
     def open_form(self, ref: FormRef) -> FormSnapshot:
         subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        self.services.require(Perm.VIEW_DATA, subject=subject_number)
+        self.ctx.require(Perm.VIEW_DATA, subject=subject_number)
         event, current = self._lookup(event_id, form_id)
-        with self.services.store.read() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
-            form = licensed.apply(self._definition(session, instance, current))  # the site's licensed wording
+        with self.ctx.read() as session:
+            subject = reads.subject(session, subject_number)
+            instance = reads.instance(session, subject.id, event_id, form_id)
+            entered_under = current if instance is None else reads.definition(session, instance.form_hash, current)
+            form = licensed.apply(entered_under)  # the site's licensed wording
             state = self._state(session, subject, event, form, instance)
-            status = instance.status if instance else STATUS_NOT_STARTED
+            status = FormStatus.of(instance.status if instance else None)
         typed = self.typed_buffer(ref)
         for key, (text, unit) in typed.items():
             if key in state.cells and not form.item(key[2]).calc:
                 state.set_text(key, text, unit)
         return FormSnapshot(subject_number, event, form, current.version, status, state, typed)
 
-    def statuses(self, subject_number: str) -> dict[tuple[str, str], str]:
+    def statuses(self, subject_number: str) -> dict[tuple[str, str], FormStatus]:
         """(event, form) -> status for every form instance of a subject."""
-        self.services.require(Perm.VIEW_DATA, subject=subject_number)
-        with self.services.store.read() as session:
-            subject = self._subject(session, subject_number)
-            rows = session.execute(select(FormInstance).where(FormInstance.subject_id == subject.id)).scalars()
-            return {(r.event_id, r.form_id): r.status for r in rows}
+        self.ctx.require(Perm.VIEW_DATA, subject=subject_number)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, subject_number)
+            return {(r.event_id, r.form_id): FormStatus(r.status) for r in reads.instances(session, subject.id)}
 
     def item_history(self, ref: FormRef, key: CellKey) -> list[AuditRecord]:
         """Who changed this item, when, from what, to what and why (oldest first)."""
         subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        self.services.require(Perm.VIEW_DATA, subject=subject_number)
+        self.ctx.require(Perm.VIEW_DATA, subject=subject_number)
         query = select(AuditEvent).where(
             AuditEvent.subject == subject_number, AuditEvent.form == form_id, AuditEvent.item == key[2],
             AuditEvent.visit == event_id, AuditEvent.repeat_key == f"{key[0]}:{key[1]}").order_by(AuditEvent.id)
-        with self.services.store.read() as session:
+        with self.ctx.read() as session:
             return [AuditRecord.of(e) for e in session.execute(query).scalars()]
 
     # ----- typing buffer (unaccepted text, never lost) --------------------------------------------------------
@@ -276,7 +266,7 @@ class DataEntry:
         return f"typing:{ref.subject}:{ref.event}:{ref.form}"
 
     def typed_buffer(self, ref: FormRef) -> dict[CellKey, tuple[str, str | None]]:
-        payload = self.services.load_draft(self._buffer_key(ref)) or {}
+        payload = self.drafts.load(self._buffer_key(ref)) or {}
         out: dict[CellKey, tuple[str, str | None]] = {}
         for k, v in payload.items():
             try:
@@ -289,7 +279,7 @@ class DataEntry:
                     unit: str | None = None) -> None:
         """Keep what is being typed (encrypted, this user only) until it is accepted or cleared."""
         draft_key = self._buffer_key(ref)
-        payload: dict[str, Any] = self.services.load_draft(draft_key) or {}
+        payload: dict[str, Any] = self.drafts.load(draft_key) or {}
         if text is None:
             if key_text(key) not in payload:
                 return
@@ -297,62 +287,60 @@ class DataEntry:
         else:
             payload[key_text(key)] = {"text": text, "unit": unit}
         if payload:
-            self.services.save_draft(draft_key, payload, audited=False)
+            self.drafts.save(draft_key, payload, audited=False)
         else:
-            self.services.discard_draft(draft_key, audited=False)
+            self.drafts.discard(draft_key, audited=False)
 
     # ----- writing -------------------------------------------------------------------------------------------
     def save_item(self, ref: FormRef, key: CellKey, text: str,
                   unit: str | None = None, *, confirm: bool = False, reason: str | None = None) -> SaveResult:
         """Check and store one typed value. Raises ``ValidationError`` (refused) or
         ``SoftCheckNeedsConfirmation`` (unusual, not stored until confirmed)."""
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        event, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
-        with self.services.store.write() as session:
-            subject, instance, form, state = self._load(session, ref, event, current)
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
+        with self.ctx.write() as tx:
+            subject, instance, form, state = self._load(tx.session, ref, event, current)
             self._check_key(state, form, key)
             item = form.item(key[2])
             if unit is not None and (unit == item.unit or item.type not in NUMERIC_TYPES):
                 unit = None
             self._accept(state, key, text, unit, confirm=confirm)
-            result = self._store_cell(session, subject, event, form, instance, state, key, reason)
+            saved, status = self._store_cell(tx, subject, event, form, instance, state, key, reason)
         self.save_typing(ref, key, None)
-        return result
+        return SaveResult(saved, status, state.issues(key), tx.changes)
 
     def save_values(self, ref: FormRef, values: dict[CellKey, str], *, confirm: bool = False,
-                    reason: str | None = None) -> None:
+                    reason: str | None = None) -> Changes:
         """Enter several values of one form in one transaction (imports, the demo database): each is checked,
         stored and audited exactly as ``save_item`` does; rows of repeating groups are created as needed."""
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        event, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
-        with self.services.store.write() as session:
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
+        with self.ctx.write() as tx:
+            session = tx.session
             subject, instance, form, state = self._load(session, ref, event, current)
-            item_ids = {i.id for i in form.all_items()}
             for key, text in values.items():
-                group = form.group_of(key[2]) if key[2] in item_ids else None
+                group = form.group_of(key[2]) if form.has_item(key[2]) else None
                 if group is not None and group.repeating and key[1] not in state.rows[group.id]:
-                    instance = self._ensure_instance(session, subject, event, form)
+                    instance = self._ensure_instance(tx, subject, event, form)
                     session.add(FormRow(instance_id=instance.id, group_id=group.id, row_no=key[1], removed=False,
-                                        created_utc=self.services._now()))
-                    self.services._audit(session, Action.ROW_ADD, subject=subject_number, visit=event_id,
-                                         form=form_id, repeat_key=f"{group.id}:{key[1]}", reason=reason)
+                                        created_utc=self.ctx.now()))
+                    tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
+                             repeat_key=f"{group.id}:{key[1]}", reason=reason)
                     state.add_row(group.id, key[1])
                 self._check_key(state, form, key)
                 self._accept(state, key, text, None, confirm=confirm)
-                self._store_cell(session, subject, event, form, instance, state, key, reason)
-                instance = self._instance(session, subject, event_id, form_id)
+                self._store_cell(tx, subject, event, form, instance, state, key, reason)
+                instance = reads.instance(session, subject.id, ref.event, ref.form)
+        return tx.changes
 
     def set_missing(self, ref: FormRef, key: CellKey, code: MissingCode | str,
                     missing_reason: str, *, reason: str | None = None) -> SaveResult:
         """Record why a value cannot be given: not done, unknown or not applicable, with a reason."""
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        event, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
         code = MissingCode(code)
-        with self.services.store.write() as session:
-            subject, instance, form, state = self._load(session, ref, event, current)
+        with self.ctx.write() as tx:
+            subject, instance, form, state = self._load(tx.session, ref, event, current)
             self._check_key(state, form, key)
             item = form.item(key[2])
             if code not in item.missing:
@@ -362,40 +350,40 @@ class DataEntry:
                 raise ValidationError(Msg.MISSING_REASON_REQUIRED, field=item.label.as_l(),
                                       code=L(code.label(), code.label()))
             state.set_missing(key, code, missing_reason)
-            result = self._store_cell(session, subject, event, form, instance, state, key, reason)
+            saved, status = self._store_cell(tx, subject, event, form, instance, state, key, reason)
         self.save_typing(ref, key, None)
-        return result
+        return SaveResult(saved, status, state.issues(key), tx.changes)
 
-    def _store_cell(self, session: Session, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
+    def _store_cell(self, tx: Tx, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
                     form: FormDef, instance: FormInstance | None, state: FormState, key: CellKey,
-                    reason: str | None) -> SaveResult:
+                    reason: str | None) -> tuple[bool, FormStatus]:
+        """Store one checked cell (and its audit record) in ``tx``; (stored?, the form's state after)."""
+        session = tx.session
         item = form.item(key[2])
         cell = state.cell(key)
-        if instance is not None and instance.status == STATUS_LOCKED:
+        current_status = FormStatus.of(instance.status if instance is not None else None)
+        if current_status is FormStatus.LOCKED:
             raise ValidationError(Msg.FORM_LOCKED)
-        complete = instance is not None and instance.status in COMPLETED
-        row = None
-        if instance is not None:
-            row = session.execute(select(ItemValue).where(
-                ItemValue.instance_id == instance.id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
-                ItemValue.item_id == key[2])).scalar_one_or_none()
+        complete = current_status.completed
+        row = None if instance is None else reads.item_value(session, instance.id, key)
         new_value = V.to_storage(cell.value)
         confirmed = ";".join(sorted(cell.confirmed)) or None
         if row is None and new_value is None and cell.missing is None:
-            return SaveResult(False, instance.status if instance else STATUS_NOT_STARTED, state.issues(key))
+            return False, current_status
         if row is not None and (row.value, row.unit, row.missing_code, row.missing_reason, row.confirmed) == (
                 new_value, cell.unit, cell.missing.value if cell.missing else None, cell.missing_reason, confirmed):
-            return SaveResult(False, instance.status if instance else STATUS_NOT_STARTED, state.issues(key))
+            return False, current_status
         clean_reason = (reason or "").strip() or None
         if complete and clean_reason is None:
             raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
-        instance = self._ensure_instance(session, subject, event, form)
-        now = self.services._now()
+        instance = self._ensure_instance(tx, subject, event, form)
+        now = self.ctx.now()
+        actor = self.ctx.actor
         old_text = _describe(row.value, row.unit, row.missing_code, row.missing_reason) if row else None
         canonical = state.canonical(key)
         if row is None:
             row = ItemValue(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
-                            updated_utc=now, updated_by=self.services.actor.user_id)
+                            updated_utc=now, updated_by=actor.user_id)
             session.add(row)
         row.value = new_value
         row.unit = cell.unit
@@ -404,7 +392,7 @@ class DataEntry:
         row.missing_reason = cell.missing_reason
         row.confirmed = confirmed
         row.updated_utc = now
-        row.updated_by = self.services.actor.user_id
+        row.updated_by = actor.user_id
         instance.updated_utc = now
         detail = None
         confirmations = [i for i in state.issues(key) if i.severity is Severity.SOFT and i.confirmed]
@@ -412,93 +400,98 @@ class DataEntry:
             detail = "confirmed: " + "; ".join(i.message.en for i in confirmations)
         if cell.unit and canonical is not None:
             detail = ((detail + "; ") if detail else "") + f"= {V.to_storage(canonical)} {item.unit}"
-        self.services._audit(session, Action.DATA_CHANGE if complete else Action.DATA_ENTRY,
-                             subject=subject.subject_number, visit=event.id, form=form.id, item=key[2],
-                             repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
-                             new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
-                             reason=clean_reason, detail=detail)
+        tx.audit(Action.DATA_CHANGE if complete else Action.DATA_ENTRY,
+                 subject=subject.subject_number, visit=event.id, form=form.id, item=key[2],
+                 repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
+                 new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
+                 reason=clean_reason, detail=detail)
         if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
-            query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
-                              status="open", automatic=True, opened_utc=now)
-            session.add(query)
-            session.flush()
-            session.add(QueryMessage(query_id=query.id, kind="auto", username=self.services.actor.username,
-                                     role=self.services.actor.role.value, utc=now,
-                                     text="; ".join(i.message.en for i in confirmations)))
-        status = instance.status
-        if status in (STATUS_VERIFIED, STATUS_SIGNED):
+            self._automatic_query(tx, instance, key, "; ".join(i.message.en for i in confirmations))
+        status = FormStatus(instance.status)
+        if status in (FormStatus.VERIFIED, FormStatus.SIGNED):
             # Verified or signed data changed: the verification no longer holds, and the signature's content no
             # longer matches (it shows as invalid everywhere); the form goes back to "complete".
-            if status == STATUS_SIGNED:
-                self.services._audit(session, Action.SIGNATURE_INVALIDATED, subject=subject.subject_number,
-                                     visit=event.id, form=form.id, item=key[2], reason=clean_reason,
-                                     detail="signed data changed")
-            status = self._set_status(session, subject, event, form, instance, STATUS_COMPLETE,
+            if status is FormStatus.SIGNED:
+                tx.audit(Action.SIGNATURE_INVALIDATED, subject=subject.subject_number, visit=event.id, form=form.id,
+                         item=key[2], reason=clean_reason, detail="signed data changed")
+            status = self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE,
                                       f"{status} -> complete: data changed", clean_reason)
         if complete and state.blockers():
-            status = self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
+            status = self._set_status(tx, subject, event, form, instance, FormStatus.DRAFT,
                                       "complete -> draft: " + state.blockers()[0].message.en, clean_reason)
-        return SaveResult(True, status, state.issues(key))
+        return True, status
 
-    def _set_status(self, session: Session, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
-                    form: FormDef, instance: FormInstance, status: str, detail: str, reason: str | None = None) -> str:
+    def _automatic_query(self, tx: Tx, instance: FormInstance, key: CellKey, text: str) -> None:
+        now = self.ctx.now()
+        actor = self.ctx.actor
+        query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
+                          status="open", automatic=True, opened_utc=now)
+        tx.session.add(query)
+        tx.session.flush()
+        tx.session.add(QueryMessage(query_id=query.id, kind="auto", username=actor.username, role=actor.role.value,
+                                    utc=now, text=text))
+
+    def _set_status(self, tx: Tx, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
+                    form: FormDef, instance: FormInstance, status: FormStatus, detail: str,
+                    reason: str | None = None) -> FormStatus:
         old = instance.status
-        instance.status = status
-        now = self.services._now()
-        if status == STATUS_COMPLETE:
+        instance.status = status.value
+        now = self.ctx.now()
+        if status is FormStatus.COMPLETE:
             instance.completed_utc = now
-            instance.completed_by = self.services.actor.user_id
-        self.services._audit(session, Action.STATUS_CHANGE, subject=subject.subject_number, visit=event.id,
-                             form=form.id, old_value=old, new_value=status, reason=reason, detail=detail)
+            instance.completed_by = self.ctx.actor.user_id
+        tx.audit(Action.STATUS_CHANGE, subject=subject.subject_number, visit=event.id, form=form.id, old_value=old,
+                 new_value=status.value, reason=reason, detail=detail)
         return status
 
-    def add_row(self, ref: FormRef, group_id: str,
-                *, reason: str | None = None) -> int:
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        event, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
-        with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            form = self._definition(session, self._instance(session, subject, event_id, form_id), current)
-            instance = self._ensure_instance(session, subject, event, form)
+    def add_row(self, ref: FormRef, group_id: str, *, reason: str | None = None) -> RowAdded:
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
+        with self.ctx.write() as tx:
+            session = tx.session
+            subject = reads.subject(session, ref.subject)
+            existing = reads.instance(session, subject.id, ref.event, ref.form)
+            form = current if existing is None else reads.definition(session, existing.form_hash, current)
+            instance = self._ensure_instance(tx, subject, event, form)
             group = next((g for g in form.groups if g.id == group_id and g.repeating), None)
             if group is None:
-                raise ValidationError(Msg.ITEM_UNKNOWN, form=form_id, item=group_id)
+                raise ValidationError(Msg.ITEM_UNKNOWN, form=ref.form, item=group_id)
             rows = session.execute(select(FormRow).where(FormRow.instance_id == instance.id,
                                                          FormRow.group_id == group_id)).scalars().all()
             live = [r for r in rows if not r.removed]
             if group.max_rows is not None and len(live) >= group.max_rows:
                 raise ValidationError(Msg.ROW_LIMIT, group=group.label.as_l(), count=group.max_rows)
             clean_reason = (reason or "").strip() or None
-            if instance.status == STATUS_LOCKED:
+            status = FormStatus(instance.status)
+            if status is FormStatus.LOCKED:
                 raise ValidationError(Msg.FORM_LOCKED)
-            if instance.status in COMPLETED and clean_reason is None:
+            if status.completed and clean_reason is None:
                 raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=group.label.as_l())
             number = max((r.row_no for r in rows), default=0) + 1  # numbers are never reused
             session.add(FormRow(instance_id=instance.id, group_id=group_id, row_no=number, removed=False,
-                                created_utc=self.services._now()))
-            self.services._audit(session, Action.ROW_ADD, subject=subject_number, visit=event_id, form=form_id,
-                                 repeat_key=f"{group_id}:{number}", reason=clean_reason)
-            if instance.status in COMPLETED:
-                self._set_status(session, subject, event, form, instance, STATUS_DRAFT,
-                                 f"{instance.status} -> draft: new row", clean_reason)
-            return number
+                                created_utc=self.ctx.now()))
+            tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
+                     repeat_key=f"{group_id}:{number}", reason=clean_reason)
+            if status.completed:
+                self._set_status(tx, subject, event, form, instance, FormStatus.DRAFT,
+                                 f"{status} -> draft: new row", clean_reason)
+        return RowAdded(number, tx.changes)
 
-    def remove_row(self, ref: FormRef, group_id: str, row_no: int,
-                   reason: str) -> None:
+    def remove_row(self, ref: FormRef, group_id: str, row_no: int, reason: str) -> Changes:
         """Mark a row removed (its values stay in the database and in the audit trail). A reason is required."""
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
-        _, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
-        with self.services.store.write() as session:
-            subject = self._subject(session, subject_number)
-            instance = self._instance(session, subject, event_id, form_id)
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
+        with self.ctx.write() as tx:
+            session = tx.session
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
             row = None if instance is None else session.execute(select(FormRow).where(
                 FormRow.instance_id == instance.id, FormRow.group_id == group_id, FormRow.row_no == row_no,
                 FormRow.removed.is_(False))).scalar_one_or_none()
             if row is None or instance is None:
                 raise ValidationError(Msg.ROW_UNKNOWN, group=group_id, row=row_no)
-            if instance.status == STATUS_LOCKED:
+            status = FormStatus(instance.status)
+            if status is FormStatus.LOCKED:
                 raise ValidationError(Msg.FORM_LOCKED)
             if not reason.strip():
                 raise ValidationError(Msg.REASON_REQUIRED)
@@ -508,24 +501,24 @@ class DataEntry:
                 ItemValue.row_no == row_no)).scalars().all()
             old = json.dumps({v.item_id: _describe(v.value, v.unit, v.missing_code, v.missing_reason)
                               for v in values}, ensure_ascii=False, sort_keys=True)
-            self.services._audit(session, Action.ROW_REMOVE, subject=subject_number, visit=event_id, form=form_id,
-                                 repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
-            if instance.status in (STATUS_VERIFIED, STATUS_SIGNED):
-                form = self._definition(session, instance, current)
-                if instance.status == STATUS_SIGNED:
-                    self.services._audit(session, Action.SIGNATURE_INVALIDATED, subject=subject_number,
-                                         visit=event_id, form=form_id, reason=reason.strip(),
-                                         detail="signed data changed: row removed")
-                self._set_status(session, subject, self.study.event(event_id), form, instance, STATUS_COMPLETE,
-                                 f"{instance.status} -> complete: row removed", reason.strip())
+            tx.audit(Action.ROW_REMOVE, subject=ref.subject, visit=ref.event, form=ref.form,
+                     repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
+            if status in (FormStatus.VERIFIED, FormStatus.SIGNED):
+                form = reads.definition(session, instance.form_hash, current)
+                if status is FormStatus.SIGNED:
+                    tx.audit(Action.SIGNATURE_INVALIDATED, subject=ref.subject, visit=ref.event, form=ref.form,
+                             reason=reason.strip(), detail="signed data changed: row removed")
+                self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE,
+                                 f"{status} -> complete: row removed", reason.strip())
+        return tx.changes
 
-    def mark_complete(self, ref: FormRef) -> None:
+    def mark_complete(self, ref: FormRef) -> Changes:
         """Run every check; raise ``FormIncomplete`` listing what blocks, or mark the form complete."""
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
         typed = self.typed_buffer(ref)
-        event, current = self._lookup(event_id, form_id)
-        self.services.require(self._form_perm(current), subject=subject_number)
-        with self.services.store.write() as session:
+        event, current = self._lookup(ref.event, ref.form)
+        self.ctx.require(self._form_perm(current), subject=ref.subject)
+        with self.ctx.write() as tx:
+            session = tx.session
             subject, instance, form, state = self._load(session, ref, event, current)
             # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
             unsaved: list[Issue] = []
@@ -540,22 +533,22 @@ class DataEntry:
             blockers = state.blockers() + unsaved
             if blockers:
                 raise FormIncomplete(blockers)
-            instance = self._ensure_instance(session, subject, event, form)
-            if instance.status in COMPLETED or instance.status == STATUS_LOCKED:
-                return
+            instance = self._ensure_instance(tx, subject, event, form)
+            status = FormStatus(instance.status)
+            if status.completed or status is FormStatus.LOCKED:
+                return NO_CHANGES
             # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
             for key in state.hidden_with_value():
-                row = session.execute(select(ItemValue).where(
-                    ItemValue.instance_id == instance.id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
-                    ItemValue.item_id == key[2])).scalar_one_or_none()
+                row = reads.item_value(session, instance.id, key)
                 if row is None:
                     continue
                 old = _describe(row.value, row.unit, row.missing_code, row.missing_reason)
                 row.value = row.unit = row.canonical = row.missing_code = row.missing_reason = row.confirmed = None
-                self.services._audit(session, Action.DATA_ENTRY, subject=subject_number, visit=event_id,
-                                     form=form_id, item=key[2], repeat_key=f"{key[0]}:{key[1]}", old_value=old,
-                                     new_value=None, reason="not applicable (condition not met) at completion")
-            self._set_status(session, subject, event, form, instance, STATUS_COMPLETE, "all checks passed")
+                tx.audit(Action.DATA_ENTRY, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
+                         repeat_key=f"{key[0]}:{key[1]}", old_value=old, new_value=None,
+                         reason="not applicable (condition not met) at completion")
+            self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE, "all checks passed")
+        return tx.changes
 
 
 def _describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:

@@ -12,32 +12,33 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action
-from msc_sle_crf.clock import iso_utc, parse_iso_utc
+from msc_sle_crf.clock import iso_utc, offset_text, stored_local
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, PermissionDenied, ValidationError
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang
-from msc_sle_crf.services.entry import (
-    STATUS_COMPLETE,
-    STATUS_LOCKED,
-    STATUS_SIGNED,
-    STATUS_VERIFIED,
-    DataEntry,
-    FormIncomplete,
-    FormRef,
-)
+from msc_sle_crf.services import reads
+from msc_sle_crf.services.changes import NO_CHANGES, Changes
+from msc_sle_crf.services.context import ServiceContext, role_l
+from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Signature
 
-STATE_LABELS = {
-    "not_started": L("not started", "non commencé"), "draft": L("in progress", "en cours de saisie"),
-    STATUS_COMPLETE: L("complete", "complet"), STATUS_VERIFIED: L("source-verified", "vérifié (SDV)"),
-    STATUS_SIGNED: L("signed", "signé"), STATUS_LOCKED: L("locked", "verrouillé"),
-}
+
+class LifecycleAction(StrEnum):
+    """What can be done to a form after completion, each by the roles allowed to."""
+
+    VERIFY = "verify"
+    SIGN = "sign"
+    LOCK = "lock"
+    UNLOCK = "unlock"
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,11 @@ class SignatureInfo:
     utc_offset_min: int
     content_hash: str
     valid: bool
+    changes: Changes = NO_CHANGES  # set when returned by ``sign``
 
     def manifestation(self, lang: Lang | None = None) -> str:
         """What every display and printout shows (21 CFR 11.50)."""
-        sign = "+" if self.utc_offset_min >= 0 else "-"
-        offset = f"UTC{sign}{abs(self.utc_offset_min) // 60:02d}:{abs(self.utc_offset_min) % 60:02d}"
+        offset = offset_text(self.utc_offset_min)
         state = L("valid", "valide") if self.valid else L("INVALID: the data changed after signing",
                                                           "INVALIDE : les données ont changé après la signature")
         return (f"{self.printed_name} ({Role(self.role).label(lang or Lang.EN)}), "
@@ -76,134 +77,154 @@ def content_hash(session: Session, instance: FormInstance) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _wrong_state(status: str) -> ValidationError:
-    return ValidationError(Msg.FORM_WRONG_STATE, state=STATE_LABELS.get(status, L(status, status)))
+def _wrong_state(status: str | None) -> ValidationError:
+    return ValidationError(Msg.FORM_WRONG_STATE, state=FormStatus.of(status).as_l())
 
 
 class Lifecycle:
-    def __init__(self, entry: DataEntry) -> None:
+    def __init__(self, ctx: ServiceContext, study: StudyDef, entry: DataEntry) -> None:
+        self.ctx = ctx
+        self.study = study
         self.entry = entry
-        self.services = entry.services
-        self.study = entry.study
 
     def _load(self, session: Session, ref: FormRef) -> FormInstance:
-        subject = self.entry._subject(session, ref.subject)
-        instance = self.entry._instance(session, subject, ref.event, ref.form)
+        subject = reads.subject(session, ref.subject)
+        instance = reads.instance(session, subject.id, ref.event, ref.form)
         if instance is None:
-            raise _wrong_state("not_started")
+            raise _wrong_state(None)
         return instance
 
-    def _move(self, ref: FormRef, wanted: set[str], new: str, action: Action, *, reason: str | None = None,
-              detail: str | None = None) -> None:
-        with self.services.store.write() as session:
-            instance = self._load(session, ref)
+    def _move(self, ref: FormRef, wanted: set[FormStatus], new: FormStatus, action: Action, *,
+              reason: str | None = None, detail: str | None = None) -> Changes:
+        with self.ctx.write() as tx:
+            instance = self._load(tx.session, ref)
             if instance.status not in wanted:
                 raise _wrong_state(instance.status)
             old = instance.status
-            instance.status = new
-            instance.updated_utc = self.services._now()
-            self.services._audit(session, action, subject=ref.subject, visit=ref.event, form=ref.form,
-                                 old_value=old, new_value=new, reason=reason, detail=detail)
+            instance.status = new.value
+            instance.updated_utc = self.ctx.now()
+            tx.audit(action, subject=ref.subject, visit=ref.event, form=ref.form, old_value=old, new_value=new.value,
+                     reason=reason, detail=detail)
+        return tx.changes
+
+    # ----- what this user can do now -----------------------------------------------------------------------------
+    def available(self, status: FormStatus) -> frozenset[LifecycleAction]:
+        """The lifecycle actions this user may take on a form in this state (the screen offers just these)."""
+        can = self.ctx.can
+        out = set()
+        if status is FormStatus.COMPLETE and can(Perm.VERIFY_SOURCE_DATA):
+            out.add(LifecycleAction.VERIFY)
+        if status in (FormStatus.COMPLETE, FormStatus.VERIFIED) and can(Perm.SIGN_INVESTIGATOR_FORMS) \
+                and self.ctx.actor.role.value in self.study.meta.signatures.roles:
+            out.add(LifecycleAction.SIGN)
+        if status is FormStatus.SIGNED and can(Perm.LOCK_FORMS):
+            out.add(LifecycleAction.LOCK)
+        if status is FormStatus.LOCKED and can(Perm.LOCK_FORMS):
+            out.add(LifecycleAction.UNLOCK)
+        return frozenset(out)
 
     # ----- transitions -------------------------------------------------------------------------------------------
-    def source_verify(self, ref: FormRef) -> None:
+    def source_verify(self, ref: FormRef) -> Changes:
         """The monitor checked the form against the source documents."""
-        self.services.require(Perm.VERIFY_SOURCE_DATA, subject=ref.subject)
-        self._move(ref, {STATUS_COMPLETE}, STATUS_VERIFIED, Action.SOURCE_VERIFIED)
+        self.ctx.require(Perm.VERIFY_SOURCE_DATA, subject=ref.subject)
+        return self._move(ref, {FormStatus.COMPLETE}, FormStatus.VERIFIED, Action.SOURCE_VERIFIED)
 
     def sign(self, ref: FormRef, username: str, password: str, meaning: str) -> SignatureInfo:
         """Sign with user name and password again (both components, 21 CFR 11.200) and a meaning."""
-        self.services.require(Perm.SIGN_INVESTIGATOR_FORMS, subject=ref.subject)
+        self.ctx.require(Perm.SIGN_INVESTIGATOR_FORMS, subject=ref.subject)
         rules = self.study.meta.signatures
-        actor = self.services.actor
+        actor = self.ctx.actor
         if actor.role.value not in rules.roles:
-            raise PermissionDenied(Msg.PERMISSION_DENIED, role=L(actor.role.label(Lang.EN), actor.role.label(Lang.FR)),
+            raise PermissionDenied(Msg.PERMISSION_DENIED, role=role_l(actor.role),
                                    action=L("sign this form", "signer ce formulaire"))
         meanings = {m.code: m for m in rules.meanings}
         if meaning not in meanings:
             raise ValidationError(Msg.SIGNATURE_MEANING_UNKNOWN, choices=", ".join(meanings))
         if username.strip().lower() != actor.username:
-            self.services._audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
-                                       detail=f"user name typed: {username.strip()[:64]}")
+            self.ctx.audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
+                                 detail=f"user name typed: {username.strip()[:64]}")
             raise AuthenticationError(Msg.SIGNER_MISMATCH, user=actor.username)
         try:
-            self.services.site.authenticate(actor.username, password)
+            self.ctx.site.authenticate(actor.username, password)
         except CrfError:
-            self.services._audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
-                                       detail="wrong password")
+            self.ctx.audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
+                                 detail="wrong password")
             raise
         blockers = self.entry.open_form(ref).state.blockers()
         if blockers:
             raise FormIncomplete(blockers)
-        clock = self.services.site.clock
+        clock = self.ctx.clock
         now = clock.now()
         offset = clock.local_offset_minutes()
-        with self.services.store.write() as session:
+        with self.ctx.write() as tx:
+            session = tx.session
             instance = self._load(session, ref)
-            if instance.status not in (STATUS_COMPLETE, STATUS_VERIFIED):
+            if instance.status not in (FormStatus.COMPLETE, FormStatus.VERIFIED):
                 raise _wrong_state(instance.status)
             digest = content_hash(session, instance)
             session.add(Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
                                   printed_name=actor.full_name, role=actor.role.value, meaning=meaning,
                                   signed_utc=iso_utc(now), utc_offset_min=offset, content_hash=digest))
             old = instance.status
-            instance.status = STATUS_SIGNED
-            self.services._audit(session, Action.SIGN, subject=ref.subject, visit=ref.event, form=ref.form,
-                                 old_value=old, new_value=STATUS_SIGNED,
-                                 detail=f"meaning: {meaning}; sha256: {digest}")
-        return self.signatures(ref)[-1]
+            instance.status = FormStatus.SIGNED.value
+            tx.audit(Action.SIGN, subject=ref.subject, visit=ref.event, form=ref.form, old_value=old,
+                     new_value=FormStatus.SIGNED.value, detail=f"meaning: {meaning}; sha256: {digest}")
+        signed = self.signatures(ref)[-1]
+        return replace(signed, changes=tx.changes)
 
-    def lock(self, ref: FormRef) -> None:
-        self.services.require(Perm.LOCK_FORMS, subject=ref.subject)
-        self._move(ref, {STATUS_SIGNED}, STATUS_LOCKED, Action.STATUS_CHANGE, detail="locked")
+    def lock(self, ref: FormRef) -> Changes:
+        self.ctx.require(Perm.LOCK_FORMS, subject=ref.subject)
+        return self._move(ref, {FormStatus.SIGNED}, FormStatus.LOCKED, Action.STATUS_CHANGE, detail="locked")
 
-    def unlock(self, ref: FormRef, reason: str) -> None:
-        self.services.require(Perm.LOCK_FORMS, subject=ref.subject)
+    def unlock(self, ref: FormRef, reason: str) -> Changes:
+        self.ctx.require(Perm.LOCK_FORMS, subject=ref.subject)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
-        self._move(ref, {STATUS_LOCKED}, STATUS_SIGNED, Action.STATUS_CHANGE, reason=reason.strip(),
-                   detail="unlocked")
+        return self._move(ref, {FormStatus.LOCKED}, FormStatus.SIGNED, Action.STATUS_CHANGE, reason=reason.strip(),
+                          detail="unlocked")
 
     # ----- the whole subject ------------------------------------------------------------------------------------
-    def lock_subject(self, subject_number: str) -> None:
+    def lock_subject(self, subject_number: str) -> Changes:
         """At the end of the study: lock every form of the subject; all must be signed (or already locked)."""
-        self.services.require(Perm.LOCK_FORMS, subject=subject_number)
-        with self.services.store.write() as session:
-            subject = self.entry._subject(session, subject_number)
-            instances = list(session.execute(select(FormInstance).where(
-                FormInstance.subject_id == subject.id)).scalars())
-            unsigned = [f"{i.event_id}/{i.form_id} ({i.status})" for i in instances
-                        if i.status not in (STATUS_SIGNED, STATUS_LOCKED)]
+        self.ctx.require(Perm.LOCK_FORMS, subject=subject_number)
+        with self.ctx.write() as tx:
+            session = tx.session
+            subject = reads.subject(session, subject_number)
+            instances = reads.instances(session, subject.id)
+            unsigned = [f"{i.event_id}/{i.form_id} ({FormStatus(i.status).label()})" for i in instances
+                        if i.status not in (FormStatus.SIGNED, FormStatus.LOCKED)]
             if unsigned:
                 raise ValidationError(Msg.SUBJECT_NOT_READY, forms=", ".join(unsigned[:12])
                                       + (f" (+{len(unsigned) - 12})" if len(unsigned) > 12 else ""))
             for instance in instances:
-                instance.status = STATUS_LOCKED
+                instance.status = FormStatus.LOCKED.value
             old = subject.status
             subject.status = "locked"
-            self.services._audit(session, Action.STATUS_CHANGE, subject=subject_number, form="subject",
-                                 old_value=old, new_value="locked", detail=f"{len(instances)} forms locked")
+            tx.audit(Action.STATUS_CHANGE, subject=subject_number, form="subject", old_value=old, new_value="locked",
+                     detail=f"{len(instances)} forms locked")
+        return tx.changes
 
-    def unlock_subject(self, subject_number: str, reason: str) -> None:
-        self.services.require(Perm.LOCK_FORMS, subject=subject_number)
+    def unlock_subject(self, subject_number: str, reason: str) -> Changes:
+        self.ctx.require(Perm.LOCK_FORMS, subject=subject_number)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
-        with self.services.store.write() as session:
-            subject = self.entry._subject(session, subject_number)
-            for instance in session.execute(select(FormInstance).where(
-                    FormInstance.subject_id == subject.id, FormInstance.status == STATUS_LOCKED)).scalars():
-                instance.status = STATUS_SIGNED
+        with self.ctx.write() as tx:
+            subject = reads.subject(tx.session, subject_number)
+            for instance in reads.instances(tx.session, subject.id):
+                if instance.status == FormStatus.LOCKED:
+                    instance.status = FormStatus.SIGNED.value
             subject.status = "followed"
-            self.services._audit(session, Action.STATUS_CHANGE, subject=subject_number, form="subject",
-                                 old_value="locked", new_value="followed", reason=reason.strip())
+            tx.audit(Action.STATUS_CHANGE, subject=subject_number, form="subject", old_value="locked",
+                     new_value="followed", reason=reason.strip())
+        return tx.changes
 
     # ----- reading ------------------------------------------------------------------------------------------------
     def signatures(self, ref: FormRef) -> list[SignatureInfo]:
-        self.services.require(Perm.VIEW_DATA, subject=ref.subject)
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
         meanings = {m.code: m.label.as_l() for m in self.study.meta.signatures.meanings}
-        with self.services.store.read() as session:
-            subject = self.entry._subject(session, ref.subject)
-            instance = self.entry._instance(session, subject, ref.event, ref.form)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
                 return []
             current = content_hash(session, instance)
@@ -211,6 +232,6 @@ class Lifecycle:
                                    .order_by(Signature.id)).scalars().all()
             return [SignatureInfo(r.printed_name, r.username, r.role, r.meaning, meanings.get(r.meaning,
                                                                                             L(r.meaning, r.meaning)),
-                                  (parse_iso_utc(r.signed_utc) + dt.timedelta(minutes=r.utc_offset_min)).replace(
-                                      tzinfo=None), r.utc_offset_min, r.content_hash, r.content_hash == current)
+                                  stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min, r.content_hash,
+                                  r.content_hash == current)
                     for r in rows]

@@ -21,7 +21,11 @@ from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.services import reads
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import DataQuery, FormInstance, ItemValue, ItemVerification, QueryMessage, Subject
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
@@ -50,39 +54,46 @@ def value_hash(row: ItemValue | None) -> str:
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class QueryOpened:
+    query_id: int
+    changes: Changes
+
+
 class Monitoring:
-    def __init__(self, entry: DataEntry) -> None:
+    def __init__(self, ctx: ServiceContext, entry: DataEntry) -> None:
+        self.ctx = ctx
         self.entry = entry
-        self.services = entry.services
 
     def _instance(self, session: Session, ref: FormRef) -> FormInstance:
-        subject = self.entry._subject(session, ref.subject)
-        instance = self.entry._instance(session, subject, ref.event, ref.form)
+        subject = reads.subject(session, ref.subject)
+        instance = reads.instance(session, subject.id, ref.event, ref.form)
         if instance is None:
-            raise ValidationError(Msg.FORM_WRONG_STATE, state="not started")
+            raise ValidationError(Msg.FORM_WRONG_STATE, state=FormStatus.NOT_STARTED.as_l())
         return instance
 
-    def _add_message(self, session: Session, query: DataQuery, kind: str, text: str, ref: FormRef) -> None:
-        actor = self.services.actor
-        session.add(QueryMessage(query_id=query.id, kind=kind, username=actor.username, role=actor.role.value,
-                                 utc=self.services._now(), text=text))
-        self.services._audit(session, Action.QUERY, subject=ref.subject, visit=ref.event, form=ref.form,
-                             item=query.item_id, repeat_key=f"{query.group_id}:{query.row_no}",
-                             new_value=query.status, detail=f"query #{query.id} {kind}: {text}"[:2000])
+    def _add_message(self, tx: Tx, query: DataQuery, kind: str, text: str, ref: FormRef) -> None:
+        actor = self.ctx.actor
+        tx.session.add(QueryMessage(query_id=query.id, kind=kind, username=actor.username, role=actor.role.value,
+                                    utc=self.ctx.now(), text=text))
+        tx.audit(Action.QUERY, subject=ref.subject, visit=ref.event, form=ref.form, item=query.item_id,
+                 repeat_key=f"{query.group_id}:{query.row_no}", new_value=query.status,
+                 detail=f"query #{query.id} {kind}: {text}"[:2000])
 
     # ----- queries ----------------------------------------------------------------------------------------------
-    def open_query(self, ref: FormRef, key: CellKey, text: str) -> int:
-        self.services.require(Perm.MANAGE_QUERIES, subject=ref.subject)
+    def open_query(self, ref: FormRef, key: CellKey, text: str) -> QueryOpened:
+        self.ctx.require(Perm.MANAGE_QUERIES, subject=ref.subject)
         if not text.strip():
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
-        with self.services.store.write() as session:
-            instance = self._instance(session, ref)
+        with self.ctx.write() as tx:
+            instance = self._instance(tx.session, ref)
             query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2], status=OPEN,
-                              automatic=False, opened_utc=self.services._now())
-            session.add(query)
-            session.flush()
-            self._add_message(session, query, "open", text.strip(), ref)
-            return query.id
+                              automatic=False, opened_utc=self.ctx.now())
+            tx.session.add(query)
+            tx.session.flush()
+            self._add_message(tx, query, "open", text.strip(), ref)
+            query_id = query.id
+        return QueryOpened(query_id, tx.changes)
 
     def _query(self, session: Session, query_id: int) -> tuple[DataQuery, FormRef]:
         query = session.get(DataQuery, query_id)
@@ -95,44 +106,47 @@ class Monitoring:
         return query, FormRef(subject.subject_number, instance.event_id, instance.form_id)
 
     def answer(self, query_id: int, text: str, *, corrected_value: str | None = None,
-               reason: str | None = None) -> None:
+               reason: str | None = None) -> Changes:
         """The site answers; a corrected value is saved like any change (checked, with a reason, audited)."""
-        with self.services.store.read() as session:
+        with self.ctx.read() as session:
             query, ref = self._query(session, query_id)
             key = (query.group_id, query.row_no, query.item_id)
-        self.services.require(self.entry._form_perm(self.entry.study.forms[ref.form]), subject=ref.subject)
+        self.ctx.require(self.entry.form_perm(ref.form), subject=ref.subject)
         if not text.strip():
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
+        corrected = None
         if corrected_value is not None:
-            self.entry.save_item(ref, key, corrected_value, reason=reason or text, confirm=True)
-        with self.services.store.write() as session:
-            query, ref = self._query(session, query_id)
+            corrected = self.entry.save_item(ref, key, corrected_value, reason=reason or text, confirm=True).changes
+        with self.ctx.write() as tx:
+            query, ref = self._query(tx.session, query_id)
             query.status = ANSWERED
-            self._add_message(session, query, "answer", text.strip() + (f" [value: {corrected_value}]"
-                                                                        if corrected_value is not None else ""), ref)
+            self._add_message(tx, query, "answer", text.strip() + (f" [value: {corrected_value}]"
+                                                                   if corrected_value is not None else ""), ref)
+        return corrected | tx.changes if corrected is not None else tx.changes
 
-    def close(self, query_id: int, text: str = "") -> None:
-        self._monitor_step(query_id, CLOSED, "close", text or "closed")
+    def close(self, query_id: int, text: str = "") -> Changes:
+        return self._monitor_step(query_id, CLOSED, "close", text or "closed")
 
-    def reopen(self, query_id: int, text: str) -> None:
+    def reopen(self, query_id: int, text: str) -> Changes:
         if not text.strip():
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
-        self._monitor_step(query_id, OPEN, "reopen", text)
+        return self._monitor_step(query_id, OPEN, "reopen", text)
 
-    def _monitor_step(self, query_id: int, status: str, kind: str, text: str) -> None:
-        with self.services.store.read() as session:
+    def _monitor_step(self, query_id: int, status: str, kind: str, text: str) -> Changes:
+        with self.ctx.read() as session:
             _, ref = self._query(session, query_id)
-        self.services.require(Perm.MANAGE_QUERIES, subject=ref.subject)
-        with self.services.store.write() as session:
-            query, ref = self._query(session, query_id)
+        self.ctx.require(Perm.MANAGE_QUERIES, subject=ref.subject)
+        with self.ctx.write() as tx:
+            query, ref = self._query(tx.session, query_id)
             query.status = status
-            self._add_message(session, query, kind, text.strip(), ref)
+            self._add_message(tx, query, kind, text.strip(), ref)
+        return tx.changes
 
     def queries(self, ref: FormRef) -> list[QueryInfo]:
-        self.services.require(Perm.VIEW_DATA, subject=ref.subject)
-        with self.services.store.read() as session:
-            subject = self.entry._subject(session, ref.subject)
-            instance = self.entry._instance(session, subject, ref.event, ref.form)
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
                 return []
             out = []
@@ -146,34 +160,32 @@ class Monitoring:
 
     def open_counts(self) -> Counter[str]:
         """Open (or answered, awaiting the monitor) queries per subject number."""
-        self.services.require(Perm.VIEW_DATA)
-        with self.services.store.read() as session:
+        self.ctx.require(Perm.VIEW_DATA)
+        with self.ctx.read() as session:
             rows = session.execute(select(Subject.subject_number).join(
                 FormInstance, FormInstance.subject_id == Subject.id).join(
                 DataQuery, DataQuery.instance_id == FormInstance.id).where(DataQuery.status != CLOSED)).all()
             return Counter(number for (number,) in rows)
 
     # ----- source-data verification per item ------------------------------------------------------------------
-    def verify_item(self, ref: FormRef, key: CellKey) -> None:
-        self.services.require(Perm.VERIFY_SOURCE_DATA, subject=ref.subject)
-        with self.services.store.write() as session:
-            instance = self._instance(session, ref)
-            row = session.execute(select(ItemValue).where(
-                ItemValue.instance_id == instance.id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
-                ItemValue.item_id == key[2])).scalar_one_or_none()
-            session.add(ItemVerification(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
-                                         username=self.services.actor.username, utc=self.services._now(),
-                                         value_hash=value_hash(row)))
-            self.services._audit(session, Action.SOURCE_VERIFIED, subject=ref.subject, visit=ref.event,
-                                 form=ref.form, item=key[2], repeat_key=f"{key[0]}:{key[1]}",
-                                 new_value=row.value if row else None)
+    def verify_item(self, ref: FormRef, key: CellKey) -> Changes:
+        self.ctx.require(Perm.VERIFY_SOURCE_DATA, subject=ref.subject)
+        with self.ctx.write() as tx:
+            instance = self._instance(tx.session, ref)
+            row = reads.item_value(tx.session, instance.id, key)
+            tx.session.add(ItemVerification(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
+                                            username=self.ctx.actor.username, utc=self.ctx.now(),
+                                            value_hash=value_hash(row)))
+            tx.audit(Action.SOURCE_VERIFIED, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
+                     repeat_key=f"{key[0]}:{key[1]}", new_value=row.value if row else None)
+        return tx.changes
 
     def verified_items(self, ref: FormRef) -> dict[CellKey, bool]:
         """Each verified item: True while its value is the one verified, False once it changed."""
-        self.services.require(Perm.VIEW_DATA, subject=ref.subject)
-        with self.services.store.read() as session:
-            subject = self.entry._subject(session, ref.subject)
-            instance = self.entry._instance(session, subject, ref.event, ref.form)
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
                 return {}
             values = {(v.group_id, v.row_no, v.item_id): v for v in session.execute(

@@ -1,77 +1,46 @@
-"""Site settings an administrator may change, each with its rule."""
+"""Site settings: read by every signed-in user (site name and lock delay are shown to all), changed by an
+administrator, each change audited. The rules of each setting are in ``site_settings``."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from sqlalchemy import select
 
+from msc_sle_crf.access import Perm
+from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.i18n import L
+from msc_sle_crf.services.changes import NO_CHANGES, Changes
+from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.site_settings import READ_ONLY_SETTINGS, validate_setting
+from msc_sle_crf.store.tables import SiteSetting
 
 
-@dataclass(frozen=True)
-class SettingSpec:
-    label: L
-    default: str
-    check: Callable[[str, L], str]
+class Settings:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
 
+    def all(self) -> dict[str, str]:
+        with self.ctx.read() as session:
+            return {row.key: row.value for row in session.execute(select(SiteSetting)).scalars()}
 
-def _text(max_len: int) -> Callable[[str, L], str]:
-    def check(value: str, label: L) -> str:
-        value = value.strip()
-        if not value:
-            raise ValidationError(Msg.FIELD_REQUIRED, field=label)
-        if len(value) > max_len:
-            raise ValidationError(Msg.FIELD_PATTERN, field=label,
-                                  rule=L(f"at most {max_len} characters", f"{max_len} caractères au plus"))
-        return value
-    return check
+    def get(self, key: str, default: str = "") -> str:
+        with self.ctx.read() as session:
+            row = session.get(SiteSetting, key)
+            return row.value if row is not None else default
 
-
-def _site_number(value: str, label: L) -> str:
-    value = value.strip()
-    if not re.fullmatch(r"[0-9]{2}", value):
-        raise ValidationError(Msg.FIELD_PATTERN, field=label, rule=L("two digits, e.g. 01", "deux chiffres, ex. 01"))
-    return value
-
-
-def _int_range(low: int, high: int) -> Callable[[str, L], str]:
-    def check(value: str, label: L) -> str:
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise ValidationError(Msg.FIELD_RANGE, field=label, low=low, high=high) from None
-        if not low <= number <= high:
-            raise ValidationError(Msg.FIELD_RANGE, field=label, low=low, high=high)
-        return str(number)
-    return check
-
-
-def _choice(*choices: str) -> Callable[[str, L], str]:
-    def check(value: str, label: L) -> str:
-        value = value.strip().lower()
-        if value not in choices:
-            raise ValidationError(Msg.FIELD_PATTERN, field=label,
-                                  rule=L("one of " + ", ".join(choices), "l'une des valeurs " + ", ".join(choices)))
-        return value
-    return check
-
-
-SETTINGS: dict[str, SettingSpec] = {
-    "site_name": SettingSpec(L("Site name", "Nom du site"), "Hôpital Saint-Louis, Paris", _text(120)),
-    "site_number": SettingSpec(L("Site number", "Numéro de site"), "01", _site_number),
-    "idle_lock_minutes": SettingSpec(L("Automatic lock after (minutes)", "Verrouillage automatique après (minutes)"),
-                                     "5", _int_range(1, 60)),
-    "language": SettingSpec(L("Default language", "Langue par défaut"), "fr", _choice("fr", "en")),
-}
-
-DEFAULT_SETTINGS = {key: spec.default for key, spec in SETTINGS.items()}
-READ_ONLY_SETTINGS = ("db_id", "training", "created_utc")
-
-
-def validate_setting(key: str, value: str) -> str:
-    spec = SETTINGS.get(key)
-    if spec is None:
-        raise ValidationError(Msg.SETTING_UNKNOWN, key=key)
-    return spec.check(value, spec.label)
+    def set(self, key: str, value: str) -> Changes:
+        self.ctx.require(Perm.EDIT_SITE_SETTINGS)
+        if key in READ_ONLY_SETTINGS:
+            raise ValidationError(Msg.SETTING_UNKNOWN, key=key)
+        clean = validate_setting(key, value)
+        with self.ctx.write() as tx:
+            row = tx.session.get(SiteSetting, key)
+            old = row.value if row else None
+            if old == clean:
+                return NO_CHANGES
+            if row is None:
+                tx.session.add(SiteSetting(key=key, value=clean, updated_utc=self.ctx.now()))
+            else:
+                row.value = clean
+                row.updated_utc = self.ctx.now()
+            tx.audit(Action.SETTING_CHANGE, item=key, old_value=old, new_value=clean)
+        return tx.changes

@@ -36,9 +36,8 @@ from msc_sle_crf.security.keyslots import (
     normalize_secret,
     normalize_username,
 )
-from msc_sle_crf.services.passwords import check_password_policy
-from msc_sle_crf.services.settings import DEFAULT_SETTINGS
-from msc_sle_crf.services.users import validate_new_user
+from msc_sle_crf.security.policy import check_password_policy, validate_new_user
+from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.db import Store, check_pairing, create_database_file, open_checked, precheck_file
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.migrate import ensure_current

@@ -19,19 +19,19 @@ class App:
         self.site = site
         self.study = study
         self.idle_ms = idle_ms
-        self.login = LoginWindow(site)
+        self.login = LoginWindow(site, study=study)
         self.login.signed_in.connect(self._signed_in)
         self.main = None
 
     def start(self) -> None:
         self.login.show()
 
-    def _signed_in(self, services) -> None:
+    def _signed_in(self, ws) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
 
-        self.main = MainWindow(services, idle_ms=self.idle_ms, study=self.study)
-        if services.actor.must_change_password and not self.main.change_password(forced=True):
-            services.logout()
+        self.main = MainWindow(ws, idle_ms=self.idle_ms)
+        if ws.actor.must_change_password and not self.main.change_password(forced=True):
+            ws.logout()
             self.main.deleteLater()
             self.main = None
             self.login.reset()

@@ -36,13 +36,13 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef import values as V
-from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef.bindings import MEASURES
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.vitals import PlannedPoint, PointState, next_point, schedule
-from msc_sle_crf.services.bedside import VITAL_ITEMS, Bedside, BedsideState
+from msc_sle_crf.services.bedside import BASELINE, BedsideState
 from msc_sle_crf.services.entry import FormRef
-from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, tr
 
 BEDSIDE_STYLE = """
@@ -67,9 +67,11 @@ PHASE_COLORS = {T.Phase.NOT_STARTED: "#7b8794", T.Phase.RUNNING: "#2e7d32", T.Ph
                 T.Phase.STOPPED: "#1f5fa8"}
 POINT_COLORS = {PointState.OVERDUE: "#b00020", PointState.DUE: "#1f5fa8", PointState.DONE: "#2e7d32",
                 PointState.NOT_DONE: "#5f6b76", PointState.UPCOMING: "#33414e", PointState.WAITING: "#8a94a0"}
-VITAL_LABELS = {"VSTEMP": ("Temperature °C", "Température °C"), "VSHR": ("Heart rate /min", "Fréq. cardiaque /min"),
-                "VSSYSBP": ("Systolic mmHg", "Systolique mmHg"), "VSDIABP": ("Diastolic mmHg", "Diastolique mmHg"),
-                "VSRESP": ("Resp. rate /min", "Fréq. resp. /min"), "VSSPO2": ("SpO2 %", "SpO2 %")}
+VITAL_LABELS = {"temperature": ("Temperature °C", "Température °C"),
+                "heart_rate": ("Heart rate /min", "Fréq. cardiaque /min"),
+                "systolic_bp": ("Systolic mmHg", "Systolique mmHg"),
+                "diastolic_bp": ("Diastolic mmHg", "Diastolique mmHg"),
+                "respiratory_rate": ("Resp. rate /min", "Fréq. resp. /min"), "spo2": ("SpO2 %", "SpO2 %")}
 
 
 def _mmss(seconds: float) -> str:
@@ -81,9 +83,11 @@ def _mmss(seconds: float) -> str:
 class TrendPlot(QWidget):
     """Vital signs over the infusion day: one line per measure, time on the x axis. People look rather than read."""
 
-    SERIES = (("VSTEMP", "#b00020", Decimal(35), Decimal(41)), ("VSHR", "#1f5fa8", Decimal(40), Decimal(160)),
-              ("VSSYSBP", "#2e7d32", Decimal(60), Decimal(200)), ("VSDIABP", "#7cb342", Decimal(30), Decimal(130)),
-              ("VSSPO2", "#6a1b9a", Decimal(80), Decimal(100)))
+    SERIES = (("temperature", "#b00020", Decimal(35), Decimal(41)),
+              ("heart_rate", "#1f5fa8", Decimal(40), Decimal(160)),
+              ("systolic_bp", "#2e7d32", Decimal(60), Decimal(200)),
+              ("diastolic_bp", "#7cb342", Decimal(30), Decimal(130)),
+              ("spo2", "#6a1b9a", Decimal(80), Decimal(100)))
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,13 +151,15 @@ class BedsideWindow(QDialog):
 
     status_line_changed = Signal(str)
 
-    def __init__(self, services: Services, study: StudyDef, subject: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("bedside")
         self.setStyleSheet(BEDSIDE_STYLE)
-        self.study = study
+        self.ws = ws
+        self.study = ws.study
+        self.vs = ws.study.bindings.infusion_day.vital_signs  # which items hold the six measures
         self.subject = subject
-        self.bedside = Bedside(services, study)
+        self.bedside = ws.bedside
         self.resize(1280, 800)
         self.state: BedsideState | None = None
         self.selected_point: str | None = None
@@ -292,7 +298,7 @@ class BedsideWindow(QDialog):
         grid = QGridLayout()
         self.vital_fields: dict[str, QLineEdit] = {}
         self.vital_labels: dict[str, QLabel] = {}
-        for n, item in enumerate(VITAL_ITEMS):
+        for n, item in enumerate(self.vs.readings()):
             label = QLabel(objectName="vitalLabel")
             edit = QLineEdit(objectName="vital")
             edit.setObjectName("vital")
@@ -330,7 +336,9 @@ class BedsideWindow(QDialog):
         self.days_list = QListWidget(objectName="schedule")
         box.addWidget(self.days_list, 1)
         self.open_tolerance = QPushButton(objectName="big")
-        self.open_tolerance.clicked.connect(lambda: self._open_form(FormRef(self.subject, "TOL", "tolerance")))
+        tolerance = self.study.bindings.tolerance
+        self.open_tolerance.clicked.connect(
+            lambda: self._open_form(FormRef(self.subject, tolerance.event or "", tolerance.form)))
         box.addWidget(self.open_tolerance)
         layout.addWidget(frame)
         return page
@@ -368,8 +376,9 @@ class BedsideWindow(QDialog):
         self.schedule_title.setText(tr("Vital signs schedule", "Calendrier des signes vitaux"))
         self.not_done_button.setText(tr("Reading not done…", "Mesure non faite…"))
         self.entry_title.setText(tr("Reading", "Mesure"))
+        names = dict(zip(self.vs.readings(), MEASURES, strict=True))
         for item, label in self.vital_labels.items():
-            label.setText(tr(*VITAL_LABELS[item]))
+            label.setText(tr(*VITAL_LABELS[names[item]]))
         self.save_button.setText(tr("Save the reading (Enter)", "Enregistrer la mesure (Entrée)"))
         self.plot_title.setText(tr("Trend", "Évolution"))
         self.after_title.setText(tr("Tolerance follow-up D1-D10", "Suivi de tolérance J1-J10"))
@@ -378,9 +387,10 @@ class BedsideWindow(QDialog):
             self.render_state()
 
     # ----- data -----------------------------------------------------------------------------------------------------
-    def rebind(self, services: Services) -> None:
+    def rebind(self, ws: Workspace) -> None:
         """Another user took over the workstation: the screen stays, acting for them from now on."""
-        self.bedside = Bedside(services, self.study)
+        self.ws = ws
+        self.bedside = ws.bedside
         self.reload()
 
     def reload(self) -> None:
@@ -396,7 +406,7 @@ class BedsideWindow(QDialog):
         self.render_state()
 
     def _now(self) -> T.Now:
-        clock = self.bedside.services.site.clock
+        clock = self.ws.site.clock
         return T.Now(clock.now(), clock.monotonic(), clock.boot_id())
 
     def current(self) -> tuple[T.TimerState, list[PlannedPoint]]:
@@ -450,7 +460,7 @@ class BedsideWindow(QDialog):
         return p.label.get()
 
     def _render_points(self, points: list[PlannedPoint]) -> None:
-        offset = dt.timedelta(minutes=self.bedside.services.site.clock.local_offset_minutes())
+        offset = dt.timedelta(minutes=self.ws.site.clock.local_offset_minutes())
         selected = self.selected_point
         self.schedule_list.blockSignals(True)
         self.schedule_list.clear()
@@ -515,18 +525,18 @@ class BedsideWindow(QDialog):
             if cohort is not None:
                 cohort.setChecked(True)
             self.identity_box.setChecked(True)
-            local = s.product.at + dt.timedelta(minutes=self.bedside.services.site.clock.local_offset_minutes())
+            local = s.product.at + dt.timedelta(minutes=self.ws.site.clock.local_offset_minutes())
             self.record_check_button.setText(tr(f"Recorded at {local:%H:%M} by {s.product.by} — record again",
                                                 f"Enregistrée à {local:%H:%M} par {s.product.by} — enregistrer à "
                                                 "nouveau"))
-        self.plot.set_readings([(r.time, r.values) for r in s.readings if r.time is not None])
+        self.plot.set_readings([(r.time, self.vs.by_name(r.values)) for r in s.readings if r.time is not None])
         self.correct_button.setVisible(bool(s.timer_events))
-        base = next((r for r in s.readings if r.timepoint == "BASE"), None)
+        base = next((r for r in s.readings if r.timepoint == BASELINE), None)
         if base is not None:
             self.baseline_line.setText(tr(f"Baseline vital signs recorded at {base.time:%H:%M}",
                                           f"Signes vitaux de référence saisis à {base.time:%H:%M}"))
             self.baseline_line.setStyleSheet("background: #e8f5e9; color: #2e7d32;")
-        elif "BASE" in s.not_done:
+        elif BASELINE in s.not_done:
             self.baseline_line.setText(tr("Baseline vital signs not done", "Signes vitaux de référence non faits"))
             self.baseline_line.setStyleSheet("background: #eef2f6;")
         else:
@@ -559,11 +569,11 @@ class BedsideWindow(QDialog):
             self.flags_box.addWidget(row)
 
     def _render_after(self) -> None:
-        from msc_sle_crf.services.overview import Overview
 
         try:
-            overview = Overview(self.bedside.services, self.study).subject(self.subject)
-            snap = self.bedside.entry.open_form(FormRef(self.subject, "TOL", "tolerance"))
+            overview = self.ws.overview.subject(self.subject)
+            tolerance = self.study.bindings.tolerance
+            snap = self.bedside.entry.open_form(FormRef(self.subject, tolerance.event or "", tolerance.form))
         except CrfError:
             return
         result = overview.scores.overall.get("not_tolerated_all")
@@ -580,7 +590,8 @@ class BedsideWindow(QDialog):
             self.tolerance_state.setText(tr("Tolerated so far (no grade >= 3 since D0)",
                                             "Tolérée jusqu'ici (aucun grade >= 3 depuis J0)"))
             self.tolerance_state.setStyleSheet("background: #e8f5e9; color: #2e7d32;")
-        days = {snap.state.value(("day", r, "TLDAY")): r for r in snap.state.rows["day"]}
+        group = tolerance.group or ""
+        days = {snap.state.value((group, r, tolerance.day)): r for r in snap.state.rows[group]}
         self.days_list.clear()
         day0 = overview.scores.day0
         for day in range(1, 11):
@@ -600,9 +611,10 @@ class BedsideWindow(QDialog):
 
         cohort = next((c for c, b in self.cohort_buttons.items() if b.isChecked()), None)
         try:
-            item = self.study.forms["dose_cohort"].item("DOSEWT")
-            weight = V.parse_number(self.check_fields["weight"].text(), item)
-            cells = V.parse_number(self.check_fields["cells"].text(), self.study.forms["infusion"].item("EXCELLS"))
+            dose, infusion = self.study.bindings.infusion_day.dose, self.study.bindings.infusion_day.infusion
+            weight = V.parse_number(self.check_fields["weight"].text(), self.study.forms[dose.form].item(dose.weight))
+            cells = V.parse_number(self.check_fields["cells"].text(),
+                                   self.study.forms[infusion.form].item(infusion.cells))
         except V.ParseError:
             weight = cells = None
         if cohort is None or weight is None:
@@ -639,16 +651,16 @@ class BedsideWindow(QDialog):
         self.dose_line.setStyleSheet(style)
 
     def go_to_baseline(self) -> None:
-        self.selected_point = "BASE"
+        self.selected_point = BASELINE
         self.tabs.setCurrentIndex(1)
-        self.vital_fields["VSTEMP"].setFocus()
+        self.vital_fields[self.vs.temperature].setFocus()
         self.tick()
 
     def correct_time(self) -> None:
         """Change the clock time of a timer event (e.g. the pump's clock was right), with a reason."""
         if self.state is None or not self.state.timer_events:
             return
-        offset = dt.timedelta(minutes=self.bedside.services.site.clock.local_offset_minutes())
+        offset = dt.timedelta(minutes=self.ws.site.clock.local_offset_minutes())
         choices = [f"{e.id}: {T.phase_label(T.Phase.RUNNING).get() if e.kind is T.Kind.START else e.kind.value} "
                    f"{(e.wall + offset):%H:%M}" for e in self.state.timer_events]
         choice, ok = QInputDialog.getItem(self, tr("Correct a time", "Corriger une heure"),
@@ -717,7 +729,7 @@ class BedsideWindow(QDialog):
 
     def _pick_point(self, item: QListWidgetItem) -> None:
         self.selected_point = item.data(Qt.ItemDataRole.UserRole)
-        self.vital_fields["VSTEMP"].setFocus()
+        self.vital_fields[self.vs.temperature].setFocus()
         self.tick()
 
     def _typed(self, item: str, text: str) -> None:
@@ -746,7 +758,7 @@ class BedsideWindow(QDialog):
             edit.clear()
         self.selected_point = None
         self.reload()
-        self.vital_fields["VSTEMP"].setFocus()
+        self.vital_fields[self.vs.temperature].setFocus()
         return True
 
     def mark_not_done(self) -> None:
@@ -765,13 +777,13 @@ class BedsideWindow(QDialog):
 
     def open_adverse_event(self, flag: Any) -> None:
         try:
-            row = self.bedside.prefill_adverse_event(self.subject, flag)
+            opened = self.bedside.prefill_adverse_event(self.subject, flag)
         except CrfError as exc:
             self._fail(exc)
             return
-        window = self._open_form(FormRef(self.subject, "LOG", "adverse_events"))
+        window = self._open_form(opened.ref)
         if window is not None:
-            field = window.view.fields.get(("ae", row, "AETOXGR"))
+            field = window.view.fields.get(opened.grade_key)
             if field is not None:
                 window.scroll.ensureWidgetVisible(field)
                 field.editor.focus_widget().setFocus()
@@ -780,7 +792,7 @@ class BedsideWindow(QDialog):
         from msc_sle_crf.ui.form_view import FormWindow
 
         try:
-            window = FormWindow(self.bedside.entry, ref, self)
+            window = FormWindow(self.ws, ref, self)
         except CrfError as exc:
             self._fail(exc)
             return None
@@ -801,8 +813,8 @@ class BedsideWindow(QDialog):
         super().closeEvent(event)
 
 
-def open_bedside(services: Services, study: StudyDef, subject: str, parent: QWidget | None = None) -> BedsideWindow:
-    window = BedsideWindow(services, study, subject, parent)
+def open_bedside(ws: Workspace, subject: str, parent: QWidget | None = None) -> BedsideWindow:
+    window = BedsideWindow(ws, subject, parent)
     window.show()
     return window
 

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult
-from msc_sle_crf.services.entry import DataEntry, FormRef
-from msc_sle_crf.services.overview import Overview, SubjectOverview
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.overview import SubjectOverview
+from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form_view import STATUS_LABELS, FormWindow, status_text
 
@@ -131,12 +131,14 @@ def scores_html(overview: SubjectOverview) -> str:
 class CasebookDialog(QDialog):
     form_opened = Signal(object)  # FormWindow
 
-    def __init__(self, entry: DataEntry, study: StudyDef, subject: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.entry = entry
+        self.ws = ws
+        self.entry = ws.entry
+        study = ws.study
         self.study = study
         self.subject = subject
-        self.overview_service = Overview(entry.services, study)
+        self.overview_service = self.ws.overview
         self.resize(1360, 820)
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
@@ -182,9 +184,8 @@ class CasebookDialog(QDialog):
         """End of study: lock every form of the subject (all signed), or unlock with a reason."""
         from PySide6.QtWidgets import QInputDialog
 
-        from msc_sle_crf.services.lifecycle import Lifecycle
 
-        lifecycle = Lifecycle(self.entry)
+        lifecycle = self.ws.lifecycle
         try:
             if self.subject_locked:
                 if reason is None:
@@ -207,13 +208,13 @@ class CasebookDialog(QDialog):
         path = target or ask_path(self, f"casebook-{self.subject}.pdf")
         if path is None:
             return None
-        self.print_job = print_casebook(self, self.entry.services, self.study, self.subject, path)
+        self.print_job = print_casebook(self, self.ws, self.subject, path)
         return self.print_job
 
     def open_bedside(self) -> None:
         from msc_sle_crf.ui.bedside import BedsideWindow
 
-        window = BedsideWindow(self.entry.services, self.study, self.subject, self.parentWidget())
+        window = BedsideWindow(self.ws, self.subject, self.parentWidget())
         window.finished.connect(lambda _r: self.refresh())
         self.form_opened.emit(window)
         window.show()
@@ -224,8 +225,8 @@ class CasebookDialog(QDialog):
         self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
         from msc_sle_crf.access import Perm
 
-        self.bedside_button.setVisible(self.entry.services.can(Perm.ENTER_NURSING_DATA))
-        self.print_button.setVisible(self.entry.services.can(Perm.PRINT))
+        self.bedside_button.setVisible(self.ws.can(Perm.ENTER_NURSING_DATA))
+        self.print_button.setVisible(self.ws.can(Perm.PRINT))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),
@@ -240,12 +241,11 @@ class CasebookDialog(QDialog):
         self.subject_locked = s.status == "locked"
         self.lock_button.setText(tr("Unlock the subject…", "Déverrouiller le patient…") if self.subject_locked
                                  else tr("Lock the subject", "Verrouiller le patient"))
-        self.lock_button.setVisible(self.entry.services.can(Perm.LOCK_FORMS))
+        self.lock_button.setVisible(self.ws.can(Perm.LOCK_FORMS))
         self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
-        from msc_sle_crf.services.monitoring import Monitoring
 
-        open_queries = Monitoring(self.entry).open_counts().get(self.subject, 0)
+        open_queries = self.ws.monitoring.open_counts().get(self.subject, 0)
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()
                                 + (tr(f" · {open_queries} open query(ies)", f" · {open_queries} query(ies) ouverte(s)")
                                    if open_queries else ""))
@@ -284,7 +284,7 @@ class CasebookDialog(QDialog):
             return
         event_id, form_id = data
         try:
-            window = FormWindow(self.entry, FormRef(self.subject, event_id, form_id), self)
+            window = FormWindow(self.ws, FormRef(self.subject, event_id, form_id), self)
         except CrfError as exc:
             QMessageBox.warning(self, tr("Open form", "Ouvrir le formulaire"), error_text(exc))
             return

@@ -19,14 +19,14 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.services import Services
+from msc_sle_crf.services import Workspace
 from msc_sle_crf.ui.common import error_text, tr
 
 
 class ChangePasswordDialog(QDialog):
-    def __init__(self, services: Services, *, forced: bool = False, parent=None) -> None:
+    def __init__(self, ws: Workspace, *, forced: bool = False, parent=None) -> None:
         super().__init__(parent)
-        self.services = services
+        self.ws = ws
         self.setWindowTitle(tr("Change password", "Changer le mot de passe"))
         layout = QVBoxLayout(self)
         if forced:
@@ -56,7 +56,7 @@ class ChangePasswordDialog(QDialog):
         try:
             if self.new.text() != self.again.text():
                 raise ValidationError(Msg.PASSWORD_MISMATCH)
-            self.services.change_password(self.current.text(), self.new.text())
+            self.ws.accounts.change_password(self.current.text(), self.new.text())
         except Exception as exc:
             self.error.setText(error_text(exc))
             return
@@ -68,9 +68,9 @@ class NewSubjectDialog(QDialog):
 
     DRAFT_KEY = "subject:new"
 
-    def __init__(self, services: Services, parent=None) -> None:
+    def __init__(self, ws: Workspace, parent=None) -> None:
         super().__init__(parent)
-        self.services = services
+        self.ws = ws
         self.setWindowTitle(tr("New subject", "Nouveau patient"))
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
@@ -97,7 +97,7 @@ class NewSubjectDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self._cancel)
         layout.addWidget(buttons)
-        draft = services.load_draft(self.DRAFT_KEY)
+        draft = ws.drafts.load(self.DRAFT_KEY)
         if draft:
             self.initials.setText(draft.get("initials", ""))
             self.birth_year.setText(draft.get("birth_year", ""))
@@ -113,7 +113,7 @@ class NewSubjectDialog(QDialog):
 
     def save_draft(self) -> None:
         try:
-            self.services.save_draft(self.DRAFT_KEY, self.values())
+            self.ws.drafts.save(self.DRAFT_KEY, self.values())
             self.draft_note.setText(tr("Draft saved.", "Brouillon enregistré."))
         except Exception as exc:
             self.error.setText(error_text(exc))
@@ -121,8 +121,8 @@ class NewSubjectDialog(QDialog):
     def _accept(self) -> None:
         values = self.values()
         try:
-            self.subject = self.services.register_subject(values["initials"], values["birth_year"], values["sex"])
-            self.services.discard_draft(self.DRAFT_KEY)
+            self.subject = self.ws.subjects.register(values["initials"], values["birth_year"], values["sex"]).subject
+            self.ws.drafts.discard(self.DRAFT_KEY)
         except Exception as exc:
             self.error.setText(error_text(exc))
             return
@@ -134,14 +134,14 @@ class NewSubjectDialog(QDialog):
                                           tr("Discard what you typed?", "Abandonner la saisie ?"))
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        self.services.discard_draft(self.DRAFT_KEY)
+        self.ws.drafts.discard(self.DRAFT_KEY)
         self.reject()
 
 
 class UsersDialog(QDialog):
-    def __init__(self, services: Services, parent=None) -> None:
+    def __init__(self, ws: Workspace, parent=None) -> None:
         super().__init__(parent)
-        self.services = services
+        self.ws = ws
         self.setWindowTitle(tr("User accounts", "Comptes utilisateurs"))
         self.resize(760, 420)
         layout = QVBoxLayout(self)
@@ -159,7 +159,7 @@ class UsersDialog(QDialog):
     def refresh(self) -> None:
         from msc_sle_crf.i18n import current_lang
 
-        users = self.services.list_users()
+        users = self.ws.accounts.list_users()
         self.table.setRowCount(len(users))
         for row, user in enumerate(users):
             state = tr("active", "actif") if user.active else tr("disabled", "désactivé")
@@ -180,7 +180,7 @@ class UsersDialog(QDialog):
         if not ok:
             return
         try:
-            password = self.services.add_user(username, full_name, role)
+            password = self.ws.accounts.add_user(username, full_name, role).password
         except Exception as exc:
             QMessageBox.warning(self, tr("Not created", "Non créé"), error_text(exc))
             return

@@ -53,13 +53,13 @@ from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
 from msc_sle_crf.formdef.functions import CALCULATIONS
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.entry import (
-    COMPLETED,
-    DataEntry,
     FormIncomplete,
     FormRef,
     FormSnapshot,
     SoftCheckNeedsConfirmation,
 )
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
 
 # ----- look ---------------------------------------------------------------------------------------------------
@@ -472,17 +472,17 @@ class FieldEditor(QWidget):
             lambda: self.view.show_history(self.key))
         from msc_sle_crf.access import Perm
 
-        services = self.view.entry.services
+        ws = self.view.ws
         queries = self.view.queries_by_key.get(self.key, [])
-        if queries or services.can(Perm.MANAGE_QUERIES) or services.can(Perm.VERIFY_SOURCE_DATA):
+        if queries or ws.can(Perm.MANAGE_QUERIES) or ws.can(Perm.VERIFY_SOURCE_DATA):
             self.menu.addSeparator()
-        if services.can(Perm.MANAGE_QUERIES):
+        if ws.can(Perm.MANAGE_QUERIES):
             self.menu.addAction(tr("Raise a query…", "Ouvrir une query…")).triggered.connect(
                 lambda: self.view.raise_query(self.key))
         if queries:
             self.menu.addAction(tr(f"Queries ({len(queries)})…", f"Queries ({len(queries)})…")).triggered.connect(
                 lambda: self.view.show_queries(self.key))
-        if services.can(Perm.VERIFY_SOURCE_DATA):
+        if ws.can(Perm.VERIFY_SOURCE_DATA):
             self.menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
                 lambda: self.view.verify_item(self.key))
 
@@ -644,11 +644,10 @@ class QueryDialog(QDialog):
     def __init__(self, view: FormView, key: CellKey) -> None:
         super().__init__(view)
         from msc_sle_crf.access import Perm
-        from msc_sle_crf.services.monitoring import Monitoring
 
         self.view = view
         self.key = key
-        self.monitoring = Monitoring(view.entry)
+        self.monitoring = view.ws.monitoring
         self.setWindowTitle(tr("Queries — ", "Queries — ") + view.fields[key].item.label.get())
         self.resize(760, 480)
         layout = QVBoxLayout(self)
@@ -661,14 +660,14 @@ class QueryDialog(QDialog):
         self.corrected.setPlaceholderText(tr("Corrected value (optional)", "Valeur corrigée (facultatif)"))
         layout.addWidget(self.corrected)
         buttons = QHBoxLayout()
-        services = view.entry.services
+        ws = view.ws
         self.answer_button = QPushButton(tr("Answer", "Répondre"), objectName="answer")
         self.close_button = QPushButton(tr("Close the query", "Clore la query"), objectName="closeQuery")
         self.reopen_button = QPushButton(tr("Re-open", "Rouvrir"), objectName="reopen")
         self.answer_button.setVisible(view.entry.can_edit(view.ref.form))
         self.corrected.setVisible(view.entry.can_edit(view.ref.form))
         for button in (self.close_button, self.reopen_button):
-            button.setVisible(services.can(Perm.MANAGE_QUERIES))
+            button.setVisible(ws.can(Perm.MANAGE_QUERIES))
         self.answer_button.clicked.connect(self.answer)
         self.close_button.clicked.connect(lambda: self._step("close"))
         self.reopen_button.clicked.connect(lambda: self._step("reopen"))
@@ -685,7 +684,7 @@ class QueryDialog(QDialog):
 
     def render(self) -> None:
         parts = []
-        offset = dt.timedelta(minutes=self.view.entry.services.site.clock.local_offset_minutes())
+        offset = dt.timedelta(minutes=self.view.ws.site.clock.local_offset_minutes())
         for q in [q for q in self.monitoring.queries(self.view.ref) if q.key == self.key]:
             auto = tr(" (automatic)", " (automatique)") if q.automatic else ""
             parts.append(f"<h4>#{q.id} — {html.escape(q.status)}{auto}</h4>")
@@ -817,13 +816,14 @@ class FormView(QWidget):
 
     status_changed = Signal(str)
 
-    def __init__(self, entry: DataEntry, ref: FormRef, *, ask_reason: Callable[[str, str, str], str | None] | None
+    def __init__(self, ws: Workspace, ref: FormRef, *, ask_reason: Callable[[str, str, str], str | None] | None
                  = None, ask_missing: Callable[[str, MissingCode], str | None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("formView")
         self.setStyleSheet(FORM_STYLE)
-        self.entry = entry
+        self.ws = ws
+        self.entry = ws.entry
         self.ref = ref
         self.ask_reason = ask_reason or self._ask_reason
         self.ask_missing = ask_missing or self._ask_missing
@@ -850,9 +850,8 @@ class FormView(QWidget):
         self._build()
 
     def _load_monitoring(self) -> None:
-        from msc_sle_crf.services.monitoring import Monitoring
 
-        monitoring = Monitoring(self.entry)
+        monitoring = self.ws.monitoring
         self.queries_by_key: dict[CellKey, list[Any]] = {}
         try:
             for query in monitoring.queries(self.ref):
@@ -862,14 +861,13 @@ class FormView(QWidget):
             self.verified = {}
 
     def raise_query(self, key: CellKey) -> None:
-        from msc_sle_crf.services.monitoring import Monitoring
 
         text, ok = QInputDialog.getText(self, tr("Raise a query", "Ouvrir une query"),
                                         self.fields[key].item.label.get())
         if not ok or not text.strip():
             return
         try:
-            Monitoring(self.entry).open_query(self.ref, key, text)
+            self.ws.monitoring.open_query(self.ref, key, text)
         except CrfError as exc:
             QMessageBox.warning(self, tr("Query", "Query"), error_text(exc))
             return
@@ -877,10 +875,9 @@ class FormView(QWidget):
         self.refresh({key})
 
     def verify_item(self, key: CellKey) -> None:
-        from msc_sle_crf.services.monitoring import Monitoring
 
         try:
-            Monitoring(self.entry).verify_item(self.ref, key)
+            self.ws.monitoring.verify_item(self.ref, key)
         except CrfError as exc:
             QMessageBox.warning(self, tr("Source-data verification", "Vérification des données source"),
                                 error_text(exc))
@@ -913,7 +910,7 @@ class FormView(QWidget):
         self.print_button.clicked.connect(lambda _checked=False: self.print_pdf())
         from msc_sle_crf.access import Perm
 
-        self.print_button.setVisible(self.entry.services.can(Perm.PRINT) and self.status != "not_started")
+        self.print_button.setVisible(self.ws.can(Perm.PRINT) and self.status != "not_started")
         header.addWidget(self.print_button)
         self.lifecycle_buttons: dict[str, QPushButton] = {}
         for key, (en, fr) in (("verify", ("Source verified", "Données source vérifiées")),
@@ -1079,20 +1076,19 @@ class FormView(QWidget):
 
     # ----- lifecycle and signatures -----------------------------------------------------------------------------
     def _lifecycle(self) -> Any:
-        from msc_sle_crf.services.lifecycle import Lifecycle
 
-        return Lifecycle(self.entry)
+        return self.ws.lifecycle
 
     def _render_lifecycle(self) -> None:
         from msc_sle_crf.access import Perm
 
-        services = self.entry.services
+        ws = self.ws
         status = self.status
         visible = {
-            "verify": status == "complete" and services.can(Perm.VERIFY_SOURCE_DATA),
-            "sign": status in ("complete", "verified") and services.can(Perm.SIGN_INVESTIGATOR_FORMS),
-            "lock": status == "signed" and services.can(Perm.LOCK_FORMS),
-            "unlock": status == "locked" and services.can(Perm.LOCK_FORMS),
+            "verify": status == "complete" and ws.can(Perm.VERIFY_SOURCE_DATA),
+            "sign": status in ("complete", "verified") and ws.can(Perm.SIGN_INVESTIGATOR_FORMS),
+            "lock": status == "signed" and ws.can(Perm.LOCK_FORMS),
+            "unlock": status == "locked" and ws.can(Perm.LOCK_FORMS),
         }
         for key, button in self.lifecycle_buttons.items():
             button.setVisible(visible[key])
@@ -1116,7 +1112,7 @@ class FormView(QWidget):
         path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
         if path is None:
             return None
-        self.print_job = print_form(self, self.entry.services, self.entry.study, self.ref, path)
+        self.print_job = print_form(self, self.ws, self.ref, path)
         return self.print_job
 
     def lifecycle_action(self, key: str) -> None:
@@ -1125,7 +1121,7 @@ class FormView(QWidget):
             if key == "verify":
                 lifecycle.source_verify(self.ref)
             elif key == "sign":
-                dialog = SignDialog(self.entry.study, self.snapshot.form.label.get(), self.ref, self)
+                dialog = SignDialog(self.ws.study, self.snapshot.form.label.get(), self.ref, self)
                 if self.sign_with is not None:
                     username, password, meaning = self.sign_with
                 elif dialog.exec() == QDialog.DialogCode.Accepted:
@@ -1153,16 +1149,16 @@ class FormView(QWidget):
     # ----- scores ---------------------------------------------------------------------------------------------
     def refresh_scores(self) -> None:
         """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
-        from msc_sle_crf.scoring.subject import FORM_SCORES, scores_for_form
-        from msc_sle_crf.services.overview import Overview
+        from msc_sle_crf.scoring.subject import form_scores, scores_for_form
 
-        if self.snapshot.form.id not in FORM_SCORES:
+        bindings = self.ws.study.meta.bindings  # a form set without bindings has no scores to show
+        if bindings is None or self.snapshot.form.id not in form_scores(bindings):
             return
         try:
-            overview = Overview(self.entry.services, self.entry.study).subject(self.ref.subject)
+            overview = self.ws.overview.subject(self.ref.subject)
         except CrfError:
             return
-        results = scores_for_form(overview.scores, self.ref.event, self.snapshot.form.id)
+        results = scores_for_form(overview.scores, bindings, self.ref.event, self.snapshot.form.id)
         if not results:
             return
         self.score_panel.setHtml(score_results_html(results))
@@ -1244,7 +1240,7 @@ class FormView(QWidget):
         if any(i.severity is Severity.SOFT and not i.confirmed for i in cell.issues) and not confirm:
             return False  # waits for "Confirm value"
         reason = None
-        if self.status in COMPLETED:
+        if FormStatus(self.status).completed:
             old = self.committed.get(key, ("", None))[0]
             reason = self.ask_reason(field.item.label.get(), old, text)
             if not reason:
@@ -1292,7 +1288,7 @@ class FormView(QWidget):
         if not why:
             return
         reason = None
-        if self.status in COMPLETED:
+        if FormStatus(self.status).completed:
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
             if not reason:
                 return
@@ -1314,7 +1310,7 @@ class FormView(QWidget):
 
     def add_row(self, group_id: str) -> None:
         reason = None
-        if self.status in COMPLETED:
+        if FormStatus(self.status).completed:
             reason = self.ask_reason(self.state.group(group_id).label.get(), "", tr("new row", "nouvelle ligne"))
             if not reason:
                 return
@@ -1411,7 +1407,7 @@ class FormView(QWidget):
 class FormWindow(QDialog):
     """A form in its own window (non-modal), scrollable, with the form view inside."""
 
-    def __init__(self, entry: DataEntry, ref: FormRef, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
         self.resize(1100, 820)
@@ -1421,7 +1417,7 @@ class FormWindow(QDialog):
         self.scroll.setWidgetResizable(True)
         layout.addWidget(self.scroll)
         # Built inside its final parent: moving a finished form into a window would style every widget twice.
-        self.view = FormView(entry, ref, parent=self.scroll.viewport())
+        self.view = FormView(ws, ref, parent=self.scroll.viewport())
         self.scroll.setWidget(self.view)
         self.setWindowTitle(f"{ref.subject} · {ref.event} · {self.view.snapshot.form.label.get()}")
 

@@ -14,19 +14,21 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
-from msc_sle_crf.services import Services, Site
+from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import DEMO_ACCOUNTS
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 
 
 class LoginWindow(QWidget):
-    signed_in = Signal(object)  # Services
+    signed_in = Signal(object)  # Workspace
     language_changed = Signal()
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, *, study: StudyDef | None = None) -> None:
         super().__init__()
         self.site = site
+        self.study = study
         self.setObjectName("login")
         self.resize(900, 640)
         outer = QVBoxLayout(self)
@@ -124,13 +126,14 @@ class LoginWindow(QWidget):
             return
         self._set_busy(True)
         site = self.site
-        run_in_background(lambda: Services.sign_in(site, username, password), self._ok, self._failed)
+        study = self.study
+        run_in_background(lambda: Workspace.sign_in(site, username, password, study=study), self._ok, self._failed)
 
-    def _ok(self, services: Services) -> None:
+    def _ok(self, ws: Workspace) -> None:
         self._set_busy(False)
         self.error.clear()
         self.password.clear()
-        self.signed_in.emit(services)
+        self.signed_in.emit(ws)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)

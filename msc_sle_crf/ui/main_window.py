@@ -23,10 +23,8 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
-from msc_sle_crf.formdef import load_study
-from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
-from msc_sle_crf.services import Services
+from msc_sle_crf.services import Workspace
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
 
@@ -170,13 +168,13 @@ class LockScreen(QWidget):
 class MainWindow(QMainWindow):
     logged_out = Signal()
 
-    def __init__(self, services: Services, *, idle_ms: int | None = None, study: StudyDef | None = None) -> None:
+    def __init__(self, ws: Workspace, *, idle_ms: int | None = None) -> None:
         super().__init__()
-        self.services = services
-        self.study = study if study is not None else load_study()
+        self.ws = ws
+        self.study = ws.study
         self.resize(1280, 800)
         self.stack = QStackedWidget()
-        self.work = WorkArea(services.site.training)
+        self.work = WorkArea(ws.site.training)
         work_layout = QVBoxLayout(self.work)
         header = QHBoxLayout()
         self.heading = QLabel(objectName="title")
@@ -209,7 +207,7 @@ class MainWindow(QMainWindow):
         self.status_user = QLabel(objectName="status_user")
         self.status_site = QLabel(objectName="status_site")
         self.status_training = QLabel("FORMATION · TRAINING", objectName="training")
-        self.status_training.setVisible(services.site.training)
+        self.status_training.setVisible(ws.site.training)
         self.statusBar().addWidget(self.status_user)
         self.statusBar().addWidget(self.status_site, 1)
         self.statusBar().addPermanentWidget(self.status_training)
@@ -225,7 +223,7 @@ class MainWindow(QMainWindow):
 
     # ----- building ----------------------------------------------------------------------------------------
     def _settings(self) -> dict[str, str]:
-        return self.services.settings()
+        return self.ws.settings.all()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -242,7 +240,7 @@ class MainWindow(QMainWindow):
             self.user_menu.addAction(action)
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
-        self.users_action.triggered.connect(lambda: UsersDialog(self.services, self).exec())
+        self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self).exec())
         self.verify_action = QAction(self)
         self.verify_action.triggered.connect(self.verify)
         self.admin_menu.addAction(self.users_action)
@@ -256,15 +254,15 @@ class MainWindow(QMainWindow):
         self.lang_menu.addAction(self.en_action)
 
     def retranslate(self) -> None:
-        actor = self.services.actor
+        actor = self.ws.actor
         settings = self._settings()
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}"
-                            + (" — FORMATION / TRAINING" if self.services.site.training else ""))
+                            + (" — FORMATION / TRAINING" if self.ws.site.training else ""))
         self.heading.setText(tr("Subjects", "Patients"))
         self.open_hint.setText(tr("Double-click a subject (or select it and press Enter) to open its casebook.",
                                   "Double-cliquez sur un patient (ou sélectionnez-le et appuyez sur Entrée) pour "
                                   "ouvrir son cahier."))
-        self.open_hint.setVisible(self.services.can(Perm.VIEW_DATA))
+        self.open_hint.setVisible(self.ws.can(Perm.VIEW_DATA))
         self.new_subject_button.setText(tr("New subject…", "Nouveau patient…"))
         self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
                                               tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
@@ -287,16 +285,16 @@ class MainWindow(QMainWindow):
         self.lang_menu.setTitle(tr("Language", "Langue"))
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
-                                 f"({settings.get('site_number', '')}) · {self.services.site.db_path.name}")
-        self.users_action.setEnabled(self.services.can(Perm.MANAGE_USERS))
-        self.verify_action.setEnabled(self.services.can(Perm.VERIFY_AUDIT))
-        self.new_subject_button.setVisible(self.services.can(Perm.REGISTER_SUBJECT))
+                                 f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
+        self.users_action.setEnabled(self.ws.can(Perm.MANAGE_USERS))
+        self.verify_action.setEnabled(self.ws.can(Perm.VERIFY_AUDIT))
+        self.new_subject_button.setVisible(self.ws.can(Perm.REGISTER_SUBJECT))
         self.refresh()
 
     def refresh(self) -> None:
-        if self.services.locked:
+        if self.ws.locked:
             return
-        if not self.services.can(Perm.VIEW_DATA):
+        if not self.ws.can(Perm.VIEW_DATA):
             self.table.setRowCount(0)
             self.table.setVisible(False)
             self.no_access.setText(tr("Your role has no access to clinical data.",
@@ -305,12 +303,8 @@ class MainWindow(QMainWindow):
             return
         self.no_access.setVisible(False)
         self.table.setVisible(True)
-        from msc_sle_crf.services.entry import DataEntry
-        from msc_sle_crf.services.monitoring import Monitoring
-        from msc_sle_crf.services.overview import Overview
-
-        rows = Overview(self.services, self.study).subject_rows()
-        queries = Monitoring(DataEntry(self.services, self.study)).open_counts()
+        rows = self.ws.overview.subject_rows()
+        queries = self.ws.monitoring.open_counts()
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(rows))
         for row, r in enumerate(rows):
@@ -338,7 +332,7 @@ class MainWindow(QMainWindow):
             if retranslate is not None:
                 retranslate()
         if self.stack.currentWidget() is self.lock_screen:
-            self.lock_screen.show_for(self.services.actor.full_name, self.services.actor.username)
+            self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
 
     def _track(self, dialog: QObject) -> None:
         """Dialogs are hidden at lock and closed (their typing saved) when another user takes over."""
@@ -346,27 +340,26 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
 
     def open_casebook(self, row: int) -> None:
-        from msc_sle_crf.services.entry import DataEntry
         from msc_sle_crf.ui.casebook import CasebookDialog
 
         item = self.table.item(row, 0)
-        if item is None or not self.services.can(Perm.VIEW_DATA):
+        if item is None or not self.ws.can(Perm.VIEW_DATA):
             return
-        dialog = CasebookDialog(DataEntry(self.services, self.study), self.study, item.text(), self)
+        dialog = CasebookDialog(self.ws, item.text(), self)
         dialog.form_opened.connect(self._track)
         self._track(dialog)
         dialog.open()
         return
 
     def new_subject(self) -> None:
-        dialog = NewSubjectDialog(self.services, self)
+        dialog = NewSubjectDialog(self.ws, self)
         self.open_dialogs.append(dialog)
         dialog.finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
         dialog.finished.connect(lambda _r: self.refresh())
         dialog.open()
 
     def change_password(self, forced: bool = False) -> bool:
-        dialog = ChangePasswordDialog(self.services, forced=forced, parent=self)
+        dialog = ChangePasswordDialog(self.ws, forced=forced, parent=self)
         ok = dialog.exec() == ChangePasswordDialog.DialogCode.Accepted
         if ok:
             QMessageBox.information(self, tr("Password", "Mot de passe"),
@@ -391,7 +384,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             QMessageBox.warning(self, tr("Integrity", "Intégrité"), error_text(exc))
 
-        run_in_background(self.services.verify_integrity, done, failed)
+        run_in_background(self.ws.integrity.verify, done, failed)
 
     def update_lock_activity(self) -> None:
         """While locked: the infusion timer and the next reading stay visible (and keep being computed)."""
@@ -404,13 +397,13 @@ class MainWindow(QMainWindow):
                     lines.append(text)
         self.lock_screen.show_activity("\n".join(lines))
 
-    def _save_open_drafts(self, new_services: Services | None = None) -> None:
+    def _save_open_drafts(self, new_ws: Workspace | None = None) -> None:
         """Before another user takes over: keep the first user's unsaved input as their draft, then close. A bedside
         screen stays open for the new user: the infusion does not stop because the nurse changed."""
         for dialog in list(self.open_dialogs):
             rebind = getattr(dialog, "rebind", None)
-            if rebind is not None and new_services is not None and new_services.can(Perm.ENTER_NURSING_DATA):
-                rebind(new_services)
+            if rebind is not None and new_ws is not None and new_ws.can(Perm.ENTER_NURSING_DATA):
+                rebind(new_ws)
                 continue
             saver = getattr(dialog, "save_draft", None)
             if saver is not None:
@@ -424,10 +417,10 @@ class MainWindow(QMainWindow):
             return
         for dialog in self.open_dialogs:
             dialog.hide()
-        self.services.lock()
+        self.ws.lock()
         self.idle.pause()
         self.menuBar().setEnabled(False)
-        self.lock_screen.show_for(self.services.actor.full_name, self.services.actor.username)
+        self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
         self.stack.setCurrentWidget(self.lock_screen)
         self.update_lock_activity()
         self.activity_timer.start()
@@ -442,27 +435,27 @@ class MainWindow(QMainWindow):
         self.retranslate()
 
     def _unlock(self, password: str) -> None:
-        services = self.services
+        ws = self.ws
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
         def done(_result) -> None:
             self.lock_screen.error.clear()
             self._back_to_work()
 
-        run_in_background(lambda: services.unlock(password), done, self._lock_error)
+        run_in_background(lambda: ws.unlock(password), done, self._lock_error)
 
     def _takeover(self, username: str, password: str) -> None:
-        services = self.services
+        ws = self.ws
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
-        def done(new_services: Services) -> None:
+        def done(new_ws: Workspace) -> None:
             # The first user's input is saved under the first user's name before the context changes.
-            self._save_open_drafts(new_services)
-            self.services = new_services
+            self._save_open_drafts(new_ws)
+            self.ws = new_ws
             self.lock_screen.error.clear()
             self._back_to_work()
 
-        run_in_background(lambda: services.switch_user(username, password), done, self._lock_error)
+        run_in_background(lambda: ws.switch_user(username, password), done, self._lock_error)
 
     def _lock_error(self, exc: BaseException) -> None:
         self.lock_screen.error.setText(error_text(exc))
@@ -471,7 +464,7 @@ class MainWindow(QMainWindow):
 
     def logout(self) -> None:
         self._save_open_drafts()
-        self.services.logout()
+        self.ws.logout()
         self.idle.pause()
         self.logged_out.emit()
         self.close()

@@ -12,11 +12,10 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.pdf.render import Cancelled
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.printing import Printing
-from msc_sle_crf.services.session import Services
+from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, tr
 
 
@@ -46,11 +45,11 @@ class PrintJob(QObject):
 
     finished = Signal(object)
 
-    def __init__(self, parent: QWidget, services: Services, study: StudyDef, *, what: str, target: Path,
+    def __init__(self, parent: QWidget, ws: Workspace, *, what: str, target: Path,
                  work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes]) -> None:
         super().__init__(parent)
         self.parent_widget = parent
-        self.printing = Printing(services, study)
+        self.printing = ws.printing
         self.what, self.target = what, target
         self.cancel = threading.Event()
         self.signals = _Signals()
@@ -93,14 +92,14 @@ def ask_path(parent: QWidget, suggested: str) -> Path | None:
     return Path(path) if path else None
 
 
-def print_form(parent: QWidget, services: Services, study: StudyDef, ref: FormRef, target: Path, *,
+def print_form(parent: QWidget, ws: Workspace, ref: FormRef, target: Path, *,
                with_audit: bool = True) -> PrintJob:
-    return PrintJob(parent, services, study, what=f"CRF {ref.subject} {ref.event} {ref.form}", target=target,
+    return PrintJob(parent, ws, what=f"CRF {ref.subject} {ref.event} {ref.form}", target=target,
                     work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit))
 
 
-def print_casebook(parent: QWidget, services: Services, study: StudyDef, subject: str, target: Path, *,
+def print_casebook(parent: QWidget, ws: Workspace, subject: str, target: Path, *,
                    with_audit: bool = True) -> PrintJob:
-    return PrintJob(parent, services, study, what=f"casebook {subject}", target=target,
+    return PrintJob(parent, ws, what=f"casebook {subject}", target=target,
                     work=lambda printing, progress, cancelled: printing.casebook_pdf(
                         subject, with_audit=with_audit, progress=progress, cancelled=cancelled))

@@ -6,16 +6,14 @@ import sys
 import time
 from pathlib import Path
 
-from msc_sle_crf.formdef import load_study
 from msc_sle_crf.infusion import timer as T
-from msc_sle_crf.services import Services, Site
-from msc_sle_crf.services.bedside import Bedside
+from msc_sle_crf.services import Site, Workspace
 
 
 def main() -> None:
     db, user, password, second, second_password = Path(sys.argv[1]), *sys.argv[2:6]
     site = Site.open(db)  # the real clock: wall time, boot time and boot id
-    bedside = Bedside(Services.sign_in(site, user, password), load_study())
+    bedside = Workspace.sign_in(site, user, password).bedside
     bedside.product_check("01-001", identity_confirmed=True, weight_kg="58", cohort="2", bag_id="UC-1", lot="L1",
                           labelled_cells_e6="116", use_by="31/12/2099 23:59", premedication="none")
     bedside.second_check("01-001", second, second_password)

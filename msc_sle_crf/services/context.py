@@ -1,0 +1,120 @@
+"""The public seam of the service layer: what every service receives.
+
+A ``ServiceContext`` is one signed-in user at one open site: who acts (``actor``), what they may do
+(``require``), the clock, and the two ways to touch the database: ``read()`` for a read transaction and
+``write()`` for a write transaction (a ``Tx``) whose ``audit()`` appends to the audit trail in the same
+transaction and collects the change record the write returns. Services never reach into each other: what they
+share is this context and the read helpers in ``reads``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from msc_sle_crf import audit
+from msc_sle_crf.access import Perm, Role, allowed
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.clock import Clock, iso_utc, local_now
+from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
+from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.services.changes import Change, Changes
+from msc_sle_crf.store.db import Store
+from msc_sle_crf.store.site import Actor, Site
+
+
+class Tx:
+    """One write transaction: its session, ``audit()`` inside it, and what it changed."""
+
+    def __init__(self, ctx: ServiceContext, session: Session) -> None:
+        self.ctx = ctx
+        self.session = session
+        self._changes: list[Change] = []
+
+    def audit(self, action: Action, **kwargs: Any) -> None:
+        """Append an audit record by the acting user, in this transaction."""
+        actor = self.ctx.actor
+        self.record(AuditEntry(action, actor.username, actor.role.value, **kwargs))
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append an audit record as given (another author: a sign-in, a takeover, a second checker)."""
+        audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
+        self._changes.append(Change.of(entry.action, subject=entry.subject, visit=entry.visit, form=entry.form,
+                                       item=entry.item, repeat_key=entry.repeat_key, new_value=entry.new_value))
+
+    @property
+    def changes(self) -> Changes:
+        return Changes(tuple(self._changes))
+
+
+class ServiceContext:
+    """One signed-in user at one open site."""
+
+    def __init__(self, site: Site, actor: Actor) -> None:
+        if site.store is None:
+            raise AuthenticationError(Msg.NOT_SIGNED_IN)
+        self.site = site
+        self.actor = actor
+        self.locked = False  # the screen is locked: nothing can be read or written until the user is back
+
+    # ----- where and when --------------------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        assert self.site.store is not None
+        return self.site.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.site.clock
+
+    def now(self) -> str:
+        """The current time as stored (UTC, ISO)."""
+        return iso_utc(self.clock.now())
+
+    def local_now(self) -> dt.datetime:
+        """The workstation's wall-clock time (naive), as read at the bedside and typed into forms."""
+        return local_now(self.clock)
+
+    def to_local(self, wall: dt.datetime) -> dt.datetime:
+        return (wall + dt.timedelta(minutes=self.clock.local_offset_minutes())).replace(tzinfo=None)
+
+    # ----- who may do what -------------------------------------------------------------------------------------
+    def can(self, perm: Perm) -> bool:
+        return allowed(self.actor.role, perm)
+
+    def require(self, perm: Perm, *, subject: str | None = None) -> None:
+        """Refuse (and audit the refusal) unless the signed-in user may do this now."""
+        if self.locked:
+            raise AuthenticationError(Msg.NOT_SIGNED_IN)
+        if self.actor.must_change_password:
+            raise AuthenticationError(Msg.PASSWORD_CHANGE_REQUIRED)
+        if not self.can(perm):
+            self.audit_alone(Action.ACCESS_DENIED, subject=subject, detail=f"permission '{perm.value}' refused")
+            raise PermissionDenied(Msg.PERMISSION_DENIED, role=role_l(self.actor.role),
+                                   action=L(perm.describe(Lang.EN), perm.describe(Lang.FR)))
+
+    # ----- transactions ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.store.read() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One unit of work: the change and its audit records commit together or not at all."""
+        with self.store.write() as session:
+            yield Tx(self, session)
+
+    def audit_alone(self, action: Action, **kwargs: Any) -> Changes:
+        """An event with nothing else to write (a refusal, a print, a lock): audited in its own transaction."""
+        with self.write() as tx:
+            tx.audit(action, **kwargs)
+        return tx.changes
+
+
+def role_l(role: Role) -> L:
+    return L(role.label(Lang.EN), role.label(Lang.FR))

@@ -1,0 +1,57 @@
+"""Drafts: unfinished input kept encrypted for the user who typed it, never shown to anyone else.
+
+The keystroke buffer of a form is a draft too (``audited=False``): text not accepted yet is not data, and each
+accepted value is audited when it is saved.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from msc_sle_crf.audit import Action
+from msc_sle_crf.services.changes import NO_CHANGES, Changes
+from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.store.tables import Draft
+
+
+class Drafts:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def save(self, draft_key: str, payload: dict[str, Any], *, audited: bool = True) -> Changes:
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        user_id = self.ctx.actor.user_id
+        with self.ctx.write() as tx:
+            row = tx.session.execute(select(Draft).where(Draft.user_id == user_id,
+                                                         Draft.draft_key == draft_key)).scalar_one_or_none()
+            if row is not None and row.payload == text:
+                return NO_CHANGES
+            old = row.payload if row else None
+            if row is None:
+                tx.session.add(Draft(user_id=user_id, draft_key=draft_key, payload=text, updated_utc=self.ctx.now()))
+            else:
+                row.payload = text
+                row.updated_utc = self.ctx.now()
+            if audited:
+                tx.audit(Action.DRAFT_SAVE, form=draft_key[:64], old_value=old, new_value=text)
+        return tx.changes
+
+    def load(self, draft_key: str) -> dict[str, Any] | None:
+        with self.ctx.read() as session:
+            row = session.execute(select(Draft).where(Draft.user_id == self.ctx.actor.user_id,
+                                                      Draft.draft_key == draft_key)).scalar_one_or_none()
+            return None if row is None else dict(json.loads(row.payload))
+
+    def discard(self, draft_key: str, *, audited: bool = True) -> Changes:
+        with self.ctx.write() as tx:
+            row = tx.session.execute(select(Draft).where(Draft.user_id == self.ctx.actor.user_id,
+                                                         Draft.draft_key == draft_key)).scalar_one_or_none()
+            if row is None:
+                return NO_CHANGES
+            if audited:
+                tx.audit(Action.DRAFT_DISCARD, form=draft_key[:64], old_value=row.payload)
+            tx.session.delete(row)
+        return tx.changes

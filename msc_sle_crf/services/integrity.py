@@ -1,0 +1,84 @@
+"""The audit trail as read by people, the integrity check (pages and hash chain), and files leaving the
+database (every export, print and backup is audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from msc_sle_crf import audit
+from msc_sle_crf.access import Perm
+from msc_sle_crf.audit import Action, VerifyResult
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.store.db import integrity_problems
+from msc_sle_crf.store.tables import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    ts_utc: str
+    utc_offset_min: int
+    username: str | None
+    role: str | None
+    workstation: str
+    action: str
+    subject: str | None
+    item: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    detail: str | None
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditRecord:
+        return cls(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action, e.subject, e.item,
+                   e.old_value, e.new_value, e.reason, e.detail)
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    page_problems: tuple[str, ...]
+    audit: VerifyResult
+
+    @property
+    def ok(self) -> bool:
+        return not self.page_problems and self.audit.ok
+
+
+class Integrity:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def audit_trail(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRecord]:
+        self.ctx.require(Perm.VIEW_AUDIT)
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(AuditEvent.id < before_id)
+        with self.ctx.read() as session:
+            return [AuditRecord.of(e) for e in session.execute(query).scalars()]
+
+    def verify(self, *, full: bool = True) -> IntegrityReport:
+        """SQLCipher page check, SQLite structure check and the audit hash chain. The check is audited."""
+        ctx = self.ctx
+        ctx.require(Perm.VERIFY_AUDIT)
+        conn = ctx.store.raw_connection()
+        try:
+            problems = tuple(integrity_problems(conn, full=full))
+            result = audit.verify_connection(conn, ctx.site.keyfile.audit_anchor)
+        finally:
+            conn.close()
+        report = IntegrityReport(problems, result)
+        detail = "ok" if report.ok else (
+            f"pages: {'; '.join(problems[:3])}" if problems else f"record #{result.first_bad_id}: {result.problem}")
+        ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{result.records} records checked: {detail}")
+        if report.ok:
+            ctx.site.anchor_audit()
+        return report
+
+    def record_export(self, action: Action, path: Path, what: str) -> Changes:
+        """Audit a file leaving the database (export, print, backup)."""
+        return self.ctx.audit_alone(action, detail=f"{what} -> {path.name}")

@@ -1,0 +1,83 @@
+"""Reads the services share, written once: a subject by number, a form instance, the rows removed from a form,
+the definition a form was entered under (by its content hash), a stored value.
+
+Each takes the caller's session, so it runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.formdef.definitions import FormDef
+from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, FormRow, ItemValue, Subject
+
+CellKey = tuple[str, int, str]
+
+# Definitions are immutable for a given content hash: parsed once per process.
+_DEFINITIONS: dict[str, FormDef] = {}
+
+
+def subject(session: Session, number: str) -> Subject:
+    """The subject with this number, or a clear error naming it."""
+    row = session.execute(select(Subject).where(Subject.subject_number == number)).scalar_one_or_none()
+    if row is None:
+        raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=number)
+    return row
+
+
+def instance(session: Session, subject_id: int, event: str, form: str) -> FormInstance | None:
+    """A subject's form instance at a visit, if it was started."""
+    return session.execute(select(FormInstance).where(
+        FormInstance.subject_id == subject_id, FormInstance.event_id == event,
+        FormInstance.form_id == form)).scalar_one_or_none()
+
+
+def instances(session: Session, subject_id: int) -> list[FormInstance]:
+    return list(session.execute(select(FormInstance).where(FormInstance.subject_id == subject_id)).scalars())
+
+
+def removed_rows(session: Session, instance_ids: Iterable[int]) -> set[tuple[int, str, int]]:
+    """(instance, group, row) of every removed row: their values stay stored but count for nothing."""
+    ids = list(instance_ids)
+    if not ids:
+        return set()
+    return {(r.instance_id, r.group_id, r.row_no) for r in session.execute(
+        select(FormRow).where(FormRow.instance_id.in_(ids), FormRow.removed.is_(True))).scalars()}
+
+
+def live_rows(session: Session, instance_id: int) -> list[FormRow]:
+    return list(session.execute(select(FormRow).where(FormRow.instance_id == instance_id,
+                                                      FormRow.removed.is_(False))).scalars())
+
+
+def definition(session: Session, form_hash: str, current: FormDef | None = None) -> FormDef:
+    """The definition a form instance was entered under: the current one when the hash matches, else the
+    snapshot stored with the data."""
+    if current is not None and current.content_hash() == form_hash:
+        return current
+    found = _DEFINITIONS.get(form_hash)
+    if found is None:
+        snap = session.get(FormDefinitionSnapshot, form_hash)
+        assert snap is not None, "form instance without its definition"
+        found = FormDef.model_validate_json(snap.definition_json)
+        _DEFINITIONS[form_hash] = found
+    return found
+
+
+def remember_definition(form: FormDef) -> None:
+    """A current definition is known by its hash without reading its snapshot back."""
+    _DEFINITIONS.setdefault(form.content_hash(), form)
+
+
+def item_value(session: Session, instance_id: int, key: CellKey) -> ItemValue | None:
+    return session.execute(select(ItemValue).where(
+        ItemValue.instance_id == instance_id, ItemValue.group_id == key[0], ItemValue.row_no == key[1],
+        ItemValue.item_id == key[2])).scalar_one_or_none()
+
+
+def item_values(session: Session, instance_id: int) -> list[ItemValue]:
+    return list(session.execute(select(ItemValue).where(ItemValue.instance_id == instance_id)).scalars())

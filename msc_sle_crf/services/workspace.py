@@ -1,0 +1,129 @@
+"""The workspace: everything one signed-in user can do, built once at sign-in.
+
+The UI (and the command line) holds one ``Workspace``; its services share one ``ServiceContext``, so they act
+for the same user, see the same lock state and write through the same audited transactions. Services that need
+the study are built on first use (a user-account command never compiles the forms). The session itself (lock,
+unlock, another user taking over, log out) is the workspace's own business.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from msc_sle_crf.access import Perm
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.services.accounts import Accounts
+from msc_sle_crf.services.bedside import Bedside
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.services.drafts import Drafts
+from msc_sle_crf.services.entry import DataEntry
+from msc_sle_crf.services.integrity import Integrity
+from msc_sle_crf.services.lifecycle import Lifecycle
+from msc_sle_crf.services.monitoring import Monitoring
+from msc_sle_crf.services.overview import Overview
+from msc_sle_crf.services.printing import Printing
+from msc_sle_crf.services.settings import Settings
+from msc_sle_crf.services.subjects import Subjects
+from msc_sle_crf.store.site import Actor, Site
+
+
+class Workspace:
+    """One signed-in user's services."""
+
+    def __init__(self, site: Site, actor: Actor, study: StudyDef | None = None) -> None:
+        self.ctx = ServiceContext(site, actor)
+        self._study = study
+        self.accounts = Accounts(self.ctx)
+        self.settings = Settings(self.ctx)
+        self.subjects = Subjects(self.ctx)
+        self.drafts = Drafts(self.ctx)
+        self.integrity = Integrity(self.ctx)
+
+    @classmethod
+    def sign_in(cls, site: Site, username: str, password: str, *, study: StudyDef | None = None) -> Workspace:
+        return cls(site, site.sign_in(username, password), study)
+
+    # ----- who, where ------------------------------------------------------------------------------------------
+    @property
+    def site(self) -> Site:
+        return self.ctx.site
+
+    @property
+    def actor(self) -> Actor:
+        return self.ctx.actor
+
+    @property
+    def locked(self) -> bool:
+        return self.ctx.locked
+
+    def can(self, perm: Perm) -> bool:
+        return self.ctx.can(perm)
+
+    # ----- services that need the study ------------------------------------------------------------------------
+    @property
+    def study(self) -> StudyDef:
+        if self._study is None:
+            from msc_sle_crf.formdef import load_study
+
+            self._study = load_study()
+        return self._study
+
+    @cached_property
+    def entry(self) -> DataEntry:
+        return DataEntry(self.ctx, self.study, self.drafts)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.ctx, self.study, self.entry)
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        return Monitoring(self.ctx, self.entry)
+
+    @cached_property
+    def bedside(self) -> Bedside:
+        return Bedside(self.ctx, self.study, self.entry)
+
+    @cached_property
+    def overview(self) -> Overview:
+        return Overview(self.ctx, self.study)
+
+    @cached_property
+    def printing(self) -> Printing:
+        return Printing(self.ctx, self.study, self.entry, self.lifecycle, self.monitoring, self.settings,
+                        self.integrity)
+
+    # ----- the session -----------------------------------------------------------------------------------------
+    def lock(self) -> Changes:
+        """The screen is locked: data stays open for running timers, nothing can be read or written."""
+        if self.ctx.locked:
+            return Changes()
+        changes = self.ctx.audit_alone(Action.LOCK)
+        self.ctx.locked = True
+        self.site.anchor_audit()
+        return changes
+
+    def unlock(self, password: str) -> Changes:
+        """The same user comes back."""
+        self.ctx.actor = self.site.authenticate(self.ctx.actor.username, password)
+        self.ctx.locked = False
+        return self.ctx.audit_alone(Action.UNLOCK)
+
+    def switch_user(self, username: str, password: str) -> Workspace:
+        """Another user takes over the locked workstation: a new workspace acts for them; this one stays locked."""
+        actor = self.site.authenticate(username, password)
+        other = Workspace(self.site, actor, self._study)
+        with other.ctx.write() as tx:
+            tx.record(AuditEntry(Action.USER_SWITCH, actor.username, actor.role.value,
+                                 detail=f"took over from {self.ctx.actor.username}"))
+            tx.record(AuditEntry(Action.LOGIN, actor.username, actor.role.value))
+        self.ctx.locked = True
+        return other
+
+    def logout(self) -> Changes:
+        changes = self.ctx.audit_alone(Action.LOGOUT)
+        self.ctx.locked = True
+        self.site.anchor_audit()
+        return changes

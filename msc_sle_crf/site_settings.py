@@ -1,0 +1,77 @@
+"""Site settings an administrator may change, each with its rule."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.i18n import L
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    label: L
+    default: str
+    check: Callable[[str, L], str]
+
+
+def _text(max_len: int) -> Callable[[str, L], str]:
+    def check(value: str, label: L) -> str:
+        value = value.strip()
+        if not value:
+            raise ValidationError(Msg.FIELD_REQUIRED, field=label)
+        if len(value) > max_len:
+            raise ValidationError(Msg.FIELD_PATTERN, field=label,
+                                  rule=L(f"at most {max_len} characters", f"{max_len} caractères au plus"))
+        return value
+    return check
+
+
+def _site_number(value: str, label: L) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[0-9]{2}", value):
+        raise ValidationError(Msg.FIELD_PATTERN, field=label, rule=L("two digits, e.g. 01", "deux chiffres, ex. 01"))
+    return value
+
+
+def _int_range(low: int, high: int) -> Callable[[str, L], str]:
+    def check(value: str, label: L) -> str:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValidationError(Msg.FIELD_RANGE, field=label, low=low, high=high) from None
+        if not low <= number <= high:
+            raise ValidationError(Msg.FIELD_RANGE, field=label, low=low, high=high)
+        return str(number)
+    return check
+
+
+def _choice(*choices: str) -> Callable[[str, L], str]:
+    def check(value: str, label: L) -> str:
+        value = value.strip().lower()
+        if value not in choices:
+            raise ValidationError(Msg.FIELD_PATTERN, field=label,
+                                  rule=L("one of " + ", ".join(choices), "l'une des valeurs " + ", ".join(choices)))
+        return value
+    return check
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "site_name": SettingSpec(L("Site name", "Nom du site"), "Hôpital Saint-Louis, Paris", _text(120)),
+    "site_number": SettingSpec(L("Site number", "Numéro de site"), "01", _site_number),
+    "idle_lock_minutes": SettingSpec(L("Automatic lock after (minutes)", "Verrouillage automatique après (minutes)"),
+                                     "5", _int_range(1, 60)),
+    "language": SettingSpec(L("Default language", "Langue par défaut"), "fr", _choice("fr", "en")),
+}
+
+DEFAULT_SETTINGS = {key: spec.default for key, spec in SETTINGS.items()}
+READ_ONLY_SETTINGS = ("db_id", "training", "created_utc")
+
+
+def validate_setting(key: str, value: str) -> str:
+    spec = SETTINGS.get(key)
+    if spec is None:
+        raise ValidationError(Msg.SETTING_UNKNOWN, key=key)
+    return spec.check(value, spec.label)
