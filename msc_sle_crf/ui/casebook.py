@@ -30,8 +30,9 @@ from msc_sle_crf.scoring.common import ScoreResult
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.ui.common import error_text, tr
-from msc_sle_crf.ui.form_view import STATUS_LABELS, FormWindow, status_text
+from msc_sle_crf.status import FormStatus
+from msc_sle_crf.ui.common import error_text, status_colour, tr
+from msc_sle_crf.ui.form_view import FormWindow
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
@@ -271,9 +272,9 @@ class CasebookDialog(QDialog):
             for form_id in event.forms:
                 form = self.study.forms[form_id]
                 status = overview.statuses.get((event.id, form_id), "not_started")
-                child = QTreeWidgetItem([form.label.get(), "", status_text(status), form.version])
+                child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), form.version])
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
-                child.setForeground(2, QBrush(QColor(STATUS_LABELS.get(status, (None, "#333"))[1])))
+                child.setForeground(2, QBrush(QColor(status_colour(status))))
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
         self.scores.setHtml(scores_html(overview))

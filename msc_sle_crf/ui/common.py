@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from msc_sle_crf.errors import CrfError, Msg
 from msc_sle_crf.i18n import Lang, current_lang
+from msc_sle_crf.status import FormStatus
 
 
 def tr(en: str, fr: str) -> str:
@@ -66,6 +67,17 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
     QThreadPool.globalInstance().start(_Job(fn, signals))
 
 
+# How each form state looks (its words come from ``FormStatus.label``).
+STATUS_COLOURS: dict[FormStatus, str] = {
+    FormStatus.NOT_STARTED: "#7b8794", FormStatus.DRAFT: "#1f5fa8", FormStatus.COMPLETE: "#2e7d32",
+    FormStatus.VERIFIED: "#00796b", FormStatus.SIGNED: "#5e35b1", FormStatus.LOCKED: "#37474f",
+}
+
+
+def status_colour(status: str) -> str:
+    return STATUS_COLOURS.get(FormStatus.of(status), "#7b8794")
+
+
 STYLE = """
 QWidget { font-size: 11pt; }
 QLineEdit, QComboBox, QSpinBox { min-height: 34px; padding: 2px 8px; }
@@ -79,4 +91,4 @@ QLabel#training { background: #c62828; color: white; font-weight: bold; padding:
 QFrame#card { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
 """
 
-__all__ = ["STYLE", "error_text", "run_in_background", "tr"]
+__all__ = ["STATUS_COLOURS", "STYLE", "error_text", "run_in_background", "status_colour", "tr"]
