@@ -44,6 +44,7 @@ from msc_sle_crf.services.bedside import BASELINE, BedsideState
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.ops import Ops
 
 BEDSIDE_STYLE = """
 QLabel#identity { font-size: 20pt; font-weight: bold; color: #1d2b3a; }
@@ -151,8 +152,9 @@ class BedsideWindow(QDialog):
 
     status_line_changed = Signal(str)
 
-    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
+        self.ops = ops if ops is not None else Ops(self)
         self.setObjectName("bedside")
         self.setStyleSheet(BEDSIDE_STYLE)
         self.ws = ws
@@ -783,16 +785,13 @@ class BedsideWindow(QDialog):
             return
         window = self._open_form(opened.ref)
         if window is not None:
-            field = window.view.fields.get(opened.grade_key)
-            if field is not None:
-                window.scroll.ensureWidgetVisible(field)
-                field.editor.focus_widget().setFocus()
+            window.focus_cell(opened.grade_key)
 
     def _open_form(self, ref: FormRef) -> Any:
         from msc_sle_crf.ui.form_view import FormWindow
 
         try:
-            window = FormWindow(self.ws, ref, self)
+            window = FormWindow(self.ws, ref, self, ops=self.ops)
         except CrfError as exc:
             self._fail(exc)
             return None

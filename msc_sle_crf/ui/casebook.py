@@ -33,6 +33,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, status_colour, tr
 from msc_sle_crf.ui.form_view import FormWindow
+from msc_sle_crf.ui.ops import Ops
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
@@ -132,9 +133,10 @@ def scores_html(overview: SubjectOverview) -> str:
 class CasebookDialog(QDialog):
     form_opened = Signal(object)  # FormWindow
 
-    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
         self.entry = ws.entry
         study = ws.study
         self.study = study
@@ -215,7 +217,7 @@ class CasebookDialog(QDialog):
     def open_bedside(self) -> None:
         from msc_sle_crf.ui.bedside import BedsideWindow
 
-        window = BedsideWindow(self.ws, self.subject, self.parentWidget())
+        window = BedsideWindow(self.ws, self.subject, self.parentWidget(), ops=self.ops)
         window.finished.connect(lambda _r: self.refresh())
         self.form_opened.emit(window)
         window.show()
@@ -285,7 +287,7 @@ class CasebookDialog(QDialog):
             return
         event_id, form_id = data
         try:
-            window = FormWindow(self.ws, FormRef(self.subject, event_id, form_id), self)
+            window = FormWindow(self.ws, FormRef(self.subject, event_id, form_id), self, ops=self.ops)
         except CrfError as exc:
             QMessageBox.warning(self, tr("Open form", "Ouvrir le formulaire"), error_text(exc))
             return

@@ -61,6 +61,7 @@ from msc_sle_crf.services.entry import (
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.ops import Ops
 
 # ----- look ---------------------------------------------------------------------------------------------------
 COLORS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
@@ -818,11 +819,12 @@ class FormView(QWidget):
 
     def __init__(self, ws: Workspace, ref: FormRef, *, ask_reason: Callable[[str, str, str], str | None] | None
                  = None, ask_missing: Callable[[str, MissingCode], str | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("formView")
         self.setStyleSheet(FORM_STYLE)
         self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
         self.entry = ws.entry
         self.ref = ref
         self.ask_reason = ask_reason or self._ask_reason
@@ -1407,7 +1409,7 @@ class FormView(QWidget):
 class FormWindow(QDialog):
     """A form in its own window (non-modal), scrollable, with the form view inside."""
 
-    def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
         self.resize(1100, 820)
@@ -1417,7 +1419,7 @@ class FormWindow(QDialog):
         self.scroll.setWidgetResizable(True)
         layout.addWidget(self.scroll)
         # Built inside its final parent: moving a finished form into a window would style every widget twice.
-        self.view = FormView(ws, ref, parent=self.scroll.viewport())
+        self.view = FormView(ws, ref, parent=self.scroll.viewport(), ops=ops)
         self.scroll.setWidget(self.view)
         self.setWindowTitle(f"{ref.subject} · {ref.event} · {self.view.snapshot.form.label.get()}")
 
@@ -1425,6 +1427,15 @@ class FormWindow(QDialog):
         self.view.retranslate()
         self.setWindowTitle(f"{self.view.ref.subject} · {self.view.ref.event} · "
                             f"{self.view.snapshot.form.label.get()}")
+
+    def focus_cell(self, key: CellKey) -> bool:
+        """Scroll to a field and put the cursor in it (the bedside opens an adverse event at its grade)."""
+        field = self.view.fields.get(key)
+        if field is None:
+            return False
+        self.scroll.ensureWidgetVisible(field)
+        field.editor.focus_widget().setFocus()
+        return True
 
     def save_draft(self) -> None:
         """Called before another user takes over: what is typed is already in the typing buffer."""

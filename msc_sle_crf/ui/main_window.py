@@ -27,6 +27,7 @@ from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
+from msc_sle_crf.ui.ops import Ops
 
 _ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
                     QEvent.Type.Wheel, QEvent.Type.TouchBegin}
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ws: Workspace, *, idle_ms: int | None = None) -> None:
         super().__init__()
         self.ws = ws
+        self.ops = Ops(self)  # every write of this window and the screens it opens, and what it changed
         self.study = ws.study
         self.resize(1280, 800)
         self.stack = QStackedWidget()
@@ -345,7 +347,7 @@ class MainWindow(QMainWindow):
         item = self.table.item(row, 0)
         if item is None or not self.ws.can(Perm.VIEW_DATA):
             return
-        dialog = CasebookDialog(self.ws, item.text(), self)
+        dialog = CasebookDialog(self.ws, item.text(), self, ops=self.ops)
         dialog.form_opened.connect(self._track)
         self._track(dialog)
         dialog.open()
