@@ -90,19 +90,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from msc_sle_crf.services.demo import DEMO_ACCOUNTS, create_demo
+    from msc_sle_crf.services.demo import create_demo, demo_accounts_text
 
     site = create_demo(Path(args.db), kdf=_kdf_from_args(args))
     site.close()
-    print_demo_accounts(args.db, DEMO_ACCOUNTS)
+    _say(demo_accounts_text(args.db))
     return 0
-
-
-def print_demo_accounts(db: object, accounts: Sequence[tuple[str, str, str, str]]) -> None:
-    _say(L(f"TRAINING database created: {db}", f"Base de FORMATION créée : {db}"))
-    _say(L("Demo accounts (training only):", "Comptes de démonstration (formation uniquement) :"))
-    for username, _full, role, password in accounts:
-        _say(f"    {username:<15} {role:<13} {password}")
 
 
 def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]

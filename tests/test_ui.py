@@ -133,6 +133,24 @@ def test_admin_sees_no_clinical_data(qtbot, site: Site, people) -> None:
     main = MainWindow(admin, idle_ms=60_000)
     qtbot.addWidget(main)
     main.show()
-    assert not main.table.isVisible() and main.no_access.isVisible()
+    assert not main.table.isVisible() and main.subjects.no_access.isVisible()
     assert not main.new_subject_button.isVisible()
     assert main.users_action.isEnabled()
+
+
+def test_no_idle_lock_fires_after_the_window_closed(qtbot, db_path, clock) -> None:
+    """A closed main window leaves no timer behind: an idle lock firing later would write into a closed site (it
+    used to make a later test fail)."""
+    from .conftest import FAST_KDF
+
+    other = db_path.with_name("other.crfdb")
+    site, _admin, _code = Site.initialize(other, admin_username="admin", admin_full_name="Ada Admin",
+                                          admin_password="correct-horse-42", kdf=FAST_KDF, clock=clock)
+    ws = Workspace.sign_in(site, "admin", "correct-horse-42")
+    main = MainWindow(ws, idle_ms=100)
+    main.show()
+    main.close()
+    site.close()
+    qtbot.wait(400)  # any Qt callback raising here fails the test (pytest-qt)
+    assert not ws.locked
+    main.deleteLater()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from msc_sle_crf.clock import Clock, local_now
 from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store.site import Site
@@ -38,3 +39,10 @@ def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | N
              Workspace(site, site.authenticate(nurse[0], nurse[3]), study), study, today)
     admin_ws.printing.certificate()  # the site's PDF signing certificate is made with the site
     return site
+
+
+def demo_accounts_text(db: object) -> L:
+    """What is printed when a TRAINING database is created: where it is and its published accounts."""
+    rows = "\n".join(f"    {username:<15} {role:<13} {password}" for username, _full, role, password in DEMO_ACCOUNTS)
+    return L(f"TRAINING database created: {db}\nDemo accounts (training only):\n{rows}",
+             f"Base de FORMATION créée : {db}\nComptes de démonstration (formation uniquement) :\n{rows}")

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.locations import default_demo_db
 
+if TYPE_CHECKING:
+    from msc_sle_crf.formdef.definitions import StudyDef
+    from msc_sle_crf.services import Site, Workspace
+    from msc_sle_crf.ui.main_window import MainWindow
+
 
 class App:
     """Holds the site and switches between the sign-in window and the main window."""
 
-    def __init__(self, site, *, idle_ms: int | None = None, study=None) -> None:
+    def __init__(self, site: Site, *, idle_ms: int | None = None, study: StudyDef | None = None) -> None:
         from msc_sle_crf.ui.login import LoginWindow
 
         self.site = site
@@ -21,12 +27,12 @@ class App:
         self.idle_ms = idle_ms
         self.login = LoginWindow(site, study=study)
         self.login.signed_in.connect(self._signed_in)
-        self.main = None
+        self.main: MainWindow | None = None
 
     def start(self) -> None:
         self.login.show()
 
-    def _signed_in(self, ws) -> None:
+    def _signed_in(self, ws: Workspace) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
 
         self.main = MainWindow(ws, idle_ms=self.idle_ms)
@@ -49,11 +55,10 @@ class App:
 def ensure_demo(db: Path) -> None:
     if db.exists():
         return
-    from msc_sle_crf.cli import print_demo_accounts
-    from msc_sle_crf.services.demo import DEMO_ACCOUNTS, create_demo
+    from msc_sle_crf.services.demo import create_demo, demo_accounts_text
 
     create_demo(db).close()
-    print_demo_accounts(db, DEMO_ACCOUNTS)
+    print(demo_accounts_text(db))
 
 
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
@@ -66,7 +71,8 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
 
     if lang:
         set_lang(Lang(lang))
-    app = QApplication.instance() or QApplication(sys.argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("MSC-SLE eCRF")
     app.setStyle("Fusion")
     app.setStyleSheet(STYLE)

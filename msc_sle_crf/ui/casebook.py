@@ -24,30 +24,25 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.schedule import VisitState
-from msc_sle_crf.scoring.common import ScoreResult
+from msc_sle_crf.scoring.common import ScoreResult, score_label
+from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.ui.common import error_text, status_colour, tr
+from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form_view import FormWindow
 from msc_sle_crf.ui.ops import Ops
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
                 VisitState.TO_DO: "#1f5fa8"}
-FOLLOW_UP = ("M0", "M3", "M6", "M9", "M12")
-ROWS = (("selena_sledai", ("SELENA-SLEDAI (0-105)", "SELENA-SLEDAI (0-105)")), ("pga", ("PGA (0-3)", "PGA (0-3)")),
-        ("bilag_total", ("BILAG total", "Total BILAG")),
-        ("bilag_count_A", ("BILAG systems at A", "Systèmes BILAG en A")),
-        ("sri4", ("SRI-4 (vs M0)", "SRI-4 (vs M0)")),
-        ("prednisone_mean", ("Prednisone eq., mean mg/day", "Équiv. prednisone, moyenne mg/j")),
-        ("steroid_reduction", ("Steroids reduced >= 25 %", "Corticoïdes réduits >= 25 %")),
-        ("eq5d_lss", ("EQ-5D-5L level sum (5-25)", "EQ-5D-5L somme des niveaux (5-25)")),
-        ("sf36_physical_functioning", ("SF-36 physical functioning", "SF-36 fonctionnement physique")),
-        ("sf36_emotional_wellbeing", ("SF-36 emotional well-being", "SF-36 santé psychique")))
+# The scores of the by-visit table, in order (their names come with the results: ScoreResult.label).
+ROWS = ("selena_sledai", "pga", "bilag_total", "bilag_count_A", "sri4", "prednisone_mean", "steroid_reduction",
+        "eq5d_lss", "sf36_physical_functioning", "sf36_emotional_wellbeing")
 
 
 def _value(result: ScoreResult | None) -> str:
@@ -91,7 +86,7 @@ def _eligibility_html(result: ScoreResult | None) -> str:
     return "".join(parts)
 
 
-def scores_html(overview: SubjectOverview) -> str:
+def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
     scores = overview.scores
     parts = ['<style>td, th { padding: 3px 8px; } th { text-align: left; background: #eef2f6; }</style>']
     eligibility = _eligibility_html(scores.overall.get("eligibility"))
@@ -106,19 +101,19 @@ def scores_html(overview: SubjectOverview) -> str:
         parts.append(f"<tr><td>{label}</td><td>{verdict}</td><td>{drivers}</td></tr>")
     parts.append("</table>")
     parts.append(f"<h3>{tr('Clinical response', 'Réponse clinique')}</h3><table>")
-    for key, label in (("mcr", tr("Major clinical response", "Réponse clinique majeure")),
-                       ("pcr", tr("Partial clinical response", "Réponse clinique partielle"))):
+    for key in ("mcr", "pcr"):
         result = scores.overall.get(key)
-        parts.append(f"<tr><td>{label}</td><td>{_value(result)}</td></tr>")
+        parts.append(f"<tr><td>{html.escape(score_label(key).get())}</td><td>{_value(result)}</td></tr>")
     parts.append("</table>")
-    visits = [v for v in FOLLOW_UP if v in scores.per_visit]
+    shown = (bindings.baseline_visit, *bindings.follow_up_visits)
+    visits = [v for v in shown if v in scores.per_visit]
     if visits:
         parts.append(f"<h3>{tr('Scores by visit', 'Scores par visite')}</h3><table><tr><th></th>"
                      + "".join(f"<th>{v}</th>" for v in visits) + "</tr>")
-        for key, (en, fr) in ROWS:
+        for key in ROWS:
             if not any(key in scores.per_visit[v] for v in visits):
                 continue
-            parts.append(f"<tr><td>{tr(en, fr)}</td>"
+            parts.append(f"<tr><td>{html.escape(score_label(key).get())}</td>"
                          + "".join(f"<td>{_value(scores.per_visit[v].get(key))}</td>" for v in visits) + "</tr>")
         parts.append("</table>")
     if scores.day0 is not None:
@@ -142,30 +137,31 @@ class CasebookDialog(QDialog):
         self.study = study
         self.subject = subject
         self.overview_service = self.ws.overview
+        self.ops.data_changed.connect(self._on_changes)
         self.resize(1360, 820)
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
-        self.title = QLabel(objectName="title")
+        self.title = named(QLabel(), "title")
         head.addWidget(self.title)
         head.addStretch(1)
-        self.next_label = QLabel(objectName="subtitle")
+        self.next_label = named(QLabel(), "subtitle")
         head.addWidget(self.next_label)
         layout.addLayout(head)
         actions = QHBoxLayout()  # a row of its own: the window stays within a laptop screen
-        self.lock_button = QPushButton(objectName="lockSubject")
+        self.lock_button = named(QPushButton(), "lockSubject")
         self.lock_button.clicked.connect(self.toggle_subject_lock)
-        self.print_button = QPushButton(objectName="printCasebook")
+        self.print_button = named(QPushButton(), "printCasebook")
         self.print_button.clicked.connect(self.print_casebook)
-        self.bedside_button = QPushButton(objectName="primary")
+        self.bedside_button = named(QPushButton(), "primary")
         self.bedside_button.clicked.connect(self.open_bedside)
         actions.addStretch(1)
         for button in (self.lock_button, self.print_button, self.bedside_button):
             actions.addWidget(button)
         layout.addLayout(actions)
-        self.hint = QLabel(objectName="subtitle")
+        self.hint = named(QLabel(), "subtitle")
         layout.addWidget(self.hint)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.tree = QTreeWidget(objectName="casebook")
+        self.tree = named(QTreeWidget(), "casebook")
         self.tree.setColumnCount(4)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -176,7 +172,7 @@ class CasebookDialog(QDialog):
         self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
         splitter.addWidget(self.tree)
-        self.scores = QTextBrowser(objectName="scores")
+        self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
         splitter.addWidget(self.scores)
         splitter.setSizes([760, 520])
@@ -187,22 +183,22 @@ class CasebookDialog(QDialog):
         """End of study: lock every form of the subject (all signed), or unlock with a reason."""
         from PySide6.QtWidgets import QInputDialog
 
-
         lifecycle = self.ws.lifecycle
-        try:
-            if self.subject_locked:
-                if reason is None:
-                    reason, ok = QInputDialog.getText(self, tr("Unlock the subject", "Déverrouiller le patient"),
-                                                      tr("Reason for unlocking", "Motif du déverrouillage"))
-                    if not ok:
-                        return
-                lifecycle.unlock_subject(self.subject, reason or "")
-            else:
-                lifecycle.lock_subject(self.subject)
-        except CrfError as exc:
-            QMessageBox.warning(self, self.windowTitle(), error_text(exc))
-            return
-        self.refresh()
+        if self.subject_locked:
+            if reason is None:
+                reason, ok = QInputDialog.getText(self, tr("Unlock the subject", "Déverrouiller le patient"),
+                                                  tr("Reason for unlocking", "Motif du déverrouillage"))
+                if not ok:
+                    return
+            why = reason or ""
+            self.ops.run(lambda: lifecycle.unlock_subject(self.subject, why), parent=self, title=self.windowTitle())
+        else:
+            self.ops.run(lambda: lifecycle.lock_subject(self.subject), parent=self, title=self.windowTitle())
+
+    def _on_changes(self, changes: Changes) -> None:
+        """A write anywhere (a form, the bedside, a query): redraw when it touched this subject."""
+        if changes.touches(self.subject) and not self.ws.locked:
+            self.refresh()
 
     def print_casebook(self, target: Any = None) -> Any:
         """The subject's casebook as a signed PDF, made in the background (progress, cancel)."""
@@ -218,7 +214,6 @@ class CasebookDialog(QDialog):
         from msc_sle_crf.ui.bedside import BedsideWindow
 
         window = BedsideWindow(self.ws, self.subject, self.parentWidget(), ops=self.ops)
-        window.finished.connect(lambda _r: self.refresh())
         self.form_opened.emit(window)
         window.show()
 
@@ -252,8 +247,8 @@ class CasebookDialog(QDialog):
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()
                                 + (tr(f" · {open_queries} open query(ies)", f" · {open_queries} query(ies) ouverte(s)")
                                    if open_queries else ""))
-        expanded = {self.tree.topLevelItem(i).text(0): self.tree.topLevelItem(i).isExpanded()
-                    for i in range(self.tree.topLevelItemCount())}
+        tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        expanded = {top.text(0): top.isExpanded() for top in tops if top is not None}
         self.tree.clear()
         plans = {p.event: p for p in overview.plans}
         for event in self.study.meta.events:
@@ -279,7 +274,7 @@ class CasebookDialog(QDialog):
                 child.setForeground(2, QBrush(QColor(status_colour(status))))
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
-        self.scores.setHtml(scores_html(overview))
+        self.scores.setHtml(scores_html(overview, self.study.bindings))
 
     def _open(self, item: QTreeWidgetItem) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole)
@@ -291,7 +286,5 @@ class CasebookDialog(QDialog):
         except CrfError as exc:
             QMessageBox.warning(self, tr("Open form", "Ouvrir le formulaire"), error_text(exc))
             return
-        window.view.status_changed.connect(lambda _s: self.refresh())
-        window.finished.connect(lambda _r: self.refresh())
         self.form_opened.emit(window)
         window.open()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from msc_sle_crf.errors import CrfError, Msg
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.status import FormStatus
+
+W = TypeVar("W", bound=QObject)
+
+
+def named(widget: W, name: str) -> W:
+    """A widget with its object name (style sheets and tests find it by name): ``named(QLabel(), "title")``."""
+    widget.setObjectName(name)
+    return widget
 
 
 def tr(en: str, fr: str) -> str:
@@ -91,4 +99,4 @@ QLabel#training { background: #c62828; color: white; font-weight: bold; padding:
 QFrame#card { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
 """
 
-__all__ = ["STATUS_COLOURS", "STYLE", "error_text", "run_in_background", "status_colour", "tr"]
+__all__ = ["STATUS_COLOURS", "STYLE", "error_text", "named", "run_in_background", "status_colour", "tr"]

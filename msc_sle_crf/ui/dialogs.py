@@ -16,17 +16,24 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
-from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.access import Role
+from msc_sle_crf.errors import CrfError, Msg, ValidationError
+from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services import Workspace
-from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.services.subjects import SubjectInfo
+from msc_sle_crf.ui.common import error_text, named, tr
+from msc_sle_crf.ui.ops import Ops
 
 
 class ChangePasswordDialog(QDialog):
-    def __init__(self, ws: Workspace, *, forced: bool = False, parent=None) -> None:
+    def __init__(self, ws: Workspace, *, forced: bool = False, parent: QWidget | None = None,
+                 ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
         self.setWindowTitle(tr("Change password", "Changer le mot de passe"))
         layout = QVBoxLayout(self)
         if forced:
@@ -35,16 +42,16 @@ class ChangePasswordDialog(QDialog):
             note.setWordWrap(True)
             layout.addWidget(note)
         form = QFormLayout()
-        self.current = QLineEdit(objectName="current")
-        self.new = QLineEdit(objectName="new")
-        self.again = QLineEdit(objectName="again")
+        self.current = named(QLineEdit(), "current")
+        self.new = named(QLineEdit(), "new")
+        self.again = named(QLineEdit(), "again")
         for field in (self.current, self.new, self.again):
             field.setEchoMode(QLineEdit.EchoMode.Password)
         form.addRow(tr("Current password", "Mot de passe actuel"), self.current)
         form.addRow(tr("New password (10 characters or more)", "Nouveau (10 caractères ou plus)"), self.new)
         form.addRow(tr("Repeat the new password", "Répétez le nouveau"), self.again)
         layout.addLayout(form)
-        self.error = QLabel(objectName="error")
+        self.error = named(QLabel(), "error")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -53,14 +60,15 @@ class ChangePasswordDialog(QDialog):
         layout.addWidget(buttons)
 
     def _accept(self) -> None:
-        try:
-            if self.new.text() != self.again.text():
-                raise ValidationError(Msg.PASSWORD_MISMATCH)
-            self.ws.accounts.change_password(self.current.text(), self.new.text())
-        except Exception as exc:
-            self.error.setText(error_text(exc))
+        if self.new.text() != self.again.text():
+            self._show(ValidationError(Msg.PASSWORD_MISMATCH))
             return
-        self.accept()
+        current, new = self.current.text(), self.new.text()
+        if self.ops.run(lambda: self.ws.accounts.change_password(current, new), on_error=self._show) is not None:
+            self.accept()
+
+    def _show(self, exc: CrfError) -> None:
+        self.error.setText(error_text(exc))
 
 
 class NewSubjectDialog(QDialog):
@@ -68,18 +76,20 @@ class NewSubjectDialog(QDialog):
 
     DRAFT_KEY = "subject:new"
 
-    def __init__(self, ws: Workspace, parent=None) -> None:
+    def __init__(self, ws: Workspace, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
+        self.subject: SubjectInfo | None = None
         self.setWindowTitle(tr("New subject", "Nouveau patient"))
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.initials = QLineEdit(objectName="initials")
+        self.initials = named(QLineEdit(), "initials")
         self.initials.setMaxLength(3)
-        self.birth_year = QLineEdit(objectName="birth_year")
+        self.birth_year = named(QLineEdit(), "birth_year")
         self.birth_year.setMaxLength(4)
-        self.sex = QComboBox(objectName="sex")
+        self.sex = named(QComboBox(), "sex")
         self.sex.addItem("", "")
         self.sex.addItem(tr("Female", "Femme"), "F")
         self.sex.addItem(tr("Male", "Homme"), "M")
@@ -87,10 +97,10 @@ class NewSubjectDialog(QDialog):
         form.addRow(tr("Year of birth", "Année de naissance"), self.birth_year)
         form.addRow(tr("Sex", "Sexe"), self.sex)
         layout.addLayout(form)
-        self.error = QLabel(objectName="error")
+        self.error = named(QLabel(), "error")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
-        self.draft_note = QLabel(objectName="subtitle")
+        self.draft_note = named(QLabel(), "subtitle")
         layout.addWidget(self.draft_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Register", "Inscrire"))
@@ -112,20 +122,20 @@ class NewSubjectDialog(QDialog):
                 "sex": self.sex.currentData() or ""}
 
     def save_draft(self) -> None:
-        try:
-            self.ws.drafts.save(self.DRAFT_KEY, self.values())
+        if self.ops.run(lambda: self.ws.drafts.save(self.DRAFT_KEY, self.values()), on_error=self._show) is not None:
             self.draft_note.setText(tr("Draft saved.", "Brouillon enregistré."))
-        except Exception as exc:
-            self.error.setText(error_text(exc))
+
+    def _show(self, exc: CrfError) -> None:
+        self.error.setText(error_text(exc))
 
     def _accept(self) -> None:
         values = self.values()
-        try:
-            self.subject = self.ws.subjects.register(values["initials"], values["birth_year"], values["sex"]).subject
-            self.ws.drafts.discard(self.DRAFT_KEY)
-        except Exception as exc:
-            self.error.setText(error_text(exc))
+        registered = self.ops.run(lambda: self.ws.subjects.register(values["initials"], values["birth_year"],
+                                                                     values["sex"]), on_error=self._show)
+        if registered is None:
             return
+        self.subject = registered.subject
+        self.ws.drafts.discard(self.DRAFT_KEY)
         self.accept()
 
     def _cancel(self) -> None:
@@ -139,9 +149,10 @@ class NewSubjectDialog(QDialog):
 
 
 class UsersDialog(QDialog):
-    def __init__(self, ws: Workspace, parent=None) -> None:
+    def __init__(self, ws: Workspace, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
         self.setWindowTitle(tr("User accounts", "Comptes utilisateurs"))
         self.resize(760, 420)
         layout = QVBoxLayout(self)
@@ -157,8 +168,6 @@ class UsersDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        from msc_sle_crf.i18n import current_lang
-
         users = self.ws.accounts.list_users()
         self.table.setRowCount(len(users))
         for row, user in enumerate(users):
@@ -175,15 +184,17 @@ class UsersDialog(QDialog):
         full_name, ok = QInputDialog.getText(self, tr("Add a user", "Ajouter"), tr("Full name", "Nom complet"))
         if not ok:
             return
-        role, ok = QInputDialog.getItem(self, tr("Add a user", "Ajouter"), tr("Role", "Rôle"),
-                                        ["nurse", "investigator", "monitor", "admin"], 0, False)
+        roles = [Role.NURSE, Role.INVESTIGATOR, Role.MONITOR, Role.ADMIN]
+        label, ok = QInputDialog.getItem(self, tr("Add a user", "Ajouter"), tr("Role", "Rôle"),
+                                         [r.label(current_lang()) for r in roles], 0, False)
         if not ok:
             return
-        try:
-            password = self.ws.accounts.add_user(username, full_name, role).password
-        except Exception as exc:
-            QMessageBox.warning(self, tr("Not created", "Non créé"), error_text(exc))
+        role = roles[[r.label(current_lang()) for r in roles].index(label)]
+        issued = self.ops.run(lambda: self.ws.accounts.add_user(username, full_name, role.value), parent=self,
+                              title=tr("Not created", "Non créé"))
+        if issued is None:
             return
+        password = issued.password
         QMessageBox.information(self, tr("User created", "Utilisateur créé"),
                                 tr(f"One-time password for {username}: {password}\nGive it in person; "
                                    "it must be changed at first sign-in.",

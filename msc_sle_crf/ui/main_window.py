@@ -1,22 +1,22 @@
-"""Main window: subject list, status bar (user, role, site, TRAINING), user menu, idle auto-lock, lock screen."""
+"""Main window: subject list, status bar (user, role, site, TRAINING), user menu, idle auto-lock, lock screen.
+
+It holds the signed-in user's ``Workspace`` and one ``Ops``: every screen it opens writes through that ``Ops`` and
+redraws from its change records.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
-    QApplication,
-    QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -24,43 +24,21 @@ from PySide6.QtWidgets import (
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
-from msc_sle_crf.services import Workspace
-from msc_sle_crf.ui.common import error_text, run_in_background, tr
+from msc_sle_crf.services import IntegrityReport, Workspace
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
+from msc_sle_crf.ui.lock_screen import IdleWatcher, LockScreen
 from msc_sle_crf.ui.ops import Ops
-
-_ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
-                    QEvent.Type.Wheel, QEvent.Type.TouchBegin}
+from msc_sle_crf.ui.subject_list import SubjectList
 
 
-class IdleWatcher(QObject):
-    """Locks after a period without keyboard, mouse or touch input anywhere in the application."""
+class TrackedWindow(Protocol):
+    """What the main window expects of the windows it tracks (forms, casebooks, the bedside)."""
 
-    idle = Signal()
-
-    def __init__(self, timeout_ms: int) -> None:
-        super().__init__()
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(timeout_ms)
-        self.timer.timeout.connect(self.idle.emit)
-        QApplication.instance().installEventFilter(self)
-        self.timer.start()
-
-    def set_timeout(self, timeout_ms: int) -> None:
-        self.timer.setInterval(timeout_ms)
-        self.timer.start()
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() in _ACTIVITY_EVENTS and self.timer.isActive():
-            self.timer.start()
-        return False
-
-    def pause(self) -> None:
-        self.timer.stop()
-
-    def resume(self) -> None:
-        self.timer.start()
+    def hide(self) -> None: ...
+    def show(self) -> None: ...
+    def done(self, result: int) -> None: ...
 
 
 class WorkArea(QWidget):
@@ -70,7 +48,7 @@ class WorkArea(QWidget):
         super().__init__()
         self.training = training
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self.training:
             return
@@ -86,86 +64,6 @@ class WorkArea(QWidget):
         painter.end()
 
 
-class LockScreen(QWidget):
-    unlock_requested = Signal(str)
-    takeover_requested = Signal(str, str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        outer = QVBoxLayout(self)
-        # What keeps running while the screen is locked (an infusion and its next reading), without identity.
-        self.activity = QLabel(objectName="lockActivity")
-        self.activity.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; color: #1d2b3a; "
-                                    "background: #e8f0fb; border-radius: 8px; padding: 12px; }")
-        self.activity.setVisible(False)
-        outer.addWidget(self.activity)
-        outer.addStretch(1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        card = QFrame(objectName="card")
-        card.setFixedWidth(480)
-        box = QVBoxLayout(card)
-        box.setContentsMargins(32, 24, 32, 24)
-        self.title = QLabel(objectName="title")
-        self.who = QLabel(objectName="subtitle")
-        self.who.setWordWrap(True)
-        self.password = QLineEdit(objectName="lock_password")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.unlock_button = QPushButton(objectName="primary")
-        self.other_title = QLabel()
-        self.other_user = QLineEdit(objectName="other_user")
-        self.other_password = QLineEdit(objectName="other_password")
-        self.other_password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.takeover_button = QPushButton(objectName="takeover")
-        self.error = QLabel(objectName="error")
-        self.error.setWordWrap(True)
-        for widget in (self.title, self.who, self.password, self.unlock_button, self.other_title,
-                       self.other_user, self.other_password, self.takeover_button, self.error):
-            box.addWidget(widget)
-        row.addWidget(card)
-        row.addStretch(1)
-        outer.addLayout(row)
-        outer.addStretch(1)
-        self.password.returnPressed.connect(self._unlock)
-        self.unlock_button.clicked.connect(self._unlock)
-        self.other_user.returnPressed.connect(self.other_password.setFocus)
-        self.other_password.returnPressed.connect(self._takeover)
-        self.takeover_button.clicked.connect(self._takeover)
-
-    def show_activity(self, text: str) -> None:
-        self.activity.setText(text)
-        self.activity.setVisible(bool(text))
-        overdue = "OVERDUE" in text or "EN RETARD" in text
-        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; padding: 12px; border-radius: 8px; "
-                                    + ("color: #b00020; background: #fdecea; }" if overdue else
-                                       "color: #1d2b3a; background: #e8f0fb; }"))
-
-    def show_for(self, full_name: str, username: str) -> None:
-        self.title.setText(tr("Locked", "Session verrouillée"))
-        self.who.setText(tr(f"Session of {full_name} ({username}). Enter your password to go on.",
-                            f"Session de {full_name} ({username}). Saisissez votre mot de passe pour continuer."))
-        self.password.setPlaceholderText(tr("Password", "Mot de passe"))
-        self.unlock_button.setText(tr("Unlock", "Déverrouiller"))
-        self.other_title.setText(tr("Or another user takes over (the current input is kept as a draft):",
-                                    "Ou un autre utilisateur prend la main (la saisie en cours est gardée en "
-                                    "brouillon) :"))
-        self.other_title.setWordWrap(True)
-        self.other_user.setPlaceholderText(tr("User name", "Nom d'utilisateur"))
-        self.other_password.setPlaceholderText(tr("Password", "Mot de passe"))
-        self.takeover_button.setText(tr("Take over", "Prendre la main"))
-        for field in (self.password, self.other_user, self.other_password):
-            field.clear()
-        self.error.clear()
-        self.password.setFocus()
-
-    def _unlock(self) -> None:
-        self.unlock_requested.emit(self.password.text())
-
-    def _takeover(self) -> None:
-        self.takeover_requested.emit(self.other_user.text().strip(), self.other_password.text())
-
-
 class MainWindow(QMainWindow):
     logged_out = Signal()
 
@@ -179,60 +77,54 @@ class MainWindow(QMainWindow):
         self.work = WorkArea(ws.site.training)
         work_layout = QVBoxLayout(self.work)
         header = QHBoxLayout()
-        self.heading = QLabel(objectName="title")
+        self.heading = named(QLabel(), "title")
         header.addWidget(self.heading)
         header.addStretch(1)
-        self.new_subject_button = QPushButton(objectName="primary")
+        self.new_subject_button = named(QPushButton(), "primary")
         self.new_subject_button.clicked.connect(self.new_subject)
         header.addWidget(self.new_subject_button)
         work_layout.addLayout(header)
-        self.open_hint = QLabel(objectName="subtitle")
-        work_layout.addWidget(self.open_hint)
-        self.no_access = QLabel(objectName="subtitle")
-        work_layout.addWidget(self.no_access)
-        self.table = QTableWidget(0, 7, objectName="subjects")
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setStyleSheet("QTableWidget { background: transparent; }")
-        self.table.cellActivated.connect(lambda row, _col: self.open_casebook(row))
-        work_layout.addWidget(self.table)
+        self.subjects = SubjectList(ws)
+        self.subjects.open_requested.connect(self.open_subject)
+        work_layout.addWidget(self.subjects)
         self.lock_screen = LockScreen()
         self.stack.addWidget(self.work)
         self.stack.addWidget(self.lock_screen)
         self.setCentralWidget(self.stack)
         self.lock_screen.unlock_requested.connect(self._unlock)
         self.lock_screen.takeover_requested.connect(self._takeover)
-        self.open_dialogs: list[QObject] = []
+        self.open_dialogs: list[Any] = []
 
-        self.status_user = QLabel(objectName="status_user")
-        self.status_site = QLabel(objectName="status_site")
-        self.status_training = QLabel("FORMATION · TRAINING", objectName="training")
+        self.status_user = named(QLabel(), "status_user")
+        self.status_site = named(QLabel(), "status_site")
+        self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
         self.statusBar().addWidget(self.status_user)
         self.statusBar().addWidget(self.status_site, 1)
         self.statusBar().addPermanentWidget(self.status_training)
 
         self._build_menus()
-        minutes = int(self._settings().get("idle_lock_minutes", "5"))
-        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000)
+        minutes = int(ws.settings.get("idle_lock_minutes", "5"))
+        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
         self.idle.idle.connect(self.lock)
         self.activity_timer = QTimer(self)
         self.activity_timer.setInterval(1000)
         self.activity_timer.timeout.connect(self.update_lock_activity)
+        self.ops.data_changed.connect(self._on_changes)
         self.retranslate()
 
-    # ----- building ----------------------------------------------------------------------------------------
-    def _settings(self) -> dict[str, str]:
-        return self.ws.settings.all()
+    # ----- compatibility for screens and tests that look at the list -----------------------------------------------
+    @property
+    def table(self) -> Any:
+        return self.subjects.table
 
+    # ----- building ------------------------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         bar = self.menuBar()
         bar.clear()
         self.user_menu = bar.addMenu("")
         self.change_password_action = QAction(self)
-        self.change_password_action.triggered.connect(self.change_password)
+        self.change_password_action.triggered.connect(lambda _checked=False: self.change_password())
         self.lock_action = QAction(self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.triggered.connect(self.lock)
@@ -242,7 +134,7 @@ class MainWindow(QMainWindow):
             self.user_menu.addAction(action)
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
-        self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self).exec())
+        self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
         self.verify_action = QAction(self)
         self.verify_action.triggered.connect(self.verify)
         self.admin_menu.addAction(self.users_action)
@@ -256,27 +148,12 @@ class MainWindow(QMainWindow):
         self.lang_menu.addAction(self.en_action)
 
     def retranslate(self) -> None:
-        actor = self.ws.actor
-        settings = self._settings()
+        ws = self.ws
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}"
-                            + (" — FORMATION / TRAINING" if self.ws.site.training else ""))
+                            + (" — FORMATION / TRAINING" if ws.site.training else ""))
         self.heading.setText(tr("Subjects", "Patients"))
-        self.open_hint.setText(tr("Double-click a subject (or select it and press Enter) to open its casebook.",
-                                  "Double-cliquez sur un patient (ou sélectionnez-le et appuyez sur Entrée) pour "
-                                  "ouvrir son cahier."))
-        self.open_hint.setVisible(self.ws.can(Perm.VIEW_DATA))
         self.new_subject_button.setText(tr("New subject…", "Nouveau patient…"))
-        self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
-                                              tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
-                                              tr("Visits done", "Visites faites"),
-                                              tr("Open queries", "Queries ouvertes"),
-                                              tr("Next action", "Prochaine action")])
-        header = self.table.horizontalHeader()
-        header.setResizeContentsPrecision(100)  # measure a sample of rows, not all of them
-        for col in range(6):  # sized once after filling: "resize to contents" would re-measure at every cell
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
-        self.user_menu.setTitle(f"{actor.full_name}")
+        self.user_menu.setTitle(ws.actor.full_name)
         self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
         self.lock_action.setText(tr("Lock", "Verrouiller"))
         self.logout_action.setText(tr("Log out", "Se déconnecter"))
@@ -285,47 +162,29 @@ class MainWindow(QMainWindow):
         self.verify_action.setText(tr("Check integrity (database and audit trail)",
                                       "Contrôler l'intégrité (base et piste d'audit)"))
         self.lang_menu.setTitle(tr("Language", "Langue"))
+        self.users_action.setEnabled(ws.can(Perm.MANAGE_USERS))
+        self.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
+        self.new_subject_button.setVisible(ws.can(Perm.REGISTER_SUBJECT))
+        self._render_status()
+        self.subjects.retranslate()
+
+    def _render_status(self) -> None:
+        actor = self.ws.actor
+        settings = self.ws.settings.all()
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
-        self.users_action.setEnabled(self.ws.can(Perm.MANAGE_USERS))
-        self.verify_action.setEnabled(self.ws.can(Perm.VERIFY_AUDIT))
-        self.new_subject_button.setVisible(self.ws.can(Perm.REGISTER_SUBJECT))
-        self.refresh()
 
     def refresh(self) -> None:
-        if self.ws.locked:
-            return
-        if not self.ws.can(Perm.VIEW_DATA):
-            self.table.setRowCount(0)
-            self.table.setVisible(False)
-            self.no_access.setText(tr("Your role has no access to clinical data.",
-                                      "Votre rôle n'a pas accès aux données cliniques."))
-            self.no_access.setVisible(True)
-            return
-        self.no_access.setVisible(False)
-        self.table.setVisible(True)
-        rows = self.ws.overview.subject_rows()
-        queries = self.ws.monitoring.open_counts()
-        self.table.setUpdatesEnabled(False)
-        self.table.setRowCount(len(rows))
-        for row, r in enumerate(rows):
-            s = r.subject
-            open_queries = queries.get(s.subject_number, 0)
-            for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex,
-                                        f"{r.visits_done} / {r.visits_total}", str(open_queries or ""),
-                                        r.next_action.get())):
-                item = QTableWidgetItem(text)
-                if col == 6 and ("overdue" in r.next_action.en):
-                    item.setForeground(QColor("#b00020"))
-                if col == 5 and open_queries:
-                    item.setForeground(QColor("#b26a00"))
-                self.table.setItem(row, col, item)
-        for col in range(6):
-            self.table.resizeColumnToContents(col)
-        self.table.setUpdatesEnabled(True)
+        self.subjects.refresh()
 
-    # ----- actions -----------------------------------------------------------------------------------------
+    def _on_changes(self, changes: Changes) -> None:
+        """Every write made from this window or a screen it opened: each part decides what to redraw."""
+        self.subjects.on_changes(changes)
+        if changes.settings:
+            self._render_status()
+
+    # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
         set_lang(lang)
         self.retranslate()
@@ -339,29 +198,32 @@ class MainWindow(QMainWindow):
     def _track(self, dialog: QObject) -> None:
         """Dialogs are hidden at lock and closed (their typing saved) when another user takes over."""
         self.open_dialogs.append(dialog)
-        dialog.finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
+        finished = getattr(dialog, "finished", None)
+        if finished is not None:
+            finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
 
     def open_casebook(self, row: int) -> None:
+        number = self.subjects.subject_at(row)
+        if number is not None:
+            self.open_subject(number)
+
+    def open_subject(self, number: str) -> None:
         from msc_sle_crf.ui.casebook import CasebookDialog
 
-        item = self.table.item(row, 0)
-        if item is None or not self.ws.can(Perm.VIEW_DATA):
+        if not self.ws.can(Perm.VIEW_DATA):
             return
-        dialog = CasebookDialog(self.ws, item.text(), self, ops=self.ops)
+        dialog = CasebookDialog(self.ws, number, self, ops=self.ops)
         dialog.form_opened.connect(self._track)
         self._track(dialog)
         dialog.open()
-        return
 
     def new_subject(self) -> None:
-        dialog = NewSubjectDialog(self.ws, self)
-        self.open_dialogs.append(dialog)
-        dialog.finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
-        dialog.finished.connect(lambda _r: self.refresh())
+        dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
+        self._track(dialog)
         dialog.open()
 
     def change_password(self, forced: bool = False) -> bool:
-        dialog = ChangePasswordDialog(self.ws, forced=forced, parent=self)
+        dialog = ChangePasswordDialog(self.ws, forced=forced, parent=self, ops=self.ops)
         ok = dialog.exec() == ChangePasswordDialog.DialogCode.Accepted
         if ok:
             QMessageBox.information(self, tr("Password", "Mot de passe"),
@@ -371,7 +233,7 @@ class MainWindow(QMainWindow):
     def verify(self) -> None:
         self.statusBar().showMessage(tr("Checking integrity…", "Contrôle d'intégrité…"))
 
-        def done(report) -> None:
+        def done(report: IntegrityReport) -> None:
             self.statusBar().clearMessage()
             if report.ok:
                 QMessageBox.information(self, tr("Integrity", "Intégrité"), tr(
@@ -386,8 +248,9 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             QMessageBox.warning(self, tr("Integrity", "Intégrité"), error_text(exc))
 
-        run_in_background(self.ws.integrity.verify, done, failed)
+        self.ops.background(self.ws.integrity.verify, on_done=done, on_error=failed)
 
+    # ----- the session ---------------------------------------------------------------------------------------------
     def update_lock_activity(self) -> None:
         """While locked: the infusion timer and the next reading stay visible (and keep being computed)."""
         lines = []
@@ -397,7 +260,8 @@ class MainWindow(QMainWindow):
                 text = status()
                 if text:
                     lines.append(text)
-        self.lock_screen.show_activity("\n".join(lines))
+        text = "\n".join(lines)
+        self.lock_screen.show_activity(text, alert="OVERDUE" in text or "EN RETARD" in text)
 
     def _save_open_drafts(self, new_ws: Workspace | None = None) -> None:
         """Before another user takes over: keep the first user's unsaved input as their draft, then close. A bedside
@@ -415,7 +279,7 @@ class MainWindow(QMainWindow):
                 self.open_dialogs.remove(dialog)
 
     def lock(self) -> None:
-        if self.stack.currentWidget() is self.lock_screen:
+        if self.stack.currentWidget() is self.lock_screen or self.ws.site.store is None:
             return
         for dialog in self.open_dialogs:
             dialog.hide()
@@ -440,7 +304,7 @@ class MainWindow(QMainWindow):
         ws = self.ws
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
-        def done(_result) -> None:
+        def done(_result: object) -> None:
             self.lock_screen.error.clear()
             self._back_to_work()
 
@@ -454,6 +318,7 @@ class MainWindow(QMainWindow):
             # The first user's input is saved under the first user's name before the context changes.
             self._save_open_drafts(new_ws)
             self.ws = new_ws
+            self.subjects.set_workspace(new_ws)
             self.lock_screen.error.clear()
             self._back_to_work()
 
@@ -467,6 +332,12 @@ class MainWindow(QMainWindow):
     def logout(self) -> None:
         self._save_open_drafts()
         self.ws.logout()
-        self.idle.pause()
+        self.idle.stop()
         self.logged_out.emit()
         self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """No timer of this session may fire after it (the idle lock would write to a closed database)."""
+        self.idle.stop()
+        self.activity_timer.stop()
+        super().closeEvent(event)

@@ -1,0 +1,130 @@
+"""The lock screen (what keeps running stays visible, with no identity) and the idle watcher that locks."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from msc_sle_crf.ui.common import named, tr
+
+_ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
+                    QEvent.Type.Wheel, QEvent.Type.TouchBegin}
+
+
+class IdleWatcher(QObject):
+    """Locks after a period without keyboard, mouse or touch input anywhere in the application. It belongs to its
+    window (destroyed with it) and ``stop`` removes it from the application, so no timer outlives the session."""
+
+    idle = Signal()
+
+    def __init__(self, timeout_ms: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(timeout_ms)
+        self.timer.timeout.connect(self.idle.emit)
+        self._app = QApplication.instance()
+        if self._app is not None:
+            self._app.installEventFilter(self)
+        self.timer.start()
+
+    def set_timeout(self, timeout_ms: int) -> None:
+        self.timer.setInterval(timeout_ms)
+        self.timer.start()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in _ACTIVITY_EVENTS and self.timer.isActive():
+            self.timer.start()
+        return False
+
+    def pause(self) -> None:
+        self.timer.stop()
+
+    def resume(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        """For good: the session is over."""
+        self.timer.stop()
+        if self._app is not None:
+            self._app.removeEventFilter(self)
+            self._app = None
+
+
+class LockScreen(QWidget):
+    unlock_requested = Signal(str)
+    takeover_requested = Signal(str, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        outer = QVBoxLayout(self)
+        # What keeps running while the screen is locked (an infusion and its next reading), without identity.
+        self.activity = named(QLabel(), "lockActivity")
+        self.activity.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; color: #1d2b3a; "
+                                    "background: #e8f0fb; border-radius: 8px; padding: 12px; }")
+        self.activity.setVisible(False)
+        outer.addWidget(self.activity)
+        outer.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        card = named(QFrame(), "card")
+        card.setFixedWidth(480)
+        box = QVBoxLayout(card)
+        box.setContentsMargins(32, 24, 32, 24)
+        self.title = named(QLabel(), "title")
+        self.who = named(QLabel(), "subtitle")
+        self.who.setWordWrap(True)
+        self.password = named(QLineEdit(), "lock_password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.unlock_button = named(QPushButton(), "primary")
+        self.other_title = QLabel()
+        self.other_user = named(QLineEdit(), "other_user")
+        self.other_password = named(QLineEdit(), "other_password")
+        self.other_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.takeover_button = named(QPushButton(), "takeover")
+        self.error = named(QLabel(), "error")
+        self.error.setWordWrap(True)
+        for widget in (self.title, self.who, self.password, self.unlock_button, self.other_title,
+                       self.other_user, self.other_password, self.takeover_button, self.error):
+            box.addWidget(widget)
+        row.addWidget(card)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(1)
+        self.password.returnPressed.connect(self._unlock)
+        self.unlock_button.clicked.connect(self._unlock)
+        self.other_user.returnPressed.connect(self.other_password.setFocus)
+        self.other_password.returnPressed.connect(self._takeover)
+        self.takeover_button.clicked.connect(self._takeover)
+
+    def show_activity(self, text: str, *, alert: bool = False) -> None:
+        self.activity.setText(text)
+        self.activity.setVisible(bool(text))
+        self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; padding: 12px; border-radius: 8px; "
+                                    + ("color: #b00020; background: #fdecea; }" if alert else
+                                       "color: #1d2b3a; background: #e8f0fb; }"))
+
+    def show_for(self, full_name: str, username: str) -> None:
+        self.title.setText(tr("Locked", "Session verrouillée"))
+        self.who.setText(tr(f"Session of {full_name} ({username}). Enter your password to go on.",
+                            f"Session de {full_name} ({username}). Saisissez votre mot de passe pour continuer."))
+        self.password.setPlaceholderText(tr("Password", "Mot de passe"))
+        self.unlock_button.setText(tr("Unlock", "Déverrouiller"))
+        self.other_title.setText(tr("Or another user takes over (the current input is kept as a draft):",
+                                    "Ou un autre utilisateur prend la main (la saisie en cours est gardée en "
+                                    "brouillon) :"))
+        self.other_title.setWordWrap(True)
+        self.other_user.setPlaceholderText(tr("User name", "Nom d'utilisateur"))
+        self.other_password.setPlaceholderText(tr("Password", "Mot de passe"))
+        self.takeover_button.setText(tr("Take over", "Prendre la main"))
+        for field in (self.password, self.other_user, self.other_password):
+            field.clear()
+        self.error.clear()
+        self.password.setFocus()
+
+    def _unlock(self) -> None:
+        self.unlock_requested.emit(self.password.text())
+
+    def _takeover(self) -> None:
+        self.takeover_requested.emit(self.other_user.text().strip(), self.other_password.text())

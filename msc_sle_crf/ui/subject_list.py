@@ -1,0 +1,103 @@
+"""The subject list: every subject with its visits done, open queries and next action. It redraws from the change
+records of the writes (``Ops.data_changed``), not when someone remembers to call it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from msc_sle_crf.access import Perm
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.ui.common import named, tr
+
+COLUMNS = 7
+
+
+class SubjectList(QWidget):
+    open_requested = Signal(str)  # subject number
+
+    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.open_hint = named(QLabel(), "subtitle")
+        layout.addWidget(self.open_hint)
+        self.no_access = named(QLabel(), "subtitle")
+        layout.addWidget(self.no_access)
+        self.table = named(QTableWidget(0, COLUMNS), "subjects")
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setStyleSheet("QTableWidget { background: transparent; }")
+        self.table.cellActivated.connect(self._activated)
+        layout.addWidget(self.table)
+
+    def set_workspace(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.open_hint.setText(tr("Double-click a subject (or select it and press Enter) to open its casebook.",
+                                  "Double-cliquez sur un patient (ou sélectionnez-le et appuyez sur Entrée) pour "
+                                  "ouvrir son cahier."))
+        self.open_hint.setVisible(self.ws.can(Perm.VIEW_DATA))
+        self.table.setHorizontalHeaderLabels([tr("Subject", "Patient"), tr("Initials", "Initiales"),
+                                              tr("Year of birth", "Année de naissance"), tr("Sex", "Sexe"),
+                                              tr("Visits done", "Visites faites"),
+                                              tr("Open queries", "Queries ouvertes"),
+                                              tr("Next action", "Prochaine action")])
+        header = self.table.horizontalHeader()
+        header.setResizeContentsPrecision(100)  # measure a sample of rows, not all of them
+        for col in range(COLUMNS - 1):  # sized once after filling: "resize to contents" re-measures at every cell
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COLUMNS - 1, QHeaderView.ResizeMode.Stretch)
+        self.refresh()
+
+    def on_changes(self, changes: Changes) -> None:
+        """A write happened somewhere: redraw when it touched subjects (data, states, queries, infusions)."""
+        if changes.data and not self.ws.locked:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.ws.locked:
+            return
+        if not self.ws.can(Perm.VIEW_DATA):
+            self.table.setRowCount(0)
+            self.table.setVisible(False)
+            self.no_access.setText(tr("Your role has no access to clinical data.",
+                                      "Votre rôle n'a pas accès aux données cliniques."))
+            self.no_access.setVisible(True)
+            return
+        self.no_access.setVisible(False)
+        self.table.setVisible(True)
+        rows = self.ws.overview.subject_rows()
+        queries = self.ws.monitoring.open_counts()
+        self.table.setUpdatesEnabled(False)
+        self.table.setRowCount(len(rows))
+        for row, r in enumerate(rows):
+            s = r.subject
+            open_queries = queries.get(s.subject_number, 0)
+            for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex,
+                                        f"{r.visits_done} / {r.visits_total}", str(open_queries or ""),
+                                        r.next_action.get())):
+                item = QTableWidgetItem(text)
+                if col == COLUMNS - 1 and r.overdue:
+                    item.setForeground(QColor("#b00020"))
+                if col == 5 and open_queries:
+                    item.setForeground(QColor("#b26a00"))
+                self.table.setItem(row, col, item)
+        for col in range(COLUMNS - 1):
+            self.table.resizeColumnToContents(col)
+        self.table.setUpdatesEnabled(True)
+
+    def subject_at(self, row: int) -> str | None:
+        item = self.table.item(row, 0)
+        return item.text() if item is not None else None
+
+    def _activated(self, row: int, _col: int) -> None:
+        number = self.subject_at(row)
+        if number is not None and self.ws.can(Perm.VIEW_DATA):
+            self.open_requested.emit(number)
