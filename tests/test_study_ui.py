@@ -15,7 +15,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
-from msc_sle_crf.ui.form_view import FormView, RadioEditor
+from msc_sle_crf.ui.form import FormView, RadioEditor
 
 from .conftest import FAST_KDF
 from .forms_helpers import STUDY
