@@ -312,8 +312,9 @@ def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Wor
     view = show(qtbot, FormView(doctor, ref))
     assert "Query (1)" in view.fields[("lb", 0, "CREAT")].marks.text()
     assert "SDV" in view.fields[("lb", 0, "LBDAT")].marks.text()
-    dialog = QueryDialog(view, ("lb", 0, "CREAT"))
-    qtbot.addWidget(dialog)
+    view.show_queries(("lb", 0, "CREAT"))  # as the ⋯ menu does
+    dialog = view.query_dialog
+    assert isinstance(dialog, QueryDialog)
     assert "Source says 98" in dialog.text.toPlainText() and not dialog.close_button.isVisible()
     dialog.reply.setText("Transcription error")
     dialog.corrected.setText("98")
