@@ -96,6 +96,19 @@ def test_a_value_saved_elsewhere_updates_the_field_and_what_depends_on_it(qtbot,
     assert len(doctor.entry.item_history(ref, ("dm", 0, "HEIGHT"))) == history
 
 
+def test_a_value_confirmed_here_shows_its_automatic_query_at_once(qtbot, nurse: Workspace, subject: str) -> None:
+    view = show(qtbot, FormView(nurse, FormRef(subject, "D0", "vital_signs")))
+    view.add_row("vs")
+    key = ("vs", view.state.rows["vs"][-1], "VSTEMP")
+    edit = line(view, key)
+    edit.setFocus()
+    qtbot.keyClicks(edit, "38,6")
+    assert view.fields[key].state == "soft"
+    qtbot.keyClick(edit, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # Ctrl+K: confirm the value typed
+    assert view.fields[key].state == "ok"
+    assert "Query (1)" in view.fields[key].marks.text()  # the monitor's automatic query, shown without a reload
+
+
 def test_the_monitors_query_and_verification_show_on_the_open_form(qtbot, site: Site, admin: Workspace,
                                                                    doctor: Workspace, subject: str) -> None:
     ops = Ops()
@@ -181,6 +194,39 @@ def test_history_shows_the_offset_of_each_record_even_when_not_whole_hours(qtbot
     view.show_history(("vs", row, "VSHR"))
     assert view.history_dialog is not None
     assert view.history_dialog.table.item(0, 0).text() == "25/11/2026 14:30:00 UTC+05:30"
+
+
+def test_a_read_only_form_offers_no_change_of_value(qtbot, site: Site, admin: Workspace, doctor: Workspace,
+                                                   subject: str) -> None:
+    from PySide6.QtWidgets import QMenu
+
+    ref = FormRef(subject, "SCR", "renal_function")
+    doctor.entry.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
+    monitor = Workspace.sign_in(site, "mon.ro", make_user(admin, "mon.ro", "monitor"))
+    view = show(qtbot, FormView(monitor, ref))
+    field = view.fields[("lb", 0, "CREAT")]
+    assert view.read_only and field.unit_combo is not None
+    assert not field.unit_combo.isEnabled()  # no unit to change where no value can change
+    menu = QMenu(field)
+    field.fill_menu(menu)
+    texts = [a.text() for a in menu.actions() if a.text()]
+    assert not any(t.startswith(("Not done", "Unknown", "Not applicable")) for t in texts)
+    assert "History of this item…\tCtrl+H" in texts and "Raise a query…" in texts
+
+
+def test_the_footer_wraps_instead_of_widening_the_form(qtbot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from msc_sle_crf.ui.common import STYLE
+    from msc_sle_crf.ui.form.footer import FormFooter
+
+    window = QWidget()
+    window.setStyleSheet(STYLE)  # the app's fonts, as on the ward laptop
+    qtbot.addWidget(window)
+    footer = FormFooter(window)
+    footer.summary.setText("Cannot mark complete: 12 problem(s), listed above.")
+    # A form is about 1000 px at its narrowest; the footer must not force sideways scrolling (it did at 1100 px).
+    assert footer.minimumSizeHint().width() <= 800
 
 
 # ----- what a form decides from a change record (no Qt) -----------------------------------------------------------

@@ -135,7 +135,10 @@ class HistoryDialog(QDialog):
                                               tr("Reason", "Motif")])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column in (0, 1, 2):  # when, who, what: whole, never cut short
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         for row, r in enumerate(records):
             what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
             for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), f"{r.username} ({r.role})", what,

@@ -44,8 +44,9 @@ Placer = Callable[[QWidget], None]
 
 @dataclass(frozen=True)
 class FieldPermissions:
-    """What this user may ask of a field besides typing (decided by the form from the user's role)."""
+    """What this user may ask of a field (decided by the form from the user's role and the form's state)."""
 
+    enter: bool = True  # change the value (not a read-only form): type it, or say why it is missing
     raise_query: bool = False
     verify: bool = False
 
@@ -194,6 +195,8 @@ class FieldEditor(QWidget):
 
     def show_read_only(self) -> None:
         self.editor.setEnabled(False)
+        if self.unit_combo is not None:
+            self.unit_combo.setEnabled(False)
         if self._confirm_button is not None:
             self._confirm_button.setVisible(False)
 
@@ -280,18 +283,18 @@ class FieldEditor(QWidget):
         self.menu.popup(self.menu_button.mapToGlobal(self.menu_button.rect().bottomLeft()))
 
     def fill_menu(self, menu: QMenu) -> None:
-        key = self.key
-        for code in self.item.missing:
+        key, allowed = self.key, self.permissions
+        codes = self.item.missing if allowed.enter else ()
+        for code in codes:
             menu.addAction(code.label() + "…").triggered.connect(
                 lambda _c=False, code=code: self.missing_requested.emit(key, code))
-        if self.missing is not None:
+        if self.missing is not None and allowed.enter:
             menu.addAction(tr("Enter a value instead", "Saisir une valeur")).triggered.connect(
                 lambda: self.value_requested.emit(key))
-        if self.item.missing or self.missing is not None:
+        if menu.actions():
             menu.addSeparator()
         menu.addAction(tr("History of this item…", "Historique de cet élément…") + "\tCtrl+H").triggered.connect(
             lambda: self.history_requested.emit(key))
-        allowed = self.permissions
         if self.query_count or allowed.raise_query or allowed.verify:
             menu.addSeparator()
         if allowed.raise_query:

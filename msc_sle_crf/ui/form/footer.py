@@ -29,11 +29,14 @@ class FormFooter(QWidget):
         layout.addWidget(self.blockers)
         line = QHBoxLayout()
         self.summary = named(QLabel(self), "summary")
-        line.addWidget(self.summary, 1)
-        line.addWidget(named(QLabel(tr(
+        hint = named(QLabel(tr(
             "Tab/Enter: next field · Ctrl+K: confirm · Ctrl+H: history · Ctrl+Enter: complete",
             "Tab/Entrée : champ suivant · Ctrl+K : confirmer · Ctrl+H : historique · Ctrl+Entrée : terminer"),
-            self), "help"))
+            self), "help")
+        for label in (self.summary, hint):  # wrapped rather than widening the form beyond its window
+            label.setWordWrap(True)
+        line.addWidget(self.summary, 1)
+        line.addWidget(hint)
         self.complete_button = named(QPushButton(tr("Mark complete", "Marquer complet"), self), "primary")
         self.complete_button.clicked.connect(lambda _c=False: self.complete_requested.emit())
         line.addWidget(self.complete_button)

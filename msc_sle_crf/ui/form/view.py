@@ -124,8 +124,7 @@ class FormView(FormWrites, QWidget):
             if todo.signatures:
                 self._render_signatures()
             if todo.monitoring:
-                self._load_monitoring()
-                self._render_marks(set(self.fields))
+                self.show_monitoring(set(self.fields))
             if todo.scores:
                 self.refresh_scores()
             self._update_summary()
@@ -185,7 +184,7 @@ class FormView(FormWrites, QWidget):
         self.signature_lines = self.header.signature_lines
         self.lifecycle_error = self.header.lifecycle_error
         layout.addWidget(self.header)
-        permissions = FieldPermissions(raise_query=self.ws.can(Perm.MANAGE_QUERIES),
+        permissions = FieldPermissions(enter=not self.read_only, raise_query=self.ws.can(Perm.MANAGE_QUERIES),
                                        verify=self.ws.can(Perm.VERIFY_SOURCE_DATA))
         for group in form.groups:
             section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions)
@@ -250,6 +249,11 @@ class FormView(FormWrites, QWidget):
             signatures = []
         self._signed = bool(signatures)
         self.header.show_signatures(signatures)
+
+    def show_monitoring(self, keys: set[CellKey]) -> None:
+        """Queries and source-data verification read again, shown on these fields."""
+        self._load_monitoring()
+        self._render_marks(keys)
 
     def _render_marks(self, keys: set[CellKey]) -> None:
         for key in keys:
