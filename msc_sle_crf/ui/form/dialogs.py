@@ -50,9 +50,9 @@ class ReasonDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(tr("Reason for change", "Motif de modification"))
         layout = QVBoxLayout(self)
-        intro = QLabel(tr(f"The form is complete. Why is “{field}” changed from “{old or '—'}” to “{new or '—'}”?",
-                          f"Le formulaire est complet. Pourquoi « {field} » passe-t-il de « {old or '—'} » à "
-                          f"« {new or '—'} » ?"))
+        # Asked for a change of a completed form, a row removed, a form unlocked: the question fits all three.
+        intro = QLabel(tr(f"Why is “{field}” changed from “{old or '—'}” to “{new or '—'}”?",
+                          f"Pourquoi « {field} » passe-t-il de « {old or '—'} » à « {new or '—'} » ?"))
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.choice = named(QComboBox(), "reasonChoice")

@@ -33,10 +33,10 @@ class FormFooter(QWidget):
             "Tab/Enter: next field · Ctrl+K: confirm · Ctrl+H: history · Ctrl+Enter: complete",
             "Tab/Entrée : champ suivant · Ctrl+K : confirmer · Ctrl+H : historique · Ctrl+Entrée : terminer"),
             self), "help")
-        for label in (self.summary, hint):  # wrapped rather than widening the form beyond its window
-            label.setWordWrap(True)
-        line.addWidget(self.summary, 1)
-        line.addWidget(hint)
+        hint.setWordWrap(True)  # wrapped rather than widening the form beyond its window
+        hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        line.addWidget(self.summary)
+        line.addWidget(hint, 1)  # the room left goes to the hint: one line when the window is wide enough
         self.complete_button = named(QPushButton(tr("Mark complete", "Marquer complet"), self), "primary")
         self.complete_button.clicked.connect(lambda _c=False: self.complete_requested.emit())
         line.addWidget(self.complete_button)
