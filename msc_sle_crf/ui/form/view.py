@@ -27,7 +27,7 @@ from msc_sle_crf.formdef.engine import CellKey, FormState
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef, FormSnapshot
 from msc_sle_crf.services.lifecycle import LifecycleAction
-from msc_sle_crf.services.monitoring import QueryInfo
+from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
@@ -260,7 +260,7 @@ class FormView(FormWrites, QWidget):
             field = self.fields.get(key)
             if field is not None:
                 queries = self.queries_by_key.get(key, [])
-                field.show_marks(len(queries), sum(1 for q in queries if q.status != "closed"), self.verified.get(key))
+                field.show_marks(len(queries), sum(1 for q in queries if q.status != CLOSED), self.verified.get(key))
 
     def refresh_scores(self) -> None:
         """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
