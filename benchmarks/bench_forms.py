@@ -31,7 +31,7 @@ from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 from msc_sle_crf.services import Site, Workspace  # noqa: E402
 from msc_sle_crf.services.entry import FormRef  # noqa: E402
 from msc_sle_crf.ui.common import STYLE  # noqa: E402
-from msc_sle_crf.ui.form_view import FormWindow  # noqa: E402
+from msc_sle_crf.ui.form import FormWindow  # noqa: E402
 
 FAST = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 

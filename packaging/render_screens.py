@@ -18,7 +18,7 @@ from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.common import STYLE
-from msc_sle_crf.ui.form_view import FormWindow
+from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
 

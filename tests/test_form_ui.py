@@ -13,7 +13,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.casebook import CasebookDialog
-from msc_sle_crf.ui.form_view import FormView, HistoryDialog, RadioEditor
+from msc_sle_crf.ui.form import FormView, HistoryDialog, RadioEditor
 
 from .conftest import make_user
 from .forms_helpers import STUDY, copy_forms, write
@@ -302,7 +302,7 @@ def test_sign_from_the_form_and_see_the_signature_invalidated(qtbot, doctor: Wor
 
 def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Workspace, doctor: Workspace,
                                                    subject: str) -> None:
-    from msc_sle_crf.ui.form_view import QueryDialog
+    from msc_sle_crf.ui.form import QueryDialog
 
     ref = FormRef(subject, "SCR", "renal_function")
     doctor.entry.save_values(ref, {("lb", 0, "LBDAT"): "20/11/2026", ("lb", 0, "CREAT"): "88"})
@@ -312,8 +312,9 @@ def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Wor
     view = show(qtbot, FormView(doctor, ref))
     assert "Query (1)" in view.fields[("lb", 0, "CREAT")].marks.text()
     assert "SDV" in view.fields[("lb", 0, "LBDAT")].marks.text()
-    dialog = QueryDialog(view, ("lb", 0, "CREAT"))
-    qtbot.addWidget(dialog)
+    view.show_queries(("lb", 0, "CREAT"))  # as the ⋯ menu does
+    dialog = view.query_dialog
+    assert isinstance(dialog, QueryDialog)
     assert "Source says 98" in dialog.text.toPlainText() and not dialog.close_button.isVisible()
     dialog.reply.setText("Transcription error")
     dialog.corrected.setText("98")

@@ -119,7 +119,7 @@ def test_cli_pdf(demo: tuple[Site, Path], tmp_path: Path) -> None:
 
 def test_printing_from_the_screens_in_the_background(qtbot, tmp_path: Path) -> None:
     from msc_sle_crf.ui.casebook import CasebookDialog
-    from msc_sle_crf.ui.form_view import FormView
+    from msc_sle_crf.ui.form import FormView
 
     site = create_demo(tmp_path / "ui.crfdb", kdf=FAST_KDF, clock=FakeClock())
     doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")

@@ -15,7 +15,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
-from msc_sle_crf.ui.form_view import FormView, RadioEditor
+from msc_sle_crf.ui.form import FormView, RadioEditor
 
 from .conftest import FAST_KDF
 from .forms_helpers import STUDY
@@ -72,7 +72,7 @@ def test_sledai_form_shows_total_breakdown_and_sri4(qtbot, doctor: Workspace) ->
     assert view.score_panel.isVisible()
     text = view.score_panel.toPlainText()
     assert "SELENA-SLEDAI total" in text and "Low complement (2)" in text and "Rash (2)" in text
-    assert "SRI-4 responder (vs inclusion M0)" in text
+    assert "SRI-4 responder (vs inclusion)" in text  # ScoreResult.label: the one name on every screen
     assert "SELENA-SLEDAI 12 -> 4 (drop 8)" in text
     assert "SRI-4 (Furie 2009)" in text  # the rule and its version
 

@@ -1,6 +1,6 @@
 """The form engine: declarative ODM-shaped form definitions (``forms/*.yaml``), their compiler, typed values,
 registered functions, and the live-validation engine. No Qt, no database: see ``services.entry`` for storage
-and ``ui.form_view`` for the screens."""
+and ``ui.form`` for the screens."""
 
 from __future__ import annotations
 

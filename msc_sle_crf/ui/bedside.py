@@ -788,7 +788,7 @@ class BedsideWindow(QDialog):
             window.focus_cell(opened.grade_key)
 
     def _open_form(self, ref: FormRef) -> Any:
-        from msc_sle_crf.ui.form_view import FormWindow
+        from msc_sle_crf.ui.form import FormWindow
 
         try:
             window = FormWindow(self.ws, ref, self, ops=self.ops)

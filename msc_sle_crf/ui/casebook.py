@@ -34,7 +34,7 @@ from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
-from msc_sle_crf.ui.form_view import FormWindow
+from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.ops import Ops
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",

@@ -1,0 +1,279 @@
+"""The form's dialogs: reason for change, missing value, an item's history, its queries, the electronic signature."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from msc_sle_crf.access import Perm
+from msc_sle_crf.clock import format_stored, iso_utc
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef.definitions import MissingCode, SignatureRules
+from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.integrity import AuditRecord
+from msc_sle_crf.services.monitoring import QueryInfo
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.form.style import named
+from msc_sle_crf.ui.ops import Ops
+
+REASONS = [
+    ("Transcription error", "Erreur de transcription"),
+    ("Data entry error", "Erreur de saisie"),
+    ("New information in the source document", "Nouvelle information dans le document source"),
+    ("Correction after a query", "Correction suite à une query"),
+]
+
+
+class ReasonDialog(QDialog):
+    """Reason for change on a completed form (21 CFR 11.10(e)): picked from a list or typed."""
+
+    def __init__(self, field: str, old: str, new: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("Reason for change", "Motif de modification"))
+        layout = QVBoxLayout(self)
+        # Asked for a change of a completed form, a row removed, a form unlocked: the question fits all three.
+        intro = QLabel(tr(f"Why is “{field}” changed from “{old or '—'}” to “{new or '—'}”?",
+                          f"Pourquoi « {field} » passe-t-il de « {old or '—'} » à « {new or '—'} » ?"))
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.choice = named(QComboBox(), "reasonChoice")
+        self.choice.addItem(tr("Choose a reason…", "Choisir un motif…"), "")
+        for en, fr in REASONS:
+            self.choice.addItem(tr(en, fr), tr(en, fr))
+        self.choice.addItem(tr("Other (write it below)", "Autre (à préciser ci-dessous)"), "other")
+        layout.addWidget(self.choice)
+        self.detail = named(QLineEdit(), "reasonDetail")
+        self.detail.setPlaceholderText(tr("Details (optional unless “Other”)",
+                                          "Précisions (obligatoires si « Autre »)"))
+        layout.addWidget(self.detail)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.choice.currentIndexChanged.connect(self._update)
+        self.detail.textChanged.connect(self._update)
+        self._update()
+
+    def reason(self) -> str:
+        picked = str(self.choice.currentData() or "")
+        detail = self.detail.text().strip()
+        if picked == "other":
+            return detail
+        return f"{picked}: {detail}" if picked and detail else picked
+
+    def _update(self) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.reason()))
+
+
+class MissingDialog(QDialog):
+    """Why a value cannot be given (not done, unknown, not applicable)."""
+
+    def __init__(self, field: str, code: MissingCode, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{field} — {code.label()}")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(tr(f"Why is “{field}” {code.label().lower()}?",
+                                   f"Pourquoi « {field} » : {code.label().lower()} ?")))
+        self.reason = named(QLineEdit(), "missingReason")
+        layout.addWidget(self.reason)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(False)
+        self.reason.textChanged.connect(lambda t: ok.setEnabled(bool(t.strip())))
+
+
+def ask_reason(parent: QWidget, field: str, old: str, new: str) -> str | None:
+    dialog = ReasonDialog(field, old, new, parent)
+    return dialog.reason() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+def ask_missing(parent: QWidget, field: str, code: MissingCode) -> str | None:
+    dialog = MissingDialog(field, code, parent)
+    return dialog.reason.text().strip() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+ACTION_LABELS = {
+    "data_entry": ("Entered", "Saisie"), "data_change": ("Changed", "Modification"),
+    "row_add": ("Row added", "Ligne ajoutée"), "row_remove": ("Row removed", "Ligne supprimée"),
+    "query": ("Query", "Query"), "source_verified": ("Source-verified", "Vérifié (SDV)"),
+}
+
+
+class HistoryDialog(QDialog):
+    """Who, when, old value, new value, why: the item's audit trail."""
+
+    def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("History — ", "Historique — ") + title)
+        self.resize(900, 360)
+        layout = QVBoxLayout(self)
+        self.table = named(QTableWidget(len(records), 6), "history")
+        self.table.setHorizontalHeaderLabels([tr("When", "Quand"), tr("Who", "Qui"), tr("What", "Quoi"),
+                                              tr("Old value", "Ancienne valeur"), tr("New value", "Nouvelle valeur"),
+                                              tr("Reason", "Motif")])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column in (0, 1, 2):  # when, who, what: whole, never cut short
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for row, r in enumerate(records):
+            what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), f"{r.username} ({r.role})", what,
+                                        r.old_value or "—", r.new_value or "—", r.reason or r.detail or "")):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        layout.addWidget(self.table)
+        if not records:
+            layout.addWidget(QLabel(tr("Nothing recorded yet.", "Rien d'enregistré pour l'instant.")))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+class QueryDialog(QDialog):
+    """The queries of one item: their messages, and what this user may do (answer, close, re-open).
+
+    Its writes go through ``ops.run`` (every open screen, the form included, redraws from the change record); a
+    refusal shows on its own error line. ``changed`` carries the change record of each of its writes."""
+
+    changed = Signal(object)  # Changes
+
+    def __init__(self, ws: Workspace, ops: Ops, ref: FormRef, key: CellKey, *, label: str,
+                 queries: list[QueryInfo], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws, self.ops, self.ref, self.key = ws, ops, ref, key
+        self.queries = [q for q in queries if q.key == key]
+        self.setWindowTitle(tr("Queries — ", "Queries — ") + label)
+        self.resize(760, 480)
+        layout = QVBoxLayout(self)
+        self.text = named(QTextBrowser(), "queryText")
+        layout.addWidget(self.text)
+        self.reply = named(QLineEdit(), "queryReply")
+        self.reply.setPlaceholderText(tr("Your answer or comment", "Votre réponse ou commentaire"))
+        layout.addWidget(self.reply)
+        self.corrected = named(QLineEdit(), "queryCorrected")
+        self.corrected.setPlaceholderText(tr("Corrected value (optional)", "Valeur corrigée (facultatif)"))
+        layout.addWidget(self.corrected)
+        buttons = QHBoxLayout()
+        self.answer_button = named(QPushButton(tr("Answer", "Répondre")), "answer")
+        self.close_button = named(QPushButton(tr("Close the query", "Clore la query")), "closeQuery")
+        self.reopen_button = named(QPushButton(tr("Re-open", "Rouvrir")), "reopen")
+        can_enter = ws.entry.can_edit(ref.form)
+        self.answer_button.setVisible(can_enter)
+        self.corrected.setVisible(can_enter)
+        for button in (self.close_button, self.reopen_button):
+            button.setVisible(ws.can(Perm.MANAGE_QUERIES))
+        self.answer_button.clicked.connect(self.answer)
+        self.close_button.clicked.connect(lambda: self._step("close"))
+        self.reopen_button.clicked.connect(lambda: self._step("reopen"))
+        for button in (self.answer_button, self.close_button, self.reopen_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.error = named(QLabel(), "error")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        self.show_messages()
+
+    def show_messages(self) -> None:
+        parts = []
+        offset = self.ws.ctx.clock.local_offset_minutes()
+        for q in self.queries:
+            auto = tr(" (automatic)", " (automatique)") if q.automatic else ""
+            parts.append(f"<h4>#{q.id} — {html.escape(q.status)}{auto}</h4>")
+            for m in q.messages:
+                when = format_stored(iso_utc(m.when), offset, seconds=False)
+                parts.append(f"<p><b>{when} {html.escape(m.username)} ({html.escape(m.role)}), "
+                             f"{html.escape(m.kind)}</b><br>{html.escape(m.text)}</p>")
+        self.text.setHtml("".join(parts))
+
+    def _show_error(self, exc: CrfError) -> None:
+        self.error.setText(error_text(exc))
+
+    def _done(self, changes: Changes | None) -> None:
+        if changes is None:  # refused: shown on the error line, what was typed stays
+            return
+        self.error.clear()
+        self.reply.clear()
+        self.corrected.clear()
+        try:
+            self.queries = [q for q in self.ws.monitoring.queries(self.ref) if q.key == self.key]
+        except CrfError as exc:
+            self._show_error(exc)
+        self.show_messages()
+        self.changed.emit(changes)
+
+    def answer(self) -> None:
+        if not self.queries:
+            return
+        query_id, text = self.queries[-1].id, self.reply.text()
+        corrected = self.corrected.text().strip() or None
+        self._done(self.ops.run(lambda: self.ws.monitoring.answer(query_id, text, corrected_value=corrected,
+                                                                  reason=text if corrected else None),
+                                parent=self, on_error=self._show_error))
+
+    def _step(self, kind: str) -> None:
+        if not self.queries:
+            return
+        query_id, text = self.queries[-1].id, self.reply.text()
+        monitoring = self.ws.monitoring
+        step = monitoring.close if kind == "close" else monitoring.reopen
+        self._done(self.ops.run(lambda: step(query_id, text), parent=self, on_error=self._show_error))
+
+
+class SignDialog(QDialog):
+    """Electronic signature: user name and password again, the meaning, and what the signature certifies."""
+
+    def __init__(self, rules: SignatureRules, form_label: str, ref: FormRef, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("Electronic signature", "Signature électronique"))
+        layout = QVBoxLayout(self)
+        what = QLabel(tr(f"You are signing “{form_label}” of subject {ref.subject}, visit {ref.event}.",
+                         f"Vous signez « {form_label} » du patient {ref.subject}, visite {ref.event}."))
+        what.setWordWrap(True)
+        layout.addWidget(what)
+        self.meaning = named(QComboBox(), "meaning")
+        for m in rules.meanings:
+            self.meaning.addItem(m.label.get(), m.code)
+        layout.addWidget(self.meaning)
+        self.username = named(QLineEdit(), "signUser")
+        self.username.setPlaceholderText(tr("Your user name", "Votre nom d'utilisateur"))
+        self.password = named(QLineEdit(), "signPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText(tr("Your password", "Votre mot de passe"))
+        layout.addWidget(self.username)
+        layout.addWidget(self.password)
+        legal = named(QLabel(tr(
+            "This electronic signature is the legally binding equivalent of my handwritten signature.",
+            "Cette signature électronique a la même valeur juridique que ma signature manuscrite.")), "help")
+        legal.setWordWrap(True)
+        layout.addWidget(legal)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Sign", "Signer"))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def values(self) -> tuple[str, str, str]:
+        return self.username.text(), self.password.text(), str(self.meaning.currentData())

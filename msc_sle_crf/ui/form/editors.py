@@ -1,0 +1,277 @@
+"""One editor widget per item type, and the CTCAE term picker.
+
+Every editor has the same face: ``text()`` / ``set_text()``, ``edited(text)`` on every change, ``finished()`` when
+the value should be committed (field left, Enter, or a choice picked), ``focus_widget()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QGridLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QRadioButton,
+    QWidget,
+)
+
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import CodeList, Item, ItemType
+from msc_sle_crf.i18n import Lang, current_lang
+from msc_sle_crf.ui.common import tr
+
+
+class EditorFace(Protocol):
+    """What a field row needs of its editor (a QWidget with these)."""
+
+    edited: SignalInstance
+    finished: SignalInstance
+
+    def text(self) -> str: ...
+
+    def set_text(self, text: str) -> None: ...
+
+    def focus_widget(self) -> QWidget: ...
+
+
+def placeholder(item: Item) -> str:
+    return {
+        ItemType.DATE: V.date_placeholder(),
+        ItemType.PARTIAL_DATE: tr("dd/mm/yyyy, UK = unknown", "jj/mm/aaaa, UK = inconnu"),
+        ItemType.TIME: "hh:mm",
+        ItemType.DATETIME: V.date_placeholder() + " hh:mm",
+        ItemType.DECIMAL: tr("e.g. ", "ex. ") + ("37,5" if current_lang() is Lang.FR else "37.5"),
+    }.get(item.type, "")
+
+
+class Editor(QWidget):
+    """Base of the choice editors (a line edit is its own editor: fewer widgets)."""
+
+    edited = Signal(str)
+    finished = Signal()
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def set_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    def focus_widget(self) -> QWidget:
+        return self
+
+
+class LineEditor(QLineEdit):
+    """Typed values (numbers, text, dates, times)."""
+
+    edited = Signal(str)
+    finished = Signal()
+
+    def __init__(self, item: Item, parent: QWidget | None = None, *, read_only: bool = False) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText(placeholder(item))
+        self.setReadOnly(read_only)
+        if item.type is ItemType.TEXT and item.max_length:
+            self.setMaxLength(item.max_length + 50)  # let the check explain; do not silently cut
+        width = {ItemType.INTEGER: 120, ItemType.DECIMAL: 120, ItemType.TIME: 100, ItemType.DATE: 160,
+                 ItemType.PARTIAL_DATE: 160, ItemType.DATETIME: 210}.get(item.type)
+        if width:
+            self.setFixedWidth(width)
+        self.fixed_width = width is not None
+        self.textEdited.connect(self.edited.emit)
+        self.editingFinished.connect(self.finished.emit)
+        self.returnPressed.connect(self.focusNextChild)
+
+    def set_text(self, text: str) -> None:
+        if self.text() != text:
+            self.setText(text)
+
+    def focus_widget(self) -> QWidget:
+        return self
+
+
+def _choice_grid(owner: QWidget, codelist: CodeList) -> tuple[QGridLayout, int]:
+    """Choices on one line when they are short, else three per line: never wider than the form."""
+    layout = QGridLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setHorizontalSpacing(18)
+    layout.setVerticalSpacing(2)
+    total = sum(len(c.label.get()) for c in codelist.items)
+    return layout, (len(codelist.items) if total <= 60 else 3)
+
+
+class RadioEditor(Editor):
+    """A few choices as large radio buttons: one tap, no drop-down to open."""
+
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout, per_line = _choice_grid(self, codelist)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QRadioButton] = {}
+        for code in codelist.items:
+            button = QRadioButton(code.label.get(), self)
+            button.setProperty("code", code.code)
+            self.group.addButton(button)
+            n = len(self.buttons)
+            self.buttons[code.code] = button
+            layout.addWidget(button, n // per_line, n % per_line)
+        self.group.buttonClicked.connect(self._picked)
+        self.setFocusProxy(next(iter(self.buttons.values())))
+
+    def _picked(self, button: QRadioButton) -> None:
+        self.edited.emit(str(button.property("code")))
+        self.finished.emit()
+
+    def text(self) -> str:
+        checked = self.group.checkedButton()
+        return str(checked.property("code")) if checked else ""
+
+    def set_text(self, text: str) -> None:
+        button = self.buttons.get(text)
+        if button is not None:
+            button.setChecked(True)
+        elif (checked := self.group.checkedButton()) is not None:
+            self.group.setExclusive(False)
+            checked.setChecked(False)
+            self.group.setExclusive(True)
+
+    def enable_codes(self, allowed: Callable[[str], bool]) -> None:
+        for code, button in self.buttons.items():
+            button.setEnabled(allowed(code))
+
+
+class ComboEditor(Editor):
+    """Many choices (or long ones) in a drop-down."""
+
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox(self)
+        self.combo.addItem("—", "")
+        for code in codelist.items:
+            self.combo.addItem(code.label.get(), code.code)
+        self.combo.setMinimumWidth(260)
+        layout.addWidget(self.combo)
+        self.combo.activated.connect(self._picked)
+        self.setFocusProxy(self.combo)
+
+    def _picked(self, _index: int) -> None:
+        self.edited.emit(self.text())
+        self.finished.emit()
+
+    def text(self) -> str:
+        return str(self.combo.currentData() or "")
+
+    def set_text(self, text: str) -> None:
+        index = self.combo.findData(text)
+        self.combo.setCurrentIndex(max(index, 0))
+
+    def enable_codes(self, allowed: Callable[[str], bool]) -> None:
+        model = self.combo.model()
+        if not isinstance(model, QStandardItemModel):
+            return
+        for index in range(1, self.combo.count()):
+            entry = model.item(index)
+            if entry is not None:
+                entry.setEnabled(allowed(str(self.combo.itemData(index))))
+
+
+class ChecksEditor(Editor):
+    """Several choices at once, as check boxes (stored as ``code;code``)."""
+
+    def __init__(self, codelist: CodeList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout, per_line = _choice_grid(self, codelist)
+        self.boxes: dict[str, QCheckBox] = {}
+        for code in codelist.items:
+            box = QCheckBox(code.label.get(), self)
+            box.clicked.connect(self._picked)
+            n = len(self.boxes)
+            self.boxes[code.code] = box
+            layout.addWidget(box, n // per_line, n % per_line)
+        self.setFocusProxy(next(iter(self.boxes.values())))
+
+    def _picked(self, _checked: bool) -> None:
+        self.edited.emit(self.text())
+        self.finished.emit()
+
+    def text(self) -> str:
+        return ";".join(code for code, box in self.boxes.items() if box.isChecked())
+
+    def set_text(self, text: str) -> None:
+        chosen = set(text.split(";"))
+        for code, box in self.boxes.items():
+            box.setChecked(code in chosen)
+
+
+AnyEditor = Editor | LineEditor
+
+
+def _choice_editor(item: Item, codelist: CodeList | None, parent: QWidget) -> AnyEditor:
+    if codelist is None:  # the compiler guarantees a code list for choices; a line edit if not
+        return LineEditor(item, parent)
+    few = len(codelist.items) <= 6 and sum(len(c.label.get()) for c in codelist.items) <= 90
+    return RadioEditor(codelist, parent) if few else ComboEditor(codelist, parent)
+
+
+def _line(item: Item, _codelist: CodeList | None, parent: QWidget) -> AnyEditor:
+    return LineEditor(item, parent)
+
+
+def _checks(item: Item, codelist: CodeList | None, parent: QWidget) -> AnyEditor:
+    return ChecksEditor(codelist, parent) if codelist else LineEditor(item, parent)
+
+
+EDITORS: dict[ItemType, Callable[[Item, CodeList | None, QWidget], AnyEditor]] = {
+    ItemType.INTEGER: _line, ItemType.DECIMAL: _line, ItemType.TEXT: _line, ItemType.DATE: _line,
+    ItemType.PARTIAL_DATE: _line, ItemType.TIME: _line, ItemType.DATETIME: _line,
+    ItemType.CHOICE: _choice_editor, ItemType.YESNO: _choice_editor, ItemType.MULTICHOICE: _checks,
+}
+
+
+def make_editor(item: Item, codelist: CodeList | None, parent: QWidget) -> AnyEditor:
+    return EDITORS[item.type](item, codelist, parent)
+
+
+class CtcaePicker(QObject):
+    """Search CTCAE v5.0 as the user types (term, organ class, French words) in a line editor; ``picked(term)``
+    when a term is chosen from the list."""
+
+    picked = Signal(str)
+
+    def __init__(self, editor: LineEditor) -> None:
+        super().__init__(editor)
+        self.editor = editor
+        self.model = QStandardItemModel(self)
+        self.completer = QCompleter(self.model, editor)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.completer.setCompletionRole(Qt.ItemDataRole.UserRole)
+        self.completer.setMaxVisibleItems(12)
+        editor.setCompleter(self.completer)
+        editor.setPlaceholderText(tr("Type to search CTCAE v5.0 (fièvre, hypotension…)",
+                                     "Taper pour chercher dans CTCAE v5.0 (fièvre, hypotension…)"))
+        editor.textEdited.connect(self._search)
+        self.completer.activated[str].connect(self._picked)  # type: ignore[index]  # PySide6 stubs: overloaded signal
+
+    def _search(self, text: str) -> None:
+        from msc_sle_crf.scoring import ctcae
+
+        self.model.clear()
+        for term in ctcae.search(text, 25):
+            entry = QStandardItem(f"{term.term}   —   {term.soc}")
+            entry.setData(term.term, Qt.ItemDataRole.UserRole)
+            self.model.appendRow(entry)
+        self.completer.complete()
+
+    def _picked(self, text: str) -> None:
+        self.editor.setText(text)
+        self.picked.emit(text)

@@ -1,0 +1,309 @@
+"""One field of a form: its editor, unit picker, state badge, message, "Confirm value" button, the ⋯ menu (not
+done, unknown, history, queries, source verification) and its query/SDV marks.
+
+A field never calls the form: it emits what the user asked for (``edited``, ``commit_requested``...) with its cell
+key, and the form decides. The form tells it what to show (``show_state``, ``show_marks``, ``show_grades``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+from msc_sle_crf.formdef.definitions import CodeList, Item, MissingCode
+from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
+from msc_sle_crf.formdef.functions import CALCULATIONS
+from msc_sle_crf.ui.common import tr
+from msc_sle_crf.ui.form.editors import (
+    AnyEditor,
+    ChecksEditor,
+    ComboEditor,
+    CtcaePicker,
+    LineEditor,
+    RadioEditor,
+    make_editor,
+)
+from msc_sle_crf.ui.form.style import BADGES, named, set_state
+
+Placer = Callable[[QWidget], None]
+
+
+@dataclass(frozen=True)
+class FieldPermissions:
+    """What this user may ask of a field (decided by the form from the user's role and the form's state)."""
+
+    enter: bool = True  # change the value (not a read-only form): type it, or say why it is missing
+    raise_query: bool = False
+    verify: bool = False
+
+
+class FieldEditor(QWidget):
+    """Editor, unit, state badge, confirm button and the ⋯ menu of one cell (signals carry its key)."""
+
+    edited = Signal(object, str)  # key, text: every change
+    commit_requested = Signal(object)  # key: field left, Enter, a choice picked
+    confirm_requested = Signal(object)  # key: "Confirm value" (an unusual value)
+    missing_requested = Signal(object, object)  # key, MissingCode: not done, unknown, not applicable
+    value_requested = Signal(object)  # key: "Enter a value instead" of a missing code
+    history_requested = Signal(object)
+    query_requested = Signal(object)  # raise a new query
+    queries_requested = Signal(object)  # see the queries of this item
+    verify_requested = Signal(object)  # source-verify this item
+
+    def __init__(self, key: CellKey, item: Item, codelist: CodeList | None, parent: QWidget, *,
+                 permissions: FieldPermissions = FieldPermissions()) -> None:
+        super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
+        self.key = key
+        self.item = item
+        self.permissions = permissions
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.editor: AnyEditor
+        if item.calc:
+            self.editor = LineEditor(item, self, read_only=True)
+            self.editor.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            fn = CALCULATIONS.get(item.calc.function)
+            self.editor.setToolTip(tr("Calculated: ", "Calculé : ") + (fn.description.get() if fn else ""))
+        else:
+            self.editor = make_editor(item, codelist, self)
+        self.editor.setObjectName(f"editor_{item.id}")
+        self.ctcae: CtcaePicker | None = None
+        if item.lookup == "ctcae_v5" and isinstance(self.editor, LineEditor):
+            self.ctcae = CtcaePicker(self.editor)
+            self.ctcae_model, self.completer = self.ctcae.model, self.ctcae.completer
+            self.ctcae.picked.connect(self._picked)
+        self.grade_help: QLabel | None = None
+        compact = isinstance(self.editor, (RadioEditor, ComboEditor, ChecksEditor)) or (
+            isinstance(self.editor, LineEditor) and self.editor.fixed_width)
+        if compact:
+            self.editor.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self.editor, 0 if compact else 1)
+        self.unit_combo: QComboBox | None = None
+        if item.alt_units:
+            self.unit_combo = named(QComboBox(self), "unit")
+            self.unit_combo.addItem(item.unit or "", None)
+            for alt in item.alt_units:
+                self.unit_combo.addItem(alt.unit, alt.unit)
+            self.unit_combo.setFixedWidth(110)
+            layout.addWidget(self.unit_combo)
+        elif item.unit:
+            layout.addWidget(named(QLabel(item.unit, self), "unit"))
+        self.badge = named(QLabel(self), "badge")
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.badge)
+        self.marks = named(QLabel(self), "marks")  # open queries, source-data verification
+        self.marks.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.marks)
+        self._confirm_button: QPushButton | None = None  # made when first needed: most fields never need it
+        if compact:
+            layout.addStretch(1)
+        self.menu_button = named(QToolButton(self), "more")
+        self.menu_button.setText("⋯")
+        self.menu_button.setToolTip(tr("Not done, unknown, history…", "Non fait, inconnu, historique…"))
+        self.menu_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.menu_button.clicked.connect(self._show_menu)
+        layout.addWidget(self.menu_button)
+        self.menu: QMenu | None = None
+        self.label: QLabel | None = None  # the field's name, placed by the form in the grid
+        self._message: QLabel | None = None  # made when there is something to say
+        self.place_message: Placer | None = None
+        self.place_extra: Placer | None = None
+        self.state = "none"
+        self.missing: MissingCode | None = None  # the missing code shown (for the menu)
+        self.query_count = 0
+        self.editor.edited.connect(lambda text: self.edited.emit(self.key, text))
+        self.editor.finished.connect(lambda: self.commit_requested.emit(self.key))
+        if self.unit_combo is not None:
+            self.unit_combo.activated.connect(self._unit_picked)
+
+    def _picked(self, term: str) -> None:
+        self.edited.emit(self.key, term)
+        self.commit_requested.emit(self.key)
+
+    def _unit_picked(self, _index: int) -> None:
+        self.edited.emit(self.key, self.editor.text())
+        self.commit_requested.emit(self.key)
+
+    # ----- value --------------------------------------------------------------------------------------------
+    def unit(self) -> str | None:
+        if self.unit_combo is None:
+            return None
+        data = self.unit_combo.currentData()
+        return str(data) if data else None
+
+    def set_unit(self, unit: str | None) -> None:
+        if self.unit_combo is not None:
+            self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(unit), 0))
+
+    def focus(self) -> None:
+        self.editor.focus_widget().setFocus()
+
+    # ----- what it shows ------------------------------------------------------------------------------------
+    @property
+    def message(self) -> QLabel:
+        if self._message is None:
+            label = named(QLabel(self.parentWidget()), "message")
+            label.setWordWrap(True)
+            label.setVisible(False)
+            self._message = label
+            if self.place_message is not None:
+                self.place_message(label)
+        return self._message
+
+    @property
+    def confirm_button(self) -> QPushButton:
+        if self._confirm_button is None:
+            button = named(QPushButton(tr("Confirm value", "Confirmer la valeur"), self), "confirm")
+            button.setVisible(False)
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.clicked.connect(lambda: self.confirm_requested.emit(self.key))
+            layout = self.layout()
+            assert isinstance(layout, QHBoxLayout)
+            layout.insertWidget(layout.indexOf(self.badge) + 1, button)
+            self._confirm_button = button
+        return self._confirm_button
+
+    def show_error(self, text: str) -> None:
+        """A refusal of the service for this value (the typed text stays)."""
+        self.message.setText(text)
+        set_state(self.message, "hard")
+        self.message.setVisible(True)
+
+    def show_visible(self, visible: bool) -> None:
+        """Shown or hidden by its show-if condition (with its name and message)."""
+        self.setVisible(visible)
+        if self.label is not None:
+            self.label.setVisible(visible)
+        self.setEnabled(visible)
+        if self._message is not None:
+            self._message.setVisible(visible and bool(self._message.text()))
+
+    def show_read_only(self) -> None:
+        self.editor.setEnabled(False)
+        if self.unit_combo is not None:
+            self.unit_combo.setEnabled(False)
+        if self._confirm_button is not None:
+            self._confirm_button.setVisible(False)
+
+    def show_marks(self, queries: int, open_queries: int, verified: bool | None) -> None:
+        """Open queries, and source-data verification (None: not verified; False: changed since)."""
+        self.query_count = queries
+        marks = []
+        if open_queries:
+            marks.append(f'<span style="color:#b26a00"><b>{tr("Query", "Query")} ({open_queries})</b></span>')
+        if verified is not None:
+            marks.append('<span style="color:#00796b">SDV</span>' if verified else
+                         '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')
+        self.marks.setText(" ".join(marks))
+
+    def show_state(self, state: FormState, *, show_missing: bool = True) -> None:
+        cell = state.cell(self.key)
+        self.missing = cell.missing
+        issues = [i for i in cell.issues if not (i.severity is Severity.SOFT and i.confirmed)]
+        confirmed = [i for i in cell.issues if i.severity is Severity.SOFT and i.confirmed]
+        hard = [i for i in issues if i.severity is Severity.HARD]
+        soft = [i for i in issues if i.severity is Severity.SOFT]
+        missing = [i for i in issues if i.severity is Severity.MISSING]
+        if self.item.calc:
+            kind = "calc"
+        elif hard:
+            kind = "hard"
+        elif soft:
+            kind = "soft"
+        elif missing:
+            kind = "missing"
+        elif cell.value is not None or cell.missing is not None:
+            kind = "ok"
+        else:
+            kind = "none"
+        self.state = kind
+        self.badge.setText(BADGES[kind])
+        set_state(self.badge, kind)
+        self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
+                               "confirmer"), "hard": tr("Not possible", "Impossible"),
+                               "missing": tr("Required", "Obligatoire")}.get(kind, ""))
+        target = self.editor.focus_widget()
+        if isinstance(target, (QLineEdit, QComboBox)):
+            set_state(target, kind)
+        shown: list[Issue] = hard or soft or (missing if show_missing else [])
+        lines = [i.message.get() for i in shown]
+        if cell.missing is not None:
+            lines.insert(0, f"{cell.missing.label()} — {cell.missing_reason or ''}")
+        lines += [tr("Confirmed: ", "Confirmé : ") + i.message.get() for i in confirmed]
+        if lines or self._message is not None:
+            self.message.setText("\n".join(lines))
+            set_state(self.message, "hard" if hard else "soft" if soft else "missing")
+            self.message.setVisible(bool(lines) and self.isEnabled())
+        needs_confirmation = bool(soft) and not hard
+        if needs_confirmation or self._confirm_button is not None:
+            self.confirm_button.setVisible(needs_confirmation)
+        self.editor.setEnabled(cell.missing is None)
+
+    def show_grades(self, term: str | None) -> None:
+        """Under a CTCAE grade field: that term's own grade definitions; grades the term lacks are disabled."""
+        from msc_sle_crf.scoring import ctcae
+
+        found = ctcae.catalogue().get(term or "")
+        if self.grade_help is None and self.place_extra is not None:
+            self.grade_help = named(QLabel(self.parentWidget()), "gradeHelp")
+            self.grade_help.setWordWrap(True)
+            self.grade_help.setTextFormat(Qt.TextFormat.RichText)
+            self.place_extra(self.grade_help)
+        if self.grade_help is not None:
+            if found is None:
+                self.grade_help.setText(tr("Choose the term first: each term has its own grades.",
+                                           "Choisir d'abord le terme : chaque terme a ses propres grades."))
+            else:
+                lines = "<br>".join(f"<b>{tr('Grade', 'Grade')} {g}</b> : "
+                                    f"{html.escape(found.grades[g]) if g in found.grades else '—'}"
+                                    for g in range(1, 6))
+                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<br>{lines}")
+        if isinstance(self.editor, (RadioEditor, ComboEditor)):
+            self.editor.enable_codes(lambda code: found is None or found.allows(int(code)))
+
+    # ----- the ⋯ menu ---------------------------------------------------------------------------------------
+    def _show_menu(self) -> None:
+        self.menu = QMenu(self)
+        self.fill_menu(self.menu)
+        self.menu.popup(self.menu_button.mapToGlobal(self.menu_button.rect().bottomLeft()))
+
+    def fill_menu(self, menu: QMenu) -> None:
+        key, allowed = self.key, self.permissions
+        codes = self.item.missing if allowed.enter else ()
+        for code in codes:
+            menu.addAction(code.label() + "…").triggered.connect(
+                lambda _c=False, code=code: self.missing_requested.emit(key, code))
+        if self.missing is not None and allowed.enter:
+            menu.addAction(tr("Enter a value instead", "Saisir une valeur")).triggered.connect(
+                lambda: self.value_requested.emit(key))
+        if menu.actions():
+            menu.addSeparator()
+        menu.addAction(tr("History of this item…", "Historique de cet élément…") + "\tCtrl+H").triggered.connect(
+            lambda: self.history_requested.emit(key))
+        if self.query_count or allowed.raise_query or allowed.verify:
+            menu.addSeparator()
+        if allowed.raise_query:
+            menu.addAction(tr("Raise a query…", "Ouvrir une query…")).triggered.connect(
+                lambda: self.query_requested.emit(key))
+        if self.query_count:
+            n = self.query_count
+            menu.addAction(tr(f"Queries ({n})…", f"Queries ({n})…")).triggered.connect(
+                lambda: self.queries_requested.emit(key))
+        if allowed.verify:
+            menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
+                lambda: self.verify_requested.emit(key))

@@ -1,0 +1,380 @@
+"""Generated data-entry screens: any form is built from its definition (a table from item type to widget).
+
+Each field shows its state as the user types (ok / unusual / impossible / missing) with a message naming the
+rule, in the user's language. What is typed is kept in the encrypted typing buffer at every keystroke; a value
+is committed (checked again and audited by the service layer) when the user leaves the field or picks a choice.
+
+The form's parts (fields, sections, header, footer, dialogs) emit what the user asked for; the form runs every
+write through ``ops.run`` and redraws from the change record of any write made in the window (``refresh.plan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QInputDialog, QScrollArea, QVBoxLayout, QWidget
+
+from msc_sle_crf.access import Perm
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import MissingCode
+from msc_sle_crf.formdef.engine import CellKey, FormState
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.entry import FormRef, FormSnapshot
+from msc_sle_crf.services.lifecycle import LifecycleAction
+from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.status import FormStatus
+from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.form import dialogs, refresh
+from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions
+from msc_sle_crf.ui.form.footer import FormFooter
+from msc_sle_crf.ui.form.header import FormHeader
+from msc_sle_crf.ui.form.scores import ScorePanel
+from msc_sle_crf.ui.form.sections import Section
+from msc_sle_crf.ui.form.style import FORM_STYLE
+from msc_sle_crf.ui.form.writes import FormWrites
+from msc_sle_crf.ui.ops import Ops, show_error
+
+AskReason = Callable[[str, str, str], str | None]
+AskMissing = Callable[[str, MissingCode], str | None]
+
+
+class FormView(FormWrites, QWidget):
+    """A whole form instance, generated from its definition."""
+
+    status_changed = Signal(str)
+    snapshot: FormSnapshot
+    state: FormState
+    status: FormStatus
+    read_only: bool
+
+    def __init__(self, ws: Workspace, ref: FormRef, *, ask_reason: AskReason | None = None,
+                 ask_missing: AskMissing | None = None, parent: QWidget | None = None, ops: Ops | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("formView")
+        self.setStyleSheet(FORM_STYLE)
+        self.ws = ws
+        self.ops = ops if ops is not None else Ops(self)
+        self.entry = ws.entry
+        self.ref = ref
+        self.ask_reason: AskReason = ask_reason or (lambda field, old, new: dialogs.ask_reason(self, field, old, new))
+        self.ask_missing: AskMissing = ask_missing or (lambda field, code: dialogs.ask_missing(self, field, code))
+        self.fields: dict[CellKey, FieldEditor] = {}
+        self.show_missing = False  # "required" messages appear after a first "Mark complete"
+        self.sign_with: tuple[str, str, str] | None = None  # tests: credentials instead of the dialog
+        self.last_error = ""
+        self.committed: dict[CellKey, tuple[str, str | None]] = {}
+        self.queries_by_key: dict[CellKey, list[QueryInfo]] = {}
+        self.verified: dict[CellKey, bool] = {}
+        self.history_dialog: dialogs.HistoryDialog | None = None
+        self.query_dialog: dialogs.QueryDialog | None = None
+        self.print_job: Any = None
+        self._own = None
+        self._signed = False  # signatures are shown (a changed value may invalidate them)
+        self._grades: dict[CellKey, list[CellKey]] = {}  # CTCAE term -> the grade fields that show its grades
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(0, 0, 0, 0)
+        self.content: QWidget | None = None
+        self.reload()
+        self.listening = False
+        self.attach()
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.mark_complete)
+        QShortcut(QKeySequence("Ctrl+H"), self, lambda: self._on_focused(self.show_history))
+        QShortcut(QKeySequence("Ctrl+K"), self, lambda: self._on_focused(self.confirm))
+
+    # ----- the window's writes ----------------------------------------------------------------------------------
+    def attach(self) -> None:
+        """Redraw from every write made in the window."""
+        if not self.listening:
+            self.ops.data_changed.connect(self._on_data_changed)
+            self.listening = True
+
+    def detach(self) -> None:
+        """The form's window is closed: stop redrawing it."""
+        if self.listening:
+            self.ops.data_changed.disconnect(self._on_data_changed)
+            self.listening = False
+
+    def _on_data_changed(self, changes: Changes) -> None:
+        todo = refresh.plan(changes, self.ref, self.status, own=self._own, signed=self._signed,
+                            verified=frozenset(self.verified))
+        if not todo:
+            return
+        before = self.status
+        if todo.rebuild:
+            focused = self.focused_key()
+            self.reload()
+            if focused in self.fields:
+                self.fields[focused].focus()
+        else:
+            if todo.cells:
+                self._read_again(todo.cells)
+            status = todo.status
+            if status is None and todo.created:  # the form was started: its state is the service's to say
+                status = self.entry.statuses(self.ref.subject).get((self.ref.event, self.ref.form))
+            if status is not None and status != self.status:
+                self.status = status
+                self._render_status()
+            if todo.signatures:
+                self._render_signatures()
+            if todo.monitoring:
+                self.show_monitoring(set(self.fields))
+            if todo.scores:
+                self.refresh_scores()
+            self._update_summary()
+        if self.status != before:
+            self.status_changed.emit(self.status)
+
+    def _read_again(self, cells: frozenset[CellKey]) -> None:
+        """Values written elsewhere: the stored values again (with this user's typing over them)."""
+        snapshot = self.entry.open_form(self.ref)
+        if snapshot.state.rows != self.state.rows or snapshot.form.content_hash() != self.snapshot.form.content_hash():
+            self.reload()
+            return
+        self.snapshot, self.state = snapshot, snapshot.state
+        for key in cells & set(self.fields):
+            self._load_value(key, written_elsewhere=True)
+        self.refresh_all()
+
+    # ----- building -------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """(Re)build the screen from the service: the stored values and this user's typing buffer."""
+        self.snapshot = self.entry.open_form(self.ref)
+        self.state = self.snapshot.state
+        self.status = self.snapshot.status
+        self._load_monitoring()
+        self._build()
+
+    def _load_monitoring(self) -> None:
+        monitoring = self.ws.monitoring
+        self.queries_by_key = {}
+        try:
+            for query in monitoring.queries(self.ref):
+                self.queries_by_key.setdefault(query.key, []).append(query)
+            self.verified = monitoring.verified_items(self.ref)
+        except CrfError:  # not this user's to see: no marks
+            self.verified = {}
+
+    def retranslate(self) -> None:
+        self._build()
+
+    def _build(self) -> None:
+        if self.content is not None:
+            self.content.deleteLater()
+        self.fields.clear()
+        self._grades.clear()
+        self.content = QWidget(self)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(12)
+        form = self.snapshot.form
+        self.read_only = not self.entry.can_edit(form.id) or not self.status.editable
+        self.header = FormHeader(self.snapshot, self.ref, read_only=self.read_only, parent=self.content)
+        self.header.print_requested.connect(self.print_pdf)
+        self.header.lifecycle_requested.connect(self.lifecycle_action)
+        self.print_button = self.header.print_button
+        self.lifecycle_buttons = self.header.lifecycle_buttons
+        self.status_label = self.header.status_label
+        self.signature_lines = self.header.signature_lines
+        self.lifecycle_error = self.header.lifecycle_error
+        layout.addWidget(self.header)
+        permissions = FieldPermissions(enter=not self.read_only, raise_query=self.ws.can(Perm.MANAGE_QUERIES),
+                                       verify=self.ws.can(Perm.VERIFY_SOURCE_DATA))
+        for group in form.groups:
+            section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions)
+            section.add_row_requested.connect(self.add_row)
+            section.remove_row_requested.connect(self.remove_row)
+            for key, field in section.fields.items():
+                self._connect(field)
+                self.fields[key] = field
+                if field.item.grades_of:
+                    self._grades.setdefault((key[0], key[1], field.item.grades_of), []).append(key)
+            layout.addWidget(section)
+        self.score_panel = ScorePanel(self.content)
+        layout.addWidget(self.score_panel)
+        self.footer = FormFooter(self.content)
+        self.footer.complete_requested.connect(self.mark_complete)
+        self.footer.blocker_chosen.connect(self._go_to)
+        self.blockers, self.summary = self.footer.blockers, self.footer.summary
+        self.complete_button = self.footer.complete_button
+        layout.addWidget(self.footer)
+        layout.addStretch(1)
+        self.outer.addWidget(self.content)
+        self._render_status()
+        self._render_signatures()
+        self.content.show()
+        for key in self.fields:
+            self._load_value(key)
+        self.refresh_all()
+        self.refresh_scores()
+
+    def _connect(self, field: FieldEditor) -> None:
+        field.edited.connect(self.on_edited)
+        field.commit_requested.connect(self.commit)
+        field.confirm_requested.connect(self.confirm)
+        field.missing_requested.connect(self.mark_missing)
+        field.value_requested.connect(self.clear_missing)
+        field.history_requested.connect(self.show_history)
+        field.query_requested.connect(self.raise_query)
+        field.queries_requested.connect(self.show_queries)
+        field.verify_requested.connect(self.verify_item)
+
+    def _load_value(self, key: CellKey, *, written_elsewhere: bool = False) -> None:
+        field = self.fields[key]
+        cell = self.state.cell(key)
+        field.editor.set_text(cell.text if cell.text is not None else V.edit_text(field.item, cell.value))
+        field.set_unit(cell.unit)
+        if key not in self.snapshot.typed:
+            self.committed[key] = (V.edit_text(field.item, cell.value), cell.unit)
+        elif key not in self.committed or written_elsewhere:
+            self.committed[key] = ("\0", None)  # typed but not accepted: differs from anything typed
+
+    # ----- state display --------------------------------------------------------------------------------------
+    def _render_status(self) -> None:
+        self.header.show_status(self.status, self.ws.lifecycle.available(self.status),
+                                can_print=self.ws.can(Perm.PRINT))
+        self.complete_button.setVisible(not self.read_only
+                                        and self.status in (FormStatus.NOT_STARTED, FormStatus.DRAFT))
+
+    def _render_signatures(self) -> None:
+        try:
+            signatures = self.ws.lifecycle.signatures(self.ref)
+        except CrfError:
+            signatures = []
+        self._signed = bool(signatures)
+        self.header.show_signatures(signatures)
+
+    def show_monitoring(self, keys: set[CellKey]) -> None:
+        """Queries and source-data verification read again, shown on these fields."""
+        self._load_monitoring()
+        self._render_marks(keys)
+
+    def _render_marks(self, keys: set[CellKey]) -> None:
+        for key in keys:
+            field = self.fields.get(key)
+            if field is not None:
+                queries = self.queries_by_key.get(key, [])
+                field.show_marks(len(queries), sum(1 for q in queries if q.status != CLOSED), self.verified.get(key))
+
+    def refresh_scores(self) -> None:
+        """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
+        self.score_panel.refresh(self.ws, self.ref, self.snapshot.form.id)
+
+    def refresh_all(self) -> None:
+        self.refresh(set(self.fields))
+
+    def refresh(self, keys: set[CellKey]) -> None:
+        for key in keys:
+            field = self.fields.get(key)
+            if field is None:
+                continue
+            field.show_visible(self.state.visible(key))
+            if field.item.calc:
+                field.editor.set_text(V.display(field.item, self.state.value(key)))
+            if field.item.grades_of:
+                term = self.state.cell((key[0], key[1], field.item.grades_of))
+                field.show_grades(term.value if term.text is None else None)
+            field.show_state(self.state, show_missing=self.show_missing)
+            if self.read_only:
+                field.show_read_only()
+        self._render_marks(keys)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        self.footer.show_summary(self.state.blockers())
+
+    # ----- where the user is ----------------------------------------------------------------------------------
+    def focused_key(self) -> CellKey | None:
+        focused = QApplication.focusWidget()
+        if focused is not None:
+            for key, field in self.fields.items():
+                if field.isAncestorOf(focused):
+                    return key
+        return None
+
+    def _on_focused(self, action: Callable[[CellKey], object]) -> None:
+        key = self.focused_key()
+        if key is not None:
+            action(key)
+
+    def _go_to(self, key: CellKey) -> None:
+        field = self.fields.get(key)
+        if field is not None:
+            field.focus()
+            scroll = self.parent()
+            while scroll is not None and not isinstance(scroll, QScrollArea):
+                scroll = scroll.parent()
+            if isinstance(scroll, QScrollArea):
+                scroll.ensureWidgetVisible(field)
+
+    # ----- lifecycle, queries, history, printing ----------------------------------------------------------------
+    def lifecycle_action(self, key: str) -> None:
+        """Source-verify, sign, lock or unlock; a refusal shows under the header."""
+        action, lifecycle, ref = LifecycleAction(key), self.ws.lifecycle, self.ref
+        step: Callable[[], object]
+        if action is LifecycleAction.VERIFY:
+            step = partial(lifecycle.source_verify, ref)
+        elif action is LifecycleAction.SIGN:
+            credentials = self.sign_with or self._ask_signature()
+            if credentials is None:
+                return
+            step = partial(lifecycle.sign, ref, *credentials)
+        elif action is LifecycleAction.LOCK:
+            step = partial(lifecycle.lock, ref)
+        else:
+            reason = self.ask_reason(self.snapshot.form.label.get(), tr("locked", "verrouillé"),
+                                     tr("unlocked", "déverrouillé"))
+            if not reason:
+                return
+            step = partial(lifecycle.unlock, ref, reason)
+        if self._run(step, on_error=lambda exc: self._lifecycle_error(error_text(exc))) is not None:
+            self._lifecycle_error("")
+
+    def _ask_signature(self) -> tuple[str, str, str] | None:
+        dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), self.ref, self)
+        return dialog.values() if dialog.exec() == dialogs.SignDialog.DialogCode.Accepted else None
+
+    def _lifecycle_error(self, text: str) -> None:
+        self.last_error = text
+        self.header.show_error(text)
+
+    def raise_query(self, key: CellKey) -> None:
+        text, ok = QInputDialog.getText(self, tr("Raise a query", "Ouvrir une query"),
+                                        self.fields[key].item.label.get())
+        if ok and text.strip():
+            self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
+
+    def verify_item(self, key: CellKey) -> None:
+        self._run(lambda: self.ws.monitoring.verify_item(self.ref, key),
+                  title=tr("Source-data verification", "Vérification des données source"))
+
+    def show_queries(self, key: CellKey) -> None:
+        self.query_dialog = dialogs.QueryDialog(self.ws, self.ops, self.ref, key,
+                                                label=self.fields[key].item.label.get(),
+                                                queries=self.queries_by_key.get(key, []), parent=self)
+        self.query_dialog.open()
+
+    def show_history(self, key: CellKey) -> None:
+        try:
+            records = self.entry.item_history(self.ref, key)
+        except CrfError as exc:
+            show_error(self, tr("History", "Historique"), exc)
+            return
+        self.history_dialog = dialogs.HistoryDialog(self.fields[key].item.label.get(), records, self)
+        self.history_dialog.open()
+
+    def print_pdf(self, target: Path | None = None) -> Any:
+        """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""
+        from msc_sle_crf.ui.printing import ask_path, print_form
+
+        path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
+        if path is None:
+            return None
+        self.print_job = print_form(self, self.ws, self.ref, path)
+        return self.print_job

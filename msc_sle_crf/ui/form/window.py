@@ -1,0 +1,58 @@
+"""A form in its own window (non-modal), scrollable, with the form view inside."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QDialog, QScrollArea, QVBoxLayout, QWidget
+
+from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.ui.form.view import FormView
+from msc_sle_crf.ui.ops import Ops
+
+
+class FormWindow(QDialog):
+    def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
+        self.resize(1100, 820)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll = self.scroll_area  # type: ignore[assignment,method-assign]  # the name callers use
+        layout.addWidget(self.scroll_area)
+        # Built inside its final parent: moving a finished form into a window would style every widget twice.
+        self.view = FormView(ws, ref, parent=self.scroll_area.viewport(), ops=ops)
+        self.scroll_area.setWidget(self.view)
+        self._title()
+        self.finished.connect(lambda _result: self.view.detach())  # closed: no redrawing while unseen
+
+    def _title(self) -> None:
+        view = self.view
+        self.setWindowTitle(f"{view.ref.subject} · {view.ref.event} · {view.snapshot.form.label.get()}")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self.view.listening:  # opened again after being closed: catch up with what changed meanwhile
+            self.view.attach()
+            self.view.reload()
+        super().showEvent(event)
+
+    def retranslate(self) -> None:
+        self.view.retranslate()
+        self._title()
+
+    def focus_cell(self, key: CellKey) -> bool:
+        """Scroll to a field and put the cursor in it (the bedside opens an adverse event at its grade)."""
+        field = self.view.fields.get(key)
+        if field is None:
+            return False
+        self.scroll_area.ensureWidgetVisible(field)
+        field.focus()
+        return True
+
+    def save_draft(self) -> None:
+        """Called before another user takes over: what is typed is already in the typing buffer."""
+        self.view.keep_typing()

@@ -1,0 +1,204 @@
+"""What the user does to a form's values: type, commit, confirm, say why a value is missing, add and remove
+rows, mark the form complete. Part of ``FormView`` (a mixin: it uses the view's fields, state and redraws).
+
+Every write goes through ``ops.run``; its change record redraws every open screen (this form included). A refusal
+shows where the user looks: under the field, in the list of what blocks completion, or in a message box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from PySide6.QtWidgets import QWidget
+
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef.definitions import MissingCode
+from msc_sle_crf.formdef.engine import CellKey, FormState
+from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef, SoftCheckNeedsConfirmation
+from msc_sle_crf.status import FormStatus
+from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.form.field_row import FieldEditor
+from msc_sle_crf.ui.form.footer import FormFooter
+from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
+
+T = TypeVar("T")
+
+
+def _widget(form: object) -> QWidget | None:
+    """The form as the parent of the message boxes it shows."""
+    return form if isinstance(form, QWidget) else None
+
+
+def _under(field: FieldEditor) -> ErrorHandler:
+    """A refusal shown under the field."""
+    return lambda exc: field.show_error(error_text(exc))
+
+
+class _Form(Protocol):
+    """What these methods use of the view."""
+
+    ops: Ops
+    entry: DataEntry
+    ref: FormRef
+    fields: dict[CellKey, FieldEditor]
+    state: FormState
+    status: FormStatus
+    committed: dict[CellKey, tuple[str, str | None]]
+    show_missing: bool
+    footer: FormFooter
+    _own: frozenset[CellKey] | None
+    _grades: dict[CellKey, list[CellKey]]
+
+    def ask_reason(self, field: str, old: str, new: str) -> str | None: ...
+    def ask_missing(self, field: str, code: MissingCode) -> str | None: ...
+    def refresh(self, keys: set[CellKey]) -> None: ...
+    def refresh_all(self) -> None: ...
+    def focused_key(self) -> CellKey | None: ...
+    def show_monitoring(self, keys: set[CellKey]) -> None: ...
+    def commit(self, key: CellKey, *, confirm: bool = False) -> bool: ...
+    def _run(self, fn: Callable[[], T], *, title: str = "", own: frozenset[CellKey] = ...,
+             on_error: ErrorHandler | None = None) -> T | None: ...
+    def _revert(self, key: CellKey) -> None: ...
+    def _value_refused(self, key: CellKey, exc: CrfError) -> None: ...
+    def _completion_refused(self, exc: CrfError) -> None: ...
+
+
+class FormWrites:
+    _own: frozenset[CellKey] | None  # the cells of the write this form is running (None: a write made elsewhere)
+
+    # ----- the one way this form writes -----------------------------------------------------------------------
+    def _run(self: _Form, fn: Callable[[], T], *, title: str = "", own: frozenset[CellKey] = frozenset(),
+             on_error: ErrorHandler | None = None) -> T | None:
+        """A write through ``ops.run``; ``own``: the cells it writes that the form already shows as written (its
+        change record redraws the rest, here and on every other open screen)."""
+        self._own = own
+        try:
+            return self.ops.run(fn, parent=_widget(self), title=title, on_error=on_error)
+        finally:
+            self._own = None
+
+    def _value_refused(self: _Form, key: CellKey, exc: CrfError) -> None:
+        if isinstance(exc, SoftCheckNeedsConfirmation):  # the field waits for "Confirm value"
+            self.refresh({key})
+        else:
+            self.fields[key].show_error(error_text(exc))
+
+    def _completion_refused(self: _Form, exc: CrfError) -> None:
+        if isinstance(exc, FormIncomplete):
+            self.footer.show_blockers(exc.blockers)
+        else:
+            show_error(_widget(self), tr("Mark complete", "Marquer complet"), exc)
+
+    # ----- typing and committing --------------------------------------------------------------------------------
+    def on_edited(self: _Form, key: CellKey, text: str) -> None:
+        """Each keystroke: checked at once, shown, and kept in the encrypted typing buffer."""
+        field = self.fields[key]
+        changed = self.state.set_text(key, text, field.unit()) | set(self._grades.get(key, ()))
+        self.refresh(changed)
+        self._run(lambda: self.entry.save_typing(self.ref, key, text, field.unit()), on_error=_under(field))
+
+    def commit(self: _Form, key: CellKey, *, confirm: bool = False) -> bool:
+        """Store the value typed (the field was left, Enter pressed, a choice picked)."""
+        field = self.fields.get(key)
+        if field is None or field.item.calc or not field.isEnabled():
+            return False
+        text, unit = field.editor.text(), field.unit()
+        if (text, unit) == self.committed.get(key) and not confirm:
+            return False
+        refused, unconfirmed = self.state.acceptance(key)
+        if refused is not None or (unconfirmed is not None and not confirm):
+            return False  # shown on the field; the text stays in the typing buffer (or waits for "Confirm")
+        reason = None
+        if self.status.completed:
+            reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], text)
+            if not reason:
+                self._revert(key)
+                return False
+        saved = self._run(lambda: self.entry.save_item(self.ref, key, text, unit, confirm=confirm, reason=reason),
+                          own=frozenset({key}), on_error=lambda exc: self._value_refused(key, exc))
+        if saved is None:
+            return False
+        self.committed[key] = (text, unit)
+        if confirm:  # a confirmed warning opened an automatic query for the monitor (not in the change record)
+            self.show_monitoring({key})
+        return True
+
+    def confirm(self: _Form, key: CellKey) -> None:
+        """An unusual value confirmed (it opens an automatic query for the monitor)."""
+        changed = self.state.confirm(key)
+        self.commit(key, confirm=True)
+        self.refresh(changed)
+
+    def _revert(self: _Form, key: CellKey) -> None:
+        field = self.fields[key]
+        text, unit = self.committed.get(key, ("", None))
+        field.editor.set_text(text)
+        field.set_unit(unit)
+        self.refresh(self.state.set_text(key, text, unit))
+        self._run(lambda: self.entry.save_typing(self.ref, key, None), on_error=_under(field))
+
+    def keep_typing(self: _Form) -> None:
+        """Before another user takes over: what the focused field holds, in the typing buffer."""
+        key = self.focused_key()
+        field = self.fields.get(key) if key is not None else None
+        if key is not None and field is not None and not field.item.calc:
+            self._run(lambda: self.entry.save_typing(self.ref, key, field.editor.text(), field.unit()))
+
+    # ----- missing values ---------------------------------------------------------------------------------------
+    def mark_missing(self: _Form, key: CellKey, code: MissingCode) -> None:
+        """Not done, unknown or not applicable, with why (and a reason for change on a completed form)."""
+        field = self.fields[key]
+        why = self.ask_missing(field.item.label.get(), code)
+        if not why:
+            return
+        reason = None
+        if self.status.completed:
+            reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
+            if not reason:
+                return
+        if self._run(lambda: self.entry.set_missing(self.ref, key, code, why, reason=reason), title=code.label(),
+                     own=frozenset({key})) is None:
+            return
+        field.editor.set_text("")
+        self.committed[key] = ("", None)
+        self.refresh(self.state.set_missing(key, code, why))
+
+    def clear_missing(self: _Form, key: CellKey) -> None:
+        """"Enter a value instead": the field opens again (stored once a value is committed)."""
+        self.state.set_missing(key, None, None)
+        self.refresh({key})
+        self.fields[key].focus()
+
+    # ----- rows -------------------------------------------------------------------------------------------------
+    def add_row(self: _Form, group_id: str) -> None:
+        reason = None
+        if self.status.completed:
+            reason = self.ask_reason(self.state.group(group_id).label.get(), "", tr("new row", "nouvelle ligne"))
+            if not reason:
+                return
+        added = self._run(lambda: self.entry.add_row(self.ref, group_id, reason=reason),
+                          title=tr("Add a row", "Ajouter une ligne"))
+        if added is not None:  # its change record rebuilt the form with the new row
+            first = self.fields.get((group_id, added.row, self.state.group(group_id).items[0].id))
+            if first is not None:
+                first.focus()
+
+    def remove_row(self: _Form, group_id: str, row: int) -> None:
+        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{row}", tr("(removed)", "(supprimée)"))
+        if reason:
+            self._run(lambda: self.entry.remove_row(self.ref, group_id, row, reason),
+                      title=tr("Remove a row", "Supprimer une ligne"))
+
+    # ----- completion -------------------------------------------------------------------------------------------
+    def mark_complete(self: _Form) -> bool:
+        """Every check again; what blocks is listed (each line leads to its field)."""
+        key = self.focused_key()
+        if key is not None:  # commit what is being typed first
+            self.commit(key)
+        self.show_missing = True
+        self.refresh_all()
+        if self._run(lambda: self.entry.mark_complete(self.ref), on_error=self._completion_refused) is None:
+            return False
+        self.footer.hide_blockers()
+        return True
