@@ -262,8 +262,8 @@ def test_plan_rebuilds_for_rows_and_locks_only() -> None:
     signed = Change.of(Action.SIGN, subject="01-001", visit="D0", form="vital_signs", new_value="signed")
     todo = plan(records(signed), REF, FormStatus.COMPLETE)
     assert not todo.rebuild and todo.status is FormStatus.SIGNED and todo.signatures
-    created = Change.of(Action.CREATE, subject="01-001", visit="D0", form="vital_signs")
-    assert plan(records(created), REF, FormStatus.NOT_STARTED).created
+    created = Change.of(Action.CREATE, subject="01-001", visit="D0", form="vital_signs", new_value="draft")
+    assert plan(records(created), REF, FormStatus.NOT_STARTED).status is FormStatus.DRAFT  # started: a draft
 
 
 def test_plan_redraws_signatures_when_signed_values_change() -> None:

@@ -45,7 +45,7 @@ def show(qtbot, view: FormView) -> FormView:  # type: ignore[no-untyped-def]
 
 def stored(entry: Workspace, ref: FormRef, key):  # type: ignore[no-untyped-def]
     """The committed value (not the typing buffer)."""
-    history = entry.entry.item_history(ref, key)
+    history = [r for r in entry.entry.item_history(ref, key) if r.action in ("data_entry", "data_change")]
     return history[-1].new_value if history else None
 
 

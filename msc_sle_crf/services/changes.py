@@ -27,7 +27,7 @@ ACCOUNT_ACTIONS = frozenset({Action.USER_ADD, Action.USER_DISABLE, Action.PASSWO
                              Action.RECOVERY_CODE_USED})
 
 # A form's state moved (with no item named: item-level source verification is not a state).
-_STATE_ACTIONS = frozenset({Action.STATUS_CHANGE, Action.SIGN, Action.SOURCE_VERIFIED})
+_STATE_ACTIONS = frozenset({Action.STATUS_CHANGE, Action.SIGN, Action.SOURCE_VERIFIED, Action.CREATE})
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,11 @@ class Changes:
                    and (c.action in (Action.ROW_ADD, Action.ROW_REMOVE, Action.CREATE)
                         or (c.action in _STATE_ACTIONS and c.item is None))
                    for c in self.records)
+
+    def rows_changed(self, subject: str, event: str, form: str) -> frozenset[tuple[str, int]]:
+        """Rows of a form added or removed."""
+        return frozenset(c.row for c in self.records if (c.subject, c.event, c.form) == (subject, event, form)
+                         and c.action in (Action.ROW_ADD, Action.ROW_REMOVE) and c.row is not None)
 
     def status_of(self, subject: str, event: str, form: str) -> str | None:
         """The form's last new state in this change, if it moved."""

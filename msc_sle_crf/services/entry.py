@@ -206,6 +206,7 @@ class DataEntry:
         session.add(instance)
         session.flush()
         tx.audit(Action.CREATE, subject=subject.subject_number, visit=event.id, form=form.id,
+                 new_value=FormStatus.DRAFT.value,
                  detail=f"form instance created under version {form.version} ({digest[:12]})")
         return instance
 
@@ -430,6 +431,10 @@ class DataEntry:
         tx.session.flush()
         tx.session.add(QueryMessage(query_id=query.id, kind="auto", username=actor.username, role=actor.role.value,
                                     utc=now, text=text))
+        subject = tx.session.get(Subject, instance.subject_id)
+        tx.audit(Action.QUERY, subject=subject.subject_number if subject else None, visit=instance.event_id,
+                 form=instance.form_id, item=key[2], repeat_key=f"{key[0]}:{key[1]}", new_value="open",
+                 detail=f"query #{query.id} auto: {text}"[:2000])
 
     def _set_status(self, tx: Tx, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
                     form: FormDef, instance: FormInstance, status: FormStatus, detail: str,

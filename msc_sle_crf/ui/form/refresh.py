@@ -16,7 +16,6 @@ from msc_sle_crf.status import FormStatus
 
 # Values of a subject changed: the scores computed from them may have changed too.
 VALUE_ACTIONS = frozenset({Action.DATA_ENTRY, Action.DATA_CHANGE, Action.ROW_ADD, Action.ROW_REMOVE})
-ROW_ACTIONS = frozenset({Action.ROW_ADD, Action.ROW_REMOVE})
 
 
 @dataclass(frozen=True)
@@ -24,14 +23,12 @@ class Refresh:
     rebuild: bool = False  # rows added or removed, locked or unlocked: build the form again
     cells: frozenset[CellKey] = frozenset()  # values written elsewhere: read them again
     status: FormStatus | None = None  # the form's new state, when the change record says it
-    created: bool = False  # the form was started (its state is to be asked of the service)
     signatures: bool = False
     monitoring: bool = False  # queries or source-data verification
     scores: bool = False
 
     def __bool__(self) -> bool:
-        return any((self.rebuild, self.cells, self.status, self.created, self.signatures, self.monitoring,
-                    self.scores))
+        return any((self.rebuild, self.cells, self.status, self.signatures, self.monitoring, self.scores))
 
 
 def plan(changes: Changes, ref: FormRef, status: FormStatus, *, own: frozenset[CellKey] | None = None,
@@ -50,7 +47,7 @@ def plan(changes: Changes, ref: FormRef, status: FormStatus, *, own: frozenset[C
     new_status = FormStatus(moved) if moved is not None else None
     if new_status == status:
         new_status = None
-    rows = any(c.action in ROW_ACTIONS for c in here)
+    rows = bool(changes.rows_changed(subject, event, form))
     lock_moved = new_status is not None and FormStatus.LOCKED in (status, new_status)
     if whole_subject or rows or lock_moved:
         return Refresh(rebuild=True, status=new_status, scores=scores)
@@ -60,7 +57,6 @@ def plan(changes: Changes, ref: FormRef, status: FormStatus, *, own: frozenset[C
     return Refresh(
         cells=elsewhere,
         status=new_status,
-        created=any(c.action is Action.CREATE for c in here),
         signatures=new_status is not None or any(c.action in (Action.SIGN, Action.SIGNATURE_INVALIDATED)
                                                  for c in here) or (signed and bool(cells)),
         # a value confirmed elsewhere opened an automatic query; a verified value that changed is no longer so

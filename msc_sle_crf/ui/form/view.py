@@ -116,8 +116,6 @@ class FormView(FormWrites, QWidget):
             if todo.cells:
                 self._read_again(todo.cells)
             status = todo.status
-            if status is None and todo.created:  # the form was started: its state is the service's to say
-                status = self.entry.statuses(self.ref.subject).get((self.ref.event, self.ref.form))
             if status is not None and status != self.status:
                 self.status = status
                 self._render_status()

@@ -120,8 +120,6 @@ class FormWrites:
         if saved is None:
             return False
         self.committed[key] = (text, unit)
-        if confirm:  # a confirmed warning opened an automatic query for the monitor (not in the change record)
-            self.show_monitoring({key})
         return True
 
     def confirm(self: _Form, key: CellKey) -> None:
