@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.services.changes import Changes
@@ -191,3 +192,37 @@ def test_a_baseline_without_its_time_does_not_break_the_screen(qtbot, nurse: Wor
     assert window.state is not None and window.state.readings[0].time is None
     assert window.baseline_line.text() == "Baseline vital signs recorded"
     assert window.plot.points == [] and warnings == []
+
+
+def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, monkeypatch: pytest.MonkeyPatch,
+                                                                 nurse: Workspace, ops: Ops) -> None:
+    """Enter in a vital-sign field saves the reading, and only that: a dialog also "clicks" its default button on
+    an Enter its fields pass on, and once the infusion had started that was "Correct a time…" after every reading
+    (found in a real window)."""
+    asked: list[str] = []
+    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QInputDialog.getItem",
+                        lambda _parent, title, *a: (asked.append(title), ("", False))[1])
+    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QMessageBox.question",  # "save it as measured?": yes
+                        lambda *a: QMessageBox.StandardButton.Yes)
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
+    window.timer_action(T.Kind.START)
+    window.tabs.setCurrentIndex(1)
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    for round_ in (1, 2):
+        for item, text in {**baseline(nurse), vs.heart_rate: "130"}.items():
+            window.vital_fields[item].setText(text)
+        field = window.vital_fields[vs.spo2]
+        field.setFocus()
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+        assert window.state is not None and len(window.state.readings) == 1 + round_
+        assert asked == [] and window.vital_fields[vs.temperature].text() == ""
+    assert window.last_form is None  # no adverse event opened either
+    window.ask_text = lambda title, question: (asked.append(title), ("", False))[1]
+    window.selected_point = "T15"
+    window.not_done_button.setFocus()
+    qtbot.keyClick(window.not_done_button, Qt.Key.Key_Return)  # a focused button still takes Enter
+    assert asked == ["Reading not done"]

@@ -75,7 +75,7 @@ class VitalsPanel(QWidget):
         right.addWidget(self._entry_panel())
         plot, plot_box, self.plot_title = panel()
         self.plot = TrendPlot()
-        plot_box.addWidget(self.plot)
+        plot_box.addWidget(self.plot, 1)  # the plot takes the height; the title stays on top
         right.addWidget(plot, 1)
         layout.addLayout(right, 3)
 

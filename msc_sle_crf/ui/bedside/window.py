@@ -16,8 +16,8 @@ import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from msc_sle_crf.clock import Clock, local_now
@@ -109,6 +109,7 @@ class BedsideWindow(QDialog):
         self.second_user, self.second_password = c.second_user, c.second_password
         self.second_button, self.second_status = c.second_button, c.second_status
         self.next_label, self.schedule_list, self.vital_fields = v.next_label, v.schedule_list, v.vital_fields
+        self.not_done_button = v.not_done_button
         self.flags_box, self.plot = v.flags_box, v.plot
 
     def _connect_parts(self) -> None:
@@ -373,6 +374,15 @@ class BedsideWindow(QDialog):
 
     def save_draft(self) -> None:
         """Before another user takes over: the quick-entry fields are already kept at every keystroke."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter belongs to the field or button that has the focus (in a vital-sign field it saves the reading).
+        A dialog also "clicks" its default button on an Enter its fields pass on: that was "Correct a time…" after
+        every reading once the infusion had started. A focused button still takes Enter itself."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def done(self, result: int) -> None:
         self._closed = True
