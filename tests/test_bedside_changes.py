@@ -19,6 +19,7 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.bedside import BedsideWindow
+from msc_sle_crf.ui.common import STYLE
 from msc_sle_crf.ui.ops import Ops
 
 from .conftest import FAST_KDF
@@ -226,3 +227,24 @@ def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, monkeyp
     window.not_done_button.setFocus()
     qtbot.keyClick(window.not_done_button, Qt.Key.Key_Return)  # a focused button still takes Enter
     assert asked == ["Reading not done"]
+
+
+def test_the_window_keeps_its_width_through_pause_and_resume(qtbot, request: pytest.FixtureRequest,
+                                                              nurse: Workspace, ops: Ops) -> None:
+    """The timer buttons were shown before the others were hidden: on Resume, Pause, Resume and Stop were all
+    visible for a moment, the window grew wider than a 1280-pixel screen and stayed so (Stop cut off)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(STYLE)  # the application's look, as `msc-sle-crf run` sets it: bigger buttons
+    request.addfinalizer(lambda: app.setStyleSheet(""))
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    width = window.width()
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
+    for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME, T.Kind.PAUSE, T.Kind.RESUME):
+        window.timer_action(kind, "chills" if kind is T.Kind.PAUSE else None)
+        QApplication.processEvents()
+        assert window.width() == width, kind
+    assert [k for k, b in window.timer_buttons.items() if b.isVisible()] == [T.Kind.PAUSE, T.Kind.STOP]

@@ -53,9 +53,16 @@ class TimerPanel(QWidget):
         self.phase.setText(T.phase_label(timer.phase).get())
         self.phase.setStyleSheet(f"background: {PHASE_COLORS[timer.phase]};")
         allowed = T.ALLOWED[timer.phase]
+        shown = {kind for kind in self.buttons
+                 if kind in allowed or (kind is T.Kind.START and timer.phase is T.Phase.NOT_STARTED)}
+        # Hide before showing: with Pause, Resume and Stop all visible for a moment the header is wider than a
+        # 1280-pixel screen, and the window grows to fit it and stays so.
         for kind, button in self.buttons.items():
             button.setEnabled(kind in allowed)
-            button.setVisible(kind in allowed or (kind is T.Kind.START and timer.phase is T.Phase.NOT_STARTED))
+            if kind not in shown:
+                button.setVisible(False)
+        for kind in shown:
+            self.buttons[kind].setVisible(True)
 
     def show_events(self, recorded: bool) -> None:
         """"Correct a time" is offered once a timer event is recorded."""
