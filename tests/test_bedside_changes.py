@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE
@@ -248,3 +249,30 @@ def test_the_window_keeps_its_width_through_pause_and_resume(qtbot, request: pyt
         QApplication.processEvents()
         assert window.width() == width, kind
     assert [k for k, b in window.timer_buttons.items() if b.isVisible()] == [T.Kind.PAUSE, T.Kind.STOP]
+
+
+def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
+        qtbot, request: pytest.FixtureRequest, nurse: Workspace, ops: Ops) -> None:
+    """The French baseline line did not wrap (the window opened 1286 pixels wide), and the recorded check's time
+    made its button wider still; numbers were shown with a decimal point."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(STYLE)
+    request.addfinalizer(lambda: app.setStyleSheet(""))
+    set_lang(Lang.FR)
+    nurse.bedside.product_check(SUBJECT, identity_confirmed=True, weight_kg="58,5", cohort="2",
+                                bag_id="UC-99-006-01", lot="L2026-021", labelled_cells_e6="120",
+                                use_by="31/12/2099 16:00", premedication="paracétamol 1 g")
+    nurse.bedside.second_check(SUBJECT, "dr.martin", "training-doctor")
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.check_fields["weight"].text() == "58,5"
+    assert "Prévu : 117,0 x10^6" in window.dose_line.text() and "(+2,6 %)" in window.dose_line.text()
+    assert "Enregistrée le 25/11/2026 10:00 UTC+01:00 par nurse.durand" in window.check_tab.recorded_line.text()
+    for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME):
+        window.timer_action(kind, "frissons" if kind is T.Kind.PAUSE else None)
+        for tab in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(tab)
+            QApplication.processEvents()
+            assert window.width() == 1280 and window.minimumSizeHint().width() <= 1280, (kind, tab)

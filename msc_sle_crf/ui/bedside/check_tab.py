@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 from msc_sle_crf.clock import Clock
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import StudyDef
-from msc_sle_crf.i18n import L, Lang, current_lang
+from msc_sle_crf.i18n import L
 from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import dose_check
 from msc_sle_crf.services.bedside import BASELINE, ProductCheck, Reading
-from msc_sle_crf.ui.bedside.style import BAD, GOOD, NEUTRAL, TO_DO, named, panel, stored_time
+from msc_sle_crf.ui.bedside.style import BAD, GOOD, NEUTRAL, TO_DO, named, number, panel, stored_time
 from msc_sle_crf.ui.common import tr
 
 # The fields of the check, in screen order, with their labels.
@@ -105,11 +105,16 @@ class CheckTab(QWidget):
         self.dose_line = named(QLabel(), "next")
         self.dose_line.setWordWrap(True)
         box.addWidget(self.dose_line)
+        self.recorded_line = named(QLabel(), "subtitle")  # who recorded the last check, and when
+        self.recorded_line.setWordWrap(True)
+        self.recorded_line.hide()
+        box.addWidget(self.recorded_line)
         self.record_check_button = named(QPushButton(), "big")
         self.record_check_button.clicked.connect(lambda: self.check_requested.emit(self.entry()))
         box.addWidget(self.record_check_button)
         baseline = QHBoxLayout()
         self.baseline_line = named(QLabel(), "next")
+        self.baseline_line.setWordWrap(True)
         baseline.addWidget(self.baseline_line, 1)
         self.baseline_button = named(QPushButton(), "big")
         self.baseline_button.clicked.connect(self.baseline_requested.emit)
@@ -200,16 +205,16 @@ class CheckTab(QWidget):
             self.dose_line.setStyleSheet(NEUTRAL)
             return
         planned = Decimal(cohort) * Decimal(weight)
-        text = tr(f"Planned: {planned} x10^6 viable cells", f"Prévu : {planned} x10^6 cellules viables")
+        text = tr(f"Planned: {number(planned)} x10^6 viable cells", f"Prévu : {number(planned)} x10^6 cellules viables")
         style = NEUTRAL
         if cells is not None:
             check = dose_check(Decimal(cohort), Decimal(weight), Decimal(cells), self.protocol)
-            text += tr(f" · labelled {cells} ({check.difference_percent:+} %)",
-                       f" · étiqueté {cells} ({check.difference_percent:+} %)")
+            gap = number(f"{check.difference_percent:+}")
+            text += tr(f" · labelled {number(cells)} ({gap} %)", f" · étiqueté {number(cells)} ({gap} %)")
             limit = self.protocol.dose_tolerance_percent
             if not check.within_tolerance:
-                text += tr(f" — MISMATCH beyond {limit} %: check with the investigator",
-                           f" — ÉCART au-delà de {limit} % : voir avec l'investigateur")
+                text += tr(f" — MISMATCH beyond {number(limit)} %: check with the investigator",
+                           f" — ÉCART au-delà de {number(limit)} % : voir avec l'investigateur")
                 style = BAD
             else:
                 style = GOOD
@@ -243,17 +248,18 @@ class CheckTab(QWidget):
             recorded["use_by"] = dt.datetime.fromisoformat(str(use_by)).strftime("%d/%m/%Y %H:%M")
         for key, value in recorded.items():
             if value is not None and not self.check_fields[key].text():
-                text = str(value)
-                if key in DECIMAL_FIELDS and current_lang() is Lang.FR:
-                    text = text.replace(".", ",")
-                self.check_fields[key].setText(text)
+                self.check_fields[key].setText(number(value) if key in DECIMAL_FIELDS else str(value))
         cohort = self.cohort_buttons.get(str(d.get("cohort")))
         if cohort is not None and not self.cohort():
             cohort.setChecked(True)
         self.identity_box.setChecked(True)
         when = stored_time(clock, product.at)
-        self.record_check_button.setText(tr(f"Recorded at {when} by {product.by} — record again",
-                                            f"Enregistrée le {when} par {product.by} — enregistrer à nouveau"))
+        self.recorded_line.setText(tr(f"Recorded on {when} by {product.by}. A new check can be recorded over it: "
+                                      "both stay in the record.",
+                                      f"Enregistrée le {when} par {product.by}. Une nouvelle vérification peut être "
+                                      "enregistrée par-dessus : les deux restent au dossier."))
+        self.recorded_line.show()
+        self.record_check_button.setText(tr("Record the check again", "Enregistrer à nouveau la vérification"))
         return (tr(f"Bag {d.get('bag_id')} · lot {d.get('lot')} · checked by {product.by}",
                    f"Poche {d.get('bag_id')} · lot {d.get('lot')} · vérifiée par {product.by}") + second)
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from msc_sle_crf.ui.bedside.style import VITAL_LABELS
+from msc_sle_crf.ui.bedside.style import VITAL_LABELS, number
 from msc_sle_crf.ui.common import tr
 
 # Values by measure name (``temperature``, ``heart_rate``...): Decimal, int or None.
@@ -79,5 +79,5 @@ class TrendPlot(QWidget):
             painter.drawPath(path)
             last = next((v.get(measure) for _, v in reversed(self.points) if v.get(measure) is not None), None)
             painter.drawText(QPointF(area.right() + 10, legend_y + 12),
-                             f"{VITAL_LABELS[measure].get().split()[0]} {last if last is not None else '—'}")
+                             f"{VITAL_LABELS[measure].get().split()[0]} {number(last) if last is not None else '—'}")
             legend_y += 22

@@ -10,7 +10,7 @@ from typing import TypeVar
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from msc_sle_crf.clock import Clock, format_stored, iso_utc
-from msc_sle_crf.i18n import L
+from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.vitals import PointState
 
@@ -50,6 +50,12 @@ VITAL_LABELS = {"temperature": L("Temperature °C", "Température °C"),
                 "systolic_bp": L("Systolic mmHg", "Systolique mmHg"),
                 "diastolic_bp": L("Diastolic mmHg", "Diastolique mmHg"),
                 "respiratory_rate": L("Resp. rate /min", "Fréq. resp. /min"), "spo2": L("SpO2 %", "SpO2 %")}
+
+
+def number(value: object) -> str:
+    """A measured or computed number as the user writes it: decimal comma in French (``38,6``, ``+3,4``)."""
+    text = str(value)
+    return text.replace(".", ",") if current_lang() is Lang.FR else text
 
 
 def mmss(seconds: float) -> str:
