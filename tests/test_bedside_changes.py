@@ -270,8 +270,16 @@ def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
     assert window.check_fields["weight"].text() == "58,5"
     assert "Prévu : 117,0 x10^6" in window.dose_line.text() and "(+2,6 %)" in window.dose_line.text()
     assert "Enregistrée le 25/11/2026 10:00 UTC+01:00 par nurse.durand" in window.check_tab.recorded_line.text()
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
     for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME):
         window.timer_action(kind, "frissons" if kind is T.Kind.PAUSE else None)
+        if kind is T.Kind.START:  # two long flags: fever, and a systolic pressure well below the baseline
+            nurse.bedside.record_vitals(SUBJECT, "T15", {**baseline(nurse), vs.temperature: "38,3",
+                                                         vs.heart_rate: "104", vs.systolic_bp: "102"},
+                                        confirm=True)
+            window.reload()
+            assert window.flags_box.count() == 2
         for tab in range(window.tabs.count()):
             window.tabs.setCurrentIndex(tab)
             QApplication.processEvents()

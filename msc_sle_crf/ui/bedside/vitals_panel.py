@@ -153,7 +153,9 @@ class VitalsPanel(QWidget):
             row = QWidget()
             line = QHBoxLayout(row)
             line.setContentsMargins(0, 0, 0, 0)
-            line.addWidget(named(QLabel("⚠ " + flag.message.get()), "flag"), 1)
+            label = named(QLabel("⚠ " + flag.message.get()), "flag")
+            label.setWordWrap(True)  # a long French message must not widen the window past the screen
+            line.addWidget(label, 1)
             button = named(QPushButton(tr(f"Adverse event: {flag.ae_term}…",
                                           f"Événement indésirable : {flag.ae_term}…")), "aeButton")
             button.clicked.connect(lambda _checked=False, f=flag: self.adverse_event_requested.emit(f))
