@@ -4,7 +4,9 @@ closed, does not touch it. Its own writes go through ``ops.run``: a refusal is s
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
-from msc_sle_crf.ui.bedside import BedsideWindow
+from msc_sle_crf.ui.bedside import BedsideWindow, TrendPlot
 from msc_sle_crf.ui.common import STYLE
 from msc_sle_crf.ui.ops import Ops
 
@@ -284,3 +286,17 @@ def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
             window.tabs.setCurrentIndex(tab)
             QApplication.processEvents()
             assert window.width() == 1280 and window.minimumSizeHint().width() <= 1280, (kind, tab)
+
+
+def test_the_trend_plot_draws_readings_in_time_order(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A row entered late on the vital-sign form (10:15 typed after the 10:45 reading) was drawn left of the
+    plot's area, and the lines went back in time."""
+    plot = TrendPlot()
+    qtbot.addWidget(plot)
+    plot.set_readings([(dt.time(10, 45), {"temperature": Decimal("37.1")}),
+                       (dt.time(10, 15), {"temperature": Decimal("36.8")}),
+                       (dt.time(11, 0), {"temperature": Decimal("38.2")})])
+    assert [minute for minute, _ in plot.points] == [0, 30, 45]
+    assert plot.points[-1][1]["temperature"] == Decimal("38.2")
+    plot.resize(600, 300)
+    plot.grab()  # paints without error

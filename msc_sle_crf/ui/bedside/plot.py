@@ -33,12 +33,15 @@ class TrendPlot(QWidget):
         self.points: list[tuple[float, Values]] = []  # minutes since the first reading, values
 
     def set_readings(self, readings: Sequence[tuple[dt.time, Values]]) -> None:
-        if not readings:
+        """Readings in the order of their time of day (a row entered late on the form is drawn where it belongs,
+        not before the first reading)."""
+        ordered = sorted(readings, key=lambda reading: reading[0])
+        if not ordered:
             self.points = []
         else:
-            first = dt.datetime.combine(dt.date(2000, 1, 1), readings[0][0])
+            first = dt.datetime.combine(dt.date(2000, 1, 1), ordered[0][0])
             self.points = [((dt.datetime.combine(dt.date(2000, 1, 1), t) - first).total_seconds() / 60, v)
-                           for t, v in readings]
+                           for t, v in ordered]
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
