@@ -26,9 +26,15 @@ from msc_sle_crf.ui.main_window import MainWindow
 def render_bedside(app: QApplication, site, out: Path, lang: Lang) -> None:
     """The infusion day of the subject still in screening: checked, started, three readings, one overdue."""
     from msc_sle_crf.infusion import timer as T
+    from msc_sle_crf.services.bedside import BASELINE
     from msc_sle_crf.ui.bedside import BedsideWindow
 
     nurse = Workspace.sign_in(site, "nurse.durand", "training-nurse")
+    vs = nurse.study.bindings.infusion_day.vital_signs
+
+    def reading(*values: str) -> dict[str, str]:  # the six measures in the bedside's order
+        return dict(zip(vs.readings(), values, strict=True))
+
     window = BedsideWindow(nurse, "99-006")
     window.resize(1280, 800)
     window.show()
@@ -40,13 +46,10 @@ def render_bedside(app: QApplication, site, out: Path, lang: Lang) -> None:
                         lot="L2026-021", labelled_cells_e6="120", use_by="31/12/2099 16:00",
                         premedication="paracétamol 1 g")
         b.second_check("99-006", "dr.martin", "training-doctor")
-        b.record_vitals("99-006", "BASE", {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126", "VSDIABP": "80",
-                                           "VSRESP": "16", "VSSPO2": "98"})
+        b.record_vitals("99-006", BASELINE, reading("36,9", "78", "126", "80", "16", "98"))
         b.timer("99-006", T.Kind.START)
-        b.record_vitals("99-006", "T15", {"VSTEMP": "37,4", "VSHR": "88", "VSSYSBP": "118", "VSDIABP": "74",
-                                          "VSRESP": "18", "VSSPO2": "97"})
-        b.record_vitals("99-006", "T30", {"VSTEMP": "38,3", "VSHR": "104", "VSSYSBP": "102", "VSDIABP": "64",
-                                          "VSRESP": "20", "VSSPO2": "94"}, confirm=True)
+        b.record_vitals("99-006", "T15", reading("37,4", "88", "118", "74", "18", "97"))
+        b.record_vitals("99-006", "T30", reading("38,3", "104", "102", "64", "20", "94"), confirm=True)
     window.reload()
     window.tabs.setCurrentIndex(1)
     app.processEvents()

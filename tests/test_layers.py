@@ -60,3 +60,12 @@ def test_each_module_imports_only_downwards(name: str, path: Path) -> None:
         assert not {i for i in imports if _in(i, "msc_sle_crf.ui", "msc_sle_crf.cli")}, name
     if name != "__main__":
         assert "msc_sle_crf.cli" not in imports, f"{name} imports the command line (an import cycle)"
+
+
+SCREENS = sorted((PACKAGE / "ui").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SCREENS, ids=[str(p.relative_to(PACKAGE)) for p in SCREENS])
+def test_no_screen_file_grows_past_500_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 500, f"{path.name}: {lines} lines: split it into parts that emit signals"

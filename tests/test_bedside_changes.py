@@ -1,0 +1,302 @@
+"""The bedside redraws from change records: a write made in another screen sharing its ``Ops`` (the vital-sign form,
+the adverse event it opened, the casebook) shows at once; a write for another subject, or after the screen was
+closed, does not touch it. Its own writes go through ``ops.run``: a refusal is shown once and announces nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.infusion import timer as T
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.bedside import BASELINE
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.ui.bedside import BedsideWindow, TrendPlot
+from msc_sle_crf.ui.common import STYLE
+from msc_sle_crf.ui.ops import Ops
+
+from .conftest import FAST_KDF
+
+SUBJECT = "99-006"  # the demo subject still before the infusion
+OTHER = "99-001"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Site]:
+    site = create_demo(tmp_path / "bedside.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def nurse(demo: Site) -> Workspace:
+    return Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+
+
+@pytest.fixture
+def ops(qtbot) -> Ops:  # type: ignore[no-untyped-def]
+    return Ops()
+
+
+@pytest.fixture
+def announced(ops: Ops) -> list[Changes]:
+    seen: list[Changes] = []
+    ops.data_changed.connect(seen.append)
+    return seen
+
+
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the standard refusal box would have shown (ops.show_error), instead of a modal box."""
+    shown: list[str] = []
+    monkeypatch.setattr("msc_sle_crf.ui.ops.QMessageBox.warning",
+                        lambda _parent, _title, text, *a: shown.append(text))
+    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QMessageBox.warning",
+                        lambda _parent, _title, text, *a: shown.append(text))
+    return shown
+
+
+def baseline(nurse: Workspace) -> dict[str, str]:
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    return {vs.temperature: "36,9", vs.heart_rate: "78", vs.systolic_bp: "126", vs.diastolic_bp: "80",
+            vs.respiratory_rate: "16", vs.spo2: "98"}
+
+
+def vital_signs_ref(nurse: Workspace) -> tuple[FormRef, str]:
+    day = nurse.study.bindings.infusion_day
+    return FormRef(SUBJECT, day.event, day.vital_signs.form), day.vital_signs.group or ""
+
+
+def open_bedside(qtbot, nurse: Workspace, ops: Ops) -> BedsideWindow:  # type: ignore[no-untyped-def]
+    window = BedsideWindow(nurse, SUBJECT, ops=ops)
+    qtbot.addWidget(window)
+    return window
+
+
+def test_a_vital_sign_row_changed_in_the_form_shows_at_once(qtbot, nurse: Workspace, ops: Ops,
+                                                           announced: list[Changes]) -> None:
+    window = open_bedside(qtbot, nurse, ops)
+    for item, text in baseline(nurse).items():
+        window.vital_fields[item].setText(text)
+    assert window.save_vitals()
+    assert announced and announced[-1].touches(SUBJECT)  # the bedside's own write announced its change
+    assert window.flags_box.count() == 0
+    assert "Baseline vital signs recorded at" in window.baseline_line.text()
+    # The vital-sign form (another screen of the same main window) corrects the baseline temperature.
+    ref, group = vital_signs_ref(nurse)
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    row = window.state.readings[-1].row
+    ops.run(lambda: nurse.entry.save_values(ref, {(group, row, vs.temperature): "38,9"}, confirm=True,
+                                            reason="transcription error"))
+    assert str(window.state.readings[-1].values[vs.temperature]) == "38.9"
+    flags = [w.text() for w in window.findChildren(QLabel, "flag") if not w.isHidden()]
+    assert any("Fever 38.9 °C" in text for text in flags), flags
+    assert window.plot.points[-1][1]["temperature"] is not None
+
+
+def test_an_adverse_event_saved_in_the_form_it_opened_shows_in_the_tolerance_tab(
+        qtbot, nurse: Workspace, ops: Ops) -> None:
+    window = open_bedside(qtbot, nurse, ops)
+    b = nurse.bedside
+    b.product_check(SUBJECT, identity_confirmed=True, weight_kg="58", cohort="2", bag_id="UC-1", lot="L1",
+                    labelled_cells_e6="120", use_by="31/12/2099 16:00", premedication="none")
+    b.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    fever = {**baseline(nurse), vs.temperature: "39,2"}
+    for item, text in fever.items():
+        window.vital_fields[item].setText(text)
+    assert window.save_vitals(confirm=True)
+    assert "Tolerated so far" in window.after_tab.tolerance_state.text() or \
+        "not decided" in window.after_tab.tolerance_state.text()
+    window.open_adverse_event(window.state.readings[-1].flags[0])
+    form = window.last_form
+    assert form is not None and form.view.ops is window.ops  # the form's writes reach this screen
+    ae = nurse.study.bindings.adverse_events
+    row = form.view.state.rows[ae.group or ""][-1]
+    # The investigator grades it 3 in that form window.
+    ops.run(lambda: nurse.entry.save_values(FormRef(SUBJECT, ae.event or "", ae.form),
+                                            {(ae.group or "", row, ae.grade): "3"}, confirm=True))
+    assert window.after_tab.tolerance_state.text().startswith("NOT TOLERATED")
+    form.close()
+
+
+def test_a_change_to_another_subject_or_after_closing_leaves_the_screen_alone(
+        qtbot, demo: Site, nurse: Workspace, ops: Ops, warnings: list[str]) -> None:
+    window = open_bedside(qtbot, nurse, ops)
+    before = window.state
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    ops.run(lambda: doctor.bedside.not_done(OTHER, "T15", "patient asleep"))
+    assert window.state is before
+    ops.run(lambda: doctor.bedside.comment(SUBJECT, "seen on the ward"))
+    assert window.state is not before and window.state.comments == ("seen on the ward",)
+    window.reject()  # closed (Esc): it no longer follows the subject, even once its user has signed out
+    nurse.logout()
+    closed = window.state
+    ops.run(lambda: doctor.bedside.not_done(SUBJECT, "T15", "patient asleep"))
+    assert window.state is closed and not window.ticker.isActive()
+    assert warnings == []
+
+
+def test_refusals_are_shown_once_and_announce_nothing(qtbot, nurse: Workspace, ops: Ops,
+                                                      announced: list[Changes], warnings: list[str]) -> None:
+    window = open_bedside(qtbot, nurse, ops)
+    qtbot.mouseClick(window.record_check_button, Qt.MouseButton.LeftButton)  # identity not confirmed
+    assert len(warnings) == 1 and "Identity: confirm" in warnings[0]
+    window.ask_text = lambda title, question: ("", True)
+    window.selected_point = BASELINE
+    window.mark_not_done()  # no reason given
+    assert len(warnings) == 2
+    window.second_user.setText("dr.martin")
+    window.second_password.setText("training-doctor")
+    qtbot.mouseClick(window.second_button, Qt.MouseButton.LeftButton)  # nothing to confirm yet: shown inline
+    assert "No product check to confirm" in window.second_status.text() and len(warnings) == 2
+    assert window.second_password.text() == ""
+    assert announced == []
+    assert window.state is not None and window.state.product is None and window.state.not_done == {}
+
+
+def test_old_flag_rows_are_gone_from_the_screen_at_once(qtbot, nurse: Workspace, ops: Ops) -> None:
+    """Redrawing the flags removed the old rows only when the event loop came round: a grab in between (the
+    screenshots) showed old and new rows on top of each other."""
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    nurse.bedside.record_vitals(SUBJECT, None, {**baseline(nurse), vs.heart_rate: "130", vs.temperature: "38,6"},
+                                confirm=True)
+    window.reload()
+    window.tabs.setCurrentIndex(1)
+    QApplication.processEvents()  # shows the new rows; deferred deletions wait for an event loop
+    first = [w.text() for w in window.findChildren(QLabel, "flag") if w.isVisible()]
+    assert len(first) == 2
+    window.reload()
+    QApplication.processEvents()
+    assert [w.text() for w in window.findChildren(QLabel, "flag") if w.isVisible()] == first
+
+
+def test_a_baseline_without_its_time_does_not_break_the_screen(qtbot, nurse: Workspace, ops: Ops,
+                                                              warnings: list[str]) -> None:
+    """The time of a reading can be cleared on the vital-sign form (a draft); the bedside still opens."""
+    reading = nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    ref, group = vital_signs_ref(nurse)
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    nurse.entry.save_values(ref, {(group, reading.row, vs.time): ""}, reason="wrong time")
+    window = open_bedside(qtbot, nurse, ops)
+    assert window.state is not None and window.state.readings[0].time is None
+    assert window.baseline_line.text() == "Baseline vital signs recorded"
+    assert window.plot.points == [] and warnings == []
+
+
+def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, monkeypatch: pytest.MonkeyPatch,
+                                                                 nurse: Workspace, ops: Ops) -> None:
+    """Enter in a vital-sign field saves the reading, and only that: a dialog also "clicks" its default button on
+    an Enter its fields pass on, and once the infusion had started that was "Correct a time…" after every reading
+    (found in a real window)."""
+    asked: list[str] = []
+    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QInputDialog.getItem",
+                        lambda _parent, title, *a: (asked.append(title), ("", False))[1])
+    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QMessageBox.question",  # "save it as measured?": yes
+                        lambda *a: QMessageBox.StandardButton.Yes)
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
+    window.timer_action(T.Kind.START)
+    window.tabs.setCurrentIndex(1)
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    for round_ in (1, 2):
+        for item, text in {**baseline(nurse), vs.heart_rate: "130"}.items():
+            window.vital_fields[item].setText(text)
+        field = window.vital_fields[vs.spo2]
+        field.setFocus()
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+        assert window.state is not None and len(window.state.readings) == 1 + round_
+        assert asked == [] and window.vital_fields[vs.temperature].text() == ""
+    assert window.last_form is None  # no adverse event opened either
+    window.ask_text = lambda title, question: (asked.append(title), ("", False))[1]
+    window.selected_point = "T15"
+    window.not_done_button.setFocus()
+    qtbot.keyClick(window.not_done_button, Qt.Key.Key_Return)  # a focused button still takes Enter
+    assert asked == ["Reading not done"]
+
+
+def test_the_window_keeps_its_width_through_pause_and_resume(qtbot, request: pytest.FixtureRequest,
+                                                              nurse: Workspace, ops: Ops) -> None:
+    """The timer buttons were shown before the others were hidden: on Resume, Pause, Resume and Stop were all
+    visible for a moment, the window grew wider than a 1280-pixel screen and stayed so (Stop cut off)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(STYLE)  # the application's look, as `msc-sle-crf run` sets it: bigger buttons
+    request.addfinalizer(lambda: app.setStyleSheet(""))
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    width = window.width()
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
+    for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME, T.Kind.PAUSE, T.Kind.RESUME):
+        window.timer_action(kind, "chills" if kind is T.Kind.PAUSE else None)
+        QApplication.processEvents()
+        assert window.width() == width, kind
+    assert [k for k, b in window.timer_buttons.items() if b.isVisible()] == [T.Kind.PAUSE, T.Kind.STOP]
+
+
+def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
+        qtbot, request: pytest.FixtureRequest, nurse: Workspace, ops: Ops) -> None:
+    """The French baseline line did not wrap (the window opened 1286 pixels wide), and the recorded check's time
+    made its button wider still; numbers were shown with a decimal point."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(STYLE)
+    request.addfinalizer(lambda: app.setStyleSheet(""))
+    set_lang(Lang.FR)
+    nurse.bedside.product_check(SUBJECT, identity_confirmed=True, weight_kg="58,5", cohort="2",
+                                bag_id="UC-99-006-01", lot="L2026-021", labelled_cells_e6="120",
+                                use_by="31/12/2099 16:00", premedication="paracétamol 1 g")
+    nurse.bedside.second_check(SUBJECT, "dr.martin", "training-doctor")
+    window = open_bedside(qtbot, nurse, ops)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.check_fields["weight"].text() == "58,5"
+    assert "Prévu : 117,0 x10^6" in window.dose_line.text() and "(+2,6 %)" in window.dose_line.text()
+    assert "Enregistrée le 25/11/2026 10:00 UTC+01:00 par nurse.durand" in window.check_tab.recorded_line.text()
+    vs = nurse.study.bindings.infusion_day.vital_signs
+    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME):
+        window.timer_action(kind, "frissons" if kind is T.Kind.PAUSE else None)
+        if kind is T.Kind.START:  # two long flags: fever, and a systolic pressure well below the baseline
+            nurse.bedside.record_vitals(SUBJECT, "T15", {**baseline(nurse), vs.temperature: "38,3",
+                                                         vs.heart_rate: "104", vs.systolic_bp: "102"},
+                                        confirm=True)
+            window.reload()
+            assert window.flags_box.count() == 2
+        for tab in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(tab)
+            QApplication.processEvents()
+            assert window.width() == 1280 and window.minimumSizeHint().width() <= 1280, (kind, tab)
+
+
+def test_the_trend_plot_draws_readings_in_time_order(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A row entered late on the vital-sign form (10:15 typed after the 10:45 reading) was drawn left of the
+    plot's area, and the lines went back in time."""
+    plot = TrendPlot()
+    qtbot.addWidget(plot)
+    plot.set_readings([(dt.time(10, 45), {"temperature": Decimal("37.1")}),
+                       (dt.time(10, 15), {"temperature": Decimal("36.8")}),
+                       (dt.time(11, 0), {"temperature": Decimal("38.2")})])
+    assert [minute for minute, _ in plot.points] == [0, 30, 45]
+    assert plot.points[-1][1]["temperature"] == Decimal("38.2")
+    plot.resize(600, 300)
+    plot.grab()  # paints without error
