@@ -256,6 +256,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     site, services, _secrets = _open(args)
     try:
         printing = services.printing
+        printing.check_output(args.out)  # before the (long) rendering: a refused target changes nothing
         if args.blank:
             pdf, what = printing.blank_crf_pdf(), "annotated CRF"
         elif args.form:

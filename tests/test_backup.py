@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from msc_sle_crf.errors import Msg, PermissionDenied, StoreError
+from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, StoreError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.backup import create_backup, restore_backup
 
@@ -104,8 +104,8 @@ def test_unwritable_output_gives_a_clear_message_and_leaves_nothing(tmp_path: Pa
         (tmp_path / "afile").write_text("x")
         out = tmp_path / "afile" / "b.tar"
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    with pytest.raises(StoreError) as exc:
+    with pytest.raises(CrfError) as exc:  # refused before anything is written (issue 15: checked output path)
         create_backup(admin, out)
-    assert exc.value.msg is Msg.OUTPUT_NOT_WRITABLE
+    assert exc.value.msg in (Msg.OUTPUT_NOT_WRITABLE, Msg.OUTPUT_REFUSED)
     assert str(out) in exc.value.message()
     assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -24,7 +24,7 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import CrfError, Msg, StoreError
-from msc_sle_crf.fileutil import atomic_writer
+from msc_sle_crf.fileutil import atomic_writer, safe_output_path
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store.db import copy_encrypted
@@ -50,7 +50,7 @@ def _sha256_file(path: Path) -> str:
 def create_backup(services: Workspace, out: Path) -> Path:
     """Write a verified-consistent encrypted backup to ``out`` (atomically). Audited before the copy."""
     services.ctx.require(Perm.BACKUP)
-    out = Path(out)
+    out = safe_output_path(out, db_path=services.site.db_path)
     if out.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
     services.integrity.record_export(Action.BACKUP, out, "encrypted backup")
