@@ -68,6 +68,7 @@ class Action(StrEnum):
     BACKUP = "backup"
     RESTORE = "restore"
     AUDIT_VERIFY = "audit_verify"
+    STEP_RECOVERED = "step_recovered"  # an interrupted multi-file step completed or undone at the next start
 
 
 @dataclass(frozen=True)

@@ -65,27 +65,40 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from msc_sle_crf.services import Site
+    """All or nothing: the settings are checked first, the site is built aside with its signing certificate, and
+    it exists only once its recovery code has been shown (an interruption before that undoes it)."""
+    from msc_sle_crf.errors import StoreError
+    from msc_sle_crf.services import Site, Workspace
 
+    settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v is not None}
+    kdf = _kdf_from_args(args)
+    full_name = args.full_name if args.full_name is not None else args.admin
+    Site.validate_new_site(args.admin, full_name, "x" * 64, settings)  # names and settings, before any prompt
     secrets_ = Secrets(args.password_stdin)
     password = secrets_.ask_new(L(f"New password for {args.admin} (10 characters or more):",
                                   f"Nouveau mot de passe pour {args.admin} (10 caractères ou plus) :"))
-    settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v}
     _say(L("Creating the site (tuning the key derivation for this computer)...",
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
-    site, admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
-                                        admin_full_name=args.full_name or args.admin, admin_password=password,
-                                        site_settings=settings, kdf=_kdf_from_args(args))
-    try:  # the site's PDF signing certificate is made with the site (ECDSA P-256; or import a PKCS#12 later)
-        from msc_sle_crf.services import Workspace
 
+    def certificate(site: Site, admin: Any) -> None:  # the site's PDF signing certificate (ECDSA P-256)
         Workspace(site, admin).printing.certificate()
-    finally:
-        site.close()
-    _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
-    _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
-           "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du site) :"))
-    _say(f"    {code}")
+
+    def show(code: str) -> None:
+        try:
+            _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
+            _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
+                   "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du "
+                   "site) :"))
+            _say(f"    {code}")
+            sys.stdout.flush()
+        except OSError as exc:  # the code could not be shown: the site is undone (init can be run again)
+            raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=L("the standard output", "la sortie standard"),
+                             detail=exc.strerror or str(exc)) from None
+
+    site, _admin, _code = Site.initialize(Path(args.db), admin_username=args.admin, admin_full_name=full_name,
+                                          admin_password=password, site_settings=settings, kdf=kdf,
+                                          finish=certificate, show_recovery_code=show)
+    site.close()
     return 0
 
 
@@ -107,12 +120,19 @@ def print_demo_accounts(db: object, accounts: Sequence[tuple[str, str, str, str]
 
 def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Argon2id parameters given by hand (advanced); by default they are tuned to this computer."""
-    from msc_sle_crf.security.keyslots import MIN_KDF, KdfParams
+    from msc_sle_crf.security.keyslots import MAX_KDF, MIN_KDF, KdfParams
 
     if args.kdf_time_cost is None and args.kdf_memory_mib is None:
         return None
-    return KdfParams(time_cost=args.kdf_time_cost or MIN_KDF.time_cost,
-                     memory_kib=(args.kdf_memory_mib or 64) * 1024, parallelism=2)
+    time_cost = MIN_KDF.time_cost if args.kdf_time_cost is None else args.kdf_time_cost
+    memory_mib = 64 if args.kdf_memory_mib is None else args.kdf_memory_mib
+    # Never below the code's own floor (RFC 9106 / OWASP), never so high that every sign-in takes minutes.
+    for name, value, low, high in (("--kdf-time-cost", time_cost, MIN_KDF.time_cost, MAX_KDF.time_cost),
+                                   ("--kdf-memory-mib", memory_mib, MIN_KDF.memory_kib // 1024,
+                                    MAX_KDF.memory_kib // 1024)):
+        if not low <= value <= high:
+            raise ValidationError(Msg.FIELD_RANGE, field=name, low=low, high=high)
+    return KdfParams(time_cost=time_cost, memory_kib=memory_mib * 1024, parallelism=2)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,45 @@ def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same
 def header_salt(path: Path) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(16)
+
+
+def check_db_path(path: Path, *, creating: bool = False) -> None:
+    """A database path that cannot be one (a folder, a device, a name the system refuses, a missing or unwritable
+    folder) gets one clear message before anything is tried."""
+    from msc_sle_crf.i18n import L
+
+    def refuse(en: str, fr: str) -> StoreError:
+        return StoreError(Msg.DB_PATH_INVALID, path=str(path)[:300] + ("..." if len(str(path)) > 300 else ""),
+                          reason=L(en, fr))
+
+    text_ = str(path)
+    if not text_.strip() or "\x00" in text_:
+        raise refuse("not a valid file name", "nom de fichier non valide")
+    try:
+        if len(os.fsencode(path.name)) > 255 or len(os.fsencode(text_)) > 4096:
+            raise refuse("the name is too long for the system", "le nom est trop long pour le système")
+        st = os.stat(path) if os.path.lexists(path) else None
+        parent_ok = path.parent.is_dir() if str(path.parent) else True
+    except UnicodeError:
+        raise refuse("the name cannot be encoded", "le nom ne peut pas être encodé") from None
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise refuse("this is a folder; give the database file (.crfdb) inside it",
+                     "c'est un dossier ; indiquez le fichier de base (.crfdb) qu'il contient")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise refuse("this is not a regular file (a device or a pipe)",
+                     "ce n'est pas un fichier ordinaire (périphérique ou tube)")
+    if creating and not parent_ok and path.parent.exists():
+        raise refuse("its folder is not a folder", "son dossier n'est pas un dossier")
+    if creating and not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise refuse(f"its folder cannot be created ({exc.strerror or exc})",
+                         f"son dossier ne peut pas être créé ({exc.strerror or exc})") from None
+    if not creating and not parent_ok:
+        raise StoreError(Msg.DB_NOT_FOUND, path=str(path))
 
 
 def precheck_file(path: Path) -> None:
