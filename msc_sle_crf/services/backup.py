@@ -27,7 +27,8 @@ from msc_sle_crf.errors import CrfError, Msg, StoreError
 from msc_sle_crf.fileutil import atomic_writer, safe_output_path
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.store.db import copy_encrypted
+from msc_sle_crf.store import journal as J
+from msc_sle_crf.store.db import check_db_path, copy_encrypted
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.site import Site
 
@@ -152,15 +153,24 @@ def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
 
 def restore_backup(backup: Path, db_path: Path, username: str, password: str, *, force: bool = False,
                    clock: Clock | None = None) -> RestoreResult:
-    """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside)."""
+    """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside).
+
+    The moves are one journaled step: a crash between two of them is completed at the next open, so the site is
+    never left without its database or its key file. The restore's audit record travels in the restored key file
+    (written into the trail at the next sign-in), so it cannot be separated from the files it describes.
+    """
     backup, db_path = Path(backup), Path(db_path)
     clock = clock or SystemClock()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    if db_path.exists() and not force:
+    check_db_path(db_path, creating=True)
+    if os.path.lexists(J.Journal.path_for(db_path)):
+        with InstanceLock(db_path):
+            J.recover_at_open(db_path)  # an earlier interrupted step is finished first
+    if os.path.lexists(db_path) and not force:
         raise StoreError(Msg.DB_EXISTS, path=str(db_path))
     staging = db_path.with_name(f".restore-{os.getpid()}{db_path.suffix}")
     staged = [staging, KeySlotFile.path_for(staging), Path(f"{staging}-wal"), Path(f"{staging}-shm"),
-              Path(f"{staging}.lock")]
+              Path(f"{staging}.lock"), Path(f"{staging}.head"), J.Journal.path_for(staging)]
+    moving = False
     try:
         manifest = _extract(backup, staging)
         site = Site.open(staging, clock=clock)
@@ -173,24 +183,35 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
                     f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
                 raise _invalid(backup, detail)
             records = report.audit.records
+            actor = services.actor
         finally:
             site.close()
+        keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
+        keyfile.add_pending_event({
+            "action": str(Action.RESTORE), "username": actor.username, "role": actor.role.value,
+            "detail": f"restored backup of {manifest.get('created_utc')} -> {backup.name}",
+            "ts_utc": iso_utc(clock.now()), "utc_offset_min": clock.local_offset_minutes()})
+        keyfile.save()
         replaced: list[Path] = []
         with InstanceLock(db_path):
             stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-            for existing in (db_path, KeySlotFile.path_for(db_path), Path(f"{db_path}-wal"),
-                             Path(f"{db_path}-shm")):
-                if existing.exists():
-                    aside = existing.with_name(f"{existing.name}.replaced-{stamp}")
-                    os.replace(existing, aside)
+            moves: list[dict[str, Any]] = []
+            for existing in (db_path, *J.companions(db_path)):
+                if os.path.lexists(existing):
+                    aside = J.unique_aside(existing, f"replaced-{stamp}")
+                    moves.append({"from": str(existing), "to": str(aside)})
                     replaced.append(aside)
-            os.replace(staging, db_path)
-            os.replace(KeySlotFile.path_for(staging), KeySlotFile.path_for(db_path))
+            moves += [{"from": str(staging), "to": str(db_path)},
+                      {"from": str(KeySlotFile.path_for(staging)), "to": str(KeySlotFile.path_for(db_path))}]
+            journal = J.Journal.begin(db_path, "restore", {"moves": moves, "backup": str(backup)},
+                                      iso_utc(clock.now()))
+            moving = True
+            J.run_moves(moves)
+            journal.finish()
+            moving = False
         site = Site.open(db_path, clock=clock)
         try:
-            services = Workspace.sign_in(site, username, password)
-            services.integrity.record_export(Action.RESTORE, backup,
-                                             f"restored backup of {manifest.get('created_utc')}")
+            Workspace.sign_in(site, username, password)  # writes the restore's record into the trail
         finally:
             site.close()
         return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))
@@ -199,9 +220,10 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(db_path), detail=exc.strerror or str(exc)) from None
     finally:
-        for leftover in staged:
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        if not moving:  # a half-done move is left to its journal: the next open completes it
+            for leftover in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
 
 __all__ = ["RestoreResult", "create_backup", "restore_backup"]

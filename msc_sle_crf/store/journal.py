@@ -46,6 +46,13 @@ STEP_LABELS: dict[str, L] = {
 }
 
 
+COMPANIONS = (".keys", "-wal", "-shm", ".head")  # the files that go with a database (besides .lock, .journal)
+
+
+def companions(db_path: Path) -> list[Path]:
+    return [Path(f"{db_path}{suffix}") for suffix in COMPANIONS]
+
+
 def step_label(step: str) -> L:
     return STEP_LABELS.get(step, L(step, step))
 
@@ -190,18 +197,28 @@ def recovery_for(journal: Journal) -> Recovery:
 
 
 # ----- file moves that are rolled forward: restore --------------------------------------------------------------
-def run_moves(moves: list[dict[str, Any]]) -> None:
-    """Do each move (source -> target) not done yet, in order. A move is done when its source is gone and its
-    target is there; a move whose source and target are both missing is fine only when it is optional."""
-    for move in moves:
+def _done(move: dict[str, Any]) -> bool:
+    return not os.path.lexists(move["from"]) and os.path.lexists(move["to"])
+
+
+def run_moves(moves: list[dict[str, Any]], *, resume: bool = False) -> None:
+    """Do the moves (source -> target) in order. When resuming after a crash, the moves up to the last one that
+    is visibly done (its source gone, its target there) are skipped: a later move may re-create an earlier
+    source (the restored database takes the name the old one was moved from). An optional move whose source is
+    missing (a WAL that was not there) is skipped; a required one is an error."""
+    start = 0
+    if resume:
+        start = next((i + 1 for i in range(len(moves) - 1, -1, -1) if _done(moves[i])), 0)
+    for move in moves[start:]:
         src, dst = Path(move["from"]), Path(move["to"])
-        if os.path.lexists(src) and not os.path.lexists(dst):
-            os.replace(src, dst)
-            fsync_dir(dst.parent)
-        elif os.path.lexists(src) and os.path.lexists(dst):
-            raise FileExistsError(str(dst))
-        elif not os.path.lexists(dst) and not move.get("optional"):
+        if not os.path.lexists(src):
+            if move.get("optional") or os.path.lexists(dst):
+                continue
             raise FileNotFoundError(str(src))
+        if os.path.lexists(dst):
+            raise FileExistsError(str(dst))
+        os.replace(src, dst)
+        fsync_dir(dst.parent)
 
 
 def unique_aside(path: Path, tag: str) -> Path:
@@ -231,7 +248,7 @@ def _pending(db_path: Path, notice: Notice) -> None:
 
 def _recover_restore(db_path: Path, journal: Journal) -> Notice:
     try:
-        run_moves(journal.data["moves"])
+        run_moves(journal.data["moves"], resume=True)
     except (OSError, KeyError, TypeError) as exc:
         raise not_recoverable(journal, f"a file is not where the journal expects it ({exc})",
                               f"un fichier n'est pas là où le journal l'attend ({exc})") from None

@@ -53,7 +53,7 @@ from msc_sle_crf.store.db import (
     precheck_file,
 )
 from msc_sle_crf.store.instance_lock import InstanceLock
-from msc_sle_crf.store.migrate import ensure_current
+from msc_sle_crf.store.migrate import current_revision, ensure_current, known_revisions
 from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 MAX_FAILURES = 5
@@ -333,13 +333,17 @@ class Site:
     def _ensure_store(self, key: bytes) -> Store:
         if self.store is None:
             store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+            self.store = store
             try:
+                # An interrupted step is finished first (it only needs the tables of the first schema), then the
+                # schema is brought up to date (itself a journaled step).
+                if self._pending_step is not None and current_revision(store) in known_revisions():
+                    self._recover_with_store()
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
             except BaseException:
+                self.store = None
                 store.close()
                 raise
-            self.store = store
-            self._recover_with_store()
         elif self.store.key != key:  # the key file unwrapped a different key: it does not belong here
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
