@@ -151,6 +151,37 @@ def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
     return dict(manifest)
 
 
+def _finish_earlier_step(db_path: Path, force: bool) -> None:
+    if os.path.lexists(J.Journal.path_for(db_path)):
+        with InstanceLock(db_path):
+            J.recover_at_open(db_path)  # an earlier interrupted step is finished first
+    if os.path.lexists(db_path) and not force:
+        raise StoreError(Msg.DB_EXISTS, path=str(db_path))
+
+
+def _note_restore(staging: Path, username: str, role: str, detail: str, clock: Clock) -> None:
+    """The restore's audit record, kept in the restored key file: it enters the trail at the next sign-in."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
+    keyfile.add_pending_event({"action": str(Action.RESTORE), "username": username, "role": role, "detail": detail,
+                               "ts_utc": iso_utc(clock.now()), "utc_offset_min": clock.local_offset_minutes()})
+    keyfile.save()
+
+
+def _moves(db_path: Path, staging: Path, clock: Clock) -> tuple[list[dict[str, Any]], list[Path]]:
+    """The existing files moved aside (never deleted), then the checked copy moved into place."""
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    moves: list[dict[str, Any]] = []
+    replaced: list[Path] = []
+    for existing in (db_path, *J.companions(db_path)):
+        if os.path.lexists(existing):
+            aside = J.unique_aside(existing, f"replaced-{stamp}")
+            moves.append({"from": str(existing), "to": str(aside)})
+            replaced.append(aside)
+    moves += [{"from": str(staging), "to": str(db_path)},
+              {"from": str(KeySlotFile.path_for(staging)), "to": str(KeySlotFile.path_for(db_path))}]
+    return moves, replaced
+
+
 def restore_backup(backup: Path, db_path: Path, username: str, password: str, *, force: bool = False,
                    clock: Clock | None = None) -> RestoreResult:
     """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside).
@@ -162,11 +193,7 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
     backup, db_path = Path(backup), Path(db_path)
     clock = clock or SystemClock()
     check_db_path(db_path, creating=True)
-    if os.path.lexists(J.Journal.path_for(db_path)):
-        with InstanceLock(db_path):
-            J.recover_at_open(db_path)  # an earlier interrupted step is finished first
-    if os.path.lexists(db_path) and not force:
-        raise StoreError(Msg.DB_EXISTS, path=str(db_path))
+    _finish_earlier_step(db_path, force)
     staging = db_path.with_name(f".restore-{os.getpid()}{db_path.suffix}")
     staged = [staging, KeySlotFile.path_for(staging), Path(f"{staging}-wal"), Path(f"{staging}-shm"),
               Path(f"{staging}.lock"), Path(f"{staging}.head"), J.Journal.path_for(staging)]
@@ -186,23 +213,10 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
             actor = services.actor
         finally:
             site.close()
-        keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
-        keyfile.add_pending_event({
-            "action": str(Action.RESTORE), "username": actor.username, "role": actor.role.value,
-            "detail": f"restored backup of {manifest.get('created_utc')} -> {backup.name}",
-            "ts_utc": iso_utc(clock.now()), "utc_offset_min": clock.local_offset_minutes()})
-        keyfile.save()
-        replaced: list[Path] = []
+        _note_restore(staging, actor.username, actor.role.value,
+                      f"restored backup of {manifest.get('created_utc')} -> {backup.name}", clock)
         with InstanceLock(db_path):
-            stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-            moves: list[dict[str, Any]] = []
-            for existing in (db_path, *J.companions(db_path)):
-                if os.path.lexists(existing):
-                    aside = J.unique_aside(existing, f"replaced-{stamp}")
-                    moves.append({"from": str(existing), "to": str(aside)})
-                    replaced.append(aside)
-            moves += [{"from": str(staging), "to": str(db_path)},
-                      {"from": str(KeySlotFile.path_for(staging)), "to": str(KeySlotFile.path_for(db_path))}]
+            moves, replaced = _moves(db_path, staging, clock)
             journal = J.Journal.begin(db_path, "restore", {"moves": moves, "backup": str(backup)},
                                       iso_utc(clock.now()))
             moving = True
