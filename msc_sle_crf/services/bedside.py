@@ -113,6 +113,8 @@ class Bedside:
                 wall: dt.datetime | None = None) -> tuple[int, Changes]:
         now = self._now()
         subject_row = self._subject_id(subject)
+        if subject_row.status == "locked":
+            raise ValidationError(Msg.SUBJECT_LOCKED, subject=subject)
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         with self.ctx.write() as tx:
             event = InfusionEvent(subject_id=subject_row.id, kind=kind, wall_utc=iso_utc(wall or now.wall),

@@ -22,6 +22,7 @@ from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc, local_now
 from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.store.db import Store
 from msc_sle_crf.store.site import Actor, Site
@@ -60,6 +61,7 @@ class ServiceContext:
         self.site = site
         self.actor = actor
         self.locked = False  # the screen is locked: nothing can be read or written until the user is back
+        self.ended = False  # the account was disabled while signed in: this session can do nothing more
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -86,10 +88,23 @@ class ServiceContext:
     def can(self, perm: Perm) -> bool:
         return allowed(self.actor.role, perm)
 
+    def check_session(self, *, own_draft: bool = False) -> None:
+        """The session may act now: its account is still enabled (a disabled account's open session ends at its
+        next action), and the screen is not locked, except to keep the locking user's own draft.
+
+        Cheap: the account is enabled while its key slot is in the key file, which is held in memory (one program
+        per database: disabling an account removes its slot in this same process)."""
+        if self.ended or self.site.keyfile.find(KIND_USER, self.actor.username) is None:
+            if not self.ended:
+                self.ended = self.locked = True
+                self.audit_alone(Action.ACCESS_DENIED, detail="session ended: the account was disabled")
+            raise AuthenticationError(Msg.ACCOUNT_DISABLED)
+        if self.locked and not own_draft:
+            raise AuthenticationError(Msg.SCREEN_LOCKED)
+
     def require(self, perm: Perm, *, subject: str | None = None) -> None:
         """Refuse (and audit the refusal) unless the signed-in user may do this now."""
-        if self.locked:
-            raise AuthenticationError(Msg.NOT_SIGNED_IN)
+        self.check_session()
         if self.actor.must_change_password:
             raise AuthenticationError(Msg.PASSWORD_CHANGE_REQUIRED)
         if not self.can(perm):

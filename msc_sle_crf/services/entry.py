@@ -170,8 +170,9 @@ class DataEntry:
 
     def _load(self, session: Session, ref: FormRef, event: EventDef, current: FormDef
               ) -> tuple[Subject, FormInstance | None, FormDef, FormState]:
-        """Subject, form instance (if started), the definition it was entered under, and its checked state."""
-        subject = reads.subject(session, ref.subject)
+        """Subject, form instance (if started), the definition it was entered under, and its checked state (for a
+        change: a locked subject is refused)."""
+        subject = reads.writable_subject(session, ref.subject)
         instance = reads.instance(session, subject.id, ref.event, ref.form)
         form = current if instance is None else reads.definition(session, instance.form_hash, current)
         return subject, instance, form, self._state(session, subject, event, form, instance)
@@ -449,7 +450,7 @@ class DataEntry:
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
             session = tx.session
-            subject = reads.subject(session, ref.subject)
+            subject = reads.writable_subject(session, ref.subject)
             existing = reads.instance(session, subject.id, ref.event, ref.form)
             form = current if existing is None else reads.definition(session, existing.form_hash, current)
             instance = self._ensure_instance(tx, subject, event, form)
@@ -483,7 +484,7 @@ class DataEntry:
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
             session = tx.session
-            subject = reads.subject(session, ref.subject)
+            subject = reads.writable_subject(session, ref.subject)
             instance = reads.instance(session, subject.id, ref.event, ref.form)
             row = None if instance is None else session.execute(select(FormRow).where(
                 FormRow.instance_id == instance.id, FormRow.group_id == group_id, FormRow.row_no == row_no,
