@@ -92,7 +92,7 @@ def test_a_disabled_accounts_open_session_ends_at_its_next_action(team: dict[str
     assert nurse.subjects.list()
     team["admin"].accounts.disable_user("nurse.s", "left the unit")
     for attempt in (nurse.subjects.list, lambda: nurse.subjects.register("DEF", 1970, "M"),
-                    lambda: nurse.drafts.save("k", {"a": 1}), lambda: nurse.settings.all(),
+                    lambda: nurse.drafts.save("k", {"a": 1}), nurse.settings.all,
                     lambda: nurse.entry.save_item(REF, ("lb", 0, "CREAT"), "90")):
         with pytest.raises(AuthenticationError) as err:
             attempt()
