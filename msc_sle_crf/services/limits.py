@@ -11,11 +11,12 @@ from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security.policy import check_text
 
-MAX_REASON = 1000  # a reason for change, for unlocking, for disabling an account, for a pause or a correction
-MAX_MISSING_REASON = 1000  # why a value is not done / unknown / not applicable
-MAX_QUERY_TEXT = 2000  # a query, an answer, a closing or re-opening note
-MAX_COMMENT = 2000  # a bedside comment
-MAX_TYPED = 4000  # text being typed in a cell (kept in the typing buffer until accepted)
+MAX_REASON = 4000  # a reason for change, for unlocking, for disabling an account, for a pause or a correction
+MAX_MISSING_REASON = 4000  # why a value is not done / unknown / not applicable
+MAX_QUERY_TEXT = 4000  # a query, an answer, a closing or re-opening note
+MAX_COMMENT = 4000  # a bedside comment
+MAX_TYPED = 8000  # text being typed in a cell (kept in the typing buffer until accepted)
+MAX_PRODUCT_FIELD = 200  # bag number, lot, premedication at the bedside
 MAX_DRAFT_BYTES = 1_000_000  # one draft (JSON)
 
 REASON = L("Reason", "Motif")
