@@ -24,7 +24,7 @@ def doctor(site: Site, admin: Workspace) -> Workspace:
 
 
 def _long_text(n: int) -> str:
-    words = "créatinine contrôlée au laboratoire central, résultat non transmis à temps ".split()
+    words = ["créatinine", "contrôlée", "au", "laboratoire", "central,", "résultat", "non", "transmis", "à", "temps"]
     out: list[str] = []
     while len(" ".join(out)) < n:
         out.append(words[len(out) % len(words)])
@@ -81,8 +81,8 @@ def test_names_refuse_control_format_and_invisible_characters(admin: Workspace, 
         admin.settings.set("site_name", f"Site {bad}")
     assert err.value.msg is Msg.TEXT_FORBIDDEN_CHARACTER
     with pytest.raises(ValidationError):
-        Site.initialize(tmp_path / "new" / "x.crfdb", admin_username="admin", admin_full_name=bad, admin_password=ADMIN_PW,
-                        kdf=FAST_KDF)
+        Site.initialize(tmp_path / "new" / "x.crfdb", admin_username="admin", admin_full_name=bad,
+                        admin_password=ADMIN_PW, kdf=FAST_KDF)
     assert not (tmp_path / "new").exists()  # refused before anything was created
 
 
