@@ -69,6 +69,7 @@ class Action(StrEnum):
     RESTORE = "restore"
     AUDIT_VERIFY = "audit_verify"
     STEP_RECOVERED = "step_recovered"  # an interrupted multi-file step completed or undone at the next start
+    TRAIL_LOSS_DETECTED = "trail_loss_detected"  # the trail ends before a record known (outside the WAL) to exist
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte)"))
     else:
         _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
+    for line in report.loss_messages():
+        _say(line, sys.stderr)
     return 0 if report.ok else 6
 
 

@@ -35,6 +35,7 @@ class Tx:
         self.ctx = ctx
         self.session = session
         self._changes: list[Change] = []
+        self.last_record: tuple[int, str, str] | None = None  # (id, hash, time) of the last audit record written
 
     def audit(self, action: Action, **kwargs: Any) -> None:
         """Append an audit record by the acting user, in this transaction."""
@@ -43,7 +44,8 @@ class Tx:
 
     def record(self, entry: AuditEntry) -> None:
         """Append an audit record as given (another author: a sign-in, a takeover, a second checker)."""
-        audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
+        written = audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
+        self.last_record = (int(written["id"]), str(written["hash"]), str(written["ts_utc"]))
         self._changes.append(Change.of(entry.action, subject=entry.subject, visit=entry.visit, form=entry.form,
                                        item=entry.item, repeat_key=entry.repeat_key, new_value=entry.new_value))
 
@@ -122,7 +124,10 @@ class ServiceContext:
     def write(self) -> Iterator[Tx]:
         """One unit of work: the change and its audit records commit together or not at all."""
         with self.store.write() as session:
-            yield Tx(self, session)
+            tx = Tx(self, session)
+            yield tx
+        if tx.last_record is not None:  # committed: the trail head is noted outside the WAL (store/head.py)
+            self.site.note_head(*tx.last_record)
 
     def audit_alone(self, action: Action, **kwargs: Any) -> Changes:
         """An event with nothing else to write (a refusal, a print, a lock): audited in its own transaction."""

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -52,11 +53,14 @@ from msc_sle_crf.store.db import (
     open_checked,
     precheck_file,
 )
+from msc_sle_crf.store.head import HeadWriter
+from msc_sle_crf.store.head import read as read_head
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.migrate import current_revision, ensure_current, known_revisions
 from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 MAX_FAILURES = 5
+HEAD_INTERVAL_SECONDS = 2.0  # see store/head.py; measured in benchmarks/bench_trail_head.py
 LOCKOUT_SECONDS = 300
 RECOVERY_ACCOUNT = "#recovery"
 
@@ -116,6 +120,12 @@ class Site:
         # Interrupted steps completed or undone when this site was opened (shown to the user, and audited).
         self.notices: list[J.Notice] = []
         self._pending_step: J.Journal | None = None  # a step that needs the database key to be recovered
+        # The trail head outside the WAL (see store/head.py): written at most every head_interval seconds after a
+        # committed write, and always at lock, log-out and close.
+        self.head_interval = HEAD_INTERVAL_SECONDS
+        self._head: HeadWriter | None = None
+        self._head_pending: tuple[int, str, str] | None = None
+        self._head_written_at = 0.0
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -339,6 +349,7 @@ class Site:
                 # schema is brought up to date (itself a journaled step).
                 if self._pending_step is not None and current_revision(store) in known_revisions():
                     self._recover_with_store()
+                self._check_trail_head()
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
             except BaseException:
                 self.store = None
@@ -349,9 +360,51 @@ class Site:
         return self.store
 
     def _close_store(self) -> None:
+        if self._head is not None:
+            self._head.close()
+            self._head = None
         if self.store is not None:
             self.store.close()
             self.store = None
+
+    # ----- the trail head outside the WAL -----------------------------------------------------------------------
+    def note_head(self, record_id: int, record_hash: str, ts_utc: str) -> None:
+        """A write committed with this last audit record: remember it outside the WAL (throttled)."""
+        self._head_pending = (record_id, record_hash, ts_utc)
+        if time.monotonic() - self._head_written_at >= self.head_interval:
+            self.flush_head()
+
+    def flush_head(self) -> None:
+        if self._head_pending is None or self.store is None:
+            return
+        if self._head is None:
+            self._head = HeadWriter(self.db_path, self.keyfile.db_id)
+        self._head.write(*self._head_pending)
+        self._head_pending = None
+        self._head_written_at = time.monotonic()
+
+    def _check_trail_head(self) -> None:
+        """Before anything is written: does the trail still reach the head recorded outside the WAL? If not, the
+        loss is written into the trail itself (so that it stays visible to every later verify)."""
+        recorded = read_head(self.db_path, self.keyfile.db_id)
+        store = self.store
+        if recorded is None or store is None:
+            return
+        with store.read() as session:
+            row = session.execute(text("SELECT hash FROM audit_event WHERE id = :id"),
+                                  {"id": recorded.record_id}).first()
+            last = session.execute(text("SELECT id, ts_utc, utc_offset_min FROM audit_event ORDER BY id DESC "
+                                        "LIMIT 1")).first()
+        if row is not None and row[0] == recorded.record_hash:
+            return
+        detail = json.dumps({"head": recorded.record_id, "head_time": recorded.ts_utc,
+                             "last": int(last[0]) if last else 0, "last_time": str(last[1]) if last else "",
+                             "last_offset": int(last[2]) if last else 0}, sort_keys=True)
+        with store.write() as session:
+            entry = audit.append(session, self.clock, self.workstation, AuditEntry(
+                Action.TRAIL_LOSS_DETECTED, None, None, detail=detail))
+        self._head_pending = (int(entry["id"]), str(entry["hash"]), str(entry["ts_utc"]))
+        self.flush_head()
 
     def _recover_with_store(self) -> None:
         """A step that needed the database key (found in its journal when the site was opened) is completed or
@@ -483,10 +536,12 @@ class Site:
         from msc_sle_crf.store.tables import AuditEvent
 
         with self.store.read() as session:
-            last = session.execute(
-                select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+            last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                                   .order_by(AuditEvent.id.desc()).limit(1)).first()
         if last is not None:
             self.keyfile.audit_anchor = {"id": int(last[0]), "hash": str(last[1])}
+            self._head_pending = (int(last[0]), str(last[1]), str(last[2]))
+            self.flush_head()
             self.keyfile.save()
 
     def close(self) -> None:
