@@ -7,6 +7,7 @@ Errors are one clear line on stderr and a non-zero exit status, never a tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import sys
 from collections.abc import Callable, Sequence
@@ -55,11 +56,18 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     secrets_ = Secrets(args.password_stdin)
     site = Site.open(Path(args.db))
+    shown = len(site.notices)
+    for notice in site.notices:  # an interrupted step completed or undone when the files were opened ...
+        _say(notice.message(), sys.stderr)
     try:
         password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
         services = Workspace.sign_in(site, args.user, password)
+        for notice in site.notices[shown:]:  # ... or at the sign-in (steps that needed the database key)
+            _say(notice.message(), sys.stderr)
     except BaseException:
-        site.close()
+        # the first error is the one to show (a full disk, a wrong password); closing releases the lock anyway
+        with contextlib.suppress(Exception):
+            site.close()
         raise
     return site, services, secrets_
 
@@ -74,9 +82,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     kdf = _kdf_from_args(args)
     full_name = args.full_name if args.full_name is not None else args.admin
     Site.validate_new_site(args.admin, full_name, "x" * 64, settings)  # names and settings, before any prompt
+    from msc_sle_crf.store.db import check_db_path
+
+    check_db_path(Path(args.db), creating=True, make_parent=False)
     secrets_ = Secrets(args.password_stdin)
     password = secrets_.ask_new(L(f"New password for {args.admin} (10 characters or more):",
                                   f"Nouveau mot de passe pour {args.admin} (10 caractères ou plus) :"))
+    from msc_sle_crf.security.keyslots import normalize_username
+    from msc_sle_crf.security.policy import check_password_policy
+
+    check_password_policy(password, normalize_username(args.admin))
     _say(L("Creating the site (tuning the key derivation for this computer)...",
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
 
@@ -252,6 +267,15 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
     from msc_sle_crf.formdef import check_dir, default_forms_dir
 
     directory = Path(args.dir) if args.dir else default_forms_dir()
+    try:
+        is_dir = directory.is_dir()
+        reason = L("it is not a folder", "ce n'est pas un dossier")
+    except (OSError, ValueError) as exc:
+        is_dir, reason = False, L(getattr(exc, "strerror", None) or str(exc), getattr(exc, "strerror", None) or str(exc))
+    if not is_dir:
+        from msc_sle_crf.errors import StoreError
+
+        raise StoreError(Msg.INPUT_UNREADABLE, path=str(directory)[:300], reason=reason)
     result = check_dir(directory)
     for problem in [*result.errors, *result.warnings]:
         print(problem, file=sys.stderr if not problem.warning else sys.stdout)
@@ -276,7 +300,7 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     if args.form and not args.visit:
         raise ValidationError(Msg.FIELD_REQUIRED, field=L("--visit (with --form)", "--visit (avec --form)"))
     site, services, _secrets = _open(args)
-    try:
+    with site:
         printing = services.printing
         printing.check_output(args.out)  # before the (long) rendering: a refused target changes nothing
         if args.blank:
@@ -290,22 +314,27 @@ def cmd_pdf(args: argparse.Namespace) -> int:
         printing.write(pdf, Path(args.out), what)
         _say(L(f"Signed PDF written: {args.out}", f"PDF signé écrit : {args.out}"))
         return 0
-    finally:
-        site.close()
 
 
 def cmd_cert_import(args: argparse.Namespace) -> int:
     """Replace the site's PDF signing certificate by one from a PKCS#12 file (administrators)."""
+    from msc_sle_crf.fileutil import check_input_file
     from msc_sle_crf.services.printing import import_pkcs12
 
+    p12 = check_input_file(args.p12, max_bytes=1 << 20)  # before any password is asked
     site, services, secrets_ = _open(args)
-    try:
+    with site:
         p12_password = secrets_.ask(L("Password of the PKCS#12 file:", "Mot de passe du fichier PKCS#12 :"))
-        subject = import_pkcs12(services.ctx, Path(args.p12).read_bytes(), p12_password.encode() or None)
+        try:
+            data = p12.read_bytes()
+        except OSError as exc:
+            from msc_sle_crf.errors import StoreError
+
+            raise StoreError(Msg.INPUT_UNREADABLE, path=str(p12), reason=L(exc.strerror or str(exc),
+                                                                           exc.strerror or str(exc))) from None
+        subject = import_pkcs12(services.ctx, data, p12_password.encode() or None)
         _say(L(f"Signing certificate imported: {subject}", f"Certificat de signature importé : {subject}"))
         return 0
-    finally:
-        site.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -14,6 +14,18 @@ from typing import Any
 from msc_sle_crf.i18n import L, Lang, current_lang
 
 
+_MULTILINE = frozenset({"problems", "errors"})  # lists the program builds itself, one problem per line
+
+
+def _visible(value: Any) -> Any:
+    """What a user typed, shown inside a message: control and direction characters escaped (a name with a newline
+    or an escape sequence cannot break the one-line message or the terminal)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                   else ch.encode("unicode_escape").decode("ascii") for ch in value)
+
+
 class Msg(Enum):
     """Message templates: (English, French). Placeholders must be the same in both."""
 
@@ -320,7 +332,8 @@ class Msg(Enum):
         en, fr = self.value
         lang = lang or current_lang()
         template = fr if lang is Lang.FR else en
-        localized = {k: (v.get(lang) if isinstance(v, L) else v) for k, v in params.items()}
+        localized = {k: (v.get(lang) if isinstance(v, L) else _visible(v) if k not in _MULTILINE else v)
+                     for k, v in params.items()}
         return template.format(**localized)
 
     def placeholders(self) -> tuple[set[str], set[str]]:

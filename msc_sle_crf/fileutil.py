@@ -68,6 +68,37 @@ def _refuse(target: object, en: str, fr: str) -> NoReturn:
     raise ValidationError(Msg.OUTPUT_REFUSED, path=str(target)[:300], reason=L(en, fr))
 
 
+def check_input_file(source: Path | str, *, max_bytes: int) -> Path:
+    """A file the user gives to be read (a backup, a PKCS#12 file): it must exist and be a regular file of at most
+    ``max_bytes`` (a folder, a device or a pipe would hang or mislead the reader). One clear line otherwise."""
+    from msc_sle_crf.errors import Msg, ValidationError
+    from msc_sle_crf.i18n import L
+
+    def refuse(en: str, fr: str) -> NoReturn:
+        raise ValidationError(Msg.INPUT_UNREADABLE, path=str(source)[:300], reason=L(en, fr))
+
+    text = str(source)
+    if not text.strip() or "\x00" in text:
+        refuse("not a valid file name", "nom de fichier non valide")
+    path = Path(text).expanduser()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        refuse("no such file", "fichier introuvable")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        refuse(reason, reason)
+    if stat.S_ISDIR(st.st_mode):
+        refuse("it is a folder, not a file", "c'est un dossier, pas un fichier")
+    if not stat.S_ISREG(st.st_mode):
+        refuse("it is not a regular file (a device or a pipe)", "ce n'est pas un fichier ordinaire (périphérique "
+               "ou tube)")
+    if st.st_size > max_bytes:
+        refuse(f"it is {st.st_size:,} bytes; at most {max_bytes:,} are accepted",
+               f"il fait {st.st_size:,} octets ; {max_bytes:,} au plus sont acceptés")
+    return path
+
+
 def _check_name(text: str) -> Path:
     if not text.strip():
         _refuse(text, "no file name given", "aucun nom de fichier")

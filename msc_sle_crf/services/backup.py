@@ -24,7 +24,8 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import CrfError, Msg, StoreError
-from msc_sle_crf.fileutil import atomic_writer, safe_output_path
+from msc_sle_crf.fileutil import atomic_writer, check_input_file, safe_output_path
+from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store import journal as J
@@ -112,6 +113,11 @@ def _invalid(path: Path, detail: str) -> StoreError:
 
 def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
     """Extract the two files to ``dest_db`` and its key file, checking the manifest. Returns the manifest."""
+    try:
+        check_input_file(backup, max_bytes=2 * MAX_MEMBER_BYTES)
+    except CrfError as exc:
+        reason = exc.params.get("reason")
+        raise _invalid(backup, reason.get() if isinstance(reason, L) else "unreadable") from None
     try:
         tar = tarfile.open(backup, mode="r:")  # noqa: SIM115 - closed by the with-block below
     except FileNotFoundError:

@@ -90,9 +90,15 @@ class Printing:
                      progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> bytes:
         """Every started form of a subject (or of one visit), in visit order."""
         self.ctx.require(Perm.PRINT, subject=subject)
+        events = [e.id for e in self.study.meta.events]
+        if event is not None and event not in events:
+            raise ValidationError(Msg.VISIT_UNKNOWN, visit=event, choices=", ".join(events))
         statuses = self.entry.statuses(subject)
         refs = [FormRef(subject, e.id, f) for e in self.study.meta.events if event in (None, e.id)
                 for f in e.forms if (e.id, f) in statuses]
+        if not refs:
+            where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
+            raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
         prints = []
         for n, ref in enumerate(refs):
             if cancelled is not None and cancelled():

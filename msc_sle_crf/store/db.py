@@ -7,7 +7,9 @@ derivation runs per connection. The key never goes into a URL or a log (``hide_p
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Iterator
@@ -51,7 +53,7 @@ def header_salt(path: Path) -> bytes:
         return fh.read(16)
 
 
-def check_db_path(path: Path, *, creating: bool = False) -> None:
+def check_db_path(path: Path, *, creating: bool = False, make_parent: bool = True) -> None:
     """A database path that cannot be one (a folder, a device, a name the system refuses, a missing or unwritable
     folder) gets one clear message before anything is tried."""
     from msc_sle_crf.i18n import L
@@ -80,7 +82,7 @@ def check_db_path(path: Path, *, creating: bool = False) -> None:
                      "ce n'est pas un fichier ordinaire (périphérique ou tube)")
     if creating and not parent_ok and path.parent.exists():
         raise refuse("its folder is not a folder", "son dossier n'est pas un dossier")
-    if creating and not path.parent.exists():
+    if creating and make_parent and not path.parent.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -122,7 +124,21 @@ def translate_db_error(exc: BaseException, path: Path) -> StoreError:
         return StoreError(Msg.DB_CORRUPT, path=str(path), detail=str(original))
     if "locked" in text_ or "busy" in text_:
         return StoreError(Msg.DB_IN_USE, path=str(path))
-    return StoreError(Msg.DB_WRITE_FAILED, detail=str(original))
+    return StoreError(Msg.DB_WRITE_FAILED, detail=str(original) + _space_note(path, text_))
+
+
+def _space_note(path: Path, text_: str) -> str:
+    """SQLite reports a full disk as "disk I/O error" when the shared-memory file cannot grow: say what the
+    system says, so the user knows what to do."""
+    if "i/o" not in text_ and "full" not in text_:
+        return ""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    if free >= 1024 * 1024:
+        return ""
+    return f" ({os.strerror(errno.ENOSPC)}: {free:,} bytes free in {path.parent})"
 
 
 def integrity_problems(conn: Any, *, full: bool = True) -> list[str]:
