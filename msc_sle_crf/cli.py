@@ -271,7 +271,8 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
         is_dir = directory.is_dir()
         reason = L("it is not a folder", "ce n'est pas un dossier")
     except (OSError, ValueError) as exc:
-        is_dir, reason = False, L(getattr(exc, "strerror", None) or str(exc), getattr(exc, "strerror", None) or str(exc))
+        why = getattr(exc, "strerror", None) or str(exc)
+        is_dir, reason = False, L(why, why)
     if not is_dir:
         from msc_sle_crf.errors import StoreError
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from msc_sle_crf.i18n import L, Lang, current_lang
 
-
 _MULTILINE = frozenset({"problems", "errors"})  # lists the program builds itself, one problem per line
 
 
