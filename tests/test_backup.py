@@ -39,7 +39,7 @@ def test_backup_then_restore_elsewhere(tmp_path: Path, site: Site, admin: Worksp
     assert [r.action for r in services.integrity.audit_trail(limit=3)][1:] == ["login", "restore"]
     assert services.integrity.verify().ok
     restored.close()
-    assert sorted(p.name for p in target.parent.iterdir()) == ["trial.crfdb", "trial.crfdb.keys",
+    assert sorted(p.name for p in target.parent.iterdir()) == ["trial.crfdb", "trial.crfdb.head", "trial.crfdb.keys",
                                                                 "trial.crfdb.lock"]
 
 

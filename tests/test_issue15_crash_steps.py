@@ -240,7 +240,8 @@ def test_init_killed_anywhere(tmp_path: Path) -> None:
         site, _admin, _code = Site.initialize(db, admin_username="admin", admin_full_name="Ada Admin",
                                               admin_password=ADMIN_PW, kdf=FAST_KDF)
         site.close()
-        assert sorted(p.name for p in db.parent.iterdir()) == [db.name, f"{db.name}.keys", f"{db.name}.lock"]
+        assert sorted(p.name for p in db.parent.iterdir()) == [db.name, f"{db.name}.head", f"{db.name}.keys",
+                                                              f"{db.name}.lock"]
 
     _every_point(template, tmp_path, "init", check)
 

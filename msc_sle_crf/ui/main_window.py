@@ -225,7 +225,11 @@ class MainWindow(QMainWindow):
 
     # ----- building ----------------------------------------------------------------------------------------
     def _settings(self) -> dict[str, str]:
-        return self.ws.settings.all()
+        # Settings cannot be read while the screen is locked (issue 15): the lock screen keeps what it last read.
+        if self.ws.locked:
+            return getattr(self, "_settings_seen", {})
+        self._settings_seen = self.ws.settings.all()
+        return self._settings_seen
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
