@@ -68,6 +68,8 @@ class Action(StrEnum):
     BACKUP = "backup"
     RESTORE = "restore"
     AUDIT_VERIFY = "audit_verify"
+    STEP_RECOVERED = "step_recovered"  # an interrupted multi-file step completed or undone at the next start
+    TRAIL_LOSS_DETECTED = "trail_loss_detected"  # the trail ends before a record known (outside the WAL) to exist
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ Errors are one clear line on stderr and a non-zero exit status, never a tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,37 +57,67 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     secrets_ = Secrets(args.password_stdin)
     site = Site.open(Path(args.db))
+    shown = len(site.notices)
+    for notice in site.notices:  # an interrupted step completed or undone when the files were opened ...
+        _say(notice.message(), sys.stderr)
     try:
         password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
         services = Workspace.sign_in(site, args.user, password)
+        for notice in site.notices[shown:]:  # ... or at the sign-in (steps that needed the database key)
+            _say(notice.message(), sys.stderr)
     except BaseException:
-        site.close()
+        # the first error is the one to show (a full disk, a wrong password); closing releases the lock anyway
+        with contextlib.suppress(Exception):
+            site.close()
         raise
     return site, services, secrets_
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from msc_sle_crf.services import Site
+    """All or nothing: the settings are checked first, the site is built aside with its signing certificate, and
+    it exists only once its recovery code has been shown (an interruption before that undoes it)."""
+    from msc_sle_crf.errors import StoreError
+    from msc_sle_crf.services import Site, Workspace
 
+    settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v is not None}
+    kdf = _kdf_from_args(args)
+    full_name = args.full_name if args.full_name is not None else args.admin
+    Site.validate_new_site(args.admin, full_name, "x" * 64, settings)  # names and settings, before any prompt
+    from msc_sle_crf.store.db import check_db_path
+
+    check_db_path(Path(args.db), creating=True, make_parent=False)
+    for existing in (Path(args.db), Path(f"{args.db}.keys")):
+        if os.path.lexists(existing):  # refused before any question is asked or anything is said
+            raise StoreError(Msg.DB_EXISTS, path=str(existing))
     secrets_ = Secrets(args.password_stdin)
     password = secrets_.ask_new(L(f"New password for {args.admin} (10 characters or more):",
                                   f"Nouveau mot de passe pour {args.admin} (10 caractères ou plus) :"))
-    settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v}
+    from msc_sle_crf.security.keyslots import normalize_username
+    from msc_sle_crf.security.policy import check_password_policy
+
+    check_password_policy(password, normalize_username(args.admin))
     _say(L("Creating the site (tuning the key derivation for this computer)...",
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
-    site, admin, code = Site.initialize(Path(args.db), admin_username=args.admin,
-                                        admin_full_name=args.full_name or args.admin, admin_password=password,
-                                        site_settings=settings, kdf=_kdf_from_args(args))
-    try:  # the site's PDF signing certificate is made with the site (ECDSA P-256; or import a PKCS#12 later)
-        from msc_sle_crf.services import Workspace
 
+    def certificate(site: Site, admin: Any) -> None:  # the site's PDF signing certificate (ECDSA P-256)
         Workspace(site, admin).printing.certificate()
-    finally:
-        site.close()
-    _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
-    _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
-           "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du site) :"))
-    _say(f"    {code}")
+
+    def show(code: str) -> None:
+        try:
+            _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
+            _say(L("RECOVERY CODE (shown once; print it and keep it in the site safe):",
+                   "CODE DE RÉCUPÉRATION (affiché une seule fois ; imprimez-le et gardez-le dans le coffre du "
+                   "site) :"))
+            _say(f"    {code}")
+            sys.stdout.flush()
+        except OSError as exc:  # the code could not be shown: the site is undone (init can be run again)
+            raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=L("the standard output", "la sortie standard"),
+                             detail=exc.strerror or str(exc)) from None
+
+    site, _admin, _code = Site.initialize(Path(args.db), admin_username=args.admin, admin_full_name=full_name,
+                                          admin_password=password, site_settings=settings, kdf=kdf,
+                                          finish=certificate, show_recovery_code=show)
+    site.close()
     return 0
 
 
@@ -100,12 +132,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Argon2id parameters given by hand (advanced); by default they are tuned to this computer."""
-    from msc_sle_crf.security.keyslots import MIN_KDF, KdfParams
+    from msc_sle_crf.security.keyslots import MAX_KDF, MIN_KDF, KdfParams
 
     if args.kdf_time_cost is None and args.kdf_memory_mib is None:
         return None
-    return KdfParams(time_cost=args.kdf_time_cost or MIN_KDF.time_cost,
-                     memory_kib=(args.kdf_memory_mib or 64) * 1024, parallelism=2)
+    time_cost = MIN_KDF.time_cost if args.kdf_time_cost is None else args.kdf_time_cost
+    memory_mib = 64 if args.kdf_memory_mib is None else args.kdf_memory_mib
+    # Never below the code's own floor (RFC 9106 / OWASP), never so high that every sign-in takes minutes.
+    for name, value, low, high in (("--kdf-time-cost", time_cost, MIN_KDF.time_cost, MAX_KDF.time_cost),
+                                   ("--kdf-memory-mib", memory_mib, MIN_KDF.memory_kib // 1024,
+                                    MAX_KDF.memory_kib // 1024)):
+        if not low <= value <= high:
+            raise ValidationError(Msg.FIELD_RANGE, field=name, low=low, high=high)
+    return KdfParams(time_cost=time_cost, memory_kib=memory_mib * 1024, parallelism=2)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -189,6 +228,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte)"))
     else:
         _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
+    for line in report.loss_messages():
+        _say(line, sys.stderr)
     return 0 if report.ok else 6
 
 
@@ -223,6 +264,16 @@ def cmd_forms_check(args: argparse.Namespace) -> int:
     from msc_sle_crf.formdef import check_dir, default_forms_dir
 
     directory = Path(args.dir) if args.dir else default_forms_dir()
+    try:
+        is_dir = directory.is_dir()
+        reason = L("it is not a folder", "ce n'est pas un dossier")
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        is_dir, reason = False, L(why, why)
+    if not is_dir:
+        from msc_sle_crf.errors import StoreError
+
+        raise StoreError(Msg.INPUT_UNREADABLE, path=str(directory)[:300], reason=reason)
     result = check_dir(directory)
     for problem in [*result.errors, *result.warnings]:
         print(problem, file=sys.stderr if not problem.warning else sys.stdout)
@@ -247,8 +298,9 @@ def cmd_pdf(args: argparse.Namespace) -> int:
     if args.form and not args.visit:
         raise ValidationError(Msg.FIELD_REQUIRED, field=L("--visit (with --form)", "--visit (avec --form)"))
     site, services, _secrets = _open(args)
-    try:
+    with site:
         printing = services.printing
+        printing.check_output(args.out)  # before the (long) rendering: a refused target changes nothing
         if args.blank:
             pdf, what = printing.blank_crf_pdf(), "annotated CRF"
         elif args.form:
@@ -260,22 +312,27 @@ def cmd_pdf(args: argparse.Namespace) -> int:
         printing.write(pdf, Path(args.out), what)
         _say(L(f"Signed PDF written: {args.out}", f"PDF signé écrit : {args.out}"))
         return 0
-    finally:
-        site.close()
 
 
 def cmd_cert_import(args: argparse.Namespace) -> int:
     """Replace the site's PDF signing certificate by one from a PKCS#12 file (administrators)."""
+    from msc_sle_crf.fileutil import check_input_file
     from msc_sle_crf.services.printing import import_pkcs12
 
+    p12 = check_input_file(args.p12, max_bytes=1 << 20)  # before any password is asked
     site, services, secrets_ = _open(args)
-    try:
+    with site:
         p12_password = secrets_.ask(L("Password of the PKCS#12 file:", "Mot de passe du fichier PKCS#12 :"))
-        subject = import_pkcs12(services.ctx, Path(args.p12).read_bytes(), p12_password.encode() or None)
+        try:
+            data = p12.read_bytes()
+        except OSError as exc:
+            from msc_sle_crf.errors import StoreError
+
+            raise StoreError(Msg.INPUT_UNREADABLE, path=str(p12), reason=L(exc.strerror or str(exc),
+                                                                           exc.strerror or str(exc))) from None
+        subject = import_pkcs12(services.ctx, data, p12_password.encode() or None)
         _say(L(f"Signing certificate imported: {subject}", f"Certificat de signature importé : {subject}"))
         return 0
-    finally:
-        site.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -13,6 +13,17 @@ from typing import Any
 
 from msc_sle_crf.i18n import L, Lang, current_lang
 
+_MULTILINE = frozenset({"problems", "errors"})  # lists the program builds itself, one problem per line
+
+
+def _visible(value: Any) -> Any:
+    """What a user typed, shown inside a message: control and direction characters escaped (a name with a newline
+    or an escape sequence cannot break the one-line message or the terminal)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch if ch.isprintable() and ch not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                   else ch.encode("unicode_escape").decode("ascii") for ch in value)
+
 
 class Msg(Enum):
     """Message templates: (English, French). Placeholders must be the same in both."""
@@ -239,12 +250,89 @@ class Msg(Enum):
         "A password is needed: run in a terminal or use --password-stdin.",
         "Un mot de passe est nécessaire : lancez dans un terminal ou utilisez --password-stdin.",
     )
+    # ----- issue 15: outputs, limits, interrupted steps, states (kept together to ease merging) -----
+    OUTPUT_REFUSED = (
+        "Cannot write {path}: {reason}. Nothing was written and nothing was changed.",
+        "Impossible d'écrire {path} : {reason}. Rien n'a été écrit ni modifié.",
+    )
+    TEXT_TOO_LONG = (
+        "{field}: at most {limit} characters ({count} given).",
+        "{field} : {limit} caractères au plus ({count} saisis).",
+    )
+    TEXT_TOO_MANY_BYTES = (
+        "{field}: at most {limit} bytes once encoded (accented letters count 2, some signs 3; {count} given).",
+        "{field} : {limit} octets au plus une fois encodé (une lettre accentuée compte 2, certains signes 3 ; "
+        "{count} saisis).",
+    )
+    TEXT_FORBIDDEN_CHARACTER = (
+        "{field}: must not contain control, invisible or direction-changing characters ({found}).",
+        "{field} : ne doit pas contenir de caractères de contrôle, invisibles ou changeant le sens d'écriture "
+        "({found}).",
+    )
+    INPUT_UNREADABLE = (
+        "Cannot read {path}: {reason}.",
+        "Impossible de lire {path} : {reason}.",
+    )
+    DB_PATH_INVALID = (
+        "Database {path}: {reason}.",
+        "Base de données {path} : {reason}.",
+    )
+    KEYFILE_SAVE_FAILED = (
+        "Cannot save the key file {path}: {detail}. The previous key file is unchanged.",
+        "Impossible d'enregistrer le fichier de clés {path} : {detail}. L'ancien fichier de clés est inchangé.",
+    )
+    STEP_COMPLETED = (
+        "An interrupted {step} (started {started}) was completed when the site was opened.",
+        "Une opération interrompue ({step}, commencée le {started}) a été terminée à l'ouverture du site.",
+    )
+    STEP_ROLLED_BACK = (
+        "An interrupted {step} (started {started}) was undone when the site was opened; nothing of it remains.",
+        "Une opération interrompue ({step}, commencée le {started}) a été annulée à l'ouverture du site ; "
+        "il n'en reste rien.",
+    )
+    STEP_NOT_RECOVERABLE = (
+        "An interrupted {step} could not be finished or undone: {detail}. The journal {path} and the files it "
+        "names were left as they are; restore the latest backup or ask for support.",
+        "Une opération interrompue ({step}) n'a pu être ni terminée ni annulée : {detail}. Le journal {path} et "
+        "les fichiers qu'il cite ont été laissés en l'état ; restaurez la dernière sauvegarde ou demandez de l'aide.",
+    )
+    SUBJECT_LOCKED = (
+        "Subject {subject} is locked: nothing can be changed until the subject is unlocked (with a reason).",
+        "Le patient {subject} est verrouillé : rien ne peut être modifié avant son déverrouillage (avec un motif).",
+    )
+    ACCOUNT_DISABLED = (
+        "Your account has been disabled: this session has ended.",
+        "Votre compte a été désactivé : cette session est terminée.",
+    )
+    SCREEN_LOCKED = (
+        "The screen is locked: sign in again to go on.",
+        "L'écran est verrouillé : reconnectez-vous pour continuer.",
+    )
+    VISIT_UNKNOWN = (
+        "Visit '{visit}' does not exist; the visits are: {choices}.",
+        "La visite « {visit} » n'existe pas ; les visites sont : {choices}.",
+    )
+    NOTHING_TO_PRINT = (
+        "Nothing to print: subject {subject} has no form started{where}.",
+        "Rien à imprimer : le patient {subject} n'a aucun formulaire commencé{where}.",
+    )
+    TRAIL_WRITES_LOST = (
+        "Writes after {last_time} may have been lost: record #{head} (written {head_time}) was recorded outside "
+        "the database before it closed, but the trail ends at record #{last}.",
+        "Des écritures postérieures à {last_time} ont pu être perdues : l'enregistrement n° {head} (écrit le "
+        "{head_time}) avait été noté hors de la base, mais la piste s'arrête à l'enregistrement n° {last}.",
+    )
+    YAML_REFUSED = (
+        "{path}: {reason}.",
+        "{path} : {reason}.",
+    )
 
     def render(self, lang: Lang | None = None, **params: Any) -> str:
         en, fr = self.value
         lang = lang or current_lang()
         template = fr if lang is Lang.FR else en
-        localized = {k: (v.get(lang) if isinstance(v, L) else v) for k, v in params.items()}
+        localized = {k: (v.get(lang) if isinstance(v, L) else _visible(v) if k not in _MULTILINE else v)
+                     for k, v in params.items()}
         return template.format(**localized)
 
     def placeholders(self) -> tuple[set[str], set[str]]:

@@ -17,16 +17,17 @@ class SettingSpec:
     check: Callable[[str, L], str]
 
 
-def _text(max_len: int) -> Callable[[str, L], str]:
+def _name(max_chars: int, max_bytes: int) -> Callable[[str, L], str]:
     def check(value: str, label: L) -> str:
-        value = value.strip()
-        if not value:
-            raise ValidationError(Msg.FIELD_REQUIRED, field=label)
-        if len(value) > max_len:
-            raise ValidationError(Msg.FIELD_PATTERN, field=label,
-                                  rule=L(f"at most {max_len} characters", f"{max_len} caractères au plus"))
-        return value
+        from msc_sle_crf.security.policy import check_name
+
+        return check_name(value, label, max_chars=max_chars, max_bytes=max_bytes)
     return check
+
+
+# The site name goes into the PDF signing certificate, whose organisation name holds at most 64 bytes (RFC 5280
+# ub-organization-name, counted by the cryptography library in UTF-8 bytes).
+SITE_NAME_MAX_BYTES = 64
 
 
 def _site_number(value: str, label: L) -> str:
@@ -59,7 +60,8 @@ def _choice(*choices: str) -> Callable[[str, L], str]:
 
 
 SETTINGS: dict[str, SettingSpec] = {
-    "site_name": SettingSpec(L("Site name", "Nom du site"), "Hôpital Saint-Louis, Paris", _text(120)),
+    "site_name": SettingSpec(L("Site name", "Nom du site"), "Hôpital Saint-Louis, Paris",
+                             _name(SITE_NAME_MAX_BYTES, SITE_NAME_MAX_BYTES)),
     "site_number": SettingSpec(L("Site number", "Numéro de site"), "01", _site_number),
     "idle_lock_minutes": SettingSpec(L("Automatic lock after (minutes)", "Verrouillage automatique après (minutes)"),
                                      "5", _int_range(1, 60)),

@@ -56,9 +56,11 @@ def test_verify_sign_lock_unlock(people: dict[str, Lifecycle]) -> None:
     monitor.lock(REF)
     with pytest.raises(ValidationError, match="locked"):
         doctor.entry.save_item(REF, ("lb", 0, "CREAT"), "90", reason="typo")
+    with pytest.raises(PermissionDenied):  # the monitor locks but does not unlock (study.yaml unlock_roles)
+        monitor.unlock(REF, "correction requested by the investigator")
     with pytest.raises(ValidationError):
-        monitor.unlock(REF, "  ")
-    monitor.unlock(REF, "correction requested by the investigator")
+        doctor.unlock(REF, "  ")
+    doctor.unlock(REF, "correction requested by the investigator")
     assert doctor.entry.open_form(REF).status == FormStatus.SIGNED
     with doctor.ctx.store.read() as session:
         changes = [(e.detail, e.reason) for e in session.execute(
@@ -141,9 +143,11 @@ def test_the_whole_subject_is_locked_at_the_end(people: dict[str, Lifecycle]) ->
     assert doctor.entry.open_form(REF).status == FormStatus.LOCKED
     with pytest.raises(ValidationError, match="locked"):  # no new form either
         doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")
+    with pytest.raises(PermissionDenied):
+        monitor.unlock_subject("01-001", "late laboratory result to add")
     with pytest.raises(ValidationError):
-        monitor.unlock_subject("01-001", "")
-    monitor.unlock_subject("01-001", "late laboratory result to add")
+        doctor.unlock_subject("01-001", "")
+    doctor.unlock_subject("01-001", "late laboratory result to add")
     doctor.entry.save_item(FormRef("01-001", "M3", "labs"), ("lb", 0, "CRP"), "3")
 
 

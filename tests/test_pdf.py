@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.errors import PermissionDenied, StoreError
+from msc_sle_crf.errors import CrfError, PermissionDenied, StoreError
 from msc_sle_crf.pdf import sign
 from msc_sle_crf.pdf.render import Cancelled
 from msc_sle_crf.services import Site, Workspace
@@ -98,7 +98,7 @@ def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("x")
     for target in (not_a_folder / "crf.pdf", tmp_path / "missing" / "crf.pdf"):
-        with pytest.raises(StoreError, match="Nothing was written there"):
+        with pytest.raises(CrfError, match="Nothing was written"):
             printing.write(b"%PDF-1.7 test", target, "test")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no temporary file left behind
 

@@ -36,6 +36,7 @@ from msc_sle_crf.formdef.definitions import (
     StudyMeta,
 )
 from msc_sle_crf.formdef.functions import CALCULATIONS, CHECKS
+from msc_sle_crf.formdef.yamlsafe import read_checked
 
 STUDY_FILE = "study.yaml"
 Path_ = tuple[str | int, ...]
@@ -86,10 +87,10 @@ class _Source:
 
 
 def _read_yaml(path: Path, shown: str, errors: list[FormError]) -> _Source | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.append(FormError(shown, 1, "", f"cannot read the file: {exc}"))
+    text, line, problem = read_checked(path)
+    if text is None:
+        errors.append(FormError(shown, line, "", problem, "anchors, aliases and files over 1 MB are refused"
+                                if "alias" in problem or "bytes" in problem else None))
         return None
     loader = yaml.SafeLoader(text)
     try:

@@ -309,6 +309,9 @@ class SignatureRules(_Frozen):
 
     meanings: tuple[SignatureMeaning, ...] = Field(default_factory=_default_meanings, min_length=1)
     roles: tuple[Literal["investigator", "nurse"], ...] = ("investigator",)
+    # Who may unlock a locked form or a locked subject (with a reason). A monitor locks after review but does not
+    # unlock: re-opening locked data is the site's decision.
+    unlock_roles: tuple[Literal["investigator", "admin", "monitor", "nurse"], ...] = ("investigator", "admin")
 
 
 class StudyMeta(_Frozen):

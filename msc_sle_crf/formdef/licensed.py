@@ -23,7 +23,10 @@ from typing import Any
 
 import yaml
 
+from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef.definitions import CodeList, CodeListItem, FormDef, Item, Text
+from msc_sle_crf.formdef.yamlsafe import read_checked
+from msc_sle_crf.i18n import L
 from msc_sle_crf.locations import data_dir
 
 
@@ -42,7 +45,17 @@ def load(name: str, directory: Path | None = None) -> dict[str, Any] | None:
     path = (directory or licensed_dir()) / f"{name}.yaml"
     if not path.is_file():
         return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    text, line, problem = read_checked(path)
+    if text is None:
+        raise ValidationError(Msg.YAML_REFUSED, path=f"{path}:{line}", reason=L(problem, problem))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ValidationError(Msg.YAML_REFUSED, path=where, reason=L(f"YAML syntax error: {exc}".splitlines()[0],
+                                                                      f"erreur de syntaxe YAML : {exc}".splitlines()[0])
+                              ) from None
     return data if isinstance(data, dict) and data.get("instrument") == name else None
 
 

@@ -19,11 +19,18 @@ def passphrase_from(db_key: bytes) -> bytes:
     return hashlib.sha256(b"msc-sle-crf pdf signing key\x00" + db_key).hexdigest().encode()
 
 
+def fit_bytes(text: str, limit: int = 64) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary (certificate names are limited in
+    bytes, not characters: 'Hôpital' is 8 bytes)."""
+    data = text.encode("utf-8")[:limit]
+    return data.decode("utf-8", errors="ignore").strip() or "MSC-SLE"
+
+
 def create(common_name: str, organisation: str, now: dt.datetime, db_key: bytes) -> tuple[str, str]:
     """A new key and certificate: (certificate PEM, encrypted private key PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64])])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fit_bytes(common_name)),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_bytes(organisation))])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=3650))

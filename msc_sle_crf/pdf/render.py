@@ -3,7 +3,8 @@
 Every page carries the study, protocol number, site, subject, visit, form name and version, "page x of y", and when
 and by whom the PDF was generated. Values come with their units and flags (confirmed warnings, not done and why,
 open queries), the form state and the signature manifestation; the form's audit trail can be appended. Tables split
-cleanly across pages and long text wraps. Everything is drawn from the form definitions (ODM-shaped metadata).
+cleanly across pages, and so does a single row whose text is taller than a page (``splitInRow``): any text the
+services accept prints. Everything is drawn from the form definitions (ODM-shaped metadata).
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ class CrfDocument:
                                            f"{item.id}</font>", st["cell"]),
                                  Paragraph(_esc(text) or "—", st["cell"]),
                                  Paragraph("<br/>".join(_esc(f) for f in flags), st["small"])])
-                table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True)
+                table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True, splitInRow=1)
                 table.setStyle(_TABLE)
                 if group.repeating:
                     out.append(Paragraph(f"#{rows.index(row) + 1}", st["small"]))
@@ -255,7 +256,8 @@ class CrfDocument:
                                                          L("What", "Quoi").get(lang), L("Old", "Ancien").get(lang),
                                                          L("New", "Nouveau").get(lang), L("Why", "Motif").get(lang))]]
             data += [[Paragraph(_esc(c), st["small"]) for c in record] for record in fp.audit]
-            table = Table(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 33 * mm, 33 * mm, 37 * mm], repeatRows=1)
+            table = Table(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 33 * mm, 33 * mm, 37 * mm], repeatRows=1,
+                          splitInRow=1)
             table.setStyle(_TABLE)
             out.append(table)
         return out
@@ -287,7 +289,8 @@ class CrfDocument:
                     data.append([Paragraph(item.id, st["cellb"]), Paragraph(_esc(item.label.get(lang)), st["cell"]),
                                  Paragraph(_esc(_type(item)), st["small"]),
                                  Paragraph(_esc(_annotations(form, study, item, lang)), st["small"])])
-                table = Table(data, colWidths=[20 * mm, 58 * mm, 30 * mm, 72 * mm], repeatRows=1)
+                table = Table(data, colWidths=[20 * mm, 58 * mm, 30 * mm, 72 * mm], repeatRows=1,
+                          splitInRow=1)
                 table.setStyle(_TABLE)
                 story.append(table)
         self.progress(len(forms), len(forms))

@@ -42,6 +42,7 @@ RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I
 RECOVERY_GROUPS = 5
 RECOVERY_GROUP_LEN = 5
 MAX_PENDING_EVENTS = 1000
+MAX_KEYFILE_BYTES = 16 * 1024 * 1024
 MAX_ATTEMPT_RECORDS = 200
 
 KIND_USER = "user"
@@ -50,6 +51,13 @@ KIND_RECOVERY = "recovery"
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _int(value: Any) -> int:
+    """An integer field of the key file (bool and float are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    return value
 
 
 def _unb64(text: str) -> bytes:
@@ -88,14 +96,20 @@ class KdfParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KdfParams:
-        if data.get("name", "argon2id") != "argon2id":
+        if not isinstance(data, dict) or data.get("name", "argon2id") != "argon2id":
             raise ValueError("unsupported key derivation")
-        return cls(
-            time_cost=int(data["time_cost"]),
-            memory_kib=int(data["memory_kib"]),
-            parallelism=int(data["parallelism"]),
-            version=int(data.get("version", 19)),
+        params = cls(
+            time_cost=_int(data["time_cost"]),
+            memory_kib=_int(data["memory_kib"]),
+            parallelism=_int(data["parallelism"]),
+            version=_int(data.get("version", 19)),
         )
+        # Argon2 itself needs t >= 1, p >= 1 and m >= 8p; the upper bounds keep a tampered file from making a
+        # sign-in hang or exhaust memory.
+        if not (1 <= params.time_cost <= MAX_KDF.time_cost and 1 <= params.parallelism <= MAX_KDF.parallelism
+                and 8 * params.parallelism <= params.memory_kib <= MAX_KDF.memory_kib and params.version in (16, 19)):
+            raise ValueError("key derivation parameters out of range")
+        return params
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": "argon2id", **asdict(self)}
@@ -103,6 +117,8 @@ class KdfParams:
 
 # Floor from RFC 9106 / OWASP guidance; calibration only ever goes up from here.
 MIN_KDF = KdfParams(time_cost=2, memory_kib=19 * 1024, parallelism=1)
+# Beyond this a sign-in would take minutes or exhaust a laptop's memory: a key file asking for more is damaged.
+MAX_KDF = KdfParams(time_cost=64, memory_kib=4 * 1024 * 1024, parallelism=16)
 DEFAULT_MEMORY_KIB = 128 * 1024
 DEFAULT_PARALLELISM = 2
 
@@ -201,6 +217,40 @@ class AttemptRecord:
         return remaining if remaining > timedelta(0) else None
 
 
+def _check_shape(document: dict[str, Any]) -> None:
+    """The types a hand-edited key file must still have (each wrong one is named in the message)."""
+    expected: dict[str, tuple[type, ...]] = {"db_id": (str,), "db_salt": (str,), "kdf_default": (dict,),
+                                             "slots": (list,), "attempts": (dict,), "pending_events": (list,),
+                                             "audit_anchor": (dict, type(None)), "training": (bool,)}
+    for name, types in expected.items():
+        if name in document and not isinstance(document[name], types):
+            raise TypeError(f"{name} has the wrong type")
+    if not all(isinstance(slot, dict) for slot in document.get("slots", [])):
+        raise TypeError("slots has the wrong type")
+    from msc_sle_crf.audit import Action
+
+    actions = {a.value for a in Action}
+    if not all(isinstance(ev, dict) and ev.get("action") in actions
+               and all(isinstance(ev.get(k), (str, type(None))) for k in ("username", "role", "detail", "ts_utc"))
+               and isinstance(ev.get("utc_offset_min", 0), (int, type(None)))
+               for ev in document.get("pending_events", [])):
+        raise TypeError("pending_events has the wrong type")
+    anchor = document.get("audit_anchor")
+    if anchor is not None and not (isinstance(anchor.get("id"), int) and isinstance(anchor.get("hash"), str)):
+        raise TypeError("audit_anchor has the wrong type")
+
+
+def _attempt(data: Any) -> AttemptRecord:
+    if not isinstance(data, dict):
+        raise TypeError("attempts has the wrong type")
+    record = AttemptRecord(failures=_int(data.get("failures", 0)),
+                           locked_until_utc=data.get("locked_until_utc"), last_failure_utc=data.get("last_failure_utc"))
+    for stamp in (record.locked_until_utc, record.last_failure_utc):
+        if stamp is not None:
+            parse_iso_utc(str(stamp))
+    return record
+
+
 @dataclass
 class KeySlotFile:
     """In-memory form of the key-slot file. Mutating methods do not write; call ``save()``."""
@@ -243,7 +293,10 @@ class KeySlotFile:
         content = self._content()
         document = {**content, "checksum": self._checksum(content)}
         data = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
-        atomic_write_bytes(self.path, data)
+        try:
+            atomic_write_bytes(self.path, data)
+        except OSError as exc:  # a full disk, a read-only folder: the old key file is still there, unchanged
+            raise KeyFileError(Msg.KEYFILE_SAVE_FAILED, path=str(self.path), detail=exc.strerror or str(exc)) from None
 
     @classmethod
     def load(cls, path: Path) -> KeySlotFile:
@@ -254,9 +307,11 @@ class KeySlotFile:
             raise KeyFileError(Msg.KEYFILE_MISSING, path=str(path)) from None
         except OSError as exc:
             raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail=exc.strerror or "unreadable") from None
+        if len(raw) > MAX_KEYFILE_BYTES:
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="far too large for a key file")
         try:
             document = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="not valid JSON") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="not an MSC-SLE key file")
@@ -269,6 +324,7 @@ class KeySlotFile:
         if checksum != cls._checksum(document):
             raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail="checksum mismatch")
         try:
+            _check_shape(document)
             return cls(
                 path=path,
                 db_id=str(document["db_id"]),
@@ -276,12 +332,12 @@ class KeySlotFile:
                 kdf_default=KdfParams.from_dict(document["kdf_default"]),
                 training=bool(document.get("training", False)),
                 slots=[Slot.from_dict(s) for s in document["slots"]],
-                attempts={str(k): AttemptRecord(**v) for k, v in document.get("attempts", {}).items()},
+                attempts={str(k): _attempt(v) for k, v in document.get("attempts", {}).items()},
                 pending_events=list(document.get("pending_events", [])),
                 audit_anchor=document.get("audit_anchor"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail=f"invalid field ({exc})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise KeyFileError(Msg.KEYFILE_CORRUPT, path=str(path), detail=f"invalid field ({exc})"[:200]) from None
 
     # ----- slots -------------------------------------------------------------------------------------------
     @staticmethod
@@ -297,9 +353,9 @@ class KeySlotFile:
     def users(self) -> list[str]:
         return sorted(s.user for s in self.slots if s.kind == KIND_USER and s.user)
 
-    def set_slot(self, kind: str, user: str | None, secret: bytes, db_key: bytes, created_utc: str, *,
-                 kdf: KdfParams | None = None) -> Slot:
-        """Wrap ``db_key`` under ``secret`` for (kind, user), replacing any earlier slot of theirs."""
+    def make_slot(self, kind: str, user: str | None, secret: bytes, db_key: bytes, created_utc: str, *,
+                  kdf: KdfParams | None = None) -> Slot:
+        """A slot wrapping ``db_key`` under ``secret`` for (kind, user), not yet in the file (see ``put_slot``)."""
         if len(db_key) != DB_KEY_BYTES:
             raise ValueError("database key must be 32 bytes")
         params = kdf or self.kdf_default
@@ -307,7 +363,7 @@ class KeySlotFile:
         nonce = os.urandom(NONCE_BYTES)
         wrapping_key = params.derive(secret, salt)
         ciphertext = AESGCM(wrapping_key).encrypt(nonce, db_key, self._aad(self.db_id, kind, user))
-        slot = Slot(
+        return Slot(
             slot_id=uuid.uuid4().hex,
             kind=kind,
             user=user,
@@ -317,8 +373,17 @@ class KeySlotFile:
             ciphertext=ciphertext,
             created_utc=created_utc,
         )
-        self.slots = [s for s in self.slots if not (s.kind == kind and s.user == user)]
+
+    def put_slot(self, slot: Slot) -> None:
+        """Put ``slot`` in the file, replacing any earlier slot of the same (kind, user)."""
+        self.slots = [s for s in self.slots if not (s.kind == slot.kind and s.user == slot.user)]
         self.slots.append(slot)
+
+    def set_slot(self, kind: str, user: str | None, secret: bytes, db_key: bytes, created_utc: str, *,
+                 kdf: KdfParams | None = None) -> Slot:
+        """Wrap ``db_key`` under ``secret`` for (kind, user), replacing any earlier slot of theirs."""
+        slot = self.make_slot(kind, user, secret, db_key, created_utc, kdf=kdf)
+        self.put_slot(slot)
         return slot
 
     def remove_slot(self, kind: str, user: str | None) -> bool:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
 from msc_sle_crf.access import Perm, Role
-from msc_sle_crf.audit import Action
+from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
-from msc_sle_crf.security.keyslots import KIND_USER, normalize_secret, normalize_username
-from msc_sle_crf.security.policy import check_password_policy, temporary_password, validate_new_user
+from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
+from msc_sle_crf.security.policy import (
+    FULL_NAME,
+    MAX_FULL_NAME,
+    check_name,
+    check_password_policy,
+    check_text,
+    temporary_password,
+    validate_new_user,
+)
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
-from msc_sle_crf.store.site import Actor
+from msc_sle_crf.services.limits import MAX_REASON, REASON
+from msc_sle_crf.store.site import Actor, apply_account_change
 from msc_sle_crf.store.tables import AppUser
 
 
@@ -63,23 +73,27 @@ class Accounts:
         ctx.actor = Actor(a.user_id, a.username, a.full_name, a.role, False)
         return changes
 
-    def _rewrap(self, username: str, password: str, key: bytes, action: Action, *, must_change: bool,
-                detail: str | None = None) -> Changes:
+    def _entry(self, action: Action, **kwargs: str | None) -> AuditEntry:
+        actor = self.ctx.actor
+        return AuditEntry(action, actor.username, actor.role.value, **kwargs)  # type: ignore[arg-type]
+
+    def _credential_change(self, username: str, slot: Slot | None, change: dict[str, Any],
+                           entries: list[AuditEntry], if_interrupted: str) -> Changes:
+        """The key-file change and the audited account change as one crash-safe step (see Site.credential_step)."""
         site = self.ctx.site
-        keyfile = site.keyfile
-        old_slot = keyfile.find(KIND_USER, username)
-        keyfile.set_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now())
-        keyfile.attempts.pop(username, None)
-        keyfile.save()
-        try:
-            with self.ctx.write() as tx:
-                user = tx.session.execute(select(AppUser).where(AppUser.username == username)).scalar_one()
-                user.must_change_password = must_change
-                tx.audit(action, item=username, detail=detail)
-        except BaseException:
-            site.restore_slot(username, old_slot)
-            raise
+        with site.credential_step(username, slot, change, entries, if_interrupted=if_interrupted) as tagged, \
+                self.ctx.write() as tx:
+            apply_account_change(tx.session, change, self.ctx.now())
+            for entry in tagged:
+                tx.record(entry)
         return tx.changes
+
+    def _rewrap(self, username: str, password: str, key: bytes, action: Action, *, must_change: bool,
+                detail: str | None = None, if_interrupted: str = "complete") -> Changes:
+        slot = self.ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now())
+        change = {"op": "update", "username": username, "fields": {"must_change_password": must_change}}
+        return self._credential_change(username, slot, change, [self._entry(action, item=username, detail=detail)],
+                                       if_interrupted)
 
     # ----- other accounts ----------------------------------------------------------------------------------
     def add_user(self, username: str, full_name: str, role: str, *, initial_password: str | None = None,
@@ -95,20 +109,17 @@ class Accounts:
             if session.execute(select(AppUser.id).where(AppUser.username == username)).first():
                 raise ValidationError(Msg.USER_EXISTS, user=username)
         password = initial_password if initial_password is not None else temporary_password()
-        keyfile = ctx.site.keyfile
-        keyfile.set_slot(KIND_USER, username, normalize_secret(password), ctx.store.key, ctx.now())
-        keyfile.save()
-        try:
-            with ctx.write() as tx:
-                tx.session.add(AppUser(username=username, full_name=full_name.strip(), role=role_value.value,
-                                       active=True, must_change_password=must_change_password, created_utc=ctx.now()))
-                tx.audit(Action.USER_ADD, item=username, new_value=json.dumps(
-                    {"username": username, "full_name": full_name.strip(), "role": role_value.value},
-                    ensure_ascii=False))
-        except BaseException:
-            ctx.site.restore_slot(username, None)
-            raise
-        return IssuedPassword(username, password, tx.changes)
+        clean_name = check_name(full_name, FULL_NAME, max_chars=MAX_FULL_NAME)
+        slot = ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), ctx.store.key, ctx.now())
+        change = {"op": "add", "username": username, "fields": {
+            "full_name": clean_name, "role": role_value.value, "active": True,
+            "must_change_password": must_change_password}}
+        entry = self._entry(Action.USER_ADD, item=username, new_value=json.dumps(
+            {"username": username, "full_name": clean_name, "role": role_value.value}, ensure_ascii=False))
+        # A one-time password nobody has seen yet is undone after a crash; a chosen one is completed.
+        changes = self._credential_change(username, slot, change, [entry],
+                                          "complete" if initial_password is not None else "undo")
+        return IssuedPassword(username, password, changes)
 
     def reset_password(self, username: str) -> IssuedPassword:
         """An administrator gives a user a new one-time password."""
@@ -117,7 +128,7 @@ class Accounts:
         self._active_user(username)
         password = temporary_password()
         changes = self._rewrap(username, password, self.ctx.store.key, Action.PASSWORD_RESET, must_change=True,
-                               detail="one-time password issued by an administrator")
+                               detail="one-time password issued by an administrator", if_interrupted="undo")
         return IssuedPassword(username, password, changes)
 
     def _active_user(self, username: str) -> AppUser:
@@ -134,6 +145,7 @@ class Accounts:
         username = normalize_username(username)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
+        reason = check_text(reason, REASON, max_chars=MAX_REASON)
         if username == ctx.actor.username:
             raise ValidationError(Msg.CANNOT_DISABLE_SELF)
         user = self._active_user(username)
@@ -143,21 +155,10 @@ class Accounts:
                     AppUser.role == Role.ADMIN.value, AppUser.active.is_(True))).scalar_one()
             if admins <= 1:
                 raise ValidationError(Msg.LAST_ADMIN, user=username)
-        keyfile = ctx.site.keyfile
-        old_slot = keyfile.find(KIND_USER, username)
-        keyfile.remove_slot(KIND_USER, username)
-        keyfile.save()
-        try:
-            with ctx.write() as tx:
-                row = tx.session.execute(select(AppUser).where(AppUser.username == username)).scalar_one()
-                row.active = False
-                row.disabled_utc = ctx.now()
-                tx.audit(Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
-                         reason=reason.strip())
-        except BaseException:
-            ctx.site.restore_slot(username, old_slot)
-            raise
-        return tx.changes
+        change = {"op": "update", "username": username, "fields": {"active": False, "disabled_utc": ctx.now()}}
+        entry = self._entry(Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
+                            reason=reason)
+        return self._credential_change(username, None, change, [entry], "complete")
 
     def list_users(self) -> list[UserInfo]:
         ctx = self.ctx

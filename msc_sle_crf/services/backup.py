@@ -24,10 +24,12 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import CrfError, Msg, StoreError
-from msc_sle_crf.fileutil import atomic_writer
+from msc_sle_crf.fileutil import atomic_writer, check_input_file, safe_output_path
+from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.store.db import copy_encrypted
+from msc_sle_crf.store import journal as J
+from msc_sle_crf.store.db import check_db_path, copy_encrypted
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.site import Site
 
@@ -50,7 +52,7 @@ def _sha256_file(path: Path) -> str:
 def create_backup(services: Workspace, out: Path) -> Path:
     """Write a verified-consistent encrypted backup to ``out`` (atomically). Audited before the copy."""
     services.ctx.require(Perm.BACKUP)
-    out = Path(out)
+    out = safe_output_path(out, db_path=services.site.db_path)
     if out.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
     services.integrity.record_export(Action.BACKUP, out, "encrypted backup")
@@ -112,6 +114,11 @@ def _invalid(path: Path, detail: str) -> StoreError:
 def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
     """Extract the two files to ``dest_db`` and its key file, checking the manifest. Returns the manifest."""
     try:
+        check_input_file(backup, max_bytes=2 * MAX_MEMBER_BYTES)
+    except CrfError as exc:
+        reason = exc.params.get("reason")
+        raise _invalid(backup, reason.get() if isinstance(reason, L) else "unreadable") from None
+    try:
         tar = tarfile.open(backup, mode="r:")  # noqa: SIM115 - closed by the with-block below
     except FileNotFoundError:
         raise _invalid(backup, "file not found") from None
@@ -150,17 +157,53 @@ def _extract(backup: Path, dest_db: Path) -> dict[str, Any]:
     return dict(manifest)
 
 
+def _finish_earlier_step(db_path: Path, force: bool) -> None:
+    if os.path.lexists(J.Journal.path_for(db_path)):
+        with InstanceLock(db_path):
+            J.recover_at_open(db_path)  # an earlier interrupted step is finished first
+    if os.path.lexists(db_path) and not force:
+        raise StoreError(Msg.DB_EXISTS, path=str(db_path))
+
+
+def _note_restore(staging: Path, username: str, role: str, detail: str, clock: Clock) -> None:
+    """The restore's audit record, kept in the restored key file: it enters the trail at the next sign-in."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
+    keyfile.add_pending_event({"action": str(Action.RESTORE), "username": username, "role": role, "detail": detail,
+                               "ts_utc": iso_utc(clock.now()), "utc_offset_min": clock.local_offset_minutes()})
+    keyfile.save()
+
+
+def _moves(db_path: Path, staging: Path, clock: Clock) -> tuple[list[dict[str, Any]], list[Path]]:
+    """The existing files moved aside (never deleted), then the checked copy moved into place."""
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    moves: list[dict[str, Any]] = []
+    replaced: list[Path] = []
+    for existing in (db_path, *J.companions(db_path)):
+        if os.path.lexists(existing):
+            aside = J.unique_aside(existing, f"replaced-{stamp}")
+            moves.append({"from": str(existing), "to": str(aside)})
+            replaced.append(aside)
+    moves += [{"from": str(staging), "to": str(db_path)},
+              {"from": str(KeySlotFile.path_for(staging)), "to": str(KeySlotFile.path_for(db_path))}]
+    return moves, replaced
+
+
 def restore_backup(backup: Path, db_path: Path, username: str, password: str, *, force: bool = False,
                    clock: Clock | None = None) -> RestoreResult:
-    """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside)."""
+    """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside).
+
+    The moves are one journaled step: a crash between two of them is completed at the next open, so the site is
+    never left without its database or its key file. The restore's audit record travels in the restored key file
+    (written into the trail at the next sign-in), so it cannot be separated from the files it describes.
+    """
     backup, db_path = Path(backup), Path(db_path)
     clock = clock or SystemClock()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    if db_path.exists() and not force:
-        raise StoreError(Msg.DB_EXISTS, path=str(db_path))
+    check_db_path(db_path, creating=True)
+    _finish_earlier_step(db_path, force)
     staging = db_path.with_name(f".restore-{os.getpid()}{db_path.suffix}")
     staged = [staging, KeySlotFile.path_for(staging), Path(f"{staging}-wal"), Path(f"{staging}-shm"),
-              Path(f"{staging}.lock")]
+              Path(f"{staging}.lock"), Path(f"{staging}.head"), J.Journal.path_for(staging)]
+    moving = False
     try:
         manifest = _extract(backup, staging)
         site = Site.open(staging, clock=clock)
@@ -173,24 +216,22 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
                     f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
                 raise _invalid(backup, detail)
             records = report.audit.records
+            actor = services.actor
         finally:
             site.close()
-        replaced: list[Path] = []
+        _note_restore(staging, actor.username, actor.role.value,
+                      f"restored backup of {manifest.get('created_utc')} -> {backup.name}", clock)
         with InstanceLock(db_path):
-            stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
-            for existing in (db_path, KeySlotFile.path_for(db_path), Path(f"{db_path}-wal"),
-                             Path(f"{db_path}-shm")):
-                if existing.exists():
-                    aside = existing.with_name(f"{existing.name}.replaced-{stamp}")
-                    os.replace(existing, aside)
-                    replaced.append(aside)
-            os.replace(staging, db_path)
-            os.replace(KeySlotFile.path_for(staging), KeySlotFile.path_for(db_path))
+            moves, replaced = _moves(db_path, staging, clock)
+            journal = J.Journal.begin(db_path, "restore", {"moves": moves, "backup": str(backup)},
+                                      iso_utc(clock.now()))
+            moving = True
+            J.run_moves(moves)
+            journal.finish()
+            moving = False
         site = Site.open(db_path, clock=clock)
         try:
-            services = Workspace.sign_in(site, username, password)
-            services.integrity.record_export(Action.RESTORE, backup,
-                                             f"restored backup of {manifest.get('created_utc')}")
+            Workspace.sign_in(site, username, password)  # writes the restore's record into the trail
         finally:
             site.close()
         return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))
@@ -199,9 +240,10 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(db_path), detail=exc.strerror or str(exc)) from None
     finally:
-        for leftover in staged:
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        if not moving:  # a half-done move is left to its journal: the next open completes it
+            for leftover in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
 
 __all__ = ["RestoreResult", "create_backup", "restore_backup"]

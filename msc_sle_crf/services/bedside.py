@@ -26,7 +26,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.protocol import InfusionProtocol
 from msc_sle_crf.infusion.vitals import DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
-from msc_sle_crf.services import reads
+from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.entry import DataEntry, FormRef
@@ -111,8 +111,11 @@ class Bedside:
     def _record(self, subject: str, kind: str, *, reason: str | None = None, detail: dict[str, Any] | None = None,
                 refers_to: int | None = None, action: Action = Action.INFUSION_EVENT,
                 wall: dt.datetime | None = None) -> tuple[int, Changes]:
+        reason = limits.reason(reason)
         now = self._now()
         subject_row = self._subject_id(subject)
+        if subject_row.status == "locked":
+            raise ValidationError(Msg.SUBJECT_LOCKED, subject=subject)
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         with self.ctx.write() as tx:
             event = InfusionEvent(subject_id=subject_row.id, kind=kind, wall_utc=iso_utc(wall or now.wall),
@@ -198,6 +201,9 @@ class Bedside:
                       lot: str, labelled_cells_e6: str, use_by: str, premedication: str) -> ProductChecked:
         """Record the identity and product check; writes the dose and product fields of the D0 forms too."""
         self._require_entry(subject)
+        for label, value in ((L("Bag number", "Numéro de poche"), bag_id), (L("Lot", "Lot"), lot),
+                             (L("Premedication", "Prémédication"), premedication)):
+            limits.text(value, label, limits.MAX_PRODUCT_FIELD)
         if not identity_confirmed:
             raise ValidationError(Msg.BEDSIDE_REFUSED, problem=L(
                 "Identity: confirm the subject's number, initials and year of birth first",
@@ -289,6 +295,7 @@ class Bedside:
 
     def comment(self, subject: str, text: str) -> Changes:
         self._require_entry(subject)
+        text = limits.text(text, limits.COMMENT, limits.MAX_COMMENT)
         if not text.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
         _, changes = self._record(subject, "comment", reason=text.strip())

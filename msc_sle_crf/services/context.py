@@ -22,6 +22,7 @@ from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc, local_now
 from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.store.db import Store
 from msc_sle_crf.store.site import Actor, Site
@@ -34,6 +35,7 @@ class Tx:
         self.ctx = ctx
         self.session = session
         self._changes: list[Change] = []
+        self.last_record: tuple[int, str, str] | None = None  # (id, hash, time) of the last audit record written
 
     def audit(self, action: Action, **kwargs: Any) -> None:
         """Append an audit record by the acting user, in this transaction."""
@@ -42,7 +44,8 @@ class Tx:
 
     def record(self, entry: AuditEntry) -> None:
         """Append an audit record as given (another author: a sign-in, a takeover, a second checker)."""
-        audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
+        written = audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
+        self.last_record = (int(written["id"]), str(written["hash"]), str(written["ts_utc"]))
         self._changes.append(Change.of(entry.action, subject=entry.subject, visit=entry.visit, form=entry.form,
                                        item=entry.item, repeat_key=entry.repeat_key, new_value=entry.new_value))
 
@@ -60,6 +63,7 @@ class ServiceContext:
         self.site = site
         self.actor = actor
         self.locked = False  # the screen is locked: nothing can be read or written until the user is back
+        self.ended = False  # the account was disabled while signed in: this session can do nothing more
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -86,10 +90,23 @@ class ServiceContext:
     def can(self, perm: Perm) -> bool:
         return allowed(self.actor.role, perm)
 
+    def check_session(self, *, own_draft: bool = False) -> None:
+        """The session may act now: its account is still enabled (a disabled account's open session ends at its
+        next action), and the screen is not locked, except to keep the locking user's own draft.
+
+        Cheap: the account is enabled while its key slot is in the key file, which is held in memory (one program
+        per database: disabling an account removes its slot in this same process)."""
+        if self.ended or self.site.keyfile.find(KIND_USER, self.actor.username) is None:
+            if not self.ended:
+                self.ended = self.locked = True
+                self.audit_alone(Action.ACCESS_DENIED, detail="session ended: the account was disabled")
+            raise AuthenticationError(Msg.ACCOUNT_DISABLED)
+        if self.locked and not own_draft:
+            raise AuthenticationError(Msg.SCREEN_LOCKED)
+
     def require(self, perm: Perm, *, subject: str | None = None) -> None:
         """Refuse (and audit the refusal) unless the signed-in user may do this now."""
-        if self.locked:
-            raise AuthenticationError(Msg.NOT_SIGNED_IN)
+        self.check_session()
         if self.actor.must_change_password:
             raise AuthenticationError(Msg.PASSWORD_CHANGE_REQUIRED)
         if not self.can(perm):
@@ -107,7 +124,10 @@ class ServiceContext:
     def write(self) -> Iterator[Tx]:
         """One unit of work: the change and its audit records commit together or not at all."""
         with self.store.write() as session:
-            yield Tx(self, session)
+            tx = Tx(self, session)
+            yield tx
+        if tx.last_record is not None:  # committed: the trail head is noted outside the WAL (store/head.py)
+            self.site.note_head(*tx.last_record)
 
     def audit_alone(self, action: Action, **kwargs: Any) -> Changes:
         """An event with nothing else to write (a refusal, a print, a lock): audited in its own transaction."""

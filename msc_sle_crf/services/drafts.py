@@ -12,6 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from msc_sle_crf.audit import Action
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.i18n import L
+from msc_sle_crf.services import limits
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import Draft
@@ -22,7 +25,12 @@ class Drafts:
         self.ctx = ctx
 
     def save(self, draft_key: str, payload: dict[str, Any], *, audited: bool = True) -> Changes:
+        """Keep this user's draft (allowed on a locked screen: what the locking user was typing is not lost)."""
+        self.ctx.check_session(own_draft=True)
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        if len(text) > limits.MAX_DRAFT_BYTES or len(draft_key) > 200:
+            raise ValidationError(Msg.TEXT_TOO_LONG, field=L("Draft", "Brouillon"), limit=limits.MAX_DRAFT_BYTES,
+                                  count=len(text))
         user_id = self.ctx.actor.user_id
         with self.ctx.write() as tx:
             row = tx.session.execute(select(Draft).where(Draft.user_id == user_id,
@@ -40,12 +48,14 @@ class Drafts:
         return tx.changes
 
     def load(self, draft_key: str) -> dict[str, Any] | None:
+        self.ctx.check_session()
         with self.ctx.read() as session:
             row = session.execute(select(Draft).where(Draft.user_id == self.ctx.actor.user_id,
                                                       Draft.draft_key == draft_key)).scalar_one_or_none()
             return None if row is None else dict(json.loads(row.payload))
 
     def discard(self, draft_key: str, *, audited: bool = True) -> Changes:
+        self.ctx.check_session()
         with self.ctx.write() as tx:
             row = tx.session.execute(select(Draft).where(Draft.user_id == self.ctx.actor.user_id,
                                                          Draft.draft_key == draft_key)).scalar_one_or_none()

@@ -28,7 +28,7 @@ from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
 from msc_sle_crf.formdef.engine import CellKey, FormContext, FormState, Issue, Severity
 from msc_sle_crf.i18n import L
-from msc_sle_crf.services import reads
+from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.drafts import Drafts
@@ -170,8 +170,9 @@ class DataEntry:
 
     def _load(self, session: Session, ref: FormRef, event: EventDef, current: FormDef
               ) -> tuple[Subject, FormInstance | None, FormDef, FormState]:
-        """Subject, form instance (if started), the definition it was entered under, and its checked state."""
-        subject = reads.subject(session, ref.subject)
+        """Subject, form instance (if started), the definition it was entered under, and its checked state (for a
+        change: a locked subject is refused)."""
+        subject = reads.writable_subject(session, ref.subject)
         instance = reads.instance(session, subject.id, ref.event, ref.form)
         form = current if instance is None else reads.definition(session, instance.form_hash, current)
         return subject, instance, form, self._state(session, subject, event, form, instance)
@@ -279,6 +280,8 @@ class DataEntry:
     def save_typing(self, ref: FormRef, key: CellKey, text: str | None,
                     unit: str | None = None) -> None:
         """Keep what is being typed (encrypted, this user only) until it is accepted or cleared."""
+        if text is not None:
+            limits.typed(text)
         draft_key = self._buffer_key(ref)
         payload: dict[str, Any] = self.drafts.load(draft_key) or {}
         if text is None:
@@ -297,6 +300,8 @@ class DataEntry:
                   unit: str | None = None, *, confirm: bool = False, reason: str | None = None) -> SaveResult:
         """Check and store one typed value. Raises ``ValidationError`` (refused) or
         ``SoftCheckNeedsConfirmation`` (unusual, not stored until confirmed)."""
+        reason = limits.reason(reason)
+        limits.typed(text)
         event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
@@ -314,6 +319,9 @@ class DataEntry:
                     reason: str | None = None) -> Changes:
         """Enter several values of one form in one transaction (imports, the demo database): each is checked,
         stored and audited exactly as ``save_item`` does; rows of repeating groups are created as needed."""
+        reason = limits.reason(reason)
+        for text in values.values():
+            limits.typed(text)
         event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
@@ -337,6 +345,8 @@ class DataEntry:
     def set_missing(self, ref: FormRef, key: CellKey, code: MissingCode | str,
                     missing_reason: str, *, reason: str | None = None) -> SaveResult:
         """Record why a value cannot be given: not done, unknown or not applicable, with a reason."""
+        reason = limits.reason(reason)
+        missing_reason = limits.text(missing_reason, limits.MISSING_REASON, limits.MAX_MISSING_REASON)
         event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         code = MissingCode(code)
@@ -450,11 +460,12 @@ class DataEntry:
         return status
 
     def add_row(self, ref: FormRef, group_id: str, *, reason: str | None = None) -> RowAdded:
+        reason = limits.reason(reason)
         event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
             session = tx.session
-            subject = reads.subject(session, ref.subject)
+            subject = reads.writable_subject(session, ref.subject)
             existing = reads.instance(session, subject.id, ref.event, ref.form)
             form = current if existing is None else reads.definition(session, existing.form_hash, current)
             instance = self._ensure_instance(tx, subject, event, form)
@@ -484,11 +495,12 @@ class DataEntry:
 
     def remove_row(self, ref: FormRef, group_id: str, row_no: int, reason: str) -> Changes:
         """Mark a row removed (its values stay in the database and in the audit trail). A reason is required."""
+        reason = limits.text(reason, limits.REASON, limits.MAX_REASON)
         event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         with self.ctx.write() as tx:
             session = tx.session
-            subject = reads.subject(session, ref.subject)
+            subject = reads.writable_subject(session, ref.subject)
             instance = reads.instance(session, subject.id, ref.event, ref.form)
             row = None if instance is None else session.execute(select(FormRow).where(
                 FormRow.instance_id == instance.id, FormRow.group_id == group_id, FormRow.row_no == row_no,

@@ -3,14 +3,19 @@ database (every export, print and backup is audited)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from msc_sle_crf import audit
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action, VerifyResult
+from msc_sle_crf.clock import format_stored
+from msc_sle_crf.errors import Msg
+from msc_sle_crf.i18n import Lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.db import integrity_problems
@@ -43,10 +48,30 @@ class AuditRecord:
 class IntegrityReport:
     page_problems: tuple[str, ...]
     audit: VerifyResult
+    # "Writes after HH:MM may have been lost" (item 8): each time the trail was found to end before a record known
+    # outside the WAL to have been written; the parameters of Msg.TRAIL_WRITES_LOST.
+    losses: tuple[dict[str, object], ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.page_problems and self.audit.ok
+        return not self.page_problems and self.audit.ok and not self.losses
+
+    def loss_messages(self, lang: Lang | None = None) -> list[str]:
+        return [Msg.TRAIL_WRITES_LOST.render(lang, **loss) for loss in self.losses]
+
+
+def _losses(conn: Any) -> tuple[dict[str, object], ...]:
+    out = []
+    for (detail,) in conn.execute("SELECT detail FROM audit_event WHERE action = ? ORDER BY id",
+                                  (str(Action.TRAIL_LOSS_DETECTED),)).fetchall():
+        try:
+            d = json.loads(detail)
+            out.append({"head": d["head"], "head_time": format_stored(d["head_time"], int(d.get("last_offset", 0))),
+                        "last": d["last"], "last_time": format_stored(d["last_time"], int(d.get("last_offset", 0)),
+                                                                      seconds=False) if d["last_time"] else "-"})
+        except (ValueError, KeyError, TypeError):
+            out.append({"head": "?", "head_time": "?", "last": "?", "last_time": "?"})
+    return tuple(out)
 
 
 class Integrity:
@@ -69,11 +94,13 @@ class Integrity:
         try:
             problems = tuple(integrity_problems(conn, full=full))
             result = audit.verify_connection(conn, ctx.site.keyfile.audit_anchor)
+            losses = _losses(conn) if not problems else ()
         finally:
             conn.close()
-        report = IntegrityReport(problems, result)
+        report = IntegrityReport(problems, result, losses)
         detail = "ok" if report.ok else (
-            f"pages: {'; '.join(problems[:3])}" if problems else f"record #{result.first_bad_id}: {result.problem}")
+            f"pages: {'; '.join(problems[:3])}" if problems else f"record #{result.first_bad_id}: {result.problem}"
+            if not result.ok else f"{len(losses)} loss(es) of acknowledged writes detected after a crash")
         ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{result.records} records checked: {detail}")
         if report.ok:
             ctx.site.anchor_audit()

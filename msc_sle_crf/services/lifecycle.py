@@ -24,7 +24,7 @@ from msc_sle_crf.clock import iso_utc, offset_text, stored_local
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang
-from msc_sle_crf.services import reads
+from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
@@ -88,7 +88,7 @@ class Lifecycle:
         self.entry = entry
 
     def _load(self, session: Session, ref: FormRef) -> FormInstance:
-        subject = reads.subject(session, ref.subject)
+        subject = reads.writable_subject(session, ref.subject)
         instance = reads.instance(session, subject.id, ref.event, ref.form)
         if instance is None:
             raise _wrong_state(None)
@@ -119,7 +119,7 @@ class Lifecycle:
             out.add(LifecycleAction.SIGN)
         if status is FormStatus.SIGNED and can(Perm.LOCK_FORMS):
             out.add(LifecycleAction.LOCK)
-        if status is FormStatus.LOCKED and can(Perm.LOCK_FORMS):
+        if status is FormStatus.LOCKED and self.may_unlock():
             out.add(LifecycleAction.UNLOCK)
         return frozenset(out)
 
@@ -176,11 +176,26 @@ class Lifecycle:
         self.ctx.require(Perm.LOCK_FORMS, subject=ref.subject)
         return self._move(ref, {FormStatus.SIGNED}, FormStatus.LOCKED, Action.STATUS_CHANGE, detail="locked")
 
+    def may_unlock(self) -> bool:
+        """Whether this user's role may unlock forms and subjects (``lifecycle.unlock_roles`` in study.yaml)."""
+        return self.ctx.actor.role.value in self.study.meta.signatures.unlock_roles
+
+    def _require_unlock(self, subject: str) -> None:
+        self.ctx.check_session()
+        if not self.may_unlock():
+            self.ctx.audit_alone(Action.ACCESS_DENIED, subject=subject, detail="unlock refused: role not in "
+                                 "unlock_roles")
+            raise PermissionDenied(Msg.PERMISSION_DENIED, role=role_l(self.ctx.actor.role),
+                                   action=L("unlock a locked form or subject",
+                                            "déverrouiller un formulaire ou un patient verrouillé"))
+
     def unlock(self, ref: FormRef, reason: str) -> Changes:
-        self.ctx.require(Perm.LOCK_FORMS, subject=ref.subject)
+        """Unlock one form (with a reason); refused while the whole subject is locked."""
+        self._require_unlock(ref.subject)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
-        return self._move(ref, {FormStatus.LOCKED}, FormStatus.SIGNED, Action.STATUS_CHANGE, reason=reason.strip(),
+        clean = limits.text(reason, limits.REASON, limits.MAX_REASON)
+        return self._move(ref, {FormStatus.LOCKED}, FormStatus.SIGNED, Action.STATUS_CHANGE, reason=clean,
                           detail="unlocked")
 
     # ----- the whole subject ------------------------------------------------------------------------------------
@@ -205,9 +220,10 @@ class Lifecycle:
         return tx.changes
 
     def unlock_subject(self, subject_number: str, reason: str) -> Changes:
-        self.ctx.require(Perm.LOCK_FORMS, subject=subject_number)
+        self._require_unlock(subject_number)
         if not reason.strip():
             raise ValidationError(Msg.REASON_REQUIRED)
+        reason = limits.text(reason, limits.REASON, limits.MAX_REASON)
         with self.ctx.write() as tx:
             subject = reads.subject(tx.session, subject_number)
             for instance in reads.instances(tx.session, subject.id):

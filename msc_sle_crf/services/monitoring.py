@@ -21,7 +21,7 @@ from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef.engine import CellKey
-from msc_sle_crf.services import reads
+from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.entry import DataEntry, FormRef
@@ -83,6 +83,7 @@ class Monitoring:
     # ----- queries ----------------------------------------------------------------------------------------------
     def open_query(self, ref: FormRef, key: CellKey, text: str) -> QueryOpened:
         self.ctx.require(Perm.MANAGE_QUERIES, subject=ref.subject)
+        text = limits.text(text, limits.QUERY_TEXT, limits.MAX_QUERY_TEXT)
         if not text.strip():
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
         with self.ctx.write() as tx:
@@ -112,6 +113,8 @@ class Monitoring:
             query, ref = self._query(session, query_id)
             key = (query.group_id, query.row_no, query.item_id)
         self.ctx.require(self.entry.form_perm(ref.form), subject=ref.subject)
+        text = limits.text(text, limits.QUERY_TEXT, limits.MAX_QUERY_TEXT)
+        reason = limits.reason(reason)
         if not text.strip():
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
         corrected = None
@@ -133,6 +136,7 @@ class Monitoring:
         return self._monitor_step(query_id, OPEN, "reopen", text)
 
     def _monitor_step(self, query_id: int, status: str, kind: str, text: str) -> Changes:
+        text = limits.text(text, limits.QUERY_TEXT, limits.MAX_QUERY_TEXT) or kind
         with self.ctx.read() as session:
             _, ref = self._query(session, query_id)
         self.ctx.require(Perm.MANAGE_QUERIES, subject=ref.subject)

@@ -12,7 +12,7 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import Msg, StoreError, ValidationError
-from msc_sle_crf.fileutil import atomic_write_bytes
+from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.pdf import certificate, sign
@@ -90,9 +90,15 @@ class Printing:
                      progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> bytes:
         """Every started form of a subject (or of one visit), in visit order."""
         self.ctx.require(Perm.PRINT, subject=subject)
+        events = [e.id for e in self.study.meta.events]
+        if event is not None and event not in events:
+            raise ValidationError(Msg.VISIT_UNKNOWN, visit=event, choices=", ".join(events))
         statuses = self.entry.statuses(subject)
         refs = [FormRef(subject, e.id, f) for e in self.study.meta.events if event in (None, e.id)
                 for f in e.forms if (e.id, f) in statuses]
+        if not refs:
+            where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
+            raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
         prints = []
         for n, ref in enumerate(refs):
             if cancelled is not None and cancelled():
@@ -111,8 +117,15 @@ class Printing:
         self.ctx.require(Perm.PRINT)
         return self._sign(CrfDocument(self._info(current_lang())).blank(self.study), "annotated CRF")
 
+    def check_output(self, target: Path | str) -> Path:
+        """Refuse (clear message, nothing changed) an output path that must not be written (see
+        ``fileutil.safe_output_path``)."""
+        return safe_output_path(target, db_path=self.ctx.site.db_path)
+
     def write(self, pdf: bytes, target: Path, what: str) -> Changes:
-        """Write atomically (never a half-written PDF), then audit the print."""
+        """Write atomically (never a half-written PDF), then audit the print. A target that is one of the site's
+        files, a folder or a device is refused before anything is written."""
+        target = self.check_output(target)
         try:
             atomic_write_bytes(target, pdf, mode=0o600)
         except OSError as exc:

@@ -29,6 +29,15 @@ def subject(session: Session, number: str) -> Subject:
     return row
 
 
+def writable_subject(session: Session, number: str) -> Subject:
+    """The subject, for a change: a subject locked as a whole (end of study) refuses every change until it is
+    unlocked as a whole (with a reason)."""
+    row = subject(session, number)
+    if row.status == "locked":
+        raise ValidationError(Msg.SUBJECT_LOCKED, subject=number)
+    return row
+
+
 def instance(session: Session, subject_id: int, event: str, form: str) -> FormInstance | None:
     """A subject's form instance at a visit, if it was started."""
     return session.execute(select(FormInstance).where(

@@ -19,10 +19,12 @@ class Settings:
         self.ctx = ctx
 
     def all(self) -> dict[str, str]:
+        self.ctx.check_session()
         with self.ctx.read() as session:
             return {row.key: row.value for row in session.execute(select(SiteSetting)).scalars()}
 
     def get(self, key: str, default: str = "") -> str:
+        self.ctx.check_session()
         with self.ctx.read() as session:
             row = session.get(SiteSetting, key)
             return row.value if row is not None else default

@@ -100,6 +100,9 @@ class Workspace:
         """The screen is locked: data stays open for running timers, nothing can be read or written."""
         if self.ctx.locked:
             return Changes()
+        if self.site.store is None:  # the site was closed (an idle timer firing at shutdown): nothing to lock
+            self.ctx.locked = True
+            return Changes()
         changes = self.ctx.audit_alone(Action.LOCK)
         self.ctx.locked = True
         self.site.anchor_audit()

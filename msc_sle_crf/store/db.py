@@ -7,7 +7,10 @@ derivation runs per connection. The key never goes into a URL or a log (``hide_p
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +53,45 @@ def header_salt(path: Path) -> bytes:
         return fh.read(16)
 
 
+def check_db_path(path: Path, *, creating: bool = False, make_parent: bool = True) -> None:
+    """A database path that cannot be one (a folder, a device, a name the system refuses, a missing or unwritable
+    folder) gets one clear message before anything is tried."""
+    from msc_sle_crf.i18n import L
+
+    def refuse(en: str, fr: str) -> StoreError:
+        return StoreError(Msg.DB_PATH_INVALID, path=str(path)[:300] + ("..." if len(str(path)) > 300 else ""),
+                          reason=L(en, fr))
+
+    text_ = str(path)
+    if not text_.strip() or "\x00" in text_:
+        raise refuse("not a valid file name", "nom de fichier non valide")
+    try:
+        if len(os.fsencode(path.name)) > 255 or len(os.fsencode(text_)) > 4096:
+            raise refuse("the name is too long for the system", "le nom est trop long pour le système")
+        st = os.stat(path) if os.path.lexists(path) else None
+        parent_ok = path.parent.is_dir() if str(path.parent) else True
+    except UnicodeError:
+        raise refuse("the name cannot be encoded", "le nom ne peut pas être encodé") from None
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise refuse("this is a folder; give the database file (.crfdb) inside it",
+                     "c'est un dossier ; indiquez le fichier de base (.crfdb) qu'il contient")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise refuse("this is not a regular file (a device or a pipe)",
+                     "ce n'est pas un fichier ordinaire (périphérique ou tube)")
+    if creating and not parent_ok and path.parent.exists():
+        raise refuse("its folder is not a folder", "son dossier n'est pas un dossier")
+    if creating and make_parent and not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise refuse(f"its folder cannot be created ({exc.strerror or exc})",
+                         f"son dossier ne peut pas être créé ({exc.strerror or exc})") from None
+    if not creating and not parent_ok:
+        raise StoreError(Msg.DB_NOT_FOUND, path=str(path))
+
+
 def precheck_file(path: Path) -> None:
     """Cheap checks before any key is tried: exists, is not plain SQLite, is whole pages."""
     if not path.exists():
@@ -82,7 +124,21 @@ def translate_db_error(exc: BaseException, path: Path) -> StoreError:
         return StoreError(Msg.DB_CORRUPT, path=str(path), detail=str(original))
     if "locked" in text_ or "busy" in text_:
         return StoreError(Msg.DB_IN_USE, path=str(path))
-    return StoreError(Msg.DB_WRITE_FAILED, detail=str(original))
+    return StoreError(Msg.DB_WRITE_FAILED, detail=str(original) + _space_note(path, text_))
+
+
+def _space_note(path: Path, text_: str) -> str:
+    """SQLite reports a full disk as "disk I/O error" when the shared-memory file cannot grow: say what the
+    system says, so the user knows what to do."""
+    if "i/o" not in text_ and "full" not in text_:
+        return ""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    if free >= 1024 * 1024:
+        return ""
+    return f" ({os.strerror(errno.ENOSPC)}: {free:,} bytes free in {path.parent})"
 
 
 def integrity_problems(conn: Any, *, full: bool = True) -> list[str]:

@@ -18,7 +18,16 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            from msc_sle_crf.i18n import L
+
+            reason = exc.strerror or str(exc)
+            raise StoreError(Msg.DB_PATH_INVALID, path=str(self.db_path),
+                             reason=L(f"cannot create the lock file beside it ({reason}); the folder must be "
+                                      f"writable", f"impossible de créer le fichier de verrou à côté ({reason}) ; "
+                                      f"le dossier doit être accessible en écriture")) from None
         try:
             if os.name == "nt":  # pragma: no cover - exercised on Windows only
                 import msvcrt

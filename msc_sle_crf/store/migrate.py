@@ -6,6 +6,7 @@ copy beside it. A migration runs in one transaction: if it fails, the database i
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -61,15 +62,35 @@ def ensure_current(store: Store, *, stamp: str) -> Path | None:
     if current is not None and current not in known_revisions():
         raise StoreError(Msg.DB_TOO_NEW, path=str(store.path), found=current)
     backup: Path | None = None
+    journal = None
     if current is not None:
+        from msc_sle_crf.clock import SystemClock, iso_utc
+        from msc_sle_crf.fileutil import fsync_dir
+        from msc_sle_crf.store import journal as J
+
         backup = backup_path_for(store.path, current, stamp)
+        n = 2
+        while backup.exists():  # a copy kept from an interrupted earlier attempt is never overwritten
+            backup = backup_path_for(store.path, current, f"{stamp}-{n}")
+            n += 1
+        tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
+        keys = Path(f"{store.path}.keys")
+        # Journaled: a copy cut short by a crash is removed at the next open, never mistaken for a backup.
+        journal = J.Journal.begin(store.path, "upgrade", {"backup": str(backup), "copying": True,
+                                                          "temporary": [str(tmp), f"{tmp}.keys"]},
+                                  iso_utc(SystemClock().now()))
         conn = store.raw_connection()
         try:
-            copy_encrypted(conn, backup, store.key, store.salt)
-            keys = Path(f"{store.path}.keys")
+            copy_encrypted(conn, tmp, store.key, store.salt)
             if keys.exists():  # the backup copy keeps the same key and salt: the same key file opens it
-                shutil.copyfile(keys, Path(f"{backup}.keys"))
+                shutil.copyfile(keys, Path(f"{tmp}.keys"))
+                os.replace(Path(f"{tmp}.keys"), Path(f"{backup}.keys"))
+            os.replace(tmp, backup)
+            fsync_dir(backup.parent)
         finally:
             conn.close()
+        journal.update(copying=False)
     upgrade(store)
+    if journal is not None:
+        journal.finish()
     return backup

@@ -7,21 +7,26 @@ with their original times. When the database is already open (lock screen), they
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
 from msc_sle_crf.access import Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
-from msc_sle_crf.errors import AuthenticationError, KeyFileError, Msg, StoreError, ValidationError
+from msc_sle_crf.errors import AuthenticationError, CrfError, KeyFileError, Msg, StoreError, ValidationError
 from msc_sle_crf.locations import workstation_id
 from msc_sle_crf.security.keyslots import (
     DB_KEY_BYTES,
@@ -30,6 +35,7 @@ from msc_sle_crf.security.keyslots import (
     AttemptRecord,
     KdfParams,
     KeySlotFile,
+    Slot,
     calibrate,
     new_recovery_code,
     normalize_recovery_code,
@@ -37,13 +43,24 @@ from msc_sle_crf.security.keyslots import (
     normalize_username,
 )
 from msc_sle_crf.security.policy import check_password_policy, validate_new_user
-from msc_sle_crf.site_settings import DEFAULT_SETTINGS
-from msc_sle_crf.store.db import Store, check_pairing, create_database_file, open_checked, precheck_file
+from msc_sle_crf.site_settings import DEFAULT_SETTINGS, READ_ONLY_SETTINGS, validate_setting
+from msc_sle_crf.store import journal as J
+from msc_sle_crf.store.db import (
+    Store,
+    check_db_path,
+    check_pairing,
+    create_database_file,
+    open_checked,
+    precheck_file,
+)
+from msc_sle_crf.store.head import HeadWriter
+from msc_sle_crf.store.head import read as read_head
 from msc_sle_crf.store.instance_lock import InstanceLock
-from msc_sle_crf.store.migrate import ensure_current
+from msc_sle_crf.store.migrate import current_revision, ensure_current, known_revisions
 from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 MAX_FAILURES = 5
+HEAD_INTERVAL_SECONDS = 2.0  # see store/head.py; measured in benchmarks/bench_trail_head.py
 LOCKOUT_SECONDS = 300
 RECOVERY_ACCOUNT = "#recovery"
 
@@ -62,6 +79,32 @@ class Actor:
     must_change_password: bool = False
 
 
+# ----- account changes that go with a key-slot change (a credential step) ------------------------------------------
+ACCOUNT_FIELDS = ("full_name", "role", "active", "must_change_password", "disabled_utc")
+
+
+def apply_account_change(session: Session, change: dict[str, Any], now: str) -> None:
+    """The user-table part of a credential step: {"op": "add"|"update", "username": ..., "fields": {...}}. Used by the
+    account services and, after a crash, by the recovery that completes the step."""
+    fields = {k: v for k, v in dict(change.get("fields") or {}).items() if k in ACCOUNT_FIELDS}
+    username = str(change["username"])
+    if change["op"] == "add":
+        session.add(AppUser(username=username, created_utc=now, **fields))
+        session.flush()
+        return
+    row = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one()
+    for key, value in fields.items():
+        setattr(row, key, value)
+
+
+def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {**asdict(entry), "action": str(entry.action)}
+
+
+def _entry_of(data: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(**{**data, "action": Action(data["action"])})
+
+
 class Site:
     """One database file and its key file, held open by this process."""
 
@@ -74,93 +117,166 @@ class Site:
         self.workstation = workstation
         self.store: Store | None = None
         self.upgrade_backup: Path | None = None
+        # Interrupted steps completed or undone when this site was opened (shown to the user, and audited).
+        self.notices: list[J.Notice] = []
+        self._pending_step: J.Journal | None = None  # a step that needs the database key to be recovered
+        # The trail head outside the WAL (see store/head.py): written at most every head_interval seconds after a
+        # committed write, and always at lock, log-out and close.
+        self.head_interval = HEAD_INTERVAL_SECONDS
+        self._head: HeadWriter | None = None
+        self._head_pending: tuple[int, str, str] | None = None
+        self._head_written_at = 0.0
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
     def open(cls, db_path: Path | str, *, clock: Clock | None = None, workstation: str | None = None) -> Site:
-        """Take the instance lock and check the file pair. No key is tried yet."""
+        """Take the instance lock, finish or undo an interrupted step, and check the file pair. No key is tried
+        yet."""
         db_path = Path(db_path)
-        precheck_file(db_path)
+        check_db_path(db_path)
         lock = InstanceLock(db_path)
         lock.acquire()
         try:
+            notices = []
+            notice = J.recover_at_open(db_path)
+            if notice is not None:
+                notices.append(notice)
+            precheck_file(db_path)
             keyfile = KeySlotFile.load(KeySlotFile.path_for(db_path))
             check_pairing(db_path, keyfile.db_salt_hex, keyfile.path)
+            pending = J.Journal.load(db_path)
         except BaseException:
             lock.release()
             raise
-        return cls(db_path, keyfile, lock, clock or SystemClock(), workstation or workstation_id())
+        site = cls(db_path, keyfile, lock, clock or SystemClock(), workstation or workstation_id())
+        site.notices = notices
+        site._pending_step = pending
+        return site
+
+    @staticmethod
+    def validate_new_site(admin_username: str, admin_full_name: str, admin_password: str,
+                          site_settings: dict[str, str] | None) -> tuple[str, str, dict[str, str]]:
+        """Every setting of a new site checked before anything is created: (user name, full name, settings)."""
+        admin_username = normalize_username(admin_username)
+        validate_new_user(admin_username, admin_full_name, Role.ADMIN.value)
+        check_password_policy(admin_password, admin_username)
+        settings = dict(DEFAULT_SETTINGS)
+        for key, value in (site_settings or {}).items():
+            if key in READ_ONLY_SETTINGS:
+                raise ValidationError(Msg.SETTING_UNKNOWN, key=key)
+            settings[key] = validate_setting(key, value)
+        from msc_sle_crf.security.policy import FULL_NAME, MAX_FULL_NAME, check_name
+
+        return admin_username, check_name(admin_full_name, FULL_NAME, max_chars=MAX_FULL_NAME), settings
 
     @classmethod
     def initialize(cls, db_path: Path | str, *, admin_username: str, admin_full_name: str, admin_password: str,
                    site_settings: dict[str, str] | None = None, training: bool = False,
-                   kdf: KdfParams | None = None, clock: Clock | None = None,
-                   workstation: str | None = None) -> tuple[Site, Actor, str]:
-        """Create database, key file, admin account and recovery code. Returns (site, admin, recovery code)."""
+                   kdf: KdfParams | None = None, clock: Clock | None = None, workstation: str | None = None,
+                   finish: Callable[[Site, Actor], None] | None = None,
+                   show_recovery_code: Callable[[str], None] | None = None) -> tuple[Site, Actor, str]:
+        """Create database, key file, admin account and recovery code. Returns (site, admin, recovery code).
+
+        All or nothing: every setting is checked first; the site is built in a temporary folder beside the target
+        (``finish(site, admin)`` runs there too: e.g. making the PDF signing certificate), moved into place only
+        when complete, and a journal stays until ``show_recovery_code(code)`` has returned. If anything fails or
+        the program stops before that, nothing remains: the next open or init undoes the half-made site.
+        """
         db_path = Path(db_path)
         clock = clock or SystemClock()
-        admin_username = normalize_username(admin_username)
-        validate_new_user(admin_username, admin_full_name, Role.ADMIN.value)
-        check_password_policy(admin_password, admin_username)
+        admin_username, full_name, settings = cls.validate_new_site(admin_username, admin_full_name,
+                                                                    admin_password, site_settings)
+        check_db_path(db_path, creating=True)
         keyfile_path = KeySlotFile.path_for(db_path)
-        if db_path.exists():
-            raise StoreError(Msg.DB_EXISTS, path=str(db_path))
-        if keyfile_path.exists():
-            raise StoreError(Msg.DB_EXISTS, path=str(keyfile_path))
-        db_key = os.urandom(DB_KEY_BYTES)
-        db_salt = os.urandom(16)
+        if not J.Journal.path_for(db_path).exists():  # a live site is never touched (checked again under the lock)
+            for existing in (db_path, keyfile_path):
+                if os.path.lexists(existing):
+                    raise StoreError(Msg.DB_EXISTS, path=str(existing))
         lock = InstanceLock(db_path)
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
-        store: Store | None = None
         try:
-            create_database_file(db_path, db_key, db_salt)
-            now = iso_utc(clock.now())
-            keyfile = KeySlotFile(
-                path=keyfile_path,
-                db_id=uuid.uuid4().hex,
-                db_salt_hex=db_salt.hex(),
-                kdf_default=kdf or calibrate(),
-                training=training,
-            )
-            recovery_code = new_recovery_code()
-            keyfile.set_slot(KIND_USER, admin_username, normalize_secret(admin_password), db_key, now)
-            keyfile.set_slot(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode(), db_key, now)
-            site = cls(db_path, keyfile, lock, clock, workstation or workstation_id())
-            store = open_checked(db_path, db_key, db_salt)
-            ensure_current(store, stamp=clock.now().strftime("%Y%m%dT%H%M%SZ"))
-            site.store = store
-            settings = {**DEFAULT_SETTINGS, **(site_settings or {})}
-            with store.write() as session:
-                admin = AppUser(username=admin_username, full_name=admin_full_name.strip(), role=Role.ADMIN.value,
-                                active=True, must_change_password=False, created_utc=now)
-                session.add(admin)
-                for key, value in settings.items():
-                    session.add(SiteSetting(key=key, value=value, updated_utc=now))
-                for key, value in (("db_id", keyfile.db_id), ("training", "1" if training else "0"),
-                                   ("created_utc", now)):
-                    session.add(SiteSetting(key=key, value=value, updated_utc=now))
-                session.flush()
-                audit.append(session, clock, site.workstation, AuditEntry(
-                    Action.SITE_INIT, admin_username, Role.ADMIN.value,
-                    new_value=json.dumps({"db_id": keyfile.db_id, "training": training, **settings},
-                                         ensure_ascii=False, sort_keys=True)))
-                audit.append(session, clock, site.workstation, AuditEntry(
-                    Action.USER_ADD, admin_username, Role.ADMIN.value, item=admin_username,
-                    new_value=json.dumps({"username": admin_username, "role": "admin",
-                                          "full_name": admin_full_name.strip()}, ensure_ascii=False)))
-                actor = Actor(admin.id, admin.username, admin.full_name, Role.ADMIN)
-            keyfile.save()
+            J.recover_at_open(db_path)  # an earlier init that never showed its code is undone first
+            for existing in (db_path, keyfile_path):
+                if os.path.lexists(existing):
+                    raise StoreError(Msg.DB_EXISTS, path=str(existing))
+            for stale in db_path.parent.glob(f".{db_path.name}.init-*"):
+                shutil.rmtree(stale, ignore_errors=True)
         except BaseException:
-            # Nothing half-made is left behind: the files did not exist before this call (checked above).
-            if store is not None:
-                store.close()
             lock.release()
-            for leftover in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), keyfile_path):
-                if leftover.exists():
-                    leftover.unlink()
+            raise
+        workdir = db_path.parent / f".{db_path.name}.init-{os.getpid()}"
+        work_db = workdir / db_path.name
+        journal: J.Journal | None = None
+        site: Site | None = None
+        try:
+            workdir.mkdir(mode=0o700)
+            site, actor, recovery_code = cls._build(work_db, lock, clock, workstation, admin_username, full_name,
+                                                    admin_password, settings, training, kdf)
+            if finish is not None:
+                finish(site, actor)
+            site._close_store()
+            journal = J.Journal.begin(db_path, "init", {"workdir": str(workdir)}, iso_utc(clock.now()))
+            J.run_moves([{"from": str(KeySlotFile.path_for(work_db)), "to": str(keyfile_path)},
+                         {"from": str(work_db), "to": str(db_path)}])
+            site.db_path = db_path
+            site.keyfile.path = keyfile_path
+            shutil.rmtree(workdir, ignore_errors=True)
+            key, site._init_key = site._init_key, b""
+            site._ensure_store(key)
+            if show_recovery_code is not None:
+                show_recovery_code(recovery_code)
+            journal.finish()
+        except BaseException:
+            if site is not None:
+                site._close_store()
+            if journal is not None:
+                J.recover_at_open(db_path)
+            shutil.rmtree(workdir, ignore_errors=True)
+            lock.release()
             raise
         return site, actor, recovery_code
+
+    @classmethod
+    def _build(cls, db_path: Path, lock: InstanceLock, clock: Clock, workstation: str | None,  # noqa: PLR0917
+               admin_username: str, full_name: str, admin_password: str, settings: dict[str, str], training: bool,
+               kdf: KdfParams | None) -> tuple[Site, Actor, str]:
+        db_key = os.urandom(DB_KEY_BYTES)
+        db_salt = os.urandom(16)
+        create_database_file(db_path, db_key, db_salt)
+        now = iso_utc(clock.now())
+        keyfile = KeySlotFile(path=KeySlotFile.path_for(db_path), db_id=uuid.uuid4().hex, db_salt_hex=db_salt.hex(),
+                              kdf_default=kdf or calibrate(), training=training)
+        recovery_code = new_recovery_code()
+        keyfile.set_slot(KIND_USER, admin_username, normalize_secret(admin_password), db_key, now)
+        keyfile.set_slot(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode(), db_key, now)
+        site = cls(db_path, keyfile, lock, clock, workstation or workstation_id())
+        site._init_key = db_key
+        store = open_checked(db_path, db_key, db_salt)
+        site.store = store
+        ensure_current(store, stamp=clock.now().strftime("%Y%m%dT%H%M%SZ"))
+        with store.write() as session:
+            admin = AppUser(username=admin_username, full_name=full_name, role=Role.ADMIN.value,
+                            active=True, must_change_password=False, created_utc=now)
+            session.add(admin)
+            for key, value in settings.items():
+                session.add(SiteSetting(key=key, value=value, updated_utc=now))
+            for key, value in (("db_id", keyfile.db_id), ("training", "1" if training else "0"),
+                               ("created_utc", now)):
+                session.add(SiteSetting(key=key, value=value, updated_utc=now))
+            session.flush()
+            audit.append(session, clock, site.workstation, AuditEntry(
+                Action.SITE_INIT, admin_username, Role.ADMIN.value,
+                new_value=json.dumps({"db_id": keyfile.db_id, "training": training, **settings},
+                                     ensure_ascii=False, sort_keys=True)))
+            audit.append(session, clock, site.workstation, AuditEntry(
+                Action.USER_ADD, admin_username, Role.ADMIN.value, item=admin_username,
+                new_value=json.dumps({"username": admin_username, "role": "admin", "full_name": full_name},
+                                     ensure_ascii=False)))
+            actor = Actor(admin.id, admin.username, admin.full_name, Role.ADMIN)
+        keyfile.save()
+        return site, actor, recovery_code
+
+    _init_key: bytes = b""
 
     @property
     def training(self) -> bool:
@@ -227,15 +343,118 @@ class Site:
     def _ensure_store(self, key: bytes) -> Store:
         if self.store is None:
             store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+            self.store = store
             try:
+                # An interrupted step is finished first (it only needs the tables of the first schema), then the
+                # schema is brought up to date (itself a journaled step).
+                if self._pending_step is not None and current_revision(store) in known_revisions():
+                    self._recover_with_store()
+                self._check_trail_head()
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
             except BaseException:
+                self.store = None
                 store.close()
                 raise
-            self.store = store
         elif self.store.key != key:  # the key file unwrapped a different key: it does not belong here
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
+
+    def _close_store(self) -> None:
+        if self._head is not None:
+            self._head.close()
+            self._head = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # ----- the trail head outside the WAL -----------------------------------------------------------------------
+    def note_head(self, record_id: int, record_hash: str, ts_utc: str) -> None:
+        """A write committed with this last audit record: remember it outside the WAL (throttled)."""
+        self._head_pending = (record_id, record_hash, ts_utc)
+        if time.monotonic() - self._head_written_at >= self.head_interval:
+            self.flush_head()
+
+    def flush_head(self) -> None:
+        if self._head_pending is None or self.store is None:
+            return
+        if self._head is None:
+            self._head = HeadWriter(self.db_path, self.keyfile.db_id)
+        self._head.write(*self._head_pending)
+        self._head_pending = None
+        self._head_written_at = time.monotonic()
+
+    def _check_trail_head(self) -> None:
+        """Before anything is written: does the trail still reach the head recorded outside the WAL? If not, the
+        loss is written into the trail itself (so that it stays visible to every later verify)."""
+        recorded = read_head(self.db_path, self.keyfile.db_id)
+        store = self.store
+        if recorded is None or store is None:
+            return
+        with store.read() as session:
+            row = session.execute(text("SELECT hash FROM audit_event WHERE id = :id"),
+                                  {"id": recorded.record_id}).first()
+            last = session.execute(text("SELECT id, ts_utc, utc_offset_min FROM audit_event ORDER BY id DESC "
+                                        "LIMIT 1")).first()
+        if row is not None and row[0] == recorded.record_hash:
+            return
+        detail = json.dumps({"head": recorded.record_id, "head_time": recorded.ts_utc,
+                             "last": int(last[0]) if last else 0, "last_time": str(last[1]) if last else "",
+                             "last_offset": int(last[2]) if last else 0}, sort_keys=True)
+        with store.write() as session:
+            entry = audit.append(session, self.clock, self.workstation, AuditEntry(
+                Action.TRAIL_LOSS_DETECTED, None, None, detail=detail))
+        self._head_pending = (int(entry["id"]), str(entry["hash"]), str(entry["ts_utc"]))
+        self.flush_head()
+
+    def _recover_with_store(self) -> None:
+        """A step that needed the database key (found in its journal when the site was opened) is completed or
+        undone now, before anything else reads the data."""
+        journal, self._pending_step = self._pending_step, None
+        if journal is None:
+            return
+        recovery = J.recovery_for(journal)
+        if recovery.with_store is not None:
+            self.notices.append(recovery.with_store(self, journal))
+
+    # ----- credential steps: a key-slot change and its audited account change, never one without the other ----
+    @contextlib.contextmanager
+    def credential_step(self, account: str, new_slot: Slot | None, change: dict[str, Any] | None,
+                        entries: list[AuditEntry], *, if_interrupted: str) -> Iterator[list[AuditEntry]]:
+        """Change ``account``'s key slot (``None``: remove it) together with its account row and audit records.
+
+        The journal is written first, then the key file; the caller then writes ``change`` (see
+        ``apply_account_change``) and the yielded audit entries in ONE database transaction. An error puts the old
+        slot back. A crash before the transaction committed is finished at the next sign-in: the step is
+        completed (``if_interrupted="complete"``: the user chose the new secret) or undone (``"undo"``: a
+        generated one-time password nobody has seen). The entries carry the step's id so that the recovery can
+        tell whether the transaction committed.
+        """
+        keyfile = self.keyfile
+        old_slot = keyfile.find(KIND_USER, account)
+        token = uuid.uuid4().hex[:12]
+        tagged = [replace(e, detail=f"{e.detail} [step {token}]" if e.detail else f"[step {token}]")
+                  for e in entries]
+        journal = J.Journal.begin(self.db_path, "credential", {
+            "account": account, "old_slot": old_slot.to_dict() if old_slot else None,
+            "new_slot": new_slot.to_dict() if new_slot else None, "change": change, "token": token,
+            "entries": [_entry_dict(e) for e in tagged], "if_interrupted": if_interrupted,
+        }, iso_utc(self.clock.now()))
+        try:
+            if new_slot is None:
+                keyfile.remove_slot(KIND_USER, account)
+            else:
+                keyfile.put_slot(new_slot)
+            keyfile.attempts.pop(account, None)
+            keyfile.save()
+            yield tagged
+        except BaseException:
+            try:
+                self.restore_slot(account, old_slot)
+            except CrfError:
+                raise  # the journal stays: the next start repairs the key file
+            journal.finish()
+            raise
+        journal.finish()
 
     def authenticate(self, username: str, password: str) -> Actor:
         """Check a user's password against their key slot and the user table. Audited either way."""
@@ -287,26 +506,21 @@ class Site:
             if user is None or not user.active:
                 raise ValidationError(Msg.USER_UNKNOWN, user=account)
             actor = Actor(user.id, user.username, user.full_name, Role(user.role), False)
-        old_slot = self.keyfile.find(KIND_USER, account)
-        self.keyfile.set_slot(KIND_USER, account, normalize_secret(new_password), key, iso_utc(self.clock.now()))
-        self.keyfile.attempts.pop(account, None)
-        self.keyfile.save()
-        try:
-            self.flush_pending_events()
-            with store.write() as session:
-                user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one()
-                user.must_change_password = False
-                audit.append(session, self.clock, self.workstation, AuditEntry(
-                    Action.RECOVERY_CODE_USED, RECOVERY_ACCOUNT, None, item=account))
-                audit.append(session, self.clock, self.workstation, AuditEntry(
-                    Action.PASSWORD_RESET, RECOVERY_ACCOUNT, None, item=account,
-                    detail="password set with the site recovery code"))
-        except BaseException:
-            self.restore_slot(account, old_slot)
-            raise
+        self.flush_pending_events()
+        slot = self.keyfile.make_slot(KIND_USER, account, normalize_secret(new_password), key,
+                                      iso_utc(self.clock.now()))
+        entries = [AuditEntry(Action.RECOVERY_CODE_USED, RECOVERY_ACCOUNT, None, item=account),
+                   AuditEntry(Action.PASSWORD_RESET, RECOVERY_ACCOUNT, None, item=account,
+                              detail="password set with the site recovery code")]
+        change = {"op": "update", "username": account, "fields": {"must_change_password": False}}
+        with self.credential_step(account, slot, change, entries, if_interrupted="complete") as tagged, \
+                store.write() as session:
+            apply_account_change(session, change, iso_utc(self.clock.now()))
+            for entry in tagged:
+                audit.append(session, self.clock, self.workstation, entry)
         return actor
 
-    def restore_slot(self, account: str, old_slot: Any) -> None:
+    def restore_slot(self, account: str, old_slot: Slot | None) -> None:
         """Put a user's previous key slot back (or remove a new one) when the audited change did not commit."""
         self.keyfile.slots = [s for s in self.keyfile.slots if not (s.kind == KIND_USER and s.user == account)]
         if old_slot is not None:
@@ -322,23 +536,89 @@ class Site:
         from msc_sle_crf.store.tables import AuditEvent
 
         with self.store.read() as session:
-            last = session.execute(
-                select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+            last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                                   .order_by(AuditEvent.id.desc()).limit(1)).first()
         if last is not None:
             self.keyfile.audit_anchor = {"id": int(last[0]), "hash": str(last[1])}
+            self._head_pending = (int(last[0]), str(last[1]), str(last[2]))
+            self.flush_head()
             self.keyfile.save()
 
     def close(self) -> None:
-        if self.store is not None:
-            try:
-                self.anchor_audit()
-            finally:
-                self.store.close()
-                self.store = None
-        self._lock.release()
+        """Anchor the trail, close the database and ALWAYS release the instance lock. A failure to save the key
+        file (a full disk) is raised after the lock is released, unless another error is already on its way, which
+        then stays the one shown."""
+        try:
+            if self.store is not None:
+                try:
+                    self.anchor_audit()
+                finally:
+                    self._close_store()
+        finally:
+            self._lock.release()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self.close()
+        except CrfError:
+            if exc is None:
+                raise  # nothing else went wrong: the key-file failure is the news
+            # otherwise the first error (the one the user needs) stays visible; the lock is released anyway
 
     def __enter__(self) -> Site:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+
+# ----- recovery of an interrupted credential step ---------------------------------------------------------------
+def _slot_applied(keyfile: KeySlotFile, data: dict[str, Any]) -> bool:
+    """Whether the key file already holds the step's new state for the account."""
+    current = keyfile.find(KIND_USER, str(data["account"]))
+    new = data.get("new_slot")
+    if new is None:
+        return current is None
+    return current is not None and current.slot_id == new.get("slot_id")
+
+
+def _credential_at_open(db_path: Path, journal: J.Journal) -> J.Notice | None:
+    """Before any key is known: if the key file was never changed, the step simply did not happen."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(db_path))
+    if _slot_applied(keyfile, journal.data):
+        return None  # the database part may or may not have committed: decided at the first sign-in
+    notice = J.Notice(False, journal.step, journal.started_utc)
+    J._pending(db_path, notice)
+    journal.finish()
+    return notice
+
+
+def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
+    data = journal.data
+    store = site.store
+    assert store is not None
+    with store.read() as session:
+        committed = session.execute(text("SELECT 1 FROM audit_event WHERE detail LIKE :tag LIMIT 1"),
+                                    {"tag": f"%[step {data['token']}]%"}).first() is not None
+    account = str(data["account"])
+    applied = _slot_applied(site.keyfile, data)
+    if committed or not applied:
+        notice = J.Notice(committed, journal.step, journal.started_utc)
+    elif data.get("if_interrupted") == "undo":
+        old = data.get("old_slot")
+        site.restore_slot(account, Slot.from_dict(old) if old else None)
+        notice = J.Notice(False, journal.step, journal.started_utc)
+    else:
+        notice = J.Notice(True, journal.step, journal.started_utc)
+    with store.write() as session:
+        if notice.completed and not committed:
+            if data.get("change"):
+                apply_account_change(session, data["change"], iso_utc(site.clock.now()))
+            for raw in data.get("entries", []):
+                entry = _entry_of(raw)
+                audit.append(session, site.clock, site.workstation,
+                             replace(entry, detail=f"{entry.detail} (completed after an interruption)"))
+        audit.append(session, site.clock, site.workstation, AuditEntry(
+            Action.STEP_RECOVERED, None, None, item=account, detail=notice.audit_detail()))
+    journal.finish()
+    return notice
+
+
+J.register("credential", at_open=_credential_at_open, with_store=_credential_with_store)

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.lock_screen.unlock_requested.connect(self._unlock)
         self.lock_screen.takeover_requested.connect(self._takeover)
         self.open_dialogs: list[Any] = []
+        self._settings_seen: dict[str, str] = {}
 
         self.status_user = named(QLabel(), "status_user")
         self.status_site = named(QLabel(), "status_site")
@@ -117,6 +118,13 @@ class MainWindow(QMainWindow):
     @property
     def table(self) -> Any:
         return self.subjects.table
+
+    def _settings(self) -> dict[str, str]:
+        """Settings cannot be read while the screen is locked: the lock screen keeps what was read last."""
+        if self.ws.locked:
+            return self._settings_seen
+        self._settings_seen = self.ws.settings.all()
+        return self._settings_seen
 
     # ----- building ------------------------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -170,7 +178,7 @@ class MainWindow(QMainWindow):
 
     def _render_status(self) -> None:
         actor = self.ws.actor
-        settings = self.ws.settings.all()
+        settings = self._settings()
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
