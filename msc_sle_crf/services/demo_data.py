@@ -85,8 +85,8 @@ class DemoWriter:
         ref = FormRef(subject, "SCR", "screening")
         age = when.year - story.birth_year
         v = {"ICDAT": _d(when), "ICVER": "2.1", "SCRDAT": _d(when), "AGE": str(age), "SEX": story.sex,
-             "WEIGHT": "61,5" if story.sex == "F" else "78", "ACRANA": "Y", "PREDDOSE": "15", "PREDDUR": "120",
-             "ISREFR": "Y", "ISDRUG": "MMF;AZA", "BELEVER": "N", "RTXEVER": "Y", "RTXLAST": _d(when.replace(
+             "WEIGHT": "61,5" if story.sex == "F" else "78", "ACRANA": "Y",
+             "BELEVER": "N", "RTXEVER": "Y", "RTXLAST": _d(when.replace(
                  year=when.year - 1)), "LVEF": "62" if story.eligible else "35", "MPAP": "18", "AST": "24",
              "ASTULN": "35", "ALT": "30", "ALTULN": "40", "PAO2": "92", "PACO2": "38", "NEUT": "3,2", "PLAT": "210",
              "HGB": "11,8", "CD4": "640", "CREAT": "68", "CHILDPOT": "Y" if story.sex == "F" else "N",
@@ -94,9 +94,18 @@ class DemoWriter:
         if story.sex == "F":
             v |= {"PREGTEST": "NEG", "CONTRA": "Y"}
         group = {i.id: g.id for g in self.study.forms["screening"].groups for i in g.items}
-        self._save(self.doctor, ref, {(group[k], 0, k): t for k, t in v.items()}, not story.screening_only)
+        values: dict[CellKey, str] = {(group[k], 0, k): t for k, t in v.items()}
+        # Refractoriness, one row per immunosuppressant: mycophenolate above its threshold (the criterion met),
+        # azathioprine below it.
+        refr = self.inputs.screening.refractory
+        for row, (drug, dose, days) in enumerate((("MMF", "2500", "180"), ("AZA", "1,5", "120")), start=1):
+            values |= {(refr.group or "", row, refr.drug): drug, (refr.group or "", row, refr.dose): dose,
+                       (refr.group or "", row, refr.days): days, (refr.group or "", row, refr.failed): "Y"}
+        self._save(self.doctor, ref, values, not story.screening_only)
         if story.screening_only:
             return
+        # Corticosteroids up to screening (the prednisone criterion reads them): 15 mg/day for 120 days.
+        self.steroids(subject, "SCR", when - dt.timedelta(days=120), "15", when)
         dm = {"BRTHDAT": f"UK/06/{story.birth_year}", "ETHNIC": "NR", "HEIGHT": "165" if story.sex == "F" else "178",
               "WEIGHT": "61,5" if story.sex == "F" else "78", "CHILDPOT": "Y" if story.sex == "F" else "N"}
         if story.sex == "F":
@@ -127,10 +136,10 @@ class DemoWriter:
 
     def questionnaires(self, subject: str, event: str, when: dt.date, better: int) -> None:
         sf = self.study.forms["sf36"]
-        values = {("admin", 0, "SFDAT"): _d(when)}
+        values = {("admin", 0, "SFDAT"): _d(when), ("admin", 0, self.inputs.sf36.version): "v2"}
         for item in sf.all_items():
             codelist = sf.codelist_for(item)
-            if item.id.startswith("SF") and codelist is not None:
+            if item.id in self.inputs.sf36.questions and codelist is not None:
                 n = len(codelist.items)
                 values[(sf.group_of(item.id).id, 0, item.id)] = str(min(n, max(1, (n + 1) // 2 + better)))
         self._save(self.doctor, FormRef(subject, event, "sf36"), values)
@@ -221,7 +230,7 @@ class DemoWriter:
             self.sledai(subject, "M0", story.sledai.get("M0", ()), story.pga.get("M0", "1.0"), m0)
             self.bilag(subject, "M0", story.bilag.get("M0", {}), m0)
             self.questionnaires(subject, "M0", m0, 0)
-            self.steroids(subject, "M0", m0 - dt.timedelta(days=90), "15", m0)
+            self.steroids(subject, "M0", screening_day + dt.timedelta(days=1), "15", m0)  # since screening
             self._last_visit[subject] = m0
             self.labs(subject, "M0", m0)
             self.infusion_day(subject, story, day0)

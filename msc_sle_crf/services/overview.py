@@ -125,7 +125,7 @@ class Overview:
             else:
                 values[iv.instance_id][iv.item_id] = value
         data = {(i.event_id, i.form_id): FormData(i.status, values[i.id], {
-            g: tuple(r for _, r in sorted(by_row.items())) for g, by_row in rows[i.id].items()})
+            g: tuple(r for _, r in sorted(by_row.items())) for g, by_row in rows[i.id].items()}, i.form_version)
             for i in instances}
         return data, {(i.event_id, i.form_id): FormStatus(i.status) for i in instances}
 
