@@ -61,7 +61,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
     nurse_ws = Workspace.sign_in(site, "nurse.durand", "training-nurse")
     nurse = nurse_ws.entry
-    subject = nurse_ws.subjects.list()[-1].subject_number  # the subject still in screening
+    subject = next(s.subject_number for s in nurse_ws.subjects.list() if s.initials == "HTG")  # still in screening
     ref = FormRef(subject, "D0", "vital_signs")
     if not nurse.open_form(ref).state.rows["vs"]:
         row = nurse.add_row(ref, "vs").row

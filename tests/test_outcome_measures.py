@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
 
+from msc_sle_crf.formdef import check_dir
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.infusion.vitals import dose_check
@@ -26,7 +28,7 @@ from msc_sle_crf.scoring.steroids import SteroidRecord, daily_equivalent, mean_d
 from msc_sle_crf.scoring.subject import Day0, FormData, SubjectScores, compute
 from msc_sle_crf.scoring.toxicity import AdverseEvent, by_window, outside_windows, window_toxicity
 
-from .forms_helpers import STUDY
+from .forms_helpers import STUDY, copy_forms
 
 RULES = STUDY.meta.scoring
 B = STUDY.bindings
@@ -454,3 +456,59 @@ def test_sf36_answer_the_recorded_version_does_not_have_is_not_scored_with_anoth
     current = STUDY.forms[S.sf36.form].version
     result = subject({("M3", S.sf36.form): sf36_form("v1", current, {13: 3})}).per_visit["M3"]["sf36_role_physical"]
     assert result.value is None and result.reason is not None and "item 13" in result.reason.en
+
+
+def test_screening_entered_under_the_old_form_version_leaves_refractoriness_unknown() -> None:
+    scr = S.screening
+    group = scr.refractory.group or ""
+    old = FormData("complete", {scr.screening_date: dt.date(2026, 1, 31)}, {}, "1.0")  # no per-drug rows
+    new_none = FormData("complete", {scr.screening_date: dt.date(2026, 1, 31)}, {group: ()},
+                        STUDY.forms[scr.form].version)
+    for form, expected in ((old, UNKNOWN), (new_none, FAILED)):
+        scores = subject({(scr.event or "", scr.form): form})
+        assert next(p.value for p in scores.overall["eligibility"].breakdown if p.key == "refractory") == expected
+
+
+# ----- the new bindings and scoring references are checked by the compiler, with file and line -----------------------
+@pytest.mark.parametrize(("file", "old", "new", "expected"), [
+    ("screening.yaml", "id: ISDOSE", "id: ISDOSES", "item 'ISDOSE' is not in form 'screening'"),
+    ("sf36.yaml", "  - id: SFVER", "  - id: SFVERS", "item 'SFVER' is not in form 'sf36'"),
+    ("study.yaml", "relation: AEREL, serious: AESER", "relation: AEREL, serious: AETERM",
+     "item 'AETERM' is text; the program reads it as yesno"),
+    ("study.yaml", "review_event: M3}", "review_event: M4}", "visit 'M4' is not defined"),
+    ("study.yaml", "review_event: TOL}", "review_event: D0}", "visit 'D0' holds no review form"),
+    ("study.yaml", "      RTX: {label: {en: Rituximab, fr: Rituximab}}\n", "",
+     "no criterion for RTX of the drug list 'immunosuppressant'"),
+    ("study.yaml", "      LEF: {label:", "      LFN: {label:", "'LFN' is not a code of the drug list"),
+    ("study.yaml", "    visits: [M3, M6, M9, M12]", "    visits: [M3, M6, M9, M13]", "visit 'M13' is not defined"),
+    ("study.yaml", "      steroid_history: {form: corticosteroids}", "      steroid_history: {form: labs}",
+     "visit 'SCR' does not hold form 'labs'"),
+])
+def test_wrong_scoring_references_are_named_with_their_line(tmp_path: Path, file: str, old: str, new: str,
+                                                            expected: str) -> None:
+    forms = copy_forms(tmp_path)
+    path = forms / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    errors = check_dir(forms).errors
+    found = [e for e in errors if expected in e.message]
+    assert found, [str(e) for e in errors]
+    assert found[0].file.endswith("study.yaml") and found[0].line > 1
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("      dexamethasone: 0.75\n", "      dexamethasone: 0\n", "equivalent dose must be above 0"),
+    ("from_day: 11, to_day: 30", "from_day: 10, to_day: 30", "overlap"),
+    ("    primary_window: D0_D10", "    primary_window: D0_D7", "primary_window"),
+    ("    age_max: {op: le, value: 70}\n", "", "age_max"),
+])
+def test_scoring_rules_that_make_no_sense_do_not_compile(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    forms = copy_forms(tmp_path)
+    path = forms / "study.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = check_dir(forms)
+    assert result.study is None
+    assert any(expected in str(e) for e in result.errors), [str(e) for e in result.errors]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -18,11 +19,19 @@ def test_views_taking_items_do_not_steal_references_to_none(qtbot) -> None:
     model = QStandardItemModel(0, 1)
     for widget in (table, tree, lst):
         qtbot.addWidget(widget)
-    before = sys.getrefcount(None)
-    for n in range(600):
-        table.setItem(n // 6, n % 6, QTableWidgetItem("x"))
-    for _ in range(200):
-        tree.addTopLevelItem(QTreeWidgetItem(["x"]))
-        lst.addItem(QListWidgetItem("x"))
-        model.appendRow(QStandardItem("x"))
-    assert sys.getrefcount(None) - before > -50
+    # Garbage left by earlier tests, collected in the middle of the loop, would release references to None too:
+    # collect it first and keep the collector still while measuring.
+    gc.collect()
+    gc.disable()
+    try:
+        before = sys.getrefcount(None)
+        for n in range(600):
+            table.setItem(n // 6, n % 6, QTableWidgetItem("x"))
+        for _ in range(200):
+            tree.addTopLevelItem(QTreeWidgetItem(["x"]))
+            lst.addItem(QListWidgetItem("x"))
+            model.appendRow(QStandardItem("x"))
+        after = sys.getrefcount(None)
+    finally:
+        gc.enable()
+    assert after - before > -50

@@ -130,6 +130,7 @@ class ToxicityReview(FormBinding):
 
 
 class EndOfStudy(FormBinding):
+    date: Date
     reason: Choice
 
 

@@ -332,7 +332,9 @@ def _reviews(by_event: Mapping[str, Mapping[str, FormData]], bindings: StudyBind
 
 def _refractory_rows(screening: FormData, bindings: StudyBindings) -> list[dict[str, Any]] | None:
     b = bindings.scores.screening.refractory
-    rows = screening.rows.get(b.group or "", ())
+    if (b.group or "") not in screening.rows:
+        return None  # entered under a form version without the per-drug rows: unknown, not "no drug"
+    rows = screening.rows[b.group or ""]
     if not rows and not screening.done:
         return None  # not entered yet
     return [{"drug": r.get(b.drug), "dose": r.get(b.dose), "days": r.get(b.days), "months": r.get(b.months),

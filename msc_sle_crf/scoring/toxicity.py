@@ -131,8 +131,8 @@ def window_toxicity(events: Sequence[AdverseEvent], day0: dt.date | None, window
         reasons.append(L(f"the window runs until D{window.to_day} ({end:%d/%m/%Y})",
                          f"la fenêtre court jusqu'à J{window.to_day} ({end:%d/%m/%Y})"))
     if rules.require_review and reviewed is False:
-        reasons.append(L(f"the {window.review_event} review form is not complete",
-                         f"le formulaire de revue {window.review_event} n'est pas complet"))
+        reasons.append(L(f"the review form of visit {window.review_event} is not complete",
+                         f"le formulaire de revue de la visite {window.review_event} n'est pas complet"))
     open_reason = L("; ".join(r.en for r in reasons), "; ".join(r.fr for r in reasons)) if reasons else None
     serious = tuple(e for e in in_window if e.serious)
     return WindowToxicity(window, start, end, closed, reviewed,

@@ -1,6 +1,7 @@
 """Synthetic subjects for the TRAINING database: the three dose cohorts and every stage of the study (one screening
-failure, one infusion not tolerated, one withdrawal, one visit overdue), entered through the service layer like real
-data (checked and audited), so a new user sees the whole app at once. All of it is invented.
+failure, one infusion not tolerated, one withdrawal, one visit overdue, a serious infection at M3, an infusion five
+days ago whose D0-D10 window is still open), entered through the service layer like real data (checked and
+audited), so a new user sees the whole app, its outcome tables and safety reviews at once. All of it is invented.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Story:
     aes: tuple[tuple[str, str, int, str], ...] = ()  # term, grade, onset day after D0, relationship
     eos: tuple[str, int] | None = None  # reason, days ago
     screening_only: bool = False
+    reviews: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # visit -> infection, hosp., comorbidity
 
 
 STORIES = (
@@ -67,6 +69,21 @@ STORIES = (
           pga={"M0": "1.5", "M3": "1.4"}, bilag={"M0": {"musculoskeletal": "A"}, "M3": {"musculoskeletal": "B"}},
           eos=("CONSENT", 20)),
     Story("HTG", 1995, "F", None, None, screening_only=True),
+    # Appended after the others so that their numbers (99-001 to 99-006) stay as the tests and guides know them.
+    Story("PLV", 1990, "F", "1", 300, ("M1", "M3", "M6", "M9"),
+          sledai={"SCR": ("arthritis", "rash", "low_complement", "increased_dna_binding"),
+                  "M0": ("arthritis", "rash", "low_complement", "increased_dna_binding"),
+                  "M3": ("rash", "low_complement"), "M6": ("low_complement",), "M9": ()},
+          pga={"M0": "1.6", "M3": "1.3", "M6": "1.0", "M9": "0.6"},
+          bilag={"M0": {"musculoskeletal": "A", "mucocutaneous": "B"}, "M3": {"mucocutaneous": "B"}, "M6": {},
+                 "M9": {}},
+          aes=(("Nausea", "1", 1, "related"), ("Fatigue", "2", 45, "possibly_related"),
+               ("Lung infection", "3", 60, "not_related")),
+          reviews={"M3": ("Y", "Y", "Pneumopathie communautaire, hospitalisée 5 jours")}),
+    Story("RGN", 1983, "M", "4", 5,
+          sledai={"SCR": ("vasculitis", "arthritis"), "M0": ("vasculitis", "arthritis")},
+          pga={"M0": "2.1"}, bilag={"M0": {"vasculitis": "A", "musculoskeletal": "B"}},
+          aes=(("Fever", "2", 1, "related"),)),
 )
 
 
@@ -75,6 +92,7 @@ class DemoWriter:
         self.inputs = study.bindings.scores
         self.doctor, self.nurse, self.study, self.today = doctor, nurse, study, today
         self._last_visit: dict[str, dt.date] = {}
+        self.day0: dict[str, dt.date] = {}
 
     def _save(self, entry: DataEntry, ref: FormRef, values: dict[CellKey, str], complete: bool = True) -> None:
         entry.save_values(ref, values, confirm=True)
@@ -203,9 +221,17 @@ class DemoWriter:
             ("vs", 1, "VSTIM"): "09:30", ("vs", 1, "VSTEMP"): "36,7", ("vs", 1, "VSHR"): "72",
             ("vs", 1, "VSSYSBP"): "121", ("vs", 1, "VSDIABP"): "76", ("vs", 1, "VSSPO2"): "99"})
         self.labs(subject, event, when)
-        self._save(self.doctor, FormRef(subject, event, "toxicity_review"), {
-            ("review", 0, "TXDAT"): _d(when), ("review", 0, "TXNEWAE"): "N", ("review", 0, "TXINFECT"): "N",
-            ("review", 0, "TXHOSP"): "N"})
+        previous = self._last_visit.get(subject, when - dt.timedelta(days=30))
+        review = self.study.bindings.toxicity_review
+        infection, hospital, comorbidity = story.reviews.get(event, ("N", "N", ""))
+        values = {(review.group or "", 0, review.date): _d(when),
+                  (review.group or "", 0, review.new_event): "Y" if any(
+                      previous < self.day0[subject] + dt.timedelta(days=a[2]) <= when for a in story.aes) else "N",
+                  (review.group or "", 0, review.infection): infection,
+                  (review.group or "", 0, review.hospitalisation): hospital}
+        if comorbidity:
+            values[(review.group or "", 0, review.comorbidities)] = comorbidity
+        self._save(self.doctor, FormRef(subject, event, "toxicity_review"), values)
         # Tapering prednisone: each visit records the dose taken since the previous visit.
         previous = self._last_visit.get(subject, when - dt.timedelta(days=30))
         self.steroids(subject, event, previous + dt.timedelta(days=1), str(max(5, 15 - 2 * index)), when)
@@ -233,6 +259,7 @@ class DemoWriter:
             self.steroids(subject, "M0", screening_day + dt.timedelta(days=1), "15", m0)  # since screening
             self._last_visit[subject] = m0
             self.labs(subject, "M0", m0)
+            self.day0[subject] = day0
             self.infusion_day(subject, story, day0)
             self.adverse_events(subject, story, day0)
             for index, event in enumerate(story.visits, start=1):

@@ -124,8 +124,11 @@ class Overview:
                     rows[iv.instance_id][iv.group_id].setdefault(iv.row_no, {})[iv.item_id] = value
             else:
                 values[iv.instance_id][iv.item_id] = value
+        # Every repeating group of the definition is present, empty when it has no row: a group the form version
+        # does not have (data entered under an older version) stays absent, which the scores tell apart.
         data = {(i.event_id, i.form_id): FormData(i.status, values[i.id], {
-            g: tuple(r for _, r in sorted(by_row.items())) for g, by_row in rows[i.id].items()}, i.form_version)
+            **{g.id: () for g in reads.definition(session, i.form_hash).groups if g.repeating},
+            **{g: tuple(r for _, r in sorted(by_row.items())) for g, by_row in rows[i.id].items()}}, i.form_version)
             for i in instances}
         return data, {(i.event_id, i.form_id): FormStatus(i.status) for i in instances}
 

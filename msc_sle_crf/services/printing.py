@@ -107,6 +107,11 @@ class Printing:
         pdf = CrfDocument(self._info(current_lang()), half, cancelled).forms(prints)
         return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
 
+    def sign_document(self, pdf: bytes, what: str) -> bytes:
+        """Sign a PDF made elsewhere (the outcome and safety reports) with the site certificate, like the CRFs."""
+        self.ctx.require(Perm.PRINT)
+        return self._sign(pdf, what)
+
     def blank_crf_pdf(self) -> bytes:
         self.ctx.require(Perm.PRINT)
         return self._sign(CrfDocument(self._info(current_lang())).blank(self.study), "annotated CRF")
