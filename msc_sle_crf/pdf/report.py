@@ -163,7 +163,8 @@ class ReportDocument:
             for measure in TRAJECTORIES:
                 lines = [t for t in report.trajectories if t.measure == measure]
                 if lines:
-                    out.append(KeepTogether([Paragraph(_esc(measure_label(measure).get(lang)), st["body"]),
+                    label = report.measure_labels.get(measure, measure_label(measure))
+                    out.append(KeepTogether([Paragraph(_esc(label.get(lang)), st["body"]),
                                              self._trajectory_chart(lines, report, cohorts)]))
         bars = [b for b in report.grade_bars if not b.related_only and (b.cohort != ALL or report.kind == "outcomes")]
         if bars:

@@ -192,6 +192,7 @@ class Report:
     cohort_labels: dict[str, L] = field(default_factory=dict)
     visits: tuple[str, ...] = ()
     cohort: str | None = None  # the cohort of a safety review
+    measure_labels: dict[str, L] = field(default_factory=dict)  # the plotted measures, with their ranges
 
     def table(self, key: str) -> Table:
         return next(t for t in self.tables if t.key == key)
@@ -574,7 +575,8 @@ class Summarizer:
         return Report("outcomes", title, L(f"as of {self.today:%d/%m/%Y}, by dose cohort and overall",
                                            f"au {self.today:%d/%m/%Y}, par cohorte de dose et au total"),
                       tuple(tables), self.trajectories(), self.grade_bars(), rules=self.rule_texts(),
-                      cohort_labels=self.cohorts, visits=visits)
+                      cohort_labels=self.cohorts, visits=visits,
+                      measure_labels={m: measure_label(m, self.study) for m in TRAJECTORIES})
 
     def safety(self, cohort: str) -> Report:
         """The safety review of one cohort, for the decision on the next dose: ready once every subject's
@@ -602,7 +604,8 @@ class Summarizer:
     def _safety_subjects(self, group: list[SubjectOutcome]) -> Table:
         primary = self.rules.toxicity.primary
         cols = (Column("day0", L("Infusion (D0)", "Perfusion (J0)")),
-                Column("window", L(f"{primary.label.en} window", f"Fenêtre {primary.label.fr}")),
+                Column("window", L(f"D{primary.from_day}-D{primary.to_day} window",
+                                   f"Fenêtre J{primary.from_day}-J{primary.to_day}")),
                 Column("max_all", L("Max grade, all", "Grade max, tous")),
                 Column("max_related", L("Max grade, related", "Grade max, liés")),
                 Column("nt_all", L("Not tolerated, all", "Non tolérée, tous")),

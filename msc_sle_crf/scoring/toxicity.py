@@ -108,7 +108,7 @@ def _view(in_window: Sequence[AdverseEvent], undated: Sequence[AdverseEvent], op
     if unassessed:
         reasons.append(L(f"relationship not assessed for {len(unassessed)} event(s)",
                          f"imputabilité non évaluée pour {len(unassessed)} événement(s)"))
-    reason = L("; ".join(r.en for r in reasons), "; ".join(r.fr for r in reasons)) if reasons else None
+    reason = L("; ".join(r.en for r in reasons), " ; ".join(r.fr for r in reasons)) if reasons else None
     return View(related_only, tuple(counted), not reasons, reason, max(by_soc.values(), default=0), by_soc, drivers)
 
 
@@ -133,7 +133,7 @@ def window_toxicity(events: Sequence[AdverseEvent], day0: dt.date | None, window
     if rules.require_review and reviewed is False:
         reasons.append(L(f"the review form of visit {window.review_event} is not complete",
                          f"le formulaire de revue de la visite {window.review_event} n'est pas complet"))
-    open_reason = L("; ".join(r.en for r in reasons), "; ".join(r.fr for r in reasons)) if reasons else None
+    open_reason = L("; ".join(r.en for r in reasons), " ; ".join(r.fr for r in reasons)) if reasons else None
     serious = tuple(e for e in in_window if e.serious)
     return WindowToxicity(window, start, end, closed, reviewed,
                           _view(in_window, undated, open_reason, rules, related_only=False),
