@@ -147,3 +147,16 @@ def test_closing_while_computing_leaves_nothing_behind(qtbot, demo: Site) -> Non
     qtbot.waitUntil(lambda: window.loading == 0, timeout=15000)
     assert window.report is None and window.safety is None  # finished into nothing
     window.deleteLater()
+
+
+def test_dashboard_shows_toxicity_by_window(demo: Site) -> None:
+    from msc_sle_crf.ui.casebook import scores_html, toxicity_html
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    overview = doctor.overview.subject("99-007")  # PLV: serious lung infection (grade 3) on D60
+    text = toxicity_html(overview.scores)
+    assert "M1 to M3" in text and '<b style="color:#b00020">3</b>' in text
+    assert "Infections and infestations 3" in text
+    assert "M9 to M12" in text and "runs until D365" in text  # begun, not over
+    assert text in scores_html(overview)
+    assert toxicity_html(doctor.overview.subject("99-006").scores) == ""  # not infused: no window

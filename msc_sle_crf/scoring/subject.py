@@ -83,6 +83,12 @@ class SubjectScores:
     events: tuple[AdverseEvent, ...] = ()
     outside_windows: tuple[AdverseEvent, ...] = ()  # dated events in no window (before D0, after the last)
     reviews: dict[str, Review] = field(default_factory=dict)  # visit -> toxicity review
+    as_of: dt.date | None = None  # the day the scores were computed for (windows open or closed)
+
+    def begun(self) -> tuple[WindowToxicity, ...]:
+        """The toxicity windows whose first day has come."""
+        return tuple(t for t in self.toxicity if t.start is not None and self.as_of is not None
+                     and t.start <= self.as_of)
 
 
 def _yes(value: Any) -> bool | None:
@@ -299,7 +305,7 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
     overall["not_tolerated_all"] = not_tolerated_result(primary, rules.toxicity, related_only=False)
     overall["not_tolerated_related"] = not_tolerated_result(primary, rules.toxicity, related_only=True)
     return SubjectScores(per_visit, overall, day0, dates, _cohort(by_event, bindings), toxicity, tuple(events),
-                         outside_windows(events, day0, rules.toxicity), reviews)
+                         outside_windows(events, day0, rules.toxicity), reviews, today)
 
 
 def _cohort(by_event: Mapping[str, Mapping[str, FormData]], bindings: StudyBindings) -> str | None:
