@@ -91,7 +91,7 @@ def main() -> None:
         site = create_demo(Path(tmp) / "bench.crfdb", kdf=KdfParams(1, 1024, 1), clock=FakeClock(), study=study)
         services = Workspace.sign_in(site, "dr.martin", "training-doctor", study=study)
         start = time.perf_counter()
-        clone_subjects(services, count - 6)
+        clone_subjects(services, count - len(services.subjects.list()))
         overview = services.overview
         with services.ctx.store.read() as session:
             n_values = session.query(ItemValue).count()

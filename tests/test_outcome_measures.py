@@ -512,3 +512,42 @@ def test_scoring_rules_that_make_no_sense_do_not_compile(tmp_path: Path, old: st
     result = check_dir(forms)
     assert result.study is None
     assert any(expected in str(e) for e in result.errors), [str(e) for e in result.errors]
+
+
+EXCLUSIONS = {"lvef": "lvef", "ast": "ast_alt_uln_multiple", "alt": "ast_alt_uln_multiple", "mpap": "mean_pap",
+              "pao2": "pao2_mmhg", "paco2": "paco2_mmhg", "neutrophils": "neutrophils_g_l",
+              "platelets": "platelets_g_l", "hemoglobin": "hemoglobin_g_dl", "cd4": "cd4_per_mm3",
+              "crcl": "crcl_ml_min"}
+DATA_KEYS = {"ast": "ast_uln", "alt": "alt_uln"}
+
+
+@pytest.mark.parametrize("criterion", sorted(EXCLUSIONS))
+def test_every_exclusion_limit_at_its_boundary_and_switched(criterion: str) -> None:
+    limit = getattr(ELIG, EXCLUSIONS[criterion])
+    key = DATA_KEYS.get(criterion, criterion)
+    step = Decimal("0.01")
+    failing = limit.value - step if limit.op in ("lt", "le") else limit.value + step
+    passing = limit.value + step if limit.op in ("lt", "le") else limit.value - step
+    at_limit = FAILED if limit.op in ("le", "ge") else MET  # "< 40": 40 itself is not excluded
+    assert state(criterion, {**GOOD, key: str(limit.value)}) == at_limit
+    assert state(criterion, {**GOOD, key: str(failing)}) == FAILED
+    assert state(criterion, {**GOOD, key: str(passing)}) == MET
+    inclusive = {"lt": "le", "le": "lt", "gt": "ge", "ge": "gt"}[limit.op]
+    switched = ELIG.model_copy(update={EXCLUSIONS[criterion]: limit.model_copy(update={"op": inclusive})})
+    assert state(criterion, {**GOOD, key: str(limit.value)}, switched) == (MET if at_limit == FAILED else FAILED)
+
+
+def test_betamethasone_equivalence_is_configuration() -> None:
+    # CONFIRM WITH SPONSOR: 0.75 mg (US label, the default) or 0.6 mg for 5 mg prednisone.
+    doses = {**RULES.steroids.equivalent_doses, "betamethasone": Decimal("0.6")}
+    other = RULES.steroids.model_copy(update={"equivalent_doses": doses})
+    assert RULES.steroids.prednisone_mg("betamethasone", Decimal("0.6")) == Decimal(4)
+    assert other.prednisone_mg("betamethasone", Decimal("0.6")) == Decimal(5)
+    assert other.factors["betamethasone"] == Decimal(5) / Decimal("0.6")
+
+
+def test_a_window_without_review_visit_is_decided_by_its_dates() -> None:
+    w = TOX.window("M3").model_copy(update={"review_event": None})
+    end = D0 + dt.timedelta(days=w.to_day)
+    assert window_toxicity([], D0, w, TOX, today=end + dt.timedelta(days=1), reviewed=None).all.decided
+    assert not window_toxicity([], D0, w, TOX, today=end, reviewed=None).all.decided

@@ -15,6 +15,7 @@ Counts worked out by hand from the stories (today = 25/11/2026, the FakeClock's 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ from msc_sle_crf.scoring.report_text import to_csv
 from msc_sle_crf.scoring.summary import Column, Count, GradeCounts, Report, Row, Summary, Table
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import FAST_KDF
@@ -249,3 +251,31 @@ def test_cli_reports(demo_path: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         site.close()
     assert any("Outcomes at every visit (csv) -> all.csv" in d for d in details)
     assert any("Safety review, cohort 4" in d and "s.pdf" in d for d in details)
+
+
+# ----- kept while nothing changes, recomputed as soon as anything does --------------------------------------------
+def test_outcomes_are_recomputed_after_a_write_and_reused_otherwise(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    site = create_demo(tmp_path / "d.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    try:
+        doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
+        loads = []
+        load_all = doctor.overview.load_all
+        monkeypatch.setattr(doctor.overview, "load_all", lambda session: loads.append(1) or load_all(session))
+        before = cells(doctor.outcomes.report(), "primary", "not_tolerated_all")["4"]
+        assert before == Count(1, 1, pending=1)
+        doctor.outcomes.safety_review("4")
+        doctor.outcomes.report("M3")
+        assert len(loads) == 1  # one computation for the three views
+        # A grade 3 hypotension on D3 for RGN (99-008): the cohort's answer changes at once.
+        ae = doctor.study.bindings.adverse_events
+        group = ae.group or ""
+        onset = doctor.ctx.local_now().date() - dt.timedelta(days=2)
+        doctor.entry.save_values(FormRef("99-008", ae.event or "", ae.form), {
+            (group, 2, ae.term): "Hypotension", (group, 2, ae.grade): "3",
+            (group, 2, ae.onset): onset.strftime("%d/%m/%Y"), (group, 2, ae.relation): "related",
+            (group, 2, ae.serious): "Y"}, confirm=True)
+        after = cells(doctor.outcomes.report(), "primary", "not_tolerated_all")["4"]
+        assert after == Count(2, 2) and len(loads) == 2
+    finally:
+        site.close()

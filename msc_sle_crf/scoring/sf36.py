@@ -59,6 +59,9 @@ def recode(item: int, response: int, version: Version) -> int:
     return table[item][response - 1]
 
 
+_ITEM_LABELS = {i: L(f"item {i}", f"item {i}") for i in range(1, 37)}
+
+
 def sf36_scales(responses: Mapping[int, int | None], version: Version,
                 min_items_fraction: Decimal | None = None) -> dict[str, ScoreResult]:
     """The eight 0-100 scales, exact (200/3 stays 66.666..., shown 66.7). A blank item is left out; a scale with no
@@ -70,7 +73,7 @@ def sf36_scales(responses: Mapping[int, int | None], version: Version,
     out: dict[str, ScoreResult] = {}
     for key, (label, items) in SCALES.items():
         answered = [i for i in items if i in recoded]
-        parts = tuple(Part(str(i), L(f"item {i}", f"item {i}"), responses.get(i), recoded.get(i)) for i in items)
+        parts = tuple(Part(str(i), _ITEM_LABELS[i], responses.get(i), recoded.get(i)) for i in items)
         enough = answered and (min_items_fraction is None
                                or Decimal(len(answered)) / len(items) >= min_items_fraction)
         if not enough:

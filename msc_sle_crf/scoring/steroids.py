@@ -91,9 +91,18 @@ def mean_dose_before(records: Sequence[SteroidRecord], visit: dt.date, rules: St
     reason = _incomplete(records)
     if reason is not None:
         return not_computable("prednisone_mean", rule, reason)
-    days = [visit - dt.timedelta(days=n) for n in range(rules.window_days, 0, -1)]
-    total = sum((daily_equivalent(records, d, rules, pulses=rules.include_pulses) for d in days), Decimal(0))
-    mean = total / len(days)
+    # Each record's prednisone equivalent times the days of the window it covers: the same sum as adding up every
+    # day's equivalent, computed once per record.
+    first, last = visit - dt.timedelta(days=rules.window_days), visit - dt.timedelta(days=1)
+    total = Decimal(0)
+    for r in records:
+        if r.pulse and not rules.include_pulses:
+            continue
+        assert r.start is not None
+        start, end = max(r.start, first), min(r.end or last, last)
+        if start <= end:
+            total += equivalent_mg(r, rules) * ((end - start).days + 1)
+    mean = total / rules.window_days
     parts = tuple(Part(str(r.drug), L(str(r.drug) + (" (IV pulse)" if r.pulse else ""),
                                       str(r.drug) + (" (bolus IV)" if r.pulse else "")),
                        r.daily_dose_mg, equivalent_mg(r, rules)) for r in records)

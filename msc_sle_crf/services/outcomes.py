@@ -10,10 +10,12 @@ window; before that it can be printed marked "provisional". Files are written an
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.clock import format_stored, iso_utc
@@ -31,7 +33,7 @@ from msc_sle_crf.services.overview import Overview
 from msc_sle_crf.services.printing import Printing
 from msc_sle_crf.services.settings import Settings
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.tables import Subject
+from msc_sle_crf.store.tables import AuditEvent, Subject
 
 Format = Literal["pdf", "csv", "text"]
 
@@ -44,6 +46,8 @@ class Outcomes:
         self.overview = overview
         self.printing = printing
         self.settings = settings
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple[dt.date, int | None], list[SubjectOutcome]] | None = None
 
     # ----- what can be asked ------------------------------------------------------------------------------------------
     def cohorts(self) -> dict[str, L]:
@@ -66,22 +70,34 @@ class Outcomes:
         return self.ctx.local_now().date()
 
     def subjects(self) -> list[SubjectOutcome]:
-        """Every subject of the site, scored as of today (one read transaction)."""
+        """Every subject of the site, scored as of today (one read transaction). Kept until the data change: every
+        write adds an audit record in its own transaction, so the last audit record number says whether anything
+        changed since; switching visit or cohort then costs nothing."""
         self.ctx.require(Perm.VIEW_OUTCOMES)
-        today = self._today()
+        with self._lock:  # the screen asks for the outcomes and a safety review at once: compute them once
+            today = self._today()
+            with self.ctx.read() as session:
+                stamp = (today, session.scalar(select(func.max(AuditEvent.id))))
+                if self._cache is not None and self._cache[0] == stamp:
+                    return self._cache[1]
+                subjects = self._score_all(session, today)
+            self._cache = (stamp, subjects)
+            return subjects
+
+    def _score_all(self, session: Session, today: dt.date) -> list[SubjectOutcome]:
         study = self.study
         eos = study.bindings.end_of_study
         out: list[SubjectOutcome] = []
-        with self.ctx.read() as session:
-            for subject in session.execute(select(Subject).order_by(Subject.subject_number)).scalars():
-                data, statuses = self.overview.load(session, subject)
-                scores = compute(data, study.bindings, self.overview.day0, study.meta.scoring, today=today)
-                plans = tuple(plan(study, scores.day0, statuses, scores.visit_dates, today))
-                end = data.get((eos.event or "", eos.form))
-                ended = end.values.get(eos.date) if end is not None and FormStatus.of(end.status) in (
-                    FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.SIGNED, FormStatus.LOCKED) else None
-                out.append(SubjectOutcome(subject.subject_number, scores, statuses, plans,
-                                          ended if isinstance(ended, dt.date) else None))
+        loaded = self.overview.load_all(session)
+        for subject in session.execute(select(Subject).order_by(Subject.subject_number)).scalars():
+            data, statuses = loaded.get(subject.id, ({}, {}))
+            scores = compute(data, study.bindings, self.overview.day0, study.meta.scoring, today=today)
+            plans = tuple(plan(study, scores.day0, statuses, scores.visit_dates, today))
+            end = data.get((eos.event or "", eos.form))
+            ended = end.values.get(eos.date) if end is not None and FormStatus.of(end.status) in (
+                FormStatus.COMPLETE, FormStatus.VERIFIED, FormStatus.SIGNED, FormStatus.LOCKED) else None
+            out.append(SubjectOutcome(subject.subject_number, scores, statuses, plans,
+                                      ended if isinstance(ended, dt.date) else None))
         return out
 
     def report(self, visit: str | None = None) -> Report:
