@@ -821,14 +821,31 @@ def _check_scoring_refs(src: _Source, event_forms: dict[str, list[str]], form_so
     for index, event in enumerate(visits if isinstance(visits, list) else []):
         if event not in event_forms:
             err(("response", "visits", index), f"visit '{event}' is not defined")
-    eligibility = scoring.get("eligibility")
-    criteria = eligibility.get("refractory") if isinstance(eligibility, dict) else None
-    screening = bindings.get("scores", {}).get("screening") if isinstance(bindings.get("scores"), dict) else None
-    refr = screening.get("refractory") if isinstance(screening, dict) else None
-    fsrc = form_sources.get(str(refr.get("form"))) if isinstance(refr, dict) else None
-    if not isinstance(criteria, dict) or fsrc is None or not isinstance(refr, dict):
+    def section(parent: dict[str, Any], key: str) -> dict[str, Any]:
+        found = parent.get(key)
+        return found if isinstance(found, dict) else {}
+
+    scores = section(bindings, "scores")
+    screening = section(scores, "screening")
+    eligibility = section(scoring, "eligibility")
+    steroids = section(scoring, "steroids")
+    # (rules path, the rules' table, the binding naming the form and item whose code list it must cover, what)
+    for path, table, binding, field_name, what in (
+            (("eligibility", "refractory"), eligibility.get("refractory"), screening.get("refractory"), "drug",
+             "its dose and duration criterion"),
+            (("steroids", "equivalent_doses"), steroids.get("equivalent_doses"), scores.get("corticosteroids"),
+             "drug", "its prednisone-equivalent dose")):
+        if isinstance(table, dict) and isinstance(binding, dict):
+            _check_codes_covered(src, form_sources, err, path, table, binding, field_name, what)
+
+
+def _check_codes_covered(src: _Source, form_sources: dict[str, _Source], err: Any, path: Path_,  # noqa: PLR0917
+                         table: dict[Any, Any], binding: dict[str, Any], field_name: str, what: str) -> None:
+    """A rules table keyed by the codes of a form item's code list names exactly those codes."""
+    fsrc = form_sources.get(str(binding.get("form")))
+    if fsrc is None:
         return
-    item = _form_items(fsrc).get(str(refr.get("drug")), (None, {}))[1]
+    item = _form_items(fsrc).get(str(binding.get(field_name)), (None, {}))[1]
     local = fsrc.data.get("codelists")
     shared = src.data.get("codelists")
     name = item.get("codelist")
@@ -837,15 +854,15 @@ def _check_scoring_refs(src: _Source, event_forms: dict[str, list[str]], form_so
     codes = [str(c.get("code")) for c in (codelist or {}).get("items") or [] if isinstance(c, dict)]
     if not codes:
         return
-    for key in criteria:
+    for key in table:
         if str(key) not in codes:
             close = difflib.get_close_matches(str(key), codes, n=1)
-            err(("eligibility", "refractory", key), f"'{key}' is not a code of the drug list '{name}'",
+            err((*path, key), f"'{key}' is not a code of the drug list '{name}'",
                 f"did you mean '{close[0]}'?" if close else f"codes: {', '.join(codes)}")
-    missing = [c for c in codes if c not in {str(k) for k in criteria}]
+    missing = [c for c in codes if c not in {str(k) for k in table}]
     if missing:
-        err(("eligibility", "refractory"), f"no criterion for {', '.join(missing)} of the drug list '{name}'",
-            "every drug a site can pick needs its dose and duration criterion")
+        err(path, f"no entry for {', '.join(missing)} of the drug list '{name}'",
+            f"every drug a site can pick needs {what}")
 
 
 def compile_study(directory: Path) -> StudyDef:
