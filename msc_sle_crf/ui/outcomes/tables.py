@@ -3,7 +3,7 @@ the exact figures in each cell's tooltip and grade >= 3 counts in red."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,6 +77,12 @@ class ReportTableWidget(QWidget):
         self.grid.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.grid.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.grid)
+        # Row heights follow the column widths, which settle after the table's own resize: refit once they do.
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(0)
+        self._refit.timeout.connect(self._fit)
+        header.sectionResized.connect(lambda *_: self._refit.start())
         self._fit()
         if table.note is not None:
             note = QLabel(table.note.get(lang))
