@@ -4,8 +4,9 @@
     msc-sle-crf report outcomes [--visit M6] --db trial.crfdb --user dr.martin [--out m6.csv] [--format csv]
 
 The same content as the outcomes screen: plain text on standard output by default; ``--out`` writes a signed PDF
-or a CSV (the format from ``--format`` or the file's extension), atomically, and the export is audited. A CSV on
-standard output (``--format csv`` without ``--out``) is audited too.
+or a CSV (the format from ``--format`` or the file's extension), atomically, and the export is audited; an existing
+file, the database or one of its files is never overwritten. A CSV on standard output (``--format csv`` without
+``--out``) is audited too.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _write(args: argparse.Namespace, build: Callable[[Any], Any]) -> int:
     from msc_sle_crf.cli import _open, _say
 
     fmt = _format(args)
+    if args.out and Path(args.out).exists():  # a script run twice must not replace yesterday's signed review
+        raise ValidationError(Msg.OUTPUT_EXISTS, path=args.out)
     site, services, _secrets = _open(args)
     try:
         outcomes = services.outcomes

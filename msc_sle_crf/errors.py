@@ -254,6 +254,12 @@ class Msg(Enum):
         "La revue de tolérance de la cohorte {cohort} ne peut pas encore être signée : {waiting}. Une revue "
         "provisoire peut être imprimée maintenant, marquée comme telle.",
     )
+    OUTPUT_IS_DATABASE = (
+        "{path} is the database or one of its files: writing there would destroy the trial data. Choose another "
+        "file name.",
+        "{path} est la base de données ou l'un de ses fichiers : y écrire détruirait les données de l'essai. "
+        "Choisissez un autre nom de fichier.",
+    )
     REPORT_FORMAT_NEEDS_FILE = (
         "--format {format}: give the file to write with --out.",
         "--format {format} : indiquer le fichier à écrire avec --out.",

@@ -279,3 +279,34 @@ def test_outcomes_are_recomputed_after_a_write_and_reused_otherwise(tmp_path: Pa
         assert after == Count(2, 2) and len(loads) == 2
     finally:
         site.close()
+
+
+def test_a_report_never_replaces_the_database_or_an_existing_file(demo_path: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: '--out trial.crfdb' replaced the encrypted database by the CSV (atomic rename), losing the trial data.
+    db = tmp_path / "copy.crfdb"
+    shutil.copy(demo_path, db)
+    shutil.copy(f"{demo_path}.keys", f"{db}.keys")
+    original = db.read_bytes()
+    base = ("--db", str(db), "--user", "dr.martin", "--password-stdin")
+    code, _, err = run(capsys, monkeypatch, "report", "outcomes", "--format", "csv", "--out", str(db), *base)
+    assert code == 2 and "already exists" in err and db.read_bytes() == original
+    code, _, err = run(capsys, monkeypatch, "report", "outcomes", "--out", f"{db}-wal.csv", *base)
+    assert code == 2 and "would destroy the trial data" in err and not Path(f"{db}-wal.csv").exists()
+    site = Site.open(db, clock=FakeClock())
+    try:
+        doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
+        report = doctor.outcomes.report("M0")
+        for target in (db, Path(f"{db}.keys"), tmp_path / "sub" / ".." / "copy.crfdb"):
+            with pytest.raises(ValidationError) as refused:
+                doctor.outcomes.write(doctor.outcomes.csv(report), target, report, "csv")
+            assert "destroy the trial data" in refused.value.message(Lang.EN)
+    finally:
+        site.close()
+    code, out, _ = run(capsys, monkeypatch, "report", "outcomes", "--visit", "M0", *base)
+    assert code == 0 and "Outcomes at visit M0" in out  # the database is intact and opens
+    existing = tmp_path / "yesterday.pdf"
+    existing.write_bytes(b"%PDF yesterday's signed review")
+    code, _, err = run(capsys, monkeypatch, "report", "safety", "--cohort", "1", "--out", str(existing), *base)
+    assert code == 2 and "already exists" in err and existing.read_bytes() == b"%PDF yesterday's signed review"

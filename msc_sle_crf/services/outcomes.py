@@ -137,7 +137,13 @@ class Outcomes:
         return self.printing.sign_document(pdf, prefix + report.title.en)
 
     def write(self, data: bytes, target: Path, report: Report, fmt: str) -> Changes:
-        """Written atomically and audited by the printing service."""
+        """Written atomically and audited by the printing service; never over the database or its files (the
+        atomic replace would put a report where the trial data were)."""
+        db = self.ctx.site.db_path.resolve()
+        chosen = target.resolve()
+        keys = Path(self.ctx.site.keyfile.path).resolve()
+        if (chosen.parent == db.parent and chosen.name.startswith(db.name)) or chosen == keys:
+            raise ValidationError(Msg.OUTPUT_IS_DATABASE, path=str(target))
         return self.printing.write(data, target, self._what(report, fmt))
 
     def _page_info(self, lang: Lang) -> PageInfo:
