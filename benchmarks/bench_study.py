@@ -91,7 +91,7 @@ def main() -> None:
         site = create_demo(Path(tmp) / "bench.crfdb", kdf=KdfParams(1, 1024, 1), clock=FakeClock(), study=study)
         services = Workspace.sign_in(site, "dr.martin", "training-doctor", study=study)
         start = time.perf_counter()
-        clone_subjects(services, count - 6)
+        clone_subjects(services, count - len(services.subjects.list()))
         overview = services.overview
         with services.ctx.store.read() as session:
             n_values = session.query(ItemValue).count()
@@ -120,7 +120,9 @@ def main() -> None:
         with services.ctx.store.read() as session:
             subject = session.execute(select(Subject).where(Subject.subject_number == "99-001")).scalar_one()
             data, _ = overview.load(session, subject)
-        pure = timed(lambda: compute(data, study.bindings, services.overview.day0, study.meta.scoring), runs * 5)
+        today = services.ctx.local_now().date()
+        pure = timed(lambda: compute(data, study.bindings, services.overview.day0, study.meta.scoring, today=today),
+                     runs * 5)
         print(f"recompute every score of one subject's 12 months: median {statistics.median(pure):.1f} ms "
               f"(target <= 20 ms)")
         loaded = timed(lambda: overview.subject("99-001"), runs)

@@ -41,6 +41,7 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"
     VERIFY_AUDIT = "verify_audit"
     LOCK_FORMS = "lock_forms"
+    VIEW_OUTCOMES = "view_outcomes"  # the study's outcome tables and cohort safety reviews (aggregated, all subjects)
 
     def describe(self, lang: Lang) -> str:
         return _PERM_LABELS[self][1 if lang is Lang.FR else 0]
@@ -62,6 +63,8 @@ _PERM_LABELS = {
     Perm.VIEW_AUDIT: ("read the audit trail", "consulter la piste d'audit"),
     Perm.VERIFY_AUDIT: ("verify the audit trail", "vérifier la piste d'audit"),
     Perm.LOCK_FORMS: ("lock or unlock forms", "verrouiller ou déverrouiller des formulaires"),
+    Perm.VIEW_OUTCOMES: ("view the study's outcomes and safety reviews",
+                         "consulter les critères de jugement et les revues de tolérance de l'étude"),
 }
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -71,14 +74,14 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.INVESTIGATOR: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.ENTER_CLINICAL_DATA,
         Perm.SIGN_INVESTIGATOR_FORMS, Perm.PRINT, Perm.EXPORT, Perm.BACKUP, Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT,
-        Perm.LOCK_FORMS,
+        Perm.LOCK_FORMS, Perm.VIEW_OUTCOMES,
     }),
     Role.NURSE: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.PRINT,
     }),
     Role.MONITOR: frozenset({
         Perm.VIEW_DATA, Perm.VERIFY_SOURCE_DATA, Perm.MANAGE_QUERIES, Perm.PRINT, Perm.EXPORT,
-        Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT, Perm.LOCK_FORMS,
+        Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT, Perm.LOCK_FORMS, Perm.VIEW_OUTCOMES,
     }),
 }
 

@@ -326,6 +326,25 @@ class Msg(Enum):
         "{path}: {reason}.",
         "{path} : {reason}.",
     )
+    # Outcome reports (issue 17)
+    REPORT_VISIT_UNKNOWN = (
+        "Visit: '{visit}' has no outcome table; choose one of {choices}.",
+        "Visite : « {visit} » n'a pas de tableau de critères ; choisir parmi {choices}.",
+    )
+    REPORT_COHORT_UNKNOWN = (
+        "Cohort: '{cohort}' is not a dose cohort of the study; choose one of {choices}.",
+        "Cohorte : « {cohort} » n'est pas une cohorte de dose de l'étude ; choisir parmi {choices}.",
+    )
+    SAFETY_REVIEW_NOT_READY = (
+        "The safety review of cohort {cohort} cannot be signed yet: {waiting}. A provisional review can be printed "
+        "now, marked as such.",
+        "La revue de tolérance de la cohorte {cohort} ne peut pas encore être signée : {waiting}. Une revue "
+        "provisoire peut être imprimée maintenant, marquée comme telle.",
+    )
+    REPORT_FORMAT_NEEDS_FILE = (
+        "--format {format}: give the file to write with --out.",
+        "--format {format} : indiquer le fichier à écrire avec --out.",
+    )
 
     def render(self, lang: Lang | None = None, **params: Any) -> str:
         en, fr = self.value

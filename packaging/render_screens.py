@@ -64,7 +64,7 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
     """A vital-signs form with an unusual and an impossible value, and a form whose completion is refused."""
     nurse_ws = Workspace.sign_in(site, "nurse.durand", "training-nurse")
     nurse = nurse_ws.entry
-    subject = nurse_ws.subjects.list()[-1].subject_number  # the subject still in screening
+    subject = next(s.subject_number for s in nurse_ws.subjects.list() if s.initials == "HTG")  # still in screening
     ref = FormRef(subject, "D0", "vital_signs")
     if not nurse.open_form(ref).state.rows["vs"]:
         row = nurse.add_row(ref, "vs").row
@@ -119,6 +119,28 @@ def render_forms(app: QApplication, site, out: Path, lang: Lang) -> None:
         casebook.close()
 
 
+def render_outcomes(app: QApplication, site, out: Path, lang: Lang) -> None:
+    """The outcomes window: tables by cohort, the safety review of a cohort not ready yet, the plots."""
+    from PySide6.QtCore import QThreadPool
+
+    from msc_sle_crf.ui.outcomes import OutcomesWindow
+
+    window = OutcomesWindow(Workspace.sign_in(site, "dr.martin", "training-doctor"))
+    window.resize(1280, 800)
+    window.show()
+    for tab, cohort, name in ((0, None, "outcomes-tables"), (1, "4", "outcomes-safety-review"), (2, None,
+                                                                                                  "outcomes-plots")):
+        window.tabs.setCurrentIndex(tab)
+        if cohort is not None:
+            window.cohort.setCurrentIndex(window.cohort.findData(cohort))
+        while window.loading:
+            QThreadPool.globalInstance().waitForDone(100)
+            app.processEvents()
+        app.processEvents()
+        window.grab().save(str(out / f"{name}-{lang}.png"))
+    window.close()
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
@@ -143,6 +165,7 @@ def main(out: Path) -> None:
         main_window.grab().save(str(out / f"lock-{lang}.png"))
         main_window.close()
         render_forms(app, site, out, lang)
+        render_outcomes(app, site, out, lang)
     site.close()
     print(f"screens written to {out}")
 

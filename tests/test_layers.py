@@ -58,8 +58,8 @@ def test_each_module_imports_only_downwards(name: str, path: Path) -> None:
         assert not upward, f"the core module {name} imports {upward}"
     if _in(name, "services", "store", "audit", "security", "pdf"):
         assert not {i for i in imports if _in(i, "msc_sle_crf.ui", "msc_sle_crf.cli")}, name
-    if name != "__main__":
-        assert "msc_sle_crf.cli" not in imports, f"{name} imports the command line (an import cycle)"
+    if name != "__main__" and not _in(name, "cli"):
+        assert not {i for i in imports if _in(i, "msc_sle_crf.cli")}, f"{name} imports the command line (a cycle)"
 
 
 SCREENS = sorted((PACKAGE / "ui").rglob("*.py"))

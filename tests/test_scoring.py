@@ -14,11 +14,12 @@ from msc_sle_crf.scoring.eligibility import FAILED, MET, UNKNOWN, eligibility
 from msc_sle_crf.scoring.endpoint import AdverseEvent, not_tolerated
 from msc_sle_crf.scoring.renal import cockcroft_gault
 from msc_sle_crf.scoring.response import major_clinical_response, partial_clinical_response
-from msc_sle_crf.scoring.rules import EligibilityRules, ResponseRules, SriRules, SteroidRules, Threshold
+from msc_sle_crf.scoring.rules import Threshold, published_rules
 from msc_sle_crf.scoring.sri import VisitScores, sri4
 from msc_sle_crf.scoring.steroids import SteroidRecord, daily_equivalent, mean_dose_before, reduction_from_baseline
 
 NONE_TICKED = {d.key: False for d in sledai.DESCRIPTORS}
+RULES = published_rules()  # forms/study.yaml, the one place the numbers live
 
 
 # ----- SELENA-SLEDAI --------------------------------------------------------------------------------------------
@@ -120,9 +121,9 @@ def test_sri4_new_a_and_new_b_rules() -> None:
 def test_sri4_missing_component_is_not_computable_and_config_applies() -> None:
     assert sri4(visit(10, None), visit(4, "1")).value is None
     assert sri4(visit(None, "1"), visit(4, "1")).value is None
-    strict = SriRules(sledai_drop=6)
+    strict = RULES.sri.model_copy(update={"sledai_drop": 6})
     assert sri4(visit(10, "1"), visit(5, "1"), rules=strict).value is False
-    rescue = SriRules(rescue_medication_is_failure=True)
+    rescue = RULES.sri.model_copy(update={"rescue_medication_is_failure": True})
     assert sri4(visit(10, "1"), visit(4, "1"), rules=rescue).value is None  # rescue not recorded
     with_rescue = VisitScores(4, ALL_E, Decimal(1), rescue_medication=True)
     assert sri4(visit(10, "1"), with_rescue, rules=rescue).value is False
@@ -135,7 +136,7 @@ def test_mcr_pcr_over_visits_and_sustained_rule() -> None:
     assert partial_clinical_response(visits).value is True
     lost = {**visits, "M12": {**ALL_E, "renal": "B"}}
     assert major_clinical_response(lost).value is False  # sustained by default
-    assert major_clinical_response(lost, rules=ResponseRules(sustained=False)).value is True
+    assert major_clinical_response(lost, rules=RULES.response.model_copy(update={"sustained": False})).value is True
     assert major_clinical_response({"M3": {**ALL_E, "renal": None}}).value is None
     assert major_clinical_response({}).value is None
 
@@ -144,7 +145,8 @@ def test_mcr_pcr_over_visits_and_sustained_rule() -> None:
 def test_sf36_rand_missing_item_example() -> None:
     # RAND example: energy items 23 = 4 (40), 27 = 3 (60), 29 = 3 (40), 31 blank -> 140 / 3 = 46.7 (v1).
     scales = sf36.sf36_scales({23: 4, 27: 3, 29: 3, 31: None}, "v1")
-    assert scales["energy_fatigue"].value == Decimal("46.7")
+    assert scales["energy_fatigue"].value == Decimal(140) / 3  # exact; shown rounded
+    assert scales["energy_fatigue"].text() == "46.7"
     assert scales["pain"].value is None  # no item answered: not computable
 
 
@@ -177,8 +179,9 @@ def test_eq5d_level_sum_profile_and_french_index() -> None:
     levels = {"MO": 2, "SC": 1, "UA": 3, "PD": 4, "AD": 1}
     assert eq5d.level_sum(levels).value == 11
     assert eq5d.profile(levels).value == "21341"
-    assert eq5d.french_index(dict.fromkeys(levels, 5)).value == Decimal("-0.525")
-    assert eq5d.french_index(dict.fromkeys(levels, 1)).value == Decimal("1.000")
+    assert eq5d.french_index(dict.fromkeys(levels, 5)).value == Decimal("-0.525491")  # exact, shown -0.525
+    assert eq5d.french_index(dict.fromkeys(levels, 5)).text() == "-0.525"
+    assert eq5d.french_index(dict.fromkeys(levels, 1)).value == Decimal(1)
     assert eq5d.level_sum({**levels, "AD": None}).value is None
 
 
@@ -197,8 +200,8 @@ def test_prednisone_equivalents() -> None:
                SteroidRecord("dexamethasone", Decimal("0.75"), dt.date(2026, 1, 5), dt.date(2026, 1, 10)),
                SteroidRecord("methylprednisolone", Decimal(500), dt.date(2026, 1, 10), dt.date(2026, 1, 10),
                              pulse=True)]
-    assert daily_equivalent(records, day) == Decimal(10) + Decimal(5)  # pulse excluded by default
-    assert daily_equivalent(records, day, SteroidRules(include_pulses=True)) == Decimal(640)
+    assert daily_equivalent(records, day) == Decimal(640)  # the day's real dose: the 500 mg pulse counts (x1.25)
+    assert daily_equivalent(records, day, pulses=False) == Decimal(10) + Decimal(5)
     with pytest.raises(ScoreInputError):
         daily_equivalent([SteroidRecord("cortivazol", Decimal(1), dt.date(2026, 1, 1))], day)
 
@@ -260,34 +263,38 @@ def test_fever_grade_boundaries(temp: str, hours: str | None, grade: int | None)
 
 # ----- primary endpoint -----------------------------------------------------------------------------------------
 D0 = dt.date(2026, 3, 2)
+LATER = D0 + dt.timedelta(days=60)  # every window of these tests is over
 
 
 def test_not_tolerated_all_versus_related() -> None:
     events = [AdverseEvent("Fever", 3, D0 + dt.timedelta(days=2), "not_related"),
               AdverseEvent("Headache", 1, D0, "related")]
-    all_ = not_tolerated(events, D0, related_only=False)
-    related = not_tolerated(events, D0, related_only=True)
+    all_ = not_tolerated(events, D0, related_only=False, today=LATER)
+    related = not_tolerated(events, D0, related_only=True, today=LATER)
     assert all_.value is True and [p.key for p in all_.breakdown] == ["Fever"]
     assert related.value is False
 
 
 def test_not_tolerated_window_is_d0_to_d10_inclusive() -> None:
     assert not_tolerated([AdverseEvent("Fever", 3, D0 + dt.timedelta(days=10), "related")], D0,
-                         related_only=True).value is True
+                         related_only=True, today=LATER).value is True
     assert not_tolerated([AdverseEvent("Fever", 3, D0 + dt.timedelta(days=11), "related")], D0,
-                         related_only=True).value is False
-    assert not_tolerated([AdverseEvent("Fever", 2, D0, "related")], D0, related_only=False).value is False
+                         related_only=True, today=LATER).value is False
+    grade_2 = [AdverseEvent("Fever", 2, D0, "related")]
+    assert not_tolerated(grade_2, D0, related_only=False, today=LATER).value is False
 
 
 def test_not_tolerated_not_computable_while_incomplete() -> None:
-    assert not_tolerated([], None, related_only=False).value is None
-    assert not_tolerated([AdverseEvent("Fever", None, D0, "related")], D0, related_only=False).value is None
+    assert not_tolerated([], None, related_only=False, today=LATER).value is None
+    ungraded = [AdverseEvent("Fever", None, D0, "related")]
+    assert not_tolerated(ungraded, D0, related_only=False, today=LATER).value is None
     assert not_tolerated([], D0, related_only=False, today=D0 + dt.timedelta(days=3)).value is None
 
 
 # ----- eligibility ----------------------------------------------------------------------------------------------
-GOOD = {"age": 35, "acr_and_ana": True, "sledai": 8, "prednisone_mg_day": 10, "prednisone_days": 60,
-        "refractory": True, "consent": True, "childbearing_potential": True, "pregnancy_test_negative": True,
+GOOD = {"age": 35, "acr_and_ana": True, "sledai": 8, "prednisone_days": 60,
+        "refractory_rows": [{"drug": "MMF", "dose": 2500, "days": 180, "months": None, "failed": True}],
+        "consent": True, "childbearing_potential": True, "pregnancy_test_negative": True,
         "contraception": True, "lvef": 60, "ast_uln": "1.0", "alt_uln": "2.0", "mpap": 20, "pao2": 90, "paco2": 40,
         "neutrophils": "2.5", "platelets": 200, "hemoglobin": 12, "cd4": 600, "crcl": 95,
         "belimumab_never": True, "rituximab_last": dt.date(2025, 1, 1), "screening_date": dt.date(2026, 1, 1)}
@@ -313,5 +320,5 @@ def test_eligibility_lists_unknown_and_failed_criteria() -> None:
 
 
 def test_eligibility_limits_are_configuration() -> None:
-    rules = EligibilityRules(crcl_ml_min=Threshold(op="le", value=Decimal(30)))
+    rules = RULES.eligibility.model_copy(update={"crcl_ml_min": Threshold(op="le", value=Decimal(30))})
     assert eligibility({**GOOD, "crcl": 30}, rules).value is False

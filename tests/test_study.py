@@ -34,7 +34,7 @@ def doctor(demo: Site) -> Workspace:
 
 def test_demo_has_every_stage_with_a_next_action(doctor: Workspace) -> None:
     rows = {r.subject.initials: r for r in doctor.overview.subject_rows()}
-    assert len(rows) == 6
+    assert len(rows) == 8
     assert rows["ABC"].next_action.en == "Ended: Completed the 12-month follow-up"
     assert rows["SBE"].next_action.fr == "Terminé : Échec de sélection"
     assert rows["MCL"].next_action.en == "Ended: Consent withdrawn"
@@ -42,6 +42,8 @@ def test_demo_has_every_stage_with_a_next_action(doctor: Workspace) -> None:
     assert rows["JPR"].next_action.en.startswith("Month 3 from")
     assert rows["HTG"].next_action.en == "Screening: to complete"
     assert rows["HTG"].next_action.fr == "Sélection : à compléter"
+    assert rows["PLV"].next_action.en.startswith("Month 12 from")
+    assert rows["RGN"].next_action.en.startswith("Tolerance D1-D10: due by")
 
 
 def test_completed_subject_scores(doctor: Workspace) -> None:
@@ -148,5 +150,5 @@ def test_demo_database_audit_chain_is_intact(demo: Site) -> None:
 def test_a_fresh_demo_shows_its_subjects_to_a_monitor(tmp_path: Path) -> None:
     site = create_demo(tmp_path / "d.crfdb", kdf=FAST_KDF, clock=FakeClock())
     services = Workspace.sign_in(site, "monitor.petit", "training-monitor")
-    assert len(services.subjects.list()) == 6
+    assert len(services.subjects.list()) == 8
     site.close()

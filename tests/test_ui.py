@@ -154,3 +154,16 @@ def test_no_idle_lock_fires_after_the_window_closed(qtbot, db_path, clock) -> No
     qtbot.wait(400)  # any Qt callback raising here fails the test (pytest-qt)
     assert not ws.locked
     main.deleteLater()
+
+
+def test_the_outcomes_window_opens_from_the_menu_and_is_forgotten_when_closed(qtbot, site: Site, people) -> None:
+    doctor = Workspace.sign_in(site, "dr.u", people["dr.u"])
+    main = MainWindow(doctor, idle_ms=60_000)
+    qtbot.addWidget(main)
+    assert main.outcomes_action.isEnabled()
+    main.outcomes_action.trigger()
+    [window] = [w for w in main.open_dialogs if type(w).__name__ == "OutcomesWindow"]
+    window.close()  # deleted on close
+    qtbot.waitUntil(lambda: window not in main.open_dialogs, timeout=5000)
+    main.lock()  # hides what is open: nothing deleted is left to hide
+    assert main.stack.currentWidget() is main.lock_screen

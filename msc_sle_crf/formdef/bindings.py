@@ -116,9 +116,21 @@ class AdverseEvents(FormBinding):
     grade: Choice
     onset: Date
     relation: Choice
+    serious: YesNo
+
+
+class ToxicityReview(FormBinding):
+    """The review at each follow-up visit: it closes that visit's toxicity window; comorbidities are counted."""
+
+    date: Date
+    new_event: YesNo
+    infection: YesNo
+    hospitalisation: YesNo
+    comorbidities: Text
 
 
 class EndOfStudy(FormBinding):
+    date: Date
     reason: Choice
 
 
@@ -132,6 +144,7 @@ class BilagInputs(FormBinding):
 
 
 class Sf36Inputs(FormBinding):
+    version: Choice  # the SF-36 version of the questionnaire (v1 or v2): it decides the recode table
     questions: tuple[Annotated[ItemId, CHOICE], ...] = Field(min_length=36, max_length=36)
 
 
@@ -147,8 +160,18 @@ class SteroidInputs(FormBinding):
     pulse: YesNo
 
 
+class RefractoryRows(FormBinding):
+    """One row per immunosuppressant taken: checked against the registry's criterion for that drug."""
+
+    drug: Choice
+    dose: Decimal_
+    days: Integer
+    months: Integer
+    failed: YesNo
+
+
 class ScreeningInputs(FormBinding):
-    """What eligibility reads from the screening form."""
+    """What eligibility reads from the screening visit."""
 
     screening_date: Date
     consent_date: Date
@@ -157,9 +180,8 @@ class ScreeningInputs(FormBinding):
     weight: Decimal_
     creatinine: Decimal_
     acr_and_ana: YesNo
-    prednisone_mg_day: Decimal_
-    prednisone_days: Integer
-    refractory: YesNo
+    refractory: RefractoryRows
+    steroid_history: FormBinding  # the corticosteroid form of the screening visit (the prednisone criterion)
     belimumab_ever: YesNo
     belimumab_last: Date
     rituximab_ever: YesNo
@@ -198,6 +220,7 @@ class StudyBindings(_Frozen):
     infusion_day: InfusionDay
     tolerance: Tolerance
     adverse_events: AdverseEvents
+    toxicity_review: ToxicityReview
     end_of_study: EndOfStudy
     scores: ScoreInputs
 

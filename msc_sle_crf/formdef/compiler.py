@@ -632,6 +632,7 @@ def _check_study(src: _Source, form_files: dict[str, str], form_sources: dict[st
                    if isinstance(e, dict) and isinstance(e.get("forms"), list)} if isinstance(events, list) else {}
     if isinstance(src.data.get("bindings"), dict):
         _check_bindings(src, event_forms, form_sources, errors)
+        _check_scoring_refs(src, event_forms, form_sources, errors)
     anchor = src.data.get("anchor")
     if isinstance(anchor, dict):
         if anchor.get("event") not in seen:
@@ -781,6 +782,88 @@ def _check_score_keys(raw: dict[str, Any], src: _Source, err: Any) -> None:
             close = difflib.get_close_matches(str(k), keys, n=1)
             err(("scores", score, field_name, k), f"{score}: '{k}' is not one of its {field_name}",
                 f"did you mean '{close[0]}'?" if close else f"known: {', '.join(keys)}")
+
+
+def _check_scoring_refs(src: _Source, event_forms: dict[str, list[str]], form_sources: dict[str, _Source],
+                        errors: list[FormError]) -> None:
+    """The visits and codes the scoring rules name exist: each toxicity window's review visit holds the D1-D10
+    tolerance form or the toxicity review; the response visits are visits; the refractoriness criteria are the
+    codes of the screening form's drug list, every one of them."""
+    scoring = src.data.get("scoring")
+    bindings = src.data["bindings"]
+    if not isinstance(scoring, dict):
+        return
+
+    def err(path: Path_, message: str, hint: str | None = None) -> None:
+        errors.append(FormError(src.name, src.line(("scoring", *path)), "scoring", message, hint))
+
+    def binding_form(*path: str) -> str | None:
+        node: Any = bindings
+        for step in path:
+            node = node.get(step) if isinstance(node, dict) else None
+        return str(node) if isinstance(node, str) else None
+
+    review_forms = {f for f in (binding_form("tolerance", "form"), binding_form("toxicity_review", "form")) if f}
+    toxicity = scoring.get("toxicity")
+    windows = toxicity.get("windows") if isinstance(toxicity, dict) else None
+    for index, window in enumerate(windows if isinstance(windows, list) else []):
+        event = window.get("review_event") if isinstance(window, dict) else None
+        if event is None:
+            continue
+        where: Path_ = ("toxicity", "windows", index, "review_event")
+        if event not in event_forms:
+            close = difflib.get_close_matches(str(event), event_forms, n=1)
+            err(where, f"visit '{event}' is not defined", f"did you mean '{close[0]}'?" if close else None)
+        elif not review_forms & set(event_forms[str(event)]):
+            err(where, f"visit '{event}' holds no review form ({' or '.join(sorted(review_forms))})",
+                "a window is closed by the tolerance form or the toxicity review of its visit")
+    response = scoring.get("response")
+    visits = response.get("visits") if isinstance(response, dict) else None
+    for index, event in enumerate(visits if isinstance(visits, list) else []):
+        if event not in event_forms:
+            err(("response", "visits", index), f"visit '{event}' is not defined")
+    def section(parent: dict[str, Any], key: str) -> dict[str, Any]:
+        found = parent.get(key)
+        return found if isinstance(found, dict) else {}
+
+    scores = section(bindings, "scores")
+    screening = section(scores, "screening")
+    eligibility = section(scoring, "eligibility")
+    steroids = section(scoring, "steroids")
+    # (rules path, the rules' table, the binding naming the form and item whose code list it must cover, what)
+    for path, table, binding, field_name, what in (
+            (("eligibility", "refractory"), eligibility.get("refractory"), screening.get("refractory"), "drug",
+             "its dose and duration criterion"),
+            (("steroids", "equivalent_doses"), steroids.get("equivalent_doses"), scores.get("corticosteroids"),
+             "drug", "its prednisone-equivalent dose")):
+        if isinstance(table, dict) and isinstance(binding, dict):
+            _check_codes_covered(src, form_sources, err, path, table, binding, field_name, what)
+
+
+def _check_codes_covered(src: _Source, form_sources: dict[str, _Source], err: Any, path: Path_,  # noqa: PLR0917
+                         table: dict[Any, Any], binding: dict[str, Any], field_name: str, what: str) -> None:
+    """A rules table keyed by the codes of a form item's code list names exactly those codes."""
+    fsrc = form_sources.get(str(binding.get("form")))
+    if fsrc is None:
+        return
+    item = _form_items(fsrc).get(str(binding.get(field_name)), (None, {}))[1]
+    local = fsrc.data.get("codelists")
+    shared = src.data.get("codelists")
+    name = item.get("codelist")
+    codelist = (local or {}).get(name) if isinstance(local, dict) and name in local else \
+        (shared or {}).get(name) if isinstance(shared, dict) else None
+    codes = [str(c.get("code")) for c in (codelist or {}).get("items") or [] if isinstance(c, dict)]
+    if not codes:
+        return
+    for key in table:
+        if str(key) not in codes:
+            close = difflib.get_close_matches(str(key), codes, n=1)
+            err((*path, key), f"'{key}' is not a code of the drug list '{name}'",
+                f"did you mean '{close[0]}'?" if close else f"codes: {', '.join(codes)}")
+    missing = [c for c in codes if c not in {str(k) for k in table}]
+    if missing:
+        err(path, f"no entry for {', '.join(missing)} of the drug list '{name}'",
+            f"every drug a site can pick needs {what}")
 
 
 def compile_study(directory: Path) -> StudyDef:

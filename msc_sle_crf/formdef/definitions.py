@@ -325,7 +325,7 @@ class StudyMeta(_Frozen):
     events: tuple[EventDef, ...] = Field(min_length=1)
     codelists: dict[Ident, CodeList] = Field(default_factory=dict)
     bindings: StudyBindings | None = None  # what the program relies on (see formdef.bindings); checked at compile
-    scoring: ScoringRules = ScoringRules()
+    scoring: ScoringRules  # every number of the scores, in one place (see scoring.rules)
     infusion: InfusionProtocol = InfusionProtocol()
     signatures: SignatureRules = SignatureRules()
 

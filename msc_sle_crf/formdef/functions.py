@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from msc_sle_crf.i18n import L
+from msc_sle_crf.rounding import round_half_up
 
 Value = Any  # canonical values: Decimal, int, str, datetime.date/time/datetime, tuple[str, ...]
 
@@ -59,7 +60,7 @@ def _register_check(name: str, arity: int, description: L
 
 
 def _q(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return round_half_up(value, places)
 
 
 # ----- calculations ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from msc_sle_crf.formdef.definitions import YESNO_CODELIST, CodeList, Item, ItemType
 from msc_sle_crf.i18n import L, Lang, current_lang
+from msc_sle_crf.rounding import format_decimal
 
 MAX_SIGNIFICANT_DIGITS = 15
 MAX_TEXT = 4000
@@ -261,10 +262,7 @@ def display(item: Item, value: Any, lang: Lang | None = None, codelist: CodeList
         return ""
     if isinstance(value, Decimal):
         places = item.precision
-        if places is not None and item.calculated:
-            value = value.quantize(Decimal(1).scaleb(-places))
-        text = format(value, "f")
-        return text.replace(".", ",") if lang is Lang.FR else text
+        return format_decimal(value, places if item.calculated else None, lang)
     if isinstance(value, dt.datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, dt.time):

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.infusion.protocol import InfusionProtocol, TimePoint
+from msc_sle_crf.rounding import round_half_up
 from msc_sle_crf.scoring.ctcae import fever_grade
 
 
@@ -139,5 +140,6 @@ class DoseCheck:
 def dose_check(cohort_e6_per_kg: Decimal, weight_kg: Decimal, labelled_cells_e6: Decimal,
                protocol: InfusionProtocol) -> DoseCheck:
     planned = cohort_e6_per_kg * weight_kg
-    difference = ((labelled_cells_e6 - planned) / planned * 100).quantize(Decimal("0.1"))
-    return DoseCheck(planned, labelled_cells_e6, difference, abs(difference) <= protocol.dose_tolerance_percent)
+    exact = (labelled_cells_e6 - planned) / planned * 100
+    # The decision uses the exact difference (10.04 % is outside a 10 % tolerance); the figure shown is rounded.
+    return DoseCheck(planned, labelled_cells_e6, round_half_up(exact, 1), abs(exact) <= protocol.dose_tolerance_percent)

@@ -2,6 +2,8 @@
 
 A missing input gives a result whose value is None and whose ``reason`` says what is missing: never a silent 0.
 An input out of range raises ``ScoreInputError`` naming the input and the rule: never clamped.
+Values are exact (Decimal, unrounded: an SF-36 scale of 200/3 stays 66.666...); only their display is rounded,
+half-up, to the places ``DISPLAY_PLACES`` gives each score (``ScoreResult.text``, ``format_value``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.rounding import format_decimal
 
 
 class ScoreInputError(ValueError):
@@ -52,10 +55,33 @@ class ScoreResult:
                 f" ({self.reason.get(lang)})" if self.reason else "")
         if isinstance(self.value, bool):
             return L("yes", "oui").get(lang) if self.value else L("no", "non").get(lang)
-        if isinstance(self.value, Decimal):
-            text = format(self.value, "f")
-            return text.replace(".", ",") if lang is Lang.FR else text
-        return str(self.value)
+        return format_value(self.value, display_places(self.name), lang)
+
+
+# Decimal places shown for each score (display only: the value itself is never rounded). A score not listed shows
+# DEFAULT_PLACES when its value is a Decimal; whole numbers always show as they are.
+DEFAULT_PLACES = 2
+DISPLAY_PLACES: dict[str, int] = {
+    "pga": 1, "crcl": 1, "prednisone_mean": 1, "steroid_reduction_percent": 1, "eq5d_index_fr": 3,
+    "fever_grade": 0, "median": 1,
+}
+
+
+def display_places(name: str) -> int:
+    if name.startswith("sf36_"):
+        return 1
+    return DISPLAY_PLACES.get(name, DEFAULT_PLACES)
+
+
+def format_value(value: Any, places: int, lang: Lang | None = None) -> str:
+    """One value as shown: yes/no, a number rounded half-up with the language's decimal mark, or text."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return L("yes", "oui").get(lang) if value else L("no", "non").get(lang)
+    if isinstance(value, Decimal):
+        return format_decimal(value, places, lang)
+    return str(value)
 
 
 def not_computable(name: str, rule: str, reason: L, breakdown: tuple[Part, ...] = ()) -> ScoreResult:

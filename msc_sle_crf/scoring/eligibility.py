@@ -13,7 +13,7 @@ from typing import Any
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import Part, ScoreResult
-from msc_sle_crf.scoring.rules import EligibilityRules, Threshold
+from msc_sle_crf.scoring.rules import EligibilityRules, Threshold, published_rules
 
 MET, FAILED, UNKNOWN = "met", "failed", "unknown"
 RULE = "MSC-SLE eligibility (registry text; limits configurable, to be confirmed against the protocol)"
@@ -22,8 +22,8 @@ RULE = "MSC-SLE eligibility (registry text; limits configurable, to be confirmed
 @dataclass(frozen=True)
 class Criterion:
     key: str
-    label: L
-    check: Callable[[Mapping[str, Any], EligibilityRules], str]
+    label: Callable[[EligibilityRules], L]  # from the rules: "Age >= 18 and <= 70 years"
+    check: Callable[[Mapping[str, Any], EligibilityRules], str | tuple[str, L]]  # state, or state and detail
     limit: Callable[[EligibilityRules], Threshold] | None = None  # shown with the label: "LVEF < 40"
 
 
@@ -35,7 +35,7 @@ def _num(data: Mapping[str, Any], key: str) -> Decimal | None:
 def _threshold(key: str, get: Callable[[EligibilityRules], Threshold]) -> Callable[[Mapping[str, Any],
                                                                                       EligibilityRules], str]:
     def check(data: Mapping[str, Any], rules: EligibilityRules) -> str:
-        value = _num(data, key)
+        value = _num(data, key)  # exact: a clearance of 29.97 shown as 30.0 still fails "< 30"
         if value is None:
             return UNKNOWN
         return FAILED if get(rules).fails(value) else MET
@@ -43,20 +43,52 @@ def _threshold(key: str, get: Callable[[EligibilityRules], Threshold]) -> Callab
 
 
 def _age(data: Mapping[str, Any], rules: EligibilityRules) -> str:
-    age = data.get("age")
-    return UNKNOWN if age is None else MET if rules.age_min <= int(age) <= rules.age_max else FAILED
+    age = _num(data, "age")
+    return UNKNOWN if age is None else MET if rules.age_min.met(age) and rules.age_max.met(age) else FAILED
 
 
 def _sledai(data: Mapping[str, Any], rules: EligibilityRules) -> str:
-    score = data.get("sledai")
-    return UNKNOWN if score is None else MET if int(score) >= rules.sledai_min else FAILED
+    score = _num(data, "sledai")
+    return UNKNOWN if score is None else MET if rules.sledai.met(score) else FAILED
 
 
-def _prednisone(data: Mapping[str, Any], rules: EligibilityRules) -> str:
-    dose, days = _num(data, "prednisone_mg_day"), data.get("prednisone_days")
-    if dose is None or days is None:
+def _prednisone(data: Mapping[str, Any], rules: EligibilityRules) -> str | tuple[str, L]:
+    """From the corticosteroid records: the consecutive days up to screening at the required daily dose."""
+    days = data.get("prednisone_days")
+    if days is None:
         return UNKNOWN
-    return MET if dose >= rules.prednisone_min_mg and int(days) >= rules.prednisone_min_days else FAILED
+    state = MET if rules.prednisone_days.met(int(days)) else FAILED
+    return state, L(f"{days} day(s) at that dose", f"{days} jour(s) à cette dose")
+
+
+def _refractory_row(row: Mapping[str, Any], rules: EligibilityRules) -> tuple[str, L | None]:
+    """One immunosuppressant row: met when it failed at or above its drug's dose for its duration (each compared
+    exactly); unknown while a value the criterion needs is missing."""
+    criterion = rules.refractory.get(str(row.get("drug")))
+    if criterion is None or row.get("failed") is False:
+        return FAILED, None
+    dose = _num(row, "dose")
+    duration = _num(row, criterion.duration_unit) if criterion.duration_unit else None
+    needed = [row.get("failed"), *([dose] if criterion.dose else []),
+              *([duration] if criterion.duration is not None else [])]
+    if any(v is None for v in needed):
+        return UNKNOWN, None
+    dose_ok = dose is None or all(r.met(dose) for r in criterion.dose)
+    duration_ok = criterion.duration is None or (duration is not None and criterion.duration.met(duration))
+    return (MET, criterion.text()) if dose_ok and duration_ok else (FAILED, None)
+
+
+def _refractory(data: Mapping[str, Any], rules: EligibilityRules) -> str | tuple[str, L]:
+    """Met when one immunosuppressant failed at or above the registry's dose for its duration (per drug, from the
+    rows of the screening form). No row on a completed form: not refractory."""
+    rows = data.get("refractory_rows")
+    if rows is None:
+        return UNKNOWN
+    states = [_refractory_row(row, rules) for row in rows]
+    met = [detail for state, detail in states if state == MET and detail is not None]
+    if met:
+        return MET, L("met: " + "; ".join(d.en for d in met), "rempli : " + "; ".join(d.fr for d in met))
+    return UNKNOWN if any(state == UNKNOWN for state, _ in states) else FAILED
 
 
 def _yes(key: str, *, wanted: bool = True) -> Callable[[Mapping[str, Any], EligibilityRules], str]:
@@ -102,66 +134,85 @@ def _contraception(data: Mapping[str, Any], _config: EligibilityRules) -> str:
     return UNKNOWN if value is None else MET if value else FAILED
 
 
+def _fixed(label: L) -> Callable[[EligibilityRules], L]:
+    return lambda _rules: label
+
+
+def _limit_label(en: str, fr: str, get: Callable[[EligibilityRules], Threshold]) -> Callable[[EligibilityRules], L]:
+    def label(rules: EligibilityRules) -> L:
+        limit = get(rules).text()
+        return L(f"{en} {limit}", f"{fr} {limit.replace('.', ',')}")
+    return label
+
+
+def _age_label(r: EligibilityRules) -> L:
+    return L(f"Age {r.age_min.text()} and {r.age_max.text()} years",
+             f"Âge {r.age_min.text()} et {r.age_max.text()} ans")
+
+
+def _prednisone_label(r: EligibilityRules) -> L:
+    dose, days = r.prednisone_dose.text().replace(".", ","), r.prednisone_days.text()
+    pulses = ("", "") if r.prednisone_pulses else (", IV pulses not counted", ", bolus IV non comptés")
+    return L(f"Prednisone equivalent {r.prednisone_dose.text()} mg/day for {days} days (corticosteroid records"
+             f"{pulses[0]})", f"Équivalent prednisone {dose} mg/j depuis {days} jours (corticothérapie{pulses[1]})")
+
+
+def _washout_label(drug: L, months: Callable[[EligibilityRules], int]) -> Callable[[EligibilityRules], L]:
+    return lambda r: L(f"Exclusion: {drug.en} within the wash-out of {months(r)} months",
+                       f"Exclusion : {drug.fr} dans la fenêtre de {months(r)} mois")
+
+
+def _exclusion(key: str, en: str, fr: str, get: Callable[[EligibilityRules], Threshold], data_key: str | None = None
+               ) -> Criterion:
+    return Criterion(key, _limit_label(f"Exclusion: {en}", f"Exclusion : {fr}", get),
+                     _threshold(data_key or key, get), get)
+
+
 CRITERIA: tuple[Criterion, ...] = (
-    Criterion("age", L("Age 18-70 years", "Âge 18-70 ans"), _age),
-    Criterion("acr", L("SLE by ACR criteria with antinuclear antibodies", "LES selon l'ACR avec anticorps "
-                       "antinucléaires"), _yes("acr_and_ana")),
-    Criterion("sledai", L("SELENA-SLEDAI >= 6", "SELENA-SLEDAI >= 6"), _sledai),
-    Criterion("prednisone", L("Prednisone >= 6 mg/day for >= 28 days", "Prednisone >= 6 mg/j depuis >= 28 jours"),
-              _prednisone),
-    Criterion("refractory", L("Refractory to an immunosuppressant at or above its threshold",
-                              "Réfractaire à un immunosuppresseur à dose suffisante"), _yes("refractory")),
-    Criterion("consent", L("Written consent signed", "Consentement écrit signé"), _yes("consent")),
-    Criterion("pregnancy", L("Negative pregnancy test (women of childbearing potential)",
-                             "Test de grossesse négatif (femme en âge de procréer)"), _pregnancy),
-    Criterion("contraception", L("Effective contraception (women of childbearing potential)",
-                                 "Contraception efficace (femme en âge de procréer)"), _contraception),
-    Criterion("lvef", L("Exclusion: LVEF", "Exclusion : FEVG"),
-              _threshold("lvef", lambda c: c.lvef), lambda c: c.lvef),
-    Criterion("ast", L("Exclusion: AST (x ULN)", "Exclusion : ASAT (x LSN)"),
-              _threshold("ast_uln", lambda c: c.ast_alt_uln_multiple), lambda c: c.ast_alt_uln_multiple),
-    Criterion("alt", L("Exclusion: ALT (x ULN)", "Exclusion : ALAT (x LSN)"),
-              _threshold("alt_uln", lambda c: c.ast_alt_uln_multiple), lambda c: c.ast_alt_uln_multiple),
-    Criterion("mpap", L("Exclusion: mean PAP (mmHg)", "Exclusion : PAPm (mmHg)"),
-              _threshold("mpap", lambda c: c.mean_pap), lambda c: c.mean_pap),
-    Criterion("pao2", L("Exclusion: PaO2 (mmHg)", "Exclusion : PaO2 (mmHg)"),
-              _threshold("pao2", lambda c: c.pao2_mmhg), lambda c: c.pao2_mmhg),
-    Criterion("paco2", L("Exclusion: PaCO2 (mmHg)", "Exclusion : PaCO2 (mmHg)"),
-              _threshold("paco2", lambda c: c.paco2_mmhg), lambda c: c.paco2_mmhg),
-    Criterion("neutrophils", L("Exclusion: neutrophils (G/L)", "Exclusion : neutrophiles (G/L)"),
-              _threshold("neutrophils", lambda c: c.neutrophils_g_l), lambda c: c.neutrophils_g_l),
-    Criterion("platelets", L("Exclusion: platelets (G/L)", "Exclusion : plaquettes (G/L)"),
-              _threshold("platelets", lambda c: c.platelets_g_l), lambda c: c.platelets_g_l),
-    Criterion("hemoglobin", L("Exclusion: haemoglobin (g/dL)", "Exclusion : hémoglobine (g/dL)"),
-              _threshold("hemoglobin", lambda c: c.hemoglobin_g_dl), lambda c: c.hemoglobin_g_dl),
-    Criterion("cd4", L("Exclusion: CD4 (/mm3)", "Exclusion : CD4 (/mm3)"),
-              _threshold("cd4", lambda c: c.cd4_per_mm3), lambda c: c.cd4_per_mm3),
-    Criterion("crcl", L("Exclusion: creatinine clearance (mL/min)", "Exclusion : clairance de la créatinine (mL/min)"),
-              _threshold("crcl", lambda c: c.crcl_ml_min), lambda c: c.crcl_ml_min),
-    Criterion("belimumab", L("Exclusion: belimumab within the wash-out (months)",
-                             "Exclusion : bélimumab dans la fenêtre (mois)"),
+    Criterion("age", _age_label, _age),
+    Criterion("acr", _fixed(L("SLE by ACR criteria with antinuclear antibodies", "LES selon l'ACR avec anticorps "
+                              "antinucléaires")), _yes("acr_and_ana")),
+    Criterion("sledai", lambda r: L(f"SELENA-SLEDAI {r.sledai.text()}", f"SELENA-SLEDAI {r.sledai.text()}"), _sledai),
+    Criterion("prednisone", _prednisone_label, _prednisone),
+    Criterion("refractory", _fixed(L("Refractory to an immunosuppressant at or above its threshold",
+                                     "Réfractaire à un immunosuppresseur à dose suffisante")), _refractory),
+    Criterion("consent", _fixed(L("Written consent signed", "Consentement écrit signé")), _yes("consent")),
+    Criterion("pregnancy", _fixed(L("Negative pregnancy test (women of childbearing potential)",
+                                    "Test de grossesse négatif (femme en âge de procréer)")), _pregnancy),
+    Criterion("contraception", _fixed(L("Effective contraception (women of childbearing potential)",
+                                        "Contraception efficace (femme en âge de procréer)")), _contraception),
+    _exclusion("lvef", "LVEF", "FEVG", lambda c: c.lvef),
+    _exclusion("ast", "AST (x ULN)", "ASAT (x LSN)", lambda c: c.ast_alt_uln_multiple, "ast_uln"),
+    _exclusion("alt", "ALT (x ULN)", "ALAT (x LSN)", lambda c: c.ast_alt_uln_multiple, "alt_uln"),
+    _exclusion("mpap", "mean PAP (mmHg)", "PAPm (mmHg)", lambda c: c.mean_pap),
+    _exclusion("pao2", "PaO2 (mmHg)", "PaO2 (mmHg)", lambda c: c.pao2_mmhg),
+    _exclusion("paco2", "PaCO2 (mmHg)", "PaCO2 (mmHg)", lambda c: c.paco2_mmhg),
+    _exclusion("neutrophils", "neutrophils (G/L)", "neutrophiles (G/L)", lambda c: c.neutrophils_g_l),
+    _exclusion("platelets", "platelets (G/L)", "plaquettes (G/L)", lambda c: c.platelets_g_l),
+    _exclusion("hemoglobin", "haemoglobin (g/dL)", "hémoglobine (g/dL)", lambda c: c.hemoglobin_g_dl),
+    _exclusion("cd4", "CD4 (/mm3)", "CD4 (/mm3)", lambda c: c.cd4_per_mm3),
+    _exclusion("crcl", "creatinine clearance (mL/min)", "clairance de la créatinine (mL/min)",
+               lambda c: c.crcl_ml_min),
+    Criterion("belimumab", _washout_label(L("belimumab", "bélimumab"), lambda c: c.belimumab_washout_months),
               _washout("belimumab", lambda c: c.belimumab_washout_months)),
-    Criterion("rituximab", L("Exclusion: rituximab within the wash-out (months)",
-                             "Exclusion : rituximab dans la fenêtre (mois)"),
+    Criterion("rituximab", _washout_label(L("rituximab", "rituximab"), lambda c: c.rituximab_washout_months),
               _washout("rituximab", lambda c: c.rituximab_washout_months)),
 )
 
 
-def _label(criterion: Criterion, rules: EligibilityRules) -> L:
-    months = {"belimumab": rules.belimumab_washout_months, "rituximab": rules.rituximab_washout_months}
-    if criterion.key in months:
-        return L(criterion.label.en.replace("(months)", f"of {months[criterion.key]} months"),
-                 criterion.label.fr.replace("(mois)", f"de {months[criterion.key]} mois"))
-    if criterion.limit is None:
-        return criterion.label
-    limit = criterion.limit(rules).text()
-    return L(f"{criterion.label.en} {limit}", f"{criterion.label.fr} {limit.replace('.', ',')}")
+def _part(criterion: Criterion, data: Mapping[str, Any], rules: EligibilityRules) -> Part:
+    outcome = criterion.check(data, rules)
+    state, detail = outcome if isinstance(outcome, tuple) else (outcome, None)
+    label = criterion.label(rules)
+    if detail is not None:
+        label = L(f"{label.en} ({detail.en})", f"{label.fr} ({detail.fr})")
+    return Part(criterion.key, label, state)
 
 
 def eligibility(data: Mapping[str, Any], rules: EligibilityRules | None = None) -> ScoreResult:
     """True when every criterion is met; False when any fails; not computable while any is unknown."""
-    rules = rules or EligibilityRules()
-    parts = tuple(Part(c.key, _label(c, rules), c.check(data, rules)) for c in CRITERIA)
+    rules = rules if rules is not None else published_rules().eligibility
+    parts = tuple(_part(c, data, rules) for c in CRITERIA)
     failed = [p for p in parts if p.value == FAILED]
     unknown = [p for p in parts if p.value == UNKNOWN]
     if failed:

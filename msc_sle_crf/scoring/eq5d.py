@@ -72,7 +72,7 @@ def french_index(levels: Mapping[str, int | None]) -> ScoreResult:
         dec = FRENCH_DECREMENTS[k][level - 2] if level > 1 else Decimal(0)
         total += dec
         parts.append(Part(k, label, level, dec))
-    return ScoreResult("eq5d_index_fr", total.quantize(Decimal("0.001")), RULE_FR, tuple(parts))
+    return ScoreResult("eq5d_index_fr", total, RULE_FR, tuple(parts))  # exact (-0.525491), shown -0.525
 
 
 def check_vas(value: object) -> int:

@@ -1,12 +1,14 @@
 """Cockcroft-Gault creatinine clearance (clinical-reference.md section 9).
 
 CrCl (mL/min) = (140 - age) x weight (kg) / (72 x SCr in mg/dL), x 0.85 for a woman. Creatinine in µmol/L is
-converted with 88.4 (one code path, the reference's DECISION). One decimal place. Actual body weight.
+converted with 88.4 (one code path, the reference's DECISION). Actual body weight. The value is exact: it is shown
+with one decimal place, but the exclusion "< 30 mL/min" is decided on the exact value (29.97 is shown 30.0 and
+excludes).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import Part, ScoreInputError, ScoreResult, not_computable
@@ -34,8 +36,7 @@ def cockcroft_gault(age: int | None, weight_kg: Decimal | None, creatinine: Deci
     crcl = Decimal(140 - age) * weight_kg / (72 * mg_dl)
     if sex == "F":
         crcl *= Decimal("0.85")
-    value = crcl.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     parts = (Part("age", L("Age (years)", "Âge (ans)"), age), Part("weight", L("Weight (kg)", "Poids (kg)"), weight_kg),
-             Part("scr", L("Creatinine (mg/dL)", "Créatinine (mg/dL)"), mg_dl.quantize(Decimal("0.01"))),
+             Part("scr", L("Creatinine (mg/dL)", "Créatinine (mg/dL)"), mg_dl),
              Part("sex", L("Sex", "Sexe"), sex))
-    return ScoreResult("crcl", value, RULE, parts)
+    return ScoreResult("crcl", crcl, RULE, parts)

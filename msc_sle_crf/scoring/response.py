@@ -12,16 +12,19 @@ from collections.abc import Mapping
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.bilag import CLASSIC, Profile, visit_states
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
-from msc_sle_crf.scoring.rules import ResponseRules
+from msc_sle_crf.scoring.rules import ResponseRules, published_rules
 
 
 def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | None]], profile: Profile,
-              rules: ResponseRules) -> ScoreResult:
+              rules: ResponseRules, *, until: str | None) -> ScoreResult:
     rule = f"{name.upper()}: {state}{', sustained' if rules.sustained else ''} ({rules.label}; {profile.key})"
     parts: list[Part] = []
     reached_at: str | None = None
     lost = False
-    for visit in rules.visits:
+    series = rules.visits[:rules.visits.index(until) + 1] if until in rules.visits else rules.visits
+    if until is not None:
+        rule += f", up to {until}"
+    for visit in series:
         grades = visits.get(visit)
         if grades is None:
             parts.append(Part(visit, L(f"{visit}: not done yet", f"{visit} : pas encore faite"), None))
@@ -44,12 +47,13 @@ def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | Non
 
 
 def major_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                            rules: ResponseRules | None = None) -> ScoreResult:
-    rules = rules or ResponseRules()
-    return _response("mcr", rules.mcr_state, visits, profile, rules)
+                            rules: ResponseRules | None = None, *, until: str | None = None) -> ScoreResult:
+    """Over the response visits (``until``: only those up to that visit, the response as it stood then)."""
+    rules = rules if rules is not None else published_rules().response
+    return _response("mcr", rules.mcr_state, visits, profile, rules, until=until)
 
 
 def partial_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                              rules: ResponseRules | None = None) -> ScoreResult:
-    rules = rules or ResponseRules()
-    return _response("pcr", rules.pcr_state, visits, profile, rules)
+                              rules: ResponseRules | None = None, *, until: str | None = None) -> ScoreResult:
+    rules = rules if rules is not None else published_rules().response
+    return _response("pcr", rules.pcr_state, visits, profile, rules, until=until)

@@ -9,7 +9,7 @@ Items are numbered 1-36 (RAND numbering; SF-36v2 1, 2, 3a-j, 4a-d, 5a-c, 6, 7, 8
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from msc_sle_crf.i18n import L
@@ -59,9 +59,13 @@ def recode(item: int, response: int, version: Version) -> int:
     return table[item][response - 1]
 
 
+_ITEM_LABELS = {i: L(f"item {i}", f"item {i}") for i in range(1, 37)}
+
+
 def sf36_scales(responses: Mapping[int, int | None], version: Version,
                 min_items_fraction: Decimal | None = None) -> dict[str, ScoreResult]:
-    """The eight 0-100 scales (one decimal). A blank item is left out; a scale with no answer is not computable."""
+    """The eight 0-100 scales, exact (200/3 stays 66.666..., shown 66.7). A blank item is left out; a scale with no
+    answer is not computable."""
     if version not in TABLES:
         raise ScoreInputError(L(f"SF-36 version must be v1 or v2, not {version}", "version du SF-36 : v1 ou v2"))
     recoded = {i: recode(i, r, version) for i, r in responses.items() if r is not None}
@@ -69,14 +73,14 @@ def sf36_scales(responses: Mapping[int, int | None], version: Version,
     out: dict[str, ScoreResult] = {}
     for key, (label, items) in SCALES.items():
         answered = [i for i in items if i in recoded]
-        parts = tuple(Part(str(i), L(f"item {i}", f"item {i}"), responses.get(i), recoded.get(i)) for i in items)
+        parts = tuple(Part(str(i), _ITEM_LABELS[i], responses.get(i), recoded.get(i)) for i in items)
         enough = answered and (min_items_fraction is None
                                or Decimal(len(answered)) / len(items) >= min_items_fraction)
         if not enough:
-            out[key] = not_computable(key, rule, L(f"{label.en}: {len(answered)} of {len(items)} items answered",
-                                                   f"{label.fr} : {len(answered)} item(s) sur {len(items)}"), parts)
+            reason = L(f"{label.en}: {len(answered)} of {len(items)} items answered",
+                       f"{label.fr} : {len(answered)} item(s) sur {len(items)}")
+            out[key] = not_computable(f"sf36_{key}", rule, reason, parts)
             continue
-        mean = (Decimal(sum(recoded[i] for i in answered)) / len(answered)).quantize(Decimal("0.1"),
-                                                                                     rounding=ROUND_HALF_UP)
-        out[key] = ScoreResult(key, mean, rule + f" ({len(answered)}/{len(items)} items)", parts)
+        mean = Decimal(sum(recoded[i] for i in answered)) / len(answered)
+        out[key] = ScoreResult(f"sf36_{key}", mean, rule + f" ({len(answered)}/{len(items)} items)", parts)
     return out

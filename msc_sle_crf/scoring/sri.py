@@ -14,7 +14,7 @@ from decimal import Decimal
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.bilag import CLASSIC, Profile, bilag_total
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
-from msc_sle_crf.scoring.rules import SriRules
+from msc_sle_crf.scoring.rules import SriRules, published_rules
 from msc_sle_crf.scoring.sledai import check_pga
 
 
@@ -32,7 +32,7 @@ NEW_B = {"C", "D", "E"}
 
 def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASSIC,
          rules: SriRules | None = None) -> ScoreResult:
-    rules = rules or SriRules()
+    rules = rules if rules is not None else published_rules().sri
     rule = f"{rules.version}: SLEDAI drop >= {rules.sledai_drop}, no new BILAG A, <= {rules.max_new_bilag_b} " \
            f"new BILAG B, PGA rise < 0.{rules.pga_worsening_tenths} ({profile.key})"
     parts: list[Part] = []

@@ -1,6 +1,7 @@
 """Synthetic subjects for the TRAINING database: the three dose cohorts and every stage of the study (one screening
-failure, one infusion not tolerated, one withdrawal, one visit overdue), entered through the service layer like real
-data (checked and audited), so a new user sees the whole app at once. All of it is invented.
+failure, one infusion not tolerated, one withdrawal, one visit overdue, a serious infection at M3, an infusion five
+days ago whose D0-D10 window is still open), entered through the service layer like real data (checked and
+audited), so a new user sees the whole app, its outcome tables and safety reviews at once. All of it is invented.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Story:
     aes: tuple[tuple[str, str, int, str], ...] = ()  # term, grade, onset day after D0, relationship
     eos: tuple[str, int] | None = None  # reason, days ago
     screening_only: bool = False
+    reviews: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # visit -> infection, hosp., comorbidity
 
 
 STORIES = (
@@ -67,6 +69,21 @@ STORIES = (
           pga={"M0": "1.5", "M3": "1.4"}, bilag={"M0": {"musculoskeletal": "A"}, "M3": {"musculoskeletal": "B"}},
           eos=("CONSENT", 20)),
     Story("HTG", 1995, "F", None, None, screening_only=True),
+    # Appended after the others so that their numbers (99-001 to 99-006) stay as the tests and guides know them.
+    Story("PLV", 1990, "F", "1", 300, ("M1", "M3", "M6", "M9"),
+          sledai={"SCR": ("arthritis", "rash", "low_complement", "increased_dna_binding"),
+                  "M0": ("arthritis", "rash", "low_complement", "increased_dna_binding"),
+                  "M3": ("rash", "low_complement"), "M6": ("low_complement",), "M9": ()},
+          pga={"M0": "1.6", "M3": "1.3", "M6": "1.0", "M9": "0.6"},
+          bilag={"M0": {"musculoskeletal": "A", "mucocutaneous": "B"}, "M3": {"mucocutaneous": "B"}, "M6": {},
+                 "M9": {}},
+          aes=(("Nausea", "1", 1, "related"), ("Fatigue", "2", 45, "possibly_related"),
+               ("Lung infection", "3", 60, "not_related")),
+          reviews={"M3": ("Y", "Y", "Pneumopathie communautaire, hospitalisée 5 jours")}),
+    Story("RGN", 1983, "M", "4", 5,
+          sledai={"SCR": ("vasculitis", "arthritis"), "M0": ("vasculitis", "arthritis")},
+          pga={"M0": "2.1"}, bilag={"M0": {"vasculitis": "A", "musculoskeletal": "B"}},
+          aes=(("Fever", "2", 1, "related"),)),
 )
 
 
@@ -75,6 +92,7 @@ class DemoWriter:
         self.inputs = study.bindings.scores
         self.doctor, self.nurse, self.study, self.today = doctor, nurse, study, today
         self._last_visit: dict[str, dt.date] = {}
+        self.day0: dict[str, dt.date] = {}
 
     def _save(self, entry: DataEntry, ref: FormRef, values: dict[CellKey, str], complete: bool = True) -> None:
         entry.save_values(ref, values, confirm=True)
@@ -85,8 +103,8 @@ class DemoWriter:
         ref = FormRef(subject, "SCR", "screening")
         age = when.year - story.birth_year
         v = {"ICDAT": _d(when), "ICVER": "2.1", "SCRDAT": _d(when), "AGE": str(age), "SEX": story.sex,
-             "WEIGHT": "61,5" if story.sex == "F" else "78", "ACRANA": "Y", "PREDDOSE": "15", "PREDDUR": "120",
-             "ISREFR": "Y", "ISDRUG": "MMF;AZA", "BELEVER": "N", "RTXEVER": "Y", "RTXLAST": _d(when.replace(
+             "WEIGHT": "61,5" if story.sex == "F" else "78", "ACRANA": "Y",
+             "BELEVER": "N", "RTXEVER": "Y", "RTXLAST": _d(when.replace(
                  year=when.year - 1)), "LVEF": "62" if story.eligible else "35", "MPAP": "18", "AST": "24",
              "ASTULN": "35", "ALT": "30", "ALTULN": "40", "PAO2": "92", "PACO2": "38", "NEUT": "3,2", "PLAT": "210",
              "HGB": "11,8", "CD4": "640", "CREAT": "68", "CHILDPOT": "Y" if story.sex == "F" else "N",
@@ -94,9 +112,18 @@ class DemoWriter:
         if story.sex == "F":
             v |= {"PREGTEST": "NEG", "CONTRA": "Y"}
         group = {i.id: g.id for g in self.study.forms["screening"].groups for i in g.items}
-        self._save(self.doctor, ref, {(group[k], 0, k): t for k, t in v.items()}, not story.screening_only)
+        values: dict[CellKey, str] = {(group[k], 0, k): t for k, t in v.items()}
+        # Refractoriness, one row per immunosuppressant: mycophenolate above its threshold (the criterion met),
+        # azathioprine below it.
+        refr = self.inputs.screening.refractory
+        for row, (drug, dose, days) in enumerate((("MMF", "2500", "180"), ("AZA", "1,5", "120")), start=1):
+            values |= {(refr.group or "", row, refr.drug): drug, (refr.group or "", row, refr.dose): dose,
+                       (refr.group or "", row, refr.days): days, (refr.group or "", row, refr.failed): "Y"}
+        self._save(self.doctor, ref, values, not story.screening_only)
         if story.screening_only:
             return
+        # Corticosteroids up to screening (the prednisone criterion reads them): 15 mg/day for 120 days.
+        self.steroids(subject, "SCR", when - dt.timedelta(days=120), "15", when)
         dm = {"BRTHDAT": f"UK/06/{story.birth_year}", "ETHNIC": "NR", "HEIGHT": "165" if story.sex == "F" else "178",
               "WEIGHT": "61,5" if story.sex == "F" else "78", "CHILDPOT": "Y" if story.sex == "F" else "N"}
         if story.sex == "F":
@@ -127,10 +154,10 @@ class DemoWriter:
 
     def questionnaires(self, subject: str, event: str, when: dt.date, better: int) -> None:
         sf = self.study.forms["sf36"]
-        values = {("admin", 0, "SFDAT"): _d(when)}
+        values = {("admin", 0, "SFDAT"): _d(when), ("admin", 0, self.inputs.sf36.version): "v2"}
         for item in sf.all_items():
             codelist = sf.codelist_for(item)
-            if item.id.startswith("SF") and codelist is not None:
+            if item.id in self.inputs.sf36.questions and codelist is not None:
                 n = len(codelist.items)
                 values[(sf.group_of(item.id).id, 0, item.id)] = str(min(n, max(1, (n + 1) // 2 + better)))
         self._save(self.doctor, FormRef(subject, event, "sf36"), values)
@@ -194,9 +221,17 @@ class DemoWriter:
             ("vs", 1, "VSTIM"): "09:30", ("vs", 1, "VSTEMP"): "36,7", ("vs", 1, "VSHR"): "72",
             ("vs", 1, "VSSYSBP"): "121", ("vs", 1, "VSDIABP"): "76", ("vs", 1, "VSSPO2"): "99"})
         self.labs(subject, event, when)
-        self._save(self.doctor, FormRef(subject, event, "toxicity_review"), {
-            ("review", 0, "TXDAT"): _d(when), ("review", 0, "TXNEWAE"): "N", ("review", 0, "TXINFECT"): "N",
-            ("review", 0, "TXHOSP"): "N"})
+        previous = self._last_visit.get(subject, when - dt.timedelta(days=30))
+        review = self.study.bindings.toxicity_review
+        infection, hospital, comorbidity = story.reviews.get(event, ("N", "N", ""))
+        values = {(review.group or "", 0, review.date): _d(when),
+                  (review.group or "", 0, review.new_event): "Y" if any(
+                      previous < self.day0[subject] + dt.timedelta(days=a[2]) <= when for a in story.aes) else "N",
+                  (review.group or "", 0, review.infection): infection,
+                  (review.group or "", 0, review.hospitalisation): hospital}
+        if comorbidity:
+            values[(review.group or "", 0, review.comorbidities)] = comorbidity
+        self._save(self.doctor, FormRef(subject, event, "toxicity_review"), values)
         # Tapering prednisone: each visit records the dose taken since the previous visit.
         previous = self._last_visit.get(subject, when - dt.timedelta(days=30))
         self.steroids(subject, event, previous + dt.timedelta(days=1), str(max(5, 15 - 2 * index)), when)
@@ -221,9 +256,10 @@ class DemoWriter:
             self.sledai(subject, "M0", story.sledai.get("M0", ()), story.pga.get("M0", "1.0"), m0)
             self.bilag(subject, "M0", story.bilag.get("M0", {}), m0)
             self.questionnaires(subject, "M0", m0, 0)
-            self.steroids(subject, "M0", m0 - dt.timedelta(days=90), "15", m0)
+            self.steroids(subject, "M0", screening_day + dt.timedelta(days=1), "15", m0)  # since screening
             self._last_visit[subject] = m0
             self.labs(subject, "M0", m0)
+            self.day0[subject] = day0
             self.infusion_day(subject, story, day0)
             self.adverse_events(subject, story, day0)
             for index, event in enumerate(story.visits, start=1):

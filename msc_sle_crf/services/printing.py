@@ -45,7 +45,8 @@ class Printing:
         """(certificate PEM, encrypted key PEM): made with the site (or on first use for older sites), audited."""
         return site_certificate(self.ctx)
 
-    def _info(self, lang: Lang) -> PageInfo:
+    def page_info(self, lang: Lang) -> PageInfo:
+        """What every page of a printout says: study, site, when and by whom it was made."""
         settings = self.settings.all()
         clock = self.ctx.clock
         actor = self.ctx.actor
@@ -83,7 +84,7 @@ class Printing:
     # ----- documents --------------------------------------------------------------------------------------------
     def form_pdf(self, ref: FormRef, *, with_audit: bool = False) -> bytes:
         self.ctx.require(Perm.PRINT, subject=ref.subject)
-        pdf = CrfDocument(self._info(current_lang())).forms([self._form_print(ref, with_audit=with_audit)])
+        pdf = CrfDocument(self.page_info(current_lang())).forms([self._form_print(ref, with_audit=with_audit)])
         return self._sign(pdf, f"CRF {ref.subject} {ref.event} {ref.form}")
 
     def casebook_pdf(self, subject: str, *, event: str | None = None, with_audit: bool = False,
@@ -110,12 +111,17 @@ class Printing:
             prints.append(self._form_print(ref, with_audit=with_audit))
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
-        pdf = CrfDocument(self._info(current_lang()), half, cancelled).forms(prints)
+        pdf = CrfDocument(self.page_info(current_lang()), half, cancelled).forms(prints)
         return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
+
+    def sign_document(self, pdf: bytes, what: str) -> bytes:
+        """Sign a PDF made elsewhere (the outcome and safety reports) with the site certificate, like the CRFs."""
+        self.ctx.require(Perm.PRINT)
+        return self._sign(pdf, what)
 
     def blank_crf_pdf(self) -> bytes:
         self.ctx.require(Perm.PRINT)
-        return self._sign(CrfDocument(self._info(current_lang())).blank(self.study), "annotated CRF")
+        return self._sign(CrfDocument(self.page_info(current_lang())).blank(self.study), "annotated CRF")
 
     def check_output(self, target: Path | str) -> Path:
         """Refuse (clear message, nothing changed) an output path that must not be written (see

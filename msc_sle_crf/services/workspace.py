@@ -22,6 +22,7 @@ from msc_sle_crf.services.entry import DataEntry
 from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import Monitoring
+from msc_sle_crf.services.outcomes import Outcomes
 from msc_sle_crf.services.overview import Overview
 from msc_sle_crf.services.printing import Printing
 from msc_sle_crf.services.settings import Settings
@@ -94,6 +95,10 @@ class Workspace:
     def printing(self) -> Printing:
         return Printing(self.ctx, self.study, self.entry, self.lifecycle, self.monitoring, self.settings,
                         self.integrity)
+
+    @cached_property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(self.ctx, self.study, self.overview, self.printing, self.settings)
 
     # ----- the session -----------------------------------------------------------------------------------------
     def lock(self) -> Changes:

@@ -28,6 +28,8 @@ from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult, score_label
+from msc_sle_crf.scoring.subject import SubjectScores
+from msc_sle_crf.scoring.toxicity import View
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.overview import SubjectOverview
@@ -86,6 +88,30 @@ def _eligibility_html(result: ScoreResult | None) -> str:
     return "".join(parts)
 
 
+def toxicity_html(scores: SubjectScores) -> str:
+    """Each toxicity window begun so far: maximum CTCAE grade (all events, related), serious events, decided or why
+    not yet."""
+    begun = scores.begun()
+    if not begun:
+        return ""
+    rows = [f"<h3>{tr('Toxicity by window (maximum CTCAE grade)', 'Toxicité par fenêtre (grade CTCAE maximal)')}"
+            f"</h3><table><tr><th></th><th>{tr('All events', 'Tous les EI')}</th><th>{tr('Related', 'Liés')}</th>"
+            f"<th>{tr('Serious', 'Graves')}</th><th></th></tr>"]
+
+    def grade(view: View) -> str:  # a grade that makes the window "not tolerated" stands out
+        return f'<b style="color:#b00020">{view.max_grade}</b>' if view.drivers else str(view.max_grade)
+
+    for t in begun:
+        state = tr("decided", "évaluée") if t.all.decided else html.escape(
+            t.all.reason.get() if t.all.reason else tr("not decided yet", "pas encore évaluée"))
+        socs = ", ".join(f"{html.escape(soc)} {g}" for soc, g in sorted(t.all.by_soc.items()))
+        rows.append(f"<tr><td>{html.escape(t.window.label.as_l().get())}</td><td>{grade(t.all)}</td>"
+                    f"<td>{grade(t.related)}</td><td>{len(t.serious)}</td><td style='color:#5f6b76'>{state}"
+                    + (f"<br>{socs}" if socs else "") + "</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
 def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
     scores = overview.scores
     parts = ['<style>td, th { padding: 3px 8px; } th { text-align: left; background: #eef2f6; }</style>']
@@ -100,6 +126,7 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
         drivers = ", ".join(html.escape(p.label.get()) for p in result.breakdown) if result else ""
         parts.append(f"<tr><td>{label}</td><td>{verdict}</td><td>{drivers}</td></tr>")
     parts.append("</table>")
+    parts.append(toxicity_html(scores))
     parts.append(f"<h3>{tr('Clinical response', 'Réponse clinique')}</h3><table>")
     for key in ("mcr", "pcr"):
         result = scores.overall.get(key)

@@ -140,6 +140,10 @@ class MainWindow(QMainWindow):
         self.logout_action.triggered.connect(self.logout)
         for action in (self.change_password_action, self.lock_action, self.logout_action):
             self.user_menu.addAction(action)
+        self.study_menu = bar.addMenu("")
+        self.outcomes_action = QAction(self)
+        self.outcomes_action.triggered.connect(self.open_outcomes)
+        self.study_menu.addAction(self.outcomes_action)
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
         self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
@@ -165,6 +169,10 @@ class MainWindow(QMainWindow):
         self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
         self.lock_action.setText(tr("Lock", "Verrouiller"))
         self.logout_action.setText(tr("Log out", "Se déconnecter"))
+        self.study_menu.setTitle(tr("Study", "Étude"))
+        self.outcomes_action.setText(tr("Outcomes and cohort safety reviews…",
+                                        "Critères de jugement et revues de tolérance par cohorte…"))
+        self.outcomes_action.setEnabled(ws.can(Perm.VIEW_OUTCOMES))
         self.admin_menu.setTitle(tr("Administration", "Administration"))
         self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
         self.verify_action.setText(tr("Check integrity (database and audit trail)",
@@ -206,9 +214,14 @@ class MainWindow(QMainWindow):
     def _track(self, dialog: QObject) -> None:
         """Dialogs are hidden at lock and closed (their typing saved) when another user takes over."""
         self.open_dialogs.append(dialog)
+        def forget(*_args: object) -> None:
+            if dialog in self.open_dialogs:
+                self.open_dialogs.remove(dialog)
+
         finished = getattr(dialog, "finished", None)
         if finished is not None:
-            finished.connect(lambda _r: self.open_dialogs.remove(dialog) if dialog in self.open_dialogs else None)
+            finished.connect(forget)
+        dialog.destroyed.connect(forget)  # a window closed for good (deleted on close) is forgotten too
 
     def open_casebook(self, row: int) -> None:
         number = self.subjects.subject_at(row)
@@ -224,6 +237,12 @@ class MainWindow(QMainWindow):
         dialog.form_opened.connect(self._track)
         self._track(dialog)
         dialog.open()
+
+    def open_outcomes(self) -> None:
+        from msc_sle_crf.ui.outcomes import open_outcomes
+
+        if self.ws.can(Perm.VIEW_OUTCOMES):
+            self._track(open_outcomes(self.ws, self, self.ops))
 
     def new_subject(self) -> None:
         dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
@@ -282,7 +301,11 @@ class MainWindow(QMainWindow):
             saver = getattr(dialog, "save_draft", None)
             if saver is not None:
                 saver()
-            dialog.done(0)
+            finish = getattr(dialog, "done", None)
+            if finish is not None:
+                finish(0)
+            else:  # a window, not a dialog: closed (it shows another user's view of the data otherwise)
+                dialog.close()
             if dialog in self.open_dialogs:  # finished() may already have removed it
                 self.open_dialogs.remove(dialog)
 

@@ -398,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backup", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
     _study_commands(sub, command)
+    from msc_sle_crf.cli.reports import add_report_commands
+
+    add_report_commands(sub, command)  # report safety / report outcomes
     return parser
 
 
