@@ -90,6 +90,7 @@ def main() -> None:
     shipped = load_study()
     form = big_form()
     study = StudyDef(meta=StudyMeta(name="B", protocol="B", title=shipped.meta.title, version="1",
+                                    scoring=shipped.meta.scoring,
                                     events=(EventDef(id="V1", label=shipped.meta.title, forms=("big",)),)),
                      forms={"big": form})
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,7 +57,7 @@ def main() -> None:
         print(f"12-month casebook ({len(statuses)} form instances, audit appendix, ~{pages} pages, "
               f"{len(book) // 1024} KiB), signed: median {statistics.median(books):.2f} s (target <= 2 s)")
         prints = [printing._form_print(FormRef("99-001", e, f), with_audit=True) for e, f in statuses]
-        unsigned = CrfDocument(printing._info(current_lang())).forms(prints)
+        unsigned = CrfDocument(printing.page_info(current_lang())).forms(prints)
         cert_pem, key_pem = printing.certificate()
         passphrase = certificate.passphrase_from(printing.ctx.store.key)
         signing, _ = timed(lambda: sign.sign(unsigned, cert_pem, key_pem, passphrase, reason="bench", location="x"),
