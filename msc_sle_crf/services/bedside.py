@@ -317,7 +317,7 @@ class Bedside:
         self.ctx.require(Perm.VIEW_DATA)
         by_subject: dict[int, list[InfusionEvent]] = defaultdict(list)
         with self.ctx.read() as session:
-            numbers = dict(session.execute(select(Subject.id, Subject.subject_number)).tuples().all())
+            numbers = {row[0]: row[1] for row in session.execute(select(Subject.id, Subject.subject_number))}
             for event in session.execute(select(InfusionEvent).where(
                     InfusionEvent.kind.in_([*TIMER_KINDS, "correct", "not_done"])).order_by(InfusionEvent.id)
                                          ).scalars():

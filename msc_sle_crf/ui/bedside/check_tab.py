@@ -74,6 +74,7 @@ class CheckTab(QWidget):
         self.study = study
         self.protocol = protocol
         self.local_now = local_now  # the workstation's wall clock (naive), to tell an expired product
+        self._shown: dict[str, str] = {}  # what the last recorded check put in the fields
         layout = QHBoxLayout(self)
         frame, box, self.check_title = panel()
         grid = QGridLayout()
@@ -180,6 +181,36 @@ class CheckTab(QWidget):
                             labelled_cells_e6=f["cells"].text(), use_by=f["use_by"].text(),
                             premedication=f["premed"].text())
 
+    # ----- a hand-over: what one user typed is theirs ----------------------------------------------------------------
+    def typed_values(self) -> dict[str, str]:
+        """What was typed and not recorded (fields that differ from the last recorded check, and the cohort)."""
+        out = {key: edit.text() for key, edit in self.check_fields.items()
+               if edit.text() and edit.text() != self._shown.get(key)}
+        cohort = self.cohort()
+        if cohort and cohort != self._shown.get("cohort"):
+            out["cohort"] = cohort
+        return out
+
+    def clear_typing(self) -> None:
+        """Another user may come: nothing typed here (not even the identity attestation) stays on the screen."""
+        for edit in (*self.check_fields.values(), self.second_user, self.second_password):
+            edit.clear()
+        self.identity_box.setChecked(False)
+        self.cohort_group.setExclusive(False)
+        for button in self.cohort_buttons.values():
+            button.setChecked(False)
+        self.cohort_group.setExclusive(True)
+        self._shown = {}
+
+    def restore(self, draft: dict[str, str]) -> None:
+        """Put back this user's unsaved check into the empty fields."""
+        for key, text in draft.items():
+            if key in self.check_fields and not self.check_fields[key].text():
+                self.check_fields[key].setText(text)
+        cohort = self.cohort_buttons.get(draft.get("cohort", ""))
+        if cohort is not None and not self.cohort():
+            cohort.setChecked(True)
+
     def _ask_second(self) -> None:
         """The password leaves the field at once, whatever the answer."""
         user, password = self.second_user.text().strip(), self.second_password.text()
@@ -247,12 +278,17 @@ class CheckTab(QWidget):
         if use_by:
             recorded["use_by"] = dt.datetime.fromisoformat(str(use_by)).strftime("%d/%m/%Y %H:%M")
         for key, value in recorded.items():
-            if value is not None and not self.check_fields[key].text():
-                self.check_fields[key].setText(number(value) if key in DECIMAL_FIELDS else str(value))
+            if value is None:
+                continue
+            text = number(value) if key in DECIMAL_FIELDS else str(value)
+            self._shown[key] = text
+            if not self.check_fields[key].text():
+                self.check_fields[key].setText(text)
+        self._shown["cohort"] = str(d.get("cohort"))
         cohort = self.cohort_buttons.get(str(d.get("cohort")))
         if cohort is not None and not self.cohort():
             cohort.setChecked(True)
-        self.identity_box.setChecked(True)
+        # The identity attestation is not carried over: whoever records the check again ticks it again.
         when = stored_time(clock, product.at)
         self.recorded_line.setText(tr(f"Recorded on {when} by {product.by}. A new check can be recorded over it: "
                                       "both stay in the record.",

@@ -16,10 +16,15 @@ from msc_sle_crf.ui.common import named
 
 BEDSIDE_STYLE = """
 QLabel#identity { font-size: 20pt; font-weight: bold; color: #1d2b3a; }
-QLabel#clock { font-size: 40pt; font-weight: bold; color: #1d2b3a; font-family: "DejaVu Sans Mono"; }
+QLabel#clock { font-size: 36pt; font-weight: bold; color: #1d2b3a; font-family: "DejaVu Sans Mono"; }
 QLabel#phase { font-size: 13pt; font-weight: bold; color: white; padding: 6px 14px; border-radius: 14px; }
 QLabel#next { font-size: 15pt; font-weight: bold; padding: 8px 12px; border-radius: 6px; }
-QPushButton#timerButton { font-size: 15pt; font-weight: bold; min-height: 56px; min-width: 120px; }
+QPushButton#timerButton { font-size: 14pt; font-weight: bold; min-height: 52px; min-width: 120px; }
+QPushButton#stopButton { font-size: 14pt; font-weight: bold; min-height: 52px; min-width: 130px; color: white;
+                         background: #b00020; border-radius: 4px; }
+QPushButton#stopButton:disabled { background: #d9a0a8; }
+QLabel#readiness { font-size: 11pt; padding: 4px 8px; border-radius: 6px; }
+QLabel#restored { font-size: 11pt; color: #1f5fa8; }
 QPushButton#big { font-size: 13pt; font-weight: bold; min-height: 48px; }
 QLineEdit#vital { font-size: 20pt; min-height: 56px; max-width: 120px; }
 QLabel#vitalLabel { font-size: 12pt; color: #33414e; }
@@ -56,13 +61,6 @@ def number(value: object) -> str:
     """A measured or computed number as the user writes it: decimal comma in French (``38,6``, ``+3,4``)."""
     text = str(value)
     return text.replace(".", ",") if current_lang() is Lang.FR else text
-
-
-def mmss(seconds: float) -> str:
-    """A duration as the running clock shows it: ``05:00``, ``1:05:00``."""
-    whole = int(max(0, seconds))
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 def stored_time(clock: Clock, wall: dt.datetime) -> str:
