@@ -91,6 +91,7 @@ class BedsideWindow(QWidget):
         for tab in (self.check_tab, self.vitals_panel, self.after_tab):
             self.tabs.addTab(tab, "")
         outer.addWidget(self.tabs, 1)
+        outer.addStretch(0)  # the question's room when it replaces the tabs
         for button in self.findChildren(QPushButton):
             button.setAutoDefault(True)  # a focused button takes Enter; there is no default button
         self.session.lock_button.setAutoDefault(False)
@@ -208,6 +209,7 @@ class BedsideWindow(QWidget):
         drafts, if any, and their name)."""
         self.ws = ws
         self.bedside = ws.bedside
+        self.state = None  # nothing of the previous session is redrawn before this user's drafts are put back
         self.retranslate()
         self.reload()
 
@@ -329,8 +331,10 @@ class BedsideWindow(QWidget):
     # ----- the questions of the screen ---------------------------------------------------------------------------
     def ask(self, ask: Ask, act: Callable[[list[str]], bool]) -> None:
         """Ask in the sheet; ``act`` runs on confirmation and returns True when done (the sheet closes) or False
-        (it stays open, with the refusal shown in it)."""
+        (it stays open, with the refusal shown in it). The question takes the place of the tabs (the header, with
+        the running clock, stays): the window keeps within an 800-pixel screen."""
         self.tabs.setEnabled(False)
+        self.tabs.hide()
 
         def answered(values: list[str]) -> None:
             if act(values):
@@ -345,6 +349,7 @@ class BedsideWindow(QWidget):
 
     def _sheet_closed(self) -> None:
         self.tabs.setEnabled(True)
+        self.tabs.show()
         self.tick()
 
     def run(self, write: Callable[[], R], *, in_sheet: bool = False) -> R | None:
