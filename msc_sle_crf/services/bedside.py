@@ -349,6 +349,8 @@ class Bedside:
         unmet: list[Unmet] = []
         subject_row = self._subject_id(subject)
         unmet += self._eligibility(subject, subject_row)
+        if any(u.code == "ended" for u in unmet):
+            return Readiness(tuple(unmet))  # a subject out of the study: nothing else matters
         dose = self.day.dose
         cohort = self._value(dose.form, self.day.event, subject, dose.cohort)
         weight = self._value(dose.form, self.day.event, subject, dose.weight)

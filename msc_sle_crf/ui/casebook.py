@@ -7,7 +7,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QGuiApplication, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -36,10 +36,8 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
-from msc_sle_crf.ui.lock_screen import SessionStrip
+from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
-
-VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
@@ -147,6 +145,7 @@ class CasebookDialog(QDialog):
         self.overview_service = self.ws.overview
         self.ops.data_changed.connect(self._on_changes)
         self.resize(1240, 740)
+        self._fitted = False
         layout = QVBoxLayout(self)
         self.session = SessionStrip()
         self.session.lock_requested.connect(self.lock_requested.emit)
@@ -239,10 +238,9 @@ class CasebookDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         """Within the screen (title bar included)."""
         super().showEvent(event)
-        screen = self.screen()
-        if screen is not None and QGuiApplication.platformName() not in VIRTUAL_SCREENS:
-            area = screen.availableGeometry()
-            self.resize(min(self.width(), area.width() - 20), min(self.height(), area.height() - 40))
+        if not self._fitted:
+            self._fitted = True
+            fit_when_shown(self, 1240, 760)
 
     def retranslate(self) -> None:
         self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}") + f" — {self.ws.actor.full_name}")

@@ -15,7 +15,16 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
@@ -40,7 +49,7 @@ from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
-from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip
+from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
 
@@ -128,6 +137,7 @@ class MainWindow(QMainWindow):
         self.lock_screen.takeover_requested.connect(self._takeover)
         self.open_dialogs: list[Any] = []
         self.strips: list[SessionStrip] = [self.session]
+        self._fitted = False
         self.live: list[LiveInfusion] = []  # running infusions, read when data changes (not while locked)
         self.alarm = DueAlarm(parent=self)
         self.modal_policy = WindowModalDialogs(self)
@@ -440,6 +450,13 @@ class MainWindow(QMainWindow):
         self.idle.stop()
         self.logged_out.emit()
         self.close()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Within the screen, title bar included (it opened 1280 x 800 on an 800-pixel screen)."""
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            fit_when_shown(self, 1280, 800)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """No timer of this session may fire after it (the idle lock would write to a closed database), and no

@@ -167,7 +167,7 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
               tr(f"Subject {_who(w)}: this reading has unusual values:\n{lines}\nSave them as measured?",
                  f"Patient {_who(w)} : cette mesure a des valeurs inhabituelles :\n{lines}\nLes enregistrer telles "
                  "que mesurées ?"),
-              tr("Save as measured", "Enregistrer telles que mesurées")), save)
+              tr("Save as measured", "Enregistrer telles que mesurées"), cancel_first=True), save)
     w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs"))
 
 

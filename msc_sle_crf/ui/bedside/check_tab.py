@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -113,17 +114,20 @@ class CheckTab(QWidget):
         self.record_check_button = named(QPushButton(), "big")
         self.record_check_button.clicked.connect(lambda: self.check_requested.emit(self.entry()))
         box.addWidget(self.record_check_button)
-        baseline = QHBoxLayout()
-        self.baseline_line = named(QLabel(), "next")
-        self.baseline_line.setWordWrap(True)
-        baseline.addWidget(self.baseline_line, 1)
-        self.baseline_button = named(QPushButton(), "big")
-        self.baseline_button.clicked.connect(self.baseline_requested.emit)
-        baseline.addWidget(self.baseline_button)
-        box.addLayout(baseline)
         box.addStretch(1)
         layout.addWidget(frame, 3)
-        layout.addWidget(self._second_panel(), 2)
+        right = QVBoxLayout()
+        right.addWidget(self._second_panel())
+        baseline, baseline_box, self.baseline_title = panel()  # the last thing before the start, beside the check
+        self.baseline_line = named(QLabel(), "next")
+        self.baseline_line.setWordWrap(True)
+        baseline_box.addWidget(self.baseline_line)
+        self.baseline_button = named(QPushButton(), "big")
+        self.baseline_button.clicked.connect(self.baseline_requested.emit)
+        baseline_box.addWidget(self.baseline_button)
+        right.addWidget(baseline)
+        right.addStretch(1)
+        layout.addLayout(right, 2)
 
     def _second_panel(self) -> QWidget:
         frame, box, self.second_title = panel()
@@ -142,7 +146,6 @@ class CheckTab(QWidget):
         self.second_status = named(QLabel(), "next")
         self.second_status.setWordWrap(True)
         box.addWidget(self.second_status)
-        box.addStretch(1)
         return frame
 
     def _cohorts(self) -> tuple[str, ...]:
@@ -160,6 +163,7 @@ class CheckTab(QWidget):
             self.check_labels[key].setText(label.get())
         self.cohort_label.setText(tr("Dose cohort", "Cohorte de dose"))
         self.baseline_button.setText(tr("Baseline vital signs…", "Signes vitaux de référence…"))
+        self.baseline_title.setText(tr("Before the start", "Avant le début"))
         self.record_check_button.setText(tr("Record the check", "Enregistrer la vérification"))
         self.second_title.setText(tr("Second person", "Seconde personne"))
         self.second_note.setText(tr("A second member of staff checks the product against the prescription and signs "
@@ -169,6 +173,7 @@ class CheckTab(QWidget):
         self.second_user.setPlaceholderText(tr("User name", "Nom d'utilisateur"))
         self.second_password.setPlaceholderText(tr("Password", "Mot de passe"))
         self.second_button.setText(tr("Confirm the check", "Confirmer la vérification"))
+        self.update_dose()
 
     # ----- what the nurse entered ---------------------------------------------------------------------------------
     def cohort(self) -> str:

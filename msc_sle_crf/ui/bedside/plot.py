@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
@@ -49,6 +49,7 @@ class ClockAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph has no type inf
     def __init__(self, origin: dt.datetime) -> None:
         super().__init__(orientation="bottom")
         self.origin = origin
+        self.setTickSpacing(major=60, minor=15)  # hours, and quarters of an hour (the schedule's rhythm)
 
     def tickStrings(self, values: Sequence[float], scale: float, spacing: float) -> list[str]:
         return [f"{self.origin + dt.timedelta(minutes=v):%H:%M}" for v in values]
@@ -96,6 +97,10 @@ class TrendPlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 self.series[measure] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                                  symbolBrush=colour, symbolPen=colour)
         self.plots["temperature"].addItem(self.empty)
+
+    def sizeHint(self) -> QSize:
+        """Small: the plot takes the room left (a page that scrolls would otherwise be sized for its 480 pixels)."""
+        return QSize(600, 240)
 
     def _band(self, name: str, row: str, low: float, high: float) -> None:
         band = self.bands.get(name)

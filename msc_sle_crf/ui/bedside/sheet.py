@@ -49,6 +49,7 @@ class Ask:
     fields: tuple[AskField, ...] = ()
     danger: bool = False  # irreversible (or hard to take back): red, and the focus starts on Cancel
     notice: bool = False  # something to read (a refusal): one button, no Cancel
+    cancel_first: bool = False  # the focus starts on Cancel (an Enter typed on after the last value goes back)
 
 
 Answer = Callable[[list[str]], None]
@@ -133,7 +134,7 @@ class Sheet(QFrame):
         self._update()
         self.show()
         first = next((f for f in self.fields if isinstance(f, QLineEdit)), None)
-        if ask.danger and not ask.fields:
+        if (ask.danger or ask.cancel_first) and not ask.fields:
             self.cancel_button.setFocus()
         elif ask.notice:
             self.confirm_button.setFocus()

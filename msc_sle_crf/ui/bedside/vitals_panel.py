@@ -100,14 +100,15 @@ class VitalsPanel(QWidget):
             grid.addWidget(label, 0, n)
             grid.addWidget(edit, 1, n)
         box.addLayout(grid)
+        self.restored = named(QLabel(), "restored")
+        self.restored.setWordWrap(True)
+        self.restored.hide()
+        box.addWidget(self.restored)
         buttons = QHBoxLayout()
         self.extra_box = named(QCheckBox(), "extraReading")
         self.extra_box.toggled.connect(lambda _on: self.point_picked.emit(""))
         buttons.addWidget(self.extra_box)
         buttons.addStretch(1)
-        self.restored = named(QLabel(), "restored")
-        self.restored.hide()
-        buttons.addWidget(self.restored)
         self.save_button = named(QPushButton(), "primary")
         self.save_button.setAutoDefault(True)
         self.save_button.setMinimumHeight(48)
@@ -158,6 +159,7 @@ class VitalsPanel(QWidget):
 
     def _edited(self, item: str, text: str) -> None:
         self._advanced_into = None
+        self.restored.hide()
         self.typed.emit(item, text)
         if item == self.vs.temperature and COMPLETE_TEMPERATURE.fullmatch(text.strip()):
             nxt = self.vital_fields[self.vs.heart_rate]

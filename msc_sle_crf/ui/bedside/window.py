@@ -22,8 +22,17 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from msc_sle_crf.clock import Clock, local_now
 from msc_sle_crf.errors import CrfError
@@ -44,12 +53,10 @@ from msc_sle_crf.ui.bedside.style import BAD, BEDSIDE_STYLE, GOOD
 from msc_sle_crf.ui.bedside.timer_panel import TimerPanel
 from msc_sle_crf.ui.bedside.vitals_panel import VitalsPanel
 from msc_sle_crf.ui.common import error_text, named, tr
-from msc_sle_crf.ui.lock_screen import SessionStrip
+from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
 
 TOLERANCE_SCORE = "not_tolerated_all"  # the tolerance decision shown on tab 3 (scoring.endpoint)
-TITLE_BAR = 34  # what a window manager adds above the window (the window must fit the screen with it)
-VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
 R = TypeVar("R")
 
 
@@ -89,7 +96,11 @@ class BedsideWindow(QWidget):
         self.after_tab = AfterTab(ws.study.bindings.tolerance)
         self.tabs = QTabWidget()
         for tab in (self.check_tab, self.vitals_panel, self.after_tab):
-            self.tabs.addTab(tab, "")
+            page = QScrollArea()  # on a smaller screen (1366 x 768) a page scrolls rather than leaving the screen
+            page.setWidgetResizable(True)
+            page.setFrameShape(QFrame.Shape.NoFrame)
+            page.setWidget(tab)
+            self.tabs.addTab(page, "")
         outer.addWidget(self.tabs, 1)
         outer.addStretch(0)  # the question's room when it replaces the tabs
         for button in self.findChildren(QPushButton):
@@ -181,14 +192,9 @@ class BedsideWindow(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         """The first time it is shown: as large as the screen allows, title bar included (1280 x 800 laptops)."""
         super().showEvent(event)
-        if self._fitted:
-            return
-        self._fitted = True
-        screen = self.screen()
-        if screen is not None and QGuiApplication.platformName() not in VIRTUAL_SCREENS:
-            area = screen.availableGeometry()
-            self.resize(min(1280, area.width()), min(800, area.height()) - TITLE_BAR)
-            self.move(area.left() + max(0, (area.width() - self.width()) // 2), area.top())
+        if not self._fitted:
+            self._fitted = True
+            fit_when_shown(self, 1280, 800)
 
     # ----- data -----------------------------------------------------------------------------------------------------
     @property
@@ -272,7 +278,7 @@ class BedsideWindow(QWidget):
             self.readiness_label.setStyleSheet(GOOD)
             return
         self.readiness_label.setText(tr("Before the start: ", "Avant le début : ")
-                                     + "; ".join(u.message.get() for u in readiness.unmet) + ".")
+                                     + tr("; ", " ; ").join(u.message.get() for u in readiness.unmet) + ".")
         self.readiness_label.setStyleSheet(BAD)
 
     def _render_after(self) -> None:
@@ -314,6 +320,9 @@ class BedsideWindow(QWidget):
         can_start, label = self._start_label()
         self.timer_panel.show_timer(now.timer, can_start=can_start and not self.sheet.is_open, start_label=label,
                                     undo_left=T.undo_left_seconds(now.timer, self._now(), self.bedside.protocol))
+        if self.sheet.is_open:  # one thing at a time: the question first
+            for button in self.timer_buttons.values():
+                button.setEnabled(False)
         self.vitals_panel.show_points(list(now.points), self._clock())
         actions.draw_plot(self)
         self.status_line_changed.emit(self.status_line(now))
@@ -380,7 +389,7 @@ class BedsideWindow(QWidget):
     def go_to_baseline(self) -> None:
         self.selected_point = BASELINE
         self.vitals_panel.extra_box.setChecked(False)
-        self.tabs.setCurrentWidget(self.vitals_panel)
+        self.tabs.setCurrentIndex(1)
         self.vitals_panel.focus_entry()
         self.tick()
 
