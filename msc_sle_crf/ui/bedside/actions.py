@@ -15,7 +15,7 @@ from msc_sle_crf.infusion.monitor import mmss
 from msc_sle_crf.services.bedside import VitalsNeedConfirmation
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.bedside.sheet import Ask, AskField
-from msc_sle_crf.ui.bedside.style import local_hm, stored_time
+from msc_sle_crf.ui.bedside.style import BAD, GOOD, local_hm, stored_time
 from msc_sle_crf.ui.common import tr
 
 if TYPE_CHECKING:
@@ -197,3 +197,31 @@ def draw_plot(w: BedsideWindow) -> None:
         readings.append((when, w.vs.by_name(r.values)))
     planned = [(p.point.id, local(p.planned)) for p in now.points if p.planned is not None and p.point.id != "BASE"]
     w.plot.show_day(protocol=w.bedside.protocol, origin=origin, end=end, planned=planned, readings=readings)
+
+
+def show_readiness(w: BedsideWindow) -> None:
+    """Before the start: what is still missing (or that all is ready), beside the Start button."""
+    readiness = w.readiness
+    if readiness is None:
+        w.readiness_label.hide()
+        return
+    w.readiness_label.show()
+    if readiness.ready:
+        w.readiness_label.setText(tr("Ready to start: every check before the infusion is done.",
+                                     "Prêt à démarrer : toutes les vérifications avant la perfusion sont faites."))
+        w.readiness_label.setStyleSheet(GOOD)
+        return
+    w.readiness_label.setText(tr("Before the start: ", "Avant le début : ")
+                              + tr("; ", " ; ").join(u.message.get() for u in readiness.unmet) + ".")
+    w.readiness_label.setStyleSheet(BAD)
+
+
+def start_label(w: BedsideWindow) -> tuple[bool, str | None]:
+    """Whether Start can be pressed now by this user, and what it says."""
+    readiness = w.readiness
+    if readiness is None or readiness.ready:
+        return readiness is not None, None
+    if readiness.blocking or not may_override(w.ws):
+        return False, tr("Start (see what is missing)", "Démarrer (voir ce qui manque)")
+    return True, tr("Start without ", "Démarrer sans ") + ", ".join(
+        tr(*SHORT.get(u.code, (u.code, u.code))) for u in readiness.overridable) + "…"

@@ -326,4 +326,6 @@ class CheckTab(QWidget):
         self.second_status.setStyleSheet(BAD)
 
     def second_confirmed(self) -> None:
+        """Confirmed: the second person's name leaves the sign-in field too (their password already did)."""
         self.second_status.setStyleSheet(GOOD)
+        self.second_user.clear()

@@ -61,7 +61,7 @@ class TrendPlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(230)
+        self.setMinimumHeight(200)
         self.ci.layout.setSpacing(0)
         self.ci.setContentsMargins(4, 4, 12, 4)
         self.origin = dt.datetime(2000, 1, 1)

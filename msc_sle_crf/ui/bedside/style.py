@@ -37,6 +37,7 @@ QCheckBox::indicator, QRadioButton::indicator { width: 24px; height: 24px; }
 QLineEdit { min-height: 38px; font-size: 12pt; }
 QLabel#panelTitle { font-size: 13pt; font-weight: bold; color: #1d2b3a; }
 QPushButton#lockButton { min-height: 30px; padding: 2px 12px; }
+QPushButton#aeButton { min-height: 30px; padding: 2px 10px; font-size: 10pt; }
 """
 
 PHASE_COLORS = {T.Phase.NOT_STARTED: "#7b8794", T.Phase.RUNNING: "#2e7d32", T.Phase.PAUSED: "#b26a00",

@@ -49,7 +49,7 @@ from msc_sle_crf.ui.bedside.after_tab import AfterTab
 from msc_sle_crf.ui.bedside.check_tab import CheckTab, ProductEntry
 from msc_sle_crf.ui.bedside.plot import TrendPlot
 from msc_sle_crf.ui.bedside.sheet import Ask, Sheet
-from msc_sle_crf.ui.bedside.style import BAD, BEDSIDE_STYLE, GOOD
+from msc_sle_crf.ui.bedside.style import BEDSIDE_STYLE
 from msc_sle_crf.ui.bedside.timer_panel import TimerPanel
 from msc_sle_crf.ui.bedside.vitals_panel import VitalsPanel
 from msc_sle_crf.ui.common import error_text, named, tr
@@ -261,25 +261,9 @@ class BedsideWindow(QWidget):
         self.check_tab.show_baseline(s.readings, list(s.not_done))
         self.vitals_panel.show_flags(s.readings[-1].flags if s.readings else ())
         self.correct_button.setVisible(bool(s.timer_events))
-        self._render_readiness()
+        actions.show_readiness(self)
         self._render_after()
         self.tick()
-
-    def _render_readiness(self) -> None:
-        readiness = self.readiness
-        if readiness is None:
-            self.readiness_label.hide()
-            return
-        self.readiness_label.show()
-        if readiness.ready:
-            self.readiness_label.setText(tr("Ready to start: every check before the infusion is done.",
-                                            "Prêt à démarrer : toutes les vérifications avant la perfusion sont "
-                                            "faites."))
-            self.readiness_label.setStyleSheet(GOOD)
-            return
-        self.readiness_label.setText(tr("Before the start: ", "Avant le début : ")
-                                     + tr("; ", " ; ").join(u.message.get() for u in readiness.unmet) + ".")
-        self.readiness_label.setStyleSheet(BAD)
 
     def _render_after(self) -> None:
         tolerance = self.study.bindings.tolerance
@@ -302,22 +286,12 @@ class BedsideWindow(QWidget):
         return monitor(self.state.timer_events, self._now(), self.bedside.protocol, done=done,
                        not_done=set(self.state.not_done))
 
-    def _start_label(self) -> tuple[bool, str | None]:
-        """Whether Start can be pressed now by this user, and what it says."""
-        readiness = self.readiness
-        if readiness is None or readiness.ready:
-            return readiness is not None, None
-        if readiness.blocking or not actions.may_override(self.ws):
-            return False, tr("Start (see what is missing)", "Démarrer (voir ce qui manque)")
-        return True, tr("Start without ", "Démarrer sans ") + ", ".join(
-            tr(*actions.SHORT.get(u.code, (u.code, u.code))) for u in readiness.overridable) + "…"
-
     def tick(self) -> None:
         """Once a second: the clock, the countdowns, what is due. No database access."""
         if self.state is None:
             return
         now = self._monitor = self.current()
-        can_start, label = self._start_label()
+        can_start, label = actions.start_label(self)
         self.timer_panel.show_timer(now.timer, can_start=can_start and not self.sheet.is_open, start_label=label,
                                     undo_left=T.undo_left_seconds(now.timer, self._now(), self.bedside.protocol))
         if self.sheet.is_open:  # one thing at a time: the question first
