@@ -345,6 +345,31 @@ class Msg(Enum):
         "--format {format}: give the file to write with --out.",
         "--format {format} : indiquer le fichier à écrire avec --out.",
     )
+    # Bedside (infusion day): the start gate, undo of a stop, one confirmation for a set of vital signs
+    START_REFUSED = (
+        "The infusion cannot start: {missing}.",
+        "La perfusion ne peut pas démarrer : {missing}.",
+    )
+    START_OVERRIDE_NEEDS_INVESTIGATOR = (
+        "The infusion cannot start: {missing}. Only an investigator may start without it, with a reason.",
+        "La perfusion ne peut pas démarrer : {missing}. Seul un investigateur peut démarrer sans, avec un motif.",
+    )
+    START_OVERRIDE_NEEDS_REASON = (
+        "Starting without {missing}: a reason is required.",
+        "Démarrer sans {missing} : un motif est obligatoire.",
+    )
+    UNDO_STOP_REASON_REQUIRED = (
+        "Undo the stop: a reason is required.",
+        "Annuler l'arrêt : un motif est obligatoire.",
+    )
+    VITALS_NEED_CONFIRMATION = (
+        "Unusual values in this reading: {problems}. Confirm to save them as measured.",
+        "Valeurs inhabituelles dans cette mesure : {problems}. Confirmez pour les enregistrer telles que mesurées.",
+    )
+    TIMEPOINT_ALREADY_DONE = (
+        "{point}: already recorded. Record an extra reading instead, or correct the row on the form.",
+        "{point} : déjà saisie. Saisir une mesure supplémentaire, ou corriger la ligne sur le formulaire.",
+    )
 
     def render(self, lang: Lang | None = None, **params: Any) -> str:
         en, fr = self.value

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel
 
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.i18n import Lang, set_lang
@@ -26,6 +26,7 @@ from msc_sle_crf.ui.common import STYLE
 from msc_sle_crf.ui.ops import Ops
 
 from .conftest import FAST_KDF
+from .helpers.bedside_ui import answer, make_ready
 
 SUBJECT = "99-006"  # the demo subject still before the infusion
 OTHER = "99-001"
@@ -60,8 +61,6 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What the standard refusal box would have shown (ops.show_error), instead of a modal box."""
     shown: list[str] = []
     monkeypatch.setattr("msc_sle_crf.ui.ops.QMessageBox.warning",
-                        lambda _parent, _title, text, *a: shown.append(text))
-    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QMessageBox.warning",
                         lambda _parent, _title, text, *a: shown.append(text))
     return shown
 
@@ -101,7 +100,7 @@ def test_a_vital_sign_row_changed_in_the_form_shows_at_once(qtbot, nurse: Worksp
     assert str(window.state.readings[-1].values[vs.temperature]) == "38.9"
     flags = [w.text() for w in window.findChildren(QLabel, "flag") if not w.isHidden()]
     assert any("Fever 38.9 °C" in text for text in flags), flags
-    assert window.plot.points[-1][1]["temperature"] is not None
+    assert list(window.plot.series["temperature"].yData) == [38.9]
 
 
 def test_an_adverse_event_saved_in_the_form_it_opened_shows_in_the_tolerance_tab(
@@ -140,7 +139,7 @@ def test_a_change_to_another_subject_or_after_closing_leaves_the_screen_alone(
     assert window.state is before
     ops.run(lambda: doctor.bedside.comment(SUBJECT, "seen on the ward"))
     assert window.state is not before and window.state.comments == ("seen on the ward",)
-    window.reject()  # closed (Esc): it no longer follows the subject, even once its user has signed out
+    window.close()  # closed: it no longer follows the subject, even once its user has signed out
     nurse.logout()
     closed = window.state
     ops.run(lambda: doctor.bedside.not_done(SUBJECT, "T15", "patient asleep"))
@@ -150,17 +149,19 @@ def test_a_change_to_another_subject_or_after_closing_leaves_the_screen_alone(
 
 def test_refusals_are_shown_once_and_announce_nothing(qtbot, nurse: Workspace, ops: Ops,
                                                       announced: list[Changes], warnings: list[str]) -> None:
+    """A refusal is shown inside the bedside (a notice in its sheet), never as a box over another window."""
     window = open_bedside(qtbot, nurse, ops)
     qtbot.mouseClick(window.record_check_button, Qt.MouseButton.LeftButton)  # identity not confirmed
-    assert len(warnings) == 1 and "Identity: confirm" in warnings[0]
-    window.ask_text = lambda title, question: ("", True)
+    assert window.sheet.is_open and "Identity: confirm" in answer(window)
     window.selected_point = BASELINE
-    window.mark_not_done()  # no reason given
-    assert len(warnings) == 2
+    window.mark_not_done()
+    assert not window.sheet.confirm_button.isEnabled()  # no reason given: nothing to send
+    answer(window, confirm=False)
     window.second_user.setText("dr.martin")
     window.second_password.setText("training-doctor")
     qtbot.mouseClick(window.second_button, Qt.MouseButton.LeftButton)  # nothing to confirm yet: shown inline
-    assert "No product check to confirm" in window.second_status.text() and len(warnings) == 2
+    assert "No product check to confirm" in window.second_status.text() and not window.sheet.is_open
+    assert warnings == []
     assert window.second_password.text() == ""
     assert announced == []
     assert window.state is not None and window.state.product is None and window.state.not_done == {}
@@ -195,41 +196,39 @@ def test_a_baseline_without_its_time_does_not_break_the_screen(qtbot, nurse: Wor
     window = open_bedside(qtbot, nurse, ops)
     assert window.state is not None and window.state.readings[0].time is None
     assert window.baseline_line.text() == "Baseline vital signs recorded"
-    assert window.plot.points == [] and warnings == []
+    assert window.plot.series["temperature"].xData is None or len(window.plot.series["temperature"].xData) == 0
+    assert warnings == []
 
 
-def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, monkeypatch: pytest.MonkeyPatch,
-                                                                 nurse: Workspace, ops: Ops) -> None:
+def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, nurse: Workspace, ops: Ops) -> None:
     """Enter in a vital-sign field saves the reading, and only that: a dialog also "clicks" its default button on
     an Enter its fields pass on, and once the infusion had started that was "Correct a time…" after every reading
-    (found in a real window)."""
-    asked: list[str] = []
-    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QInputDialog.getItem",
-                        lambda _parent, title, *a: (asked.append(title), ("", False))[1])
-    monkeypatch.setattr("msc_sle_crf.ui.bedside.window.QMessageBox.question",  # "save it as measured?": yes
-                        lambda *a: QMessageBox.StandardButton.Yes)
+    (found in a real window). The bedside is no dialog now: it has no default button at all."""
     window = open_bedside(qtbot, nurse, ops)
     window.show()
     qtbot.waitExposed(window)
-    nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    make_ready(nurse, SUBJECT)
     window.reload()
     window.timer_action(T.Kind.START)
+    answer(window)
     window.tabs.setCurrentIndex(1)
     vs = nurse.study.bindings.infusion_day.vital_signs
     for round_ in (1, 2):
-        for item, text in {**baseline(nurse), vs.heart_rate: "130"}.items():
+        for item, text in baseline(nurse).items():
             window.vital_fields[item].setText(text)
         field = window.vital_fields[vs.spo2]
         field.setFocus()
         qtbot.keyClick(field, Qt.Key.Key_Return)
         assert window.state is not None and len(window.state.readings) == 1 + round_
-        assert asked == [] and window.vital_fields[vs.temperature].text() == ""
+        assert not window.sheet.is_open and window.vital_fields[vs.temperature].text() == ""
+        qtbot.keyClick(window.vital_fields[vs.temperature], Qt.Key.Key_Return)  # Enter again: nothing at all
+        assert not window.sheet.is_open and len(window.state.readings) == 1 + round_
     assert window.last_form is None  # no adverse event opened either
-    window.ask_text = lambda title, question: (asked.append(title), ("", False))[1]
-    window.selected_point = "T15"
+    assert [e.kind for e in window.state.timer_events] == [T.Kind.START]  # no time changed
+    window.selected_point = "T30"
     window.not_done_button.setFocus()
     qtbot.keyClick(window.not_done_button, Qt.Key.Key_Return)  # a focused button still takes Enter
-    assert asked == ["Reading not done"]
+    assert window.sheet.title.text() == "Reading not done"
 
 
 def test_the_window_keeps_its_width_through_pause_and_resume(qtbot, request: pytest.FixtureRequest,
@@ -246,8 +245,12 @@ def test_the_window_keeps_its_width_through_pause_and_resume(qtbot, request: pyt
     width = window.width()
     nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
     window.reload()
+    make_ready(nurse, SUBJECT, baseline=False)
+    window.reload()
     for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME, T.Kind.PAUSE, T.Kind.RESUME):
-        window.timer_action(kind, "chills" if kind is T.Kind.PAUSE else None)
+        window.timer_action(kind)
+        if window.sheet.is_open:
+            answer(window, "chills")
         QApplication.processEvents()
         assert window.width() == width, kind
     assert [k for k, b in window.timer_buttons.items() if b.isVisible()] == [T.Kind.PAUSE, T.Kind.STOP]
@@ -274,8 +277,11 @@ def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
     assert "Enregistrée le 25/11/2026 10:00 UTC+01:00 par nurse.durand" in window.check_tab.recorded_line.text()
     vs = nurse.study.bindings.infusion_day.vital_signs
     nurse.bedside.record_vitals(SUBJECT, BASELINE, baseline(nurse))
+    window.reload()
     for kind in (T.Kind.START, T.Kind.PAUSE, T.Kind.RESUME):
-        window.timer_action(kind, "frissons" if kind is T.Kind.PAUSE else None)
+        window.timer_action(kind)
+        if window.sheet.is_open:
+            answer(window, "frissons")
         if kind is T.Kind.START:  # two long flags: fever, and a systolic pressure well below the baseline
             nurse.bedside.record_vitals(SUBJECT, "T15", {**baseline(nurse), vs.temperature: "38,3",
                                                          vs.heart_rate: "104", vs.systolic_bp: "102"},
@@ -288,15 +294,27 @@ def test_in_french_the_screen_fits_1280_pixels_and_writes_decimal_commas(
             assert window.width() == 1280 and window.minimumSizeHint().width() <= 1280, (kind, tab)
 
 
-def test_the_trend_plot_draws_readings_in_time_order(qtbot) -> None:  # type: ignore[no-untyped-def]
-    """A row entered late on the vital-sign form (10:15 typed after the 10:45 reading) was drawn left of the
-    plot's area, and the lines went back in time."""
+def test_the_trend_plot_covers_the_day_with_axes_planned_points_and_bands(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The plot had no value scale, its time axis stopped at 30' while readings ran to +4 h, and a row entered late
+    was drawn left of the plot: now baseline to 4 h after the end, a value axis per measure, the planned time points
+    and the alert bands, readings in time order."""
+    from msc_sle_crf.infusion.protocol import InfusionProtocol
+
     plot = TrendPlot()
     qtbot.addWidget(plot)
-    plot.set_readings([(dt.time(10, 45), {"temperature": Decimal("37.1")}),
-                       (dt.time(10, 15), {"temperature": Decimal("36.8")}),
-                       (dt.time(11, 0), {"temperature": Decimal("38.2")})])
-    assert [minute for minute, _ in plot.points] == [0, 30, 45]
-    assert plot.points[-1][1]["temperature"] == Decimal("38.2")
+    start = dt.datetime(2026, 11, 25, 10, 0)
+    end = start + dt.timedelta(minutes=45)
+    readings = [(start + dt.timedelta(minutes=m), {"temperature": Decimal(t), "heart_rate": 80, "systolic_bp": 120})
+                for m, t in ((30, "37.1"), (-10, "36.8"), (45, "38.2"), (285, "37.0"))]
+    planned = [("T15", start + dt.timedelta(minutes=15)), ("P240", end + dt.timedelta(minutes=240))]
+    plot.show_day(protocol=InfusionProtocol(), origin=start, end=end, planned=planned, readings=readings)
+    assert list(plot.series["temperature"].xData) == [-10, 30, 45, 285]
+    assert list(plot.series["temperature"].yData) == [36.8, 37.1, 38.2, 37.0]
+    low, high = plot.x_range
+    assert low <= -15 and high >= 45 + 240
+    assert set(plot.planned_lines) == {"T15", "P240"} and plot.planned_lines["T15"][0].value() == 15
+    assert plot.bands["fever"].getRegion() == (38.0, 41.0) and plot.bands["hypoxia"].getRegion() == (80.0, 92.0)
+    assert plot.plots["pressure"].getAxis("left").labelText == "mmHg"
+    assert plot.axis.tickStrings([0, 60], 1, 60) == ["10:00", "11:00"]
     plot.resize(600, 300)
     plot.grab()  # paints without error

@@ -17,6 +17,7 @@ from msc_sle_crf.ui.bedside import BedsideWindow
 from msc_sle_crf.ui.main_window import MainWindow
 
 from .conftest import FAST_KDF
+from .helpers.bedside_ui import answer, make_ready
 
 
 @pytest.fixture
@@ -70,10 +71,13 @@ def test_schedule_minute_by_minute_and_alerts(qtbot, demo: Site, nurse: Workspac
     window = BedsideWindow(nurse, "99-006")
     qtbot.addWidget(window)
     assert window.next_label.text() == "Baseline (before the start): due now"
+    make_ready(nurse, "99-006", baseline=False)
+    window.reload()
     for item, text in {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126", "VSDIABP": "80", "VSSPO2": "98"}.items():
         window.vital_fields[item].setText(text)
     assert window.save_vitals()
     window.timer_action(T.Kind.START)
+    assert answer(window).startswith("Start the infusion for subject 99-006 (HTG, 1995) now, at 10:00?")
     assert window.phase.text() == "Running"
     clock.advance(10 * 60)
     window.tick()
@@ -91,7 +95,9 @@ def test_schedule_minute_by_minute_and_alerts(qtbot, demo: Site, nurse: Workspac
     assert "OVERDUE" in window.status_line()
     for item, text in {"VSTEMP": "38,4", "VSHR": "96", "VSSYSBP": "100", "VSDIABP": "62", "VSSPO2": "95"}.items():
         window.vital_fields[item].setText(text)
-    assert window.save_vitals(confirm=True)  # 38.4 °C is above the soft limit: the nurse confirmed it as measured
+    assert not window.save_vitals()  # 38.4 °C and a fall of 26 mmHg: one question lists both
+    asked = answer(window)
+    assert "• Fever 38.4 °C (CTCAE grade 1)" in asked and "26 mmHg below baseline" in asked
     flags = [window.flags_box.itemAt(i).widget() for i in range(window.flags_box.count())]
     assert len(flags) == 2
     texts = " ".join(w.findChild(type(window.identity), "flag").text() for w in flags)
@@ -110,13 +116,14 @@ def test_lock_and_user_switch_keep_the_timer_and_alerts(qtbot, demo: Site, nurse
     qtbot.addWidget(main)
     window = BedsideWindow(nurse, "99-006", main)
     main._track(window)
-    window.bedside.record_vitals("99-006", "BASE", {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126",
-                                                    "VSDIABP": "80", "VSSPO2": "98"})
+    make_ready(nurse, "99-006")
     window.reload()
     window.timer_action(T.Kind.START)
+    answer(window)
     clock.advance(12 * 60)
     main.lock()
-    assert main.lock_screen.activity.text().startswith("Infusion running 12:00")
+    assert main.lock_screen.activity.text().startswith("Subject 99-006 · infusion running 12:00 · next reading: "
+                                                       "15 min after the start in 03:00")
     clock.advance(10 * 60)
     main.update_lock_activity()  # the lock screen keeps counting, and shows what is overdue
     assert "OVERDUE" in main.lock_screen.activity.text()
@@ -125,9 +132,9 @@ def test_lock_and_user_switch_keep_the_timer_and_alerts(qtbot, demo: Site, nurse
     assert window in main.open_dialogs and window.bedside.ctx.actor.username == "dr.martin"
     window.tick()
     assert window.clock.text() == "22:00"
-    asked: list[str] = []
-    window.ask_text = lambda title, question: (asked.append(question), ("stopped early: chills", True))[1]
     window.timer_action(T.Kind.STOP)
+    assert "Stop the infusion for subject 99-006 (HTG, 1995) now, at 10:22? It has run 22:00." in answer(window)
     assert window.state.timer.phase is T.Phase.STOPPED
-    assert "22 min, outside 30-60 min" in asked[0]  # recorded, never blocked; the comment is kept
+    asked = answer(window, "stopped early: chills")
+    assert "22 min, outside 30-60 min" in asked  # recorded, never blocked; the comment is kept
     assert window.bedside.state("99-006").comments == ("stopped early: chills",)

@@ -14,6 +14,7 @@ import pytest
 from msc_sle_crf.locations import log_dir
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
 
 from .conftest import make_user
 
@@ -98,6 +99,10 @@ def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site:
     nurse_pw = make_user(admin, "nurse.k", "nurse")
     second_pw = make_user(admin, "nurse.l", "nurse")
     Workspace.sign_in(site, "nurse.k", nurse_pw).subjects.register("ABC", 1980, "F")
+    doctor = Workspace.sign_in(site, "dr.k", make_user(admin, "dr.k", "investigator"))
+    elig = doctor.study.bindings.infusion_day.eligibility  # the start needs eligibility confirmed
+    doctor.entry.save_values(FormRef("01-001", elig.event or "", elig.form),
+                             {(elig.group or "", 0, elig.confirmed): "Y"})
     site.close()
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.bedside_writer", str(db_path), "nurse.k", nurse_pw, "nurse.l",

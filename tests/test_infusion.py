@@ -113,10 +113,18 @@ def test_dose_check_tolerance() -> None:
 @pytest.fixture
 def ward(site: Site, admin: Workspace) -> dict[str, Workspace]:
     out = {}
-    for name, role in (("nurse.a", "nurse"), ("nurse.b", "nurse"), ("monitor.c", "monitor")):
+    for name, role in (("nurse.a", "nurse"), ("nurse.b", "nurse"), ("monitor.c", "monitor"),
+                       ("dr.d", "investigator")):
         out[name] = Workspace.sign_in(site, name, make_user(admin, name, role))
     out["nurse.a"].subjects.register("ABC", 1980, "F")
     return out
+
+
+def confirm_eligibility(doctor: Workspace, subject: str = "01-001") -> None:
+    """The investigator confirms eligibility on the screening form (what the start requires first)."""
+    elig = doctor.study.bindings.infusion_day.eligibility
+    doctor.entry.save_values(FormRef(subject, elig.event or "", elig.form),
+                             {(elig.group or "", 0, elig.confirmed): "Y"})
 
 
 def check(bedside: Bedside) -> None:
@@ -148,7 +156,9 @@ def test_timer_events_and_vitals_through_the_service(site: Site, ward: dict[str,
     clock = site.clock
     assert isinstance(clock, FakeClock)
     bedside = ward["nurse.a"].bedside
+    confirm_eligibility(ward["dr.d"])
     check(bedside)
+    bedside.second_check("01-001", "nurse.b", "pw-b.esrun-2026")
     bedside.record_vitals("01-001", "BASE", {"VSTEMP": "36,8", "VSHR": "76", "VSSYSBP": "124", "VSDIABP": "78",
                                              "VSSPO2": "98"})
     bedside.timer("01-001", T.Kind.START)

@@ -100,11 +100,18 @@ class Infusion(FormBinding):
     comment: Text
 
 
+class Eligibility(FormBinding):
+    """Where the investigator confirms the subject is eligible (the infusion cannot start without it)."""
+
+    confirmed: YesNo
+
+
 class InfusionDay(_Frozen):
     event: EventId
     vital_signs: VitalSigns
     dose: Dose
     infusion: Infusion
+    eligibility: Eligibility
 
 
 class Tolerance(FormBinding):

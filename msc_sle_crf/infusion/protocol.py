@@ -53,5 +53,6 @@ class InfusionProtocol(_Frozen):
     dose_tolerance_percent: Decimal = Decimal(10)  # labelled cells vs planned: a larger gap is flagged
     due_before_min: int = 2  # a reading is "due" this long before its planned time
     overdue_after_min: int = 5  # ... and overdue this long after
+    undo_stop_minutes: int = Field(default=5, ge=0, le=30)  # a Stop made by mistake can be undone this long after
     vital_signs: tuple[TimePoint, ...] = Field(default_factory=_default_points)
     alerts: AlertLimits = AlertLimits()

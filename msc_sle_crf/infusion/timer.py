@@ -5,6 +5,9 @@ Each event keeps the wall-clock time (UTC, what is recorded and shown) and a mon
 belongs to. Elapsed time uses the monotonic clock between two events of the same boot (a change of the wall clock
 does not matter; the laptop's sleep counts, as the infusion goes on), and the wall clock otherwise (after a reboot,
 or for a time corrected by hand with a reason).
+
+A stop made by mistake is undone by a later ``undo_stop`` event (within ``InfusionProtocol.undo_stop_minutes``, with
+a reason): both stay in the record, and the timer reads as if that stop had not happened (the infusion went on).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Kind(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     STOP = "stop"
+    UNDO_STOP = "undo_stop"
 
 
 class Phase(StrEnum):
@@ -59,6 +63,8 @@ class TimerState:
     paused_seconds: float
     pauses: tuple[tuple[dt.datetime, dt.datetime | None, str | None], ...]
     deviation: L | None  # duration outside the protocol's range (recorded, never blocked)
+    undone_stops: tuple[tuple[dt.datetime, dt.datetime, str | None], ...] = ()  # (stop, undone at, reason)
+    last_stop: TimerEvent | None = None  # the stop in force (what an undo would take back)
 
     @property
     def running_minutes(self) -> float:
@@ -84,12 +90,44 @@ ALLOWED = {
     Phase.NOT_STARTED: {Kind.START},
     Phase.RUNNING: {Kind.PAUSE, Kind.STOP},
     Phase.PAUSED: {Kind.RESUME, Kind.STOP},
-    Phase.STOPPED: set(),
+    Phase.STOPPED: {Kind.UNDO_STOP},
 }
+
+
+def _without_undone_stops(events: Sequence[TimerEvent]
+                          ) -> tuple[list[TimerEvent], list[tuple[dt.datetime, dt.datetime, str | None]]]:
+    """The events with each stop that was undone taken out (with its undo), and those (stop, undo, reason)."""
+    kept: list[TimerEvent] = []
+    undone: list[tuple[dt.datetime, dt.datetime, str | None]] = []
+    phase = Phase.NOT_STARTED
+    for event in sorted(events, key=lambda e: e.id):
+        if event.kind is Kind.UNDO_STOP:
+            if phase is Phase.STOPPED:
+                stop = kept.pop()
+                undone.append((stop.wall, event.wall, event.reason))
+                phase = _replay(kept)
+            continue
+        if event.kind in ALLOWED[phase]:
+            kept.append(event)
+            phase = _step(phase, event.kind)
+    return kept, undone
+
+
+def _step(phase: Phase, kind: Kind) -> Phase:
+    return {Kind.START: Phase.RUNNING, Kind.PAUSE: Phase.PAUSED, Kind.RESUME: Phase.RUNNING,
+            Kind.STOP: Phase.STOPPED}.get(kind, phase)
+
+
+def _replay(events: Sequence[TimerEvent]) -> Phase:
+    phase = Phase.NOT_STARTED
+    for event in events:
+        phase = _step(phase, event.kind)
+    return phase
 
 
 def compute(events: Sequence[TimerEvent], now: Now, protocol: InfusionProtocol | None = None) -> TimerState:
     protocol = protocol or InfusionProtocol()
+    events, undone = _without_undone_stops(events)
     phase = Phase.NOT_STARTED
     started = stopped = None
     running = paused = 0.0
@@ -130,15 +168,38 @@ def compute(events: Sequence[TimerEvent], now: Now, protocol: InfusionProtocol |
                           f"{protocol.max_duration_min} min: a protocol deviation, comment it",
                           f"La perfusion a duré {minutes:.0f} min, hors de {protocol.min_duration_min}-"
                           f"{protocol.max_duration_min} min : déviation au protocole, à commenter")
-    return TimerState(phase, started, stopped, running, paused, tuple(pauses), deviation)
+    last_stop = last if phase is Phase.STOPPED else None
+    return TimerState(phase, started, stopped, running, paused, tuple(pauses), deviation, tuple(undone), last_stop)
 
 
-def check_next(events: Sequence[TimerEvent], kind: Kind, now: Now) -> None:
-    """Raise ``TimerError`` when ``kind`` makes no sense now (e.g. resume while running)."""
-    phase = compute(events, now).phase
+def undo_left_seconds(state: TimerState, now: Now, protocol: InfusionProtocol) -> float:
+    """How long a stop can still be undone (0 when it cannot: not stopped, or too late)."""
+    if state.phase is not Phase.STOPPED or state.last_stop is None:
+        return 0.0
+    return max(0.0, protocol.undo_stop_minutes * 60 - _between(state.last_stop, now))
+
+
+def check_next(events: Sequence[TimerEvent], kind: Kind, now: Now, protocol: InfusionProtocol | None = None) -> None:
+    """Raise ``TimerError`` when ``kind`` makes no sense now (e.g. resume while running, or undo a stop made more
+    than ``undo_stop_minutes`` ago)."""
+    protocol = protocol or InfusionProtocol()
+    state = compute(events, now, protocol)
+    phase = state.phase
     if kind not in ALLOWED[phase]:
-        raise TimerError(L(f"cannot {kind.value} an infusion that is {phase.value.replace('_', ' ')}",
-                           f"impossible ({kind.value}) : la perfusion est {_PHASE_FR[phase]}"))
+        raise TimerError(L(f"cannot {_VERB_EN[kind]} an infusion that is {phase.value.replace('_', ' ')}",
+                           f"action impossible ({_VERB_FR[kind]}) : la perfusion est {_PHASE_FR[phase]}"))
+    if kind is Kind.UNDO_STOP and undo_left_seconds(state, now, protocol) <= 0:
+        minutes = protocol.undo_stop_minutes
+        raise TimerError(L(f"a stop can be undone only within {minutes} min; correct the end time instead "
+                           "(Correct a time…)",
+                           f"un arrêt ne peut être annulé que dans les {minutes} min ; corriger plutôt l'heure de "
+                           "fin (Corriger une heure…)"))
+
+
+_VERB_EN = {Kind.START: "start", Kind.PAUSE: "pause", Kind.RESUME: "resume", Kind.STOP: "stop",
+            Kind.UNDO_STOP: "undo the stop of"}
+_VERB_FR = {Kind.START: "démarrer", Kind.PAUSE: "mettre en pause", Kind.RESUME: "reprendre", Kind.STOP: "arrêter",
+            Kind.UNDO_STOP: "annuler l'arrêt"}
 
 
 _PHASE_FR = {Phase.NOT_STARTED: "non commencée", Phase.RUNNING: "en cours", Phase.PAUSED: "en pause",

@@ -90,10 +90,21 @@ class Flag:
     grade: int | None = None  # only where CTCAE defines it from the value (fever); the investigator grades
 
 
+# The measure each flag is about (``formdef.bindings.MEASURES``).
+FLAG_MEASURES = {"fever": "temperature", "spo2": "spo2", "hypotension": "systolic_bp", "tachycardia": "heart_rate",
+                 "bradycardia": "heart_rate"}
+
+
+def _fr(value: object) -> str:
+    """A number as written in French: decimal comma (``38,3``)."""
+    return str(value).replace(".", ",")
+
+
 def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, Decimal | int | None] | None,
            protocol: InfusionProtocol) -> list[Flag]:
     """Values that need review. ``reading`` and ``baseline`` name the measures (``temperature``, ``heart_rate``,
-    ``systolic_bp``, ``diastolic_bp``, ``respiratory_rate``, ``spo2``); which items hold them is a study binding."""
+    ``systolic_bp``, ``diastolic_bp``, ``respiratory_rate``, ``spo2``); which items hold them is a study binding.
+    Numbers are written as each language writes them (``Fever 38.3 °C``, ``Fièvre 38,3 °C``)."""
     limits = protocol.alerts
     flags: list[Flag] = []
     temp = reading.get("temperature")
@@ -101,13 +112,13 @@ def review(reading: Mapping[str, Decimal | int | None], baseline: Mapping[str, D
         grade = fever_grade(Decimal(temp)).value
         flags.append(Flag("fever", L(f"Fever {temp} °C" + (f" (CTCAE grade {grade})" if grade else " (above 40 °C: "
                                                                                           "grade 3 or 4 by duration)"),
-                                     f"Fièvre {temp} °C" + (f" (grade CTCAE {grade})" if grade else
-                                                            " (> 40 °C : grade 3 ou 4 selon la durée)")),
+                                     f"Fièvre {_fr(temp)} °C" + (f" (grade CTCAE {grade})" if grade else
+                                                                 " (> 40 °C : grade 3 ou 4 selon la durée)")),
                           "Fever", grade if isinstance(grade, int) else None))
     spo2 = reading.get("spo2")
     if spo2 is not None and int(spo2) < limits.spo2_min:
         flags.append(Flag("spo2", L(f"SpO2 {spo2} % (below {limits.spo2_min} %)",
-                                    f"SpO2 {spo2} % (sous {limits.spo2_min} %)"), "Hypoxia"))
+                                    f"SpO2 {_fr(spo2)} % (sous {limits.spo2_min} %)"), "Hypoxia"))
     sbp = reading.get("systolic_bp")
     base_sbp = baseline.get("systolic_bp") if baseline else None
     if sbp is not None:

@@ -7,8 +7,9 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -37,6 +38,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
+from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
@@ -153,7 +155,11 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
 
 
 class CasebookDialog(QDialog):
-    form_opened = Signal(object)  # FormWindow
+    """Non-modal: the bedside and the forms it opens stay usable beside it. Shows who is signed in (Lock button);
+    fits a 1280 x 800 screen."""
+
+    form_opened = Signal(object)  # FormWindow, BedsideWindow
+    lock_requested = Signal()
 
     def __init__(self, ws: Workspace, subject: str, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
@@ -165,8 +171,12 @@ class CasebookDialog(QDialog):
         self.subject = subject
         self.overview_service = self.ws.overview
         self.ops.data_changed.connect(self._on_changes)
-        self.resize(1360, 820)
+        self.resize(1240, 740)
+        self._fitted = False
         layout = QVBoxLayout(self)
+        self.session = SessionStrip()
+        self.session.lock_requested.connect(self.lock_requested.emit)
+        layout.addWidget(self.session)
         head = QHBoxLayout()
         self.title = named(QLabel(), "title")
         head.addWidget(self.title)
@@ -195,14 +205,14 @@ class CasebookDialog(QDialog):
         for col in (2, 3):
             self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setMinimumSectionSize(60)
-        self.tree.setMinimumWidth(640)
+        self.tree.setMinimumWidth(560)
         self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
         splitter.addWidget(self.tree)
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
         splitter.addWidget(self.scores)
-        splitter.setSizes([760, 520])
+        splitter.setSizes([700, 500])
         layout.addWidget(splitter, 1)
         self.retranslate()
 
@@ -238,14 +248,30 @@ class CasebookDialog(QDialog):
         return self.print_job
 
     def open_bedside(self) -> None:
+        """The bedside in a window with no parent (nothing blocks it); one per subject: an open one comes to the
+        front."""
         from msc_sle_crf.ui.bedside import BedsideWindow
 
-        window = BedsideWindow(self.ws, self.subject, self.parentWidget(), ops=self.ops)
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, BedsideWindow) and widget.subject == self.subject and not widget._closed:
+                widget.show()
+                widget.raise_()
+                widget.activateWindow()
+                return
+        window = BedsideWindow(self.ws, self.subject, None, ops=self.ops)
         self.form_opened.emit(window)
         window.show()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Within the screen (title bar included)."""
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            fit_when_shown(self, 1240, 760)
+
     def retranslate(self) -> None:
-        self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}"))
+        self.setWindowTitle(tr(f"Subject {self.subject}", f"Patient {self.subject}") + f" — {self.ws.actor.full_name}")
+        self.session.show_user(self.ws.actor.full_name, self.ws.actor.role)
         self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
         self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
         from msc_sle_crf.access import Perm
@@ -314,4 +340,4 @@ class CasebookDialog(QDialog):
             QMessageBox.warning(self, tr("Open form", "Ouvrir le formulaire"), error_text(exc))
             return
         self.form_opened.emit(window)
-        window.open()
+        window.show()  # non-modal: the casebook and the bedside stay usable

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from msc_sle_crf.access import Role
+from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.infusion.vitals import PlannedPoint, PointState
 from msc_sle_crf.ui.common import named, tr
 
 _ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
@@ -49,6 +55,92 @@ class IdleWatcher(QObject):
         if self._app is not None:
             self._app.removeEventFilter(self)
             self._app = None
+
+
+VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Size a shown window so that all of it, frame and title bar included, is within the screen's free area (at
+    most ``width`` x ``height``): a 1280 x 800 window is 25 pixels too tall for an 800-pixel screen once the window
+    manager adds its title bar. Called once shown, and again once the window manager has framed it."""
+    screen = window.screen()
+    if screen is None or QGuiApplication.platformName() in VIRTUAL_SCREENS:
+        return
+    area = screen.availableGeometry()
+    frame, inner = window.frameGeometry(), window.geometry()
+    extra_w = max(0, frame.width() - inner.width())
+    extra_h = max(0, frame.height() - inner.height()) or 30  # not framed yet: a title bar's height
+    w, h = min(width, area.width() - extra_w), min(height, area.height() - extra_h)
+    window.resize(w, h)
+    window.move(area.left() + max(0, (area.width() - w - extra_w) // 2), area.top())
+
+
+def fit_when_shown(window: QWidget, width: int, height: int) -> None:
+    for delay in (0, 150, 600):
+        QTimer.singleShot(delay, window, lambda: fit_to_screen(window, width, height))
+
+
+class DueAlarm(QObject):
+    """The optional sound when a vital-sign reading becomes due or overdue (off by default): one beep for each time
+    point that changes into one of those states, whichever window is in front, locked or not."""
+
+    changed = Signal(bool)
+
+    def __init__(self, beep: Callable[[], None] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.enabled = False
+        self.beep = beep or QApplication.beep
+        self.beeps = 0
+        self._seen: dict[tuple[str, str], PointState] = {}
+
+    def set_enabled(self, on: bool) -> None:
+        if on != self.enabled:
+            self.enabled = on
+            self.changed.emit(on)
+
+    def check(self, subject: str, points: Sequence[PlannedPoint]) -> None:
+        rang = False
+        for p in points:
+            key = (subject, p.point.id)
+            before = self._seen.get(key)
+            self._seen[key] = p.state
+            if before is not None and before is not p.state and p.state in (PointState.DUE, PointState.OVERDUE):
+                rang = True
+        if rang and self.enabled:
+            self.beeps += 1
+            self.beep()
+
+
+class SessionStrip(QWidget):
+    """Who is signed in, and a Lock button (Ctrl+L works from every window too): at the top of every window."""
+
+    lock_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sessionStrip")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        self.who = named(QLabel(), "sessionUser")
+        self.who.setStyleSheet("QLabel { color: #1d2b3a; font-weight: bold; }")
+        row.addWidget(self.who)
+        self.lock_button = named(QPushButton(), "lockButton")
+        self.lock_button.setAutoDefault(False)
+        self.lock_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.lock_button.clicked.connect(self.lock_requested.emit)
+        row.addWidget(self.lock_button)
+        self._user: tuple[str, Role | None] = ("", None)
+
+    def show_user(self, full_name: str, role: Role | None) -> None:
+        self._user = (full_name, role)
+        label = role.label(current_lang()) if role is not None else ""
+        self.who.setText(tr(f"Signed in: {full_name} · {label}", f"Connecté(e) : {full_name} · {label}"))
+        self.lock_button.setText(tr("Lock (Ctrl+L)", "Verrouiller (Ctrl+L)"))
+
+    def retranslate(self) -> None:
+        self.show_user(*self._user)
 
 
 class LockScreen(QWidget):

@@ -2,15 +2,28 @@
 
 It holds the signed-in user's ``Workspace`` and one ``Ops``: every screen it opens writes through that ``Ops`` and
 redraws from its change records.
+
+No window of the app blocks another one: the casebook and the forms open non-modal, and a dialog that is modal
+(a message, a question) blocks only its own window and that window's parents (``WindowModalDialogs``). The bedside
+has no parent, so nothing blocks it. Ctrl+L locks from every window; every window it tracks shows who is signed in
+and a Lock button. Running infusions (subject, time, next reading) show on the subject list and on the lock screen,
+computed once a second from what was read (no database access while locked).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
+    QApplication,
+    QBoxLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -23,45 +36,18 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
+from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
+from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
-from msc_sle_crf.ui.lock_screen import IdleWatcher, LockScreen
+from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
-
-
-class TrackedWindow(Protocol):
-    """What the main window expects of the windows it tracks (forms, casebooks, the bedside)."""
-
-    def hide(self) -> None: ...
-    def show(self) -> None: ...
-    def done(self, result: int) -> None: ...
-
-
-class WorkArea(QWidget):
-    """The data area; paints a diagonal TRAINING watermark on a demo database."""
-
-    def __init__(self, training: bool) -> None:
-        super().__init__()
-        self.training = training
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
-        if not self.training:
-            return
-        painter = QPainter(self)
-        painter.setPen(QColor(198, 40, 40, 38))
-        font = QFont()
-        font.setPointSize(max(24, min(56, self.width() // 22)))
-        font.setBold(True)
-        painter.setFont(font)
-        painter.translate(self.width() / 2, self.height() / 2)
-        painter.rotate(-28)
-        painter.drawText(-1000, -80, 2000, 160, Qt.AlignmentFlag.AlignCenter, "FORMATION · TRAINING")
-        painter.end()
+from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +69,9 @@ class MainWindow(QMainWindow):
         self.new_subject_button = named(QPushButton(), "primary")
         self.new_subject_button.clicked.connect(self.new_subject)
         header.addWidget(self.new_subject_button)
+        self.session = SessionStrip()
+        self.session.lock_requested.connect(self.lock)
+        header.addWidget(self.session)
         work_layout.addLayout(header)
         self.subjects = SubjectList(ws)
         self.subjects.open_requested.connect(self.open_subject)
@@ -95,6 +84,14 @@ class MainWindow(QMainWindow):
         self.lock_screen.takeover_requested.connect(self._takeover)
         self.open_dialogs: list[Any] = []
         self._settings_seen: dict[str, str] = {}
+        self.strips: list[SessionStrip] = [self.session]
+        self._fitted = False
+        self.live: list[LiveInfusion] = []  # running infusions, read when data changes (not while locked)
+        self.alarm = DueAlarm(parent=self)
+        self.modal_policy = WindowModalDialogs(self)
+        self._app = QApplication.instance()
+        if self._app is not None:
+            self._app.installEventFilter(self.modal_policy)
 
         self.status_user = named(QLabel(), "status_user")
         self.status_site = named(QLabel(), "status_site")
@@ -108,11 +105,13 @@ class MainWindow(QMainWindow):
         minutes = int(ws.settings.get("idle_lock_minutes", "5"))
         self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
         self.idle.idle.connect(self.lock)
-        self.activity_timer = QTimer(self)
+        self.activity_timer = QTimer(self)  # once a second: running infusions on the list and the lock screen
         self.activity_timer.setInterval(1000)
         self.activity_timer.timeout.connect(self.update_lock_activity)
         self.ops.data_changed.connect(self._on_changes)
         self.retranslate()
+        self.refresh_infusions()
+        self.activity_timer.start()
 
     # ----- compatibility for screens and tests that look at the list -----------------------------------------------
     @property
@@ -135,6 +134,8 @@ class MainWindow(QMainWindow):
         self.change_password_action.triggered.connect(lambda _checked=False: self.change_password())
         self.lock_action = QAction(self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from every window of the app
+        self.addAction(self.lock_action)  # works with the menu bar disabled too
         self.lock_action.triggered.connect(self.lock)
         self.logout_action = QAction(self)
         self.logout_action.triggered.connect(self.logout)
@@ -182,6 +183,8 @@ class MainWindow(QMainWindow):
         self.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
         self.new_subject_button.setVisible(ws.can(Perm.REGISTER_SUBJECT))
         self._render_status()
+        for strip in self.strips:
+            strip.show_user(ws.actor.full_name, ws.actor.role)
         self.subjects.retranslate()
 
     def _render_status(self) -> None:
@@ -197,8 +200,20 @@ class MainWindow(QMainWindow):
     def _on_changes(self, changes: Changes) -> None:
         """Every write made from this window or a screen it opened: each part decides what to redraw."""
         self.subjects.on_changes(changes)
+        if changes.data:
+            self.refresh_infusions()
         if changes.settings:
             self._render_status()
+
+    def refresh_infusions(self) -> None:
+        """Read which infusions are running (once per change, never while locked)."""
+        if self.ws.locked or not self.ws.can(Perm.VIEW_DATA):
+            return
+        try:
+            self.live = self.ws.bedside.infusions()
+        except CrfError:
+            self.live = []
+        self.update_lock_activity()
 
     # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
@@ -212,7 +227,10 @@ class MainWindow(QMainWindow):
             self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
 
     def _track(self, dialog: QObject) -> None:
-        """Dialogs are hidden at lock and closed (their typing saved) when another user takes over."""
+        """Windows are hidden at lock and closed (their typing saved) when another user takes over; each shows who
+        is signed in and a Lock button; forms a window opens are tracked too."""
+        if dialog in self.open_dialogs:
+            return
         self.open_dialogs.append(dialog)
         def forget(*_args: object) -> None:
             if dialog in self.open_dialogs:
@@ -222,6 +240,31 @@ class MainWindow(QMainWindow):
         if finished is not None:
             finished.connect(forget)
         dialog.destroyed.connect(forget)  # a window closed for good (deleted on close) is forgotten too
+        for name, slot in (("form_opened", self._track), ("lock_requested", self.lock)):
+            signal = getattr(dialog, name, None)
+            if signal is not None:
+                signal.connect(slot)
+        sound = getattr(dialog, "vitals_panel", None)
+        if sound is not None:
+            sound.sound_box.setChecked(self.alarm.enabled)
+            sound.sound_box.toggled.connect(self.alarm.set_enabled)
+            self.alarm.changed.connect(sound.sound_box.setChecked)
+        self._add_strip(dialog)
+
+    def _add_strip(self, window: QObject) -> None:
+        """A window that does not show who is signed in gets the strip at its top (name, role, Lock)."""
+        if getattr(window, "session", None) is not None or not isinstance(window, QWidget):
+            return
+        layout = window.layout()
+        if not isinstance(layout, QBoxLayout):
+            return
+        strip = SessionStrip()
+        strip.setContentsMargins(8, 4, 8, 0)
+        strip.show_user(self.ws.actor.full_name, self.ws.actor.role)
+        strip.lock_requested.connect(self.lock)
+        layout.insertWidget(0, strip)
+        self.strips.append(strip)
+        strip.destroyed.connect(lambda _obj=None, s=strip: self.strips.remove(s) if s in self.strips else None)
 
     def open_casebook(self, row: int) -> None:
         number = self.subjects.subject_at(row)
@@ -233,10 +276,15 @@ class MainWindow(QMainWindow):
 
         if not self.ws.can(Perm.VIEW_DATA):
             return
+        for window in self.open_dialogs:  # one casebook per subject: bring it to the front
+            if isinstance(window, CasebookDialog) and window.subject == number:
+                window.show()
+                window.raise_()
+                window.activateWindow()
+                return
         dialog = CasebookDialog(self.ws, number, self, ops=self.ops)
-        dialog.form_opened.connect(self._track)
         self._track(dialog)
-        dialog.open()
+        dialog.show()  # non-modal: the bedside and the forms stay usable beside it
 
     def open_outcomes(self) -> None:
         from msc_sle_crf.ui.outcomes import open_outcomes
@@ -279,16 +327,19 @@ class MainWindow(QMainWindow):
 
     # ----- the session ---------------------------------------------------------------------------------------------
     def update_lock_activity(self) -> None:
-        """While locked: the infusion timer and the next reading stay visible (and keep being computed)."""
-        lines = []
-        for dialog in self.open_dialogs:
-            status = getattr(dialog, "status_line", None)
-            if status is not None:
-                text = status()
-                if text:
-                    lines.append(text)
-        text = "\n".join(lines)
-        self.lock_screen.show_activity(text, alert="OVERDUE" in text or "EN RETARD" in text)
+        """Once a second: each running infusion (subject number, running time, next reading) on the subject list and,
+        while locked, on the lock screen; the optional sound when a reading becomes due."""
+        lines: dict[str, tuple[str, bool]] = {}
+        if self.ws.can(Perm.VIEW_DATA):
+            for live in self.live:
+                now = self.ws.bedside.monitor(live)
+                self.alarm.check(live.subject, now.points)
+                if now.active or now.overdue:
+                    lines[live.subject] = (summary(live.subject, now).get(), now.overdue)
+        self.subjects.show_infusions(lines)
+        if self.stack.currentWidget() is self.lock_screen:
+            self.lock_screen.show_activity("\n".join(text for text, _ in lines.values()),
+                                           alert=any(late for _, late in lines.values()))
 
     def _save_open_drafts(self, new_ws: Workspace | None = None) -> None:
         """Before another user takes over: keep the first user's unsaved input as their draft, then close. A bedside
@@ -310,9 +361,15 @@ class MainWindow(QMainWindow):
                 self.open_dialogs.remove(dialog)
 
     def lock(self) -> None:
+        """Lock from any window: what each window shows that was typed and not saved becomes the user's own draft
+        and leaves the screen (``on_lock``), the windows hide, the lock screen shows in front."""
         if self.stack.currentWidget() is self.lock_screen or self.ws.site.store is None:
             return
-        for dialog in self.open_dialogs:
+        self.refresh_infusions()
+        for dialog in list(self.open_dialogs):
+            on_lock = getattr(dialog, "on_lock", None)
+            if on_lock is not None:
+                on_lock()
             dialog.hide()
         self.ws.lock()
         self.idle.pause()
@@ -320,16 +377,21 @@ class MainWindow(QMainWindow):
         self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
         self.stack.setCurrentWidget(self.lock_screen)
         self.update_lock_activity()
-        self.activity_timer.start()
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def _back_to_work(self) -> None:
-        self.activity_timer.stop()
         self.menuBar().setEnabled(True)
         self.stack.setCurrentWidget(self.work)
         self.idle.resume()
+        self.retranslate()
         for dialog in self.open_dialogs:
             dialog.show()
-        self.retranslate()
+            on_unlock = getattr(dialog, "on_unlock", None)
+            if on_unlock is not None:
+                on_unlock()
+        self.refresh_infusions()
 
     def _unlock(self, password: str) -> None:
         ws = self.ws
@@ -367,8 +429,22 @@ class MainWindow(QMainWindow):
         self.logged_out.emit()
         self.close()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Within the screen, title bar included (it opened 1280 x 800 on an 800-pixel screen)."""
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            fit_when_shown(self, 1280, 800)
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        """No timer of this session may fire after it (the idle lock would write to a closed database)."""
+        """No timer of this session may fire after it (the idle lock would write to a closed database), and no
+        window it opened stays (the bedside and its forms have no parent)."""
         self.idle.stop()
         self.activity_timer.stop()
+        for dialog in list(self.open_dialogs):
+            dialog.done(0)
+        self.open_dialogs.clear()
+        if self._app is not None:
+            self._app.removeEventFilter(self.modal_policy)
+            self._app = None
         super().closeEvent(event)

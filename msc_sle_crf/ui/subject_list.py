@@ -1,10 +1,12 @@
 """The subject list: every subject with its visits done, open queries and next action. It redraws from the change
-records of the writes (``Ops.data_changed``), not when someone remembers to call it."""
+records of the writes (``Ops.data_changed``), not when someone remembers to call it. A subject whose infusion is
+running shows it instead of its next action (subject number, running time, next reading; red when overdue),
+updated once a second by the main window."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Perm
@@ -34,6 +36,8 @@ class SubjectList(QWidget):
         self.table.setStyleSheet("QTableWidget { background: transparent; }")
         self.table.cellActivated.connect(self._activated)
         layout.addWidget(self.table)
+        self._actions: dict[str, tuple[str, bool]] = {}  # subject -> (next action, overdue) as last drawn
+        self._infusions: dict[str, tuple[str, bool]] = {}
 
     def set_workspace(self, ws: Workspace) -> None:
         self.ws = ws
@@ -75,6 +79,7 @@ class SubjectList(QWidget):
         self.table.setVisible(True)
         rows = self.ws.overview.subject_rows()
         queries = self.ws.monitoring.open_counts()
+        self._actions = {r.subject.subject_number: (r.next_action.get(), r.overdue) for r in rows}
         self.table.setUpdatesEnabled(False)
         self.table.setRowCount(len(rows))
         for row, r in enumerate(rows):
@@ -92,6 +97,31 @@ class SubjectList(QWidget):
         for col in range(COLUMNS - 1):
             self.table.resizeColumnToContents(col)
         self.table.setUpdatesEnabled(True)
+        self._draw_infusions()
+
+    def show_infusions(self, lines: dict[str, tuple[str, bool]]) -> None:
+        """The running infusions (subject -> its line, overdue?) in place of their next action."""
+        if lines == self._infusions:
+            return
+        ended = set(self._infusions) - set(lines)
+        self._infusions = dict(lines)
+        self._draw_infusions(ended)
+
+    def _draw_infusions(self, ended: set[str] | None = None) -> None:
+        for row in range(self.table.rowCount()):
+            number = self.subject_at(row)
+            if number is None or (number not in self._infusions and number not in (ended or set())):
+                continue
+            text, late = self._infusions.get(number) or self._actions.get(number, ("", False))
+            item = self.table.item(row, COLUMNS - 1)
+            if item is None:
+                item = QTableWidgetItem()
+                self.table.setItem(row, COLUMNS - 1, item)
+            item.setText(text)
+            font = QFont(item.font())
+            font.setBold(number in self._infusions)
+            item.setFont(font)
+            item.setForeground(QColor("#b00020" if late else "#1f5fa8" if number in self._infusions else "#1d2b3a"))
 
     def subject_at(self, row: int) -> str | None:
         item = self.table.item(row, 0)

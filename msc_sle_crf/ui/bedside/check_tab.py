@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -74,6 +75,7 @@ class CheckTab(QWidget):
         self.study = study
         self.protocol = protocol
         self.local_now = local_now  # the workstation's wall clock (naive), to tell an expired product
+        self._shown: dict[str, str] = {}  # what the last recorded check put in the fields
         layout = QHBoxLayout(self)
         frame, box, self.check_title = panel()
         grid = QGridLayout()
@@ -112,17 +114,20 @@ class CheckTab(QWidget):
         self.record_check_button = named(QPushButton(), "big")
         self.record_check_button.clicked.connect(lambda: self.check_requested.emit(self.entry()))
         box.addWidget(self.record_check_button)
-        baseline = QHBoxLayout()
-        self.baseline_line = named(QLabel(), "next")
-        self.baseline_line.setWordWrap(True)
-        baseline.addWidget(self.baseline_line, 1)
-        self.baseline_button = named(QPushButton(), "big")
-        self.baseline_button.clicked.connect(self.baseline_requested.emit)
-        baseline.addWidget(self.baseline_button)
-        box.addLayout(baseline)
         box.addStretch(1)
         layout.addWidget(frame, 3)
-        layout.addWidget(self._second_panel(), 2)
+        right = QVBoxLayout()
+        right.addWidget(self._second_panel())
+        baseline, baseline_box, self.baseline_title = panel()  # the last thing before the start, beside the check
+        self.baseline_line = named(QLabel(), "next")
+        self.baseline_line.setWordWrap(True)
+        baseline_box.addWidget(self.baseline_line)
+        self.baseline_button = named(QPushButton(), "big")
+        self.baseline_button.clicked.connect(self.baseline_requested.emit)
+        baseline_box.addWidget(self.baseline_button)
+        right.addWidget(baseline)
+        right.addStretch(1)
+        layout.addLayout(right, 2)
 
     def _second_panel(self) -> QWidget:
         frame, box, self.second_title = panel()
@@ -141,7 +146,6 @@ class CheckTab(QWidget):
         self.second_status = named(QLabel(), "next")
         self.second_status.setWordWrap(True)
         box.addWidget(self.second_status)
-        box.addStretch(1)
         return frame
 
     def _cohorts(self) -> tuple[str, ...]:
@@ -159,6 +163,7 @@ class CheckTab(QWidget):
             self.check_labels[key].setText(label.get())
         self.cohort_label.setText(tr("Dose cohort", "Cohorte de dose"))
         self.baseline_button.setText(tr("Baseline vital signs…", "Signes vitaux de référence…"))
+        self.baseline_title.setText(tr("Before the start", "Avant le début"))
         self.record_check_button.setText(tr("Record the check", "Enregistrer la vérification"))
         self.second_title.setText(tr("Second person", "Seconde personne"))
         self.second_note.setText(tr("A second member of staff checks the product against the prescription and signs "
@@ -168,6 +173,7 @@ class CheckTab(QWidget):
         self.second_user.setPlaceholderText(tr("User name", "Nom d'utilisateur"))
         self.second_password.setPlaceholderText(tr("Password", "Mot de passe"))
         self.second_button.setText(tr("Confirm the check", "Confirmer la vérification"))
+        self.update_dose()
 
     # ----- what the nurse entered ---------------------------------------------------------------------------------
     def cohort(self) -> str:
@@ -179,6 +185,36 @@ class CheckTab(QWidget):
                             cohort=self.cohort(), bag_id=f["bag"].text(), lot=f["lot"].text(),
                             labelled_cells_e6=f["cells"].text(), use_by=f["use_by"].text(),
                             premedication=f["premed"].text())
+
+    # ----- a hand-over: what one user typed is theirs ----------------------------------------------------------------
+    def typed_values(self) -> dict[str, str]:
+        """What was typed and not recorded (fields that differ from the last recorded check, and the cohort)."""
+        out = {key: edit.text() for key, edit in self.check_fields.items()
+               if edit.text() and edit.text() != self._shown.get(key)}
+        cohort = self.cohort()
+        if cohort and cohort != self._shown.get("cohort"):
+            out["cohort"] = cohort
+        return out
+
+    def clear_typing(self) -> None:
+        """Another user may come: nothing typed here (not even the identity attestation) stays on the screen."""
+        for edit in (*self.check_fields.values(), self.second_user, self.second_password):
+            edit.clear()
+        self.identity_box.setChecked(False)
+        self.cohort_group.setExclusive(False)
+        for button in self.cohort_buttons.values():
+            button.setChecked(False)
+        self.cohort_group.setExclusive(True)
+        self._shown = {}
+
+    def restore(self, draft: dict[str, str]) -> None:
+        """Put back this user's unsaved check into the empty fields."""
+        for key, text in draft.items():
+            if key in self.check_fields and not self.check_fields[key].text():
+                self.check_fields[key].setText(text)
+        cohort = self.cohort_buttons.get(draft.get("cohort", ""))
+        if cohort is not None and not self.cohort():
+            cohort.setChecked(True)
 
     def _ask_second(self) -> None:
         """The password leaves the field at once, whatever the answer."""
@@ -247,12 +283,17 @@ class CheckTab(QWidget):
         if use_by:
             recorded["use_by"] = dt.datetime.fromisoformat(str(use_by)).strftime("%d/%m/%Y %H:%M")
         for key, value in recorded.items():
-            if value is not None and not self.check_fields[key].text():
-                self.check_fields[key].setText(number(value) if key in DECIMAL_FIELDS else str(value))
+            if value is None:
+                continue
+            text = number(value) if key in DECIMAL_FIELDS else str(value)
+            self._shown[key] = text
+            if not self.check_fields[key].text():
+                self.check_fields[key].setText(text)
+        self._shown["cohort"] = str(d.get("cohort"))
         cohort = self.cohort_buttons.get(str(d.get("cohort")))
         if cohort is not None and not self.cohort():
             cohort.setChecked(True)
-        self.identity_box.setChecked(True)
+        # The identity attestation is not carried over: whoever records the check again ticks it again.
         when = stored_time(clock, product.at)
         self.recorded_line.setText(tr(f"Recorded on {when} by {product.by}. A new check can be recorded over it: "
                                       "both stay in the record.",
@@ -285,4 +326,6 @@ class CheckTab(QWidget):
         self.second_status.setStyleSheet(BAD)
 
     def second_confirmed(self) -> None:
+        """Confirmed: the second person's name leaves the sign-in field too (their password already did)."""
         self.second_status.setStyleSheet(GOOD)
+        self.second_user.clear()

@@ -15,22 +15,29 @@ from msc_sle_crf.infusion.vitals import PointState
 from msc_sle_crf.ui.common import named
 
 BEDSIDE_STYLE = """
-QLabel#identity { font-size: 20pt; font-weight: bold; color: #1d2b3a; }
-QLabel#clock { font-size: 40pt; font-weight: bold; color: #1d2b3a; font-family: "DejaVu Sans Mono"; }
+QLabel#identity { font-size: 18pt; font-weight: bold; color: #1d2b3a; }
+QLabel#clock { font-size: 32pt; font-weight: bold; color: #1d2b3a; font-family: "DejaVu Sans Mono"; }
 QLabel#phase { font-size: 13pt; font-weight: bold; color: white; padding: 6px 14px; border-radius: 14px; }
-QLabel#next { font-size: 15pt; font-weight: bold; padding: 8px 12px; border-radius: 6px; }
-QPushButton#timerButton { font-size: 15pt; font-weight: bold; min-height: 56px; min-width: 120px; }
-QPushButton#big { font-size: 13pt; font-weight: bold; min-height: 48px; }
-QLineEdit#vital { font-size: 20pt; min-height: 56px; max-width: 120px; }
+QLabel#next { font-size: 13pt; font-weight: bold; padding: 6px 10px; border-radius: 6px; }
+QPushButton#timerButton { font-size: 14pt; font-weight: bold; min-height: 48px; min-width: 120px; }
+QPushButton#stopButton { font-size: 14pt; font-weight: bold; min-height: 48px; min-width: 130px; color: white;
+                         background: #b00020; border-radius: 4px; }
+QPushButton#stopButton:disabled { background: #d9a0a8; }
+QLabel#readiness { font-size: 11pt; padding: 4px 8px; border-radius: 6px; }
+QLabel#restored { font-size: 11pt; color: #1f5fa8; }
+QPushButton#big { font-size: 13pt; font-weight: bold; min-height: 44px; }
+QLineEdit#vital { font-size: 18pt; min-height: 48px; max-width: 130px; }
 QLabel#vitalLabel { font-size: 12pt; color: #33414e; }
 QListWidget#schedule { font-size: 13pt; }
-QListWidget#schedule::item { min-height: 42px; }
+QListWidget#schedule::item { min-height: 34px; }
 QLabel#flag { font-size: 12pt; font-weight: bold; color: #b00020; }
 QFrame#panel { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
-QCheckBox, QRadioButton { font-size: 12pt; min-height: 36px; spacing: 10px; }
+QCheckBox, QRadioButton { font-size: 12pt; min-height: 32px; spacing: 10px; }
 QCheckBox::indicator, QRadioButton::indicator { width: 24px; height: 24px; }
-QLineEdit { min-height: 40px; font-size: 12pt; }
-QLabel#panelTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
+QLineEdit { min-height: 38px; font-size: 12pt; }
+QLabel#panelTitle { font-size: 13pt; font-weight: bold; color: #1d2b3a; }
+QPushButton#lockButton { min-height: 30px; padding: 2px 12px; }
+QPushButton#aeButton { min-height: 30px; padding: 2px 10px; font-size: 10pt; }
 """
 
 PHASE_COLORS = {T.Phase.NOT_STARTED: "#7b8794", T.Phase.RUNNING: "#2e7d32", T.Phase.PAUSED: "#b26a00",
@@ -56,13 +63,6 @@ def number(value: object) -> str:
     """A measured or computed number as the user writes it: decimal comma in French (``38,6``, ``+3,4``)."""
     text = str(value)
     return text.replace(".", ",") if current_lang() is Lang.FR else text
-
-
-def mmss(seconds: float) -> str:
-    """A duration as the running clock shows it: ``05:00``, ``1:05:00``."""
-    whole = int(max(0, seconds))
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 def stored_time(clock: Clock, wall: dt.datetime) -> str:

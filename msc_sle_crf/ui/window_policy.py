@@ -1,0 +1,49 @@
+"""How the app's windows behave together: a modal dialog blocks only its own window, and the data area shows
+TRAINING on a demo database."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+
+class WindowModalDialogs(QObject):
+    """A modal dialog blocks only its own window and that window's parents, never the whole application: a message
+    box in a form or the casebook leaves the bedside (a window with no parent) working. Qt makes every dialog run with
+    ``exec()`` (and the static QMessageBox/QInputDialog functions) application-modal; this turns it window-modal as
+    it is polished or shown, before Qt registers it as modal. A dialog shown with ``show()`` stays non-modal."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if (event.type() in (QEvent.Type.Polish, QEvent.Type.Show) and isinstance(obj, QDialog) and obj.isWindow()
+                and obj.parentWidget() is not None
+                and (obj.windowModality() is Qt.WindowModality.ApplicationModal
+                     or (obj.windowModality() is Qt.WindowModality.NonModal and isinstance(obj, QMessageBox)))):
+            obj.setWindowModality(Qt.WindowModality.WindowModal)
+            handle = obj.windowHandle()
+            if handle is not None:  # Qt does not pass the change on once the dialog is marked modal
+                handle.setModality(Qt.WindowModality.WindowModal)
+        return False
+
+
+class WorkArea(QWidget):
+    """The data area; paints a diagonal TRAINING watermark on a demo database."""
+
+    def __init__(self, training: bool) -> None:
+        super().__init__()
+        self.training = training
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self.training:
+            return
+        painter = QPainter(self)
+        painter.setPen(QColor(198, 40, 40, 38))
+        font = QFont()
+        font.setPointSize(max(24, min(56, self.width() // 22)))
+        font.setBold(True)
+        painter.setFont(font)
+        painter.translate(self.width() / 2, self.height() / 2)
+        painter.rotate(-28)
+        painter.drawText(-1000, -80, 2000, 160, Qt.AlignmentFlag.AlignCenter, "FORMATION · TRAINING")
+        painter.end()
