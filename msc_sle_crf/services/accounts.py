@@ -17,6 +17,7 @@ from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
 from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
+from msc_sle_crf.security.personal import PersonalKeys
 from msc_sle_crf.security.policy import (
     FULL_NAME,
     MAX_FULL_NAME,
@@ -29,7 +30,7 @@ from msc_sle_crf.security.policy import (
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.limits import MAX_REASON, REASON
-from msc_sle_crf.store.site import Actor, apply_account_change
+from msc_sle_crf.store.site import Actor, apply_account_change, keys_json
 from msc_sle_crf.store.tables import AppUser
 
 
@@ -64,11 +65,16 @@ class Accounts:
         check_password_policy(new, ctx.actor.username)
         if normalize_secret(current) == normalize_secret(new):
             raise ValidationError(Msg.PASSWORD_UNCHANGED)
-        key = ctx.site.keyfile.unwrap(KIND_USER, ctx.actor.username, normalize_secret(current))
-        if key is None:
+        unlocked = ctx.site.keyfile.unlock(KIND_USER, ctx.actor.username, normalize_secret(current))
+        if unlocked is None or unlocked.keys is None:
             ctx.audit_alone(Action.LOGIN_FAILED, detail="wrong current password at password change")
             raise AuthenticationError(Msg.BAD_CREDENTIALS)
-        changes = self._rewrap(ctx.actor.username, new, key, Action.PASSWORD_CHANGE, must_change=False)
+        # New signing and sealing keys with every password change (so that keys an administrator made with a
+        # one-time password are not the user's for long), bound by the old signing key; the PDF key stays.
+        keys = unlocked.keys.replace_signing()
+        changes = self._rewrap(ctx.actor.username, new, unlocked.db_key, Action.PASSWORD_CHANGE, must_change=False,
+                               keys=keys)
+        ctx.site.remember_signer(ctx.actor.username, keys)
         a = ctx.actor
         ctx.actor = Actor(a.user_id, a.username, a.full_name, a.role, False)
         return changes
@@ -89,11 +95,23 @@ class Accounts:
         return tx.changes
 
     def _rewrap(self, username: str, password: str, key: bytes, action: Action, *, must_change: bool,
-                detail: str | None = None, if_interrupted: str = "complete") -> Changes:
-        slot = self.ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now())
+                detail: str | None = None, if_interrupted: str = "complete", keys: PersonalKeys | None = None
+                ) -> Changes:
+        slot = self.ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now(),
+                                               keys=keys)
+        assert slot.publics is not None
         change = {"op": "update", "username": username, "fields": {"must_change_password": must_change}}
-        return self._credential_change(username, slot, change, [self._entry(action, item=username, detail=detail)],
-                                       if_interrupted)
+        entries = [self._entry(action, item=username, detail=detail),
+                   self._entry(Action.KEY_BIND, item=username, new_value=json.dumps({"keys": keys_json(slot.publics)}),
+                               detail="personal keys for the new password")]
+        return self._credential_change(username, slot, change, entries, if_interrupted)
+
+    def issue_certificate(self, username: str) -> bool:
+        """Issue ``username`` a personal PDF certificate from the site CA (administrators: their keys open it)."""
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_USERS)
+        signer = ctx.site.signer(ctx.actor.username)
+        return ctx.site.issue_certificate(username, signer, signer.keys, ctx.actor.role.value)
 
     # ----- other accounts ----------------------------------------------------------------------------------
     def add_user(self, username: str, full_name: str, role: str, *, initial_password: str | None = None,
@@ -114,11 +132,14 @@ class Accounts:
         change = {"op": "add", "username": username, "fields": {
             "full_name": clean_name, "role": role_value.value, "active": True,
             "must_change_password": must_change_password}}
+        assert slot.publics is not None
         entry = self._entry(Action.USER_ADD, item=username, new_value=json.dumps(
-            {"username": username, "full_name": clean_name, "role": role_value.value}, ensure_ascii=False))
+            {"username": username, "full_name": clean_name, "role": role_value.value,
+             "keys": keys_json(slot.publics)}, ensure_ascii=False))
         # A one-time password nobody has seen yet is undone after a crash; a chosen one is completed.
         changes = self._credential_change(username, slot, change, [entry],
                                           "complete" if initial_password is not None else "undo")
+        self.issue_certificate(username)
         return IssuedPassword(username, password, changes)
 
     def reset_password(self, username: str) -> IssuedPassword:
@@ -129,6 +150,7 @@ class Accounts:
         password = temporary_password()
         changes = self._rewrap(username, password, self.ctx.store.key, Action.PASSWORD_RESET, must_change=True,
                                detail="one-time password issued by an administrator", if_interrupted="undo")
+        self.issue_certificate(username)
         return IssuedPassword(username, password, changes)
 
     def _active_user(self, username: str) -> AppUser:
@@ -169,7 +191,7 @@ class Accounts:
             rows = session.execute(select(AppUser).order_by(AppUser.username)).scalars().all()
             result = []
             for u in rows:
-                attempt = keyfile.attempts.get(u.username)
+                attempt = keyfile.attempts.get(keyfile.account_tag(u.username))
                 locked = attempt is not None and attempt.lock_remaining(now) is not None
                 result.append(UserInfo(u.username, u.full_name, Role(u.role), u.active, u.must_change_password,
                                        keyfile.find(KIND_USER, u.username) is not None, locked))

@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,12 +25,14 @@ from msc_sle_crf.clock import iso_utc, offset_text, stored_local
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.security.personal import b64, unb64
+from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Signature
+from msc_sle_crf.store.tables import AuditEvent, FormInstance, FormRow, ItemValue, Signature
 
 
 class LifecycleAction(StrEnum):
@@ -39,6 +42,38 @@ class LifecycleAction(StrEnum):
     SIGN = "sign"
     LOCK = "lock"
     UNLOCK = "unlock"
+
+
+SIGNATURE_CONTEXT = b"msc-sle-crf/e-signature/v1\x00"
+NOT_SIGNERS = L("INVALID: the signature is not the signer's (forged or edited record)",
+                "INVALIDE : la signature n'est pas celle du signataire (enregistrement falsifié ou modifié)")
+DATA_CHANGED = L("INVALID: the data changed after signing", "INVALIDE : les données ont changé après la signature")
+
+
+def signature_message(db_id: str, subject: str, instance: FormInstance, row: Signature) -> bytes:
+    """What the signer's personal key signs: the content hash AND who, as whom, what it means, when, and which form
+    of which subject under which definition (issue 14: the content hash alone covers only the values)."""
+    return SIGNATURE_CONTEXT + json.dumps({
+        "db": db_id, "subject": subject, "instance": instance.id, "event": instance.event_id, "form": instance.form_id,
+        "form_version": instance.form_version, "form_hash": instance.form_hash, "content_hash": row.content_hash,
+        "username": row.username, "user_id": row.user_id, "printed_name": row.printed_name, "role": row.role,
+        "meaning": row.meaning, "signed_utc": row.signed_utc, "utc_offset_min": row.utc_offset_min,
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signature_holds(directory: Any, db_id: str, subject: str, instance: FormInstance, row: Signature) -> bool:
+    """The row's signature is the named signer's, with the key bound to them when they signed."""
+    account = directory.get(row.username)
+    if account is None or not row.sig:
+        return False
+    keys = account.key_at_time(row.signed_utc)
+    if keys is None:
+        return False
+    try:
+        raw = unb64(row.sig)
+    except ValueError:
+        return False
+    return verify_signature(keys.sign, raw, signature_message(db_id, subject, instance, row))
 
 
 @dataclass(frozen=True)
@@ -53,12 +88,12 @@ class SignatureInfo:
     content_hash: str
     valid: bool
     changes: Changes = NO_CHANGES  # set when returned by ``sign``
+    authentic: bool = True  # the signer's personal signature holds (False: forged or edited row)
 
     def manifestation(self, lang: Lang | None = None) -> str:
         """What every display and printout shows (21 CFR 11.50)."""
         offset = offset_text(self.utc_offset_min)
-        state = L("valid", "valide") if self.valid else L("INVALID: the data changed after signing",
-                                                          "INVALIDE : les données ont changé après la signature")
+        state = L("valid", "valide") if self.valid else NOT_SIGNERS if not self.authentic else DATA_CHANGED
         return (f"{self.printed_name} ({Role(self.role).label(lang or Lang.EN)}), "
                 f"{self.signed_local:%d/%m/%Y %H:%M:%S} {offset}, {self.meaning_label.get(lang)} — {state.get(lang)}")
 
@@ -75,6 +110,17 @@ def content_hash(session: Session, instance: FormInstance) -> str:
                             "definition": instance.form_hash, "event": instance.event_id, "values": values},
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _recorded_before_signing(session: Session, signed_from: int | None, ref: FormRef, digest: str) -> bool:
+    """A signature row from before personal keys: its SIGN record must be in the part of the trail that precedes
+    signing (nobody can add one there any more)."""
+    query = select(AuditEvent.id).where(AuditEvent.action == Action.SIGN.value, AuditEvent.subject == ref.subject,
+                                        AuditEvent.visit == ref.event, AuditEvent.form == ref.form,
+                                        AuditEvent.detail.like(f"%sha256: {digest}%"))
+    if signed_from is not None:
+        query = query.where(AuditEvent.id < signed_from)
+    return session.execute(query.limit(1)).first() is not None
 
 
 def _wrong_state(status: str | None) -> ValidationError:
@@ -162,9 +208,12 @@ class Lifecycle:
             if instance.status not in (FormStatus.COMPLETE, FormStatus.VERIFIED):
                 raise _wrong_state(instance.status)
             digest = content_hash(session, instance)
-            session.add(Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
-                                  printed_name=actor.full_name, role=actor.role.value, meaning=meaning,
-                                  signed_utc=iso_utc(now), utc_offset_min=offset, content_hash=digest))
+            row = Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
+                            printed_name=actor.full_name, role=actor.role.value, meaning=meaning,
+                            signed_utc=iso_utc(now), utc_offset_min=offset, content_hash=digest)
+            signer = self.ctx.site.signer(actor.username)  # the keys the password just typed opened
+            row.sig = b64(signer.sign(signature_message(self.ctx.site.keyfile.db_id, ref.subject, instance, row)))
+            session.add(row)
             old = instance.status
             instance.status = FormStatus.SIGNED.value
             tx.audit(Action.SIGN, subject=ref.subject, visit=ref.event, form=ref.form, old_value=old,
@@ -246,8 +295,17 @@ class Lifecycle:
             current = content_hash(session, instance)
             rows = session.execute(select(Signature).where(Signature.instance_id == instance.id)
                                    .order_by(Signature.id)).scalars().all()
-            return [SignatureInfo(r.printed_name, r.username, r.role, r.meaning, meanings.get(r.meaning,
-                                                                                            L(r.meaning, r.meaning)),
-                                  stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min, r.content_hash,
-                                  r.content_hash == current)
-                    for r in rows]
+            directory = self.ctx.key_directory()
+            db_id = self.ctx.site.keyfile.db_id
+            out = []
+            for r in rows:
+                if r.sig is None:  # signed before personal keys: as good as the unsigned trail it is recorded in
+                    authentic = _recorded_before_signing(session, directory.signed_from, ref, r.content_hash)
+                else:
+                    authentic = signature_holds(directory, db_id, ref.subject, instance, r)
+                out.append(SignatureInfo(r.printed_name, r.username, r.role, r.meaning,
+                                         meanings.get(r.meaning, L(r.meaning, r.meaning)),
+                                         stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min,
+                                         r.content_hash, authentic and r.content_hash == current,
+                                         authentic=authentic))
+            return out
