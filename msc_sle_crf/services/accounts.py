@@ -27,9 +27,11 @@ from msc_sle_crf.security.policy import (
     temporary_password,
     validate_new_user,
 )
+from msc_sle_crf.services.certificates import ensure_ca
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.limits import MAX_REASON, REASON
+from msc_sle_crf.store import rekey
 from msc_sle_crf.store.site import Actor, apply_account_change, keys_json
 from msc_sle_crf.store.tables import AppUser
 
@@ -57,6 +59,7 @@ class IssuedPassword:
 class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.last_rotation: rekey.Rotation | None = None  # what the last disable or rotation did (for the screen)
 
     # ----- one's own password ------------------------------------------------------------------------------
     def change_password(self, current: str, new: str) -> Changes:
@@ -110,6 +113,7 @@ class Accounts:
         """Issue ``username`` a personal PDF certificate from the site CA (administrators: their keys open it)."""
         ctx = self.ctx
         ctx.require(Perm.MANAGE_USERS)
+        ensure_ca(ctx)
         signer = ctx.site.signer(ctx.actor.username)
         return ctx.site.issue_certificate(username, signer, signer.keys, ctx.actor.role.value)
 
@@ -160,7 +164,7 @@ class Accounts:
             raise ValidationError(Msg.USER_UNKNOWN, user=username)
         return user
 
-    def disable_user(self, username: str, reason: str) -> Changes:
+    def disable_user(self, username: str, reason: str, progress: rekey.Progress | None = None) -> Changes:
         """Deactivate an account and remove its key slot. Its audit history stays."""
         ctx = self.ctx
         ctx.require(Perm.MANAGE_USERS)
@@ -180,7 +184,40 @@ class Accounts:
         change = {"op": "update", "username": username, "fields": {"active": False, "disabled_utc": ctx.now()}}
         entry = self._entry(Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
                             reason=reason)
-        return self._credential_change(username, None, change, [entry], "complete")
+        changes = self._credential_change(username, None, change, [entry], "complete")
+        # Revocation that revokes: the database gets a new key the disabled account's password never opens.
+        problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), username)
+        if problems:
+            self.last_rotation = None
+            ctx.audit_alone(Action.KEY_ROTATION, item=username, detail="not rotated: " + "; ".join(problems)[:1500])
+            return changes
+        return changes | self._rotate(username, progress)
+
+    def rotate_keys(self, progress: rekey.Progress | None = None) -> rekey.Rotation:
+        """An administrator's "Rotate keys": a new database key, sealed to every account (revokes any older key
+        file, old password or copied key)."""
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_USERS)
+        problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), None)
+        if problems:
+            raise rekey.refuse(problems)
+        self._rotate(None, progress)
+        assert self.last_rotation is not None
+        return self.last_rotation
+
+    def _rotate(self, removed: str | None, progress: rekey.Progress | None) -> Changes:
+        ctx = self.ctx
+        rotation = rekey.rotate(ctx.site, remove=removed, progress=progress)
+        self.last_rotation = rotation
+        changes = ctx.audit_alone(Action.KEY_ROTATION, item=removed, new_value=str(len(rotation.accounts)), detail=(
+            f"database re-keyed in {rotation.seconds:.1f} s ({rotation.size_bytes:,} bytes); new key sealed to "
+            f"{', '.join(rotation.accounts)}" + (f"; removed: {removed}" if removed else "")
+            + (f"; older key files re-wrapped: {', '.join(p.name for p in rotation.stale_rewrapped)}"
+               if rotation.stale_rewrapped else "")
+            + (f"; older key files removed: {', '.join(p.name for p in rotation.stale_removed)}"
+               if rotation.stale_removed else ""))[:2000])
+        ctx.site.anchor_audit()
+        return changes
 
     def list_users(self) -> list[UserInfo]:
         ctx = self.ctx

@@ -146,6 +146,7 @@ class Site:
         # their sessions write. Never written anywhere.
         self._signers: dict[str, Signer] = {}
         self._last_signer: Signer | None = None
+        self.rekey_completed = False  # an interrupted rotation: the database opened with the journal's new key
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -329,6 +330,20 @@ class Site:
     def has_signer(self, username: str) -> bool:
         return username in self._signers
 
+    @property
+    def last_signer(self) -> Signer | None:
+        return self._last_signer
+
+    # ----- key rotation (store/rekey.py) ------------------------------------------------------------------------
+    def close_store_for_rekey(self) -> None:
+        """Every pooled connection closed (they hold the old key); the trail head file stays open."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def reopen_store(self, key: bytes) -> None:
+        self.store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+
     # ----- the key file and its generation (item 8) ----------------------------------------------------------
     def save_keyfile(self) -> None:
         """Save the key file (its generation goes up) and, with the database open, record the generation there:
@@ -430,9 +445,24 @@ class Site:
             del self.keyfile.attempts[tag]
             self.save_keyfile()
 
-    def _ensure_store(self, key: bytes, signer: Signer | None = None) -> Store:
+    def _rotation_key(self, kind: str, user: str | None, unlocked: Unlocked) -> bytes | None:
+        """The new database key an interrupted rotation sealed to this account (in its journal), if any."""
+        if self._pending_step is None or self._pending_step.step != "rekey" or unlocked.keys is None:
+            return None
+        from msc_sle_crf.store import rekey
+
+        return rekey.journal_key(self._pending_step, kind, user, unlocked.keys)
+
+    def _ensure_store(self, key: bytes, signer: Signer | None = None, alternative: bytes | None = None) -> Store:
         if self.store is None:
-            store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+            salt = bytes.fromhex(self.keyfile.db_salt_hex)
+            try:
+                store = open_checked(self.db_path, key, salt)
+            except StoreError:
+                if alternative is None:
+                    raise
+                store = open_checked(self.db_path, alternative, salt)  # the rotation had re-keyed the database
+            self.rekey_completed = alternative is not None and store.key == alternative
             self.store = store
             try:
                 # An interrupted step is finished first (it only needs the tables of the first schema), then the
@@ -447,7 +477,7 @@ class Site:
                 self.store = None
                 store.close()
                 raise
-        elif self.store.key != key:  # the key file unwrapped a different key: it does not belong here
+        elif self.store.key not in (key, alternative):  # the key file unwrapped a different key: not this site's
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
 
@@ -560,7 +590,7 @@ class Site:
             self._register_failure(account, record, "wrong password" if exists else "no such account")
         keys = unlocked.keys or PersonalKeys.generate()
         signer = Signer(account, keys)
-        store = self._ensure_store(unlocked.db_key, signer)
+        store = self._ensure_store(unlocked.db_key, signer, self._rotation_key(KIND_USER, account, unlocked))
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
             if user is None or not user.active:
@@ -700,9 +730,15 @@ class Site:
             return
         from msc_sle_crf.store.tables import AuditEvent
 
-        with self.store.read() as session:
-            last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc, AuditEvent.signer)
-                                   .order_by(AuditEvent.id.desc()).limit(1)).first()
+        try:
+            with self.store.read() as session:
+                last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc, AuditEvent.signer)
+                                       .order_by(AuditEvent.id.desc()).limit(1)).first()
+        except StoreError:  # a trail from before signing (not upgraded yet)
+            with self.store.read() as session:
+                row = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                                      .order_by(AuditEvent.id.desc()).limit(1)).first()
+            last = (*row, None) if row is not None else None
         if last is not None:
             anchor: dict[str, Any] = {"id": int(last[0]), "hash": str(last[1]), "ts": str(last[2])}
             # signed by the author of the last transaction (whose keys this program holds)
@@ -794,3 +830,6 @@ def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
 
 
 J.register("credential", at_open=_credential_at_open, with_store=_credential_with_store)
+
+
+from msc_sle_crf.store import rekey as _rekey  # noqa: E402, F401 - registers the recovery of an interrupted rotation
