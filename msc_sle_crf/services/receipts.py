@@ -157,3 +157,44 @@ def check_anchor(conn: Any, anchor: dict[str, Any] | None, directory: KeyDirecto
             db_id, int(anchor["id"]), str(anchor["hash"]), str(anchor.get("ts", "")))):
         return [f"the key file's anchor (record #{anchor.get('id')}) is not signed by '{signer}'"]
     return []
+
+
+def current_head(ctx: Any) -> dict[str, Any]:
+    """The trail head now, signed by the signed-in user."""
+    from sqlalchemy import select
+
+    from msc_sle_crf.store.tables import AuditEvent
+
+    with ctx.read() as session:
+        row = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                              .order_by(AuditEvent.id.desc()).limit(1)).one()
+    return head_document(ctx.site.keyfile.db_id, int(row[0]), str(row[1]), str(row[2]),
+                         ctx.site.signer(ctx.actor.username))
+
+
+def write_receipt(ctx: Any, target: Path | str) -> Head:
+    """A receipt the monitor keeps (any signed-in user may write one): the trail head, signed by its writer, and
+    the site CA's fingerprint. Written atomically where the user chose (never over a site file); audited."""
+    from msc_sle_crf.audit import Action
+    from msc_sle_crf.errors import StoreError
+    from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
+
+    ctx.check_session()
+    path = safe_output_path(target, db_path=ctx.site.db_path)
+    document = current_head(ctx)
+    with ctx.read() as session:
+        from msc_sle_crf.store.site import CA_CERT_SETTING
+        from msc_sle_crf.store.tables import SiteSetting
+
+        ca_row = session.get(SiteSetting, CA_CERT_SETTING)
+    if ca_row is not None:
+        from msc_sle_crf.security import ca
+
+        document["ca_fingerprint"] = ca.fingerprint(ca_row.value)
+    try:
+        atomic_write_bytes(path, json.dumps(document, indent=1, sort_keys=True).encode() + b"\n", mode=0o644)
+    except OSError as exc:
+        raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(path), detail=exc.strerror or str(exc)) from None
+    ctx.audit_alone(Action.RECEIPT, new_value=f"#{document['record_id']} {document['record_hash']}",
+                    detail=f"receipt -> {path.name}")
+    return _of_document(path, document)
