@@ -367,8 +367,8 @@ class Msg(Enum):
         "certify », ou menu Administration).",
     )
     PASSWORD_TOO_WEAK = (
-        "Password: too easy to guess ({feedback}).",
-        "Mot de passe : trop facile à deviner ({feedback}).",
+        "Password: too easy to guess. {feedback}",
+        "Mot de passe : trop facile à deviner. {feedback}",
     )
     ROTATION_BLOCKED = (
         "Keys cannot be rotated: {reason}.",

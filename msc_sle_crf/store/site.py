@@ -175,12 +175,14 @@ class Site:
         return site
 
     @staticmethod
-    def validate_new_site(admin_username: str, admin_full_name: str, admin_password: str,
+    def validate_new_site(admin_username: str, admin_full_name: str, admin_password: str | None,
                           site_settings: dict[str, str] | None) -> tuple[str, str, dict[str, str]]:
-        """Every setting of a new site checked before anything is created: (user name, full name, settings)."""
+        """Every setting of a new site checked before anything is created: (user name, full name, settings). The
+        password too, unless None (the command line checks the names before it asks for the password)."""
         admin_username = normalize_username(admin_username)
         validate_new_user(admin_username, admin_full_name, Role.ADMIN.value)
-        check_password_policy(admin_password, admin_username)
+        if admin_password is not None:
+            check_password_policy(admin_password, admin_username)
         settings = dict(DEFAULT_SETTINGS)
         for key, value in (site_settings or {}).items():
             if key in READ_ONLY_SETTINGS:
