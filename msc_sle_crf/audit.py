@@ -229,11 +229,17 @@ class Account:
 
     def key_at_time(self, ts_utc: str) -> PublicKeys | None:
         """The keys in force at a time (ISO UTC text): the last bound at or before it."""
-        found = None
-        for (_since, keys), bound in zip(self.keys, self.bound_utc, strict=False):
-            if bound <= ts_utc:
-                found = keys
-        return found
+        found = self.keys_at_time(ts_utc)
+        return found[-1] if found else None
+
+    def keys_at_time(self, ts_utc: str) -> list[PublicKeys]:
+        """Every key in force at that time (two when a key was replaced at that very moment)."""
+        out = []
+        for n, ((_since, keys), bound) in enumerate(zip(self.keys, self.bound_utc, strict=False)):
+            replaced = self.bound_utc[n + 1] if n + 1 < len(self.bound_utc) else None
+            if bound <= ts_utc and (replaced is None or replaced >= ts_utc):
+                out.append(keys)
+        return out
 
     def add_key(self, since: int, keys: PublicKeys, ts_utc: str) -> None:
         self.keys.append((since, keys))

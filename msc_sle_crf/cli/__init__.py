@@ -190,6 +190,11 @@ def _say_rotation(rotation: Any) -> None:
     for path in rotation.stale_rewrapped:
         _say(L(f"Older key file re-wrapped for the current accounts only: {path}",
                f"Ancien fichier de clés réemballé pour les seuls comptes actuels : {path}"))
+    if rotation.recovery_code:
+        _say(L("NEW RECOVERY CODE (the older one no longer works; shown once: print it and keep it in the site safe):",
+               "NOUVEAU CODE DE RÉCUPÉRATION (l'ancien ne fonctionne plus ; affiché une seule fois : imprimez-le et "
+               "gardez-le dans le coffre du site) :"))
+        _say(f"    {rotation.recovery_code}")
     for path in rotation.stale_removed:
         _say(L(f"Older key file removed (its copy has another key): {path}",
                f"Ancien fichier de clés supprimé (sa copie a une autre clé) : {path}"))

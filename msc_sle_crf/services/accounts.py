@@ -17,7 +17,8 @@ from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
 from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
-from msc_sle_crf.security.personal import PersonalKeys
+from msc_sle_crf.security import ca
+from msc_sle_crf.security.personal import PersonalKeys, PublicKeys
 from msc_sle_crf.security.policy import (
     FULL_NAME,
     MAX_FULL_NAME,
@@ -32,8 +33,8 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.limits import MAX_REASON, REASON
 from msc_sle_crf.store import rekey
-from msc_sle_crf.store.site import Actor, apply_account_change, keys_json
-from msc_sle_crf.store.tables import AppUser
+from msc_sle_crf.store.site import CA_KEY_SETTING, RECOVERY_ACCOUNT, Actor, apply_account_change, keys_json
+from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,8 @@ class Accounts:
         ctx = self.ctx
         rotation = rekey.rotate(ctx.site, remove=removed, progress=progress)
         self.last_rotation = rotation
+        if rotation.recovery_slot is not None and rotation.recovery_slot.publics is not None:
+            self._bind_new_recovery(rotation.recovery_slot.publics)
         changes = ctx.audit_alone(Action.KEY_ROTATION, item=removed, new_value=str(len(rotation.accounts)), detail=(
             f"database re-keyed in {rotation.seconds:.1f} s ({rotation.size_bytes:,} bytes); new key sealed to "
             f"{', '.join(rotation.accounts)}" + (f"; removed: {removed}" if removed else "")
@@ -218,6 +221,23 @@ class Accounts:
                if rotation.stale_removed else ""))[:2000])
         ctx.site.anchor_audit()
         return changes
+
+    def _bind_new_recovery(self, publics: PublicKeys) -> None:
+        """The new recovery code's keys bound in the trail (by this administrator), and the CA key sealed to it."""
+        ctx = self.ctx
+        with ctx.write() as tx:
+            tx.audit(Action.KEY_BIND, item=RECOVERY_ACCOUNT, new_value=json.dumps({"keys": keys_json(publics)}),
+                     detail="a new recovery code replaced the older site's (shown once to the administrator)")
+            row = tx.session.get(SiteSetting, CA_KEY_SETTING)
+            if row is not None:
+                sealed = json.loads(row.value)
+                signer = ctx.site.signer(ctx.actor.username)
+                ca_key = ca.open_key(sealed.get(ctx.actor.username, ""), signer.keys.box, ctx.site.keyfile.db_id,
+                                     ctx.actor.username) if sealed.get(ctx.actor.username) else None
+                if ca_key is not None:
+                    sealed[RECOVERY_ACCOUNT] = ca.seal_key(ca_key, publics.box, ctx.site.keyfile.db_id,
+                                                           RECOVERY_ACCOUNT)
+                    row.value = json.dumps(sealed, sort_keys=True)
 
     def list_users(self) -> list[UserInfo]:
         ctx = self.ctx

@@ -57,7 +57,7 @@ class Tx:
         signer = self.ctx.site.signer(self.ctx.actor.username)
         written = audit.append_many(self.session, self.ctx.clock, self.ctx.site.workstation, self._entries, signer)
         if any(str(e.action) in audit.BINDING_ACTIONS for e in self._entries):
-            self.ctx.forget_directory()
+            self.ctx.site.binding_epoch += 1
         self._entries = []
         last = written[-1]
         self.last_record = (int(last["id"]), str(last["hash"]), str(last["ts_utc"]))
@@ -78,6 +78,7 @@ class ServiceContext:
         self.locked = False  # the screen is locked: nothing can be read or written until the user is back
         self.ended = False  # the account was disabled while signed in: this session can do nothing more
         self._directory: audit.KeyDirectory | None = None
+        self._directory_epoch = -1
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -104,7 +105,8 @@ class ServiceContext:
     def key_directory(self) -> audit.KeyDirectory:
         """Accounts and their public keys over time, from the trail's (checked) binding transactions. Kept until
         this program binds a key again (one program per database: nobody else writes meanwhile)."""
-        if self._directory is None:
+        if self._directory is None or self._directory_epoch != self.site.binding_epoch:
+            self._directory_epoch = self.site.binding_epoch
             conn = self.store.raw_connection()
             try:
                 self._directory = audit.directory_of(conn)

@@ -66,14 +66,12 @@ def signature_holds(directory: Any, db_id: str, subject: str, instance: FormInst
     account = directory.get(row.username)
     if account is None or not row.sig:
         return False
-    keys = account.key_at_time(row.signed_utc)
-    if keys is None:
-        return False
     try:
         raw = unb64(row.sig)
     except ValueError:
         return False
-    return verify_signature(keys.sign, raw, signature_message(db_id, subject, instance, row))
+    message = signature_message(db_id, subject, instance, row)
+    return any(verify_signature(keys.sign, raw, message) for keys in account.keys_at_time(row.signed_utc))
 
 
 @dataclass(frozen=True)

@@ -148,13 +148,13 @@ def check_anchor(conn: Any, anchor: dict[str, Any] | None, directory: KeyDirecto
         return [f"the key file's anchor (record #{anchor.get('id')}) is signed by '{signer}', but that record was "
                 f"written by '{row[0]}': the end of the trail was removed and the anchor rewritten"]
     account = directory.get(signer)
-    keys = account.key_at_time(str(anchor.get("ts", ""))) if account is not None else None
+    candidates = account.keys_at_time(str(anchor.get("ts", ""))) if account is not None else []
     try:
         raw = unb64(str(anchor["sig"]))
     except ValueError:
         raw = b""
-    if keys is None or not verify_signature(keys.sign, raw, anchor_message(
-            db_id, int(anchor["id"]), str(anchor["hash"]), str(anchor.get("ts", "")))):
+    message = anchor_message(db_id, int(anchor["id"]), str(anchor["hash"]), str(anchor.get("ts", "")))
+    if not any(verify_signature(keys.sign, raw, message) for keys in candidates):
         return [f"the key file's anchor (record #{anchor.get('id')}) is not signed by '{signer}'"]
     return []
 

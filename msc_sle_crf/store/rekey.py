@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 from msc_sle_crf.clock import iso_utc
 from msc_sle_crf.errors import CrfError, Msg, ValidationError
 from msc_sle_crf.i18n import L
-from msc_sle_crf.security.keyslots import DB_KEY_BYTES, KIND_RECOVERY, KIND_USER, KeySlotFile, Slot
+from msc_sle_crf.security.keyslots import (
+    DB_KEY_BYTES,
+    KIND_RECOVERY,
+    KIND_USER,
+    KeySlotFile,
+    Slot,
+    new_recovery_code,
+    normalize_recovery_code,
+)
 from msc_sle_crf.security.personal import open_sealed
 from msc_sle_crf.store import journal as J
 from msc_sle_crf.store.db import connect_raw, open_checked, raw_key_pragma
@@ -46,6 +54,9 @@ class Rotation:
     size_bytes: int
     stale_rewrapped: tuple[Path, ...]
     stale_removed: tuple[Path, ...]
+    # an older site's recovery slot (no personal keys) is replaced at the first rotation: the NEW code, shown once
+    recovery_code: str | None = None
+    recovery_slot: Slot | None = None
 
 
 def blockers(keyfile: KeySlotFile, directory: object, remove: str | None) -> list[str]:
@@ -53,7 +64,7 @@ def blockers(keyfile: KeySlotFile, directory: object, remove: str | None) -> lis
     sealed without its password), or a slot whose public key is not the one the trail binds to it (a key file
     edited to have the new key sealed to someone else)."""
     problems = []
-    legacy = [s.user or "recovery code" for s in keyfile.slots if s.publics is None and s.user != remove]
+    legacy = [s.user for s in keyfile.slots if s.publics is None and s.kind == KIND_USER and s.user != remove]
     if legacy:
         problems.append("these accounts have not signed in since the upgrade (no personal keys yet): "
                         + ", ".join(sorted(legacy)) + " — sign in once with each, or reset their passwords")
@@ -155,6 +166,12 @@ def rotate(site: Site, *, remove: str | None = None, progress: Progress | None =
     old_key, salt = store.key, store.salt
     new_key = os.urandom(DB_KEY_BYTES)
     remaining = [s for s in keyfile.slots if not (s.kind == KIND_USER and s.user == remove)]
+    code = None
+    if any(s.kind == KIND_RECOVERY and s.publics is None for s in remaining):
+        code = new_recovery_code()
+        remaining = [s for s in remaining if s.kind != KIND_RECOVERY]
+        remaining.append(keyfile.make_slot(KIND_RECOVERY, None, normalize_recovery_code(code).encode(), new_key,
+                                           iso_utc(site.clock.now())))
     new_slots = [keyfile.resealed(s, new_key) for s in remaining]
     started = time.perf_counter()
     journal = J.Journal.begin(site.db_path, "rekey", {
@@ -174,7 +191,8 @@ def rotate(site: Site, *, remove: str | None = None, progress: Progress | None =
     rewrapped, removed = _rewrap_stale(site, old_key, new_slots)
     journal.finish()
     return Rotation(tuple(s.user or "recovery code" for s in new_slots), remove, time.perf_counter() - started,
-                    site.db_path.stat().st_size, tuple(rewrapped), tuple(removed))
+                    site.db_path.stat().st_size, tuple(rewrapped), tuple(removed), code,
+                    next((s for s in new_slots if s.kind == KIND_RECOVERY), None) if code else None)
 
 
 # ----- an interrupted rotation ----------------------------------------------------------------------------------

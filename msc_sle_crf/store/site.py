@@ -147,6 +147,7 @@ class Site:
         self._signers: dict[str, Signer] = {}
         self._last_signer: Signer | None = None
         self.rekey_completed = False  # an interrupted rotation: the database opened with the journal's new key
+        self.binding_epoch = 0  # raised whenever this program binds keys in the trail (cached directories expire)
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -623,6 +624,7 @@ class Site:
         with self.credential_step(actor.username, slot, None, [entry], if_interrupted="complete") as tagged, \
                 self.store.write() as session:
             audit.append_many(session, self.clock, self.workstation, tagged, signer)
+        self.binding_epoch += 1
 
     def sign_in(self, username: str, password: str, *, action: Action = Action.LOGIN) -> Actor:
         """Authenticate and record the sign-in (with any pending failed attempts before it)."""
@@ -681,6 +683,7 @@ class Site:
                 store.write() as session:
             apply_account_change(session, change, now)
             audit.append_many(session, self.clock, self.workstation, tagged, signer)
+        self.binding_epoch += 1
         self.issue_certificate(account, signer, recovery_keys)
         return actor
 
