@@ -305,13 +305,13 @@ class KeyDirectory:
         elif binding.action == "user_disable" and binding.account in self.accounts:
             self.accounts[binding.account].active = False
 
-    def authorise(self, signer: str, bindings: list[Binding]) -> tuple[PublicKeys | None, str | None]:
+    def authorise(self, signer: str, bindings: list[Binding]  # noqa: PLR0911 - one rule per return
+                  ) -> tuple[PublicKeys | None, str | None]:
         """The key that must have signed a transaction by ``signer`` holding ``bindings``, or a problem."""
         account = self.accounts.get(signer)
         own_new = next((b.keys for b in bindings if b.account == signer and b.keys is not None), None)
-        if not self.accounts or all(a.current is None for a in self.accounts.values()):
-            if self.signed_from is None and not self.accounts and own_new is not None:
-                return own_new, None  # the site's creation: the first administrator binds their own key
+        if self.signed_from is None and not self.accounts and own_new is not None:
+            return own_new, None  # the site's creation: the first administrator binds their own key
         if account is None:
             return None, f"signed by '{signer}', who has no account at this point of the trail"
         if account.current is None:
@@ -326,7 +326,7 @@ class KeyDirectory:
                 return None, "a second site creation record"
             if b.action in ("user_add", "user_disable") and not admin:
                 return None, f"'{signer}' ({account.role}) may not create or disable accounts"
-            if b.action == "key_bind" and not (admin or signer == RECOVERY_SIGNER or b.account == signer):
+            if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
                 return None, f"'{signer}' ({account.role}) may not bind keys to '{b.account}'"
         return account.current, None
 
@@ -383,7 +383,8 @@ class TrailVerifier:
         self.trusted_through = trusted_through
         self.signatures_checked = 0
 
-    def run(self, rows: Iterable[Sequence[Any]], progress: Callable[[int], None] | None = None) -> VerifyResult:
+    def run(self, rows: Iterable[Sequence[Any]],  # noqa: PLR0911, PLR0912, PLR0915 - one pass, hot loop
+            progress: Callable[[int], None] | None = None) -> VerifyResult:
         sha256 = hashlib.sha256
         dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         fields = CANONICAL_FIELDS
@@ -463,8 +464,8 @@ class TrailVerifier:
         return VerifyResult(True, count, None, None, last_id, expected_prev if count else None,
                             self.signatures_checked)
 
-    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int, rec_hash: str, sig: str,
-              trusted: bool) -> str | None:
+    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0917
+              rec_hash: str, sig: str, trusted: bool) -> str | None:
         """Check one transaction: who may sign it, the signature, and that its records are in the signer's name."""
         directory = self.directory
         signer = str(run_rows[-1][18])
@@ -554,8 +555,8 @@ def directory_of(conn: Any) -> KeyDirectory:
                 directory.note_unsigned(binding)
             seen_until = first
             continue
-        span = [tuple(r) for r in conn.execute(select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? "
-                                               "AND sig IS NOT NULL) ORDER BY id", (first, first)).fetchall()]
+        span_sql = select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id"  # noqa: S608
+        span = [tuple(r) for r in conn.execute(span_sql, (first, first)).fetchall()]
         seen_until = span[-1][0] if span else first
         if not span or span[-1][19] is None or not _span_holds(span) \
                 or any(r[18] != span[-1][18] for r in span):

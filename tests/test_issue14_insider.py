@@ -22,7 +22,6 @@ from msc_sle_crf.security.personal import PersonalKeys, Signer
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.db import Store, open_checked
-from tests.helpers.sql import run_sql
 
 from .conftest import ADMIN_PW, make_user
 
@@ -64,8 +63,8 @@ def rewrite_chain(store: Store, records: list[dict[str, Any]]) -> None:
     chain alone could do); the signatures are copied as they were (he cannot make the others')."""
     prev = audit.GENESIS_HASH
     sql(store, "DELETE FROM audit_event")
-    for n, rec in enumerate(records, start=1):
-        rec = {**rec, "id": n, "prev_hash": prev}
+    for n, original in enumerate(records, start=1):
+        rec = {**original, "id": n, "prev_hash": prev}
         rec["hash"] = audit.record_hash(rec)
         prev = rec["hash"]
         sql(store, f"INSERT INTO audit_event ({', '.join(audit.STORED_FIELDS)}) VALUES "
@@ -411,7 +410,7 @@ def test_a_rotation_refuses_a_key_file_edited_to_seal_the_new_key_to_the_insider
     admin = Workspace.sign_in(site, "admin", ADMIN_PW)
     from msc_sle_crf.errors import ValidationError
 
-    with pytest.raises(ValidationError, match="dr.house"):
+    with pytest.raises(ValidationError, match=r"dr\.house"):
         admin.accounts.rotate_keys()
     site.close()
     DETECTED.append("key file edited to seal the new key to the insider")

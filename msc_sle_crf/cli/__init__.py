@@ -475,7 +475,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(run_gui(Path(args.db) if args.db else None, lang=args.lang))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaration per command
     parser = argparse.ArgumentParser(prog=PROG, description=f"{STUDY_NAME} ({PROTOCOL_NUMBER}) bedside eCRF")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--lang", choices=["fr", "en"], help="language of messages and of the app")
@@ -530,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("verify", cmd_verify, "check database pages, the audit trail and its signatures, and the data "
                 "against the trail (exit 0 only if all hold)", user=True)
     p.add_argument("--receipt", action="append", metavar="FILE",
-                   help="a receipt, signed PDF, CSV export or backup: the trail must still hold its record (repeatable)")
+                   help="a receipt, signed PDF, CSV export or backup: the trail must still hold its record "
+                   "(repeatable)")
     p.add_argument("--all-signatures", action="store_true",
                    help="check every signature again (by default those your last successful check covered are not)")
     p = command("receipt", cmd_receipt, "write a receipt of the trail head (signed by you) to keep outside the site",

@@ -6,8 +6,8 @@ its signer's certificate chains to the CA whose SHA-256 fingerprint is pinned, a
 
 from __future__ import annotations
 
-import io
 import hashlib
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ def sign_with(pdf: bytes, key: Any, cert_pem: str, chain_pems: list[str], *, rea
     key_der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     signing_key = load_private_key_from_pemder_data(key_der, passphrase=None)
-    cert = list(load_certs_from_pemder_data(cert_pem.encode()))[0]
+    cert = next(iter(load_certs_from_pemder_data(cert_pem.encode())))
     chain = [c for pem in chain_pems for c in load_certs_from_pemder_data(pem.encode())]
     signer = signers.SimpleSigner(signing_cert=cert, signing_key=signing_key,
                                   cert_registry=SimpleCertificateStore.from_certs([cert, *chain]))

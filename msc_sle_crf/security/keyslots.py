@@ -142,7 +142,8 @@ def at_least_floor(params: KdfParams) -> KdfParams:
             and params.parallelism >= floor.parallelism:
         return params
     return KdfParams(time_cost=max(params.time_cost, floor.time_cost),
-                     memory_kib=max(params.memory_kib, floor.memory_kib, 8 * max(params.parallelism, floor.parallelism)),
+                     memory_kib=max(params.memory_kib, floor.memory_kib,
+                                    8 * max(params.parallelism, floor.parallelism)),
                      parallelism=max(params.parallelism, floor.parallelism), version=params.version)
 
 
@@ -410,7 +411,8 @@ class KeySlotFile:
     # ----- names ---------------------------------------------------------------------------------------------
     def account_tag(self, name: str) -> str:
         """The keyed hash under which a sign-in name's failed attempts are counted (never the typed text)."""
-        return hmac.new(_unb64(self.name_key), normalize_username(name).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        digest = hmac.new(_unb64(self.name_key), normalize_username(name).encode("utf-8"), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
     def account_tags(self) -> set[str]:
         return {self.account_tag(s.user) for s in self.slots if s.kind == KIND_USER and s.user}
@@ -486,7 +488,7 @@ class KeySlotFile:
             raise ValueError("a version 1 slot cannot be re-sealed")
         return replace(slot, db_box=seal(slot.publics.box, db_key, self.box_info(self.db_id, slot.kind, slot.user)))
 
-    def unlock(self, kind: str, user: str | None, secret: bytes) -> Unlocked | None:
+    def unlock(self, kind: str, user: str | None, secret: bytes) -> Unlocked | None:  # noqa: PLR0911
         """The database key and the personal keys, or None when the secret is wrong or there is no such slot.
 
         When there is no slot, a derivation with the default parameters is still done, so that timing does
@@ -511,9 +513,10 @@ class KeySlotFile:
             return None
         if keys.publics() != slot.publics:
             return None
-        key = open_sealed(keys.box, slot.db_box or b"", self.box_info(self.db_id, kind, user))
-        if key is None or len(key) != DB_KEY_BYTES:
+        opened = open_sealed(keys.box, slot.db_box or b"", self.box_info(self.db_id, kind, user))
+        if opened is None or len(opened) != DB_KEY_BYTES:
             return None
+        key = opened
         return Unlocked(key, keys)
 
     def unwrap(self, kind: str, user: str | None, secret: bytes) -> bytes | None:

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
-from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
 from msc_sle_crf.security import ca
+from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
 from msc_sle_crf.security.personal import PersonalKeys, PublicKeys
 from msc_sle_crf.security.policy import (
     FULL_NAME,

@@ -17,6 +17,8 @@ from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.pdf import sign
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
+from msc_sle_crf.security import ca
+from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.entry import DataEntry, FormRef
@@ -24,8 +26,6 @@ from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.settings import Settings
-from msc_sle_crf.security import ca
-from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.store.tables import AuditEvent
 

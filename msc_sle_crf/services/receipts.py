@@ -91,10 +91,7 @@ def load(path: Path) -> Head:
             return _of_document(path, json.loads(data.decode("utf-8")))
         except (UnicodeDecodeError, ValueError):
             raise _refuse(path, "not valid JSON", "JSON non valide") from None
-    if data.startswith(b"%PDF"):
-        text = _pdf_reason(data)
-    else:
-        text = data.decode("utf-8", errors="replace")
+    text = _pdf_reason(data) if data.startswith(b"%PDF") else data.decode("utf-8", errors="replace")
     matches = _HEAD_TEXT.findall(text or "")
     if not matches:
         raise _refuse(path, "it carries no trail head", "il ne porte pas de tête de piste")

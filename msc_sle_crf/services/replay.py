@@ -192,7 +192,7 @@ class Replay:
     _on_two_person_check = _on_infusion_event
 
     # ----- the data -----------------------------------------------------------------------------------------------
-    def compare(self, conn: Any) -> tuple[list[Unexplained], int]:  # noqa: PLR0912 - one pass per table
+    def compare(self, conn: Any) -> tuple[list[Unexplained], int]:  # noqa: PLR0912, PLR0915 - one pass per table
         """(what is unexplained, up to MAX_NAMED; how many in all)."""
         out: list[Unexplained] = []
         total = 0
@@ -230,17 +230,16 @@ class Replay:
             key = (number, visit, form, group, row_no, item)
             seen_values.add(key)
             stored = describe(value, unit, missing, missing_reason)
-            expected = self.values.get(key, _MISSING)
             where = _where(number, visit, form, item, f"{group}:{row_no}")
-            if expected is _MISSING:
+            if key not in self.values:
                 if stored is not None:
                     note(where, f"value {stored!r} was never entered (no audit record)")
                 continue
-            assert isinstance(expected, tuple)
-            if stored != expected[0]:
-                note(where, f"stored {stored!r}; the trail says {expected[0]!r}")
-            elif (canonical or None) != expected[1] and not (expected[1] is None and unit is None):
-                note(where, f"converted value {canonical!r}; the trail says {expected[1]!r}")
+            entered = self.values[key]
+            if stored != entered[0]:
+                note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
+            elif (canonical or None) != entered[1] and not (entered[1] is None and unit is None):
+                note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
         for key, (text, _canon) in self.values.items():
             if key not in seen_values and text is not None:
                 note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
@@ -268,11 +267,11 @@ class Replay:
                 "SELECT instance_id, group_id, row_no, item_id, username FROM item_verification ORDER BY id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             sdv[(number, visit, form, group, row_no, item, username)] += 1
-        for key, count in (sdv - self.sdv).items():
-            note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
-                 f"{count} source-data verification mark(s) by '{key[6]}' not in the trail")
-        for key, count in (self.sdv - sdv).items():
-            note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
+        for mark, count in (sdv - self.sdv).items():
+            note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
+                 f"{count} source-data verification mark(s) by '{mark[6]}' not in the trail")
+        for mark, count in (self.sdv - sdv).items():
+            note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) recorded in the trail are missing")
         self._compare_queries(conn, forms, note)
         infusion: Counter[tuple[str, str, str, str]] = Counter()
@@ -280,11 +279,11 @@ class Replay:
                 "SELECT s.subject_number, e.kind, e.wall_utc, e.username FROM infusion_event e "
                 "JOIN subject s ON s.id = e.subject_id ORDER BY e.id"):
             infusion[(number, kind, wall, username)] += 1
-        for key, count in (infusion - self.infusion).items():
-            note(_where(key[0]), f"{count} infusion-day event(s) '{key[1]}' at {key[2]} by '{key[3]}' not in the "
-                                 "trail")
-        for key, count in (self.infusion - infusion).items():
-            note(_where(key[0]), f"{count} infusion-day event(s) '{key[1]}' recorded in the trail are missing")
+        for event, count in (infusion - self.infusion).items():
+            note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' at {event[2]} by '{event[3]}' not in "
+                                   "the trail")
+        for event, count in (self.infusion - infusion).items():
+            note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' recorded in the trail are missing")
         for username, full_name, role, active in conn.execute(
                 "SELECT username, full_name, role, active FROM app_user ORDER BY id"):
             expected_user = self.users.get(username)

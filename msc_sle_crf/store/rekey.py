@@ -64,7 +64,8 @@ def blockers(keyfile: KeySlotFile, directory: object, remove: str | None) -> lis
     sealed without its password), or a slot whose public key is not the one the trail binds to it (a key file
     edited to have the new key sealed to someone else)."""
     problems = []
-    legacy = [s.user for s in keyfile.slots if s.publics is None and s.kind == KIND_USER and s.user != remove]
+    legacy = [s.user for s in keyfile.slots if s.publics is None and s.kind == KIND_USER and s.user
+              and s.user != remove]
     if legacy:
         problems.append("these accounts have not signed in since the upgrade (no personal keys yet): "
                         + ", ".join(sorted(legacy)) + " — sign in once with each, or reset their passwords")

@@ -667,6 +667,7 @@ class Site:
             recovery_slot = self.keyfile.make_slot(KIND_RECOVERY, None, code, unlocked.db_key, now, keys=recovery_keys)
             self.keyfile.put_slot(recovery_slot)
             self.save_keyfile()
+            assert recovery_slot.publics is not None
             entries.append(AuditEntry(Action.KEY_BIND, RECOVERY_ACCOUNT, None, item=RECOVERY_ACCOUNT,
                                       new_value=json.dumps({"keys": keys_json(recovery_slot.publics)})))
         # Nobody knows the account's old private keys: it gets new ones, bound by the recovery code.
@@ -735,6 +736,7 @@ class Site:
             return
         from msc_sle_crf.store.tables import AuditEvent
 
+        last: Any
         try:
             with self.store.read() as session:
                 last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc, AuditEvent.signer)
