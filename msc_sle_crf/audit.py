@@ -305,8 +305,10 @@ class KeyDirectory:
         elif binding.action == "user_disable" and binding.account in self.accounts:
             self.accounts[binding.account].active = False
 
-    def authorise(self, signer: str, bindings: list[Binding]  # noqa: PLR0911 - one rule per return
-                  ) -> tuple[PublicKeys | None, str | None]:
+    def authorise(self, signer: str, bindings: list[Binding],  # noqa: PLR0911 - one rule per return
+                  *, refusal_only: bool = False) -> tuple[PublicKeys | None, str | None]:
+        """``refusal_only``: the transaction only records that the program refused this account (a disabled
+        account's session still open in this program is told so, and that is audited with its key)."""
         """The key that must have signed a transaction by ``signer`` holding ``bindings``, or a problem."""
         account = self.accounts.get(signer)
         own_new = next((b.keys for b in bindings if b.account == signer and b.keys is not None), None)
@@ -318,7 +320,7 @@ class KeyDirectory:
             if account.legacy and own_new is not None:
                 return own_new, None  # an account from before signing existed introduces its first key
             return None, f"signed by '{signer}', who has no key bound at this point of the trail"
-        if not account.active:
+        if not account.active and not (refusal_only and not bindings):
             return None, f"signed by '{signer}', whose account was disabled earlier in the trail"
         admin = account.role == "admin"
         for b in bindings:
@@ -469,7 +471,8 @@ class TrailVerifier:
         """Check one transaction: who may sign it, the signature, and that its records are in the signer's name."""
         directory = self.directory
         signer = str(run_rows[-1][18])
-        key, problem = directory.authorise(signer, bindings)
+        key, problem = directory.authorise(signer, bindings,
+                                           refusal_only=all(r[6] == "access_denied" for r in run_rows))
         if problem is not None or key is None:
             return problem or f"signed by '{signer}', who has no key"
         if not trusted:

@@ -270,3 +270,16 @@ def test_the_signature_display_in_the_form_header(qtbot: Any, site: Site, admin:
     header.show_signatures(doctor.lifecycle.signatures(REF))
     assert "INVALID: the signature is not the signer" in header.signature_lines.text()
     assert "✕" in header.signature_lines.text()
+
+
+def test_a_disabled_accounts_open_session_is_refused_and_the_trail_still_verifies(site: Site,
+                                                                                 admin: Workspace) -> None:
+    from msc_sle_crf.errors import AuthenticationError
+
+    password = make_user(admin, "nurse.s", "nurse")
+    nurse = Workspace.sign_in(site, "nurse.s", password)
+    admin.accounts.disable_user("nurse.s", "left the unit")
+    assert admin.accounts.last_rotation is not None  # the database has a new key ...
+    with pytest.raises(AuthenticationError):  # ... and her open session can do nothing (the refusal is audited)
+        nurse.subjects.register("ABC", 1980, "F")
+    assert admin.integrity.verify().ok
