@@ -283,3 +283,24 @@ def test_a_disabled_accounts_open_session_is_refused_and_the_trail_still_verifie
     with pytest.raises(AuthenticationError):  # ... and her open session can do nothing (the refusal is audited)
         nurse.subjects.register("ABC", 1980, "F")
     assert admin.integrity.verify().ok
+
+
+def test_the_administration_menu_offers_the_trust_actions(qtbot: Any, site: Site, admin: Workspace,
+                                                          monkeypatch: Any, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from msc_sle_crf.ui.main_window import MainWindow
+
+    main = MainWindow(admin, idle_ms=60_000)
+    qtbot.addWidget(main)
+    texts = [a.text() for a in main.admin_menu.actions()]
+    assert {"Verify a PDF…", "Write a receipt of the audit trail…", "Site CA fingerprint…", "Rotate keys…"} <= set(
+        texts)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text: shown.append(text))
+    main.ca_action.trigger()
+    assert admin.printing.ca_fingerprint() in shown[-1]
+    target = tmp_path / "receipt.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), ""))
+    main.receipt_action.trigger()
+    assert json.loads(target.read_text())["signer"] == "admin" and "Receipt written" in shown[-1]
