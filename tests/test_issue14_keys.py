@@ -304,3 +304,6 @@ def test_the_administration_menu_offers_the_trust_actions(qtbot: Any, site: Site
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), ""))
     main.receipt_action.trigger()
     assert json.loads(target.read_text())["signer"] == "admin" and "Receipt written" in shown[-1]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *_a, **_k: ([str(target)], ""))
+    main.receipt_check_action.trigger()
+    qtbot.waitUntil(lambda: "1 receipt(s)" in shown[-1], timeout=20_000)

@@ -125,3 +125,23 @@ def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
     timer.timeout.connect(lambda: dialog.setValue(percent[0]))
     timer.start(200)
     ops.background(lambda: ws.accounts.rotate_keys(progress=progress), on_done=done, on_error=failed)
+
+
+def verify_receipts(parent: QWidget, ws: Workspace, ops: Ops) -> None:
+    """The integrity check against receipts the monitor kept (receipts, signed PDFs, CSV exports, backups)."""
+    title = tr("Check the trail against receipts", "Contrôler la piste avec des reçus")
+    names, _ = QFileDialog.getOpenFileNames(parent, title, "", tr("Receipts, PDFs, CSVs, backups (*)",
+                                                                   "Reçus, PDF, CSV, sauvegardes (*)"))
+    if not names:
+        return
+
+    def done(report: IntegrityReport) -> None:
+        box = QMessageBox.information if report.ok else QMessageBox.critical
+        box(parent, title, integrity_text(report) + ("\n" + tr(f"{report.receipts_checked} receipt(s): the trail "
+                                                                f"holds each one's record unchanged.",
+                                                                f"{report.receipts_checked} reçu(s) : la piste "
+                                                                f"contient l'enregistrement de chacun, inchangé.")
+                                                      if report.ok else ""))
+
+    ops.background(lambda: ws.integrity.verify(full=True, receipts=[Path(n) for n in names]), on_done=done,
+                   on_error=lambda exc: QMessageBox.warning(parent, title, error_text(exc)))

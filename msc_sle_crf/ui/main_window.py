@@ -156,11 +156,14 @@ class MainWindow(QMainWindow):
         self.verify_pdf_action.triggered.connect(lambda: admin_actions.verify_pdf(self, self.ws))
         self.receipt_action = QAction(self)
         self.receipt_action.triggered.connect(lambda: admin_actions.write_receipt(self, self.ws, self.ops))
+        self.receipt_check_action = QAction(self)
+        self.receipt_check_action.triggered.connect(lambda: admin_actions.verify_receipts(self, self.ws, self.ops))
         self.ca_action = QAction(self)
         self.ca_action.triggered.connect(lambda: admin_actions.show_ca(self, self.ws))
         self.rotate_action = QAction(self)
         self.rotate_action.triggered.connect(lambda: admin_actions.rotate_keys(self, self.ws, self.ops))
-        for action in (self.verify_pdf_action, self.receipt_action, self.ca_action, self.rotate_action):
+        for action in (self.verify_pdf_action, self.receipt_action, self.receipt_check_action, self.ca_action,
+                       self.rotate_action):
             self.admin_menu.addAction(action)
         self.lang_menu = bar.addMenu("")
         self.fr_action = QAction("Français", self)
@@ -190,6 +193,8 @@ class MainWindow(QMainWindow):
                                       "Contrôler l'intégrité (base et piste d'audit)"))
         self.verify_pdf_action.setText(tr("Verify a PDF…", "Vérifier un PDF…"))
         self.receipt_action.setText(tr("Write a receipt of the audit trail…", "Écrire un reçu de la piste d'audit…"))
+        self.receipt_check_action.setText(tr("Check the trail against receipts…", "Contrôler la piste avec des reçus…"))
+        self.receipt_check_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
         self.ca_action.setText(tr("Site CA fingerprint…", "Empreinte de l'AC du site…"))
         self.rotate_action.setText(tr("Rotate keys…", "Changer les clés…"))
         self.rotate_action.setEnabled(ws.can(Perm.MANAGE_USERS))
