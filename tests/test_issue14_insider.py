@@ -153,6 +153,20 @@ def test_signer_name_changed_in_a_signature_row(trial: Path, clock: Any) -> None
     site.close()
 
 
+def test_printed_name_or_meaning_changed_in_a_signature_row(trial: Path, clock: Any) -> None:
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    drop_guards(store)
+    sql(store, "UPDATE signature SET printed_name = 'Dr Gregory House, head of department', meaning = 'review'")
+    store.close()
+    signatures, site = doctor_view(trial, clock)
+    assert not signatures[0].valid and not signatures[0].authentic
+    site.close()
+    report, _admin, site = check(trial, clock)
+    detected("printed name and meaning changed in a signature row", report)
+    assert any("electronic signature #1 in the name of 'dr.house'" in p for p in report.anchor_problems)
+    site.close()
+
+
 def test_signed_value_changed_with_the_content_hash_recomputed(trial: Path, clock: Any) -> None:
     from msc_sle_crf.services.lifecycle import content_hash
     from msc_sle_crf.store.tables import FormInstance

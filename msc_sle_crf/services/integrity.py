@@ -21,9 +21,10 @@ from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.services.esign import signature_holds
 from msc_sle_crf.services.replay import Replay, Unexplained
 from msc_sle_crf.store.db import integrity_problems
-from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.store.tables import AuditEvent, FormInstance, Signature, Subject
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,32 @@ class Integrity:
         match = re.search(r"signatures checked through #(\d+) ([0-9a-f]{64})", row[0]) if row else None
         return (int(match.group(1)), match.group(2)) if match else None
 
+    def _signature_rows(self, directory: audit.KeyDirectory) -> list[str]:
+        """Every electronic signature row must carry its signer's own signature (made before personal keys: its
+        SIGN record must precede the first signed record)."""
+        problems = []
+        db_id = self.ctx.site.keyfile.db_id
+        with self.ctx.read() as session:
+            rows = session.execute(select(Signature, FormInstance, Subject.subject_number)
+                                   .join(FormInstance, FormInstance.id == Signature.instance_id)
+                                   .join(Subject, Subject.id == FormInstance.subject_id)
+                                   .order_by(Signature.id)).all()
+            for row, instance, number in rows:
+                if row.sig is None:
+                    legacy = session.execute(select(AuditEvent.id).where(
+                        AuditEvent.action == Action.SIGN.value, AuditEvent.subject == number,
+                        AuditEvent.visit == instance.event_id, AuditEvent.form == instance.form_id,
+                        AuditEvent.detail.like(f"%sha256: {row.content_hash}%"),
+                        AuditEvent.id < (directory.signed_from or 1 << 62)).limit(1)).first()
+                    if legacy is not None:
+                        continue
+                elif signature_holds(directory, db_id, number, instance, row):
+                    continue
+                problems.append(f"subject {number} / visit {instance.event_id} / form {instance.form_id}: the "
+                                f"electronic signature #{row.id} in the name of '{row.username}' ({row.printed_name}) "
+                                "is not its signer's (forged or edited)")
+        return problems
+
     def verify(self, *, full: bool = True, receipts: Sequence[Path] = (),
                progress: Callable[[int], None] | None = None, recheck_signatures: bool = False) -> IntegrityReport:
         """SQLCipher page check, SQLite structure check, the audit chain and its authors' signatures, the key-file
@@ -125,6 +152,8 @@ class Integrity:
             unexplained, total = replay.compare(conn) if result.ok and not problems else ([], 0)
             anchor_problems = tuple(receipts_mod.check_anchor(conn, ctx.site.keyfile.audit_anchor,
                                                               verifier.directory, ctx.site.keyfile.db_id))
+            if result.ok:
+                anchor_problems += tuple(self._signature_rows(verifier.directory))
             receipt_problems = tuple(p for r in loaded for p in receipts_mod.check(conn, r, ctx.site.keyfile.db_id))
         finally:
             conn.close()

@@ -143,5 +143,8 @@ def verify_receipts(parent: QWidget, ws: Workspace, ops: Ops) -> None:
                                                                 f"contient l'enregistrement de chacun, inchangé.")
                                                       if report.ok else ""))
 
+    def failed(exc: BaseException) -> None:
+        QMessageBox.warning(parent, title, error_text(exc))
+
     ops.background(lambda: ws.integrity.verify(full=True, receipts=[Path(n) for n in names]), on_done=done,
-                   on_error=lambda exc: QMessageBox.warning(parent, title, error_text(exc)))
+                   on_error=failed)
