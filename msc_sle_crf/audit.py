@@ -3,20 +3,31 @@
 Each record carries the SHA-256 of its canonical content, and that content includes the hash of the previous
 record, so altering, removing or reordering any record breaks the chain from that point. Records are written in
 the same transaction as the change they describe (see ``services``). SQLite triggers refuse UPDATE and DELETE.
+
+Signed by its authors (issue 14): every record names the account whose session wrote it (``signer``), and the last
+record of each transaction carries that account's Ed25519 signature over its id and hash, which covers, through the
+chain, every record before it. ``verify`` checks each signature against the key bound to that account *at that
+point of the trail*: keys are bound by the trail itself (the site's creation, an account's creation, a key change),
+and only an administrator, the account itself (with its previous key) or the recovery code may bind one. Rewriting
+the chain, re-attributing a record or appending one in another person's name therefore needs that person's
+password. Records written before signing existed (an upgraded site) are accepted only before the first signed one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.clock import Clock, iso_utc
+from msc_sle_crf.security.personal import PublicKeys, Signer
+from msc_sle_crf.security.personal import verify as verify_signature
 
 GENESIS_HASH = "0" * 64
 
@@ -70,6 +81,11 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit_verify"
     STEP_RECOVERED = "step_recovered"  # an interrupted multi-file step completed or undone at the next start
     TRAIL_LOSS_DETECTED = "trail_loss_detected"  # the trail ends before a record known (outside the WAL) to exist
+    KEY_BIND = "key_bind"  # an account's public keys (signing, sealing) bound to it from this point of the trail
+    KEY_ROTATION = "key_rotation"  # the database re-keyed with a new random key; the remaining accounts re-sealed
+    KEYFILE_ROLLBACK = "keyfile_rollback"  # an older key file than the database last saw was put back (refused)
+    RECEIPT = "receipt"  # the trail head handed out (a receipt, a PDF, an export, a backup)
+    CERTIFICATE = "certificate"  # the site CA made or imported, a personal certificate issued
 
 
 @dataclass(frozen=True)
@@ -108,10 +124,27 @@ _TAIL_SQL = (
     "(SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
     "(SELECT seq FROM sqlite_sequence WHERE name = 'audit_event')"
 )
+STORED_FIELDS = (*CANONICAL_FIELDS, "hash", "signer", "sig")
 _INSERT_SQL = (
+    "INSERT INTO audit_event (" + ", ".join(STORED_FIELDS) + ") VALUES ("  # noqa: S608 - constants
+    + ", ".join("?" * len(STORED_FIELDS)) + ")"
+)
+_INSERT_UNSIGNED_SQL = (
     "INSERT INTO audit_event (" + ", ".join((*CANONICAL_FIELDS, "hash")) + ") VALUES ("  # noqa: S608 - constants
     + ", ".join("?" * (len(CANONICAL_FIELDS) + 1)) + ")"
 )
+TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
+# Events an account's session writes about someone else or about the system: failed sign-ins typed at its
+# workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
+WITNESSED = frozenset({"login_failed", "account_locked", "step_recovered", "trail_loss_detected", "restore",
+                       "keyfile_rollback", "schema_upgrade"})
+BINDING_ACTIONS = ("site_init", "user_add", "key_bind", "user_disable")
+RECOVERY_SIGNER = "#recovery"
+
+
+def tx_message(record_id: int, record_hash: str) -> bytes:
+    """What a transaction's author signs: the id and hash of its last record (the chain covers the rest)."""
+    return TX_CONTEXT + f"{record_id}|{record_hash}".encode("ascii")
 
 
 def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
@@ -120,36 +153,209 @@ def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
     return next_id, (last_hash or GENESIS_HASH)
 
 
-def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry) -> dict[str, Any]:
-    """Add one record to the chain inside the caller's transaction (which must hold the write lock).
-
-    Returns the record as written (with its hash)."""
+def append_many(session: Session, clock: Clock, workstation: str, entries: Sequence[AuditEntry],
+                signer: Signer | None) -> list[dict[str, Any]]:
+    """Add records to the chain inside the caller's transaction (which must hold the write lock), the last one
+    signed by ``signer`` (None only for tests and sites without personal keys). Returns the records as written."""
+    if not entries:
+        return []
     session.flush()  # the change being audited reaches the database first, in the same transaction
     next_id, prev_hash = _next_id_and_prev_hash(session)
-    record: dict[str, Any] = {
-        "id": next_id,
-        "ts_utc": entry.ts_utc or iso_utc(clock.now()),
-        "utc_offset_min": entry.utc_offset_min if entry.utc_offset_min is not None else clock.local_offset_minutes(),
-        "username": entry.username,
-        "role": entry.role,
-        "workstation": workstation,
-        "action": str(entry.action),
-        "subject": entry.subject,
-        "visit": entry.visit,
-        "form": entry.form,
-        "item": entry.item,
-        "repeat_key": entry.repeat_key,
-        "old_value": entry.old_value,
-        "new_value": entry.new_value,
-        "reason": entry.reason,
-        "detail": entry.detail,
-        "prev_hash": prev_hash,
-    }
-    digest = record_hash(record)
-    session.connection().exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
-    return {**record, "hash": digest}
+    out = []
+    conn = session.connection()
+    for n, entry in enumerate(entries):
+        record: dict[str, Any] = {
+            "id": next_id + n,
+            "ts_utc": entry.ts_utc or iso_utc(clock.now()),
+            "utc_offset_min": entry.utc_offset_min if entry.utc_offset_min is not None
+            else clock.local_offset_minutes(),
+            "username": entry.username,
+            "role": entry.role,
+            "workstation": workstation,
+            "action": str(entry.action),
+            "subject": entry.subject,
+            "visit": entry.visit,
+            "form": entry.form,
+            "item": entry.item,
+            "repeat_key": entry.repeat_key,
+            "old_value": entry.old_value,
+            "new_value": entry.new_value,
+            "reason": entry.reason,
+            "detail": entry.detail,
+            "prev_hash": prev_hash,
+        }
+        digest = record_hash(record)
+        sig = None
+        if signer is not None and n == len(entries) - 1:
+            sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
+        if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
+            conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+        else:
+            conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+        out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig})
+        prev_hash = digest
+    return out
 
 
+def append(session: Session, clock: Clock, workstation: str, entry: AuditEntry,
+           signer: Signer | None = None) -> dict[str, Any]:
+    """Add one record (its own transaction's only record) to the chain; see ``append_many``."""
+    return append_many(session, clock, workstation, [entry], signer)[-1]
+
+
+# ----- keys bound by the trail -------------------------------------------------------------------------------------
+@dataclass
+class Account:
+    """What the trail says about an account at a point: its role, whether it is active, its keys over time."""
+
+    username: str
+    role: str | None
+    active: bool = True
+    keys: list[tuple[int, PublicKeys]] = field(default_factory=list)  # (bound from record id, keys)
+    bound_utc: list[str] = field(default_factory=list)  # when each of ``keys`` was bound
+    legacy: bool = False  # created before signing existed: may introduce its own first key
+
+    @property
+    def current(self) -> PublicKeys | None:
+        return self.keys[-1][1] if self.keys else None
+
+    def key_at(self, record_id: int) -> PublicKeys | None:
+        """The keys in force for a record with this id."""
+        found = None
+        for since, keys in self.keys:
+            if since <= record_id:
+                found = keys
+        return found
+
+    def key_at_time(self, ts_utc: str) -> PublicKeys | None:
+        """The keys in force at a time (ISO UTC text): the last bound at or before it."""
+        found = self.keys_at_time(ts_utc)
+        return found[-1] if found else None
+
+    def keys_at_time(self, ts_utc: str) -> list[PublicKeys]:
+        """Every key in force at that time (two when a key was replaced at that very moment)."""
+        out = []
+        for n, ((_since, keys), bound) in enumerate(zip(self.keys, self.bound_utc, strict=False)):
+            replaced = self.bound_utc[n + 1] if n + 1 < len(self.bound_utc) else None
+            if bound <= ts_utc and (replaced is None or replaced >= ts_utc):
+                out.append(keys)
+        return out
+
+    def add_key(self, since: int, keys: PublicKeys, ts_utc: str) -> None:
+        self.keys.append((since, keys))
+        self.bound_utc.append(ts_utc)
+
+
+def _keys_of(value: str | None, name: str = "keys") -> PublicKeys | None:
+    try:
+        data = json.loads(value or "")
+        return PublicKeys.from_dict(data[name]) if isinstance(data, dict) and data.get(name) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Binding:
+    record_id: int
+    action: str
+    account: str
+    keys: PublicKeys | None
+    role: str | None
+    ts_utc: str = ""
+
+
+def binding_of(row: Sequence[Any]) -> Binding | None:
+    """The key binding (or account change) a record carries, if any. ``row`` in STORED_FIELDS order."""
+    action = row[6]
+    if action not in BINDING_ACTIONS:
+        return None
+    if action == "site_init":
+        return Binding(row[0], action, RECOVERY_SIGNER, _keys_of(row[13], "recovery_keys"), "recovery", row[1])
+    account = row[10]
+    if not account:
+        return None
+    if action == "user_add":
+        try:
+            role = json.loads(row[13] or "{}").get("role")
+        except (ValueError, AttributeError):
+            role = None
+        return Binding(row[0], action, str(account), _keys_of(row[13]), role, row[1])
+    if action == "key_bind":
+        return Binding(row[0], action, str(account), _keys_of(row[13]), None, row[1])
+    return Binding(row[0], action, str(account), None, None, row[1])
+
+
+class KeyDirectory:
+    """The accounts and their keys, replayed from the trail in order (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.signed_from: int | None = None  # the first signed record; unsigned records only come before it
+
+    def get(self, username: str | None) -> Account | None:
+        return self.accounts.get(username or "")
+
+    def note_unsigned(self, binding: Binding) -> None:
+        """A binding in the unsigned (pre-signing) part of an upgraded site's trail."""
+        if binding.action in ("user_add", "site_init"):
+            acct = Account(binding.account, binding.role, legacy=True)
+            if binding.keys is not None:
+                acct.add_key(binding.record_id, binding.keys, binding.ts_utc)
+            self.accounts[binding.account] = acct
+        elif binding.action == "user_disable" and binding.account in self.accounts:
+            self.accounts[binding.account].active = False
+
+    def authorise(self, signer: str, bindings: list[Binding],  # noqa: PLR0911 - one rule per return
+                  *, refusal_only: bool = False) -> tuple[PublicKeys | None, str | None]:
+        """``refusal_only``: the transaction only records that the program refused this account (a disabled
+        account's session still open in this program is told so, and that is audited with its key)."""
+        """The key that must have signed a transaction by ``signer`` holding ``bindings``, or a problem."""
+        account = self.accounts.get(signer)
+        own_new = next((b.keys for b in bindings if b.account == signer and b.keys is not None), None)
+        if self.signed_from is None and not self.accounts and own_new is not None:
+            return own_new, None  # the site's creation: the first administrator binds their own key
+        if account is None:
+            return None, f"signed by '{signer}', who has no account at this point of the trail"
+        if account.current is None:
+            if account.legacy and own_new is not None:
+                return own_new, None  # an account from before signing existed introduces its first key
+            return None, f"signed by '{signer}', who has no key bound at this point of the trail"
+        if not account.active and not (refusal_only and not bindings):
+            return None, f"signed by '{signer}', whose account was disabled earlier in the trail"
+        admin = account.role == "admin"
+        for b in bindings:
+            if b.action == "site_init":
+                return None, "a second site creation record"
+            if b.action in ("user_add", "user_disable") and not admin:
+                return None, f"'{signer}' ({account.role}) may not create or disable accounts"
+            if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
+                return None, f"'{signer}' ({account.role}) may not bind keys to '{b.account}'"
+        return account.current, None
+
+    def apply(self, bindings: list[Binding]) -> None:
+        for b in bindings:
+            if b.action in ("site_init", "user_add"):
+                acct = Account(b.account, b.role)
+                if b.keys is not None:
+                    acct.add_key(b.record_id, b.keys, b.ts_utc)
+                self.accounts[b.account] = acct
+            elif b.action == "key_bind" and b.keys is not None:
+                acct = self.accounts.setdefault(b.account, Account(b.account, None))
+                acct.add_key(b.record_id + 1, b.keys, b.ts_utc)  # in force after the transaction that bound it
+                acct.active = True
+            elif b.action == "user_disable" and b.account in self.accounts:
+                self.accounts[b.account].active = False
+
+    def fix_bootstrap(self, bindings: list[Binding]) -> None:
+        """Bindings made by the transaction that also needed them to verify (site creation, a first key): in
+        force from their own record on."""
+        for b in bindings:
+            acct = self.accounts.get(b.account)
+            if acct is not None and acct.keys and acct.keys[-1][1] == b.keys:
+                acct.keys[-1] = (b.record_id, b.keys)
+
+
+# ----- verification ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -158,66 +364,223 @@ class VerifyResult:
     problem: str | None = None
     last_id: int | None = None
     last_hash: str | None = None
+    signatures_checked: int = 0
 
 
-_SELECT_ALL = "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash")) + " FROM audit_event ORDER BY id"  # noqa: S608 - constant column names
+_SELECT_ALL = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event ORDER BY id"  # noqa: S608 - constant column names
+_SIG_CACHE_MAX = 64
 
 
-def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None = None,
+class TrailVerifier:
+    """Re-computes the chain over rows in id order, checks every transaction's signature against the key bound to
+    its signer at that point, and names the first record that does not hold. Memory: the accounts and the records
+    of one transaction at a time."""
+
+    def __init__(self, anchor: dict[str, Any] | None = None, trusted_through: tuple[int, str] | None = None,
+                 observer: Callable[[Sequence[Any]], None] | None = None) -> None:
+        self.anchor = anchor
+        self.directory = KeyDirectory()
+        self.observer = observer  # sees every record whose chain link and hash hold (the data replay)
+        # Signatures up to this (id, hash) were checked by this verifier's own earlier, signed check: not again.
+        self.trusted_through = trusted_through
+        self.signatures_checked = 0
+
+    def run(self, rows: Iterable[Sequence[Any]],  # noqa: PLR0911, PLR0912, PLR0915 - one pass, hot loop
+            progress: Callable[[int], None] | None = None) -> VerifyResult:
+        sha256 = hashlib.sha256
+        dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        fields = CANONICAL_FIELDS
+        expected_prev = GENESIS_HASH
+        expected_id = 1
+        count = 0
+        last_id: int | None = None
+        anchor = self.anchor
+        anchor_id = int(anchor["id"]) if anchor else None
+        anchor_seen = False
+        trusted_id, trusted_hash = self.trusted_through or (0, "")
+        directory = self.directory
+        run_rows: list[Sequence[Any]] = []
+        run_bindings: list[Binding] = []
+        observer = self.observer
+
+        def fail(rec_id: int, problem: str) -> VerifyResult:
+            return VerifyResult(False, count, rec_id, problem, last_id, expected_prev, self.signatures_checked)
+
+        for row in rows:
+            rec_id = row[0]
+            if rec_id != expected_id:
+                missing = f"#{expected_id}" if rec_id == expected_id + 1 else f"#{expected_id}-#{rec_id - 1}"
+                return fail(rec_id, f"record(s) {missing} missing before this one")
+            if row[16] != expected_prev:
+                return fail(rec_id, "its link to the previous record does not match (a record before it was "
+                                    "altered, removed or reordered)")
+            digest = sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
+            if digest != row[17]:
+                return fail(rec_id, "its content was altered after it was written")
+            if anchor_id == rec_id:
+                if anchor is not None and anchor.get("hash") != row[17]:
+                    return fail(rec_id, "it differs from the copy anchored in the key file")
+                anchor_seen = True
+            if rec_id == trusted_id and row[17] != trusted_hash:
+                return fail(rec_id, "it differs from the record an earlier check of this trail signed for")
+            signer, sig = row[18], row[19]
+            binding = binding_of(row)
+            if signer is None:
+                if directory.signed_from is not None:
+                    return fail(rec_id, "it carries no signature (written outside the program, or its author is "
+                                        "unknown)")
+                if binding is not None:
+                    directory.note_unsigned(binding)
+                if observer is not None:
+                    observer(row)
+            else:
+                if run_rows and run_rows[0][18] != signer:
+                    return fail(rec_id, f"it is in a transaction begun by '{run_rows[0][18]}' but names "
+                                        f"'{signer}' as its signer")
+                run_rows.append(row)
+                if binding is not None:
+                    run_bindings.append(binding)
+                if sig is not None:
+                    problem = self._seal(run_rows, run_bindings, rec_id, row[17], sig, rec_id <= trusted_id)
+                    if problem is not None:
+                        return fail(rec_id, problem)
+                    if observer is not None:
+                        for r in run_rows:
+                            observer(r)
+                    run_rows = []
+                    run_bindings = []
+            expected_prev = row[17]
+            expected_id = rec_id + 1
+            last_id = rec_id
+            count += 1
+            if progress is not None and count % 100_000 == 0:
+                progress(count)
+        if run_rows:
+            return VerifyResult(False, count, run_rows[0][0],
+                                f"record(s) #{run_rows[0][0]}-#{run_rows[-1][0]} were never signed by their author "
+                                "(written outside the program)", last_id, expected_prev, self.signatures_checked)
+        if anchor_id is not None and not anchor_seen:
+            return VerifyResult(False, count, anchor_id,
+                                "it was recorded earlier but is gone (the end of the trail was removed)",
+                                last_id, expected_prev, self.signatures_checked)
+        return VerifyResult(True, count, None, None, last_id, expected_prev if count else None,
+                            self.signatures_checked)
+
+    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0917
+              rec_hash: str, sig: str, trusted: bool) -> str | None:
+        """Check one transaction: who may sign it, the signature, and that its records are in the signer's name."""
+        directory = self.directory
+        signer = str(run_rows[-1][18])
+        key, problem = directory.authorise(signer, bindings,
+                                           refusal_only=all(r[6] == "access_denied" for r in run_rows))
+        if problem is not None or key is None:
+            return problem or f"signed by '{signer}', who has no key"
+        if not trusted:
+            try:
+                raw = base64.b64decode(sig, validate=True)
+            except (ValueError, TypeError):
+                return "its signature is not readable"
+            self.signatures_checked += 1
+            if not verify_signature(key.sign, raw, tx_message(rec_id, rec_hash)):
+                return (f"its signature is not {signer}'s (the record or one before it was altered, or it was "
+                        f"written by someone else in {signer}'s name)")
+        account = directory.get(signer)
+        for r in run_rows:
+            author = r[3]
+            if author not in (None, signer) and r[6] not in WITNESSED and not (
+                    account is not None and not account.active and r[6] == "access_denied"):
+                return f"record #{r[0]} is in the name of '{author}' but was signed by '{signer}'"
+        bootstrap = directory.signed_from is None
+        if directory.signed_from is None:
+            directory.signed_from = int(run_rows[0][0])
+        directory.apply(bindings)
+        if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
+                         and account.keys[0][1] == key):
+            directory.fix_bootstrap([b for b in bindings if b.keys == key])
+        return None
+
+
+def verify_rows(rows: Iterable[Sequence[Any]], anchor: dict[str, Any] | None = None,
                 progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Re-compute the chain over rows in id order and name the first record that does not hold."""
-    sha256 = hashlib.sha256
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    fields = CANONICAL_FIELDS
-    expected_prev = GENESIS_HASH
-    expected_id = 1
-    count = 0
-    last_id: int | None = None
-    anchor_id = int(anchor["id"]) if anchor else None
-    anchor_seen = False
-    for row in rows:
-        rec_id = row[0]
-        if rec_id != expected_id:
-            missing = f"#{expected_id}" if rec_id == expected_id + 1 else f"#{expected_id}-#{rec_id - 1}"
-            return VerifyResult(False, count, rec_id, f"record(s) {missing} missing before this one", last_id,
-                                expected_prev)
-        if row[16] != expected_prev:
-            return VerifyResult(False, count, rec_id,
-                                "its link to the previous record does not match (a record before it was "
-                                "altered, removed or reordered)", last_id, expected_prev)
-        digest = sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
-        if digest != row[17]:
-            return VerifyResult(False, count, rec_id, "its content was altered after it was written", last_id,
-                                expected_prev)
-        if anchor_id == rec_id:
-            if anchor is not None and anchor.get("hash") != row[17]:
-                return VerifyResult(False, count, rec_id, "it differs from the copy anchored in the key file",
-                                    last_id, expected_prev)
-            anchor_seen = True
-        expected_prev = row[17]
-        expected_id = rec_id + 1
-        last_id = rec_id
-        count += 1
-        if progress is not None and count % 100_000 == 0:
-            progress(count)
-    if anchor_id is not None and not anchor_seen:
-        return VerifyResult(False, count, anchor_id,
-                            "it was recorded earlier but is gone (the end of the trail was removed)",
-                            last_id, expected_prev)
-    return VerifyResult(True, count, None, None, last_id, expected_prev if count else None)
+    """Re-compute the chain and check the signatures over rows in id order (STORED_FIELDS order)."""
+    return TrailVerifier(anchor).run(rows, progress)
+
+
+def iter_rows(conn: Any, sql: str = _SELECT_ALL, params: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+    cursor = conn.execute(sql, tuple(params))
+    cursor.arraysize = 5000
+    while True:
+        batch = cursor.fetchmany()
+        if not batch:
+            return
+        yield from batch
 
 
 def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
-                      progress: Callable[[int], None] | None = None) -> VerifyResult:
+                      progress: Callable[[int], None] | None = None, *,
+                      verifier: TrailVerifier | None = None) -> VerifyResult:
     """Verify the whole trail through a raw DBAPI connection (fast path: no ORM objects)."""
-    cursor = conn.execute(_SELECT_ALL)
-    cursor.arraysize = 5000
+    return (verifier or TrailVerifier(anchor)).run(iter_rows(conn), progress)
 
-    def rows() -> Iterable[tuple[Any, ...]]:
-        while True:
-            batch = cursor.fetchmany()
-            if not batch:
-                return
-            yield from batch
 
-    return verify_rows(rows(), anchor, progress)
+def _span_holds(rows: Sequence[Sequence[Any]]) -> bool:
+    """Consecutive records whose hashes and links hold (the records of one transaction)."""
+    for n, row in enumerate(rows):
+        if record_hash(dict(zip(CANONICAL_FIELDS, row[:17], strict=True))) != row[17]:
+            return False
+        if n and (row[16] != rows[n - 1][17] or row[0] != rows[n - 1][0] + 1):
+            return False
+    return True
+
+
+def directory_of(conn: Any) -> KeyDirectory:
+    """The accounts and keys the trail binds, replayed from its binding transactions only (cheap: they are few).
+
+    Each binding transaction is checked on its own: its records' hashes and links, its author's right to bind, its
+    signature. The chain between transactions is ``verify``'s business; an unauthorised or badly signed binding is
+    ignored here (and named by ``verify``)."""
+    directory = KeyDirectory()
+    placeholders = ", ".join("?" * len(BINDING_ACTIONS))
+    ids = [int(r[0]) for r in conn.execute(
+        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608 - constants
+        tuple(BINDING_ACTIONS)).fetchall()]
+    seen_until = 0
+    select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants
+    for first in ids:
+        if first <= seen_until:
+            continue
+        start = conn.execute(select + "ORDER BY id LIMIT 1", (first,)).fetchone()
+        if start is None:
+            continue
+        if start[18] is None:  # the unsigned part of an upgraded site
+            binding = binding_of(start)
+            if binding is not None and directory.signed_from is None:
+                directory.note_unsigned(binding)
+            seen_until = first
+            continue
+        span_sql = select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id"  # noqa: S608
+        span = [tuple(r) for r in conn.execute(span_sql, (first, first)).fetchall()]
+        seen_until = span[-1][0] if span else first
+        if not span or span[-1][19] is None or not _span_holds(span) \
+                or any(r[18] != span[-1][18] for r in span):
+            continue
+        bindings = [b for b in (binding_of(r) for r in span) if b is not None]
+        signer = str(span[-1][18])
+        key, problem = directory.authorise(signer, bindings)
+        if problem is not None or key is None:
+            continue
+        try:
+            raw = base64.b64decode(span[-1][19], validate=True)
+        except (ValueError, TypeError):
+            continue
+        if not verify_signature(key.sign, raw, tx_message(span[-1][0], span[-1][17])):
+            continue
+        account = directory.get(signer)
+        bootstrap = directory.signed_from is None
+        if bootstrap:
+            directory.signed_from = int(span[0][0])
+        directory.apply(bindings)
+        if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
+                         and account.keys[0][1] == key):
+            directory.fix_bootstrap([b for b in bindings if b.keys == key])
+    return directory

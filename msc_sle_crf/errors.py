@@ -371,6 +371,39 @@ class Msg(Enum):
         "{point} : déjà saisie. Saisir une mesure supplémentaire, ou corriger la ligne sur le formulaire.",
     )
 
+    # Issue 14: personal keys, the site CA, revocation, lockout
+    KEYFILE_ROLLED_BACK = (
+        "The key file {path} is older than the database (generation {found}; the database last saw {expected}): an "
+        "older copy was put back. Sign-in refused and recorded. Put the current key file back, or restore a backup.",
+        "Le fichier de clés {path} est plus ancien que la base (génération {found} ; la base a vu la {expected}) : "
+        "une copie ancienne a été remise en place. Connexion refusée et enregistrée. Remettez le fichier de clés "
+        "actuel, ou restaurez une sauvegarde.",
+    )
+    CERTIFICATE_MISSING = (
+        "No personal signing certificate for '{user}' yet: an administrator issues it (Administration menu, or "
+        "'msc-sle-crf user certify').",
+        "Pas encore de certificat de signature personnel pour « {user} » : un administrateur le délivre (menu "
+        "Administration, ou « msc-sle-crf user certify »).",
+    )
+    CA_MISSING = (
+        "This site has no certificate authority yet: an administrator creates it ('msc-sle-crf user certify', or "
+        "Administration menu).",
+        "Ce site n'a pas encore d'autorité de certification : un administrateur la crée (« msc-sle-crf user "
+        "certify », ou menu Administration).",
+    )
+    PASSWORD_TOO_WEAK = (
+        "Password: too easy to guess. {feedback}",
+        "Mot de passe : trop facile à deviner. {feedback}",
+    )
+    ROTATION_BLOCKED = (
+        "Keys cannot be rotated: {reason}.",
+        "Rotation des clés impossible : {reason}.",
+    )
+    PDF_UNTRUSTED = (
+        "{path}: {reason}.",
+        "{path} : {reason}.",
+    )
+
     def render(self, lang: Lang | None = None, **params: Any) -> str:
         en, fr = self.value
         lang = lang or current_lang()

@@ -17,10 +17,13 @@ import pytest  # noqa: E402
 
 from msc_sle_crf.clock import FakeClock  # noqa: E402
 from msc_sle_crf.i18n import Lang, set_lang  # noqa: E402
+from msc_sle_crf.security import keyslots  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 from msc_sle_crf.services import Site, Workspace  # noqa: E402
 
 FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
+# The production floor (security/keyslots.KDF_FLOOR) would make every test sign-in cost ~50 ms: lowered here only.
+keyslots.KDF_FLOOR = FAST_KDF
 ADMIN_PW = "correct-horse-42"
 
 

@@ -32,6 +32,12 @@ def _verify(site: Site) -> audit.VerifyResult:
         conn.close()
 
 
+def _subject_record(site: Site, initials: str) -> int:
+    """The id of the record that registered the subject with these initials."""
+    rows = run_sql(site.store, f"SELECT id FROM audit_event WHERE action = 'create' AND new_value LIKE '%{initials}%'")
+    return int(rows[0][0])
+
+
 def _drop_triggers(site: Site) -> None:
     run_sql(site.store, "DROP TRIGGER audit_event_no_update")
     run_sql(site.store, "DROP TRIGGER audit_event_no_delete")
@@ -59,22 +65,26 @@ def test_triggers_refuse_update_and_delete(site: Site, busy: Workspace) -> None:
 
 def test_altered_record_is_named(site: Site, busy: Workspace) -> None:
     _drop_triggers(site)
-    run_sql(site.store, "UPDATE audit_event SET new_value = replace(new_value, '1980', '1981') WHERE id = 6")
+    target = _subject_record(site, "BBB")
+    run_sql(site.store, f"UPDATE audit_event SET new_value = replace(new_value, '1980', '1981') WHERE id = {target}")
     result = _verify(site)
-    assert not result.ok and result.first_bad_id == 6 and "altered" in result.problem
+    assert not result.ok and result.first_bad_id == target and "altered" in result.problem
 
 
 def test_altered_record_with_recomputed_hash_is_caught_by_the_next_link(site: Site, busy: Workspace) -> None:
     _drop_triggers(site)
+    target = _subject_record(site, "BBB")
     conn = site.store.raw_connection()
-    row = conn.execute("SELECT " + ", ".join(audit.CANONICAL_FIELDS) + " FROM audit_event WHERE id = 5").fetchone()
+    row = conn.execute("SELECT " + ", ".join(audit.CANONICAL_FIELDS) + f" FROM audit_event WHERE id = {target}"
+                       ).fetchone()
     conn.close()
     record = dict(zip(audit.CANONICAL_FIELDS, row, strict=True))
     record["username"] = "mallory"
     run_sql(site.store, f"UPDATE audit_event SET username = 'mallory', hash = '{audit.record_hash(record)}' "
-                        "WHERE id = 5")
+                        f"WHERE id = {target}")
     result = _verify(site)
-    assert not result.ok and result.first_bad_id == 6 and "link" in result.problem
+    # the record seals its own transaction: its author's signature no longer matches (before the next link does)
+    assert not result.ok and result.first_bad_id == target and "signature" in result.problem
 
 
 def test_removed_record_is_named(site: Site, busy: Workspace) -> None:

@@ -200,8 +200,9 @@ def test_upgrade_killed_anywhere(template: Path, tmp_path: Path, clock) -> None:
                       "DROP TABLE signature", "DROP TABLE infusion_event",
                       "DROP INDEX ix_audit_event_subject_form_item", "DROP TABLE item_value", "DROP TABLE form_row",
                       "DROP TABLE form_instance", "DROP TABLE form_definition", "DROP TABLE draft",
-                      "DROP TABLE subject"):  # back to the 0001 schema
-        run_sql(site.store, statement)
+                      "DROP TABLE subject", "DROP TABLE certificate",
+                      "ALTER TABLE audit_event DROP COLUMN signer", "ALTER TABLE audit_event DROP COLUMN sig"):
+        run_sql(site.store, statement)  # back to the 0001 schema
     run_sql(site.store, "UPDATE alembic_version SET version_num = '0001'")
     site.close()
 

@@ -159,6 +159,8 @@ def test_signed_pdfs_of_the_reports(doctor: Workspace) -> None:
 def test_csv_has_exact_values_and_every_cell(doctor: Workspace) -> None:
     report = doctor.outcomes.report("M0")
     rows = list(csv.DictReader(io.StringIO(doctor.outcomes.csv(report, Lang.EN).decode("utf-8-sig"))))
+    provenance = rows.pop()  # the last row: the audit trail's head when the file was made (issue 14)
+    assert provenance["report"] == "provenance" and provenance["text"].startswith("trail #")
     assert len(rows) == sum(len(t.rows) * len(t.columns) for t in report.tables)
     pga = next(r for r in rows if r["table"] == "scores_M0" and r["row"] == "pga" and r["column"] == "all")
     assert Decimal(pga["median"]) == Decimal("1.9") and pga["n"] == "6"

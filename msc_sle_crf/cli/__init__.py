@@ -82,7 +82,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     settings = {k: v for k, v in (("site_name", args.site_name), ("site_number", args.site_number)) if v is not None}
     kdf = _kdf_from_args(args)
     full_name = args.full_name if args.full_name is not None else args.admin
-    Site.validate_new_site(args.admin, full_name, "x" * 64, settings)  # names and settings, before any prompt
+    Site.validate_new_site(args.admin, full_name, None, settings)  # names and settings, before any prompt
     from msc_sle_crf.store.db import check_db_path
 
     check_db_path(Path(args.db), creating=True, make_parent=False)
@@ -99,9 +99,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     _say(L("Creating the site (tuning the key derivation for this computer)...",
            "Création du site (réglage de la dérivation de clé pour cet ordinateur)..."), sys.stderr)
 
-    def certificate(site: Site, admin: Any) -> None:  # the site's PDF signing certificate (ECDSA P-256)
-        Workspace(site, admin).printing.certificate()
-
     def show(code: str) -> None:
         try:
             _say(L(f"Site created: {args.db}", f"Site créé : {args.db}"))
@@ -114,10 +111,14 @@ def cmd_init(args: argparse.Namespace) -> int:
             raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=L("the standard output", "la sortie standard"),
                              detail=exc.strerror or str(exc)) from None
 
-    site, _admin, _code = Site.initialize(Path(args.db), admin_username=args.admin, admin_full_name=full_name,
-                                          admin_password=password, site_settings=settings, kdf=kdf,
-                                          finish=certificate, show_recovery_code=show)
-    site.close()
+    site, admin, _code = Site.initialize(Path(args.db), admin_username=args.admin, admin_full_name=full_name,
+                                         admin_password=password, site_settings=settings, kdf=kdf,
+                                         show_recovery_code=show)
+    with site:
+        fingerprint = Workspace(site, admin).printing.ca_fingerprint()
+    _say(L("Site certificate authority (pin it: every signed PDF of this site chains to it), SHA-256:",
+           "Autorité de certification du site (à épingler : chaque PDF signé du site s'y rattache), SHA-256 :"))
+    _say(f"    {fingerprint}")
     return 0
 
 
@@ -174,12 +175,125 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(done: int, total: int) -> None:
+    percent = 100 * done // max(total, 1)
+    print(f"\r{L('Re-keying the database', 'Rechiffrement de la base').get()}: {percent:3d} %", end="",
+          file=sys.stderr, flush=True)
+
+
+def _say_rotation(rotation: Any) -> None:
+    print(file=sys.stderr)
+    _say(L(f"Database re-keyed in {rotation.seconds:.1f} s ({rotation.size_bytes / 1e6:.0f} MB); new key sealed to "
+           f"{', '.join(rotation.accounts)}.",
+           f"Base rechiffrée en {rotation.seconds:.1f} s ({rotation.size_bytes / 1e6:.0f} Mo) ; nouvelle clé scellée "
+           f"pour {', '.join(rotation.accounts)}."))
+    for path in rotation.stale_rewrapped:
+        _say(L(f"Older key file re-wrapped for the current accounts only: {path}",
+               f"Ancien fichier de clés réemballé pour les seuls comptes actuels : {path}"))
+    if rotation.recovery_code:
+        _say(L("NEW RECOVERY CODE (the older one no longer works; shown once: print it and keep it in the site safe):",
+               "NOUVEAU CODE DE RÉCUPÉRATION (l'ancien ne fonctionne plus ; affiché une seule fois : imprimez-le et "
+               "gardez-le dans le coffre du site) :"))
+        _say(f"    {rotation.recovery_code}")
+    for path in rotation.stale_removed:
+        _say(L(f"Older key file removed (its copy has another key): {path}",
+               f"Ancien fichier de clés supprimé (sa copie a une autre clé) : {path}"))
+
+
 def cmd_user_disable(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        services.accounts.disable_user(args.name, args.reason)
+        services.accounts.disable_user(args.name, args.reason, progress=_progress)
+        rotation = services.accounts.last_rotation
     _say(L(f"User '{args.name}' disabled; its key slot was removed.",
            f"Utilisateur « {args.name} » désactivé ; sa clé a été supprimée."))
+    if rotation is not None:
+        _say_rotation(rotation)
+    else:
+        _say(L("The database key could NOT be rotated (see the audit trail): run 'msc-sle-crf rotate-keys' once "
+               "every account has signed in.",
+               "La clé de la base n'a PAS pu être changée (voir la piste d'audit) : lancez « msc-sle-crf "
+               "rotate-keys » quand chaque compte se sera connecté."), sys.stderr)
+    return 0
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    """A new database key sealed to every account: older key files, old passwords and copied keys open nothing."""
+    site, services, _ = _open(args)
+    with site:
+        rotation = services.accounts.rotate_keys(progress=_progress)
+    _say_rotation(rotation)
+    return 0
+
+
+def cmd_user_certify(args: argparse.Namespace) -> int:
+    """An administrator issues a user's personal PDF certificate (the site CA is made first on an older site)."""
+    site, services, _ = _open(args)
+    with site:
+        issued = services.accounts.issue_certificate(args.name)
+    if not issued:
+        _say(L(f"No certificate issued: '{args.name}' has no personal PDF key yet (they sign in once first).",
+               f"Aucun certificat délivré : « {args.name} » n'a pas encore de clé PDF personnelle (connexion "
+               f"d'abord)."), sys.stderr)
+        return 1
+    _say(L(f"Personal certificate issued to '{args.name}'.", f"Certificat personnel délivré à « {args.name} »."))
+    return 0
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    """A receipt of the trail head, signed by the user, for the monitor to keep."""
+    from msc_sle_crf.services.receipts import write_receipt
+
+    site, services, _ = _open(args)
+    with site:
+        head = write_receipt(services.ctx, Path(args.out))
+    _say(L(f"Receipt written: {args.out} (trail #{head.record_id} {head.record_hash}). Keep it outside the site: "
+           f"'verify --receipt {args.out}' detects a trail rolled back or rewritten before it.",
+           f"Reçu écrit : {args.out} (piste #{head.record_id} {head.record_hash}). Gardez-le hors du site : "
+           f"« verify --receipt {args.out} » détecte une piste ramenée en arrière ou réécrite avant lui."))
+    return 0
+
+
+def cmd_pdf_verify(args: argparse.Namespace) -> int:
+    """Check a signed PDF against the site CA's pinned fingerprint (given, or read from the site) and name the
+    signer."""
+    from msc_sle_crf.errors import StoreError
+    from msc_sle_crf.fileutil import check_input_file
+    from msc_sle_crf.pdf import sign
+    from msc_sle_crf.security.ca import normalize_fingerprint
+
+    path = check_input_file(args.file, max_bytes=1 << 30)
+    if args.fingerprint:
+        fingerprint = normalize_fingerprint(args.fingerprint)
+    elif args.db and args.user:
+        site, services, _ = _open(args)
+        with site:
+            fingerprint = services.printing.ca_fingerprint()
+    else:
+        raise ValidationError(Msg.FIELD_REQUIRED, field=L("--fingerprint (or --db and --user)",
+                                                          "--fingerprint (ou --db et --user)"))
+    verdict = sign.verify_pinned(path.read_bytes(), fingerprint)
+    signer = verdict.signer or "?"
+    if verdict.intact and verdict.trusted:
+        _say(L(f"{path}: signature VALID, unchanged since signing, issued by the site CA {fingerprint}.",
+               f"{path} : signature VALIDE, inchangé depuis la signature, délivrée par l'AC du site {fingerprint}."))
+        _say(L(f"Signed by: {signer}", f"Signé par : {signer}"))
+        if verdict.reason:
+            _say(L(f"Reason: {verdict.reason}", f"Motif : {verdict.reason}"))
+        return 0
+    reason = (L("the file was changed after signing, or is not signed", "le fichier a été modifié après la "
+                "signature, ou n'est pas signé") if not verdict.intact else
+              L(f"its signer ({signer}) does not chain to the pinned site CA {fingerprint}",
+                f"son signataire ({signer}) ne se rattache pas à l'AC du site épinglée {fingerprint}"))
+    raise StoreError(Msg.PDF_UNTRUSTED, path=str(path), reason=reason)
+
+
+def cmd_cert_show(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        fingerprint = services.printing.ca_fingerprint()
+    _say(L(f"Site certificate authority, SHA-256: {fingerprint}", f"Autorité de certification du site, SHA-256 : "
+           f"{fingerprint}"))
     return 0
 
 
@@ -215,7 +329,8 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
-        report = services.integrity.verify(full=True)
+        report = services.integrity.verify(full=True, receipts=[Path(p) for p in args.receipt or []],
+                                           recheck_signatures=args.all_signatures)
     if report.page_problems:
         _say(L(f"Database pages: FAILED ({'; '.join(report.page_problems[:3])})",
                f"Pages de la base : ÉCHEC ({'; '.join(report.page_problems[:3])})"), sys.stderr)
@@ -224,12 +339,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
                "Pages de la base : OK (chaque page se déchiffre et s'authentifie ; structure intacte)"))
     result = report.audit
     if result.ok:
-        _say(L(f"Audit trail: OK ({result.records} records, chain intact)",
-               f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte)"))
+        _say(L(f"Audit trail: OK ({result.records} records, chain intact, each transaction signed by its author; "
+               f"{result.signatures_checked} signatures checked now)",
+               f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte, chaque transaction signée par "
+               f"son auteur ; {result.signatures_checked} signatures vérifiées maintenant)"))
     else:
         _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
     for line in report.loss_messages():
         _say(line, sys.stderr)
+    for line in (*report.anchor_problems, *report.receipt_problems):
+        _say(line, sys.stderr)
+    if result.ok and not report.page_problems:
+        if report.unexplained_total:
+            _say(L(f"Data against the trail: FAILED: {report.unexplained_total} stored item(s) the trail does not "
+                   "explain:", f"Données contre la piste : ÉCHEC : {report.unexplained_total} élément(s) stocké(s) que "
+                   "la piste n'explique pas :"), sys.stderr)
+            for item in report.unexplained[:50]:
+                _say(f"  - {item.line()}", sys.stderr)
+        else:
+            _say(L("Data against the trail: OK (every stored value, state, signature, SDV mark and query is what the "
+                   "trail says)", "Données contre la piste : OK (chaque valeur, état, signature, vérification et "
+                   "requête stockés sont ce que dit la piste)"))
+    if report.receipts_checked and not report.receipt_problems:
+        _say(L(f"Receipts: OK ({report.receipts_checked} checked: the trail holds each one's record unchanged)",
+               f"Reçus : OK ({report.receipts_checked} vérifié(s) : la piste contient l'enregistrement de chacun, "
+               "inchangé)"))
     return 0 if report.ok else 6
 
 
@@ -341,7 +475,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(run_gui(Path(args.db) if args.db else None, lang=args.lang))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaration per command
     parser = argparse.ArgumentParser(prog=PROG, description=f"{STUDY_NAME} ({PROTOCOL_NUMBER}) bedside eCRF")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--lang", choices=["fr", "en"], help="language of messages and of the app")
@@ -385,13 +519,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p = command("reset", cmd_user_reset, "give a user a new one-time password", parent=users, user=True)
     p.add_argument("--name", required=True)
+    p = command("certify", cmd_user_certify, "issue a user's personal PDF signing certificate (administrators)",
+                parent=users, user=True)
+    p.add_argument("--name", required=True)
     p = command("passwd", cmd_user_passwd, "change your password, or set one with the recovery code",
                 parent=users, user=True)
     p.add_argument("--recovery-code", action="store_true",
                    help="use the site recovery code instead of the current password")
 
-    command("verify", cmd_verify, "check database pages and the audit trail (exit 0 only if both hold)",
-            user=True)
+    p = command("verify", cmd_verify, "check database pages, the audit trail and its signatures, and the data "
+                "against the trail (exit 0 only if all hold)", user=True)
+    p.add_argument("--receipt", action="append", metavar="FILE",
+                   help="a receipt, signed PDF, CSV export or backup: the trail must still hold its record "
+                   "(repeatable)")
+    p.add_argument("--all-signatures", action="store_true",
+                   help="check every signature again (by default those your last successful check covered are not)")
+    p = command("receipt", cmd_receipt, "write a receipt of the trail head (signed by you) to keep outside the site",
+                user=True)
+    p.add_argument("--out", required=True)
+    command("rotate-keys", cmd_rotate_keys, "give the database a new key sealed to every current account "
+            "(administrators)", user=True)
+    p = command("pdf-verify", cmd_pdf_verify, "check a signed PDF against the site CA's pinned fingerprint and "
+                "name its signer", db=False)
+    p.add_argument("file", help="the PDF to check")
+    p.add_argument("--fingerprint", help="the site CA's SHA-256 fingerprint (as printed at init)")
+    p.add_argument("--db", help="or: the site database, to read the fingerprint from")
+    p.add_argument("--user", help="with --db: your user name")
+    p.add_argument("--password-stdin", action="store_true", help="with --db: read your password from standard input")
     p = command("backup", cmd_backup, "write an encrypted backup (database and key file)", user=True)
     p.add_argument("--out", required=True)
     p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
@@ -415,9 +569,10 @@ def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -
     p.add_argument("--out", required=True, help="the PDF file to write")
     cert = sub.add_parser("cert", help="the site's PDF signing certificate").add_subparsers(dest="cert_command",
                                                                                              required=True)
-    p = command("import", cmd_cert_import, "use a PKCS#12 file (.p12/.pfx) as the site's signing certificate",
+    p = command("import", cmd_cert_import, "use a PKCS#12 certificate authority (.p12/.pfx) as the site CA",
                 parent=cert, user=True)
     p.add_argument("--p12", required=True, help="PKCS#12 file; its password is asked after yours")
+    command("show", cmd_cert_show, "show the site CA's SHA-256 fingerprint (what to pin)", parent=cert, user=True)
     forms = sub.add_parser("forms", help="form definitions").add_subparsers(dest="forms_command", required=True)
     p = command("check", cmd_forms_check, "compile the form definitions and list every error with file and line",
                 parent=forms, db=False)

@@ -63,6 +63,8 @@ class PageInfo:
     site: str
     generated: str  # "25/11/2026 10:02 UTC+01:00 by Dr Claire Martin (dr.martin)"
     lang: Lang
+    trail: str = ""  # the audit trail's head when the PDF was made: "#1234 3fa2…" (issue 14)
+    ca_fingerprint: str = ""  # SHA-256 of the site CA that issued the signer's certificate (what to pin)
 
 
 @dataclass
@@ -149,6 +151,13 @@ class CrfDocument:
         canvas.setStrokeColor(colors.HexColor("#d5dbe1"))
         canvas.line(15 * mm, height - 19 * mm, width - 15 * mm, height - 19 * mm)
         canvas.drawString(15 * mm, 10 * mm, L("Generated ", "Généré le ").get(lang) + self.info.generated)
+        if self.info.trail or self.info.ca_fingerprint:
+            canvas.setFont(self.regular, 5.5)
+            canvas.drawString(15 * mm, 6.5 * mm, " · ".join(part for part in (
+                L(f"Audit trail {self.info.trail}", f"Piste d'audit {self.info.trail}").get(lang)
+                if self.info.trail else "",
+                L(f"Site CA SHA-256 {self.info.ca_fingerprint}", f"AC du site SHA-256 {self.info.ca_fingerprint}")
+                .get(lang) if self.info.ca_fingerprint else "") if part))
         canvas.restoreState()
 
     def _build(self, story: list[Any]) -> bytes:

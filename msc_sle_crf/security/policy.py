@@ -59,7 +59,66 @@ _TEMP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing that reads two way
 USERNAME_RE = re.compile(r"[a-z][a-z0-9._-]{2,31}")
 
 
+MIN_STRENGTH = 3  # zxcvbn score (0-4): 3 = "safely unguessable: moderate protection from offline slow-hash attacks"
+# Words of this site and study an attacker tries first (zxcvbn penalises passwords built on them).
+SITE_WORDS = ("msc", "sle", "lupus", "crf", "ecrf", "saint-louis", "saintlouis", "hopital", "hôpital", "aphp",
+              "paris", "essai", "trial", "cellules", "infusion")
+# zxcvbn's feedback (English only in the package) and its French: every string of zxcvbn/feedback.py.
+_FEEDBACK_FR = {
+    "Use a few words, avoid common phrases.": "Utilisez quelques mots, évitez les expressions courantes.",
+    "No need for symbols, digits, or uppercase letters.":
+        "Pas besoin de symboles, de chiffres ni de majuscules.",
+    "Add another word or two. Uncommon words are better.":
+        "Ajoutez un ou deux mots. Les mots peu courants valent mieux.",
+    "Straight rows of keys are easy to guess.": "Les rangées de touches sont faciles à deviner.",
+    "Short keyboard patterns are easy to guess.": "Les motifs courts du clavier sont faciles à deviner.",
+    "Use a longer keyboard pattern with more turns.": "Utilisez un motif de clavier plus long, avec plus de virages.",
+    'Repeats like "aaa" are easy to guess.': "Les répétitions comme « aaa » sont faciles à deviner.",
+    'Repeats like "abcabcabc" are only slightly harder to guess than "abc".':
+        "Les répétitions comme « abcabcabc » sont à peine plus difficiles à deviner que « abc ».",
+    "Avoid repeated words and characters.": "Évitez les mots et caractères répétés.",
+    'Sequences like "abc" or "6543" are easy to guess.':
+        "Les suites comme « abc » ou « 6543 » sont faciles à deviner.",
+    "Avoid sequences.": "Évitez les suites.",
+    "Recent years are easy to guess.": "Les années récentes sont faciles à deviner.",
+    "Avoid recent years.": "Évitez les années récentes.",
+    "Avoid years that are associated with you.": "Évitez les années qui vous sont liées.",
+    "Dates are often easy to guess.": "Les dates sont souvent faciles à deviner.",
+    "Avoid dates and years that are associated with you.": "Évitez les dates et années qui vous sont liées.",
+    "This is a top-10 common password.": "C'est l'un des 10 mots de passe les plus courants.",
+    "This is a top-100 common password.": "C'est l'un des 100 mots de passe les plus courants.",
+    "This is a very common password.": "C'est un mot de passe très courant.",
+    "This is similar to a commonly used password.": "Il ressemble à un mot de passe très utilisé.",
+    "A word by itself is easy to guess.": "Un mot seul est facile à deviner.",
+    "Names and surnames by themselves are easy to guess.": "Les prénoms et noms seuls sont faciles à deviner.",
+    "Common names and surnames are easy to guess.": "Les prénoms et noms courants sont faciles à deviner.",
+    "Capitalization doesn't help very much.": "Les majuscules n'aident pas beaucoup.",
+    "All-uppercase is almost as easy to guess as all-lowercase.":
+        "Tout en majuscules est presque aussi facile à deviner que tout en minuscules.",
+    "Reversed words aren't much harder to guess.": "Les mots à l'envers ne sont guère plus difficiles à deviner.",
+    "Predictable substitutions like '@' instead of 'a' don't help very much.":
+        "Les substitutions prévisibles comme « @ » pour « a » n'aident pas beaucoup.",
+}
+
+
+def password_feedback(password: str, username: str | None = None) -> tuple[int, L]:
+    """zxcvbn's estimate (Dropbox's password strength estimator, ``zxcvbn`` on PyPI): (score 0-4, what to do, in
+    English and French)."""
+    from zxcvbn import zxcvbn
+
+    result = zxcvbn(password[:200], user_inputs=[u for u in (username, *SITE_WORDS) if u])
+    feedback = result.get("feedback") or {}
+    parts = [p for p in (feedback.get("warning") or "", *(feedback.get("suggestions") or [])) if p]
+    if not parts:
+        parts = ["Add another word or two. Uncommon words are better."]
+    en = " ".join(parts)
+    fr = " ".join(_FEEDBACK_FR.get(p, p) for p in parts)
+    return int(result.get("score", 0)), L(en, fr)
+
+
 def check_password_policy(password: str, username: str | None = None) -> None:
+    """At least MIN_PASSWORD_LENGTH characters, not the user name, and not easy to guess (zxcvbn score >= 3, with
+    its advice in the user's language)."""
     normalized = unicodedata.normalize("NFC", password)
     if len(normalized) < MIN_PASSWORD_LENGTH:
         raise ValidationError(Msg.PASSWORD_TOO_SHORT, min_length=MIN_PASSWORD_LENGTH)
@@ -68,6 +127,9 @@ def check_password_policy(password: str, username: str | None = None) -> None:
                               count=len(normalized))
     if username and len(username) >= 3 and username.lower() in normalized.lower():
         raise ValidationError(Msg.PASSWORD_SAME_AS_USER)
+    score, advice = password_feedback(normalized, username)
+    if score < MIN_STRENGTH:
+        raise ValidationError(Msg.PASSWORD_TOO_WEAK, feedback=advice)
 
 
 def temporary_password() -> str:

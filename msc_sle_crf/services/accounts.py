@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.errors import AuthenticationError, Msg, ValidationError
+from msc_sle_crf.security import ca
 from msc_sle_crf.security.keyslots import KIND_USER, Slot, normalize_secret, normalize_username
+from msc_sle_crf.security.personal import PersonalKeys, PublicKeys
 from msc_sle_crf.security.policy import (
     FULL_NAME,
     MAX_FULL_NAME,
@@ -26,11 +28,13 @@ from msc_sle_crf.security.policy import (
     temporary_password,
     validate_new_user,
 )
+from msc_sle_crf.services.certificates import ensure_ca
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.limits import MAX_REASON, REASON
-from msc_sle_crf.store.site import Actor, apply_account_change
-from msc_sle_crf.store.tables import AppUser
+from msc_sle_crf.store import rekey
+from msc_sle_crf.store.site import CA_KEY_SETTING, RECOVERY_ACCOUNT, Actor, apply_account_change, keys_json
+from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class IssuedPassword:
 class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.last_rotation: rekey.Rotation | None = None  # what the last disable or rotation did (for the screen)
 
     # ----- one's own password ------------------------------------------------------------------------------
     def change_password(self, current: str, new: str) -> Changes:
@@ -64,11 +69,16 @@ class Accounts:
         check_password_policy(new, ctx.actor.username)
         if normalize_secret(current) == normalize_secret(new):
             raise ValidationError(Msg.PASSWORD_UNCHANGED)
-        key = ctx.site.keyfile.unwrap(KIND_USER, ctx.actor.username, normalize_secret(current))
-        if key is None:
+        unlocked = ctx.site.keyfile.unlock(KIND_USER, ctx.actor.username, normalize_secret(current))
+        if unlocked is None or unlocked.keys is None:
             ctx.audit_alone(Action.LOGIN_FAILED, detail="wrong current password at password change")
             raise AuthenticationError(Msg.BAD_CREDENTIALS)
-        changes = self._rewrap(ctx.actor.username, new, key, Action.PASSWORD_CHANGE, must_change=False)
+        # New signing and sealing keys with every password change (so that keys an administrator made with a
+        # one-time password are not the user's for long), bound by the old signing key; the PDF key stays.
+        keys = unlocked.keys.replace_signing()
+        changes = self._rewrap(ctx.actor.username, new, unlocked.db_key, Action.PASSWORD_CHANGE, must_change=False,
+                               keys=keys)
+        ctx.site.remember_signer(ctx.actor.username, keys)
         a = ctx.actor
         ctx.actor = Actor(a.user_id, a.username, a.full_name, a.role, False)
         return changes
@@ -89,11 +99,24 @@ class Accounts:
         return tx.changes
 
     def _rewrap(self, username: str, password: str, key: bytes, action: Action, *, must_change: bool,
-                detail: str | None = None, if_interrupted: str = "complete") -> Changes:
-        slot = self.ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now())
+                detail: str | None = None, if_interrupted: str = "complete", keys: PersonalKeys | None = None
+                ) -> Changes:
+        slot = self.ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), key, self.ctx.now(),
+                                               keys=keys)
+        assert slot.publics is not None
         change = {"op": "update", "username": username, "fields": {"must_change_password": must_change}}
-        return self._credential_change(username, slot, change, [self._entry(action, item=username, detail=detail)],
-                                       if_interrupted)
+        entries = [self._entry(action, item=username, detail=detail),
+                   self._entry(Action.KEY_BIND, item=username, new_value=json.dumps({"keys": keys_json(slot.publics)}),
+                               detail="personal keys for the new password")]
+        return self._credential_change(username, slot, change, entries, if_interrupted)
+
+    def issue_certificate(self, username: str) -> bool:
+        """Issue ``username`` a personal PDF certificate from the site CA (administrators: their keys open it)."""
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_USERS)
+        ensure_ca(ctx)
+        signer = ctx.site.signer(ctx.actor.username)
+        return ctx.site.issue_certificate(username, signer, signer.keys, ctx.actor.role.value)
 
     # ----- other accounts ----------------------------------------------------------------------------------
     def add_user(self, username: str, full_name: str, role: str, *, initial_password: str | None = None,
@@ -114,11 +137,14 @@ class Accounts:
         change = {"op": "add", "username": username, "fields": {
             "full_name": clean_name, "role": role_value.value, "active": True,
             "must_change_password": must_change_password}}
+        assert slot.publics is not None
         entry = self._entry(Action.USER_ADD, item=username, new_value=json.dumps(
-            {"username": username, "full_name": clean_name, "role": role_value.value}, ensure_ascii=False))
+            {"username": username, "full_name": clean_name, "role": role_value.value,
+             "keys": keys_json(slot.publics)}, ensure_ascii=False))
         # A one-time password nobody has seen yet is undone after a crash; a chosen one is completed.
         changes = self._credential_change(username, slot, change, [entry],
                                           "complete" if initial_password is not None else "undo")
+        self.issue_certificate(username)
         return IssuedPassword(username, password, changes)
 
     def reset_password(self, username: str) -> IssuedPassword:
@@ -129,6 +155,7 @@ class Accounts:
         password = temporary_password()
         changes = self._rewrap(username, password, self.ctx.store.key, Action.PASSWORD_RESET, must_change=True,
                                detail="one-time password issued by an administrator", if_interrupted="undo")
+        self.issue_certificate(username)
         return IssuedPassword(username, password, changes)
 
     def _active_user(self, username: str) -> AppUser:
@@ -138,7 +165,7 @@ class Accounts:
             raise ValidationError(Msg.USER_UNKNOWN, user=username)
         return user
 
-    def disable_user(self, username: str, reason: str) -> Changes:
+    def disable_user(self, username: str, reason: str, progress: rekey.Progress | None = None) -> Changes:
         """Deactivate an account and remove its key slot. Its audit history stays."""
         ctx = self.ctx
         ctx.require(Perm.MANAGE_USERS)
@@ -158,7 +185,59 @@ class Accounts:
         change = {"op": "update", "username": username, "fields": {"active": False, "disabled_utc": ctx.now()}}
         entry = self._entry(Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
                             reason=reason)
-        return self._credential_change(username, None, change, [entry], "complete")
+        changes = self._credential_change(username, None, change, [entry], "complete")
+        # Revocation that revokes: the database gets a new key the disabled account's password never opens.
+        problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), username)
+        if problems:
+            self.last_rotation = None
+            ctx.audit_alone(Action.KEY_ROTATION, item=username, detail="not rotated: " + "; ".join(problems)[:1500])
+            return changes
+        return changes | self._rotate(username, progress)
+
+    def rotate_keys(self, progress: rekey.Progress | None = None) -> rekey.Rotation:
+        """An administrator's "Rotate keys": a new database key, sealed to every account (revokes any older key
+        file, old password or copied key)."""
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_USERS)
+        problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), None)
+        if problems:
+            raise rekey.refuse(problems)
+        self._rotate(None, progress)
+        assert self.last_rotation is not None
+        return self.last_rotation
+
+    def _rotate(self, removed: str | None, progress: rekey.Progress | None) -> Changes:
+        ctx = self.ctx
+        rotation = rekey.rotate(ctx.site, remove=removed, progress=progress)
+        self.last_rotation = rotation
+        if rotation.recovery_slot is not None and rotation.recovery_slot.publics is not None:
+            self._bind_new_recovery(rotation.recovery_slot.publics)
+        changes = ctx.audit_alone(Action.KEY_ROTATION, item=removed, new_value=str(len(rotation.accounts)), detail=(
+            f"database re-keyed in {rotation.seconds:.1f} s ({rotation.size_bytes:,} bytes); new key sealed to "
+            f"{', '.join(rotation.accounts)}" + (f"; removed: {removed}" if removed else "")
+            + (f"; older key files re-wrapped: {', '.join(p.name for p in rotation.stale_rewrapped)}"
+               if rotation.stale_rewrapped else "")
+            + (f"; older key files removed: {', '.join(p.name for p in rotation.stale_removed)}"
+               if rotation.stale_removed else ""))[:2000])
+        ctx.site.anchor_audit()
+        return changes
+
+    def _bind_new_recovery(self, publics: PublicKeys) -> None:
+        """The new recovery code's keys bound in the trail (by this administrator), and the CA key sealed to it."""
+        ctx = self.ctx
+        with ctx.write() as tx:
+            tx.audit(Action.KEY_BIND, item=RECOVERY_ACCOUNT, new_value=json.dumps({"keys": keys_json(publics)}),
+                     detail="a new recovery code replaced the older site's (shown once to the administrator)")
+            row = tx.session.get(SiteSetting, CA_KEY_SETTING)
+            if row is not None:
+                sealed = json.loads(row.value)
+                signer = ctx.site.signer(ctx.actor.username)
+                ca_key = ca.open_key(sealed.get(ctx.actor.username, ""), signer.keys.box, ctx.site.keyfile.db_id,
+                                     ctx.actor.username) if sealed.get(ctx.actor.username) else None
+                if ca_key is not None:
+                    sealed[RECOVERY_ACCOUNT] = ca.seal_key(ca_key, publics.box, ctx.site.keyfile.db_id,
+                                                           RECOVERY_ACCOUNT)
+                    row.value = json.dumps(sealed, sort_keys=True)
 
     def list_users(self) -> list[UserInfo]:
         ctx = self.ctx
@@ -169,7 +248,7 @@ class Accounts:
             rows = session.execute(select(AppUser).order_by(AppUser.username)).scalars().all()
             result = []
             for u in rows:
-                attempt = keyfile.attempts.get(u.username)
+                attempt = keyfile.attempts.get(keyfile.account_tag(u.username))
                 locked = attempt is not None and attempt.lock_remaining(now) is not None
                 result.append(UserInfo(u.username, u.full_name, Role(u.role), u.active, u.must_change_password,
                                        keyfile.find(KIND_USER, u.username) is not None, locked))

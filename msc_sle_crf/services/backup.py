@@ -27,6 +27,7 @@ from msc_sle_crf.errors import CrfError, Msg, StoreError
 from msc_sle_crf.fileutil import atomic_writer, check_input_file, safe_output_path
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KeySlotFile
+from msc_sle_crf.services.receipts import current_head
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store import journal as J
 from msc_sle_crf.store.db import check_db_path, copy_encrypted
@@ -73,6 +74,8 @@ def create_backup(services: Workspace, out: Path) -> Path:
             "created_utc": iso_utc(services.site.clock.now()),
             "created_by": services.actor.username,
             "db_id": services.site.keyfile.db_id,
+            # the trail head at the copy, signed by the user who made it: the backup is also a receipt
+            "trail_head": current_head(services.ctx),
             "files": {
                 DB_MEMBER: {"sha256": _sha256_file(tmp_db), "size": tmp_db.stat().st_size},
                 KEYS_MEMBER: {"sha256": hashlib.sha256(keys).hexdigest(), "size": len(keys)},

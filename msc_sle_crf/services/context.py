@@ -35,6 +35,7 @@ class Tx:
         self.ctx = ctx
         self.session = session
         self._changes: list[Change] = []
+        self._entries: list[AuditEntry] = []
         self.last_record: tuple[int, str, str] | None = None  # (id, hash, time) of the last audit record written
 
     def audit(self, action: Action, **kwargs: Any) -> None:
@@ -43,11 +44,23 @@ class Tx:
         self.record(AuditEntry(action, actor.username, actor.role.value, **kwargs))
 
     def record(self, entry: AuditEntry) -> None:
-        """Append an audit record as given (another author: a sign-in, a takeover, a second checker)."""
-        written = audit.append(self.session, self.ctx.clock, self.ctx.site.workstation, entry)
-        self.last_record = (int(written["id"]), str(written["hash"]), str(written["ts_utc"]))
+        """Append an audit record as given (another author: a sign-in, a takeover, a second checker). The records
+        reach the trail together when the transaction ends, the last one signed by the session's user."""
+        self._entries.append(entry)
         self._changes.append(Change.of(entry.action, subject=entry.subject, visit=entry.visit, form=entry.form,
                                        item=entry.item, repeat_key=entry.repeat_key, new_value=entry.new_value))
+
+    def seal(self) -> None:
+        """The transaction's audit records, written and signed (THE one place where a service's trail is signed)."""
+        if not self._entries:
+            return
+        signer = self.ctx.site.signer(self.ctx.actor.username)
+        written = audit.append_many(self.session, self.ctx.clock, self.ctx.site.workstation, self._entries, signer)
+        if any(str(e.action) in audit.BINDING_ACTIONS for e in self._entries):
+            self.ctx.site.binding_epoch += 1
+        self._entries = []
+        last = written[-1]
+        self.last_record = (int(last["id"]), str(last["hash"]), str(last["ts_utc"]))
 
     @property
     def changes(self) -> Changes:
@@ -64,6 +77,8 @@ class ServiceContext:
         self.actor = actor
         self.locked = False  # the screen is locked: nothing can be read or written until the user is back
         self.ended = False  # the account was disabled while signed in: this session can do nothing more
+        self._directory: audit.KeyDirectory | None = None
+        self._directory_epoch = -1
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -85,6 +100,22 @@ class ServiceContext:
 
     def to_local(self, wall: dt.datetime) -> dt.datetime:
         return (wall + dt.timedelta(minutes=self.clock.local_offset_minutes())).replace(tzinfo=None)
+
+    # ----- the keys the trail binds -------------------------------------------------------------------------------
+    def key_directory(self) -> audit.KeyDirectory:
+        """Accounts and their public keys over time, from the trail's (checked) binding transactions. Kept until
+        this program binds a key again (one program per database: nobody else writes meanwhile)."""
+        if self._directory is None or self._directory_epoch != self.site.binding_epoch:
+            self._directory_epoch = self.site.binding_epoch
+            conn = self.store.raw_connection()
+            try:
+                self._directory = audit.directory_of(conn)
+            finally:
+                conn.close()
+        return self._directory
+
+    def forget_directory(self) -> None:
+        self._directory = None
 
     # ----- who may do what -------------------------------------------------------------------------------------
     def can(self, perm: Perm) -> bool:
@@ -126,6 +157,7 @@ class ServiceContext:
         with self.store.write() as session:
             tx = Tx(self, session)
             yield tx
+            tx.seal()
         if tx.last_record is not None:  # committed: the trail head is noted outside the WAL (store/head.py)
             self.site.note_head(*tx.last_record)
 

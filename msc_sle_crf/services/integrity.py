@@ -4,12 +4,15 @@ database (every export, print and backup is audited)."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+import msc_sle_crf.services.receipts as receipts_mod
 from msc_sle_crf import audit
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action, VerifyResult
@@ -18,8 +21,10 @@ from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.services.esign import signature_holds
+from msc_sle_crf.services.replay import Replay, Unexplained
 from msc_sle_crf.store.db import integrity_problems
-from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.store.tables import AuditEvent, FormInstance, Signature, Subject
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,18 @@ class IntegrityReport:
     # "Writes after HH:MM may have been lost" (item 8): each time the trail was found to end before a record known
     # outside the WAL to have been written; the parameters of Msg.TRAIL_WRITES_LOST.
     losses: tuple[dict[str, object], ...] = ()
+    # Issue 14: what the stored data holds that the trail does not explain (up to replay.MAX_NAMED, and how many)
+    unexplained: tuple[Unexplained, ...] = ()
+    unexplained_total: int = 0
+    # the key-file anchor and the receipts checked against the trail: one line per problem
+    anchor_problems: tuple[str, ...] = ()
+    receipt_problems: tuple[str, ...] = ()
+    receipts_checked: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.page_problems and self.audit.ok and not self.losses
+        return (not self.page_problems and self.audit.ok and not self.losses and not self.unexplained_total
+                and not self.anchor_problems and not self.receipt_problems)
 
     def loss_messages(self, lang: Lang | None = None) -> list[str]:
         return [Msg.TRAIL_WRITES_LOST.render(lang, **loss) for loss in self.losses]
@@ -86,21 +99,78 @@ class Integrity:
         with self.ctx.read() as session:
             return [AuditRecord.of(e) for e in session.execute(query).scalars()]
 
-    def verify(self, *, full: bool = True) -> IntegrityReport:
-        """SQLCipher page check, SQLite structure check and the audit hash chain. The check is audited."""
+    def _checkpoint(self, conn: Any) -> tuple[int, str] | None:
+        """The head this user's own last successful check signed for: signatures up to it need no second check (the
+        chain up to it is still re-computed; a change there breaks it)."""
+        row = conn.execute("SELECT detail FROM audit_event WHERE action = ? AND username = ? AND signer = ? "
+                           "AND detail LIKE '%: ok; signatures checked through #%' ORDER BY id DESC LIMIT 1",
+                           (str(Action.AUDIT_VERIFY), self.ctx.actor.username, self.ctx.actor.username)).fetchone()
+        match = re.search(r"signatures checked through #(\d+) ([0-9a-f]{64})", row[0]) if row else None
+        return (int(match.group(1)), match.group(2)) if match else None
+
+    def _signature_rows(self, directory: audit.KeyDirectory) -> list[str]:
+        """Every electronic signature row must carry its signer's own signature (made before personal keys: its
+        SIGN record must precede the first signed record)."""
+        problems = []
+        db_id = self.ctx.site.keyfile.db_id
+        with self.ctx.read() as session:
+            rows = session.execute(select(Signature, FormInstance, Subject.subject_number)
+                                   .join(FormInstance, FormInstance.id == Signature.instance_id)
+                                   .join(Subject, Subject.id == FormInstance.subject_id)
+                                   .order_by(Signature.id)).all()
+            for row, instance, number in rows:
+                if row.sig is None:
+                    legacy = session.execute(select(AuditEvent.id).where(
+                        AuditEvent.action == Action.SIGN.value, AuditEvent.subject == number,
+                        AuditEvent.visit == instance.event_id, AuditEvent.form == instance.form_id,
+                        AuditEvent.detail.like(f"%sha256: {row.content_hash}%"),
+                        AuditEvent.id < (directory.signed_from or 1 << 62)).limit(1)).first()
+                    if legacy is not None:
+                        continue
+                elif signature_holds(directory, db_id, number, instance, row):
+                    continue
+                problems.append(f"subject {number} / visit {instance.event_id} / form {instance.form_id}: the "
+                                f"electronic signature #{row.id} in the name of '{row.username}' ({row.printed_name}) "
+                                "is not its signer's (forged or edited)")
+        return problems
+
+    def verify(self, *, full: bool = True, receipts: Sequence[Path] = (),
+               progress: Callable[[int], None] | None = None, recheck_signatures: bool = False) -> IntegrityReport:
+        """SQLCipher page check, SQLite structure check, the audit chain and its authors' signatures, the key-file
+        anchor, the receipts given, and the stored data replayed against the trail. The check is audited."""
         ctx = self.ctx
         ctx.require(Perm.VERIFY_AUDIT)
+        loaded = [receipts_mod.load(Path(p)) for p in receipts]  # unreadable receipt: one clear line, nothing done
         conn = ctx.store.raw_connection()
         try:
             problems = tuple(integrity_problems(conn, full=full))
-            result = audit.verify_connection(conn, ctx.site.keyfile.audit_anchor)
+            replay = Replay()
+            checkpoint = None if recheck_signatures else self._checkpoint(conn)
+            verifier = audit.TrailVerifier(ctx.site.keyfile.audit_anchor, checkpoint, replay)
+            result = audit.verify_connection(conn, progress=progress, verifier=verifier)
             losses = _losses(conn) if not problems else ()
+            unexplained, total = replay.compare(conn) if result.ok and not problems else ([], 0)
+            anchor_problems = tuple(receipts_mod.check_anchor(conn, ctx.site.keyfile.audit_anchor,
+                                                              verifier.directory, ctx.site.keyfile.db_id))
+            if result.ok:
+                anchor_problems += tuple(self._signature_rows(verifier.directory))
+            receipt_problems = tuple(p for r in loaded for p in receipts_mod.check(conn, r, ctx.site.keyfile.db_id))
         finally:
             conn.close()
-        report = IntegrityReport(problems, result, losses)
-        detail = "ok" if report.ok else (
-            f"pages: {'; '.join(problems[:3])}" if problems else f"record #{result.first_bad_id}: {result.problem}"
-            if not result.ok else f"{len(losses)} loss(es) of acknowledged writes detected after a crash")
+        report = IntegrityReport(problems, result, losses, tuple(unexplained), total, anchor_problems,
+                                 receipt_problems, len(loaded))
+        if report.ok:
+            detail = f"ok; signatures checked through #{result.last_id} {result.last_hash}"
+        elif problems:
+            detail = f"pages: {'; '.join(problems[:3])}"
+        elif not result.ok:
+            detail = f"record #{result.first_bad_id}: {result.problem}"
+        elif losses:
+            detail = f"{len(losses)} loss(es) of acknowledged writes detected after a crash"
+        elif total:
+            detail = f"{total} stored item(s) the trail does not explain, first: {unexplained[0].line()}"[:1000]
+        else:
+            detail = "; ".join((*anchor_problems, *receipt_problems))[:1000]
         ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{result.records} records checked: {detail}")
         if report.ok:
             ctx.site.anchor_audit()

@@ -24,12 +24,14 @@ from msc_sle_crf.clock import iso_utc, offset_text, stored_local
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.security.personal import b64
 from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
+from msc_sle_crf.services.esign import DATA_CHANGED, NOT_SIGNERS, signature_holds, signature_message
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.tables import FormInstance, FormRow, ItemValue, Signature
+from msc_sle_crf.store.tables import AuditEvent, FormInstance, FormRow, ItemValue, Signature
 
 
 class LifecycleAction(StrEnum):
@@ -53,12 +55,12 @@ class SignatureInfo:
     content_hash: str
     valid: bool
     changes: Changes = NO_CHANGES  # set when returned by ``sign``
+    authentic: bool = True  # the signer's personal signature holds (False: forged or edited row)
 
     def manifestation(self, lang: Lang | None = None) -> str:
         """What every display and printout shows (21 CFR 11.50)."""
         offset = offset_text(self.utc_offset_min)
-        state = L("valid", "valide") if self.valid else L("INVALID: the data changed after signing",
-                                                          "INVALIDE : les données ont changé après la signature")
+        state = L("valid", "valide") if self.valid else NOT_SIGNERS if not self.authentic else DATA_CHANGED
         return (f"{self.printed_name} ({Role(self.role).label(lang or Lang.EN)}), "
                 f"{self.signed_local:%d/%m/%Y %H:%M:%S} {offset}, {self.meaning_label.get(lang)} — {state.get(lang)}")
 
@@ -75,6 +77,17 @@ def content_hash(session: Session, instance: FormInstance) -> str:
                             "definition": instance.form_hash, "event": instance.event_id, "values": values},
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _recorded_before_signing(session: Session, signed_from: int | None, ref: FormRef, digest: str) -> bool:
+    """A signature row from before personal keys: its SIGN record must be in the part of the trail that precedes
+    signing (nobody can add one there any more)."""
+    query = select(AuditEvent.id).where(AuditEvent.action == Action.SIGN.value, AuditEvent.subject == ref.subject,
+                                        AuditEvent.visit == ref.event, AuditEvent.form == ref.form,
+                                        AuditEvent.detail.like(f"%sha256: {digest}%"))
+    if signed_from is not None:
+        query = query.where(AuditEvent.id < signed_from)
+    return session.execute(query.limit(1)).first() is not None
 
 
 def _wrong_state(status: str | None) -> ValidationError:
@@ -162,9 +175,12 @@ class Lifecycle:
             if instance.status not in (FormStatus.COMPLETE, FormStatus.VERIFIED):
                 raise _wrong_state(instance.status)
             digest = content_hash(session, instance)
-            session.add(Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
-                                  printed_name=actor.full_name, role=actor.role.value, meaning=meaning,
-                                  signed_utc=iso_utc(now), utc_offset_min=offset, content_hash=digest))
+            row = Signature(instance_id=instance.id, user_id=actor.user_id, username=actor.username,
+                            printed_name=actor.full_name, role=actor.role.value, meaning=meaning,
+                            signed_utc=iso_utc(now), utc_offset_min=offset, content_hash=digest)
+            signer = self.ctx.site.signer(actor.username)  # the keys the password just typed opened
+            row.sig = b64(signer.sign(signature_message(self.ctx.site.keyfile.db_id, ref.subject, instance, row)))
+            session.add(row)
             old = instance.status
             instance.status = FormStatus.SIGNED.value
             tx.audit(Action.SIGN, subject=ref.subject, visit=ref.event, form=ref.form, old_value=old,
@@ -246,8 +262,17 @@ class Lifecycle:
             current = content_hash(session, instance)
             rows = session.execute(select(Signature).where(Signature.instance_id == instance.id)
                                    .order_by(Signature.id)).scalars().all()
-            return [SignatureInfo(r.printed_name, r.username, r.role, r.meaning, meanings.get(r.meaning,
-                                                                                            L(r.meaning, r.meaning)),
-                                  stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min, r.content_hash,
-                                  r.content_hash == current)
-                    for r in rows]
+            directory = self.ctx.key_directory()
+            db_id = self.ctx.site.keyfile.db_id
+            out = []
+            for r in rows:
+                if r.sig is None:  # signed before personal keys: as good as the unsigned trail it is recorded in
+                    authentic = _recorded_before_signing(session, directory.signed_from, ref, r.content_hash)
+                else:
+                    authentic = signature_holds(directory, db_id, ref.subject, instance, r)
+                out.append(SignatureInfo(r.printed_name, r.username, r.role, r.meaning,
+                                         meanings.get(r.meaning, L(r.meaning, r.meaning)),
+                                         stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min,
+                                         r.content_hash, authentic and r.content_hash == current,
+                                         authentic=authentic))
+            return out

@@ -9,7 +9,9 @@ window; before that it can be printed marked "provisional". Files are written an
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import threading
 from pathlib import Path
 from typing import Literal
@@ -22,7 +24,7 @@ from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.schedule import plan
-from msc_sle_crf.scoring.report_text import to_csv, to_text
+from msc_sle_crf.scoring.report_text import CSV_COLUMNS, to_csv, to_text
 from msc_sle_crf.scoring.subject import compute
 from msc_sle_crf.scoring.summary import Report, SubjectOutcome, Summarizer, cohort_labels
 from msc_sle_crf.services.changes import Changes
@@ -117,8 +119,15 @@ class Outcomes:
         return to_text(report, lang or current_lang())
 
     def csv(self, report: Report, lang: Lang | None = None) -> bytes:
+        """The report as CSV; its last row is its provenance: the audit trail's head when it was made (the file is
+        then also a receipt: ``verify --receipt``)."""
         self.ctx.require(Perm.EXPORT)
-        return to_csv(report, lang or current_lang())
+        head_id, head_hash = self.printing.trail_head()
+        extra = io.StringIO()
+        csv.DictWriter(extra, fieldnames=CSV_COLUMNS, lineterminator="\r\n").writerow(
+            {"report": "provenance", "table": "audit_trail", "row_label": self.ctx.actor.username,
+             "text": f"trail #{head_id} {head_hash}"})
+        return to_csv(report, lang or current_lang()) + extra.getvalue().encode("utf-8")
 
     def pdf(self, report: Report, *, provisional: bool = False, lang: Lang | None = None) -> bytes:
         """The report as a PDF signed with the site certificate. A safety review that is not ready is refused

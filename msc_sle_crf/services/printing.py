@@ -15,16 +15,19 @@ from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf import certificate, sign
+from msc_sle_crf.pdf import sign
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
+from msc_sle_crf.security import ca
+from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.services.context import ServiceContext, Tx
+from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.entry import DataEntry, FormRef
 from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.settings import Settings
-from msc_sle_crf.store.tables import AuditEvent, SiteSetting
+from msc_sle_crf.store.site import CA_CERT_SETTING
+from msc_sle_crf.store.tables import AuditEvent
 
 Progress = Callable[[int, int], None]
 
@@ -40,21 +43,50 @@ class Printing:
         self.settings = settings
         self.integrity = integrity
 
-    # ----- the site's certificate ------------------------------------------------------------------------------
+    # ----- the site CA and the printing user's certificate ---------------------------------------------------------
     def certificate(self) -> tuple[str, str]:
-        """(certificate PEM, encrypted key PEM): made with the site (or on first use for older sites), audited."""
-        return site_certificate(self.ctx)
+        """(the site CA's certificate PEM, ""): the trust root of every PDF this site signs (made for an older site
+        at an administrator's first print)."""
+        return ensure_ca(self.ctx), ""
+
+    def ca_fingerprint(self) -> str:
+        """The pinned SHA-256 fingerprint of the site CA (shown at init, on every page, in the admin menu)."""
+        return ca.fingerprint(ensure_ca(self.ctx))
+
+    def personal_certificate(self) -> str:
+        """The signed-in user's personal certificate for their current PDF key, issued by the current site CA (an
+        administrator's is issued on the spot when missing; anyone else's at an administrator's next action)."""
+        ctx = self.ctx
+        ca_pem = ensure_ca(ctx)
+        found = current_certificate(ctx, ctx.actor.username, ca_pem)
+        if found is None and ctx.actor.role.value == "admin":
+            signer = ctx.site.signer(ctx.actor.username)
+            ctx.site.issue_certificate(ctx.actor.username, signer, signer.keys, ctx.actor.role.value)
+            found = current_certificate(ctx, ctx.actor.username, ca_pem)
+        if found is None:
+            raise ValidationError(Msg.CERTIFICATE_MISSING, user=ctx.actor.username)
+        return found
+
+    def trail_head(self) -> tuple[int, str]:
+        with self.ctx.read() as session:
+            row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc())
+                                  .limit(1)).first()
+        return (int(row[0]), str(row[1])) if row is not None else (0, "0" * 64)
 
     def page_info(self, lang: Lang) -> PageInfo:
-        """What every page of a printout says: study, site, when and by whom it was made."""
+        """What every page of a printout says: study, site, when and by whom it was made, the trail head at that
+        moment and the fingerprint of the site CA that vouches for the signer."""
         settings = self.settings.all()
         clock = self.ctx.clock
         actor = self.ctx.actor
         stamp = format_stored(iso_utc(clock.now()), clock.local_offset_minutes(), seconds=False)
         by = {"en": "by", "fr": "par"}[lang.value]
+        head_id, head_hash = self.trail_head()
+        ca_pem = settings.get(CA_CERT_SETTING)
         return PageInfo(self.study.meta.name, self.study.meta.protocol,
                         f"{settings.get('site_name', '')} ({settings.get('site_number', '')})",
-                        f"{stamp} {by} {actor.full_name} ({actor.username})", lang)
+                        f"{stamp} {by} {actor.full_name} ({actor.username})", lang,
+                        trail=f"#{head_id} {head_hash[:16]}…", ca_fingerprint=ca.fingerprint(ca_pem) if ca_pem else "")
 
     def _form_print(self, ref: FormRef, *, with_audit: bool) -> FormPrint:
         snap = self.entry.open_form(ref)
@@ -77,9 +109,16 @@ class Printing:
                          audit)
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
-        cert_pem, key_pem = self.certificate()
-        return sign.sign(pdf, cert_pem, key_pem, certificate.passphrase_from(self.ctx.store.key),
-                         reason=f"{self.study.meta.name} {what}", location=self.settings.get("site_name"))
+        """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's
+        reason carries the trail head, so the PDF is also a receipt (``verify --receipt``)."""
+        cert_pem = self.personal_certificate()
+        ca_pem = ensure_ca(self.ctx)
+        key = self.ctx.site.signer(self.ctx.actor.username).keys.pdf
+        if key is None:
+            raise ValidationError(Msg.CERTIFICATE_MISSING, user=self.ctx.actor.username)
+        head_id, head_hash = self.trail_head()
+        return sign.sign_with(pdf, key, cert_pem, [ca_pem], reason=f"{self.study.meta.name} {what}; trail #{head_id} "
+                              f"{head_hash}", location=self.settings.get("site_name"))
 
     # ----- documents --------------------------------------------------------------------------------------------
     def form_pdf(self, ref: FormRef, *, with_audit: bool = False) -> bytes:
@@ -139,35 +178,11 @@ class Printing:
         return self.integrity.record_export(Action.PRINT, target, what)
 
 
-def site_certificate(ctx: ServiceContext) -> tuple[str, str]:
-    """The site's PDF signing certificate and its encrypted key, created (and audited) when missing."""
-    with ctx.write() as tx:
-        session = tx.session
-        cert = session.get(SiteSetting, "pdf_signing_certificate")
-        key = session.get(SiteSetting, "pdf_signing_key")
-        if cert is not None and key is not None:
-            return cert.value, key.value
-        settings = {s.key: s.value for s in session.execute(select(SiteSetting)).scalars()}
-        name = settings.get("site_name", "MSC-SLE site")
-        cert_pem, key_pem = certificate.create(f"MSC-SLE eCRF — {name}", name, ctx.clock.now(), ctx.store.key)
-        _store_certificate(tx, cert_pem, key_pem, "site PDF signing certificate created (ECDSA P-256, self-signed)")
-        return cert_pem, key_pem
-
-
-def _store_certificate(tx: Tx, cert_pem: str, key_pem: str, detail: str) -> None:
-    now = tx.ctx.now()
-    for name, value in (("pdf_signing_certificate", cert_pem), ("pdf_signing_key", key_pem)):
-        row = tx.session.get(SiteSetting, name)
-        if row is None:
-            tx.session.add(SiteSetting(key=name, value=value, updated_utc=now))
-        else:
-            row.value, row.updated_utc = value, now
-    tx.audit(Action.SETTING_CHANGE, item="pdf_signing_certificate", detail=detail)
-
-
 def import_pkcs12(ctx: ServiceContext, data: bytes, password: bytes | None) -> str:
-    """Replace the signing certificate by a PKCS#12 one (administrators); the key is re-protected like the data."""
-    from cryptography.hazmat.primitives import serialization
+    """Make a PKCS#12 CA (key and CA certificate) the site's CA (administrators): its key is sealed to the
+    administrators and the recovery code, and every account gets a personal certificate from it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     ctx.require(Perm.EDIT_SITE_SETTINGS)
@@ -180,11 +195,19 @@ def import_pkcs12(ctx: ServiceContext, data: bytes, password: bytes | None) -> s
         raise ValidationError(Msg.FIELD_PATTERN, field=L("PKCS#12 file", "Fichier PKCS#12"),
                               rule=L("a key and its certificate are needed", "une clé et son certificat sont "
                                      "nécessaires"))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.BestAvailableEncryption(
-                                    certificate.passphrase_from(ctx.store.key))).decode()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca or not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValidationError(Msg.FIELD_PATTERN, field=L("PKCS#12 file", "Fichier PKCS#12"),
+                              rule=L("a certificate authority (basic constraints CA) with an EC key is needed: it "
+                                     "issues each user's personal certificate",
+                                     "une autorité de certification (contraintes de base CA) avec une clé EC est "
+                                     "nécessaire : elle délivre le certificat personnel de chaque utilisateur"))
+    from cryptography.hazmat.primitives import serialization
+
+    ca_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
     subject = cert.subject.rfc4514_string()
-    with ctx.write() as tx:
-        _store_certificate(tx, cert_pem, key_pem, f"PKCS#12 certificate imported: {subject}")
+    store_ca(ctx, ca_pem, key, f"PKCS#12 certificate authority imported: {subject}")
     return subject

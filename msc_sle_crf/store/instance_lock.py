@@ -14,7 +14,9 @@ from msc_sle_crf.errors import Msg, StoreError
 class InstanceLock:
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self.path = Path(f"{db_path}.lock")
+        # The lock file sits beside the REAL database: a symbolic link (or another spelling of the path) to the same
+        # database takes the same lock (issue 14).
+        self.path = Path(f"{os.path.realpath(db_path)}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:

@@ -28,6 +28,7 @@ from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import AuthenticationError, CrfError, KeyFileError, Msg, StoreError, ValidationError
 from msc_sle_crf.locations import workstation_id
+from msc_sle_crf.security import ca
 from msc_sle_crf.security.keyslots import (
     DB_KEY_BYTES,
     KIND_RECOVERY,
@@ -36,12 +37,14 @@ from msc_sle_crf.security.keyslots import (
     KdfParams,
     KeySlotFile,
     Slot,
+    Unlocked,
     calibrate,
     new_recovery_code,
     normalize_recovery_code,
     normalize_secret,
     normalize_username,
 )
+from msc_sle_crf.security.personal import PersonalKeys, PublicKeys, Signer, b64
 from msc_sle_crf.security.policy import check_password_policy, validate_new_user
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS, READ_ONLY_SETTINGS, validate_setting
 from msc_sle_crf.store import journal as J
@@ -56,13 +59,26 @@ from msc_sle_crf.store.db import (
 from msc_sle_crf.store.head import HeadWriter
 from msc_sle_crf.store.head import read as read_head
 from msc_sle_crf.store.instance_lock import InstanceLock
-from msc_sle_crf.store.migrate import current_revision, ensure_current, known_revisions
+from msc_sle_crf.store.migrate import current_revision, ensure_current, head_revision, known_revisions
 from msc_sle_crf.store.tables import AppUser, SiteSetting
 
 MAX_FAILURES = 5
 HEAD_INTERVAL_SECONDS = 2.0  # see store/head.py; measured in benchmarks/bench_trail_head.py
 LOCKOUT_SECONDS = 300
-RECOVERY_ACCOUNT = "#recovery"
+RECOVERY_ACCOUNT = audit.RECOVERY_SIGNER
+GENERATION_SETTING = "keyfile_generation"  # the key file's generation the database last saw (item 8)
+CA_CERT_SETTING = "ca_certificate"
+CA_KEY_SETTING = "ca_key_sealed"  # {account: the CA private key sealed to that administrator's (or recovery) key}
+ANCHOR_CONTEXT = b"msc-sle-crf/anchor/v1\x00"
+
+
+def anchor_message(db_id: str, record_id: int, record_hash: str, ts_utc: str) -> bytes:
+    """What the author of a trail head signs (key-file anchor, receipts, PDFs, backups)."""
+    return ANCHOR_CONTEXT + f"{db_id}|{record_id}|{record_hash}|{ts_utc}".encode()
+
+
+def keys_json(publics: PublicKeys) -> dict[str, Any]:
+    return publics.to_dict()
 
 
 def failure_delay(failures: int) -> float:
@@ -126,6 +142,12 @@ class Site:
         self._head: HeadWriter | None = None
         self._head_pending: tuple[int, str, str] | None = None
         self._head_written_at = 0.0
+        # Accounts whose private keys are in memory (they typed their password in this process): they sign what
+        # their sessions write. Never written anywhere.
+        self._signers: dict[str, Signer] = {}
+        self._last_signer: Signer | None = None
+        self.rekey_completed = False  # an interrupted rotation: the database opened with the journal's new key
+        self.binding_epoch = 0  # raised whenever this program binds keys in the trail (cached directories expire)
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -154,12 +176,14 @@ class Site:
         return site
 
     @staticmethod
-    def validate_new_site(admin_username: str, admin_full_name: str, admin_password: str,
+    def validate_new_site(admin_username: str, admin_full_name: str, admin_password: str | None,
                           site_settings: dict[str, str] | None) -> tuple[str, str, dict[str, str]]:
-        """Every setting of a new site checked before anything is created: (user name, full name, settings)."""
+        """Every setting of a new site checked before anything is created: (user name, full name, settings). The
+        password too, unless None (the command line checks the names before it asks for the password)."""
         admin_username = normalize_username(admin_username)
         validate_new_user(admin_username, admin_full_name, Role.ADMIN.value)
-        check_password_policy(admin_password, admin_username)
+        if admin_password is not None:
+            check_password_policy(admin_password, admin_username)
         settings = dict(DEFAULT_SETTINGS)
         for key, value in (site_settings or {}).items():
             if key in READ_ONLY_SETTINGS:
@@ -247,10 +271,18 @@ class Site:
         keyfile = KeySlotFile(path=KeySlotFile.path_for(db_path), db_id=uuid.uuid4().hex, db_salt_hex=db_salt.hex(),
                               kdf_default=kdf or calibrate(), training=training)
         recovery_code = new_recovery_code()
-        keyfile.set_slot(KIND_USER, admin_username, normalize_secret(admin_password), db_key, now)
-        keyfile.set_slot(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode(), db_key, now)
+        admin_slot = keyfile.set_slot(KIND_USER, admin_username, normalize_secret(admin_password), db_key, now)
+        recovery_slot = keyfile.set_slot(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode(),
+                                         db_key, now)
         site = cls(db_path, keyfile, lock, clock, workstation or workstation_id())
         site._init_key = db_key
+        admin_keys = keyfile.unlock(KIND_USER, admin_username, normalize_secret(admin_password))
+        assert admin_keys is not None and admin_keys.keys is not None and admin_slot.publics is not None
+        assert recovery_slot.publics is not None
+        signer = site.remember_signer(admin_username, admin_keys.keys)
+        ca_pem, ca_key = ca.new_ca(settings.get("site_name", "MSC-SLE site"), keyfile.db_id, clock.now())
+        sealed = {admin_username: ca.seal_key(ca_key, admin_slot.publics.box, keyfile.db_id, admin_username),
+                  RECOVERY_ACCOUNT: ca.seal_key(ca_key, recovery_slot.publics.box, keyfile.db_id, RECOVERY_ACCOUNT)}
         store = open_checked(db_path, db_key, db_salt)
         site.store = store
         ensure_current(store, stamp=clock.now().strftime("%Y%m%dT%H%M%SZ"))
@@ -261,19 +293,21 @@ class Site:
             for key, value in settings.items():
                 session.add(SiteSetting(key=key, value=value, updated_utc=now))
             for key, value in (("db_id", keyfile.db_id), ("training", "1" if training else "0"),
-                               ("created_utc", now)):
+                               ("created_utc", now), (CA_CERT_SETTING, ca_pem),
+                               (CA_KEY_SETTING, json.dumps(sealed, sort_keys=True))):
                 session.add(SiteSetting(key=key, value=value, updated_utc=now))
             session.flush()
-            audit.append(session, clock, site.workstation, AuditEntry(
-                Action.SITE_INIT, admin_username, Role.ADMIN.value,
-                new_value=json.dumps({"db_id": keyfile.db_id, "training": training, **settings},
-                                     ensure_ascii=False, sort_keys=True)))
-            audit.append(session, clock, site.workstation, AuditEntry(
-                Action.USER_ADD, admin_username, Role.ADMIN.value, item=admin_username,
-                new_value=json.dumps({"username": admin_username, "role": "admin", "full_name": full_name},
-                                     ensure_ascii=False)))
+            audit.append_many(session, clock, site.workstation, [
+                AuditEntry(Action.SITE_INIT, admin_username, Role.ADMIN.value, new_value=json.dumps(
+                    {"db_id": keyfile.db_id, "training": training, **settings,
+                     "recovery_keys": keys_json(recovery_slot.publics), "ca_fingerprint": ca.fingerprint(ca_pem)},
+                    ensure_ascii=False, sort_keys=True)),
+                AuditEntry(Action.USER_ADD, admin_username, Role.ADMIN.value, item=admin_username,
+                           new_value=json.dumps({"username": admin_username, "role": "admin", "full_name": full_name,
+                                                 "keys": keys_json(admin_slot.publics)}, ensure_ascii=False))],
+                signer)
             actor = Actor(admin.id, admin.username, admin.full_name, Role.ADMIN)
-        keyfile.save()
+        site.save_keyfile()
         return site, actor, recovery_code
 
     _init_key: bytes = b""
@@ -282,32 +316,104 @@ class Site:
     def training(self) -> bool:
         return self.keyfile.training
 
+    # ----- personal keys in memory -------------------------------------------------------------------------
+    def remember_signer(self, username: str, keys: PersonalKeys) -> Signer:
+        signer = Signer(username, keys)
+        self._signers[username] = signer
+        return signer
+
+    def signer(self, username: str) -> Signer:
+        """The signer of what ``username``'s session writes (they typed their password in this process)."""
+        signer = self._signers.get(username)
+        if signer is None:
+            raise AuthenticationError(Msg.NOT_SIGNED_IN)
+        self._last_signer = signer
+        return signer
+
+    def has_signer(self, username: str) -> bool:
+        return username in self._signers
+
+    @property
+    def last_signer(self) -> Signer | None:
+        return self._last_signer
+
+    # ----- key rotation (store/rekey.py) ------------------------------------------------------------------------
+    def close_store_for_rekey(self) -> None:
+        """Every pooled connection closed (they hold the old key); the trail head file stays open."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def reopen_store(self, key: bytes) -> None:
+        self.store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+
+    # ----- the key file and its generation (item 8) ----------------------------------------------------------
+    def save_keyfile(self) -> None:
+        """Save the key file (its generation goes up) and, with the database open, record the generation there:
+        an older key file put back is then detected at the next sign-in."""
+        self.keyfile.save()
+        if self.store is not None:
+            self._record_generation()
+
+    def _record_generation(self) -> None:
+        assert self.store is not None
+        with self.store.write() as session:
+            session.connection().exec_driver_sql(
+                "INSERT INTO site_setting (key, value, updated_utc) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                "SET value = excluded.value, updated_utc = excluded.updated_utc WHERE CAST(value AS INTEGER) < "
+                "CAST(excluded.value AS INTEGER)",
+                (GENERATION_SETTING, str(self.keyfile.generation), iso_utc(self.clock.now())))
+
+    def _check_generation(self, signer: Signer | None, account: str, role: str | None) -> None:
+        """Refuse (and audit) a key file older than the one the database last saw."""
+        assert self.store is not None
+        with self.store.read() as session:
+            row = session.get(SiteSetting, GENERATION_SETTING)
+            recorded = int(row.value) if row is not None and row.value.isdigit() else 0
+        if self.keyfile.generation >= recorded:
+            return
+        with self.store.write() as session:
+            audit.append(session, self.clock, self.workstation, AuditEntry(
+                Action.KEYFILE_ROLLBACK, account, role, detail=(
+                    f"key file generation {self.keyfile.generation} is older than {recorded}, the last one the "
+                    "database saw: sign-in refused")), signer)
+        raise KeyFileError(Msg.KEYFILE_ROLLED_BACK, path=str(self.keyfile.path), found=self.keyfile.generation,
+                           expected=recorded)
+
     # ----- authentication ----------------------------------------------------------------------------------
+    def _shown_name(self, account: str) -> str:
+        """How a name typed at sign-in is recorded: an account's name, or only a keyed hash of a made-up one (a
+        password typed in the name field must not end up in clear in the key file or the trail)."""
+        if account == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, account) is not None:
+            return account
+        return f"?{self.keyfile.account_tag(account)[:16]}"
+
     def _pending(self, action: Action, username: str, role: str | None, detail: str) -> None:
         self.keyfile.add_pending_event({
             "action": str(action), "username": username, "role": role, "detail": detail,
             "ts_utc": iso_utc(self.clock.now()), "utc_offset_min": self.clock.local_offset_minutes(),
         })
 
-    def flush_pending_events(self) -> None:
-        """Write sign-in events noted in the key file into the audit trail, then forget them there."""
-        if self.store is None or not self.keyfile.pending_events:
+    def flush_pending_events(self, signer: Signer | None = None) -> None:
+        """Write sign-in events noted in the key file into the audit trail (signed by the session that finds them:
+        ``signer``, or the last one that signed in), then forget them there."""
+        signer = signer or self._last_signer
+        if self.store is None or not self.keyfile.pending_events or signer is None:
             return
         events = list(self.keyfile.pending_events)
         with self.store.write() as session:
-            for ev in events:
-                audit.append(session, self.clock, self.workstation, AuditEntry(
-                    Action(ev["action"]), ev.get("username"), ev.get("role"), detail=ev.get("detail"),
-                    ts_utc=ev.get("ts_utc"), utc_offset_min=ev.get("utc_offset_min")))
+            audit.append_many(session, self.clock, self.workstation, [AuditEntry(
+                Action(ev["action"]), ev.get("username"), ev.get("role"), detail=ev.get("detail"),
+                ts_utc=ev.get("ts_utc"), utc_offset_min=ev.get("utc_offset_min")) for ev in events], signer)
         self.keyfile.pending_events = self.keyfile.pending_events[len(events):]
-        self.keyfile.save()
+        self.save_keyfile()
 
     def _check_not_locked(self, account: str) -> AttemptRecord:
-        record = self.keyfile.attempts.get(account) or AttemptRecord()
+        record = self.keyfile.attempts.get(self.keyfile.account_tag(account)) or AttemptRecord()
         remaining = record.lock_remaining(self.clock.now())
         if remaining is not None:
-            self._pending(Action.LOGIN_FAILED, account, None, "refused: account temporarily locked")
-            self.keyfile.save()
+            self._pending(Action.LOGIN_FAILED, self._shown_name(account), None, "refused: account temporarily locked")
+            self.save_keyfile()
             self.flush_pending_events()
             minutes = max(1, -(-int(remaining.total_seconds()) // 60))
             raise AuthenticationError(Msg.ACCOUNT_LOCKED, minutes=minutes)
@@ -320,15 +426,16 @@ class Site:
         record.failures += 1
         now = self.clock.now()
         record.last_failure_utc = iso_utc(now)
-        self._pending(Action.LOGIN_FAILED, account, None, detail)
+        shown = self._shown_name(account)
+        self._pending(Action.LOGIN_FAILED, shown, None, detail)
         locked = record.failures >= MAX_FAILURES
         if locked:
             record.locked_until_utc = iso_utc(now + timedelta(seconds=LOCKOUT_SECONDS))
-            self._pending(Action.ACCOUNT_LOCKED, account, None,
+            self._pending(Action.ACCOUNT_LOCKED, shown, None,
                           f"{record.failures} consecutive failures: locked for {LOCKOUT_SECONDS // 60} min")
-        self.keyfile.attempts[account] = record
-        self.keyfile.trim_attempts()
-        self.keyfile.save()
+        self.keyfile.attempts[self.keyfile.account_tag(account)] = record
+        self.keyfile.trim_attempts(now)
+        self.save_keyfile()
         self.flush_pending_events()
         self.clock.sleep(failure_delay(record.failures))
         if locked:
@@ -336,26 +443,44 @@ class Site:
         raise AuthenticationError(message)
 
     def _clear_failures(self, account: str) -> None:
-        if account in self.keyfile.attempts:
-            del self.keyfile.attempts[account]
-            self.keyfile.save()
+        tag = self.keyfile.account_tag(account)
+        if tag in self.keyfile.attempts:
+            del self.keyfile.attempts[tag]
+            self.save_keyfile()
 
-    def _ensure_store(self, key: bytes) -> Store:
+    def _rotation_key(self, kind: str, user: str | None, unlocked: Unlocked) -> bytes | None:
+        """The new database key an interrupted rotation sealed to this account (in its journal), if any."""
+        if self._pending_step is None or self._pending_step.step != "rekey" or unlocked.keys is None:
+            return None
+        from msc_sle_crf.store import rekey
+
+        return rekey.journal_key(self._pending_step, kind, user, unlocked.keys)
+
+    def _ensure_store(self, key: bytes, signer: Signer | None = None, alternative: bytes | None = None) -> Store:
         if self.store is None:
-            store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
+            salt = bytes.fromhex(self.keyfile.db_salt_hex)
+            try:
+                store = open_checked(self.db_path, key, salt)
+            except StoreError:
+                if alternative is None:
+                    raise
+                store = open_checked(self.db_path, alternative, salt)  # the rotation had re-keyed the database
+            self.rekey_completed = alternative is not None and store.key == alternative
             self.store = store
             try:
                 # An interrupted step is finished first (it only needs the tables of the first schema), then the
                 # schema is brought up to date (itself a journaled step).
                 if self._pending_step is not None and current_revision(store) in known_revisions():
-                    self._recover_with_store()
-                self._check_trail_head()
+                    # before an upgrade, the trail has no signature columns yet: the recovery writes unsigned
+                    # records there (the part of an upgraded trail that precedes signing)
+                    self._recover_with_store(signer if current_revision(store) == head_revision() else None)
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
+                self._check_trail_head(signer)
             except BaseException:
                 self.store = None
                 store.close()
                 raise
-        elif self.store.key != key:  # the key file unwrapped a different key: it does not belong here
+        elif self.store.key not in (key, alternative):  # the key file unwrapped a different key: not this site's
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
 
@@ -383,7 +508,7 @@ class Site:
         self._head_pending = None
         self._head_written_at = time.monotonic()
 
-    def _check_trail_head(self) -> None:
+    def _check_trail_head(self, signer: Signer | None) -> None:
         """Before anything is written: does the trail still reach the head recorded outside the WAL? If not, the
         loss is written into the trail itself (so that it stays visible to every later verify)."""
         recorded = read_head(self.db_path, self.keyfile.db_id)
@@ -402,11 +527,11 @@ class Site:
                              "last_offset": int(last[2]) if last else 0}, sort_keys=True)
         with store.write() as session:
             entry = audit.append(session, self.clock, self.workstation, AuditEntry(
-                Action.TRAIL_LOSS_DETECTED, None, None, detail=detail))
+                Action.TRAIL_LOSS_DETECTED, None, None, detail=detail), signer)
         self._head_pending = (int(entry["id"]), str(entry["hash"]), str(entry["ts_utc"]))
         self.flush_head()
 
-    def _recover_with_store(self) -> None:
+    def _recover_with_store(self, signer: Signer | None) -> None:
         """A step that needed the database key (found in its journal when the site was opened) is completed or
         undone now, before anything else reads the data."""
         journal, self._pending_step = self._pending_step, None
@@ -414,6 +539,7 @@ class Site:
             return
         recovery = J.recovery_for(journal)
         if recovery.with_store is not None:
+            self._last_signer = signer
             self.notices.append(recovery.with_store(self, journal))
 
     # ----- credential steps: a key-slot change and its audited account change, never one without the other ----
@@ -444,8 +570,8 @@ class Site:
                 keyfile.remove_slot(KIND_USER, account)
             else:
                 keyfile.put_slot(new_slot)
-            keyfile.attempts.pop(account, None)
-            keyfile.save()
+            keyfile.attempts.pop(keyfile.account_tag(account), None)
+            self.save_keyfile()
             yield tagged
         except BaseException:
             try:
@@ -457,14 +583,17 @@ class Site:
         journal.finish()
 
     def authenticate(self, username: str, password: str) -> Actor:
-        """Check a user's password against their key slot and the user table. Audited either way."""
+        """Check a user's password against their key slot and the user table. Audited either way. Their personal
+        keys stay in memory to sign what they write (made now for an account from before personal keys)."""
         account = normalize_username(username)
         record = self._check_not_locked(account)
-        key = self.keyfile.unwrap(KIND_USER, account, normalize_secret(password))
-        if key is None:
+        unlocked = self.keyfile.unlock(KIND_USER, account, normalize_secret(password))
+        if unlocked is None:
             exists = self.keyfile.find(KIND_USER, account) is not None
             self._register_failure(account, record, "wrong password" if exists else "no such account")
-        store = self._ensure_store(key)
+        keys = unlocked.keys or PersonalKeys.generate()
+        signer = Signer(account, keys)
+        store = self._ensure_store(unlocked.db_key, signer, self._rotation_key(KIND_USER, account, unlocked))
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
             if user is None or not user.active:
@@ -473,22 +602,44 @@ class Site:
                 actor = Actor(user.id, user.username, user.full_name, Role(user.role), user.must_change_password)
         if actor is None:
             self._register_failure(account, record, "account disabled or absent from the user table")
+        self._check_generation(signer, account, actor.role.value)
+        if unlocked.keys is None:
+            self._introduce_keys(actor, password, unlocked, keys)
+        self._signers[account] = signer
+        self._last_signer = signer
         self._clear_failures(account)
         return actor
+
+    def _introduce_keys(self, actor: Actor, password: str, unlocked: Unlocked, keys: PersonalKeys) -> None:
+        """An account from before personal keys (a version 1 slot) gets its keys at its first sign-in: the slot
+        is made again with the same password, and the keys are bound to it in the trail, signed by themselves."""
+        assert self.store is not None
+        slot = self.keyfile.make_slot(KIND_USER, actor.username, normalize_secret(password), unlocked.db_key,
+                                      iso_utc(self.clock.now()), keys=keys)
+        assert slot.publics is not None
+        entry = AuditEntry(Action.KEY_BIND, actor.username, actor.role.value, item=actor.username,
+                           new_value=json.dumps({"keys": keys_json(slot.publics)}),
+                           detail="personal keys made at the first sign-in with this version")
+        signer = Signer(actor.username, keys)
+        with self.credential_step(actor.username, slot, None, [entry], if_interrupted="complete") as tagged, \
+                self.store.write() as session:
+            audit.append_many(session, self.clock, self.workstation, tagged, signer)
+        self.binding_epoch += 1
 
     def sign_in(self, username: str, password: str, *, action: Action = Action.LOGIN) -> Actor:
         """Authenticate and record the sign-in (with any pending failed attempts before it)."""
         actor = self.authenticate(username, password)
-        self.flush_pending_events()
+        signer = self.signer(actor.username)
+        self.flush_pending_events(signer)
         assert self.store is not None
+        entries = []
+        if self.upgrade_backup is not None:
+            entries.append(AuditEntry(Action.SCHEMA_UPGRADE, actor.username, actor.role.value,
+                                      detail=f"backup taken before upgrade: {self.upgrade_backup.name}"))
+            self.upgrade_backup = None
+        entries.append(AuditEntry(action, actor.username, actor.role.value))
         with self.store.write() as session:
-            if self.upgrade_backup is not None:
-                audit.append(session, self.clock, self.workstation, AuditEntry(
-                    Action.SCHEMA_UPGRADE, actor.username, actor.role.value,
-                    detail=f"backup taken before upgrade: {self.upgrade_backup.name}"))
-                self.upgrade_backup = None
-            audit.append(session, self.clock, self.workstation,
-                         AuditEntry(action, actor.username, actor.role.value))
+            audit.append_many(session, self.clock, self.workstation, entries, signer)
         return actor
 
     def reset_with_recovery_code(self, recovery_code: str, username: str, new_password: str) -> Actor:
@@ -496,36 +647,86 @@ class Site:
         account = normalize_username(username)
         check_password_policy(new_password, account)
         record = self._check_not_locked(RECOVERY_ACCOUNT)
-        key = self.keyfile.unwrap(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode())
-        if key is None:
+        code = normalize_recovery_code(recovery_code).encode()
+        unlocked = self.keyfile.unlock(KIND_RECOVERY, None, code)
+        if unlocked is None:
             self._register_failure(RECOVERY_ACCOUNT, record, "wrong recovery code", Msg.BAD_RECOVERY_CODE)
-        store = self._ensure_store(key)
+        recovery_keys = unlocked.keys or PersonalKeys.generate(with_pdf=False)
+        signer = self.remember_signer(RECOVERY_ACCOUNT, recovery_keys)
+        store = self._ensure_store(unlocked.db_key, signer)
         self._clear_failures(RECOVERY_ACCOUNT)
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
             if user is None or not user.active:
                 raise ValidationError(Msg.USER_UNKNOWN, user=account)
             actor = Actor(user.id, user.username, user.full_name, Role(user.role), False)
-        self.flush_pending_events()
-        slot = self.keyfile.make_slot(KIND_USER, account, normalize_secret(new_password), key,
-                                      iso_utc(self.clock.now()))
-        entries = [AuditEntry(Action.RECOVERY_CODE_USED, RECOVERY_ACCOUNT, None, item=account),
-                   AuditEntry(Action.PASSWORD_RESET, RECOVERY_ACCOUNT, None, item=account,
-                              detail="password set with the site recovery code")]
+        self.flush_pending_events(signer)
+        now = iso_utc(self.clock.now())
+        entries = []
+        if unlocked.keys is None:  # the recovery slot of an older site gets its keys now
+            recovery_slot = self.keyfile.make_slot(KIND_RECOVERY, None, code, unlocked.db_key, now, keys=recovery_keys)
+            self.keyfile.put_slot(recovery_slot)
+            self.save_keyfile()
+            assert recovery_slot.publics is not None
+            entries.append(AuditEntry(Action.KEY_BIND, RECOVERY_ACCOUNT, None, item=RECOVERY_ACCOUNT,
+                                      new_value=json.dumps({"keys": keys_json(recovery_slot.publics)})))
+        # Nobody knows the account's old private keys: it gets new ones, bound by the recovery code.
+        slot = self.keyfile.make_slot(KIND_USER, account, normalize_secret(new_password), unlocked.db_key, now)
+        assert slot.publics is not None
+        entries += [AuditEntry(Action.RECOVERY_CODE_USED, RECOVERY_ACCOUNT, None, item=account),
+                    AuditEntry(Action.PASSWORD_RESET, RECOVERY_ACCOUNT, None, item=account,
+                               detail="password set with the site recovery code"),
+                    AuditEntry(Action.KEY_BIND, RECOVERY_ACCOUNT, None, item=account,
+                               new_value=json.dumps({"keys": keys_json(slot.publics)}),
+                               detail="new personal keys (set with the recovery code)")]
         change = {"op": "update", "username": account, "fields": {"must_change_password": False}}
         with self.credential_step(account, slot, change, entries, if_interrupted="complete") as tagged, \
                 store.write() as session:
-            apply_account_change(session, change, iso_utc(self.clock.now()))
-            for entry in tagged:
-                audit.append(session, self.clock, self.workstation, entry)
+            apply_account_change(session, change, now)
+            audit.append_many(session, self.clock, self.workstation, tagged, signer)
+        self.binding_epoch += 1
+        self.issue_certificate(account, signer, recovery_keys)
         return actor
+
+    def issue_certificate(self, account: str, signer: Signer, opener: PersonalKeys, role: str | None = None) -> bool:
+        """Issue ``account`` a personal certificate for its current PDF key with the CA key that ``opener`` (an
+        administrator's or the recovery code's keys) unseals. False when it cannot (no CA, no PDF key)."""
+        slot = self.keyfile.find(KIND_USER, account)
+        if self.store is None or slot is None or slot.publics is None or slot.publics.pdf is None:
+            return False
+        with self.store.read() as session:
+            settings = {r.key: r.value for r in session.execute(select(SiteSetting).where(SiteSetting.key.in_(
+                (CA_CERT_SETTING, CA_KEY_SETTING, "site_name")))).scalars()}
+            user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
+        if CA_CERT_SETTING not in settings or user is None:
+            return False
+        try:
+            sealed = json.loads(settings.get(CA_KEY_SETTING, "{}")).get(signer.username)
+        except ValueError:
+            sealed = None
+        ca_key = ca.open_key(sealed, opener.box, self.keyfile.db_id, signer.username) if sealed else None
+        if ca_key is None:
+            return False
+        cert_pem, serial = ca.issue(ca_key, settings[CA_CERT_SETTING], slot.publics.pdf, username=account,
+                                    full_name=user.full_name, role=user.role,
+                                    site_name=settings.get("site_name", ""), now=self.clock.now())
+        from msc_sle_crf.store.tables import Certificate
+
+        with self.store.write() as session:
+            session.add(Certificate(username=account, serial=serial, cert_pem=cert_pem,
+                                    issued_utc=iso_utc(self.clock.now())))
+            audit.append(session, self.clock, self.workstation, AuditEntry(
+                Action.CERTIFICATE, signer.username, role,
+                item=account, new_value=serial, detail="personal PDF signing certificate issued by the site CA"),
+                signer)
+        return True
 
     def restore_slot(self, account: str, old_slot: Slot | None) -> None:
         """Put a user's previous key slot back (or remove a new one) when the audited change did not commit."""
         self.keyfile.slots = [s for s in self.keyfile.slots if not (s.kind == KIND_USER and s.user == account)]
         if old_slot is not None:
             self.keyfile.slots.append(old_slot)
-        self.keyfile.save()
+        self.save_keyfile()
 
     # ----- closing -----------------------------------------------------------------------------------------
     def anchor_audit(self) -> None:
@@ -535,14 +736,28 @@ class Site:
             return
         from msc_sle_crf.store.tables import AuditEvent
 
-        with self.store.read() as session:
-            last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
-                                   .order_by(AuditEvent.id.desc()).limit(1)).first()
+        last: Any
+        try:
+            with self.store.read() as session:
+                last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc, AuditEvent.signer)
+                                       .order_by(AuditEvent.id.desc()).limit(1)).first()
+        except StoreError:  # a trail from before signing (not upgraded yet)
+            with self.store.read() as session:
+                row = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                                      .order_by(AuditEvent.id.desc()).limit(1)).first()
+            last = (*row, None) if row is not None else None
         if last is not None:
-            self.keyfile.audit_anchor = {"id": int(last[0]), "hash": str(last[1])}
+            anchor: dict[str, Any] = {"id": int(last[0]), "hash": str(last[1]), "ts": str(last[2])}
+            # signed by the author of the last transaction (whose keys this program holds)
+            signer = self._signers.get(str(last[3])) or self._last_signer
+            if signer is not None:  # the head, signed by the last author: an insider re-anchoring signs as himself
+                anchor["signer"] = signer.username
+                anchor["sig"] = b64(signer.sign(anchor_message(self.keyfile.db_id, anchor["id"], anchor["hash"],
+                                                               anchor["ts"])))
+            self.keyfile.audit_anchor = anchor
             self._head_pending = (int(last[0]), str(last[1]), str(last[2]))
             self.flush_head()
-            self.keyfile.save()
+            self.save_keyfile()
 
     def close(self) -> None:
         """Anchor the trail, close the database and ALWAYS release the instance lock. A failure to save the key
@@ -590,7 +805,22 @@ def _credential_at_open(db_path: Path, journal: J.Journal) -> J.Notice | None:
     return notice
 
 
+def _witness_role(site: Site) -> str | None:
+    """The role of the account whose sign-in found the interrupted step (it signs what the recovery writes)."""
+    signer = site._last_signer
+    if signer is None or site.store is None:
+        return None
+    if signer.username == RECOVERY_ACCOUNT:
+        return "recovery"
+    with site.store.read() as session:
+        user = session.execute(select(AppUser).where(AppUser.username == signer.username)).scalar_one_or_none()
+    return user.role if user is not None else None
+
+
 def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
+    """Complete or undo an interrupted credential step. Its records are written by the account that signs in
+    (a witness, signing with its own key, "on behalf of" the step's author); a step that binds keys is completed
+    only by an administrator (or the recovery code), whom the trail lets bind keys: anyone else undoes it."""
     data = journal.data
     store = site.store
     assert store is not None
@@ -599,26 +829,38 @@ def _credential_with_store(site: Site, journal: J.Journal) -> J.Notice:
                                     {"tag": f"%[step {data['token']}]%"}).first() is not None
     account = str(data["account"])
     applied = _slot_applied(site.keyfile, data)
+    raw_entries = [_entry_of(raw) for raw in data.get("entries", [])]
+    binds = any(str(e.action) in audit.BINDING_ACTIONS for e in raw_entries)
+    role = _witness_role(site)
+    may_complete = not binds or role in ("admin", "recovery")
     if committed or not applied:
         notice = J.Notice(committed, journal.step, journal.started_utc)
-    elif data.get("if_interrupted") == "undo":
+    elif data.get("if_interrupted") == "undo" or not may_complete:
         old = data.get("old_slot")
         site.restore_slot(account, Slot.from_dict(old) if old else None)
         notice = J.Notice(False, journal.step, journal.started_utc)
     else:
         notice = J.Notice(True, journal.step, journal.started_utc)
+    entries = []
+    witness = site._last_signer
     with store.write() as session:
         if notice.completed and not committed:
             if data.get("change"):
                 apply_account_change(session, data["change"], iso_utc(site.clock.now()))
-            for raw in data.get("entries", []):
-                entry = _entry_of(raw)
-                audit.append(session, site.clock, site.workstation,
-                             replace(entry, detail=f"{entry.detail} (completed after an interruption)"))
-        audit.append(session, site.clock, site.workstation, AuditEntry(
-            Action.STEP_RECOVERED, None, None, item=account, detail=notice.audit_detail()))
+            for entry in raw_entries:
+                on_behalf = f"on behalf of {entry.username}: " if witness and entry.username != witness.username \
+                    else ""
+                entries.append(replace(entry, username=witness.username if witness else entry.username,
+                                       role=role if witness and role != "recovery" else entry.role,
+                                       detail=f"{on_behalf}{entry.detail} (completed after an interruption)"))
+        entries.append(AuditEntry(Action.STEP_RECOVERED, None, None, item=account, detail=notice.audit_detail()))
+        audit.append_many(session, site.clock, site.workstation, entries, witness)
+    site.binding_epoch += 1
     journal.finish()
     return notice
 
 
 J.register("credential", at_open=_credential_at_open, with_store=_credential_with_store)
+
+
+from msc_sle_crf.store import rekey as _rekey  # noqa: E402, F401 - registers the recovery of an interrupted rotation

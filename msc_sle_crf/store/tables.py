@@ -95,6 +95,8 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    signer: Mapped[str | None] = mapped_column(String(64), default=None)  # whose session wrote it (issue 14)
+    sig: Mapped[str | None] = mapped_column(Text, default=None)  # the author's signature, on a transaction's last
 
 
 class FormDefinitionSnapshot(Base):
@@ -205,6 +207,22 @@ class Signature(Base):
     signed_utc: Mapped[str] = mapped_column(String(32))
     utc_offset_min: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The signer's Ed25519 signature over all of the above and the form's identity (issue 14); None: signed
+    # before personal keys existed.
+    sig: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Certificate(Base):
+    """A personal certificate the site CA issued (append-only: a newer one for the same user supersedes it)."""
+
+    __tablename__ = "certificate"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy declarative attribute
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str] = mapped_column(String(64))
+    cert_pem: Mapped[str] = mapped_column(Text)
+    issued_utc: Mapped[str] = mapped_column(String(32))
 
 
 class DataQuery(Base):

@@ -42,6 +42,7 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.ui import admin_actions
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
@@ -152,6 +153,19 @@ class MainWindow(QMainWindow):
         self.verify_action.triggered.connect(self.verify)
         self.admin_menu.addAction(self.users_action)
         self.admin_menu.addAction(self.verify_action)
+        self.verify_pdf_action = QAction(self)
+        self.verify_pdf_action.triggered.connect(lambda: admin_actions.verify_pdf(self, self.ws))
+        self.receipt_action = QAction(self)
+        self.receipt_action.triggered.connect(lambda: admin_actions.write_receipt(self, self.ws, self.ops))
+        self.receipt_check_action = QAction(self)
+        self.receipt_check_action.triggered.connect(lambda: admin_actions.verify_receipts(self, self.ws, self.ops))
+        self.ca_action = QAction(self)
+        self.ca_action.triggered.connect(lambda: admin_actions.show_ca(self, self.ws))
+        self.rotate_action = QAction(self)
+        self.rotate_action.triggered.connect(lambda: admin_actions.rotate_keys(self, self.ws, self.ops))
+        for action in (self.verify_pdf_action, self.receipt_action, self.receipt_check_action, self.ca_action,
+                       self.rotate_action):
+            self.admin_menu.addAction(action)
         self.lang_menu = bar.addMenu("")
         self.fr_action = QAction("Français", self)
         self.fr_action.triggered.connect(lambda: self.set_language(Lang.FR))
@@ -178,6 +192,13 @@ class MainWindow(QMainWindow):
         self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
         self.verify_action.setText(tr("Check integrity (database and audit trail)",
                                       "Contrôler l'intégrité (base et piste d'audit)"))
+        self.verify_pdf_action.setText(tr("Verify a PDF…", "Vérifier un PDF…"))
+        self.receipt_action.setText(tr("Write a receipt of the audit trail…", "Écrire un reçu de la piste d'audit…"))
+        self.receipt_check_action.setText(tr("Check the trail against receipts…", "Contrôler la piste avec des reçus…"))
+        self.receipt_check_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
+        self.ca_action.setText(tr("Site CA fingerprint…", "Empreinte de l'AC du site…"))
+        self.rotate_action.setText(tr("Rotate keys…", "Changer les clés…"))
+        self.rotate_action.setEnabled(ws.can(Perm.MANAGE_USERS))
         self.lang_menu.setTitle(tr("Language", "Langue"))
         self.users_action.setEnabled(ws.can(Perm.MANAGE_USERS))
         self.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
@@ -311,13 +332,9 @@ class MainWindow(QMainWindow):
         def done(report: IntegrityReport) -> None:
             self.statusBar().clearMessage()
             if report.ok:
-                QMessageBox.information(self, tr("Integrity", "Intégrité"), tr(
-                    f"Database pages and audit trail are intact ({report.audit.records} audit records).",
-                    f"Pages de la base et piste d'audit intactes ({report.audit.records} enregistrements)."))
+                QMessageBox.information(self, tr("Integrity", "Intégrité"), admin_actions.integrity_text(report))
             else:
-                QMessageBox.critical(self, tr("Integrity", "Intégrité"),
-                                     "\n".join(report.page_problems) or
-                                     f"#{report.audit.first_bad_id}: {report.audit.problem}")
+                QMessageBox.critical(self, tr("Integrity", "Intégrité"), admin_actions.integrity_text(report))
 
         def failed(exc: BaseException) -> None:
             self.statusBar().clearMessage()

@@ -1,0 +1,325 @@
+"""The trail against the data (issue 14, item 4): replay the audit trail and compare it with what is stored.
+
+Every stored value, form state, row removal, electronic signature, source-data verification mark, query and its
+messages, subject, infusion-day event, account and site setting must be what the trail says it became. Anything the
+trail does not explain (a value changed with raw SQL and no audit record, a signature row nobody signed in the
+trail, a query message nobody wrote, a role raised by hand) is named: subject / visit / form / item and row.
+
+Memory: the replayed state is one entry per stored value, row, form, query... (the size of the data, not of the
+trail); the records themselves stream through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from msc_sle_crf.site_settings import DEFAULT_SETTINGS
+
+# indexes in audit.STORED_FIELDS order
+_ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
+_CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
+_SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
+_QUERY = re.compile(r"query #(\d+) (\w+): ", re.DOTALL)
+_MISSING = object()
+MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
+_SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
+
+
+def describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:
+    """How a stored value reads in the audit trail (the same text as ``entry._describe``)."""
+    if missing:
+        return f"[{missing}] {missing_reason or ''}".strip()
+    if value is None:
+        return None
+    return f"{value} {unit}" if unit else value
+
+
+@dataclass(frozen=True)
+class Unexplained:
+    """Something stored that the trail does not explain."""
+
+    where: str  # subject / visit / form / item (row)
+    what: str
+
+    def line(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def _where(subject: str | None, visit: str | None = None, form: str | None = None, item: str | None = None,
+           row: str | None = None) -> str:
+    parts = [f"subject {subject}" if subject else None, f"visit {visit}" if visit else None,
+             f"form {form}" if form else None, f"item {item}" if item else None, f"row {row}" if row else None]
+    return " / ".join(p for p in parts if p)
+
+
+def _split(repeat_key: str | None) -> tuple[str, int] | None:
+    if not repeat_key or ":" not in repeat_key:
+        return None
+    group, _, row = repeat_key.rpartition(":")
+    try:
+        return group, int(row)
+    except ValueError:
+        return None
+
+
+class Replay:
+    """Consumes audit records in order (``__call__``), then ``compare(conn)`` lists what the data has that the
+    trail does not explain."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[str, dict[str, Any]] = {}
+        self.forms: dict[tuple[str, str, str], str] = {}
+        self.values: dict[tuple[str, str, str, str, int, str], tuple[str | None, str | None]] = {}
+        self.rows: dict[tuple[str, str, str, str, int], bool] = {}
+        self.signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
+        self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
+        self.queries: dict[int, dict[str, Any]] = {}
+        self.infusion: Counter[tuple[str, str, str, str]] = Counter()
+        self.users: dict[str, dict[str, Any]] = {}
+        self.settings: dict[str, str] = {}
+
+    # ----- the trail ----------------------------------------------------------------------------------------------
+    def __call__(self, row: Sequence[Any]) -> None:
+        handler = getattr(self, f"_on_{row[_ACTION]}", None)
+        if handler is not None:
+            handler(row)
+
+    def _on_site_init(self, row: Sequence[Any]) -> None:
+        try:
+            data = json.loads(row[_NEW] or "{}")
+        except ValueError:
+            return
+        for key, value in data.items():
+            if key not in _SITE_INIT_INTERNAL and isinstance(value, str):
+                self.settings[key] = value
+
+    def _on_setting_change(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] and row[_ITEM] in DEFAULT_SETTINGS:
+            self.settings[row[_ITEM]] = row[_NEW]
+
+    def _on_user_add(self, row: Sequence[Any]) -> None:
+        try:
+            data = json.loads(row[_NEW] or "{}")
+        except ValueError:
+            return
+        if row[_ITEM]:
+            self.users[row[_ITEM]] = {"role": data.get("role"), "full_name": data.get("full_name"), "active": True}
+
+    def _on_user_disable(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] in self.users:
+            self.users[row[_ITEM]]["active"] = False
+
+    def _on_create(self, row: Sequence[Any]) -> None:
+        subject, visit, form = row[_SUBJ], row[_VISIT], row[_FORM]
+        if form == "subject" and subject:
+            try:
+                data = json.loads(row[_NEW] or "{}")
+            except ValueError:
+                data = {}
+            self.subjects[subject] = {**data, "status": "screening"}
+        elif subject and visit and form:
+            self.forms[(subject, visit, form)] = row[_NEW] or "draft"
+
+    def _on_data_entry(self, row: Sequence[Any]) -> None:
+        split = _split(row[_REPEAT])
+        if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]):
+            return
+        match = _CANONICAL.search(row[_DETAIL] or "")
+        self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
+            row[_NEW], match.group(1) if match else None)
+
+    _on_data_change = _on_data_entry
+
+    def _on_row_add(self, row: Sequence[Any]) -> None:
+        split = _split(row[_REPEAT])
+        if split is not None:
+            self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = False
+
+    def _on_row_remove(self, row: Sequence[Any]) -> None:
+        split = _split(row[_REPEAT])
+        if split is not None:
+            self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = True
+
+    def _on_status_change(self, row: Sequence[Any]) -> None:
+        subject, new = row[_SUBJ], row[_NEW]
+        if row[_FORM] == "subject":
+            if subject in self.subjects:
+                self.subjects[subject]["status"] = new
+            for key, status in list(self.forms.items()):
+                if key[0] != subject:
+                    continue
+                if new == "locked":
+                    self.forms[key] = "locked"
+                elif row[_OLD] == "locked" and status == "locked":
+                    self.forms[key] = "signed"
+        elif subject and row[_VISIT] and row[_FORM]:
+            self.forms[(subject, row[_VISIT], row[_FORM])] = new
+
+    def _on_source_verified(self, row: Sequence[Any]) -> None:
+        if row[_ITEM]:
+            split = _split(row[_REPEAT])
+            if split is not None:
+                self.sdv[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM], row[_USER])] += 1
+        elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
+            self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+
+    def _on_sign(self, row: Sequence[Any]) -> None:
+        self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW] or "signed"
+        match = _SIGN.search(row[_DETAIL] or "")
+        if match:
+            self.signatures[(row[_SUBJ], row[_VISIT], row[_FORM], match.group(1), match.group(2), row[_USER])] += 1
+
+    def _on_query(self, row: Sequence[Any]) -> None:
+        match = _QUERY.match(row[_DETAIL] or "")
+        if not match:
+            return
+        query = self.queries.setdefault(int(match.group(1)), {"status": None, "messages": Counter(),
+                                                               "where": (row[_SUBJ], row[_VISIT], row[_FORM],
+                                                                         row[_ITEM])})
+        query["status"] = row[_NEW]
+        query["messages"][(match.group(2), row[_USER], row[_DETAIL])] += 1
+
+    def _on_infusion_event(self, row: Sequence[Any]) -> None:
+        if row[_SUBJ] and row[_ITEM]:
+            self.infusion[(row[_SUBJ], row[_ITEM], row[_NEW] or "", row[_USER] or "")] += 1
+
+    _on_product_check = _on_infusion_event
+    _on_two_person_check = _on_infusion_event
+
+    # ----- the data -----------------------------------------------------------------------------------------------
+    def compare(self, conn: Any) -> tuple[list[Unexplained], int]:  # noqa: PLR0912, PLR0915 - one pass per table
+        """(what is unexplained, up to MAX_NAMED; how many in all)."""
+        out: list[Unexplained] = []
+        total = 0
+
+        def note(where: str, what: str) -> None:
+            nonlocal total
+            total += 1
+            if len(out) < MAX_NAMED:
+                out.append(Unexplained(where, what))
+
+        for number, initials, year, sex, status in conn.execute(
+                "SELECT subject_number, initials, birth_year, sex, status FROM subject ORDER BY id"):
+            expected = self.subjects.get(number)
+            if expected is None:
+                note(_where(number), "the subject is not in the trail")
+                continue
+            for name, value in (("initials", initials), ("birth_year", year), ("sex", sex), ("status", status)):
+                if expected.get(name) != value:
+                    note(_where(number), f"{name} is {value!r}; the trail says {expected.get(name)!r}")
+        forms = {}
+        for iid, number, visit, form, status in conn.execute(
+                "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status FROM form_instance i "
+                "JOIN subject s ON s.id = i.subject_id ORDER BY i.id"):
+            forms[iid] = (number, visit, form)
+            expected_status = self.forms.get((number, visit, form))
+            if expected_status is None:
+                note(_where(number, visit, form), "the form is not in the trail")
+            elif expected_status != status:
+                note(_where(number, visit, form), f"its state is '{status}'; the trail says '{expected_status}'")
+        seen_values = set()
+        for iid, group, row_no, item, value, unit, canonical, missing, missing_reason in conn.execute(
+                "SELECT instance_id, group_id, row_no, item_id, value, unit, canonical, missing_code, missing_reason "
+                "FROM item_value ORDER BY id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            key = (number, visit, form, group, row_no, item)
+            seen_values.add(key)
+            stored = describe(value, unit, missing, missing_reason)
+            where = _where(number, visit, form, item, f"{group}:{row_no}")
+            if key not in self.values:
+                if stored is not None:
+                    note(where, f"value {stored!r} was never entered (no audit record)")
+                continue
+            entered = self.values[key]
+            if stored != entered[0]:
+                note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
+            elif (canonical or None) != entered[1] and not (entered[1] is None and unit is None):
+                note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
+        for key, (text, _canon) in self.values.items():
+            if key not in seen_values and text is not None:
+                note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
+                     f"value {text!r} recorded in the trail is missing")
+        for iid, group, row_no, removed in conn.execute(
+                "SELECT instance_id, group_id, row_no, removed FROM form_row ORDER BY id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            expected_removed = self.rows.get((number, visit, form, group, row_no))
+            if expected_removed is not None and bool(removed) != expected_removed:
+                note(_where(number, visit, form, None, f"{group}:{row_no}"),
+                     "the row is " + ("removed" if removed else "present") + "; the trail says "
+                     + ("removed" if expected_removed else "present"))
+        signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
+        for iid, meaning, digest, username in conn.execute(
+                "SELECT instance_id, meaning, content_hash, username FROM signature ORDER BY id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            signatures[(number, visit, form, meaning, digest, username)] += 1
+        for key, count in (signatures - self.signatures).items():
+            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' ({key[3]}) not in the trail")
+        for key, count in (self.signatures - signatures).items():
+            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' recorded in the trail are "
+                                                 "missing")
+        sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
+        for iid, group, row_no, item, username in conn.execute(
+                "SELECT instance_id, group_id, row_no, item_id, username FROM item_verification ORDER BY id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            sdv[(number, visit, form, group, row_no, item, username)] += 1
+        for mark, count in (sdv - self.sdv).items():
+            note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
+                 f"{count} source-data verification mark(s) by '{mark[6]}' not in the trail")
+        for mark, count in (self.sdv - sdv).items():
+            note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
+                 f"{count} source-data verification mark(s) recorded in the trail are missing")
+        self._compare_queries(conn, forms, note)
+        infusion: Counter[tuple[str, str, str, str]] = Counter()
+        for number, kind, wall, username in conn.execute(
+                "SELECT s.subject_number, e.kind, e.wall_utc, e.username FROM infusion_event e "
+                "JOIN subject s ON s.id = e.subject_id ORDER BY e.id"):
+            infusion[(number, kind, wall, username)] += 1
+        for event, count in (infusion - self.infusion).items():
+            note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' at {event[2]} by '{event[3]}' not in "
+                                   "the trail")
+        for event, count in (self.infusion - infusion).items():
+            note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' recorded in the trail are missing")
+        for username, full_name, role, active in conn.execute(
+                "SELECT username, full_name, role, active FROM app_user ORDER BY id"):
+            expected_user = self.users.get(username)
+            if expected_user is None:
+                note(f"account {username}", "the account is not in the trail")
+                continue
+            for name, value in (("role", role), ("full_name", full_name), ("active", bool(active))):
+                if expected_user.get(name) != value:
+                    note(f"account {username}", f"{name} is {value!r}; the trail says {expected_user.get(name)!r}")
+        for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
+            if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
+                note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
+        return out, total
+
+    def _compare_queries(self, conn: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
+        stored: dict[int, dict[str, Any]] = {}
+        for qid, iid, item, status in conn.execute(
+                "SELECT id, instance_id, item_id, status FROM data_query ORDER BY id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            stored[qid] = {"status": status, "messages": Counter(), "where": _where(number, visit, form, item)}
+        for qid, kind, username, text in conn.execute(
+                "SELECT query_id, kind, username, text FROM query_message ORDER BY id"):
+            if qid in stored:
+                stored[qid]["messages"][(kind, username, f"query #{qid} {kind}: {text}"[:2000])] += 1
+        for qid, query in stored.items():
+            expected = self.queries.get(qid)
+            if expected is None:
+                note(query["where"], f"query #{qid} is not in the trail")
+                continue
+            if expected["status"] != query["status"]:
+                note(query["where"], f"query #{qid} is '{query['status']}'; the trail says '{expected['status']}'")
+            for key, count in (query["messages"] - expected["messages"]).items():
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' not in the trail")
+            for key, count in (expected["messages"] - query["messages"]).items():
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' recorded in the "
+                                     "trail are missing")
+        for qid in set(self.queries) - set(stored):
+            where = self.queries[qid]["where"]
+            note(_where(*where), f"query #{qid} recorded in the trail is missing")

@@ -1,0 +1,150 @@
+"""The Administration menu's trust actions (issue 14): check a PDF against the pinned site CA, show that CA's
+fingerprint, write a receipt of the trail head, rotate the database key. Small dialogs; issue 12 builds the full
+admin screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+
+from msc_sle_crf.pdf import sign
+from msc_sle_crf.services import IntegrityReport, Workspace
+from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.ops import Ops
+
+
+def integrity_text(report: IntegrityReport) -> str:
+    """What the integrity check found, one line per problem (or that everything holds)."""
+    if report.ok:
+        return tr(f"Database pages, audit trail ({report.audit.records} records, each transaction signed by its "
+                  f"author) and the data against the trail are intact.",
+                  f"Pages de la base, piste d'audit ({report.audit.records} enregistrements, chaque transaction "
+                  f"signée par son auteur) et données contre la piste : intactes.")
+    lines = list(report.page_problems)
+    if not report.audit.ok:
+        lines.append(f"#{report.audit.first_bad_id}: {report.audit.problem}")
+    lines += report.loss_messages()
+    lines += [*report.anchor_problems, *report.receipt_problems]
+    if report.unexplained_total:
+        lines.append(tr(f"{report.unexplained_total} stored item(s) the audit trail does not explain:",
+                        f"{report.unexplained_total} élément(s) stocké(s) que la piste d'audit n'explique pas :"))
+        lines += [f"• {u.line()}" for u in report.unexplained[:20]]
+    return "\n".join(lines)
+
+
+def show_ca(parent: QWidget, ws: Workspace) -> None:
+    try:
+        fingerprint = ws.printing.ca_fingerprint()
+    except Exception as exc:  # a refusal: one clear line
+        QMessageBox.warning(parent, tr("Site certificate authority", "Autorité de certification du site"),
+                            error_text(exc))
+        return
+    QMessageBox.information(parent, tr("Site certificate authority", "Autorité de certification du site"), tr(
+        f"Every PDF this site signs chains to this certificate authority. Pin its SHA-256 fingerprint:\n\n"
+        f"{fingerprint}", f"Chaque PDF signé par ce site se rattache à cette autorité de certification. Épinglez son "
+        f"empreinte SHA-256 :\n\n{fingerprint}"))
+
+
+def verify_pdf(parent: QWidget, ws: Workspace) -> None:
+    title = tr("Verify a PDF", "Vérifier un PDF")
+    name, _ = QFileDialog.getOpenFileName(parent, title, "", "PDF (*.pdf)")
+    if not name:
+        return
+    try:
+        fingerprint = ws.printing.ca_fingerprint()
+        verdict = sign.verify_pinned(Path(name).read_bytes(), fingerprint)
+    except Exception as exc:
+        QMessageBox.warning(parent, title, error_text(exc))
+        return
+    who = verdict.signer or "?"
+    if verdict.intact and verdict.trusted:
+        QMessageBox.information(parent, title, tr(
+            f"VALID: unchanged since signing, signed by\n{who}\nwith a certificate of this site's CA.\n\n"
+            f"{verdict.reason}", f"VALIDE : inchangé depuis la signature, signé par\n{who}\navec un certificat de "
+            f"l'AC de ce site.\n\n{verdict.reason}"))
+    elif not verdict.intact:
+        QMessageBox.critical(parent, title, tr("NOT VALID: the file was changed after signing, or is not signed.",
+                                               "NON VALIDE : le fichier a été modifié après la signature, ou n'est "
+                                               "pas signé."))
+    else:
+        QMessageBox.critical(parent, title, tr(
+            f"NOT VALID: signed by {who}, whose certificate does not come from this site's CA ({fingerprint}).",
+            f"NON VALIDE : signé par {who}, dont le certificat ne vient pas de l'AC de ce site ({fingerprint})."))
+
+
+def write_receipt(parent: QWidget, ws: Workspace, ops: Ops) -> None:
+    from msc_sle_crf.services.receipts import write_receipt as write
+
+    title = tr("Receipt of the audit trail", "Reçu de la piste d'audit")
+    name, _ = QFileDialog.getSaveFileName(parent, title, "receipt.json", "JSON (*.json)")
+    if not name:
+        return
+    head = ops.run(lambda: write(ws.ctx, Path(name)), parent=parent, title=title)
+    if head is not None:
+        QMessageBox.information(parent, title, tr(
+            f"Receipt written (trail #{head.record_id}). Keep it outside the site: checking the trail against it "
+            f"detects a rollback or a rewrite.", f"Reçu écrit (piste #{head.record_id}). Gardez-le hors du site : "
+            f"contrôler la piste avec lui détecte un retour en arrière ou une réécriture."))
+
+
+def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
+    title = tr("Rotate keys", "Changer les clés")
+    answer = QMessageBox.question(parent, title, tr(
+        "Give the database a new key, sealed to every current account? Older key files, old passwords and copied "
+        "keys will open nothing. The program stays busy while the whole database is rewritten.",
+        "Donner une nouvelle clé à la base, scellée pour chaque compte actuel ? Les anciens fichiers de clés, "
+        "anciens mots de passe et clés copiées n'ouvriront plus rien. Le programme reste occupé pendant la "
+        "réécriture de toute la base."))
+    if answer != QMessageBox.StandardButton.Yes:
+        return
+    dialog = QProgressDialog(tr("Re-keying the database…", "Rechiffrement de la base…"), "", 0, 100, parent)
+    dialog.setCancelButton(None)
+    dialog.setMinimumDuration(0)
+    dialog.setValue(0)
+    percent = [0]
+
+    def progress(done: int, total: int) -> None:  # from the worker thread: read by the timer-free poll below
+        percent[0] = 100 * done // max(total, 1)
+
+    def done(rotation: object) -> None:
+        dialog.close()
+        QMessageBox.information(parent, title, tr(
+            f"Database re-keyed in {getattr(rotation, 'seconds', 0):.1f} s; new key sealed to "
+            f"{', '.join(getattr(rotation, 'accounts', ()))}.",
+            f"Base rechiffrée en {getattr(rotation, 'seconds', 0):.1f} s ; nouvelle clé scellée pour "
+            f"{', '.join(getattr(rotation, 'accounts', ()))}."))
+
+    def failed(exc: BaseException) -> None:
+        dialog.close()
+        QMessageBox.warning(parent, title, error_text(exc))
+
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(dialog)
+    timer.timeout.connect(lambda: dialog.setValue(percent[0]))
+    timer.start(200)
+    ops.background(lambda: ws.accounts.rotate_keys(progress=progress), on_done=done, on_error=failed)
+
+
+def verify_receipts(parent: QWidget, ws: Workspace, ops: Ops) -> None:
+    """The integrity check against receipts the monitor kept (receipts, signed PDFs, CSV exports, backups)."""
+    title = tr("Check the trail against receipts", "Contrôler la piste avec des reçus")
+    names, _ = QFileDialog.getOpenFileNames(parent, title, "", tr("Receipts, PDFs, CSVs, backups (*)",
+                                                                   "Reçus, PDF, CSV, sauvegardes (*)"))
+    if not names:
+        return
+
+    def done(report: IntegrityReport) -> None:
+        box = QMessageBox.information if report.ok else QMessageBox.critical
+        box(parent, title, integrity_text(report) + ("\n" + tr(f"{report.receipts_checked} receipt(s): the trail "
+                                                                f"holds each one's record unchanged.",
+                                                                f"{report.receipts_checked} reçu(s) : la piste "
+                                                                f"contient l'enregistrement de chacun, inchangé.")
+                                                      if report.ok else ""))
+
+    def failed(exc: BaseException) -> None:
+        QMessageBox.warning(parent, title, error_text(exc))
+
+    ops.background(lambda: ws.integrity.verify(full=True, receipts=[Path(n) for n in names]), on_done=done,
+                   on_error=failed)
