@@ -164,13 +164,16 @@ _SELECT_ALL = "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash")) + " FROM audit_
 
 
 def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None = None,
-                progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Re-compute the chain over rows in id order and name the first record that does not hold."""
+                progress: Callable[[int], None] | None = None, *, first_id: int = 1,
+                first_prev: str | None = GENESIS_HASH) -> VerifyResult:
+    """Re-compute the chain over rows in id order and name the first record that does not hold. By default from the
+    first record; ``first_id``/``first_prev`` start it further on (``first_prev=None``: the first row's link is
+    taken as given)."""
     sha256 = hashlib.sha256
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     fields = CANONICAL_FIELDS
-    expected_prev = GENESIS_HASH
-    expected_id = 1
+    expected_prev = first_prev
+    expected_id = first_id
     count = 0
     last_id: int | None = None
     anchor_id = int(anchor["id"]) if anchor else None
@@ -181,6 +184,8 @@ def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None =
             missing = f"#{expected_id}" if rec_id == expected_id + 1 else f"#{expected_id}-#{rec_id - 1}"
             return VerifyResult(False, count, rec_id, f"record(s) {missing} missing before this one", last_id,
                                 expected_prev)
+        if expected_prev is None:
+            expected_prev = row[16]
         if row[16] != expected_prev:
             return VerifyResult(False, count, rec_id,
                                 "its link to the previous record does not match (a record before it was "
@@ -221,3 +226,20 @@ def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
             yield from batch
 
     return verify_rows(rows(), anchor, progress)
+
+
+TAIL_RECORDS = 256  # what the opening checks: the newest records, whatever the size of the trail
+
+
+def verify_tail(conn: Any, count: int = TAIL_RECORDS) -> VerifyResult:
+    """The newest ``count`` records (raw DBAPI connection): each one's content against its hash, the links between
+    them, no id missing. Constant time: what the opening of a database checks; the whole chain and the anchor are
+    ``verify_connection`` (verify, backups, the check after sign-in)."""
+    last = conn.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+    if last is None:
+        return VerifyResult(True, 0)
+    first = max(1, int(last) - count + 1)
+    before = conn.execute("SELECT hash FROM audit_event WHERE id = ?", (first - 1,)).fetchone() if first > 1 else None
+    prev = GENESIS_HASH if first == 1 else (str(before[0]) if before else None)
+    rows = conn.execute(_SELECT_ALL.replace(" ORDER BY id", " WHERE id >= ? ORDER BY id"), (first,)).fetchall()
+    return verify_rows(rows, first_id=first, first_prev=prev)

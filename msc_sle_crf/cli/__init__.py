@@ -65,6 +65,9 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         services = Workspace.sign_in(site, args.user, password)
         for notice in site.notices[shown:]:  # ... or at the sign-in (steps that needed the database key)
             _say(notice.message(), sys.stderr)
+        tail = site.opening_check  # the newest audit records did not hold when the database was opened
+        if tail is not None and not tail.ok:
+            _say(Msg.AUDIT_BROKEN.render(record=tail.first_bad_id, detail=tail.problem), sys.stderr)
     except BaseException:
         # the first error is the one to show (a full disk, a wrong password); closing releases the lock anyway
         with contextlib.suppress(Exception):

@@ -3,7 +3,10 @@ database (every export, print and backup is audited)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +91,20 @@ class Integrity:
 
     def verify(self, *, full: bool = True) -> IntegrityReport:
         """SQLCipher page check, SQLite structure check and the audit hash chain. The check is audited."""
+        self.ctx.require(Perm.VERIFY_AUDIT)
+        return self._check(full=full, what="")
+
+    def check_after_sign_in(self) -> IntegrityReport:
+        """The full check the opening no longer does (it checks in constant time): every page and the whole chain
+        against the anchor, run in the background after each sign-in whatever the user's role, its result shown on
+        the status bar and audited. At low priority: the user works meanwhile."""
+        self.ctx.check_session()
+        with contextlib.suppress(OSError, AttributeError):  # a lower priority for this thread only (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        return self._check(full=False, what="check after sign-in: ")
+
+    def _check(self, *, full: bool, what: str) -> IntegrityReport:
         ctx = self.ctx
-        ctx.require(Perm.VERIFY_AUDIT)
         conn = ctx.store.raw_connection()
         try:
             problems = tuple(integrity_problems(conn, full=full))
@@ -98,10 +113,12 @@ class Integrity:
         finally:
             conn.close()
         report = IntegrityReport(problems, result, losses)
+        if ctx.site.store is None:  # the site was closed while this ran in the background: nothing to record
+            return report
         detail = "ok" if report.ok else (
             f"pages: {'; '.join(problems[:3])}" if problems else f"record #{result.first_bad_id}: {result.problem}"
             if not result.ok else f"{len(losses)} loss(es) of acknowledged writes detected after a crash")
-        ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{result.records} records checked: {detail}")
+        ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{what}{result.records} records checked: {detail}")
         if report.ok:
             ctx.site.anchor_audit()
         return report

@@ -50,8 +50,11 @@ from msc_sle_crf.store.db import (
     check_db_path,
     check_pairing,
     create_database_file,
+    missing_tables,
     open_checked,
     precheck_file,
+    sqlcipher_error,
+    translate_db_error,
 )
 from msc_sle_crf.store.head import HeadWriter
 from msc_sle_crf.store.head import read as read_head
@@ -126,6 +129,8 @@ class Site:
         self._head: HeadWriter | None = None
         self._head_pending: tuple[int, str, str] | None = None
         self._head_written_at = 0.0
+        # The newest audit records as re-checked when the database was opened (None: not opened yet).
+        self.opening_check: audit.VerifyResult | None = None
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -342,15 +347,20 @@ class Site:
 
     def _ensure_store(self, key: bytes) -> Store:
         if self.store is None:
+            # In constant time (issue 13): the key, the header and the schema (open_checked), the newest audit
+            # records read before anything is written (_check_audit_tail), the tables once the schema is current.
+            # Every page and the whole chain are checked by verify, backups and the check after sign-in.
             store = open_checked(self.db_path, key, bytes.fromhex(self.keyfile.db_salt_hex))
             self.store = store
             try:
+                self._check_audit_tail()
                 # An interrupted step is finished first (it only needs the tables of the first schema), then the
                 # schema is brought up to date (itself a journaled step).
                 if self._pending_step is not None and current_revision(store) in known_revisions():
                     self._recover_with_store()
                 self._check_trail_head()
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
+                self._check_tables()
             except BaseException:
                 self.store = None
                 store.close()
@@ -358,6 +368,40 @@ class Site:
         elif self.store.key != key:  # the key file unwrapped a different key: it does not belong here
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
+
+    def _check_audit_tail(self) -> None:
+        """The newest audit records read and re-checked (content, hashes, links) before anything is written: pages
+        that cannot be read refuse the file (DB_CORRUPT); records that do not hold are kept in ``opening_check`` and
+        shown at once (status bar, command line) while the user can still run ``verify`` to see everything. The
+        anchor in the key file is compared by the full checks (after a crash that damaged the WAL it may be ahead of
+        the trail, which the trail-head check records)."""
+        store = self.store
+        assert store is not None
+        conn = store.raw_connection()
+        try:
+            has_trail = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_event'"
+                                     ).fetchone() is not None
+            self.opening_check = audit.verify_tail(conn) if has_trail else None
+        except sqlcipher_error() as exc:
+            raise translate_db_error(exc, self.db_path) from None
+        finally:
+            conn.close()
+
+    def _check_tables(self) -> None:
+        """Every table of the current schema is there (a damaged or foreign schema is refused)."""
+        from msc_sle_crf.store.tables import Base
+
+        store = self.store
+        assert store is not None
+        conn = store.raw_connection()
+        try:
+            missing = missing_tables(conn, set(Base.metadata.tables))
+        except sqlcipher_error() as exc:
+            raise translate_db_error(exc, self.db_path) from None
+        finally:
+            conn.close()
+        if missing:
+            raise StoreError(Msg.DB_CORRUPT, path=str(self.db_path), detail="tables missing: " + ", ".join(missing))
 
     def _close_store(self) -> None:
         if self._head is not None:

@@ -32,6 +32,8 @@ from msc_sle_crf.ui.lock_screen import IdleWatcher, LockScreen
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
 
+CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
+
 
 class TrackedWindow(Protocol):
     """What the main window expects of the windows it tracks (forms, casebooks, the bedside)."""
@@ -100,9 +102,19 @@ class MainWindow(QMainWindow):
         self.status_site = named(QLabel(), "status_site")
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
+        self.status_integrity = named(QLabel(), "integrity")  # the check run in the background after sign-in
         self.statusBar().addWidget(self.status_user)
         self.statusBar().addWidget(self.status_site, 1)
+        self.statusBar().addPermanentWidget(self.status_integrity)
         self.statusBar().addPermanentWidget(self.status_training)
+        self.integrity_report: IntegrityReport | None = None
+        self._integrity_state = ""  # "", "running", "done", "failed"
+        self._integrity_error = ""
+        self._closed = False
+        self.integrity_timer = QTimer(self)
+        self.integrity_timer.setSingleShot(True)
+        self.integrity_timer.timeout.connect(self.check_integrity)
+        self.integrity_timer.start(CHECK_AFTER_SIGN_IN_MS)
 
         self._build_menus()
         minutes = int(ws.settings.get("idle_lock_minutes", "5"))
@@ -182,7 +194,59 @@ class MainWindow(QMainWindow):
         self.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
         self.new_subject_button.setVisible(ws.can(Perm.REGISTER_SUBJECT))
         self._render_status()
+        self._render_integrity()
         self.subjects.retranslate()
+
+    def check_integrity(self) -> None:
+        """Every page and the whole audit chain, checked in the background after sign-in (the opening checks only
+        what refuses a wrong or damaged file, in constant time); the result stays on the status bar."""
+        if self._integrity_state == "running" or self._closed:
+            return
+        self._integrity_state = "running"
+        self._render_integrity()
+
+        def done(report: IntegrityReport) -> None:
+            self.integrity_report = report
+            self._integrity_state = "done"
+            if not self._closed:
+                self._render_integrity()
+
+        def failed(exc: BaseException) -> None:
+            self._integrity_state = "failed"
+            self._integrity_error = error_text(exc)
+            if not self._closed:
+                self._render_integrity()
+
+        self.ops.background(self.ws.integrity.check_after_sign_in, on_done=done, on_error=failed)
+
+    def _render_integrity(self) -> None:
+        label, report = self.status_integrity, self.integrity_report
+        opening = self.ws.site.opening_check  # the newest records, re-checked when the database was opened
+        if self._integrity_state == "running" and (opening is None or opening.ok):
+            text, colour = tr("Checking the database in the background…",
+                              "Contrôle de la base en arrière-plan…"), "#5f6b76"
+        elif self._integrity_state == "failed":
+            text, colour = tr("Database check not completed: ", "Contrôle de la base non terminé : ") \
+                + self._integrity_error, "#b26a00"
+        elif report is not None and report.ok:
+            n = f"{report.audit.records:,}".replace(",", " " if current_lang() is Lang.FR else ",")
+            text, colour = tr(f"Database checked: pages and audit trail intact ({n} records)",
+                              f"Base contrôlée : pages et piste d'audit intactes ({n} enregistrements)"), "#2e7d32"
+        elif report is not None or (opening is not None and not opening.ok):
+            if report is None:  # the full check is still running: what the opening found
+                assert opening is not None
+                problem = f"#{opening.first_bad_id}: {opening.problem}"
+            else:
+                problem = "; ".join(report.page_problems[:2]) or "; ".join(report.loss_messages()[:1]) or (
+                    f"#{report.audit.first_bad_id}: {report.audit.problem}")
+            text, colour = tr(f"INTEGRITY PROBLEM: {problem} — tell the administrator (msc-sle-crf verify)",
+                              f"PROBLÈME D'INTÉGRITÉ : {problem} — prévenir l'administrateur "
+                              "(msc-sle-crf verify)"), "#b00020"
+        else:
+            text, colour = "", "#5f6b76"
+        label.setText(text)
+        label.setToolTip(text)
+        label.setStyleSheet(f"color: {colour};" + (" font-weight: bold;" if colour == "#b00020" else ""))
 
     def _render_status(self) -> None:
         actor = self.ws.actor
@@ -371,4 +435,6 @@ class MainWindow(QMainWindow):
         """No timer of this session may fire after it (the idle lock would write to a closed database)."""
         self.idle.stop()
         self.activity_timer.stop()
+        self.integrity_timer.stop()
+        self._closed = True
         super().closeEvent(event)
