@@ -168,6 +168,16 @@ class Store:
         self.read_engine = self._make_engine(immediate=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Moves on at every commit that may have changed data (any commit on the write engine, except those of
+        # ``write(data=False)``): what this process keeps in memory from the database (form states being edited)
+        # is valid only for the generation it was read at. One process per database (the instance lock).
+        self.generation = 0
+        self._quiet = False
+        event.listen(self.write_engine, "commit", self._committed)
+
+    def _committed(self, _conn: Any) -> None:
+        if not self._quiet:
+            self.generation += 1
 
     def _make_engine(self, *, immediate: bool) -> Engine:
         path, key, salt = self.path, self._key, self._salt
@@ -201,14 +211,18 @@ class Store:
         return self._salt
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
-        """One unit of work: everything inside commits together or not at all."""
+    def write(self, *, data: bool = True) -> Iterator[Session]:
+        """One unit of work: everything inside commits together or not at all. ``data=False``: it touches no
+        clinical data or form state (a typing buffer, an audit record alone), so ``generation`` stays."""
         with self._write_lock, self._write_sessions() as session:
+            quiet, self._quiet = self._quiet, not data
             try:
                 with session.begin():
                     yield session
             except DBAPIError as exc:
                 raise translate_db_error(exc, self.path) from exc
+            finally:
+                self._quiet = quiet
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
