@@ -84,9 +84,11 @@ def timed_ms(fn: Callable[[], object]) -> float:
 
 
 def paired(fig: Figure, path: Callable[[], object], floor: Callable[[], object] | None, runs: int, *,
-           warmup: int = 2, between: Callable[[], object] | None = None) -> Figure:
+           warmup: int = 2, between: Callable[[], object] | None = None,
+           gap: Callable[[], object] | None = None) -> Figure:
     """A B A B: the path and its floor alternately, ``runs`` times each (after ``warmup`` untimed pairs).
-    ``between`` runs untimed after each pair (to let timers fire, reset state...)."""
+    ``between`` runs untimed after each pair (to let timers fire, reset state...); ``gap`` runs untimed after
+    each timed call, A and B alike (an idle pause: neither runs with the other's warm caches)."""
     for _ in range(warmup):
         path()
         if floor is not None:
@@ -95,8 +97,12 @@ def paired(fig: Figure, path: Callable[[], object], floor: Callable[[], object] 
             between()
     for _ in range(runs):
         fig.values.append(timed_ms(path))
+        if gap is not None:
+            gap()
         if floor is not None:
             fig.floor.append(timed_ms(floor))
+            if gap is not None:
+                gap()
         if between is not None:
             between()
     return fig
