@@ -137,7 +137,7 @@ def test_main_window_shows_the_check_after_sign_in(qtbot, site: Site, admin: Wor
     window = MainWindow(admin, idle_ms=10**9)
     qtbot.addWidget(window)
     window.check_integrity()
-    assert "background" in window.status_integrity.text()
+    assert "Checking the database" in window.status_integrity.text()
     qtbot.waitUntil(lambda: window.integrity_report is not None, timeout=20_000)
     assert window.integrity_report is not None and window.integrity_report.ok
     assert "intact" in window.status_integrity.text()

@@ -5,19 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from msc_sle_crf.clock import Clock, local_now
+from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KdfParams
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store.site import Site
 
-DEMO_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
-    # username, full name, role, password (training only: printed, documented, never for real data)
-    ("admin", "Alice Admin (formation)", "admin", "training-manager"),
-    ("dr.martin", "Dr Claire Martin (formation)", "investigator", "training-doctor"),
-    ("nurse.durand", "Inès Durand IDE (formation)", "nurse", "training-nurse"),
-    ("monitor.petit", "Paul Petit ARC (formation)", "monitor", "training-monitor"),
-)
 
 def create_demo(db_path: Path, *, kdf: KdfParams | None = None, clock: Clock | None = None,
                 study: StudyDef | None = None) -> Site:

@@ -223,15 +223,19 @@ class MainWindow(QMainWindow):
         label, report = self.status_integrity, self.integrity_report
         opening = self.ws.site.opening_check  # the newest records, re-checked when the database was opened
         if self._integrity_state == "running" and (opening is None or opening.ok):
-            text, colour = tr("Checking the database in the background…",
-                              "Contrôle de la base en arrière-plan…"), "#5f6b76"
+            text, colour = tr("Checking the database…", "Contrôle de la base…"), "#5f6b76"
         elif self._integrity_state == "failed":
             text, colour = tr("Database check not completed: ", "Contrôle de la base non terminé : ") \
                 + self._integrity_error, "#b26a00"
         elif report is not None and report.ok:
             n = f"{report.audit.records:,}".replace(",", " " if current_lang() is Lang.FR else ",")
-            text, colour = tr(f"Database checked: pages and audit trail intact ({n} records)",
-                              f"Base contrôlée : pages et piste d'audit intactes ({n} enregistrements)"), "#2e7d32"
+            label.setText(tr(f"✓ Database intact ({n} audit records)", f"✓ Base intacte ({n} enr. d'audit)"))
+            label.setToolTip(tr(f"Checked after sign-in: every page of the database and the whole audit trail "
+                                f"({n} records) are intact.",
+                                f"Contrôlée après la connexion : toutes les pages de la base et toute la piste "
+                                f"d'audit ({n} enregistrements) sont intactes."))
+            label.setStyleSheet("color: #2e7d32;")
+            return
         elif report is not None or (opening is not None and not opening.ok):
             if report is None:  # the full check is still running: what the opening found
                 assert opening is not None
