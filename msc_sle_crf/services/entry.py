@@ -459,7 +459,9 @@ class DataEntry:
         typed = self.typed_buffer(ref)
         _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self._editing(ref, kept=False) as (tx, ed):
+        # Kept for the next save only when it succeeds: then no typed text was put in the state (any would have
+        # blocked completion, and a refusal drops the form).
+        with self._editing(ref) as (tx, ed):
             form, state = ed.form, ed.state
             # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
             unsaved: list[Issue] = []

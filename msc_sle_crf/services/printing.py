@@ -15,7 +15,7 @@ from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf import certificate, sign
+from msc_sle_crf.pdf import certificate
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
@@ -78,6 +78,8 @@ class Printing:
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
         cert_pem, key_pem = self.certificate()
+        from msc_sle_crf.pdf import sign  # pyHanko loads when something is signed, not with every command
+
         return sign.sign(pdf, cert_pem, key_pem, certificate.passphrase_from(self.ctx.store.key),
                          reason=f"{self.study.meta.name} {what}", location=self.settings.get("site_name"))
 

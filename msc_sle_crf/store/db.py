@@ -37,14 +37,16 @@ def raw_key_pragma(key: bytes, salt: bytes | None = None) -> str:
     return f"PRAGMA key = \"x'{key.hex()}{salt.hex() if salt else ''}'\""
 
 
-def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same_thread: bool = True) -> Any:
+def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same_thread: bool = True,
+                synchronous: str = "FULL") -> Any:
     """A keyed sqlcipher3 DBAPI connection in autocommit mode (BEGIN is issued explicitly)."""
     conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=15)
     conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher otherwise prints to stderr on a bad page
     conn.execute(raw_key_pragma(key, salt))
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA temp_store = MEMORY")  # no temporary files on disk
-    conn.execute("PRAGMA synchronous = FULL")  # a committed write survives a power cut
+    # FULL: a committed write survives a power cut. NORMAL only while a new site is built aside (Store.building).
+    conn.execute("PRAGMA synchronous = " + {"FULL": "FULL", "NORMAL": "NORMAL"}[synchronous])
     return conn
 
 
@@ -164,6 +166,7 @@ class Store:
         self._key = key
         self._salt = salt
         self._write_lock = threading.RLock()
+        self._synchronous = "FULL"
         self.write_engine = self._make_engine(immediate=True)
         self.read_engine = self._make_engine(immediate=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -183,7 +186,7 @@ class Store:
         path, key, salt = self.path, self._key, self._salt
 
         def creator() -> Any:
-            return connect_raw(path, key, salt, check_same_thread=False)
+            return connect_raw(path, key, salt, check_same_thread=False, synchronous=self._synchronous)
 
         engine = create_engine(
             "sqlite+pysqlite://",
@@ -233,13 +236,36 @@ class Store:
             except DBAPIError as exc:
                 raise translate_db_error(exc, self.path) from exc
 
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """While a new site is built aside (``Site.initialize``'s work folder: discarded whole if anything stops
+        it), commits are not flushed one by one; the checkpoint at the end flushes the finished database before it
+        is moved into place. Back to FULL afterwards."""
+        with self._write_lock:
+            self._synchronous = "NORMAL"
+            self.write_engine.dispose()
+            self.read_engine.dispose()
+        try:
+            yield
+            self.checkpoint()  # through a connection with synchronous=FULL: the finished database is flushed
+        finally:
+            with self._write_lock:
+                self._synchronous = "FULL"
+                self.write_engine.dispose()
+                self.read_engine.dispose()
+
     def raw_connection(self) -> Any:
         """A fresh keyed DBAPI connection, for bulk reads (audit verification) and backups."""
         return connect_raw(self.path, self._key, self._salt)
 
     def checkpoint(self) -> None:
-        with self.write_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Everything in the WAL into the database file, flushed (a connection outside any transaction: inside one,
+        SQLite refuses to checkpoint)."""
+        conn = self.raw_connection()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

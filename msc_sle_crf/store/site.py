@@ -218,7 +218,9 @@ class Site:
             site, actor, recovery_code = cls._build(work_db, lock, clock, workstation, admin_username, full_name,
                                                     admin_password, settings, training, kdf)
             if finish is not None:
-                finish(site, actor)
+                assert site.store is not None
+                with site.store.building():  # nothing here is durable before the move anyway
+                    finish(site, actor)
             site._close_store()
             journal = J.Journal.begin(db_path, "init", {"workdir": str(workdir)}, iso_utc(clock.now()))
             J.run_moves([{"from": str(KeySlotFile.path_for(work_db)), "to": str(keyfile_path)},

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QObject, Signal
+
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.i18n import L, Lang, current_lang, set_lang
 from msc_sle_crf.locations import default_demo_db
 
 if TYPE_CHECKING:
@@ -70,12 +72,18 @@ class App:
         self.login.show()
 
 
-def ensure_demo(db: Path, study: StudyDef | None = None) -> None:
+class _Relay(QObject):
+    """Carries the start-up's progress from the background thread to the window (a queued signal)."""
+
+    said = Signal(str)
+
+
+def ensure_demo(db: Path, study: StudyDef | None = None, progress: Callable[[L], None] | None = None) -> None:
     if db.exists():
         return
     from msc_sle_crf.services.demo import create_demo, demo_accounts_text
 
-    create_demo(db, study=study).close()
+    create_demo(db, study=study, progress=progress).close()
     print(demo_accounts_text(db))
 
 
@@ -90,15 +98,15 @@ def training_flag(db: Path) -> bool:
         return False
 
 
-def open_site(db: Path, creating: bool) -> tuple[Site, StudyDef]:
+def open_site(db: Path, creating: bool, progress: Callable[[L], None] | None = None) -> tuple[Site, StudyDef]:
     """The start-up's heavy part (a background thread): the forms compiled (or read from the cache), the TRAINING
-    database made on a first start, the site opened."""
+    database made on a first start (``progress``: its steps), the site opened."""
     from msc_sle_crf.formdef import load_study
     from msc_sle_crf.services import Site
 
     study = load_study()
     if creating:
-        ensure_demo(db, study)
+        ensure_demo(db, study, progress)
     return Site.open(db), study
 
 
@@ -149,7 +157,7 @@ def refusal(exc: BaseException) -> tuple[str, str, int]:
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from msc_sle_crf.ui.common import STYLE, run_in_background, tr
+    from msc_sle_crf.ui.common import STYLE, run_in_background
     from msc_sle_crf.ui.login import LoginWindow
 
     if lang:
@@ -163,9 +171,12 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     db = Path(db) if db is not None else default_demo_db()
     login = LoginWindow(None, db_path=db, training=creating or training_flag(db))
     shell = App(None, login=login)
+    relay = _Relay(login)  # the background thread's progress, shown by the window's thread
+    relay.said.connect(login.show_progress)
+    creating_text = L("Creating the TRAINING database (first start)", "Création de la base de FORMATION (premier "
+                      "démarrage)")
     if creating:
-        login.show_progress(tr("Creating the TRAINING database (first start)…",
-                               "Création de la base de FORMATION (premier démarrage)…"))
+        login.show_progress(creating_text.get() + "…")
 
     def failed(exc: BaseException) -> None:
         title, text, code = refusal(exc)
@@ -180,7 +191,11 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
 
     shell.start()
     exit_after_first_paint(login)
-    on_first_paint(login, lambda: run_in_background(lambda: open_site(db, creating), opened, failed))
+    on_first_paint(login, lambda: run_in_background(
+        lambda: open_site(db, creating, lambda step: relay.said.emit(f"{creating_text.get()} : {step.get()}…"
+                                                                     if current_lang() is Lang.FR else
+                                                                     f"{creating_text.get()}: {step.get()}…")),
+        opened, failed))
     try:
         return int(app.exec())
     finally:

@@ -81,6 +81,11 @@ class LoginWindow(QWidget):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         form.addWidget(self.error)
+        self.progress = QLabel()  # what the start-up is doing (a first start makes the TRAINING database)
+        self.progress.setObjectName("subtitle")
+        self.progress.setWordWrap(True)
+        self.progress.setVisible(False)
+        form.addWidget(self.progress)
         buttons = QHBoxLayout()
         self.lang_button = QPushButton()
         self.lang_button.setObjectName("lang")
@@ -144,8 +149,9 @@ class LoginWindow(QWidget):
             self._submit()
 
     def show_progress(self, text: str) -> None:
-        """What the start-up is doing (creating the TRAINING database on a first start)."""
-        self.error.setText(text)
+        """What the start-up is doing (creating the TRAINING database on a first start); empty: done."""
+        self.progress.setText(text)
+        self.progress.setVisible(bool(text))
 
     def _submit(self) -> None:
         username, password = self.user.text().strip(), self.password.text()
