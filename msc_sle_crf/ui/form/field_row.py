@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -51,8 +51,9 @@ class FieldPermissions:
     verify: bool = False
 
 
-class FieldEditor(QWidget):
-    """Editor, unit, state badge, confirm button and the ⋯ menu of one cell (signals carry its key)."""
+class FieldSignals(QObject):
+    """What fields ask for, each signal carrying the field's cell key. A form gives one to all its fields and
+    connects it once (a signal connection per field and per request made a long form slow to open)."""
 
     edited = Signal(object, str)  # key, text: every change
     commit_requested = Signal(object)  # key: field left, Enter, a choice picked
@@ -64,12 +65,25 @@ class FieldEditor(QWidget):
     queries_requested = Signal(object)  # see the queries of this item
     verify_requested = Signal(object)  # source-verify this item
 
+
+class FieldEditor(QWidget):
+    """Editor, unit, state badge, confirm button and the ⋯ menu of one cell. What the user asks for goes out through
+    its ``signals`` (shared by the form's fields), with its key: ``field.edited``, ``field.commit_requested``..."""
+
     def __init__(self, key: CellKey, item: Item, codelist: CodeList | None, parent: QWidget, *,
-                 permissions: FieldPermissions = FieldPermissions()) -> None:
+                 permissions: FieldPermissions = FieldPermissions(), signals: FieldSignals | None = None) -> None:
         super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
         self.key = key
         self.item = item
         self.permissions = permissions
+        self.signals = signals if signals is not None else FieldSignals(self)
+        hub = self.signals
+        self.edited, self.commit_requested, self.confirm_requested = (hub.edited, hub.commit_requested,
+                                                                      hub.confirm_requested)
+        self.missing_requested, self.value_requested, self.history_requested = (
+            hub.missing_requested, hub.value_requested, hub.history_requested)
+        self.query_requested, self.queries_requested, self.verify_requested = (
+            hub.query_requested, hub.queries_requested, hub.verify_requested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -106,9 +120,7 @@ class FieldEditor(QWidget):
         self.badge = named(QLabel(self), "badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
-        self.marks = named(QLabel(self), "marks")  # open queries, source-data verification
-        self.marks.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(self.marks)
+        self._marks: QLabel | None = None  # open queries, source-data verification: made when there are some
         self._confirm_button: QPushButton | None = None  # made when first needed: most fields never need it
         if compact:
             layout.addStretch(1)
@@ -181,6 +193,17 @@ class FieldEditor(QWidget):
         return self._message
 
     @property
+    def marks(self) -> QLabel:
+        if self._marks is None:
+            label = named(QLabel(self), "marks")
+            label.setTextFormat(Qt.TextFormat.RichText)
+            layout = self.layout()
+            assert isinstance(layout, QHBoxLayout)
+            layout.insertWidget(layout.indexOf(self.badge) + 1, label)
+            self._marks = label
+        return self._marks
+
+    @property
     def confirm_button(self) -> QPushButton:
         if self._confirm_button is None:
             button = named(QPushButton(tr("Confirm value", "Confirmer la valeur"), self), "confirm")
@@ -229,7 +252,7 @@ class FieldEditor(QWidget):
             marks.append('<span style="color:#00796b">SDV</span>' if verified else
                          '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')
         text = " ".join(marks)
-        if text != self.marks.text():
+        if text != (self._marks.text() if self._marks is not None else ""):
             self.marks.setText(text)
 
     def show_state(self, state: FormState, *, show_missing: bool = True) -> None:

@@ -32,7 +32,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form import dialogs, refresh
-from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions
+from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.header import FormHeader
 from msc_sle_crf.ui.form.scores import ScorePanel
@@ -97,6 +97,8 @@ class FormView(FormWrites, QWidget):
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(SUMMARY_DELAY_MS)
         self._summary_timer.timeout.connect(self._update_summary)
+        self.field_signals = FieldSignals(self)
+        self._connect(self.field_signals)
         self.reload()
         self.listening = False
         self.attach()
@@ -212,11 +214,11 @@ class FormView(FormWrites, QWidget):
         permissions = FieldPermissions(enter=not self.read_only, raise_query=self.ws.can(Perm.MANAGE_QUERIES),
                                        verify=self.ws.can(Perm.VERIFY_SOURCE_DATA))
         for group in form.groups:
-            section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions)
+            section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions,
+                              signals=self.field_signals)
             section.add_row_requested.connect(self.add_row)
             section.remove_row_requested.connect(self.remove_row)
             for key, field in section.fields.items():
-                self._connect(field)
                 self.fields[key] = field
                 if field.item.grades_of:
                     self._grades.setdefault((key[0], key[1], field.item.grades_of), []).append(key)
@@ -239,16 +241,17 @@ class FormView(FormWrites, QWidget):
         self.refresh_all()
         self.refresh_scores()
 
-    def _connect(self, field: FieldEditor) -> None:
-        field.edited.connect(self.on_edited)
-        field.commit_requested.connect(self.commit)
-        field.confirm_requested.connect(self.confirm)
-        field.missing_requested.connect(self.mark_missing)
-        field.value_requested.connect(self.clear_missing)
-        field.history_requested.connect(self.show_history)
-        field.query_requested.connect(self.raise_query)
-        field.queries_requested.connect(self.show_queries)
-        field.verify_requested.connect(self.verify_item)
+    def _connect(self, signals: FieldSignals) -> None:
+        """What every field asks for (one connection per request, not per field)."""
+        signals.edited.connect(self.on_edited)
+        signals.commit_requested.connect(self.commit)
+        signals.confirm_requested.connect(self.confirm)
+        signals.missing_requested.connect(self.mark_missing)
+        signals.value_requested.connect(self.clear_missing)
+        signals.history_requested.connect(self.show_history)
+        signals.query_requested.connect(self.raise_query)
+        signals.queries_requested.connect(self.show_queries)
+        signals.verify_requested.connect(self.verify_item)
 
     def _load_value(self, key: CellKey, *, written_elsewhere: bool = False) -> None:
         field = self.fields[key]
