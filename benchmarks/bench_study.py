@@ -37,9 +37,13 @@ from msc_sle_crf.scoring.subject import compute  # noqa: E402
 from msc_sle_crf.services import Site, Workspace  # noqa: E402
 from msc_sle_crf.services.entry import FormRef  # noqa: E402
 from msc_sle_crf.store.tables import Subject  # noqa: E402
+from msc_sle_crf.ui import main_window  # noqa: E402
 from msc_sle_crf.ui.casebook import CasebookDialog  # noqa: E402
 from msc_sle_crf.ui.common import STYLE  # noqa: E402
 from msc_sle_crf.ui.main_window import MainWindow  # noqa: E402
+
+# The full check run in the background after sign-in would share the CPU with what is timed here: not started.
+main_window.CHECK_AFTER_SIGN_IN_MS = 10**9
 
 
 def list_reads(conn: Any, date_items: list[str]) -> None:

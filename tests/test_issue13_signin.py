@@ -159,3 +159,17 @@ def test_main_window_shows_a_damaged_page_in_red(qtbot, closed_site: Path, clock
         window.close()
     finally:
         site.close()
+
+
+def test_closing_stops_a_check_in_progress(site: Site, admin: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msc_sle_crf.services import integrity as I
+
+    def closing_meanwhile(conn: object, full: bool = False, between: object = None) -> list[str]:
+        admin.integrity.stop_checks()  # the window closes while the pages are being read
+        return [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(I, "integrity_problems", closing_meanwhile)
+    with pytest.raises(I.CheckStopped):
+        admin.integrity.check_after_sign_in()
+    monkeypatch.undo()
+    assert admin.integrity.check_after_sign_in().ok  # the next check runs in full

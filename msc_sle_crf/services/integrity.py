@@ -77,9 +77,19 @@ def _losses(conn: Any) -> tuple[dict[str, object], ...]:
     return tuple(out)
 
 
+class CheckStopped(Exception):
+    """A check was stopped because the program is closing (``Integrity.stop_checks``)."""
+
+
 class Integrity:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self._running: Any = None  # the connection of a check in progress
+        self._stopped = False
+
+    def _go_on(self, _records: int) -> None:
+        if self._stopped:
+            raise CheckStopped
 
     def audit_trail(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRecord]:
         self.ctx.require(Perm.VIEW_AUDIT)
@@ -94,6 +104,15 @@ class Integrity:
         self.ctx.require(Perm.VERIFY_AUDIT)
         return self._check(full=full, what="")
 
+    def stop_checks(self) -> None:
+        """The program is closing: a check running in the background stops now (its connection is interrupted)
+        instead of holding the exit until it has read the whole file."""
+        self._stopped = True
+        conn = self._running
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.interrupt()
+
     def check_after_sign_in(self) -> IntegrityReport:
         """The full check the opening no longer does (it checks in constant time): every page and the whole chain
         against the anchor, run in the background after each sign-in whatever the user's role, its result shown on
@@ -105,12 +124,16 @@ class Integrity:
 
     def _check(self, *, full: bool, what: str) -> IntegrityReport:
         ctx = self.ctx
+        self._stopped = False
         conn = ctx.store.raw_connection()
+        self._running = conn
         try:
-            problems = tuple(integrity_problems(conn, full=full))
-            result = audit.verify_connection(conn, ctx.site.keyfile.audit_anchor)
+            problems = tuple(integrity_problems(conn, full=full, between=lambda: self._go_on(0)))
+            self._go_on(0)
+            result = audit.verify_connection(conn, ctx.site.keyfile.audit_anchor, progress=self._go_on)
             losses = _losses(conn) if not problems else ()
         finally:
+            self._running = None
             conn.close()
         report = IntegrityReport(problems, result, losses)
         if ctx.site.store is None:  # the site was closed while this ran in the background: nothing to record

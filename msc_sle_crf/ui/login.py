@@ -6,6 +6,7 @@ before the site is opened (``set_site`` once it is, in the background); a sign-i
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
+from msc_sle_crf.access import Perm
 from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 
@@ -167,7 +170,14 @@ class LoginWindow(QWidget):
         study = self.study
         from msc_sle_crf.services import Workspace
 
-        run_in_background(lambda: Workspace.sign_in(site, username, password, study=study), self._ok, self._failed)
+        def sign_in() -> Workspace:
+            ws = Workspace.sign_in(site, username, password, study=study)
+            if ws.can(Perm.VIEW_DATA) and not ws.actor.must_change_password:
+                with contextlib.suppress(CrfError):  # the subject list read meanwhile: the main window shows at once
+                    ws.overview.subject_rows()
+            return ws
+
+        run_in_background(sign_in, self._ok, self._failed)
 
     def _ok(self, ws: Workspace) -> None:
         self._set_busy(False)

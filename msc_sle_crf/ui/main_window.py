@@ -441,4 +441,5 @@ class MainWindow(QMainWindow):
         self.activity_timer.stop()
         self.integrity_timer.stop()
         self._closed = True
+        self.ws.integrity.stop_checks()  # a check still reading the file must not hold the exit
         super().closeEvent(event)
