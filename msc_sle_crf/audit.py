@@ -166,40 +166,50 @@ _SELECT_ALL = "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash")) + " FROM audit_
 def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None = None,
                 progress: Callable[[int], None] | None = None, *, first_id: int = 1,
                 first_prev: str | None = GENESIS_HASH) -> VerifyResult:
-    """Re-compute the chain over rows in id order and name the first record that does not hold. By default from the
-    first record; ``first_id``/``first_prev`` start it further on (``first_prev=None``: the first row's link is
-    taken as given)."""
+    """Re-compute the chain over rows in id order (the columns of ``_SELECT_ALL``) and name the first record that
+    does not hold. By default from the first record; ``first_id``/``first_prev`` start it further on
+    (``first_prev=None``: the first row's link is taken as given)."""
     sha256 = hashlib.sha256
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     fields = CANONICAL_FIELDS
+
+    def digest(row: tuple[Any, ...]) -> str:
+        return sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
+
+    return _verify(((row[0], row[16], row[17], row) for row in rows), digest, anchor, progress, first_id,
+                   first_prev)
+
+
+def _verify(records: Iterable[tuple[int, str, str, Any]], digest: Callable[[Any], str],  # noqa: PLR0917
+            anchor: dict[str, Any] | None, progress: Callable[[int], None] | None, first_id: int,
+            first_prev: str | None) -> VerifyResult:
+    """The chain rules over (id, link, stored hash, what the hash is recomputed from)."""
     expected_prev = first_prev
     expected_id = first_id
     count = 0
     last_id: int | None = None
     anchor_id = int(anchor["id"]) if anchor else None
     anchor_seen = False
-    for row in rows:
-        rec_id = row[0]
+    for rec_id, prev, stored, payload in records:
         if rec_id != expected_id:
             missing = f"#{expected_id}" if rec_id == expected_id + 1 else f"#{expected_id}-#{rec_id - 1}"
             return VerifyResult(False, count, rec_id, f"record(s) {missing} missing before this one", last_id,
                                 expected_prev)
         if expected_prev is None:
-            expected_prev = row[16]
-        if row[16] != expected_prev:
+            expected_prev = prev
+        if prev != expected_prev:
             return VerifyResult(False, count, rec_id,
                                 "its link to the previous record does not match (a record before it was "
                                 "altered, removed or reordered)", last_id, expected_prev)
-        digest = sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
-        if digest != row[17]:
+        if digest(payload) != stored:
             return VerifyResult(False, count, rec_id, "its content was altered after it was written", last_id,
                                 expected_prev)
         if anchor_id == rec_id:
-            if anchor is not None and anchor.get("hash") != row[17]:
+            if anchor is not None and anchor.get("hash") != stored:
                 return VerifyResult(False, count, rec_id, "it differs from the copy anchored in the key file",
                                     last_id, expected_prev)
             anchor_seen = True
-        expected_prev = row[17]
+        expected_prev = stored
         expected_id = rec_id + 1
         last_id = rec_id
         count += 1
@@ -212,20 +222,40 @@ def verify_rows(rows: Iterable[tuple[Any, ...]], anchor: dict[str, Any] | None =
     return VerifyResult(True, count, None, None, last_id, expected_prev if count else None)
 
 
+# The canonical content of each record made by SQLite itself (json_object writes what json.dumps with
+# separators=(",", ":") and ensure_ascii=False writes: the same keys in the same order, UTF-8 as is, the same
+# escapes): the chain is checked at the speed of reading it. Any record whose hash does not match this text is
+# checked again the exact way (canonical_bytes) before it is called altered.
+_SELECT_CANONICAL = ("SELECT id, prev_hash, hash, json_object("  # noqa: S608 - constant column names
+                     + ", ".join(f"'{f}', {f}" for f in CANONICAL_FIELDS) + ") FROM audit_event ORDER BY id")
+_SELECT_ONE = "SELECT " + ", ".join(CANONICAL_FIELDS) + " FROM audit_event WHERE id = ?"  # noqa: S608
+
+
 def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
                       progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Verify the whole trail through a raw DBAPI connection (fast path: no ORM objects)."""
-    cursor = conn.execute(_SELECT_ALL)
+    """Verify the whole trail through a raw DBAPI connection (no ORM objects; canonical text made by SQLite)."""
+    cursor = conn.execute(_SELECT_CANONICAL)
     cursor.arraysize = 5000
+    sha256 = hashlib.sha256
 
-    def rows() -> Iterable[tuple[Any, ...]]:
+    def records() -> Iterable[tuple[int, str, str, Any]]:
         while True:
             batch = cursor.fetchmany()
             if not batch:
                 return
             yield from batch
 
-    return verify_rows(rows(), anchor, progress)
+    def digest(payload: str) -> str:
+        return sha256(payload.encode("utf-8")).hexdigest()
+
+    def exact(rec_id: int, payload: str, stored: str) -> str:
+        if digest(payload) == stored:
+            return stored
+        row = conn.execute(_SELECT_ONE, (rec_id,)).fetchone()
+        return record_hash(dict(zip(CANONICAL_FIELDS, row, strict=True))) if row is not None else ""
+
+    return _verify(((r, p, h, (r, js, h)) for r, p, h, js in records()), lambda x: exact(*x), anchor, progress,
+                   1, GENESIS_HASH)
 
 
 TAIL_RECORDS = 256  # what the opening checks: the newest records, whatever the size of the trail
