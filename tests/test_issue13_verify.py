@@ -42,7 +42,7 @@ def test_an_altered_record_is_still_named(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE audit_event (" + ", ".join((*audit.CANONICAL_FIELDS, "hash")) + ")")
     prev = audit.GENESIS_HASH
     for n in range(1, 6):
-        record = {f: None for f in audit.CANONICAL_FIELDS} | {"id": n, "ts_utc": "t", "utc_offset_min": 60,
+        record = dict.fromkeys(audit.CANONICAL_FIELDS) | {"id": n, "ts_utc": "t", "utc_offset_min": 60,
                                                               "workstation": "w", "action": "x",
                                                               "detail": f"é\n\x01 {n}", "prev_hash": prev}
         prev = audit.record_hash(record)
