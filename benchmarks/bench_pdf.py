@@ -1,71 +1,67 @@
-"""Speed of signed PDF CRFs. Prints figures; asserts nothing.
+"""Signed PDF CRFs: one subject's 12-month casebook with its audit appendix (issue 13, item 6; issue 6).
 
-    python benchmarks/bench_pdf.py            # full run
-    python benchmarks/bench_pdf.py --smoke    # quick run for CI
+    python benchmarks/bench_pdf.py            # in a copy of the 500-subject trial
+    python benchmarks/bench_pdf.py --smoke    # in a copy of the 20-subject trial, for CI
 
-Target (issue 6): a full 12-month casebook of one subject (about 40 form instances) with its audit appendix, signed,
-in <= 2 s on this machine; the signing cost reported separately.
+Path timed: ``ws.printing.casebook_pdf('99-001', with_audit=True)``: every form of the subject followed to M12 read,
+drawn (reportlab) with each form's audit trail, signed (PAdES B-B, ECDSA P-256). Target: <= 1 s. The signing alone
+and one form's signed PDF are reported beside it (no physical floor: a casebook has no peer).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import Figure, env_offscreen, paired, report
 
-from msc_sle_crf.clock import FakeClock  # noqa: E402
+env_offscreen()
+
+from dataset import DOCTOR, copy_of, trial  # noqa: E402
+
 from msc_sle_crf.formdef import load_study  # noqa: E402
 from msc_sle_crf.i18n import current_lang  # noqa: E402
 from msc_sle_crf.pdf import sign  # noqa: E402
 from msc_sle_crf.pdf.render import CrfDocument  # noqa: E402
-from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
-from msc_sle_crf.services import Workspace  # noqa: E402
-from msc_sle_crf.services.demo import create_demo  # noqa: E402
+from msc_sle_crf.services import Site, Workspace  # noqa: E402
 from msc_sle_crf.services.entry import FormRef  # noqa: E402
-
-
-def timed(fn, runs: int) -> tuple[list[float], object]:  # type: ignore[no-untyped-def]
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
-    runs = 1 if parser.parse_args().smoke else 5
-    study = load_study()
+    parser.add_argument("--runs", type=int)
+    args = parser.parse_args()
+    runs = args.runs or (2 if args.smoke else 7)
     with tempfile.TemporaryDirectory() as tmp:
-        site = create_demo(Path(tmp) / "pdf.crfdb", kdf=KdfParams(1, 1024, 1), clock=FakeClock(), study=study)
-        printing = Workspace.sign_in(site, "dr.martin", "training-doctor").printing
-        printing.certificate()
-        forms, _pdf = timed(lambda: printing.form_pdf(FormRef("99-001", "M6", "selena_sledai")), runs)
-        print(f"one form PDF, signed: median {statistics.median(forms) * 1000:.0f} ms")
-        statuses = printing.entry.statuses("99-001")
-        books, book = timed(lambda: printing.casebook_pdf("99-001", with_audit=True), runs)
-        assert isinstance(book, bytes)
-        pages = book.count(b"/Type /Page") - book.count(b"/Type /Pages")
-        print(f"12-month casebook ({len(statuses)} form instances, audit appendix, ~{pages} pages, "
-              f"{len(book) // 1024} KiB), signed: median {statistics.median(books):.2f} s (target <= 2 s)")
-        prints = [printing._form_print(FormRef("99-001", e, f), with_audit=True) for e, f in statuses]
-        unsigned = CrfDocument(printing.page_info(current_lang())).forms(prints)
+        t = trial(20 if args.smoke else 500)
+        site = Site.open(copy_of(t, Path(tmp)))
+        ws = Workspace.sign_in(site, *DOCTOR, study=load_study())
+        printing = ws.printing
         ca_pem, _ = printing.certificate()
         cert_pem = printing.personal_certificate()
-        key = printing.ctx.site.signer("dr.martin").keys.pdf
-        signing, _ = timed(lambda: sign.sign_with(unsigned, key, cert_pem, [ca_pem], reason="bench", location="x"),
-                           runs * 2)
-        print(f"signing cost alone (the printing user's ECDSA P-256 key and certificate, PAdES B-B): "
-              f"median {statistics.median(signing) * 1000:.0f} ms")
+        key = ws.ctx.site.signer(DOCTOR[0]).keys.pdf
+        book = printing.casebook_pdf("99-001", with_audit=True)
+        pages = book.count(b"/Type /Page") - book.count(b"/Type /Pages")
+        forms = len(ws.entry.statuses("99-001"))
+        casebook = paired(Figure("signed 12-month casebook with audit appendix", target_ms=1000,
+                                 path="Printing.casebook_pdf('99-001', with_audit=True)",
+                                 note=f"{forms} form instances, {pages} pages, {len(book) // 1024} KiB"),
+                          lambda: printing.casebook_pdf("99-001", with_audit=True), None, runs, warmup=1)
+        one = paired(Figure("one form's signed PDF with its audit trail",
+                            path="Printing.form_pdf(FormRef('99-001','M6','selena_sledai'), with_audit=True)"),
+                     lambda: printing.form_pdf(FormRef("99-001", "M6", "selena_sledai"), with_audit=True), None,
+                     runs, warmup=1)
+        statuses = ws.entry.statuses("99-001")
+        prints = [printing._form_print(FormRef("99-001", e, f), with_audit=True) for e, f in statuses]
+        unsigned = CrfDocument(printing.page_info(current_lang())).forms(prints)
+        signing = paired(Figure("signing alone (the printing user's ECDSA P-256 key, PAdES B-B) of the casebook",
+                                path="pdf.sign.sign_with(casebook bytes)"),
+                         lambda: sign.sign_with(unsigned, key, cert_pem, [ca_pem], reason="bench", location="x"),
+                         None, runs, warmup=1)
         site.close()
+    report("bench_pdf", [casebook, one, signing])
 
 
 if __name__ == "__main__":

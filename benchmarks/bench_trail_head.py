@@ -21,6 +21,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness import Figure, report  # noqa: E402
+
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 from msc_sle_crf.services import Site, Workspace  # noqa: E402
 from msc_sle_crf.store.site import HEAD_INTERVAL_SECONDS  # noqa: E402
@@ -63,6 +65,8 @@ def main() -> None:
     for label, values in medians.items():
         print(f"{label:<28} best median {min(values):.2f} ms/save (rounds: "
               f"{', '.join(f'{v:.2f}' for v in values)}); cost {min(values) - base:+.2f} ms/save")
+    report("bench_trail_head", [Figure(f"subject registration, head {label}", values=values,
+                                       floor=medians["never during the run"]) for label, values in medians.items()])
 
 
 if __name__ == "__main__":

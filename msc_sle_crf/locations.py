@@ -22,6 +22,17 @@ def log_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """What the program can always make again (the compiled forms): MSC_SLE_CRF_CACHE_DIR, else beside the data when
+    MSC_SLE_CRF_DATA_DIR is set, else the user's cache folder."""
+    override = os.environ.get("MSC_SLE_CRF_CACHE_DIR")
+    if override:
+        return Path(override)
+    if os.environ.get("MSC_SLE_CRF_DATA_DIR"):
+        return data_dir() / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def default_demo_db() -> Path:
     return data_dir() / "training" / f"msc-sle-training{DB_SUFFIX}"
 

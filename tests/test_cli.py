@@ -95,6 +95,9 @@ def test_verify_fails_with_the_first_bad_record_named(tmp_path: Path) -> None:
     proc = cli("verify", "--db", str(db), "--user", "chef", "--password-stdin", stdin="Bonjour-Paris-2026\n")
     assert proc.returncode == 6
     assert "record #2" in proc.stderr and "altered" in proc.stderr and "Traceback" not in proc.stderr
+    # Any other command says it at sign-in (the opening re-checks the newest records) and still runs.
+    proc = cli("user", "list", "--db", str(db), "--user", "chef", "--password-stdin", stdin="Bonjour-Paris-2026\n")
+    assert proc.returncode == 0 and "record #2" in proc.stderr, proc.stderr
 
 
 def test_backup_and_restore_commands(cli_site: tuple[Path, str], tmp_path: Path) -> None:

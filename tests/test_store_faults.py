@@ -31,18 +31,8 @@ def closed_site(db_path: Path, site: Site, admin: Workspace) -> Path:
     return db_path
 
 
-def test_byte_flipped_in_a_page_is_reported_and_nothing_is_written(closed_site: Path, clock) -> None:
-    data = bytearray(closed_site.read_bytes())
-    data[len(data) // 2] ^= 0x40
-    closed_site.write_bytes(bytes(data))
-    before = _digest(closed_site)
-    site = Site.open(closed_site, clock=clock)
-    with pytest.raises(StoreError) as exc:
-        site.sign_in("admin", ADMIN_PW)
-    site.close()
-    assert exc.value.msg is Msg.DB_CORRUPT
-    assert "restore" in exc.value.message().lower()
-    assert _digest(closed_site) == before
+# A byte flipped in a page the opening does not read: see test_issue13_signin.py (found by the full checks: verify,
+# backups and the check run after sign-in; the opening checks in constant time).
 
 
 def test_truncated_database_is_reported(closed_site: Path, clock) -> None:

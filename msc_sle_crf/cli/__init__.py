@@ -65,6 +65,9 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         services = Workspace.sign_in(site, args.user, password)
         for notice in site.notices[shown:]:  # ... or at the sign-in (steps that needed the database key)
             _say(notice.message(), sys.stderr)
+        tail = site.opening_check  # the newest audit records did not hold when the database was opened
+        if tail is not None and not tail.ok:
+            _say(Msg.AUDIT_BROKEN.render(record=tail.first_bad_id, detail=tail.problem), sys.stderr)
     except BaseException:
         # the first error is the one to show (a full disk, a wrong password); closing releases the lock anyway
         with contextlib.suppress(Exception):
@@ -125,10 +128,38 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from msc_sle_crf.services.demo import create_demo, demo_accounts_text
 
-    site = create_demo(Path(args.db), kdf=_kdf_from_args(args))
+    progress = _ProgressLine(L("Creating the TRAINING database", "Création de la base de FORMATION"))
+    site = create_demo(Path(args.db), kdf=_kdf_from_args(args), progress=progress)
     site.close()
+    progress.done()
     _say(demo_accounts_text(args.db))
     return 0
+
+
+class _ProgressLine:
+    """One line on standard error that says what a long command is doing (rewritten in place on a terminal, one
+    line per step otherwise), then how long it took."""
+
+    def __init__(self, what: L) -> None:
+        import time
+
+        self.what = what
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, step: L) -> None:
+        text = f"{self.what.get()}: {step.get()}…"
+        if self.tty:
+            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        import time
+
+        seconds = f"{time.monotonic() - self.started:.1f}"
+        text = L(f"{self.what.en}: done in {seconds} s", f"{self.what.fr} : terminé en {seconds.replace('.', ',')} s")
+        print(("\r\033[K" if self.tty else "") + text.get(), file=sys.stderr, flush=True)
 
 
 def _kdf_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -129,8 +129,10 @@ class Condition(_Frozen):
 class ShowIf(_Frozen):
     """``all`` of its conditions hold, or ``any`` of them. Conditions may nest."""
 
-    all: tuple[Condition | ShowIf, ...] = ()
-    any: tuple[Condition | ShowIf, ...] = ()
+    # A condition is tried first: a dumped definition read back (a stored snapshot, the compiled-study cache) gives
+    # the same objects, not conditions wrapped in another level of ShowIf.
+    all: tuple[Annotated[Condition | ShowIf, Field(union_mode="left_to_right")], ...] = ()
+    any: tuple[Annotated[Condition | ShowIf, Field(union_mode="left_to_right")], ...] = ()
 
     @model_validator(mode="before")
     @classmethod

@@ -200,6 +200,14 @@ class FormState:
         """Restore text that was typed but not accepted (from the draft buffer)."""
         self.cells[key].text = text
 
+    def set_context(self, context: FormContext) -> None:
+        """The world moved on. When only the time did, only the checks that read it (date rules) run again."""
+        old, self.context = self.context, context
+        if replace(old, now=context.now) != context:
+            self.revalidate_all()
+        elif old.now != context.now:
+            self._refresh([k for k in self.keys() if self._items[k[2]].date_rules])
+
     def revalidate_all(self) -> None:
         for key in list(self.keys()):
             item = self._items[key[2]]

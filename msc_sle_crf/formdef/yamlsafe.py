@@ -41,7 +41,7 @@ def alias_problem(text: str) -> tuple[int, str] | None:
     """The first anchor (&name) or alias (*name), as (line, message); None when there is none. A syntax error is
     left for the real parse to report with its own line."""
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml if built
             anchor = getattr(event, "anchor", None)
             if isinstance(event, yaml.AliasEvent) or anchor is not None:
                 line = event.start_mark.line + 1 if event.start_mark else 1

@@ -37,6 +37,7 @@ from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import FormDef, Item, ItemType, StudyDef
 from msc_sle_crf.formdef.engine import FormState, Severity
 from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.pdf.cells import Cell, CellStyle
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
@@ -133,6 +134,11 @@ class CrfDocument:
             "cellb": ParagraphStyle("cb", parent=base["BodyText"], fontName=bold, fontSize=8.5, leading=10.5),
         }
         self.current: dict[str, str] = {"subject": "", "visit": "", "form": ""}
+        # Table cells: plain text (pdf.cells), one style object each, shared by every cell.
+        grey = colors.HexColor("#4a5b6c")
+        self.cells = {"cell": CellStyle(regular, 8.5, 10.5), "cellb": CellStyle(bold, 8.5, 10.5),
+                      "small": CellStyle(regular, 7.5, 9.5, grey), "id": CellStyle(regular, 6.5, 10.5,
+                                                                                     colors.HexColor("#7b8794"))}
 
     # ----- page furniture -------------------------------------------------------------------------------------
     def _on_page(self, canvas: rl_canvas.Canvas, _doc: Any) -> None:
@@ -239,18 +245,18 @@ class CrfDocument:
             if group.repeating and not rows:
                 out.append(Paragraph(L("No rows.", "Aucune ligne.").get(lang), st["small"]))
             for row in rows:
-                data = [[Paragraph(L("Item", "Élément").get(lang), st["cellb"]),
-                         Paragraph(L("Value", "Valeur").get(lang), st["cellb"]),
-                         Paragraph(L("Flags", "Remarques").get(lang), st["cellb"])]]
+                cs = self.cells
+                data = [[Cell(L("Item", "Élément").get(lang), cs["cellb"]),
+                         Cell(L("Value", "Valeur").get(lang), cs["cellb"]),
+                         Cell(L("Flags", "Remarques").get(lang), cs["cellb"])]]
                 for item in group.items:
                     key = (group.id, row, item.id)
                     if not fp.state.visible(key):
                         continue
                     text, flags = self._value(fp, item, key)
-                    data.append([Paragraph(f"{_esc(item.label.get(lang))} <font size=6.5 color='#7b8794'>"
-                                           f"{item.id}</font>", st["cell"]),
-                                 Paragraph(_esc(text) or "—", st["cell"]),
-                                 Paragraph("<br/>".join(_esc(f) for f in flags), st["small"])])
+                    data.append([Cell(item.label.get(lang), cs["cell"], note=item.id, note_style=cs["id"]),
+                                 Cell(text or "—", cs["cell"]),
+                                 Cell("\n".join(flags), cs["small"])])
                 table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True, splitInRow=1)
                 table.setStyle(_TABLE)
                 if group.repeating:
@@ -261,10 +267,11 @@ class CrfDocument:
             out.append(PageBreak())
             out.append(Paragraph(L("Audit trail of this form", "Piste d'audit de ce formulaire").get(lang),
                                  st["h2"]))
-            data = [[Paragraph(h, st["cellb"]) for h in (L("When", "Quand").get(lang), L("Who", "Qui").get(lang),
-                                                         L("What", "Quoi").get(lang), L("Old", "Ancien").get(lang),
-                                                         L("New", "Nouveau").get(lang), L("Why", "Motif").get(lang))]]
-            data += [[Paragraph(_esc(c), st["small"]) for c in record] for record in fp.audit]
+            cs = self.cells
+            data = [[Cell(h, cs["cellb"]) for h in (L("When", "Quand").get(lang), L("Who", "Qui").get(lang),
+                                                    L("What", "Quoi").get(lang), L("Old", "Ancien").get(lang),
+                                                    L("New", "Nouveau").get(lang), L("Why", "Motif").get(lang))]]
+            data += [[Cell(c, cs["small"]) for c in record] for record in fp.audit]
             table = Table(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 33 * mm, 33 * mm, 37 * mm], repeatRows=1,
                           splitInRow=1)
             table.setStyle(_TABLE)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlcipher3.dbapi2 as sqlcipher
 
-from msc_sle_crf import __version__
+from msc_sle_crf import __version__, audit
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
@@ -30,7 +30,7 @@ from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.services.receipts import current_head
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store import journal as J
-from msc_sle_crf.store.db import check_db_path, copy_encrypted
+from msc_sle_crf.store.db import check_db_path, connect_raw, copy_encrypted, integrity_problems, translate_db_error
 from msc_sle_crf.store.instance_lock import InstanceLock
 from msc_sle_crf.store.site import Site
 
@@ -66,6 +66,7 @@ def create_backup(services: Workspace, out: Path) -> Path:
             copy_encrypted(conn, tmp_db, store.key, store.salt)
         finally:
             conn.close()
+        _check_copy(tmp_db, store.key, store.salt, services)
         keys = services.site.keyfile.path.read_bytes()
         manifest = {
             "format": FORMAT,
@@ -88,11 +89,29 @@ def create_backup(services: Workspace, out: Path) -> Path:
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=exc.strerror or str(exc)) from None
     except sqlcipher.Error as exc:
+        damaged = translate_db_error(exc, services.site.db_path)
+        if damaged.msg is Msg.DB_CORRUPT:  # a page of the database could not be read: the source is the problem
+            raise damaged from None
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=str(exc)) from None
     finally:
         with contextlib.suppress(OSError):
             tmp_db.unlink()
     return out
+
+
+def _check_copy(copy: Path, key: bytes, salt: bytes | None, services: Workspace) -> None:
+    """Every page of the copy and its whole audit chain (the opening of a database no longer checks them): a
+    damaged database is not written out as a backup that would look good."""
+    conn = connect_raw(copy, key, salt)
+    try:
+        problems = integrity_problems(conn, full=False)
+        result = audit.verify_connection(conn, services.site.keyfile.audit_anchor) if not problems else None
+    finally:
+        conn.close()
+    if problems:
+        raise StoreError(Msg.DB_CORRUPT, path=str(services.site.db_path), detail="; ".join(problems[:3]))
+    if result is not None and not result.ok:
+        raise StoreError(Msg.AUDIT_BROKEN, record=result.first_bad_id, detail=result.problem)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -152,9 +152,10 @@ class ServiceContext:
             yield session
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
-        """One unit of work: the change and its audit records commit together or not at all."""
-        with self.store.write() as session:
+    def write(self, *, data: bool = True) -> Iterator[Tx]:
+        """One unit of work: the change and its audit records commit together or not at all. ``data=False``: it
+        changes no clinical data or form state (see ``Store.write``)."""
+        with self.store.write(data=data) as session:
             tx = Tx(self, session)
             yield tx
             tx.seal()
@@ -163,7 +164,7 @@ class ServiceContext:
 
     def audit_alone(self, action: Action, **kwargs: Any) -> Changes:
         """An event with nothing else to write (a refusal, a print, a lock): audited in its own transaction."""
-        with self.write() as tx:
+        with self.write(data=False) as tx:
             tx.audit(action, **kwargs)
         return tx.changes
 

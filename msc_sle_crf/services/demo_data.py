@@ -7,7 +7,7 @@ audited), so a new user sees the whole app, its outcome tables and safety review
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from msc_sle_crf.formdef.definitions import StudyDef
@@ -271,10 +271,13 @@ class DemoWriter:
             self._save(self.doctor, FormRef(subject, "EOS", "end_of_study"), values)
 
 
-def populate(doctor: Workspace, nurse: Workspace, study: StudyDef, today: dt.date) -> list[str]:
+def populate(doctor: Workspace, nurse: Workspace, study: StudyDef, today: dt.date, *,
+             progress: Callable[[int, int], None] | None = None) -> list[str]:
     writer = DemoWriter(doctor.entry, nurse.entry, study, today)
     numbers = []
-    for story in STORIES:
+    for n, story in enumerate(STORIES, start=1):
+        if progress is not None:
+            progress(n, len(STORIES))
         number = nurse.subjects.register(story.initials, story.birth_year, story.sex).subject.subject_number
         writer.write(number, story)
         numbers.append(number)

@@ -8,17 +8,19 @@ Rules (the same engine as the screen, ``formdef.engine``):
 - while a form is a draft each accepted value is audited as ``data_entry``; once complete, a change needs a
   reason for change and is audited as ``data_change``;
 - text typed but not accepted yet is kept in the user's encrypted typing buffer, so nothing typed is lost.
+
+Writes read what they need with plain SQL, or keep it from the previous save when nothing else was written since
+(``services.editing``): a save costs little more than its own write.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
@@ -26,24 +28,16 @@ from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef import licensed
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import NUMERIC_TYPES, EventDef, FormDef, MissingCode, StudyDef
-from msc_sle_crf.formdef.engine import CellKey, FormContext, FormState, Issue, Severity
+from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
 from msc_sle_crf.i18n import L
-from msc_sle_crf.services import limits, reads
+from msc_sle_crf.services import editing, limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.drafts import Drafts
+from msc_sle_crf.services.editing import Editing, Stored
 from msc_sle_crf.services.integrity import AuditRecord
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.tables import (
-    AuditEvent,
-    DataQuery,
-    FormDefinitionSnapshot,
-    FormInstance,
-    FormRow,
-    ItemValue,
-    QueryMessage,
-    Subject,
-)
+from msc_sle_crf.store.tables import AuditEvent, DataQuery, FormRow, ItemValue, QueryMessage
 
 
 class SoftCheckNeedsConfirmation(ValidationError):
@@ -129,53 +123,26 @@ class DataEntry:
         """The permission that entering data in this form needs."""
         return self._form_perm(self.study.forms[form_id])
 
-    def _context(self, session: Session, subject: Subject, event: EventDef) -> FormContext:
-        now = self.ctx.local_now()
-        window = None
-        day0 = None
-        anchor = self.study.meta.anchor
-        if anchor is not None:
-            row = session.execute(
-                select(ItemValue.value).join(FormInstance, FormInstance.id == ItemValue.instance_id).where(
-                    FormInstance.subject_id == subject.id, FormInstance.event_id == anchor.event,
-                    FormInstance.form_id == anchor.form, ItemValue.item_id == anchor.item)).scalar_one_or_none()
-            if row:
-                day0 = dt.date.fromisoformat(row[:10])
-            if day0 is not None and event.day is not None:
-                planned = day0 + dt.timedelta(days=event.day)
-                window = (planned - dt.timedelta(days=event.window_before),
-                          planned + dt.timedelta(days=event.window_after))
-        return FormContext(now=now, birth_year=subject.birth_year, window=window, day0=day0)
-
-    def _state(self, session: Session, subject: Subject, event: EventDef, form: FormDef,
-               instance: FormInstance | None) -> FormState:
-        state = FormState(form, self._context(session, subject, event), dict(self.study.meta.codelists))
-        if instance is not None:
-            for row in reads.live_rows(session, instance.id):
-                if row.group_id in state.rows:
-                    state.load_row(row.group_id, row.row_no)
-            removed = {(g, r) for _, g, r in reads.removed_rows(session, [instance.id])}
-            for iv in reads.item_values(session, instance.id):
-                if (iv.group_id, iv.row_no) in removed or not form.has_item(iv.item_id):
-                    continue
-                item = form.item(iv.item_id)
-                if item.calc:
-                    continue
-                state.load((iv.group_id, iv.row_no, iv.item_id), V.from_storage(item, iv.value), unit=iv.unit,
-                           missing=MissingCode(iv.missing_code) if iv.missing_code else None,
-                           missing_reason=iv.missing_reason,
-                           confirmed=[c for c in (iv.confirmed or "").split(";") if c])
-        state.revalidate_all()
-        return state
-
-    def _load(self, session: Session, ref: FormRef, event: EventDef, current: FormDef
-              ) -> tuple[Subject, FormInstance | None, FormDef, FormState]:
-        """Subject, form instance (if started), the definition it was entered under, and its checked state (for a
-        change: a locked subject is refused)."""
-        subject = reads.writable_subject(session, ref.subject)
-        instance = reads.instance(session, subject.id, ref.event, ref.form)
-        form = current if instance is None else reads.definition(session, instance.form_hash, current)
-        return subject, instance, form, self._state(session, subject, event, form, instance)
+    @contextlib.contextmanager
+    def _editing(self, ref: FormRef, *, kept: bool = True) -> Iterator[tuple[Tx, Editing]]:
+        """One write transaction on a form, read for writing (a subject locked as a whole is refused). ``kept``: the
+        form as left by this process's previous save is used when nothing was written since, and kept for the next
+        one once this transaction has committed (an error drops it: its state may hold what was refused)."""
+        event, current = self._lookup(ref.event, ref.form)
+        store = self.ctx.store
+        cache = editing.cache_of(store)
+        key = cache.key(ref.subject, ref.event, current)
+        with self.ctx.write() as tx:
+            generation = store.generation
+            ed = cache.take(key, generation) if kept else None
+            if ed is None:
+                ed = editing.load(tx.session.connection(), self.study, ref.subject, event, current,
+                                  now=self.ctx.local_now())
+            else:
+                editing.refreshed(ed, self.ctx.local_now())
+            yield tx, ed
+        if kept:  # committed: valid until the next write of anyone
+            cache.keep(key, generation + 1, ed)
 
     def _accept(self, state: FormState, key: CellKey, text: str, unit: str | None, *, confirm: bool) -> None:
         """Put typed text in the state; refuse an impossible value, and an unusual one unless confirmed (the
@@ -189,27 +156,17 @@ class DataEntry:
         if unconfirmed is not None:
             state.confirm(key)
 
-    def _ensure_instance(self, tx: Tx, subject: Subject, event: EventDef, form: FormDef) -> FormInstance:
-        session = tx.session
-        instance = reads.instance(session, subject.id, event.id, form.id)
-        if instance is not None:
-            return instance
-        if subject.status == "locked":  # the whole subject was locked at the end of the study
+    def _ensure_instance(self, tx: Tx, ed: Editing) -> int:
+        if ed.instance_id is not None:
+            return ed.instance_id
+        if ed.subject_status == "locked":  # the whole subject was locked at the end of the study
             raise ValidationError(Msg.FORM_LOCKED)
-        digest = form.content_hash()
-        now = self.ctx.now()
-        if session.get(FormDefinitionSnapshot, digest) is None:
-            session.add(FormDefinitionSnapshot(content_hash=digest, form_id=form.id, version=form.version,
-                                               definition_json=form.canonical_json(), first_used_utc=now))
-        instance = FormInstance(subject_id=subject.id, event_id=event.id, form_id=form.id, form_version=form.version,
-                                form_hash=digest, status=FormStatus.DRAFT, created_utc=now,
-                                created_by=self.ctx.actor.user_id, updated_utc=now)
-        session.add(instance)
-        session.flush()
-        tx.audit(Action.CREATE, subject=subject.subject_number, visit=event.id, form=form.id,
+        instance_id = editing.create_instance(tx.session.connection(), ed, self.ctx.now(), self.ctx.actor.user_id)
+        form = ed.form
+        tx.audit(Action.CREATE, subject=ed.subject, visit=ed.event.id, form=form.id,
                  new_value=FormStatus.DRAFT.value,
-                 detail=f"form instance created under version {form.version} ({digest[:12]})")
-        return instance
+                 detail=f"form instance created under version {form.version} ({form.content_hash()[:12]})")
+        return instance_id
 
     def _check_key(self, state: FormState, form: FormDef, key: CellKey) -> None:
         group_id, row, item_id = key
@@ -230,21 +187,18 @@ class DataEntry:
 
     # ----- reading -------------------------------------------------------------------------------------------
     def open_form(self, ref: FormRef) -> FormSnapshot:
-        subject_number, event_id, form_id = ref.subject, ref.event, ref.form
+        subject_number = ref.subject
         self.ctx.require(Perm.VIEW_DATA, subject=subject_number)
-        event, current = self._lookup(event_id, form_id)
+        event, current = self._lookup(ref.event, ref.form)
         with self.ctx.read() as session:
-            subject = reads.subject(session, subject_number)
-            instance = reads.instance(session, subject.id, event_id, form_id)
-            entered_under = current if instance is None else reads.definition(session, instance.form_hash, current)
-            form = licensed.apply(entered_under)  # the site's licensed wording
-            state = self._state(session, subject, event, form, instance)
-            status = FormStatus.of(instance.status if instance else None)
+            ed = editing.load(session.connection(), self.study, subject_number, event, current,
+                              now=self.ctx.local_now(), writable=False, wording=licensed.apply)
         typed = self.typed_buffer(ref)
+        state, form = ed.state, ed.form
         for key, (text, unit) in typed.items():
             if key in state.cells and not form.item(key[2]).calc:
                 state.set_text(key, text, unit)
-        return FormSnapshot(subject_number, event, form, current.version, status, state, typed)
+        return FormSnapshot(subject_number, event, form, current.version, ed.status, state, typed)
 
     def statuses(self, subject_number: str) -> dict[tuple[str, str], FormStatus]:
         """(event, form) -> status for every form instance of a subject."""
@@ -280,40 +234,36 @@ class DataEntry:
     def save_typing(self, ref: FormRef, key: CellKey, text: str | None,
                     unit: str | None = None) -> None:
         """Keep what is being typed (encrypted, this user only) until it is accepted or cleared."""
-        if text is not None:
-            limits.typed(text)
-        draft_key = self._buffer_key(ref)
-        payload: dict[str, Any] = self.drafts.load(draft_key) or {}
-        if text is None:
-            if key_text(key) not in payload:
-                return
-            payload.pop(key_text(key))
-        else:
-            payload[key_text(key)] = {"text": text, "unit": unit}
-        if payload:
-            self.drafts.save(draft_key, payload, audited=False)
-        else:
-            self.drafts.discard(draft_key, audited=False)
+        self.save_typing_many(ref, {key: None if text is None else (text, unit)})
+
+    def save_typing_many(self, ref: FormRef, typed: dict[CellKey, tuple[str, str | None] | None]) -> None:
+        """Several fields' typing at once (None: cleared), in one transaction that touches no data."""
+        for entry in typed.values():
+            if entry is not None:
+                limits.typed(entry[0])
+        self.drafts.update_entries(self._buffer_key(ref), {
+            key_text(key): None if entry is None else {"text": entry[0], "unit": entry[1]}
+            for key, entry in typed.items()})
 
     # ----- writing -------------------------------------------------------------------------------------------
     def save_item(self, ref: FormRef, key: CellKey, text: str,
                   unit: str | None = None, *, confirm: bool = False, reason: str | None = None) -> SaveResult:
         """Check and store one typed value. Raises ``ValidationError`` (refused) or
-        ``SoftCheckNeedsConfirmation`` (unusual, not stored until confirmed)."""
+        ``SoftCheckNeedsConfirmation`` (unusual, not stored until confirmed). What this user was typing in the
+        field is cleared from the typing buffer in the same transaction."""
         reason = limits.reason(reason)
         limits.typed(text)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self.ctx.write() as tx:
-            subject, instance, form, state = self._load(tx.session, ref, event, current)
-            self._check_key(state, form, key)
-            item = form.item(key[2])
+        with self._editing(ref) as (tx, ed):
+            self._check_key(ed.state, ed.form, key)
+            item = ed.form.item(key[2])
             if unit is not None and (unit == item.unit or item.type not in NUMERIC_TYPES):
                 unit = None
-            self._accept(state, key, text, unit, confirm=confirm)
-            saved, status = self._store_cell(tx, subject, event, form, instance, state, key, reason)
-        self.save_typing(ref, key, None)
-        return SaveResult(saved, status, state.issues(key), tx.changes)
+            self._accept(ed.state, key, text, unit, confirm=confirm)
+            saved, status = self._store_cell(tx, ed, key, reason)
+            self.drafts.remove_entry(tx, self._buffer_key(ref), key_text(key))
+        return SaveResult(saved, status, ed.state.issues(key), tx.changes)
 
     def save_values(self, ref: FormRef, values: dict[CellKey, str], *, confirm: bool = False,
                     reason: str | None = None) -> Changes:
@@ -322,24 +272,22 @@ class DataEntry:
         reason = limits.reason(reason)
         for text in values.values():
             limits.typed(text)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self.ctx.write() as tx:
-            session = tx.session
-            subject, instance, form, state = self._load(session, ref, event, current)
+        with self._editing(ref) as (tx, ed):
+            form, state = ed.form, ed.state
             for key, text in values.items():
                 group = form.group_of(key[2]) if form.has_item(key[2]) else None
                 if group is not None and group.repeating and key[1] not in state.rows[group.id]:
-                    instance = self._ensure_instance(tx, subject, event, form)
-                    session.add(FormRow(instance_id=instance.id, group_id=group.id, row_no=key[1], removed=False,
-                                        created_utc=self.ctx.now()))
+                    instance_id = self._ensure_instance(tx, ed)
+                    tx.session.add(FormRow(instance_id=instance_id, group_id=group.id, row_no=key[1], removed=False,
+                                           created_utc=self.ctx.now()))
                     tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
                              repeat_key=f"{group.id}:{key[1]}", reason=reason)
                     state.add_row(group.id, key[1])
                 self._check_key(state, form, key)
                 self._accept(state, key, text, None, confirm=confirm)
-                self._store_cell(tx, subject, event, form, instance, state, key, reason)
-                instance = reads.instance(session, subject.id, ref.event, ref.form)
+                self._store_cell(tx, ed, key, reason)
         return tx.changes
 
     def set_missing(self, ref: FormRef, key: CellKey, code: MissingCode | str,
@@ -347,64 +295,51 @@ class DataEntry:
         """Record why a value cannot be given: not done, unknown or not applicable, with a reason."""
         reason = limits.reason(reason)
         missing_reason = limits.text(missing_reason, limits.MISSING_REASON, limits.MAX_MISSING_REASON)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
         code = MissingCode(code)
-        with self.ctx.write() as tx:
-            subject, instance, form, state = self._load(tx.session, ref, event, current)
-            self._check_key(state, form, key)
-            item = form.item(key[2])
+        with self._editing(ref) as (tx, ed):
+            self._check_key(ed.state, ed.form, key)
+            item = ed.form.item(key[2])
             if code not in item.missing:
                 raise ValidationError(Msg.MISSING_CODE_NOT_ALLOWED, field=item.label.as_l(),
                                       code=L(code.label(), code.label()))
             if not missing_reason.strip():
                 raise ValidationError(Msg.MISSING_REASON_REQUIRED, field=item.label.as_l(),
                                       code=L(code.label(), code.label()))
-            state.set_missing(key, code, missing_reason)
-            saved, status = self._store_cell(tx, subject, event, form, instance, state, key, reason)
-        self.save_typing(ref, key, None)
-        return SaveResult(saved, status, state.issues(key), tx.changes)
+            ed.state.set_missing(key, code, missing_reason)
+            saved, status = self._store_cell(tx, ed, key, reason)
+            self.drafts.remove_entry(tx, self._buffer_key(ref), key_text(key))
+        return SaveResult(saved, status, ed.state.issues(key), tx.changes)
 
-    def _store_cell(self, tx: Tx, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
-                    form: FormDef, instance: FormInstance | None, state: FormState, key: CellKey,
-                    reason: str | None) -> tuple[bool, FormStatus]:
+    def _store_cell(self, tx: Tx, ed: Editing, key: CellKey, reason: str | None) -> tuple[bool, FormStatus]:
         """Store one checked cell (and its audit record) in ``tx``; (stored?, the form's state after)."""
-        session = tx.session
+        form, state = ed.form, ed.state
         item = form.item(key[2])
         cell = state.cell(key)
-        current_status = FormStatus.of(instance.status if instance is not None else None)
+        current_status = ed.status
         if current_status is FormStatus.LOCKED:
             raise ValidationError(Msg.FORM_LOCKED)
         complete = current_status.completed
-        row = None if instance is None else reads.item_value(session, instance.id, key)
+        row = ed.stored.get(key)
         new_value = V.to_storage(cell.value)
         confirmed = ";".join(sorted(cell.confirmed)) or None
+        new: Stored = (new_value, cell.unit, cell.missing.value if cell.missing else None, cell.missing_reason,
+                       confirmed)
         if row is None and new_value is None and cell.missing is None:
             return False, current_status
-        if row is not None and (row.value, row.unit, row.missing_code, row.missing_reason, row.confirmed) == (
-                new_value, cell.unit, cell.missing.value if cell.missing else None, cell.missing_reason, confirmed):
+        if row is not None and row == new:
             return False, current_status
         clean_reason = (reason or "").strip() or None
         if complete and clean_reason is None:
             raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
-        instance = self._ensure_instance(tx, subject, event, form)
+        self._ensure_instance(tx, ed)
         now = self.ctx.now()
-        actor = self.ctx.actor
-        old_text = _describe(row.value, row.unit, row.missing_code, row.missing_reason) if row else None
+        old_text = _describe(row[0], row[1], row[2], row[3]) if row else None
         canonical = state.canonical(key)
-        if row is None:
-            row = ItemValue(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
-                            updated_utc=now, updated_by=actor.user_id)
-            session.add(row)
-        row.value = new_value
-        row.unit = cell.unit
-        row.canonical = V.to_storage(canonical) if cell.unit else None
-        row.missing_code = cell.missing.value if cell.missing else None
-        row.missing_reason = cell.missing_reason
-        row.confirmed = confirmed
-        row.updated_utc = now
-        row.updated_by = actor.user_id
-        instance.updated_utc = now
+        editing.store_value(tx.session.connection(), ed, key, new,
+                            canonical=V.to_storage(canonical) if cell.unit else None, now=now,
+                            user_id=self.ctx.actor.user_id)
         detail = None
         confirmations = [i for i in state.issues(key) if i.severity is Severity.SOFT and i.confirmed]
         if confirmations:
@@ -412,131 +347,122 @@ class DataEntry:
         if cell.unit and canonical is not None:
             detail = ((detail + "; ") if detail else "") + f"= {V.to_storage(canonical)} {item.unit}"
         tx.audit(Action.DATA_CHANGE if complete else Action.DATA_ENTRY,
-                 subject=subject.subject_number, visit=event.id, form=form.id, item=key[2],
+                 subject=ed.subject, visit=ed.event.id, form=form.id, item=key[2],
                  repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
-                 new_value=_describe(new_value, cell.unit, row.missing_code, cell.missing_reason),
+                 new_value=_describe(new_value, cell.unit, new[2], cell.missing_reason),
                  reason=clean_reason, detail=detail)
         if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
-            self._automatic_query(tx, instance, key, "; ".join(i.message.en for i in confirmations))
-        status = FormStatus(instance.status)
+            self._automatic_query(tx, ed, key, "; ".join(i.message.en for i in confirmations))
+        status = ed.status
         if status in (FormStatus.VERIFIED, FormStatus.SIGNED):
             # Verified or signed data changed: the verification no longer holds, and the signature's content no
             # longer matches (it shows as invalid everywhere); the form goes back to "complete".
             if status is FormStatus.SIGNED:
-                tx.audit(Action.SIGNATURE_INVALIDATED, subject=subject.subject_number, visit=event.id, form=form.id,
+                tx.audit(Action.SIGNATURE_INVALIDATED, subject=ed.subject, visit=ed.event.id, form=form.id,
                          item=key[2], reason=clean_reason, detail="signed data changed")
-            status = self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE,
-                                      f"{status} -> complete: data changed", clean_reason)
+            status = self._set_status(tx, ed, FormStatus.COMPLETE, f"{status} -> complete: data changed",
+                                      clean_reason)
         if complete and state.blockers():
-            status = self._set_status(tx, subject, event, form, instance, FormStatus.DRAFT,
+            status = self._set_status(tx, ed, FormStatus.DRAFT,
                                       "complete -> draft: " + state.blockers()[0].message.en, clean_reason)
         return True, status
 
-    def _automatic_query(self, tx: Tx, instance: FormInstance, key: CellKey, text: str) -> None:
+    def _automatic_query(self, tx: Tx, ed: Editing, key: CellKey, text: str) -> None:
         now = self.ctx.now()
         actor = self.ctx.actor
-        query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
+        assert ed.instance_id is not None
+        query = DataQuery(instance_id=ed.instance_id, group_id=key[0], row_no=key[1], item_id=key[2],
                           status="open", automatic=True, opened_utc=now)
         tx.session.add(query)
         tx.session.flush()
         tx.session.add(QueryMessage(query_id=query.id, kind="auto", username=actor.username, role=actor.role.value,
                                     utc=now, text=text))
-        subject = tx.session.get(Subject, instance.subject_id)
-        tx.audit(Action.QUERY, subject=subject.subject_number if subject else None, visit=instance.event_id,
-                 form=instance.form_id, item=key[2], repeat_key=f"{key[0]}:{key[1]}", new_value="open",
-                 detail=f"query #{query.id} auto: {text}"[:2000])
+        tx.audit(Action.QUERY, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
+                 repeat_key=f"{key[0]}:{key[1]}", new_value="open", detail=f"query #{query.id} auto: {text}"[:2000])
 
-    def _set_status(self, tx: Tx, subject: Subject, event: EventDef,  # noqa: PLR0917 - private
-                    form: FormDef, instance: FormInstance, status: FormStatus, detail: str,
+    def _set_status(self, tx: Tx, ed: Editing, status: FormStatus, detail: str,
                     reason: str | None = None) -> FormStatus:
-        old = instance.status
-        instance.status = status.value
-        now = self.ctx.now()
-        if status is FormStatus.COMPLETE:
-            instance.completed_utc = now
-            instance.completed_by = self.ctx.actor.user_id
-        tx.audit(Action.STATUS_CHANGE, subject=subject.subject_number, visit=event.id, form=form.id, old_value=old,
+        assert ed.instance_id is not None
+        old = ed.status
+        tx.session.flush()  # rows added through the session go first
+        editing.set_status(tx.session.connection(), ed.instance_id, status, self.ctx.now(), self.ctx.actor.user_id)
+        ed.status = status
+        tx.audit(Action.STATUS_CHANGE, subject=ed.subject, visit=ed.event.id, form=ed.form.id, old_value=old.value,
                  new_value=status.value, reason=reason, detail=detail)
         return status
 
     def add_row(self, ref: FormRef, group_id: str, *, reason: str | None = None) -> RowAdded:
         reason = limits.reason(reason)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self.ctx.write() as tx:
+        with self._editing(ref, kept=False) as (tx, ed):
             session = tx.session
-            subject = reads.writable_subject(session, ref.subject)
-            existing = reads.instance(session, subject.id, ref.event, ref.form)
-            form = current if existing is None else reads.definition(session, existing.form_hash, current)
-            instance = self._ensure_instance(tx, subject, event, form)
+            form = ed.form
+            instance_id = self._ensure_instance(tx, ed)
             group = next((g for g in form.groups if g.id == group_id and g.repeating), None)
             if group is None:
                 raise ValidationError(Msg.ITEM_UNKNOWN, form=ref.form, item=group_id)
-            rows = session.execute(select(FormRow).where(FormRow.instance_id == instance.id,
+            rows = session.execute(select(FormRow).where(FormRow.instance_id == instance_id,
                                                          FormRow.group_id == group_id)).scalars().all()
             live = [r for r in rows if not r.removed]
             if group.max_rows is not None and len(live) >= group.max_rows:
                 raise ValidationError(Msg.ROW_LIMIT, group=group.label.as_l(), count=group.max_rows)
             clean_reason = (reason or "").strip() or None
-            status = FormStatus(instance.status)
+            status = ed.status
             if status is FormStatus.LOCKED:
                 raise ValidationError(Msg.FORM_LOCKED)
             if status.completed and clean_reason is None:
                 raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=group.label.as_l())
             number = max((r.row_no for r in rows), default=0) + 1  # numbers are never reused
-            session.add(FormRow(instance_id=instance.id, group_id=group_id, row_no=number, removed=False,
+            session.add(FormRow(instance_id=instance_id, group_id=group_id, row_no=number, removed=False,
                                 created_utc=self.ctx.now()))
             tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
                      repeat_key=f"{group_id}:{number}", reason=clean_reason)
             if status.completed:
-                self._set_status(tx, subject, event, form, instance, FormStatus.DRAFT,
-                                 f"{status} -> draft: new row", clean_reason)
+                self._set_status(tx, ed, FormStatus.DRAFT, f"{status} -> draft: new row", clean_reason)
         return RowAdded(number, tx.changes)
 
     def remove_row(self, ref: FormRef, group_id: str, row_no: int, reason: str) -> Changes:
         """Mark a row removed (its values stay in the database and in the audit trail). A reason is required."""
         reason = limits.text(reason, limits.REASON, limits.MAX_REASON)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self.ctx.write() as tx:
+        with self._editing(ref, kept=False) as (tx, ed):
             session = tx.session
-            subject = reads.writable_subject(session, ref.subject)
-            instance = reads.instance(session, subject.id, ref.event, ref.form)
-            row = None if instance is None else session.execute(select(FormRow).where(
-                FormRow.instance_id == instance.id, FormRow.group_id == group_id, FormRow.row_no == row_no,
+            row = None if ed.instance_id is None else session.execute(select(FormRow).where(
+                FormRow.instance_id == ed.instance_id, FormRow.group_id == group_id, FormRow.row_no == row_no,
                 FormRow.removed.is_(False))).scalar_one_or_none()
-            if row is None or instance is None:
+            if row is None or ed.instance_id is None:
                 raise ValidationError(Msg.ROW_UNKNOWN, group=group_id, row=row_no)
-            status = FormStatus(instance.status)
+            status = ed.status
             if status is FormStatus.LOCKED:
                 raise ValidationError(Msg.FORM_LOCKED)
             if not reason.strip():
                 raise ValidationError(Msg.REASON_REQUIRED)
             row.removed = True
             values = session.execute(select(ItemValue).where(
-                ItemValue.instance_id == instance.id, ItemValue.group_id == group_id,
+                ItemValue.instance_id == ed.instance_id, ItemValue.group_id == group_id,
                 ItemValue.row_no == row_no)).scalars().all()
             old = json.dumps({v.item_id: _describe(v.value, v.unit, v.missing_code, v.missing_reason)
                               for v in values}, ensure_ascii=False, sort_keys=True)
             tx.audit(Action.ROW_REMOVE, subject=ref.subject, visit=ref.event, form=ref.form,
                      repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
             if status in (FormStatus.VERIFIED, FormStatus.SIGNED):
-                form = reads.definition(session, instance.form_hash, current)
                 if status is FormStatus.SIGNED:
                     tx.audit(Action.SIGNATURE_INVALIDATED, subject=ref.subject, visit=ref.event, form=ref.form,
                              reason=reason.strip(), detail="signed data changed: row removed")
-                self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE,
-                                 f"{status} -> complete: row removed", reason.strip())
+                self._set_status(tx, ed, FormStatus.COMPLETE, f"{status} -> complete: row removed", reason.strip())
         return tx.changes
 
     def mark_complete(self, ref: FormRef) -> Changes:
         """Run every check; raise ``FormIncomplete`` listing what blocks, or mark the form complete."""
         typed = self.typed_buffer(ref)
-        event, current = self._lookup(ref.event, ref.form)
+        _event, current = self._lookup(ref.event, ref.form)
         self.ctx.require(self._form_perm(current), subject=ref.subject)
-        with self.ctx.write() as tx:
-            session = tx.session
-            subject, instance, form, state = self._load(session, ref, event, current)
+        # Kept for the next save only when it succeeds: then no typed text was put in the state (any would have
+        # blocked completion, and a refusal drops the form).
+        with self._editing(ref) as (tx, ed):
+            form, state = ed.form, ed.state
             # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
             unsaved: list[Issue] = []
             for key, (text, unit) in typed.items():
@@ -550,21 +476,24 @@ class DataEntry:
             blockers = state.blockers() + unsaved
             if blockers:
                 raise FormIncomplete(blockers)
-            instance = self._ensure_instance(tx, subject, event, form)
-            status = FormStatus(instance.status)
+            instance_id = self._ensure_instance(tx, ed)
+            status = ed.status
             if status.completed or status is FormStatus.LOCKED:
                 return NO_CHANGES
             # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
+            conn = tx.session.connection()
             for key in state.hidden_with_value():
-                row = reads.item_value(session, instance.id, key)
+                row = ed.stored.get(key)
                 if row is None:
                     continue
-                old = _describe(row.value, row.unit, row.missing_code, row.missing_reason)
-                row.value = row.unit = row.canonical = row.missing_code = row.missing_reason = row.confirmed = None
+                old = _describe(row[0], row[1], row[2], row[3])
+                editing.store_value(conn, ed, key, (None, None, None, None, None), canonical=None,
+                                    now=self.ctx.now(), user_id=self.ctx.actor.user_id)
                 tx.audit(Action.DATA_ENTRY, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
                          repeat_key=f"{key[0]}:{key[1]}", old_value=old, new_value=None,
                          reason="not applicable (condition not met) at completion")
-            self._set_status(tx, subject, event, form, instance, FormStatus.COMPLETE, "all checks passed")
+            _ = instance_id
+            self._set_status(tx, ed, FormStatus.COMPLETE, "all checks passed")
         return tx.changes
 
 

@@ -3,8 +3,11 @@ database (every export, print and backup is audited)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,9 +90,37 @@ def _losses(conn: Any) -> tuple[dict[str, object], ...]:
     return tuple(out)
 
 
+class CheckStopped(Exception):
+    """A check was stopped because the program is closing (``Integrity.stop_checks``)."""
+
+
 class Integrity:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self._running: Any = None  # the connection of a check in progress
+        self._stopped = False
+
+    def _go_on(self, _records: int = 0) -> None:
+        if self._stopped:
+            raise CheckStopped
+
+    def stop_checks(self) -> None:
+        """The program is closing: a check running in the background stops now (its connection is interrupted)
+        instead of holding the exit until it has read the whole file."""
+        self._stopped = True
+        conn = self._running
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.interrupt()
+
+    def check_after_sign_in(self) -> IntegrityReport:
+        """The full check the opening no longer does (it checks in constant time): every page, the whole chain and
+        its signatures against the anchor, and the data replayed against the trail, run in the background after each
+        sign-in whatever the user's role, its result shown on the status bar and audited. At low priority."""
+        self.ctx.check_session()
+        with contextlib.suppress(OSError, AttributeError):  # a lower priority for this thread only (Linux)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        return self._check(full=False, what="check after sign-in: ")
 
     def audit_trail(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRecord]:
         self.ctx.require(Perm.VIEW_AUDIT)
@@ -138,16 +169,30 @@ class Integrity:
                progress: Callable[[int], None] | None = None, recheck_signatures: bool = False) -> IntegrityReport:
         """SQLCipher page check, SQLite structure check, the audit chain and its authors' signatures, the key-file
         anchor, the receipts given, and the stored data replayed against the trail. The check is audited."""
-        ctx = self.ctx
-        ctx.require(Perm.VERIFY_AUDIT)
+        self.ctx.require(Perm.VERIFY_AUDIT)
         loaded = [receipts_mod.load(Path(p)) for p in receipts]  # unreadable receipt: one clear line, nothing done
+        return self._check(full=full, what="", loaded=loaded, progress=progress,
+                           recheck_signatures=recheck_signatures)
+
+    def _check(self, *, full: bool, what: str, loaded: Sequence[Any] = (),
+               progress: Callable[[int], None] | None = None, recheck_signatures: bool = False) -> IntegrityReport:
+        ctx = self.ctx
+        self._stopped = False
+
+        def step(records: int) -> None:
+            self._go_on(records)
+            if progress is not None:
+                progress(records)
+
         conn = ctx.store.raw_connection()
+        self._running = conn
         try:
-            problems = tuple(integrity_problems(conn, full=full))
+            problems = tuple(integrity_problems(conn, full=full, between=self._go_on))
+            self._go_on()
             replay = Replay()
             checkpoint = None if recheck_signatures else self._checkpoint(conn)
             verifier = audit.TrailVerifier(ctx.site.keyfile.audit_anchor, checkpoint, replay)
-            result = audit.verify_connection(conn, progress=progress, verifier=verifier)
+            result = audit.verify_connection(conn, progress=step, verifier=verifier)
             losses = _losses(conn) if not problems else ()
             unexplained, total = replay.compare(conn) if result.ok and not problems else ([], 0)
             anchor_problems = tuple(receipts_mod.check_anchor(conn, ctx.site.keyfile.audit_anchor,
@@ -156,9 +201,12 @@ class Integrity:
                 anchor_problems += tuple(self._signature_rows(verifier.directory))
             receipt_problems = tuple(p for r in loaded for p in receipts_mod.check(conn, r, ctx.site.keyfile.db_id))
         finally:
+            self._running = None
             conn.close()
         report = IntegrityReport(problems, result, losses, tuple(unexplained), total, anchor_problems,
                                  receipt_problems, len(loaded))
+        if ctx.site.store is None:  # the site was closed while this ran in the background: nothing to record
+            return report
         if report.ok:
             detail = f"ok; signatures checked through #{result.last_id} {result.last_hash}"
         elif problems:
@@ -171,7 +219,7 @@ class Integrity:
             detail = f"{total} stored item(s) the trail does not explain, first: {unexplained[0].line()}"[:1000]
         else:
             detail = "; ".join((*anchor_problems, *receipt_problems))[:1000]
-        ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{result.records} records checked: {detail}")
+        ctx.audit_alone(Action.AUDIT_VERIFY, detail=f"{what}{result.records} records checked: {detail}")
         if report.ok:
             ctx.site.anchor_audit()
         return report

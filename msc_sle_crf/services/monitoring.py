@@ -192,11 +192,14 @@ class Monitoring:
             instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
                 return {}
+            verifications = session.execute(select(ItemVerification).where(
+                ItemVerification.instance_id == instance.id).order_by(ItemVerification.id)).scalars().all()
+            if not verifications:  # most forms: the values need not be read (a form opens faster)
+                return {}
             values = {(v.group_id, v.row_no, v.item_id): v for v in session.execute(
                 select(ItemValue).where(ItemValue.instance_id == instance.id)).scalars()}
             out: dict[CellKey, bool] = {}
-            for v in session.execute(select(ItemVerification).where(ItemVerification.instance_id == instance.id)
-                                     .order_by(ItemVerification.id)).scalars():
+            for v in verifications:
                 key = (v.group_id, v.row_no, v.item_id)
                 out[key] = v.value_hash == value_hash(values.get(key))
             return out

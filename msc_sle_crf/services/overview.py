@@ -7,9 +7,10 @@ visits, forms and items read here are the study's bindings (study.yaml), not ids
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +38,17 @@ class SubjectRow:
     overdue: bool = False
 
 
+@dataclass
+class _Inputs:
+    """One subject as the list reads it (see ``Overview.subject_rows``)."""
+
+    info: SubjectInfo
+    statuses: dict[tuple[str, str], str] = field(default_factory=dict)
+    dates: dict[str, dt.date] = field(default_factory=dict)
+    day0: dt.date | None = None
+    end_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class SubjectOverview:
     subject: SubjectInfo
@@ -53,56 +65,108 @@ class Overview:
         anchor = study.meta.anchor
         assert anchor is not None, "study.yaml declares where day 0 comes from (anchor)"
         self.day0 = Day0(anchor.event, anchor.form, anchor.item)
+        self._model: dict[int, _Inputs] | None = None  # the subject list's read model (subject_rows)
+        self._rows: dict[int, tuple[dt.date, SubjectRow]] = {}
+        self._model_lock = threading.Lock()  # read at sign-in in the background, then by the screen
+        self._generation = -1  # the store's generation the model was last brought up to
 
     def _today(self) -> dt.date:
         return self.ctx.local_now().date()
 
-    def subject_rows(self) -> list[SubjectRow]:
-        """Every subject with its next action (three queries, whatever the number of subjects)."""
+    def subject_rows(self, *, changed: Iterable[str] | None = None) -> list[SubjectRow]:
+        """Every subject with its next action, from a read model kept by this service: read whole the first time
+        (three grouped queries, whatever the number of subjects), then only the ``changed`` subjects are read again
+        (what a write's change record names). ``None``: as it is if nothing was written since (``Store.generation``),
+        else read whole again. A row is computed again when its subject's data changed or the day did (overdue
+        visits)."""
         self.ctx.require(Perm.VIEW_DATA)
         today = self._today()
+        store = self.ctx.store
+        with self._model_lock:
+            if changed is None and self._model is not None and self._generation == store.generation:
+                pass  # nothing was written since it was read: as it is
+            elif self._model is None or changed is None:
+                self._model = self._read_inputs(None)
+                self._rows.clear()
+            else:
+                numbers = set(changed)
+                if numbers:
+                    fresh = self._read_inputs(numbers)
+                    for sid in [sid for sid, i in self._model.items() if i.info.subject_number in numbers]:
+                        self._model.pop(sid)
+                        self._rows.pop(sid, None)
+                    self._model.update(fresh)
+            self._generation = store.generation
+            out = []
+            for sid, inputs in sorted(self._model.items(), key=lambda kv: kv[1].info.subject_number):
+                cached = self._rows.get(sid)
+                if cached is None or cached[0] != today:
+                    cached = (today, self._row(inputs, today))
+                    self._rows[sid] = cached
+                out.append(cached[1])
+            return out
+
+    def _row(self, inputs: _Inputs, today: dt.date) -> SubjectRow:
+        eos = self.study.bindings.end_of_study
+        plans = plan(self.study, inputs.day0, inputs.statuses, inputs.dates, today)
+        ended = inputs.statuses.get((eos.event or "", eos.form)) == FormStatus.COMPLETE
+        action = next_action(plans, ended=ended, reason=self._reason(inputs.end_reason))
+        if inputs.info.status == "locked":
+            action = L("Locked (end of study)", "Verrouillé (fin d'étude)")
+        return SubjectRow(inputs.info, action,
+                          sum(1 for p in plans if p.state in (VisitState.DONE, VisitState.DONE_OUT_OF_WINDOW)),
+                          len(plans), any(p.state is VisitState.OVERDUE for p in plans))
+
+    def _read_inputs(self, numbers: set[str] | None) -> dict[int, _Inputs]:
+        """What the list computes from, per subject id: statuses, visit dates, day 0, end-of-study reason. Grouped
+        in SQL (one row per subject and visit), on the read connection's page cache."""
         bindings = self.study.bindings
         eos = bindings.end_of_study
         date_items = bindings.visit_date_items
+        wanted = sorted({*date_items, self.day0.item, eos.reason})
+        where, args = "", []
+        # Only placeholders are pasted into these statements (their number), never a value.
+        only = f" WHERE subject_number IN ({','.join('?' * len(numbers))})" if numbers else ""
         with self.ctx.read() as session:
-            subjects = session.execute(select(Subject).order_by(Subject.subject_number)).scalars().all()
-            statuses: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
-            for sid, event, form, status in session.execute(select(
-                    FormInstance.subject_id, FormInstance.event_id, FormInstance.form_id, FormInstance.status)):
-                statuses[sid][(event, form)] = status
-            found: dict[int, dict[str, dict[str, dt.date]]] = defaultdict(lambda: defaultdict(dict))
-            day0: dict[int, dt.date] = {}
-            end_reason: dict[int, str] = {}
-            wanted = {*date_items, self.day0.item, eos.reason}
-            for sid, event, form, item, value in session.execute(
-                    select(FormInstance.subject_id, FormInstance.event_id, FormInstance.form_id, ItemValue.item_id,
-                           ItemValue.value)
-                    .join(ItemValue, ItemValue.instance_id == FormInstance.id)
-                    .where(ItemValue.item_id.in_(wanted), ItemValue.value.is_not(None))):
-                if (event, form, item) == (eos.event, eos.form, eos.reason):
-                    end_reason[sid] = str(value)
-                    continue
-                try:
-                    date = dt.date.fromisoformat(str(value)[:10])
-                except ValueError:
-                    continue
-                found[sid][event].setdefault(item, date)
-                if (event, form, item) == (self.day0.event, self.day0.form, self.day0.item):
-                    day0[sid] = date
-            rows = []
-            for s in subjects:
-                dates = {event: next(by_item[i] for i in date_items if i in by_item)
-                         for event, by_item in found[s.id].items() if any(i in by_item for i in date_items)}
-                plans = plan(self.study, day0.get(s.id), statuses[s.id], dates, today)
-                ended = statuses[s.id].get((eos.event or "", eos.form)) == FormStatus.COMPLETE
-                action = next_action(plans, ended=ended, reason=self._reason(end_reason.get(s.id)))
-                if s.status == "locked":
-                    action = L("Locked (end of study)", "Verrouillé (fin d'étude)")
-                rows.append(SubjectRow(SubjectInfo.of(s), action,
-                                       sum(1 for p in plans if p.state in (VisitState.DONE,
-                                                                           VisitState.DONE_OUT_OF_WINDOW)),
-                                       len(plans), any(p.state is VisitState.OVERDUE for p in plans)))
-            return rows
+            conn = session.connection()
+            subjects = conn.exec_driver_sql(_SUBJECTS + only, tuple(sorted(numbers or ()))).all()
+            out = {int(r[0]): _Inputs(SubjectInfo(*r[1:])) for r in subjects}
+            if numbers is not None:
+                if not out:
+                    return out
+                where = f" AND fi.subject_id IN ({','.join('?' * len(out))})"
+                args = list(out)
+            for sid, event, packed in conn.exec_driver_sql(_STATUSES.format(where=where), tuple(args)).all():
+                inputs = out.get(int(sid))
+                if inputs is not None:
+                    for part in str(packed).split("\x1e"):
+                        form, _, status = part.partition("\x1f")
+                        inputs.statuses[(str(event), form)] = status
+            for sid, event, packed in conn.exec_driver_sql(
+                    _VALUES.format(items=",".join("?" * len(wanted)), where=where), (*wanted, *args)).all():
+                inputs = out.get(int(sid))
+                if inputs is not None:
+                    self._take_values(inputs, str(event), str(packed), date_items)
+        return out
+
+    def _take_values(self, inputs: _Inputs, event: str, packed: str, date_items: tuple[str, ...]) -> None:
+        eos = self.study.bindings.end_of_study
+        by_item: dict[str, dt.date] = {}
+        for part in packed.split("\x1e"):
+            form, item, value = [*part.split("\x1f"), "", ""][:3]
+            if (event, form, item) == (eos.event, eos.form, eos.reason):
+                inputs.end_reason = value
+                continue
+            try:
+                date = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+            by_item.setdefault(item, date)
+            if (event, form, item) == (self.day0.event, self.day0.form, self.day0.item):
+                inputs.day0 = date
+        visit_date = next((by_item[i] for i in date_items if i in by_item), None)
+        if visit_date is not None:
+            inputs.dates[event] = visit_date
 
     def load(self, session: Session, subject: Subject) -> tuple[dict[tuple[str, str], FormData],
                                                                 dict[tuple[str, str], FormStatus]]:
@@ -155,6 +219,15 @@ class Overview:
                 return c.label.as_l()
         return None
 
+
+# The subject list's reads, one row per subject (and visit), grouped in SQL: char(31) separates fields, char(30)
+# entries.
+_SUBJECTS = "SELECT id, subject_number, initials, birth_year, sex, status, created_utc FROM subject"
+_STATUSES = ("SELECT fi.subject_id, fi.event_id, group_concat(fi.form_id || char(31) || fi.status, char(30)) "
+             "FROM form_instance fi WHERE 1 = 1{where} GROUP BY fi.subject_id, fi.event_id")
+_VALUES = ("SELECT fi.subject_id, fi.event_id, group_concat(fi.form_id || char(31) || iv.item_id || char(31) "
+           "|| iv.value, char(30)) FROM item_value iv JOIN form_instance fi ON fi.id = iv.instance_id "
+           "WHERE iv.item_id IN ({items}) AND iv.value IS NOT NULL{where} GROUP BY fi.subject_id, fi.event_id")
 
 # The columns of a stored value the scores need (plain rows, not ORM objects: a study has tens of thousands).
 _CELL = (ItemValue.instance_id, ItemValue.group_id, ItemValue.row_no, ItemValue.item_id, ItemValue.value,

@@ -15,7 +15,6 @@ from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf import sign
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
@@ -111,6 +110,8 @@ class Printing:
     def _sign(self, pdf: bytes, what: str) -> bytes:
         """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's
         reason carries the trail head, so the PDF is also a receipt (``verify --receipt``)."""
+        from msc_sle_crf.pdf import sign  # pyHanko loads when something is signed, not with every command
+
         cert_pem = self.personal_certificate()
         ca_pem = ensure_ca(self.ctx)
         key = self.ctx.site.signer(self.ctx.actor.username).keys.pdf

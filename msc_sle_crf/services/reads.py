@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.errors import Msg, ValidationError
@@ -73,6 +74,20 @@ def definition(session: Session, form_hash: str, current: FormDef | None = None)
         snap = session.get(FormDefinitionSnapshot, form_hash)
         assert snap is not None, "form instance without its definition"
         found = FormDef.model_validate_json(snap.definition_json)
+        _DEFINITIONS[form_hash] = found
+    return found
+
+
+def definition_by_hash(conn: Connection, form_hash: str, current: FormDef | None = None) -> FormDef:
+    """``definition`` through a plain connection (the write path reads no ORM objects)."""
+    if current is not None and current.content_hash() == form_hash:
+        return current
+    found = _DEFINITIONS.get(form_hash)
+    if found is None:
+        row = conn.exec_driver_sql("SELECT definition_json FROM form_definition WHERE content_hash = ?",
+                                   (form_hash,)).first()
+        assert row is not None, "form instance without its definition"
+        found = FormDef.model_validate_json(row[0])
         _DEFINITIONS[form_hash] = found
     return found
 

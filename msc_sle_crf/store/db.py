@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from sqlalchemy.pool import QueuePool
 from msc_sle_crf.errors import KeyFileError, Msg, StoreError
 
 PAGE_SIZE = 4096  # SQLCipher 4 default
+# The read connections' page cache (decrypted pages): SQLite's default is 2 MiB; the subject list of a 2,000-subject
+# trial reads its visit dates 4x faster with 32 MiB (measured: benchmarks/bench_study.py). At most a few MiB are
+# held for a small trial: the cache fills only with what is read.
+READ_CACHE_KIB = 32 * 1024
 PLAIN_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -37,14 +41,16 @@ def raw_key_pragma(key: bytes, salt: bytes | None = None) -> str:
     return f"PRAGMA key = \"x'{key.hex()}{salt.hex() if salt else ''}'\""
 
 
-def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same_thread: bool = True) -> Any:
+def connect_raw(path: Path, key: bytes, salt: bytes | None = None, *, check_same_thread: bool = True,
+                synchronous: str = "FULL") -> Any:
     """A keyed sqlcipher3 DBAPI connection in autocommit mode (BEGIN is issued explicitly)."""
     conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=15)
     conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher otherwise prints to stderr on a bad page
     conn.execute(raw_key_pragma(key, salt))
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA temp_store = MEMORY")  # no temporary files on disk
-    conn.execute("PRAGMA synchronous = FULL")  # a committed write survives a power cut
+    # FULL: a committed write survives a power cut. NORMAL only while a new site is built aside (Store.building).
+    conn.execute("PRAGMA synchronous = " + {"FULL": "FULL", "NORMAL": "NORMAL"}[synchronous])
     return conn
 
 
@@ -141,11 +147,19 @@ def _space_note(path: Path, text_: str) -> str:
     return f" ({os.strerror(errno.ENOSPC)}: {free:,} bytes free in {path.parent})"
 
 
-def integrity_problems(conn: Any, *, full: bool = True) -> list[str]:
-    """SQLCipher page HMACs, then SQLite's own structure check. Empty list means healthy."""
+def sqlcipher_error() -> type[Exception]:
+    """The driver's error class (for callers that use a raw connection without importing the driver)."""
+    return sqlcipher.Error  # type: ignore[no-any-return]
+
+
+def integrity_problems(conn: Any, *, full: bool = True, between: Callable[[], None] | None = None) -> list[str]:
+    """SQLCipher page HMACs, then SQLite's own structure check. Empty list means healthy. ``between`` runs between
+    the two passes (it may raise to stop: the first pass cannot be interrupted, the second can)."""
     problems = [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
     if problems:
         return problems
+    if between is not None:
+        between()
     pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
     rows = [str(row[0]) for row in conn.execute(pragma).fetchall()]
     return [] if rows == ["ok"] else rows
@@ -159,16 +173,30 @@ class Store:
         self._key = key
         self._salt = salt
         self._write_lock = threading.RLock()
+        self._synchronous = "FULL"
         self.write_engine = self._make_engine(immediate=True)
         self.read_engine = self._make_engine(immediate=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Moves on at every commit that may have changed data (any commit on the write engine, except those of
+        # ``write(data=False)``): what this process keeps in memory from the database (form states being edited)
+        # is valid only for the generation it was read at. One process per database (the instance lock).
+        self.generation = 0
+        self._quiet = False
+        event.listen(self.write_engine, "commit", self._committed)
+
+    def _committed(self, _conn: Any) -> None:
+        if not self._quiet:
+            self.generation += 1
 
     def _make_engine(self, *, immediate: bool) -> Engine:
         path, key, salt = self.path, self._key, self._salt
 
         def creator() -> Any:
-            return connect_raw(path, key, salt, check_same_thread=False)
+            conn = connect_raw(path, key, salt, check_same_thread=False, synchronous=self._synchronous)
+            if not immediate:  # reads of whole lists (subjects, outcomes) decrypt each page once, not at every pass
+                conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+            return conn
 
         engine = create_engine(
             "sqlite+pysqlite://",
@@ -196,14 +224,18 @@ class Store:
         return self._salt
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
-        """One unit of work: everything inside commits together or not at all."""
+    def write(self, *, data: bool = True) -> Iterator[Session]:
+        """One unit of work: everything inside commits together or not at all. ``data=False``: it touches no
+        clinical data or form state (a typing buffer, an audit record alone), so ``generation`` stays."""
         with self._write_lock, self._write_sessions() as session:
+            quiet, self._quiet = self._quiet, not data
             try:
                 with session.begin():
                     yield session
             except DBAPIError as exc:
                 raise translate_db_error(exc, self.path) from exc
+            finally:
+                self._quiet = quiet
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -214,13 +246,36 @@ class Store:
             except DBAPIError as exc:
                 raise translate_db_error(exc, self.path) from exc
 
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """While a new site is built aside (``Site.initialize``'s work folder: discarded whole if anything stops
+        it), commits are not flushed one by one; the checkpoint at the end flushes the finished database before it
+        is moved into place. Back to FULL afterwards."""
+        with self._write_lock:
+            self._synchronous = "NORMAL"
+            self.write_engine.dispose()
+            self.read_engine.dispose()
+        try:
+            yield
+            self.checkpoint()  # through a connection with synchronous=FULL: the finished database is flushed
+        finally:
+            with self._write_lock:
+                self._synchronous = "FULL"
+                self.write_engine.dispose()
+                self.read_engine.dispose()
+
     def raw_connection(self) -> Any:
         """A fresh keyed DBAPI connection, for bulk reads (audit verification) and backups."""
         return connect_raw(self.path, self._key, self._salt)
 
     def checkpoint(self) -> None:
-        with self.write_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Everything in the WAL into the database file, flushed (a connection outside any transaction: inside one,
+        SQLite refuses to checkpoint)."""
+        conn = self.raw_connection()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -247,15 +302,18 @@ def create_database_file(path: Path, key: bytes, salt: bytes | None = None) -> N
         os.umask(old_umask)
 
 
-def open_checked(path: Path, key: bytes, salt: bytes | None = None, *, full_check: bool = False) -> Store:
-    """Open with the key and check that every page decrypts and the structure holds."""
+def open_checked(path: Path, key: bytes, salt: bytes | None = None, *, pages: bool = False,
+                 full_check: bool = False) -> Store:
+    """Open with the key: the first page must decrypt (a wrong key or a foreign file is refused here) and the schema
+    must read. In constant time: every page is checked (``pages=True``, O(size), ~14 ms per MB) by ``verify``, by
+    backups and by the check run in the background after sign-in, not at every opening."""
     try:
         conn = connect_raw(path, key, salt)
     except sqlcipher.Error as exc:
         raise translate_db_error(exc, path) from None
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        problems = integrity_problems(conn, full=full_check)
+        conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        problems = integrity_problems(conn, full=full_check) if pages else []
     except sqlcipher.Error as exc:
         raise translate_db_error(exc, path) from None
     finally:
@@ -263,6 +321,12 @@ def open_checked(path: Path, key: bytes, salt: bytes | None = None, *, full_chec
     if problems:
         raise StoreError(Msg.DB_CORRUPT, path=str(path), detail="; ".join(problems[:3]))
     return Store(path, key, salt)
+
+
+def missing_tables(conn: Any, expected: set[str]) -> list[str]:
+    """The tables of the schema this program expects that the file lacks (a damaged or foreign schema)."""
+    present = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return sorted(expected - present)
 
 
 def copy_encrypted(src_conn: Any, dest: Path, key: bytes, salt: bytes | None = None) -> None:

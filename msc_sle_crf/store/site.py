@@ -53,8 +53,11 @@ from msc_sle_crf.store.db import (
     check_db_path,
     check_pairing,
     create_database_file,
+    missing_tables,
     open_checked,
     precheck_file,
+    sqlcipher_error,
+    translate_db_error,
 )
 from msc_sle_crf.store.head import HeadWriter
 from msc_sle_crf.store.head import read as read_head
@@ -148,6 +151,8 @@ class Site:
         self._last_signer: Signer | None = None
         self.rekey_completed = False  # an interrupted rotation: the database opened with the journal's new key
         self.binding_epoch = 0  # raised whenever this program binds keys in the trail (cached directories expire)
+        # The newest audit records as re-checked when the database was opened (None: not opened yet).
+        self.opening_check: audit.VerifyResult | None = None
 
     # ----- opening -----------------------------------------------------------------------------------------
     @classmethod
@@ -237,7 +242,9 @@ class Site:
             site, actor, recovery_code = cls._build(work_db, lock, clock, workstation, admin_username, full_name,
                                                     admin_password, settings, training, kdf)
             if finish is not None:
-                finish(site, actor)
+                assert site.store is not None
+                with site.store.building():  # nothing here is durable before the move anyway
+                    finish(site, actor)
             site._close_store()
             journal = J.Journal.begin(db_path, "init", {"workdir": str(workdir)}, iso_utc(clock.now()))
             J.run_moves([{"from": str(KeySlotFile.path_for(work_db)), "to": str(keyfile_path)},
@@ -460,6 +467,9 @@ class Site:
         if self.store is None:
             salt = bytes.fromhex(self.keyfile.db_salt_hex)
             try:
+                # In constant time (issue 13): the key, the header and the schema (open_checked), the newest audit
+                # records read before anything is written (_check_audit_tail), the tables once the schema is
+                # current. Every page and the whole chain are checked by verify, backups and the check after sign-in.
                 store = open_checked(self.db_path, key, salt)
             except StoreError:
                 if alternative is None:
@@ -468,6 +478,7 @@ class Site:
             self.rekey_completed = alternative is not None and store.key == alternative
             self.store = store
             try:
+                self._check_audit_tail()
                 # An interrupted step is finished first (it only needs the tables of the first schema), then the
                 # schema is brought up to date (itself a journaled step).
                 if self._pending_step is not None and current_revision(store) in known_revisions():
@@ -476,6 +487,7 @@ class Site:
                     self._recover_with_store(signer if current_revision(store) == head_revision() else None)
                 self.upgrade_backup = ensure_current(store, stamp=self.clock.now().strftime("%Y%m%dT%H%M%SZ"))
                 self._check_trail_head(signer)
+                self._check_tables()
             except BaseException:
                 self.store = None
                 store.close()
@@ -483,6 +495,40 @@ class Site:
         elif self.store.key not in (key, alternative):  # the key file unwrapped a different key: not this site's
             raise KeyFileError(Msg.KEYFILE_MISMATCH, path=str(self.keyfile.path))
         return self.store
+
+    def _check_audit_tail(self) -> None:
+        """The newest audit records read and re-checked (content, hashes, links) before anything is written: pages
+        that cannot be read refuse the file (DB_CORRUPT); records that do not hold are kept in ``opening_check`` and
+        shown at once (status bar, command line) while the user can still run ``verify`` to see everything. The
+        anchor in the key file is compared by the full checks (after a crash that damaged the WAL it may be ahead of
+        the trail, which the trail-head check records)."""
+        store = self.store
+        assert store is not None
+        conn = store.raw_connection()
+        try:
+            has_trail = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_event'"
+                                     ).fetchone() is not None
+            self.opening_check = audit.verify_tail(conn) if has_trail else None
+        except sqlcipher_error() as exc:
+            raise translate_db_error(exc, self.db_path) from None
+        finally:
+            conn.close()
+
+    def _check_tables(self) -> None:
+        """Every table of the current schema is there (a damaged or foreign schema is refused)."""
+        from msc_sle_crf.store.tables import Base
+
+        store = self.store
+        assert store is not None
+        conn = store.raw_connection()
+        try:
+            missing = missing_tables(conn, set(Base.metadata.tables))
+        except sqlcipher_error() as exc:
+            raise translate_db_error(exc, self.db_path) from None
+        finally:
+            conn.close()
+        if missing:
+            raise StoreError(Msg.DB_CORRUPT, path=str(self.db_path), detail="tables missing: " + ", ".join(missing))
 
     def _close_store(self) -> None:
         if self._head is not None:

@@ -1,36 +1,56 @@
-"""Application entry point: open (or create) the database, sign in, main window."""
+"""Application entry point: the sign-in window first, then (in the background) the forms and the database, then the
+main window.
+
+The sign-in window is on screen before the database layer (SQLAlchemy, Alembic, SQLCipher), the services or the
+forms are loaded: they load in the background once it has painted, while the user types a name and a password
+(``benchmarks/bench_startup.py`` times it as a whole process against a bare PySide6 window). A sign-in pressed
+before the database is open waits for it; a form set that does not compile, or a database that cannot be opened,
+ends the program with one clear message, as before.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.i18n import L, Lang, current_lang, set_lang
 from msc_sle_crf.locations import default_demo_db
 
 if TYPE_CHECKING:
     from msc_sle_crf.formdef.definitions import StudyDef
     from msc_sle_crf.services import Site, Workspace
+    from msc_sle_crf.ui.login import LoginWindow
     from msc_sle_crf.ui.main_window import MainWindow
 
 
 class App:
     """Holds the site and switches between the sign-in window and the main window."""
 
-    def __init__(self, site: Site, *, idle_ms: int | None = None, study: StudyDef | None = None) -> None:
+    def __init__(self, site: Site | None, *, idle_ms: int | None = None, study: StudyDef | None = None,
+                 login: LoginWindow | None = None) -> None:
         from msc_sle_crf.ui.login import LoginWindow
 
         self.site = site
         self.study = study
         self.idle_ms = idle_ms
-        self.login = LoginWindow(site, study=study)
+        self.login = login if login is not None else LoginWindow(site, study=study)
         self.login.signed_in.connect(self._signed_in)
         self.main: MainWindow | None = None
 
     def start(self) -> None:
         self.login.show()
+
+    def opened(self, site: Site, study: StudyDef) -> None:
+        """The site and the forms, loaded in the background after the sign-in window was shown."""
+        self.site, self.study = site, study
+        self.login.set_site(site, study)
 
     def _signed_in(self, ws: Workspace) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
@@ -52,22 +72,93 @@ class App:
         self.login.show()
 
 
-def ensure_demo(db: Path) -> None:
+class _Relay(QObject):
+    """Carries the start-up's progress from the background thread to the window (a queued signal)."""
+
+    said = Signal(str)
+
+
+def ensure_demo(db: Path, study: StudyDef | None = None, progress: Callable[[L], None] | None = None) -> None:
     if db.exists():
         return
     from msc_sle_crf.services.demo import create_demo, demo_accounts_text
 
-    create_demo(db).close()
+    create_demo(db, study=study, progress=progress).close()
     print(demo_accounts_text(db))
+
+
+def training_flag(db: Path) -> bool:
+    """Whether the database is a TRAINING one, as its key file says, read without checking it (only to show the
+    banner before the site is opened; the checked key file decides once it is, see ``LoginWindow.set_site``)."""
+    try:
+        with open(f"{db}.keys", "rb") as fh:
+            document = json.loads(fh.read(1 << 20))
+        return isinstance(document, dict) and document.get("training") is True
+    except (OSError, ValueError):
+        return False
+
+
+def open_site(db: Path, creating: bool, progress: Callable[[L], None] | None = None) -> tuple[Site, StudyDef]:
+    """The start-up's heavy part (a background thread): the forms compiled (or read from the cache), the TRAINING
+    database made on a first start (``progress``: its steps), the site opened."""
+    from msc_sle_crf.formdef import load_study
+    from msc_sle_crf.services import Site
+
+    study = load_study()
+    if creating:
+        ensure_demo(db, study, progress)
+    return Site.open(db), study
+
+
+def on_first_paint(window: Any, action: Callable[[], None]) -> None:
+    """``action`` once ``window`` has painted for the first time (then the event loop goes on)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        done = False
+
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not self.done:
+                self.done = True
+                QTimer.singleShot(0, action)
+            return False
+
+    hook = FirstPaint(window)
+    window.installEventFilter(hook)
+    window._first_paint_hooks = [*getattr(window, "_first_paint_hooks", []), hook]  # kept alive with the window
+
+
+def exit_after_first_paint(window: Any) -> None:
+    """Start-up benchmark (benchmarks/bench_startup.py): with MSC_SLE_CRF_EXIT_AFTER_PAINT set, the process ends as
+    soon as ``window`` has painted once (the same hook ends its floor, a bare PySide6 window)."""
+    if os.environ.get("MSC_SLE_CRF_EXIT_AFTER_PAINT"):
+        def end() -> None:
+            print("painted", flush=True)
+            os._exit(0)
+
+        on_first_paint(window, end)
+
+
+def refusal(exc: BaseException) -> tuple[str, str, int]:
+    """(title, message, exit status) for what stops the program at start-up."""
+    from msc_sle_crf.errors import Msg
+    from msc_sle_crf.formdef import FormSetError, default_forms_dir
+    from msc_sle_crf.ui.common import error_text, tr
+
+    if isinstance(exc, FormSetError):  # the app refuses to start on an invalid form set, and says why
+        text = Msg.FORMS_INVALID.render(path=default_forms_dir(), count=len(exc.errors),
+                                        errors="\n".join(str(e) for e in exc.errors[:30]))
+        return tr("Invalid form definitions", "Définitions de formulaires invalides"), text, 2
+    if isinstance(exc, CrfError):
+        return tr("Cannot open the database", "Impossible d'ouvrir la base"), exc.message(), exc.exit_code
+    return tr("Cannot start", "Démarrage impossible"), error_text(exc), 70
 
 
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from msc_sle_crf.errors import Msg
-    from msc_sle_crf.formdef import FormSetError, default_forms_dir, load_study
-    from msc_sle_crf.services import Site
-    from msc_sle_crf.ui.common import STYLE, tr
+    from msc_sle_crf.ui.common import STYLE, run_in_background
+    from msc_sle_crf.ui.login import LoginWindow
 
     if lang:
         set_lang(Lang(lang))
@@ -76,26 +167,38 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     app.setApplicationName("MSC-SLE eCRF")
     app.setStyle("Fusion")
     app.setStyleSheet(STYLE)
-    try:  # the app refuses to start on an invalid form set, and says why
-        study = load_study()
-    except FormSetError as exc:
-        text = Msg.FORMS_INVALID.render(path=default_forms_dir(), count=len(exc.errors),
-                                        errors="\n".join(str(e) for e in exc.errors[:30]))
+    creating = db is None and not default_demo_db().exists()
+    db = Path(db) if db is not None else default_demo_db()
+    login = LoginWindow(None, db_path=db, training=creating or training_flag(db))
+    shell = App(None, login=login)
+    relay = _Relay(login)  # the background thread's progress, shown by the window's thread
+    relay.said.connect(login.show_progress)
+    creating_text = L("Creating the TRAINING database (first start)", "Création de la base de FORMATION (premier "
+                      "démarrage)")
+    if creating:
+        login.show_progress(creating_text.get() + "…")
+
+    def failed(exc: BaseException) -> None:
+        title, text, code = refusal(exc)
         print(f"msc-sle-crf: {text}", file=sys.stderr)
-        QMessageBox.critical(None, tr("Invalid form definitions", "Définitions de formulaires invalides"), text)
-        return 2
-    try:
-        if db is None:
-            db = default_demo_db()
-            ensure_demo(db)
-        site = Site.open(db)
-    except CrfError as exc:
-        QMessageBox.critical(None, tr("Cannot open the database", "Impossible d'ouvrir la base"), exc.message())
-        print(f"msc-sle-crf: {exc.message()}", file=sys.stderr)
-        return exc.exit_code
-    shell = App(site, study=study)
+        QMessageBox.critical(None, title, text)
+        app.exit(code)
+
+    def opened(result: tuple[Site, StudyDef]) -> None:
+        shell.opened(*result)
+        if creating:
+            login.show_progress("")
+
     shell.start()
+    exit_after_first_paint(login)
+    on_first_paint(login, lambda: run_in_background(
+        lambda: open_site(db, creating, lambda step: relay.said.emit(f"{creating_text.get()} : {step.get()}…"
+                                                                     if current_lang() is Lang.FR else
+                                                                     f"{creating_text.get()}: {step.get()}…")),
+        opened, failed))
     try:
         return int(app.exec())
     finally:
-        site.close()
+        if shell.site is not None:
+            shell.site.close()
+        login.close()

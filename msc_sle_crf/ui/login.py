@@ -1,6 +1,14 @@
-"""Sign-in screen: nothing secret is listed (no user names), except the published accounts of a TRAINING base."""
+"""Sign-in screen: nothing secret is listed (no user names), except the published accounts of a TRAINING base.
+
+It is the first thing a user sees, so it loads nothing heavy: no database layer, no forms. At start-up it is shown
+before the site is opened (``set_site`` once it is, in the background); a sign-in asked before that waits for it.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -14,21 +22,30 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
-from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.access import Perm
+from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
-from msc_sle_crf.services import Site, Workspace
-from msc_sle_crf.services.demo import DEMO_ACCOUNTS
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
+
+if TYPE_CHECKING:
+    from msc_sle_crf.formdef.definitions import StudyDef
+    from msc_sle_crf.services import Site, Workspace
 
 
 class LoginWindow(QWidget):
     signed_in = Signal(object)  # Workspace
     language_changed = Signal()
 
-    def __init__(self, site: Site, *, study: StudyDef | None = None) -> None:
+    def __init__(self, site: Site | None = None, *, study: StudyDef | None = None, db_path: Path | None = None,
+                 training: bool = False) -> None:
         super().__init__()
         self.site = site
         self.study = study
+        # Until the site is open (start-up): its file name, and the TRAINING flag read from its key file.
+        self.db_path = site.db_path if site is not None else Path(db_path or "")
+        self.training_db = site.training if site is not None else training
+        self._waiting = False  # "Sign in" was pressed before the site was open
         self.setObjectName("login")
         self.resize(900, 640)
         outer = QVBoxLayout(self)
@@ -51,7 +68,7 @@ class LoginWindow(QWidget):
         self.training = QLabel()
         self.training.setObjectName("training")
         self.training.setWordWrap(True)
-        self.training.setVisible(site.training)
+        self.training.setVisible(self.training_db)
         form.addWidget(self.training)
         self.user_label = QLabel()
         self.user = QLineEdit()
@@ -67,6 +84,11 @@ class LoginWindow(QWidget):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         form.addWidget(self.error)
+        self.progress = QLabel()  # what the start-up is doing (a first start makes the TRAINING database)
+        self.progress.setObjectName("subtitle")
+        self.progress.setWordWrap(True)
+        self.progress.setVisible(False)
+        form.addWidget(self.progress)
         buttons = QHBoxLayout()
         self.lang_button = QPushButton()
         self.lang_button.setObjectName("lang")
@@ -97,7 +119,7 @@ class LoginWindow(QWidget):
         self.title.setText(f"{STUDY_NAME} eCRF")
         self.subtitle.setText(tr(f"Protocol {PROTOCOL_NUMBER} — Saint-Louis Hospital, Paris",
                                  f"Protocole {PROTOCOL_NUMBER} — Hôpital Saint-Louis, Paris"))
-        accounts = "\n".join(f"{u}  /  {p}" for u, _n, _r, p in DEMO_ACCOUNTS) if self.site.training else ""
+        accounts = "\n".join(f"{u}  /  {p}" for u, _n, _r, p in DEMO_ACCOUNTS) if self.training_db else ""
         self.training.setText(tr("TRAINING DATABASE — never enter real patient data.\nDemo accounts:\n",
                                  "BASE DE FORMATION — ne jamais saisir de vraies données patient.\n"
                                  "Comptes de démonstration :\n") + accounts)
@@ -105,7 +127,7 @@ class LoginWindow(QWidget):
         self.password_label.setText(tr("Password", "Mot de passe"))
         self.submit.setText(tr("Sign in", "Se connecter"))
         self.lang_button.setText("English" if current_lang() is Lang.FR else "Français")
-        self.db_label.setText(tr("Database: ", "Base : ") + self.site.db_path.name)
+        self.db_label.setText(tr("Database: ", "Base : ") + self.db_path.name)
 
     def _toggle_language(self) -> None:
         set_lang(Lang.EN if current_lang() is Lang.FR else Lang.FR)
@@ -116,7 +138,23 @@ class LoginWindow(QWidget):
         for widget in (self.user, self.password, self.submit):
             widget.setEnabled(not busy)
         if busy:
-            self.error.setText(tr("Checking…", "Vérification…"))
+            self.error.setText(tr("Checking…", "Vérification…") if self.site is not None else
+                               tr("Opening the database…", "Ouverture de la base…"))
+
+    def set_site(self, site: Site, study: StudyDef | None = None) -> None:
+        """The site, opened in the background after this window was shown: a waiting sign-in goes on."""
+        self.site, self.study = site, study
+        self.db_path, self.training_db = site.db_path, site.training
+        self.training.setVisible(site.training)
+        self.retranslate()
+        if self._waiting:
+            self._waiting = False
+            self._submit()
+
+    def show_progress(self, text: str) -> None:
+        """What the start-up is doing (creating the TRAINING database on a first start); empty: done."""
+        self.progress.setText(text)
+        self.progress.setVisible(bool(text))
 
     def _submit(self) -> None:
         username, password = self.user.text().strip(), self.password.text()
@@ -126,8 +164,20 @@ class LoginWindow(QWidget):
             return
         self._set_busy(True)
         site = self.site
+        if site is None:  # still opening: signed in as soon as it is open
+            self._waiting = True
+            return
         study = self.study
-        run_in_background(lambda: Workspace.sign_in(site, username, password, study=study), self._ok, self._failed)
+        from msc_sle_crf.services import Workspace
+
+        def sign_in() -> Workspace:
+            ws = Workspace.sign_in(site, username, password, study=study)
+            if ws.can(Perm.VIEW_DATA) and not ws.actor.must_change_password:
+                with contextlib.suppress(CrfError):  # the subject list read meanwhile: the main window shows at once
+                    ws.overview.subject_rows()
+            return ws
+
+        run_in_background(sign_in, self._ok, self._failed)
 
     def _ok(self, ws: Workspace) -> None:
         self._set_busy(False)

@@ -45,10 +45,13 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.ui import admin_actions
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
+from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
 from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea
+
+CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
 
 
 class MainWindow(QMainWindow):
@@ -98,9 +101,15 @@ class MainWindow(QMainWindow):
         self.status_site = named(QLabel(), "status_site")
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
+        self.status_integrity = IntegrityStatus(ws)  # the check run in the background after sign-in
         self.statusBar().addWidget(self.status_user)
         self.statusBar().addWidget(self.status_site, 1)
+        self.statusBar().addPermanentWidget(self.status_integrity)
         self.statusBar().addPermanentWidget(self.status_training)
+        self.integrity_timer = QTimer(self)
+        self.integrity_timer.setSingleShot(True)
+        self.integrity_timer.timeout.connect(self.check_integrity)
+        self.integrity_timer.start(CHECK_AFTER_SIGN_IN_MS)
 
         self._build_menus()
         minutes = int(ws.settings.get("idle_lock_minutes", "5"))
@@ -206,7 +215,17 @@ class MainWindow(QMainWindow):
         self._render_status()
         for strip in self.strips:
             strip.show_user(ws.actor.full_name, ws.actor.role)
+        self.status_integrity.show_state(self.ws)
         self.subjects.retranslate()
+
+    def check_integrity(self) -> None:
+        """Every page and the whole audit trail, checked in the background after sign-in (the opening checks only
+        what refuses a wrong or damaged file, in constant time); the result stays on the status bar."""
+        self.status_integrity.check(self.ws, self.ops)
+
+    @property
+    def integrity_report(self) -> IntegrityReport | None:
+        return self.status_integrity.report
 
     def _render_status(self) -> None:
         actor = self.ws.actor
@@ -464,4 +483,6 @@ class MainWindow(QMainWindow):
         if self._app is not None:
             self._app.removeEventFilter(self.modal_policy)
             self._app = None
+        self.integrity_timer.stop()
+        self.status_integrity.stop(self.ws)  # a check still reading the file must not hold the exit
         super().closeEvent(event)

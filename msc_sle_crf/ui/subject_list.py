@@ -10,7 +10,8 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Perm
-from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.changes import DATA_ACTIONS, Changes
+from msc_sle_crf.services.overview import SubjectRow
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import named, tr
 
@@ -38,6 +39,7 @@ class SubjectList(QWidget):
         layout.addWidget(self.table)
         self._actions: dict[str, tuple[str, bool]] = {}  # subject -> (next action, overdue) as last drawn
         self._infusions: dict[str, tuple[str, bool]] = {}
+        self._shown: list[tuple[tuple[str, ...], bool, int]] = []  # what each row shows
 
     def set_workspace(self, ws: Workspace) -> None:
         self.ws = ws
@@ -61,11 +63,13 @@ class SubjectList(QWidget):
         self.refresh()
 
     def on_changes(self, changes: Changes) -> None:
-        """A write happened somewhere: redraw when it touched subjects (data, states, queries, infusions)."""
+        """A write happened somewhere: the subjects it names are read again and their rows redrawn (all of them when
+        a data change names no subject)."""
         if changes.data and not self.ws.locked:
-            self.refresh()
+            named_all = all(c.subject for c in changes.records if c.action in DATA_ACTIONS)
+            self.refresh(changed=changes.subjects if named_all else None)
 
-    def refresh(self) -> None:
+    def refresh(self, *, changed: frozenset[str] | None = None) -> None:
         if self.ws.locked:
             return
         if not self.ws.can(Perm.VIEW_DATA):
@@ -77,26 +81,25 @@ class SubjectList(QWidget):
             return
         self.no_access.setVisible(False)
         self.table.setVisible(True)
-        rows = self.ws.overview.subject_rows()
+        rows = self.ws.overview.subject_rows(changed=changed)
         queries = self.ws.monitoring.open_counts()
         self._actions = {r.subject.subject_number: (r.next_action.get(), r.overdue) for r in rows}
+        shown = [self._cells(r, queries.get(r.subject.subject_number, 0)) for r in rows]
+        if changed is not None and len(shown) == len(self._shown):  # the same subjects: only what changed
+            for row, (new, old) in enumerate(zip(shown, self._shown, strict=True)):
+                if new != old:
+                    self._fill(row, new)
+            self._shown = shown
+            self._draw_infusions()
+            return
         self.table.setUpdatesEnabled(False)
-        self.table.setRowCount(len(rows))
-        for row, r in enumerate(rows):
-            s = r.subject
-            open_queries = queries.get(s.subject_number, 0)
-            for col, text in enumerate((s.subject_number, s.initials, str(s.birth_year), s.sex,
-                                        f"{r.visits_done} / {r.visits_total}", str(open_queries or ""),
-                                        r.next_action.get())):
-                item = QTableWidgetItem(text)
-                if col == COLUMNS - 1 and r.overdue:
-                    item.setForeground(QColor("#b00020"))
-                if col == 5 and open_queries:
-                    item.setForeground(QColor("#b26a00"))
-                self.table.setItem(row, col, item)
+        self.table.setRowCount(len(shown))
+        for row, cells in enumerate(shown):
+            self._fill(row, cells)
         for col in range(COLUMNS - 1):
             self.table.resizeColumnToContents(col)
         self.table.setUpdatesEnabled(True)
+        self._shown = shown
         self._draw_infusions()
 
     def show_infusions(self, lines: dict[str, tuple[str, bool]]) -> None:
@@ -122,6 +125,22 @@ class SubjectList(QWidget):
             font.setBold(number in self._infusions)
             item.setFont(font)
             item.setForeground(QColor("#b00020" if late else "#1f5fa8" if number in self._infusions else "#1d2b3a"))
+
+    @staticmethod
+    def _cells(r: SubjectRow, open_queries: int) -> tuple[tuple[str, ...], bool, int]:
+        s = r.subject
+        return ((s.subject_number, s.initials, str(s.birth_year), s.sex, f"{r.visits_done} / {r.visits_total}",
+                 str(open_queries or ""), r.next_action.get()), r.overdue, open_queries)
+
+    def _fill(self, row: int, cells: tuple[tuple[str, ...], bool, int]) -> None:
+        texts, overdue, open_queries = cells
+        for col, text in enumerate(texts):
+            item = QTableWidgetItem(text)
+            if col == COLUMNS - 1 and overdue:
+                item.setForeground(QColor("#b00020"))
+            if col == 5 and open_queries:
+                item.setForeground(QColor("#b26a00"))
+            self.table.setItem(row, col, item)
 
     def subject_at(self, row: int) -> str | None:
         item = self.table.item(row, 0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import QObject, QRectF, Qt, Signal, SignalInstance
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -27,6 +27,7 @@ from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import CodeList, Item, ItemType
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.ui.common import tr
+from msc_sle_crf.ui.form.style import BORDER_COLOURS
 
 
 class EditorFace(Protocol):
@@ -85,6 +86,9 @@ class LineEditor(QLineEdit):
         if width:
             self.setFixedWidth(width)
         self.fixed_width = width is not None
+        self._state = "none"
+        if read_only:
+            self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
         self.textEdited.connect(self.edited.emit)
         self.editingFinished.connect(self.finished.emit)
         self.returnPressed.connect(self.focusNextChild)
@@ -95,6 +99,22 @@ class LineEditor(QLineEdit):
 
     def focus_widget(self) -> QWidget:
         return self
+
+    def set_state(self, state: str) -> None:
+        """The field's state as a coloured border, painted here (no style sheet re-polish per keystroke)."""
+        if state != self._state:
+            self._state = state
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        colour = BORDER_COLOURS.get(self._state)
+        if colour is not None:
+            painter = QPainter(self)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor(colour), 2))
+            painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 4, 4)
+            painter.end()
 
 
 def _choice_grid(owner: QWidget, codelist: CodeList) -> tuple[QGridLayout, int]:

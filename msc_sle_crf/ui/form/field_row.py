@@ -11,12 +11,11 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMenu,
     QPushButton,
     QSizePolicy,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from msc_sle_crf.formdef.definitions import CodeList, Item, MissingCode
 from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
 from msc_sle_crf.formdef.functions import CALCULATIONS
+from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.form.editors import (
     AnyEditor,
@@ -37,7 +37,7 @@ from msc_sle_crf.ui.form.editors import (
     RadioEditor,
     make_editor,
 )
-from msc_sle_crf.ui.form.style import BADGES, named, set_state
+from msc_sle_crf.ui.form.style import BADGES, named, set_colour, set_state
 
 Placer = Callable[[QWidget], None]
 
@@ -51,8 +51,9 @@ class FieldPermissions:
     verify: bool = False
 
 
-class FieldEditor(QWidget):
-    """Editor, unit, state badge, confirm button and the ⋯ menu of one cell (signals carry its key)."""
+class FieldSignals(QObject):
+    """What fields ask for, each signal carrying the field's cell key. A form gives one to all its fields and
+    connects it once (a signal connection per field and per request made a long form slow to open)."""
 
     edited = Signal(object, str)  # key, text: every change
     commit_requested = Signal(object)  # key: field left, Enter, a choice picked
@@ -64,12 +65,25 @@ class FieldEditor(QWidget):
     queries_requested = Signal(object)  # see the queries of this item
     verify_requested = Signal(object)  # source-verify this item
 
+
+class FieldEditor(QWidget):
+    """Editor, unit, state badge, confirm button and the ⋯ menu of one cell. What the user asks for goes out through
+    its ``signals`` (shared by the form's fields), with its key: ``field.edited``, ``field.commit_requested``..."""
+
     def __init__(self, key: CellKey, item: Item, codelist: CodeList | None, parent: QWidget, *,
-                 permissions: FieldPermissions = FieldPermissions()) -> None:
+                 permissions: FieldPermissions = FieldPermissions(), signals: FieldSignals | None = None) -> None:
         super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
         self.key = key
         self.item = item
         self.permissions = permissions
+        self.signals = signals if signals is not None else FieldSignals(self)
+        hub = self.signals
+        self.edited, self.commit_requested, self.confirm_requested = (hub.edited, hub.commit_requested,
+                                                                      hub.confirm_requested)
+        self.missing_requested, self.value_requested, self.history_requested = (
+            hub.missing_requested, hub.value_requested, hub.history_requested)
+        self.query_requested, self.queries_requested, self.verify_requested = (
+            hub.query_requested, hub.queries_requested, hub.verify_requested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -106,9 +120,7 @@ class FieldEditor(QWidget):
         self.badge = named(QLabel(self), "badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
-        self.marks = named(QLabel(self), "marks")  # open queries, source-data verification
-        self.marks.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(self.marks)
+        self._marks: QLabel | None = None  # open queries, source-data verification: made when there are some
         self._confirm_button: QPushButton | None = None  # made when first needed: most fields never need it
         if compact:
             layout.addStretch(1)
@@ -124,12 +136,27 @@ class FieldEditor(QWidget):
         self.place_message: Placer | None = None
         self.place_extra: Placer | None = None
         self.state = "none"
+        self._shown: tuple[object, ...] | None = None  # what show_state last drew
+        self._visible: bool | None = None  # what show_visible last set
         self.missing: MissingCode | None = None  # the missing code shown (for the menu)
         self.query_count = 0
-        self.editor.edited.connect(lambda text: self.edited.emit(self.key, text))
-        self.editor.finished.connect(lambda: self.commit_requested.emit(self.key))
+        self._typing_here = False  # keystrokes since the field was entered (see show_state)
+        self.editor.edited.connect(self._edited)
+        self.editor.finished.connect(self._finished)
         if self.unit_combo is not None:
             self.unit_combo.activated.connect(self._unit_picked)
+
+    def _edited(self, text: str) -> None:
+        self._typing_here = True
+        self.edited.emit(self.key, text)
+
+    def _finished(self) -> None:
+        self._typing_here = False
+        message = self._message
+        if message is not None and message.isVisible() and not message.text():  # kept while typing: let it go
+            message.setMinimumHeight(0)
+            message.setVisible(False)
+        self.commit_requested.emit(self.key)
 
     def _picked(self, term: str) -> None:
         self.edited.emit(self.key, term)
@@ -166,6 +193,17 @@ class FieldEditor(QWidget):
         return self._message
 
     @property
+    def marks(self) -> QLabel:
+        if self._marks is None:
+            label = named(QLabel(self), "marks")
+            label.setTextFormat(Qt.TextFormat.RichText)
+            layout = self.layout()
+            assert isinstance(layout, QHBoxLayout)
+            layout.insertWidget(layout.indexOf(self.badge) + 1, label)
+            self._marks = label
+        return self._marks
+
+    @property
     def confirm_button(self) -> QPushButton:
         if self._confirm_button is None:
             button = named(QPushButton(tr("Confirm value", "Confirmer la valeur"), self), "confirm")
@@ -181,11 +219,15 @@ class FieldEditor(QWidget):
     def show_error(self, text: str) -> None:
         """A refusal of the service for this value (the typed text stays)."""
         self.message.setText(text)
-        set_state(self.message, "hard")
+        set_colour(self.message, "hard", bold=True)
         self.message.setVisible(True)
+        self._shown = None  # what show_state drew is no longer on screen
 
     def show_visible(self, visible: bool) -> None:
         """Shown or hidden by its show-if condition (with its name and message)."""
+        if visible == self._visible:
+            return
+        self._visible = visible
         self.setVisible(visible)
         if self.label is not None:
             self.label.setVisible(visible)
@@ -209,9 +251,13 @@ class FieldEditor(QWidget):
         if verified is not None:
             marks.append('<span style="color:#00796b">SDV</span>' if verified else
                          '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')
-        self.marks.setText(" ".join(marks))
+        text = " ".join(marks)
+        if text != (self._marks.text() if self._marks is not None else ""):
+            self.marks.setText(text)
 
     def show_state(self, state: FormState, *, show_missing: bool = True) -> None:
+        """The cell's state: badge, border, message, "Confirm value". Only what changed is touched (it runs at every
+        keystroke: no style sheet is re-polished, nothing is re-set to what it already shows)."""
         cell = state.cell(self.key)
         self.missing = cell.missing
         issues = [i for i in cell.issues if not (i.severity is Severity.SOFT and i.confirmed)]
@@ -231,28 +277,47 @@ class FieldEditor(QWidget):
             kind = "ok"
         else:
             kind = "none"
-        self.state = kind
-        self.badge.setText(BADGES[kind])
-        set_state(self.badge, kind)
-        self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
-                               "confirmer"), "hard": tr("Not possible", "Impossible"),
-                               "missing": tr("Required", "Obligatoire")}.get(kind, ""))
-        target = self.editor.focus_widget()
-        if isinstance(target, (QLineEdit, QComboBox)):
-            set_state(target, kind)
         shown: list[Issue] = hard or soft or (missing if show_missing else [])
         lines = [i.message.get() for i in shown]
         if cell.missing is not None:
             lines.insert(0, f"{cell.missing.label()} — {cell.missing_reason or ''}")
         lines += [tr("Confirmed: ", "Confirmé : ") + i.message.get() for i in confirmed]
-        if lines or self._message is not None:
-            self.message.setText("\n".join(lines))
-            set_state(self.message, "hard" if hard else "soft" if soft else "missing")
-            self.message.setVisible(bool(lines) and self.isEnabled())
         needs_confirmation = bool(soft) and not hard
+        drawn = (kind, tuple(lines), needs_confirmation, cell.missing is None, self.isEnabled(), current_lang())
+        if drawn == self._shown:
+            return
+        self._shown = drawn
+        self.state = kind
+        self.badge.setText(BADGES[kind])
+        set_colour(self.badge, kind)
+        self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
+                               "confirmer"), "hard": tr("Not possible", "Impossible"),
+                               "missing": tr("Required", "Obligatoire")}.get(kind, ""))
+        target = self.editor.focus_widget()
+        if isinstance(target, LineEditor):
+            target.set_state(kind)
+        elif isinstance(target, QComboBox):
+            set_state(target, kind)
+        if lines or self._message is not None:
+            self._show_message(lines, "hard" if hard else "soft" if soft else "missing")
         if needs_confirmation or self._confirm_button is not None:
             self.confirm_button.setVisible(needs_confirmation)
         self.editor.setEnabled(cell.missing is None)
+
+    def _show_message(self, lines: list[str], kind: str) -> None:
+        message = self.message
+        visible = bool(lines) and self.isEnabled()
+        if not visible and self._typing_here and message.isVisible():
+            # The user is typing in this field: its message line stays (empty, same height) until the field is
+            # left, so that the form below does not move (and repaint) at every keystroke that makes a value valid
+            # or not.
+            message.setMinimumHeight(message.height())
+            message.setText("")
+        else:
+            message.setMinimumHeight(0)
+            message.setText("\n".join(lines))
+            message.setVisible(visible)
+        set_colour(message, kind, bold=kind == "hard")
 
     def show_grades(self, term: str | None) -> None:
         """Under a CTCAE grade field: that term's own grade definitions; grades the term lacks are disabled."""

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBut
 from msc_sle_crf.formdef.definitions import ItemGroup
 from msc_sle_crf.formdef.engine import CellKey, FormState
 from msc_sle_crf.ui.common import tr
-from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions
+from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
 from msc_sle_crf.ui.form.style import named
 
 
@@ -21,8 +21,9 @@ class Section(QFrame):
     remove_row_requested = Signal(str, int)  # group id, row number
 
     def __init__(self, group: ItemGroup, state: FormState, parent: QWidget, *, read_only: bool,
-                 permissions: FieldPermissions) -> None:
+                 permissions: FieldPermissions, signals: FieldSignals | None = None) -> None:
         super().__init__(parent)
+        self.signals = signals
         self.setObjectName("section")
         self.group = group
         self.permissions = permissions
@@ -82,7 +83,8 @@ class Section(QFrame):
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setToolTip(item.id)
-            field = FieldEditor(key, item, state.codelist(item.id), owner, permissions=self.permissions)
+            field = FieldEditor(key, item, state.codelist(item.id), owner, permissions=self.permissions,
+                                signals=self.signals)
             label.setBuddy(field.editor.focus_widget())
             field.label = label
             self.fields[key] = field

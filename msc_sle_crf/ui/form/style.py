@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
 from msc_sle_crf.ui.common import named
@@ -25,30 +26,43 @@ QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
 QFrame#section { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
 QFrame#rowCard { background: #f7f9fb; border: 1px solid #e1e6eb; border-radius: 6px; }
-QLineEdit { min-height: 38px; font-size: 12pt; }
+QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
 QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
 QToolButton { min-width: 38px; min-height: 38px; font-size: 14pt; }
 QPushButton#confirm { background: #fff4e0; border: 1px solid #f0a020; color: #6b4000; }
 QListWidget#blockers { border: 1px solid #d32f2f; background: #fff5f5; font-size: 11pt; }
-QLineEdit[state="ok"], QComboBox[state="ok"] { border: 2px solid #9cc89f; border-radius: 4px; }
-QLineEdit[state="soft"], QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
-QLineEdit[state="hard"], QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
-QLineEdit[state="missing"], QComboBox[state="missing"], QLineEdit[state="none"], QComboBox[state="none"] {
-    border: 2px solid #b8c2cc; border-radius: 4px; }
+QComboBox[state="ok"] { border: 2px solid #9cc89f; border-radius: 4px; }
+QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
+QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
+QComboBox[state="missing"], QComboBox[state="none"] { border: 2px solid #b8c2cc; border-radius: 4px; }
 QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
-QLabel#badge[state="ok"] { color: #2e7d32; }
-QLabel#badge[state="soft"], QLabel#message[state="soft"] { color: #b26a00; }
-QLabel#badge[state="hard"], QLabel#message[state="hard"] { color: #b00020; }
-QLabel#message[state="hard"] { font-weight: bold; }
-QLabel#badge[state="missing"], QLabel#badge[state="calc"], QLabel#message[state="missing"],
-QLabel#message[state="ok"], QLabel#message[state="none"] { color: #5f6b76; }
 """
+# What changes as the user types is drawn without touching the style sheet (a re-polish per keystroke costs more than
+# the keystroke): a line edit paints its state's border itself (editors.LineEditor), labels take a palette colour.
+BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+TEXT_COLOURS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
+                "calc": "#5f6b76"}
+
+
+def set_colour(label: QWidget, state: str, *, bold: bool = False) -> None:
+    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish."""
+    if label.property("state") == state and label.font().bold() == bold:
+        return
+    label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT_COLOURS.get(state, "#5f6b76")))
+    label.setPalette(palette)
+    font = label.font()
+    if font.bold() != bold:
+        font.setBold(bold)
+        label.setFont(font)
 
 
 def set_state(widget: QWidget, state: str) -> None:
-    """Style by a dynamic property (one style sheet for the whole form, re-polished), not per-widget sheets."""
+    """Style by a dynamic property (one style sheet for the whole form, re-polished), not per-widget sheets. For
+    what does not change per keystroke (drop-downs); see ``set_colour`` and ``LineEditor.set_state``."""
     if widget.property("state") != state:
         widget.setProperty("state", state)
         if widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):  # else polished when first shown
@@ -57,4 +71,4 @@ def set_state(widget: QWidget, state: str) -> None:
 
 
 
-__all__ = ["BADGES", "FORM_STYLE", "named", "set_state"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "TEXT_COLOURS", "named", "set_colour", "set_state"]

@@ -15,8 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QInputDialog, QScrollArea, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Perm
@@ -32,7 +32,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form import dialogs, refresh
-from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions
+from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.header import FormHeader
 from msc_sle_crf.ui.form.scores import ScorePanel
@@ -40,6 +40,9 @@ from msc_sle_crf.ui.form.sections import Section
 from msc_sle_crf.ui.form.style import FORM_STYLE
 from msc_sle_crf.ui.form.writes import FormWrites
 from msc_sle_crf.ui.ops import Ops, show_error
+
+TYPING_FLUSH_MS = 300  # the longest a keystroke stays only in memory (see tests/test_issue13_keystrokes.py)
+SUMMARY_DELAY_MS = 150
 
 AskReason = Callable[[str, str, str], str | None]
 AskMissing = Callable[[str, MissingCode], str | None]
@@ -81,12 +84,35 @@ class FormView(FormWrites, QWidget):
         self.outer = QVBoxLayout(self)
         self.outer.setContentsMargins(0, 0, 0, 0)
         self.content: QWidget | None = None
+        # Keystrokes are kept in memory and written to the typing buffer together, at most TYPING_FLUSH_MS after
+        # the first one not yet written (and before anything that reads the buffer or saves): one transaction per
+        # idle moment instead of one synced commit per key. tests/test_issue13_keystrokes.py kills the program
+        # mid-typing to show what that loses.
+        self.typing: dict[CellKey, tuple[str, str | None]] = {}
+        self._typing_timer = QTimer(self)
+        self._typing_timer.setSingleShot(True)
+        self._typing_timer.setInterval(TYPING_FLUSH_MS)
+        self._typing_timer.timeout.connect(self.flush_typing)
+        self._summary_timer = QTimer(self)  # what blocks completion, redrawn once typing pauses
+        self._summary_timer.setSingleShot(True)
+        self._summary_timer.setInterval(SUMMARY_DELAY_MS)
+        self._summary_timer.timeout.connect(self._update_summary)
+        self.field_signals = FieldSignals(self)
+        self._connect(self.field_signals)
         self.reload()
         self.listening = False
         self.attach()
         QShortcut(QKeySequence("Ctrl+Return"), self, self.mark_complete)
         QShortcut(QKeySequence("Ctrl+H"), self, lambda: self._on_focused(self.show_history))
         QShortcut(QKeySequence("Ctrl+K"), self, lambda: self._on_focused(self.confirm))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.flush_typing()
+        super().closeEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.flush_typing()  # a window hidden (the screen locked, a dialog closed): what was typed is written now
+        super().hideEvent(event)
 
     # ----- the window's writes ----------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -96,7 +122,8 @@ class FormView(FormWrites, QWidget):
             self.listening = True
 
     def detach(self) -> None:
-        """The form's window is closed: stop redrawing it."""
+        """The form's window is closed: what was typed is written, and the form stops redrawing."""
+        self.flush_typing()
         if self.listening:
             self.ops.data_changed.disconnect(self._on_data_changed)
             self.listening = False
@@ -131,6 +158,7 @@ class FormView(FormWrites, QWidget):
 
     def _read_again(self, cells: frozenset[CellKey]) -> None:
         """Values written elsewhere: the stored values again (with this user's typing over them)."""
+        self.flush_typing()
         snapshot = self.entry.open_form(self.ref)
         if snapshot.state.rows != self.state.rows or snapshot.form.content_hash() != self.snapshot.form.content_hash():
             self.reload()
@@ -143,6 +171,7 @@ class FormView(FormWrites, QWidget):
     # ----- building -------------------------------------------------------------------------------------------
     def reload(self) -> None:
         """(Re)build the screen from the service: the stored values and this user's typing buffer."""
+        self.flush_typing()
         self.snapshot = self.entry.open_form(self.ref)
         self.state = self.snapshot.state
         self.status = self.snapshot.status
@@ -185,11 +214,11 @@ class FormView(FormWrites, QWidget):
         permissions = FieldPermissions(enter=not self.read_only, raise_query=self.ws.can(Perm.MANAGE_QUERIES),
                                        verify=self.ws.can(Perm.VERIFY_SOURCE_DATA))
         for group in form.groups:
-            section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions)
+            section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions,
+                              signals=self.field_signals)
             section.add_row_requested.connect(self.add_row)
             section.remove_row_requested.connect(self.remove_row)
             for key, field in section.fields.items():
-                self._connect(field)
                 self.fields[key] = field
                 if field.item.grades_of:
                     self._grades.setdefault((key[0], key[1], field.item.grades_of), []).append(key)
@@ -212,16 +241,17 @@ class FormView(FormWrites, QWidget):
         self.refresh_all()
         self.refresh_scores()
 
-    def _connect(self, field: FieldEditor) -> None:
-        field.edited.connect(self.on_edited)
-        field.commit_requested.connect(self.commit)
-        field.confirm_requested.connect(self.confirm)
-        field.missing_requested.connect(self.mark_missing)
-        field.value_requested.connect(self.clear_missing)
-        field.history_requested.connect(self.show_history)
-        field.query_requested.connect(self.raise_query)
-        field.queries_requested.connect(self.show_queries)
-        field.verify_requested.connect(self.verify_item)
+    def _connect(self, signals: FieldSignals) -> None:
+        """What every field asks for (one connection per request, not per field)."""
+        signals.edited.connect(self.on_edited)
+        signals.commit_requested.connect(self.commit)
+        signals.confirm_requested.connect(self.confirm)
+        signals.missing_requested.connect(self.mark_missing)
+        signals.value_requested.connect(self.clear_missing)
+        signals.history_requested.connect(self.show_history)
+        signals.query_requested.connect(self.raise_query)
+        signals.queries_requested.connect(self.show_queries)
+        signals.verify_requested.connect(self.verify_item)
 
     def _load_value(self, key: CellKey, *, written_elsewhere: bool = False) -> None:
         field = self.fields[key]
@@ -267,7 +297,10 @@ class FormView(FormWrites, QWidget):
     def refresh_all(self) -> None:
         self.refresh(set(self.fields))
 
-    def refresh(self, keys: set[CellKey]) -> None:
+    def refresh(self, keys: set[CellKey], *, summary: bool = True) -> None:
+        """Redraw these fields. ``summary=False`` (a keystroke): the list of what blocks completion is redrawn at
+        the next idle moment instead (it reads the whole form), and the query/SDV marks, which typing does not
+        change, are left as they are."""
         for key in keys:
             field = self.fields.get(key)
             if field is None:
@@ -281,10 +314,14 @@ class FormView(FormWrites, QWidget):
             field.show_state(self.state, show_missing=self.show_missing)
             if self.read_only:
                 field.show_read_only()
-        self._render_marks(keys)
-        self._update_summary()
+        if summary:
+            self._render_marks(keys)
+            self._update_summary()
+        else:
+            self._summary_timer.start()
 
     def _update_summary(self) -> None:
+        self._summary_timer.stop()
         self.footer.show_summary(self.state.blockers())
 
     # ----- where the user is ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
 from msc_sle_crf.errors import CrfError
@@ -49,10 +50,13 @@ class _Form(Protocol):
     footer: FormFooter
     _own: frozenset[CellKey] | None
     _grades: dict[CellKey, list[CellKey]]
+    typing: dict[CellKey, tuple[str, str | None]]
+    _typing_timer: QTimer
 
     def ask_reason(self, field: str, old: str, new: str) -> str | None: ...
     def ask_missing(self, field: str, code: MissingCode) -> str | None: ...
-    def refresh(self, keys: set[CellKey]) -> None: ...
+    def refresh(self, keys: set[CellKey], *, summary: bool = True) -> None: ...
+    def flush_typing(self) -> None: ...
     def refresh_all(self) -> None: ...
     def focused_key(self) -> CellKey | None: ...
     def show_monitoring(self, keys: set[CellKey]) -> None: ...
@@ -92,11 +96,28 @@ class FormWrites:
 
     # ----- typing and committing --------------------------------------------------------------------------------
     def on_edited(self: _Form, key: CellKey, text: str) -> None:
-        """Each keystroke: checked at once, shown, and kept in the encrypted typing buffer."""
+        """Each keystroke: checked at once (what depends on this field only), shown, and kept for the encrypted
+        typing buffer, written at the next idle moment (``flush_typing``)."""
         field = self.fields[key]
         changed = self.state.set_text(key, text, field.unit()) | set(self._grades.get(key, ()))
-        self.refresh(changed)
-        self._run(lambda: self.entry.save_typing(self.ref, key, text, field.unit()), on_error=_under(field))
+        self.refresh(changed, summary=False)
+        self.typing[key] = (text, field.unit())
+        if not self._typing_timer.isActive():  # not restarted by later keys: written while the user types on
+            self._typing_timer.start()
+
+    def flush_typing(self: _Form) -> None:
+        """What was typed since the last write goes into the typing buffer, in one transaction."""
+        self._typing_timer.stop()
+        if not self.typing:
+            return
+        if self.entry.ctx.site.store is None:  # the site was closed under the form (the program is ending)
+            self.typing.clear()
+            return
+        pending = self.typing
+        self.typing = dict[CellKey, tuple[str, str | None]]()
+        first = self.fields.get(next(iter(pending)))
+        self._run(lambda: self.entry.save_typing_many(self.ref, dict(pending)),
+                  on_error=_under(first) if first is not None else None)
 
     def commit(self: _Form, key: CellKey, *, confirm: bool = False) -> bool:
         """Store the value typed (the field was left, Enter pressed, a choice picked)."""
@@ -108,6 +129,7 @@ class FormWrites:
             return False
         refused, unconfirmed = self.state.acceptance(key)
         if refused is not None or (unconfirmed is not None and not confirm):
+            self.flush_typing()  # the field is left: what it holds is written to the typing buffer now
             return False  # shown on the field; the text stays in the typing buffer (or waits for "Confirm")
         reason = None
         if self.status.completed:
@@ -115,9 +137,13 @@ class FormWrites:
             if not reason:
                 self._revert(key)
                 return False
+        typed = self.typing.pop(key, None)  # the save clears this field's typing buffer in its own transaction
         saved = self._run(lambda: self.entry.save_item(self.ref, key, text, unit, confirm=confirm, reason=reason),
                           own=frozenset({key}), on_error=lambda exc: self._value_refused(key, exc))
         if saved is None:
+            if typed is not None:  # refused: what was typed is still to be kept
+                self.typing[key] = typed
+                self._typing_timer.start()
             return False
         self.committed[key] = (text, unit)
         return True
@@ -129,6 +155,7 @@ class FormWrites:
         self.refresh(changed)
 
     def _revert(self: _Form, key: CellKey) -> None:
+        self.typing.pop(key, None)
         field = self.fields[key]
         text, unit = self.committed.get(key, ("", None))
         field.editor.set_text(text)
@@ -138,6 +165,7 @@ class FormWrites:
 
     def keep_typing(self: _Form) -> None:
         """Before another user takes over: what the focused field holds, in the typing buffer."""
+        self.flush_typing()
         key = self.focused_key()
         field = self.fields.get(key) if key is not None else None
         if key is not None and field is not None and not field.item.calc:
@@ -155,6 +183,7 @@ class FormWrites:
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
             if not reason:
                 return
+        self.typing.pop(key, None)  # the missing code replaces what was typed (cleared with it)
         if self._run(lambda: self.entry.set_missing(self.ref, key, code, why, reason=reason), title=code.label(),
                      own=frozenset({key})) is None:
             return
@@ -194,6 +223,7 @@ class FormWrites:
         key = self.focused_key()
         if key is not None:  # commit what is being typed first
             self.commit(key)
+        self.flush_typing()  # what was typed and not accepted counts (read from the typing buffer)
         self.show_missing = True
         self.refresh_all()
         if self._run(lambda: self.entry.mark_complete(self.ref), on_error=self._completion_refused) is None:

@@ -1,0 +1,58 @@
+"""Issue 13, item 7: ``msc-sle-crf demo`` in seconds, with a progress line; built aside, all or nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
+from msc_sle_crf.security.keyslots import KIND_USER, MIN_KDF, KeySlotFile
+from msc_sle_crf.services import Site, Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_demo_says_what_it_does_and_keeps_tuned_parameters_for_later_accounts(tmp_path: Path) -> None:
+    db = tmp_path / "training.crfdb"
+    run = subprocess.run([sys.executable, "-m", "msc_sle_crf", "demo", "--db", str(db)], cwd=ROOT, text=True,
+                         capture_output=True, timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr
+    steps = run.stderr.splitlines()
+    assert steps[0] == "Creating the TRAINING database: site and accounts…"
+    assert "Creating the TRAINING database: subject 8 of 8…" in steps
+    assert steps[-1].startswith("Creating the TRAINING database: done in ")
+    keys = KeySlotFile.load(KeySlotFile.path_for(db))
+    # The published accounts are at the code's floor (their passwords are printed: a slow derivation protects
+    # nothing); the key file's default, for accounts added later, is tuned to this computer.
+    for username, *_ in DEMO_ACCOUNTS:
+        slot = keys.find(KIND_USER, username)
+        assert slot is not None and slot.kdf == MIN_KDF
+    assert keys.kdf_default != MIN_KDF and keys.kdf_default.memory_kib >= 64 * 1024
+    site = Site.open(db)
+    try:
+        doctor = Workspace.sign_in(site, DEMO_ACCOUNTS[1][0], DEMO_ACCOUNTS[1][3])
+        assert len(doctor.subjects.list()) == 8
+        assert doctor.integrity.check_after_sign_in().ok
+    finally:
+        site.close()
+
+
+def test_a_demo_that_fails_half_way_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msc_sle_crf.security.keyslots import KdfParams
+    from msc_sle_crf.services import demo_data
+    from msc_sle_crf.services.demo import create_demo
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk pulled out")
+
+    monkeypatch.setattr(demo_data, "populate", broken)
+    db = tmp_path / "t" / "training.crfdb"
+    with pytest.raises(RuntimeError):
+        create_demo(db, kdf=KdfParams(time_cost=1, memory_kib=1024, parallelism=1))
+    leftovers = [p.name for p in db.parent.iterdir()] if db.parent.exists() else []
+    assert [n for n in leftovers if not n.endswith(".lock")] == [], leftovers
