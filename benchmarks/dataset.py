@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS  # noqa: E402
 from msc_sle_crf.security.keyslots import KdfParams  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -72,9 +73,13 @@ def _insert(conn: Any, table: str, cols: list[str], rows: list[tuple[Any, ...]])
 
 
 def clone_subjects(conn: Any, count: int, *, source: str = SOURCE_SUBJECT, first_number: int | None = None,
-                   progress: bool = True) -> None:
+                   progress: bool = True, signers: dict[str, Any] | None = None) -> None:
     """Append ``count`` copies of ``source`` (rows and audit records) in one transaction of ``conn`` (a raw keyed
-    connection of an open site)."""
+    connection of an open site). With ``signers`` (username -> the site's Signer, i.e. the authors signed in), the
+    copied records are signed as their authors signed the originals, one signature per copied transaction, so the
+    copy verifies as a trail the program wrote; without, the copied records carry no signature (a legacy trail)."""
+    import base64
+
     from msc_sle_crf import audit
 
     conn.execute("BEGIN IMMEDIATE")
@@ -105,8 +110,15 @@ def clone_subjects(conn: Any, count: int, *, source: str = SOURCE_SUBJECT, first
     infusion = [dict(zip(ie_cols, r, strict=True)) for r in conn.execute(
         "SELECT * FROM infusion_event WHERE subject_id = ? ORDER BY id", (src["id"],)).fetchall()]
     a_cols = [*audit.CANONICAL_FIELDS, "hash"]
-    trail = [dict(zip(a_cols, r, strict=True)) for r in conn.execute(
-        f"SELECT {', '.join(a_cols)} FROM audit_event WHERE subject = ? ORDER BY id", (source,)).fetchall()]
+    read_cols = [*a_cols, "signer", "sig"]
+    trail = [dict(zip(read_cols, r, strict=True)) for r in conn.execute(
+        f"SELECT {', '.join(read_cols)} FROM audit_event WHERE subject = ? ORDER BY id", (source,)).fetchall()]
+    # a copied transaction ends where the original's did (its signed record), or where the original went on with
+    # records of other subjects (not copied), or where the author changes
+    ends = [r["sig"] is not None or k + 1 == len(trail) or trail[k + 1]["id"] != r["id"] + 1
+            or trail[k + 1]["signer"] != r["signer"] for k, r in enumerate(trail)]
+    if signers is not None:
+        a_cols = read_cols
     last_id, prev = conn.execute("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
     next_ids = {t: (conn.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0] + 1)
                 for t in ("subject", "form_instance", "form_row", "item_value", "signature", "item_verification",
@@ -151,11 +163,17 @@ def clone_subjects(conn: Any, count: int, *, source: str = SOURCE_SUBJECT, first
             next_ids["infusion_event"] += 1
         _insert(conn, "infusion_event", ie_cols, rows)
         rows = []
-        for rec in trail:
+        for rec, end in zip(trail, ends, strict=True):
             last_id += 1
             record = {**rec, "id": last_id, "subject": number, "prev_hash": prev}
             prev = audit.record_hash(record)
-            rows.append((*(record[f] for f in audit.CANONICAL_FIELDS), prev))
+            if signers is None:
+                rows.append((*(record[f] for f in audit.CANONICAL_FIELDS), prev))
+                continue
+            signer = signers[rec["signer"]] if rec["signer"] is not None else None
+            sig = (base64.b64encode(signer.sign(audit.tx_message(last_id, prev))).decode("ascii")
+                   if signer is not None and end else None)
+            rows.append((*(record[f] for f in audit.CANONICAL_FIELDS), prev, rec["signer"], sig))
         _insert(conn, "audit_event", a_cols, rows)
         if progress and (n + 1) % 50 == 0:
             elapsed = time.perf_counter() - began
@@ -177,7 +195,10 @@ def build(subjects: int, path: Path) -> int:
         try:
             have = conn.execute("SELECT count(*) FROM subject").fetchone()[0]
             if subjects > have:
-                clone_subjects(conn, subjects - have)
+                for user, _name, _role, password in DEMO_ACCOUNTS:  # their keys sign the copies, as they signed
+                    site.authenticate(user, password)                 # the originals
+                signers = {user: site.signer(user) for user, *_ in DEMO_ACCOUNTS}
+                clone_subjects(conn, subjects - have, signers=signers)
             records = int(conn.execute("SELECT count(*) FROM audit_event").fetchone()[0])
         finally:
             conn.close()
