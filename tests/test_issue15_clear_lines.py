@@ -292,3 +292,15 @@ def test_a_few_commands_as_subprocesses(area: Path) -> None:
                               text=True, cwd=ROOT, timeout=120)
         assert proc.returncode not in (0, 70), proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["pdf", "--db", "x.crfdb", "--user", "u", "--subject", "-:", "--out", "o.pdf"],  # found by the property test
+    ["user", "add", "--db", "x.crfdb"],
+    ["no-such-command"],
+])
+def test_usage_errors_are_one_line(argv: list[str]) -> None:
+    run = run_cli(*argv)
+    assert run.code == 2
+    line = run.one_clear_line()
+    assert line.startswith("msc-sle-crf") and "usage:" not in run.err

@@ -506,8 +506,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(run_gui(Path(args.db) if args.db else None, lang=args.lang))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the argument and the rule, and where the help is (the usage
+    block it prints by default is many lines, some of them cut). Sub-commands inherit it."""
+
+    def error(self, message: str) -> Any:  # argparse's own words for the rule (English): it names the argument
+        hint = (L("a value that starts with '-' is written --option=value",
+                  "une valeur qui commence par '-' s'écrit --option=valeur") if "expected one argument" in message
+                else L(f"'{self.prog} --help' lists the options", f"'{self.prog} --help' donne les options"))
+        self.exit(2, f"{self.prog}: {message} ({hint})\n")
+
+
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaration per command
-    parser = argparse.ArgumentParser(prog=PROG, description=f"{STUDY_NAME} ({PROTOCOL_NUMBER}) bedside eCRF")
+    parser = _Parser(prog=PROG, description=f"{STUDY_NAME} ({PROTOCOL_NUMBER}) bedside eCRF")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--lang", choices=["fr", "en"], help="language of messages and of the app")
     sub = parser.add_subparsers(dest="command")
