@@ -523,6 +523,88 @@ def test_the_instance_lock_holds_through_a_symbolic_link(trial: Path, clock: Any
     DETECTED.append("instance lock bypassed through a symbolic link")
 
 
+# ----- found by an insider attack after issue 14 landed (2 December) -------------------------------------------------
+def test_a_converted_value_set_with_raw_sql_is_named(trial: Path, clock: Any) -> None:
+    """Scores read an item's converted value when there is one: a value typed in the standard unit has none, so a
+    converted value set behind it (the score changes, the form still shows the typed value) must be named."""
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    sql(store, "UPDATE item_value SET canonical = '300' WHERE item_id = 'CREAT'")
+    store.close()
+    report, _admin, site = check(trial, clock)
+    detected("converted value set behind a value typed in the standard unit", report)
+    assert any("CREAT" in u.line() and "converted value '300'" in u.line() for u in report.unexplained)
+    site.close()
+
+
+@pytest.mark.parametrize("through", ["itself", "the forged record"])
+def test_a_forged_verify_checkpoint_does_not_switch_off_signature_checks(trial: Path, clock: Any,
+                                                                         through: str) -> None:
+    """verify skips the signatures its user's own last check signed for. A checkpoint record forged in the
+    administrator's name (claiming to cover everything, itself included, or just the forged record before it) must
+    not hide a record forged in the doctor's name."""
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    with store.write() as session:
+        audit.append(session, clock, "test-bench-01", AuditEntry(
+            audit.Action.DATA_CHANGE, "dr.house", "investigator", subject="01-001", visit="SCR",
+            form="renal_function", item="CREAT", repeat_key="lb:0", old_value="88", new_value="95",
+            reason="transcription error"), Signer("dr.house", PersonalKeys.generate()))
+    forged_id, forged_hash = sql(store, "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1")[0]
+    covered = (999_999_999, "f" * 64) if through == "itself" else (forged_id, forged_hash)
+    with store.write() as session:
+        audit.append(session, clock, "test-bench-01", AuditEntry(
+            audit.Action.AUDIT_VERIFY, "admin", "admin",
+            detail=f"{forged_id} records checked: ok; signatures checked through #{covered[0]} {covered[1]}"),
+            Signer("admin", PersonalKeys.generate()))
+    sql(store, "UPDATE item_value SET value = '95' WHERE item_id = 'CREAT'")
+    store.close()
+    report, _admin, site = check(trial, clock)
+    detected(f"verify checkpoint forged in the administrator's name (covering {through})", report)
+    site.close()
+
+
+def test_events_planted_in_the_key_file_are_not_signed_by_the_next_user(trial: Path, clock: Any) -> None:
+    """Sign-in failures noted while the database is closed wait in the key file, and whoever signs in next writes
+    them into the trail as a witness. Anyone holding the key file can add events there: only the failures and
+    lockouts the program writes may pass, in an account's name or a made-up name's keyed hash, not before the
+    trail's last record; anything else is dropped and the drop is recorded."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+    now = clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    planted = [
+        {"action": "audit_verify", "username": "admin", "role": "admin", "ts_utc": now, "utc_offset_min": 60,
+         "detail": "5 records checked: ok; signatures checked through #999999999 " + "f" * 64},
+        {"action": "export", "username": "admin", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "casebook 01-001 -> /media/usb0/01-001.csv"},
+        {"action": "user_add", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "wrong password"},
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": "2020-01-01T03:12:00.000000Z",
+         "utc_offset_min": 60, "detail": "wrong password"},  # back-dated before the trail's end
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "typed: training-doctor"},  # free text
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "wrong password"},  # what the program itself writes: kept
+    ]
+    keyfile.pending_events = planted
+    keyfile.save()
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    before = sql(store, "SELECT max(id) FROM audit_event")[0][0]
+    store.close()
+    site = Site.open(trial, clock=clock)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+    assert site.store is not None
+    written = sql(site.store, f"SELECT action, username, detail FROM audit_event WHERE id > {before} ORDER BY id")
+    assert ("login_failed", "dr.house", "wrong password") in written
+    planted_rows = sql(site.store, "SELECT action, username, detail FROM audit_event WHERE detail LIKE "
+                                   "'%/media/usb0%' OR detail LIKE '%#999999999%' OR detail LIKE '%training-doctor%' "
+                                   "OR (action = 'user_add' AND username = 'dr.house' AND detail = 'wrong password') "
+                                   "OR ts_utc LIKE '2020-%'")
+    assert planted_rows == []
+    dropped = [d for a, _u, d in written if a == "keyfile_rollback"]
+    assert dropped and dropped[0].startswith("5 event(s) noted in the key file")
+    report = admin.integrity.verify(recheck_signatures=True)
+    assert report.ok, report
+    site.close()
+
+
 def test_zz_report_the_count(capsys: Any) -> None:
     """Prints how many manipulations were detected (the count the report quotes)."""
     with capsys.disabled():

@@ -238,7 +238,7 @@ class Replay:
             entered = self.values[key]
             if stored != entered[0]:
                 note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
-            elif (canonical or None) != entered[1] and not (entered[1] is None and unit is None):
+            elif (canonical or None) != entered[1]:  # scores read the converted value when there is one
                 note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
         for key, (text, _canon) in self.values.items():
             if key not in seen_values and text is not None:
