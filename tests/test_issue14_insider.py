@@ -605,6 +605,25 @@ def test_events_planted_in_the_key_file_are_not_signed_by_the_next_user(trial: P
     site.close()
 
 
+def test_a_password_typed_as_the_signers_name_never_stays_in_clear(trial: Path, clock: Any) -> None:
+    """The signing dialog asks for a name and a password: a password typed in the name field is recorded only as a
+    keyed hash (as at sign-in), so the next insider cannot read it from the trail."""
+    from msc_sle_crf.errors import CrfError
+
+    site = Site.open(trial, clock=clock)
+    doctor = Workspace.sign_in(site, "dr.house", DOCTOR_PW)
+    with pytest.raises(CrfError):
+        doctor.lifecycle.sign(FormRef("01-002", "SCR", "renal_function"), DOCTOR_PW, DOCTOR_PW, "approval")
+    with pytest.raises(CrfError):
+        doctor.lifecycle.sign(REF, "nurse.joy", NURSE_PW, "approval")  # another account's name: named as such
+    site.close()
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    details = [d for (d,) in sql(store, "SELECT detail FROM audit_event WHERE action = 'sign_failed'")]
+    store.close()
+    assert details and not any(DOCTOR_PW in (d or "") for d in details), details
+    assert any("user name typed: ?" in (d or "") for d in details) and any("nurse.joy" in (d or "") for d in details)
+
+
 def test_zz_report_the_count(capsys: Any) -> None:
     """Prints how many manipulations were detected (the count the report quotes)."""
     with capsys.disabled():

@@ -389,7 +389,7 @@ class Site:
                            expected=recorded)
 
     # ----- authentication ----------------------------------------------------------------------------------
-    def _shown_name(self, account: str) -> str:
+    def shown_name(self, account: str) -> str:
         """How a name typed at sign-in is recorded: an account's name, or only a keyed hash of a made-up one (a
         password typed in the name field must not end up in clear in the key file or the trail)."""
         if account == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, account) is not None:
@@ -455,7 +455,7 @@ class Site:
         record = self.keyfile.attempts.get(self.keyfile.account_tag(account)) or AttemptRecord()
         remaining = record.lock_remaining(self.clock.now())
         if remaining is not None:
-            self._pending(Action.LOGIN_FAILED, self._shown_name(account), None, "refused: account temporarily locked")
+            self._pending(Action.LOGIN_FAILED, self.shown_name(account), None, "refused: account temporarily locked")
             self.save_keyfile()
             self.flush_pending_events()
             minutes = max(1, -(-int(remaining.total_seconds()) // 60))
@@ -469,7 +469,7 @@ class Site:
         record.failures += 1
         now = self.clock.now()
         record.last_failure_utc = iso_utc(now)
-        shown = self._shown_name(account)
+        shown = self.shown_name(account)
         self._pending(Action.LOGIN_FAILED, shown, None, detail)
         locked = record.failures >= MAX_FAILURES
         if locked:
