@@ -358,6 +358,17 @@ def test_a_same_named_certificate_from_another_site_fails(trial: Path, clock: An
     assert not verdict.trusted and "pinned site CA" in verdict.summary
     other.close()
     DETECTED.append("same-named certificate from another site")
+    # The command says so in one line (pyHanko's own 14-line traceback about the path it could not build reached
+    # stderr through Python's last-resort log handler before it).
+    import subprocess
+    import sys
+
+    pdf = tmp_path / "other.pdf"
+    pdf.write_bytes(forged)
+    done = subprocess.run([sys.executable, "-m", "msc_sle_crf", "pdf-verify", str(pdf), "--fingerprint", pinned],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode != 0 and "pinned site CA" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
 
 
 # ----- 14-15: revocation ------------------------------------------------------------------------------------------
@@ -630,3 +641,20 @@ def test_zz_report_the_count(capsys: Any) -> None:
         print(f"\n[issue14] manipulations detected: {len(DETECTED)}")
         for name in DETECTED:
             print(f"  - {name}")
+
+
+@pytest.mark.parametrize("content", [
+    "trail #99999999999999999999 " + "a" * 64,
+    "trail #" + "9" * 5000 + " " + "a" * 64,
+    '{"format": "msc-sle-crf-receipt", "db_id": "x", "record_id": 99999999999999999999, "record_hash": "a"}',
+    '{"format": "msc-sle-crf-receipt", "db_id": null, "record_id": 3, "record_hash": "a"}',
+])
+def test_a_crafted_receipt_gets_one_clear_line(trial: Path, tmp_path: Path, content: str) -> None:
+    from msc_sle_crf.errors import CrfError
+    from msc_sle_crf.services import receipts
+
+    path = tmp_path / "receipt.txt"
+    path.write_text(content.replace("msc-sle-crf-receipt", receipts.FORMAT))
+    with pytest.raises(CrfError) as refused:
+        receipts.load(path)
+    assert "\n" not in str(refused.value) and "receipt.txt" in str(refused.value)
