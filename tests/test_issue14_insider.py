@@ -635,6 +635,33 @@ def test_a_password_typed_as_the_signers_name_never_stays_in_clear(trial: Path, 
     assert any("user name typed: ?" in (d or "") for d in details) and any("nurse.joy" in (d or "") for d in details)
 
 
+@pytest.mark.parametrize("cover", ["none", "a record signed by the nurse"])
+def test_a_site_ca_swapped_in_the_settings_is_named_and_trusted_nowhere(trial: Path, clock: Any, cover: str) -> None:
+    """The nurse puts her own CA in the settings (she could then issue herself a certificate in the doctor's name,
+    and every PDF check would trust it): verify names it, and neither printing nor pdf-verify uses it."""
+    from msc_sle_crf.errors import CrfError
+    from msc_sle_crf.security import ca
+
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    forged_pem, _key = ca.new_ca("Training site", "x" * 32, clock.now())
+    sql(store, "UPDATE site_setting SET value = :pem WHERE key = 'ca_certificate'", {"pem": forged_pem})
+    if cover != "none":
+        keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+        nurse = keyfile.unlock(KIND_USER, "nurse.joy", normalize_secret(NURSE_PW))
+        assert nurse is not None and nurse.keys is not None
+        with store.write() as session:
+            audit.append(session, clock, "test-bench-01", AuditEntry(
+                audit.Action.CERTIFICATE, "nurse.joy", "nurse", item="site CA", new_value=ca.fingerprint(forged_pem),
+                detail="site CA imported"), Signer("nurse.joy", nurse.keys))
+    store.close()
+    report, admin, site = check(trial, clock)
+    detected(f"site CA swapped in the settings (cover: {cover})", report)
+    assert any("site CA certificate" in u.line() for u in report.unexplained), report.unexplained
+    with pytest.raises(CrfError, match="not the one an administrator recorded"):
+        admin.printing.ca_fingerprint()
+    site.close()
+
+
 def test_zz_report_the_count(capsys: Any) -> None:
     """Prints how many manipulations were detected (the count the report quotes)."""
     with capsys.disabled():
