@@ -434,8 +434,8 @@ class Site:
         in someone's name)."""
         action, name, detail, ts = (event.get("action"), event.get("username"), event.get("detail"),
                                     event.get("ts_utc"))
-        shape = event.get("role") is None and isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)
-        if not shape:
+        if not (isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)) \
+                or event.get("role") is not None:
             return False
         known_detail = (detail in self._PENDING_DETAILS if action == str(Action.LOGIN_FAILED) else
                         re.fullmatch(r"\d+ consecutive failures: locked for \d+ min", detail) is not None
