@@ -662,6 +662,33 @@ def test_a_site_ca_swapped_in_the_settings_is_named_and_trusted_nowhere(trial: P
     site.close()
 
 
+def test_a_slot_smuggled_into_the_key_file_does_not_block_revocation(trial: Path, clock: Any) -> None:
+    """Before being disabled, the nurse copies her own key slot under a made-up name (and keeps the raw database
+    key). Disabling her still re-keys the database: the smuggled slot, which belongs to no account of the trail, is
+    dropped (and named in the trail) instead of refusing the rotation."""
+    import dataclasses
+
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+    nurse_slot = keyfile.find(KIND_USER, "nurse.joy")
+    assert nurse_slot is not None
+    raw_key = keyfile.unwrap(KIND_USER, "nurse.joy", normalize_secret(NURSE_PW))
+    keyfile.slots.append(dataclasses.replace(nurse_slot, user="zz.ghost"))
+    keyfile.save()
+    site = Site.open(trial, clock=clock)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+    admin.accounts.disable_user("nurse.joy", "left the unit")
+    rotation = admin.accounts.last_rotation
+    assert rotation is not None and rotation.dropped == ("zz.ghost",)
+    assert admin.integrity.verify().ok
+    site.close()
+    assert raw_key is not None
+    with pytest.raises(StoreError):  # the key she kept opens nothing current
+        open_checked(trial, raw_key, bytes.fromhex(keyfile.db_salt_hex)).close()
+    current = KeySlotFile.load(KeySlotFile.path_for(trial))
+    assert current.find(KIND_USER, "zz.ghost") is None
+    DETECTED.append("a key slot smuggled in under a made-up name to block the rotation at disabling")
+
+
 def test_zz_report_the_count(capsys: Any) -> None:
     """Prints how many manipulations were detected (the count the report quotes)."""
     with capsys.disabled():

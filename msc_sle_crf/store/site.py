@@ -412,7 +412,7 @@ class Site:
         with self.store.write() as session:
             last = session.execute(text("SELECT ts_utc FROM audit_event ORDER BY id DESC LIMIT 1")).scalar()
             kept = [ev for ev in events if self._genuine_pending(ev, last)]
-            entries = [AuditEntry(Action(ev["action"]), ev["username"], None, detail=ev["detail"],
+            entries = [AuditEntry(Action(ev["action"]), ev["username"], ev.get("role"), detail=ev["detail"],
                                   ts_utc=ev["ts_utc"], utc_offset_min=ev.get("utc_offset_min")) for ev in kept]
             if len(kept) < len(events):  # the signer witnesses only what the program itself notes there
                 entries.append(AuditEntry(
@@ -434,14 +434,20 @@ class Site:
         in someone's name)."""
         action, name, detail, ts = (event.get("action"), event.get("username"), event.get("detail"),
                                     event.get("ts_utc"))
-        if not (isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)) \
-                or event.get("role") is not None:
+        role = event.get("role")
+        if not (isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)):
             return False
-        known_detail = (detail in self._PENDING_DETAILS if action == str(Action.LOGIN_FAILED) else
-                        re.fullmatch(r"\d+ consecutive failures: locked for \d+ min", detail) is not None
-                        if action == str(Action.ACCOUNT_LOCKED) else False)
-        known_name = (name == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, name) is not None
-                      or re.fullmatch(r"\?[0-9a-f]{16}", name) is not None)
+        if action == str(Action.RESTORE):  # the restore's own record, kept in the restored key file
+            known_detail = role in {r.value for r in Role} and re.fullmatch(
+                r"restored backup of \S{1,40} -> [^\n]{1,300}", detail) is not None
+            known_name = self.keyfile.find(KIND_USER, name) is not None
+        else:
+            known_detail = role is None and (
+                detail in self._PENDING_DETAILS if action == str(Action.LOGIN_FAILED) else
+                re.fullmatch(r"\d+ consecutive failures: locked for \d+ min", detail) is not None
+                if action == str(Action.ACCOUNT_LOCKED) else False)
+            known_name = (name == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, name) is not None
+                          or re.fullmatch(r"\?[0-9a-f]{16}", name) is not None)
         try:
             when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
             latest = datetime.fromisoformat(last_ts.replace("Z", "+00:00")) if last_ts else None
