@@ -22,11 +22,11 @@ from msc_sle_crf.i18n import L
 Progress = Callable[[int, int, L], None]  # (done, total, what): the whole run counts to ``total``
 
 
-class Cancelled(Exception):  # noqa: N818 - a user's decision, not an error
+class Cancelled(Exception):
     """The user cancelled: nothing was written under the target name."""
 
 
-class InvalidOdm(Exception):  # noqa: N818
+class InvalidOdm(Exception):
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"{name}: {problem}")
         self.name = name

@@ -112,7 +112,7 @@ def _cell(form: FormDef, item: Item, v: ValueRow | None, study: StudyDef) -> lis
     return out
 
 
-def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRow], instances: list[InstanceRow],
+def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRow], instances: list[InstanceRow],  # noqa: PLR0917
                          removed: set[tuple[int, str, int]], values: Iterable[ValueRow],
                          definition: Callable[[str, str], FormDef | None]) -> list[Variable]:
     """One CSV per item group of the current forms, streamed from values ordered by subject, instance and row."""
@@ -142,7 +142,7 @@ def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRo
             group = next(g for g in form.groups if g.id == key[1])
             row = [wanted[instance.subject_id], instance.event, instance.status]
             if group.repeating:
-                row.append(str(key[2] + 1))
+                row.append(str(key[2]))
             for item in group.items:
                 row.extend(_cell(form, item, cells.get(item.id), study))
             target[1].writerow(row)
@@ -159,8 +159,8 @@ def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRo
         if current is not None:
             flush(current, cells)
     finally:
-        for fh, _w in files.values():
-            fh.close()
+        for handle, _w in files.values():
+            handle.close()
     return variables
 
 
@@ -269,6 +269,11 @@ def _sas_name(name: str) -> str:
     return name[:32]
 
 
+def _sas_label(c: Variable) -> str:
+    text = c.label_en + (f" [{c.unit}]" if c.unit else "")
+    return text.replace("'", "''")[:256]
+
+
 def write_sas_script(folder: Path, variables: list[Variable]) -> None:
     """import.sas: PROC FORMAT for the coded variables, then one DATA step per dataset with INFORMATs and LABELs."""
     by_ds: dict[str, list[Variable]] = {}
@@ -307,8 +312,7 @@ def write_sas_script(folder: Path, variables: list[Variable]) -> None:
         fmts = [f"{_sas_name(c.name)} {formats[(ds, c.name)]}." for c in cols if (ds, c.name) in formats]
         if fmts:
             lines.append("  format " + " ".join(fmts) + ";")
-        labels = " ".join(f"{_sas_name(c.name)}='{(c.label_en + (' [' + c.unit + ']' if c.unit else '')).replace(chr(39), chr(39) * 2)[:256]}'"
-                          for c in cols)
+        labels = " ".join(f"{_sas_name(c.name)}='{_sas_label(c)}'" for c in cols)
         lines.append(f"  label {labels};")
         lines.append("run;")
     (folder / "import.sas").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -336,11 +340,10 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
             subject = rec[idx["subject"]]
             if subjects is not None and subject is not None and subject not in subjects:
                 continue
-            if deidentified:
-                rec = redact(rec, year_only)
-            w.writerow([rec[idx["id"]], local_stamp(rec[idx["ts_utc"]], rec[idx["utc_offset_min"]]),
-                        rec[idx["utc_offset_min"]], rec[idx["ts_utc"]],
-                        *(("" if rec[idx[c]] is None else rec[idx[c]]) for c in AUDIT_COLUMNS[3:])])
+            out = redact(rec, year_only) if deidentified else rec
+            w.writerow([out[idx["id"]], local_stamp(out[idx["ts_utc"]], out[idx["utc_offset_min"]]),
+                        out[idx["utc_offset_min"]], out[idx["ts_utc"]],
+                        *(("" if out[idx[c]] is None else out[idx[c]]) for c in AUDIT_COLUMNS[3:])])
             count += 1
             if n % 5000 == 0:
                 tick(n)

@@ -88,7 +88,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def verify(folder: Path, fingerprint: str | None) -> Verdict:  # noqa: PLR0912 - one check per branch
+def verify(folder: Path, fingerprint: str | None) -> Verdict:  # noqa: PLR0912, PLR0915 - one check per branch
     """Check an export folder against its manifest and the manifest's signature. ``fingerprint``: the pinned site
     CA (SHA-256 as printed at init); None: the chain is checked but trust is not established (said as a problem)."""
     from cryptography import x509

@@ -7,8 +7,8 @@ they are moved under the export's name.
 
 OIDs: ``SE.<visit>``, ``F.<form>``, ``IG.<form>.<group>``, ``I.<form>.<ITEM>``, ``CL.<form>.<codelist>`` (the
 study's shared lists ``CL.<codelist>``, yes/no ``CL.YN``), ``MU.<n>``, ``U.<user name>``, ``LOC.<workstation>``,
-``SD.<meaning>``. Repeat keys of repeating item groups are the row number from 1 (never empty); non-repeating
-groups carry none.
+``SD.<meaning>``. Repeat keys of repeating item groups: the row numbers as stored (from 1, never empty); others
+carry none.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,17 +65,22 @@ _QUERY_STATUSES = {"open": ("Open", "Ouverte"), "answered": ("Answered", "Répon
 _SDV = {"verified": ("Verified against source", "Vérifié contre la source")}
 
 
-def E(tag: str, attrib: dict[str, str] | None = None, text: str | None = None) -> etree._Element:  # noqa: N802
-    el = etree.Element(f"{{{NS}}}{tag}", {k: v for k, v in (attrib or {}).items() if v is not None})
+_NSMAP = {None: NS}
+
+
+def E(tag: str, attrib: Mapping[str, str | None] | None = None, text: str | None = None) -> etree._Element:
+    el = etree.Element(f"{{{NS}}}{tag}", {k: v for k, v in (attrib or {}).items() if v is not None},
+                       nsmap=_NSMAP)
     if text is not None:
         el.text = clean(text)
     return el
 
 
-def sub(parent: etree._Element, tag: str, attrib: dict[str, str] | None = None,
+def sub(parent: etree._Element, tag: str, attrib: Mapping[str, str | None] | None = None,
         text: str | None = None) -> etree._Element:
-    el = E(tag, attrib, text)
-    parent.append(el)
+    el = etree.SubElement(parent, f"{{{NS}}}{tag}", {k: v for k, v in (attrib or {}).items() if v is not None})
+    if text is not None:
+        el.text = clean(text)
     return el
 
 
@@ -156,7 +161,7 @@ def units(study: StudyDef) -> dict[str, str]:
     return {u: f"MU.{n + 1}" for n, u in enumerate(found)}
 
 
-def study_element(study: StudyDef) -> etree._Element:
+def study_element(study: StudyDef) -> etree._Element:  # noqa: PLR0912 - one branch per ODM definition
     meta = study.meta
     root = E("Study", {"OID": study_oid(study)})
     gv = sub(root, "GlobalVariables")
@@ -286,7 +291,7 @@ EVENT_ACTIONS = ("create", "update", "delete", "status_change", "sign", "signatu
                  "draft_discard", "sign_failed", "other")
 
 
-def flag(parent: etree._Element, seq: int, value: str, value_list: str, kind: str,
+def flag(parent: etree._Element, seq: int, value: str, value_list: str, kind: str,  # noqa: PLR0917
          comment: str | None = None) -> None:
     ann = sub(parent, "Annotation", {"SeqNum": str(seq)})
     if comment:
@@ -384,7 +389,7 @@ def per_subject(values: Iterable[ValueRow], wanted: set[int]) -> Callable[[int],
     return take
 
 
-def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, instances: list[InstanceRow],
+def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, instances: list[InstanceRow],  # noqa: PLR0917
                       values: dict[int, list[ValueRow]], removed: set[tuple[int, str, int]],
                       sigs: dict[int, list[SignatureRow]]) -> etree._Element:
     sd = E("SubjectData", {"SubjectKey": subject.number})
@@ -398,7 +403,7 @@ def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, inst
         fd = sub(se, "FormData", {"FormOID": f"F.{inst.form}"})
         last_sig = sigs.get(inst.id, [])[-1:] if inst.status in ("signed", "locked") else []
         for s in last_sig:
-            sig = sub(fd, "Signature")
+            sig = sub(fd, "Signature", {"ID": f"SIG.{inst.id}"})
             sub(sig, "UserRef", {"UserOID": user_oid(s.username)})
             sub(sig, "LocationRef", {"LocationOID": location_oid(None)})
             sub(sig, "SignatureRef", {"SignatureOID": f"SD.{s.meaning}"})
@@ -415,7 +420,7 @@ def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, inst
             if ig is None:
                 attrs = {"ItemGroupOID": group_oid(inst.form, v.group)}
                 if group is None or group.repeating:
-                    attrs["ItemGroupRepeatKey"] = str(v.row_no + 1)
+                    attrs["ItemGroupRepeatKey"] = str(v.row_no)
                 ig = groups[key] = sub(fd, "ItemGroupData", attrs)
             item = definition.item(v.item) if definition is not None and definition.has_item(v.item) else None
             _item_data(ig, inst.form, item, v)
@@ -508,7 +513,7 @@ def transaction(rec: tuple[Any, ...], forms: dict[str, FormDef], *, deidentified
     [ItemData]]]], the AuditRecord on the deepest element the record names."""
     if deidentified:
         rec = redact(rec, year_only)
-    (rid, _ts, _offset, _username, _role, _ws, action, subject, visit, form, item, repeat_key, old, new, _reason,
+    (_rid, _ts, _offset, _username, _role, _ws, action, subject, visit, form, item, repeat_key, old, new, _reason,
      detail, _prev, _digest, _signer) = rec
     insert = action in ("create", "row_add") or (action in _VALUE_ACTIONS and old is None)
     kind = "Remove" if action in ("row_remove", "delete") else "Insert" if insert else "Update"
@@ -542,7 +547,7 @@ def transaction(rec: tuple[Any, ...], forms: dict[str, FormDef], *, deidentified
     fd = sub(se, "FormData", {"FormOID": f"F.{form}", "TransactionType": "Context"})
     ig_attrs = {"ItemGroupOID": group_oid(form, group_id)}
     if group is None or group.repeating:
-        ig_attrs["ItemGroupRepeatKey"] = str((row_no or 0) + 1)
+        ig_attrs["ItemGroupRepeatKey"] = str(row_no if row_no is not None else 0)
     if item is None:  # a row added or removed
         ig = sub(fd, "ItemGroupData", {**ig_attrs, "TransactionType": kind})
         ig.append(_audit_record(rec))
@@ -580,7 +585,7 @@ def _split_key(repeat_key: str | None) -> tuple[str | None, int | None]:
         return group, None
 
 
-def _value_transaction(parent: etree._Element, form: str, item: Item | None, item_id: str, new: str | None,
+def _value_transaction(parent: etree._Element, form: str, item: Item | None, item_id: str, new: str | None,  # noqa: PLR0917
                        kind: str) -> etree._Element:
     """The value a data entry or change recorded, as the trail wrote it ("38.4", "100 mL", "[ND] reason")."""
     if new is None:

@@ -70,7 +70,7 @@ class Export:
         today = self.ctx.local_now().date()
         with self.ctx.read() as session:
             loaded = self.overview.load_all(session)
-            numbers = dict(session.execute(select(Subject.id, Subject.subject_number)).tuples().all())
+            numbers = dict(session.execute(select(Subject.id, Subject.subject_number)).all())
         for subject_id, (data, _statuses) in sorted(loaded.items()):
             scores = compute(data, self.study.bindings, self.overview.day0, self.study.meta.scoring, today=today)
             number = numbers[subject_id]
