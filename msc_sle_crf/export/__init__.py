@@ -16,6 +16,6 @@ No Qt, no service: ``services.export`` checks the role, reads the database and a
 
 from __future__ import annotations
 
-from msc_sle_crf.export.bundle import Cancelled, ExportOptions, ExportResult, Progress
+from msc_sle_crf.export.options import Cancelled, ExportOptions, ExportResult, Progress
 
 __all__ = ["Cancelled", "ExportOptions", "ExportResult", "Progress"]

@@ -9,47 +9,17 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from msc_sle_crf.export import datasets, manifest, odm
+from msc_sle_crf.export.options import Cancelled, ExportOptions, ExportResult, InvalidOdm, Progress
 from msc_sle_crf.export.source import Source
 from msc_sle_crf.fileutil import fsync_dir
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
 
-Progress = Callable[[int, int, L], None]  # (done, total, what): the whole run counts to ``total``
-
-
-class Cancelled(Exception):
-    """The user cancelled: nothing was written under the target name."""
-
-
-class InvalidOdm(Exception):
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
-        self.name = name
-        self.problem = problem
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    subjects: tuple[str, ...] = ()  # empty: every subject
-    audit_trail: bool = True
-    deidentified: bool = False
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    folder: Path
-    subjects: int
-    audit_records: int  # lines of audit_trail.csv (0 without the trail)
-    archival_records: int  # transactions in odm/archival.xml
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    head: tuple[int, str] = (0, "")
-    seconds: float = 0.0
-
+__all__ = ["Cancelled", "ExportOptions", "ExportResult", "InvalidOdm", "Progress", "run"]
 
 def staging_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.export-{os.getpid()}.tmp")

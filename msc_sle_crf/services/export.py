@@ -16,11 +16,7 @@ from typing import Any
 from msc_sle_crf import __version__
 from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import Msg, PermissionDenied, StoreError, ValidationError
-from msc_sle_crf.export import Cancelled, ExportOptions, ExportResult, Progress
-from msc_sle_crf.export.bundle import InvalidOdm, run
-from msc_sle_crf.export.datasets import ScoreRow
-from msc_sle_crf.export.manifest import MANIFEST, sign_manifest
-from msc_sle_crf.export.source import Source
+from msc_sle_crf.export.options import Cancelled, ExportOptions, ExportResult, InvalidOdm, Progress
 from msc_sle_crf.fileutil import safe_output_path
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
@@ -60,7 +56,7 @@ class Export:
                                                                           "écriture"))
         return path
 
-    def _scores(self) -> Iterator[ScoreRow]:
+    def _scores(self) -> Iterator[Any]:
         """Every derived score of every subject (exact values, unrounded), as the outcome tables compute them."""
         from sqlalchemy import select
 
@@ -80,9 +76,14 @@ class Export:
             for result in scores.overall.values():
                 yield _score_row(number, "", result)
 
-    def export(self, target: Path | str, options: ExportOptions = ExportOptions(), *,  # noqa: B008 - frozen
+    def export(self, target: Path | str, options: ExportOptions | None = None, *,
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> ExportResult:
         """Write the export folder (see ``msc_sle_crf.export``) and audit it. May run on a worker thread."""
+        from msc_sle_crf.export.bundle import run
+        from msc_sle_crf.export.manifest import MANIFEST, sign_manifest
+        from msc_sle_crf.export.source import Source
+
+        options = options or ExportOptions()
         self.require()
         path = self.check_target(target)
         ctx = self.ctx
@@ -144,7 +145,9 @@ class Export:
             conn.close()
 
 
-def _score_row(subject: str, visit: str, result: Any) -> ScoreRow:
+def _score_row(subject: str, visit: str, result: Any) -> Any:
+    from msc_sle_crf.export.datasets import ScoreRow
+
     value = result.value
     if value is None:
         text = ""
