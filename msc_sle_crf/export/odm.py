@@ -450,39 +450,70 @@ def write_archival(path: Path, source: Source, study: StudyDef, *, subjects: lis
                    workstations: list[str], file_oid: str, created: str, version: str, deidentified: bool,
                    tick: Tick) -> int:
     """Every audit record about a subject (of the chosen ones), in trail order, each as one transaction with its
-    AuditRecord. Returns how many were written."""
+    AuditRecord. Returns how many were written. The transactions are written as text (3x faster than building
+    elements; the file is validated against the schema before it is kept, like every ODM file)."""
     wanted = {s.number for s in subjects}
     forms = study.forms
     year_only = frozenset(study.meta.export.year_only)
     written = 0
-    with open(path, "wb") as fh, etree.xmlfile(fh, encoding="UTF-8") as xf:
-        xf.write_declaration()
-        with xf.element(f"{{{NS}}}ODM", odm_root_attrs(file_oid, created, "Transactional", version, archival=True),
-                        nsmap={None: NS}):
-            xf.write(study_element(study))
-            xf.write(admin_data(study, users, workstations, deidentified=deidentified))
-            with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study_oid(study),
-                                                      "MetaDataVersionOID": mdv_oid(study)}):
-                for n, rec in enumerate(source.audit(), 1):
-                    if rec[7] is not None and rec[7] in wanted:
-                        xf.write(transaction(rec, forms, deidentified=deidentified, year_only=year_only))
-                        written += 1
-                    if n % 1000 == 0:
-                        tick(n)
+    root = etree.Element(f"{{{NS}}}ODM", odm_root_attrs(file_oid, created, "Transactional", version, archival=True),
+                         nsmap=_NSMAP)
+    opening = etree.tostring(root).decode("utf-8").replace("/>", ">")
+    clinical = E("ClinicalData", {"StudyOID": study_oid(study), "MetaDataVersionOID": mdv_oid(study)})
+    with open(path, "wb") as fh:
+        fh.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        fh.write(opening.encode("utf-8"))
+        for el in (study_element(study), admin_data(study, users, workstations, deidentified=deidentified)):
+            fh.write(_without_ns(etree.tostring(el, encoding="UTF-8")))
+        fh.write(_without_ns(etree.tostring(clinical, encoding="UTF-8")).replace(b"/>", b">"))
+        parts: list[str] = []
+        for n, rec in enumerate(source.audit(), 1):
+            if rec[7] is not None and rec[7] in wanted:
+                transaction(parts, rec, forms, deidentified=deidentified, year_only=year_only)
+                written += 1
+            if n % 1000 == 0:
+                fh.write("".join(parts).encode("utf-8"))
+                parts = []
+                tick(n)
+        fh.write("".join(parts).encode("utf-8"))
+        fh.write(b"</ClinicalData></ODM>\n")
     return written
 
 
-def _audit_record(rec: tuple[Any, ...]) -> etree._Element:
+def _without_ns(data: bytes) -> bytes:
+    return data.replace(f' xmlns="{NS}"'.encode(), b"", 1)
+
+
+_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+                       "\t": "&#9;"})
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _a(text: str) -> str:
+    return clean(text).translate(_ATTR)
+
+
+def _t(text: str) -> str:
+    return clean(text).translate(_TEXT)
+
+
+def _audit_record(out: list[str], rec: tuple[Any, ...]) -> None:
     (rid, ts, offset, username, _role, workstation, _action, _s, _v, _f, _i, _rk, _old, _new, reason, _detail,
      _prev, digest, _signer) = rec
-    ar = E("AuditRecord", {"ID": f"AR.{rid}"})
-    sub(ar, "UserRef", {"UserOID": user_oid(username)})
-    sub(ar, "LocationRef", {"LocationOID": location_oid(workstation)})
-    sub(ar, "DateTimeStamp", None, local_stamp(ts, offset))
+    out.append(f'<AuditRecord ID="AR.{rid}"><UserRef UserOID="{_a(user_oid(username))}"/>'
+               f'<LocationRef LocationOID="{_a(location_oid(workstation))}"/>'
+               f"<DateTimeStamp>{local_stamp(ts, offset)}</DateTimeStamp>")
     if reason:
-        sub(ar, "ReasonForChange", None, reason)
-    sub(ar, "SourceID", None, f"audit_event#{rid} sha256:{digest}")
-    return ar
+        out.append(f"<ReasonForChange>{_t(reason)}</ReasonForChange>")
+    out.append(f"<SourceID>audit_event#{rid} sha256:{digest}</SourceID></AuditRecord>")
+
+
+def _flag(out: list[str], value: str, value_list: str, kind: str, comment: str | None = None) -> None:
+    out.append('<Annotation SeqNum="1">')
+    if comment:
+        out.append(f'<Comment SponsorOrSite="Site">{_t(comment)}</Comment>')
+    out.append(f'<Flag><FlagValue CodeListOID="{value_list}">{_t(value)}</FlagValue>'
+               f'<FlagType CodeListOID="{FLAG_TYPE}">{kind}</FlagType></Flag></Annotation>')
 
 
 def redact(rec: tuple[Any, ...], year_only: frozenset[str] = frozenset()) -> tuple[Any, ...]:
@@ -507,10 +538,10 @@ def _year(text: str | None) -> str | None:
     return text[:4] if text and not text.startswith("[") else text
 
 
-def transaction(rec: tuple[Any, ...], forms: dict[str, FormDef], *, deidentified: bool,
-                year_only: frozenset[str] = frozenset()) -> etree._Element:
+def transaction(out: list[str], rec: tuple[Any, ...], forms: dict[str, FormDef], *,  # noqa: PLR0912, PLR0915
+                deidentified: bool, year_only: frozenset[str] = frozenset()) -> None:
     """One audit record as an ODM transaction: SubjectData > [StudyEventData > [FormData > [ItemGroupData >
-    [ItemData]]]], the AuditRecord on the deepest element the record names."""
+    [ItemData]]]], the AuditRecord on the deepest element the record names (appended to ``out`` as text)."""
     if deidentified:
         rec = redact(rec, year_only)
     (_rid, _ts, _offset, _username, _role, _ws, action, subject, visit, form, item, repeat_key, old, new, _reason,
@@ -520,55 +551,62 @@ def transaction(rec: tuple[Any, ...], forms: dict[str, FormDef], *, deidentified
     describe = " | ".join(x for x in (f"{action}", f"old: {old}" if old is not None else "",
                                       f"new: {new}" if new is not None else "",
                                       detail or "") if x)
+    key = _a(subject)
     if visit is None:  # a subject-level record (registration, status, bedside events without a visit)
-        sd = E("SubjectData", {"SubjectKey": subject, "TransactionType": kind})
-        sd.append(_audit_record(rec))
-        flag(sd, 1, _event_code(action), EVENT_KIND, "EVENT", describe)
-        return sd
-    sd = E("SubjectData", {"SubjectKey": subject, "TransactionType": "Context"})
+        out.append(f'<SubjectData SubjectKey="{key}" TransactionType="{kind}">')
+        _audit_record(out, rec)
+        _flag(out, _event_code(action), EVENT_KIND, "EVENT", describe)
+        out.append("</SubjectData>")
+        return
+    out.append(f'<SubjectData SubjectKey="{key}" TransactionType="Context">')
+    event = _a(f"SE.{visit}")
     if form is None:
-        se = sub(sd, "StudyEventData", {"StudyEventOID": f"SE.{visit}", "TransactionType": kind})
-        se.append(_audit_record(rec))
-        flag(se, 1, _event_code(action), EVENT_KIND, "EVENT", describe)
-        return sd
-    se = sub(sd, "StudyEventData", {"StudyEventOID": f"SE.{visit}", "TransactionType": "Context"})
+        out.append(f'<StudyEventData StudyEventOID="{event}" TransactionType="{kind}">')
+        _audit_record(out, rec)
+        _flag(out, _event_code(action), EVENT_KIND, "EVENT", describe)
+        out.append("</StudyEventData></SubjectData>")
+        return
+    out.append(f'<StudyEventData StudyEventOID="{event}" TransactionType="Context">')
+    form_oid = _a(f"F.{form}")
     group_id, row_no = _split_key(repeat_key)
     if group_id is None or (item is None and action not in ("row_add", "row_remove")):
-        fd = sub(se, "FormData", {"FormOID": f"F.{form}", "TransactionType": kind if action == "create"
-                                  else "Update"})
-        fd.append(_audit_record(rec))
+        out.append(f'<FormData FormOID="{form_oid}" TransactionType="{kind if action == "create" else "Update"}">')
+        _audit_record(out, rec)
         if action in ("status_change", "sign", "lock", "unlock", "source_verified") and new in _FORM_STATUSES:
-            flag(fd, 1, str(new), FORM_STATUS, "FORMSTATUS", describe)
+            _flag(out, str(new), FORM_STATUS, "FORMSTATUS", describe)
         else:
-            flag(fd, 1, _event_code(action), EVENT_KIND, "EVENT", describe)
-        return sd
+            _flag(out, _event_code(action), EVENT_KIND, "EVENT", describe)
+        out.append("</FormData></StudyEventData></SubjectData>")
+        return
     definition = forms.get(form)
     group = next((g for g in definition.groups if g.id == group_id), None) if definition else None
-    fd = sub(se, "FormData", {"FormOID": f"F.{form}", "TransactionType": "Context"})
-    ig_attrs = {"ItemGroupOID": group_oid(form, group_id)}
+    out.append(f'<FormData FormOID="{form_oid}" TransactionType="Context">')
+    ig = f'<ItemGroupData ItemGroupOID="{_a(group_oid(form, group_id))}"'
     if group is None or group.repeating:
-        ig_attrs["ItemGroupRepeatKey"] = str(row_no if row_no is not None else 0)
+        ig += f' ItemGroupRepeatKey="{row_no if row_no is not None else 0}"'
+    close = "</ItemGroupData></FormData></StudyEventData></SubjectData>"
     if item is None:  # a row added or removed
-        ig = sub(fd, "ItemGroupData", {**ig_attrs, "TransactionType": kind})
-        ig.append(_audit_record(rec))
-        flag(ig, 1, _event_code(action), EVENT_KIND, "EVENT", describe)
-        return sd
-    ig = sub(fd, "ItemGroupData", {**ig_attrs, "TransactionType": "Context"})
+        out.append(f'{ig} TransactionType="{kind}">')
+        _audit_record(out, rec)
+        _flag(out, _event_code(action), EVENT_KIND, "EVENT", describe)
+        out.append(close)
+        return
+    out.append(f'{ig} TransactionType="Context">')
     it = definition.item(item) if definition is not None and definition.has_item(item) else None
+    oid = _a(item_oid(form, item))
     if action in _VALUE_ACTIONS:
-        el = _value_transaction(ig, form, it, item, new, kind)
-        el.insert(0, _audit_record(rec))
-        return sd
-    el = sub(ig, "ItemData", {"ItemOID": item_oid(form, item), "TransactionType": "Context"})
-    el.append(_audit_record(rec))
-    if action == "source_verified":
-        flag(el, 1, "verified", SDV_STATUS, "SDV", describe)
-    elif action == "query":
-        status = str(new) if new in _QUERY_STATUSES else "open"
-        flag(el, 1, status, QUERY_STATUS, "QUERY", describe)
+        _value_transaction(out, rec, oid, it, new, kind)
     else:
-        flag(el, 1, _event_code(action), EVENT_KIND, "EVENT", describe)
-    return sd
+        out.append(f'<ItemData ItemOID="{oid}" TransactionType="Context">')
+        _audit_record(out, rec)
+        if action == "source_verified":
+            _flag(out, "verified", SDV_STATUS, "SDV", describe)
+        elif action == "query":
+            _flag(out, str(new) if new in _QUERY_STATUSES else "open", QUERY_STATUS, "QUERY", describe)
+        else:
+            _flag(out, _event_code(action), EVENT_KIND, "EVENT", describe)
+        out.append("</ItemData>")
+    out.append(close)
 
 
 def _event_code(action: str) -> str:
@@ -585,25 +623,29 @@ def _split_key(repeat_key: str | None) -> tuple[str | None, int | None]:
         return group, None
 
 
-def _value_transaction(parent: etree._Element, form: str, item: Item | None, item_id: str, new: str | None,  # noqa: PLR0917
-                       kind: str) -> etree._Element:
+def _value_transaction(out: list[str], rec: tuple[Any, ...], oid: str, item: Item | None,  # noqa: PLR0917
+                       new: str | None, kind: str) -> None:
     """The value a data entry or change recorded, as the trail wrote it ("38.4", "100 mL", "[ND] reason")."""
     if new is None:
-        return sub(parent, "ItemData", {"ItemOID": item_oid(form, item_id), "TransactionType": "Remove",
-                                        "IsNull": "Yes"})
+        out.append(f'<ItemData ItemOID="{oid}" TransactionType="Remove" IsNull="Yes">')
+        _audit_record(out, rec)
+        out.append("</ItemData>")
+        return
     missing = _MISSING_TEXT.match(new)
     if missing:
-        el = sub(parent, "ItemData", {"ItemOID": item_oid(form, item_id), "TransactionType": kind, "IsNull": "Yes"})
-        flag(el, 1, missing.group(1), NULL_FLAVOR, "NULLFLAVOR", missing.group(2) or None)
-        return el
+        out.append(f'<ItemData ItemOID="{oid}" TransactionType="{kind}" IsNull="Yes">')
+        _audit_record(out, rec)
+        _flag(out, missing.group(1), NULL_FLAVOR, "NULLFLAVOR", missing.group(2) or None)
+        out.append("</ItemData>")
+        return
     value, unit = new, None
     if item is not None and item.type in (ItemType.INTEGER, ItemType.DECIMAL) and " " in new:
         value, _, unit = new.partition(" ")
-    el = sub(parent, "ItemData", {"ItemOID": item_oid(form, item_id), "TransactionType": kind,
-                                  "Value": clean(odm_value(item, value))})
+    out.append(f'<ItemData ItemOID="{oid}" TransactionType="{kind}" Value="{_a(odm_value(item, value))}">')
+    _audit_record(out, rec)
     if unit:
-        flag(el, 1, "update", EVENT_KIND, "EVENT", f"entered in {unit}")
-    return el
+        _flag(out, "update", EVENT_KIND, "EVENT", f"entered in {unit}")
+    out.append("</ItemData>")
 
 
 # ----- validation --------------------------------------------------------------------------------------------------
