@@ -431,3 +431,16 @@ def test_the_r_script_reads_the_datasets_with_labels(exported: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [line.strip() for line in done.stdout.splitlines()]
     assert lines[0].startswith("Haemoglobin [") and lines[1] == "Female Male" and lines[2] == "TRUE"
+
+
+def test_dataset_json_holds_the_same_rows(exported: Path) -> None:
+    data = json.loads((exported / "datasets-json" / "labs__lb.json").read_text(encoding="utf-8"))
+    assert data["datasetJSONVersion"] == "1.1.0" and data["records"] == len(data["rows"])
+    names = [c["name"] for c in data["columns"]]
+    rows = _rows(exported / "datasets" / "labs__lb.csv")
+    assert names == list(rows[0])
+    assert len(data["rows"]) == len(rows)
+    first = dict(zip(names, data["rows"][0], strict=True))
+    assert first["HGB"] == rows[0]["HGB"] and first["HGB_MISS"] is None
+    hgb = next(c for c in data["columns"] if c["name"] == "HGB")
+    assert hgb["dataType"] == "decimal" and hgb["targetDataType"] == "decimal"

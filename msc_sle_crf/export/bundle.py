@@ -104,6 +104,8 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
     step(L("derived scores", "scores dérivés"), advance=len(subjects) // 2)
     wanted = {s.number for s in subjects}
     variables += datasets.write_scores(folder, (r for r in scores() if r.subject in wanted))
+    datasets.write_dataset_json(folder, stage / "datasets-json", variables, study=study, created=created,
+                                version=version, mdv=odm.mdv_oid(study), study_oid=odm.study_oid(study))
     datasets.write_codebook(stage, variables, study)
     datasets.write_r_script(stage, variables)
     datasets.write_sas_script(stage, variables)

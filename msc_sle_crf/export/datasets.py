@@ -349,3 +349,56 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
                 tick(n)
         w.writerow([f"# {head_text}"])
     return count
+
+
+# ----- CDISC Dataset-JSON 1.1 of the same datasets ------------------------------------------------------------------
+_JSON_TYPES = {"integer": "integer", "float": "decimal", "date": "date"}
+
+
+def write_dataset_json(csv_folder: Path, json_folder: Path, variables: list[Variable], *, study: StudyDef,
+                       created: str, version: str, mdv: str, study_oid: str) -> None:
+    """Each CSV dataset again as CDISC Dataset-JSON 1.1 (streamed row by row from the CSV just written; decimals
+    as strings, exact; empty cells null)."""
+    import json
+
+    by_ds: dict[str, list[Variable]] = {}
+    for v in variables:
+        by_ds.setdefault(v.dataset, []).append(v)
+    json_folder.mkdir(exist_ok=True)
+    for ds, cols in by_ds.items():
+        source = csv_folder / f"{ds}.csv"
+        if not source.exists():
+            continue
+        with open(source, encoding="utf-8-sig", newline="") as fh:
+            records = sum(1 for _ in fh) - 1
+        types = [_JSON_TYPES.get(c.type, "string") for c in cols]
+        header = {
+            "datasetJSONCreationDateTime": created[:19], "datasetJSONVersion": "1.1.0",
+            "fileOID": f"{study_oid}.{ds}", "originator": "msc-sle-crf",
+            "sourceSystem": {"name": "msc-sle-crf", "version": version}, "studyOID": study_oid,
+            "metaDataVersionOID": mdv, "metaDataRef": "../odm/snapshot.xml", "itemGroupOID": f"IG.{ds}",
+            "records": records, "name": ds[:32], "label": f"{study.meta.name} {ds}",
+            "columns": [{"itemOID": f"IT.{ds}.{c.name}", "name": c.name, "label": c.label_en,
+                         "dataType": t, **({"targetDataType": "decimal"} if t == "decimal" else {}),
+                         **({"keySequence": n + 1} if c.name in ("SUBJID", "VISIT", "ROW") else {})}
+                        for n, (c, t) in enumerate(zip(cols, types, strict=True))],
+        }
+        text = json.dumps(header, ensure_ascii=False)
+        with open(source, encoding="utf-8-sig", newline="") as src, \
+                open(json_folder / f"{ds}.json", "w", encoding="utf-8") as out:
+            out.write(text[:-1] + ', "rows": [')
+            reader = csv.reader(src)
+            next(reader, None)
+            first = True
+            for row in reader:
+                cells: list[Any] = []
+                for value, t in zip(row, types, strict=False):
+                    if value == "":
+                        cells.append(None)
+                    elif t == "integer" and value.lstrip("-").isdigit():
+                        cells.append(int(value))
+                    else:
+                        cells.append(value)
+                out.write(("\n" if first else ",\n") + json.dumps(cells, ensure_ascii=False))
+                first = False
+            out.write("\n]}\n")
