@@ -7,7 +7,7 @@ One export is a new folder, written aside and renamed into place only when compl
 - ``odm/archival.xml``: ODM 1.3.2 Transactional Archival: every audit record of a subject as one transaction in time
   order, with its AuditRecord (SourceID: the trail record and its hash), signatures, queries and SDV;
 - ``datasets/``: one CSV per item group (UTF-8 with BOM), the subjects, every derived score, a codebook (CSV and
-  HTML) and R and SAS import scripts;
+  HTML) and R and SAS import scripts; ``datasets-json/``: the same datasets as CDISC Dataset-JSON 1.1;
 - ``audit_trail.csv``: every record of the trail;
 - ``MANIFEST.json`` (SHA-256 of every file, the signed trail head, who, when, versions) and ``MANIFEST.sig``.
 
