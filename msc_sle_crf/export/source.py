@@ -110,16 +110,15 @@ class Source:
             "SELECT instance_id, group_id, row_no FROM form_row WHERE removed = 1")}
 
     def values(self) -> Iterator[ValueRow]:
-        """Every stored value, by subject, form instance and row (streamed: one subject's rows are contiguous)."""
-        cur = self.conn.execute(
-            "SELECT i.subject_id, v.instance_id, v.group_id, v.row_no, v.item_id, v.value, v.unit, v.canonical, "
-            "v.missing_code, v.missing_reason FROM item_value v JOIN form_instance i ON i.id = v.instance_id "
-            "ORDER BY i.subject_id, v.instance_id, v.group_id, v.row_no, v.id")
-        while True:
-            batch = cur.fetchmany(BATCH)
-            if not batch:
-                return
-            for r in batch:
+        """Every stored value, by subject, form instance and row: one subject's values per query (no sort of the
+        whole table, so memory does not grow with the trial)."""
+        ids = [int(r[0]) for r in self.conn.execute("SELECT id FROM subject ORDER BY id")]
+        for subject_id in ids:
+            for r in self.conn.execute(
+                    "SELECT i.subject_id, v.instance_id, v.group_id, v.row_no, v.item_id, v.value, v.unit, "
+                    "v.canonical, v.missing_code, v.missing_reason FROM form_instance i "
+                    "JOIN item_value v ON v.instance_id = i.id WHERE i.subject_id = ? "
+                    "ORDER BY v.instance_id, v.group_id, v.row_no, v.id", (subject_id,)).fetchall():
                 yield ValueRow(*r)
 
     def signatures(self) -> list[SignatureRow]:

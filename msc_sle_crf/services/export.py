@@ -57,7 +57,8 @@ class Export:
         return path
 
     def _scores(self) -> Iterator[Any]:
-        """Every derived score of every subject (exact values, unrounded), as the outcome tables compute them."""
+        """Every derived score of every subject (exact values, unrounded), as the outcome tables compute them; one
+        subject read at a time, so memory does not grow with the trial."""
         from sqlalchemy import select
 
         from msc_sle_crf.scoring.subject import compute
@@ -65,11 +66,14 @@ class Export:
 
         today = self.ctx.local_now().date()
         with self.ctx.read() as session:
-            loaded = self.overview.load_all(session)
-            numbers = dict(session.execute(select(Subject.id, Subject.subject_number)).all())
-        for subject_id, (data, _statuses) in sorted(loaded.items()):
+            ids = session.execute(select(Subject.id).order_by(Subject.id)).scalars().all()
+        for subject_id in ids:
+            with self.ctx.read() as session:
+                subject = session.get(Subject, subject_id)
+                assert subject is not None
+                number = subject.subject_number
+                data, _statuses = self.overview.load(session, subject)
             scores = compute(data, self.study.bindings, self.overview.day0, self.study.meta.scoring, today=today)
-            number = numbers[subject_id]
             for visit, results in scores.per_visit.items():
                 for result in results.values():
                     yield _score_row(number, visit, result)
