@@ -444,3 +444,15 @@ def test_dataset_json_holds_the_same_rows(exported: Path) -> None:
     assert first["HGB"] == rows[0]["HGB"] and first["HGB_MISS"] is None
     hgb = next(c for c in data["columns"] if c["name"] == "HGB")
     assert hgb["dataType"] == "decimal" and hgb["targetDataType"] == "decimal"
+
+
+def test_an_administrator_exports_with_a_verifiable_manifest(demo_path: Path, tmp_path: Path) -> None:
+    site = Site.open(demo_path, clock=FakeClock())
+    try:
+        admin = Workspace.sign_in(site, "admin", "training-manager")
+        result = admin.export.export(tmp_path / "admin", ExportOptions(audit_trail=False))
+        fingerprint = admin.printing.ca_fingerprint()
+    finally:
+        site.close()
+    verdict = mf.verify(result.folder, fingerprint)
+    assert verdict.ok and verdict.signer == "admin", verdict.problems
