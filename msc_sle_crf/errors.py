@@ -406,6 +406,21 @@ class Msg(Enum):
         "Keys cannot be rotated: {reason}.",
         "Rotation des clés impossible : {reason}.",
     )
+    # ----- issue 16: data out -----
+    EXPORT_INVALID = (
+        "The export was stopped: {name} is not valid against the official ODM 1.3.2 schema ({detail}). Nothing was "
+        "written under the target name; please report it.",
+        "Export arrêté : {name} n'est pas valide selon le schéma officiel ODM 1.3.2 ({detail}). Rien n'a été écrit "
+        "sous le nom choisi ; merci de le signaler.",
+    )
+    EXPORT_CANCELLED = (
+        "Export cancelled: nothing was written under {path}.",
+        "Export annulé : rien n'a été écrit sous {path}.",
+    )
+    EXPORT_VERIFY_FAILED = (
+        "Export {path}: check FAILED: {problems}.",
+        "Export {path} : contrôle en ÉCHEC : {problems}.",
+    )
     PDF_UNTRUSTED = (
         "{path}: {reason}.",
         "{path} : {reason}.",

@@ -597,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.reports import add_report_commands
 
     add_report_commands(sub, command)  # report safety / report outcomes
+    from msc_sle_crf.cli.export import add_export_commands
+
+    add_export_commands(sub, command)  # export / export-verify
     return parser
 
 

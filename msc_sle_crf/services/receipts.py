@@ -61,6 +61,8 @@ def _refuse(path: Path, en: str, fr: str) -> ValidationError:
 
 
 def _of_document(path: Path, data: Any) -> Head:
+    if isinstance(data, dict) and data.get("format") == "msc-sle-crf-export":  # an export's MANIFEST.json
+        data = data.get("trail_head")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _refuse(path, "not a receipt of this program", "ce n'est pas un reçu de ce programme")
     try:

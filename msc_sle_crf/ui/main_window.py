@@ -45,6 +45,7 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.ui import admin_actions
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
+from msc_sle_crf.ui.export_dialog import open_export
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
@@ -155,6 +156,9 @@ class MainWindow(QMainWindow):
         self.outcomes_action = QAction(self)
         self.outcomes_action.triggered.connect(self.open_outcomes)
         self.study_menu.addAction(self.outcomes_action)
+        self.export_action = QAction(self)  # issue 16: ui/export_dialog.py
+        self.export_action.triggered.connect(lambda: self._track(open_export(self.ws, self.ops, self)))
+        self.study_menu.addAction(self.export_action)
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
         self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
@@ -197,6 +201,9 @@ class MainWindow(QMainWindow):
         self.outcomes_action.setText(tr("Outcomes and cohort safety reviews…",
                                         "Critères de jugement et revues de tolérance par cohorte…"))
         self.outcomes_action.setEnabled(ws.can(Perm.VIEW_OUTCOMES))
+        self.export_action.setText(tr("Export data (ODM, datasets, audit trail)…",
+                                      "Exporter les données (ODM, jeux de données, piste d'audit)…"))
+        self.export_action.setEnabled(ws.export.allowed())
         self.admin_menu.setTitle(tr("Administration", "Administration"))
         self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
         self.verify_action.setText(tr("Check integrity (database and audit trail)",
