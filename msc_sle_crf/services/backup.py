@@ -298,7 +298,7 @@ def _check_with_recovery_code(staging: Path, backup: Path, recovery_code: str) -
     return result.records
 
 
-def _check_staged(staging: Path, backup: Path, username: str, password: str, recovery_code: str | None,
+def _check_staged(staging: Path, backup: Path, username: str, password: str, *, recovery_code: str | None,
                   clock: Clock) -> tuple[int, str, str | None]:
     """The staged backup opened and checked completely: (audit records, who restores, their role)."""
     if recovery_code is not None:
@@ -339,7 +339,8 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
         say(L("Checking the backup file", "Contrôle du fichier de sauvegarde"))
         manifest = _extract(backup, staging)
         say(L("Checking every page and the audit trail", "Contrôle de chaque page et de la piste d'audit"))
-        records, restorer, restorer_role = _check_staged(staging, backup, username, password, recovery_code, clock)
+        records, restorer, restorer_role = _check_staged(staging, backup, username, password,
+                                                         recovery_code=recovery_code, clock=clock)
         _note_restore(staging, restorer, restorer_role,
                       f"restored backup of {manifest.get('created_utc')} -> {backup.name}", clock)
         say(L("Putting the backup in place (the current database is kept aside)",
