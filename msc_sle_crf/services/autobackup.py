@@ -318,6 +318,21 @@ def _size(path: Path) -> int:
         return 0
 
 
+def request_restore(ws: Workspace, path: Path) -> BackupInfo:
+    """An administrator restores ``path`` from the app: allowed (administrator), the file described, and the
+    request written into the trail of the database about to be kept aside (its last record)."""
+    ws.ctx.require(Perm.EDIT_SITE_SETTINGS)
+    ws.ctx.require(Perm.BACKUP)
+    info = describe(path)
+    if info.problem:
+        raise StoreError(Msg.BACKUP_INVALID, path=str(path), detail=info.problem)
+    ws.ctx.audit_alone(Action.RESTORE, item=str(path.parent)[:1000], detail=(
+        f"restore from the app started: {path.name} of {info.created_utc} by {info.created_by} (trail "
+        f"#{info.trail_record}); this database is kept aside")[:4000])
+    ws.site.anchor_audit()
+    return info
+
+
 def list_backups(folder: Path | None) -> list[BackupInfo]:
     """The backups in ``folder`` (``*.crfbak`` and ``*.tar``), newest first by their manifest's date."""
     if folder is None or not folder.is_dir():
@@ -327,4 +342,4 @@ def list_backups(folder: Path | None) -> list[BackupInfo]:
 
 
 __all__ = ["BackupInfo", "BackupOutcome", "BackupPolicy", "BackupStatus", "describe", "due",
-           "list_backups", "prune", "run", "status"]
+           "list_backups", "prune", "request_restore", "run", "status"]
