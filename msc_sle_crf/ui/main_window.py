@@ -42,7 +42,7 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions, backups
+from msc_sle_crf.ui import admin_actions, backups, qt_i18n
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
     # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
         set_lang(lang)
+        qt_i18n.apply()  # Qt's own buttons too
         self.retranslate()
         for dialog in self.open_dialogs:
             retranslate = getattr(dialog, "retranslate", None)
