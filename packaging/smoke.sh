@@ -4,7 +4,7 @@
 # --version; demo (a TRAINING database: the migrations); verify; a signed PDF written and checked against the site
 # CA; the app's window painted (offscreen); 'selfcheck' (sign-in, a value saved and its audit record, a signed PDF
 # checked, the trail, an encrypted backup, Qt's French translation); the French command-line messages; and, when
-# tests/fixtures/release-0.1.0.crfdb is there, a database of the previous release opened, copied and migrated.
+# tests/fixtures/previous-release.crfdb is there, a database of the previous release opened, copied and migrated.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dist="$(cd "${1:-$root/dist}" && pwd)"
@@ -44,9 +44,9 @@ step "French messages"
 SMOKE_LANG=fr run --lang fr restore --db "$work/t.crfdb" --user admin --backup "$work/none.crfbak" \
   --password-stdin </dev/null 2>&1 | tee "$work/fr" || true
 grep -q "mot de passe" "$work/fr"
-fixture="$root/tests/fixtures/release-0.1.0.crfdb"
+fixture="$root/tests/fixtures/previous-release.crfdb"
 if [ -f "$fixture" ]; then
-  step "a database of the previous release (0.1.0): opened, copied aside, migrated"
+  step "a database of the previous release: opened, copied aside, migrated, verified"
   cp "$fixture" "$work/old.crfdb"
   cp "$fixture.keys" "$work/old.crfdb.keys"
   printf 'training-manager\n' | run verify --db "$work/old.crfdb" --user admin --password-stdin
