@@ -33,7 +33,7 @@ from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting
 
 SUFFIX = ".crfbak"
-_AUTO_NAME = re.compile(r"^msc-sle-crf-(?P<db>[0-9a-f]{8})-(?P<ts>[0-9]{8}T[0-9]{6}Z)(?:-[0-9]+)?-auto\.crfbak$")
+_AUTO_NAME = re.compile(r"^msc-sle-crf-(?P<db>[0-9a-f]{8})-(?P<ts>[0-9]{8}T[0-9]{6}Z)(?:-(?P<n>[0-9]+))?-auto\.crfbak$")
 DAILY_HOURS = 24
 RETRY_AFTER_FAILURE = dt.timedelta(hours=1)
 # Status rows (not settings an administrator types: written only with the audit record they summarise)
@@ -285,8 +285,8 @@ def prune(folder: Path, db_id: str, keep: int, *, keep_also: Path | None = None)
     for entry in folder.iterdir():
         match = _AUTO_NAME.match(entry.name)
         if match and match.group("db") == mine and entry.is_file() and not entry.is_symlink():
-            autos.append((match.group("ts"), entry.name, entry))
-    autos.sort(reverse=True)
+            autos.append((match.group("ts"), int(match.group("n") or 1), entry))
+    autos.sort(key=lambda a: (a[0], a[1]), reverse=True)
     removed = []
     for _ts, _name, path in autos[keep:]:
         if keep_also is not None and path == keep_also:
