@@ -2,12 +2,14 @@
 # Installs (or upgrades) this bundle for the current user, or for everyone when run as root:
 #   ./install.sh            -> ~/.local/opt/msc-sle-crf, menu entry in ~/.local/share/applications
 #   sudo ./install.sh       -> /opt/msc-sle-crf, menu entry in /usr/share/applications
+#   INSTALL_SCOPE=user|system and PREFIX=DIR choose otherwise.
 # An upgrade replaces only the program: databases live in the user's data folder (or where --db points) and are
 # migrated by the new program at their next opening, after a copy taken beside them (<db>.before-upgrade-...).
 # The previous program is kept as <prefix>/msc-sle-crf.previous until the next upgrade.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-if [ "$(id -u)" = 0 ]; then
+scope="${INSTALL_SCOPE:-$([ "$(id -u)" = 0 ] && echo system || echo user)}"
+if [ "$scope" = system ]; then
   prefix="${PREFIX:-/opt}"; apps=/usr/share/applications; icons=/usr/share/icons/hicolor/256x256/apps
 else
   prefix="${PREFIX:-$HOME/.local/opt}"; apps="$HOME/.local/share/applications"
