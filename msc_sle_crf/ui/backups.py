@@ -315,7 +315,8 @@ class BackupsDialog(QDialog):
         for row, info in enumerate(self.backups):
             head = f"#{info.trail_record} {info.trail_hash[:12]}" if info.trail_record else info.problem
             kind = tr("automatic", "automatique") if info.automatic else tr("by hand", "manuelle")
-            for col, text in enumerate((info.created_utc, info.created_by, head, human_size(info.size), kind,
+            for col, text in enumerate((info.created_utc[:19].replace("T", " "), info.created_by, head,
+                                        human_size(info.size), kind,
                                         info.path.name)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
