@@ -176,11 +176,12 @@ def due(ws: Workspace, reason: Reason) -> bool:
 
 
 def _changed_since(ws: Workspace, record_id: int) -> bool:
-    """Whether anything a backup keeps was written after ``record_id`` (an index range: constant time)."""
+    """Whether anything a backup keeps was written after ``record_id`` (a range of the primary key, stopped at the
+    first such record)."""
     with ws.ctx.read() as session:
-        count = session.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.id > record_id, AuditEvent.action.not_in(_SESSION_ONLY))).scalar_one()
-    return bool(count)
+        found = session.execute(select(AuditEvent.id).where(
+            AuditEvent.id > record_id, AuditEvent.action.not_in(_SESSION_ONLY)).limit(1)).first()
+    return found is not None
 
 
 def _job(ws: Workspace) -> Workspace:
