@@ -9,7 +9,9 @@ checked, the manifest (SHA-256 of each member), the tar written with fsync and r
 compared with the manifest, old backups pruned, the result recorded. Floor, interleaved: the same database bytes
 copied to the same folder with ``shutil.copyfile`` and fsync (what any backup must at least do). Target: ratio <= 4
 (the path reads the data three times and writes it twice: copy, check, hash; tar; read back). Beside it, each part
-once: the copy, the check of the copy, the read-back.
+once: the copy, the check of the copy, the read-back. A second figure compares the same path with a floor that also
+checks every page of its copy (cipher_integrity_check + quick_check: what any backup that is verified must do at
+least once); target <= 2.
 """
 
 from __future__ import annotations
@@ -71,10 +73,27 @@ def main() -> None:
                                 target=4.0, path='autobackup.run(ws, "manual"): copy, check, tar, read back, prune',
                                 floor_path="shutil.copyfile of the database bytes + fsync"),
                          lambda: made.append(A.run(admin, "manual")), floor, runs, warmup=1, between=clean)
-            last = made[-1].path
-            assert last is not None and len(list(folder.iterdir())) == 2  # retention held
             store = site.store
             assert store is not None
+
+            def verified_floor() -> None:
+                n[0] += 1
+                dest = floor_dir / f"copy-{n[0]}.crfdb"
+                copy_bytes(db, dest)
+                conn = connect_raw(dest, store.key, store.salt)
+                try:
+                    assert not integrity_problems(conn, full=False)
+                finally:
+                    conn.close()
+
+            checked = paired(Figure(f"automatic backup, {t.subjects} subjects, against a checked copy",
+                                    target=2.0, path='autobackup.run(ws, "manual")',
+                                    floor_path="shutil.copyfile + fsync, then every page of the copy checked "
+                                    "(cipher_integrity_check + quick_check): what any verified copy must do"),
+                             lambda: made.append(A.run(admin, "manual")), verified_floor, max(2, runs - 2),
+                             warmup=0, between=clean)
+            last = made[-1].path
+            assert last is not None and len(list(folder.iterdir())) == 2  # retention held
             size = last.stat().st_size
             parts = []
             tmp_copy = Path(tmp) / "part.crfdb"
@@ -101,7 +120,7 @@ def main() -> None:
                                 values=[timed_ms(lambda: verify_written(last, manifest))]))
         finally:
             site.close()
-    report("bench_backup", [fig, *parts])
+    report("bench_backup", [fig, checked, *parts])
 
 
 if __name__ == "__main__":
