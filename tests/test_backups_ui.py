@@ -127,3 +127,13 @@ def test_restore_from_the_app_brings_the_data_back_and_keeps_the_current_databas
         assert any(a == "restore" and "restore from the app started" in d for a, d in trail)
     finally:
         old.close()
+
+
+def test_the_status_line_stays_quiet_once_the_database_is_closed(qtbot, site: Site, admin: Workspace) -> None:
+    main = MainWindow(admin, idle_ms=60_000)
+    qtbot.addWidget(main)
+    label = backups.scheduler(main).label
+    site.close()
+    label.refresh()  # its minute timer firing after the program closed the database: no error, no more timer
+    assert not label.timer.isActive()
+    assert not backups.scheduler(main).trigger("daily")

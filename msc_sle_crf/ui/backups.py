@@ -110,6 +110,9 @@ class BackupStatusLabel(QLabel):
         if not ws.can(Perm.EDIT_SITE_SETTINGS):
             self.hide()
             return
+        if ws.site.store is None:  # the database was closed (the program ends, a restore): nothing to read
+            self.timer.stop()
+            return
         if not ws.locked:
             try:
                 self.state = A.status(ws)
