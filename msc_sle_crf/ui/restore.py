@@ -231,9 +231,10 @@ def run_restore(shell: App, request: RestoreRequest) -> None:
             return
         kept = "\n".join(str(p.name) for p in outcome.replaced)
         QMessageBox.information(login, title, tr(
-            f"The backup of {outcome.created_utc} is restored ({outcome.audit_records} audit records checked).\n"
+            f"The backup of {_local(outcome.created_utc)} is restored ({outcome.audit_records} audit records "
+            f"checked).\n"
             f"The previous database is kept aside:\n{kept}\n\nSign in again.",
-            f"La sauvegarde du {outcome.created_utc} est restaurée ({outcome.audit_records} enregistrements "
+            f"La sauvegarde du {_local(outcome.created_utc)} est restaurée ({outcome.audit_records} enregistrements "
             f"d'audit contrôlés).\nL'ancienne base est mise de côté :\n{kept}\n\nReconnectez-vous."))
 
     def failed(exc: BaseException) -> None:
