@@ -137,3 +137,28 @@ def test_the_status_line_stays_quiet_once_the_database_is_closed(qtbot, site: Si
     label.refresh()  # its minute timer firing after the program closed the database: no error, no more timer
     assert not label.timer.isActive()
     assert not backups.scheduler(main).trigger("daily")
+
+
+def test_a_restore_refused_for_a_wrong_recovery_code_leaves_the_database_open_and_unchanged(
+        qtbot, db_path: Path, site: Site, admin: Workspace, folder: Path, answers: list[str]) -> None:
+    from msc_sle_crf.ui.app import App
+
+    admin.settings.set("backup_folder", str(folder))
+    assert A.run(admin, "manual").path is not None
+    shell = App(site, study=admin.study)
+    qtbot.addWidget(shell.login)
+    shell._signed_in(admin)
+    assert shell.main is not None
+    qtbot.addWidget(shell.main)
+    dialog = RestoreDialog(shell.main)
+    dialog.by_code.setChecked(True)
+    dialog.code.setText("AAAA-BBBB-CCCC-DDDD")
+    dialog.confirm()
+    qtbot.waitUntil(lambda: bool(answers), timeout=30_000)
+    assert "recovery code" in answers[-1].lower() and "Nothing was replaced" in answers[-1]
+    assert not [p for p in db_path.parent.iterdir() if ".replaced-" in p.name]
+    assert shell.site is not None and shell.login.site is shell.site and shell.site is not site
+    again = Workspace.sign_in(shell.site, "admin", ADMIN_PW)
+    trail = [(r.action, r.detail or "") for r in again.integrity.audit_trail(limit=6)]
+    assert any(a == "restore" and "started" in d for a, d in trail)  # the attempt is in the trail
+    shell.site.close()
