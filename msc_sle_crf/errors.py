@@ -398,6 +398,13 @@ class Msg(Enum):
         "Pas encore de certificat de signature personnel pour « {user} » : un administrateur le délivre (menu "
         "Administration, ou « msc-sle-crf user certify »).",
     )
+    CA_NOT_IN_TRAIL = (
+        "The site certificate authority stored in the database is not the one an administrator recorded in the audit "
+        "trail (fingerprint {found}, the trail says {recorded}): nothing is signed or trusted with it; run 'verify'.",
+        "L'autorité de certification du site enregistrée dans la base n'est pas celle qu'un administrateur a inscrite "
+        "dans la piste d'audit (empreinte {found}, la piste indique {recorded}) : rien n'est signé ni accepté avec "
+        "elle ; lancez « verify ».",
+    )
     CA_MISSING = (
         "This site has no certificate authority yet: an administrator creates it ('msc-sle-crf user certify', or "
         "Administration menu).",

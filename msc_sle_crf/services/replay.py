@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msc_sle_crf.security import ca
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
+from msc_sle_crf.store.site import CA_CERT_SETTING
 
 # indexes in audit.STORED_FIELDS order
 _ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
+_SIGNER = 18
 _CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
 _SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
 _QUERY = re.compile(r"query #(\d+) (\w+): ", re.DOTALL)
@@ -82,6 +85,8 @@ class Replay:
         self.infusion: Counter[tuple[str, str, str, str]] = Counter()
         self.users: dict[str, dict[str, Any]] = {}
         self.settings: dict[str, str] = {}
+        self.ca_fingerprint: str | None = None  # the site CA as the trail last recorded it (by an administrator)
+        self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -97,6 +102,18 @@ class Replay:
         for key, value in data.items():
             if key not in _SITE_INIT_INTERNAL and isinstance(value, str):
                 self.settings[key] = value
+        if isinstance(data.get("ca_fingerprint"), str):
+            self.ca_fingerprint = data["ca_fingerprint"]
+
+    def _on_certificate(self, row: Sequence[Any]) -> None:
+        """The site CA (the trust root of every PDF) may be replaced by an administrator only."""
+        if row[_ITEM] != "site CA":
+            return
+        account = self.users.get(row[_SIGNER] or "") or {}
+        if account.get("role") == "admin" and account.get("active"):
+            self.ca_fingerprint = row[_NEW]
+        else:
+            self.ca_refused.append(f"record #{row[_ID]} by '{row[_SIGNER]}'")
 
     def _on_setting_change(self, row: Sequence[Any]) -> None:
         if row[_ITEM] and row[_ITEM] in DEFAULT_SETTINGS:
@@ -238,7 +255,7 @@ class Replay:
             entered = self.values[key]
             if stored != entered[0]:
                 note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
-            elif (canonical or None) != entered[1] and not (entered[1] is None and unit is None):
+            elif (canonical or None) != entered[1]:  # scores read the converted value when there is one
                 note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
         for key, (text, _canon) in self.values.items():
             if key not in seen_values and text is not None:
@@ -296,7 +313,23 @@ class Replay:
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
             if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
+            elif key == CA_CERT_SETTING:
+                self._compare_ca(value, note)
+        for refused in self.ca_refused:
+            note("site CA certificate", f"replaced by someone who is not an administrator ({refused})")
         return out, total
+
+    def _compare_ca(self, pem: str, note: Any) -> None:
+        """The CA every PDF is checked against must be the one an administrator recorded in the trail (a CA put in
+        the settings with raw SQL would make forged PDFs verify)."""
+        try:
+            fingerprint = ca.fingerprint(pem)
+        except ValueError:
+            note("site CA certificate", "it is not a readable certificate")
+            return
+        if fingerprint != self.ca_fingerprint:
+            note("site CA certificate", f"its fingerprint is {fingerprint}; the trail says "
+                                        f"{self.ca_fingerprint or 'no site CA'}")
 
     def _compare_queries(self, conn: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
