@@ -226,6 +226,19 @@ class Msg(Enum):
         "The backup {path} is not valid: {detail}.",
         "La sauvegarde {path} n'est pas valide : {detail}.",
     )
+    BACKUP_FOLDER_UNSET = (
+        "No backup folder is set: an administrator chooses one in Administration > Backups.",
+        "Aucun dossier de sauvegarde n'est défini : un administrateur le choisit dans Administration > Sauvegardes.",
+    )
+    BACKUP_FOLDER_MISSING = (
+        "The backup folder {path} is not available (drive not connected, share not mounted?): no backup was made.",
+        "Le dossier de sauvegarde {path} n'est pas disponible (clé non branchée, partage non monté ?) : aucune "
+        "sauvegarde n'a été faite.",
+    )
+    BACKUP_CANCELLED = (
+        "Backup cancelled: nothing was written.",
+        "Sauvegarde annulée : rien n'a été écrit.",
+    )
     OUTPUT_EXISTS = (
         "{path} already exists; choose another file name.",
         "{path} existe déjà ; choisissez un autre nom de fichier.",

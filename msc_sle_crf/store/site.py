@@ -438,9 +438,12 @@ class Site:
         if not (isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)):
             return False
         if action == str(Action.RESTORE):  # the restore's own record, kept in the restored key file
-            known_detail = role in {r.value for r in Role} and re.fullmatch(
+            # by an administrator's account, or with the site's recovery code (no account, no role: issue 19)
+            by_code = name == RECOVERY_ACCOUNT and role is None
+            known_detail = (by_code or role in {r.value for r in Role}) and re.fullmatch(
                 r"restored backup of \S{1,40} -> [^\n]{1,300}", detail) is not None
-            known_name = self.keyfile.find(KIND_USER, name) is not None
+            known_name = (self.keyfile.find(KIND_RECOVERY, None) is not None if by_code
+                          else self.keyfile.find(KIND_USER, name) is not None)
         else:
             known_detail = role is None and (
                 detail in self._PENDING_DETAILS if action == str(Action.LOGIN_FAILED) else

@@ -42,7 +42,7 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions
+from msc_sle_crf.ui import admin_actions, backups, qt_i18n
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
 from msc_sle_crf.ui.export_dialog import open_export
@@ -57,6 +57,7 @@ CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) st
 
 class MainWindow(QMainWindow):
     logged_out = Signal()
+    restore_requested = Signal(object)  # an administrator restores a backup (ui/restore.py)
 
     def __init__(self, ws: Workspace, *, idle_ms: int | None = None) -> None:
         super().__init__()
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.en_action.triggered.connect(lambda: self.set_language(Lang.EN))
         self.lang_menu.addAction(self.fr_action)
         self.lang_menu.addAction(self.en_action)
+        backups.install(self)  # Administration: Backups, Restore; the backup status; the schedule
 
     def retranslate(self) -> None:
         ws = self.ws
@@ -224,6 +226,7 @@ class MainWindow(QMainWindow):
             strip.show_user(ws.actor.full_name, ws.actor.role)
         self.status_integrity.show_state(self.ws)
         self.subjects.retranslate()
+        backups.retranslate(self)
 
     def check_integrity(self) -> None:
         """Every page and the whole audit trail, checked in the background after sign-in (the opening checks only
@@ -265,6 +268,7 @@ class MainWindow(QMainWindow):
     # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
         set_lang(lang)
+        qt_i18n.apply()  # Qt's own buttons too
         self.retranslate()
         for dialog in self.open_dialogs:
             retranslate = getattr(dialog, "retranslate", None)
@@ -415,6 +419,7 @@ class MainWindow(QMainWindow):
                 on_lock()
             dialog.hide()
         self.ws.lock()
+        backups.session_ended(self, "lock")
         self.idle.pause()
         self.menuBar().setEnabled(False)
         self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
@@ -468,6 +473,7 @@ class MainWindow(QMainWindow):
     def logout(self) -> None:
         self._save_open_drafts()
         self.ws.logout()
+        backups.session_ended(self, "logout")
         self.idle.stop()
         self.logged_out.emit()
         self.close()
