@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from msc_sle_crf.errors import CrfError, Msg
 from msc_sle_crf.i18n import Lang, current_lang
@@ -39,18 +39,24 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
+    """The work of one background call. The pool deletes it on its own thread when ``run`` returns, so it holds the
+    only reference it needs (its signals object, owned by the UI thread) in ``_live`` rather than alone: a Qt object
+    of the UI thread must never be destroyed from the pool's thread (doing so while the UI thread was closing a
+    window deadlocked now and then: a test hung 4 times in 8)."""
+
     def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
         super().__init__()
         self.fn = fn
         self.signals = signals
 
     def run(self) -> None:
+        signals = self.signals
         try:
             result = self.fn()
         except BaseException as exc:
-            self.signals.failed.emit(exc)
+            signals.failed.emit(exc)
         else:
-            self.signals.done.emit(result)
+            signals.done.emit(result)
 
 
 _live: set[_Signals] = set()
@@ -62,12 +68,15 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
     signals = _Signals()
     _live.add(signals)
 
+    def release() -> None:  # later, on the UI thread: the pool's thread is done with the job by then
+        QTimer.singleShot(2000, lambda: _live.discard(signals))
+
     def finished_ok(result: Any) -> None:
-        _live.discard(signals)
+        release()
         on_done(result)
 
     def finished_bad(exc: BaseException) -> None:
-        _live.discard(signals)
+        release()
         on_error(exc)
 
     signals.done.connect(finished_ok)
