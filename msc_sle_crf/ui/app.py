@@ -55,13 +55,8 @@ class App:
     def _signed_in(self, ws: Workspace) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
 
+        # A one-time password was replaced on the sign-in window's "choose your password" page before this.
         self.main = MainWindow(ws, idle_ms=self.idle_ms)
-        if ws.actor.must_change_password and not self.main.change_password(forced=True):
-            ws.logout()
-            self.main.deleteLater()
-            self.main = None
-            self.login.reset()
-            return
         self.main.logged_out.connect(self._logged_out)
         self.login.hide()
         self.main.show()

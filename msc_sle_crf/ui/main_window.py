@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
-from msc_sle_crf.errors import CrfError
+from msc_sle_crf.errors import CrfError, Msg, ValidationError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
@@ -444,6 +444,10 @@ class MainWindow(QMainWindow):
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
         def done(new_ws: Workspace) -> None:
+            if new_ws.actor.must_change_password:  # chosen on the sign-in window, not over someone's session
+                new_ws.logout()
+                self._lock_error(ValidationError(Msg.PASSWORD_CHANGE_AT_SIGN_IN))
+                return
             # The first user's input is saved under the first user's name before the context changes.
             self._save_open_drafts(new_ws)
             self.ws = new_ws
