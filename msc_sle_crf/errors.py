@@ -79,6 +79,7 @@ class Msg(Enum):
     )
     USER_EXISTS = ("User name: '{user}' is already taken.", "Nom d'utilisateur : « {user} » est déjà pris.")
     USER_UNKNOWN = ("No active user named '{user}'.", "Aucun utilisateur actif nommé « {user} ».")
+    USER_ALREADY_ACTIVE = ("User '{user}': already active.", "Utilisateur « {user} » : déjà actif.")
     FULL_NAME_REQUIRED = ("Full name: required.", "Nom complet : obligatoire.")
     ROLE_INVALID = (
         "Role: must be one of {choices}.",

@@ -337,6 +337,15 @@ def cmd_user_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        password = services.accounts.enable_user(args.name, args.reason).password
+    _say(L(f"User '{args.name}' enabled again; one-time password: {password}",
+           f"Utilisateur « {args.name} » réactivé ; mot de passe à usage unique : {password}"))
+    return 0
+
+
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     from msc_sle_crf.services import Site, Workspace
 
@@ -557,6 +566,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     p.add_argument("--role", required=True, choices=["admin", "investigator", "nurse", "monitor"])
     command("list", cmd_user_list, "list accounts", parent=users, user=True)
     p = command("disable", cmd_user_disable, "disable an account (removes its key slot)", parent=users, user=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--reason", required=True)
+    p = command("enable", cmd_user_enable, "enable a disabled account again (prints a one-time password)",
+                parent=users, user=True)
     p.add_argument("--name", required=True)
     p.add_argument("--reason", required=True)
     p = command("reset", cmd_user_reset, "give a user a new one-time password", parent=users, user=True)
