@@ -289,6 +289,9 @@ class MainWindow(QMainWindow):
     def new_subject(self) -> None:
         dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
         self._track(dialog)
+        # The new subject is selected (Enter then opens its casebook, not the one selected before).
+        dialog.accepted.connect(lambda: self.subjects.select(dialog.subject.subject_number) if dialog.subject
+                                else None)
         dialog.open()
 
     def change_password(self, forced: bool = False) -> bool:
