@@ -610,7 +610,20 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.reports import add_report_commands
 
     add_report_commands(sub, command)  # report safety / report outcomes
+    _lang_after_the_command(parser)
     return parser
+
+
+def _lang_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """``--lang`` after the command too (``run --lang fr``), on every command that has no ``--lang`` of its own (a
+    report's is the report's language). Not given there, the one before the command stays (``SUPPRESS``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(p): p for p in action.choices.values()}.values():
+                if "--lang" not in child._option_string_actions:
+                    child.add_argument("--lang", choices=["fr", "en"], default=argparse.SUPPRESS,
+                                       help="language of messages and of the app")
+                _lang_after_the_command(child)
 
 
 def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
