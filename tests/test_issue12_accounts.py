@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
 
 from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import AuthenticationError
@@ -76,7 +76,9 @@ class Modal:
         handler = self.handlers.pop(0)
         QTimer.singleShot(0, lambda: handler(widget))
 
-    def stop(self) -> None:
+    def wait(self, qtbot) -> None:
+        """Until every expected dialog was handled and closed."""
+        qtbot.waitUntil(lambda: not self.handlers and QApplication.activeModalWidget() is None, timeout=8000)
         self.timer.stop()
 
 
@@ -85,7 +87,7 @@ def _audit(ws: Workspace, action: Action) -> list:
 
 
 def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enables_users(
-        qtbot, site: Site, admin: Workspace, monkeypatch) -> None:
+        qtbot, site: Site, admin: Workspace) -> None:
     main = MainWindow(admin, idle_ms=10**9)
     qtbot.addWidget(main)
     main.show()
@@ -115,7 +117,7 @@ def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enable
 
     modal = Modal(fill_bad_then_good, read_password("added"))
     panel.add_button.click()
-    modal.stop()
+    modal.wait(qtbot)
     assert issued["error"].startswith("User name: 3 to 32 characters") and issued["kept"] == "Noé Nurse"
     row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == "noe.nurse")
     assert panel.table.item(row, 2).text() == "Research nurse"
@@ -127,10 +129,14 @@ def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enable
     nurse.logout()
 
     # Reset: asked first, naming the user; a new one-time password; the chosen one opens nothing any more.
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    modal = Modal(read_password("reset"))
+    def confirm(dialog) -> None:
+        issued["question"] = dialog.intro.text()
+        dialog.ok.click()
+
+    modal = Modal(confirm, read_password("reset"))
     panel.reset_button.click()
-    modal.stop()
+    modal.wait(qtbot)
+    assert "Noé Nurse (noe.nurse)" in issued["question"]
     assert issued["reset"] and issued["reset"] != issued["added"]
     with pytest.raises(AuthenticationError):
         site.authenticate("noe.nurse", "violet-harbour-lantern-19")
@@ -146,7 +152,7 @@ def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enable
     panel.select("noe.nurse")
     modal = Modal(disable)
     panel.disable_button.click()
-    modal.stop()
+    modal.wait(qtbot)
     assert issued["no_reason"].startswith("Reason")
     assert panel.table.item(row, 3).text() == "Disabled" and panel.enable_button.isEnabled()
     assert not panel.reset_button.isEnabled() and not panel.disable_button.isEnabled()
@@ -160,7 +166,7 @@ def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enable
 
     modal = Modal(enable, read_password("enabled"))
     panel.enable_button.click()
-    modal.stop()
+    modal.wait(qtbot)
     assert panel.table.item(row, 3).text() == "Active: one-time password, not yet changed"
     back = Workspace.sign_in(site, "noe.nurse", issued["enabled"])
     assert back.actor.must_change_password

@@ -47,6 +47,7 @@ def test_a_wrong_password_keeps_the_signing_dialog_open_with_what_was_typed(qtbo
 
     QTimer.singleShot(30, in_dialog)
     view.lifecycle_action("sign")
+    qtbot.waitUntil(lambda: "closed" in seen, timeout=8000)
     assert seen["open"] is True
     assert seen["error"] == "Sign-in failed: wrong user name or password." or "\n" not in str(seen["error"])
     assert str(seen["error"]).startswith("Sign-in failed")

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -238,6 +237,12 @@ class AccountsPanel(QWidget):
         self.status.setText(text)
         self.changed.emit()
 
+    def _run_dialog(self, dialog: _FormDialog, then: Callable[[Any], None]) -> None:
+        """Open ``dialog`` window-modal (nothing else of the app waits for it); ``then`` its result once accepted."""
+        self.dialog = dialog
+        dialog.accepted.connect(lambda: then(dialog.result_value))
+        dialog.open()
+
     def add_user(self) -> None:
         dialog = _FormDialog(self, tr("Add a user", "Ajouter un utilisateur"), tr("Create", "Créer"))
         username = named(QLineEdit(), "new_username")
@@ -252,31 +257,33 @@ class AccountsPanel(QWidget):
         dialog.action = lambda: self.ops.run(
             lambda: self.ws.accounts.add_user(username.text(), full_name.text(), str(role.currentData())),
             on_error=_raise)
-        self.add_dialog = dialog
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_value is None:
-            return
-        issued: IssuedPassword = dialog.result_value
-        self._done(issued.username, tr(f"Account {issued.username} created.", f"Compte {issued.username} créé."))
-        self._show_password(issued, full_name.text().strip(), tr("The account was created.", "Le compte est créé."))
+
+        def created(issued: IssuedPassword) -> None:
+            self._done(issued.username, tr(f"Account {issued.username} created.", f"Compte {issued.username} créé."))
+            self._show_password(issued, full_name.text().strip(), tr("The account was created.",
+                                                                     "Le compte est créé."))
+
+        self._run_dialog(dialog, created)
 
     def reset_password(self) -> None:
         user = self.selected()
         if user is None:
             return
-        title = tr("Reset the password", "Réinitialiser le mot de passe")
-        answer = QMessageBox.question(self, title, tr(
-            f"Give {user.full_name} ({user.username}) a new one-time password? Their current password will no "
-            f"longer open the database.",
-            f"Donner un nouveau mot de passe à usage unique à {user.full_name} ({user.username}) ? Son mot de passe "
-            f"actuel n'ouvrira plus la base."))
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        issued = self.ops.run(lambda: self.ws.accounts.reset_password(user.username), parent=self, title=title)
-        if issued is None:
-            return
-        self._done(user.username, tr(f"Password of {user.username} reset.",
-                                     f"Mot de passe de {user.username} réinitialisé."))
-        self._show_password(issued, user.full_name, tr("The password was reset.", "Le mot de passe est réinitialisé."))
+        dialog = _FormDialog(self, tr("Reset the password", "Réinitialiser le mot de passe"),
+                             tr("Reset", "Réinitialiser"))
+        dialog.say(tr(f"Give {user.full_name} ({user.username}) a new one-time password? Their current password "
+                      f"will no longer open the database.",
+                      f"Donner un nouveau mot de passe à usage unique à {user.full_name} ({user.username}) ? Son "
+                      f"mot de passe actuel n'ouvrira plus la base."))
+        dialog.action = lambda: self.ops.run(lambda: self.ws.accounts.reset_password(user.username), on_error=_raise)
+
+        def reset(issued: IssuedPassword) -> None:
+            self._done(user.username, tr(f"Password of {user.username} reset.",
+                                         f"Mot de passe de {user.username} réinitialisé."))
+            self._show_password(issued, user.full_name, tr("The password was reset.",
+                                                           "Le mot de passe est réinitialisé."))
+
+        self._run_dialog(dialog, reset)
 
     def _reason_dialog(self, title: str, ok_text: str, question: str) -> tuple[_FormDialog, QLineEdit]:
         dialog = _FormDialog(self, title, ok_text)
@@ -297,18 +304,19 @@ class AccountsPanel(QWidget):
                f"saisies et signatures restent. La base reçoit ensuite une nouvelle clé (quelques instants)."))
         dialog.action = lambda: self.ops.run(lambda: self.ws.accounts.disable_user(user.username, reason.text()),
                                              on_error=_raise)
-        self.reason_dialog = dialog
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        text = tr(f"Account {user.username} disabled; the database has a new key.",
-                  f"Compte {user.username} désactivé ; la base a une nouvelle clé.")
-        if self.ws.accounts.last_rotation is None:
-            text = tr(f"Account {user.username} disabled. The database key could NOT be changed yet (an account "
-                      f"has not signed in since the upgrade): use Administration > Rotate keys later.",
-                      f"Compte {user.username} désactivé. La clé de la base n'a PAS encore pu être changée (un "
-                      f"compte ne s'est pas connecté depuis la mise à jour) : utilisez Administration > Changer "
-                      f"les clés plus tard.")
-        self._done(user.username, text)
+
+        def disabled(_changes: object) -> None:
+            text = tr(f"Account {user.username} disabled; the database has a new key.",
+                      f"Compte {user.username} désactivé ; la base a une nouvelle clé.")
+            if self.ws.accounts.last_rotation is None:
+                text = tr(f"Account {user.username} disabled. The database key could NOT be changed yet (an "
+                          f"account has not signed in since the upgrade): use Administration > Rotate keys later.",
+                          f"Compte {user.username} désactivé. La clé de la base n'a PAS encore pu être changée (un "
+                          f"compte ne s'est pas connecté depuis la mise à jour) : utilisez Administration > Changer "
+                          f"les clés plus tard.")
+            self._done(user.username, text)
+
+        self._run_dialog(dialog, disabled)
 
     def enable_user(self) -> None:
         user = self.selected()
@@ -322,17 +330,18 @@ class AccountsPanel(QWidget):
                f"mot de passe reste inutilisable."))
         dialog.action = lambda: self.ops.run(lambda: self.ws.accounts.enable_user(user.username, reason.text()),
                                              on_error=_raise)
-        self.reason_dialog = dialog
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_value is None:
-            return
-        self._done(user.username, tr(f"Account {user.username} enabled again.", f"Compte {user.username} réactivé."))
-        self._show_password(dialog.result_value, user.full_name, tr("The account was enabled again.",
-                                                                    "Le compte est réactivé."))
+
+        def enabled(issued: IssuedPassword) -> None:
+            self._done(user.username, tr(f"Account {user.username} enabled again.",
+                                         f"Compte {user.username} réactivé."))
+            self._show_password(issued, user.full_name, tr("The account was enabled again.",
+                                                           "Le compte est réactivé."))
+
+        self._run_dialog(dialog, enabled)
 
     def _show_password(self, issued: IssuedPassword, full_name: str, what: str) -> None:
         self.password_dialog = OneTimePasswordDialog(self, issued, full_name, what)
-        self.password_dialog.exec()
-        self.password_dialog = None  # type: ignore[assignment]
+        self.password_dialog.open()
 
 
 def _raise(exc: CrfError) -> None:

@@ -376,8 +376,8 @@ class FormView(FormWrites, QWidget):
         dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), ref, self)
         dialog.attempt = lambda c: self._run(partial(lifecycle.sign, ref, *c), on_error=dialog.show_error)
         self.sign_dialog = dialog
-        if dialog.exec() == dialogs.SignDialog.DialogCode.Accepted:
-            self._lifecycle_error("")
+        dialog.accepted.connect(lambda: self._lifecycle_error(""))
+        dialog.open()  # window-modal: the casebook, the bedside and other forms stay usable
 
     def _lifecycle_error(self, text: str) -> None:
         self.last_error = text
