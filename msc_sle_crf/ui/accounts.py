@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -65,10 +64,9 @@ class OneTimePasswordDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.password = named(QLabel(issued.password), "one_time_password")
-        font = QFont("DejaVu Sans Mono")
-        font.setPointSize(20)
-        font.setBold(True)
-        self.password.setFont(font)
+        # Large, in a fixed-width font (l/1, O/0 never confused; the alphabet has neither), on a light ground.
+        self.password.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace; font-size: 24pt; font-weight: bold;"
+                                    " letter-spacing: 2px; padding: 10px; background: #f3f6fa; color: #1d2b3a;")
         self.password.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.password.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.password)
