@@ -43,6 +43,14 @@ class App:
         self.login = login if login is not None else LoginWindow(site, study=study)
         self.login.signed_in.connect(self._signed_in)
         self.main: MainWindow | None = None
+        from PySide6.QtWidgets import QApplication
+
+        from msc_sle_crf.ui.window_policy import ScreenFit
+
+        self.screen_fit = ScreenFit()  # every window opens within the screen
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.screen_fit)
 
     def start(self) -> None:
         self.login.show()

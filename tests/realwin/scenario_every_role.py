@@ -101,8 +101,12 @@ def fill_form(h: Harness, form: FormWindow, date: str, picks: dict[str, str], de
             button = editor.buttons.get(code)
             if button is None:
                 continue
-            scroll_to(form, button)
-            h.click(button, QPoint(8, button.height() // 2))
+            for _attempt in range(3):  # a message appearing above can move the button as the click lands
+                scroll_to(form, button)
+                h.click(button, QPoint(8, button.height() // 2))
+                h.process(0.2)
+                if editor.text() == code:
+                    break
     h.process(0.3)
 
 
