@@ -8,12 +8,14 @@ re-wrap the account's key slot) and dropped as soon as the new password is set o
 from __future__ import annotations
 
 import contextlib
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from msc_sle_crf.errors import CrfError, Msg, ValidationError
+from msc_sle_crf.i18n import L
 from msc_sle_crf.security.policy import password_checks
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 
@@ -21,6 +23,14 @@ if TYPE_CHECKING:
     from msc_sle_crf.services import Workspace
 
 OK, NOT_YET = "✓", "✗"
+
+
+def rules_html(checks: list[tuple[L, bool]]) -> str:
+    """The rules, one a line, a green tick or a red cross before each (a wrapped rule stays indented)."""
+    rows = "".join(
+        f"<tr><td style='color:{'#2e7d32' if ok else '#b00020'}; padding-right:6px'>{OK if ok else NOT_YET}</td>"
+        f"<td>{html.escape(rule.get())}</td></tr>" for rule, ok in checks)
+    return f"<table cellspacing='0' cellpadding='1'>{rows}</table>"
 
 
 class ChoosePasswordPage(QFrame):
@@ -32,14 +42,16 @@ class ChoosePasswordPage(QFrame):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("card")
-        self.setFixedWidth(460)
+        self.setFixedWidth(560)  # French button texts and title whole
         self.ws: Workspace | None = None
         self._one_time = ""
         self.strength_ok = False
+        self.rules_text = ""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(36, 28, 36, 28)
         layout.setSpacing(10)
         self.title = named(QLabel(), "title")
+        self.title.setWordWrap(True)
         self.intro = named(QLabel(), "subtitle")
         self.intro.setWordWrap(True)
         self.new_label = QLabel()
@@ -104,7 +116,9 @@ class ChoosePasswordPage(QFrame):
         username = self.ws.actor.username if self.ws is not None else None
         checks = password_checks(self.new.text(), username, self.again.text())
         self.strength_ok = all(ok for _, ok in checks[:3])  # the policy (the last rule: typed twice)
-        self.rules.setText("\n".join(f"{OK if ok else NOT_YET}  {rule.get()}" for rule, ok in checks))
+        self.rules.setText(rules_html(checks))
+        self.rules_text = "\n".join(f"{OK if ok else NOT_YET}  {rule.get()}" for rule, ok in checks)
+        self.rules.setAccessibleDescription(self.rules_text)  # what a screen reader says
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.new, self.again, self.submit, self.back):

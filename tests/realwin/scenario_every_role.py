@@ -62,14 +62,14 @@ def first_sign_in(h: Harness, login: LoginWindow, user: str, one_time: str, chos
     h.shot(f"{name}-choose-password")
     page = login.choose
     h.type(name + "2026")  # weak: the rules say so as it is typed
-    h.wait_until(lambda: "✗" in page.rules.text() and not page.strength_ok, "the rules refuse a weak password")
-    h.results[f"{name}_weak_rules"] = page.rules.text()
+    h.wait_until(lambda: "✗" in page.rules_text and not page.strength_ok, "the rules refuse a weak password")
+    h.results[f"{name}_weak_rules"] = page.rules_text
     h.shot(f"{name}-weak-password")
     h.press("ctrl+a", "BackSpace")
     h.type(chosen)
     h.wait_until(lambda: page.strength_ok, "the rules accept the password")
     h.type(f"\t{chosen}")
-    h.wait_until(lambda: "✗" not in page.rules.text(), "every rule met")
+    h.wait_until(lambda: "✗" not in page.rules_text, "every rule met")
     h.shot(f"{name}-good-password")
     h.press("Return")
     main = h.window("eCRF", MainWindow, timeout=30)
@@ -229,6 +229,8 @@ def main() -> None:
     h.wait_until(lambda: sledai.view.status == "complete", "the SLEDAI complete")
     results["sledai_score"] = sledai.view.score_panel.toPlainText()[:400]
     h.shot("sledai-complete")
+    sledai.close()  # a form stays above its casebook: closed to reach the casebook's list again
+    h.wait_until(lambda: not sledai.isVisible(), "the SLEDAI closed")
     bilag = open_form(h, casebook, "M0", "bilag")
     h.process(0.6)
     fill_form(h, bilag, today, {"*": "D", "BLMSK": "B"}, {})
@@ -238,7 +240,9 @@ def main() -> None:
     results["bilag_score"] = bilag.view.score_panel.toPlainText()[:400]
     h.shot("bilag-complete")
     bilag.close()
-    h.activate(sledai)
+    h.wait_until(lambda: not bilag.isVisible(), "the BILAG closed")
+    sledai = open_form(h, casebook, "M0", "selena_sledai")
+    h.process(0.6)
     sign = sledai.view.lifecycle_buttons["sign"]
     scroll_to(sledai, sign)
     h.click(sign)

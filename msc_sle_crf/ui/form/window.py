@@ -17,7 +17,7 @@ class FormWindow(QDialog):
     def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
-        self.resize(1100, 820)
+        self.resize(1180, 820)  # within a 1280-pixel screen with no sideways scrolling; the height fits itself
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.scroll_area = QScrollArea(self)
