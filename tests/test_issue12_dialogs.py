@@ -76,5 +76,6 @@ def test_the_history_shows_when_and_who_whole(qtbot, site: Site, admin: Workspac
         for row in range(table.rowCount()):
             text = table.item(row, col).text()
             assert table.columnWidth(col) >= metrics.horizontalAdvance(text), (col, text, table.columnWidth(col))
+    assert table.item(0, 1).text() == "dr.historian-of-long-names (Investigator)"  # the role's name, not its code
     # Long texts wrap within their column instead of pushing When/Who out of view.
     assert table.horizontalHeader().length() <= table.viewport().width() + 2

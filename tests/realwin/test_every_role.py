@@ -17,7 +17,7 @@ def test_every_roles_first_day(run_scenario: Runner, lang: str, size: str) -> No
     r = run_scenario("tests.realwin.scenario_every_role", lang=lang, size=size)
     fr = lang == "fr"
     assert r["lang_ok"], r["admin_heading"]
-    assert r["fits"] == dict.fromkeys(r["fits"], True) and len(r["fits"]) == 7, r["fits"]
+    assert r["fits"] == dict.fromkeys(r["fits"], True) and len(r["fits"]) == 6, r["fits"]
     # The administrator: roles by their names; a refusal is one line and keeps what was typed; reset asks first.
     assert set(r["roles_shown"]) >= ({"Administrateur", "Investigateur", "Moniteur (ARC)"} if fr else
                                      {"Administrator", "Investigator", "Research nurse", "Monitor"})

@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from msc_sle_crf.access import Perm
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.definitions import MissingCode, SignatureRules
 from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.integrity import AuditRecord
@@ -122,6 +123,15 @@ ACTION_LABELS = {
 }
 
 
+def _who(record: AuditRecord) -> str:
+    """The user name and the role by its name in the user's language (never the role's code)."""
+    try:
+        role = Role(record.role).label(current_lang()) if record.role else ""
+    except ValueError:
+        role = record.role or ""
+    return f"{record.username} ({role})" if role else str(record.username or "")
+
+
 class HistoryDialog(QDialog):
     """Who, when, old value, new value, why: the item's audit trail."""
 
@@ -142,7 +152,7 @@ class HistoryDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         for row, r in enumerate(records):
             what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
-            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), f"{r.username} ({r.role})", what,
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r), what,
                                         r.old_value or "—", r.new_value or "—", r.reason or r.detail or "")):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
