@@ -27,6 +27,16 @@ class FormWindow(QDialog):
         # Built inside its final parent: moving a finished form into a window would style every widget twice.
         self.view = FormView(ws, ref, parent=self.scroll_area.viewport(), ops=ops)
         self.scroll_area.setWidget(self.view)
+        # The footer ("Mark complete", what blocks it) stays below the scrolled fields: always in view (issue 12: at
+        # 1280 x 800 it was under the last field, off-screen).
+        footer = self.view.footer
+        owner = footer.parentWidget()
+        holder = owner.layout() if owner is not None else None
+        if holder is not None:
+            holder.removeWidget(footer)
+        footer.blockers.setMaximumHeight(110)  # a long list of blockers scrolls, the button stays
+        footer.setContentsMargins(16, 6, 28, 8)
+        layout.addWidget(footer)
         self._title()
         self.finished.connect(lambda _result: self.view.detach())  # closed: no redrawing while unseen
 
