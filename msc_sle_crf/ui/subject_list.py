@@ -81,6 +81,7 @@ class SubjectList(QWidget):
         self._infusions: dict[str, tuple[str, bool]] = {}
         self._shown: list[tuple[tuple[str, ...], bool, int]] = []  # what each row shows
         self._meta: dict[str, tuple[str | None, str, bool, int]] = {}  # subject -> cohort, stage, overdue, queries
+        self._hidden = False  # some rows are hidden by the search or a filter
 
     def set_workspace(self, ws: Workspace) -> None:
         self.ws = ws
@@ -233,11 +234,14 @@ class SubjectList(QWidget):
         needle = self.search.text().strip().lower()
         cohort, stage = self.cohort.currentData(), self.stage.currentData()
         total = self.table.rowCount()
-        shown = 0
-        for row in range(total):
-            visible = self._matches(row, needle, cohort, stage)
-            self.table.setRowHidden(row, not visible)
-            shown += visible
+        shown = total
+        if needle or cohort is not None or stage is not None or self._hidden:  # else: every row shown already
+            shown = 0
+            for row in range(total):
+                visible = self._matches(row, needle, cohort, stage)
+                self.table.setRowHidden(row, not visible)
+                shown += visible
+            self._hidden = shown < total
         self.count_line.setText(tr(f"{shown} of {total} subjects", f"{shown} sur {total} patients"))
 
     def clear_filters(self) -> None:
