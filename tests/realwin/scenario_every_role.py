@@ -62,7 +62,7 @@ def first_sign_in(h: Harness, login: LoginWindow, user: str, one_time: str, chos
     h.shot(f"{name}-choose-password")
     page = login.choose
     h.type(name + "2026")  # weak: the rules say so as it is typed
-    h.wait_until(lambda: "✗" in page.rules_text and not page.strength_ok, "the rules refuse a weak password")
+    h.wait_until(lambda: "✓" in page.rules_text and not page.strength_ok, "the rules refuse a weak password")
     h.results[f"{name}_weak_rules"] = page.rules_text
     h.shot(f"{name}-weak-password")
     h.press("ctrl+a", "BackSpace")
