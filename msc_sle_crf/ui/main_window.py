@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
+        self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
 
     def refresh(self) -> None:
         self.subjects.refresh()
