@@ -138,6 +138,10 @@ class Replay:
         if row[_ITEM] in self.users:
             self.users[row[_ITEM]]["active"] = False
 
+    def _on_user_enable(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] in self.users:
+            self.users[row[_ITEM]]["active"] = True
+
     def _on_create(self, row: Sequence[Any]) -> None:
         subject, visit, form = row[_SUBJ], row[_VISIT], row[_FORM]
         if form == "subject" and subject:
