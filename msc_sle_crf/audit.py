@@ -69,6 +69,7 @@ class Action(StrEnum):
     USER_SWITCH = "user_switch"
     USER_ADD = "user_add"
     USER_DISABLE = "user_disable"
+    USER_ENABLE = "user_enable"  # a disabled account enabled again (with a one-time password and new keys)
     PASSWORD_CHANGE = "password_change"  # noqa: S105 - an action name, not a password
     PASSWORD_RESET = "password_reset"  # noqa: S105
     RECOVERY_CODE_USED = "recovery_code_used"
@@ -140,7 +141,7 @@ TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 # workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
 WITNESSED = frozenset({"login_failed", "account_locked", "step_recovered", "trail_loss_detected", "restore",
                        "keyfile_rollback", "schema_upgrade"})
-BINDING_ACTIONS = ("site_init", "user_add", "key_bind", "user_disable")
+BINDING_ACTIONS = ("site_init", "user_add", "key_bind", "user_disable", "user_enable")
 RECOVERY_SIGNER = "#recovery"
 
 
@@ -328,7 +329,7 @@ class KeyDirectory:
         for b in bindings:
             if b.action == "site_init":
                 return None, "a second site creation record"
-            if b.action in ("user_add", "user_disable") and not admin:
+            if b.action in ("user_add", "user_disable", "user_enable") and not admin:
                 return None, f"'{signer}' ({account.role}) may not create or disable accounts"
             if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
                 return None, f"'{signer}' ({account.role}) may not bind keys to '{b.account}'"
@@ -347,6 +348,8 @@ class KeyDirectory:
                 acct.active = True
             elif b.action == "user_disable" and b.account in self.accounts:
                 self.accounts[b.account].active = False
+            elif b.action == "user_enable" and b.account in self.accounts:
+                self.accounts[b.account].active = True
 
     def fix_bootstrap(self, bindings: list[Binding]) -> None:
         """Bindings made by the transaction that also needed them to verify (site creation, a first key): in

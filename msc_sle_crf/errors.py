@@ -61,6 +61,10 @@ class Msg(Enum):
         "You must choose a new password before going on.",
         "Vous devez choisir un nouveau mot de passe avant de continuer.",
     )
+    PASSWORD_CHANGE_AT_SIGN_IN = (
+        "One-time password: log out, then sign in with it to choose your own password.",
+        "Mot de passe à usage unique : déconnectez-vous, puis connectez-vous avec lui pour choisir le vôtre.",
+    )
     # Permissions
     PERMISSION_DENIED = (
         "Not allowed: the role '{role}' may not {action}.",
@@ -75,6 +79,7 @@ class Msg(Enum):
     )
     USER_EXISTS = ("User name: '{user}' is already taken.", "Nom d'utilisateur : « {user} » est déjà pris.")
     USER_UNKNOWN = ("No active user named '{user}'.", "Aucun utilisateur actif nommé « {user} ».")
+    USER_ALREADY_ACTIVE = ("User '{user}': already active.", "Utilisateur « {user} » : déjà actif.")
     FULL_NAME_REQUIRED = ("Full name: required.", "Nom complet : obligatoire.")
     ROLE_INVALID = (
         "Role: must be one of {choices}.",

@@ -110,3 +110,40 @@ def test_a_single_groups_row_hidden_is_named(ward_site: Path, clock: Any) -> Non
            f"UPDATE form_row SET removed = 1 WHERE instance_id = {iid}")
     assert any("the trail never removed it" in line for line in explained(ward_site, clock))
 
+
+
+def test_a_form_definition_swapped_or_edited_is_named(ward_site: Path, clock: Any) -> None:
+    """What a stored value means comes from the definition its form was created under: a copy with a unit or a
+    label changed, stored under its own correct hash and pointed to by the form, or the stored text edited."""
+    import hashlib
+
+    store = insider_store(ward_site, "nurse.a", NURSE_PW)
+    content_hash, text = sql(store, "SELECT d.content_hash, d.definition_json FROM form_definition d JOIN "
+                                    "form_instance i ON i.form_hash = d.content_hash "
+                                    "WHERE i.form_id = 'renal_function'")[0]
+    store.close()
+    changed = text.replace("µmol/L", "mg/dL")
+    assert changed != text
+    new_hash = hashlib.sha256(changed.encode()).hexdigest()
+    store = insider_store(ward_site, "nurse.a", NURSE_PW)
+    sql(store, "INSERT INTO form_definition (content_hash, form_id, version, definition_json, first_used_utc) "
+               "SELECT :new, form_id, version, :text, first_used_utc FROM form_definition WHERE content_hash = :old",
+        {"new": new_hash, "text": changed, "old": content_hash})
+    tamper_with(store, "UPDATE form_instance SET form_hash = :new WHERE form_hash = :old",
+                {"new": new_hash, "old": content_hash})
+    assert any("created under" in line for line in explained(ward_site, clock))
+    store = insider_store(ward_site, "nurse.a", NURSE_PW)
+    tamper_with(store, "UPDATE form_instance SET form_hash = :old WHERE form_hash = :new",
+                {"new": new_hash, "old": content_hash})
+    store = insider_store(ward_site, "nurse.a", NURSE_PW)
+    tamper_with(store, "UPDATE form_definition SET definition_json = :text WHERE content_hash = :old",
+                {"text": changed, "old": content_hash})
+    assert any("does not match its hash" in line for line in explained(ward_site, clock))
+
+
+def tamper_with(store: Any, statement: str, params: dict[str, Any]) -> None:
+    drop_guards(store)
+    for (trigger,) in sql(store, "SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        sql(store, f"DROP TRIGGER IF EXISTS {trigger}")
+    sql(store, statement, params)
+    store.close()

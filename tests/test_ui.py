@@ -133,7 +133,8 @@ def test_admin_sees_no_clinical_data(qtbot, site: Site, people) -> None:
     main = MainWindow(admin, idle_ms=60_000)
     qtbot.addWidget(main)
     main.show()
-    assert not main.table.isVisible() and main.subjects.no_access.isVisible()
+    assert not main.table.isVisible() and not main.subjects.isVisible()
+    assert main.accounts.isVisible()  # issue 12: administrators land on the accounts and site screen
     assert not main.new_subject_button.isVisible()
     assert main.users_action.isEnabled()
 

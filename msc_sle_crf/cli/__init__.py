@@ -337,6 +337,15 @@ def cmd_user_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    site, services, _ = _open(args)
+    with site:
+        password = services.accounts.enable_user(args.name, args.reason).password
+    _say(L(f"User '{args.name}' enabled again; one-time password: {password}",
+           f"Utilisateur « {args.name} » réactivé ; mot de passe à usage unique : {password}"))
+    return 0
+
+
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     from msc_sle_crf.services import Site, Workspace
 
@@ -565,6 +574,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     p = command("disable", cmd_user_disable, "disable an account (removes its key slot)", parent=users, user=True)
     p.add_argument("--name", required=True)
     p.add_argument("--reason", required=True)
+    p = command("enable", cmd_user_enable, "enable a disabled account again (prints a one-time password)",
+                parent=users, user=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--reason", required=True)
     p = command("reset", cmd_user_reset, "give a user a new one-time password", parent=users, user=True)
     p.add_argument("--name", required=True)
     p = command("certify", cmd_user_certify, "issue a user's personal PDF signing certificate (administrators)",
@@ -609,7 +622,20 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.export import add_export_commands
 
     add_export_commands(sub, command)  # export / export-verify
+    _lang_after_the_command(parser)
     return parser
+
+
+def _lang_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """``--lang`` after the command too (``run --lang fr``), on every command that has no ``--lang`` of its own (a
+    report's is the report's language). Not given there, the one before the command stays (``SUPPRESS``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(p): p for p in action.choices.values()}.values():
+                if "--lang" not in child._option_string_actions:
+                    child.add_argument("--lang", choices=["fr", "en"], default=argparse.SUPPRESS,
+                                       help="language of messages and of the app")
+                _lang_after_the_command(child)
 
 
 def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:

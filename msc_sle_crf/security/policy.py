@@ -147,3 +147,22 @@ def validate_new_user(username: str, full_name: str, role: str) -> Role:
         return Role(role)
     except ValueError:
         raise ValidationError(Msg.ROLE_INVALID, choices=", ".join(r.value for r in Role)) from None
+
+
+def password_checks(password: str, username: str | None = None, again: str | None = None) -> list[tuple[L, bool]]:
+    """The password rules, each with whether ``password`` meets it, to show while it is typed (the same rules
+    ``check_password_policy`` enforces; the service checks again)."""
+    normalized = unicodedata.normalize("NFC", password)
+    long_enough = MIN_PASSWORD_LENGTH <= len(normalized) <= MAX_PASSWORD_LENGTH
+    no_name = not (username and len(username) >= 3 and username.lower() in normalized.lower())
+    score, advice = password_feedback(normalized, username) if normalized else (0, L("", ""))
+    strong = score >= MIN_STRENGTH
+    out = [(L(f"At least {MIN_PASSWORD_LENGTH} characters", f"Au moins {MIN_PASSWORD_LENGTH} caractères"),
+            long_enough),
+           (L("Does not contain your user name", "Ne contient pas votre nom d'utilisateur"),
+            bool(normalized) and no_name),
+           (L("Hard to guess" + ("" if strong or not normalized else f" ({advice.en})"),
+              "Difficile à deviner" + ("" if strong or not normalized else f" ({advice.fr})")), strong)]
+    if again is not None:
+        out.append((L("Typed twice the same", "Saisi deux fois à l'identique"), bool(password) and password == again))
+    return out

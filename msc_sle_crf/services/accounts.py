@@ -158,6 +158,34 @@ class Accounts:
         self.issue_certificate(username)
         return IssuedPassword(username, password, changes)
 
+    def enable_user(self, username: str, reason: str) -> IssuedPassword:
+        """Enable a disabled account again: a new key slot under a one-time password (its old password opens
+        nothing since the disabling re-keyed the database), new personal keys bound by this administrator."""
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_USERS)
+        username = normalize_username(username)
+        if not reason.strip():
+            raise ValidationError(Msg.REASON_REQUIRED)
+        reason = check_text(reason, REASON, max_chars=MAX_REASON)
+        with ctx.read() as session:
+            user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
+        if user is None:
+            raise ValidationError(Msg.USER_UNKNOWN, user=username)
+        if user.active:
+            raise ValidationError(Msg.USER_ALREADY_ACTIVE, user=username)
+        password = temporary_password()
+        slot = ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), ctx.store.key, ctx.now())
+        assert slot.publics is not None
+        change = {"op": "update", "username": username, "fields": {
+            "active": True, "must_change_password": True, "disabled_utc": None}}
+        entries = [self._entry(Action.USER_ENABLE, item=username, old_value="disabled", new_value="active",
+                               reason=reason),
+                   self._entry(Action.KEY_BIND, item=username, new_value=json.dumps({"keys": keys_json(slot.publics)}),
+                               detail="personal keys for the one-time password of the enabled account")]
+        changes = self._credential_change(username, slot, change, entries, "undo")
+        self.issue_certificate(username)
+        return IssuedPassword(username, password, changes)
+
     def _active_user(self, username: str) -> AppUser:
         with self.ctx.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()

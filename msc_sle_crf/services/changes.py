@@ -23,8 +23,8 @@ DATA_ACTIONS = frozenset({
     Action.SOURCE_VERIFIED, Action.QUERY, Action.DATA_ENTRY, Action.DATA_CHANGE, Action.ROW_ADD, Action.ROW_REMOVE,
     Action.INFUSION_EVENT, Action.PRODUCT_CHECK, Action.TWO_PERSON_CHECK,
 })
-ACCOUNT_ACTIONS = frozenset({Action.USER_ADD, Action.USER_DISABLE, Action.PASSWORD_CHANGE, Action.PASSWORD_RESET,
-                             Action.RECOVERY_CODE_USED})
+ACCOUNT_ACTIONS = frozenset({Action.USER_ADD, Action.USER_DISABLE, Action.USER_ENABLE, Action.PASSWORD_CHANGE,
+                             Action.PASSWORD_RESET, Action.RECOVERY_CODE_USED})
 
 # A form's state moved (with no item named: item-level source verification is not a state).
 _STATE_ACTIONS = frozenset({Action.STATUS_CHANGE, Action.SIGN, Action.SOURCE_VERIFIED, Action.CREATE})

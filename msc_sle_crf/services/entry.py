@@ -165,7 +165,7 @@ class DataEntry:
         form = ed.form
         tx.audit(Action.CREATE, subject=ed.subject, visit=ed.event.id, form=form.id,
                  new_value=FormStatus.DRAFT.value,
-                 detail=f"form instance created under version {form.version} ({form.content_hash()[:12]})")
+                 detail=f"form instance created under version {form.version} ({form.content_hash()[:32]})")
         return instance_id
 
     def _check_key(self, state: FormState, form: FormDef, key: CellKey) -> None:

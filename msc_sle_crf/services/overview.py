@@ -22,11 +22,20 @@ from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
 from msc_sle_crf.schedule import VisitPlan, VisitState, next_action, plan
 from msc_sle_crf.scoring.subject import Day0, FormData, SubjectScores, compute
+from msc_sle_crf.scoring.summary import cohort_labels
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.subjects import SubjectInfo
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import FormInstance, ItemValue, Subject
+
+# Where a subject is in the study, as the subject list filters it (key -> label).
+STAGES: dict[str, L] = {
+    "screening": L("Screening / inclusion", "Sélection / inclusion"),
+    "follow_up": L("Infused, in follow-up", "Perfusé, en suivi"),
+    "ended": L("Ended", "Terminé"),
+    "locked": L("Locked", "Verrouillé"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class SubjectRow:
     visits_done: int
     visits_total: int
     overdue: bool = False
+    cohort: str | None = None  # the dose cohort's code, once recorded
+    stage: str = "screening"  # a key of STAGES
 
 
 @dataclass
@@ -47,6 +58,7 @@ class _Inputs:
     dates: dict[str, dt.date] = field(default_factory=dict)
     day0: dt.date | None = None
     end_reason: str | None = None
+    cohort: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class Overview:
         self._rows: dict[int, tuple[dt.date, SubjectRow]] = {}
         self._model_lock = threading.Lock()  # read at sign-in in the background, then by the screen
         self._generation = -1  # the store's generation the model was last brought up to
+        day = study.bindings.infusion_day
+        self._cohort_at = (day.event, day.dose.form, day.dose.cohort)  # where the dose cohort is recorded
 
     def _today(self) -> dt.date:
         return self.ctx.local_now().date()
@@ -111,11 +125,18 @@ class Overview:
         plans = plan(self.study, inputs.day0, inputs.statuses, inputs.dates, today)
         ended = inputs.statuses.get((eos.event or "", eos.form)) == FormStatus.COMPLETE
         action = next_action(plans, ended=ended, reason=self._reason(inputs.end_reason))
+        stage = "ended" if ended else "follow_up" if inputs.day0 is not None else "screening"
         if inputs.info.status == "locked":
             action = L("Locked (end of study)", "Verrouillé (fin d'étude)")
+            stage = "locked"
         return SubjectRow(inputs.info, action,
                           sum(1 for p in plans if p.state in (VisitState.DONE, VisitState.DONE_OUT_OF_WINDOW)),
-                          len(plans), any(p.state is VisitState.OVERDUE for p in plans))
+                          len(plans), any(p.state is VisitState.OVERDUE for p in plans), inputs.cohort, stage)
+
+    def cohorts(self) -> dict[str, L]:
+        """The dose cohorts (code -> label), as the dose form lists them."""
+        self.ctx.require(Perm.VIEW_DATA)
+        return cohort_labels(self.study)
 
     def _read_inputs(self, numbers: set[str] | None) -> dict[int, _Inputs]:
         """What the list computes from, per subject id: statuses, visit dates, day 0, end-of-study reason. Grouped
@@ -123,7 +144,8 @@ class Overview:
         bindings = self.study.bindings
         eos = bindings.end_of_study
         date_items = bindings.visit_date_items
-        wanted = sorted({*date_items, self.day0.item, eos.reason})
+        dose = bindings.infusion_day.dose
+        wanted = sorted({*date_items, self.day0.item, eos.reason, dose.cohort})
         where, args = "", []
         # Only placeholders are pasted into these statements (their number), never a value.
         only = f" WHERE subject_number IN ({','.join('?' * len(numbers))})" if numbers else ""
@@ -156,6 +178,9 @@ class Overview:
             form, item, value = [*part.split("\x1f"), "", ""][:3]
             if (event, form, item) == (eos.event, eos.form, eos.reason):
                 inputs.end_reason = value
+                continue
+            if (event, form, item) == self._cohort_at:
+                inputs.cohort = value
                 continue
             try:
                 date = dt.date.fromisoformat(value[:10])

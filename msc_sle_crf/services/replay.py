@@ -11,6 +11,7 @@ trail); the records themselves stream through.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -27,6 +28,7 @@ from msc_sle_crf.store.site import CA_CERT_SETTING
 _ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
 _SIGNER = 18
 _REASON = 14
+_CREATED_UNDER = re.compile(r"created under version \S+ \(([0-9a-f]{12,64})\)")
 _TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
 _CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
 _SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
@@ -80,6 +82,7 @@ class Replay:
     def __init__(self) -> None:
         self.subjects: dict[str, dict[str, Any]] = {}
         self.forms: dict[tuple[str, str, str], str] = {}
+        self.definitions: dict[tuple[str, str, str], str] = {}  # (a prefix of) each instance's definition hash
         self.values: dict[tuple[str, str, str, str, int, str], tuple[str | None, str | None]] = {}
         self.rows: dict[tuple[str, str, str, str, int], bool] = {}
         self.signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
@@ -135,6 +138,10 @@ class Replay:
         if row[_ITEM] in self.users:
             self.users[row[_ITEM]]["active"] = False
 
+    def _on_user_enable(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] in self.users:
+            self.users[row[_ITEM]]["active"] = True
+
     def _on_create(self, row: Sequence[Any]) -> None:
         subject, visit, form = row[_SUBJ], row[_VISIT], row[_FORM]
         if form == "subject" and subject:
@@ -145,6 +152,9 @@ class Replay:
             self.subjects[subject] = {**data, "status": "screening"}
         elif subject and visit and form:
             self.forms[(subject, visit, form)] = row[_NEW] or "draft"
+            created = _CREATED_UNDER.search(row[_DETAIL] or "")
+            if created is not None:  # the definition the instance was created under (its hash, or its start)
+                self.definitions[(subject, visit, form)] = created.group(1)
 
     def _on_data_entry(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])
@@ -245,10 +255,17 @@ class Replay:
         present = {number for (number,) in conn.execute("SELECT subject_number FROM subject")}
         for number in sorted(set(self.subjects) - present):
             note(_where(number), "the subject recorded in the trail is missing (deleted)")
-        for iid, number, visit, form, status in conn.execute(
-                "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status FROM form_instance i "
+        for content_hash, definition_json in conn.execute("SELECT content_hash, definition_json FROM form_definition"):
+            if hashlib.sha256((definition_json or "").encode()).hexdigest() != content_hash:
+                note(f"form definition {content_hash[:12]}", "its text does not match its hash (edited)")
+        for iid, number, visit, form, status, form_hash in conn.execute(
+                "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status, i.form_hash FROM form_instance i "
                 "JOIN subject s ON s.id = i.subject_id ORDER BY i.id"):
             forms[iid] = (number, visit, form)
+            created_under = self.definitions.get((number, visit, form))
+            if created_under is not None and not str(form_hash or "").startswith(created_under):
+                note(_where(number, visit, form), f"its definition is {str(form_hash)[:12]}; the trail says it was "
+                                                  f"created under {created_under[:12]} (what its values mean changed)")
             expected_status = self.forms.get((number, visit, form))
             if expected_status is None:
                 note(_where(number, visit, form), "the form is not in the trail")

@@ -43,6 +43,14 @@ class App:
         self.login = login if login is not None else LoginWindow(site, study=study)
         self.login.signed_in.connect(self._signed_in)
         self.main: MainWindow | None = None
+        from PySide6.QtWidgets import QApplication
+
+        from msc_sle_crf.ui.window_policy import ScreenFit
+
+        self.screen_fit = ScreenFit()  # every window opens within the screen
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.screen_fit)
 
     def start(self) -> None:
         self.login.show()
@@ -55,13 +63,8 @@ class App:
     def _signed_in(self, ws: Workspace) -> None:
         from msc_sle_crf.ui.main_window import MainWindow
 
+        # A one-time password was replaced on the sign-in window's "choose your password" page before this.
         self.main = MainWindow(ws, idle_ms=self.idle_ms)
-        if ws.actor.must_change_password and not self.main.change_password(forced=True):
-            ws.logout()
-            self.main.deleteLater()
-            self.main = None
-            self.login.reset()
-            return
         self.main.logged_out.connect(self._logged_out)
         self.main.restore_requested.connect(self._restore)
         self.login.hide()

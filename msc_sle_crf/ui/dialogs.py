@@ -1,4 +1,4 @@
-"""Dialogs: change password, new subject (drafted on every change), user accounts, integrity check."""
+"""Dialogs: change password, new subject (drafted on every change). User accounts: ``ui/accounts.py``."""
 
 from __future__ import annotations
 
@@ -7,21 +7,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from msc_sle_crf.access import Role
 from msc_sle_crf.errors import CrfError, Msg, ValidationError
-from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.subjects import SubjectInfo
 from msc_sle_crf.ui.common import error_text, named, tr
@@ -146,58 +139,3 @@ class NewSubjectDialog(QDialog):
                 return
         self.ws.drafts.discard(self.DRAFT_KEY)
         self.reject()
-
-
-class UsersDialog(QDialog):
-    def __init__(self, ws: Workspace, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
-        super().__init__(parent)
-        self.ws = ws
-        self.ops = ops if ops is not None else Ops(self)
-        self.setWindowTitle(tr("User accounts", "Comptes utilisateurs"))
-        self.resize(760, 420)
-        layout = QVBoxLayout(self)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels([tr("User name", "Identifiant"), tr("Full name", "Nom complet"),
-                                              tr("Role", "Rôle"), tr("State", "État"), ""])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        layout.addWidget(self.table)
-        add = QPushButton(tr("Add a user…", "Ajouter un utilisateur…"))
-        add.clicked.connect(self._add)
-        layout.addWidget(add)
-        self.refresh()
-
-    def refresh(self) -> None:
-        users = self.ws.accounts.list_users()
-        self.table.setRowCount(len(users))
-        for row, user in enumerate(users):
-            state = tr("active", "actif") if user.active else tr("disabled", "désactivé")
-            if user.locked:
-                state += tr(" (locked)", " (verrouillé)")
-            for col, text in enumerate((user.username, user.full_name, user.role.label(current_lang()), state)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-
-    def _add(self) -> None:
-        username, ok = QInputDialog.getText(self, tr("Add a user", "Ajouter"), tr("User name", "Identifiant"))
-        if not ok:
-            return
-        full_name, ok = QInputDialog.getText(self, tr("Add a user", "Ajouter"), tr("Full name", "Nom complet"))
-        if not ok:
-            return
-        roles = [Role.NURSE, Role.INVESTIGATOR, Role.MONITOR, Role.ADMIN]
-        label, ok = QInputDialog.getItem(self, tr("Add a user", "Ajouter"), tr("Role", "Rôle"),
-                                         [r.label(current_lang()) for r in roles], 0, False)
-        if not ok:
-            return
-        role = roles[[r.label(current_lang()) for r in roles].index(label)]
-        issued = self.ops.run(lambda: self.ws.accounts.add_user(username, full_name, role.value), parent=self,
-                              title=tr("Not created", "Non créé"))
-        if issued is None:
-            return
-        password = issued.password
-        QMessageBox.information(self, tr("User created", "Utilisateur créé"),
-                                tr(f"One-time password for {username}: {password}\nGive it in person; "
-                                   "it must be changed at first sign-in.",
-                                   f"Mot de passe à usage unique pour {username} : {password}\nÀ remettre en "
-                                   "main propre ; il devra être changé à la première connexion."))
-        self.refresh()

@@ -27,6 +27,7 @@ from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
+from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 if TYPE_CHECKING:
     from msc_sle_crf.formdef.definitions import StudyDef
@@ -106,6 +107,12 @@ class LoginWindow(QWidget):
         self.db_label.setWordWrap(True)
         form.addWidget(self.db_label)
         row.addWidget(card)
+        self.card = card
+        self.choose = ChoosePasswordPage()  # first sign-in with a one-time password: "choose your password"
+        self.choose.setVisible(False)
+        self.choose.done.connect(self._password_chosen)
+        self.choose.cancelled.connect(self._back_to_sign_in)
+        row.addWidget(self.choose)
         row.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(1)
@@ -127,6 +134,7 @@ class LoginWindow(QWidget):
         self.password_label.setText(tr("Password", "Mot de passe"))
         self.submit.setText(tr("Sign in", "Se connecter"))
         self.lang_button.setText("English" if current_lang() is Lang.FR else "Français")
+        self.choose.retranslate()
         self.db_label.setText(tr("Database: ", "Base : ") + self.db_path.name)
 
     def _toggle_language(self) -> None:
@@ -177,13 +185,28 @@ class LoginWindow(QWidget):
                     ws.overview.subject_rows()
             return ws
 
-        run_in_background(sign_in, self._ok, self._failed)
+        run_in_background(sign_in, lambda ws: self._ok(ws, password), self._failed)
 
-    def _ok(self, ws: Workspace) -> None:
+    def _ok(self, ws: Workspace, password: str = "") -> None:
         self._set_busy(False)
         self.error.clear()
         self.password.clear()
+        if ws.actor.must_change_password:  # a one-time password: the user chooses their own first
+            self.card.setVisible(False)
+            self.choose.setVisible(True)
+            self.choose.start(ws, password)
+            return
         self.signed_in.emit(ws)
+
+    def _password_chosen(self, ws: Workspace) -> None:
+        self.choose.setVisible(False)
+        self.card.setVisible(True)
+        self.signed_in.emit(ws)
+
+    def _back_to_sign_in(self) -> None:
+        self.choose.setVisible(False)
+        self.card.setVisible(True)
+        self.reset()
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)

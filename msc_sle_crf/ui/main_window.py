@@ -14,19 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QKeySequence,
-    QShowEvent,
-)
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QBoxLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -36,16 +32,16 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
-from msc_sle_crf.errors import CrfError
+from msc_sle_crf.errors import CrfError, Msg, ValidationError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions, backups, qt_i18n
+from msc_sle_crf.ui import admin_actions, backups, menus, qt_i18n
+from msc_sle_crf.ui.accounts import AccountsPanel
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
-from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
-from msc_sle_crf.ui.export_dialog import open_export
+from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
@@ -58,6 +54,25 @@ CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) st
 class MainWindow(QMainWindow):
     logged_out = Signal()
     restore_requested = Signal(object)  # an administrator restores a backup (ui/restore.py)
+    # The menus and their actions, built and translated by ui/menus.py.
+    user_menu: QMenu
+    study_menu: QMenu
+    admin_menu: QMenu
+    lang_menu: QMenu
+    change_password_action: QAction
+    lock_action: QAction
+    logout_action: QAction
+    outcomes_action: QAction
+    export_action: QAction
+    users_action: QAction
+    verify_action: QAction
+    verify_pdf_action: QAction
+    receipt_action: QAction
+    receipt_check_action: QAction
+    ca_action: QAction
+    rotate_action: QAction
+    fr_action: QAction
+    en_action: QAction
 
     def __init__(self, ws: Workspace, *, idle_ms: int | None = None) -> None:
         super().__init__()
@@ -82,6 +97,8 @@ class MainWindow(QMainWindow):
         self.subjects = SubjectList(ws)
         self.subjects.open_requested.connect(self.open_subject)
         work_layout.addWidget(self.subjects)
+        self.accounts = AccountsPanel(ws, self.ops)  # administrators land here (accounts and site)
+        work_layout.addWidget(self.accounts)
         self.lock_screen = LockScreen()
         self.stack.addWidget(self.work)
         self.stack.addWidget(self.lock_screen)
@@ -113,7 +130,7 @@ class MainWindow(QMainWindow):
         self.integrity_timer.timeout.connect(self.check_integrity)
         self.integrity_timer.start(CHECK_AFTER_SIGN_IN_MS)
 
-        self._build_menus()
+        menus.build(self)
         minutes = int(ws.settings.get("idle_lock_minutes", "5"))
         self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
         self.idle.idle.connect(self.lock)
@@ -138,88 +155,18 @@ class MainWindow(QMainWindow):
         return self._settings_seen
 
     # ----- building ------------------------------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        bar.clear()
-        self.user_menu = bar.addMenu("")
-        self.change_password_action = QAction(self)
-        self.change_password_action.triggered.connect(lambda _checked=False: self.change_password())
-        self.lock_action = QAction(self)
-        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
-        self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from every window of the app
-        self.addAction(self.lock_action)  # works with the menu bar disabled too
-        self.lock_action.triggered.connect(self.lock)
-        self.logout_action = QAction(self)
-        self.logout_action.triggered.connect(self.logout)
-        for action in (self.change_password_action, self.lock_action, self.logout_action):
-            self.user_menu.addAction(action)
-        self.study_menu = bar.addMenu("")
-        self.outcomes_action = QAction(self)
-        self.outcomes_action.triggered.connect(self.open_outcomes)
-        self.study_menu.addAction(self.outcomes_action)
-        self.export_action = QAction(self)  # issue 16: ui/export_dialog.py
-        self.export_action.triggered.connect(lambda: self._track(open_export(self.ws, self.ops, self)))
-        self.study_menu.addAction(self.export_action)
-        self.admin_menu = bar.addMenu("")
-        self.users_action = QAction(self)
-        self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
-        self.verify_action = QAction(self)
-        self.verify_action.triggered.connect(self.verify)
-        self.admin_menu.addAction(self.users_action)
-        self.admin_menu.addAction(self.verify_action)
-        self.verify_pdf_action = QAction(self)
-        self.verify_pdf_action.triggered.connect(lambda: admin_actions.verify_pdf(self, self.ws))
-        self.receipt_action = QAction(self)
-        self.receipt_action.triggered.connect(lambda: admin_actions.write_receipt(self, self.ws, self.ops))
-        self.receipt_check_action = QAction(self)
-        self.receipt_check_action.triggered.connect(lambda: admin_actions.verify_receipts(self, self.ws, self.ops))
-        self.ca_action = QAction(self)
-        self.ca_action.triggered.connect(lambda: admin_actions.show_ca(self, self.ws))
-        self.rotate_action = QAction(self)
-        self.rotate_action.triggered.connect(lambda: admin_actions.rotate_keys(self, self.ws, self.ops))
-        for action in (self.verify_pdf_action, self.receipt_action, self.receipt_check_action, self.ca_action,
-                       self.rotate_action):
-            self.admin_menu.addAction(action)
-        self.lang_menu = bar.addMenu("")
-        self.fr_action = QAction("Français", self)
-        self.fr_action.triggered.connect(lambda: self.set_language(Lang.FR))
-        self.en_action = QAction("English", self)
-        self.en_action.triggered.connect(lambda: self.set_language(Lang.EN))
-        self.lang_menu.addAction(self.fr_action)
-        self.lang_menu.addAction(self.en_action)
-        backups.install(self)  # Administration: Backups, Restore; the backup status; the schedule
-
     def retranslate(self) -> None:
         ws = self.ws
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}"
                             + (" — FORMATION / TRAINING" if ws.site.training else ""))
-        self.heading.setText(tr("Subjects", "Patients"))
+        admin_home = ws.can(Perm.MANAGE_USERS) and not ws.can(Perm.VIEW_DATA)
+        self.heading.setText(tr("Accounts and site", "Comptes et site") if admin_home else tr("Subjects", "Patients"))
+        self.subjects.setVisible(not admin_home)
+        self.accounts.setVisible(admin_home)
+        self.accounts.ws = ws
+        self.accounts.retranslate()
         self.new_subject_button.setText(tr("New subject…", "Nouveau patient…"))
-        self.user_menu.setTitle(ws.actor.full_name)
-        self.change_password_action.setText(tr("Change password…", "Changer le mot de passe…"))
-        self.lock_action.setText(tr("Lock", "Verrouiller"))
-        self.logout_action.setText(tr("Log out", "Se déconnecter"))
-        self.study_menu.setTitle(tr("Study", "Étude"))
-        self.outcomes_action.setText(tr("Outcomes and cohort safety reviews…",
-                                        "Critères de jugement et revues de tolérance par cohorte…"))
-        self.outcomes_action.setEnabled(ws.can(Perm.VIEW_OUTCOMES))
-        self.export_action.setText(tr("Export data (ODM, datasets, audit trail)…",
-                                      "Exporter les données (ODM, jeux de données, piste d'audit)…"))
-        self.export_action.setEnabled(ws.export.allowed())
-        self.admin_menu.setTitle(tr("Administration", "Administration"))
-        self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
-        self.verify_action.setText(tr("Check integrity (database and audit trail)",
-                                      "Contrôler l'intégrité (base et piste d'audit)"))
-        self.verify_pdf_action.setText(tr("Verify a PDF…", "Vérifier un PDF…"))
-        self.receipt_action.setText(tr("Write a receipt of the audit trail…", "Écrire un reçu de la piste d'audit…"))
-        self.receipt_check_action.setText(tr("Check the trail against receipts…", "Contrôler la piste avec des reçus…"))
-        self.receipt_check_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
-        self.ca_action.setText(tr("Site CA fingerprint…", "Empreinte de l'AC du site…"))
-        self.rotate_action.setText(tr("Rotate keys…", "Changer les clés…"))
-        self.rotate_action.setEnabled(ws.can(Perm.MANAGE_USERS))
-        self.lang_menu.setTitle(tr("Language", "Langue"))
-        self.users_action.setEnabled(ws.can(Perm.MANAGE_USERS))
-        self.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))
+        menus.retranslate(self)
         self.new_subject_button.setVisible(ws.can(Perm.REGISTER_SUBJECT))
         self._render_status()
         for strip in self.strips:
@@ -243,6 +190,7 @@ class MainWindow(QMainWindow):
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
+        self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
 
     def refresh(self) -> None:
         self.subjects.refresh()
@@ -346,6 +294,9 @@ class MainWindow(QMainWindow):
     def new_subject(self) -> None:
         dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
         self._track(dialog)
+        # The new subject is selected (Enter then opens its casebook, not the one selected before).
+        dialog.accepted.connect(lambda: self.subjects.select(dialog.subject.subject_number) if dialog.subject
+                                else None)
         dialog.open()
 
     def change_password(self, forced: bool = False) -> bool:
@@ -355,6 +306,16 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, tr("Password", "Mot de passe"),
                                     tr("Your password was changed.", "Votre mot de passe a été modifié."))
         return ok
+
+    def show_accounts(self) -> None:
+        """Administration > User accounts: the accounts screen, in front."""
+        if self.ws.can(Perm.MANAGE_USERS):
+            self.accounts.ws = self.ws
+            self.accounts.setVisible(True)
+            self.accounts.refresh()
+            self.raise_()
+            self.activateWindow()
+            self.accounts.table.setFocus()
 
     def verify(self) -> None:
         self.statusBar().showMessage(tr("Checking integrity…", "Contrôle d'intégrité…"))
@@ -456,6 +417,10 @@ class MainWindow(QMainWindow):
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
         def done(new_ws: Workspace) -> None:
+            if new_ws.actor.must_change_password:  # chosen on the sign-in window, not over someone's session
+                new_ws.logout()
+                self._lock_error(ValidationError(Msg.PASSWORD_CHANGE_AT_SIGN_IN))
+                return
             # The first user's input is saved under the first user's name before the context changes.
             self._save_open_drafts(new_ws)
             self.ws = new_ws

@@ -3,7 +3,7 @@ TRAINING on a demo database."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
@@ -24,6 +24,32 @@ class WindowModalDialogs(QObject):
             if handle is not None:  # Qt does not pass the change on once the dialog is marked modal
                 handle.setModality(Qt.WindowModality.WindowModal)
         return False
+
+
+class ScreenFit(QObject):
+    """Every window of the app opens within the screen (issue 12: the forms opened 1100 x 820 and the casebook
+    1360 x 820 on 1280 x 800 and 1366 x 768 laptops, their buttons off-screen): a top-level window that does not fit
+    once shown (and once the window manager has framed it) is sized to the screen's free area, title bar included,
+    and its content scrolls. Installed on the application by ``ui.app.App``."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.Show and isinstance(obj, QWidget) and obj.isWindow()
+                and not obj.property("screen_fitted")
+                and obj.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
+            obj.setProperty("screen_fitted", True)
+            for delay in (0, 200, 700):
+                QTimer.singleShot(delay, obj, lambda w=obj: fit_if_needed(w))
+        return False
+
+
+def fit_if_needed(window: QWidget) -> None:
+    from msc_sle_crf.ui.lock_screen import fit_to_screen
+
+    screen = window.screen()
+    if screen is None or not window.isVisible():
+        return
+    if not screen.availableGeometry().contains(window.frameGeometry()):
+        fit_to_screen(window, window.width(), window.height())
 
 
 class WorkArea(QWidget):

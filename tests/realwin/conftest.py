@@ -29,13 +29,6 @@ TOOLS = ("Xvfb", "openbox", "xdotool")
 SHOTS = Path(os.environ.get("MSC_SLE_CRF_SHOTS", Path(tempfile.gettempdir()) / "msc-sle-crf-realwin"))
 
 
-def _free_display() -> int:
-    for number in range(90, 140):
-        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
-            return number
-    raise RuntimeError("no free X display number between :90 and :139")
-
-
 @contextmanager
 def virtual_display(size: str) -> Iterator[str]:
     """An X server of ``size`` (``1280x800``) with a window manager; yields its DISPLAY."""
@@ -45,12 +38,19 @@ def virtual_display(size: str) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    number = _free_display()
-    display = f":{number}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Xvfb picks a free display number itself and writes it to a pipe (-displayfd): runs in parallel (other
+    # engineers, CI jobs) never race for the same number, as checking /tmp/.X*-lock first did.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
     wm = None
     try:
+        with os.fdopen(read_end) as pipe:
+            number = pipe.readline().strip()
+        if not number.isdigit():
+            raise RuntimeError("Xvfb did not start (no display number)")
+        display = f":{number}"
         socket = Path(f"/tmp/.X11-unix/X{number}")
         deadline = time.monotonic() + 10
         while not socket.exists():

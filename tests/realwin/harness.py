@@ -141,6 +141,14 @@ class Harness:
         self._xdotool("click", "1")
         self.process(0.15)
 
+    def double_click(self, widget: QWidget, at: QPoint | None = None) -> None:
+        """A real double click in the middle of a shown widget (or at a point of it)."""
+        self.check(widget.isVisible(), f"{widget.objectName() or type(widget).__name__} is visible to click")
+        where: QPoint = widget.mapToGlobal(at if at is not None else widget.rect().center())
+        self._xdotool("mousemove", "--sync", str(where.x()), str(where.y()))
+        self._xdotool("click", "--repeat", "2", "--delay", "80", "1")
+        self.process(0.15)
+
     def fits(self, window: QWidget) -> bool:
         """The whole window, frame and title bar included, is on the screen."""
         screen = window.screen()

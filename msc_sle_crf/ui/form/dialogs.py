@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -21,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from msc_sle_crf.access import Perm
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.definitions import MissingCode, SignatureRules
 from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.integrity import AuditRecord
@@ -121,13 +123,22 @@ ACTION_LABELS = {
 }
 
 
+def _who(record: AuditRecord) -> str:
+    """The user name and the role by its name in the user's language (never the role's code)."""
+    try:
+        role = Role(record.role).label(current_lang()) if record.role else ""
+    except ValueError:
+        role = record.role or ""
+    return f"{record.username} ({role})" if role else str(record.username or "")
+
+
 class HistoryDialog(QDialog):
     """Who, when, old value, new value, why: the item's audit trail."""
 
     def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
-        self.resize(900, 360)
+        self.resize(1000, 420)
         layout = QVBoxLayout(self)
         self.table = named(QTableWidget(len(records), 6), "history")
         self.table.setHorizontalHeaderLabels([tr("When", "Quand"), tr("Who", "Qui"), tr("What", "Quoi"),
@@ -141,9 +152,11 @@ class HistoryDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         for row, r in enumerate(records):
             what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
-            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), f"{r.username} ({r.role})", what,
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r), what,
                                         r.old_value or "—", r.new_value or "—", r.reason or r.detail or "")):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
+        self.table.resizeRowsToContents()
         layout.addWidget(self.table)
         if not records:
             layout.addWidget(QLabel(tr("Nothing recorded yet.", "Rien d'enregistré pour l'instant.")))
@@ -243,10 +256,16 @@ class QueryDialog(QDialog):
 
 
 class SignDialog(QDialog):
-    """Electronic signature: user name and password again, the meaning, and what the signature certifies."""
+    """Electronic signature: user name and password again, the meaning, and what the signature certifies.
 
-    def __init__(self, rules: SignatureRules, form_label: str, ref: FormRef, parent: QWidget | None = None) -> None:
+    With ``attempt`` (the signing itself: None when refused, the refusal shown with ``show_error``), a wrong password
+    keeps the dialog open with the user name and meaning as typed: one line says why, the password field is emptied
+    and has the focus."""
+
+    def __init__(self, rules: SignatureRules, form_label: str, ref: FormRef, parent: QWidget | None = None,
+                 attempt: Callable[[tuple[str, str, str]], object | None] | None = None) -> None:
         super().__init__(parent)
+        self.attempt = attempt
         self.setWindowTitle(tr("Electronic signature", "Signature électronique"))
         layout = QVBoxLayout(self)
         what = QLabel(tr(f"You are signing “{form_label}” of subject {ref.subject}, visit {ref.event}.",
@@ -269,11 +288,31 @@ class SignDialog(QDialog):
             "Cette signature électronique a la même valeur juridique que ma signature manuscrite.")), "help")
         legal.setWordWrap(True)
         layout.addWidget(legal)
+        self.error = named(QLabel(), "error")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Sign", "Signer"))
-        buttons.accepted.connect(self.accept)
+        self.sign_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.sign_button.setText(tr("Sign", "Signer"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel", "Annuler"))
+        buttons.accepted.connect(self._sign)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
     def values(self) -> tuple[str, str, str]:
         return self.username.text(), self.password.text(), str(self.meaning.currentData())
+
+    def _sign(self) -> None:
+        if self.attempt is None:
+            self.accept()
+            return
+        self.error.clear()
+        if self.attempt(self.values()) is not None:
+            self.password.clear()
+            self.accept()
+
+    def show_error(self, exc: CrfError) -> None:
+        """A refusal (a wrong password): one line; the user name and meaning stay, the password is typed again."""
+        self.error.setText(error_text(exc))
+        self.password.clear()
+        self.password.setFocus()

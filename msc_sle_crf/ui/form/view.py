@@ -356,10 +356,10 @@ class FormView(FormWrites, QWidget):
         if action is LifecycleAction.VERIFY:
             step = partial(lifecycle.source_verify, ref)
         elif action is LifecycleAction.SIGN:
-            credentials = self.sign_with or self._ask_signature()
-            if credentials is None:
+            if self.sign_with is None:  # the dialog signs, and stays open after a wrong password
+                self._sign_in_dialog()
                 return
-            step = partial(lifecycle.sign, ref, *credentials)
+            step = partial(lifecycle.sign, ref, *self.sign_with)
         elif action is LifecycleAction.LOCK:
             step = partial(lifecycle.lock, ref)
         else:
@@ -371,9 +371,13 @@ class FormView(FormWrites, QWidget):
         if self._run(step, on_error=lambda exc: self._lifecycle_error(error_text(exc))) is not None:
             self._lifecycle_error("")
 
-    def _ask_signature(self) -> tuple[str, str, str] | None:
-        dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), self.ref, self)
-        return dialog.values() if dialog.exec() == dialogs.SignDialog.DialogCode.Accepted else None
+    def _sign_in_dialog(self) -> None:
+        lifecycle, ref = self.ws.lifecycle, self.ref
+        dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), ref, self)
+        dialog.attempt = lambda c: self._run(partial(lifecycle.sign, ref, *c), on_error=dialog.show_error)
+        self.sign_dialog = dialog
+        dialog.accepted.connect(lambda: self._lifecycle_error(""))
+        dialog.open()  # window-modal: the casebook, the bedside and other forms stay usable
 
     def _lifecycle_error(self, text: str) -> None:
         self.last_error = text

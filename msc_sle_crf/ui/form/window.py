@@ -17,7 +17,7 @@ class FormWindow(QDialog):
     def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
-        self.resize(1100, 820)
+        self.resize(1180, 820)  # within a 1280-pixel screen with no sideways scrolling; the height fits itself
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.scroll_area = QScrollArea(self)
@@ -27,6 +27,16 @@ class FormWindow(QDialog):
         # Built inside its final parent: moving a finished form into a window would style every widget twice.
         self.view = FormView(ws, ref, parent=self.scroll_area.viewport(), ops=ops)
         self.scroll_area.setWidget(self.view)
+        # The footer ("Mark complete", what blocks it) stays below the scrolled fields: always in view (issue 12: at
+        # 1280 x 800 it was under the last field, off-screen).
+        footer = self.view.footer
+        owner = footer.parentWidget()
+        holder = owner.layout() if owner is not None else None
+        if holder is not None:
+            holder.removeWidget(footer)
+        footer.blockers.setMaximumHeight(110)  # a long list of blockers scrolls, the button stays
+        footer.setContentsMargins(16, 6, 28, 8)
+        layout.addWidget(footer)
         self._title()
         self.finished.connect(lambda _result: self.view.detach())  # closed: no redrawing while unseen
 
