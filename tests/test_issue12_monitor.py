@@ -73,3 +73,75 @@ def test_verify_all_items_of_a_form_is_audited_and_replays(team: dict[str, Works
     assert [h.action for h in history].count("source_verified") == 1
     report = team["admin"].integrity.verify()
     assert report.ok, report
+
+
+# ----- screens ---------------------------------------------------------------------------------------------------
+def _darkest(widget) -> int:  # type: ignore[no-untyped-def]
+    image = widget.grab().toImage()
+    return min(min(image.pixelColor(x, y).red(), image.pixelColor(x, y).green(), image.pixelColor(x, y).blue())
+               for x in range(0, image.width(), 1) for y in range(0, image.height(), 2))
+
+
+def test_read_only_values_are_in_full_contrast(qtbot, team: dict[str, Workspace]) -> None:  # type: ignore[no-untyped-def]
+    from msc_sle_crf.ui.form import FormView
+
+    view = FormView(team["monitor"], REF)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.read_only
+    editor = view.fields[CREAT].editor
+    assert not editor.isEnabled() and editor.text() == "88"
+    assert _darkest(editor) < 80  # the digits are dark (Qt's disabled grey is ~160)
+
+
+def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from msc_sle_crf.ui.casebook import CasebookDialog
+    from msc_sle_crf.ui.main_window import MainWindow
+    from msc_sle_crf.ui.worklist import WorklistWindow, open_worklist
+
+    monitor = team["monitor"]
+    qid = monitor.monitoring.open_query(REF, CREAT, "Source says 98").query_id
+    team["investigator"].monitoring.answer(qid, "Transcription error")
+    main = MainWindow(monitor, idle_ms=60_000)
+    qtbot.addWidget(main)
+    assert main.worklist_action.isVisible()
+    worklist = open_worklist(main)
+    assert isinstance(worklist, WorklistWindow) and worklist in main.open_dialogs
+    assert worklist.queries.rowCount() == 1
+    row = [worklist.queries.item(0, c).text() for c in range(8)]
+    assert row[:7] == ["01-001", "Screening", "Renal function", "Creatinine", "Answered", "Monitor", "today"]
+    assert row[7] == "Transcription error"
+    sdv = {(worklist.sdv.item(r, 0).text(), worklist.sdv.item(r, 2).text()) for r in range(worklist.sdv.rowCount())}
+    assert ("01-001", "0 / 2") in sdv
+    window = worklist.open_query(0)
+    assert window is not None and window in main.open_dialogs
+    dialog = window.view.query_dialog
+    assert dialog is not None and "Transcription error" in dialog.text.toPlainText()
+    dialog.reply.setText("OK, matches the source")
+    dialog.close_button.click()
+    assert monitor.monitoring.worklist() == []
+    assert worklist.queries.rowCount() == 0  # redrawn from the change record
+
+    monitor.monitoring.open_query(REF, DATE, "Date of the sample?")
+    main.open_subject("01-001")
+    casebook = next(d for d in main.open_dialogs if isinstance(d, CasebookDialog))
+    screening = casebook.tree.topLevelItem(0)
+    renal = next(screening.child(i) for i in range(screening.childCount())
+                 if screening.child(i).text(0) == "Renal function")
+    assert renal.text(3) == "1 query(ies) · SDV 0/2"
+    assert casebook.tree.headerItem().text(3) == "Queries · SDV"
+    casebook.tree.setCurrentItem(renal)
+    assert casebook.verify_all_button.isEnabled() and casebook.verify_all_button.isVisibleTo(casebook)
+    question = casebook.verify_question(casebook.selected_form())
+    assert "the 2 item(s) of Renal function (Screening)" in question
+    assert "1 query(ies) still open on this form:\n• " in question and question.endswith(" — Open")
+    asked = []
+    monkeypatch.setattr("msc_sle_crf.ui.casebook.QMessageBox.question",
+                        lambda *a, **k: asked.append(a[2]) or __import__("PySide6.QtWidgets").QtWidgets
+                        .QMessageBox.StandardButton.Yes)
+    casebook.verify_selected_form()
+    assert asked == [question]
+    assert monitor.monitoring.verified_items(REF) == {CREAT: True, DATE: True}
+    renal = next(casebook.tree.topLevelItem(0).child(i) for i in range(casebook.tree.topLevelItem(0).childCount())
+                 if casebook.tree.topLevelItem(0).child(i).text(0) == "Renal function")
+    assert renal.text(3) == "1 query(ies) · SDV 2/2 ✓"

@@ -33,6 +33,7 @@ from msc_sle_crf.scoring.subject import SubjectScores
 from msc_sle_crf.scoring.toxicity import View
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.monitoring import FormMarks
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
@@ -40,6 +41,18 @@ from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+
+
+def marks_text(marks: FormMarks) -> str:
+    """A form's (or visit's) monitoring marks in a few characters: queries to deal with, SDV progress."""
+    parts = []
+    pending = marks.open_queries + marks.answered_queries
+    if pending:
+        parts.append(tr(f"{pending} query(ies)", f"{pending} query(ies)"))
+    if marks.items:
+        parts.append(f"SDV {marks.verified}/{marks.items}" + (" ✓" if marks.verified == marks.items else ""))
+    return " · ".join(parts)
+
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
@@ -191,8 +204,11 @@ class CasebookDialog(QDialog):
         self.print_button.clicked.connect(self.print_casebook)
         self.bedside_button = named(QPushButton(), "primary")
         self.bedside_button.clicked.connect(self.open_bedside)
+        self.verify_all_button = named(QPushButton(), "verifyAll")
+        self.verify_all_button.clicked.connect(lambda _checked=False: self.verify_selected_form())
+        self.verify_all_button.setEnabled(False)
         actions.addStretch(1)
-        for button in (self.lock_button, self.print_button, self.bedside_button):
+        for button in (self.verify_all_button, self.lock_button, self.print_button, self.bedside_button):
             actions.addWidget(button)
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
@@ -208,6 +224,8 @@ class CasebookDialog(QDialog):
         self.tree.setMinimumWidth(560)
         self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
+        self.tree.currentItemChanged.connect(lambda current, _previous: self.verify_all_button.setEnabled(
+            bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole))))
         splitter.addWidget(self.tree)
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
@@ -277,11 +295,14 @@ class CasebookDialog(QDialog):
         from msc_sle_crf.access import Perm
 
         self.bedside_button.setVisible(self.ws.can(Perm.ENTER_NURSING_DATA))
+        self.verify_all_button.setText(tr("Verify all items of this form…", "Vérifier toutes les données du "
+                                          "formulaire…"))
+        self.verify_all_button.setVisible(self.ws.can(Perm.VERIFY_SOURCE_DATA))
         self.print_button.setVisible(self.ws.can(Perm.PRINT))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),
-                                   tr("State", "État"), tr("Version", "Version")])
+                                   tr("State", "État"), tr("Queries · SDV", "Queries · SDV")])
         self.refresh()
 
     def refresh(self) -> None:
@@ -304,6 +325,7 @@ class CasebookDialog(QDialog):
         expanded = {top.text(0): top.isExpanded() for top in tops if top is not None}
         self.tree.clear()
         plans = {p.event: p for p in overview.plans}
+        marks = self.ws.monitoring.form_marks(self.subject)
         for event in self.study.meta.events:
             p = plans.get(event.id)
             target = ""
@@ -312,7 +334,10 @@ class CasebookDialog(QDialog):
                 if p.target is not None and p.window is not None:
                     target = f"{p.target:%d/%m/%Y} ({p.window[0]:%d/%m} – {p.window[1]:%d/%m})"
                 state = p.state.label().get()
-            top = QTreeWidgetItem([event.label.get(), target, state, ""])
+            visit_marks = [m for (e, _f), m in marks.items() if e == event.id]
+            top = QTreeWidgetItem([event.label.get(), target, state, marks_text(FormMarks(
+                sum(m.open_queries for m in visit_marks), sum(m.answered_queries for m in visit_marks),
+                sum(m.items for m in visit_marks), sum(m.verified for m in visit_marks)))])
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
@@ -322,12 +347,53 @@ class CasebookDialog(QDialog):
             for form_id in event.forms:
                 form = self.study.forms[form_id]
                 status = overview.statuses.get((event.id, form_id), "not_started")
-                child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), form.version])
+                form_marks = marks.get((event.id, form_id), FormMarks())
+                child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), marks_text(form_marks)])
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
                 child.setForeground(2, QBrush(QColor(status_colour(status))))
+                if form_marks.open_queries or form_marks.answered_queries:
+                    child.setForeground(3, QBrush(QColor("#b26a00")))
+                elif form_marks.items and form_marks.verified == form_marks.items:
+                    child.setForeground(3, QBrush(QColor("#00796b")))
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
         self.scores.setHtml(scores_html(overview, self.study.bindings))
+
+    def selected_form(self) -> FormRef | None:
+        current = self.tree.currentItem()
+        data = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None
+        return FormRef(self.subject, *data) if data else None
+
+    def verify_selected_form(self, *, ask: bool = True) -> Changes | None:
+        """Source-data verification of every item of the selected form with a value, after a confirmation that
+        names the queries still open on it."""
+        ref = self.selected_form()
+        if ref is None:
+            return None
+        text = self.verify_question(ref)
+        if ask and QMessageBox.question(self, self.verify_all_button.text().rstrip("…"), text) \
+                != QMessageBox.StandardButton.Yes:
+            return None
+        monitoring = self.ws.monitoring
+        return self.ops.run(lambda: monitoring.verify_form(ref), parent=self,
+                            title=tr("Source-data verification", "Vérification des données source"))
+
+    def verify_question(self, ref: FormRef) -> str:
+        from msc_sle_crf.ui.worklist import item_place, query_state
+
+        form = self.study.forms[ref.form]
+        marks = self.ws.monitoring.form_marks(ref.subject).get((ref.event, ref.form), FormMarks())
+        to_verify = marks.items - marks.verified
+        where = f"{form.label.get()} ({self.study.event(ref.event).label.get()})"
+        text = tr(f"Verify against the source the {to_verify} item(s) of {where} not verified yet?",
+                  f"Vérifier par rapport à la source les {to_verify} donnée(s) de {where} pas encore vérifiée(s) ?")
+        pending = [q for q in self.ws.monitoring.queries(ref) if q.status != "closed"]
+        if pending:
+            text += "\n\n" + tr(f"{len(pending)} query(ies) still open on this form:",
+                                 f"{len(pending)} query(ies) encore ouverte(s) sur ce formulaire :")
+            for q in pending:
+                text += f"\n• {item_place(self.ws, ref, q.key)} — {query_state(q.status)}"
+        return text
 
     def _open(self, item: QTreeWidgetItem) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole)

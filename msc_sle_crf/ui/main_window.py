@@ -42,7 +42,7 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions
+from msc_sle_crf.ui import admin_actions, worklist
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
         self.outcomes_action = QAction(self)
         self.outcomes_action.triggered.connect(self.open_outcomes)
         self.study_menu.addAction(self.outcomes_action)
+        self.worklist_action = worklist.menu_action(self)  # the monitor's worklist (ui/worklist.py)
+        self.study_menu.addAction(self.worklist_action)
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
         self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
         self.outcomes_action.setText(tr("Outcomes and cohort safety reviews…",
                                         "Critères de jugement et revues de tolérance par cohorte…"))
         self.outcomes_action.setEnabled(ws.can(Perm.VIEW_OUTCOMES))
+        worklist.retranslate_action(self.worklist_action, ws)
         self.admin_menu.setTitle(tr("Administration", "Administration"))
         self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
         self.verify_action.setText(tr("Check integrity (database and audit trail)",

@@ -37,7 +37,7 @@ from msc_sle_crf.ui.form.editors import (
     RadioEditor,
     make_editor,
 )
-from msc_sle_crf.ui.form.style import BADGES, named, set_colour, set_state
+from msc_sle_crf.ui.form.style import BADGES, full_contrast, named, set_colour, set_state
 
 Placer = Callable[[QWidget], None]
 
@@ -236,9 +236,13 @@ class FieldEditor(QWidget):
             self._message.setVisible(visible and bool(self._message.text()))
 
     def show_read_only(self) -> None:
+        """Not editable, and in full contrast: a monitor compares these values with the source (Qt's disabled
+        grey is hard to read)."""
         self.editor.setEnabled(False)
+        full_contrast(self.editor)
         if self.unit_combo is not None:
             self.unit_combo.setEnabled(False)
+            full_contrast(self.unit_combo)
         if self._confirm_button is not None:
             self._confirm_button.setVisible(False)
 
