@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.demo import create_demo
@@ -47,6 +48,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "msc_sle_crf"
 QT_ENGLISH = ("Cancel", "Save", "Open", "Yes", "No", "Close", "Apply", "Discard", "File name", "Look in",
               "Files of type", "Select All", "Copy", "Paste", "Undo", "Redo")
 # Codes and developer words that must never reach a user, whatever the language.
+# Small English words no French sentence uses: catches English text that is in no list (a rule, a message).
+ENGLISH_WORDS = re.compile(r"\b(the|with|and|of|over|before|after|any|must|should|this|which|from|please|"
+                           r"when|where|there|their|been|have|has|into|only|than)\b")
 DEVELOPER = [r"study\.yaml", r"\bscoring\.\w+", r"\bversion \d+\.\d+\b", r"\bEND\b", r"\b\d+: (Running|Stopped)",
              r"(?<![\w.@-])(nurse|investigator|monitor|admin|not_started|draft|complete|verified|signed|locked"
              r"|answered|open|closed|source_verified|data_entry|data_change)(?![\w.@-])"]
@@ -61,8 +65,16 @@ def _fragments(node: ast.expr) -> list[str]:
 
 
 def english_strings() -> set[str]:
-    """The UI's English strings whose French differs (whole strings, and the literal parts of f-strings)."""
+    english, french = _code_strings()
+    form_english, form_french = _form_strings()
+    return (english | form_english) - french - form_french
+
+
+def _code_strings() -> tuple[set[str], set[str]]:
+    """The UI's English strings whose French differs (whole strings, and the literal parts of f-strings); a string
+    that is also a French one somewhere ("Administration", "Date") is not evidence."""
     out: set[str] = set()
+    french: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and len(node.args) >= 2):
@@ -71,20 +83,23 @@ def english_strings() -> set[str]:
             if name not in ("tr", "L"):
                 continue
             en, fr = _fragments(node.args[0]), _fragments(node.args[1])
+            french |= {piece.strip(" :;,.…()·-—\n") for piece in fr}
             if not en or en == fr:
                 continue
-            for piece in en:
-                piece = piece.strip(" :;,.…()·-—\n")
+            for raw in en:
+                piece = raw.strip(" :;,.…()·-—\n")
                 # whole words only, at least two of them or one long one (a lone "or" is not evidence)
                 if piece and piece not in "".join(fr) and (" " in piece or len(piece) >= 6):
                     out.add(piece)
-    return out
+    return out, french
 
 
-def form_strings() -> set[str]:
+def _form_strings() -> tuple[set[str], set[str]]:
+    """The forms' English labels whose French differs, less any that is also a French label."""
     from msc_sle_crf.formdef import load_study
 
     out: set[str] = set()
+    french: set[str] = set()
     study = load_study()
     for form in study.forms.values():
         texts = [form.label]
@@ -92,9 +107,18 @@ def form_strings() -> set[str]:
             texts.append(group.label)
             texts += [item.label for item in group.items]
         for text in texts:
+            french.add(text.fr)
             if text.en != text.fr and (" " in text.en or len(text.en) >= 6):
                 out.add(text.en)
-    return out
+    return out, french
+
+
+def ctcae_official() -> list[str]:
+    """CTCAE v5.0 terms and organ classes: the official English, shown as such (French search words beside)."""
+    from msc_sle_crf.scoring import ctcae
+
+    names = {t.term for t in ctcae.catalogue().values()} | {t.soc for t in ctcae.catalogue().values()}
+    return sorted(names, key=len, reverse=True)
 
 
 def plain(text: str) -> str:
@@ -161,17 +185,29 @@ def texts_of(top: QWidget) -> Iterator[tuple[str, str]]:
 
 class Findings:
     def __init__(self) -> None:
-        english = english_strings() | form_strings()
+        english = english_strings()
         self.english = [(s, re.compile(r"(?<![\w'’])" + re.escape(s) + r"(?![\w'’])")) for s in sorted(english)]
         self.qt = [re.compile(rf"^{re.escape(w)}$") for w in QT_ENGLISH]
         self.developer = [re.compile(p) for p in DEVELOPER]
+        self.official = ctcae_official()
         self.found: list[str] = []
 
     def check(self, screen: str, top: QWidget) -> None:
         for where, raw in texts_of(top):
+            if where.endswith("#gradeHelp"):  # CTCAE's own grade definitions: official English, said so
+                assert "texte officiel en anglais" in raw, raw
+                continue
             text = plain(raw)
+            if "CTCAE" in text or "EI" in text:
+                for name in self.official:
+                    text = text.replace(name, "")
+            for username, *_ in DEMO_ACCOUNTS:  # the TRAINING accounts' names are shown on purpose
+                text = text.replace(f"{username} /", "")
             if not text:
                 continue
+            match = ENGLISH_WORDS.search(text)
+            if match:
+                self.found.append(f"{screen} / {where}: English word {match.group(0)!r} in {text[:160]!r}")
             for source, pattern in self.english:
                 if pattern.search(text):
                     self.found.append(f"{screen} / {where}: English {source!r} in {text[:120]!r}")
@@ -213,13 +249,16 @@ def test_qt_own_buttons_are_french(qtbot, french: None) -> None:  # type: ignore
                            | QDialogButtonBox.StandardButton.Yes | QDialogButtonBox.StandardButton.No)
     qtbot.addWidget(box)
     assert sorted(b.text().replace("&", "") for b in box.buttons()) == ["Annuler", "Enregistrer", "Non", "Oui"]
-    dialog = QFileDialog(None, "x")
+    from msc_sle_crf.ui.printing import documents_folder, save_dialog
+
+    dialog = save_dialog(None, "Enregistrer", "cahier-99-001.pdf")
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     qtbot.addWidget(dialog)
+    assert Path(dialog.directory().absolutePath()) == documents_folder()
     findings = Findings()
     findings.check("file dialog", dialog)
     labels = " ".join(plain(w.text()) for w in dialog.findChildren(QLabel))
-    assert "Nom de fichier" in labels, labels
+    assert "Nom du fichier" in labels, labels
     assert not findings.found, "\n".join(findings.found)
 
 

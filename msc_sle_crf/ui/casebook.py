@@ -28,7 +28,7 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.schedule import VisitState
-from msc_sle_crf.scoring.common import ScoreResult, score_label
+from msc_sle_crf.scoring.common import ScoreResult, rule_text, score_label
 from msc_sle_crf.scoring.subject import SubjectScores
 from msc_sle_crf.scoring.toxicity import View
 from msc_sle_crf.services.changes import Changes
@@ -163,7 +163,7 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
     rules = sorted({r.rule for v in scores.per_visit.values() for r in v.values() if not r.name.startswith("sf36")}
                    | {r.rule for r in scores.overall.values()})
     parts.append(f"<h4>{tr('Rules used', 'Règles utilisées')}</h4><p style='color:#5f6b76; font-size:9pt'>"
-                 + "<br>".join(html.escape(r) for r in rules) + "</p>")
+                 + "<br>".join(html.escape(rule_text(r)) for r in rules) + "</p>")
     return "".join(parts)
 
 

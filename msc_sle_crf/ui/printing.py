@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
@@ -86,10 +86,35 @@ class PrintJob(QObject):
         self.finished.emit(None)
 
 
+def documents_folder() -> Path:
+    """The user's documents folder (where a save starts), else the home folder; never the program's folder."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(found) if found else Path.home()
+    return folder if folder.is_dir() else Path.home()
+
+
+def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)") -> QFileDialog:
+    """Qt's save dialog, starting in the documents folder with ``suggested`` as the name, every label in the user's
+    language (Qt's French catalogue lacks some of this dialog's labels: they are set here)."""
+    dialog = QFileDialog(parent, title, str(documents_folder() / suggested), name_filter)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setDefaultSuffix(name_filter.rsplit("*.", 1)[-1].rstrip(")") if "*." in name_filter else "")
+    dialog.selectFile(suggested)
+    for label, en, fr in ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
+                          (QFileDialog.DialogLabel.FileName, "File name:", "Nom du fichier :"),
+                          (QFileDialog.DialogLabel.FileType, "Files of type:", "Type de fichier :"),
+                          (QFileDialog.DialogLabel.Accept, "Save", "Enregistrer"),
+                          (QFileDialog.DialogLabel.Reject, "Cancel", "Annuler")):
+        dialog.setLabelText(label, tr(en, fr))
+    return dialog
+
+
 def ask_path(parent: QWidget, suggested: str) -> Path | None:
-    path, _ = QFileDialog.getSaveFileName(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested,
-                                          "PDF (*.pdf)")
-    return Path(path) if path else None
+    dialog = save_dialog(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested)
+    if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return None
+    return Path(dialog.selectedFiles()[0])
 
 
 def print_form(parent: QWidget, ws: Workspace, ref: FormRef, target: Path, *,

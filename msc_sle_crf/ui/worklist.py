@@ -42,6 +42,15 @@ from msc_sle_crf.ui.ops import Ops
 QUERY_STATES = {OPEN: L("Open", "Ouverte"), ANSWERED: L("Answered", "Répondue"), CLOSED: L("Closed", "Close")}
 
 
+QUERY_STEPS = {"open": L("opened", "ouverture"), "answer": L("answered", "réponse"), "close": L("closed", "clôture"),
+               "reopen": L("re-opened", "réouverture")}
+
+
+def query_step(kind: str) -> str:
+    label = QUERY_STEPS.get(kind)
+    return label.get() if label is not None else kind
+
+
 def query_state(status: str) -> str:
     """A query's state in the user's language (never the stored code)."""
     label = QUERY_STATES.get(status)

@@ -341,7 +341,11 @@ class FieldEditor(QWidget):
                 lines = "<br>".join(f"<b>{tr('Grade', 'Grade')} {g}</b> : "
                                     f"{html.escape(found.grades[g]) if g in found.grades else '—'}"
                                     for g in range(1, 6))
-                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<br>{lines}")
+                french = ctcae.french_words(found.term)
+                self.grade_help.setText(
+                    f"<b>{html.escape(found.term)}</b>" + (f" — <i>{html.escape(french)}</i>" if french else "")
+                    + " (CTCAE v5.0" + tr(", official English text)", ", texte officiel en anglais)")
+                    + f"<br>{lines}")
         if isinstance(self.editor, (RadioEditor, ComboEditor)):
             self.editor.enable_codes(lambda code: found is None or found.allows(int(code)))
 
