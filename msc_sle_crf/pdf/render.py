@@ -81,6 +81,7 @@ class FormPrint:
     signatures: list[str] = field(default_factory=list)  # manifestations, valid or invalid
     queries: dict[tuple[str, int, str], int] = field(default_factory=dict)  # open queries per item
     audit: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # when, who, what, old, new, why
+    verified: dict[tuple[str, int, str], bool] = field(default_factory=dict)  # SDV: True holds, False voided since
 
 
 def _t(text: L | str, lang: Lang) -> str:
@@ -218,13 +219,18 @@ class CrfDocument:
             text = cell.missing.label(lang)
             flags.append(L("reason: ", "motif : ").get(lang) + (cell.missing_reason or ""))
         else:
-            text = V.display(item, cell.value, lang, fp.state.codelist(item.id), with_codes=True)
+            text = V.display(item, cell.value, lang, fp.state.codelist(item.id))  # labels; codes: annotated CRF
         unit = cell.unit or item.unit
         if text and unit and item.type in (ItemType.INTEGER, ItemType.DECIMAL):
             text = f"{text} {unit}"
         for issue in cell.issues:
             if issue.severity is Severity.SOFT and issue.confirmed:
                 flags.append(L("confirmed: ", "confirmé : ").get(lang) + issue.message.get(lang))
+        sdv = fp.verified.get(key)
+        if sdv is not None:
+            flags.append(L("SDV ✓ source-verified", "SDV ✓ vérifié sur source").get(lang) if sdv else
+                         L("SDV void: changed after verification", "SDV annulée : modifié après vérification")
+                         .get(lang))
         if fp.queries.get(key):
             flags.append(L(f"{fp.queries[key]} open query(ies)", f"{fp.queries[key]} query(ies) ouverte(s)").get(lang))
         return text, flags
@@ -232,9 +238,9 @@ class CrfDocument:
     def _form(self, fp: FormPrint) -> list[Any]:
         lang, st = self.info.lang, self.styles
         out: list[Any] = [Paragraph(fp.form.label.get(lang), st["title"]),
-                          Paragraph(L(f"Subject {fp.subject} · {fp.visit.en} · form {fp.form.id} version "
-                                      f"{fp.form.version} · state: {fp.status.en.lower()}",
-                                      f"Patient {fp.subject} · {fp.visit.fr} · formulaire {fp.form.id} version "
+                          Paragraph(L(f"Subject {fp.subject} · {fp.visit.en} · form version {fp.form.version}"
+                                      f" · state: {fp.status.en.lower()}",
+                                      f"Patient {fp.subject} · {fp.visit.fr} · version du formulaire "
                                       f"{fp.form.version} · état : {fp.status.fr.lower()}").get(lang), st["body"])]
         for sig in fp.signatures:
             out.append(Paragraph("<b>" + L("Electronic signature: ", "Signature électronique : ").get(lang)
@@ -254,7 +260,7 @@ class CrfDocument:
                     if not fp.state.visible(key):
                         continue
                     text, flags = self._value(fp, item, key)
-                    data.append([Cell(item.label.get(lang), cs["cell"], note=item.id, note_style=cs["id"]),
+                    data.append([Cell(item.label.get(lang), cs["cell"]),  # no item code for clinical readers
                                  Cell(text or "—", cs["cell"]),
                                  Cell("\n".join(flags), cs["small"])])
                 table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True, splitInRow=1)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from msc_sle_crf.access import Perm
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
-from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
@@ -25,8 +26,10 @@ from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.settings import Settings
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.trail_words import action_label, detail_text
 
 Progress = Callable[[int, int], None]
 
@@ -100,12 +103,10 @@ class Printing:
                 for e in session.execute(select(AuditEvent).where(
                         AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
                         AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
-                    audit.append((format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({e.role})",
-                                  f"{e.action} {e.item or ''}".strip(), e.old_value or "", e.new_value or "",
-                                  e.reason or e.detail or ""))
+                    audit.append(_audit_row(e, snap.form, lang))
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
                          snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
-                         audit)
+                         audit, verified=self.monitoring.verified_items(ref))
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
         """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's
@@ -177,6 +178,35 @@ class Printing:
         except OSError as exc:
             raise StoreError(Msg.PDF_WRITE_FAILED, path=str(target), reason=exc.strerror or str(exc)) from None
         return self.integrity.record_export(Action.PRINT, target, what)
+
+
+def _shown_value(form: FormDef, item_id: str | None, action: str, text: str | None, lang: Lang) -> str:
+    """An old or new value of the trail as the reader writes it: a state by its name, a coded value by its label,
+    dates dd/mm/yyyy, decimal commas in French; anything else as stored."""
+    if not text:
+        return ""
+    if action in ("status_change", "create") and text in tuple(FormStatus):
+        return FormStatus(text).label(lang)
+    if item_id and form.has_item(item_id):
+        item = form.item(item_id)
+        try:
+            return V.display(item, V.from_storage(item, text), lang, form.codelist_for(item)) or text
+        except (ValueError, TypeError, ArithmeticError):
+            return text
+    return text
+
+
+def _audit_row(e: AuditEvent, form: FormDef, lang: Lang) -> tuple[str, str, str, str, str, str]:
+    """One line of a form's audit trail in words: when (dd/mm/yyyy), who (name and role), what (the action and the
+    item's name), old and new values as shown on screen, why (in the reader's language when the program wrote it)."""
+    role = Role(e.role).label(lang) if e.role in tuple(Role) else (e.role or "")
+    what = action_label(e.action, lang)
+    if e.item and form.has_item(e.item):
+        what += f" — {form.item(e.item).label.get(lang)}"
+    why = detail_text(e.reason, lang) if e.reason else detail_text(e.detail or "", lang)
+    return (format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({role})" if role else e.username or "", what,
+            _shown_value(form, e.item, e.action, e.old_value, lang),
+            _shown_value(form, e.item, e.action, e.new_value, lang), why)
 
 
 def import_pkcs12(ctx: ServiceContext, data: bytes, password: bytes | None) -> str:

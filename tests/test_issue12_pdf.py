@@ -1,0 +1,72 @@
+"""Issue 12, point 6 (and the PDF side of 3 and 5): PDFs for clinical readers. Coded values by their labels, no item
+codes, SDV marks, the audit appendix in words (actions, roles, values, automatic reasons) and in French when the
+reader is French; the casebook opens on a cover page and a table of contents with page numbers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
+
+from .conftest import FAST_KDF
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+VITALS = FormRef("99-001", "D0", "vital_signs")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = create_demo(tmp_path_factory.mktemp("pdf12") / "demo.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    monitor = Workspace.sign_in(site, "monitor.petit", "training-monitor")
+    monitor.monitoring.verify_item(VITALS, ("vs", 1, "VSTEMP"))
+    monitor.monitoring.verify_item(VITALS, ("vs", 1, "VSHR"))
+    yield site
+    site.close()
+
+
+def text_of(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "x.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.fixture
+def french() -> Iterator[None]:
+    set_lang(Lang.FR)
+    yield
+    set_lang(Lang.EN)
+
+
+def test_french_form_pdf_is_in_words(demo: Site, tmp_path: Path, french: None) -> None:
+    printing = Workspace.sign_in(demo, "dr.martin", "training-doctor").printing
+    text = text_of(printing.form_pdf(VITALS, with_audit=True), tmp_path)
+    assert "36,8" in text and not re.search(r"\b36\.8\b", text)  # decimal comma
+    assert "SDV ✓ vérifié sur source" in text
+    appendix = text.split("Piste d'audit de ce formulaire", 1)[1]
+    for code in ("data_entry", "data_change", "source_verified", "row_add", "(nurse)", "(investigator)",
+                 "(monitor)", "VSTEMP", "VSHR"):
+        assert code not in text, code
+    assert "Saisie —" in appendix and "Température" in appendix and "draft" not in appendix
+    assert "formulaire commencé" in appendix and "form instance created" not in appendix
+    assert "Vérifié sur source (SDV)" in appendix and "Infirmier(ère) de recherche" in appendix
+    assert re.search(r"\d\d/\d\d/2026 \d\d:\d\d", appendix)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", appendix)  # no ISO dates
+
+
+def test_coded_values_by_label_and_codes_only_in_the_annotated_crf(demo: Site, tmp_path: Path) -> None:
+    printing = Workspace.sign_in(demo, "dr.martin", "training-doctor").printing
+    text = text_of(printing.form_pdf(FormRef("99-001", "M3", "selena_sledai")), tmp_path)
+    assert "Yes" in text and "Y - Yes" not in text and "SLESEIZ" not in text
+    blank = text_of(printing.blank_crf_pdf(), tmp_path)
+    assert "Y=Yes" in blank and "VSTEMP" in blank
