@@ -70,3 +70,22 @@ def test_coded_values_by_label_and_codes_only_in_the_annotated_crf(demo: Site, t
     assert "Yes" in text and "Y - Yes" not in text and "SLESEIZ" not in text
     blank = text_of(printing.blank_crf_pdf(), tmp_path)
     assert "Y=Yes" in blank and "VSTEMP" in blank
+
+
+def test_casebook_opens_on_a_cover_and_a_table_of_contents_with_page_numbers(demo: Site, tmp_path: Path) -> None:
+    printing = Workspace.sign_in(demo, "dr.martin", "training-doctor").printing
+    text = text_of(printing.casebook_pdf("99-001"), tmp_path)
+    pages = text.split("\f")
+    cover = " ".join(pages[0].split())
+    for expected in ("Casebook", "MSC-SLE — NCT03562065", "Site de formation / Training site (99)", "Subject 99-001",
+                     "Generated", "by Dr Claire Martin (formation) (dr.martin)", "Signed electronically by",
+                     "Signer's certificate", "Site certificate"):
+        assert expected in cover, expected
+    assert re.search(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", cover)
+    toc = "\n".join(p for p in pages[1:4] if "Contents" in p or "Screening" in p)
+    assert "Contents" in toc
+    # every form line ends with the page it starts on, and that page shows that form's title
+    entries = re.findall(r"^\s+(Renal function|Vital signs|SELENA-SLEDAI[^\n]*?) — \w[^\n]*?\s(\d+)\s*$", toc, re.M)
+    assert len(entries) >= 5, toc
+    for title, number in entries:
+        assert title.split(" ")[0] in pages[int(number) - 1], (title, number)

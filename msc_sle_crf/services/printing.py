@@ -16,7 +16,7 @@ from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
+from msc_sle_crf.pdf.render import Cover, CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.services.changes import Changes
@@ -152,8 +152,29 @@ class Printing:
             prints.append(self._form_print(ref, with_audit=with_audit))
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
-        pdf = CrfDocument(self.page_info(current_lang()), half, cancelled).forms(prints)
+        info = self.page_info(current_lang())
+        pdf = CrfDocument(info, half, cancelled).forms(prints, self._cover(info, subject, event, len(prints)))
         return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
+
+    def _cover(self, info: PageInfo, subject: str, event: str | None, forms: int) -> Cover:
+        """What the casebook's first page says: whose it is, who made it and when, how to check its signature."""
+        lang, actor = info.lang, self.ctx.actor
+        signer = ca.fingerprint(self.personal_certificate())
+        meta = self.study.meta
+        details: list[tuple[L, str]] = [(L("Study", "Étude"), f"{meta.name} — {meta.title.get(lang)}"),
+                                        (L("Protocol", "Protocole"), meta.protocol),
+                                        (L("Site", "Site"), info.site), (L("Subject", "Patient"), subject)]
+        if event is not None:
+            details.append((L("Visit", "Visite"), self.study.event(event).label.get(lang)))
+        details += [(L("Forms", "Formulaires"), str(forms)), (L("Generated", "Généré le"), info.generated),
+                    (L("Signed electronically by", "Signé électroniquement par"),
+                     f"{actor.full_name} ({actor.role.label(lang)})"),
+                    (L("Signer's certificate (SHA-256)", "Certificat du signataire (SHA-256)"), signer),
+                    (L("Site certificate authority (SHA-256)", "Autorité de certification du site (SHA-256)"),
+                     info.ca_fingerprint),
+                    (L("Audit trail at printing", "Piste d'audit à l'impression"), info.trail)]
+        title = L("Casebook", "Cahier d'observation") if event is None else L("Visit casebook", "Cahier de visite")
+        return Cover(title, subject, tuple(details))
 
     def sign_document(self, pdf: bytes, what: str) -> bytes:
         """Sign a PDF made elsewhere (the outcome and safety reports) with the site certificate, like the CRFs."""
