@@ -89,3 +89,39 @@ def test_casebook_opens_on_a_cover_and_a_table_of_contents_with_page_numbers(dem
     assert len(entries) >= 5, toc
     for title, number in entries:
         assert title.split(" ")[0] in pages[int(number) - 1], (title, number)
+
+
+def test_print_a_visit_from_the_casebook_and_offer_to_open_it(qtbot, demo: Site, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                               monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from msc_sle_crf.ui import printing as ui_printing
+    from msc_sle_crf.ui.casebook import CasebookDialog
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    dialog = CasebookDialog(doctor, "99-001")
+    qtbot.addWidget(dialog)
+    assert not dialog.print_visit_button.isEnabled()
+    dialog.tree.setCurrentItem(dialog.tree.topLevelItem(2).child(0))  # a form of D0
+    assert dialog.print_visit_button.isEnabled() and dialog.selected_visit() == "D0"
+    target = tmp_path / "d0.pdf"
+    asked = []
+
+    def chosen(box: QFileDialog) -> int:
+        asked.append(Path(box.directory().absolutePath()))
+        box.selectFile(str(target))
+        return QFileDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(QFileDialog, "exec", chosen)
+    opened: list[Path] = []
+    monkeypatch.setattr(ui_printing, "open_file", lambda path: opened.append(path) or True)
+    job = dialog.print_visit()
+    with qtbot.waitSignal(job.finished, timeout=20000) as blocker:
+        pass
+    assert asked == [ui_printing.documents_folder()]  # the save dialog starts in the documents folder
+    assert blocker.args == [target]
+    text = text_of(target.read_bytes(), tmp_path)
+    assert "Visit casebook" in text and "Infusion day (D0)" in text and "Month 3" not in text
+    assert job.offer is not None and job.offer.isVisible() and str(target) in job.offer.text()
+    job.offer.buttons()[0].click()  # "Open it"
+    assert opened == [target]

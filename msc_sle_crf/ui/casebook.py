@@ -201,14 +201,18 @@ class CasebookDialog(QDialog):
         self.lock_button = named(QPushButton(), "lockSubject")
         self.lock_button.clicked.connect(self.toggle_subject_lock)
         self.print_button = named(QPushButton(), "printCasebook")
-        self.print_button.clicked.connect(self.print_casebook)
+        self.print_button.clicked.connect(lambda _checked=False: self.print_casebook())
+        self.print_visit_button = named(QPushButton(), "printVisit")
+        self.print_visit_button.clicked.connect(lambda _checked=False: self.print_visit())
+        self.print_visit_button.setEnabled(False)
         self.bedside_button = named(QPushButton(), "primary")
         self.bedside_button.clicked.connect(self.open_bedside)
         self.verify_all_button = named(QPushButton(), "verifyAll")
         self.verify_all_button.clicked.connect(lambda _checked=False: self.verify_selected_form())
         self.verify_all_button.setEnabled(False)
         actions.addStretch(1)
-        for button in (self.verify_all_button, self.lock_button, self.print_button, self.bedside_button):
+        for button in (self.verify_all_button, self.lock_button, self.print_visit_button, self.print_button,
+                       self.bedside_button):
             actions.addWidget(button)
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
@@ -224,8 +228,7 @@ class CasebookDialog(QDialog):
         self.tree.setMinimumWidth(560)
         self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
-        self.tree.currentItemChanged.connect(lambda current, _previous: self.verify_all_button.setEnabled(
-            bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole))))
+        self.tree.currentItemChanged.connect(self._selection_changed)
         splitter.addWidget(self.tree)
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
@@ -262,7 +265,29 @@ class CasebookDialog(QDialog):
         path = target or ask_path(self, f"casebook-{self.subject}.pdf")
         if path is None:
             return None
-        self.print_job = print_casebook(self, self.ws, self.subject, path)
+        self.print_job = print_casebook(self, self.ws, self.subject, path, offer_open=target is None)
+        return self.print_job
+
+    def selected_visit(self) -> str | None:
+        """The visit of the selected line (a visit, or one of its forms)."""
+        current = self.tree.currentItem()
+        if current is None:
+            return None
+        top = current.parent() or current
+        event = top.data(0, Qt.ItemDataRole.UserRole + 1)
+        return event if isinstance(event, str) else None
+
+    def print_visit(self, target: Any = None) -> Any:
+        """The selected visit's forms as one signed PDF (cover, contents, each form with its audit trail)."""
+        from msc_sle_crf.ui.printing import ask_path, print_casebook
+
+        event = self.selected_visit()
+        if event is None:
+            return None
+        path = target or ask_path(self, f"casebook-{self.subject}-{event}.pdf")
+        if path is None:
+            return None
+        self.print_job = print_casebook(self, self.ws, self.subject, path, event=event, offer_open=target is None)
         return self.print_job
 
     def open_bedside(self) -> None:
@@ -292,6 +317,7 @@ class CasebookDialog(QDialog):
         self.session.show_user(self.ws.actor.full_name, self.ws.actor.role)
         self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
         self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
+        self.print_visit_button.setText(tr("Print this visit…", "Imprimer cette visite…"))
         from msc_sle_crf.access import Perm
 
         self.bedside_button.setVisible(self.ws.can(Perm.ENTER_NURSING_DATA))
@@ -299,6 +325,7 @@ class CasebookDialog(QDialog):
                                           "formulaire…"))
         self.verify_all_button.setVisible(self.ws.can(Perm.VERIFY_SOURCE_DATA))
         self.print_button.setVisible(self.ws.can(Perm.PRINT))
+        self.print_visit_button.setVisible(self.ws.can(Perm.PRINT))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),
@@ -341,6 +368,7 @@ class CasebookDialog(QDialog):
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
+            top.setData(0, Qt.ItemDataRole.UserRole + 1, event.id)
             if p is not None:
                 top.setForeground(2, QBrush(QColor(STATE_COLORS[p.state])))
             self.tree.addTopLevelItem(top)
@@ -358,6 +386,10 @@ class CasebookDialog(QDialog):
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
         self.scores.setHtml(scores_html(overview, self.study.bindings))
+
+    def _selection_changed(self, current: QTreeWidgetItem | None, _previous: object = None) -> None:
+        self.verify_all_button.setEnabled(bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole)))
+        self.print_visit_button.setEnabled(self.selected_visit() is not None)
 
     def selected_form(self) -> FormRef | None:
         current = self.tree.currentItem()

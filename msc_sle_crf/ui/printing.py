@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
@@ -46,8 +47,11 @@ class PrintJob(QObject):
     finished = Signal(object)
 
     def __init__(self, parent: QWidget, ws: Workspace, *, what: str, target: Path,
-                 work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes]) -> None:
+                 work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes],
+                 offer_open: bool = False) -> None:
         super().__init__(parent)
+        self.offer_open = offer_open
+        self.offer: QMessageBox | None = None
         self.parent_widget = parent
         self.printing = ws.printing
         self.what, self.target = what, target
@@ -74,7 +78,22 @@ class PrintJob(QObject):
         except CrfError as exc:
             self._failed(exc)
             return
+        if self.offer_open:
+            self._offer_to_open()
         self.finished.emit(self.target)
+
+    def _offer_to_open(self) -> None:
+        """Saved: say where, and offer to open it (not blocking: the user may go on working)."""
+        box = QMessageBox(QMessageBox.Icon.Information, tr("PDF saved", "PDF enregistré"),
+                          tr(f"The signed PDF was saved as\n{self.target}", f"Le PDF signé est enregistré sous\n"
+                             f"{self.target}"), QMessageBox.StandardButton.NoButton, self.parent_widget)
+        open_button = box.addButton(tr("Open it", "L'ouvrir"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(tr("Close", "Fermer"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(open_button)
+        target = self.target
+        box.buttonClicked.connect(lambda button: open_file(target) if button is open_button else None)
+        self.offer = box
+        box.open()
 
     def _failed(self, exc: BaseException) -> None:
         self.dialog.reset()
@@ -84,6 +103,11 @@ class PrintJob(QObject):
         self.error = error_text(exc)
         QMessageBox.warning(self.parent_widget, tr("Print", "Imprimer"), self.error)
         self.finished.emit(None)
+
+
+def open_file(path: Path) -> bool:
+    """The file in the desktop's viewer for its type (the PDF reader)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 def documents_folder() -> Path:
@@ -118,13 +142,16 @@ def ask_path(parent: QWidget, suggested: str) -> Path | None:
 
 
 def print_form(parent: QWidget, ws: Workspace, ref: FormRef, target: Path, *,
-               with_audit: bool = True) -> PrintJob:
+               with_audit: bool = True, offer_open: bool = False) -> PrintJob:
     return PrintJob(parent, ws, what=f"CRF {ref.subject} {ref.event} {ref.form}", target=target,
-                    work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit))
+                    work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit),
+                    offer_open=offer_open)
 
 
 def print_casebook(parent: QWidget, ws: Workspace, subject: str, target: Path, *,
-                   with_audit: bool = True) -> PrintJob:
-    return PrintJob(parent, ws, what=f"casebook {subject}", target=target,
+                   with_audit: bool = True, event: str | None = None, offer_open: bool = False) -> PrintJob:
+    """The subject's casebook, or one visit of it (``event``)."""
+    return PrintJob(parent, ws, what=f"casebook {subject}" + (f" {event}" if event else ""), target=target,
                     work=lambda printing, progress, cancelled: printing.casebook_pdf(
-                        subject, with_audit=with_audit, progress=progress, cancelled=cancelled))
+                        subject, event=event, with_audit=with_audit, progress=progress, cancelled=cancelled),
+                    offer_open=offer_open)

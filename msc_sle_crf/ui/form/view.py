@@ -411,5 +411,5 @@ class FormView(FormWrites, QWidget):
         path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
         if path is None:
             return None
-        self.print_job = print_form(self, self.ws, self.ref, path)
+        self.print_job = print_form(self, self.ws, self.ref, path, offer_open=target is None)
         return self.print_job
