@@ -94,7 +94,7 @@ def test_read_only_values_are_in_full_contrast(qtbot, team: dict[str, Workspace]
     assert _darkest(editor) < 80  # the digits are dark (Qt's disabled grey is ~160)
 
 
-def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace]) -> None:  # type: ignore[no-untyped-def]
     from msc_sle_crf.ui.casebook import CasebookDialog
     from msc_sle_crf.ui.main_window import MainWindow
     from msc_sle_crf.ui.worklist import WorklistWindow, open_worklist
@@ -135,12 +135,11 @@ def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace
     question = casebook.verify_question(casebook.selected_form())
     assert "the 2 item(s) of Renal function (Screening)" in question
     assert "1 query(ies) still open on this form:\n• " in question and question.endswith(" — Open")
-    asked = []
-    monkeypatch.setattr("msc_sle_crf.ui.casebook.QMessageBox.question",
-                        lambda *a, **k: asked.append(a[2]) or __import__("PySide6.QtWidgets").QtWidgets
-                        .QMessageBox.StandardButton.Yes)
     casebook.verify_selected_form()
-    assert asked == [question]
+    box = casebook.verify_box
+    assert box.isVisible() and box.text() == question
+    assert box.defaultButton() is box.button(box.StandardButton.No)
+    box.button(box.StandardButton.Yes).click()
     assert monitor.monitoring.verified_items(REF) == {CREAT: True, DATE: True}
     renal = next(casebook.tree.topLevelItem(0).child(i) for i in range(casebook.tree.topLevelItem(0).childCount())
                  if casebook.tree.topLevelItem(0).child(i).text(0) == "Renal function")

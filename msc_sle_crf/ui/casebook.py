@@ -397,15 +397,24 @@ class CasebookDialog(QDialog):
         return FormRef(self.subject, *data) if data else None
 
     def verify_selected_form(self, *, ask: bool = True) -> Changes | None:
-        """Source-data verification of every item of the selected form with a value, after a confirmation that
-        names the queries still open on it."""
+        """Source-data verification of every item of the selected form with a value, after a question that names the
+        queries still open on it (asked inside this window: nothing else is blocked; "No" is the default)."""
         ref = self.selected_form()
         if ref is None:
             return None
-        text = self.verify_question(ref)
-        if ask and QMessageBox.question(self, self.verify_all_button.text().rstrip("…"), text) \
-                != QMessageBox.StandardButton.Yes:
-            return None
+        if not ask:
+            return self._verify_form(ref)
+        box = QMessageBox(QMessageBox.Icon.Question, self.verify_all_button.text().rstrip("…"),
+                          self.verify_question(ref), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(lambda _result: self._verify_form(ref)
+                             if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes) else None)
+        self.verify_box = box
+        box.open()
+        return None
+
+    def _verify_form(self, ref: FormRef) -> Changes | None:
         monitoring = self.ws.monitoring
         return self.ops.run(lambda: monitoring.verify_form(ref), parent=self,
                             title=tr("Source-data verification", "Vérification des données source"))
