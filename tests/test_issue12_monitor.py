@@ -128,12 +128,12 @@ def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace
     screening = casebook.tree.topLevelItem(0)
     renal = next(screening.child(i) for i in range(screening.childCount())
                  if screening.child(i).text(0) == "Renal function")
-    assert renal.text(3) == "1 query(ies) · SDV 0/2"
+    assert renal.text(3) == "1 query · SDV 0/2"
     assert casebook.tree.headerItem().text(3) == "Queries · SDV"
     casebook.tree.setCurrentItem(renal)
     assert casebook.verify_all_button.isEnabled() and casebook.verify_all_button.isVisibleTo(casebook)
     question = casebook.verify_question(casebook.selected_form())
-    assert "the 2 item(s) of Renal function (Screening)" in question
+    assert "the 2 item(s) not verified yet of “Renal function” — Screening?" in question
     assert "1 query(ies) still open on this form:\n• " in question and question.endswith(" — Open")
     casebook.verify_selected_form()
     box = casebook.verify_box
@@ -143,4 +143,4 @@ def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace
     assert monitor.monitoring.verified_items(REF) == {CREAT: True, DATE: True}
     renal = next(casebook.tree.topLevelItem(0).child(i) for i in range(casebook.tree.topLevelItem(0).childCount())
                  if casebook.tree.topLevelItem(0).child(i).text(0) == "Renal function")
-    assert renal.text(3) == "1 query(ies) · SDV 2/2 ✓"
+    assert renal.text(3) == "1 query · SDV 2/2 ✓"

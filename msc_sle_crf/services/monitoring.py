@@ -171,7 +171,7 @@ class Monitoring:
         with self.ctx.write() as tx:
             query, ref = self._query(tx.session, query_id)
             query.status = ANSWERED
-            self._add_message(tx, query, "answer", text.strip() + (f" [value: {corrected_value}]"
+            self._add_message(tx, query, "answer", text.strip() + (f" [→ {corrected_value}]"
                                                                    if corrected_value is not None else ""), ref)
         return corrected | tx.changes if corrected is not None else tx.changes
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.bindings import StudyBindings
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult, rule_text, score_label
 from msc_sle_crf.scoring.subject import SubjectScores
@@ -48,7 +48,7 @@ def marks_text(marks: FormMarks) -> str:
     parts = []
     pending = marks.open_queries + marks.answered_queries
     if pending:
-        parts.append(tr(f"{pending} query(ies)", f"{pending} query(ies)"))
+        parts.append(f"{pending} query" if pending == 1 else f"{pending} queries")  # the word in both languages
     if marks.items:
         parts.append(f"SDV {marks.verified}/{marks.items}" + (" ✓" if marks.verified == marks.items else ""))
     return " · ".join(parts)
@@ -220,9 +220,10 @@ class CasebookDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tree = named(QTreeWidget(), "casebook")
         self.tree.setColumnCount(4)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (2, 3):
+        # the names take what is left (elided, whole in their tooltip): dates, states and marks are never cut
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
             self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setMinimumSectionSize(60)
         self.tree.setMinimumWidth(560)
@@ -233,7 +234,7 @@ class CasebookDialog(QDialog):
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
         splitter.addWidget(self.scores)
-        splitter.setSizes([700, 500])
+        splitter.setSizes([800, 440])
         layout.addWidget(splitter, 1)
         self.retranslate()
 
@@ -378,6 +379,7 @@ class CasebookDialog(QDialog):
                 form_marks = marks.get((event.id, form_id), FormMarks())
                 child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), marks_text(form_marks)])
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
+                child.setToolTip(0, form.label.get())
                 child.setForeground(2, QBrush(QColor(status_colour(status))))
                 if form_marks.open_queries or form_marks.answered_queries:
                     child.setForeground(3, QBrush(QColor("#b26a00")))
@@ -425,9 +427,13 @@ class CasebookDialog(QDialog):
         form = self.study.forms[ref.form]
         marks = self.ws.monitoring.form_marks(ref.subject).get((ref.event, ref.form), FormMarks())
         to_verify = marks.items - marks.verified
-        where = f"{form.label.get()} ({self.study.event(ref.event).label.get()})"
-        text = tr(f"Verify against the source the {to_verify} item(s) of {where} not verified yet?",
-                  f"Vérifier par rapport à la source les {to_verify} donnée(s) de {where} pas encore vérifiée(s) ?")
+        where = f"« {form.label.get()} » — {self.study.event(ref.event).label.get()}"
+        text = tr(f"Verify against the source the {to_verify} item(s) not verified yet of {where}?",
+                  f"Vérifier par rapport à la source les {to_verify} donnée(s) pas encore vérifiée(s) de "
+                  f"{where}\u00a0?")
+        if current_lang() is Lang.EN:
+            where = where.replace("« ", "“").replace(" »", "”")
+            text = text.replace("« ", "“").replace(" »", "”")
         pending = [q for q in self.ws.monitoring.queries(ref) if q.status != "closed"]
         if pending:
             text += "\n\n" + tr(f"{len(pending)} query(ies) still open on this form:",

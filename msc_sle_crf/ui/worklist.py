@@ -103,6 +103,7 @@ class WorklistWindow(QDialog):
         self.ops = ops if ops is not None else Ops(self)
         self.ops.data_changed.connect(self._on_changes)
         self.items: list[WorkItem] = []
+        self._sorted = False
         self.resize(1180, 680)
         self._fitted = False
         layout = QVBoxLayout(self)
@@ -189,7 +190,8 @@ class WorklistWindow(QDialog):
             who = tr("Site", "Site") if w.site_must_act else tr("Monitor", "Moniteur")
             if w.automatic:
                 who += tr(" (automatic query)", " (query automatique)")
-            cells = [_Item(w.subject), _Item(study.event(w.event).label.get(), w.event),
+            cells = [_Item(w.subject, (w.subject, -w.opened.timestamp())),
+                     _Item(study.event(w.event).label.get(), w.event),
                      _Item(form.label.get() if form else w.form), _Item(item_place(self.ws, ref, w.key)),
                      _Item(query_state(w.status)), _Item(who),
                      _Item(age_text(w.opened, now), -w.opened.timestamp()), _Item(w.last_text.replace("\n", " "))]
@@ -199,17 +201,25 @@ class WorklistWindow(QDialog):
             for col, cell in enumerate(cells):
                 self.queries.setItem(row, col, cell)
         self.queries.setSortingEnabled(True)
+        if not self._sorted:  # at first: the oldest first (age sorts by -timestamp); then as the user clicked
+            self.queries.sortItems(6, Qt.SortOrder.DescendingOrder)
         self.sdv.setSortingEnabled(False)
+        order = {event.id: n for n, event in enumerate(study.meta.events)}  # visits in the schedule's order
+        progress = sorted(progress, key=lambda p: (p.subject, order.get(p.event, len(order))))
         self.sdv.setRowCount(len(progress))
         for row, p in enumerate(progress):
             share = p.verified / p.items if p.items else 0.0
-            cells = [_Item(p.subject), _Item(study.event(p.event).label.get(), p.event),
+            place = (p.subject, order.get(p.event, len(order)))
+            cells = [_Item(p.subject, place), _Item(study.event(p.event).label.get(), (place[1], p.subject)),
                      _Item(f"{p.verified} / {p.items}", p.verified), _Item(format_percent(share), share)]
             cells[0].setData(Qt.ItemDataRole.UserRole, p.subject)
             cells[3].setForeground(QBrush(QColor("#2e7d32" if p.verified == p.items else "#1d2b3a")))
             for col, cell in enumerate(cells):
                 self.sdv.setItem(row, col, cell)
         self.sdv.setSortingEnabled(True)
+        if not self._sorted:  # at first: by subject, then visit in the schedule's order
+            self.sdv.sortItems(0, Qt.SortOrder.AscendingOrder)
+        self._sorted = True
 
     def _work_item(self, row: int) -> WorkItem | None:
         cell = self.queries.item(row, 0)

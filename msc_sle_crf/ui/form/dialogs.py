@@ -207,8 +207,8 @@ class QueryDialog(QDialog):
             for m in q.messages:
                 when = format_stored(iso_utc(m.when), offset, seconds=False)
                 role = Role(m.role).label(current_lang()) if m.role in tuple(Role) else m.role
-                parts.append(f"<p><b>{when} {html.escape(m.username)} ({html.escape(role)}), "
-                             f"{html.escape(query_step(m.kind))}</b><br>{html.escape(m.text)}</p>")
+                parts.append(f"<p><b>{when} · {html.escape(query_step(m.kind))} · {html.escape(m.username)}</b> "
+                             f"({html.escape(role)})<br>{html.escape(m.text)}</p>")
         self.text.setHtml("".join(parts))
 
     def _show_error(self, exc: CrfError) -> None:
