@@ -83,7 +83,7 @@ def _darkest(widget) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_read_only_values_are_in_full_contrast(qtbot, team: dict[str, Workspace]) -> None:  # type: ignore[no-untyped-def]
-    from msc_sle_crf.ui.form import FormView
+    from msc_sle_crf.ui.form import FormView, RadioEditor
 
     view = FormView(team["monitor"], REF)
     qtbot.addWidget(view)
@@ -92,6 +92,15 @@ def test_read_only_values_are_in_full_contrast(qtbot, team: dict[str, Workspace]
     editor = view.fields[CREAT].editor
     assert not editor.isEnabled() and editor.text() == "88"
     assert _darkest(editor) < 80  # the digits are dark (Qt's disabled grey is ~160)
+    selena = FormRef("01-001", "SCR", "selena_sledai")
+    team["investigator"].entry.save_item(selena, ("neuro", 0, "SLSEIZ"), "N")
+    view = FormView(team["monitor"], selena)
+    qtbot.addWidget(view)
+    view.show()
+    radio = view.fields[("neuro", 0, "SLSEIZ")].editor
+    assert isinstance(radio, RadioEditor) and not radio.isEnabled()
+    for button in radio.buttons.values():  # each choice's words, checked or not (a styled child widget)
+        assert _darkest(button) < 80, button.text()
 
 
 def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace]) -> None:  # type: ignore[no-untyped-def]

@@ -52,10 +52,11 @@ READ_ONLY_TEXT = "#1d2b3a"  # the form's own text colour: read-only values are a
 def full_contrast(widget: QWidget) -> None:
     """A disabled (read-only) editor drawn with the normal text colour instead of Qt's light grey; its children
     (radio buttons, check boxes) inherit the palette."""
-    palette = widget.palette()
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(READ_ONLY_TEXT))
-    widget.setPalette(palette)
+    for target in (widget, *widget.findChildren(QWidget)):  # styled children keep a palette of their own
+        palette = target.palette()
+        for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+            palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(READ_ONLY_TEXT))
+        target.setPalette(palette)
 
 
 def set_colour(label: QWidget, state: str, *, bold: bool = False) -> None:
