@@ -30,6 +30,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     monitor = Workspace.sign_in(site, "monitor.petit", "training-monitor")
     monitor.monitoring.verify_item(VITALS, ("vs", 1, "VSTEMP"))
     monitor.monitoring.verify_item(VITALS, ("vs", 1, "VSHR"))
+    nurse = Workspace.sign_in(site, "nurse.durand", "training-nurse")
+    for row, point in ((1, "BASE"), (2, "END")):  # as the bedside writes them
+        nurse.entry.save_item(FormRef("99-008", "D0", "vital_signs"), ("vs", row, "VSTPT"), point,
+                              reason="time point of the schedule")
     yield site
     site.close()
 
@@ -61,6 +65,9 @@ def test_french_form_pdf_is_in_words(demo: Site, tmp_path: Path, french: None) -
     assert "formulaire commencé" in appendix and "form instance created" not in appendix
     assert "Vérifié sur" in appendix and "Infirmier(ère) de" in appendix  # (wrapped in their columns)
     assert re.search(r"\d\d/\d\d/2026 \d\d:\d\d", appendix)
+    bedside = text_of(printing.form_pdf(FormRef("99-008", "D0", "vital_signs")), tmp_path)
+    assert "Référence (avant le début)" in bedside and "Fin de la perfusion" in bedside
+    assert not re.search(r"\b(BASE|END|T15)\b", bedside)
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", appendix)  # no ISO dates
 
 

@@ -82,6 +82,7 @@ class FormPrint:
     queries: dict[tuple[str, int, str], int] = field(default_factory=dict)  # open queries per item
     audit: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # when, who, what, old, new, why
     verified: dict[tuple[str, int, str], bool] = field(default_factory=dict)  # SDV: True holds, False voided since
+    value_labels: dict[str, dict[str, L]] = field(default_factory=dict)  # item -> its codes' names (time points)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,9 @@ class CrfDocument:
             flags.append(L("reason: ", "motif : ").get(lang) + (cell.missing_reason or ""))
         else:
             text = V.display(item, cell.value, lang, fp.state.codelist(item.id))  # labels; codes: annotated CRF
+        named = fp.value_labels.get(item.id, {}).get(text)
+        if named is not None:  # a code the program wrote ("END"): its name
+            text = named.get(lang)
         unit = cell.unit or item.unit
         if text and unit and item.type in (ItemType.INTEGER, ItemType.DECIMAL):
             text = f"{text} {unit}"

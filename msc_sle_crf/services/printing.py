@@ -106,7 +106,15 @@ class Printing:
                     audit.append(_audit_row(e, snap.form, lang))
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
                          snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
-                         audit, verified=self.monitoring.verified_items(ref))
+                         audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
+
+    def _value_labels(self, ref: FormRef) -> dict[str, dict[str, L]]:
+        """Codes the program writes into a form, by their names: the vital signs' planned time points."""
+        bindings = self.study.meta.bindings
+        if bindings is None or ref.form != bindings.infusion_day.vital_signs.form:
+            return {}
+        return {bindings.infusion_day.vital_signs.timepoint: {p.id: L(p.label_en, p.label_fr)
+                                                  for p in self.study.meta.infusion.vital_signs}}
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
         """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's
