@@ -308,5 +308,17 @@ def test_every_main_screen_is_french(qtbot, demo: Site, french: None) -> None:  
     bedside = BedsideWindow(nurse, subject)
     qtbot.addWidget(bedside)
     findings.check("bedside", bedside)
+    from msc_sle_crf.ui.outcomes import OutcomesWindow
+
+    outcomes = OutcomesWindow(doctor)
+    qtbot.addWidget(outcomes)
+    outcomes.show()
+    qtbot.waitUntil(lambda: outcomes.loading == 0, timeout=30000)
+    findings.check("outcomes", outcomes)
+    main = MainWindow(nurse, idle_ms=600_000)
+    qtbot.addWidget(main)
+    main.show()
+    main.lock()
+    findings.check("lock screen", main.lock_screen)
     assert not findings.found, f"{len(findings.found)} English or internal words on French screens:\n" + "\n".join(
         sorted(set(findings.found))[:200])
