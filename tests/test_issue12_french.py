@@ -51,6 +51,8 @@ QT_ENGLISH = ("Cancel", "Save", "Open", "Yes", "No", "Close", "Apply", "Discard"
 # Small English words no French sentence uses: catches English text that is in no list (a rule, a message).
 ENGLISH_WORDS = re.compile(r"\b(the|with|and|of|over|before|after|any|must|should|this|which|from|please|"
                            r"when|where|there|their|been|have|has|into|only|than)\b")
+# A number with a decimal point, on a French screen (versions "v5.0", "version 2.1", IP-like codes excepted).
+DECIMAL_POINT = re.compile(r"(?<![\w.])(?<!v)(?<!version )(?<!SF-36 v)\d+\.\d+(?![\w.])")
 DEVELOPER = [r"study\.yaml", r"\bscoring\.\w+", r"\bversion \d+\.\d+\b", r"\bEND\b", r"\b\d+: (Running|Stopped)",
              r"(?<![\w.@-])(nurse|investigator|monitor|admin|not_started|draft|complete|verified|signed|locked"
              r"|answered|open|closed|source_verified|data_entry|data_change)(?![\w.@-])"]
@@ -205,6 +207,8 @@ class Findings:
                 text = text.replace(f"{username} /", "")
             if not text:
                 continue
+            for number in DECIMAL_POINT.finditer(text):
+                self.found.append(f"{screen} / {where}: decimal point {number.group(0)!r} in {text[:160]!r}")
             match = ENGLISH_WORDS.search(text)
             if match:
                 self.found.append(f"{screen} / {where}: English word {match.group(0)!r} in {text[:160]!r}")
@@ -304,7 +308,6 @@ def test_every_main_screen_is_french(qtbot, demo: Site, french: None) -> None:  
             qtbot.addWidget(window)
             findings.check(f"form {event.id}/{form_id}", window)
             window.close()
-            window.deleteLater()
     bedside = BedsideWindow(nurse, subject)
     qtbot.addWidget(bedside)
     findings.check("bedside", bedside)
