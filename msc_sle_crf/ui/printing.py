@@ -134,11 +134,17 @@ def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter:
     return dialog
 
 
-def ask_path(parent: QWidget, suggested: str) -> Path | None:
-    dialog = save_dialog(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested)
+def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)"
+                  ) -> Path | None:
+    """Where to save (the documents folder first, labels in the user's language); None when cancelled."""
+    dialog = save_dialog(parent, title, Path(suggested).name, name_filter)
     if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
         return None
     return Path(dialog.selectedFiles()[0])
+
+
+def ask_path(parent: QWidget, suggested: str) -> Path | None:
+    return ask_save_path(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested)
 
 
 def print_form(parent: QWidget, ws: Workspace, ref: FormRef, target: Path, *,
