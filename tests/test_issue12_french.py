@@ -325,3 +325,17 @@ def test_every_main_screen_is_french(qtbot, demo: Site, french: None) -> None:  
     findings.check("lock screen", main.lock_screen)
     assert not findings.found, f"{len(findings.found)} English or internal words on French screens:\n" + "\n".join(
         sorted(set(findings.found))[:200])
+
+
+def test_a_time_point_code_shows_its_name(qtbot, demo: Site, french: None) -> None:  # type: ignore[no-untyped-def]
+    """The bedside writes "END" into the vital signs' planned time point: the form shows its name beside it."""
+    from msc_sle_crf.ui.form import FormView
+
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    ref = FormRef("99-008", "D0", "vital_signs")
+    nurse.entry.save_item(ref, ("vs", 1, "VSTPT"), "END", reason="temps du calendrier")
+    view = FormView(nurse, ref)
+    qtbot.addWidget(view)
+    field = view.fields[("vs", 1, "VSTPT")]
+    assert "Fin de la perfusion" in field.marks.text()
+    assert field.editor.text() == "END"  # what is stored stays editable as it is

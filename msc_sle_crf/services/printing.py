@@ -18,6 +18,7 @@ from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.pdf.render import Cover, CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
+from msc_sle_crf.services import reads
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
@@ -109,12 +110,7 @@ class Printing:
                          audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
 
     def _value_labels(self, ref: FormRef) -> dict[str, dict[str, L]]:
-        """Codes the program writes into a form, by their names: the vital signs' planned time points."""
-        bindings = self.study.meta.bindings
-        if bindings is None or ref.form != bindings.infusion_day.vital_signs.form:
-            return {}
-        return {bindings.infusion_day.vital_signs.timepoint: {p.id: L(p.label_en, p.label_fr)
-                                                  for p in self.study.meta.infusion.vital_signs}}
+        return reads.coded_value_names(self.study, ref.form)
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
         """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's

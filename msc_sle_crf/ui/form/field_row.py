@@ -140,6 +140,9 @@ class FieldEditor(QWidget):
         self._visible: bool | None = None  # what show_visible last set
         self.missing: MissingCode | None = None  # the missing code shown (for the menu)
         self.query_count = 0
+        self._open_queries = 0
+        self._verified: bool | None = None
+        self.value_name = ""
         self._typing_here = False  # keystrokes since the field was entered (see show_state)
         self.editor.edited.connect(self._edited)
         self.editor.finished.connect(self._finished)
@@ -246,10 +249,19 @@ class FieldEditor(QWidget):
         if self._confirm_button is not None:
             self._confirm_button.setVisible(False)
 
+    def show_value_name(self, name: str) -> None:
+        """The name of a code the program wrote into this field (a planned time point: "END" is "End of the
+        infusion"), beside it."""
+        if name == self.value_name:
+            return
+        self.value_name = name
+        self.show_marks(self.query_count, self._open_queries, self._verified)
+
     def show_marks(self, queries: int, open_queries: int, verified: bool | None) -> None:
         """Open queries, and source-data verification (None: not verified; False: changed since)."""
         self.query_count = queries
-        marks = []
+        self._open_queries, self._verified = open_queries, verified
+        marks = [f'<span style="color:#33414e">{html.escape(self.value_name)}</span>'] if self.value_name else []
         if open_queries:
             marks.append(f'<span style="color:#b26a00"><b>{tr("Query", "Query")} ({open_queries})</b></span>')
         if verified is not None:
