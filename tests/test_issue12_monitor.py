@@ -153,3 +153,4 @@ def test_worklist_round_trip_and_casebook_marks(qtbot, team: dict[str, Workspace
     renal = next(casebook.tree.topLevelItem(0).child(i) for i in range(casebook.tree.topLevelItem(0).childCount())
                  if casebook.tree.topLevelItem(0).child(i).text(0) == "Renal function")
     assert renal.text(3) == "1 query · SDV 2/2 ✓"
+    assert casebook.tree.currentItem() is renal and casebook.verify_all_button.isEnabled()  # still selected

@@ -234,7 +234,7 @@ class CasebookDialog(QDialog):
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
         splitter.addWidget(self.scores)
-        splitter.setSizes([800, 440])
+        splitter.setSizes([760, 480])
         layout.addWidget(splitter, 1)
         self.retranslate()
 
@@ -351,6 +351,9 @@ class CasebookDialog(QDialog):
                                    if open_queries else ""))
         tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         expanded = {top.text(0): top.isExpanded() for top in tops if top is not None}
+        current = self.tree.currentItem()
+        selected = (current.data(0, Qt.ItemDataRole.UserRole) or current.data(0, Qt.ItemDataRole.UserRole + 1)
+                    if current is not None else None)
         self.tree.clear()
         plans = {p.event: p for p in overview.plans}
         marks = self.ws.monitoring.form_marks(self.subject)
@@ -387,6 +390,10 @@ class CasebookDialog(QDialog):
                     child.setForeground(3, QBrush(QColor("#00796b")))
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
+            for item in (top, *(top.child(i) for i in range(top.childCount()))):  # the same line stays selected
+                if item is not None and selected is not None and selected in (item.data(0, Qt.ItemDataRole.UserRole),
+                                                         item.data(0, Qt.ItemDataRole.UserRole + 1)):
+                    self.tree.setCurrentItem(item)
         self.scores.setHtml(scores_html(overview, self.study.bindings))
 
     def _selection_changed(self, current: QTreeWidgetItem | None, _previous: object = None) -> None:
