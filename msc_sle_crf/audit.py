@@ -78,6 +78,8 @@ class Action(StrEnum):
     PRINT = "print"
     BACKUP = "backup"
     RESTORE = "restore"
+    BACKUP_VERIFIED = "backup_verified"  # an automatic backup written, read back and checked; old ones pruned
+    BACKUP_FAILED = "backup_failed"  # an automatic backup that could not be made (folder absent, disk full...)
     AUDIT_VERIFY = "audit_verify"
     STEP_RECOVERED = "step_recovered"  # an interrupted multi-file step completed or undone at the next start
     TRAIL_LOSS_DETECTED = "trail_loss_detected"  # the trail ends before a record known (outside the WAL) to exist

@@ -226,6 +226,19 @@ class Msg(Enum):
         "The backup {path} is not valid: {detail}.",
         "La sauvegarde {path} n'est pas valide : {detail}.",
     )
+    BACKUP_FOLDER_UNSET = (
+        "No backup folder is set: an administrator chooses one in Administration > Backups.",
+        "Aucun dossier de sauvegarde n'est défini : un administrateur le choisit dans Administration > Sauvegardes.",
+    )
+    BACKUP_FOLDER_MISSING = (
+        "The backup folder {path} is not available (drive not connected, share not mounted?): no backup was made.",
+        "Le dossier de sauvegarde {path} n'est pas disponible (clé non branchée, partage non monté ?) : aucune "
+        "sauvegarde n'a été faite.",
+    )
+    BACKUP_CANCELLED = (
+        "Backup cancelled: nothing was written.",
+        "Sauvegarde annulée : rien n'a été écrit.",
+    )
     OUTPUT_EXISTS = (
         "{path} already exists; choose another file name.",
         "{path} existe déjà ; choisissez un autre nom de fichier.",
@@ -385,6 +398,13 @@ class Msg(Enum):
         "Pas encore de certificat de signature personnel pour « {user} » : un administrateur le délivre (menu "
         "Administration, ou « msc-sle-crf user certify »).",
     )
+    CA_NOT_IN_TRAIL = (
+        "The site certificate authority stored in the database is not the one an administrator recorded in the audit "
+        "trail (fingerprint {found}, the trail says {recorded}): nothing is signed or trusted with it; run 'verify'.",
+        "L'autorité de certification du site enregistrée dans la base n'est pas celle qu'un administrateur a inscrite "
+        "dans la piste d'audit (empreinte {found}, la piste indique {recorded}) : rien n'est signé ni accepté avec "
+        "elle ; lancez « verify ».",
+    )
     CA_MISSING = (
         "This site has no certificate authority yet: an administrator creates it ('msc-sle-crf user certify', or "
         "Administration menu).",
@@ -398,6 +418,21 @@ class Msg(Enum):
     ROTATION_BLOCKED = (
         "Keys cannot be rotated: {reason}.",
         "Rotation des clés impossible : {reason}.",
+    )
+    # ----- issue 16: data out -----
+    EXPORT_INVALID = (
+        "The export was stopped: {name} is not valid against the official ODM 1.3.2 schema ({detail}). Nothing was "
+        "written under the target name; please report it.",
+        "Export arrêté : {name} n'est pas valide selon le schéma officiel ODM 1.3.2 ({detail}). Rien n'a été écrit "
+        "sous le nom choisi ; merci de le signaler.",
+    )
+    EXPORT_CANCELLED = (
+        "Export cancelled: nothing was written under {path}.",
+        "Export annulé : rien n'a été écrit sous {path}.",
+    )
+    EXPORT_VERIFY_FAILED = (
+        "Export {path}: check FAILED: {problems}.",
+        "Export {path} : contrôle en ÉCHEC : {problems}.",
     )
     PDF_UNTRUSTED = (
         "{path}: {reason}.",

@@ -12,8 +12,22 @@ import uuid
 
 from msc_sle_crf.locations import log_dir
 
+# Libraries that log what they find in the files they read (a certificate's names, a path) with tracebacks: their
+# records would reach stderr through Python's last-resort handler (a 14-line traceback before the one clear line) or
+# the log with names in it. The program reports their outcome itself, in one line.
+QUIET_LIBRARIES = ("pyhanko", "pyhanko_certvalidator", "fontTools", "PIL")
+
+
+def quiet_libraries() -> None:
+    for name in QUIET_LIBRARIES:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
 
 def configure() -> None:
+    quiet_libraries()
     root = logging.getLogger("msc_sle_crf")
     if root.handlers:
         return

@@ -59,6 +59,23 @@ def _choice(*choices: str) -> Callable[[str, L], str]:
     return check
 
 
+def _folder(value: str, label: L) -> str:
+    """A folder given by its full path (a USB drive, a network share); empty: automatic backups off. Whether it
+    exists is checked at each backup (a drive may be absent for a while)."""
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > 1024 or any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValidationError(Msg.FIELD_PATTERN, field=label, rule=L("a folder path without control characters, "
+                                                                     "at most 1,024 characters",
+                                                                     "un chemin de dossier sans caractère de "
+                                                                     "contrôle, 1 024 caractères au plus"))
+    if not (value.startswith(("/", "\\\\")) or re.match(r"^[A-Za-z]:[\\/]", value)):
+        raise ValidationError(Msg.FIELD_PATTERN, field=label, rule=L("a full path, e.g. /media/usb/backups",
+                                                                     "un chemin complet, ex. /media/usb/sauvegardes"))
+    return value
+
+
 SETTINGS: dict[str, SettingSpec] = {
     "site_name": SettingSpec(L("Site name", "Nom du site"), "Hôpital Saint-Louis, Paris",
                              _name(SITE_NAME_MAX_BYTES, SITE_NAME_MAX_BYTES)),
@@ -66,6 +83,16 @@ SETTINGS: dict[str, SettingSpec] = {
     "idle_lock_minutes": SettingSpec(L("Automatic lock after (minutes)", "Verrouillage automatique après (minutes)"),
                                      "5", _int_range(1, 60)),
     "language": SettingSpec(L("Default language", "Langue par défaut"), "fr", _choice("fr", "en")),
+    # Automatic encrypted backups (services/autobackup.py)
+    "backup_folder": SettingSpec(L("Backup folder", "Dossier des sauvegardes"), "", _folder),
+    "backup_at_lock": SettingSpec(L("Back up at lock and log-out", "Sauvegarder au verrouillage et à la "
+                                    "déconnexion"), "yes", _choice("yes", "no")),
+    "backup_daily": SettingSpec(L("Back up every day", "Sauvegarder chaque jour"), "yes", _choice("yes", "no")),
+    "backup_keep": SettingSpec(L("Automatic backups kept", "Sauvegardes automatiques conservées"), "14",
+                               _int_range(1, 365)),
+    "backup_warn_hours": SettingSpec(L("Warn when the last backup is older than (hours)",
+                                       "Avertir quand la dernière sauvegarde a plus de (heures)"), "48",
+                                     _int_range(1, 24 * 30)),
 }
 
 DEFAULT_SETTINGS = {key: spec.default for key, spec in SETTINGS.items()}

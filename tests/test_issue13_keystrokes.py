@@ -130,3 +130,69 @@ def test_the_state_border_is_on_screen(qtbot, vitals) -> None:  # type: ignore[n
     image = edit.grab().toImage()
     left = image.pixelColor(1, image.height() // 2)
     assert left.green() > left.red(), left.name()
+
+
+def _layout_requests(widget):  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent, QObject
+
+    class Count(QObject):
+        seen = 0
+
+        def eventFilter(self, obj, event):  # type: ignore[no-untyped-def]
+            if event.type() == QEvent.Type.LayoutRequest:
+                Count.seen += 1
+            return False
+
+    counter = Count()
+    widget.installEventFilter(counter)
+    return counter
+
+
+def test_a_keystroke_that_changes_the_state_does_not_lay_the_form_out_again(qtbot, vitals) -> None:  # type: ignore[no-untyped-def]
+    """Typing in a field whose message is on screen flips it between valid and not at every other key: the badge and
+    the message line keep their place (pinned) so the keystroke repaints them and lays nothing out (a re-layout of a
+    151-field grid is what made such keys cost twice the others)."""
+    from PySide6.QtCore import Qt
+
+    view, key = vitals
+    field = view.fields[key]
+    edit = field.editor.focus_widget()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "370")  # impossible: the message line appears (one layout, once)
+    qtbot.wait(50)
+    assert field.message.isVisible() and "43" in field.message.text()
+    section = field.message.parentWidget()
+    counter = _layout_requests(section)
+    badge_parent = _layout_requests(field)
+    states = []
+    for char in "\b0" * 3:  # 37 (fine: the line stays, empty) <-> 370 (impossible): the state changes at each key
+        qtbot.keyClick(edit, Qt.Key.Key_Backspace if char == "\b" else char)
+        qtbot.wait(5)
+        states.append((field.state, field.message.text()[:16]))
+    assert states[:2] == [("ok", ""), ("hard", "Temperature: 370")], states
+    assert field.message.isVisible()
+    assert counter.seen == 0 and badge_parent.seen == 0, (counter.seen, badge_parent.seen)
+    edit.clearFocus()  # the field is left: the line is let go and laid out again as usual
+    view.setFocus()
+    qtbot.wait(50)
+    assert field.message.maximumHeight() > 1000
+
+
+def test_a_message_longer_than_its_pinned_place_is_shown_whole(qtbot, vitals) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    view, key = vitals
+    field = view.fields[key]
+    edit = field.editor.focus_widget()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "44")
+    qtbot.wait(50)
+    one_line = field.message.height()
+    field._typing_here = True
+    long_lines = ["Temperature: a very long explanation " * 12]
+    field._show_message(long_lines, "hard")
+    qtbot.wait(50)
+    assert field.message.text() == long_lines[0]
+    assert field.message.maximumHeight() > 1000  # not pinned: the layout gives it the lines it needs
+    qtbot.waitUntil(lambda: field.message.height() > one_line, timeout=2000)
+    _ = Qt

@@ -358,6 +358,17 @@ def test_a_same_named_certificate_from_another_site_fails(trial: Path, clock: An
     assert not verdict.trusted and "pinned site CA" in verdict.summary
     other.close()
     DETECTED.append("same-named certificate from another site")
+    # The command says so in one line (pyHanko's own 14-line traceback about the path it could not build reached
+    # stderr through Python's last-resort log handler before it).
+    import subprocess
+    import sys
+
+    pdf = tmp_path / "other.pdf"
+    pdf.write_bytes(forged)
+    done = subprocess.run([sys.executable, "-m", "msc_sle_crf", "pdf-verify", str(pdf), "--fingerprint", pinned],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode != 0 and "pinned site CA" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
 
 
 # ----- 14-15: revocation ------------------------------------------------------------------------------------------
@@ -523,9 +534,181 @@ def test_the_instance_lock_holds_through_a_symbolic_link(trial: Path, clock: Any
     DETECTED.append("instance lock bypassed through a symbolic link")
 
 
+# ----- found by an insider attack after issue 14 landed (2 December) -------------------------------------------------
+def test_a_converted_value_set_with_raw_sql_is_named(trial: Path, clock: Any) -> None:
+    """Scores read an item's converted value when there is one: a value typed in the standard unit has none, so a
+    converted value set behind it (the score changes, the form still shows the typed value) must be named."""
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    sql(store, "UPDATE item_value SET canonical = '300' WHERE item_id = 'CREAT'")
+    store.close()
+    report, _admin, site = check(trial, clock)
+    detected("converted value set behind a value typed in the standard unit", report)
+    assert any("CREAT" in u.line() and "converted value '300'" in u.line() for u in report.unexplained)
+    site.close()
+
+
+@pytest.mark.parametrize("through", ["itself", "the forged record"])
+def test_a_forged_verify_checkpoint_does_not_switch_off_signature_checks(trial: Path, clock: Any,
+                                                                         through: str) -> None:
+    """verify skips the signatures its user's own last check signed for. A checkpoint record forged in the
+    administrator's name (claiming to cover everything, itself included, or just the forged record before it) must
+    not hide a record forged in the doctor's name."""
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    with store.write() as session:
+        audit.append(session, clock, "test-bench-01", AuditEntry(
+            audit.Action.DATA_CHANGE, "dr.house", "investigator", subject="01-001", visit="SCR",
+            form="renal_function", item="CREAT", repeat_key="lb:0", old_value="88", new_value="95",
+            reason="transcription error"), Signer("dr.house", PersonalKeys.generate()))
+    forged_id, forged_hash = sql(store, "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1")[0]
+    covered = (999_999_999, "f" * 64) if through == "itself" else (forged_id, forged_hash)
+    with store.write() as session:
+        audit.append(session, clock, "test-bench-01", AuditEntry(
+            audit.Action.AUDIT_VERIFY, "admin", "admin",
+            detail=f"{forged_id} records checked: ok; signatures checked through #{covered[0]} {covered[1]}"),
+            Signer("admin", PersonalKeys.generate()))
+    sql(store, "UPDATE item_value SET value = '95' WHERE item_id = 'CREAT'")
+    store.close()
+    report, _admin, site = check(trial, clock)
+    detected(f"verify checkpoint forged in the administrator's name (covering {through})", report)
+    site.close()
+
+
+def test_events_planted_in_the_key_file_are_not_signed_by_the_next_user(trial: Path, clock: Any) -> None:
+    """Sign-in failures noted while the database is closed wait in the key file, and whoever signs in next writes
+    them into the trail as a witness. Anyone holding the key file can add events there: only the failures and
+    lockouts the program writes may pass, in an account's name or a made-up name's keyed hash, not before the
+    trail's last record; anything else is dropped and the drop is recorded."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+    now = clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    planted = [
+        {"action": "audit_verify", "username": "admin", "role": "admin", "ts_utc": now, "utc_offset_min": 60,
+         "detail": "5 records checked: ok; signatures checked through #999999999 " + "f" * 64},
+        {"action": "export", "username": "admin", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "casebook 01-001 -> /media/usb0/01-001.csv"},
+        {"action": "user_add", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "wrong password"},
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": "2020-01-01T03:12:00.000000Z",
+         "utc_offset_min": 60, "detail": "wrong password"},  # back-dated before the trail's end
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "typed: training-doctor"},  # free text
+        {"action": "login_failed", "username": "dr.house", "role": None, "ts_utc": now, "utc_offset_min": 60,
+         "detail": "wrong password"},  # what the program itself writes: kept
+    ]
+    keyfile.pending_events = planted
+    keyfile.save()
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    before = sql(store, "SELECT max(id) FROM audit_event")[0][0]
+    store.close()
+    site = Site.open(trial, clock=clock)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+    assert site.store is not None
+    written = sql(site.store, f"SELECT action, username, detail FROM audit_event WHERE id > {before} ORDER BY id")
+    assert ("login_failed", "dr.house", "wrong password") in written
+    planted_rows = sql(site.store, "SELECT action, username, detail FROM audit_event WHERE detail LIKE "
+                                   "'%/media/usb0%' OR detail LIKE '%#999999999%' OR detail LIKE '%training-doctor%' "
+                                   "OR (action = 'user_add' AND username = 'dr.house' AND detail = 'wrong password') "
+                                   "OR ts_utc LIKE '2020-%'")
+    assert planted_rows == []
+    dropped = [d for a, _u, d in written if a == "keyfile_rollback"]
+    assert dropped and dropped[0].startswith("5 event(s) noted in the key file")
+    report = admin.integrity.verify(recheck_signatures=True)
+    assert report.ok, report
+    site.close()
+
+
+def test_a_password_typed_as_the_signers_name_never_stays_in_clear(trial: Path, clock: Any) -> None:
+    """The signing dialog asks for a name and a password: a password typed in the name field is recorded only as a
+    keyed hash (as at sign-in), so the next insider cannot read it from the trail."""
+    from msc_sle_crf.errors import CrfError
+
+    site = Site.open(trial, clock=clock)
+    doctor = Workspace.sign_in(site, "dr.house", DOCTOR_PW)
+    with pytest.raises(CrfError):
+        doctor.lifecycle.sign(FormRef("01-002", "SCR", "renal_function"), DOCTOR_PW, DOCTOR_PW, "approval")
+    with pytest.raises(CrfError):
+        doctor.lifecycle.sign(REF, "nurse.joy", NURSE_PW, "approval")  # another account's name: named as such
+    site.close()
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    details = [d for (d,) in sql(store, "SELECT detail FROM audit_event WHERE action = 'sign_failed'")]
+    store.close()
+    assert details and not any(DOCTOR_PW in (d or "") for d in details), details
+    assert any("user name typed: ?" in (d or "") for d in details) and any("nurse.joy" in (d or "") for d in details)
+
+
+@pytest.mark.parametrize("cover", ["none", "a record signed by the nurse"])
+def test_a_site_ca_swapped_in_the_settings_is_named_and_trusted_nowhere(trial: Path, clock: Any, cover: str) -> None:
+    """The nurse puts her own CA in the settings (she could then issue herself a certificate in the doctor's name,
+    and every PDF check would trust it): verify names it, and neither printing nor pdf-verify uses it."""
+    from msc_sle_crf.errors import CrfError
+    from msc_sle_crf.security import ca
+
+    store = insider_store(trial, "nurse.joy", NURSE_PW)
+    forged_pem, _key = ca.new_ca("Training site", "x" * 32, clock.now())
+    sql(store, "UPDATE site_setting SET value = :pem WHERE key = 'ca_certificate'", {"pem": forged_pem})
+    if cover != "none":
+        keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+        nurse = keyfile.unlock(KIND_USER, "nurse.joy", normalize_secret(NURSE_PW))
+        assert nurse is not None and nurse.keys is not None
+        with store.write() as session:
+            audit.append(session, clock, "test-bench-01", AuditEntry(
+                audit.Action.CERTIFICATE, "nurse.joy", "nurse", item="site CA", new_value=ca.fingerprint(forged_pem),
+                detail="site CA imported"), Signer("nurse.joy", nurse.keys))
+    store.close()
+    report, admin, site = check(trial, clock)
+    detected(f"site CA swapped in the settings (cover: {cover})", report)
+    assert any("site CA certificate" in u.line() for u in report.unexplained), report.unexplained
+    with pytest.raises(CrfError, match="not the one an administrator recorded"):
+        admin.printing.ca_fingerprint()
+    site.close()
+
+
+def test_a_slot_smuggled_into_the_key_file_does_not_block_revocation(trial: Path, clock: Any) -> None:
+    """Before being disabled, the nurse copies her own key slot under a made-up name (and keeps the raw database
+    key). Disabling her still re-keys the database: the smuggled slot, which belongs to no account of the trail, is
+    dropped (and named in the trail) instead of refusing the rotation."""
+    import dataclasses
+
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(trial))
+    nurse_slot = keyfile.find(KIND_USER, "nurse.joy")
+    assert nurse_slot is not None
+    raw_key = keyfile.unwrap(KIND_USER, "nurse.joy", normalize_secret(NURSE_PW))
+    keyfile.slots.append(dataclasses.replace(nurse_slot, user="zz.ghost"))
+    keyfile.save()
+    site = Site.open(trial, clock=clock)
+    admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+    admin.accounts.disable_user("nurse.joy", "left the unit")
+    rotation = admin.accounts.last_rotation
+    assert rotation is not None and rotation.dropped == ("zz.ghost",)
+    assert admin.integrity.verify().ok
+    site.close()
+    assert raw_key is not None
+    with pytest.raises(StoreError):  # the key she kept opens nothing current
+        open_checked(trial, raw_key, bytes.fromhex(keyfile.db_salt_hex)).close()
+    current = KeySlotFile.load(KeySlotFile.path_for(trial))
+    assert current.find(KIND_USER, "zz.ghost") is None
+    DETECTED.append("a key slot smuggled in under a made-up name to block the rotation at disabling")
+
+
 def test_zz_report_the_count(capsys: Any) -> None:
     """Prints how many manipulations were detected (the count the report quotes)."""
     with capsys.disabled():
         print(f"\n[issue14] manipulations detected: {len(DETECTED)}")
         for name in DETECTED:
             print(f"  - {name}")
+
+
+@pytest.mark.parametrize("content", [
+    "trail #99999999999999999999 " + "a" * 64,
+    "trail #" + "9" * 5000 + " " + "a" * 64,
+    '{"format": "msc-sle-crf-receipt", "db_id": "x", "record_id": 99999999999999999999, "record_hash": "a"}',
+    '{"format": "msc-sle-crf-receipt", "db_id": null, "record_id": 3, "record_hash": "a"}',
+])
+def test_a_crafted_receipt_gets_one_clear_line(trial: Path, tmp_path: Path, content: str) -> None:
+    from msc_sle_crf.errors import CrfError
+    from msc_sle_crf.services import receipts
+
+    path = tmp_path / "receipt.txt"
+    path.write_text(content.replace("msc-sle-crf-receipt", receipts.FORMAT))
+    with pytest.raises(CrfError) as refused:
+        receipts.load(path)
+    assert "\n" not in str(refused.value) and "receipt.txt" in str(refused.value)

@@ -235,16 +235,61 @@ def test_init_killed_anywhere(tmp_path: Path) -> None:
         with pytest.raises(StoreError) as err:
             Site.open(db)
         assert err.value.msg is Msg.DB_NOT_FOUND
-        # at most the hidden folder it was being built in (encrypted, removed by the next init)
+        # at most the hidden folder it was being built in (encrypted, removed by the next init) and the half-made
+        # site's files moved aside, never deleted (a planted journal must not destroy a site in use)
         assert [p.name for p in db.parent.iterdir() if not p.name.endswith(".lock")
-                and not p.name.startswith(f".{db.name}.init-")] == []
+                and not p.name.startswith(f".{db.name}.init-") and ".abandoned-init-" not in p.name] == []
         site, _admin, _code = Site.initialize(db, admin_username="admin", admin_full_name="Ada Admin",
                                               admin_password=ADMIN_PW, kdf=FAST_KDF)
         site.close()
-        assert sorted(p.name for p in db.parent.iterdir()) == [db.name, f"{db.name}.head", f"{db.name}.keys",
-                                                              f"{db.name}.lock"]
+        assert sorted(p.name for p in db.parent.iterdir() if ".abandoned-init-" not in p.name) == [
+            db.name, f"{db.name}.head", f"{db.name}.keys", f"{db.name}.lock"]
 
     _every_point(template, tmp_path, "init", check)
+
+
+@pytest.mark.parametrize("step", ["init", "init-own-name", "restore", "upgrade"])
+def test_a_planted_journal_moves_or_deletes_nothing_outside_the_site(template: Path, tmp_path: Path,
+                                                                     step: str) -> None:
+    """A journal has only a checksum: anyone who can write the data folder can plant one. At the next start (before
+    any password) it must not have the program delete or move files and folders that are not the site's own, nor
+    destroy the site: found by an insider attack (a planted 'init' journal deleted the database, its key file, a
+    named file and the backups folder)."""
+    import hashlib
+    import json
+
+    outside_dir = tmp_path / "backups"
+    outside_dir.mkdir()
+    (outside_dir / "b1.tar").write_bytes(b"backup")
+    outside_file = tmp_path / "letter.txt"
+    outside_file.write_text("keep me")
+    data: dict[str, object] = {
+        "init": {"workdir": str(outside_dir), "temporary": [str(outside_file)]},
+        "init-own-name": {"workdir": str(template.parent / f".{template.name}.init-4242")},
+        "restore": {"moves": [{"from": str(outside_file), "to": str(template.parent / "x")},
+                              {"from": str(template), "to": str(outside_dir / "taken.crfdb")}]},
+        "upgrade": {"backup": str(outside_file), "copying": True, "temporary": [str(outside_dir / "b1.tar")]},
+    }[step]
+    content = {"format": "msc-sle-crf-journal", "version": 1, "step": step.partition("-")[0],
+               "id": "0123456789abcdef",
+               "started_utc": "2026-12-02T03:00:00.000000Z", "data": data}
+    canon = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    Journal.path_for(template).write_text(json.dumps({**content, "checksum": hashlib.sha256(canon.encode())
+                                                      .hexdigest()}))
+    try:
+        Site.open(template).close()
+    except StoreError as refused:
+        assert refused.msg in (Msg.STEP_NOT_RECOVERABLE, Msg.DB_NOT_FOUND), refused
+    assert outside_file.read_text() == "keep me" and (outside_dir / "b1.tar").read_bytes() == b"backup"
+    kept = [p for p in template.parent.iterdir() if p.name.startswith(template.name) and not p.name.endswith(
+        (".lock", ".journal", ".head"))]
+    assert any(p.name == template.name or ".abandoned-init-" in p.name for p in kept), kept  # moved aside at most
+    if step == "init-own-name":
+        aside = next(p for p in kept if p.name.startswith(f"{template.name}.abandoned-init-"))
+        shutil.move(aside, template)
+        keys = next(p for p in kept if p.name.startswith(f"{template.name}.keys.abandoned-init-"))
+        shutil.move(keys, KeySlotFile.path_for(template))
+        Site.open(template).close()  # the whole site is back, as it was
 
 
 def test_a_journal_blocks_a_second_step_with_a_clear_message(template: Path) -> None:

@@ -506,6 +506,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(run_gui(Path(args.db) if args.db else None, lang=args.lang))
 
 
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from msc_sle_crf.cli import selfcheck
+
+    return selfcheck.run(Path(args.keep) if args.keep else None)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the argument and the rule, and where the help is (the usage
     block it prints by default is many lines, some of them cut). Sub-commands inherit it."""
@@ -593,10 +599,16 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     p = command("restore", cmd_restore, "check a backup and put it in place", user=True)
     p.add_argument("--backup", required=True)
     p.add_argument("--force", action="store_true", help="replace an existing database (kept aside, not deleted)")
+    p = command("selfcheck", cmd_selfcheck, "check this installation end to end in a temporary folder (forms, "
+                "database, sign-in, a saved value and its audit record, a signed PDF, a backup, French)", db=False)
+    p.add_argument("--keep", help="work in this folder and keep what was made")
     _study_commands(sub, command)
     from msc_sle_crf.cli.reports import add_report_commands
 
     add_report_commands(sub, command)  # report safety / report outcomes
+    from msc_sle_crf.cli.export import add_export_commands
+
+    add_export_commands(sub, command)  # export / export-verify
     return parser
 
 

@@ -17,11 +17,13 @@ __all__ = ["FormSetError", "check_dir", "compile_study", "default_forms_dir", "l
 
 
 def default_forms_dir() -> Path:
-    """``MSC_SLE_CRF_FORMS_DIR`` if set, else the ``forms/`` folder shipped next to the package."""
+    """``MSC_SLE_CRF_FORMS_DIR`` if set, else the ``forms/`` folder shipped with the package (``shipped.py``)."""
     override = os.environ.get("MSC_SLE_CRF_FORMS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "forms"
+    from msc_sle_crf.shipped import forms_dir
+
+    return forms_dir()
 
 
 _compiled: dict[tuple[Path, tuple[tuple[str, int, int], ...]], StudyDef] = {}

@@ -316,6 +316,15 @@ class SignatureRules(_Frozen):
     unlock_roles: tuple[Literal["investigator", "admin", "monitor", "nurse"], ...] = ("investigator", "admin")
 
 
+class ExportRules(_Frozen):
+    """Data out (issue 16): who may export, and what a de-identified export cuts (``form.ITEM`` dates kept as the
+    year only; subjects' initials are always left out of a de-identified export)."""
+
+    roles: tuple[Literal["investigator", "monitor", "admin", "nurse"], ...] = ("investigator", "monitor", "admin")
+    year_only: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}\.[A-Z][A-Z0-9_]{0,7}$")],
+                     ...] = ()
+
+
 class StudyMeta(_Frozen):
     """``study.yaml``: the study, its visits, shared code lists and the scoring rules to confirm with the sponsor."""
 
@@ -330,6 +339,7 @@ class StudyMeta(_Frozen):
     scoring: ScoringRules  # every number of the scores, in one place (see scoring.rules)
     infusion: InfusionProtocol = InfusionProtocol()
     signatures: SignatureRules = SignatureRules()
+    export: ExportRules = ExportRules()
 
 
 class StudyDef(_Frozen):

@@ -11,13 +11,13 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import ScoreResult, not_computable
+from msc_sle_crf.shipped import resources_dir
 
 VERSION = "CTCAE v5.0"
-CSV_PATH = Path(__file__).resolve().parents[2] / "resources" / "ctcae" / "CTCAE_v5.0.csv"
+CSV_PATH = resources_dir() / "ctcae" / "CTCAE_v5.0.csv"
 CSV_SHA256 = "22259a50470ad548e828523003a922840c4452b844dd1002ea89f60330b5d4b2"
 _LOST_CHAR_FIXES = {"requiring ? 40% O2": "requiring >= 40% O2", "BP ?120/80": "BP >=120/80", "?ULN": ">=ULN"}
 

@@ -208,7 +208,8 @@ class Accounts:
 
     def _rotate(self, removed: str | None, progress: rekey.Progress | None) -> Changes:
         ctx = self.ctx
-        rotation = rekey.rotate(ctx.site, remove=removed, progress=progress)
+        rotation = rekey.rotate(ctx.site, remove=removed, progress=progress,
+                                drop=rekey.strays(ctx.site.keyfile, ctx.key_directory()))
         self.last_rotation = rotation
         if rotation.recovery_slot is not None and rotation.recovery_slot.publics is not None:
             self._bind_new_recovery(rotation.recovery_slot.publics)
@@ -218,7 +219,9 @@ class Accounts:
             + (f"; older key files re-wrapped: {', '.join(p.name for p in rotation.stale_rewrapped)}"
                if rotation.stale_rewrapped else "")
             + (f"; older key files removed: {', '.join(p.name for p in rotation.stale_removed)}"
-               if rotation.stale_removed else ""))[:2000])
+               if rotation.stale_removed else "")
+            + (f"; key slots of no active account dropped (the key file was edited, or left over): "
+               f"{', '.join(rotation.dropped)}" if rotation.dropped else ""))[:2000])
         ctx.site.anchor_audit()
         return changes
 

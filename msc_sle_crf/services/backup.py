@@ -13,6 +13,8 @@ import io
 import json
 import os
 import tarfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,12 @@ import sqlcipher3.dbapi2 as sqlcipher
 
 from msc_sle_crf import __version__, audit
 from msc_sle_crf.access import Perm
-from msc_sle_crf.audit import Action
+from msc_sle_crf.audit import RECOVERY_SIGNER, Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
-from msc_sle_crf.errors import CrfError, Msg, StoreError
+from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, StoreError
 from msc_sle_crf.fileutil import atomic_writer, check_input_file, safe_output_path
 from msc_sle_crf.i18n import L
-from msc_sle_crf.security.keyslots import KeySlotFile
+from msc_sle_crf.security.keyslots import KIND_RECOVERY, KeySlotFile, normalize_recovery_code
 from msc_sle_crf.services.receipts import current_head
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store import journal as J
@@ -50,20 +52,29 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create_backup(services: Workspace, out: Path) -> Path:
+Progress = Callable[[int, int], None]  # (pages copied, pages in all); raising in it (a cancel) stops the copy
+
+
+def create_backup(services: Workspace, out: Path, *, progress: Progress | None = None) -> Path:
     """Write a verified-consistent encrypted backup to ``out`` (atomically). Audited before the copy."""
     services.ctx.require(Perm.BACKUP)
+    return write_backup(services, out, "encrypted backup", progress=progress)
+
+
+def write_backup(services: Workspace, out: Path, what: str, *, progress: Progress | None = None) -> Path:
+    """The backup itself (callers check who may ask for it): audited before the copy, so that the backup holds its
+    own record; the copy is checked (pages, chain), then written atomically and read back (``verify_written``)."""
     out = safe_output_path(out, db_path=services.site.db_path)
     if out.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
-    services.integrity.record_export(Action.BACKUP, out, "encrypted backup")
+    services.integrity.record_export(Action.BACKUP, out, what)
     services.site.anchor_audit()
-    tmp_db = out.with_name(f".{out.name}.{os.getpid()}.db.tmp")
+    tmp_db = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.db.tmp")
     store = services.ctx.store
     try:
         conn = store.raw_connection()
         try:
-            copy_encrypted(conn, tmp_db, store.key, store.salt)
+            copy_encrypted(conn, tmp_db, store.key, store.salt, progress)
         finally:
             conn.close()
         _check_copy(tmp_db, store.key, store.salt, services)
@@ -86,6 +97,7 @@ def create_backup(services: Workspace, out: Path) -> Path:
             _add_bytes(tar, MANIFEST_MEMBER, json.dumps(manifest, indent=1).encode())
             tar.add(str(tmp_db), arcname=DB_MEMBER)
             _add_bytes(tar, KEYS_MEMBER, keys)
+        verify_written(out, manifest)
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=exc.strerror or str(exc)) from None
     except sqlcipher.Error as exc:
@@ -99,13 +111,71 @@ def create_backup(services: Workspace, out: Path) -> Path:
     return out
 
 
+def verify_written(path: Path, manifest: dict[str, Any]) -> None:
+    """Read the written backup back from its target: the three members and nothing else, the manifest as written,
+    every member's SHA-256 and size equal to those of the copy that was checked, and the database member
+    encrypted (no SQLite header in clear). A copy that differs (a failing USB drive, a full share) is removed."""
+    try:
+        found = read_manifest(path)
+        if found != manifest:
+            raise _invalid(path, "the manifest read back differs")
+        with tarfile.open(path, mode="r:") as tar:
+            for name, expected in manifest["files"].items():
+                member = tar.getmember(name)
+                source = tar.extractfile(member)
+                assert source is not None
+                digest = hashlib.sha256()
+                first = source.read(16)
+                if name == DB_MEMBER and first == b"SQLite format 3\x00":
+                    raise _invalid(path, "the database copy is not encrypted")
+                digest.update(first)
+                while block := source.read(1 << 20):
+                    digest.update(block)
+                if member.size != expected["size"] or digest.hexdigest() != expected["sha256"]:
+                    raise _invalid(path, f"{name} read back differs from the checked copy")
+    except (OSError, tarfile.TarError, KeyError) as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise _invalid(path, f"read back failed ({exc})") from None
+    except StoreError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A backup's manifest (date, author, trail head, app version, members), read without any key."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            member = tar.getmember(MANIFEST_MEMBER)
+            if not member.isfile() or member.size > 1 << 20:
+                raise _invalid(path, "unexpected content")
+            source = tar.extractfile(member)
+            assert source is not None
+            manifest = json.loads(source.read())
+    except KeyError:
+        raise _invalid(path, "no manifest") from None
+    except (OSError, tarfile.TarError):
+        raise _invalid(path, "not a backup file") from None
+    except ValueError:
+        raise _invalid(path, "manifest unreadable") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _invalid(path, "unknown backup format")
+    return manifest
+
+
 def _check_copy(copy: Path, key: bytes, salt: bytes | None, services: Workspace) -> None:
     """Every page of the copy and its whole audit chain (the opening of a database no longer checks them): a
     damaged database is not written out as a backup that would look good."""
     conn = connect_raw(copy, key, salt)
     try:
         problems = integrity_problems(conn, full=False)
-        result = audit.verify_connection(conn, services.site.keyfile.audit_anchor) if not problems else None
+        # The authors' signatures are not checked again here (the check after sign-in, verify and every restore
+        # check them): the copy's pages, hashes and links are, which is what a faithful copy must hold.
+        last = conn.execute("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
+        verifier = audit.TrailVerifier(services.site.keyfile.audit_anchor,
+                                       trusted_through=(int(last[0]), str(last[1])) if last else None)
+        result = audit.verify_connection(conn, verifier=verifier) if not problems else None
     finally:
         conn.close()
     if problems:
@@ -187,7 +257,7 @@ def _finish_earlier_step(db_path: Path, force: bool) -> None:
         raise StoreError(Msg.DB_EXISTS, path=str(db_path))
 
 
-def _note_restore(staging: Path, username: str, role: str, detail: str, clock: Clock) -> None:
+def _note_restore(staging: Path, username: str, role: str | None, detail: str, clock: Clock) -> None:
     """The restore's audit record, kept in the restored key file: it enters the trail at the next sign-in."""
     keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
     keyfile.add_pending_event({"action": str(Action.RESTORE), "username": username, "role": role, "detail": detail,
@@ -210,8 +280,51 @@ def _moves(db_path: Path, staging: Path, clock: Clock) -> tuple[list[dict[str, A
     return moves, replaced
 
 
+def _check_with_recovery_code(staging: Path, backup: Path, recovery_code: str) -> int:
+    """The staged backup opened with the site's recovery code (every administrator password lost): every page and
+    the whole audit chain checked. Returns the number of audit records."""
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(staging))
+    unlocked = keyfile.unlock(KIND_RECOVERY, None, normalize_recovery_code(recovery_code).encode())
+    if unlocked is None:
+        raise AuthenticationError(Msg.BAD_RECOVERY_CODE)
+    conn = connect_raw(staging, unlocked.db_key, bytes.fromhex(keyfile.db_salt_hex))
+    try:
+        problems = integrity_problems(conn, full=True)
+        result = audit.verify_connection(conn, keyfile.audit_anchor) if not problems else None
+    except sqlcipher.Error as exc:
+        raise _invalid(backup, str(exc)) from None
+    finally:
+        conn.close()
+    if problems:
+        raise _invalid(backup, "; ".join(problems[:2]))
+    assert result is not None
+    if not result.ok:
+        raise _invalid(backup, f"audit record #{result.first_bad_id}: {result.problem}")
+    return result.records
+
+
+def _check_staged(staging: Path, backup: Path, username: str, password: str, *, recovery_code: str | None,
+                  clock: Clock) -> tuple[int, str, str | None]:
+    """The staged backup opened and checked completely: (audit records, who restores, their role)."""
+    if recovery_code is not None:
+        return _check_with_recovery_code(staging, backup, recovery_code), RECOVERY_SIGNER, None
+    site = Site.open(staging, clock=clock)
+    try:
+        services = Workspace.sign_in(site, username, password)
+        services.ctx.require(Perm.BACKUP)
+        report = services.integrity.verify(full=True)
+        if not report.ok:
+            detail = "; ".join(report.page_problems[:2]) or (
+                f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
+            raise _invalid(backup, detail)
+        return report.audit.records, services.actor.username, services.actor.role.value
+    finally:
+        site.close()
+
+
 def restore_backup(backup: Path, db_path: Path, username: str, password: str, *, force: bool = False,
-                   clock: Clock | None = None) -> RestoreResult:
+                   clock: Clock | None = None, recovery_code: str | None = None,
+                   progress: Callable[[L], None] | None = None) -> RestoreResult:
     """Check a backup completely, then put it in place of ``db_path`` (moving any existing files aside).
 
     The moves are one journaled step: a crash between two of them is completed at the next open, so the site is
@@ -227,22 +340,16 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
               Path(f"{staging}.lock"), Path(f"{staging}.head"), J.Journal.path_for(staging)]
     moving = False
     try:
+        say = progress or (lambda _step: None)
+        say(L("Checking the backup file", "Contrôle du fichier de sauvegarde"))
         manifest = _extract(backup, staging)
-        site = Site.open(staging, clock=clock)
-        try:
-            services = Workspace.sign_in(site, username, password)
-            services.ctx.require(Perm.BACKUP)
-            report = services.integrity.verify(full=True)
-            if not report.ok:
-                detail = "; ".join(report.page_problems[:2]) or (
-                    f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
-                raise _invalid(backup, detail)
-            records = report.audit.records
-            actor = services.actor
-        finally:
-            site.close()
-        _note_restore(staging, actor.username, actor.role.value,
+        say(L("Checking every page and the audit trail", "Contrôle de chaque page et de la piste d'audit"))
+        records, restorer, restorer_role = _check_staged(staging, backup, username, password,
+                                                         recovery_code=recovery_code, clock=clock)
+        _note_restore(staging, restorer, restorer_role,
                       f"restored backup of {manifest.get('created_utc')} -> {backup.name}", clock)
+        say(L("Putting the backup in place (the current database is kept aside)",
+              "Mise en place de la sauvegarde (la base actuelle est mise de côté)"))
         with InstanceLock(db_path):
             moves, replaced = _moves(db_path, staging, clock)
             journal = J.Journal.begin(db_path, "restore", {"moves": moves, "backup": str(backup)},
@@ -251,11 +358,13 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
             J.run_moves(moves)
             journal.finish()
             moving = False
-        site = Site.open(db_path, clock=clock)
-        try:
-            Workspace.sign_in(site, username, password)  # writes the restore's record into the trail
-        finally:
-            site.close()
+        if recovery_code is None:
+            site = Site.open(db_path, clock=clock)
+            try:
+                Workspace.sign_in(site, username, password)  # writes the restore's record into the trail
+            finally:
+                site.close()
+        # with the recovery code, the record enters the trail at the next sign-in (a witnessed event)
         return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))
     except CrfError:
         raise
@@ -268,4 +377,4 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
                     leftover.unlink()
 
 
-__all__ = ["RestoreResult", "create_backup", "restore_backup"]
+__all__ = ["RestoreResult", "create_backup", "read_manifest", "restore_backup", "verify_written", "write_backup"]

@@ -74,6 +74,14 @@ class ProductCheck:
     second_at: dt.datetime | None
 
 
+def event_audit_detail(detail: str | None, mono: float | None, boot: str | None) -> str | None:
+    """An infusion-day event as the trail keeps it: its details and the timer reading the elapsed time is computed
+    from (so that ``verify`` can compare every field the bedside shows with the trail)."""
+    if mono is None and boot is None:
+        return detail
+    return f"{detail + ' ' if detail else ''}[timer: {mono!r} s since boot {boot}]"
+
+
 @dataclass(frozen=True)
 class BedsideState:
     subject: str
@@ -200,7 +208,8 @@ class Bedside:
             tx.session.add(event)
             tx.session.flush()
             tx.audit(action, subject=subject, visit=self.day.event, form=self.day.infusion.form, item=kind,
-                     new_value=iso_utc(wall or now.wall), reason=reason, detail=text)
+                     new_value=iso_utc(wall or now.wall), reason=reason,
+                     detail=event_audit_detail(text, event.mono, event.boot))
             event_id = event.id
         return event_id, tx.changes
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
@@ -24,6 +24,7 @@ def ensure_ca(ctx: ServiceContext) -> str:
     with ctx.read() as session:
         row = session.get(SiteSetting, CA_CERT_SETTING)
         if row is not None:
+            _check_recorded(session, row.value)
             return row.value
     if ctx.actor.role.value != "admin":
         raise ValidationError(Msg.CA_MISSING)
@@ -34,6 +35,29 @@ def ensure_ca(ctx: ServiceContext) -> str:
     store_ca(ctx, ca_pem, key, "site CA created (ECDSA P-256); its key sealed to the administrators and the "
                                 "recovery code")
     return ca_pem
+
+
+def _check_recorded(session: Any, ca_pem: str) -> None:
+    """The CA in the settings must be the last one recorded in the trail (at site creation, or replaced by an
+    administrator): a CA put there with raw SQL would make the insider's PDFs verify as anyone's. ``verify`` also
+    checks who recorded it (replay)."""
+    found = ca.fingerprint(ca_pem)
+    recorded: str | None = None
+    for action, new_value, by_admin in session.execute(text(
+            "SELECT action, new_value, EXISTS (SELECT 1 FROM app_user u WHERE u.username = audit_event.signer "
+            "AND u.role = 'admin') FROM audit_event WHERE (action = 'certificate' AND item = 'site CA') "
+            "OR action = 'site_init' ORDER BY id DESC LIMIT 1")):
+        if not by_admin:
+            recorded = "(a change by someone who is not an administrator)"
+        elif action == "site_init":
+            try:
+                recorded = json.loads(new_value or "{}").get("ca_fingerprint")
+            except ValueError:
+                recorded = None
+        else:
+            recorded = new_value
+    if recorded is not None and recorded != found:
+        raise ValidationError(Msg.CA_NOT_IN_TRAIL, found=found[:23] + "…", recorded=recorded[:23] + "…")
 
 
 def store_ca(ctx: ServiceContext, ca_pem: str, key: Any, detail: str) -> None:

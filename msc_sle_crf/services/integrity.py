@@ -133,11 +133,18 @@ class Integrity:
     def _checkpoint(self, conn: Any) -> tuple[int, str] | None:
         """The head this user's own last successful check signed for: signatures up to it need no second check (the
         chain up to it is still re-computed; a change there breaks it)."""
-        row = conn.execute("SELECT detail FROM audit_event WHERE action = ? AND username = ? AND signer = ? "
+        row = conn.execute("SELECT id, detail FROM audit_event WHERE action = ? AND username = ? AND signer = ? "
                            "AND detail LIKE '%: ok; signatures checked through #%' ORDER BY id DESC LIMIT 1",
                            (str(Action.AUDIT_VERIFY), self.ctx.actor.username, self.ctx.actor.username)).fetchone()
-        match = re.search(r"signatures checked through #(\d+) ([0-9a-f]{64})", row[0]) if row else None
-        return (int(match.group(1)), match.group(2)) if match else None
+        match = re.search(r"\d+ records checked: ok; signatures checked through #(\d+) ([0-9a-f]{64})\Z",
+                          row[1]) if row else None
+        if match is None:
+            return None
+        through = int(match.group(1))
+        # A check signs for records before its own record only. That record comes after them, so its own signature
+        # (this user's) is checked in this run: a checkpoint written by anyone else, or one claiming to cover itself
+        # or what follows it, makes the run fail or is ignored, and every signature is checked.
+        return (through, match.group(2)) if through < int(row[0]) else None
 
     def _signature_rows(self, directory: audit.KeyDirectory) -> list[str]:
         """Every electronic signature row must carry its signer's own signature (made before personal keys: its

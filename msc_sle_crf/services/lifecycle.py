@@ -155,7 +155,7 @@ class Lifecycle:
             raise ValidationError(Msg.SIGNATURE_MEANING_UNKNOWN, choices=", ".join(meanings))
         if username.strip().lower() != actor.username:
             self.ctx.audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
-                                 detail=f"user name typed: {username.strip()[:64]}")
+                                 detail=f"user name typed: {self.ctx.site.shown_name(username.strip())}")
             raise AuthenticationError(Msg.SIGNER_MISMATCH, user=actor.username)
         try:
             self.ctx.site.authenticate(actor.username, password)

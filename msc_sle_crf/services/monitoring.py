@@ -8,8 +8,6 @@ step is a message (append-only) and an audit record.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import (
     DataQuery,
@@ -58,8 +57,11 @@ class QueryInfo:
 
 
 def value_hash(row: ItemValue | None) -> str:
-    data = None if row is None else [row.value, row.unit, row.missing_code, row.missing_reason]
-    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+    """What a verification mark holds of the value it verified (services/sdv_hash.py)."""
+    if row is None:
+        return NO_VALUE_HASH
+    return hash_of_value(row.value, row.unit, row.missing_code, row.missing_reason)
+
 
 
 @dataclass(frozen=True)

@@ -61,13 +61,29 @@ def _refuse(path: Path, en: str, fr: str) -> ValidationError:
 
 
 def _of_document(path: Path, data: Any) -> Head:
+    if isinstance(data, dict) and data.get("format") == "msc-sle-crf-export":  # an export's MANIFEST.json
+        data = data.get("trail_head")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _refuse(path, "not a receipt of this program", "ce n'est pas un reçu de ce programme")
     try:
-        return Head(str(path), str(data["db_id"]), int(data["record_id"]), str(data["record_hash"]),
+        db_id, record_hash = data["db_id"], data["record_hash"]
+        if not isinstance(db_id, str) or not db_id or not isinstance(record_hash, str):
+            raise TypeError
+        return Head(str(path), db_id, _record_id(path, data["record_id"]), record_hash,
                     str(data.get("ts_utc") or ""), data.get("signer"), data.get("sig"))
     except (KeyError, TypeError, ValueError):
         raise _refuse(path, "the receipt is incomplete", "le reçu est incomplet") from None
+
+
+def _record_id(path: Path, value: Any) -> int:
+    """A record number as the trail can hold it (SQLite integers are 64-bit): anything else is not a receipt."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):  # not a number, or more digits than Python converts
+        number = 0
+    if isinstance(value, bool) or not 1 <= number < 1 << 63:
+        raise _refuse(path, "its record number is out of range", "son numéro d'enregistrement est hors limites")
+    return number
 
 
 def load(path: Path) -> Head:
@@ -96,7 +112,7 @@ def load(path: Path) -> Head:
     if not matches:
         raise _refuse(path, "it carries no trail head", "il ne porte pas de tête de piste")
     record_id, record_hash = matches[-1]
-    return Head(str(path), None, int(record_id), record_hash)
+    return Head(str(path), None, _record_id(path, record_id), record_hash)
 
 
 def _pdf_reason(data: bytes) -> str:

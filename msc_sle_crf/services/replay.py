@@ -18,10 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msc_sle_crf.security import ca
+from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
+from msc_sle_crf.store.site import CA_CERT_SETTING
 
 # indexes in audit.STORED_FIELDS order
 _ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
+_SIGNER = 18
+_REASON = 14
+_TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
 _CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
 _SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
 _QUERY = re.compile(r"query #(\d+) (\w+): ", re.DOTALL)
@@ -78,10 +84,13 @@ class Replay:
         self.rows: dict[tuple[str, str, str, str, int], bool] = {}
         self.signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
         self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
+        self.sdv_values: dict[tuple[str, str, str, str, int, str, str], set[str | None]] = {}
         self.queries: dict[int, dict[str, Any]] = {}
-        self.infusion: Counter[tuple[str, str, str, str]] = Counter()
+        self.infusion: Counter[tuple[Any, ...]] = Counter()
         self.users: dict[str, dict[str, Any]] = {}
         self.settings: dict[str, str] = {}
+        self.ca_fingerprint: str | None = None  # the site CA as the trail last recorded it (by an administrator)
+        self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -97,6 +106,18 @@ class Replay:
         for key, value in data.items():
             if key not in _SITE_INIT_INTERNAL and isinstance(value, str):
                 self.settings[key] = value
+        if isinstance(data.get("ca_fingerprint"), str):
+            self.ca_fingerprint = data["ca_fingerprint"]
+
+    def _on_certificate(self, row: Sequence[Any]) -> None:
+        """The site CA (the trust root of every PDF) may be replaced by an administrator only."""
+        if row[_ITEM] != "site CA":
+            return
+        account = self.users.get(row[_SIGNER] or "") or {}
+        if account.get("role") == "admin" and account.get("active"):
+            self.ca_fingerprint = row[_NEW]
+        else:
+            self.ca_refused.append(f"record #{row[_ID]} by '{row[_SIGNER]}'")
 
     def _on_setting_change(self, row: Sequence[Any]) -> None:
         if row[_ITEM] and row[_ITEM] in DEFAULT_SETTINGS:
@@ -164,7 +185,10 @@ class Replay:
         if row[_ITEM]:
             split = _split(row[_REPEAT])
             if split is not None:
-                self.sdv[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM], row[_USER])] += 1
+                mark = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM], row[_USER])
+                self.sdv[mark] += 1
+                # what the value was when this monitor verified it (a mark is shown as holding while it is so)
+                self.sdv_values.setdefault(mark, set()).add(self.values.get(mark[:6], (None, None))[0])
         elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
 
@@ -186,7 +210,12 @@ class Replay:
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
         if row[_SUBJ] and row[_ITEM]:
-            self.infusion[(row[_SUBJ], row[_ITEM], row[_NEW] or "", row[_USER] or "")] += 1
+            detail = row[_DETAIL] or ""
+            timer = _TIMER.search(detail)
+            if timer is not None:  # since 2 December the timer reading is in the trail too
+                detail = detail[:timer.start()]
+            self.infusion[(row[_SUBJ], row[_ITEM], row[_NEW] or "", row[_USER] or "", row[_REASON] or "",
+                           detail, timer.group(1, 2) if timer else None)] += 1
 
     _on_product_check = _on_infusion_event
     _on_two_person_check = _on_infusion_event
@@ -213,6 +242,9 @@ class Replay:
                 if expected.get(name) != value:
                     note(_where(number), f"{name} is {value!r}; the trail says {expected.get(name)!r}")
         forms = {}
+        present = {number for (number,) in conn.execute("SELECT subject_number FROM subject")}
+        for number in sorted(set(self.subjects) - present):
+            note(_where(number), "the subject recorded in the trail is missing (deleted)")
         for iid, number, visit, form, status in conn.execute(
                 "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status FROM form_instance i "
                 "JOIN subject s ON s.id = i.subject_id ORDER BY i.id"):
@@ -238,7 +270,7 @@ class Replay:
             entered = self.values[key]
             if stored != entered[0]:
                 note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
-            elif (canonical or None) != entered[1] and not (entered[1] is None and unit is None):
+            elif (canonical or None) != entered[1]:  # scores read the converted value when there is one
                 note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
         for key, (text, _canon) in self.values.items():
             if key not in seen_values and text is not None:
@@ -248,7 +280,10 @@ class Replay:
                 "SELECT instance_id, group_id, row_no, removed FROM form_row ORDER BY id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             expected_removed = self.rows.get((number, visit, form, group, row_no))
-            if expected_removed is not None and bool(removed) != expected_removed:
+            if expected_removed is None and removed:  # a row no record added or removed (a single group's row)
+                note(_where(number, visit, form, None, f"{group}:{row_no}"),
+                     "the row is removed; the trail never removed it")
+            elif expected_removed is not None and bool(removed) != expected_removed:
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
                      "the row is " + ("removed" if removed else "present") + "; the trail says "
                      + ("removed" if expected_removed else "present"))
@@ -263,10 +298,22 @@ class Replay:
             note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' recorded in the trail are "
                                                  "missing")
         sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
-        for iid, group, row_no, item, username in conn.execute(
-                "SELECT instance_id, group_id, row_no, item_id, username FROM item_verification ORDER BY id"):
+        current = {(iid, group, row_no, item): (hash_of_value(value, unit, missing, reason),
+                                                describe(value, unit, missing, reason))
+                   for iid, group, row_no, item, value, unit, missing, reason in conn.execute(
+                       "SELECT instance_id, group_id, row_no, item_id, value, unit, missing_code, missing_reason "
+                       "FROM item_value")}
+        for iid, group, row_no, item, username, digest in conn.execute(
+                "SELECT instance_id, group_id, row_no, item_id, username, value_hash FROM item_verification "
+                "ORDER BY id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
-            sdv[(number, visit, form, group, row_no, item, username)] += 1
+            mark = (number, visit, form, group, row_no, item, username)
+            sdv[mark] += 1
+            now_hash, now_text = current.get((iid, group, row_no, item), (NO_VALUE_HASH, None))
+            if digest == now_hash and mark in self.sdv_values and now_text not in self.sdv_values[mark]:
+                note(_where(number, visit, form, item, f"{group}:{row_no}"),
+                     f"the verification mark by '{username}' claims the value {now_text!r}, which the trail says "
+                     "was never the value verified")
         for mark, count in (sdv - self.sdv).items():
             note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) by '{mark[6]}' not in the trail")
@@ -274,11 +321,14 @@ class Replay:
             note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) recorded in the trail are missing")
         self._compare_queries(conn, forms, note)
-        infusion: Counter[tuple[str, str, str, str]] = Counter()
-        for number, kind, wall, username in conn.execute(
-                "SELECT s.subject_number, e.kind, e.wall_utc, e.username FROM infusion_event e "
-                "JOIN subject s ON s.id = e.subject_id ORDER BY e.id"):
-            infusion[(number, kind, wall, username)] += 1
+        infusion: Counter[tuple[Any, ...]] = Counter()
+        legacy = {key[:6] for key in self.infusion if key[6] is None}
+        for number, kind, wall, username, reason, detail, mono, boot in conn.execute(
+                "SELECT s.subject_number, e.kind, e.wall_utc, e.username, e.reason, e.detail, e.mono, e.boot "
+                "FROM infusion_event e JOIN subject s ON s.id = e.subject_id ORDER BY e.id"):
+            key = (number, kind, wall, username, reason or "", detail or "")
+            timer = None if key in legacy or (mono is None and boot is None) else (repr(mono), str(boot))
+            infusion[(*key, timer)] += 1
         for event, count in (infusion - self.infusion).items():
             note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' at {event[2]} by '{event[3]}' not in "
                                    "the trail")
@@ -296,7 +346,23 @@ class Replay:
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
             if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
+            elif key == CA_CERT_SETTING:
+                self._compare_ca(value, note)
+        for refused in self.ca_refused:
+            note("site CA certificate", f"replaced by someone who is not an administrator ({refused})")
         return out, total
+
+    def _compare_ca(self, pem: str, note: Any) -> None:
+        """The CA every PDF is checked against must be the one an administrator recorded in the trail (a CA put in
+        the settings with raw SQL would make forged PDFs verify)."""
+        try:
+            fingerprint = ca.fingerprint(pem)
+        except ValueError:
+            note("site CA certificate", "it is not a readable certificate")
+            return
+        if fingerprint != self.ca_fingerprint:
+            note("site CA certificate", f"its fingerprint is {fingerprint}; the trail says "
+                                        f"{self.ca_fingerprint or 'no site CA'}")
 
     def _compare_queries(self, conn: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
@@ -313,6 +379,9 @@ class Replay:
             if expected is None:
                 note(query["where"], f"query #{qid} is not in the trail")
                 continue
+            if query["where"] != _where(*expected["where"]):
+                note(query["where"], f"query #{qid} is on this item; the trail says it was raised on "
+                                     f"{_where(*expected['where'])}")
             if expected["status"] != query["status"]:
                 note(query["where"], f"query #{qid} is '{query['status']}'; the trail says '{expected['status']}'")
             for key, count in (query["messages"] - expected["messages"]).items():

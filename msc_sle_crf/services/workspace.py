@@ -19,6 +19,7 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.drafts import Drafts
 from msc_sle_crf.services.entry import DataEntry
+from msc_sle_crf.services.export import Export
 from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import Monitoring
@@ -99,6 +100,10 @@ class Workspace:
     @cached_property
     def outcomes(self) -> Outcomes:
         return Outcomes(self.ctx, self.study, self.overview, self.printing, self.settings)
+
+    @cached_property
+    def export(self) -> Export:
+        return Export(self.ctx, self.study, self.overview)
 
     # ----- the session -----------------------------------------------------------------------------------------
     def lock(self) -> Changes:

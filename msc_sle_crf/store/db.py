@@ -329,15 +329,21 @@ def missing_tables(conn: Any, expected: set[str]) -> list[str]:
     return sorted(expected - present)
 
 
-def copy_encrypted(src_conn: Any, dest: Path, key: bytes, salt: bytes | None = None) -> None:
-    """Copy a live database to ``dest`` (same key and salt) with SQLite's online backup API."""
+def copy_encrypted(src_conn: Any, dest: Path, key: bytes, salt: bytes | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> None:
+    """Copy a live database to ``dest`` (same key and salt) with SQLite's online backup API. ``progress(done,
+    total)`` pages is called every 1,024 pages; an exception it raises (a cancel) stops the copy."""
     if dest.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(dest))
     old_umask = os.umask(0o077)
     try:
         target = connect_raw(dest, key, salt)
         try:
-            src_conn.backup(target)
+            if progress is None:
+                src_conn.backup(target)
+            else:
+                src_conn.backup(target, pages=1024,
+                                progress=lambda _status, remaining, total: progress(total - remaining, total))
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()

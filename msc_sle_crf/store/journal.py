@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -246,9 +247,36 @@ def _pending(db_path: Path, notice: Notice) -> None:
     keyfile.save()
 
 
+def _own(db_path: Path, journal: Journal, raw: object, prefixes: tuple[str, ...]) -> Path:
+    """A path a journal names, accepted only when it is one of this site's own files: in the database's folder, its
+    name starting with one the step makes. The journal has only a checksum (anyone who can write the folder can write
+    one): without this, a planted journal would have the program move or delete any file or folder at the next start,
+    before any password is asked, with the rights of whoever starts it."""
+    path = Path(str(raw)) if isinstance(raw, str) and raw and "\x00" not in raw else None
+    if path is None or os.path.realpath(path.parent) != os.path.realpath(db_path.parent) \
+            or not path.name.startswith(prefixes) or path.name in (".", ".."):
+        raise not_recoverable(journal, f"it names a file that is not this site's ({str(raw)[:200]})",
+                              f"il désigne un fichier qui n'est pas de ce site ({str(raw)[:200]})")
+    return path
+
+
+def _checked_moves(db_path: Path, journal: Journal) -> list[dict[str, Any]]:
+    moves = journal.data.get("moves")
+    if not isinstance(moves, list):
+        raise not_recoverable(journal, "its list of moves is damaged", "sa liste de déplacements est endommagée")
+    own = (db_path.name, ".restore-")
+    for move in moves:
+        if not isinstance(move, dict):
+            raise not_recoverable(journal, "its list of moves is damaged", "sa liste de déplacements est endommagée")
+        _own(db_path, journal, move.get("from"), own)
+        _own(db_path, journal, move.get("to"), own)
+    return moves
+
+
 def _recover_restore(db_path: Path, journal: Journal) -> Notice:
+    moves = _checked_moves(db_path, journal)
     try:
-        run_moves(journal.data["moves"], resume=True)
+        run_moves(moves, resume=True)
     except (OSError, KeyError, TypeError) as exc:
         raise not_recoverable(journal, f"a file is not where the journal expects it ({exc})",
                               f"un fichier n'est pas là où le journal l'attend ({exc})") from None
@@ -261,9 +289,11 @@ def _recover_restore(db_path: Path, journal: Journal) -> Notice:
 def _recover_upgrade(db_path: Path, journal: Journal) -> Notice:
     """The copy taken before an upgrade: a half-written copy is removed (the upgrade itself is one transaction
     and runs again at the next sign-in if it did not commit)."""
-    backup = Path(journal.data["backup"])
+    backup = _own(db_path, journal, journal.data.get("backup"), (f"{db_path.name}.before-upgrade-",))
+    temporary = [_own(db_path, journal, tmp, (f".{db_path.name}.before-upgrade-",))
+                 for tmp in journal.data.get("temporary", [])]
     complete = backup.exists() and Path(f"{backup}.keys").exists() and not journal.data.get("copying", True)
-    for tmp in journal.data.get("temporary", []):
+    for tmp in temporary:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     if not complete:
@@ -280,12 +310,17 @@ def _recover_init(db_path: Path, journal: Journal) -> Notice:
     """A site whose recovery code was never shown is undone: nothing was entered in it yet."""
     from msc_sle_crf.security.keyslots import KeySlotFile
 
-    for leftover in (db_path, KeySlotFile.path_for(db_path), Path(f"{db_path}-wal"), Path(f"{db_path}-shm"),
-                     *[Path(p) for p in journal.data.get("temporary", [])]):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(leftover)
-    workdir = journal.data.get("workdir")
-    if workdir:
+    raw = journal.data.get("workdir")
+    workdir = _own(db_path, journal, raw, (f".{db_path.name}.init-",)) if raw else None
+    if workdir is not None and not re.fullmatch(rf"\.{re.escape(db_path.name)}\.init-\d+", workdir.name):
+        raise not_recoverable(journal, f"it names a file that is not this site's ({str(raw)[:200]})",
+                              f"il désigne un fichier qui n'est pas de ce site ({str(raw)[:200]})")
+    # Moved aside, never deleted: a journal can be planted beside a site in use, and nothing entered may be lost.
+    stamp = journal.started_utc.replace(":", "").replace("-", "")[:15] or "unknown"
+    for leftover in (db_path, KeySlotFile.path_for(db_path), Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        if os.path.lexists(leftover):
+            os.replace(leftover, unique_aside(leftover, f"abandoned-init-{stamp}"))
+    if workdir is not None and workdir.is_dir() and not workdir.is_symlink():
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)

@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,15 +57,33 @@ class Rotation:
     # an older site's recovery slot (no personal keys) is replaced at the first rotation: the NEW code, shown once
     recovery_code: str | None = None
     recovery_slot: Slot | None = None
+    dropped: tuple[str, ...] = ()  # key slots of no active account (added to the key file by hand): not resealed
+
+
+def strays(keyfile: KeySlotFile, directory: object) -> list[str]:
+    """Names of user key slots that belong to no active account of the trail (a slot copied into the key file under a
+    made-up name, or left by a disabled account): a rotation drops them instead of sealing the new key to them."""
+    from msc_sle_crf.audit import KeyDirectory
+
+    assert isinstance(directory, KeyDirectory)
+    out = []
+    for slot in keyfile.slots:
+        if slot.kind == KIND_USER and slot.user:
+            account = directory.get(slot.user)
+            if account is None or not account.active:
+                out.append(slot.user)
+    return out
 
 
 def blockers(keyfile: KeySlotFile, directory: object, remove: str | None) -> list[str]:
     """Why the key cannot be rotated now (empty: it can): an account from before personal keys (its slot cannot be
-    sealed without its password), or a slot whose public key is not the one the trail binds to it (a key file
-    edited to have the new key sealed to someone else)."""
+    sealed without its password), or a slot whose public key is not the one the trail binds to its account (a key
+    file edited to have the new key sealed to someone else). Slots of no active account are not a reason: the
+    rotation drops them (``strays``)."""
     problems = []
+    dropped = set(strays(keyfile, directory))
     legacy = [s.user for s in keyfile.slots if s.publics is None and s.kind == KIND_USER and s.user
-              and s.user != remove]
+              and s.user != remove and s.user not in dropped]
     if legacy:
         problems.append("these accounts have not signed in since the upgrade (no personal keys yet): "
                         + ", ".join(sorted(legacy)) + " — sign in once with each, or reset their passwords")
@@ -73,7 +91,7 @@ def blockers(keyfile: KeySlotFile, directory: object, remove: str | None) -> lis
 
     assert isinstance(directory, KeyDirectory)
     for slot in keyfile.slots:
-        if slot.publics is None or slot.user == remove:
+        if slot.publics is None or slot.user == remove or (slot.kind == KIND_USER and slot.user in dropped):
             continue
         name = slot.user if slot.kind == KIND_USER else RECOVERY_SIGNER
         account = directory.get(name)
@@ -159,14 +177,19 @@ def _rewrap_stale(site: Site, old_key: bytes, slots: list[Slot]) -> tuple[list[P
     return rewrapped, removed
 
 
-def rotate(site: Site, *, remove: str | None = None, progress: Progress | None = None) -> Rotation:
-    """Re-key the open database and seal the new key to every remaining account (see the module)."""
+def rotate(site: Site, *, remove: str | None = None, progress: Progress | None = None,
+           drop: Sequence[str] = ()) -> Rotation:
+    """Re-key the open database and seal the new key to every remaining account (see the module); the slots named in
+    ``drop`` (``strays``) get no new key."""
     store = site.store
     assert store is not None
     keyfile = site.keyfile
     old_key, salt = store.key, store.salt
     new_key = os.urandom(DB_KEY_BYTES)
-    remaining = [s for s in keyfile.slots if not (s.kind == KIND_USER and s.user == remove)]
+    gone = {remove, *drop} - {None}
+    dropped = tuple(sorted(s.user for s in keyfile.slots if s.kind == KIND_USER and s.user and s.user in gone
+                           and s.user != remove))
+    remaining = [s for s in keyfile.slots if not (s.kind == KIND_USER and s.user in gone)]
     code = None
     if any(s.kind == KIND_RECOVERY and s.publics is None for s in remaining):
         code = new_recovery_code()
@@ -193,7 +216,7 @@ def rotate(site: Site, *, remove: str | None = None, progress: Progress | None =
     journal.finish()
     return Rotation(tuple(s.user or "recovery code" for s in new_slots), remove, time.perf_counter() - started,
                     site.db_path.stat().st_size, tuple(rewrapped), tuple(removed), code,
-                    next((s for s in new_slots if s.kind == KIND_RECOVERY), None) if code else None)
+                    next((s for s in new_slots if s.kind == KIND_RECOVERY), None) if code else None, dropped)
 
 
 # ----- an interrupted rotation ----------------------------------------------------------------------------------

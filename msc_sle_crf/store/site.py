@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -388,7 +389,7 @@ class Site:
                            expected=recorded)
 
     # ----- authentication ----------------------------------------------------------------------------------
-    def _shown_name(self, account: str) -> str:
+    def shown_name(self, account: str) -> str:
         """How a name typed at sign-in is recorded: an account's name, or only a keyed hash of a made-up one (a
         password typed in the name field must not end up in clear in the key file or the trail)."""
         if account == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, account) is not None:
@@ -409,17 +410,61 @@ class Site:
             return
         events = list(self.keyfile.pending_events)
         with self.store.write() as session:
-            audit.append_many(session, self.clock, self.workstation, [AuditEntry(
-                Action(ev["action"]), ev.get("username"), ev.get("role"), detail=ev.get("detail"),
-                ts_utc=ev.get("ts_utc"), utc_offset_min=ev.get("utc_offset_min")) for ev in events], signer)
+            last = session.execute(text("SELECT ts_utc FROM audit_event ORDER BY id DESC LIMIT 1")).scalar()
+            kept = [ev for ev in events if self._genuine_pending(ev, last)]
+            entries = [AuditEntry(Action(ev["action"]), ev["username"], ev.get("role"), detail=ev["detail"],
+                                  ts_utc=ev["ts_utc"], utc_offset_min=ev.get("utc_offset_min")) for ev in kept]
+            if len(kept) < len(events):  # the signer witnesses only what the program itself notes there
+                entries.append(AuditEntry(
+                    Action.KEYFILE_ROLLBACK, None, None,
+                    detail=f"{len(events) - len(kept)} event(s) noted in the key file were not sign-in failures "
+                           "this program writes (the key file was edited): dropped, not recorded in anyone's name"))
+            audit.append_many(session, self.clock, self.workstation, entries, signer)
         self.keyfile.pending_events = self.keyfile.pending_events[len(events):]
         self.save_keyfile()
+
+    _PENDING_DETAILS = frozenset({"wrong password", "no such account", "account disabled or absent from the user "
+                                  "table", "wrong recovery code", "refused: account temporarily locked"})
+
+    def _genuine_pending(self, event: dict[str, Any], last_ts: str | None) -> bool:
+        """Whether a sign-in event read from the key file is one this program writes there (a failed sign-in or a
+        lockout, by an account's name or a keyed hash of a made-up one, after the last record of the trail and not
+        in the future). The key file can be edited by anyone who holds it; whoever signs in next signs these events
+        as a witness, so nothing else may pass through here (a forged export, verify checkpoint or account change
+        in someone's name)."""
+        action, name, detail, ts = (event.get("action"), event.get("username"), event.get("detail"),
+                                    event.get("ts_utc"))
+        role = event.get("role")
+        if not (isinstance(name, str) and isinstance(ts, str) and isinstance(detail, str)):
+            return False
+        if action == str(Action.RESTORE):  # the restore's own record, kept in the restored key file
+            # by an administrator's account, or with the site's recovery code (no account, no role: issue 19)
+            by_code = name == RECOVERY_ACCOUNT and role is None
+            known_detail = (by_code or role in {r.value for r in Role}) and re.fullmatch(
+                r"restored backup of \S{1,40} -> [^\n]{1,300}", detail) is not None
+            known_name = (self.keyfile.find(KIND_RECOVERY, None) is not None if by_code
+                          else self.keyfile.find(KIND_USER, name) is not None)
+        else:
+            known_detail = role is None and (
+                detail in self._PENDING_DETAILS if action == str(Action.LOGIN_FAILED) else
+                re.fullmatch(r"\d+ consecutive failures: locked for \d+ min", detail) is not None
+                if action == str(Action.ACCOUNT_LOCKED) else False)
+            known_name = (name == RECOVERY_ACCOUNT or self.keyfile.find(KIND_USER, name) is not None
+                          or re.fullmatch(r"\?[0-9a-f]{16}", name) is not None)
+        try:
+            when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+            latest = datetime.fromisoformat(last_ts.replace("Z", "+00:00")) if last_ts else None
+        except ValueError:
+            return False
+        in_time = when.tzinfo is not None and when <= self.clock.now() + timedelta(minutes=1) and (
+            latest is None or latest.tzinfo is None or when >= latest - timedelta(minutes=1))
+        return known_detail and known_name and in_time
 
     def _check_not_locked(self, account: str) -> AttemptRecord:
         record = self.keyfile.attempts.get(self.keyfile.account_tag(account)) or AttemptRecord()
         remaining = record.lock_remaining(self.clock.now())
         if remaining is not None:
-            self._pending(Action.LOGIN_FAILED, self._shown_name(account), None, "refused: account temporarily locked")
+            self._pending(Action.LOGIN_FAILED, self.shown_name(account), None, "refused: account temporarily locked")
             self.save_keyfile()
             self.flush_pending_events()
             minutes = max(1, -(-int(remaining.total_seconds()) // 60))
@@ -433,7 +478,7 @@ class Site:
         record.failures += 1
         now = self.clock.now()
         record.last_failure_utc = iso_utc(now)
-        shown = self._shown_name(account)
+        shown = self.shown_name(account)
         self._pending(Action.LOGIN_FAILED, shown, None, detail)
         locked = record.failures >= MAX_FAILURES
         if locked:

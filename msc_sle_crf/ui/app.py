@@ -63,8 +63,15 @@ class App:
             self.login.reset()
             return
         self.main.logged_out.connect(self._logged_out)
+        self.main.restore_requested.connect(self._restore)
         self.login.hide()
         self.main.show()
+
+    def _restore(self, request: object) -> None:
+        from msc_sle_crf.ui.restore import RestoreRequest, run_restore
+
+        assert isinstance(request, RestoreRequest)
+        run_restore(self, request)
 
     def _logged_out(self) -> None:
         self.main = None
@@ -202,6 +209,9 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     try:
         return int(app.exec())
     finally:
+        from msc_sle_crf.ui.backups import wait_for_backups
+
+        wait_for_backups()  # a backup started at the last log-out finishes before the database closes
         if shell.site is not None:
             shell.site.close()
         login.close()

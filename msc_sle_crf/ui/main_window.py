@@ -42,9 +42,10 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions, worklist
+from msc_sle_crf.ui import admin_actions, backups, worklist
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog, UsersDialog
+from msc_sle_crf.ui.export_dialog import open_export
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
@@ -56,6 +57,7 @@ CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) st
 
 class MainWindow(QMainWindow):
     logged_out = Signal()
+    restore_requested = Signal(object)  # an administrator restores a backup (ui/restore.py)
 
     def __init__(self, ws: Workspace, *, idle_ms: int | None = None) -> None:
         super().__init__()
@@ -155,8 +157,10 @@ class MainWindow(QMainWindow):
         self.outcomes_action = QAction(self)
         self.outcomes_action.triggered.connect(self.open_outcomes)
         self.study_menu.addAction(self.outcomes_action)
-        self.worklist_action = worklist.menu_action(self)  # the monitor's worklist (ui/worklist.py)
-        self.study_menu.addAction(self.worklist_action)
+        self.export_action = QAction(self)  # issue 16: ui/export_dialog.py
+        self.export_action.triggered.connect(lambda: self._track(open_export(self.ws, self.ops, self)))
+        self.study_menu.addAction(self.export_action)
+        self.worklist_action = worklist.menu_action(self, self.study_menu)  # the monitor's worklist
         self.admin_menu = bar.addMenu("")
         self.users_action = QAction(self)
         self.users_action.triggered.connect(lambda: UsersDialog(self.ws, self, ops=self.ops).exec())
@@ -184,6 +188,7 @@ class MainWindow(QMainWindow):
         self.en_action.triggered.connect(lambda: self.set_language(Lang.EN))
         self.lang_menu.addAction(self.fr_action)
         self.lang_menu.addAction(self.en_action)
+        backups.install(self)  # Administration: Backups, Restore; the backup status; the schedule
 
     def retranslate(self) -> None:
         ws = self.ws
@@ -199,7 +204,9 @@ class MainWindow(QMainWindow):
         self.outcomes_action.setText(tr("Outcomes and cohort safety reviews…",
                                         "Critères de jugement et revues de tolérance par cohorte…"))
         self.outcomes_action.setEnabled(ws.can(Perm.VIEW_OUTCOMES))
-        worklist.retranslate_action(self.worklist_action, ws)
+        self.export_action.setText(tr("Export data (ODM, datasets, audit trail)…",
+                                      "Exporter les données (ODM, jeux de données, piste d'audit)…"))
+        self.export_action.setEnabled(ws.export.allowed())
         self.admin_menu.setTitle(tr("Administration", "Administration"))
         self.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
         self.verify_action.setText(tr("Check integrity (database and audit trail)",
@@ -220,6 +227,7 @@ class MainWindow(QMainWindow):
             strip.show_user(ws.actor.full_name, ws.actor.role)
         self.status_integrity.show_state(self.ws)
         self.subjects.retranslate()
+        backups.retranslate(self)
 
     def check_integrity(self) -> None:
         """Every page and the whole audit trail, checked in the background after sign-in (the opening checks only
@@ -260,7 +268,7 @@ class MainWindow(QMainWindow):
 
     # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
-        set_lang(lang)
+        set_lang(lang)  # Qt's own buttons follow (ui/translation.py listens)
         self.retranslate()
         for dialog in self.open_dialogs:
             retranslate = getattr(dialog, "retranslate", None)
@@ -411,6 +419,7 @@ class MainWindow(QMainWindow):
                 on_lock()
             dialog.hide()
         self.ws.lock()
+        backups.session_ended(self, "lock")
         self.idle.pause()
         self.menuBar().setEnabled(False)
         self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
@@ -464,6 +473,7 @@ class MainWindow(QMainWindow):
     def logout(self) -> None:
         self._save_open_drafts()
         self.ws.logout()
+        backups.session_ended(self, "logout")
         self.idle.stop()
         self.logged_out.emit()
         self.close()

@@ -40,28 +40,26 @@ def find_catalogue(lang: Lang) -> Path | None:
 
 
 class QtLanguage:
-    """The one translator of the application, swapped when the language changes."""
-
-    def __init__(self) -> None:
-        self.translator: QTranslator | None = None
+    """Qt's words and formats follow the program's language. The translator itself is ``qt_i18n``'s (the one the
+    self-check and the bundle test); when the Qt in use has no translations folder, the PySide6 package's copy is
+    loaded instead."""
 
     def apply(self, lang: Lang) -> bool:
-        """Qt's words and number/date formats in ``lang``; True when Qt's own translation was loaded."""
+        """Qt's words and number/date formats in ``lang``; True when Qt's own French translation is loaded."""
+        from msc_sle_crf.ui import qt_i18n
+
         QLocale.setDefault(_LOCALES[lang])
+        if qt_i18n.apply(lang) or lang is Lang.EN:
+            return lang is not Lang.EN
         app = QCoreApplication.instance()
-        if app is None:
-            return False
-        if self.translator is not None:
-            QCoreApplication.removeTranslator(self.translator)
-            self.translator = None
-        if lang is Lang.EN:
-            return False
         path = find_catalogue(lang)
-        translator = QTranslator(app)
-        if path is None or not translator.load(str(path)):
+        if app is None or path is None:
             return False
-        QCoreApplication.installTranslator(translator)
-        self.translator = translator
+        translator = QTranslator(app)
+        if not translator.load(str(path)):
+            return False
+        app.installTranslator(translator)
+        qt_i18n._installed.append(translator)  # removed by qt_i18n.apply at the next change
         return True
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QTableWidget,
@@ -252,21 +253,32 @@ class WorklistWindow(QDialog):
             self.subject_requested.emit(str(cell.data(Qt.ItemDataRole.UserRole)))
 
 
-def menu_action(main: Any) -> QAction:
-    """The Study menu's entry for the main window (``main``: its ``ws``, ``ops``, ``_track``, ``open_subject``)."""
+def menu_action(main: Any, menu: QMenu) -> QAction:
+    """The worklist's entry in ``menu`` of the main window (``main``: its ``ws``, ``ops``, ``_track``,
+    ``open_subject``), Ctrl+Shift+W; its words and whether it shows follow the language and the signed-in user each
+    time the menu opens (one line in the main window)."""
     action = QAction(main)
     action.triggered.connect(lambda _checked=False: open_worklist(main))
+    menu.addAction(action)
+    menu.aboutToShow.connect(lambda: retranslate_action(action, main.ws))
+    retranslate_action(action, main.ws)
     return action
 
 
 def retranslate_action(action: QAction, ws: Workspace) -> None:
     action.setText(tr("Monitoring worklist (queries, SDV)…", "Liste de travail du moniteur (queries, SDV)…"))
     action.setShortcut("Ctrl+Shift+W")
-    action.setVisible(ws.can(Perm.VERIFY_SOURCE_DATA) or ws.can(Perm.MANAGE_QUERIES))
+    action.setVisible(may_use(ws))
 
 
-def open_worklist(main: Any) -> WorklistWindow:
+def may_use(ws: Workspace) -> bool:
+    return ws.can(Perm.VERIFY_SOURCE_DATA) or ws.can(Perm.MANAGE_QUERIES)
+
+
+def open_worklist(main: Any) -> WorklistWindow | None:
     """One worklist per main window: an open one is refreshed and comes to the front."""
+    if not may_use(main.ws):  # the shortcut after another user took over the session
+        return None
     for window in getattr(main, "open_dialogs", []):
         if isinstance(window, WorklistWindow):
             window.refresh()

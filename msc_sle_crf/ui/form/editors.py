@@ -89,8 +89,8 @@ class LineEditor(QLineEdit):
         self._state = "none"
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
-        self.textEdited.connect(self.edited.emit)
-        self.editingFinished.connect(self.finished.emit)
+        self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
+        self.editingFinished.connect(self.finished)
         self.returnPressed.connect(self.focusNextChild)
 
     def set_text(self, text: str) -> None:

@@ -37,7 +37,7 @@ from msc_sle_crf.ui.form.editors import (
     RadioEditor,
     make_editor,
 )
-from msc_sle_crf.ui.form.style import BADGES, full_contrast, named, set_colour, set_state
+from msc_sle_crf.ui.form.style import BADGES, fits, full_contrast, named, pin, pin_badge, set_colour, set_state, unpin
 
 Placer = Callable[[QWidget], None]
 
@@ -156,9 +156,10 @@ class FieldEditor(QWidget):
     def _finished(self) -> None:
         self._typing_here = False
         message = self._message
-        if message is not None and message.isVisible() and not message.text():  # kept while typing: let it go
-            message.setMinimumHeight(0)
-            message.setVisible(False)
+        if message is not None:
+            unpin(message)  # pinned while typing (see _show_message): the layout may move it again
+            if message.isVisible() and not message.text():  # kept while typing: let it go
+                message.setVisible(False)
         self.commit_requested.emit(self.key)
 
     def _picked(self, term: str) -> None:
@@ -304,6 +305,7 @@ class FieldEditor(QWidget):
             return
         self._shown = drawn
         self.state = kind
+        pin_badge(self.badge)
         self.badge.setText(BADGES[kind])
         set_colour(self.badge, kind)
         self.badge.setToolTip({"ok": tr("OK", "Correct"), "soft": tr("Unusual: please confirm", "Inhabituel : à "
@@ -323,15 +325,17 @@ class FieldEditor(QWidget):
     def _show_message(self, lines: list[str], kind: str) -> None:
         message = self.message
         visible = bool(lines) and self.isEnabled()
-        if not visible and self._typing_here and message.isVisible():
-            # The user is typing in this field: its message line stays (empty, same height) until the field is
-            # left, so that the form below does not move (and repaint) at every keystroke that makes a value valid
-            # or not.
-            message.setMinimumHeight(message.height())
-            message.setText("")
+        text = "\n".join(lines)
+        if self._typing_here and message.isVisible() and fits(message, text if visible else ""):
+            # The user is typing in this field and its message line is on screen: the line keeps its place and size
+            # (empty when the value becomes valid) until the field is left, so the form below neither moves nor is
+            # laid out again at every keystroke that makes a value valid or not (a re-layout of a 151-field grid
+            # costs more than the keystroke). A message that needs more lines than the pinned place is let go.
+            pin(message)
+            message.setText(text if visible else "")
         else:
-            message.setMinimumHeight(0)
-            message.setText("\n".join(lines))
+            unpin(message)
+            message.setText(text)
             message.setVisible(visible)
         set_colour(message, kind, bold=kind == "hard")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
+from PySide6.QtWidgets import QLabel, QWidget
 
 from msc_sle_crf.ui.common import named
 
@@ -83,6 +83,50 @@ def set_state(widget: QWidget, state: str) -> None:
             widget.style().polish(widget)
 
 
+# A widget whose minimum and maximum sizes are equal does not ask its parent's layout to recompute when its text,
+# font or palette changes (QWidget::updateGeometry): what changes at every keystroke is pinned so that a keystroke
+# repaints a few widgets instead of laying out the whole form again.
+_FREE = 16777215  # QWIDGETSIZE_MAX
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "TEXT_COLOURS", "full_contrast", "named",
-           "set_colour", "set_state"]
+
+def pin(widget: QWidget) -> None:
+    """Fix a widget at its current size (until ``unpin``)."""
+    if widget.minimumSize() != widget.size() or widget.maximumSize() != widget.size():
+        widget.setFixedSize(widget.size())
+
+
+def unpin(widget: QWidget) -> None:
+    if widget.minimumWidth() or widget.minimumHeight() or widget.maximumWidth() != _FREE \
+            or widget.maximumHeight() != _FREE:
+        widget.setMinimumSize(0, 0)
+        widget.setMaximumSize(_FREE, _FREE)
+
+
+def fits(label: QLabel, text: str) -> bool:
+    """Whether ``text`` (bold, the wider case) fits the label's current place, word-wrapped at its width."""
+    if not text:
+        return True
+    font = QFont(label.font())
+    font.setBold(True)
+    margins = label.contentsMargins()
+    width = label.width() - margins.left() - margins.right() - 2 * label.margin()
+    if width <= 0:
+        return False
+    needed = QFontMetrics(font).boundingRect(QRect(0, 0, width, 1 << 20), int(Qt.TextFlag.TextWordWrap), text)
+    return needed.height() + margins.top() + margins.bottom() + 2 * label.margin() <= label.height()
+
+
+def pin_badge(badge: QLabel) -> None:
+    """The state badge at a size that holds every badge (once its style sheet font applies), so a state change at a
+    keystroke repaints the badge only."""
+    if badge.maximumWidth() != _FREE or not badge.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        return
+    font = QFont(badge.font())
+    font.setBold(True)
+    metrics = QFontMetrics(font)
+    width = max(metrics.horizontalAdvance(glyph) for glyph in BADGES.values()) + 4
+    badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
+
+
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "TEXT_COLOURS", "fits", "full_contrast",
+           "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
