@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import locale
 import os
+from collections.abc import Callable
 from enum import StrEnum
 
 
@@ -17,6 +18,7 @@ class Lang(StrEnum):
 
 
 _current: Lang | None = None
+_listeners: list[Callable[[Lang], object]] = []
 
 
 def default_lang() -> Lang:
@@ -39,6 +41,15 @@ def current_lang() -> Lang:
 def set_lang(lang: Lang | str) -> None:
     global _current  # noqa: PLW0603
     _current = Lang(lang)
+    for listener in list(_listeners):
+        listener(_current)
+
+
+def on_lang_change(listener: Callable[[Lang], object]) -> None:
+    """``listener(lang)`` after every ``set_lang`` (the screens' toolkit follows: Qt's own buttons, number formats).
+    Registered once; a second registration of the same listener is ignored."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 class L:

@@ -81,6 +81,21 @@ class FormPrint:
     signatures: list[str] = field(default_factory=list)  # manifestations, valid or invalid
     queries: dict[tuple[str, int, str], int] = field(default_factory=dict)  # open queries per item
     audit: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # when, who, what, old, new, why
+    verified: dict[tuple[str, int, str], bool] = field(default_factory=dict)  # SDV: True holds, False voided since
+    value_labels: dict[str, dict[str, L]] = field(default_factory=dict)  # item -> its codes' names (time points)
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The casebook's first page: what it is, whose, made by whom and when, and how to check its signature."""
+
+    title: L  # "Casebook" / "Cahier d'observation", or a visit's
+    subject: str
+    details: tuple[tuple[L, str], ...]  # (label, value) lines: site, subject, generated, signer, fingerprints
+
+
+TOC_LINE = 5.4 * mm
+TOC_LINES_PER_PAGE = 42
 
 
 def _t(text: L | str, lang: Lang) -> str:
@@ -103,6 +118,9 @@ class _NumberedCanvas(rl_canvas.Canvas):
         for state in self._saved:
             self.__dict__.update(state)
             self._draw_page_number(total)
+            document = getattr(self, "_msc_document", None)
+            if document is not None:  # the table of contents, once every page number is known
+                document.draw_toc(self, self._pageNumber)
             super().showPage()
         super().save()
 
@@ -134,6 +152,11 @@ class CrfDocument:
             "cellb": ParagraphStyle("cb", parent=base["BodyText"], fontName=bold, fontSize=8.5, leading=10.5),
         }
         self.current: dict[str, str] = {"subject": "", "visit": "", "form": ""}
+        # Table of contents: (level, text, index of the form whose first page it points to), the page each form
+        # starts on (recorded while pages are laid out) and the pages kept for it (drawn at the end: one pass).
+        self.toc_entries: list[tuple[int, str, int]] = []
+        self.form_pages: dict[int, int] = {}
+        self.toc_pages: list[int] = []
         # Table cells: plain text (pdf.cells), one style object each, shared by every cell.
         grey = colors.HexColor("#4a5b6c")
         self.cells = {"cell": CellStyle(regular, 8.5, 10.5), "cellb": CellStyle(bold, 8.5, 10.5),
@@ -143,6 +166,7 @@ class CrfDocument:
     # ----- page furniture -------------------------------------------------------------------------------------
     def _on_page(self, canvas: rl_canvas.Canvas, _doc: Any) -> None:
         canvas._msc_info = self.info  # read by _NumberedCanvas
+        canvas._msc_document = self if self.toc_entries else None
         width, height = A4
         canvas.saveState()
         canvas.setFont(self.bold, 9)
@@ -177,8 +201,9 @@ class CrfDocument:
         doc.build(story, canvasmaker=_NumberedCanvas)
         return buffer.getvalue()
 
-    def _marker(self, subject: str, visit: str, form: str) -> Any:
-        """A zero-size flowable that sets the page header for the pages that follow."""
+    def _marker(self, subject: str, visit: str, form: str, index: int | None = None) -> Any:
+        """A zero-size flowable that sets the page header for the pages that follow (and notes the page form
+        ``index`` starts on, for the table of contents)."""
         from reportlab.platypus.flowables import Flowable
 
         document = self
@@ -189,21 +214,86 @@ class CrfDocument:
 
             def draw(self) -> None:
                 document.current = {"subject": subject, "visit": visit, "form": form}
+                if index is not None:
+                    document.form_pages[index] = self.canv.getPageNumber()
 
         return Marker()
 
+    def _toc_page(self) -> Any:
+        """A page kept for the table of contents (filled in when the document is saved)."""
+        from reportlab.platypus.flowables import Flowable
+
+        document = self
+
+        class TocPage(Flowable):
+            def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+                return avail_width, avail_height - 1
+
+            def draw(self) -> None:
+                document.toc_pages.append(self.canv.getPageNumber())
+
+        return TocPage()
+
+    def _cover(self, cover: Cover, prints: Sequence[FormPrint]) -> list[Any]:
+        lang, st = self.info.lang, self.styles
+        out: list[Any] = [Spacer(1, 30 * mm), Paragraph(_esc(cover.title.get(lang)), st["title"]),
+                          Paragraph(_esc(f"{self.info.study} — {self.info.protocol}"), st["h2"]), Spacer(1, 8 * mm)]
+        rows = [[Cell(label.get(lang), self.cells["cellb"]), Cell(value, self.cells["cell"])]
+                for label, value in cover.details]
+        table = Table(rows, colWidths=[55 * mm, 125 * mm])
+        table.setStyle(_TABLE)
+        out.append(table)
+        # the table of contents: one line per visit, one per form (state, first page)
+        visits: list[str] = []
+        for n, fp in enumerate(prints):
+            visit = fp.visit.get(lang)
+            if not visits or visits[-1] != visit:
+                visits.append(visit)
+                self.toc_entries.append((0, visit, n))
+            self.toc_entries.append((1, f"{fp.form.label.get(lang)} — {fp.status.get(lang).lower()}", n))
+        pages = -(-(len(self.toc_entries) + 2) // TOC_LINES_PER_PAGE)
+        for _ in range(pages):
+            out += [PageBreak(), self._toc_page()]
+        return out
+
+    def draw_toc(self, canvas: rl_canvas.Canvas, page: int) -> None:
+        if page not in self.toc_pages:
+            return
+        part = self.toc_pages.index(page)
+        lang = self.info.lang
+        width, height = A4
+        y = height - 32 * mm
+        if part == 0:
+            canvas.setFont(self.bold, 13)
+            canvas.drawString(15 * mm, y, L("Contents", "Sommaire").get(lang))
+            y -= 2 * TOC_LINE
+        first = 0 if part == 0 else part * TOC_LINES_PER_PAGE - 2
+        last = (part + 1) * TOC_LINES_PER_PAGE - 2
+        for line, (level, text, index) in enumerate(self.toc_entries[first:last], start=first):
+            canvas.setFont(self.bold if level == 0 else self.regular, 9.5 if level == 0 else 9)
+            canvas.drawString((15 + 6 * level) * mm, y, text[:95])
+            number = self.form_pages.get(index)
+            if number is not None:
+                canvas.drawRightString(width - 15 * mm, y, str(number))
+                canvas.linkRect("", f"form{index}", (15 * mm, y - 1.5 * mm, width - 15 * mm, y + 3.5 * mm),
+                                name=f"tocLink{line}")
+            y -= TOC_LINE
+
     # ----- filled forms -------------------------------------------------------------------------------------------
-    def forms(self, prints: Sequence[FormPrint]) -> bytes:
-        story: list[Any] = []
+    def forms(self, prints: Sequence[FormPrint], cover: Cover | None = None) -> bytes:
+        """Filled forms; with ``cover``, a cover page and a table of contents with page numbers come first."""
+        story: list[Any] = self._cover(cover, prints) if cover is not None else []
         lang = self.info.lang
         for n, fp in enumerate(prints):
             if self.cancelled():
                 raise Cancelled
             self.progress(n, len(prints))
-            if n:
+            if n or cover is not None:
                 story.append(PageBreak())
             form_name = f"{fp.form.label.get(lang)} (v{fp.form.version})"
-            story.append(self._marker(fp.subject, fp.visit.get(lang), form_name))
+            story.append(self._marker(fp.subject, fp.visit.get(lang), form_name, n if cover is not None else None))
+            if cover is not None:
+                story.append(_Anchor(f"form{n}"))
             story += self._form(fp)
         self.progress(len(prints), len(prints))
         return self._build(story)
@@ -218,13 +308,21 @@ class CrfDocument:
             text = cell.missing.label(lang)
             flags.append(L("reason: ", "motif : ").get(lang) + (cell.missing_reason or ""))
         else:
-            text = V.display(item, cell.value, lang, fp.state.codelist(item.id), with_codes=True)
+            text = V.display(item, cell.value, lang, fp.state.codelist(item.id))  # labels; codes: annotated CRF
+        named = fp.value_labels.get(item.id, {}).get(text)
+        if named is not None:  # a code the program wrote ("END"): its name
+            text = named.get(lang)
         unit = cell.unit or item.unit
         if text and unit and item.type in (ItemType.INTEGER, ItemType.DECIMAL):
             text = f"{text} {unit}"
         for issue in cell.issues:
             if issue.severity is Severity.SOFT and issue.confirmed:
                 flags.append(L("confirmed: ", "confirmé : ").get(lang) + issue.message.get(lang))
+        sdv = fp.verified.get(key)
+        if sdv is not None:
+            flags.append(L("SDV ✓ source-verified", "SDV ✓ vérifié sur source").get(lang) if sdv else
+                         L("SDV void: changed after verification", "SDV annulée : modifié après vérification")
+                         .get(lang))
         if fp.queries.get(key):
             flags.append(L(f"{fp.queries[key]} open query(ies)", f"{fp.queries[key]} query(ies) ouverte(s)").get(lang))
         return text, flags
@@ -232,9 +330,9 @@ class CrfDocument:
     def _form(self, fp: FormPrint) -> list[Any]:
         lang, st = self.info.lang, self.styles
         out: list[Any] = [Paragraph(fp.form.label.get(lang), st["title"]),
-                          Paragraph(L(f"Subject {fp.subject} · {fp.visit.en} · form {fp.form.id} version "
-                                      f"{fp.form.version} · state: {fp.status.en.lower()}",
-                                      f"Patient {fp.subject} · {fp.visit.fr} · formulaire {fp.form.id} version "
+                          Paragraph(L(f"Subject {fp.subject} · {fp.visit.en} · form version {fp.form.version}"
+                                      f" · state: {fp.status.en.lower()}",
+                                      f"Patient {fp.subject} · {fp.visit.fr} · version du formulaire "
                                       f"{fp.form.version} · état : {fp.status.fr.lower()}").get(lang), st["body"])]
         for sig in fp.signatures:
             out.append(Paragraph("<b>" + L("Electronic signature: ", "Signature électronique : ").get(lang)
@@ -254,7 +352,7 @@ class CrfDocument:
                     if not fp.state.visible(key):
                         continue
                     text, flags = self._value(fp, item, key)
-                    data.append([Cell(item.label.get(lang), cs["cell"], note=item.id, note_style=cs["id"]),
+                    data.append([Cell(item.label.get(lang), cs["cell"]),  # no item code for clinical readers
                                  Cell(text or "—", cs["cell"]),
                                  Cell("\n".join(flags), cs["small"])])
                 table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True, splitInRow=1)
@@ -313,6 +411,17 @@ class CrfDocument:
         return self._build(story)
 
 
+class _Anchor(Spacer):
+    """A named destination (the table of contents links to it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(0, 0)
+        self.name = name
+
+    def draw(self) -> None:
+        self.canv.bookmarkPage(self.name)
+
+
 _TABLE = TableStyle([
     ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c9d1d9")),
     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f6")),
@@ -360,4 +469,4 @@ def _annotations(form: FormDef, study: StudyDef, item: Item, lang: Lang) -> str:
     return " · ".join(parts)
 
 
-__all__ = ["Cancelled", "CrfDocument", "FormPrint", "KeepTogether", "PageInfo"]
+__all__ = ["Cancelled", "Cover", "CrfDocument", "FormPrint", "KeepTogether", "PageInfo"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.rounding import format_decimal
 
 
@@ -135,3 +135,59 @@ def score_label(name: str) -> L:
         if scale is not None:
             return L(f"SF-36 {scale[0].en}", f"SF-36 {scale[0].fr}")
     return SCORE_LABELS.get(name, L(name.replace("_", " "), name.replace("_", " ")))
+
+
+# The rules are written once, in English, with the score (they name published methods and their versions); shown to
+# a user they are put in words in the user's language: internal codes become words, English phrases French ones.
+_RULE_WORDS: tuple[tuple[str, str, str], ...] = (
+    # (in the rule, English shown, French shown); longest first where one contains another
+    ("all_systems_C_or_better", "every system C or better", "tous les systèmes C ou mieux"),
+    ("no_A_and_at_most_one_B", "no A and at most one B", "aucun A et au plus un B"),
+    ("classic_9_3_1", "BILAG A=9 B=3 C=1", "BILAG A=9 B=3 C=1"),
+    ("per SAP (draft rule, to be confirmed)", "per the SAP (provisional rule, to be confirmed)",
+     "selon le PAS (règle provisoire, à confirmer)"),
+    ("registry text; limits configurable, to be confirmed against the protocol",
+     "registry text; limits to be confirmed against the protocol",
+     "texte du registre ; limites à confirmer avec le protocole"),
+    ("MSC-SLE eligibility", "MSC-SLE eligibility", "Éligibilité MSC-SLE"),
+    ("grade >= 3 with onset D0-D10 and related to the cells", "grade >= 3 with onset D0-D10 and related to the cells",
+     "grade >= 3 débutant entre J0 et J10 et lié aux cellules"),
+    ("grade >= 3 with onset D0-D10, any relationship", "grade >= 3 with onset D0-D10, any relationship",
+     "grade >= 3 débutant entre J0 et J10, quel que soit le lien"),
+    ("mean daily prednisone equivalent over the 28 days before the visit, IV pulses excluded",
+     "mean daily prednisone equivalent over the 28 days before the visit, IV pulses excluded",
+     "équivalent prednisone quotidien moyen sur les 28 jours avant la visite, bolus IV exclus"),
+    ("reduction >= 25 % of the M0 mean dose", "reduction >= 25 % of the M0 mean dose",
+     "réduction >= 25 % de la dose moyenne de M0"),
+    ("equivalent doses; betamethasone 0.75 mg = 5 mg prednisone",
+     "equivalent doses; betamethasone 0.75 mg = 5 mg prednisone",
+     "doses équivalentes ; bétaméthasone 0,75 mg = 5 mg de prednisone"),
+    ("RAND-36 equal weights", "RAND-36 equal weights", "RAND-36, poids égaux"),
+    ("mean of answered items", "mean of the items answered", "moyenne des items renseignés"),
+    ("EQ-5D-5L French value set (Andrade 2020), for information",
+     "EQ-5D-5L French value set (Andrade 2020), for information",
+     "EQ-5D-5L, jeu de valeurs français (Andrade 2020), à titre indicatif"),
+    ("EQ-5D-5L level sum", "EQ-5D-5L level sum", "EQ-5D-5L, somme des niveaux"),
+    ("EQ-5D-5L profile", "EQ-5D-5L profile", "EQ-5D-5L, profil"),
+    ("SLEDAI drop >= 4, no new BILAG A, <= 1 new BILAG B, PGA rise < 0.3",
+     "SLEDAI drop >= 4, no new BILAG A, <= 1 new BILAG B, PGA rise < 0.3",
+     "baisse du SLEDAI >= 4, aucun nouveau BILAG A, <= 1 nouveau BILAG B, hausse de la PGA < 0,3"),
+    ("24 descriptors", "24 descriptors", "24 descripteurs"),
+    ("8 systems", "8 systems", "8 systèmes"),
+    ("BILAG classic", "BILAG classic", "BILAG classique"),
+    ("sustained", "sustained", "maintenue"),
+    ("factors v", "factors v", "facteurs v"),
+    ("up to ", "up to ", "jusqu'à "),
+    (" items)", " items)", " items)"),
+    ("x 0.85 if female", "x 0.85 if female", "x 0,85 chez la femme"),
+)
+
+
+def rule_text(rule: str, lang: Lang | None = None) -> str:
+    """A score's rule as shown to a user: no internal code, in the user's language (French: decimal commas in the
+    phrases it knows)."""
+    french = (lang or current_lang()) is Lang.FR
+    for source, en, fr in _RULE_WORDS:
+        if source in rule:
+            rule = rule.replace(source, fr if french else en)
+    return rule

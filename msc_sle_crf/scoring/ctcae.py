@@ -53,6 +53,25 @@ FRENCH_WORDS: dict[str, tuple[str, ...]] = {
     "orage cytokinique": ("Cytokine release syndrome",), "point de ponction": ("Injection site reaction",),
 }
 
+# The same French words as written (accents), shown beside the official English term (not a translation).
+_FRENCH_SPELLING = {"fievre": "fièvre", "reaction a la perfusion": "réaction à la perfusion",
+                    "reaction perfusion": "", "cephalee": "céphalée", "cephalees": "", "mal de tete": "mal de tête",
+                    "nausee": "nausée", "nausees": "", "vomissements": "", "diarrhee": "diarrhée",
+                    "dyspnee": "dyspnée", "desaturation": "désaturation", "eruption": "éruption",
+                    "asthenie": "asthénie", "anemie": "anémie", "neutropenie": "neutropénie",
+                    "thrombopenie": "thrombopénie", "frisson": ""}
+
+
+def french_words(term: str) -> str:
+    """The French words that find ``term`` in the search, written out ("fièvre, hyperthermie"); "" when none."""
+    words = []
+    for folded, terms in FRENCH_WORDS.items():
+        if term in terms:
+            shown = _FRENCH_SPELLING.get(folded, folded)
+            if shown and shown not in words:
+                words.append(shown)
+    return ", ".join(words)
+
 
 def fold(text: str) -> str:
     """Lower case without accents, for search."""

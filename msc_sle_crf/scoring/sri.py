@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from msc_sle_crf.i18n import L
+from msc_sle_crf.i18n import L, Lang
+from msc_sle_crf.rounding import format_decimal
 from msc_sle_crf.scoring.bilag import CLASSIC, Profile, bilag_total
 from msc_sle_crf.scoring.common import Part, ScoreResult, not_computable
 from msc_sle_crf.scoring.rules import SriRules, published_rules
@@ -74,8 +75,11 @@ def sri4(baseline: VisitScores, follow_up: VisitScores, profile: Profile = CLASS
     else:
         rise_tenths = int(check_pga(follow_up.pga) * 10) - int(check_pga(baseline.pga) * 10)
         c4 = rise_tenths < rules.pga_worsening_tenths
-        parts.append(Part("pga", L(f"PGA {baseline.pga} -> {follow_up.pga} (rise {Decimal(rise_tenths) / 10})",
-                                   f"PGA {baseline.pga} -> {follow_up.pga} (hausse {Decimal(rise_tenths) / 10})"), c4))
+        rise = Decimal(rise_tenths) / 10
+        before_fr, after_fr, rise_fr = (format_decimal(Decimal(v), None, Lang.FR)
+                                        for v in (baseline.pga, follow_up.pga, rise))
+        parts.append(Part("pga", L(f"PGA {baseline.pga} -> {follow_up.pga} (rise {rise})",
+                                   f"PGA {before_fr} -> {after_fr} (hausse {rise_fr})"), c4))
     components = [c1, c2, c3, c4]
     if rules.rescue_medication_is_failure:
         if follow_up.rescue_medication is None:

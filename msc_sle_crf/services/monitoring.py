@@ -25,7 +25,15 @@ from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.entry import DataEntry, FormRef
 from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.tables import DataQuery, FormInstance, ItemValue, ItemVerification, QueryMessage, Subject
+from msc_sle_crf.store.tables import (
+    DataQuery,
+    FormInstance,
+    FormRow,
+    ItemValue,
+    ItemVerification,
+    QueryMessage,
+    Subject,
+)
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 
@@ -54,6 +62,46 @@ def value_hash(row: ItemValue | None) -> str:
         return NO_VALUE_HASH
     return hash_of_value(row.value, row.unit, row.missing_code, row.missing_reason)
 
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One query still to be dealt with, anywhere in the trial (the monitor's worklist)."""
+
+    id: int
+    subject: str
+    event: str
+    form: str
+    key: CellKey
+    status: str  # open (the site must answer) or answered (the monitor must close or re-open)
+    automatic: bool
+    opened: dt.datetime
+    last_step: dt.datetime
+    last_text: str
+
+    @property
+    def site_must_act(self) -> bool:
+        return self.status == OPEN
+
+
+@dataclass(frozen=True)
+class FormMarks:
+    """Per form: queries still to be dealt with and source-data verification (items with a value, verified ones)."""
+
+    open_queries: int = 0
+    answered_queries: int = 0
+    items: int = 0
+    verified: int = 0
+
+
+@dataclass(frozen=True)
+class SdvProgress:
+    """Items with a value and items whose verification still holds, per subject and visit."""
+
+    subject: str
+    event: str
+    items: int
+    verified: int
 
 
 @dataclass(frozen=True)
@@ -125,7 +173,7 @@ class Monitoring:
         with self.ctx.write() as tx:
             query, ref = self._query(tx.session, query_id)
             query.status = ANSWERED
-            self._add_message(tx, query, "answer", text.strip() + (f" [value: {corrected_value}]"
+            self._add_message(tx, query, "answer", text.strip() + (f" [→ {corrected_value}]"
                                                                    if corrected_value is not None else ""), ref)
         return corrected | tx.changes if corrected is not None else tx.changes
 
@@ -172,6 +220,108 @@ class Monitoring:
                 FormInstance, FormInstance.subject_id == Subject.id).join(
                 DataQuery, DataQuery.instance_id == FormInstance.id).where(DataQuery.status != CLOSED)).all()
             return Counter(number for (number,) in rows)
+
+    def worklist(self) -> list[WorkItem]:
+        """Every query not closed, across subjects, oldest first."""
+        self.ctx.require(Perm.VIEW_DATA)
+        with self.ctx.read() as session:
+            rows = session.execute(
+                select(DataQuery, Subject.subject_number, FormInstance.event_id, FormInstance.form_id)
+                .join(FormInstance, DataQuery.instance_id == FormInstance.id)
+                .join(Subject, FormInstance.subject_id == Subject.id)
+                .where(DataQuery.status != CLOSED).order_by(DataQuery.opened_utc, DataQuery.id)).all()
+            last: dict[int, QueryMessage] = {}
+            if rows:
+                for m in session.execute(select(QueryMessage).where(
+                        QueryMessage.query_id.in_([q.id for q, *_ in rows])).order_by(QueryMessage.id)).scalars():
+                    last[m.query_id] = m
+            out = []
+            for q, number, event, form in rows:
+                message = last.get(q.id)
+                opened = parse_iso_utc(q.opened_utc)
+                out.append(WorkItem(q.id, number, event, form, (q.group_id, q.row_no, q.item_id), q.status,
+                                    q.automatic, opened, parse_iso_utc(message.utc) if message else opened,
+                                    message.text if message else ""))
+            return out
+
+    def _sdv_counts(self, session: Session, subject_id: int | None) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(subject, visit, form) -> (items with a value, items whose verification still holds)."""
+        query = (select(ItemValue, Subject.subject_number, FormInstance.event_id, FormInstance.form_id)
+                 .join(FormInstance, ItemValue.instance_id == FormInstance.id)
+                 .join(Subject, FormInstance.subject_id == Subject.id)
+                 .where((ItemValue.value.is_not(None)) | (ItemValue.missing_code.is_not(None))))
+        marks = select(ItemVerification).order_by(ItemVerification.id)
+        if subject_id is not None:
+            query = query.where(FormInstance.subject_id == subject_id)
+            marks = marks.join(FormInstance, ItemVerification.instance_id == FormInstance.id).where(
+                FormInstance.subject_id == subject_id)
+        removed_q = select(FormRow.instance_id, FormRow.group_id, FormRow.row_no).where(FormRow.removed.is_(True))
+        if subject_id is not None:
+            removed_q = removed_q.join(FormInstance, FormRow.instance_id == FormInstance.id).where(
+                FormInstance.subject_id == subject_id)
+        removed = {tuple(r) for r in session.execute(removed_q).all()}
+        verified: dict[tuple[int, str, int, str], str] = {}
+        for v in session.execute(marks).scalars():  # the latest mark of each item counts
+            verified[(v.instance_id, v.group_id, v.row_no, v.item_id)] = v.value_hash
+        out: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for row, number, event, form in session.execute(query).all():
+            if (row.instance_id, row.group_id, row.row_no) in removed:
+                continue
+            mark = verified.get((row.instance_id, row.group_id, row.row_no, row.item_id))
+            items, done = out.get((number, event, form), (0, 0))
+            out[(number, event, form)] = (items + 1, done + (mark is not None and mark == value_hash(row)))
+        return out
+
+    def form_marks(self, subject: str) -> dict[tuple[str, str], FormMarks]:
+        """Per (visit, form) of one subject: queries to deal with, and SDV progress (the casebook tree)."""
+        self.ctx.require(Perm.VIEW_DATA, subject=subject)
+        with self.ctx.read() as session:
+            s = reads.subject(session, subject)
+            counts = self._sdv_counts(session, s.id)
+            queries = session.execute(select(FormInstance.event_id, FormInstance.form_id, DataQuery.status)
+                                      .join(DataQuery, DataQuery.instance_id == FormInstance.id)
+                                      .where(FormInstance.subject_id == s.id, DataQuery.status != CLOSED)).all()
+        open_q: Counter[tuple[str, str]] = Counter()
+        answered: Counter[tuple[str, str]] = Counter()
+        for event, form, status in queries:
+            (open_q if status == OPEN else answered)[(event, form)] += 1
+        keys = {(e, f) for (_, e, f) in counts} | set(open_q) | set(answered)
+        return {k: FormMarks(open_q[k], answered[k], *counts.get((subject, *k), (0, 0))) for k in keys}
+
+    def sdv_progress(self) -> list[SdvProgress]:
+        """Per subject and visit (visits with at least one value), in subject order."""
+        self.ctx.require(Perm.VIEW_DATA)
+        with self.ctx.read() as session:
+            counts = self._sdv_counts(session, None)
+        per_visit: dict[tuple[str, str], tuple[int, int]] = {}
+        for (number, event, _form), (items, done) in counts.items():
+            a, b = per_visit.get((number, event), (0, 0))
+            per_visit[(number, event)] = (a + items, b + done)
+        return [SdvProgress(n, e, a, b) for (n, e), (a, b) in sorted(per_visit.items())]
+
+    def verify_form(self, ref: FormRef) -> Changes:
+        """Source-data verification of every item of the form that has a value and no verification that still
+        holds: one transaction, one audit record per item (as ``verify_item``)."""
+        self.ctx.require(Perm.VERIFY_SOURCE_DATA, subject=ref.subject)
+        with self.ctx.write() as tx:
+            instance = self._instance(tx.session, ref)
+            held = {(v.group_id, v.row_no, v.item_id): v.value_hash for v in tx.session.execute(
+                select(ItemVerification).where(ItemVerification.instance_id == instance.id)
+                .order_by(ItemVerification.id)).scalars()}
+            now = self.ctx.now()
+            removed = reads.removed_rows(tx.session, [instance.id])
+            for row in reads.item_values(tx.session, instance.id):
+                key = (row.group_id, row.row_no, row.item_id)
+                digest = value_hash(row)
+                if ((row.value is None and row.missing_code is None) or held.get(key) == digest
+                        or (instance.id, key[0], key[1]) in removed):
+                    continue
+                tx.session.add(ItemVerification(instance_id=instance.id, group_id=key[0], row_no=key[1],
+                                                item_id=key[2], username=self.ctx.actor.username, utc=now,
+                                                value_hash=digest))
+                tx.audit(Action.SOURCE_VERIFIED, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
+                         repeat_key=f"{key[0]}:{key[1]}", new_value=row.value)
+        return tx.changes
 
     # ----- source-data verification per item ------------------------------------------------------------------
     def verify_item(self, ref: FormRef, key: CellKey) -> Changes:

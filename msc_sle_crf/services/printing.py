@@ -8,15 +8,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from msc_sle_crf.access import Perm
+from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import Msg, StoreError, ValidationError
 from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
-from msc_sle_crf.formdef.definitions import StudyDef
+from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf.render import CrfDocument, FormPrint, PageInfo
+from msc_sle_crf.pdf.render import Cover, CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
+from msc_sle_crf.services import reads
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
@@ -25,8 +27,10 @@ from msc_sle_crf.services.integrity import Integrity
 from msc_sle_crf.services.lifecycle import Lifecycle
 from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.settings import Settings
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.trail_words import action_label, detail_text
 
 Progress = Callable[[int, int], None]
 
@@ -100,12 +104,13 @@ class Printing:
                 for e in session.execute(select(AuditEvent).where(
                         AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
                         AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
-                    audit.append((format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({e.role})",
-                                  f"{e.action} {e.item or ''}".strip(), e.old_value or "", e.new_value or "",
-                                  e.reason or e.detail or ""))
+                    audit.append(_audit_row(e, snap.form, lang))
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
                          snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
-                         audit)
+                         audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
+
+    def _value_labels(self, ref: FormRef) -> dict[str, dict[str, L]]:
+        return reads.coded_value_names(self.study, ref.form)
 
     def _sign(self, pdf: bytes, what: str) -> bytes:
         """Signed with the printing user's personal key and certificate (issued by the site CA); the signature's
@@ -151,8 +156,29 @@ class Printing:
             prints.append(self._form_print(ref, with_audit=with_audit))
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
-        pdf = CrfDocument(self.page_info(current_lang()), half, cancelled).forms(prints)
+        info = self.page_info(current_lang())
+        pdf = CrfDocument(info, half, cancelled).forms(prints, self._cover(info, subject, event, len(prints)))
         return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
+
+    def _cover(self, info: PageInfo, subject: str, event: str | None, forms: int) -> Cover:
+        """What the casebook's first page says: whose it is, who made it and when, how to check its signature."""
+        lang, actor = info.lang, self.ctx.actor
+        signer = ca.fingerprint(self.personal_certificate())
+        meta = self.study.meta
+        details: list[tuple[L, str]] = [(L("Study", "Étude"), f"{meta.name} — {meta.title.get(lang)}"),
+                                        (L("Protocol", "Protocole"), meta.protocol),
+                                        (L("Site", "Site"), info.site), (L("Subject", "Patient"), subject)]
+        if event is not None:
+            details.append((L("Visit", "Visite"), self.study.event(event).label.get(lang)))
+        details += [(L("Forms", "Formulaires"), str(forms)), (L("Generated", "Généré le"), info.generated),
+                    (L("Signed electronically by", "Signé électroniquement par"),
+                     f"{actor.full_name} ({actor.role.label(lang)})"),
+                    (L("Signer's certificate (SHA-256)", "Certificat du signataire (SHA-256)"), signer),
+                    (L("Site certificate authority (SHA-256)", "Autorité de certification du site (SHA-256)"),
+                     info.ca_fingerprint),
+                    (L("Audit trail at printing", "Piste d'audit à l'impression"), info.trail)]
+        title = L("Casebook", "Cahier d'observation") if event is None else L("Visit casebook", "Cahier de visite")
+        return Cover(title, subject, tuple(details))
 
     def sign_document(self, pdf: bytes, what: str) -> bytes:
         """Sign a PDF made elsewhere (the outcome and safety reports) with the site certificate, like the CRFs."""
@@ -177,6 +203,35 @@ class Printing:
         except OSError as exc:
             raise StoreError(Msg.PDF_WRITE_FAILED, path=str(target), reason=exc.strerror or str(exc)) from None
         return self.integrity.record_export(Action.PRINT, target, what)
+
+
+def _shown_value(form: FormDef, item_id: str | None, action: str, text: str | None, lang: Lang) -> str:
+    """An old or new value of the trail as the reader writes it: a state by its name, a coded value by its label,
+    dates dd/mm/yyyy, decimal commas in French; anything else as stored."""
+    if not text:
+        return ""
+    if action in ("status_change", "create") and text in tuple(FormStatus):
+        return FormStatus(text).label(lang)
+    if item_id and form.has_item(item_id):
+        item = form.item(item_id)
+        try:
+            return V.display(item, V.from_storage(item, text), lang, form.codelist_for(item)) or text
+        except (ValueError, TypeError, ArithmeticError):
+            return text
+    return text
+
+
+def _audit_row(e: AuditEvent, form: FormDef, lang: Lang) -> tuple[str, str, str, str, str, str]:
+    """One line of a form's audit trail in words: when (dd/mm/yyyy), who (name and role), what (the action and the
+    item's name), old and new values as shown on screen, why (in the reader's language when the program wrote it)."""
+    role = Role(e.role).label(lang) if e.role in tuple(Role) else (e.role or "")
+    what = action_label(e.action, lang)
+    if e.item and form.has_item(e.item):
+        what += f" — {form.item(e.item).label.get(lang)}"
+    why = detail_text(e.reason, lang) if e.reason else detail_text(e.detail or "", lang)
+    return (format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({role})" if role else e.username or "", what,
+            _shown_value(form, e.item, e.action, e.old_value, lang),
+            _shown_value(form, e.item, e.action, e.new_value, lang), why)
 
 
 def import_pkcs12(ctx: ServiceContext, data: bytes, password: bytes | None) -> str:

@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.formdef.definitions import FormDef
+from msc_sle_crf.formdef.definitions import FormDef, StudyDef
+from msc_sle_crf.i18n import L
 from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, FormRow, ItemValue, Subject
 
 CellKey = tuple[str, int, str]
@@ -105,3 +106,13 @@ def item_value(session: Session, instance_id: int, key: CellKey) -> ItemValue | 
 
 def item_values(session: Session, instance_id: int) -> list[ItemValue]:
     return list(session.execute(select(ItemValue).where(ItemValue.instance_id == instance_id)).scalars())
+
+
+def coded_value_names(study: StudyDef, form_id: str) -> dict[str, dict[str, L]]:
+    """Codes the program itself writes into a form's text fields, by their names (shown instead of, or beside, the
+    code): the vital signs' planned time points ("END": "End of the infusion")."""
+    bindings = study.meta.bindings
+    if bindings is None or form_id != bindings.infusion_day.vital_signs.form:
+        return {}
+    return {bindings.infusion_day.vital_signs.timepoint: {p.id: L(p.label_en, p.label_fr)
+                                                          for p in study.meta.infusion.vital_signs}}

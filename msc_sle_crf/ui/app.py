@@ -177,9 +177,9 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     app.setApplicationName("MSC-SLE eCRF")
     app.setStyle("Fusion")
     app.setStyleSheet(STYLE)
-    from msc_sle_crf.ui import qt_i18n
+    from msc_sle_crf.ui import translation
 
-    qt_i18n.apply()  # Qt's own buttons (Yes/No, Cancel, Open) in French too
+    translation.install()  # Qt's own buttons, file dialog and number formats in the user's language
     creating = db is None and not default_demo_db().exists()
     db = Path(db) if db is not None else default_demo_db()
     login = LoginWindow(None, db_path=db, training=creating or training_flag(db))

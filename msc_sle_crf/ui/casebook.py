@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.bindings import StudyBindings
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.schedule import VisitState
-from msc_sle_crf.scoring.common import ScoreResult, score_label
+from msc_sle_crf.scoring.common import ScoreResult, rule_text, score_label
 from msc_sle_crf.scoring.subject import SubjectScores
 from msc_sle_crf.scoring.toxicity import View
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.monitoring import FormMarks
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
@@ -40,6 +41,18 @@ from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+
+
+def marks_text(marks: FormMarks) -> str:
+    """A form's (or visit's) monitoring marks in a few characters: queries to deal with, SDV progress."""
+    parts = []
+    pending = marks.open_queries + marks.answered_queries
+    if pending:
+        parts.append(f"{pending} query" if pending == 1 else f"{pending} queries")  # the word in both languages
+    if marks.items:
+        parts.append(f"SDV {marks.verified}/{marks.items}" + (" ✓" if marks.verified == marks.items else ""))
+    return " · ".join(parts)
+
 
 STATE_COLORS = {VisitState.DONE: "#2e7d32", VisitState.DONE_OUT_OF_WINDOW: "#b26a00", VisitState.OVERDUE: "#b00020",
                 VisitState.DUE: "#1f5fa8", VisitState.IN_PROGRESS: "#1f5fa8", VisitState.UPCOMING: "#5f6b76",
@@ -150,7 +163,7 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
     rules = sorted({r.rule for v in scores.per_visit.values() for r in v.values() if not r.name.startswith("sf36")}
                    | {r.rule for r in scores.overall.values()})
     parts.append(f"<h4>{tr('Rules used', 'Règles utilisées')}</h4><p style='color:#5f6b76; font-size:9pt'>"
-                 + "<br>".join(html.escape(r) for r in rules) + "</p>")
+                 + "<br>".join(html.escape(rule_text(r)) for r in rules) + "</p>")
     return "".join(parts)
 
 
@@ -188,11 +201,18 @@ class CasebookDialog(QDialog):
         self.lock_button = named(QPushButton(), "lockSubject")
         self.lock_button.clicked.connect(self.toggle_subject_lock)
         self.print_button = named(QPushButton(), "printCasebook")
-        self.print_button.clicked.connect(self.print_casebook)
+        self.print_button.clicked.connect(lambda _checked=False: self.print_casebook())
+        self.print_visit_button = named(QPushButton(), "printVisit")
+        self.print_visit_button.clicked.connect(lambda _checked=False: self.print_visit())
+        self.print_visit_button.setEnabled(False)
         self.bedside_button = named(QPushButton(), "primary")
         self.bedside_button.clicked.connect(self.open_bedside)
+        self.verify_all_button = named(QPushButton(), "verifyAll")
+        self.verify_all_button.clicked.connect(lambda _checked=False: self.verify_selected_form())
+        self.verify_all_button.setEnabled(False)
         actions.addStretch(1)
-        for button in (self.lock_button, self.print_button, self.bedside_button):
+        for button in (self.verify_all_button, self.lock_button, self.print_visit_button, self.print_button,
+                       self.bedside_button):
             actions.addWidget(button)
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
@@ -200,19 +220,21 @@ class CasebookDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tree = named(QTreeWidget(), "casebook")
         self.tree.setColumnCount(4)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (2, 3):
+        # the names take what is left (elided, whole in their tooltip): dates, states and marks are never cut
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
             self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setMinimumSectionSize(60)
         self.tree.setMinimumWidth(560)
         self.tree.setStyleSheet("QTreeWidget { font-size: 11pt; } QTreeWidget::item { min-height: 30px; }")
         self.tree.itemActivated.connect(self._open)
+        self.tree.currentItemChanged.connect(self._selection_changed)
         splitter.addWidget(self.tree)
         self.scores = named(QTextBrowser(), "scores")
         self.scores.setStyleSheet("QTextBrowser { font-size: 10.5pt; background: white; }")
         splitter.addWidget(self.scores)
-        splitter.setSizes([700, 500])
+        splitter.setSizes([760, 480])
         layout.addWidget(splitter, 1)
         self.retranslate()
 
@@ -244,7 +266,29 @@ class CasebookDialog(QDialog):
         path = target or ask_path(self, f"casebook-{self.subject}.pdf")
         if path is None:
             return None
-        self.print_job = print_casebook(self, self.ws, self.subject, path)
+        self.print_job = print_casebook(self, self.ws, self.subject, path, offer_open=target is None)
+        return self.print_job
+
+    def selected_visit(self) -> str | None:
+        """The visit of the selected line (a visit, or one of its forms)."""
+        current = self.tree.currentItem()
+        if current is None:
+            return None
+        top = current.parent() or current
+        event = top.data(0, Qt.ItemDataRole.UserRole + 1)
+        return event if isinstance(event, str) else None
+
+    def print_visit(self, target: Any = None) -> Any:
+        """The selected visit's forms as one signed PDF (cover, contents, each form with its audit trail)."""
+        from msc_sle_crf.ui.printing import ask_path, print_casebook
+
+        event = self.selected_visit()
+        if event is None:
+            return None
+        path = target or ask_path(self, f"casebook-{self.subject}-{event}.pdf")
+        if path is None:
+            return None
+        self.print_job = print_casebook(self, self.ws, self.subject, path, event=event, offer_open=target is None)
         return self.print_job
 
     def open_bedside(self) -> None:
@@ -274,14 +318,19 @@ class CasebookDialog(QDialog):
         self.session.show_user(self.ws.actor.full_name, self.ws.actor.role)
         self.bedside_button.setText(tr("Infusion day (bedside)…", "Jour de perfusion (chevet)…"))
         self.print_button.setText(tr("Print the casebook (signed PDF)…", "Imprimer le cahier (PDF signé)…"))
+        self.print_visit_button.setText(tr("Print this visit…", "Imprimer cette visite…"))
         from msc_sle_crf.access import Perm
 
         self.bedside_button.setVisible(self.ws.can(Perm.ENTER_NURSING_DATA))
+        self.verify_all_button.setText(tr("Verify all items of this form…", "Vérifier toutes les données du "
+                                          "formulaire…"))
+        self.verify_all_button.setVisible(self.ws.can(Perm.VERIFY_SOURCE_DATA))
         self.print_button.setVisible(self.ws.can(Perm.PRINT))
+        self.print_visit_button.setVisible(self.ws.can(Perm.PRINT))
         self.hint.setText(tr("Double-click or press Enter on a form to open it.",
                              "Double-cliquez ou appuyez sur Entrée sur un formulaire pour l'ouvrir."))
         self.tree.setHeaderLabels([tr("Visit / form", "Visite / formulaire"), tr("Target (window)", "Cible (fenêtre)"),
-                                   tr("State", "État"), tr("Version", "Version")])
+                                   tr("State", "État"), tr("Queries · SDV", "Queries · SDV")])
         self.refresh()
 
     def refresh(self) -> None:
@@ -302,8 +351,12 @@ class CasebookDialog(QDialog):
                                    if open_queries else ""))
         tops = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         expanded = {top.text(0): top.isExpanded() for top in tops if top is not None}
+        current = self.tree.currentItem()
+        selected = (current.data(0, Qt.ItemDataRole.UserRole) or current.data(0, Qt.ItemDataRole.UserRole + 1)
+                    if current is not None else None)
         self.tree.clear()
         plans = {p.event: p for p in overview.plans}
+        marks = self.ws.monitoring.form_marks(self.subject)
         for event in self.study.meta.events:
             p = plans.get(event.id)
             target = ""
@@ -312,22 +365,89 @@ class CasebookDialog(QDialog):
                 if p.target is not None and p.window is not None:
                     target = f"{p.target:%d/%m/%Y} ({p.window[0]:%d/%m} – {p.window[1]:%d/%m})"
                 state = p.state.label().get()
-            top = QTreeWidgetItem([event.label.get(), target, state, ""])
+            visit_marks = [m for (e, _f), m in marks.items() if e == event.id]
+            top = QTreeWidgetItem([event.label.get(), target, state, marks_text(FormMarks(
+                sum(m.open_queries for m in visit_marks), sum(m.answered_queries for m in visit_marks),
+                sum(m.items for m in visit_marks), sum(m.verified for m in visit_marks)))])
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
+            top.setData(0, Qt.ItemDataRole.UserRole + 1, event.id)
             if p is not None:
                 top.setForeground(2, QBrush(QColor(STATE_COLORS[p.state])))
             self.tree.addTopLevelItem(top)
             for form_id in event.forms:
                 form = self.study.forms[form_id]
                 status = overview.statuses.get((event.id, form_id), "not_started")
-                child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), form.version])
+                form_marks = marks.get((event.id, form_id), FormMarks())
+                child = QTreeWidgetItem([form.label.get(), "", FormStatus.of(status).label(), marks_text(form_marks)])
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
+                child.setToolTip(0, form.label.get())
                 child.setForeground(2, QBrush(QColor(status_colour(status))))
+                if form_marks.open_queries or form_marks.answered_queries:
+                    child.setForeground(3, QBrush(QColor("#b26a00")))
+                elif form_marks.items and form_marks.verified == form_marks.items:
+                    child.setForeground(3, QBrush(QColor("#00796b")))
                 top.addChild(child)
             top.setExpanded(expanded.get(top.text(0), p is None or p.state is not VisitState.UPCOMING))
+            for item in (top, *(top.child(i) for i in range(top.childCount()))):  # the same line stays selected
+                if item is not None and selected is not None and selected in (item.data(0, Qt.ItemDataRole.UserRole),
+                                                         item.data(0, Qt.ItemDataRole.UserRole + 1)):
+                    self.tree.setCurrentItem(item)
         self.scores.setHtml(scores_html(overview, self.study.bindings))
+
+    def _selection_changed(self, current: QTreeWidgetItem | None, _previous: object = None) -> None:
+        self.verify_all_button.setEnabled(bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole)))
+        self.print_visit_button.setEnabled(self.selected_visit() is not None)
+
+    def selected_form(self) -> FormRef | None:
+        current = self.tree.currentItem()
+        data = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None
+        return FormRef(self.subject, *data) if data else None
+
+    def verify_selected_form(self, *, ask: bool = True) -> Changes | None:
+        """Source-data verification of every item of the selected form with a value, after a question that names the
+        queries still open on it (asked inside this window: nothing else is blocked; "No" is the default)."""
+        ref = self.selected_form()
+        if ref is None:
+            return None
+        if not ask:
+            return self._verify_form(ref)
+        box = QMessageBox(QMessageBox.Icon.Question, self.verify_all_button.text().rstrip("…"),
+                          self.verify_question(ref), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(lambda _result: self._verify_form(ref)
+                             if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes) else None)
+        self.verify_box = box
+        box.open()
+        return None
+
+    def _verify_form(self, ref: FormRef) -> Changes | None:
+        monitoring = self.ws.monitoring
+        return self.ops.run(lambda: monitoring.verify_form(ref), parent=self,
+                            title=tr("Source-data verification", "Vérification des données source"))
+
+    def verify_question(self, ref: FormRef) -> str:
+        from msc_sle_crf.ui.worklist import item_place, query_state
+
+        form = self.study.forms[ref.form]
+        marks = self.ws.monitoring.form_marks(ref.subject).get((ref.event, ref.form), FormMarks())
+        to_verify = marks.items - marks.verified
+        where = f"« {form.label.get()} » — {self.study.event(ref.event).label.get()}"
+        text = tr(f"Verify against the source the {to_verify} item(s) not verified yet of {where}?",
+                  f"Vérifier par rapport à la source les {to_verify} donnée(s) pas encore vérifiée(s) de "
+                  f"{where}\u00a0?")
+        if current_lang() is Lang.EN:
+            where = where.replace("« ", "“").replace(" »", "”")
+            text = text.replace("« ", "“").replace(" »", "”")
+        pending = [q for q in self.ws.monitoring.queries(ref) if q.status != "closed"]
+        if pending:
+            text += "\n\n" + tr(f"{len(pending)} query(ies) still open on this form:",
+                                 f"{len(pending)} query(ies) encore ouverte(s) sur ce formulaire :")
+            for q in pending:
+                text += f"\n• {item_place(self.ws, ref, q.key)} — {query_state(q.status)}"
+        return text
 
     def _open(self, item: QTreeWidgetItem) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole)

@@ -38,7 +38,7 @@ from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.services.bedside import LiveInfusion
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.ui import admin_actions, backups, menus, qt_i18n
+from msc_sle_crf.ui import admin_actions, backups, menus
 from msc_sle_crf.ui.accounts import AccountsPanel
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
     logout_action: QAction
     outcomes_action: QAction
     export_action: QAction
+    worklist_action: QAction
     users_action: QAction
     verify_action: QAction
     verify_pdf_action: QAction
@@ -215,8 +216,7 @@ class MainWindow(QMainWindow):
 
     # ----- actions -------------------------------------------------------------------------------------------------
     def set_language(self, lang: Lang) -> None:
-        set_lang(lang)
-        qt_i18n.apply()  # Qt's own buttons too
+        set_lang(lang)  # Qt's own buttons follow (ui/translation.py listens)
         self.retranslate()
         for dialog in self.open_dialogs:
             retranslate = getattr(dialog, "retranslate", None)

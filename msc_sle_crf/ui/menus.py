@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.i18n import Lang
-from msc_sle_crf.ui import admin_actions, backups
+from msc_sle_crf.ui import admin_actions, backups, worklist
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.export_dialog import open_export
 
@@ -40,6 +40,7 @@ def build(w: MainWindow) -> None:
     w.export_action = QAction(w)  # issue 16: ui/export_dialog.py
     w.export_action.triggered.connect(lambda: w._track(open_export(w.ws, w.ops, w)))
     w.study_menu.addAction(w.export_action)
+    w.worklist_action = worklist.menu_action(w, w.study_menu)  # the monitor's worklist (issue 12)
     w.admin_menu = bar.addMenu("")
     w.users_action = QAction(w)
     w.users_action.triggered.connect(w.show_accounts)

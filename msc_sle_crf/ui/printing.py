@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
@@ -46,8 +47,11 @@ class PrintJob(QObject):
     finished = Signal(object)
 
     def __init__(self, parent: QWidget, ws: Workspace, *, what: str, target: Path,
-                 work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes]) -> None:
+                 work: Callable[[Printing, Callable[[int, int], None], Callable[[], bool]], bytes],
+                 offer_open: bool = False) -> None:
         super().__init__(parent)
+        self.offer_open = offer_open
+        self.offer: QMessageBox | None = None
         self.parent_widget = parent
         self.printing = ws.printing
         self.what, self.target = what, target
@@ -74,7 +78,22 @@ class PrintJob(QObject):
         except CrfError as exc:
             self._failed(exc)
             return
+        if self.offer_open:
+            self._offer_to_open()
         self.finished.emit(self.target)
+
+    def _offer_to_open(self) -> None:
+        """Saved: say where, and offer to open it (not blocking: the user may go on working)."""
+        box = QMessageBox(QMessageBox.Icon.Information, tr("PDF saved", "PDF enregistré"),
+                          tr(f"The signed PDF was saved as\n{self.target}", f"Le PDF signé est enregistré sous\n"
+                             f"{self.target}"), QMessageBox.StandardButton.NoButton, self.parent_widget)
+        open_button = box.addButton(tr("Open it", "L'ouvrir"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(tr("Close", "Fermer"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(open_button)
+        target = self.target
+        box.buttonClicked.connect(lambda button: open_file(target) if button is open_button else None)
+        self.offer = box
+        box.open()
 
     def _failed(self, exc: BaseException) -> None:
         self.dialog.reset()
@@ -86,20 +105,59 @@ class PrintJob(QObject):
         self.finished.emit(None)
 
 
+def open_file(path: Path) -> bool:
+    """The file in the desktop's viewer for its type (the PDF reader)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def documents_folder() -> Path:
+    """The user's documents folder (where a save starts), else the home folder; never the program's folder."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(found) if found else Path.home()
+    return folder if folder.is_dir() else Path.home()
+
+
+def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)") -> QFileDialog:
+    """Qt's save dialog, starting in the documents folder with ``suggested`` as the name, every label in the user's
+    language (Qt's French catalogue lacks some of this dialog's labels: they are set here)."""
+    dialog = QFileDialog(parent, title, str(documents_folder() / suggested), name_filter)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setDefaultSuffix(name_filter.rsplit("*.", 1)[-1].rstrip(")") if "*." in name_filter else "")
+    dialog.selectFile(suggested)
+    for label, en, fr in ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
+                          (QFileDialog.DialogLabel.FileName, "File name:", "Nom du fichier :"),
+                          (QFileDialog.DialogLabel.FileType, "Files of type:", "Type de fichier :"),
+                          (QFileDialog.DialogLabel.Accept, "Save", "Enregistrer"),
+                          (QFileDialog.DialogLabel.Reject, "Cancel", "Annuler")):
+        dialog.setLabelText(label, tr(en, fr))
+    return dialog
+
+
+def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)"
+                  ) -> Path | None:
+    """Where to save (the documents folder first, labels in the user's language); None when cancelled."""
+    dialog = save_dialog(parent, title, Path(suggested).name, name_filter)
+    if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return None
+    return Path(dialog.selectedFiles()[0])
+
+
 def ask_path(parent: QWidget, suggested: str) -> Path | None:
-    path, _ = QFileDialog.getSaveFileName(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested,
-                                          "PDF (*.pdf)")
-    return Path(path) if path else None
+    return ask_save_path(parent, tr("Save the signed PDF", "Enregistrer le PDF signé"), suggested)
 
 
 def print_form(parent: QWidget, ws: Workspace, ref: FormRef, target: Path, *,
-               with_audit: bool = True) -> PrintJob:
+               with_audit: bool = True, offer_open: bool = False) -> PrintJob:
     return PrintJob(parent, ws, what=f"CRF {ref.subject} {ref.event} {ref.form}", target=target,
-                    work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit))
+                    work=lambda printing, _p, _c: printing.form_pdf(ref, with_audit=with_audit),
+                    offer_open=offer_open)
 
 
 def print_casebook(parent: QWidget, ws: Workspace, subject: str, target: Path, *,
-                   with_audit: bool = True) -> PrintJob:
-    return PrintJob(parent, ws, what=f"casebook {subject}", target=target,
+                   with_audit: bool = True, event: str | None = None, offer_open: bool = False) -> PrintJob:
+    """The subject's casebook, or one visit of it (``event``)."""
+    return PrintJob(parent, ws, what=f"casebook {subject}" + (f" {event}" if event else ""), target=target,
                     work=lambda printing, progress, cancelled: printing.casebook_pdf(
-                        subject, with_audit=with_audit, progress=progress, cancelled=cancelled))
+                        subject, event=event, with_audit=with_audit, progress=progress, cancelled=cancelled),
+                    offer_open=offer_open)

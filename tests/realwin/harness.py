@@ -60,6 +60,9 @@ class Harness:
         self.app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
         self.app.setStyle("Fusion")
         self.app.setStyleSheet(STYLE)
+        from msc_sle_crf.ui import translation
+
+        translation.install()  # Qt's own buttons and dialogs in the language, as run_gui does
         self.shell = App(site, study=study, idle_ms=10**9)
         self.shell.start()
         self.process(0.3)

@@ -36,6 +36,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.worklist import query_state, query_step
 
 REASONS = [
     ("Transcription error", "Erreur de transcription"),
@@ -214,11 +215,12 @@ class QueryDialog(QDialog):
         offset = self.ws.ctx.clock.local_offset_minutes()
         for q in self.queries:
             auto = tr(" (automatic)", " (automatique)") if q.automatic else ""
-            parts.append(f"<h4>#{q.id} — {html.escape(q.status)}{auto}</h4>")
+            parts.append(f"<h4>#{q.id} — {html.escape(query_state(q.status))}{auto}</h4>")
             for m in q.messages:
                 when = format_stored(iso_utc(m.when), offset, seconds=False)
-                parts.append(f"<p><b>{when} {html.escape(m.username)} ({html.escape(m.role)}), "
-                             f"{html.escape(m.kind)}</b><br>{html.escape(m.text)}</p>")
+                role = Role(m.role).label(current_lang()) if m.role in tuple(Role) else m.role
+                parts.append(f"<p><b>{when} · {html.escape(query_step(m.kind))} · {html.escape(m.username)}</b> "
+                             f"({html.escape(role)})<br>{html.escape(m.text)}</p>")
         self.text.setHtml("".join(parts))
 
     def _show_error(self, exc: CrfError) -> None:

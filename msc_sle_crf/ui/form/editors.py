@@ -287,7 +287,8 @@ class CtcaePicker(QObject):
 
         self.model.clear()
         for term in ctcae.search(text, 25):
-            entry = QStandardItem(f"{term.term}   —   {term.soc}")
+            french = ctcae.french_words(term.term)
+            entry = QStandardItem(f"{term.term}" + (f" ({french})" if french else "") + f"   —   {term.soc}")
             entry.setData(term.term, Qt.ItemDataRole.UserRole)
             self.model.appendRow(entry)
         self.completer.complete()

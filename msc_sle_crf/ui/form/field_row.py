@@ -37,7 +37,7 @@ from msc_sle_crf.ui.form.editors import (
     RadioEditor,
     make_editor,
 )
-from msc_sle_crf.ui.form.style import BADGES, fits, named, pin, pin_badge, set_colour, set_state, unpin
+from msc_sle_crf.ui.form.style import BADGES, fits, full_contrast, named, pin, pin_badge, set_colour, set_state, unpin
 
 Placer = Callable[[QWidget], None]
 
@@ -140,6 +140,9 @@ class FieldEditor(QWidget):
         self._visible: bool | None = None  # what show_visible last set
         self.missing: MissingCode | None = None  # the missing code shown (for the menu)
         self.query_count = 0
+        self._open_queries = 0
+        self._verified: bool | None = None
+        self.value_name = ""
         self._typing_here = False  # keystrokes since the field was entered (see show_state)
         self.editor.edited.connect(self._edited)
         self.editor.finished.connect(self._finished)
@@ -237,16 +240,29 @@ class FieldEditor(QWidget):
             self._message.setVisible(visible and bool(self._message.text()))
 
     def show_read_only(self) -> None:
+        """Not editable, and in full contrast: a monitor compares these values with the source (Qt's disabled
+        grey is hard to read)."""
         self.editor.setEnabled(False)
+        full_contrast(self.editor)
         if self.unit_combo is not None:
             self.unit_combo.setEnabled(False)
+            full_contrast(self.unit_combo)
         if self._confirm_button is not None:
             self._confirm_button.setVisible(False)
+
+    def show_value_name(self, name: str) -> None:
+        """The name of a code the program wrote into this field (a planned time point: "END" is "End of the
+        infusion"), beside it."""
+        if name == self.value_name:
+            return
+        self.value_name = name
+        self.show_marks(self.query_count, self._open_queries, self._verified)
 
     def show_marks(self, queries: int, open_queries: int, verified: bool | None) -> None:
         """Open queries, and source-data verification (None: not verified; False: changed since)."""
         self.query_count = queries
-        marks = []
+        self._open_queries, self._verified = open_queries, verified
+        marks = [f'<span style="color:#33414e">{html.escape(self.value_name)}</span>'] if self.value_name else []
         if open_queries:
             marks.append(f'<span style="color:#b26a00"><b>{tr("Query", "Query")} ({open_queries})</b></span>')
         if verified is not None:
@@ -341,7 +357,11 @@ class FieldEditor(QWidget):
                 lines = "<br>".join(f"<b>{tr('Grade', 'Grade')} {g}</b> : "
                                     f"{html.escape(found.grades[g]) if g in found.grades else '—'}"
                                     for g in range(1, 6))
-                self.grade_help.setText(f"<b>{html.escape(found.term)}</b> (CTCAE v5.0)<br>{lines}")
+                french = ctcae.french_words(found.term)
+                self.grade_help.setText(
+                    f"<b>{html.escape(found.term)}</b>" + (f" — <i>{html.escape(french)}</i>" if french else "")
+                    + " (CTCAE v5.0" + tr(", official English text)", ", texte officiel en anglais)")
+                    + f"<br>{lines}")
         if isinstance(self.editor, (RadioEditor, ComboEditor)):
             self.editor.enable_codes(lambda code: found is None or found.allows(int(code)))
 

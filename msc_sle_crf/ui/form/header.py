@@ -60,8 +60,8 @@ class FormHeader(QWidget):
         layout.addWidget(self.signature_lines)
         event = snapshot.event
         layout.addWidget(named(QLabel(tr(
-            f"Subject {ref.subject} · {event.label.en} · form {form.id} version {form.version}",
-            f"Patient {ref.subject} · {event.label.fr} · formulaire {form.id} version {form.version}"),
+            f"Subject {ref.subject} · {event.label.en} · {form.label.en}",
+            f"Patient {ref.subject} · {event.label.fr} · {form.label.fr}"),
             self), "subtitle"))
         notes = []
         if snapshot.status is FormStatus.LOCKED:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import current_lang
-from msc_sle_crf.scoring.common import ScoreResult
+from msc_sle_crf.scoring.common import ScoreResult, rule_text
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import tr
@@ -42,7 +42,7 @@ def score_results_html(results: list[ScoreResult]) -> str:
                      f'<td style="color:{color}; padding-right:12px"><b>{html.escape(r.text(lang))}</b></td>'
                      f'<td style="color:#33414e">{html.escape(_detail(r))}</td></tr>'
                      '<tr><td></td><td colspan="2" style="color:#5f6b76; font-size:9pt">'
-                     f'{html.escape(r.rule)}</td></tr>')
+                     f'{html.escape(rule_text(r.rule, lang))}</td></tr>')
     parts.append("</table>")
     return "".join(parts)
 

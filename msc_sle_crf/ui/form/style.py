@@ -46,6 +46,19 @@ TEXT_COLOURS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing"
                 "calc": "#5f6b76"}
 
 
+READ_ONLY_TEXT = "#1d2b3a"  # the form's own text colour: read-only values are as legible as entered ones
+
+
+def full_contrast(widget: QWidget) -> None:
+    """A disabled (read-only) editor drawn with the normal text colour instead of Qt's light grey; its children
+    (radio buttons, check boxes) inherit the palette."""
+    for target in (widget, *widget.findChildren(QWidget)):  # styled children keep a palette of their own
+        palette = target.palette()
+        for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+            palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(READ_ONLY_TEXT))
+        target.setPalette(palette)
+
+
 def set_colour(label: QWidget, state: str, *, bold: bool = False) -> None:
     """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish."""
     if label.property("state") == state and label.font().bold() == bold:
@@ -115,5 +128,5 @@ def pin_badge(badge: QLabel) -> None:
     badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
 
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "TEXT_COLOURS", "fits", "named", "pin", "pin_badge",
-           "set_colour", "set_state", "unpin"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "TEXT_COLOURS", "fits", "full_contrast",
+           "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]

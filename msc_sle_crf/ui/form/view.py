@@ -24,6 +24,7 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import MissingCode
 from msc_sle_crf.formdef.engine import CellKey, FormState
+from msc_sle_crf.services import reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef, FormSnapshot
 from msc_sle_crf.services.lifecycle import LifecycleAction
@@ -74,6 +75,7 @@ class FormView(FormWrites, QWidget):
         self.last_error = ""
         self.committed: dict[CellKey, tuple[str, str | None]] = {}
         self.queries_by_key: dict[CellKey, list[QueryInfo]] = {}
+        self.value_names = reads.coded_value_names(ws.study, ref.form)  # codes the program writes: their names
         self.verified: dict[CellKey, bool] = {}
         self.history_dialog: dialogs.HistoryDialog | None = None
         self.query_dialog: dialogs.QueryDialog | None = None
@@ -258,6 +260,10 @@ class FormView(FormWrites, QWidget):
         cell = self.state.cell(key)
         field.editor.set_text(cell.text if cell.text is not None else V.edit_text(field.item, cell.value))
         field.set_unit(cell.unit)
+        names = self.value_names.get(key[2])
+        if names is not None:
+            name = names.get(str(cell.value)) if cell.value is not None else None
+            field.show_value_name(name.get() if name is not None else "")
         if key not in self.snapshot.typed:
             self.committed[key] = (V.edit_text(field.item, cell.value), cell.unit)
         elif key not in self.committed or written_elsewhere:
@@ -415,5 +421,5 @@ class FormView(FormWrites, QWidget):
         path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
         if path is None:
             return None
-        self.print_job = print_form(self, self.ws, self.ref, path)
+        self.print_job = print_form(self, self.ws, self.ref, path, offer_open=target is None)
         return self.print_job

@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -274,28 +273,34 @@ class OutcomesWindow(QMainWindow):
     def _ask_and_print(self, report: Report | None, *, provisional: bool) -> None:
         if report is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, tr("Save the signed PDF", "Enregistrer le PDF signé"),
-                                              self._suggested(report, "pdf"), "PDF (*.pdf)")
-        if path:
-            self.print_pdf(report, Path(path), provisional=provisional)
+        from msc_sle_crf.ui.printing import ask_save_path
 
-    def print_pdf(self, report: Report, target: Path, *, provisional: bool = False) -> object:
+        path = ask_save_path(self, tr("Save the signed PDF", "Enregistrer le PDF signé"),
+                             self._suggested(report, "pdf"))
+        if path is not None:
+            self.print_pdf(report, path, provisional=provisional, offer_open=True)
+
+    def print_pdf(self, report: Report, target: Path, *, provisional: bool = False, offer_open: bool = False
+                  ) -> object:
         """Made and signed off the UI thread (with progress), written atomically, audited."""
         from msc_sle_crf.ui.printing import PrintJob
 
         lang = current_lang()
         job = PrintJob(self, self.ws, what=("PROVISIONAL " if provisional else "") + report.title.en, target=target,
-                       work=lambda _printing, _p, _c: self.outcomes.pdf(report, provisional=provisional, lang=lang))
+                       work=lambda _printing, _p, _c: self.outcomes.pdf(report, provisional=provisional, lang=lang),
+                       offer_open=offer_open)
         job.finished.connect(self._written)
         return job
 
     def _ask_and_save_csv(self, report: Report | None) -> None:
         if report is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, tr("Save as CSV", "Enregistrer en CSV"),
-                                              self._suggested(report, "csv"), "CSV (*.csv)")
-        if path:
-            self.save_csv(report, Path(path))
+        from msc_sle_crf.ui.printing import ask_save_path
+
+        path = ask_save_path(self, tr("Save as CSV", "Enregistrer en CSV"), self._suggested(report, "csv"),
+                             "CSV (*.csv)")
+        if path is not None:
+            self.save_csv(report, path)
 
     def save_csv(self, report: Report, target: Path) -> bool:
         def write() -> object:
