@@ -109,3 +109,43 @@ def test_licensed_wording_replaces_the_neutral_labels(tmp_path: Path, monkeypatc
     assert snap.form.content_hash() != neutral.content_hash()  # display only:
     assert snap.state.value(("dims", 0, "EQMO")) is not None  # the stored values still read the same
     assert licensed.apply(STUDY.forms["labs"], tmp_path) is STUDY.forms["labs"]  # no licence needed elsewhere
+
+
+def test_enter_on_a_form_of_the_casebook_opens_it_and_locks_nothing(qtbot, doctor: Workspace, monkeypatch) -> None:
+    """A dialog makes its first push button the default: Enter on a form in the casebook tree opened it AND pressed
+    "Lock the subject" (found in a real window), and the form it opened took the same Enter as "Print PDF…". Now
+    neither window presses a button on Enter, and locking the subject asks first (No by default)."""
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    locks: list[str] = []
+    monkeypatch.setattr(type(doctor.lifecycle), "lock_subject", lambda self, subject: locks.append(subject))
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    from msc_sle_crf.ui import printing
+
+    saves: list[object] = []  # a "Print PDF…" pressed by the same Enter in the form it opened
+    monkeypatch.setattr(printing, "ask_save_path", lambda *a, **k: saves.append(a) or None)
+    dialog = CasebookDialog(doctor, "99-003")
+    qtbot.addWidget(dialog)
+    opened: list[object] = []
+    dialog.form_opened.connect(opened.append)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not any(b.isDefault() or b.autoDefault() for b in dialog.findChildren(QPushButton))
+    visit = dialog.tree.topLevelItem(0)
+    visit.setExpanded(True)
+    dialog.tree.setCurrentItem(visit.child(0))
+    dialog.tree.setFocus()
+    qtbot.keyClick(dialog.tree, Qt.Key.Key_Return)
+    qtbot.wait(200)
+    assert opened and locks == [] and asked == [] and saves == []
+    form = opened[0]
+    field = next(f for f in form.view.fields.values() if f.isEnabled())  # type: ignore[attr-defined]
+    field.editor.focus_widget().setFocus()
+    qtbot.keyClick(field.editor.focus_widget(), Qt.Key.Key_Return)  # Enter in a field: the next field, no button
+    qtbot.wait(100)
+    assert saves == [] and locks == []
+    for window in opened:
+        window.close()  # type: ignore[attr-defined]
+    dialog.lock_button.click()  # the button itself asks first; "No" locks nothing
+    assert asked and "99-003" in asked[0] and locks == []

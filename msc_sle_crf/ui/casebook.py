@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -41,6 +40,7 @@ from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog
 
 
 def marks_text(marks: FormMarks) -> str:
@@ -167,7 +167,7 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
     return "".join(parts)
 
 
-class CasebookDialog(QDialog):
+class CasebookDialog(NoDefaultButtonDialog):
     """Non-modal: the bedside and the forms it opens stay usable beside it. Shows who is signed in (Lock button);
     fits a 1280 x 800 screen."""
 
@@ -213,6 +213,10 @@ class CasebookDialog(QDialog):
         actions.addStretch(1)
         for button in (self.verify_all_button, self.lock_button, self.print_visit_button, self.print_button,
                        self.bedside_button):
+            # No default button: Enter on a form of the tree opens it and nothing else (a dialog makes its first
+            # push button the default, and Enter then also pressed "Lock the subject").
+            button.setAutoDefault(False)
+            button.setDefault(False)
             actions.addWidget(button)
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
@@ -236,6 +240,9 @@ class CasebookDialog(QDialog):
         splitter.addWidget(self.scores)
         splitter.setSizes([760, 480])
         layout.addWidget(splitter, 1)
+        for button in self.findChildren(QPushButton):  # the session strip's Lock button too
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.retranslate()
 
     def toggle_subject_lock(self, reason: str | None = None) -> None:
@@ -252,6 +259,16 @@ class CasebookDialog(QDialog):
             why = reason or ""
             self.ops.run(lambda: lifecycle.unlock_subject(self.subject, why), parent=self, title=self.windowTitle())
         else:
+            from PySide6.QtWidgets import QMessageBox
+
+            asked = QMessageBox.question(
+                self, tr("Lock the subject", "Verrouiller le patient"),
+                tr(f"Lock subject {self.subject}? Every form becomes read-only; unlocking needs a reason.",
+                   f"Verrouiller le patient {self.subject} ? Tous ses formulaires passent en lecture seule ; le "
+                   "déverrouillage demande un motif."),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if asked != QMessageBox.StandardButton.Yes:
+                return
             self.ops.run(lambda: lifecycle.lock_subject(self.subject), parent=self, title=self.windowTitle())
 
     def _on_changes(self, changes: Changes) -> None:

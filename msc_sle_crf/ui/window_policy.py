@@ -4,7 +4,7 @@ TRAINING on a demo database."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 
@@ -73,3 +73,16 @@ class WorkArea(QWidget):
         painter.rotate(-28)
         painter.drawText(-1000, -80, 2000, 160, Qt.AlignmentFlag.AlignCenter, "FORMATION · TRAINING")
         painter.end()
+
+
+class NoDefaultButtonDialog(QDialog):
+    """A window-sized dialog (a form, a casebook) where Enter presses no button the user did not focus. A QDialog
+    makes its first push button the default and clicks it on any Enter its fields do not use: Enter on a form of the
+    casebook also pressed "Lock the subject", and Enter in a field could press "Print PDF…". A focused button still
+    takes Enter itself (it sees the key first)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QDialog, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.form.view import FormView
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog
 
 
-class FormWindow(QDialog):
+class FormWindow(NoDefaultButtonDialog):
     def __init__(self, ws: Workspace, ref: FormRef, parent: QWidget | None = None, *, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
