@@ -287,7 +287,7 @@ def test_a_disabled_accounts_open_session_is_refused_and_the_trail_still_verifie
 
 def test_the_administration_menu_offers_the_trust_actions(qtbot: Any, site: Site, admin: Workspace,
                                                           monkeypatch: Any, tmp_path: Path) -> None:
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    from PySide6.QtWidgets import QMessageBox
 
     from msc_sle_crf.ui.main_window import MainWindow
 
@@ -301,9 +301,11 @@ def test_the_administration_menu_offers_the_trust_actions(qtbot: Any, site: Site
     main.ca_action.trigger()
     assert admin.printing.ca_fingerprint() in shown[-1]
     target = tmp_path / "receipt.json"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), ""))
+    from msc_sle_crf.ui import printing
+
+    monkeypatch.setattr(printing, "ask_save_path", lambda *_a, **_k: target)
     main.receipt_action.trigger()
     assert json.loads(target.read_text())["signer"] == "admin" and "Receipt written" in shown[-1]
-    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *_a, **_k: ([str(target)], ""))
+    monkeypatch.setattr(printing, "ask_open_paths", lambda *_a, **_k: [target])
     main.receipt_check_action.trigger()
     qtbot.waitUntil(lambda: "1 receipt(s)" in shown[-1], timeout=20_000)

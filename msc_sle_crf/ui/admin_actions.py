@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.pdf import sign
 from msc_sle_crf.services import IntegrityReport, Workspace
@@ -48,9 +48,12 @@ def show_ca(parent: QWidget, ws: Workspace) -> None:
 
 def verify_pdf(parent: QWidget, ws: Workspace) -> None:
     title = tr("Verify a PDF", "Vérifier un PDF")
-    name, _ = QFileDialog.getOpenFileName(parent, title, "", "PDF (*.pdf)")
-    if not name:
+    from msc_sle_crf.ui.printing import ask_open_paths
+
+    chosen = ask_open_paths(parent, title, "PDF (*.pdf)")
+    if not chosen:
         return
+    name = str(chosen[0])
     try:
         fingerprint = ws.printing.ca_fingerprint()
         verdict = sign.verify_pinned(Path(name).read_bytes(), fingerprint)
@@ -77,9 +80,12 @@ def write_receipt(parent: QWidget, ws: Workspace, ops: Ops) -> None:
     from msc_sle_crf.services.receipts import write_receipt as write
 
     title = tr("Receipt of the audit trail", "Reçu de la piste d'audit")
-    name, _ = QFileDialog.getSaveFileName(parent, title, "receipt.json", "JSON (*.json)")
-    if not name:
+    from msc_sle_crf.ui.printing import ask_save_path
+
+    target = ask_save_path(parent, title, "receipt.json", "JSON (*.json)")
+    if target is None:
         return
+    name = str(target)
     head = ops.run(lambda: write(ws.ctx, Path(name)), parent=parent, title=title)
     if head is not None:
         QMessageBox.information(parent, title, tr(
@@ -130,8 +136,10 @@ def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
 def verify_receipts(parent: QWidget, ws: Workspace, ops: Ops) -> None:
     """The integrity check against receipts the monitor kept (receipts, signed PDFs, CSV exports, backups)."""
     title = tr("Check the trail against receipts", "Contrôler la piste avec des reçus")
-    names, _ = QFileDialog.getOpenFileNames(parent, title, "", tr("Receipts, PDFs, CSVs, backups (*)",
-                                                                   "Reçus, PDF, CSV, sauvegardes (*)"))
+    from msc_sle_crf.ui.printing import ask_open_paths
+
+    names = [str(p) for p in ask_open_paths(parent, title, tr("Receipts, PDFs, CSVs, backups (*)",
+                                                              "Reçus, PDF, CSV, sauvegardes (*)"), several=True)]
     if not names:
         return
 

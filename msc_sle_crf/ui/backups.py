@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -327,10 +326,11 @@ class BackupsDialog(QDialog):
             self.table.selectRow(0)
 
     def _choose(self) -> None:
-        name = QFileDialog.getExistingDirectory(self, tr("Backup folder", "Dossier des sauvegardes"),
-                                                self.folder.text())
-        if name:
-            self.folder.setText(name)
+        from msc_sle_crf.ui.printing import ask_folder
+
+        chosen = ask_folder(self, tr("Backup folder", "Dossier des sauvegardes"), self.folder.text())
+        if chosen is not None:
+            self.folder.setText(str(chosen))
 
     def values(self) -> dict[str, str]:
         return {"backup_folder": self.folder.text().strip(), "backup_at_lock": "yes" if self.at_lock.isChecked()

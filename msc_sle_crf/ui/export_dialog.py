@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -103,9 +102,10 @@ class ExportDialog(QDialog):
         self.timer.timeout.connect(self._show_progress)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, tr("Where to create the export folder",
-                                                           "Où créer le dossier d'export"))
-        if folder:
+        from msc_sle_crf.ui.printing import ask_folder
+
+        folder = ask_folder(self, tr("Where to create the export folder", "Où créer le dossier d'export"))
+        if folder is not None:
             self.target.setText(str(Path(folder) / "msc-sle-export"))
 
     def options(self) -> ExportOptions:

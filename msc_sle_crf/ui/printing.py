@@ -117,6 +117,41 @@ def documents_folder() -> Path:
     return folder if folder.is_dir() else Path.home()
 
 
+_LABELS = ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
+           (QFileDialog.DialogLabel.FileName, "File name:", "Nom du fichier :"),
+           (QFileDialog.DialogLabel.FileType, "Files of type:", "Type de fichier :"),
+           (QFileDialog.DialogLabel.Reject, "Cancel", "Annuler"))
+
+
+def _in_users_language(dialog: QFileDialog, accept_en: str, accept_fr: str) -> QFileDialog:
+    for label, en, fr in _LABELS:
+        dialog.setLabelText(label, tr(en, fr))
+    dialog.setLabelText(QFileDialog.DialogLabel.Accept, tr(accept_en, accept_fr))
+    return dialog
+
+
+def ask_open_paths(parent: QWidget | None, title: str, name_filter: str, *, several: bool = False) -> list[Path]:
+    """Files to read (a PDF, receipts), starting in the documents folder, labels in the user's language."""
+    dialog = QFileDialog(parent, title, str(documents_folder()), name_filter)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFiles if several else QFileDialog.FileMode.ExistingFile)
+    _in_users_language(dialog, "Open", "Ouvrir")
+    if dialog.exec() != QFileDialog.DialogCode.Accepted:
+        return []
+    return [Path(name) for name in dialog.selectedFiles()]
+
+
+def ask_folder(parent: QWidget | None, title: str, start: str = "") -> Path | None:
+    """A folder (for backups, for an export), labels in the user's language."""
+    dialog = QFileDialog(parent, title, start or str(documents_folder()))
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    _in_users_language(dialog, "Choose", "Choisir")
+    if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return None
+    return Path(dialog.selectedFiles()[0])
+
+
 def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)") -> QFileDialog:
     """Qt's save dialog, starting in the documents folder with ``suggested`` as the name, every label in the user's
     language (Qt's French catalogue lacks some of this dialog's labels: they are set here)."""
@@ -125,13 +160,7 @@ def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter:
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     dialog.setDefaultSuffix(name_filter.rsplit("*.", 1)[-1].rstrip(")") if "*." in name_filter else "")
     dialog.selectFile(suggested)
-    for label, en, fr in ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
-                          (QFileDialog.DialogLabel.FileName, "File name:", "Nom du fichier :"),
-                          (QFileDialog.DialogLabel.FileType, "Files of type:", "Type de fichier :"),
-                          (QFileDialog.DialogLabel.Accept, "Save", "Enregistrer"),
-                          (QFileDialog.DialogLabel.Reject, "Cancel", "Annuler")):
-        dialog.setLabelText(label, tr(en, fr))
-    return dialog
+    return _in_users_language(dialog, "Save", "Enregistrer")
 
 
 def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)"

@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -120,10 +119,12 @@ class RestoreDialog(QDialog):
             self.restore_button.setEnabled(False)
 
     def _choose(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, tr("Backup file", "Fichier de sauvegarde"), self.path.text(),
-                                              tr("Backups (*.crfbak *.tar)", "Sauvegardes (*.crfbak *.tar)"))
-        if name:
-            self.select(Path(name))
+        from msc_sle_crf.ui.printing import ask_open_paths
+
+        chosen = ask_open_paths(self, tr("Backup file", "Fichier de sauvegarde"),
+                                tr("Backups (*.crfbak *.tar)", "Sauvegardes (*.crfbak *.tar)"))
+        if chosen:
+            self.select(chosen[0])
 
     def select(self, path: Path) -> None:
         """Show what the backup's manifest says (no key needed): date, who, trail head, version, size."""
