@@ -82,7 +82,8 @@ class NoDefaultButtonDialog(QDialog):
     takes Enter itself (it sees the key first)."""
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and plain:  # what QDialog would take for its default
             event.accept()
             return
         super().keyPressEvent(event)
