@@ -39,37 +39,43 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    """The work of one background call. The pool deletes it on its own thread when ``run`` returns, so it holds the
-    only reference it needs (its signals object, owned by the UI thread) in ``_live`` rather than alone: a Qt object
-    of the UI thread must never be destroyed from the pool's thread (doing so while the UI thread was closing a
-    window deadlocked now and then: a test hung 4 times in 8)."""
+    """The work of one background call, run on the pool's thread. Nothing the UI thread made may die there: when the
+    pool deleted the job, the last reference to what ``fn`` captured (a threading.Event whose ``set`` was connected to
+    a progress dialog's Cancel) went with it, and PySide's clean-up disconnected that slot from the pool's thread —
+    taking the dialog's connection lock and then waiting for the GIL, while the UI thread held the GIL and waited for
+    that lock to close the dialog (a deadlock: test_backups_ui hung about one run in two; native stacks seen with gdb).
+    So the job keeps no reference of its own: ``fn`` and the signals live in ``_live`` until the UI thread releases
+    them, after the result arrived."""
 
-    def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
+    def __init__(self, key: int) -> None:
         super().__init__()
-        self.fn = fn
-        self.signals = signals
+        self.key = key
 
     def run(self) -> None:
-        signals = self.signals
+        fn, signals = _live[self.key]
         try:
-            result = self.fn()
+            result = fn()
         except BaseException as exc:
             signals.failed.emit(exc)
         else:
             signals.done.emit(result)
+        del fn, signals  # the entries in _live are still there: these are not the last references
 
 
-_live: set[_Signals] = set()
+_live: dict[int, tuple[Callable[[], Any], _Signals]] = {}
+_next_key = [0]
 
 
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_error: Callable[[BaseException], None]) -> None:
     """Run ``fn`` off the UI thread; the callbacks run on the UI thread."""
     signals = _Signals()
-    _live.add(signals)
+    _next_key[0] += 1
+    key = _next_key[0]
+    _live[key] = (fn, signals)
 
-    def release() -> None:  # later, on the UI thread: the pool's thread is done with the job by then
-        QTimer.singleShot(2000, lambda: _live.discard(signals))
+    def release() -> None:  # on the UI thread, once the pool's thread has surely returned from the job
+        QTimer.singleShot(2000, lambda: _live.pop(key, None))
 
     def finished_ok(result: Any) -> None:
         release()
@@ -81,7 +87,7 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
 
     signals.done.connect(finished_ok)
     signals.failed.connect(finished_bad)
-    QThreadPool.globalInstance().start(_Job(fn, signals))
+    QThreadPool.globalInstance().start(_Job(key))
 
 
 # How each form state looks (its words come from ``FormStatus.label``).

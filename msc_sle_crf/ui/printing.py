@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, QUrl, Signal
+from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
@@ -26,19 +26,33 @@ class _Signals(QObject):
     failed = Signal(object)
 
 
+Work = Callable[[Callable[[int, int], None], Callable[[], bool]], bytes]
+_held: dict[int, tuple[Work, _Signals, threading.Event]] = {}  # released on the UI thread (see ui.common._Job)
+_next = [0]
+
+
 class _Job(QRunnable):
-    def __init__(self, work: Callable[[Callable[[int, int], None], Callable[[], bool]], bytes],
-                 signals: _Signals, cancel: threading.Event) -> None:
+    """Makes the PDF on the pool's thread, holding nothing of its own: the work, its signals and the Cancel event (whose
+    ``set`` is connected to the progress dialog) stay in ``_held`` until the UI thread releases them, so none of them
+    dies on the pool's thread (see ui.common._Job: that deadlocked with the UI thread closing the dialog)."""
+
+    def __init__(self, key: int) -> None:
         super().__init__()
-        self.work, self.signals, self.cancel = work, signals, cancel
+        self.key = key
 
     def run(self) -> None:
+        work, signals, cancel = _held[self.key]
         try:
-            result = self.work(self.signals.progress.emit, self.cancel.is_set)
+            result = work(signals.progress.emit, cancel.is_set)
         except BaseException as exc:  # reported on the UI thread
-            self.signals.failed.emit(exc)
+            signals.failed.emit(exc)
         else:
-            self.signals.done.emit(result)
+            signals.done.emit(result)
+        del work, signals, cancel
+
+
+def _release_later(key: int) -> None:
+    QTimer.singleShot(2000, lambda: _held.pop(key, None))
 
 
 class PrintJob(QObject):
@@ -66,12 +80,17 @@ class PrintJob(QObject):
         self.signals.done.connect(self._done)
         self.signals.failed.connect(self._failed)
         self.error: str | None = None
-        QThreadPool.globalInstance().start(_Job(lambda p, c: work(self.printing, p, c), self.signals, self.cancel))
+        _next[0] += 1
+        self._key = _next[0]
+        printing = self.printing
+        _held[self._key] = (lambda p, c: work(printing, p, c), self.signals, self.cancel)
+        QThreadPool.globalInstance().start(_Job(self._key))
 
     def _progress(self, done: int, total: int) -> None:
         self.dialog.setValue(int(100 * done / max(total, 1)))
 
     def _done(self, pdf: Any) -> None:
+        _release_later(self._key)
         self.dialog.reset()
         try:
             self.printing.write(pdf, self.target, self.what)
@@ -96,6 +115,7 @@ class PrintJob(QObject):
         box.open()
 
     def _failed(self, exc: BaseException) -> None:
+        _release_later(self._key)
         self.dialog.reset()
         if isinstance(exc, Cancelled):
             self.finished.emit(None)
