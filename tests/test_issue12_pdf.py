@@ -132,3 +132,15 @@ def test_print_a_visit_from_the_casebook_and_offer_to_open_it(qtbot, demo: Site,
     assert job.offer is not None and job.offer.isVisible() and str(target) in job.offer.text()
     job.offer.buttons()[0].click()  # "Open it"
     assert opened == [target]
+
+
+def test_every_audit_action_has_words_in_both_languages() -> None:
+    """The audit appendix and the history show actions in words: an action added later (account enabled again,
+    backup checked or failed) showed as its raw code."""
+    from msc_sle_crf.audit import Action
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.trail_words import ACTIONS, action_label
+
+    for action in Action:
+        assert action.value in ACTIONS, f"no words for the action '{action.value}'"  # not the code, spaced out
+        assert action_label(action.value, Lang.FR) and action_label(action.value, Lang.EN)
