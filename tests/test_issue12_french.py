@@ -205,6 +205,9 @@ class Findings:
                     text = text.replace(name, "")
             for username, *_ in DEMO_ACCOUNTS:  # the TRAINING accounts' names are shown on purpose
                 text = text.replace(f"{username} /", "")
+            if text in {username for username, *_ in DEMO_ACCOUNTS}:  # a user name (the accounts table)
+                continue
+            text = re.sub(r"(?:/[\w.\-]+){2,}", "", text)  # a file's path (the database's, in the admin's subtitle)
             if not text:
                 continue
             for number in DECIMAL_POINT.finditer(text):
