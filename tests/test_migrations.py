@@ -78,7 +78,9 @@ def test_site_open_upgrades_and_audits(db_path: Path, site: Site, clock) -> None
                       "DROP TABLE subject"):  # back to the 0001 schema
         run_sql(site.store, statement)
     run_sql(site.store, "DROP TABLE certificate")
-    for column in ("signer", "sig"):  # the 0001 audit table (its records read as written before signing)
+    for table in ("item_conflict", "sync_packet_in", "sync_packet_out"):
+        run_sql(site.store, f"DROP TABLE {table}")
+    for column in ("signer", "sig", "origin"):  # the 0001 audit table (its records read as written before signing)
         run_sql(site.store, f"ALTER TABLE audit_event DROP COLUMN {column}")
     run_sql(site.store, "UPDATE alembic_version SET version_num = '0001'")
     site.close()

@@ -53,6 +53,8 @@ class Subject(Base):
     status: Mapped[str] = mapped_column(String(16), default="screening")
     created_utc: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    # The workstation that enters this subject's visits (issue 18); None: the database's first workstation.
+    owner_ws: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class Draft(Base):
@@ -97,6 +99,9 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
     signer: Mapped[str | None] = mapped_column(String(64), default=None)  # whose session wrote it (issue 14)
     sig: Mapped[str | None] = mapped_column(Text, default=None)  # the author's signature, on a transaction's last
+    # A copy of another workstation's record (issue 18): JSON {ws, id, prev, hash, signer, sig} of the original.
+    # Not hashed into this record: the original verifies itself against its author's key.
+    origin: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class FormDefinitionSnapshot(Base):
@@ -270,3 +275,54 @@ class ItemVerification(Base):
     username: Mapped[str] = mapped_column(String(64))
     utc: Mapped[str] = mapped_column(String(32))
     value_hash: Mapped[str] = mapped_column(String(64))
+
+
+class SyncPacketOut(Base):
+    """A packet this workstation wrote (issue 18): numbered and chained, append-only."""
+
+    __tablename__ = "sync_packet_out"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    file_oid: Mapped[str] = mapped_column(String(120))
+    prior_file_oid: Mapped[str | None] = mapped_column(String(120), default=None)
+    first_record: Mapped[int] = mapped_column(Integer)
+    last_record: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_utc: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64))
+
+
+class SyncPacketIn(Base):
+    """A packet from another workstation applied here (issue 18): the same packet twice changes nothing."""
+
+    __tablename__ = "sync_packet_in"
+
+    origin_ws: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    file_oid: Mapped[str] = mapped_column(String(120))
+    last_record: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_utc: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64))
+    applied: Mapped[int] = mapped_column(Integer)
+    conflicts: Mapped[int] = mapped_column(Integer)
+
+
+class ItemConflict(Base):
+    """Two workstations changed the same item from the same base (issue 18): both values kept, side by side,
+    until someone enters the right one."""
+
+    __tablename__ = "item_conflict"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("form_instance.id"))
+    group_id: Mapped[str] = mapped_column(String(40))
+    row_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(8))
+    kept: Mapped[str] = mapped_column(Text)  # JSON: value, unit, canonical, missing code/reason, author, ws, time
+    other: Mapped[str] = mapped_column(Text)  # JSON: the same for the value not kept current
+    status: Mapped[str] = mapped_column(String(16))  # open, resolved
+    opened_utc: Mapped[str] = mapped_column(String(32))
+    resolved_utc: Mapped[str | None] = mapped_column(String(32), default=None)
