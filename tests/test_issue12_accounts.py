@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
@@ -10,6 +12,7 @@ from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import AuthenticationError
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.store import rekey
 from msc_sle_crf.ui.app import App
 from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
@@ -87,7 +90,15 @@ def _audit(ws: Workspace, action: Action) -> list:
 
 
 def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enables_users(
-        qtbot, site: Site, admin: Workspace) -> None:
+        qtbot, site: Site, admin: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    rekey_threads: list[threading.Thread] = []
+    real_rotate = rekey.rotate
+
+    def rotate_noting_thread(*args, **kwargs):
+        rekey_threads.append(threading.current_thread())
+        return real_rotate(*args, **kwargs)
+
+    monkeypatch.setattr(rekey, "rotate", rotate_noting_thread)
     main = MainWindow(admin, idle_ms=10**9)
     qtbot.addWidget(main)
     main.show()
@@ -154,6 +165,9 @@ def test_the_administrator_lands_on_accounts_and_adds_resets_disables_and_enable
     panel.disable_button.click()
     modal.wait(qtbot)
     assert issued["no_reason"].startswith("Reason")
+    # The re-key of the whole database runs off the UI thread (the window keeps painting); the table follows.
+    qtbot.waitUntil(lambda: panel.table.item(row, 3).text() == "Disabled", timeout=30_000)
+    assert rekey_threads and all(t is not threading.main_thread() for t in rekey_threads)
     assert panel.table.item(row, 3).text() == "Disabled" and panel.enable_button.isEnabled()
     assert not panel.reset_button.isEnabled() and not panel.disable_button.isEnabled()
     with pytest.raises(AuthenticationError):

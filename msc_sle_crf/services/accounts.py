@@ -193,8 +193,9 @@ class Accounts:
             raise ValidationError(Msg.USER_UNKNOWN, user=username)
         return user
 
-    def disable_user(self, username: str, reason: str, progress: rekey.Progress | None = None) -> Changes:
-        """Deactivate an account and remove its key slot. Its audit history stays."""
+    def check_disable(self, username: str, reason: str) -> tuple[str, str]:
+        """Everything that would refuse ``disable_user``, checked at once (the screen asks this before the long
+        re-key runs in the background). Returns the clean user name and reason."""
         ctx = self.ctx
         ctx.require(Perm.MANAGE_USERS)
         username = normalize_username(username)
@@ -210,6 +211,12 @@ class Accounts:
                     AppUser.role == Role.ADMIN.value, AppUser.active.is_(True))).scalar_one()
             if admins <= 1:
                 raise ValidationError(Msg.LAST_ADMIN, user=username)
+        return username, reason
+
+    def disable_user(self, username: str, reason: str, progress: rekey.Progress | None = None) -> Changes:
+        """Deactivate an account and remove its key slot. Its audit history stays."""
+        ctx = self.ctx
+        username, reason = self.check_disable(username, reason)
         change = {"op": "update", "username": username, "fields": {"active": False, "disabled_utc": ctx.now()}}
         entry = self._entry(Action.USER_DISABLE, item=username, old_value="active", new_value="disabled",
                             reason=reason)

@@ -300,8 +300,9 @@ class AccountsPanel(QWidget):
                f"signatures stay. The database then gets a new key (this takes a moment).",
                f"Désactiver {user.full_name} ({user.username}) ? Le compte ne pourra plus se connecter ; ses "
                f"saisies et signatures restent. La base reçoit ensuite une nouvelle clé (quelques instants)."))
-        dialog.action = lambda: self.ops.run(lambda: self.ws.accounts.disable_user(user.username, reason.text()),
-                                             on_error=_raise)
+        # The dialog checks what would refuse at once (one line, the dialog stays); the re-key of the whole database
+        # then runs off the UI thread with progress (a large database takes seconds).
+        dialog.action = lambda: self.ws.accounts.check_disable(user.username, reason.text())
 
         def disabled(_changes: object) -> None:
             text = tr(f"Account {user.username} disabled; the database has a new key.",
@@ -314,7 +315,17 @@ class AccountsPanel(QWidget):
                           f"les clés plus tard.")
             self._done(user.username, text)
 
-        self._run_dialog(dialog, disabled)
+        def failed(exc: BaseException) -> None:
+            self._done(user.username, error_text(exc))
+
+        def start(_checked: object) -> None:
+            from msc_sle_crf.ui.admin_actions import run_rekey
+
+            run_rekey(self, self.ops, lambda progress: self.ws.accounts.disable_user(user.username, reason.text(),
+                                                                                     progress=progress),
+                      on_done=disabled, on_error=failed)
+
+        self._run_dialog(dialog, start)
 
     def enable_user(self) -> None:
         user = self.selected()

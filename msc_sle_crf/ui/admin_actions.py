@@ -4,7 +4,9 @@ admin screens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
@@ -12,6 +14,8 @@ from msc_sle_crf.pdf import sign
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.ops import Ops
+
+T = TypeVar("T")
 
 
 def integrity_text(report: IntegrityReport) -> str:
@@ -104,17 +108,8 @@ def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
         "réécriture de toute la base."))
     if answer != QMessageBox.StandardButton.Yes:
         return
-    dialog = QProgressDialog(tr("Re-keying the database…", "Rechiffrement de la base…"), "", 0, 100, parent)
-    dialog.setCancelButton(None)
-    dialog.setMinimumDuration(0)
-    dialog.setValue(0)
-    percent = [0]
-
-    def progress(done: int, total: int) -> None:  # from the worker thread: read by the timer-free poll below
-        percent[0] = 100 * done // max(total, 1)
 
     def done(rotation: object) -> None:
-        dialog.close()
         QMessageBox.information(parent, title, tr(
             f"Database re-keyed in {getattr(rotation, 'seconds', 0):.1f} s; new key sealed to "
             f"{', '.join(getattr(rotation, 'accounts', ()))}.",
@@ -122,15 +117,39 @@ def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
             f"{', '.join(getattr(rotation, 'accounts', ()))}."))
 
     def failed(exc: BaseException) -> None:
-        dialog.close()
         QMessageBox.warning(parent, title, error_text(exc))
 
+    run_rekey(parent, ops, lambda progress: ws.accounts.rotate_keys(progress=progress), on_done=done,
+              on_error=failed)
+
+
+def run_rekey(parent: QWidget, ops: Ops, work: Callable[[Callable[[int, int], None]], T], *,
+              on_done: Callable[[T], None], on_error: Callable[[BaseException], None]) -> None:
+    """Re-key the database off the UI thread (disable a user, rotate keys) behind a progress dialog with no Cancel:
+    the rewrite is one step that is either done or undone at the next start, never half."""
     from PySide6.QtCore import QTimer
+
+    dialog = QProgressDialog(tr("Re-keying the database…", "Rechiffrement de la base…"), "", 0, 100, parent)
+    dialog.setCancelButton(None)
+    dialog.setMinimumDuration(0)
+    dialog.setValue(0)
+    percent = [0]
+
+    def progress(done: int, total: int) -> None:  # from the worker thread: read by the poll below
+        percent[0] = 100 * done // max(total, 1)
+
+    def done(result: T) -> None:
+        dialog.close()
+        on_done(result)
+
+    def failed(exc: BaseException) -> None:
+        dialog.close()
+        on_error(exc)
 
     timer = QTimer(dialog)
     timer.timeout.connect(lambda: dialog.setValue(percent[0]))
     timer.start(200)
-    ops.background(lambda: ws.accounts.rotate_keys(progress=progress), on_done=done, on_error=failed)
+    ops.background(lambda: work(progress), on_done=done, on_error=failed)
 
 
 def verify_receipts(parent: QWidget, ws: Workspace, ops: Ops) -> None:
