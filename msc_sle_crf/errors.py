@@ -416,6 +416,12 @@ class Msg(Enum):
         "Ce site n'a pas encore d'autorité de certification : un administrateur la crée (« msc-sle-crf user "
         "certify », ou menu Administration).",
     )
+    DEFINITION_DAMAGED = (
+        "The definition stored with the data of form '{form}' is damaged ({detail}): the form cannot be shown; run "
+        "'verify' and restore the last good backup.",
+        "La définition enregistrée avec les données du formulaire « {form} » est endommagée ({detail}) : le "
+        "formulaire ne peut pas être affiché ; lancez « verify » et restaurez la dernière bonne sauvegarde.",
+    )
     PASSWORD_TOO_WEAK = (
         "Password: too easy to guess. {feedback}",
         "Mot de passe : trop facile à deviner. {feedback}",

@@ -147,3 +147,34 @@ def tamper_with(store: Any, statement: str, params: dict[str, Any]) -> None:
         sql(store, f"DROP TRIGGER IF EXISTS {trigger}")
     sql(store, statement, params)
     store.close()
+
+
+@pytest.mark.parametrize("planted", ["{not a definition", '{"id": "renal_function"}'])
+def test_a_malformed_definition_planted_under_its_own_hash_is_one_clear_line(
+        ward_site: Path, clock: Any, planted: str) -> None:
+    """Someone with the key stores text that is not a definition under its own (correct) hash and points the form
+    to it: opening the form says so in one line (it was an 'unexpected error' incident), and verify names it."""
+    import hashlib
+
+    from msc_sle_crf.errors import AuditIntegrityError
+    from msc_sle_crf.services import reads
+
+    new_hash = hashlib.sha256(planted.encode()).hexdigest()
+    store = insider_store(ward_site, "nurse.a", NURSE_PW)
+    sql(store, "INSERT INTO form_definition (content_hash, form_id, version, definition_json, first_used_utc) "
+               "SELECT :new, d.form_id, d.version, :text, d.first_used_utc FROM form_definition d JOIN form_instance i "
+               "ON i.form_hash = d.content_hash WHERE i.form_id = 'renal_function'",
+        {"new": new_hash, "text": planted})
+    tamper_with(store, "UPDATE form_instance SET form_hash = :new WHERE form_id = 'renal_function'",
+                {"new": new_hash})
+    reads._DEFINITIONS.pop(new_hash, None)
+    site = Site.open(ward_site, clock=clock)
+    try:
+        doctor = Workspace.sign_in(site, "dr.d", DOCTOR_PW)
+        with pytest.raises(AuditIntegrityError) as refused:
+            doctor.entry.open_form(LABS)
+        line = refused.value.message()
+        assert "renal_function" in line and "damaged" in line and "\n" not in line
+    finally:
+        site.close()
+    assert explained(ward_site, clock)

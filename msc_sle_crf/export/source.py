@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from msc_sle_crf.formdef.definitions import FormDef, StudyDef
+from msc_sle_crf.formdef.stored import parse_definition
 
 BATCH = 5000
 AUDIT_COLUMNS = ("id", "ts_utc", "utc_offset_min", "username", "role", "workstation", "action", "subject", "visit",
@@ -156,6 +157,6 @@ class Source:
                                     (form_hash,)).fetchone()
             if row is None:
                 return current
-            found = FormDef.model_validate_json(row[0])
+            found = parse_definition(form_hash, row[0], form_id)
             self._definitions[form_hash] = found
         return found

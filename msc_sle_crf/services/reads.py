@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.formdef.definitions import FormDef, StudyDef
+from msc_sle_crf.formdef.stored import parse_definition
 from msc_sle_crf.i18n import L
 from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, FormRow, ItemValue, Subject
 
@@ -73,8 +74,8 @@ def definition(session: Session, form_hash: str, current: FormDef | None = None)
     found = _DEFINITIONS.get(form_hash)
     if found is None:
         snap = session.get(FormDefinitionSnapshot, form_hash)
-        assert snap is not None, "form instance without its definition"
-        found = FormDef.model_validate_json(snap.definition_json)
+        found = parse_definition(form_hash, snap.definition_json if snap is not None else None,
+                                 snap.form_id if snap is not None else None)
         _DEFINITIONS[form_hash] = found
     return found
 
@@ -85,12 +86,12 @@ def definition_by_hash(conn: Connection, form_hash: str, current: FormDef | None
         return current
     found = _DEFINITIONS.get(form_hash)
     if found is None:
-        row = conn.exec_driver_sql("SELECT definition_json FROM form_definition WHERE content_hash = ?",
+        row = conn.exec_driver_sql("SELECT definition_json, form_id FROM form_definition WHERE content_hash = ?",
                                    (form_hash,)).first()
-        assert row is not None, "form instance without its definition"
-        found = FormDef.model_validate_json(row[0])
+        found = parse_definition(form_hash, row[0] if row is not None else None, row[1] if row is not None else None)
         _DEFINITIONS[form_hash] = found
     return found
+
 
 
 def remember_definition(form: FormDef) -> None:
