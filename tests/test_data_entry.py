@@ -192,6 +192,7 @@ def test_typing_buffer_keeps_unaccepted_text_unaudited(team: dict[str, DataEntry
     nurse = team["nurse"]
     ref = FormRef(subject, "D0", "vital_signs")
     row = nurse.add_row(ref, "vs").row
+    nurse.save_typing(ref, ("vs", row, "VSTEMP"), "3")  # the first use seals the user's drafts once (a mark)
     before = len(audit(nurse, "draft_save"))
     nurse.save_typing(ref, ("vs", row, "VSTEMP"), "37,")
     nurse.save_typing(ref, ("vs", row, "VSTEMP"), "37,8")

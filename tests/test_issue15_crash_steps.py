@@ -26,6 +26,7 @@ from msc_sle_crf.store.journal import Journal
 from msc_sle_crf.store.tables import AppUser
 
 from .conftest import ADMIN_PW, FAST_KDF
+from .helpers.schema import BACK_TO_0001
 from .helpers.sql import run_sql
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,14 +197,8 @@ def test_restore_killed_anywhere(template: Path, tmp_path: Path, clock) -> None:
 def test_upgrade_killed_anywhere(template: Path, tmp_path: Path, clock) -> None:
     site = Site.open(template, clock=clock)
     Workspace.sign_in(site, "admin", ADMIN_PW)
-    for statement in ("DROP TABLE query_message", "DROP TABLE data_query", "DROP TABLE item_verification",
-                      "DROP TABLE signature", "DROP TABLE infusion_event",
-                      "DROP INDEX ix_audit_event_subject_form_item", "DROP TABLE item_value", "DROP TABLE form_row",
-                      "DROP TABLE form_instance", "DROP TABLE form_definition", "DROP TABLE draft",
-                      "DROP TABLE subject", "DROP TABLE certificate",
-                      "ALTER TABLE audit_event DROP COLUMN signer", "ALTER TABLE audit_event DROP COLUMN sig"):
+    for statement in BACK_TO_0001:
         run_sql(site.store, statement)  # back to the 0001 schema
-    run_sql(site.store, "UPDATE alembic_version SET version_num = '0001'")
     site.close()
 
     def check(db: Path, _out: str, _finished: bool) -> None:

@@ -15,6 +15,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.store import migrate
 from msc_sle_crf.store.db import create_database_file, open_checked
 from msc_sle_crf.store.tables import Base
+from tests.helpers.schema import BACK_TO_0001
 from tests.helpers.sql import run_sql
 
 from .conftest import ADMIN_PW
@@ -70,19 +71,8 @@ def test_database_from_a_newer_program_is_refused(db_path: Path, site: Site, clo
 
 
 def test_site_open_upgrades_and_audits(db_path: Path, site: Site, clock) -> None:
-    for statement in ("DROP TABLE query_message", "DROP TABLE data_query", "DROP TABLE item_verification",
-                      "DROP TABLE signature", "DROP TABLE infusion_event",
-                      "DROP INDEX ix_audit_event_subject_form_item",
-                      "DROP TABLE item_value", "DROP TABLE form_row",
-                      "DROP TABLE form_instance", "DROP TABLE form_definition", "DROP TABLE draft",
-                      "DROP TABLE subject"):  # back to the 0001 schema
+    for statement in BACK_TO_0001:
         run_sql(site.store, statement)
-    run_sql(site.store, "DROP TABLE certificate")
-    for table in ("item_conflict", "sync_packet_in", "sync_packet_out"):
-        run_sql(site.store, f"DROP TABLE {table}")
-    for column in ("signer", "sig", "origin"):  # the 0001 audit table (its records read as written before signing)
-        run_sql(site.store, f"ALTER TABLE audit_event DROP COLUMN {column}")
-    run_sql(site.store, "UPDATE alembic_version SET version_num = '0001'")
     site.close()
     reopened = Site.open(db_path, clock=clock)
     services = Workspace.sign_in(reopened, "admin", ADMIN_PW)
