@@ -34,7 +34,7 @@ def _workstation(session: Session) -> Workstation:
         with session.no_autoflush:
             ws = this_workstation(session)
         session.info[_WS_KEY] = ws
-    return ws  # type: ignore[no-any-return]
+    return ws
 
 
 def _highest(conn: Connection, table: str, low: int, high: int) -> int:

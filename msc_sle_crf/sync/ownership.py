@@ -4,12 +4,23 @@ may change anywhere (a conflict is handled when packets meet). No Qt."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.errors import Msg, PermissionDenied
 from msc_sle_crf.store.tables import Subject
 from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
+
+_OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}): ")
+
+
+def opened_ws(detail: str | None) -> str | None:
+    """The workstation a ``workstation_open`` record set up (its detail starts "workstation WS-nn: "): the replay
+    checks the copy's identity settings against these records."""
+    match = _OPEN_DETAIL.match(detail or "")
+    return match.group(1) if match else None
 
 
 def owner_shown(owner_ws: str | None) -> str:
