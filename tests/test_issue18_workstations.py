@@ -39,7 +39,7 @@ def _ids(site: Site) -> dict[str, set[int]]:
     assert site.store is not None
     conn = site.store.raw_connection()
     try:
-        return {t: {int(r[0]) for r in conn.execute(f"SELECT id FROM {t}")} for t in sorted(RANGED_TABLES)}  # noqa: S608
+        return {t: {int(r[0]) for r in conn.execute(f"SELECT id FROM {t}")} for t in sorted(RANGED_TABLES)}
     finally:
         conn.close()
 
@@ -270,7 +270,8 @@ def test_handover_is_audited_with_its_reason_and_only_done_on_the_owner(
     doctor1, doctor2 = _sign_in(origin, "dr.house"), _sign_in(copy, "dr.house")
     with pytest.raises(ValidationError) as not_owner:
         Workstations(doctor2.ctx).handover("01-001", "WS-02", "the consultation laptop")
-    assert not_owner.value.message() == "Subject 01-001 is entered on WS-01: the handover is done there (this is WS-02)."
+    assert not_owner.value.message() == ("Subject 01-001 is entered on WS-01: the handover is done there (this is "
+                                         "WS-02).")
     service = Workstations(doctor1.ctx)
     with pytest.raises(ValidationError):
         service.handover("01-001", "WS-02", "  ")
