@@ -145,6 +145,12 @@ class Workstations:
         with self.ctx.read() as session:
             return owner_shown(reads.subject(session, subject).owner_ws)
 
+    def owns(self, subject: str) -> bool:
+        """Whether this workstation starts the subject's forms, adds its rows and runs its infusion day."""
+        self.ctx.require(Perm.VIEW_DATA, subject=subject)
+        with self.ctx.read() as session:
+            return this_workstation(session).owns(reads.subject(session, subject).owner_ws)
+
     # ----- forking -----------------------------------------------------------------------------------------------
     def choose_number(self, number: int | None) -> int:
         """The number the next workstation gets: the one asked for (if free), else the lowest free one."""

@@ -204,6 +204,10 @@ class FormView(FormWrites, QWidget):
         layout.setSpacing(12)
         form = self.snapshot.form
         self.read_only = not self.entry.can_edit(form.id) or not self.status.editable
+        if not self.read_only and self.status is FormStatus.NOT_STARTED:  # started on its owner only (issue 18)
+            from msc_sle_crf.sync.workstations import Workstations
+
+            self.read_only = not Workstations(self.ws.ctx).owns(self.ref.subject)
         self.header = FormHeader(self.snapshot, self.ref, read_only=self.read_only, parent=self.content)
         self.header.print_requested.connect(self.print_pdf)
         self.header.lifecycle_requested.connect(self.lifecycle_action)
