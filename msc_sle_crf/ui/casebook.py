@@ -40,6 +40,7 @@ from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.owner_note import OwnerNote
 from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog
 
 
@@ -221,9 +222,7 @@ class CasebookDialog(NoDefaultButtonDialog):
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
         layout.addWidget(self.hint)
-        self.owner_note = named(QLabel(), "ownerNote")  # which workstation enters this subject (issue 18)
-        self.owner_note.setWordWrap(True)
-        self.owner_note.setVisible(False)
+        self.owner_note = OwnerNote()  # which workstation enters this subject (issue 18)
         layout.addWidget(self.owner_note)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tree = named(QTreeWidget(), "casebook")
@@ -366,7 +365,7 @@ class CasebookDialog(NoDefaultButtonDialog):
         self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
 
-        owned = self._show_owner(s.owner_ws)
+        owned = self.owner_note.show_for(self.ws, s.owner_ws, self.bedside_button)
 
         open_queries = self.ws.monitoring.open_counts().get(self.subject, 0)
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()
@@ -422,31 +421,6 @@ class CasebookDialog(NoDefaultButtonDialog):
                                                          item.data(0, Qt.ItemDataRole.UserRole + 1)):
                     self.tree.setCurrentItem(item)
         self.scores.setHtml(scores_html(overview, self.study.bindings))
-
-    def _show_owner(self, owner: str) -> bool:
-        """The subject's owning workstation, when the site has several: new forms, rows and the infusion day are
-        entered there only (the services refuse them elsewhere; here they look read-only). True if this one owns it."""
-        from msc_sle_crf.sync.workstations import Workstations
-
-        info = Workstations(self.ws.ctx).info()
-        owned = owner == info.ws
-        self.owner_note.setVisible(not info.alone)
-        if owned:
-            self.owner_note.setText(tr(f"Entered on this workstation ({info.ws}).",
-                                       f"Saisi sur ce poste ({info.ws})."))
-            self.owner_note.setStyleSheet("color: #1f5fa8;")
-        else:
-            self.owner_note.setText(tr(
-                f"Entered on {owner} (this is {info.ws}): values, signatures, SDV and queries can be done here; new "
-                f"forms, rows and the infusion day are done on {owner} (or ask for a handover).",
-                f"Saisi sur le poste {owner} (celui-ci est {info.ws}) : valeurs, signatures, SDV et queries sont "
-                f"possibles ici ; nouveaux formulaires, lignes et journée de perfusion se font sur {owner} (ou "
-                "demandez son transfert)."))
-            self.owner_note.setStyleSheet("color: #8a4b00; font-weight: bold;")
-        self.bedside_button.setEnabled(owned)
-        self.bedside_button.setToolTip("" if owned else tr(f"The infusion day runs on {owner}.",
-                                                           f"La journée de perfusion se fait sur {owner}."))
-        return owned
 
     def _selection_changed(self, current: QTreeWidgetItem | None, _previous: object = None) -> None:
         self.verify_all_button.setEnabled(bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole)))
