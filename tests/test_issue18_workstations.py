@@ -384,3 +384,45 @@ def test_the_workstation_commands(tmp_path: Path) -> None:
     bad = cli("workstation", "open", str(tmp_path / "nothing.crfws"), "--db", str(tmp_path / "n.crfdb"), "--user",
               "chef", "--password-stdin")
     assert "is not a workstation file of a site" in _one_line(bad)
+
+
+# ----- the screens --------------------------------------------------------------------------------------------------
+def test_the_window_names_the_workstation_and_the_casebook_its_owner_in_french(
+        qtbot, tmp_path: Path, origin: Site, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QLabel
+
+    from msc_sle_crf.i18n import set_lang
+    from msc_sle_crf.ui.casebook import CasebookDialog
+    from msc_sle_crf.ui.form import FormWindow
+    from msc_sle_crf.ui.main_window import MainWindow
+
+    alone = MainWindow(_sign_in(origin, "dr.house"), idle_ms=10**9)  # the site's only laptop: nothing more shown
+    qtbot.addWidget(alone)
+    assert "WS-" not in alone.windowTitle() and "WS-" not in alone.status_site.text()
+    alone.close()
+    copy = _fork(origin, tmp_path, clock, "ws02")
+    doctor2 = _sign_in(copy, "dr.house")
+    doctor2.subjects.register("DEF", 1975, "M")
+    set_lang(Lang.FR)
+    main = MainWindow(doctor2, idle_ms=10**9)
+    qtbot.addWidget(main)
+    assert main.windowTitle().endswith("— WS-02") and "Poste WS-02" in main.status_site.text()
+    elsewhere = CasebookDialog(doctor2, "01-001")
+    qtbot.addWidget(elsewhere)
+    assert elsewhere.owner_note.isVisibleTo(elsewhere)
+    assert elsewhere.owner_note.text().startswith("Saisi sur le poste WS-01 (celui-ci est WS-02)")
+    assert not elsewhere.bedside_button.isEnabled()
+    here = CasebookDialog(doctor2, "01-201")
+    qtbot.addWidget(here)
+    assert here.owner_note.text() == "Saisi sur ce poste (WS-02)." and here.bedside_button.isEnabled()
+    not_started = FormWindow(doctor2, FormRef("01-001", "SCR", "demographics"))
+    qtbot.addWidget(not_started)
+    assert not_started.view.read_only
+    assert "le patient 01-001 est saisi sur le poste WS-01" in " ".join(
+        label.text() for label in not_started.view.header.findChildren(QLabel))
+    started = FormWindow(doctor2, REF)  # values of an existing form change anywhere
+    qtbot.addWidget(started)
+    assert not started.view.read_only
+    for window in (elsewhere, here, not_started, started, main):
+        window.close()
+    copy.close()
