@@ -407,6 +407,10 @@ def test_the_window_names_the_workstation_and_the_casebook_its_owner_in_french(
     main = MainWindow(doctor2, idle_ms=10**9)
     qtbot.addWidget(main)
     assert main.windowTitle().endswith("— WS-02") and "Poste WS-02" in main.status_site.text()
+    tips = {main.subjects.subject_at(r): main.subjects.table.item(r, 0).toolTip()
+            for r in range(main.subjects.table.rowCount())}
+    assert tips == {"01-001": "Saisi sur le poste WS-01 : nouveaux formulaires et journée de perfusion s'y font",
+                    "01-201": "Saisi sur ce poste (WS-02)"}
     elsewhere = CasebookDialog(doctor2, "01-001")
     qtbot.addWidget(elsewhere)
     assert elsewhere.owner_note.isVisibleTo(elsewhere)

@@ -41,3 +41,21 @@ class OwnerNote(QLabel):
         bedside.setToolTip("" if owned else tr(f"The infusion day runs on {owner}.",
                                                f"La journée de perfusion se fait sur {owner}."))
         return owned
+
+
+def owner_tips(ws: Any, rows: list[Any]) -> dict[str, str]:
+    """The subject list's tooltip on each subject number: which workstation enters it (none when the site has only
+    this laptop)."""
+    from msc_sle_crf.sync.workstations import Workstations
+
+    info = Workstations(ws.ctx).info()
+    if info.alone:
+        return {}
+    out = {}
+    for r in rows:
+        owner = r.subject.owner_ws
+        out[r.subject.subject_number] = (
+            tr(f"Entered on this workstation ({info.ws})", f"Saisi sur ce poste ({info.ws})") if owner == info.ws
+            else tr(f"Entered on {owner}: new forms and the infusion day are done there",
+                    f"Saisi sur le poste {owner} : nouveaux formulaires et journée de perfusion s'y font"))
+    return out
