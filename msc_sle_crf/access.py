@@ -42,6 +42,8 @@ class Perm(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     LOCK_FORMS = "lock_forms"
     VIEW_OUTCOMES = "view_outcomes"  # the study's outcome tables and cohort safety reviews (aggregated, all subjects)
+    MANAGE_WORKSTATIONS = "manage_workstations"  # fork another workstation of the site (issue 18)
+    HAND_OVER_SUBJECT = "hand_over_subject"  # give a subject's entry to another workstation (issue 18)
 
     def describe(self, lang: Lang) -> str:
         return _PERM_LABELS[self][1 if lang is Lang.FR else 0]
@@ -65,16 +67,19 @@ _PERM_LABELS = {
     Perm.LOCK_FORMS: ("lock or unlock forms", "verrouiller ou déverrouiller des formulaires"),
     Perm.VIEW_OUTCOMES: ("view the study's outcomes and safety reviews",
                          "consulter les critères de jugement et les revues de tolérance de l'étude"),
+    Perm.MANAGE_WORKSTATIONS: ("add a workstation of the site", "ajouter un poste du site"),
+    Perm.HAND_OVER_SUBJECT: ("hand a subject over to another workstation", "transférer un patient à un autre poste"),
 }
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset({
         Perm.MANAGE_USERS, Perm.EDIT_SITE_SETTINGS, Perm.BACKUP, Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT,
+        Perm.MANAGE_WORKSTATIONS, Perm.HAND_OVER_SUBJECT,
     }),
     Role.INVESTIGATOR: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.ENTER_CLINICAL_DATA,
         Perm.SIGN_INVESTIGATOR_FORMS, Perm.PRINT, Perm.EXPORT, Perm.BACKUP, Perm.VIEW_AUDIT, Perm.VERIFY_AUDIT,
-        Perm.LOCK_FORMS, Perm.VIEW_OUTCOMES,
+        Perm.LOCK_FORMS, Perm.VIEW_OUTCOMES, Perm.HAND_OVER_SUBJECT,
     }),
     Role.NURSE: frozenset({
         Perm.VIEW_DATA, Perm.REGISTER_SUBJECT, Perm.ENTER_NURSING_DATA, Perm.PRINT,

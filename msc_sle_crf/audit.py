@@ -89,6 +89,9 @@ class Action(StrEnum):
     KEYFILE_ROLLBACK = "keyfile_rollback"  # an older key file than the database last saw was put back (refused)
     RECEIPT = "receipt"  # the trail head handed out (a receipt, a PDF, an export, a backup)
     CERTIFICATE = "certificate"  # the site CA made or imported, a personal certificate issued
+    WORKSTATION_ADD = "workstation_add"  # another workstation of the site forked from this database (issue 18)
+    WORKSTATION_OPEN = "workstation_open"  # a forked copy became its workstation: one record per identity setting
+    SUBJECT_HANDOVER = "subject_handover"  # a subject's owning workstation changed (reason required)
 
 
 @dataclass(frozen=True)

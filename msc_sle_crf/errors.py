@@ -449,6 +449,39 @@ class Msg(Enum):
         "{path}: {reason}.",
         "{path} : {reason}.",
     )
+    # ----- issue 18: workstations of one site -----
+    SUBJECT_ELSEWHERE = (
+        "Subject {subject} is entered on {owner} (this is {here}): its new forms, rows and infusion day are done "
+        "there; ask for a handover.",
+        "Le patient {subject} est saisi sur le poste {owner} (celui-ci est {here}) : ses nouveaux formulaires, "
+        "lignes et sa journée de perfusion se font là-bas ; demandez son transfert.",
+    )
+    SUBJECT_RANGE_EXHAUSTED = (
+        "No subject number left on {ws}: its numbers {site}-{low:03d} to {site}-{high:03d} are all used; register "
+        "the subject on another workstation.",
+        "Plus aucun numéro de patient sur {ws} : ses numéros {site}-{low:03d} à {site}-{high:03d} sont tous pris ; "
+        "inscrivez le patient sur un autre poste.",
+    )
+    WORKSTATION_NUMBER_TAKEN = (
+        "Workstation number {number}: {ws} is already handed out (free: {free}).",
+        "Numéro de poste {number} : {ws} a déjà été attribué (libre : {free}).",
+    )
+    WORKSTATION_FILE_INVALID = (
+        "{path} is not a workstation file of a site: {detail}. Nothing was changed.",
+        "{path} n'est pas un fichier de poste d'un site : {detail}. Rien n'a été modifié.",
+    )
+    WORKSTATION_UNKNOWN = (
+        "Workstation '{ws}': write it WS-nn (e.g. WS-02); the ones handed out here are {known}.",
+        "Poste « {ws} » : l'écrire WS-nn (ex. WS-02) ; ceux attribués ici sont {known}.",
+    )
+    HANDOVER_SAME = (
+        "Subject {subject} is already entered on {ws}.",
+        "Le patient {subject} est déjà saisi sur {ws}.",
+    )
+    HANDOVER_NOT_OWNER = (
+        "Subject {subject} is entered on {owner}: the handover is done there (this is {here}).",
+        "Le patient {subject} est saisi sur le poste {owner} : le transfert se fait là-bas (celui-ci est {here}).",
+    )
 
     def render(self, lang: Lang | None = None, **params: Any) -> str:
         en, fr = self.value

@@ -40,6 +40,9 @@ ACTIONS: dict[str, L] = {
     "key_bind": L("Keys bound", "Clés associées"), "key_rotation": L("Keys rotated", "Clés renouvelées"),
     "keyfile_rollback": L("Old key file refused", "Ancien fichier de clés refusé"),
     "receipt": L("Receipt", "Reçu"), "certificate": L("Certificate", "Certificat"),
+    "workstation_add": L("Workstation added", "Poste ajouté"),
+    "workstation_open": L("Workstation set up", "Poste mis en service"),
+    "subject_handover": L("Subject handed over", "Patient transféré"),
 }
 
 # Texts the program writes into the trail itself.

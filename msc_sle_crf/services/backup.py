@@ -61,13 +61,20 @@ def create_backup(services: Workspace, out: Path, *, progress: Progress | None =
     return write_backup(services, out, "encrypted backup", progress=progress)
 
 
-def write_backup(services: Workspace, out: Path, what: str, *, progress: Progress | None = None) -> Path:
+def write_backup(services: Workspace, out: Path, what: str, *, progress: Progress | None = None,
+                 record: Callable[[Path], dict[str, Any]] | None = None) -> Path:
     """The backup itself (callers check who may ask for it): audited before the copy, so that the backup holds its
-    own record; the copy is checked (pages, chain), then written atomically and read back (``verify_written``)."""
+    own record; the copy is checked (pages, chain), then written atomically and read back (``verify_written``).
+    ``record(out)``: writes the copy's record instead of a backup record (a workstation's fork) and returns what
+    the manifest adds."""
     out = safe_output_path(out, db_path=services.site.db_path)
     if out.exists():
         raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
-    services.integrity.record_export(Action.BACKUP, out, what)
+    extra: dict[str, Any] = {}
+    if record is None:
+        services.integrity.record_export(Action.BACKUP, out, what)
+    else:
+        extra = record(out)
     services.site.anchor_audit()
     tmp_db = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.db.tmp")
     store = services.ctx.store
@@ -88,6 +95,7 @@ def write_backup(services: Workspace, out: Path, what: str, *, progress: Progres
             "db_id": services.site.keyfile.db_id,
             # the trail head at the copy, signed by the user who made it: the backup is also a receipt
             "trail_head": current_head(services.ctx),
+            **extra,
             "files": {
                 DB_MEMBER: {"sha256": _sha256_file(tmp_db), "size": tmp_db.stat().st_size},
                 KEYS_MEMBER: {"sha256": hashlib.sha256(keys).hexdigest(), "size": len(keys)},
@@ -343,6 +351,9 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
         say = progress or (lambda _step: None)
         say(L("Checking the backup file", "Contrôle du fichier de sauvegarde"))
         manifest = _extract(backup, staging)
+        if manifest.get("workstation"):  # restored, it would be a second copy of the workstation it came from
+            raise _invalid(backup, "a workstation file (another laptop of the site): open it with 'msc-sle-crf "
+                                   "workstation open'")
         say(L("Checking every page and the audit trail", "Contrôle de chaque page et de la piste d'audit"))
         records, restorer, restorer_role = _check_staged(staging, backup, username, password,
                                                          recovery_code=recovery_code, clock=clock)

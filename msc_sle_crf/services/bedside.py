@@ -47,6 +47,7 @@ from msc_sle_crf.services.entry import DataEntry, FormRef, SoftCheckNeedsConfirm
 from msc_sle_crf.services.overview import Overview
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import InfusionEvent, Subject
+from msc_sle_crf.sync.ownership import require_owner
 
 TIMER_KINDS = {k.value for k in T.Kind}
 BASELINE = "BASE"  # the time point read before the start (infusion: vital_signs in study.yaml)
@@ -201,6 +202,7 @@ class Bedside:
             raise ValidationError(Msg.SUBJECT_LOCKED, subject=subject)
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None
         with self.ctx.write() as tx:
+            require_owner(tx.session, subject)
             event = InfusionEvent(subject_id=subject_row.id, kind=kind, wall_utc=iso_utc(wall or now.wall),
                                   mono=None if wall else now.mono, boot=None if wall else now.boot,
                                   username=self.ctx.actor.username, reason=reason, detail=text,
@@ -226,6 +228,7 @@ class Bedside:
         self.ctx.require(Perm.ENTER_NURSING_DATA, subject=subject)
         with self.ctx.read() as session:
             reads.writable_subject(session, subject)
+            require_owner(session, subject)  # the infusion day runs on the owning workstation (issue 18)
 
     def _ref(self, subject: str, form: str) -> FormRef:
         return FormRef(subject, self.day.event, form)

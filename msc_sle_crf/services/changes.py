@@ -21,7 +21,7 @@ CellKey = tuple[str, int, str]  # (group id, row, item id): the same shape as fo
 DATA_ACTIONS = frozenset({
     Action.CREATE, Action.UPDATE, Action.DELETE, Action.STATUS_CHANGE, Action.SIGN, Action.SIGNATURE_INVALIDATED,
     Action.SOURCE_VERIFIED, Action.QUERY, Action.DATA_ENTRY, Action.DATA_CHANGE, Action.ROW_ADD, Action.ROW_REMOVE,
-    Action.INFUSION_EVENT, Action.PRODUCT_CHECK, Action.TWO_PERSON_CHECK,
+    Action.INFUSION_EVENT, Action.PRODUCT_CHECK, Action.TWO_PERSON_CHECK, Action.SUBJECT_HANDOVER,
 })
 ACCOUNT_ACTIONS = frozenset({Action.USER_ADD, Action.USER_DISABLE, Action.USER_ENABLE, Action.PASSWORD_CHANGE,
                              Action.PASSWORD_RESET, Action.RECOVERY_CODE_USED})

@@ -53,8 +53,8 @@ _SET_COMPLETE = "UPDATE form_instance SET status = ?, completed_utc = ?, complet
 _HAS_SNAPSHOT = "SELECT 1 FROM form_definition WHERE content_hash = ?"
 _INSERT_SNAPSHOT = ("INSERT INTO form_definition (content_hash, form_id, version, definition_json, first_used_utc) "
                     "VALUES (?, ?, ?, ?, ?)")
-_INSERT_INSTANCE = ("INSERT INTO form_instance (subject_id, event_id, form_id, form_version, form_hash, status, "
-                    "created_utc, created_by, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_INSTANCE = ("INSERT INTO form_instance (id, subject_id, event_id, form_id, form_version, form_hash, status, "
+                    "created_utc, created_by, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass
@@ -145,15 +145,15 @@ def store_value(conn: Connection, ed: Editing, key: CellKey, new: Stored, *, can
     ed.stored[key] = new
 
 
-def create_instance(conn: Connection, ed: Editing, now: str, user_id: int) -> int:
+def create_instance(conn: Connection, ed: Editing, now: str, user_id: int, new_id: int) -> int:
     """The form instance, created under its definition (whose snapshot is stored once)."""
     form = ed.form
     digest = form.content_hash()
     if conn.exec_driver_sql(_HAS_SNAPSHOT, (digest,)).first() is None:
         conn.exec_driver_sql(_INSERT_SNAPSHOT, (digest, form.id, form.version, form.canonical_json(), now))
-    result = conn.exec_driver_sql(_INSERT_INSTANCE, (ed.subject_id, ed.event.id, form.id, form.version, digest,
-                                                     FormStatus.DRAFT.value, now, user_id, now))
-    ed.instance_id = int(result.lastrowid)
+    conn.exec_driver_sql(_INSERT_INSTANCE, (new_id, ed.subject_id, ed.event.id, form.id, form.version, digest,
+                                            FormStatus.DRAFT.value, now, user_id, now))
+    ed.instance_id = new_id
     ed.status = FormStatus.DRAFT
     return ed.instance_id
 

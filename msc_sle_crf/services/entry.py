@@ -38,6 +38,8 @@ from msc_sle_crf.services.editing import Editing, Stored
 from msc_sle_crf.services.integrity import AuditRecord
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import AuditEvent, DataQuery, FormRow, ItemValue, QueryMessage
+from msc_sle_crf.sync.ids import next_id
+from msc_sle_crf.sync.ownership import require_owner
 
 
 class SoftCheckNeedsConfirmation(ValidationError):
@@ -161,7 +163,9 @@ class DataEntry:
             return ed.instance_id
         if ed.subject_status == "locked":  # the whole subject was locked at the end of the study
             raise ValidationError(Msg.FORM_LOCKED)
-        instance_id = editing.create_instance(tx.session.connection(), ed, self.ctx.now(), self.ctx.actor.user_id)
+        require_owner(tx.session, ed.subject)  # only the owning workstation starts a subject's forms (issue 18)
+        instance_id = editing.create_instance(tx.session.connection(), ed, self.ctx.now(), self.ctx.actor.user_id,
+                                              next_id(tx.session, "form_instance"))
         form = ed.form
         tx.audit(Action.CREATE, subject=ed.subject, visit=ed.event.id, form=form.id,
                  new_value=FormStatus.DRAFT.value,
@@ -279,6 +283,7 @@ class DataEntry:
             for key, text in values.items():
                 group = form.group_of(key[2]) if form.has_item(key[2]) else None
                 if group is not None and group.repeating and key[1] not in state.rows[group.id]:
+                    require_owner(tx.session, ref.subject)
                     instance_id = self._ensure_instance(tx, ed)
                     tx.session.add(FormRow(instance_id=instance_id, group_id=group.id, row_no=key[1], removed=False,
                                            created_utc=self.ctx.now()))
@@ -398,6 +403,7 @@ class DataEntry:
         with self._editing(ref, kept=False) as (tx, ed):
             session = tx.session
             form = ed.form
+            require_owner(session, ref.subject)  # rows are added on the owning workstation only (issue 18)
             instance_id = self._ensure_instance(tx, ed)
             group = next((g for g in form.groups if g.id == group_id and g.repeating), None)
             if group is None:

@@ -247,7 +247,8 @@ class Overview:
 
 # The subject list's reads, one row per subject (and visit), grouped in SQL: char(31) separates fields, char(30)
 # entries.
-_SUBJECTS = "SELECT id, subject_number, initials, birth_year, sex, status, created_utc FROM subject"
+_SUBJECTS = ("SELECT id, subject_number, initials, birth_year, sex, status, created_utc, COALESCE(owner_ws, 'WS-01') "
+             "FROM subject")
 _STATUSES = ("SELECT fi.subject_id, fi.event_id, group_concat(fi.form_id || char(31) || fi.status, char(30)) "
              "FROM form_instance fi WHERE 1 = 1{where} GROUP BY fi.subject_id, fi.event_id")
 _VALUES = ("SELECT fi.subject_id, fi.event_id, group_concat(fi.form_id || char(31) || iv.item_id || char(31) "

@@ -23,6 +23,8 @@ from msc_sle_crf.security import ca
 from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.site import CA_CERT_SETTING
+from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
+from msc_sle_crf.sync.ownership import opened_ws
 
 # indexes in audit.STORED_FIELDS order
 _ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
@@ -34,6 +36,8 @@ _CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
 _SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
 _QUERY = re.compile(r"query #(\d+) (\w+): ", re.DOTALL)
 _MISSING = object()
+_IDENTITY_SQL = ("SELECT key, value FROM site_setting WHERE key IN ("  # noqa: S608 - placeholders only
+                 + ", ".join("?" * len(SETTING_KEYS)) + ")")
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 
@@ -94,6 +98,7 @@ class Replay:
         self.settings: dict[str, str] = {}
         self.ca_fingerprint: str | None = None  # the site CA as the trail last recorded it (by an administrator)
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
+        self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -125,6 +130,15 @@ class Replay:
     def _on_setting_change(self, row: Sequence[Any]) -> None:
         if row[_ITEM] and row[_ITEM] in DEFAULT_SETTINGS:
             self.settings[row[_ITEM]] = row[_NEW]
+
+    def _on_workstation_open(self, row: Sequence[Any]) -> None:
+        ws = opened_ws(row[_DETAIL])
+        if ws is not None and row[_ITEM]:
+            self.workstations.setdefault(ws, {})[row[_ITEM]] = row[_NEW]
+
+    def _on_subject_handover(self, row: Sequence[Any]) -> None:
+        if row[_SUBJ] in self.subjects:
+            self.subjects[row[_SUBJ]]["owner_ws"] = row[_NEW]
 
     def _on_user_add(self, row: Sequence[Any]) -> None:
         try:
@@ -242,13 +256,16 @@ class Replay:
             if len(out) < MAX_NAMED:
                 out.append(Unexplained(where, what))
 
-        for number, initials, year, sex, status in conn.execute(
-                "SELECT subject_number, initials, birth_year, sex, status FROM subject ORDER BY id"):
+        for number, initials, year, sex, status, owner in conn.execute(
+                "SELECT subject_number, initials, birth_year, sex, status, COALESCE(owner_ws, 'WS-01') FROM subject "
+                "ORDER BY id"):
             expected = self.subjects.get(number)
             if expected is None:
                 note(_where(number), "the subject is not in the trail")
                 continue
-            for name, value in (("initials", initials), ("birth_year", year), ("sex", sex), ("status", status)):
+            expected.setdefault("owner_ws", FIRST_WS)  # registered on the first workstation (issue 18)
+            for name, value in (("initials", initials), ("birth_year", year), ("sex", sex), ("status", status),
+                                ("owner_ws", owner)):
                 if expected.get(name) != value:
                     note(_where(number), f"{name} is {value!r}; the trail says {expected.get(name)!r}")
         forms = {}
@@ -360,6 +377,12 @@ class Replay:
             for name, value in (("role", role), ("full_name", full_name), ("active", bool(active))):
                 if expected_user.get(name) != value:
                     note(f"account {username}", f"{name} is {value!r}; the trail says {expected_user.get(name)!r}")
+        identity = dict(conn.execute(_IDENTITY_SQL, SETTING_KEYS).fetchall())
+        if identity:  # this copy's identity must be what its set-up records said (issue 18)
+            opened = self.workstations.get(identity.get("workstation_id", ""), {})
+            for key, value in sorted(identity.items()):
+                if opened.get(key) != value:
+                    note(f"site setting {key}", f"is {value!r}; the trail says {opened.get(key)!r}")
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
             if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")

@@ -6,7 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
@@ -15,6 +16,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import SiteSetting, Subject
+from msc_sle_crf.sync.identity import FIRST_WS, Workstation, this_workstation
 
 INITIALS = L("Initials", "Initiales")
 BIRTH_YEAR = L("Year of birth", "Année de naissance")
@@ -29,16 +31,31 @@ class SubjectInfo:
     sex: str
     status: str
     created_utc: str
+    owner_ws: str = FIRST_WS  # the workstation that enters its visits (issue 18)
 
     @classmethod
     def of(cls, s: Subject) -> SubjectInfo:
-        return cls(s.subject_number, s.initials, s.birth_year, s.sex, s.status, s.created_utc)
+        return cls(s.subject_number, s.initials, s.birth_year, s.sex, s.status, s.created_utc,
+                   s.owner_ws or FIRST_WS)
 
 
 @dataclass(frozen=True)
 class Registered:
     subject: SubjectInfo
     changes: Changes
+
+
+def next_sequence(session: Session, prefix: str, here: Workstation) -> int:
+    """The next free subject sequence in this workstation's range (WS-01: 001-199, WS-02: 201-399...); a range used
+    up is refused in one line."""
+    low, high = here.subjects
+    numbers = session.execute(select(Subject.subject_number).where(Subject.subject_number.like(f"{prefix}-%"))
+                              ).scalars()
+    used = [int(n[len(prefix) + 1:]) for n in numbers if n[len(prefix) + 1:].isdigit()]
+    highest = max((n for n in used if low <= n <= high), default=low - 1)
+    if highest >= high:
+        raise ValidationError(Msg.SUBJECT_RANGE_EXHAUSTED, ws=here.id, site=prefix, low=low, high=high)
+    return highest + 1
 
 
 class Subjects:
@@ -75,13 +92,18 @@ class Subjects:
             session = tx.session
             site_number = session.get(SiteSetting, "site_number")
             prefix = site_number.value if site_number else "01"
-            count = session.execute(select(func.count()).select_from(Subject)).scalar_one()
-            number = f"{prefix}-{count + 1:03d}"
+            here = this_workstation(session)
+            sequence = next_sequence(session, prefix, here)
+            number = f"{prefix}-{sequence:03d}"
+            owner = None if here.id == FIRST_WS else here.id  # NULL: the first workstation (docs/workstations.md)
             subject = Subject(subject_number=number, initials=clean_initials, birth_year=year, sex=clean_sex,
-                              status="screening", created_utc=ctx.now(), created_by=ctx.actor.user_id)
+                              status="screening", created_utc=ctx.now(), created_by=ctx.actor.user_id,
+                              owner_ws=owner)
             session.add(subject)
-            tx.audit(Action.CREATE, subject=number, form="subject", new_value=json.dumps(
-                {"initials": clean_initials, "birth_year": year, "sex": clean_sex}, sort_keys=True))
+            created: dict[str, object] = {"initials": clean_initials, "birth_year": year, "sex": clean_sex}
+            if owner is not None:
+                created["owner_ws"] = owner
+            tx.audit(Action.CREATE, subject=number, form="subject", new_value=json.dumps(created, sort_keys=True))
             session.flush()
             info = SubjectInfo.of(subject)
         return Registered(info, tx.changes)

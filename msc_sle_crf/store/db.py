@@ -178,6 +178,9 @@ class Store:
         self.read_engine = self._make_engine(immediate=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        from msc_sle_crf.sync.ids import install  # rows get ids in this workstation's range (issue 18)
+
+        install(self._write_sessions)
         # Moves on at every commit that may have changed data (any commit on the write engine, except those of
         # ``write(data=False)``): what this process keeps in memory from the database (form states being edited)
         # is valid only for the generation it was read at. One process per database (the instance lock).

@@ -40,6 +40,7 @@ from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.owner_note import OwnerNote
 from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog
 
 
@@ -221,6 +222,8 @@ class CasebookDialog(NoDefaultButtonDialog):
         layout.addLayout(actions)
         self.hint = named(QLabel(), "subtitle")
         layout.addWidget(self.hint)
+        self.owner_note = OwnerNote()  # which workstation enters this subject (issue 18)
+        layout.addWidget(self.owner_note)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.tree = named(QTreeWidget(), "casebook")
         self.tree.setColumnCount(4)
@@ -362,6 +365,8 @@ class CasebookDialog(NoDefaultButtonDialog):
         self.title.setText(tr(f"Subject {s.subject_number} · {s.initials} · born {s.birth_year} · {s.sex}",
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
 
+        owned = self.owner_note.show_for(self.ws, s.owner_ws, self.bedside_button)
+
         open_queries = self.ws.monitoring.open_counts().get(self.subject, 0)
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()
                                 + (tr(f" · {open_queries} open query(ies)", f" · {open_queries} query(ies) ouverte(s)")
@@ -401,6 +406,10 @@ class CasebookDialog(NoDefaultButtonDialog):
                 child.setData(0, Qt.ItemDataRole.UserRole, (event.id, form_id))
                 child.setToolTip(0, form.label.get())
                 child.setForeground(2, QBrush(QColor(status_colour(status))))
+                if not owned and status == "not_started":  # started on the owning workstation only
+                    child.setForeground(0, QBrush(QColor("#8a96a3")))
+                    child.setToolTip(0, tr(f"{form.label.get()}: started on {s.owner_ws} only",
+                                           f"{form.label.get()} : commencé sur {s.owner_ws} seulement"))
                 if form_marks.open_queries or form_marks.answered_queries:
                     child.setForeground(3, QBrush(QColor("#b26a00")))
                 elif form_marks.items and form_marks.verified == form_marks.items:

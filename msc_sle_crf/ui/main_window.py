@@ -148,6 +148,17 @@ class MainWindow(QMainWindow):
     def table(self) -> Any:
         return self.subjects.table
 
+    def _workstation(self) -> str | None:
+        """This workstation's id when the site has several (issue 18), else None; kept while the screen is locked."""
+        if not self.ws.locked:
+            from msc_sle_crf.sync.workstations import Workstations
+
+            info = Workstations(self.ws.ctx).info()
+            self._workstation_seen = None if info.alone else info.ws
+        return self._workstation_seen
+
+    _workstation_seen: str | None = None
+
     def _settings(self) -> dict[str, str]:
         """Settings cannot be read while the screen is locked: the lock screen keeps what was read last."""
         if self.ws.locked:
@@ -158,7 +169,8 @@ class MainWindow(QMainWindow):
     # ----- building ------------------------------------------------------------------------------------------------
     def retranslate(self) -> None:
         ws = self.ws
-        self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}"
+        here = self._workstation()
+        self.setWindowTitle(f"{STUDY_NAME} eCRF — {PROTOCOL_NUMBER}" + (f" — {here}" if here else "")
                             + (" — FORMATION / TRAINING" if ws.site.training else ""))
         admin_home = ws.can(Perm.MANAGE_USERS) and not ws.can(Perm.VIEW_DATA)
         self.heading.setText(tr("Accounts and site", "Comptes et site") if admin_home else tr("Subjects", "Patients"))
@@ -189,8 +201,11 @@ class MainWindow(QMainWindow):
         actor = self.ws.actor
         settings = self._settings()
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
+        here = self._workstation()
         self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
-                                 f"({settings.get('site_number', '')}) · {self.ws.site.db_path.name}")
+                                 f"({settings.get('site_number', '')}) · "
+                                 + (tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
+                                 + self.ws.site.db_path.name)
         self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
 
     def refresh(self) -> None:

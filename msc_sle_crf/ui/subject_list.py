@@ -29,6 +29,7 @@ from msc_sle_crf.services.changes import DATA_ACTIONS, Changes
 from msc_sle_crf.services.overview import STAGES, SubjectRow
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import named, tr
+from msc_sle_crf.ui.owner_note import owner_tips
 
 COLUMNS = 9
 # What needs attention, as stage filters (key -> label) beside the stages themselves.
@@ -81,6 +82,7 @@ class SubjectList(QWidget):
         self._infusions: dict[str, tuple[str, bool]] = {}
         self._shown: list[tuple[tuple[str, ...], bool, int]] = []  # what each row shows
         self._meta: dict[str, tuple[str | None, str, bool, int]] = {}  # subject -> cohort, stage, overdue, queries
+        self._owners: dict[str, str] = {}  # subject -> which workstation enters it (several laptops: issue 18)
         self._hidden = False  # some rows are hidden by the search or a filter
 
     def set_workspace(self, ws: Workspace) -> None:
@@ -135,6 +137,7 @@ class SubjectList(QWidget):
             self._cohorts = self.ws.overview.cohorts()
             self._fill_combos()
         self._actions = {r.subject.subject_number: (r.next_action.get(), r.overdue) for r in rows}
+        self._owners = owner_tips(self.ws, rows)
         self._meta = {r.subject.subject_number: (r.cohort, r.stage, r.overdue,
                                                  queries.get(r.subject.subject_number, 0)) for r in rows}
         shown = [self._cells(r, queries.get(r.subject.subject_number, 0)) for r in rows]
@@ -195,6 +198,8 @@ class SubjectList(QWidget):
         texts, overdue, open_queries = cells
         for col, text in enumerate(texts):
             item = QTableWidgetItem(text)
+            if col == 0 and text in self._owners:
+                item.setToolTip(self._owners[text])
             if col == COLUMNS - 1 and overdue:
                 item.setForeground(QColor("#b00020"))
             if col == self.COL_QUERIES and open_queries:

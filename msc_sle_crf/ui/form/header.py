@@ -29,7 +29,8 @@ class FormHeader(QWidget):
     print_requested = Signal()
     lifecycle_requested = Signal(str)  # a LifecycleAction
 
-    def __init__(self, snapshot: FormSnapshot, ref: FormRef, *, read_only: bool, parent: QWidget) -> None:
+    def __init__(self, snapshot: FormSnapshot, ref: FormRef, *, read_only: bool, parent: QWidget,
+                 read_only_why: str | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +68,8 @@ class FormHeader(QWidget):
         if snapshot.status is FormStatus.LOCKED:
             notes.append(tr("Locked: unlock it (with a reason) to change it.",
                             "Verrouillé : le déverrouiller (avec un motif) pour le modifier."))
+        elif read_only and read_only_why:  # another reason than the role (issue 18: another workstation's subject)
+            notes.append(read_only_why)
         elif read_only:
             notes.append(tr("Read only: your role cannot change this form.",
                             "Lecture seule : votre rôle ne permet pas de modifier ce formulaire."))

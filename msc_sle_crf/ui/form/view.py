@@ -204,7 +204,20 @@ class FormView(FormWrites, QWidget):
         layout.setSpacing(12)
         form = self.snapshot.form
         self.read_only = not self.entry.can_edit(form.id) or not self.status.editable
-        self.header = FormHeader(self.snapshot, self.ref, read_only=self.read_only, parent=self.content)
+        why = None
+        if not self.read_only and self.status is FormStatus.NOT_STARTED:  # started on its owner only (issue 18)
+            from msc_sle_crf.sync.workstations import Workstations
+
+            service = Workstations(self.ws.ctx)
+            if not service.owns(self.ref.subject):
+                self.read_only = True
+                owner = service.owner(self.ref.subject)
+                why = tr(f"Read only: subject {self.ref.subject} is entered on {owner}; this form is started there "
+                         "(or ask for a handover).",
+                         f"Lecture seule : le patient {self.ref.subject} est saisi sur le poste {owner} ; ce "
+                         "formulaire se commence là-bas (ou demandez son transfert).")
+        self.header = FormHeader(self.snapshot, self.ref, read_only=self.read_only, parent=self.content,
+                                 read_only_why=why)
         self.header.print_requested.connect(self.print_pdf)
         self.header.lifecycle_requested.connect(self.lifecycle_action)
         self.print_button = self.header.print_button

@@ -1,0 +1,40 @@
+"""Which workstation owns a subject (docs/workstations.md, "Workstations"): only the owner registers the subject,
+starts its forms, adds rows to them and runs its infusion day. Values of existing forms, signatures, SDV and queries
+may change anywhere (a conflict is handled when packets meet). No Qt."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf.errors import Msg, PermissionDenied
+from msc_sle_crf.store.tables import Subject
+from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
+
+_OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}): ")
+
+
+def opened_ws(detail: str | None) -> str | None:
+    """The workstation a ``workstation_open`` record set up (its detail starts "workstation WS-nn: "): the replay
+    checks the copy's identity settings against these records."""
+    match = _OPEN_DETAIL.match(detail or "")
+    return match.group(1) if match else None
+
+
+def owner_shown(owner_ws: str | None) -> str:
+    """The owner as people read it (NULL: the first workstation)."""
+    return owner_ws or FIRST_WS
+
+
+def require_owner(session: Session, subject_number: str) -> None:
+    """Refuse (one line naming the owner) unless this workstation owns the subject. An unknown subject is left to
+    the caller's own check."""
+    owner = session.execute(select(Subject.owner_ws).where(Subject.subject_number == subject_number)).first()
+    if owner is None:
+        return
+    here = this_workstation(session)
+    if not here.owns(owner[0]):
+        raise PermissionDenied(Msg.SUBJECT_ELSEWHERE, subject=subject_number, owner=owner_shown(owner[0]),
+                               here=here.id)

@@ -1,0 +1,367 @@
+"""Workstations of one site (docs/workstations.md, "Workstations"): fork another workstation, open a fork on its
+laptop, show this workstation, hand a subject over. No Qt.
+
+The fork is a backup (services/backup.py: one tar file holding the encrypted database and its key file, with a
+manifest) taken right after a ``workstation_add`` record, so the copy's trail ends with the record that names it.
+Opening it checks the file as a restore does, then writes the copy's identity (read-only settings, each with a
+``workstation_open`` record: the copy's first own records) before the copy is moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf.access import Perm
+from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import Clock, SystemClock, iso_utc
+from msc_sle_crf.errors import CrfError, Msg, StoreError, ValidationError
+from msc_sle_crf.i18n import L
+from msc_sle_crf.services import limits, reads
+from msc_sle_crf.services.changes import Changes
+from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.store.tables import AuditEvent, SiteSetting, Subject
+from msc_sle_crf.sync.identity import (
+    FIRST_WS,
+    SETTING_KEYS,
+    Workstation,
+    default_subjects,
+    this_workstation,
+    ws_id,
+    ws_number,
+)
+from msc_sle_crf.sync.ownership import opened_ws, owner_shown
+
+
+def range_text(low: int, high: int) -> str:
+    return f"{low:03d}-{high:03d}"
+
+
+def handed_out(session: Session) -> dict[int, dict[str, Any]]:
+    """The workstations this database knows were forked (its own ``workstation_add`` records and those it received),
+    by number."""
+    out: dict[int, dict[str, Any]] = {}
+    for (value,) in session.execute(select(AuditEvent.new_value).where(
+            AuditEvent.action == str(Action.WORKSTATION_ADD)).order_by(AuditEvent.id)):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            data = json.loads(value or "{}")
+            out[int(data["number"])] = data
+    return out
+
+
+def _known(session: Session, here: Workstation) -> dict[int, str]:
+    """Every workstation number this database has heard of: itself, its origin, those handed out."""
+    known = {1: FIRST_WS, here.number: here.id}
+    if here.fork and isinstance(here.fork.get("ws"), str):
+        with contextlib.suppress(ValueError):
+            known[ws_number(here.fork["ws"])] = here.fork["ws"]
+    for number in handed_out(session):
+        known[number] = ws_id(number)
+    return known
+
+
+def _site_prefix(session: Session) -> str:
+    row = session.get(SiteSetting, "site_number")
+    return row.value if row else "01"
+
+
+@dataclass(frozen=True)
+class WorkstationInfo:
+    ws: str
+    number: int
+    site: str
+    subjects: tuple[int, int]
+    id_range: tuple[int, int]
+    fork: dict[str, Any] | None
+    owned: int
+    subjects_total: int
+    known: tuple[str, ...]  # every workstation this database knows of, in order
+
+    @property
+    def subject_numbers(self) -> str:
+        return f"{self.site}-{self.subjects[0]:03d} … {self.site}-{self.subjects[1]:03d}"
+
+    @property
+    def alone(self) -> bool:
+        """The site's only workstation as far as this database knows (the window then does not name it)."""
+        return self.known == (FIRST_WS,)
+
+
+@dataclass(frozen=True)
+class Added:
+    ws: str
+    number: int
+    subject_range: str
+    path: Path
+    changes: Changes
+
+
+def describe(info: WorkstationInfo) -> L:
+    """What ``workstation show`` prints."""
+    fork_en = fork_fr = ""
+    if info.fork:
+        fork_en = f"; forked from {info.fork.get('ws')} at its record #{info.fork.get('id')}"
+        fork_fr = f" ; copie de {info.fork.get('ws')} à son enregistrement n° {info.fork.get('id')}"
+    low, high = info.id_range
+    return L(f"Workstation {info.ws} (number {info.number}){fork_en}\n"
+             f"Subject numbers: {info.subject_numbers}\n"
+             f"Row ids: {low:,} … {high:,}\n"
+             f"Subjects entered here: {info.owned} of {info.subjects_total}\n"
+             f"Workstations known: {', '.join(info.known)}",
+             f"Poste {info.ws} (numéro {info.number}){fork_fr}\n"
+             f"Numéros de patients : {info.subject_numbers}\n"
+             f"Identifiants de lignes : {low:,} … {high:,}".replace(",", " ") + "\n"
+             f"Patients saisis ici : {info.owned} sur {info.subjects_total}\n"
+             f"Postes connus : {', '.join(info.known)}")
+
+
+class Workstations:
+    """This workstation, its forks, and the ownership of subjects."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def info(self) -> WorkstationInfo:
+        self.ctx.check_session()
+        with self.ctx.read() as session:
+            here = this_workstation(session)
+            subjects = session.execute(select(Subject.owner_ws, func.count()).group_by(Subject.owner_ws)).all()
+            owned = sum(int(n) for owner, n in subjects if here.owns(owner))
+            total = sum(int(n) for _owner, n in subjects)
+            known = tuple(ws for _n, ws in sorted(_known(session, here).items()))
+            return WorkstationInfo(here.id, here.number, _site_prefix(session), here.subjects, here.id_range,
+                                   here.fork, owned, total, known)
+
+    def owner(self, subject: str) -> str:
+        self.ctx.require(Perm.VIEW_DATA, subject=subject)
+        with self.ctx.read() as session:
+            return owner_shown(reads.subject(session, subject).owner_ws)
+
+    def owns(self, subject: str) -> bool:
+        """Whether this workstation starts the subject's forms, adds its rows and runs its infusion day."""
+        self.ctx.require(Perm.VIEW_DATA, subject=subject)
+        with self.ctx.read() as session:
+            return this_workstation(session).owns(reads.subject(session, subject).owner_ws)
+
+    # ----- forking -----------------------------------------------------------------------------------------------
+    def choose_number(self, number: int | None) -> int:
+        """The number the next workstation gets: the one asked for (if free), else the lowest free one."""
+        with self.ctx.read() as session:
+            here = this_workstation(session)
+            known = _known(session, here)
+        free = next(n for n in range(2, 100) if n not in known) if len(known) < 99 else None
+        if number is None:
+            if free is None:
+                raise ValidationError(Msg.FIELD_RANGE, field=L("Workstation number", "Numéro de poste"), low=2,
+                                      high=99)
+            return free
+        if not 2 <= number <= 99:
+            raise ValidationError(Msg.FIELD_RANGE, field=L("Workstation number", "Numéro de poste"), low=2, high=99)
+        if number in known:
+            raise ValidationError(Msg.WORKSTATION_NUMBER_TAKEN, number=number, ws=known[number],
+                                  free=ws_id(free) if free else "-")
+        return number
+
+    def add(self, services: Any, out: Path, *, number: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Added:
+        """Fork this database as workstation WS-nn, delivered as one encrypted file (the backup format) at ``out``.
+        ``services``: the signed-in ``Workspace`` (the copy is a backup's)."""
+        from msc_sle_crf.services.backup import write_backup
+
+        ctx = self.ctx
+        ctx.require(Perm.MANAGE_WORKSTATIONS)
+        chosen = self.choose_number(number)
+        new_ws = ws_id(chosen)
+        low, high = default_subjects(chosen)
+        subject_range = range_text(low, high)
+        changes: list[Changes] = []
+
+        def record(path: Path) -> dict[str, Any]:
+            with ctx.read() as session:
+                here = this_workstation(session)
+            value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id}
+            with ctx.write(data=False) as tx:
+                tx.audit(Action.WORKSTATION_ADD, item=new_ws, new_value=json.dumps(value, sort_keys=True),
+                         detail=f"{new_ws} forked from {here.id} -> {path.name}")
+            changes.append(tx.changes)
+            assert tx.last_record is not None
+            fork = {"ws": here.id, "id": tx.last_record[0], "hash": tx.last_record[1]}
+            return {"workstation": {"ws": new_ws, "number": chosen, "subject_range": subject_range, "fork": fork}}
+
+        path = write_backup(services, Path(out), f"workstation {new_ws}", progress=progress, record=record)
+        return Added(new_ws, chosen, subject_range, path, Changes.join(changes))
+
+    # ----- ownership -----------------------------------------------------------------------------------------------
+    def handover(self, subject: str, to: str, reason: str) -> Changes:
+        """Give the subject's entry to workstation ``to`` (on its current owner; audited, reason required). The new
+        owner takes it when it imports the packet that carries this record."""
+        ctx = self.ctx
+        ctx.require(Perm.HAND_OVER_SUBJECT, subject=subject)
+        clean_reason = limits.text(reason, limits.REASON, limits.MAX_REASON)
+        if not clean_reason:
+            raise ValidationError(Msg.FIELD_REQUIRED, field=limits.REASON)
+        target = to.strip().upper()
+        with ctx.write() as tx:
+            session = tx.session
+            row = reads.subject(session, subject)
+            here = this_workstation(session)
+            known = _known(session, here)
+            try:
+                number = ws_number(target)
+            except ValueError:
+                number = 0
+            if number not in known:
+                raise ValidationError(Msg.WORKSTATION_UNKNOWN, ws=to, known=", ".join(
+                    known[n] for n in sorted(known)))
+            if not here.owns(row.owner_ws):
+                raise ValidationError(Msg.HANDOVER_NOT_OWNER, subject=subject, owner=owner_shown(row.owner_ws),
+                                      here=here.id)
+            if target == owner_shown(row.owner_ws):
+                raise ValidationError(Msg.HANDOVER_SAME, subject=subject, ws=target)
+            old = owner_shown(row.owner_ws)
+            row.owner_ws = None if target == FIRST_WS else target
+            tx.audit(Action.SUBJECT_HANDOVER, subject=subject, form="subject", old_value=old, new_value=target,
+                     reason=clean_reason, detail=f"entry handed over from {old} to {target}")
+        return tx.changes
+
+
+# ----- opening a fork on its laptop ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Opened:
+    db_path: Path
+    ws: str
+    subject_range: str
+    fork: dict[str, Any]
+    audit_records: int
+
+
+def _fork_of(file: Path) -> dict[str, Any]:
+    from msc_sle_crf.services.backup import read_manifest
+
+    try:
+        manifest = read_manifest(file)
+    except StoreError as exc:
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file), detail=exc.params.get("detail", "")) from None
+    ws = manifest.get("workstation")
+    if not isinstance(ws, dict) or not isinstance(ws.get("fork"), dict):
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file),
+                         detail="a backup, not a workstation file (restore it with 'msc-sle-crf restore')")
+    return ws
+
+
+def _identity(session: Session, file: Path, ws: dict[str, Any]) -> dict[str, str]:
+    """The copy's identity, from the record that ends its trail (the manifest only says where to look): the
+    ``workstation_add`` record the fork points to, with the same number and range."""
+    fork = ws["fork"]
+    last = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    if last is None or last.id != fork.get("id") or last.hash != fork.get("hash") \
+            or last.action != str(Action.WORKSTATION_ADD):
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file),
+                         detail="its trail does not end with the record of this fork")
+    try:
+        recorded = json.loads(last.new_value or "{}")
+    except ValueError:
+        recorded = {}
+    if (recorded.get("ws"), recorded.get("number"), recorded.get("subject_range")) != (
+            ws.get("ws"), ws.get("number"), ws.get("subject_range")):
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file),
+                         detail="its manifest does not match the fork recorded in its trail")
+    if session.get(SiteSetting, "workstation_id") is not None and this_workstation(session).id == recorded["ws"]:
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file), detail="it was opened already")
+    return {"workstation_id": str(recorded["ws"]), "workstation_number": str(int(recorded["number"])),
+            "subject_range": str(recorded["subject_range"]),
+            "workstation_fork": json.dumps({"ws": fork["ws"], "id": fork["id"], "hash": fork["hash"]},
+                                           sort_keys=True)}
+
+
+def _set_up(staging: Path, file: Path, ws: dict[str, Any], username: str, password: str, *,
+            clock: Clock) -> tuple[dict[str, str], int]:
+    """The staged copy becomes its workstation (an administrator signs in; the identity is its first own record),
+    then it is checked completely. Returns (identity settings, audit records)."""
+    from msc_sle_crf.services.workspace import Workspace
+    from msc_sle_crf.store.site import Site
+
+    site = Site.open(staging, clock=clock)
+    try:
+        actor = site.authenticate(username, password)  # nothing written yet: the identity comes first
+        services = Workspace(site, actor)
+        services.ctx.require(Perm.MANAGE_WORKSTATIONS)
+        with services.ctx.read() as session:
+            identity = _identity(session, file, ws)
+        now = iso_utc(clock.now())
+        detail = (f"workstation {identity['workstation_id']}: forked from {ws['fork']['ws']} at record "
+                  f"#{ws['fork']['id']} ({str(ws['fork']['hash'])[:16]})")
+        with services.ctx.write(data=False) as tx:
+            for key in SETTING_KEYS:
+                tx.session.add(SiteSetting(key=key, value=identity[key], updated_utc=now))
+                tx.audit(Action.WORKSTATION_OPEN, item=key, new_value=identity[key], detail=detail)
+        report = services.integrity.verify(full=True)
+        if not report.ok:
+            problem = "; ".join(report.page_problems[:2]) or (
+                f"audit record #{report.audit.first_bad_id}: {report.audit.problem}" if not report.audit.ok
+                else "; ".join(i.line() for i in report.unexplained[:2]) or "; ".join(report.anchor_problems))
+            raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file), detail=problem)
+        return identity, report.audit.records
+    finally:
+        site.close()
+
+
+def open_fork(file: Path, db_path: Path, username: str, password: str, *, clock: Clock | None = None,
+              progress: Callable[[L], None] | None = None) -> Opened:
+    """Put a workstation file in place as ``db_path`` (which must not exist): checked as a restore is (manifest,
+    checksums, every page, the whole trail and its signatures), by an administrator of the site; the copy's identity
+    written as its first own records; then moved into place as one journaled step."""
+    from msc_sle_crf.services.backup import _extract
+    from msc_sle_crf.store import journal as J
+    from msc_sle_crf.store.db import check_db_path
+    from msc_sle_crf.store.instance_lock import InstanceLock
+
+    file, db_path = Path(file), Path(db_path)
+    clock = clock or SystemClock()
+    say = progress or (lambda _step: None)
+    check_db_path(db_path, creating=True)
+    for existing in (db_path, Path(f"{db_path}.keys")):
+        if os.path.lexists(existing):
+            raise StoreError(Msg.DB_EXISTS, path=str(existing))
+    ws = _fork_of(file)
+    staging = db_path.with_name(f".restore-ws-{os.getpid()}{db_path.suffix}")
+    staged = [staging, Path(f"{staging}.keys"), Path(f"{staging}-wal"), Path(f"{staging}-shm"),
+              Path(f"{staging}.lock"), Path(f"{staging}.head"), J.Journal.path_for(staging)]
+    moving = False
+    try:
+        say(L("Checking the workstation file", "Contrôle du fichier du poste"))
+        _extract(file, staging)
+        say(L("Checking every page and the audit trail", "Contrôle de chaque page et de la piste d'audit"))
+        identity, records = _set_up(staging, file, ws, username, password, clock=clock)
+        say(L("Putting the workstation's database in place", "Mise en place de la base du poste"))
+        with InstanceLock(db_path):
+            moves = [{"from": str(staging), "to": str(db_path)},
+                     {"from": f"{staging}.keys", "to": f"{db_path}.keys"}]
+            journal = J.Journal.begin(db_path, "restore", {"moves": moves, "backup": str(file)}, iso_utc(clock.now()))
+            moving = True
+            J.run_moves(moves)
+            journal.finish()
+            moving = False
+        return Opened(db_path, identity["workstation_id"], identity["subject_range"], json.loads(
+            identity["workstation_fork"]), records)
+    except CrfError:
+        raise
+    except OSError as exc:
+        raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(db_path), detail=exc.strerror or str(exc)) from None
+    finally:
+        if not moving:
+            for leftover in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+
+
+__all__ = ["Added", "Opened", "WorkstationInfo", "Workstations", "describe", "handed_out", "open_fork",
+           "opened_ws", "range_text"]
