@@ -40,6 +40,10 @@ ACTIONS: dict[str, L] = {
     "key_bind": L("Keys bound", "Clés associées"), "key_rotation": L("Keys rotated", "Clés renouvelées"),
     "keyfile_rollback": L("Old key file refused", "Ancien fichier de clés refusé"),
     "receipt": L("Receipt", "Reçu"), "certificate": L("Certificate", "Certificat"),
+    "packet_export": L("Packet written", "Paquet écrit"), "packet_import": L("Packet applied", "Paquet appliqué"),
+    "packet_refused": L("Packet refused", "Paquet refusé"),
+    "merge_conflict": L("Conflict between workstations", "Conflit entre postes"),
+    "conflict_resolved": L("Conflict resolved", "Conflit résolu"),
 }
 
 # Texts the program writes into the trail itself.
