@@ -100,7 +100,7 @@ def _text(v: dict[str, Any] | None) -> str | None:
 
 
 class _Apply:
-    def __init__(self, session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation,
+    def __init__(self, session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation,  # noqa: PLR0917
                  username: str, role: str, now: str) -> None:
         self.s = session
         self.rows: dict[str, list[dict[str, Any]]] = packet.rows
@@ -262,7 +262,8 @@ class _Apply:
                           rec.ts_utc)
         return Change(_text(local_d), rec.username, self.ws.id, rec.id, rec.ts_utc)
 
-    def _conflict(self, key: tuple[str, str, str, str, int, str], instance_id: int, local: ItemValue | None,
+    def _conflict(self, key: tuple[str, str, str, str, int, str], instance_id: int,  # noqa: PLR0917
+                  local: ItemValue | None,
                   local_d: dict[str, Any] | None, row: dict[str, Any] | None, last_copy: dict[str, Any]) -> None:
         r = last_copy["record"]
         mine = self._local_change(key, local_d)
@@ -358,7 +359,8 @@ class _Apply:
         self.s.flush()
 
 
-def apply(session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation, username: str,
+def apply(session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation,  # noqa: PLR0917
+          username: str,
           role: str, now: str) -> Outcome:
     """Apply the packet's rows inside the caller's transaction; the records to append (merge decisions, queries)."""
     job = _Apply(session, packet, copies, ws, username, role, now)

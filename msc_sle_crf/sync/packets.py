@@ -120,7 +120,8 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     """Write this workstation's records since its last packet; None when there is nothing new (no file)."""
     ws = this_workstation(session)
     last = session.execute(select(SyncPacketOut).order_by(SyncPacketOut.seq.desc()).limit(1)).scalar_one_or_none()
-    after = last.last_record if last is not None else 0
+    # a fork's first packet starts where it began (the trail before is the origin's, shared by both)
+    after = last.last_record if last is not None else int((ws.fork or {}).get("id") or 0)
     records = [record_fields(r) for r in session.execute(_select_records(after)).all()]
     if not any(r["action"] not in BOOKKEEPING or r["origin"] is not None for r in records):
         return None
@@ -300,7 +301,8 @@ def _row(r: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(r.get(f) for f in audit.VERIFY_FIELDS)
 
 
-def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str) -> None:
+def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # noqa: PLR0912
+                   shared: int = 0) -> None:
     """The packet's records: links, hashes, each transaction signed by its author, copies with their origin."""
     m = packet.manifest
     recs = packet.records
@@ -318,7 +320,10 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str) -> 
     expected_id = recs[0]["id"]
     run: list[tuple[Any, ...]] = []
     bindings: list[audit.Binding] = []
-    for r in recs:
+    for n, r in enumerate(recs):
+        if n < shared:  # the same record (id and hash) as this trail's: the trail both share from before a fork
+            prev, expected_id = r["hash"], r["id"] + 1
+            continue
         if set(r) != set(audit.VERIFY_FIELDS):
             raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"record #{r.get('id')} has other fields")
         if r["id"] != expected_id or r["prev_hash"] != prev:
@@ -378,7 +383,8 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
     done = session.get(SyncPacketIn, (origin_ws, seq))
     if done is not None:
-        if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"] and done.last_hash == m["last_record"]["hash"]):
+        if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
+                                            and done.last_hash == m["last_record"]["hash"]):
             return ImportResult(origin_ws, seq, str(m["file_oid"]), duplicate=True, imported_utc=done.imported_utc)
         raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
                             detail=f"another packet {seq} of {origin_ws} was imported on {done.imported_utc}")
@@ -403,7 +409,12 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                                 detail="its first record does not continue the trail this workstation shares with it")
     directory = directory_of_session(session)
     _check_manifest_signature(packet, directory, name)
-    _check_records(packet, directory, name)
+    shared = 0
+    for r in packet.records:
+        if r.get("origin") is not None or _local_hash(session, int(r.get("id") or 0)) != r.get("hash"):
+            break
+        shared += 1
+    _check_records(packet, directory, name, shared)
     now = iso_utc(clock.now())
     copies, skipped = _copies(session, packet, ws.id, name)
     problem = audit.check_copies(directory, [_row({**c["record"], "origin": c["origin"]}) for c in copies])
