@@ -151,6 +151,7 @@ class _Apply:
                                         completed_by=self.uid(row["completed_by"]) if row.get("completed_by")
                                         else None))
                 continue
+            local.updated_utc = max(local.updated_utc, row["updated_utc"])  # the same on both sides
             if local.status == row["status"]:
                 continue
             where = (row["subject"], row["event_id"], row["form_id"])
@@ -178,7 +179,6 @@ class _Apply:
 
     def _set_form(self, local: FormInstance, row: dict[str, Any]) -> None:
         local.status = row["status"]
-        local.updated_utc = row["updated_utc"]
         local.completed_utc = row["completed_utc"]
         local.completed_by = self.uid(row["completed_by"]) if row.get("completed_by") else None
 

@@ -438,6 +438,10 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                              sha256=packet.sha256, imported_utc=now, username=actor_username,
                              applied=len(copies), conflicts=len(outcome.conflicts)))
     audit.append_many(session, clock, workstation_label, entries, signer)
+    unexplained = unexplained_rows(session, {str(r["subject"]) for r in packet.records if r.get("subject")})
+    if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
+        raise PacketRefused(Msg.PACKET_FORGED, path=name,
+                            detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
     return ImportResult(origin_ws, seq, str(m["file_oid"]), imported_utc=now, copied=len(copies), skipped=skipped,
                         conflicts=len(outcome.conflicts), conflict_lines=outcome.conflicts)
 
@@ -492,3 +496,30 @@ def _local_max(session: Session) -> int:
 def _local_hash(session: Session, rid: int) -> str | None:
     return session.execute(select(AuditEvent.hash).where(AuditEvent.id == rid,
                                                           AuditEvent.origin.is_(None))).scalar()
+
+
+class _Conn:
+    """What ``Replay.compare`` reads through (plain SELECTs) on the import's own connection (any database)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        conn = self.session.connection()
+        return conn.exec_driver_sql(sql, params) if params else conn.exec_driver_sql(sql)
+
+
+def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
+    """What the trail (with the copies just written) does not explain about these subjects: the same replay as
+    ``verify``'s data check, inside the import's transaction."""
+    from msc_sle_crf.services.replay import Replay
+
+    if not subjects:
+        return []
+    replay = Replay()
+    cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
+    for row in session.execute(select(*cols).order_by(AuditEvent.id)):
+        replay(tuple(row))
+    found, _total = replay.compare(_Conn(session))
+    wanted = tuple(f"subject {n}" for n in subjects)
+    return [u.line() for u in found if u.where.split(" / ")[0] in wanted]
