@@ -3,9 +3,12 @@ files, real databases and (for the kill) a real process."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +16,21 @@ from sqlalchemy import select
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
-from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.store.tables import (
+    AppUser,
+    AuditEvent,
+    DataQuery,
+    FormInstance,
+    FormRow,
+    InfusionEvent,
+    ItemConflict,
+    ItemValue,
+    ItemVerification,
+    QueryMessage,
+    Signature,
+    Subject,
+)
+from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync import packets as P
 from msc_sle_crf.sync.service import Packets
 
@@ -24,6 +41,7 @@ R1 = FormRef("01-001", "SCR", "renal_function")
 R2 = FormRef("01-002", "SCR", "renal_function")
 CREAT = ("lb", 0, "CREAT")
 LBDAT = ("lb", 0, "LBDAT")
+PROTU = ("lb", 0, "PROTU")
 PW = {"dr.a": "quartz-meadow-71-dr", "nurse.n": "violet-harbor-53-nn", "monitor.m": "copper-lantern-88-mm"}
 
 
@@ -68,6 +86,110 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
     b_db = tmp_path / "b" / "trial.crfdb"
     fork(a_db, b_db, 2, "admin", ADMIN_PW, clock)
     yield Pair(a_db, b_db, clock, tmp_path / "outbox")
+
+
+# ----- what two workstations must end up sharing ----------------------------------------------------------------
+LOCAL_SESSION = {"login", "logout", "packet_export", "packet_import"}  # each side's own sessions and bookkeeping
+
+
+def snapshot(pair: Pair, which: str) -> dict[str, Any]:
+    """Every stored row of the study's data, by natural key or kept id (user ids as names)."""
+    site, ws = pair.open(which, "admin")
+    with site, ws.ctx.read() as s:
+        users = {u.id: u.username for u in s.execute(select(AppUser)).scalars()}
+        subjects = {x.id: x.subject_number for x in s.execute(select(Subject)).scalars()}
+        out: dict[str, Any] = {
+            "subjects": sorted((x.subject_number, x.initials, x.birth_year, x.sex, x.status, x.owner_ws)
+                               for x in s.execute(select(Subject)).scalars()),
+            "instances": sorted((i.id, subjects[i.subject_id], i.event_id, i.form_id, i.form_hash, i.status,
+                                 i.updated_utc, i.completed_utc, users.get(i.completed_by))
+                                for i in s.execute(select(FormInstance)).scalars()),
+            "rows": sorted((r.instance_id, r.group_id, r.row_no, r.removed)
+                           for r in s.execute(select(FormRow)).scalars()),
+            "values": sorted((v.instance_id, v.group_id, v.row_no, v.item_id, v.value, v.unit, v.canonical,
+                              v.missing_code, v.missing_reason, v.confirmed, v.updated_utc, users[v.updated_by])
+                             for v in s.execute(select(ItemValue)).scalars()),
+        }
+        for name, table in (("signatures", Signature), ("sdv", ItemVerification), ("queries", DataQuery),
+                            ("messages", QueryMessage), ("conflicts", ItemConflict), ("infusion", InfusionEvent)):
+            cols = [c.name for c in table.__table__.columns]
+            out[name] = sorted(tuple(getattr(x, c) for c in cols) for x in s.execute(select(table)).scalars())
+    return out
+
+
+def originals(pair: Pair, which: str) -> set[tuple[str, int, str, str]]:
+    """The original records a trail holds: (workstation, id, hash, action), copies by their origin; the trail
+    shared from before the fork counts as the origin's."""
+    site, ws = pair.open(which, "admin")
+    with site, ws.ctx.read() as s:
+        me = this_workstation(s)
+        fork_id = int((me.fork or {}).get("id") or 0)
+        out = set()
+        for rid, digest, action, origin in s.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.action,
+                                                            AuditEvent.origin)):
+            o = json.loads(origin) if origin else None
+            if action in LOCAL_SESSION:
+                continue
+            if o is not None:
+                out.add((o["ws"], o["id"], o["hash"], action))
+            else:
+                out.add(((me.fork or {}).get("ws", me.id) if rid <= fork_id else me.id, rid, digest, action))
+    return out
+
+
+def verify_clean(pair: Pair, which: str) -> None:
+    site, ws = pair.open(which, "admin")
+    with site:
+        report = ws.integrity.verify(full=True)
+        assert report.audit.ok, (which, report.audit.first_bad_id, report.audit.problem)
+        assert not report.unexplained, (which, [u.line() for u in report.unexplained])
+
+
+def edit_offline(pair: Pair) -> None:
+    """A (earlier) and B (later) change the same item of the same form differently, A another item of that form,
+    B another subject."""
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_values(R1, {CREAT: "90", PROTU: "0.5"}, reason="lab report re-read")
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="lab report re-read on B")
+        ws.entry.save_item(R2, CREAT, "95", reason="second sample")
+
+
+def value(pair: Pair, which: str, ref: FormRef, key: tuple[str, int, str]) -> Any:
+    site, ws = pair.open(which)
+    with site:
+        return ws.entry.open_form(ref).state.value(key)
+
+
+@pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
+def test_two_workstations_end_identical(pair: Pair, order: str) -> None:
+    edit_offline(pair)
+    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
+    p1 = pair.export(first)
+    assert p1 is not None
+    r1 = pair.import_(second, p1)
+    assert r1.conflicts == 1 and not r1.duplicate
+    p2 = pair.export(second)
+    assert p2 is not None
+    r2 = pair.import_(first, p2)
+    assert r2.conflicts == 0  # the decision travelled with the packet: nobody decides twice
+    a, b = snapshot(pair, "A"), snapshot(pair, "B")
+    for table in a:
+        assert a[table] == b[table], table
+    assert originals(pair, "A") == originals(pair, "B")
+    for which in ("A", "B"):
+        assert value(pair, which, R1, CREAT) == 90  # A's change was recorded first: kept on both sides
+        assert value(pair, which, R1, PROTU) == Decimal("0.5")
+        assert value(pair, which, R2, CREAT) == 95
+        verify_clean(pair, which)
+    [conflict] = a["conflicts"]
+    kept, other = json.loads(conflict[5]), json.loads(conflict[6])
+    assert (kept["text"], kept["ws"], other["text"], other["ws"]) == ("90", "WS-01", "92", "WS-02")
+    assert [q[5] for q in a["queries"] if q[0] == conflict[0]] == ["open"]  # the automatic query on the item
 
 
 def test_smoke_export_import(pair: Pair) -> None:
