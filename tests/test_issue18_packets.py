@@ -30,8 +30,8 @@ from msc_sle_crf.store.tables import (
     Signature,
     Subject,
 )
-from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync import packets as P
+from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync.service import Packets
 
 from .conftest import ADMIN_PW, FAST_KDF, make_user
@@ -206,3 +206,78 @@ def test_smoke_export_import(pair: Pair) -> None:
         report = ws.integrity.verify(full=True)
         assert report.audit.ok, report.audit.problem
         assert not report.unexplained, [u.line() for u in report.unexplained]
+
+
+# ----- refusals --------------------------------------------------------------------------------------------------
+def edit_b(pair: Pair, text: str) -> Path:
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(30)
+        ws.entry.save_item(R2, CREAT, text, reason="re-read")
+    path = pair.export("B")
+    assert path is not None
+    return path
+
+
+def refused(pair: Pair, which: str, path: Path, user: str = "dr.a") -> str:
+    before = snapshot(pair, which), originals(pair, which)
+    with pytest.raises(P.PacketRefused) as info:
+        pair.import_(which, path, user)
+    assert (snapshot(pair, which), originals(pair, which)) == before  # nothing applied
+    line = info.value.message()
+    assert "\n" not in line and line.startswith("Packet refused: ")
+    return line
+
+
+def test_nothing_new_no_file(pair: Pair) -> None:
+    edit_b(pair, "95")
+    assert pair.export("B") is None  # only the previous export's own record since: nothing to send
+    assert len(list((pair.outbox / "B").iterdir())) == 1
+
+
+def test_duplicate_changes_nothing(pair: Pair) -> None:
+    path = edit_b(pair, "95")
+    first = pair.import_("A", path)
+    before = snapshot(pair, "A"), originals(pair, "A")
+    again = pair.import_("A", path)
+    assert again.duplicate and again.imported_utc == first.imported_utc and again.copied == 0
+    assert (snapshot(pair, "A"), originals(pair, "A")) == before
+
+
+def test_reordered_is_a_gap(pair: Pair) -> None:
+    p1 = edit_b(pair, "95")
+    p2 = edit_b(pair, "96")
+    line = refused(pair, "A", p2)
+    assert "packet 2 of WS-02, but the next expected from WS-02 is 1" in line
+    pair.import_("A", p1)
+    pair.import_("A", p2)
+    assert value(pair, "A", R2, CREAT) == 96
+    verify_clean(pair, "A")
+
+
+def test_damaged_foreign_and_own_packets(pair: Pair, tmp_path: Path) -> None:
+    path = edit_b(pair, "95")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.crfpkt"
+    cut.write_bytes(data[: len(data) - 200])
+    assert "is damaged or was altered" in refused(pair, "A", cut)
+    flipped = tmp_path / "flipped.crfpkt"
+    middle = len(data) // 2
+    flipped.write_bytes(data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1:])
+    assert "is damaged or was altered" in refused(pair, "A", flipped)
+    header = tmp_path / "header.crfpkt"  # the clear header is authenticated too (GCM associated data)
+    header.write_bytes(data.replace(b'"seq": 1', b'"seq": 2', 1))
+    assert "is damaged or was altered" in refused(pair, "A", header)
+    own = pair.export("A")
+    assert own is not None
+    assert "was written by this workstation (WS-01)" in refused(pair, "A", own)
+    other_db = tmp_path / "other" / "trial.crfdb"
+    other, actor, _ = Site.initialize(other_db, admin_username="admin", admin_full_name="Ada Admin",
+                                      admin_password=ADMIN_PW, kdf=FAST_KDF, clock=pair.clock)
+    with other:
+        ws = Workspace(other, actor)
+        foreign = Packets(ws.ctx, ws.study).export(tmp_path / "foreign")
+    assert foreign is not None
+    assert "comes from another site" in refused(pair, "A", foreign.path)
+    pair.import_("A", path)  # the genuine packet still applies
+    assert value(pair, "A", R2, CREAT) == 95

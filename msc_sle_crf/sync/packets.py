@@ -53,6 +53,8 @@ PARTS = ("records.jsonl", "rows.json", "archival.xml")
 # Each side's own bookkeeping: copied like any record (their authors' signatures must stay checkable) but not part
 # of the set of original records two workstations compare (docs/workstations.md).
 BOOKKEEPING = frozenset({"packet_export", "packet_import"})
+# Records that alone are no reason for a packet (a sign-in to export, the export itself): they travel with the next.
+NOT_NEWS = frozenset({*BOOKKEEPING, "login", "logout", "user_switch", "lock", "unlock", "receipt", "audit_verify"})
 MAX_PACKET_BYTES = 2 * 1024**3
 
 
@@ -123,7 +125,7 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     # a fork's first packet starts where it began (the trail before is the origin's, shared by both)
     after = last.last_record if last is not None else int((ws.fork or {}).get("id") or 0)
     records = [record_fields(r) for r in session.execute(_select_records(after)).all()]
-    if not any(r["action"] not in BOOKKEEPING or r["origin"] is not None for r in records):
+    if not any(r["action"] not in NOT_NEWS or r["origin"] is not None for r in records):
         return None
     seq = (last.seq if last is not None else 0) + 1
     file_oid = f"{db_id}.{ws.id}.{seq}"
@@ -366,7 +368,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
                             detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
 
 
-def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0917
+def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
                   packet_key: bytes, expected_db_id: str, name: str = "packet") -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""

@@ -36,12 +36,16 @@ class Packets:
         self.ctx = ctx
         self.study = study
 
+    def _require(self) -> None:
+        """Whoever handles the data (VIEW_DATA) or the encrypted copies of the database (BACKUP: administrators)."""
+        self.ctx.require(Perm.BACKUP if self.ctx.can(Perm.BACKUP) else Perm.VIEW_DATA)
+
     def _key(self) -> bytes:
         return P.packet_key(self.ctx.store.key, self.ctx.site.keyfile.db_id)
 
     def export(self, out_dir: Path) -> P.ExportResult | None:
         """Write this workstation's packet into ``out_dir``; None: nothing new since the last packet."""
-        self.ctx.require(Perm.VIEW_DATA)
+        self._require()
         ctx = self.ctx
         actor = ctx.actor
         with ctx.store.write(data=False) as session:
@@ -52,7 +56,7 @@ class Packets:
 
     def import_file(self, path: Path) -> ImportOutcome:
         """Check and apply one packet file (one transaction: all or nothing)."""
-        self.ctx.require(Perm.VIEW_DATA)
+        self._require()
         path = Path(path)
         try:
             data = path.read_bytes()
