@@ -3,7 +3,12 @@ files, real databases and (for the kill) a real process."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
+from msc_sle_crf import audit
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
@@ -281,3 +288,115 @@ def test_damaged_foreign_and_own_packets(pair: Pair, tmp_path: Path) -> None:
     assert "comes from another site" in refused(pair, "A", foreign.path)
     pair.import_("A", path)  # the genuine packet still applies
     assert value(pair, "A", R2, CREAT) == 95
+
+
+# ----- an insider with one nurse's password ----------------------------------------------------------------------
+def repack(pair: Pair, data: bytes, signer_user: str, mutate: Any) -> bytes:
+    """What a nurse can do with her password: open the database (so the site's packet key), decrypt a packet, change
+    its parts as she likes, sign the manifest with her own key and encrypt it again."""
+    site, ws = pair.open("B", signer_user)
+    with site:
+        key = P.packet_key(ws.ctx.store.key, site.keyfile.db_id)
+        signer = site.signer(signer_user)
+    end = data.find(b"\n", len(P.MAGIC))
+    header, rest = data[:end + 1], data[end + 1:]
+    plain = AESGCM(key).decrypt(rest[:12], rest[12:], header)
+    with zipfile.ZipFile(io.BytesIO(plain)) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(parts["manifest.json"])
+    records = [json.loads(line) for line in parts["records.jsonl"].decode().splitlines()]
+    rows = json.loads(parts["rows.json"])
+    mutate(manifest, records, rows, signer)
+    parts["records.jsonl"] = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                                     for r in records).encode()
+    parts["rows.json"] = json.dumps(rows, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    manifest["parts"] = {n: hashlib.sha256(parts[n]).hexdigest() for n in P.PARTS}
+    manifest["records"] = len(records)
+    manifest["first_record"] = {"id": records[0]["id"], "hash": records[0]["hash"]}
+    manifest["last_record"] = {"id": records[-1]["id"], "hash": records[-1]["hash"]}
+    parts["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    parts["manifest.sig"] = base64.b64encode(signer.sign(P.manifest_message(manifest))).decode().encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for n, d in parts.items():
+            zf.writestr(n, d)
+    nonce = os.urandom(12)
+    return header + nonce + AESGCM(key).encrypt(nonce, buffer.getvalue(), header)
+
+
+def _rechain(records: list[dict[str, Any]], start: int = 0) -> None:
+    for n in range(start, len(records)):
+        if n:
+            records[n]["prev_hash"] = records[n - 1]["hash"]
+        records[n]["hash"] = audit.record_hash(records[n])
+
+
+def _value_record(records: list[dict[str, Any]]) -> int:
+    return next(n for n, r in enumerate(records) if r["action"] in ("data_entry", "data_change") and r["subject"] == "01-002")
+
+
+def test_insider_cannot_forge_or_change_a_packet(pair: Pair, tmp_path: Path) -> None:
+    genuine = edit_b(pair, "95").read_bytes()
+    attacks: dict[str, Any] = {}
+
+    def as_nurse(manifest: dict[str, Any], _records: list[dict[str, Any]], _rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"  # a manifest of her own, otherwise unchanged
+
+    def rows_value(manifest: dict[str, Any], _records: list[dict[str, Any]], rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        for v in rows["values"]:
+            if v["item_id"] == "CREAT" and v["value"] == "95":
+                v["value"] = "999"
+
+    def record_value(manifest: dict[str, Any], records: list[dict[str, Any]], rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        n = _value_record(records)
+        records[n]["new_value"] = "999"
+        _rechain(records, n)
+        rows_value(manifest, records, rows, _signer)
+
+    def resigned(manifest: dict[str, Any], records: list[dict[str, Any]], rows: Any, signer: Any) -> None:
+        record_value(manifest, records, rows, signer)
+        for r in records:  # every transaction signed again by the nurse, records left in dr.a's name
+            r["signer"] = "nurse.n"
+            if r["sig"] is not None:
+                r["sig"] = base64.b64encode(signer.sign(audit.tx_message(r["id"], r["hash"]))).decode()
+
+    def in_her_name_of_a_copy(manifest: dict[str, Any], records: list[dict[str, Any]], rows: Any,
+                              signer: Any) -> None:
+        rows_value(manifest, records, rows, signer)
+        n = _value_record(records)
+        start = max((k + 1 for k in range(n) if records[k]["sig"] is not None), default=0)
+        r = {**records[n], "new_value": "999", "signer": "nurse.n"}  # a made-up copy of a "WS-03" record by dr.a
+        fake = {**r, "id": 77, "prev_hash": "0" * 64}
+        fake_hash = audit.record_hash(fake)
+        r["origin"] = json.dumps({"ws": "WS-03", "id": 77, "prev": "0" * 64, "hash": fake_hash, "signer": "dr.a",
+                                  "sig": base64.b64encode(signer.sign(audit.tx_message(77, fake_hash))).decode()})
+        del records[start:]
+        r["id"] = records[-1]["id"] + 1
+        records.append(r)
+        _rechain(records, len(records) - 1)
+        r["sig"] = base64.b64encode(signer.sign(audit.tx_message(r["id"], r["hash"]))).decode()
+
+    def manifest_in_his_name(manifest: dict[str, Any], records: list[dict[str, Any]], rows: Any,
+                             signer: Any) -> None:
+        rows_value(manifest, records, rows, signer)
+        manifest["username"] = "dr.a"  # signed with her key all the same
+
+    attacks = {"her own manifest, nothing changed": (as_nurse, None),
+               "a value changed in rows.json": (rows_value, "its rows are not what its records say"),
+               "a value changed in the record, chain recomputed": (record_value, "not dr.a's"),
+               "records re-signed by her in dr.a's name": (resigned, "but was signed by 'nurse.n'"),
+               "a made-up copy in dr.a's name": (in_her_name_of_a_copy, "whose signature is not dr.a's"),
+               "the manifest in dr.a's name": (manifest_in_his_name, "the manifest is not signed by dr.a's key")}
+    for label, (mutate, expected) in attacks.items():
+        forged = tmp_path / f"{label}.crfpkt"
+        forged.write_bytes(repack(pair, genuine, "nurse.n", mutate))
+        if expected is None:  # she may carry a packet: her signature on the manifest, dr.a's on his records
+            continue
+        line = refused(pair, "A", forged)
+        assert expected in line, (label, line)
+    ok = tmp_path / "her own manifest, nothing changed.crfpkt"
+    assert pair.import_("A", ok).copied > 0
+    assert value(pair, "A", R2, CREAT) == 95
+    verify_clean(pair, "A")
