@@ -8,6 +8,10 @@ import hashlib
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -332,7 +336,8 @@ def _rechain(records: list[dict[str, Any]], start: int = 0) -> None:
 
 
 def _value_record(records: list[dict[str, Any]]) -> int:
-    return next(n for n, r in enumerate(records) if r["action"] in ("data_entry", "data_change") and r["subject"] == "01-002")
+    return next(n for n, r in enumerate(records)
+                if r["action"] in ("data_entry", "data_change") and r["subject"] == "01-002")
 
 
 def test_insider_cannot_forge_or_change_a_packet(pair: Pair, tmp_path: Path) -> None:
@@ -400,3 +405,97 @@ def test_insider_cannot_forge_or_change_a_packet(pair: Pair, tmp_path: Path) -> 
     assert pair.import_("A", ok).copied > 0
     assert value(pair, "A", R2, CREAT) == 95
     verify_clean(pair, "A")
+
+
+# ----- a kill in the middle of an import, and the command line ------------------------------------------------------
+_KILLED_IMPORT = """
+import sys, time
+from pathlib import Path
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.sync import merge
+from msc_sle_crf.sync.service import Packets
+
+db, packet, ready, user, password = sys.argv[1:6]
+original = merge.apply
+
+def stalled(*args, **kwargs):
+    out = original(*args, **kwargs)  # rows changed, conflicts written, in the open transaction
+    Path(ready).write_text("applying")
+    time.sleep(120)
+    return out
+
+merge.apply = stalled
+site = Site.open(Path(db), clock=FakeClock())
+ws = Workspace.sign_in(site, user, password)
+Packets(ws.ctx, ws.study).import_file(Path(packet))
+"""
+
+
+def test_kill_during_import_leaves_the_database_as_before(pair: Pair, tmp_path: Path) -> None:
+    edit_offline(pair)  # a conflict too: the import has rows, copies and a conflict to write when it is killed
+    path = pair.export("B")
+    assert path is not None
+    before = snapshot(pair, "A"), originals(pair, "A")
+    ready = tmp_path / "ready"
+    script = tmp_path / "killed_import.py"
+    script.write_text(_KILLED_IMPORT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(pair.a_db), str(path), str(ready), "dr.a", PW["dr.a"]],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    assert (snapshot(pair, "A"), originals(pair, "A")) == before
+    verify_clean(pair, "A")
+    assert pair.import_("A", path).conflicts == 1  # and the packet still applies, once
+    verify_clean(pair, "A")
+
+
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "MSC_SLE_CRF_LANG": "en"}
+    return subprocess.run([sys.executable, "-m", "msc_sle_crf", *args], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+
+
+def test_command_line(pair: Pair, tmp_path: Path) -> None:
+    site, ws = pair.open("B")
+    with site:
+        ws.entry.save_item(R2, CREAT, "95", reason="re-read")
+    out = tmp_path / "usb"
+    login = PW["dr.a"] + "\n"
+    done = _cli("packet", "export", "--db", str(pair.b_db), "--user", "dr.a", "--out", str(out), "--password-stdin",
+                stdin=login)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Packet written: ") and "(packet 1," in done.stdout
+    [packet] = out.iterdir()
+    again = _cli("packet", "export", "--db", str(pair.b_db), "--user", "dr.a", "--out", str(out), "--password-stdin",
+                 stdin=login)
+    assert again.returncode == 0 and "Nothing new since the last packet: no file written." in again.stdout
+    assert len(list(out.iterdir())) == 1
+    broken = tmp_path / "broken.crfpkt"
+    broken.write_bytes(packet.read_bytes()[:-10])
+    refused_ = _cli("packet", "import", "--db", str(pair.a_db), "--user", "dr.a", "--password-stdin", str(broken),
+                    stdin=login)
+    assert refused_.returncode == 2 and "Traceback" not in refused_.stderr
+    assert refused_.stderr.strip().splitlines() == [
+        "msc-sle-crf: Packet refused: broken.crfpkt is damaged or was altered (it does not decrypt with this site's "
+        "key: truncated, altered, or of another site); nothing was applied."]
+    applied = _cli("packet", "import", "--db", str(pair.a_db), "--user", "dr.a", "--password-stdin", str(packet),
+                   str(packet), stdin=login)
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{packet.name}: packet 1 of WS-02 applied: ")
+    assert lines[1].startswith(f"{packet.name}: already imported on ") and lines[1].endswith("nothing changed.")
+    french = _cli("--lang", "fr", "packet", "import", "--db", str(pair.a_db), "--user", "dr.a", "--password-stdin",
+                  str(broken), stdin=login)
+    assert french.returncode == 2 and "Paquet refusé : broken.crfpkt est endommagé" in french.stderr
+    verify = _cli("verify", "--db", str(pair.a_db), "--user", "dr.a", "--password-stdin", stdin=login)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
