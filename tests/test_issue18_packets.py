@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from msc_sle_crf import audit
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import (
@@ -412,6 +413,7 @@ _KILLED_IMPORT = """
 import sys, time
 from pathlib import Path
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.sync import merge
 from msc_sle_crf.sync.service import Packets
@@ -499,3 +501,44 @@ def test_command_line(pair: Pair, tmp_path: Path) -> None:
     assert french.returncode == 2 and "Paquet refusé : broken.crfpkt est endommagé" in french.stderr
     verify = _cli("verify", "--db", str(pair.a_db), "--user", "dr.a", "--password-stdin", stdin=login)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+# ----- the conflict: what it voids, and its resolution ---------------------------------------------------------------
+def test_conflict_voids_signature_and_sdv_until_resolved(pair: Pair) -> None:
+    edit_offline(pair)
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        pair.clock.advance(5)
+        ws.monitoring.verify_item(R1, CREAT)  # A's monitor verifies A's value (90) before the exchange
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(5)
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+        assert [s.valid for s in ws.lifecycle.signatures(R1)] == [True]
+    path = pair.export("B")
+    assert path is not None
+    assert pair.import_("A", path).conflicts == 1
+    site, ws = pair.open("A")
+    with site:
+        assert [s.valid for s in ws.lifecycle.signatures(R1)] == [False]  # A's value was kept, the signature is void
+        assert ws.monitoring.verified_items(R1)[CREAT] is False
+        trail = [h.action for h in ws.entry.item_history(R1, CREAT)]
+        assert "merge_conflict" in trail
+        with pytest.raises(ValidationError):  # resolving needs a reason, like any change
+            ws.entry.save_item(R1, CREAT, "91")
+        pair.clock.advance(5)
+        ws.entry.save_item(R1, CREAT, "91", reason="both were wrong: lab report checked")
+    site, ws = pair.open("A", "admin")
+    with site, ws.ctx.read() as s:
+        [conflict] = s.execute(select(ItemConflict)).scalars().all()
+        assert conflict.status == "resolved" and conflict.resolved_utc
+    # B learns the resolution with A's next packet, and ends like A
+    p_a = pair.export("A")
+    assert p_a is not None
+    pair.import_("B", p_a)
+    assert value(pair, "B", R1, CREAT) == 91
+    a, b = snapshot(pair, "A"), snapshot(pair, "B")
+    assert a["conflicts"] == b["conflicts"] and a["values"] == b["values"]
+    verify_clean(pair, "A")
+    verify_clean(pair, "B")
