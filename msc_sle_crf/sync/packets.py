@@ -320,7 +320,7 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
     verifier.directory.signed_from = verifier.directory.signed_from or 1
     prev = recs[0]["prev_hash"]
     expected_id = recs[0]["id"]
-    run: list[tuple[Any, ...]] = []
+    run: list[Sequence[Any]] = []
     bindings: list[audit.Binding] = []
     for n, r in enumerate(recs):
         if n < shared:  # the same record (id and hash) as this trail's: the trail both share from before a fork
@@ -404,9 +404,9 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                             "that was never imported here")
     else:
         first = int(m["first_record"]["id"])
-        shared = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() \
+        before = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() \
             if first > 1 else audit.GENESIS_HASH
-        if shared != m.get("prev_hash"):
+        if before != m.get("prev_hash"):
             raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
                                 detail="its first record does not continue the trail this workstation shares with it")
     directory = directory_of_session(session)

@@ -73,7 +73,7 @@ def dump(session: Session, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["definitions"].append(_pick(d, DEFINITION))
     for i in instances:
         out["instances"].append({**_pick(i, INSTANCE), "subject": by_id[i.subject_id],
-                                 "created_by": users.get(i.created_by), "completed_by": users.get(i.completed_by)})
+                                 "created_by": users.get(i.created_by), "completed_by": users.get(i.completed_by or 0)})
 
     def rows_of(table: Any, cols: Sequence[str], key: str, extra: Any = None) -> None:
         for obj in session.execute(select(table).where(table.instance_id.in_(ids)).order_by(
