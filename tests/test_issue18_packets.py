@@ -542,3 +542,28 @@ def test_conflict_voids_signature_and_sdv_until_resolved(pair: Pair) -> None:
     assert a["conflicts"] == b["conflicts"] and a["values"] == b["values"]
     verify_clean(pair, "A")
     verify_clean(pair, "B")
+
+
+def test_archival_xml_is_valid_odm_and_chained(pair: Pair) -> None:
+    from lxml import etree
+
+    from msc_sle_crf.export import odm
+
+    p1 = edit_b(pair, "95")
+    p2 = edit_b(pair, "96")
+    site, ws = pair.open("A")
+    with site:
+        key = P.packet_key(ws.ctx.store.key, site.keyfile.db_id)
+        db_id = site.keyfile.db_id
+    xsd = etree.XMLSchema(etree.parse(str(odm.schema_dir() / "ODM1-3-2.xsd")))
+    docs = []
+    for path in (p1, p2):
+        packet = P.open_packet(path.read_bytes(), packet_key=key, expected_db_id=db_id, name=path.name)
+        doc = etree.fromstring(packet.archival)
+        assert xsd.validate(doc), xsd.error_log.last_error
+        assert doc.get("Archival") == "Yes" and doc.get("FileOID") == packet.manifest["file_oid"]
+        docs.append(doc)
+    assert docs[0].get("FileOID") == f"{db_id}.WS-02.1" and docs[0].get("PriorFileOID") is None
+    assert docs[1].get("PriorFileOID") == docs[0].get("FileOID")
+    values = [el.get("Value") for el in docs[1].iter(f"{{{odm.NS}}}ItemData") if el.get("Value")]
+    assert "96" in values
