@@ -567,3 +567,35 @@ def test_archival_xml_is_valid_odm_and_chained(pair: Pair) -> None:
     assert docs[1].get("PriorFileOID") == docs[0].get("FileOID")
     values = [el.get("Value") for el in docs[1].iter(f"{{{odm.NS}}}ItemData") if el.get("Value")]
     assert "96" in values
+
+
+@pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
+def test_form_state_conflict_keeps_the_less_advanced_state(pair: Pair, order: str) -> None:
+    site, ws = pair.open("A")
+    with site:
+        ws.entry.mark_complete(R1)
+    p = pair.export("A")
+    assert p is not None
+    pair.import_("B", p)  # both start from "complete"
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        pair.clock.advance(10)
+        ws.lifecycle.source_verify(R1)  # A: verified
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(10)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")  # B: signed, without the verification
+    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
+    p1 = pair.export(first)
+    assert p1 is not None
+    assert pair.import_(second, p1).conflicts == 1
+    p2 = pair.export(second)
+    assert p2 is not None
+    pair.import_(first, p2)
+    for which in ("A", "B"):
+        site, ws = pair.open(which)
+        with site:
+            assert ws.entry.statuses("01-001")[("SCR", "renal_function")].value == "verified"
+        verify_clean(pair, which)
+    a, b = snapshot(pair, "A"), snapshot(pair, "B")
+    assert a["instances"] == b["instances"] and a["signatures"] == b["signatures"]
