@@ -599,3 +599,37 @@ def test_form_state_conflict_keeps_the_less_advanced_state(pair: Pair, order: st
         verify_clean(pair, which)
     a, b = snapshot(pair, "A"), snapshot(pair, "B")
     assert a["instances"] == b["instances"] and a["signatures"] == b["signatures"]
+
+
+# ----- the screens -------------------------------------------------------------------------------------------------
+def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from msc_sle_crf.ui.form.view import FormView
+    from msc_sle_crf.ui.packets_dialog import PacketsDialog
+
+    edit_offline(pair)
+    site_b, ws_b = pair.open("B")
+    with site_b:
+        dialog = PacketsDialog(ws_b)
+        qtbot.addWidget(dialog)
+        dialog.export_to(pair.outbox / "usb")
+        dialog.export_to(pair.outbox / "usb")
+        lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
+    assert lines[0].startswith("Packet written: ") and lines[1].startswith("Nothing new")
+    [packet] = (pair.outbox / "usb").iterdir()
+    site_a, ws_a = pair.open("A")
+    with site_a:
+        dialog = PacketsDialog(ws_a)
+        qtbot.addWidget(dialog)
+        dialog.apply([packet, packet])
+        lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
+        assert "1 conflict(s)" in lines[0] and lines[1].startswith("  conflict: 01-001 / SCR / renal_function / CREAT")
+        assert "already imported on" in lines[2]
+        view = FormView(ws_a, R1)
+        qtbot.addWidget(view)
+        marks = view.fields[CREAT].marks
+        assert "Conflict" in marks.text()
+        assert "'90' by dr.a on WS-01" in marks.toolTip() and "'92' by dr.a on WS-02" in marks.toolTip()
+        assert view.fields[PROTU]._marks is None or "Conflict" not in view.fields[PROTU].marks.text()
+        ws_a.entry.save_item(R1, CREAT, "90", reason="A's value confirmed against the lab report")
+        view.show_monitoring({CREAT})
+        assert "Conflict" not in view.fields[CREAT].marks.text()

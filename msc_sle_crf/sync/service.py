@@ -6,11 +6,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from msc_sle_crf.access import Perm
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.i18n import L
+from msc_sle_crf.services import reads
 from msc_sle_crf.services.context import ServiceContext
+from msc_sle_crf.store.tables import ItemConflict
 from msc_sle_crf.sync import packets as P
+
+
+@dataclass(frozen=True)
+class ConflictInfo:
+    """An item two workstations changed differently (both values, who, where, when), until it is resolved."""
+
+    id: int
+    kept: dict[str, Any]
+    other: dict[str, Any]
+
+    def line(self, side: dict[str, Any]) -> L:
+        return L(f"{side.get('text')!r} by {side.get('user')} on {side.get('ws')}, {side.get('utc')}",
+                 f"{side.get('text')!r} par {side.get('user')} sur {side.get('ws')}, {side.get('utc')}")
+
+    def describe(self) -> L:
+        kept, other = self.line(self.kept), self.line(self.other)
+        return L(f"Conflict between workstations: kept {kept.en}; other value {other.en}. Enter the right value "
+                 "(with a reason) to resolve it.",
+                 f"Conflit entre postes : conservée {kept.fr} ; autre valeur {other.fr}. Saisissez la bonne valeur "
+                 "(avec un motif) pour le résoudre.")
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,7 @@ class Packets:
             result = P.export_packet(session, ctx.clock, ctx.site.workstation, ctx.site.signer(actor.username),
                                      actor.username, actor.role.value, self.study, Path(out_dir),
                                      packet_key=self._key(), db_id=ctx.site.keyfile.db_id)
+        self._note_head()
         return result
 
     def import_file(self, path: Path) -> ImportOutcome:
@@ -70,4 +95,30 @@ class Packets:
                                      actor.username, actor.role.value, data, packet_key=self._key(),
                                      expected_db_id=ctx.site.keyfile.db_id, name=path.name)
         ctx.forget_directory()
+        self._note_head()
         return ImportOutcome(path, result)
+
+    def _note_head(self) -> None:
+        """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""
+        from msc_sle_crf.store.tables import AuditEvent
+
+        with self.ctx.read() as session:
+            last = session.execute(select(AuditEvent.id, AuditEvent.hash, AuditEvent.ts_utc)
+                                   .order_by(AuditEvent.id.desc()).limit(1)).first()
+        if last is not None:
+            self.ctx.site.note_head(int(last[0]), str(last[1]), str(last[2]))
+
+    def conflicts(self, ref: Any) -> dict[tuple[str, int, str], ConflictInfo]:
+        """The open conflicts of one form, by item (what the form shows on the field)."""
+        import json
+
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
+            if instance is None:
+                return {}
+            rows = session.execute(select(ItemConflict).where(ItemConflict.instance_id == instance.id,
+                                                              ItemConflict.status == "open")).scalars().all()
+            return {(c.group_id, c.row_no, c.item_id): ConflictInfo(c.id, json.loads(c.kept), json.loads(c.other))
+                    for c in rows}
