@@ -633,3 +633,84 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
         ws_a.entry.save_item(R1, CREAT, "90", reason="A's value confirmed against the lab report")
         view.show_monitoring({CREAT})
         assert "Conflict" not in view.fields[CREAT].marks.text()
+
+
+# ----- the trail: forged copies are named by verify; a third workstation's records relayed ----------------------------
+def _forge(pair: Pair, which: str, user: str, make: Any) -> None:
+    """An insider appends a record through the program's own writer, signed with her own key."""
+    site, _ws = pair.open(which, user)
+    with site, site.store.write() as session:  # type: ignore[union-attr]
+        entry = make(session)
+        audit.append_many(session, pair.clock, site.workstation, [entry], site.signer(user))
+
+
+def _copy_entry(row: AuditEvent, **changes: Any) -> audit.AuditEntry:
+    fields = {f: getattr(row, f) for f in audit.CANONICAL_FIELDS}
+    fields.update(changes)
+    return audit.AuditEntry(fields["action"], fields["username"], fields["role"], subject=fields["subject"],
+                            visit=fields["visit"], form=fields["form"], item=fields["item"],
+                            repeat_key=fields["repeat_key"], old_value=fields["old_value"],
+                            new_value=fields["new_value"], reason=fields["reason"], detail=fields["detail"],
+                            ts_utc=fields["ts_utc"], utc_offset_min=fields["utc_offset_min"],
+                            workstation=fields["workstation"], origin=changes.get("origin", row.origin))
+
+
+@pytest.mark.parametrize("forgery", ["record edited", "origin made up", "signature of someone else"])
+def test_verify_names_a_forged_copy(pair: Pair, forgery: str) -> None:
+    path = edit_b(pair, "95")
+    pair.import_("A", path)
+    verify_clean(pair, "A")
+
+    def make(session: Any) -> audit.AuditEntry:
+        copy_ = session.execute(select(AuditEvent).where(
+            AuditEvent.origin.is_not(None), AuditEvent.action.in_(("data_entry", "data_change")))).scalars().first()
+        origin = json.loads(copy_.origin)
+        if forgery == "record edited":  # the genuine origin, the value changed
+            return _copy_entry(copy_, new_value="999")
+        fake = {f: getattr(copy_, f) for f in audit.CANONICAL_FIELDS}
+        fake.update(new_value="999", id=origin["id"] + 500, prev_hash=origin["hash"])
+        digest = audit.record_hash(fake)
+        signer = site_signer[0]
+        made = {"ws": "WS-02", "id": fake["id"], "prev": fake["prev_hash"], "hash": digest, "signer": "dr.a",
+                "sig": base64.b64encode(signer.sign(audit.tx_message(fake["id"], digest))).decode()}
+        if forgery == "origin made up":
+            made["sig"] = origin["sig"]  # dr.a's genuine signature, of another record
+        return _copy_entry(copy_, new_value="999", origin=json.dumps(made))
+
+    site, ws = pair.open("A", "nurse.n")
+    with site:
+        site_signer = [site.signer("nurse.n")]
+    _forge(pair, "A", "nurse.n", make)
+    site, ws = pair.open("A", "admin")
+    with site:
+        report = ws.integrity.verify(full=True)
+    assert not report.audit.ok
+    assert "is a copy of WS-02" in str(report.audit.problem)
+    expected = "differs from the original" if forgery == "record edited" else "whose signature is not dr.a's"
+    assert expected in str(report.audit.problem)
+    done = _cli("verify", "--db", str(pair.a_db), "--user", "admin", "--password-stdin", stdin=ADMIN_PW + "\n")
+    assert done.returncode == 6 and f"#{report.audit.first_bad_id}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_third_workstation_relayed_then_direct(pair: Pair, tmp_path: Path) -> None:
+    c_db = tmp_path / "c" / "trial.crfdb"
+    fork(pair.a_db, c_db, 3, "admin", ADMIN_PW, pair.clock)
+    site, ws = Site.open(c_db, clock=pair.clock), None
+    with site:
+        ws = Workspace.sign_in(site, "dr.a", PW["dr.a"])
+        pair.clock.advance(30)
+        ws.entry.save_item(R2, PROTU, "0.7", reason="urine sample")
+        c_packet = Packets(ws.ctx, ws.study).export(tmp_path / "from_c")
+    assert c_packet is not None
+    assert pair.import_("B", c_packet.path).copied > 0  # C -> B
+    b_packet = pair.export("B")
+    assert b_packet is not None
+    relayed = pair.import_("A", b_packet)  # B -> A carries C's records (copies of copies)
+    assert relayed.copied > 0 and value(pair, "A", R2, PROTU) == Decimal("0.7")
+    before = originals(pair, "A")
+    direct = pair.import_("A", c_packet.path)  # C -> A directly: already here, nothing applied twice
+    assert not direct.duplicate and direct.copied == 0 and direct.skipped > 0
+    assert originals(pair, "A") == before
+    assert {o for o in originals(pair, "A") if o[0] == "WS-03"} == {o for o in originals(pair, "B") if o[0] == "WS-03"}
+    verify_clean(pair, "A")
+    verify_clean(pair, "B")

@@ -403,22 +403,27 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws, detail="it names an earlier packet "
                             "that was never imported here")
     else:
-        first = int(m["first_record"]["id"])
-        before = session.execute(select(AuditEvent.hash).where(AuditEvent.id == first - 1)).scalar() \
-            if first > 1 else audit.GENESIS_HASH
-        if before != m.get("prev_hash"):
+        # its first record follows a record this workstation holds (the trail shared before a fork, or an original
+        # it already has, copied from elsewhere: workstations forked at different times)
+        prev_hash = str(m.get("prev_hash"))
+        known = (prev_hash == audit.GENESIS_HASH and int(m["first_record"]["id"]) == 1) or session.execute(
+            select(AuditEvent.id).where(AuditEvent.hash == prev_hash, AuditEvent.origin.is_(None)).limit(1)
+        ).first() is not None or any(o[2] == prev_hash for o in known_originals(session, ws.id))
+        if not known:
             raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
                                 detail="its first record does not continue the trail this workstation shares with it")
     directory = directory_of_session(session)
     _check_manifest_signature(packet, directory, name)
+    fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
     shared = 0
     for r in packet.records:
-        if r.get("origin") is not None or _local_hash(session, int(r.get("id") or 0)) != r.get("hash"):
+        if r.get("origin") is not None or int(r.get("id") or 0) > fork_id \
+                or _local_hash(session, int(r.get("id") or 0)) != r.get("hash"):
             break
         shared += 1
     _check_records(packet, directory, name, shared)
     now = iso_utc(clock.now())
-    copies, skipped = _copies(session, packet, ws.id, name)
+    copies, skipped = _copies(session, packet, ws.id, name, fork_id)
     problem = audit.check_copies(directory, [_row({**c["record"], "origin": c["origin"]}) for c in copies])
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
@@ -465,7 +470,8 @@ def known_originals(session: Session, own_ws: str) -> set[tuple[str, int, str]]:
     return out
 
 
-def _copies(session: Session, packet: Packet, own_ws: str, name: str) -> tuple[list[dict[str, Any]], int]:
+def _copies(session: Session, packet: Packet, own_ws: str, name: str,
+            fork_id: int) -> tuple[list[dict[str, Any]], int]:
     """The packet's records not yet here, each with the origin its copy carries, in order."""
     packet_ws = str(packet.manifest["ws"])
     known = known_originals(session, own_ws)
@@ -473,7 +479,7 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str) -> tuple[l
     skipped = 0
     for r in packet.records:
         ws, rid, digest = identity(r, packet_ws)
-        if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= _local_max(session)
+        if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= fork_id
                             and _local_hash(session, rid) == digest):
             if ws == own_ws and _local_hash(session, rid) != digest:
                 raise PacketRefused(Msg.PACKET_FORGED, path=name,
