@@ -714,3 +714,37 @@ def test_a_third_workstation_relayed_then_direct(pair: Pair, tmp_path: Path) -> 
     assert {o for o in originals(pair, "A") if o[0] == "WS-03"} == {o for o in originals(pair, "B") if o[0] == "WS-03"}
     verify_clean(pair, "A")
     verify_clean(pair, "B")
+
+
+@pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
+def test_query_status_conflict_keeps_the_less_advanced_status(pair: Pair, order: str) -> None:
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        qid = ws.monitoring.open_query(R2, CREAT, "Please check the unit").query_id
+    p = pair.export("A")
+    assert p is not None
+    pair.import_("B", p)  # both hold the open query
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        pair.clock.advance(10)
+        ws.monitoring.close(qid, "fine")  # A: the monitor closes it
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(10)
+        ws.monitoring.answer(qid, "The unit is µmol/L")  # B: the site answers, not knowing
+    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
+    p1 = pair.export(first)
+    assert p1 is not None
+    assert pair.import_(second, p1).conflicts == 1
+    p2 = pair.export(second)
+    assert p2 is not None
+    pair.import_(first, p2)
+    for which in ("A", "B"):
+        site, ws = pair.open(which, "monitor.m")
+        with site:
+            [query] = ws.monitoring.queries(R2)
+            assert query.status == "answered"  # never closed over an answer the monitor did not see
+            assert [m.kind for m in query.messages] == ["open", "close", "answer"]
+        verify_clean(pair, which)
+    a, b = snapshot(pair, "A"), snapshot(pair, "B")
+    assert a["queries"] == b["queries"] and a["messages"] == b["messages"]
