@@ -748,3 +748,33 @@ def test_query_status_conflict_keeps_the_less_advanced_status(pair: Pair, order:
         verify_clean(pair, which)
     a, b = snapshot(pair, "A"), snapshot(pair, "B")
     assert a["queries"] == b["queries"] and a["messages"] == b["messages"]
+
+
+def test_a_workstation_forked_after_packets_numbers_its_own_from_one(pair: Pair, tmp_path: Path) -> None:
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(30)
+        ws.entry.save_item(R1, PROTU, "0.4", reason="urine sample")
+    p_a = pair.export("A")
+    assert p_a is not None and p_a.name.endswith("WS-01-00001.crfpkt")
+    pair.import_("B", p_a)
+    c_db = tmp_path / "c" / "trial.crfdb"
+    fork(pair.a_db, c_db, 3, "admin", ADMIN_PW, pair.clock)  # C inherits A's packet bookkeeping with the rest
+    with Site.open(c_db, clock=pair.clock) as site:
+        ws = Workspace.sign_in(site, "dr.a", PW["dr.a"])
+        pair.clock.advance(30)
+        ws.entry.save_item(R2, PROTU, "0.9", reason="urine sample")
+        c_packet = Packets(ws.ctx, ws.study).export(tmp_path / "from_c")
+    assert c_packet is not None and c_packet.seq == 1 and c_packet.path.name.endswith("WS-03-00001.crfpkt")
+    line = refused(pair, "B", c_packet.path)  # B does not hold A's records up to C's fork yet
+    assert "apply the packets of the workstation it was made from first" in line
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(30)
+        ws.entry.save_item(R1, PROTU, "0.5", reason="second reading")
+    p_a2 = pair.export("A")  # A's next packet is still A's number 2
+    assert p_a2 is not None and p_a2.name.endswith("WS-01-00002.crfpkt")
+    pair.import_("B", p_a2)
+    assert pair.import_("B", c_packet.path).copied > 0  # now C's packet follows what B holds
+    assert value(pair, "B", R2, PROTU) == Decimal("0.9")
+    verify_clean(pair, "B")

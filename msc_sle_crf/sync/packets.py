@@ -121,13 +121,18 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                   packet_key: bytes, db_id: str) -> ExportResult | None:
     """Write this workstation's records since its last packet; None when there is nothing new (no file)."""
     ws = this_workstation(session)
-    last = session.execute(select(SyncPacketOut).order_by(SyncPacketOut.seq.desc()).limit(1)).scalar_one_or_none()
+    # This workstation's own packets: a fork inherits its origin's rows of this table with the rest of the database
+    # (they name the origin in their FileOID); the table's key is a local number, the packet's seq is per workstation.
+    prefix = f"{db_id}.{ws.id}."
+    last = session.execute(select(SyncPacketOut).where(SyncPacketOut.file_oid.startswith(prefix, autoescape=True))
+                           .order_by(SyncPacketOut.seq.desc()).limit(1)).scalar_one_or_none()
+    row_no = int(session.execute(select(func.max(SyncPacketOut.seq))).scalar() or 0) + 1
     # a fork's first packet starts where it began (the trail before is the origin's, shared by both)
     after = last.last_record if last is not None else int((ws.fork or {}).get("id") or 0)
     records = [record_fields(r) for r in session.execute(_select_records(after)).all()]
     if not any(r["action"] not in NOT_NEWS or r["origin"] is not None for r in records):
         return None
-    seq = (last.seq if last is not None else 0) + 1
+    seq = (int(last.file_oid[len(prefix):]) if last is not None else 0) + 1
     file_oid = f"{db_id}.{ws.id}.{seq}"
     now = iso_utc(clock.now())
     records_bytes = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -164,7 +169,7 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         fh.flush()
         os.fsync(fh.fileno())
     try:
-        session.add(SyncPacketOut(seq=seq, file_oid=file_oid, prior_file_oid=last.file_oid if last else None,
+        session.add(SyncPacketOut(seq=row_no, file_oid=file_oid, prior_file_oid=last.file_oid if last else None,
                                   first_record=records[0]["id"], last_record=records[-1]["id"],
                                   last_hash=records[-1]["hash"], sha256=_sha(blob), created_utc=now,
                                   username=actor_username))
@@ -411,7 +416,8 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         ).first() is not None or any(o[2] == prev_hash for o in known_originals(session, ws.id))
         if not known:
             raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
-                                detail="its first record does not continue the trail this workstation shares with it")
+                                detail="its first record follows a record this workstation does not hold yet: apply "
+                                       "the packets of the workstation it was made from first")
     directory = directory_of_session(session)
     _check_manifest_signature(packet, directory, name)
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
