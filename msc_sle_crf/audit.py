@@ -703,8 +703,9 @@ def directory_of(conn: Any) -> KeyDirectory:
     ignored here (and named by ``verify``)."""
     directory = KeyDirectory()
     placeholders = ", ".join("?" * len(BINDING_ACTIONS))
+    own = " AND origin IS NULL" if _has_origin(conn) else ""  # a copied binding binds nothing here (issue 18)
     ids = [int(r[0]) for r in conn.execute(
-        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608 - constants
+        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ")" + own + " ORDER BY id",  # noqa: S608
         tuple(BINDING_ACTIONS)).fetchall()]
     seen_until = 0
     select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants

@@ -778,3 +778,22 @@ def test_a_workstation_forked_after_packets_numbers_its_own_from_one(pair: Pair,
     assert pair.import_("B", c_packet.path).copied > 0  # now C's packet follows what B holds
     assert value(pair, "B", R2, PROTU) == Decimal("0.9")
     verify_clean(pair, "B")
+
+
+def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -> None:
+    site, admin = pair.open("B", "admin")
+    with site:
+        make_user(admin, "nurse.b", "nurse", "amber-willow-47-nb")
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(30)
+        ws.entry.save_item(R2, CREAT, "95", reason="re-read")
+    path = pair.export("B", "admin")
+    assert path is not None
+    assert pair.import_("A", path, "admin").copied > 0  # the copies include B's account record, in B's trail
+    verify_clean(pair, "A")
+    site, ws = pair.open("A", "admin")
+    with site:
+        assert "nurse.b" not in ws.ctx.key_directory().accounts  # accounts stay each workstation's own
+        assert "nurse.b" not in [u.username for u in ws.accounts.list_users()]
+    assert value(pair, "A", R2, CREAT) == 95
