@@ -91,7 +91,6 @@ class Action(StrEnum):
     CERTIFICATE = "certificate"  # the site CA made or imported, a personal certificate issued
     PACKET_EXPORT = "packet_export"  # a packet of this workstation's records written (issue 18)
     PACKET_IMPORT = "packet_import"  # another workstation's packet applied here (its records copied before it)
-    PACKET_REFUSED = "packet_refused"  # reserved: a packet refused (the refusal itself changes nothing)
     MERGE_CONFLICT = "merge_conflict"  # two workstations changed the same thing from the same base: both kept
     CONFLICT_RESOLVED = "conflict_resolved"  # the right value entered where two workstations disagreed
 
