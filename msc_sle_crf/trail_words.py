@@ -41,7 +41,6 @@ ACTIONS: dict[str, L] = {
     "keyfile_rollback": L("Old key file refused", "Ancien fichier de clés refusé"),
     "receipt": L("Receipt", "Reçu"), "certificate": L("Certificate", "Certificat"),
     "packet_export": L("Packet written", "Paquet écrit"), "packet_import": L("Packet applied", "Paquet appliqué"),
-    "packet_refused": L("Packet refused", "Paquet refusé"),
     "merge_conflict": L("Conflict between workstations", "Conflit entre postes"),
     "conflict_resolved": L("Conflict resolved", "Conflit résolu"),
 }
