@@ -26,7 +26,21 @@ _AUTOINCREMENT = ("signature", "query_message", "item_verification", "infusion_e
 
 
 def fork(src_db: Path, dest_db: Path, number: int, admin: str, password: str, clock: Clock) -> None:
-    """``src_db`` must be closed. Writes ``dest_db`` (and its key file) as workstation ``number``."""
+    """``src_db`` must be closed. Writes ``dest_db`` (and its key file) as workstation ``number``: with the real
+    ``workstation add`` / open when it is there (branch ws18), else as a copy (below)."""
+    try:
+        from msc_sle_crf.sync.workstations import Workstations, open_fork  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        _copy_fork(src_db, dest_db, number, admin, password, clock)
+        return
+    dest_db.parent.mkdir(parents=True, exist_ok=True)
+    with Site.open(src_db, clock=clock) as site:
+        services = Workspace.sign_in(site, admin, password)
+        added = Workstations(services.ctx).add(services, dest_db.parent / f"ws{number}.crfws", number=number)
+    open_fork(added.path, dest_db, admin, password, clock=clock)
+
+
+def _copy_fork(src_db: Path, dest_db: Path, number: int, admin: str, password: str, clock: Clock) -> None:
     dest_db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src_db, dest_db)
     shutil.copyfile(KeySlotFile.path_for(src_db), KeySlotFile.path_for(dest_db))
