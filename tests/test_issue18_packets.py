@@ -702,6 +702,9 @@ def test_a_third_workstation_relayed_then_direct(pair: Pair, tmp_path: Path) -> 
         ws.entry.save_item(R2, PROTU, "0.7", reason="urine sample")
         c_packet = Packets(ws.ctx, ws.study).export(tmp_path / "from_c")
     assert c_packet is not None
+    a_packet = pair.export("A")  # what A recorded up to C's fork (the real 'workstation add' writes a record there)
+    if a_packet is not None:
+        pair.import_("B", a_packet)
     assert pair.import_("B", c_packet.path).copied > 0  # C -> B
     b_packet = pair.export("B")
     assert b_packet is not None
@@ -788,6 +791,7 @@ def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -
     with site:
         pair.clock.advance(30)
         ws.entry.save_item(R2, CREAT, "95", reason="re-read")
+    verify_clean(pair, "B")  # B's administrator's check record (its checkpoint) travels too: it is B's, not A's
     path = pair.export("B", "admin")
     assert path is not None
     assert pair.import_("A", path, "admin").copied > 0  # the copies include B's account record, in B's trail
