@@ -92,6 +92,10 @@ class Action(StrEnum):
     WORKSTATION_ADD = "workstation_add"  # another workstation of the site forked from this database (issue 18)
     WORKSTATION_OPEN = "workstation_open"  # a forked copy became its workstation: one record per identity setting
     SUBJECT_HANDOVER = "subject_handover"  # a subject's owning workstation changed (reason required)
+    PACKET_EXPORT = "packet_export"  # a packet of this workstation's records written (issue 18)
+    PACKET_IMPORT = "packet_import"  # another workstation's packet applied here (its records copied before it)
+    MERGE_CONFLICT = "merge_conflict"  # two workstations changed the same thing from the same base: both kept
+    CONFLICT_RESOLVED = "conflict_resolved"  # the right value entered where two workstations disagreed
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,10 @@ class AuditEntry:
     detail: str | None = None
     ts_utc: str | None = None  # set only when recording an event that happened earlier (pending sign-ins)
     utc_offset_min: int | None = None
+    # A copy of another workstation's record (issue 18): its original workstation and origin (JSON). The copy keeps
+    # every canonical field of the original; only its id and prev_hash are this chain's.
+    workstation: str | None = None
+    origin: str | None = None
 
 
 def canonical_bytes(record: dict[str, Any]) -> bytes:
@@ -139,6 +147,11 @@ _INSERT_UNSIGNED_SQL = (
     "INSERT INTO audit_event (" + ", ".join((*CANONICAL_FIELDS, "hash")) + ") VALUES ("  # noqa: S608 - constants
     + ", ".join("?" * (len(CANONICAL_FIELDS) + 1)) + ")"
 )
+_INSERT_ORIGIN_SQL = (
+    "INSERT INTO audit_event (" + ", ".join((*STORED_FIELDS, "origin")) + ") VALUES ("  # noqa: S608 - constants
+    + ", ".join("?" * (len(STORED_FIELDS) + 1)) + ")"
+)
+VERIFY_FIELDS = (*STORED_FIELDS, "origin")  # what the verifier reads: a copy's origin checks its author's signature
 TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 # Events an account's session writes about someone else or about the system: failed sign-ins typed at its
 # workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
@@ -177,7 +190,7 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
             else clock.local_offset_minutes(),
             "username": entry.username,
             "role": entry.role,
-            "workstation": workstation,
+            "workstation": entry.workstation or workstation,
             "action": str(entry.action),
             "subject": entry.subject,
             "visit": entry.visit,
@@ -196,9 +209,13 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
             conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+        elif entry.origin is not None:
+            conn.exec_driver_sql(_INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest,
+                                                      signer.username, sig, entry.origin))
         else:
             conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
-        out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig})
+        out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig,
+                    "origin": entry.origin})
         prev_hash = digest
     return out
 
@@ -422,7 +439,7 @@ class TrailVerifier:
             if row[16] != expected_prev:
                 return fail(rec_id, "its link to the previous record does not match (a record before it was "
                                     "altered, removed or reordered)")
-            if len(row) > len(STORED_FIELDS):  # the canonical text made by SQLite (verify_connection): fast path
+            if len(row) > len(VERIFY_FIELDS):  # the canonical text made by SQLite (verify_connection): fast path
                 digest = sha256(row[-1].encode("utf-8")).hexdigest()
                 if digest != row[17]:  # checked again the exact way before it is called altered
                     digest = sha256(dumps(dict(zip(fields, row[:17], strict=True))).encode("utf-8")).hexdigest()
@@ -437,7 +454,8 @@ class TrailVerifier:
             if rec_id == trusted_id and row[17] != trusted_hash:
                 return fail(rec_id, "it differs from the record an earlier check of this trail signed for")
             signer, sig = row[18], row[19]
-            binding = binding_of(row)
+            # a copy of another workstation's record binds nothing here (its accounts' keys are this trail's)
+            binding = binding_of(row) if len(row) <= _ORIGIN or row[_ORIGIN] is None else None
             if signer is None:
                 if directory.signed_from is not None:
                     return fail(rec_id, "it carries no signature (written outside the program, or its author is "
@@ -498,8 +516,13 @@ class TrailVerifier:
                 return (f"its signature is not {signer}'s (the record or one before it was altered, or it was "
                         f"written by someone else in {signer}'s name)")
         account = directory.get(signer)
+        problem = self._copies(run_rows)
+        if problem is not None:
+            return problem
         for r in run_rows:
             author = r[3]
+            if len(r) > _ORIGIN and r[_ORIGIN] is not None:
+                continue  # a copy: its original's author and signature were checked above
             if author not in (None, signer) and r[6] not in WITNESSED and not (
                     account is not None and not account.active and r[6] == "access_denied"):
                 return f"record #{r[0]} is in the name of '{author}' but was signed by '{signer}'"
@@ -511,6 +534,83 @@ class TrailVerifier:
                          and account.keys[0][1] == key):
             directory.fix_bootstrap([b for b in bindings if b.keys == key])
         return None
+
+
+    def _copies(self, run_rows: list[Sequence[Any]]) -> str | None:
+        """Copies of other workstations' records (issue 18) in one local transaction: each one's hash recomputed
+        with its original id and link equals the original's; the copies of one original transaction follow each
+        other (ids and links) and end with the original author's signature, checked with the key bound to that
+        author at the time of the record."""
+        return check_copies(self.directory, run_rows)
+
+
+_ORIGIN = len(STORED_FIELDS)  # the origin column's index in VERIFY_FIELDS rows
+
+
+def parse_origin(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def original_hash(row: Sequence[Any], origin: dict[str, Any]) -> str:
+    """The hash of the original of a copied record: its canonical fields with the original's id and link."""
+    record = dict(zip(CANONICAL_FIELDS, row[:17], strict=True))
+    record["id"] = origin.get("id")
+    record["prev_hash"] = origin.get("prev")
+    return record_hash(record)
+
+
+def check_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> str | None:  # noqa: PLR0911, PLR0912
+    """See ``TrailVerifier._copies``; rows in VERIFY_FIELDS order (shorter rows hold no copies)."""
+    group: list[dict[str, Any]] = []
+    first_id = 0
+    for r in rows:
+        origin = parse_origin(r[_ORIGIN]) if len(r) > _ORIGIN else None
+        if origin is None:
+            if group:
+                return (f"records #{first_id}-#{r[0] - 1} are copies of another workstation's records that do not "
+                        "end with their author's signature (a copy was cut or forged)")
+            continue
+        try:
+            o_ws, o_id, o_prev, o_hash = str(origin["ws"]), int(origin["id"]), str(origin["prev"]), str(origin["hash"])
+            o_signer, o_sig = str(origin["signer"]), origin.get("sig")
+        except (KeyError, TypeError, ValueError):
+            return f"record #{r[0]} claims to be a copy but its origin is not readable"
+        if original_hash(r, origin) != o_hash:
+            return (f"record #{r[0]} is a copy of {o_ws} #{o_id} whose content differs from the original (edited "
+                    "after it was written, or a made-up origin)")
+        if group:
+            last = group[-1]
+            if (o_ws, o_id, o_prev) != (last["ws"], int(last["id"]) + 1, last["hash"]):
+                return (f"record #{r[0]} is a copy of {o_ws} #{o_id} that does not follow the copy before it "
+                        f"({last['ws']} #{last['id']}): a record of the original transaction is missing")
+        else:
+            first_id = int(r[0])
+        author = r[3]
+        if author not in (None, o_signer) and r[6] not in WITNESSED:
+            return (f"record #{r[0]} (a copy of {o_ws} #{o_id}) is in the name of '{author}' but was signed by "
+                    f"'{o_signer}'")
+        group.append({"ws": o_ws, "id": o_id, "hash": o_hash})
+        if o_sig is not None:
+            account = directory.get(o_signer)
+            try:
+                raw = base64.b64decode(str(o_sig), validate=True)
+            except (ValueError, TypeError):
+                return f"record #{r[0]}: the signature of its original ({o_ws} #{o_id}) is not readable"
+            keys = account.keys_at_time(str(r[1])) if account is not None else []
+            if not any(verify_signature(k.sign, raw, tx_message(o_id, o_hash)) for k in keys):
+                return (f"record #{r[0]} is a copy of {o_ws} #{o_id} whose signature is not {o_signer}'s (forged, or "
+                        f"signed with a key this workstation did not bind to {o_signer} at that time)")
+            group = []
+    if group:
+        return (f"records #{first_id}-#{rows[-1][0]} are copies of another workstation's records that do not end "
+                "with their author's signature (a copy was cut or forged)")
+    return None
 
 
 def verify_rows(rows: Iterable[Sequence[Any]], anchor: dict[str, Any] | None = None,
@@ -534,7 +634,14 @@ def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
                       verifier: TrailVerifier | None = None) -> VerifyResult:
     """Verify the whole trail through a raw DBAPI connection (no ORM objects; each record's canonical text made by
     SQLite, so the chain is checked at about the speed of reading it)."""
-    return (verifier or TrailVerifier(anchor)).run(iter_rows(conn, _SELECT_WITH_CANONICAL), progress)
+    sql = _SELECT_WITH_CANONICAL if _has_origin(conn) else _SELECT_WITH_CANONICAL_NO_ORIGIN
+    return (verifier or TrailVerifier(anchor)).run(iter_rows(conn, sql), progress)
+
+
+def _has_origin(conn: Any) -> bool:
+    """The trail has the origin column (schema 0009 on): an older database (a backup being checked) has not."""
+    cursor = conn.execute("SELECT * FROM audit_event LIMIT 0")
+    return any(d[0] == "origin" for d in cursor.description or ())
 
 
 # The canonical content of each record made by SQLite itself: json_object writes what json.dumps with
@@ -542,8 +649,10 @@ def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
 # escapes; a property test checks it). A record whose hash does not match this text is checked again the exact way.
 _CANONICAL_TEXT = "json_object(" + ", ".join(f"'{f}', {f}" for f in CANONICAL_FIELDS) + ")"
 _SELECT_CANONICAL = "SELECT id, prev_hash, hash, " + _CANONICAL_TEXT + " FROM audit_event ORDER BY id"  # noqa: S608
-_SELECT_WITH_CANONICAL = ("SELECT " + ", ".join(STORED_FIELDS) + ", "  # noqa: S608 - constant columns
+_SELECT_WITH_CANONICAL = ("SELECT " + ", ".join(VERIFY_FIELDS) + ", "  # noqa: S608 - constant columns
                           + _CANONICAL_TEXT + " FROM audit_event ORDER BY id")
+_SELECT_WITH_CANONICAL_NO_ORIGIN = ("SELECT " + ", ".join(STORED_FIELDS) + ", NULL, "  # noqa: S608 - constants
+                                    + _CANONICAL_TEXT + " FROM audit_event ORDER BY id")
 
 TAIL_RECORDS = 256  # what the opening checks: the newest records, whatever the size of the trail
 
@@ -596,8 +705,9 @@ def directory_of(conn: Any) -> KeyDirectory:
     ignored here (and named by ``verify``)."""
     directory = KeyDirectory()
     placeholders = ", ".join("?" * len(BINDING_ACTIONS))
+    own = " AND origin IS NULL" if _has_origin(conn) else ""  # a copied binding binds nothing here (issue 18)
     ids = [int(r[0]) for r in conn.execute(
-        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608 - constants
+        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ")" + own + " ORDER BY id",  # noqa: S608
         tuple(BINDING_ACTIONS)).fetchall()]
     seen_until = 0
     select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants

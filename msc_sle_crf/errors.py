@@ -437,6 +437,36 @@ class Msg(Enum):
         "Export arrêté : {name} n'est pas valide selon le schéma officiel ODM 1.3.2 ({detail}). Rien n'a été écrit "
         "sous le nom choisi ; merci de le signaler.",
     )
+    PACKET_OTHER_SITE = (
+        "Packet refused: {path} comes from another site (database {other}), not from this one.",
+        "Paquet refusé : {path} vient d'un autre site (base {other}), pas de celui-ci.",
+    )
+    PACKET_ALTERED = (
+        "Packet refused: {path} is damaged or was altered ({detail}); nothing was applied.",
+        "Paquet refusé : {path} est endommagé ou a été modifié ({detail}) ; rien n'a été appliqué.",
+    )
+    PACKET_FORGED = (
+        "Packet refused: {path} does not hold as its author's ({detail}); nothing was applied.",
+        "Paquet refusé : {path} n'est pas authentique ({detail}) ; rien n'a été appliqué.",
+    )
+    PACKET_GAP = (
+        "Packet refused: {path} is packet {seq} of {ws}, but the next expected from {ws} is {expected} "
+        "(import the missing packets first, in order).",
+        "Paquet refusé : {path} est le paquet {seq} de {ws}, mais le suivant attendu de {ws} est le {expected} "
+        "(importez d'abord les paquets manquants, dans l'ordre).",
+    )
+    PACKET_BROKEN_CHAIN = (
+        "Packet refused: {path} does not continue what was imported from {ws} ({detail}).",
+        "Paquet refusé : {path} ne fait pas suite à ce qui a été importé de {ws} ({detail}).",
+    )
+    PACKET_OWN = (
+        "Packet refused: {path} was written by this workstation ({ws}); import it on another one.",
+        "Paquet refusé : {path} a été écrit par ce poste ({ws}) ; importez-le sur un autre poste.",
+    )
+    PACKET_UNREADABLE = (
+        "Packet refused: {path} is not a packet of this program ({detail}).",
+        "Paquet refusé : {path} n'est pas un paquet de ce programme ({detail}).",
+    )
     EXPORT_CANCELLED = (
         "Export cancelled: nothing was written under {path}.",
         "Export annulé : rien n'a été écrit sous {path}.",

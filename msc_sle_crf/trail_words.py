@@ -43,6 +43,9 @@ ACTIONS: dict[str, L] = {
     "workstation_add": L("Workstation added", "Poste ajouté"),
     "workstation_open": L("Workstation set up", "Poste mis en service"),
     "subject_handover": L("Subject handed over", "Patient transféré"),
+    "packet_export": L("Packet written", "Paquet écrit"), "packet_import": L("Packet applied", "Paquet appliqué"),
+    "merge_conflict": L("Conflict between workstations", "Conflit entre postes"),
+    "conflict_resolved": L("Conflict resolved", "Conflit résolu"),
 }
 
 # Texts the program writes into the trail itself.

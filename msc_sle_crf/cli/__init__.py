@@ -625,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.workstation import add_workstation_commands
 
     add_workstation_commands(sub, command)  # workstation add / open / show / handover (issue 18)
+    from msc_sle_crf.cli.packets import add_packet_commands
+
+    add_packet_commands(sub, command)  # packet export / packet import (issue 18)
     _lang_after_the_command(parser)
     return parser
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -333,9 +334,11 @@ class DataEntry:
                        confirmed)
         if row is None and new_value is None and cell.missing is None:
             return False, current_status
-        if row is not None and row == new:
-            return False, current_status
         clean_reason = (reason or "").strip() or None
+        if row is not None and row == new:
+            if ed.instance_id is not None and self._resolve_conflicts(tx, ed, key, clean_reason, item):
+                return True, current_status  # the value in conflict confirmed as the right one (issue 18)
+            return False, current_status
         if complete and clean_reason is None:
             raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
         self._ensure_instance(tx, ed)
@@ -356,6 +359,8 @@ class DataEntry:
                  repeat_key=f"{key[0]}:{key[1]}", old_value=old_text,
                  new_value=_describe(new_value, cell.unit, new[2], cell.missing_reason),
                  reason=clean_reason, detail=detail)
+        if ed.instance_id is not None:
+            self._resolve_conflicts(tx, ed, key, clean_reason, item)
         if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
             self._automatic_query(tx, ed, key, "; ".join(i.message.en for i in confirmations))
         status = ed.status
@@ -371,6 +376,21 @@ class DataEntry:
             status = self._set_status(tx, ed, FormStatus.DRAFT,
                                       "complete -> draft: " + state.blockers()[0].message.en, clean_reason)
         return True, status
+
+    def _resolve_conflicts(self, tx: Tx, ed: Editing, key: CellKey, reason: str | None, item: Any) -> bool:
+        """A value entered where two workstations disagreed (issue 18) resolves the conflict: audited, with a
+        reason."""
+        from msc_sle_crf.sync import merge
+
+        assert ed.instance_id is not None
+        if not merge.has_open_conflict(tx.session, ed.instance_id, key):
+            return False
+        if reason is None:
+            raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
+        for cid in merge.resolve_on_entry(tx.session, ed.instance_id, key, self.ctx.now()):
+            tx.audit(Action.CONFLICT_RESOLVED, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
+                     repeat_key=f"{key[0]}:{key[1]}", reason=reason, detail=f"conflict #{cid} resolved")
+        return True
 
     def _automatic_query(self, tx: Tx, ed: Editing, key: CellKey, text: str) -> None:
         now = self.ctx.now()

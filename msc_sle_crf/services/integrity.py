@@ -133,8 +133,9 @@ class Integrity:
     def _checkpoint(self, conn: Any) -> tuple[int, str] | None:
         """The head this user's own last successful check signed for: signatures up to it need no second check (the
         chain up to it is still re-computed; a change there breaks it)."""
-        row = conn.execute("SELECT id, detail FROM audit_event WHERE action = ? AND username = ? AND signer = ? "
-                           "AND detail LIKE '%: ok; signatures checked through #%' ORDER BY id DESC LIMIT 1",
+        own = "AND origin IS NULL " if audit._has_origin(conn) else ""  # another workstation's check is its own
+        row = conn.execute("SELECT id, detail FROM audit_event WHERE action = ? AND username = ? AND signer = ? "  # noqa: S608
+                           + own + "AND detail LIKE '%: ok; signatures checked through #%' ORDER BY id DESC LIMIT 1",
                            (str(Action.AUDIT_VERIFY), self.ctx.actor.username, self.ctx.actor.username)).fetchone()
         match = re.search(r"\d+ records checked: ok; signatures checked through #(\d+) ([0-9a-f]{64})\Z",
                           row[1]) if row else None

@@ -32,6 +32,7 @@ from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
 from msc_sle_crf.services.esign import DATA_CHANGED, NOT_SIGNERS, signature_holds, signature_message
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import AuditEvent, FormInstance, FormRow, ItemValue, Signature
+from msc_sle_crf.sync import merge
 
 
 class LifecycleAction(StrEnum):
@@ -264,6 +265,7 @@ class Lifecycle:
                                    .order_by(Signature.id)).scalars().all()
             directory = self.ctx.key_directory()
             db_id = self.ctx.site.keyfile.db_id
+            conflicts = merge.conflicts_of(session, instance.id)  # issue 18: a conflict voids the signatures
             out = []
             for r in rows:
                 if r.sig is None:  # signed before personal keys: as good as the unsigned trail it is recorded in
@@ -273,6 +275,7 @@ class Lifecycle:
                 out.append(SignatureInfo(r.printed_name, r.username, r.role, r.meaning,
                                          meanings.get(r.meaning, L(r.meaning, r.meaning)),
                                          stored_local(r.signed_utc, r.utc_offset_min), r.utc_offset_min,
-                                         r.content_hash, authentic and r.content_hash == current,
+                                         r.content_hash, authentic and r.content_hash == current
+                                         and not merge.voids(conflicts, r.signed_utc),
                                          authentic=authentic))
             return out

@@ -34,6 +34,7 @@ from msc_sle_crf.store.tables import (
     QueryMessage,
     Subject,
 )
+from msc_sle_crf.sync import merge
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 
@@ -350,8 +351,9 @@ class Monitoring:
                 return {}
             values = {(v.group_id, v.row_no, v.item_id): v for v in session.execute(
                 select(ItemValue).where(ItemValue.instance_id == instance.id)).scalars()}
+            conflicts = merge.conflicts_of(session, instance.id)  # issue 18: a conflict voids the item's SDV
             out: dict[CellKey, bool] = {}
             for v in verifications:
                 key = (v.group_id, v.row_no, v.item_id)
-                out[key] = v.value_hash == value_hash(values.get(key))
+                out[key] = v.value_hash == value_hash(values.get(key)) and not merge.voids(conflicts, v.utc, key)
             return out

@@ -29,6 +29,10 @@ from msc_sle_crf.sync.ownership import opened_ws
 # indexes in audit.STORED_FIELDS order
 _ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
 _SIGNER = 18
+_ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
+# What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
+_LOCAL_ONLY = frozenset({"site_init", "user_add", "user_disable", "user_enable", "key_bind", "setting_change",
+                         "certificate"})
 _REASON = 14
 _CREATED_UNDER = re.compile(r"created under version \S+ \(([0-9a-f]{12,64})\)")
 _TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
@@ -102,6 +106,8 @@ class Replay:
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
+        if len(row) > _ORIGIN and row[_ORIGIN] is not None and row[_ACTION] in _LOCAL_ONLY:
+            return  # a copy of another workstation's account or setting record: this workstation's stay its own
         handler = getattr(self, f"_on_{row[_ACTION]}", None)
         if handler is not None:
             handler(row)
@@ -179,6 +185,23 @@ class Replay:
             row[_NEW], match.group(1) if match else None)
 
     _on_data_change = _on_data_entry
+
+    def _on_merge_conflict(self, row: Sequence[Any]) -> None:
+        """Two workstations changed the same thing from the same base (issue 18): the value kept current."""
+        try:
+            data = json.loads(row[_DETAIL] or "{}")
+        except ValueError:
+            return
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if kind == "item":
+            split = _split(row[_REPEAT])
+            if split is not None and row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]:
+                self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
+                    row[_NEW], data.get("canonical"))
+        elif kind == "form" and row[_SUBJ] and row[_VISIT] and row[_FORM]:
+            self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+        elif kind == "query" and isinstance(data.get("query"), int) and data["query"] in self.queries:
+            self.queries[data["query"]]["status"] = row[_NEW]
 
     def _on_row_add(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])

@@ -58,8 +58,10 @@ def parse_range(text: str) -> tuple[int, int]:
 
 
 def this_workstation(session: Session) -> Workstation:
-    rows: dict[str, str] = {key: value for key, value in session.execute(
-        select(SiteSetting.key, SiteSetting.value).where(SiteSetting.key.in_(SETTING_KEYS)))}
+    rows: dict[str, str] = {}
+    for key, value in session.execute(select(SiteSetting.key, SiteSetting.value)
+                                      .where(SiteSetting.key.in_(SETTING_KEYS))):
+        rows[key] = value
     if "workstation_id" not in rows:
         return Workstation(FIRST_WS, 1, default_subjects(1), None)
     number = int(rows.get("workstation_number") or ws_number(rows["workstation_id"]))

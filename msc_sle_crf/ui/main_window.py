@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
     logout_action: QAction
     outcomes_action: QAction
     export_action: QAction
+    packets_action: QAction
     worklist_action: QAction
     users_action: QAction
     verify_action: QAction

@@ -13,6 +13,7 @@ from msc_sle_crf.i18n import Lang
 from msc_sle_crf.ui import admin_actions, backups, worklist
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.export_dialog import open_export
+from msc_sle_crf.ui.packets_dialog import open_packets
 
 if TYPE_CHECKING:
     from msc_sle_crf.ui.main_window import MainWindow
@@ -40,6 +41,9 @@ def build(w: MainWindow) -> None:
     w.export_action = QAction(w)  # issue 16: ui/export_dialog.py
     w.export_action.triggered.connect(lambda: w._track(open_export(w.ws, w.ops, w)))
     w.study_menu.addAction(w.export_action)
+    w.packets_action = QAction(w)  # issue 18: ui/packets_dialog.py
+    w.packets_action.triggered.connect(lambda: w._track(open_packets(w.ws, w)))
+    w.study_menu.addAction(w.packets_action)
     w.worklist_action = worklist.menu_action(w, w.study_menu)  # the monitor's worklist (issue 12)
     w.admin_menu = bar.addMenu("")
     w.users_action = QAction(w)
@@ -84,6 +88,8 @@ def retranslate(w: MainWindow) -> None:
     w.export_action.setText(tr("Export data (ODM, datasets, audit trail)…",
                                "Exporter les données (ODM, jeux de données, piste d'audit)…"))
     w.export_action.setEnabled(ws.export.allowed())
+    w.packets_action.setText(tr("Workstation packets (write, apply)…", "Paquets entre postes (écrire, appliquer)…"))
+    w.packets_action.setEnabled(ws.can(Perm.VIEW_DATA) or ws.can(Perm.BACKUP))
     w.admin_menu.setTitle(tr("Administration", "Administration"))
     w.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
     w.verify_action.setText(tr("Check integrity (database and audit trail)",

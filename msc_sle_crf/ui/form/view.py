@@ -31,8 +31,9 @@ from msc_sle_crf.services.lifecycle import LifecycleAction
 from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
+from msc_sle_crf.sync.service import ConflictInfo
 from msc_sle_crf.ui.common import error_text, tr
-from msc_sle_crf.ui.form import dialogs, refresh
+from msc_sle_crf.ui.form import conflicts, dialogs, refresh
 from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.header import FormHeader
@@ -77,6 +78,7 @@ class FormView(FormWrites, QWidget):
         self.queries_by_key: dict[CellKey, list[QueryInfo]] = {}
         self.value_names = reads.coded_value_names(ws.study, ref.form)  # codes the program writes: their names
         self.verified: dict[CellKey, bool] = {}
+        self.conflicts: dict[CellKey, ConflictInfo] = {}
         self.history_dialog: dialogs.HistoryDialog | None = None
         self.query_dialog: dialogs.QueryDialog | None = None
         self.print_job: Any = None
@@ -189,6 +191,7 @@ class FormView(FormWrites, QWidget):
             self.verified = monitoring.verified_items(self.ref)
         except CrfError:  # not this user's to see: no marks
             self.verified = {}
+        self.conflicts = conflicts.load(self.ws, self.ref)  # issue 18: ui/form/conflicts.py
 
     def retranslate(self) -> None:
         self._build()
@@ -308,6 +311,7 @@ class FormView(FormWrites, QWidget):
             if field is not None:
                 queries = self.queries_by_key.get(key, [])
                 field.show_marks(len(queries), sum(1 for q in queries if q.status != CLOSED), self.verified.get(key))
+                conflicts.show(field, self.conflicts.get(key))
 
     def refresh_scores(self) -> None:
         """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""

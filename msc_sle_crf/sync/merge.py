@@ -1,0 +1,408 @@
+"""Applying a packet's rows, and conflicts that are never silent (issue 18, docs/workstations.md "Conflicts").
+
+Values: per item the packet's records changed, base = the old value of the packet's first record on it. Local equal
+to base (nothing changed here) or to the incoming value: the incoming row is applied. Otherwise both workstations
+changed it: a conflict. The value kept current is the change recorded first (earlier UTC time; a tie goes to the
+lower workstation id), so both sides keep the same whichever imports first; both values are kept in
+``item_conflict`` (same id on every workstation: it is made from the other change's origin), a ``merge_conflict``
+record (the importer's) says both, an automatic query opens on the item, and signatures of the form and SDV marks
+of the item are void until the conflict is resolved (``voids``). A packet that already carries the decision (its
+``merge_conflict`` record on that item) is applied as it is.
+
+Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
+draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
+locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both. No
+Qt, ORM only (any database).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf import audit
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.services.replay import describe
+from msc_sle_crf.store.tables import (
+    AppUser,
+    AuditEvent,
+    DataQuery,
+    FormDefinitionSnapshot,
+    FormInstance,
+    FormRow,
+    InfusionEvent,
+    ItemConflict,
+    ItemValue,
+    ItemVerification,
+    QueryMessage,
+    Signature,
+    Subject,
+)
+from msc_sle_crf.sync import rows as R
+from msc_sle_crf.sync.identity import ID_BLOCK, Workstation, ws_number
+
+CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from the other change's origin
+VALUE_ACTIONS = ("data_entry", "data_change")
+FORM_STATUS_ACTIONS = ("status_change", "sign", "lock", "unlock", "source_verified")
+FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
+QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
+
+
+@dataclass
+class Outcome:
+    entries: list[AuditEntry] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One side of a conflict: the value and the change that made it."""
+
+    text: str | None
+    user: str | None
+    ws: str
+    id: int
+    utc: str
+
+    def as_dict(self, row: dict[str, Any] | None) -> dict[str, Any]:
+        stored = {c: row.get(c) for c in ("value", "unit", "canonical", "missing_code", "missing_reason")} \
+            if row else {}
+        return {"text": self.text, "user": self.user, "ws": self.ws, "id": self.id, "utc": self.utc, **stored}
+
+
+def conflict_id(other: Change) -> int:
+    return CONFLICT_BASE + (ws_number(other.ws) - 1) * ID_BLOCK + other.id % ID_BLOCK
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str, str, str, int, str] | None:
+    rk = r.get("repeat_key") or ""
+    if ":" not in rk or not (r.get("subject") and r.get("visit") and r.get("form") and r.get("item")):
+        return None
+    group, _, row = rk.rpartition(":")
+    try:
+        return str(r["subject"]), str(r["visit"]), str(r["form"]), group, int(row), str(r["item"])
+    except ValueError:
+        return None
+
+
+def _value_dict(v: ItemValue | None) -> dict[str, Any] | None:
+    return None if v is None else {c: getattr(v, c) for c in R.VALUE}
+
+
+def _text(v: dict[str, Any] | None) -> str | None:
+    return None if v is None else describe(v.get("value"), v.get("unit"), v.get("missing_code"),
+                                           v.get("missing_reason"))
+
+
+class _Apply:
+    def __init__(self, session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation,  # noqa: PLR0917
+                 username: str, role: str, now: str) -> None:
+        self.s = session
+        self.rows: dict[str, list[dict[str, Any]]] = packet.rows
+        self.packet_ws = str(packet.manifest["ws"])
+        self.copies = copies
+        self.ws = ws
+        self.username, self.role, self.now = username, role, now
+        self.users = {u.username: u.id for u in session.execute(select(AppUser)).scalars()}
+        self.me = self.users.get(username, 0)
+        self.out = Outcome()
+        self.records = [c["record"] for c in copies]
+
+    def uid(self, name: str | None) -> int:
+        return self.users.get(name or "", self.me)
+
+    def audit(self, action: Action, **kw: Any) -> None:
+        self.out.entries.append(AuditEntry(action, self.username, self.role, **kw))
+
+    # ----- subjects, definitions, forms, rows ------------------------------------------------------------------
+    def subjects(self) -> dict[str, int]:
+        touched = {r["subject"] for r in self.records if r.get("form") == "subject" and r["action"] == "status_change"}
+        handed = {r["subject"] for r in self.records if "handover" in str(r["action"])}
+        for row in self.rows.get("subjects", []):
+            local = self.s.execute(select(Subject).where(Subject.subject_number == row["subject_number"])) \
+                .scalar_one_or_none()
+            if local is None:
+                self.s.add(Subject(**{c: row[c] for c in R.SUBJECT}, created_by=self.uid(row.get("created_by"))))
+            else:
+                if row["subject_number"] in touched:
+                    local.status = row["status"]
+                if row["subject_number"] in handed:
+                    local.owner_ws = row["owner_ws"]
+        self.s.flush()
+        return {s.subject_number: s.id for s in self.s.execute(select(Subject)).scalars()}
+
+    def definitions(self) -> None:
+        for row in self.rows.get("definitions", []):
+            if self.s.get(FormDefinitionSnapshot, row["content_hash"]) is None:
+                self.s.add(FormDefinitionSnapshot(**row))
+        self.s.flush()
+
+    def instances(self, subjects: dict[str, int]) -> None:
+        for row in self.rows.get("instances", []):
+            local = self.s.get(FormInstance, row["id"])
+            if local is None:
+                self.s.add(FormInstance(**{c: row[c] for c in R.INSTANCE}, subject_id=subjects[row["subject"]],
+                                        created_by=self.uid(row.get("created_by")),
+                                        completed_by=self.uid(row["completed_by"]) if row.get("completed_by")
+                                        else None))
+                continue
+            local.updated_utc = max(local.updated_utc, row["updated_utc"])  # the same on both sides
+            if local.status == row["status"]:
+                continue
+            where = (row["subject"], row["event_id"], row["form_id"])
+            recs = [r for r in self.records if (r.get("subject"), r.get("visit"), r.get("form")) == where
+                    and r["action"] in FORM_STATUS_ACTIONS and not r.get("item")]
+            decided = any(r["action"] == "merge_conflict" and (r.get("subject"), r.get("visit"), r.get("form"))
+                          == where and not r.get("item") for r in self.records)
+            if not recs and not decided:
+                continue  # the packet did not change it: the local state stands
+            base = recs[0].get("old_value") if recs else None
+            if decided or (base is not None and local.status == base):
+                self._set_form(local, row)
+                continue
+            kept = min((local.status, row["status"]), key=lambda st: FORM_RANK.get(st, 0))
+            other = row["status"] if kept == local.status else local.status
+            if kept != local.status:
+                self._set_form(local, row)
+            self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], old_value=other,
+                       new_value=kept, detail=json.dumps({"kind": "form", "local": local.status if kept != local.status
+                                                          else kept, "incoming": row["status"],
+                                                          "from": self.packet_ws}, sort_keys=True))
+            self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]}: form state {kept} kept "
+                                      f"(the other workstation had {other})")
+        self.s.flush()
+
+    def _set_form(self, local: FormInstance, row: dict[str, Any]) -> None:
+        local.status = row["status"]
+        local.completed_utc = row["completed_utc"]
+        local.completed_by = self.uid(row["completed_by"]) if row.get("completed_by") else None
+
+    def form_rows(self) -> None:
+        removed = {(r["subject"], r["visit"], r["form"], r["repeat_key"]) for r in self.records
+                   if r["action"] == "row_remove"}
+        where = self._instance_where()
+        for row in self.rows.get("rows", []):
+            local = self.s.execute(select(FormRow).where(FormRow.instance_id == row["instance_id"],
+                                                         FormRow.group_id == row["group_id"],
+                                                         FormRow.row_no == row["row_no"])).scalar_one_or_none()
+            if local is None:
+                self.s.add(FormRow(**row))
+            elif row["removed"] and not local.removed and (
+                    *where.get(row["instance_id"], ("", "", "")), f"{row['group_id']}:{row['row_no']}") in removed:
+                local.removed = True
+        self.s.flush()
+
+    def _instance_where(self) -> dict[int, tuple[str, str, str]]:
+        return {i["id"]: (i["subject"], i["event_id"], i["form_id"]) for i in self.rows.get("instances", [])}
+
+    # ----- values ------------------------------------------------------------------------------------------------
+    def values(self) -> None:
+        where = self._instance_where()
+        ids = {v: k for k, v in where.items()}
+        incoming = {(*where[v["instance_id"]], v["group_id"], v["row_no"], v["item_id"]): v
+                    for v in self.rows.get("values", []) if v["instance_id"] in where}
+        first: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
+        last: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
+        decided: set[tuple[str, str, str, str, int, str]] = set()
+        for c in self.copies:
+            r = c["record"]
+            key = _key(r)
+            if key is None:
+                continue
+            if r["action"] in VALUE_ACTIONS:
+                first.setdefault(key, c)
+                last[key] = c
+            elif r["action"] == "merge_conflict":
+                decided.add(key)
+        for key, first_copy in first.items():
+            instance_id = ids.get(key[:3])
+            if instance_id is None:
+                continue
+            row = incoming.get(key)
+            local = self.s.execute(select(ItemValue).where(
+                ItemValue.instance_id == instance_id, ItemValue.group_id == key[3], ItemValue.row_no == key[4],
+                ItemValue.item_id == key[5])).scalar_one_or_none()
+            local_d = _value_dict(local)
+            base = first_copy["record"]["old_value"]
+            if key in decided or _text(local_d) == base or _text(local_d) == _text(row):
+                self._set_value(local, instance_id, key, row)
+                continue
+            self._conflict(key, instance_id, local, local_d, row, last[key])
+        self.s.flush()
+
+    def _set_value(self, local: ItemValue | None, instance_id: int, key: Sequence[Any],
+                   row: dict[str, Any] | None) -> None:
+        if row is None:
+            return
+        data = {c: row[c] for c in R.VALUE if c not in ("instance_id", "group_id", "row_no", "item_id")}
+        if local is None:
+            self.s.add(ItemValue(instance_id=instance_id, group_id=key[3], row_no=key[4], item_id=key[5], **data,
+                                 updated_by=self.uid(row.get("updated_by"))))
+            return
+        for c, v in data.items():
+            setattr(local, c, v)
+        local.updated_by = self.uid(row.get("updated_by"))
+
+    def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> Change:
+        rec = self.s.execute(select(AuditEvent).where(
+            AuditEvent.subject == key[0], AuditEvent.visit == key[1], AuditEvent.form == key[2],
+            AuditEvent.item == key[5], AuditEvent.repeat_key == f"{key[3]}:{key[4]}",
+            AuditEvent.action.in_((*VALUE_ACTIONS, "merge_conflict"))).order_by(AuditEvent.id.desc()).limit(1)) \
+            .scalar_one_or_none()
+        if rec is None:
+            return Change(_text(local_d), None, self.ws.id, 0, "")
+        origin = audit.parse_origin(rec.origin)
+        if origin:
+            return Change(_text(local_d), rec.username, str(origin.get("ws")), int(origin.get("id") or 0),
+                          rec.ts_utc)
+        return Change(_text(local_d), rec.username, self.ws.id, rec.id, rec.ts_utc)
+
+    def _conflict(self, key: tuple[str, str, str, str, int, str], instance_id: int,  # noqa: PLR0917
+                  local: ItemValue | None,
+                  local_d: dict[str, Any] | None, row: dict[str, Any] | None, last_copy: dict[str, Any]) -> None:
+        r = last_copy["record"]
+        mine = self._local_change(key, local_d)
+        theirs = Change(_text(row), r["username"], str(last_copy["ws"]), int(last_copy["id"]), r["ts_utc"])
+        kept, other = sorted((mine, theirs), key=lambda ch: (ch.utc, ch.ws))
+        kept_row, other_row = (local_d, row) if kept is mine else (row, local_d)
+        if kept is theirs:
+            self._set_value(local, instance_id, key, row)
+        cid = conflict_id(other)
+        opened = max(mine.utc, theirs.utc)
+        repeat_key = f"{key[3]}:{key[4]}"
+        if self.s.get(ItemConflict, cid) is None:
+            self.s.add(ItemConflict(id=cid, instance_id=instance_id, group_id=key[3], row_no=key[4], item_id=key[5],
+                                    kept=json.dumps(kept.as_dict(kept_row), sort_keys=True),
+                                    other=json.dumps(other.as_dict(other_row), sort_keys=True),
+                                    status="open", opened_utc=opened))
+        self.audit(Action.MERGE_CONFLICT, subject=key[0], visit=key[1], form=key[2], item=key[5],
+                   repeat_key=repeat_key, old_value=other.text, new_value=kept.text,
+                   detail=json.dumps({"kind": "item", "conflict": cid, "canonical": (kept_row or {}).get("canonical"),
+                                      "kept": kept.as_dict(None), "other": other.as_dict(None)}, sort_keys=True))
+        text = (f"Conflict between workstations: {kept.ws} recorded {kept.text!r} ({kept.user}, {kept.utc}) and "
+                f"{other.ws} recorded {other.text!r} ({other.user}, {other.utc}); {kept.text!r} was kept (recorded "
+                "first). Enter the right value to resolve it.")
+        if self.s.get(DataQuery, cid) is None:
+            self.s.add(DataQuery(id=cid, instance_id=instance_id, group_id=key[3], row_no=key[4], item_id=key[5],
+                                 status="open", automatic=True, opened_utc=opened))
+            self.s.flush()
+            self.s.add(QueryMessage(id=cid, query_id=cid, kind="auto", username=self.username, role=self.role,
+                                    utc=opened, text=text))
+            self.audit(Action.QUERY, subject=key[0], visit=key[1], form=key[2], item=key[5], repeat_key=repeat_key,
+                       new_value="open", detail=f"query #{cid} auto: {text}"[:2000])
+        if self.s.execute(select(Signature.id).where(Signature.instance_id == instance_id).limit(1)).first():
+            self.audit(Action.SIGNATURE_INVALIDATED, subject=key[0], visit=key[1], form=key[2], item=key[5],
+                       detail="conflict between workstations: the signed data is in question")
+        self.out.conflicts.append(f"{key[0]} / {key[1]} / {key[2]} / {key[5]} ({repeat_key}): {kept.text!r} "
+                                  f"({kept.ws}) kept, {other.text!r} ({other.ws}) kept beside it")
+
+    # ----- append-only rows, queries, conflicts ----------------------------------------------------------------
+    def append_only(self) -> None:
+        for name, table, cols in (("signatures", Signature, R.SIGNATURE),
+                                  ("verifications", ItemVerification, R.VERIFICATION)):
+            for row in self.rows.get(name, []):
+                if self.s.get(table, row["id"]) is None:
+                    self.s.add(table(**{c: row[c] for c in cols}))
+        subjects = {s.subject_number: s.id for s in self.s.execute(select(Subject)).scalars()}
+        for row in self.rows.get("infusion", []):
+            if self.s.get(InfusionEvent, row["id"]) is None and row["subject"] in subjects:
+                self.s.add(InfusionEvent(**{c: row[c] for c in R.INFUSION}, subject_id=subjects[row["subject"]]))
+        self.s.flush()
+
+    def queries(self) -> None:
+        in_packet = {m["id"] for m in self.rows.get("messages", [])}
+        touched: dict[int, list[dict[str, Any]]] = {}
+        for r in self.records:
+            if r["action"] == "query" and str(r.get("detail") or "").startswith("query #"):
+                try:
+                    qid = int(str(r["detail"])[7:].split(" ", 1)[0])
+                except ValueError:
+                    continue
+                touched.setdefault(qid, []).append(r)
+        for row in self.rows.get("queries", []):
+            local = self.s.get(DataQuery, row["id"])
+            if local is None:
+                self.s.add(DataQuery(**{c: row[c] for c in R.QUERY}))
+                continue
+            if local.status == row["status"] or row["id"] not in touched:
+                continue
+            mine = [m for (m,) in self.s.execute(select(QueryMessage.id).where(QueryMessage.query_id == row["id"]))
+                    if m not in in_packet]
+            if not mine:
+                local.status = row["status"]
+                continue
+            kept = min((local.status, row["status"]), key=lambda st: QUERY_RANK.get(st, 0))
+            other = row["status"] if kept == local.status else local.status
+            local.status = kept
+            first = touched[row["id"]][0]
+            self.audit(Action.MERGE_CONFLICT, subject=first.get("subject"), visit=first.get("visit"),
+                       form=first.get("form"), item=first.get("item"), repeat_key=first.get("repeat_key"),
+                       old_value=other, new_value=kept,
+                       detail=json.dumps({"kind": "query", "query": row["id"], "from": self.packet_ws},
+                                         sort_keys=True))
+            self.out.conflicts.append(f"query #{row['id']}: {kept} kept (the other workstation had {other})")
+        self.s.flush()
+        for row in self.rows.get("messages", []):
+            if self.s.get(QueryMessage, row["id"]) is None:
+                self.s.add(QueryMessage(**{c: row[c] for c in R.MESSAGE}))
+        for row in self.rows.get("conflicts", []):
+            local_c = self.s.get(ItemConflict, row["id"])
+            if local_c is None:
+                self.s.add(ItemConflict(**{c: row[c] for c in R.CONFLICT}))
+            elif row["status"] == "resolved" and local_c.status != "resolved":
+                local_c.status, local_c.resolved_utc = "resolved", row["resolved_utc"]
+        self.s.flush()
+
+
+def apply(session: Session, packet: Any, copies: Sequence[dict[str, Any]], ws: Workstation,  # noqa: PLR0917
+          username: str,
+          role: str, now: str) -> Outcome:
+    """Apply the packet's rows inside the caller's transaction; the records to append (merge decisions, queries)."""
+    job = _Apply(session, packet, copies, ws, username, role, now)
+    subjects = job.subjects()
+    job.definitions()
+    job.instances(subjects)
+    job.form_rows()
+    job.values()
+    job.append_only()
+    job.queries()
+    return job.out
+
+
+# ----- what a conflict voids, and its resolution -------------------------------------------------------------------
+def conflicts_of(session: Session, instance_id: int) -> list[ItemConflict]:
+    return list(session.execute(select(ItemConflict).where(ItemConflict.instance_id == instance_id)
+                                .order_by(ItemConflict.id)).scalars())
+
+
+def voids(conflicts: Sequence[ItemConflict], when: str, key: tuple[str, int, str] | None = None) -> bool:
+    """A signature (``key`` None: any item of the form) or SDV mark (``key``: that item) made at ``when`` is void
+    while a conflict on it is open, and when it was made before the conflict was resolved."""
+    for c in conflicts:
+        if key is not None and (c.group_id, c.row_no, c.item_id) != key:
+            continue
+        if c.status == "open" or (c.resolved_utc or "") > when:
+            return True
+    return False
+
+
+def has_open_conflict(session: Session, instance_id: int, key: tuple[str, int, str]) -> bool:
+    return session.execute(select(ItemConflict.id).where(
+        ItemConflict.instance_id == instance_id, ItemConflict.group_id == key[0], ItemConflict.row_no == key[1],
+        ItemConflict.item_id == key[2], ItemConflict.status == "open").limit(1)).first() is not None
+
+
+def resolve_on_entry(session: Session, instance_id: int, key: tuple[str, int, str], now: str) -> list[int]:
+    """A value entered on an item in conflict resolves it (the caller audits ``conflict_resolved``)."""
+    out = []
+    for c in session.execute(select(ItemConflict).where(
+            ItemConflict.instance_id == instance_id, ItemConflict.group_id == key[0], ItemConflict.row_no == key[1],
+            ItemConflict.item_id == key[2], ItemConflict.status == "open")).scalars():
+        c.status, c.resolved_utc = "resolved", now
+        out.append(c.id)
+    return out

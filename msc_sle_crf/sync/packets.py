@@ -1,0 +1,539 @@
+"""Packets between the workstations of one site (issue 18, docs/workstations.md "Packets"). No Qt.
+
+The interface other parts call (the hub's ``hub ingest`` calls ``import_packet`` on a PostgreSQL session)::
+
+    key = packet_key(db_key, db_id)                       # HKDF-SHA256, info msc-sle-crf/packet/v1, salt db_id
+    result = export_packet(session, clock, workstation_label, signer, actor_username, actor_role, study,
+                           out_dir, packet_key=key, db_id=db_id, ca_fingerprint=fp) -> ExportResult | None
+    result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
+                           *, packet_key=key, expected_db_id=db_id) -> ImportResult
+
+Both work inside the caller's write transaction (the caller commits; an exception leaves nothing), use ORM/Core
+only (no SQLite-only SQL), and append to the trail with ``audit.append_many``. A refused packet raises
+``PacketRefused`` (a ``ValidationError``: one bilingual line). A packet already imported returns an
+``ImportResult`` with ``duplicate=True`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from msc_sle_crf import audit
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.clock import Clock, iso_utc
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.security import ca
+from msc_sle_crf.security.personal import Signer
+from msc_sle_crf.security.personal import verify as verify_signature
+from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
+from msc_sle_crf.sync import rows as R
+from msc_sle_crf.sync.identity import this_workstation
+
+MAGIC = b"MSC-SLE-CRF PACKET 1\n"
+KEY_INFO = b"msc-sle-crf/packet/v1"
+MANIFEST_CONTEXT = b"msc-sle-crf/packet-manifest/v1\x00"
+PARTS = ("records.jsonl", "rows.json", "archival.xml")
+# Each side's own bookkeeping: copied like any record (their authors' signatures must stay checkable) but not part
+# of the set of original records two workstations compare (docs/workstations.md).
+BOOKKEEPING = frozenset({"packet_export", "packet_import"})
+# Records that alone are no reason for a packet (a sign-in to export, the export itself): they travel with the next.
+NOT_NEWS = frozenset({*BOOKKEEPING, "login", "logout", "user_switch", "lock", "unlock", "receipt", "audit_verify"})
+MAX_PACKET_BYTES = 2 * 1024**3
+
+
+class PacketRefused(ValidationError):
+    """One bilingual line: why the packet was not applied (nothing was)."""
+
+
+def packet_key(db_key: bytes, db_id: str) -> bytes:
+    """The site's packet key: every workstation of the site holds the database key, nobody else does."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=db_id.encode("ascii"), info=KEY_INFO).derive(db_key)
+
+
+def file_name(site_number: str, ws: str, seq: int) -> str:
+    return f"PACKET-{site_number}-{ws}-{seq:05d}.crfpkt"
+
+
+def manifest_message(manifest: dict[str, Any]) -> bytes:
+    return MANIFEST_CONTEXT + json.dumps(manifest, sort_keys=True, separators=(",", ":"),
+                                         ensure_ascii=False).encode("utf-8")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def record_fields(row: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(audit.VERIFY_FIELDS, row, strict=True))
+
+
+def _select_records(after: int) -> Any:
+    cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
+    return select(*cols).where(AuditEvent.id > after).order_by(AuditEvent.id)
+
+
+def ca_fingerprint(session: Session) -> str | None:
+    from msc_sle_crf.store.site import CA_CERT_SETTING
+
+    pem = session.get(SiteSetting, CA_CERT_SETTING)
+    return ca.fingerprint(pem.value) if pem is not None else None
+
+
+def site_number(session: Session) -> str:
+    row = session.get(SiteSetting, "site_number")
+    return row.value if row is not None else "00"
+
+
+# ----- export --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    seq: int
+    file_oid: str
+    records: int
+    first_record: int
+    last_record: int
+
+
+def export_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0917
+                  signer: Signer, actor_username: str, actor_role: str, study: Any, out_dir: Path, *,
+                  packet_key: bytes, db_id: str) -> ExportResult | None:
+    """Write this workstation's records since its last packet; None when there is nothing new (no file)."""
+    ws = this_workstation(session)
+    # This workstation's own packets: a fork inherits its origin's rows of this table with the rest of the database
+    # (they name the origin in their FileOID); the table's key is a local number, the packet's seq is per workstation.
+    prefix = f"{db_id}.{ws.id}."
+    last = session.execute(select(SyncPacketOut).where(SyncPacketOut.file_oid.startswith(prefix, autoescape=True))
+                           .order_by(SyncPacketOut.seq.desc()).limit(1)).scalar_one_or_none()
+    row_no = int(session.execute(select(func.max(SyncPacketOut.seq))).scalar() or 0) + 1
+    # a fork's first packet starts where it began (the trail before is the origin's, shared by both)
+    after = last.last_record if last is not None else int((ws.fork or {}).get("id") or 0)
+    records = [record_fields(r) for r in session.execute(_select_records(after)).all()]
+    if not any(r["action"] not in NOT_NEWS or r["origin"] is not None for r in records):
+        return None
+    seq = (int(last.file_oid[len(prefix):]) if last is not None else 0) + 1
+    file_oid = f"{db_id}.{ws.id}.{seq}"
+    now = iso_utc(clock.now())
+    records_bytes = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                            for r in records).encode("utf-8")
+    rows_bytes = json.dumps(R.dump(session, records), ensure_ascii=False, sort_keys=True,
+                            separators=(",", ":")).encode("utf-8")
+    xml_bytes = R.archival_xml(session, study, records, file_oid=file_oid, prior=last.file_oid if last else None,
+                               created=now)
+    parts = {"records.jsonl": records_bytes, "rows.json": rows_bytes, "archival.xml": xml_bytes}
+    manifest = {
+        "format": "msc-sle-crf packet", "version": 1, "db_id": db_id, "ca_fingerprint": ca_fingerprint(session),
+        "ws": ws.id, "seq": seq, "file_oid": file_oid, "prior_file_oid": last.file_oid if last else None,
+        "first_record": {"id": records[0]["id"], "hash": records[0]["hash"]},
+        "last_record": {"id": records[-1]["id"], "hash": records[-1]["hash"]},
+        "prev_hash": records[0]["prev_hash"], "records": len(records), "created_utc": now,
+        "username": signer.username, "parts": {name: _sha(data) for name, data in parts.items()},
+    }
+    manifest_bytes = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    signature = _b64(signer.sign(manifest_message(manifest)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in (("manifest.json", manifest_bytes), ("manifest.sig", signature.encode("ascii")),
+                           *parts.items()):
+            zf.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data)
+    header = MAGIC + json.dumps({"db_id": db_id, "ws": ws.id, "seq": seq, "file_oid": file_oid},
+                                sort_keys=True).encode("ascii") + b"\n"
+    nonce = os.urandom(12)
+    blob = header + nonce + AESGCM(packet_key).encrypt(nonce, buffer.getvalue(), header)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / file_name(site_number(session), ws.id, seq)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        session.add(SyncPacketOut(seq=row_no, file_oid=file_oid, prior_file_oid=last.file_oid if last else None,
+                                  first_record=records[0]["id"], last_record=records[-1]["id"],
+                                  last_hash=records[-1]["hash"], sha256=_sha(blob), created_utc=now,
+                                  username=actor_username))
+        audit.append_many(session, clock, workstation_label, [AuditEntry(
+            Action.PACKET_EXPORT, actor_username, actor_role, new_value=file_oid,
+            detail=json.dumps({"seq": seq, "records": [records[0]["id"], records[-1]["id"]],
+                               "sha256": _sha(blob), "file": path.name}, sort_keys=True))], signer)
+        session.flush()
+        os.replace(tmp, path)  # the caller's commit follows; a failed commit leaves a file nobody recorded
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportResult(path, seq, file_oid, len(records), records[0]["id"], records[-1]["id"])
+
+
+# ----- reading a packet ----------------------------------------------------------------------------------------------
+@dataclass
+class Packet:
+    manifest: dict[str, Any]
+    records: list[dict[str, Any]]
+    rows: dict[str, Any]
+    sha256: str
+    archival: bytes = b""
+
+
+def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: str,
+                own_ws: str | None = None) -> Packet:
+    """Decrypt and check a packet's parts (not yet its records against this trail)."""
+    if not data.startswith(MAGIC):
+        raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
+    end = data.find(b"\n", len(MAGIC))
+    try:
+        header = json.loads(data[len(MAGIC):end]) if end > 0 else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or not isinstance(header.get("db_id"), str):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="header unreadable")
+    if header["db_id"] != expected_db_id:
+        raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(header["db_id"])[:40])
+    if own_ws is not None and header.get("ws") == own_ws:
+        raise PacketRefused(Msg.PACKET_OWN, path=name, ws=own_ws)
+    aad, rest = data[:end + 1], data[end + 1:]
+    if len(rest) < 12 + 16:
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="truncated")
+    try:
+        plain = AESGCM(packet_key).decrypt(rest[:12], rest[12:], aad)
+    except InvalidTag:
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name,
+                            detail="it does not decrypt with this site's key: truncated, altered, or of another "
+                                   "site") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(plain)) as zf:
+            members = {n: zf.read(n) for n in ("manifest.json", "manifest.sig", *PARTS)}
+        manifest = json.loads(members["manifest.json"])
+    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"content unreadable: {exc}"[:200]) from None
+    if not isinstance(manifest, dict) or manifest.get("db_id") != expected_db_id or any(
+            manifest.get(k) != header.get(k) for k in ("ws", "seq", "file_oid")):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the manifest does not match the header")
+    for part in PARTS:
+        if _sha(members[part]) != (manifest.get("parts") or {}).get(part):
+            raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"{part} does not match the manifest")
+    try:
+        records = [json.loads(line) for line in members["records.jsonl"].decode("utf-8").splitlines() if line]
+        rows = json.loads(members["rows.json"])
+    except (ValueError, UnicodeDecodeError):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="records unreadable") from None
+    packet = Packet(manifest, records, rows, _sha(data), members["archival.xml"])
+    packet.manifest["_sig"] = members["manifest.sig"].decode("ascii", "replace")
+    return packet
+
+
+# ----- import --------------------------------------------------------------------------------------------------------
+@dataclass
+class ImportResult:
+    origin_ws: str
+    seq: int
+    file_oid: str
+    duplicate: bool = False
+    imported_utc: str | None = None  # when it was imported (the earlier time, for a duplicate)
+    copied: int = 0  # records copied into this trail
+    skipped: int = 0  # records already here (this workstation's own, or copied before)
+    conflicts: int = 0
+    conflict_lines: list[str] = field(default_factory=list)
+
+
+def directory_of_session(session: Session) -> audit.KeyDirectory:
+    """``audit.directory_of`` through a SQLAlchemy session (any database): the binding transactions only."""
+    directory = audit.KeyDirectory()
+    cols = [getattr(AuditEvent, f) for f in audit.STORED_FIELDS]
+    ids = list(session.execute(select(AuditEvent.id).where(AuditEvent.action.in_(audit.BINDING_ACTIONS),
+                                                           AuditEvent.origin.is_(None))
+                               .order_by(AuditEvent.id)).scalars())
+    seen_until = 0
+    for first in ids:
+        if first <= seen_until:
+            continue
+        end = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id >= first,
+                                                                   AuditEvent.sig.is_not(None))).scalar()
+        span = [tuple(r) for r in session.execute(select(*cols).where(AuditEvent.id >= first,
+                                                                     AuditEvent.id <= (end or first))
+                                                  .order_by(AuditEvent.id)).all()]
+        seen_until = span[-1][0] if span else first
+        if not span:
+            continue
+        if span[0][18] is None:
+            binding = audit.binding_of(span[0])
+            if binding is not None and directory.signed_from is None:
+                directory.note_unsigned(binding)
+            continue
+        if span[-1][19] is None or not audit._span_holds(span) or any(r[18] != span[-1][18] for r in span):
+            continue
+        bindings = [b for b in (audit.binding_of(r) for r in span) if b is not None]
+        signer = str(span[-1][18])
+        key, problem = directory.authorise(signer, bindings)
+        if problem is not None or key is None:
+            continue
+        try:
+            raw = base64.b64decode(span[-1][19], validate=True)
+        except (ValueError, TypeError):
+            continue
+        if not verify_signature(key.sign, raw, audit.tx_message(span[-1][0], span[-1][17])):
+            continue
+        account = directory.get(signer)
+        bootstrap = directory.signed_from is None
+        if bootstrap:
+            directory.signed_from = int(span[0][0])
+        directory.apply(bindings)
+        if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
+                         and account.keys[0][1] == key):
+            directory.fix_bootstrap([b for b in bindings if b.keys == key])
+    return directory
+
+
+def _row(r: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(r.get(f) for f in audit.VERIFY_FIELDS)
+
+
+def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # noqa: PLR0912
+                   shared: int = 0) -> None:
+    """The packet's records: links, hashes, each transaction signed by its author, copies with their origin."""
+    m = packet.manifest
+    recs = packet.records
+    if not recs or len(recs) != m.get("records"):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the number of records does not match")
+    if (recs[0].get("id"), recs[0].get("hash")) != tuple((m.get("first_record") or {}).get(k) for k in ("id", "hash")) \
+            or (recs[-1].get("id"), recs[-1].get("hash")) != tuple((m.get("last_record") or {}).get(k)
+                                                                   for k in ("id", "hash")) \
+            or recs[0].get("prev_hash") != m.get("prev_hash"):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the records do not match the manifest")
+    verifier = audit.TrailVerifier()
+    verifier.directory = copy.deepcopy(directory)
+    verifier.directory.signed_from = verifier.directory.signed_from or 1
+    prev = recs[0]["prev_hash"]
+    expected_id = recs[0]["id"]
+    run: list[Sequence[Any]] = []
+    bindings: list[audit.Binding] = []
+    for n, r in enumerate(recs):
+        if n < shared:  # the same record (id and hash) as this trail's: the trail both share from before a fork
+            prev, expected_id = r["hash"], r["id"] + 1
+            continue
+        if set(r) != set(audit.VERIFY_FIELDS):
+            raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"record #{r.get('id')} has other fields")
+        if r["id"] != expected_id or r["prev_hash"] != prev:
+            raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"record #{r['id']} does not follow the one "
+                                                                      "before it")
+        if audit.record_hash(r) != r["hash"]:
+            raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']} was altered after it was "
+                                                                     "written")
+        if r["signer"] is None:
+            raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']} is not signed")
+        row = _row(r)
+        if run and run[0][18] != r["signer"]:
+            raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']} changes signer within a "
+                                                                     "transaction")
+        run.append(row)
+        binding = audit.binding_of(row) if r["origin"] is None else None
+        if binding is not None:
+            bindings.append(binding)
+        if r["sig"] is not None:
+            problem = verifier._seal(run, bindings, r["id"], r["hash"], r["sig"], False)
+            if problem is not None:
+                raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']}: {problem}"[:300])
+            run, bindings = [], []
+        prev, expected_id = r["hash"], r["id"] + 1
+    if run:
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="its last transaction is not signed (cut short)")
+
+
+def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, name: str) -> None:
+    m = dict(packet.manifest)
+    sig = m.pop("_sig", "")
+    account = directory.get(str(m.get("username")))
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (ValueError, TypeError):
+        raw = b""
+    keys = account.keys_at_time(str(m.get("created_utc"))) if account is not None else []
+    if not any(verify_signature(k.sign, raw, manifest_message(m)) for k in keys):
+        raise PacketRefused(Msg.PACKET_FORGED, path=name,
+                            detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
+
+
+def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
+                  signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
+                  packet_key: bytes, expected_db_id: str, name: str = "packet") -> ImportResult:
+    """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
+    from msc_sle_crf.sync import merge
+
+    ws = this_workstation(session)
+    if len(packet_bytes) > MAX_PACKET_BYTES:
+        raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="too large")
+    packet = open_packet(packet_bytes, packet_key=packet_key, expected_db_id=expected_db_id, name=name,
+                         own_ws=ws.id)
+    m = packet.manifest
+    origin_ws, seq = str(m["ws"]), int(m["seq"])
+    if m.get("ca_fingerprint") != ca_fingerprint(session):
+        raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
+    done = session.get(SyncPacketIn, (origin_ws, seq))
+    if done is not None:
+        if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
+                                            and done.last_hash == m["last_record"]["hash"]):
+            return ImportResult(origin_ws, seq, str(m["file_oid"]), duplicate=True, imported_utc=done.imported_utc)
+        raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
+                            detail=f"another packet {seq} of {origin_ws} was imported on {done.imported_utc}")
+    previous = session.execute(select(SyncPacketIn).where(SyncPacketIn.origin_ws == origin_ws)
+                               .order_by(SyncPacketIn.seq.desc()).limit(1)).scalar_one_or_none()
+    expected = (previous.seq if previous is not None else 0) + 1
+    if seq != expected:
+        raise PacketRefused(Msg.PACKET_GAP, path=name, ws=origin_ws, seq=seq, expected=expected)
+    if previous is not None:
+        if m.get("prior_file_oid") != previous.file_oid or m.get("prev_hash") != previous.last_hash:
+            raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
+                                detail=f"it does not start where packet {previous.seq} ended")
+    elif m.get("prior_file_oid") is not None:
+        raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws, detail="it names an earlier packet "
+                            "that was never imported here")
+    else:
+        # its first record follows a record this workstation holds (the trail shared before a fork, or an original
+        # it already has, copied from elsewhere: workstations forked at different times)
+        prev_hash = str(m.get("prev_hash"))
+        known = (prev_hash == audit.GENESIS_HASH and int(m["first_record"]["id"]) == 1) or session.execute(
+            select(AuditEvent.id).where(AuditEvent.hash == prev_hash, AuditEvent.origin.is_(None)).limit(1)
+        ).first() is not None or any(o[2] == prev_hash for o in known_originals(session, ws.id))
+        if not known:
+            raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
+                                detail="its first record follows a record this workstation does not hold yet: apply "
+                                       "the packets of the workstation it was made from first")
+    directory = directory_of_session(session)
+    _check_manifest_signature(packet, directory, name)
+    fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
+    shared = 0
+    for r in packet.records:
+        if r.get("origin") is not None or int(r.get("id") or 0) > fork_id \
+                or _local_hash(session, int(r.get("id") or 0)) != r.get("hash"):
+            break
+        shared += 1
+    _check_records(packet, directory, name, shared)
+    now = iso_utc(clock.now())
+    copies, skipped = _copies(session, packet, ws.id, name, fork_id)
+    problem = audit.check_copies(directory, [_row({**c["record"], "origin": c["origin"]}) for c in copies])
+    if problem is not None:
+        raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
+    outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
+    entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
+                          subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
+                          item=c["record"]["item"], repeat_key=c["record"]["repeat_key"],
+                          old_value=c["record"]["old_value"], new_value=c["record"]["new_value"],
+                          reason=c["record"]["reason"], detail=c["record"]["detail"],
+                          ts_utc=c["record"]["ts_utc"], utc_offset_min=c["record"]["utc_offset_min"],
+                          workstation=c["record"]["workstation"], origin=c["origin"]) for c in copies]
+    entries += outcome.entries
+    entries.append(AuditEntry(Action.PACKET_IMPORT, actor_username, actor_role, new_value=str(m["file_oid"]),
+                              detail=json.dumps({"ws": origin_ws, "seq": seq, "copied": len(copies),
+                                                 "skipped": skipped, "conflicts": len(outcome.conflicts),
+                                                 "sha256": packet.sha256}, sort_keys=True)))
+    session.add(SyncPacketIn(origin_ws=origin_ws, seq=seq, file_oid=str(m["file_oid"]),
+                             last_record=int(m["last_record"]["id"]), last_hash=str(m["last_record"]["hash"]),
+                             sha256=packet.sha256, imported_utc=now, username=actor_username,
+                             applied=len(copies), conflicts=len(outcome.conflicts)))
+    audit.append_many(session, clock, workstation_label, entries, signer)
+    unexplained = unexplained_rows(session, {str(r["subject"]) for r in packet.records if r.get("subject")})
+    if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
+        raise PacketRefused(Msg.PACKET_FORGED, path=name,
+                            detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
+    return ImportResult(origin_ws, seq, str(m["file_oid"]), imported_utc=now, copied=len(copies), skipped=skipped,
+                        conflicts=len(outcome.conflicts), conflict_lines=outcome.conflicts)
+
+
+def identity(record: dict[str, Any], packet_ws: str) -> tuple[str, int, str]:
+    """Which original a record is: (workstation, id, hash) of the record as first written."""
+    origin = audit.parse_origin(record.get("origin"))
+    if origin:
+        return str(origin.get("ws")), int(origin.get("id") or 0), str(origin.get("hash"))
+    return packet_ws, int(record["id"]), str(record["hash"])
+
+
+def known_originals(session: Session, own_ws: str) -> set[tuple[str, int, str]]:
+    out: set[tuple[str, int, str]] = set()
+    for (text,) in session.execute(select(AuditEvent.origin).where(AuditEvent.origin.is_not(None))):
+        origin = audit.parse_origin(text) or {}
+        out.add((str(origin.get("ws")), int(origin.get("id") or 0), str(origin.get("hash"))))
+    _ = own_ws
+    return out
+
+
+def _copies(session: Session, packet: Packet, own_ws: str, name: str,
+            fork_id: int) -> tuple[list[dict[str, Any]], int]:
+    """The packet's records not yet here, each with the origin its copy carries, in order."""
+    packet_ws = str(packet.manifest["ws"])
+    known = known_originals(session, own_ws)
+    out: list[dict[str, Any]] = []
+    skipped = 0
+    for r in packet.records:
+        ws, rid, digest = identity(r, packet_ws)
+        if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= fork_id
+                            and _local_hash(session, rid) == digest):
+            if ws == own_ws and _local_hash(session, rid) != digest:
+                raise PacketRefused(Msg.PACKET_FORGED, path=name,
+                                    detail=f"record #{r['id']} claims to copy this workstation's record #{rid}, "
+                                           "which is not here")
+            skipped += 1  # this workstation's own record, or the trail both share from before the fork
+            continue
+        if (ws, rid, digest) in known:
+            skipped += 1
+            continue
+        origin = r["origin"] if r["origin"] is not None else json.dumps(
+            {"ws": packet_ws, "id": r["id"], "prev": r["prev_hash"], "hash": r["hash"], "signer": r["signer"],
+             "sig": r["sig"]}, sort_keys=True, separators=(",", ":"))
+        out.append({"record": r, "origin": origin, "ws": ws, "id": rid})
+    return out, skipped
+
+
+def _local_max(session: Session) -> int:
+    return int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
+
+
+def _local_hash(session: Session, rid: int) -> str | None:
+    return session.execute(select(AuditEvent.hash).where(AuditEvent.id == rid,
+                                                          AuditEvent.origin.is_(None))).scalar()
+
+
+class _Conn:
+    """What ``Replay.compare`` reads through (plain SELECTs) on the import's own connection (any database)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        conn = self.session.connection()
+        return conn.exec_driver_sql(sql, params) if params else conn.exec_driver_sql(sql)
+
+
+def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
+    """What the trail (with the copies just written) does not explain about these subjects: the same replay as
+    ``verify``'s data check, inside the import's transaction."""
+    from msc_sle_crf.services.replay import Replay
+
+    if not subjects:
+        return []
+    replay = Replay()
+    cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
+    for row in session.execute(select(*cols).order_by(AuditEvent.id)):
+        replay(tuple(row))
+    found, _total = replay.compare(_Conn(session))
+    wanted = tuple(f"subject {n}" for n in subjects)
+    return [u.line() for u in found if u.where.split(" / ")[0] in wanted]
