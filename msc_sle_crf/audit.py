@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,13 @@ _INSERT_UNSIGNED_SQL = (
     "INSERT INTO audit_event (" + ", ".join((*CANONICAL_FIELDS, "hash")) + ") VALUES ("  # noqa: S608 - constants
     + ", ".join("?" * (len(CANONICAL_FIELDS) + 1)) + ")"
 )
+# The hub (issue 18) on PostgreSQL: the same statements with psycopg's placeholders. The tail is read under a
+# transaction-level advisory lock (the application role may only SELECT and INSERT the trail, so it cannot LOCK the
+# table; the lock serialises appends as SQLite's BEGIN IMMEDIATE does). No high-water mark: the role cannot delete.
+PG_APPEND_LOCK = 0x4D5343_4155  # "MSC" "AU": the key of the advisory lock every hub writer takes first
+_PG_TAIL_SQL = "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1"
+_PG_INSERT_SQL = _INSERT_SQL.replace("?", "%s")
+_PG_INSERT_UNSIGNED_SQL = _INSERT_UNSIGNED_SQL.replace("?", "%s")
 TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 # Events an account's session writes about someone else or about the system: failed sign-ins typed at its
 # workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
@@ -151,7 +159,12 @@ def tx_message(record_id: int, record_hash: str) -> bytes:
 
 
 def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
-    last_id, last_hash, seq = session.connection().exec_driver_sql(_TAIL_SQL).one()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+        tail = conn.exec_driver_sql(_PG_TAIL_SQL).first()
+        return (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
+    last_id, last_hash, seq = conn.exec_driver_sql(_TAIL_SQL).one()
     next_id = max(int(last_id or 0), int(seq or 0)) + 1
     return next_id, (last_hash or GENESIS_HASH)
 
@@ -166,6 +179,8 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
     next_id, prev_hash = _next_id_and_prev_hash(session)
     out = []
     conn = session.connection()
+    signed_sql, unsigned_sql = ((_PG_INSERT_SQL, _PG_INSERT_UNSIGNED_SQL) if conn.dialect.name == "postgresql"
+                                else (_INSERT_SQL, _INSERT_UNSIGNED_SQL))
     for n, entry in enumerate(entries):
         record: dict[str, Any] = {
             "id": next_id + n,
@@ -192,9 +207,9 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
         if signer is not None and n == len(entries) - 1:
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
-            conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+            conn.exec_driver_sql(unsigned_sql, (*(record[f] for f in CANONICAL_FIELDS), digest))
         else:
-            conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+            conn.exec_driver_sql(signed_sql, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
         out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig})
         prev_hash = digest
     return out
@@ -516,7 +531,28 @@ def verify_rows(rows: Iterable[Sequence[Any]], anchor: dict[str, Any] | None = N
     return TrailVerifier(anchor).run(rows, progress)
 
 
+_CURSORS = itertools.count(1)
+
+
+def _execute(conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+    """``conn.execute`` on a raw DBAPI connection of either kind (``?`` placeholders in ``sql``)."""
+    return conn.execute(sql.replace("?", "%s") if is_postgresql(conn) else sql, tuple(params))
+
+
+def is_postgresql(conn: Any) -> bool:
+    """A raw DBAPI connection to the hub (psycopg 3) rather than a site's sqlcipher3 connection."""
+    return type(conn).__module__.startswith("psycopg")
+
+
 def iter_rows(conn: Any, sql: str = _SELECT_ALL, params: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+    """Rows of a query in batches (``?`` placeholders; on the hub they become psycopg's, and the rows come through a
+    server-side cursor: a trail of millions of records is never held in memory at once)."""
+    if is_postgresql(conn):
+        with conn.cursor(name=f"msc_sle_crf_rows_{next(_CURSORS)}") as named:
+            named.itersize = 5000
+            named.execute(sql.replace("?", "%s"), tuple(params))
+            yield from named
+        return
     cursor = conn.execute(sql, tuple(params))
     cursor.arraysize = 5000
     while True:
@@ -530,8 +566,10 @@ def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
                       progress: Callable[[int], None] | None = None, *,
                       verifier: TrailVerifier | None = None) -> VerifyResult:
     """Verify the whole trail through a raw DBAPI connection (no ORM objects; each record's canonical text made by
-    SQLite, so the chain is checked at about the speed of reading it)."""
-    return (verifier or TrailVerifier(anchor)).run(iter_rows(conn, _SELECT_WITH_CANONICAL), progress)
+    SQLite, so the chain is checked at about the speed of reading it). On the hub (PostgreSQL, whose JSON functions
+    do not write the canonical text) each record's text is made in Python, the exact way."""
+    sql = _SELECT_ALL if is_postgresql(conn) else _SELECT_WITH_CANONICAL
+    return (verifier or TrailVerifier(anchor)).run(iter_rows(conn, sql), progress)
 
 
 # The canonical content of each record made by SQLite itself: json_object writes what json.dumps with
@@ -549,14 +587,14 @@ def verify_tail(conn: Any, count: int = TAIL_RECORDS) -> VerifyResult:
     """The newest ``count`` records (raw DBAPI connection): each one's content against its hash, the links between
     them, no id missing. Constant time: what the opening of a database checks; the whole chain, the signatures and
     the anchor are ``verify_connection``'s (verify, backups, the check after sign-in)."""
-    last = conn.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+    last = _execute(conn, "SELECT max(id) FROM audit_event").fetchone()[0]
     if last is None:
         return VerifyResult(True, 0)
     first = max(1, int(last) - count + 1)
     # hashes and links only (the columns every schema has: it runs before an older database is upgraded)
-    rows = conn.execute("SELECT " + ", ".join((*CANONICAL_FIELDS, "hash"))  # noqa: S608 - constant columns
-                        + " FROM audit_event WHERE id >= ? ORDER BY id", (first,)).fetchall()
-    before = conn.execute("SELECT hash FROM audit_event WHERE id = ?", (first - 1,)).fetchone() if first > 1 else None
+    rows = _execute(conn, "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash"))  # noqa: S608 - constant columns
+                    + " FROM audit_event WHERE id >= ? ORDER BY id", (first,)).fetchall()
+    before = _execute(conn, "SELECT hash FROM audit_event WHERE id = ?", (first - 1,)).fetchone() if first > 1 else None
     expected_prev = GENESIS_HASH if first == 1 else (str(before[0]) if before else None)
     expected_id = first
     last_id: int | None = None
@@ -593,15 +631,15 @@ def directory_of(conn: Any) -> KeyDirectory:
     ignored here (and named by ``verify``)."""
     directory = KeyDirectory()
     placeholders = ", ".join("?" * len(BINDING_ACTIONS))
-    ids = [int(r[0]) for r in conn.execute(
-        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608 - constants
+    ids = [int(r[0]) for r in _execute(
+        conn, "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608
         tuple(BINDING_ACTIONS)).fetchall()]
     seen_until = 0
     select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants
     for first in ids:
         if first <= seen_until:
             continue
-        start = conn.execute(select + "ORDER BY id LIMIT 1", (first,)).fetchone()
+        start = _execute(conn, select + "ORDER BY id LIMIT 1", (first,)).fetchone()
         if start is None:
             continue
         if start[18] is None:  # the unsigned part of an upgraded site
@@ -611,7 +649,7 @@ def directory_of(conn: Any) -> KeyDirectory:
             seen_until = first
             continue
         span_sql = select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id"  # noqa: S608
-        span = [tuple(r) for r in conn.execute(span_sql, (first, first)).fetchall()]
+        span = [tuple(r) for r in _execute(conn, span_sql, (first, first)).fetchall()]
         seen_until = span[-1][0] if span else first
         if not span or span[-1][19] is None or not _span_holds(span) \
                 or any(r[18] != span[-1][18] for r in span):
