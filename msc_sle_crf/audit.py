@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,13 +136,12 @@ _INSERT_UNSIGNED_SQL = (
     "INSERT INTO audit_event (" + ", ".join((*CANONICAL_FIELDS, "hash")) + ") VALUES ("  # noqa: S608 - constants
     + ", ".join("?" * (len(CANONICAL_FIELDS) + 1)) + ")"
 )
-# The hub (issue 18) on PostgreSQL: the same statements with psycopg's placeholders. The tail is read under a
-# transaction-level advisory lock (the application role may only SELECT and INSERT the trail, so it cannot LOCK the
-# table; the lock serialises appends as SQLite's BEGIN IMMEDIATE does). No high-water mark: the role cannot delete.
+# The hub (issue 18) on PostgreSQL (its engine takes the same statements: hub.store converts the placeholders). The
+# tail is read under a transaction-level advisory lock (the application role may only SELECT and INSERT the trail, so
+# it cannot LOCK the table; the lock serialises appends as SQLite's BEGIN IMMEDIATE does). No high-water mark there:
+# sqlite_sequence is SQLite's, and the role cannot delete.
 PG_APPEND_LOCK = 0x4D5343_4155  # "MSC" "AU": the key of the advisory lock every hub writer takes first
 _PG_TAIL_SQL = "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1"
-_PG_INSERT_SQL = _INSERT_SQL.replace("?", "%s")
-_PG_INSERT_UNSIGNED_SQL = _INSERT_UNSIGNED_SQL.replace("?", "%s")
 TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 # Events an account's session writes about someone else or about the system: failed sign-ins typed at its
 # workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
@@ -179,8 +177,6 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
     next_id, prev_hash = _next_id_and_prev_hash(session)
     out = []
     conn = session.connection()
-    signed_sql, unsigned_sql = ((_PG_INSERT_SQL, _PG_INSERT_UNSIGNED_SQL) if conn.dialect.name == "postgresql"
-                                else (_INSERT_SQL, _INSERT_UNSIGNED_SQL))
     for n, entry in enumerate(entries):
         record: dict[str, Any] = {
             "id": next_id + n,
@@ -207,9 +203,9 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
         if signer is not None and n == len(entries) - 1:
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
-            conn.exec_driver_sql(unsigned_sql, (*(record[f] for f in CANONICAL_FIELDS), digest))
+            conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
         else:
-            conn.exec_driver_sql(signed_sql, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+            conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
         out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig})
         prev_hash = digest
     return out
@@ -531,27 +527,17 @@ def verify_rows(rows: Iterable[Sequence[Any]], anchor: dict[str, Any] | None = N
     return TrailVerifier(anchor).run(rows, progress)
 
 
-_CURSORS = itertools.count(1)
-
-
-def _execute(conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-    """``conn.execute`` on a raw DBAPI connection of either kind (``?`` placeholders in ``sql``)."""
-    return conn.execute(sql.replace("?", "%s") if is_postgresql(conn) else sql, tuple(params))
-
-
 def is_postgresql(conn: Any) -> bool:
-    """A raw DBAPI connection to the hub (psycopg 3) rather than a site's sqlcipher3 connection."""
-    return type(conn).__module__.startswith("psycopg")
+    """A raw connection to the hub (``hub.store.QmarkConnection``: psycopg 3, taking the site's ``?`` SQL) rather
+    than a site's sqlcipher3 connection."""
+    return getattr(conn, "dialect", None) == "postgresql"
 
 
 def iter_rows(conn: Any, sql: str = _SELECT_ALL, params: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
-    """Rows of a query in batches (``?`` placeholders; on the hub they become psycopg's, and the rows come through a
-    server-side cursor: a trail of millions of records is never held in memory at once)."""
+    """Rows of a query in batches (on the hub through a server-side cursor: a trail of millions of records is never
+    held in memory at once)."""
     if is_postgresql(conn):
-        with conn.cursor(name=f"msc_sle_crf_rows_{next(_CURSORS)}") as named:
-            named.itersize = 5000
-            named.execute(sql.replace("?", "%s"), tuple(params))
-            yield from named
+        yield from conn.stream(sql, params)
         return
     cursor = conn.execute(sql, tuple(params))
     cursor.arraysize = 5000
@@ -587,14 +573,14 @@ def verify_tail(conn: Any, count: int = TAIL_RECORDS) -> VerifyResult:
     """The newest ``count`` records (raw DBAPI connection): each one's content against its hash, the links between
     them, no id missing. Constant time: what the opening of a database checks; the whole chain, the signatures and
     the anchor are ``verify_connection``'s (verify, backups, the check after sign-in)."""
-    last = _execute(conn, "SELECT max(id) FROM audit_event").fetchone()[0]
+    last = conn.execute("SELECT max(id) FROM audit_event").fetchone()[0]
     if last is None:
         return VerifyResult(True, 0)
     first = max(1, int(last) - count + 1)
     # hashes and links only (the columns every schema has: it runs before an older database is upgraded)
-    rows = _execute(conn, "SELECT " + ", ".join((*CANONICAL_FIELDS, "hash"))  # noqa: S608 - constant columns
-                    + " FROM audit_event WHERE id >= ? ORDER BY id", (first,)).fetchall()
-    before = _execute(conn, "SELECT hash FROM audit_event WHERE id = ?", (first - 1,)).fetchone() if first > 1 else None
+    rows = conn.execute("SELECT " + ", ".join((*CANONICAL_FIELDS, "hash"))  # noqa: S608 - constant columns
+                        + " FROM audit_event WHERE id >= ? ORDER BY id", (first,)).fetchall()
+    before = conn.execute("SELECT hash FROM audit_event WHERE id = ?", (first - 1,)).fetchone() if first > 1 else None
     expected_prev = GENESIS_HASH if first == 1 else (str(before[0]) if before else None)
     expected_id = first
     last_id: int | None = None
@@ -631,15 +617,15 @@ def directory_of(conn: Any) -> KeyDirectory:
     ignored here (and named by ``verify``)."""
     directory = KeyDirectory()
     placeholders = ", ".join("?" * len(BINDING_ACTIONS))
-    ids = [int(r[0]) for r in _execute(
-        conn, "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608
+    ids = [int(r[0]) for r in conn.execute(
+        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608 - constants
         tuple(BINDING_ACTIONS)).fetchall()]
     seen_until = 0
     select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants
     for first in ids:
         if first <= seen_until:
             continue
-        start = _execute(conn, select + "ORDER BY id LIMIT 1", (first,)).fetchone()
+        start = conn.execute(select + "ORDER BY id LIMIT 1", (first,)).fetchone()
         if start is None:
             continue
         if start[18] is None:  # the unsigned part of an upgraded site
@@ -649,7 +635,7 @@ def directory_of(conn: Any) -> KeyDirectory:
             seen_until = first
             continue
         span_sql = select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id"  # noqa: S608
-        span = [tuple(r) for r in _execute(conn, span_sql, (first, first)).fetchall()]
+        span = [tuple(r) for r in conn.execute(span_sql, (first, first)).fetchall()]
         seen_until = span[-1][0] if span else first
         if not span or span[-1][19] is None or not _span_holds(span) \
                 or any(r[18] != span[-1][18] for r in span):

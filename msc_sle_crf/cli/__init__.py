@@ -622,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.export import add_export_commands
 
     add_export_commands(sub, command)  # export / export-verify
+    from msc_sle_crf.cli.hub import add_hub_commands
+
+    add_hub_commands(sub, command)  # hub init / verify / ingest (issue 18)
     _lang_after_the_command(parser)
     return parser
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,46 @@ def connection_error(exc: BaseException, params: Mapping[str, str]) -> HubError:
     return HubError(L(f"Hub database {where}: {detail}", f"Base du hub {where} : {detail}"))
 
 
+class QmarkConnection:
+    """A raw psycopg connection that takes the site's SQL (``?`` placeholders), so that the checks written for a
+    site's raw connection (audit tail and bindings, the key-file anchor, the data replay) run on the hub unchanged.
+    ``stream()`` reads a large result through a server-side cursor (``audit.iter_rows``)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._cursors = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(qmark_to_format(sql), tuple(params))
+
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 5000) -> Iterator[Any]:
+        self._cursors += 1
+        with self.conn.cursor(name=f"msc_sle_crf_rows_{self._cursors}") as named:
+            named.itersize = size
+            named.execute(qmark_to_format(sql), tuple(params))
+            yield from named
+
+    def cursor(self, *args: Any, **kw: Any) -> Any:
+        return self.conn.cursor(*args, **kw)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def qmark_to_format(sql: str) -> str:
+    """The site's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled). The site's SQL has no ``?``
+    inside string literals."""
+    return sql.replace("%", "%%").replace("?", "%s") if "?" in sql else sql
+
+
 class HubStore:
     """An open hub: the same ``write()``/``read()`` sessions as ``Store``, on PostgreSQL."""
 
@@ -138,8 +178,19 @@ class HubStore:
             raise connection_error(exc, self.params) from None
 
     def _make_engine(self) -> Engine:
-        return create_engine("postgresql+psycopg://", creator=self.connect_raw, hide_parameters=True,
-                             poolclass=QueuePool, pool_size=2, max_overflow=4)
+        engine = create_engine("postgresql+psycopg://", creator=self.connect_raw, hide_parameters=True,
+                               poolclass=QueuePool, pool_size=2, max_overflow=4)
+
+        @event.listens_for(engine, "before_cursor_execute", retval=True)
+        def _qmark(_conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any,
+                   _executemany: bool) -> tuple[str, Any]:
+            # the site's driver-level SQL (``exec_driver_sql``: the audit append) as psycopg takes it; statements
+            # SQLAlchemy compiles are psycopg's already
+            if context is not None and getattr(context, "compiled", None) is None and parameters:
+                statement = qmark_to_format(statement)
+            return statement, parameters
+
+        return engine
 
     @property
     def key(self) -> bytes:
@@ -189,9 +240,10 @@ class HubStore:
             except SQLAlchemyError as exc:
                 raise self._translate(exc) from None
 
-    def raw_connection(self) -> Any:
-        """A psycopg connection in a transaction (server-side cursors need one): for bulk reads (verify)."""
-        return self.connect_raw()
+    def raw_connection(self) -> QmarkConnection:
+        """A psycopg connection in a transaction (server-side cursors need one) taking the site's ``?`` SQL: for
+        bulk reads (verify, the key directory)."""
+        return QmarkConnection(self.connect_raw())
 
     def checkpoint(self) -> None:
         """Nothing to do on a server (the site's store flushes its WAL here)."""

@@ -1,0 +1,281 @@
+"""The hub on a real PostgreSQL server over real TLS (issue 18, docs/workstations.md "The hub").
+
+The server is the throwaway cluster of tests/hub_pg.py (TLS only, its own CA); each test has its own database, owner
+role and the shared application role of least privilege."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.cli import main
+from msc_sle_crf.hub import schema
+from msc_sle_crf.hub.init import init_hub
+from msc_sle_crf.hub.store import HubError, HubStore, parse_dsn
+from msc_sle_crf.hub.verify import verify_hub
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.store.tables import Base
+from tests.conftest import FAST_KDF
+from tests.hub_pg import APP_ROLE, HubDb, PgCluster
+
+APPEND_ONLY = ("audit_event", "infusion_event", "signature", "query_message", "item_verification", "certificate",
+               "sync_packet_out", "sync_packet_in")
+LABS_M12 = FormRef("99-001", "M12", "labs")
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TRAINING database with a changed value, a signature, an SDV mark and an answered query."""
+    path = tmp_path_factory.mktemp("hub") / "demo.crfdb"
+    site = create_demo(path, kdf=FAST_KDF, clock=FakeClock())
+    try:
+        doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
+        doctor.entry.save_item(LABS_M12, ("lb", 0, "PLAT"), "231", reason="transcription error")
+        doctor.lifecycle.sign(FormRef("99-001", "M12", "selena_sledai"), "dr.martin", "training-doctor", "approval")
+        monitor = Workspace.sign_in(site, "monitor.petit", "training-monitor")
+        monitor.monitoring.verify_item(LABS_M12, ("lb", 0, "HGB"))
+        opened = monitor.monitoring.open_query(LABS_M12, ("lb", 0, "WBC"), "Please check the WBC unit")
+        doctor.monitoring.answer(opened.query_id, "Checked against the lab report: correct")
+    finally:
+        site.close()
+    return path
+
+
+@pytest.fixture
+def site_copy(demo_site: Path, tmp_path: Path) -> Path:
+    """A copy of the demo site per test (hub init audits on the site)."""
+    import shutil
+
+    dest = tmp_path / "site" / "demo.crfdb"
+    dest.parent.mkdir()
+    for suffix in ("", ".keys"):
+        shutil.copyfile(f"{demo_site}{suffix}", f"{dest}{suffix}")
+    return dest
+
+
+def _initialised(hub_db: HubDb, site: Path, out: Path) -> Path:
+    init_hub(hub_db.owner_dsn(), site, "admin", "training-manager", out, APP_ROLE, clock=FakeClock())
+    return out / "hub.keys"
+
+
+# ----- the schema ---------------------------------------------------------------------------------------------------
+def test_migrations_on_postgresql_match_the_models_and_the_site_schema(hub_db: HubDb, site) -> None:  # noqa: ANN001
+    hub = HubStore(hub_db.owner_dsn())
+    schema.upgrade(hub, APP_ROLE)
+    with hub.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        pg = inspect(conn)
+        pg_tables = {t: sorted(c["name"] for c in pg.get_columns(t)) for t in pg.get_table_names()}
+        # (PostgreSQL also lists the index behind each unique constraint: those are compared as constraints)
+        pg_indexes = {t: sorted(i["name"] for i in pg.get_indexes(t) if "duplicates_constraint" not in i)
+                      for t in pg_tables}
+        pg_unique = {t: sorted(u["name"] for u in pg.get_unique_constraints(t)) for t in pg_tables}
+    with site.store.write_engine.connect() as conn:
+        lite = inspect(conn)
+        lite_tables = {t: sorted(c["name"] for c in lite.get_columns(t)) for t in lite.get_table_names()}
+        lite_indexes = {t: sorted(i["name"] for i in lite.get_indexes(t)) for t in lite_tables}
+        lite_unique = {t: sorted(u["name"] for u in lite.get_unique_constraints(t)) for t in lite_tables}
+    assert pg_tables == lite_tables
+    assert pg_indexes == lite_indexes
+    assert pg_unique == lite_unique
+    assert "audit_event" in pg_tables and "origin" in pg_tables["audit_event"]
+    hub.close()
+
+
+def test_the_application_role_cannot_rewrite_history(hub_db: HubDb) -> None:
+    hub = HubStore(hub_db.owner_dsn())
+    schema.upgrade(hub, APP_ROLE)
+    hub.close()
+    with hub_db.connect("app") as conn:
+        for table in APPEND_ONLY:
+            column = "seq" if table.startswith("sync_") else "id"
+            for sql in (f"UPDATE {table} SET {column} = {column}", f"DELETE FROM {table}", f"TRUNCATE {table}"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                    conn.execute(sql)
+            conn.execute(f"SELECT count(*) FROM {table}")  # reading is allowed
+        for sql in ("DROP TRIGGER audit_event_no_update ON audit_event",
+                    "ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update",
+                    "DROP TABLE audit_event", "CREATE TABLE x (i int)", "ALTER TABLE subject ADD COLUMN x int",
+                    "DELETE FROM subject", "DELETE FROM item_value"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+        conn.execute("UPDATE subject SET status = status")  # mutable tables may change (no rows here)
+        conn.execute("DELETE FROM draft")  # the one table whose rows go
+    # even the owner meets the guards unless it drops them on purpose
+    with hub_db.connect("owner") as conn:
+        conn.execute("INSERT INTO app_user (id, username, full_name, role, active, must_change_password, "
+                     "created_utc) VALUES (1, 'a', 'A', 'admin', true, false, 'now')")
+        conn.execute("INSERT INTO certificate (username, serial, cert_pem, issued_utc) VALUES ('a', '1', 'x', 'n')")
+        for sql in ("UPDATE certificate SET serial = '2'", "DELETE FROM certificate", "TRUNCATE certificate"):
+            with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+                conn.execute(sql)
+
+
+# ----- TLS and secrets --------------------------------------------------------------------------------------------
+def test_a_connection_without_tls_is_refused_by_the_server(hub_db: HubDb) -> None:
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        psycopg.connect(hub_db.app_dsn(sslmode="disable"))
+    with psycopg.connect(hub_db.app_dsn()) as conn:  # the same role over TLS, the server's certificate checked
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+
+
+@pytest.mark.parametrize("mode", ["disable", "allow", "prefer", "require"])
+def test_weak_sslmodes_are_refused_before_connecting(hub_db: HubDb, mode: str) -> None:
+    with pytest.raises(HubError) as exc:
+        parse_dsn(hub_db.app_dsn(sslmode=mode))
+    assert f"sslmode={mode} is refused" in exc.value.message()
+    assert hub_db.cluster.app_password not in exc.value.message()
+
+
+def test_a_dsn_without_sslmode_is_refused_and_verify_ca_is_accepted(hub_db: HubDb,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    with pytest.raises(HubError, match="sslmode=prefer"):
+        parse_dsn(f"host=localhost port={hub_db.cluster.port} dbname={hub_db.name}")
+    assert parse_dsn(hub_db.app_dsn(sslmode="verify-ca"))["sslmode"] == "verify-ca"
+
+
+def test_a_wrong_password_is_one_line_without_the_password(hub_db: HubDb, tmp_path: Path, site_copy: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    secret = "Wr0ng-s3cret-" + "x" * 8
+    dsn = hub_db.cluster.url(hub_db.owner, secret, hub_db.name)
+    with pytest.raises(HubError) as exc:
+        with HubStore(dsn).read() as session:
+            session.connection()
+    message = exc.value.message()
+    assert "password authentication failed" in message
+    assert secret not in message and "\n" not in message
+    caplog.set_level(logging.DEBUG)
+    code = main(["hub", "verify", "--dsn", dsn, "--keys", str(site_copy) + ".keys"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert err.count("\n") == 1 and "password authentication failed" in err and "Traceback" not in err
+    assert secret not in out + err + caplog.text
+    logs = hub_db.cluster.base.parent.glob("**/*.log")  # the app's log folder is the test sandbox's
+    for log in logs:
+        assert secret not in log.read_text(errors="replace")
+    code = main(["hub", "init", "--dsn", dsn.replace("verify-full", "require"), "--from", str(site_copy),
+                 "--user", "admin", "--app-role", APP_ROLE, "--out", str(tmp_path / "h"), "--password-stdin"])
+    out, err = capsys.readouterr()
+    assert code != 0 and "sslmode=require is refused" in err and secret not in err and err.count("\n") == 1
+
+
+# ----- init, verify, tampering ------------------------------------------------------------------------------------
+def test_hub_init_copies_the_site_and_hub_verify_passes(hub_db: HubDb, site_copy: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("training-manager\n"))
+    out = tmp_path / "hub"
+    # the owner's password comes from the environment (libpq's PGPASSWORD), not from the DSN
+    monkeypatch.setenv("PGPASSWORD", hub_db.owner_password)
+    code = main(["hub", "init", "--dsn", hub_db.owner_dsn_no_password(), "--from", str(site_copy), "--user", "admin",
+                 "--app-role", APP_ROLE, "--out", str(out), "--password-stdin"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Hub created" in stdout
+    config = json.loads((out / "hub.json").read_text())
+    assert "password" not in json.dumps(config) and hub_db.owner_password not in json.dumps(config)
+    assert config["workstation"] == "HUB" and config["server"]["sslmode"] == "verify-full"
+    # every row and record is on the hub, ids kept
+    site = Site.open(site_copy, clock=FakeClock())
+    Workspace.sign_in(site, "admin", "training-manager")
+    assert site.store is not None
+    site_counts = {}
+    raw = site.store.raw_connection()
+    try:
+        for table in Base.metadata.sorted_tables:
+            site_counts[table.name] = raw.execute(f"SELECT count(*), coalesce(max(rowid), 0) FROM {table.name}"
+                                                  ).fetchone()[0]
+        site_last = raw.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+        site_hash = raw.execute("SELECT hash FROM audit_event WHERE id = 5").fetchone()[0]
+    finally:
+        raw.close()
+        site.close()
+    with hub_db.connect("app") as conn:
+        for table, count in site_counts.items():
+            hub_count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if table == "audit_event":  # the site's records (its sign-in above came after the copy) + the hub's own
+                assert hub_count >= 3
+            elif table == "site_setting":
+                assert hub_count >= count
+            else:
+                assert hub_count == count, table
+        assert conn.execute("SELECT hash FROM audit_event WHERE id = 5").fetchone()[0] == site_hash
+        assert conn.execute("SELECT value FROM site_setting WHERE key = 'workstation_id'").fetchone()[0] == "HUB"
+        assert conn.execute("SELECT count(*) FROM audit_event WHERE id < %s", (site_last,)).fetchone()[0] \
+            == site_last - 1
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    code = main(["hub", "verify", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(out / "hub.keys")])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Audit trail: OK" in stdout and "Data against the trail: OK" in stdout
+
+
+def test_hub_init_refuses_a_hub_that_is_not_empty(hub_db: HubDb, site_copy: Path, tmp_path: Path) -> None:
+    _initialised(hub_db, site_copy, tmp_path / "a")
+    with pytest.raises(HubError, match="already holds tables"):
+        _initialised(hub_db, site_copy, tmp_path / "b")
+
+
+def test_a_tampered_record_on_the_hub_is_named_by_hub_verify(hub_db: HubDb, site_copy: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    assert verify_hub(hub_db.app_dsn(), keys).ok
+    with hub_db.connect("owner") as conn:  # the owner role can get past the guard, on purpose
+        target = conn.execute("SELECT id FROM audit_event WHERE action = 'data_change' ORDER BY id LIMIT 1"
+                              ).fetchone()[0]
+        conn.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update")
+        conn.execute("UPDATE audit_event SET new_value = '999' WHERE id = %s", (target,))
+        conn.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update")
+    report = verify_hub(hub_db.app_dsn(), keys)
+    assert not report.ok
+    assert report.audit.first_bad_id == target
+    assert "altered" in (report.audit.problem or "")
+    code = main(["hub", "verify", "--dsn", hub_db.app_dsn(), "--keys", str(keys)])
+    _out, err = capsys.readouterr()
+    assert code == 6
+    assert f"#{target}" in err and "Traceback" not in err
+
+
+def test_a_removed_tail_on_the_hub_is_named_by_hub_verify(hub_db: HubDb, site_copy: Path, tmp_path: Path) -> None:
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    with hub_db.connect("owner") as conn:
+        last = conn.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+        conn.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_delete")
+        # the whole last transaction (a cut inside one is named as unsigned records)
+        conn.execute("DELETE FROM audit_event WHERE id > (SELECT max(id) FROM audit_event WHERE sig IS NOT NULL "
+                     "AND id < %s)", (last,))
+    report = verify_hub(hub_db.app_dsn(), keys)
+    assert not report.ok and report.audit.first_bad_id == last
+    assert "gone" in (report.audit.problem or "")
+
+
+def test_the_application_role_appends_to_the_trail_through_the_hub_store(hub_db: HubDb, site_copy: Path,
+                                                                         tmp_path: Path) -> None:
+    """What ``hub ingest`` does through the packet import: ORM writes and audit records, as the application role."""
+    from msc_sle_crf import audit
+    from msc_sle_crf.audit import Action, AuditEntry
+    from msc_sle_crf.hub.session import open_hub
+
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    with open_hub(hub_db.app_dsn(), keys, "admin", "training-manager", clock=FakeClock()) as hub:
+        with hub.store.write() as session:
+            written = audit.append_many(session, hub.clock, hub.workstation,
+                                        [AuditEntry(Action.EXPORT, "admin", "admin", detail="one"),
+                                         AuditEntry(Action.EXPORT, "admin", "admin", detail="two")], hub.signer)
+        assert written[1]["id"] == written[0]["id"] + 1
+    report = verify_hub(hub_db.app_dsn(), keys)
+    assert report.ok, report.audit.problem
+    assert report.audit.last_id == written[1]["id"]
