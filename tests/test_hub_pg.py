@@ -14,10 +14,10 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
-from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.cli import main
+from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.hub import schema
 from msc_sle_crf.hub.init import init_hub
 from msc_sle_crf.hub.store import HubError, HubStore, parse_dsn
@@ -27,7 +27,7 @@ from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import Base
 from tests.conftest import FAST_KDF
-from tests.hub_pg import APP_ROLE, HubDb, PgCluster
+from tests.hub_pg import APP_ROLE, HubDb
 
 APPEND_ONLY = ("audit_event", "infusion_event", "signature", "query_message", "item_verification", "certificate",
                "sync_packet_out", "sync_packet_in")
@@ -70,7 +70,7 @@ def _initialised(hub_db: HubDb, site: Path, out: Path) -> Path:
 
 
 # ----- the schema ---------------------------------------------------------------------------------------------------
-def test_migrations_on_postgresql_match_the_models_and_the_site_schema(hub_db: HubDb, site) -> None:  # noqa: ANN001
+def test_migrations_on_postgresql_match_the_models_and_the_site_schema(hub_db: HubDb, site) -> None:
     hub = HubStore(hub_db.owner_dsn())
     schema.upgrade(hub, APP_ROLE)
     with hub.engine.connect() as conn:
@@ -151,9 +151,8 @@ def test_a_wrong_password_is_one_line_without_the_password(hub_db: HubDb, tmp_pa
                                                            caplog: pytest.LogCaptureFixture) -> None:
     secret = "Wr0ng-s3cret-" + "x" * 8
     dsn = hub_db.cluster.url(hub_db.owner, secret, hub_db.name)
-    with pytest.raises(HubError) as exc:
-        with HubStore(dsn).read() as session:
-            session.connection()
+    with pytest.raises(HubError) as exc, HubStore(dsn).read() as session:
+        session.connection()
     message = exc.value.message()
     assert "password authentication failed" in message
     assert secret not in message and "\n" not in message

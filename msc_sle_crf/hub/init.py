@@ -14,13 +14,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, func, select, text
+from sqlalchemy import Integer, select, text
+from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
@@ -29,6 +31,7 @@ from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.hub import schema
 from msc_sle_crf.hub.store import HubError, HubStore
 from msc_sle_crf.i18n import L
+from msc_sle_crf.security.personal import Signer
 
 HUB_WS = "HUB"
 HUB_NUMBER = 99
@@ -58,123 +61,152 @@ def _refuse_existing(out_dir: Path) -> tuple[Path, Path]:
     return config, keys
 
 
-def init_hub(dsn: str, site_db: Path, username: str, password: str, out_dir: Path, app_role: str, *,
-             clock: Clock | None = None) -> HubInitResult:
-    from msc_sle_crf.access import Perm
-    from msc_sle_crf.security.keyslots import KeySlotFile
-    from msc_sle_crf.services import Site, Workspace
-    from msc_sle_crf.store.site import anchor_message
-    from msc_sle_crf.store.tables import Base, SiteSetting
-    from msc_sle_crf.sync.identity import this_workstation
+@dataclass(frozen=True)
+class HubInitRequest:
+    dsn: str  # the owner role's (it runs the migrations)
+    site_db: Path
+    username: str
+    password: str
+    out_dir: Path
+    app_role: str
 
-    config_path, keys_path = _refuse_existing(out_dir)
-    hub = HubStore(dsn)
+
+def init_hub(dsn: str, site_db: Path, username: str, password: str, out_dir: Path,  # noqa: PLR0917
+             app_role: str, *, clock: Clock | None = None) -> HubInitResult:
+    return _init(HubInitRequest(dsn, Path(site_db), username, password, Path(out_dir), app_role),
+                 clock or SystemClock())
+
+
+def _init(req: HubInitRequest, clock: Clock) -> HubInitResult:
+    from msc_sle_crf.access import Perm
+    from msc_sle_crf.services import Site, Workspace
+
+    config_path, keys_path = _refuse_existing(req.out_dir)
+    hub = HubStore(req.dsn)
     try:
         if schema.current_revision(hub) is not None or schema.has_tables(hub):
             raise HubError(L(f"the hub database {hub.where} already holds tables: a hub is made in an empty "
                              "database (ask for a new one)",
                              f"la base du hub {hub.where} contient déjà des tables : un hub se crée dans une base "
                              "vide (demandez-en une nouvelle)"))
-        site = Site.open(Path(site_db), clock=clock)
+        site = Site.open(req.site_db, clock=clock)
         with site:
-            ws = Workspace.sign_in(site, username, password)
+            ws = Workspace.sign_in(site, req.username, req.password)
             ws.ctx.require(Perm.MANAGE_USERS)
             ws.ctx.require(Perm.BACKUP)  # the whole database leaves the site, as in a backup
-            conn = site.store.raw_connection() if site.store is not None else None
-            assert conn is not None
-            try:
-                before = audit.verify_connection(conn, site.keyfile.audit_anchor)
-            finally:
-                conn.close()
-            if not before.ok:
-                raise HubError(L(f"the site's audit trail does not verify (record #{before.first_bad_id}: "
-                                 f"{before.problem}): nothing was copied; run 'verify' on the site",
-                                 f"la piste d'audit du site ne se vérifie pas (enregistrement #{before.first_bad_id} "
-                                 f": {before.problem}) : rien n'a été copié ; lancez « verify » sur le site"))
+            _site_trail_holds(site)
             ws.integrity.record_export(Action.BACKUP, Path(hub.where), "hub init: the whole database and its trail")
-            schema.upgrade(hub, app_role)
+            schema.upgrade(hub, req.app_role)
             signer = site.signer(ws.ctx.actor.username)
-            now = iso_utc((clock or SystemClock()).now())
-            copied = 0
             store = site.store
             assert store is not None
             with store.read() as src, hub.write() as dst:
-                for table in Base.metadata.sorted_tables:
-                    result = src.connection().execution_options(yield_per=BATCH).execute(
-                        select(table).order_by(*table.primary_key.columns))
-                    for batch in result.partitions():
-                        dst.execute(table.insert(), [dict(row._mapping) for row in batch])
-                        copied += len(batch)
-                    key = table.primary_key.columns.get("id")
-                    if key is not None and isinstance(key.type, Integer):
-                        dst.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), "
-                                         "GREATEST(1, (SELECT coalesce(max(id), 0) FROM " + table.name + ")))"),
-                                    {"t": table.name})
-                origin = this_workstation(dst)
-                last = dst.execute(select(audit_table().c.id, audit_table().c.hash)
-                                   .order_by(audit_table().c.id.desc()).limit(1)).one()
-                identity = {"workstation_id": HUB_WS, "workstation_number": str(HUB_NUMBER),
-                            "subject_range": "0-0",
-                            "workstation_fork": json.dumps({"ws": origin.id, "id": int(last[0]),
-                                                            "hash": str(last[1])}, separators=(",", ":"))}
-                entries = []
-                for key_, value in identity.items():
-                    row = dst.get(SiteSetting, key_)
-                    old = row.value if row is not None else None
-                    if row is None:
-                        dst.add(SiteSetting(key=key_, value=value, updated_utc=now))
-                    else:
-                        row.value, row.updated_utc = value, now
-                    entries.append(AuditEntry(Action.SETTING_CHANGE, ws.ctx.actor.username, ws.ctx.actor.role.value,
-                                              item=key_, old_value=old, new_value=value,
-                                              reason="hub init: this database is the study's hub"))
-                written = audit.append_many(dst, clock or SystemClock(), site.workstation, entries, signer)
-                head = written[-1]
-            raw = hub.raw_connection()
-            try:
-                after = audit.verify_connection(raw, site.keyfile.audit_anchor)
-                records = int(raw.execute("SELECT count(*) FROM audit_event").fetchone()[0])
-            finally:
-                raw.close()
-            if not after.ok:
-                raise HubError(L(f"the copy on the hub does not verify (record #{after.first_bad_id}: "
-                                 f"{after.problem})", f"la copie sur le hub ne se vérifie pas (enregistrement "
-                                 f"#{after.first_bad_id} : {after.problem})"))
-            keyfile = KeySlotFile.load(KeySlotFile.path_for(Path(site_db)))
-            out_dir.mkdir(parents=True, exist_ok=True)
-            keyfile.path = keys_path
-            keyfile.attempts = {}
-            keyfile.pending_events = []
-            anchor: dict[str, Any] = {"id": int(head["id"]), "hash": str(head["hash"]), "ts": str(head["ts_utc"]),
-                                      "signer": signer.username}
-            anchor["sig"] = audit_b64(signer.sign(anchor_message(keyfile.db_id, anchor["id"], anchor["hash"],
-                                                                 anchor["ts"])))
-            keyfile.audit_anchor = anchor
-            keyfile.save()
+                copied = _copy_tables(src, dst)
+                fork = _become_the_hub(dst, ws.ctx.actor.username, ws.ctx.actor.role.value, signer, clock,
+                                       site.workstation)
+                head = fork.pop("head")
+            after = _hub_trail_holds(hub, site.keyfile.audit_anchor)
+            keyfile = _write_keyfile(req.site_db, keys_path, head, signer)
             config = {"format": CONFIG_FORMAT, "version": 1, "db_id": keyfile.db_id, "workstation": HUB_WS,
-                      "server": {k: v for k, v in hub.params.items() if k in _KEPT}, "app_role": app_role,
-                      "keys": KEYS_NAME, "created_utc": now, "created_by": ws.ctx.actor.username,
-                      "from_site": {"ws": origin.id, "last_record": int(last[0]), "last_hash": str(last[1])}}
+                      "server": {k: v for k, v in hub.params.items() if k in _KEPT}, "app_role": req.app_role,
+                      "keys": KEYS_NAME, "created_utc": iso_utc(clock.now()), "created_by": ws.ctx.actor.username,
+                      "from_site": fork}
             tmp = config_path.with_name(f".{config_path.name}.tmp")
             tmp.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             os.replace(tmp, config_path)
-            return HubInitResult(hub.where, records, copied, after.signatures_checked, config_path, keys_path)
+            return HubInitResult(hub.where, after.records, copied, after.signatures_checked, config_path, keys_path)
     finally:
         hub.close()
 
 
-def audit_table() -> Any:
-    from msc_sle_crf.store.tables import AuditEvent
+def _site_trail_holds(site: Any) -> None:
+    conn = site.store.raw_connection()
+    try:
+        before = audit.verify_connection(conn, site.keyfile.audit_anchor)
+    finally:
+        conn.close()
+    if not before.ok:
+        raise HubError(L(f"the site's audit trail does not verify (record #{before.first_bad_id}: "
+                         f"{before.problem}): nothing was copied; run 'verify' on the site",
+                         f"la piste d'audit du site ne se vérifie pas (enregistrement #{before.first_bad_id} : "
+                         f"{before.problem}) : rien n'a été copié ; lancez « verify » sur le site"))
 
-    return AuditEvent.__table__
+
+def _copy_tables(src: Session, dst: Session) -> int:
+    """Every row of every table of the models, in dependency order, ids kept; the id sequences moved past them."""
+    from msc_sle_crf.store.tables import Base
+
+    copied = 0
+    for table in Base.metadata.sorted_tables:
+        result = src.connection().execution_options(yield_per=BATCH).execute(
+            select(table).order_by(*table.primary_key.columns))
+        for batch in result.partitions():
+            dst.execute(table.insert(), [dict(row._mapping) for row in batch])
+            copied += len(batch)
+        key = table.primary_key.columns.get("id")
+        if key is not None and isinstance(key.type, Integer):
+            highest = f"(SELECT coalesce(max(id), 0) FROM {table.name})"  # noqa: S608 - the models' own names
+            dst.execute(text(f"SELECT setval(pg_get_serial_sequence(:t, 'id'), GREATEST(1, {highest}))"),
+                        {"t": table.name})
+    return copied
 
 
-def audit_b64(data: bytes) -> str:
-    import base64
+def _become_the_hub(dst: Session, username: str, role: str, signer: Signer, clock: Clock,  # noqa: PLR0917
+                    workstation: str) -> dict[str, Any]:
+    """The settings that make this database the hub, audited (signed by the administrator). Returns where the
+    copy began (the site's workstation, last record and hash) and the hub's last record (``head``)."""
+    from msc_sle_crf.store.tables import AuditEvent, SiteSetting
+    from msc_sle_crf.sync.identity import this_workstation
 
-    return base64.b64encode(data).decode("ascii")
+    origin = this_workstation(dst)
+    last = dst.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).one()
+    fork = {"ws": origin.id, "id": int(last[0]), "hash": str(last[1])}
+    identity = {"workstation_id": HUB_WS, "workstation_number": str(HUB_NUMBER), "subject_range": "0-0",
+                "workstation_fork": json.dumps(fork, separators=(",", ":"))}
+    now = iso_utc(clock.now())
+    entries = []
+    for key, value in identity.items():
+        row = dst.get(SiteSetting, key)
+        old = row.value if row is not None else None
+        if row is None:
+            dst.add(SiteSetting(key=key, value=value, updated_utc=now))
+        else:
+            row.value, row.updated_utc = value, now
+        entries.append(AuditEntry(Action.SETTING_CHANGE, username, role, item=key, old_value=old, new_value=value,
+                                  reason="hub init: this database is the study's hub"))
+    written = audit.append_many(dst, clock, workstation, entries, signer)
+    return {"ws": origin.id, "last_record": fork["id"], "last_hash": fork["hash"], "head": written[-1]}
 
 
-def count_rows(hub: HubStore, table: str) -> int:
-    with hub.read() as session:
-        return int(session.execute(select(func.count()).select_from(text(table))).scalar() or 0)
+def _hub_trail_holds(hub: HubStore, anchor: dict[str, Any] | None) -> audit.VerifyResult:
+    raw = hub.raw_connection()
+    try:
+        after = audit.verify_connection(raw, anchor)
+    finally:
+        raw.close()
+    if not after.ok:
+        raise HubError(L(f"the copy on the hub does not verify (record #{after.first_bad_id}: {after.problem})",
+                         f"la copie sur le hub ne se vérifie pas (enregistrement #{after.first_bad_id} : "
+                         f"{after.problem})"))
+    return after
+
+
+def _write_keyfile(site_db: Path, keys_path: Path, head: dict[str, Any], signer: Signer) -> Any:
+    """The site's key slots (the same accounts, the same passwords), anchored at the hub's last record."""
+    from msc_sle_crf.security.keyslots import KeySlotFile
+    from msc_sle_crf.store.site import anchor_message
+
+    keyfile = KeySlotFile.load(KeySlotFile.path_for(site_db))
+    keys_path.parent.mkdir(parents=True, exist_ok=True)
+    keyfile.path = keys_path
+    keyfile.attempts = {}
+    keyfile.pending_events = []
+    anchor: dict[str, Any] = {"id": int(head["id"]), "hash": str(head["hash"]), "ts": str(head["ts_utc"]),
+                              "signer": signer.username}
+    anchor["sig"] = base64.b64encode(signer.sign(anchor_message(keyfile.db_id, anchor["id"], anchor["hash"],
+                                                                anchor["ts"]))).decode("ascii")
+    keyfile.audit_anchor = anchor
+    keyfile.save()
+    return keyfile
+
+
