@@ -278,3 +278,126 @@ def test_the_application_role_appends_to_the_trail_through_the_hub_store(hub_db:
     report = verify_hub(hub_db.app_dsn(), keys)
     assert report.ok, report.audit.problem
     assert report.audit.last_id == written[1]["id"]
+
+
+# ----- ingest: the packet import's writes, as the application role -----------------------------------------------
+def _stub_packets(calls: list[dict[str, object]]) -> object:
+    """A stand-in for ``msc_sle_crf.sync.packets`` (its interface as documented there) that writes what an import
+    writes: the packet's bookkeeping, an item changed, a conflict kept, a query opened with its message, an SDV mark,
+    and its records in the trail; the same packet twice changes nothing."""
+    import hashlib
+    import types
+
+    from sqlalchemy import select
+
+    from msc_sle_crf import audit
+    from msc_sle_crf.audit import Action, AuditEntry
+    from msc_sle_crf.store.tables import (
+        DataQuery,
+        ItemConflict,
+        ItemValue,
+        ItemVerification,
+        QueryMessage,
+        SyncPacketIn,
+    )
+
+    module = types.ModuleType("msc_sle_crf.sync.packets")
+
+    def packet_key(db_key: bytes, db_id: str) -> bytes:
+        return hashlib.sha256(db_key + db_id.encode()).digest()
+
+    def import_packet(session, clock, workstation_label, signer, actor_username, actor_role,
+                      packet_bytes, *, packet_key, expected_db_id):
+        calls.append({"label": workstation_label, "user": actor_username, "key": packet_key, "db_id": expected_db_id})
+        seq = int(packet_bytes.decode())
+        if session.get(SyncPacketIn, ("WS-02", seq)) is not None:
+            return types.SimpleNamespace(duplicate=True, applied=0, conflicts=0)
+        value = session.execute(select(ItemValue).order_by(ItemValue.id).limit(1)).scalar_one()
+        old, value.value = value.value, "42"
+        session.add(ItemConflict(instance_id=value.instance_id, group_id=value.group_id, row_no=value.row_no,
+                                 item_id=value.item_id, kept="{}", other="{}", status="open", opened_utc="t"))
+        query = DataQuery(instance_id=value.instance_id, group_id=value.group_id, row_no=value.row_no,
+                          item_id=value.item_id, status="open", automatic=True, opened_utc="t")
+        session.add(query)
+        session.flush()
+        session.add(QueryMessage(query_id=query.id, kind="open", username=actor_username, role=actor_role, utc="t",
+                                 text="conflict"))
+        session.add(ItemVerification(instance_id=value.instance_id, group_id=value.group_id, row_no=value.row_no,
+                                     item_id=value.item_id, username=actor_username, utc="t", value_hash="h"))
+        session.add(SyncPacketIn(origin_ws="WS-02", seq=seq, file_oid=f"x.WS-02.{seq}", last_record=1, last_hash="h",
+                                 sha256="s", imported_utc="t", username=actor_username, applied=1, conflicts=1))
+        audit.append_many(session, clock, workstation_label,
+                          [AuditEntry(Action.SETTING_CHANGE, actor_username, actor_role, item="x", old_value=old,
+                                      new_value="42", detail="stub import")], signer)
+        return types.SimpleNamespace(duplicate=False, applied=1, conflicts=1)
+
+    module.packet_key = packet_key  # type: ignore[attr-defined]
+    module.import_packet = import_packet  # type: ignore[attr-defined]
+    return module
+
+
+def test_hub_ingest_calls_the_packet_import_on_the_hub_as_the_application_role(
+        hub_db: HubDb, site_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    calls: list[dict[str, object]] = []
+    monkeypatch.setitem(sys.modules, "msc_sle_crf.sync.packets", _stub_packets(calls))
+    packet = tmp_path / "PACKET-99-WS-02-0001.crfpkt"
+    packet.write_bytes(b"1")
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    outputs = []
+    for _ in range(2):
+        monkeypatch.setattr("sys.stdin", io.StringIO("training-manager\n"))
+        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "admin",
+                     "--password-stdin", str(packet)])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        outputs.append(out)
+    assert outputs[0].startswith(f"{packet.name}: applied: 1 record(s), 1 conflict(s)")
+    assert outputs[1].startswith(f"{packet.name}: already imported: nothing changed")
+    assert len(calls) == 2 and calls[0]["user"] == "admin" and len(calls[0]["key"]) == 32  # type: ignore[arg-type]
+    with hub_db.connect("app") as conn:
+        assert conn.execute("SELECT count(*) FROM sync_packet_in").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM query_message").fetchone()[0] >= 1
+    # a wrong password opens nothing on the hub
+    monkeypatch.setattr("sys.stdin", io.StringIO("not-the-password\n"))
+    code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "admin",
+                 "--password-stdin", str(packet)])
+    _out, err = capsys.readouterr()
+    assert code == 3 and "Sign-in failed" in err
+
+
+def test_an_import_that_fails_leaves_the_hub_as_before(hub_db: HubDb, site_copy: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from msc_sle_crf.hub.ingest import ingest_packets
+    from msc_sle_crf.hub.session import open_hub
+
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    calls: list[dict[str, object]] = []
+    stub = _stub_packets(calls)
+    original = stub.import_packet  # type: ignore[attr-defined]
+
+    def failing(*args, **kw):
+        original(*args, **kw)  # everything written ...
+        raise RuntimeError("killed")  # ... then the import stops before the end
+
+    stub.import_packet = failing  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "msc_sle_crf.sync.packets", stub)
+    packet = tmp_path / "p.crfpkt"
+    packet.write_bytes(b"1")
+
+    def snapshot() -> tuple[int, ...]:
+        with hub_db.connect("app") as conn:
+            return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                         for t in ("audit_event", "sync_packet_in", "data_query", "item_conflict"))
+
+    with open_hub(hub_db.app_dsn(), keys, "admin", "training-manager", clock=FakeClock()) as hub:
+        before = snapshot()
+        with pytest.raises(RuntimeError, match="killed"):
+            list(ingest_packets(hub, [packet]))
+        assert snapshot() == before
+    assert verify_hub(hub_db.app_dsn(), keys).ok
