@@ -18,6 +18,7 @@ from sqlalchemy import inspect
 
 from msc_sle_crf.cli import main
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.export import ExportOptions
 from msc_sle_crf.hub import schema
 from msc_sle_crf.hub.init import init_hub
 from msc_sle_crf.hub.store import HubError, HubStore, parse_dsn
@@ -401,3 +402,40 @@ def test_an_import_that_fails_leaves_the_hub_as_before(hub_db: HubDb, site_copy:
             list(ingest_packets(hub, [packet]))
         assert snapshot() == before
     assert verify_hub(hub_db.app_dsn(), keys).ok
+
+
+# ----- export from the hub --------------------------------------------------------------------------------------------
+def test_export_from_the_hub_verifies_and_matches_the_site_export(hub_db: HubDb, site_copy: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    out = tmp_path / "export-hub"
+    monkeypatch.setattr("sys.stdin", io.StringIO("training-doctor\n"))
+    code = main(["export", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "dr.martin",
+                 "--password-stdin", "--out", str(out), "--no-audit-trail"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Export written" in stdout
+    site = Site.open(site_copy)  # today's clock, as the hub's export (windows of the safety review depend on it)
+    doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
+    try:
+        fingerprint = doctor.printing.ca_fingerprint()
+        site_out = tmp_path / "export-site"
+        doctor.export.export(site_out, ExportOptions(audit_trail=False))
+    finally:
+        site.close()
+    code = main(["export-verify", str(out), "--fingerprint", fingerprint])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    # the same data either way: every dataset file of the hub's export is the site's, byte for byte
+    hub_files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.csv")}
+    site_files = {p.relative_to(site_out): p.read_bytes() for p in site_out.rglob("*.csv")}
+    assert hub_files and hub_files.keys() == site_files.keys()
+    differ = {str(k): sorted(set(hub_files[k].decode().splitlines()) ^ set(site_files[k].decode().splitlines()))[:6]
+              for k in hub_files if hub_files[k] != site_files[k]}
+    assert differ == {}
+    # the export is in the hub's trail, by its author
+    with hub_db.connect("app") as conn:
+        assert conn.execute("SELECT username FROM audit_event WHERE action = 'export' ORDER BY id DESC LIMIT 1"
+                            ).fetchone() == ("dr.martin",)

@@ -124,3 +124,26 @@ def cmd_hub_ingest(args: argparse.Namespace) -> int:
         for path, line in ingest_packets(hub, packets):
             _say(L(f"{path.name}: {line.en}", f"{path.name} : {line.fr}"))
     return 0
+
+
+def open_hub_services(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """``--dsn`` (with ``--keys``) for a command that works on a site: the hub's signed-in user's services."""
+    from msc_sle_crf.cli import Secrets
+    from msc_sle_crf.errors import ValidationError
+    from msc_sle_crf.hub.session import open_hub
+    from msc_sle_crf.hub.store import parse_dsn
+    from msc_sle_crf.hub.workspace import hub_workspace
+
+    parse_dsn(args.dsn)
+    if not args.keys:
+        from msc_sle_crf.errors import Msg
+
+        raise ValidationError(Msg.FIELD_REQUIRED, field=L("--keys (with --dsn)", "--keys (avec --dsn)"))
+    secrets_ = Secrets(args.password_stdin)
+    password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
+    hub = open_hub(args.dsn, Path(args.keys), args.user, password)
+    try:
+        return hub, hub_workspace(hub, Path(args.keys)), secrets_
+    except BaseException:
+        hub.close()
+        raise

@@ -116,6 +116,17 @@ class QmarkConnection:
         self._cursors = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        word = sql.strip().upper()
+        if word in ("BEGIN", "ROLLBACK", "COMMIT"):
+            # a site reader's explicit read transaction (the export's): one snapshot for every later read
+            self.conn.rollback()
+            if word == "BEGIN":
+                from psycopg import IsolationLevel
+
+                self.conn.isolation_level, self.conn.read_only = IsolationLevel.REPEATABLE_READ, True
+                return self.conn.execute("SELECT 1")
+            self.conn.isolation_level, self.conn.read_only = None, None
+            return self.conn.execute("SELECT 1")
         return self.conn.execute(qmark_to_format(sql), tuple(params))
 
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 5000) -> Iterator[Any]:
