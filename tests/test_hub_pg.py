@@ -439,3 +439,50 @@ def test_export_from_the_hub_verifies_and_matches_the_site_export(hub_db: HubDb,
     with hub_db.connect("app") as conn:
         assert conn.execute("SELECT username FROM audit_event WHERE action = 'export' ORDER BY id DESC LIMIT 1"
                             ).fetchone() == ("dr.martin",)
+
+
+def test_concurrent_writers_on_the_hub_keep_one_chain(hub_db: HubDb, site_copy: Path, tmp_path: Path) -> None:
+    """Two sessions appending at once (two ingests run by two people): the append lock serialises them, so every
+    transaction lands whole, in one chain, with no id taken twice."""
+    import threading
+
+    from msc_sle_crf import audit
+    from msc_sle_crf.audit import Action, AuditEntry
+    from msc_sle_crf.hub.session import open_hub
+
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    sessions = [open_hub(hub_db.app_dsn(), keys, user, pw, clock=FakeClock())
+                for user, pw in (("admin", "training-manager"), ("dr.martin", "training-doctor"))]
+    with hub_db.connect("app") as conn:
+        before = conn.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work(hub) -> None:
+        try:
+            start.wait()
+            for n in range(25):
+                with hub.store.write() as session:
+                    audit.append_many(session, hub.clock, hub.workstation,
+                                      [AuditEntry(Action.EXPORT, hub.actor.username, hub.actor.role.value,
+                                                  detail=f"{hub.actor.username} {n} {k}") for k in range(3)],
+                                      hub.signer)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for s in sessions:
+        s.close()
+    assert errors == []
+    with hub_db.connect("app") as conn:
+        assert conn.execute("SELECT count(*) FROM audit_event").fetchone()[0] == before + 2 * 25 * 3
+        # each transaction's three records are consecutive (never interleaved with the other writer's)
+        rows = conn.execute("SELECT detail FROM audit_event WHERE action = 'export' AND detail LIKE '%% %% %%' "
+                            "ORDER BY id").fetchall()
+    details = [r[0].rsplit(" ", 1)[0] for r in rows]
+    assert all(details[i] == details[i + 1] == details[i + 2] for i in range(0, len(details), 3))
+    assert verify_hub(hub_db.app_dsn(), keys).ok
