@@ -11,6 +11,7 @@ Interface used (documented in sync/packets.py)::
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def _packets_module() -> Any:
 def describe(result: Any) -> L:
     if getattr(result, "duplicate", False):
         return L("already imported: nothing changed", "déjà importé : rien n'a changé")
-    applied, conflicts = getattr(result, "applied", None), getattr(result, "conflicts", None)
+    applied = getattr(result, "copied", getattr(result, "applied", None))
+    conflicts = getattr(result, "conflicts", None)
     en = "applied" + (f": {applied} record(s)" if applied is not None else "")
     fr = "appliqué" + (f" : {applied} enregistrement(s)" if applied is not None else "")
     if conflicts:
@@ -50,9 +52,12 @@ def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[P
     module = _packets_module()
     files = [check_input_file(str(p), max_bytes=MAX_PACKET_BYTES) for p in packets]  # all readable, before any
     key = module.packet_key(hub.store.key, hub.db_id)
+    takes_name = "name" in inspect.signature(module.import_packet).parameters
     for path in files:
         data = Path(path).read_bytes()
+        named = {"name": Path(path).name} if takes_name else {}  # what its refusals call the file
         with hub.store.write() as session:
             result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
-                                          hub.actor.role.value, data, packet_key=key, expected_db_id=hub.db_id)
+                                          hub.actor.role.value, data, packet_key=key, expected_db_id=hub.db_id,
+                                          **named)
         yield Path(path), describe(result)
