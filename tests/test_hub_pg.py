@@ -486,3 +486,22 @@ def test_concurrent_writers_on_the_hub_keep_one_chain(hub_db: HubDb, site_copy: 
     details = [r[0].rsplit(" ", 1)[0] for r in rows]
     assert all(details[i] == details[i + 1] == details[i + 2] for i in range(0, len(details), 3))
     assert verify_hub(hub_db.app_dsn(), keys).ok
+
+
+def test_the_outcome_report_from_the_hub_is_the_sites(hub_db: HubDb, site_copy: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    keys = _initialised(hub_db, site_copy, tmp_path / "hub")
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    outputs = []
+    for where in (["--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys)], ["--db", str(site_copy)]):
+        monkeypatch.setattr("sys.stdin", io.StringIO("training-doctor\n"))
+        code = main(["report", "outcomes", *where, "--user", "dr.martin", "--password-stdin", "--format", "csv"])
+        out, err = capsysbinary.readouterr()
+        assert code == 0, err
+        outputs.append(out)
+    assert outputs[0] and outputs[0].count(b"\n") > 5
+    hub_lines, site_lines = outputs[0].decode().splitlines(), outputs[1].decode().splitlines()
+    differ = [(n, a, b) for n, (a, b) in enumerate(zip(hub_lines, site_lines, strict=True)) if a != b]
+    # every figure is the same; only the provenance names each one's own trail head (the hub has its own records)
+    assert [a.split(",")[:2] for _n, a, _b in differ] == [["provenance", "audit_trail"]]

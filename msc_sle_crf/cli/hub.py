@@ -147,3 +147,21 @@ def open_hub_services(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     except BaseException:
         hub.close()
         raise
+
+
+def add_db_or_hub(p: argparse.ArgumentParser) -> None:
+    """``--db`` (a site) or ``--dsn`` with ``--keys`` (the hub), for a command that reads the study's data."""
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="database file (.crfdb); its key file sits beside it")
+    where.add_argument("--dsn", help="or: the study's hub (PostgreSQL, sslmode=verify-full; with --keys; the "
+                       "password from PGPASSWORD or PGPASSFILE)")
+    p.add_argument("--keys", help="with --dsn: the hub's key file (hub.keys)")
+
+
+def open_services(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The signed-in user's services on the site (``--db``) or on the hub (``--dsn``)."""
+    if getattr(args, "dsn", None):
+        return open_hub_services(args)
+    from msc_sle_crf.cli import _open
+
+    return _open(args)  # type: ignore[no-any-return]
