@@ -163,8 +163,11 @@ def test_a_wrong_password_is_one_line_without_the_password(hub_db: HubDb, tmp_pa
     assert code != 0
     assert err.count("\n") == 1 and "password authentication failed" in err and "Traceback" not in err
     assert secret not in out + err + caplog.text
-    logs = hub_db.cluster.base.parent.glob("**/*.log")  # the app's log folder is the test sandbox's
-    for log in logs:
+    import os
+
+    logs = [*Path(os.environ["MSC_SLE_CRF_LOG_DIR"]).glob("*.log*"), hub_db.cluster.log_file]
+    assert hub_db.cluster.log_file.exists()
+    for log in logs:  # the program's own log, and the server's
         assert secret not in log.read_text(errors="replace")
     code = main(["hub", "init", "--dsn", dsn.replace("verify-full", "require"), "--from", str(site_copy),
                  "--user", "admin", "--app-role", APP_ROLE, "--out", str(tmp_path / "h"), "--password-stdin"])
@@ -505,3 +508,19 @@ def test_the_outcome_report_from_the_hub_is_the_sites(hub_db: HubDb, site_copy: 
     differ = [(n, a, b) for n, (a, b) in enumerate(zip(hub_lines, site_lines, strict=True)) if a != b]
     # every figure is the same; only the provenance names each one's own trail head (the hub has its own records)
     assert [a.split(",")[:2] for _n, a, _b in differ] == [["provenance", "audit_trail"]]
+
+
+def test_a_password_quoted_by_a_driver_message_is_masked() -> None:
+    """Should a driver ever quote the connection string in an error, the message still shows no password."""
+    from msc_sle_crf.hub.store import connection_error, redact
+
+    dsn = "host=db port=5432 dbname=crf user=crf_app password='s3cr et' sslmode=verify-full sslrootcert=/ca.crt"
+    params = parse_dsn(dsn)
+    assert params["password"] == "s3cr et"
+    error = connection_error(RuntimeError(f"could not connect with {dsn}\nDETAIL: postgresql://crf_app:s3cr%20et@db/"
+                                          "crf"), params)
+    text = error.message()
+    assert "s3cr" not in text and "\n" not in text
+    assert text.startswith("Hub database crf_app@db:5432/crf: could not connect with")
+    assert redact("postgresql://u:pa55@h/d?sslmode=verify-full") == "postgresql://u:***@h/d?sslmode=verify-full"
+    assert redact("user=u password=pa55 host=h") == "user=u password=*** host=h"
