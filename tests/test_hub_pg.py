@@ -524,3 +524,24 @@ def test_a_password_quoted_by_a_driver_message_is_masked() -> None:
     assert text.startswith("Hub database crf_app@db:5432/crf: could not connect with")
     assert redact("postgresql://u:pa55@h/d?sslmode=verify-full") == "postgresql://u:***@h/d?sslmode=verify-full"
     assert redact("user=u password=pa55 host=h") == "user=u password=*** host=h"
+
+
+def test_an_older_hub_is_refused_until_its_owner_upgrades_it(hub_db: HubDb, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = HubStore(hub_db.owner_dsn())
+    schema.upgrade(hub, APP_ROLE, "0008")
+    hub.close()
+    keys = tmp_path / "hub.keys"
+    keys.write_text("{}")
+    code = main(["hub", "verify", "--dsn", hub_db.app_dsn(), "--keys", str(keys)])
+    _out, err = capsys.readouterr()
+    assert code == 5 and "older than this program's" in err and err.count("\n") == 1
+    code = main(["hub", "upgrade", "--dsn", hub_db.owner_dsn(), "--app-role", APP_ROLE])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "0008 -> 0009" in out
+    with hub_db.connect("app") as conn:  # the new tables come with the application role's grants
+        conn.execute("INSERT INTO sync_packet_out VALUES (1, 'a', NULL, 1, 1, 'h', 's', 't', 'u')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE sync_packet_out SET seq = 2")
+        conn.execute("UPDATE subject SET owner_ws = NULL")  # a column 0009 added to a mutable table

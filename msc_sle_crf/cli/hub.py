@@ -36,6 +36,10 @@ def add_hub_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) 
     p.add_argument("--app-role", required=True,
                    help="the application role (exists, LOGIN, least privilege): granted what the app needs, no more")
     p.add_argument("--out", required=True, help="folder for the hub's key file and config (hub.keys, hub.json)")
+    p = command("upgrade", cmd_hub_upgrade, "bring the hub's schema to this program's version (as the owner role)",
+                parent=hub, db=False)
+    p.add_argument("--dsn", required=True, help=dsn_help + " (the owner role)")
+    p.add_argument("--app-role", required=True, help="the application role given at hub init")
     p = command("verify", cmd_hub_verify, "re-compute the hub's audit chain and every signature, check the key "
                 "file's anchor and the data against the trail (exit 0 only if all hold)", parent=hub, db=False)
     p.add_argument("--dsn", required=True, help=dsn_help)
@@ -74,6 +78,22 @@ def cmd_hub_init(args: argparse.Namespace) -> int:
     _say(L(f"Hub key file: {result.keys}; config: {result.config} (no password in either).",
            f"Fichier de clés du hub : {result.keys} ; configuration : {result.config} (aucun mot de passe "
            "dedans)."))
+    return 0
+
+
+def cmd_hub_upgrade(args: argparse.Namespace) -> int:
+    from msc_sle_crf.hub import schema
+    from msc_sle_crf.hub.store import HubStore, parse_dsn
+
+    parse_dsn(args.dsn)
+    with HubStore(args.dsn) as hub:
+        before = schema.current_revision(hub)
+        if before is None:
+            schema.require_current(hub)  # not a hub: said in one line
+        schema.upgrade(hub, args.app_role)
+        after = schema.current_revision(hub)
+    _say(L(f"Hub schema: {before} -> {after}" if before != after else f"Hub schema: already {after}",
+           f"Schéma du hub : {before} -> {after}" if before != after else f"Schéma du hub : déjà {after}"))
     return 0
 
 

@@ -27,7 +27,7 @@ def has_tables(store: HubStore) -> bool:
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()")).scalar())
 
 
-def upgrade(store: HubStore, app_role: str) -> None:
+def upgrade(store: HubStore, app_role: str, target: str = "head") -> None:
     """Bring the hub's schema to head (one transaction: PostgreSQL's DDL is transactional)."""
     try:
         role = check_role_name(app_role)
@@ -55,9 +55,29 @@ def upgrade(store: HubStore, app_role: str) -> None:
         with store.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             cfg.attributes[APP_ROLE_ATTRIBUTE] = role
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, target)
     except SQLAlchemyError as exc:
         raise connection_error(exc, store.params) from None
-    if current_revision(store) != head_revision():
+    if target == "head" and current_revision(store) != head_revision():
         raise HubError(L("the hub's schema did not reach this program's version", "le schéma du hub n'a pas "
                          "atteint la version de ce programme"))
+
+
+def require_current(store: HubStore) -> None:
+    """The hub's schema is this program's: older, the owner upgrades it first (``hub upgrade``); newer, this
+    program is too old for it. One line either way."""
+    found, head = current_revision(store), head_revision()
+    if found == head:
+        return
+    if found is None:
+        raise HubError(L(f"{store.where} is not a hub (no schema): make it with 'hub init'",
+                         f"{store.where} n'est pas un hub (aucun schéma) : créez-le avec « hub init »"))
+    from msc_sle_crf.store.migrate import known_revisions
+
+    if found not in known_revisions():
+        raise HubError(L(f"the hub {store.where} was upgraded by a newer version of the program (schema {found}): "
+                         "install that version", f"le hub {store.where} a été mis à jour par une version plus récente "
+                         f"du programme (schéma {found}) : installez cette version"))
+    raise HubError(L(f"the hub's schema ({found}) is older than this program's ({head}): its owner runs 'hub "
+                     "upgrade' first", f"le schéma du hub ({found}) est plus ancien que celui de ce programme "
+                     f"({head}) : son propriétaire lance d'abord « hub upgrade »"))

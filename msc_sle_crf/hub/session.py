@@ -19,6 +19,7 @@ from msc_sle_crf.access import Role
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, SystemClock
 from msc_sle_crf.errors import AuthenticationError, Msg
+from msc_sle_crf.hub import schema
 from msc_sle_crf.hub.store import HubError, HubStore
 from msc_sle_crf.i18n import L
 from msc_sle_crf.locations import workstation_id
@@ -73,6 +74,7 @@ def open_hub(dsn: str, keys: Path, username: str, password: str, *, clock: Clock
         raise AuthenticationError(Msg.BAD_CREDENTIALS)
     store = HubStore(dsn, key=unlocked.db_key)
     try:
+        schema.require_current(store)
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
         if user is None or not user.active:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from msc_sle_crf import audit
+from msc_sle_crf.hub import schema
 from msc_sle_crf.hub.store import HubStore, one_line
 
 
@@ -31,8 +32,9 @@ def verify_hub(dsn: str, keys: Path, progress: Callable[[int], None] | None = No
     from msc_sle_crf.services.receipts import check_anchor
     from msc_sle_crf.services.replay import Replay
 
-    keyfile = KeySlotFile.load(keys)
     with HubStore(dsn) as hub:
+        schema.require_current(hub)
+        keyfile = KeySlotFile.load(keys)
         conn = hub.raw_connection()
         try:
             replay = Replay()
