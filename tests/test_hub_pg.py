@@ -526,8 +526,8 @@ def test_a_password_quoted_by_a_driver_message_is_masked() -> None:
     assert redact("user=u password=pa55 host=h") == "user=u password=*** host=h"
 
 
-def test_an_older_hub_is_refused_until_its_owner_upgrades_it(hub_db: HubDb, monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_older_hub_is_refused_until_its_owner_upgrades_it(hub_db: HubDb, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     hub = HubStore(hub_db.owner_dsn())
     schema.upgrade(hub, APP_ROLE, "0008")
     hub.close()
