@@ -545,3 +545,22 @@ def test_an_older_hub_is_refused_until_its_owner_upgrades_it(hub_db: HubDb, tmp_
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE sync_packet_out SET seq = 2")
         conn.execute("UPDATE subject SET owner_ws = NULL")  # a column 0009 added to a mutable table
+
+
+def test_the_sites_sql_runs_on_the_hub_connection(hub_db: HubDb) -> None:
+    """``?`` placeholders, a literal '%' with and without parameters, a read snapshot opened and closed."""
+    hub = HubStore(hub_db.owner_dsn())
+    schema.upgrade(hub, APP_ROLE)
+    hub.close()
+    with HubStore(hub_db.app_dsn()) as app:
+        conn = app.raw_connection()
+        try:
+            assert conn.execute("SELECT 'a%b', ?::int + 1", (41,)).fetchone() == ("a%b", 42)
+            assert conn.execute("SELECT 'x' LIKE 'x%'").fetchone() == (True,)
+            assert list(conn.stream("SELECT generate_series(1, ?)", (3,))) == [(1,), (2,), (3,)]
+            conn.execute("BEGIN")
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO draft (user_id, draft_key, payload, updated_utc) VALUES (1, 'k', 'p', 't')")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()

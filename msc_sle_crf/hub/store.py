@@ -119,21 +119,28 @@ class QmarkConnection:
         word = sql.strip().upper()
         if word in ("BEGIN", "ROLLBACK", "COMMIT"):
             # a site reader's explicit read transaction (the export's): one snapshot for every later read
-            self.conn.rollback()
+            if word == "COMMIT":
+                self.conn.commit()
+            else:
+                self.conn.rollback()
             if word == "BEGIN":
                 from psycopg import IsolationLevel
 
                 self.conn.isolation_level, self.conn.read_only = IsolationLevel.REPEATABLE_READ, True
-                return self.conn.execute("SELECT 1")
-            self.conn.isolation_level, self.conn.read_only = None, None
+            else:
+                self.conn.isolation_level, self.conn.read_only = None, None
             return self.conn.execute("SELECT 1")
-        return self.conn.execute(qmark_to_format(sql), tuple(params))
+        # no parameters: the text as is (psycopg reads '%' as a placeholder only when parameters are given)
+        return self.conn.execute(qmark_to_format(sql), tuple(params)) if params else self.conn.execute(sql)
 
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 5000) -> Iterator[Any]:
         self._cursors += 1
         with self.conn.cursor(name=f"msc_sle_crf_rows_{self._cursors}") as named:
             named.itersize = size
-            named.execute(qmark_to_format(sql), tuple(params))
+            if params:
+                named.execute(qmark_to_format(sql), tuple(params))
+            else:
+                named.execute(sql)
             yield from named
 
     def cursor(self, *args: Any, **kw: Any) -> Any:
@@ -150,9 +157,9 @@ class QmarkConnection:
 
 
 def qmark_to_format(sql: str) -> str:
-    """The site's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled). The site's SQL has no ``?``
-    inside string literals."""
-    return sql.replace("%", "%%").replace("?", "%s") if "?" in sql else sql
+    """The site's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled), for a statement run with
+    parameters. The site's SQL has no ``?`` inside string literals."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class HubStore:
