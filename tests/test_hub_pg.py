@@ -217,6 +217,9 @@ def test_hub_init_copies_the_site_and_hub_verify_passes(hub_db: HubDb, site_copy
                 assert hub_count == count, table
         assert conn.execute("SELECT hash FROM audit_event WHERE id = 5").fetchone()[0] == site_hash
         assert conn.execute("SELECT value FROM site_setting WHERE key = 'workstation_id'").fetchone()[0] == "HUB"
+        # the site recorded (and the hub holds, as the last record it copied) where its data went
+        assert conn.execute("SELECT detail FROM audit_event WHERE action = 'backup' ORDER BY id DESC LIMIT 1"
+                            ).fetchone()[0].endswith(f"-> {hub_db.owner}@localhost:{hub_db.cluster.port}/{hub_db.name}")
         assert conn.execute("SELECT count(*) FROM audit_event WHERE id < %s", (site_last,)).fetchone()[0] \
             == site_last - 1
     monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)

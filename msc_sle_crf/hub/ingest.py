@@ -49,6 +49,19 @@ def describe(result: Any) -> L:
 
 
 def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[Path, L]]:
+    """As ``packet import`` on a workstation: whoever handles the data (VIEW_DATA) or the encrypted copies of the
+    database (BACKUP: administrators) may apply packets; a one-time password must be changed first (on a site)."""
+    from msc_sle_crf.access import Perm, allowed
+    from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.services.context import role_l
+
+    actor = hub.actor
+    if actor.must_change_password:
+        raise AuthenticationError(Msg.PASSWORD_CHANGE_REQUIRED)
+    if not (allowed(actor.role, Perm.BACKUP) or allowed(actor.role, Perm.VIEW_DATA)):
+        raise PermissionDenied(Msg.PERMISSION_DENIED, role=role_l(actor.role),
+                               action=L(Perm.VIEW_DATA.describe(Lang.EN), Perm.VIEW_DATA.describe(Lang.FR)))
     module = _packets_module()
     files = [check_input_file(str(p), max_bytes=MAX_PACKET_BYTES) for p in packets]  # all readable, before any
     key = module.packet_key(hub.store.key, hub.db_id)

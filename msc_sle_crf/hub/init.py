@@ -95,7 +95,7 @@ def _init(req: HubInitRequest, clock: Clock) -> HubInitResult:
             ws.ctx.require(Perm.MANAGE_USERS)
             ws.ctx.require(Perm.BACKUP)  # the whole database leaves the site, as in a backup
             _site_trail_holds(site)
-            ws.integrity.record_export(Action.BACKUP, Path(hub.where), "hub init: the whole database and its trail")
+            ws.ctx.audit_alone(Action.BACKUP, detail=f"hub init: the whole database and its trail -> {hub.where}")
             schema.upgrade(hub, req.app_role)
             signer = site.signer(ws.ctx.actor.username)
             store = site.store
