@@ -152,6 +152,12 @@ _INSERT_ORIGIN_SQL = (
     + ", ".join("?" * (len(STORED_FIELDS) + 1)) + ")"
 )
 VERIFY_FIELDS = (*STORED_FIELDS, "origin")  # what the verifier reads: a copy's origin checks its author's signature
+# The hub (issue 18) on PostgreSQL (its engine takes the same statements: hub.store converts the placeholders). The
+# tail is read under a transaction-level advisory lock (the application role may only SELECT and INSERT the trail, so
+# it cannot LOCK the table; the lock serialises appends as SQLite's BEGIN IMMEDIATE does). No high-water mark there:
+# sqlite_sequence is SQLite's, and the role cannot delete.
+PG_APPEND_LOCK = 0x4D5343_4155  # "MSC" "AU": the key of the advisory lock every hub writer takes first
+_PG_TAIL_SQL = "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1"
 TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 # Events an account's session writes about someone else or about the system: failed sign-ins typed at its
 # workstation, a recovery it completed, a loss it found. Every other record must be in the signer's own name.
@@ -167,7 +173,12 @@ def tx_message(record_id: int, record_hash: str) -> bytes:
 
 
 def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
-    last_id, last_hash, seq = session.connection().exec_driver_sql(_TAIL_SQL).one()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+        tail = conn.exec_driver_sql(_PG_TAIL_SQL).first()
+        return (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
+    last_id, last_hash, seq = conn.exec_driver_sql(_TAIL_SQL).one()
     next_id = max(int(last_id or 0), int(seq or 0)) + 1
     return next_id, (last_hash or GENESIS_HASH)
 
@@ -619,7 +630,18 @@ def verify_rows(rows: Iterable[Sequence[Any]], anchor: dict[str, Any] | None = N
     return TrailVerifier(anchor).run(rows, progress)
 
 
+def is_postgresql(conn: Any) -> bool:
+    """A raw connection to the hub (``hub.store.QmarkConnection``: psycopg 3, taking the site's ``?`` SQL) rather
+    than a site's sqlcipher3 connection."""
+    return getattr(conn, "dialect", None) == "postgresql"
+
+
 def iter_rows(conn: Any, sql: str = _SELECT_ALL, params: Sequence[Any] = ()) -> Iterable[Sequence[Any]]:
+    """Rows of a query in batches (on the hub through a server-side cursor: a trail of millions of records is never
+    held in memory at once)."""
+    if is_postgresql(conn):
+        yield from conn.stream(sql, params)
+        return
     cursor = conn.execute(sql, tuple(params))
     cursor.arraysize = 5000
     while True:
@@ -633,8 +655,12 @@ def verify_connection(conn: Any, anchor: dict[str, Any] | None = None,
                       progress: Callable[[int], None] | None = None, *,
                       verifier: TrailVerifier | None = None) -> VerifyResult:
     """Verify the whole trail through a raw DBAPI connection (no ORM objects; each record's canonical text made by
-    SQLite, so the chain is checked at about the speed of reading it)."""
-    sql = _SELECT_WITH_CANONICAL if _has_origin(conn) else _SELECT_WITH_CANONICAL_NO_ORIGIN
+    SQLite, so the chain is checked at about the speed of reading it). On the hub (PostgreSQL, whose JSON functions
+    do not write the canonical text) each record's text is made in Python, the exact way, origin included."""
+    if is_postgresql(conn):
+        sql = "SELECT " + ", ".join(VERIFY_FIELDS) + " FROM audit_event ORDER BY id"  # noqa: S608 - constants
+    else:
+        sql = _SELECT_WITH_CANONICAL if _has_origin(conn) else _SELECT_WITH_CANONICAL_NO_ORIGIN
     return (verifier or TrailVerifier(anchor)).run(iter_rows(conn, sql), progress)
 
 

@@ -25,6 +25,8 @@ FAST_KDF = KdfParams(time_cost=1, memory_kib=1024, parallelism=1)
 # The production floor (security/keyslots.KDF_FLOOR) would make every test sign-in cost ~50 ms: lowered here only.
 keyslots.KDF_FLOOR = FAST_KDF
 ADMIN_PW = "correct-horse-42"
+# The hub's throwaway PostgreSQL server (issue 18): fixtures pg_cluster and hub_db, used by tests/test_hub_*.py only.
+pytest_plugins = ("tests.hub_pg",)
 
 
 @pytest.fixture(autouse=True)

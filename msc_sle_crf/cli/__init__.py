@@ -628,6 +628,9 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one declaratio
     from msc_sle_crf.cli.packets import add_packet_commands
 
     add_packet_commands(sub, command)  # packet export / packet import (issue 18)
+    from msc_sle_crf.cli.hub import add_hub_commands
+
+    add_hub_commands(sub, command)  # hub init / verify / ingest (issue 18)
     _lang_after_the_command(parser)
     return parser
 

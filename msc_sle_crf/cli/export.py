@@ -23,7 +23,10 @@ from msc_sle_crf.i18n import L
 
 def add_export_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     p = command("export", cmd_export, "export the trial's data: CDISC ODM 1.3.2, CSV datasets with a codebook and "
-                "R/SAS scripts, the audit trail, a signed manifest", user=True)
+                "R/SAS scripts, the audit trail, a signed manifest", user=True, db=False)
+    from msc_sle_crf.cli.hub import add_db_or_hub
+
+    add_db_or_hub(p)  # a site, or the hub (issue 18)
     p.add_argument("--out", required=True, help="the folder to create (must not exist)")
     p.add_argument("--subject", action="append", metavar="NUMBER", help="only this subject (repeatable); default: all")
     p.add_argument("--no-audit-trail", action="store_true", help="leave out the audit trail (CSV and ODM archival)")
@@ -38,12 +41,14 @@ def add_export_commands(sub: Any, command: Callable[..., argparse.ArgumentParser
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from msc_sle_crf.cli import _open, _ProgressLine, _say
+    from msc_sle_crf.cli import _ProgressLine, _say
     from msc_sle_crf.export import Cancelled, ExportOptions
 
     options = ExportOptions(subjects=tuple(args.subject or ()), audit_trail=not args.no_audit_trail,
                             deidentified=args.deidentified)
-    site, services, _ = _open(args)
+    from msc_sle_crf.cli.hub import open_services
+
+    site, services, _ = open_services(args)  # a site, or the hub (--dsn)
     with site:
         services.export.require()
         services.export.check_target(args.out)  # before the long work: a refused target changes nothing

@@ -24,16 +24,20 @@ FORMATS = ("pdf", "csv", "text")
 
 
 def add_report_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    from msc_sle_crf.cli.hub import add_db_or_hub
+
     report = sub.add_parser("report", help="the study's outcome tables and cohort safety reviews").add_subparsers(
         dest="report_command", required=True)
     p = command("safety", cmd_report_safety, "safety review of a dose cohort (toxicity per window, SAEs)",
-                parent=report, user=True)
+                parent=report, user=True, db=False)
+    add_db_or_hub(p)  # a site, or the hub (issue 18)
     p.add_argument("--cohort", required=True, help="dose cohort code, e.g. 1, 2 or 4 (x10^6 cells/kg)")
     p.add_argument("--provisional", action="store_true",
                    help="print the review before every subject is past D10, marked PROVISIONAL on every page")
     _output_options(p)
     p = command("outcomes", cmd_report_outcomes, "outcome tables by dose cohort and overall", parent=report,
-                user=True)
+                user=True, db=False)
+    add_db_or_hub(p)  # a site, or the hub (issue 18)
     p.add_argument("--visit", help="one visit (e.g. M6); default: every visit")
     _output_options(p)
 
@@ -67,12 +71,13 @@ def _run(args: argparse.Namespace, build: Callable[[Any], Any]) -> int:
 
 def _write(args: argparse.Namespace, build: Callable[[Any], Any]) -> int:
     from msc_sle_crf.audit import Action
-    from msc_sle_crf.cli import _open, _say
+    from msc_sle_crf.cli import _say
+    from msc_sle_crf.cli.hub import open_services
 
     fmt = _format(args)
     if args.out and Path(args.out).exists():  # a script run twice must not replace yesterday's signed review
         raise ValidationError(Msg.OUTPUT_EXISTS, path=args.out)
-    site, services, _secrets = _open(args)
+    site, services, _secrets = open_services(args)  # a site, or the hub (--dsn)
     try:
         outcomes = services.outcomes
         report = build(outcomes)

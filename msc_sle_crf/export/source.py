@@ -108,7 +108,7 @@ class Source:
 
     def removed_rows(self) -> set[tuple[int, str, int]]:
         return {(int(r[0]), str(r[1]), int(r[2])) for r in self.conn.execute(
-            "SELECT instance_id, group_id, row_no FROM form_row WHERE removed = 1")}
+            "SELECT instance_id, group_id, row_no FROM form_row WHERE removed")}  # a boolean on the hub
 
     def values(self) -> Iterator[ValueRow]:
         """Every stored value, by subject, form instance and row: one subject's values per query (no sort of the

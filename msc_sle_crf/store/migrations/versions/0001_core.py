@@ -56,6 +56,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
         sqlite_autoincrement=True,
     )
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants, msc_sle_crf.hub.ddl
+        from msc_sle_crf.hub import ddl
+
+        ddl.create_guard_function()
+        ddl.append_only("audit_event", "audit trail is append-only: UPDATE, DELETE and TRUNCATE refused")
+        ddl.mutable("site_setting")
+        ddl.mutable("app_user")
+        ddl.grant("alembic_version", "SELECT")
+        return
     op.execute(
         "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
         "BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END"
@@ -67,8 +76,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
-    op.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
+    if op.get_context().dialect.name == "postgresql":
+        from msc_sle_crf.hub import ddl
+
+        ddl.drop_append_only("audit_event")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
     op.drop_table("audit_event")
     op.drop_table("app_user")
     op.drop_table("site_setting")
+    if op.get_context().dialect.name == "postgresql":
+        ddl.drop_guard_function()

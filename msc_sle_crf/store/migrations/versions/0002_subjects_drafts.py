@@ -38,6 +38,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draft")),
         sa.UniqueConstraint("user_id", "draft_key", name=op.f("uq_draft_user_id_draft_key")),
     )
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): the application role's grants
+        from msc_sle_crf.hub import ddl
+
+        ddl.mutable("subject")
+        ddl.mutable("draft", delete=True)  # a draft is meant to go once its input is saved or discarded
 
 
 def downgrade() -> None:

@@ -83,6 +83,11 @@ def upgrade() -> None:
     )
     # Item history reads the audit trail by subject, form and item.
     op.create_index("ix_audit_event_subject_form_item", "audit_event", ["subject", "form", "item"])
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): the application role's grants
+        from msc_sle_crf.hub import ddl
+
+        for table in ("form_definition", "form_instance", "form_row", "item_value"):
+            ddl.mutable(table)
 
 
 def downgrade() -> None:

@@ -29,6 +29,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_infusion_event")),
         sqlite_autoincrement=True,
     )
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants
+        from msc_sle_crf.hub import ddl
+
+        ddl.append_only("infusion_event", "infusion events are append-only")
+        return
     for verb in ("UPDATE", "DELETE"):
         op.execute(f"""
             CREATE TRIGGER infusion_event_no_{verb.lower()} BEFORE {verb} ON infusion_event
@@ -37,6 +42,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS infusion_event_no_update")
-    op.execute("DROP TRIGGER IF EXISTS infusion_event_no_delete")
+    if op.get_context().dialect.name == "postgresql":
+        from msc_sle_crf.hub import ddl
+
+        ddl.drop_append_only("infusion_event")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS infusion_event_no_update")
+        op.execute("DROP TRIGGER IF EXISTS infusion_event_no_delete")
     op.drop_table("infusion_event")

@@ -31,6 +31,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signature")),
         sqlite_autoincrement=True,
     )
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants
+        from msc_sle_crf.hub import ddl
+
+        ddl.append_only("signature", "signatures are append-only")
+        return
     for verb in ("UPDATE", "DELETE"):
         op.execute(f"""
             CREATE TRIGGER signature_no_{verb.lower()} BEFORE {verb} ON signature
@@ -39,6 +44,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS signature_no_update")
-    op.execute("DROP TRIGGER IF EXISTS signature_no_delete")
+    if op.get_context().dialect.name == "postgresql":
+        from msc_sle_crf.hub import ddl
+
+        ddl.drop_append_only("signature")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS signature_no_update")
+        op.execute("DROP TRIGGER IF EXISTS signature_no_delete")
     op.drop_table("signature")

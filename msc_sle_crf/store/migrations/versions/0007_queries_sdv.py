@@ -55,6 +55,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_item_verification")),
         sqlite_autoincrement=True,
     )
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants
+        from msc_sle_crf.hub import ddl
+
+        ddl.mutable("data_query")
+        for table in ("query_message", "item_verification"):
+            ddl.append_only(table, f"{table} is append-only")
+        return
     for table in ("query_message", "item_verification"):
         for verb in ("UPDATE", "DELETE"):
             op.execute(f"""
@@ -65,6 +72,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ("query_message", "item_verification"):
+        if op.get_context().dialect.name == "postgresql":
+            from msc_sle_crf.hub import ddl
+
+            ddl.drop_append_only(table)
+            continue
         for verb in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
     op.drop_table("item_verification")

@@ -29,19 +29,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate")),
         sqlite_autoincrement=True,
     )
-    for verb in ("UPDATE", "DELETE"):
-        op.execute(f"""
-            CREATE TRIGGER certificate_no_{verb.lower()} BEFORE {verb} ON certificate
-            BEGIN SELECT RAISE(ABORT, 'certificate is append-only'); END
-        """)
+    if op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants
+        from msc_sle_crf.hub import ddl
+
+        ddl.append_only("certificate", "certificate is append-only")
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"""
+                CREATE TRIGGER certificate_no_{verb.lower()} BEFORE {verb} ON certificate
+                BEGIN SELECT RAISE(ABORT, 'certificate is append-only'); END
+            """)
     # The old site certificate's key was protected by a passphrase derived from the database key: anyone who can
     # open the database could sign with it. It is never used again (the site CA replaces it).
     op.execute("DELETE FROM site_setting WHERE key = 'pdf_signing_key'")
 
 
 def downgrade() -> None:
-    for verb in ("update", "delete"):
-        op.execute(f"DROP TRIGGER IF EXISTS certificate_no_{verb}")
+    if op.get_context().dialect.name == "postgresql":
+        from msc_sle_crf.hub import ddl
+
+        ddl.drop_append_only("certificate")
+    else:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS certificate_no_{verb}")
     op.drop_table("certificate")
     with op.batch_alter_table("signature") as batch:
         batch.drop_column("sig")

@@ -71,6 +71,12 @@ def upgrade() -> None:
                     CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
                     BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END
                 """)
+    elif op.get_context().dialect.name == "postgresql":  # the hub (issue 18): guards and grants
+        from msc_sle_crf.hub import ddl
+
+        for table in _APPEND_ONLY:
+            ddl.append_only(table, f"{table} is append-only")
+        ddl.mutable("item_conflict")
 
 
 def downgrade() -> None:
@@ -78,6 +84,11 @@ def downgrade() -> None:
         for table in _APPEND_ONLY:
             for verb in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+    elif op.get_context().dialect.name == "postgresql":
+        from msc_sle_crf.hub import ddl
+
+        for table in _APPEND_ONLY:
+            ddl.drop_append_only(table)
     op.drop_table("item_conflict")
     op.drop_table("sync_packet_in")
     op.drop_table("sync_packet_out")

@@ -1,0 +1,76 @@
+"""``hub ingest``: packets applied to the hub by the packet import (``msc_sle_crf.sync.packets.import_packet``, the
+same rules as on a workstation), each one in its own hub transaction (all or nothing; writers serialised).
+
+Interface used (documented in sync/packets.py)::
+
+    key = packet_key(db_key, db_id)
+    result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
+                           *, packet_key=key, expected_db_id=db_id)   # -> ImportResult (.duplicate, ...)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from msc_sle_crf.fileutil import check_input_file
+from msc_sle_crf.hub.session import HubSession
+from msc_sle_crf.hub.store import HubError
+from msc_sle_crf.i18n import L
+
+MAX_PACKET_BYTES = 2 << 30
+
+
+def _packets_module() -> Any:
+    try:
+        module = importlib.import_module("msc_sle_crf.sync.packets")
+    except ImportError:
+        module = None
+    if module is None or not hasattr(module, "import_packet") or not hasattr(module, "packet_key"):
+        raise HubError(L("packet import is not available in this version of the program",
+                         "l'import de paquets n'est pas disponible dans cette version du programme"))
+    return module
+
+
+def describe(result: Any) -> L:
+    if getattr(result, "duplicate", False):
+        return L("already imported: nothing changed", "déjà importé : rien n'a changé")
+    applied = getattr(result, "copied", getattr(result, "applied", None))
+    conflicts = getattr(result, "conflicts", None)
+    en = "applied" + (f": {applied} record(s)" if applied is not None else "")
+    fr = "appliqué" + (f" : {applied} enregistrement(s)" if applied is not None else "")
+    if conflicts:
+        en += f", {conflicts} conflict(s) kept side by side (queries opened)"
+        fr += f", {conflicts} conflit(s) conservé(s) côte à côte (requêtes ouvertes)"
+    return L(en, fr)
+
+
+def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[Path, L]]:
+    """As ``packet import`` on a workstation: whoever handles the data (VIEW_DATA) or the encrypted copies of the
+    database (BACKUP: administrators) may apply packets; a one-time password must be changed first (on a site)."""
+    from msc_sle_crf.access import Perm, allowed
+    from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.services.context import role_l
+
+    actor = hub.actor
+    if actor.must_change_password:
+        raise AuthenticationError(Msg.PASSWORD_CHANGE_REQUIRED)
+    if not (allowed(actor.role, Perm.BACKUP) or allowed(actor.role, Perm.VIEW_DATA)):
+        raise PermissionDenied(Msg.PERMISSION_DENIED, role=role_l(actor.role),
+                               action=L(Perm.VIEW_DATA.describe(Lang.EN), Perm.VIEW_DATA.describe(Lang.FR)))
+    module = _packets_module()
+    files = [check_input_file(str(p), max_bytes=MAX_PACKET_BYTES) for p in packets]  # all readable, before any
+    key = module.packet_key(hub.store.key, hub.db_id)
+    takes_name = "name" in inspect.signature(module.import_packet).parameters
+    for path in files:
+        data = Path(path).read_bytes()
+        named = {"name": Path(path).name} if takes_name else {}  # what its refusals call the file
+        with hub.store.write() as session:
+            result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
+                                          hub.actor.role.value, data, packet_key=key, expected_db_id=hub.db_id,
+                                          **named)
+        yield Path(path), describe(result)
