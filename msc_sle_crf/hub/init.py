@@ -172,8 +172,12 @@ def _become_the_hub(dst: Session, username: str, role: str, signer: Signer, cloc
             dst.add(SiteSetting(key=key, value=value, updated_utc=now))
         else:
             row.value, row.updated_utc = value, now
-        entries.append(AuditEntry(Action.SETTING_CHANGE, username, role, item=key, old_value=old, new_value=value,
-                                  reason="hub init: this database is the study's hub"))
+        # The same records as a workstation's own set-up (``workstation open``): the replay checks the identity
+        # settings against them.
+        entries.append(AuditEntry(Action.WORKSTATION_OPEN, username, role, item=key, old_value=old, new_value=value,
+                                  reason="hub init: this database is the study's hub",
+                                  detail=f"workstation {HUB_WS}: forked from {origin.id} at record #{fork['id']} "
+                                         f"({str(fork['hash'])[:16]})"))
     written = audit.append_many(dst, clock, workstation, entries, signer)
     return {"ws": origin.id, "last_record": fork["id"], "last_hash": fork["hash"], "head": written[-1]}
 

@@ -13,7 +13,7 @@ from msc_sle_crf.errors import Msg, PermissionDenied
 from msc_sle_crf.store.tables import Subject
 from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
 
-_OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}): ")
+_OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}|HUB): ")
 
 
 def opened_ws(detail: str | None) -> str | None:
