@@ -8,8 +8,9 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-HEAVY = ("sqlalchemy", "alembic", "sqlcipher3", "pyhanko", "reportlab", "msc_sle_crf.services",
-         "msc_sle_crf.formdef.compiler", "msc_sle_crf.store.db", "msc_sle_crf.store.site")
+HEAVY = ("sqlalchemy", "alembic", "sqlcipher3", "pyhanko", "reportlab", "pydantic", "yaml", "msc_sle_crf.services",
+         "msc_sle_crf.formdef", "msc_sle_crf.store", "msc_sle_crf.infusion", "msc_sle_crf.scoring",
+         "msc_sle_crf.ui.lock_screen", "msc_sle_crf.ui.main_window")
 
 
 def main() -> None:
