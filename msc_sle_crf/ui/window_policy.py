@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
 
@@ -56,13 +56,29 @@ class ScreenFit(QObject):
     and its content scrolls. Installed on the application by ``ui.app.App``."""
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.Show and isinstance(obj, QWidget) and obj.isWindow()
-                and not obj.property("screen_fitted")
-                and obj.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
-            obj.setProperty("screen_fitted", True)
-            for delay in (0, 200, 700):
-                QTimer.singleShot(delay, obj, lambda w=obj: fit_if_needed(w))
+        if event.type() == QEvent.Type.Show and isinstance(obj, QWidget):
+            self.watch(obj)
         return False
+
+    def watch(self, window: QWidget) -> None:
+        """Fit ``window`` (once shown, and again once the window manager has framed it) if it is a top-level window
+        not fitted yet."""
+        if (window.isWindow() and not window.property("screen_fitted")
+                and window.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
+            window.setProperty("screen_fitted", True)
+            for delay in (0, 200, 700):
+                QTimer.singleShot(delay, window, lambda w=window: fit_if_needed(w))
+
+    def install(self) -> None:
+        """On the application: every window shown from now on, and those already on screen (at start-up the sign-in
+        window is shown first and this is installed once it has painted: ``ui.app.run_gui``)."""
+        app = QApplication.instance()
+        if app is None:
+            return
+        app.installEventFilter(self)
+        for window in QApplication.topLevelWidgets():
+            if window.isVisible():
+                self.watch(window)
 
 
 def fit_if_needed(window: QWidget) -> None:
