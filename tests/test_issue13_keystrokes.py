@@ -196,3 +196,32 @@ def test_a_message_longer_than_its_pinned_place_is_shown_whole(qtbot, vitals) ->
     assert field.message.maximumHeight() > 1000  # not pinned: the layout gives it the lines it needs
     qtbot.waitUntil(lambda: field.message.height() > one_line, timeout=2000)
     _ = Qt
+
+
+def test_a_line_edit_paints_what_lies_beneath_it_with_the_same_pixels(qtbot, vitals) -> None:  # type: ignore[no-untyped-def]
+    """A field's line edit paints all of its rectangle (the row card's colour in the corners outside its rounded
+    border), so a keystroke repaints the line edit without the card, the section and the window under it; what is on
+    screen is the same as when they paint beneath it."""
+    from PySide6.QtCore import QRect, Qt
+
+    view, key = vitals
+    field = view.fields[key]
+    edit = field.editor.focus_widget()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "44")  # a red border: the state's colour drawn too
+    qtbot.wait(20)
+    assert edit.testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # set again after the style sheet's polish
+    area = QRect(edit.mapTo(view, edit.rect().topLeft()), edit.size()).adjusted(-3, -3, 3, 3)
+    opaque = view.grab(area).toImage()
+    surface = edit._surface
+    edit._surface = None
+    edit.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+    try:
+        beneath = view.grab(area).toImage()
+    finally:
+        edit._surface = surface
+        edit.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+    assert surface is not None and surface.name() == "#f7f9fb"  # a row card of the vital-signs table
+    differing = [(x, y) for x in range(opaque.width()) for y in range(opaque.height())
+                 if opaque.pixel(x, y) != beneath.pixel(x, y)]
+    assert differing == []

@@ -11,6 +11,10 @@ from msc_sle_crf.ui.common import named
 # A field's state as shown: ok / unusual (soft) / impossible (hard) / missing / empty / calculated.
 BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "", "calc": "="}
 
+# The plain backgrounds fields sit on (a section, a row card of a repeating group): used in FORM_STYLE and by the
+# line edits that paint what lies beneath them themselves (editors.LineEditor.set_surface).
+SURFACES = {"section": "#ffffff", "rowCard": "#f7f9fb"}
+
 FORM_STYLE = """
 QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
 QLabel#fieldLabel { font-size: 12pt; color: #1d2b3a; }
@@ -24,8 +28,6 @@ QLabel#error { color: #b00020; font-weight: bold; }
 QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px;
     font-size: 10pt; }
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
-QFrame#section { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
-QFrame#rowCard { background: #f7f9fb; border: 1px solid #e1e6eb; border-radius: 6px; }
 QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
@@ -38,7 +40,8 @@ QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
 QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
 QComboBox[state="missing"], QComboBox[state="none"] { border: 2px solid #b8c2cc; border-radius: 4px; }
 QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
-"""
+""" + (f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
+       f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
 # What changes as the user types is drawn without touching the style sheet (a re-polish per keystroke costs more than
 # the keystroke): a line edit paints its state's border itself (editors.LineEditor), labels take a palette colour.
 BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
@@ -128,5 +131,5 @@ def pin_badge(badge: QLabel) -> None:
     badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
 
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "TEXT_COLOURS", "fits", "full_contrast",
-           "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
+           "full_contrast", "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
