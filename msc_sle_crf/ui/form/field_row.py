@@ -324,7 +324,7 @@ class FieldEditor(QWidget):
         self.state = kind
         pin_badge(self.badge)
         self.badge.setText(BADGES[kind])
-        set_colour(self.badge, kind)
+        set_colour(self.badge, kind, bold=None)  # bold by its style sheet rule
         tip = BADGE_TIPS.get(kind)
         self.badge.setToolTip(tip.get() if tip is not None else "")
         target = self.editor.focus_widget()

@@ -62,18 +62,28 @@ def full_contrast(widget: QWidget) -> None:
         target.setPalette(palette)
 
 
-def set_colour(label: QWidget, state: str, *, bold: bool = False) -> None:
-    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish."""
-    if label.property("state") == state and label.font().bold() == bold:
+_TEXT_QCOLOURS: dict[str, QColor] = {}
+
+
+def set_colour(label: QWidget, state: str, *, bold: bool | None = False) -> None:
+    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish. ``bold=None``:
+    the font is left as it is (the badge: bold by its style sheet rule, which a font set here would not change)."""
+    same_state = label.property("state") == state
+    if same_state and (bold is None or label.font().bold() == bold):
         return
-    label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT_COLOURS.get(state, "#5f6b76")))
-    label.setPalette(palette)
-    font = label.font()
-    if font.bold() != bold:
-        font.setBold(bold)
-        label.setFont(font)
+    if not same_state:
+        label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
+        colour = _TEXT_QCOLOURS.get(state)
+        if colour is None:
+            colour = _TEXT_QCOLOURS[state] = QColor(TEXT_COLOURS.get(state, "#5f6b76"))
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, colour)
+        label.setPalette(palette)
+    if bold is not None:
+        font = label.font()
+        if font.bold() != bold:
+            font.setBold(bold)
+            label.setFont(font)
 
 
 def set_state(widget: QWidget, state: str) -> None:
