@@ -10,7 +10,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, SignalInstance
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QShowEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QColor,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QShowEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -111,22 +120,22 @@ class LineEditor(QLineEdit):
             self.update()
 
     def set_surface(self, colour: str) -> None:
-        """The colour of what lies beneath the field (its section or row card, plain): the field then paints all of
-        its rectangle itself, that colour first (the corners outside its rounded border), and Qt no longer paints
-        the section, the form and the window under it at every keystroke (``WA_OpaquePaintEvent``)."""
+        """The colour of what lies beneath the field (its section or row card, plain): the field fills its rectangle
+        with it (the corners outside its rounded border; Qt does it before the style sheet paints), so it is opaque
+        and Qt no longer paints the section, the form and the window under it at every keystroke."""
         self._surface = QColor(colour)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, self._surface)
+        self.setPalette(palette)
+        self.setBackgroundRole(QPalette.ColorRole.Window)  # what is filled (the field itself is drawn with Base)
+        self.setAutoFillBackground(True)
 
     def showEvent(self, event: QShowEvent) -> None:
-        if self._surface is not None:  # the style sheet's polish (before the first show) clears it
-            self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        if self._surface is not None and not self.autoFillBackground():  # should a style sheet's polish clear it
+            self.setAutoFillBackground(True)
         super().showEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        if self._surface is not None:
-            beneath = QPainter(self)
-            beneath.fillRect(event.rect(), self._surface)
-            beneath.end()
         super().paintEvent(event)
         if self._pen is not None:
             painter = QPainter(self)

@@ -43,6 +43,7 @@ from msc_sle_crf.ui.form.style import (
     fits,
     full_contrast,
     named,
+    on_surface,
     pin,
     pin_badge,
     set_colour,
@@ -109,9 +110,9 @@ class FieldEditor(QWidget):
         else:
             self.editor = make_editor(item, codelist, self)
         self.editor.setObjectName(f"editor_{item.id}")
-        surface = SURFACES.get(parent.objectName())
-        if isinstance(self.editor, LineEditor) and surface is not None:
-            self.editor.set_surface(surface)  # it paints what lies beneath it: the section is not painted per key
+        self.surface = SURFACES.get(parent.objectName())  # the plain colour this field sits on, if known
+        if isinstance(self.editor, LineEditor) and self.surface is not None:
+            self.editor.set_surface(self.surface)  # it paints what lies beneath it: the section is not painted per key
         self.ctcae: CtcaePicker | None = None
         if item.lookup == "ctcae_v5" and isinstance(self.editor, LineEditor):
             self.ctcae = CtcaePicker(self.editor)
@@ -133,7 +134,7 @@ class FieldEditor(QWidget):
             layout.addWidget(self.unit_combo)
         elif item.unit:
             layout.addWidget(named(QLabel(item.unit, self), "unit"))
-        self.badge = named(QLabel(self), "badge")
+        self.badge = on_surface(named(QLabel(self), "badge"), self.surface)
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
         self._marks: QLabel | None = None  # open queries, source-data verification: made when there are some
@@ -205,7 +206,7 @@ class FieldEditor(QWidget):
     @property
     def message(self) -> QLabel:
         if self._message is None:
-            label = named(QLabel(self.parentWidget()), "message")
+            label = on_surface(named(QLabel(self.parentWidget()), "message"), self.surface)
             label.setWordWrap(True)
             label.setVisible(False)
             self._message = label

@@ -86,6 +86,18 @@ def set_colour(label: QWidget, state: str, *, bold: bool | None = False) -> None
             label.setFont(font)
 
 
+def on_surface(label: QLabel, surface: str | None) -> QLabel:
+    """A label that changes as the user types (a field's state badge, its message line) fills its background with
+    the plain colour it sits on: Qt then repaints the label alone at a keystroke, not the section, the form and the
+    window beneath it (an opaque widget). Unknown surface: left transparent."""
+    if surface is not None:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(surface))
+        label.setPalette(palette)
+        label.setAutoFillBackground(True)
+    return label
+
+
 def set_state(widget: QWidget, state: str) -> None:
     """Style by a dynamic property (one style sheet for the whole form, re-polished), not per-widget sheets. For
     what does not change per keystroke (drop-downs); see ``set_colour`` and ``LineEditor.set_state``."""
@@ -142,4 +154,4 @@ def pin_badge(badge: QLabel) -> None:
 
 
 __all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
-           "full_contrast", "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
+           "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
