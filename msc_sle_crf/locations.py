@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
-
-import platformdirs
+from types import ModuleType
 
 APP_NAME = "msc-sle-crf"
 DB_SUFFIX = ".crfdb"
 
 
+def _platformdirs() -> ModuleType:
+    import platformdirs  # only when a folder is asked for (not before the sign-in window when --db is given)
+
+    return platformdirs
+
+
 def data_dir() -> Path:
     override = os.environ.get("MSC_SLE_CRF_DATA_DIR")
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return Path(override) if override else Path(_platformdirs().user_data_dir(APP_NAME, appauthor=False))
 
 
 def log_dir() -> Path:
     override = os.environ.get("MSC_SLE_CRF_LOG_DIR")
-    return Path(override) if override else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return Path(override) if override else Path(_platformdirs().user_log_dir(APP_NAME, appauthor=False))
 
 
 def cache_dir() -> Path:
@@ -30,7 +34,7 @@ def cache_dir() -> Path:
         return Path(override)
     if os.environ.get("MSC_SLE_CRF_DATA_DIR"):
         return data_dir() / "cache"
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return Path(_platformdirs().user_cache_dir(APP_NAME, appauthor=False))
 
 
 def default_demo_db() -> Path:
@@ -39,4 +43,6 @@ def default_demo_db() -> Path:
 
 def workstation_id() -> str:
     """Host name, unless the site set MSC_SLE_CRF_WORKSTATION (e.g. an asset tag)."""
+    import socket
+
     return os.environ.get("MSC_SLE_CRF_WORKSTATION") or socket.gethostname() or "unknown-host"

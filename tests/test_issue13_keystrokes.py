@@ -196,3 +196,34 @@ def test_a_message_longer_than_its_pinned_place_is_shown_whole(qtbot, vitals) ->
     assert field.message.maximumHeight() > 1000  # not pinned: the layout gives it the lines it needs
     qtbot.waitUntil(lambda: field.message.height() > one_line, timeout=2000)
     _ = Qt
+
+
+def test_what_a_keystroke_repaints_fills_its_background_with_the_same_pixels(qtbot, vitals) -> None:  # type: ignore[no-untyped-def]
+    """A field's line edit, state badge and message line fill their rectangle with the row card's colour (the line
+    edit's corners outside its rounded border), so a keystroke repaints them without the card, the section and the
+    window under them; what is on screen is the same as when the card paints beneath them."""
+    from PySide6.QtCore import QRect, Qt
+
+    view, key = vitals
+    field = view.fields[key]
+    edit = field.editor.focus_widget()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "44")  # a red border: the state's colour drawn too
+    qtbot.wait(20)
+    qtbot.waitUntil(field.message.isVisible)
+    changing = (edit, field.badge, field.message)  # what a keystroke repaints
+    assert all(w.autoFillBackground() for w in changing)  # still after the style sheet's polish
+    surface = edit._surface
+    assert surface is not None and surface.name() == "#f7f9fb"  # a row card of the vital-signs table
+    for widget in changing:
+        area = QRect(widget.mapTo(view, widget.rect().topLeft()), widget.size()).adjusted(-3, -3, 3, 3)
+        opaque = view.grab(area).toImage()
+        widget.setAutoFillBackground(False)  # transparent: the card paints beneath it
+        try:
+            beneath = view.grab(area).toImage()
+        finally:
+            widget.setAutoFillBackground(True)
+        differing = [(x, y) for x in range(opaque.width()) for y in range(opaque.height())
+                     if opaque.pixel(x, y) != beneath.pixel(x, y)]
+        assert differing == [], widget.objectName()
+    _ = Qt

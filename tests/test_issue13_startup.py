@@ -110,3 +110,57 @@ def test_a_tampered_cache_is_not_trusted(monkeypatch: pytest.MonkeyPatch, tmp_pa
     path.write_text(json.dumps(forged) + "\n" + body)
     monkeypatch.setattr(formdef, "_compiled", {})
     assert load_study(folder) == study
+
+
+def test_the_screen_fit_installed_after_the_first_paint_still_checks_the_sign_in_window(qtbot, monkeypatch) -> None:
+    """At start-up the screen-fit policy is installed once the sign-in window has painted (``App(fit_later=True)``):
+    the window already on screen is checked then, and every window shown later as before."""
+    from PySide6.QtWidgets import QDialog
+
+    from msc_sle_crf.ui import window_policy
+    from msc_sle_crf.ui.app import App
+    from msc_sle_crf.ui.login import LoginWindow
+
+    checked: list[object] = []
+    monkeypatch.setattr(window_policy, "fit_if_needed", checked.append)
+    login = LoginWindow(None, db_path=Path("x.crfdb"))
+    qtbot.addWidget(login)
+    shell = App(None, login=login, fit_later=True)
+    login.show()
+    qtbot.waitExposed(login)
+    qtbot.wait(20)
+    assert shell.screen_fit is None
+    # (Earlier tests' App objects left their own policy on the application: what they did is forgotten here.)
+    checked.clear()
+    login.setProperty("screen_fitted", False)
+    shell.fit_windows_to_screen()
+    qtbot.waitUntil(lambda: login in checked)
+    dialog = QDialog(login)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog in checked)
+    assert login.property("screen_fitted") and dialog.property("screen_fitted")
+    dialog.close()
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.instance().removeEventFilter(shell.screen_fit)
+
+
+def test_the_log_file_is_opened_at_the_first_record(monkeypatch, tmp_path: Path) -> None:
+    """The log file is opened when something is first logged (``logging.handlers`` is not loaded at start-up), and
+    an incident still lands in it."""
+    import logging
+
+    from msc_sle_crf import logging_setup
+
+    monkeypatch.setenv("MSC_SLE_CRF_LOG_DIR", str(tmp_path / "logs"))
+    root = logging.getLogger("msc_sle_crf")
+    monkeypatch.setattr(root, "handlers", [])
+    logging_setup.configure()
+    assert not (tmp_path / "logs").exists()
+    incident = logging_setup.log_incident(RuntimeError("boom"))
+    for handler in root.handlers:
+        handler.flush()
+    text = (tmp_path / "logs" / "msc-sle-crf.log").read_text(encoding="utf-8")
+    assert f"incident {incident}: RuntimeError" in text and "boom" not in text
+    for handler in root.handlers:
+        handler.close()

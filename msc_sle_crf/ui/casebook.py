@@ -38,10 +38,10 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
-from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
+from msc_sle_crf.ui.lock_screen import SessionStrip
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.owner_note import OwnerNote
-from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog
+from msc_sle_crf.ui.window_policy import NoDefaultButtonDialog, fit_when_shown
 
 
 def marks_text(marks: FormMarks) -> str:

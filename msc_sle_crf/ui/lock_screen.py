@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Role
@@ -55,30 +54,6 @@ class IdleWatcher(QObject):
         if self._app is not None:
             self._app.removeEventFilter(self)
             self._app = None
-
-
-VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
-
-
-def fit_to_screen(window: QWidget, width: int, height: int) -> None:
-    """Size a shown window so that all of it, frame and title bar included, is within the screen's free area (at
-    most ``width`` x ``height``): a 1280 x 800 window is 25 pixels too tall for an 800-pixel screen once the window
-    manager adds its title bar. Called once shown, and again once the window manager has framed it."""
-    screen = window.screen()
-    if screen is None or QGuiApplication.platformName() in VIRTUAL_SCREENS:
-        return
-    area = screen.availableGeometry()
-    frame, inner = window.frameGeometry(), window.geometry()
-    extra_w = max(0, frame.width() - inner.width())
-    extra_h = max(0, frame.height() - inner.height()) or 30  # not framed yet: a title bar's height
-    w, h = min(width, area.width() - extra_w), min(height, area.height() - extra_h)
-    window.resize(w, h)
-    window.move(area.left() + max(0, (area.width() - w - extra_w) // 2), area.top())
-
-
-def fit_when_shown(window: QWidget, width: int, height: int) -> None:
-    for delay in (0, 150, 600):
-        QTimer.singleShot(delay, window, lambda: fit_to_screen(window, width, height))
 
 
 class DueAlarm(QObject):

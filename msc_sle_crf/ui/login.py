@@ -27,11 +27,11 @@ from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
-from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 if TYPE_CHECKING:
     from msc_sle_crf.formdef.definitions import StudyDef
     from msc_sle_crf.services import Site, Workspace
+    from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 
 class LoginWindow(QWidget):
@@ -108,11 +108,8 @@ class LoginWindow(QWidget):
         form.addWidget(self.db_label)
         row.addWidget(card)
         self.card = card
-        self.choose = ChoosePasswordPage()  # first sign-in with a one-time password: "choose your password"
-        self.choose.setVisible(False)
-        self.choose.done.connect(self._password_chosen)
-        self.choose.cancelled.connect(self._back_to_sign_in)
-        row.addWidget(self.choose)
+        self._row = row
+        self._choose: ChoosePasswordPage | None = None  # made when first needed (``choose``)
         row.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(1)
@@ -120,6 +117,21 @@ class LoginWindow(QWidget):
         self.password.returnPressed.connect(self._submit)
         self.retranslate()
         self.user.setFocus()
+
+    @property
+    def choose(self) -> ChoosePasswordPage:
+        """The "choose your password" page (first sign-in with a one-time password), in place of the card when shown;
+        made on first use, not before the window first shows."""
+        if self._choose is None:
+            from msc_sle_crf.ui.first_password import ChoosePasswordPage
+
+            page = ChoosePasswordPage()
+            page.setVisible(False)
+            page.done.connect(self._password_chosen)
+            page.cancelled.connect(self._back_to_sign_in)
+            self._row.insertWidget(self._row.indexOf(self.card) + 1, page)
+            self._choose = page
+        return self._choose
 
     def retranslate(self) -> None:
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {tr('Sign in', 'Connexion')}")
@@ -134,7 +146,8 @@ class LoginWindow(QWidget):
         self.password_label.setText(tr("Password", "Mot de passe"))
         self.submit.setText(tr("Sign in", "Se connecter"))
         self.lang_button.setText("English" if current_lang() is Lang.FR else "Français")
-        self.choose.retranslate()
+        if self._choose is not None:
+            self._choose.retranslate()
         self.db_label.setText(tr("Database: ", "Base : ") + self.db_path.name)
 
     def _toggle_language(self) -> None:

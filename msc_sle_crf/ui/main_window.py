@@ -43,10 +43,10 @@ from msc_sle_crf.ui.accounts import AccountsPanel
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
-from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip, fit_when_shown
+from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
-from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea
+from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
 
 CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
 

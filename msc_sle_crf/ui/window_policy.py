@@ -4,8 +4,31 @@ TRAINING on a demo database."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
+
+VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Size a shown window so that all of it, frame and title bar included, is within the screen's free area (at
+    most ``width`` x ``height``): a 1280 x 800 window is 25 pixels too tall for an 800-pixel screen once the window
+    manager adds its title bar. Called once shown, and again once the window manager has framed it."""
+    screen = window.screen()
+    if screen is None or QGuiApplication.platformName() in VIRTUAL_SCREENS:
+        return
+    area = screen.availableGeometry()
+    frame, inner = window.frameGeometry(), window.geometry()
+    extra_w = max(0, frame.width() - inner.width())
+    extra_h = max(0, frame.height() - inner.height()) or 30  # not framed yet: a title bar's height
+    w, h = min(width, area.width() - extra_w), min(height, area.height() - extra_h)
+    window.resize(w, h)
+    window.move(area.left() + max(0, (area.width() - w - extra_w) // 2), area.top())
+
+
+def fit_when_shown(window: QWidget, width: int, height: int) -> None:
+    for delay in (0, 150, 600):
+        QTimer.singleShot(delay, window, lambda: fit_to_screen(window, width, height))
 
 
 class WindowModalDialogs(QObject):
@@ -33,18 +56,32 @@ class ScreenFit(QObject):
     and its content scrolls. Installed on the application by ``ui.app.App``."""
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.Show and isinstance(obj, QWidget) and obj.isWindow()
-                and not obj.property("screen_fitted")
-                and obj.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
-            obj.setProperty("screen_fitted", True)
-            for delay in (0, 200, 700):
-                QTimer.singleShot(delay, obj, lambda w=obj: fit_if_needed(w))
+        if event.type() == QEvent.Type.Show and isinstance(obj, QWidget):
+            self.watch(obj)
         return False
+
+    def watch(self, window: QWidget) -> None:
+        """Fit ``window`` (once shown, and again once the window manager has framed it) if it is a top-level window
+        not fitted yet."""
+        if (window.isWindow() and not window.property("screen_fitted")
+                and window.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
+            window.setProperty("screen_fitted", True)
+            for delay in (0, 200, 700):
+                QTimer.singleShot(delay, window, lambda w=window: fit_if_needed(w))
+
+    def install(self) -> None:
+        """On the application: every window shown from now on, and those already on screen (at start-up the sign-in
+        window is shown first and this is installed once it has painted: ``ui.app.run_gui``)."""
+        app = QApplication.instance()
+        if app is None:
+            return
+        app.installEventFilter(self)
+        for window in QApplication.topLevelWidgets():
+            if window.isVisible():
+                self.watch(window)
 
 
 def fit_if_needed(window: QWidget) -> None:
-    from msc_sle_crf.ui.lock_screen import fit_to_screen
-
     screen = window.screen()
     if screen is None or not window.isVisible():
         return

@@ -37,8 +37,8 @@ from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.monitoring import ANSWERED, CLOSED, OPEN, WorkItem
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import error_text, named, tr
-from msc_sle_crf.ui.lock_screen import fit_when_shown
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.window_policy import fit_when_shown
 
 QUERY_STATES = {OPEN: L("Open", "Ouverte"), ANSWERED: L("Answered", "Répondue"), CLOSED: L("Closed", "Close")}
 

@@ -8,8 +8,10 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-HEAVY = ("sqlalchemy", "alembic", "sqlcipher3", "pyhanko", "reportlab", "msc_sle_crf.services",
-         "msc_sle_crf.formdef.compiler", "msc_sle_crf.store.db", "msc_sle_crf.store.site")
+HEAVY = ("sqlalchemy", "alembic", "sqlcipher3", "pyhanko", "reportlab", "pydantic", "yaml", "msc_sle_crf.services",
+         "msc_sle_crf.formdef", "msc_sle_crf.store", "msc_sle_crf.infusion", "msc_sle_crf.scoring",
+         "msc_sle_crf.ui.lock_screen", "msc_sle_crf.ui.main_window", "msc_sle_crf.ui.window_policy",
+         "msc_sle_crf.ui.first_password", "logging.handlers", "platformdirs")
 
 
 def main() -> None:
@@ -17,7 +19,7 @@ def main() -> None:
 
     def report(window: object) -> None:
         def end() -> None:
-            loaded = sorted({m.split(".")[0] if not m.startswith("msc_sle_crf") else m for m in sys.modules
+            loaded = sorted({m if m.startswith("msc_sle_crf") or m in HEAVY else m.split(".")[0] for m in sys.modules
                              if m.startswith(HEAVY)})
             print("loaded " + " ".join(loaded), flush=True)
             os._exit(0)

@@ -53,8 +53,9 @@ from msc_sle_crf.ui.bedside.style import BEDSIDE_STYLE
 from msc_sle_crf.ui.bedside.timer_panel import TimerPanel
 from msc_sle_crf.ui.bedside.vitals_panel import VitalsPanel
 from msc_sle_crf.ui.common import error_text, named, tr
-from msc_sle_crf.ui.lock_screen import SessionStrip, fit_when_shown
+from msc_sle_crf.ui.lock_screen import SessionStrip
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.window_policy import fit_when_shown
 
 TOLERANCE_SCORE = "not_tolerated_all"  # the tolerance decision shown on tab 3 (scoring.endpoint)
 R = TypeVar("R")

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, SignalInstance
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QColor,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QShowEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -87,6 +96,8 @@ class LineEditor(QLineEdit):
             self.setFixedWidth(width)
         self.fixed_width = width is not None
         self._state = "none"
+        self._pen: QPen | None = None  # the state's border, drawn over the style sheet's
+        self._surface: QColor | None = None  # what lies beneath (see ``set_surface``)
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
@@ -104,15 +115,32 @@ class LineEditor(QLineEdit):
         """The field's state as a coloured border, painted here (no style sheet re-polish per keystroke)."""
         if state != self._state:
             self._state = state
+            colour = BORDER_COLOURS.get(state)
+            self._pen = QPen(QColor(colour), 2) if colour is not None else None
             self.update()
+
+    def set_surface(self, colour: str) -> None:
+        """The colour of what lies beneath the field (its section or row card, plain): the field fills its rectangle
+        with it (the corners outside its rounded border; Qt does it before the style sheet paints), so it is opaque
+        and Qt no longer paints the section, the form and the window under it at every keystroke."""
+        self._surface = QColor(colour)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, self._surface)
+        self.setPalette(palette)
+        self.setBackgroundRole(QPalette.ColorRole.Window)  # what is filled (the field itself is drawn with Base)
+        self.setAutoFillBackground(True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._surface is not None and not self.autoFillBackground():  # should a style sheet's polish clear it
+            self.setAutoFillBackground(True)
+        super().showEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        colour = BORDER_COLOURS.get(self._state)
-        if colour is not None:
+        if self._pen is not None:
             painter = QPainter(self)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setPen(QPen(QColor(colour), 2))
+            painter.setPen(self._pen)
             painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 4, 4)
             painter.end()
 

@@ -11,6 +11,10 @@ from msc_sle_crf.ui.common import named
 # A field's state as shown: ok / unusual (soft) / impossible (hard) / missing / empty / calculated.
 BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "", "calc": "="}
 
+# The plain backgrounds fields sit on (a section, a row card of a repeating group): used in FORM_STYLE and by the
+# line edits that paint what lies beneath them themselves (editors.LineEditor.set_surface).
+SURFACES = {"section": "#ffffff", "rowCard": "#f7f9fb"}
+
 FORM_STYLE = """
 QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
 QLabel#fieldLabel { font-size: 12pt; color: #1d2b3a; }
@@ -24,8 +28,6 @@ QLabel#error { color: #b00020; font-weight: bold; }
 QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px;
     font-size: 10pt; }
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
-QFrame#section { background: white; border: 1px solid #d5dbe1; border-radius: 8px; }
-QFrame#rowCard { background: #f7f9fb; border: 1px solid #e1e6eb; border-radius: 6px; }
 QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
@@ -38,7 +40,8 @@ QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
 QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
 QComboBox[state="missing"], QComboBox[state="none"] { border: 2px solid #b8c2cc; border-radius: 4px; }
 QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
-"""
+""" + (f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
+       f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
 # What changes as the user types is drawn without touching the style sheet (a re-polish per keystroke costs more than
 # the keystroke): a line edit paints its state's border itself (editors.LineEditor), labels take a palette colour.
 BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
@@ -59,18 +62,40 @@ def full_contrast(widget: QWidget) -> None:
         target.setPalette(palette)
 
 
-def set_colour(label: QWidget, state: str, *, bold: bool = False) -> None:
-    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish."""
-    if label.property("state") == state and label.font().bold() == bold:
+_TEXT_QCOLOURS: dict[str, QColor] = {}
+
+
+def set_colour(label: QWidget, state: str, *, bold: bool | None = False) -> None:
+    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish. ``bold=None``:
+    the font is left as it is (the badge: bold by its style sheet rule, which a font set here would not change)."""
+    same_state = label.property("state") == state
+    if same_state and (bold is None or label.font().bold() == bold):
         return
-    label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT_COLOURS.get(state, "#5f6b76")))
-    label.setPalette(palette)
-    font = label.font()
-    if font.bold() != bold:
-        font.setBold(bold)
-        label.setFont(font)
+    if not same_state:
+        label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
+        colour = _TEXT_QCOLOURS.get(state)
+        if colour is None:
+            colour = _TEXT_QCOLOURS[state] = QColor(TEXT_COLOURS.get(state, "#5f6b76"))
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, colour)
+        label.setPalette(palette)
+    if bold is not None:
+        font = label.font()
+        if font.bold() != bold:
+            font.setBold(bold)
+            label.setFont(font)
+
+
+def on_surface(label: QLabel, surface: str | None) -> QLabel:
+    """A label that changes as the user types (a field's state badge, its message line) fills its background with
+    the plain colour it sits on: Qt then repaints the label alone at a keystroke, not the section, the form and the
+    window beneath it (an opaque widget). Unknown surface: left transparent."""
+    if surface is not None:
+        palette = label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(surface))
+        label.setPalette(palette)
+        label.setAutoFillBackground(True)
+    return label
 
 
 def set_state(widget: QWidget, state: str) -> None:
@@ -128,5 +153,5 @@ def pin_badge(badge: QLabel) -> None:
     badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
 
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "TEXT_COLOURS", "fits", "full_contrast",
-           "named", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
+           "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
