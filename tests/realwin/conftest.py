@@ -10,6 +10,7 @@ installs them (packaging/apt-packages.txt).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,7 +27,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ("Xvfb", "openbox", "xdotool")
-SHOTS = Path(os.environ.get("MSC_SLE_CRF_SHOTS", Path(tempfile.gettempdir()) / "msc-sle-crf-realwin"))
+# One folder per checkout: two checkouts' suites running at once (a clean clone beside the working tree) must not
+# remove each other's screenshots (seen: a scenario failed when the other run cleared the shared folder).
+_CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+SHOTS = Path(os.environ.get("MSC_SLE_CRF_SHOTS",
+                            Path(tempfile.gettempdir()) / f"msc-sle-crf-realwin-{_CHECKOUT}"))
 
 
 @contextmanager
