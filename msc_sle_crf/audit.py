@@ -752,26 +752,33 @@ def directory_of(conn: Any) -> KeyDirectory:
         span_sql = select + "AND id <= (SELECT min(id) FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id"  # noqa: S608
         span = [tuple(r) for r in conn.execute(span_sql, (first, first)).fetchall()]
         seen_until = span[-1][0] if span else first
-        if not span or span[-1][19] is None or not _span_holds(span) \
-                or any(r[18] != span[-1][18] for r in span):
-            continue
-        bindings = [b for b in (binding_of(r) for r in span) if b is not None]
-        signer = str(span[-1][18])
-        key, problem = directory.authorise(signer, bindings)
-        if problem is not None or key is None:
-            continue
-        try:
-            raw = base64.b64decode(span[-1][19], validate=True)
-        except (ValueError, TypeError):
-            continue
-        if not verify_signature(key.sign, raw, tx_message(span[-1][0], span[-1][17])):
-            continue
-        account = directory.get(signer)
-        bootstrap = directory.signed_from is None
-        if bootstrap:
-            directory.signed_from = int(span[0][0])
-        directory.apply(bindings)
-        if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
-                         and account.keys[0][1] == key):
-            directory.fix_bootstrap([b for b in bindings if b.keys == key])
+        if span:
+            apply_binding_span(directory, span)
     return directory
+
+
+def apply_binding_span(directory: KeyDirectory, span: Sequence[Sequence[Any]]) -> None:
+    """Apply one signed binding transaction (records in STORED_FIELDS order) to ``directory`` if it holds: its links
+    and hashes, one signer, that signer's right to bind and signature. Anything else binds nothing (``verify`` names
+    it). Shared by ``directory_of`` and the packet import's reading through a session."""
+    if span[-1][19] is None or not _span_holds(span) or any(r[18] != span[-1][18] for r in span):
+        return
+    bindings = [b for b in (binding_of(r) for r in span) if b is not None]
+    signer = str(span[-1][18])
+    key, problem = directory.authorise(signer, bindings)
+    if problem is not None or key is None:
+        return
+    try:
+        raw = base64.b64decode(span[-1][19], validate=True)
+    except (ValueError, TypeError):
+        return
+    if not verify_signature(key.sign, raw, tx_message(span[-1][0], span[-1][17])):
+        return
+    account = directory.get(signer)
+    bootstrap = directory.signed_from is None
+    if bootstrap:
+        directory.signed_from = int(span[0][0])
+    directory.apply(bindings)
+    if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
+                     and account.keys[0][1] == key):
+        directory.fix_bootstrap([b for b in bindings if b.keys == key])

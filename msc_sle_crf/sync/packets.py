@@ -280,27 +280,7 @@ def directory_of_session(session: Session) -> audit.KeyDirectory:
             if binding is not None and directory.signed_from is None:
                 directory.note_unsigned(binding)
             continue
-        if span[-1][19] is None or not audit._span_holds(span) or any(r[18] != span[-1][18] for r in span):
-            continue
-        bindings = [b for b in (audit.binding_of(r) for r in span) if b is not None]
-        signer = str(span[-1][18])
-        key, problem = directory.authorise(signer, bindings)
-        if problem is not None or key is None:
-            continue
-        try:
-            raw = base64.b64decode(span[-1][19], validate=True)
-        except (ValueError, TypeError):
-            continue
-        if not verify_signature(key.sign, raw, audit.tx_message(span[-1][0], span[-1][17])):
-            continue
-        account = directory.get(signer)
-        bootstrap = directory.signed_from is None
-        if bootstrap:
-            directory.signed_from = int(span[0][0])
-        directory.apply(bindings)
-        if bootstrap or (account is not None and account.legacy and len(account.keys) == 1
-                         and account.keys[0][1] == key):
-            directory.fix_bootstrap([b for b in bindings if b.keys == key])
+        audit.apply_binding_span(directory, span)
     return directory
 
 
