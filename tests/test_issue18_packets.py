@@ -618,10 +618,18 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
     [packet] = (pair.outbox / "usb").iterdir()
     site_a, ws_a = pair.open("A")
     with site_a:
-        dialog = PacketsDialog(ws_a)
+        from msc_sle_crf.ui.ops import Ops
+
+        ops = Ops()
+        announced: list[Any] = []
+        ops.data_changed.connect(announced.append)
+        dialog = PacketsDialog(ws_a, None, ops)
         qtbot.addWidget(dialog)
         dialog.apply([packet, packet])
         lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
+        # Open screens refresh from the import like from any write: the changed form's cell is in the change record.
+        assert len(announced) == 1 and announced[0].touches("01-001", "SCR", "renal_function")
+        assert ("lb", 0, "CREAT") in announced[0].cells("01-001", "SCR", "renal_function")
         assert "1 conflict(s)" in lines[0] and lines[1].startswith("  conflict: 01-001 / SCR / renal_function / CREAT")
         assert "already imported on" in lines[2]
         view = FormView(ws_a, R1)

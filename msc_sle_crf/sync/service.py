@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from msc_sle_crf.access import Perm
+from msc_sle_crf.audit import Action
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.i18n import L
 from msc_sle_crf.services import reads
+from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.services.context import ServiceContext
-from msc_sle_crf.store.tables import ItemConflict
+from msc_sle_crf.store.tables import AuditEvent, ItemConflict
 from msc_sle_crf.sync import packets as P
 
 
@@ -41,6 +43,8 @@ class ConflictInfo:
 class ImportOutcome:
     path: Path
     result: P.ImportResult
+    # What the import wrote into this trail, as a change record: open screens refresh from it like from any write.
+    changes: Changes = field(default_factory=Changes)
 
     def line(self) -> L:
         r = self.result
@@ -91,12 +95,21 @@ class Packets:
         ctx = self.ctx
         actor = ctx.actor
         with ctx.store.write() as session:
+            before = int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
             result = P.import_packet(session, ctx.clock, ctx.site.workstation, ctx.site.signer(actor.username),
                                      actor.username, actor.role.value, data, packet_key=self._key(),
                                      expected_db_id=ctx.site.keyfile.db_id, name=path.name)
         ctx.forget_directory()
         self._note_head()
-        return ImportOutcome(path, result)
+        with ctx.read() as session:
+            written = session.execute(select(
+                AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
+                AuditEvent.repeat_key, AuditEvent.new_value).where(AuditEvent.id > before)).all()
+        known = {a.value for a in Action}
+        changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
+                                          repeat_key=repeat, new_value=new)
+                                for a, subj, visit, form, item, repeat, new in written if a in known))
+        return ImportOutcome(path, result, changes)
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""

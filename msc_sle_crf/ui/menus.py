@@ -42,7 +42,7 @@ def build(w: MainWindow) -> None:
     w.export_action.triggered.connect(lambda: w._track(open_export(w.ws, w.ops, w)))
     w.study_menu.addAction(w.export_action)
     w.packets_action = QAction(w)  # issue 18: ui/packets_dialog.py
-    w.packets_action.triggered.connect(lambda: w._track(open_packets(w.ws, w)))
+    w.packets_action.triggered.connect(lambda: w._track(open_packets(w.ws, w, w.ops)))
     w.study_menu.addAction(w.packets_action)
     w.worklist_action = worklist.menu_action(w, w.study_menu)  # the monitor's worklist (issue 12)
     w.admin_menu = bar.addMenu("")

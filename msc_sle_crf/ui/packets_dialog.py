@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -21,12 +20,15 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.sync.service import Packets
 from msc_sle_crf.ui.common import error_text, named, tr
+from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.printing import ask_folder, ask_open_paths
 
 
 class PacketsDialog(QDialog):
-    def __init__(self, ws: Workspace, parent: QWidget | None = None) -> None:
+    def __init__(self, ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> None:
         super().__init__(parent)
         self.ws = ws
+        self.ops = ops  # an applied packet is announced like any write: open screens refresh from it
         self.packets = Packets(ws.ctx, ws.study)
         self.setWindowTitle(tr("Workstation packets", "Paquets entre postes"))
         layout = QVBoxLayout(self)
@@ -53,15 +55,15 @@ class PacketsDialog(QDialog):
         self.resize(720, 360)
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, tr("Folder for the packet", "Dossier du paquet"))
-        if folder:
-            self.export_to(Path(folder))
+        folder = ask_folder(self, tr("Folder for the packet", "Dossier du paquet"))
+        if folder is not None:
+            self.export_to(folder)
 
     def _choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, tr("Packets to apply", "Paquets à appliquer"), "",
-                                                tr("Packets (*.crfpkt)", "Paquets (*.crfpkt)"))
+        files = ask_open_paths(self, tr("Packets to apply", "Paquets à appliquer"),
+                               tr("Packets (*.crfpkt)", "Paquets (*.crfpkt)"), several=True)
         if files:
-            self.apply([Path(f) for f in sorted(files)])
+            self.apply(sorted(files))
 
     def export_to(self, folder: Path) -> None:
         try:
@@ -83,12 +85,14 @@ class PacketsDialog(QDialog):
             except CrfError as exc:
                 self.results.addItem(error_text(exc))
                 return
+            if self.ops is not None:
+                self.ops.announce(outcome.changes)
             self.results.addItem(outcome.line().get())
             for line in outcome.result.conflict_lines:
                 self.results.addItem(tr(f"  conflict: {line}", f"  conflit : {line}"))
 
 
-def open_packets(ws: Workspace, parent: QWidget | None = None) -> PacketsDialog:
-    dialog = PacketsDialog(ws, parent)
+def open_packets(ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> PacketsDialog:
+    dialog = PacketsDialog(ws, parent, ops)
     dialog.show()
     return dialog
