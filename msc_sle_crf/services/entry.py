@@ -383,11 +383,13 @@ class DataEntry:
         from msc_sle_crf.sync import merge
 
         assert ed.instance_id is not None
-        if not merge.has_open_conflict(tx.session, ed.instance_id, key):
+        # One query on every save: resolved here, undone with the whole transaction if the reason is missing.
+        resolved = merge.resolve_on_entry(tx.session, ed.instance_id, key, self.ctx.now())
+        if not resolved:
             return False
         if reason is None:
             raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
-        for cid in merge.resolve_on_entry(tx.session, ed.instance_id, key, self.ctx.now()):
+        for cid in resolved:
             tx.audit(Action.CONFLICT_RESOLVED, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
                      repeat_key=f"{key[0]}:{key[1]}", reason=reason, detail=f"conflict #{cid} resolved")
         return True

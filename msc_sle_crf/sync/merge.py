@@ -391,12 +391,6 @@ def voids(conflicts: Sequence[ItemConflict], when: str, key: tuple[str, int, str
     return False
 
 
-def has_open_conflict(session: Session, instance_id: int, key: tuple[str, int, str]) -> bool:
-    return session.execute(select(ItemConflict.id).where(
-        ItemConflict.instance_id == instance_id, ItemConflict.group_id == key[0], ItemConflict.row_no == key[1],
-        ItemConflict.item_id == key[2], ItemConflict.status == "open").limit(1)).first() is not None
-
-
 def resolve_on_entry(session: Session, instance_id: int, key: tuple[str, int, str], now: str) -> list[int]:
     """A value entered on an item in conflict resolves it (the caller audits ``conflict_resolved``)."""
     out = []
