@@ -138,6 +138,29 @@ def test_form_state_set_context_rechecks_what_reads_the_time() -> None:
     assert state.issues(("lb", 0, "LBDAT")) == ()
 
 
+def test_set_context_within_a_day_rechecks_dates_and_times_against_the_minute() -> None:
+    """Within one day only a date and time can pass from the future to the past; a date needs the next day."""
+    from msc_sle_crf.formdef.definitions import FormDef
+
+    form = FormDef.model_validate({
+        "id": "t", "version": "1", "label": {"en": "T", "fr": "T"},
+        "groups": [{"id": "g", "label": {"en": "G", "fr": "G"}, "items": [
+            {"id": "AT", "type": "datetime", "label": {"en": "At", "fr": "À"}, "date_rules": ["not_future"]},
+            {"id": "ON", "type": "date", "label": {"en": "On", "fr": "Le"}, "date_rules": ["not_future"]}]}]})
+    now = dt.datetime(2026, 11, 25, 9, 0)
+    state = FormState(form, FormContext(now=now))
+    state.load(("g", 0, "AT"), dt.datetime(2026, 11, 25, 9, 30))
+    state.load(("g", 0, "ON"), dt.date(2026, 11, 26))
+    state.revalidate_all()
+    assert [i.rule for i in state.issues(("g", 0, "AT"))] == ["not_future"]
+    assert [i.rule for i in state.issues(("g", 0, "ON"))] == ["not_future"]
+    state.set_context(FormContext(now=now + dt.timedelta(minutes=45)))  # same day, later
+    assert state.issues(("g", 0, "AT")) == ()
+    assert [i.rule for i in state.issues(("g", 0, "ON"))] == ["not_future"]
+    state.set_context(FormContext(now=now + dt.timedelta(days=1)))  # the next day
+    assert state.issues(("g", 0, "ON")) == ()
+
+
 def test_a_row_added_by_another_user_is_seen_by_the_next_save(site: Site, admin: Workspace) -> None:
     a = Workspace.sign_in(site, "nurse.a", make_user(admin, "nurse.a", "nurse"), study=STUDY).entry
     b = Workspace.sign_in(site, "nurse.b", make_user(admin, "nurse.b", "nurse"), study=STUDY).entry

@@ -206,7 +206,11 @@ class FormState:
         if replace(old, now=context.now) != context:
             self.revalidate_all()
         elif old.now != context.now:
-            self._refresh([k for k in self.keys() if self._items[k[2]].date_rules])
+            # Only "not in the future" reads the time: a date against today, a date and time against now. Within
+            # the same day only the cells holding a date and time can change.
+            same_day = old.now.date() == context.now.date()
+            self._refresh([k for k in self.keys() if DateRule.NOT_FUTURE in self._items[k[2]].date_rules
+                           and (not same_day or isinstance(self.cells[k].value, dt.datetime))])
 
     def revalidate_all(self) -> None:
         for key in list(self.keys()):

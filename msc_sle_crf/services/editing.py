@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Connection
 
@@ -53,6 +53,8 @@ _SET_COMPLETE = "UPDATE form_instance SET status = ?, completed_utc = ?, complet
 _HAS_SNAPSHOT = "SELECT 1 FROM form_definition WHERE content_hash = ?"
 _INSERT_SNAPSHOT = ("INSERT INTO form_definition (content_hash, form_id, version, definition_json, first_used_utc) "
                     "VALUES (?, ?, ?, ?, ?)")
+# The items of a form where two workstations' values disagree (issue 18): a value entered there resolves them.
+_CONFLICTS = "SELECT group_id, row_no, item_id FROM item_conflict WHERE instance_id = ? AND status = 'open'"
 _INSERT_INSTANCE = ("INSERT INTO form_instance (id, subject_id, event_id, form_id, form_version, form_hash, status, "
                     "created_utc, created_by, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -70,6 +72,10 @@ class Editing:
     status: FormStatus
     state: FormState
     stored: dict[CellKey, Stored]
+    # Items with an open conflict (issue 18), as read with the form: packets that open conflicts and screens that
+    # resolve them write data, which moves ``Store.generation`` on and drops this entry, so a kept entry's set is
+    # the database's. A save looks here instead of asking the database each time.
+    conflicts: set[CellKey] = field(default_factory=set)
 
 
 def context(conn: Connection, study: StudyDef, subject_id: int, birth_year: int | None, event: EventDef, *,
@@ -125,8 +131,11 @@ def load(conn: Connection, study: StudyDef, subject: str, event: EventDef, curre
                        missing=MissingCode(missing) if missing else None, missing_reason=missing_reason,
                        confirmed=[c for c in (confirmed or "").split(";") if c])
     state.revalidate_all()
+    conflicts: set[CellKey] = set()
+    if writable and instance_id is not None:
+        conflicts = {(str(g), int(r), str(i)) for g, r, i in conn.exec_driver_sql(_CONFLICTS, (instance_id,))}
     return Editing(subject, event, form, subject_id, str(subject_status), instance_id,
-                   FormStatus.of(str(status) if status else None), state, stored)
+                   FormStatus.of(str(status) if status else None), state, stored, conflicts)
 
 
 # ----- writes -------------------------------------------------------------------------------------------------

@@ -383,8 +383,11 @@ class DataEntry:
         from msc_sle_crf.sync import merge
 
         assert ed.instance_id is not None
-        # One query on every save: resolved here, undone with the whole transaction if the reason is missing.
+        if key not in ed.conflicts:  # the form's open conflicts, read with it (services.editing): none here
+            return False
+        # Resolved here, undone with the whole transaction if the reason is missing (the form is then read again).
         resolved = merge.resolve_on_entry(tx.session, ed.instance_id, key, self.ctx.now())
+        ed.conflicts.discard(key)
         if not resolved:
             return False
         if reason is None:
