@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.security.personal import PublicKeys, Signer
 from msc_sle_crf.security.personal import verify as verify_signature
+from msc_sle_crf.store.db import driver_statements
 
 GENESIS_HASH = "0" * 64
 
@@ -172,13 +174,12 @@ def tx_message(record_id: int, record_hash: str) -> bytes:
     return TX_CONTEXT + f"{record_id}|{record_hash}".encode("ascii")
 
 
-def _next_id_and_prev_hash(session: Session) -> tuple[int, str]:
-    conn = session.connection()
+def _next_id_and_prev_hash(conn: Connection, execute: Callable[..., Any]) -> tuple[int, str]:
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
-        tail = conn.exec_driver_sql(_PG_TAIL_SQL).first()
+        execute(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+        tail = execute(_PG_TAIL_SQL).fetchone()
         return (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
-    last_id, last_hash, seq = conn.exec_driver_sql(_TAIL_SQL).one()
+    last_id, last_hash, seq = execute(_TAIL_SQL).fetchone()
     next_id = max(int(last_id or 0), int(seq or 0)) + 1
     return next_id, (last_hash or GENESIS_HASH)
 
@@ -190,9 +191,10 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
     if not entries:
         return []
     session.flush()  # the change being audited reaches the database first, in the same transaction
-    next_id, prev_hash = _next_id_and_prev_hash(session)
-    out = []
     conn = session.connection()
+    execute = driver_statements(conn)
+    next_id, prev_hash = _next_id_and_prev_hash(conn, execute)
+    out = []
     for n, entry in enumerate(entries):
         record: dict[str, Any] = {
             "id": next_id + n,
@@ -219,12 +221,12 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
         if signer is not None and n == len(entries) - 1:
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
-            conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+            execute(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
         elif entry.origin is not None:
-            conn.exec_driver_sql(_INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest,
-                                                      signer.username, sig, entry.origin))
+            execute(_INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig,
+                                         entry.origin))
         else:
-            conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+            execute(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
         out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig,
                     "origin": entry.origin})
         prev_hash = digest

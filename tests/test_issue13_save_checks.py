@@ -42,3 +42,41 @@ def test_a_conflict_opened_in_this_process_is_seen_by_the_kept_form(pair: Pair, 
         assert actions[-1] == "conflict_resolved"
         assert ws.entry.save_item(R1, CREAT, "93", reason="again").saved  # resolved: no longer asks
         assert _conflicts(ws) == [("CREAT", "resolved")]
+
+
+def test_the_workstation_identity_kept_between_writes_follows_a_settings_write(site, admin) -> None:  # type: ignore[no-untyped-def]
+    """The identity (read at every form started) is kept between write transactions; a transaction that writes site
+    settings drops it, whether it commits (a forked copy opened: the next form start of another workstation's
+    subject is refused) or not (the identity stays)."""
+    from msc_sle_crf.errors import PermissionDenied
+    from msc_sle_crf.services import Workspace
+    from msc_sle_crf.services.entry import FormRef
+    from msc_sle_crf.store.tables import SiteSetting
+    from msc_sle_crf.sync.ids import workstation_of
+
+    from .conftest import make_user
+    from .forms_helpers import STUDY
+
+    doctor = Workspace.sign_in(site, "dr.w", make_user(admin, "dr.w", "investigator"), study=STUDY)
+    number = doctor.subjects.register("ABC", 1980, "F").subject.subject_number
+    assert doctor.entry.save_item(FormRef(number, "M0", "labs"), ("lb", 0, "HGB"), "12.1").saved  # WS-01, kept
+    identity = {"workstation_id": "WS-02", "workstation_number": "2", "subject_range": "201-399"}
+
+    def write_identity() -> None:
+        with doctor.ctx.write(data=False) as tx:
+            for key, value in identity.items():
+                tx.session.add(SiteSetting(key=key, value=value, updated_utc=doctor.ctx.now()))
+            tx.session.flush()
+            assert workstation_of(tx.session).id == "WS-02"  # the transaction sees its own write
+            raise RuntimeError("stopped before the commit")
+
+    with pytest.raises(RuntimeError):
+        write_identity()
+    with doctor.ctx.read() as s:
+        assert s.get(SiteSetting, "workstation_id") is None
+    assert doctor.entry.save_item(FormRef(number, "M1", "labs"), ("lb", 0, "HGB"), "12.1").saved  # still WS-01
+    with doctor.ctx.write(data=False) as tx:  # as opening a forked copy does
+        for key, value in identity.items():
+            tx.session.add(SiteSetting(key=key, value=value, updated_utc=doctor.ctx.now()))
+    with pytest.raises(PermissionDenied):  # now WS-02: a form of WS-01's subject is not started here
+        doctor.entry.save_item(FormRef(number, "M3", "labs"), ("lb", 0, "HGB"), "12.1")

@@ -31,6 +31,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.services import limits
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
+from msc_sle_crf.store.db import driver_statements
 from msc_sle_crf.store.tables import Draft
 
 _FIND = "SELECT id, payload FROM draft WHERE user_id = ? AND draft_key = ?"
@@ -164,10 +165,10 @@ class Drafts:
         self._apply(tx, draft_key, {entry: None})
 
     def _apply(self, tx: Tx, draft_key: str, entries: dict[str, Any]) -> None:
-        conn = tx.session.connection()
+        execute = driver_statements(tx.session.connection())  # on every save: the driver's own calls
         user_id = self.ctx.actor.user_id
         self._seal_legacy(tx)
-        row = conn.exec_driver_sql(_FIND, (user_id, draft_key)).first()
+        row = execute(_FIND, (user_id, draft_key)).fetchone()
         payload: dict[str, Any] = (self._open(draft_key, str(row[1])) or {}) if row is not None else {}
         before = dict(payload)
         for entry, value in entries.items():
@@ -178,7 +179,7 @@ class Drafts:
         if payload == before:
             return
         if not payload:
-            conn.exec_driver_sql(_DELETE, (row[0],))  # type: ignore[index]  # before was not empty: a row exists
+            execute(_DELETE, (row[0],))  # before was not empty: a row exists
             return
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         if len(text) > limits.MAX_DRAFT_BYTES or len(draft_key) > 200:
@@ -186,9 +187,9 @@ class Drafts:
                                   count=len(text))
         sealed = self._seal(draft_key, text)
         if row is None:
-            conn.exec_driver_sql(_INSERT, (user_id, draft_key, sealed, self.ctx.now()))
+            execute(_INSERT, (user_id, draft_key, sealed, self.ctx.now()))
         else:
-            conn.exec_driver_sql(_UPDATE, (sealed, self.ctx.now(), row[0]))
+            execute(_UPDATE, (sealed, self.ctx.now(), row[0]))
 
     def load(self, draft_key: str) -> dict[str, Any] | None:
         self.ctx.check_session()

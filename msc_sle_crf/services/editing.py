@@ -28,7 +28,7 @@ from msc_sle_crf.formdef.definitions import EventDef, FormDef, MissingCode, Stud
 from msc_sle_crf.formdef.engine import CellKey, FormContext, FormState
 from msc_sle_crf.services import reads
 from msc_sle_crf.status import FormStatus
-from msc_sle_crf.store.db import Store
+from msc_sle_crf.store.db import Store, driver_statements
 
 # value, unit, missing code, missing reason, confirmed rules: an item_value row as stored
 Stored = tuple[str | None, str | None, str | None, str | None, str | None]
@@ -144,13 +144,14 @@ def store_value(conn: Connection, ed: Editing, key: CellKey, new: Stored, *, can
     """Insert or update one value row and the form's time of change; ``ed.stored`` follows."""
     assert ed.instance_id is not None
     value, unit, missing, missing_reason, confirmed = new
+    execute = driver_statements(conn)
     if key in ed.stored:
-        conn.exec_driver_sql(_UPDATE_VALUE, (value, unit, canonical, missing, missing_reason, confirmed, now, user_id,
-                                             ed.instance_id, *key))
+        execute(_UPDATE_VALUE, (value, unit, canonical, missing, missing_reason, confirmed, now, user_id,
+                                ed.instance_id, *key))
     else:
-        conn.exec_driver_sql(_INSERT_VALUE, (ed.instance_id, *key, value, unit, canonical, missing, missing_reason,
-                                             confirmed, now, user_id))
-    conn.exec_driver_sql(_TOUCH_INSTANCE, (now, ed.instance_id))
+        execute(_INSERT_VALUE, (ed.instance_id, *key, value, unit, canonical, missing, missing_reason, confirmed,
+                                now, user_id))
+    execute(_TOUCH_INSTANCE, (now, ed.instance_id))
     ed.stored[key] = new
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf.errors import Msg, PermissionDenied
-from msc_sle_crf.store.tables import Subject
-from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
+from msc_sle_crf.store.db import driver_statements
+from msc_sle_crf.sync.identity import FIRST_WS
+from msc_sle_crf.sync.ids import workstation_of
 
+_OWNER = "SELECT owner_ws FROM subject WHERE subject_number = ?"
 _OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}|HUB): ")
 
 
@@ -31,10 +32,10 @@ def owner_shown(owner_ws: str | None) -> str:
 def require_owner(session: Session, subject_number: str) -> None:
     """Refuse (one line naming the owner) unless this workstation owns the subject. An unknown subject is left to
     the caller's own check."""
-    owner = session.execute(select(Subject.owner_ws).where(Subject.subject_number == subject_number)).first()
+    owner = driver_statements(session.connection())(_OWNER, (subject_number,)).fetchone()
     if owner is None:
         return
-    here = this_workstation(session)
+    here = workstation_of(session)  # kept between the write transactions of the store (sync.ids)
     if not here.owns(owner[0]):
         raise PermissionDenied(Msg.SUBJECT_ELSEWHERE, subject=subject_number, owner=owner_shown(owner[0]),
                                here=here.id)
