@@ -1,4 +1,6 @@
-"""Issue 13, item 7: ``msc-sle-crf demo`` in seconds, with a progress line; built aside, all or nothing."""
+"""Issue 13, item 7: ``msc-sle-crf demo`` in seconds, with a progress line; built aside, all or nothing. What it no
+longer pays for: compiling the forms again because another version of the program shares the user's cache, importing
+reportlab before anything is printed."""
 
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from msc_sle_crf import formdef
 from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
+from msc_sle_crf.formdef import load_study
 from msc_sle_crf.security.keyslots import KIND_USER, MIN_KDF, KeySlotFile
 from msc_sle_crf.services import Site, Workspace
+
+from .forms_helpers import copy_forms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +62,32 @@ def test_a_demo_that_fails_half_way_leaves_nothing(tmp_path: Path, monkeypatch: 
         create_demo(db, kdf=KdfParams(time_cost=1, memory_kib=1024, parallelism=1))
     leftovers = [p.name for p in db.parent.iterdir()] if db.parent.exists() else []
     assert [n for n in leftovers if not n.endswith(".lock")] == [], leftovers
+
+
+def test_two_versions_of_the_program_keep_their_own_compiled_forms(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("MSC_SLE_CRF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(formdef, "_compiled", {})
+    folder = copy_forms(tmp_path)
+    first = load_study(folder)
+    real = formdef._digest
+    monkeypatch.setattr(formdef, "_digest", lambda f: (real(f)[0], "1" * 64))  # another version's compiler
+    monkeypatch.setattr(formdef, "_compiled", {})
+    load_study(folder)
+    assert len(list((tmp_path / "cache" / "compiled-forms").glob("*.json"))) == 2
+    monkeypatch.setattr(formdef, "_digest", real)
+    monkeypatch.setattr(formdef, "_compiled", {})
+
+    def no_compile(_folder: Path) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(formdef, "compile_study", no_compile)
+    assert load_study(folder) == first  # this version's copy was not replaced by the other's
+
+
+def test_the_services_do_not_import_reportlab_until_something_is_printed() -> None:
+    code = ("import sys\nimport msc_sle_crf.services, msc_sle_crf.services.workspace\n"
+            "print('reportlab' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.strip()
+    assert out == "False"

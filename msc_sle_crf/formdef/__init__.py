@@ -70,7 +70,9 @@ def _cached(folder: Path) -> StudyDef:
         files, code = _digest(folder)
     except OSError:
         return compile_study(folder)
-    path = cache_dir() / "compiled-forms" / f"{files[:32]}.json"
+    # Named by both digests: versions of the program sharing the user's cache (an upgrade and its rollback, checkouts
+    # side by side) keep their own copy instead of compiling again in turn.
+    path = cache_dir() / "compiled-forms" / f"{files[:32]}-{code[:16]}.json"
     study = _read_cache(path, files, code)
     if study is not None:
         return study

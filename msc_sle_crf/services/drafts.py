@@ -194,10 +194,9 @@ class Drafts:
     def load(self, draft_key: str) -> dict[str, Any] | None:
         self.ctx.check_session()
         self._ensure_sealed()
-        with self.ctx.read() as session:
-            row = session.execute(select(Draft).where(Draft.user_id == self.ctx.actor.user_id,
-                                                      Draft.draft_key == draft_key)).scalar_one_or_none()
-            return None if row is None else self._open(draft_key, row.payload)
+        with self.ctx.read() as session:  # at every form opened and completed: one plain statement
+            row = driver_statements(session.connection())(_FIND, (self.ctx.actor.user_id, draft_key)).fetchone()
+        return None if row is None else self._open(draft_key, str(row[1]))
 
     def discard(self, draft_key: str, *, audited: bool = True) -> Changes:
         self.ctx.check_session()

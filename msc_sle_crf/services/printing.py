@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -16,7 +17,6 @@ from msc_sle_crf.fileutil import atomic_write_bytes, safe_output_path
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import FormDef, StudyDef
 from msc_sle_crf.i18n import L, Lang, current_lang
-from msc_sle_crf.pdf.render import Cover, CrfDocument, FormPrint, PageInfo
 from msc_sle_crf.security import ca
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca, store_ca
@@ -31,6 +31,9 @@ from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.store.tables import AuditEvent
 from msc_sle_crf.trail_words import action_label, detail_text
+
+if TYPE_CHECKING:  # reportlab is imported when something is printed, not with the services (demo, start-up)
+    from msc_sle_crf.pdf.render import Cover, FormPrint, PageInfo
 
 Progress = Callable[[int, int], None]
 
@@ -86,6 +89,8 @@ class Printing:
         by = {"en": "by", "fr": "par"}[lang.value]
         head_id, head_hash = self.trail_head()
         ca_pem = settings.get(CA_CERT_SETTING)
+        from msc_sle_crf.pdf.render import PageInfo
+
         return PageInfo(self.study.meta.name, self.study.meta.protocol,
                         f"{settings.get('site_name', '')} ({settings.get('site_number', '')})",
                         f"{stamp} {by} {actor.full_name} ({actor.username})", lang,
@@ -105,6 +110,8 @@ class Printing:
                         AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
                         AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
                     audit.append(_audit_row(e, snap.form, lang))
+        from msc_sle_crf.pdf.render import FormPrint
+
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
                          snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
                          audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
@@ -129,6 +136,8 @@ class Printing:
     # ----- documents --------------------------------------------------------------------------------------------
     def form_pdf(self, ref: FormRef, *, with_audit: bool = False) -> bytes:
         self.ctx.require(Perm.PRINT, subject=ref.subject)
+        from msc_sle_crf.pdf.render import CrfDocument
+
         pdf = CrfDocument(self.page_info(current_lang())).forms([self._form_print(ref, with_audit=with_audit)])
         return self._sign(pdf, f"CRF {ref.subject} {ref.event} {ref.form}")
 
@@ -157,6 +166,8 @@ class Printing:
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
         info = self.page_info(current_lang())
+        from msc_sle_crf.pdf.render import CrfDocument
+
         pdf = CrfDocument(info, half, cancelled).forms(prints, self._cover(info, subject, event, len(prints)))
         return self._sign(pdf, f"casebook {subject}" + (f" {event}" if event else ""))
 
@@ -178,6 +189,8 @@ class Printing:
                      info.ca_fingerprint),
                     (L("Audit trail at printing", "Piste d'audit à l'impression"), info.trail)]
         title = L("Casebook", "Cahier d'observation") if event is None else L("Visit casebook", "Cahier de visite")
+        from msc_sle_crf.pdf.render import Cover
+
         return Cover(title, subject, tuple(details))
 
     def sign_document(self, pdf: bytes, what: str) -> bytes:
@@ -187,6 +200,8 @@ class Printing:
 
     def blank_crf_pdf(self) -> bytes:
         self.ctx.require(Perm.PRINT)
+        from msc_sle_crf.pdf.render import CrfDocument
+
         return self._sign(CrfDocument(self.page_info(current_lang())).blank(self.study), "annotated CRF")
 
     def check_output(self, target: Path | str) -> Path:
