@@ -80,3 +80,27 @@ def test_the_workstation_identity_kept_between_writes_follows_a_settings_write(s
             tx.session.add(SiteSetting(key=key, value=value, updated_utc=doctor.ctx.now()))
     with pytest.raises(PermissionDenied):  # now WS-02: a form of WS-01's subject is not started here
         doctor.entry.save_item(FormRef(number, "M3", "labs"), ("lb", 0, "HGB"), "12.1")
+
+
+def test_a_driver_error_inside_a_save_is_one_clear_line_and_stores_nothing(site, admin) -> None:  # type: ignore[no-untyped-def]
+    """The save's statements run on the driver's own connection: its errors are translated like SQLAlchemy's were
+    (one line, in the user's language), and the transaction is undone (no value, no audit record)."""
+    from msc_sle_crf.errors import StoreError
+    from msc_sle_crf.services import Workspace
+    from msc_sle_crf.services.entry import FormRef
+
+    from .conftest import make_user
+    from .forms_helpers import STUDY
+    from .helpers.sql import run_sql
+
+    doctor = Workspace.sign_in(site, "dr.e", make_user(admin, "dr.e", "investigator"), study=STUDY)
+    ref = FormRef(doctor.subjects.register("ABC", 1980, "F").subject.subject_number, "M0", "labs")
+    assert doctor.entry.save_item(ref, ("lb", 0, "HGB"), "12.1").saved
+    run_sql(site.store, "CREATE TRIGGER refuse_value BEFORE UPDATE ON item_value "
+                        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    records = len(run_sql(site.store, "SELECT id FROM audit_event"))
+    with pytest.raises(StoreError) as err:
+        doctor.entry.save_item(ref, ("lb", 0, "HGB"), "12.3")
+    assert "refused by the test" in err.value.message() and "\n" not in err.value.message()
+    assert run_sql(site.store, "SELECT value FROM item_value WHERE item_id = 'HGB'") == [("12.1",)]
+    assert len(run_sql(site.store, "SELECT id FROM audit_event")) == records
