@@ -90,19 +90,29 @@ def test_keystrokes_repolish_nothing_and_recheck_only_what_depends(qtbot, vitals
     from PySide6.QtCore import Qt
 
     from msc_sle_crf.formdef.engine import FormState
-    from msc_sle_crf.ui.form import field_row
+    from msc_sle_crf.ui.form import editors, field_row, style
 
     view, key = vitals
     polished: list[object] = []
+    restyled: list[tuple[object, object]] = []
     blockers: list[object] = []
     monkeypatch.setattr(field_row, "set_state", lambda widget, state: polished.append((widget, state)))
+    monkeypatch.setattr(editors, "restyle", lambda widget: restyled.append((widget, widget.property("state")))
+                        or style.restyle(widget))
     real_blockers = FormState.blockers
     monkeypatch.setattr(FormState, "blockers", lambda self: blockers.append(1) or real_blockers(self))
     edit = view.fields[key].editor.focus_widget()
     edit.setFocus()
-    for char in "44" + "\b\b" + "37,5":  # impossible, then cleared, then fine: the state changes at every key
+    states = []
+    for char in "44" + "\b\b" + "37,5":  # impossible, then cleared, then fine
         qtbot.keyClick(edit, Qt.Key.Key_Backspace if char == "\b" else char)
-    assert polished == []  # the border is painted by the line edit, not re-polished from the style sheet
+        states.append(view.fields[key].state)
+    assert polished == []  # no drop-down re-polished
+    # The line edit alone is polished again (its border's colour: a style sheet rule), and only when its state
+    # changes: never for a key that keeps it.
+    changes = [b for a, b in zip(["none", *states], states, strict=False) if a != b]
+    assert len(changes) < len(states), states
+    assert restyled == [(edit, state) for state in changes], (restyled, states)
     assert blockers == []  # what blocks completion (the whole form) is not re-checked per keystroke ...
     qtbot.waitUntil(lambda: len(blockers) == 1, timeout=2000)  # ... but once typing pauses
     assert view.fields[key].state == "ok"

@@ -15,6 +15,10 @@ BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "",
 # line edits that paint what lies beneath them themselves (editors.LineEditor.set_surface).
 SURFACES = {"section": "#ffffff", "rowCard": "#f7f9fb"}
 
+# A line edit's border in its field's state (a ``state`` property, re-polished when the state changes, never for a key
+# that keeps it: editors.LineEditor.set_state); labels that change as the user types take a palette colour instead.
+BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+
 FORM_STYLE = """
 QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
 QLabel#fieldLabel { font-size: 12pt; color: #1d2b3a; }
@@ -28,7 +32,7 @@ QLabel#error { color: #b00020; font-weight: bold; }
 QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px;
     font-size: 10pt; }
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
-QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
+QLineEdit { min-height: 38px; padding: 2px 8px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
 QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
@@ -40,11 +44,10 @@ QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
 QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
 QComboBox[state="missing"], QComboBox[state="none"] { border: 2px solid #b8c2cc; border-radius: 4px; }
 QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
-""" + (f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
-       f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
-# What changes as the user types is drawn without touching the style sheet (a re-polish per keystroke costs more than
-# the keystroke): a line edit paints its state's border itself (editors.LineEditor), labels take a palette colour.
-BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+""" + "".join(f'QLineEdit[state="{state}"] {{ border-color: {colour}; }}\n'
+             for state, colour in BORDER_COLOURS.items()) + (
+    f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
+    f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
 TEXT_COLOURS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
                 "calc": "#5f6b76"}
 
@@ -108,6 +111,13 @@ def set_state(widget: QWidget, state: str) -> None:
             widget.style().polish(widget)
 
 
+def restyle(widget: QWidget) -> None:
+    """The style sheet's rules applied again to ``widget`` alone (after a dynamic property changed). No unpolish:
+    it would clear the size the style sheet sets, and a widget whose size limits change asks its parents for a
+    layout."""
+    widget.style().polish(widget)
+
+
 # A widget whose minimum and maximum sizes are equal does not ask its parent's layout to recompute when its text,
 # font or palette changes (QWidget::updateGeometry): what changes at every keystroke is pinned so that a keystroke
 # repaints a few widgets instead of laying out the whole form again.
@@ -154,4 +164,4 @@ def pin_badge(badge: QLabel) -> None:
 
 
 __all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
-           "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
+           "full_contrast", "named", "on_surface", "pin", "pin_badge", "restyle", "set_colour", "set_state", "unpin"]
