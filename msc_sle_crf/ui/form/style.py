@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
 from msc_sle_crf.ui.common import named
@@ -18,6 +18,7 @@ SURFACES = {"section": "#ffffff", "rowCard": "#f7f9fb"}
 # A line edit's border in its field's state (a ``state`` property, re-polished when the state changes, never for a key
 # that keeps it: editors.LineEditor.set_state); labels that change as the user types take a palette colour instead.
 BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+PLAIN_BORDER = "#b8c2cc"  # no state to show (empty, required)
 
 FORM_STYLE = """
 QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
@@ -32,7 +33,7 @@ QLabel#error { color: #b00020; font-weight: bold; }
 QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px;
     font-size: 10pt; }
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
-QLineEdit { min-height: 38px; padding: 2px 8px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
+QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid """ + PLAIN_BORDER + """; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
 QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
@@ -111,11 +112,27 @@ def set_state(widget: QWidget, state: str) -> None:
             widget.style().polish(widget)
 
 
-def restyle(widget: QWidget) -> None:
-    """The style sheet's rules applied again to ``widget`` alone (after a dynamic property changed). No unpolish:
-    it would clear the size the style sheet sets, and a widget whose size limits change asks its parents for a
-    layout."""
-    widget.style().polish(widget)
+_BORDERS: dict[tuple[str, int, int, float], QPixmap] = {}
+
+
+def border_pixmap(colour: str, size: QSize, ratio: float = 1.0) -> QPixmap:
+    """A line edit's rounded 2-pixel border in ``colour`` on a transparent pixmap of its size (drawn once per
+    colour and size; a label shows it over the line edit: editors.LineEditor.set_state)."""
+    key = (colour, size.width(), size.height(), ratio)
+    found = _BORDERS.get(key)
+    if found is None:
+        if len(_BORDERS) > 256:
+            _BORDERS.clear()
+        found = QPixmap(size * ratio)
+        found.setDevicePixelRatio(ratio)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(colour), 2))
+        painter.drawRoundedRect(QRectF(0, 0, size.width(), size.height()).adjusted(1, 1, -1, -1), 4, 4)
+        painter.end()
+        _BORDERS[key] = found
+    return found
 
 
 # A widget whose minimum and maximum sizes are equal does not ask its parent's layout to recompute when its text,
@@ -163,5 +180,6 @@ def pin_badge(badge: QLabel) -> None:
     badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
 
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
-           "full_contrast", "named", "on_surface", "pin", "pin_badge", "restyle", "set_colour", "set_state", "unpin"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "PLAIN_BORDER", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS",
+           "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour",
+           "set_state", "unpin"]
