@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Role
@@ -17,8 +18,14 @@ _ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.T
 
 
 class IdleWatcher(QObject):
-    """Locks after a period without keyboard, mouse or touch input anywhere in the application. It belongs to its
-    window (destroyed with it) and ``stop`` removes it from the application, so no timer outlives the session."""
+    """Locks after a period without keyboard, mouse or touch input in any window of the application. It belongs to
+    its window (destroyed with it) and ``stop`` removes it, so no timer outlives the session.
+
+    It watches the application's top-level windows (``QWindow``: where the window system delivers every key, click,
+    move and touch before Qt passes it to a widget), not the whole application: an application-wide event filter
+    put a Python call in front of every event of the process (~20 per keystroke, thousands when a form opens). A
+    window is watched from when the watcher starts or from the next change of the focused window (a window opened
+    later takes the focus, or is clicked, when it is first used)."""
 
     idle = Signal()
 
@@ -28,10 +35,15 @@ class IdleWatcher(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(timeout_ms)
         self.timer.timeout.connect(self.idle.emit)
-        self._app = QApplication.instance()
-        if self._app is not None:
-            self._app.installEventFilter(self)
+        self._app = QGuiApplication.instance()
+        if isinstance(self._app, QGuiApplication):
+            self._app.focusWindowChanged.connect(self._watch_windows)
+            self._watch_windows()
         self.timer.start()
+
+    def _watch_windows(self, *_focus: object) -> None:
+        for window in QGuiApplication.topLevelWindows():
+            window.installEventFilter(self)  # once per window: Qt keeps one entry per filter and object
 
     def set_timeout(self, timeout_ms: int) -> None:
         self.timer.setInterval(timeout_ms)
@@ -51,8 +63,10 @@ class IdleWatcher(QObject):
     def stop(self) -> None:
         """For good: the session is over."""
         self.timer.stop()
-        if self._app is not None:
-            self._app.removeEventFilter(self)
+        if isinstance(self._app, QGuiApplication):
+            self._app.focusWindowChanged.disconnect(self._watch_windows)
+            for window in QGuiApplication.topLevelWindows():
+                window.removeEventFilter(self)
             self._app = None
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QBoxLayout,
     QHBoxLayout,
     QLabel,
@@ -113,10 +112,7 @@ class MainWindow(QMainWindow):
         self._fitted = False
         self.live: list[LiveInfusion] = []  # running infusions, read when data changes (not while locked)
         self.alarm = DueAlarm(parent=self)
-        self.modal_policy = WindowModalDialogs(self)
-        self._app = QApplication.instance()
-        if self._app is not None:
-            self._app.installEventFilter(self.modal_policy)
+        self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
         self.status_user = named(QLabel(), "status_user")
         self.status_site = named(QLabel(), "status_site")
@@ -474,9 +470,6 @@ class MainWindow(QMainWindow):
         for dialog in list(self.open_dialogs):
             dialog.done(0)
         self.open_dialogs.clear()
-        if self._app is not None:
-            self._app.removeEventFilter(self.modal_policy)
-            self._app = None
         self.integrity_timer.stop()
         self.status_integrity.stop(self.ws)  # a check still reading the file must not hold the exit
         super().closeEvent(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProxyStyle, QWidget
 
 VIRTUAL_SCREENS = ("offscreen", "minimal")  # no real screen to fit (tests without a display)
 
@@ -31,54 +31,121 @@ def fit_when_shown(window: QWidget, width: int, height: int) -> None:
         QTimer.singleShot(delay, window, lambda: fit_to_screen(window, width, height))
 
 
-class WindowModalDialogs(QObject):
-    """A modal dialog blocks only its own window and that window's parents, never the whole application: a message
-    box in a form or the casebook leaves the bedside (a window with no parent) working. Qt makes every dialog run with
-    ``exec()`` (and the static QMessageBox/QInputDialog functions) application-modal; this turns it window-modal as
-    it is polished or shown, before Qt registers it as modal. A dialog shown with ``show()`` stays non-modal."""
+def make_window_modal(obj: QWidget) -> None:
+    """A dialog with a parent that would block the whole application (``exec()``, the static QMessageBox and
+    QInputDialog functions) or a message box shown as a plain window blocks only its own window and its parents."""
+    if (isinstance(obj, QDialog) and obj.isWindow() and obj.parentWidget() is not None
+            and (obj.windowModality() is Qt.WindowModality.ApplicationModal
+                 or (obj.windowModality() is Qt.WindowModality.NonModal and isinstance(obj, QMessageBox)))):
+        obj.setWindowModality(Qt.WindowModality.WindowModal)
+        handle = obj.windowHandle()
+        if handle is not None:  # Qt does not pass the change on once the dialog is marked modal
+            handle.setModality(Qt.WindowModality.WindowModal)
+
+
+class _FirstShow(QObject):
+    """On one top-level window from its first polish to its first show (then removed: it sees none of the events of
+    a window in use, keystrokes included)."""
+
+    def __init__(self, policies: WindowPolicies, window: QWidget) -> None:
+        super().__init__(window)
+        self.policies = policies
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if (event.type() in (QEvent.Type.Polish, QEvent.Type.Show) and isinstance(obj, QDialog) and obj.isWindow()
-                and obj.parentWidget() is not None
-                and (obj.windowModality() is Qt.WindowModality.ApplicationModal
-                     or (obj.windowModality() is Qt.WindowModality.NonModal and isinstance(obj, QMessageBox)))):
-            obj.setWindowModality(Qt.WindowModality.WindowModal)
-            handle = obj.windowHandle()
-            if handle is not None:  # Qt does not pass the change on once the dialog is marked modal
-                handle.setModality(Qt.WindowModality.WindowModal)
+        if event.type() == QEvent.Type.Show and isinstance(obj, QWidget):
+            obj.removeEventFilter(self)
+            obj.setProperty("first_show_watched", False)
+            self.deleteLater()
+            self.policies.shown(obj)
         return False
+
+
+class WindowPolicies(QProxyStyle):
+    """How the app's windows open, applied as each top-level window is polished (once, before it is first shown)
+    and first shown, and never again: the application's style (Fusion, drawn unchanged) with a hook in its
+    ``polish``. It replaces application-wide event filters, which put a Python call in front of every event of the
+    process (~20 per keystroke, ~10,000 when a long form opens: 2-6 µs each).
+
+    - ``modal`` (``WindowModalDialogs``): a modal dialog blocks only its own window and that window's parents, never
+      the whole application: a message box in a form or the casebook leaves the bedside (a window with no parent)
+      working. Qt makes every dialog run with ``exec()`` (and the static QMessageBox/QInputDialog functions)
+      application-modal; this turns it window-modal as it is polished or first shown, before Qt registers it as
+      modal. A dialog shown with ``show()`` stays non-modal.
+    - ``fit`` (``ScreenFit``): every top-level window opens within the screen.
+
+    One per application (``policies()``); what is switched on stays on for the process."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(base)
+        self.modal = False
+        self.fit = False
+
+    def polish(self, target: object) -> None:
+        if isinstance(target, QWidget) and target.isWindow() and (self.modal or self.fit):
+            if self.modal:
+                make_window_modal(target)
+            if not target.isVisible() and not target.property("first_show_watched"):
+                target.setProperty("first_show_watched", True)
+                target.installEventFilter(_FirstShow(self, target))
+        super().polish(target)  # type: ignore[call-overload]
+
+    def shown(self, window: QWidget) -> None:
+        if self.modal:
+            make_window_modal(window)  # polished earlier, then run with exec(): application-modal since
+        if self.fit:
+            watch(window)
+
+
+_POLICIES: list[WindowPolicies] = []  # the Python object must live as long as the application uses it
+
+
+def policies() -> WindowPolicies:
+    """The application's style with the window policies (installed on the application at the first call)."""
+    if not _POLICIES:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        found = WindowPolicies(app.style().name() or "Fusion")
+        _POLICIES.append(found)
+        app.setStyle(found)
+    return _POLICIES[0]
+
+
+class WindowModalDialogs(QObject):
+    """Switches on the modal-dialog policy of ``WindowPolicies`` (a modal dialog blocks only its own window)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        policies().modal = True
 
 
 class ScreenFit(QObject):
     """Every window of the app opens within the screen (issue 12: the forms opened 1100 x 820 and the casebook
     1360 x 820 on 1280 x 800 and 1366 x 768 laptops, their buttons off-screen): a top-level window that does not fit
     once shown (and once the window manager has framed it) is sized to the screen's free area, title bar included,
-    and its content scrolls. Installed on the application by ``ui.app.App``."""
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Show and isinstance(obj, QWidget):
-            self.watch(obj)
-        return False
+    and its content scrolls. Installed by ``ui.app.App`` (``WindowPolicies``: no event filter)."""
 
     def watch(self, window: QWidget) -> None:
-        """Fit ``window`` (once shown, and again once the window manager has framed it) if it is a top-level window
-        not fitted yet."""
-        if (window.isWindow() and not window.property("screen_fitted")
-                and window.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
-            window.setProperty("screen_fitted", True)
-            for delay in (0, 200, 700):
-                QTimer.singleShot(delay, window, lambda w=window: fit_if_needed(w))
+        watch(window)
 
     def install(self) -> None:
-        """On the application: every window shown from now on, and those already on screen (at start-up the sign-in
-        window is shown first and this is installed once it has painted: ``ui.app.run_gui``)."""
-        app = QApplication.instance()
-        if app is None:
+        """Every window shown from now on, and those already on screen (at start-up the sign-in window is shown
+        first and this is installed once it has painted: ``ui.app.run_gui``)."""
+        if QApplication.instance() is None:
             return
-        app.installEventFilter(self)
+        policies().fit = True
         for window in QApplication.topLevelWidgets():
             if window.isVisible():
-                self.watch(window)
+                watch(window)
+
+
+def watch(window: QWidget) -> None:
+    """Fit ``window`` (once shown, and again once the window manager has framed it) if it is a top-level window not
+    fitted yet."""
+    if (window.isWindow() and not window.property("screen_fitted")
+            and window.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)):
+        window.setProperty("screen_fitted", True)
+        for delay in (0, 200, 700):
+            QTimer.singleShot(delay, window, lambda w=window: fit_if_needed(w))
 
 
 def fit_if_needed(window: QWidget) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
 from msc_sle_crf.ui.common import named
@@ -14,6 +14,11 @@ BADGES = {"ok": "✓", "soft": "!", "hard": "✕", "missing": "•", "none": "",
 # The plain backgrounds fields sit on (a section, a row card of a repeating group): used in FORM_STYLE and by the
 # line edits that paint what lies beneath them themselves (editors.LineEditor.set_surface).
 SURFACES = {"section": "#ffffff", "rowCard": "#f7f9fb"}
+
+# A line edit's border in its field's state (a ``state`` property, re-polished when the state changes, never for a key
+# that keeps it: editors.LineEditor.set_state); labels that change as the user types take a palette colour instead.
+BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+PLAIN_BORDER = "#b8c2cc"  # no state to show (empty, required)
 
 FORM_STYLE = """
 QLabel#sectionTitle { font-size: 14pt; font-weight: bold; color: #1d2b3a; }
@@ -28,7 +33,7 @@ QLabel#error { color: #b00020; font-weight: bold; }
 QLabel#gradeHelp { background: #f4f7fb; border: 1px solid #d5dbe1; border-radius: 4px; padding: 6px;
     font-size: 10pt; }
 QTextBrowser#scorePanel { background: #f7faf7; border: 1px solid #cfe3cf; border-radius: 6px; font-size: 11pt; }
-QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid #b8c2cc; border-radius: 4px; }
+QLineEdit { min-height: 38px; font-size: 12pt; border: 2px solid """ + PLAIN_BORDER + """; border-radius: 4px; }
 QComboBox { min-height: 38px; font-size: 12pt; }
 QRadioButton, QCheckBox { min-height: 34px; font-size: 12pt; spacing: 8px; }
 QRadioButton::indicator, QCheckBox::indicator { width: 22px; height: 22px; }
@@ -40,11 +45,10 @@ QComboBox[state="soft"] { border: 2px solid #f0a020; border-radius: 4px; }
 QComboBox[state="hard"] { border: 2px solid #d32f2f; border-radius: 4px; }
 QComboBox[state="missing"], QComboBox[state="none"] { border: 2px solid #b8c2cc; border-radius: 4px; }
 QLineEdit[state="calc"] { border: 2px solid #d5dbe1; border-radius: 4px; background: #f2f4f6; }
-""" + (f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
-       f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
-# What changes as the user types is drawn without touching the style sheet (a re-polish per keystroke costs more than
-# the keystroke): a line edit paints its state's border itself (editors.LineEditor), labels take a palette colour.
-BORDER_COLOURS = {"ok": "#9cc89f", "soft": "#f0a020", "hard": "#d32f2f"}
+""" + "".join(f'QLineEdit[state="{state}"] {{ border-color: {colour}; }}\n'
+             for state, colour in BORDER_COLOURS.items()) + (
+    f"QFrame#section {{ background: {SURFACES['section']}; border: 1px solid #d5dbe1; border-radius: 8px; }}\n"
+    f"QFrame#rowCard {{ background: {SURFACES['rowCard']}; border: 1px solid #e1e6eb; border-radius: 6px; }}\n")
 TEXT_COLOURS = {"ok": "#2e7d32", "soft": "#b26a00", "hard": "#b00020", "missing": "#5f6b76", "none": "#5f6b76",
                 "calc": "#5f6b76"}
 
@@ -108,6 +112,29 @@ def set_state(widget: QWidget, state: str) -> None:
             widget.style().polish(widget)
 
 
+_BORDERS: dict[tuple[str, int, int, float], QPixmap] = {}
+
+
+def border_pixmap(colour: str, size: QSize, ratio: float = 1.0) -> QPixmap:
+    """A line edit's rounded 2-pixel border in ``colour`` on a transparent pixmap of its size (drawn once per
+    colour and size; a label shows it over the line edit: editors.LineEditor.set_state)."""
+    key = (colour, size.width(), size.height(), ratio)
+    found = _BORDERS.get(key)
+    if found is None:
+        if len(_BORDERS) > 256:
+            _BORDERS.clear()
+        found = QPixmap(size * ratio)
+        found.setDevicePixelRatio(ratio)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(colour), 2))
+        painter.drawRoundedRect(QRectF(0, 0, size.width(), size.height()).adjusted(1, 1, -1, -1), 4, 4)
+        painter.end()
+        _BORDERS[key] = found
+    return found
+
+
 # A widget whose minimum and maximum sizes are equal does not ask its parent's layout to recompute when its text,
 # font or palette changes (QWidget::updateGeometry): what changes at every keystroke is pinned so that a keystroke
 # repaints a few widgets instead of laying out the whole form again.
@@ -153,5 +180,6 @@ def pin_badge(badge: QLabel) -> None:
     badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
 
 
-__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS", "fits",
-           "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour", "set_state", "unpin"]
+__all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "PLAIN_BORDER", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS",
+           "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour",
+           "set_state", "unpin"]
