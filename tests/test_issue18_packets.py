@@ -13,8 +13,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
 from msc_sle_crf import audit
-from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
@@ -47,57 +44,13 @@ from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync.service import Packets
 
 from .conftest import ADMIN_PW, FAST_KDF, make_user
+from .helpers.packets import CREAT, PROTU, PW, R1, R2, Pair, make_pair
 from .helpers.workstations import fork
-
-R1 = FormRef("01-001", "SCR", "renal_function")
-R2 = FormRef("01-002", "SCR", "renal_function")
-CREAT = ("lb", 0, "CREAT")
-LBDAT = ("lb", 0, "LBDAT")
-PROTU = ("lb", 0, "PROTU")
-PW = {"dr.a": "quartz-meadow-71-dr", "nurse.n": "violet-harbor-53-nn", "monitor.m": "copper-lantern-88-mm"}
-
-
-@dataclass
-class Pair:
-    a_db: Path
-    b_db: Path
-    clock: FakeClock
-    outbox: Path
-
-    def open(self, which: str, user: str = "dr.a") -> tuple[Site, Workspace]:
-        site = Site.open(self.a_db if which == "A" else self.b_db, clock=self.clock)
-        return site, Workspace.sign_in(site, user, ADMIN_PW if user == "admin" else PW[user])
-
-    def export(self, which: str, user: str = "dr.a") -> Path | None:
-        site, ws = self.open(which, user)
-        with site:
-            result = Packets(ws.ctx, ws.study).export(self.outbox / which)
-        return result.path if result else None
-
-    def import_(self, which: str, path: Path, user: str = "dr.a") -> P.ImportResult:
-        site, ws = self.open(which, user)
-        with site:
-            return Packets(ws.ctx, ws.study).import_file(path).result
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
-    clock = FakeClock()
-    a_db = tmp_path / "a" / "trial.crfdb"
-    site, admin_actor, _code = Site.initialize(a_db, admin_username="admin", admin_full_name="Ada Admin",
-                                               admin_password=ADMIN_PW, kdf=FAST_KDF, clock=clock)
-    with site:
-        admin = Workspace(site, admin_actor)
-        for name, role in (("dr.a", "investigator"), ("nurse.n", "nurse"), ("monitor.m", "monitor")):
-            make_user(admin, name, role, PW[name])
-        doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
-        doctor.subjects.register("ABC", 1980, "F")
-        doctor.subjects.register("DEF", 1975, "M")
-        for ref in (R1, R2):
-            doctor.entry.save_values(ref, {LBDAT: "20/11/2026", CREAT: "88"})
-    b_db = tmp_path / "b" / "trial.crfdb"
-    fork(a_db, b_db, 2, "admin", ADMIN_PW, clock)
-    yield Pair(a_db, b_db, clock, tmp_path / "outbox")
+def pair(tmp_path: Path) -> Pair:
+    return make_pair(tmp_path)
 
 
 # ----- what two workstations must end up sharing ----------------------------------------------------------------
@@ -611,8 +564,10 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
     with site_b:
         dialog = PacketsDialog(ws_b)
         qtbot.addWidget(dialog)
+        dialog.export_to(pair.outbox / "usb")  # off the UI thread: the screen says when it is done
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         dialog.export_to(pair.outbox / "usb")
-        dialog.export_to(pair.outbox / "usb")
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
     assert lines[0].startswith("Packet written: ") and lines[1].startswith("Nothing new")
     [packet] = (pair.outbox / "usb").iterdir()
@@ -626,6 +581,7 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
         dialog = PacketsDialog(ws_a, None, ops)
         qtbot.addWidget(dialog)
         dialog.apply([packet, packet])
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
         # Open screens refresh from the import like from any write: the changed form's cell is in the change record.
         assert len(announced) == 1 and announced[0].touches("01-001", "SCR", "renal_function")

@@ -1,0 +1,321 @@
+"""Issue 18: the Packets screen runs off the UI thread. Progress is shown, the windows keep repainting, Cancel undoes
+the packet under way completely (every table and the trail compared before/after), several packets are applied in
+chain order with one line each, and nothing else of the program takes input while a packet runs. Real databases,
+real packet files, shown windows, real mouse clicks and keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from msc_sle_crf.export.options import Cancelled
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site
+from msc_sle_crf.sync import packets as P
+from msc_sle_crf.sync.service import Packets, chain_order
+from msc_sle_crf.ui.main_window import MainWindow
+from msc_sle_crf.ui.packets_dialog import PacketsDialog
+
+from .helpers.packets import Pair, make_pair
+from .test_issue18_packets import edit_b, edit_offline, verify_clean
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    return make_pair(tmp_path)
+
+
+def every_row(site: Site) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the database (the trail included), through the open site's store."""
+    conn = site.store.raw_connection()  # type: ignore[union-attr]
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {name: sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
+    finally:
+        conn.close()
+
+
+def lines(dialog: PacketsDialog) -> list[str]:
+    return [dialog.results.item(n).text() for n in range(dialog.results.count())]
+
+
+def two_packets_from_b(pair: Pair) -> list[Path]:
+    """B's packets 1 and 2 (the second one has a conflict with A's own edit)."""
+    edit_offline(pair)
+    first = pair.export("B")
+    second = edit_b(pair, "97")
+    assert first is not None and second is not None
+    return [first, second]
+
+
+# ----- the service: a cancel undoes everything ---------------------------------------------------------------------
+def test_a_cancel_inside_the_import_statements_rolls_everything_back(pair: Pair,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = two_packets_from_b(pair)[0]
+    real = P.import_packet
+    returned: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        returned.append(True)
+        return result
+
+    monkeypatch.setattr(P, "import_packet", watched)
+    site, ws = pair.open("A")
+    with site:
+        before = every_row(site)
+        calls = [0]
+
+        def cancelled() -> bool:  # SQLite's progress handler asks this while the import's statements run
+            calls[0] += 1
+            return calls[0] > 30
+
+        with pytest.raises(Cancelled):
+            Packets(ws.ctx, ws.study).import_file(path, cancelled=cancelled)
+        assert not returned, "the cancel stopped a statement inside the import, before it finished"
+        assert every_row(site) == before
+        outcome = Packets(ws.ctx, ws.study).import_file(path)  # and it applies afterwards, whole
+        assert outcome.result.copied > 0 and outcome.result.conflicts == 1
+    verify_clean(pair, "A")
+
+
+def test_a_cancel_heard_at_the_end_of_the_import_rolls_everything_back(pair: Pair,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = two_packets_from_b(pair)[0]
+    stop = threading.Event()
+    real = P.import_packet
+
+    def then_cancel(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)  # everything written in the transaction, not committed
+        stop.set()
+        return result
+
+    monkeypatch.setattr(P, "import_packet", then_cancel)
+    site, ws = pair.open("A")
+    with site:
+        before = every_row(site)
+        with pytest.raises(Cancelled):
+            Packets(ws.ctx, ws.study).import_file(path, cancelled=stop.is_set)
+        assert every_row(site) == before
+
+
+def test_a_cancelled_export_writes_no_file_and_records_nothing(pair: Pair) -> None:
+    edit_offline(pair)
+    site, ws = pair.open("B")
+    with site:
+        before = every_row(site)
+        calls = [0]
+
+        def cancelled() -> bool:
+            calls[0] += 1
+            return calls[0] > 5
+
+        with pytest.raises(Cancelled):
+            Packets(ws.ctx, ws.study).export(pair.outbox / "usb", cancelled=cancelled)
+        assert every_row(site) == before
+        assert not (pair.outbox / "usb").exists() or list((pair.outbox / "usb").iterdir()) == []
+        assert Packets(ws.ctx, ws.study).export(pair.outbox / "usb") is not None
+
+
+def test_chain_order_reads_each_packets_header(pair: Pair, tmp_path: Path) -> None:
+    first, second = two_packets_from_b(pair)
+    junk = tmp_path / "AAA-not-a-packet.crfpkt"
+    junk.write_bytes(b"hello")
+    renamed = tmp_path / "0-second.crfpkt"  # a name that sorts first: the order comes from the header
+    renamed.write_bytes(second.read_bytes())
+    assert chain_order([junk, renamed, first]) == [first, renamed, junk]
+
+
+# ----- the screen --------------------------------------------------------------------------------------------------
+def _window(pair: Pair, qtbot: Any) -> tuple[Site, MainWindow]:
+    site, ws = pair.open("A")
+    window = MainWindow(ws, idle_ms=10**9)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    return site, window
+
+
+def _open_packets(window: MainWindow, qtbot: Any) -> PacketsDialog:
+    window.packets_action.trigger()
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PacketsDialog) and w.isVisible())
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_cancel_on_screen_leaves_every_table_and_the_trail_as_before(pair: Pair, qtbot: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     lang: Lang) -> None:
+    first, second = two_packets_from_b(pair)
+    set_lang(lang)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        real = P.import_packet
+        inside = threading.Event()
+
+        def slow(*args: Any, **kwargs: Any) -> Any:  # the real import, then held until Cancel is pressed
+            result = real(*args, **kwargs)
+            inside.set()
+            deadline = time.monotonic() + 60
+            while not dialog.cancel_event.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return result
+
+        monkeypatch.setattr(P, "import_packet", slow)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [second, first])
+        before = every_row(site)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        assert dialog.running and dialog.bar.isVisible() and dialog.cancel_button.isVisible()
+        assert not dialog.import_button.isEnabled() and not dialog.export_button.isEnabled()
+        qtbot.waitUntil(inside.is_set, timeout=60_000)
+        # the UI thread is free: a timer of the UI thread fires and the windows repaint while the import runs
+        ticks: list[int] = []
+        timer = QTimer()
+        timer.timeout.connect(lambda: ticks.append(1))
+        timer.start(20)
+        qtbot.waitUntil(lambda: len(ticks) >= 3, timeout=5_000)
+        timer.stop()
+        window.grab()
+        dialog.grab()
+        assert dialog.running
+        step = dialog.step.text()
+        assert (f"packet 1 of 2: {first.name}" in step) if lang is Lang.EN else \
+            (f"paquet 1 sur 2 : {first.name}" in step)
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)
+        assert every_row(site) == before, "data and trail exactly as before"
+        if lang is Lang.EN:
+            assert got == [f"{first.name}: cancelled: nothing of it was applied.",
+                           f"{second.name}: not tried (cancelled)."]
+        else:
+            assert got == [f"{first.name} : annulé : rien de ce paquet n'a été appliqué.",
+                           f"{second.name} : non essayé (annulé)."]
+        assert dialog.close_button.isVisible() and dialog.close_button.isDefault()
+        monkeypatch.setattr(P, "import_packet", real)
+        # applied again, both, in chain order whatever the order chosen
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)[2:]
+        assert got[0].startswith(f"{first.name}: packet 1 of WS-02 applied" if lang is Lang.EN
+                                 else f"{first.name} : paquet 1 de WS-02 appliqué"), got
+        assert any(line.startswith(second.name) and ("packet 2" in line or "paquet 2" in line) for line in got)
+        dialog.close()
+    verify_clean(pair, "A")
+
+
+def test_several_packets_one_line_each_refusals_and_not_tried(pair: Pair, qtbot: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = two_packets_from_b(pair)
+    damaged = tmp_path / first.name
+    data = bytearray(first.read_bytes())
+    data[-5] ^= 0xFF  # packet 1 altered: refused; packet 2 comes after it: not tried
+    damaged.write_bytes(bytes(data))
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        before = every_row(site)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [second, damaged])
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)
+        assert got[0].startswith(f"Packet refused: {first.name} is damaged or was altered"), got
+        assert got[1] == f"{second.name}: not tried: it follows {first.name}, refused above.", got
+        assert len(got) == 2
+        assert every_row(site) == before
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths",
+                            lambda *a, **k: [second, first, first])
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)[2:]
+        assert "packet 1 of WS-02 applied" in got[0] and "1 conflict(s)" in got[0], got
+        assert got[1].startswith("  conflict: 01-001 / SCR / renal_function / CREAT"), got
+        assert "already imported on" in got[2] and got[2].startswith(first.name), got
+        assert "packet 2 of WS-02 applied" in got[3], got
+        assert len(got) == 4 or got[4].startswith("  conflict"), got
+        dialog.close()
+
+
+def test_nothing_else_takes_input_while_a_packet_runs(pair: Pair, qtbot: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decided: the screen is application-modal. A click on the main window (opening a subject to save into it) or
+    a key on it does nothing while the import holds the write transaction, and a second import cannot start."""
+    first, _second = two_packets_from_b(pair)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        real = P.import_packet
+        inside, release = threading.Event(), threading.Event()
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            inside.set()
+            release.wait(60)
+            return result
+
+        monkeypatch.setattr(P, "import_packet", held)
+        chosen: list[int] = []
+
+        def choose(*_a: Any, **_k: Any) -> list[Path]:
+            chosen.append(1)
+            return [first]
+
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", choose)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(inside.is_set, timeout=60_000)
+        table = window.table
+        # through the window system's queue (QTest on the QWindow), as a real click or key: Qt's modality applies
+        cell = table.viewport().mapTo(window, table.visualRect(table.model().index(0, 0)).center())
+        handle = window.windowHandle()
+        QTest.mouseClick(handle, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, cell)
+        QTest.mouseDClick(handle, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, cell)
+        QTest.keyClick(handle, Qt.Key.Key_Return)
+        QTest.keyClick(handle, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        qtbot.wait(200)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)  # disabled: no second import
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Enter: the default button is not an import
+        try:
+            assert chosen == [1] and dialog.running
+            assert window.stack.currentWidget() is window.work and not [
+                w for w in QApplication.topLevelWidgets() if w.isVisible() and w not in (window, dialog)]
+            assert QApplication.activeModalWidget() is dialog
+        finally:
+            release.set()
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        assert "packet 1 of WS-02 applied" in lines(dialog)[0]
+        dialog.close()
+
+
+def test_enter_closes_the_screen_and_never_writes_a_packet(pair: Pair, qtbot: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    edit_offline(pair)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        before = every_row(site)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_folder", lambda *a, **k: pair.outbox / "A")
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5_000)
+        assert every_row(site) == before and not (pair.outbox / "A").exists()
+
+
+def test_the_screen_fits_a_1280x800_laptop_in_french(pair: Pair, qtbot: Any) -> None:
+    set_lang(Lang.FR)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        hint = dialog.sizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 760, hint
+        assert dialog.width() <= 1280 and dialog.height() <= 760
+        assert dialog.close_button.text() == "Fermer" and dialog.cancel_button.text() == "Annuler"
+        dialog.close()
