@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.i18n import Lang, set_lang
@@ -319,3 +319,70 @@ def test_the_screen_fits_a_1280x800_laptop_in_french(pair: Pair, qtbot: Any) -> 
         assert dialog.width() <= 1280 and dialog.height() <= 760
         assert dialog.close_button.text() == "Fermer" and dialog.cancel_button.text() == "Annuler"
         dialog.close()
+
+
+def _click_at(window: Any, widget: Any) -> None:
+    """A real click (through the window system's queue) where ``widget`` is, whatever is there now."""
+    QTest.mouseClick(window.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     widget.mapTo(window, widget.rect().center()))
+
+
+def test_a_click_meant_for_cancel_after_the_end_keeps_the_report_on_screen(pair: Pair, qtbot: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in a real window: the import ended a moment before the click on Cancel, the click landed on Close (same
+    place) and the screen vanished with its report. Cancel now sits beside the bar, away from Close."""
+    first, _second = two_packets_from_b(pair)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [first])
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        assert dialog.cancel_button.isVisible()
+        where = dialog.cancel_button.geometry()
+        assert not where.intersects(dialog.close_button.geometry())
+        spot = dialog.cancel_button.mapTo(dialog, dialog.cancel_button.rect().center())
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        QTest.mouseClick(dialog.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, spot)
+        qtbot.wait(100)
+        assert dialog.isVisible() and "packet 1 of WS-02 applied" in lines(dialog)[0]
+        assert dialog.step.text().startswith("Packets: 1 applied, 0 already applied, 0 refused, 0 not applied.")
+        dialog.close()
+
+
+def test_locking_while_a_packet_runs_cancels_it_and_says_so(pair: Pair, qtbot: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen's own Lock button (the strip every window gets) while an import runs: the import is cancelled and
+    undone (the lock's own trail record is all that is added), the screen hides, and shows the line when back."""
+    first, _second = two_packets_from_b(pair)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        real = P.import_packet
+        inside = threading.Event()
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            inside.set()
+            deadline = time.monotonic() + 60
+            while not dialog.cancel_event.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return result
+
+        monkeypatch.setattr(P, "import_packet", slow)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [first])
+        before = every_row(site)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(inside.is_set, timeout=60_000)
+        lock = next(b for b in dialog.findChildren(QPushButton) if b.text().startswith("Lock"))
+        _click_at(dialog, lock)
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is window.lock_screen, timeout=60_000)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        assert not dialog.isVisible()
+        after = every_row(site)
+        changed = {name for name in before if before[name] != after[name]}
+        added = {name: [row for row in after[name] if row not in before[name]] for name in changed}
+        # what the lock itself writes: its trail record (and the key file's generation), nothing of the packet
+        assert changed <= {"audit_event", "site_setting", "sqlite_sequence"}, changed
+        assert [row[6] for row in added["audit_event"]] == ["lock"], added
+        assert [row[0] for row in added.get("site_setting", [])] in ([], ["keyfile_generation"]), added
+        assert lines(dialog) == [f"{first.name}: cancelled: nothing of it was applied."]

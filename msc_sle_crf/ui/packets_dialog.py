@@ -45,6 +45,8 @@ class PacketsDialog(QDialog):
         self._queue: list[Path] = []
         self._total = 0
         self._refused: dict[str, str] = {}  # origin workstation -> the file refused (its later packets: not tried)
+        self._tally = {"applied": 0, "already": 0, "refused": 0, "not_tried": 0}
+        self._idle_paused = False
         self.setWindowTitle(tr("Workstation packets", "Paquets entre postes"))
         layout = QVBoxLayout(self)
         intro = QLabel(tr(
@@ -67,27 +69,32 @@ class PacketsDialog(QDialog):
         layout.addLayout(row)
         self.step = named(QLabel(""), "packet_step")
         self.step.setWordWrap(True)
+        layout.addWidget(self.step)
+        # Cancel sits beside the bar, never where Close is: a click meant for Cancel that lands just after the work
+        # ended must not close the screen and its report.
+        running = QHBoxLayout()
         self.bar = named(QProgressBar(), "packet_progress")
         self.bar.setVisible(False)
-        layout.addWidget(self.step)
-        layout.addWidget(self.bar)
+        self.cancel_button = named(QPushButton(tr("Cancel", "Annuler")), "packet_cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
+        self.cancel_button.setAutoDefault(False)
+        running.addWidget(self.bar, 1)
+        running.addWidget(self.cancel_button)
+        layout.addLayout(running)
         self.results = named(QListWidget(), "packet_results")
         self.results.setWordWrap(True)
         layout.addWidget(self.results, 1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.cancel_button = named(QPushButton(tr("Cancel", "Annuler")), "packet_cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.setVisible(False)
         self.close_button = named(QPushButton(tr("Close", "Fermer")), "packet_close")
         self.close_button.clicked.connect(self.reject)
-        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
-        # Enter closes the screen; it never writes or applies a packet (those open a chooser first anyway).
-        for button in (self.export_button, self.import_button, self.cancel_button):
-            button.setAutoDefault(False)
+        # Enter with nothing else chosen closes the screen; it never writes or applies a packet (Tab to a button and
+        # Enter presses that one: both open a chooser first).
         self.close_button.setDefault(True)
+        self.close_button.setFocus()
         self.resize(720, 420)
 
     # ----- choosing -----
@@ -108,10 +115,9 @@ class PacketsDialog(QDialog):
         self.cancel_event.clear()
         self.export_button.setEnabled(False)
         self.import_button.setEnabled(False)
-        self.close_button.setVisible(False)
+        self.close_button.setEnabled(False)
         self.cancel_button.setVisible(True)
         self.cancel_button.setEnabled(True)
-        self.cancel_button.setDefault(False)
         self.bar.setRange(0, 0)  # moving: one packet is one transaction, with no steps to count inside it
         self.bar.setVisible(True)
         self.step.setText(text)
@@ -119,19 +125,28 @@ class PacketsDialog(QDialog):
         idle = getattr(self.parent(), "idle", None)  # the work under way is activity: no idle lock meanwhile
         if idle is not None and hasattr(idle, "pause"):
             idle.pause()
+            self._idle_paused = True
 
     def _finish(self, text: str) -> None:
         self.running = False
         self.export_button.setEnabled(True)
         self.import_button.setEnabled(True)
         self.cancel_button.setVisible(False)
-        self.close_button.setVisible(True)
+        self.close_button.setEnabled(True)
         self.close_button.setDefault(True)
         self.bar.setVisible(False)
         self.step.setText(text)
         idle = getattr(self.parent(), "idle", None)
-        if idle is not None and hasattr(idle, "resume"):
+        if self._idle_paused and idle is not None and hasattr(idle, "resume"):
             idle.resume()
+        self._idle_paused = False
+
+    def on_lock(self) -> None:
+        """The session locks (Lock button, another user takes over): a packet under way is cancelled (all of it
+        undone) rather than left running for a screen nobody watches; the line says so when the screen is back."""
+        if self.running:
+            self._idle_paused = False  # the lock screen owns the idle watch now
+            self.cancel()
 
     def _background(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
                     on_error: Callable[[BaseException], None]) -> None:
@@ -177,7 +192,7 @@ class PacketsDialog(QDialog):
             line = tr(f"Packet written: {result.path} (packet {result.seq}, {result.records} record(s)).",
                       f"Paquet écrit : {result.path} (paquet {result.seq}, {result.records} enregistrement(s)).")
         self.results.addItem(line)
-        self._finish(line)
+        self._finish("")
 
     def _export_failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
@@ -186,7 +201,7 @@ class PacketsDialog(QDialog):
         else:
             line = error_text(exc)
         self.results.addItem(line)
-        self._finish(line)
+        self._finish("")
 
     # ----- import -----
     def apply(self, paths: list[Path]) -> None:
@@ -195,21 +210,23 @@ class PacketsDialog(QDialog):
             return
         self._queue = chain_order(paths)
         self._refused = {}
+        self._tally = dict.fromkeys(self._tally, 0)
         self._start("", len(self._queue))
         self._next()
 
     def _next(self) -> None:
         if not self._queue:
-            self._finish(tr("Done: each packet's result is below.", "Terminé : le résultat de chaque paquet est "
-                                                                    "ci-dessous."))
+            self._finish(self._summary())
             return
         if self.cancel_event.is_set():
             for path in self._queue:
                 self.results.addItem(tr(f"{path.name}: not tried (cancelled).",
                                         f"{path.name} : non essayé (annulé)."))
+            self._tally["not_tried"] += len(self._queue)
             self._queue = []
-            self._finish(tr("Cancelled: the packet under way was undone; the ones applied before it stay applied.",
-                            "Annulé : le paquet en cours a été défait ; ceux appliqués avant lui le restent."))
+            self._finish(tr("Cancelled: the packet under way was undone, nothing of it was applied. ",
+                            "Annulé : le paquet en cours a été défait, rien de lui n'a été appliqué. ")
+                         + self._summary())
             return
         path = self._queue.pop(0)
         header = packet_header(path)
@@ -217,6 +234,7 @@ class PacketsDialog(QDialog):
             self.results.addItem(tr(
                 f"{path.name}: not tried: it follows {self._refused[header[0]]}, refused above.",
                 f"{path.name} : non essayé : il fait suite à {self._refused[header[0]]}, refusé ci-dessus."))
+            self._tally["not_tried"] += 1
             self._next()
             return
         number = self._total - len(self._queue)
@@ -229,6 +247,7 @@ class PacketsDialog(QDialog):
     def _applied(self, outcome: ImportOutcome) -> None:
         # with ``ops``, ``Ops.background`` announced the outcome's change record: open screens refreshed
         self.results.addItem(outcome.line().get())
+        self._tally["already" if outcome.result.duplicate else "applied"] += 1
         for line in outcome.result.conflict_lines:
             self.results.addItem(tr(f"  conflict: {line}", f"  conflit : {line}"))
         self._next()
@@ -238,13 +257,23 @@ class PacketsDialog(QDialog):
             self.results.addItem(tr(f"{path.name}: cancelled: nothing of it was applied.",
                                     f"{path.name} : annulé : rien de ce paquet n'a été appliqué."))
             self.cancel_event.set()
+            self._tally["not_tried"] += 1
         else:
+            self._tally["refused"] += 1
             text = error_text(exc)  # a packet's refusal names the file; any other failure gets its name here
             self.results.addItem(text if path.name in text else tr(f"{path.name}: not applied: {text}",
                                                                    f"{path.name} : non appliqué : {text}"))
             if header is not None:
                 self._refused[header[0]] = path.name
         self._next()
+
+
+    def _summary(self) -> str:
+        t = self._tally
+        return tr(f"Packets: {t['applied']} applied, {t['already']} already applied, {t['refused']} refused, "
+                  f"{t['not_tried']} not applied. Each packet's line is below.",
+                  f"Paquets : {t['applied']} appliqué(s), {t['already']} déjà appliqué(s), {t['refused']} refusé(s), "
+                  f"{t['not_tried']} non appliqué(s). La ligne de chaque paquet est ci-dessous.")
 
 
 def open_packets(ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> PacketsDialog:
