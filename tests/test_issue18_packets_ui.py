@@ -5,6 +5,7 @@ real packet files, shown windows, real mouse clicks and keys."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -386,3 +387,28 @@ def test_locking_while_a_packet_runs_cancels_it_and_says_so(pair: Pair, qtbot: A
         assert [row[6] for row in added["audit_event"]] == ["lock"], added
         assert [row[0] for row in added.get("site_setting", [])] in ([], ["keyfile_generation"]), added
         assert lines(dialog) == [f"{first.name}: cancelled: nothing of it was applied."]
+
+
+def test_the_newest_line_is_in_view_and_times_are_the_wall_clock(pair: Pair, qtbot: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in a real window: a second run's lines were below the fold (the list showed the first run's), and
+    "already imported on 2026-12-02T16:16:42.286532Z" was the stored UTC text, not the dd/mm/yyyy wall clock."""
+    first, _second = two_packets_from_b(pair)
+    set_lang(Lang.FR)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [first])
+        for _ in range(40):
+            qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)
+        assert len(got) >= 41 and got[-1].startswith(f"{first.name} : déjà importé le "), got
+        assert re.search(r" déjà importé le \d\d/\d\d/\d{4} \d\d:\d\d UTC[+-]\d\d:\d\d \(paquet 1 de WS-02\)",
+                         got[-1]), got[-1]
+        qtbot.wait(50)
+        view = dialog.results.viewport().rect()
+        last = dialog.results.visualItemRect(dialog.results.item(dialog.results.count() - 1))
+        assert not view.contains(dialog.results.visualItemRect(dialog.results.item(0))), "more lines than fit"
+        assert view.contains(last), "the newest line is in view"
+        dialog.close()

@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import format_stored
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.i18n import L
@@ -49,13 +50,15 @@ class ImportOutcome:
     result: P.ImportResult
     # What the import wrote into this trail, as a change record: open screens refresh from it like from any write.
     changes: Changes = field(default_factory=Changes)
+    utc_offset_min: int = 0  # this workstation's offset from UTC: times are shown as its wall clock shows them
 
     def line(self) -> L:
         r = self.result
         if r.duplicate:
-            return L(f"{self.path.name}: already imported on {r.imported_utc} (packet {r.seq} of {r.origin_ws}); "
+            when = format_stored(r.imported_utc, self.utc_offset_min, seconds=False) if r.imported_utc else "?"
+            return L(f"{self.path.name}: already imported on {when} (packet {r.seq} of {r.origin_ws}); "
                      "nothing changed.",
-                     f"{self.path.name} : déjà importé le {r.imported_utc} (paquet {r.seq} de {r.origin_ws}) ; rien "
+                     f"{self.path.name} : déjà importé le {when} (paquet {r.seq} de {r.origin_ws}) ; rien "
                      "n'a changé.")
         return L(f"{self.path.name}: packet {r.seq} of {r.origin_ws} applied: {r.copied} record(s) copied, "
                  f"{r.skipped} already here, {r.conflicts} conflict(s).",
@@ -195,7 +198,7 @@ class Packets:
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new in written if a in known))
-        return ImportOutcome(path, result, changes)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes())
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""

@@ -95,7 +95,7 @@ class PacketsDialog(QDialog):
         # Enter presses that one: both open a chooser first).
         self.close_button.setDefault(True)
         self.close_button.setFocus()
-        self.resize(720, 420)
+        self.resize(800, 560)  # fits 1280x800 and 1366x768 with the window's frame
 
     # ----- choosing -----
     def _choose_folder(self) -> None:
@@ -191,7 +191,7 @@ class PacketsDialog(QDialog):
         else:
             line = tr(f"Packet written: {result.path} (packet {result.seq}, {result.records} record(s)).",
                       f"Paquet écrit : {result.path} (paquet {result.seq}, {result.records} enregistrement(s)).")
-        self.results.addItem(line)
+        self._say(line)
         self._finish("")
 
     def _export_failed(self, exc: BaseException) -> None:
@@ -200,7 +200,7 @@ class PacketsDialog(QDialog):
                       "Paquet non écrit : annulé (aucun fichier, rien d'enregistré).")
         else:
             line = error_text(exc)
-        self.results.addItem(line)
+        self._say(line)
         self._finish("")
 
     # ----- import -----
@@ -220,18 +220,18 @@ class PacketsDialog(QDialog):
             return
         if self.cancel_event.is_set():
             for path in self._queue:
-                self.results.addItem(tr(f"{path.name}: not tried (cancelled).",
+                self._say(tr(f"{path.name}: not tried (cancelled).",
                                         f"{path.name} : non essayé (annulé)."))
             self._tally["not_tried"] += len(self._queue)
             self._queue = []
             self._finish(tr("Cancelled: the packet under way was undone, nothing of it was applied. ",
-                            "Annulé : le paquet en cours a été défait, rien de lui n'a été appliqué. ")
+                            "Annulé : le paquet en cours a été défait, rien n'en a été appliqué. ")
                          + self._summary())
             return
         path = self._queue.pop(0)
         header = packet_header(path)
         if header is not None and header[0] in self._refused:
-            self.results.addItem(tr(
+            self._say(tr(
                 f"{path.name}: not tried: it follows {self._refused[header[0]]}, refused above.",
                 f"{path.name} : non essayé : il fait suite à {self._refused[header[0]]}, refusé ci-dessus."))
             self._tally["not_tried"] += 1
@@ -246,27 +246,32 @@ class PacketsDialog(QDialog):
 
     def _applied(self, outcome: ImportOutcome) -> None:
         # with ``ops``, ``Ops.background`` announced the outcome's change record: open screens refreshed
-        self.results.addItem(outcome.line().get())
+        self._say(outcome.line().get())
         self._tally["already" if outcome.result.duplicate else "applied"] += 1
         for line in outcome.result.conflict_lines:
-            self.results.addItem(tr(f"  conflict: {line}", f"  conflit : {line}"))
+            self._say(tr(f"  conflict: {line}", f"  conflit : {line}"))
         self._next()
 
     def _import_failed(self, path: Path, header: tuple[str, int] | None, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
-            self.results.addItem(tr(f"{path.name}: cancelled: nothing of it was applied.",
+            self._say(tr(f"{path.name}: cancelled: nothing of it was applied.",
                                     f"{path.name} : annulé : rien de ce paquet n'a été appliqué."))
             self.cancel_event.set()
             self._tally["not_tried"] += 1
         else:
             self._tally["refused"] += 1
             text = error_text(exc)  # a packet's refusal names the file; any other failure gets its name here
-            self.results.addItem(text if path.name in text else tr(f"{path.name}: not applied: {text}",
+            self._say(text if path.name in text else tr(f"{path.name}: not applied: {text}",
                                                                    f"{path.name} : non appliqué : {text}"))
             if header is not None:
                 self._refused[header[0]] = path.name
         self._next()
 
+
+    def _say(self, line: str) -> None:
+        """One result line, kept in view: the newest line is what the user must see (earlier runs stay above)."""
+        self.results.addItem(line)
+        self.results.scrollToItem(self.results.item(self.results.count() - 1))  # lays the list out first
 
     def _summary(self) -> str:
         t = self._tally
