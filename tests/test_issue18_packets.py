@@ -133,14 +133,8 @@ def value(pair: Pair, which: str, ref: FormRef, key: tuple[str, int, str]) -> An
 @pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
 def test_two_workstations_end_identical(pair: Pair, order: str) -> None:
     edit_offline(pair)
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    r1 = pair.import_(second, p1)
+    r1, r2 = pair.exchange(order)
     assert r1.conflicts == 1 and not r1.duplicate
-    p2 = pair.export(second)
-    assert p2 is not None
-    r2 = pair.import_(first, p2)
     assert r2.conflicts == 0  # the decision travelled with the packet: nobody decides twice
     a, b = snapshot(pair, "A"), snapshot(pair, "B")
     for table in a:
@@ -538,13 +532,7 @@ def test_form_state_conflict_keeps_the_less_advanced_state(pair: Pair, order: st
     with site:
         pair.clock.advance(10)
         ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")  # B: signed, without the verification
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    assert pair.import_(second, p1).conflicts == 1
-    p2 = pair.export(second)
-    assert p2 is not None
-    pair.import_(first, p2)
+    assert pair.exchange(order)[0].conflicts == 1
     for which in ("A", "B"):
         site, ws = pair.open(which)
         with site:
@@ -703,13 +691,7 @@ def test_query_status_conflict_keeps_the_less_advanced_status(pair: Pair, order:
     with site:
         pair.clock.advance(10)
         ws.monitoring.answer(qid, "The unit is µmol/L")  # B: the site answers, not knowing
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    assert pair.import_(second, p1).conflicts == 1
-    p2 = pair.export(second)
-    assert p2 is not None
-    pair.import_(first, p2)
+    assert pair.exchange(order)[0].conflicts == 1
     for which in ("A", "B"):
         site, ws = pair.open(which, "monitor.m")
         with site:

@@ -45,6 +45,17 @@ class Pair:
         with site:
             return Packets(ws.ctx, ws.study).import_file(path).result
 
+    def exchange(self, order: str) -> tuple[P.ImportResult, P.ImportResult]:
+        """Both ways, in ``order`` ("A->B ..." or "B->A ..."): the first exports and the second applies it, then
+        back. The two import results."""
+        first, second = ("A", "B") if order.startswith("A") else ("B", "A")
+        p1 = self.export(first)
+        assert p1 is not None
+        r1 = self.import_(second, p1)
+        p2 = self.export(second)
+        assert p2 is not None
+        return r1, self.import_(first, p2)
+
 
 def make_pair(tmp_path: Path) -> Pair:
     clock = FakeClock()
