@@ -134,6 +134,24 @@ def test_chain_order_reads_each_packets_header(pair: Pair, tmp_path: Path) -> No
     assert chain_order([junk, renamed, first]) == [first, renamed, junk]
 
 
+def held_until_cancelled(dialog: PacketsDialog, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The real import, then held (its transaction open, everything written) until the screen's cancel is set; the
+    event returned is set once the import is held."""
+    real = P.import_packet
+    inside = threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        inside.set()
+        deadline = time.monotonic() + 60
+        while not dialog.cancel_event.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return result
+
+    monkeypatch.setattr(P, "import_packet", held)
+    return inside
+
+
 # ----- the screen --------------------------------------------------------------------------------------------------
 def _window(pair: Pair, qtbot: Any) -> tuple[Site, MainWindow]:
     site, ws = pair.open("A")
@@ -162,17 +180,7 @@ def test_cancel_on_screen_leaves_every_table_and_the_trail_as_before(pair: Pair,
     with site:
         dialog = _open_packets(window, qtbot)
         real = P.import_packet
-        inside = threading.Event()
-
-        def slow(*args: Any, **kwargs: Any) -> Any:  # the real import, then held until Cancel is pressed
-            result = real(*args, **kwargs)
-            inside.set()
-            deadline = time.monotonic() + 60
-            while not dialog.cancel_event.is_set() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return result
-
-        monkeypatch.setattr(P, "import_packet", slow)
+        inside = held_until_cancelled(dialog, monkeypatch)
         monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [second, first])
         before = every_row(site)
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
@@ -358,18 +366,7 @@ def test_locking_while_a_packet_runs_cancels_it_and_says_so(pair: Pair, qtbot: A
     site, window = _window(pair, qtbot)
     with site:
         dialog = _open_packets(window, qtbot)
-        real = P.import_packet
-        inside = threading.Event()
-
-        def slow(*args: Any, **kwargs: Any) -> Any:
-            result = real(*args, **kwargs)
-            inside.set()
-            deadline = time.monotonic() + 60
-            while not dialog.cancel_event.is_set() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return result
-
-        monkeypatch.setattr(P, "import_packet", slow)
+        inside = held_until_cancelled(dialog, monkeypatch)
         monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [first])
         before = every_row(site)
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
@@ -412,3 +409,22 @@ def test_the_newest_line_is_in_view_and_times_are_the_wall_clock(pair: Pair, qtb
         assert not view.contains(dialog.results.visualItemRect(dialog.results.item(0))), "more lines than fit"
         assert view.contains(last), "the newest line is in view"
         dialog.close()
+
+
+def test_the_main_window_closing_while_a_packet_runs_ends_it_undone_first(pair: Pair, qtbot: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main window closes every screen it opened (``done``, not the close box) before the database closes: the
+    import under way is cancelled and its transaction ended there, not left running against a closing database."""
+    first, _second = two_packets_from_b(pair)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        inside = held_until_cancelled(dialog, monkeypatch)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [first])
+        before = every_row(site)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(inside.is_set, timeout=60_000)
+        window.close()
+        assert dialog._worker_idle.is_set(), "the import's job had returned when the screen went"
+        assert not dialog.isVisible()
+        assert every_row(site) == before

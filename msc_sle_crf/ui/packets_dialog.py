@@ -47,6 +47,8 @@ class PacketsDialog(QDialog):
         self._refused: dict[str, str] = {}  # origin workstation -> the file refused (its later packets: not tried)
         self._tally = {"applied": 0, "already": 0, "refused": 0, "not_tried": 0}
         self._idle_paused = False
+        self._worker_idle = threading.Event()  # set by the worker thread when its job returns (or before any job)
+        self._worker_idle.set()
         self.setWindowTitle(tr("Workstation packets", "Paquets entre postes"))
         layout = QVBoxLayout(self)
         intro = QLabel(tr(
@@ -150,10 +152,19 @@ class PacketsDialog(QDialog):
 
     def _background(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
                     on_error: Callable[[BaseException], None]) -> None:
+        idle = self._worker_idle
+        idle.clear()
+
+        def job() -> Any:
+            try:
+                return fn()
+            finally:
+                idle.set()
+
         if self.ops is not None:  # announces the result's change record on the UI thread
-            self.ops.background(fn, on_done=on_done, on_error=on_error)
+            self.ops.background(job, on_done=on_done, on_error=on_error)
         else:
-            run_in_background(fn, on_done, on_error)
+            run_in_background(job, on_done, on_error)
 
     def cancel(self) -> None:
         if self.running:
@@ -167,6 +178,14 @@ class PacketsDialog(QDialog):
             self.cancel()
             return
         super().reject()
+
+    def done(self, result: int) -> None:
+        """Closed by the program (the main window closes, the database with it): a packet under way is cancelled
+        and its transaction ended (undone) before the screen goes, never left running against a closing database."""
+        if self.running:
+            self.cancel()
+            self._worker_idle.wait(60)  # the cancel is heard at the next SQL statement
+        super().done(result)
 
     def closeEvent(self, event: Any) -> None:
         if self.running:
