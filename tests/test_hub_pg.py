@@ -24,33 +24,18 @@ from msc_sle_crf.hub.init import init_hub
 from msc_sle_crf.hub.store import HubError, HubStore, parse_dsn
 from msc_sle_crf.hub.verify import verify_hub
 from msc_sle_crf.services import Site, Workspace
-from msc_sle_crf.services.demo import create_demo
-from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import Base
-from tests.conftest import FAST_KDF
+from tests.helpers.demo_data import monitored_demo
 from tests.hub_pg import APP_ROLE, HubDb
 
 APPEND_ONLY = ("audit_event", "infusion_event", "signature", "query_message", "item_verification", "certificate",
                "sync_packet_out", "sync_packet_in")
-LABS_M12 = FormRef("99-001", "M12", "labs")
 
 
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The TRAINING database with a changed value, a signature, an SDV mark and an answered query."""
-    path = tmp_path_factory.mktemp("hub") / "demo.crfdb"
-    site = create_demo(path, kdf=FAST_KDF, clock=FakeClock())
-    try:
-        doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
-        doctor.entry.save_item(LABS_M12, ("lb", 0, "PLAT"), "231", reason="transcription error")
-        doctor.lifecycle.sign(FormRef("99-001", "M12", "selena_sledai"), "dr.martin", "training-doctor", "approval")
-        monitor = Workspace.sign_in(site, "monitor.petit", "training-monitor")
-        monitor.monitoring.verify_item(LABS_M12, ("lb", 0, "HGB"))
-        opened = monitor.monitoring.open_query(LABS_M12, ("lb", 0, "WBC"), "Please check the WBC unit")
-        doctor.monitoring.answer(opened.query_id, "Checked against the lab report: correct")
-    finally:
-        site.close()
-    return path
+    return monitored_demo(tmp_path_factory.mktemp("hub") / "demo.crfdb")
 
 
 @pytest.fixture

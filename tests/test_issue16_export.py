@@ -26,34 +26,18 @@ from msc_sle_crf.errors import PermissionDenied, StoreError, ValidationError
 from msc_sle_crf.export import Cancelled, ExportOptions, odm
 from msc_sle_crf.export import manifest as mf
 from msc_sle_crf.services import Site, Workspace
-from msc_sle_crf.services.demo import create_demo
-from msc_sle_crf.services.entry import FormRef
 
-from .conftest import FAST_KDF
+from .helpers.demo_data import monitored_demo
 
 REFERENCE_XSD = Path("/work/shared/reference/odm-1.3.2")
 NS = {"o": odm.NS}
-LABS_M12 = FormRef("99-001", "M12", "labs")
 
 
 @pytest.fixture(scope="module")
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The TRAINING database plus what the demo lacks: a missing value (not done), a change with a reason, a
     signature, an SDV mark and a query answered."""
-    path = tmp_path_factory.mktemp("export") / "demo.crfdb"
-    site = create_demo(path, kdf=FAST_KDF, clock=FakeClock())
-    try:
-        doctor = Workspace.sign_in(site, "dr.martin", "training-doctor")
-        doctor.entry.set_missing(LABS_M12, ("lb", 0, "CRP"), "ND", "sample haemolysed", reason="lab error")
-        doctor.entry.save_item(LABS_M12, ("lb", 0, "PLAT"), "231", reason="transcription error")
-        doctor.lifecycle.sign(FormRef("99-001", "M12", "selena_sledai"), "dr.martin", "training-doctor", "approval")
-        monitor = Workspace.sign_in(site, "monitor.petit", "training-monitor")
-        monitor.monitoring.verify_item(LABS_M12, ("lb", 0, "HGB"))
-        opened = monitor.monitoring.open_query(LABS_M12, ("lb", 0, "WBC"), "Please check the WBC unit")
-        doctor.monitoring.answer(opened.query_id, "Checked against the lab report: correct")
-    finally:
-        site.close()
-    return path
+    return monitored_demo(tmp_path_factory.mktemp("export") / "demo.crfdb", missing_value=True)
 
 
 @pytest.fixture

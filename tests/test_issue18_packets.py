@@ -13,8 +13,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
 from msc_sle_crf import audit
-from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
@@ -47,57 +44,13 @@ from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync.service import Packets
 
 from .conftest import ADMIN_PW, FAST_KDF, make_user
+from .helpers.packets import CREAT, PROTU, PW, R1, R2, Pair, make_pair
 from .helpers.workstations import fork
-
-R1 = FormRef("01-001", "SCR", "renal_function")
-R2 = FormRef("01-002", "SCR", "renal_function")
-CREAT = ("lb", 0, "CREAT")
-LBDAT = ("lb", 0, "LBDAT")
-PROTU = ("lb", 0, "PROTU")
-PW = {"dr.a": "quartz-meadow-71-dr", "nurse.n": "violet-harbor-53-nn", "monitor.m": "copper-lantern-88-mm"}
-
-
-@dataclass
-class Pair:
-    a_db: Path
-    b_db: Path
-    clock: FakeClock
-    outbox: Path
-
-    def open(self, which: str, user: str = "dr.a") -> tuple[Site, Workspace]:
-        site = Site.open(self.a_db if which == "A" else self.b_db, clock=self.clock)
-        return site, Workspace.sign_in(site, user, ADMIN_PW if user == "admin" else PW[user])
-
-    def export(self, which: str, user: str = "dr.a") -> Path | None:
-        site, ws = self.open(which, user)
-        with site:
-            result = Packets(ws.ctx, ws.study).export(self.outbox / which)
-        return result.path if result else None
-
-    def import_(self, which: str, path: Path, user: str = "dr.a") -> P.ImportResult:
-        site, ws = self.open(which, user)
-        with site:
-            return Packets(ws.ctx, ws.study).import_file(path).result
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
-    clock = FakeClock()
-    a_db = tmp_path / "a" / "trial.crfdb"
-    site, admin_actor, _code = Site.initialize(a_db, admin_username="admin", admin_full_name="Ada Admin",
-                                               admin_password=ADMIN_PW, kdf=FAST_KDF, clock=clock)
-    with site:
-        admin = Workspace(site, admin_actor)
-        for name, role in (("dr.a", "investigator"), ("nurse.n", "nurse"), ("monitor.m", "monitor")):
-            make_user(admin, name, role, PW[name])
-        doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
-        doctor.subjects.register("ABC", 1980, "F")
-        doctor.subjects.register("DEF", 1975, "M")
-        for ref in (R1, R2):
-            doctor.entry.save_values(ref, {LBDAT: "20/11/2026", CREAT: "88"})
-    b_db = tmp_path / "b" / "trial.crfdb"
-    fork(a_db, b_db, 2, "admin", ADMIN_PW, clock)
-    yield Pair(a_db, b_db, clock, tmp_path / "outbox")
+def pair(tmp_path: Path) -> Pair:
+    return make_pair(tmp_path)
 
 
 # ----- what two workstations must end up sharing ----------------------------------------------------------------
@@ -180,14 +133,8 @@ def value(pair: Pair, which: str, ref: FormRef, key: tuple[str, int, str]) -> An
 @pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
 def test_two_workstations_end_identical(pair: Pair, order: str) -> None:
     edit_offline(pair)
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    r1 = pair.import_(second, p1)
+    r1, r2 = pair.exchange(order)
     assert r1.conflicts == 1 and not r1.duplicate
-    p2 = pair.export(second)
-    assert p2 is not None
-    r2 = pair.import_(first, p2)
     assert r2.conflicts == 0  # the decision travelled with the packet: nobody decides twice
     a, b = snapshot(pair, "A"), snapshot(pair, "B")
     for table in a:
@@ -585,13 +532,7 @@ def test_form_state_conflict_keeps_the_less_advanced_state(pair: Pair, order: st
     with site:
         pair.clock.advance(10)
         ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")  # B: signed, without the verification
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    assert pair.import_(second, p1).conflicts == 1
-    p2 = pair.export(second)
-    assert p2 is not None
-    pair.import_(first, p2)
+    assert pair.exchange(order)[0].conflicts == 1
     for which in ("A", "B"):
         site, ws = pair.open(which)
         with site:
@@ -611,8 +552,10 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
     with site_b:
         dialog = PacketsDialog(ws_b)
         qtbot.addWidget(dialog)
+        dialog.export_to(pair.outbox / "usb")  # off the UI thread: the screen says when it is done
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         dialog.export_to(pair.outbox / "usb")
-        dialog.export_to(pair.outbox / "usb")
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
     assert lines[0].startswith("Packet written: ") and lines[1].startswith("Nothing new")
     [packet] = (pair.outbox / "usb").iterdir()
@@ -626,6 +569,7 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
         dialog = PacketsDialog(ws_a, None, ops)
         qtbot.addWidget(dialog)
         dialog.apply([packet, packet])
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         lines = [dialog.results.item(n).text() for n in range(dialog.results.count())]
         # Open screens refresh from the import like from any write: the changed form's cell is in the change record.
         assert len(announced) == 1 and announced[0].touches("01-001", "SCR", "renal_function")
@@ -747,13 +691,7 @@ def test_query_status_conflict_keeps_the_less_advanced_status(pair: Pair, order:
     with site:
         pair.clock.advance(10)
         ws.monitoring.answer(qid, "The unit is µmol/L")  # B: the site answers, not knowing
-    first, second = ("A", "B") if order.startswith("A") else ("B", "A")
-    p1 = pair.export(first)
-    assert p1 is not None
-    assert pair.import_(second, p1).conflicts == 1
-    p2 = pair.export(second)
-    assert p2 is not None
-    pair.import_(first, p2)
+    assert pair.exchange(order)[0].conflicts == 1
     for which in ("A", "B"):
         site, ws = pair.open(which, "monitor.m")
         with site:

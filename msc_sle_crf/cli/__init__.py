@@ -366,6 +366,37 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def say_trail_report(result: Any, *, problems: Sequence[str | L] = (), where: str = "",
+                     data_checked: bool = True, not_checked: str | None = None, unexplained_total: int = 0,
+                     unexplained: Sequence[str] = ()) -> None:
+    """The trail's and the data's part of a verify report, the same for a database (``verify``) and a hub (``hub
+    verify``, ``where`` names it): the trail (or its first bad record), then ``problems``, then the data against
+    the trail when the trail holds (``data_checked``: the pages were readable), or why it was not checked."""
+    on = (f" on the hub {where}", f" sur le hub {where}") if where else ("", "")
+    if result.ok:
+        _say(L(f"Audit trail: OK ({result.records} records{on[0]}, chain intact, each transaction signed by its "
+               f"author; {result.signatures_checked} signatures checked now)",
+               f"Piste d'audit : OK ({result.records} enregistrements{on[1]}, chaîne intacte, chaque transaction "
+               f"signée par son auteur ; {result.signatures_checked} signatures vérifiées maintenant)"))
+    else:
+        _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
+    for line in problems:
+        _say(line, sys.stderr)
+    if not_checked:
+        _say(L(f"Data against the trail: not checked ({not_checked})",
+               f"Données contre la piste : non vérifiées ({not_checked})"), sys.stderr)
+    elif result.ok and data_checked and unexplained_total:
+        _say(L(f"Data against the trail: FAILED: {unexplained_total} stored item(s) the trail does not explain:",
+               f"Données contre la piste : ÉCHEC : {unexplained_total} élément(s) stocké(s) que la piste "
+               "n'explique pas :"), sys.stderr)
+        for line in unexplained:
+            _say(f"  - {line}", sys.stderr)
+    elif result.ok and data_checked:
+        _say(L("Data against the trail: OK (every stored value, state, signature, SDV mark and query is what the "
+               "trail says)", "Données contre la piste : OK (chaque valeur, état, signature, vérification et "
+               "requête stockés sont ce que dit la piste)"))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
@@ -377,29 +408,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         _say(L("Database pages: OK (every page decrypts and authenticates; structure intact)",
                "Pages de la base : OK (chaque page se déchiffre et s'authentifie ; structure intacte)"))
-    result = report.audit
-    if result.ok:
-        _say(L(f"Audit trail: OK ({result.records} records, chain intact, each transaction signed by its author; "
-               f"{result.signatures_checked} signatures checked now)",
-               f"Piste d'audit : OK ({result.records} enregistrements, chaîne intacte, chaque transaction signée par "
-               f"son auteur ; {result.signatures_checked} signatures vérifiées maintenant)"))
-    else:
-        _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
-    for line in report.loss_messages():
-        _say(line, sys.stderr)
-    for line in (*report.anchor_problems, *report.receipt_problems):
-        _say(line, sys.stderr)
-    if result.ok and not report.page_problems:
-        if report.unexplained_total:
-            _say(L(f"Data against the trail: FAILED: {report.unexplained_total} stored item(s) the trail does not "
-                   "explain:", f"Données contre la piste : ÉCHEC : {report.unexplained_total} élément(s) stocké(s) que "
-                   "la piste n'explique pas :"), sys.stderr)
-            for item in report.unexplained[:50]:
-                _say(f"  - {item.line()}", sys.stderr)
-        else:
-            _say(L("Data against the trail: OK (every stored value, state, signature, SDV mark and query is what the "
-                   "trail says)", "Données contre la piste : OK (chaque valeur, état, signature, vérification et "
-                   "requête stockés sont ce que dit la piste)"))
+    say_trail_report(report.audit, problems=(*report.loss_messages(), *report.anchor_problems,
+                                             *report.receipt_problems),
+                     data_checked=not report.page_problems, unexplained_total=report.unexplained_total,
+                     unexplained=[item.line() for item in report.unexplained[:50]])
     if report.receipts_checked and not report.receipt_problems:
         _say(L(f"Receipts: OK ({report.receipts_checked} checked: the trail holds each one's record unchanged)",
                f"Reçus : OK ({report.receipts_checked} vérifié(s) : la piste contient l'enregistrement de chacun, "

@@ -15,7 +15,6 @@ at the prompt or read from standard input (``--password-stdin``), as for every o
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,35 +97,15 @@ def cmd_hub_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_hub_verify(args: argparse.Namespace) -> int:
-    from msc_sle_crf.errors import Msg
+    from msc_sle_crf.cli import say_trail_report
     from msc_sle_crf.hub.store import parse_dsn
     from msc_sle_crf.hub.verify import verify_hub
 
     parse_dsn(args.dsn)
     report = verify_hub(args.dsn, Path(args.keys))
-    result = report.audit
-    if result.ok:
-        _say(L(f"Audit trail: OK ({result.records} records on the hub {report.where}, chain intact, each transaction "
-               f"signed by its author; {result.signatures_checked} signatures checked)",
-               f"Piste d'audit : OK ({result.records} enregistrements sur le hub {report.where}, chaîne intacte, "
-               f"chaque transaction signée par son auteur ; {result.signatures_checked} signatures vérifiées)"))
-    else:
-        _say(Msg.AUDIT_BROKEN.render(record=result.first_bad_id, detail=result.problem), sys.stderr)
-    for line in report.anchor_problems:
-        _say(line, sys.stderr)
-    if report.replay_problem:
-        _say(L(f"Data against the trail: not checked ({report.replay_problem})",
-               f"Données contre la piste : non vérifiées ({report.replay_problem})"), sys.stderr)
-    elif result.ok and report.unexplained_total:
-        _say(L(f"Data against the trail: FAILED: {report.unexplained_total} stored item(s) the trail does not "
-               "explain:", f"Données contre la piste : ÉCHEC : {report.unexplained_total} élément(s) stocké(s) que "
-               "la piste n'explique pas :"), sys.stderr)
-        for line in report.unexplained[:50]:
-            _say(f"  - {line}", sys.stderr)
-    elif result.ok:
-        _say(L("Data against the trail: OK (every stored value, state, signature, SDV mark and query is what the "
-               "trail says)", "Données contre la piste : OK (chaque valeur, état, signature, vérification et "
-               "requête stockés sont ce que dit la piste)"))
+    say_trail_report(report.audit, problems=report.anchor_problems, where=str(report.where),
+                     not_checked=report.replay_problem or None, unexplained_total=report.unexplained_total,
+                     unexplained=report.unexplained[:50])
     return 0 if report.ok else 6
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
+from msc_sle_crf.clock import format_stored
 from msc_sle_crf.errors import Msg, StoreError
+from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.i18n import L
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.changes import Change, Changes
@@ -45,18 +50,76 @@ class ImportOutcome:
     result: P.ImportResult
     # What the import wrote into this trail, as a change record: open screens refresh from it like from any write.
     changes: Changes = field(default_factory=Changes)
+    utc_offset_min: int = 0  # this workstation's offset from UTC: times are shown as its wall clock shows them
 
     def line(self) -> L:
         r = self.result
         if r.duplicate:
-            return L(f"{self.path.name}: already imported on {r.imported_utc} (packet {r.seq} of {r.origin_ws}); "
+            when = format_stored(r.imported_utc, self.utc_offset_min, seconds=False) if r.imported_utc else "?"
+            return L(f"{self.path.name}: already imported on {when} (packet {r.seq} of {r.origin_ws}); "
                      "nothing changed.",
-                     f"{self.path.name} : déjà importé le {r.imported_utc} (paquet {r.seq} de {r.origin_ws}) ; rien "
+                     f"{self.path.name} : déjà importé le {when} (paquet {r.seq} de {r.origin_ws}) ; rien "
                      "n'a changé.")
         return L(f"{self.path.name}: packet {r.seq} of {r.origin_ws} applied: {r.copied} record(s) copied, "
                  f"{r.skipped} already here, {r.conflicts} conflict(s).",
                  f"{self.path.name} : paquet {r.seq} de {r.origin_ws} appliqué : {r.copied} enregistrement(s) "
                  f"copié(s), {r.skipped} déjà présent(s), {r.conflicts} conflit(s).")
+
+
+def packet_header(path: Path) -> tuple[str, int] | None:
+    """The origin workstation and number a packet's clear header announces (None: no readable header). Only for
+    putting several files in chain order: the import checks everything (the header is authenticated there)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(P.MAGIC) + 4096)
+    except OSError:
+        return None
+    end = head.find(b"\n", len(P.MAGIC))
+    if not head.startswith(P.MAGIC) or end < 0:
+        return None
+    try:
+        header = json.loads(head[len(P.MAGIC):end])
+        return str(header["ws"]), int(header["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def chain_order(paths: Iterable[Path]) -> list[Path]:
+    """Several packet files in the order they must be applied: by origin workstation, then by number; files without
+    a readable header last, by name (their import says why they are refused)."""
+    def key(path: Path) -> tuple[int, str, int, str]:
+        header = packet_header(path)
+        return (0, header[0], header[1], path.name) if header else (1, "", 0, path.name)
+
+    return sorted((Path(p) for p in paths), key=key)
+
+
+@contextlib.contextmanager
+def _interruptible(session: Any, cancelled: Callable[[], bool] | None) -> Iterator[None]:
+    """While the block runs, ``cancelled()`` is asked before each SQL statement (and, inside a long statement, by
+    SQLite's progress handler): once it is true the work stops with ``Cancelled`` and the caller's transaction is
+    rolled back. Both are removed before the caller commits, so a cancel never interrupts the COMMIT itself."""
+    if cancelled is None:
+        yield
+        return
+    stop = cancelled
+    conn = session.connection()
+
+    def before_statement(*_args: Any) -> None:
+        if stop():
+            raise Cancelled
+
+    raw = conn.connection.driver_connection
+    handler = getattr(raw, "set_progress_handler", None)  # SQLite only (the hub ingests through the CLI)
+    event.listen(conn, "before_cursor_execute", before_statement)
+    if handler is not None:
+        handler(lambda: 1 if stop() else 0, 1000)
+    try:
+        yield
+    finally:
+        event.remove(conn, "before_cursor_execute", before_statement)
+        if handler is not None:
+            handler(None, 0)
 
 
 class Packets:
@@ -71,22 +134,37 @@ class Packets:
     def _key(self) -> bytes:
         return P.packet_key(self.ctx.store.key, self.ctx.site.keyfile.db_id)
 
-    def export(self, out_dir: Path) -> P.ExportResult | None:
-        """Write this workstation's packet into ``out_dir``; None: nothing new since the last packet."""
+    def export(self, out_dir: Path, *, cancelled: Callable[[], bool] | None = None) -> P.ExportResult | None:
+        """Write this workstation's packet into ``out_dir``; None: nothing new since the last packet.
+        ``cancelled`` (checked from another thread): raises ``Cancelled`` with nothing recorded and no file, until
+        the file is in place; after that the packet is written and recorded whatever ``cancelled`` says."""
         self._require()
         ctx = self.ctx
         actor = ctx.actor
-        with ctx.store.write(data=False) as session:
-            result = P.export_packet(session, ctx.clock, ctx.site.workstation, ctx.site.signer(actor.username),
-                                     actor.username, actor.role.value, self.study, Path(out_dir),
-                                     packet_key=self._key(), db_id=ctx.site.keyfile.db_id)
+        stop = cancelled or (lambda: False)
+        try:
+            with ctx.store.write(data=False) as session:
+                if stop():
+                    raise Cancelled
+                with _interruptible(session, cancelled):
+                    result = P.export_packet(session, ctx.clock, ctx.site.workstation,
+                                             ctx.site.signer(actor.username), actor.username, actor.role.value,
+                                             self.study, Path(out_dir), packet_key=self._key(),
+                                             db_id=ctx.site.keyfile.db_id)
+        except Exception:
+            if stop():
+                raise Cancelled from None
+            raise
         self._note_head()
         return result
 
-    def import_file(self, path: Path) -> ImportOutcome:
-        """Check and apply one packet file (one transaction: all or nothing)."""
+    def import_file(self, path: Path, *, cancelled: Callable[[], bool] | None = None) -> ImportOutcome:
+        """Check and apply one packet file (one transaction: all or nothing). ``cancelled`` (checked from another
+        thread while the import runs): raises ``Cancelled`` after rolling everything back: data and trail stay
+        exactly as before."""
         self._require()
         path = Path(path)
+        stop = cancelled or (lambda: False)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -94,11 +172,22 @@ class Packets:
                              reason=L(str(exc.strerror or exc), str(exc.strerror or exc))) from None
         ctx = self.ctx
         actor = ctx.actor
-        with ctx.store.write() as session:
-            before = int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
-            result = P.import_packet(session, ctx.clock, ctx.site.workstation, ctx.site.signer(actor.username),
-                                     actor.username, actor.role.value, data, packet_key=self._key(),
-                                     expected_db_id=ctx.site.keyfile.db_id, name=path.name)
+        try:
+            with ctx.store.write() as session:
+                if stop():
+                    raise Cancelled
+                before = int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
+                with _interruptible(session, cancelled):
+                    result = P.import_packet(session, ctx.clock, ctx.site.workstation,
+                                             ctx.site.signer(actor.username), actor.username, actor.role.value,
+                                             data, packet_key=self._key(), expected_db_id=ctx.site.keyfile.db_id,
+                                             name=path.name)
+                if stop():  # the last moment a cancel is heard: the transaction is not committed yet
+                    raise Cancelled
+        except Exception:
+            if stop():
+                raise Cancelled from None
+            raise
         ctx.forget_directory()
         self._note_head()
         with ctx.read() as session:
@@ -109,7 +198,7 @@ class Packets:
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new in written if a in known))
-        return ImportOutcome(path, result, changes)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes())
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""
@@ -123,8 +212,6 @@ class Packets:
 
     def conflicts(self, ref: Any) -> dict[tuple[str, int, str], ConflictInfo]:
         """The open conflicts of one form, by item (what the form shows on the field)."""
-        import json
-
         self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
         with self.ctx.read() as session:
             subject = reads.subject(session, ref.subject)

@@ -1,25 +1,35 @@
 """The Packets screen (issue 18; Study menu): write this workstation's packet into a folder (a USB key), or apply
-packets of another workstation of the site, in order. Each result or refusal is one line in the list below; a
-refused packet changes nothing (the next ones are not tried: they would be a gap)."""
+packets of another workstation of the site, in chain order. Each packet gets one line in the list below: applied,
+already applied, refused (why), not tried, or cancelled.
+
+The work runs off the UI thread (the window repaints and moves) with a progress bar and a Cancel button. The screen
+is application-modal: while a packet is written or applied nothing else of the program takes input, so no save can
+wait behind the import's transaction (the UI thread would freeze on the store's write lock) or interleave with it.
+Cancel rolls the packet under way back completely (one transaction: data and trail as before); packets applied
+before it stay applied (each is complete and chained), the ones after it are not tried."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from msc_sle_crf.errors import CrfError
+from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.services import Workspace
-from msc_sle_crf.sync.service import Packets
-from msc_sle_crf.ui.common import error_text, named, tr
+from msc_sle_crf.sync.service import ImportOutcome, Packets, chain_order, packet_header
+from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.printing import ask_folder, ask_open_paths
 
@@ -30,15 +40,26 @@ class PacketsDialog(QDialog):
         self.ws = ws
         self.ops = ops  # an applied packet is announced like any write: open screens refresh from it
         self.packets = Packets(ws.ctx, ws.study)
+        self.cancel_event = threading.Event()
+        self.running = False
+        self._queue: list[Path] = []
+        self._total = 0
+        self._refused: dict[str, str] = {}  # origin workstation -> the file refused (its later packets: not tried)
+        self._tally = {"applied": 0, "already": 0, "refused": 0, "not_tried": 0}
+        self._idle_paused = False
+        self._worker_idle = threading.Event()  # set by the worker thread when its job returns (or before any job)
+        self._worker_idle.set()
         self.setWindowTitle(tr("Workstation packets", "Paquets entre postes"))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(tr(
+        intro = QLabel(tr(
             "A packet carries what this workstation recorded since its last packet, encrypted for this site and "
             "signed by you. Apply the packets of another workstation in order; a conflict is kept side by side and "
             "shown on the form.",
             "Un paquet contient ce que ce poste a enregistré depuis son dernier paquet, chiffré pour ce site et signé "
             "par vous. Appliquez les paquets d'un autre poste dans l'ordre ; un conflit est conservé côte à côte et "
-            "signalé sur le formulaire.")))
+            "signalé sur le formulaire."))
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         row = QHBoxLayout()
         self.export_button = named(QPushButton(tr("Write a packet…", "Écrire un paquet…")), "packet_export")
         self.import_button = named(QPushButton(tr("Apply packets…", "Appliquer des paquets…")), "packet_import")
@@ -46,14 +67,39 @@ class PacketsDialog(QDialog):
         self.import_button.clicked.connect(self._choose_files)
         row.addWidget(self.export_button)
         row.addWidget(self.import_button)
+        row.addStretch(1)
         layout.addLayout(row)
+        self.step = named(QLabel(""), "packet_step")
+        self.step.setWordWrap(True)
+        layout.addWidget(self.step)
+        # Cancel sits beside the bar, never where Close is: a click meant for Cancel that lands just after the work
+        # ended must not close the screen and its report.
+        running = QHBoxLayout()
+        self.bar = named(QProgressBar(), "packet_progress")
+        self.bar.setVisible(False)
+        self.cancel_button = named(QPushButton(tr("Cancel", "Annuler")), "packet_cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
+        self.cancel_button.setAutoDefault(False)
+        running.addWidget(self.bar, 1)
+        running.addWidget(self.cancel_button)
+        layout.addLayout(running)
         self.results = named(QListWidget(), "packet_results")
-        layout.addWidget(self.results)
-        close = QPushButton(tr("Close", "Fermer"))
-        close.clicked.connect(self.accept)
-        layout.addWidget(close)
-        self.resize(720, 360)
+        self.results.setWordWrap(True)
+        layout.addWidget(self.results, 1)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.close_button = named(QPushButton(tr("Close", "Fermer")), "packet_close")
+        self.close_button.clicked.connect(self.reject)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+        # Enter with nothing else chosen closes the screen; it never writes or applies a packet (Tab to a button and
+        # Enter presses that one: both open a chooser first).
+        self.close_button.setDefault(True)
+        self.close_button.setFocus()
+        self.resize(800, 560)  # fits 1280x800 and 1366x768 with the window's frame
 
+    # ----- choosing -----
     def _choose_folder(self) -> None:
         folder = ask_folder(self, tr("Folder for the packet", "Dossier du paquet"))
         if folder is not None:
@@ -63,36 +109,199 @@ class PacketsDialog(QDialog):
         files = ask_open_paths(self, tr("Packets to apply", "Paquets à appliquer"),
                                tr("Packets (*.crfpkt)", "Paquets (*.crfpkt)"), several=True)
         if files:
-            self.apply(sorted(files))
+            self.apply(list(files))
 
-    def export_to(self, folder: Path) -> None:
-        try:
-            result = self.packets.export(folder)
-        except CrfError as exc:
-            self.results.addItem(error_text(exc))
-            return
-        if result is None:
-            self.results.addItem(tr("Nothing new since the last packet: no file written.",
-                                    "Rien de nouveau depuis le dernier paquet : aucun fichier écrit."))
-        else:
-            self.results.addItem(tr(f"Packet written: {result.path} (packet {result.seq}).",
-                                    f"Paquet écrit : {result.path} (paquet {result.seq})."))
+    # ----- running -----
+    def _start(self, text: str, total: int) -> None:
+        self.running = True
+        self.cancel_event.clear()
+        self.export_button.setEnabled(False)
+        self.import_button.setEnabled(False)
+        self.close_button.setEnabled(False)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.bar.setRange(0, 0)  # moving: one packet is one transaction, with no steps to count inside it
+        self.bar.setVisible(True)
+        self.step.setText(text)
+        self._total = total
+        idle = getattr(self.parent(), "idle", None)  # the work under way is activity: no idle lock meanwhile
+        if idle is not None and hasattr(idle, "pause"):
+            idle.pause()
+            self._idle_paused = True
 
-    def apply(self, paths: list[Path]) -> None:
-        for path in paths:
+    def _finish(self, text: str) -> None:
+        self.running = False
+        self.export_button.setEnabled(True)
+        self.import_button.setEnabled(True)
+        self.cancel_button.setVisible(False)
+        self.close_button.setEnabled(True)
+        self.close_button.setDefault(True)
+        self.bar.setVisible(False)
+        self.step.setText(text)
+        idle = getattr(self.parent(), "idle", None)
+        if self._idle_paused and idle is not None and hasattr(idle, "resume"):
+            idle.resume()
+        self._idle_paused = False
+
+    def on_lock(self) -> None:
+        """The session locks (Lock button, another user takes over): a packet under way is cancelled (all of it
+        undone) rather than left running for a screen nobody watches; the line says so when the screen is back."""
+        if self.running:
+            self._idle_paused = False  # the lock screen owns the idle watch now
+            self.cancel()
+
+    def _background(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+                    on_error: Callable[[BaseException], None]) -> None:
+        idle = self._worker_idle
+        idle.clear()
+
+        def job() -> Any:
             try:
-                outcome = self.packets.import_file(path)
-            except CrfError as exc:
-                self.results.addItem(error_text(exc))
-                return
-            if self.ops is not None:
-                self.ops.announce(outcome.changes)
-            self.results.addItem(outcome.line().get())
-            for line in outcome.result.conflict_lines:
-                self.results.addItem(tr(f"  conflict: {line}", f"  conflit : {line}"))
+                return fn()
+            finally:
+                idle.set()
+
+        if self.ops is not None:  # announces the result's change record on the UI thread
+            self.ops.background(job, on_done=on_done, on_error=on_error)
+        else:
+            run_in_background(job, on_done, on_error)
+
+    def cancel(self) -> None:
+        if self.running:
+            self.cancel_event.set()
+            self.cancel_button.setEnabled(False)
+            self.step.setText(tr("Cancelling: undoing what the packet under way wrote…",
+                                 "Annulation : ce que le paquet en cours a écrit est défait…"))
+
+    def reject(self) -> None:
+        if self.running:  # Escape or the window's close box while it runs: cancel (everything is undone), stay
+            self.cancel()
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:
+        """Closed by the program (the main window closes, the database with it): a packet under way is cancelled
+        and its transaction ended (undone) before the screen goes, never left running against a closing database."""
+        if self.running:
+            self.cancel()
+            self._worker_idle.wait(60)  # the cancel is heard at the next SQL statement
+        super().done(result)
+
+    def closeEvent(self, event: Any) -> None:
+        if self.running:
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    # ----- export -----
+    def export_to(self, folder: Path) -> None:
+        if self.running:
+            return
+        self._start(tr(f"Writing the packet into {folder}…", f"Écriture du paquet dans {folder}…"), 1)
+        stop = self.cancel_event.is_set
+        self._background(lambda: self.packets.export(Path(folder), cancelled=stop),
+                         self._exported, self._export_failed)
+
+    def _exported(self, result: Any) -> None:
+        if result is None:
+            line = tr("Nothing new since the last packet: no file written.",
+                      "Rien de nouveau depuis le dernier paquet : aucun fichier écrit.")
+        else:
+            line = tr(f"Packet written: {result.path} (packet {result.seq}, {result.records} record(s)).",
+                      f"Paquet écrit : {result.path} (paquet {result.seq}, {result.records} enregistrement(s)).")
+        self._say(line)
+        self._finish("")
+
+    def _export_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            line = tr("Packet not written: cancelled (no file, nothing recorded).",
+                      "Paquet non écrit : annulé (aucun fichier, rien d'enregistré).")
+        else:
+            line = error_text(exc)
+        self._say(line)
+        self._finish("")
+
+    # ----- import -----
+    def apply(self, paths: list[Path]) -> None:
+        """Apply the chosen files in chain order, each in its own transaction, one after the other."""
+        if self.running or not paths:
+            return
+        self._queue = chain_order(paths)
+        self._refused = {}
+        self._tally = dict.fromkeys(self._tally, 0)
+        self._start("", len(self._queue))
+        self._next()
+
+    def _next(self) -> None:
+        if not self._queue:
+            self._finish(self._summary())
+            return
+        if self.cancel_event.is_set():
+            for path in self._queue:
+                self._say(tr(f"{path.name}: not tried (cancelled).",
+                                        f"{path.name} : non essayé (annulé)."))
+            self._tally["not_tried"] += len(self._queue)
+            self._queue = []
+            self._finish(tr("Cancelled: the packet under way was undone, nothing of it was applied. ",
+                            "Annulé : le paquet en cours a été défait, rien n'en a été appliqué. ")
+                         + self._summary())
+            return
+        path = self._queue.pop(0)
+        header = packet_header(path)
+        if header is not None and header[0] in self._refused:
+            self._say(tr(
+                f"{path.name}: not tried: it follows {self._refused[header[0]]}, refused above.",
+                f"{path.name} : non essayé : il fait suite à {self._refused[header[0]]}, refusé ci-dessus."))
+            self._tally["not_tried"] += 1
+            self._next()
+            return
+        number = self._total - len(self._queue)
+        self.step.setText(tr(f"Applying packet {number} of {self._total}: {path.name}…",
+                             f"Application du paquet {number} sur {self._total} : {path.name}…"))
+        stop = self.cancel_event.is_set
+        self._background(lambda: self.packets.import_file(path, cancelled=stop),
+                         self._applied, lambda exc: self._import_failed(path, header, exc))
+
+    def _applied(self, outcome: ImportOutcome) -> None:
+        # with ``ops``, ``Ops.background`` announced the outcome's change record: open screens refreshed
+        self._say(outcome.line().get())
+        self._tally["already" if outcome.result.duplicate else "applied"] += 1
+        for line in outcome.result.conflict_lines:
+            self._say(tr(f"  conflict: {line}", f"  conflit : {line}"))
+        self._next()
+
+    def _import_failed(self, path: Path, header: tuple[str, int] | None, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            self._say(tr(f"{path.name}: cancelled: nothing of it was applied.",
+                                    f"{path.name} : annulé : rien de ce paquet n'a été appliqué."))
+            self.cancel_event.set()
+            self._tally["not_tried"] += 1
+        else:
+            self._tally["refused"] += 1
+            text = error_text(exc)  # a packet's refusal names the file; any other failure gets its name here
+            self._say(text if path.name in text else tr(f"{path.name}: not applied: {text}",
+                                                                   f"{path.name} : non appliqué : {text}"))
+            if header is not None:
+                self._refused[header[0]] = path.name
+        self._next()
+
+
+    def _say(self, line: str) -> None:
+        """One result line, kept in view: the newest line is what the user must see (earlier runs stay above)."""
+        self.results.addItem(line)
+        self.results.scrollToItem(self.results.item(self.results.count() - 1))  # lays the list out first
+
+    def _summary(self) -> str:
+        t = self._tally
+        return tr(f"Packets: {t['applied']} applied, {t['already']} already applied, {t['refused']} refused, "
+                  f"{t['not_tried']} not applied. Each packet's line is below.",
+                  f"Paquets : {t['applied']} appliqué(s), {t['already']} déjà appliqué(s), {t['refused']} refusé(s), "
+                  f"{t['not_tried']} non appliqué(s). La ligne de chaque paquet est ci-dessous.")
 
 
 def open_packets(ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> PacketsDialog:
     dialog = PacketsDialog(ws, parent, ops)
+    dialog.setModal(True)  # nothing else takes input while a packet runs (see the module's docstring)
     dialog.show()
     return dialog
