@@ -148,9 +148,11 @@ class HistoryDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for column in (0, 1, 2, 3):  # when, who, where, what: whole, never cut short
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # when, who, where, what: whole
+        for column in (4, 5):  # the values: a share of what is left, wrapped
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, 120)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest
         for row, r in enumerate(records):
             why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
                             for t in (r.reason, r.detail) if t)
