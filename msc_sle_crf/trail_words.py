@@ -93,14 +93,27 @@ def when_text(utc: str | None, offset_min: int) -> str:
         return str(utc or "?")
 
 
-def _value(side: Side, value_text: ValueText | None) -> str:
+_DECIMAL = re.compile(r"^(-?\d+)\.(\d+)((?: \S+)?)$")
+
+
+def value_words(text: str | None, lang: Lang) -> str:
+    """A value as the trail stores it ("12.4", "12.4 g/L") as the reader writes it ("12,4 g/L" in French)."""
+    if not text:
+        return "—"
+    match = _DECIMAL.match(text)
+    if match and lang is Lang.FR:
+        return f"{match.group(1)},{match.group(2)}{match.group(3)}"
+    return text
+
+
+def _value(side: Side, value_text: ValueText | None, lang: Lang) -> str:
     shown = value_text(side) if value_text is not None else None
-    return shown or str(side.get("text") or "—")
+    return shown or value_words(side.get("text"), lang)
 
 
 def conflict_side(side: Side, lang: Lang, offset_min: int, value_text: ValueText | None = None) -> str:
     """“12,4” entered by dr.a on WS-02, 02/12/2026 10:15."""
-    value, user, ws, when = _value(side, value_text), side.get("user") or "?", side.get("ws") or "?", \
+    value, user, ws, when = _value(side, value_text, lang), side.get("user") or "?", side.get("ws") or "?", \
         when_text(side.get("utc"), offset_min)
     return L(f"“{value}” by {user} on {ws}, {when}",
              f"« {value} » par {user} sur le poste {ws}, le {when}").get(lang)
@@ -110,7 +123,7 @@ def conflict_text(kept: Side, other: Side, lang: Lang, offset_min: int,
                   value_text: ValueText | None = None) -> str:
     """The automatic query of a conflict, in the reader's language and local time."""
     k, o = conflict_side(kept, lang, offset_min, value_text), conflict_side(other, lang, offset_min, value_text)
-    shown = _value(kept, value_text)
+    shown = _value(kept, value_text, lang)
     return L(f"Conflict between workstations: {k}; {o}. “{shown}” (recorded first) is shown until someone enters "
              "the right value, with a reason.",
              f"Conflit entre postes : {k} ; {o}. « {shown} » (enregistrée en premier) est affichée jusqu'à ce que "

@@ -102,6 +102,7 @@ def test_history_in_words_in_time_order_with_the_workstation(pair: Pair, qtbot: 
         assert ("Conflit entre postes" if lang is Lang.FR else "Conflict between workstations") in \
             [row[what] for row in cells]
         # B's change (WS-02) was recorded after A's but copied here after it: the rows follow the time recorded
+        assert "open" not in [cell for row in cells for cell in row]  # a query's state by its name, not its code
         stations = [row[where] for row in cells]
         assert "WS-01" in stations and "WS-02" in stations
         with site.store.read() as s:  # type: ignore[union-attr]

@@ -6,7 +6,8 @@ import html
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -34,7 +35,7 @@ from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.integrity import AuditRecord
 from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.trail_words import Side, ValueText, action_label, conflict_text, detail_text
+from msc_sle_crf.trail_words import Side, ValueText, action_label, conflict_text, detail_text, value_words
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
 from msc_sle_crf.ui.ops import Ops
@@ -139,7 +140,7 @@ class HistoryDialog(QDialog):
                  conflicts: Mapping[int, tuple[Side, Side]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
-        self.resize(1100, 420)
+        self.resize(1200, 480)
         layout = QVBoxLayout(self)
         lang = current_lang()
         records = sorted(records, key=lambda r: (r.ts_utc, r.id))  # copies arrive after later local changes
@@ -148,22 +149,26 @@ class HistoryDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # when, who, where, what: whole
-        for column in (4, 5):  # the values: a share of what is left, wrapped
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # when, who, where: whole
+        for column, width in ((3, 150), (4, 125), (5, 125)):  # what, the values: wrapped in a set width
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(column, 120)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest (at least a third)
         for row, r in enumerate(records):
             why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
                             for t in (r.reason, r.detail) if t)
             if r.reason and r.detail and r.action not in _DETAIL_SHOWN:
                 why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+            old, new = value_words(r.old_value, lang), value_words(r.new_value, lang)
+            if r.action == "query":  # a query's state, by its name
+                old, new = (query_state(v) if v else "—" for v in (r.old_value, r.new_value))
             for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min, seconds=False), _who(r),
-                                        r.recorded_on or "—", action_label(r.action, lang),
-                                        r.old_value or "—", r.new_value or "—", why)):
+                                        r.recorded_on or "—", action_label(r.action, lang), old, new, why)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
         self.table.resizeRowsToContents()
+        # the rows' heights follow the columns' widths once the dialog is laid out (and when a column is resized)
+        header.sectionResized.connect(lambda *_a: self.table.resizeRowsToContents())
         layout.addWidget(self.table)
         if not records:
             layout.addWidget(QLabel(tr("Nothing recorded yet.", "Rien d'enregistré pour l'instant.")))
@@ -171,6 +176,11 @@ class HistoryDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Close).setText(tr("Close", "Fermer"))
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.table.resizeRowsToContents)  # heights for the columns' widths as laid out
 
 
 # Records whose detail says something the reason does not (shown after it); for the others the reason alone.
