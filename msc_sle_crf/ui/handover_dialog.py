@@ -51,7 +51,7 @@ class HandoverDialog(QDialog):
         info = Workstations(ws.ctx).info()
         self.here = info.ws
         self.setWindowTitle(tr("Hand a subject over to another workstation", "Transférer un patient à un autre poste"))
-        self.resize(640, 0)
+        self.setMinimumSize(700, 470)  # the steps wrap: room for all of them in French at 1280 x 800
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.subject = named(QLineEdit(subject or ""), "handoverSubject")
@@ -64,13 +64,13 @@ class HandoverDialog(QDialog):
                 self.target.addItem(other, other)
         form.addRow(tr("Give its entry to", "Confier sa saisie au poste"), self.target)
         self.reason = named(QLineEdit(), "handoverReason")
-        self.reason.setPlaceholderText(tr("Why (required): e.g. the patient is now seen in consultation",
-                                          "Motif (obligatoire) : par ex. le patient est suivi en consultation"))
+        self.reason.setPlaceholderText(tr("Required: e.g. seen in consultation now",
+                                          "Obligatoire : par ex. suivi en consultation"))
         form.addRow(tr("Reason", "Motif"), self.reason)
         layout.addLayout(form)
         self.steps = named(QLabel(), "handoverSteps")
         self.steps.setWordWrap(True)
-        layout.addWidget(self.steps)
+        layout.addWidget(self.steps, 1)
         self.error = named(QLabel(), "error")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b00020;")
