@@ -264,3 +264,15 @@ def test_the_status_bar_count_follows_saves_and_imports(pair: Pair, qtbot: Any) 
         dialog.apply([from_b])
         assert shown() == stored()
         window.close()
+
+
+def test_the_query_mark_opens_the_items_queries(pair: Pair, qtbot: Any) -> None:  # noqa: F811
+    conflicted(pair)
+    site, _ws, view = form(pair, qtbot)
+    with site:
+        marks = view.fields[CREAT].marks
+        assert "Query (1)" in marks.text()
+        qtbot.mouseClick(marks, Qt.MouseButton.LeftButton, pos=QPoint(12, marks.height() // 2))  # "Query (1)"
+        qtbot.waitUntil(lambda: view.query_dialog is not None and view.query_dialog.isVisible(), timeout=3000)
+        assert "Conflict between workstations" in view.query_dialog.text.toPlainText()
+        view.close()

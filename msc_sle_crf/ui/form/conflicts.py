@@ -83,8 +83,6 @@ def show(field: Any, info: ConflictInfo | None, view: Any = None) -> None:
                      + "\n" + tr("Click for details.", "Cliquer pour le détail."))
     label.setProperty(MARK, True)
     if view is not None and not label.property("conflict_link"):
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                      | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
         label.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         label.linkActivated.connect(lambda href, key=field.key: open_panel(view, key) if href == LINK else None)
         label.setProperty("conflict_link", True)
