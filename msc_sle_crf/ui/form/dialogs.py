@@ -162,7 +162,7 @@ class HistoryDialog(QDialog):
             old, new = value_words(r.old_value, lang), value_words(r.new_value, lang)
             if r.action == "query":  # a query's state, by its name
                 old, new = (query_state(v) if v else "—" for v in (r.old_value, r.new_value))
-            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min, seconds=False), _who(r),
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r),
                                         r.recorded_on or "—", action_label(r.action, lang), old, new, why)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
