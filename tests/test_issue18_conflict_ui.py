@@ -222,9 +222,14 @@ def test_an_administrator_finds_the_handover_in_the_administration_menu(pair: Pa
         assert window.handover_action.isEnabled() and window.handover_action in window.admin_menu.actions()
         window.handover_action.trigger()
         [dialog] = [d for d in window.open_dialogs if d.objectName() == "handoverDialog"]
-        qtbot.keyClicks(dialog.subject, "01-002")
+        qtbot.keyClicks(dialog.subject, "01-999")  # a subject that does not exist: one line, nothing typed lost
         dialog.target.setCurrentIndex(dialog.target.findData("WS-02"))
         qtbot.keyClicks(dialog.reason, "seen in consultation")
+        dialog.ok.click()
+        assert dialog.isVisible() and "01-999" in dialog.error.text() and "\n" not in dialog.error.text()
+        assert dialog.reason.text() == "seen in consultation"
+        dialog.subject.clear()
+        qtbot.keyClicks(dialog.subject, "01-002")
         dialog.ok.click()
         assert not dialog.isVisible()
         window.close()
