@@ -36,6 +36,7 @@ from msc_sle_crf.services.monitoring import FormMarks
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
+from msc_sle_crf.ui import handover_dialog as handover
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip
@@ -213,7 +214,6 @@ class CasebookDialog(NoDefaultButtonDialog):
         self.verify_all_button.setEnabled(False)
         self.handover_button = named(QPushButton(), "handOver")  # issue 18: ui/handover_dialog.py
         self.handover_button.clicked.connect(lambda _checked=False: self.hand_over())
-        self.handover_dialog: Any = None
         actions.addStretch(1)
         for button in (self.verify_all_button, self.handover_button, self.lock_button, self.print_visit_button,
                        self.print_button, self.bedside_button):
@@ -277,20 +277,8 @@ class CasebookDialog(NoDefaultButtonDialog):
                 return
             self.ops.run(lambda: lifecycle.lock_subject(self.subject), parent=self, title=self.windowTitle())
 
-    def _show_handover(self, owned: bool) -> None:
-        from msc_sle_crf.ui.handover_dialog import may_hand_over
-
-        self.handover_button.setText(tr("Hand over to another workstation…", "Transférer à un autre poste…"))
-        self.handover_button.setVisible(may_hand_over(self.ws))
-        self.handover_button.setEnabled(owned)  # only the workstation that enters the subject hands it over
-        self.handover_button.setToolTip("" if owned else tr(
-            "Only the workstation that enters this subject can hand it over.",
-            "Seul le poste qui saisit ce patient peut le transférer."))
-
     def hand_over(self) -> Any:
-        from msc_sle_crf.ui.handover_dialog import open_handover
-
-        self.handover_dialog = open_handover(self.ws, self.ops, self.subject, self)
+        self.handover_dialog = handover.open_handover(self.ws, self.ops, self.subject, self)
         return self.handover_dialog
 
     def _on_changes(self, changes: Changes) -> None:
@@ -385,7 +373,7 @@ class CasebookDialog(NoDefaultButtonDialog):
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
 
         owned = self.owner_note.show_for(self.ws, s.owner_ws, self.bedside_button)
-        self._show_handover(owned)
+        handover.show_button(self.handover_button, self.ws, owned)
 
         open_queries = self.ws.monitoring.open_counts().get(self.subject, 0)
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,15 @@ def may_hand_over(ws: Workspace) -> bool:
         return not Workstations(ws.ctx).info().alone
     except CrfError:
         return False
+
+
+def show_button(button: QPushButton, ws: Workspace, owned: bool) -> None:
+    """The casebook's "Hand over…" button: shown to whoever may, usable on the workstation that enters the subject."""
+    button.setText(tr("Hand over to another workstation…", "Transférer à un autre poste…"))
+    button.setVisible(may_hand_over(ws))
+    button.setEnabled(owned)
+    button.setToolTip("" if owned else tr("Only the workstation that enters this subject can hand it over.",
+                                          "Seul le poste qui saisit ce patient peut le transférer."))
 
 
 class HandoverDialog(QDialog):
