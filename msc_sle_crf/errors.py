@@ -150,6 +150,10 @@ class Msg(Enum):
                          "Le patient ne peut pas être verrouillé : ces formulaires ne sont pas signés : {forms}.")
     QUERY_UNKNOWN = ("No query number {query}.", "Aucune query numéro {query}.")
     QUERY_TEXT_REQUIRED = ("Query: a text is required.", "Query : un texte est obligatoire.")
+    QUERY_ALREADY_CLOSED = ("Query #{query} is already closed: nothing to close.",
+                            "La query n°{query} est déjà close : rien à clore.")
+    QUERY_NOT_CLOSED = ("Query #{query} is open: only a closed query can be re-opened.",
+                        "La query n°{query} est ouverte : seule une query close peut être rouverte.")
     PDF_WRITE_FAILED = ("Cannot write the PDF to {path}: {reason}. Nothing was written there.",
                         "Impossible d'écrire le PDF dans {path} : {reason}. Rien n'y a été écrit.")
     # Bedside

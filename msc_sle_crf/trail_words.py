@@ -5,8 +5,12 @@ What a user typed (a reason for change, a query text) is shown as typed."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from msc_sle_crf.clock import format_stored
 from msc_sle_crf.i18n import L, Lang
 
 ACTIONS: dict[str, L] = {
@@ -58,9 +62,15 @@ DETAILS: dict[str, L] = {
     "not applicable (condition not met) at completion": L("not applicable (condition not met) at completion",
                                                           "sans objet (condition non remplie) à la complétion"),
     "closed": L("closed", "close"),
+    "conflict between workstations: the signed data is in question": L(
+        "conflict between workstations: the signed data is in question",
+        "conflit entre postes : les données signées sont mises en doute"),
 }
 _QUERY_STEP = re.compile(r"^query #(\d+) (open|answer|close|reopen): ?(.*)$", re.DOTALL)
 _CREATED = re.compile(r"^form instance created under version (\S+) \((\w+)\)$")
+_RESOLVED = re.compile(r"^conflict #(\d+) resolved$")
+_HANDED = re.compile(r"^entry handed over from (\S+) to (\S+)$")
+_AUTO = re.compile(r"^query #(\d+) auto: (.*)$", re.DOTALL)
 _STEPS = {"open": L("opened", "ouverture"), "answer": L("answered", "réponse"), "close": L("closed", "clôture"),
           "reopen": L("re-opened", "réouverture")}
 
@@ -70,12 +80,103 @@ def action_label(action: str, lang: Lang) -> str:
     return label.get(lang) if label is not None else action.replace("_", " ")
 
 
-def detail_text(text: str, lang: Lang) -> str:
+# ----- conflicts between workstations (issue 18): rendered from the stored facts, never the stored English ------------
+Side = Mapping[str, Any]  # one side of a conflict: text, user, ws, utc (sync/merge.py ``Change.as_dict``)
+ValueText = Callable[[Side], str]  # how a side's value reads (the form passes the item's own formatting)
+
+
+def when_text(utc: str | None, offset_min: int) -> str:
+    """A stored UTC time as the reader's local date and time, dd/mm/yyyy HH:MM."""
+    try:
+        return format_stored(str(utc), offset_min, seconds=False, offset=False)
+    except (TypeError, ValueError):
+        return str(utc or "?")
+
+
+_DECIMAL = re.compile(r"^(-?\d+)\.(\d+)((?: \S+)?)$")
+
+
+def value_words(text: str | None, lang: Lang) -> str:
+    """A value as the trail stores it ("12.4", "12.4 g/L") as the reader writes it ("12,4 g/L" in French)."""
+    if not text:
+        return "—"
+    match = _DECIMAL.match(text)
+    if match and lang is Lang.FR:
+        return f"{match.group(1)},{match.group(2)}{match.group(3)}"
+    return text
+
+
+def _value(side: Side, value_text: ValueText | None, lang: Lang) -> str:
+    shown = value_text(side) if value_text is not None else None
+    return shown or value_words(side.get("text"), lang)
+
+
+def conflict_side(side: Side, lang: Lang, offset_min: int, value_text: ValueText | None = None) -> str:
+    """“12,4” entered by dr.a on WS-02, 02/12/2026 10:15."""
+    value, user, ws, when = _value(side, value_text, lang), side.get("user") or "?", side.get("ws") or "?", \
+        when_text(side.get("utc"), offset_min)
+    return L(f"“{value}” by {user} on {ws}, {when}",
+             f"« {value} » par {user} sur le poste {ws}, le {when}").get(lang)
+
+
+def conflict_text(kept: Side, other: Side, lang: Lang, offset_min: int,
+                  value_text: ValueText | None = None) -> str:
+    """The automatic query of a conflict, in the reader's language and local time."""
+    k, o = conflict_side(kept, lang, offset_min, value_text), conflict_side(other, lang, offset_min, value_text)
+    shown = _value(kept, value_text, lang)
+    return L(f"Conflict between workstations: {k}; {o}. “{shown}” (recorded first) is shown until someone enters "
+             "the right value, with a reason.",
+             f"Conflit entre postes : {k} ; {o}. « {shown} » (enregistrée en premier) est affichée jusqu'à ce que "
+             "quelqu'un saisisse la bonne valeur, avec un motif.").get(lang)
+
+
+def _merge_detail(data: Mapping[str, Any], lang: Lang, offset_min: int) -> str | None:
+    """A ``merge_conflict`` record's detail (JSON the import writes) in words."""
+    kind = data.get("kind")
+    if kind == "item" and isinstance(data.get("kept"), dict) and isinstance(data.get("other"), dict):
+        return conflict_text(data["kept"], data["other"], lang, offset_min)
+    if kind == "form":
+        return L(f"form state: the less advanced one is kept (the packet of {data.get('from')} had "
+                 f"{data.get('incoming')})",
+                 f"état du formulaire : le moins avancé est conservé (le paquet de {data.get('from')} indiquait "
+                 f"{data.get('incoming')})").get(lang)
+    if kind == "query":
+        return L(f"query #{data.get('query')}: the less advanced state is kept (packet of {data.get('from')})",
+                 f"query n°{data.get('query')} : l'état le moins avancé est conservé (paquet de "
+                 f"{data.get('from')})").get(lang)
+    return None
+
+
+def detail_text(text: str, lang: Lang, *, offset_min: int = 0,  # noqa: PLR0911 - one branch per kind of text
+                conflicts: Mapping[int, tuple[Side, Side]] | None = None) -> str:
     """A trail detail or automatic reason in the reader's language ("query #3 answer: ..." -> "query n°3, réponse :
-    ..."); a text a user typed comes back as typed."""
+    ..."); a text a user typed comes back as typed. ``conflicts`` (id -> kept, other) lets an automatic conflict
+    query be said again in the reader's language; ``offset_min``: the local time of the times inside."""
     known = DETAILS.get(text)
     if known is not None:
         return known.get(lang)
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        said = _merge_detail(data, lang, offset_min) if isinstance(data, dict) else None
+        if said is not None:
+            return said
+    match = _RESOLVED.match(text)
+    if match:
+        return L(f"conflict #{match.group(1)} resolved", f"conflit n°{match.group(1)} résolu").get(lang)
+    match = _HANDED.match(text)
+    if match:
+        return L(f"entry handed over from {match.group(1)} to {match.group(2)}",
+                 f"saisie transférée du poste {match.group(1)} au poste {match.group(2)}").get(lang)
+    match = _AUTO.match(text)
+    if match:
+        qid, said = int(match.group(1)), match.group(2)
+        if conflicts is not None and qid in conflicts:
+            said = conflict_text(*conflicts[qid], lang, offset_min)
+        return L(f"query #{qid}, opened automatically: {said}",
+                 f"query n°{qid}, ouverte automatiquement : {said}").get(lang)
     match = _CREATED.match(text)
     if match:
         return L(f"form started under version {match.group(1)} ({match.group(2)})",

@@ -198,7 +198,8 @@ def test_history_dialog_shows_who_when_old_new_why(qtbot, nurse: Workspace, subj
     assert isinstance(dialog, HistoryDialog)
     table = dialog.table
     assert table.rowCount() == 2
-    assert [table.item(1, c).text() for c in (1, 2, 3, 4)] == ["nurse.ui (Research nurse)", "Entered", "72", "74"]
+    assert [table.item(1, c).text() for c in (1, 2, 3, 4, 5)] == ["nurse.ui (Research nurse)", "WS-01", "Entered",
+                                                                   "72", "74"]
     assert table.item(0, 0).text().startswith("25/11/2026 10:00:00")
 
 

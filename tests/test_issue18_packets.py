@@ -580,7 +580,7 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
         qtbot.addWidget(view)
         marks = view.fields[CREAT].marks
         assert "Conflict" in marks.text()
-        assert "'90' by dr.a on WS-01" in marks.toolTip() and "'92' by dr.a on WS-02" in marks.toolTip()
+        assert "“90 µmol/L” by dr.a on WS-01" in marks.toolTip() and "“92 µmol/L” by dr.a on WS-02" in marks.toolTip()
         assert view.fields[PROTU]._marks is None or "Conflict" not in view.fields[PROTU].marks.text()
         ws_a.entry.save_item(R1, CREAT, "90", reason="A's value confirmed against the lab report")
         view.show_monitoring({CREAT})

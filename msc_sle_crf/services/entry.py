@@ -213,14 +213,20 @@ class DataEntry:
             return {(r.event_id, r.form_id): FormStatus(r.status) for r in reads.instances(session, subject.id)}
 
     def item_history(self, ref: FormRef, key: CellKey) -> list[AuditRecord]:
-        """Who changed this item, when, from what, to what and why (oldest first)."""
+        """Who changed this item, when, from what, to what and why, and on which workstation (oldest first: by the
+        time it was recorded, since copies from another workstation arrive after later local changes)."""
+        from msc_sle_crf.services.integrity import recorded_on
+        from msc_sle_crf.sync.identity import this_workstation
+
         subject_number, event_id, form_id = ref.subject, ref.event, ref.form
         self.ctx.require(Perm.VIEW_DATA, subject=subject_number)
         query = select(AuditEvent).where(
             AuditEvent.subject == subject_number, AuditEvent.form == form_id, AuditEvent.item == key[2],
-            AuditEvent.visit == event_id, AuditEvent.repeat_key == f"{key[0]}:{key[1]}").order_by(AuditEvent.id)
+            AuditEvent.visit == event_id, AuditEvent.repeat_key == f"{key[0]}:{key[1]}") \
+            .order_by(AuditEvent.ts_utc, AuditEvent.id)
         with self.ctx.read() as session:
-            return [AuditRecord.of(e) for e in session.execute(query).scalars()]
+            here = this_workstation(session)
+            return [AuditRecord.of(e, recorded_on(e, here)) for e in session.execute(query).scalars()]
 
     # ----- typing buffer (unaccepted text, never lost) --------------------------------------------------------
     def _buffer_key(self, ref: FormRef) -> str:

@@ -45,11 +45,26 @@ class AuditRecord:
     new_value: str | None
     reason: str | None
     detail: str | None
+    # The site's workstation (WS-01, WS-02...) the change was recorded on (issue 18): a copy's origin, else this
+    # database's own workstation (or, before its fork, the one it was forked from). "" where nobody asked.
+    recorded_on: str = ""
 
     @classmethod
-    def of(cls, e: AuditEvent) -> AuditRecord:
+    def of(cls, e: AuditEvent, recorded_on: str = "") -> AuditRecord:
         return cls(e.id, e.ts_utc, e.utc_offset_min, e.username, e.role, e.workstation, e.action, e.subject, e.item,
-                   e.old_value, e.new_value, e.reason, e.detail)
+                   e.old_value, e.new_value, e.reason, e.detail, recorded_on)
+
+
+def recorded_on(e: AuditEvent, here: Any) -> str:
+    """The site workstation a record was made on: a copy names its origin; a record of this database made before
+    its fork was made on the workstation it was forked from. ``here``: ``sync.identity.this_workstation``."""
+    origin = audit.parse_origin(e.origin)
+    if origin and isinstance(origin.get("ws"), str):
+        return str(origin["ws"])
+    fork = here.fork or {}
+    if fork.get("ws") and e.id <= int(fork.get("id") or 0):
+        return str(fork["ws"])
+    return str(here.id)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,16 @@ class Integrity:
         with contextlib.suppress(OSError, AttributeError):  # a lower priority for this thread only (Linux)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         return self._check(full=False, what="check after sign-in: ")
+
+    def records_after(self, last_id: int) -> int:
+        """How many audit records were written after record ``last_id`` (the status bar's count follows writes made
+        after the check). An indexed range count: no record is read."""
+        from sqlalchemy import func
+
+        self.ctx.check_session()
+        with self.ctx.read() as session:
+            return int(session.execute(select(func.count()).select_from(AuditEvent)
+                                       .where(AuditEvent.id > last_id)).scalar() or 0)
 
     def audit_trail(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditRecord]:
         self.ctx.require(Perm.VIEW_AUDIT)

@@ -193,6 +193,10 @@ class Monitoring:
         self.ctx.require(Perm.MANAGE_QUERIES, subject=ref.subject)
         with self.ctx.write() as tx:
             query, ref = self._query(tx.session, query_id)
+            if status == CLOSED and query.status == CLOSED:  # a second "closed" entry would say nothing new
+                raise ValidationError(Msg.QUERY_ALREADY_CLOSED, query=query_id)
+            if status == OPEN and query.status == OPEN:
+                raise ValidationError(Msg.QUERY_NOT_CLOSED, query=query_id)
             query.status = status
             self._add_message(tx, query, kind, text.strip(), ref)
         return tx.changes

@@ -212,13 +212,25 @@ class Packets:
 
     def conflicts(self, ref: Any) -> dict[tuple[str, int, str], ConflictInfo]:
         """The open conflicts of one form, by item (what the form shows on the field)."""
+        return dict(self._conflicts(ref, only_open=True))
+
+    def conflicts_by_id(self, ref: Any) -> dict[int, ConflictInfo]:
+        """Every conflict of one form, open or resolved, by id (the id of its automatic query too): the query and
+        the history say it again in the reader's language from these facts."""
+        return {info.id: info for _key, info in self._conflicts(ref, only_open=False)}
+
+    def _conflicts(self, ref: Any, *, only_open: bool) -> list[tuple[tuple[str, int, str], ConflictInfo]]:
+        import json
+
         self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
         with self.ctx.read() as session:
             subject = reads.subject(session, ref.subject)
             instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
-                return {}
-            rows = session.execute(select(ItemConflict).where(ItemConflict.instance_id == instance.id,
-                                                              ItemConflict.status == "open")).scalars().all()
-            return {(c.group_id, c.row_no, c.item_id): ConflictInfo(c.id, json.loads(c.kept), json.loads(c.other))
-                    for c in rows}
+                return []
+            query = select(ItemConflict).where(ItemConflict.instance_id == instance.id)
+            if only_open:
+                query = query.where(ItemConflict.status == "open")
+            rows = session.execute(query.order_by(ItemConflict.id)).scalars().all()
+            return [((c.group_id, c.row_no, c.item_id), ConflictInfo(c.id, json.loads(c.kept), json.loads(c.other)))
+                    for c in rows]

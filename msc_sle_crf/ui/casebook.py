@@ -36,6 +36,7 @@ from msc_sle_crf.services.monitoring import FormMarks
 from msc_sle_crf.services.overview import SubjectOverview
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.status import FormStatus
+from msc_sle_crf.ui import handover_dialog as handover
 from msc_sle_crf.ui.common import error_text, named, status_colour, tr
 from msc_sle_crf.ui.form import FormWindow
 from msc_sle_crf.ui.lock_screen import SessionStrip
@@ -211,9 +212,11 @@ class CasebookDialog(NoDefaultButtonDialog):
         self.verify_all_button = named(QPushButton(), "verifyAll")
         self.verify_all_button.clicked.connect(lambda _checked=False: self.verify_selected_form())
         self.verify_all_button.setEnabled(False)
+        self.handover_button = named(QPushButton(), "handOver")  # issue 18: ui/handover_dialog.py
+        self.handover_button.clicked.connect(lambda _checked=False: self.hand_over())
         actions.addStretch(1)
-        for button in (self.verify_all_button, self.lock_button, self.print_visit_button, self.print_button,
-                       self.bedside_button):
+        for button in (self.verify_all_button, self.handover_button, self.lock_button, self.print_visit_button,
+                       self.print_button, self.bedside_button):
             # No default button: Enter on a form of the tree opens it and nothing else (a dialog makes its first
             # push button the default, and Enter then also pressed "Lock the subject").
             button.setAutoDefault(False)
@@ -273,6 +276,10 @@ class CasebookDialog(NoDefaultButtonDialog):
             if asked != QMessageBox.StandardButton.Yes:
                 return
             self.ops.run(lambda: lifecycle.lock_subject(self.subject), parent=self, title=self.windowTitle())
+
+    def hand_over(self) -> Any:
+        self.handover_dialog = handover.open_handover(self.ws, self.ops, self.subject, self)
+        return self.handover_dialog
 
     def _on_changes(self, changes: Changes) -> None:
         """A write anywhere (a form, the bedside, a query): redraw when it touched this subject."""
@@ -366,6 +373,7 @@ class CasebookDialog(NoDefaultButtonDialog):
                               f"Patient {s.subject_number} · {s.initials} · né(e) en {s.birth_year} · {s.sex}"))
 
         owned = self.owner_note.show_for(self.ws, s.owner_ws, self.bedside_button)
+        handover.show_button(self.handover_button, self.ws, owned)
 
         open_queries = self.ws.monitoring.open_counts().get(self.subject, 0)
         self.next_label.setText(tr("Next action: ", "Prochaine action : ") + overview.next_action.get()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.ui.common import error_text, tr
@@ -19,7 +20,21 @@ class IntegrityStatus(QLabel):
         self.state = ""  # "", "running", "done", "failed"
         self.error = ""
         self.closed = False
+        self.since = 0  # audit records written after the check (saves, imports): the count follows them
         self.show_state(ws)
+
+    def follow(self, ws: Workspace) -> None:
+        """A write was announced (its change record): the count includes the records written since the check."""
+        report = self.report
+        if report is None or self.closed or ws.locked or report.audit.last_id is None:
+            return
+        try:
+            since = ws.integrity.records_after(report.audit.last_id)
+        except CrfError:
+            return
+        if since != self.since:
+            self.since = since
+            self.show_state(ws)
 
     def stop(self, ws: Workspace) -> None:
         self.closed = True
@@ -35,9 +50,11 @@ class IntegrityStatus(QLabel):
 
         def done(report: IntegrityReport) -> None:
             self.report = report
+            self.since = 0
             self.state = "done"
             if not self.closed:
                 self.show_state(ws)
+                self.follow(ws)  # the check's own record, and anything written while it ran
 
         def failed(exc: BaseException) -> None:
             self.state = "failed"
@@ -56,12 +73,15 @@ class IntegrityStatus(QLabel):
             text, colour = tr("Database check not completed: ", "Contrôle de la base non terminé : ") \
                 + self.error, "#b26a00"
         elif report is not None and report.ok:
-            n = f"{report.audit.records:,}".replace(",", " " if current_lang() is Lang.FR else ",")
+            sep = " " if current_lang() is Lang.FR else ","
+            n = f"{report.audit.records + self.since:,}".replace(",", sep)
+            checked = f"{report.audit.records:,}".replace(",", sep)
             label.setText(tr(f"✓ Database intact ({n} audit records)", f"✓ Base intacte ({n} enr. d'audit)"))
             label.setToolTip(tr(f"Checked after sign-in: every page of the database and the whole audit trail "
-                                f"({n} records) are intact.",
+                                f"({checked} records) are intact; {self.since} recorded since.",
                                 f"Contrôlée après la connexion : toutes les pages de la base et toute la piste "
-                                f"d'audit ({n} enregistrements) sont intactes."))
+                                f"d'audit ({checked} enregistrements) sont intactes ; {self.since} enregistré(s) "
+                                "depuis."))
             label.setStyleSheet("color: #2e7d32;")
             return
         elif report is not None or (opening is not None and not opening.ok):

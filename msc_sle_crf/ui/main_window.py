@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
     receipt_check_action: QAction
     ca_action: QAction
     rotate_action: QAction
+    handover_action: QAction  # issue 18: ui/handover_dialog.py
     fr_action: QAction
     en_action: QAction
 
@@ -211,6 +212,7 @@ class MainWindow(QMainWindow):
     def _on_changes(self, changes: Changes) -> None:
         """Every write made from this window or a screen it opened: each part decides what to redraw."""
         self.subjects.on_changes(changes)
+        self.status_integrity.follow(self.ws)  # the trail grew: the status bar's record count follows
         if changes.data:
             self.refresh_infusions()
         if changes.settings:

@@ -13,6 +13,7 @@ from msc_sle_crf.i18n import Lang
 from msc_sle_crf.ui import admin_actions, backups, worklist
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.export_dialog import open_export
+from msc_sle_crf.ui.handover_dialog import may_hand_over, open_handover
 from msc_sle_crf.ui.packets_dialog import open_packets
 
 if TYPE_CHECKING:
@@ -62,8 +63,10 @@ def build(w: MainWindow) -> None:
     w.ca_action.triggered.connect(lambda: admin_actions.show_ca(w, w.ws))
     w.rotate_action = QAction(w)
     w.rotate_action.triggered.connect(lambda: admin_actions.rotate_keys(w, w.ws, w.ops))
+    w.handover_action = QAction(w)  # issue 18: ui/handover_dialog.py (administrators have no casebook)
+    w.handover_action.triggered.connect(lambda: w._track(open_handover(w.ws, w.ops, None, w)))
     for action in (w.verify_pdf_action, w.receipt_action, w.receipt_check_action, w.ca_action,
-                   w.rotate_action):
+                   w.rotate_action, w.handover_action):
         w.admin_menu.addAction(action)
     w.lang_menu = bar.addMenu("")
     w.fr_action = QAction("Français", w)
@@ -101,6 +104,9 @@ def retranslate(w: MainWindow) -> None:
     w.ca_action.setText(tr("Site CA fingerprint…", "Empreinte de l'AC du site…"))
     w.rotate_action.setText(tr("Rotate keys…", "Changer les clés…"))
     w.rotate_action.setEnabled(ws.can(Perm.MANAGE_USERS))
+    w.handover_action.setText(tr("Hand a subject over to another workstation…",
+                                 "Transférer un patient à un autre poste…"))
+    w.handover_action.setEnabled(may_hand_over(ws))
     w.lang_menu.setTitle(tr("Language", "Langue"))
     w.users_action.setEnabled(ws.can(Perm.MANAGE_USERS))
     w.verify_action.setEnabled(ws.can(Perm.VERIFY_AUDIT))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -31,8 +33,9 @@ from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.integrity import AuditRecord
-from msc_sle_crf.services.monitoring import QueryInfo
+from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.trail_words import Side, ValueText, action_label, conflict_text, detail_text, value_words
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
 from msc_sle_crf.ui.ops import Ops
@@ -117,13 +120,6 @@ def ask_missing(parent: QWidget, field: str, code: MissingCode) -> str | None:
     return dialog.reason.text().strip() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
-ACTION_LABELS = {
-    "data_entry": ("Entered", "Saisie"), "data_change": ("Changed", "Modification"),
-    "row_add": ("Row added", "Ligne ajoutée"), "row_remove": ("Row removed", "Ligne supprimée"),
-    "query": ("Query", "Query"), "source_verified": ("Source-verified", "Vérifié (SDV)"),
-}
-
-
 def _who(record: AuditRecord) -> str:
     """The user name and the role by its name in the user's language (never the role's code)."""
     try:
@@ -134,36 +130,61 @@ def _who(record: AuditRecord) -> str:
 
 
 class HistoryDialog(QDialog):
-    """Who, when, old value, new value, why: the item's audit trail."""
+    """Who, when, on which workstation, what, old value, new value, why: the item's audit trail in time order, every
+    action and every text the program wrote in the reader's language (trail_words.py), never raw JSON."""
 
-    def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None) -> None:
+    COLUMNS = (("When", "Quand"), ("Who", "Qui"), ("Workstation", "Poste"), ("What", "Quoi"),
+               ("Old value", "Ancienne valeur"), ("New value", "Nouvelle valeur"), ("Reason", "Motif"))
+
+    def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None, *,
+                 conflicts: Mapping[int, tuple[Side, Side]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
-        self.resize(1000, 420)
+        self.resize(1200, 480)
         layout = QVBoxLayout(self)
-        self.table = named(QTableWidget(len(records), 6), "history")
-        self.table.setHorizontalHeaderLabels([tr("When", "Quand"), tr("Who", "Qui"), tr("What", "Quoi"),
-                                              tr("Old value", "Ancienne valeur"), tr("New value", "Nouvelle valeur"),
-                                              tr("Reason", "Motif")])
+        lang = current_lang()
+        records = sorted(records, key=lambda r: (r.ts_utc, r.id))  # copies arrive after later local changes
+        self.table = named(QTableWidget(len(records), len(self.COLUMNS)), "history")
+        self.table.setHorizontalHeaderLabels([tr(en, fr) for en, fr in self.COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for column in (0, 1, 2):  # when, who, what: whole, never cut short
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # when, who, where: whole
+        for column, width in ((3, 150), (4, 125), (5, 125)):  # what, the values: wrapped in a set width
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest (at least a third)
         for row, r in enumerate(records):
-            what = tr(*ACTION_LABELS.get(r.action, (r.action, r.action)))
-            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r), what,
-                                        r.old_value or "—", r.new_value or "—", r.reason or r.detail or "")):
+            why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+                            for t in (r.reason, r.detail) if t)
+            if r.reason and r.detail and r.action not in _DETAIL_SHOWN:
+                why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+            old, new = value_words(r.old_value, lang), value_words(r.new_value, lang)
+            if r.action == "query":  # a query's state, by its name
+                old, new = (query_state(v) if v else "—" for v in (r.old_value, r.new_value))
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r),
+                                        r.recorded_on or "—", action_label(r.action, lang), old, new, why)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
         self.table.resizeRowsToContents()
+        # the rows' heights follow the columns' widths once the dialog is laid out (and when a column is resized)
+        header.sectionResized.connect(lambda *_a: self.table.resizeRowsToContents())
         layout.addWidget(self.table)
         if not records:
             layout.addWidget(QLabel(tr("Nothing recorded yet.", "Rien d'enregistré pour l'instant.")))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setText(tr("Close", "Fermer"))
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.table.resizeRowsToContents)  # heights for the columns' widths as laid out
+
+
+# Records whose detail says something the reason does not (shown after it); for the others the reason alone.
+_DETAIL_SHOWN = frozenset({"conflict_resolved", "merge_conflict"})
 
 
 class QueryDialog(QDialog):
@@ -175,9 +196,13 @@ class QueryDialog(QDialog):
     changed = Signal(object)  # Changes
 
     def __init__(self, ws: Workspace, ops: Ops, ref: FormRef, key: CellKey, *, label: str,
-                 queries: list[QueryInfo], parent: QWidget | None = None) -> None:
+                 queries: list[QueryInfo], parent: QWidget | None = None,
+                 conflicts: Mapping[int, tuple[Side, Side]] | None = None, value_text: ValueText | None = None) -> None:
         super().__init__(parent)
         self.ws, self.ops, self.ref, self.key = ws, ops, ref, key
+        # A conflict's automatic query (same id as the conflict) is said from its facts in the reader's language.
+        self.conflicts = dict(conflicts or {})
+        self.value_text = value_text
         self.queries = [q for q in queries if q.key == key]
         self.setWindowTitle(tr("Queries — ", "Queries — ") + label)
         self.resize(760, 480)
@@ -220,8 +245,17 @@ class QueryDialog(QDialog):
                 when = format_stored(iso_utc(m.when), offset, seconds=False)
                 role = Role(m.role).label(current_lang()) if m.role in tuple(Role) else m.role
                 parts.append(f"<p><b>{when} · {html.escape(query_step(m.kind))} · {html.escape(m.username)}</b> "
-                             f"({html.escape(role)})<br>{html.escape(m.text)}</p>")
+                             f"({html.escape(role)})<br>{html.escape(self.message_text(q, m, offset))}</p>")
         self.text.setHtml("".join(parts))
+        last = self.queries[-1].status if self.queries else None
+        # the buttons act on the item's last query: closing a closed one, re-opening an open one would say nothing
+        self.close_button.setEnabled(last is not None and last != CLOSED)
+        self.reopen_button.setEnabled(last == CLOSED)
+
+    def message_text(self, query: QueryInfo, message: Any, offset: int) -> str:
+        if message.kind == "auto" and query.id in self.conflicts:
+            return conflict_text(*self.conflicts[query.id], current_lang(), offset, self.value_text)
+        return str(message.text)
 
     def _show_error(self, exc: CrfError) -> None:
         self.error.setText(error_text(exc))

@@ -236,6 +236,11 @@ class FieldEditor(QWidget):
         if self._marks is None:
             label = named(QLabel(self), "marks")
             label.setTextFormat(Qt.TextFormat.RichText)
+            # "Query (n)" is a link to the item's queries (a conflict's marker adds its own: ui/form/conflicts.py)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+            label.linkActivated.connect(lambda href: self.queries_requested.emit(self.key) if href == "queries"
+                                        else None)
             layout = self.layout()
             assert isinstance(layout, QHBoxLayout)
             layout.insertWidget(layout.indexOf(self.badge) + 1, label)
@@ -299,7 +304,8 @@ class FieldEditor(QWidget):
         self._open_queries, self._verified = open_queries, verified
         marks = [f'<span style="color:#33414e">{html.escape(self.value_name)}</span>'] if self.value_name else []
         if open_queries:
-            marks.append(f'<span style="color:#b26a00"><b>{tr("Query", "Query")} ({open_queries})</b></span>')
+            marks.append(f'<a href="queries" style="color:#b26a00; text-decoration:none"><b>{tr("Query", "Query")} '
+                         f'({open_queries})</b></a>')
         if verified is not None:
             marks.append('<span style="color:#00796b">SDV</span>' if verified else
                          '<span style="color:#b00020" title="changed after verification">SDV ✕</span>')

@@ -16,6 +16,8 @@ from msc_sle_crf.status import FormStatus
 
 # Values of a subject changed: the scores computed from them may have changed too.
 VALUE_ACTIONS = frozenset({Action.DATA_ENTRY, Action.DATA_CHANGE, Action.ROW_ADD, Action.ROW_REMOVE})
+# The marks beside a field (ui/form/field_row.py ``show_marks``, ui/form/conflicts.py) follow these.
+MARK_ACTIONS = frozenset({Action.QUERY, Action.SOURCE_VERIFIED, Action.MERGE_CONFLICT, Action.CONFLICT_RESOLVED})
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def plan(changes: Changes, ref: FormRef, status: FormStatus, *, own: frozenset[C
         return Refresh(rebuild=True, status=new_status, scores=scores)
     cells = changes.cells(subject, event, form)
     elsewhere = cells if own is None else cells - own
-    item_marks = any(c.action in (Action.QUERY, Action.SOURCE_VERIFIED) and c.item is not None for c in here)
+    # a query, an SDV mark, or a conflict between workstations found (import) or resolved (a value entered)
+    item_marks = any(c.action in MARK_ACTIONS and c.item is not None for c in here)
     return Refresh(
         cells=elsewhere,
         status=new_status,

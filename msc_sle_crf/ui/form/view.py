@@ -81,6 +81,7 @@ class FormView(FormWrites, QWidget):
         self.conflicts: dict[CellKey, ConflictInfo] = {}
         self.history_dialog: dialogs.HistoryDialog | None = None
         self.query_dialog: dialogs.QueryDialog | None = None
+        self.conflict_panel: conflicts.ConflictPanel | None = None
         self.print_job: Any = None
         self._own = None
         self._signed = False  # signatures are shown (a changed value may invalidate them)
@@ -311,7 +312,7 @@ class FormView(FormWrites, QWidget):
             if field is not None:
                 queries = self.queries_by_key.get(key, [])
                 field.show_marks(len(queries), sum(1 for q in queries if q.status != CLOSED), self.verified.get(key))
-                conflicts.show(field, self.conflicts.get(key))
+                conflicts.show(field, self.conflicts.get(key), self)
 
     def refresh_scores(self) -> None:
         """The scores this form feeds, from the saved data of the whole subject (so SRI-4 compares with M0)."""
@@ -419,7 +420,9 @@ class FormView(FormWrites, QWidget):
     def show_queries(self, key: CellKey) -> None:
         self.query_dialog = dialogs.QueryDialog(self.ws, self.ops, self.ref, key,
                                                 label=self.fields[key].item.label.get(),
-                                                queries=self.queries_by_key.get(key, []), parent=self)
+                                                queries=self.queries_by_key.get(key, []), parent=self,
+                                                conflicts=conflicts.by_id(self.ws, self.ref),
+                                                value_text=conflicts.value_text(self.fields[key].item))
         self.query_dialog.open()
 
     def show_history(self, key: CellKey) -> None:
@@ -428,7 +431,8 @@ class FormView(FormWrites, QWidget):
         except CrfError as exc:
             show_error(self, tr("History", "Historique"), exc)
             return
-        self.history_dialog = dialogs.HistoryDialog(self.fields[key].item.label.get(), records, self)
+        self.history_dialog = dialogs.HistoryDialog(self.fields[key].item.label.get(), records, self,
+                                                    conflicts=conflicts.by_id(self.ws, self.ref))
         self.history_dialog.open()
 
     def print_pdf(self, target: Path | None = None) -> Any:

@@ -8,7 +8,7 @@ shows where the user looks: under the field, in the list of what blocks completi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
@@ -46,6 +46,7 @@ class _Form(Protocol):
     state: FormState
     status: FormStatus
     committed: dict[CellKey, tuple[str, str | None]]
+    conflicts: dict[CellKey, Any]  # open conflicts between workstations (ui/form/conflicts.py): a save needs a reason
     show_missing: bool
     footer: FormFooter
     _own: frozenset[CellKey] | None
@@ -132,7 +133,7 @@ class FormWrites:
             self.flush_typing()  # the field is left: what it holds is written to the typing buffer now
             return False  # shown on the field; the text stays in the typing buffer (or waits for "Confirm")
         reason = None
-        if self.status.completed:
+        if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], text)
             if not reason:
                 self._revert(key)
@@ -179,7 +180,7 @@ class FormWrites:
         if not why:
             return
         reason = None
-        if self.status.completed:
+        if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
             if not reason:
                 return
