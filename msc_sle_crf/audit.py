@@ -193,6 +193,7 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
     next_id, prev_hash = _next_id_and_prev_hash(session)
     out = []
     conn = session.connection()
+    batch: tuple[str, list[tuple[Any, ...]]] | None = None
     for n, entry in enumerate(entries):
         record: dict[str, Any] = {
             "id": next_id + n,
@@ -219,15 +220,23 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
         if signer is not None and n == len(entries) - 1:
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
-            conn.exec_driver_sql(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+            sql, values = _INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest)
         elif entry.origin is not None:
-            conn.exec_driver_sql(_INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest,
-                                                      signer.username, sig, entry.origin))
+            sql, values = _INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig,
+                                               entry.origin)
         else:
-            conn.exec_driver_sql(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+            sql, values = _INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig)
+        if batch and batch[0] != sql:
+            conn.exec_driver_sql(batch[0], batch[1])
+            batch = None
+        if batch is None:
+            batch = (sql, [])
+        batch[1].append(values)
         out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig,
                     "origin": entry.origin})
         prev_hash = digest
+    if batch:  # consecutive records of one kind in one executemany (a packet import appends ~200,000)
+        conn.exec_driver_sql(batch[0], batch[1])
     return out
 
 
