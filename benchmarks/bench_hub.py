@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import hashlib
 import io
 import json
@@ -389,6 +390,9 @@ def main() -> None:
     from tests.hub_pg import start_cluster, stop_cluster
 
     folder = generated(workstations, subjects)
+    # As installed (a wheel, the bundle): the package's bytecode is there (a checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile it at every start of the command).
+    compileall.compile_dir(str(ROOT / "msc_sle_crf"), quiet=1)
     cluster, reason = start_cluster()
     if cluster is None:
         raise SystemExit(f"bench_hub needs a PostgreSQL server (Debian's postgresql package): {reason}")
