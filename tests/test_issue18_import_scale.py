@@ -107,3 +107,31 @@ def test_rows_a_packet_does_not_explain_are_still_refused_on_a_busy_database(pai
     forged = tmp_path / "forged.crfpkt"
     forged.write_bytes(repack(pair, genuine, "nurse.n", rows_value))
     assert "its rows are not what its records say" in refused(pair, "A", forged)
+
+
+def test_a_forged_row_on_a_subject_the_packet_does_not_name_is_refused(pair: Pair, tmp_path: Path) -> None:
+    """The cross-check covers every subject whose rows the packet brings, not only those its records name: an insider
+    who adds to B's packet (about 01-002) a signature of dr.a on 01-001's form is refused (it was applied before)."""
+    from sqlalchemy import select
+
+    from msc_sle_crf.store.tables import FormInstance, Subject
+
+    from .test_issue18_packets import repack, snapshot
+
+    site, ws = pair.open("A", "admin")
+    with site, ws.ctx.read() as s:
+        instance = s.execute(select(FormInstance.id).join(Subject, Subject.id == FormInstance.subject_id)
+                             .where(Subject.subject_number == "01-001")).scalars().first()
+    genuine = edit_b(pair, "95").read_bytes()
+
+    def signature_elsewhere(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        rows["signatures"].append({"id": 10_000_777, "instance_id": instance, "user_id": 2, "username": "dr.a",
+                                   "printed_name": "Dr A", "role": "investigator", "meaning": "approval",
+                                   "signed_utc": "2026-11-20T10:00:00Z", "utc_offset_min": 60,
+                                   "content_hash": "0" * 64, "sig": None})
+
+    forged = tmp_path / "forged.crfpkt"
+    forged.write_bytes(repack(pair, genuine, "nurse.n", signature_elsewhere))
+    assert "its rows are not what its records say" in refused(pair, "A", forged)
+    assert snapshot(pair, "A")["signatures"] == []

@@ -426,7 +426,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                              sha256=packet.sha256, imported_utc=now, username=actor_username,
                              applied=len(copies), conflicts=len(outcome.conflicts)))
     audit.append_many(session, clock, workstation_label, entries, signer)
-    unexplained = unexplained_rows(session, {str(r["subject"]) for r in packet.records if r.get("subject")})
+    unexplained = unexplained_rows(session, touched_subjects(session, packet))
     if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
@@ -468,7 +468,7 @@ def known_originals(session: Session, own_ws: str,
     return out
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     return [values[n:n + size] for n in range(0, len(values), size)]
 
 
@@ -524,6 +524,33 @@ def _local_max(session: Session) -> int:
 def _local_hash(session: Session, rid: int) -> str | None:
     return session.execute(select(AuditEvent.hash).where(AuditEvent.id == rid,
                                                           AuditEvent.origin.is_(None))).scalar()
+
+
+def touched_subjects(session: Session, packet: Packet) -> set[str]:
+    """Every subject the packet may have changed: those its records name, and those whose rows it brings (rows.json
+    may name others: an insider's edit must be cross-checked too), found through the instances and queries named."""
+    from msc_sle_crf.store.tables import DataQuery, FormInstance, Subject
+
+    rows = packet.rows if isinstance(packet.rows, dict) else {}
+
+    def listed(key: str) -> list[dict[str, Any]]:
+        value = rows.get(key)
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+    out = {str(r["subject"]) for r in packet.records if r.get("subject")}
+    out |= {str(r.get("subject_number")) for r in listed("subjects")}
+    out |= {str(r.get("subject")) for key in ("instances", "infusion") for r in listed(key)}
+    instances = {r.get("instance_id") for key in ("rows", "values", "signatures", "verifications", "queries",
+                                                  "conflicts") for r in listed(key)}
+    queries = sorted({int(r["query_id"]) for r in listed("messages") if isinstance(r.get("query_id"), int)})
+    for chunk in _chunks(queries):
+        instances |= set(session.execute(select(DataQuery.instance_id).where(DataQuery.id.in_(chunk))).scalars())
+    wanted = sorted(i for i in instances if isinstance(i, int))
+    for chunk in _chunks(wanted):
+        out |= set(session.execute(select(Subject.subject_number).join(FormInstance, FormInstance.subject_id ==
+                                                                       Subject.id)
+                                   .where(FormInstance.id.in_(chunk))).scalars())
+    return out
 
 
 class _Conn:
