@@ -414,8 +414,8 @@ def main() -> None:
                   target=1.25, path="the same command, packet of WS-" + f"{workstations:02d}",
                   floor_path="the same command, packet of WS-02 (the hub holding WS-01's data)",
                   values=[e["ms"] for e in large], floor=[e["ms"] for e in small],
-                  note="per-packet time does not grow with the hub: the import reads the packet and what its "
-                       "subjects hold")
+                  note="the import reads the packet and what its subjects hold; what still reads the whole trail: "
+                       "the key directory (a scan of the binding records)")
     peak = max(e["peak_mb"] for e in log)
     per.note = (f"peak memory of the ingest process {peak:.0f} MB; the hub ends with "
                 f"{log[-1]['hub_records_before'] + log[-1]['records']:,} audit records")
