@@ -162,7 +162,8 @@ class _Apply:
         self.s.flush()
         self.subject_ids = {x.subject_number: x.id for x in _by(
             self.s, Subject, Subject.subject_number,
-            [r["subject_number"] for r in rows] + [r["subject"] for r in self.rows.get("infusion", [])],
+            [r["subject_number"] for r in rows]
+            + [r["subject"] for key in ("instances", "infusion") for r in self.rows.get(key, [])],
             lambda x: x.subject_number).values()}
         return self.subject_ids
 
