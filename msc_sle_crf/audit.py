@@ -184,6 +184,18 @@ def _next_id_and_prev_hash(conn: Connection, execute: Callable[..., Any]) -> tup
     return next_id, (last_hash or GENESIS_HASH)
 
 
+def _execute_batch(conn: Connection, execute: Callable[..., Any], batch: tuple[str, list[tuple[Any, ...]]]) -> None:
+    """One record (a save) as one statement on the hot path's connection; many (a packet import) in one executemany
+    (on a site's SQLite on the driver's connection, on the hub through SQLAlchemy, which converts the placeholders)."""
+    sql, rows = batch
+    if len(rows) == 1:
+        execute(sql, rows[0])
+    elif conn.dialect.name == "sqlite":
+        conn.connection.driver_connection.executemany(sql, rows)  # type: ignore[union-attr]
+    else:
+        conn.exec_driver_sql(sql, rows)
+
+
 def append_many(session: Session, clock: Clock, workstation: str, entries: Sequence[AuditEntry],
                 signer: Signer | None) -> list[dict[str, Any]]:
     """Add records to the chain inside the caller's transaction (which must hold the write lock), the last one
@@ -195,6 +207,7 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
     execute = driver_statements(conn)
     next_id, prev_hash = _next_id_and_prev_hash(conn, execute)
     out = []
+    batch: tuple[str, list[tuple[Any, ...]]] | None = None
     for n, entry in enumerate(entries):
         record: dict[str, Any] = {
             "id": next_id + n,
@@ -221,15 +234,23 @@ def append_many(session: Session, clock: Clock, workstation: str, entries: Seque
         if signer is not None and n == len(entries) - 1:
             sig = base64.b64encode(signer.sign(tx_message(record["id"], digest))).decode("ascii")
         if signer is None:  # works on a trail from before the signature columns too (a recovery before upgrade)
-            execute(_INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest))
+            sql, values = _INSERT_UNSIGNED_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest)
         elif entry.origin is not None:
-            execute(_INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig,
-                                         entry.origin))
+            sql, values = _INSERT_ORIGIN_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig,
+                                               entry.origin)
         else:
-            execute(_INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig))
+            sql, values = _INSERT_SQL, (*(record[f] for f in CANONICAL_FIELDS), digest, signer.username, sig)
+        if batch and batch[0] != sql:
+            _execute_batch(conn, execute, batch)
+            batch = None
+        if batch is None:
+            batch = (sql, [])
+        batch[1].append(values)
         out.append({**record, "hash": digest, "signer": signer.username if signer is not None else None, "sig": sig,
                     "origin": entry.origin})
         prev_hash = digest
+    if batch:  # consecutive records of one kind in one executemany (a packet import appends ~200,000)
+        _execute_batch(conn, execute, batch)
     return out
 
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,10 +268,26 @@ class Replay:
     _on_two_person_check = _on_infusion_event
 
     # ----- the data -----------------------------------------------------------------------------------------------
-    def compare(self, conn: Any) -> tuple[list[Unexplained], int]:  # noqa: PLR0912, PLR0915 - one pass per table
-        """(what is unexplained, up to MAX_NAMED; how many in all)."""
+    def compare(self, conn: Any,  # noqa: PLR0912, PLR0915 - one pass per table
+                subjects: Collection[str] | None = None) -> tuple[list[Unexplained], int]:
+        """(what is unexplained, up to MAX_NAMED; how many in all). ``subjects``: only what is stored about these
+        subjects (the replay then needs only their records: a packet import checks what it touched, at a cost
+        that does not grow with the rest of the database); accounts, settings and definitions are not compared."""
         out: list[Unexplained] = []
         total = 0
+        scoped = subjects is not None
+        numbers = tuple(sorted(subjects or ()))
+        marks = ", ".join("?" * len(numbers)) or "NULL"
+        # the subject-scoped SQL: a filter on the subject's number (through its instances for per-form tables)
+        only = f" WHERE subject_number IN ({marks})" if scoped else ""
+        of_subject = f" WHERE s.subject_number IN ({marks})" if scoped else ""
+        by_instance = (f" JOIN form_instance i ON i.id = t.instance_id JOIN subject s ON s.id = i.subject_id"
+                       f" WHERE s.subject_number IN ({marks})") if scoped else ""
+
+        def rows(template: str) -> Any:  # constant SQL; the filters above hold placeholders only
+            sql = template.format(only=only, of_subject=of_subject, by_instance=by_instance,
+                                  of_queries=" JOIN data_query t ON t.id = m.query_id" + by_instance if scoped else "")
+            return conn.execute(sql, numbers) if scoped else conn.execute(sql)
 
         def note(where: str, what: str) -> None:
             nonlocal total
@@ -279,9 +295,9 @@ class Replay:
             if len(out) < MAX_NAMED:
                 out.append(Unexplained(where, what))
 
-        for number, initials, year, sex, status, owner in conn.execute(
-                "SELECT subject_number, initials, birth_year, sex, status, COALESCE(owner_ws, 'WS-01') FROM subject "
-                "ORDER BY id"):
+        for number, initials, year, sex, status, owner in rows(
+                "SELECT subject_number, initials, birth_year, sex, status, COALESCE(owner_ws, 'WS-01') "
+                "FROM subject{only} ORDER BY id"):
             expected = self.subjects.get(number)
             if expected is None:
                 note(_where(number), "the subject is not in the trail")
@@ -292,15 +308,16 @@ class Replay:
                 if expected.get(name) != value:
                     note(_where(number), f"{name} is {value!r}; the trail says {expected.get(name)!r}")
         forms = {}
-        present = {number for (number,) in conn.execute("SELECT subject_number FROM subject")}
+        present = {number for (number,) in rows("SELECT subject_number FROM subject{only}")}
         for number in sorted(set(self.subjects) - present):
             note(_where(number), "the subject recorded in the trail is missing (deleted)")
-        for content_hash, definition_json in conn.execute("SELECT content_hash, definition_json FROM form_definition"):
+        for content_hash, definition_json in () if scoped else conn.execute(
+                "SELECT content_hash, definition_json FROM form_definition"):
             if hashlib.sha256((definition_json or "").encode()).hexdigest() != content_hash:
                 note(f"form definition {content_hash[:12]}", "its text does not match its hash (edited)")
-        for iid, number, visit, form, status, form_hash in conn.execute(
+        for iid, number, visit, form, status, form_hash in rows(
                 "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status, i.form_hash FROM form_instance i "
-                "JOIN subject s ON s.id = i.subject_id ORDER BY i.id"):
+                "JOIN subject s ON s.id = i.subject_id{of_subject} ORDER BY i.id"):
             forms[iid] = (number, visit, form)
             created_under = self.definitions.get((number, visit, form))
             if created_under is not None and not str(form_hash or "").startswith(created_under):
@@ -312,9 +329,9 @@ class Replay:
             elif expected_status != status:
                 note(_where(number, visit, form), f"its state is '{status}'; the trail says '{expected_status}'")
         seen_values = set()
-        for iid, group, row_no, item, value, unit, canonical, missing, missing_reason in conn.execute(
-                "SELECT instance_id, group_id, row_no, item_id, value, unit, canonical, missing_code, missing_reason "
-                "FROM item_value ORDER BY id"):
+        for iid, group, row_no, item, value, unit, canonical, missing, missing_reason in rows(
+                "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.value, t.unit, t.canonical, t.missing_code, "
+                "t.missing_reason FROM item_value t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             key = (number, visit, form, group, row_no, item)
             seen_values.add(key)
@@ -333,8 +350,8 @@ class Replay:
             if key not in seen_values and text is not None:
                 note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
                      f"value {text!r} recorded in the trail is missing")
-        for iid, group, row_no, removed in conn.execute(
-                "SELECT instance_id, group_id, row_no, removed FROM form_row ORDER BY id"):
+        for iid, group, row_no, removed in rows(
+                "SELECT t.instance_id, t.group_id, t.row_no, t.removed FROM form_row t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             expected_removed = self.rows.get((number, visit, form, group, row_no))
             if expected_removed is None and removed:  # a row no record added or removed (a single group's row)
@@ -345,8 +362,9 @@ class Replay:
                      "the row is " + ("removed" if removed else "present") + "; the trail says "
                      + ("removed" if expected_removed else "present"))
         signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
-        for iid, meaning, digest, username in conn.execute(
-                "SELECT instance_id, meaning, content_hash, username FROM signature ORDER BY id"):
+        for iid, meaning, digest, username in rows(
+                "SELECT t.instance_id, t.meaning, t.content_hash, t.username FROM signature t{by_instance}"
+                " ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             signatures[(number, visit, form, meaning, digest, username)] += 1
         for key, count in (signatures - self.signatures).items():
@@ -357,12 +375,12 @@ class Replay:
         sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         current = {(iid, group, row_no, item): (hash_of_value(value, unit, missing, reason),
                                                 describe(value, unit, missing, reason))
-                   for iid, group, row_no, item, value, unit, missing, reason in conn.execute(
-                       "SELECT instance_id, group_id, row_no, item_id, value, unit, missing_code, missing_reason "
-                       "FROM item_value")}
-        for iid, group, row_no, item, username, digest in conn.execute(
-                "SELECT instance_id, group_id, row_no, item_id, username, value_hash FROM item_verification "
-                "ORDER BY id"):
+                   for iid, group, row_no, item, value, unit, missing, reason in rows(
+                       "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.value, t.unit, t.missing_code, "
+                       "t.missing_reason FROM item_value t{by_instance}")}
+        for iid, group, row_no, item, username, digest in rows(
+                "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.username, t.value_hash FROM "
+                "item_verification t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             mark = (number, visit, form, group, row_no, item, username)
             sdv[mark] += 1
@@ -377,12 +395,12 @@ class Replay:
         for mark, count in (self.sdv - sdv).items():
             note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) recorded in the trail are missing")
-        self._compare_queries(conn, forms, note)
+        self._compare_queries(rows, forms, note)
         infusion: Counter[tuple[Any, ...]] = Counter()
         legacy = {key[:6] for key in self.infusion if key[6] is None}
-        for number, kind, wall, username, reason, detail, mono, boot in conn.execute(
+        for number, kind, wall, username, reason, detail, mono, boot in rows(
                 "SELECT s.subject_number, e.kind, e.wall_utc, e.username, e.reason, e.detail, e.mono, e.boot "
-                "FROM infusion_event e JOIN subject s ON s.id = e.subject_id ORDER BY e.id"):
+                "FROM infusion_event e JOIN subject s ON s.id = e.subject_id{of_subject} ORDER BY e.id"):
             key = (number, kind, wall, username, reason or "", detail or "")
             timer = None if key in legacy or (mono is None and boot is None) else (repr(mono), str(boot))
             infusion[(*key, timer)] += 1
@@ -391,6 +409,8 @@ class Replay:
                                    "the trail")
         for event, count in (self.infusion - infusion).items():
             note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' recorded in the trail are missing")
+        if scoped:
+            return out, total
         for username, full_name, role, active in conn.execute(
                 "SELECT username, full_name, role, active FROM app_user ORDER BY id"):
             expected_user = self.users.get(username)
@@ -427,14 +447,14 @@ class Replay:
             note("site CA certificate", f"its fingerprint is {fingerprint}; the trail says "
                                         f"{self.ca_fingerprint or 'no site CA'}")
 
-    def _compare_queries(self, conn: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
+    def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
-        for qid, iid, item, status in conn.execute(
-                "SELECT id, instance_id, item_id, status FROM data_query ORDER BY id"):
+        for qid, iid, item, status in rows(
+                "SELECT t.id, t.instance_id, t.item_id, t.status FROM data_query t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             stored[qid] = {"status": status, "messages": Counter(), "where": _where(number, visit, form, item)}
-        for qid, kind, username, text in conn.execute(
-                "SELECT query_id, kind, username, text FROM query_message ORDER BY id"):
+        for qid, kind, username, text in rows(
+                "SELECT m.query_id, m.kind, m.username, m.text FROM query_message m{of_queries} ORDER BY m.id"):
             if qid in stored:
                 stored[qid]["messages"][(kind, username, f"query #{qid} {kind}: {text}"[:2000])] += 1
         for qid, query in stored.items():

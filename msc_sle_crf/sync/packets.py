@@ -387,17 +387,12 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     elif m.get("prior_file_oid") is not None:
         raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws, detail="it names an earlier packet "
                             "that was never imported here")
-    else:
-        # its first record follows a record this workstation holds (the trail shared before a fork, or an original
-        # it already has, copied from elsewhere: workstations forked at different times)
-        prev_hash = str(m.get("prev_hash"))
-        known = (prev_hash == audit.GENESIS_HASH and int(m["first_record"]["id"]) == 1) or session.execute(
-            select(AuditEvent.id).where(AuditEvent.hash == prev_hash, AuditEvent.origin.is_(None)).limit(1)
-        ).first() is not None or any(o[2] == prev_hash for o in known_originals(session, ws.id))
-        if not known:
-            raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
-                                detail="its first record follows a record this workstation does not hold yet: apply "
-                                       "the packets of the workstation it was made from first")
+    # its first record follows a record this workstation holds (the trail shared before a fork, or an original
+    # it already has, copied from elsewhere: workstations forked at different times)
+    elif not _holds_record_before(session, str(m.get("prev_hash")), int(m["first_record"]["id"])):
+        raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
+                            detail="its first record follows a record this workstation does not hold yet: apply "
+                                   "the packets of the workstation it was made from first")
     directory = directory_of_session(session)
     _check_manifest_signature(packet, directory, name)
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
@@ -431,7 +426,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                              sha256=packet.sha256, imported_utc=now, username=actor_username,
                              applied=len(copies), conflicts=len(outcome.conflicts)))
     audit.append_many(session, clock, workstation_label, entries, signer)
-    unexplained = unexplained_rows(session, {str(r["subject"]) for r in packet.records if r.get("subject")})
+    unexplained = unexplained_rows(session, touched_subjects(session, packet))
     if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
@@ -447,20 +442,59 @@ def identity(record: dict[str, Any], packet_ws: str) -> tuple[str, int, str]:
     return packet_ws, int(record["id"]), str(record["hash"])
 
 
-def known_originals(session: Session, own_ws: str) -> set[tuple[str, int, str]]:
-    out: set[tuple[str, int, str]] = set()
-    for (text,) in session.execute(select(AuditEvent.origin).where(AuditEvent.origin.is_not(None))):
-        origin = audit.parse_origin(text) or {}
-        out.add((str(origin.get("ws")), int(origin.get("id") or 0), str(origin.get("hash"))))
+def known_originals(session: Session, own_ws: str,
+                    records: Sequence[dict[str, Any]] | None = None) -> set[tuple[str, int, str]]:
+    """The originals this trail holds copies of, as (workstation, id, hash). With ``records`` (a packet's), only
+    those that can be copies of these records: a copy keeps its original's subject and time, so the copies of a
+    packet's records are among this trail's copies of the same subjects (the index on the subject) and, for records
+    of no subject (sign-ins...), of the same times. What an import reads then grows with the packet, not with the
+    trail."""
     _ = own_ws
+    copies = select(AuditEvent.origin).where(AuditEvent.origin.is_not(None))
+    if records is None:
+        queries = [copies]
+    else:
+        subjects = sorted({str(r["subject"]) for r in records if r.get("subject")})
+        times = sorted({str(r["ts_utc"]) for r in records if not r.get("subject")})
+        queries = [copies.where(AuditEvent.subject.in_(chunk)) for chunk in _chunks(subjects)]
+        if times:  # the records of no subject: few (sessions, bookkeeping), read between the packet's times
+            queries.append(copies.where(AuditEvent.subject.is_(None), AuditEvent.ts_utc >= times[0],
+                                        AuditEvent.ts_utc <= times[-1]))
+    out: set[tuple[str, int, str]] = set()
+    for query in queries:
+        for (text,) in session.execute(query):
+            origin = audit.parse_origin(text) or {}
+            out.add((str(origin.get("ws")), int(origin.get("id") or 0), str(origin.get("hash"))))
     return out
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    return [values[n:n + size] for n in range(0, len(values), size)]
+
+
+def _holds_record_before(session: Session, prev_hash: str, first_id: int) -> bool:
+    """A workstation's first packet follows a record this trail holds: the trail shared before its fork (the same id
+    here, its own, found by key), or an original held under another id or as a copy (read in full: rare)."""
+    if prev_hash == audit.GENESIS_HASH and first_id == 1:
+        return True
+    if _local_hash(session, first_id - 1) == prev_hash:
+        return True
+    if session.execute(select(AuditEvent.id).where(AuditEvent.hash == prev_hash, AuditEvent.origin.is_(None))
+                       .limit(1)).first() is not None:
+        return True
+    pattern = f'%"hash":"{prev_hash}"%'  # the origin JSON's own spelling (sorted keys, no spaces), then parsed
+    for (text,) in session.execute(select(AuditEvent.origin).where(AuditEvent.origin.is_not(None),
+                                                                   AuditEvent.origin.like(pattern))):
+        if (audit.parse_origin(text) or {}).get("hash") == prev_hash:
+            return True
+    return False
 
 
 def _copies(session: Session, packet: Packet, own_ws: str, name: str,
             fork_id: int) -> tuple[list[dict[str, Any]], int]:
     """The packet's records not yet here, each with the origin its copy carries, in order."""
     packet_ws = str(packet.manifest["ws"])
-    known = known_originals(session, own_ws)
+    known = known_originals(session, own_ws, packet.records)
     out: list[dict[str, Any]] = []
     skipped = 0
     for r in packet.records:
@@ -492,6 +526,33 @@ def _local_hash(session: Session, rid: int) -> str | None:
                                                           AuditEvent.origin.is_(None))).scalar()
 
 
+def touched_subjects(session: Session, packet: Packet) -> set[str]:
+    """Every subject the packet may have changed: those its records name, and those whose rows it brings (rows.json
+    may name others: an insider's edit must be cross-checked too), found through the instances and queries named."""
+    from msc_sle_crf.store.tables import DataQuery, FormInstance, Subject
+
+    rows = packet.rows if isinstance(packet.rows, dict) else {}
+
+    def listed(key: str) -> list[dict[str, Any]]:
+        value = rows.get(key)
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+    out = {str(r["subject"]) for r in packet.records if r.get("subject")}
+    out |= {str(r.get("subject_number")) for r in listed("subjects")}
+    out |= {str(r.get("subject")) for key in ("instances", "infusion") for r in listed(key)}
+    instances = {r.get("instance_id") for key in ("rows", "values", "signatures", "verifications", "queries",
+                                                  "conflicts") for r in listed(key)}
+    queries = sorted({int(r["query_id"]) for r in listed("messages") if isinstance(r.get("query_id"), int)})
+    for chunk in _chunks(queries):
+        instances |= set(session.execute(select(DataQuery.instance_id).where(DataQuery.id.in_(chunk))).scalars())
+    wanted = sorted(i for i in instances if isinstance(i, int))
+    for chunk in _chunks(wanted):
+        out |= set(session.execute(select(Subject.subject_number).join(FormInstance, FormInstance.subject_id ==
+                                                                       Subject.id)
+                                   .where(FormInstance.id.in_(chunk))).scalars())
+    return out
+
+
 class _Conn:
     """What ``Replay.compare`` reads through (plain SELECTs) on the import's own connection (any database)."""
 
@@ -510,10 +571,15 @@ def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
 
     if not subjects:
         return []
+    # Only these subjects' records are replayed and only their rows compared: every record that shapes a subject's
+    # rows names it (the replay's handlers read nothing else for them), so this is what the whole replay says about
+    # them, read through the index on the subject: an import costs what the packet's subjects hold, not the trail.
     replay = Replay()
     cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
-    for row in session.execute(select(*cols).order_by(AuditEvent.id)):
-        replay(tuple(row))
-    found, _total = replay.compare(_Conn(session))
+    numbers = sorted(subjects)
+    for chunk in _chunks(numbers):  # each subject's records in order (subjects do not shape each other's rows)
+        for row in session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)).order_by(AuditEvent.id)):
+            replay(tuple(row))
+    found, _total = replay.compare(_Conn(session), numbers)
     wanted = tuple(f"subject {n}" for n in subjects)
     return [u.line() for u in found if u.where.split(" / ")[0] in wanted]
