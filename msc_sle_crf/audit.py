@@ -96,6 +96,7 @@ class Action(StrEnum):
     PACKET_IMPORT = "packet_import"  # another workstation's packet applied here (its records copied before it)
     MERGE_CONFLICT = "merge_conflict"  # two workstations changed the same thing from the same base: both kept
     CONFLICT_RESOLVED = "conflict_resolved"  # the right value entered where two workstations disagreed
+    PACKET_SECRET = "packet_secret"  # noqa: S105 - the site's packet secret made (its fingerprint only, never it)
 
 
 @dataclass(frozen=True)

@@ -467,6 +467,13 @@ class Msg(Enum):
         "Packet refused: {path} is not a packet of this program ({detail}).",
         "Paquet refusé : {path} n'est pas un paquet de ce programme ({detail}).",
     )
+    PACKET_SECRET_UNREADABLE = (
+        "The site's packet secret does not open with this database's key (the setting was altered, or this database "
+        "was put together from two); no packet was written or applied: run 'verify' and restore the last good backup.",
+        "Le secret des paquets du site ne s'ouvre pas avec la clé de cette base (le paramètre a été modifié, ou la "
+        "base est faite de deux) ; aucun paquet n'a été écrit ni appliqué : lancez « verify » et restaurez la "
+        "dernière bonne sauvegarde.",
+    )
     EXPORT_CANCELLED = (
         "Export cancelled: nothing was written under {path}.",
         "Export annulé : rien n'a été écrit sous {path}.",

@@ -95,6 +95,7 @@ def _init(req: HubInitRequest, clock: Clock) -> HubInitResult:
             ws.ctx.require(Perm.MANAGE_USERS)
             ws.ctx.require(Perm.BACKUP)  # the whole database leaves the site, as in a backup
             _site_trail_holds(site)
+            _packet_secret(ws)  # made now if the site has none: the hub gets it with the copy
             ws.ctx.audit_alone(Action.BACKUP, detail=f"hub init: the whole database and its trail -> {hub.where}")
             schema.upgrade(hub, req.app_role)
             signer = site.signer(ws.ctx.actor.username)
@@ -130,6 +131,16 @@ def _site_trail_holds(site: Any) -> None:
                          f"{before.problem}): nothing was copied; run 'verify' on the site",
                          f"la piste d'audit du site ne se vérifie pas (enregistrement #{before.first_bad_id} : "
                          f"{before.problem}) : rien n'a été copié ; lancez « verify » sur le site"))
+
+
+def _packet_secret(ws: Any) -> None:
+    from msc_sle_crf.sync import secret
+
+    ctx = ws.ctx
+    with ctx.write(data=False) as tx:
+        secret.site_packet_key(tx.session, ctx.clock, ctx.site.workstation, ctx.site.signer(ctx.actor.username),
+                               ctx.actor.username, ctx.actor.role.value, db_key=ctx.store.key,
+                               db_id=ctx.site.keyfile.db_id)
 
 
 def _copy_tables(src: Session, dst: Session) -> int:

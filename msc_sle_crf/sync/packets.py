@@ -2,7 +2,7 @@
 
 The interface other parts call (the hub's ``hub ingest`` calls ``import_packet`` on a PostgreSQL session)::
 
-    key = packet_key(db_key, db_id)                       # HKDF-SHA256, info msc-sle-crf/packet/v1, salt db_id
+    key = secret.site_packet_key(session, clock, ...)      # the site's packet secret (sync/secret.py)
     result = export_packet(session, clock, workstation_label, signer, actor_username, actor_role, study,
                            out_dir, packet_key=key, db_id=db_id, ca_fingerprint=fp) -> ExportResult | None
     result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -39,7 +37,7 @@ from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.security import ca
+from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
 from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
@@ -54,7 +52,8 @@ PARTS = ("records.jsonl", "rows.json", "archival.xml")
 # of the set of original records two workstations compare (docs/workstations.md).
 BOOKKEEPING = frozenset({"packet_export", "packet_import"})
 # Records that alone are no reason for a packet (a sign-in to export, the export itself): they travel with the next.
-NOT_NEWS = frozenset({*BOOKKEEPING, "login", "logout", "user_switch", "lock", "unlock", "receipt", "audit_verify"})
+NOT_NEWS = frozenset({*BOOKKEEPING, "packet_secret", "login", "logout", "user_switch", "lock", "unlock", "receipt",
+                      "audit_verify"})
 MAX_PACKET_BYTES = 2 * 1024**3
 
 
@@ -63,8 +62,10 @@ class PacketRefused(ValidationError):
 
 
 def packet_key(db_key: bytes, db_id: str) -> bytes:
-    """The site's packet key: every workstation of the site holds the database key, nobody else does."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=db_id.encode("ascii"), info=KEY_INFO).derive(db_key)
+    """The first version's packet key (HKDF of the database key): since the site's packet secret
+    (``sync/secret.py``: unchanged by key rotation) it is only the secret of a site forked before, and what a packet
+    of a workstation not yet upgraded may be encrypted with."""
+    return packet_secret.legacy_key(db_key, db_id)
 
 
 def file_name(site_number: str, ws: str, seq: int) -> str:
@@ -195,9 +196,19 @@ class Packet:
     archival: bytes = b""
 
 
-def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: str,
+def _decrypt(keys: Sequence[bytes], rest: bytes, aad: bytes) -> bytes | None:
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(rest[:12], rest[12:], aad)
+        except InvalidTag:
+            continue
+    return None
+
+
+def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str,
                 own_ws: str | None = None) -> Packet:
-    """Decrypt and check a packet's parts (not yet its records against this trail)."""
+    """Decrypt and check a packet's parts (not yet its records against this trail). ``packet_key``: the key, or the
+    keys to try in turn (the site's secret, then the first version's key)."""
     if not data.startswith(MAGIC):
         raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
     end = data.find(b"\n", len(MAGIC))
@@ -214,9 +225,8 @@ def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: st
     aad, rest = data[:end + 1], data[end + 1:]
     if len(rest) < 12 + 16:
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="truncated")
-    try:
-        plain = AESGCM(packet_key).decrypt(rest[:12], rest[12:], aad)
-    except InvalidTag:
+    plain = _decrypt([packet_key] if isinstance(packet_key, bytes) else packet_key, rest, aad)
+    if plain is None:
         raise PacketRefused(Msg.PACKET_ALTERED, path=name,
                             detail="it does not decrypt with this site's key: truncated, altered, or of another "
                                    "site") from None
@@ -355,7 +365,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
 
 def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
-                  packet_key: bytes, expected_db_id: str, name: str = "packet") -> ImportResult:
+                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
     from msc_sle_crf.sync import merge
 

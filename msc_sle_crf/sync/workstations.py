@@ -29,6 +29,7 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, Subject
+from msc_sle_crf.sync import secret
 from msc_sle_crf.sync.identity import (
     FIRST_WS,
     SETTING_KEYS,
@@ -189,6 +190,11 @@ class Workstations:
                 here = this_workstation(session)
             value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id}
             with ctx.write(data=False) as tx:
+                # the site's packet secret, made at its first fork: the copy holds it, and key rotation on either
+                # side leaves it unchanged (sync/secret.py)
+                secret.site_packet_key(tx.session, ctx.clock, ctx.site.workstation,
+                                       ctx.site.signer(ctx.actor.username), ctx.actor.username,
+                                       ctx.actor.role.value, db_key=ctx.store.key, db_id=ctx.site.keyfile.db_id)
                 tx.audit(Action.WORKSTATION_ADD, item=new_ws, new_value=json.dumps(value, sort_keys=True),
                          detail=f"{new_ws} forked from {here.id} -> {path.name}")
             changes.append(tx.changes)
