@@ -208,8 +208,7 @@ def test_a_secret_changed_behind_the_trails_back_is_named_by_verify_and_refused(
                             .values(value=other.replace('"fp":"', '"fp":"0')))
     two.edit("B", "95")
     site, ws = two.open("B")
-    with site:
-        with pytest.raises(StoreError) as info:
-            Packets(ws.ctx, ws.study).export(two.outbox / "B")
+    with site, pytest.raises(StoreError) as info:
+        Packets(ws.ctx, ws.study).export(two.outbox / "B")
     assert "packet secret does not open" in info.value.message() and "\n" not in info.value.message()
     assert not (two.outbox / "B").exists() or not list((two.outbox / "B").iterdir())
