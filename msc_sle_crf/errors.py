@@ -503,6 +503,11 @@ class Msg(Enum):
         "Workstation number {number}: {ws} is already handed out (free: {free}).",
         "Numéro de poste {number} : {ws} a déjà été attribué (libre : {free}).",
     )
+    WORKSTATION_NO_SUBJECT_NUMBERS = (
+        "No block of subject numbers is left under 999 for {ws} (held: {taken}); nothing was written.",
+        "Plus aucun bloc de numéros de patients sous 999 pour {ws} (déjà attribués : {taken}) ; rien n'a été "
+        "écrit.",
+    )
     WORKSTATION_FILE_INVALID = (
         "{path} is not a workstation file of a site: {detail}. Nothing was changed.",
         "{path} n'est pas un fichier de poste d'un site : {detail}. Rien n'a été modifié.",

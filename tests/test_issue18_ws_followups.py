@@ -91,3 +91,62 @@ def test_an_ownership_refusal_is_audited_once_and_a_read_writes_nothing(
     assert sorted(set(since)) == ["access_denied"]
     _verify_clean(copy)
     copy.close()
+
+
+# ----- 4. a site that never forked is not stopped at subject 199 ------------------------------------------------
+def _initials(n: int) -> str:
+    return "".join(chr(65 + (n // 26**i) % 26) for i in range(3))
+
+
+def test_a_site_never_forked_goes_past_199_and_its_first_fork_splits_the_unused_numbers(
+        tmp_path: Path, origin: Site, clock: FakeClock) -> None:
+    doctor = _sign_in(origin, "dr.house")
+    numbers = [doctor.subjects.register(_initials(n), 1980, "F").subject.subject_number for n in range(1, 202)]
+    assert numbers[197:] == ["01-199", "01-200", "01-201", "01-202"]  # before: "No subject number left on WS-01"
+    admin = _sign_in(origin, "admin")
+    assert Workstations(admin.ctx).info().subjects == (1, 999)
+    added = Workstations(admin.ctx).add(admin, tmp_path / "ws02.crfws")
+    # WS-01 keeps its numbers up to the end of the block it is in; WS-02 gets the next block nobody holds
+    assert (added.ws, added.subject_range) == ("WS-02", "401-599")
+    assert Workstations(admin.ctx).info().subjects == (1, 399)
+    with admin.ctx.read() as session:
+        settled = session.execute(select(AuditEvent.item, AuditEvent.new_value, AuditEvent.username)
+                                  .where(AuditEvent.action == "workstation_open").order_by(AuditEvent.id)).all()
+    assert [tuple(r) for r in settled] == [("workstation_id", "WS-01", "admin"), ("workstation_number", "1", "admin"),
+                                           ("subject_range", "001-399", "admin")]
+    assert doctor.subjects.register("XYZ", 1970, "M").subject.subject_number == "01-203"
+    opened = open_fork(added.path, tmp_path / "ws02" / "trial.crfdb", "admin", ADMIN_PW, clock=clock)
+    copy = Site.open(opened.db_path, clock=clock)
+    doctor2 = _sign_in(copy, "dr.house")
+    assert doctor2.subjects.register("QRS", 1971, "F").subject.subject_number == "01-401"
+    admin2 = _sign_in(copy, "admin")
+    assert Workstations(admin2.ctx).info().subjects == (401, 599)
+    # a third workstation, forked from WS-02: its own block is 401-599 (held): the next free one
+    third = Workstations(admin2.ctx).add(admin2, tmp_path / "ws03.crfws")
+    assert (third.ws, third.subject_range) == ("WS-03", "601-799")
+    _verify_clean(copy)
+    _verify_clean(origin)
+    copy.close()
+
+
+def test_a_workstation_of_a_forked_site_stops_at_the_end_of_its_block_in_one_line(
+        tmp_path: Path, origin: Site, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msc_sle_crf.errors import ValidationError
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.services import subjects as subjects_mod
+    from msc_sle_crf.sync.identity import Workstation
+
+    doctor = _sign_in(origin, "dr.house")
+    monkeypatch.setattr(subjects_mod, "this_workstation", lambda _s: Workstation("WS-01", 1, (1, 2), None))
+    assert doctor.subjects.register("DEF", 1975, "M").subject.subject_number == "01-002"
+    assert doctor.subjects.register("GHI", 1975, "M").subject.subject_number == "01-003"  # alone: goes on
+    monkeypatch.undo()
+    _fork(origin, tmp_path, clock, "ws02").close()
+    monkeypatch.setattr(subjects_mod, "this_workstation", lambda _s: Workstation("WS-01", 1, (1, 3), None))
+    with pytest.raises(ValidationError) as exhausted:  # forked: the block is the limit
+        doctor.subjects.register("JKL", 1975, "M")
+    assert exhausted.value.message() == ("No subject number left on WS-01: its numbers 01-001 to 01-003 are all "
+                                         "used; register the subject on another workstation.")
+    assert exhausted.value.message(Lang.FR) == (
+        "Plus aucun numéro de patient sur WS-01 : ses numéros 01-001 à 01-003 sont tous pris ; inscrivez le patient "
+        "sur un autre poste.")

@@ -52,6 +52,32 @@ def default_subjects(number: int) -> tuple[int, int]:
     return low, low + 198
 
 
+ALONE_SUBJECTS = (1, 999)  # a site that never forked: the whole screening log is its one workstation's
+BLOCK = 200
+
+
+def block_end(number: int) -> int:
+    """The end of the block of subject numbers (199, 399, 599...) at or after ``number``."""
+    return (number + BLOCK) // BLOCK * BLOCK - 1
+
+
+def never_forked(session: Session) -> bool:
+    """The site's first database, never forked (no identity settings, no ``workstation_add`` of its own): it keeps
+    the whole range of subject numbers (``ALONE_SUBJECTS``) until its first fork splits the numbers it has not used.
+    Reads the trail: asked only when the first block is used up, and by ``workstation show``."""
+    from msc_sle_crf.store.tables import AuditEvent
+
+    if session.get(SiteSetting, "workstation_id") is not None:
+        return False
+    return session.execute(select(AuditEvent.id).where(AuditEvent.action == "workstation_add",
+                                                      AuditEvent.origin.is_(None)).limit(1)).first() is None
+
+
+def subject_numbers(session: Session, here: Workstation) -> tuple[int, int]:
+    """The subject numbers this workstation may give now (``here.subjects``; the whole range while never forked)."""
+    return ALONE_SUBJECTS if here.id == FIRST_WS and never_forked(session) else here.subjects
+
+
 def parse_range(text: str) -> tuple[int, int]:
     low, _, high = text.partition("-")
     return int(low), int(high)
