@@ -798,7 +798,7 @@ def test_a_workstation_forked_after_packets_numbers_its_own_from_one(pair: Pair,
     verify_clean(pair, "B")
 
 
-def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -> None:
+def test_an_account_made_on_another_workstation_binds_only_for_its_records_here(pair: Pair) -> None:
     site, admin = pair.open("B", "admin")
     with site:
         make_user(admin, "nurse.b", "nurse", "amber-willow-47-nb")
@@ -813,6 +813,7 @@ def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -
     verify_clean(pair, "A")
     site, ws = pair.open("A", "admin")
     with site:
-        assert "nurse.b" not in ws.ctx.key_directory().accounts  # accounts stay each workstation's own
-        assert "nurse.b" not in [u.username for u in ws.accounts.list_users()]
+        carried = ws.ctx.key_directory().accounts["nurse.b"]  # its keys check WS-02's records only
+        assert carried.current is None and list(carried.carried) == ["WS-02"]
+        assert "nurse.b" not in [u.username for u in ws.accounts.list_users()]  # not enrolled here
     assert value(pair, "A", R2, CREAT) == 95

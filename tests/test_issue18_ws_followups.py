@@ -5,6 +5,7 @@ its first fork splits the numbers it has not used; the account set travels with 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import AuditEvent
 from msc_sle_crf.sync.workstations import Workstations, open_fork
 
-from .conftest import ADMIN_PW, make_user
+from .conftest import ADMIN_PW, FAST_KDF, make_user
 
 DOCTOR_PW = "pw-house.rd-2026"
 NURSE_PW = "pw-joy.esrun-2026"
@@ -150,3 +151,127 @@ def test_a_workstation_of_a_forked_site_stops_at_the_end_of_its_block_in_one_lin
     assert exhausted.value.message(Lang.FR) == (
         "Plus aucun numéro de patient sur WS-01 : ses numéros 01-001 à 01-003 sont tous pris ; inscrivez le patient "
         "sur un autre poste.")
+
+
+# ----- 2. the account set travels with packets --------------------------------------------------------------------
+class _Sites:
+    def __init__(self, tmp_path: Path, clock: FakeClock) -> None:
+        from .helpers.workstations import fork
+
+        self.clock = clock
+        self.dbs = {"A": tmp_path / "a" / "trial.crfdb", "B": tmp_path / "b" / "trial.crfdb"}
+        self.outbox = tmp_path / "outbox"
+        self.pws = dict(PWS)
+        site, actor, _code = Site.initialize(self.dbs["A"], admin_username="admin", admin_full_name="Ada Admin",
+                                             admin_password=ADMIN_PW, kdf=FAST_KDF, clock=clock)
+        with site:
+            admin = Workspace(site, actor)
+            make_user(admin, "dr.house", "investigator", DOCTOR_PW)
+            make_user(admin, "nurse.joy", "nurse", NURSE_PW)
+            doctor = _sign_in(site, "dr.house")
+            doctor.subjects.register("ABC", 1980, "F")
+            doctor.entry.save_values(FormRef("01-001", "SCR", "renal_function"), {("lb", 0, "LBDAT"): "20/11/2026"})
+        fork(self.dbs["A"], self.dbs["B"], 2, "admin", ADMIN_PW, clock)
+
+    def open(self, which: str, user: str) -> tuple[Site, Workspace]:
+        site = Site.open(self.dbs[which], clock=self.clock)
+        return site, Workspace.sign_in(site, user, self.pws[user])
+
+    def send(self, src: str, dst: str, user: str = "admin") -> Any:
+        from msc_sle_crf.sync.service import Packets
+
+        site, ws = self.open(src, user)
+        with site:
+            result = Packets(ws.ctx, ws.study).export(self.outbox / src)
+        assert result is not None
+        site, ws = self.open(dst, user)
+        with site:
+            return Packets(ws.ctx, ws.study).import_file(result.path).result
+
+    def verify(self, which: str) -> None:
+        site, ws = self.open(which, "admin")
+        with site:
+            report = ws.integrity.verify(full=True)
+        assert report.audit.ok, (which, report.audit.first_bad_id, report.audit.problem)
+        assert not report.unexplained, (which, [u.line() for u in report.unexplained])
+
+
+def test_an_account_made_and_a_password_changed_after_the_fork_travel_and_their_records_apply(
+        tmp_path: Path, clock: FakeClock) -> None:
+    sites = _Sites(tmp_path, clock)
+    # on WS-02, after the fork: a new investigator (by the administrator), and dr.house changes his password (his
+    # signing key changes)
+    site, admin = sites.open("B", "admin")
+    with site:
+        sites.pws["dr.new"] = make_user(admin, "dr.new", "investigator")
+    site, doctor = sites.open("B", "dr.house")
+    with site:
+        doctor.accounts.change_password(DOCTOR_PW, "pw-new.house-2027")
+    sites.pws["dr.house@B"] = "pw-new.house-2027"
+    site = Site.open(sites.dbs["B"], clock=clock)
+    with site:
+        clock.advance(60)
+        house = Workspace.sign_in(site, "dr.house", "pw-new.house-2027")
+        house.entry.save_values(FormRef("01-001", "SCR", "renal_function"), {("lb", 0, "CREAT"): "91"},
+                                reason="lab report")
+        house.entry.mark_complete(FormRef("01-001", "SCR", "renal_function"))  # and signs with his new key
+        house.lifecycle.sign(FormRef("01-001", "SCR", "renal_function"), "dr.house", "pw-new.house-2027",
+                             "approval")
+        new = Workspace.sign_in(site, "dr.new", sites.pws["dr.new"])
+        registered = new.subjects.register("NEW", 1990, "M").subject.subject_number
+        new.entry.save_values(FormRef(registered, "SCR", "renal_function"), {("lb", 0, "LBDAT"): "21/11/2026"})
+    # before: "whose signature is not dr.house's (... signed with a key this workstation did not bind ...)"
+    result = sites.send("B", "A")
+    assert result.copied > 0
+    site, house_a = sites.open("A", "dr.house")  # his own password still opens WS-01 (keys stay per workstation)
+    with site:
+        [signature] = house_a.lifecycle.signatures(FormRef("01-001", "SCR", "renal_function"))
+        assert signature.valid, signature
+        assert house_a.entry.open_form(FormRef("01-001", "SCR", "renal_function")).state.value(
+            ("lb", 0, "CREAT")) == 91
+        assert [s.subject_number for s in house_a.subjects.list()] == ["01-001", registered]
+        house_a.entry.save_values(FormRef("01-001", "SCR", "renal_function"), {("lb", 0, "CREAT"): "92"},
+                                  reason="re-read on WS-01")  # signed with his WS-01 key: still his there
+        directory = house_a.ctx.key_directory()
+        assert "WS-02" in directory.accounts["dr.new"].carried and directory.accounts["dr.new"].current is None
+    # the account is not enrolled here: it signs in on the workstation that made it (decision in the docs)
+    from msc_sle_crf.errors import AuthenticationError
+
+    site = Site.open(sites.dbs["A"], clock=clock)
+    with site, pytest.raises(AuthenticationError):
+        Workspace.sign_in(site, "dr.new", sites.pws["dr.new"])
+    sites.verify("A")
+    sites.verify("B")
+    assert sites.send("A", "B").copied > 0  # and back
+    sites.verify("B")
+
+
+def test_a_nurse_cannot_mint_an_account_or_a_key_another_workstation_accepts(tmp_path: Path, clock: FakeClock) -> None:
+    """An insider on WS-02 with her own password (so the database key and her signing key) writes, through the
+    program's own writer, an account record and a key for a colleague: WS-01 refuses the packet, names why."""
+    import json as _json
+
+    from msc_sle_crf import audit
+    from msc_sle_crf.security.personal import PersonalKeys
+    from msc_sle_crf.store.site import keys_json
+    from msc_sle_crf.sync import packets as P
+
+    for what in ("user_add", "key_bind"):
+        sites = _Sites(tmp_path / what, clock)
+        fake = PersonalKeys.generate()
+        site, _nurse = sites.open("B", "nurse.joy")
+        with site, site.store.write() as session:  # type: ignore[union-attr]
+            entry = audit.AuditEntry(
+                audit.Action(what), "nurse.joy", "nurse", item="nurse.fake" if what == "user_add" else "dr.house",
+                new_value=_json.dumps({"username": "nurse.fake", "full_name": "X", "role": "admin",
+                                       "keys": keys_json(fake.publics())}))
+            audit.append_many(session, clock, site.workstation, [entry], site.signer("nurse.joy"))
+        with pytest.raises(P.PacketRefused) as refused:
+            sites.send("B", "A", "nurse.joy")
+        line = refused.value.message()
+        assert "\n" not in line and ("may not create or disable accounts" in line
+                                     or "may not bind keys to 'dr.house'" in line), line
+        site, admin = sites.open("A", "admin")
+        with site:
+            assert "nurse.fake" not in admin.ctx.key_directory().accounts
+            assert len(admin.ctx.key_directory().accounts["dr.house"].carried) == 0

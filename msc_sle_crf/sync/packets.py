@@ -17,7 +17,6 @@ only (no SQLite-only SQL), and append to the trail with ``audit.append_many``. A
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import io
 import json
@@ -270,12 +269,20 @@ def directory_of_session(session: Session) -> audit.KeyDirectory:
     """``audit.directory_of`` through a SQLAlchemy session (any database): the binding transactions only."""
     directory = audit.KeyDirectory()
     cols = [getattr(AuditEvent, f) for f in audit.STORED_FIELDS]
-    ids = list(session.execute(select(AuditEvent.id).where(AuditEvent.action.in_(audit.BINDING_ACTIONS),
-                                                           AuditEvent.origin.is_(None))
-                               .order_by(AuditEvent.id)).scalars())
+    for row in session.execute(_select_records(0).where(AuditEvent.action.in_(("workstation_add",
+                                                                              "workstation_open")))):
+        directory.note_workstation(tuple(row))
+    ids = session.execute(select(AuditEvent.id, AuditEvent.origin.is_not(None))
+                          .where(AuditEvent.action.in_(audit.BINDING_ACTIONS)).order_by(AuditEvent.id)).all()
     seen_until = 0
-    for first in ids:
+    for first, copied in ids:
         if first <= seen_until:
+            continue
+        if copied:  # another workstation's account records: they bind for its records (audit.carry_copies)
+            end = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id >= first,
+                                                                       AuditEvent.sig.is_not(None))).scalar()
+            rows = session.execute(_select_records(first - 1).where(AuditEvent.id <= (end or first))).all()
+            seen_until = audit.carry_copies(directory, [tuple(r) for r in rows]) or first
             continue
         end = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id >= first,
                                                                    AuditEvent.sig.is_not(None))).scalar()
@@ -311,7 +318,7 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
             or recs[0].get("prev_hash") != m.get("prev_hash"):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the records do not match the manifest")
     verifier = audit.TrailVerifier()
-    verifier.directory = copy.deepcopy(directory)
+    verifier.directory = directory.seen_from(str(m.get("ws")))  # the accounts as the exporter bound them
     verifier.directory.signed_from = verifier.directory.signed_from or 1
     prev = recs[0]["prev_hash"]
     expected_id = recs[0]["id"]
@@ -352,12 +359,11 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
 def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, name: str) -> None:
     m = dict(packet.manifest)
     sig = m.pop("_sig", "")
-    account = directory.get(str(m.get("username")))
     try:
         raw = base64.b64decode(sig, validate=True)
     except (ValueError, TypeError):
         raw = b""
-    keys = account.keys_at_time(str(m.get("created_utc"))) if account is not None else []
+    keys = directory.keys_for(str(m.get("username")), str(m.get("ws")), str(m.get("created_utc")))
     if not any(verify_signature(k.sign, raw, manifest_message(m)) for k in keys):
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
@@ -409,7 +415,6 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                                 detail="its first record follows a record this workstation does not hold yet: apply "
                                        "the packets of the workstation it was made from first")
     directory = directory_of_session(session)
-    _check_manifest_signature(packet, directory, name)
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
     shared = 0
     for r in packet.records:
@@ -423,6 +428,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     problem = audit.check_copies(directory, [_row({**c["record"], "origin": c["origin"]}) for c in copies])
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
+    _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
