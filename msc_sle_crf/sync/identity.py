@@ -14,7 +14,8 @@ from msc_sle_crf.store.tables import SiteSetting
 
 ID_BLOCK = 10_000_000  # rows created on workstation n get ids in [(n-1)*ID_BLOCK + 1, n*ID_BLOCK]
 FIRST_WS = "WS-01"
-SETTING_KEYS = ("workstation_id", "workstation_number", "subject_range", "workstation_fork")
+# ``workstation_instance``: the random id drawn by each ``workstation open`` (sync/instances.py)
+SETTING_KEYS = ("workstation_id", "workstation_number", "subject_range", "workstation_fork", "workstation_instance")
 _WS = re.compile(r"WS-([0-9]{2})")
 
 

@@ -36,12 +36,17 @@ from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.fileutil import backup_kind, fsync_dir
+from msc_sle_crf.i18n import L
 from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
 from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
+from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import this_workstation
+from msc_sle_crf.sync.instances import INSTANCE_KEY, Instance
+from msc_sle_crf.sync.ownership import opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -134,6 +139,10 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         return None
     seq = (int(last.file_oid[len(prefix):]) if last is not None else 0) + 1
     file_oid = f"{db_id}.{ws.id}.{seq}"
+    path = out_dir / file_name(site_number(session), ws.id, seq)
+    if os.path.lexists(path):  # never over a file the user has (a packet of before a restore, of a twin...)
+        raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq)
+    here = instances.own(session, ws.id)
     now = iso_utc(clock.now())
     records_bytes = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
                             for r in records).encode("utf-8")
@@ -149,6 +158,7 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         "last_record": {"id": records[-1]["id"], "hash": records[-1]["hash"]},
         "prev_hash": records[0]["prev_hash"], "records": len(records), "created_utc": now,
         "username": signer.username, "parts": {name: _sha(data) for name, data in parts.items()},
+        "instance": here.manifest() if here is not None else None,  # which opening of the workstation file wrote it
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     signature = _b64(signer.sign(manifest_message(manifest)))
@@ -162,12 +172,16 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     nonce = os.urandom(12)
     blob = header + nonce + AESGCM(packet_key).encrypt(nonce, buffer.getvalue(), header)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / file_name(site_number(session), ws.id, seq)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)  # private from byte 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     try:
         session.add(SyncPacketOut(seq=row_no, file_oid=file_oid, prior_file_oid=last.file_oid if last else None,
                                   first_record=records[0]["id"], last_record=records[-1]["id"],
@@ -178,11 +192,27 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
             detail=json.dumps({"seq": seq, "records": [records[0]["id"], records[-1]["id"]],
                                "sha256": _sha(blob), "file": path.name}, sort_keys=True))], signer)
         session.flush()
-        os.replace(tmp, path)  # the caller's commit follows; a failed commit leaves a file nobody recorded
+        _place(tmp, path, seq)  # the caller's commit follows; a failed commit leaves a file nobody recorded
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return ExportResult(path, seq, file_oid, len(records), records[0]["id"], records[-1]["id"])
+
+
+def _place(tmp: Path, path: Path, seq: int) -> None:
+    """Move the written packet to its name, never over an existing file (a hard link fails if the name exists; a
+    file system without links, e.g. a FAT USB key, is checked just before the rename)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq) from None
+    except OSError:
+        if os.path.lexists(path):
+            raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq) from None
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+    fsync_dir(path.parent)
 
 
 # ----- reading a packet ----------------------------------------------------------------------------------------------
@@ -204,12 +234,12 @@ def _decrypt(keys: Sequence[bytes], rest: bytes, aad: bytes) -> bytes | None:
     return None
 
 
-def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str,
-                own_ws: str | None = None) -> Packet:
+def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str,  # noqa: PLR0912
+                own_ws: str | None = None, own_instance: Instance | None = None) -> Packet:
     """Decrypt and check a packet's parts (not yet its records against this trail). ``packet_key``: the key, or the
     keys to try in turn (the site's secret, then the first version's key)."""
     if not data.startswith(MAGIC):
-        raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
+        _not_a_packet(data, name)
     end = data.find(b"\n", len(MAGIC))
     try:
         header = json.loads(data[len(MAGIC):end]) if end > 0 else None
@@ -219,7 +249,8 @@ def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="header unreadable")
     if header["db_id"] != expected_db_id:
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(header["db_id"])[:40])
-    if own_ws is not None and header.get("ws") == own_ws:
+    own = own_ws is not None and header.get("ws") == own_ws
+    if own and own_instance is None:
         raise PacketRefused(Msg.PACKET_OWN, path=name, ws=own_ws)
     aad, rest = data[:end + 1], data[end + 1:]
     if len(rest) < 12 + 16:
@@ -238,6 +269,10 @@ def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db
     if not isinstance(manifest, dict) or manifest.get("db_id") != expected_db_id or any(
             manifest.get(k) != header.get(k) for k in ("ws", "seq", "file_oid")):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the manifest does not match the header")
+    if own:  # its own packet, unless another database was opened from this workstation's file
+        assert own_instance is not None and own_ws is not None
+        _refuse_twin(Instance.of(manifest.get("instance")), own_instance, own_ws, name, here=True, sender=own_ws)
+        raise PacketRefused(Msg.PACKET_OWN, path=name, ws=own_ws)
     for part in PARTS:
         if _sha(members[part]) != (manifest.get("parts") or {}).get(part):
             raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"{part} does not match the manifest")
@@ -249,6 +284,53 @@ def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db
     packet = Packet(manifest, records, rows, _sha(data), members["archival.xml"])
     packet.manifest["_sig"] = members["manifest.sig"].decode("ascii", "replace")
     return packet
+
+
+def _not_a_packet(data: bytes, name: str) -> None:
+    kind = backup_kind(data)
+    if kind == "workstation":
+        raise PacketRefused(Msg.PACKET_IS_WORKSTATION_FILE, path=name)
+    if kind == "backup":
+        raise PacketRefused(Msg.PACKET_IS_BACKUP, path=name)
+    raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
+
+
+def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, name: str, *,
+                 here: bool = False, sender: str = "") -> None:
+    """A packet (or relayed records) of another opening of a workstation file than the one known here. ``here``:
+    ``ws`` is this database's own workstation; ``sender``: the workstation whose packet it is."""
+    if incoming is None or known is None or incoming.id == known.id:
+        return
+    if not here:  # a third workstation: the first opening it heard of is the site's
+        raise PacketRefused(Msg.PACKET_TWIN, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                            known=known.id, when=known.when(),
+                            known_where=L("the one whose records reached this database first",
+                                          "celle dont les enregistrements sont arrivés ici en premier"))
+    if sender == ws:  # the other opening's own packet: which one is the site's, the others' refusals say
+        raise PacketRefused(Msg.PACKET_TWIN_OWN, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                            known=known.id, when=known.when())
+    # another workstation took the other opening first: this database is the duplicate
+    raise PacketRefused(Msg.PACKET_TWIN_HERE, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                        known=known.id, when=known.when(), sender=sender)
+
+
+def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> None:
+    """The packet's writer, and every workstation whose set-up records it carries (its own, relayed ones), must be
+    the opening of its workstation file this database knows (the first one it heard of), if it knows one."""
+    known = instances.known(session)
+    m = packet.manifest
+    origin_ws = str(m.get("ws"))
+    _refuse_twin(Instance.of(m.get("instance")), known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws,
+                 sender=origin_ws)
+    for r in packet.records:
+        if r.get("action") != "workstation_open" or r.get("item") != INSTANCE_KEY:
+            continue
+        ws = opened_ws(r.get("detail"))
+        if ws is None or not r.get("new_value"):
+            continue
+        incoming = Instance(str(r["new_value"]), str(r.get("ts_utc")), int(r.get("utc_offset_min") or 0))
+        _refuse_twin(incoming, known.get(ws), ws, name, here=ws == own_ws, sender=origin_ws)
+        known.setdefault(ws, incoming)
 
 
 # ----- import --------------------------------------------------------------------------------------------------------
@@ -369,7 +451,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
                             detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
 
 
-def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
+def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0915, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
                   packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
@@ -379,18 +461,20 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if len(packet_bytes) > MAX_PACKET_BYTES:
         raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="too large")
     packet = open_packet(packet_bytes, packet_key=packet_key, expected_db_id=expected_db_id, name=name,
-                         own_ws=ws.id)
+                         own_ws=ws.id, own_instance=instances.own(session, ws.id))
     m = packet.manifest
     origin_ws, seq = str(m["ws"]), int(m["seq"])
     if m.get("ca_fingerprint") != ca_fingerprint(session):
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
+    _check_instances(session, packet, ws.id, name)  # a second opening of a workstation file: said as such
     done = session.get(SyncPacketIn, (origin_ws, seq))
     if done is not None:
         if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
                                             and done.last_hash == m["last_record"]["hash"]):
             return ImportResult(origin_ws, seq, str(m["file_oid"]), duplicate=True, imported_utc=done.imported_utc)
-        raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
-                            detail=f"another packet {seq} of {origin_ws} was imported on {done.imported_utc}")
+        # the same opening wrote two different packets with this number: it went back to an older backup
+        raise PacketRefused(Msg.PACKET_SENDER_RESTORED, path=name, ws=origin_ws, seq=seq,
+                            when=instances.local_text(done.imported_utc))
     previous = session.execute(select(SyncPacketIn).where(SyncPacketIn.origin_ws == origin_ws)
                                .order_by(SyncPacketIn.seq.desc()).limit(1)).scalar_one_or_none()
     expected = (previous.seq if previous is not None else 0) + 1
@@ -484,6 +568,9 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
         if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= fork_id
                             and _local_hash(session, rid) == digest):
             if ws == own_ws and _local_hash(session, rid) != digest:
+                sent = _restored_here(session, packet, own_ws, rid)
+                if sent is not None:
+                    raise PacketRefused(Msg.PACKET_RESTORED_HERE, path=name, record=rid, ws=own_ws, sent=sent)
                 raise PacketRefused(Msg.PACKET_FORGED, path=name,
                                     detail=f"record #{r['id']} claims to copy this workstation's record #{rid}, "
                                            "which is not here")
@@ -497,6 +584,29 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
              "sig": r["sig"]}, sort_keys=True, separators=(",", ":"))
         out.append({"record": r, "origin": origin, "ws": ws, "id": rid})
     return out, skipped
+
+
+def _restored_here(session: Session, packet: Packet, own_ws: str, rid: int) -> L | None:
+    """Why a record of this workstation's that a packet copies is not here, when the trail shows it: the packet's
+    workstation imported a packet of this one numbered past the last this database wrote, or the record is past
+    this trail's end. Then this database went back to a backup older than what it sent (None: no such sign)."""
+    prefix = f"{packet.manifest.get('db_id')}.{own_ws}."
+    last = session.execute(select(SyncPacketOut.file_oid).where(SyncPacketOut.file_oid.startswith(
+        prefix, autoescape=True)).order_by(SyncPacketOut.seq.desc()).limit(1)).scalar()
+    last_seq = int(str(last)[len(prefix):]) if last else 0
+    other = str(packet.manifest.get("ws"))
+    for r in packet.records:
+        oid = str(r.get("new_value") or "")
+        if r.get("action") == "packet_import" and oid.startswith(prefix) and oid[len(prefix):].isdigit() \
+                and int(oid[len(prefix):]) > last_seq:
+            n = int(oid[len(prefix):])
+            return L(f"{other} imported its packet {n}; the last one this database remembers writing is {last_seq}",
+                     f"{other} a importé son paquet {n} ; le dernier que cette base se souvient d'avoir écrit est le "
+                     f"{last_seq}")
+    if rid > _local_max(session):
+        return L(f"its trail here ends at record #{_local_max(session)}",
+                 f"sa piste s'arrête ici à l'enregistrement n° {_local_max(session)}")
+    return None
 
 
 def _local_max(session: Session) -> int:

@@ -19,6 +19,7 @@ from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import AuditEvent, ItemConflict
 from msc_sle_crf.sync import packets as P
 from msc_sle_crf.sync import secret
+from msc_sle_crf.sync.instances import local_text
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ class ImportOutcome:
     def line(self) -> L:
         r = self.result
         if r.duplicate:
-            return L(f"{self.path.name}: already imported on {r.imported_utc} (packet {r.seq} of {r.origin_ws}); "
+            when = local_text(r.imported_utc)  # this computer's dd/mm/yyyy HH:MM, not the stored UTC text
+            return L(f"{self.path.name}: already imported on {when} (packet {r.seq} of {r.origin_ws}); "
                      "nothing changed.",
-                     f"{self.path.name} : déjà importé le {r.imported_utc} (paquet {r.seq} de {r.origin_ws}) ; rien "
+                     f"{self.path.name} : déjà importé le {when} (paquet {r.seq} de {r.origin_ws}) ; rien "
                      "n'a changé.")
         return L(f"{self.path.name}: packet {r.seq} of {r.origin_ws} applied: {r.copied} record(s) copied, "
                  f"{r.skipped} already here, {r.conflicts} conflict(s).",

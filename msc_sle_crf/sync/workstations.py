@@ -29,7 +29,7 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, Subject
-from msc_sle_crf.sync import secret
+from msc_sle_crf.sync import instances, secret
 from msc_sle_crf.sync.identity import (
     ALONE_SUBJECTS,
     FIRST_WS,
@@ -44,6 +44,7 @@ from msc_sle_crf.sync.identity import (
     ws_id,
     ws_number,
 )
+from msc_sle_crf.sync.instances import INSTANCE_KEY
 from msc_sle_crf.sync.ownership import opened_ws, owner_shown
 
 
@@ -230,13 +231,13 @@ class Workstations:
             row = reads.subject(session, subject)
             here = this_workstation(session)
             known = _known(session, here)
+            names = ", ".join(known[n] for n in sorted(known))
             try:
                 number = ws_number(target)
-            except ValueError:
-                number = 0
-            if number not in known:
-                raise ValidationError(Msg.WORKSTATION_UNKNOWN, ws=to, known=", ".join(
-                    known[n] for n in sorted(known)))
+            except ValueError:  # not written WS-nn
+                raise ValidationError(Msg.WORKSTATION_UNKNOWN, ws=to, known=names) from None
+            if number not in known:  # written right, but not a workstation this database has heard of
+                raise ValidationError(Msg.WORKSTATION_NOT_KNOWN_HERE, ws=target, known=names)
             if not here.owns(row.owner_ws):
                 raise ValidationError(Msg.HANDOVER_NOT_OWNER, subject=subject, owner=owner_shown(row.owner_ws),
                                       here=here.id)
@@ -318,6 +319,7 @@ class Opened:
     subject_range: str
     fork: dict[str, Any]
     audit_records: int
+    instance: str = ""  # this opening's random id (sync/instances.py)
 
 
 def _fork_of(file: Path) -> dict[str, Any]:
@@ -356,7 +358,9 @@ def _identity(session: Session, file: Path, ws: dict[str, Any]) -> dict[str, str
     return {"workstation_id": str(recorded["ws"]), "workstation_number": str(int(recorded["number"])),
             "subject_range": str(recorded["subject_range"]),
             "workstation_fork": json.dumps({"ws": fork["ws"], "id": fork["id"], "hash": fork["hash"]},
-                                           sort_keys=True)}
+                                           sort_keys=True),
+            # this opening's own id: a second opening of the same file draws another one (sync/instances.py)
+            INSTANCE_KEY: instances.new_id()}
 
 
 def _set_up(staging: Path, file: Path, ws: dict[str, Any], username: str, password: str, *,
@@ -433,7 +437,7 @@ def open_fork(file: Path, db_path: Path, username: str, password: str, *, clock:
             journal.finish()
             moving = False
         return Opened(db_path, identity["workstation_id"], identity["subject_range"], json.loads(
-            identity["workstation_fork"]), records)
+            identity["workstation_fork"]), records, identity[INSTANCE_KEY])
     except CrfError:
         raise
     except OSError as exc:
