@@ -587,26 +587,34 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
 
 
 def _restored_here(session: Session, packet: Packet, own_ws: str, rid: int) -> L | None:
-    """Why a record of this workstation's that a packet copies is not here, when the trail shows it: the packet's
-    workstation imported a packet of this one numbered past the last this database wrote, or the record is past
-    this trail's end. Then this database went back to a backup older than what it sent (None: no such sign)."""
+    """Why a record of this workstation's that a packet copies is not here, when the trail shows it: a workstation
+    imported a packet of this one that this database did not write (not in its list of packets written, or with
+    other content), or the record is past this trail's end. Then this database went back to a backup older than
+    what it sent (None: no such sign)."""
     prefix = f"{packet.manifest.get('db_id')}.{own_ws}."
-    last = session.execute(select(SyncPacketOut.file_oid).where(SyncPacketOut.file_oid.startswith(
-        prefix, autoescape=True)).order_by(SyncPacketOut.seq.desc()).limit(1)).scalar()
-    last_seq = int(str(last)[len(prefix):]) if last else 0
-    other = str(packet.manifest.get("ws"))
+    written = dict(session.execute(select(SyncPacketOut.file_oid, SyncPacketOut.sha256).where(
+        SyncPacketOut.file_oid.startswith(prefix, autoescape=True))).all())
     for r in packet.records:
         oid = str(r.get("new_value") or "")
-        if r.get("action") == "packet_import" and oid.startswith(prefix) and oid[len(prefix):].isdigit() \
-                and int(oid[len(prefix):]) > last_seq:
+        if r.get("action") != "packet_import" or not oid.startswith(prefix) or not oid[len(prefix):].isdigit():
+            continue
+        try:
+            sha = json.loads(r.get("detail") or "{}").get("sha256")
+        except (ValueError, AttributeError):
+            sha = None
+        if written.get(oid) != sha:
             n = int(oid[len(prefix):])
-            return L(f"{other} imported its packet {n}; the last one this database remembers writing is {last_seq}",
-                     f"{other} a importé son paquet {n} ; le dernier que cette base se souvient d'avoir écrit est le "
-                     f"{last_seq}")
+            return L(f"{opened_ws_of(r, packet)} imported a packet {n} of it that this database did not write",
+                     f"{opened_ws_of(r, packet)} en a importé un paquet {n} que cette base n'a pas écrit")
     if rid > _local_max(session):
         return L(f"its trail here ends at record #{_local_max(session)}",
                  f"sa piste s'arrête ici à l'enregistrement n° {_local_max(session)}")
     return None
+
+
+def opened_ws_of(record: dict[str, Any], packet: Packet) -> str:
+    """The workstation that wrote a record of a packet (a copy: its origin's)."""
+    return identity(record, str(packet.manifest.get("ws")))[0]
 
 
 def _local_max(session: Session) -> int:
