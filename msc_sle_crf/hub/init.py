@@ -167,13 +167,16 @@ def _become_the_hub(dst: Session, username: str, role: str, signer: Signer, cloc
     """The settings that make this database the hub, audited (signed by the administrator). Returns where the
     copy began (the site's workstation, last record and hash) and the hub's last record (``head``)."""
     from msc_sle_crf.store.tables import AuditEvent, SiteSetting
+    from msc_sle_crf.sync import instances
     from msc_sle_crf.sync.identity import this_workstation
 
     origin = this_workstation(dst)
     last = dst.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).one()
     fork = {"ws": origin.id, "id": int(last[0]), "hash": str(last[1])}
     identity = {"workstation_id": HUB_WS, "workstation_number": str(HUB_NUMBER), "subject_range": "0-0",
-                "workstation_fork": json.dumps(fork, separators=(",", ":"))}
+                "workstation_fork": json.dumps(fork, separators=(",", ":")),
+                # its own opening (sync/instances.py): a hub made from a workstation's database is not that one
+                instances.INSTANCE_KEY: instances.new_id()}
     now = iso_utc(clock.now())
     entries = []
     for key, value in identity.items():
