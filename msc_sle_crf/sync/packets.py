@@ -292,7 +292,7 @@ def _not_a_packet(data: bytes, name: str) -> None:
         raise PacketRefused(Msg.PACKET_IS_WORKSTATION_FILE, path=name)
     if kind == "backup":
         raise PacketRefused(Msg.PACKET_IS_BACKUP, path=name)
-    raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
+    raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail=L("no packet header", "pas d'en-tête de paquet"))
 
 
 def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, name: str, *,
