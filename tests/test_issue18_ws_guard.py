@@ -228,6 +228,10 @@ def test_the_words_of_the_workstation_commands(tmp_path: Path) -> None:
                  "--password-stdin")
     assert opened.returncode == 0, opened.stderr
     assert "Un fichier de poste ne s'ouvre qu'une fois" in opened.stdout and "N'ouvrez pas WS-02.crfws" in opened.stdout
+    instance = re.search(r"instance ([0-9a-f]{16})", opened.stdout)
+    assert instance is not None
+    shown = cli("workstation", "show", "--db", str(ws2), "--user", "chef", "--password-stdin")
+    assert f"; instance {instance.group(1)}, opened " in shown.stdout, shown.stdout
     # a workstation file given as a packet (was: 'not a packet of this program (no packet header)')
     line = _one_line(cli("--lang", "fr", "packet", "import", "--db", str(db), "--user", "dr.house",
                          "--password-stdin", str(wsfile), stdin=DOCTOR_PW + "\n"))

@@ -91,6 +91,7 @@ class WorkstationInfo:
     owned: int
     subjects_total: int
     known: tuple[str, ...]  # every workstation this database knows of, in order
+    instance: instances.Instance | None = None  # which opening of its workstation file this database is
 
     @property
     def subject_numbers(self) -> str:
@@ -118,6 +119,9 @@ def describe(info: WorkstationInfo) -> L:
         fork_en = f"; forked from {info.fork.get('ws')} at its record #{info.fork.get('id')}"
         fork_fr = f" ; copie de {info.fork.get('ws')} à son enregistrement n° {info.fork.get('id')}"
     low, high = info.id_range
+    if info.instance is not None:  # the opening of the workstation file this database is (sync/instances.py)
+        fork_en += f"; instance {info.instance.id}, opened {info.instance.when()}"
+        fork_fr += f" ; instance {info.instance.id}, ouverte le {info.instance.when()}"
     return L(f"Workstation {info.ws} (number {info.number}){fork_en}\n"
              f"Subject numbers: {info.subject_numbers}\n"
              f"Row ids: {low:,} … {high:,}\n"
@@ -146,7 +150,7 @@ class Workstations:
             known = tuple(ws for _n, ws in sorted(_known(session, here).items()))
             return WorkstationInfo(here.id, here.number, _site_prefix(session), subject_numbers(session, here),
                                    here.id_range,
-                                   here.fork, owned, total, known)
+                                   here.fork, owned, total, known, instances.own(session, here.id))
 
     def owner(self, subject: str) -> str:
         self.ctx.require(Perm.VIEW_DATA, subject=subject)
