@@ -16,6 +16,7 @@ password. Records written before signing existed (an upgraded site) are accepted
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -98,6 +99,7 @@ class Action(StrEnum):
     PACKET_IMPORT = "packet_import"  # another workstation's packet applied here (its records copied before it)
     MERGE_CONFLICT = "merge_conflict"  # two workstations changed the same thing from the same base: both kept
     CONFLICT_RESOLVED = "conflict_resolved"  # the right value entered where two workstations disagreed
+    PACKET_SECRET = "packet_secret"  # noqa: S105 - the site's packet secret made (its fingerprint only, never it)
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ TX_CONTEXT = b"msc-sle-crf/audit-transaction/v1\x00"
 WITNESSED = frozenset({"login_failed", "account_locked", "step_recovered", "trail_loss_detected", "restore",
                        "keyfile_rollback", "schema_upgrade"})
 BINDING_ACTIONS = ("site_init", "user_add", "key_bind", "user_disable", "user_enable")
+_WORKSTATION_RECORDS = ("workstation_add", "workstation_open")  # where trails part (issue 18: KeyDirectory)
 RECOVERY_SIGNER = "#recovery"
 
 
@@ -271,6 +274,10 @@ class Account:
     keys: list[tuple[int, PublicKeys]] = field(default_factory=list)  # (bound from record id, keys)
     bound_utc: list[str] = field(default_factory=list)  # when each of ``keys`` was bound
     legacy: bool = False  # created before signing existed: may introduce its own first key
+    # Keys bound on other workstations of the site after they forked (issue 18), carried by their packets: by
+    # workstation, (bound at, keys) in order. They check the copies of that workstation's records only.
+    carried: dict[str, list[tuple[str, PublicKeys]]] = field(default_factory=dict)
+    carried_disabled: dict[str, str] = field(default_factory=dict)  # workstation -> disabled there since
 
     @property
     def current(self) -> PublicKeys | None:
@@ -301,6 +308,30 @@ class Account:
     def add_key(self, since: int, keys: PublicKeys, ts_utc: str) -> None:
         self.keys.append((since, keys))
         self.bound_utc.append(ts_utc)
+
+    def timeline(self, ws: str | None, shared_until: int | None = None) -> list[tuple[str, PublicKeys]]:
+        """The keys as workstation ``ws`` bound them: this trail's bindings up to ``shared_until`` (the last record
+        both trails share; None: all), then those bound there after (carried by its packets)."""
+        own = [(bound, keys) for (since, keys), bound in zip(self.keys, self.bound_utc, strict=False)
+               if shared_until is None or since <= shared_until + 1]
+        theirs = self.carried.get(ws or "")
+        if not theirs:
+            return own
+        return [(b, k) for b, k in own if b < theirs[0][0]] + theirs
+
+    def keys_for(self, ws: str | None, ts_utc: str, shared_until: int | None = None) -> list[PublicKeys]:
+        """Every key in force for a record written on workstation ``ws`` at that time (``keys_at_time`` for this
+        trail's own records)."""
+        disabled = self.carried_disabled.get(ws or "")
+        if disabled is not None and disabled < ts_utc:
+            return []
+        line = self.timeline(ws, shared_until)
+        out = []
+        for n, (bound, keys) in enumerate(line):
+            replaced = line[n + 1][0] if n + 1 < len(line) else None
+            if bound <= ts_utc and (replaced is None or replaced >= ts_utc):
+                out.append(keys)
+        return out
 
 
 def _keys_of(value: str | None, name: str = "keys") -> PublicKeys | None:
@@ -348,6 +379,44 @@ class KeyDirectory:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
         self.signed_from: int | None = None  # the first signed record; unsigned records only come before it
+        # Where this trail and another workstation's part (issue 18): the record this copy began after, the
+        # workstations it forked (their workstation_add record), and which workstation each was forked from.
+        self.fork_at: int | None = None
+        self.added: dict[str, int] = {}
+        self.parent: dict[str, str] = {}
+
+    def note_workstation(self, row: Sequence[Any]) -> None:
+        """A ``workstation_add`` or ``workstation_open`` record (STORED_FIELDS order, ``origin`` after)."""
+        own = len(row) <= _ORIGIN or row[_ORIGIN] is None
+        try:
+            data = json.loads(row[13] or "{}")
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        if row[6] == "workstation_add" and isinstance(data.get("ws"), str):
+            if isinstance(data.get("from"), str):
+                self.parent[data["ws"]] = data["from"]
+            if own:
+                self.added[data["ws"]] = int(row[0])
+        elif row[6] == "workstation_open" and row[10] == "workstation_fork" and own:
+            with contextlib.suppress(TypeError, ValueError):
+                self.fork_at = int(data["id"])
+
+    def shared_until(self, ws: str | None) -> int | None:
+        """The last record of this trail that workstation ``ws`` holds too (None: not known: all of it)."""
+        seen = set()
+        while ws and ws not in seen:
+            seen.add(ws)
+            if ws in self.added:
+                return self.added[ws]
+            ws = self.parent.get(ws)
+        return self.fork_at
+
+    def keys_for(self, username: str | None, ws: str | None, ts_utc: str) -> list[PublicKeys]:
+        """The keys in force for a record by ``username`` written on workstation ``ws`` at that time."""
+        account = self.get(username)
+        return account.keys_for(ws, ts_utc, self.shared_until(ws)) if account is not None else []
 
     def get(self, username: str | None) -> Account | None:
         return self.accounts.get(username or "")
@@ -395,6 +464,9 @@ class KeyDirectory:
                 acct = Account(b.account, b.role)
                 if b.keys is not None:
                     acct.add_key(b.record_id, b.keys, b.ts_utc)
+                before = self.accounts.get(b.account)
+                if before is not None:  # what other workstations bound to that name stays theirs
+                    acct.carried, acct.carried_disabled = before.carried, before.carried_disabled
                 self.accounts[b.account] = acct
             elif b.action == "key_bind" and b.keys is not None:
                 acct = self.accounts.setdefault(b.account, Account(b.account, None))
@@ -404,6 +476,54 @@ class KeyDirectory:
                 self.accounts[b.account].active = False
             elif b.action == "user_enable" and b.account in self.accounts:
                 self.accounts[b.account].active = True
+
+    def seen_from(self, ws: str) -> KeyDirectory:
+        """The directory as workstation ``ws`` has it, as far as its packets told: each account's keys as bound
+        there (``Account.timeline``); what it disabled, disabled (a packet's own records are checked with it)."""
+        out = KeyDirectory()
+        out.signed_from = self.signed_from
+        out.fork_at, out.added, out.parent = self.fork_at, dict(self.added), dict(self.parent)
+        shared = self.shared_until(ws)
+        for name, acct in self.accounts.items():
+            copy_ = Account(name, acct.role, acct.active, legacy=acct.legacy, carried=dict(acct.carried),
+                            carried_disabled=dict(acct.carried_disabled))
+            for bound, keys in acct.timeline(ws, shared):
+                copy_.add_key(0, keys, bound)
+            if ws in acct.carried_disabled:
+                copy_.active = False
+            elif ws in acct.carried:
+                copy_.active = True
+            out.accounts[name] = copy_
+        return out
+
+    def carry(self, ws: str, signer: str, bindings: list[Binding]) -> str | None:
+        """Account records made on workstation ``ws`` (copies whose author's signature was checked), applied for
+        that workstation's records only, when their author could make them there: accounts created, disabled or
+        enabled by an administrator; keys bound by an administrator or by the account itself. None: applied."""
+        account = self.accounts.get(signer)
+        admin = account is not None and account.role == "admin"
+        for b in bindings:
+            if b.action == "site_init":
+                return f"a site creation record copied from {ws}"
+            if b.action in ("user_add", "user_disable", "user_enable") and not admin:
+                return f"'{signer}' may not create or disable accounts (copied from {ws})"
+            if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
+                return f"'{signer}' may not bind keys to '{b.account}' (copied from {ws})"
+        for b in bindings:
+            acct = self.accounts.get(b.account)
+            if acct is None:
+                if b.action != "user_add":
+                    continue
+                acct = self.accounts[b.account] = Account(b.account, b.role, keys=[], bound_utc=[])
+            if b.action in ("user_add", "key_bind", "user_enable") and b.keys is not None:
+                line = acct.carried.setdefault(ws, [])
+                line.append((b.ts_utc, b.keys))
+                line.sort(key=lambda entry: entry[0])
+            if b.action in ("user_add", "user_enable"):
+                acct.carried_disabled.pop(ws, None)
+            elif b.action == "user_disable":
+                acct.carried_disabled[ws] = b.ts_utc
+        return None
 
     def fix_bootstrap(self, bindings: list[Binding]) -> None:
         """Bindings made by the transaction that also needed them to verify (site creation, a first key): in
@@ -487,6 +607,8 @@ class TrailVerifier:
                 anchor_seen = True
             if rec_id == trusted_id and row[17] != trusted_hash:
                 return fail(rec_id, "it differs from the record an earlier check of this trail signed for")
+            if row[6] in _WORKSTATION_RECORDS:
+                directory.note_workstation(row)
             signer, sig = row[18], row[19]
             # a copy of another workstation's record binds nothing here (its accounts' keys are this trail's)
             binding = binding_of(row) if len(row) <= _ORIGIN or row[_ORIGIN] is None else None
@@ -602,6 +724,7 @@ def original_hash(row: Sequence[Any], origin: dict[str, Any]) -> str:
 def check_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> str | None:  # noqa: PLR0911, PLR0912
     """See ``TrailVerifier._copies``; rows in VERIFY_FIELDS order (shorter rows hold no copies)."""
     group: list[dict[str, Any]] = []
+    group_rows: list[Sequence[Any]] = []
     first_id = 0
     for r in rows:
         origin = parse_origin(r[_ORIGIN]) if len(r) > _ORIGIN else None
@@ -630,17 +753,25 @@ def check_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> str 
             return (f"record #{r[0]} (a copy of {o_ws} #{o_id}) is in the name of '{author}' but was signed by "
                     f"'{o_signer}'")
         group.append({"ws": o_ws, "id": o_id, "hash": o_hash})
+        group_rows.append(r)
         if o_sig is not None:
             account = directory.get(o_signer)
             try:
                 raw = base64.b64decode(str(o_sig), validate=True)
             except (ValueError, TypeError):
                 return f"record #{r[0]}: the signature of its original ({o_ws} #{o_id}) is not readable"
-            keys = account.keys_at_time(str(r[1])) if account is not None else []
+            keys = directory.keys_for(o_signer, o_ws, str(r[1])) if account is not None else []
             if not any(verify_signature(k.sign, raw, tx_message(o_id, o_hash)) for k in keys):
                 return (f"record #{r[0]} is a copy of {o_ws} #{o_id} whose signature is not {o_signer}'s (forged, or "
-                        f"signed with a key this workstation did not bind to {o_signer} at that time)")
+                        f"signed with a key {o_ws} did not bind to {o_signer} at that time, as far as its packets "
+                        "applied here tell)")
+            carried = [b for b in (binding_of(g) for g in group_rows) if b is not None]
+            if carried:  # the account records of that workstation travel with its packets (issue 18)
+                problem = directory.carry(o_ws, o_signer, carried)
+                if problem is not None:
+                    return f"record #{r[0]}: {problem}"
             group = []
+            group_rows = []
     if group:
         return (f"records #{first_id}-#{rows[-1][0]} are copies of another workstation's records that do not end "
                 "with their author's signature (a copy was cut or forged)")
@@ -754,14 +885,24 @@ def directory_of(conn: Any) -> KeyDirectory:
     ignored here (and named by ``verify``)."""
     directory = KeyDirectory()
     placeholders = ", ".join("?" * len(BINDING_ACTIONS))
-    own = " AND origin IS NULL" if _has_origin(conn) else ""  # a copied binding binds nothing here (issue 18)
-    ids = [int(r[0]) for r in conn.execute(
-        "SELECT id FROM audit_event WHERE action IN (" + placeholders + ")" + own + " ORDER BY id",  # noqa: S608
+    with_origin = _has_origin(conn)
+    copied_sql = "origin IS NOT NULL" if with_origin else "0"  # copies bind for their workstation only (issue 18)
+    ids = [(int(r[0]), bool(r[1])) for r in conn.execute(
+        "SELECT id, " + copied_sql + " FROM audit_event WHERE action IN (" + placeholders + ") ORDER BY id",  # noqa: S608
         tuple(BINDING_ACTIONS)).fetchall()]
+    if with_origin:
+        for row in conn.execute("SELECT " + ", ".join(VERIFY_FIELDS) + " FROM audit_event WHERE action IN "  # noqa: S608
+                                "(?, ?) ORDER BY id", _WORKSTATION_RECORDS).fetchall():
+            directory.note_workstation(row)
     seen_until = 0
     select = "SELECT " + ", ".join(STORED_FIELDS) + " FROM audit_event WHERE id >= ? "  # noqa: S608 - constants
-    for first in ids:
+    copies_sql = ("SELECT " + ", ".join(VERIFY_FIELDS) + " FROM audit_event WHERE id >= ? AND id <= (SELECT min(id) "  # noqa: S608
+                  "FROM audit_event WHERE id >= ? AND sig IS NOT NULL) ORDER BY id")
+    for first, copied in ids:
         if first <= seen_until:
+            continue
+        if copied:
+            seen_until = carry_copies(directory, conn.execute(copies_sql, (first, first)).fetchall()) or first
             continue
         start = conn.execute(select + "ORDER BY id LIMIT 1", (first,)).fetchone()
         if start is None:
@@ -778,6 +919,24 @@ def directory_of(conn: Any) -> KeyDirectory:
         if span:
             apply_binding_span(directory, span)
     return directory
+
+
+def carry_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> int | None:
+    """Copied account records (VERIFY_FIELDS rows from a copied binding record to the end of its local transaction):
+    the copies up to their original author's signature are checked (``check_copies``) and, if they hold, bind for
+    their workstation (``KeyDirectory.carry``). Returns the id of the last row looked at."""
+    prefix: list[Sequence[Any]] = []
+    for row in rows:
+        origin = parse_origin(row[_ORIGIN]) if len(row) > _ORIGIN else None
+        if origin is None:
+            break
+        prefix.append(tuple(row))
+        if origin.get("sig") is not None:
+            break
+    if not prefix:
+        return None
+    check_copies(directory, prefix)  # what does not hold binds nothing here (``verify`` names it)
+    return int(prefix[-1][0])
 
 
 def apply_binding_span(directory: KeyDirectory, span: Sequence[Sequence[Any]]) -> None:

@@ -467,9 +467,97 @@ class Msg(Enum):
         "Packet refused: {path} was written by this workstation ({ws}); import it on another one.",
         "Paquet refusé : {path} a été écrit par ce poste ({ws}) ; importez-le sur un autre poste.",
     )
+    PACKET_TWIN = (
+        "Packet refused: {path} comes from a second database opened from the same workstation file {ws} (opened "
+        "{other_when}, instance {other}); the site's {ws} is {known_where} (opened {when}, instance {known}). Keep "
+        "entering on that one only; the second one's data do not come back by packet: read or export them there "
+        "('msc-sle-crf export --db THAT.crfdb') and enter them again on the site's {ws} (docs/workstations.md).",
+        "Paquet refusé : {path} vient d'une seconde base ouverte depuis le même fichier de poste {ws} (ouverte le "
+        "{other_when}, instance {other}) ; le {ws} du site est {known_where} (ouverte le {when}, instance {known}). "
+        "Ne saisissez que sur celle-là ; les données de la seconde ne reviennent pas par paquet : consultez-les ou "
+        "exportez-les sur place (« msc-sle-crf export --db CELLE-CI.crfdb ») et saisissez-les à nouveau sur le {ws} "
+        "du site (docs/workstations.md).",
+    )
+    PACKET_TWIN_OWN = (
+        "Packet refused: {path} was written by another database opened from this workstation's file {ws} (opened "
+        "{other_when}, instance {other}; this one: opened {when}, instance {known}). Only one of the two is the "
+        "site's {ws}: the one whose packets the other workstations took first (their refusal of the other names it); "
+        "see docs/workstations.md.",
+        "Paquet refusé : {path} a été écrit par une autre base ouverte depuis le fichier de ce poste {ws} (ouverte le "
+        "{other_when}, instance {other} ; celle-ci : ouverte le {when}, instance {known}). Une seule des deux est le "
+        "{ws} du site : celle dont les autres postes ont reçu les paquets en premier (leur refus de l'autre la "
+        "nomme) ; voir docs/workstations.md.",
+    )
+    PACKET_TWIN_HERE = (
+        "Packet refused: this database is a second opening of the workstation file {ws} (opened {when}, instance "
+        "{known}): {sender} knows the site's {ws} as the one opened {other_when} (instance {other}). Stop entering "
+        "here; its data do not go back by packet: export them ('msc-sle-crf export --db THIS.crfdb') and enter them "
+        "again on the site's {ws} (docs/workstations.md).",
+        "Paquet refusé : cette base est une seconde ouverture du fichier de poste {ws} (ouverte le {when}, instance "
+        "{known}) : {sender} connaît le {ws} du site comme celle ouverte le {other_when} (instance {other}). Ne "
+        "saisissez plus ici ; ses données ne repartent pas par paquet : exportez-les (« msc-sle-crf export --db "
+        "CETTE-BASE.crfdb ») et saisissez-les à nouveau sur le {ws} du site (docs/workstations.md).",
+    )
+    PACKET_SENDER_RESTORED = (
+        "Packet refused: {path} is packet {seq} of {ws}, but a different packet {seq} of {ws} was imported here on "
+        "{when}: {ws} was restored from a backup older than what it already sent. Nothing was applied; on {ws}, "
+        "restore a backup taken after its packet {seq} if there is one, else stop entering there and see "
+        "docs/workstations.md ('Restored from a backup').",
+        "Paquet refusé : {path} est le paquet {seq} de {ws}, mais un autre paquet {seq} de {ws} a été importé ici le "
+        "{when} : le poste {ws} a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé. "
+        "Rien n'a été appliqué ; sur {ws}, restaurez une sauvegarde prise après son paquet {seq} s'il y en a une, "
+        "sinon n'y saisissez plus et voyez docs/workstations.md (« Restauré depuis une sauvegarde »).",
+    )
+    PACKET_RESTORED_HERE = (
+        "Packet refused: {path} holds this workstation's record #{record}, which is no longer here: this workstation "
+        "({ws}) was restored from a backup older than what it already sent ({sent}). Nothing was applied; restore a "
+        "backup taken after its last packet if there is one, else stop entering here and see docs/workstations.md "
+        "('Restored from a backup').",
+        "Paquet refusé : {path} contient l'enregistrement n° {record} de ce poste, qui n'est plus ici : ce poste "
+        "({ws}) a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé ({sent}). Rien n'a "
+        "été appliqué ; restaurez une sauvegarde prise après son dernier paquet s'il y en a une, sinon ne saisissez "
+        "plus ici et voyez docs/workstations.md (« Restauré depuis une sauvegarde »).",
+    )
+    PACKET_IS_WORKSTATION_FILE = (
+        "{path} is a workstation file, not a packet: open it on its laptop with 'msc-sle-crf workstation open "
+        "{path} --db NEW.crfdb' (once). Nothing was applied.",
+        "{path} est un fichier de poste, pas un paquet : ouvrez-le sur son ordinateur avec « msc-sle-crf workstation "
+        "open {path} --db NOUVELLE.crfdb » (une seule fois). Rien n'a été appliqué.",
+    )
+    PACKET_IS_BACKUP = (
+        "{path} is a backup, not a packet: restore it with 'msc-sle-crf restore'. Nothing was applied.",
+        "{path} est une sauvegarde, pas un paquet : restaurez-la avec « msc-sle-crf restore ». Rien n'a été "
+        "appliqué.",
+    )
+    PACKET_FILE_EXISTS = (
+        "No packet written: {path} already exists with other content (this workstation's packet {seq} was written "
+        "before: was it restored from a backup, or is that file from a second database opened from its workstation "
+        "file?). Keep that file; nothing was changed.",
+        "Aucun paquet écrit : {path} existe déjà avec un autre contenu (le paquet {seq} de ce poste a déjà été écrit : "
+        "a-t-il été restauré depuis une sauvegarde, ou ce fichier vient-il d'une seconde base ouverte depuis son "
+        "fichier de poste ?). Gardez ce fichier ; rien n'a été modifié.",
+    )
+    RESTORE_WORKSTATION_FILE = (
+        "{path} is a workstation file (another laptop of the site), not a backup: open it on that laptop with "
+        "'msc-sle-crf workstation open {path} --db NEW.crfdb' (once). Nothing was changed.",
+        "{path} est un fichier de poste (un autre ordinateur du site), pas une sauvegarde : ouvrez-le sur cet "
+        "ordinateur avec « msc-sle-crf workstation open {path} --db NOUVELLE.crfdb » (une seule fois). Rien n'a été "
+        "modifié.",
+    )
+    DB_IS_BACKUP_FILE = (
+        "{path} is {kind}, not a database: {what}. Nothing was opened.",
+        "{path} est {kind}, pas une base : {what}. Rien n'a été ouvert.",
+    )
     PACKET_UNREADABLE = (
         "Packet refused: {path} is not a packet of this program ({detail}).",
         "Paquet refusé : {path} n'est pas un paquet de ce programme ({detail}).",
+    )
+    PACKET_SECRET_UNREADABLE = (
+        "The site's packet secret does not open with this database's key (the setting was altered, or this database "
+        "was put together from two); no packet was written or applied: run 'verify' and restore the last good backup.",
+        "Le secret des paquets du site ne s'ouvre pas avec la clé de cette base (le paramètre a été modifié, ou la "
+        "base est faite de deux) ; aucun paquet n'a été écrit ni appliqué : lancez « verify » et restaurez la "
+        "dernière bonne sauvegarde.",
     )
     EXPORT_CANCELLED = (
         "Export cancelled: nothing was written under {path}.",
@@ -500,6 +588,11 @@ class Msg(Enum):
         "Workstation number {number}: {ws} is already handed out (free: {free}).",
         "Numéro de poste {number} : {ws} a déjà été attribué (libre : {free}).",
     )
+    WORKSTATION_NO_SUBJECT_NUMBERS = (
+        "No block of subject numbers is left under 999 for {ws} (held: {taken}); nothing was written.",
+        "Plus aucun bloc de numéros de patients sous 999 pour {ws} (déjà attribués : {taken}) ; rien n'a été "
+        "écrit.",
+    )
     WORKSTATION_FILE_INVALID = (
         "{path} is not a workstation file of a site: {detail}. Nothing was changed.",
         "{path} n'est pas un fichier de poste d'un site : {detail}. Rien n'a été modifié.",
@@ -507,6 +600,12 @@ class Msg(Enum):
     WORKSTATION_UNKNOWN = (
         "Workstation '{ws}': write it WS-nn (e.g. WS-02); the ones handed out here are {known}.",
         "Poste « {ws} » : l'écrire WS-nn (ex. WS-02) ; ceux attribués ici sont {known}.",
+    )
+    WORKSTATION_NOT_KNOWN_HERE = (
+        "Workstation {ws} is not known here: the ones this database knows are {known} (a workstation added on "
+        "another one becomes known here when that one's packet is imported).",
+        "Le poste {ws} n'est pas connu ici : ceux que cette base connaît sont {known} (un poste ajouté sur un autre "
+        "poste est connu ici une fois le paquet de celui-ci importé).",
     )
     HANDOVER_SAME = (
         "Subject {subject} is already entered on {ws}.",

@@ -43,6 +43,37 @@ def atomic_writer(target: Path, mode: int = 0o600) -> Iterator[IO[bytes]]:
         raise
 
 
+MANIFEST_MEMBER = "MANIFEST.json"  # the backup format's manifest (services/backup.py)
+
+
+def backup_kind(source: bytes | Path) -> str | None:
+    """What a file of the backup format is, read without any key: "workstation" (``workstation add``: another laptop
+    of the site), "backup", or None (not of that format). Both are tar files whose ``manifest.json`` says which; a
+    SQLCipher database or a packet never has the tar mark (``ustar`` at byte 257)."""
+    import io
+    import json
+    import tarfile
+
+    try:
+        if isinstance(source, bytes):
+            head = source[:512]
+        else:
+            with open(source, "rb") as fh:
+                head = fh.read(512)
+        if head[257:262] != b"ustar":
+            return None
+        with tarfile.open(fileobj=io.BytesIO(source), mode="r:") if isinstance(source, bytes) \
+                else tarfile.open(source, mode="r:") as tar:
+            member = tar.getmember(MANIFEST_MEMBER)
+            data = tar.extractfile(member) if member.isfile() and member.size <= 1 << 20 else None
+            manifest = json.loads(data.read()) if data is not None else None
+    except (OSError, KeyError, ValueError, tarfile.TarError):
+        return None
+    if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith("msc-sle-crf"):
+        return None
+    return "workstation" if manifest.get("workstation") else "backup"
+
+
 def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600) -> None:
     with atomic_writer(target, mode) as fh:
         fh.write(data)

@@ -98,7 +98,7 @@ SETTINGS: dict[str, SettingSpec] = {
 DEFAULT_SETTINGS = {key: spec.default for key, spec in SETTINGS.items()}
 # The workstation's identity (issue 18: sync/identity.py SETTING_KEYS) is set once, when a forked copy is opened.
 READ_ONLY_SETTINGS = ("db_id", "training", "created_utc", "workstation_id", "workstation_number", "subject_range",
-                      "workstation_fork")
+                      "workstation_fork", "workstation_instance", "packet_secret")
 
 
 def validate_setting(key: str, value: str) -> str:

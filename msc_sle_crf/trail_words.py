@@ -50,6 +50,7 @@ ACTIONS: dict[str, L] = {
     "packet_export": L("Packet written", "Paquet écrit"), "packet_import": L("Packet applied", "Paquet appliqué"),
     "merge_conflict": L("Conflict between workstations", "Conflit entre postes"),
     "conflict_resolved": L("Conflict resolved", "Conflit résolu"),
+    "packet_secret": L("Packet secret of the site made", "Secret des paquets du site créé"),
 }
 
 # Texts the program writes into the trail itself.

@@ -40,6 +40,7 @@ from msc_sle_crf.store.tables import (
     Subject,
 )
 from msc_sle_crf.sync import packets as P
+from msc_sle_crf.sync import secret
 from msc_sle_crf.sync.identity import this_workstation
 from msc_sle_crf.sync.service import Packets
 
@@ -247,8 +248,9 @@ def repack(pair: Pair, data: bytes, signer_user: str, mutate: Any) -> bytes:
     """What a nurse can do with her password: open the database (so the site's packet key), decrypt a packet, change
     its parts as she likes, sign the manifest with her own key and encrypt it again."""
     site, ws = pair.open("B", signer_user)
-    with site:
-        key = P.packet_key(ws.ctx.store.key, site.keyfile.db_id)
+    with site, ws.ctx.read() as session:
+        key = secret.read(session, ws.ctx.store.key, site.keyfile.db_id)  # the site's packet secret
+        assert key is not None
         signer = site.signer(signer_user)
     end = data.find(b"\n", len(P.MAGIC))
     header, rest = data[:end + 1], data[end + 1:]
@@ -499,9 +501,10 @@ def test_archival_xml_is_valid_odm_and_chained(pair: Pair) -> None:
     p1 = edit_b(pair, "95")
     p2 = edit_b(pair, "96")
     site, ws = pair.open("A")
-    with site:
-        key = P.packet_key(ws.ctx.store.key, site.keyfile.db_id)
+    with site, ws.ctx.read() as session:
+        key = secret.read(session, ws.ctx.store.key, site.keyfile.db_id)
         db_id = site.keyfile.db_id
+    assert key is not None
     xsd = etree.XMLSchema(etree.parse(str(odm.schema_dir() / "ODM1-3-2.xsd")))
     docs = []
     for path in (p1, p2):
@@ -733,7 +736,7 @@ def test_a_workstation_forked_after_packets_numbers_its_own_from_one(pair: Pair,
     verify_clean(pair, "B")
 
 
-def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -> None:
+def test_an_account_made_on_another_workstation_binds_only_for_its_records_here(pair: Pair) -> None:
     site, admin = pair.open("B", "admin")
     with site:
         make_user(admin, "nurse.b", "nurse", "amber-willow-47-nb")
@@ -748,6 +751,7 @@ def test_an_account_made_on_another_workstation_binds_nothing_here(pair: Pair) -
     verify_clean(pair, "A")
     site, ws = pair.open("A", "admin")
     with site:
-        assert "nurse.b" not in ws.ctx.key_directory().accounts  # accounts stay each workstation's own
-        assert "nurse.b" not in [u.username for u in ws.accounts.list_users()]
+        carried = ws.ctx.key_directory().accounts["nurse.b"]  # its keys check WS-02's records only
+        assert carried.current is None and list(carried.carried) == ["WS-02"]
+        assert "nurse.b" not in [u.username for u in ws.accounts.list_users()]  # not enrolled here
     assert value(pair, "A", R2, CREAT) == 95

@@ -442,6 +442,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
            f"{result.audit_records} enregistrements d'audit vérifiés."))
     for path in result.replaced:
         _say(L(f"The previous file was kept as {path}", f"L'ancien fichier a été conservé sous {path}"))
+    warning = result.workstation_warning()
+    if warning is not None:
+        _say(warning)
     return 0
 
 

@@ -64,6 +64,12 @@ def cmd_open(args: argparse.Namespace) -> int:
            f"{opened.db_path} est maintenant le poste {opened.ws} (numéros de patients {opened.subject_range} ; copie "
            f"de {opened.fork['ws']} à son enregistrement n° {opened.fork['id']}) ; {opened.audit_records} "
            "enregistrements d'audit vérifiés."))
+    _say(L(f"A workstation file opens once: this database is the site's {opened.ws} (instance {opened.instance}). "
+           f"Do not open {Path(args.file).name} again on another laptop (the site would refuse that one's packets); "
+           "delete it once this laptop works.",
+           f"Un fichier de poste ne s'ouvre qu'une fois : cette base est le {opened.ws} du site (instance "
+           f"{opened.instance}). N'ouvrez pas {Path(args.file).name} une seconde fois sur un autre ordinateur (le "
+           "site refuserait ses paquets) ; supprimez-le une fois ce poste en service."))
     return 0
 
 

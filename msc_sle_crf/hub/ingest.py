@@ -3,9 +3,9 @@ same rules as on a workstation), each one in its own hub transaction (all or not
 
 Interface used (documented in sync/packets.py)::
 
-    key = packet_key(db_key, db_id)
+    keys = sync.secret.import_keys(session, clock, ...)   # the site's packet secret (copied by hub init)
     result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
-                           *, packet_key=key, expected_db_id=db_id)   # -> ImportResult (.duplicate, ...)
+                           *, packet_key=keys, expected_db_id=db_id)   # -> ImportResult (.duplicate, ...)
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[P
     from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
     from msc_sle_crf.i18n import Lang
     from msc_sle_crf.services.context import role_l
+    from msc_sle_crf.sync import secret
 
     actor = hub.actor
     if actor.must_change_password:
@@ -64,13 +65,15 @@ def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[P
                                action=L(Perm.VIEW_DATA.describe(Lang.EN), Perm.VIEW_DATA.describe(Lang.FR)))
     module = _packets_module()
     files = [check_input_file(str(p), max_bytes=MAX_PACKET_BYTES) for p in packets]  # all readable, before any
-    key = module.packet_key(hub.store.key, hub.db_id)
     takes_name = "name" in inspect.signature(module.import_packet).parameters
     for path in files:
         data = Path(path).read_bytes()
         named = {"name": Path(path).name} if takes_name else {}  # what its refusals call the file
         with hub.store.write() as session:
+            # the site's packet secret (copied by hub init; made here, audited, for a hub made before it existed)
+            keys = secret.import_keys(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
+                                      hub.actor.role.value, db_key=hub.store.key, db_id=hub.db_id)
             result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
-                                          hub.actor.role.value, data, packet_key=key, expected_db_id=hub.db_id,
+                                          hub.actor.role.value, data, packet_key=keys, expected_db_id=hub.db_id,
                                           **named)
         yield Path(path), describe(result)

@@ -95,6 +95,7 @@ def _init(req: HubInitRequest, clock: Clock) -> HubInitResult:
             ws.ctx.require(Perm.MANAGE_USERS)
             ws.ctx.require(Perm.BACKUP)  # the whole database leaves the site, as in a backup
             _site_trail_holds(site)
+            _packet_secret(ws)  # made now if the site has none: the hub gets it with the copy
             ws.ctx.audit_alone(Action.BACKUP, detail=f"hub init: the whole database and its trail -> {hub.where}")
             schema.upgrade(hub, req.app_role)
             signer = site.signer(ws.ctx.actor.username)
@@ -132,6 +133,16 @@ def _site_trail_holds(site: Any) -> None:
                          f"{before.problem}) : rien n'a été copié ; lancez « verify » sur le site"))
 
 
+def _packet_secret(ws: Any) -> None:
+    from msc_sle_crf.sync import secret
+
+    ctx = ws.ctx
+    with ctx.write(data=False) as tx:
+        secret.site_packet_key(tx.session, ctx.clock, ctx.site.workstation, ctx.site.signer(ctx.actor.username),
+                               ctx.actor.username, ctx.actor.role.value, db_key=ctx.store.key,
+                               db_id=ctx.site.keyfile.db_id)
+
+
 def _copy_tables(src: Session, dst: Session) -> int:
     """Every row of every table of the models, in dependency order, ids kept; the id sequences moved past them."""
     from msc_sle_crf.store.tables import Base
@@ -156,13 +167,16 @@ def _become_the_hub(dst: Session, username: str, role: str, signer: Signer, cloc
     """The settings that make this database the hub, audited (signed by the administrator). Returns where the
     copy began (the site's workstation, last record and hash) and the hub's last record (``head``)."""
     from msc_sle_crf.store.tables import AuditEvent, SiteSetting
+    from msc_sle_crf.sync import instances
     from msc_sle_crf.sync.identity import this_workstation
 
     origin = this_workstation(dst)
     last = dst.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).one()
     fork = {"ws": origin.id, "id": int(last[0]), "hash": str(last[1])}
     identity = {"workstation_id": HUB_WS, "workstation_number": str(HUB_NUMBER), "subject_range": "0-0",
-                "workstation_fork": json.dumps(fork, separators=(",", ":"))}
+                "workstation_fork": json.dumps(fork, separators=(",", ":")),
+                # its own opening (sync/instances.py): a hub made from a workstation's database is not that one
+                instances.INSTANCE_KEY: instances.new_id()}
     now = iso_utc(clock.now())
     entries = []
     for key, value in identity.items():

@@ -26,7 +26,7 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import RECOVERY_SIGNER, Action
 from msc_sle_crf.clock import Clock, SystemClock, iso_utc
 from msc_sle_crf.errors import AuthenticationError, CrfError, Msg, StoreError
-from msc_sle_crf.fileutil import atomic_writer, check_input_file, safe_output_path
+from msc_sle_crf.fileutil import MANIFEST_MEMBER, atomic_writer, check_input_file, safe_output_path
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security.keyslots import KIND_RECOVERY, KeySlotFile, normalize_recovery_code
 from msc_sle_crf.services.receipts import current_head
@@ -40,7 +40,6 @@ FORMAT = "msc-sle-crf-backup"
 VERSION = 1
 DB_MEMBER = "database.crfdb"
 KEYS_MEMBER = "database.crfdb.keys"
-MANIFEST_MEMBER = "MANIFEST.json"
 MAX_MEMBER_BYTES = 64 * 1024**3
 
 
@@ -205,6 +204,27 @@ class RestoreResult:
     created_utc: str
     audit_records: int
     replaced: tuple[Path, ...]
+    # a backup of a workstation of a site with several laptops (issue 18): which one, and the last packet it knows
+    # it wrote; the others may hold later packets of it (docs/workstations.md, "Restored from a backup")
+    workstation: str | None = None
+    last_packet: int = 0
+
+    def workstation_warning(self) -> L | None:
+        if self.workstation is None:
+            return None
+        ws, n = self.workstation, self.last_packet
+        known_en = f"the last packet it remembers writing is its packet {n}" if n else "it remembers writing no packet"
+        known_fr = (f"le dernier paquet qu'il se souvient d'avoir écrit est son paquet {n}" if n
+                    else "il ne se souvient d'avoir écrit aucun paquet")
+        return L(f"Warning: this is a backup of workstation {ws} ({known_en}). If {ws} sent packets after this backup "
+                 "was taken, the other workstations hold records it no longer has and will refuse its next packets "
+                 "(restored from a backup older than what it already sent): restore a newer backup if there is one; "
+                 "see docs/workstations.md ('Restored from a backup').",
+                 f"Attention : c'est une sauvegarde du poste {ws} ({known_fr}). Si {ws} a envoyé des paquets après "
+                 "cette sauvegarde, les autres postes ont des enregistrements qu'il n'a plus et refuseront ses "
+                 "prochains paquets (restauré depuis une sauvegarde plus ancienne que ce qu'il avait envoyé) : "
+                 "restaurez une sauvegarde plus récente s'il y en a une ; voir docs/workstations.md (« Restauré "
+                 "depuis une sauvegarde »).")
 
 
 def _invalid(path: Path, detail: str) -> StoreError:
@@ -311,11 +331,33 @@ def _check_with_recovery_code(staging: Path, backup: Path, recovery_code: str) -
     return result.records
 
 
+def _workstation_of(services: Workspace) -> tuple[str | None, int]:
+    """Whether the database is a workstation of a site with several laptops (its identity, a fork of its own, or a
+    packet written), and the number of the last packet it wrote: (workstation or None, last packet)."""
+    from sqlalchemy import select
+
+    from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketOut
+    from msc_sle_crf.sync.identity import this_workstation
+
+    with services.ctx.read() as session:
+        here = this_workstation(session)
+        prefix = f"{services.ctx.site.keyfile.db_id}.{here.id}."
+        last = session.execute(select(SyncPacketOut.file_oid).where(SyncPacketOut.file_oid.startswith(
+            prefix, autoescape=True)).order_by(SyncPacketOut.seq.desc()).limit(1)).scalar()
+        forked = session.get(SiteSetting, "workstation_id") is not None or session.execute(
+            select(AuditEvent.id).where(AuditEvent.action == str(Action.WORKSTATION_ADD)).limit(1)).first() is not None
+    if not forked and last is None:
+        return None, 0
+    tail = str(last)[len(prefix):] if last else ""
+    return here.id, int(tail) if tail.isdigit() else 0
+
+
 def _check_staged(staging: Path, backup: Path, username: str, password: str, *, recovery_code: str | None,
-                  clock: Clock) -> tuple[int, str, str | None]:
-    """The staged backup opened and checked completely: (audit records, who restores, their role)."""
+                  clock: Clock) -> tuple[int, str, str | None, tuple[str | None, int]]:
+    """The staged backup opened and checked completely: (audit records, who restores, their role, the workstation it
+    is and its last packet)."""
     if recovery_code is not None:
-        return _check_with_recovery_code(staging, backup, recovery_code), RECOVERY_SIGNER, None
+        return _check_with_recovery_code(staging, backup, recovery_code), RECOVERY_SIGNER, None, (None, 0)
     site = Site.open(staging, clock=clock)
     try:
         services = Workspace.sign_in(site, username, password)
@@ -325,7 +367,7 @@ def _check_staged(staging: Path, backup: Path, username: str, password: str, *, 
             detail = "; ".join(report.page_problems[:2]) or (
                 f"audit record #{report.audit.first_bad_id}: {report.audit.problem}")
             raise _invalid(backup, detail)
-        return report.audit.records, services.actor.username, services.actor.role.value
+        return report.audit.records, services.actor.username, services.actor.role.value, _workstation_of(services)
     finally:
         site.close()
 
@@ -352,11 +394,10 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
         say(L("Checking the backup file", "Contrôle du fichier de sauvegarde"))
         manifest = _extract(backup, staging)
         if manifest.get("workstation"):  # restored, it would be a second copy of the workstation it came from
-            raise _invalid(backup, "a workstation file (another laptop of the site): open it with 'msc-sle-crf "
-                                   "workstation open'")
+            raise StoreError(Msg.RESTORE_WORKSTATION_FILE, path=str(backup))
         say(L("Checking every page and the audit trail", "Contrôle de chaque page et de la piste d'audit"))
-        records, restorer, restorer_role = _check_staged(staging, backup, username, password,
-                                                         recovery_code=recovery_code, clock=clock)
+        records, restorer, restorer_role, (ws, last_packet) = _check_staged(
+            staging, backup, username, password, recovery_code=recovery_code, clock=clock)
         _note_restore(staging, restorer, restorer_role,
                       f"restored backup of {manifest.get('created_utc')} -> {backup.name}", clock)
         say(L("Putting the backup in place (the current database is kept aside)",
@@ -376,7 +417,7 @@ def restore_backup(backup: Path, db_path: Path, username: str, password: str, *,
             finally:
                 site.close()
         # with the recovery code, the record enters the trail at the next sign-in (a witnessed event)
-        return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced))
+        return RestoreResult(db_path, str(manifest.get("created_utc")), records, tuple(replaced), ws, last_packet)
     except CrfError:
         raise
     except OSError as exc:

@@ -26,6 +26,7 @@ from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.store.db import Store
 from msc_sle_crf.store.site import Actor, Site
+from msc_sle_crf.sync.ownership import NotOwner
 
 
 class Tx:
@@ -79,6 +80,7 @@ class ServiceContext:
         self.ended = False  # the account was disabled while signed in: this session can do nothing more
         self._directory: audit.KeyDirectory | None = None
         self._directory_epoch = -1
+        self._open = 0  # transactions open through this context (a refusal is audited when the outermost ends)
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -147,15 +149,35 @@ class ServiceContext:
 
     # ----- transactions ----------------------------------------------------------------------------------------
     @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """A write refused because another workstation owns the subject (issue 18) is audited like any refused
+        action, in its own transaction once the one it was refused in has ended (and rolled back)."""
+        self._open += 1
+        try:
+            yield
+        except NotOwner as exc:
+            if self._open == 1 and not exc.audited:
+                exc.audited = True
+                self._open -= 1
+                try:
+                    self.audit_alone(Action.ACCESS_DENIED, subject=str(exc.params.get("subject")),
+                                     detail=exc.audit_detail())
+                finally:
+                    self._open += 1
+            raise
+        finally:
+            self._open -= 1
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        with self.store.read() as session:
+        with self._refusals(), self.store.read() as session:
             yield session
 
     @contextlib.contextmanager
     def write(self, *, data: bool = True) -> Iterator[Tx]:
         """One unit of work: the change and its audit records commit together or not at all. ``data=False``: it
         changes no clinical data or form state (see ``Store.write``)."""
-        with self.store.write(data=data) as session:
+        with self._refusals(), self.store.write(data=data) as session:
             tx = Tx(self, session)
             yield tx
             tx.seal()

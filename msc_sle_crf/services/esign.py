@@ -10,6 +10,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.security.personal import unb64
 from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import FormInstance, Signature
+from msc_sle_crf.sync.identity import ID_BLOCK, ws_id
 
 SIGNATURE_CONTEXT = b"msc-sle-crf/e-signature/v1\x00"
 NOT_SIGNERS = L("INVALID: the signature is not the signer's (forged or edited record)",
@@ -38,4 +39,7 @@ def signature_holds(directory: Any, db_id: str, subject: str, instance: FormInst
     except ValueError:
         return False
     message = signature_message(db_id, subject, instance, row)
-    return any(verify_signature(keys.sign, raw, message) for keys in account.keys_at_time(row.signed_utc))
+    # with the keys bound on the workstation that made the row (its id is in that workstation's block, issue 18)
+    keys = directory.keys_for(row.username, ws_id((int(row.id) - 1) // ID_BLOCK + 1), row.signed_utc) \
+        if row.id and 0 < int(row.id) <= 99 * ID_BLOCK else account.keys_at_time(row.signed_utc)
+    return any(verify_signature(k.sign, raw, message) for k in keys)

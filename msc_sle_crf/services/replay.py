@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from msc_sle_crf.security import ca
+from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.site import CA_CERT_SETTING
@@ -32,7 +32,7 @@ _SIGNER = 18
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
 _LOCAL_ONLY = frozenset({"site_init", "user_add", "user_disable", "user_enable", "key_bind", "setting_change",
-                         "certificate"})
+                         "certificate", "packet_secret"})
 _REASON = 14
 _CREATED_UNDER = re.compile(r"created under version \S+ \(([0-9a-f]{12,64})\)")
 _TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
@@ -103,6 +103,7 @@ class Replay:
         self.ca_fingerprint: str | None = None  # the site CA as the trail last recorded it (by an administrator)
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
         self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
+        self.packet_secret: str | None = None  # the fingerprint of the site's packet secret as the trail recorded it
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -136,6 +137,14 @@ class Replay:
     def _on_setting_change(self, row: Sequence[Any]) -> None:
         if row[_ITEM] and row[_ITEM] in DEFAULT_SETTINGS:
             self.settings[row[_ITEM]] = row[_NEW]
+
+    def _on_packet_secret(self, row: Sequence[Any]) -> None:
+        """The site's packet secret (issue 18): the setting must hold the secret this record fingerprinted."""
+        try:
+            data = json.loads(row[_NEW] or "{}")
+        except ValueError:
+            data = {}
+        self.packet_secret = str(data.get("fingerprint")) if isinstance(data, dict) else ""
 
     def _on_workstation_open(self, row: Sequence[Any]) -> None:
         ws = opened_ws(row[_DETAIL])
@@ -426,11 +435,17 @@ class Replay:
             for key, value in sorted(identity.items()):
                 if opened.get(key) != value:
                     note(f"site setting {key}", f"is {value!r}; the trail says {opened.get(key)!r}")
+        secret_seen = None
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
             if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
             elif key == CA_CERT_SETTING:
                 self._compare_ca(value, note)
+            elif key == packet_secret.SETTING:
+                secret_seen = (packet_secret.parse(value) or {}).get("fp", "unreadable")
+        if secret_seen != self.packet_secret:
+            note(f"site setting {packet_secret.SETTING}",
+                 f"holds the secret {secret_seen or 'none'}; the trail says {self.packet_secret or 'none'}")
         for refused in self.ca_refused:
             note("site CA certificate", f"replaced by someone who is not an administrator ({refused})")
         return out, total

@@ -16,7 +16,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import SiteSetting, Subject
-from msc_sle_crf.sync.identity import FIRST_WS, Workstation, this_workstation
+from msc_sle_crf.sync.identity import FIRST_WS, Workstation, subject_numbers, this_workstation
 
 INITIALS = L("Initials", "Initiales")
 BIRTH_YEAR = L("Year of birth", "Année de naissance")
@@ -53,6 +53,9 @@ def next_sequence(session: Session, prefix: str, here: Workstation) -> int:
                               ).scalars()
     used = [int(n[len(prefix) + 1:]) for n in numbers if n[len(prefix) + 1:].isdigit()]
     highest = max((n for n in used if low <= n <= high), default=low - 1)
+    if highest >= high:  # a site that never forked goes on past its first block (sync/identity.py)
+        low, high = subject_numbers(session, here)
+        highest = max((n for n in used if low <= n <= high), default=low - 1)
     if highest >= high:
         raise ValidationError(Msg.SUBJECT_RANGE_EXHAUSTED, ws=here.id, site=prefix, low=low, high=high)
     return highest + 1

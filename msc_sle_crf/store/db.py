@@ -107,6 +107,28 @@ def check_db_path(path: Path, *, creating: bool = False, make_parent: bool = Tru
                          f"son dossier ne peut pas être créé ({exc.strerror or exc})") from None
     if not creating and not parent_ok:
         raise StoreError(Msg.DB_NOT_FOUND, path=str(path))
+    if not creating and st is not None:
+        _refuse_backup_format(path)
+
+
+def _refuse_backup_format(path: Path) -> None:
+    """A workstation file or a backup given as the database: said as such before anything (the lock file
+    included) is written beside it."""
+    from msc_sle_crf.fileutil import backup_kind
+    from msc_sle_crf.i18n import L
+
+    kind = backup_kind(path)
+    if kind == "workstation":
+        raise StoreError(Msg.DB_IS_BACKUP_FILE, path=str(path)[:300], kind=L("a workstation file",
+                                                                               "un fichier de poste"),
+                         what=L(f"open it once, on its laptop, with 'msc-sle-crf workstation open {path.name} --db "
+                                "NEW.crfdb', then use NEW.crfdb",
+                                f"ouvrez-le une seule fois, sur son ordinateur, avec « msc-sle-crf workstation open "
+                                f"{path.name} --db NOUVELLE.crfdb », puis utilisez NOUVELLE.crfdb"))
+    if kind == "backup":
+        raise StoreError(Msg.DB_IS_BACKUP_FILE, path=str(path)[:300], kind=L("a backup", "une sauvegarde"),
+                         what=L(f"restore it with 'msc-sle-crf restore --backup {path.name} --db SITE.crfdb'",
+                                f"restaurez-la avec « msc-sle-crf restore --backup {path.name} --db SITE.crfdb »"))
 
 
 def precheck_file(path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from msc_sle_crf.clock import iso_utc
 from msc_sle_crf.errors import CrfError, Msg, ValidationError
 from msc_sle_crf.i18n import L
+from msc_sle_crf.security import packet_secret
 from msc_sle_crf.security.keyslots import (
     DB_KEY_BYTES,
     KIND_RECOVERY,
@@ -198,6 +199,12 @@ def rotate(site: Site, *, remove: str | None = None, progress: Progress | None =
                                            iso_utc(site.clock.now())))
     new_slots = [keyfile.resealed(s, new_key) for s in remaining]
     started = time.perf_counter()
+    # the site's packet secret stays the same: wrapped under the new key too before the re-key (issue 18)
+    conn = store.raw_connection()
+    try:
+        packet_secret.rewrap_before_rekey(conn, old_key, new_key, keyfile.db_id)
+    finally:
+        conn.close()
     journal = J.Journal.begin(site.db_path, "rekey", {
         "new_slots": [s.to_dict() for s in new_slots], "removed": remove, "db_id": keyfile.db_id,
     }, iso_utc(site.clock.now()))
@@ -212,6 +219,12 @@ def rotate(site: Site, *, remove: str | None = None, progress: Progress | None =
     keyfile.attempts = {t: r for t, r in keyfile.attempts.items() if t != keyfile.account_tag(remove or "")}
     site.reopen_store(new_key)
     site.save_keyfile()
+    assert site.store is not None
+    conn = site.store.raw_connection()
+    try:
+        packet_secret.keep_only(conn, new_key, keyfile.db_id)
+    finally:
+        conn.close()
     rewrapped, removed = _rewrap_stale(site, old_key, new_slots)
     journal.finish()
     return Rotation(tuple(s.user or "recovery code" for s in new_slots), remove, time.perf_counter() - started,

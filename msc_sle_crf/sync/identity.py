@@ -14,7 +14,8 @@ from msc_sle_crf.store.tables import SiteSetting
 
 ID_BLOCK = 10_000_000  # rows created on workstation n get ids in [(n-1)*ID_BLOCK + 1, n*ID_BLOCK]
 FIRST_WS = "WS-01"
-SETTING_KEYS = ("workstation_id", "workstation_number", "subject_range", "workstation_fork")
+# ``workstation_instance``: the random id drawn by each ``workstation open`` (sync/instances.py)
+SETTING_KEYS = ("workstation_id", "workstation_number", "subject_range", "workstation_fork", "workstation_instance")
 _WS = re.compile(r"WS-([0-9]{2})")
 
 
@@ -50,6 +51,32 @@ def default_subjects(number: int) -> tuple[int, int]:
     """WS-01: 001-199, WS-02: 201-399, ... (each workstation 199 numbers, like a paper screening log's pages)."""
     low = (number - 1) * 200 + 1
     return low, low + 198
+
+
+ALONE_SUBJECTS = (1, 999)  # a site that never forked: the whole screening log is its one workstation's
+BLOCK = 200
+
+
+def block_end(number: int) -> int:
+    """The end of the block of subject numbers (199, 399, 599...) at or after ``number``."""
+    return (number + BLOCK) // BLOCK * BLOCK - 1
+
+
+def never_forked(session: Session) -> bool:
+    """The site's first database, never forked (no identity settings, no ``workstation_add`` of its own): it keeps
+    the whole range of subject numbers (``ALONE_SUBJECTS``) until its first fork splits the numbers it has not used.
+    Reads the trail: asked only when the first block is used up, and by ``workstation show``."""
+    from msc_sle_crf.store.tables import AuditEvent
+
+    if session.get(SiteSetting, "workstation_id") is not None:
+        return False
+    return session.execute(select(AuditEvent.id).where(AuditEvent.action == "workstation_add",
+                                                      AuditEvent.origin.is_(None)).limit(1)).first() is None
+
+
+def subject_numbers(session: Session, here: Workstation) -> tuple[int, int]:
+    """The subject numbers this workstation may give now (``here.subjects``; the whole range while never forked)."""
+    return ALONE_SUBJECTS if here.id == FIRST_WS and never_forked(session) else here.subjects
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -29,6 +29,19 @@ def owner_shown(owner_ws: str | None) -> str:
     return owner_ws or FIRST_WS
 
 
+class NotOwner(PermissionDenied):
+    """Another workstation owns the subject. The service context audits it (``access_denied``) once the transaction
+    it was raised in has ended (nothing of that transaction is kept); a question that only reads is never refused
+    this way (``Workstations.owns``)."""
+
+    audited = False
+
+    def audit_detail(self) -> str:
+        p = self.params
+        return (f"refused on {p.get('here')}: subject {p.get('subject')} is entered on {p.get('owner')} (new forms, "
+                "rows and its infusion day are done there)")
+
+
 def require_owner(session: Session, subject_number: str) -> None:
     """Refuse (one line naming the owner) unless this workstation owns the subject. An unknown subject is left to
     the caller's own check."""
@@ -37,5 +50,4 @@ def require_owner(session: Session, subject_number: str) -> None:
         return
     here = workstation_of(session)  # kept between the write transactions of the store (sync.ids)
     if not here.owns(owner[0]):
-        raise PermissionDenied(Msg.SUBJECT_ELSEWHERE, subject=subject_number, owner=owner_shown(owner[0]),
-                               here=here.id)
+        raise NotOwner(Msg.SUBJECT_ELSEWHERE, subject=subject_number, owner=owner_shown(owner[0]), here=here.id)

@@ -2,7 +2,7 @@
 
 The interface other parts call (the hub's ``hub ingest`` calls ``import_packet`` on a PostgreSQL session)::
 
-    key = packet_key(db_key, db_id)                       # HKDF-SHA256, info msc-sle-crf/packet/v1, salt db_id
+    key = secret.site_packet_key(session, clock, ...)      # the site's packet secret (sync/secret.py)
     result = export_packet(session, clock, workstation_label, signer, actor_username, actor_role, study,
                            out_dir, packet_key=key, db_id=db_id, ca_fingerprint=fp) -> ExportResult | None
     result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
@@ -17,7 +17,6 @@ only (no SQLite-only SQL), and append to the trail with ``audit.append_many``. A
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import io
 import json
@@ -29,9 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -39,12 +36,17 @@ from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
-from msc_sle_crf.security import ca
+from msc_sle_crf.fileutil import backup_kind, fsync_dir
+from msc_sle_crf.i18n import L
+from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
 from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
+from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import this_workstation
+from msc_sle_crf.sync.instances import INSTANCE_KEY, Instance
+from msc_sle_crf.sync.ownership import opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -54,7 +56,8 @@ PARTS = ("records.jsonl", "rows.json", "archival.xml")
 # of the set of original records two workstations compare (docs/workstations.md).
 BOOKKEEPING = frozenset({"packet_export", "packet_import"})
 # Records that alone are no reason for a packet (a sign-in to export, the export itself): they travel with the next.
-NOT_NEWS = frozenset({*BOOKKEEPING, "login", "logout", "user_switch", "lock", "unlock", "receipt", "audit_verify"})
+NOT_NEWS = frozenset({*BOOKKEEPING, "packet_secret", "login", "logout", "user_switch", "lock", "unlock", "receipt",
+                      "audit_verify"})
 MAX_PACKET_BYTES = 2 * 1024**3
 
 
@@ -63,8 +66,10 @@ class PacketRefused(ValidationError):
 
 
 def packet_key(db_key: bytes, db_id: str) -> bytes:
-    """The site's packet key: every workstation of the site holds the database key, nobody else does."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=db_id.encode("ascii"), info=KEY_INFO).derive(db_key)
+    """The first version's packet key (HKDF of the database key): since the site's packet secret
+    (``sync/secret.py``: unchanged by key rotation) it is only the secret of a site forked before, and what a packet
+    of a workstation not yet upgraded may be encrypted with."""
+    return packet_secret.legacy_key(db_key, db_id)
 
 
 def file_name(site_number: str, ws: str, seq: int) -> str:
@@ -134,6 +139,10 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         return None
     seq = (int(last.file_oid[len(prefix):]) if last is not None else 0) + 1
     file_oid = f"{db_id}.{ws.id}.{seq}"
+    path = out_dir / file_name(site_number(session), ws.id, seq)
+    if os.path.lexists(path):  # never over a file the user has (a packet of before a restore, of a twin...)
+        raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq)
+    here = instances.own(session, ws.id)
     now = iso_utc(clock.now())
     records_bytes = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
                             for r in records).encode("utf-8")
@@ -149,6 +158,7 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         "last_record": {"id": records[-1]["id"], "hash": records[-1]["hash"]},
         "prev_hash": records[0]["prev_hash"], "records": len(records), "created_utc": now,
         "username": signer.username, "parts": {name: _sha(data) for name, data in parts.items()},
+        "instance": here.manifest() if here is not None else None,  # which opening of the workstation file wrote it
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     signature = _b64(signer.sign(manifest_message(manifest)))
@@ -162,12 +172,16 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     nonce = os.urandom(12)
     blob = header + nonce + AESGCM(packet_key).encrypt(nonce, buffer.getvalue(), header)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / file_name(site_number(session), ws.id, seq)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)  # private from byte 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     try:
         session.add(SyncPacketOut(seq=row_no, file_oid=file_oid, prior_file_oid=last.file_oid if last else None,
                                   first_record=records[0]["id"], last_record=records[-1]["id"],
@@ -178,11 +192,27 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
             detail=json.dumps({"seq": seq, "records": [records[0]["id"], records[-1]["id"]],
                                "sha256": _sha(blob), "file": path.name}, sort_keys=True))], signer)
         session.flush()
-        os.replace(tmp, path)  # the caller's commit follows; a failed commit leaves a file nobody recorded
+        _place(tmp, path, seq)  # the caller's commit follows; a failed commit leaves a file nobody recorded
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return ExportResult(path, seq, file_oid, len(records), records[0]["id"], records[-1]["id"])
+
+
+def _place(tmp: Path, path: Path, seq: int) -> None:
+    """Move the written packet to its name, never over an existing file (a hard link fails if the name exists; a
+    file system without links, e.g. a FAT USB key, is checked just before the rename)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq) from None
+    except OSError:
+        if os.path.lexists(path):
+            raise ValidationError(Msg.PACKET_FILE_EXISTS, path=str(path), seq=seq) from None
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+    fsync_dir(path.parent)
 
 
 # ----- reading a packet ----------------------------------------------------------------------------------------------
@@ -195,11 +225,21 @@ class Packet:
     archival: bytes = b""
 
 
-def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: str,
-                own_ws: str | None = None) -> Packet:
-    """Decrypt and check a packet's parts (not yet its records against this trail)."""
+def _decrypt(keys: Sequence[bytes], rest: bytes, aad: bytes) -> bytes | None:
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(rest[:12], rest[12:], aad)
+        except InvalidTag:
+            continue
+    return None
+
+
+def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str,  # noqa: PLR0912
+                own_ws: str | None = None, own_instance: Instance | None = None) -> Packet:
+    """Decrypt and check a packet's parts (not yet its records against this trail). ``packet_key``: the key, or the
+    keys to try in turn (the site's secret, then the first version's key)."""
     if not data.startswith(MAGIC):
-        raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="no packet header")
+        _not_a_packet(data, name)
     end = data.find(b"\n", len(MAGIC))
     try:
         header = json.loads(data[len(MAGIC):end]) if end > 0 else None
@@ -209,14 +249,14 @@ def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: st
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="header unreadable")
     if header["db_id"] != expected_db_id:
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(header["db_id"])[:40])
-    if own_ws is not None and header.get("ws") == own_ws:
+    own = own_ws is not None and header.get("ws") == own_ws
+    if own and own_instance is None:
         raise PacketRefused(Msg.PACKET_OWN, path=name, ws=own_ws)
     aad, rest = data[:end + 1], data[end + 1:]
     if len(rest) < 12 + 16:
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="truncated")
-    try:
-        plain = AESGCM(packet_key).decrypt(rest[:12], rest[12:], aad)
-    except InvalidTag:
+    plain = _decrypt([packet_key] if isinstance(packet_key, bytes) else packet_key, rest, aad)
+    if plain is None:
         raise PacketRefused(Msg.PACKET_ALTERED, path=name,
                             detail="it does not decrypt with this site's key: truncated, altered, or of another "
                                    "site") from None
@@ -229,6 +269,10 @@ def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: st
     if not isinstance(manifest, dict) or manifest.get("db_id") != expected_db_id or any(
             manifest.get(k) != header.get(k) for k in ("ws", "seq", "file_oid")):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the manifest does not match the header")
+    if own:  # its own packet, unless another database was opened from this workstation's file
+        assert own_instance is not None and own_ws is not None
+        _refuse_twin(Instance.of(manifest.get("instance")), own_instance, own_ws, name, here=True, sender=own_ws)
+        raise PacketRefused(Msg.PACKET_OWN, path=name, ws=own_ws)
     for part in PARTS:
         if _sha(members[part]) != (manifest.get("parts") or {}).get(part):
             raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"{part} does not match the manifest")
@@ -240,6 +284,53 @@ def open_packet(data: bytes, *, packet_key: bytes, expected_db_id: str, name: st
     packet = Packet(manifest, records, rows, _sha(data), members["archival.xml"])
     packet.manifest["_sig"] = members["manifest.sig"].decode("ascii", "replace")
     return packet
+
+
+def _not_a_packet(data: bytes, name: str) -> None:
+    kind = backup_kind(data)
+    if kind == "workstation":
+        raise PacketRefused(Msg.PACKET_IS_WORKSTATION_FILE, path=name)
+    if kind == "backup":
+        raise PacketRefused(Msg.PACKET_IS_BACKUP, path=name)
+    raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail=L("no packet header", "pas d'en-tête de paquet"))
+
+
+def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, name: str, *,
+                 here: bool = False, sender: str = "") -> None:
+    """A packet (or relayed records) of another opening of a workstation file than the one known here. ``here``:
+    ``ws`` is this database's own workstation; ``sender``: the workstation whose packet it is."""
+    if incoming is None or known is None or incoming.id == known.id:
+        return
+    if not here:  # a third workstation: the first opening it heard of is the site's
+        raise PacketRefused(Msg.PACKET_TWIN, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                            known=known.id, when=known.when(),
+                            known_where=L("the one whose records reached this database first",
+                                          "celle dont les enregistrements sont arrivés ici en premier"))
+    if sender == ws:  # the other opening's own packet: which one is the site's, the others' refusals say
+        raise PacketRefused(Msg.PACKET_TWIN_OWN, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                            known=known.id, when=known.when())
+    # another workstation took the other opening first: this database is the duplicate
+    raise PacketRefused(Msg.PACKET_TWIN_HERE, path=name, ws=ws, other=incoming.id, other_when=incoming.when(),
+                        known=known.id, when=known.when(), sender=sender)
+
+
+def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> None:
+    """The packet's writer, and every workstation whose set-up records it carries (its own, relayed ones), must be
+    the opening of its workstation file this database knows (the first one it heard of), if it knows one."""
+    known = instances.known(session)
+    m = packet.manifest
+    origin_ws = str(m.get("ws"))
+    _refuse_twin(Instance.of(m.get("instance")), known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws,
+                 sender=origin_ws)
+    for r in packet.records:
+        if r.get("action") != "workstation_open" or r.get("item") != INSTANCE_KEY:
+            continue
+        ws = opened_ws(r.get("detail"))
+        if ws is None or not r.get("new_value"):
+            continue
+        incoming = Instance(str(r["new_value"]), str(r.get("ts_utc")), int(r.get("utc_offset_min") or 0))
+        _refuse_twin(incoming, known.get(ws), ws, name, here=ws == own_ws, sender=origin_ws)
+        known.setdefault(ws, incoming)
 
 
 # ----- import --------------------------------------------------------------------------------------------------------
@@ -260,12 +351,20 @@ def directory_of_session(session: Session) -> audit.KeyDirectory:
     """``audit.directory_of`` through a SQLAlchemy session (any database): the binding transactions only."""
     directory = audit.KeyDirectory()
     cols = [getattr(AuditEvent, f) for f in audit.STORED_FIELDS]
-    ids = list(session.execute(select(AuditEvent.id).where(AuditEvent.action.in_(audit.BINDING_ACTIONS),
-                                                           AuditEvent.origin.is_(None))
-                               .order_by(AuditEvent.id)).scalars())
+    for row in session.execute(_select_records(0).where(AuditEvent.action.in_(("workstation_add",
+                                                                              "workstation_open")))):
+        directory.note_workstation(tuple(row))
+    ids = session.execute(select(AuditEvent.id, AuditEvent.origin.is_not(None))
+                          .where(AuditEvent.action.in_(audit.BINDING_ACTIONS)).order_by(AuditEvent.id)).all()
     seen_until = 0
-    for first in ids:
+    for first, copied in ids:
         if first <= seen_until:
+            continue
+        if copied:  # another workstation's account records: they bind for its records (audit.carry_copies)
+            end = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id >= first,
+                                                                       AuditEvent.sig.is_not(None))).scalar()
+            rows = session.execute(_select_records(first - 1).where(AuditEvent.id <= (end or first))).all()
+            seen_until = audit.carry_copies(directory, [tuple(r) for r in rows]) or first
             continue
         end = session.execute(select(func.min(AuditEvent.id)).where(AuditEvent.id >= first,
                                                                    AuditEvent.sig.is_not(None))).scalar()
@@ -301,7 +400,7 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
             or recs[0].get("prev_hash") != m.get("prev_hash"):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="the records do not match the manifest")
     verifier = audit.TrailVerifier()
-    verifier.directory = copy.deepcopy(directory)
+    verifier.directory = directory.seen_from(str(m.get("ws")))  # the accounts as the exporter bound them
     verifier.directory.signed_from = verifier.directory.signed_from or 1
     prev = recs[0]["prev_hash"]
     expected_id = recs[0]["id"]
@@ -342,12 +441,11 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
 def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, name: str) -> None:
     m = dict(packet.manifest)
     sig = m.pop("_sig", "")
-    account = directory.get(str(m.get("username")))
     try:
         raw = base64.b64decode(sig, validate=True)
     except (ValueError, TypeError):
         raw = b""
-    keys = account.keys_at_time(str(m.get("created_utc"))) if account is not None else []
+    keys = directory.keys_for(str(m.get("username")), str(m.get("ws")), str(m.get("created_utc")))
     if not any(verify_signature(k.sign, raw, manifest_message(m)) for k in keys):
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
@@ -355,7 +453,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
 
 def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
-                  packet_key: bytes, expected_db_id: str, name: str = "packet") -> ImportResult:
+                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
     from msc_sle_crf.sync import merge
 
@@ -363,18 +461,20 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if len(packet_bytes) > MAX_PACKET_BYTES:
         raise PacketRefused(Msg.PACKET_UNREADABLE, path=name, detail="too large")
     packet = open_packet(packet_bytes, packet_key=packet_key, expected_db_id=expected_db_id, name=name,
-                         own_ws=ws.id)
+                         own_ws=ws.id, own_instance=instances.own(session, ws.id))
     m = packet.manifest
     origin_ws, seq = str(m["ws"]), int(m["seq"])
     if m.get("ca_fingerprint") != ca_fingerprint(session):
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
+    _check_instances(session, packet, ws.id, name)  # a second opening of a workstation file: said as such
     done = session.get(SyncPacketIn, (origin_ws, seq))
     if done is not None:
         if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
                                             and done.last_hash == m["last_record"]["hash"]):
             return ImportResult(origin_ws, seq, str(m["file_oid"]), duplicate=True, imported_utc=done.imported_utc)
-        raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
-                            detail=f"another packet {seq} of {origin_ws} was imported on {done.imported_utc}")
+        # the same opening wrote two different packets with this number: it went back to an older backup
+        raise PacketRefused(Msg.PACKET_SENDER_RESTORED, path=name, ws=origin_ws, seq=seq,
+                            when=instances.local_text(done.imported_utc))
     previous = session.execute(select(SyncPacketIn).where(SyncPacketIn.origin_ws == origin_ws)
                                .order_by(SyncPacketIn.seq.desc()).limit(1)).scalar_one_or_none()
     expected = (previous.seq if previous is not None else 0) + 1
@@ -394,7 +494,6 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                             detail="its first record follows a record this workstation does not hold yet: apply "
                                    "the packets of the workstation it was made from first")
     directory = directory_of_session(session)
-    _check_manifest_signature(packet, directory, name)
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
     shared = 0
     for r in packet.records:
@@ -408,6 +507,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     problem = audit.check_copies(directory, [_row({**c["record"], "origin": c["origin"]}) for c in copies])
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
+    _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
@@ -502,6 +602,9 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
         if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= fork_id
                             and _local_hash(session, rid) == digest):
             if ws == own_ws and _local_hash(session, rid) != digest:
+                sent = _restored_here(session, packet, own_ws, rid)
+                if sent is not None:
+                    raise PacketRefused(Msg.PACKET_RESTORED_HERE, path=name, record=rid, ws=own_ws, sent=sent)
                 raise PacketRefused(Msg.PACKET_FORGED, path=name,
                                     detail=f"record #{r['id']} claims to copy this workstation's record #{rid}, "
                                            "which is not here")
@@ -515,6 +618,37 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
              "sig": r["sig"]}, sort_keys=True, separators=(",", ":"))
         out.append({"record": r, "origin": origin, "ws": ws, "id": rid})
     return out, skipped
+
+
+def _restored_here(session: Session, packet: Packet, own_ws: str, rid: int) -> L | None:
+    """Why a record of this workstation's that a packet copies is not here, when the trail shows it: a workstation
+    imported a packet of this one that this database did not write (not in its list of packets written, or with
+    other content), or the record is past this trail's end. Then this database went back to a backup older than
+    what it sent (None: no such sign)."""
+    prefix = f"{packet.manifest.get('db_id')}.{own_ws}."
+    written = dict(session.execute(select(SyncPacketOut.file_oid, SyncPacketOut.sha256).where(
+        SyncPacketOut.file_oid.startswith(prefix, autoescape=True))).all())
+    for r in packet.records:
+        oid = str(r.get("new_value") or "")
+        if r.get("action") != "packet_import" or not oid.startswith(prefix) or not oid[len(prefix):].isdigit():
+            continue
+        try:
+            sha = json.loads(r.get("detail") or "{}").get("sha256")
+        except (ValueError, AttributeError):
+            sha = None
+        if written.get(oid) != sha:
+            n = int(oid[len(prefix):])
+            return L(f"{opened_ws_of(r, packet)} imported a packet {n} of it that this database did not write",
+                     f"{opened_ws_of(r, packet)} en a importé un paquet {n} que cette base n'a pas écrit")
+    if rid > _local_max(session):
+        return L(f"its trail here ends at record #{_local_max(session)}",
+                 f"sa piste s'arrête ici à l'enregistrement n° {_local_max(session)}")
+    return None
+
+
+def opened_ws_of(record: dict[str, Any], packet: Packet) -> str:
+    """The workstation that wrote a record of a packet (a copy: its origin's)."""
+    return identity(record, str(packet.manifest.get("ws")))[0]
 
 
 def _local_max(session: Session) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
@@ -22,6 +23,7 @@ from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import AuditEvent, ItemConflict
 from msc_sle_crf.sync import packets as P
+from msc_sle_crf.sync import secret
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,13 @@ class Packets:
         """Whoever handles the data (VIEW_DATA) or the encrypted copies of the database (BACKUP: administrators)."""
         self.ctx.require(Perm.BACKUP if self.ctx.can(Perm.BACKUP) else Perm.VIEW_DATA)
 
-    def _key(self) -> bytes:
-        return P.packet_key(self.ctx.store.key, self.ctx.site.keyfile.db_id)
+    def _keys(self, session: Session) -> tuple[bytes, ...]:
+        """The site's packet secret (made in this transaction if this database has none yet), then the first
+        version's key (a packet of a workstation not yet upgraded)."""
+        ctx = self.ctx
+        return secret.import_keys(session, ctx.clock, ctx.site.workstation, ctx.site.signer(ctx.actor.username),
+                                  ctx.actor.username, ctx.actor.role.value, db_key=ctx.store.key,
+                                  db_id=ctx.site.keyfile.db_id)
 
     def export(self, out_dir: Path, *, cancelled: Callable[[], bool] | None = None) -> P.ExportResult | None:
         """Write this workstation's packet into ``out_dir``; None: nothing new since the last packet.
@@ -149,7 +156,7 @@ class Packets:
                 with _interruptible(session, cancelled):
                     result = P.export_packet(session, ctx.clock, ctx.site.workstation,
                                              ctx.site.signer(actor.username), actor.username, actor.role.value,
-                                             self.study, Path(out_dir), packet_key=self._key(),
+                                             self.study, Path(out_dir), packet_key=self._keys(session)[0],
                                              db_id=ctx.site.keyfile.db_id)
         except Exception:
             if stop():
@@ -180,7 +187,8 @@ class Packets:
                 with _interruptible(session, cancelled):
                     result = P.import_packet(session, ctx.clock, ctx.site.workstation,
                                              ctx.site.signer(actor.username), actor.username, actor.role.value,
-                                             data, packet_key=self._key(), expected_db_id=ctx.site.keyfile.db_id,
+                                             data, packet_key=self._keys(session),
+                                             expected_db_id=ctx.site.keyfile.db_id,
                                              name=path.name)
                 if stop():  # the last moment a cancel is heard: the transaction is not committed yet
                     raise Cancelled

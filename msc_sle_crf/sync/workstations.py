@@ -29,15 +29,22 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, Subject
+from msc_sle_crf.sync import instances, secret
 from msc_sle_crf.sync.identity import (
+    ALONE_SUBJECTS,
     FIRST_WS,
     SETTING_KEYS,
     Workstation,
+    block_end,
     default_subjects,
+    never_forked,
+    parse_range,
+    subject_numbers,
     this_workstation,
     ws_id,
     ws_number,
 )
+from msc_sle_crf.sync.instances import INSTANCE_KEY
 from msc_sle_crf.sync.ownership import opened_ws, owner_shown
 
 
@@ -84,6 +91,7 @@ class WorkstationInfo:
     owned: int
     subjects_total: int
     known: tuple[str, ...]  # every workstation this database knows of, in order
+    instance: instances.Instance | None = None  # which opening of its workstation file this database is
 
     @property
     def subject_numbers(self) -> str:
@@ -111,6 +119,9 @@ def describe(info: WorkstationInfo) -> L:
         fork_en = f"; forked from {info.fork.get('ws')} at its record #{info.fork.get('id')}"
         fork_fr = f" ; copie de {info.fork.get('ws')} à son enregistrement n° {info.fork.get('id')}"
     low, high = info.id_range
+    if info.instance is not None:  # the opening of the workstation file this database is (sync/instances.py)
+        fork_en += f"; instance {info.instance.id}, opened {info.instance.when()}"
+        fork_fr += f" ; instance {info.instance.id}, ouverte le {info.instance.when()}"
     return L(f"Workstation {info.ws} (number {info.number}){fork_en}\n"
              f"Subject numbers: {info.subject_numbers}\n"
              f"Row ids: {low:,} … {high:,}\n"
@@ -137,8 +148,9 @@ class Workstations:
             owned = sum(int(n) for owner, n in subjects if here.owns(owner))
             total = sum(int(n) for _owner, n in subjects)
             known = tuple(ws for _n, ws in sorted(_known(session, here).items()))
-            return WorkstationInfo(here.id, here.number, _site_prefix(session), here.subjects, here.id_range,
-                                   here.fork, owned, total, known)
+            return WorkstationInfo(here.id, here.number, _site_prefix(session), subject_numbers(session, here),
+                                   here.id_range,
+                                   here.fork, owned, total, known, instances.own(session, here.id))
 
     def owner(self, subject: str) -> str:
         self.ctx.require(Perm.VIEW_DATA, subject=subject)
@@ -180,7 +192,9 @@ class Workstations:
         ctx.require(Perm.MANAGE_WORKSTATIONS)
         chosen = self.choose_number(number)
         new_ws = ws_id(chosen)
-        low, high = default_subjects(chosen)
+        with ctx.read() as session:
+            settle = _first_split(session)
+            low, high = _free_block(session, chosen, settle)
         subject_range = range_text(low, high)
         changes: list[Changes] = []
 
@@ -189,6 +203,13 @@ class Workstations:
                 here = this_workstation(session)
             value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id}
             with ctx.write(data=False) as tx:
+                # the site's packet secret, made at its first fork: the copy holds it, and key rotation on either
+                # side leaves it unchanged (sync/secret.py)
+                secret.site_packet_key(tx.session, ctx.clock, ctx.site.workstation,
+                                       ctx.site.signer(ctx.actor.username), ctx.actor.username,
+                                       ctx.actor.role.value, db_key=ctx.store.key, db_id=ctx.site.keyfile.db_id)
+                if settle is not None:  # a site that never forked keeps the numbers it used, the rest is shared
+                    _settle_first(tx, settle, new_ws)
                 tx.audit(Action.WORKSTATION_ADD, item=new_ws, new_value=json.dumps(value, sort_keys=True),
                          detail=f"{new_ws} forked from {here.id} -> {path.name}")
             changes.append(tx.changes)
@@ -214,13 +235,13 @@ class Workstations:
             row = reads.subject(session, subject)
             here = this_workstation(session)
             known = _known(session, here)
+            names = ", ".join(known[n] for n in sorted(known))
             try:
                 number = ws_number(target)
-            except ValueError:
-                number = 0
-            if number not in known:
-                raise ValidationError(Msg.WORKSTATION_UNKNOWN, ws=to, known=", ".join(
-                    known[n] for n in sorted(known)))
+            except ValueError:  # not written WS-nn
+                raise ValidationError(Msg.WORKSTATION_UNKNOWN, ws=to, known=names) from None
+            if number not in known:  # written right, but not a workstation this database has heard of
+                raise ValidationError(Msg.WORKSTATION_NOT_KNOWN_HERE, ws=target, known=names)
             if not here.owns(row.owner_ws):
                 raise ValidationError(Msg.HANDOVER_NOT_OWNER, subject=subject, owner=owner_shown(row.owner_ws),
                                       here=here.id)
@@ -233,6 +254,67 @@ class Workstations:
         return tx.changes
 
 
+def _first_split(session: Session) -> tuple[int, int] | None:
+    """A site that never forked and went past its first block of subject numbers: the range it keeps at its first
+    fork (up to the end of the block of the highest number it gave); None: nothing to settle."""
+    here = this_workstation(session)
+    if here.id != FIRST_WS or not never_forked(session):
+        return None
+    highest = max(_used_numbers(session), default=0)
+    return (1, block_end(highest)) if highest > here.subjects[1] else None
+
+
+def _used_numbers(session: Session) -> list[int]:
+    prefix = f"{_site_prefix(session)}-"
+    return [int(n[len(prefix):]) for n in session.execute(select(Subject.subject_number)).scalars()
+            if n.startswith(prefix) and n[len(prefix):].isdigit()]
+
+
+def _known_ranges(session: Session) -> list[tuple[int, int]]:
+    """Every range of subject numbers this database has heard of: its own, those of the forks it knows of, and
+    those workstations were set up with (their ``workstation_open`` records)."""
+    out = [this_workstation(session).subjects]
+    for data in handed_out(session).values():
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            out.append(parse_range(str(data["subject_range"])))
+    for (value,) in session.execute(select(AuditEvent.new_value).where(
+            AuditEvent.action == str(Action.WORKSTATION_OPEN), AuditEvent.item == "subject_range")):
+        with contextlib.suppress(ValueError, TypeError):
+            out.append(parse_range(str(value)))
+    return out
+
+
+def _free_block(session: Session, number: int, settle: tuple[int, int] | None) -> tuple[int, int]:
+    """The new workstation's subject numbers: its own block (WS-nn: the nth block of 199) unless another
+    workstation holds numbers there, else the lowest block nobody holds; one line when none is left under 999."""
+    taken = [*_known_ranges(session), *([settle] if settle else [])]
+    used = _used_numbers(session)
+
+    def free(block: tuple[int, int]) -> bool:
+        low, high = block
+        return not any(a <= high and low <= b for a, b in taken) and not any(low <= n <= high for n in used)
+
+    if free(default_subjects(number)):
+        return default_subjects(number)
+    for k in range(2, ALONE_SUBJECTS[1] // 200 + 1):
+        if free(default_subjects(k)):
+            return default_subjects(k)
+    raise ValidationError(Msg.WORKSTATION_NO_SUBJECT_NUMBERS, ws=ws_id(number),
+                          taken=", ".join(range_text(a, b) for a, b in sorted(set(taken))))
+
+
+def _settle_first(tx: Any, settle: tuple[int, int], new_ws: str) -> None:
+    """The first workstation's own identity, written (audited like a fork's) at its first fork."""
+    session, now = tx.session, tx.ctx.now()
+    value = range_text(*settle)
+    detail = (f"workstation {FIRST_WS}: at its first fork ({new_ws}) it keeps the subject numbers {value} (it had "
+              "used numbers past its first block); the others go to the next workstations")
+    for key, val in (("workstation_id", FIRST_WS), ("workstation_number", "1"), ("subject_range", value)):
+        session.add(SiteSetting(key=key, value=val, updated_utc=now))
+        tx.audit(Action.WORKSTATION_OPEN, item=key, new_value=val, detail=detail)
+    session.flush()
+
+
 # ----- opening a fork on its laptop ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Opened:
@@ -241,6 +323,7 @@ class Opened:
     subject_range: str
     fork: dict[str, Any]
     audit_records: int
+    instance: str = ""  # this opening's random id (sync/instances.py)
 
 
 def _fork_of(file: Path) -> dict[str, Any]:
@@ -279,7 +362,9 @@ def _identity(session: Session, file: Path, ws: dict[str, Any]) -> dict[str, str
     return {"workstation_id": str(recorded["ws"]), "workstation_number": str(int(recorded["number"])),
             "subject_range": str(recorded["subject_range"]),
             "workstation_fork": json.dumps({"ws": fork["ws"], "id": fork["id"], "hash": fork["hash"]},
-                                           sort_keys=True)}
+                                           sort_keys=True),
+            # this opening's own id: a second opening of the same file draws another one (sync/instances.py)
+            INSTANCE_KEY: instances.new_id()}
 
 
 def _set_up(staging: Path, file: Path, ws: dict[str, Any], username: str, password: str, *,
@@ -301,8 +386,13 @@ def _set_up(staging: Path, file: Path, ws: dict[str, Any], username: str, passwo
                   f"#{ws['fork']['id']} ({str(ws['fork']['hash'])[:16]})")
         with services.ctx.write(data=False) as tx:
             for key in SETTING_KEYS:
-                tx.session.add(SiteSetting(key=key, value=identity[key], updated_utc=now))
-                tx.audit(Action.WORKSTATION_OPEN, item=key, new_value=identity[key], detail=detail)
+                row = tx.session.get(SiteSetting, key)  # the origin's own, when it was a settled WS-01
+                old = row.value if row is not None else None
+                if row is None:
+                    tx.session.add(SiteSetting(key=key, value=identity[key], updated_utc=now))
+                else:
+                    row.value, row.updated_utc = identity[key], now
+                tx.audit(Action.WORKSTATION_OPEN, item=key, old_value=old, new_value=identity[key], detail=detail)
         report = services.integrity.verify(full=True)
         if not report.ok:
             problem = "; ".join(report.page_problems[:2]) or (
@@ -351,7 +441,7 @@ def open_fork(file: Path, db_path: Path, username: str, password: str, *, clock:
             journal.finish()
             moving = False
         return Opened(db_path, identity["workstation_id"], identity["subject_range"], json.loads(
-            identity["workstation_fork"]), records)
+            identity["workstation_fork"]), records, identity[INSTANCE_KEY])
     except CrfError:
         raise
     except OSError as exc:
