@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -384,6 +385,7 @@ class KeyDirectory:
         self.fork_at: int | None = None
         self.added: dict[str, int] = {}
         self.parent: dict[str, str] = {}
+        self.view: str | None = None  # checking a packet's own records as their workstation (``seen_from``)
 
     def note_workstation(self, row: Sequence[Any]) -> None:
         """A ``workstation_add`` or ``workstation_open`` record (STORED_FIELDS order, ``origin`` after)."""
@@ -442,11 +444,12 @@ class KeyDirectory:
             return own_new, None  # the site's creation: the first administrator binds their own key
         if account is None:
             return None, f"signed by '{signer}', who has no account at this point of the trail"
-        if account.current is None:
+        current = self._current(account)
+        if current is None:
             if account.legacy and own_new is not None:
                 return own_new, None  # an account from before signing existed introduces its first key
             return None, f"signed by '{signer}', who has no key bound at this point of the trail"
-        if not account.active and not (refusal_only and not bindings):
+        if not self._active(account) and not (refusal_only and not bindings):
             return None, f"signed by '{signer}', whose account was disabled earlier in the trail"
         admin = account.role == "admin"
         for b in bindings:
@@ -456,9 +459,25 @@ class KeyDirectory:
                 return None, f"'{signer}' ({account.role}) may not create or disable accounts"
             if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
                 return None, f"'{signer}' ({account.role}) may not bind keys to '{b.account}'"
-        return account.current, None
+        return current, None
+
+    def _current(self, account: Account) -> PublicKeys | None:
+        if self.view is None:
+            return account.current
+        line = account.timeline(self.view, self.shared_until(self.view))
+        return line[-1][1] if line else None
+
+    def _active(self, account: Account) -> bool:
+        if self.view is not None and self.view in account.carried_disabled:
+            return False
+        if self.view is not None and self.view in account.carried:
+            return True
+        return account.active
 
     def apply(self, bindings: list[Binding]) -> None:
+        if self.view is not None:  # a packet's own records, checked as its workstation (``seen_from``)
+            self._carry(self.view, bindings)
+            return
         for b in bindings:
             if b.action in ("site_init", "user_add"):
                 acct = Account(b.account, b.role)
@@ -478,22 +497,12 @@ class KeyDirectory:
                 self.accounts[b.account].active = True
 
     def seen_from(self, ws: str) -> KeyDirectory:
-        """The directory as workstation ``ws`` has it, as far as its packets told: each account's keys as bound
-        there (``Account.timeline``); what it disabled, disabled (a packet's own records are checked with it)."""
-        out = KeyDirectory()
-        out.signed_from = self.signed_from
-        out.fork_at, out.added, out.parent = self.fork_at, dict(self.added), dict(self.parent)
-        shared = self.shared_until(ws)
-        for name, acct in self.accounts.items():
-            copy_ = Account(name, acct.role, acct.active, legacy=acct.legacy, carried=dict(acct.carried),
-                            carried_disabled=dict(acct.carried_disabled))
-            for bound, keys in acct.timeline(ws, shared):
-                copy_.add_key(0, keys, bound)
-            if ws in acct.carried_disabled:
-                copy_.active = False
-            elif ws in acct.carried:
-                copy_.active = True
-            out.accounts[name] = copy_
+        """The directory as workstation ``ws`` has it, as far as its packets told (a packet's own records are
+        checked with it): the transactions it signs are checked with each account's keys as ``ws`` bound them
+        (``Account.timeline``) and what they bind is bound for ``ws``; copies of other workstations' records in it
+        are checked as everywhere (``keys_for``)."""
+        out = copy.deepcopy(self)
+        out.view = ws
         return out
 
     def carry(self, ws: str, signer: str, bindings: list[Binding]) -> str | None:
@@ -509,6 +518,10 @@ class KeyDirectory:
                 return f"'{signer}' may not create or disable accounts (copied from {ws})"
             if b.action == "key_bind" and not (admin or signer in {RECOVERY_SIGNER, b.account}):
                 return f"'{signer}' may not bind keys to '{b.account}' (copied from {ws})"
+        self._carry(ws, bindings)
+        return None
+
+    def _carry(self, ws: str, bindings: list[Binding]) -> None:
         for b in bindings:
             acct = self.accounts.get(b.account)
             if acct is None:
@@ -523,7 +536,6 @@ class KeyDirectory:
                 acct.carried_disabled.pop(ws, None)
             elif b.action == "user_disable":
                 acct.carried_disabled[ws] = b.ts_utc
-        return None
 
     def fix_bootstrap(self, bindings: list[Binding]) -> None:
         """Bindings made by the transaction that also needed them to verify (site creation, a first key): in

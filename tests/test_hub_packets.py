@@ -52,9 +52,10 @@ def _values(rows: list[Any]) -> dict[tuple[str, str], str]:
     return {(str(subject), str(item)): str(value) for subject, item, value in rows}
 
 
+@pytest.mark.parametrize("rotated", [False, True], ids=["same keys", "keys rotated on both after hub init"])
 def test_hub_ingest_applies_both_workstations_packets(hub_db: HubDb, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+                                                      capsys: pytest.CaptureFixture[str], rotated: bool) -> None:
     clock = FakeClock()
     a_db = tmp_path / "a" / "trial.crfdb"
     site, admin_actor, _code = Site.initialize(a_db, admin_username="admin", admin_full_name="Ada Admin",
@@ -71,6 +72,11 @@ def test_hub_ingest_applies_both_workstations_packets(hub_db: HubDb, tmp_path: P
     hub_dir = tmp_path / "hub"
     init_hub(hub_db.owner_dsn(), a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=clock)
     keys = hub_dir / "hub.keys"
+    if rotated:  # the packets are under the site's packet secret, which the hub holds: not the database key
+        for db in (b_db, a_db):
+            site, admin = _open(db, clock, "admin")
+            with site:
+                admin.accounts.rotate_keys()
     # both workstations work offline, then send their packets to the hub
     from_b = _change_and_export(b_db, clock, R2, "95", tmp_path / "outbox-b")
     from_a = _change_and_export(a_db, clock, R1, "91", tmp_path / "outbox-a")

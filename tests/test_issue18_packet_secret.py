@@ -212,3 +212,22 @@ def test_a_secret_changed_behind_the_trails_back_is_named_by_verify_and_refused(
         Packets(ws.ctx, ws.study).export(two.outbox / "B")
     assert "packet secret does not open" in info.value.message() and "\n" not in info.value.message()
     assert not (two.outbox / "B").exists() or not list((two.outbox / "B").iterdir())
+
+
+def test_a_site_with_a_hub_made_before_the_secret_takes_the_key_the_hub_already_has(tmp_path: Path) -> None:
+    """A hub made by the first version holds the site's database key of that day (its key file): the site, never
+    forked, must not make a random secret the hub could not know."""
+    from msc_sle_crf.audit import Action
+    from msc_sle_crf.sync import secret
+
+    clock = FakeClock()
+    a_db = _site(tmp_path, clock)
+    with Site.open(a_db, clock=clock) as site:
+        admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+        admin.ctx.audit_alone(Action.BACKUP, detail="hub init: the whole database and its trail -> crf@db:5432/hub")
+        doctor = Workspace.sign_in(site, "dr.a", DR_PW)
+        doctor.entry.save_item(R1, CREAT, "95", reason="re-read")
+        assert Packets(doctor.ctx, doctor.study).export(tmp_path / "out") is not None
+        with admin.ctx.read() as session:
+            made = secret.read(session, admin.ctx.store.key, site.keyfile.db_id)
+        assert made == P.packet_key(admin.ctx.store.key, site.keyfile.db_id)

@@ -244,6 +244,20 @@ def test_an_account_made_and_a_password_changed_after_the_fork_travel_and_their_
     sites.verify("B")
     assert sites.send("A", "B").copied > 0  # and back
     sites.verify("B")
+    # enrolled on WS-01 too (its own password and keys there): each workstation's records with its own keys
+    site, admin_a = sites.open("A", "admin")
+    with site:
+        password_a = make_user(admin_a, "dr.new", "investigator", "pw-wen.rd-on-a-2026")
+        new_a = Workspace.sign_in(site, "dr.new", password_a)
+        assert new_a.subjects.register("ONA", 1991, "F").subject.subject_number == "01-002"
+    site = Site.open(sites.dbs["B"], clock=clock)
+    with site:
+        clock.advance(60)
+        Workspace.sign_in(site, "dr.new", sites.pws["dr.new"]).subjects.register("ONB", 1992, "M")
+    assert sites.send("A", "B").copied > 0
+    assert sites.send("B", "A").copied > 0
+    sites.verify("A")
+    sites.verify("B")
 
 
 def test_a_nurse_cannot_mint_an_account_or_a_key_another_workstation_accepts(tmp_path: Path, clock: FakeClock) -> None:

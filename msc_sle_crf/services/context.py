@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,7 +81,8 @@ class ServiceContext:
         self.ended = False  # the account was disabled while signed in: this session can do nothing more
         self._directory: audit.KeyDirectory | None = None
         self._directory_epoch = -1
-        self._open = 0  # transactions open through this context (a refusal is audited when the outermost ends)
+        # transactions open through this context, per thread (a refusal is audited when the outermost one ends)
+        self._open = threading.local()
 
     # ----- where and when --------------------------------------------------------------------------------------
     @property
@@ -152,21 +154,19 @@ class ServiceContext:
     def _refusals(self) -> Iterator[None]:
         """A write refused because another workstation owns the subject (issue 18) is audited like any refused
         action, in its own transaction once the one it was refused in has ended (and rolled back)."""
-        self._open += 1
+        depth = getattr(self._open, "n", 0)
+        self._open.n = depth + 1
         try:
             yield
         except NotOwner as exc:
-            if self._open == 1 and not exc.audited:
+            if depth == 0 and not exc.audited:
                 exc.audited = True
-                self._open -= 1
-                try:
-                    self.audit_alone(Action.ACCESS_DENIED, subject=str(exc.params.get("subject")),
-                                     detail=exc.audit_detail())
-                finally:
-                    self._open += 1
+                self._open.n = 0
+                self.audit_alone(Action.ACCESS_DENIED, subject=str(exc.params.get("subject")),
+                                 detail=exc.audit_detail())
             raise
         finally:
-            self._open -= 1
+            self._open.n = depth
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

@@ -25,12 +25,15 @@ KIND_LEGACY = "from the database key shared by the workstations forked before th
 
 
 def has_forked(session: Session) -> bool:
-    """A database of a site that already has (or is) a fork made before the secret existed: its workstations share
+    """A database of a site that already has (or is) a fork, or a hub, made before the secret existed: they share
     the database key the first version derived the packet key from."""
     if session.get(SiteSetting, "workstation_id") is not None:
         return True
-    return session.execute(select(AuditEvent.id).where(AuditEvent.action == str(Action.WORKSTATION_ADD),
-                                                      AuditEvent.origin.is_(None)).limit(1)).first() is not None
+    forked = select(AuditEvent.id).where(AuditEvent.action == str(Action.WORKSTATION_ADD),
+                                         AuditEvent.origin.is_(None)).limit(1)
+    hub = select(AuditEvent.id).where(AuditEvent.action == str(Action.BACKUP), AuditEvent.origin.is_(None),
+                                      AuditEvent.detail.startswith("hub init:")).limit(1)  # a hub made from it
+    return session.execute(forked).first() is not None or session.execute(hub).first() is not None
 
 
 def read(session: Session, db_key: bytes, db_id: str) -> bytes | None:

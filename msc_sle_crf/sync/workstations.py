@@ -39,7 +39,6 @@ from msc_sle_crf.sync.identity import (
     default_subjects,
     never_forked,
     parse_range,
-    subject_numbers,
     this_workstation,
     ws_id,
     ws_number,
@@ -148,9 +147,12 @@ class Workstations:
             owned = sum(int(n) for owner, n in subjects if here.owns(owner))
             total = sum(int(n) for _owner, n in subjects)
             known = tuple(ws for _n, ws in sorted(_known(session, here).items()))
-            return WorkstationInfo(here.id, here.number, _site_prefix(session), subject_numbers(session, here),
-                                   here.id_range,
-                                   here.fork, owned, total, known, instances.own(session, here.id))
+            # never forked (no identity, no fork heard of): the whole log (sync/identity.subject_numbers, without
+            # reading the trail again: ``_known`` read its workstation_add records)
+            alone = known == (FIRST_WS,) and session.get(SiteSetting, "workstation_id") is None
+            return WorkstationInfo(here.id, here.number, _site_prefix(session),
+                                   ALONE_SUBJECTS if alone else here.subjects, here.id_range, here.fork, owned,
+                                   total, known, instances.own(session, here.id))
 
     def owner(self, subject: str) -> str:
         self.ctx.require(Perm.VIEW_DATA, subject=subject)
