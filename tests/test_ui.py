@@ -168,3 +168,33 @@ def test_the_outcomes_window_opens_from_the_menu_and_is_forgotten_when_closed(qt
     qtbot.waitUntil(lambda: window not in main.open_dialogs, timeout=5000)
     main.lock()  # hides what is open: nothing deleted is left to hide
     assert main.stack.currentWidget() is main.lock_screen
+
+
+def test_enter_on_an_empty_lock_screen_is_not_a_failed_sign_in(qtbot, site: Site, people) -> None:
+    """Found by a new user: Enter with nothing typed on the lock screen counted as a failed sign-in (and toward the
+    lockout). It now asks for the password and tries nothing; the same for a take-over with a field left empty."""
+    from sqlalchemy import func, select
+
+    from msc_sle_crf.store.tables import AuditEvent
+
+    def failures() -> int:
+        with services.ctx.read() as session:
+            return int(session.execute(select(func.count()).select_from(AuditEvent)
+                                       .where(AuditEvent.action == "login_failed")).scalar() or 0)
+
+    services = Workspace.sign_in(site, "dr.u", people["dr.u"])
+    main = MainWindow(services, idle_ms=60_000)
+    qtbot.addWidget(main)
+    main.show()
+    main.lock()
+    assert main.stack.currentWidget() is main.lock_screen
+    before = failures()
+    qtbot.keyClick(main.lock_screen.password, Qt.Key.Key_Return)
+    assert main.lock_screen.error.text() == "Enter your password."
+    main.lock_screen.other_user.setText("dr.u")
+    qtbot.keyClick(main.lock_screen.other_password, Qt.Key.Key_Return)
+    assert main.lock_screen.error.text() == "Enter your user name and password."
+    main.lock_screen.password.setText(people["dr.u"])
+    qtbot.keyClick(main.lock_screen.password, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=5000)
+    assert failures() == before

@@ -205,7 +205,16 @@ class LockScreen(QWidget):
         self.password.setFocus()
 
     def _unlock(self) -> None:
+        if not self.password.text():  # Enter on an empty field is not a sign-in attempt (it counted as a failed one)
+            self.error.setText(tr("Enter your password.", "Saisissez votre mot de passe."))
+            self.password.setFocus()
+            return
         self.unlock_requested.emit(self.password.text())
 
     def _takeover(self) -> None:
+        if not self.other_user.text().strip() or not self.other_password.text():
+            self.error.setText(tr("Enter your user name and password.",
+                                  "Saisissez votre nom d'utilisateur et votre mot de passe."))
+            (self.other_password if self.other_user.text().strip() else self.other_user).setFocus()
+            return
         self.takeover_requested.emit(self.other_user.text().strip(), self.other_password.text())
