@@ -406,7 +406,7 @@ def test_the_window_names_the_workstation_and_the_casebook_its_owner_in_french(
     set_lang(Lang.FR)
     main = MainWindow(doctor2, idle_ms=10**9)
     qtbot.addWidget(main)
-    assert main.windowTitle().endswith("— WS-02") and "Poste WS-02" in main.status_site.text()
+    assert main.windowTitle().endswith("— WS-02") and main.status_site.text().startswith("Poste WS-02")
     tips = {main.subjects.subject_at(r): main.subjects.table.item(r, 0).toolTip()
             for r in range(main.subjects.table.rowCount())}
     assert tips == {"01-001": "Saisi sur le poste WS-01 : nouveaux formulaires et journée de perfusion s'y font",

@@ -200,10 +200,10 @@ class MainWindow(QMainWindow):
         settings = self._settings()
         self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
         here = self._workstation()
-        self.status_site.setText(tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
-                                 f"({settings.get('site_number', '')}) · "
-                                 + (tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
-                                 + self.ws.site.db_path.name)
+        # the workstation first: at 1280 px the bar cuts the end of this line ("· Wor" was all a new user saw)
+        self.status_site.setText((tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
+                                 + tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
+                                 f"({settings.get('site_number', '')}) · " + self.ws.site.db_path.name)
         self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
 
     def refresh(self) -> None:
