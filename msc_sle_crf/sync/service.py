@@ -18,6 +18,7 @@ from msc_sle_crf.clock import format_stored
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.i18n import L
+from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.services.context import ServiceContext
@@ -53,8 +54,23 @@ class ImportOutcome:
     # What the import wrote into this trail, as a change record: open screens refresh from it like from any write.
     changes: Changes = field(default_factory=Changes)
     utc_offset_min: int = 0  # this workstation's offset from UTC: times are shown as its wall clock shows them
+    # Accounts the packet says were disabled on another workstation that can still sign in here (their key slot is
+    # in this workstation's key file): (account, workstation). A disable is each workstation's own act (it re-keys
+    # that database); the line says so, so that a departing user does not keep a laptop open unnoticed.
+    disabled_elsewhere: tuple[tuple[str, str], ...] = ()
 
     def line(self) -> L:
+        line = self._applied()
+        for account, ws in self.disabled_elsewhere:
+            line = L(f"{line.en} {account} was disabled on {ws} but can still sign in on this workstation: an "
+                     "administrator must disable the account here too (Administration > Accounts), which also "
+                     "re-keys this database.",
+                     f"{line.fr} {account} a été désactivé sur le poste {ws} mais peut encore se connecter sur ce "
+                     "poste : un administrateur doit aussi désactiver le compte ici (Administration > Comptes), ce "
+                     "qui change aussi la clé de cette base.")
+        return line
+
+    def _applied(self) -> L:
         r = self.result
         if r.duplicate:
             when = format_stored(r.imported_utc, self.utc_offset_min, seconds=False) if r.imported_utc else "?"
@@ -66,6 +82,17 @@ class ImportOutcome:
                  f"{r.skipped} already here, {r.conflicts} conflict(s).",
                  f"{self.path.name} : paquet {r.seq} de {r.origin_ws} appliqué : {r.copied} enregistrement(s) "
                  f"copié(s), {r.skipped} déjà présent(s), {r.conflicts} conflit(s).")
+
+
+def _origin_ws(origin: str | None) -> str | None:
+    """The workstation a copied record was first recorded on (None: this workstation's own record)."""
+    if not origin:
+        return None
+    try:
+        ws = json.loads(origin).get("ws")
+    except (ValueError, AttributeError):
+        return None
+    return str(ws) if ws else None
 
 
 def packet_header(path: Path) -> tuple[str, int] | None:
@@ -201,12 +228,17 @@ class Packets:
         with ctx.read() as session:
             written = session.execute(select(
                 AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
-                AuditEvent.repeat_key, AuditEvent.new_value).where(AuditEvent.id > before)).all()
+                AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
+        written = [(*row[:7], _origin_ws(row[7])) for row in written]
         known = {a.value for a in Action}
+        disabled = tuple(dict.fromkeys(
+            (str(item), r_ws) for a, _s, _v, _f, item, _r, _n, r_ws in written
+            if a == Action.USER_DISABLE.value and item and r_ws
+            and ctx.site.keyfile.find(KIND_USER, str(item)) is not None))
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
-                                for a, subj, visit, form, item, repeat, new in written if a in known))
-        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes())
+                                for a, subj, visit, form, item, repeat, new, _ws in written if a in known))
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled)
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""
