@@ -226,10 +226,10 @@ class Packets:
         ctx.forget_directory()
         self._note_head()
         with ctx.read() as session:
-            written = session.execute(select(
+            rows = session.execute(select(
                 AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
                 AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
-        written = [(*row[:7], _origin_ws(row[7])) for row in written]
+        written = [(*row[:7], _origin_ws(row[7])) for row in rows]
         known = {a.value for a in Action}
         disabled = tuple(dict.fromkeys(
             (str(item), r_ws) for a, _s, _v, _f, item, _r, _n, r_ws in written
