@@ -323,3 +323,17 @@ def test_queries_and_item_verification_on_the_form(qtbot, site: Site, admin: Wor
     assert "answer" in dialog.text.toPlainText()
     assert line(view, ("lb", 0, "CREAT")).text() == "98"
     assert monitor.queries(ref)[0].status == "answered"
+
+
+def test_the_field_menu_opens_leftwards_under_its_button(qtbot, doctor: Workspace, subject: str) -> None:
+    """Found in a real window at 1280x800: the ⋯ button sits at the form's right edge and its menu, opened
+    rightwards from the button's left corner, ran into the screen's edge (its border cut). It now ends where the
+    button ends."""
+    view = show(qtbot, FormView(doctor, FormRef(subject, "SCR", "renal_function")))
+    row = next(iter(view.fields.values()))
+    qtbot.mouseClick(row.menu_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(row.menu.isVisible, timeout=3000)
+    button_right = row.menu_button.mapToGlobal(row.menu_button.rect().bottomRight()).x()
+    menu = row.menu.geometry()
+    assert abs(menu.right() - button_right) <= 1 and menu.left() < button_right - 100
+    row.menu.close()

@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -421,7 +421,10 @@ class FieldEditor(QWidget):
     def _show_menu(self) -> None:
         self.menu = QMenu(self)
         self.fill_menu(self.menu)
-        self.menu.popup(self.menu_button.mapToGlobal(self.menu_button.rect().bottomLeft()))
+        # opens leftwards under the button (the button sits at the form's right edge: opened rightwards, the menu
+        # ran into the screen's edge at 1280 px and its border was cut)
+        below = self.menu_button.mapToGlobal(self.menu_button.rect().bottomRight())
+        self.menu.popup(QPoint(below.x() - self.menu.sizeHint().width() + 1, below.y()))
 
     def fill_menu(self, menu: QMenu) -> None:
         key, allowed = self.key, self.permissions
