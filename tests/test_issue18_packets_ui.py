@@ -428,3 +428,35 @@ def test_the_main_window_closing_while_a_packet_runs_ends_it_undone_first(pair: 
         assert dialog._worker_idle.is_set(), "the import's job had returned when the screen went"
         assert not dialog.isVisible()
         assert every_row(site) == before
+
+
+def test_the_choosers_start_where_the_last_packet_went(pair: Pair, qtbot: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """Found by a new user: every chooser started in the home folder, and Enter, Enter put a packet there. The next
+    chooser (writing or applying) now starts in the folder the last packet was written to (the USB key)."""
+    import msc_sle_crf.ui.packets_dialog as screen
+
+    monkeypatch.setattr(screen, "_last_folder", [""])
+    edit_offline(pair)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    starts: list[str] = []
+
+    def folder(_parent: Any, _title: str, start: str = "") -> Path:
+        starts.append(start)
+        return usb
+
+    def files(*_a: Any, start: str = "", **_k: Any) -> list[Path]:
+        starts.append(start)
+        return []
+
+    monkeypatch.setattr(screen, "ask_folder", folder)
+    monkeypatch.setattr(screen, "ask_open_paths", files)
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running and bool(lines(dialog)), timeout=60_000)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        dialog.close()
+    assert starts == ["", str(usb)] and list(usb.glob("*.crfpkt"))

@@ -33,6 +33,10 @@ from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.printing import ask_folder, ask_open_paths
 
+# The folder the last packet was written to or read from in this program (the USB key, the share): the next
+# chooser starts there, not in the home folder (where a new user's Enter, Enter wrote a packet). Kept in memory only.
+_last_folder: list[str] = [""]
+
 
 class PacketsDialog(QDialog):
     def __init__(self, ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> None:
@@ -101,14 +105,16 @@ class PacketsDialog(QDialog):
 
     # ----- choosing -----
     def _choose_folder(self) -> None:
-        folder = ask_folder(self, tr("Folder for the packet", "Dossier du paquet"))
+        folder = ask_folder(self, tr("Folder for the packet", "Dossier du paquet"), _last_folder[0])
         if folder is not None:
+            _last_folder[0] = str(folder)
             self.export_to(folder)
 
     def _choose_files(self) -> None:
         files = ask_open_paths(self, tr("Packets to apply", "Paquets à appliquer"),
-                               tr("Packets (*.crfpkt)", "Paquets (*.crfpkt)"), several=True)
+                               tr("Packets (*.crfpkt)", "Paquets (*.crfpkt)"), several=True, start=_last_folder[0])
         if files:
+            _last_folder[0] = str(files[0].parent)
             self.apply(list(files))
 
     # ----- running -----

@@ -143,6 +143,11 @@ _LABELS = ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
            (QFileDialog.DialogLabel.Reject, "Cancel", "Annuler"))
 
 
+def _wide(dialog: QFileDialog) -> None:
+    """Wide enough that long names (PACKET-99-WS-02-00001.crfpkt) are not cut in the middle, within 1280x768."""
+    dialog.resize(max(dialog.sizeHint().width(), 960), max(dialog.sizeHint().height(), 520))
+
+
 def _in_users_language(dialog: QFileDialog, accept_en: str, accept_fr: str) -> QFileDialog:
     for label, en, fr in _LABELS:
         dialog.setLabelText(label, tr(en, fr))
@@ -150,9 +155,12 @@ def _in_users_language(dialog: QFileDialog, accept_en: str, accept_fr: str) -> Q
     return dialog
 
 
-def ask_open_paths(parent: QWidget | None, title: str, name_filter: str, *, several: bool = False) -> list[Path]:
-    """Files to read (a PDF, receipts), starting in the documents folder, labels in the user's language."""
-    dialog = QFileDialog(parent, title, str(documents_folder()), name_filter)
+def ask_open_paths(parent: QWidget | None, title: str, name_filter: str, *, several: bool = False,
+                   start: str = "") -> list[Path]:
+    """Files to read (a PDF, receipts, packets), starting in ``start`` or the documents folder, labels in the
+    user's language."""
+    dialog = QFileDialog(parent, title, start or str(documents_folder()), name_filter)
+    _wide(dialog)
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
     dialog.setFileMode(QFileDialog.FileMode.ExistingFiles if several else QFileDialog.FileMode.ExistingFile)
     _in_users_language(dialog, "Open", "Ouvrir")
@@ -164,6 +172,7 @@ def ask_open_paths(parent: QWidget | None, title: str, name_filter: str, *, seve
 def ask_folder(parent: QWidget | None, title: str, start: str = "") -> Path | None:
     """A folder (for backups, for an export), labels in the user's language."""
     dialog = QFileDialog(parent, title, start or str(documents_folder()))
+    _wide(dialog)
     dialog.setFileMode(QFileDialog.FileMode.Directory)
     dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
     _in_users_language(dialog, "Choose", "Choisir")
