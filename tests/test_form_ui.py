@@ -337,3 +337,22 @@ def test_the_field_menu_opens_leftwards_under_its_button(qtbot, doctor: Workspac
     menu = row.menu.geometry()
     assert abs(menu.right() - button_right) <= 1 and menu.left() < button_right - 100
     row.menu.close()
+
+
+def test_history_says_a_coded_value_in_words(qtbot, doctor: Workspace, subject: str) -> None:
+    """Seen in a real window: the history of a yes/no item showed the stored code ("Y") where the form shows "Oui".
+    It now says the code's label in the reader's language; numbers stay as they were."""
+    view = show(qtbot, FormView(doctor, FormRef(subject, "SCR", "demographics")))
+    radios = view.fields[("dm", 0, "CHILDPOT")].editor
+    assert isinstance(radios, RadioEditor)
+    qtbot.mouseClick(radios.buttons["Y"], Qt.MouseButton.LeftButton)
+    set_lang(Lang.FR)
+    try:
+        view.show_history(("dm", 0, "CHILDPOT"))
+        table = view.history_dialog.table
+        assert [table.item(0, c).text() for c in (4, 5)] == ["—", "Oui"]
+    finally:
+        set_lang(Lang.EN)
+    type_into(qtbot, view, ("dm", 0, "HEIGHT"), "165")
+    view.show_history(("dm", 0, "HEIGHT"))
+    assert view.history_dialog.table.item(0, 5).text() == "165"

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef import values as V
+from msc_sle_crf.formdef.definitions import ItemType
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.sync.service import ConflictInfo, Packets
 from msc_sle_crf.trail_words import Side, ValueText, conflict_text, when_text
@@ -63,6 +64,22 @@ def value_text(item: Any) -> ValueText:
             return str(side.get("text") or "—")
         unit = side.get("unit") or getattr(item, "unit", None)
         return f"{shown} {unit}" if unit and shown else shown
+
+    return say
+
+
+def code_words(item: Any, codelist: Any) -> Callable[[str], str | None] | None:
+    """A coded item's stored codes in the reader's words ("Y" -> "Oui"; several codes joined), for the history;
+    None for an item without codes (its values are said by ``trail_words.value_words``)."""
+    if codelist is None and item.type is not ItemType.YESNO:
+        return None
+
+    def say(text: str) -> str | None:
+        try:
+            shown = V.display(item, V.from_storage(item, text), codelist=codelist)
+        except (ValueError, TypeError, KeyError):
+            return None
+        return shown or None
 
     return say
 

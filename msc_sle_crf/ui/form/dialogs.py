@@ -137,7 +137,9 @@ class HistoryDialog(QDialog):
                ("Old value", "Ancienne valeur"), ("New value", "Nouvelle valeur"), ("Reason", "Motif"))
 
     def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None, *,
-                 conflicts: Mapping[int, tuple[Side, Side]] | None = None) -> None:
+                 conflicts: Mapping[int, tuple[Side, Side]] | None = None,
+                 code_words: Callable[[str], str | None] | None = None) -> None:
+        """``code_words``: a coded item's stored code in the reader's words ("Y" -> "Oui"); None: not a code."""
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
         self.resize(1200, 480)
@@ -159,7 +161,8 @@ class HistoryDialog(QDialog):
                             for t in (r.reason, r.detail) if t)
             if r.reason and r.detail and r.action not in _DETAIL_SHOWN:
                 why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
-            old, new = value_words(r.old_value, lang), value_words(r.new_value, lang)
+            old, new = ((code_words(v) if code_words is not None and v else None) or value_words(v, lang)
+                        for v in (r.old_value, r.new_value))
             if r.action == "query":  # a query's state, by its name
                 old, new = (query_state(v) if v else "—" for v in (r.old_value, r.new_value))
             for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r),

@@ -89,6 +89,7 @@ class FieldEditor(QWidget):
         super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
         self.key = key
         self.item = item
+        self.codelist = codelist  # the labels of a coded item's codes (the history says "Oui", not "Y")
         self.permissions = permissions
         self.signals = signals if signals is not None else FieldSignals(self)
         hub = self.signals

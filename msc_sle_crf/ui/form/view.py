@@ -431,8 +431,10 @@ class FormView(FormWrites, QWidget):
         except CrfError as exc:
             show_error(self, tr("History", "Historique"), exc)
             return
-        self.history_dialog = dialogs.HistoryDialog(self.fields[key].item.label.get(), records, self,
-                                                    conflicts=conflicts.by_id(self.ws, self.ref))
+        field = self.fields[key]
+        self.history_dialog = dialogs.HistoryDialog(field.item.label.get(), records, self,
+                                                    conflicts=conflicts.by_id(self.ws, self.ref),
+                                                    code_words=conflicts.code_words(field.item, field.codelist))
         self.history_dialog.open()
 
     def print_pdf(self, target: Path | None = None) -> Any:
