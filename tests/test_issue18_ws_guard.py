@@ -266,7 +266,9 @@ def test_the_words_of_the_workstation_commands(tmp_path: Path) -> None:
         done = cli("--lang", "fr", "packet", "import", "--db", str(db), "--user", "dr.house", "--password-stdin",
                    str(packet), stdin=DOCTOR_PW + "\n")
         assert done.returncode == 0, done.stderr
-    assert re.search(r"déjà importé le \d\d/\d\d/\d{4} \d\d:\d\d \(paquet 1 de WS-02\)", done.stdout), done.stdout
+    # the app's one way of showing a stored time (clock.format_stored): wall clock, then its offset
+    assert re.search(r"déjà importé le \d\d/\d\d/\d{4} \d\d:\d\d UTC[+-]\d\d:\d\d \(paquet 1 de WS-02\)",
+                     done.stdout), done.stdout
     assert "T" not in done.stdout.split("déjà importé le ")[1][:16]
     # 'packet export' refuses to write over a file with its packet's name (was: silently replaced)
     with Site.open(ws2, clock=FakeClock()) as site:
