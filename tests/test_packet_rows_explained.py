@@ -1,0 +1,116 @@
+"""A packet's rows.json brings only rows its records explain (attack report findings 2 and 6): an ``item_conflict``
+row no ``merge_conflict`` record opened (it voids a doctor's signature) is refused on import and named by
+``verify``; rows about subjects no record of the packet mentions are refused in one line, nothing applied. Real
+packet files, re-signed and re-encrypted as an insider (a nurse with her password) can."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from msc_sle_crf.store.tables import FormInstance, ItemConflict, Signature, Subject
+
+from .helpers.packets import CREAT, PW, R1, Pair, make_pair
+from .test_issue18_packets import edit_b, edit_offline, refused, repack, verify_clean
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    return make_pair(tmp_path)
+
+
+def _sign_r1(pair: Pair) -> int:
+    """dr.a completes and signs R1 on A; its instance id (the same on every workstation)."""
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(5)
+        ws.entry.save_values(R1, {CREAT: "90"}, reason="lab report re-read")
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+        assert [s.valid for s in ws.lifecycle.signatures(R1)] == [True]
+    site, ws = pair.open("A", "admin")
+    with site, ws.ctx.read() as s:
+        return int(s.execute(select(FormInstance.id).join(Subject, Subject.id == FormInstance.subject_id).where(
+            Subject.subject_number == R1.subject, FormInstance.event_id == R1.event,
+            FormInstance.form_id == R1.form)).scalar_one())
+
+
+def _signatures_valid(pair: Pair) -> list[bool]:
+    site, ws = pair.open("A")
+    with site:
+        return [s.valid for s in ws.lifecycle.signatures(R1)]
+
+
+def _conflict(iid: int, cid: int = 1_010_000_777, **over: Any) -> dict[str, Any]:
+    side = {"text": "1", "user": "dr.a", "ws": "WS-01", "id": 1, "utc": "2026-01-01T00:00:00Z"}
+    return {"id": cid, "instance_id": iid, "group_id": CREAT[0], "row_no": CREAT[1], "item_id": CREAT[2],
+            "kept": json.dumps(side), "other": json.dumps({**side, "ws": "WS-02", "text": "2"}), "status": "open",
+            "opened_utc": "2026-01-01T00:00:00Z", "resolved_utc": None, **over}
+
+
+def test_a_conflict_row_no_record_opened_is_refused(pair: Pair, tmp_path: Path) -> None:
+    """T6b: B's real packet (about 01-002) plus an open conflict on A's signed R1: refused, his signature holds."""
+    iid = _sign_r1(pair)
+    genuine = edit_b(pair, "95").read_bytes()
+
+    def plant(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        rows.setdefault("conflicts", []).append(_conflict(iid))
+
+    forged = tmp_path / "planted.crfpkt"
+    forged.write_bytes(repack(pair, genuine, "nurse.n", plant))
+    line = refused(pair, "A", forged)
+    assert "conflict #1010000777" in line and "01-001" in line, line
+    assert _signatures_valid(pair) == [True]
+    verify_clean(pair, "A")
+
+
+def test_verify_names_a_conflict_row_planted_with_sql(pair: Pair) -> None:
+    """A conflict row inserted by raw SQL voids the signature: verify (site) names it."""
+    iid = _sign_r1(pair)
+    site, _ws = pair.open("A", "admin")
+    with site, site.store.write() as session:  # type: ignore[union-attr]
+        session.add(ItemConflict(**_conflict(iid)))
+    assert _signatures_valid(pair) == [False]
+    site, ws = pair.open("A", "admin")
+    with site:
+        lines = [u.line() for u in ws.integrity.verify(full=True).unexplained]
+    assert any("conflict #1010000777" in x and "not in the trail" in x for x in lines), lines
+
+
+def test_a_real_conflict_with_its_sides_changed_is_refused(pair: Pair, tmp_path: Path) -> None:
+    """B opens a real conflict (its merge_conflict record); its packet to A with the conflict's 'other' side
+    rewritten in rows.json (another author) is refused; the genuine packet applies and verifies."""
+    edit_offline(pair)
+    p_a = pair.export("A")
+    assert p_a is not None
+    assert pair.import_("B", p_a).conflicts == 1  # B opens the conflict
+    verify_clean(pair, "B")
+    p_b = pair.export("B")
+    assert p_b is not None
+
+    def rewrite(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        assert rows["conflicts"]
+        for c in rows["conflicts"]:
+            other = json.loads(c["other"])
+            other["user"] = "monitor.m"
+            c["other"] = json.dumps(other, sort_keys=True)
+
+    forged = tmp_path / "other-side.crfpkt"
+    forged.write_bytes(repack(pair, p_b.read_bytes(), "nurse.n", rewrite))
+    line = refused(pair, "A", forged)
+    assert "conflict #" in line and "other value is not what the trail says" in line, line
+    pair.import_("A", p_b)  # the genuine packet: A holds the same conflict as B
+    verify_clean(pair, "A")
+
+
+def _count(pair: Pair, which: str) -> int:
+    site, ws = pair.open(which, "admin")
+    with site, ws.ctx.read() as s:
+        return len(s.execute(select(Signature)).scalars().all()) + len(s.execute(select(ItemConflict)).scalars()
+                                                                         .all())
