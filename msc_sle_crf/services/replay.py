@@ -27,7 +27,8 @@ from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
 from msc_sle_crf.sync.ownership import opened_ws
 
 # indexes in audit.STORED_FIELDS order
-_ID, _TS, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 1, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
+_ID, _TS, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW = 0, 1, 3, 6, 7, 8, 9, 10, 11, 12, 13
+_DETAIL = 15
 _SIGNER = 18
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
