@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from msc_sle_crf.store.tables import FormInstance, ItemConflict, Signature, Subject
+from msc_sle_crf.errors import Msg
+from msc_sle_crf.i18n import Lang
+from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, ItemConflict, Subject
+from msc_sle_crf.sync import packets as P
 
 from .helpers.packets import CREAT, PW, R1, Pair, make_pair
 from .test_issue18_packets import edit_b, edit_offline, refused, repack, verify_clean
@@ -53,7 +56,8 @@ def _conflict(iid: int, cid: int = 1_010_000_777, **over: Any) -> dict[str, Any]
 
 
 def test_a_conflict_row_no_record_opened_is_refused(pair: Pair, tmp_path: Path) -> None:
-    """T6b: B's real packet (about 01-002) plus an open conflict on A's signed R1: refused, his signature holds."""
+    """T6b: B's real packet (about 01-002) plus an open conflict on A's signed R1 (01-001): refused, his signature
+    holds."""
     iid = _sign_r1(pair)
     genuine = edit_b(pair, "95").read_bytes()
 
@@ -64,8 +68,24 @@ def test_a_conflict_row_no_record_opened_is_refused(pair: Pair, tmp_path: Path) 
     forged = tmp_path / "planted.crfpkt"
     forged.write_bytes(repack(pair, genuine, "nurse.n", plant))
     line = refused(pair, "A", forged)
-    assert "conflict #1010000777" in line and "01-001" in line, line
+    assert "a conflict between workstations about subject 01-001" in line, line
     assert _signatures_valid(pair) == [True]
+    verify_clean(pair, "A")
+
+
+def test_a_conflict_row_on_the_packets_own_form_needs_its_record(pair: Pair, tmp_path: Path) -> None:
+    """The same on the form the packet's records do change (01-002): the replay of item_conflict refuses it."""
+    genuine = edit_b(pair, "95").read_bytes()
+
+    def plant(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        [iid] = {v["instance_id"] for v in rows["values"] if v["item_id"] == CREAT[2] and v["value"] == "95"}
+        rows.setdefault("conflicts", []).append(_conflict(iid))
+
+    forged = tmp_path / "planted.crfpkt"
+    forged.write_bytes(repack(pair, genuine, "nurse.n", plant))
+    line = refused(pair, "A", forged)
+    assert "conflict #1010000777 between workstations is not in the trail" in line, line
     verify_clean(pair, "A")
 
 
@@ -109,8 +129,76 @@ def test_a_real_conflict_with_its_sides_changed_is_refused(pair: Pair, tmp_path:
     verify_clean(pair, "A")
 
 
-def _count(pair: Pair, which: str) -> int:
-    site, ws = pair.open(which, "admin")
+def _other_subject_instance(pair: Pair) -> int:
+    """The instance of R1 (subject 01-001) on A: B's packet below is about 01-002 only."""
+    site, ws = pair.open("A", "admin")
     with site, ws.ctx.read() as s:
-        return len(s.execute(select(Signature)).scalars().all()) + len(s.execute(select(ItemConflict)).scalars()
-                                                                         .all())
+        return int(s.execute(select(FormInstance.id).join(Subject, Subject.id == FormInstance.subject_id).where(
+            Subject.subject_number == R1.subject, FormInstance.form_id == R1.form)).scalar_one())
+
+
+_SHA_OF_EMPTY = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"  # sha256("{}")
+
+
+def _plants(iid: int) -> dict[str, tuple[Any, str]]:
+    when = "2026-01-01T00:00:00Z"
+    return {
+        "a new subject": (lambda rows: rows["subjects"].append({
+            "subject_number": "01-250", "initials": "XX", "birth_year": 1980, "sex": "F", "status": "screening",
+            "created_utc": when, "owner_ws": "WS-02", "created_by": "dr.a"}), "a subject row about subject 01-250"),
+        "an SDV mark in the monitor's name": (lambda rows: rows["verifications"].append({
+            "id": 10_000_500, "instance_id": iid, "group_id": "lb", "row_no": 0, "item_id": "CREAT",
+            "username": "monitor.m", "utc": when, "value_hash": "x"}), "an SDV mark about subject 01-001"),
+        "a closed query in the monitor's name": (lambda rows: (rows["queries"].append({
+            "id": 10_000_600, "instance_id": iid, "group_id": "lb", "row_no": 0, "item_id": "CREAT",
+            "status": "closed", "automatic": False, "opened_utc": when}), rows["messages"].append({
+                "id": 10_000_600, "query_id": 10_000_600, "kind": "open", "username": "monitor.m", "role": "monitor",
+                "utc": when, "text": "checked"})), "a query about subject 01-001"),
+        "a value of a form that does not exist": (lambda rows: rows["values"].append({
+            **rows["values"][0], "instance_id": 987_654_321}), "a value about form #987654321"),
+        "an SDV mark of a form that does not exist": (lambda rows: rows["verifications"].append({
+            "id": 10_000_501, "instance_id": 987_654_321, "group_id": "lb", "row_no": 0, "item_id": "CREAT",
+            "username": "monitor.m", "utc": when, "value_hash": "x"}), "an SDV mark about form #987654321"),
+        "a form of a subject that does not exist": (lambda rows: rows["instances"].append({
+            **rows["instances"][0], "id": 987_654_321, "subject": "01-250"}), "a form about subject 01-250"),
+        "a definition whose text is not its hash": (lambda rows: rows["definitions"].append({
+            "content_hash": "0" * 64, "form_id": "renal_function", "version": "9", "definition_json": "{}",
+            "first_used_utc": when}), "a form definition about definition 000000000000"),
+        "a definition no form of the packet uses": (lambda rows: rows["definitions"].append({
+            "content_hash": _SHA_OF_EMPTY, "form_id": "renal_function", "version": "9", "definition_json": "{}",
+            "first_used_utc": when}), "a form definition about definition 44136fa355b3"),
+    }
+
+
+def test_the_refusal_reads_in_french() -> None:
+    line = P.PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path="x.crfpkt", kind="an SDV mark",
+                           kind_fr="une marque de vérification (SDV)", subject="subject 01-001").message(Lang.FR)
+    assert line.startswith("Paquet refusé : x.crfpkt apporte une marque de vérification (SDV)"), line
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("plant", list(_plants(0)))
+def test_rows_no_record_of_the_packet_explains_are_refused(pair: Pair, tmp_path: Path, plant: str) -> None:
+    """T6: B's real packet (about 01-002) plus rows no record of it explains: refused in one line naming the row
+    kind and subject, nothing applied, verify stays clean (before: some applied then verify failed, a definition
+    kept, a KeyError or a foreign-key error)."""
+    iid = _other_subject_instance(pair)
+    genuine = edit_b(pair, "95").read_bytes()
+    add, expected = _plants(iid)[plant]
+
+    def mutate(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        add(rows)
+
+    forged = tmp_path / "planted.crfpkt"
+    forged.write_bytes(repack(pair, genuine, "nurse.n", mutate))
+    line = refused(pair, "A", forged)
+    assert expected in line and "none of its records explain" in line, line
+    assert _SHA_OF_EMPTY not in _definitions(pair)
+    verify_clean(pair, "A")
+
+
+def _definitions(pair: Pair) -> set[str]:
+    site, ws = pair.open("A", "admin")
+    with site, ws.ctx.read() as s:
+        return set(s.execute(select(FormDefinitionSnapshot.content_hash)).scalars())

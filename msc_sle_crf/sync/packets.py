@@ -450,7 +450,7 @@ _ROW_KINDS = {
 }
 
 
-def _check_rows_scope(session: Session, packet: Packet, name: str) -> None:
+def _check_rows_scope(session: Session, packet: Packet, name: str) -> None:  # noqa: PLR0912
     """rows.json may only bring rows of the subjects the packet's records (its own and the copies it relays) name:
     the rows an export writes (``rows.dump``). Anything else (a new subject, an SDV mark or a closed query on a
     subject no record mentions, a row of a form the packet does not carry, a definition no form of it uses or whose
