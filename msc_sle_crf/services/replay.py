@@ -76,6 +76,10 @@ def _where(subject: str | None, visit: str | None = None, form: str | None = Non
     return " / ".join(p for p in parts if p)
 
 
+def _conflict_where(key: tuple[str, str, str, str, int, str]) -> str:
+    return _where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}")
+
+
 def _side(text: str | None) -> dict[str, Any] | None:
     try:
         data = json.loads(text or "")
@@ -506,7 +510,7 @@ class Replay:
                 continue
             if (number, visit, form, group, row_no, item) != expected["where"]:
                 note(where, f"conflict #{cid} is on this item; the trail says it was opened on "
-                            f"{_where(*expected['where'][:3], expected['where'][5])}")
+                            f"{_conflict_where(expected['where'])}")
             sides = []
             for name, stored_json in (("kept", kept), ("other", other)):
                 side = _side(stored_json)
@@ -526,8 +530,7 @@ class Replay:
                 note(where, f"conflict #{cid} is '{status}' ({resolved}); the trail says resolved by {closed}")
         for cid in set(self.conflicts) - seen:
             expected = self.conflicts[cid]
-            note(_where(*expected["where"][:3], expected["where"][5], f"{expected['where'][3]}:{expected['where'][4]}"),
-                 f"conflict #{cid} recorded in the trail is missing")
+            note(_conflict_where(expected["where"]), f"conflict #{cid} recorded in the trail is missing")
 
     def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
