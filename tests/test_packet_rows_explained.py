@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, ItemConflict, Subject
 from msc_sle_crf.sync import packets as P
 
@@ -202,3 +203,26 @@ def _definitions(pair: Pair) -> set[str]:
     site, ws = pair.open("A", "admin")
     with site, ws.ctx.read() as s:
         return set(s.execute(select(FormDefinitionSnapshot.content_hash)).scalars())
+
+
+def test_a_new_subject_without_its_subject_row_is_refused(pair: Pair, tmp_path: Path) -> None:
+    """B registers a subject and enters a value; its packet with the subject row taken out (the forms kept): refused
+    in one line before anything is applied (before: a KeyError)."""
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(30)
+        number = ws.subjects.register("GHI", 1990, "F").subject.subject_number
+        ws.entry.save_values(FormRef(number, R1.event, R1.form), {CREAT: "70"})
+    path = pair.export("B")
+    assert path is not None
+
+    def strip(manifest: dict[str, Any], _records: Any, rows: Any, _signer: Any) -> None:
+        manifest["username"] = "nurse.n"
+        rows["subjects"] = [r for r in rows["subjects"] if r["subject_number"] != number]
+
+    forged = tmp_path / "stripped.crfpkt"
+    forged.write_bytes(repack(pair, path.read_bytes(), "nurse.n", strip))
+    line = refused(pair, "A", forged)
+    assert f"a form about subject {number} (not on this workstation)" in line, line
+    pair.import_("A", path)
+    verify_clean(pair, "A")

@@ -483,6 +483,19 @@ def _check_rows_scope(session: Session, packet: Packet, name: str) -> None:  # n
         if str(row.get("subject")) not in named:
             refuse("infusion", f"subject {row.get('subject')}")
 
+    brought = {str(row.get("subject_number")) for row in parts.get("subjects", [])}
+    wanted = sorted({str(row.get("subject")) for key in ("instances", "infusion") for row in parts.get(key, [])}
+                    - brought)
+    held: set[str] = set()
+    for chunk in _chunks(wanted):
+        held |= set(session.execute(select(Subject.subject_number).where(Subject.subject_number.in_(chunk)))
+                    .scalars())
+    for number in wanted:  # a form of a subject neither here nor in the packet (its subject row taken out)
+        if number not in held:
+            refuse(next(k for k in ("instances", "infusion") if any(str(r.get("subject")) == number
+                                                                     for r in parts.get(k, []))),
+                   f"subject {number} (not on this workstation)")
+
     def where(iid: Any) -> str:  # the subject a row outside the packet's forms is about, as this database says
         found = session.execute(select(Subject.subject_number).join(FormInstance, FormInstance.subject_id ==
                                                                     Subject.id).where(FormInstance.id == iid)
