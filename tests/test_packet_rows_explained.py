@@ -103,9 +103,24 @@ def test_verify_names_a_conflict_row_planted_with_sql(pair: Pair) -> None:
     assert any("conflict #1010000777" in x and "not in the trail" in x for x in lines), lines
 
 
-def test_a_real_conflict_with_its_sides_changed_is_refused(pair: Pair, tmp_path: Path) -> None:
-    """B opens a real conflict (its merge_conflict record); its packet to A with the conflict's 'other' side
-    rewritten in rows.json (another author) is refused; the genuine packet applies and verifies."""
+def _other_side_by_the_monitor(c: dict[str, Any]) -> None:
+    other = json.loads(c["other"])
+    other["user"] = "monitor.m"
+    c["other"] = json.dumps(other, sort_keys=True)
+
+
+def _marked_resolved(c: dict[str, Any]) -> None:  # would give the signatures made since their force back
+    c["status"], c["resolved_utc"] = "resolved", c["opened_utc"]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (_other_side_by_the_monitor, "other value is not what the trail says"),
+    (_marked_resolved, "the trail says 'open'"),
+], ids=["its other side in another author's name", "marked resolved without a record"])
+def test_a_real_conflict_changed_in_rows_json_is_refused(pair: Pair, tmp_path: Path, edit: Any,
+                                                         expected: str) -> None:
+    """B opens a real conflict (its merge_conflict record); its packet to A with the conflict row changed in
+    rows.json is refused; the genuine packet applies and verifies."""
     edit_offline(pair)
     p_a = pair.export("A")
     assert p_a is not None
@@ -118,14 +133,12 @@ def test_a_real_conflict_with_its_sides_changed_is_refused(pair: Pair, tmp_path:
         manifest["username"] = "nurse.n"
         assert rows["conflicts"]
         for c in rows["conflicts"]:
-            other = json.loads(c["other"])
-            other["user"] = "monitor.m"
-            c["other"] = json.dumps(other, sort_keys=True)
+            edit(c)
 
-    forged = tmp_path / "other-side.crfpkt"
+    forged = tmp_path / "changed.crfpkt"
     forged.write_bytes(repack(pair, p_b.read_bytes(), "nurse.n", rewrite))
     line = refused(pair, "A", forged)
-    assert "conflict #" in line and "other value is not what the trail says" in line, line
+    assert "conflict #" in line and expected in line, line
     pair.import_("A", p_b)  # the genuine packet: A holds the same conflict as B
     verify_clean(pair, "A")
 
