@@ -346,7 +346,13 @@ def series(folder: Path, workstations: int, cluster: Any, tmp: Path, log: list[d
         keyfile = KeySlotFile.load(keys)
         db_key = keyfile.unwrap(KIND_USER, ADMIN[0], normalize_secret(ADMIN[1]))
         assert db_key is not None
-        floor = Floor(hub_db.app_dsn(), P.packet_key(db_key, keyfile.db_id), keyfile.db_id)
+        from msc_sle_crf.hub.store import HubStore
+        from msc_sle_crf.sync import secret
+
+        with HubStore(hub_db.app_dsn()) as hub, hub.read() as session:  # the site's packet secret (ws-keys)
+            site_key = secret.read(session, db_key, keyfile.db_id)
+        floor = Floor(hub_db.app_dsn(), [k for k in (site_key, P.packet_key(db_key, keyfile.db_id)) if k],
+                      keyfile.db_id)
         env = {**os.environ, "PGPASSWORD": cluster.app_password, "PYTHONPATH": str(ROOT), "MSC_SLE_CRF_LANG": "en"}
         try:
             for k in range(1, workstations + 1):

@@ -453,6 +453,12 @@ class Msg(Enum):
         "Packet refused: {path} does not hold as its author's ({detail}); nothing was applied.",
         "Paquet refusé : {path} n'est pas authentique ({detail}) ; rien n'a été appliqué.",
     )
+    PACKET_ROWS_UNEXPLAINED = (
+        "Packet refused: {path} brings {kind} about {subject}, which none of its records explain; nothing was "
+        "applied.",
+        "Paquet refusé : {path} apporte {kind_fr} sur {subject}, qu'aucun de ses enregistrements n'explique ; rien "
+        "n'a été appliqué.",
+    )
     PACKET_GAP = (
         "Packet refused: {path} is packet {seq} of {ws}, but the next expected from {ws} is {expected} "
         "(import the missing packets first, in order).",

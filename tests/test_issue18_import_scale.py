@@ -133,5 +133,6 @@ def test_a_forged_row_on_a_subject_the_packet_does_not_name_is_refused(pair: Pai
 
     forged = tmp_path / "forged.crfpkt"
     forged.write_bytes(repack(pair, genuine, "nurse.n", signature_elsewhere))
-    assert "its rows are not what its records say" in refused(pair, "A", forged)
+    line = refused(pair, "A", forged)  # before any row is applied, naming the row kind and subject
+    assert "brings a signature about subject 01-001, which none of its records explain" in line, line
     assert snapshot(pair, "A")["signatures"] == []

@@ -27,7 +27,8 @@ from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
 from msc_sle_crf.sync.ownership import opened_ws
 
 # indexes in audit.STORED_FIELDS order
-_ID, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW, _DETAIL = 0, 3, 6, 7, 8, 9, 10, 11, 12, 13, 15
+_ID, _TS, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW = 0, 1, 3, 6, 7, 8, 9, 10, 11, 12, 13
+_DETAIL = 15
 _SIGNER = 18
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
@@ -39,6 +40,8 @@ _TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
 _CANONICAL = re.compile(r"(?:^|; )= (\S+) ")
 _SIGN = re.compile(r"meaning: (.*); sha256: ([0-9a-f]{64})")
 _QUERY = re.compile(r"query #(\d+) (\w+): ", re.DOTALL)
+_RESOLVED = re.compile(r"conflict #(\d+) resolved")
+_CHANGE_FIELDS = ("text", "user", "ws", "id", "utc")  # one side of a conflict as its merge_conflict record says
 _MISSING = object()
 _IDENTITY_SQL = ("SELECT key, value FROM site_setting WHERE key IN ("  # noqa: S608 - placeholders only
                  + ", ".join("?" * len(SETTING_KEYS)) + ")")
@@ -73,6 +76,18 @@ def _where(subject: str | None, visit: str | None = None, form: str | None = Non
     return " / ".join(p for p in parts if p)
 
 
+def _conflict_where(key: tuple[str, str, str, str, int, str]) -> str:
+    return _where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}")
+
+
+def _side(text: str | None) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _split(repeat_key: str | None) -> tuple[str, int] | None:
     if not repeat_key or ":" not in repeat_key:
         return None
@@ -97,6 +112,10 @@ class Replay:
         self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         self.sdv_values: dict[tuple[str, str, str, str, int, str, str], set[str | None]] = {}
         self.queries: dict[int, dict[str, Any]] = {}
+        # item conflicts between workstations (issue 18): what each merge_conflict record said, and when the
+        # conflict_resolved records came (a conflict voids the form's signatures and the item's SDV marks)
+        self.conflicts: dict[int, dict[str, Any]] = {}
+        self.resolved: dict[int, str] = {}
         self.infusion: Counter[tuple[Any, ...]] = Counter()
         self.users: dict[str, dict[str, Any]] = {}
         self.settings: dict[str, str] = {}
@@ -207,10 +226,20 @@ class Replay:
             if split is not None and row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]:
                 self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
                     row[_NEW], data.get("canonical"))
+                if isinstance(data.get("conflict"), int):
+                    self.conflicts.setdefault(data["conflict"], {
+                        "where": (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM]),
+                        "kept": data.get("kept"), "other": data.get("other")})
         elif kind == "form" and row[_SUBJ] and row[_VISIT] and row[_FORM]:
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
         elif kind == "query" and isinstance(data.get("query"), int) and data["query"] in self.queries:
             self.queries[data["query"]]["status"] = row[_NEW]
+
+    def _on_conflict_resolved(self, row: Sequence[Any]) -> None:
+        match = _RESOLVED.match(row[_DETAIL] or "")
+        if match:
+            cid = int(match.group(1))
+            self.resolved[cid] = max(self.resolved.get(cid, ""), str(row[_TS] or ""))
 
     def _on_row_add(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])
@@ -405,6 +434,7 @@ class Replay:
             note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) recorded in the trail are missing")
         self._compare_queries(rows, forms, note)
+        self._compare_conflicts(rows, forms, note)
         infusion: Counter[tuple[Any, ...]] = Counter()
         legacy = {key[:6] for key in self.infusion if key[6] is None}
         for number, kind, wall, username, reason, detail, mono, boot in rows(
@@ -461,6 +491,46 @@ class Replay:
         if fingerprint != self.ca_fingerprint:
             note("site CA certificate", f"its fingerprint is {fingerprint}; the trail says "
                                         f"{self.ca_fingerprint or 'no site CA'}")
+
+    def _compare_conflicts(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
+        """Each conflict between workstations (it voids the form's signatures and the item's SDV marks while open,
+        and those made before it was resolved) must be the one a merge_conflict record opened, with the two sides
+        that record names, resolved only by a conflict_resolved record and not after it."""
+        seen = set()
+        for cid, iid, group, row_no, item, kept, other, status, opened, resolved in rows(
+                "SELECT t.id, t.instance_id, t.group_id, t.row_no, t.item_id, t.kept, t.other, t.status, "
+                "t.opened_utc, t.resolved_utc FROM item_conflict t{by_instance} ORDER BY t.id"):
+            number, visit, form = forms.get(iid, ("?", "?", "?"))
+            where = _where(number, visit, form, item, f"{group}:{row_no}")
+            seen.add(cid)
+            expected = self.conflicts.get(cid)
+            if expected is None:
+                note(where, f"conflict #{cid} between workstations is not in the trail (it voids the form's "
+                            "signatures)")
+                continue
+            if (number, visit, form, group, row_no, item) != expected["where"]:
+                note(where, f"conflict #{cid} is on this item; the trail says it was opened on "
+                            f"{_conflict_where(expected['where'])}")
+            sides = []
+            for name, stored_json in (("kept", kept), ("other", other)):
+                side = _side(stored_json)
+                sides.append(side)
+                said = expected[name] if isinstance(expected[name], dict) else {}
+                if side is None or any(side.get(f) != said.get(f) for f in _CHANGE_FIELDS) or (
+                        "value" in side and describe(side.get("value"), side.get("unit"), side.get("missing_code"),
+                                                     side.get("missing_reason")) != side.get("text")):
+                    note(where, f"conflict #{cid}: its {name} value is not what the trail says")
+            times = [str(s.get("utc") or "") for s in sides if s is not None]
+            if times and opened != max(times):
+                note(where, f"conflict #{cid} opened at {opened}; the trail says {max(times)}")
+            closed = self.resolved.get(cid)
+            if closed is None and (status != "open" or resolved is not None):
+                note(where, f"conflict #{cid} is '{status}'; the trail says 'open'")
+            elif closed is not None and (status != "resolved" or not resolved or resolved > closed):
+                note(where, f"conflict #{cid} is '{status}' ({resolved}); the trail says resolved by {closed}")
+        for cid in set(self.conflicts) - seen:
+            expected = self.conflicts[cid]
+            note(_conflict_where(expected["where"]), f"conflict #{cid} recorded in the trail is missing")
 
     def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}

@@ -438,6 +438,86 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="its last transaction is not signed (cut short)")
 
 
+# What each part of rows.json holds, as a refusal names it (en, fr).
+_ROW_KINDS = {
+    "subjects": ("a subject row", "une ligne de sujet"), "definitions": ("a form definition", "une définition"),
+    "instances": ("a form", "un formulaire"), "rows": ("a table row", "une ligne de tableau"),
+    "values": ("a value", "une valeur"), "signatures": ("a signature", "une signature"),
+    "verifications": ("an SDV mark", "une marque de vérification (SDV)"), "queries": ("a query", "une requête"),
+    "messages": ("a query message", "un message de requête"),
+    "infusion": ("an infusion-day event", "un événement du jour de perfusion"),
+    "conflicts": ("a conflict between workstations", "un conflit entre postes"),
+}
+
+
+def _check_rows_scope(session: Session, packet: Packet, name: str) -> None:  # noqa: PLR0912
+    """rows.json may only bring rows of the subjects the packet's records (its own and the copies it relays) name:
+    the rows an export writes (``rows.dump``). Anything else (a new subject, an SDV mark or a closed query on a
+    subject no record mentions, a row of a form the packet does not carry, a definition no form of it uses or whose
+    text is not its hash) refuses the packet before anything is applied."""
+    from msc_sle_crf.store.tables import FormInstance, Subject
+
+    rows = packet.rows
+
+    def refuse(kind: str, subject: str) -> None:
+        en, fr = _ROW_KINDS.get(kind, (kind, kind))
+        raise PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path=name, kind=en, kind_fr=fr, subject=subject[:80])
+
+    if not isinstance(rows, dict):
+        raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="rows.json is not a table of rows")
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for key, value in rows.items():
+        if key not in _ROW_KINDS or not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"rows.json: unknown part {str(key)[:40]!r}")
+        parts[key] = value
+    named = {str(r["subject"]) for r in packet.records if r.get("subject")}
+    for row in parts.get("subjects", []):
+        if str(row.get("subject_number")) not in named:
+            refuse("subjects", f"subject {row.get('subject_number')}")
+    instances: dict[Any, str] = {}
+    for row in parts.get("instances", []):
+        if str(row.get("subject")) not in named:
+            refuse("instances", f"subject {row.get('subject')}")
+        instances[row.get("id")] = str(row.get("subject"))
+    for row in parts.get("infusion", []):
+        if str(row.get("subject")) not in named:
+            refuse("infusion", f"subject {row.get('subject')}")
+
+    brought = {str(row.get("subject_number")) for row in parts.get("subjects", [])}
+    wanted = sorted({str(row.get("subject")) for key in ("instances", "infusion") for row in parts.get(key, [])}
+                    - brought)
+    held: set[str] = set()
+    for chunk in _chunks(wanted):
+        held |= set(session.execute(select(Subject.subject_number).where(Subject.subject_number.in_(chunk)))
+                    .scalars())
+    for number in wanted:  # a form of a subject neither here nor in the packet (its subject row taken out)
+        if number not in held:
+            refuse(next(k for k in ("instances", "infusion") if any(str(r.get("subject")) == number
+                                                                     for r in parts.get(k, []))),
+                   f"subject {number} (not on this workstation)")
+
+    def where(iid: Any) -> str:  # the subject a row outside the packet's forms is about, as this database says
+        found = session.execute(select(Subject.subject_number).join(FormInstance, FormInstance.subject_id ==
+                                                                    Subject.id).where(FormInstance.id == iid)
+                                ) .scalar_one_or_none() if isinstance(iid, int) else None
+        return f"subject {found}" if found else f"form #{str(iid)[:20]} (not on this workstation)"
+
+    for kind in ("rows", "values", "signatures", "verifications", "queries", "conflicts"):
+        for row in parts.get(kind, []):
+            if row.get("instance_id") not in instances:
+                refuse(kind, where(row.get("instance_id")))
+    queries = {row.get("id"): row.get("instance_id") for row in parts.get("queries", [])}
+    for row in parts.get("messages", []):
+        if row.get("query_id") not in queries:
+            refuse("messages", f"query #{str(row.get('query_id'))[:20]}")
+    used = {row.get("form_hash") for row in parts.get("instances", [])}
+    for row in parts.get("definitions", []):
+        text = row.get("definition_json")
+        if row.get("content_hash") not in used or not isinstance(text, str) \
+                or _sha(text.encode("utf-8")) != row.get("content_hash"):
+            refuse("definitions", f"definition {str(row.get('content_hash'))[:12]}")
+
+
 def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, name: str) -> None:
     m = dict(packet.manifest)
     sig = m.pop("_sig", "")
@@ -508,6 +588,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
     _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
+    _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
