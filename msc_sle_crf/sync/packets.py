@@ -44,9 +44,9 @@ from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
 from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
-from msc_sle_crf.sync.identity import this_workstation
-from msc_sle_crf.sync.instances import INSTANCE_KEY, Instance
-from msc_sle_crf.sync.ownership import opened_ws
+from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
+from msc_sle_crf.sync.instances import Instance
+from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -316,21 +316,87 @@ def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, nam
 
 def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> None:
     """The packet's writer, and every workstation whose set-up records it carries (its own, relayed ones), must be
-    the opening of its workstation file this database knows (the first one it heard of), if it knows one."""
-    known = instances.known(session)
+    the opening of its workstation file this database knows (the first one it heard of), if it knows one. A
+    workstation whose ``workstation_add`` holds a one-time token is known only as an opening that presented it
+    (here, or in the packet's own records): a packet naming another opening is refused (sync/instances.py)."""
+    tokens = instances.add_tokens(session)
+    for r in packet.records:  # the packet's own relayed add records count too (their signatures are checked after)
+        if r.get("action") == "workstation_add":
+            instances.note_add(tokens, r.get("role"), r.get("item"), r.get("new_value"))
+    binder = instances.Binder(tokens, instances.known(session))
+    known = binder.known
     m = packet.manifest
     origin_ws = str(m.get("ws"))
-    _refuse_twin(Instance.of(m.get("instance")), known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws,
-                 sender=origin_ws)
+    incoming_own = Instance.of(m.get("instance"))
+    _refuse_twin(incoming_own, known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws, sender=origin_ws)
     for r in packet.records:
-        if r.get("action") != "workstation_open" or r.get("item") != INSTANCE_KEY:
+        if r.get("action") != "workstation_open":
             continue
         ws = opened_ws(r.get("detail"))
-        if ws is None or not r.get("new_value"):
+        incoming = binder.feed(r.get("item"), r.get("new_value"), r.get("ts_utc"), r.get("utc_offset_min"),
+                               r.get("detail"))
+        if ws is None or incoming is None:
             continue
-        incoming = Instance(str(r["new_value"]), str(r.get("ts_utc")), int(r.get("utc_offset_min") or 0))
         _refuse_twin(incoming, known.get(ws), ws, name, here=ws == own_ws, sender=origin_ws)
-        known.setdefault(ws, incoming)
+        binder.bind(ws, incoming)
+    if origin_ws in tokens and origin_ws != own_ws:
+        bound = known.get(origin_ws)
+        if incoming_own is None or bound is None or bound.id != incoming_own.id:
+            raise PacketRefused(Msg.PACKET_WS_UNOPENED, path=name, ws=origin_ws,
+                                other=incoming_own.id if incoming_own is not None else "-")
+
+
+def _added(session: Session, packet: Packet) -> set[str]:
+    """The workstations the site created: WS-01 and each ``workstation_add`` by an administrator, here or among the
+    packet's records (checked first)."""
+    out = {FIRST_WS}
+    for role, item, value in session.execute(select(AuditEvent.role, AuditEvent.item, AuditEvent.new_value)
+                                             .where(AuditEvent.action == "workstation_add")):
+        ws = added_ws(role, item, value)
+        if ws is not None:
+            out.add(ws)
+    for r in packet.records:
+        if r.get("action") == "workstation_add":
+            ws = added_ws(r.get("role"), r.get("item"), r.get("new_value"))
+            if ws is not None:
+                out.add(ws)
+    return out
+
+
+def _check_workstations(session: Session, packet: Packet, copies: Sequence[dict[str, Any]], name: str,
+                        own_ws: str) -> None:
+    """A packet, and every record it brings, comes from a workstation the site created; each handover it brings is
+    valid (sync/ownership.handover_problem: on the owner then, by a role that may, to a created workstation)."""
+    from msc_sle_crf.store.tables import Subject
+
+    added = _added(session, packet)
+    origin_ws = str(packet.manifest.get("ws"))
+    for ws in [origin_ws, *sorted({str(c["ws"]) for c in copies} - {origin_ws})]:
+        if ws not in added and ws != own_ws:
+            raise PacketRefused(Msg.PACKET_WS_NEVER_ADDED, path=name, ws=ws)
+    owners: dict[str, str | None] = {}
+    for c in copies:
+        r = c["record"]
+        subject = r.get("subject")
+        if not subject:
+            continue
+        if r.get("action") == "create" and r.get("form") == "subject":
+            try:
+                data = json.loads(r.get("new_value") or "{}")
+            except ValueError:
+                data = {}
+            owners[subject] = data.get("owner_ws") if isinstance(data, dict) else None
+        elif r.get("action") == "subject_handover":
+            if subject not in owners:
+                owners[subject] = session.execute(select(Subject.owner_ws).where(
+                    Subject.subject_number == subject)).scalar()
+            problem = handover_problem(role=r.get("role"), made_on=str(c["ws"]), owner=owners[subject],
+                                       target=r.get("new_value"), added=added)
+            if problem is not None:
+                raise PacketRefused(Msg.PACKET_HANDOVER_INVALID, path=name, subject=subject,
+                                    author=str(r.get("username")), ws=str(c["ws"]), target=str(r.get("new_value")),
+                                    why=problem)
+            owners[subject] = r.get("new_value")
 
 
 # ----- import --------------------------------------------------------------------------------------------------------
@@ -508,6 +574,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
     _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
+    _check_workstations(session, packet, copies, name, ws.id)  # created by the site; handovers on the owner
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
@@ -709,11 +776,17 @@ def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
     # rows names it (the replay's handlers read nothing else for them), so this is what the whole replay says about
     # them, read through the index on the subject: an import costs what the packet's subjects hold, not the trail.
     replay = Replay()
+    replay.note_workstations()  # a handover's target: the workstations the trail created (fed below, in order)
     cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
     numbers = sorted(subjects)
+    # the records that say which workstation wrote what and which exist (fork set-ups, adds), merged in trail order
+    # with the subjects' records (a handover is checked against its writer and target: sync/ownership.py)
+    rows = [tuple(row) for row in session.execute(select(*cols).where(
+        AuditEvent.action.in_(("workstation_add", "workstation_open")), AuditEvent.subject.is_(None)))]
     for chunk in _chunks(numbers):  # each subject's records in order (subjects do not shape each other's rows)
-        for row in session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)).order_by(AuditEvent.id)):
-            replay(tuple(row))
+        rows += [tuple(row) for row in session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)))]
+    for row in sorted(rows, key=lambda r: r[0]):
+        replay(row)
     found, _total = replay.compare(_Conn(session), numbers)
     wanted = tuple(f"subject {n}" for n in subjects)
     return [u.line() for u in found if u.where.split(" / ")[0] in wanted]
