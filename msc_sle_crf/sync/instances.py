@@ -149,7 +149,7 @@ class Binder:
         if ws in self.tokens and ws not in self._presented:
             return None  # no token presented: a relabelled copy's claim
         self._presented.discard(ws)
-        return Instance(str(value), str(ts), int(offset or 0))
+        return Instance(str(value), str(ts), int(str(offset or 0)))
 
     def bind(self, ws_of: str, instance: Instance) -> None:
         self.known.setdefault(ws_of, instance)
