@@ -153,6 +153,10 @@ def test_a_relabelled_copy_cannot_take_a_workstation_number_before_or_after_it_i
     assert "WS-03" in line and "one-time token" in line, line
     real = Site.open(open_fork(added.path, tmp_path / "ws3" / "ws3.crfdb", "admin", ADMIN_PW, clock=clock).db_path,
                      clock=clock)
+    with _as(real, "admin").ctx.read() as session:  # the token it presented is nowhere in clear in the file
+        token = session.execute(text("select new_value from audit_event where action='workstation_open' and "
+                                     "item='workstation_token'")).scalar_one()
+    assert len(token) == 32 and token.encode() not in added.path.read_bytes()
     _as(real, "dr.house").subjects.register("DEF", 1970, "M")
     assert "packet 1 of WS-03 applied" in _import(ws1, _export(real, tmp_path / "real"))
     assert _problems(ws1) == []

@@ -314,7 +314,7 @@ def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, nam
                         known=known.id, when=known.when(), sender=sender)
 
 
-def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> None:
+def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> instances.Binder:
     """The packet's writer, and every workstation whose set-up records it carries (its own, relayed ones), must be
     the opening of its workstation file this database knows (the first one it heard of), if it knows one. A
     workstation whose ``workstation_add`` holds a one-time token is known only as an opening that presented it
@@ -339,11 +339,19 @@ def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -
             continue
         _refuse_twin(incoming, known.get(ws), ws, name, here=ws == own_ws, sender=origin_ws)
         binder.bind(ws, incoming)
-    if origin_ws in tokens and origin_ws != own_ws:
-        bound = known.get(origin_ws)
-        if incoming_own is None or bound is None or bound.id != incoming_own.id:
+    return binder
+
+
+def _check_opened(packet: Packet, binder: instances.Binder, own_ws: str, name: str) -> None:
+    """A packet of a workstation whose ``workstation_add`` holds a one-time token names the opening that presented
+    it (bound here, or by the packet's own records): a copy of another workstation relabelled WS-nn does not."""
+    origin_ws = str(packet.manifest.get("ws"))
+    if origin_ws in binder.tokens and origin_ws != own_ws:
+        incoming = Instance.of(packet.manifest.get("instance"))
+        bound = binder.known.get(origin_ws)
+        if incoming is None or bound is None or bound.id != incoming.id:
             raise PacketRefused(Msg.PACKET_WS_UNOPENED, path=name, ws=origin_ws,
-                                other=incoming_own.id if incoming_own is not None else "-")
+                                other=incoming.id if incoming is not None else "-")
 
 
 def _added(session: Session, packet: Packet) -> set[str]:
@@ -532,7 +540,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     origin_ws, seq = str(m["ws"]), int(m["seq"])
     if m.get("ca_fingerprint") != ca_fingerprint(session):
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
-    _check_instances(session, packet, ws.id, name)  # a second opening of a workstation file: said as such
+    binder = _check_instances(session, packet, ws.id, name)  # a second opening of a workstation file: said as such
     done = session.get(SyncPacketIn, (origin_ws, seq))
     if done is not None:
         if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
@@ -575,6 +583,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
     _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
     _check_workstations(session, packet, copies, name, ws.id)  # created by the site; handovers on the owner
+    _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
