@@ -10,7 +10,6 @@ manifest names the instance that wrote it. An importer that knows a workstation 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -85,8 +84,7 @@ def seal_token(db_key: bytes, ws: str, token: str) -> str:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(12)
-    return base64.b64encode(nonce + AESGCM(_token_key(db_key, ws)).encrypt(nonce, token.encode(), ws.encode())
-                            ).decode("ascii")
+    return (nonce + AESGCM(_token_key(db_key, ws)).encrypt(nonce, token.encode(), ws.encode())).hex()
 
 
 def open_token(db_key: bytes, ws: str, sealed: object) -> str | None:
@@ -96,7 +94,7 @@ def open_token(db_key: bytes, ws: str, sealed: object) -> str | None:
     if not isinstance(sealed, str):
         return None
     try:
-        raw = base64.b64decode(sealed, validate=True)
+        raw = bytes.fromhex(sealed)
         return AESGCM(_token_key(db_key, ws)).decrypt(raw[:12], raw[12:], ws.encode()).decode()
     except (ValueError, InvalidTag, UnicodeDecodeError):
         return None
