@@ -473,6 +473,27 @@ class Msg(Enum):
         "Packet refused: {path} was written by this workstation ({ws}); import it on another one.",
         "Paquet refusé : {path} a été écrit par ce poste ({ws}) ; importez-le sur un autre poste.",
     )
+    PACKET_WS_NEVER_ADDED = (
+        "Packet refused: {ws} was never added to this site (no workstation_add record by an administrator here or in "
+        "{path}): a workstation exists only once 'msc-sle-crf workstation add' made it (docs/workstations.md).",
+        "Paquet refusé : le poste {ws} n'a jamais été ajouté à ce site (aucun enregistrement workstation_add d'un "
+        "administrateur ici ni dans {path}) : un poste n'existe qu'une fois créé par « msc-sle-crf workstation add » "
+        "(docs/workstations.md).",
+    )
+    PACKET_WS_UNOPENED = (
+        "Packet refused: {path} names an opening of {ws}'s workstation file (instance {other}) that no "
+        "workstation_open record presenting the file's one-time token supports: it is not the {ws} the site added "
+        "(a copy of another workstation given its name?); see docs/workstations.md.",
+        "Paquet refusé : {path} nomme une ouverture du fichier du poste {ws} (instance {other}) qu'aucun "
+        "enregistrement workstation_open présentant le jeton à usage unique du fichier n'atteste : ce n'est pas le "
+        "{ws} ajouté au site (une copie d'un autre poste renommée ?) ; voir docs/workstations.md.",
+    )
+    PACKET_HANDOVER_INVALID = (
+        "Packet refused: in {path}, the handover of subject {subject} by '{author}' on {ws} to {target} is not "
+        "valid: {why}. Nothing was applied.",
+        "Paquet refusé : dans {path}, le transfert du patient {subject} par « {author} » sur {ws} vers {target} "
+        "n'est pas valable : {why}. Rien n'a été appliqué.",
+    )
     PACKET_TWIN = (
         "Packet refused: {path} comes from a second database opened from the same workstation file {ws} (opened "
         "{other_when}, instance {other}); the site's {ws} is {known_where} (opened {when}, instance {known}). Keep "

@@ -5,6 +5,7 @@ owning workstation per subject (refusals in one line), handover audited; verify 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -20,6 +21,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.backup import restore_backup
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting
+from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import workstations as W
 from msc_sle_crf.sync.identity import Workstation
 from msc_sle_crf.sync.ids import RANGED_TABLES
@@ -93,8 +95,11 @@ def test_a_fork_is_one_encrypted_file_that_opens_as_ws02_with_its_identity_audit
     # the origin's record names the workstation and its range
     with admin.ctx.read() as session:
         record = session.execute(select(AuditEvent).where(AuditEvent.action == "workstation_add")).scalar_one()
-    assert json.loads(record.new_value or "{}") == {"ws": "WS-02", "number": 2, "subject_range": "201-399",
-                                                     "from": "WS-01"}
+    recorded = json.loads(record.new_value or "{}")
+    token_hash = recorded.pop("token")  # the hash of the file's one-time token; the token only inside the file
+    assert recorded == {"ws": "WS-02", "number": 2, "subject_range": "201-399", "from": "WS-01"}
+    assert re.fullmatch(r"[0-9a-f]{64}", token_hash) and token_hash not in added.path.read_bytes().decode("latin-1")
+    assert "token" in manifest["workstation"] and token_hash not in json.dumps(manifest)
     assert record.username == "admin" and manifest["workstation"]["fork"]["id"] == record.id
     _verify_clean(origin)
     origin.close()
@@ -120,11 +125,13 @@ def test_a_fork_is_one_encrypted_file_that_opens_as_ws02_with_its_identity_audit
     assert settings["workstation_id"] == "WS-02" and settings["workstation_number"] == "2"
     assert settings["subject_range"] == "201-399"
     assert json.loads(settings["workstation_fork"]) == opened.fork
-    # the copy's first own records: its identity, one audited record per setting, by the administrator
-    assert [(r.action, r.item) for r in own[:4]] == [("workstation_open", k) for k in
-                                                     ("workstation_id", "workstation_number", "subject_range",
-                                                      "workstation_fork")]
-    assert all(r.username == "admin" and r.detail.startswith("workstation WS-02: forked from WS-01") for r in own[:4])
+    # the copy's first own records: the file's one-time token (its hash is in the add record), then its identity,
+    # one audited record per setting, by the administrator
+    assert [(r.action, r.item) for r in own[:5]] == [("workstation_open", k) for k in
+                                                     ("workstation_token", "workstation_id", "workstation_number",
+                                                      "subject_range", "workstation_fork")]
+    assert instances.token_hash(own[0].new_value) == token_hash
+    assert all(r.username == "admin" and r.detail.startswith("workstation WS-02: forked from WS-01") for r in own[:5])
     # same accounts and keys: everyone signs in with their own password
     assert [s.subject_number for s in _sign_in(copy, "dr.house").subjects.list()] == ["01-001"]
     # read-only settings: not even an administrator changes them

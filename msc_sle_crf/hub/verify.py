@@ -38,6 +38,7 @@ def verify_hub(dsn: str, keys: Path, progress: Callable[[int], None] | None = No
         conn = hub.raw_connection()
         try:
             replay = Replay()
+            replay.note_workstations()  # the whole trail: a handover's target must be a workstation it created
             verifier = audit.TrailVerifier(keyfile.audit_anchor, None, replay)
             result = audit.verify_connection(conn, progress=progress, verifier=verifier)
             conn.rollback()

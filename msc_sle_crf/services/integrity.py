@@ -223,6 +223,7 @@ class Integrity:
             problems = tuple(integrity_problems(conn, full=full, between=self._go_on))
             self._go_on()
             replay = Replay()
+            replay.note_workstations()  # the whole trail: a handover's target must be a workstation it created
             checkpoint = None if recheck_signatures else self._checkpoint(conn)
             verifier = audit.TrailVerifier(ctx.site.keyfile.audit_anchor, checkpoint, replay)
             result = audit.verify_connection(conn, progress=step, verifier=verifier)

@@ -24,11 +24,11 @@ from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
-from msc_sle_crf.sync.ownership import opened_ws
+from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
 
 # indexes in audit.STORED_FIELDS order
-_ID, _TS, _USER, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM, _REPEAT, _OLD, _NEW = 0, 1, 3, 6, 7, 8, 9, 10, 11, 12, 13
-_DETAIL = 15
+_ID, _TS, _USER, _ROLE, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM = 0, 1, 3, 4, 6, 7, 8, 9, 10
+_REPEAT, _OLD, _NEW, _DETAIL = 11, 12, 13, 15
 _SIGNER = 18
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
@@ -123,6 +123,13 @@ class Replay:
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
         self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
         self.packet_secret: str | None = None  # the fingerprint of the site's packet secret as the trail recorded it
+        # the workstations the site created (WS-01 and each admin-signed ``workstation_add``); None until the replay
+        # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
+        self.added: set[str] | None = None
+        self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
+        # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
+        # ``workstation_open … workstation_id`` record (a fork's first own records) names another
+        self.writer = FIRST_WS
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -165,14 +172,49 @@ class Replay:
             data = {}
         self.packet_secret = str(data.get("fingerprint")) if isinstance(data, dict) else ""
 
+    def written_on(self, row: Sequence[Any]) -> str:
+        """The workstation that wrote a record: a copy's origin, else this trail's writer at that point."""
+        if len(row) > _ORIGIN and row[_ORIGIN]:
+            try:
+                origin = json.loads(row[_ORIGIN])
+            except ValueError:
+                origin = None
+            return str(origin.get("ws")) if isinstance(origin, dict) else "?"
+        return self.writer
+
     def _on_workstation_open(self, row: Sequence[Any]) -> None:
         ws = opened_ws(row[_DETAIL])
+        if ws is not None and row[_ITEM] == "workstation_id" and not (len(row) > _ORIGIN and row[_ORIGIN]):
+            self.writer = ws  # this database became WS-nn (its first own records)
         if ws is not None and row[_ITEM]:
             self.workstations.setdefault(ws, {})[row[_ITEM]] = row[_NEW]
 
+    def note_workstations(self) -> None:
+        """This replay is fed every ``workstation_add`` record (a whole trail, or a packet import's subjects plus
+        those records): a handover's target is then checked against them."""
+        if self.added is None:
+            self.added = {FIRST_WS}
+
+    def _on_workstation_add(self, row: Sequence[Any]) -> None:
+        self.note_workstations()
+        ws = added_ws(row[_ROLE], row[_ITEM], row[_NEW])
+        if ws is not None and self.added is not None:
+            self.added.add(ws)
+
     def _on_subject_handover(self, row: Sequence[Any]) -> None:
-        if row[_SUBJ] in self.subjects:
-            self.subjects[row[_SUBJ]]["owner_ws"] = row[_NEW]
+        """Valid only on the subject's owner at that point, by a role that may hand over, to a workstation the site
+        created (sync/ownership.handover_problem); an invalid one changes nothing and is reported."""
+        subject = row[_SUBJ]
+        if subject not in self.subjects:
+            return
+        made_on = self.written_on(row)
+        problem = handover_problem(role=row[_ROLE], made_on=made_on, owner=self.subjects[subject].get("owner_ws"),
+                                   target=row[_NEW], added=self.added)
+        if problem is not None:
+            self.handovers_refused.append((subject, f"subject_handover record #{row[_ID]} by '{row[_USER]}' on "
+                                                    f"{made_on} to {row[_NEW]} is not valid: {problem.en}"))
+            return
+        self.subjects[subject]["owner_ws"] = row[_NEW]
 
     def _on_user_add(self, row: Sequence[Any]) -> None:
         try:
@@ -448,6 +490,9 @@ class Replay:
                                    "the trail")
         for event, count in (self.infusion - infusion).items():
             note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' recorded in the trail are missing")
+        for subject, why in self.handovers_refused:
+            if not scoped or subject in numbers:
+                note(_where(subject), why)
         if scoped:
             return out, total
         for username, full_name, role, active in conn.execute(

@@ -8,12 +8,15 @@ import re
 
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import PERMISSIONS, Perm
 from msc_sle_crf.errors import Msg, PermissionDenied
+from msc_sle_crf.i18n import L
 from msc_sle_crf.store.db import driver_statements
 from msc_sle_crf.sync.identity import FIRST_WS
 from msc_sle_crf.sync.ids import workstation_of
 
 _OWNER = "SELECT owner_ws FROM subject WHERE subject_number = ?"
+_WS_ID = re.compile(r"WS-[0-9]{2}")
 _OPEN_DETAIL = re.compile(r"^workstation (WS-[0-9]{2}|HUB): ")
 
 
@@ -22,6 +25,45 @@ def opened_ws(detail: str | None) -> str | None:
     checks the copy's identity settings against these records."""
     match = _OPEN_DETAIL.match(detail or "")
     return match.group(1) if match else None
+
+
+# who may write a ``subject_handover`` (the rule of the command line and the app: ``Perm.HAND_OVER_SUBJECT``)
+HANDOVER_ROLES = frozenset(role.value for role, perms in PERMISSIONS.items() if Perm.HAND_OVER_SUBJECT in perms)
+
+
+def handover_problem(*, role: str | None, made_on: str | None, owner: str | None, target: str | None,
+                     added: set[str] | None) -> L | None:
+    """Why a ``subject_handover`` record is not valid (None: it is). It is valid only when made on the workstation
+    that owned the subject at that point of the trail (``owner``; None = WS-01), by a role that may hand over, to a
+    workstation the site created (``added``: WS-01 and every admin-signed ``workstation_add``; None: not known here,
+    not checked). The replay ``verify`` runs and packet import apply the same rule (docs/workstations.md)."""
+    current = owner_shown(owner)
+    if (role or "") not in HANDOVER_ROLES:
+        return L(f"a {role or 'nobody'} may not hand a subject over (administrators and investigators only)",
+                 f"un rôle {role or 'inconnu'} ne peut pas transférer un patient (administrateurs et investigateurs "
+                 "seulement)")
+    if (made_on or "") != current:
+        return L(f"it was written on {made_on}, but {current} owned the subject then",
+                 f"il a été écrit sur {made_on}, mais le patient était alors saisi sur {current}")
+    if added is not None and (target or "") not in added:
+        return L(f"{target} was never added to this site (no workstation_add record)",
+                 f"le poste {target} n'a jamais été ajouté à ce site (aucun enregistrement workstation_add)")
+    return None
+
+
+def added_ws(role: str | None, item: str | None, new_value: str | None) -> str | None:
+    """The workstation a ``workstation_add`` record created, if it is valid: written by an administrator, naming
+    the same WS-nn in its item and its JSON."""
+    import json
+
+    if role != "admin":
+        return None
+    try:
+        data = json.loads(new_value or "{}")
+    except ValueError:
+        return None
+    ws = data.get("ws") if isinstance(data, dict) else None
+    return ws if isinstance(ws, str) and ws == item and _WS_ID.fullmatch(ws) else None
 
 
 def owner_shown(owner_ws: str | None) -> str:

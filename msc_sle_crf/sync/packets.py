@@ -44,9 +44,9 @@ from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
 from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
-from msc_sle_crf.sync.identity import this_workstation
-from msc_sle_crf.sync.instances import INSTANCE_KEY, Instance
-from msc_sle_crf.sync.ownership import opened_ws
+from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
+from msc_sle_crf.sync.instances import Instance
+from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -96,6 +96,16 @@ def record_fields(row: Sequence[Any]) -> dict[str, Any]:
 def _select_records(after: int) -> Any:
     cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
     return select(*cols).where(AuditEvent.id > after).order_by(AuditEvent.id)
+
+
+_SETUP_ACTIONS = ("workstation_add", "workstation_open")
+
+
+def setup_records(session: Session, after: int = 0) -> list[tuple[Any, ...]]:
+    """The trail's ``workstation_add`` / ``workstation_open`` records (``audit.VERIFY_FIELDS``), in order: which
+    workstations the site created, which opening binds each, which workstation wrote what. Read once per import
+    (the key directory, the instance binding, the handover rule and the rows' cross-check all use them)."""
+    return [tuple(r) for r in session.execute(_select_records(after).where(AuditEvent.action.in_(_SETUP_ACTIONS)))]
 
 
 def ca_fingerprint(session: Session) -> str | None:
@@ -314,23 +324,105 @@ def _refuse_twin(incoming: Instance | None, known: Instance | None, ws: str, nam
                         known=known.id, when=known.when(), sender=sender)
 
 
-def _check_instances(session: Session, packet: Packet, own_ws: str, name: str) -> None:
+def _check_instances(session: Session, packet: Packet, own_ws: str, name: str,
+                     setup: Sequence[tuple[Any, ...]]) -> instances.Binder:
     """The packet's writer, and every workstation whose set-up records it carries (its own, relayed ones), must be
-    the opening of its workstation file this database knows (the first one it heard of), if it knows one."""
-    known = instances.known(session)
+    the opening of its workstation file this database knows (the first one it heard of), if it knows one. A
+    workstation whose ``workstation_add`` holds a one-time token is known only as an opening that presented it
+    (here, or in the packet's own records): a packet naming another opening is refused (sync/instances.py)."""
+    tokens: dict[str, str] = {}
+    for row in setup:
+        if row[6] == "workstation_add":  # audit.VERIFY_FIELDS: action, role, item, new_value
+            instances.note_add(tokens, row[4], row[10], row[13])
+    for r in packet.records:  # the packet's own relayed add records count too (their signatures are checked after)
+        if r.get("action") == "workstation_add":
+            instances.note_add(tokens, r.get("role"), r.get("item"), r.get("new_value"))
+    binder = instances.Binder(tokens)
+    for row in setup:  # the binding here (instances.known, from the same records)
+        found = binder.feed(row[10], row[13], row[1], row[2], row[15])
+        bound_ws = opened_ws(row[15])
+        if found is not None and bound_ws is not None:
+            binder.bind(bound_ws, found)
+    known = binder.known
     m = packet.manifest
     origin_ws = str(m.get("ws"))
-    _refuse_twin(Instance.of(m.get("instance")), known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws,
-                 sender=origin_ws)
+    incoming_own = Instance.of(m.get("instance"))
+    _refuse_twin(incoming_own, known.get(origin_ws), origin_ws, name, here=origin_ws == own_ws, sender=origin_ws)
     for r in packet.records:
-        if r.get("action") != "workstation_open" or r.get("item") != INSTANCE_KEY:
+        if r.get("action") != "workstation_open":
             continue
         ws = opened_ws(r.get("detail"))
-        if ws is None or not r.get("new_value"):
+        incoming = binder.feed(r.get("item"), r.get("new_value"), r.get("ts_utc"), r.get("utc_offset_min"),
+                               r.get("detail"))
+        if ws is None or incoming is None:
             continue
-        incoming = Instance(str(r["new_value"]), str(r.get("ts_utc")), int(r.get("utc_offset_min") or 0))
         _refuse_twin(incoming, known.get(ws), ws, name, here=ws == own_ws, sender=origin_ws)
-        known.setdefault(ws, incoming)
+        binder.bind(ws, incoming)
+    return binder
+
+
+def _check_opened(packet: Packet, binder: instances.Binder, own_ws: str, name: str) -> None:
+    """A packet of a workstation whose ``workstation_add`` holds a one-time token names the opening that presented
+    it (bound here, or by the packet's own records): a copy of another workstation relabelled WS-nn does not."""
+    origin_ws = str(packet.manifest.get("ws"))
+    if origin_ws in binder.tokens and origin_ws != own_ws:
+        incoming = Instance.of(packet.manifest.get("instance"))
+        bound = binder.known.get(origin_ws)
+        if incoming is None or bound is None or bound.id != incoming.id:
+            raise PacketRefused(Msg.PACKET_WS_UNOPENED, path=name, ws=origin_ws,
+                                other=incoming.id if incoming is not None else "-")
+
+
+def _added(setup: Sequence[tuple[Any, ...]], packet: Packet) -> set[str]:
+    """The workstations the site created: WS-01 and each ``workstation_add`` by an administrator, here or among the
+    packet's records (checked first)."""
+    out = {FIRST_WS}
+    for row in setup:
+        ws = added_ws(row[4], row[10], row[13]) if row[6] == "workstation_add" else None
+        if ws is not None:
+            out.add(ws)
+    for r in packet.records:
+        if r.get("action") == "workstation_add":
+            ws = added_ws(r.get("role"), r.get("item"), r.get("new_value"))
+            if ws is not None:
+                out.add(ws)
+    return out
+
+
+def _check_workstations(session: Session, packet: Packet, copies: Sequence[dict[str, Any]], name: str, *,
+                        own_ws: str, setup: Sequence[tuple[Any, ...]]) -> None:
+    """A packet, and every record it brings, comes from a workstation the site created; each handover it brings is
+    valid (sync/ownership.handover_problem: on the owner then, by a role that may, to a created workstation)."""
+    from msc_sle_crf.store.tables import Subject
+
+    added = _added(setup, packet)
+    origin_ws = str(packet.manifest.get("ws"))
+    for ws in [origin_ws, *sorted({str(c["ws"]) for c in copies} - {origin_ws})]:
+        if ws not in added and ws != own_ws:
+            raise PacketRefused(Msg.PACKET_WS_NEVER_ADDED, path=name, ws=ws)
+    owners: dict[str, str | None] = {}
+    for c in copies:
+        r = c["record"]
+        subject = r.get("subject")
+        if not subject:
+            continue
+        if r.get("action") == "create" and r.get("form") == "subject":
+            try:
+                data = json.loads(r.get("new_value") or "{}")
+            except ValueError:
+                data = {}
+            owners[subject] = data.get("owner_ws") if isinstance(data, dict) else None
+        elif r.get("action") == "subject_handover":
+            if subject not in owners:
+                owners[subject] = session.execute(select(Subject.owner_ws).where(
+                    Subject.subject_number == subject)).scalar()
+            problem = handover_problem(role=r.get("role"), made_on=str(c["ws"]), owner=owners[subject],
+                                       target=r.get("new_value"), added=added)
+            if problem is not None:
+                raise PacketRefused(Msg.PACKET_HANDOVER_INVALID, path=name, subject=subject,
+                                    author=str(r.get("username")), ws=str(c["ws"]), target=str(r.get("new_value")),
+                                    why=problem)
+            owners[subject] = r.get("new_value")
 
 
 # ----- import --------------------------------------------------------------------------------------------------------
@@ -347,13 +439,13 @@ class ImportResult:
     conflict_lines: list[str] = field(default_factory=list)
 
 
-def directory_of_session(session: Session) -> audit.KeyDirectory:
-    """``audit.directory_of`` through a SQLAlchemy session (any database): the binding transactions only."""
+def directory_of_session(session: Session, setup: Sequence[tuple[Any, ...]] | None = None) -> audit.KeyDirectory:
+    """``audit.directory_of`` through a SQLAlchemy session (any database): the binding transactions only.
+    ``setup``: ``setup_records(session)`` when already read."""
     directory = audit.KeyDirectory()
     cols = [getattr(AuditEvent, f) for f in audit.STORED_FIELDS]
-    for row in session.execute(_select_records(0).where(AuditEvent.action.in_(("workstation_add",
-                                                                              "workstation_open")))):
-        directory.note_workstation(tuple(row))
+    for row in setup_records(session) if setup is None else setup:
+        directory.note_workstation(row)
     ids = session.execute(select(AuditEvent.id, AuditEvent.origin.is_not(None))
                           .where(AuditEvent.action.in_(audit.BINDING_ACTIONS)).order_by(AuditEvent.id)).all()
     seen_until = 0
@@ -531,7 +623,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
                             detail=f"the manifest is not signed by {m.get('username')}'s key bound in this trail")
 
 
-def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0917
+def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0915, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
                   packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
@@ -546,7 +638,8 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     origin_ws, seq = str(m["ws"]), int(m["seq"])
     if m.get("ca_fingerprint") != ca_fingerprint(session):
         raise PacketRefused(Msg.PACKET_OTHER_SITE, path=name, other=str(m.get("ca_fingerprint"))[:40])
-    _check_instances(session, packet, ws.id, name)  # a second opening of a workstation file: said as such
+    setup = setup_records(session)
+    binder = _check_instances(session, packet, ws.id, name, setup)  # a second opening of a file: said as such
     done = session.get(SyncPacketIn, (origin_ws, seq))
     if done is not None:
         if done.sha256 == packet.sha256 or (done.file_oid == m["file_oid"]
@@ -573,7 +666,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         raise PacketRefused(Msg.PACKET_BROKEN_CHAIN, path=name, ws=origin_ws,
                             detail="its first record follows a record this workstation does not hold yet: apply "
                                    "the packets of the workstation it was made from first")
-    directory = directory_of_session(session)
+    directory = directory_of_session(session, setup)
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
     shared = 0
     for r in packet.records:
@@ -588,6 +681,9 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if problem is not None:
         raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=problem[:300])
     _check_manifest_signature(packet, directory, name)  # with the keys its workstation bound (just carried)
+    # created by the site; handovers on the owner
+    _check_workstations(session, packet, copies, name, own_ws=ws.id, setup=setup)
+    _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
@@ -607,7 +703,8 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                              sha256=packet.sha256, imported_utc=now, username=actor_username,
                              applied=len(copies), conflicts=len(outcome.conflicts)))
     audit.append_many(session, clock, workstation_label, entries, signer)
-    unexplained = unexplained_rows(session, touched_subjects(session, packet))
+    setup += setup_records(session, max((r[0] for r in setup), default=0))  # those just copied (by the key)
+    unexplained = unexplained_rows(session, touched_subjects(session, packet), setup)
     if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
@@ -779,7 +876,8 @@ class _Conn:
         return conn.exec_driver_sql(sql, params) if params else conn.exec_driver_sql(sql)
 
 
-def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
+def unexplained_rows(session: Session, subjects: set[str],
+                     setup: Sequence[tuple[Any, ...]] | None = None) -> list[str]:
     """What the trail (with the copies just written) does not explain about these subjects: the same replay as
     ``verify``'s data check, inside the import's transaction."""
     from msc_sle_crf.services.replay import Replay
@@ -790,11 +888,16 @@ def unexplained_rows(session: Session, subjects: set[str]) -> list[str]:
     # rows names it (the replay's handlers read nothing else for them), so this is what the whole replay says about
     # them, read through the index on the subject: an import costs what the packet's subjects hold, not the trail.
     replay = Replay()
+    replay.note_workstations()  # a handover's target: the workstations the trail created (fed below, in order)
     cols = [getattr(AuditEvent, f) for f in audit.VERIFY_FIELDS]
     numbers = sorted(subjects)
+    # the records that say which workstation wrote what and which exist (fork set-ups, adds), merged in trail order
+    # with the subjects' records (a handover is checked against its writer and target: sync/ownership.py)
+    rows = [row for row in (setup_records(session) if setup is None else setup) if row[7] is None]
     for chunk in _chunks(numbers):  # each subject's records in order (subjects do not shape each other's rows)
-        for row in session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)).order_by(AuditEvent.id)):
-            replay(tuple(row))
+        rows += [tuple(row) for row in session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)))]
+    for row in sorted(rows, key=lambda r: r[0]):
+        replay(row)
     found, _total = replay.compare(_Conn(session), numbers)
     wanted = tuple(f"subject {n}" for n in subjects)
     return [u.line() for u in found if u.where.split(" / ")[0] in wanted]

@@ -203,7 +203,10 @@ class Workstations:
         def record(path: Path) -> dict[str, Any]:
             with ctx.read() as session:
                 here = this_workstation(session)
-            value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id}
+            # the file's one-time token: its hash here, the token itself only inside the file (sync/instances.py)
+            token = instances.new_token()
+            value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id,
+                     "token": instances.token_hash(token)}
             with ctx.write(data=False) as tx:
                 # the site's packet secret, made at its first fork: the copy holds it, and key rotation on either
                 # side leaves it unchanged (sync/secret.py)
@@ -217,7 +220,8 @@ class Workstations:
             changes.append(tx.changes)
             assert tx.last_record is not None
             fork = {"ws": here.id, "id": tx.last_record[0], "hash": tx.last_record[1]}
-            return {"workstation": {"ws": new_ws, "number": chosen, "subject_range": subject_range, "fork": fork}}
+            return {"workstation": {"ws": new_ws, "number": chosen, "subject_range": subject_range, "fork": fork,
+                                    "token": instances.seal_token(ctx.store.key, new_ws, token)}}
 
         path = write_backup(services, Path(out), f"workstation {new_ws}", progress=progress, record=record)
         return Added(new_ws, chosen, subject_range, path, Changes.join(changes))
@@ -342,6 +346,24 @@ def _fork_of(file: Path) -> dict[str, Any]:
     return ws
 
 
+def _token(session: Session, file: Path, ws: dict[str, Any], db_key: bytes) -> str | None:
+    """The file's one-time token, checked against the hash its ``workstation_add`` record holds (None: a file made
+    before tokens)."""
+    last = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    try:
+        recorded = json.loads((last.new_value if last is not None else None) or "{}")
+    except ValueError:
+        recorded = {}
+    expected = recorded.get("token") if isinstance(recorded, dict) else None
+    if not isinstance(expected, str):
+        return None
+    token = instances.open_token(db_key, str(ws.get("ws")), ws.get("token"))
+    if token is None or instances.token_hash(token) != expected:
+        raise StoreError(Msg.WORKSTATION_FILE_INVALID, path=str(file),
+                         detail="its one-time token does not match the fork recorded in its trail")
+    return token
+
+
 def _identity(session: Session, file: Path, ws: dict[str, Any]) -> dict[str, str]:
     """The copy's identity, from the record that ends its trail (the manifest only says where to look): the
     ``workstation_add`` record the fork points to, with the same number and range."""
@@ -383,10 +405,13 @@ def _set_up(staging: Path, file: Path, ws: dict[str, Any], username: str, passwo
         services.ctx.require(Perm.MANAGE_WORKSTATIONS)
         with services.ctx.read() as session:
             identity = _identity(session, file, ws)
+            token = _token(session, file, ws, services.ctx.store.key)
         now = iso_utc(clock.now())
         detail = (f"workstation {identity['workstation_id']}: forked from {ws['fork']['ws']} at record "
                   f"#{ws['fork']['id']} ({str(ws['fork']['hash'])[:16]})")
         with services.ctx.write(data=False) as tx:
+            if token is not None:  # presented before the instance record: this opening may bind WS-nn
+                tx.audit(Action.WORKSTATION_OPEN, item=instances.TOKEN_KEY, new_value=token, detail=detail)
             for key in SETTING_KEYS:
                 row = tx.session.get(SiteSetting, key)  # the origin's own, when it was a settled WS-01
                 old = row.value if row is not None else None

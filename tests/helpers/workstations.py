@@ -42,6 +42,13 @@ def fork(src_db: Path, dest_db: Path, number: int, admin: str, password: str, cl
 
 def _copy_fork(src_db: Path, dest_db: Path, number: int, admin: str, password: str, clock: Clock) -> None:
     dest_db.parent.mkdir(parents=True, exist_ok=True)
+    low, high = default_subjects(number)
+    with Site.open(src_db, clock=clock) as origin:  # the origin's workstation_add record, as the first version wrote
+        services = Workspace.sign_in(origin, admin, password)
+        value = {"ws": ws_id(number), "number": number, "subject_range": f"{low:03d}-{high:03d}", "from": "WS-01"}
+        with services.ctx.write(data=False) as tx:
+            tx.audit(Action.WORKSTATION_ADD, item=ws_id(number), new_value=json.dumps(value, sort_keys=True),
+                     detail=f"{ws_id(number)} forked from WS-01 (test copy)")
     shutil.copyfile(src_db, dest_db)
     shutil.copyfile(KeySlotFile.path_for(src_db), KeySlotFile.path_for(dest_db))
     site = Site.open(dest_db, clock=clock)
