@@ -760,7 +760,7 @@ class TrailVerifier:
         return VerifyResult(True, count, None, None, last_id, expected_prev if count else None,
                             self.signatures_checked)
 
-    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0917
+    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0911, PLR0917
               rec_hash: str, sig: str, trusted: bool) -> str | None:
         """Check one transaction: who may sign it, the signature, and that its records are in the signer's name."""
         directory = self.directory

@@ -379,11 +379,11 @@ class Replay:
                 " ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             signatures[(number, visit, form, meaning, digest, username, role)] += 1
-        for key, count in (signatures - self.signatures).items():
-            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' as '{key[6]}' ({key[3]}) not "
-                                                 "in the trail")
-        for key, count in (self.signatures - signatures).items():
-            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' recorded in the trail are "
+        for skey, count in (signatures - self.signatures).items():
+            note(_where(skey[0], skey[1], skey[2]),
+                 f"{count} signature(s) by '{skey[5]}' as '{skey[6]}' ({skey[3]}) not in the trail")
+        for skey, count in (self.signatures - signatures).items():
+            note(_where(skey[0], skey[1], skey[2]), f"{count} signature(s) by '{skey[5]}' recorded in the trail are "
                                                  "missing")
         sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         current = {(iid, group, row_no, item): (hash_of_value(value, unit, missing, reason),
