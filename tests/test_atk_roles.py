@@ -4,6 +4,7 @@ workstation knew it). Real site files, real packets, the real ``verify``."""
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.sync import packets as P
 
+from .hub_pg import HubDb
 from .test_issue18_ws_followups import NURSE_PW, _Sites
 
 VITALS = FormRef("01-001", "SCR", "renal_function")
@@ -109,3 +111,36 @@ def test_a_disable_on_ws01_does_not_refuse_older_ws02_records_but_refuses_those_
         sites.send("B", "A")
     line = refused.value.message(Lang.EN)
     assert "'nurse.joy', whose account WS-02 already had as disabled when it wrote this record" in line, line
+
+
+def test_the_hub_refuses_a_packet_with_a_raised_role(hub_db: HubDb, tmp_path: Path, clock: FakeClock,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The same check on the hub's ingest (the same import), and the hub's verify stays clean."""
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+    from msc_sle_crf.sync.service import Packets
+
+    from .conftest import ADMIN_PW
+    from .hub_pg import APP_ROLE
+
+    sites = _Sites(tmp_path, clock)
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), sites.dbs["A"], "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=clock)
+    site, nurse = sites.open("B", "nurse.joy")
+    with site:
+        nurse.ctx.actor = dataclasses.replace(nurse.ctx.actor, role=Role.INVESTIGATOR)
+        nurse.subjects.register("MON", 1970, "M")
+    site, admin = sites.open("B", "admin")
+    with site:
+        result = Packets(admin.ctx, admin.study).export(tmp_path / "outbox")
+    assert result is not None
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PW + "\n"))
+    code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                 "--user", "admin", "--password-stdin", str(result.path)])
+    _out, err = capsys.readouterr()
+    assert code != 0 and "'nurse.joy' as 'investigator'" in err and "role 'nurse'" in err, err
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.unexplained)
