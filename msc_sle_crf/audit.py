@@ -470,7 +470,7 @@ class KeyDirectory:
                 return own_new, None  # an account from before signing existed introduces its first key
             return None, f"signed by '{signer}', who has no key bound at this point of the trail"
         if not self._active(account) and not (refusal_only and not bindings):
-            if self.view is not None:  # judged as that workstation had the account when it wrote the record
+            if self.view is not None and self.shared_until(self.view) is not None:  # as that workstation had it
                 return None, (f"signed by '{signer}', whose account {self.view} already had as disabled when it "
                               "wrote this record")
             return None, f"signed by '{signer}', whose account was disabled earlier in the trail"
