@@ -504,6 +504,14 @@ class KeyDirectory:
             return True
         return account.active_at(self.shared_until(self.view))
 
+    def learnt_through(self, ws: str, through_id: int, ts_utc: str) -> None:
+        """Workstation ``ws`` imported, at ``ts_utc``, a packet of this trail's records up to ``through_id`` (its
+        ``packet_import`` record, copied back here): the accounts this trail had disabled by then were disabled for
+        its records from that time on."""
+        for acct in self.accounts.values():
+            if acct.status and ws not in acct.carried_disabled and not acct.active_at(through_id):
+                acct.carried_disabled[ws] = ts_utc
+
     def learnt(self, bindings: list[Binding], ts_utc: str) -> None:
         """Copies of other workstations' account disables that the workstation of ``view`` imported (records of
         its packet, at its import time ``ts_utc``): from then on, that workstation had the account disabled."""
@@ -1033,7 +1041,32 @@ def directory_of(conn: Any) -> KeyDirectory:
         seen_until = span[-1][0] if span else first
         if span:
             apply_binding_span(directory, span)
+    if with_origin:
+        note_imports(directory,
+                     conn.execute("SELECT new_value, detail FROM audit_event WHERE action = 'packet_export' "
+                                  "AND origin IS NULL").fetchall(),
+                     conn.execute("SELECT new_value, ts_utc, origin FROM audit_event WHERE action = "
+                                  "'packet_import' AND origin IS NOT NULL").fetchall())
     return directory
+
+
+def note_imports(directory: KeyDirectory, exports: Iterable[Sequence[Any]], imports: Iterable[Sequence[Any]]) -> None:
+    """What other workstations learnt of this trail's account records: ``exports`` are this trail's own
+    ``packet_export`` records as (new_value: the file id, detail), ``imports`` the copies of other workstations'
+    ``packet_import`` records as (new_value, ts_utc, origin). A packet of ours imported on WS-n at T brought our
+    disables up to its last record: WS-n's records by those accounts after T are not its to write
+    (``KeyDirectory.learnt_through``). Relayed packets (ours imported on WS-n through WS-m) are not followed."""
+    last: dict[str, int] = {}
+    for file_oid, detail in exports:
+        try:
+            last[str(file_oid)] = int(json.loads(detail or "{}")["records"][-1])
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+    for file_oid, ts_utc, origin_text in imports:
+        origin = parse_origin(origin_text)
+        through = last.get(str(file_oid))
+        if origin and through is not None and isinstance(origin.get("ws"), str):
+            directory.learnt_through(origin["ws"], through, str(ts_utc))
 
 
 def carry_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> int | None:

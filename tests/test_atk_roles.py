@@ -81,8 +81,10 @@ def test_the_right_roles_still_sign_and_verify_across_workstations(tmp_path: Pat
     sites.verify("B")
 
 
+@pytest.mark.parametrize("told_back", [False, True], ids=["her record in the packet of the import",
+                                                         "WS-02's import reached WS-01 in an earlier packet"])
 def test_a_disable_on_ws01_does_not_refuse_older_ws02_records_but_refuses_those_after_ws02_learnt_it(
-        tmp_path: Path, clock: FakeClock) -> None:
+        tmp_path: Path, clock: FakeClock, told_back: bool) -> None:
     """T1. Before: 'signed by nurse.joy, whose account was disabled earlier in the trail' for her password change
     made on WS-02 before WS-01's administrator disabled her: every later WS-02 packet was then a gap."""
     sites = _Sites(tmp_path, clock)
@@ -104,6 +106,9 @@ def test_a_disable_on_ws01_does_not_refuse_older_ws02_records_but_refuses_those_
     clock.advance(60)
     sites.send("A", "B")
     clock.advance(60)
+    if told_back:  # WS-02 reports its import (no record of hers): accepted; WS-01 now knows WS-02 knew
+        sites.send("B", "A")
+        clock.advance(60)
     site, nurse = sites.open("B", "nurse.joy")  # WS-02 keeps its own accounts: her sign-in there is a record
     with site:
         nurse.subjects.register("DIS", 1985, "F")

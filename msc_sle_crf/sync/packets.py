@@ -380,6 +380,11 @@ def directory_of_session(session: Session) -> audit.KeyDirectory:
                 directory.note_unsigned(binding)
             continue
         audit.apply_binding_span(directory, span)
+    exports = session.execute(select(AuditEvent.new_value, AuditEvent.detail).where(
+        AuditEvent.action == "packet_export", AuditEvent.origin.is_(None))).all()
+    imports = session.execute(select(AuditEvent.new_value, AuditEvent.ts_utc, AuditEvent.origin).where(
+        AuditEvent.action == "packet_import", AuditEvent.origin.is_not(None))).all()
+    audit.note_imports(directory, exports, imports)  # what the other workstations learnt of our disables (T1)
     return directory
 
 
