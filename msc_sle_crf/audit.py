@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from msc_sle_crf.access import Perm, Role, allowed
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.security.personal import PublicKeys, Signer
 from msc_sle_crf.security.personal import verify as verify_signature
@@ -279,6 +280,24 @@ class Account:
     # workstation, (bound at, keys) in order. They check the copies of that workstation's records only.
     carried: dict[str, list[tuple[str, PublicKeys]]] = field(default_factory=dict)
     carried_disabled: dict[str, str] = field(default_factory=dict)  # workstation -> disabled there since
+    # This trail's own changes of the account's state: (from record id, active). Another workstation's records are
+    # judged by the state as that workstation had it (``KeyDirectory._active``): the shared part of the trail.
+    status: list[tuple[int, bool]] = field(default_factory=list)
+    carried_role: dict[str, str] = field(default_factory=dict)  # workstation -> the role it created the account with
+
+    def role_on(self, ws: str | None) -> str | None:
+        """The role the trail binds to this account for records written on workstation ``ws`` (None: here)."""
+        return self.carried_role.get(ws or "", self.role) if ws else self.role
+
+    def active_at(self, record_id: int | None) -> bool:
+        """Whether this trail had the account enabled after record ``record_id`` (None: now)."""
+        if record_id is None:
+            return self.active
+        state = True
+        for since, active in self.status:
+            if since <= record_id:
+                state = active
+        return state
 
     @property
     def current(self) -> PublicKeys | None:
@@ -432,6 +451,7 @@ class KeyDirectory:
             self.accounts[binding.account] = acct
         elif binding.action == "user_disable" and binding.account in self.accounts:
             self.accounts[binding.account].active = False
+            self.accounts[binding.account].status.append((binding.record_id, False))
 
     def authorise(self, signer: str, bindings: list[Binding],  # noqa: PLR0911 - one rule per return
                   *, refusal_only: bool = False) -> tuple[PublicKeys | None, str | None]:
@@ -450,6 +470,9 @@ class KeyDirectory:
                 return own_new, None  # an account from before signing existed introduces its first key
             return None, f"signed by '{signer}', who has no key bound at this point of the trail"
         if not self._active(account) and not (refusal_only and not bindings):
+            if self.view is not None and self.shared_until(self.view) is not None:  # as that workstation had it
+                return None, (f"signed by '{signer}', whose account {self.view} already had as disabled when it "
+                              "wrote this record")
             return None, f"signed by '{signer}', whose account was disabled earlier in the trail"
         admin = account.role == "admin"
         for b in bindings:
@@ -468,11 +491,36 @@ class KeyDirectory:
         return line[-1][1] if line else None
 
     def _active(self, account: Account) -> bool:
-        if self.view is not None and self.view in account.carried_disabled:
+        """Whether the account may sign here: for a packet's own records (``view``), as their workstation had it
+        when it wrote them: the state in the trail both share (up to the fork), then what that workstation did or
+        learnt since (its own account records, the disables it imported: ``KeyDirectory.learnt``). A disable
+        made here after the fork, which that workstation had not heard of, does not make its older records
+        forgeries (docs/workstations.md, "A disabled account")."""
+        if self.view is None:
+            return account.active
+        if self.view in account.carried_disabled:
             return False
-        if self.view is not None and self.view in account.carried:
+        if self.view in account.carried:
             return True
-        return account.active
+        return account.active_at(self.shared_until(self.view))
+
+    def learnt_through(self, ws: str, through_id: int, ts_utc: str) -> None:
+        """Workstation ``ws`` imported, at ``ts_utc``, a packet of this trail's records up to ``through_id`` (its
+        ``packet_import`` record, copied back here): the accounts this trail had disabled by then were disabled for
+        its records from that time on."""
+        for acct in self.accounts.values():
+            if acct.status and ws not in acct.carried_disabled and not acct.active_at(through_id):
+                acct.carried_disabled[ws] = ts_utc
+
+    def learnt(self, bindings: list[Binding], ts_utc: str) -> None:
+        """Copies of other workstations' account disables that the workstation of ``view`` imported (records of
+        its packet, at its import time ``ts_utc``): from then on, that workstation had the account disabled."""
+        if self.view is None:
+            return
+        for b in bindings:
+            acct = self.accounts.get(b.account)
+            if b.action == "user_disable" and acct is not None and self.view not in acct.carried_disabled:
+                acct.carried_disabled[self.view] = ts_utc
 
     def apply(self, bindings: list[Binding]) -> None:
         if self.view is not None:  # a packet's own records, checked as its workstation (``seen_from``)
@@ -480,21 +528,25 @@ class KeyDirectory:
             return
         for b in bindings:
             if b.action in ("site_init", "user_add"):
-                acct = Account(b.account, b.role)
+                acct = Account(b.account, b.role, status=[(b.record_id, True)])
                 if b.keys is not None:
                     acct.add_key(b.record_id, b.keys, b.ts_utc)
                 before = self.accounts.get(b.account)
                 if before is not None:  # what other workstations bound to that name stays theirs
                     acct.carried, acct.carried_disabled = before.carried, before.carried_disabled
+                    acct.carried_role = before.carried_role
                 self.accounts[b.account] = acct
             elif b.action == "key_bind" and b.keys is not None:
                 acct = self.accounts.setdefault(b.account, Account(b.account, None))
                 acct.add_key(b.record_id + 1, b.keys, b.ts_utc)  # in force after the transaction that bound it
                 acct.active = True
+                acct.status.append((b.record_id, True))
             elif b.action == "user_disable" and b.account in self.accounts:
                 self.accounts[b.account].active = False
+                self.accounts[b.account].status.append((b.record_id, False))
             elif b.action == "user_enable" and b.account in self.accounts:
                 self.accounts[b.account].active = True
+                self.accounts[b.account].status.append((b.record_id, True))
 
     def seen_from(self, ws: str) -> KeyDirectory:
         """The directory as workstation ``ws`` has it, as far as its packets told (a packet's own records are
@@ -532,6 +584,8 @@ class KeyDirectory:
                 line = acct.carried.setdefault(ws, [])
                 line.append((b.ts_utc, b.keys))
                 line.sort(key=lambda entry: entry[0])
+            if b.action == "user_add" and b.role:
+                acct.carried_role[ws] = b.role
             if b.action in ("user_add", "user_enable"):
                 acct.carried_disabled.pop(ws, None)
             elif b.action == "user_disable":
@@ -544,6 +598,55 @@ class KeyDirectory:
             acct = self.accounts.get(b.account)
             if acct is not None and acct.keys and acct.keys[-1][1] == b.keys:
                 acct.keys[-1] = (b.record_id, b.keys)
+
+
+# ----- roles (attack report A8) -----------------------------------------------------------------------------------
+# What a record may only be by a role allowed to (access.py): an e-signature, a source-data verification mark.
+ROLE_PERMS = {"sign": Perm.SIGN_INVESTIGATOR_FORMS, "source_verified": Perm.VERIFY_SOURCE_DATA}
+
+
+@dataclass(frozen=True)
+class RoleConflict:
+    """A record whose role is not the one the trail binds to its author then, or whose author's role may not do
+    what it records."""
+
+    record_id: int
+    account: str
+    claimed: str
+    bound: str
+    action: str
+    may_not: bool = False  # the role is right, but that role may not sign / verify source data
+
+    def text(self) -> str:
+        if self.may_not:
+            return (f"record #{self.record_id} ({self.action}) is by '{self.account}', whose role '{self.bound}' may "
+                    "not do that")
+        return (f"record #{self.record_id} is in the name of '{self.account}' as '{self.claimed}', but the trail "
+                f"binds '{self.account}' to the role '{self.bound}' at that time")
+
+
+def role_conflict(directory: KeyDirectory, row: Sequence[Any], ws: str | None = None) -> RoleConflict | None:
+    """``row`` (STORED_FIELDS order) against its author's account as the trail binds it at this point, on
+    workstation ``ws`` for a copy of (or a packet's own) record of another workstation. Records of no account (the
+    system's, the recovery code's) and accounts the trail gives no role are not judged."""
+    author, claimed, action = row[3], row[4], row[6]
+    if not author or claimed is None:
+        return None
+    account = directory.get(str(author))
+    if account is None:
+        return None
+    bound = account.role_on(ws)
+    if bound is None or bound == "recovery" or str(author) == RECOVERY_SIGNER:
+        return None
+    if claimed != bound:
+        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action))
+    perm = ROLE_PERMS.get(str(action))
+    if perm is not None and bound in _ROLES and not allowed(Role(bound), perm):
+        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
+    return None
+
+
+_ROLES = frozenset(r.value for r in Role)
 
 
 # ----- verification ----------------------------------------------------------------------------------------------
@@ -665,7 +768,7 @@ class TrailVerifier:
         return VerifyResult(True, count, None, None, last_id, expected_prev if count else None,
                             self.signatures_checked)
 
-    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0917
+    def _seal(self, run_rows: list[Sequence[Any]], bindings: list[Binding], rec_id: int,  # noqa: PLR0911, PLR0917
               rec_hash: str, sig: str, trusted: bool) -> str | None:
         """Check one transaction: who may sign it, the signature, and that its records are in the signer's name."""
         directory = self.directory
@@ -687,6 +790,7 @@ class TrailVerifier:
         problem = self._copies(run_rows)
         if problem is not None:
             return problem
+        own_role = account.role_on(directory.view) if account is not None else None  # the common case, once
         for r in run_rows:
             author = r[3]
             if len(r) > _ORIGIN and r[_ORIGIN] is not None:
@@ -694,6 +798,10 @@ class TrailVerifier:
             if author not in (None, signer) and r[6] not in WITNESSED and not (
                     account is not None and not account.active and r[6] == "access_denied"):
                 return f"record #{r[0]} is in the name of '{author}' but was signed by '{signer}'"
+            if (author != signer or r[4] != own_role or r[6] in ROLE_PERMS) and r[4] is not None:
+                conflict = role_conflict(directory, r, directory.view)
+                if conflict is not None:
+                    return conflict.text()
         bootstrap = directory.signed_from is None
         if directory.signed_from is None:
             directory.signed_from = int(run_rows[0][0])
@@ -764,6 +872,9 @@ def check_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> str 
         if author not in (None, o_signer) and r[6] not in WITNESSED:
             return (f"record #{r[0]} (a copy of {o_ws} #{o_id}) is in the name of '{author}' but was signed by "
                     f"'{o_signer}'")
+        conflict = role_conflict(directory, r, o_ws)
+        if conflict is not None:
+            return f"{conflict.text()} (a copy of {o_ws} #{o_id})"
         group.append({"ws": o_ws, "id": o_id, "hash": o_hash})
         group_rows.append(r)
         if o_sig is not None:
@@ -930,7 +1041,32 @@ def directory_of(conn: Any) -> KeyDirectory:
         seen_until = span[-1][0] if span else first
         if span:
             apply_binding_span(directory, span)
+    if with_origin:
+        note_imports(directory,
+                     conn.execute("SELECT new_value, detail FROM audit_event WHERE action = 'packet_export' "
+                                  "AND origin IS NULL").fetchall(),
+                     conn.execute("SELECT new_value, ts_utc, origin FROM audit_event WHERE action = "
+                                  "'packet_import' AND origin IS NOT NULL").fetchall())
     return directory
+
+
+def note_imports(directory: KeyDirectory, exports: Iterable[Sequence[Any]], imports: Iterable[Sequence[Any]]) -> None:
+    """What other workstations learnt of this trail's account records: ``exports`` are this trail's own
+    ``packet_export`` records as (new_value: the file id, detail), ``imports`` the copies of other workstations'
+    ``packet_import`` records as (new_value, ts_utc, origin). A packet of ours imported on WS-n at T brought our
+    disables up to its last record: WS-n's records by those accounts after T are not its to write
+    (``KeyDirectory.learnt_through``). Relayed packets (ours imported on WS-n through WS-m) are not followed."""
+    last: dict[str, int] = {}
+    for file_oid, detail in exports:
+        try:
+            last[str(file_oid)] = int(json.loads(detail or "{}")["records"][-1])
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+    for file_oid, ts_utc, origin_text in imports:
+        origin = parse_origin(origin_text)
+        through = last.get(str(file_oid))
+        if origin and through is not None and isinstance(origin.get("ws"), str):
+            directory.learnt_through(origin["ws"], through, str(ts_utc))
 
 
 def carry_copies(directory: KeyDirectory, rows: Sequence[Sequence[Any]]) -> int | None:

@@ -459,6 +459,19 @@ class Msg(Enum):
         "Paquet refusé : {path} apporte {kind_fr} sur {subject}, qu'aucun de ses enregistrements n'explique ; rien "
         "n'a été appliqué.",
     )
+    PACKET_ROLE = (
+        "Packet refused: {path}: record #{record} is in the name of '{account}' as '{claimed}', but the trail binds "
+        "'{account}' to the role '{bound}' at that time; nothing was applied.",
+        "Paquet refusé : {path} : l'enregistrement n° {record} est au nom de « {account} » avec le rôle "
+        "« {claimed} », mais la piste attribue à « {account} » le rôle « {bound} » à ce moment ; rien n'a été "
+        "appliqué.",
+    )
+    PACKET_ROLE_NOT_ALLOWED = (
+        "Packet refused: {path}: record #{record} ({action}) is by '{account}', whose role '{bound}' may not do "
+        "that; nothing was applied.",
+        "Paquet refusé : {path} : l'enregistrement n° {record} ({action}) est de « {account} », dont le rôle "
+        "« {bound} » ne le permet pas ; rien n'a été appliqué.",
+    )
     PACKET_GAP = (
         "Packet refused: {path} is packet {seq} of {ws}, but the next expected from {ws} is {expected} "
         "(import the missing packets first, in order).",

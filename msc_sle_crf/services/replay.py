@@ -30,6 +30,7 @@ from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
 _ID, _TS, _USER, _ROLE, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM = 0, 1, 3, 4, 6, 7, 8, 9, 10
 _REPEAT, _OLD, _NEW, _DETAIL = 11, 12, 13, 15
 _SIGNER = 18
+_ROLE = 4
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
 _LOCAL_ONLY = frozenset({"site_init", "user_add", "user_disable", "user_enable", "key_bind", "setting_change",
@@ -108,7 +109,8 @@ class Replay:
         self.definitions: dict[tuple[str, str, str], str] = {}  # (a prefix of) each instance's definition hash
         self.values: dict[tuple[str, str, str, str, int, str], tuple[str | None, str | None]] = {}
         self.rows: dict[tuple[str, str, str, str, int], bool] = {}
-        self.signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
+        # (subject, visit, form, meaning, content hash, username, role): a signature row's role is its record's
+        self.signatures: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
         self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         self.sdv_values: dict[tuple[str, str, str, str, int, str, str], set[str | None]] = {}
         self.queries: dict[int, dict[str, Any]] = {}
@@ -323,7 +325,8 @@ class Replay:
         self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW] or "signed"
         match = _SIGN.search(row[_DETAIL] or "")
         if match:
-            self.signatures[(row[_SUBJ], row[_VISIT], row[_FORM], match.group(1), match.group(2), row[_USER])] += 1
+            self.signatures[(row[_SUBJ], row[_VISIT], row[_FORM], match.group(1), match.group(2), row[_USER],
+                             row[_ROLE])] += 1
 
     def _on_query(self, row: Sequence[Any]) -> None:
         match = _QUERY.match(row[_DETAIL] or "")
@@ -441,16 +444,17 @@ class Replay:
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
                      "the row is " + ("removed" if removed else "present") + "; the trail says "
                      + ("removed" if expected_removed else "present"))
-        signatures: Counter[tuple[str, str, str, str, str, str]] = Counter()
-        for iid, meaning, digest, username in rows(
-                "SELECT t.instance_id, t.meaning, t.content_hash, t.username FROM signature t{by_instance}"
+        signatures: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
+        for iid, meaning, digest, username, role in rows(
+                "SELECT t.instance_id, t.meaning, t.content_hash, t.username, t.role FROM signature t{by_instance}"
                 " ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
-            signatures[(number, visit, form, meaning, digest, username)] += 1
-        for key, count in (signatures - self.signatures).items():
-            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' ({key[3]}) not in the trail")
-        for key, count in (self.signatures - signatures).items():
-            note(_where(key[0], key[1], key[2]), f"{count} signature(s) by '{key[5]}' recorded in the trail are "
+            signatures[(number, visit, form, meaning, digest, username, role)] += 1
+        for skey, count in (signatures - self.signatures).items():
+            note(_where(skey[0], skey[1], skey[2]),
+                 f"{count} signature(s) by '{skey[5]}' as '{skey[6]}' ({skey[3]}) not in the trail")
+        for skey, count in (self.signatures - signatures).items():
+            note(_where(skey[0], skey[1], skey[2]), f"{count} signature(s) by '{skey[5]}' recorded in the trail are "
                                                  "missing")
         sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         current = {(iid, group, row_no, item): (hash_of_value(value, unit, missing, reason),

@@ -472,6 +472,11 @@ def directory_of_session(session: Session, setup: Sequence[tuple[Any, ...]] | No
                 directory.note_unsigned(binding)
             continue
         audit.apply_binding_span(directory, span)
+    exports = session.execute(select(AuditEvent.new_value, AuditEvent.detail).where(
+        AuditEvent.action == "packet_export", AuditEvent.origin.is_(None))).all()
+    imports = session.execute(select(AuditEvent.new_value, AuditEvent.ts_utc, AuditEvent.origin).where(
+        AuditEvent.action == "packet_import", AuditEvent.origin.is_not(None))).all()
+    audit.note_imports(directory, exports, imports)  # what the other workstations learnt of our disables (T1)
     return directory
 
 
@@ -498,6 +503,7 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
     expected_id = recs[0]["id"]
     run: list[Sequence[Any]] = []
     bindings: list[audit.Binding] = []
+    learnt: list[audit.Binding] = []  # copies of account records, imported by the packet's workstation
     for n, r in enumerate(recs):
         if n < shared:  # the same record (id and hash) as this trail's: the trail both share from before a fork
             prev, expected_id = r["hash"], r["id"] + 1
@@ -517,14 +523,22 @@ def _check_records(packet: Packet, directory: audit.KeyDirectory, name: str,  # 
             raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']} changes signer within a "
                                                                      "transaction")
         run.append(row)
-        binding = audit.binding_of(row) if r["origin"] is None else None
+        binding = audit.binding_of(row)
         if binding is not None:
-            bindings.append(binding)
+            (bindings if r["origin"] is None else learnt).append(binding)
+        if r["origin"] is None:  # its role as the trail binds it to its author on that workstation (A8)
+            conflict = audit.role_conflict(verifier.directory, row, verifier.directory.view)
+            if conflict is not None:
+                raise PacketRefused(Msg.PACKET_ROLE_NOT_ALLOWED if conflict.may_not else Msg.PACKET_ROLE, path=name,
+                                    record=conflict.record_id, account=conflict.account, claimed=conflict.claimed,
+                                    bound=conflict.bound, action=conflict.action)
         if r["sig"] is not None:
             problem = verifier._seal(run, bindings, r["id"], r["hash"], r["sig"], False)
             if problem is not None:
                 raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"record #{r['id']}: {problem}"[:300])
-            run, bindings = [], []
+            # another workstation's disables it imported: its own records after that import are judged with them
+            verifier.directory.learnt(learnt, str(r["ts_utc"]))
+            run, bindings, learnt = [], [], []
         prev, expected_id = r["hash"], r["id"] + 1
     if run:
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="its last transaction is not signed (cut short)")

@@ -1,0 +1,151 @@
+"""Insider attack report, findings 1 (A8: a record's role) and 7 (T1: a disable judged at the record's time, as its
+workstation knew it). Real site files, real packets, the real ``verify``."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf import audit
+from msc_sle_crf.access import Role
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import AuthenticationError
+from msc_sle_crf.i18n import Lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.sync import packets as P
+
+from .hub_pg import HubDb
+from .test_issue18_ws_followups import NURSE_PW, _Sites
+
+VITALS = FormRef("01-001", "SCR", "renal_function")
+
+
+def _audit_problem(sites: _Sites, which: str) -> str | None:
+    site, ws = sites.open(which, "admin")
+    with site:
+        report = ws.integrity.verify(full=True)
+    return None if report.audit.ok else f"#{report.audit.first_bad_id}: {report.audit.problem}"
+
+
+def test_a_nurse_writing_as_an_investigator_is_named_by_verify_and_refused_by_the_import(
+        tmp_path: Path, clock: FakeClock) -> None:
+    """Before: her role raised in memory (the program's own code), her records said 'investigator'; verify exit 0
+    on both workstations and the packet was applied."""
+    sites = _Sites(tmp_path, clock)
+    site, nurse = sites.open("B", "nurse.joy")
+    with site:
+        nurse.ctx.actor = dataclasses.replace(nurse.ctx.actor, role=Role.INVESTIGATOR)
+        nurse.entry.save_values(VITALS, {("lb", 0, "CREAT"): "91"})
+    problem = _audit_problem(sites, "B")
+    assert problem is not None and "in the name of 'nurse.joy' as 'investigator'" in problem \
+        and "role 'nurse'" in problem, problem
+    with pytest.raises(P.PacketRefused) as refused:
+        sites.send("B", "A")
+    en, fr = refused.value.message(Lang.EN), refused.value.message(Lang.FR)
+    assert "\n" not in en and "'nurse.joy' as 'investigator'" in en and "role 'nurse'" in en, en
+    assert "record #" in en and "l'enregistrement n°" in fr and "« investigator »" in fr and "« nurse »" in fr, fr
+    assert _audit_problem(sites, "A") is None  # nothing applied
+
+
+@pytest.mark.parametrize("action", ["sign", "source_verified"])
+def test_a_signature_or_sdv_mark_by_a_role_that_may_not_is_named_and_refused(
+        tmp_path: Path, clock: FakeClock, action: str) -> None:
+    """Her true role on the record, but a nurse may neither e-sign nor verify source data (access.py)."""
+    sites = _Sites(tmp_path, clock)
+    site, _nurse = sites.open("B", "nurse.joy")
+    with site, site.store.write() as session:  # type: ignore[union-attr]
+        entry = audit.AuditEntry(audit.Action(action), "nurse.joy", "nurse", subject="01-001", visit="SCR",
+                                 form="renal_function", detail="meaning: approval; sha256: " + "0" * 64)
+        audit.append_many(session, clock, site.workstation, [entry], site.signer("nurse.joy"))
+    problem = _audit_problem(sites, "B")
+    assert problem is not None and f"({action}) is by 'nurse.joy', whose role 'nurse' may not" in problem, problem
+    with pytest.raises(P.PacketRefused) as refused:
+        sites.send("B", "A")
+    line = refused.value.message(Lang.EN)
+    assert f"({action}) is by 'nurse.joy', whose role 'nurse' may not do that" in line, line
+
+
+def test_the_right_roles_still_sign_and_verify_across_workstations(tmp_path: Path, clock: FakeClock) -> None:
+    sites = _Sites(tmp_path, clock)
+    site, doctor = sites.open("B", "dr.house")
+    with site:
+        doctor.entry.save_values(VITALS, {("lb", 0, "CREAT"): "91"})
+        doctor.entry.mark_complete(VITALS)
+        doctor.lifecycle.sign(VITALS, "dr.house", sites.pws["dr.house"], "approval")
+    assert sites.send("B", "A").copied > 0
+    sites.verify("A")
+    sites.verify("B")
+
+
+@pytest.mark.parametrize("told_back", [False, True], ids=["her record in the packet of the import",
+                                                         "WS-02's import reached WS-01 in an earlier packet"])
+def test_a_disable_on_ws01_does_not_refuse_older_ws02_records_but_refuses_those_after_ws02_learnt_it(
+        tmp_path: Path, clock: FakeClock, told_back: bool) -> None:
+    """T1. Before: 'signed by nurse.joy, whose account was disabled earlier in the trail' for her password change
+    made on WS-02 before WS-01's administrator disabled her: every later WS-02 packet was then a gap."""
+    sites = _Sites(tmp_path, clock)
+    site, nurse = sites.open("B", "nurse.joy")
+    with site:
+        nurse.accounts.change_password(NURSE_PW, "pw-new.joy-2027!x")
+    sites.pws["nurse.joy"] = "pw-new.joy-2027!x"
+    clock.advance(60)
+    site, admin = sites.open("A", "admin")
+    with site:
+        admin.accounts.disable_user("nurse.joy", "left the unit")
+    clock.advance(60)
+    assert sites.send("B", "A").copied > 0  # her record is older than the disable, and WS-02 had not heard of it
+    sites.verify("A")
+    site = Site.open(sites.dbs["A"], clock=clock)
+    with site, pytest.raises(AuthenticationError):  # still no session for her where she was disabled
+        Workspace.sign_in(site, "nurse.joy", NURSE_PW)
+    # WS-02 imports the disable; a record by her on WS-02 after that is refused by WS-01
+    clock.advance(60)
+    sites.send("A", "B")
+    clock.advance(60)
+    if told_back:  # WS-02 reports its import (no record of hers): accepted; WS-01 now knows WS-02 knew
+        sites.send("B", "A")
+        clock.advance(60)
+    site, nurse = sites.open("B", "nurse.joy")  # WS-02 keeps its own accounts: her sign-in there is a record
+    with site:
+        nurse.subjects.register("DIS", 1985, "F")
+    with pytest.raises(P.PacketRefused) as refused:
+        sites.send("B", "A")
+    line = refused.value.message(Lang.EN)
+    assert "'nurse.joy', whose account WS-02 already had as disabled when it wrote this record" in line, line
+
+
+def test_the_hub_refuses_a_packet_with_a_raised_role(hub_db: HubDb, tmp_path: Path, clock: FakeClock,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The same check on the hub's ingest (the same import), and the hub's verify stays clean."""
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+    from msc_sle_crf.sync.service import Packets
+
+    from .conftest import ADMIN_PW
+    from .hub_pg import APP_ROLE
+
+    sites = _Sites(tmp_path, clock)
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), sites.dbs["A"], "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=clock)
+    site, nurse = sites.open("B", "nurse.joy")
+    with site:
+        nurse.ctx.actor = dataclasses.replace(nurse.ctx.actor, role=Role.INVESTIGATOR)
+        nurse.subjects.register("MON", 1970, "M")
+    site, admin = sites.open("B", "admin")
+    with site:
+        result = Packets(admin.ctx, admin.study).export(tmp_path / "outbox")
+    assert result is not None
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PW + "\n"))
+    code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                 "--user", "admin", "--password-stdin", str(result.path)])
+    _out, err = capsys.readouterr()
+    assert code != 0 and "'nurse.joy' as 'investigator'" in err and "role 'nurse'" in err, err
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.unexplained)
