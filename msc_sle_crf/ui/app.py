@@ -173,6 +173,7 @@ def refusal(exc: BaseException) -> tuple[str, str, int]:
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from msc_sle_crf.ui import window_policy
     from msc_sle_crf.ui.common import STYLE, run_in_background
     from msc_sle_crf.ui.login import LoginWindow
 
@@ -181,7 +182,7 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("MSC-SLE eCRF")
-    app.setStyle("Fusion")
+    window_policy.use_style("Fusion")  # the window policies stay on if an earlier start switched them on
     app.setStyleSheet(STYLE)
     from msc_sle_crf.ui import translation
 
