@@ -173,7 +173,6 @@ def refusal(exc: BaseException) -> tuple[str, str, int]:
 def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from msc_sle_crf.ui import window_policy
     from msc_sle_crf.ui.common import STYLE, run_in_background
     from msc_sle_crf.ui.login import LoginWindow
 
@@ -182,7 +181,13 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("MSC-SLE eCRF")
-    window_policy.use_style("Fusion")  # the window policies stay on if an earlier start switched them on
+    # The window policies ride on the style: an App made earlier in this process switched them on (their module is
+    # loaded only after the first paint otherwise), and setStyle alone would drop them.
+    policy = sys.modules.get("msc_sle_crf.ui.window_policy")
+    if policy is not None:
+        policy.use_style("Fusion")
+    else:
+        app.setStyle("Fusion")
     app.setStyleSheet(STYLE)
     from msc_sle_crf.ui import translation
 
