@@ -110,3 +110,31 @@ def test_modal_dialogs_block_only_their_own_window(qtbot) -> None:  # type: igno
     shown.show()  # shown, not run: stays non-modal
     assert shown.windowModality() is Qt.WindowModality.NonModal
     shown.close()
+
+
+def _modality_once_polished(qtbot) -> Qt.WindowModality:  # type: ignore[no-untyped-def]
+    window = QWidget()
+    qtbot.addWidget(window)
+    dialog = QDialog(window)
+    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)  # as exec() would make it
+    dialog.ensurePolished()
+    return dialog.windowModality()
+
+
+def test_the_modal_policy_survives_a_change_of_the_applications_style(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The policies ride on the application's style: ``QApplication.setStyle`` (``run_gui`` sets Fusion, and ran
+    after an earlier App in the same process) replaced and deleted it, and every dialog after that blocked the whole
+    application, even once a new session switched the policy on again (it set a flag on the deleted style)."""
+    from msc_sle_crf.ui import window_policy
+    from msc_sle_crf.ui.window_policy import WindowModalDialogs
+
+    WindowModalDialogs()
+    assert _modality_once_polished(qtbot) is Qt.WindowModality.WindowModal
+    window_policy.use_style("Fusion")  # how run_gui sets the look: the policies stay on
+    assert _modality_once_polished(qtbot) is Qt.WindowModality.WindowModal
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyle("Fusion")  # a bare replacement drops the hook until the policy is next switched on...
+    WindowModalDialogs()  # ...which installs it again, with the screen fit as it was
+    assert _modality_once_polished(qtbot) is Qt.WindowModality.WindowModal
+    assert window_policy._in_use(window_policy.policies(), app)  # the style, or the one under the style sheet

@@ -267,8 +267,33 @@ def test_the_status_bar_count_follows_saves_and_imports(pair: Pair, qtbot: Any) 
         dialog = PacketsDialog(ws, None, window.ops)
         qtbot.addWidget(dialog)
         dialog.apply([from_b])
+        before = stored()
+        qtbot.waitUntil(lambda: not dialog.running, timeout=30_000)  # the import runs in the background
+        assert stored() > before
         assert shown() == stored()
         window.close()
+
+
+def test_a_change_announced_once_the_database_is_closed_is_ignored(pair: Pair, qtbot: Any) -> None:  # noqa: F811
+    """A write finishing in the background (a packet import) after the log-out and the closing of the database (a
+    restore closes it while the program runs) announced its change to the closed window: its subject list read the
+    closed database (an assertion in Qt's event loop)."""
+    from msc_sle_crf.services.changes import changes_of
+    from msc_sle_crf.ui.main_window import MainWindow
+
+    site, ws = pair.open("A")
+    with site:
+        window = MainWindow(ws, idle_ms=10**9)
+        qtbot.addWidget(window)
+        changes = changes_of(ws.entry.save_item(R1, CREAT, "93", reason="re-read"))
+        assert changes.data
+        window.ops.announce(changes)  # drawn while the window is open
+        rows = window.table.rowCount()
+        assert rows > 0
+    window.ops.announce(changes)  # the database is closed: nothing read, no error
+    window.close()
+    window.ops.announce(changes)
+    assert window.table.rowCount() == rows
 
 
 def test_the_query_mark_opens_the_items_queries(pair: Pair, qtbot: Any) -> None:  # noqa: F811

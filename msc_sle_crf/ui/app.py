@@ -181,7 +181,13 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("MSC-SLE eCRF")
-    app.setStyle("Fusion")
+    # The window policies ride on the style: an App made earlier in this process switched them on (their module is
+    # loaded only after the first paint otherwise), and setStyle alone would drop them.
+    policy = sys.modules.get("msc_sle_crf.ui.window_policy")
+    if policy is not None:
+        policy.use_style("Fusion")
+    else:
+        app.setStyle("Fusion")
     app.setStyleSheet(STYLE)
     from msc_sle_crf.ui import translation
 

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         return self._workstation_seen
 
     _workstation_seen: str | None = None
+    _closed = False  # closed (log-out, exit): a change announced later is not drawn
 
     def _settings(self) -> dict[str, str]:
         """Settings cannot be read while the screen is locked: the lock screen keeps what was read last."""
@@ -210,7 +211,11 @@ class MainWindow(QMainWindow):
         self.subjects.refresh()
 
     def _on_changes(self, changes: Changes) -> None:
-        """Every write made from this window or a screen it opened: each part decides what to redraw."""
+        """Every write made from this window or a screen it opened: each part decides what to redraw. None once the
+        window is closed or its database is (a packet import or a restore finishing in the background after the
+        log-out or the restore's closing of the database: the list read the closed database, a traceback)."""
+        if self._closed or self.ws.site.store is None:
+            return
         self.subjects.on_changes(changes)
         self.status_integrity.follow(self.ws)  # the trail grew: the status bar's record count follows
         if changes.data:
@@ -467,6 +472,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """No timer of this session may fire after it (the idle lock would write to a closed database), and no
         window it opened stays (the bedside and its forms have no parent)."""
+        self._closed = True
         self.idle.stop()
         self.activity_timer.stop()
         for dialog in list(self.open_dialogs):

@@ -3,6 +3,7 @@ TRAINING on a demo database."""
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProxyStyle, QWidget
@@ -99,15 +100,39 @@ class WindowPolicies(QProxyStyle):
 _POLICIES: list[WindowPolicies] = []  # the Python object must live as long as the application uses it
 
 
+def _in_use(found: WindowPolicies, app: QApplication) -> bool:
+    """Whether ``found`` is still the application's style (alone, or under the style sheet's style): a call to
+    ``QApplication.setStyle`` replaces it and Qt deletes it, and with it the policies' hook."""
+    if not shiboken6.isValid(found):
+        return False
+    style = app.style()
+    return style is found or found.parent() is style
+
+
 def policies() -> WindowPolicies:
-    """The application's style with the window policies (installed on the application at the first call)."""
-    if not _POLICIES:
-        app = QApplication.instance()
-        assert isinstance(app, QApplication)
-        found = WindowPolicies(app.style().name() or "Fusion")
-        _POLICIES.append(found)
-        app.setStyle(found)
-    return _POLICIES[0]
+    """The application's style with the window policies (installed on the application at the first call, and again
+    with the policies switched on so far if the application's style was replaced since)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    if _POLICIES and _in_use(_POLICIES[0], app):
+        return _POLICIES[0]
+    found = WindowPolicies(app.style().name() or "Fusion")
+    if _POLICIES:
+        old = _POLICIES.pop()
+        found.modal, found.fit = old.modal, old.fit  # Python attributes: readable once the C++ style is deleted
+    _POLICIES.append(found)
+    app.setStyle(found)
+    return found
+
+
+def use_style(name: str) -> None:
+    """Draw the application with Qt's style ``name`` (``QApplication.setStyle``), keeping the window policies on if
+    they were (``setStyle`` alone replaces, and deletes, the style that carries them)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyle(name)
+    if _POLICIES:
+        policies()
 
 
 class WindowModalDialogs(QObject):
