@@ -456,7 +456,7 @@ class Msg(Enum):
     PACKET_ROWS_UNEXPLAINED = (
         "Packet refused: {path} brings {kind} about {subject}, which none of its records explain; nothing was "
         "applied.",
-        "Paquet refusé : {path} apporte {kind_fr} sur {subject}, qu'aucun de ses enregistrements n'explique ; rien "
+        "Paquet refusé : {path} apporte {kind} sur {subject}, qu'aucun de ses enregistrements n'explique ; rien "
         "n'a été appliqué.",
     )
     PACKET_ROLE = (

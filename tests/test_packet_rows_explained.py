@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from msc_sle_crf.errors import Msg
-from msc_sle_crf.i18n import Lang
+from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import FormDefinitionSnapshot, FormInstance, ItemConflict, Subject
 from msc_sle_crf.sync import packets as P
@@ -185,8 +185,9 @@ def _plants(iid: int) -> dict[str, tuple[Any, str]]:
 
 
 def test_the_refusal_reads_in_french() -> None:
-    line = P.PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path="x.crfpkt", kind="an SDV mark",
-                           kind_fr="une marque de vérification (SDV)", subject="subject 01-001").message(Lang.FR)
+    line = P.PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path="x.crfpkt",
+                           kind=L("an SDV mark", "une marque de vérification (SDV)"),
+                           subject="01-001").message(Lang.FR)
     assert line.startswith("Paquet refusé : x.crfpkt apporte une marque de vérification (SDV)"), line
     assert "\n" not in line
 

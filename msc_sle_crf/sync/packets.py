@@ -567,7 +567,7 @@ def _check_rows_scope(session: Session, packet: Packet, name: str) -> None:  # n
 
     def refuse(kind: str, subject: str) -> None:
         en, fr = _ROW_KINDS.get(kind, (kind, kind))
-        raise PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path=name, kind=en, kind_fr=fr, subject=subject[:80])
+        raise PacketRefused(Msg.PACKET_ROWS_UNEXPLAINED, path=name, kind=L(en, fr), subject=subject[:80])
 
     if not isinstance(rows, dict):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="rows.json is not a table of rows")
