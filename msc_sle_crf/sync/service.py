@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from msc_sle_crf import audit
 from msc_sle_crf.access import Perm
 from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import format_stored
@@ -86,12 +87,7 @@ class ImportOutcome:
 
 def _origin_ws(origin: str | None) -> str | None:
     """The workstation a copied record was first recorded on (None: this workstation's own record)."""
-    if not origin:
-        return None
-    try:
-        ws = json.loads(origin).get("ws")
-    except (ValueError, AttributeError):
-        return None
+    ws = (audit.parse_origin(origin) or {}).get("ws")
     return str(ws) if ws else None
 
 
