@@ -507,6 +507,12 @@ class Msg(Enum):
         "Paquet refusé : dans {path}, le transfert du patient {subject} par « {author} » sur {ws} vers {target} "
         "n'est pas valable : {why}. Rien n'a été appliqué.",
     )
+    PACKET_SUBJECT_NUMBER = (
+        "Packet refused: in {path}, subject {subject} registered by '{author}' on {ws} does not have a number of "
+        "{ws}'s: {why}. Nothing was applied; that number's own workstation keeps working.",
+        "Paquet refusé : dans {path}, le patient {subject} inscrit par « {author} » sur {ws} n'a pas un numéro de "
+        "{ws} : {why}. Rien n'a été appliqué ; le poste à qui ce numéro revient continue normalement.",
+    )
     PACKET_TWIN = (
         "Packet refused: {path} comes from a second database opened from the same workstation file {ws} (opened "
         "{other_when}, instance {other}); the site's {ws} is {known_where} (opened {when}, instance {known}). Keep "

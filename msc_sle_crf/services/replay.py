@@ -24,7 +24,7 @@ from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
-from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
+from msc_sle_crf.sync.ownership import added_block, added_ws, handover_problem, number_problem, opened_ws
 
 # indexes in audit.STORED_FIELDS order
 _ID, _TS, _USER, _ROLE, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM = 0, 1, 3, 4, 6, 7, 8, 9, 10
@@ -129,6 +129,7 @@ class Replay:
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
         self.added: set[str] | None = None
         self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
+        self.blocks: dict[str, tuple[int, int]] = {}  # subject numbers each added workstation was given
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
@@ -202,6 +203,9 @@ class Replay:
         ws = added_ws(row[_ROLE], row[_ITEM], row[_NEW])
         if ws is not None and self.added is not None:
             self.added.add(ws)
+        block = added_block(row[_ROLE], row[_ITEM], row[_NEW])
+        if block is not None:
+            self.blocks.setdefault(*block)
 
     def _on_subject_handover(self, row: Sequence[Any]) -> None:
         """Valid only on the subject's owner at that point, by a role that may hand over, to a workstation the site
@@ -242,6 +246,11 @@ class Replay:
             except ValueError:
                 data = {}
             self.subjects[subject] = {**data, "status": "screening"}
+            made_on = self.written_on(row)
+            problem = number_problem(subject, made_on, self.blocks)  # inside its workstation's block (sync/ownership)
+            if problem is not None:
+                self.handovers_refused.append((subject, f"subject {subject} (create record #{row[_ID]} by "
+                                                        f"'{row[_USER]}' on {made_on}) is not valid: {problem.en}"))
         elif subject and visit and form:
             self.forms[(subject, visit, form)] = row[_NEW] or "draft"
             created = _CREATED_UNDER.search(row[_DETAIL] or "")

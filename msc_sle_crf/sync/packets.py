@@ -46,7 +46,7 @@ from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
 from msc_sle_crf.sync.instances import Instance
-from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
+from msc_sle_crf.sync.ownership import added_block, added_ws, handover_problem, number_problem, opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -425,6 +425,37 @@ def _check_workstations(session: Session, packet: Packet, copies: Sequence[dict[
             owners[subject] = r.get("new_value")
 
 
+def _blocks(setup: Sequence[tuple[Any, ...]], packet: Packet) -> dict[str, tuple[int, int]]:
+    """The subject numbers the site gave each workstation it added (valid ``workstation_add`` records, here or among
+    the packet's records)."""
+    out: dict[str, tuple[int, int]] = {}
+    found = [added_block(row[4], row[10], row[13]) for row in setup if row[6] == "workstation_add"]
+    found += [added_block(r.get("role"), r.get("item"), r.get("new_value")) for r in packet.records
+              if r.get("action") == "workstation_add"]
+    for block in found:
+        if block is not None:
+            out.setdefault(block[0], block[1])
+    return out
+
+
+def _check_subject_numbers(packet: Packet, copies: Sequence[dict[str, Any]], name: str, *,
+                           setup: Sequence[tuple[Any, ...]]) -> None:
+    """Every subject the packet registers was registered inside the block of numbers the site gave the workstation
+    that wrote it (sync/ownership.number_problem; insider attack B, finding 1): a number taken from another
+    workstation's block is refused before anything is applied, so that workstation's own packets keep flowing."""
+    blocks: dict[str, tuple[int, int]] | None = None
+    for c in copies:
+        r = c["record"]
+        if r.get("action") != "create" or r.get("form") != "subject" or not r.get("subject"):
+            continue
+        if blocks is None:
+            blocks = _blocks(setup, packet)
+        problem = number_problem(str(r["subject"]), str(c["ws"]), blocks)
+        if problem is not None:
+            raise PacketRefused(Msg.PACKET_SUBJECT_NUMBER, path=name, subject=str(r["subject"]), ws=str(c["ws"]),
+                                author=str(r.get("username")), why=problem)
+
+
 # ----- import --------------------------------------------------------------------------------------------------------
 @dataclass
 class ImportResult:
@@ -698,6 +729,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     # created by the site; handovers on the owner
     _check_workstations(session, packet, copies, name, own_ws=ws.id, setup=setup)
     _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
+    _check_subject_numbers(packet, copies, name, setup=setup)  # each registered inside its workstation's block
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
