@@ -507,6 +507,24 @@ class Msg(Enum):
         "Paquet refusé : dans {path}, le transfert du patient {subject} par « {author} » sur {ws} vers {target} "
         "n'est pas valable : {why}. Rien n'a été appliqué.",
     )
+    PACKET_DEFINITION_DIFFERS = (
+        "Packet refused: in {path}, form {form} version {version} of subject {subject} was entered under another "
+        "definition than this site's for that version (definition {other} instead of {known}): a form's version names "
+        "one definition (a changed forms folder?). Nothing was applied.",
+        "Paquet refusé : dans {path}, le formulaire {form} version {version} du patient {subject} a été saisi selon "
+        "une autre définition que celle de ce site pour cette version (définition {other} au lieu de {known}) : une "
+        "version de formulaire désigne une seule définition (dossier de formulaires modifié ?). Rien n'a été "
+        "appliqué.",
+    )
+    STUDY_DEFINITION_DIFFERS = (
+        "The forms in {path} cannot be used with this database: form {form} version {version} differs from the "
+        "definition this database recorded for that version (definition {known}, these forms {other}); use the "
+        "study's forms (is MSC_SLE_CRF_FORMS_DIR set?) or give the changed form a new version.",
+        "Les formulaires de {path} ne peuvent pas servir avec cette base : le formulaire {form} version {version} "
+        "diffère de la définition que cette base a enregistrée pour cette version (définition {known}, ces "
+        "formulaires {other}) ; utilisez les formulaires de l'étude (MSC_SLE_CRF_FORMS_DIR est-il défini ?) ou "
+        "donnez une nouvelle version au formulaire modifié.",
+    )
     PACKET_SUBJECT_NUMBER = (
         "Packet refused: in {path}, subject {subject} registered by '{author}' on {ws} does not have a number of "
         "{ws}'s: {why}. Nothing was applied; that number's own workstation keeps working.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -363,3 +363,52 @@ class StudyDef(_Frozen):
         if self.meta.bindings is None:
             raise LookupError("study.yaml has no 'bindings:' section (see forms/README.md)")
         return self.meta.bindings
+
+
+# ----- one definition per form id and version (issue 18, insider attack B, finding 2) ------------------------------
+def bound_forms(study: StudyDef) -> dict[str, tuple[str, str]]:
+    """The definitions a study runs: form id -> (version, content hash)."""
+    return {form_id: (form.version, form.content_hash()) for form_id, form in study.forms.items()}
+
+
+def schema_hash(definition_json: str) -> str | None:
+    """The content hash a stored definition has under this program's schema (its defaults filled in): two texts of
+    one definition written by different program versions agree on it. None: not a definition this program reads."""
+    try:
+        return FormDef.model_validate_json(definition_json).content_hash()
+    except ValueError:
+        return None
+
+
+def differs(content_hash: str, definition_json: str | None, known: Mapping[str, str | None]) -> str | None:
+    """The hash of the definition recorded for a form id and version (``known``: hash -> its stored text, None for
+    a definition this program compiled) that the definition ``content_hash`` is not (None: it is one of them, or
+    nothing is known for that version). A form id and version name one definition: a planted forms folder with the
+    same version and another rule differs; a mere re-serialisation by another program version does not."""
+    if not known or content_hash in known:
+        return None
+    mine = schema_hash(definition_json) if definition_json is not None else None
+    if mine is not None:
+        for raw, text in known.items():
+            if mine == (raw if text is None else (schema_hash(text) or raw)):
+                return None
+    return sorted(known)[0]
+
+
+def recorded_mismatch(study: StudyDef, recorded: Iterable[tuple[str, str, str]],
+                      text_of: Callable[[str], str | None]) -> tuple[str, str, str, str] | None:
+    """The first form of ``study`` whose version a database recorded (``recorded``: its snapshots' form id, version
+    and hash; ``text_of``: a snapshot's text) under another definition: (form id, version, recorded hash, this
+    study's hash); None: every form is one the database knows, or a version it never used."""
+    by_version: dict[tuple[str, str], list[str]] = {}
+    for form_id, version, content_hash in recorded:
+        by_version.setdefault((form_id, version), []).append(content_hash)
+    for form_id, form in sorted(study.forms.items()):
+        hashes = by_version.get((form_id, form.version))
+        mine = form.content_hash()
+        if not hashes or mine in hashes:
+            continue
+        other = differs(mine, form.canonical_json(), {h: text_of(h) for h in hashes})
+        if other is not None:
+            return form_id, form.version, other, mine
+    return None

@@ -22,7 +22,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -37,6 +37,7 @@ from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.fileutil import backup_kind, fsync_dir
+from msc_sle_crf.formdef.definitions import differs
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
@@ -456,6 +457,52 @@ def _check_subject_numbers(packet: Packet, copies: Sequence[dict[str, Any]], nam
                                 author=str(r.get("username")), why=problem)
 
 
+def _check_definitions(session: Session, packet: Packet, name: str,
+                       forms: Mapping[str, tuple[str, str]] | None) -> None:
+    """A form id and version name one definition (insider attack B, finding 2): each form instance the packet brings
+    was created under a definition this database holds already, or one equal to what it runs (``forms``: form id ->
+    (version, hash), from the study; None on the hub) and has recorded for that form id and version
+    (``formdef.definitions.differs``). A planted forms folder with the same version and another rule is refused in
+    one line naming the form, version and subject, before anything is applied. A version known nowhere here binds
+    as it comes (a study upgraded on the other workstation first)."""
+    from msc_sle_crf.store.tables import FormDefinitionSnapshot as Snap
+
+    instances = packet.rows.get("instances") or []
+    if not instances:
+        return
+    held = {str(h): (str(f), str(v)) for h, f, v in session.execute(select(Snap.content_hash, Snap.form_id,
+                                                                           Snap.version))}
+    brought = {str(d.get("content_hash")): d for d in packet.rows.get("definitions") or []}
+    texts: dict[str, str | None] = {}
+
+    def text_of(content_hash: str) -> str | None:
+        if content_hash not in texts:
+            texts[content_hash] = session.execute(select(Snap.definition_json).where(
+                Snap.content_hash == content_hash)).scalar_one_or_none()
+        return texts[content_hash]
+
+    for inst in instances:
+        content_hash = str(inst.get("form_hash"))
+        claimed = (str(inst.get("form_id")), str(inst.get("form_version")))
+        if content_hash in held and held[content_hash] == claimed:
+            continue  # recorded here already
+        text = brought.get(content_hash, {}).get("definition_json")
+        try:
+            data = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            data = {}
+        form_id, version = (str(data.get("id")), str(data.get("version"))) if isinstance(data, dict) else claimed
+        known: dict[str, str | None] = {h: text_of(h) for h, fv in held.items() if fv == (form_id, version)}
+        if forms is not None and forms.get(form_id, ("", ""))[0] == version:
+            known[forms[form_id][1]] = None
+        other = differs(content_hash, text if isinstance(text, str) else None, known)
+        if other is None and (form_id, version) != claimed:  # an instance naming another form than its text
+            other = "-"
+        if other is not None:
+            raise PacketRefused(Msg.PACKET_DEFINITION_DIFFERS, path=name, form=claimed[0], version=claimed[1],
+                                subject=str(inst.get("subject"))[:80], other=content_hash[:12], known=other[:12])
+
+
 # ----- import --------------------------------------------------------------------------------------------------------
 @dataclass
 class ImportResult:
@@ -670,7 +717,8 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
 
 def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0915, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
-                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
+                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet",
+                  definitions: Mapping[str, tuple[str, str]] | None = None) -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
     from msc_sle_crf.sync import merge
 
@@ -731,6 +779,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
     _check_subject_numbers(packet, copies, name, setup=setup)  # each registered inside its workstation's block
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
+    _check_definitions(session, packet, name, definitions)  # one definition per form id and version
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
