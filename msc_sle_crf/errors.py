@@ -525,6 +525,17 @@ class Msg(Enum):
         "formulaires {other}) ; utilisez les formulaires de l'étude (MSC_SLE_CRF_FORMS_DIR est-il défini ?) ou "
         "donnez une nouvelle version au formulaire modifié.",
     )
+    PACKET_AUTHOR_DISABLED = (
+        "Packet refused: in {path}, record #{record} by '{author}' on {ws} ({when}) was written after that account "
+        "was disabled on {where} ({disabled}): a disabled account's later records are accepted from no workstation. "
+        "Nothing was applied. If the file comes from a copy of {ws}'s database, set it aside: the site's {ws} goes "
+        "on sending its own packets (docs/workstations.md, 'A disabled account's copy').",
+        "Paquet refusé : dans {path}, l'enregistrement n°{record} de « {author} » sur {ws} ({when}) a été écrit après "
+        "la désactivation de ce compte sur {where} ({disabled}) : les enregistrements ultérieurs d'un compte désactivé "
+        "ne sont acceptés d'aucun poste. Rien n'a été appliqué. Si le fichier vient d'une copie de la base de {ws}, "
+        "mettez-le de côté : le poste {ws} du site continue d'envoyer ses propres paquets (docs/workstations.md, « A "
+        "disabled account's copy »).",
+    )
     PACKET_SUBJECT_NUMBER = (
         "Packet refused: in {path}, subject {subject} registered by '{author}' on {ws} does not have a number of "
         "{ws}'s: {why}. Nothing was applied; that number's own workstation keeps working.",

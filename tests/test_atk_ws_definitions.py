@@ -70,7 +70,7 @@ def test_values_entered_under_a_planted_definition_of_the_same_version_are_refus
     number = _vitals(nurse, "95")
     packet = _export_as(nurse, tmp_path / "usb")
     # the honest users of WS-02 are now stopped, in one line, by the program itself
-    with pytest.raises(CrfError, match="form vital_signs version 1.1 differs from the definition this database"):
+    with pytest.raises(CrfError, match=r"form vital_signs version 1\.1 differs from the definition this database"):
         _export(ws2, tmp_path / "usb-honest")
     line = _refusal(ws1, packet)
     assert "vital_signs" in line and "1.1" in line and number in line, line

@@ -503,6 +503,55 @@ def _check_definitions(session: Session, packet: Packet, name: str,
                                 subject=str(inst.get("subject"))[:80], other=content_hash[:12], known=other[:12])
 
 
+def _disabled_spans(session: Session, account: audit.Account, own_ws: str) -> list[tuple[str, str | None, str]]:
+    """When this database holds ``account`` as disabled: (from UTC, until UTC or None, the workstation that disabled
+    it), from this trail's own disables and enables and those carried from other workstations' packets."""
+    spans: list[tuple[str, str | None, str]] = []
+    ids = [rid for rid, _active in account.status]
+    times: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(ids):
+        for rid, ts, origin in session.execute(select(AuditEvent.id, AuditEvent.ts_utc, AuditEvent.origin)
+                                               .where(AuditEvent.id.in_(chunk))):
+            parsed = audit.parse_origin(origin) if origin else None
+            times[int(rid)] = (str(ts), str(parsed.get("ws")) if isinstance(parsed, dict) else None)
+    start: tuple[str, str] | None = None
+    for rid, active in sorted(account.status):
+        ts, where = times.get(rid, ("", None))
+        if not active and start is None and ts:
+            start = (ts, where or own_ws)
+        elif active and start is not None:
+            spans.append((start[0], ts or None, start[1]))
+            start = None
+    if start is not None:
+        spans.append((start[0], None, start[1]))
+    spans += [(since, None, ws) for ws, since in account.carried_disabled.items()]
+    return spans
+
+
+def _check_disabled_authors(session: Session, copies: Sequence[dict[str, Any]], directory: audit.KeyDirectory,
+                            name: str, own_ws: str) -> None:
+    """A record signed by an account this database holds as disabled, written after that disable (made here or on
+    any workstation whose disable reached this database), is refused with its packet (insider attack B, finding 3:
+    a copy of WS-02's database made while she was enabled, never told of her disable, sent "packet 1 of WS-02" and
+    so took the real WS-02's number). Her records written before the disable still travel; a record only saying the
+    program refused her (``access_denied``) is not hers to judge."""
+    spans: dict[str, list[tuple[str, str | None, str]]] = {}
+    for c in copies:
+        r = c["record"]
+        signer = r.get("signer") or r.get("username")
+        if not signer or r.get("action") == str(Action.ACCESS_DENIED):
+            continue
+        if signer not in spans:
+            account = directory.get(str(signer))
+            spans[signer] = _disabled_spans(session, account, own_ws) if account is not None else []
+        ts = str(r.get("ts_utc") or "")
+        for since, until, where in spans[signer]:
+            if since < ts and (until is None or ts < until):
+                raise PacketRefused(Msg.PACKET_AUTHOR_DISABLED, path=name, record=r.get("id"), author=str(signer),
+                                    ws=str(c["ws"]), when=instances.local_text(ts), where=where,
+                                    disabled=instances.local_text(since))
+
+
 # ----- import --------------------------------------------------------------------------------------------------------
 @dataclass
 class ImportResult:
@@ -778,6 +827,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     _check_workstations(session, packet, copies, name, own_ws=ws.id, setup=setup)
     _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
     _check_subject_numbers(packet, copies, name, setup=setup)  # each registered inside its workstation's block
+    _check_disabled_authors(session, copies, directory, name, ws.id)  # nothing after a disable, from anywhere
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
     _check_definitions(session, packet, name, definitions)  # one definition per form id and version
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
