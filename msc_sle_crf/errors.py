@@ -575,11 +575,14 @@ class Msg(Enum):
     )
     PACKET_SENDER_RESTORED = (
         "Packet refused: {path} is packet {seq} of {ws}, but a different packet {seq} of {ws} was imported here on "
-        "{when}: {ws} was restored from a backup older than what it already sent. Nothing was applied; on {ws}, "
+        "{when}: {ws} was restored from a backup older than what it already sent, or the packet imported here came "
+        "from a copy of {ws}'s database files (the packets cannot tell which). Nothing was applied; on {ws}, "
         "restore a backup taken after its packet {seq} if there is one, else stop entering there and see "
         "docs/workstations.md ('Restored from a backup').",
         "Paquet refusé : {path} est le paquet {seq} de {ws}, mais un autre paquet {seq} de {ws} a été importé ici le "
-        "{when} : le poste {ws} a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé. "
+        "{when} : le poste {ws} a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé, "
+        "ou le paquet importé ici venait d'une copie des fichiers de la base de {ws} (les paquets ne permettent pas de "
+        "le savoir). "
         "Rien n'a été appliqué ; sur {ws}, restaurez une sauvegarde prise après son paquet {seq} s'il y en a une, "
         "sinon n'y saisissez plus et voyez docs/workstations.md (« Restauré depuis une sauvegarde »).",
     )
