@@ -105,6 +105,12 @@ def test_the_program_refuses_forms_that_differ_from_the_definition_recorded_for_
         _ = nurse.study
     line = str(caught.value)
     assert "vital_signs" in line and "1.1" in line and "\n" not in line, line
+    # she goes round it (the service objects built by hand): verify on that database names the second definition
+    monkeypatch.delenv("MSC_SLE_CRF_FORMS_DIR")
+    forced = Workspace(ws2, nurse.actor, load_study(_planted(tmp_path / "again")))
+    _vitals(forced, "95")
+    problems = _problems(ws2)
+    assert any("form vital_signs version 1.1 was already recorded as definition" in p for p in problems), problems
 
 
 def test_shipped_forms_still_travel(tmp_path: Path, two: tuple[Site, Site]) -> None:

@@ -403,10 +403,21 @@ class Replay:
         present = {number for (number,) in rows("SELECT subject_number FROM subject{only}")}
         for number in sorted(set(self.subjects) - present):
             note(_where(number), "the subject recorded in the trail is missing (deleted)")
-        for content_hash, definition_json in () if scoped else conn.execute(
-                "SELECT content_hash, definition_json FROM form_definition"):
+        from msc_sle_crf.formdef.definitions import differs  # pydantic: loaded only when a check runs
+
+        by_version: dict[tuple[str, str], dict[str, str | None]] = {}
+        for content_hash, definition_json, form_id, version in () if scoped else conn.execute(
+                "SELECT content_hash, definition_json, form_id, version FROM form_definition ORDER BY first_used_utc, "
+                "content_hash"):
             if hashlib.sha256((definition_json or "").encode()).hexdigest() != content_hash:
                 note(f"form definition {content_hash[:12]}", "its text does not match its hash (edited)")
+            known = by_version.setdefault((str(form_id), str(version)), {})
+            other = differs(content_hash, definition_json, known)  # one definition per form id and version
+            if other is not None:
+                note(f"form definition {content_hash[:12]}", f"form {form_id} version {version} was already "
+                                                             f"recorded as definition {other[:12]} (a changed forms "
+                                                             "folder?)")
+            known[content_hash] = definition_json
         for iid, number, visit, form, status, form_hash in rows(
                 "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status, i.form_hash FROM form_instance i "
                 "JOIN subject s ON s.id = i.subject_id{of_subject} ORDER BY i.id"):

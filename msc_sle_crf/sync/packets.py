@@ -37,7 +37,6 @@ from msc_sle_crf.audit import Action, AuditEntry
 from msc_sle_crf.clock import Clock, iso_utc
 from msc_sle_crf.errors import Msg, ValidationError
 from msc_sle_crf.fileutil import backup_kind, fsync_dir
-from msc_sle_crf.formdef.definitions import differs
 from msc_sle_crf.i18n import L
 from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
@@ -465,6 +464,7 @@ def _check_definitions(session: Session, packet: Packet, name: str,
     (``formdef.definitions.differs``). A planted forms folder with the same version and another rule is refused in
     one line naming the form, version and subject, before anything is applied. A version known nowhere here binds
     as it comes (a study upgraded on the other workstation first)."""
+    from msc_sle_crf.formdef.definitions import differs
     from msc_sle_crf.store.tables import FormDefinitionSnapshot as Snap
 
     instances = packet.rows.get("instances") or []
