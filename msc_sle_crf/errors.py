@@ -516,6 +516,16 @@ class Msg(Enum):
         "version de formulaire désigne une seule définition (dossier de formulaires modifié ?). Rien n'a été "
         "appliqué.",
     )
+    PACKET_DEFINITION_UNKNOWN = (
+        "Packet refused: in {path}, form {form} of subject {subject} was entered under version {version}, which this "
+        "workstation neither runs (it runs version {runs}) nor has received before: install the study's amended forms "
+        "here first if the study changed, else the other workstation used forms that are not the study's. Nothing "
+        "was applied.",
+        "Paquet refusé : dans {path}, le formulaire {form} du patient {subject} a été saisi en version {version}, que "
+        "ce poste n'utilise pas (il utilise la version {runs}) et n'a jamais reçue : installez d'abord ici les "
+        "formulaires modifiés de l'étude si elle a changé, sinon l'autre poste a utilisé des formulaires qui ne sont "
+        "pas ceux de l'étude. Rien n'a été appliqué.",
+    )
     STUDY_DEFINITION_DIFFERS = (
         "The forms in {path} cannot be used with this database: form {form} version {version} differs from the "
         "definition this database recorded for that version (definition {known}, these forms {other}); use the "

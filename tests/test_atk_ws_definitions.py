@@ -27,14 +27,16 @@ from .conftest import ADMIN_PW, make_user
 from .test_issue18_ws_attacks import DOCTOR_PW, NURSE_PW, _as, _export, _problems, _refusal
 
 
-def _planted(tmp_path: Path) -> Path:
-    """The shipped forms with vital_signs 1.1's temperature limit raised to 99 (same id, same version)."""
-    folder = tmp_path / "planted-forms"
+def _planted(tmp_path: Path, version: str = "1.1") -> Path:
+    """The shipped forms with vital_signs 1.1's temperature limit raised to 99 (same id; same version unless
+    ``version`` says another)."""
+    folder = tmp_path / f"planted-forms-{version}"
     shutil.copytree(forms_dir(), folder)
     vitals = folder / "vital_signs.yaml"
     text = vitals.read_text(encoding="utf-8")
-    assert "        hard_max: 43\n" in text
-    vitals.write_text(text.replace("        hard_max: 43\n", "        hard_max: 99\n", 1), encoding="utf-8")
+    assert "        hard_max: 43\n" in text and 'version: "1.1"\n' in text
+    text = text.replace("        hard_max: 43\n", "        hard_max: 99\n", 1)
+    vitals.write_text(text.replace('version: "1.1"\n', f'version: "{version}"\n', 1), encoding="utf-8")
     return folder
 
 
@@ -111,6 +113,16 @@ def test_the_program_refuses_forms_that_differ_from_the_definition_recorded_for_
     _vitals(forced, "95")
     problems = _problems(ws2)
     assert any("form vital_signs version 1.1 was already recorded as definition" in p for p in problems), problems
+
+
+def test_a_planted_definition_given_a_new_version_number_is_refused_by_a_workstation_that_does_not_run_it(
+        tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    nurse = Workspace.sign_in(ws2, "nurse.n", NURSE_PW, study=load_study(_planted(tmp_path, "1.2")))
+    number = _vitals(nurse, "95")
+    line = _refusal(ws1, _export_as(nurse, tmp_path / "usb"))
+    assert "vital_signs" in line and "version 1.2" in line and "version 1.1" in line and number in line, line
+    assert _problems(ws1) == []
 
 
 def test_shipped_forms_still_travel(tmp_path: Path, two: tuple[Site, Site]) -> None:

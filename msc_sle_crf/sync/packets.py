@@ -462,8 +462,9 @@ def _check_definitions(session: Session, packet: Packet, name: str,
     was created under a definition this database holds already, or one equal to what it runs (``forms``: form id ->
     (version, hash), from the study; None on the hub) and has recorded for that form id and version
     (``formdef.definitions.differs``). A planted forms folder with the same version and another rule is refused in
-    one line naming the form, version and subject, before anything is applied. A version known nowhere here binds
-    as it comes (a study upgraded on the other workstation first)."""
+    one line naming the form, version and subject, before anything is applied. A workstation (``forms`` given)
+    refuses a version it neither runs nor holds (a planted form given a new version number: the study is amended by
+    installing its forms everywhere, this one first); on the hub a version it does not hold binds as it comes."""
     from msc_sle_crf.formdef.definitions import differs
     from msc_sle_crf.store.tables import FormDefinitionSnapshot as Snap
 
@@ -495,6 +496,10 @@ def _check_definitions(session: Session, packet: Packet, name: str,
         known: dict[str, str | None] = {h: text_of(h) for h, fv in held.items() if fv == (form_id, version)}
         if forms is not None and forms.get(form_id, ("", ""))[0] == version:
             known[forms[form_id][1]] = None
+        if forms is not None and not known:  # a version this workstation neither runs nor holds (a bumped one)
+            raise PacketRefused(Msg.PACKET_DEFINITION_UNKNOWN, path=name, form=form_id, version=version,
+                                subject=str(inst.get("subject"))[:80],
+                                runs=forms[form_id][0] if form_id in forms else "-")
         other = differs(content_hash, text if isinstance(text, str) else None, known)
         if other is None and (form_id, version) != claimed:  # an instance naming another form than its text
             other = "-"
