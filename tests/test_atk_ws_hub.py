@@ -84,3 +84,35 @@ def test_the_hub_refuses_values_entered_under_a_planted_definition(
     assert code != 0 and "vital_signs" in said and "1.1" in said, said
     report = verify_hub(hub_db.app_dsn(), keys)
     assert report.ok, (report.audit.problem, report.unexplained)
+
+
+def test_the_hub_refuses_a_disabled_nurses_copy_of_ws02_and_takes_the_real_one(
+        hub_db: HubDb, tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The disable reaches the hub as a copy in WS-01's packet; her copy of WS-02 then sends packet 1 of WS-02."""
+    import shutil
+
+    db1, ws2, keys = _setup(tmp_path, site, admin, clock, hub_db)
+    folder, name = ws2.db_path.parent, ws2.db_path.name
+    ws2.close()
+    shutil.copytree(folder, tmp_path / "twin")
+    twin = Site.open(tmp_path / "twin" / name, clock=clock)
+    ws2 = Site.open(folder / name, clock=clock)
+    clock.advance(3600)
+    with Site.open(db1, clock=clock) as ws1:
+        Workspace.sign_in(ws1, "admin", ADMIN_PW).accounts.disable_user("nurse.n", "left the unit")
+        clock.advance(60)
+        from_ws1 = _export(ws1, tmp_path / "usb1")
+    code, said = _ingest(hub_db, keys, from_ws1, monkeypatch, capsys)
+    assert code == 0, said
+    clock.advance(3600)
+    _as(twin, "nurse.n").subjects.register("TWN", 1990, "F")
+    forged = _export(twin, tmp_path / "twin-usb")
+    _as(ws2, "dr.house").subjects.register("REA", 1970, "M")
+    genuine = _export(ws2, tmp_path / "real-usb")
+    code, said = _ingest(hub_db, keys, forged, monkeypatch, capsys)
+    assert code != 0 and "nurse.n" in said and "disabled on WS-01" in said, said
+    code, said = _ingest(hub_db, keys, genuine, monkeypatch, capsys)
+    assert code == 0 and "applied" in said, said
+    report = verify_hub(hub_db.app_dsn(), keys)
+    assert report.ok, (report.audit.problem, report.unexplained)
