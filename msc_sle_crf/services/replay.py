@@ -125,11 +125,11 @@ class Replay:
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
         self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
         self.packet_secret: str | None = None  # the fingerprint of the site's packet secret as the trail recorded it
+        self.blocks: dict[str, tuple[int, int]] = {}  # subject numbers each added workstation was given
         # the workstations the site created (WS-01 and each admin-signed ``workstation_add``); None until the replay
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
         self.added: set[str] | None = None
         self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
-        self.blocks: dict[str, tuple[int, int]] = {}  # subject numbers each added workstation was given
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
