@@ -125,6 +125,26 @@ def test_a_planted_definition_given_a_new_version_number_is_refused_by_a_worksta
     assert _problems(ws1) == []
 
 
+def test_reworded_help_under_the_same_version_is_the_same_definition(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    """Wording is not a rule: a help text reworded without a new version (as the shipped forms once were) neither
+    stops the program nor refuses the packets."""
+    ws1, ws2 = two
+    _vitals(_as(ws2, "nurse.n"), "37")
+    folder = tmp_path / "reworded"
+    shutil.copytree(forms_dir(), folder)
+    vitals = folder / "vital_signs.yaml"
+    text = vitals.read_text(encoding="utf-8")
+    vitals.write_text(text.replace("Record the time the reading was actually taken.", "Note the real time.", 1),
+                      encoding="utf-8")
+    reworded = load_study(folder)
+    assert reworded.forms["vital_signs"].content_hash() != load_study().forms["vital_signs"].content_hash()
+    nurse = Workspace.sign_in(ws2, "nurse.n", NURSE_PW, study=reworded)
+    _vitals(nurse, "37.2")
+    ws = _as(ws1, "dr.house")
+    assert "applied" in Packets(ws.ctx, ws.study).import_file(_export_as(nurse, tmp_path / "usb")).line().get()
+    assert _problems(ws1) == [] and _problems(ws2) == []
+
+
 def test_shipped_forms_still_travel(tmp_path: Path, two: tuple[Site, Site]) -> None:
     ws1, ws2 = two
     _vitals(_as(ws1, "nurse.n"), "37")

@@ -366,32 +366,47 @@ class StudyDef(_Frozen):
 
 
 # ----- one definition per form id and version (issue 18, insider attack B, finding 2) ------------------------------
-def bound_forms(study: StudyDef) -> dict[str, tuple[str, str]]:
-    """The definitions a study runs: form id -> (version, content hash)."""
-    return {form_id: (form.version, form.content_hash()) for form_id, form in study.forms.items()}
+def bound_forms(study: StudyDef) -> dict[str, tuple[str, str, str]]:
+    """The definitions a study runs: form id -> (version, content hash, canonical JSON)."""
+    return {form_id: (form.version, form.content_hash(), form.canonical_json())
+            for form_id, form in study.forms.items()}
 
 
-def schema_hash(definition_json: str) -> str | None:
-    """The content hash a stored definition has under this program's schema (its defaults filled in): two texts of
-    one definition written by different program versions agree on it. None: not a definition this program reads."""
+def _rules(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"en", "fr"}:  # a text in both languages: wording, not a rule
+            return None
+        return {k: _rules(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rules(v) for v in value]
+    return value
+
+
+def rules_hash(definition_json: str) -> str | None:
+    """SHA-256 of what a stored definition says about the values (types, limits, codes, requirements, checks,
+    calculations, groups), read with this program's schema (its defaults filled in), without its wording (every
+    text in both languages) and without who enters it (``entry``): a help text reworded, or a definition written by
+    another program version, is the same set of rules. None: not a definition this program reads."""
     try:
-        return FormDef.model_validate_json(definition_json).content_hash()
+        data = _rules(FormDef.model_validate_json(definition_json).model_dump(mode="json"))
     except ValueError:
         return None
+    data.pop("entry", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                          ).hexdigest()
 
 
 def differs(content_hash: str, definition_json: str | None, known: Mapping[str, str | None]) -> str | None:
-    """The hash of the definition recorded for a form id and version (``known``: hash -> its stored text, None for
-    a definition this program compiled) that the definition ``content_hash`` is not (None: it is one of them, or
-    nothing is known for that version). A form id and version name one definition: a planted forms folder with the
-    same version and another rule differs; a mere re-serialisation by another program version does not."""
+    """The hash of the definition recorded for a form id and version (``known``: hash -> its text) whose rules the
+    definition ``content_hash`` (text ``definition_json``) does not share (None: it is one of them, has the same
+    rules, or nothing is known for that version). A form id and version name one set of rules: a planted forms
+    folder with the same version and another limit differs; reworded help or another program version's
+    serialisation does not (``rules_hash``)."""
     if not known or content_hash in known:
         return None
-    mine = schema_hash(definition_json) if definition_json is not None else None
-    if mine is not None:
-        for raw, text in known.items():
-            if mine == (raw if text is None else (schema_hash(text) or raw)):
-                return None
+    mine = rules_hash(definition_json) if definition_json is not None else None
+    if mine is not None and any(text is not None and rules_hash(text) == mine for text in known.values()):
+        return None
     return sorted(known)[0]
 
 

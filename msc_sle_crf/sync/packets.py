@@ -457,10 +457,10 @@ def _check_subject_numbers(packet: Packet, copies: Sequence[dict[str, Any]], nam
 
 
 def _check_definitions(session: Session, packet: Packet, name: str,
-                       forms: Mapping[str, tuple[str, str]] | None) -> None:
+                       forms: Mapping[str, tuple[str, str, str]] | None) -> None:
     """A form id and version name one definition (insider attack B, finding 2): each form instance the packet brings
-    was created under a definition this database holds already, or one equal to what it runs (``forms``: form id ->
-    (version, hash), from the study; None on the hub) and has recorded for that form id and version
+    was created under a definition this database holds already, or one with the rules of what it runs (``forms``:
+    form id -> (version, hash, text), from the study; None on the hub) and has recorded for that form id and version
     (``formdef.definitions.differs``). A planted forms folder with the same version and another rule is refused in
     one line naming the form, version and subject, before anything is applied. A workstation (``forms`` given)
     refuses a version it neither runs nor holds (a planted form given a new version number: the study is amended by
@@ -494,8 +494,8 @@ def _check_definitions(session: Session, packet: Packet, name: str,
             data = {}
         form_id, version = (str(data.get("id")), str(data.get("version"))) if isinstance(data, dict) else claimed
         known: dict[str, str | None] = {h: text_of(h) for h, fv in held.items() if fv == (form_id, version)}
-        if forms is not None and forms.get(form_id, ("", ""))[0] == version:
-            known[forms[form_id][1]] = None
+        if forms is not None and form_id in forms and forms[form_id][0] == version:
+            known[forms[form_id][1]] = forms[form_id][2]
         if forms is not None and not known:  # a version this workstation neither runs nor holds (a bumped one)
             raise PacketRefused(Msg.PACKET_DEFINITION_UNKNOWN, path=name, form=form_id, version=version,
                                 subject=str(inst.get("subject"))[:80],
@@ -772,7 +772,7 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
 def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0915, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
                   packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet",
-                  definitions: Mapping[str, tuple[str, str]] | None = None) -> ImportResult:
+                  definitions: Mapping[str, tuple[str, str, str]] | None = None) -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
     from msc_sle_crf.sync import merge
 

@@ -152,7 +152,7 @@ class Packets:
         self.ctx = ctx
         self.study = study
 
-    def _definitions(self) -> dict[str, tuple[str, str]] | None:
+    def _definitions(self) -> dict[str, tuple[str, str, str]] | None:
         """The definitions this workstation runs (form id -> version, hash): a packet's forms must match them."""
         from msc_sle_crf.formdef.definitions import bound_forms
 
