@@ -507,6 +507,51 @@ class Msg(Enum):
         "Paquet refusé : dans {path}, le transfert du patient {subject} par « {author} » sur {ws} vers {target} "
         "n'est pas valable : {why}. Rien n'a été appliqué.",
     )
+    PACKET_DEFINITION_DIFFERS = (
+        "Packet refused: in {path}, form {form} version {version} of subject {subject} was entered under another "
+        "definition than this site's for that version (definition {other} instead of {known}): a form's version names "
+        "one definition (a changed forms folder?). Nothing was applied.",
+        "Paquet refusé : dans {path}, le formulaire {form} version {version} du patient {subject} a été saisi selon "
+        "une autre définition que celle de ce site pour cette version (définition {other} au lieu de {known}) : une "
+        "version de formulaire désigne une seule définition (dossier de formulaires modifié ?). Rien n'a été "
+        "appliqué.",
+    )
+    PACKET_DEFINITION_UNKNOWN = (
+        "Packet refused: in {path}, form {form} of subject {subject} was entered under version {version}, which this "
+        "workstation neither runs (it runs version {runs}) nor has received before: install the study's amended forms "
+        "here first if the study changed, else the other workstation used forms that are not the study's. Nothing "
+        "was applied.",
+        "Paquet refusé : dans {path}, le formulaire {form} du patient {subject} a été saisi en version {version}, que "
+        "ce poste n'utilise pas (il utilise la version {runs}) et n'a jamais reçue : installez d'abord ici les "
+        "formulaires modifiés de l'étude si elle a changé, sinon l'autre poste a utilisé des formulaires qui ne sont "
+        "pas ceux de l'étude. Rien n'a été appliqué.",
+    )
+    STUDY_DEFINITION_DIFFERS = (
+        "The forms in {path} cannot be used with this database: form {form} version {version} differs from the "
+        "definition this database recorded for that version (definition {known}, these forms {other}); use the "
+        "study's forms (is MSC_SLE_CRF_FORMS_DIR set?) or give the changed form a new version.",
+        "Les formulaires de {path} ne peuvent pas servir avec cette base : le formulaire {form} version {version} "
+        "diffère de la définition que cette base a enregistrée pour cette version (définition {known}, ces "
+        "formulaires {other}) ; utilisez les formulaires de l'étude (MSC_SLE_CRF_FORMS_DIR est-il défini ?) ou "
+        "donnez une nouvelle version au formulaire modifié.",
+    )
+    PACKET_AUTHOR_DISABLED = (
+        "Packet refused: in {path}, record #{record} by '{author}' on {ws} ({when}) was written after that account "
+        "was disabled on {where} ({disabled}): a disabled account's later records are accepted from no workstation. "
+        "Nothing was applied. If the file comes from a copy of {ws}'s database, set it aside: the site's {ws} goes "
+        "on sending its own packets (docs/workstations.md, 'A disabled account's copy').",
+        "Paquet refusé : dans {path}, l'enregistrement n°{record} de « {author} » sur {ws} ({when}) a été écrit après "
+        "la désactivation de ce compte sur {where} ({disabled}) : les enregistrements ultérieurs d'un compte désactivé "
+        "ne sont acceptés d'aucun poste. Rien n'a été appliqué. Si le fichier vient d'une copie de la base de {ws}, "
+        "mettez-le de côté : le poste {ws} du site continue d'envoyer ses propres paquets (docs/workstations.md, « A "
+        "disabled account's copy »).",
+    )
+    PACKET_SUBJECT_NUMBER = (
+        "Packet refused: in {path}, subject {subject} registered by '{author}' on {ws} does not have a number of "
+        "{ws}'s: {why}. Nothing was applied; that number's own workstation keeps working.",
+        "Paquet refusé : dans {path}, le patient {subject} inscrit par « {author} » sur {ws} n'a pas un numéro de "
+        "{ws} : {why}. Rien n'a été appliqué ; le poste à qui ce numéro revient continue normalement.",
+    )
     PACKET_TWIN = (
         "Packet refused: {path} comes from a second database opened from the same workstation file {ws} (opened "
         "{other_when}, instance {other}); the site's {ws} is {known_where} (opened {when}, instance {known}). Keep "
@@ -540,11 +585,14 @@ class Msg(Enum):
     )
     PACKET_SENDER_RESTORED = (
         "Packet refused: {path} is packet {seq} of {ws}, but a different packet {seq} of {ws} was imported here on "
-        "{when}: {ws} was restored from a backup older than what it already sent. Nothing was applied; on {ws}, "
+        "{when}: {ws} was restored from a backup older than what it already sent, or the packet imported here came "
+        "from a copy of {ws}'s database files (the packets cannot tell which). Nothing was applied; on {ws}, "
         "restore a backup taken after its packet {seq} if there is one, else stop entering there and see "
         "docs/workstations.md ('Restored from a backup').",
         "Paquet refusé : {path} est le paquet {seq} de {ws}, mais un autre paquet {seq} de {ws} a été importé ici le "
-        "{when} : le poste {ws} a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé. "
+        "{when} : le poste {ws} a été restauré depuis une sauvegarde plus ancienne que ce qu'il avait déjà envoyé, "
+        "ou le paquet importé ici venait d'une copie des fichiers de la base de {ws} (les paquets ne permettent pas de "
+        "le savoir). "
         "Rien n'a été appliqué ; sur {ws}, restaurez une sauvegarde prise après son paquet {seq} s'il y en a une, "
         "sinon n'y saisissez plus et voyez docs/workstations.md (« Restauré depuis une sauvegarde »).",
     )

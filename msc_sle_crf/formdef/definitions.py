@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -363,3 +363,69 @@ class StudyDef(_Frozen):
         if self.meta.bindings is None:
             raise LookupError("study.yaml has no 'bindings:' section (see forms/README.md)")
         return self.meta.bindings
+
+
+# ----- one definition per form id and version (issue 18, insider attack B, finding 2) ------------------------------
+def bound_forms(study: StudyDef) -> dict[str, tuple[str, str, str]]:
+    """The definitions a study runs: form id -> (version, content hash, canonical JSON)."""
+    return {form_id: (form.version, form.content_hash(), form.canonical_json())
+            for form_id, form in study.forms.items()}
+
+
+def _rules(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"en", "fr"}:  # a text in both languages: wording, not a rule
+            return None
+        return {k: _rules(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rules(v) for v in value]
+    return value
+
+
+def rules_hash(definition_json: str) -> str | None:
+    """SHA-256 of what a stored definition says about the values (types, limits, codes, requirements, checks,
+    calculations, groups), read with this program's schema (its defaults filled in), without its wording (every
+    text in both languages) and without who enters it (``entry``): a help text reworded, or a definition written by
+    another program version, is the same set of rules. None: not a definition this program reads."""
+    try:
+        data = _rules(FormDef.model_validate_json(definition_json).model_dump(mode="json"))
+    except ValueError:
+        return None
+    data.pop("entry", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                          ).hexdigest()
+
+
+def differs(content_hash: str, definition_json: str | None, known: Mapping[str, str | None]) -> str | None:
+    """The hash of the definition recorded for a form id and version (``known``: hash -> its text) whose rules the
+    definition ``content_hash`` (text ``definition_json``) does not share (None: it is one of them, has the same
+    rules, or nothing is known for that version). A form id and version name one set of rules: a planted forms
+    folder with the same version and another limit differs; reworded help or another program version's
+    serialisation does not (``rules_hash``)."""
+    if not known or content_hash in known:
+        return None
+    mine = rules_hash(definition_json) if definition_json is not None else None
+    if mine is not None and any(text is not None and rules_hash(text) == mine for text in known.values()):
+        return None
+    return sorted(known)[0]
+
+
+def recorded_mismatch(study: StudyDef, recorded: Iterable[tuple[str, str, str]],
+                      text_of: Callable[[str], str | None]) -> tuple[str, str, str, str] | None:
+    """The first form of ``study`` whose version a database recorded (``recorded``: its snapshots' form id, version
+    and hash; ``text_of``: a snapshot's text) under another definition: (form id, version, recorded hash, this
+    study's hash); None: every form is one the database knows, or a version it never used."""
+    by_version: dict[tuple[str, str], list[str]] = {}
+    for form_id, version, content_hash in recorded:
+        by_version.setdefault((form_id, version), []).append(content_hash)
+    for form_id, form in sorted(study.forms.items()):
+        hashes = by_version.get((form_id, form.version))
+        mine = form.content_hash()
+        if not hashes or mine in hashes:
+            continue
+        # a snapshot this program's schema no longer reads (an older program's) cannot be judged: not held against
+        known = {h: text for h in hashes if (text := text_of(h)) is not None and rules_hash(text) is not None}
+        other = differs(mine, form.canonical_json(), known)
+        if other is not None:
+            return form_id, form.version, other, mine
+    return None

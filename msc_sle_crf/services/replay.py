@@ -24,7 +24,7 @@ from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.sync.identity import FIRST_WS, SETTING_KEYS
-from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
+from msc_sle_crf.sync.ownership import added_block, added_ws, handover_problem, number_problem, opened_ws
 
 # indexes in audit.STORED_FIELDS order
 _ID, _TS, _USER, _ROLE, _ACTION, _SUBJ, _VISIT, _FORM, _ITEM = 0, 1, 3, 4, 6, 7, 8, 9, 10
@@ -125,6 +125,7 @@ class Replay:
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
         self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
         self.packet_secret: str | None = None  # the fingerprint of the site's packet secret as the trail recorded it
+        self.blocks: dict[str, tuple[int, int]] = {}  # subject numbers each added workstation was given
         # the workstations the site created (WS-01 and each admin-signed ``workstation_add``); None until the replay
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
         self.added: set[str] | None = None
@@ -202,6 +203,9 @@ class Replay:
         ws = added_ws(row[_ROLE], row[_ITEM], row[_NEW])
         if ws is not None and self.added is not None:
             self.added.add(ws)
+        block = added_block(row[_ROLE], row[_ITEM], row[_NEW])
+        if block is not None:
+            self.blocks.setdefault(*block)
 
     def _on_subject_handover(self, row: Sequence[Any]) -> None:
         """Valid only on the subject's owner at that point, by a role that may hand over, to a workstation the site
@@ -242,6 +246,11 @@ class Replay:
             except ValueError:
                 data = {}
             self.subjects[subject] = {**data, "status": "screening"}
+            made_on = self.written_on(row)
+            problem = number_problem(subject, made_on, self.blocks)  # inside its workstation's block (sync/ownership)
+            if problem is not None:
+                self.handovers_refused.append((subject, f"subject {subject} (create record #{row[_ID]} by "
+                                                        f"'{row[_USER]}' on {made_on}) is not valid: {problem.en}"))
         elif subject and visit and form:
             self.forms[(subject, visit, form)] = row[_NEW] or "draft"
             created = _CREATED_UNDER.search(row[_DETAIL] or "")
@@ -394,10 +403,21 @@ class Replay:
         present = {number for (number,) in rows("SELECT subject_number FROM subject{only}")}
         for number in sorted(set(self.subjects) - present):
             note(_where(number), "the subject recorded in the trail is missing (deleted)")
-        for content_hash, definition_json in () if scoped else conn.execute(
-                "SELECT content_hash, definition_json FROM form_definition"):
+        from msc_sle_crf.formdef.definitions import differs  # pydantic: loaded only when a check runs
+
+        by_version: dict[tuple[str, str], dict[str, str | None]] = {}
+        for content_hash, definition_json, form_id, version in () if scoped else conn.execute(
+                "SELECT content_hash, definition_json, form_id, version FROM form_definition ORDER BY first_used_utc, "
+                "content_hash"):
             if hashlib.sha256((definition_json or "").encode()).hexdigest() != content_hash:
                 note(f"form definition {content_hash[:12]}", "its text does not match its hash (edited)")
+            known = by_version.setdefault((str(form_id), str(version)), {})
+            other = differs(content_hash, definition_json, known)  # one definition per form id and version
+            if other is not None:
+                note(f"form definition {content_hash[:12]}", f"form {form_id} version {version} was already "
+                                                             f"recorded as definition {other[:12]} (a changed forms "
+                                                             "folder?)")
+            known[content_hash] = definition_json
         for iid, number, visit, form, status, form_hash in rows(
                 "SELECT i.id, s.subject_number, i.event_id, i.form_id, i.status, i.form_hash FROM form_instance i "
                 "JOIN subject s ON s.id = i.subject_id{of_subject} ORDER BY i.id"):

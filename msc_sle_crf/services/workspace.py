@@ -45,7 +45,10 @@ class Workspace:
 
     @classmethod
     def sign_in(cls, site: Site, username: str, password: str, *, study: StudyDef | None = None) -> Workspace:
-        return cls(site, site.sign_in(username, password), study)
+        ws = cls(site, site.sign_in(username, password), study)
+        if study is not None:  # the forms the app compiled at start-up (ui/app.open_site)
+            _check_recorded(ws.ctx, study)
+        return ws
 
     # ----- who, where ------------------------------------------------------------------------------------------
     @property
@@ -69,7 +72,9 @@ class Workspace:
         if self._study is None:
             from msc_sle_crf.formdef import load_study
 
-            self._study = load_study()
+            study = load_study()
+            _check_recorded(self.ctx, study)
+            self._study = study
         return self._study
 
     @cached_property
@@ -140,3 +145,28 @@ class Workspace:
         self.ctx.locked = True
         self.site.anchor_audit()
         return changes
+
+
+def _check_recorded(ctx: ServiceContext, study: StudyDef) -> None:
+    """Refuse (one line) forms whose definition differs from the one this database recorded for the same form id and
+    version (a changed forms folder, e.g. ``MSC_SLE_CRF_FORMS_DIR``: issue 18, insider attack B, finding 2)."""
+    from sqlalchemy import select
+
+    from msc_sle_crf.errors import Msg, ValidationError
+    from msc_sle_crf.formdef import default_forms_dir
+    from msc_sle_crf.formdef.definitions import recorded_mismatch
+    from msc_sle_crf.store.tables import FormDefinitionSnapshot as Snap
+
+    with ctx.read() as session:
+        recorded = [(str(f), str(v), str(h)) for f, v, h in session.execute(
+            select(Snap.form_id, Snap.version, Snap.content_hash))]
+
+        def text_of(content_hash: str) -> str | None:
+            return session.execute(select(Snap.definition_json).where(Snap.content_hash == content_hash)
+                                   ).scalar_one_or_none()
+
+        found = recorded_mismatch(study, recorded, text_of)
+    if found is not None:
+        form, version, known, other = found
+        raise ValidationError(Msg.STUDY_DEFINITION_DIFFERS, path=str(default_forms_dir())[:300], form=form,
+                              version=version, known=known[:12], other=other[:12])

@@ -93,3 +93,55 @@ def require_owner(session: Session, subject_number: str) -> None:
     here = workstation_of(session)  # kept between the write transactions of the store (sync.ids)
     if not here.owns(owner[0]):
         raise NotOwner(Msg.SUBJECT_ELSEWHERE, subject=subject_number, owner=owner_shown(owner[0]), here=here.id)
+
+
+# ----- subject numbers: each workstation registers inside the block the site gave it (insider attack B, finding 1) --
+_NUMBER = re.compile(r"^.+-([0-9]{1,6})$")
+
+
+def added_block(role: str | None, item: str | None, new_value: str | None) -> tuple[str, tuple[int, int]] | None:
+    """The workstation a valid ``workstation_add`` record created and the subject numbers it gave it (its JSON's
+    ``subject_range``, "201-399"); None: not a valid add, or no readable range."""
+    import json
+
+    ws = added_ws(role, item, new_value)
+    if ws is None:
+        return None
+    try:
+        low, _, high = str(json.loads(new_value or "{}").get("subject_range") or "").partition("-")
+        return ws, (int(low), int(high))
+    except (ValueError, AttributeError):
+        return None
+
+
+def number_problem(subject: str | None, made_on: str | None, blocks: dict[str, tuple[int, int]]) -> L | None:
+    """Why a subject registered on workstation ``made_on`` has a number that is not its to give (None: it is). A
+    workstation the site added (``blocks``: every valid ``workstation_add`` so far, ws -> its numbers) registers
+    inside its block only; the first workstation registers anywhere no added workstation holds (before its first
+    fork it had the whole log; at that fork it kept the numbers it had used, sync/workstations._first_split).
+    Numbers that are not ``<site>-<digits>`` and workstations with no known block (the hub) are not judged here."""
+    match = _NUMBER.match(subject or "")
+    if match is None or made_on is None:
+        return None
+    number = int(match.group(1))
+
+    def shown(block: tuple[int, int]) -> str:
+        return f"{block[0]:03d}-{block[1]:03d}"
+
+    own = blocks.get(made_on)
+    if own is not None:
+        if own[0] <= number <= own[1]:
+            return None
+        return L(f"it was registered on {made_on}, outside the subject numbers the site gave {made_on} "
+                 f"({shown(own)})",
+                 f"il a été inscrit sur {made_on}, hors des numéros de patients que le site a donnés à {made_on} "
+                 f"({shown(own)})")
+    if made_on != FIRST_WS:
+        return None
+    for ws, block in sorted(blocks.items()):
+        if block[0] <= number <= block[1]:
+            return L(f"it was registered on {made_on}, inside the subject numbers the site gave {ws} "
+                     f"({shown(block)})",
+                     f"il a été inscrit sur {made_on}, dans les numéros de patients que le site a donnés à {ws} "
+                     f"({shown(block)})")
+    return None

@@ -22,7 +22,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -46,7 +46,7 @@ from msc_sle_crf.sync import instances
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
 from msc_sle_crf.sync.instances import Instance
-from msc_sle_crf.sync.ownership import added_ws, handover_problem, opened_ws
+from msc_sle_crf.sync.ownership import added_block, added_ws, handover_problem, number_problem, opened_ws
 
 MAGIC = b"MSC-SLE-CRF PACKET 1\n"
 KEY_INFO = b"msc-sle-crf/packet/v1"
@@ -425,6 +425,138 @@ def _check_workstations(session: Session, packet: Packet, copies: Sequence[dict[
             owners[subject] = r.get("new_value")
 
 
+def _blocks(setup: Sequence[tuple[Any, ...]], packet: Packet) -> dict[str, tuple[int, int]]:
+    """The subject numbers the site gave each workstation it added (valid ``workstation_add`` records, here or among
+    the packet's records)."""
+    out: dict[str, tuple[int, int]] = {}
+    found = [added_block(row[4], row[10], row[13]) for row in setup if row[6] == "workstation_add"]
+    found += [added_block(r.get("role"), r.get("item"), r.get("new_value")) for r in packet.records
+              if r.get("action") == "workstation_add"]
+    for block in found:
+        if block is not None:
+            out.setdefault(block[0], block[1])
+    return out
+
+
+def _check_subject_numbers(packet: Packet, copies: Sequence[dict[str, Any]], name: str, *,
+                           setup: Sequence[tuple[Any, ...]]) -> None:
+    """Every subject the packet registers was registered inside the block of numbers the site gave the workstation
+    that wrote it (sync/ownership.number_problem; insider attack B, finding 1): a number taken from another
+    workstation's block is refused before anything is applied, so that workstation's own packets keep flowing."""
+    blocks: dict[str, tuple[int, int]] | None = None
+    for c in copies:
+        r = c["record"]
+        if r.get("action") != "create" or r.get("form") != "subject" or not r.get("subject"):
+            continue
+        if blocks is None:
+            blocks = _blocks(setup, packet)
+        problem = number_problem(str(r["subject"]), str(c["ws"]), blocks)
+        if problem is not None:
+            raise PacketRefused(Msg.PACKET_SUBJECT_NUMBER, path=name, subject=str(r["subject"]), ws=str(c["ws"]),
+                                author=str(r.get("username")), why=problem)
+
+
+def _check_definitions(session: Session, packet: Packet, name: str,
+                       forms: Mapping[str, tuple[str, str, str]] | None) -> None:
+    """A form id and version name one definition (insider attack B, finding 2): each form instance the packet brings
+    was created under a definition this database holds already, or one with the rules of what it runs (``forms``:
+    form id -> (version, hash, text), from the study; None on the hub) and has recorded for that form id and version
+    (``formdef.definitions.differs``). A planted forms folder with the same version and another rule is refused in
+    one line naming the form, version and subject, before anything is applied. A workstation (``forms`` given)
+    refuses a version it neither runs nor holds (a planted form given a new version number: the study is amended by
+    installing its forms everywhere, this one first); on the hub a version it does not hold binds as it comes."""
+    from msc_sle_crf.formdef.definitions import differs
+    from msc_sle_crf.store.tables import FormDefinitionSnapshot as Snap
+
+    instances = packet.rows.get("instances") or []
+    if not instances:
+        return
+    held = {str(h): (str(f), str(v)) for h, f, v in session.execute(select(Snap.content_hash, Snap.form_id,
+                                                                           Snap.version))}
+    brought = {str(d.get("content_hash")): d for d in packet.rows.get("definitions") or []}
+    texts: dict[str, str | None] = {}
+
+    def text_of(content_hash: str) -> str | None:
+        if content_hash not in texts:
+            texts[content_hash] = session.execute(select(Snap.definition_json).where(
+                Snap.content_hash == content_hash)).scalar_one_or_none()
+        return texts[content_hash]
+
+    for inst in instances:
+        content_hash = str(inst.get("form_hash"))
+        claimed = (str(inst.get("form_id")), str(inst.get("form_version")))
+        if content_hash in held and held[content_hash] == claimed:
+            continue  # recorded here already
+        text = brought.get(content_hash, {}).get("definition_json")
+        try:
+            data = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            data = {}
+        form_id, version = (str(data.get("id")), str(data.get("version"))) if isinstance(data, dict) else claimed
+        known: dict[str, str | None] = {h: text_of(h) for h, fv in held.items() if fv == (form_id, version)}
+        if forms is not None and form_id in forms and forms[form_id][0] == version:
+            known[forms[form_id][1]] = forms[form_id][2]
+        if forms is not None and not known:  # a version this workstation neither runs nor holds (a bumped one)
+            raise PacketRefused(Msg.PACKET_DEFINITION_UNKNOWN, path=name, form=form_id, version=version,
+                                subject=str(inst.get("subject"))[:80],
+                                runs=forms[form_id][0] if form_id in forms else "-")
+        other = differs(content_hash, text if isinstance(text, str) else None, known)
+        if other is None and (form_id, version) != claimed:  # an instance naming another form than its text
+            other = "-"
+        if other is not None:
+            raise PacketRefused(Msg.PACKET_DEFINITION_DIFFERS, path=name, form=claimed[0], version=claimed[1],
+                                subject=str(inst.get("subject"))[:80], other=content_hash[:12], known=other[:12])
+
+
+def _disabled_spans(session: Session, account: audit.Account, own_ws: str) -> list[tuple[str, str | None, str]]:
+    """When this database holds ``account`` as disabled: (from UTC, until UTC or None, the workstation that disabled
+    it), from this trail's own disables and enables and those carried from other workstations' packets."""
+    spans: list[tuple[str, str | None, str]] = []
+    ids = [rid for rid, _active in account.status]
+    times: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(ids):
+        for rid, ts, origin in session.execute(select(AuditEvent.id, AuditEvent.ts_utc, AuditEvent.origin)
+                                               .where(AuditEvent.id.in_(chunk))):
+            parsed = audit.parse_origin(origin) if origin else None
+            times[int(rid)] = (str(ts), str(parsed.get("ws")) if isinstance(parsed, dict) else None)
+    start: tuple[str, str] | None = None
+    for rid, active in sorted(account.status):
+        ts, where = times.get(rid, ("", None))
+        if not active and start is None and ts:
+            start = (ts, where or own_ws)
+        elif active and start is not None:
+            spans.append((start[0], ts or None, start[1]))
+            start = None
+    if start is not None:
+        spans.append((start[0], None, start[1]))
+    spans += [(since, None, ws) for ws, since in account.carried_disabled.items()]
+    return spans
+
+
+def _check_disabled_authors(session: Session, copies: Sequence[dict[str, Any]], directory: audit.KeyDirectory,
+                            name: str, own_ws: str) -> None:
+    """A record signed by an account this database holds as disabled, written after that disable (made here or on
+    any workstation whose disable reached this database), is refused with its packet (insider attack B, finding 3:
+    a copy of WS-02's database made while she was enabled, never told of her disable, sent "packet 1 of WS-02" and
+    so took the real WS-02's number). Her records written before the disable still travel; a record only saying the
+    program refused her (``access_denied``) is not hers to judge."""
+    spans: dict[str, list[tuple[str, str | None, str]]] = {}
+    for c in copies:
+        r = c["record"]
+        signer = r.get("signer") or r.get("username")
+        if not signer or r.get("action") == str(Action.ACCESS_DENIED):
+            continue
+        if signer not in spans:
+            account = directory.get(str(signer))
+            spans[signer] = _disabled_spans(session, account, own_ws) if account is not None else []
+        ts = str(r.get("ts_utc") or "")
+        for since, until, where in spans[signer]:
+            if since < ts and (until is None or ts < until):
+                raise PacketRefused(Msg.PACKET_AUTHOR_DISABLED, path=name, record=r.get("id"), author=str(signer),
+                                    ws=str(c["ws"]), when=instances.local_text(ts), where=where,
+                                    disabled=instances.local_text(since))
+
+
 # ----- import --------------------------------------------------------------------------------------------------------
 @dataclass
 class ImportResult:
@@ -639,7 +771,8 @@ def _check_manifest_signature(packet: Packet, directory: audit.KeyDirectory, nam
 
 def import_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0912, PLR0915, PLR0917
                   signer: Signer, actor_username: str, actor_role: str, packet_bytes: bytes, *,
-                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet") -> ImportResult:
+                  packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str = "packet",
+                  definitions: Mapping[str, tuple[str, str, str]] | None = None) -> ImportResult:
     """Check and apply one packet inside the caller's write transaction (see the module's docstring)."""
     from msc_sle_crf.sync import merge
 
@@ -698,7 +831,10 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     # created by the site; handovers on the owner
     _check_workstations(session, packet, copies, name, own_ws=ws.id, setup=setup)
     _check_opened(packet, binder, ws.id, name)  # the opening of its file that presented the one-time token
+    _check_subject_numbers(packet, copies, name, setup=setup)  # each registered inside its workstation's block
+    _check_disabled_authors(session, copies, directory, name, ws.id)  # nothing after a disable, from anywhere
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
+    _check_definitions(session, packet, name, definitions)  # one definition per form id and version
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],

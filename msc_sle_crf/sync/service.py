@@ -152,6 +152,12 @@ class Packets:
         self.ctx = ctx
         self.study = study
 
+    def _definitions(self) -> dict[str, tuple[str, str, str]] | None:
+        """The definitions this workstation runs (form id -> version, hash): a packet's forms must match them."""
+        from msc_sle_crf.formdef.definitions import bound_forms
+
+        return bound_forms(self.study) if self.study is not None else None
+
     def _require(self) -> None:
         """Whoever handles the data (VIEW_DATA) or the encrypted copies of the database (BACKUP: administrators)."""
         self.ctx.require(Perm.BACKUP if self.ctx.can(Perm.BACKUP) else Perm.VIEW_DATA)
@@ -212,7 +218,7 @@ class Packets:
                                              ctx.site.signer(actor.username), actor.username, actor.role.value,
                                              data, packet_key=self._keys(session),
                                              expected_db_id=ctx.site.keyfile.db_id,
-                                             name=path.name)
+                                             name=path.name, definitions=self._definitions())
                 if stop():  # the last moment a cancel is heard: the transaction is not committed yet
                     raise Cancelled
         except Exception:
