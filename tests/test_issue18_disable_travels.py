@@ -294,3 +294,37 @@ def test_the_hub_refuses_an_account_disabled_on_a_workstation(hub_db: object, tm
     assert refused.msg is Msg.BAD_CREDENTIALS
     with open_hub(hub_db.app_dsn(), keys, "dr.a", PW["dr.a"], clock=pair.clock):
         pass  # the others still do
+
+
+def test_a_disable_made_elsewhere_does_not_lock_out_this_workstations_last_administrator(tmp_path: Path) -> None:
+    """The rule a local disable follows (the last administrator cannot be disabled): WS-01's new administrator
+    disables 'admin', the only administrator WS-02 has; WS-02 keeps her (else nobody could administer it, not even
+    with the recovery code), and the import's line says why and what to do."""
+    pair = make_pair(tmp_path)
+    site = Site.open(pair.a_db, clock=pair.clock)
+    with site:
+        admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+        boss_pw = admin.accounts.add_user("boss", "Bea Boss", "admin").password
+        boss = Workspace.sign_in(site, "boss", boss_pw)
+        boss.accounts.change_password(boss_pw, "granite-falcon-19-bb")
+        boss.accounts.disable_user("admin", "left the unit")
+    pair.clock.advance(60)
+    packet = pair.export("A")
+    assert packet is not None
+    line = _import_on_b(pair, packet).line()
+    assert "admin was disabled on WS-01 but can still sign in on this workstation: it is its last administrator" \
+        in line.en, line.en
+    assert "admin a été désactivé sur le poste WS-01 mais peut encore se connecter sur ce poste : c'est son dernier " \
+        "administrateur" in line.fr, line.fr
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:
+        admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+        # as the line says: another administrator here (her one-time password is shown: the session goes on) ...
+        new_pw = admin.accounts.add_user("chief", "Cho Chief", "admin").password
+        assert admin.accounts.list_users()
+        chief = Workspace.sign_in(site, "chief", new_pw)
+        chief.accounts.change_password(new_pw, "silver-otter-27-cc")
+        # ... and once she has chosen her password, WS-01's disable holds here too
+        assert _refused(admin.accounts.list_users).msg is Msg.ACCOUNT_DISABLED
+        assert _refused(site.sign_in, "admin", ADMIN_PW).msg is Msg.BAD_CREDENTIALS
+        chief.accounts.disable_user("admin", "left the unit")  # which revokes her key here

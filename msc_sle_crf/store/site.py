@@ -476,13 +476,29 @@ class Site:
             self._elsewhere, self._elsewhere_epoch = {}, self.binding_epoch
         if account not in self._elsewhere:
             if session is not None:
-                self._elsewhere[account] = disabled_elsewhere(session, account)
+                self._elsewhere[account] = self._elsewhere_holds(session, account)
             elif self.store is None:
                 return None
             else:
                 with self.store.read() as own:
-                    self._elsewhere[account] = disabled_elsewhere(own, account)
+                    self._elsewhere[account] = self._elsewhere_holds(own, account)
         return self._elsewhere[account]
+
+    def _elsewhere_holds(self, session: Session, account: str) -> DisabledElsewhere | None:
+        found = disabled_elsewhere(session, account)
+        return None if found is not None and self.last_administrator(session, account) else found
+
+    def last_administrator(self, session: Session, account: str) -> bool:
+        """``account`` is an enabled administrator here and no other administrator could work here (enabled, a
+        key slot here, her own password chosen, no disable made elsewhere holding): a disable made on another
+        workstation does not stop it (the rule a local disable follows, ``Msg.LAST_ADMIN``), else nobody could
+        administer this workstation. An administrator enrolled here with a one-time password does not count until
+        she has chosen her own (so the session that enrolled her still sees the password it must hand over)."""
+        admins = session.execute(select(AppUser.username, AppUser.must_change_password).where(
+            AppUser.role == Role.ADMIN.value, AppUser.active.is_(True))).all()
+        return account in {name for name, _must in admins} and not any(
+            name != account and not must and self.keyfile.find(KIND_USER, name) is not None
+            and disabled_elsewhere(session, name) is None for name, must in admins)
 
     def _check_not_locked(self, account: str) -> AttemptRecord:
         record = self.keyfile.attempts.get(self.keyfile.account_tag(account)) or AttemptRecord()

@@ -61,6 +61,7 @@ class ImportOutcome:
     # (a sign-in that changes): a disable made here is lifted only here.
     disabled_elsewhere: tuple[tuple[str, str], ...] = ()
     enabled_elsewhere: tuple[tuple[str, str], ...] = ()
+    kept_last_admin: tuple[tuple[str, str], ...] = ()  # disabled elsewhere, but this workstation's last administrator
 
     def line(self) -> L:
         line = self._applied()
@@ -73,6 +74,13 @@ class ImportOutcome:
                      "sur ce poste (une session ouverte se termine à sa prochaine action). Sa clé de cette base "
                      "reste valable : un administrateur doit désactiver le compte ici aussi (Administration > "
                      "Comptes) pour la révoquer, ce qui change la clé de cette base.")
+        for account, ws in self.kept_last_admin:
+            line = L(f"{line.en} {account} was disabled on {ws} but can still sign in on this workstation: it is its "
+                     "last administrator. Enrol another administrator here (Administration > Accounts), then "
+                     f"disable {account} here.",
+                     f"{line.fr} {account} a été désactivé sur le poste {ws} mais peut encore se connecter sur ce "
+                     "poste : c'est son dernier administrateur. Créez un autre administrateur ici (Administration > "
+                     f"Comptes), puis désactivez {account} ici.")
         for account, ws in self.enabled_elsewhere:
             line = L(f"{line.en} {account} was enabled again on {ws}: the account can sign in on this workstation "
                      "again (with its password of this workstation).",
@@ -238,35 +246,40 @@ class Packets:
                 AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
                 AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
             written = [(*row[:7], _origin_ws(row[7])) for row in rows]
-            disabled, enabled = self._account_news(session, written, before)
+            disabled, enabled, kept = self._account_news(session, written, before)
         known = {a.value for a in Action}
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new, _ws in written if a in known))
-        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled, enabled)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled, enabled, kept)
 
     def _account_news(self, session: Session, written: list[tuple[Any, ...]], before: int
-                      ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+                      ) -> tuple[tuple[tuple[str, str], ...], ...]:
         """The accounts whose sign-in here this import changed: disabled, or enabled again, by another
-        workstation's act (the one that holds now, not before the import). Only accounts enabled here with a key
-        slot here: the others could not sign in here anyway."""
+        workstation's act (the one that holds now, not before the import), and those a disable made elsewhere
+        does not stop because they are this workstation's last administrator. Only accounts enabled here with a
+        key slot here: the others could not sign in here anyway."""
+        site = self.ctx.site
         copied = dict.fromkeys(str(item) for a, _s, _v, _f, item, _r, _n, ws in written
                                if a in (Action.USER_DISABLE.value, Action.USER_ENABLE.value) and item and ws)
         disabled: list[tuple[str, str]] = []
         enabled: list[tuple[str, str]] = []
+        kept: list[tuple[str, str]] = []
         for account in copied:
-            if self.ctx.site.keyfile.find(KIND_USER, account) is None or not session.execute(
+            if site.keyfile.find(KIND_USER, account) is None or not session.execute(
                     select(AppUser.active).where(AppUser.username == account)).scalar():
                 continue
             rows = account_state.records(session, account)
             was = account_state.holding(account, [r for r in rows if int(r[0]) <= before])
             now = account_state.holding(account, rows)
-            if now is not None and was is None:
+            if now is not None and site.disabled_elsewhere(account, session) is None:
+                kept.append((account, now.ws))
+            elif now is not None and was is None:
                 disabled.append((account, now.ws))
             elif now is None and was is not None:
                 act = account_state.latest(rows)
                 enabled.append((account, str(act[2]) if act and act[2] else was.ws))
-        return tuple(disabled), tuple(enabled)
+        return tuple(disabled), tuple(enabled), tuple(kept)
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""
