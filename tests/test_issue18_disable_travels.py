@@ -328,3 +328,20 @@ def test_a_disable_made_elsewhere_does_not_lock_out_this_workstations_last_admin
         assert _refused(admin.accounts.list_users).msg is Msg.ACCOUNT_DISABLED
         assert _refused(site.sign_in, "admin", ADMIN_PW).msg is Msg.BAD_CREDENTIALS
         chief.accounts.disable_user("admin", "left the unit")  # which revokes her key here
+
+
+def test_an_enable_made_here_lifts_a_disable_already_here_even_from_a_clock_ahead(tmp_path: Path) -> None:
+    """WS-01's clock was a day ahead when it disabled her: WS-02's administrator, who had that disable in front of
+    him when he enabled her here, decided later; his enable holds (a disable arriving after it is ordered by time)."""
+    pair = make_pair(tmp_path)
+    pair.clock.advance(86_400)
+    _admin_on(pair, "A", "disable")
+    packet = pair.export("A")
+    assert packet is not None
+    pair.clock.advance(-86_400)
+    _import_on_b(pair, packet)
+    password = _admin_on(pair, "B", "enable")
+    assert password is not None
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:
+        Workspace.sign_in(site, "monitor.m", password)

@@ -8,7 +8,8 @@ file are not changed by an import): the state is read from the copies themselves
 
 - the latest act by its origin time holds: an ``user_enable`` made on WS-01 after its disable (or in the other order)
   travels the same way; copies from several workstations are ordered by their origin time (ties: workstation id,
-  then the origin's record id);
+  then the origin's record id); an act made here comes after every copy already here when it was made (whatever
+  the other workstation's clock said), and a copy arriving later is ordered by time against it;
 - a disable made here (``app_user.active`` false) is lifted only by an enable made here: a copy never enables an
   account this workstation disabled (the caller checks ``app_user`` first);
 - an enable made here after a disable made elsewhere lifts it (an administrator of this workstation decided later).
@@ -47,16 +48,19 @@ def latest(rows: list[Any]) -> tuple[str, str, str | None] | None:
     workstation it was made on, None: here), or None when there is none. Copies count only when made by an
     administrator (what the import checked); this trail's own records are already in ``app_user``."""
     acts: list[tuple[str, int, str, int, str, str | None]] = []
-    for record_id, ts_utc, action, role, origin_text in rows:
+    known = ""  # the latest origin time among the copies already here (in this trail's order)
+    for record_id, ts_utc, action, role, origin_text in sorted(rows, key=lambda r: int(r[0])):
         origin = audit.parse_origin(origin_text)
-        if origin is None:  # this trail's own act: after another workstation's at the same time
-            acts.append((str(ts_utc), 1, "", int(record_id), str(action), None))
+        if origin is None:  # this trail's own act: it was decided with the copies before it in view, so it comes
+            # after them whatever another workstation's clock said (and after one made at the same time)
+            acts.append((max(str(ts_utc), known), 1, "", int(record_id), str(action), None))
             continue
         ws = origin.get("ws")
         if role != "admin" or not isinstance(ws, str) or not ws:
             continue
         origin_id = origin.get("id")
         acts.append((str(ts_utc), 0, ws, int(origin_id) if isinstance(origin_id, int) else 0, str(action), ws))
+        known = max(known, str(ts_utc))
     if not acts:
         return None
     ts_utc, _here, _ws, _id, action, ws = max(acts)
