@@ -345,3 +345,15 @@ def test_an_enable_made_here_lifts_a_disable_already_here_even_from_a_clock_ahea
     site = Site.open(pair.b_db, clock=pair.clock)
     with site:
         Workspace.sign_in(site, "monitor.m", password)
+
+
+def test_user_list_names_the_workstation_that_disabled_her(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from msc_sle_crf.cli import main
+
+    pair = make_pair(tmp_path)
+    _disabled_on_a_and_imported(pair, "monitor.m")
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PW + "\n"))
+    assert main(["user", "list", "--db", str(pair.b_db), "--user", "admin", "--password-stdin"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("monitor.m"))
+    assert "(disabled on WS-01: cannot sign in here)" in line, line
