@@ -284,6 +284,10 @@ class Account:
     # judged by the state as that workstation had it (``KeyDirectory._active``): the shared part of the trail.
     status: list[tuple[int, bool]] = field(default_factory=list)
     carried_role: dict[str, str] = field(default_factory=dict)  # workstation -> the role it created the account with
+    # Of ``carried_disabled``: the workstations whose disable was learnt (imported there), not made there; and the
+    # origin time of the latest disable/enable each imported (the latest act holds there: store/account_state.py)
+    learnt_off: set[str] = field(default_factory=set)
+    learnt_utc: dict[str, str] = field(default_factory=dict)
 
     def role_on(self, ws: str | None) -> str | None:
         """The role the trail binds to this account for records written on workstation ``ws`` (None: here)."""
@@ -511,16 +515,30 @@ class KeyDirectory:
         for acct in self.accounts.values():
             if acct.status and ws not in acct.carried_disabled and not acct.active_at(through_id):
                 acct.carried_disabled[ws] = ts_utc
+                acct.learnt_off.add(ws)
+            elif acct.active_at(through_id) and ws in acct.learnt_off:  # our enable after our disable reached it
+                acct.carried_disabled.pop(ws, None)
+                acct.learnt_off.discard(ws)
 
     def learnt(self, bindings: list[Binding], ts_utc: str) -> None:
         """Copies of other workstations' account disables that the workstation of ``view`` imported (records of
-        its packet, at its import time ``ts_utc``): from then on, that workstation had the account disabled."""
+        its packet, at its import time ``ts_utc``): from then on, that workstation had the account disabled, until
+        it imported a later enable made elsewhere (issue 18: the latest by origin time holds there; a disable made
+        there is lifted only by an enable made there)."""
         if self.view is None:
             return
         for b in bindings:
             acct = self.accounts.get(b.account)
-            if b.action == "user_disable" and acct is not None and self.view not in acct.carried_disabled:
+            if acct is None or b.action not in ("user_disable", "user_enable") \
+                    or b.ts_utc < acct.learnt_utc.get(self.view, ""):
+                continue
+            acct.learnt_utc[self.view] = b.ts_utc
+            if b.action == "user_disable" and self.view not in acct.carried_disabled:
                 acct.carried_disabled[self.view] = ts_utc
+                acct.learnt_off.add(self.view)
+            elif b.action == "user_enable" and self.view in acct.learnt_off:
+                acct.carried_disabled.pop(self.view, None)
+                acct.learnt_off.discard(self.view)
 
     def apply(self, bindings: list[Binding]) -> None:
         if self.view is not None:  # a packet's own records, checked as its workstation (``seen_from``)
@@ -534,7 +552,8 @@ class KeyDirectory:
                 before = self.accounts.get(b.account)
                 if before is not None:  # what other workstations bound to that name stays theirs
                     acct.carried, acct.carried_disabled = before.carried, before.carried_disabled
-                    acct.carried_role = before.carried_role
+                    acct.carried_role, acct.learnt_off, acct.learnt_utc = (before.carried_role, before.learnt_off,
+                                                                           before.learnt_utc)
                 self.accounts[b.account] = acct
             elif b.action == "key_bind" and b.keys is not None:
                 acct = self.accounts.setdefault(b.account, Account(b.account, None))
@@ -588,8 +607,10 @@ class KeyDirectory:
                 acct.carried_role[ws] = b.role
             if b.action in ("user_add", "user_enable"):
                 acct.carried_disabled.pop(ws, None)
+                acct.learnt_off.discard(ws)
             elif b.action == "user_disable":
                 acct.carried_disabled[ws] = b.ts_utc
+                acct.learnt_off.discard(ws)  # that workstation's own act now
 
     def fix_bootstrap(self, bindings: list[Binding]) -> None:
         """Bindings made by the transaction that also needed them to verify (site creation, a first key): in

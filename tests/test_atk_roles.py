@@ -14,6 +14,8 @@ from msc_sle_crf.access import Role
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.errors import AuthenticationError
 from msc_sle_crf.i18n import Lang
+from msc_sle_crf.security.keyslots import KIND_USER, normalize_secret
+from msc_sle_crf.security.personal import Signer
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.sync import packets as P
@@ -109,9 +111,17 @@ def test_a_disable_on_ws01_does_not_refuse_older_ws02_records_but_refuses_those_
     if told_back:  # WS-02 reports its import (no record of hers): accepted; WS-01 now knows WS-02 knew
         sites.send("B", "A")
         clock.advance(60)
-    site, nurse = sites.open("B", "nurse.joy")  # WS-02 keeps its own accounts: her sign-in there is a record
-    with site:
-        nurse.subjects.register("DIS", 1985, "F")
+    site = Site.open(sites.dbs["B"], clock=clock)
+    with site:  # WS-02 refuses her sign-in now (issue 18: test_issue18_disable_travels.py)...
+        Workspace.sign_in(site, "admin", sites.pws["admin"])
+        with pytest.raises(AuthenticationError):
+            Workspace.sign_in(site, "nurse.joy", sites.pws["nurse.joy"])
+        # ... but an insider holding her password writes with the program's own code past the sign-in
+        unlocked = site.keyfile.unlock(KIND_USER, "nurse.joy", normalize_secret(sites.pws["nurse.joy"]))
+        assert unlocked is not None and unlocked.keys is not None and site.store is not None
+        with site.store.write() as session:
+            audit.append_many(session, clock, site.workstation, [audit.AuditEntry(
+                audit.Action.LOGIN, "nurse.joy", "nurse")], Signer("nurse.joy", unlocked.keys))
     with pytest.raises(P.PacketRefused) as refused:
         sites.send("B", "A")
     line = refused.value.message(Lang.EN)

@@ -197,6 +197,9 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     for u in users:
         state = ("active" if u.active else "disabled") if lang is Lang.EN else ("actif" if u.active else "désactivé")
         extra = []
+        if u.disabled_on and u.active:
+            extra.append(f"disabled on {u.disabled_on}: cannot sign in here" if lang is Lang.EN
+                         else f"désactivé sur le poste {u.disabled_on} : ne peut pas se connecter ici")
         if u.locked:
             extra.append("locked" if lang is Lang.EN else "verrouillé")
         if u.must_change_password and u.active:

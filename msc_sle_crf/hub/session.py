@@ -2,8 +2,9 @@
 
 The hub's key file is the site's (``hub init`` copied it): a user's password opens their slot, giving the database
 key (packets are encrypted with a key derived from it) and their personal keys (what they write on the hub is
-signed by them, as on a workstation). Their account must be active in the hub's own user table. The sign-in is
-audited on the hub.
+signed by them, as on a workstation). Their account must be active in the hub's own user table, and not disabled by
+an administrator on a workstation whose packet the hub ingested (issue 18: the latest such act holds, as on a
+workstation). The sign-in is audited on the hub.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.locations import workstation_id
 from msc_sle_crf.security.keyslots import KIND_USER, KeySlotFile, normalize_secret, normalize_username
 from msc_sle_crf.security.personal import Signer
+from msc_sle_crf.store.account_state import disabled_elsewhere
 from msc_sle_crf.store.site import Actor
 from msc_sle_crf.store.tables import AppUser
 
@@ -77,7 +79,9 @@ def open_hub(dsn: str, keys: Path, username: str, password: str, *, clock: Clock
         schema.require_current(store)
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
-        if user is None or not user.active:
+            # an administrator's disable made on a workstation and ingested here holds on the hub too (issue 18)
+            elsewhere = disabled_elsewhere(session, account) if user is not None and user.active else None
+        if user is None or not user.active or elsewhere is not None:
             raise AuthenticationError(Msg.BAD_CREDENTIALS)
         actor = Actor(user.id, user.username, user.full_name, Role(user.role), user.must_change_password)
         signer = Signer(account, unlocked.keys)

@@ -14,6 +14,7 @@ from msc_sle_crf.errors import AuthenticationError, Msg
 from msc_sle_crf.hub.session import HubSession
 from msc_sle_crf.security.keyslots import KeySlotFile
 from msc_sle_crf.security.personal import PersonalKeys, Signer
+from msc_sle_crf.store.account_state import DisabledElsewhere, disabled_elsewhere
 
 
 class HubSite:
@@ -30,12 +31,24 @@ class HubSite:
         self.db_path = Path(keys_path)  # what output paths are compared with (never written)
         self.binding_epoch = 0
         self._signers = {hub.signer.username: hub.signer}
+        self._elsewhere: dict[str, DisabledElsewhere | None] = {}
 
     def signer(self, username: str) -> Signer:
         signer = self._signers.get(username)
         if signer is None:
             raise AuthenticationError(Msg.NOT_SIGNED_IN)
         return signer
+
+    def disabled_elsewhere(self, account: str, session: Any = None) -> DisabledElsewhere | None:
+        """As ``Site.disabled_elsewhere``: a disable made on a workstation and ingested here (issue 18). Read once:
+        the hub's sign-in checked it already, and a command's session ingests nothing meanwhile."""
+        if account not in self._elsewhere:
+            if session is not None:
+                self._elsewhere[account] = disabled_elsewhere(session, account)
+            else:
+                with self.store.read() as own:
+                    self._elsewhere[account] = disabled_elsewhere(own, account)
+        return self._elsewhere[account]
 
     def has_signer(self, username: str) -> bool:
         return username in self._signers

@@ -46,6 +46,7 @@ class UserInfo:
     must_change_password: bool
     has_key_slot: bool
     locked: bool
+    disabled_on: str | None = None  # enabled here, but disabled on that workstation: it cannot sign in (issue 18)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ class Accounts:
 
     def enable_user(self, username: str, reason: str) -> IssuedPassword:
         """Enable a disabled account again: a new key slot under a one-time password (its old password opens
-        nothing since the disabling re-keyed the database), new personal keys bound by this administrator."""
+        nothing since the disabling re-keyed the database), new personal keys bound by this administrator. Also an
+        account disabled on another workstation (issue 18): an enable made here after it lifts it here."""
         ctx = self.ctx
         ctx.require(Perm.MANAGE_USERS)
         username = normalize_username(username)
@@ -171,7 +173,7 @@ class Accounts:
             user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
         if user is None:
             raise ValidationError(Msg.USER_UNKNOWN, user=username)
-        if user.active:
+        if user.active and ctx.site.disabled_elsewhere(username) is None:
             raise ValidationError(Msg.USER_ALREADY_ACTIVE, user=username)
         password = temporary_password()
         slot = ctx.site.keyfile.make_slot(KIND_USER, username, normalize_secret(password), ctx.store.key, ctx.now())
@@ -288,6 +290,8 @@ class Accounts:
             for u in rows:
                 attempt = keyfile.attempts.get(keyfile.account_tag(u.username))
                 locked = attempt is not None and attempt.lock_remaining(now) is not None
+                elsewhere = ctx.site.disabled_elsewhere(u.username, session) if u.active else None
                 result.append(UserInfo(u.username, u.full_name, Role(u.role), u.active, u.must_change_password,
-                                       keyfile.find(KIND_USER, u.username) is not None, locked))
+                                       keyfile.find(KIND_USER, u.username) is not None, locked,
+                                       elsewhere.ws if elsewhere is not None else None))
         return result

@@ -130,8 +130,11 @@ class ServiceContext:
         next action), and the screen is not locked, except to keep the locking user's own draft.
 
         Cheap: the account is enabled while its key slot is in the key file, which is held in memory (one program
-        per database: disabling an account removes its slot in this same process)."""
-        if self.ended or self.site.keyfile.find(KIND_USER, self.actor.username) is None:
+        per database: disabling an account removes its slot in this same process), and no disable made on another
+        workstation holds for it here (issue 18: read once per account, again after a packet is imported)."""
+        username = self.actor.username
+        if self.ended or self.site.keyfile.find(KIND_USER, username) is None \
+                or self.site.disabled_elsewhere(username) is not None:
             if not self.ended:
                 self.ended = self.locked = True
                 self.audit_alone(Action.ACCESS_DENIED, detail="session ended: the account was disabled")

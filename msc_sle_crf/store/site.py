@@ -49,6 +49,7 @@ from msc_sle_crf.security.personal import PersonalKeys, PublicKeys, Signer, b64
 from msc_sle_crf.security.policy import check_password_policy, validate_new_user
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS, READ_ONLY_SETTINGS, validate_setting
 from msc_sle_crf.store import journal as J
+from msc_sle_crf.store.account_state import DisabledElsewhere, disabled_elsewhere
 from msc_sle_crf.store.db import (
     Store,
     check_db_path,
@@ -97,6 +98,10 @@ class Actor:
     full_name: str
     role: Role
     must_change_password: bool = False
+
+
+# The failed sign-in's audit detail when a disable made on another workstation holds here (issue 18).
+DISABLED_ELSEWHERE_DETAIL = "account disabled on another workstation"
 
 
 # ----- account changes that go with a key-slot change (a credential step) ------------------------------------------
@@ -152,6 +157,9 @@ class Site:
         self._last_signer: Signer | None = None
         self.rekey_completed = False  # an interrupted rotation: the database opened with the journal's new key
         self.binding_epoch = 0  # raised whenever this program binds keys in the trail (cached directories expire)
+        # Accounts disabled by another workstation's act (issue 18), as read from the trail at the binding epoch.
+        self._elsewhere: dict[str, DisabledElsewhere | None] = {}
+        self._elsewhere_epoch = -1
         # The newest audit records as re-checked when the database was opened (None: not opened yet).
         self.opening_check: audit.VerifyResult | None = None
 
@@ -424,7 +432,8 @@ class Site:
         self.save_keyfile()
 
     _PENDING_DETAILS = frozenset({"wrong password", "no such account", "account disabled or absent from the user "
-                                  "table", "wrong recovery code", "refused: account temporarily locked"})
+                                  "table", "wrong recovery code", "refused: account temporarily locked",
+                                  DISABLED_ELSEWHERE_DETAIL})
 
     def _genuine_pending(self, event: dict[str, Any], last_ts: str | None) -> bool:
         """Whether a sign-in event read from the key file is one this program writes there (a failed sign-in or a
@@ -459,6 +468,37 @@ class Site:
         in_time = when.tzinfo is not None and when <= self.clock.now() + timedelta(minutes=1) and (
             latest is None or latest.tzinfo is None or when >= latest - timedelta(minutes=1))
         return known_detail and known_name and in_time
+
+    def disabled_elsewhere(self, account: str, session: Session | None = None) -> DisabledElsewhere | None:
+        """Whether another workstation's disable holds for ``account`` here (``store/account_state.py``): one
+        indexed look-up per account, kept until this program binds keys or imports a packet (``binding_epoch``)."""
+        if self._elsewhere_epoch != self.binding_epoch:
+            self._elsewhere, self._elsewhere_epoch = {}, self.binding_epoch
+        if account not in self._elsewhere:
+            if session is not None:
+                self._elsewhere[account] = self._elsewhere_holds(session, account)
+            elif self.store is None:
+                return None
+            else:
+                with self.store.read() as own:
+                    self._elsewhere[account] = self._elsewhere_holds(own, account)
+        return self._elsewhere[account]
+
+    def _elsewhere_holds(self, session: Session, account: str) -> DisabledElsewhere | None:
+        found = disabled_elsewhere(session, account)
+        return None if found is not None and self.last_administrator(session, account) else found
+
+    def last_administrator(self, session: Session, account: str) -> bool:
+        """``account`` is an enabled administrator here and no other administrator could work here (enabled, a
+        key slot here, her own password chosen, no disable made elsewhere holding): a disable made on another
+        workstation does not stop it (the rule a local disable follows, ``Msg.LAST_ADMIN``), else nobody could
+        administer this workstation. An administrator enrolled here with a one-time password does not count until
+        she has chosen her own (so the session that enrolled her still sees the password it must hand over)."""
+        admins = session.execute(select(AppUser.username, AppUser.must_change_password).where(
+            AppUser.role == Role.ADMIN.value, AppUser.active.is_(True))).all()
+        return account in {name for name, _must in admins} and not any(
+            name != account and not must and self.keyfile.find(KIND_USER, name) is not None
+            and disabled_elsewhere(session, name) is None for name, must in admins)
 
     def _check_not_locked(self, account: str) -> AttemptRecord:
         record = self.keyfile.attempts.get(self.keyfile.account_tag(account)) or AttemptRecord()
@@ -685,14 +725,18 @@ class Site:
         keys = unlocked.keys or PersonalKeys.generate()
         signer = Signer(account, keys)
         store = self._ensure_store(unlocked.db_key, signer, self._rotation_key(KIND_USER, account, unlocked))
+        elsewhere = None
         with store.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == account)).scalar_one_or_none()
             if user is None or not user.active:
                 actor = None
             else:
                 actor = Actor(user.id, user.username, user.full_name, Role(user.role), user.must_change_password)
+                elsewhere = self.disabled_elsewhere(account, session)
         if actor is None:
             self._register_failure(account, record, "account disabled or absent from the user table")
+        if elsewhere is not None:  # the line a local disable gives (its slot is gone: "unknown or wrong password")
+            self._register_failure(account, record, DISABLED_ELSEWHERE_DETAIL)
         self._check_generation(signer, account, actor.role.value)
         if unlocked.keys is None:
             self._introduce_keys(actor, password, unlocked, keys)

@@ -23,7 +23,8 @@ from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.changes import Change, Changes
 from msc_sle_crf.services.context import ServiceContext
-from msc_sle_crf.store.tables import AuditEvent, ItemConflict
+from msc_sle_crf.store import account_state
+from msc_sle_crf.store.tables import AppUser, AuditEvent, ItemConflict
 from msc_sle_crf.sync import packets as P
 from msc_sle_crf.sync import secret
 
@@ -55,20 +56,36 @@ class ImportOutcome:
     # What the import wrote into this trail, as a change record: open screens refresh from it like from any write.
     changes: Changes = field(default_factory=Changes)
     utc_offset_min: int = 0  # this workstation's offset from UTC: times are shown as its wall clock shows them
-    # Accounts the packet says were disabled on another workstation that can still sign in here (their key slot is
-    # in this workstation's key file): (account, workstation). A disable is each workstation's own act (it re-keys
-    # that database); the line says so, so that a departing user does not keep a laptop open unnoticed.
+    # Accounts this packet disabled or enabled again here by an administrator's act made on another workstation
+    # (issue 18, store/account_state.py): (account, workstation). Only accounts enabled here with a key slot here
+    # (a sign-in that changes): a disable made here is lifted only here.
     disabled_elsewhere: tuple[tuple[str, str], ...] = ()
+    enabled_elsewhere: tuple[tuple[str, str], ...] = ()
+    kept_last_admin: tuple[tuple[str, str], ...] = ()  # disabled elsewhere, but this workstation's last administrator
 
     def line(self) -> L:
         line = self._applied()
         for account, ws in self.disabled_elsewhere:
-            line = L(f"{line.en} {account} was disabled on {ws} but can still sign in on this workstation: an "
-                     "administrator must disable the account here too (Administration > Accounts), which also "
-                     "re-keys this database.",
+            line = L(f"{line.en} {account} was disabled on {ws}: the account can no longer sign in on this "
+                     "workstation (an open session of it ends at its next action). Its key to this database stays "
+                     "valid: an administrator must disable the account here too (Administration > Accounts) to "
+                     "revoke it, which re-keys this database.",
+                     f"{line.fr} {account} a été désactivé sur le poste {ws} : le compte ne peut plus se connecter "
+                     "sur ce poste (une session ouverte se termine à sa prochaine action). Sa clé de cette base "
+                     "reste valable : un administrateur doit désactiver le compte ici aussi (Administration > "
+                     "Comptes) pour la révoquer, ce qui change la clé de cette base.")
+        for account, ws in self.kept_last_admin:
+            line = L(f"{line.en} {account} was disabled on {ws} but can still sign in on this workstation: it is its "
+                     "last administrator. Enrol another administrator here (Administration > Accounts), then "
+                     f"disable {account} here.",
                      f"{line.fr} {account} a été désactivé sur le poste {ws} mais peut encore se connecter sur ce "
-                     "poste : un administrateur doit aussi désactiver le compte ici (Administration > Comptes), ce "
-                     "qui change aussi la clé de cette base.")
+                     "poste : c'est son dernier administrateur. Créez un autre administrateur ici (Administration > "
+                     f"Comptes), puis désactivez {account} ici.")
+        for account, ws in self.enabled_elsewhere:
+            line = L(f"{line.en} {account} was enabled again on {ws}: the account can sign in on this workstation "
+                     "again (with its password of this workstation).",
+                     f"{line.fr} {account} a été réactivé sur le poste {ws} : le compte peut de nouveau se "
+                     "connecter sur ce poste (avec son mot de passe de ce poste).")
         return line
 
     def _applied(self) -> L:
@@ -225,22 +242,50 @@ class Packets:
             if stop():
                 raise Cancelled from None
             raise
+        # the copies may bind keys and disable or enable accounts here: every cached directory and account state
+        # of this program is read again (an open session of an account disabled elsewhere ends at its next action)
+        ctx.site.binding_epoch += 1
         ctx.forget_directory()
         self._note_head()
         with ctx.read() as session:
             rows = session.execute(select(
                 AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
                 AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
-        written = [(*row[:7], _origin_ws(row[7])) for row in rows]
+            written = [(*row[:7], _origin_ws(row[7])) for row in rows]
+            disabled, enabled, kept = self._account_news(session, written, before)
         known = {a.value for a in Action}
-        disabled = tuple(dict.fromkeys(
-            (str(item), r_ws) for a, _s, _v, _f, item, _r, _n, r_ws in written
-            if a == Action.USER_DISABLE.value and item and r_ws
-            and ctx.site.keyfile.find(KIND_USER, str(item)) is not None))
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new, _ws in written if a in known))
-        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled, enabled, kept)
+
+    def _account_news(self, session: Session, written: list[tuple[Any, ...]], before: int
+                      ) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The accounts whose sign-in here this import changed: disabled, or enabled again, by another
+        workstation's act (the one that holds now, not before the import), and those a disable made elsewhere
+        does not stop because they are this workstation's last administrator. Only accounts enabled here with a
+        key slot here: the others could not sign in here anyway."""
+        site = self.ctx.site
+        copied = dict.fromkeys(str(item) for a, _s, _v, _f, item, _r, _n, ws in written
+                               if a in (Action.USER_DISABLE.value, Action.USER_ENABLE.value) and item and ws)
+        disabled: list[tuple[str, str]] = []
+        enabled: list[tuple[str, str]] = []
+        kept: list[tuple[str, str]] = []
+        for account in copied:
+            if site.keyfile.find(KIND_USER, account) is None or not session.execute(
+                    select(AppUser.active).where(AppUser.username == account)).scalar():
+                continue
+            rows = account_state.records(session, account)
+            was = account_state.holding(account, [r for r in rows if int(r[0]) <= before])
+            now = account_state.holding(account, rows)
+            if now is not None and site.disabled_elsewhere(account, session) is None:
+                kept.append((account, now.ws))
+            elif now is not None and was is None:
+                disabled.append((account, now.ws))
+            elif now is None and was is not None:
+                act = account_state.latest(rows)
+                enabled.append((account, str(act[2]) if act and act[2] else was.ws))
+        return tuple(disabled), tuple(enabled), tuple(kept)
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""

@@ -44,6 +44,10 @@ ROLES = (Role.NURSE, Role.INVESTIGATOR, Role.MONITOR, Role.ADMIN)
 def state_text(user: UserInfo) -> str:
     if not user.active:
         return tr("Disabled", "Désactivé")
+    if user.disabled_on:  # issue 18: an administrator's disable made on another workstation holds here
+        return tr(f"Disabled on {user.disabled_on} (cannot sign in here; its key here is revoked by disabling it here)",
+                  f"Désactivé sur le poste {user.disabled_on} (ne peut pas se connecter ici ; sa clé d'ici est "
+                  "révoquée en le désactivant ici)")
     if user.locked:
         return tr("Locked out (too many wrong passwords)", "Bloqué (trop de mots de passe erronés)")
     if user.must_change_password:
@@ -226,7 +230,7 @@ class AccountsPanel(QWidget):
         me = self.ws.actor.username
         self.reset_button.setEnabled(user is not None and user.active)
         self.disable_button.setEnabled(user is not None and user.active and user.username != me)
-        self.enable_button.setEnabled(user is not None and not user.active)
+        self.enable_button.setEnabled(user is not None and (not user.active or user.disabled_on is not None))
 
     # ----- actions ---------------------------------------------------------------------------------------------
     def _done(self, username: str, text: str) -> None:
