@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +90,39 @@ def test_casebook_blank_crf_and_cancellation(printing: Printing, tmp_path: Path)
         printing.casebook_pdf("99-002", cancelled=lambda: True)
     blank = text_of(printing.blank_crf_pdf(), tmp_path)
     assert "Annotated CRF" in blank and "AETOXGR" in blank and "hard_max 43" in blank
+
+
+@contextmanager
+def statements(printing: Printing) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the services run on their read connections meanwhile, with its parameters."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+    engine = printing.ctx.store.read_engine
+
+    def note(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_the_site_ca_check_finds_its_record_without_reading_the_whole_trail(printing: Printing) -> None:
+    """Issue 13: every signed print checks that the site CA is the one last recorded in the trail; that look-up read
+    the trail backwards to its first record (the site's creation): ~0.9 s on a 500-subject trial, three times per
+    print. It goes through an index now (the refusals it gives are tested in test_issue14_insider)."""
+    with statements(printing) as seen:
+        printing.ca_fingerprint()
+    trail_reads = [(sql, params) for sql, params in seen if "audit_event" in sql]
+    assert trail_reads
+    with printing.ctx.read() as session:
+        for sql, params in trail_reads:
+            plan = [str(row[-1]) for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql,
+                                                                                 params)]
+            assert not any(step.startswith("SCAN audit_event") for step in plan), (sql, plan)
 
 
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
