@@ -125,6 +125,34 @@ def test_the_site_ca_check_finds_its_record_without_reading_the_whole_trail(prin
             assert not any(step.startswith("SCAN audit_event") for step in plan), (sql, plan)
 
 
+def test_a_casebook_reads_its_subjects_trail_once_and_prints_each_forms_own_trail(printing: Printing,
+                                                                                   monkeypatch) -> None:
+    from sqlalchemy import text
+
+    from msc_sle_crf.pdf import render
+
+    printed: list[render.FormPrint] = []
+    forms = render.CrfDocument.forms
+
+    def capture(self: render.CrfDocument, prints: list[render.FormPrint], cover: Any = None) -> bytes:
+        printed.extend(prints)
+        return forms(self, prints, cover)
+
+    monkeypatch.setattr(render.CrfDocument, "forms", capture)
+    with statements(printing) as seen:
+        printing.casebook_pdf("99-001", with_audit=True)
+    trail_reads = [sql for sql, _ in seen if "FROM audit_event WHERE audit_event.subject = ?" in " ".join(sql.split())]
+    assert len(trail_reads) == 1, trail_reads
+    assert len(printed) == len(printing.entry.statuses("99-001")) > 20
+    with printing.ctx.read() as session:
+        for fp in printed:
+            ref = FormRef(fp.subject, fp.event_id, fp.form.id)
+            assert fp.audit == printing._form_print(ref, with_audit=True).audit  # as the form's own PDF has it
+            assert len(fp.audit) == session.execute(text(
+                "SELECT count(*) FROM audit_event WHERE subject = :s AND visit = :v AND form = :f"),
+                {"s": ref.subject, "v": ref.event, "f": ref.form}).scalar_one() > 0
+
+
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
     admin = Workspace.sign_in(demo[0], "admin", "training-manager").printing
     with pytest.raises(PermissionDenied):

@@ -96,7 +96,9 @@ class Printing:
                         f"{stamp} {by} {actor.full_name} ({actor.username})", lang,
                         trail=f"#{head_id} {head_hash[:16]}…", ca_fingerprint=ca.fingerprint(ca_pem) if ca_pem else "")
 
-    def _form_print(self, ref: FormRef, *, with_audit: bool) -> FormPrint:
+    def _form_print(self, ref: FormRef, *, with_audit: bool,
+                    trail: dict[tuple[str | None, str | None], list[AuditEvent]] | None = None) -> FormPrint:
+        """``trail``: the subject's records by (visit, form), read once for a casebook (``_subject_trail``)."""
         snap = self.entry.open_form(ref)
         lang = current_lang()
         queries: dict[tuple[str, int, str], int] = {}
@@ -105,16 +107,27 @@ class Printing:
                 queries[q.key] = queries.get(q.key, 0) + 1
         audit: list[tuple[str, str, str, str, str, str]] = []
         if with_audit:
-            with self.ctx.read() as session:
-                for e in session.execute(select(AuditEvent).where(
-                        AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
-                        AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
-                    audit.append(_audit_row(e, snap.form, lang))
+            if trail is None:
+                trail = self._subject_trail(ref.subject, ref)
+            audit = [_audit_row(e, snap.form, lang) for e in trail.get((ref.event, ref.form), [])]
         from msc_sle_crf.pdf.render import FormPrint
 
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
                          snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
                          audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
+
+    def _subject_trail(self, subject: str, ref: FormRef | None = None
+                       ) -> dict[tuple[str | None, str | None], list[AuditEvent]]:
+        """The audit records of ``subject`` (of its form ``ref`` only, if given) by (visit, form), in trail order:
+        a casebook reads its subject's trail once, not once per form."""
+        query = select(AuditEvent).where(AuditEvent.subject == subject)
+        if ref is not None:
+            query = query.where(AuditEvent.form == ref.form, AuditEvent.visit == ref.event)
+        out: dict[tuple[str | None, str | None], list[AuditEvent]] = {}
+        with self.ctx.read() as session:
+            for e in session.execute(query.order_by(AuditEvent.id)).scalars():
+                out.setdefault((e.visit, e.form), []).append(e)
+        return out
 
     def _value_labels(self, ref: FormRef) -> dict[str, dict[str, L]]:
         return reads.coded_value_names(self.study, ref.form)
@@ -154,6 +167,7 @@ class Printing:
         if not refs:
             where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
             raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
+        trail = self._subject_trail(subject) if with_audit else None
         prints = []
         for n, ref in enumerate(refs):
             if cancelled is not None and cancelled():
@@ -162,7 +176,7 @@ class Printing:
                 raise Cancelled
             if progress is not None:
                 progress(n, len(refs) * 2)
-            prints.append(self._form_print(ref, with_audit=with_audit))
+            prints.append(self._form_print(ref, with_audit=with_audit, trail=trail))
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
         info = self.page_info(current_lang())
