@@ -153,6 +153,29 @@ def test_a_casebook_reads_its_subjects_trail_once_and_prints_each_forms_own_trai
                 {"s": ref.subject, "v": ref.event, "f": ref.form}).scalar_one() > 0
 
 
+def test_a_casebook_hashes_the_content_of_signed_forms_only(printing: Printing, monkeypatch) -> None:
+    """What a signature covers is hashed to show whether it still holds: not for the forms nobody signed."""
+    from msc_sle_crf.services import lifecycle
+    from msc_sle_crf.status import FormStatus
+
+    statuses = printing.entry.statuses("99-003")
+    signed = next(FormRef("99-003", e, f) for (e, f), status in sorted(statuses.items())
+                  if status is FormStatus.COMPLETE)
+    printing.lifecycle.sign(signed, "dr.martin", "training-doctor", "approval")
+    hashed: list[int] = []
+    content_hash = lifecycle.content_hash
+
+    def counted(session: Any, instance: Any) -> str:
+        hashed.append(instance.id)
+        return content_hash(session, instance)
+
+    monkeypatch.setattr(lifecycle, "content_hash", counted)
+    book = printing.casebook_pdf("99-003")
+    assert len(statuses) > 5 and len(hashed) == 1
+    assert [s.valid for s in printing.lifecycle.signatures(signed)] == [True]
+    assert book.startswith(b"%PDF")
+
+
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
     admin = Workspace.sign_in(demo[0], "admin", "training-manager").printing
     with pytest.raises(PermissionDenied):
