@@ -96,15 +96,22 @@ class Cell(Flowable):
     def wrap(self, avail_width: float, _avail_height: float) -> tuple[float, float]:
         lines = self._layout(avail_width)
         self.width, self.height = avail_width, self._height(lines)
+        self._wrapped_width = avail_width
         return self.width, self.height
 
+    _wrapped_width: float | None = None
+
     def split(self, avail_width: float, avail_height: float) -> list[Cell]:
-        lines = self._layout(avail_width)
+        # A table asks for the split with the cell's whole width, its paddings included, though it measured the
+        # cell and draws it without them: the lines stay those of the width the cell was wrapped at (wider ones
+        # would cross the column's edge, and being fewer they could all fit, which a table cannot take).
+        width = avail_width if self._wrapped_width is None else min(avail_width, self._wrapped_width)
+        lines = self._layout(width)
         fit = int(avail_height // self.style.leading)
         if fit <= 0:
             return []
-        if fit >= len(lines):
-            return [self]
+        if fit >= len(lines):  # all of it fits after all: nothing goes on to the next page
+            return [self, Cell("", self.style, lines=[])]
         return [Cell(self.text, self.style, lines=lines[:fit]), Cell(self.text, self.style, lines=lines[fit:])]
 
     def draw(self) -> None:
