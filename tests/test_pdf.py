@@ -176,6 +176,46 @@ def test_a_casebook_hashes_the_content_of_signed_forms_only(printing: Printing, 
     assert book.startswith(b"%PDF")
 
 
+def test_a_casebook_reads_queries_and_verifications_of_the_forms_that_have_some(demo: tuple[Site, Path],
+                                                                                 printing: Printing,
+                                                                                 monkeypatch) -> None:
+    """The casebook asks once which of the subject's forms have queries, verifications or signatures, and reads
+    those of these forms only; what it prints of them is unchanged."""
+    from msc_sle_crf.pdf import render
+
+    monitor = Workspace.sign_in(demo[0], "monitor.petit", "training-monitor")
+    picked: list[tuple[FormRef, tuple[str, int, str]]] = []
+    for event, form in sorted(printing.entry.statuses("99-002")):
+        ref = FormRef("99-002", event, form)
+        snap = printing.entry.open_form(ref)
+        key = next((k for k, cell in sorted(snap.state.cells.items())
+                    if cell.value is not None and not snap.form.item(k[2]).calc), None)
+        if key is not None:
+            picked.append((ref, key))
+    (asked, asked_key), (checked, checked_key) = picked[0], picked[1]
+    monitor.monitoring.open_query(asked, asked_key, "Please check the source.")
+    monitor.monitoring.verify_item(checked, checked_key)
+    printed: list[render.FormPrint] = []
+    forms = render.CrfDocument.forms
+
+    def capture(self: render.CrfDocument, prints: list[render.FormPrint], cover: Any = None) -> bytes:
+        printed.extend(prints)
+        return forms(self, prints, cover)
+
+    monkeypatch.setattr(render.CrfDocument, "forms", capture)
+    with statements(printing) as seen:
+        printing.casebook_pdf("99-002")
+    shown = {(fp.event_id, fp.form.id): fp for fp in printed}
+    assert len(shown) > 10
+    assert shown[(asked.event, asked.form)].queries == {asked_key: 1}
+    assert shown[(checked.event, checked.form)].verified == {checked_key: True}
+    assert all(not fp.queries for k, fp in shown.items() if k != (asked.event, asked.form))
+    assert all(not fp.verified for k, fp in shown.items() if k != (checked.event, checked.form))
+    read = [" ".join(sql.split()) for sql, _ in seen]
+    assert len([sql for sql in read if sql.startswith("SELECT data_query.id")]) == 1, read
+    assert len([sql for sql in read if sql.startswith("SELECT item_verification.id")]) == 1, read
+
+
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
     admin = Workspace.sign_in(demo[0], "admin", "training-manager").printing
     with pytest.raises(PermissionDenied):
