@@ -70,3 +70,39 @@ def test_a_long_cell_split_by_a_table_prints_whole_and_within_its_column(tmp_pat
     column = (left + 100 + 3, left + 320 - 3)  # the middle column, less its paddings
     assert [w for _, _, w in words][-3000:] == [f"mot{n}" for n in range(3000)]  # the long text, whole, in order
     assert all(column[0] - 0.5 <= float(x0) and float(x1) <= column[1] + 0.5 for x0, x1, _ in words)
+
+
+def test_a_cell_is_drawn_as_one_text_object(monkeypatch) -> None:
+    """A cell of eight lines: one text object (it was one per line, each with its font and colour set again)."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    style = CellStyle(_fonts()[0], 8.5, 10.5)
+    begun: list[object] = []
+    begin_text = Canvas.beginText
+
+    def counted(self: Canvas, *args: object, **kwargs: object) -> object:
+        begun.append(args)
+        return begin_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Canvas, "beginText", counted)
+    doc = SimpleDocTemplate(io.BytesIO(), pagesize=A4)
+    doc.build([Table([[Cell("\n".join(f"line {n}" for n in range(8)), style)]], colWidths=[200])])
+    assert len(begun) == 1
+
+
+def test_the_cell_table_lays_out_and_draws_the_same_pages_as_reportlabs_table(monkeypatch) -> None:
+    from reportlab import rl_config
+
+    from msc_sle_crf.pdf.cells import CellTable
+
+    monkeypatch.setattr(rl_config, "invariant", 1)  # no creation date or random id in the file
+
+    def pdf(table: type[Table]) -> bytes:
+        buffer = io.BytesIO()
+        SimpleDocTemplate(buffer, pagesize=A4).build([table(long_table_rows(), colWidths=[100, 220, 120],
+                                                            repeatRows=1, splitByRow=True, splitInRow=1)])
+        return buffer.getvalue()
+
+    reference = pdf(Table)
+    assert reference.count(b"/Type /Page") - reference.count(b"/Type /Pages") > 10
+    assert pdf(CellTable) == reference

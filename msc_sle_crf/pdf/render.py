@@ -37,7 +37,7 @@ from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import FormDef, Item, ItemType, StudyDef
 from msc_sle_crf.formdef.engine import FormState, Severity
 from msc_sle_crf.i18n import L, Lang
-from msc_sle_crf.pdf.cells import Cell, CellStyle
+from msc_sle_crf.pdf.cells import Cell, CellStyle, CellTable
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
@@ -240,7 +240,7 @@ class CrfDocument:
                           Paragraph(_esc(f"{self.info.study} — {self.info.protocol}"), st["h2"]), Spacer(1, 8 * mm)]
         rows = [[Cell(label.get(lang), self.cells["cellb"]), Cell(value, self.cells["cell"])]
                 for label, value in cover.details]
-        table = Table(rows, colWidths=[55 * mm, 125 * mm])
+        table = CellTable(rows, colWidths=[55 * mm, 125 * mm])
         table.setStyle(_TABLE)
         out.append(table)
         # the table of contents: one line per visit, one per form (state, first page)
@@ -355,7 +355,8 @@ class CrfDocument:
                     data.append([Cell(item.label.get(lang), cs["cell"]),  # no item code for clinical readers
                                  Cell(text or "—", cs["cell"]),
                                  Cell("\n".join(flags), cs["small"])])
-                table = Table(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True, splitInRow=1)
+                table = CellTable(data, colWidths=[68 * mm, 50 * mm, 62 * mm], repeatRows=1, splitByRow=True,
+                                  splitInRow=1)
                 table.setStyle(_TABLE)
                 if group.repeating:
                     out.append(Paragraph(f"#{rows.index(row) + 1}", st["small"]))
@@ -370,8 +371,8 @@ class CrfDocument:
                                                     L("What", "Quoi").get(lang), L("Old", "Ancien").get(lang),
                                                     L("New", "Nouveau").get(lang), L("Why", "Motif").get(lang))]]
             data += [[Cell(c, cs["small"]) for c in record] for record in fp.audit]
-            table = Table(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 33 * mm, 33 * mm, 37 * mm], repeatRows=1,
-                          splitInRow=1)
+            table = CellTable(data, colWidths=[27 * mm, 28 * mm, 22 * mm, 33 * mm, 33 * mm, 37 * mm],
+                              repeatRows=1, splitInRow=1)
             table.setStyle(_TABLE)
             out.append(table)
         return out
