@@ -216,6 +216,76 @@ def test_a_casebook_reads_queries_and_verifications_of_the_forms_that_have_some(
     assert len([sql for sql in read if sql.startswith("SELECT item_verification.id")]) == 1, read
 
 
+def test_the_first_print_is_prepared_off_the_ui_thread_once_the_main_window_has_painted(
+        qtbot, demo: tuple[Site, Path], monkeypatch) -> None:
+    """Issue 13: the first print of a session loaded reportlab, its fonts and pyHanko (~1 s on a busy laptop); the
+    main window starts that in a background thread once it has painted, so the sign-in is not slower for it."""
+    import threading
+
+    from PySide6.QtCore import QEvent, QObject
+
+    from msc_sle_crf import pdf
+    from msc_sle_crf.ui.app import App
+    from msc_sle_crf.ui.main_window import MainWindow
+
+    painted: list[bool] = []
+
+    class Painted(QObject):
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.append(True)
+            return False
+
+    recorder = Painted()
+    show = MainWindow.show
+
+    def showing(self: MainWindow) -> None:
+        self.installEventFilter(recorder)
+        show(self)
+
+    warmed: list[tuple[bool, bool]] = []
+    done = threading.Event()
+
+    def warm() -> None:
+        warmed.append((threading.current_thread() is threading.main_thread(), bool(painted)))
+        done.set()
+
+    monkeypatch.setattr(MainWindow, "show", showing)
+    monkeypatch.setattr(pdf, "warm", warm)
+    monkeypatch.setattr(pdf, "_warming", [])  # as in a new process
+    doctor = Workspace.sign_in(demo[0], "dr.martin", "training-doctor")
+    shell = App(demo[0], study=doctor.study)
+    qtbot.addWidget(shell.login)
+    shell._signed_in(doctor)
+    assert shell.main is not None
+    qtbot.addWidget(shell.main)
+    qtbot.waitUntil(done.is_set, timeout=20_000)
+    assert warmed == [(False, True)]  # off the UI thread, after the main window's first paint
+    shell._signed_in(doctor)  # a second sign-in in the same process: loaded already
+    qtbot.addWidget(shell.main)
+    qtbot.wait(200)
+    assert len(warmed) == 1
+
+
+def test_the_warm_up_draws_and_signs_a_throwaway_page(monkeypatch) -> None:
+    """What the background warm-up does, as shipped (conftest stubs it for the other tests): it runs the printing
+    code once, a page drawn and signed in memory (its failures would be silent, the first print paying again)."""
+    import importlib
+
+    from msc_sle_crf import pdf
+
+    signed: list[bytes] = []
+    sign_with = sign.sign_with
+
+    def noted(*args: Any, **kwargs: Any) -> bytes:
+        signed.append(sign_with(*args, **kwargs))
+        return signed[-1]
+
+    monkeypatch.setattr(sign, "sign_with", noted)
+    importlib.reload(pdf).warm()  # the module as shipped: its own ``warm``
+    assert len(signed) == 1 and signed[0].startswith(b"%PDF") and b"/ByteRange" in signed[0]
+
+
 def test_roles_and_unwritable_folder(demo: tuple[Site, Path], printing: Printing, tmp_path: Path) -> None:
     admin = Workspace.sign_in(demo[0], "admin", "training-manager").printing
     with pytest.raises(PermissionDenied):
