@@ -137,7 +137,7 @@ class Cell(Flowable):
                 if font != (style.font, style.size):
                     font = (style.font, style.size)
                     text_object.setFont(style.font, style.size, leading)
-                if colour != style.colour:
+                if colour is not style.colour and colour != style.colour:
                     colour = style.colour
                     text_object.setFillColor(style.colour)
                 if n < last:
