@@ -106,3 +106,31 @@ def test_the_cell_table_lays_out_and_draws_the_same_pages_as_reportlabs_table(mo
     reference = pdf(Table)
     assert reference.count(b"/Type /Page") - reference.count(b"/Type /Pages") > 10
     assert pdf(CellTable) == reference
+
+
+def test_the_cycle_collector_is_paused_while_pages_are_built_and_back_after(monkeypatch) -> None:
+    import gc
+
+    from msc_sle_crf.formdef import load_study
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.pdf.render import CrfDocument, PageInfo
+
+    seen: list[bool] = []
+    on_page = CrfDocument._on_page
+
+    def noted(self: CrfDocument, canvas: object, doc: object) -> None:
+        seen.append(gc.isenabled())
+        on_page(self, canvas, doc)
+
+    monkeypatch.setattr(CrfDocument, "_on_page", noted)
+    info = PageInfo("MSC-SLE", "NCT0", "Site (01)", "now", Lang.EN)
+    assert CrfDocument(info).blank(load_study()).startswith(b"%PDF")
+    assert seen and not any(seen) and gc.isenabled()
+
+    def failing(self: CrfDocument, canvas: object, doc: object) -> None:
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(CrfDocument, "_on_page", failing)
+    with pytest.raises(RuntimeError):
+        CrfDocument(info).blank(load_study())
+    assert gc.isenabled()  # back on after a failed build too
