@@ -250,8 +250,16 @@ def test_the_first_print_is_prepared_off_the_ui_thread_once_the_main_window_has_
         warmed.append((threading.current_thread() is threading.main_thread(), bool(painted)))
         done.set()
 
+    asked: list[bool] = []
+    warm_in_background = pdf.warm_in_background
+
+    def asking() -> None:
+        asked.append(True)
+        warm_in_background()
+
     monkeypatch.setattr(MainWindow, "show", showing)
     monkeypatch.setattr(pdf, "warm", warm)
+    monkeypatch.setattr(pdf, "warm_in_background", asking)
     monkeypatch.setattr(pdf, "_warming", [])  # as in a new process
     doctor = Workspace.sign_in(demo[0], "dr.martin", "training-doctor")
     shell = App(demo[0], study=doctor.study)
@@ -263,8 +271,8 @@ def test_the_first_print_is_prepared_off_the_ui_thread_once_the_main_window_has_
     assert warmed == [(False, True)]  # off the UI thread, after the main window's first paint
     shell._signed_in(doctor)  # a second sign-in in the same process: loaded already
     qtbot.addWidget(shell.main)
-    qtbot.wait(200)
-    assert len(warmed) == 1
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=20_000)
+    assert len(warmed) == 1 and len(pdf._warming) == 1
 
 
 def test_the_warm_up_draws_and_signs_a_throwaway_page(monkeypatch) -> None:
