@@ -43,6 +43,14 @@ def _no_scheduled_check(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("msc_sle_crf.ui.main_window.CHECK_AFTER_SIGN_IN_MS", 10**9)
 
 
+@pytest.fixture(autouse=True)
+def _no_print_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nor does the printing warm-up after sign-in (reportlab and pyHanko loaded, a throwaway page signed in a
+    background thread): it would draw and sign while another test counts what a print does (tests/test_pdf.py
+    tests it)."""
+    monkeypatch.setattr("msc_sle_crf.pdf.warm", lambda: None)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -260,9 +260,11 @@ class Lifecycle:
             instance = reads.instance(session, subject.id, ref.event, ref.form)
             if instance is None:
                 return []
-            current = content_hash(session, instance)
             rows = session.execute(select(Signature).where(Signature.instance_id == instance.id)
                                    .order_by(Signature.id)).scalars().all()
+            if not rows:  # an unsigned form: no content hash to compare with (a casebook has many)
+                return []
+            current = content_hash(session, instance)
             directory = self.ctx.key_directory()
             db_id = self.ctx.site.keyfile.db_id
             conflicts = merge.conflicts_of(session, instance.id)  # issue 18: a conflict voids the signatures

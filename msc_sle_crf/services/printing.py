@@ -4,8 +4,9 @@ atomically where the user chose, audited. Long jobs report progress and can be c
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -29,13 +30,22 @@ from msc_sle_crf.services.monitoring import CLOSED, Monitoring
 from msc_sle_crf.services.settings import Settings
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.site import CA_CERT_SETTING
-from msc_sle_crf.store.tables import AuditEvent
+from msc_sle_crf.store.tables import AuditEvent, DataQuery, FormInstance, ItemVerification, Signature
 from msc_sle_crf.trail_words import action_label, detail_text
 
 if TYPE_CHECKING:  # reportlab is imported when something is printed, not with the services (demo, start-up)
     from msc_sle_crf.pdf.render import Cover, FormPrint, PageInfo
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Marked:
+    """(visit, form) of a subject's forms with data queries, source verifications, signatures (``Printing._marked``)."""
+
+    queries: frozenset[tuple[str, str]]
+    verified: frozenset[tuple[str, str]]
+    signatures: frozenset[tuple[str, str]]
 
 
 class Printing:
@@ -96,25 +106,58 @@ class Printing:
                         f"{stamp} {by} {actor.full_name} ({actor.username})", lang,
                         trail=f"#{head_id} {head_hash[:16]}…", ca_fingerprint=ca.fingerprint(ca_pem) if ca_pem else "")
 
-    def _form_print(self, ref: FormRef, *, with_audit: bool) -> FormPrint:
+    def _form_print(self, ref: FormRef, *, with_audit: bool,
+                    trail: dict[tuple[str | None, str | None], list[AuditEvent]] | None = None,
+                    marked: _Marked | None = None) -> FormPrint:
+        """For a casebook, read once for the subject: ``trail``, its records by (visit, form) (``_subject_trail``);
+        ``marked``, which of its forms have queries, source verifications or signatures at all (``_marked``)."""
         snap = self.entry.open_form(ref)
         lang = current_lang()
+        here = (ref.event, ref.form)
         queries: dict[tuple[str, int, str], int] = {}
-        for q in self.monitoring.queries(ref):
+        for q in self.monitoring.queries(ref) if marked is None or here in marked.queries else ():
             if q.status != CLOSED:
                 queries[q.key] = queries.get(q.key, 0) + 1
         audit: list[tuple[str, str, str, str, str, str]] = []
         if with_audit:
-            with self.ctx.read() as session:
-                for e in session.execute(select(AuditEvent).where(
-                        AuditEvent.subject == ref.subject, AuditEvent.visit == ref.event,
-                        AuditEvent.form == ref.form).order_by(AuditEvent.id)).scalars():
-                    audit.append(_audit_row(e, snap.form, lang))
+            if trail is None:
+                trail = self._subject_trail(ref.subject, ref)
+            audit = [_audit_row(e, snap.form, lang) for e in trail.get((ref.event, ref.form), [])]
         from msc_sle_crf.pdf.render import FormPrint
 
+        signatures = self.lifecycle.signatures(ref) if marked is None or here in marked.signatures else []
+        verified = self.monitoring.verified_items(ref) if marked is None or here in marked.verified else {}
         return FormPrint(ref.subject, snap.event.label.as_l(), ref.event, snap.form, snap.state,
-                         snap.status.as_l(), [s.manifestation(lang) for s in self.lifecycle.signatures(ref)], queries,
-                         audit, verified=self.monitoring.verified_items(ref), value_labels=self._value_labels(ref))
+                         snap.status.as_l(), [s.manifestation(lang) for s in signatures], queries, audit,
+                         verified=verified, value_labels=self._value_labels(ref))
+
+    def _marked(self, subject: str) -> _Marked:
+        """Which forms of ``subject`` have data queries, source verifications, signatures: a casebook reads those of
+        these forms only (three reads per form otherwise, most of them finding nothing)."""
+        with self.ctx.read() as session:
+            subject_id = reads.subject(session, subject).id
+            forms = {int(i): (str(e), str(f)) for i, e, f in session.execute(
+                select(FormInstance.id, FormInstance.event_id, FormInstance.form_id)
+                .where(FormInstance.subject_id == subject_id))}
+
+            def having(table: Any) -> frozenset[tuple[str, str]]:  # one pass over the table (no index on instance_id)
+                return frozenset(forms[int(i)] for i in session.execute(
+                    select(table.instance_id).distinct().where(table.instance_id.in_(list(forms)))).scalars())
+
+            return _Marked(having(DataQuery), having(ItemVerification), having(Signature))
+
+    def _subject_trail(self, subject: str, ref: FormRef | None = None
+                       ) -> dict[tuple[str | None, str | None], list[AuditEvent]]:
+        """The audit records of ``subject`` (of its form ``ref`` only, if given) by (visit, form), in trail order:
+        a casebook reads its subject's trail once, not once per form."""
+        query = select(AuditEvent).where(AuditEvent.subject == subject)
+        if ref is not None:
+            query = query.where(AuditEvent.form == ref.form, AuditEvent.visit == ref.event)
+        out: dict[tuple[str | None, str | None], list[AuditEvent]] = {}
+        with self.ctx.read() as session:
+            for e in session.execute(query.order_by(AuditEvent.id)).scalars():
+                out.setdefault((e.visit, e.form), []).append(e)
+        return out
 
     def _value_labels(self, ref: FormRef) -> dict[str, dict[str, L]]:
         return reads.coded_value_names(self.study, ref.form)
@@ -154,6 +197,8 @@ class Printing:
         if not refs:
             where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
             raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
+        trail = self._subject_trail(subject) if with_audit else None
+        marked = self._marked(subject)
         prints = []
         for n, ref in enumerate(refs):
             if cancelled is not None and cancelled():
@@ -162,7 +207,7 @@ class Printing:
                 raise Cancelled
             if progress is not None:
                 progress(n, len(refs) * 2)
-            prints.append(self._form_print(ref, with_audit=with_audit))
+            prints.append(self._form_print(ref, with_audit=with_audit, trail=trail, marked=marked))
         half = (lambda done, total: progress(len(refs) + done * len(refs) // max(total, 1), len(refs) * 2)) \
             if progress is not None else None
         info = self.page_info(current_lang())

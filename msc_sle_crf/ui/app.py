@@ -75,6 +75,9 @@ class App:
         self.main.restore_requested.connect(self._restore)
         self.login.hide()
         self.main.show()
+        from msc_sle_crf.pdf import warm_in_background
+
+        on_first_paint(self.main, warm_in_background)  # the first print need not wait for reportlab and pyHanko
 
     def _restore(self, request: object) -> None:
         from msc_sle_crf.ui.restore import RestoreRequest, run_restore
