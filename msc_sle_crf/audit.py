@@ -20,6 +20,8 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -600,9 +602,78 @@ class KeyDirectory:
                 acct.keys[-1] = (b.record_id, b.keys)
 
 
-# ----- roles (attack report A8) -----------------------------------------------------------------------------------
-# What a record may only be by a role allowed to (access.py): an e-signature, a source-data verification mark.
-ROLE_PERMS = {"sign": Perm.SIGN_INVESTIGATOR_FORMS, "source_verified": Perm.VERIFY_SOURCE_DATA}
+# ----- roles (attack report A8; issue 18 insider round) ------------------------------------------------------------
+# Every audited action a permission governs (access.py), as the services require it: an e-signature, an SDV mark, a
+# lock; what is entered on a form (its entry kind: nursing or clinical, from the study); a query raised, closed or
+# re-opened (MANAGE_QUERIES) or answered (the form's entry permission); an infusion-day event; a site setting; a
+# workstation added. A record of such an action is refused unless the role the trail binds to its author then holds
+# that permission. Records the program makes for whoever is signed in (a conflict found at import, its automatic
+# query, a signature voided by a change, drafts) are not judged by role. ``ROLE_PERMS``: the actions judged.
+_FORM = "form"  # the action needs the form's entry permission (ENTER_NURSING_DATA or ENTER_CLINICAL_DATA)
+_UNLOCK = "unlock"  # a locked form or subject unlocked: a role of the study's ``unlock_roles``
+ROLE_PERMS: dict[str, Perm | str] = {
+    "sign": Perm.SIGN_INVESTIGATOR_FORMS, "source_verified": Perm.VERIFY_SOURCE_DATA,
+    "data_entry": _FORM, "data_change": _FORM, "row_add": _FORM, "row_remove": _FORM, "conflict_resolved": _FORM,
+    "create": _FORM, "status_change": _FORM, "query": _FORM,
+    "infusion_event": Perm.ENTER_NURSING_DATA, "product_check": Perm.ENTER_NURSING_DATA,
+    "two_person_check": Perm.ENTER_NURSING_DATA,
+    "setting_change": Perm.EDIT_SITE_SETTINGS, "workstation_add": Perm.MANAGE_WORKSTATIONS,
+}
+_QUERY_KIND = re.compile(r"query #\d+ (\w+): ")
+_MONITOR_QUERY_KINDS = frozenset({"open", "close", "reopen"})  # an answer is the site's; "auto" is the program's
+
+
+@dataclass(frozen=True)
+class StudyRoles:
+    """What the study says about roles: each form's entry permission, who may unlock."""
+
+    form_perms: dict[str, Perm]
+    unlock_roles: frozenset[str]
+
+
+_study_roles: dict[str, StudyRoles] = {}
+
+
+def study_roles() -> StudyRoles:
+    """The study this program runs (``formdef.load_study``, compiled once per process and forms folder)."""
+    folder = os.environ.get("MSC_SLE_CRF_FORMS_DIR", "")  # formdef.default_forms_dir's choice (cheap: per record)
+    rules = _study_roles.get(folder)
+    if rules is None:
+        from msc_sle_crf.formdef import load_study
+
+        study = load_study()
+        rules = StudyRoles({f.id: Perm.ENTER_NURSING_DATA if f.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
+                            for f in study.forms.values()},
+                           frozenset(study.meta.signatures.unlock_roles))
+        _study_roles.clear()
+        _study_roles[folder] = rules
+    return rules
+
+
+def needed_perm(row: Sequence[Any], study: StudyRoles) -> Perm | str | None:  # noqa: PLR0911
+    """The permission the action of ``row`` (STORED_FIELDS order) needs, ``_UNLOCK``, or None (not judged by role:
+    a form the study does not have, the program's own records)."""
+    action = str(row[6])
+    need = ROLE_PERMS.get(action)
+    if need != _FORM:
+        return need
+    form = row[9]
+    if action == "query":
+        match = _QUERY_KIND.match(row[15] or "")
+        if match is None or match.group(1) == "auto":
+            return None
+        if match.group(1) in _MONITOR_QUERY_KINDS:
+            return Perm.MANAGE_QUERIES
+    elif action == "create" and form == "subject":
+        return Perm.REGISTER_SUBJECT
+    elif action == "status_change":
+        if row[13] == "locked":
+            return Perm.LOCK_FORMS
+        if row[12] == "locked":
+            return _UNLOCK
+        if form == "subject":
+            return None
+    return study.form_perms.get(str(form))
 
 
 @dataclass(frozen=True)
@@ -615,7 +686,7 @@ class RoleConflict:
     claimed: str
     bound: str
     action: str
-    may_not: bool = False  # the role is right, but that role may not sign / verify source data
+    may_not: bool = False  # the role is right, but that role may not do what the record does
 
     def text(self) -> str:
         if self.may_not:
@@ -640,9 +711,15 @@ def role_conflict(directory: KeyDirectory, row: Sequence[Any], ws: str | None = 
         return None
     if claimed != bound:
         return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action))
-    perm = ROLE_PERMS.get(str(action))
-    if perm is not None and bound in _ROLES and not allowed(Role(bound), perm):
-        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
+    if action in ROLE_PERMS and bound in _ROLES:
+        study = study_roles()
+        perm = needed_perm(row, study)
+        if perm == _UNLOCK:
+            refused = bound not in study.unlock_roles
+        else:
+            refused = perm is not None and not allowed(Role(bound), Perm(perm))
+        if refused:
+            return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
     return None
 
 
