@@ -20,7 +20,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -631,49 +630,64 @@ class StudyRoles:
     unlock_roles: frozenset[str]
 
 
-_study_roles: dict[str, StudyRoles] = {}
+_study_roles: list[tuple[Any, StudyRoles]] = []  # (the study, what it says), the last one asked
 
 
 def study_roles() -> StudyRoles:
-    """The study this program runs (``formdef.load_study``, compiled once per process and forms folder)."""
-    folder = os.environ.get("MSC_SLE_CRF_FORMS_DIR", "")  # formdef.default_forms_dir's choice (cheap: per record)
-    rules = _study_roles.get(folder)
-    if rules is None:
-        from msc_sle_crf.formdef import load_study
+    """The study this program runs: the one this process already compiled (``formdef.load_study``), else compiled
+    now (once: about 0.4 s). Asked only for what depends on it (a nurse's record on a form, an unlock)."""
+    from msc_sle_crf import formdef
 
-        study = load_study()
-        rules = StudyRoles({f.id: Perm.ENTER_NURSING_DATA if f.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
-                            for f in study.forms.values()},
-                           frozenset(study.meta.signatures.unlock_roles))
-        _study_roles.clear()
-        _study_roles[folder] = rules
+    study = next(iter(formdef._compiled.values()), None) or formdef.load_study()  # its cache: read only
+    if _study_roles and _study_roles[0][0] is study:
+        return _study_roles[0][1]
+    rules = StudyRoles({f.id: Perm.ENTER_NURSING_DATA if f.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
+                        for f in study.forms.values()}, frozenset(study.meta.signatures.unlock_roles))
+    _study_roles[:] = [(study, rules)]
     return rules
 
 
-def needed_perm(row: Sequence[Any], study: StudyRoles) -> Perm | str | None:  # noqa: PLR0911
-    """The permission the action of ``row`` (STORED_FIELDS order) needs, ``_UNLOCK``, or None (not judged by role:
-    a form the study does not have, the program's own records)."""
+def needed_perm(row: Sequence[Any]) -> Perm | str | None:  # noqa: PLR0911
+    """The permission the action of ``row`` (STORED_FIELDS order) needs; ``_FORM`` (the form's entry permission) or
+    ``_UNLOCK`` (a role of the study's unlock_roles); None: not judged by role (the program's own records)."""
     action = str(row[6])
     need = ROLE_PERMS.get(action)
     if need != _FORM:
         return need
-    form = row[9]
     if action == "query":
         match = _QUERY_KIND.match(row[15] or "")
         if match is None or match.group(1) == "auto":
             return None
         if match.group(1) in _MONITOR_QUERY_KINDS:
             return Perm.MANAGE_QUERIES
-    elif action == "create" and form == "subject":
+    elif action == "create" and row[9] == "subject":
         return Perm.REGISTER_SUBJECT
     elif action == "status_change":
         if row[13] == "locked":
             return Perm.LOCK_FORMS
         if row[12] == "locked":
             return _UNLOCK
-        if form == "subject":
+        if row[9] == "subject":
             return None
-    return study.form_perms.get(str(form))
+    return _FORM
+
+
+def role_may(role: Role, row: Sequence[Any]) -> bool:
+    """Whether ``role`` may do what ``row`` records (``needed_perm``). A role with both entry permissions may enter
+    on any form, one with neither on none; one with either (a nurse) on the forms of that entry kind in the study
+    (a form the study does not have: not judged)."""
+    need = needed_perm(row)
+    if need is None:
+        return True
+    if need == _UNLOCK:
+        return role.value in study_roles().unlock_roles
+    if need != _FORM:
+        return allowed(role, Perm(need))
+    nursing, clinical = allowed(role, Perm.ENTER_NURSING_DATA), allowed(role, Perm.ENTER_CLINICAL_DATA)
+    if nursing == clinical:
+        return nursing
+    perm = study_roles().form_perms.get(str(row[9]))
+    return perm is None or allowed(role, perm)
 
 
 @dataclass(frozen=True)
@@ -711,15 +725,8 @@ def role_conflict(directory: KeyDirectory, row: Sequence[Any], ws: str | None = 
         return None
     if claimed != bound:
         return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action))
-    if action in ROLE_PERMS and bound in _ROLES:
-        study = study_roles()
-        perm = needed_perm(row, study)
-        if perm == _UNLOCK:
-            refused = bound not in study.unlock_roles
-        else:
-            refused = perm is not None and not allowed(Role(bound), Perm(perm))
-        if refused:
-            return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
+    if action in ROLE_PERMS and bound in _ROLES and not role_may(Role(bound), row):
+        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
     return None
 
 
