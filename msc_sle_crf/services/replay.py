@@ -46,6 +46,9 @@ _CHANGE_FIELDS = ("text", "user", "ws", "id", "utc")  # one side of a conflict a
 _MISSING = object()
 _IDENTITY_SQL = ("SELECT key, value FROM site_setting WHERE key IN ("  # noqa: S608 - placeholders only
                  + ", ".join("?" * len(SETTING_KEYS)) + ")")
+# What a conflict between workstations keeps: the less advanced state (sync/merge.py)
+FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
+QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 
@@ -129,6 +132,12 @@ class Replay:
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
         self.added: set[str] | None = None
         self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
+        # the records each side of a conflict between workstations may name (issue 18 insider round): per item,
+        # form and query, (workstation, id as written there, what it set) of each record that set it
+        self.value_records: dict[tuple[str, str, str, str, int, str], list[tuple[str, int, str | None]]] = {}
+        self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
+        self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
+        self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
@@ -183,6 +192,21 @@ class Replay:
                 origin = None
             return str(origin.get("ws")) if isinstance(origin, dict) else "?"
         return self.writer
+
+    def identity(self, row: Sequence[Any]) -> tuple[str, int]:
+        """Which record this is everywhere: (workstation, id there): a copy's origin, else this trail's own."""
+        if len(row) > _ORIGIN and row[_ORIGIN]:
+            try:
+                origin = json.loads(row[_ORIGIN])
+                return str(origin["ws"]), int(origin["id"])
+            except (ValueError, TypeError, KeyError):
+                return "?", 0
+        return self.writer, int(row[_ID])
+
+    def _note_form(self, row: Sequence[Any]) -> None:
+        if row[_SUBJ] and row[_VISIT] and row[_FORM] and not row[_ITEM]:
+            self.form_records.setdefault((row[_SUBJ], row[_VISIT], row[_FORM]), []).append(
+                (*self.identity(row), row[_NEW]))
 
     def _on_workstation_open(self, row: Sequence[Any]) -> None:
         ws = opened_ws(row[_DETAIL])
@@ -253,31 +277,102 @@ class Replay:
         if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]):
             return
         match = _CANONICAL.search(row[_DETAIL] or "")
-        self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
-            row[_NEW], match.group(1) if match else None)
+        key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+        self.values[key] = (row[_NEW], match.group(1) if match else None)
+        self.value_records.setdefault(key, []).append((*self.identity(row), row[_NEW]))
 
     _on_data_change = _on_data_entry
 
     def _on_merge_conflict(self, row: Sequence[Any]) -> None:
-        """Two workstations changed the same thing from the same base (issue 18): the value kept current."""
+        """Two workstations changed the same thing from the same base (issue 18): the state kept current. Valid only
+        when it names the records of its two sides (``_merge_problem``); one that is not changes nothing and is
+        reported (an insider's made-up conflict would otherwise sign a form, close a query, set a value)."""
         try:
             data = json.loads(row[_DETAIL] or "{}")
         except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        problem = self._merge_problem(row, data)
+        if problem is not None:
+            self.merges_refused.append((str(row[_SUBJ] or ""), f"merge_conflict record #{row[_ID]} by "
+                                                              f"'{row[_USER]}' is not valid: {problem}"))
             return
-        kind = data.get("kind") if isinstance(data, dict) else None
+        kind = data.get("kind")
         if kind == "item":
             split = _split(row[_REPEAT])
-            if split is not None and row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]:
-                self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
-                    row[_NEW], data.get("canonical"))
-                if isinstance(data.get("conflict"), int):
-                    self.conflicts.setdefault(data["conflict"], {
-                        "where": (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM]),
-                        "kept": data.get("kept"), "other": data.get("other")})
-        elif kind == "form" and row[_SUBJ] and row[_VISIT] and row[_FORM]:
+            assert split is not None
+            key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+            self.values[key] = (row[_NEW], data.get("canonical"))
+            self.value_records.setdefault(key, []).append((*self.identity(row), row[_NEW]))
+            self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
+                                                         "other": data.get("other")})
+        elif kind == "form":
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
-        elif kind == "query" and isinstance(data.get("query"), int) and data["query"] in self.queries:
+            self._note_form(row)
+        elif kind == "query":
             self.queries[data["query"]]["status"] = row[_NEW]
+            self.query_records.setdefault(data["query"], []).append((*self.identity(row), row[_NEW]))
+
+    def _merge_problem(self, row: Sequence[Any], data: dict[str, Any]) -> str | None:  # noqa: PLR0911
+        """Why a merge_conflict record does not hold, or None. Its two sides must be records this trail holds (by
+        workstation and id), of the same item / form / query, from two different workstations, that set what the
+        record says each side had; what it keeps must be what the merge keeps."""
+        kind = data.get("kind")
+        if kind == "item":
+            split = _split(row[_REPEAT])
+            if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]) \
+                    or not isinstance(data.get("conflict"), int):
+                return "it names no item and no conflict"
+            key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+            records, said = self.value_records.get(key, []), []
+            for name in ("kept", "other"):
+                side = data.get(name)
+                if not isinstance(side, dict):
+                    return f"it names no {name} side"
+                found = [r for r in records if (r[0], r[1]) == (side.get("ws"), side.get("id"))]
+                if not found or found[0][2] != side.get("text"):
+                    return (f"its {name} side ({side.get('ws')} #{side.get('id')}) is not a record of this value "
+                            f"that set {side.get('text')!r}")
+                said.append((side.get("ws"), side.get("text")))
+            if said[0][0] == said[1][0]:
+                return "its two sides are records of one workstation"
+            return None if row[_NEW] == said[0][1] else "what it keeps is not its kept side's value"
+        if kind == "form":
+            if not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
+                return "it names no form"
+            return self._sides_problem(data, self.form_records.get((row[_SUBJ], row[_VISIT], row[_FORM]), []),
+                                       row, FORM_RANK, "this form's state")
+        if kind == "query":
+            qid = data.get("query")
+            if not isinstance(qid, int) or qid not in self.queries:
+                return "it names no query the trail raised"
+            return self._sides_problem(data, self.query_records.get(qid, []), row, QUERY_RANK,
+                                       f"query #{qid}'s status")
+        return f"its kind {str(kind)[:20]!r} is not one the merge writes"
+
+    @staticmethod
+    def _sides_problem(data: dict[str, Any], records: list[tuple[str, int, str | None]], row: Sequence[Any],
+                       rank: dict[str, int], what: str) -> str | None:
+        sides = data.get("sides")
+        if not isinstance(sides, dict):
+            return f"it names no records of {what} on each side"
+        states = []
+        for name in ("local", "incoming"):
+            side = sides.get(name)
+            found = [r for r in records if isinstance(side, dict) and (r[0], r[1]) == (side.get("ws"), side.get("id"))]
+            if not found:
+                where = f"{side.get('ws')} #{side.get('id')}" if isinstance(side, dict) else "none"
+                return f"its {name} side ({where}) is not a record of {what}"
+            states.append(found[0])
+        if states[0][0] == states[1][0]:
+            return "its two sides are records of one workstation"
+        said = {states[0][2], states[1][2]}
+        if {row[_OLD], row[_NEW]} != said or row[_OLD] == row[_NEW] \
+                or rank.get(str(row[_NEW]), 99) >= rank.get(str(row[_OLD]), -1):
+            return (f"it keeps {row[_NEW]!r} over {row[_OLD]!r}; its sides' records set {sorted(map(str, said))} "
+                    "(the less advanced is kept)")
+        return None
 
     def _on_conflict_resolved(self, row: Sequence[Any]) -> None:
         match = _RESOLVED.match(row[_DETAIL] or "")
@@ -309,6 +404,7 @@ class Replay:
                     self.forms[key] = "signed"
         elif subject and row[_VISIT] and row[_FORM]:
             self.forms[(subject, row[_VISIT], row[_FORM])] = new
+            self._note_form(row)
 
     def _on_source_verified(self, row: Sequence[Any]) -> None:
         if row[_ITEM]:
@@ -320,9 +416,11 @@ class Replay:
                 self.sdv_values.setdefault(mark, set()).add(self.values.get(mark[:6], (None, None))[0])
         elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+            self._note_form(row)
 
     def _on_sign(self, row: Sequence[Any]) -> None:
         self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW] or "signed"
+        self._note_form(row)
         match = _SIGN.search(row[_DETAIL] or "")
         if match:
             self.signatures[(row[_SUBJ], row[_VISIT], row[_FORM], match.group(1), match.group(2), row[_USER],
@@ -337,6 +435,7 @@ class Replay:
                                                                          row[_ITEM])})
         query["status"] = row[_NEW]
         query["messages"][(match.group(2), row[_USER], row[_DETAIL])] += 1
+        self.query_records.setdefault(int(match.group(1)), []).append((*self.identity(row), row[_NEW]))
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
         if row[_SUBJ] and row[_ITEM]:
@@ -378,6 +477,9 @@ class Replay:
             if len(out) < MAX_NAMED:
                 out.append(Unexplained(where, what))
 
+        for subject, why in self.merges_refused:  # first: what follows from it (a state, a value) is then said
+            if not scoped or subject in numbers:
+                note(_where(subject), why)
         for number, initials, year, sex, status, owner in rows(
                 "SELECT subject_number, initials, birth_year, sex, status, COALESCE(owner_ws, 'WS-01') "
                 "FROM subject{only} ORDER BY id"):

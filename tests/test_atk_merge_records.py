@@ -1,0 +1,127 @@
+"""Issue 18 insider attacks, part A (2): a ``merge_conflict`` record made up by the insider. She signs, as herself,
+a record saying two workstations disagreed (on a form's state, a query's status or an item's value) and that the
+state she wants was kept, and sets the row with raw SQL. Before: the replay took the record's word, so her copy's
+``verify``, WS-01's import (its replay of the packet's subjects) and the hub's verify accepted a form signed by no one,
+a query closed by no monitor, a value nobody entered. Now each kind of merge_conflict must name the records of its
+two sides (form state, query or value records of the same form / query / item, from two different workstations, as
+the trail holds them), and the state it keeps must be the one the merge keeps; otherwise it changes nothing and is
+named (``Replay``: verify, import and hub verify alike). Real conflicts still travel and verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
+
+from .atk_common import as_user, count, export, forge, import_line, problems, refusal, scalar, two_sites, unchanged
+
+DATA_TABLES = ("subject", "form_instance", "item_value", "data_query", "query_message", "item_conflict")
+
+
+@pytest.fixture
+def two(tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock) -> tuple[Site, Site, FormRef]:
+    """WS-02 holds a subject of its own whose demographics an investigator completed, and a monitor's query on
+    HEIGHT."""
+    ws1, ws2 = two_sites(tmp_path, site, admin, clock)
+    doctor = as_user(ws2, "dr.house")
+    doctor.subjects.register("DEF", 1975, "M")
+    subject = doctor.subjects.list()[-1].subject_number
+    ref = FormRef(subject, "SCR", "demographics")
+    doctor.entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    return ws1, ws2, ref
+
+
+def _instance(ref: FormRef) -> str:
+    return (f"(select i.id from form_instance i join subject s on s.id = i.subject_id where s.subject_number = "
+            f"'{ref.subject}' and i.event_id = '{ref.event}' and i.form_id = '{ref.form}')")
+
+
+def _refused(tmp_path: Path, ws1: Site, ws2: Site) -> str:
+    with unchanged(ws1, *DATA_TABLES):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert "merge_conflict record" in line and "nurse.n" in line, line
+    found = problems(ws2)
+    assert any("merge_conflict record" in p and "nurse.n" in p for p in found), found
+    return line
+
+
+def test_a_made_up_form_state_conflict_cannot_sign_a_form(tmp_path: Path, two: tuple[Site, Site, FormRef]) -> None:
+    ws1, ws2, ref = two
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, old_value="draft", new_value="signed",
+                                      detail=json.dumps({"kind": "form", "local": "signed", "incoming": "draft",
+                                                         "from": "WS-01"}))],
+          [f"update form_instance set status='signed' where id = {_instance(ref)}"])
+    line = _refused(tmp_path, ws1, ws2)
+    assert ref.subject in line, line
+    assert count(ws1, "form_instance", "status = 'signed'") == 0
+
+
+def test_a_made_up_query_conflict_cannot_close_a_query(tmp_path: Path, two: tuple[Site, Site, FormRef]) -> None:
+    ws1, ws2, ref = two
+    qid = int(scalar(ws2, "select max(id) from data_query"))
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, item="HEIGHT", repeat_key="dm:0", old_value="open",
+                                      new_value="closed", detail=json.dumps({"kind": "query", "query": qid,
+                                                                             "from": "WS-01"}))],
+          [f"update data_query set status='closed' where id = {qid}"])
+    _refused(tmp_path, ws1, ws2)
+    assert count(ws1, "data_query", "status = 'closed'") == 0
+
+
+@pytest.mark.parametrize("sides", ["none", "made-up ids", "one workstation"])
+def test_a_made_up_value_conflict_cannot_change_a_value(tmp_path: Path, two: tuple[Site, Site, FormRef],
+                                                        sides: str) -> None:
+    ws1, ws2, ref = two
+    entered = int(scalar(ws2, "select max(id) from audit_event where action = 'data_entry' and item = 'HEIGHT'"))
+    detail: dict[str, object] = {"kind": "item", "canonical": None}
+    if sides == "made-up ids":
+        detail.update(conflict=1_000_000_777, kept={"text": "190", "user": "dr.house", "ws": "WS-01", "id": 4242,
+                                                    "utc": "2026-01-01T00:00:00Z"},
+                      other={"text": "170", "user": "dr.house", "ws": "WS-02", "id": entered,
+                             "utc": "2026-01-01T00:00:00Z"})
+    elif sides == "one workstation":
+        detail.update(conflict=1_000_000_777,
+                      kept={"text": "170", "user": "dr.house", "ws": "WS-02", "id": entered, "utc": "x"},
+                      other={"text": "170", "user": "dr.house", "ws": "WS-02", "id": entered, "utc": "x"})
+    statements = [f"update item_value set value='190', canonical=NULL where item_id='HEIGHT' and instance_id = "
+                  f"{_instance(ref)}"]
+    if "conflict" in detail:  # the conflict row the record says (as the merge writes it)
+        kept, other = (json.dumps(detail[k], sort_keys=True) for k in ("kept", "other"))
+        opened = max(str(detail["kept"]["utc"]), str(detail["other"]["utc"]))  # type: ignore[index]
+        statements.append(f"insert into item_conflict (id, instance_id, group_id, row_no, item_id, kept, other, "
+                          f"status, opened_utc) values (1000000777, {_instance(ref)}, 'dm', 0, 'HEIGHT', '{kept}', "
+                          f"'{other}', 'open', '{opened}')")
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, item="HEIGHT", repeat_key="dm:0", old_value="170",
+                                      new_value="190", detail=json.dumps(detail))], statements)
+    _refused(tmp_path, ws1, ws2)
+    assert count(ws1, "item_value", "value = '190'") == 0
+
+
+def test_real_conflicts_of_every_kind_still_travel_and_verify(tmp_path: Path,
+                                                              two: tuple[Site, Site, FormRef],
+                                                              clock: FakeClock) -> None:
+    ws1, ws2, ref = two
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "p1"))
+    qid = int(scalar(ws1, "select max(id) from data_query"))
+    # both change HEIGHT, and the query, and the form's state, from the same base
+    clock.advance(60)
+    as_user(ws1, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "171", reason="typo")
+    as_user(ws1, "mon.m").monitoring.close(qid, "ok")
+    clock.advance(60)
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "172", reason="remeasured")
+    as_user(ws2, "dr.house").monitoring.answer(qid, "remeasured")
+    first = import_line(ws2, export(ws1, tmp_path / "p2"))
+    assert "applied" in first
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "p3"))
+    assert count(ws1, "item_conflict") == 1 and count(ws2, "item_conflict") == 1
+    assert count(ws1, "audit_event", "action = 'merge_conflict'") >= 1
+    assert problems(ws1) == [] and problems(ws2) == []
