@@ -51,6 +51,7 @@ FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
 QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
+_SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
 
 
 def describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:
@@ -160,6 +161,10 @@ class Replay:
                 self.settings[key] = value
         if isinstance(data.get("ca_fingerprint"), str):
             self.ca_fingerprint = data["ca_fingerprint"]
+        if isinstance(data.get("db_id"), str):
+            self.settings["db_id"] = data["db_id"]
+        if isinstance(data.get("training"), bool):  # stored as "1" / "0" (store/site.py)
+            self.settings["training"] = "1" if data["training"] else "0"
 
     def _on_certificate(self, row: Sequence[Any]) -> None:
         """The site CA (the trust root of every PDF) may be replaced by an administrator only."""
@@ -430,11 +435,15 @@ class Replay:
         match = _QUERY.match(row[_DETAIL] or "")
         if not match:
             return
+        split = _split(row[_REPEAT])
+        row_text = f"{split[0]}:{split[1]}" if split is not None else None
+        # where it was raised (its item and row), and whether the program raised it (its first message "auto")
         query = self.queries.setdefault(int(match.group(1)), {"status": None, "messages": Counter(),
                                                                "where": (row[_SUBJ], row[_VISIT], row[_FORM],
-                                                                         row[_ITEM])})
+                                                                         row[_ITEM], row_text),
+                                                               "automatic": match.group(2) == "auto"})
         query["status"] = row[_NEW]
-        query["messages"][(match.group(2), row[_USER], row[_DETAIL])] += 1
+        query["messages"][(match.group(2), row[_USER], row[_ROLE], row[_DETAIL])] += 1
         self.query_records.setdefault(int(match.group(1)), []).append((*self.identity(row), row[_NEW]))
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
@@ -618,7 +627,8 @@ class Replay:
                     note(f"site setting {key}", f"is {value!r}; the trail says {opened.get(key)!r}")
         secret_seen = None
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
-            if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
+            if (key in DEFAULT_SETTINGS or key in _SITE_INIT_COMPARED) and key in self.settings \
+                    and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
             elif key == CA_CERT_SETTING:
                 self._compare_ca(value, note)
@@ -685,14 +695,17 @@ class Replay:
 
     def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
-        for qid, iid, item, status in rows(
-                "SELECT t.id, t.instance_id, t.item_id, t.status FROM data_query t{by_instance} ORDER BY t.id"):
+        for qid, iid, item, group, row_no, automatic, status in rows(
+                "SELECT t.id, t.instance_id, t.item_id, t.group_id, t.row_no, t.automatic, t.status "
+                "FROM data_query t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
-            stored[qid] = {"status": status, "messages": Counter(), "where": _where(number, visit, form, item)}
-        for qid, kind, username, text in rows(
-                "SELECT m.query_id, m.kind, m.username, m.text FROM query_message m{of_queries} ORDER BY m.id"):
+            stored[qid] = {"status": status, "messages": Counter(), "automatic": bool(automatic),
+                           "where": _where(number, visit, form, item, f"{group}:{row_no}")}
+        for qid, kind, username, role, text in rows(
+                "SELECT m.query_id, m.kind, m.username, m.role, m.text FROM query_message m{of_queries} "
+                "ORDER BY m.id"):
             if qid in stored:
-                stored[qid]["messages"][(kind, username, f"query #{qid} {kind}: {text}"[:2000])] += 1
+                stored[qid]["messages"][(kind, username, role, f"query #{qid} {kind}: {text}"[:2000])] += 1
         for qid, query in stored.items():
             expected = self.queries.get(qid)
             if expected is None:
@@ -703,11 +716,15 @@ class Replay:
                                      f"{_where(*expected['where'])}")
             if expected["status"] != query["status"]:
                 note(query["where"], f"query #{qid} is '{query['status']}'; the trail says '{expected['status']}'")
+            if expected["automatic"] != query["automatic"]:
+                note(query["where"], f"query #{qid} is " + ("" if query["automatic"] else "not ") + "automatic; the "
+                     "trail says it was raised by " + ("the program" if expected["automatic"] else "a person"))
             for key, count in (query["messages"] - expected["messages"]).items():
-                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' not in the trail")
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' as '{key[2]}' not "
+                                     "in the trail")
             for key, count in (expected["messages"] - query["messages"]).items():
-                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' recorded in the "
-                                     "trail are missing")
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' as '{key[2]}' "
+                                     "recorded in the trail are missing")
         for qid in set(self.queries) - set(stored):
             where = self.queries[qid]["where"]
             note(_where(*where), f"query #{qid} recorded in the trail is missing")
