@@ -61,3 +61,21 @@ def test_training_mode_switched_with_sql_is_named(two: tuple[Site, Site, int]) -
     sql(ws2, ["update site_setting set value = '1' where key = 'training'"])
     found = problems(ws2)
     assert any("site setting training" in p and "'1'" in p for p in found), found
+
+
+def test_a_table_row_moved_with_sql_is_named_and_its_packet_refused(tmp_path: Path,
+                                                                     two: tuple[Site, Site, int]) -> None:
+    """A row of a repeating group renumbered: the trail added row 1, not row 9 (a value moved with it was named
+    already; an empty row was not)."""
+    ws1, ws2, _qid = two
+    nurse = as_user(ws2, "nurse.n").entry
+    subject = as_user(ws2, "dr.house").subjects.list()[-1].subject_number
+    vitals = FormRef(subject, "D0", "vital_signs")
+    row = nurse.add_row(vitals, "vs").row
+    sql(ws2, [f"update form_row set row_no = 9 where group_id = 'vs' and row_no = {row}"])
+    found = problems(ws2)
+    assert any("row vs:9" in p and "the trail never added it" in p for p in found), found
+    assert any(f"row vs:{row}" in p and "recorded in the trail is missing" in p for p in found), found
+    with unchanged(ws1, "form_row", "item_value"):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert "vital_signs" in line and "row vs:" in line, line

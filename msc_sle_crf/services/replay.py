@@ -544,17 +544,22 @@ class Replay:
             if key not in seen_values and text is not None:
                 note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
                      f"value {text!r} recorded in the trail is missing")
+        seen_rows = set()
         for iid, group, row_no, removed in rows(
                 "SELECT t.instance_id, t.group_id, t.row_no, t.removed FROM form_row t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
+            seen_rows.add((number, visit, form, group, row_no))
             expected_removed = self.rows.get((number, visit, form, group, row_no))
-            if expected_removed is None and removed:  # a row no record added or removed (a single group's row)
+            if expected_removed is None:  # every row is added with a row_add record (services/entry.py)
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
-                     "the row is removed; the trail never removed it")
-            elif expected_removed is not None and bool(removed) != expected_removed:
+                     "the row is " + ("removed" if removed else "present") + "; the trail never added it")
+            elif bool(removed) != expected_removed:
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
                      "the row is " + ("removed" if removed else "present") + "; the trail says "
                      + ("removed" if expected_removed else "present"))
+        for rkey in set(self.rows) - seen_rows:
+            note(_where(rkey[0], rkey[1], rkey[2], None, f"{rkey[3]}:{rkey[4]}"), "the row recorded in the trail "
+                                                                                  "is missing")
         signatures: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
         for iid, meaning, digest, username, role in rows(
                 "SELECT t.instance_id, t.meaning, t.content_hash, t.username, t.role FROM signature t{by_instance}"
