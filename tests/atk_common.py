@@ -124,3 +124,29 @@ def two_sites(tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock) ->
     added = Workstations(admin.ctx).add(admin, tmp_path / "WS-02.crfws")
     opened = open_fork(added.path, tmp_path / "ws2" / "ws2.crfdb", "admin", ADMIN_PW, clock=clock)
     return site, Site.open(opened.db_path, clock=clock)
+
+
+def hub_refusal(hub_db: Any, ws1: Site, packet: Path, tmp_path: Path, clock: FakeClock,
+                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    """A hub made from WS-01 (``hub init``) ingests the packet with ``hub ingest`` (the command): its refusal line.
+    The hub's ``verify`` stays clean (nothing applied)."""
+    import io
+
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+
+    from .hub_pg import APP_ROLE
+
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), ws1.db_path, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=clock)
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PW + "\n"))
+    capsys.readouterr()
+    code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                 "--user", "admin", "--password-stdin", str(packet)])
+    _out, err = capsys.readouterr()
+    assert code != 0, err
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.unexplained)
+    return err.strip()

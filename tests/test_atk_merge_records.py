@@ -19,7 +19,20 @@ from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 
-from .atk_common import as_user, count, export, forge, import_line, problems, refusal, scalar, two_sites, unchanged
+from .atk_common import (
+    as_user,
+    count,
+    export,
+    forge,
+    hub_refusal,
+    import_line,
+    problems,
+    refusal,
+    scalar,
+    two_sites,
+    unchanged,
+)
+from .hub_pg import HubDb
 
 DATA_TABLES = ("subject", "form_instance", "item_value", "data_query", "query_message", "item_conflict")
 
@@ -125,3 +138,18 @@ def test_real_conflicts_of_every_kind_still_travel_and_verify(tmp_path: Path,
     assert count(ws1, "item_conflict") == 1 and count(ws2, "item_conflict") == 1
     assert count(ws1, "audit_event", "action = 'merge_conflict'") >= 1
     assert problems(ws1) == [] and problems(ws2) == []
+
+
+def test_the_hub_refuses_a_made_up_form_state_conflict(
+        hub_db: HubDb, tmp_path: Path, two: tuple[Site, Site, FormRef], clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    ws1, ws2, ref = two
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, old_value="locked", new_value="signed",
+                                      detail=json.dumps({"kind": "form", "local": "locked", "incoming": "signed",
+                                                         "from": "WS-01"}))],
+          [f"update form_instance set status='signed' where id = {_instance(ref)}"])
+    packet = export(ws2, tmp_path / "usb")
+    ws1.close()
+    err = hub_refusal(hub_db, ws1, packet, tmp_path, clock, monkeypatch, capsys)
+    assert "merge_conflict record" in err and "'nurse.n'" in err and ref.subject in err, err

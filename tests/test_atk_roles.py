@@ -18,7 +18,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.sync import packets as P
 
-from .atk_common import as_user, export, forced, import_line, problems, refusal, two_sites, unchanged
+from .atk_common import as_user, export, forced, hub_refusal, import_line, problems, refusal, two_sites, unchanged
 from .hub_pg import HubDb
 from .test_issue18_ws_followups import NURSE_PW, _Sites
 
@@ -230,3 +230,17 @@ def test_what_each_role_may_do_still_travels_and_verifies(tmp_path: Path, two: t
     as_user(ws2, "mon.m").monitoring.close(opened.query_id, "thanks")
     assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
     assert problems(ws1) == [] and problems(ws2) == []
+
+
+def test_the_hub_refuses_a_query_closed_by_a_nurse(hub_db: HubDb, tmp_path: Path, two: tuple[Site, Site],
+                                                   clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ws1, ws2 = two
+    ref = FormRef(_subject(ws2), "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    opened = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    forced(ws2, "nurse.n").monitoring.close(opened.query_id, "fine")
+    packet = export(ws2, tmp_path / "usb")
+    ws1.close()
+    err = hub_refusal(hub_db, ws1, packet, tmp_path, clock, monkeypatch, capsys)
+    assert "(query) is by 'nurse.n', whose role 'nurse' may not do that" in err, err
