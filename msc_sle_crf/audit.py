@@ -631,6 +631,7 @@ class StudyRoles:
 
 
 _study_roles: list[tuple[Any, StudyRoles]] = []  # (the study, what it says), the last one asked
+_may: dict[tuple[Any, ...], bool] = {}  # role_conflict's memo of role_may
 
 
 def study_roles() -> StudyRoles:
@@ -644,6 +645,7 @@ def study_roles() -> StudyRoles:
     rules = StudyRoles({f.id: Perm.ENTER_NURSING_DATA if f.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
                         for f in study.forms.values()}, frozenset(study.meta.signatures.unlock_roles))
     _study_roles[:] = [(study, rules)]
+    _may.clear()  # what was decided with another study
     return rules
 
 
@@ -725,8 +727,16 @@ def role_conflict(directory: KeyDirectory, row: Sequence[Any], ws: str | None = 
         return None
     if claimed != bound:
         return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action))
-    if action in ROLE_PERMS and bound in _ROLES and not role_may(Role(bound), row):
-        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
+    if action in ROLE_PERMS and bound in _ROLES:
+        # what decides (role, action, form, a lock either way, a query's kind): memoised, verify's hot loop
+        query_kind = _QUERY_KIND.match(row[15] or "") if action == "query" else None
+        memo = (bound, action, row[9], row[12] == "locked", row[13] == "locked",
+                query_kind.group(1) if query_kind else None)
+        may = _may.get(memo)
+        if may is None:
+            may = _may[memo] = role_may(Role(bound), row)
+        if not may:
+            return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
     return None
 
 
