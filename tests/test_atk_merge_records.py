@@ -153,3 +153,26 @@ def test_the_hub_refuses_a_made_up_form_state_conflict(
     ws1.close()
     err = hub_refusal(hub_db, ws1, packet, tmp_path, clock, monkeypatch, capsys)
     assert "merge_conflict record" in err and "'nurse.n'" in err and ref.subject in err, err
+
+
+def test_a_real_conflict_restated_with_another_converted_value_is_refused(
+        tmp_path: Path, two: tuple[Site, Site, FormRef], clock: FakeClock) -> None:
+    """Real sides, but the converted value it keeps (what scores read) is not its kept side's."""
+    ws1, ws2, ref = two
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "p1"))
+    clock.advance(60)
+    as_user(ws1, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "171")
+    clock.advance(60)
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "172")
+    assert "applied" in import_line(ws2, export(ws1, tmp_path / "p2"))
+    real = json.loads(str(scalar(ws2, "select detail from audit_event where action = 'merge_conflict'")))
+    assert real["kind"] == "item" and problems(ws2) == []
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, item="HEIGHT", repeat_key="dm:0", old_value=real["other"]["text"],
+                                      new_value=real["kept"]["text"], detail=json.dumps({**real, "canonical": "2.5"}))],
+          [f"update item_value set canonical='2.5' where item_id='HEIGHT' and instance_id = {_instance(ref)}"])
+    found = problems(ws2)
+    assert any("merge_conflict record" in p and "not its kept side's value" in p for p in found), found
+    with unchanged(ws1, *DATA_TABLES):
+        line = refusal(ws1, export(ws2, tmp_path / "p3"))
+    assert "merge_conflict record" in line and "nurse.n" in line, line

@@ -135,7 +135,8 @@ class Replay:
         self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
         # the records each side of a conflict between workstations may name (issue 18 insider round): per item,
         # form and query, (workstation, id as written there, what it set) of each record that set it
-        self.value_records: dict[tuple[str, str, str, str, int, str], list[tuple[str, int, str | None]]] = {}
+        self.value_records: dict[tuple[str, str, str, str, int, str],
+                                 list[tuple[str, int, str | None, str | None]]] = {}  # ... and its converted value
         self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
         self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
         self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
@@ -284,7 +285,7 @@ class Replay:
         match = _CANONICAL.search(row[_DETAIL] or "")
         key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
         self.values[key] = (row[_NEW], match.group(1) if match else None)
-        self.value_records.setdefault(key, []).append((*self.identity(row), row[_NEW]))
+        self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
 
     _on_data_change = _on_data_entry
 
@@ -309,7 +310,7 @@ class Replay:
             assert split is not None
             key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
             self.values[key] = (row[_NEW], data.get("canonical"))
-            self.value_records.setdefault(key, []).append((*self.identity(row), row[_NEW]))
+            self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
             self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
                                                          "other": data.get("other")})
         elif kind == "form":
@@ -339,10 +340,12 @@ class Replay:
                 if not found or found[0][2] != side.get("text"):
                     return (f"its {name} side ({side.get('ws')} #{side.get('id')}) is not a record of this value "
                             f"that set {side.get('text')!r}")
-                said.append((side.get("ws"), side.get("text")))
+                said.append((side.get("ws"), side.get("text"), found[0][3]))
             if said[0][0] == said[1][0]:
                 return "its two sides are records of one workstation"
-            return None if row[_NEW] == said[0][1] else "what it keeps is not its kept side's value"
+            if row[_NEW] != said[0][1] or data.get("canonical") != said[0][2]:
+                return "what it keeps is not its kept side's value"
+            return None
         if kind == "form":
             if not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
                 return "it names no form"
