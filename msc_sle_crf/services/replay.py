@@ -410,6 +410,10 @@ class Replay:
                     self.forms[key] = "locked"
                 elif row[_OLD] == "locked" and status == "locked":
                     self.forms[key] = "signed"
+                else:
+                    continue
+                # a side of a form state conflict may be this record (sync/merge.py ``_form_sides``)
+                self.form_records.setdefault(key, []).append((*self.identity(row), self.forms[key]))
         elif subject and row[_VISIT] and row[_FORM]:
             self.forms[(subject, row[_VISIT], row[_FORM])] = new
             self._note_form(row)

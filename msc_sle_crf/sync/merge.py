@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
@@ -233,12 +233,15 @@ class _Apply:
 
     def _form_sides(self, where: tuple[str, str, str]) -> dict[str, Any]:
         """The records of each side of a form state conflict (the replay checks them: docs/workstations.md)."""
-        return {"local": self._last_local(
-                    AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
-                    AuditEvent.item.is_(None), AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict"))),
+        on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], AuditEvent.item.is_(None),
+                       AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict")))
+        on_subject = and_(AuditEvent.form == "subject", AuditEvent.action == "status_change")  # a subject lock
+        return {"local": self._last_local(AuditEvent.subject == where[0], or_(on_form, on_subject)),
                 "incoming": self._last_incoming(
-                    lambda r: (r.get("subject"), r.get("visit"), r.get("form")) == where and not r.get("item")
-                    and r["action"] in (*FORM_STATUS_ACTIONS, "merge_conflict"))}
+                    lambda r: r.get("subject") == where[0] and not r.get("item") and (
+                        ((r.get("visit"), r.get("form")) == where[1:]
+                         and r["action"] in (*FORM_STATUS_ACTIONS, "merge_conflict"))
+                        or (r.get("form") == "subject" and r["action"] == "status_change")))}
 
     def _query_sides(self, qid: int) -> dict[str, Any]:
         """The records of each side of a query status conflict."""
