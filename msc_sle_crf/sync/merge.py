@@ -11,8 +11,10 @@ of the item are void until the conflict is resolved (``voids``). A packet that a
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
-locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both. No
-Qt, ORM only (any database).
+locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both, by
+the records that set them (workstation and id: ``sides``); verify and every import check that they are records of
+that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand changes
+nothing. No Qt, ORM only (any database).
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ class _Apply:
         return last
 
     def _form_sides(self, where: tuple[str, str, str]) -> dict[str, Any]:
-        """The records of each side of a form state conflict (the replay checks them: docs/workstations.md)."""
+        """The records of each side of a form state conflict (the replay checks them: ``Replay._merge_problem``)."""
         on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], AuditEvent.item.is_(None),
                        AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict")))
         on_subject = and_(AuditEvent.form == "subject", AuditEvent.action == "status_change")  # a subject lock
