@@ -180,11 +180,13 @@ def test_a_real_conflict_restated_with_another_converted_value_is_refused(
     assert "merge_conflict record" in line and "nurse.n" in line, line
 
 
-def test_a_form_locked_with_its_subject_against_a_change_elsewhere_still_merges_and_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("order", ["A->B first", "B->A first"])
+def test_a_form_locked_with_its_subject_against_a_change_elsewhere_still_merges_and_verifies(
+        tmp_path: Path, order: str) -> None:
     """The sides' records of a form state conflict include a lock of the whole subject (no record on the form
     itself): the monitor locks subject 01-001 on B while the investigator changes a value of its signed form on A.
-    (The other order, B's packet applied on A first, is refused on main already: 'its state is complete; the trail
-    says locked' - the merge sees no change of the form in B's packet. Not fixed here.)"""
+    B's packet applied on A first was refused on main ('its state is complete; the trail says locked': the merge saw
+    no change of the form in a packet that locked its subject)."""
     pair = make_pair(tmp_path)
     site, ws = pair.open("A")
     with site:
@@ -201,6 +203,29 @@ def test_a_form_locked_with_its_subject_against_a_change_elsewhere_still_merges_
     with site:
         pair.clock.advance(10)
         ws.entry.save_item(R1, CREAT, "93", reason="lab report re-read")  # A: complete again
-    assert pair.exchange("A->B first")[0].conflicts == 1
+    assert pair.exchange(order)[0].conflicts == 1
     for which in ("A", "B"):
         verify_clean(pair, which)
+
+
+def test_a_subject_locked_on_one_workstation_reaches_the_other_locked(tmp_path: Path) -> None:
+    """No change on A: B's lock of the whole subject is applied to its forms there (no conflict)."""
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("A")
+    with site:
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+    p = pair.export("A")
+    assert p is not None
+    pair.import_("B", p)
+    site, ws = pair.open("B", "monitor.m")
+    with site:
+        pair.clock.advance(10)
+        ws.lifecycle.lock_subject("01-001")
+    p = pair.export("B")
+    assert p is not None
+    assert pair.import_("A", p).conflicts == 0
+    site, ws = pair.open("A")
+    with site:
+        assert ws.entry.statuses("01-001")[("SCR", "renal_function")].value == "locked"
+    verify_clean(pair, "A")
