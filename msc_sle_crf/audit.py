@@ -20,6 +20,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -621,9 +622,95 @@ class KeyDirectory:
                 acct.keys[-1] = (b.record_id, b.keys)
 
 
-# ----- roles (attack report A8) -----------------------------------------------------------------------------------
-# What a record may only be by a role allowed to (access.py): an e-signature, a source-data verification mark.
-ROLE_PERMS = {"sign": Perm.SIGN_INVESTIGATOR_FORMS, "source_verified": Perm.VERIFY_SOURCE_DATA}
+# ----- roles (attack report A8; issue 18 insider round) ------------------------------------------------------------
+# Every audited action a permission governs (access.py), as the services require it: an e-signature, an SDV mark, a
+# lock; what is entered on a form (its entry kind: nursing or clinical, from the study); a query raised, closed or
+# re-opened (MANAGE_QUERIES) or answered (the form's entry permission); an infusion-day event; a site setting; a
+# workstation added. A record of such an action is refused unless the role the trail binds to its author then holds
+# that permission. Records the program makes for whoever is signed in (a conflict found at import, its automatic
+# query, a signature voided by a change, drafts) are not judged by role. ``ROLE_PERMS``: the actions judged.
+_FORM = "form"  # the action needs the form's entry permission (ENTER_NURSING_DATA or ENTER_CLINICAL_DATA)
+_UNLOCK = "unlock"  # a locked form or subject unlocked: a role of the study's ``unlock_roles``
+ROLE_PERMS: dict[str, Perm | str] = {
+    "sign": Perm.SIGN_INVESTIGATOR_FORMS, "source_verified": Perm.VERIFY_SOURCE_DATA,
+    "data_entry": _FORM, "data_change": _FORM, "row_add": _FORM, "row_remove": _FORM, "conflict_resolved": _FORM,
+    "create": _FORM, "status_change": _FORM, "query": _FORM,
+    "infusion_event": Perm.ENTER_NURSING_DATA, "product_check": Perm.ENTER_NURSING_DATA,
+    "two_person_check": Perm.ENTER_NURSING_DATA,
+    "setting_change": Perm.EDIT_SITE_SETTINGS, "workstation_add": Perm.MANAGE_WORKSTATIONS,
+}
+_QUERY_KIND = re.compile(r"query #\d+ (\w+): ")
+_MONITOR_QUERY_KINDS = frozenset({"open", "close", "reopen"})  # an answer is the site's; "auto" is the program's
+
+
+@dataclass(frozen=True)
+class StudyRoles:
+    """What the study says about roles: each form's entry permission, who may unlock."""
+
+    form_perms: dict[str, Perm]
+    unlock_roles: frozenset[str]
+
+
+_study_roles: list[tuple[Any, StudyRoles]] = []  # (the study, what it says), the last one asked
+_may: dict[tuple[Any, ...], bool] = {}  # role_conflict's memo of role_may
+
+
+def study_roles() -> StudyRoles:
+    """The study this program runs: the one this process already compiled (``formdef.load_study``), else compiled
+    now (once: about 0.4 s). Asked only for what depends on it (a nurse's record on a form, an unlock)."""
+    from msc_sle_crf import formdef
+
+    study = next(iter(formdef._compiled.values()), None) or formdef.load_study()  # its cache: read only
+    if _study_roles and _study_roles[0][0] is study:
+        return _study_roles[0][1]
+    rules = StudyRoles({f.id: Perm.ENTER_NURSING_DATA if f.entry == "nursing" else Perm.ENTER_CLINICAL_DATA
+                        for f in study.forms.values()}, frozenset(study.meta.signatures.unlock_roles))
+    _study_roles[:] = [(study, rules)]
+    _may.clear()  # what was decided with another study
+    return rules
+
+
+def needed_perm(row: Sequence[Any]) -> Perm | str | None:  # noqa: PLR0911
+    """The permission the action of ``row`` (STORED_FIELDS order) needs; ``_FORM`` (the form's entry permission) or
+    ``_UNLOCK`` (a role of the study's unlock_roles); None: not judged by role (the program's own records)."""
+    action = str(row[6])
+    need = ROLE_PERMS.get(action)
+    if need != _FORM:
+        return need
+    if action == "query":
+        match = _QUERY_KIND.match(row[15] or "")
+        if match is None or match.group(1) == "auto":
+            return None
+        if match.group(1) in _MONITOR_QUERY_KINDS:
+            return Perm.MANAGE_QUERIES
+    elif action == "create" and row[9] == "subject":
+        return Perm.REGISTER_SUBJECT
+    elif action == "status_change":
+        if row[13] == "locked":
+            return Perm.LOCK_FORMS
+        if row[12] == "locked":
+            return _UNLOCK
+        if row[9] == "subject":
+            return None
+    return _FORM
+
+
+def role_may(role: Role, row: Sequence[Any]) -> bool:
+    """Whether ``role`` may do what ``row`` records (``needed_perm``). A role with both entry permissions may enter
+    on any form, one with neither on none; one with either (a nurse) on the forms of that entry kind in the study
+    (a form the study does not have: not judged)."""
+    need = needed_perm(row)
+    if need is None:
+        return True
+    if need == _UNLOCK:
+        return role.value in study_roles().unlock_roles
+    if need != _FORM:
+        return allowed(role, Perm(need))
+    nursing, clinical = allowed(role, Perm.ENTER_NURSING_DATA), allowed(role, Perm.ENTER_CLINICAL_DATA)
+    if nursing == clinical:
+        return nursing
+    perm = study_roles().form_perms.get(str(row[9]))
+    return perm is None or allowed(role, perm)
 
 
 @dataclass(frozen=True)
@@ -636,7 +723,7 @@ class RoleConflict:
     claimed: str
     bound: str
     action: str
-    may_not: bool = False  # the role is right, but that role may not sign / verify source data
+    may_not: bool = False  # the role is right, but that role may not do what the record does
 
     def text(self) -> str:
         if self.may_not:
@@ -661,9 +748,16 @@ def role_conflict(directory: KeyDirectory, row: Sequence[Any], ws: str | None = 
         return None
     if claimed != bound:
         return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action))
-    perm = ROLE_PERMS.get(str(action))
-    if perm is not None and bound in _ROLES and not allowed(Role(bound), perm):
-        return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
+    if action in ROLE_PERMS and bound in _ROLES:
+        # what decides (role, action, form, a lock either way, a query's kind): memoised, verify's hot loop
+        query_kind = _QUERY_KIND.match(row[15] or "") if action == "query" else None
+        memo = (bound, action, row[9], row[12] == "locked", row[13] == "locked",
+                query_kind.group(1) if query_kind else None)
+        may = _may.get(memo)
+        if may is None:
+            may = _may[memo] = role_may(Role(bound), row)
+        if not may:
+            return RoleConflict(int(row[0]), str(author), str(claimed), bound, str(action), may_not=True)
     return None
 
 

@@ -20,6 +20,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.sync import packets as P
 
+from .atk_common import as_user, export, forced, hub_refusal, import_line, problems, refusal, two_sites, unchanged
 from .hub_pg import HubDb
 from .test_issue18_ws_followups import NURSE_PW, _Sites
 
@@ -159,3 +160,97 @@ def test_the_hub_refuses_a_packet_with_a_raised_role(hub_db: HubDb, tmp_path: Pa
     assert code != 0 and "'nurse.joy' as 'investigator'" in err and "role 'nurse'" in err, err
     report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
     assert report.ok, (report.audit.problem, report.unexplained)
+
+
+# ----- issue 18 insider round, part A (1): every action a permission governs, not only sign / SDV ----------------
+# The nurse runs the program's own services on her copy of WS-02 with every permission check forced open (a value
+# on a clinical form, a query raised, a monitor's query closed; a monitor answering for the site) and sends the
+# packet: WS-01 refuses it whole with one line naming the record, the account, its role and the action, and
+# ``verify`` on the forging copy names the same record (``audit.needed_perm``: access.py's permissions, the form's
+# entry kind from the study).
+
+DATA_TABLES = ("subject", "form_instance", "item_value", "data_query", "query_message", "signature")
+
+
+@pytest.fixture
+def two(tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock) -> tuple[Site, Site]:
+    ws1, ws2 = two_sites(tmp_path, site, admin, clock)
+    as_user(ws2, "dr.house").subjects.register("DEF", 1975, "M")
+    return ws1, ws2
+
+
+def _subject(ws2: Site) -> str:
+    return str(as_user(ws2, "dr.house").subjects.list()[-1].subject_number)
+
+
+def _refused_everywhere(tmp_path: Path, ws1: Site, ws2: Site, account: str, role: str, action: str) -> None:
+    with unchanged(ws1, *DATA_TABLES):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert f"'{account}'" in line and f"'{role}' may not do that" in line and action in line, line
+    found = problems(ws2)
+    assert any(f"'{account}'" in p and f"'{role}' may not do that" in p and action in p for p in found), found
+
+
+def test_a_nurse_entering_a_value_on_a_clinical_form_is_refused(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    subject = _subject(ws2)
+    forced(ws2, "nurse.n").entry.save_item(FormRef(subject, "SCR", "demographics"), ("dm", 0, "HEIGHT"), "170")
+    _refused_everywhere(tmp_path, ws1, ws2, "nurse.n", "nurse", "create")  # the form's creation is hers too
+
+
+def test_a_nurse_raising_a_query_is_refused(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    subject = _subject(ws2)
+    ref = FormRef(subject, "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    forced(ws2, "nurse.n").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "is it?")
+    _refused_everywhere(tmp_path, ws1, ws2, "nurse.n", "nurse", "query")
+
+
+def test_a_nurse_closing_a_monitors_query_is_refused(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    subject = _subject(ws2)
+    ref = FormRef(subject, "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    opened = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    forced(ws2, "nurse.n").monitoring.close(opened.query_id, "fine")
+    _refused_everywhere(tmp_path, ws1, ws2, "nurse.n", "nurse", "query")
+
+
+def test_a_monitor_answering_a_query_on_a_clinical_form_is_refused(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    subject = _subject(ws2)
+    ref = FormRef(subject, "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    opened = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    forced(ws2, "mon.m").monitoring.answer(opened.query_id, "yes it is")
+    _refused_everywhere(tmp_path, ws1, ws2, "mon.m", "monitor", "query")
+
+
+def test_what_each_role_may_do_still_travels_and_verifies(tmp_path: Path, two: tuple[Site, Site]) -> None:
+    ws1, ws2 = two
+    subject = _subject(ws2)
+    ref = FormRef(subject, "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    nurse = as_user(ws2, "nurse.n").entry
+    vitals = FormRef(subject, "D0", "vital_signs")
+    nurse.save_item(vitals, ("vs", nurse.add_row(vitals, "vs").row, "VSTEMP"), "37")
+    opened = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    as_user(ws2, "dr.house").monitoring.answer(opened.query_id, "yes")
+    as_user(ws2, "mon.m").monitoring.close(opened.query_id, "thanks")
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
+    assert problems(ws1) == [] and problems(ws2) == []
+
+
+def test_the_hub_refuses_a_query_closed_by_a_nurse(hub_db: HubDb, tmp_path: Path, two: tuple[Site, Site],
+                                                   clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ws1, ws2 = two
+    ref = FormRef(_subject(ws2), "SCR", "demographics")
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    opened = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?")
+    forced(ws2, "nurse.n").monitoring.close(opened.query_id, "fine")
+    packet = export(ws2, tmp_path / "usb")
+    ws1.close()
+    err = hub_refusal(hub_db, ws1, packet, tmp_path, clock, monkeypatch, capsys)
+    assert "(query) is by 'nurse.n', whose role 'nurse' may not do that" in err, err

@@ -46,8 +46,12 @@ _CHANGE_FIELDS = ("text", "user", "ws", "id", "utc")  # one side of a conflict a
 _MISSING = object()
 _IDENTITY_SQL = ("SELECT key, value FROM site_setting WHERE key IN ("  # noqa: S608 - placeholders only
                  + ", ".join("?" * len(SETTING_KEYS)) + ")")
+# What a conflict between workstations keeps: the less advanced state (sync/merge.py)
+FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
+QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
+_SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
 
 
 def describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:
@@ -130,6 +134,13 @@ class Replay:
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
         self.added: set[str] | None = None
         self.handovers_refused: list[tuple[str, str]] = []  # (subject, why): a subject_handover that is not valid
+        # the records each side of a conflict between workstations may name (issue 18 insider round): per item,
+        # form and query, (workstation, id as written there, what it set) of each record that set it
+        self.value_records: dict[tuple[str, str, str, str, int, str],
+                                 list[tuple[str, int, str | None, str | None]]] = {}  # ... and its converted value
+        self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
+        self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
+        self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
@@ -152,6 +163,10 @@ class Replay:
                 self.settings[key] = value
         if isinstance(data.get("ca_fingerprint"), str):
             self.ca_fingerprint = data["ca_fingerprint"]
+        if isinstance(data.get("db_id"), str):
+            self.settings["db_id"] = data["db_id"]
+        if isinstance(data.get("training"), bool):  # stored as "1" / "0" (store/site.py)
+            self.settings["training"] = "1" if data["training"] else "0"
 
     def _on_certificate(self, row: Sequence[Any]) -> None:
         """The site CA (the trust root of every PDF) may be replaced by an administrator only."""
@@ -184,6 +199,21 @@ class Replay:
                 origin = None
             return str(origin.get("ws")) if isinstance(origin, dict) else "?"
         return self.writer
+
+    def identity(self, row: Sequence[Any]) -> tuple[str, int]:
+        """Which record this is everywhere: (workstation, id there): a copy's origin, else this trail's own."""
+        if len(row) > _ORIGIN and row[_ORIGIN]:
+            try:
+                origin = json.loads(row[_ORIGIN])
+                return str(origin["ws"]), int(origin["id"])
+            except (ValueError, TypeError, KeyError):
+                return "?", 0
+        return self.writer, int(row[_ID])
+
+    def _note_form(self, row: Sequence[Any]) -> None:
+        if row[_SUBJ] and row[_VISIT] and row[_FORM] and not row[_ITEM]:
+            self.form_records.setdefault((row[_SUBJ], row[_VISIT], row[_FORM]), []).append(
+                (*self.identity(row), row[_NEW]))
 
     def _on_workstation_open(self, row: Sequence[Any]) -> None:
         ws = opened_ws(row[_DETAIL])
@@ -262,31 +292,104 @@ class Replay:
         if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]):
             return
         match = _CANONICAL.search(row[_DETAIL] or "")
-        self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
-            row[_NEW], match.group(1) if match else None)
+        key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+        self.values[key] = (row[_NEW], match.group(1) if match else None)
+        self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
 
     _on_data_change = _on_data_entry
 
     def _on_merge_conflict(self, row: Sequence[Any]) -> None:
-        """Two workstations changed the same thing from the same base (issue 18): the value kept current."""
+        """Two workstations changed the same thing from the same base (issue 18): the state kept current. Valid only
+        when it names the records of its two sides (``_merge_problem``); one that is not changes nothing and is
+        reported (an insider's made-up conflict would otherwise sign a form, close a query, set a value)."""
         try:
             data = json.loads(row[_DETAIL] or "{}")
         except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        problem = self._merge_problem(row, data)
+        if problem is not None:
+            self.merges_refused.append((str(row[_SUBJ] or ""), f"merge_conflict record #{row[_ID]} by "
+                                                              f"'{row[_USER]}' is not valid: {problem}"))
             return
-        kind = data.get("kind") if isinstance(data, dict) else None
+        kind = data.get("kind")
         if kind == "item":
             split = _split(row[_REPEAT])
-            if split is not None and row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]:
-                self.values[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])] = (
-                    row[_NEW], data.get("canonical"))
-                if isinstance(data.get("conflict"), int):
-                    self.conflicts.setdefault(data["conflict"], {
-                        "where": (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM]),
-                        "kept": data.get("kept"), "other": data.get("other")})
-        elif kind == "form" and row[_SUBJ] and row[_VISIT] and row[_FORM]:
+            assert split is not None
+            key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+            self.values[key] = (row[_NEW], data.get("canonical"))
+            self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
+            self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
+                                                         "other": data.get("other")})
+        elif kind == "form":
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
-        elif kind == "query" and isinstance(data.get("query"), int) and data["query"] in self.queries:
+            self._note_form(row)
+        elif kind == "query":
             self.queries[data["query"]]["status"] = row[_NEW]
+            self.query_records.setdefault(data["query"], []).append((*self.identity(row), row[_NEW]))
+
+    def _merge_problem(self, row: Sequence[Any], data: dict[str, Any]) -> str | None:  # noqa: PLR0911
+        """Why a merge_conflict record does not hold, or None. Its two sides must be records this trail holds (by
+        workstation and id), of the same item / form / query, from two different workstations, that set what the
+        record says each side had; what it keeps must be what the merge keeps."""
+        kind = data.get("kind")
+        if kind == "item":
+            split = _split(row[_REPEAT])
+            if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM] and row[_ITEM]) \
+                    or not isinstance(data.get("conflict"), int):
+                return "it names no item and no conflict"
+            key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+            records, said = self.value_records.get(key, []), []
+            for name in ("kept", "other"):
+                side = data.get(name)
+                if not isinstance(side, dict):
+                    return f"it names no {name} side"
+                found = [r for r in records if (r[0], r[1]) == (side.get("ws"), side.get("id"))]
+                if not found or found[0][2] != side.get("text"):
+                    return (f"its {name} side ({side.get('ws')} #{side.get('id')}) is not a record of this value "
+                            f"that set {side.get('text')!r}")
+                said.append((side.get("ws"), side.get("text"), found[0][3]))
+            if said[0][0] == said[1][0]:
+                return "its two sides are records of one workstation"
+            if row[_NEW] != said[0][1] or data.get("canonical") != said[0][2]:
+                return "what it keeps is not its kept side's value"
+            return None
+        if kind == "form":
+            if not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
+                return "it names no form"
+            return self._sides_problem(data, self.form_records.get((row[_SUBJ], row[_VISIT], row[_FORM]), []),
+                                       row, FORM_RANK, "this form's state")
+        if kind == "query":
+            qid = data.get("query")
+            if not isinstance(qid, int) or qid not in self.queries:
+                return "it names no query the trail raised"
+            return self._sides_problem(data, self.query_records.get(qid, []), row, QUERY_RANK,
+                                       f"query #{qid}'s status")
+        return f"its kind {str(kind)[:20]!r} is not one the merge writes"
+
+    @staticmethod
+    def _sides_problem(data: dict[str, Any], records: list[tuple[str, int, str | None]], row: Sequence[Any],
+                       rank: dict[str, int], what: str) -> str | None:
+        sides = data.get("sides")
+        if not isinstance(sides, dict):
+            return f"it names no records of {what} on each side"
+        states = []
+        for name in ("local", "incoming"):
+            side = sides.get(name)
+            found = [r for r in records if isinstance(side, dict) and (r[0], r[1]) == (side.get("ws"), side.get("id"))]
+            if not found:
+                where = f"{side.get('ws')} #{side.get('id')}" if isinstance(side, dict) else "none"
+                return f"its {name} side ({where}) is not a record of {what}"
+            states.append(found[0])
+        if states[0][0] == states[1][0]:
+            return "its two sides are records of one workstation"
+        said = {states[0][2], states[1][2]}
+        if {row[_OLD], row[_NEW]} != said or row[_OLD] == row[_NEW] \
+                or rank.get(str(row[_NEW]), 99) >= rank.get(str(row[_OLD]), -1):
+            return (f"it keeps {row[_NEW]!r} over {row[_OLD]!r}; its sides' records set {sorted(map(str, said))} "
+                    "(the less advanced is kept)")
+        return None
 
     def _on_conflict_resolved(self, row: Sequence[Any]) -> None:
         match = _RESOLVED.match(row[_DETAIL] or "")
@@ -316,8 +419,13 @@ class Replay:
                     self.forms[key] = "locked"
                 elif row[_OLD] == "locked" and status == "locked":
                     self.forms[key] = "signed"
+                else:
+                    continue
+                # a side of a form state conflict may be this record (sync/merge.py ``_form_sides``)
+                self.form_records.setdefault(key, []).append((*self.identity(row), self.forms[key]))
         elif subject and row[_VISIT] and row[_FORM]:
             self.forms[(subject, row[_VISIT], row[_FORM])] = new
+            self._note_form(row)
 
     def _on_source_verified(self, row: Sequence[Any]) -> None:
         if row[_ITEM]:
@@ -329,9 +437,11 @@ class Replay:
                 self.sdv_values.setdefault(mark, set()).add(self.values.get(mark[:6], (None, None))[0])
         elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
             self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+            self._note_form(row)
 
     def _on_sign(self, row: Sequence[Any]) -> None:
         self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW] or "signed"
+        self._note_form(row)
         match = _SIGN.search(row[_DETAIL] or "")
         if match:
             self.signatures[(row[_SUBJ], row[_VISIT], row[_FORM], match.group(1), match.group(2), row[_USER],
@@ -341,11 +451,16 @@ class Replay:
         match = _QUERY.match(row[_DETAIL] or "")
         if not match:
             return
+        split = _split(row[_REPEAT])
+        row_text = f"{split[0]}:{split[1]}" if split is not None else None
+        # where it was raised (its item and row), and whether the program raised it (its first message "auto")
         query = self.queries.setdefault(int(match.group(1)), {"status": None, "messages": Counter(),
                                                                "where": (row[_SUBJ], row[_VISIT], row[_FORM],
-                                                                         row[_ITEM])})
+                                                                         row[_ITEM], row_text),
+                                                               "automatic": match.group(2) == "auto"})
         query["status"] = row[_NEW]
-        query["messages"][(match.group(2), row[_USER], row[_DETAIL])] += 1
+        query["messages"][(match.group(2), row[_USER], row[_ROLE], row[_DETAIL])] += 1
+        self.query_records.setdefault(int(match.group(1)), []).append((*self.identity(row), row[_NEW]))
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
         if row[_SUBJ] and row[_ITEM]:
@@ -387,6 +502,9 @@ class Replay:
             if len(out) < MAX_NAMED:
                 out.append(Unexplained(where, what))
 
+        for subject, why in self.merges_refused:  # first: what follows from it (a state, a value) is then said
+            if not scoped or subject in numbers:
+                note(_where(subject), why)
         for number, initials, year, sex, status, owner in rows(
                 "SELECT subject_number, initials, birth_year, sex, status, COALESCE(owner_ws, 'WS-01') "
                 "FROM subject{only} ORDER BY id"):
@@ -453,17 +571,22 @@ class Replay:
             if key not in seen_values and text is not None:
                 note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
                      f"value {text!r} recorded in the trail is missing")
+        seen_rows = set()
         for iid, group, row_no, removed in rows(
                 "SELECT t.instance_id, t.group_id, t.row_no, t.removed FROM form_row t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
+            seen_rows.add((number, visit, form, group, row_no))
             expected_removed = self.rows.get((number, visit, form, group, row_no))
-            if expected_removed is None and removed:  # a row no record added or removed (a single group's row)
+            if expected_removed is None:  # every row is added with a row_add record (services/entry.py)
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
-                     "the row is removed; the trail never removed it")
-            elif expected_removed is not None and bool(removed) != expected_removed:
+                     "the row is " + ("removed" if removed else "present") + "; the trail never added it")
+            elif bool(removed) != expected_removed:
                 note(_where(number, visit, form, None, f"{group}:{row_no}"),
                      "the row is " + ("removed" if removed else "present") + "; the trail says "
                      + ("removed" if expected_removed else "present"))
+        for rkey in set(self.rows) - seen_rows:
+            note(_where(rkey[0], rkey[1], rkey[2], None, f"{rkey[3]}:{rkey[4]}"), "the row recorded in the trail "
+                                                                                  "is missing")
         signatures: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
         for iid, meaning, digest, username, role in rows(
                 "SELECT t.instance_id, t.meaning, t.content_hash, t.username, t.role FROM signature t{by_instance}"
@@ -536,7 +659,8 @@ class Replay:
                     note(f"site setting {key}", f"is {value!r}; the trail says {opened.get(key)!r}")
         secret_seen = None
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
-            if key in DEFAULT_SETTINGS and key in self.settings and self.settings[key] != value:
+            if (key in DEFAULT_SETTINGS or key in _SITE_INIT_COMPARED) and key in self.settings \
+                    and self.settings[key] != value:
                 note(f"site setting {key}", f"is {value!r}; the trail says {self.settings[key]!r}")
             elif key == CA_CERT_SETTING:
                 self._compare_ca(value, note)
@@ -603,14 +727,17 @@ class Replay:
 
     def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
-        for qid, iid, item, status in rows(
-                "SELECT t.id, t.instance_id, t.item_id, t.status FROM data_query t{by_instance} ORDER BY t.id"):
+        for qid, iid, item, group, row_no, automatic, status in rows(
+                "SELECT t.id, t.instance_id, t.item_id, t.group_id, t.row_no, t.automatic, t.status "
+                "FROM data_query t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
-            stored[qid] = {"status": status, "messages": Counter(), "where": _where(number, visit, form, item)}
-        for qid, kind, username, text in rows(
-                "SELECT m.query_id, m.kind, m.username, m.text FROM query_message m{of_queries} ORDER BY m.id"):
+            stored[qid] = {"status": status, "messages": Counter(), "automatic": bool(automatic),
+                           "where": _where(number, visit, form, item, f"{group}:{row_no}")}
+        for qid, kind, username, role, text in rows(
+                "SELECT m.query_id, m.kind, m.username, m.role, m.text FROM query_message m{of_queries} "
+                "ORDER BY m.id"):
             if qid in stored:
-                stored[qid]["messages"][(kind, username, f"query #{qid} {kind}: {text}"[:2000])] += 1
+                stored[qid]["messages"][(kind, username, role, f"query #{qid} {kind}: {text}"[:2000])] += 1
         for qid, query in stored.items():
             expected = self.queries.get(qid)
             if expected is None:
@@ -621,11 +748,15 @@ class Replay:
                                      f"{_where(*expected['where'])}")
             if expected["status"] != query["status"]:
                 note(query["where"], f"query #{qid} is '{query['status']}'; the trail says '{expected['status']}'")
+            if expected["automatic"] != query["automatic"]:
+                note(query["where"], f"query #{qid} is " + ("" if query["automatic"] else "not ") + "automatic; the "
+                     "trail says it was raised by " + ("the program" if expected["automatic"] else "a person"))
             for key, count in (query["messages"] - expected["messages"]).items():
-                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' not in the trail")
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' as '{key[2]}' not "
+                                     "in the trail")
             for key, count in (expected["messages"] - query["messages"]).items():
-                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' recorded in the "
-                                     "trail are missing")
+                note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' as '{key[2]}' "
+                                     "recorded in the trail are missing")
         for qid in set(self.queries) - set(stored):
             where = self.queries[qid]["where"]
             note(_where(*where), f"query #{qid} recorded in the trail is missing")

@@ -11,8 +11,10 @@ of the item are void until the conflict is resolved (``voids``). A packet that a
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
-locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both. No
-Qt, ORM only (any database).
+locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both, by
+the records that set them (workstation and id: ``sides``); verify and every import check that they are records of
+that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand changes
+nothing. No Qt, ORM only (any database).
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
-from msc_sle_crf.services.replay import describe
+from msc_sle_crf.services.replay import FORM_RANK, QUERY_RANK, describe
 from msc_sle_crf.store.tables import (
     AppUser,
     AuditEvent,
@@ -49,8 +51,6 @@ from msc_sle_crf.sync.identity import ID_BLOCK, Workstation, ws_number
 CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from the other change's origin
 VALUE_ACTIONS = ("data_entry", "data_change")
 FORM_STATUS_ACTIONS = ("status_change", "sign", "lock", "unlock", "source_verified")
-FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
-QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 
 
 @dataclass
@@ -208,10 +208,49 @@ class _Apply:
             self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], old_value=other,
                        new_value=kept, detail=json.dumps({"kind": "form", "local": local.status if kept != local.status
                                                           else kept, "incoming": row["status"],
-                                                          "from": self.packet_ws}, sort_keys=True))
+                                                          "from": self.packet_ws,
+                                                          "sides": self._form_sides(where)}, sort_keys=True))
             self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]}: form state {kept} kept "
                                       f"(the other workstation had {other})")
         self.s.flush()
+
+    def _last_local(self, *where: Any) -> dict[str, Any] | None:
+        """The record this trail holds last among ``where`` (SQL conditions): its workstation and id as everywhere
+        (a copy's origin), what it set."""
+        rec = self.s.execute(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).limit(1)) \
+            .scalar_one_or_none()
+        if rec is None:
+            return None
+        origin = audit.parse_origin(rec.origin)
+        if origin:
+            return {"ws": str(origin.get("ws")), "id": int(origin.get("id") or 0), "state": rec.new_value}
+        return {"ws": self.ws.id, "id": rec.id, "state": rec.new_value}
+
+    def _last_incoming(self, match: Any) -> dict[str, Any] | None:
+        last = None
+        for c in self.copies:
+            if match(c["record"]):
+                last = {"ws": str(c["ws"]), "id": int(c["id"]), "state": c["record"]["new_value"]}
+        return last
+
+    def _form_sides(self, where: tuple[str, str, str]) -> dict[str, Any]:
+        """The records of each side of a form state conflict (the replay checks them: ``Replay._merge_problem``)."""
+        on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], AuditEvent.item.is_(None),
+                       AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict")))
+        on_subject = and_(AuditEvent.form == "subject", AuditEvent.action == "status_change")  # a subject lock
+        return {"local": self._last_local(AuditEvent.subject == where[0], or_(on_form, on_subject)),
+                "incoming": self._last_incoming(
+                    lambda r: r.get("subject") == where[0] and not r.get("item") and (
+                        ((r.get("visit"), r.get("form")) == where[1:]
+                         and r["action"] in (*FORM_STATUS_ACTIONS, "merge_conflict"))
+                        or (r.get("form") == "subject" and r["action"] == "status_change")))}
+
+    def _query_sides(self, qid: int) -> dict[str, Any]:
+        """The records of each side of a query status conflict."""
+        prefix = f"query #{qid} "
+        return {"local": self._last_local(AuditEvent.action == "query", AuditEvent.detail.startswith(prefix)),
+                "incoming": self._last_incoming(lambda r: r["action"] == "query"
+                                                and str(r.get("detail") or "").startswith(prefix))}
 
     def _set_form(self, local: FormInstance, row: dict[str, Any]) -> None:
         local.status = row["status"]
@@ -391,8 +430,8 @@ class _Apply:
             self.audit(Action.MERGE_CONFLICT, subject=first.get("subject"), visit=first.get("visit"),
                        form=first.get("form"), item=first.get("item"), repeat_key=first.get("repeat_key"),
                        old_value=other, new_value=kept,
-                       detail=json.dumps({"kind": "query", "query": row["id"], "from": self.packet_ws},
-                                         sort_keys=True))
+                       detail=json.dumps({"kind": "query", "query": row["id"], "from": self.packet_ws,
+                                          "sides": self._query_sides(row["id"])}, sort_keys=True))
             self.out.conflicts.append(f"query #{row['id']}: {kept} kept (the other workstation had {other})")
         self.s.flush()
         messages = self.rows.get("messages", [])
