@@ -46,7 +46,7 @@ RECORDED_CA_SQL = (
     "FROM (SELECT id, action, new_value, signer FROM audit_event WHERE subject IS NULL AND form IS NULL "
     "AND item = 'site CA' AND action = 'certificate' "
     "UNION ALL SELECT id, action, new_value, signer FROM audit_event WHERE subject IS NULL AND form IS NULL "
-    "AND item IS NULL AND action = 'site_init') ORDER BY id DESC LIMIT 1")
+    "AND item IS NULL AND action = 'site_init') AS recorded ORDER BY id DESC LIMIT 1")  # PostgreSQL needs the alias
 
 
 def _check_recorded(session: Any, ca_pem: str) -> None:
