@@ -287,7 +287,9 @@ def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db
         if _sha(members[part]) != (manifest.get("parts") or {}).get(part):
             raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail=f"{part} does not match the manifest")
     try:
-        records = [json.loads(line) for line in members["records.jsonl"].decode("utf-8").splitlines() if line]
+        # one JSON text per line, cut at "\n" only: str.splitlines() also cuts at U+2028/U+2029, U+0085, U+001C-
+        # U+001E..., which JSON leaves unescaped in a free text (a reason pasted from a word processor)
+        records = [json.loads(line) for line in members["records.jsonl"].decode("utf-8").split("\n") if line]
         rows = json.loads(members["rows.json"])
     except (ValueError, UnicodeDecodeError):
         raise PacketRefused(Msg.PACKET_ALTERED, path=name, detail="records unreadable") from None
