@@ -7,8 +7,9 @@ Path timed: the real command, ``msc-sle-crf hub ingest --dsn ... --keys hub.keys
 process (``python -m msc_sle_crf``: start-up, sign-in on the hub, the packet decrypted and checked, every record
 hash and transaction signature checked, the copies chained and signed, the rows applied, the packet's subjects
 replayed against the trail, commit), one packet per workstation, in order WS-01, WS-02... so packet *k* arrives
-on a hub that already holds *k-1* workstations' data. Peak memory: the ingest process's maximum resident set
-(``wait4``); the server's own memory is not in it.
+on a hub that already holds *k-1* workstations' data. Peak memory: the ingest process's own maximum resident set
+(``VmHWM``, written by ``benchmarks/own_peak.py`` as it exits: a child's ``ru_maxrss`` from ``wait4`` would start
+from this benchmark's own peak); the server's own memory is not in it.
 
 Floor, interleaved (before each packet's ingest, on the same hub, same tables, same role): what any import of a
 signed packet must do at least, nothing else: the file decrypted and opened, every record's hash recomputed and
@@ -205,7 +206,7 @@ class Floor:
         from msc_sle_crf.security.personal import verify as verify_signature
         from msc_sle_crf.sync import packets as P
 
-        packet = P.open_packet(data, packet_key=self.key, expected_db_id=self.db_id, name="floor")
+        packet = P.open_packet(data, packet_key=self.key, expected_db_id=self.db_id, name="floor", archival=False)
         conn = self.conn
         try:
             tail_id, prev = conn.execute("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
@@ -313,22 +314,23 @@ class _Raw:
 
 
 # ----- one series ---------------------------------------------------------------------------------------------------
-def ingest(dsn: str, keys: Path, packet: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """The real command in its own process: (wall ms, peak resident MB, its output)."""
+def ingest(dsn: str, keys: Path, packet: Path, env: dict[str, str], tmp: Path) -> tuple[float, float, str]:
+    """The real command in its own process: (wall ms, its own peak resident MB, its output). The peak is the
+    process's own ``VmHWM`` (``benchmarks/own_peak.py``, which runs ``-m msc_sle_crf``): a child's ``ru_maxrss``
+    (``wait4``, ``RUSAGE_CHILDREN``) starts from this benchmark's own peak (its floor holds a packet too)."""
+    peak_file = tmp / "ingest-peak.txt"
+    peak_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "msc_sle_crf", "hub", "ingest", "--dsn", dsn, "--keys", str(keys),
-                             "--user", ADMIN[0], "--password-stdin", str(packet)], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "own_peak.py"), "-m", "msc_sle_crf", "hub",
+                             "ingest", "--dsn", dsn, "--keys", str(keys), "--user", ADMIN[0], "--password-stdin",
+                             str(packet)], env={**env, "BENCH_PEAK_FILE": str(peak_file)}, cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    proc.stdin.write((ADMIN[1] + "\n").encode())
-    proc.stdin.close()
-    output = proc.stdout.read().decode() + proc.stderr.read().decode()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    output_bytes, error_bytes = proc.communicate((ADMIN[1] + "\n").encode())
     elapsed = (time.perf_counter() - start) * 1000
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    output = output_bytes.decode() + error_bytes.decode()
     if proc.returncode != 0:
         raise SystemExit(f"hub ingest failed ({proc.returncode}): {output.strip()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, output.strip()
+    return elapsed, float(peak_file.read_text()), output.strip()
 
 
 def series(folder: Path, workstations: int, cluster: Any, tmp: Path, log: list[dict[str, Any]]) -> None:
@@ -363,13 +365,16 @@ def series(folder: Path, workstations: int, cluster: Any, tmp: Path, log: list[d
                 began = time.perf_counter()
                 written = floor.run(data)
                 floor_ms = (time.perf_counter() - began) * 1000
-                ms, rss, output = ingest(hub_db.app_dsn_no_password(), keys, packet, env)
+                del data
+                ms, rss, output = ingest(hub_db.app_dsn_no_password(), keys, packet, env, tmp)
                 assert "applied" in output, output
                 log.append({"ws": f"WS-{k:02d}", "hub_workstations_before": k - 1, "hub_records_before": hub_records,
                             "records": written, "ms": round(ms, 1), "floor_ms": round(floor_ms, 1),
-                            "peak_mb": round(rss, 1), "packet_mb": round(len(data) / 1e6, 2)})
+                            "peak_mb": round(rss, 1), "packet_mb": round(packet.stat().st_size / 1e6, 2),
+                            "load1": round(os.getloadavg()[0], 2)})
                 print(f"  WS-{k:02d} into a hub of {hub_records:,} records ({k - 1} workstation(s) of data): "
-                      f"{ms / 1000:.1f} s (floor {floor_ms / 1000:.1f} s), {written:,} records, peak {rss:.0f} MB",
+                      f"{ms / 1000:.1f} s (floor {floor_ms / 1000:.1f} s), {written:,} records, peak {rss:.0f} MB, "
+                      f"load {os.getloadavg()[0]:.1f}",
                       file=sys.stderr, flush=True)
         finally:
             floor.close()

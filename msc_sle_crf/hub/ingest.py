@@ -67,13 +67,20 @@ def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[P
     files = [check_input_file(str(p), max_bytes=MAX_PACKET_BYTES) for p in packets]  # all readable, before any
     takes_name = "name" in inspect.signature(module.import_packet).parameters
     for path in files:
-        data = Path(path).read_bytes()
         named = {"name": Path(path).name} if takes_name else {}  # what its refusals call the file
         with hub.store.write() as session:
             # the site's packet secret (copied by hub init; made here, audited, for a hub made before it existed)
             keys = secret.import_keys(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
                                       hub.actor.role.value, db_key=hub.store.key, db_id=hub.db_id)
-            result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
-                                          hub.actor.role.value, data, packet_key=keys, expected_db_id=hub.db_id,
-                                          **named)
+            # the file's bytes are held by the import only, which lets them go once the packet is decrypted and
+            # read (a workstation's packet: ~256 MB): no local name for them, and no call through ``**named``
+            # or ``*args`` (its argument tuple would hold them until the import returns)
+            username, role = hub.actor.username, hub.actor.role.value
+            if named:
+                result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, username, role,
+                                              Path(path).read_bytes(), packet_key=keys, expected_db_id=hub.db_id,
+                                              name=named["name"])
+            else:
+                result = module.import_packet(session, hub.clock, hub.workstation, hub.signer, username, role,
+                                              Path(path).read_bytes(), packet_key=keys, expected_db_id=hub.db_id)
         yield Path(path), describe(result)
