@@ -101,6 +101,15 @@ def _ids(session: Session, table: Any, ids: Any) -> set[int]:
     return out
 
 
+def _form_base(record: dict[str, Any]) -> str | None:
+    """The state a form had before the packet's first record that changed it: the record's old value, or for a lock
+    of the whole subject 'signed' (every form must be signed or already locked), for its unlock 'locked'."""
+    if record.get("form") == "subject":
+        return "signed" if record.get("new_value") == "locked" else "locked"
+    old = record.get("old_value")
+    return str(old) if old is not None else None
+
+
 def _key(r: dict[str, Any]) -> tuple[str, str, str, str, int, str] | None:
     rk = r.get("repeat_key") or ""
     if ":" not in rk or not (r.get("subject") and r.get("visit") and r.get("form") and r.get("item")):
@@ -191,13 +200,17 @@ class _Apply:
             if local.status == row["status"]:
                 continue
             where = (row["subject"], row["event_id"], row["form_id"])
-            recs = [r for r in self.records if (r.get("subject"), r.get("visit"), r.get("form")) == where
-                    and r["action"] in FORM_STATUS_ACTIONS and not r.get("item")]
+            # what changed this form's state in the packet: its own records, and a lock or unlock of the whole
+            # subject (a record on the subject, none on the form: it moved every form signed -> locked or back)
+            recs = [r for r in self.records if not r.get("item") and (
+                ((r.get("subject"), r.get("visit"), r.get("form")) == where and r["action"] in FORM_STATUS_ACTIONS)
+                or (r.get("subject") == where[0] and r.get("form") == "subject"
+                    and r["action"] == "status_change"))]
             decided = any(r["action"] == "merge_conflict" and (r.get("subject"), r.get("visit"), r.get("form"))
                           == where and not r.get("item") for r in self.records)
             if not recs and not decided:
                 continue  # the packet did not change it: the local state stands
-            base = recs[0].get("old_value") if recs else None
+            base = _form_base(recs[0]) if recs else None
             if decided or (base is not None and local.status == base):
                 self._set_form(local, row)
                 continue
