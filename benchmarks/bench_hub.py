@@ -1,6 +1,6 @@
 """The scale figure of issue 18: every workstation's packet ingested into the PostgreSQL hub (time, peak memory).
 
-    python benchmarks/bench_hub.py            # 10 workstations x 200 subjects (~1.75 million audit records)
+    python benchmarks/bench_hub.py            # 10 workstations x 190 subjects (~1.67 million audit records)
     python benchmarks/bench_hub.py --smoke    # 3 workstations x 4 subjects, for CI (needs Debian's postgresql)
 
 Path timed: the real command, ``msc-sle-crf hub ingest --dsn ... --keys hub.keys --user admin PACKET`` in its own
@@ -20,9 +20,11 @@ the ingest that follows finds the hub as it was.
 
 The data: a realistic trial per workstation by the datasets' bulk path (``dataset.clone_subjects``: the demo's
 subject followed to M12, ~880 audit records signed by their authors, copied with its rows). The workstations are
-made with the real ``workstation add`` / ``open`` from the first one (the demo), each one's subjects numbered after
-the previous one's (200 each, so beyond the 199 numbers of a workstation's range: nobody checks a range on a bulk
-copy), their rows in their workstation's id block, then each one's packet written by the real ``packet export``.
+made with the real ``workstation add`` / ``open`` from the first one (the demo), each one's subjects numbered in
+its own block of subject numbers (WS-01 after the demo's, WS-n from its block's first number: the import refuses a
+subject registered outside its workstation's block, so a block's 199 numbers bound a workstation's subjects: 190 by
+default; the runs of 3 December before that check used 200 numbered past the blocks), their rows in their
+workstation's id block, then each one's packet written by the real ``packet export``.
 The hub is made (``hub init``) from a copy of the first workstation taken after the forks and before its data, as
 IT would make it from a backup: that copy's own hub-init record stays on the copy, the first workstation's packet
 brings everything after the fork point. Subjects stay registered to WS-01 (the bulk copy keeps the source's
@@ -59,7 +61,7 @@ from dataset import ADMIN, COMPANIONS, FAST, OUT, clone_subjects  # noqa: E402
 
 from msc_sle_crf import audit  # noqa: E402
 from msc_sle_crf.clock import FakeClock  # noqa: E402
-from msc_sle_crf.sync.identity import ID_BLOCK  # noqa: E402
+from msc_sle_crf.sync.identity import ID_BLOCK, default_subjects  # noqa: E402
 
 BLOCK_TABLES = ("form_instance", "signature", "data_query", "query_message", "item_verification", "infusion_event")
 
@@ -114,6 +116,17 @@ def _copy_db(src: Path, dest: Path) -> Path:
     return dest
 
 
+def _first_number(number: int, subjects: int) -> int:
+    """The first subject number of workstation ``number``'s subjects: inside its block (WS-01: after the demo's
+    subjects, which end before 009), as the app would number them; refused when they do not fit."""
+    low, high = default_subjects(number)
+    first = max(low, 9)
+    if first + subjects - 1 > high:
+        raise SystemExit(f"{subjects} subjects do not fit in WS-{number:02d}'s subject numbers "
+                         f"({first:03d}-{high:03d}): at most {high - first + 1}")
+    return first
+
+
 def build(folder: Path, workstations: int, subjects: int) -> None:
     """The first workstation (the demo), the others forked from it, the hub's source, then each one's data and
     packet (``folder/packets/NN.crfpkt``, in ingest order)."""
@@ -147,7 +160,7 @@ def build(folder: Path, workstations: int, subjects: int) -> None:
             signers = {user: site.signer(user) for user, *_ in DEMO_ACCOUNTS}
             conn = site.store.raw_connection()  # type: ignore[union-attr]
             try:
-                clone_subjects(_InBlock(conn, number), subjects, first_number=(number - 1) * subjects + 9,
+                clone_subjects(_InBlock(conn, number), subjects, first_number=_first_number(number, subjects),
                                progress=False, signers=signers)
             finally:
                 conn.close()
@@ -394,7 +407,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="series of ingests (each on a new hub)")
     args = parser.parse_args()
     workstations = args.workstations or (3 if args.smoke else 10)
-    subjects = args.subjects or (4 if args.smoke else 200)
+    subjects = args.subjects or (4 if args.smoke else 190)
     runs = args.runs or (2 if args.smoke else 1)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
