@@ -90,6 +90,21 @@ class App:
         self.login.reset()
         self.login.show()
 
+    def uncaught(self, exc: BaseException) -> None:
+        """An exception no slot handled (PySide prints it and the click does nothing otherwise): a disabled
+        account's refusal ends the session as everywhere (``MainWindow.end_session``); any other is shown, one line
+        (an unexpected error with its incident number, logged)."""
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        from msc_sle_crf.ui.common import error_text, tr
+        from msc_sle_crf.ui.ops import ends_session
+
+        if ends_session(exc) and self.main is not None:
+            assert isinstance(exc, CrfError)
+            self.main.end_session(exc)
+            return
+        QMessageBox.warning(QApplication.activeWindow(), tr("Error", "Erreur"), error_text(exc))
+
 
 class _Relay(QObject):
     """Carries the start-up's progress from the background thread to the window (a queued signal)."""
@@ -228,9 +243,22 @@ def run_gui(db: Path | None, *, lang: str | None = None) -> int:
                                                                      f"{creating_text.get()}: {step.get()}…")),
         opened, failed))
     exit_after_first_paint(login)
+    previous_hook = sys.excepthook
+
+    def uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: as before
+            previous_hook(kind, exc, tb)
+            return
+        try:
+            shell.uncaught(exc)
+        except Exception:  # the hook itself must not fail: the original report still goes out
+            previous_hook(kind, exc, tb)
+
+    sys.excepthook = uncaught  # a slot's uncaught exception (PySide calls the hook), not a silent no-op
     try:
         return int(app.exec())
     finally:
+        sys.excepthook = previous_hook
         from msc_sle_crf.ui.backups import wait_for_backups
 
         wait_for_backups()  # a backup started at the last log-out finishes before the database closes

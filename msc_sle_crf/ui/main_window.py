@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ws = ws
         self.ops = Ops(self)  # every write of this window and the screens it opens, and what it changed
+        self.ops.on_session_end = self.end_session  # a disabled account's refusal, wherever it comes from
         self.study = ws.study
         self.resize(1280, 800)
         self.stack = QStackedWidget()
@@ -300,9 +301,10 @@ class MainWindow(QMainWindow):
                 window.raise_()
                 window.activateWindow()
                 return
-        dialog = CasebookDialog(self.ws, number, self, ops=self.ops)
-        self._track(dialog)
-        dialog.show()  # non-modal: the bedside and the forms stay usable beside it
+        with self.ops.guard(self, tr("Subject", "Patient")):  # the casebook reads the subject when it opens
+            dialog = CasebookDialog(self.ws, number, self, ops=self.ops)
+            self._track(dialog)
+            dialog.show()  # non-modal: the bedside and the forms stay usable beside it
 
     def open_outcomes(self) -> None:
         from msc_sle_crf.ui.outcomes import open_outcomes
@@ -311,12 +313,13 @@ class MainWindow(QMainWindow):
             self._track(open_outcomes(self.ws, self, self.ops))
 
     def new_subject(self) -> None:
-        dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
-        self._track(dialog)
-        # The new subject is selected (Enter then opens its casebook, not the one selected before).
-        dialog.accepted.connect(lambda: self.subjects.select(dialog.subject.subject_number) if dialog.subject
-                                else None)
-        dialog.open()
+        with self.ops.guard(self, tr("New subject", "Nouveau patient")):  # the dialog reads the user's draft
+            dialog = NewSubjectDialog(self.ws, self, ops=self.ops)
+            self._track(dialog)
+            # The new subject is selected (Enter then opens its casebook, not the one selected before).
+            dialog.accepted.connect(lambda: self.subjects.select(dialog.subject.subject_number) if dialog.subject
+                                    else None)
+            dialog.open()
 
     def change_password(self, forced: bool = False) -> bool:
         dialog = ChangePasswordDialog(self.ws, forced=forced, parent=self, ops=self.ops)
@@ -408,6 +411,15 @@ class MainWindow(QMainWindow):
         self.show()
         self.raise_()
         self.activateWindow()
+
+    def end_session(self, exc: CrfError) -> None:
+        """The account was disabled (here, or on another workstation and the packet imported): the session ended at
+        this action. The screen locks as Ctrl+L locks it (another user may take over; her password no longer opens
+        it) and its line says why, in the user's language."""
+        if self._closed or self.ws.site.store is None:
+            return
+        self.lock()
+        self.lock_screen.error.setText(error_text(exc))
 
     def _back_to_work(self) -> None:
         self.menuBar().setEnabled(True)

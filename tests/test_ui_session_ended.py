@@ -1,0 +1,94 @@
+"""A disabled account's open session ends visibly at its next action (README: "an open session of it ends at its next
+action"): the one line "Your account has been disabled: this session has ended." (French too) on the lock screen,
+never a silent no-op and never a traceback out of a slot (pytest-qt fails a test on an exception in a slot)."""
+
+from __future__ import annotations
+
+import pytest
+
+from msc_sle_crf.errors import Msg
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.ui.main_window import MainWindow
+
+from .conftest import make_user
+
+
+@pytest.fixture
+def nurse_window(qtbot, site: Site, admin: Workspace) -> MainWindow:  # type: ignore[no-untyped-def]
+    password = make_user(admin, "nurse.x", "nurse")
+    nurse = Workspace.sign_in(site, "nurse.x", password)
+    nurse.subjects.register("ABC", 1980, "F")
+    main = MainWindow(nurse, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    admin.accounts.disable_user("nurse.x", "left the unit")  # her session is still open on this window
+    return main
+
+
+def _ended(main: MainWindow) -> bool:
+    return main.stack.currentWidget() is main.lock_screen
+
+
+def test_opening_a_subject_after_the_disable_ends_the_session(qtbot, nurse_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    main = nurse_window
+    number = main.subjects.subject_at(0)
+    assert number is not None
+    main.subjects.open_requested.emit(number)  # double-click or Enter on the subject
+    assert _ended(main)
+    assert main.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
+    assert main.open_dialogs == []
+    assert not main.menuBar().isEnabled()
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_new_subject_after_the_disable_ends_the_session(qtbot, nurse_window: MainWindow, lang: Lang) -> None:  # type: ignore[no-untyped-def]
+    main = nurse_window
+    set_lang(lang)
+    main.new_subject_button.click()
+    assert _ended(main)
+    expected = "Votre compte a été désactivé" if lang is Lang.FR else "Your account has been disabled"
+    assert main.lock_screen.error.text().startswith(expected)
+    assert main.open_dialogs == []
+
+
+def test_a_refused_write_in_an_open_dialog_ends_the_session(qtbot, site: Site, admin: Workspace) -> None:  # type: ignore[no-untyped-def]
+    """A window opened before the disable: its next write (through Ops) ends the session, not only its own line."""
+    password = make_user(admin, "nurse.y", "nurse")
+    main = MainWindow(Workspace.sign_in(site, "nurse.y", password), idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    main.new_subject_button.click()
+    dialog = main.open_dialogs[0]
+    admin.accounts.disable_user("nurse.y", "left the unit")
+    qtbot.keyClicks(dialog.initials, "X")  # every change is drafted: a write
+    assert _ended(main)
+    assert main.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
+    assert not dialog.isVisible()
+    # Her password no longer opens the session again.
+    main.lock_screen.password.setText(password)
+    main.lock_screen.unlock_button.click()
+    qtbot.waitUntil(lambda: main.lock_screen.error.text() not in ("", "Checking…",
+                                                                   Msg.ACCOUNT_DISABLED.render()), timeout=5000)
+    assert _ended(main)
+
+
+def test_a_disable_escaping_any_slot_ends_the_session_at_the_app_level(qtbot, nurse_window: MainWindow,  # type: ignore[no-untyped-def]
+                                                                        site: Site, monkeypatch) -> None:
+    """The app's hook for what no slot handled (installed by ``run_gui``): the same end, not a printed traceback."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from msc_sle_crf.errors import AuthenticationError, ValidationError
+    from msc_sle_crf.ui.app import App
+
+    shell = App(site, idle_ms=10**9)
+    qtbot.addWidget(shell.login)
+    shell.main = nurse_window
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: shown.append(text))
+    shell.uncaught(ValidationError(Msg.PASSWORD_MISMATCH))  # any other refusal: shown, one line
+    assert shown == [Msg.PASSWORD_MISMATCH.render()] and not _ended(nurse_window)
+    shell.uncaught(AuthenticationError(Msg.ACCOUNT_DISABLED))
+    assert _ended(nurse_window)
+    assert nurse_window.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
