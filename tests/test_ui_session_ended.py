@@ -4,14 +4,18 @@ never a silent no-op and never a traceback out of a slot (pytest-qt fails a test
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.sync.service import Packets
 from msc_sle_crf.ui.main_window import MainWindow
 
-from .conftest import make_user
+from .conftest import ADMIN_PW, make_user
+from .helpers.packets import PW, Pair, make_pair
 
 
 @pytest.fixture
@@ -92,3 +96,54 @@ def test_a_disable_escaping_any_slot_ends_the_session_at_the_app_level(qtbot, nu
     shell.uncaught(AuthenticationError(Msg.ACCOUNT_DISABLED))
     assert _ended(nurse_window)
     assert nurse_window.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
+
+
+def _disable_travels(tmp_path: Path) -> tuple[Pair, Path]:
+    """monitor.m disabled by an administrator on WS-01; the packet carrying it, for WS-02."""
+    pair = make_pair(tmp_path)
+    site = Site.open(pair.a_db, clock=pair.clock)
+    with site:
+        Workspace.sign_in(site, "admin", ADMIN_PW).accounts.disable_user("monitor.m", "left the unit")
+    pair.clock.advance(60)
+    packet = pair.export("A")
+    assert packet is not None
+    return pair, packet
+
+
+def test_a_disable_imported_from_another_workstation_ends_her_open_session(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The trial's case: WS-02 applies the packet carrying the disable; her window on WS-02 ends at her next action."""
+    pair, packet = _disable_travels(tmp_path)
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:
+        main = MainWindow(Workspace.sign_in(site, "monitor.m", PW["monitor.m"]), idle_ms=10**9)
+        qtbot.addWidget(main)
+        main.show()
+        doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
+        Packets(doctor.ctx, doctor.study).import_file(packet)
+        main.subjects.open_requested.emit("01-001")
+        assert _ended(main)
+        assert main.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
+        main.close()
+
+
+def test_the_accounts_screen_shows_a_disable_an_import_brought(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The administrator's accounts screen redraws from the import's change record (it showed "Active")."""
+    pair, packet = _disable_travels(tmp_path)
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:
+        admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+        main = MainWindow(admin, idle_ms=10**9)
+        qtbot.addWidget(main)
+        main.show()
+        panel = main.accounts
+
+        def state_of(account: str) -> str:
+            row = next(n for n, user in enumerate(panel.users) if user.username == account)
+            item = panel.table.item(row, 3)
+            assert item is not None
+            return item.text()
+
+        assert state_of("monitor.m") == "Active"
+        main.ops.run(lambda: Packets(admin.ctx, admin.study).import_file(packet))  # as the packets window does
+        assert state_of("monitor.m").startswith("Disabled on WS-01")
+        main.close()

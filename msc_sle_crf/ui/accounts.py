@@ -35,6 +35,7 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.accounts import IssuedPassword, UserInfo
+from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.ui.common import error_text, named, tr
 from msc_sle_crf.ui.ops import Ops
 
@@ -211,6 +212,12 @@ class AccountsPanel(QWidget):
         if selected is not None:
             self.select(selected.username)
         self._selection()
+
+    def on_changes(self, changes: Changes) -> None:
+        """Any write's change record (a packet import brings accounts disabled or enabled again on another
+        workstation, or new site settings): the table and the site line are read again when it touches them."""
+        if changes.accounts or changes.settings:
+            self.refresh()
 
     def select(self, username: str) -> None:
         for row, user in enumerate(self.users):

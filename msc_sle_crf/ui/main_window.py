@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         if self._closed or self.ws.site.store is None:
             return
         self.subjects.on_changes(changes)
+        self.accounts.on_changes(changes)
         self.status_integrity.follow(self.ws)  # the trail grew: the status bar's record count follows
         if changes.data:
             self.refresh_infusions()
