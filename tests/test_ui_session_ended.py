@@ -12,6 +12,7 @@ from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.sync.service import Packets
+from msc_sle_crf.ui.dialogs import NewSubjectDialog
 from msc_sle_crf.ui.main_window import MainWindow
 
 from .conftest import ADMIN_PW, make_user
@@ -58,8 +59,10 @@ def test_new_subject_after_the_disable_ends_the_session(qtbot, nurse_window: Mai
 
 
 def test_a_refused_write_in_an_open_dialog_ends_the_session(qtbot, site: Site, admin: Workspace) -> None:  # type: ignore[no-untyped-def]
-    """A window opened before the disable: its next write (through Ops) ends the session, not only its own line."""
+    """A window opened before the disable: its next write (through Ops) ends the session, not only its own line.
+    Another user then takes over the workstation and works (her window's refusals do not lock him out)."""
     password = make_user(admin, "nurse.y", "nurse")
+    doctor_pw = make_user(admin, "dr.y", "investigator")
     main = MainWindow(Workspace.sign_in(site, "nurse.y", password), idle_ms=10**9)
     qtbot.addWidget(main)
     main.show()
@@ -76,6 +79,25 @@ def test_a_refused_write_in_an_open_dialog_ends_the_session(qtbot, site: Site, a
     qtbot.waitUntil(lambda: main.lock_screen.error.text() not in ("", "Checking…",
                                                                    Msg.ACCOUNT_DISABLED.render()), timeout=5000)
     assert _ended(main)
+    main.lock_screen.other_user.setText("dr.y")
+    main.lock_screen.other_password.setText(doctor_pw)
+    main.lock_screen.takeover_button.click()
+    qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=5000)
+    assert main.ws.actor.username == "dr.y" and main.open_dialogs == []
+    main.new_subject_button.click()
+    assert not _ended(main) and isinstance(main.open_dialogs[0], NewSubjectDialog)
+
+
+def test_an_administrator_disabled_ends_at_the_accounts_screen(qtbot, site: Site, admin: Workspace) -> None:  # type: ignore[no-untyped-def]
+    """The accounts screen reads its table itself: a disabled administrator's session ends there too."""
+    password = make_user(admin, "admin.b", "admin")
+    main = MainWindow(Workspace.sign_in(site, "admin.b", password), idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    admin.accounts.disable_user("admin.b", "left the site")
+    main.show_accounts()  # Administration > User accounts
+    assert _ended(main)
+    assert main.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
 
 
 def test_a_disable_escaping_any_slot_ends_the_session_at_the_app_level(qtbot, nurse_window: MainWindow,  # type: ignore[no-untyped-def]
@@ -93,7 +115,9 @@ def test_a_disable_escaping_any_slot_ends_the_session_at_the_app_level(qtbot, nu
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: shown.append(text))
     shell.uncaught(ValidationError(Msg.PASSWORD_MISMATCH))  # any other refusal: shown, one line
     assert shown == [Msg.PASSWORD_MISMATCH.render()] and not _ended(nurse_window)
-    shell.uncaught(AuthenticationError(Msg.ACCOUNT_DISABLED))
+    with pytest.raises(AuthenticationError) as raised:  # what a slot calling a service directly lets escape
+        nurse_window.ws.subjects.list()
+    shell.uncaught(raised.value)
     assert _ended(nurse_window)
     assert nurse_window.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
 

@@ -193,8 +193,8 @@ class AccountsPanel(QWidget):
         try:
             settings = self.ws.settings.all()
             self.users = self.ws.accounts.list_users()
-        except CrfError as exc:
-            self.status.setText(error_text(exc))
+        except CrfError as exc:  # on the screen's line; an administrator's account disabled also ends her session
+            self.ops.refused(exc, on_error=lambda refused: self.status.setText(error_text(refused)))
             return
         self.site_line.setText(tr(f"Site {settings.get('site_number', '')} — {settings.get('site_name', '')}. "
                                   f"Database: {self.ws.site.db_path}",

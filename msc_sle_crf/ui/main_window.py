@@ -311,7 +311,8 @@ class MainWindow(QMainWindow):
         from msc_sle_crf.ui.outcomes import open_outcomes
 
         if self.ws.can(Perm.VIEW_OUTCOMES):
-            self._track(open_outcomes(self.ws, self, self.ops))
+            with self.ops.guard(self, tr("Outcomes", "Critères de jugement")):
+                self._track(open_outcomes(self.ws, self, self.ops))
 
     def new_subject(self) -> None:
         with self.ops.guard(self, tr("New subject", "Nouveau patient")):  # the dialog reads the user's draft
@@ -417,8 +418,8 @@ class MainWindow(QMainWindow):
         """The account was disabled (here, or on another workstation and the packet imported): the session ended at
         this action. The screen locks as Ctrl+L locks it (another user may take over; her password no longer opens
         it) and its line says why, in the user's language."""
-        if self._closed or self.ws.site.store is None:
-            return
+        if self._closed or self.ws.site.store is None or not self.ws.ctx.ended:
+            return  # not this window's session (a late answer for the user another one took over from)
         self.lock()
         self.lock_screen.error.setText(error_text(exc))
 
