@@ -1,0 +1,67 @@
+"""An administrator's dialogs, as found by a new user in real windows (brief h48).
+
+- After "Disable…" (which re-keys the database behind a progress dialog) no menu of the main window opened any more
+  until the program restarted: the progress dialog was only close()d while its 200 ms timer kept calling setValue,
+  which showed it again (auto-reset at 100 %), and every show closed the menu being opened.
+- "Disable an account" / "Enable an account again" opened with the focus on the Disable / Enable again button: typing
+  a reason pressed it at the first space, and the refusal spoke of changing recorded data.
+- The packet import's line named a menu that does not exist ("Administration > Accounts").
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit, QProgressDialog
+
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.ui.main_window import MainWindow
+
+from .conftest import make_user
+
+
+def _main(qtbot, ws: Workspace) -> MainWindow:
+    main = MainWindow(ws, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    return main
+
+
+def _progress_dialogs() -> list[QProgressDialog]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QProgressDialog)]
+
+
+def _reason_dialog(qtbot, main: MainWindow, username: str, button_name: str):
+    panel = main.accounts
+    panel.select(username)
+    getattr(panel, button_name).click()
+    dialog = panel.dialog
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None and QApplication.focusWidget().window() is dialog)
+    return dialog
+
+
+def test_after_a_disable_no_progress_dialog_is_left_and_a_menu_opens_and_stays_open(
+        qtbot, site: Site, admin: Workspace) -> None:
+    make_user(admin, "nurse.x", "nurse")
+    main = _main(qtbot, admin)
+    panel = main.accounts
+    dialog = _reason_dialog(qtbot, main, "nurse.x", "disable_button")
+    dialog.findChild(QLineEdit, "reason").setText("left the unit")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: "disabled" in panel.status.text(), timeout=60_000)
+    QApplication.processEvents()
+    QApplication.sendPostedEvents(None, 0)  # the deferred deletes
+    # Before: the progress dialog stayed alive (hidden), its timer re-showing it every 200 ms.
+    assert _progress_dialogs() == []
+    assert QApplication.activeModalWidget() is None
+    # A menu opens and is still open after several of the old timer's periods.
+    menu = main.admin_menu
+    menu.popup(main.mapToGlobal(main.rect().center()))
+    qtbot.waitUntil(menu.isVisible)
+    qtbot.wait(800)
+    assert menu.isVisible() and QApplication.activePopupWidget() is menu
+    QTest.keyClick(menu, Qt.Key.Key_Down)
+    QTest.keyClick(menu, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not menu.isVisible())
