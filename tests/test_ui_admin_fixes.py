@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QProgressDialog
 
+from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.ui.main_window import MainWindow
 
@@ -65,3 +67,34 @@ def test_after_a_disable_no_progress_dialog_is_left_and_a_menu_opens_and_stays_o
     QTest.keyClick(menu, Qt.Key.Key_Down)
     QTest.keyClick(menu, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not menu.isVisible())
+
+
+@pytest.mark.parametrize(("button", "active", "reason_words"), [
+    ("disable_button", True, ("Reason: required to disable an account", "Motif : obligatoire pour désactiver")),
+    ("enable_button", False, ("Reason: required to enable an account again",
+                              "Motif : obligatoire pour réactiver")),
+])
+def test_the_reason_field_has_the_focus_and_typing_fills_it(
+        qtbot, site: Site, admin: Workspace, button: str, active: bool, reason_words: tuple[str, str]) -> None:
+    make_user(admin, "nurse.x", "nurse")
+    if not active:
+        admin.accounts.disable_user("nurse.x", "left the unit")
+    main = _main(qtbot, admin)
+    dialog = _reason_dialog(qtbot, main, "nurse.x", button)
+    reason = dialog.findChild(QLineEdit, "reason")
+    assert QApplication.focusWidget() is reason
+    QTest.keyClicks(QApplication.focusWidget(), "back from leave")  # real key events, where the focus is
+    assert reason.text() == "back from leave" and dialog.error.text() == "" and dialog.isVisible()
+    # An empty reason: Enter is refused in one line naming the field and the rule of this action (not the data
+    # change's), the dialog stays.
+    reason.clear()
+    QTest.keyClick(reason, Qt.Key.Key_Return)
+    assert dialog.isVisible() and dialog.error.text().startswith(reason_words[0]), dialog.error.text()
+    assert "recorded data" not in dialog.error.text()
+    dialog.reject()
+    set_lang(Lang.FR)
+    main.retranslate()
+    dialog = _reason_dialog(qtbot, main, "nurse.x", button)
+    dialog.ok.click()
+    assert dialog.error.text().startswith(reason_words[1]), dialog.error.text()
+    dialog.reject()

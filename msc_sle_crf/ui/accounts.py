@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -98,6 +99,7 @@ class _FormDialog(QDialog):
         self.setMinimumWidth(460)
         self.action: Callable[[], Any] = lambda: None
         self.result_value: Any = None
+        self._focused = False
         layout = QVBoxLayout(self)
         self.intro = named(QLabel(), "subtitle")
         self.intro.setWordWrap(True)
@@ -119,6 +121,19 @@ class _FormDialog(QDialog):
     def say(self, text: str) -> None:
         self.intro.setText(text)
         self.intro.setVisible(True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # The focus starts in the first field, not on the OK button (created first, so first in the focus chain):
+        # typing a reason pressed "Disable" at the first space.
+        super().showEvent(event)
+        if not self._focused:
+            self._focused = True
+            for row in range(self.form.rowCount()):
+                item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+                field = item.widget() if item is not None else None
+                if field is not None and field.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                    field.setFocus(Qt.FocusReason.OtherFocusReason)
+                    break
 
     def _accept(self) -> None:
         try:
