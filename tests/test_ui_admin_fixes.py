@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -98,3 +100,25 @@ def test_the_reason_field_has_the_focus_and_typing_fills_it(
     dialog.ok.click()
     assert dialog.error.text().startswith(reason_words[1]), dialog.error.text()
     dialog.reject()
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_the_packet_lines_name_a_menu_item_the_main_window_has(qtbot, admin: Workspace, lang: Lang) -> None:
+    from pathlib import Path
+
+    from msc_sle_crf.sync.packets import ImportResult
+    from msc_sle_crf.sync.service import ImportOutcome
+
+    outcome = ImportOutcome(Path("p.xml"), ImportResult("WS-01", 3, "F1", copied=2),
+                            disabled_elsewhere=(("nurse.x", "WS-01"),), kept_last_admin=(("admin", "WS-01"),))
+    set_lang(lang)
+    main = _main(qtbot, admin)
+    line = outcome.line().get(lang)
+    paths = re.findall(r"\(([^()>]+) > ([^()]+)\)", line)
+    assert len(paths) == 2, line  # both sentences point to the menu
+    menus = {a.menu().title(): a.menu() for a in main.menuBar().actions() if a.menu() is not None}
+    for menu_title, item in paths:
+        assert menu_title in menus, (menu_title, list(menus))
+        items = [a.text().rstrip("…") for a in menus[menu_title].actions()]
+        assert item in items, (item, items)
+        assert main.users_action.text().rstrip("…") == item  # the one that opens the accounts screen
