@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -104,7 +105,6 @@ def test_the_reason_field_has_the_focus_and_typing_fills_it(
 
 @pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
 def test_the_packet_lines_name_a_menu_item_the_main_window_has(qtbot, admin: Workspace, lang: Lang) -> None:
-    from pathlib import Path
 
     from msc_sle_crf.sync.packets import ImportResult
     from msc_sle_crf.sync.service import ImportOutcome
@@ -122,3 +122,43 @@ def test_the_packet_lines_name_a_menu_item_the_main_window_has(qtbot, admin: Wor
         items = [a.text().rstrip("…") for a in menus[menu_title].actions()]
         assert item in items, (item, items)
         assert main.users_action.text().rstrip("…") == item  # the one that opens the accounts screen
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_an_account_disabled_on_another_workstation_says_its_key_here_is_still_valid(
+        qtbot, tmp_path: Path, lang: Lang) -> None:
+    from msc_sle_crf.sync.service import Packets
+
+    from .conftest import ADMIN_PW
+    from .helpers.packets import make_pair
+
+    pair = make_pair(tmp_path)
+    with Site.open(pair.a_db, clock=pair.clock) as site_a:
+        Workspace.sign_in(site_a, "admin", ADMIN_PW).accounts.disable_user("monitor.m", "left the unit")
+    pair.clock.advance(60)
+    packet = pair.export("A")
+    assert packet is not None
+    site_b, ws_b = pair.open("B")
+    with site_b:
+        Packets(ws_b.ctx, ws_b.study).import_file(packet)
+        ws_b.logout()
+        pair.clock.advance(60)
+        set_lang(lang)
+        main = _main(qtbot, Workspace.sign_in(site_b, "admin", ADMIN_PW))
+        panel = main.accounts
+        panel.select("monitor.m")
+        row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == "monitor.m")
+        state = panel.table.item(row, 3).text()
+        if lang is Lang.EN:
+            assert "disable it here too to revoke its key on this workstation" in state, state
+            assert "is revoked" not in state
+        else:
+            assert "désactivez-le ici aussi pour révoquer sa clé sur ce poste" in state, state
+            assert "est révoquée" not in state
+        # Both act here (disable here too / lift it here), and each says which way.
+        assert panel.disable_button.isEnabled() and panel.enable_button.isEnabled()
+        assert ("revokes its key" if lang is Lang.EN else "révoque sa clé") in panel.disable_button.toolTip()
+        assert "WS-01" in panel.enable_button.toolTip()
+        panel.select("admin")
+        assert panel.enable_button.toolTip() == ""
+        main.close()

@@ -46,9 +46,10 @@ def state_text(user: UserInfo) -> str:
     if not user.active:
         return tr("Disabled", "Désactivé")
     if user.disabled_on:  # issue 18: an administrator's disable made on another workstation holds here
-        return tr(f"Disabled on {user.disabled_on} (cannot sign in here; its key here is revoked by disabling it here)",
-                  f"Désactivé sur le poste {user.disabled_on} (ne peut pas se connecter ici ; sa clé d'ici est "
-                  "révoquée en le désactivant ici)")
+        return tr(f"Disabled on {user.disabled_on} (cannot sign in here; its key here is still valid: disable it "
+                  "here too to revoke its key on this workstation)",
+                  f"Désactivé sur le poste {user.disabled_on} (ne peut pas se connecter ici ; sa clé d'ici reste "
+                  "valable : désactivez-le ici aussi pour révoquer sa clé sur ce poste)")
     if user.locked:
         return tr("Locked out (too many wrong passwords)", "Bloqué (trop de mots de passe erronés)")
     if user.must_change_password:
@@ -246,6 +247,16 @@ class AccountsPanel(QWidget):
         self.reset_button.setEnabled(user is not None and user.active)
         self.disable_button.setEnabled(user is not None and user.active and user.username != me)
         self.enable_button.setEnabled(user is not None and (not user.active or user.disabled_on is not None))
+        # Disabled on another workstation: both act here, each says which way.
+        elsewhere = user.disabled_on if user is not None and user.active else None
+        self.disable_button.setToolTip(tr(
+            "Disable it here too: revokes its key on this workstation (the database gets a new key).",
+            "Le désactiver ici aussi : révoque sa clé sur ce poste (la base reçoit une nouvelle clé).")
+            if elsewhere else "")
+        self.enable_button.setToolTip(tr(
+            f"Lift here the disable made on {elsewhere}: the account signs in here again (one-time password).",
+            f"Lever ici la désactivation faite sur le poste {elsewhere} : le compte se connecte de nouveau ici "
+            f"(mot de passe à usage unique).") if elsewhere else "")
 
     # ----- actions ---------------------------------------------------------------------------------------------
     def _done(self, username: str, text: str) -> None:
