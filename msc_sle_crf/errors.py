@@ -93,6 +93,14 @@ class Msg(Enum):
         "You cannot disable your own account.",
         "Vous ne pouvez pas désactiver votre propre compte.",
     )
+    DISABLE_REASON_REQUIRED = (
+        "Reason: required to disable an account (it is kept in the audit trail).",
+        "Motif : obligatoire pour désactiver un compte (il est conservé dans la piste d'audit).",
+    )
+    ENABLE_REASON_REQUIRED = (
+        "Reason: required to enable an account again (it is kept in the audit trail).",
+        "Motif : obligatoire pour réactiver un compte (il est conservé dans la piste d'audit).",
+    )
     # Subjects and settings
     FIELD_REQUIRED = ("{field}: required.", "{field} : obligatoire.")
     FIELD_PATTERN = ("{field}: {rule}.", "{field} : {rule}.")

@@ -167,7 +167,7 @@ class Accounts:
         ctx.require(Perm.MANAGE_USERS)
         username = normalize_username(username)
         if not reason.strip():
-            raise ValidationError(Msg.REASON_REQUIRED)
+            raise ValidationError(Msg.ENABLE_REASON_REQUIRED)
         reason = check_text(reason, REASON, max_chars=MAX_REASON)
         with ctx.read() as session:
             user = session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
@@ -202,7 +202,7 @@ class Accounts:
         ctx.require(Perm.MANAGE_USERS)
         username = normalize_username(username)
         if not reason.strip():
-            raise ValidationError(Msg.REASON_REQUIRED)
+            raise ValidationError(Msg.DISABLE_REASON_REQUIRED)
         reason = check_text(reason, REASON, max_chars=MAX_REASON)
         if username == ctx.actor.username:
             raise ValidationError(Msg.CANNOT_DISABLE_SELF)

@@ -19,6 +19,7 @@ from msc_sle_crf.clock import format_stored
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.i18n import L
+from msc_sle_crf.menu_texts import ACCOUNTS_PATH
 from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services import reads
 from msc_sle_crf.services.changes import Change, Changes
@@ -68,19 +69,19 @@ class ImportOutcome:
         for account, ws in self.disabled_elsewhere:
             line = L(f"{line.en} {account} was disabled on {ws}: the account can no longer sign in on this "
                      "workstation (an open session of it ends at its next action). Its key to this database stays "
-                     "valid: an administrator must disable the account here too (Administration > Accounts) to "
+                     f"valid: an administrator must disable the account here too ({ACCOUNTS_PATH.en}) to "
                      "revoke it, which re-keys this database.",
                      f"{line.fr} {account} a été désactivé sur le poste {ws} : le compte ne peut plus se connecter "
                      "sur ce poste (une session ouverte se termine à sa prochaine action). Sa clé de cette base "
-                     "reste valable : un administrateur doit désactiver le compte ici aussi (Administration > "
-                     "Comptes) pour la révoquer, ce qui change la clé de cette base.")
+                     f"reste valable : un administrateur doit désactiver le compte ici aussi ({ACCOUNTS_PATH.fr}) "
+                     "pour la révoquer, ce qui change la clé de cette base.")
         for account, ws in self.kept_last_admin:
             line = L(f"{line.en} {account} was disabled on {ws} but can still sign in on this workstation: it is its "
-                     "last administrator. Enrol another administrator here (Administration > Accounts), then "
+                     f"last administrator. Enrol another administrator here ({ACCOUNTS_PATH.en}), then "
                      f"disable {account} here.",
                      f"{line.fr} {account} a été désactivé sur le poste {ws} mais peut encore se connecter sur ce "
-                     "poste : c'est son dernier administrateur. Créez un autre administrateur ici (Administration > "
-                     f"Comptes), puis désactivez {account} ici.")
+                     f"poste : c'est son dernier administrateur. Créez un autre administrateur ici "
+                     f"({ACCOUNTS_PATH.fr}), puis désactivez {account} ici.")
         for account, ws in self.enabled_elsewhere:
             line = L(f"{line.en} {account} was enabled again on {ws}: the account can sign in on this workstation "
                      "again (with its password of this workstation).",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -46,9 +47,10 @@ def state_text(user: UserInfo) -> str:
     if not user.active:
         return tr("Disabled", "Désactivé")
     if user.disabled_on:  # issue 18: an administrator's disable made on another workstation holds here
-        return tr(f"Disabled on {user.disabled_on} (cannot sign in here; its key here is revoked by disabling it here)",
-                  f"Désactivé sur le poste {user.disabled_on} (ne peut pas se connecter ici ; sa clé d'ici est "
-                  "révoquée en le désactivant ici)")
+        return tr(f"Disabled on {user.disabled_on} (cannot sign in here; its key here is still valid: disable it "
+                  "here too to revoke its key on this workstation)",
+                  f"Désactivé sur le poste {user.disabled_on} (ne peut pas se connecter ici ; sa clé d'ici reste "
+                  "valable : désactivez-le ici aussi pour révoquer sa clé sur ce poste)")
     if user.locked:
         return tr("Locked out (too many wrong passwords)", "Bloqué (trop de mots de passe erronés)")
     if user.must_change_password:
@@ -99,6 +101,7 @@ class _FormDialog(QDialog):
         self.setMinimumWidth(460)
         self.action: Callable[[], Any] = lambda: None
         self.result_value: Any = None
+        self._focused = False
         layout = QVBoxLayout(self)
         self.intro = named(QLabel(), "subtitle")
         self.intro.setWordWrap(True)
@@ -120,6 +123,19 @@ class _FormDialog(QDialog):
     def say(self, text: str) -> None:
         self.intro.setText(text)
         self.intro.setVisible(True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # The focus starts in the first field, not on the OK button (created first, so first in the focus chain):
+        # typing a reason pressed "Disable" at the first space.
+        super().showEvent(event)
+        if not self._focused:
+            self._focused = True
+            for row in range(self.form.rowCount()):
+                item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+                field = item.widget() if item is not None else None
+                if field is not None and field.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                    field.setFocus(Qt.FocusReason.OtherFocusReason)
+                    break
 
     def _accept(self) -> None:
         try:
@@ -238,6 +254,16 @@ class AccountsPanel(QWidget):
         self.reset_button.setEnabled(user is not None and user.active)
         self.disable_button.setEnabled(user is not None and user.active and user.username != me)
         self.enable_button.setEnabled(user is not None and (not user.active or user.disabled_on is not None))
+        # Disabled on another workstation: both act here, each says which way.
+        elsewhere = user.disabled_on if user is not None and user.active else None
+        self.disable_button.setToolTip(tr(
+            "Disable it here too: revokes its key on this workstation (the database gets a new key).",
+            "Le désactiver ici aussi : révoque sa clé sur ce poste (la base reçoit une nouvelle clé).")
+            if elsewhere else "")
+        self.enable_button.setToolTip(tr(
+            f"Lift here the disable made on {elsewhere}: the account signs in here again (one-time password).",
+            f"Lever ici la désactivation faite sur le poste {elsewhere} : le compte se connecte de nouveau ici "
+            f"(mot de passe à usage unique).") if elsewhere else "")
 
     # ----- actions ---------------------------------------------------------------------------------------------
     def _done(self, username: str, text: str) -> None:

@@ -131,6 +131,10 @@ def run_rekey(parent: QWidget, ops: Ops, work: Callable[[Callable[[int, int], No
 
     dialog = QProgressDialog(tr("Re-keying the database…", "Rechiffrement de la base…"), "", 0, 100, parent)
     dialog.setCancelButton(None)
+    # Stays shown at 100 % until the work returns (an auto-reset hid it at 100 %, and the next setValue showed it
+    # again: a window shown every 200 ms closes any menu the user opens).
+    dialog.setAutoReset(False)
+    dialog.setAutoClose(False)
     dialog.setMinimumDuration(0)
     dialog.setValue(0)
     percent = [0]
@@ -138,15 +142,24 @@ def run_rekey(parent: QWidget, ops: Ops, work: Callable[[Callable[[int, int], No
     def progress(done: int, total: int) -> None:  # from the worker thread: read by the poll below
         percent[0] = 100 * done // max(total, 1)
 
+    timer = QTimer(dialog)
+
+    def finish() -> None:
+        # Before: only close()d while the timer kept calling setValue, which showed the hidden dialog again every
+        # 200 ms for the rest of the session, and each show closed the menu being opened: no menu opened any more.
+        timer.stop()
+        dialog.reset()
+        dialog.hide()
+        dialog.deleteLater()
+
     def done(result: T) -> None:
-        dialog.close()
+        finish()
         on_done(result)
 
     def failed(exc: BaseException) -> None:
-        dialog.close()
+        finish()
         on_error(exc)
 
-    timer = QTimer(dialog)
     timer.timeout.connect(lambda: dialog.setValue(percent[0]))
     timer.start(200)
     ops.background(lambda: work(progress), on_done=done, on_error=failed)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from msc_sle_crf import menu_texts
 from msc_sle_crf.access import Perm
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.ui import admin_actions, backups, worklist
@@ -93,8 +94,8 @@ def retranslate(w: MainWindow) -> None:
     w.export_action.setEnabled(ws.export.allowed())
     w.packets_action.setText(tr("Workstation packets (write, apply)…", "Paquets entre postes (écrire, appliquer)…"))
     w.packets_action.setEnabled(ws.can(Perm.VIEW_DATA) or ws.can(Perm.BACKUP))
-    w.admin_menu.setTitle(tr("Administration", "Administration"))
-    w.users_action.setText(tr("User accounts…", "Comptes utilisateurs…"))
+    w.admin_menu.setTitle(menu_texts.ADMINISTRATION.get())
+    w.users_action.setText(menu_texts.USER_ACCOUNTS.get())
     w.verify_action.setText(tr("Check integrity (database and audit trail)",
                                   "Contrôler l'intégrité (base et piste d'audit)"))
     w.verify_pdf_action.setText(tr("Verify a PDF…", "Vérifier un PDF…"))
