@@ -141,7 +141,7 @@ class Accounts:
         assert slot.publics is not None
         entry = self._entry(Action.USER_ADD, item=username, new_value=json.dumps(
             {"username": username, "full_name": clean_name, "role": role_value.value,
-             "keys": keys_json(slot.publics)}, ensure_ascii=False))
+             "keys": keys_json(slot.publics), "must_change_password": must_change_password}, ensure_ascii=False))
         # A one-time password nobody has seen yet is undone after a crash; a chosen one is completed.
         changes = self._credential_change(username, slot, change, [entry],
                                           "complete" if initial_password is not None else "undo")

@@ -19,6 +19,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msc_sle_crf.audit import RECOVERY_SIGNER
+from msc_sle_crf.clock import parse_iso_utc
 from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
@@ -34,7 +36,7 @@ _ROLE = 4
 _ORIGIN = 20  # audit.VERIFY_FIELDS: set on a copy of another workstation's record (issue 18)
 # What a copy never changes here: accounts, keys and settings are each workstation's own (docs/workstations.md).
 _LOCAL_ONLY = frozenset({"site_init", "user_add", "user_disable", "user_enable", "key_bind", "setting_change",
-                         "certificate", "packet_secret"})
+                         "certificate", "packet_secret", "password_change", "password_reset"})
 _REASON = 14
 _CREATED_UNDER = re.compile(r"created under version \S+ \(([0-9a-f]{12,64})\)")
 _TIMER = re.compile(r" ?\[timer: (\S+) s since boot (\S+)\]\Z")
@@ -52,6 +54,10 @@ QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 _SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
+# A row's own time (a query opened, a message, an SDV mark) is read inside the transaction whose record is stamped
+# when it ends (``Tx.seal``): a few milliseconds later. More than this apart, the row's time is not its record's.
+SKEW_SECONDS = 60
+_CONFIRMED = "confirmed: "  # a value record's detail when the site confirmed a warning on it (services/entry.py)
 
 
 def describe(value: str | None, unit: str | None, missing: str | None, missing_reason: str | None) -> str | None:
@@ -93,6 +99,18 @@ def _side(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _apart(stored: Any, recorded: str) -> bool:
+    """A row's time and its record's are more than SKEW_SECONDS apart (or the row's is not a time)."""
+    try:
+        when = parse_iso_utc(recorded)
+    except ValueError:
+        return False  # not a time the program wrote: nothing to compare with
+    try:
+        return abs((parse_iso_utc(str(stored)) - when).total_seconds()) > SKEW_SECONDS
+    except ValueError:
+        return True
+
+
 def _split(repeat_key: str | None) -> tuple[str, int] | None:
     if not repeat_key or ":" not in repeat_key:
         return None
@@ -118,6 +136,13 @@ class Replay:
         self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         self.sdv_values: dict[tuple[str, str, str, str, int, str, str], set[str | None]] = {}
         self.queries: dict[int, dict[str, Any]] = {}
+        # per value: did the record that set it confirm a warning? (item_value.confirmed may be set only then)
+        self.confirmed: dict[tuple[str, str, str, str, int, str], bool] = {}
+        # per subject, the product checks recorded so far (their wall times); per second check (subject, wall time,
+        # user), how many there were before it: the check it confirms is one of those (services/bedside.py)
+        self.product_checks: dict[str, list[str]] = {}
+        self.second_checks: dict[tuple[str, str, str], int] = {}
+        self.certificates: Counter[tuple[str, str]] = Counter()  # personal certificates issued: (account, serial)
         # item conflicts between workstations (issue 18): what each merge_conflict record said, and when the
         # conflict_resolved records came (a conflict voids the form's signatures and the item's SDV marks)
         self.conflicts: dict[int, dict[str, Any]] = {}
@@ -137,7 +162,8 @@ class Replay:
         # the records each side of a conflict between workstations may name (issue 18 insider round): per item,
         # form and query, (workstation, id as written there, what it set) of each record that set it
         self.value_records: dict[tuple[str, str, str, str, int, str],
-                                 list[tuple[str, int, str | None, str | None]]] = {}  # ... and its converted value
+                                 list[tuple[str, int, str | None, str | None, bool]]] = {}  # ... its converted
+        # value, and whether it confirmed a warning
         self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
         self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
         self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
@@ -169,10 +195,14 @@ class Replay:
             self.settings["training"] = "1" if data["training"] else "0"
 
     def _on_certificate(self, row: Sequence[Any]) -> None:
-        """The site CA (the trust root of every PDF) may be replaced by an administrator only."""
-        if row[_ITEM] != "site CA":
-            return
+        """The site CA (the trust root of every PDF) may be replaced by an administrator only; a personal certificate
+        is issued by an administrator or with the recovery code (store/site.py ``issue_certificate``)."""
         account = self.users.get(row[_SIGNER] or "") or {}
+        if row[_ITEM] != "site CA":
+            if row[_ITEM] and (row[_SIGNER] == RECOVERY_SIGNER or (account.get("role") == "admin"
+                                                                   and account.get("active"))):
+                self.certificates[(row[_ITEM], row[_NEW] or "")] += 1
+            return
         if account.get("role") == "admin" and account.get("active"):
             self.ca_fingerprint = row[_NEW]
         else:
@@ -258,15 +288,30 @@ class Replay:
         except ValueError:
             return
         if row[_ITEM]:
-            self.users[row[_ITEM]] = {"role": data.get("role"), "full_name": data.get("full_name"), "active": True}
+            # whether its first password must be changed (recorded since 3 December 2026; unknown before)
+            must_change = data.get("must_change_password") if isinstance(data, dict) else None
+            self.users[row[_ITEM]] = {"role": data.get("role"), "full_name": data.get("full_name"), "active": True,
+                                      "must_change_password": must_change if isinstance(must_change, bool) else None}
 
     def _on_user_disable(self, row: Sequence[Any]) -> None:
         if row[_ITEM] in self.users:
             self.users[row[_ITEM]]["active"] = False
 
     def _on_user_enable(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] in self.users:  # under a one-time password (services/accounts.py)
+            self.users[row[_ITEM]].update(active=True, must_change_password=True)
+
+    def _on_password_change(self, row: Sequence[Any]) -> None:
+        if row[_ITEM] in self.users:  # chosen by its owner
+            self.users[row[_ITEM]]["must_change_password"] = False
+
+    def _on_password_reset(self, row: Sequence[Any]) -> None:
+        """A one-time password from an administrator, to be changed; one set with the recovery code is chosen by
+        whoever holds it (store/site.py; a step completed after an interruption is written "on behalf of" it)."""
         if row[_ITEM] in self.users:
-            self.users[row[_ITEM]]["active"] = True
+            by_code = row[_USER] == RECOVERY_SIGNER or (row[_DETAIL] or "").startswith(
+                f"on behalf of {RECOVERY_SIGNER}: ")
+            self.users[row[_ITEM]]["must_change_password"] = not by_code
 
     def _on_create(self, row: Sequence[Any]) -> None:
         subject, visit, form = row[_SUBJ], row[_VISIT], row[_FORM]
@@ -294,7 +339,8 @@ class Replay:
         match = _CANONICAL.search(row[_DETAIL] or "")
         key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
         self.values[key] = (row[_NEW], match.group(1) if match else None)
-        self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
+        self.confirmed[key] = (row[_DETAIL] or "").startswith(_CONFIRMED)
+        self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key], self.confirmed[key]))
 
     _on_data_change = _on_data_entry
 
@@ -319,7 +365,9 @@ class Replay:
             assert split is not None
             key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
             self.values[key] = (row[_NEW], data.get("canonical"))
-            self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key]))
+            self.confirmed[key] = self._kept_confirmed(key, data.get("kept"))
+            self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key],
+                                                           self.confirmed[key]))
             self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
                                                          "other": data.get("other")})
         elif kind == "form":
@@ -328,6 +376,12 @@ class Replay:
         elif kind == "query":
             self.queries[data["query"]]["status"] = row[_NEW]
             self.query_records.setdefault(data["query"], []).append((*self.identity(row), row[_NEW]))
+
+    def _kept_confirmed(self, key: tuple[str, str, str, str, int, str], kept: Any) -> bool:
+        """Whether the record of a conflict's kept side confirmed a warning (the merge keeps that side's row)."""
+        found = [r for r in self.value_records.get(key, [])
+                 if isinstance(kept, dict) and (r[0], r[1]) == (kept.get("ws"), kept.get("id"))]
+        return bool(found and found[0][4])
 
     def _merge_problem(self, row: Sequence[Any], data: dict[str, Any]) -> str | None:  # noqa: PLR0911
         """Why a merge_conflict record does not hold, or None. Its two sides must be records this trail holds (by
@@ -349,7 +403,7 @@ class Replay:
                 if not found or found[0][2] != side.get("text"):
                     return (f"its {name} side ({side.get('ws')} #{side.get('id')}) is not a record of this value "
                             f"that set {side.get('text')!r}")
-                said.append((side.get("ws"), side.get("text"), found[0][3]))
+                said.append((side.get("ws"), side.get("text"), found[0][3], found[0][4]))
             if said[0][0] == said[1][0]:
                 return "its two sides are records of one workstation"
             if row[_NEW] != said[0][1] or data.get("canonical") != said[0][2]:
@@ -457,9 +511,12 @@ class Replay:
         query = self.queries.setdefault(int(match.group(1)), {"status": None, "messages": Counter(),
                                                                "where": (row[_SUBJ], row[_VISIT], row[_FORM],
                                                                          row[_ITEM], row_text),
-                                                               "automatic": match.group(2) == "auto"})
+                                                               "automatic": match.group(2) == "auto",
+                                                               "opened": str(row[_TS] or ""), "times": {}})
         query["status"] = row[_NEW]
-        query["messages"][(match.group(2), row[_USER], row[_ROLE], row[_DETAIL])] += 1
+        message = (match.group(2), row[_USER], row[_ROLE], row[_DETAIL])
+        query["messages"][message] += 1
+        query["times"].setdefault(message, []).append(str(row[_TS] or ""))  # when each message was recorded
         self.query_records.setdefault(int(match.group(1)), []).append((*self.identity(row), row[_NEW]))
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
@@ -470,6 +527,11 @@ class Replay:
                 detail = detail[:timer.start()]
             self.infusion[(row[_SUBJ], row[_ITEM], row[_NEW] or "", row[_USER] or "", row[_REASON] or "",
                            detail, timer.group(1, 2) if timer else None)] += 1
+            checks = self.product_checks.setdefault(row[_SUBJ], [])
+            if row[_ITEM] == "product_check":
+                checks.append(row[_NEW] or "")
+            elif row[_ITEM] == "second_check":
+                self.second_checks[(row[_SUBJ], row[_NEW] or "", row[_USER] or "")] = len(checks)
 
     _on_product_check = _on_infusion_event
     _on_two_person_check = _on_infusion_event
@@ -550,9 +612,9 @@ class Replay:
             elif expected_status != status:
                 note(_where(number, visit, form), f"its state is '{status}'; the trail says '{expected_status}'")
         seen_values = set()
-        for iid, group, row_no, item, value, unit, canonical, missing, missing_reason in rows(
+        for iid, group, row_no, item, value, unit, canonical, missing, missing_reason, confirmed in rows(
                 "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.value, t.unit, t.canonical, t.missing_code, "
-                "t.missing_reason FROM item_value t{by_instance} ORDER BY t.id"):
+                "t.missing_reason, t.confirmed FROM item_value t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             key = (number, visit, form, group, row_no, item)
             seen_values.add(key)
@@ -567,6 +629,9 @@ class Replay:
                 note(where, f"stored {stored!r}; the trail says {entered[0]!r}")
             elif (canonical or None) != entered[1]:  # scores read the converted value when there is one
                 note(where, f"converted value {canonical!r}; the trail says {entered[1]!r}")
+            elif confirmed and not self.confirmed.get(key):  # a confirmed warning: completes, opens no query
+                note(where, f"shown as confirmed by the site ({confirmed!r}); the trail says no warning on this value "
+                            "was confirmed")
         for key, (text, _canon) in self.values.items():
             if key not in seen_values and text is not None:
                 note(_where(key[0], key[1], key[2], key[5], f"{key[3]}:{key[4]}"),
@@ -626,12 +691,15 @@ class Replay:
         self._compare_conflicts(rows, forms, note)
         infusion: Counter[tuple[Any, ...]] = Counter()
         legacy = {key[:6] for key in self.infusion if key[6] is None}
-        for number, kind, wall, username, reason, detail, mono, boot in rows(
-                "SELECT s.subject_number, e.kind, e.wall_utc, e.username, e.reason, e.detail, e.mono, e.boot "
-                "FROM infusion_event e JOIN subject s ON s.id = e.subject_id{of_subject} ORDER BY e.id"):
+        events: dict[int, tuple[str, str, str, str, str | None, int | None]] = {}
+        for number, kind, wall, username, reason, detail, mono, boot, eid, refers_to in rows(
+                "SELECT s.subject_number, e.kind, e.wall_utc, e.username, e.reason, e.detail, e.mono, e.boot, e.id, "
+                "e.refers_to FROM infusion_event e JOIN subject s ON s.id = e.subject_id{of_subject} ORDER BY e.id"):
             key = (number, kind, wall, username, reason or "", detail or "")
             timer = None if key in legacy or (mono is None and boot is None) else (repr(mono), str(boot))
             infusion[(*key, timer)] += 1
+            events[eid] = (number, kind, wall, username, detail, refers_to)
+        self._compare_refers_to(events, note)
         for event, count in (infusion - self.infusion).items():
             note(_where(event[0]), f"{count} infusion-day event(s) '{event[1]}' at {event[2]} by '{event[3]}' not in "
                                    "the trail")
@@ -642,13 +710,16 @@ class Replay:
                 note(_where(subject), why)
         if scoped:
             return out, total
-        for username, full_name, role, active in conn.execute(
-                "SELECT username, full_name, role, active FROM app_user ORDER BY id"):
+        for username, full_name, role, active, must_change in conn.execute(
+                "SELECT username, full_name, role, active, must_change_password FROM app_user ORDER BY id"):
             expected_user = self.users.get(username)
             if expected_user is None:
                 note(f"account {username}", "the account is not in the trail")
                 continue
-            for name, value in (("role", role), ("full_name", full_name), ("active", bool(active))):
+            for name, value in (("role", role), ("full_name", full_name), ("active", bool(active)),
+                                ("must_change_password", bool(must_change))):
+                if name == "must_change_password" and expected_user.get(name) is None:
+                    continue  # an account added before its record said it (see _on_user_add)
                 if expected_user.get(name) != value:
                     note(f"account {username}", f"{name} is {value!r}; the trail says {expected_user.get(name)!r}")
         identity = dict(conn.execute(_IDENTITY_SQL, SETTING_KEYS).fetchall())
@@ -671,7 +742,55 @@ class Replay:
                  f"holds the secret {secret_seen or 'none'}; the trail says {self.packet_secret or 'none'}")
         for refused in self.ca_refused:
             note("site CA certificate", f"replaced by someone who is not an administrator ({refused})")
+        self._compare_certificates(conn, note)
         return out, total
+
+    def _compare_certificates(self, conn: Any, note: Any) -> None:
+        """Each personal certificate row (what a signed PDF's signer is certified as) must be one a certificate
+        record issued, to that account with that serial, and its certificate must say so."""
+        from cryptography import x509  # loaded only when a check runs
+
+        stored: Counter[tuple[str, str]] = Counter()
+        for username, serial, pem in conn.execute("SELECT username, serial, cert_pem FROM certificate ORDER BY id"):
+            stored[(username, serial)] += 1
+            try:
+                cert = x509.load_pem_x509_certificate(str(pem).encode())
+                named = (ca.subject_names(str(pem)).get("uid"), format(cert.serial_number, "x"))
+            except ValueError:
+                named = None
+            if named != (username, serial):
+                said = f"names '{named[0]}' with serial {named[1]}" if named else "is not a readable certificate"
+                note(f"certificate of {username}", f"the row (serial {serial}) holds a certificate that {said}")
+        for (username, serial), count in (stored - self.certificates).items():
+            note(f"certificate of {username}", f"{count} certificate(s) with serial {serial} not issued in the trail")
+        for (username, serial), count in (self.certificates - stored).items():
+            note(f"certificate of {username}", f"{count} certificate(s) with serial {serial} issued in the trail are "
+                                               "missing")
+
+    def _compare_refers_to(self, events: dict[int, tuple[str, str, str, str, str | None, int | None]],
+                           note: Any) -> None:
+        """The event a bedside event applies to: a second person's check confirms a product check recorded before
+        it (the bag then shows as double-checked), a time correction corrects the event its detail names (the
+        timer reads the corrected time). Neither is in the records by id: each is derived as the writer chose it."""
+        for number, kind, wall, username, detail, refers_to in events.values():
+            target = events.get(refers_to) if refers_to is not None else None
+            said = None
+            if kind == "second_check":
+                before = self.second_checks.get((number, wall, username))
+                if before is None:
+                    continue  # not in the trail: named as such
+                allowed = self.product_checks.get(number, [])[:before]
+                if target is None or target[0] != number or target[1] != "product_check" or target[2] not in allowed:
+                    said = f"a product check recorded before it ({', '.join(allowed) or 'none'})"
+            elif kind == "correct" and refers_to is not None:
+                fixed = _side(detail) or {}
+                if target is None or target[0] != number or (target[1], target[2]) != (fixed.get("kind"),
+                                                                                       fixed.get("was")):
+                    said = f"the {fixed.get('kind')} event at {fixed.get('was')}"
+            if said is not None:
+                what = f"the {target[1]} event at {target[2]}" if target is not None else f"event #{refers_to}"
+                note(_where(number), f"the {kind} event at {wall} by '{username}' refers to {what}; the trail says "
+                                     f"{said}")
 
     def _compare_ca(self, pem: str, note: Any) -> None:
         """The CA every PDF is checked against must be the one an administrator recorded in the trail (a CA put in
@@ -725,19 +844,40 @@ class Replay:
             expected = self.conflicts[cid]
             note(_conflict_where(expected["where"]), f"conflict #{cid} recorded in the trail is missing")
 
+    def _compare_query_times(self, qid: int, query: dict[str, Any], expected: dict[str, Any], note: Any) -> None:
+        """When a query was opened and each message written: the time of its record (services/monitoring.py,
+        entry.py); a query a conflict between workstations opened: the conflict's time (sync/merge.py)."""
+        conflict = self.conflicts.get(qid)
+        sides = [conflict.get(name) for name in ("kept", "other")] if conflict is not None else []
+        by_conflict = max((str(s.get("utc") or "") for s in sides if isinstance(s, dict)), default=None)
+        opened = by_conflict if by_conflict is not None else expected.get("opened")
+        if opened and _apart(query["opened"], opened):
+            note(query["where"], f"query #{qid} opened at {query['opened']}; the trail says {opened}")
+        for key, times in query["times"].items():
+            recorded = expected.get("times", {}).get(key, [])
+            if by_conflict is not None and key[0] == "auto":
+                recorded = [by_conflict] * len(recorded)
+            for utc, ts in zip(sorted(map(str, times)), sorted(recorded), strict=False):
+                if _apart(utc, ts):
+                    note(query["where"], f"query #{qid}: its '{key[0]}' message by '{key[1]}' is dated {utc}; the "
+                                         f"trail recorded it at {ts}")
+                    break
+
     def _compare_queries(self, rows: Any, forms: dict[int, tuple[str, str, str]], note: Any) -> None:
         stored: dict[int, dict[str, Any]] = {}
-        for qid, iid, item, group, row_no, automatic, status in rows(
-                "SELECT t.id, t.instance_id, t.item_id, t.group_id, t.row_no, t.automatic, t.status "
+        for qid, iid, item, group, row_no, automatic, status, opened in rows(
+                "SELECT t.id, t.instance_id, t.item_id, t.group_id, t.row_no, t.automatic, t.status, t.opened_utc "
                 "FROM data_query t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
-            stored[qid] = {"status": status, "messages": Counter(), "automatic": bool(automatic),
-                           "where": _where(number, visit, form, item, f"{group}:{row_no}")}
-        for qid, kind, username, role, text in rows(
-                "SELECT m.query_id, m.kind, m.username, m.role, m.text FROM query_message m{of_queries} "
+            stored[qid] = {"status": status, "messages": Counter(), "automatic": bool(automatic), "opened": opened,
+                           "times": {}, "where": _where(number, visit, form, item, f"{group}:{row_no}")}
+        for qid, kind, username, role, text, utc in rows(
+                "SELECT m.query_id, m.kind, m.username, m.role, m.text, m.utc FROM query_message m{of_queries} "
                 "ORDER BY m.id"):
             if qid in stored:
-                stored[qid]["messages"][(kind, username, role, f"query #{qid} {kind}: {text}"[:2000])] += 1
+                message = (kind, username, role, f"query #{qid} {kind}: {text}"[:2000])
+                stored[qid]["messages"][message] += 1
+                stored[qid]["times"].setdefault(message, []).append(utc)
         for qid, query in stored.items():
             expected = self.queries.get(qid)
             if expected is None:
@@ -751,6 +891,7 @@ class Replay:
             if expected["automatic"] != query["automatic"]:
                 note(query["where"], f"query #{qid} is " + ("" if query["automatic"] else "not ") + "automatic; the "
                      "trail says it was raised by " + ("the program" if expected["automatic"] else "a person"))
+            self._compare_query_times(qid, query, expected, note)
             for key, count in (query["messages"] - expected["messages"]).items():
                 note(query["where"], f"query #{qid}: {count} message(s) '{key[0]}' by '{key[1]}' as '{key[2]}' not "
                                      "in the trail")

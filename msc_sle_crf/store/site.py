@@ -320,7 +320,8 @@ class Site:
                     ensure_ascii=False, sort_keys=True)),
                 AuditEntry(Action.USER_ADD, admin_username, Role.ADMIN.value, item=admin_username,
                            new_value=json.dumps({"username": admin_username, "role": "admin", "full_name": full_name,
-                                                 "keys": keys_json(admin_slot.publics)}, ensure_ascii=False))],
+                                                 "keys": keys_json(admin_slot.publics),
+                                                 "must_change_password": False}, ensure_ascii=False))],
                 signer)
             actor = Actor(admin.id, admin.username, admin.full_name, Role.ADMIN)
         site.save_keyfile()

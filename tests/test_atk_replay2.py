@@ -1,0 +1,178 @@
+"""Issue 18 insider attacks, part A (4): more columns the replay did not compare with the trail. With raw SQL in her
+copy of WS-02 the insider backdates a query's opening or a message (an answer "before" a deadline), shows a value as
+confirmed by the site when no one confirmed its warning (no automatic query for the monitor), points a second
+person's product check at a newer bag nobody checked, removes the forced change of a one-time password, and deletes
+or swaps personal certificate rows. Before: ``verify`` said nothing and WS-01 applied the packet. Now the replay
+derives each of these columns from the trail as the writer does and names the row; the import of a packet carrying
+such rows is refused (accounts and certificates are each workstation's own: they never travel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.entry import FormRef
+
+from .atk_common import as_user, export, import_line, problems, refusal, scalar, sql, two_sites, unchanged
+from .conftest import make_user
+
+BACK = "2026-01-01T00:00:00.000000Z"
+
+
+@pytest.fixture
+def two(tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock) -> tuple[Site, Site, FormRef, int]:
+    """WS-02 holds a subject of its own, HEIGHT entered on demographics, a monitor's query on it answered by the
+    site an hour later and closed by the monitor."""
+    ws1, ws2 = two_sites(tmp_path, site, admin, clock)
+    doctor = as_user(ws2, "dr.house")
+    doctor.subjects.register("DEF", 1975, "M")
+    ref = FormRef(doctor.subjects.list()[-1].subject_number, "SCR", "demographics")
+    doctor.entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    qid = as_user(ws2, "mon.m").monitoring.open_query(ref, ("dm", 0, "HEIGHT"), "170 cm?").query_id
+    clock.advance(3600)
+    as_user(ws2, "dr.house").monitoring.answer(qid, "yes, measured")
+    clock.advance(3600)
+    as_user(ws2, "mon.m").monitoring.close(qid)
+    return ws1, ws2, ref, qid
+
+
+@pytest.mark.parametrize(("forgery", "said"), [
+    ("update data_query set opened_utc = '{back}' where id = {qid}", "opened at"),
+    ("drop trigger query_message_no_update; update query_message set utc = '{back}' where query_id = {qid} and "
+     "kind = 'answer'", "'answer' message"),
+    ("drop trigger query_message_no_update; update query_message set utc = '{back}' where query_id = {qid} and "
+     "kind = 'close'", "'close' message"),
+], ids=["opened", "answered", "closed"])
+def test_a_query_time_backdated_with_sql_is_named_and_its_packet_refused(
+        tmp_path: Path, two: tuple[Site, Site, FormRef, int], forgery: str, said: str) -> None:
+    ws1, ws2, _ref, qid = two
+    sql(ws2, forgery.format(back=BACK, qid=qid).split("; "))
+    found = problems(ws2)
+    assert any(f"query #{qid}" in p and said in p and "2026-01-01" in p for p in found), found
+    with unchanged(ws1, "data_query", "query_message"):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert f"query #{qid}" in line and said in line, line
+
+
+def test_untouched_query_times_travel_and_verify(tmp_path: Path, two: tuple[Site, Site, FormRef, int]) -> None:
+    ws1, ws2, _ref, qid = two
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
+    assert problems(ws1) == [] and problems(ws2) == []
+    assert scalar(ws1, f"select utc from query_message where query_id = {qid} and kind = 'close'") == \
+        scalar(ws2, f"select utc from query_message where query_id = {qid} and kind = 'close'")
+
+
+def test_a_value_shown_as_confirmed_with_sql_is_named_and_its_packet_refused(
+        tmp_path: Path, two: tuple[Site, Site, FormRef, int]) -> None:
+    """No one confirmed a warning on HEIGHT (no automatic query): the row says its unusual-value warning was."""
+    ws1, ws2, _ref, _qid = two
+    sql(ws2, ["update item_value set confirmed = 'soft_max' where item_id = 'HEIGHT'"])
+    found = problems(ws2)
+    assert any("item HEIGHT" in p and "confirmed" in p and "soft_max" in p for p in found), found
+    with unchanged(ws1, "item_value"):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert "item HEIGHT" in line and "confirmed" in line, line
+
+
+def test_a_value_confirmed_at_entry_travels_and_verifies(tmp_path: Path,
+                                                          two: tuple[Site, Site, FormRef, int]) -> None:
+    ws1, ws2, ref, _qid = two
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "WEIGHT"), "130", confirm=True)
+    assert scalar(ws2, "select confirmed from item_value where item_id = 'WEIGHT'") == "soft_max"
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
+    assert problems(ws1) == [] and problems(ws2) == []
+    assert scalar(ws1, "select confirmed from item_value where item_id = 'WEIGHT'") == "soft_max"
+
+
+# ----- the bedside second check ---------------------------------------------------------------------------------------
+def _product_check(ws: Workspace, subject: str, bag: str) -> None:
+    ws.bedside.product_check(subject, identity_confirmed=True, weight_kg="62,5", cohort="2", bag_id=bag, lot="L1",
+                             labelled_cells_e6="130", use_by="25/11/2026 18:00", premedication="none")
+
+
+def test_a_second_check_pointed_at_an_unchecked_bag_is_named_and_its_packet_refused(
+        tmp_path: Path, two: tuple[Site, Site, FormRef, int], clock: FakeClock) -> None:
+    """Bag UC-1 was checked by two people; bag UC-2, checked by the nurse alone later, is shown as double-checked
+    once the second check's row refers to it."""
+    ws1, ws2, ref, _qid = two
+    nurse = as_user(ws2, "nurse.n")
+    _product_check(nurse, ref.subject, "UC-1")
+    nurse.bedside.second_check(ref.subject, "dr.house", "pw-house.rd-2026")
+    clock.advance(600)
+    _product_check(nurse, ref.subject, "UC-2")
+    assert nurse.bedside.state(ref.subject).product.second_by is None  # type: ignore[union-attr]
+    sql(ws2, ["drop trigger infusion_event_no_update",
+              "update infusion_event set refers_to = (select max(id) from infusion_event where kind = "
+              "'product_check') where kind = 'second_check'"])
+    assert nurse.bedside.state(ref.subject).product.second_by == "dr.house"  # type: ignore[union-attr]
+    found = problems(ws2)
+    assert any(f"subject {ref.subject}" in p and "second_check" in p and "refers to" in p for p in found), found
+    with unchanged(ws1, "infusion_event"):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert "second_check" in line and "refers to" in line, line
+
+
+def test_bedside_checks_and_corrections_travel_and_verify(tmp_path: Path, two: tuple[Site, Site, FormRef, int],
+                                                          clock: FakeClock) -> None:
+    ws1, ws2, ref, _qid = two
+    nurse = as_user(ws2, "nurse.n")
+    _product_check(nurse, ref.subject, "UC-1")
+    nurse.bedside.second_check(ref.subject, "dr.house", "pw-house.rd-2026")
+    clock.advance(600)
+    _product_check(nurse, ref.subject, "UC-2")
+    nurse.bedside.second_check(ref.subject, "dr.house", "pw-house.rd-2026")
+    assert problems(ws2) == []
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
+    assert problems(ws1) == []
+
+
+# ----- accounts and certificates (each workstation's own) ------------------------------------------------------------
+def test_a_forced_password_change_removed_with_sql_is_named(site: Site, admin: Workspace) -> None:
+    """An administrator reset dr.house's password (one-time, to be changed at sign-in) and added nurse.k with a
+    one-time password: the insider lifts both obligations, so the paper slips stay valid passwords."""
+    make_user(admin, "dr.house", "investigator")
+    admin.accounts.reset_password("dr.house")
+    admin.accounts.add_user("nurse.k", "Nurse K", "nurse")
+    assert problems(site) == []
+    sql(site, ["update app_user set must_change_password = 0 where username in ('dr.house', 'nurse.k')"])
+    found = problems(site)
+    for user in ("dr.house", "nurse.k"):
+        assert any(f"account {user}" in p and "must_change_password is False; the trail says True" in p
+                   for p in found), found
+
+
+def test_a_forced_password_change_added_with_sql_is_named(site: Site, admin: Workspace) -> None:
+    make_user(admin, "dr.house", "investigator")  # a password of his own choice (it need not be changed)
+    sql(site, ["update app_user set must_change_password = 1 where username = 'dr.house'"])
+    found = problems(site)
+    assert any("account dr.house" in p and "must_change_password is True; the trail says False" in p
+               for p in found), found
+
+
+def test_a_password_changed_by_its_owner_verifies(site: Site, admin: Workspace) -> None:
+    one_time = admin.accounts.add_user("nurse.k", "Nurse K", "nurse").password
+    Workspace.sign_in(site, "nurse.k", one_time).accounts.change_password(one_time, "pw-k.esrun-2026-new")
+    admin.accounts.reset_password("nurse.k")
+    admin.accounts.disable_user("nurse.k", "left the ward")
+    admin.accounts.enable_user("nurse.k", "back on the ward")
+    assert problems(site) == []
+
+
+@pytest.mark.parametrize("forgery", [
+    ["drop trigger certificate_no_delete", "delete from certificate where username = 'dr.house'"],
+    ["drop trigger certificate_no_update",
+     "update certificate set cert_pem = (select cert_pem from certificate where username = 'dr.house') "
+     "where username = 'nurse.n'"],
+    ["insert into certificate (username, serial, cert_pem, issued_utc) select 'nurse.n', serial, cert_pem, "
+     "issued_utc from certificate where username = 'dr.house'"],
+], ids=["deleted", "swapped", "copied"])
+def test_a_certificate_row_changed_with_sql_is_named(site: Site, admin: Workspace, forgery: list[str]) -> None:
+    make_user(admin, "dr.house", "investigator")
+    make_user(admin, "nurse.n", "nurse")
+    assert problems(site) == []
+    sql(site, forgery)
+    found = problems(site)
+    assert any(p.startswith("certificate of ") and ("dr.house" in p or "nurse.n" in p) for p in found), found
