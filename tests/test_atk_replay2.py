@@ -129,6 +129,58 @@ def test_bedside_checks_and_corrections_travel_and_verify(tmp_path: Path, two: t
     assert problems(ws1) == []
 
 
+def _infusion_day(ws2: Site, subject: str, clock: FakeClock) -> Workspace:
+    """The whole infusion day on WS-02: checks, baseline, start, a stop undone, the stop, the start corrected."""
+    from msc_sle_crf.infusion import timer as T
+    from msc_sle_crf.services.bedside import BASELINE
+
+    from .test_bedside_gate import NORMAL
+    from .test_infusion import confirm_eligibility
+
+    confirm_eligibility(as_user(ws2, "dr.house"), subject)
+    nurse = as_user(ws2, "nurse.n")
+    _product_check(nurse, subject, "UC-1")
+    nurse.bedside.second_check(subject, "dr.house", "pw-house.rd-2026")
+    nurse.bedside.record_vitals(subject, BASELINE, NORMAL)
+    nurse.bedside.timer(subject, T.Kind.START)
+    clock.advance(30 * 60)
+    nurse.bedside.timer(subject, T.Kind.STOP)
+    clock.advance(60)
+    nurse.bedside.timer(subject, T.Kind.UNDO_STOP, "pressed Stop instead of Pause")
+    clock.advance(30 * 60)
+    nurse.bedside.timer(subject, T.Kind.STOP)
+    start = nurse.bedside.state(subject).timer_events[0].id
+    nurse.bedside.correct_time(subject, start, "10:02", "pump clock")
+    return nurse
+
+
+def test_a_whole_infusion_day_travels_and_verifies(tmp_path: Path, two: tuple[Site, Site, FormRef, int],
+                                                   clock: FakeClock) -> None:
+    ws1, ws2, ref, _qid = two
+    _infusion_day(ws2, ref.subject, clock)
+    assert problems(ws2) == []
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "usb"))
+    assert problems(ws1) == []
+
+
+def test_a_time_correction_pointed_at_another_event_is_named_and_its_packet_refused(
+        tmp_path: Path, two: tuple[Site, Site, FormRef, int], clock: FakeClock) -> None:
+    """The start was corrected to 10:02; pointed at the stop instead, the timer reads another duration."""
+    ws1, ws2, ref, _qid = two
+    nurse = _infusion_day(ws2, ref.subject, clock)
+    before = nurse.bedside.state(ref.subject).timer.running_minutes
+    sql(ws2, ["drop trigger infusion_event_no_update",
+              "update infusion_event set refers_to = (select max(id) from infusion_event where kind = 'stop') "
+              "where kind = 'correct'"])
+    assert nurse.bedside.state(ref.subject).timer.running_minutes != before
+    found = problems(ws2)
+    assert any("correct event" in p and "refers to the stop event" in p and "the trail says the start event" in p
+               for p in found), found
+    with unchanged(ws1, "infusion_event"):
+        line = refusal(ws1, export(ws2, tmp_path / "usb"))
+    assert "correct event" in line, line
+
+
 # ----- accounts and certificates (each workstation's own) ------------------------------------------------------------
 def test_a_forced_password_change_removed_with_sql_is_named(site: Site, admin: Workspace) -> None:
     """An administrator reset dr.house's password (one-time, to be changed at sign-in) and added nurse.k with a
