@@ -9,10 +9,13 @@ such rows is refused (accounts and certificates are each workstation's own: they
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 
@@ -228,3 +231,79 @@ def test_a_certificate_row_changed_with_sql_is_named(site: Site, admin: Workspac
     sql(site, forgery)
     found = problems(site)
     assert any(p.startswith("certificate of ") and ("dr.house" in p or "nurse.n" in p) for p in found), found
+
+
+# ----- what a conflict between workstations voids ---------------------------------------------------------------------
+@pytest.mark.parametrize(("forgery", "said"), [
+    (["update item_conflict set resolved_utc = '2026-01-01T00:00:00.000000Z'"], "resolved at 2026-01-01"),
+    (["drop trigger if exists item_verification_no_update",
+      "update item_verification set utc = '2099-01-01T00:00:00.000000Z'"], "is dated 2099-01-01"),
+], ids=["resolution backdated", "mark postdated"])
+def test_a_verification_voided_by_a_conflict_revived_with_sql_is_named_and_its_packet_refused(
+        tmp_path: Path, forgery: list[str], said: str) -> None:
+    """A's monitor verified CREAT; B's packet brought a conflict on it, resolved on A later by confirming A's value:
+    the mark, made before the resolution, stays void. Moving the resolution before the mark (or the mark after the
+    resolution) shows the value as verified again."""
+    from .helpers.packets import CREAT, R1, make_pair
+    from .test_issue18_packets import edit_offline
+
+    pair = make_pair(tmp_path)
+    edit_offline(pair)
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        pair.clock.advance(5)
+        ws.monitoring.verify_item(R1, CREAT)
+    path = pair.export("B")
+    assert path is not None and pair.import_("A", path).conflicts == 1
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(5)
+        ws.entry.save_item(R1, CREAT, "90", reason="A's value checked against the lab report")
+        assert ws.monitoring.verified_items(R1)[CREAT] is False
+    site, ws = pair.open("A")
+    with site:
+        sql(site, forgery)
+        assert ws.monitoring.verified_items(R1)[CREAT] is True  # the attack: the value shows as verified
+        found = problems(site)
+    assert any("item CREAT" in p and said in p for p in found), found
+    packet = pair.export("A")
+    assert packet is not None
+    before = _rows(pair, "B")
+    with pytest.raises(CrfError) as caught:
+        pair.import_("B", packet)
+    line = str(caught.value)
+    assert "item CREAT" in line and said in line and "\n" not in line, line
+    assert _rows(pair, "B") == before  # refused whole
+
+
+def _rows(pair: Any, which: str) -> list[Any]:
+    site, ws = pair.open(which, "admin")
+    with site, ws.ctx.read() as session:
+        return [session.execute(text(f"select * from {t} order by 1")).fetchall()
+                for t in ("item_conflict", "item_verification", "item_value")] + [session.execute(text(
+                    "select count(*) from audit_event where action not in ('login', 'logout', 'access_denied', "
+                    "'login_failed')")).scalar()]
+
+
+def test_a_conflict_resolved_and_a_mark_made_after_it_travel_and_verify(tmp_path: Path) -> None:
+    from .helpers.packets import CREAT, R1, make_pair
+    from .test_issue18_packets import edit_offline, verify_clean
+
+    pair = make_pair(tmp_path)
+    edit_offline(pair)
+    path = pair.export("B")
+    assert path is not None and pair.import_("A", path).conflicts == 1
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(5)
+        ws.entry.save_item(R1, CREAT, "90", reason="A's value checked against the lab report")
+    site, ws = pair.open("A", "monitor.m")
+    with site:
+        pair.clock.advance(5)
+        ws.monitoring.verify_item(R1, CREAT)
+        assert ws.monitoring.verified_items(R1)[CREAT] is True
+    packet = pair.export("A")
+    assert packet is not None
+    pair.import_("B", packet)
+    verify_clean(pair, "A")
+    verify_clean(pair, "B")

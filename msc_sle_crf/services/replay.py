@@ -135,6 +135,7 @@ class Replay:
         self.signatures: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
         self.sdv: Counter[tuple[str, str, str, str, int, str, str]] = Counter()
         self.sdv_values: dict[tuple[str, str, str, str, int, str, str], set[str | None]] = {}
+        self.sdv_times: dict[tuple[str, str, str, str, int, str, str], list[str]] = {}  # when each mark was recorded
         self.queries: dict[int, dict[str, Any]] = {}
         # per value: did the record that set it confirm a warning? (item_value.confirmed may be set only then)
         self.confirmed: dict[tuple[str, str, str, str, int, str], bool] = {}
@@ -147,6 +148,7 @@ class Replay:
         # conflict_resolved records came (a conflict voids the form's signatures and the item's SDV marks)
         self.conflicts: dict[int, dict[str, Any]] = {}
         self.resolved: dict[int, str] = {}
+        self.resolved_times: dict[int, list[str]] = {}  # each conflict_resolved record's time, per conflict
         self.infusion: Counter[tuple[Any, ...]] = Counter()
         self.users: dict[str, dict[str, Any]] = {}
         self.settings: dict[str, str] = {}
@@ -450,6 +452,7 @@ class Replay:
         if match:
             cid = int(match.group(1))
             self.resolved[cid] = max(self.resolved.get(cid, ""), str(row[_TS] or ""))
+            self.resolved_times.setdefault(cid, []).append(str(row[_TS] or ""))
 
     def _on_row_add(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])
@@ -487,6 +490,7 @@ class Replay:
             if split is not None:
                 mark = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM], row[_USER])
                 self.sdv[mark] += 1
+                self.sdv_times.setdefault(mark, []).append(str(row[_TS] or ""))
                 # what the value was when this monitor verified it (a mark is shown as holding while it is so)
                 self.sdv_values.setdefault(mark, set()).add(self.values.get(mark[:6], (None, None))[0])
         elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
@@ -670,17 +674,26 @@ class Replay:
                    for iid, group, row_no, item, value, unit, missing, reason in rows(
                        "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.value, t.unit, t.missing_code, "
                        "t.missing_reason FROM item_value t{by_instance}")}
-        for iid, group, row_no, item, username, digest in rows(
-                "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.username, t.value_hash FROM "
+        sdv_times: dict[tuple[str, str, str, str, int, str, str], list[str]] = {}
+        for iid, group, row_no, item, username, digest, utc in rows(
+                "SELECT t.instance_id, t.group_id, t.row_no, t.item_id, t.username, t.value_hash, t.utc FROM "
                 "item_verification t{by_instance} ORDER BY t.id"):
             number, visit, form = forms.get(iid, ("?", "?", "?"))
             mark = (number, visit, form, group, row_no, item, username)
             sdv[mark] += 1
+            sdv_times.setdefault(mark, []).append(str(utc))
             now_hash, now_text = current.get((iid, group, row_no, item), (NO_VALUE_HASH, None))
             if digest == now_hash and mark in self.sdv_values and now_text not in self.sdv_values[mark]:
                 note(_where(number, visit, form, item, f"{group}:{row_no}"),
                      f"the verification mark by '{username}' claims the value {now_text!r}, which the trail says "
                      "was never the value verified")
+        for mark, times in sdv_times.items():  # a mark made before a conflict was resolved is void (sync/merge.py)
+            for utc, ts in zip(sorted(times), sorted(self.sdv_times.get(mark, [])), strict=False):
+                if _apart(utc, ts):
+                    note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
+                         f"the source-data verification mark by '{mark[6]}' is dated {utc}; the trail recorded it "
+                         f"at {ts}")
+                    break
         for mark, count in (sdv - self.sdv).items():
             note(_where(mark[0], mark[1], mark[2], mark[5], f"{mark[3]}:{mark[4]}"),
                  f"{count} source-data verification mark(s) by '{mark[6]}' not in the trail")
@@ -840,6 +853,10 @@ class Replay:
                 note(where, f"conflict #{cid} is '{status}'; the trail says 'open'")
             elif closed is not None and (status != "resolved" or not resolved or resolved > closed):
                 note(where, f"conflict #{cid} is '{status}' ({resolved}); the trail says resolved by {closed}")
+            elif closed is not None and all(_apart(resolved, ts) for ts in self.resolved_times.get(cid, [])):
+                # what was signed or verified before it was resolved stays void: an earlier time revives it
+                note(where, f"conflict #{cid} resolved at {resolved}; the trail says at "
+                            f"{', '.join(self.resolved_times.get(cid, []))}")
         for cid in set(self.conflicts) - seen:
             expected = self.conflicts[cid]
             note(_conflict_where(expected["where"]), f"conflict #{cid} recorded in the trail is missing")
