@@ -4,8 +4,9 @@ Every stored value, form state, row removal, electronic signature, source-data v
 messages, subject, infusion-day event, account, personal certificate and site setting must be what the trail says it
 became, down to the columns the trail determines only with the writer's rules: a value shown as confirmed (its record
 confirmed a warning), the check or event a bedside event refers to, an account's forced password change, and the
-times a row keeps beside its record (within SKEW_SECONDS of it). Anything the trail does not explain (a value changed with raw SQL and no audit record, a signature row nobody signed in the
-trail, a query message nobody wrote, a role raised by hand) is named: subject / visit / form / item and row.
+times a row keeps beside its record (within SKEW_SECONDS of it). Anything the trail does not explain (a value changed
+with raw SQL and no audit record, a signature row nobody signed in the trail, a query message nobody wrote, a role
+raised by hand) is named: subject / visit / form / item and row.
 
 Memory: the replayed state is one entry per stored value, row, form, query... (the size of the data, not of the
 trail); the records themselves stream through.
