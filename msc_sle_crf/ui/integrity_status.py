@@ -77,11 +77,14 @@ class IntegrityStatus(QLabel):
             n = f"{report.audit.records + self.since:,}".replace(",", sep)
             checked = f"{report.audit.records:,}".replace(",", sep)
             label.setText(tr(f"✓ Database intact ({n} audit records)", f"✓ Base intacte ({n} enr. d'audit)"))
+            again = tr(" Checked again on the new key: the database was re-keyed while it ran.",
+                       " Contrôlée à nouveau avec la nouvelle clé : la base a été rechiffrée pendant le contrôle."
+                       ) if report.after_rekey else ""
             label.setToolTip(tr(f"Checked after sign-in: every page of the database and the whole audit trail "
                                 f"({checked} records) are intact; {self.since} recorded since.",
                                 f"Contrôlée après la connexion : toutes les pages de la base et toute la piste "
                                 f"d'audit ({checked} enregistrements) sont intactes ; {self.since} enregistré(s) "
-                                "depuis."))
+                                "depuis.") + again)
             label.setStyleSheet("color: #2e7d32;")
             return
         elif report is not None or (opening is not None and not opening.ok):

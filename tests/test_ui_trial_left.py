@@ -1,0 +1,136 @@
+"""Defects left by the new administrator's trial in real windows (brief h53).
+
+1. Disabling an account (or "Rotate keys") right after sign-in, while the background integrity check still read the
+   file: the check's own connection held the old key while the re-key rewrote every page under the new one, and
+   the status bar said "Database check not completed: file is not a database". The re-key now stops the check,
+   waits for it to end, and the check runs again on the new key (store/key_change.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication, QLineEdit
+
+import msc_sle_crf.services.integrity as I
+from msc_sle_crf.audit import Action
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.store.key_change import key_change
+from msc_sle_crf.ui.main_window import MainWindow
+
+from .conftest import make_user
+
+
+def _until(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Wait for another thread to reach a point (an event-driven order, not a timing)."""
+    pause = threading.Event()
+    for _ in range(int(timeout * 100)):
+        if condition():
+            return
+        pause.wait(0.01)
+    raise AssertionError("the other thread never got there")
+
+
+def _paused_check(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """The background check stops once, its connection open with the key of that moment, until ``go``."""
+    paused, go = threading.Event(), threading.Event()
+    real = I.integrity_problems
+
+    def pages(conn: Any, **kwargs: Any) -> list[str]:
+        if not paused.is_set():
+            paused.set()
+            assert go.wait(60)
+        return real(conn, **kwargs)
+
+    monkeypatch.setattr(I, "integrity_problems", pages)
+    return paused, go
+
+
+def _verify_details(ws: Workspace) -> list[str]:
+    return [r.detail or "" for r in ws.integrity.audit_trail(limit=50) if r.action == Action.AUDIT_VERIFY.value]
+
+
+# ----- 1. the re-key and the check after sign-in ------------------------------------------------------------------
+def test_a_disable_during_the_check_after_sign_in_stops_it_and_it_runs_again_on_the_new_key(
+        site: Site, admin: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_user(admin, "nurse.x", "nurse")
+    paused, go = _paused_check(monkeypatch)
+    old_key = site.store.key if site.store else None
+    out: dict[str, Any] = {}
+
+    def run(name: str, fn: Callable[[], Any]) -> threading.Thread:
+        def body() -> None:
+            try:
+                out[name] = fn()
+            except BaseException as exc:  # asserted below
+                out[name + " failed"] = exc
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    check = run("check", admin.integrity.check_after_sign_in)
+    assert paused.wait(60)
+    disable = run("disable", lambda: admin.accounts.disable_user("nurse.x", "left the unit"))
+    # Before: the re-key went on under the check, which then read pages under the new key with the old one
+    # ("file is not a database"). Now the re-key asks the check to stop and waits for it.
+    _until(lambda: key_change(site).wanted or not disable.is_alive())
+    go.set()
+    check.join(120)
+    disable.join(120)
+    assert "check failed" not in out and "disable failed" not in out, out
+    report = out["check"]
+    assert report.ok and report.after_rekey
+    assert site.store is not None and site.store.key != old_key
+    assert admin.accounts.last_rotation is not None and admin.accounts.last_rotation.removed == "nurse.x"
+    assert any(d.startswith("check after sign-in: ") and ": ok; signatures checked" in d
+               for d in _verify_details(admin))
+
+
+def test_a_check_started_while_the_key_changes_waits_for_the_new_key(
+        site: Site, admin: Workspace) -> None:
+    out: dict[str, Any] = {}
+    started = threading.Event()
+    gate = key_change(site)
+    with gate.changing():
+        def body() -> None:
+            started.set()
+            out["report"] = admin.integrity.check_after_sign_in()
+        check = threading.Thread(target=body)
+        check.start()
+        assert started.wait(60)
+        assert "report" not in out  # it cannot have read anything: it waits at the gate until the block ends
+    check.join(120)
+    assert out["report"].ok and not out["report"].after_rekey
+
+
+def test_the_status_bar_shows_the_check_run_again_after_a_disable_made_while_it_ran(
+        qtbot, site: Site, admin: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_user(admin, "nurse.x", "nurse")
+    paused, go = _paused_check(monkeypatch)
+    main = MainWindow(admin, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    main.check_integrity()
+    qtbot.waitUntil(paused.is_set, timeout=60_000)
+    assert main.status_integrity.text() == "Checking the database…"
+    panel = main.accounts
+    panel.select("nurse.x")
+    panel.disable_button.click()
+    dialog = panel.dialog
+    qtbot.waitExposed(dialog)
+    dialog.findChild(QLineEdit, "reason").setText("left the unit")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: key_change(site).wanted or "disabled" in panel.status.text(), timeout=60_000)
+    go.set()
+    qtbot.waitUntil(lambda: "disabled" in panel.status.text() and main.status_integrity.state != "running",
+                    timeout=120_000)
+    QApplication.processEvents()
+    status = main.status_integrity
+    # Before: "Database check not completed: file is not a database" (or an AssertionError: the store was closed).
+    assert status.state == "done", status.text()
+    assert status.text().startswith("✓ Database intact"), status.text()
+    assert "Checked again on the new key" in status.toolTip()
