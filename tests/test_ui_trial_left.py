@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +18,13 @@ from PySide6.QtWidgets import QApplication, QLineEdit
 
 import msc_sle_crf.services.integrity as I
 from msc_sle_crf.audit import Action
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.menu_texts import ACCOUNTS_PATH
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.store.key_change import key_change
 from msc_sle_crf.ui.main_window import MainWindow
 
-from .conftest import make_user
+from .conftest import ADMIN_PW, make_user
 
 
 def _until(condition: Callable[[], object], timeout: float = 60.0) -> None:
@@ -134,3 +137,34 @@ def test_the_status_bar_shows_the_check_run_again_after_a_disable_made_while_it_
     assert status.state == "done", status.text()
     assert status.text().startswith("✓ Database intact"), status.text()
     assert "Checked again on the new key" in status.toolTip()
+
+
+# ----- 2. an enable made elsewhere for an account disabled here -------------------------------------------------
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_an_imported_enable_for_an_account_disabled_here_says_it_stays_disabled_here(
+        tmp_path: Path, lang: Lang) -> None:
+    from tests.test_issue18_disable_travels import _admin_on, _import_on_b
+
+    from .helpers.packets import make_pair
+
+    pair = make_pair(tmp_path)
+    _admin_on(pair, "B", "disable")  # WS-02's own decision: only an enable made on WS-02 lifts it
+    _admin_on(pair, "A", "disable")
+    _admin_on(pair, "A", "enable")
+    packet = pair.export("A")
+    assert packet is not None
+    outcome = _import_on_b(pair, packet)
+    set_lang(lang)
+    line = str(outcome.line())
+    # Before: the line said nothing of monitor.m (the enable made on WS-01 silently did not apply here).
+    expected = {Lang.EN: "monitor.m was enabled again on WS-01 but stays disabled on this workstation: it was "
+                         "disabled here, and only an enable made here lifts that. Enable it here if wanted",
+                Lang.FR: "monitor.m a été réactivé sur le poste WS-01 mais reste désactivé sur ce poste : il a été "
+                         "désactivé ici, et seule une réactivation faite ici lève cette désactivation. "
+                         "Réactivez-le ici si besoin"}[lang]
+    assert expected in line, line
+    assert ACCOUNTS_PATH.en in line if lang is Lang.EN else ACCOUNTS_PATH.fr in line
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:  # and it is so: still disabled here
+        admin = Workspace.sign_in(site, "admin", ADMIN_PW)
+        assert not {u.username: u for u in admin.accounts.list_users()}["monitor.m"].active
