@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 import msc_sle_crf.services.integrity as I
@@ -168,3 +169,58 @@ def test_an_imported_enable_for_an_account_disabled_here_says_it_stays_disabled_
     with site:  # and it is so: still disabled here
         admin = Workspace.sign_in(site, "admin", ADMIN_PW)
         assert not {u.username: u for u in admin.accounts.list_users()}["monitor.m"].active
+
+
+# ----- 3. a takeover at the lock screen with a one-time password ------------------------------------------------
+def _locked_with_takeover(qtbot, site: Site, admin: Workspace) -> tuple[MainWindow, str]:
+    doctor = Workspace.sign_in(site, "dr.t", make_user(admin, "dr.t", "investigator"))
+    one_time = admin.accounts.add_user("nurse.t", "Nurse T", "nurse").password
+    main = MainWindow(doctor, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    main.lock()
+    qtbot.keyClicks(main.lock_screen.other_user, "nurse.t")
+    qtbot.keyClicks(main.lock_screen.other_password, one_time)
+    qtbot.keyClick(main.lock_screen.other_password, Qt.Key.Key_Return)
+    return main, one_time
+
+
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+def test_a_takeover_with_a_one_time_password_leads_to_choose_your_password_then_to_work(
+        qtbot, site: Site, admin: Workspace, lang: Lang) -> None:
+    set_lang(lang)
+    main, one_time = _locked_with_takeover(qtbot, site, admin)
+    page = main.choose_password_page
+    # Before: the lock screen said "log out, then sign in with it", and it has no way to log out (a dead end).
+    qtbot.waitUntil(page.isVisible, timeout=10_000)
+    assert main.stack.currentWidget() is not main.lock_screen
+    assert page.back.text() == {Lang.EN: "Back to the lock screen", Lang.FR: "Retour à l'écran verrouillé"}[lang]
+    assert page.title.text() == {Lang.EN: "Choose your password", Lang.FR: "Choisissez votre mot de passe"}[lang]
+    assert "Nurse T" in page.intro.text()
+    qtbot.keyClicks(page.new, "violet-harbour-lantern-19")
+    qtbot.keyClicks(page.again, "violet-harbour-lantern-19")
+    qtbot.keyClick(page.again, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=10_000)
+    assert main.ws.actor.username == "nurse.t" and not main.ws.actor.must_change_password
+    assert main.menuBar().isEnabled()
+    from msc_sle_crf.errors import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        site.authenticate("nurse.t", one_time)  # the one-time password was replaced
+    assert site.authenticate("nurse.t", "violet-harbour-lantern-19").username == "nurse.t"
+
+
+def test_back_from_choose_your_password_returns_to_the_locked_session(
+        qtbot, site: Site, admin: Workspace) -> None:
+    main, _one_time = _locked_with_takeover(qtbot, site, admin)
+    page = main.choose_password_page
+    qtbot.waitUntil(page.isVisible, timeout=10_000)
+    page.back.click()
+    assert main.stack.currentWidget() is main.lock_screen
+    assert "Session of Dr.T (dr.t)" in main.lock_screen.who.text()
+    assert main.ws.actor.username == "dr.t" and not main.menuBar().isEnabled()
+    qtbot.keyClicks(main.lock_screen.password, "pw-t.rd-2026")
+    qtbot.keyClick(main.lock_screen.password, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=10_000)
+    assert main.ws.actor.username == "dr.t"

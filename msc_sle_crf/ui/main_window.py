@@ -12,7 +12,7 @@ computed once a second from what was read (no database access while locked).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
-from msc_sle_crf.errors import CrfError, Msg, ValidationError
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
@@ -46,6 +46,9 @@ from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, Sessio
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.subject_list import SubjectList
 from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
+
+if TYPE_CHECKING:
+    from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
 
@@ -395,7 +398,7 @@ class MainWindow(QMainWindow):
     def lock(self) -> None:
         """Lock from any window: what each window shows that was typed and not saved becomes the user's own draft
         and leaves the screen (``on_lock``), the windows hide, the lock screen shows in front."""
-        if self.stack.currentWidget() is self.lock_screen or self.ws.site.store is None:
+        if self.stack.currentWidget() in (self.lock_screen, self._choose_holder) or self.ws.site.store is None:
             return
         self.refresh_infusions()
         for dialog in list(self.open_dialogs):
@@ -450,18 +453,55 @@ class MainWindow(QMainWindow):
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
         def done(new_ws: Workspace) -> None:
-            if new_ws.actor.must_change_password:  # chosen on the sign-in window, not over someone's session
-                new_ws.logout()
-                self._lock_error(ValidationError(Msg.PASSWORD_CHANGE_AT_SIGN_IN))
+            if new_ws.actor.must_change_password:
+                # A one-time password (a new account, a reset): "Choose your password" in place of the lock screen,
+                # as at sign-in (before, a refusal saying to log out, which the lock screen has no way to do). The
+                # locked session stays locked behind it; "Back to the lock screen" ends the new session.
+                self.lock_screen.error.clear()
+                page = self.choose_password_page
+                page.start(new_ws, password)
+                assert self._choose_holder is not None
+                self.stack.setCurrentWidget(self._choose_holder)
+                page.new.setFocus()
                 return
-            # The first user's input is saved under the first user's name before the context changes.
-            self._save_open_drafts(new_ws)
-            self.ws = new_ws
-            self.subjects.set_workspace(new_ws)
-            self.lock_screen.error.clear()
-            self._back_to_work()
+            self._took_over(new_ws)
 
         run_in_background(lambda: ws.switch_user(username, password), done, self._lock_error)
+
+    @property
+    def choose_password_page(self) -> ChoosePasswordPage:
+        """The first-password page of a takeover with a one-time password (made on first use)."""
+        if self._choose_page is None:
+            from msc_sle_crf.i18n import L
+            from msc_sle_crf.ui.first_password import ChoosePasswordPage
+
+            page = ChoosePasswordPage(back=L("Back to the lock screen", "Retour à l'écran verrouillé"))
+            holder = QWidget()
+            row = QHBoxLayout(holder)
+            row.addStretch(1)
+            row.addWidget(page)
+            row.addStretch(1)
+            page.done.connect(self._took_over)
+            page.cancelled.connect(self._back_to_lock_screen)
+            self.stack.addWidget(holder)
+            self._choose_page, self._choose_holder = page, holder
+        return self._choose_page
+
+    _choose_page: ChoosePasswordPage | None = None
+    _choose_holder: QWidget | None = None
+
+    def _took_over(self, new_ws: Workspace) -> None:
+        # The first user's input is saved under the first user's name before the context changes.
+        self._save_open_drafts(new_ws)
+        self.ws = new_ws
+        self.subjects.set_workspace(new_ws)
+        self.lock_screen.error.clear()
+        self._back_to_work()
+
+    def _back_to_lock_screen(self) -> None:
+        """The new user left "Choose your password" (their session was logged out): the locked session's screen."""
+        self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
+        self.stack.setCurrentWidget(self.lock_screen)
 
     def _lock_error(self, exc: BaseException) -> None:
         self.lock_screen.error.setText(error_text(exc))
