@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
 
 import msc_sle_crf.services.integrity as I
 from msc_sle_crf.audit import Action
@@ -224,3 +224,63 @@ def test_back_from_choose_your_password_returns_to_the_locked_session(
     qtbot.keyClick(main.lock_screen.password, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: main.stack.currentWidget() is main.work, timeout=10_000)
     assert main.ws.actor.username == "dr.t"
+
+
+# ----- 4. the status bar at 1280 and 1366 px ----------------------------------------------------------------------
+@pytest.mark.parametrize("lang", [Lang.EN, Lang.FR])
+@pytest.mark.parametrize("size", [(1280, 800), (1366, 768)])
+def test_the_status_bar_lines_fit_the_window_with_the_backups_warning(
+        qtbot, site: Site, admin: Workspace, clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        lang: Lang, size: tuple[int, int]) -> None:
+    from msc_sle_crf.errors import CrfError
+    from msc_sle_crf.services import autobackup as A
+    from msc_sle_crf.ui.common import STYLE
+
+    # The trial's administrator: a site of several workstations, a backup more than a day old, the last one failed.
+    monkeypatch.setattr(MainWindow, "_workstation", lambda self: "WS-02")
+    admin.settings.set("backup_folder", str(tmp_path))
+    A.run(admin, "manual")
+    clock.advance(49 * 3600)
+    admin.settings.set("backup_folder", str(tmp_path / "unplugged"))
+    with pytest.raises(CrfError):
+        A.run(admin, "manual")
+    set_lang(lang)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(STYLE)  # the program's own style (11 pt), as ``msc-sle-crf run`` and the real windows have it
+    try:
+        _status_bar_fits(qtbot, admin, size)
+    finally:
+        app.setStyleSheet("")
+
+
+def _status_bar_fits(qtbot, admin: Workspace, size: tuple[int, int]) -> None:
+    from msc_sle_crf.ui import backups
+    from msc_sle_crf.ui.status_label import ElidedLabel
+
+    main = MainWindow(admin, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    main.resize(*size)
+    main.check_integrity()
+    qtbot.waitUntil(lambda: main.status_integrity.state == "done", timeout=60_000)
+    backups.scheduler(main).label.refresh()
+    QApplication.processEvents()
+    bar = main.statusBar()
+    labels = [w for w in bar.findChildren(QLabel) if w.isVisible()]
+    warning = backups.scheduler(main).label
+    assert warning in labels and warning.text().startswith("⚠") and "49 h" in warning.text()
+    width = main.width()
+    assert width == size[0]
+    for label in labels:
+        geometry = label.geometry()
+        # Before: the labels never shrank below their whole text; the bar's right end went off the window.
+        assert geometry.left() >= 0 and geometry.right() < width, (label.objectName(), geometry, label.text())
+        assert isinstance(label, ElidedLabel) or label.sizeHint().width() <= geometry.width(), label.text()
+        if isinstance(label, ElidedLabel):
+            shown = label.shown()
+            assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width(), label.text()
+            assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1]))
+    # The warnings are whole; what gives up room first is the site's line (whole in its tooltip).
+    assert not warning.elided() and not main.status_integrity.elided()

@@ -37,6 +37,7 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services import autobackup as A
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
+from msc_sle_crf.ui.status_label import ElidedLabel
 
 if TYPE_CHECKING:
     from msc_sle_crf.ui.main_window import MainWindow
@@ -91,7 +92,7 @@ def backup_in_background(ws: Workspace, reason: str, on_done: Callable[[A.Backup
     run_in_background(job, on_done, on_error)
 
 
-class BackupStatusLabel(QLabel):
+class BackupStatusLabel(ElidedLabel):  # cut with '…' when the bar is narrow
     """The administrators' status-bar line: last good backup and its age; red when too old or failing."""
 
     def __init__(self, ws_of: Callable[[], Workspace]) -> None:

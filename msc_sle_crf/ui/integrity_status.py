@@ -3,16 +3,15 @@ its signatures): green when intact, red with the problem, and what the opening a
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel
-
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.status_label import ElidedLabel
 
 
-class IntegrityStatus(QLabel):
+class IntegrityStatus(ElidedLabel):
     def __init__(self, ws: Workspace) -> None:
         super().__init__()
         self.setObjectName("integrity")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -44,6 +45,7 @@ from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.status_label import ElidedLabel
 from msc_sle_crf.ui.subject_list import SubjectList
 from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
 
@@ -119,8 +121,10 @@ class MainWindow(QMainWindow):
         self.alarm = DueAlarm(parent=self)
         self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
-        self.status_user = named(QLabel(), "status_user")
-        self.status_site = named(QLabel(), "status_site")
+        self.status_user = named(ElidedLabel(), "status_user")
+        self.status_site = named(ElidedLabel(), "status_site")
+        # the line that gives up its room first when the bar is too narrow (it is cut with "…", whole in its tooltip)
+        self.status_site.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
         self.status_integrity = IntegrityStatus(ws)  # the check run in the background after sign-in

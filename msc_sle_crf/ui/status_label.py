@@ -1,0 +1,71 @@
+"""A status-bar line that fits the room the bar gives it (the bar was cut at 1280 px when the backups warning
+showed: a QLabel never shrinks below its whole text, so the lines on the right went off the window).
+
+The line is cut with "…" when the window is too narrow for it; the whole line is then in its tooltip (with the
+tooltip it already had). ``text()`` is the whole line."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QHelpEvent, QResizeEvent
+from PySide6.QtWidgets import QLabel, QToolTip, QWidget
+
+MIN_CHARS = 14  # what is still shown of a line when the window is at its narrowest
+
+
+class ElidedLabel(QLabel):
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.updateGeometry()
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def shown(self) -> str:
+        """What the bar shows (the line, or its beginning and "…")."""
+        return QLabel.text(self)
+
+    def elided(self) -> bool:
+        return self.shown() != self._full
+
+    def _extra(self) -> int:
+        margins = self.contentsMargins()
+        return margins.left() + margins.right() + 2 * self.margin() + 2
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + self._extra(), super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        start = self._full if len(self._full) <= MIN_CHARS else self._full[:MIN_CHARS] + "…"
+        return QSize(self.fontMetrics().horizontalAdvance(start) + self._extra(), super().minimumSizeHint().height())
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width() - 2 * self.margin()
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(width, 0))
+        if shown != QLabel.text(self):
+            QLabel.setText(self, shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # a style sheet made it bold
+            self.updateGeometry()
+            self._elide()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.elided() and isinstance(event, QHelpEvent):
+            own = self.toolTip()
+            QToolTip.showText(event.globalPos(), self._full + (f"\n\n{own}" if own and own != self._full else ""),
+                              self)
+            return True
+        return super().event(event)
