@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
 
 import msc_sle_crf.services.integrity as I
@@ -284,3 +284,96 @@ def _status_bar_fits(qtbot, admin: Workspace, size: tuple[int, int]) -> None:
             assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1]))
     # The warnings are whole; what gives up room first is the site's line (whole in its tooltip).
     assert not warning.elided() and not main.status_integrity.elided()
+
+
+# ----- 5. file dialogs start in the folder last used for that kind -----------------------------------------------
+def _answer_file_dialog(answer: Callable[[Any], None], seen: list[str]) -> QTimer:
+    """When the file dialog shows: note the folder it starts in, then ``answer`` it (choose, or cancel)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    timer = QTimer()
+    timer.setInterval(20)
+
+    def look() -> None:
+        dialog = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible()),
+                      None)
+        if dialog is None:
+            return
+        timer.stop()
+        seen.append(dialog.directory().absolutePath())
+        answer(dialog)
+
+    timer.timeout.connect(look)
+    timer.start()
+    return timer
+
+
+def _choose(path: Path) -> Callable[[Any], None]:
+    def answer(dialog: Any) -> None:
+        if path.is_dir():  # a folder: the dialog in it, chosen as it is
+            dialog.setDirectory(str(path))
+        else:
+            dialog.selectFile(str(path))
+        dialog.accept()
+    return answer
+
+
+def test_file_dialogs_start_in_the_folder_last_used_for_their_kind(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msc_sle_crf.ui import last_folders, printing
+
+    monkeypatch.setenv("MSC_SLE_CRF_DATA_DIR", str(tmp_path / "data"))
+    documents = tmp_path / "Documents"
+    usb, pdfs = tmp_path / "USB-KEY", tmp_path / "pdfs"
+    for folder in (documents, usb, pdfs):
+        folder.mkdir()
+    monkeypatch.setattr(printing, "documents_folder", lambda: documents)
+    seen: list[str] = []
+    timers: list[QTimer] = []  # kept alive until the dialog shows
+    # Before: every dialog started in the documents (home) folder, whatever was chosen the time before.
+    timers.append(_answer_file_dialog(_choose(usb), seen))
+    assert printing.ask_folder(None, "Where to create the export folder", kind="export") == usb
+    timers.append(_answer_file_dialog(_choose(pdfs / "casebook-QRS-001.pdf"), seen))
+    assert printing.ask_path(None, "casebook-QRS-001.pdf") == pdfs / "casebook-QRS-001.pdf"
+    # the next dialog of each kind starts where the last one was used; another kind does not
+    timers.append(_answer_file_dialog(lambda d: d.reject(), seen))
+    assert printing.ask_folder(None, "Where to create the export folder", kind="export") is None
+    timers.append(_answer_file_dialog(lambda d: d.reject(), seen))
+    assert printing.ask_path(None, "casebook-QRS-002.pdf") is None
+    timers.append(_answer_file_dialog(lambda d: d.reject(), seen))
+    assert printing.ask_folder(None, "Backup folder", kind="backup") is None
+    assert seen == [str(documents), str(documents), str(usb), str(pdfs), str(documents)]
+    # Kept in the program's settings file beside its data: folders only, no file name (a subject number), no data.
+    stored = (tmp_path / "data" / last_folders.SETTINGS_FILE).read_text(encoding="utf-8")
+    assert str(usb) in stored and str(pdfs) in stored
+    assert "QRS" not in stored and ".pdf" not in stored
+    # a folder that is gone (the USB key taken out): back to the documents folder
+    usb.rmdir()
+    timers.append(_answer_file_dialog(lambda d: d.reject(), seen))
+    printing.ask_folder(None, "Where to create the export folder", kind="export")
+    assert seen[-1] == str(documents)
+
+
+def test_the_export_dialogs_browse_starts_where_the_last_export_was_made(
+        qtbot, admin: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from msc_sle_crf.ui import printing
+    from msc_sle_crf.ui.export_dialog import ExportDialog
+    from msc_sle_crf.ui.ops import Ops
+
+    monkeypatch.setenv("MSC_SLE_CRF_DATA_DIR", str(tmp_path / "data"))
+    documents, usb = tmp_path / "Documents", tmp_path / "USB-KEY"
+    documents.mkdir()
+    usb.mkdir()
+    monkeypatch.setattr(printing, "documents_folder", lambda: documents)
+    seen: list[str] = []
+    timers: list[QTimer] = []  # kept alive until the dialog shows
+    dialog = ExportDialog(admin, Ops())
+    qtbot.addWidget(dialog)
+    timers.append(_answer_file_dialog(_choose(usb), seen))
+    dialog._browse()
+    assert dialog.target.text() == str(usb / "msc-sle-export")
+    again = ExportDialog(admin, Ops())
+    qtbot.addWidget(again)
+    timers.append(_answer_file_dialog(lambda d: d.reject(), seen))
+    again._browse()
+    assert seen == [str(documents), str(usb)]

@@ -329,7 +329,7 @@ class BackupsDialog(QDialog):
     def _choose(self) -> None:
         from msc_sle_crf.ui.printing import ask_folder
 
-        chosen = ask_folder(self, tr("Backup folder", "Dossier des sauvegardes"), self.folder.text())
+        chosen = ask_folder(self, tr("Backup folder", "Dossier des sauvegardes"), self.folder.text(), kind="backup")
         if chosen is not None:
             self.folder.setText(str(chosen))
 
