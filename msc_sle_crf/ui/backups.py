@@ -96,7 +96,7 @@ class BackupStatusLabel(ElidedLabel):  # cut with '…' when the bar is narrow
     """The administrators' status-bar line: last good backup and its age; red when too old or failing."""
 
     def __init__(self, ws_of: Callable[[], Workspace]) -> None:
-        super().__init__()
+        super().__init__(keep_px=520)  # the warning stays whole on the status bar (the user and site lines give way)
         self.setObjectName("backup_status")
         self.ws_of = ws_of
         self.state: A.BackupStatus | None = None

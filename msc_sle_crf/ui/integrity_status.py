@@ -10,10 +10,12 @@ from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.status_label import ElidedLabel
 
+KEEP_PX = 380  # whole up to this width on the status bar (a longer problem is cut with "…", whole in its tooltip)
+
 
 class IntegrityStatus(ElidedLabel):
     def __init__(self, ws: Workspace) -> None:
-        super().__init__()
+        super().__init__(keep_px=KEEP_PX)
         self.setObjectName("integrity")
         self.report: IntegrityReport | None = None
         self.state = ""  # "", "running", "done", "failed"

@@ -122,8 +122,10 @@ class MainWindow(QMainWindow):
         self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
         self.status_user = named(ElidedLabel(), "status_user")
+        # The status bar fits the window (1280 px, French, TRAINING, a backups warning): the user's line (also at the
+        # top of the window) and the site's line give way first, cut with "…" and whole in their tooltips; the
+        # check's line, TRAINING and the backups warning stay whole (ui/status_label.py).
         self.status_site = named(ElidedLabel(), "status_site")
-        # the line that gives up its room first when the bar is too narrow (it is cut with "…", whole in its tooltip)
         self.status_site.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
@@ -207,13 +209,14 @@ class MainWindow(QMainWindow):
     def _render_status(self) -> None:
         actor = self.ws.actor
         settings = self._settings()
-        self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
+        self.status_user.setText(f" {actor.full_name} · {actor.role.label(current_lang())} |")
         here = self._workstation()
         # the workstation first: at 1280 px the bar cuts the end of this line ("· Wor" was all a new user saw)
         self.status_site.setText((tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
                                  + tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · " + self.ws.site.db_path.name)
         self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
+        self.status_site.setMinimumWidth(self.status_site.minimumSizeHint().width())  # never cut to nothing
 
     def refresh(self) -> None:
         self.subjects.refresh()

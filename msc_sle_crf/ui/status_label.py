@@ -10,12 +10,16 @@ from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QHelpEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QToolTip, QWidget
 
-MIN_CHARS = 14  # what is still shown of a line when the window is at its narrowest
+MIN_CHARS = 10  # what is still shown of a line when the window is at its narrowest
 
 
 class ElidedLabel(QLabel):
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    """``keep_px``: a warning stays whole up to that width (the bar's other lines give way first); 0: a line that
+    gives way down to its first ``MIN_CHARS`` characters."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, keep_px: int = 0) -> None:
         super().__init__(parent)
+        self.keep_px = keep_px
         self._full = ""
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setText(text)
@@ -44,7 +48,10 @@ class ElidedLabel(QLabel):
 
     def minimumSizeHint(self) -> QSize:
         start = self._full if len(self._full) <= MIN_CHARS else self._full[:MIN_CHARS] + "…"
-        return QSize(self.fontMetrics().horizontalAdvance(start) + self._extra(), super().minimumSizeHint().height())
+        width = self.fontMetrics().horizontalAdvance(start) + self._extra()
+        if self.keep_px:
+            width = max(width, min(self.sizeHint().width(), self.keep_px))
+        return QSize(width, super().minimumSizeHint().height())
 
     def _elide(self) -> None:
         width = self.contentsRect().width() - 2 * self.margin()
