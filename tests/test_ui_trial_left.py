@@ -347,6 +347,12 @@ def test_file_dialogs_start_in_the_folder_last_used_for_their_kind(
     stored = (tmp_path / "data" / last_folders.SETTINGS_FILE).read_text(encoding="utf-8")
     assert str(usb) in stored and str(pdfs) in stored
     assert "QRS" not in stored and ".pdf" not in stored
+    # a folder named after a subject is not kept: the one above it is
+    (pdfs / "01-003").mkdir()
+    timers.append(_answer_file_dialog(_choose(pdfs / "01-003" / "casebook-01-003.pdf"), seen))
+    assert printing.ask_path(None, "casebook-01-003.pdf") == pdfs / "01-003" / "casebook-01-003.pdf"
+    stored = (tmp_path / "data" / last_folders.SETTINGS_FILE).read_text(encoding="utf-8")
+    assert "01-003" not in stored and str(pdfs) in stored
     # a folder that is gone (the USB key taken out): back to the documents folder
     usb.rmdir()
     timers.append(_answer_file_dialog(lambda d: d.reject(), seen))

@@ -3,11 +3,13 @@ kind starts there instead of the home folder.
 
 Kept in the program's own settings file beside its data (``<data folder>/ui-settings.ini``, a QSettings INI file), one
 line per kind: the folder's path only, never a file's name (a PDF's or export's name carries a subject number) and
-nothing read from the database. A folder that no longer exists (a USB key taken out) is forgotten: the dialog then
-starts in the documents folder."""
+nothing read from the database. A folder named after a subject (a part like "01-003") is not kept: the nearest folder
+above it is. A folder that no longer exists (a USB key taken out) is forgotten: the dialog then starts in the
+documents folder."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -21,6 +23,17 @@ KINDS = frozenset({"export", "packets", "backup", "restore", "pdf", "csv", "rece
 
 def _settings() -> QSettings:
     return QSettings(str(data_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+# a subject number as the program makes them (site-sequence: "01-003"), anywhere in a folder's name
+_SUBJECT = re.compile(r"(?<!\d)\d{2}-\d{3}(?!\d)")
+
+
+def _kept(folder: Path) -> Path:
+    """The folder, or the nearest one above it whose path names no subject."""
+    while _SUBJECT.search(str(folder)) and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def _kind(kind: str) -> str:
@@ -37,6 +50,9 @@ def folder_for(kind: str) -> Path | None:
 def remember(kind: str, folder: Path) -> None:
     """The folder a dialog of this kind was used in (a chosen folder, or the folder of a chosen file)."""
     if not folder.is_absolute() or not folder.is_dir():
+        return
+    folder = _kept(folder)
+    if _SUBJECT.search(str(folder)):
         return
     settings = _settings()
     settings.setValue(f"last_folder/{_kind(kind)}", str(folder))
