@@ -191,10 +191,10 @@ def test_a_takeover_with_a_one_time_password_leads_to_choose_your_password_then_
         qtbot, site: Site, admin: Workspace, lang: Lang) -> None:
     set_lang(lang)
     main, one_time = _locked_with_takeover(qtbot, site, admin)
-    page = main.choose_password_page
+    page = main.lock_screen.choose_page
     # Before: the lock screen said "log out, then sign in with it", and it has no way to log out (a dead end).
     qtbot.waitUntil(page.isVisible, timeout=10_000)
-    assert main.stack.currentWidget() is not main.lock_screen
+    assert not main.lock_screen.card.isVisible() and not main.menuBar().isEnabled()
     assert page.back.text() == {Lang.EN: "Back to the lock screen", Lang.FR: "Retour à l'écran verrouillé"}[lang]
     assert page.title.text() == {Lang.EN: "Choose your password", Lang.FR: "Choisissez votre mot de passe"}[lang]
     assert "Nurse T" in page.intro.text()
@@ -214,10 +214,11 @@ def test_a_takeover_with_a_one_time_password_leads_to_choose_your_password_then_
 def test_back_from_choose_your_password_returns_to_the_locked_session(
         qtbot, site: Site, admin: Workspace) -> None:
     main, _one_time = _locked_with_takeover(qtbot, site, admin)
-    page = main.choose_password_page
+    page = main.lock_screen.choose_page
     qtbot.waitUntil(page.isVisible, timeout=10_000)
     page.back.click()
-    assert main.stack.currentWidget() is main.lock_screen
+    assert main.stack.currentWidget() is main.lock_screen and main.lock_screen.card.isVisible()
+    assert not page.isVisible()
     assert "Session of Dr.T (dr.t)" in main.lock_screen.who.text()
     assert main.ws.actor.username == "dr.t" and not main.menuBar().isEnabled()
     qtbot.keyClicks(main.lock_screen.password, "pw-t.rd-2026")

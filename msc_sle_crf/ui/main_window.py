@@ -12,7 +12,7 @@ computed once a second from what was read (no database access while locked).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -48,9 +47,6 @@ from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.status_label import ElidedLabel
 from msc_sle_crf.ui.subject_list import SubjectList
 from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
-
-if TYPE_CHECKING:
-    from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
 
@@ -122,11 +118,7 @@ class MainWindow(QMainWindow):
         self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
         self.status_user = named(ElidedLabel(), "status_user")
-        # The status bar fits the window (1280 px, French, TRAINING, a backups warning): the user's line (also at the
-        # top of the window) and the site's line give way first, cut with "…" and whole in their tooltips; the
-        # check's line, TRAINING and the backups warning stay whole (ui/status_label.py).
-        self.status_site = named(ElidedLabel(), "status_site")
-        self.status_site.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_site = named(ElidedLabel(gives_way=True), "status_site")  # at 1280 px: "…", whole in its tooltip
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
         self.status_integrity = IntegrityStatus(ws)  # the check run in the background after sign-in
@@ -216,7 +208,6 @@ class MainWindow(QMainWindow):
                                  + tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
                                  f"({settings.get('site_number', '')}) · " + self.ws.site.db_path.name)
         self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
-        self.status_site.setMinimumWidth(self.status_site.minimumSizeHint().width())  # never cut to nothing
 
     def refresh(self) -> None:
         self.subjects.refresh()
@@ -405,7 +396,7 @@ class MainWindow(QMainWindow):
     def lock(self) -> None:
         """Lock from any window: what each window shows that was typed and not saved becomes the user's own draft
         and leaves the screen (``on_lock``), the windows hide, the lock screen shows in front."""
-        if self.stack.currentWidget() in (self.lock_screen, self._choose_holder) or self.ws.site.store is None:
+        if self.stack.currentWidget() is self.lock_screen or self.ws.site.store is None:
             return
         self.refresh_infusions()
         for dialog in list(self.open_dialogs):
@@ -459,56 +450,21 @@ class MainWindow(QMainWindow):
         ws = self.ws
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
-        def done(new_ws: Workspace) -> None:
+        def done(new_ws: Workspace) -> None:  # a one-time password: "Choose your password" on the lock screen first
             if new_ws.actor.must_change_password:
-                # A one-time password (a new account, a reset): "Choose your password" in place of the lock screen,
-                # as at sign-in (before, a refusal saying to log out, which the lock screen has no way to do). The
-                # locked session stays locked behind it; "Back to the lock screen" ends the new session.
-                self.lock_screen.error.clear()
-                page = self.choose_password_page
-                page.start(new_ws, password)
-                assert self._choose_holder is not None
-                self.stack.setCurrentWidget(self._choose_holder)
-                page.new.setFocus()
+                self.lock_screen.choose_password(new_ws, password, then=self._took_over)
                 return
             self._took_over(new_ws)
 
         run_in_background(lambda: ws.switch_user(username, password), done, self._lock_error)
 
-    @property
-    def choose_password_page(self) -> ChoosePasswordPage:
-        """The first-password page of a takeover with a one-time password (made on first use)."""
-        if self._choose_page is None:
-            from msc_sle_crf.i18n import L
-            from msc_sle_crf.ui.first_password import ChoosePasswordPage
-
-            page = ChoosePasswordPage(back=L("Back to the lock screen", "Retour à l'écran verrouillé"))
-            holder = QWidget()
-            row = QHBoxLayout(holder)
-            row.addStretch(1)
-            row.addWidget(page)
-            row.addStretch(1)
-            page.done.connect(self._took_over)
-            page.cancelled.connect(self._back_to_lock_screen)
-            self.stack.addWidget(holder)
-            self._choose_page, self._choose_holder = page, holder
-        return self._choose_page
-
-    _choose_page: ChoosePasswordPage | None = None
-    _choose_holder: QWidget | None = None
-
     def _took_over(self, new_ws: Workspace) -> None:
-        # The first user's input is saved under the first user's name before the context changes.
+        """Another user took over: the first user's input is saved as their own draft before the context changes."""
         self._save_open_drafts(new_ws)
         self.ws = new_ws
         self.subjects.set_workspace(new_ws)
         self.lock_screen.error.clear()
         self._back_to_work()
-
-    def _back_to_lock_screen(self) -> None:
-        """The new user left "Choose your password" (their session was logged out): the locked session's screen."""
-        self.lock_screen.show_for(self.ws.actor.full_name, self.ws.actor.username)
-        self.stack.setCurrentWidget(self.lock_screen)
 
     def _lock_error(self, exc: BaseException) -> None:
         self.lock_screen.error.setText(error_text(exc))

@@ -8,24 +8,31 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QHelpEvent, QResizeEvent
-from PySide6.QtWidgets import QLabel, QToolTip, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 MIN_CHARS = 10  # what is still shown of a line when the window is at its narrowest
 
 
 class ElidedLabel(QLabel):
     """``keep_px``: a warning stays whole up to that width (the bar's other lines give way first); 0: a line that
-    gives way down to its first ``MIN_CHARS`` characters."""
+    gives way down to its first ``MIN_CHARS`` characters. ``gives_way``: the line that gets only the room the others
+    leave (its whole text is not asked for), never less than its first ``MIN_CHARS`` characters."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None, *, keep_px: int = 0) -> None:
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, keep_px: int = 0,
+                 gives_way: bool = False) -> None:
         super().__init__(parent)
         self.keep_px = keep_px
+        self.gives_way = gives_way
+        if gives_way:
+            self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._full = ""
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setText(text)
 
     def setText(self, text: str) -> None:
         self._full = text
+        if self.gives_way:  # an ignored size policy asks for no minimum: never cut to nothing
+            self.setMinimumWidth(self.minimumSizeHint().width())
         self.updateGeometry()
         self._elide()
 
