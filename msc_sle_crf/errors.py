@@ -61,10 +61,6 @@ class Msg(Enum):
         "You must choose a new password before going on.",
         "Vous devez choisir un nouveau mot de passe avant de continuer.",
     )
-    PASSWORD_CHANGE_AT_SIGN_IN = (
-        "One-time password: log out, then sign in with it to choose your own password.",
-        "Mot de passe à usage unique : déconnectez-vous, puis connectez-vous avec lui pour choisir le vôtre.",
-    )
     # Permissions
     PERMISSION_DENIED = (
         "Not allowed: the role '{role}' may not {action}.",

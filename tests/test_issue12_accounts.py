@@ -204,22 +204,3 @@ def test_the_accounts_screen_speaks_french(qtbot, site: Site, admin: Workspace) 
     assert main.accounts.table.item(0, 2).text() == "Administrateur"
     assert main.accounts.add_button.text() == "Ajouter un utilisateur…"
     main.close()
-
-
-def test_a_takeover_with_a_one_time_password_is_refused_in_one_line(qtbot, site: Site, admin: Workspace) -> None:
-    from .conftest import make_user
-
-    doctor = Workspace.sign_in(site, "dr.t", make_user(admin, "dr.t", "investigator"))
-    one_time = admin.accounts.add_user("nurse.t", "Nurse T", "nurse").password
-    main = MainWindow(doctor, idle_ms=10**9)
-    qtbot.addWidget(main)
-    main.show()
-    main.lock()
-    main.lock_screen.other_user.setText("nurse.t")
-    main.lock_screen.other_password.setText(one_time)
-    main.lock_screen.takeover_button.click()
-    qtbot.waitUntil(lambda: "One-time password" in main.lock_screen.error.text(), timeout=5000)
-    assert main.lock_screen.error.text() == ("One-time password: log out, then sign in with it to choose your own "
-                                             "password.")
-    assert main.ws.actor.username == "dr.t" and main.stack.currentWidget() is main.lock_screen
-    main.close()

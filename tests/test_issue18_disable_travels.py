@@ -229,7 +229,8 @@ def test_a_local_disable_is_not_lifted_by_an_enable_from_elsewhere(tmp_path: Pat
     packet = pair.export("A")
     assert packet is not None
     line = _import_on_b(pair, packet).line()
-    assert "monitor.m" not in line.en  # nothing changes for her here: no "can sign in again"
+    assert "can sign in on this workstation again" not in line.en  # nothing changes for her here
+    assert "monitor.m was enabled again on WS-01 but stays disabled on this workstation" in line.en  # and it says so
     site = Site.open(pair.b_db, clock=pair.clock)
     with site:
         admin = Workspace.sign_in(site, "admin", ADMIN_PW)

@@ -27,6 +27,7 @@ from msc_sle_crf.services.context import ServiceContext
 from msc_sle_crf.services.esign import signature_holds
 from msc_sle_crf.services.replay import Replay, Unexplained
 from msc_sle_crf.store.db import integrity_problems
+from msc_sle_crf.store.key_change import key_change
 from msc_sle_crf.store.tables import AuditEvent, FormInstance, Signature, Subject
 
 
@@ -81,6 +82,8 @@ class IntegrityReport:
     anchor_problems: tuple[str, ...] = ()
     receipt_problems: tuple[str, ...] = ()
     receipts_checked: int = 0
+    # a re-key (disable an account, "Rotate keys") stopped the check in progress: it ran again on the new key
+    after_rekey: bool = False
 
     @property
     def ok(self) -> bool:
@@ -114,10 +117,19 @@ class Integrity:
         self.ctx = ctx
         self._running: Any = None  # the connection of a check in progress
         self._stopped = False
+        self._rekey = False  # a re-key asked the check in progress to stop (it runs again on the new key)
 
     def _go_on(self, _records: int = 0) -> None:
-        if self._stopped:
+        if self._stopped or self._rekey:
             raise CheckStopped
+
+    def _stop_for_rekey(self) -> None:
+        """A re-key wants the file (store/key_change.py): the check stops now and runs again on the new key."""
+        self._rekey = True
+        conn = self._running
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.interrupt()
 
     def stop_checks(self) -> None:
         """The program is closing: a check running in the background stops now (its connection is interrupted)
@@ -209,8 +221,33 @@ class Integrity:
 
     def _check(self, *, full: bool, what: str, loaded: Sequence[Any] = (),
                progress: Callable[[int], None] | None = None, recheck_signatures: bool = False) -> IntegrityReport:
-        ctx = self.ctx
+        """The check, never at the same time as a re-key (disable an account, "Rotate keys"): one that starts while
+        the key changes waits for the new key; one in progress when a re-key starts stops, lets it run, and runs
+        again from the start on the new key (its report says so)."""
         self._stopped = False
+        gate = key_change(self.ctx.site)
+        rechecked = False
+        while True:
+            self._rekey = False
+            try:
+                with gate.reading(self._stop_for_rekey):
+                    if self._stopped:
+                        raise CheckStopped
+                    report = self._check_once(full=full, what=what, loaded=loaded, progress=progress,
+                                              recheck_signatures=recheck_signatures,
+                                              after_rekey=rechecked)
+            except Exception:
+                if not self._rekey or self._stopped:
+                    raise
+                rechecked = True  # stopped for a re-key (CheckStopped, or its interrupted statement): again
+                continue
+            return report
+
+    def _check_once(self, *, full: bool, what: str, loaded: Sequence[Any], progress: Callable[[int], None] | None,
+                    recheck_signatures: bool, after_rekey: bool) -> IntegrityReport:
+        ctx = self.ctx
+        if after_rekey:
+            ctx.check_session()  # the account may have been the one disabled
 
         def step(records: int) -> None:
             self._go_on(records)
@@ -238,7 +275,7 @@ class Integrity:
             self._running = None
             conn.close()
         report = IntegrityReport(problems, result, losses, tuple(unexplained), total, anchor_problems,
-                                 receipt_problems, len(loaded))
+                                 receipt_problems, len(loaded), after_rekey)
         if ctx.site.store is None:  # the site was closed while this ran in the background: nothing to record
             return report
         if report.ok:

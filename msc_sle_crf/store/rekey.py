@@ -39,6 +39,7 @@ from msc_sle_crf.security.keyslots import (
 from msc_sle_crf.security.personal import open_sealed
 from msc_sle_crf.store import journal as J
 from msc_sle_crf.store.db import connect_raw, open_checked, raw_key_pragma
+from msc_sle_crf.store.key_change import key_change
 
 if TYPE_CHECKING:
     from msc_sle_crf.security.personal import PersonalKeys
@@ -181,7 +182,12 @@ def _rewrap_stale(site: Site, old_key: bytes, slots: list[Slot]) -> tuple[list[P
 def rotate(site: Site, *, remove: str | None = None, progress: Progress | None = None,
            drop: Sequence[str] = ()) -> Rotation:
     """Re-key the open database and seal the new key to every remaining account (see the module); the slots named in
-    ``drop`` (``strays``) get no new key."""
+    ``drop`` (``strays``) get no new key. A background check reading the file stops first (store/key_change.py)."""
+    with key_change(site).changing():
+        return _rotate(site, remove=remove, progress=progress, drop=drop)
+
+
+def _rotate(site: Site, *, remove: str | None, progress: Progress | None, drop: Sequence[str]) -> Rotation:
     store = site.store
     assert store is not None
     keyfile = site.keyfile

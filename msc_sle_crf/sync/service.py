@@ -63,6 +63,7 @@ class ImportOutcome:
     disabled_elsewhere: tuple[tuple[str, str], ...] = ()
     enabled_elsewhere: tuple[tuple[str, str], ...] = ()
     kept_last_admin: tuple[tuple[str, str], ...] = ()  # disabled elsewhere, but this workstation's last administrator
+    enabled_but_disabled_here: tuple[tuple[str, str], ...] = ()  # enabled elsewhere; a disable made here holds
 
     def line(self) -> L:
         line = self._applied()
@@ -87,6 +88,13 @@ class ImportOutcome:
                      "again (with its password of this workstation).",
                      f"{line.fr} {account} a été réactivé sur le poste {ws} : le compte peut de nouveau se "
                      "connecter sur ce poste (avec son mot de passe de ce poste).")
+        for account, ws in self.enabled_but_disabled_here:
+            line = L(f"{line.en} {account} was enabled again on {ws} but stays disabled on this workstation: it was "
+                     f"disabled here, and only an enable made here lifts that. Enable it here if wanted "
+                     f"({ACCOUNTS_PATH.en}).",
+                     f"{line.fr} {account} a été réactivé sur le poste {ws} mais reste désactivé sur ce poste : il "
+                     f"a été désactivé ici, et seule une réactivation faite ici lève cette désactivation. "
+                     f"Réactivez-le ici si besoin ({ACCOUNTS_PATH.fr}).")
         return line
 
     def _applied(self) -> L:
@@ -253,12 +261,12 @@ class Packets:
                 AuditEvent.action, AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
                 AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
             written = [(*row[:7], _origin_ws(row[7])) for row in rows]
-            disabled, enabled, kept = self._account_news(session, written, before)
+            news = self._account_news(session, written, before)
         known = {a.value for a in Action}
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new, _ws in written if a in known))
-        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), disabled, enabled, kept)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), *news)
 
     def _account_news(self, session: Session, written: list[tuple[Any, ...]], before: int
                       ) -> tuple[tuple[tuple[str, str], ...], ...]:
@@ -272,9 +280,14 @@ class Packets:
         disabled: list[tuple[str, str]] = []
         enabled: list[tuple[str, str]] = []
         kept: list[tuple[str, str]] = []
+        enables = {str(item): str(ws) for a, _s, _v, _f, item, _r, _n, ws in written
+                   if a == Action.USER_ENABLE.value and item and ws}
+        not_here: list[tuple[str, str]] = []  # an enable copied for an account disabled here: it stays disabled
         for account in copied:
-            if site.keyfile.find(KIND_USER, account) is None or not session.execute(
-                    select(AppUser.active).where(AppUser.username == account)).scalar():
+            active = session.execute(select(AppUser.active).where(AppUser.username == account)).scalar()
+            if active is False and account in enables:
+                not_here.append((account, enables[account]))
+            if site.keyfile.find(KIND_USER, account) is None or not active:
                 continue
             rows = account_state.records(session, account)
             was = account_state.holding(account, [r for r in rows if int(r[0]) <= before])
@@ -286,7 +299,7 @@ class Packets:
             elif now is None and was is not None:
                 act = account_state.latest(rows)
                 enabled.append((account, str(act[2]) if act and act[2] else was.ws))
-        return tuple(disabled), tuple(enabled), tuple(kept)
+        return tuple(disabled), tuple(enabled), tuple(kept), tuple(not_here)
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""

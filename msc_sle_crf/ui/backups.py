@@ -37,6 +37,7 @@ from msc_sle_crf.errors import CrfError
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services import autobackup as A
 from msc_sle_crf.ui.common import error_text, named, run_in_background, tr
+from msc_sle_crf.ui.status_label import ElidedLabel
 
 if TYPE_CHECKING:
     from msc_sle_crf.ui.main_window import MainWindow
@@ -91,11 +92,11 @@ def backup_in_background(ws: Workspace, reason: str, on_done: Callable[[A.Backup
     run_in_background(job, on_done, on_error)
 
 
-class BackupStatusLabel(QLabel):
+class BackupStatusLabel(ElidedLabel):  # cut with '…' when the bar is narrow
     """The administrators' status-bar line: last good backup and its age; red when too old or failing."""
 
     def __init__(self, ws_of: Callable[[], Workspace]) -> None:
-        super().__init__()
+        super().__init__(keep_px=520)  # the warning stays whole on the status bar (the user and site lines give way)
         self.setObjectName("backup_status")
         self.ws_of = ws_of
         self.state: A.BackupStatus | None = None
@@ -328,7 +329,7 @@ class BackupsDialog(QDialog):
     def _choose(self) -> None:
         from msc_sle_crf.ui.printing import ask_folder
 
-        chosen = ask_folder(self, tr("Backup folder", "Dossier des sauvegardes"), self.folder.text())
+        chosen = ask_folder(self, tr("Backup folder", "Dossier des sauvegardes"), self.folder.text(), kind="backup")
         if chosen is not None:
             self.folder.setText(str(chosen))
 

@@ -104,7 +104,8 @@ class ExportDialog(QDialog):
     def _browse(self) -> None:
         from msc_sle_crf.ui.printing import ask_folder
 
-        folder = ask_folder(self, tr("Where to create the export folder", "Où créer le dossier d'export"))
+        folder = ask_folder(self, tr("Where to create the export folder", "Où créer le dossier d'export"),
+                            kind="export")
         if folder is not None:
             self.target.setText(str(Path(folder) / "msc-sle-export"))
 

@@ -39,9 +39,11 @@ class ChoosePasswordPage(QFrame):
     done = Signal(object)  # the Workspace, its password now the user's own
     cancelled = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, back: L | None = None) -> None:
         super().__init__()
         self.setObjectName("card")
+        # where "back" leads: the sign-in window, or the lock screen (a takeover with a one-time password)
+        self.back_label = back or L("Back to sign-in", "Retour à la connexion")
         self.setFixedWidth(560)  # French button texts and title whole
         self.ws: Workspace | None = None
         self._one_time = ""
@@ -104,7 +106,7 @@ class ChoosePasswordPage(QFrame):
                               f"Choisissez le vôtre pour continuer ; personne d'autre ne le connaîtra."))
         self.new_label.setText(tr("New password", "Nouveau mot de passe"))
         self.again_label.setText(tr("Type it again", "Saisissez-le à nouveau"))
-        self.back.setText(tr("Back to sign-in", "Retour à la connexion"))
+        self.back.setText(self.back_label.get())
         self.submit.setText(tr("Set my password and continue", "Enregistrer et continuer"))
         self._show_rules()
 

@@ -3,18 +3,19 @@ its signatures): green when intact, red with the problem, and what the opening a
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel
-
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.status_label import ElidedLabel
+
+KEEP_PX = 380  # whole up to this width on the status bar (a longer problem is cut with "…", whole in its tooltip)
 
 
-class IntegrityStatus(QLabel):
+class IntegrityStatus(ElidedLabel):
     def __init__(self, ws: Workspace) -> None:
-        super().__init__()
+        super().__init__(keep_px=KEEP_PX)
         self.setObjectName("integrity")
         self.report: IntegrityReport | None = None
         self.state = ""  # "", "running", "done", "failed"
@@ -77,11 +78,14 @@ class IntegrityStatus(QLabel):
             n = f"{report.audit.records + self.since:,}".replace(",", sep)
             checked = f"{report.audit.records:,}".replace(",", sep)
             label.setText(tr(f"✓ Database intact ({n} audit records)", f"✓ Base intacte ({n} enr. d'audit)"))
+            again = tr(" Checked again on the new key: the database was re-keyed while it ran.",
+                       " Contrôlée à nouveau avec la nouvelle clé : la base a été rechiffrée pendant le contrôle."
+                       ) if report.after_rekey else ""
             label.setToolTip(tr(f"Checked after sign-in: every page of the database and the whole audit trail "
                                 f"({checked} records) are intact; {self.since} recorded since.",
                                 f"Contrôlée après la connexion : toutes les pages de la base et toute la piste "
                                 f"d'audit ({checked} enregistrements) sont intactes ; {self.since} enregistré(s) "
-                                "depuis."))
+                                "depuis.") + again)
             label.setStyleSheet("color: #2e7d32;")
             return
         elif report is not None or (opening is not None and not opening.ok):

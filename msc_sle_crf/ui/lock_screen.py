@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Role
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import L, current_lang
 from msc_sle_crf.infusion.vitals import PlannedPoint, PointState
 from msc_sle_crf.ui.common import named, tr
+
+if TYPE_CHECKING:
+    from msc_sle_crf.services import Workspace
+    from msc_sle_crf.ui.first_password import ChoosePasswordPage
 
 _ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
                     QEvent.Type.Wheel, QEvent.Type.TouchBegin}
@@ -173,6 +178,10 @@ class LockScreen(QWidget):
         row.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(1)
+        self.card, self._row = card, row
+        self._choose: ChoosePasswordPage | None = None  # made on first use
+        self._who = ("", "")
+        self._then: Callable[[Workspace], None] | None = None  # the takeover, once the password is chosen
         self.password.returnPressed.connect(self._unlock)
         self.unlock_button.clicked.connect(self._unlock)
         self.other_user.returnPressed.connect(self.other_password.setFocus)
@@ -186,7 +195,46 @@ class LockScreen(QWidget):
                                     + ("color: #b00020; background: #fdecea; }" if alert else
                                        "color: #1d2b3a; background: #e8f0fb; }"))
 
+    @property
+    def choose_page(self) -> ChoosePasswordPage:
+        if self._choose is None:
+            from msc_sle_crf.ui.first_password import ChoosePasswordPage
+
+            page = ChoosePasswordPage(back=L("Back to the lock screen", "Retour à l'écran verrouillé"))
+            page.setVisible(False)
+            page.done.connect(self._password_chosen)
+            page.cancelled.connect(self._choose_left)
+            self._row.insertWidget(self._row.indexOf(self.card) + 1, page)
+            self._choose = page
+        return self._choose
+
+    def choose_password(self, ws: Workspace, one_time: str, *, then: Callable[[Workspace], None]) -> None:
+        """A takeover with a one-time password (a new account, a reset): the new user chooses their own here first
+        ("Choose your password", ui/first_password.py, in place of the card), then takes over (``then``). The locked
+        session stays locked behind; "Back to the lock screen" logs the new user out. Before, a refusal told them to
+        log out, which the lock screen has no way to do (a dead end)."""
+        self._then = then
+        self.error.clear()
+        self.card.setVisible(False)
+        page = self.choose_page
+        page.setVisible(True)
+        page.start(ws, one_time)
+
+    def _password_chosen(self, ws: Workspace) -> None:
+        self.choose_page.setVisible(False)
+        self.card.setVisible(True)
+        then, self._then = self._then, None
+        if then is not None:
+            then(ws)
+
+    def _choose_left(self) -> None:
+        self._then = None
+        self.choose_page.setVisible(False)
+        self.card.setVisible(True)
+        self.show_for(*self._who)
+
     def show_for(self, full_name: str, username: str) -> None:
+        self._who = (full_name, username)
         self.title.setText(tr("Locked", "Session verrouillée"))
         self.who.setText(tr(f"Session of {full_name} ({username}). Enter your password to go on.",
                             f"Session de {full_name} ({username}). Saisissez votre mot de passe pour continuer."))

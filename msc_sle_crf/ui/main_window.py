@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf import PROTOCOL_NUMBER, STUDY_NAME
 from msc_sle_crf.access import Perm
-from msc_sle_crf.errors import CrfError, Msg, ValidationError
+from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
 from msc_sle_crf.infusion.monitor import summary
 from msc_sle_crf.services import IntegrityReport, Workspace
@@ -44,6 +44,7 @@ from msc_sle_crf.ui.dialogs import ChangePasswordDialog, NewSubjectDialog
 from msc_sle_crf.ui.integrity_status import IntegrityStatus
 from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, SessionStrip
 from msc_sle_crf.ui.ops import Ops
+from msc_sle_crf.ui.status_label import ElidedLabel
 from msc_sle_crf.ui.subject_list import SubjectList
 from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
 
@@ -116,8 +117,8 @@ class MainWindow(QMainWindow):
         self.alarm = DueAlarm(parent=self)
         self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
-        self.status_user = named(QLabel(), "status_user")
-        self.status_site = named(QLabel(), "status_site")
+        self.status_user = named(ElidedLabel(), "status_user")
+        self.status_site = named(ElidedLabel(gives_way=True), "status_site")  # at 1280 px: "…", whole in its tooltip
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
         self.status_integrity = IntegrityStatus(ws)  # the check run in the background after sign-in
@@ -200,7 +201,7 @@ class MainWindow(QMainWindow):
     def _render_status(self) -> None:
         actor = self.ws.actor
         settings = self._settings()
-        self.status_user.setText(f"  {actor.full_name} · {actor.role.label(current_lang())}   |")
+        self.status_user.setText(f" {actor.full_name} · {actor.role.label(current_lang())} |")
         here = self._workstation()
         # the workstation first: at 1280 px the bar cuts the end of this line ("· Wor" was all a new user saw)
         self.status_site.setText((tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
@@ -449,19 +450,21 @@ class MainWindow(QMainWindow):
         ws = self.ws
         self.lock_screen.error.setText(tr("Checking…", "Vérification…"))
 
-        def done(new_ws: Workspace) -> None:
-            if new_ws.actor.must_change_password:  # chosen on the sign-in window, not over someone's session
-                new_ws.logout()
-                self._lock_error(ValidationError(Msg.PASSWORD_CHANGE_AT_SIGN_IN))
+        def done(new_ws: Workspace) -> None:  # a one-time password: "Choose your password" on the lock screen first
+            if new_ws.actor.must_change_password:
+                self.lock_screen.choose_password(new_ws, password, then=self._took_over)
                 return
-            # The first user's input is saved under the first user's name before the context changes.
-            self._save_open_drafts(new_ws)
-            self.ws = new_ws
-            self.subjects.set_workspace(new_ws)
-            self.lock_screen.error.clear()
-            self._back_to_work()
+            self._took_over(new_ws)
 
         run_in_background(lambda: ws.switch_user(username, password), done, self._lock_error)
+
+    def _took_over(self, new_ws: Workspace) -> None:
+        """Another user took over: the first user's input is saved as their own draft before the context changes."""
+        self._save_open_drafts(new_ws)
+        self.ws = new_ws
+        self.subjects.set_workspace(new_ws)
+        self.lock_screen.error.clear()
+        self._back_to_work()
 
     def _lock_error(self, exc: BaseException) -> None:
         self.lock_screen.error.setText(error_text(exc))

@@ -155,36 +155,69 @@ def _in_users_language(dialog: QFileDialog, accept_en: str, accept_fr: str) -> Q
     return dialog
 
 
+def _start(kind: str, start: str = "") -> Path:
+    """Where a dialog starts: the folder given, else the one this kind of dialog last used, else the documents
+    folder (ui/last_folders.py)."""
+    from msc_sle_crf.ui.last_folders import folder_for
+
+    return Path(start) if start else (folder_for(kind) or documents_folder())
+
+
+def _remember(kind: str, folder: Path) -> None:
+    from msc_sle_crf.ui.last_folders import remember
+
+    remember(kind, folder)
+
+
+def _open_kind(name_filter: str) -> str:
+    return "check-pdf" if "*.pdf" in name_filter else "packets" if "*.crfpkt" in name_filter else \
+        "restore" if "*.crfbak" in name_filter else "file"
+
+
+def _save_kind(name_filter: str) -> str:
+    return "pdf" if "*.pdf" in name_filter else "csv" if "*.csv" in name_filter else \
+        "receipt" if "*.json" in name_filter else "file"
+
+
 def ask_open_paths(parent: QWidget | None, title: str, name_filter: str, *, several: bool = False,
-                   start: str = "") -> list[Path]:
-    """Files to read (a PDF, receipts, packets), starting in ``start`` or the documents folder, labels in the
-    user's language."""
-    dialog = QFileDialog(parent, title, start or str(documents_folder()), name_filter)
+                   start: str = "", kind: str = "") -> list[Path]:
+    """Files to read (a PDF, receipts, packets), starting in ``start``, else the folder this kind of dialog last
+    used, else the documents folder; labels in the user's language."""
+    kind = kind or _open_kind(name_filter)
+    dialog = QFileDialog(parent, title, str(_start(kind, start)), name_filter)
     _wide(dialog)
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
     dialog.setFileMode(QFileDialog.FileMode.ExistingFiles if several else QFileDialog.FileMode.ExistingFile)
     _in_users_language(dialog, "Open", "Ouvrir")
     if dialog.exec() != QFileDialog.DialogCode.Accepted:
         return []
-    return [Path(name) for name in dialog.selectedFiles()]
+    chosen = [Path(name) for name in dialog.selectedFiles()]
+    if chosen:
+        _remember(kind, chosen[0].parent)
+    return chosen
 
 
-def ask_folder(parent: QWidget | None, title: str, start: str = "") -> Path | None:
-    """A folder (for backups, for an export), labels in the user's language."""
-    dialog = QFileDialog(parent, title, start or str(documents_folder()))
+def ask_folder(parent: QWidget | None, title: str, start: str = "", *, kind: str = "folder") -> Path | None:
+    """A folder (for backups, for an export), labels in the user's language; starts in ``start``, else the folder
+    this kind of dialog last used."""
+    dialog = QFileDialog(parent, title, str(_start(kind, start)))
     _wide(dialog)
     dialog.setFileMode(QFileDialog.FileMode.Directory)
     dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
     _in_users_language(dialog, "Choose", "Choisir")
     if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
         return None
-    return Path(dialog.selectedFiles()[0])
+    folder = Path(dialog.selectedFiles()[0])
+    _remember(kind, folder)
+    return folder
 
 
-def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)") -> QFileDialog:
-    """Qt's save dialog, starting in the documents folder with ``suggested`` as the name, every label in the user's
-    language (Qt's French catalogue lacks some of this dialog's labels: they are set here)."""
-    dialog = QFileDialog(parent, title, str(documents_folder() / suggested), name_filter)
+def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)", *,
+                kind: str = "") -> QFileDialog:
+    """Qt's save dialog, starting in the folder this kind of file was last saved in (else the documents folder) with
+    ``suggested`` as the name, every label in the user's language (Qt's French catalogue lacks some of this dialog's
+    labels: they are set here)."""
+    dialog = QFileDialog(parent, title, str(_start(kind or _save_kind(name_filter)) / suggested), name_filter)
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
     dialog.setFileMode(QFileDialog.FileMode.AnyFile)
     dialog.setDefaultSuffix(name_filter.rsplit("*.", 1)[-1].rstrip(")") if "*." in name_filter else "")
@@ -192,13 +225,17 @@ def save_dialog(parent: QWidget | None, title: str, suggested: str, name_filter:
     return _in_users_language(dialog, "Save", "Enregistrer")
 
 
-def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)"
-                  ) -> Path | None:
-    """Where to save (the documents folder first, labels in the user's language); None when cancelled."""
-    dialog = save_dialog(parent, title, Path(suggested).name, name_filter)
+def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filter: str = "PDF (*.pdf)", *,
+                  kind: str = "") -> Path | None:
+    """Where to save (the folder this kind of file was last saved in, else the documents folder; labels in the
+    user's language); None when cancelled."""
+    kind = kind or _save_kind(name_filter)
+    dialog = save_dialog(parent, title, Path(suggested).name, name_filter, kind=kind)
     if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
         return None
-    return Path(dialog.selectedFiles()[0])
+    path = Path(dialog.selectedFiles()[0])
+    _remember(kind, path.parent)
+    return path
 
 
 def ask_path(parent: QWidget, suggested: str) -> Path | None:
