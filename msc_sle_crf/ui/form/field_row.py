@@ -273,9 +273,11 @@ class FieldEditor(QWidget):
         if visible == self._visible:
             return
         self._visible = visible
-        self.setVisible(visible)
-        if self.label is not None:
-            self.label.setVisible(visible)
+        if not visible or self.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide):
+            # shown with its section otherwise: a show() here, on a form being built, polished the field early
+            self.setVisible(visible)
+            if self.label is not None:
+                self.label.setVisible(visible)
         self.setEnabled(visible)
         if self._message is not None:
             self._message.setVisible(visible and bool(self._message.text()))

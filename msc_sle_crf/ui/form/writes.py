@@ -21,6 +21,7 @@ from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.field_row import FieldEditor
 from msc_sle_crf.ui.form.footer import FormFooter
+from msc_sle_crf.ui.form.lazy import Fields
 from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ class _Form(Protocol):
     ops: Ops
     entry: DataEntry
     ref: FormRef
-    fields: dict[CellKey, FieldEditor]
+    fields: Fields
     state: FormState
     status: FormStatus
     committed: dict[CellKey, tuple[str, str | None]]
