@@ -186,11 +186,23 @@ class LazyFields(QObject):
     def _build(self, chunk: Chunk) -> None:
         chunk.built = True
         place = chunk.place
-        place.setUpdatesEnabled(False)
         grid = chunk.specs[0].grid
         grid.removeWidget(place)
         place.hide()
         place.deleteLater()
+        # The owner's layout is switched off while the fields are made and shown: a widget shown in a visible
+        # parent lays the parent out again at once, i.e. the whole section per widget; laid out once, after.
+        owner_layout = chunk.specs[0].owner.layout()
+        if owner_layout is not None:
+            owner_layout.setEnabled(False)
+        try:
+            self._make_chunk(chunk)
+        finally:
+            if owner_layout is not None:
+                owner_layout.setEnabled(True)
+                owner_layout.invalidate()
+
+    def _make_chunk(self, chunk: Chunk) -> None:
         made = [self.make(spec) for spec in chunk.specs]
         for spec in chunk.specs:
             self.where.pop(spec.key, None)
