@@ -363,8 +363,9 @@ class FormView(FormWrites, QWidget):
             self._summary_timer.start()
 
     def _draw(self, keys: set[CellKey] | list[CellKey]) -> None:
+        built = self.fields.built
         for key in keys:
-            field = self.fields.built(key)
+            field = built(key)
             if field is None:
                 continue
             field.show_visible(self.state.visible(key))

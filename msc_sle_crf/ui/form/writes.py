@@ -100,10 +100,13 @@ class FormWrites:
     def on_edited(self: _Form, key: CellKey, text: str) -> None:
         """Each keystroke: checked at once (what depends on this field only), shown, and kept for the encrypted
         typing buffer, written at the next idle moment (``flush_typing``)."""
-        field = self.fields[key]
-        changed = self.state.set_text(key, text, field.unit()) | set(self._grades.get(key, ()))
+        unit = self.fields[key].unit()
+        changed = self.state.set_text(key, text, unit)
+        grades = self._grades.get(key)
+        if grades:
+            changed |= set(grades)
         self.refresh(changed, summary=False)
-        self.typing[key] = (text, field.unit())
+        self.typing[key] = (text, unit)
         if not self._typing_timer.isActive():  # not restarted by later keys: written while the user types on
             self._typing_timer.start()
 
