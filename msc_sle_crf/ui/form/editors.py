@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
     QPalette,
+    QRegion,
     QResizeEvent,
     QShowEvent,
     QStandardItem,
@@ -136,6 +137,7 @@ class LineEditor(QLineEdit):
             overlay.setObjectName("stateBorder")
             overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             overlay.setFixedSize(self.size())  # its pixmap changes ask no layout of anything
+            _ring(overlay)
             overlay.show()
         self._overlay.setPixmap(border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER), self.size(),
                                               self.devicePixelRatioF()))
@@ -144,6 +146,7 @@ class LineEditor(QLineEdit):
         super().resizeEvent(event)
         if self._overlay is not None:
             self._overlay.setFixedSize(self.size())
+            _ring(self._overlay)
             self._show_border()
 
     def set_surface(self, colour: str) -> None:
@@ -166,6 +169,16 @@ class LineEditor(QLineEdit):
         if self._surface is not None and not self.autoFillBackground():  # should a style sheet's polish clear it
             self.setAutoFillBackground(True)
         super().showEvent(event)
+
+
+def _ring(overlay: QLabel) -> None:
+    """The border overlay covers the border only (its pixmap is transparent inside): a keystroke repaints the text
+    inside it without repainting the overlay."""
+    rect = overlay.rect()
+    overlay.setMask(QRegion(rect).subtracted(QRegion(rect.adjusted(RING, RING, -RING, -RING))))
+
+
+RING = 4  # the 2-pixel border and its antialiased rounded corners
 
 
 def _choice_grid(owner: QWidget, codelist: CodeList) -> tuple[QGridLayout, int]:

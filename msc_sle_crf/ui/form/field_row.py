@@ -273,9 +273,11 @@ class FieldEditor(QWidget):
         if visible == self._visible:
             return
         self._visible = visible
-        self.setVisible(visible)
-        if self.label is not None:
-            self.label.setVisible(visible)
+        if not visible or self.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide):
+            # shown with its section otherwise: a show() here, on a form being built, polished the field early
+            self.setVisible(visible)
+            if self.label is not None:
+                self.label.setVisible(visible)
         self.setEnabled(visible)
         if self._message is not None:
             self._message.setVisible(visible and bool(self._message.text()))
@@ -319,11 +321,7 @@ class FieldEditor(QWidget):
         keystroke: no style sheet is re-polished, nothing is re-set to what it already shows)."""
         cell = state.cell(self.key)
         self.missing = cell.missing
-        issues = [i for i in cell.issues if not (i.severity is Severity.SOFT and i.confirmed)]
-        confirmed = [i for i in cell.issues if i.severity is Severity.SOFT and i.confirmed]
-        hard = [i for i in issues if i.severity is Severity.HARD]
-        soft = [i for i in issues if i.severity is Severity.SOFT]
-        missing = [i for i in issues if i.severity is Severity.MISSING]
+        hard, soft, missing, confirmed = _by_severity(cell.issues)
         if self.item.calc:
             kind = "calc"
         elif hard:
@@ -345,8 +343,19 @@ class FieldEditor(QWidget):
         drawn = (kind, tuple(lines), needs_confirmation, cell.missing is None, self.isEnabled(), current_lang())
         if drawn == self._shown:
             return
+        badge_drawn = drawn[0] != (self._shown[0] if self._shown is not None else None) or drawn[5:] != (
+            self._shown[5:] if self._shown is not None else None)
         self._shown = drawn
         self.state = kind
+        if badge_drawn:  # the badge, its tip and the border show the kind (and the language) only
+            self._show_kind(kind)
+        if lines or self._message is not None:
+            self._show_message(lines, "hard" if hard else "soft" if soft else "missing")
+        if needs_confirmation or self._confirm_button is not None:
+            self.confirm_button.setVisible(needs_confirmation)
+        self.editor.setEnabled(cell.missing is None)
+
+    def _show_kind(self, kind: str) -> None:
         pin_badge(self.badge)
         self.badge.setText(BADGES[kind])
         set_colour(self.badge, kind, bold=None)  # bold by its style sheet rule
@@ -357,11 +366,6 @@ class FieldEditor(QWidget):
             target.set_state(kind)
         elif isinstance(target, QComboBox):
             set_state(target, kind)
-        if lines or self._message is not None:
-            self._show_message(lines, "hard" if hard else "soft" if soft else "missing")
-        if needs_confirmation or self._confirm_button is not None:
-            self.confirm_button.setVisible(needs_confirmation)
-        self.editor.setEnabled(cell.missing is None)
 
     def _show_message(self, lines: list[str], kind: str) -> None:
         message = self.message
@@ -452,3 +456,20 @@ class FieldEditor(QWidget):
         if allowed.verify:
             menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
                 lambda: self.verify_requested.emit(key))
+
+
+def _by_severity(issues: tuple[Issue, ...]) -> tuple[list[Issue], list[Issue], list[Issue], list[Issue]]:
+    """Hard, soft (not confirmed), missing, and confirmed soft issues, in one pass (at every keystroke)."""
+    hard: list[Issue] = []
+    soft: list[Issue] = []
+    missing: list[Issue] = []
+    confirmed: list[Issue] = []
+    for issue in issues:
+        severity = issue.severity
+        if severity is Severity.HARD:
+            hard.append(issue)
+        elif severity is Severity.SOFT:
+            (confirmed if issue.confirmed else soft).append(issue)
+        elif severity is Severity.MISSING:
+            missing.append(issue)
+    return hard, soft, missing, confirmed

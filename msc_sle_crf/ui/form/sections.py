@@ -13,6 +13,7 @@ from msc_sle_crf.formdef.definitions import ItemGroup
 from msc_sle_crf.formdef.engine import CellKey, FormState
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
+from msc_sle_crf.ui.form.lazy import LazyFields, Spec
 from msc_sle_crf.ui.form.style import named
 
 
@@ -21,9 +22,12 @@ class Section(QFrame):
     remove_row_requested = Signal(str, int)  # group id, row number
 
     def __init__(self, group: ItemGroup, state: FormState, parent: QWidget, *, read_only: bool,
-                 permissions: FieldPermissions, signals: FieldSignals | None = None) -> None:
+                 permissions: FieldPermissions, signals: FieldSignals | None = None,
+                 lazy: LazyFields | None = None) -> None:
         super().__init__(parent)
         self.signals = signals
+        self.lazy = lazy  # fields past the first screenful wait until reached (ui/form/lazy.py)
+        self.state = state
         self.setObjectName("section")
         self.group = group
         self.permissions = permissions
@@ -56,6 +60,8 @@ class Section(QFrame):
             remove.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             remove.clicked.connect(lambda _c=False, r=row: self.remove_row_requested.emit(group.id, r))
             top.addWidget(remove)
+            if lazy is not None:
+                lazy.stop(remove)
             card_layout.addLayout(top)
             card_layout.addLayout(self._grid(state, row, card))
             layout.addWidget(card)
@@ -74,25 +80,39 @@ class Section(QFrame):
         grid.setColumnStretch(1, 1)
         grid.setColumnMinimumWidth(0, 300)
         line = 0
+        lazy = self.lazy
         for item in self.group.items:
-            key = (self.group.id, row, item.id)
-            text = html.escape(item.label.get()) + (" *" if item.required else "")
-            if item.help:  # one label for the name and its help: half the widgets on a long form
-                text += f'<br><span style="color:#5f6b76; font-size:10pt">{html.escape(item.help.get())}</span>'
-            label = named(QLabel(text, owner), "fieldLabel")
-            label.setTextFormat(Qt.TextFormat.RichText)
-            label.setWordWrap(True)
-            label.setToolTip(item.id)
-            field = FieldEditor(key, item, state.codelist(item.id), owner, permissions=self.permissions,
-                                signals=self.signals)
-            label.setBuddy(field.editor.focus_widget())
-            field.label = label
-            self.fields[key] = field
-            grid.addWidget(label, line, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addWidget(field, line, 1)
-            field.place_message = lambda widget, n=line + 1: grid.addWidget(widget, n, 1)
+            spec = Spec((self.group.id, row, item.id), item, self, grid, owner, line)
+            if lazy is None or lazy.take():
+                self.fields[spec.key] = self.make(spec)
+                if lazy is not None:
+                    lazy.built(spec.key)
+            else:
+                lazy.defer(spec)
             if item.grades_of:
-                field.place_extra = lambda widget, n=line + 2: grid.addWidget(widget, n, 1)
                 line += 1
             line += 2
+        if lazy is not None:
+            lazy.close()
         return grid
+
+    def make(self, spec: Spec) -> FieldEditor:
+        """One field (its name and its editor row) at its lines of its grid."""
+        item, grid, owner, line = spec.item, spec.grid, spec.owner, spec.line
+        text = html.escape(item.label.get()) + (" *" if item.required else "")
+        if item.help:  # one label for the name and its help: half the widgets on a long form
+            text += f'<br><span style="color:#5f6b76; font-size:10pt">{html.escape(item.help.get())}</span>'
+        label = named(QLabel(text, owner), "fieldLabel")
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        label.setToolTip(item.id)
+        field = FieldEditor(spec.key, item, self.state.codelist(item.id), owner, permissions=self.permissions,
+                            signals=self.signals)
+        label.setBuddy(field.editor.focus_widget())
+        field.label = label
+        grid.addWidget(label, line, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(field, line, 1)
+        field.place_message = lambda widget, n=line + 1: grid.addWidget(widget, n, 1)
+        if item.grades_of:
+            field.place_extra = lambda widget, n=line + 2: grid.addWidget(widget, n, 1)
+        return field

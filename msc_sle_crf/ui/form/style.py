@@ -173,11 +173,19 @@ def pin_badge(badge: QLabel) -> None:
     keystroke repaints the badge only."""
     if badge.maximumWidth() != _FREE or not badge.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
         return
-    font = QFont(badge.font())
-    font.setBold(True)
-    metrics = QFontMetrics(font)
-    width = max(metrics.horizontalAdvance(glyph) for glyph in BADGES.values()) + 4
-    badge.setFixedSize(max(width, badge.minimumSizeHint().width(), 22), metrics.height() + 4)
+    font = badge.font()
+    known = (font.key(), badge.minimumSizeHint().width())
+    size = _BADGE_SIZES.get(known)
+    if size is None:  # the same for every badge of a form: measured once
+        font = QFont(font)
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        width = max(metrics.horizontalAdvance(glyph) for glyph in BADGES.values()) + 4
+        size = _BADGE_SIZES[known] = QSize(max(width, known[1], 22), metrics.height() + 4)
+    badge.setFixedSize(size)
+
+
+_BADGE_SIZES: dict[tuple[str, int], QSize] = {}
 
 
 __all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "PLAIN_BORDER", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS",

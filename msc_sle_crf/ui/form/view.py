@@ -37,9 +37,10 @@ from msc_sle_crf.ui.form import conflicts, dialogs, refresh
 from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.header import FormHeader
+from msc_sle_crf.ui.form.lazy import Fields, LazyFields, Spec
 from msc_sle_crf.ui.form.scores import ScorePanel
 from msc_sle_crf.ui.form.sections import Section
-from msc_sle_crf.ui.form.style import FORM_STYLE
+from msc_sle_crf.ui.form.style import FORM_STYLE, pin_badge
 from msc_sle_crf.ui.form.writes import FormWrites
 from msc_sle_crf.ui.ops import Ops, show_error
 
@@ -70,7 +71,8 @@ class FormView(FormWrites, QWidget):
         self.ref = ref
         self.ask_reason: AskReason = ask_reason or (lambda field, old, new: dialogs.ask_reason(self, field, old, new))
         self.ask_missing: AskMissing = ask_missing or (lambda field, code: dialogs.ask_missing(self, field, code))
-        self.fields: dict[CellKey, FieldEditor] = {}
+        self.fields = Fields()  # a field below the fold is built when reached or asked for (ui/form/lazy.py)
+        self.lazy: LazyFields | None = None
         self.show_missing = False  # "required" messages appear after a first "Mark complete"
         self.sign_with: tuple[str, str, str] | None = None  # tests: credentials instead of the dialog
         self.last_error = ""
@@ -142,7 +144,7 @@ class FormView(FormWrites, QWidget):
         if todo.rebuild:
             focused = self.focused_key()
             self.reload()
-            if focused in self.fields:
+            if focused is not None and focused in self.fields:
                 self.fields[focused].focus()
         else:
             if todo.cells:
@@ -200,9 +202,12 @@ class FormView(FormWrites, QWidget):
     def _build(self) -> None:
         if self.content is not None:
             self.content.deleteLater()
+        if self.lazy is not None:
+            self.lazy.detach()
         self.fields.clear()
         self._grades.clear()
         self.content = QWidget(self)
+        self.lazy = lazy = LazyFields(self.fields, self._make_late, self._show_late, self.content)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.setSpacing(12)
@@ -234,14 +239,13 @@ class FormView(FormWrites, QWidget):
                                        verify=self.ws.can(Perm.VERIFY_SOURCE_DATA))
         for group in form.groups:
             section = Section(group, self.state, self.content, read_only=self.read_only, permissions=permissions,
-                              signals=self.field_signals)
+                              signals=self.field_signals, lazy=lazy)
             section.add_row_requested.connect(self.add_row)
             section.remove_row_requested.connect(self.remove_row)
             for key, field in section.fields.items():
-                self.fields[key] = field
-                if field.item.grades_of:
-                    self._grades.setdefault((key[0], key[1], field.item.grades_of), []).append(key)
+                self._register(key, field)
             layout.addWidget(section)
+        lazy.finish()
         self.score_panel = ScorePanel(self.content)
         layout.addWidget(self.score_panel)
         self.footer = FormFooter(self.content)
@@ -254,11 +258,37 @@ class FormView(FormWrites, QWidget):
         self.outer.addWidget(self.content)
         self._render_status()
         self._render_signatures()
-        self.content.show()
         for key in self.fields:
             self._load_value(key)
         self.refresh_all()
         self.refresh_scores()
+        # Shown (and so polished) once every field shows its value and state: a state set before the polish is a
+        # property the style sheet draws at no cost (LineEditor.set_state), after it an overlay per line edit.
+        self.content.show()
+        for field in self.fields.values():
+            pin_badge(field.badge)  # polished now: at a size that holds every badge
+
+    def _register(self, key: CellKey, field: FieldEditor) -> None:
+        self.fields[key] = field
+        if field.item.grades_of:
+            self._grades.setdefault((key[0], key[1], field.item.grades_of), []).append(key)
+
+    def _make_late(self, spec: Spec) -> FieldEditor:
+        """A field below the fold, built when reached (ui/form/lazy.py)."""
+        field = spec.section.make(spec)
+        self._register(spec.key, field)
+        return field
+
+    def _show_late(self, keys: list[CellKey]) -> None:
+        """Fields just built show what they would have shown had they been built with the form."""
+        for key in keys:
+            self._load_value(key)
+        self._draw(keys)
+        self._render_marks(set(keys))
+        for key in keys:
+            field = self.fields[key]
+            field.ensurePolished()  # the state is a property here, drawn by the polish (no overlay)
+            pin_badge(field.badge)
 
     def _connect(self, signals: FieldSignals) -> None:
         """What every field asks for (one connection per request, not per field)."""
@@ -308,7 +338,7 @@ class FormView(FormWrites, QWidget):
 
     def _render_marks(self, keys: set[CellKey]) -> None:
         for key in keys:
-            field = self.fields.get(key)
+            field = self.fields.built(key)
             if field is not None:
                 queries = self.queries_by_key.get(key, [])
                 field.show_marks(len(queries), sum(1 for q in queries if q.status != CLOSED), self.verified.get(key))
@@ -324,9 +354,18 @@ class FormView(FormWrites, QWidget):
     def refresh(self, keys: set[CellKey], *, summary: bool = True) -> None:
         """Redraw these fields. ``summary=False`` (a keystroke): the list of what blocks completion is redrawn at
         the next idle moment instead (it reads the whole form), and the query/SDV marks, which typing does not
-        change, are left as they are."""
+        change, are left as they are. Fields not built yet are drawn when built."""
+        self._draw(keys)
+        if summary:
+            self._render_marks(keys)
+            self._update_summary()
+        else:
+            self._summary_timer.start()
+
+    def _draw(self, keys: set[CellKey] | list[CellKey]) -> None:
+        built = self.fields.built
         for key in keys:
-            field = self.fields.get(key)
+            field = built(key)
             if field is None:
                 continue
             field.show_visible(self.state.visible(key))
@@ -338,11 +377,6 @@ class FormView(FormWrites, QWidget):
             field.show_state(self.state, show_missing=self.show_missing)
             if self.read_only:
                 field.show_read_only()
-        if summary:
-            self._render_marks(keys)
-            self._update_summary()
-        else:
-            self._summary_timer.start()
 
     def _update_summary(self) -> None:
         self._summary_timer.stop()

@@ -21,6 +21,7 @@ from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.field_row import FieldEditor
 from msc_sle_crf.ui.form.footer import FormFooter
+from msc_sle_crf.ui.form.lazy import Fields
 from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ class _Form(Protocol):
     ops: Ops
     entry: DataEntry
     ref: FormRef
-    fields: dict[CellKey, FieldEditor]
+    fields: Fields
     state: FormState
     status: FormStatus
     committed: dict[CellKey, tuple[str, str | None]]
@@ -99,10 +100,13 @@ class FormWrites:
     def on_edited(self: _Form, key: CellKey, text: str) -> None:
         """Each keystroke: checked at once (what depends on this field only), shown, and kept for the encrypted
         typing buffer, written at the next idle moment (``flush_typing``)."""
-        field = self.fields[key]
-        changed = self.state.set_text(key, text, field.unit()) | set(self._grades.get(key, ()))
+        unit = self.fields[key].unit()
+        changed = self.state.set_text(key, text, unit)
+        grades = self._grades.get(key)
+        if grades:
+            changed |= set(grades)
         self.refresh(changed, summary=False)
-        self.typing[key] = (text, field.unit())
+        self.typing[key] = (text, unit)
         if not self._typing_timer.isActive():  # not restarted by later keys: written while the user types on
             self._typing_timer.start()
 
