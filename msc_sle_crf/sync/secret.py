@@ -128,12 +128,15 @@ def import_keys(session: Session, clock: Clock, workstation_label: str,  # noqa:
                     forked=True)
     gens = held(session, db_key, db_id)
     keys = [g.secret for g in reversed(gens)]
-    want = (header or {}).get("key")
-    if isinstance(want, str) and want:
-        mine = next((g for g in gens if g.fp == want), None)
-        if mine is None:
-            mine = _receive(session, clock, workstation_label, signer, username, role, db_key=db_key, db_id=db_id,
-                            header=header or {}, code=code, name=name, previous=gens[-1].fp)
+    header = header or {}
+    want = header.get("key")
+    mine = next((g for g in gens if g.fp == want), None) if isinstance(want, str) and want else None
+    # a generation not held here, of this site, with its seal: taken with the code (another site's packet, or one
+    # without a seal, is left to the packet's own checks: another site, or it does not decrypt)
+    if mine is None and want and header.get("db_id") == db_id and isinstance(header.get("seal"), dict):
+        mine = _receive(session, clock, workstation_label, signer, username, role, db_key=db_key, db_id=db_id,
+                        header=header, code=code, name=name, previous=gens[-1].fp)
+    if mine is not None:
         keys = [mine.secret, *(k for k in keys if k != mine.secret)]
     legacy = PS.legacy_key(db_key, db_id)
     return tuple(keys) if legacy in keys else (*keys, legacy)
