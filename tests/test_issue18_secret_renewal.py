@@ -10,10 +10,12 @@ planted in the setting."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -227,3 +229,61 @@ def test_a_generation_planted_in_the_setting_is_named_by_verify(site3: Site3) ->
         report = ws.integrity.verify(full=True)
     lines = [u.line() for u in report.unexplained if PS.SETTING in u.line()]
     assert lines and PS.fingerprint(planted) in lines[0] and "not announced" in lines[0]
+
+
+# ----- the screens: the code shown once after a disable; the import dialog asks for it -------------------------------
+def test_the_accounts_screen_shows_the_code_after_a_disable_and_the_packets_screen_asks_for_it(
+        site3: Site3, qtbot: Any) -> None:
+    from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
+
+    from msc_sle_crf.ui.admin_actions import PacketCodeDialog
+    from msc_sle_crf.ui.main_window import MainWindow
+    from msc_sle_crf.ui.packets_dialog import PacketsDialog
+
+    s = site3
+    site, admin = s.open("A", "admin")
+    with site:
+        main = MainWindow(admin, idle_ms=10**9)
+        qtbot.addWidget(main)
+        main.show()
+        panel = main.accounts
+        panel.select("nurse.b")
+        panel.disable_button.click()
+        dialog = panel.dialog
+        qtbot.waitExposed(dialog)
+        dialog.findChild(QLineEdit, "reason").setText("left the unit")
+        dialog.ok.click()
+        qtbot.waitUntil(lambda: isinstance(getattr(panel, "packet_code_dialog", None), PacketCodeDialog),
+                        timeout=60_000)
+        shown = panel.packet_code_dialog
+        code = shown.code.text()
+        assert re.fullmatch(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){4}", code)
+        note = shown.findChild(QLabel, "packet_code_note").text()
+        assert "nurse.b can still sign in on the other workstations until they import this workstation's next " \
+               "packet and this code is typed there" in note
+        assert admin.accounts.take_packet_code() is None  # the service forgot it: shown once
+        shown.reject()
+        assert shown.code.text() == ""  # not left on screen
+        main.close()
+    s.edit("A", "95")
+    after = s.export("A")
+    site, doctor = s.open("B")
+    with site:
+        packets = PacketsDialog(doctor)
+        qtbot.addWidget(packets)
+        packets.show()
+        assert not packets.code_edit.isVisible()
+        packets.apply([after])
+        qtbot.waitUntil(lambda: not packets.running, timeout=60_000)
+        assert packets.code_edit.isVisible()
+        assert "The code shown to the administrator of WS-01 when the site's packet secret was renewed there" in \
+            packets.code_label.text()
+        packets.code_edit.setText(code.lower())
+        packets.code_button.click()
+        qtbot.waitUntil(lambda: not packets.running and packets.results.count() >= 2, timeout=60_000)
+        last = packets.results.item(packets.results.count() - 1).text()
+        assert "packet 1 of WS-01 applied" in last, last
+        assert packets.code_edit.text() == "" and not packets.code_edit.isVisible()  # the code is not kept
+        packets.close()
+        QApplication.processEvents()
+    assert s.value("B") == 95
