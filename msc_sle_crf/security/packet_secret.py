@@ -8,8 +8,11 @@ of one site, independent of each database's own key.
 - Stored in the site setting ``packet_secret`` (read-only; written with a ``packet_secret`` audit record that names
   its fingerprint, never the secret), wrapped (AES-256-GCM) under a key derived from this database's key: readable
   only with the database key, on the hub too (whose tables are not encrypted by SQLCipher).
-- "Rotate keys" re-wraps it under the new database key (``rewrap_before_rekey`` then ``keep_only``): the secret, and
-  so the packets, are unchanged; the wrap under the old key is removed once the database opens with the new one.
+- "Rotate keys" re-wraps every generation under the new database key (``rewrap_before_rekey`` then ``keep_only``);
+  the wraps under the old key are removed once the database opens with the new one.
+- Generations (i18-secret): a disable or a rotation adds a new secret (``with_generation``); the older ones stay,
+  so older packets still open. A renewed generation keeps its ``seal``: the secret under a key derived from a
+  one-time code (``seal`` / ``unseal``; the code itself is never stored), carried in every packet under it.
 
 No Qt, no service: the setting is read and written through the session (or raw connection) it is given.
 """
