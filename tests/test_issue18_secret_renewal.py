@@ -303,3 +303,36 @@ def test_the_accounts_screen_shows_the_code_after_a_disable_and_the_packets_scre
         packets.close()
         QApplication.processEvents()
     assert s.value("B") == 95
+
+
+def test_the_command_line_prints_the_code_once_and_packet_import_asks_it(
+        site3: Site3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from msc_sle_crf.cli import main
+
+    s = site3
+
+    def run(*args: str, stdin: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        status = main(["--lang", "en", *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    status, out, err = run("user", "disable", "--db", str(s.dbs["A"]), "--user", "admin", "--password-stdin",
+                           "--name", "nurse.b", "--reason", "left the unit", stdin=ADMIN_PW + "\n")
+    assert status == 0, err
+    codes = re.findall(r"\b[0-9A-Z]{5}(?:-[0-9A-Z]{5}){4}\b", out)
+    assert len(codes) == 1 and "ONE-TIME CODE of the site's packet secret" in out, out
+    assert "disable it there too" in out
+    s.clock.advance(40 * 86400)  # past the command's own clock
+    s.edit("A", "95")
+    after = s.export("A")
+    base = ("packet", "import", "--db", str(s.dbs["B"]), "--user", "dr.a", "--password-stdin")
+    status, out, err = run(*base, str(after), stdin=DR_PW + "\n")
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "renewed on WS-01" in err and "type the one-time code shown to WS-01's administrator" in err
+    status, out, err = run(*base, "--code", str(after), stdin=f"{DR_PW}\n{codes[0].lower()}\n")
+    assert status == 0, err
+    assert out.startswith(f"{after.name}: packet 1 of WS-01 applied")
+    assert s.value("B") == 95
