@@ -651,6 +651,21 @@ class Msg(Enum):
         "base est faite de deux) ; aucun paquet n'a été écrit ni appliqué : lancez « verify » et restaurez la "
         "dernière bonne sauvegarde.",
     )
+    PACKET_SECRET_CODE_NEEDED = (
+        "Packet refused: {path} is encrypted with the site's packet secret renewed on {ws} on {when} (an account was "
+        "disabled or the keys rotated there); type the one-time code shown to {ws}'s administrator then (if it "
+        "followed a disable, disable that account here too); nothing was applied.",
+        "Paquet refusé : {path} est chiffré avec le secret des paquets du site renouvelé sur {ws} le {when} (un compte "
+        "y a été désactivé ou les clés renouvelées) ; saisissez le code à usage unique montré alors à "
+        "l'administrateur de {ws} (si c'était une désactivation, désactivez aussi ce compte ici) ; rien n'a été "
+        "appliqué.",
+    )
+    PACKET_SECRET_CODE_WRONG = (
+        "Packet refused: the code typed does not open the site's packet secret renewed on {ws} on {when} ({path}); "
+        "type the one-time code shown to {ws}'s administrator then; nothing was applied.",
+        "Paquet refusé : le code saisi n'ouvre pas le secret des paquets du site renouvelé sur {ws} le {when} "
+        "({path}) ; saisissez le code à usage unique montré alors à l'administrateur de {ws} ; rien n'a été appliqué.",
+    )
     EXPORT_CANCELLED = (
         "Export cancelled: nothing was written under {path}.",
         "Export annulé : rien n'a été écrit sous {path}.",

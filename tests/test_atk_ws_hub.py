@@ -42,11 +42,11 @@ def _setup(tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock, hub_d
 
 
 def _ingest(hub_db: HubDb, keys: Path, packet: Path, monkeypatch: pytest.MonkeyPatch,
-            capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+            capsys: pytest.CaptureFixture[str], secret_code: str | None = None) -> tuple[int, str]:
     monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
-    monkeypatch.setattr("sys.stdin", io.StringIO(DOCTOR_PW + "\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(DOCTOR_PW + "\n" + (f"{secret_code}\n" if secret_code else "")))
     code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "dr.house",
-                 "--password-stdin", str(packet)])
+                 "--password-stdin", *(["--code"] if secret_code else []), str(packet)])
     out, err = capsys.readouterr()
     return code, out + err
 
@@ -100,10 +100,12 @@ def test_the_hub_refuses_a_disabled_nurses_copy_of_ws02_and_takes_the_real_one(
     ws2 = Site.open(folder / name, clock=clock)
     clock.advance(3600)
     with Site.open(db1, clock=clock) as ws1:
-        Workspace.sign_in(ws1, "admin", ADMIN_PW).accounts.disable_user("nurse.n", "left the unit")
+        accounts = Workspace.sign_in(ws1, "admin", ADMIN_PW).accounts
+        accounts.disable_user("nurse.n", "left the unit")
+        secret_code = accounts.take_packet_code()  # the packet secret renewed (i18-secret): typed at the hub
         clock.advance(60)
         from_ws1 = _export(ws1, tmp_path / "usb1")
-    code, said = _ingest(hub_db, keys, from_ws1, monkeypatch, capsys)
+    code, said = _ingest(hub_db, keys, from_ws1, monkeypatch, capsys, secret_code)
     assert code == 0, said
     clock.advance(3600)
     _as(twin, "nurse.n").subjects.register("TWN", 1990, "F")

@@ -50,8 +50,9 @@ def test_a_disabled_nurses_copy_of_ws02_cannot_take_its_packet_number(
     ws2 = Site.open(folder / ws2.db_path.name, clock=clock)
     clock.advance(3600)
     admin.accounts.disable_user("nurse.n", "left the unit")
+    code = admin.accounts.take_packet_code()  # the packet secret renewed (i18-secret)
     clock.advance(60)
-    assert "applied" in _import(ws2, _export(ws1, tmp_path / "from1"))  # the real WS-02 hears of it
+    assert "applied" in _import(ws2, _export(ws1, tmp_path / "from1"), code)  # the real WS-02 hears of it
     clock.advance(3600)
     fake = _as(twin, "nurse.n").subjects.register("TWN", 1990, "F").subject.subject_number
     forged = _export(twin, tmp_path / "twin-usb")

@@ -72,21 +72,37 @@ def test_hub_ingest_applies_both_workstations_packets(hub_db: HubDb, tmp_path: P
     hub_dir = tmp_path / "hub"
     init_hub(hub_db.owner_dsn(), a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=clock)
     keys = hub_dir / "hub.keys"
-    if rotated:  # the packets are under the site's packet secret, which the hub holds: not the database key
+    codes: dict[Path, str] = {}
+    if rotated:  # each rotation renews the site's packet secret (i18-secret): the hub takes it with its code
         for db in (b_db, a_db):
             site, admin = _open(db, clock, "admin")
             with site:
                 admin.accounts.rotate_keys()
+                codes[db] = admin.accounts.take_packet_code() or ""
     # both workstations work offline, then send their packets to the hub
     from_b = _change_and_export(b_db, clock, R2, "95", tmp_path / "outbox-b")
     from_a = _change_and_export(a_db, clock, R1, "91", tmp_path / "outbox-a")
     monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
-    for packets in ([from_b, from_a], [from_b]):
-        monkeypatch.setattr("sys.stdin", io.StringIO(DOCTOR_PW + "\n"))
-        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "dr.a",
-                     "--password-stdin", *map(str, packets)])
+
+    def ingest(packets: list[Path], code: str | None = None) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(DOCTOR_PW + "\n" + (f"{code}\n" if code else "")))
+        status = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "dr.a",
+                       "--password-stdin", *(["--code"] if code else []), *map(str, packets)])
         out, err = capsys.readouterr()
-        assert code == 0, err
+        return status, out, err
+
+    if rotated:
+        status, out, err = ingest([from_b])  # without the code: one line naming the workstation, nothing applied
+        assert status != 0 and "WS-02" in err and "one-time code" in err and len(err.strip().splitlines()) == 1
+        for db, packet in ((b_db, from_b), (a_db, from_a)):
+            status, out, err = ingest([packet], codes[db])
+            assert status == 0, err
+        status, out, err = ingest([from_b])
+        assert status == 0, err
+    else:
+        for packets in ([from_b, from_a], [from_b]):
+            status, out, err = ingest(packets)
+            assert status == 0, err
     assert "already imported: nothing changed" in out  # the same packet twice changes nothing
     report = verify_hub(hub_db.app_dsn(), keys)
     assert report.ok, (report.audit.problem, report.anchor_problems, report.unexplained, report.replay_problem)

@@ -38,6 +38,7 @@ def _admin_on(pair: Pair, which: str, act: str, account: str = "monitor.m") -> s
         issued = None
         if act == "disable":
             accounts.disable_user(account, "left the unit")
+            pair.code = accounts.take_packet_code()  # the packet secret renewed: B types the code at the import
         else:
             issued = accounts.enable_user(account, "back on the ward").password
     pair.clock.advance(60)
@@ -47,7 +48,7 @@ def _admin_on(pair: Pair, which: str, act: str, account: str = "monitor.m") -> s
 def _import_on_b(pair: Pair, packet: Path) -> ImportOutcome:
     site, ws = pair.open("B")
     with site:
-        outcome = Packets(ws.ctx, ws.study).import_file(packet)
+        outcome = Packets(ws.ctx, ws.study).import_file(packet, code=pair.code)
     pair.clock.advance(60)
     return outcome
 
@@ -141,7 +142,7 @@ def test_her_locked_screen_does_not_open_again(tmp_path: Path) -> None:
         monitor = Workspace.sign_in(site, "monitor.m", PW["monitor.m"])
         monitor.lock()
         doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
-        Packets(doctor.ctx, doctor.study).import_file(packet)
+        Packets(doctor.ctx, doctor.study).import_file(packet, code=pair.code)
         assert _refused(monitor.unlock, PW["monitor.m"]).msg is Msg.BAD_CREDENTIALS
         assert monitor.locked
         assert _failures(site, "monitor.m") == 1
@@ -157,7 +158,7 @@ def test_her_open_session_ends_at_its_next_action(tmp_path: Path) -> None:
         monitor = Workspace.sign_in(site, "monitor.m", PW["monitor.m"])
         assert monitor.subjects.list()  # she works
         doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
-        Packets(doctor.ctx, doctor.study).import_file(packet)
+        Packets(doctor.ctx, doctor.study).import_file(packet, code=pair.code)
         refused = _refused(monitor.subjects.list)
         assert refused.msg is Msg.ACCOUNT_DISABLED
         assert refused.message() == "Your account has been disabled: this session has ended."
@@ -287,9 +288,9 @@ def test_the_hub_refuses_an_account_disabled_on_a_workstation(hub_db: object, tm
     packet = pair.export("A")
     assert packet is not None
     monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
-    monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n" + f"{pair.code}\n"))
     code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(keys), "--user", "dr.a",
-                 "--password-stdin", str(packet)])
+                 "--password-stdin", "--code", str(packet)])
     assert code == 0, capsys.readouterr().err
     refused = _refused(open_hub, hub_db.app_dsn(), keys, "monitor.m", PW["monitor.m"])
     assert refused.msg is Msg.BAD_CREDENTIALS
@@ -309,6 +310,7 @@ def test_a_disable_made_elsewhere_does_not_lock_out_this_workstations_last_admin
         boss = Workspace.sign_in(site, "boss", boss_pw)
         boss.accounts.change_password(boss_pw, "granite-falcon-19-bb")
         boss.accounts.disable_user("admin", "left the unit")
+        pair.code = boss.accounts.take_packet_code()
     pair.clock.advance(60)
     packet = pair.export("A")
     assert packet is not None

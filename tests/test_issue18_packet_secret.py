@@ -35,6 +35,7 @@ class Two:
     b_db: Path
     clock: FakeClock
     outbox: Path
+    code: str | None = None
 
     def open(self, which: str, user: str = "dr.a") -> tuple[Site, Workspace]:
         site = Site.open(self.a_db if which == "A" else self.b_db, clock=self.clock)
@@ -46,14 +47,14 @@ class Two:
             self.clock.advance(60)
             ws.entry.save_item(R1, CREAT, text, reason=f"re-read on {which}")
 
-    def send(self, src: str, dst: str) -> P.ImportResult:
+    def send(self, src: str, dst: str, code: str | None = None) -> P.ImportResult:
         site, ws = self.open(src)
         with site:
             result = Packets(ws.ctx, ws.study).export(self.outbox / src)
         assert result is not None
         site, ws = self.open(dst)
         with site:
-            return Packets(ws.ctx, ws.study).import_file(result.path).result
+            return Packets(ws.ctx, ws.study).import_file(result.path, code=code).result
 
     def value(self, which: str) -> object:
         site, ws = self.open(which)
@@ -61,13 +62,15 @@ class Two:
             return ws.entry.open_form(R1).state.value(CREAT)
 
     def rotate(self, which: str) -> bytes:
-        """The administrator's "Rotate keys" (what the admin screen and ``rotate-keys`` call); the new key."""
+        """The administrator's "Rotate keys" (what the admin screen and ``rotate-keys`` call); the new key. The
+        one-time code of the packet secret it renewed is kept in ``self.code``."""
         site, admin = self.open(which, "admin")
         with site:
             before = admin.ctx.store.key
             admin.accounts.rotate_keys()
             after = admin.ctx.store.key
-        assert after != before
+            self.code = admin.accounts.take_packet_code()
+        assert after != before and self.code
         return after
 
     def verify(self, which: str) -> None:
@@ -101,16 +104,16 @@ def two(tmp_path: Path) -> Iterator[Two]:
 
 
 def test_packets_go_both_ways_after_rotating_keys_on_one_workstation(two: Two) -> None:
-    two.rotate("B")
+    two.rotate("B")  # (i18-secret: it renews the packet secret; A takes it with the one-time code)
     two.edit("B", "95")
-    assert two.send("B", "A").copied > 0  # before: "it does not decrypt with this site's key"
+    assert two.send("B", "A", two.code).copied > 0  # before: "it does not decrypt with this site's key"
     assert two.value("A") == 95
     two.edit("A", "97")
     assert two.send("A", "B").copied > 0
     assert two.value("B") == 97
     two.rotate("A")  # and once more on the other side
     two.edit("A", "98")
-    assert two.send("A", "B").copied > 0
+    assert two.send("A", "B", two.code).copied > 0
     assert two.value("B") == 98
     two.verify("A")
     two.verify("B")
@@ -143,10 +146,12 @@ def test_the_secret_is_made_at_the_first_fork_copied_and_never_in_clear(two: Two
     assert PS.fingerprint(secret_a) in (records[0][1] or "") and records[0][2] == "admin"
     new_key = two.rotate("A")
     secret_after, stored_after, _ = _secret(two, "A")
-    assert secret_after == secret_a and stored_after != stored_a  # the same secret, wrapped under the new key only
-    assert PS.unwrap(stored_after, key_a, site.keyfile.db_id) is None  # the old key's wrap is gone
-    assert len(PS.parse(stored_after)["wraps"]) == 1  # type: ignore[index]
-    assert PS.unwrap(stored_after, new_key, site.keyfile.db_id) == secret_a
+    # i18-secret: the rotation renewed the secret; the older generation is kept, wrapped under the new key only
+    assert secret_after != secret_a and stored_after != stored_a and secret_a.hex() not in stored_after
+    assert PS.unwrap(stored_after, key_a, site.keyfile.db_id) is None  # the old key's wraps are gone
+    gens = PS.parse(stored_after)["gens"]  # type: ignore[index]
+    assert [len(g["wraps"]) for g in gens] == [1, 1]
+    assert [s for _, s in PS.unwrap_all(stored_after, new_key, site.keyfile.db_id) or []] == [secret_a, secret_after]
     # the packet: nothing of the data in clear; without the database (its secret) it opens with no key one could try
     two.edit("B", "95")
     site, ws = two.open("B")
@@ -177,11 +182,11 @@ def test_a_site_forked_before_the_secret_keeps_its_packets_and_then_survives_rot
     with Site.open(a_db, clock=clock) as site:
         db_id = site.keyfile.db_id
     assert secret_a == secret_b == P.packet_key(key, db_id)  # the first version's key, kept as the secret
-    two.rotate("B")
+    two.rotate("B")  # (i18-secret: a new generation; A takes it with the one-time code)
     two.edit("A", "96")
     assert two.send("A", "B").copied > 0
     two.edit("B", "97")
-    assert two.send("B", "A").copied > 0
+    assert two.send("B", "A", two.code).copied > 0
     assert two.value("A") == two.value("B") == 97
     two.verify("A")
     site, ws = two.open("B", "admin")

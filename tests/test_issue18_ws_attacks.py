@@ -36,9 +36,9 @@ def _export(site: Site, out: Path) -> Path:
     return result.path
 
 
-def _import(site: Site, path: Path) -> str:
+def _import(site: Site, path: Path, code: str | None = None) -> str:
     ws = _as(site, "dr.house")
-    return Packets(ws.ctx, ws.study).import_file(path).line().get()
+    return Packets(ws.ctx, ws.study).import_file(path, code=code).line().get()
 
 
 def _refusal(site: Site, path: Path) -> str:

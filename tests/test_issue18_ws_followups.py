@@ -162,6 +162,7 @@ class _Sites:
         self.dbs = {"A": tmp_path / "a" / "trial.crfdb", "B": tmp_path / "b" / "trial.crfdb"}
         self.outbox = tmp_path / "outbox"
         self.pws = dict(PWS)
+        self.code: str | None = None  # the one-time code of the packet secret's last renewal (i18-secret)
         site, actor, _code = Site.initialize(self.dbs["A"], admin_username="admin", admin_full_name="Ada Admin",
                                              admin_password=ADMIN_PW, kdf=FAST_KDF, clock=clock)
         with site:
@@ -186,7 +187,7 @@ class _Sites:
         assert result is not None
         site, ws = self.open(dst, user)
         with site:
-            return Packets(ws.ctx, ws.study).import_file(result.path).result
+            return Packets(ws.ctx, ws.study).import_file(result.path, code=self.code).result
 
     def verify(self, which: str) -> None:
         site, ws = self.open(which, "admin")

@@ -134,13 +134,15 @@ def test_an_account_disabled_on_another_workstation_says_its_key_here_is_still_v
 
     pair = make_pair(tmp_path)
     with Site.open(pair.a_db, clock=pair.clock) as site_a:
-        Workspace.sign_in(site_a, "admin", ADMIN_PW).accounts.disable_user("monitor.m", "left the unit")
+        accounts = Workspace.sign_in(site_a, "admin", ADMIN_PW).accounts
+        accounts.disable_user("monitor.m", "left the unit")
+        code = accounts.take_packet_code()  # the packet secret renewed (i18-secret): typed at WS-02's import
     pair.clock.advance(60)
     packet = pair.export("A")
     assert packet is not None
     site_b, ws_b = pair.open("B")
     with site_b:
-        Packets(ws_b.ctx, ws_b.study).import_file(packet)
+        Packets(ws_b.ctx, ws_b.study).import_file(packet, code=code)
         ws_b.logout()
         pair.clock.advance(60)
         set_lang(lang)

@@ -127,7 +127,9 @@ def _disable_travels(tmp_path: Path) -> tuple[Pair, Path]:
     pair = make_pair(tmp_path)
     site = Site.open(pair.a_db, clock=pair.clock)
     with site:
-        Workspace.sign_in(site, "admin", ADMIN_PW).accounts.disable_user("monitor.m", "left the unit")
+        accounts = Workspace.sign_in(site, "admin", ADMIN_PW).accounts
+        accounts.disable_user("monitor.m", "left the unit")
+        pair.code = accounts.take_packet_code()  # the packet secret renewed (i18-secret): typed at WS-02's import
     pair.clock.advance(60)
     packet = pair.export("A")
     assert packet is not None
@@ -143,7 +145,7 @@ def test_a_disable_imported_from_another_workstation_ends_her_open_session(qtbot
         qtbot.addWidget(main)
         main.show()
         doctor = Workspace.sign_in(site, "dr.a", PW["dr.a"])
-        Packets(doctor.ctx, doctor.study).import_file(packet)
+        Packets(doctor.ctx, doctor.study).import_file(packet, code=pair.code)
         main.subjects.open_requested.emit("01-001")
         assert _ended(main)
         assert main.lock_screen.error.text() == Msg.ACCOUNT_DISABLED.render()
@@ -168,6 +170,7 @@ def test_the_accounts_screen_shows_a_disable_an_import_brought(qtbot, tmp_path: 
             return item.text()
 
         assert state_of("monitor.m") == "Active"
-        main.ops.run(lambda: Packets(admin.ctx, admin.study).import_file(packet))  # as the packets window does
+        main.ops.run(lambda: Packets(admin.ctx, admin.study).import_file(packet, code=pair.code))  # as the packets
+        # window does
         assert state_of("monitor.m").startswith("Disabled on WS-01")
         main.close()

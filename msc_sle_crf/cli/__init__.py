@@ -239,6 +239,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     with site:
         services.accounts.disable_user(args.name, args.reason, progress=_progress)
         rotation = services.accounts.last_rotation
+        packet_code = services.accounts.take_packet_code()
     _say(L(f"User '{args.name}' disabled; its key slot was removed.",
            f"Utilisateur « {args.name} » désactivé ; sa clé a été supprimée."))
     if rotation is not None:
@@ -248,6 +249,9 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
                "every account has signed in.",
                "La clé de la base n'a PAS pu être changée (voir la piste d'audit) : lancez « msc-sle-crf "
                "rotate-keys » quand chaque compte se sera connecté."), sys.stderr)
+    from msc_sle_crf.cli.packets import say_packet_code
+
+    say_packet_code(packet_code)
     return 0
 
 
@@ -256,7 +260,11 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     site, services, _ = _open(args)
     with site:
         rotation = services.accounts.rotate_keys(progress=_progress)
+        packet_code = services.accounts.take_packet_code()
     _say_rotation(rotation)
+    from msc_sle_crf.cli.packets import say_packet_code
+
+    say_packet_code(packet_code)
     return 0
 
 

@@ -4,7 +4,7 @@
         --from trial.crfdb --user admin --app-role crf_app --out /etc/msc-sle-crf/hub
     msc-sle-crf hub verify --dsn "postgresql://crf_app@db.hospital/crf?sslmode=verify-full&sslrootcert=ca.crt" \\
         --keys /etc/msc-sle-crf/hub/hub.keys
-    msc-sle-crf hub ingest --dsn ... --keys .../hub.keys --user admin PACKET-SS-WS-02-0001.crfpkt ...
+    msc-sle-crf hub ingest --dsn ... --keys .../hub.keys --user admin [--code] PACKET-SS-WS-02-0001.crfpkt ...
 
 The DSN's password is never stored or shown: give it through libpq's environment (``PGPASSWORD``) or password file
 (``PGPASSFILE``, ``~/.pgpass``). The connection must verify the server's certificate (``sslmode=verify-full`` or
@@ -48,6 +48,9 @@ def add_hub_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) 
     p.add_argument("--dsn", required=True, help=dsn_help + " (the application role)")
     p.add_argument("--keys", required=True, help="the hub's key file (hub.keys)")
     p.add_argument("packets", nargs="+", metavar="PACKET", help="packet files (.crfpkt), applied in the order given")
+    p.add_argument("--code", action="store_true",
+                   help="ask the one-time code shown to the administrator of the workstation that renewed the site's "
+                        "packet secret (a disable or 'Rotate keys' there)")
 
 
 def _say(text: L | str, out: Any = None) -> None:
@@ -118,9 +121,12 @@ def cmd_hub_ingest(args: argparse.Namespace) -> int:
 
     parse_dsn(args.dsn)
     packets = [Path(p) for p in args.packets]
-    password = Secrets(args.password_stdin).ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
+    secrets_ = Secrets(args.password_stdin)
+    password = secrets_.ask(L(f"Password for {args.user}:", f"Mot de passe de {args.user} :"))
+    code = secrets_.ask(L("One-time code of the site's packet secret:", "Code à usage unique du secret des paquets "
+                          "du site :")) if args.code else None
     with open_hub(args.dsn, Path(args.keys), args.user, password) as hub:
-        for path, line in ingest_packets(hub, packets):
+        for path, line in ingest_packets(hub, packets, code):
             _say(L(f"{path.name}: {line.en}", f"{path.name} : {line.fr}"))
     return 0
 

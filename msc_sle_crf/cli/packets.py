@@ -1,11 +1,13 @@
 """``msc-sle-crf packet export`` and ``msc-sle-crf packet import``: workstations of one site (issue 18).
 
     msc-sle-crf packet export --db WS.crfdb --user NAME --out DIR
-    msc-sle-crf packet import --db WS.crfdb --user NAME PACKET...
+    msc-sle-crf packet import --db WS.crfdb --user NAME [--code] PACKET...
 
 Export writes this workstation's records since its last packet (nothing new: one line, no file). Import applies each
 packet in one transaction (all or nothing); a refused packet stops there with one line (exit 2) and the packets after
-it are not tried: they would only be refused as a gap.
+it are not tried: they would only be refused as a gap. ``--code``: asks (hidden, or the next line of standard input)
+the one-time code of a renewal of the site's packet secret (a disable or "Rotate keys" on another workstation), for a
+packet under a generation this workstation does not hold yet.
 """
 
 from __future__ import annotations
@@ -27,6 +29,24 @@ def add_packet_commands(sub: Any, command: Callable[..., argparse.ArgumentParser
     p = command("import", cmd_packet_import, "check and apply packets of another workstation of this site, in order",
                 parent=packets, user=True)
     p.add_argument("packets", nargs="+", metavar="PACKET", help="packet file(s) (.crfpkt), in order")
+    p.add_argument("--code", action="store_true",
+                   help="ask the one-time code shown to the administrator of the workstation that renewed the site's "
+                        "packet secret (a disable or 'Rotate keys' there)")
+
+
+def say_packet_code(code: str | None) -> None:
+    """The one-time code of the packet secret a disable or a rotation just renewed: printed once, stored nowhere."""
+    from msc_sle_crf.cli import _say
+
+    if not code:
+        return
+    _say(L("ONE-TIME CODE of the site's packet secret, renewed now (shown once, stored nowhere): the other "
+           "workstations type it when they import this workstation's next packet ('packet import --code'); until "
+           "then a disabled account can still sign in on them: disable it there too.",
+           "CODE À USAGE UNIQUE du secret des paquets du site, renouvelé à l'instant (affiché une seule fois, conservé "
+           "nulle part) : les autres postes le saisissent en important le prochain paquet de ce poste (« packet "
+           "import --code ») ; d'ici là un compte désactivé peut encore s'y connecter : désactivez-le aussi là-bas."))
+    _say(f"    {code}")
 
 
 def cmd_packet_export(args: argparse.Namespace) -> int:
@@ -51,11 +71,13 @@ def cmd_packet_import(args: argparse.Namespace) -> int:
     from msc_sle_crf.cli import _open, _say
     from msc_sle_crf.sync.service import Packets
 
-    site, services, _ = _open(args)
+    site, services, secrets_ = _open(args)
     with site:
+        code = secrets_.ask(L("One-time code of the site's packet secret:", "Code à usage unique du secret des "
+                              "paquets du site :")) if getattr(args, "code", False) else None
         packets = Packets(services.ctx, services.study)
         for name in args.packets:
-            outcome = packets.import_file(Path(name))
+            outcome = packets.import_file(Path(name), code=code)
             _say(outcome.line())
             for line in outcome.result.conflict_lines:
                 _say(L(f"  conflict: {line}", f"  conflit : {line}"))

@@ -3,7 +3,8 @@ same rules as on a workstation), each one in its own hub transaction (all or not
 
 Interface used (documented in sync/packets.py)::
 
-    keys = sync.secret.import_keys(session, clock, ...)   # the site's packet secret (copied by hub init)
+    keys = sync.secret.import_keys(session, clock, ..., header=, code=)   # the site's packet secret (copied by hub
+                                           # init; a renewed generation taken with its one-time code)
     result = import_packet(session, clock, workstation_label, signer, actor_username, actor_role, packet_bytes,
                            *, packet_key=keys, expected_db_id=db_id)   # -> ImportResult (.duplicate, ...)
 """
@@ -48,9 +49,20 @@ def describe(result: Any) -> L:
     return L(en, fr)
 
 
-def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[Path, L]]:
+def _header(module: Any, path: str) -> dict[str, Any] | None:
+    """The packet's clear header (its generation of the site's packet secret), read from its first bytes only."""
+    if not hasattr(module, "header_of"):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    header = module.header_of(head)
+    return header if isinstance(header, dict) else None
+
+
+def ingest_packets(hub: HubSession, packets: Sequence[Path], code: str | None = None) -> Iterator[tuple[Path, L]]:
     """As ``packet import`` on a workstation: whoever handles the data (VIEW_DATA) or the encrypted copies of the
-    database (BACKUP: administrators) may apply packets; a one-time password must be changed first (on a site)."""
+    database (BACKUP: administrators) may apply packets; a one-time password must be changed first (on a site).
+    ``code``: the one-time code of a renewal of the site's packet secret the hub does not hold yet (i18-secret)."""
     from msc_sle_crf.access import Perm, allowed
     from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
     from msc_sle_crf.i18n import Lang
@@ -71,7 +83,8 @@ def ingest_packets(hub: HubSession, packets: Sequence[Path]) -> Iterator[tuple[P
         with hub.store.write() as session:
             # the site's packet secret (copied by hub init; made here, audited, for a hub made before it existed)
             keys = secret.import_keys(session, hub.clock, hub.workstation, hub.signer, hub.actor.username,
-                                      hub.actor.role.value, db_key=hub.store.key, db_id=hub.db_id)
+                                      hub.actor.role.value, db_key=hub.store.key, db_id=hub.db_id,
+                                      header=_header(module, str(path)), code=code, name=Path(path).name)
             # the file's bytes are held by the import only, which lets them go once the packet is decrypted and
             # read (a workstation's packet: ~256 MB): no local name for them, and no call through ``**named``
             # or ``*args`` (its argument tuple would hold them until the import returns)

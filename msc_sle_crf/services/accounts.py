@@ -35,6 +35,7 @@ from msc_sle_crf.services.limits import MAX_REASON, REASON
 from msc_sle_crf.store import rekey
 from msc_sle_crf.store.site import CA_KEY_SETTING, RECOVERY_ACCOUNT, Actor, apply_account_change, keys_json
 from msc_sle_crf.store.tables import AppUser, SiteSetting
+from msc_sle_crf.sync import secret as packet_secret
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ class Accounts:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.last_rotation: rekey.Rotation | None = None  # what the last disable or rotation did (for the screen)
+        # the one-time code of the site's packet secret renewed by the last disable or rotation (i18-secret): the
+        # screen or the command shows it once and forgets it (``take_packet_code``); never stored
+        self.packet_code: str | None = None
+
+    def take_packet_code(self) -> str | None:
+        code, self.packet_code = self.packet_code, None
+        return code
 
     # ----- one's own password ------------------------------------------------------------------------------
     def change_password(self, current: str, new: str) -> Changes:
@@ -225,11 +233,13 @@ class Accounts:
         changes = self._credential_change(username, None, change, [entry], "complete")
         # Revocation that revokes: the database gets a new key the disabled account's password never opens.
         problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), username)
+        why = f"disable of {username}: {reason}"
         if problems:
             self.last_rotation = None
+            self._renew_packet_secret(why)
             ctx.audit_alone(Action.KEY_ROTATION, item=username, detail="not rotated: " + "; ".join(problems)[:1500])
             return changes
-        return changes | self._rotate(username, progress)
+        return changes | self._rotate(username, progress, why)
 
     def rotate_keys(self, progress: rekey.Progress | None = None) -> rekey.Rotation:
         """An administrator's "Rotate keys": a new database key, sealed to every account (revokes any older key
@@ -239,15 +249,31 @@ class Accounts:
         problems = rekey.blockers(ctx.site.keyfile, ctx.key_directory(), None)
         if problems:
             raise rekey.refuse(problems)
-        self._rotate(None, progress)
+        self._rotate(None, progress, "Rotate keys")
         assert self.last_rotation is not None
         return self.last_rotation
 
-    def _rotate(self, removed: str | None, progress: rekey.Progress | None) -> Changes:
+    def _packet_secret_args(self) -> dict[str, Any]:
         ctx = self.ctx
+        return {"clock": ctx.clock, "workstation_label": ctx.site.workstation,
+                "signer": ctx.site.signer(ctx.actor.username), "username": ctx.actor.username,
+                "role": ctx.actor.role.value, "db_key": ctx.store.key, "db_id": ctx.site.keyfile.db_id}
+
+    def _renew_packet_secret(self, why: str) -> None:
+        """A new generation of the site's packet secret, under this database's (new) key, and its one-time code
+        (i18-secret: a copy of another workstation's database taken before reads none of the packets under it)."""
+        with self.ctx.write(data=False) as tx:
+            self.packet_code = packet_secret.renew(tx.session, **self._packet_secret_args(), why=why)
+
+    def _rotate(self, removed: str | None, progress: rekey.Progress | None, why: str) -> Changes:
+        ctx = self.ctx
+        self.packet_code = None
+        with ctx.write(data=False) as tx:  # a site forked before the secret: its shared key, from the key of now
+            packet_secret.ensure(tx.session, **self._packet_secret_args())
         rotation = rekey.rotate(ctx.site, remove=removed, progress=progress,
                                 drop=rekey.strays(ctx.site.keyfile, ctx.key_directory()))
         self.last_rotation = rotation
+        self._renew_packet_secret(why)
         if rotation.recovery_slot is not None and rotation.recovery_slot.publics is not None:
             self._bind_new_recovery(rotation.recovery_slot.publics)
         changes = ctx.audit_alone(Action.KEY_ROTATION, item=removed, new_value=str(len(rotation.accounts)), detail=(

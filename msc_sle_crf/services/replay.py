@@ -158,7 +158,8 @@ class Replay:
         self.ca_fingerprint: str | None = None  # the site CA as the trail last recorded it (by an administrator)
         self.ca_refused: list[str] = []  # site CA changes recorded by someone who is not an administrator
         self.workstations: dict[str, dict[str, str]] = {}  # identity settings each workstation was set up with
-        self.packet_secret: str | None = None  # the fingerprint of the site's packet secret as the trail recorded it
+        # the fingerprints of the generations of the site's packet secret this trail's own records announced
+        self.packet_secrets: list[str] = []
         self.blocks: dict[str, tuple[int, int]] = {}  # subject numbers each added workstation was given
         # the workstations the site created (WS-01 and each admin-signed ``workstation_add``); None until the replay
         # is fed the ``workstation_add`` records (a replay of some subjects' records only: not checked)
@@ -218,12 +219,16 @@ class Replay:
             self.settings[row[_ITEM]] = row[_NEW]
 
     def _on_packet_secret(self, row: Sequence[Any]) -> None:
-        """The site's packet secret (issue 18): the setting must hold the secret this record fingerprinted."""
+        """The site's packet secret (issue 18): the setting must hold exactly the generations these records announced
+        (made, renewed here, received here with a one-time code; a copy of another workstation's is not one of this
+        database's)."""
         try:
             data = json.loads(row[_NEW] or "{}")
         except ValueError:
             data = {}
-        self.packet_secret = str(data.get("fingerprint")) if isinstance(data, dict) else ""
+        fp = str(data.get("fingerprint")) if isinstance(data, dict) else ""
+        if fp not in self.packet_secrets:
+            self.packet_secrets.append(fp)
 
     def written_on(self, row: Sequence[Any]) -> str:
         """The workstation that wrote a record: a copy's origin, else this trail's writer at that point."""
@@ -744,7 +749,7 @@ class Replay:
             for key, value in sorted(identity.items()):
                 if opened.get(key) != value:
                     note(f"site setting {key}", f"is {value!r}; the trail says {opened.get(key)!r}")
-        secret_seen = None
+        secret_seen: list[str] | None = None
         for key, value in conn.execute("SELECT key, value FROM site_setting ORDER BY key"):
             if (key in DEFAULT_SETTINGS or key in _SITE_INIT_COMPARED) and key in self.settings \
                     and self.settings[key] != value:
@@ -752,10 +757,16 @@ class Replay:
             elif key == CA_CERT_SETTING:
                 self._compare_ca(value, note)
             elif key == packet_secret.SETTING:
-                secret_seen = (packet_secret.parse(value) or {}).get("fp", "unreadable")
-        if secret_seen != self.packet_secret:
+                secret_seen = packet_secret.fingerprints(value) or ["unreadable"]
+        seen = secret_seen or []
+        planted = [fp for fp in seen if fp not in self.packet_secrets]
+        missing = [fp for fp in self.packet_secrets if fp not in seen]
+        if planted or missing:
             note(f"site setting {packet_secret.SETTING}",
-                 f"holds the secret {secret_seen or 'none'}; the trail says {self.packet_secret or 'none'}")
+                 f"holds the secret(s) {', '.join(seen) or 'none'}; the trail announces "
+                 f"{', '.join(self.packet_secrets) or 'none'}"
+                 + (f" (not announced: {', '.join(planted)})" if planted else "")
+                 + (f" (announced, missing: {', '.join(missing)})" if missing else ""))
         for refused in self.ca_refused:
             note("site CA certificate", f"replaced by someone who is not an administrator ({refused})")
         self._compare_certificates(conn, note)

@@ -135,8 +135,10 @@ class ExportResult:
 
 def export_packet(session: Session, clock: Clock, workstation_label: str,  # noqa: PLR0917
                   signer: Signer, actor_username: str, actor_role: str, study: Any, out_dir: Path, *,
-                  packet_key: bytes, db_id: str) -> ExportResult | None:
-    """Write this workstation's records since its last packet; None when there is nothing new (no file)."""
+                  packet_key: bytes, db_id: str, key_header: dict[str, Any] | None = None) -> ExportResult | None:
+    """Write this workstation's records since its last packet; None when there is nothing new (no file).
+    ``key_header``: the generation of the site's packet secret ``packet_key`` is (``secret.Generation.header``: its
+    fingerprint and, if renewed, its seal), named in the header, which is the AES-GCM associated data."""
     ws = this_workstation(session)
     # This workstation's own packets: a fork inherits its origin's rows of this table with the rest of the database
     # (they name the origin in their FileOID); the table's key is a local number, the packet's seq is per workstation.
@@ -179,7 +181,7 @@ def export_packet(session: Session, clock: Clock, workstation_label: str,  # noq
         for name, data in (("manifest.json", manifest_bytes), ("manifest.sig", signature.encode("ascii")),
                            *parts.items()):
             zf.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data)
-    header = MAGIC + json.dumps({"db_id": db_id, "ws": ws.id, "seq": seq, "file_oid": file_oid},
+    header = MAGIC + json.dumps({**(key_header or {}), "db_id": db_id, "ws": ws.id, "seq": seq, "file_oid": file_oid},
                                 sort_keys=True).encode("ascii") + b"\n"
     nonce = os.urandom(12)
     blob = header + nonce + AESGCM(packet_key).encrypt(nonce, buffer.getvalue(), header)
@@ -244,6 +246,19 @@ def _decrypt(keys: Sequence[bytes], rest: bytes | memoryview, aad: bytes) -> byt
         except InvalidTag:
             continue
     return None
+
+
+def header_of(data: bytes) -> dict[str, Any] | None:
+    """A packet's clear header (None: not one): which site, workstation and number, and which generation of the
+    site's packet secret it is encrypted with (``key``, and its ``seal`` if renewed)."""
+    if not data.startswith(MAGIC):
+        return None
+    end = data.find(b"\n", len(MAGIC))
+    try:
+        header = json.loads(data[len(MAGIC):end]) if end > 0 else None
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def open_packet(data: bytes, *, packet_key: bytes | Sequence[bytes], expected_db_id: str, name: str,

@@ -188,13 +188,15 @@ class Packets:
         """Whoever handles the data (VIEW_DATA) or the encrypted copies of the database (BACKUP: administrators)."""
         self.ctx.require(Perm.BACKUP if self.ctx.can(Perm.BACKUP) else Perm.VIEW_DATA)
 
-    def _keys(self, session: Session) -> tuple[bytes, ...]:
-        """The site's packet secret (made in this transaction if this database has none yet), then the first
-        version's key (a packet of a workstation not yet upgraded)."""
+    def _keys(self, session: Session, data: bytes = b"", code: str | None = None,
+              name: str = "packet") -> tuple[bytes, ...]:
+        """The site's packet secret (made in this transaction if this database has none yet): the generation the
+        packet's header names first (taken from its seal with ``code`` if this database does not hold it yet), then
+        the others and the first version's key (a packet of a workstation not yet upgraded)."""
         ctx = self.ctx
         return secret.import_keys(session, ctx.clock, ctx.site.workstation, ctx.site.signer(ctx.actor.username),
                                   ctx.actor.username, ctx.actor.role.value, db_key=ctx.store.key,
-                                  db_id=ctx.site.keyfile.db_id)
+                                  db_id=ctx.site.keyfile.db_id, header=P.header_of(data), code=code, name=name)
 
     def export(self, out_dir: Path, *, cancelled: Callable[[], bool] | None = None) -> P.ExportResult | None:
         """Write this workstation's packet into ``out_dir``; None: nothing new since the last packet.
@@ -209,10 +211,13 @@ class Packets:
                 if stop():
                     raise Cancelled
                 with _interruptible(session, cancelled):
+                    gen = secret.current(session, ctx.clock, ctx.site.workstation, ctx.site.signer(actor.username),
+                                         actor.username, actor.role.value, db_key=ctx.store.key,
+                                         db_id=ctx.site.keyfile.db_id)  # its newest generation, named in the header
                     result = P.export_packet(session, ctx.clock, ctx.site.workstation,
                                              ctx.site.signer(actor.username), actor.username, actor.role.value,
-                                             self.study, Path(out_dir), packet_key=self._keys(session)[0],
-                                             db_id=ctx.site.keyfile.db_id)
+                                             self.study, Path(out_dir), packet_key=gen.secret,
+                                             db_id=ctx.site.keyfile.db_id, key_header=gen.header())
         except Exception:
             if stop():
                 raise Cancelled from None
@@ -220,10 +225,13 @@ class Packets:
         self._note_head()
         return result
 
-    def import_file(self, path: Path, *, cancelled: Callable[[], bool] | None = None) -> ImportOutcome:
+    def import_file(self, path: Path, *, cancelled: Callable[[], bool] | None = None,
+                    code: str | None = None) -> ImportOutcome:
         """Check and apply one packet file (one transaction: all or nothing). ``cancelled`` (checked from another
         thread while the import runs): raises ``Cancelled`` after rolling everything back: data and trail stay
-        exactly as before."""
+        exactly as before. ``code``: the one-time code of the renewal of the site's packet secret the packet is
+        under, when this database does not hold it yet (shown to the administrator of the workstation that
+        renewed it; never stored)."""
         self._require()
         path = Path(path)
         stop = cancelled or (lambda: False)
@@ -242,7 +250,7 @@ class Packets:
                 with _interruptible(session, cancelled):
                     result = P.import_packet(session, ctx.clock, ctx.site.workstation,
                                              ctx.site.signer(actor.username), actor.username, actor.role.value,
-                                             data, packet_key=self._keys(session),
+                                             data, packet_key=self._keys(session, data, code, path.name),
                                              expected_db_id=ctx.site.keyfile.db_id,
                                              name=path.name, definitions=self._definitions())
                 if stop():  # the last moment a cancel is heard: the transaction is not committed yet

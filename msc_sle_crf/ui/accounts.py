@@ -351,6 +351,9 @@ class AccountsPanel(QWidget):
                           f"compte ne s'est pas connecté depuis la mise à jour) : utilisez Administration > Changer "
                           f"les clés plus tard.")
             self._done(user.username, text)
+            from msc_sle_crf.ui.admin_actions import show_packet_code
+
+            self.packet_code_dialog = show_packet_code(self, self.ws, user.username)  # i18-secret: shown once
 
         def failed(exc: BaseException) -> None:
             self._done(user.username, error_text(exc))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QProgressDialog, QWidget
 
 from msc_sle_crf.pdf import sign
 from msc_sle_crf.services import IntegrityReport, Workspace
@@ -98,6 +98,71 @@ def write_receipt(parent: QWidget, ws: Workspace, ops: Ops) -> None:
             f"contrôler la piste avec lui détecte un retour en arrière ou une réécriture."))
 
 
+class PacketCodeDialog(QDialog):
+    """The one-time code of the site's packet secret a disable or "Rotate keys" just renewed (i18-secret): shown
+    once, large and selectable, never stored; cleared from the screen once closed."""
+
+    def __init__(self, parent: QWidget | None, code: str, disabled: str | None) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QDialogButtonBox, QLabel, QVBoxLayout
+
+        super().__init__(parent)
+        self.setWindowTitle(tr("One-time code of the packets", "Code à usage unique des paquets"))
+        layout = QVBoxLayout(self)
+        intro = QLabel(tr(
+            "The site's packet secret was renewed on this workstation: a copy of another workstation's database "
+            "made before now reads none of this workstation's next packets. The other workstations (and the hub) "
+            "need this code to read them: type it there when importing this workstation's next packet.",
+            "Le secret des paquets du site a été renouvelé sur ce poste : une copie de la base d'un autre poste faite "
+            "avant ne lit aucun des prochains paquets de ce poste. Les autres postes (et le serveur central) ont "
+            "besoin de ce code pour les lire : saisissez-le là-bas à l'import du prochain paquet de ce poste."))
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.code = QLabel(code)
+        self.code.setObjectName("packet_code")
+        self.code.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace; font-size: 20pt; font-weight: bold;"
+                                " letter-spacing: 2px; padding: 10px; background: #f3f6fa; color: #1d2b3a;")
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.code)
+        if disabled:
+            still = tr(f"{disabled} can still sign in on the other workstations until they import this "
+                       f"workstation's next packet and this code is typed there; disable {disabled} there too (that "
+                       f"gives their database a new key).",
+                       f"{disabled} peut encore se connecter sur les autres postes tant qu'ils n'ont pas importé le "
+                       f"prochain paquet de ce poste avec ce code ; désactivez aussi {disabled} là-bas (leur base "
+                       f"reçoit alors une nouvelle clé).")
+        else:
+            still = tr("Until this code is typed there, the other workstations read only this workstation's "
+                       "older packets.",
+                       "Tant que ce code n'y est pas saisi, les autres postes ne lisent que les anciens paquets de "
+                       "ce poste.")
+        note = QLabel(still + tr(" It is shown only this once and kept nowhere: note it and carry it in person, "
+                                 "never in a file or a packet.",
+                                 " Il n'est affiché qu'une fois et conservé nulle part : notez-le et portez-le en "
+                                 "personne, jamais dans un fichier ni un paquet."))
+        note.setObjectName("packet_code_note")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setText(tr("I have noted it — close",
+                                                                         "Je l'ai noté — fermer"))
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.finished.connect(lambda _r: self.code.clear())  # not kept on screen once closed
+
+
+def show_packet_code(parent: QWidget, ws: Workspace, disabled: str | None = None) -> PacketCodeDialog | None:
+    """The code of the renewal the last disable or rotation made (taken from the service: it forgets it), in its
+    window-modal dialog; None: nothing was renewed (this database has no packet secret yet)."""
+    code = ws.accounts.take_packet_code()
+    if not code:
+        return None
+    dialog = PacketCodeDialog(parent, code, disabled)
+    dialog.open()
+    return dialog
+
+
 def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
     title = tr("Rotate keys", "Changer les clés")
     answer = QMessageBox.question(parent, title, tr(
@@ -115,6 +180,7 @@ def rotate_keys(parent: QWidget, ws: Workspace, ops: Ops) -> None:
             f"{', '.join(getattr(rotation, 'accounts', ()))}.",
             f"Base rechiffrée en {getattr(rotation, 'seconds', 0):.1f} s ; nouvelle clé scellée pour "
             f"{', '.join(getattr(rotation, 'accounts', ()))}."))
+        show_packet_code(parent, ws)
 
     def failed(exc: BaseException) -> None:
         QMessageBox.warning(parent, title, error_text(exc))

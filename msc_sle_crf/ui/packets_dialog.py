@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from msc_sle_crf.errors import Msg
 from msc_sle_crf.export.options import Cancelled
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.sync.service import ImportOutcome, Packets, chain_order, packet_header
@@ -88,6 +90,26 @@ class PacketsDialog(QDialog):
         running.addWidget(self.bar, 1)
         running.addWidget(self.cancel_button)
         layout.addLayout(running)
+        # i18-secret: a packet under a renewal of the site's packet secret this workstation does not hold yet asks
+        # for the one-time code shown to the administrator of the workstation that renewed it (kept in memory for
+        # the run only, never stored)
+        self.code_label = named(QLabel(""), "packet_code_label")
+        self.code_label.setWordWrap(True)
+        self.code_edit = named(QLineEdit(), "packet_code")
+        self.code_edit.setPlaceholderText("XXXXX-XXXXX-XXXXX-XXXXX-XXXXX")
+        self.code_button = named(QPushButton(tr("Apply again with this code", "Appliquer à nouveau avec ce code")),
+                                 "packet_code_apply")
+        self.code_button.setAutoDefault(False)
+        self.code_button.clicked.connect(self._apply_with_code)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code_edit, 1)
+        code_row.addWidget(self.code_button)
+        layout.addWidget(self.code_label)
+        layout.addLayout(code_row)
+        self._show_code(None)
+        self._paths: list[Path] = []
+        self._code: str | None = None
+        self._code_refusal: BaseException | None = None
         self.results = named(QListWidget(), "packet_results")
         self.results.setWordWrap(True)
         layout.addWidget(self.results, 1)
@@ -136,6 +158,8 @@ class PacketsDialog(QDialog):
             self._idle_paused = True
 
     def _finish(self, text: str) -> None:
+        self._code = None  # a typed code serves one run only: never kept
+        self.code_edit.clear()
         self.running = False
         self.export_button.setEnabled(True)
         self.import_button.setEnabled(True)
@@ -229,10 +253,35 @@ class PacketsDialog(QDialog):
         self._finish("")
 
     # ----- import -----
+    def _show_code(self, exc: BaseException | None) -> None:
+        """The code field, shown when a packet was refused for want of the code (or a wrong one)."""
+        params = getattr(exc, "params", {}) if exc is not None else {}
+        visible = exc is not None
+        if visible:
+            ws, when = params.get("ws", "?"), params.get("when", "?")
+            self.code_label.setText(tr(
+                f"The code shown to the administrator of {ws} when the site's packet secret was renewed there "
+                f"({when}: an account disabled, or Rotate keys):",
+                f"Le code montré à l'administrateur de {ws} quand le secret des paquets du site y a été renouvelé "
+                f"({when} : un compte désactivé, ou Changer les clés) :"))
+            self.code_edit.setFocus()
+        for widget in (self.code_label, self.code_edit, self.code_button):
+            widget.setVisible(visible)
+
+    def _apply_with_code(self) -> None:
+        code = self.code_edit.text().strip()
+        if not code or self.running or not self._paths:
+            return
+        self._code = code
+        self.apply(list(self._paths))
+
     def apply(self, paths: list[Path]) -> None:
         """Apply the chosen files in chain order, each in its own transaction, one after the other."""
         if self.running or not paths:
             return
+        self._paths = list(paths)
+        self._code_refusal = None
+        self._show_code(None)
         self._queue = chain_order(paths)
         self._refused = {}
         self._tally = dict.fromkeys(self._tally, 0)
@@ -242,6 +291,8 @@ class PacketsDialog(QDialog):
     def _next(self) -> None:
         if not self._queue:
             self._finish(self._summary())
+            if self._code_refusal is not None:
+                self._show_code(self._code_refusal)
             return
         if self.cancel_event.is_set():
             for path in self._queue:
@@ -266,7 +317,8 @@ class PacketsDialog(QDialog):
         self.step.setText(tr(f"Applying packet {number} of {self._total}: {path.name}…",
                              f"Application du paquet {number} sur {self._total} : {path.name}…"))
         stop = self.cancel_event.is_set
-        self._background(lambda: self.packets.import_file(path, cancelled=stop),
+        code = self._code
+        self._background(lambda: self.packets.import_file(path, cancelled=stop, code=code),
                          self._applied, lambda exc: self._import_failed(path, header, exc))
 
     def _applied(self, outcome: ImportOutcome) -> None:
@@ -290,6 +342,8 @@ class PacketsDialog(QDialog):
                                                                    f"{path.name} : non appliqué : {text}"))
             if header is not None:
                 self._refused[header[0]] = path.name
+            if getattr(exc, "msg", None) in (Msg.PACKET_SECRET_CODE_NEEDED, Msg.PACKET_SECRET_CODE_WRONG):
+                self._code_refusal = exc
         self._next()
 
 

@@ -29,6 +29,7 @@ class Pair:
     b_db: Path
     clock: FakeClock
     outbox: Path
+    code: str | None = None  # the one-time code of the packet secret's last renewal (a disable, a rotation)
 
     def open(self, which: str, user: str = "dr.a") -> tuple[Site, Workspace]:
         site = Site.open(self.a_db if which == "A" else self.b_db, clock=self.clock)
@@ -43,7 +44,7 @@ class Pair:
     def import_(self, which: str, path: Path, user: str = "dr.a") -> P.ImportResult:
         site, ws = self.open(which, user)
         with site:
-            return Packets(ws.ctx, ws.study).import_file(path).result
+            return Packets(ws.ctx, ws.study).import_file(path, code=self.code).result
 
     def exchange(self, order: str) -> tuple[P.ImportResult, P.ImportResult]:
         """Both ways, in ``order`` ("A->B ..." or "B->A ..."): the first exports and the second applies it, then
