@@ -25,7 +25,13 @@ under G1, with a header naming G2 and G2's genuine seal (copied from WS-01's fir
   docs already name, between WS-02 typing the code and WS-02 disabling her, she reads WS-02's packets after her
   disable there).
 
-Each test asserts the behaviour the design promises and FAILS while the hole is there."""
+- far-future ``utc`` on a generation she already holds that WS-01 has not received yet (WS-02's own rotation before
+  her copy): once WS-01's user types WS-02's code for her re-wrapped copy of WS-02's genuine packet, that generation
+  becomes WS-01's current one, above WS-01's renewal at her disable: she reads WS-01's own packets (test 3).
+
+``verify`` (full) on the attacked workstation names nothing: the generations are all announced, only their order
+is hers. Each test asserts the behaviour the design promises and FAILS while the hole is there; the genuine-date
+runs of the same steps (the controls) pass."""
 
 from __future__ import annotations
 
@@ -242,3 +248,27 @@ def test_a_seal_dated_in_the_future_outlasts_the_disable_on_ws02(two: Two, tmp_p
     assert (header.get("seal") or {}).get("by") == "WS-02", \
         f"WS-02 exports under {header.get('key')} sealed by {(header.get('seal') or {}).get('by')}, not its renewal"
     assert reads(from_b.read_bytes(), keys) is None
+
+
+@pytest.mark.parametrize("utc", [None, "9999-12-31T23:59:59Z"], ids=["genuine-date", "dated-future"])
+def test_a_generation_she_holds_dated_in_the_future_becomes_ws01s_current_one(
+        two: Two, tmp_path: Path, utc: str | None) -> None:
+    """WS-02 rotated its keys (a renewal sealed under WS-02's code) before her copy; WS-01 has not typed that code
+    yet when it disables her. She re-wraps WS-02's genuine packet under WS-02's generation (hers too), its seal dated
+    9999. WS-01's user types WS-02's code (the one the site passed on for WS-02's rotation): WS-02's generation becomes
+    WS-01's current one, above WS-01's own renewal at her disable, and she reads what WS-01 writes after it."""
+    s = two
+    code_b = s.rotate("B")  # WS-02's renewal, sealed under its code, dated now
+    s.edit("B", "91")
+    from_b = s.export("B")  # under WS-02's renewal (its seal in the header)
+    keys = her_keys(s.copy_for_her("B", tmp_path / "usb1"))  # her copy: G1 and WS-02's renewal
+    s.clock.advance(3600)
+    s.disable("A", "nurse.b")  # WS-01's renewal at her disable, dated later than WS-02's
+    forged = forge(from_b, keys, from_b, utc, tmp_path / "stick" / from_b.name)
+    assert s.load("A", forged, code_b).copied > 0  # WS-01's user types WS-02's code, as the refusal asks
+    assert s.value("A") == 91
+    s.edit("A", "95")  # trial data written on WS-01 after her disable
+    after = s.export("A")
+    stolen = reads(after.read_bytes(), keys)
+    read = [r["new_value"] for r in stolen.records if r.get("item") == "CREAT"] if stolen else []
+    assert stolen is None, f"she read WS-01's packet after her disable: {read}"
