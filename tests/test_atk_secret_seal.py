@@ -171,10 +171,11 @@ def reads(data: bytes, keys: list[bytes]) -> P.Packet | None:
         return None
 
 
-def forge(old: Path, keys: list[bytes], genuine: Path, utc: str | None, out: Path) -> Path:
+def forge(old: Path, keys: list[bytes], genuine: Path, utc: str | None, out: Path,
+          extra: dict[str, str] | None = None) -> Path:
     """``old`` (a packet she can decrypt) re-encrypted under one of her keys, its header naming the generation of
     ``genuine`` with that packet's seal, whose ``utc`` she changed (None: left as it is, the control). Nothing else
-    needs a key she lacks."""
+    needs a key she lacks. ``extra``: more fields she adds to the seal."""
     data = old.read_bytes()
     end = data.find(b"\n", len(P.MAGIC))
     aad, rest = data[:end + 1], data[end + 1:]
@@ -189,7 +190,8 @@ def forge(old: Path, keys: list[bytes], genuine: Path, utc: str | None, out: Pat
     target = P.header_of(genuine.read_bytes())
     header = P.header_of(data)
     assert target is not None and header is not None and isinstance(target.get("seal"), dict)
-    header = {**header, "key": target["key"], "seal": {**target["seal"], "utc": utc or target["seal"]["utc"]}}
+    sealed = {**target["seal"], "utc": utc or target["seal"]["utc"], **(extra or {})}
+    header = {**header, "key": target["key"], "seal": sealed}
     new_aad = P.MAGIC + json.dumps(header, sort_keys=True).encode("ascii") + b"\n"
     nonce = os.urandom(12)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -272,3 +274,27 @@ def test_a_generation_she_holds_dated_in_the_future_becomes_ws01s_current_one(
     stolen = reads(after.read_bytes(), keys)
     read = [r["new_value"] for r in stolen.records if r.get("item") == "CREAT"] if stolen else []
     assert stolen is None, f"she read WS-01's packet after her disable: {read}"
+
+
+def test_fields_she_adds_to_the_seal_ride_in_every_later_packet_of_ws02(two: Two, tmp_path: Path) -> None:
+    """The seal's other fields are hers too, and WS-02 stores the seal as it came and puts it in the header of every
+    packet it writes under that generation: 4 MiB she adds (any size up to the 2 GiB packet limit) make every WS-02
+    packet from then on 4 MiB larger, for good (no command removes a generation or its seal; a later renewal on
+    WS-02 does not help where the date is hers too, test 2). The honest expectation: a header of a few hundred bytes."""
+    s = two
+    s.edit("A", "90")
+    before = s.export("A")
+    assert s.load("B", before).copied > 0
+    keys = her_keys(s.copy_for_her("B", tmp_path / "usb1"))
+    s.clock.advance(3600)
+    code_a = s.disable("A", "nurse.b")
+    s.edit("A", "95")
+    after = s.export("A")
+    forged = forge(before, keys, after, None, tmp_path / "stick" / before.name, extra={"note": "x" * (4 << 20)})
+    assert s.load("B", forged, code_a).duplicate
+    assert s.load("B", after).copied > 0
+    for text in ("97", "98"):
+        s.edit("B", text)
+        data = s.export("B").read_bytes()
+        header_bytes = data.find(b"\n", len(P.MAGIC))
+        assert header_bytes < 64 * 1024, f"WS-02's packet header is {header_bytes} bytes ({len(data)} in all)"
