@@ -298,3 +298,27 @@ def test_fields_she_adds_to_the_seal_ride_in_every_later_packet_of_ws02(two: Two
         data = s.export("B").read_bytes()
         header_bytes = data.find(b"\n", len(P.MAGIC))
         assert header_bytes < 64 * 1024, f"WS-02's packet header is {header_bytes} bytes ({len(data)} in all)"
+
+
+def test_ws02s_own_renewal_is_current_even_when_ws01s_clock_ran_ahead(two: Two, tmp_path: Path) -> None:
+    """No forgery: WS-01's clock runs a day ahead when its administrator disables her (the seal's date is WS-01's
+    clock). WS-02 types the code; in the window the docs name she copies WS-02; then WS-02's administrator disables
+    her there too, on WS-02's right clock. WS-02's renewal is dated before WS-01's seal, so it is put below it and
+    WS-02 goes on exporting under WS-01's generation, which her second copy holds. (The account rule already says an
+    act made here counts as later than every copy already here; the generations' order does not.)"""
+    s = two
+    s.clock.advance(86400)  # WS-01's clock: a day ahead
+    code_a = s.disable("A", "nurse.b")
+    s.edit("A", "95")
+    after = s.export("A")
+    s.clock.advance(-86400 + 3600)  # WS-02's clock: right, an hour later in real time
+    assert s.load("B", after, code_a).copied > 0
+    keys = her_keys(s.copy_for_her("B", tmp_path / "usb2"))  # the documented window
+    s.clock.advance(3600)
+    s.disable("B", "nurse.b")  # the documented answer: disable her on WS-02 too
+    s.edit("B", "99")
+    from_b = s.export("B")
+    header = P.header_of(from_b.read_bytes()) or {}
+    assert (header.get("seal") or {}).get("by") == "WS-02", \
+        f"WS-02 exports under {header.get('key')} sealed by {(header.get('seal') or {}).get('by')}, not its renewal"
+    assert reads(from_b.read_bytes(), keys) is None
