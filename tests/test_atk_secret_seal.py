@@ -35,6 +35,7 @@ runs of the same steps (the controls) pass."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -199,6 +200,13 @@ def forge(old: Path, keys: list[bytes], genuine: Path, utc: str | None, out: Pat
     return out
 
 
+def try_load(s: Two, ws: str, path: Path, code: str | None) -> None:
+    """Her packet given to an honest user who types the code: refused since the fix (it names a generation it is not
+    encrypted with), or, where it would open, applied; what follows must hold either way."""
+    with contextlib.suppress(P.PacketRefused):
+        s.load(ws, path, code)
+
+
 @pytest.mark.parametrize("utc", [None, "2000-01-01T00:00:00Z"], ids=["genuine-date", "dated-early"])
 def test_a_seal_dated_early_keeps_ws02_exporting_under_a_generation_her_copy_holds(
         two: Two, tmp_path: Path, utc: str | None) -> None:
@@ -217,8 +225,8 @@ def test_a_seal_dated_early_keeps_ws02_exporting_under_a_generation_her_copy_hol
     # her packet on the stick: WS-01's old packet, under G1, naming G2 with its genuine seal dated 2000
     forged = forge(before, keys, after, utc, tmp_path / "stick" / before.name)
     # WS-02's honest user is asked for the code by it, types it: "already applied", and the import commits
-    assert s.load("B", forged, code_a).duplicate
-    assert s.load("B", after).copied > 0  # WS-01's packet after the disable (WS-02 holds G2 now)
+    try_load(s, "B", forged, code_a)
+    assert s.load("B", after, code_a).copied > 0  # WS-01's packet after the disable (WS-02 holds G2 now)
     assert s.value("B") == 95
     from_b = s.export("B")  # WS-02's next packet: it carries the copies of WS-01's records
     stolen = reads(from_b.read_bytes(), keys)
@@ -238,8 +246,8 @@ def test_a_seal_dated_in_the_future_outlasts_the_disable_on_ws02(two: Two, tmp_p
     s.edit("A", "95")
     after = s.export("A")
     forged = forge(before, keys, after, utc, tmp_path / "stick" / before.name)
-    assert s.load("B", forged, code_a).duplicate
-    assert s.load("B", after).copied > 0
+    try_load(s, "B", forged, code_a)
+    assert s.load("B", after, code_a).copied > 0
     # the window the docs name: WS-02 typed the code but has not disabled her yet; she copies WS-02 again
     keys = her_keys(s.copy_for_her("B", tmp_path / "usb2"))
     s.clock.advance(3600)
@@ -267,7 +275,9 @@ def test_a_generation_she_holds_dated_in_the_future_becomes_ws01s_current_one(
     s.clock.advance(3600)
     s.disable("A", "nurse.b")  # WS-01's renewal at her disable, dated later than WS-02's
     forged = forge(from_b, keys, from_b, utc, tmp_path / "stick" / from_b.name)
-    assert s.load("A", forged, code_b).copied > 0  # WS-01's user types WS-02's code, as the refusal asks
+    try_load(s, "A", forged, code_b)  # WS-01's user types WS-02's code, as the refusal asks
+    if s.value("A") != 91:  # hers refused: the genuine packet comes next
+        assert s.load("A", from_b, code_b).copied > 0
     assert s.value("A") == 91
     s.edit("A", "95")  # trial data written on WS-01 after her disable
     after = s.export("A")
@@ -291,8 +301,8 @@ def test_fields_she_adds_to_the_seal_ride_in_every_later_packet_of_ws02(two: Two
     s.edit("A", "95")
     after = s.export("A")
     forged = forge(before, keys, after, None, tmp_path / "stick" / before.name, extra={"note": "x" * (4 << 20)})
-    assert s.load("B", forged, code_a).duplicate
-    assert s.load("B", after).copied > 0
+    try_load(s, "B", forged, code_a)
+    assert s.load("B", after, code_a).copied > 0
     for text in ("97", "98"):
         s.edit("B", text)
         data = s.export("B").read_bytes()

@@ -151,7 +151,9 @@ def with_generation(value: str, secret: bytes, db_key: bytes, db_id: str, *, kin
         gen["seal"] = seal
     gens = [g for g in data["gens"] if g["fp"] != gen["fp"]]
     # a generation received after a newer one (a late packet from a third workstation) does not become current
-    when = str((seal or {}).get("utc") or "")
+    # a generation renewed here is the current one, whatever the dates of those received (an act made here counts
+    # as later than every copy it saw: a workstation whose clock runs ahead cannot keep this one's renewal below)
+    when = "" if kind == "renewed" else str((seal or {}).get("utc") or "")
     pos = len(gens)
     while when and pos > 0 and isinstance(gens[pos - 1].get("seal"), dict) \
             and str(gens[pos - 1]["seal"].get("utc") or "") > when:
@@ -206,19 +208,38 @@ def seal(secret: bytes, code: str, db_id: str, *, by: str, utc: str) -> dict[str
     and ``utc``: the workstation that renewed it and when (what the refusal of a packet without the code names)."""
     fp = fingerprint(secret)
     nonce = os.urandom(12)
-    ct = AESGCM(_seal_key(code, fp, db_id)).encrypt(nonce, secret, fp.encode("ascii") + db_id.encode("ascii"))
+    ct = AESGCM(_seal_key(code, fp, db_id)).encrypt(nonce, secret, _seal_aad(fp, db_id, by, utc))
     return {"by": by, "utc": utc, "nonce": base64.b64encode(nonce).decode("ascii"),
             "ct": base64.b64encode(ct).decode("ascii")}
 
 
+SEAL_FIELDS = ("by", "utc", "nonce", "ct")
+SEAL_MAX = 200  # characters per field: a workstation id, an ISO time, a nonce, a 32-byte secret sealed
+
+
+def _seal_aad(fp: str, db_id: str, by: str, utc: str) -> bytes:
+    """The seal's associated data: who renewed and when are authenticated with the secret (attack h55: a seal
+    re-dated by someone holding an older generation made her generation the current one)."""
+    return b"\x00".join(x.encode("utf-8") for x in (fp, db_id, by, utc))
+
+
+def normal_seal(sealed: Any) -> dict[str, str] | None:
+    """The seal as stored and carried on: its four fields only, each a short text (None: not a seal)."""
+    if not isinstance(sealed, dict) or not all(isinstance(sealed.get(k), str) and len(sealed[k]) <= SEAL_MAX
+                                               for k in SEAL_FIELDS):
+        return None
+    return {k: str(sealed[k]) for k in SEAL_FIELDS}
+
+
 def unseal(sealed: Any, code: str, fp: str, db_id: str) -> bytes | None:
     """The secret of generation ``fp`` from its seal and the typed code (None: wrong code, or not that secret)."""
-    if not isinstance(sealed, dict) or not normalize_recovery_code(code).isascii():
+    sealed = normal_seal(sealed)
+    if sealed is None or not normalize_recovery_code(code).isascii():
         return None
     try:
         secret = AESGCM(_seal_key(code, fp, db_id)).decrypt(
             base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ct"]),
-            fp.encode("ascii") + db_id.encode("ascii"))
+            _seal_aad(fp, db_id, sealed["by"], sealed["utc"]))
     except (InvalidTag, KeyError, TypeError, ValueError, UnicodeEncodeError):
         return None
     return secret if len(secret) == SECRET_BYTES and fingerprint(secret) == fp else None

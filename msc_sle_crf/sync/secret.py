@@ -136,8 +136,10 @@ def import_keys(session: Session, clock: Clock, workstation_label: str,  # noqa:
     if mine is None and want and header.get("db_id") == db_id and isinstance(header.get("seal"), dict):
         mine = _receive(session, clock, workstation_label, signer, username, role, db_key=db_key, db_id=db_id,
                         header=header, code=code, name=name, previous=gens[-1].fp)
-    if mine is not None:
-        keys = [mine.secret, *(k for k in keys if k != mine.secret)]
+    if mine is not None:  # a packet naming its generation opens with that one only (attack h55)
+        return (mine.secret,)
+    if isinstance(want, str) and want:
+        return ()  # it names a generation this site never made: it opens with nothing held here
     legacy = PS.legacy_key(db_key, db_id)
     return tuple(keys) if legacy in keys else (*keys, legacy)
 
@@ -164,7 +166,8 @@ def _receive(session: Session, clock: Clock, workstation_label: str,  # noqa: PL
     secret = PS.unseal(header.get("seal"), code, fp, db_id)
     if secret is None:
         raise PacketRefused(Msg.PACKET_SECRET_CODE_WRONG, path=name, ws=by, when=when)
-    sealed = header["seal"]
+    sealed = PS.normal_seal(header["seal"])  # its four fields only: nothing else rides on in later packets
+    assert sealed is not None  # it unsealed
     row = session.get(SiteSetting, PS.SETTING)
     assert row is not None
     value = PS.with_generation(row.value, secret, db_key, db_id, kind=RECEIVED, seal=sealed)

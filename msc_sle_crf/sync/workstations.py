@@ -208,8 +208,8 @@ class Workstations:
             value = {"ws": new_ws, "number": chosen, "subject_range": subject_range, "from": here.id,
                      "token": instances.token_hash(token)}
             with ctx.write(data=False) as tx:
-                # the site's packet secret, made at its first fork: the copy holds it, and key rotation on either
-                # side leaves it unchanged (sync/secret.py)
+                # the site's packet secret, made at its first fork: the copy holds it; a disable or key rotation on
+                # either side renews it as a new generation with a one-time code (sync/secret.py)
                 secret.site_packet_key(tx.session, ctx.clock, ctx.site.workstation,
                                        ctx.site.signer(ctx.actor.username), ctx.actor.username,
                                        ctx.actor.role.value, db_key=ctx.store.key, db_id=ctx.site.keyfile.db_id)
