@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 import unicodedata
 import uuid
@@ -48,6 +49,7 @@ VERSION = 2
 DB_KEY_BYTES = 32
 SALT_BYTES = 16
 NONCE_BYTES = 12
+_SAVING = threading.RLock()  # KeySlotFile.save: one at a time in this process
 RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 RECOVERY_GROUPS = 5
 RECOVERY_GROUP_LEN = 5
@@ -351,15 +353,19 @@ class KeySlotFile:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def save(self) -> None:
-        self.generation += 1
-        content = self._content()
-        document = {**content, "checksum": self._checksum(content)}
-        data = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
-        try:
-            atomic_write_bytes(self.path, data)
-        except OSError as exc:  # a full disk, a read-only folder: the old key file is still there, unchanged
-            self.generation -= 1
-            raise KeyFileError(Msg.KEYFILE_SAVE_FAILED, path=str(self.path), detail=exc.strerror or str(exc)) from None
+        # one save at a time in this process: the re-key and the background check's thread saved at once and the
+        # second found the first's temporary file ("File exists", test_ui_trial_left); each writes the whole file
+        with _SAVING:
+            self.generation += 1
+            content = self._content()
+            document = {**content, "checksum": self._checksum(content)}
+            data = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n"
+            try:
+                atomic_write_bytes(self.path, data)
+            except OSError as exc:  # a full disk, a read-only folder: the old key file is still there, unchanged
+                self.generation -= 1
+                raise KeyFileError(Msg.KEYFILE_SAVE_FAILED, path=str(self.path),
+                                   detail=exc.strerror or str(exc)) from None
 
     @classmethod
     def load(cls, path: Path) -> KeySlotFile:
