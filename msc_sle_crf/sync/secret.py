@@ -120,14 +120,13 @@ def import_keys(session: Session, clock: Clock, workstation_label: str,  # noqa:
                 signer: Signer | None, username: str, role: str, *, db_key: bytes, db_id: str,
                 header: dict[str, Any] | None = None, code: str | None = None, name: str = "packet"
                 ) -> tuple[bytes, ...]:
-    """What a packet may be encrypted with: the generation its header names first, then the others (newest first),
-    then the first version's key from this database's key (a packet of a workstation not yet upgraded). A
+    """What a packet may be encrypted with: the generation its header names, alone (attack h55); for a header naming
+    none, every generation (newest first) and the first version's key (a workstation not yet upgraded). A
     generation this database does not hold is taken from the header's seal with ``code`` (stored here, audited, in
     the caller's transaction); without it, or with a wrong one, the packet is refused in one line."""
     site_packet_key(session, clock, workstation_label, signer, username, role, db_key=db_key, db_id=db_id,
                     forked=True)
     gens = held(session, db_key, db_id)
-    keys = [g.secret for g in reversed(gens)]
     header = header or {}
     want = header.get("key")
     mine = next((g for g in gens if g.fp == want), None) if isinstance(want, str) and want else None
@@ -140,6 +139,7 @@ def import_keys(session: Session, clock: Clock, workstation_label: str,  # noqa:
         return (mine.secret,)
     if isinstance(want, str) and want:
         return ()  # it names a generation this site never made: it opens with nothing held here
+    keys = [g.secret for g in reversed(gens)]
     legacy = PS.legacy_key(db_key, db_id)
     return tuple(keys) if legacy in keys else (*keys, legacy)
 

@@ -191,8 +191,8 @@ class Packets:
     def _keys(self, session: Session, data: bytes = b"", code: str | None = None,
               name: str = "packet") -> tuple[bytes, ...]:
         """The site's packet secret (made in this transaction if this database has none yet): the generation the
-        packet's header names first (taken from its seal with ``code`` if this database does not hold it yet), then
-        the others and the first version's key (a packet of a workstation not yet upgraded)."""
+        packet's header names, alone (taken from its seal with ``code`` if this database does not hold it yet); for a
+        header naming none, every generation and the first version's key (a workstation not yet upgraded)."""
         ctx = self.ctx
         return secret.import_keys(session, ctx.clock, ctx.site.workstation, ctx.site.signer(ctx.actor.username),
                                   ctx.actor.username, ctx.actor.role.value, db_key=ctx.store.key,
