@@ -12,6 +12,7 @@ each failing on main as found (3 December 2026). Screenshots of the real-window 
    subject after it; they pass when the nurse keeps the password she had at the fork. So: a user whose keys were
    bound on WS-02 after the fork (every account's first sign-in there: choosing her own password) and who records
    anything on WS-02 after its first packet makes WS-02 refuse WS-01's next packet, which relays that record.
+   The English real-window run (1366x768) met it without disabling her on WS-02; `verify` passes on both laptops.
 2. In the Packets screen, Enter in the one-time code field closes the whole screen (the default button is "Close"):
    the code typed is lost and nothing is applied or said.
 """
