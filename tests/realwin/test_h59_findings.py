@@ -121,3 +121,39 @@ def test_enter_in_the_packet_code_field_applies_again_with_the_code_not_close_th
         last = packets.results.item(packets.results.count() - 1).text()
         assert "packet 1 of WS-01 applied" in last, last
         packets.close()
+
+
+def test_the_accounts_screens_line_follows_a_language_switch(tmp_path: Path, qtbot: object) -> None:
+    """3. "Compte ide.durand créé." under the accounts table stays French after Language > English (all the rest
+    of the screen is English then; screenshot fr67_switched_en.png)."""
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    from msc_sle_crf.i18n import Lang, set_lang
+    from msc_sle_crf.ui.main_window import MainWindow
+
+    pair = make_pair(tmp_path)
+    site, admin = pair.open("A", "admin")
+    with site:
+        set_lang(Lang.FR)
+        try:
+            main = MainWindow(admin, idle_ms=60_000)
+            qtbot.addWidget(main)  # type: ignore[attr-defined]
+            main.show()
+            panel = main.accounts
+            panel.add_user()
+            dialog = panel.dialog
+            fields = {w.objectName(): w for w in dialog.findChildren(QLineEdit)}
+            fields["new_username"].setText("ide.durand")
+            fields["new_full_name"].setText("Julie Durand")
+            dialog.ok.click()
+            QApplication.processEvents()
+            assert panel.status.text() == "Compte ide.durand créé."
+            for window in QApplication.topLevelWidgets():  # the one-time password shown once: noted, closed
+                if window is not main and window.isVisible() and hasattr(window, "accept"):
+                    window.accept()  # type: ignore[union-attr]
+            main.set_language(Lang.EN)
+            assert panel.add_button.text() == "Add a user…"  # the screen is English now ...
+            assert panel.status.text() == "Account ide.durand created.", panel.status.text()  # ... and its line
+        finally:
+            set_lang(Lang.EN)
+            main.close()
