@@ -157,3 +157,24 @@ def test_the_accounts_screens_line_follows_a_language_switch(tmp_path: Path, qtb
         finally:
             set_lang(Lang.EN)
             main.close()
+
+
+def test_the_menu_entry_opens_the_file_it_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """4. The installed menu entry is ``Exec=<program> %F`` (packaging/msc-sle-crf.desktop): opening a site database
+    with it (a file manager's "Open with MSC-SLE eCRF", a shortcut made from the entry) runs ``msc-sle-crf
+    /path/site.crfdb``, which exits 2 on "argument command: invalid choice" with Terminal=false: nothing shows.
+    Without a file the entry opens only the TRAINING database, so on a ward laptop the site's database opens only
+    from a terminal with ``run --db`` (the README says ``--db PATH``, never how the laptop's users start it)."""
+    from msc_sle_crf import cli
+    from msc_sle_crf.ui import app
+
+    opened: list[object] = []
+    monkeypatch.setattr(app, "run_gui", lambda db, lang=None: opened.append(db) or 0)
+    db = tmp_path / "site.crfdb"
+    exec_line = (Path(__file__).parents[2] / "packaging" / "msc-sle-crf.desktop").read_text()
+    assert "Exec=@EXEC@ %F" in exec_line  # the entry passes the chosen files as they are
+    try:
+        code = cli.main([str(db)])
+    except SystemExit as exc:  # argparse's refusal
+        code = int(exc.code or 0)
+    assert code == 0 and opened == [db], f"exit {code}: the entry's file is not opened"
