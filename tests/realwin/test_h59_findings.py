@@ -15,6 +15,8 @@ each failing on main as found (3 December 2026). Screenshots of the real-window 
    The English real-window run (1366x768) met it without disabling her on WS-02; `verify` passes on both laptops.
 2. In the Packets screen, Enter in the one-time code field closes the whole screen (the default button is "Close"):
    the code typed is lost and nothing is applied or said.
+3. The accounts screen's line ("Compte ide.durand créé.") stays French after Language > English.
+4. The menu entry given a site database (Exec=<program> %F) exits 2 on "invalid choice", with no terminal.
 """
 
 from __future__ import annotations
