@@ -410,6 +410,9 @@ class KeyDirectory:
         self.added: dict[str, int] = {}
         self.parent: dict[str, str] = {}
         self.view: str | None = None  # checking a packet's own records as their workstation (``seen_from``)
+        # The workstation whose trail this is, when known (a packet import): its own records relayed back by
+        # another workstation are checked with every key it bound, not only those up to its fork.
+        self.own: str | None = None
 
     def note_workstation(self, row: Sequence[Any]) -> None:
         """A ``workstation_add`` or ``workstation_open`` record (STORED_FIELDS order, ``origin`` after)."""
@@ -431,6 +434,8 @@ class KeyDirectory:
 
     def shared_until(self, ws: str | None) -> int | None:
         """The last record of this trail that workstation ``ws`` holds too (None: not known: all of it)."""
+        if ws is not None and ws == self.own:  # this trail's own records: all of it is "shared" with itself
+            return None
         seen = set()
         while ws and ws not in seen:
             seen.add(ws)

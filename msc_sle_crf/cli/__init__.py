@@ -694,9 +694,30 @@ def _study_commands(sub: Any, command: Callable[..., argparse.ArgumentParser]) -
     p.add_argument("dir", nargs="?", help="folder holding study.yaml and the form files (default: the shipped forms)")
 
 
+def opened_file(argv: Sequence[str]) -> list[str]:
+    """``msc-sle-crf FILE`` (the menu entry's ``Exec=… %F``: a file manager's "Open with", a shortcut given a
+    site database) is ``msc-sle-crf run --db FILE``, as a password manager opens the file it is given. Only a
+    database file (``.crfdb``) is taken so; anything else is left to the parser (an unknown command's line)."""
+    args = list(argv)
+    values = 0
+    for n, arg in enumerate(args):
+        if values:
+            values -= 1
+            continue
+        if arg == "--lang":
+            values = 1
+            continue
+        if arg.startswith("-"):
+            continue
+        if arg.lower().endswith(".crfdb") and "run" not in args[:n]:
+            return [*args[:n], "run", "--db", arg, *args[n + 1:]]
+        break
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(opened_file(sys.argv[1:] if argv is None else argv))
     if args.lang:
         set_lang(Lang(args.lang))
     if args.command is None:

@@ -928,6 +928,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
                             detail="its first record follows a record this workstation does not hold yet: apply "
                                    "the packets of the workstation it was made from first")
     directory = directory_of_session(session, setup)
+    directory.own = ws.id  # its own records relayed back are checked with the keys it bound after its fork too
     fork_id = int((ws.fork or {}).get("id") or 0)  # the records this workstation shares with its origin
     shared = 0
     for r in packet.records:

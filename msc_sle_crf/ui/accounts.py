@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.access import Perm, Role
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import L, current_lang
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.accounts import IssuedPassword, UserInfo
 from msc_sle_crf.services.changes import Changes
@@ -184,6 +184,7 @@ class AccountsPanel(QWidget):
             row.addWidget(button)
         row.addStretch(1)
         layout.addLayout(row)
+        self._status_text: L | BaseException | None = None  # the screen's line, kept to say it again in a switch
         self.retranslate()
 
     def set_workspace(self, ws: Workspace) -> None:
@@ -201,6 +202,8 @@ class AccountsPanel(QWidget):
         self.reset_button.setText(tr("Reset the password…", "Réinitialiser le mot de passe…"))
         self.disable_button.setText(tr("Disable…", "Désactiver…"))
         self.enable_button.setText(tr("Enable again…", "Réactiver…"))
+        if self._status_text is not None:
+            self._say(self._status_text)
         self.refresh()
 
     def refresh(self) -> None:
@@ -210,7 +213,7 @@ class AccountsPanel(QWidget):
             settings = self.ws.settings.all()
             self.users = self.ws.accounts.list_users()
         except CrfError as exc:  # on the screen's line; an administrator's account disabled also ends her session
-            self.ops.refused(exc, on_error=lambda refused: self.status.setText(error_text(refused)))
+            self.ops.refused(exc, on_error=self._say)
             return
         self.site_line.setText(tr(f"Site {settings.get('site_number', '')} — {settings.get('site_name', '')}. "
                                   f"Database: {self.ws.site.db_path}",
@@ -266,10 +269,15 @@ class AccountsPanel(QWidget):
             f"(mot de passe à usage unique).") if elsewhere else "")
 
     # ----- actions ---------------------------------------------------------------------------------------------
-    def _done(self, username: str, text: str) -> None:
+    def _done(self, username: str, text: L | BaseException) -> None:
         self.refresh()
         self.select(username)
-        self.status.setText(text)
+        self._say(text)
+
+    def _say(self, text: L | BaseException) -> None:
+        """The screen's line; said again in the other language after a switch (``retranslate``)."""
+        self._status_text = text
+        self.status.setText(text.get() if isinstance(text, L) else error_text(text))
         self.changed.emit()
 
     def _run_dialog(self, dialog: _FormDialog, then: Callable[[Any], None]) -> None:
@@ -294,7 +302,7 @@ class AccountsPanel(QWidget):
             on_error=_raise)
 
         def created(issued: IssuedPassword) -> None:
-            self._done(issued.username, tr(f"Account {issued.username} created.", f"Compte {issued.username} créé."))
+            self._done(issued.username, L(f"Account {issued.username} created.", f"Compte {issued.username} créé."))
             self._show_password(issued, full_name.text().strip(), tr("The account was created.",
                                                                      "Le compte est créé."))
 
@@ -313,7 +321,7 @@ class AccountsPanel(QWidget):
         dialog.action = lambda: self.ops.run(lambda: self.ws.accounts.reset_password(user.username), on_error=_raise)
 
         def reset(issued: IssuedPassword) -> None:
-            self._done(user.username, tr(f"Password of {user.username} reset.",
+            self._done(user.username, L(f"Password of {user.username} reset.",
                                          f"Mot de passe de {user.username} réinitialisé."))
             self._show_password(issued, user.full_name, tr("The password was reset.",
                                                            "Le mot de passe est réinitialisé."))
@@ -342,10 +350,10 @@ class AccountsPanel(QWidget):
         dialog.action = lambda: self.ws.accounts.check_disable(user.username, reason.text())
 
         def disabled(_changes: object) -> None:
-            text = tr(f"Account {user.username} disabled; the database has a new key.",
+            text = L(f"Account {user.username} disabled; the database has a new key.",
                       f"Compte {user.username} désactivé ; la base a une nouvelle clé.")
             if self.ws.accounts.last_rotation is None:
-                text = tr(f"Account {user.username} disabled. The database key could NOT be changed yet (an "
+                text = L(f"Account {user.username} disabled. The database key could NOT be changed yet (an "
                           f"account has not signed in since the upgrade): use Administration > Rotate keys later.",
                           f"Compte {user.username} désactivé. La clé de la base n'a PAS encore pu être changée (un "
                           f"compte ne s'est pas connecté depuis la mise à jour) : utilisez Administration > Changer "
@@ -356,7 +364,7 @@ class AccountsPanel(QWidget):
             self.packet_code_dialog = show_packet_code(self, self.ws, user.username)  # i18-secret: shown once
 
         def failed(exc: BaseException) -> None:
-            self._done(user.username, error_text(exc))
+            self._done(user.username, exc)
 
         def start(_checked: object) -> None:
             from msc_sle_crf.ui.admin_actions import run_rekey
@@ -381,7 +389,7 @@ class AccountsPanel(QWidget):
                                              on_error=_raise)
 
         def enabled(issued: IssuedPassword) -> None:
-            self._done(user.username, tr(f"Account {user.username} enabled again.",
+            self._done(user.username, L(f"Account {user.username} enabled again.",
                                          f"Compte {user.username} réactivé."))
             self._show_password(issued, user.full_name, tr("The account was enabled again.",
                                                            "Le compte est réactivé."))

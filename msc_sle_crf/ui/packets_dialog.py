@@ -267,6 +267,11 @@ class PacketsDialog(QDialog):
             self.code_edit.setFocus()
         for widget in (self.code_label, self.code_edit, self.code_button):
             widget.setVisible(visible)
+        # Enter after typing the code applies again with it (a user ends a code with Enter); Close is the default
+        # again once the field is gone
+        self.code_button.setDefault(visible)
+        if hasattr(self, "close_button"):  # not yet made when the field is first hidden
+            self.close_button.setDefault(not visible)
 
     def _apply_with_code(self) -> None:
         code = self.code_edit.text().strip()
