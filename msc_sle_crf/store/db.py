@@ -220,6 +220,9 @@ class Store:
         self.generation = 0
         self._quiet = False
         event.listen(self.write_engine, "commit", self._committed)
+        # The write transactions' connection, kept checked out between them (under ``_write_lock``): taking one
+        # from the pool and giving it back (a reset, events) cost more per save than its statements (issue 13).
+        self._writer: Connection | None = None
 
     def _committed(self, _conn: Any) -> None:
         if not self._quiet:
@@ -266,15 +269,33 @@ class Store:
     def write(self, *, data: bool = True) -> Iterator[Session]:
         """One unit of work: everything inside commits together or not at all. ``data=False``: it touches no
         clinical data or form state (a typing buffer, an audit record alone), so ``generation`` stays."""
-        with self._write_lock, self._write_sessions() as session:
+        with self._write_lock:
+            conn = self._writer
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._writer = self.write_engine.connect()
+            if conn.in_transaction():  # a write inside a write of the same thread: a connection of its own, as before
+                conn = None
             quiet, self._quiet = self._quiet, not data
             try:
-                with session.begin():
+                with self._write_sessions(bind=conn) if conn is not None else self._write_sessions() as session, \
+                        session.begin():
                     yield session
             except (DBAPIError, sqlcipher.Error) as exc:  # the driver's own: statements of driver_statements
+                self._drop_writer(conn)
                 raise translate_db_error(exc, self.path) from exc
+            except BaseException:
+                if conn is not None and conn.in_transaction():  # not rolled back: not reused
+                    self._drop_writer(conn)
+                raise
             finally:
                 self._quiet = quiet
+
+    def _drop_writer(self, conn: Connection | None) -> None:
+        """After a failed write: its connection goes back to the pool (rolled back there), the next write takes one."""
+        if conn is not None and conn is self._writer:
+            self._writer = None
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -292,6 +313,7 @@ class Store:
         is moved into place. Back to FULL afterwards."""
         with self._write_lock:
             self._synchronous = "NORMAL"
+            self._drop_writer(self._writer)
             self.write_engine.dispose()
             self.read_engine.dispose()
         try:
@@ -300,6 +322,7 @@ class Store:
         finally:
             with self._write_lock:
                 self._synchronous = "FULL"
+                self._drop_writer(self._writer)
                 self.write_engine.dispose()
                 self.read_engine.dispose()
 
@@ -319,6 +342,8 @@ class Store:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.checkpoint()
+        with self._write_lock:
+            self._drop_writer(self._writer)
         self.write_engine.dispose()
         self.read_engine.dispose()
 
