@@ -198,6 +198,42 @@ def integrity_problems(conn: Any, *, full: bool = True, between: Callable[[], No
     return [] if rows == ["ok"] else rows
 
 
+class Writing:
+    """One write transaction of ``Store.writing``: its connection (in the transaction), and an ORM session on it
+    made at the first use of ``session``."""
+
+    __slots__ = ("_factory", "_session", "connection")
+
+    def __init__(self, connection: Connection, factory: Callable[..., Session] | None = None,
+                 session: Session | None = None) -> None:
+        self.connection = connection
+        self._factory = factory
+        self._session = session
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            assert self._factory is not None
+            self._session = self._factory(bind=self.connection, join_transaction_mode="rollback_only")
+        return self._session
+
+    @property
+    def session_made(self) -> bool:
+        return self._session is not None
+
+
+@contextlib.contextmanager
+def writing_of(store: Any, *, data: bool = True) -> Iterator[Writing]:
+    """A store's write transaction as a ``Writing``: a site's lean one (``Store.writing``); another store's (the
+    hub's) as its ``write`` session, whose connection is the session's."""
+    if isinstance(store, Store):
+        with store.writing(data=data) as work:
+            yield work
+        return
+    with store.write(data=data) as session:
+        yield Writing(session.connection(), session=session)
+
+
 class Store:
     """An open encrypted database. Writes use ``BEGIN IMMEDIATE`` and are serialised in-process."""
 
@@ -296,6 +332,41 @@ class Store:
             self._writer = None
             with contextlib.suppress(Exception):
                 conn.close()
+
+    @contextlib.contextmanager
+    def writing(self, *, data: bool = True) -> Iterator[Writing]:
+        """``write``'s unit of work for the service layer's transactions (``ServiceContext.write``): the connection is
+        in the transaction from the start and an ORM session is made only when asked for (it joins the transaction;
+        its changes are flushed before the commit). A value save never asks for one: a session's making, flush
+        bookkeeping, commit and closing cost ~0.1 ms per save, about as much as two of its statements (issue 13)."""
+        with self._write_lock:
+            conn = self._writer
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._writer = self.write_engine.connect()
+            own = conn.in_transaction()  # a write inside a write of the same thread: a connection of its own
+            if own:
+                conn = self.write_engine.connect()
+            quiet, self._quiet = self._quiet, not data
+            work = Writing(conn, self._write_sessions)
+            try:
+                try:
+                    conn.begin()
+                    yield work
+                    if work.session_made:
+                        work.session.commit()  # flushed; the transaction stays the connection's
+                    conn.commit()
+                finally:
+                    if work.session_made:
+                        work.session.close()  # a failed flush rolls the connection's transaction back here
+                    if conn.in_transaction():
+                        conn.rollback()
+            except (DBAPIError, sqlcipher.Error) as exc:  # the driver's own: statements of driver_statements
+                self._drop_writer(conn)
+                raise translate_db_error(exc, self.path) from exc
+            finally:
+                self._quiet = quiet
+                if own:
+                    conn.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
