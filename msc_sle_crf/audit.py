@@ -129,9 +129,14 @@ class AuditEntry:
     origin: str | None = None
 
 
+# What ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` builds at every call, built once (the same
+# encoder, the same text: it runs at every save, issue 13).
+_CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(record: dict[str, Any]) -> bytes:
     ordered = {name: record[name] for name in CANONICAL_FIELDS}
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL_JSON.encode(ordered).encode("utf-8")
 
 
 def record_hash(record: dict[str, Any]) -> str:

@@ -208,10 +208,19 @@ class FormState:
 
     def set_context(self, context: FormContext) -> None:
         """The world moved on. When only the time did, only the checks that read it (date rules) run again."""
-        old, self.context = self.context, context
+        old = self.context
         if replace(old, now=context.now) != context:
+            self.context = context
             self.revalidate_all()
-        elif old.now != context.now:
+        else:
+            self.set_now(context.now)
+            self.context = context
+
+    def set_now(self, now: dt.datetime) -> None:
+        """Only the time moved (a form kept between saves): the checks that read it run again."""
+        old, self.context = self.context, replace(self.context, now=now)
+        context = self.context
+        if old.now != context.now:
             # Only "not in the future" reads the time: a date against today, a date and time against now. Within
             # the same day only the cells holding a date and time can change.
             same_day = old.now.date() == context.now.date()

@@ -350,7 +350,7 @@ class DataEntry:
         self._ensure_instance(tx, ed)
         now = self.ctx.now()
         old_text = _describe(row[0], row[1], row[2], row[3]) if row else None
-        canonical = state.canonical(key)
+        canonical = state.canonical(key) if cell.unit else None  # only a value in another unit is converted
         editing.store_value(tx.connection, ed, key, new,
                             canonical=V.to_storage(canonical) if cell.unit else None, now=now,
                             user_id=self.ctx.actor.user_id)
