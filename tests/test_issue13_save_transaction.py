@@ -142,3 +142,19 @@ def test_a_value_save_writes_at_most_six_pages(site: Site, doctor: DataEntry, la
         assert doctor.save_item(labs, HGB, value).saved
         grown.append(_wal_frames(store.path) - start)
     assert 4 <= min(grown) <= 6, grown
+
+
+def test_set_now_keeps_everything_but_the_time() -> None:
+    """A kept form brought to the present keeps its subject's context (FormState.set_now builds it field by field)."""
+    import dataclasses
+    import datetime as dt
+
+    from msc_sle_crf.formdef.engine import FormContext, FormState
+
+    context = FormContext(now=dt.datetime(2026, 11, 25, 9, 0), birth_year=1980,
+                          window=(dt.date(2026, 11, 20), dt.date(2026, 11, 30)), day0=dt.date(2026, 11, 1))
+    state = FormState(STUDY.forms["labs"], context)
+    later = dt.datetime(2026, 11, 25, 9, 5)
+    state.set_now(later)
+    assert state.context == dataclasses.replace(context, now=later)
+    assert [f.name for f in dataclasses.fields(FormContext)] == ["now", "birth_year", "window", "day0"]

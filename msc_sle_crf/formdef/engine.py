@@ -218,15 +218,17 @@ class FormState:
 
     def set_now(self, now: dt.datetime) -> None:
         """Only the time moved (a form kept between saves): the checks that read it run again."""
-        old, self.context = self.context, replace(self.context, now=now)
-        context = self.context
-        if old.now != context.now:
-            # Only "not in the future" reads the time: a date against today, a date and time against now. Within
-            # the same day only the cells holding a date and time can change.
-            same_day = old.now.date() == context.now.date()
-            self._refresh([k for gid, items in self._time_items.items() for row in self.rows[gid]
-                           for k in ((gid, row, i) for i in items)
-                           if not same_day or isinstance(self.cells[k].value, dt.datetime)])
+        old = self.context
+        if old.now == now:
+            return
+        # FormContext made directly: dataclasses.replace reads the fields each time (issue 13: at every save)
+        self.context = FormContext(now, old.birth_year, old.window, old.day0)
+        # Only "not in the future" reads the time: a date against today, a date and time against now. Within the
+        # same day only the cells holding a date and time can change.
+        same_day = old.now.date() == now.date()
+        self._refresh([k for gid, items in self._time_items.items() for row in self.rows[gid]
+                       for k in ((gid, row, i) for i in items)
+                       if not same_day or isinstance(self.cells[k].value, dt.datetime)])
 
     def revalidate_all(self) -> None:
         for key in list(self.keys()):

@@ -222,14 +222,16 @@ class Writing:
         return self._session is not None
 
 
-@contextlib.contextmanager
-def writing_of(store: Any, *, data: bool = True) -> Iterator[Writing]:
+def writing_of(store: Any, *, data: bool = True) -> contextlib.AbstractContextManager[Writing]:
     """A store's write transaction as a ``Writing``: a site's lean one (``Store.writing``); another store's (the
     hub's) as its ``write`` session, whose connection is the session's."""
     if isinstance(store, Store):
-        with store.writing(data=data) as work:
-            yield work
-        return
+        return store.writing(data=data)
+    return _session_writing(store, data)
+
+
+@contextlib.contextmanager
+def _session_writing(store: Any, data: bool) -> Iterator[Writing]:
     with store.write(data=data) as session:
         yield Writing(session.connection(), session=session)
 
