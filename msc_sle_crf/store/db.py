@@ -328,6 +328,12 @@ class Store:
             finally:
                 self._quiet = quiet
 
+    def _drop_idle_writer(self) -> None:
+        """The kept connection closed with the pool's (a re-key, a close), unless a write of this thread is using it:
+        as before, a connection in use is not closed under it."""
+        if self._writer is not None and not self._writer.in_transaction():
+            self._drop_writer(self._writer)
+
     def _drop_writer(self, conn: Connection | None) -> None:
         """After a failed write: its connection goes back to the pool (rolled back there), the next write takes one."""
         if conn is not None and conn is self._writer:
@@ -386,7 +392,7 @@ class Store:
         is moved into place. Back to FULL afterwards."""
         with self._write_lock:
             self._synchronous = "NORMAL"
-            self._drop_writer(self._writer)
+            self._drop_idle_writer()
             self.write_engine.dispose()
             self.read_engine.dispose()
         try:
@@ -395,7 +401,7 @@ class Store:
         finally:
             with self._write_lock:
                 self._synchronous = "FULL"
-                self._drop_writer(self._writer)
+                self._drop_idle_writer()
                 self.write_engine.dispose()
                 self.read_engine.dispose()
 
@@ -416,7 +422,7 @@ class Store:
         with contextlib.suppress(Exception):
             self.checkpoint()
         with self._write_lock:
-            self._drop_writer(self._writer)
+            self._drop_idle_writer()
         self.write_engine.dispose()
         self.read_engine.dispose()
 
