@@ -129,9 +129,14 @@ class AuditEntry:
     origin: str | None = None
 
 
+# What ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)`` builds at every call, built once (the same
+# encoder, the same text: it runs at every save, issue 13).
+_CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(record: dict[str, Any]) -> bytes:
     ordered = {name: record[name] for name in CANONICAL_FIELDS}
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL_JSON.encode(ordered).encode("utf-8")
 
 
 def record_hash(record: dict[str, Any]) -> str:
@@ -202,14 +207,18 @@ def _execute_batch(conn: Connection, execute: Callable[..., Any], batch: tuple[s
         conn.exec_driver_sql(sql, rows)
 
 
-def append_many(session: Session, clock: Clock, workstation: str, entries: Sequence[AuditEntry],
+def append_many(session: Session | Connection, clock: Clock, workstation: str, entries: Sequence[AuditEntry],
                 signer: Signer | None) -> list[dict[str, Any]]:
     """Add records to the chain inside the caller's transaction (which must hold the write lock), the last one
-    signed by ``signer`` (None only for tests and sites without personal keys). Returns the records as written."""
+    signed by ``signer`` (None only for tests and sites without personal keys). Returns the records as written.
+    ``session``: the transaction's ORM session, or its connection when it has none (a value save)."""
     if not entries:
         return []
-    session.flush()  # the change being audited reaches the database first, in the same transaction
-    conn = session.connection()
+    if isinstance(session, Session):
+        session.flush()  # the change being audited reaches the database first, in the same transaction
+        conn = session.connection()
+    else:
+        conn = session
     execute = driver_statements(conn)
     next_id, prev_hash = _next_id_and_prev_hash(conn, execute)
     out = []

@@ -125,6 +125,12 @@ class FormState:
         for check in form.checks:
             for ref in check.items:
                 self._check_deps.setdefault(ref, []).append(check)
+        # The items whose check reads the time ("not in the future"), by group: re-checked when only the time moves.
+        self._time_items: dict[str, list[str]] = {}
+        for g in form.groups:
+            timed = [i.id for i in g.items if DateRule.NOT_FUTURE in i.date_rules]
+            if timed:
+                self._time_items[g.id] = timed
         for g in form.groups:
             for row in self.rows[g.id]:
                 self._init_row(g, row)
@@ -202,15 +208,27 @@ class FormState:
 
     def set_context(self, context: FormContext) -> None:
         """The world moved on. When only the time did, only the checks that read it (date rules) run again."""
-        old, self.context = self.context, context
+        old = self.context
         if replace(old, now=context.now) != context:
+            self.context = context
             self.revalidate_all()
-        elif old.now != context.now:
-            # Only "not in the future" reads the time: a date against today, a date and time against now. Within
-            # the same day only the cells holding a date and time can change.
-            same_day = old.now.date() == context.now.date()
-            self._refresh([k for k in self.keys() if DateRule.NOT_FUTURE in self._items[k[2]].date_rules
-                           and (not same_day or isinstance(self.cells[k].value, dt.datetime))])
+        else:
+            self.set_now(context.now)
+            self.context = context
+
+    def set_now(self, now: dt.datetime) -> None:
+        """Only the time moved (a form kept between saves): the checks that read it run again."""
+        old = self.context
+        if old.now == now:
+            return
+        # FormContext made directly: dataclasses.replace reads the fields each time (issue 13: at every save)
+        self.context = FormContext(now, old.birth_year, old.window, old.day0)
+        # Only "not in the future" reads the time: a date against today, a date and time against now. Within the
+        # same day only the cells holding a date and time can change.
+        same_day = old.now.date() == now.date()
+        self._refresh([k for gid, items in self._time_items.items() for row in self.rows[gid]
+                       for k in ((gid, row, i) for i in items)
+                       if not same_day or isinstance(self.cells[k].value, dt.datetime)])
 
     def revalidate_all(self) -> None:
         for key in list(self.keys()):

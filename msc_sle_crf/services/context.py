@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
@@ -25,7 +26,7 @@ from msc_sle_crf.errors import AuthenticationError, Msg, PermissionDenied
 from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services.changes import Change, Changes
-from msc_sle_crf.store.db import Store
+from msc_sle_crf.store.db import Store, Writing, writing_of
 from msc_sle_crf.store.site import Actor, Site
 from msc_sle_crf.sync.ownership import NotOwner
 
@@ -33,12 +34,22 @@ from msc_sle_crf.sync.ownership import NotOwner
 class Tx:
     """One write transaction: its session, ``audit()`` inside it, and what it changed."""
 
-    def __init__(self, ctx: ServiceContext, session: Session) -> None:
+    def __init__(self, ctx: ServiceContext, work: Writing) -> None:
         self.ctx = ctx
-        self.session = session
+        self._work = work
         self._changes: list[Change] = []
         self._entries: list[AuditEntry] = []
         self.last_record: tuple[int, str, str] | None = None  # (id, hash, time) of the last audit record written
+
+    @property
+    def session(self) -> Session:
+        """The transaction's ORM session (made at first use: a value save needs none)."""
+        return self._work.session
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for Core and driver statements."""
+        return self._work.connection
 
     def audit(self, action: Action, **kwargs: Any) -> None:
         """Append an audit record by the acting user, in this transaction."""
@@ -57,7 +68,8 @@ class Tx:
         if not self._entries:
             return
         signer = self.ctx.site.signer(self.ctx.actor.username)
-        written = audit.append_many(self.session, self.ctx.clock, self.ctx.site.workstation, self._entries, signer)
+        into = self.session if self._work.session_made else self.connection  # a value save: no session
+        written = audit.append_many(into, self.ctx.clock, self.ctx.site.workstation, self._entries, signer)
         if any(str(e.action) in audit.BINDING_ACTIONS for e in self._entries):
             self.ctx.site.binding_epoch += 1
         self._entries = []
@@ -180,8 +192,8 @@ class ServiceContext:
     def write(self, *, data: bool = True) -> Iterator[Tx]:
         """One unit of work: the change and its audit records commit together or not at all. ``data=False``: it
         changes no clinical data or form state (see ``Store.write``)."""
-        with self._refusals(), self.store.write(data=data) as session:
-            tx = Tx(self, session)
+        with self._refusals(), writing_of(self.store, data=data) as work:
+            tx = Tx(self, work)
             yield tx
             tx.seal()
         if tx.last_record is not None:  # committed: the trail head is noted outside the WAL (store/head.py)

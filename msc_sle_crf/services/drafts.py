@@ -165,7 +165,7 @@ class Drafts:
         self._apply(tx, draft_key, {entry: None})
 
     def _apply(self, tx: Tx, draft_key: str, entries: dict[str, Any]) -> None:
-        execute = driver_statements(tx.session.connection())  # on every save: the driver's own calls
+        execute = driver_statements(tx.connection)  # on every save: the driver's own calls
         user_id = self.ctx.actor.user_id
         self._seal_legacy(tx)
         row = execute(_FIND, (user_id, draft_key)).fetchone()

@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
@@ -218,5 +218,5 @@ def cache_of(store: Store) -> EditCache:
 
 def refreshed(ed: Editing, now: dt.datetime) -> Editing:
     """A kept entry brought to the present: only the checks that depend on the time are run again."""
-    ed.state.set_context(replace(ed.state.context, now=now))
+    ed.state.set_now(now)
     return ed

@@ -139,7 +139,7 @@ class DataEntry:
             generation = store.generation
             ed = cache.take(key, generation) if kept else None
             if ed is None:
-                ed = editing.load(tx.session.connection(), self.study, ref.subject, event, current,
+                ed = editing.load(tx.connection, self.study, ref.subject, event, current,
                                   now=self.ctx.local_now())
             else:
                 editing.refreshed(ed, self.ctx.local_now())
@@ -165,7 +165,7 @@ class DataEntry:
         if ed.subject_status == "locked":  # the whole subject was locked at the end of the study
             raise ValidationError(Msg.FORM_LOCKED)
         require_owner(tx.session, ed.subject)  # only the owning workstation starts a subject's forms (issue 18)
-        instance_id = editing.create_instance(tx.session.connection(), ed, self.ctx.now(), self.ctx.actor.user_id,
+        instance_id = editing.create_instance(tx.connection, ed, self.ctx.now(), self.ctx.actor.user_id,
                                               next_id(tx.session, "form_instance"))
         form = ed.form
         tx.audit(Action.CREATE, subject=ed.subject, visit=ed.event.id, form=form.id,
@@ -350,8 +350,8 @@ class DataEntry:
         self._ensure_instance(tx, ed)
         now = self.ctx.now()
         old_text = _describe(row[0], row[1], row[2], row[3]) if row else None
-        canonical = state.canonical(key)
-        editing.store_value(tx.session.connection(), ed, key, new,
+        canonical = state.canonical(key) if cell.unit else None  # only a value in another unit is converted
+        editing.store_value(tx.connection, ed, key, new,
                             canonical=V.to_storage(canonical) if cell.unit else None, now=now,
                             user_id=self.ctx.actor.user_id)
         detail = None
@@ -421,7 +421,7 @@ class DataEntry:
         assert ed.instance_id is not None
         old = ed.status
         tx.session.flush()  # rows added through the session go first
-        editing.set_status(tx.session.connection(), ed.instance_id, status, self.ctx.now(), self.ctx.actor.user_id)
+        editing.set_status(tx.connection, ed.instance_id, status, self.ctx.now(), self.ctx.actor.user_id)
         ed.status = status
         tx.audit(Action.STATUS_CHANGE, subject=ed.subject, visit=ed.event.id, form=ed.form.id, old_value=old.value,
                  new_value=status.value, reason=reason, detail=detail)
@@ -518,7 +518,7 @@ class DataEntry:
             if status.completed or status is FormStatus.LOCKED:
                 return NO_CHANGES
             # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
-            conn = tx.session.connection()
+            conn = tx.connection
             for key in state.hidden_with_value():
                 row = ed.stored.get(key)
                 if row is None:
