@@ -1196,6 +1196,11 @@ def unexplained_rows(session: Session, subjects: set[str],
     # the records that say which workstation wrote what and which exist (fork set-ups, adds), merged in trail order
     # with the subjects' records (a handover is checked against its writer and target: sync/ownership.py)
     rows = [row for row in (setup_records(session) if setup is None else setup) if row[7] is None]
+    # and the records that say from when each workstation stamps a row's time and its record's from one clock
+    # reading (services/row_times.py: compared exactly after it), read through the index
+    from msc_sle_crf.services.row_times import markers
+
+    rows = list(heapq.merge(rows, (tuple(r) for r in markers(session)), key=lambda r: r[0]))
     # read as the replay goes (a server-side cursor on the hub), in trail order: a workstation's packet names 200
     # subjects and ~175,000 of their records, which are not held at once
     streams = [session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)).order_by(AuditEvent.id)
