@@ -182,3 +182,30 @@ def test_a_user_cancel_of_an_export_is_still_a_cancel(
     with pytest.raises(Cancelled):
         admin.export.export(tmp_path / "export", cancelled=lambda: True)
     assert not (tmp_path / "export").exists()
+
+
+def test_the_gate_never_makes_a_thread_wait_for_itself() -> None:
+    """A read inside a read (an export's audit record written through a check of the session) and a read made by the
+    re-key's own thread (its own connections) go through at once; a read of another thread waits for the new key."""
+    from msc_sle_crf.store.key_change import KeyChange
+
+    gate = KeyChange()
+    done: list[str] = []
+    with gate.reading(lambda: None), gate.reading(lambda: None):
+        done.append("nested")
+    assert gate.readers == 0
+    with gate.changing():
+        with gate.reading(lambda: None):
+            done.append("by the re-key's thread")
+        entered = threading.Event()
+
+        def read() -> None:
+            with gate.reading(lambda: None):
+                entered.set()
+
+        other = threading.Thread(target=read)
+        other.start()
+        _until(lambda: gate.waiting == 1)
+        assert not entered.is_set()
+    other.join(60)
+    assert entered.is_set() and done == ["nested", "by the re-key's thread"]
