@@ -209,3 +209,18 @@ def test_the_gate_never_makes_a_thread_wait_for_itself() -> None:
         assert not entered.is_set()
     other.join(60)
     assert entered.is_set() and done == ["nested", "by the re-key's thread"]
+
+
+def test_the_key_directory_read_waits_for_the_new_key(site: Site, admin: Workspace) -> None:
+    """The accounts' keys read from the trail through their own connection (``ServiceContext.key_directory``, used by
+    the signatures' display and the accounts screen) wait at the gate like the other reads."""
+    gate = key_change(site)
+    out: dict[str, Any] = {}
+    admin.ctx.forget_directory()
+    with gate.changing():
+        thread = _run(out, "directory", admin.ctx.key_directory)
+        # Before: it read at once, with the key of the moment, while the key changed.
+        _until(lambda: gate.waiting or "directory" in out or "directory failed" in out)
+        assert gate.waiting == 1 and not out
+    thread.join(60)
+    assert out["directory"].get("admin") is not None
