@@ -90,9 +90,13 @@ def test_the_refusal_is_one_line_in_french_too(pair: Pair, tmp_path: Path) -> No
         and "« dr.a »" in line, line
 
 
-def test_a_genuine_signature_travels_and_verifies_both_ways(pair: Pair) -> None:
+def test_a_genuine_signature_travels_and_verifies_both_ways(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     genuine = signed_on_b(pair)
+    reads = []
+    real = P.directory_of_session
+    monkeypatch.setattr(P, "directory_of_session", lambda *a, **k: reads.append(1) or real(*a, **k))
     assert pair.import_("A", genuine).copied > 0
+    assert len(reads) == 1  # the import's own key directory sufficed: the trail was not scanned a second time
     site, ws = pair.open("A")
     with site:
         assert [(s.username, s.valid) for s in ws.lifecycle.signatures(R2)] == [("dr.a", True)]

@@ -973,7 +973,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
-    _check_signature_rows(session, new_signatures, expected_db_id, name)  # each its signer's own, as verify says
+    _check_signature_rows(session, new_signatures, expected_db_id, name, directory)  # its signer's own (verify)
     return ImportResult(origin_ws, seq, str(m["file_oid"]), imported_utc=now, copied=len(copies), skipped=skipped,
                         conflicts=len(outcome.conflicts), conflict_lines=outcome.conflicts)
 
@@ -991,17 +991,23 @@ def _new_signature_rows(session: Session, packet: Packet) -> list[dict[str, Any]
     return [r for r in listed if r.get("id") not in held]
 
 
-def _check_signature_rows(session: Session, rows: Sequence[dict[str, Any]], db_id: str, name: str) -> None:
+def _check_signature_rows(session: Session, rows: Sequence[dict[str, Any]], db_id: str, name: str,
+                          directory: audit.KeyDirectory) -> None:
     """Each new signature row carries its signer's own Ed25519 signature over it (the printed name, the time, the
     meaning, the content hash, the form), with the keys the trail binds to the signer on the workstation that made
     it: ``verify``'s rule (services/esign.py), applied before the import commits. The replay (``unexplained_rows``)
-    already matched each row with its SIGN record; this covers what only the signature covers."""
+    already matched each row with its SIGN record; this covers what only the signature covers.
+
+    ``directory``: the import's own, which the check of the copies brought up to date with the account records they
+    carry (``audit.check_copies``). A row that does not hold with it is checked again with the directory read anew
+    from the database, as ``verify`` reads it (a scan of the trail, seconds on a large hub: only then), and only a
+    row that does not hold with that one either refuses the packet."""
     if not rows:
         return
     from msc_sle_crf.services.esign import row_holds
     from msc_sle_crf.store.tables import FormInstance, Signature, Subject
 
-    directory = directory_of_session(session)  # with the keys the records just copied bind (another workstation's)
+    fresh: audit.KeyDirectory | None = None
     for r in rows:
         row = Signature(**{c: r.get(c) for c in R.SIGNATURE})  # as the packet brings it (never added to the session)
         found = session.execute(select(FormInstance, Subject.subject_number).join(
@@ -1009,7 +1015,11 @@ def _check_signature_rows(session: Session, rows: Sequence[dict[str, Any]], db_i
         if found is None:  # the scope check refuses a row about a form the packet does not bring
             raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"signature #{row.id} names no form")
         instance, number = found
-        if not row_holds(session, directory, db_id=db_id, subject=number, instance=instance, row=row):
+        if row_holds(session, directory, db_id=db_id, subject=number, instance=instance, row=row):
+            continue
+        if fresh is None:  # with the keys the records just copied bind, exactly as verify reads them
+            fresh = directory_of_session(session)
+        if not row_holds(session, fresh, db_id=db_id, subject=number, instance=instance, row=row):
             raise PacketRefused(Msg.PACKET_SIGNATURE_FORGED, path=name, subject=number, visit=instance.event_id,
                                 form=instance.form_id, signer=str(row.username))
 
