@@ -103,6 +103,7 @@ class Action(StrEnum):
     MERGE_CONFLICT = "merge_conflict"  # two workstations changed the same thing from the same base: both kept
     CONFLICT_RESOLVED = "conflict_resolved"  # the right value entered where two workstations disagreed
     PACKET_SECRET = "packet_secret"  # noqa: S105 - the site's packet secret made (its fingerprint only, never it)
+    ROW_TIMES = "row_times"  # this workstation stamps a row's own time and its record's from one reading (issue 18)
 
 
 @dataclass(frozen=True)

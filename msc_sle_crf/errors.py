@@ -457,6 +457,13 @@ class Msg(Enum):
         "Packet refused: {path} does not hold as its author's ({detail}); nothing was applied.",
         "Paquet refusé : {path} n'est pas authentique ({detail}) ; rien n'a été appliqué.",
     )
+    PACKET_SIGNATURE_FORGED = (
+        "Packet refused: {path} brings an electronic signature of subject {subject} / visit {visit} / form {form} "
+        "in the name of '{signer}' that is not {signer}'s own (forged or edited); nothing was applied.",
+        "Paquet refusé : {path} apporte une signature électronique du patient {subject} / visite {visit} / "
+        "formulaire {form} au nom de « {signer} » qui n'est pas celle de {signer} (falsifiée ou modifiée) ; rien "
+        "n'a été appliqué.",
+    )
     PACKET_ROWS_UNEXPLAINED = (
         "Packet refused: {path} brings {kind} about {subject}, which none of its records explain; nothing was "
         "applied.",

@@ -51,6 +51,7 @@ ACTIONS: dict[str, L] = {
     "merge_conflict": L("Conflict between workstations", "Conflit entre postes"),
     "conflict_resolved": L("Conflict resolved", "Conflit résolu"),
     "packet_secret": L("Packet secret of the site made", "Secret des paquets du site créé"),
+    "row_times": L("Exact times from here", "Heures exactes à partir d'ici"),
 }
 
 # Texts the program writes into the trail itself.

@@ -30,6 +30,7 @@ from msc_sle_crf.services import backup as B
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.site_settings import DEFAULT_SETTINGS
+from msc_sle_crf.store.key_change import key_change
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting
 
 SUFFIX = ".crfbak"
@@ -206,13 +207,16 @@ def run(ws: Workspace, reason: Reason, *, progress: Callable[[int, int], None] |
     ``backup_failed`` with the reason, then the error is raised). ``reason`` "manual" needs the backup permission;
     the scheduled ones act for whoever's session triggered them."""
     job = _job(ws)
-    if reason == "manual":
-        job.ctx.require(Perm.BACKUP)
-    else:
-        job.ctx.check_session()
+    gate = key_change(job.site)  # runs off the UI thread: never beside a re-key (store/key_change.py)
+    with gate.reading(_no_stop):  # a re-key in progress closed the store: this waits for the new one
+        if reason == "manual":
+            job.ctx.require(Perm.BACKUP)
+        else:
+            job.ctx.check_session()
+        policy = status(job).policy
     t0 = time.perf_counter()
-    policy = status(job).policy
     out: Path | None = None
+    restarts = [0]
     try:
         if policy.folder is None:
             raise StoreError(Msg.BACKUP_FOLDER_UNSET)
@@ -226,17 +230,26 @@ def run(ws: Workspace, reason: Reason, *, progress: Callable[[int, int], None] |
             if progress is not None:
                 progress(done, total)
 
+        def restarted() -> None:
+            restarts[0] += 1
+
         try:
             B.write_backup(job, out, f"automatic encrypted backup ({REASONS.get(reason, L(reason, reason)).en})",
-                           progress=step)
+                           progress=step, on_restart=restarted)
         except Cancelled:
             raise StoreError(Msg.BACKUP_CANCELLED) from None
         pruned = prune(policy.folder, job.site.keyfile.db_id, policy.keep, keep_also=out)
     except CrfError as exc:
-        _record_failure(job, reason, exc)
+        with gate.reading(_no_stop):
+            _record_failure(job, reason, exc)
         raise
-    changes = _record_success(job, reason, out, pruned)
+    with gate.reading(_no_stop):
+        changes = _record_success(job, reason, out, pruned, restarts[0])
     return BackupOutcome(out, tuple(pruned), time.perf_counter() - t0, changes)
+
+
+def _no_stop() -> None:
+    """A short read or write at the gate: the re-key waits for it to end."""
 
 
 def _upsert(tx_session: object, key: str, value: str, now: str) -> None:
@@ -250,11 +263,13 @@ def _upsert(tx_session: object, key: str, value: str, now: str) -> None:
         row.value, row.updated_utc = value, now
 
 
-def _record_success(ws: Workspace, reason: Reason, out: Path, pruned: list[Path]) -> Changes:
+def _record_success(ws: Workspace, reason: Reason, out: Path, pruned: list[Path], restarts: int = 0) -> Changes:
     size = out.stat().st_size
     now = ws.ctx.now()
     with ws.ctx.write(data=False) as tx:
         detail = (f"{REASONS.get(reason, L(reason, reason)).en}: {out.name} ({size} bytes) read back and checked"
+                  + ("; started again after a key change (disable or Rotate keys): under the new key"
+                     if restarts else "")
                   + (f"; pruned: {', '.join(p.name for p in pruned)}" if pruned else ""))
         tx.audit(Action.BACKUP_VERIFIED, item=str(out.parent), detail=detail[:4000])
         tx.session.flush()

@@ -34,6 +34,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.store import journal as J
 from msc_sle_crf.store.db import check_db_path, connect_raw, copy_encrypted, integrity_problems, translate_db_error
 from msc_sle_crf.store.instance_lock import InstanceLock
+from msc_sle_crf.store.key_change import read_again_after_rekey, stop_if
 from msc_sle_crf.store.site import Site
 
 FORMAT = "msc-sle-crf-backup"
@@ -61,29 +62,57 @@ def create_backup(services: Workspace, out: Path, *, progress: Progress | None =
 
 
 def write_backup(services: Workspace, out: Path, what: str, *, progress: Progress | None = None,
-                 record: Callable[[Path], dict[str, Any]] | None = None) -> Path:
+                 record: Callable[[Path], dict[str, Any]] | None = None,
+                 on_restart: Callable[[], None] | None = None) -> Path:
     """The backup itself (callers check who may ask for it): audited before the copy, so that the backup holds its
     own record; the copy is checked (pages, chain), then written atomically and read back (``verify_written``).
     ``record(out)``: writes the copy's record instead of a backup record (a workstation's fork) and returns what
-    the manifest adds."""
+    the manifest adds.
+
+    Never beside a re-key (disable an account, "Rotate keys"; store/key_change.py): a backup started while the key
+    changes waits for the new key; a re-key that starts while a backup runs stops it before its file is in place and
+    it starts again on the new key (``on_restart`` is told), so that the copy and the key file it holds always go
+    together and a disabled account's password opens neither."""
     out = safe_output_path(out, db_path=services.site.db_path)
-    if out.exists():
-        raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
     extra: dict[str, Any] = {}
-    if record is None:
-        services.integrity.record_export(Action.BACKUP, out, what)
-    else:
-        extra = record(out)
-    services.site.anchor_audit()
+    recorded = [False]
+
+    def once(wanted: threading.Event) -> Path:
+        if not recorded[0]:
+            if out.exists():
+                raise StoreError(Msg.OUTPUT_EXISTS, path=str(out))
+            if record is None:
+                services.integrity.record_export(Action.BACKUP, out, what)
+            else:
+                extra.update(record(out))
+            recorded[0] = True  # the record is in the trail: a copy started again holds it too
+        services.site.anchor_audit()
+        return _write_copy(services, out, extra, progress, wanted)
+
+    return read_again_after_rekey(services.site, once, on_restart)
+
+
+def _write_copy(services: Workspace, out: Path, extra: dict[str, Any], progress: Progress | None,
+                wanted: threading.Event) -> Path:
+    """One attempt at the backup, with the key of now; ``KeyChanged`` (a re-key wants the file) before the file is
+    in place."""
     tmp_db = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.db.tmp")
     store = services.ctx.store
+
+    def step(done: int, total: int) -> None:  # the copy goes by steps of pages: a re-key stops it between two
+        stop_if(wanted)
+        if progress is not None:
+            progress(done, total)
+
     try:
         conn = store.raw_connection()
         try:
-            copy_encrypted(conn, tmp_db, store.key, store.salt, progress)
+            copy_encrypted(conn, tmp_db, store.key, store.salt, step)
         finally:
             conn.close()
+        stop_if(wanted)
         _check_copy(tmp_db, store.key, store.salt, services)
+        stop_if(wanted)
         keys = services.site.keyfile.path.read_bytes()
         manifest = {
             "format": FORMAT,
@@ -100,10 +129,12 @@ def write_backup(services: Workspace, out: Path, what: str, *, progress: Progres
                 KEYS_MEMBER: {"sha256": hashlib.sha256(keys).hexdigest(), "size": len(keys)},
             },
         }
-        with atomic_writer(out) as fh, tarfile.open(fileobj=fh, mode="w") as tar:
-            _add_bytes(tar, MANIFEST_MEMBER, json.dumps(manifest, indent=1).encode())
-            tar.add(str(tmp_db), arcname=DB_MEMBER)
-            _add_bytes(tar, KEYS_MEMBER, keys)
+        with atomic_writer(out) as fh:
+            with tarfile.open(fileobj=fh, mode="w") as tar:
+                _add_bytes(tar, MANIFEST_MEMBER, json.dumps(manifest, indent=1).encode())
+                tar.add(str(tmp_db), arcname=DB_MEMBER)
+                _add_bytes(tar, KEYS_MEMBER, keys)
+            stop_if(wanted)  # the last moment: past it the file is in place and the re-key waits for the read-back
         verify_written(out, manifest)
     except OSError as exc:
         raise StoreError(Msg.OUTPUT_NOT_WRITABLE, path=str(out), detail=exc.strerror or str(exc)) from None

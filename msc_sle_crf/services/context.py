@@ -123,11 +123,14 @@ class ServiceContext:
         this program binds a key again (one program per database: nobody else writes meanwhile)."""
         if self._directory is None or self._directory_epoch != self.site.binding_epoch:
             self._directory_epoch = self.site.binding_epoch
-            conn = self.store.raw_connection()
-            try:
-                self._directory = audit.directory_of(conn)
-            finally:
-                conn.close()
+            from msc_sle_crf.store.key_change import key_change
+
+            with key_change(self.site).reading(lambda: None):  # never with the key of before a re-key: it waits
+                conn = self.store.raw_connection()
+                try:
+                    self._directory = audit.directory_of(conn)
+                finally:
+                    conn.close()
         return self._directory
 
     def forget_directory(self) -> None:

@@ -392,7 +392,10 @@ class DataEntry:
         if key not in ed.conflicts:  # the form's open conflicts, read with it (services.editing): none here
             return False
         # Resolved here, undone with the whole transaction if the reason is missing (the form is then read again).
-        resolved = merge.resolve_on_entry(tx.session, ed.instance_id, key, self.ctx.now())
+        from msc_sle_crf.services.row_times import row_time
+
+        now = row_time(tx)  # the conflicts' resolution time and their records': one reading (issue 18)
+        resolved = merge.resolve_on_entry(tx.session, ed.instance_id, key, now)
         ed.conflicts.discard(key)
         if not resolved:
             return False
@@ -400,11 +403,13 @@ class DataEntry:
             raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
         for cid in resolved:
             tx.audit(Action.CONFLICT_RESOLVED, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
-                     repeat_key=f"{key[0]}:{key[1]}", reason=reason, detail=f"conflict #{cid} resolved")
+                     repeat_key=f"{key[0]}:{key[1]}", reason=reason, detail=f"conflict #{cid} resolved", ts_utc=now)
         return True
 
     def _automatic_query(self, tx: Tx, ed: Editing, key: CellKey, text: str) -> None:
-        now = self.ctx.now()
+        from msc_sle_crf.services.row_times import row_time
+
+        now = row_time(tx)  # the query's time and its record's: one reading (issue 18)
         actor = self.ctx.actor
         assert ed.instance_id is not None
         query = DataQuery(instance_id=ed.instance_id, group_id=key[0], row_no=key[1], item_id=key[2],
@@ -414,7 +419,8 @@ class DataEntry:
         tx.session.add(QueryMessage(query_id=query.id, kind="auto", username=actor.username, role=actor.role.value,
                                     utc=now, text=text))
         tx.audit(Action.QUERY, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
-                 repeat_key=f"{key[0]}:{key[1]}", new_value="open", detail=f"query #{query.id} auto: {text}"[:2000])
+                 repeat_key=f"{key[0]}:{key[1]}", new_value="open", detail=f"query #{query.id} auto: {text}"[:2000],
+                 ts_utc=now)
 
     def _set_status(self, tx: Tx, ed: Editing, status: FormStatus, detail: str,
                     reason: str | None = None) -> FormStatus:

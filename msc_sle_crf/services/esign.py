@@ -43,3 +43,23 @@ def signature_holds(directory: Any, db_id: str, subject: str, instance: FormInst
     keys = directory.keys_for(row.username, ws_id((int(row.id) - 1) // ID_BLOCK + 1), row.signed_utc) \
         if row.id and 0 < int(row.id) <= 99 * ID_BLOCK else account.keys_at_time(row.signed_utc)
     return any(verify_signature(k.sign, raw, message) for k in keys)
+
+
+def row_holds(session: Any, directory: Any, *, db_id: str, subject: str, instance: FormInstance,
+              row: Signature) -> bool:
+    """``verify``'s rule for one signature row, also applied to those a packet brings (issue 18): the signer's own
+    signature over the row (``signature_holds``); a row without one only if it was made before personal keys (its
+    SIGN record, with the content hash, precedes the first signed record of the trail)."""
+    if row.sig is not None:
+        return signature_holds(directory, db_id, subject, instance, row)
+    from sqlalchemy import select
+
+    from msc_sle_crf.audit import Action
+    from msc_sle_crf.store.tables import AuditEvent
+
+    legacy = session.execute(select(AuditEvent.id).where(
+        AuditEvent.action == Action.SIGN.value, AuditEvent.subject == subject,
+        AuditEvent.visit == instance.event_id, AuditEvent.form == instance.form_id,
+        AuditEvent.detail.like(f"%sha256: {row.content_hash}%"),
+        AuditEvent.id < (directory.signed_from or 1 << 62)).limit(1)).first()
+    return legacy is not None

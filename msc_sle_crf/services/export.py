@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from msc_sle_crf.services.certificates import current_certificate, ensure_ca
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.overview import Overview
 from msc_sle_crf.services.receipts import head_document
+from msc_sle_crf.store.key_change import key_change, read_again_after_rekey, stop_if
 
 
 class Export:
@@ -82,12 +84,24 @@ class Export:
 
     def export(self, target: Path | str, options: ExportOptions | None = None, *,
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> ExportResult:
-        """Write the export folder (see ``msc_sle_crf.export``) and audit it. May run on a worker thread."""
+        """Write the export folder (see ``msc_sle_crf.export``) and audit it. May run on a worker thread.
+
+        Never beside a re-key (disable an account, "Rotate keys"; store/key_change.py): started while the key
+        changes, it waits for the new key; a re-key that starts while it runs stops it at its next step (nothing
+        left under the target name) and it starts again on the new key."""
+        options = options or ExportOptions()
+        return read_again_after_rekey(self.ctx.site, lambda wanted: self._export_once(
+            target, options, progress=progress, cancelled=cancelled, wanted=wanted))
+
+    def _export_once(self, target: Path | str, options: ExportOptions, *, progress: Progress | None,
+                     cancelled: Callable[[], bool] | None, wanted: threading.Event) -> ExportResult:
         from msc_sle_crf.export.bundle import run
         from msc_sle_crf.export.manifest import MANIFEST, sign_manifest
         from msc_sle_crf.export.source import Source
 
-        options = options or ExportOptions()
+        def stop() -> bool:  # asked between the export's steps: the user's cancel, or a re-key that wants the file
+            return wanted.is_set() or (cancelled is not None and cancelled())
+
         self.require()
         path = self.check_target(target)
         ctx = self.ctx
@@ -110,8 +124,9 @@ class Export:
                          head_document=lambda rid, h, ts: head_document(db_id, rid, h, ts, signer),
                          sign=lambda data: sign_manifest(data, pdf_key=signer.keys.pdf, cert_pem=cert_pem,
                                                          ca_pem=ca_pem, ed_signer=signer),
-                         version=__version__, progress=progress, cancelled=cancelled)
+                         version=__version__, progress=progress, cancelled=stop)
         except Cancelled:
+            stop_if(wanted)  # stopped for a re-key: runs again on the new key
             raise
         except LookupError as exc:
             raise ValidationError(Msg.SUBJECT_UNKNOWN, subject=str(exc)) from None
@@ -145,11 +160,12 @@ class Export:
                                   str(head["record_hash"]))
         except (KeyError, TypeError, ValueError):
             return ["the manifest's trail head is incomplete"]
-        conn = self.ctx.store.raw_connection()
-        try:
-            return receipts.check(conn, found, self.ctx.site.keyfile.db_id)
-        finally:
-            conn.close()
+        with key_change(self.ctx.site).reading(lambda: None):  # a short read: a re-key waits for it
+            conn = self.ctx.store.raw_connection()
+            try:
+                return receipts.check(conn, found, self.ctx.site.keyfile.db_id)
+            finally:
+                conn.close()
 
 
 def _score_row(subject: str, visit: str, result: Any) -> Any:

@@ -24,7 +24,7 @@ from msc_sle_crf.errors import Msg
 from msc_sle_crf.i18n import Lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext
-from msc_sle_crf.services.esign import signature_holds
+from msc_sle_crf.services.esign import row_holds
 from msc_sle_crf.services.replay import Replay, Unexplained
 from msc_sle_crf.store.db import integrity_problems
 from msc_sle_crf.store.key_change import key_change
@@ -195,15 +195,7 @@ class Integrity:
                                    .join(Subject, Subject.id == FormInstance.subject_id)
                                    .order_by(Signature.id)).all()
             for row, instance, number in rows:
-                if row.sig is None:
-                    legacy = session.execute(select(AuditEvent.id).where(
-                        AuditEvent.action == Action.SIGN.value, AuditEvent.subject == number,
-                        AuditEvent.visit == instance.event_id, AuditEvent.form == instance.form_id,
-                        AuditEvent.detail.like(f"%sha256: {row.content_hash}%"),
-                        AuditEvent.id < (directory.signed_from or 1 << 62)).limit(1)).first()
-                    if legacy is not None:
-                        continue
-                elif signature_holds(directory, db_id, number, instance, row):
+                if row_holds(session, directory, db_id=db_id, subject=number, instance=instance, row=row):
                     continue
                 problems.append(f"subject {number} / visit {instance.event_id} / form {instance.form_id}: the "
                                 f"electronic signature #{row.id} in the name of '{row.username}' ({row.printed_name}) "

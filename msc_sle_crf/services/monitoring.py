@@ -23,6 +23,7 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.context import ServiceContext, Tx
 from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.row_times import row_time
 from msc_sle_crf.services.sdv_hash import NO_VALUE_HASH, hash_of_value
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import (
@@ -123,13 +124,15 @@ class Monitoring:
             raise ValidationError(Msg.FORM_WRONG_STATE, state=FormStatus.NOT_STARTED.as_l())
         return instance
 
-    def _add_message(self, tx: Tx, query: DataQuery, kind: str, text: str, ref: FormRef) -> None:
+    def _add_message(self, tx: Tx, query: DataQuery, kind: str, text: str, ref: FormRef, *,
+                     now: str | None = None) -> None:
         actor = self.ctx.actor
+        now = now or row_time(tx)  # the message's time and its record's: one reading (services/row_times.py)
         tx.session.add(QueryMessage(query_id=query.id, kind=kind, username=actor.username, role=actor.role.value,
-                                    utc=self.ctx.now(), text=text))
+                                    utc=now, text=text))
         tx.audit(Action.QUERY, subject=ref.subject, visit=ref.event, form=ref.form, item=query.item_id,
                  repeat_key=f"{query.group_id}:{query.row_no}", new_value=query.status,
-                 detail=f"query #{query.id} {kind}: {text}"[:2000])
+                 detail=f"query #{query.id} {kind}: {text}"[:2000], ts_utc=now)
 
     # ----- queries ----------------------------------------------------------------------------------------------
     def open_query(self, ref: FormRef, key: CellKey, text: str) -> QueryOpened:
@@ -139,11 +142,12 @@ class Monitoring:
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
         with self.ctx.write() as tx:
             instance = self._instance(tx.session, ref)
+            now = row_time(tx)
             query = DataQuery(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2], status=OPEN,
-                              automatic=False, opened_utc=self.ctx.now())
+                              automatic=False, opened_utc=now)
             tx.session.add(query)
             tx.session.flush()
-            self._add_message(tx, query, "open", text.strip(), ref)
+            self._add_message(tx, query, "open", text.strip(), ref, now=now)
             query_id = query.id
         return QueryOpened(query_id, tx.changes)
 
@@ -313,7 +317,7 @@ class Monitoring:
             held = {(v.group_id, v.row_no, v.item_id): v.value_hash for v in tx.session.execute(
                 select(ItemVerification).where(ItemVerification.instance_id == instance.id)
                 .order_by(ItemVerification.id)).scalars()}
-            now = self.ctx.now()
+            now = row_time(tx)
             removed = reads.removed_rows(tx.session, [instance.id])
             for row in reads.item_values(tx.session, instance.id):
                 key = (row.group_id, row.row_no, row.item_id)
@@ -325,7 +329,7 @@ class Monitoring:
                                                 item_id=key[2], username=self.ctx.actor.username, utc=now,
                                                 value_hash=digest))
                 tx.audit(Action.SOURCE_VERIFIED, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
-                         repeat_key=f"{key[0]}:{key[1]}", new_value=row.value)
+                         repeat_key=f"{key[0]}:{key[1]}", new_value=row.value, ts_utc=now)
         return tx.changes
 
     # ----- source-data verification per item ------------------------------------------------------------------
@@ -334,11 +338,12 @@ class Monitoring:
         with self.ctx.write() as tx:
             instance = self._instance(tx.session, ref)
             row = reads.item_value(tx.session, instance.id, key)
+            now = row_time(tx)
             tx.session.add(ItemVerification(instance_id=instance.id, group_id=key[0], row_no=key[1], item_id=key[2],
-                                            username=self.ctx.actor.username, utc=self.ctx.now(),
+                                            username=self.ctx.actor.username, utc=now,
                                             value_hash=value_hash(row)))
             tx.audit(Action.SOURCE_VERIFIED, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
-                     repeat_key=f"{key[0]}:{key[1]}", new_value=row.value if row else None)
+                     repeat_key=f"{key[0]}:{key[1]}", new_value=row.value if row else None, ts_utc=now)
         return tx.changes
 
     def verified_items(self, ref: FormRef) -> dict[CellKey, bool]:

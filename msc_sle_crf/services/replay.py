@@ -4,9 +4,10 @@ Every stored value, form state, row removal, electronic signature, source-data v
 messages, subject, infusion-day event, account, personal certificate and site setting must be what the trail says it
 became, down to the columns the trail determines only with the writer's rules: a value shown as confirmed (its record
 confirmed a warning), the check or event a bedside event refers to, an account's forced password change, and the
-times a row keeps beside its record (within SKEW_SECONDS of it). Anything the trail does not explain (a value changed
-with raw SQL and no audit record, a signature row nobody signed in the trail, a query message nobody wrote, a role
-raised by hand) is named: subject / visit / form / item and row.
+times a row keeps beside its record (exactly its record's when the writer stamped both from one clock reading,
+services/row_times.py; within SKEW_SECONDS of it for records written before). Anything the trail does not
+explain (a value changed with raw SQL and no audit record, a signature row nobody signed in the trail, a query
+message nobody wrote, a role raised by hand) is named: subject / visit / form / item and row.
 
 Memory: the replayed state is one entry per stored value, row, form, query... (the size of the data, not of the
 trail); the records themselves stream through.
@@ -57,8 +58,10 @@ QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 _SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
-# A row's own time (a query opened, a message, an SDV mark) is read inside the transaction whose record is stamped
-# when it ends (``Tx.seal``): a few milliseconds later. More than this apart, the row's time is not its record's.
+# A row's own time (a query opened, a message, an SDV mark) was read inside the transaction whose record was stamped
+# when it ended (``Tx.seal``): a few milliseconds later. More than this apart, the row's time is not its record's.
+# Since services/row_times.py, a workstation stamps both from one reading once its ``row_times`` marker is in the
+# trail: its later records' times (``_Exact``) must equal their rows' exactly; the tolerance stays for the others.
 SKEW_SECONDS = 60
 _CONFIRMED = "confirmed: "  # a value record's detail when the site confirmed a warning on it (services/entry.py)
 
@@ -102,8 +105,16 @@ def _side(text: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+class _Exact(str):
+    """A record's time that its row must hold exactly (the writer stamped both from one clock reading)."""
+
+    __slots__ = ()
+
+
 def _apart(stored: Any, recorded: str) -> bool:
-    """A row's time and its record's are more than SKEW_SECONDS apart (or the row's is not a time)."""
+    """A row's time is not its record's: different (``_Exact``), or more than SKEW_SECONDS apart (or not a time)."""
+    if isinstance(recorded, _Exact):
+        return str(stored) != str(recorded)
     try:
         when = parse_iso_utc(recorded)
     except ValueError:
@@ -176,6 +187,8 @@ class Replay:
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
+        # the workstations whose ``row_times`` marker was replayed: their later timed records are compared exactly
+        self.exact: set[str] = set()
 
     # ----- the trail ----------------------------------------------------------------------------------------------
     def __call__(self, row: Sequence[Any]) -> None:
@@ -249,6 +262,16 @@ class Replay:
             except (ValueError, TypeError, KeyError):
                 return "?", 0
         return self.writer, int(row[_ID])
+
+    def _on_row_times(self, row: Sequence[Any]) -> None:
+        self.exact.add(self.identity(row)[0])
+
+    def _time(self, row: Sequence[Any]) -> str:
+        """A timed record's time: ``_Exact`` once its workstation stamps rows and records from one reading."""
+        ts = str(row[_TS] or "")
+        if self.exact and self.identity(row)[0] in self.exact:
+            return _Exact(ts)
+        return ts
 
     def _note_form(self, row: Sequence[Any]) -> None:
         if row[_SUBJ] and row[_VISIT] and row[_FORM] and not row[_ITEM]:
@@ -460,7 +483,7 @@ class Replay:
         if match:
             cid = int(match.group(1))
             self.resolved[cid] = max(self.resolved.get(cid, ""), str(row[_TS] or ""))
-            self.resolved_times.setdefault(cid, []).append(str(row[_TS] or ""))
+            self.resolved_times.setdefault(cid, []).append(self._time(row))
 
     def _on_row_add(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])
@@ -498,7 +521,7 @@ class Replay:
             if split is not None:
                 mark = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM], row[_USER])
                 self.sdv[mark] += 1
-                self.sdv_times.setdefault(mark, []).append(str(row[_TS] or ""))
+                self.sdv_times.setdefault(mark, []).append(self._time(row))
                 # what the value was when this monitor verified it (a mark is shown as holding while it is so)
                 self.sdv_values.setdefault(mark, set()).add(self.values.get(mark[:6], (None, None))[0])
         elif row[_SUBJ] and row[_VISIT] and row[_FORM]:
@@ -524,11 +547,11 @@ class Replay:
                                                                "where": (row[_SUBJ], row[_VISIT], row[_FORM],
                                                                          row[_ITEM], row_text),
                                                                "automatic": match.group(2) == "auto",
-                                                               "opened": str(row[_TS] or ""), "times": {}})
+                                                               "opened": self._time(row), "times": {}})
         query["status"] = row[_NEW]
         message = (match.group(2), row[_USER], row[_ROLE], row[_DETAIL])
         query["messages"][message] += 1
-        query["times"].setdefault(message, []).append(str(row[_TS] or ""))  # when each message was recorded
+        query["times"].setdefault(message, []).append(self._time(row))  # when each message was recorded
         self.query_records.setdefault(int(match.group(1)), []).append((*self.identity(row), row[_NEW]))
 
     def _on_infusion_event(self, row: Sequence[Any]) -> None:
@@ -880,7 +903,8 @@ class Replay:
         entry.py); a query a conflict between workstations opened: the conflict's time (sync/merge.py)."""
         conflict = self.conflicts.get(qid)
         sides = [conflict.get(name) for name in ("kept", "other")] if conflict is not None else []
-        by_conflict = max((str(s.get("utc") or "") for s in sides if isinstance(s, dict)), default=None)
+        # the merge writes the conflict's time itself into the query and its message (sync/merge.py): exactly
+        by_conflict = max((_Exact(str(s.get("utc") or "")) for s in sides if isinstance(s, dict)), default=None)
         opened = by_conflict if by_conflict is not None else expected.get("opened")
         if opened and _apart(query["opened"], opened):
             note(query["where"], f"query #{qid} opened at {query['opened']}; the trail says {opened}")

@@ -13,7 +13,13 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class KeyChanged(Exception):
+    """Raised by a read between its steps when a re-key wants the file: it runs again on the new key."""
 
 
 class KeyChange:
@@ -21,6 +27,19 @@ class KeyChange:
         self._cond = threading.Condition()
         self._changing = False
         self._readers: list[Callable[[], None]] = []
+        self._threads: dict[int, int] = {}  # thread -> reads it holds (nested reads do not wait)
+        self._changer: int | None = None
+        self._waiting = 0
+
+    @property
+    def readers(self) -> int:
+        """Reads in progress (registered at the gate)."""
+        return len(self._readers)
+
+    @property
+    def waiting(self) -> int:
+        """Reads waiting at the gate for the new key."""
+        return self._waiting
 
     @property
     def wanted(self) -> bool:
@@ -31,14 +50,24 @@ class KeyChange:
     def reading(self, stop: Callable[[], None]) -> Iterator[None]:
         """A read through its own keyed connection: waits while the key changes; ``stop`` is called (from the
         re-key's thread) when a re-key wants the file."""
+        me = threading.get_ident()
         with self._cond:
-            self._cond.wait_for(lambda: not self._changing)
+            if me != self._changer and not self._threads.get(me):
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(lambda: not self._changing)
+                finally:
+                    self._waiting -= 1
             self._readers.append(stop)
+            self._threads[me] = self._threads.get(me, 0) + 1
         try:
             yield
         finally:
             with self._cond:
                 self._readers.remove(stop)
+                self._threads[me] -= 1
+                if not self._threads[me]:
+                    del self._threads[me]
                 self._cond.notify_all()
 
     @contextlib.contextmanager
@@ -47,6 +76,7 @@ class KeyChange:
         with self._cond:
             self._cond.wait_for(lambda: not self._changing)
             self._changing = True
+            self._changer = threading.get_ident()
             stops = list(self._readers)
         try:
             for stop in stops:
@@ -57,7 +87,30 @@ class KeyChange:
         finally:
             with self._cond:
                 self._changing = False
+                self._changer = None
                 self._cond.notify_all()
+
+
+def read_again_after_rekey(site: Any, body: Callable[[threading.Event], T],
+                           on_restart: Callable[[], None] | None = None) -> T:
+    """Run ``body(wanted)`` as a read of the gate of ``site``: ``wanted`` is set when a re-key wants the file; the
+    body then raises ``KeyChanged`` at its next step (``stop_if``) before anything is final, and runs again from the
+    start once the key has changed (``on_restart`` is told)."""
+    gate = key_change(site)
+    while True:
+        wanted = threading.Event()
+        try:
+            with gate.reading(wanted.set):
+                return body(wanted)
+        except KeyChanged:
+            if on_restart is not None:
+                on_restart()
+
+
+def stop_if(wanted: threading.Event) -> None:
+    """Between two steps of a read: a re-key wants the file (``read_again_after_rekey`` runs it again)."""
+    if wanted.is_set():
+        raise KeyChanged
 
 
 _GATES: weakref.WeakKeyDictionary[Any, KeyChange] = weakref.WeakKeyDictionary()

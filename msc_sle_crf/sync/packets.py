@@ -950,6 +950,7 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     _check_disabled_authors(session, copies, directory, name, ws.id)  # nothing after a disable, from anywhere
     _check_rows_scope(session, packet, name)  # rows.json: only the rows of the subjects its records name
     _check_definitions(session, packet, name, definitions)  # one definition per form id and version
+    new_signatures = _new_signature_rows(session, packet)  # before the rows are applied: those not held here
     outcome = merge.apply(session, packet, copies, ws, actor_username, actor_role, now)
     entries = [AuditEntry(cast(Action, c["record"]["action"]), c["record"]["username"], c["record"]["role"],
                           subject=c["record"]["subject"], visit=c["record"]["visit"], form=c["record"]["form"],
@@ -973,8 +974,55 @@ def import_packet(session: Session, clock: Clock, workstation_label: str,  # noq
     if unexplained:  # rows.json may only bring what the records say (an insider editing it is refused here)
         raise PacketRefused(Msg.PACKET_FORGED, path=name,
                             detail=f"its rows are not what its records say: {unexplained[0]}"[:300])
+    _check_signature_rows(session, new_signatures, expected_db_id, name, directory)  # its signer's own (verify)
     return ImportResult(origin_ws, seq, str(m["file_oid"]), imported_utc=now, copied=len(copies), skipped=skipped,
                         conflicts=len(outcome.conflicts), conflict_lines=outcome.conflicts)
+
+
+def _new_signature_rows(session: Session, packet: Packet) -> list[dict[str, Any]]:
+    """The electronic signature rows the packet brings that this database does not hold yet (those it holds were
+    checked when they came, or were made here; the merge keeps them as they are)."""
+    from msc_sle_crf.store.tables import Signature
+
+    rows = packet.rows.get("signatures") if isinstance(packet.rows, dict) else None
+    listed = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    held: set[Any] = set()
+    for chunk in _chunks([r.get("id") for r in listed]):
+        held |= set(session.execute(select(Signature.id).where(Signature.id.in_(chunk))).scalars())
+    return [r for r in listed if r.get("id") not in held]
+
+
+def _check_signature_rows(session: Session, rows: Sequence[dict[str, Any]], db_id: str, name: str,
+                          directory: audit.KeyDirectory) -> None:
+    """Each new signature row carries its signer's own Ed25519 signature over it (the printed name, the time, the
+    meaning, the content hash, the form), with the keys the trail binds to the signer on the workstation that made
+    it: ``verify``'s rule (services/esign.py), applied before the import commits. The replay (``unexplained_rows``)
+    already matched each row with its SIGN record; this covers what only the signature covers.
+
+    ``directory``: the import's own, which the check of the copies brought up to date with the account records they
+    carry (``audit.check_copies``). A row that does not hold with it is checked again with the directory read anew
+    from the database, as ``verify`` reads it (a scan of the trail, seconds on a large hub: only then), and only a
+    row that does not hold with that one either refuses the packet."""
+    if not rows:
+        return
+    from msc_sle_crf.services.esign import row_holds
+    from msc_sle_crf.store.tables import FormInstance, Signature, Subject
+
+    fresh: audit.KeyDirectory | None = None
+    for r in rows:
+        row = Signature(**{c: r.get(c) for c in R.SIGNATURE})  # as the packet brings it (never added to the session)
+        found = session.execute(select(FormInstance, Subject.subject_number).join(
+            Subject, Subject.id == FormInstance.subject_id).where(FormInstance.id == row.instance_id)).first()
+        if found is None:  # the scope check refuses a row about a form the packet does not bring
+            raise PacketRefused(Msg.PACKET_FORGED, path=name, detail=f"signature #{row.id} names no form")
+        instance, number = found
+        if row_holds(session, directory, db_id=db_id, subject=number, instance=instance, row=row):
+            continue
+        if fresh is None:  # with the keys the records just copied bind, exactly as verify reads them
+            fresh = directory_of_session(session)
+        if not row_holds(session, fresh, db_id=db_id, subject=number, instance=instance, row=row):
+            raise PacketRefused(Msg.PACKET_SIGNATURE_FORGED, path=name, subject=number, visit=instance.event_id,
+                                form=instance.form_id, signer=str(row.username))
 
 
 def identity(record: dict[str, Any], packet_ws: str) -> tuple[str, int, str]:
@@ -1159,6 +1207,11 @@ def unexplained_rows(session: Session, subjects: set[str],
     # the records that say which workstation wrote what and which exist (fork set-ups, adds), merged in trail order
     # with the subjects' records (a handover is checked against its writer and target: sync/ownership.py)
     rows = [row for row in (setup_records(session) if setup is None else setup) if row[7] is None]
+    # and the records that say from when each workstation stamps a row's time and its record's from one clock
+    # reading (services/row_times.py: compared exactly after it), read through the index
+    from msc_sle_crf.services.row_times import markers
+
+    rows = list(heapq.merge(rows, (tuple(r) for r in markers(session)), key=lambda r: r[0]))
     # read as the replay goes (a server-side cursor on the hub), in trail order: a workstation's packet names 200
     # subjects and ~175,000 of their records, which are not held at once
     streams = [session.execute(select(*cols).where(AuditEvent.subject.in_(chunk)).order_by(AuditEvent.id)
