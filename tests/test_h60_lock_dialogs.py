@@ -7,8 +7,8 @@ with their parent, and nothing else hides them. Whoever walks up to the locked l
 
 Steps: the physician opens Demographics from the casebook, opens the ⋯ menu of Weight > History of this item…
 and > Queries…, and is called away: the idle lock comes. (Ctrl+L pressed in one of these two windows does not lock
-at all: they are modal to the form, whose window hierarchy holds the main window's Lock action; offscreen only,
-not checked in a real window.)
+at all: they are modal to the form, whose window hierarchy holds the main window's Lock action; seen in a real
+window too: tests/realwin/test_h60_lock_dialogs.py.)
 """
 
 from __future__ import annotations
