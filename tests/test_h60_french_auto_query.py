@@ -4,7 +4,9 @@ Confirming an unusual value opens an automatic query for the monitor (services/e
 text is the warning's English message, stored as is, and the query window shows it as stored: a French nurse or
 monitor reads "Temperature: 38.6 °C is unusually high (expected at most 38.0 °C): please confirm" in the middle
 of a French screen (conflict queries are said again in the reader's language; these are not), under a line
-naming the step by its code, "auto" (``ui/worklist.QUERY_STEPS`` has no name for it).
+naming the step by its code, "auto" (``ui/worklist.QUERY_STEPS`` has no name for it). The field's history shows the
+value's "confirmed: Temperature: 38.6 °C is unusually high ..." in English too (the audit detail, stored in English,
+which ``trail_words.detail_text`` does not translate).
 
 Steps (French): vital signs at D0, a reading, type 38,6 in Température, Tab, "Confirmer la valeur"; open the
 field's queries (the "Query (1)" mark).
@@ -50,3 +52,10 @@ def test_an_automatic_query_reads_in_french(qtbot, site: Site, admin: Workspace)
     # confirm" (the message as stored, in English, and the step's code "auto" where the others have a name).
     assert "unusually high" not in shown and "· auto ·" not in shown, shown
     assert "inhabituellement haut" in shown
+
+    # The value's history (⋯ > Historique de cet élément…) says the same in English ("confirmed: Temperature: ...").
+    view.show_history(key)
+    table = view.history_dialog.table
+    history = " | ".join(table.item(r, c).text() for r in range(table.rowCount()) for c in range(table.columnCount())
+                         if table.item(r, c) is not None)
+    assert "unusually high" not in history, history
