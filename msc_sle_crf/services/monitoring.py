@@ -217,6 +217,18 @@ class Monitoring:
                 out.append(QueryInfo(q.id, (q.group_id, q.row_no, q.item_id), q.status, q.automatic, messages))
             return out
 
+    def row_position(self, ref: FormRef, key: CellKey) -> int | None:
+        """A repeating row's number as the form and the PDF show it (#1, #2 ...: its place among the rows not
+        removed; stored row numbers start at 1 and are never reused), None when the row was removed."""
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
+            if instance is None:
+                return None
+            rows = sorted(r.row_no for r in reads.live_rows(session, instance.id) if r.group_id == key[0])
+        return rows.index(key[1]) + 1 if key[1] in rows else None
+
     def open_counts(self) -> Counter[str]:
         """Open (or answered, awaiting the monitor) queries per subject number."""
         self.ctx.require(Perm.VIEW_DATA)

@@ -66,7 +66,12 @@ def item_place(ws: Workspace, ref: FormRef, key: CellKey) -> str:
         label = form.item(key[2]).label.get()
     except KeyError:
         return key[2]
-    return f"{label} ({tr('row', 'ligne')} {key[1] + 1})" if group.repeating else label
+    if not group.repeating:
+        return label
+    position = ws.monitoring.row_position(ref, key)  # the card's "#n" on the form, not the stored row number
+    if position is None:
+        return f"{label} ({tr('removed row', 'ligne supprimée')})"
+    return f"{label} ({tr('row', 'ligne')} #{position})"
 
 
 def format_percent(share: float) -> str:
