@@ -62,6 +62,8 @@ DETAILS: dict[str, L] = {
                                           "données signées modifiées : ligne supprimée"),
     "not applicable (condition not met) at completion": L("not applicable (condition not met) at completion",
                                                           "sans objet (condition non remplie) à la complétion"),
+    "not applicable (condition not met)": L("not applicable (condition not met)",
+                                            "sans objet (condition non remplie)"),
     "closed": L("closed", "close"),
     "conflict between workstations: the signed data is in question": L(
         "conflict between workstations: the signed data is in question",
