@@ -456,7 +456,8 @@ class FormView(FormWrites, QWidget):
                                                 label=self.fields[key].item.label.get(),
                                                 queries=self.queries_by_key.get(key, []), parent=self,
                                                 conflicts=conflicts.by_id(self.ws, self.ref),
-                                                value_text=conflicts.value_text(self.fields[key].item))
+                                                value_text=conflicts.value_text(self.fields[key].item),
+                                                unit=self.fields[key].unit())
         self.query_dialog.open()
 
     def show_history(self, key: CellKey) -> None:
