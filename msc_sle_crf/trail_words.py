@@ -60,6 +60,8 @@ DETAILS: dict[str, L] = {
     "signed data changed": L("signed data changed", "données signées modifiées"),
     "signed data changed: row removed": L("signed data changed: row removed",
                                           "données signées modifiées : ligne supprimée"),
+    "signed data changed: row added": L("signed data changed: row added",
+                                        "données signées modifiées : ligne ajoutée"),
     "not applicable (condition not met) at completion": L("not applicable (condition not met) at completion",
                                                           "sans objet (condition non remplie) à la complétion"),
     "not applicable (condition not met)": L("not applicable (condition not met)",

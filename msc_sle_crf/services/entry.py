@@ -367,8 +367,8 @@ class DataEntry:
                  reason=clean_reason, detail=detail)
         if ed.instance_id is not None:
             self._resolve_conflicts(tx, ed, key, clean_reason, item)
-        if complete:  # a change on a completed form may hide values: cleared now, as at completion (h60)
-            self._clear_hidden(tx, ed, Action.DATA_CHANGE, clean_reason)
+        # A change on a completed form may hide values: cleared now, as at completion (h60); a draft's wait for it.
+        self._clear_hidden(tx, ed, Action.DATA_CHANGE if complete else None, clean_reason)
         if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
             self._automatic_query(tx, ed, key, "; ".join(i.message.en for i in confirmations))
         status = ed.status
@@ -418,11 +418,13 @@ class DataEntry:
         tx.audit(Action.QUERY, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
                  repeat_key=f"{key[0]}:{key[1]}", new_value="open", detail=f"query #{query.id} auto: {text}"[:2000])
 
-    def _clear_hidden(self, tx: Tx, ed: Editing, action: Action, reason: str | None) -> None:
+    def _clear_hidden(self, tx: Tx, ed: Editing, action: Action | None, reason: str | None) -> None:
         """Clear every value whose show-if turned false (what REDCap and OpenClinica do): the screen and the PDF
         hide it, so neither the scores, the export nor the signature may still read it. Each is audited with
         ``reason`` (at completion the automatic one, on a completed form the reason of the change that hid it);
-        the state follows, and so do values hidden in turn by a cleared one."""
+        the state follows, and so do values hidden in turn by a cleared one. ``action`` None: nothing to do."""
+        if action is None:
+            return
         state = ed.state
         while hidden := state.hidden_with_value():
             for key in hidden:
@@ -476,6 +478,9 @@ class DataEntry:
                                 created_utc=self.ctx.now()))
             tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
                      repeat_key=f"{group_id}:{number}", reason=clean_reason)
+            if status is FormStatus.SIGNED:  # the signed content changes (a row), as a changed value or a removed row
+                tx.audit(Action.SIGNATURE_INVALIDATED, subject=ref.subject, visit=ref.event, form=ref.form,
+                         reason=clean_reason, detail="signed data changed: row added")
             if status.completed:
                 self._set_status(tx, ed, FormStatus.DRAFT, f"{status} -> draft: new row", clean_reason)
         return RowAdded(number, tx.changes)
