@@ -29,13 +29,21 @@ from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.definitions import MissingCode, SignatureRules
 from msc_sle_crf.formdef.engine import CellKey
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import L, current_lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef, SoftCheckNeedsConfirmation
 from msc_sle_crf.services.integrity import AuditRecord
 from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.trail_words import Side, ValueText, action_label, conflict_text, detail_text, value_words
+from msc_sle_crf.trail_words import (
+    Side,
+    ValueText,
+    action_label,
+    conflict_text,
+    detail_text,
+    value_words,
+    warning_text,
+)
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
 from msc_sle_crf.ui.ops import Ops
@@ -129,6 +137,12 @@ def _who(record: AuditRecord) -> str:
     return f"{record.username} ({role})" if role else str(record.username or "")
 
 
+def form_labels(ws: Workspace, ref: FormRef) -> dict[str, L]:
+    """The form's item labels by their English text: the warnings stored in English are said again with them."""
+    form = ws.study.forms.get(ref.form)
+    return {} if form is None else {i.label.en: i.label.as_l() for i in form.all_items()}
+
+
 class HistoryDialog(QDialog):
     """Who, when, on which workstation, what, old value, new value, why: the item's audit trail in time order, every
     action and every text the program wrote in the reader's language (trail_words.py), never raw JSON."""
@@ -138,7 +152,8 @@ class HistoryDialog(QDialog):
 
     def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None, *,
                  conflicts: Mapping[int, tuple[Side, Side]] | None = None,
-                 code_words: Callable[[str], str | None] | None = None) -> None:
+                 code_words: Callable[[str], str | None] | None = None,
+                 labels: Mapping[str, L] | None = None) -> None:
         """``code_words``: a coded item's stored code in the reader's words ("Y" -> "Oui"); None: not a code."""
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
@@ -157,10 +172,10 @@ class HistoryDialog(QDialog):
             header.resizeSection(column, width)
         header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest (at least a third)
         for row, r in enumerate(records):
-            why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+            why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts, labels=labels)
                             for t in (r.reason, r.detail) if t)
             if r.reason and r.detail and r.action not in _DETAIL_SHOWN:
-                why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+                why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts, labels=labels)
             old, new = ((code_words(v) if code_words is not None and v else None) or value_words(v, lang)
                         for v in (r.old_value, r.new_value))
             if r.action == "query":  # a query's state, by its name
@@ -275,6 +290,8 @@ class QueryDialog(QDialog):
     def message_text(self, query: QueryInfo, message: Any, offset: int) -> str:
         if message.kind == "auto" and query.id in self.conflicts:
             return conflict_text(*self.conflicts[query.id], current_lang(), offset, self.value_text)
+        if message.kind == "auto":  # a confirmed value's warning, stored in English: in the reader's language
+            return warning_text(str(message.text), current_lang(), form_labels(self.ws, self.ref))
         return str(message.text)
 
     def _show_error(self, exc: CrfError) -> None:

@@ -469,7 +469,8 @@ class FormView(FormWrites, QWidget):
         field = self.fields[key]
         self.history_dialog = dialogs.HistoryDialog(field.item.label.get(), records, self,
                                                     conflicts=conflicts.by_id(self.ws, self.ref),
-                                                    code_words=conflicts.code_words(field.item, field.codelist))
+                                                    code_words=conflicts.code_words(field.item, field.codelist),
+                                                    labels=dialogs.form_labels(self.ws, self.ref))
         self.history_dialog.open()
 
     def print_pdf(self, target: Path | None = None) -> Any:
