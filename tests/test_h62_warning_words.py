@@ -28,3 +28,16 @@ def test_the_trail_details_that_carry_a_warning_read_in_french() -> None:
     assert detail_text(f"query #4 auto: {HIGH}", Lang.FR, labels=LABELS).startswith(
         "query n°4, ouverte automatiquement : Température : 38,6 °C est inhabituellement haut")
     assert detail_text(f"confirmed: {HIGH}", Lang.EN) == f"confirmed: {HIGH}"
+
+
+def test_the_pdf_trail_says_a_confirmed_warning_in_french_with_the_form_labels() -> None:
+    from msc_sle_crf.services.printing import _audit_row
+    from msc_sle_crf.store.tables import AuditEvent
+
+    from .forms_helpers import STUDY
+
+    record = AuditEvent(action="data_entry", username="ide.fr", role="nurse", item="VSTEMP",
+                        ts_utc="2026-11-25T09:00:00.000000Z", utc_offset_min=60, new_value="38.6",
+                        detail=f"confirmed: {HIGH}")
+    why = _audit_row(record, STUDY.forms["vital_signs"], Lang.FR)[-1]
+    assert why.startswith("confirmé : Température : 38,6 °C est inhabituellement haut"), why
