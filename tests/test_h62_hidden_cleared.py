@@ -3,8 +3,11 @@ change's reason, and the trail still explains the stored data (``verify``)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.store.tables import AuditEvent
 
 from .atk_common import problems
 from .conftest import make_user
@@ -31,3 +34,22 @@ def test_the_hidden_end_date_is_cleared_with_the_reason_and_verifies(site: Site,
     snapshot = dr.entry.open_form(ref)
     assert snapshot.state.visible(("cs", row, "CSENDAT")) and snapshot.state.value(("cs", row, "CSENDAT")) is None
     assert problems(site) == []
+
+
+def test_a_row_added_to_a_signed_form_is_audited_with_its_reason_and_verifies(site: Site, admin: Workspace) -> None:
+    password = make_user(admin, "dr.h62s", "investigator")
+    dr = Workspace.sign_in(site, "dr.h62s", password, study=STUDY)
+    subject = dr.subjects.register("SRW", 1980, "F").subject.subject_number
+    ref = FormRef(subject, "M0", "corticosteroids")
+    row = dr.entry.add_row(ref, "cs").row
+    for item, text in {**ROW_VALUES, "CSONGO": "Y", "CSENDAT": None}.items():
+        if text is not None:
+            dr.entry.save_item(ref, ("cs", row, item), text)
+    dr.entry.mark_complete(ref)
+    dr.lifecycle.sign(ref, "dr.h62s", password, "approval")
+    dr.entry.add_row(ref, "cs", reason="second prescription in the chart")
+    assert problems(site) == []
+    with dr.ctx.store.read() as session:
+        [(reason, detail)] = session.execute(select(AuditEvent.reason, AuditEvent.detail).where(
+            AuditEvent.action == "signature_invalidated")).all()
+    assert (reason, detail) == ("second prescription in the chart", "signed data changed: row added")
