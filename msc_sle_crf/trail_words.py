@@ -61,8 +61,12 @@ DETAILS: dict[str, L] = {
     "signed data changed": L("signed data changed", "données signées modifiées"),
     "signed data changed: row removed": L("signed data changed: row removed",
                                           "données signées modifiées : ligne supprimée"),
+    "signed data changed: row added": L("signed data changed: row added",
+                                        "données signées modifiées : ligne ajoutée"),
     "not applicable (condition not met) at completion": L("not applicable (condition not met) at completion",
                                                           "sans objet (condition non remplie) à la complétion"),
+    "not applicable (condition not met)": L("not applicable (condition not met)",
+                                            "sans objet (condition non remplie)"),
     "closed": L("closed", "close"),
     "conflict between workstations: the signed data is in question": L(
         "conflict between workstations: the signed data is in question",
@@ -149,8 +153,56 @@ def _merge_detail(data: Mapping[str, Any], lang: Lang, offset_min: int) -> str |
     return None
 
 
+# ----- a value's warnings (soft checks), stored in English in automatic queries and "confirmed: ..." details -------
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_UNUSUAL = re.compile(rf"^(?P<label>.+?): (?P<value>{_NUMBER})(?P<unit> .+?)? is unusually (?P<way>high|low) "
+                      rf"\(expected at (?:most|least) (?P<limit>{_NUMBER})(?: .+?)?\): please confirm$", re.DOTALL)
+_WINDOW = re.compile(r"^(?P<label>.+?): outside the visit window (?P<low>\S+) - (?P<high>\S+): please confirm$")
+_CONFIRMED = "confirmed: "
+
+
+def _label(text: str, labels: Mapping[str, L] | None, lang: Lang) -> str:
+    """An item's label (or several, "A / B") as stored in English, in the reader's language when it is known."""
+    if not labels:
+        return text
+    return " / ".join(labels[p].get(lang) if p in labels else p for p in text.split(" / "))
+
+
+def warning_text(text: str, lang: Lang, labels: Mapping[str, L] | None = None) -> str:
+    """One or more warnings ("; "-joined) as stored in English ("Temperature: 38.6 °C is unusually high (expected
+    at most 38.0 °C): please confirm") in the reader's language; ``labels``: the form's item labels by their
+    English text. A warning of an unknown shape comes back as stored."""
+    if lang is Lang.EN:
+        return text
+    out = []
+    for part in text.split("; "):
+        if part.startswith("= "):  # the value in the item's main unit, after a value given in another one
+            out.append("= " + value_words(part[2:], lang))
+            continue
+        match = _UNUSUAL.match(part)
+        if match:
+            label, unit = _label(match["label"], labels, lang), match["unit"] or ""
+            value, limit = (value_words(match[k], lang) for k in ("value", "limit"))
+            way = L("unusually high (expected at most", "inhabituellement haut (attendu au plus") \
+                if match["way"] == "high" else \
+                L("unusually low (expected at least", "inhabituellement bas (attendu au moins")
+            out.append(L(f"{label}: {value}{unit} is {way.en} {limit}{unit}): please confirm",
+                         f"{label} : {value}{unit} est {way.fr} {limit}{unit}) : à confirmer").get(lang))
+            continue
+        match = _WINDOW.match(part)
+        if match:
+            label = _label(match["label"], labels, lang)
+            out.append(L(f"{label}: outside the visit window {match['low']} - {match['high']}: please confirm",
+                         f"{label} : hors de la fenêtre de visite {match['low']} - {match['high']} : à confirmer"
+                         ).get(lang))
+            continue
+        out.append(part)
+    return "; ".join(out)
+
+
 def detail_text(text: str, lang: Lang, *, offset_min: int = 0,  # noqa: PLR0911 - one branch per kind of text
-                conflicts: Mapping[int, tuple[Side, Side]] | None = None) -> str:
+                conflicts: Mapping[int, tuple[Side, Side]] | None = None,
+                labels: Mapping[str, L] | None = None) -> str:
     """A trail detail or automatic reason in the reader's language ("query #3 answer: ..." -> "query n°3, réponse :
     ..."); a text a user typed comes back as typed. ``conflicts`` (id -> kept, other) lets an automatic conflict
     query be said again in the reader's language; ``offset_min``: the local time of the times inside."""
@@ -177,8 +229,13 @@ def detail_text(text: str, lang: Lang, *, offset_min: int = 0,  # noqa: PLR0911 
         qid, said = int(match.group(1)), match.group(2)
         if conflicts is not None and qid in conflicts:
             said = conflict_text(*conflicts[qid], lang, offset_min)
+        else:
+            said = warning_text(said, lang, labels)
         return L(f"query #{qid}, opened automatically: {said}",
                  f"query n°{qid}, ouverte automatiquement : {said}").get(lang)
+    if text.startswith(_CONFIRMED):  # "confirmed: <warnings>[; = <canonical> <unit>]"
+        said = warning_text(text[len(_CONFIRMED):], lang, labels)
+        return L(f"confirmed: {said}", f"confirmé : {said}").get(lang)
     match = _CREATED.match(text)
     if match:
         return L(f"form started under version {match.group(1)} ({match.group(2)})",

@@ -42,6 +42,19 @@ def test_decimal_refusals_name_the_rule(text: str, rule: str) -> None:
     assert rule in err.value.rule.en
 
 
+def test_a_thousands_comma_is_refused_in_english_and_a_decimal_comma_in_french() -> None:
+    """h62: "1,200" in English is one thousand two hundred; read as 1.2 it was stored 1000 times too low."""
+    from msc_sle_crf.i18n import set_lang
+
+    dsdna = STUDY.forms["labs"].item("DSDNA")
+    with pytest.raises(V.ParseError) as err:
+        V.parse(dsdna, "1,200")
+    assert "ambiguous" in err.value.rule.en and "1200" in err.value.rule.en
+    assert V.parse(dsdna, "12,5") == Decimal("12.5") and V.parse(TEMP, "37,2") == Decimal("37.2")
+    set_lang(Lang.FR)  # French writes thousands with a space: the comma is the decimal one
+    assert V.parse(dsdna, "1,200") == Decimal("1.2")
+
+
 def test_integer_and_french_message() -> None:
     assert V.parse(HR, "072") == 72
     with pytest.raises(V.ParseError) as err:

@@ -33,6 +33,7 @@ class ParseError(ValueError):
 
 _INT = re.compile(r"[+-]?\d+", re.ASCII)
 _DEC = re.compile(r"[+-]?(\d+)(?:[.,](\d+))?", re.ASCII)
+_THOUSANDS_COMMA = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}", re.ASCII)  # "1,200": a thousands comma in English
 _DATE_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", re.ASCII)
 _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _UNK = r"(?:UK|UN|UNK|NK|\?\?|-{1,2}|XX|__)"
@@ -67,6 +68,13 @@ def parse_number(text: str, item: Item) -> Decimal | int:
         raise ParseError(L("a number is expected, e.g. 37.5", "un nombre est attendu, par ex. 37,5"))
     if len(m.group(1).lstrip("0")) + len(m.group(2) or "") > MAX_SIGNIFICANT_DIGITS:
         raise ParseError(L("too many digits", "trop de chiffres"))
+    if _THOUSANDS_COMMA.fullmatch(t) and current_lang() is Lang.EN:
+        # In English "1,200" is one thousand two hundred, read elsewhere as 1.2: refused, never a silent 1000x.
+        whole, part = t.lstrip("+-").split(",")
+        raise ParseError(L(f"“{t}” is ambiguous: type {whole}{part} without a thousands separator, or {whole}.{part}"
+                           " with a decimal point",
+                           f"« {t} » est ambigu : tapez {whole}{part} sans séparateur de milliers, ou {whole},{part}"
+                           " avec une virgule décimale"))
     value = Decimal(t.replace(",", "."))
     decimals = m.group(2) or ""
     places = item.precision if item.precision is not None else 6

@@ -367,6 +367,8 @@ class DataEntry:
                  reason=clean_reason, detail=detail)
         if ed.instance_id is not None:
             self._resolve_conflicts(tx, ed, key, clean_reason, item)
+        # A change on a completed form may hide values: cleared now, as at completion (h60); a draft's wait for it.
+        self._clear_hidden(tx, ed, Action.DATA_CHANGE if complete else None, clean_reason)
         if confirmations:  # a flagged value the site confirmed: the monitor reviews it (automatic query)
             self._automatic_query(tx, ed, key, "; ".join(i.message.en for i in confirmations))
         status = ed.status
@@ -422,6 +424,27 @@ class DataEntry:
                  repeat_key=f"{key[0]}:{key[1]}", new_value="open", detail=f"query #{query.id} auto: {text}"[:2000],
                  ts_utc=now)
 
+    def _clear_hidden(self, tx: Tx, ed: Editing, action: Action | None, reason: str | None) -> None:
+        """Clear every value whose show-if turned false (what REDCap and OpenClinica do): the screen and the PDF
+        hide it, so neither the scores, the export nor the signature may still read it. Each is audited with
+        ``reason`` (at completion the automatic one, on a completed form the reason of the change that hid it);
+        the state follows, and so do values hidden in turn by a cleared one. ``action`` None: nothing to do."""
+        if action is None:
+            return
+        state = ed.state
+        while hidden := state.hidden_with_value():
+            for key in hidden:
+                state.set_missing(key, None, None)  # empties the cell: value, unit, missing code, confirmations
+                row = ed.stored.get(key)
+                if row is None or row == (None, None, None, None, None):
+                    continue
+                editing.store_value(tx.connection, ed, key, (None, None, None, None, None),
+                                    canonical=None, now=self.ctx.now(), user_id=self.ctx.actor.user_id)
+                tx.audit(action, subject=ed.subject, visit=ed.event.id, form=ed.form.id, item=key[2],
+                         repeat_key=f"{key[0]}:{key[1]}", old_value=_describe(row[0], row[1], row[2], row[3]),
+                         new_value=None, reason=reason,
+                         detail=None if action is Action.DATA_ENTRY else "not applicable (condition not met)")
+
     def _set_status(self, tx: Tx, ed: Editing, status: FormStatus, detail: str,
                     reason: str | None = None) -> FormStatus:
         assert ed.instance_id is not None
@@ -461,6 +484,9 @@ class DataEntry:
                                 created_utc=self.ctx.now()))
             tx.audit(Action.ROW_ADD, subject=ref.subject, visit=ref.event, form=ref.form,
                      repeat_key=f"{group_id}:{number}", reason=clean_reason)
+            if status is FormStatus.SIGNED:  # the signed content changes (a row), as a changed value or a removed row
+                tx.audit(Action.SIGNATURE_INVALIDATED, subject=ref.subject, visit=ref.event, form=ref.form,
+                         reason=clean_reason, detail="signed data changed: row added")
             if status.completed:
                 self._set_status(tx, ed, FormStatus.DRAFT, f"{status} -> draft: new row", clean_reason)
         return RowAdded(number, tx.changes)
@@ -524,17 +550,7 @@ class DataEntry:
             if status.completed or status is FormStatus.LOCKED:
                 return NO_CHANGES
             # Values left in items that no longer apply (their show-if turned false) are cleared, with a trace.
-            conn = tx.connection
-            for key in state.hidden_with_value():
-                row = ed.stored.get(key)
-                if row is None:
-                    continue
-                old = _describe(row[0], row[1], row[2], row[3])
-                editing.store_value(conn, ed, key, (None, None, None, None, None), canonical=None,
-                                    now=self.ctx.now(), user_id=self.ctx.actor.user_id)
-                tx.audit(Action.DATA_ENTRY, subject=ref.subject, visit=ref.event, form=ref.form, item=key[2],
-                         repeat_key=f"{key[0]}:{key[1]}", old_value=old, new_value=None,
-                         reason="not applicable (condition not met) at completion")
+            self._clear_hidden(tx, ed, Action.DATA_ENTRY, "not applicable (condition not met) at completion")
             _ = instance_id
             self._set_status(tx, ed, FormStatus.COMPLETE, "all checks passed")
         return tx.changes

@@ -161,9 +161,12 @@ class Monitoring:
         assert subject is not None
         return query, FormRef(subject.subject_number, instance.event_id, instance.form_id)
 
-    def answer(self, query_id: int, text: str, *, corrected_value: str | None = None,
-               reason: str | None = None) -> Changes:
-        """The site answers; a corrected value is saved like any change (checked, with a reason, audited)."""
+    def answer(self, query_id: int, text: str, *, corrected_value: str | None = None, unit: str | None = None,
+               confirm: bool = False, reason: str | None = None) -> Changes:
+        """The site answers; a corrected value is saved like any change (checked, with a reason, audited), in
+        ``unit`` (None: the item's main unit, as on the form). An unusual one raises
+        ``SoftCheckNeedsConfirmation`` until the user saw the warning and confirmed it (``confirm``), as on the
+        form: nothing is recorded "confirmed" that nobody was shown."""
         with self.ctx.read() as session:
             query, ref = self._query(session, query_id)
             key = (query.group_id, query.row_no, query.item_id)
@@ -174,11 +177,13 @@ class Monitoring:
             raise ValidationError(Msg.QUERY_TEXT_REQUIRED)
         corrected = None
         if corrected_value is not None:
-            corrected = self.entry.save_item(ref, key, corrected_value, reason=reason or text, confirm=True).changes
+            corrected = self.entry.save_item(ref, key, corrected_value, unit, reason=reason or text,
+                                             confirm=confirm).changes
+        given = f"{corrected_value} {unit}" if unit else corrected_value
         with self.ctx.write() as tx:
             query, ref = self._query(tx.session, query_id)
             query.status = ANSWERED
-            self._add_message(tx, query, "answer", text.strip() + (f" [→ {corrected_value}]"
+            self._add_message(tx, query, "answer", text.strip() + (f" [→ {given}]"
                                                                    if corrected_value is not None else ""), ref)
         return corrected | tx.changes if corrected is not None else tx.changes
 
@@ -220,6 +225,18 @@ class Monitoring:
                                                  .order_by(QueryMessage.id)).scalars())
                 out.append(QueryInfo(q.id, (q.group_id, q.row_no, q.item_id), q.status, q.automatic, messages))
             return out
+
+    def row_position(self, ref: FormRef, key: CellKey) -> int | None:
+        """A repeating row's number as the form and the PDF show it (#1, #2 ...: its place among the rows not
+        removed; stored row numbers start at 1 and are never reused), None when the row was removed."""
+        self.ctx.require(Perm.VIEW_DATA, subject=ref.subject)
+        with self.ctx.read() as session:
+            subject = reads.subject(session, ref.subject)
+            instance = reads.instance(session, subject.id, ref.event, ref.form)
+            if instance is None:
+                return None
+            rows = sorted(r.row_no for r in reads.live_rows(session, instance.id) if r.group_id == key[0])
+        return rows.index(key[1]) + 1 if key[1] in rows else None
 
     def open_counts(self) -> Counter[str]:
         """Open (or answered, awaiting the monitor) queries per subject number."""

@@ -288,7 +288,11 @@ def _audit_row(e: AuditEvent, form: FormDef, lang: Lang) -> tuple[str, str, str,
     what = action_label(e.action, lang)
     if e.item and form.has_item(e.item):
         what += f" — {form.item(e.item).label.get(lang)}"
-    why = detail_text(e.reason, lang) if e.reason else detail_text(e.detail or "", lang)
+    said = e.reason or e.detail or ""
+    # a warning stored in English (a confirmed value, its automatic query) is said with the form's labels
+    labels = {i.label.en: i.label.as_l() for i in form.all_items()} if "confirmed: " in said or " auto: " in said \
+        else None
+    why = detail_text(said, lang, labels=labels)
     return (format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({role})" if role else e.username or "", what,
             _shown_value(form, e.item, e.action, e.old_value, lang),
             _shown_value(form, e.item, e.action, e.new_value, lang), why)

@@ -30,12 +30,14 @@ from PySide6.QtWidgets import (
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef.definitions import FormDef
 from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.i18n import L, Lang, current_lang
 from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.monitoring import ANSWERED, CLOSED, OPEN, WorkItem
 from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.trail_words import warning_text
 from msc_sle_crf.ui.common import error_text, named, tr
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.window_policy import fit_when_shown
@@ -44,7 +46,7 @@ QUERY_STATES = {OPEN: L("Open", "Ouverte"), ANSWERED: L("Answered", "Répondue")
 
 
 QUERY_STEPS = {"open": L("opened", "ouverture"), "answer": L("answered", "réponse"), "close": L("closed", "clôture"),
-               "reopen": L("re-opened", "réouverture")}
+               "reopen": L("re-opened", "réouverture"), "auto": L("opened automatically", "ouverture automatique")}
 
 
 def query_step(kind: str) -> str:
@@ -58,6 +60,13 @@ def query_state(status: str) -> str:
     return label.get() if label is not None else status
 
 
+def _said(w: WorkItem, form: FormDef | None) -> str:
+    """A query's last text; an automatic one's warning (stored in English) in the reader's language."""
+    if not w.automatic or form is None:
+        return w.last_text
+    return warning_text(w.last_text, current_lang(), {i.label.en: i.label.as_l() for i in form.all_items()})
+
+
 def item_place(ws: Workspace, ref: FormRef, key: CellKey) -> str:
     """Where a query is, in words: the item's name (and its row in a repeating section)."""
     try:
@@ -66,7 +75,12 @@ def item_place(ws: Workspace, ref: FormRef, key: CellKey) -> str:
         label = form.item(key[2]).label.get()
     except KeyError:
         return key[2]
-    return f"{label} ({tr('row', 'ligne')} {key[1] + 1})" if group.repeating else label
+    if not group.repeating:
+        return label
+    position = ws.monitoring.row_position(ref, key)  # the card's "#n" on the form, not the stored row number
+    if position is None:
+        return f"{label} ({tr('removed row', 'ligne supprimée')})"
+    return f"{label} ({tr('row', 'ligne')} #{position})"
 
 
 def format_percent(share: float) -> str:
@@ -195,7 +209,7 @@ class WorklistWindow(QDialog):
                      _Item(study.event(w.event).label.get(), w.event),
                      _Item(form.label.get() if form else w.form), _Item(item_place(self.ws, ref, w.key)),
                      _Item(query_state(w.status)), _Item(who),
-                     _Item(age_text(w.opened, now), -w.opened.timestamp()), _Item(w.last_text.replace("\n", " "))]
+                     _Item(age_text(w.opened, now), -w.opened.timestamp()), _Item(_said(w, form).replace("\n", " "))]
             cells[0].setData(Qt.ItemDataRole.UserRole, row)
             colour = "#b26a00" if w.site_must_act else "#1f5fa8"
             cells[5].setForeground(QBrush(QColor(colour)))

@@ -29,13 +29,21 @@ from msc_sle_crf.clock import format_stored, iso_utc
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.definitions import MissingCode, SignatureRules
 from msc_sle_crf.formdef.engine import CellKey
-from msc_sle_crf.i18n import current_lang
+from msc_sle_crf.i18n import L, current_lang
 from msc_sle_crf.services.changes import Changes
-from msc_sle_crf.services.entry import FormRef
+from msc_sle_crf.services.entry import FormRef, SoftCheckNeedsConfirmation
 from msc_sle_crf.services.integrity import AuditRecord
 from msc_sle_crf.services.monitoring import CLOSED, QueryInfo
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.trail_words import Side, ValueText, action_label, conflict_text, detail_text, value_words
+from msc_sle_crf.trail_words import (
+    Side,
+    ValueText,
+    action_label,
+    conflict_text,
+    detail_text,
+    value_words,
+    warning_text,
+)
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
 from msc_sle_crf.ui.ops import Ops
@@ -129,6 +137,12 @@ def _who(record: AuditRecord) -> str:
     return f"{record.username} ({role})" if role else str(record.username or "")
 
 
+def form_labels(ws: Workspace, ref: FormRef) -> dict[str, L]:
+    """The form's item labels by their English text: the warnings stored in English are said again with them."""
+    form = ws.study.forms.get(ref.form)
+    return {} if form is None else {i.label.en: i.label.as_l() for i in form.all_items()}
+
+
 class HistoryDialog(QDialog):
     """Who, when, on which workstation, what, old value, new value, why: the item's audit trail in time order, every
     action and every text the program wrote in the reader's language (trail_words.py), never raw JSON."""
@@ -138,7 +152,8 @@ class HistoryDialog(QDialog):
 
     def __init__(self, title: str, records: list[AuditRecord], parent: QWidget | None = None, *,
                  conflicts: Mapping[int, tuple[Side, Side]] | None = None,
-                 code_words: Callable[[str], str | None] | None = None) -> None:
+                 code_words: Callable[[str], str | None] | None = None,
+                 labels: Mapping[str, L] | None = None) -> None:
         """``code_words``: a coded item's stored code in the reader's words ("Y" -> "Oui"); None: not a code."""
         super().__init__(parent)
         self.setWindowTitle(tr("History — ", "Historique — ") + title)
@@ -157,10 +172,10 @@ class HistoryDialog(QDialog):
             header.resizeSection(column, width)
         header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)  # the reason: the rest (at least a third)
         for row, r in enumerate(records):
-            why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+            why = "; ".join(detail_text(t, lang, offset_min=r.utc_offset_min, conflicts=conflicts, labels=labels)
                             for t in (r.reason, r.detail) if t)
             if r.reason and r.detail and r.action not in _DETAIL_SHOWN:
-                why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts)
+                why = detail_text(r.reason, lang, offset_min=r.utc_offset_min, conflicts=conflicts, labels=labels)
             old, new = ((code_words(v) if code_words is not None and v else None) or value_words(v, lang)
                         for v in (r.old_value, r.new_value))
             if r.action == "query":  # a query's state, by its name
@@ -200,9 +215,11 @@ class QueryDialog(QDialog):
 
     def __init__(self, ws: Workspace, ops: Ops, ref: FormRef, key: CellKey, *, label: str,
                  queries: list[QueryInfo], parent: QWidget | None = None,
-                 conflicts: Mapping[int, tuple[Side, Side]] | None = None, value_text: ValueText | None = None) -> None:
+                 conflicts: Mapping[int, tuple[Side, Side]] | None = None, value_text: ValueText | None = None,
+                 unit: str | None = None) -> None:
         super().__init__(parent)
         self.ws, self.ops, self.ref, self.key = ws, ops, ref, key
+        self._to_confirm: tuple[str, str | None] | None = None  # an unusual corrected value whose warning is shown
         # A conflict's automatic query (same id as the conflict) is said from its facts in the reader's language.
         self.conflicts = dict(conflicts or {})
         self.value_text = value_text
@@ -217,7 +234,20 @@ class QueryDialog(QDialog):
         layout.addWidget(self.reply)
         self.corrected = named(QLineEdit(), "queryCorrected")
         self.corrected.setPlaceholderText(tr("Corrected value (optional)", "Valeur corrigée (facultatif)"))
-        layout.addWidget(self.corrected)
+        corrected_line = QHBoxLayout()
+        corrected_line.addWidget(self.corrected, 1)
+        # The corrected value is in a unit, like the form's field (the value's own unit first): never silently the
+        # item's main unit (45 mg/mmol stored as 45 g/g).
+        self.unit_combo: QComboBox | None = None
+        item = ws.study.forms[ref.form].item(key[2]) if ref.form in ws.study.forms else None
+        if item is not None and item.alt_units:
+            self.unit_combo = named(QComboBox(), "queryUnit")
+            self.unit_combo.addItem(item.unit or "", None)
+            for alt in item.alt_units:
+                self.unit_combo.addItem(alt.unit, alt.unit)
+            self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(unit), 0))
+            corrected_line.addWidget(self.unit_combo)
+        layout.addLayout(corrected_line)
         buttons = QHBoxLayout()
         self.answer_button = named(QPushButton(tr("Answer", "Répondre")), "answer")
         self.close_button = named(QPushButton(tr("Close the query", "Clore la query")), "closeQuery")
@@ -225,6 +255,8 @@ class QueryDialog(QDialog):
         can_enter = ws.entry.can_edit(ref.form)
         self.answer_button.setVisible(can_enter)
         self.corrected.setVisible(can_enter)
+        if self.unit_combo is not None:
+            self.unit_combo.setVisible(can_enter)
         for button in (self.close_button, self.reopen_button):
             button.setVisible(ws.can(Perm.MANAGE_QUERIES))
         self.answer_button.clicked.connect(self.answer)
@@ -258,10 +290,22 @@ class QueryDialog(QDialog):
     def message_text(self, query: QueryInfo, message: Any, offset: int) -> str:
         if message.kind == "auto" and query.id in self.conflicts:
             return conflict_text(*self.conflicts[query.id], current_lang(), offset, self.value_text)
+        if message.kind == "auto":  # a confirmed value's warning, stored in English: in the reader's language
+            return warning_text(str(message.text), current_lang(), form_labels(self.ws, self.ref))
         return str(message.text)
 
     def _show_error(self, exc: CrfError) -> None:
         self.error.setText(error_text(exc))
+        if isinstance(exc, SoftCheckNeedsConfirmation):  # shown: the next "Confirm and answer" confirms it
+            self._to_confirm = self._corrected_value()
+            self.answer_button.setText(tr("Confirm the value and answer", "Confirmer la valeur et répondre"))
+
+    def _corrected_value(self) -> tuple[str, str | None] | None:
+        text = self.corrected.text().strip()
+        if not text:
+            return None
+        unit = self.unit_combo.currentData() if self.unit_combo is not None else None
+        return text, (str(unit) if unit else None)
 
     def _done(self, changes: Changes | None) -> None:
         if changes is None:  # refused: shown on the error line, what was typed stays
@@ -269,6 +313,8 @@ class QueryDialog(QDialog):
         self.error.clear()
         self.reply.clear()
         self.corrected.clear()
+        self._to_confirm = None
+        self.answer_button.setText(tr("Answer", "Répondre"))
         try:
             self.queries = [q for q in self.ws.monitoring.queries(self.ref) if q.key == self.key]
         except CrfError as exc:
@@ -280,8 +326,14 @@ class QueryDialog(QDialog):
         if not self.queries:
             return
         query_id, text = self.queries[-1].id, self.reply.text()
-        corrected = self.corrected.text().strip() or None
+        given = self._corrected_value()
+        corrected, unit = given if given is not None else (None, None)
+        confirm = given is not None and given == self._to_confirm  # the very value whose warning is on screen
+        if not confirm:
+            self._to_confirm = None
+            self.answer_button.setText(tr("Answer", "Répondre"))
         self._done(self.ops.run(lambda: self.ws.monitoring.answer(query_id, text, corrected_value=corrected,
+                                                                  unit=unit, confirm=confirm,
                                                                   reason=text if corrected else None),
                                 parent=self, on_error=self._show_error))
 

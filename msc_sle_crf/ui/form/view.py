@@ -456,7 +456,8 @@ class FormView(FormWrites, QWidget):
                                                 label=self.fields[key].item.label.get(),
                                                 queries=self.queries_by_key.get(key, []), parent=self,
                                                 conflicts=conflicts.by_id(self.ws, self.ref),
-                                                value_text=conflicts.value_text(self.fields[key].item))
+                                                value_text=conflicts.value_text(self.fields[key].item),
+                                                unit=self.fields[key].unit())
         self.query_dialog.open()
 
     def show_history(self, key: CellKey) -> None:
@@ -468,7 +469,8 @@ class FormView(FormWrites, QWidget):
         field = self.fields[key]
         self.history_dialog = dialogs.HistoryDialog(field.item.label.get(), records, self,
                                                     conflicts=conflicts.by_id(self.ws, self.ref),
-                                                    code_words=conflicts.code_words(field.item, field.codelist))
+                                                    code_words=conflicts.code_words(field.item, field.codelist),
+                                                    labels=dialogs.form_labels(self.ws, self.ref))
         self.history_dialog.open()
 
     def print_pdf(self, target: Path | None = None) -> Any:
