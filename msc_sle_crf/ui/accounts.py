@@ -342,9 +342,11 @@ class AccountsPanel(QWidget):
         dialog, reason = self._reason_dialog(
             tr("Disable an account", "Désactiver un compte"), tr("Disable", "Désactiver"),
             tr(f"Disable {user.full_name} ({user.username})? The account can no longer sign in; its records and "
-               f"signatures stay. The database then gets a new key (this takes a moment).",
+               f"signatures stay. The database then gets a new key (this takes a moment); if the site has other "
+               f"workstations, a one-time code is shown for them.",
                f"Désactiver {user.full_name} ({user.username}) ? Le compte ne pourra plus se connecter ; ses "
-               f"saisies et signatures restent. La base reçoit ensuite une nouvelle clé (quelques instants)."))
+               f"saisies et signatures restent. La base reçoit ensuite une nouvelle clé (quelques instants) ; si "
+               f"le site a d'autres postes, un code à usage unique est affiché pour eux."))
         # The dialog checks what would refuse at once (one line, the dialog stays); the re-key of the whole database
         # then runs off the UI thread with progress (a large database takes seconds).
         dialog.action = lambda: self.ws.accounts.check_disable(user.username, reason.text())
@@ -361,7 +363,8 @@ class AccountsPanel(QWidget):
             self._done(user.username, text)
             from msc_sle_crf.ui.admin_actions import show_packet_code
 
-            self.packet_code_dialog = show_packet_code(self, self.ws, user.username)  # i18-secret: shown once
+            self.packet_code_dialog = show_packet_code(self, self.ws, user.username,  # i18-secret: shown once
+                                                       already=user.disabled_on)
 
         def failed(exc: BaseException) -> None:
             self._done(user.username, exc)

@@ -102,7 +102,7 @@ class PacketCodeDialog(QDialog):
     """The one-time code of the site's packet secret a disable or "Rotate keys" just renewed (i18-secret): shown
     once, large and selectable, never stored; cleared from the screen once closed."""
 
-    def __init__(self, parent: QWidget | None, code: str, disabled: str | None) -> None:
+    def __init__(self, parent: QWidget | None, code: str, disabled: str | None, already: str | None = None) -> None:
         from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QDialogButtonBox, QLabel, QVBoxLayout
 
@@ -125,7 +125,14 @@ class PacketCodeDialog(QDialog):
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.code)
-        if disabled:
+        if disabled and already:  # disabled on another workstation first: this one follows, nothing to do there
+            still = tr(f"{disabled} was already disabled on {already}; now the key {disabled} held here is revoked "
+                       f"too. Type this code on {already} and the other workstations when importing this "
+                       f"workstation's next packet.",
+                       f"{disabled} était déjà désactivé(e) sur le poste {already} ; la clé que {disabled} avait ici "
+                       f"est maintenant révoquée aussi. Saisissez ce code sur {already} et les autres postes à "
+                       f"l'import du prochain paquet de ce poste.")
+        elif disabled:
             still = tr(f"{disabled} can still sign in on the other workstations until they import this "
                        f"workstation's next packet and this code is typed there; disable {disabled} there too (that "
                        f"gives their database a new key).",
@@ -152,13 +159,14 @@ class PacketCodeDialog(QDialog):
         self.finished.connect(lambda _r: self.code.clear())  # not kept on screen once closed
 
 
-def show_packet_code(parent: QWidget, ws: Workspace, disabled: str | None = None) -> PacketCodeDialog | None:
+def show_packet_code(parent: QWidget, ws: Workspace, disabled: str | None = None,
+                     already: str | None = None) -> PacketCodeDialog | None:
     """The code of the renewal the last disable or rotation made (taken from the service: it forgets it), in its
     window-modal dialog; None: nothing was renewed (this database has no packet secret yet)."""
     code = ws.accounts.take_packet_code()
     if not code:
         return None
-    dialog = PacketCodeDialog(parent, code, disabled)
+    dialog = PacketCodeDialog(parent, code, disabled, already)
     dialog.open()
     return dialog
 
