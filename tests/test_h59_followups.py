@@ -41,3 +41,25 @@ def test_the_entry_file_with_a_language_and_other_arguments(tmp_path: Path) -> N
     assert cli.opened_file(["verify", "--db", str(db)]) == ["verify", "--db", str(db)]
     assert cli.opened_file(["run", "--db", str(db)]) == ["run", "--db", str(db)]
     assert cli.opened_file([str(tmp_path / "notes.txt")]) == [str(tmp_path / "notes.txt")]
+
+
+def test_an_account_created_on_ws02_is_named_by_the_import_on_ws01(tmp_path: Path) -> None:
+    """h59 finding 6: ide.durand, created on WS-02, travelled to WS-01 in a packet but appeared nowhere there and
+    the import line said nothing: the administrator had to guess that "enrol" means adding her with the same name."""
+    from msc_sle_crf.services import Site, Workspace
+    from msc_sle_crf.sync.service import Packets
+    from tests.conftest import ADMIN_PW
+    from tests.helpers.packets import make_pair
+
+    pair = make_pair(tmp_path)
+    site = Site.open(pair.b_db, clock=pair.clock)
+    with site:
+        Workspace.sign_in(site, "admin", ADMIN_PW).accounts.add_user("ide.durand", "Julie Durand", "nurse")
+    pair.clock.advance(60)
+    b1 = pair.export("B")
+    assert b1 is not None
+    site, doctor = pair.open("A")
+    with site:
+        line = Packets(doctor.ctx, doctor.study).import_file(b1).line()
+    assert "ide.durand was created on WS-02" in line.en and "same user name" in line.en, line.en
+    assert "ide.durand a été créé sur le poste WS-02" in line.fr, line.fr

@@ -64,6 +64,7 @@ class ImportOutcome:
     enabled_elsewhere: tuple[tuple[str, str], ...] = ()
     kept_last_admin: tuple[tuple[str, str], ...] = ()  # disabled elsewhere, but this workstation's last administrator
     enabled_but_disabled_here: tuple[tuple[str, str], ...] = ()  # enabled elsewhere; a disable made here holds
+    created_elsewhere: tuple[tuple[str, str], ...] = ()  # created on another workstation, with no account here
 
     def line(self) -> L:
         line = self._applied()
@@ -95,6 +96,11 @@ class ImportOutcome:
                      f"{line.fr} {account} a été réactivé sur le poste {ws} mais reste désactivé sur ce poste : il "
                      f"a été désactivé ici, et seule une réactivation faite ici lève cette désactivation. "
                      f"Réactivez-le ici si besoin ({ACCOUNTS_PATH.fr}).")
+        for account, ws in self.created_elsewhere:
+            line = L(f"{line.en} {account} was created on {ws}; it signs in there only. To let it work on this "
+                     f"workstation, add it here with the same user name ({ACCOUNTS_PATH.en}).",
+                     f"{line.fr} {account} a été créé sur le poste {ws} ; il ne se connecte que là-bas. Pour qu'il "
+                     f"travaille sur ce poste, ajoutez-le ici avec le même identifiant ({ACCOUNTS_PATH.fr}).")
         return line
 
     def _applied(self) -> L:
@@ -307,7 +313,12 @@ class Packets:
             elif now is None and was is not None:
                 act = account_state.latest(rows)
                 enabled.append((account, str(act[2]) if act and act[2] else was.ws))
-        return tuple(disabled), tuple(enabled), tuple(kept), tuple(not_here)
+        created = []  # accounts made on another workstation: they sign in there only until enrolled here
+        for a, _s, _v, _f, item, _r, _n, ws in written:
+            if a == Action.USER_ADD.value and item and ws and session.execute(
+                    select(AppUser.id).where(AppUser.username == str(item))).scalar() is None:
+                created.append((str(item), str(ws)))
+        return tuple(disabled), tuple(enabled), tuple(kept), tuple(not_here), tuple(dict.fromkeys(created))
 
     def _note_head(self) -> None:
         """The trail head noted outside the WAL, as every write of the program does (store/head.py)."""
