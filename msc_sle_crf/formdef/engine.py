@@ -232,7 +232,9 @@ class FormState:
         except V.ParseError as exc:
             cell.text = text
             cell.unit = unit
-            cell.issues = (Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, exc.rule)),)
+            issue = Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, exc.rule))
+            if not _same_issues(cell.issues, (issue,)):  # else the same tuple stays: a screen sees nothing new
+                cell.issues = (issue,)
             return {key}
         cell.text = None
         if value != old_value or unit != cell.unit:
@@ -422,7 +424,7 @@ class FormState:
                 changed.add(key)
                 continue
             new = tuple(self._check(key))
-            if new != cell.issues:
+            if not _same_issues(cell.issues, new):
                 cell.issues = new
             changed.add(key)
         return changed
@@ -555,6 +557,19 @@ class FormState:
             soft.append(issue)
         else:
             yield issue
+
+
+def _same_issues(old: tuple[Issue, ...], new: tuple[Issue, ...]) -> bool:
+    """Whether a cell's issues are unchanged, messages compared by their words (``L`` compares by identity, and
+    each check makes new ones): a cell re-checked to the same issues keeps its tuple, so a screen can tell at a
+    glance (``is``) that nothing it shows has changed."""
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new, strict=True):
+        if (a.rule != b.rule or a.severity is not b.severity or a.confirmed != b.confirmed or a.key != b.key
+                or a.message.en != b.message.en or a.message.fr != b.message.fr):
+            return False
+    return True
 
 
 def _same(value: Any, wanted: Any) -> bool:

@@ -98,6 +98,7 @@ class LineEditor(QLineEdit):
         self._state = "calc" if read_only else "none"
         self._surface: QColor | None = None  # what lies beneath (see ``set_surface``)
         self._overlay: QLabel | None = None  # the border in the state's colour once shown (see ``set_state``)
+        self._overlay_shown = False
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
@@ -129,18 +130,22 @@ class LineEditor(QLineEdit):
     def _show_border(self) -> None:
         sheet = self.property("state")
         if self._state == sheet or (self._state not in BORDER_COLOURS and sheet not in BORDER_COLOURS):
-            if self._overlay is not None:
-                self._overlay.clear()  # the style sheet's border shows
+            if self._overlay is not None and self._overlay_shown:
+                self._overlay_shown = False
+                self._overlay.hide()  # the style sheet's border shows (hidden, not emptied: not painted at each key)
             return
-        if self._overlay is None:
+        overlay = self._overlay
+        if overlay is None:
             overlay = self._overlay = QLabel(self)
             overlay.setObjectName("stateBorder")
             overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             overlay.setFixedSize(self.size())  # its pixmap changes ask no layout of anything
             _ring(overlay)
+        overlay.setPixmap(border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER), self.size(),
+                                        self.devicePixelRatioF()))
+        if not self._overlay_shown:
+            self._overlay_shown = True
             overlay.show()
-        self._overlay.setPixmap(border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER), self.size(),
-                                              self.devicePixelRatioF()))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
