@@ -100,6 +100,7 @@ class FormState:
         self.context = context
         self.study_codelists = codelists or {}
         self.cells: dict[CellKey, Cell] = {}
+        self._format_rules: dict[CellKey, tuple[str, str]] = {}  # the rule of a cell's format issue (set_text)
         self.rows: dict[str, list[int]] = {g.id: ([] if g.repeating else [0]) for g in form.groups}
         self._groups: dict[str, ItemGroup] = {g.id: g for g in form.groups}
         self._items: dict[str, Item] = {i.id: i for g in form.groups for i in g.items}
@@ -232,9 +233,12 @@ class FormState:
         except V.ParseError as exc:
             cell.text = text
             cell.unit = unit
-            issue = Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, exc.rule))
-            if not _same_issues(cell.issues, (issue,)):  # else the same tuple stays: a screen sees nothing new
-                cell.issues = (issue,)
+            issues, rule = cell.issues, exc.rule
+            said = (rule.en, rule.fr)
+            if not (len(issues) == 1 and issues[0].rule == "format" and self._format_rules.get(key) == said):
+                # else the same tuple stays (nothing made): a screen sees at a glance that nothing changed
+                self._format_rules[key] = said
+                cell.issues = (Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, rule)),)
             return {key}
         cell.text = None
         if value != old_value or unit != cell.unit:
