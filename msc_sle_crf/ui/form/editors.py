@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
     QPalette,
+    QPixmap,
     QRegion,
     QResizeEvent,
     QShowEvent,
@@ -101,6 +102,8 @@ class LineEditor(QLineEdit):
         self._overlay_shown = False
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
+        self._sheet_state: str | None = "calc" if read_only else None  # the ``state`` property (known here)
+        self._borders: dict[str, QPixmap] = {}  # the border overlay's pixmap per state, at this size
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
         self.editingFinished.connect(self.finished)
         self.returnPressed.connect(self.focusNextChild)
@@ -124,11 +127,12 @@ class LineEditor(QLineEdit):
         self._state = state
         if not self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
             self.setProperty("state", state)  # drawn by the style sheet from the first polish
+            self._sheet_state = state
             return
         self._show_border()
 
     def _show_border(self) -> None:
-        sheet = self.property("state")
+        sheet = self._sheet_state
         if self._state == sheet or (self._state not in BORDER_COLOURS and sheet not in BORDER_COLOURS):
             if self._overlay is not None and self._overlay_shown:
                 self._overlay_shown = False
@@ -141,14 +145,18 @@ class LineEditor(QLineEdit):
             overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             overlay.setFixedSize(self.size())  # its pixmap changes ask no layout of anything
             _ring(overlay)
-        overlay.setPixmap(border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER), self.size(),
-                                        self.devicePixelRatioF()))
+        pixmap = self._borders.get(self._state)
+        if pixmap is None:
+            pixmap = self._borders[self._state] = border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER),
+                                                                self.size(), self.devicePixelRatioF())
+        overlay.setPixmap(pixmap)
         if not self._overlay_shown:
             self._overlay_shown = True
             overlay.show()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._borders.clear()
         if self._overlay is not None:
             self._overlay.setFixedSize(self.size())
             _ring(self._overlay)

@@ -11,7 +11,8 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -40,6 +41,7 @@ from msc_sle_crf.ui.form.editors import (
 from msc_sle_crf.ui.form.style import (
     BADGES,
     SURFACES,
+    badge_pixmap,
     fits,
     full_contrast,
     named,
@@ -81,6 +83,17 @@ class FieldSignals(QObject):
     query_requested = Signal(object)  # raise a new query
     queries_requested = Signal(object)  # see the queries of this item
     verify_requested = Signal(object)  # source-verify this item
+
+
+class Badge(QLabel):
+    """A field's state badge (✓ ! ✕ • =). Once its size is pinned (the form shown and polished) the glyph is shown
+    as a picture drawn once per state (``style.badge_pixmap``: the same glyph, font and colour); ``text()`` is the
+    glyph shown, either way."""
+
+    glyph = ""
+
+    def text(self) -> str:
+        return self.glyph
 
 
 class FieldEditor(QWidget):
@@ -137,7 +150,7 @@ class FieldEditor(QWidget):
             layout.addWidget(self.unit_combo)
         elif item.unit:
             layout.addWidget(named(QLabel(item.unit, self), "unit"))
-        self.badge = named(QLabel(self), "badge")
+        self.badge = named(Badge(self), "badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
         self._marks: QLabel | None = None  # open queries, source-data verification: made when there are some
@@ -158,7 +171,7 @@ class FieldEditor(QWidget):
         self.state = "none"
         self._seen: tuple[object, ...] | None = None  # what show_state last looked at (see there)
         self._shown: tuple[object, ...] | None = None  # what show_state last drew
-        self._badge_pinned = False
+        self._badge_look: tuple[QFont, QSize, float] | None = None  # font, size, pixel ratio, once pinned
         self._badge_colour: str | None = None  # the state whose colours the badge shows
         self._message_colour: tuple[str, bool] | None = None  # the message line's: state, bold
         self._message_pinned = False
@@ -369,12 +382,17 @@ class FieldEditor(QWidget):
 
     def _show_kind(self, kind: str) -> None:
         badge = self.badge
-        if not self._badge_pinned:
-            self._badge_pinned = pin_badge(badge)
-        badge.setText(BADGES[kind])
-        if kind != self._badge_colour:
-            self._badge_colour = kind
-            set_colour(badge, kind, bold=None, surface=self.surface)  # bold by its style sheet rule
+        look = self._badge_look
+        if look is None and pin_badge(badge):  # pinned: its size and font are those of every later state
+            look = self._badge_look = (badge.font(), badge.size(), badge.devicePixelRatioF())
+        badge.glyph = BADGES[kind]
+        if look is not None:
+            badge.setPixmap(badge_pixmap(kind, *look))
+        else:  # not shown yet (a form opening): its text, in the state's colour
+            badge.setText(badge.glyph)
+            if kind != self._badge_colour:
+                self._badge_colour = kind
+                set_colour(badge, kind, bold=None, surface=self.surface)  # bold by its style sheet rule
         tip = BADGE_TIPS.get(kind)
         badge.setToolTip(tip.get() if tip is not None else "")
         target = self.editor.focus_widget()

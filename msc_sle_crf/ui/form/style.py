@@ -191,8 +191,30 @@ def pin_badge(badge: QLabel) -> bool:
 
 
 _BADGE_SIZES: dict[tuple[str, int], QSize] = {}
+_BADGE_PIXMAPS: dict[tuple[str, str, int, int, float], QPixmap] = {}
+
+
+def badge_pixmap(kind: str, font: QFont, size: QSize, ratio: float = 1.0) -> QPixmap:
+    """A state badge's glyph in its state's colour, centred in the badge's (pinned) size on a transparent picture,
+    drawn once per state, font and size: a state change at a keystroke then sets a picture (no palette to resolve,
+    no text to lay out when it repaints)."""
+    key = (kind, font.key(), size.width(), size.height(), ratio)
+    found = _BADGE_PIXMAPS.get(key)
+    if found is None:
+        if len(_BADGE_PIXMAPS) > 256:
+            _BADGE_PIXMAPS.clear()
+        found = QPixmap(size * ratio)
+        found.setDevicePixelRatio(ratio)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setFont(font)
+        painter.setPen(QColor(TEXT_COLOURS.get(kind, "#5f6b76")))
+        painter.drawText(QRect(0, 0, size.width(), size.height()), int(Qt.AlignmentFlag.AlignCenter), BADGES[kind])
+        painter.end()
+        _BADGE_PIXMAPS[key] = found
+    return found
 
 
 __all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "PLAIN_BORDER", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS",
-           "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour",
-           "set_state", "unpin"]
+           "badge_pixmap", "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge",
+           "set_colour", "set_state", "unpin"]
