@@ -175,6 +175,7 @@ class FieldEditor(QWidget):
         self._badge_colour: str | None = None  # the state whose colours the badge shows
         self._message_colour: tuple[str, bool] | None = None  # the message line's: state, bold
         self._message_pinned = False
+        self._pinned_fits: dict[str, bool] = {}  # _fits while the message line is pinned
         self._editor_enabled = True
         self._visible: bool | None = None  # what show_visible last set
         self.missing: MissingCode | None = None  # the missing code shown (for the menu)
@@ -422,6 +423,7 @@ class FieldEditor(QWidget):
             # costs more than the keystroke). A message that needs more lines than the pinned place is let go.
             if not self._message_pinned:
                 self._message_pinned = True
+                self._pinned_fits.clear()
                 pin(message)
             message.setText(text if visible else "")
             if not visible:  # an empty line has no colour to show: kept as it is for the next message
@@ -433,7 +435,15 @@ class FieldEditor(QWidget):
         self._message_in(kind, bold=kind == "hard")
 
     def _fits(self, message: QLabel, text: str) -> bool:
-        """``fits``, remembered for the few texts a field's message takes while the user types in it."""
+        """``fits``, remembered for the few texts a field's message takes while the user types in it (while the
+        line is pinned its size and font stay: the text alone says)."""
+        if self._message_pinned:
+            pinned = self._pinned_fits.get(text)
+            if pinned is None:
+                if len(self._pinned_fits) > 32:
+                    self._pinned_fits.clear()
+                pinned = self._pinned_fits[text] = fits(message, text)
+            return pinned
         known = (text, message.width(), message.height(), message.font().pointSizeF())
         found = self._fitting.get(known)
         if found is None:
