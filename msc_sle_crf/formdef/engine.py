@@ -485,6 +485,11 @@ class FormState:
         value = self._canonical(key)
         if value is None:
             return
+        if not ((item.hard_min is not None and value < item.hard_min) or (item.hard_max is not None
+                                                                          and value > item.hard_max)
+                or (item.soft_min is not None and value < item.soft_min)
+                or (item.soft_max is not None and value > item.soft_max)):
+            return  # in range: no message to make (most keystrokes)
         unit = f" {item.unit}" if item.unit else ""
         shown = _fmt(value.normalize() if isinstance(value, Decimal) else value)
         label = item.label.as_l()

@@ -100,6 +100,7 @@ class LineEditor(QLineEdit):
         self._surface: QColor | None = None  # what lies beneath (see ``set_surface``)
         self._overlay: QLabel | None = None  # the border in the state's colour once shown (see ``set_state``)
         self._overlay_shown = False
+        self._polished = False
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
         self._sheet_state: str | None = "calc" if read_only else None  # the ``state`` property (known here)
@@ -125,10 +126,11 @@ class LineEditor(QLineEdit):
         if state == self._state:
             return
         self._state = state
-        if not self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        if not self._polished and not self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
             self.setProperty("state", state)  # drawn by the style sheet from the first polish
             self._sheet_state = state
             return
+        self._polished = True  # once polished, for good (known here: no call into Qt at each state change)
         self._show_border()
 
     def _show_border(self) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -172,6 +172,7 @@ class FieldEditor(QWidget):
         self._seen: tuple[object, ...] | None = None  # what show_state last looked at (see there)
         self._shown: tuple[object, ...] | None = None  # what show_state last drew
         self._badge_look: tuple[QFont, QSize, float] | None = None  # font, size, pixel ratio, once pinned
+        self._badge_pictures: dict[str, QPixmap] = {}  # badge_pixmap for this badge, per state
         self._badge_colour: str | None = None  # the state whose colours the badge shows
         self._message_colour: tuple[str, bool] | None = None  # the message line's: state, bold
         self._message_pinned = False
@@ -388,7 +389,10 @@ class FieldEditor(QWidget):
             look = self._badge_look = (badge.font(), badge.size(), badge.devicePixelRatioF())
         badge.glyph = BADGES[kind]
         if look is not None:
-            badge.setPixmap(badge_pixmap(kind, *look))
+            picture = self._badge_pictures.get(kind)
+            if picture is None:
+                picture = self._badge_pictures[kind] = badge_pixmap(kind, *look)
+            badge.setPixmap(picture)
         else:  # not shown yet (a form opening): its text, in the state's colour
             badge.setText(badge.glyph)
             if kind != self._badge_colour:
