@@ -89,6 +89,7 @@ class Session:
         self.idle = IdleWatcher(10**9)
         self.filters: list[Any] = [self.fit, self.modal, self.idle]
         self.active = True
+        self.rest_ends: float | None = None
 
     def off(self) -> None:
         if not self.active:
@@ -100,6 +101,11 @@ class Session:
         else:
             style = window_policy.policies()
             style.modal = style.fit = False
+            rest = getattr(self.idle, "_rest", None)  # the watcher resting after an input (none before)
+            if rest is not None:  # held while the floor runs: it ends when it would have in the app, not in it
+                left = rest.remainingTime()
+                self.rest_ends = time.monotonic() + left / 1000 if left >= 0 else None
+                rest.stop()
             for window in QApplication.topLevelWindows():
                 window.removeEventFilter(self.idle)
 
@@ -113,6 +119,13 @@ class Session:
         else:
             style = window_policy.policies()
             style.modal = style.fit = True
+            rest = getattr(self.idle, "_rest", None)
+            if rest is not None and self.rest_ends is not None:
+                left = int((self.rest_ends - time.monotonic()) * 1000)
+                if left > 0:  # still resting, as it would be in the app: nothing watched yet
+                    rest.start(left)
+                    return
+                self.idle._resting = False  # the rest ended during the floor's turn: watched again now
             self.idle._watch_windows()
 
 

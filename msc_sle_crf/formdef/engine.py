@@ -100,6 +100,7 @@ class FormState:
         self.context = context
         self.study_codelists = codelists or {}
         self.cells: dict[CellKey, Cell] = {}
+        self._format_rules: dict[CellKey, tuple[str, str]] = {}  # the rule of a cell's format issue (set_text)
         self.rows: dict[str, list[int]] = {g.id: ([] if g.repeating else [0]) for g in form.groups}
         self._groups: dict[str, ItemGroup] = {g.id: g for g in form.groups}
         self._items: dict[str, Item] = {i.id: i for g in form.groups for i in g.items}
@@ -250,7 +251,12 @@ class FormState:
         except V.ParseError as exc:
             cell.text = text
             cell.unit = unit
-            cell.issues = (Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, exc.rule)),)
+            issues, rule = cell.issues, exc.rule
+            said = (rule.en, rule.fr)
+            if not (len(issues) == 1 and issues[0].rule == "format" and self._format_rules.get(key) == said):
+                # else the same tuple stays (nothing made): a screen sees at a glance that nothing changed
+                self._format_rules[key] = said
+                cell.issues = (Issue(key, Severity.HARD, "format", _join(item.label.as_l(), COLON, rule)),)
             return {key}
         cell.text = None
         if value != old_value or unit != cell.unit:
@@ -440,7 +446,7 @@ class FormState:
                 changed.add(key)
                 continue
             new = tuple(self._check(key))
-            if new != cell.issues:
+            if not _same_issues(cell.issues, new):
                 cell.issues = new
             changed.add(key)
         return changed
@@ -497,6 +503,11 @@ class FormState:
         value = self._canonical(key)
         if value is None:
             return
+        if not ((item.hard_min is not None and value < item.hard_min) or (item.hard_max is not None
+                                                                          and value > item.hard_max)
+                or (item.soft_min is not None and value < item.soft_min)
+                or (item.soft_max is not None and value > item.soft_max)):
+            return  # in range: no message to make (most keystrokes)
         unit = f" {item.unit}" if item.unit else ""
         shown = _fmt(value.normalize() if isinstance(value, Decimal) else value)
         label = item.label.as_l()
@@ -573,6 +584,19 @@ class FormState:
             soft.append(issue)
         else:
             yield issue
+
+
+def _same_issues(old: tuple[Issue, ...], new: tuple[Issue, ...]) -> bool:
+    """Whether a cell's issues are unchanged, messages compared by their words (``L`` compares by identity, and
+    each check makes new ones): a cell re-checked to the same issues keeps its tuple, so a screen can tell at a
+    glance (``is``) that nothing it shows has changed."""
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new, strict=True):
+        if (a.rule != b.rule or a.severity is not b.severity or a.confirmed != b.confirmed or a.key != b.key
+                or a.message.en != b.message.en or a.message.fr != b.message.fr):
+            return False
+    return True
 
 
 def _same(value: Any, wanted: Any) -> bool:

@@ -75,11 +75,11 @@ def parse_number(text: str, item: Item) -> Decimal | int:
                            " with a decimal point",
                            f"« {t} » est ambigu : tapez {whole}{part} sans séparateur de milliers, ou {whole},{part}"
                            " avec une virgule décimale"))
-    value = Decimal(t.replace(",", "."))
     decimals = m.group(2) or ""
     places = item.precision if item.precision is not None else 6
-    if len(decimals.rstrip("0")) > places:
+    if len(decimals.rstrip("0")) > places:  # before the Decimal is made: refused at a keystroke, made for nothing
         raise ParseError(L(f"at most {places} decimal place(s)", f"au plus {places} décimale(s)"))
+    value = Decimal(t.replace(",", "."))
     if len(decimals) > places:  # "37.50" with one decimal place is 37.5
         value = value.quantize(Decimal(1).scaleb(-places))
     return value

@@ -30,7 +30,11 @@ class IdleWatcher(QObject):
     move and touch before Qt passes it to a widget), not the whole application: an application-wide event filter
     put a Python call in front of every event of the process (~20 per keystroke, thousands when a form opens). A
     window is watched from when the watcher starts or from the next change of the focused window (a window opened
-    later takes the focus, or is clicked, when it is first used)."""
+    later takes the focus, or is clicked, when it is first used).
+
+    After an input it has seen, it stops watching for a moment (``rest_ms``: a tenth of the timeout, at most a
+    second), so typing does not run Python for every key and its release: the session then locks at most that long
+    before the idle time has passed since the last input."""
 
     idle = Signal()
 
@@ -40,6 +44,11 @@ class IdleWatcher(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(timeout_ms)
         self.timer.timeout.connect(self.idle.emit)
+        self._resting = False
+        self._rest = QTimer(self)
+        self._rest.setSingleShot(True)
+        self._rest_ms = _rest_ms(timeout_ms)
+        self._rest.timeout.connect(self._wake)
         self._app = QGuiApplication.instance()
         if isinstance(self._app, QGuiApplication):
             self._app.focusWindowChanged.connect(self._watch_windows)
@@ -47,16 +56,27 @@ class IdleWatcher(QObject):
         self.timer.start()
 
     def _watch_windows(self, *_focus: object) -> None:
+        if self._resting or self._app is None:  # resting: every window is watched again when the rest ends
+            return
         for window in QGuiApplication.topLevelWindows():
             window.installEventFilter(self)  # once per window: Qt keeps one entry per filter and object
 
+    def _wake(self) -> None:
+        self._resting = False
+        self._watch_windows()
+
     def set_timeout(self, timeout_ms: int) -> None:
         self.timer.setInterval(timeout_ms)
+        self._rest_ms = _rest_ms(timeout_ms)
         self.timer.start()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() in _ACTIVITY_EVENTS and self.timer.isActive():
             self.timer.start()
+            self._resting = True  # input seen: not watched again before the rest ends (Qt allows removing here)
+            for window in QGuiApplication.topLevelWindows():
+                window.removeEventFilter(self)
+            self._rest.start(self._rest_ms)
         return False
 
     def pause(self) -> None:
@@ -68,11 +88,16 @@ class IdleWatcher(QObject):
     def stop(self) -> None:
         """For good: the session is over."""
         self.timer.stop()
+        self._rest.stop()
         if isinstance(self._app, QGuiApplication):
             self._app.focusWindowChanged.disconnect(self._watch_windows)
             for window in QGuiApplication.topLevelWindows():
                 window.removeEventFilter(self)
             self._app = None
+
+
+def _rest_ms(timeout_ms: int) -> int:
+    return max(1, min(1000, timeout_ms // 10))
 
 
 class DueAlarm(QObject):

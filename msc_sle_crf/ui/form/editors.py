@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
     QPalette,
+    QPixmap,
     QRegion,
     QResizeEvent,
     QShowEvent,
@@ -98,8 +99,12 @@ class LineEditor(QLineEdit):
         self._state = "calc" if read_only else "none"
         self._surface: QColor | None = None  # what lies beneath (see ``set_surface``)
         self._overlay: QLabel | None = None  # the border in the state's colour once shown (see ``set_state``)
+        self._overlay_shown = False
+        self._polished = False
         if read_only:
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
+        self._sheet_state: str | None = "calc" if read_only else None  # the ``state`` property (known here)
+        self._borders: dict[str, QPixmap] = {}  # the border overlay's pixmap per state, at this size
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
         self.editingFinished.connect(self.finished)
         self.returnPressed.connect(self.focusNextChild)
@@ -121,29 +126,39 @@ class LineEditor(QLineEdit):
         if state == self._state:
             return
         self._state = state
-        if not self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        if not self._polished and not self.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
             self.setProperty("state", state)  # drawn by the style sheet from the first polish
+            self._sheet_state = state
             return
+        self._polished = True  # once polished, for good (known here: no call into Qt at each state change)
         self._show_border()
 
     def _show_border(self) -> None:
-        sheet = self.property("state")
+        sheet = self._sheet_state
         if self._state == sheet or (self._state not in BORDER_COLOURS and sheet not in BORDER_COLOURS):
-            if self._overlay is not None:
-                self._overlay.clear()  # the style sheet's border shows
+            if self._overlay is not None and self._overlay_shown:
+                self._overlay_shown = False
+                self._overlay.hide()  # the style sheet's border shows (hidden, not emptied: not painted at each key)
             return
-        if self._overlay is None:
+        overlay = self._overlay
+        if overlay is None:
             overlay = self._overlay = QLabel(self)
             overlay.setObjectName("stateBorder")
             overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             overlay.setFixedSize(self.size())  # its pixmap changes ask no layout of anything
             _ring(overlay)
+        pixmap = self._borders.get(self._state)
+        if pixmap is None:
+            pixmap = self._borders[self._state] = border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER),
+                                                                self.size(), self.devicePixelRatioF())
+        overlay.setPixmap(pixmap)
+        if not self._overlay_shown:
+            self._overlay_shown = True
             overlay.show()
-        self._overlay.setPixmap(border_pixmap(BORDER_COLOURS.get(self._state, PLAIN_BORDER), self.size(),
-                                              self.devicePixelRatioF()))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._borders.clear()
         if self._overlay is not None:
             self._overlay.setFixedSize(self.size())
             _ring(self._overlay)

@@ -11,7 +11,8 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -40,6 +41,7 @@ from msc_sle_crf.ui.form.editors import (
 from msc_sle_crf.ui.form.style import (
     BADGES,
     SURFACES,
+    badge_pixmap,
     fits,
     full_contrast,
     named,
@@ -70,6 +72,9 @@ class FieldSignals(QObject):
     connects it once (a signal connection per field and per request made a long form slow to open)."""
 
     edited = Signal(object, str)  # key, text: every change
+    # The form's handler of a keystroke, called directly by the field (set by the form; else ``edited`` is
+    # emitted): a signal emitted from Python costs a few times the call at every key.
+    typed: Callable[[CellKey, str], None] | None = None
     commit_requested = Signal(object)  # key: field left, Enter, a choice picked
     confirm_requested = Signal(object)  # key: "Confirm value" (an unusual value)
     missing_requested = Signal(object, object)  # key, MissingCode: not done, unknown, not applicable
@@ -78,6 +83,17 @@ class FieldSignals(QObject):
     query_requested = Signal(object)  # raise a new query
     queries_requested = Signal(object)  # see the queries of this item
     verify_requested = Signal(object)  # source-verify this item
+
+
+class Badge(QLabel):
+    """A field's state badge (✓ ! ✕ • =). Once its size is pinned (the form shown and polished) the glyph is shown
+    as a picture drawn once per state (``style.badge_pixmap``: the same glyph, font and colour); ``text()`` is the
+    glyph shown, either way."""
+
+    glyph = ""
+
+    def text(self) -> str:
+        return self.glyph
 
 
 class FieldEditor(QWidget):
@@ -134,7 +150,7 @@ class FieldEditor(QWidget):
             layout.addWidget(self.unit_combo)
         elif item.unit:
             layout.addWidget(named(QLabel(item.unit, self), "unit"))
-        self.badge = named(QLabel(self), "badge")
+        self.badge = named(Badge(self), "badge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.badge)
         self._marks: QLabel | None = None  # open queries, source-data verification: made when there are some
@@ -153,7 +169,15 @@ class FieldEditor(QWidget):
         self.place_message: Placer | None = None
         self.place_extra: Placer | None = None
         self.state = "none"
+        self._seen: tuple[object, ...] | None = None  # what show_state last looked at (see there)
         self._shown: tuple[object, ...] | None = None  # what show_state last drew
+        self._badge_look: tuple[QFont, QSize, float] | None = None  # font, size, pixel ratio, once pinned
+        self._badge_pictures: dict[str, QPixmap] = {}  # badge_pixmap for this badge, per state
+        self._badge_colour: str | None = None  # the state whose colours the badge shows
+        self._message_colour: tuple[str, bool] | None = None  # the message line's: state, bold
+        self._message_pinned = False
+        self._pinned_fits: dict[str, bool] = {}  # _fits while the message line is pinned
+        self._editor_enabled = True
         self._visible: bool | None = None  # what show_visible last set
         self.missing: MissingCode | None = None  # the missing code shown (for the menu)
         self.query_count = 0
@@ -171,7 +195,11 @@ class FieldEditor(QWidget):
         self._typing_here = True
         if not self._on_surface:
             self._fill_backgrounds()
-        self.edited.emit(self.key, text)
+        typed = self.signals.typed
+        if typed is not None:
+            typed(self.key, text)
+        else:
+            self.edited.emit(self.key, text)
 
     def _fill_backgrounds(self) -> None:
         """What a keystroke here repaints (the line edit, the state badge, the message line) fills its background
@@ -191,7 +219,7 @@ class FieldEditor(QWidget):
         self._typing_here = False
         message = self._message
         if message is not None:
-            unpin(message)  # pinned while typing (see _show_message): the layout may move it again
+            self._unpin_message()  # pinned while typing (see _show_message): the layout may move it again
             if message.isVisible() and not message.text():  # kept while typing: let it go
                 message.setVisible(False)
         self.commit_requested.emit(self.key)
@@ -264,9 +292,9 @@ class FieldEditor(QWidget):
     def show_error(self, text: str) -> None:
         """A refusal of the service for this value (the typed text stays)."""
         self.message.setText(text)
-        set_colour(self.message, "hard", bold=True)
+        self._message_in("hard", bold=True)
         self.message.setVisible(True)
-        self._shown = None  # what show_state drew is no longer on screen
+        self._seen = self._shown = None  # what show_state drew is no longer on screen
 
     def show_visible(self, visible: bool) -> None:
         """Shown or hidden by its show-if condition (with its name and message)."""
@@ -318,29 +346,26 @@ class FieldEditor(QWidget):
 
     def show_state(self, state: FormState, *, show_missing: bool = True) -> None:
         """The cell's state: badge, border, message, "Confirm value". Only what changed is touched (it runs at every
-        keystroke: no style sheet is re-polished, nothing is re-set to what it already shows)."""
+        keystroke: no style sheet is re-polished, nothing is re-set to what it already shows). The engine keeps a
+        cell's issues (the same tuple) while they do not change, so a keystroke that changes nothing shown is told
+        at a glance."""
         cell = state.cell(self.key)
+        enabled = self.isEnabled()
+        seen = (cell.issues, cell.missing, cell.missing_reason, cell.value is None, show_missing, enabled,
+                current_lang())
+        if seen == self._seen:
+            return
+        self._seen = seen
         self.missing = cell.missing
         hard, soft, missing, confirmed = _by_severity(cell.issues)
-        if self.item.calc:
-            kind = "calc"
-        elif hard:
-            kind = "hard"
-        elif soft:
-            kind = "soft"
-        elif missing:
-            kind = "missing"
-        elif cell.value is not None or cell.missing is not None:
-            kind = "ok"
-        else:
-            kind = "none"
+        kind = "calc" if self.item.calc else _kind(hard, soft, missing, filled=not cell.empty)
         shown: list[Issue] = hard or soft or (missing if show_missing else [])
         lines = [i.message.get() for i in shown]
         if cell.missing is not None:
             lines.insert(0, f"{cell.missing.label()} — {cell.missing_reason or ''}")
         lines += [tr("Confirmed: ", "Confirmé : ") + i.message.get() for i in confirmed]
         needs_confirmation = bool(soft) and not hard
-        drawn = (kind, tuple(lines), needs_confirmation, cell.missing is None, self.isEnabled(), current_lang())
+        drawn = (kind, tuple(lines), needs_confirmation, cell.missing is None, enabled, seen[-1])
         if drawn == self._shown:
             return
         badge_drawn = drawn[0] != (self._shown[0] if self._shown is not None else None) or drawn[5:] != (
@@ -350,44 +375,79 @@ class FieldEditor(QWidget):
         if badge_drawn:  # the badge, its tip and the border show the kind (and the language) only
             self._show_kind(kind)
         if lines or self._message is not None:
-            self._show_message(lines, "hard" if hard else "soft" if soft else "missing")
+            self._show_message(lines, "hard" if hard else "soft" if soft else "missing", enabled)
         if needs_confirmation or self._confirm_button is not None:
             self.confirm_button.setVisible(needs_confirmation)
-        self.editor.setEnabled(cell.missing is None)
+        if self._editor_enabled != (cell.missing is None):
+            self._editor_enabled = cell.missing is None
+            self.editor.setEnabled(self._editor_enabled)
 
     def _show_kind(self, kind: str) -> None:
-        pin_badge(self.badge)
-        self.badge.setText(BADGES[kind])
-        set_colour(self.badge, kind, bold=None)  # bold by its style sheet rule
+        badge = self.badge
+        look = self._badge_look
+        if look is None and pin_badge(badge):  # pinned: its size and font are those of every later state
+            look = self._badge_look = (badge.font(), badge.size(), badge.devicePixelRatioF())
+        badge.glyph = BADGES[kind]
+        if look is not None:
+            picture = self._badge_pictures.get(kind)
+            if picture is None:
+                picture = self._badge_pictures[kind] = badge_pixmap(kind, *look)
+            badge.setPixmap(picture)
+        else:  # not shown yet (a form opening): its text, in the state's colour
+            badge.setText(badge.glyph)
+            if kind != self._badge_colour:
+                self._badge_colour = kind
+                set_colour(badge, kind, bold=None, surface=self.surface)  # bold by its style sheet rule
         tip = BADGE_TIPS.get(kind)
-        self.badge.setToolTip(tip.get() if tip is not None else "")
+        badge.setToolTip(tip.get() if tip is not None else "")
         target = self.editor.focus_widget()
         if isinstance(target, LineEditor):
             target.set_state(kind)
         elif isinstance(target, QComboBox):
             set_state(target, kind)
 
-    def _show_message(self, lines: list[str], kind: str) -> None:
+    def _message_in(self, kind: str, *, bold: bool) -> None:
+        if self._message_colour != (kind, bold):
+            self._message_colour = (kind, bold)
+            set_colour(self.message, kind, bold=bold, surface=self.surface)
+
+    def _unpin_message(self) -> None:
+        if self._message_pinned and self._message is not None:
+            self._message_pinned = False
+            unpin(self._message)
+
+    def _show_message(self, lines: list[str], kind: str, enabled: bool | None = None) -> None:
         message = self.message
-        visible = bool(lines) and self.isEnabled()
+        visible = bool(lines) and (self.isEnabled() if enabled is None else enabled)
         text = "\n".join(lines)
         if self._typing_here and message.isVisible() and self._fits(message, text if visible else ""):
             # The user is typing in this field and its message line is on screen: the line keeps its place and size
             # (empty when the value becomes valid) until the field is left, so the form below neither moves nor is
             # laid out again at every keystroke that makes a value valid or not (a re-layout of a 151-field grid
             # costs more than the keystroke). A message that needs more lines than the pinned place is let go.
-            pin(message)
+            if not self._message_pinned:
+                self._message_pinned = True
+                self._pinned_fits.clear()
+                pin(message)
             message.setText(text if visible else "")
             if not visible:  # an empty line has no colour to show: kept as it is for the next message
                 return
         else:
-            unpin(message)
+            self._unpin_message()
             message.setText(text)
             message.setVisible(visible)
-        set_colour(message, kind, bold=kind == "hard")
+        self._message_in(kind, bold=kind == "hard")
 
     def _fits(self, message: QLabel, text: str) -> bool:
-        """``fits``, remembered for the few texts a field's message takes while the user types in it."""
+        """``fits``, remembered for the few texts a field's message takes while the user types in it (while the
+        line is pinned its size and font stay: the text alone says)."""
+        if self._message_pinned:
+            pinned = self._pinned_fits.get(text)
+            if pinned is None:
+                if len(self._pinned_fits) > 32:
+                    self._pinned_fits.clear()
+                pinned = self._pinned_fits[text] = fits(message, text)
+            return pinned
         known = (text, message.width(), message.height(), message.font().pointSizeF())
         found = self._fitting.get(known)
         if found is None:
@@ -456,6 +516,16 @@ class FieldEditor(QWidget):
         if allowed.verify:
             menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
                 lambda: self.verify_requested.emit(key))
+
+
+def _kind(hard: list[Issue], soft: list[Issue], missing: list[Issue], *, filled: bool) -> str:
+    if hard:
+        return "hard"
+    if soft:
+        return "soft"
+    if missing:
+        return "missing"
+    return "ok" if filled else "none"
 
 
 def _by_severity(issues: tuple[Issue, ...]) -> tuple[list[Issue], list[Issue], list[Issue], list[Issue]]:

@@ -66,23 +66,24 @@ def full_contrast(widget: QWidget) -> None:
         target.setPalette(palette)
 
 
-_TEXT_QCOLOURS: dict[str, QColor] = {}
+_PALETTES: dict[tuple[str, str | None], QPalette] = {}
 
 
-def set_colour(label: QWidget, state: str, *, bold: bool | None = False) -> None:
-    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish. ``bold=None``:
-    the font is left as it is (the badge: bold by its style sheet rule, which a font set here would not change)."""
-    same_state = label.property("state") == state
-    if same_state and (bold is None or label.font().bold() == bold):
-        return
-    if not same_state:
-        label.setProperty("state", state)  # read by tests and accessibility tools; no selector uses it
-        colour = _TEXT_QCOLOURS.get(state)
-        if colour is None:
-            colour = _TEXT_QCOLOURS[state] = QColor(TEXT_COLOURS.get(state, "#5f6b76"))
-        palette = label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, colour)
-        label.setPalette(palette)
+def set_colour(label: QWidget, state: str, *, bold: bool | None = False, surface: str | None = None) -> None:
+    """A label's text in a state's colour (and bold), by palette and font: no style sheet re-polish. The palette is
+    made once per state and ``surface`` (the plain colour the label fills its background with, see ``on_surface``)
+    and then only set: nothing is copied or coloured at a keystroke. ``bold=None``: the font is left as it is (the
+    badge: bold by its style sheet rule, which a font set here would not change). The caller knows what the label
+    shows (a field remembers it): this sets it again."""
+    key = (state, surface)
+    palette = _PALETTES.get(key)
+    if palette is None:
+        palette = QPalette(label.palette())  # the application's, for a label of the form
+        palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT_COLOURS.get(state, "#5f6b76")))
+        if surface is not None:
+            palette.setColor(QPalette.ColorRole.Window, QColor(surface))
+        _PALETTES[key] = palette
+    label.setPalette(palette)
     if bold is not None:
         font = label.font()
         if font.bold() != bold:
@@ -143,8 +144,9 @@ _FREE = 16777215  # QWIDGETSIZE_MAX
 
 def pin(widget: QWidget) -> None:
     """Fix a widget at its current size (until ``unpin``)."""
-    if widget.minimumSize() != widget.size() or widget.maximumSize() != widget.size():
-        widget.setFixedSize(widget.size())
+    size = widget.size()
+    if widget.minimumSize() != size or widget.maximumSize() != size:
+        widget.setFixedSize(size)
 
 
 def unpin(widget: QWidget) -> None:
@@ -168,11 +170,13 @@ def fits(label: QLabel, text: str) -> bool:
     return needed.height() + margins.top() + margins.bottom() + 2 * label.margin() <= label.height()
 
 
-def pin_badge(badge: QLabel) -> None:
+def pin_badge(badge: QLabel) -> bool:
     """The state badge at a size that holds every badge (once its style sheet font applies), so a state change at a
-    keystroke repaints the badge only."""
-    if badge.maximumWidth() != _FREE or not badge.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
-        return
+    keystroke repaints the badge only. Whether it is (or was already) pinned."""
+    if badge.maximumWidth() != _FREE:
+        return True
+    if not badge.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        return False
     font = badge.font()
     known = (font.key(), badge.minimumSizeHint().width())
     size = _BADGE_SIZES.get(known)
@@ -183,11 +187,34 @@ def pin_badge(badge: QLabel) -> None:
         width = max(metrics.horizontalAdvance(glyph) for glyph in BADGES.values()) + 4
         size = _BADGE_SIZES[known] = QSize(max(width, known[1], 22), metrics.height() + 4)
     badge.setFixedSize(size)
+    return True
 
 
 _BADGE_SIZES: dict[tuple[str, int], QSize] = {}
+_BADGE_PIXMAPS: dict[tuple[str, str, int, int, float], QPixmap] = {}
+
+
+def badge_pixmap(kind: str, font: QFont, size: QSize, ratio: float = 1.0) -> QPixmap:
+    """A state badge's glyph in its state's colour, centred in the badge's (pinned) size on a transparent picture,
+    drawn once per state, font and size: a state change at a keystroke then sets a picture (no palette to resolve,
+    no text to lay out when it repaints)."""
+    key = (kind, font.key(), size.width(), size.height(), ratio)
+    found = _BADGE_PIXMAPS.get(key)
+    if found is None:
+        if len(_BADGE_PIXMAPS) > 256:
+            _BADGE_PIXMAPS.clear()
+        found = QPixmap(size * ratio)
+        found.setDevicePixelRatio(ratio)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setFont(font)
+        painter.setPen(QColor(TEXT_COLOURS.get(kind, "#5f6b76")))
+        painter.drawText(QRect(0, 0, size.width(), size.height()), int(Qt.AlignmentFlag.AlignCenter), BADGES[kind])
+        painter.end()
+        _BADGE_PIXMAPS[key] = found
+    return found
 
 
 __all__ = ["BADGES", "BORDER_COLOURS", "FORM_STYLE", "PLAIN_BORDER", "READ_ONLY_TEXT", "SURFACES", "TEXT_COLOURS",
-           "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge", "set_colour",
-           "set_state", "unpin"]
+           "badge_pixmap", "border_pixmap", "fits", "full_contrast", "named", "on_surface", "pin", "pin_badge",
+           "set_colour", "set_state", "unpin"]

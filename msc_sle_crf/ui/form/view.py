@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
@@ -100,10 +101,13 @@ class FormView(FormWrites, QWidget):
         self._typing_timer.setSingleShot(True)
         self._typing_timer.setInterval(TYPING_FLUSH_MS)
         self._typing_timer.timeout.connect(self.flush_typing)
+        self._typing_armed = False
         self._summary_timer = QTimer(self)  # what blocks completion, redrawn once typing pauses
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(SUMMARY_DELAY_MS)
-        self._summary_timer.timeout.connect(self._update_summary)
+        self._summary_timer.timeout.connect(self._summary_due)
+        self._summary_armed = False
+        self._typed_at = 0.0  # when the last key was typed (the summary waits for a pause after it)
         self.field_signals = FieldSignals(self)
         self._connect(self.field_signals)
         self.reload()
@@ -293,6 +297,7 @@ class FormView(FormWrites, QWidget):
     def _connect(self, signals: FieldSignals) -> None:
         """What every field asks for (one connection per request, not per field)."""
         signals.edited.connect(self.on_edited)
+        signals.typed = self.on_edited  # a keystroke: called by the field, not through a signal (see FieldSignals)
         signals.commit_requested.connect(self.commit)
         signals.confirm_requested.connect(self.confirm)
         signals.missing_requested.connect(self.mark_missing)
@@ -360,7 +365,25 @@ class FormView(FormWrites, QWidget):
             self._render_marks(keys)
             self._update_summary()
         else:
-            self._summary_timer.start()
+            self._summary_later()
+
+    def _summary_later(self) -> None:
+        """The summary redrawn once typing pauses SUMMARY_DELAY_MS: the timer runs from the first key of a burst
+        and, when it fires, waits again for what is left of the pause after the last key (a timer restarted at
+        every key cost a call into Qt's timer list per key)."""
+        self._typed_at = monotonic()
+        if not self._summary_armed:
+            self._summary_armed = True
+            self._summary_timer.start(SUMMARY_DELAY_MS)
+
+    def _summary_due(self) -> None:
+        self._summary_armed = False
+        left = SUMMARY_DELAY_MS - int((monotonic() - self._typed_at) * 1000)
+        if left > 0:
+            self._summary_armed = True
+            self._summary_timer.start(left)
+        else:
+            self._update_summary()
 
     def _draw(self, keys: set[CellKey] | list[CellKey]) -> None:
         built = self.fields.built
@@ -379,7 +402,9 @@ class FormView(FormWrites, QWidget):
                 field.show_read_only()
 
     def _update_summary(self) -> None:
-        self._summary_timer.stop()
+        if self._summary_armed:
+            self._summary_armed = False
+            self._summary_timer.stop()
         self.footer.show_summary(self.state.blockers())
 
     # ----- where the user is ----------------------------------------------------------------------------------

@@ -54,10 +54,13 @@ class _Form(Protocol):
     _grades: dict[CellKey, list[CellKey]]
     typing: dict[CellKey, tuple[str, str | None]]
     _typing_timer: QTimer
+    _typing_armed: bool  # the timer is running (known here: no call into Qt to ask it at each key)
 
     def ask_reason(self, field: str, old: str, new: str) -> str | None: ...
     def ask_missing(self, field: str, code: MissingCode) -> str | None: ...
     def refresh(self, keys: set[CellKey], *, summary: bool = True) -> None: ...
+    def _draw(self, keys: set[CellKey] | list[CellKey]) -> None: ...
+    def _summary_later(self) -> None: ...
     def flush_typing(self) -> None: ...
     def refresh_all(self) -> None: ...
     def focused_key(self) -> CellKey | None: ...
@@ -105,14 +108,18 @@ class FormWrites:
         grades = self._grades.get(key)
         if grades:
             changed |= set(grades)
-        self.refresh(changed, summary=False)
+        self._draw(changed)  # as ``refresh(changed, summary=False)``
+        self._summary_later()
         self.typing[key] = (text, unit)
-        if not self._typing_timer.isActive():  # not restarted by later keys: written while the user types on
+        if not self._typing_armed:  # not restarted by later keys: written while the user types on
+            self._typing_armed = True
             self._typing_timer.start()
 
     def flush_typing(self: _Form) -> None:
         """What was typed since the last write goes into the typing buffer, in one transaction."""
-        self._typing_timer.stop()
+        if self._typing_armed:
+            self._typing_armed = False
+            self._typing_timer.stop()
         if not self.typing:
             return
         if self.entry.ctx.site.store is None:  # the site was closed under the form (the program is ending)
@@ -148,6 +155,7 @@ class FormWrites:
         if saved is None:
             if typed is not None:  # refused: what was typed is still to be kept
                 self.typing[key] = typed
+                self._typing_armed = True
                 self._typing_timer.start()
             return False
         self.committed[key] = (text, unit)
