@@ -111,6 +111,9 @@ def test_the_badge_shows_its_glyph_as_its_text_would(qtbot, site: Site, admin: W
         badge = field.badge
         assert field.state == kind and badge.text() == glyph
         assert badge.pixmap() is not None and not badge.pixmap().isNull()  # shown as a picture
+        # ... which a screen reader cannot read: the state is its accessible name
+        assert badge.accessibleName() == {"hard": "Not possible", "soft": "Unusual: please confirm",
+                                          "ok": "OK"}[kind]
         picture = badge.grab().toImage()
         badge.setText(glyph)  # as it was drawn before: its text in the state's colour
         set_colour(badge, kind, bold=None, surface=field.surface)

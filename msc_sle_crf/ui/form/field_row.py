@@ -400,6 +400,7 @@ class FieldEditor(QWidget):
                 set_colour(badge, kind, bold=None, surface=self.surface)  # bold by its style sheet rule
         tip = BADGE_TIPS.get(kind)
         badge.setToolTip(tip.get() if tip is not None else "")
+        badge.setAccessibleName(tip.get() if tip is not None else "")  # a picture has no text a reader can say
         target = self.editor.focus_widget()
         if isinstance(target, LineEditor):
             target.set_state(kind)
