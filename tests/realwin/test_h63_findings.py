@@ -13,6 +13,10 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    gap behind it, so WS-01's data (the resolution, the handover) never reaches WS-02. Not the resolution's doing:
    a variant (run, not kept) where nobody resolves fails the same; A's packet carrying only its merge records (the
    conflict and its automatic query, whose id B also drew for its own) is refused on B.
+   The other way back too: WS-02's next packet (its own merge records, 01-002's first values after the handover) is
+   refused on WS-01: "... (its rows are not what its records say: ... item WEIGHT / row dm:0: stored '63'; the
+   trail says '64')". Without the resolution it fails the same, with the query-message reason above. Both
+   laptops' chains are stopped: neither can apply the other's packets any more (second test).
 2. The conflict line of the Packets screen (and of `packet import`) is English and internal in French:
    "conflit : 01-001 / SCR / demographics / WEIGHT (dm:0): '64' (WS-02) kept, '63' (WS-01) kept beside it".
 """
@@ -20,7 +24,7 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
 from __future__ import annotations
 
 from msc_sle_crf.i18n import Lang, set_lang
-from tests.helpers.packets import CREAT, R1, make_pair
+from tests.helpers.packets import CREAT, R1, R2, make_pair
 
 
 def _crossed(tmp_path):  # type: ignore[no-untyped-def]
@@ -66,3 +70,27 @@ def test_the_conflict_line_reads_in_french(tmp_path) -> None:  # type: ignore[no
         set_lang(Lang.EN)
     # Fails now: "01-001 / SCR / renal_function / CREAT (lb:0): '92' (WS-02) kept, '90' (WS-01) kept beside it"
     assert "kept" not in line and "renal_function" not in line, line
+
+
+def test_crossed_packets_the_other_way_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Finding 1, the other direction: B's next packet (its own merge records of the conflict B found applying A's
+    packet, and a new value on another subject) is refused on A, which had resolved the conflict meanwhile."""
+    pair, a1, b1 = _crossed(tmp_path)
+    pair.import_("A", b1)
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "90", reason="source document checked")  # resolved on A
+    pair.import_("B", a1)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R2, CREAT, "95", reason="second sample")
+    b2 = pair.export("B")
+    assert b2 is not None
+    # Fails now: "... is not authentic (its rows are not what its records say: ... item CREAT / row lb:0: stored
+    # '90'; the trail says '92')" (in the real windows: "stored '63'; the trail says '64'").
+    pair.import_("A", b2)
+    site, ws = pair.open("A")
+    with site:
+        assert ws.entry.open_form(R2).state.value(CREAT) == 95
