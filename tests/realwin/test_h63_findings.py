@@ -19,12 +19,29 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    laptops' chains are stopped: neither can apply the other's packets any more (second test).
 2. The conflict line of the Packets screen (and of `packet import`) is English and internal in French:
    "conflit : 01-001 / SCR / demographics / WEIGHT (dm:0): '64' (WS-02) kept, '63' (WS-01) kept beside it".
+3. The hub made (`hub init --from site.crfdb`, WS-01) at the end of the day, after WS-01 had handed 01-002 over to
+   WS-02, refuses WS-02's packet for ever: "Paquet refusé : dans PACKET-01-WS-02-00002.crfpkt, le transfert du
+   patient 01-002 par « dr.bernard » sur WS-01 vers WS-02 n'est pas valable : il a été écrit sur WS-01, mais le
+   patient était alors saisi sur WS-02. Rien n'a été appliqué." The handover was WS-01's own, made while WS-01
+   entered the subject (WS-01 and WS-02 both accept it); WS-02's packet only relays its copy. So WS-02's data (the
+   follow-up visits of the subject it took over) never reach the hub. A hub made before the handover takes the
+   same packets (variant run, not kept).
 """
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import pytest
+
+from msc_sle_crf.cli import main
+from msc_sle_crf.hub.init import init_hub
 from msc_sle_crf.i18n import Lang, set_lang
-from tests.helpers.packets import CREAT, R1, R2, make_pair
+from msc_sle_crf.sync.workstations import Workstations
+from tests.conftest import ADMIN_PW
+from tests.helpers.packets import CREAT, PW, R1, R2, make_pair
+from tests.hub_pg import APP_ROLE, HubDb
 
 
 def _crossed(tmp_path):  # type: ignore[no-untyped-def]
@@ -94,3 +111,31 @@ def test_crossed_packets_the_other_way_back(tmp_path) -> None:  # type: ignore[n
     site, ws = pair.open("A")
     with site:
         assert ws.entry.open_form(R2).state.value(CREAT) == 95
+
+
+def test_a_hub_made_after_a_handover_takes_the_new_owners_packets(
+        hub_db: HubDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("A")
+    with site:
+        Workstations(ws.ctx).handover("01-002", "WS-02", "follow-up in consultation")
+    a1 = pair.export("A")
+    assert a1 is not None
+    pair.import_("B", a1)  # WS-02 enters 01-002 from now on
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R2, CREAT, "95", reason="follow-up visit")
+    b1 = pair.export("B")
+    assert b1 is not None
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), pair.a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=pair.clock)
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    for packet in (a1, b1):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n"))
+        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                     "--user", "dr.a", "--password-stdin", str(packet)])
+        out, err = capsys.readouterr()
+        # Fails now on WS-02's packet: "Packet refused: in PACKET-01-WS-02-00001.crfpkt, the handover of subject
+        # 01-002 by 'dr.a' on WS-01 to WS-02 is not valid: it was written on WS-01, but WS-02 owned the subject then."
+        assert code == 0, out + err
