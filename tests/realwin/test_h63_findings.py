@@ -26,6 +26,8 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    entered the subject (WS-01 and WS-02 both accept it); WS-02's packet only relays its copy. So WS-02's data (the
    follow-up visits of the subject it took over) never reach the hub. A hub made before the handover takes the
    same packets (variant run, not kept).
+4. The export from the hub (and from any laptop; the TRAINING database's complete forms too): the column BMI of
+   datasets/demographics__dm.csv is empty while the form shows the index (calculated items are not in the datasets).
 """
 
 from __future__ import annotations
@@ -139,3 +141,26 @@ def test_a_hub_made_after_a_handover_takes_the_new_owners_packets(
         # Fails now on WS-02's packet: "Packet refused: in PACKET-01-WS-02-00001.crfpkt, the handover of subject
         # 01-002 by 'dr.a' on WS-01 to WS-02 is not valid: it was written on WS-01, but WS-02 owned the subject then."
         assert code == 0, out + err
+
+
+def test_a_calculated_item_shown_on_the_form_is_in_the_datasets(site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Finding 4: the form shows "Indice de masse corporelle 23,1 kg/m2" from Taille 165 and Poids 63, the codebook
+    describes BMI as "bmi(WEIGHT, HEIGHT)", and the column BMI of datasets/demographics__dm.csv is empty (the export
+    from the hub and from a laptop alike): the statistician gets an always-empty column for every calculated item."""
+    import csv
+
+    from msc_sle_crf.services import Workspace
+    from msc_sle_crf.services.entry import FormRef
+    from tests.conftest import make_user
+
+    doctor = Workspace.sign_in(site, "dr.bmi", make_user(admin, "dr.bmi", "investigator"))
+    subject = doctor.subjects.register("ABC", 1980, "F").subject.subject_number
+    ref = FormRef(subject, "SCR", "demographics")
+    doctor.entry.save_values(ref, {("dm", 0, "HEIGHT"): "165", ("dm", 0, "WEIGHT"): "63"})
+    assert doctor.entry.open_form(ref).state.value(("dm", 0, "BMI")) is not None  # what the form shows
+    out = tmp_path / "export"
+    doctor.export.export(out)
+    with (out / "datasets" / "demographics__dm.csv").open(encoding="utf-8-sig", newline="") as f:
+        [row] = list(csv.DictReader(f))
+    assert row["WEIGHT"] == "63"
+    assert row["BMI"] != "", row  # fails now: ''
