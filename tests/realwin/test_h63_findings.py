@@ -28,6 +28,8 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    same packets (variant run, not kept).
 4. The export from the hub (and from any laptop; the TRAINING database's complete forms too): the column BMI of
    datasets/demographics__dm.csv is empty while the form shows the index (calculated items are not in the datasets).
+5. Apply packets…: the file dialog's Name column (255 px in a 960 px dialog) cuts the packet names in the middle,
+   "PACKET-01-WS...00001.crfpkt" twice: WS-01's and WS-02's first packets look the same.
 """
 
 from __future__ import annotations
@@ -164,3 +166,42 @@ def test_a_calculated_item_shown_on_the_form_is_in_the_datasets(site, admin, tmp
         [row] = list(csv.DictReader(f))
     assert row["WEIGHT"] == "63"
     assert row["BMI"] != "", row  # fails now: ''
+
+
+def test_the_packet_file_dialog_shows_whole_names(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Finding 5: Study > Workstation packets > Apply packets…, in the USB folder holding both laptops' packets: the
+    Name column is about 250 px wide in a 960 px dialog, so it lists "PACKET-01-WS...00001.crfpkt" twice (WS-01's
+    and WS-02's first packets cannot be told apart; size "26...iB", type "do...ut", date "3 12 ...14:43" cut
+    too). ``printing._wide`` says it is there so that such names are not cut in the middle; it widens the dialog
+    only."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog, QTreeView
+
+    from msc_sle_crf.ui.common import STYLE
+    from msc_sle_crf.ui.printing import ask_open_paths
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = app.styleSheet()
+    app.setStyleSheet(STYLE)  # as the program runs (run_gui, the real-window harness)
+    for name in ("PACKET-01-WS-01-00001.crfpkt", "PACKET-01-WS-02-00001.crfpkt"):
+        (tmp_path / name).write_bytes(b"x")
+    seen: dict[str, int] = {}
+
+    def look() -> None:
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible())
+        tree = dialog.findChild(QTreeView, "treeView")
+        assert tree is not None
+        qtbot.waitUntil(lambda: tree.model().rowCount(tree.rootIndex()) == 2)
+        seen["column"] = tree.header().sectionSize(0)
+        seen["needed"] = tree.sizeHintForColumn(0)  # what the view's delegate needs to show the names whole
+        dialog.reject()
+
+    QTimer.singleShot(300, look)
+    try:
+        ask_open_paths(None, "Paquets à appliquer", "Packets (*.crfpkt)", several=True, start=str(tmp_path))
+    finally:
+        app.setStyleSheet(before)
+    assert seen, "the dialog was not seen"
+    # Fails now: the column is narrower than the name (the name is shown cut in the middle)
+    assert seen["column"] >= seen["needed"], seen
