@@ -30,6 +30,7 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    datasets/demographics__dm.csv is empty while the form shows the index (calculated items are not in the datasets).
 5. Apply packets…: the file dialog's Name column (255 px in a 960 px dialog) cuts the packet names in the middle,
    "PACKET-01-WS...00001.crfpkt" twice: WS-01's and WS-02's first packets look the same.
+6. A monitor's conflict panel offers "Enter the right value" (it does nothing for her role).
 """
 
 from __future__ import annotations
@@ -205,3 +206,24 @@ def test_the_packet_file_dialog_shows_whole_names(qtbot, tmp_path) -> None:  # t
     assert seen, "the dialog was not seen"
     # Fails now: the column is narrower than the name (the name is shown cut in the middle)
     assert seen["column"] >= seen["needed"], seen
+
+
+def test_a_monitor_is_not_offered_to_enter_the_right_value(tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Finding 6 (English, 1366x768, WS-02): the monitor opens the weight's "⚠ Conflict": the panel says "Someone who
+    enters this form resolves it ..." (her role is read-only) and still shows "Enter the right value", with the
+    keyboard focus; clicking it closes the panel and nothing else happens. ``ConflictPanel`` hides the button
+    before adding it to the button box, which shows it again."""
+    from tests.test_issue18_conflict_ui import click_conflict, conflicted, form
+
+    pair = make_pair(tmp_path)
+    conflicted(pair)
+    site, _ws, view = form(pair, qtbot, user="monitor.m")
+    with site:
+        assert view.read_only
+        click_conflict(qtbot, view.fields[CREAT].marks)
+        qtbot.waitUntil(lambda: getattr(view, "conflict_panel", None) is not None and view.conflict_panel.isVisible(),
+                        timeout=3000)
+        panel = view.conflict_panel
+        assert "Someone who enters this form" in panel.todo.text()
+        assert not panel.enter_button.isVisible()  # fails now: shown
+        view.close()
