@@ -31,6 +31,7 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
 5. Apply packets…: the file dialog's Name column (255 px in a 960 px dialog) cuts the packet names in the middle,
    "PACKET-01-WS...00001.crfpkt" twice: WS-01's and WS-02's first packets look the same.
 6. A monitor's conflict panel offers "Enter the right value" (it does nothing for her role).
+7. The monitor's worklist shows the conflict's automatic query as stored (English, raw UTC times) in French.
 """
 
 from __future__ import annotations
@@ -227,3 +228,28 @@ def test_a_monitor_is_not_offered_to_enter_the_right_value(tmp_path, qtbot) -> N
         assert "Someone who enters this form" in panel.todo.text()
         assert not panel.enter_button.isVisible()  # fails now: shown
         view.close()
+
+
+def test_the_worklist_says_a_conflict_query_in_french(tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Finding 7 (WS-02, the monitor, Langue > Français, Liste de travail): "Dernier message" of the conflict's
+    automatic query reads "Conflict between workstations: WS-02 recorded '64' (dr.bernard, 2026-...)..." (the
+    text as stored: English, and in English too the raw stored times "2026-11-25T09:01:00.000000Z"), while the
+    query window of the same query says it in French and local time
+    (``ui/form/dialogs.QueryDialog.message_text``); ``ui/worklist._said`` translates warnings only."""
+    from msc_sle_crf.ui.worklist import WorklistWindow
+    from tests.test_issue18_conflict_ui import conflicted
+
+    pair = make_pair(tmp_path)
+    conflicted(pair)
+    set_lang(Lang.FR)
+    site, ws = pair.open("A", "monitor.m")
+    try:
+        with site:
+            window = WorklistWindow(ws)
+            qtbot.addWidget(window)
+            window.show()
+            said = [window.queries.item(r, 7).text() for r in range(window.queries.rowCount())]
+            window.close()
+    finally:
+        set_lang(Lang.EN)
+    assert len(said) == 1 and said[0].startswith("Conflit entre postes"), said  # fails now: "Conflict between ..."
