@@ -32,6 +32,8 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    "PACKET-01-WS...00001.crfpkt" twice: WS-01's and WS-02's first packets look the same.
 6. A monitor's conflict panel offers "Enter the right value" (it does nothing for her role).
 7. The monitor's worklist shows the conflict's automatic query as stored (English, raw UTC times) in French.
+8. Apply packets… with the whole USB folder chosen: the laptop's own later packets are "not tried: it follows
+   ..., refused above" and counted as not applied.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from msc_sle_crf.hub.init import init_hub
 from msc_sle_crf.i18n import Lang, set_lang
 from msc_sle_crf.sync.workstations import Workstations
 from tests.conftest import ADMIN_PW
-from tests.helpers.packets import CREAT, PW, R1, R2, make_pair
+from tests.helpers.packets import CREAT, PROTU, PW, R1, R2, make_pair
 from tests.hub_pg import APP_ROLE, HubDb
 
 
@@ -253,3 +255,41 @@ def test_the_worklist_says_a_conflict_query_in_french(tmp_path, qtbot) -> None: 
     finally:
         set_lang(Lang.EN)
     assert len(said) == 1 and said[0].startswith("Conflit entre postes"), said  # fails now: "Conflict between ..."
+
+
+def test_own_packets_chosen_with_the_others_are_not_refused_nor_not_tried(tmp_path, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Finding 8 (English, WS-01, the administrator): Apply packets…, the USB folder, Ctrl+A (both laptops' packets
+    are there, as the README's "several files chosen at once" invites): "Packets: 0 applied, 1 already applied,
+    2 refused, 2 not applied." WS-01's own packet 1 is "Packet refused: ... was written by this workstation
+    (WS-01); import it on another one.", then its own packets 2 and 3 "not tried: it follows
+    PACKET-01-WS-01-00001.crfpkt, refused above." - as if something were wrong with them, and counted as not
+    applied. They are this laptop's own packets, rightly not applied here; nothing is to be done."""
+    from PySide6.QtCore import Qt
+
+    from tests.test_issue18_packets_ui import _open_packets, _window, lines
+
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("A")
+    with site:
+        ws.entry.save_item(R1, CREAT, "90", reason="re-read")
+    a1 = pair.export("A")
+    site, ws = pair.open("A")
+    with site:
+        ws.entry.save_item(R1, PROTU, "0.5")
+    a2 = pair.export("A")
+    site, ws = pair.open("B")
+    with site:
+        ws.entry.save_item(R2, CREAT, "95", reason="second sample")
+    b1 = pair.export("B")
+    assert a1 is not None and a2 is not None and b1 is not None
+    site, window = _window(pair, qtbot)
+    with site:
+        dialog = _open_packets(window, qtbot)
+        monkeypatch.setattr("msc_sle_crf.ui.packets_dialog.ask_open_paths", lambda *a, **k: [a1, a2, b1])
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+        got = lines(dialog)
+        dialog.close()
+    assert any("packet 1 of WS-02 applied" in line for line in got), got
+    # Fails now: "PACKET-01-WS-01-00002.crfpkt: not tried: it follows PACKET-01-WS-01-00001.crfpkt, refused above."
+    assert not any("not tried" in line for line in got), got
