@@ -16,7 +16,7 @@ per defect, each failing on main as found (3 December 2026). Screenshots: /tmp/h
    The other way back too: WS-02's next packet (its own merge records, 01-002's first values after the handover) is
    refused on WS-01: "... (its rows are not what its records say: ... item WEIGHT / row dm:0: stored '63'; the
    trail says '64')". Without the resolution it fails the same, with the query-message reason above. Both
-   laptops' chains are stopped: neither can apply the other's packets any more (second test).
+   laptops' chains are stopped: neither can apply the other's packets any more (the third test).
 2. The conflict line of the Packets screen (and of `packet import`) is English and internal in French:
    "conflit : 01-001 / SCR / demographics / WEIGHT (dm:0): '64' (WS-02) kept, '63' (WS-01) kept beside it".
 3. The hub made (`hub init --from site.crfdb`, WS-01) at the end of the day, after WS-01 had handed 01-002 over to
