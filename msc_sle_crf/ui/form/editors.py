@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
     QPalette,
+    QWheelEvent,
     QRegion,
     QResizeEvent,
     QShowEvent,
@@ -232,6 +233,23 @@ class RadioEditor(Editor):
             button.setEnabled(allowed(code))
 
 
+class QuietCombo(QComboBox):
+    """A drop-down in a form that the mouse wheel does not change unless the user chose it (clicked or tabbed into
+    it): the wheel over it otherwise scrolls the form, as everywhere else on the page. A plain QComboBox takes the
+    wheel under the pointer, picks the next entry and emits ``activated`` - stored as the user's pick (h60: 0,5 g/g
+    became 0,5 mg/mmol while a physician scrolled the labs form)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel gives it no focus
+
+    def wheelEvent(self, e: QWheelEvent) -> None:
+        if not self.hasFocus():
+            e.ignore()  # passed on to the parent: the form's scroll area scrolls
+            return
+        super().wheelEvent(e)
+
+
 class ComboEditor(Editor):
     """Many choices (or long ones) in a drop-down."""
 
@@ -239,7 +257,7 @@ class ComboEditor(Editor):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox(self)
+        self.combo = QuietCombo(self)
         self.combo.addItem("—", "")
         for code in codelist.items:
             self.combo.addItem(code.label.get(), code.code)
