@@ -53,6 +53,7 @@ class _Form(Protocol):
     _own: frozenset[CellKey] | None
     _grades: dict[CellKey, list[CellKey]]
     typing: dict[CellKey, tuple[str, str | None]]
+    buffered: set[CellKey]
     _typing_timer: QTimer
 
     def ask_reason(self, field: str, old: str, new: str) -> str | None: ...
@@ -120,6 +121,7 @@ class FormWrites:
             return
         pending = self.typing
         self.typing = dict[CellKey, tuple[str, str | None]]()
+        self.buffered.update(pending)
         first = self.fields.get(next(iter(pending)))
         self._run(lambda: self.entry.save_typing_many(self.ref, dict(pending)),
                   on_error=_under(first) if first is not None else None)
@@ -131,6 +133,9 @@ class FormWrites:
             return False
         text, unit = field.editor.text(), field.unit()
         if (text, unit) == self.committed.get(key) and not confirm:
+            if self.typing.pop(key, None) is not None or key in self.buffered:  # the saved value typed again
+                self.buffered.discard(key)
+                self._run(lambda: self.entry.save_typing(self.ref, key, None), on_error=_under(field))
             return False
         refused, unconfirmed = self.state.acceptance(key)
         if refused is not None or (unconfirmed is not None and not confirm):
@@ -151,6 +156,7 @@ class FormWrites:
                 self._typing_timer.start()
             return False
         self.committed[key] = (text, unit)
+        self.buffered.discard(key)  # the save cleared its typing buffer
         return True
 
     def confirm(self: _Form, key: CellKey) -> None:
