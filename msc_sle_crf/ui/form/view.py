@@ -96,6 +96,7 @@ class FormView(FormWrites, QWidget):
         # idle moment instead of one synced commit per key. tests/test_issue13_keystrokes.py kills the program
         # mid-typing to show what that loses.
         self.typing: dict[CellKey, tuple[str, str | None]] = {}
+        self.reopened: dict[CellKey, tuple[MissingCode, str | None]] = {}  # "Enter a value instead": stored code
         self.buffered: set[CellKey] = set()  # keys whose typing was written to the buffer since their last save
         self._typing_timer = QTimer(self)
         self._typing_timer.setSingleShot(True)

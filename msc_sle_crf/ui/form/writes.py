@@ -54,6 +54,7 @@ class _Form(Protocol):
     _grades: dict[CellKey, list[CellKey]]
     typing: dict[CellKey, tuple[str, str | None]]
     buffered: set[CellKey]
+    reopened: dict[CellKey, tuple[MissingCode, str | None]]
     _typing_timer: QTimer
 
     def ask_reason(self, field: str, old: str, new: str) -> str | None: ...
@@ -133,6 +134,9 @@ class FormWrites:
             return False
         text, unit = field.editor.text(), field.unit()
         if (text, unit) == self.committed.get(key) and not confirm:
+            if not text and key in self.reopened:  # "Enter a value instead", then nothing: still the stored code
+                code, why = self.reopened.pop(key)
+                self.refresh(self.state.set_missing(key, code, why))
             if self.typing.pop(key, None) is not None or key in self.buffered:  # the saved value typed again
                 self.buffered.discard(key)
                 self._run(lambda: self.entry.save_typing(self.ref, key, None), on_error=_under(field))
@@ -156,6 +160,7 @@ class FormWrites:
                 self._typing_timer.start()
             return False
         self.committed[key] = (text, unit)
+        self.reopened.pop(key, None)  # the value replaced the missing code
         self.buffered.discard(key)  # the save cleared its typing buffer
         return True
 
@@ -195,6 +200,7 @@ class FormWrites:
             if not reason:
                 return
         self.typing.pop(key, None)  # the missing code replaces what was typed (cleared with it)
+        self.reopened.pop(key, None)
         if self._run(lambda: self.entry.set_missing(self.ref, key, code, why, reason=reason), title=code.label(),
                      own=frozenset({key})) is None:
             return
@@ -203,7 +209,11 @@ class FormWrites:
         self.refresh(self.state.set_missing(key, code, why))
 
     def clear_missing(self: _Form, key: CellKey) -> None:
-        """"Enter a value instead": the field opens again (stored once a value is committed)."""
+        """"Enter a value instead": the field opens again (stored once a value is committed; left empty, the
+        stored missing code shows again)."""
+        cell = self.state.cell(key)
+        if cell.missing is not None:
+            self.reopened[key] = (cell.missing, cell.missing_reason)
         self.state.set_missing(key, None, None)
         self.refresh({key})
         self.fields[key].focus()
