@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
+    QKeyEvent,
     QPalette,
     QWheelEvent,
     QRegion,
@@ -21,6 +22,7 @@ from PySide6.QtGui import (
     QStandardItemModel,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -51,6 +53,9 @@ class EditorFace(Protocol):
     def set_text(self, text: str) -> None: ...
 
     def focus_widget(self) -> QWidget: ...
+
+
+ROW_BUTTONS = ("removeRow", "addRow")  # object names of a repeating section's buttons (ui/form/sections.py)
 
 
 def placeholder(item: Item) -> str:
@@ -103,7 +108,7 @@ class LineEditor(QLineEdit):
             self.setProperty("state", "calc")  # set before the first polish: a calculated field's look never changes
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
         self.editingFinished.connect(self.finished)
-        self.returnPressed.connect(self.focusNextChild)
+        self.returnPressed.connect(self._enter)
 
     def set_text(self, text: str) -> None:
         if self.text() != text:
@@ -111,6 +116,18 @@ class LineEditor(QLineEdit):
 
     def focus_widget(self) -> QWidget:
         return self
+
+    def _enter(self) -> None:
+        """Enter: on to the next field, past a row's "Remove row…" and "+ Add a row" (Tab still reaches them). A
+        nurse typing readings with Enter landed on the next reading's "Remove row…": what she typed then went
+        nowhere, and her next Enter asked why the reading was removed."""
+        self.focusNextChild()
+        for _ in range(4):  # a row's buttons, then the next row's: never more than a few in a row
+            landed = QApplication.focusWidget()
+            if landed is None or landed.objectName() not in ROW_BUTTONS:
+                return
+            QApplication.sendEvent(landed, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab,
+                                                     Qt.KeyboardModifier.NoModifier))
 
     def set_state(self, state: str) -> None:
         """The field's state as the colour of its border. Before the line edit is first shown (a form opening):

@@ -233,7 +233,9 @@ class FormWrites:
                 first.focus()
 
     def remove_row(self: _Form, group_id: str, row: int) -> None:
-        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{row}", tr("(removed)", "(supprimée)"))
+        rows = self.state.rows[group_id]
+        shown = rows.index(row) + 1 if row in rows else row  # the card's number on screen, not the stored one
+        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{shown}", tr("(removed)", "(supprimée)"))
         if reason:
             self._run(lambda: self.entry.remove_row(self.ref, group_id, row, reason),
                       title=tr("Remove a row", "Supprimer une ligne"))
