@@ -247,7 +247,6 @@ class FormView(FormWrites, QWidget):
             for key, field in section.fields.items():
                 self._register(key, field)
             layout.addWidget(section)
-        lazy.finish()
         self.score_panel = ScorePanel(self.content)
         layout.addWidget(self.score_panel)
         self.footer = FormFooter(self.content)
@@ -255,6 +254,8 @@ class FormView(FormWrites, QWidget):
         self.footer.blocker_chosen.connect(self._go_to)
         self.blockers, self.summary = self.footer.blockers, self.footer.summary
         self.complete_button = self.footer.complete_button
+        lazy.stop(self.complete_button)  # Shift+Tab from it builds the last fields (ui/form/lazy.py)
+        lazy.finish()
         layout.addWidget(self.footer)
         layout.addStretch(1)
         self.outer.addWidget(self.content)
