@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QInputDialog, QScrollArea, QVBoxLayout, QWidget
@@ -97,6 +98,7 @@ class FormView(FormWrites, QWidget):
         # mid-typing to show what that loses.
         self.typing: dict[CellKey, tuple[str, str | None]] = {}
         self.reopened: dict[CellKey, tuple[MissingCode, str | None]] = {}  # "Enter a value instead": stored code
+        self.locking = False  # the screen is locked: a field left keeps its typing as a draft (no save, no question)
         self.buffered: set[CellKey] = set()  # keys whose typing was written to the buffer since their last save
         self._typing_timer = QTimer(self)
         self._typing_timer.setSingleShot(True)
@@ -473,6 +475,11 @@ class FormView(FormWrites, QWidget):
                                                     conflicts=conflicts.by_id(self.ws, self.ref),
                                                     code_words=conflicts.code_words(field.item, field.codelist))
         self.history_dialog.open()
+
+    def own_dialogs(self) -> list[QWidget]:
+        """The windows this form opened that stay open beside it (history, queries, signing, a conflict)."""
+        found = (self.history_dialog, self.query_dialog, getattr(self, "sign_dialog", None), self.conflict_panel)
+        return [d for d in found if isinstance(d, QWidget) and shiboken6.isValid(d)]
 
     def print_pdf(self, target: Path | None = None) -> Any:
         """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""

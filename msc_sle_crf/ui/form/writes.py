@@ -54,6 +54,7 @@ class _Form(Protocol):
     _grades: dict[CellKey, list[CellKey]]
     typing: dict[CellKey, tuple[str, str | None]]
     buffered: set[CellKey]
+    locking: bool
     reopened: dict[CellKey, tuple[MissingCode, str | None]]
     _typing_timer: QTimer
 
@@ -132,6 +133,9 @@ class FormWrites:
         field = self.fields.get(key)
         if field is None or field.item.calc or not field.isEnabled():
             return False
+        if self.locking:  # the field lost the focus as the screen locks: what it holds is the user's draft
+            self.flush_typing()
+            return False
         text, unit = field.editor.text(), field.unit()
         if (text, unit) == self.committed.get(key) and not confirm:
             if not text and key in self.reopened:  # "Enter a value instead", then nothing: still the stored code
@@ -149,7 +153,10 @@ class FormWrites:
         if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], text)
             if not reason:
-                self._revert(key)
+                if self.locking:  # the question was closed by the lock, not answered: the typing is kept
+                    self.flush_typing()
+                else:
+                    self._revert(key)
                 return False
         typed = self.typing.pop(key, None)  # the save clears this field's typing buffer in its own transaction
         saved = self._run(lambda: self.entry.save_item(self.ref, key, text, unit, confirm=confirm, reason=reason),
