@@ -14,12 +14,12 @@ from PySide6.QtGui import (
     QColor,
     QKeyEvent,
     QPalette,
-    QWheelEvent,
     QRegion,
     QResizeEvent,
     QShowEvent,
     QStandardItem,
     QStandardItemModel,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,

@@ -131,10 +131,9 @@ class FormWrites:
     def commit(self: _Form, key: CellKey, *, confirm: bool = False) -> bool:
         """Store the value typed (the field was left, Enter pressed, a choice picked)."""
         field = self.fields.get(key)
-        if field is None or field.item.calc or not field.isEnabled():
-            return False
-        if self.locking:  # the field lost the focus as the screen locks: what it holds is the user's draft
-            self.flush_typing()
+        if field is None or field.item.calc or not field.isEnabled() or self.locking:
+            if self.locking:  # the field lost the focus as the screen locks: what it holds is the user's draft
+                self.flush_typing()
             return False
         text, unit = field.editor.text(), field.unit()
         if (text, unit) == self.committed.get(key) and not confirm:
