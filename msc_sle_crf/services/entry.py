@@ -54,6 +54,13 @@ class FormIncomplete(ValidationError):
         super().__init__(Msg.FORM_INCOMPLETE, count=len(blockers), problems=problems)
 
 
+def unsaved_issue(form: FormDef, key: CellKey) -> Issue:
+    """A value typed (in the typing buffer) but not saved: it blocks completion and signing."""
+    label = form.item(key[2]).label
+    return Issue(key, Severity.HARD, "unsaved", L(f"{label.en}: the value typed has not been saved yet",
+                                                  f"{label.fr} : la valeur saisie n'a pas encore été enregistrée"))
+
+
 @dataclass(frozen=True)
 class FormSnapshot:
     subject_number: str
@@ -535,13 +542,11 @@ class DataEntry:
             # Text this user typed but that was not accepted counts: "31/02/1980" is an error, not "empty".
             unsaved: list[Issue] = []
             for key, (text, unit) in typed.items():
-                if key not in state.cells or form.item(key[2]).calc:
-                    continue
+                if key not in state.cells or form.item(key[2]).calc or not state.visible(key):
+                    continue  # a hidden field's typing is kept (shown again with the field) and blocks nothing
                 state.set_text(key, text, unit)
                 if not [i for i in state.issues(key) if i.severity is not Severity.MISSING]:
-                    unsaved.append(Issue(key, Severity.HARD, "unsaved", L(
-                        f"{form.item(key[2]).label.en}: the value typed has not been saved yet",
-                        f"{form.item(key[2]).label.fr} : la valeur saisie n'a pas encore été enregistrée")))
+                    unsaved.append(unsaved_issue(form, key))
             blockers = state.blockers() + unsaved
             if blockers:
                 raise FormIncomplete(blockers)

@@ -28,7 +28,7 @@ from msc_sle_crf.security.personal import b64
 from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
-from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef
+from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef, unsaved_issue
 from msc_sle_crf.services.esign import DATA_CHANGED, NOT_SIGNERS, signature_holds, signature_message
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import AuditEvent, FormInstance, FormRow, ItemValue, Signature
@@ -164,7 +164,15 @@ class Lifecycle:
             self.ctx.audit_alone(Action.SIGN_FAILED, subject=ref.subject, visit=ref.event, form=ref.form,
                                  detail="wrong password")
             raise
-        blockers = self.entry.open_form(ref).state.blockers()
+        snapshot = self.entry.open_form(ref)
+        state = snapshot.state
+        # A value the signer typed and has not saved (the screen shows it, the data does not): refused as
+        # "Mark complete" refuses it. A hidden field's typing blocks nothing.
+        blockers = state.blockers()
+        blocked = {issue.key for issue in blockers}  # a refused typed value is listed once, with its rule
+        blockers += [unsaved_issue(snapshot.form, key) for key in snapshot.typed
+                     if key in state.cells and key not in blocked and state.visible(key)
+                     and not snapshot.form.item(key[2]).calc]
         if blockers:
             raise FormIncomplete(blockers)
         clock = self.ctx.clock

@@ -131,6 +131,24 @@ class DueAlarm(QObject):
             self.beep()
 
 
+def request_lock(widget: QWidget) -> bool:
+    """Ctrl+L in a window that the main window's shortcut does not reach (a dialog modal to a form blocks the
+    windows under it, the main window's too): the lock asked of the nearest window that offers it (its strip, or
+    its own Lock signal). False if none does."""
+    current: QWidget | None = widget
+    while current is not None:
+        session = getattr(current, "session", None)
+        signal = getattr(session, "lock_requested", None) or getattr(current, "lock_requested", None)
+        if signal is None:
+            strip = current.findChild(SessionStrip, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            signal = strip.lock_requested if strip is not None else None
+        if signal is not None:
+            signal.emit()
+            return True
+        current = current.parentWidget()
+    return False
+
+
 class SessionStrip(QWidget):
     """Who is signed in, and a Lock button (Ctrl+L works from every window too): at the top of every window."""
 

@@ -17,7 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QBoxLayout,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -404,6 +406,9 @@ class MainWindow(QMainWindow):
             if on_lock is not None:
                 on_lock()
             dialog.hide()
+        for window in QApplication.topLevelWidgets():  # any other dialog (a question, a form's queries) too:
+            if window is not self and isinstance(window, QDialog) and window.isVisible():  # nothing over the lock
+                window.hide()  # a question waiting (exec) is answered "Cancel"
         self.ws.lock()
         backups.session_ended(self, "lock")
         self.idle.pause()

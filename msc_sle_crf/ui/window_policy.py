@@ -44,6 +44,28 @@ def make_window_modal(obj: QWidget) -> None:
             handle.setModality(Qt.WindowModality.WindowModal)
 
 
+class _LockKey(QObject):
+    """Ctrl+L on a dialog with a parent: the key reaches the dialog only when no shortcut took it (the main window's
+    Lock, blocked by this dialog's modality): the lock is asked of the windows under it (``request_lock``)."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_L
+                and event.modifiers() == Qt.KeyboardModifier.ControlModifier and isinstance(obj, QWidget)):
+            from msc_sle_crf.ui.lock_screen import request_lock
+
+            parent = obj.parentWidget()
+            return parent is not None and request_lock(parent)
+        return False
+
+
+def lock_key(window: QWidget) -> None:
+    """Ctrl+L works in a modal dialog with a parent (``_LockKey``)."""
+    if (isinstance(window, QDialog) and window.parentWidget() is not None
+            and window.windowModality() is not Qt.WindowModality.NonModal and not window.property("lock_key")):
+        window.setProperty("lock_key", True)
+        window.installEventFilter(_LockKey(window))
+
+
 class _FirstShow(QObject):
     """On one top-level window from its first polish to its first show (then removed: it sees none of the events of
     a window in use, keystrokes included)."""
@@ -85,6 +107,7 @@ class WindowPolicies(QProxyStyle):
         if isinstance(target, QWidget) and target.isWindow() and (self.modal or self.fit):
             if self.modal:
                 make_window_modal(target)
+                lock_key(target)
             if not target.isVisible() and not target.property("first_show_watched"):
                 target.setProperty("first_show_watched", True)
                 target.installEventFilter(_FirstShow(self, target))
@@ -93,6 +116,7 @@ class WindowPolicies(QProxyStyle):
     def shown(self, window: QWidget) -> None:
         if self.modal:
             make_window_modal(window)  # polished earlier, then run with exec(): application-modal since
+            lock_key(window)
         if self.fit:
             watch(window)
 

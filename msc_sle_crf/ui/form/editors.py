@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import (
     QColor,
+    QKeyEvent,
     QPalette,
     QPixmap,
     QRegion,
@@ -19,8 +20,10 @@ from PySide6.QtGui import (
     QShowEvent,
     QStandardItem,
     QStandardItemModel,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -51,6 +54,9 @@ class EditorFace(Protocol):
     def set_text(self, text: str) -> None: ...
 
     def focus_widget(self) -> QWidget: ...
+
+
+ROW_BUTTONS = ("removeRow", "addRow")  # object names of a repeating section's buttons (ui/form/sections.py)
 
 
 def placeholder(item: Item) -> str:
@@ -107,7 +113,7 @@ class LineEditor(QLineEdit):
         self._borders: dict[str, QPixmap] = {}  # the border overlay's pixmap per state, at this size
         self.textEdited.connect(self.edited)  # signal to signal: no Python call per key
         self.editingFinished.connect(self.finished)
-        self.returnPressed.connect(self.focusNextChild)
+        self.returnPressed.connect(self._enter)
 
     def set_text(self, text: str) -> None:
         if self.text() != text:
@@ -115,6 +121,18 @@ class LineEditor(QLineEdit):
 
     def focus_widget(self) -> QWidget:
         return self
+
+    def _enter(self) -> None:
+        """Enter: on to the next field, past a row's "Remove row…" and "+ Add a row" (Tab still reaches them). A
+        nurse typing readings with Enter landed on the next reading's "Remove row…": what she typed then went
+        nowhere, and her next Enter asked why the reading was removed."""
+        self.focusNextChild()
+        for _ in range(4):  # a row's buttons, then the next row's: never more than a few in a row
+            landed = QApplication.focusWidget()
+            if landed is None or landed.objectName() not in ROW_BUTTONS:
+                return
+            QApplication.sendEvent(landed, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab,
+                                                     Qt.KeyboardModifier.NoModifier))
 
     def set_state(self, state: str) -> None:
         """The field's state as the colour of its border. Before the line edit is first shown (a form opening):
@@ -247,6 +265,23 @@ class RadioEditor(Editor):
             button.setEnabled(allowed(code))
 
 
+class QuietCombo(QComboBox):
+    """A drop-down in a form that the mouse wheel does not change unless the user chose it (clicked or tabbed into
+    it): the wheel over it otherwise scrolls the form, as everywhere else on the page. A plain QComboBox takes the
+    wheel under the pointer, picks the next entry and emits ``activated`` - stored as the user's pick (h60: 0,5 g/g
+    became 0,5 mg/mmol while a physician scrolled the labs form)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel gives it no focus
+
+    def wheelEvent(self, e: QWheelEvent) -> None:
+        if not self.hasFocus():
+            e.ignore()  # passed on to the parent: the form's scroll area scrolls
+            return
+        super().wheelEvent(e)
+
+
 class ComboEditor(Editor):
     """Many choices (or long ones) in a drop-down."""
 
@@ -254,7 +289,7 @@ class ComboEditor(Editor):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox(self)
+        self.combo = QuietCombo(self)
         self.combo.addItem("—", "")
         for code in codelist.items:
             self.combo.addItem(code.label.get(), code.code)

@@ -35,6 +35,7 @@ from msc_sle_crf.ui.form.editors import (
     ComboEditor,
     CtcaePicker,
     LineEditor,
+    QuietCombo,
     RadioEditor,
     make_editor,
 )
@@ -142,7 +143,7 @@ class FieldEditor(QWidget):
         layout.addWidget(self.editor, 0 if compact else 1)
         self.unit_combo: QComboBox | None = None
         if item.alt_units:
-            self.unit_combo = named(QComboBox(self), "unit")
+            self.unit_combo = named(QuietCombo(self), "unit")
             self.unit_combo.addItem(item.unit or "", None)
             for alt in item.alt_units:
                 self.unit_combo.addItem(alt.unit, alt.unit)

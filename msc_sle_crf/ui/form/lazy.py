@@ -55,6 +55,7 @@ class Chunk:
     place: Pending
     built: bool = False
     before: list[CellKey | QWidget] = field(default_factory=list)  # what precedes it in the Tab order
+    end: int = 0  # where what follows it starts in the document order (``LazyFields.order``)
 
 
 class Pending(QWidget):
@@ -149,7 +150,7 @@ class LazyFields(QObject):
         lines = last.line + 2 - first.line
         place.setFixedHeight(FIELD_HEIGHT * len(specs))
         first.grid.addWidget(place, first.line, 0, lines, 2)
-        chunk = Chunk(specs, place, before=self._open_before)
+        chunk = Chunk(specs, place, before=self._open_before, end=len(self.order))
         for spec in specs:
             self.where[spec.key] = len(self.chunks)
         self.chunks.append(chunk)
@@ -243,6 +244,11 @@ class LazyFields(QObject):
             widgets = [k for k in chunk.before[-NEAR:] if isinstance(k, QWidget)]
             for widget in widgets:
                 self._near[id(widget)] = index
+            # Shift+Tab coming back: the Tab stop just after the chunk (a row's "Remove row…", "+ Add a row",
+            # "Mark complete") builds it, so that the next Shift+Tab goes into its last field.
+            after = next((k for k in self.order[chunk.end:] if isinstance(k, QWidget)), None)
+            if after is not None:
+                self._near[id(after)] = max(index, self._near.get(id(after), index))
         app = QApplication.instance()
         watch = bool(self._near)
         if watch != self._watching and isinstance(app, QApplication):

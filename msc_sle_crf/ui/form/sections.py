@@ -71,6 +71,8 @@ class Section(QFrame):
         add.clicked.connect(lambda: self.add_row_requested.emit(group.id))
         if group.max_rows is not None and len(rows) >= group.max_rows:
             add.setEnabled(False)
+        if lazy is not None:
+            lazy.stop(add)  # a Tab stop: Shift+Tab from it builds the fields before it
         layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
 
     def _grid(self, state: FormState, row: int, owner: QWidget) -> QGridLayout:

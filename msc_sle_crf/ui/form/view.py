@@ -16,6 +16,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QInputDialog, QScrollArea, QVBoxLayout, QWidget
@@ -97,6 +98,9 @@ class FormView(FormWrites, QWidget):
         # idle moment instead of one synced commit per key. tests/test_issue13_keystrokes.py kills the program
         # mid-typing to show what that loses.
         self.typing: dict[CellKey, tuple[str, str | None]] = {}
+        self.reopened: dict[CellKey, tuple[MissingCode, str | None]] = {}  # "Enter a value instead": stored code
+        self.locking = False  # the screen is locked: a field left keeps its typing as a draft (no save, no question)
+        self.buffered: set[CellKey] = set()  # keys whose typing was written to the buffer since their last save
         self._typing_timer = QTimer(self)
         self._typing_timer.setSingleShot(True)
         self._typing_timer.setInterval(TYPING_FLUSH_MS)
@@ -249,7 +253,6 @@ class FormView(FormWrites, QWidget):
             for key, field in section.fields.items():
                 self._register(key, field)
             layout.addWidget(section)
-        lazy.finish()
         self.score_panel = ScorePanel(self.content)
         layout.addWidget(self.score_panel)
         self.footer = FormFooter(self.content)
@@ -257,6 +260,8 @@ class FormView(FormWrites, QWidget):
         self.footer.blocker_chosen.connect(self._go_to)
         self.blockers, self.summary = self.footer.blockers, self.footer.summary
         self.complete_button = self.footer.complete_button
+        lazy.stop(self.complete_button)  # Shift+Tab from it builds the last fields (ui/form/lazy.py)
+        lazy.finish()
         layout.addWidget(self.footer)
         layout.addStretch(1)
         self.outer.addWidget(self.content)
@@ -497,6 +502,11 @@ class FormView(FormWrites, QWidget):
                                                     code_words=conflicts.code_words(field.item, field.codelist),
                                                     labels=dialogs.form_labels(self.ws, self.ref))
         self.history_dialog.open()
+
+    def own_dialogs(self) -> list[QWidget]:
+        """The windows this form opened that stay open beside it (history, queries, signing, a conflict)."""
+        found = (self.history_dialog, self.query_dialog, getattr(self, "sign_dialog", None), self.conflict_panel)
+        return [d for d in found if isinstance(d, QWidget) and shiboken6.isValid(d)]
 
     def print_pdf(self, target: Path | None = None) -> Any:
         """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""

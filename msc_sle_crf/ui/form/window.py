@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
 from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.services.entry import FormRef
@@ -39,6 +40,7 @@ class FormWindow(NoDefaultButtonDialog):
         footer.setContentsMargins(16, 6, 28, 8)
         layout.addWidget(footer)
         self._title()
+        self._back_after_lock: list[QWidget] = []
         self.finished.connect(lambda _result: self.view.detach())  # closed: no redrawing while unseen
 
     def _title(self) -> None:
@@ -63,6 +65,27 @@ class FormWindow(NoDefaultButtonDialog):
         self.scroll_area.ensureWidgetVisible(field)
         field.focus()
         return True
+
+    def on_lock(self) -> None:
+        """Before the screen locks: a field losing the focus keeps its typing as the user's draft (no save, no
+        "Reason for change" holding the lock); the form's own windows (history, queries, signing) hide with it, a
+        password typed to sign is cleared."""
+        view = self.view
+        view.locking = True
+        self._back_after_lock = [d for d in view.own_dialogs() if d.isVisible()]
+        for dialog in self._back_after_lock:
+            password = getattr(dialog, "password", None)
+            if isinstance(password, QLineEdit):
+                password.clear()
+            dialog.hide()
+
+    def on_unlock(self) -> None:
+        """The same user is back: the form's windows come back with it, the typing is still in its field."""
+        self.view.locking = False
+        for dialog in self._back_after_lock:
+            if shiboken6.isValid(dialog):
+                dialog.show()
+        self._back_after_lock = []
 
     def save_draft(self) -> None:
         """Called before another user takes over: what is typed is already in the typing buffer."""

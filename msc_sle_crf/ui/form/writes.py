@@ -53,6 +53,9 @@ class _Form(Protocol):
     _own: frozenset[CellKey] | None
     _grades: dict[CellKey, list[CellKey]]
     typing: dict[CellKey, tuple[str, str | None]]
+    buffered: set[CellKey]
+    locking: bool
+    reopened: dict[CellKey, tuple[MissingCode, str | None]]
     _typing_timer: QTimer
     _typing_armed: bool  # the timer is running (known here: no call into Qt to ask it at each key)
 
@@ -127,6 +130,7 @@ class FormWrites:
             return
         pending = self.typing
         self.typing = dict[CellKey, tuple[str, str | None]]()
+        self.buffered.update(pending)
         first = self.fields.get(next(iter(pending)))
         self._run(lambda: self.entry.save_typing_many(self.ref, dict(pending)),
                   on_error=_under(first) if first is not None else None)
@@ -134,10 +138,18 @@ class FormWrites:
     def commit(self: _Form, key: CellKey, *, confirm: bool = False) -> bool:
         """Store the value typed (the field was left, Enter pressed, a choice picked)."""
         field = self.fields.get(key)
-        if field is None or field.item.calc or not field.isEnabled():
+        if field is None or field.item.calc or not field.isEnabled() or self.locking:
+            if self.locking:  # the field lost the focus as the screen locks: what it holds is the user's draft
+                self.flush_typing()
             return False
         text, unit = field.editor.text(), field.unit()
         if (text, unit) == self.committed.get(key) and not confirm:
+            if not text and key in self.reopened:  # "Enter a value instead", then nothing: still the stored code
+                code, why = self.reopened.pop(key)
+                self.refresh(self.state.set_missing(key, code, why))
+            if self.typing.pop(key, None) is not None or key in self.buffered:  # the saved value typed again
+                self.buffered.discard(key)
+                self._run(lambda: self.entry.save_typing(self.ref, key, None), on_error=_under(field))
             return False
         refused, unconfirmed = self.state.acceptance(key)
         if refused is not None or (unconfirmed is not None and not confirm):
@@ -147,7 +159,10 @@ class FormWrites:
         if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
             reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], text)
             if not reason:
-                self._revert(key)
+                if self.locking:  # the question was closed by the lock, not answered: the typing is kept
+                    self.flush_typing()
+                else:
+                    self._revert(key)
                 return False
         typed = self.typing.pop(key, None)  # the save clears this field's typing buffer in its own transaction
         saved = self._run(lambda: self.entry.save_item(self.ref, key, text, unit, confirm=confirm, reason=reason),
@@ -159,6 +174,8 @@ class FormWrites:
                 self._typing_timer.start()
             return False
         self.committed[key] = (text, unit)
+        self.reopened.pop(key, None)  # the value replaced the missing code
+        self.buffered.discard(key)  # the save cleared its typing buffer
         return True
 
     def confirm(self: _Form, key: CellKey) -> None:
@@ -197,6 +214,7 @@ class FormWrites:
             if not reason:
                 return
         self.typing.pop(key, None)  # the missing code replaces what was typed (cleared with it)
+        self.reopened.pop(key, None)
         if self._run(lambda: self.entry.set_missing(self.ref, key, code, why, reason=reason), title=code.label(),
                      own=frozenset({key})) is None:
             return
@@ -205,7 +223,11 @@ class FormWrites:
         self.refresh(self.state.set_missing(key, code, why))
 
     def clear_missing(self: _Form, key: CellKey) -> None:
-        """"Enter a value instead": the field opens again (stored once a value is committed)."""
+        """"Enter a value instead": the field opens again (stored once a value is committed; left empty, the
+        stored missing code shows again)."""
+        cell = self.state.cell(key)
+        if cell.missing is not None:
+            self.reopened[key] = (cell.missing, cell.missing_reason)
         self.state.set_missing(key, None, None)
         self.refresh({key})
         self.fields[key].focus()
@@ -225,7 +247,9 @@ class FormWrites:
                 first.focus()
 
     def remove_row(self: _Form, group_id: str, row: int) -> None:
-        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{row}", tr("(removed)", "(supprimée)"))
+        rows = self.state.rows[group_id]
+        shown = rows.index(row) + 1 if row in rows else row  # the card's number on screen, not the stored one
+        reason = self.ask_reason(self.state.group(group_id).label.get(), f"#{shown}", tr("(removed)", "(supprimée)"))
         if reason:
             self._run(lambda: self.entry.remove_row(self.ref, group_id, row, reason),
                       title=tr("Remove a row", "Supprimer une ligne"))
