@@ -66,9 +66,11 @@ def test_calculated_items_are_in_the_datasets_the_json_and_the_snapshot(site, ad
     assert doc.find(f".//o:MethodDef[@OID='{ref.get('MethodOID')}']", NS).get("Type") == "Computation"
 
 
-def test_a_deidentified_export_keeps_the_calculated_items(site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_deidentified_export_of_some_subjects_keeps_their_calculated_items(site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
     doctor, one, _two = _entered(site, admin)
     out = tmp_path / "export-deid"
-    doctor.export.export(out, ExportOptions(deidentified=True))
+    doctor.export.export(out, ExportOptions(subjects=(one,), deidentified=True))
     dm = {r["SUBJID"]: r for r in _rows(out / "datasets" / "demographics__dm.csv")}
-    assert dm[one]["BMI"] == "23.1"
+    assert list(dm) == [one] and dm[one]["BMI"] == "23.1"
+    vs = _rows(out / "datasets" / "vital_signs__vs.csv")
+    assert [r["VSMAP"] for r in vs] == ["93", "110"]

@@ -92,14 +92,14 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                        removed=removed, users=users, workstations=workstations, signatures=source.signatures(),
                        file_oid=file_oid + ".snapshot", created=created, version=version,
                        deidentified=options.deidentified, values=_values(source, options, study, instances,
-                                                                         removed),
+                                                                         removed, subjects),
                        tick=lambda n: step(snap_what, at=base + n))
     base += len(subjects)
     ds_what = L("datasets and codebook", "jeux de données et dictionnaire")
     step(ds_what, at=base)
     folder = stage / "datasets"
     variables = datasets.write_group_datasets(folder, study, subjects, instances, removed,
-                                              _values(source, options, study, instances, removed),
+                                              _values(source, options, study, instances, removed, subjects),
                                               source.definition)
     variables += datasets.write_subjects(folder, subjects, deidentified=options.deidentified)
     step(L("derived scores", "scores dérivés"), advance=len(subjects) // 2)
@@ -164,12 +164,13 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
     return ExportResult(target, len(subjects), audit_lines, archival, files, (head[0], head[1]))
 
 
-def _values(source: Source, options: ExportOptions, study: StudyDef, instances: list[Any],
-            removed: set[tuple[int, str, int]]) -> Iterable[Any]:
+def _values(source: Source, options: ExportOptions, study: StudyDef, instances: list[Any],  # noqa: PLR0917
+            removed: set[tuple[int, str, int]], subjects: list[Any]) -> Iterable[Any]:
     """The stored values as exported (de-identified when asked), with the calculated items' values the form shows,
     computed from them (export/calculated.py; one form instance at a time)."""
-    return with_calculated(_deidentify(source.values(), options, study, instances), instances, study,
-                           source.definition, removed)
+    wanted = {s.id for s in subjects}  # a subset: the others' values pass by unwritten, so none is computed
+    return with_calculated(_deidentify(source.values(), options, study, instances),
+                           [i for i in instances if i.subject_id in wanted], study, source.definition, removed)
 
 
 def _deidentify(values: Iterable[Any], options: ExportOptions, study: StudyDef,
