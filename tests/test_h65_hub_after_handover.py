@@ -55,3 +55,33 @@ def test_a_late_hub_takes_the_new_owners_value_once_and_verifies(
         handovers = s.execute(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "subject_handover", AuditEvent.subject == "01-002")).scalar_one()
     assert (value, owner, handovers) == ("95", "WS-02", 1)
+
+
+def test_a_workstation_forked_after_a_handover_takes_the_new_owners_packets(tmp_path: Path) -> None:
+    """The same on a laptop: WS-03, made from WS-01 after the handover, applies WS-02's packet (which relays the
+    handover WS-03 holds from its fork) and gets WS-02's follow-up value."""
+    from msc_sle_crf.services import Site, Workspace
+    from msc_sle_crf.sync.service import Packets
+    from tests.helpers.workstations import fork
+
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("A")
+    with site:
+        Workstations(ws.ctx).handover("01-002", "WS-02", "follow-up in consultation")
+    a1 = pair.export("A")
+    assert a1 is not None
+    pair.import_("B", a1)
+    c_db = tmp_path / "c" / "trial.crfdb"
+    fork(pair.a_db, c_db, 3, "admin", ADMIN_PW, pair.clock)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R2, CREAT, "95", reason="follow-up visit")
+    b1 = pair.export("B")
+    assert b1 is not None
+    site = Site.open(c_db, clock=pair.clock)
+    with site:
+        ws = Workspace.sign_in(site, "dr.a", PW["dr.a"])
+        result = Packets(ws.ctx, ws.study).import_file(b1).result
+        assert result.copied > 0
+        assert ws.entry.open_form(R2).state.value(CREAT) == 95
