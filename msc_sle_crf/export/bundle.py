@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from msc_sle_crf.export import datasets, manifest, odm
+from msc_sle_crf.export.calculated import with_calculated
 from msc_sle_crf.export.options import Cancelled, ExportOptions, ExportResult, InvalidOdm, Progress
 from msc_sle_crf.export.source import Source
 from msc_sle_crf.fileutil import fsync_dir
@@ -90,15 +91,15 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
     odm.write_snapshot(stage / "odm" / "snapshot.xml", source, study, subjects=subjects, instances=instances,
                        removed=removed, users=users, workstations=workstations, signatures=source.signatures(),
                        file_oid=file_oid + ".snapshot", created=created, version=version,
-                       deidentified=options.deidentified, values=_deidentify(source.values(), options, study,
-                                                                              instances),
+                       deidentified=options.deidentified, values=_values(source, options, study, instances,
+                                                                         removed, subjects),
                        tick=lambda n: step(snap_what, at=base + n))
     base += len(subjects)
     ds_what = L("datasets and codebook", "jeux de données et dictionnaire")
     step(ds_what, at=base)
     folder = stage / "datasets"
     variables = datasets.write_group_datasets(folder, study, subjects, instances, removed,
-                                              _deidentify(source.values(), options, study, instances),
+                                              _values(source, options, study, instances, removed, subjects),
                                               source.definition)
     variables += datasets.write_subjects(folder, subjects, deidentified=options.deidentified)
     step(L("derived scores", "scores dérivés"), advance=len(subjects) // 2)
@@ -161,6 +162,15 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                 os.close(fd)
     step(L("done", "terminé"), at=total)
     return ExportResult(target, len(subjects), audit_lines, archival, files, (head[0], head[1]))
+
+
+def _values(source: Source, options: ExportOptions, study: StudyDef, instances: list[Any],  # noqa: PLR0917
+            removed: set[tuple[int, str, int]], subjects: list[Any]) -> Iterable[Any]:
+    """The stored values as exported (de-identified when asked), with the calculated items' values the form shows,
+    computed from them (export/calculated.py; one form instance at a time)."""
+    wanted = {s.id for s in subjects}  # a subset: the others' values pass by unwritten, so none is computed
+    return with_calculated(_deidentify(source.values(), options, study, instances),
+                           [i for i in instances if i.subject_id in wanted], study, source.definition, removed)
 
 
 def _deidentify(values: Iterable[Any], options: ExportOptions, study: StudyDef,

@@ -1090,8 +1090,9 @@ def _copies(session: Session, packet: Packet, own_ws: str, name: str,
     skipped = 0
     for r in packet.records:
         ws, rid, digest = identity(r, packet_ws)
-        if ws == own_ws or (ws == packet_ws and r["origin"] is None and rid <= fork_id
-                            and _local_hash(session, rid) == digest):
+        # the trail shared before this database's fork, whichever packet relays it (a hub made after a handover
+        # holds WS-01's handover as its own record; WS-02's packet relays its copy of it)
+        if ws == own_ws or (rid <= fork_id and _local_hash(session, rid) == digest):
             if ws == own_ws and _local_hash(session, rid) != digest:
                 sent = _restored_here(session, packet, own_ws, rid)
                 if sent is not None:
