@@ -220,7 +220,7 @@ class WorklistWindow(QDialog):
         for row, w in enumerate(self.items):
             ref = FormRef(w.subject, w.event, w.form)
             form = study.forms.get(w.form)
-            if w.automatic and ref not in conflicts:
+            if w.automatic and w.last_text.startswith(_CONFLICT_STORED) and ref not in conflicts:  # one read a form
                 conflicts[ref] = conflicts_by_id(self.ws, ref)
             who = tr("Site", "Site") if w.site_must_act else tr("Monitor", "Moniteur")
             if w.automatic:
