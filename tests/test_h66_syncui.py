@@ -128,3 +128,37 @@ def test_the_pdf_trail_says_who_applied_the_conflict() -> None:
     # failed before: "admin (Administrateur)", as if the administrator had changed 90 to 92
     assert _audit_row(merge, form, Lang.FR)[1] == "conflit entre postes, appliqué par admin (Administrateur)"
     assert _audit_row(change, form, Lang.FR)[1].startswith("dr.a (")
+
+
+def test_own_packets_are_named_as_this_workstations_and_counted_apart(tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The whole USB folder chosen in French: this workstation's own packets are said as its own, not refused."""
+    from msc_sle_crf.ui.packets_dialog import PacketsDialog
+    from tests.helpers.packets import PROTU, R2
+    from tests.test_issue18_packets_ui import lines
+
+    pair = make_pair(tmp_path)
+    for which, ref, key, value in (("A", R1, CREAT, "90"), ("A", R1, PROTU, "0.5"), ("B", R2, CREAT, "95")):
+        site, ws = pair.open(which)
+        with site:
+            ws.entry.save_item(ref, key, value, reason="re-read")
+        assert pair.export(which) is not None
+    chosen = sorted((tmp_path / "outbox").rglob("*.crfpkt"))
+    assert len(chosen) == 3
+    set_lang(Lang.FR)
+    site, ws = pair.open("A")
+    try:
+        with site:
+            dialog = PacketsDialog(ws)
+            qtbot.addWidget(dialog)
+            dialog.apply(chosen)
+            qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+            got, summary = lines(dialog), dialog.step.text()
+            dialog.close()
+    finally:
+        set_lang(Lang.EN)
+    own = [line for line in got if "WS-01-0000" in line.split(" ")[0]]
+    assert len(own) == 2 and all("paquet de ce poste (WS-01)" in line for line in own), got
+    assert not any("refusé" in line or "non essayé" in line for line in got), got
+    # failed before: "Paquets : 1 appliqué(s), 0 déjà appliqué(s), 1 refusé(s), 1 non appliqué(s). ..."
+    assert summary.startswith("Paquets : 1 appliqué(s), 0 déjà appliqué(s), 0 refusé(s), 0 non appliqué(s), 2 de "
+                              "ce poste"), summary
