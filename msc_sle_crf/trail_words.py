@@ -136,6 +136,34 @@ def conflict_text(kept: Side, other: Side, lang: Lang, offset_min: int,
              "quelqu'un saisisse la bonne valeur, avec un motif.").get(lang)
 
 
+_CONFLICT_QUERY = "Conflict between workstations:"  # how sync/merge.py writes a conflict's automatic query
+_SIGNED_IN_QUESTION = "conflict between workstations: the signed data is in question"
+
+
+def written_by_an_import(action: str, detail: str | None) -> bool:
+    """A record the import of a packet wrote for a conflict between workstations: the conflict itself, its automatic
+    query, the signature it put in question. Its user is who applied the packet, not who changed the value."""
+    if action == "merge_conflict":
+        return True
+    text = detail or ""
+    if action == "query":
+        match = _AUTO.match(text)
+        return bool(match and match.group(2).startswith(_CONFLICT_QUERY))
+    return action == "signature_invalidated" and text == _SIGNED_IN_QUESTION
+
+
+def applied_by(who: str, lang: Lang) -> str:
+    """The user of a record an import wrote for a conflict, so that nobody reads it as their change."""
+    return L(f"conflict between workstations, applied by {who}",
+             f"conflit entre postes, appliqué par {who}").get(lang)
+
+
+def who_text(who: str, action: str, detail: str | None, lang: Lang) -> str:
+    """The Who of a trail line: the user (with the role), or, for a record a packet's import wrote for a conflict,
+    "conflict between workstations, applied by <user>"."""
+    return applied_by(who, lang) if written_by_an_import(action, detail) else who
+
+
 def _merge_detail(data: Mapping[str, Any], lang: Lang, offset_min: int) -> str | None:
     """A ``merge_conflict`` record's detail (JSON the import writes) in words."""
     kind = data.get("kind")

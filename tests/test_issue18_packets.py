@@ -577,7 +577,8 @@ def test_packets_screen_and_the_conflict_on_the_form(pair: Pair, qtbot) -> None:
         # Open screens refresh from the import like from any write: the changed form's cell is in the change record.
         assert len(announced) == 1 and announced[0].touches("01-001", "SCR", "renal_function")
         assert ("lb", 0, "CREAT") in announced[0].cells("01-001", "SCR", "renal_function")
-        assert "1 conflict(s)" in lines[0] and lines[1].startswith("  conflict: 01-001 / SCR / renal_function / CREAT")
+        assert "1 conflict(s)" in lines[0] and lines[1].startswith(
+            "  conflict: 01-001 / Screening / Renal function / Creatinine: “")
         assert "already imported on" in lines[2]
         view = FormView(ws_a, R1)
         qtbot.addWidget(view)

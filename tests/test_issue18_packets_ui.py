@@ -248,7 +248,7 @@ def test_several_packets_one_line_each_refusals_and_not_tried(pair: Pair, qtbot:
         qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
         got = lines(dialog)[2:]
         assert "packet 1 of WS-02 applied" in got[0] and "1 conflict(s)" in got[0], got
-        assert got[1].startswith("  conflict: 01-001 / SCR / renal_function / CREAT"), got
+        assert got[1].startswith("  conflict: 01-001 / Screening / Renal function / Creatinine: “"), got
         assert "already imported on" in got[2] and got[2].startswith(first.name), got
         assert "packet 2 of WS-02 applied" in got[3], got
         assert len(got) == 4 or got[4].startswith("  conflict"), got

@@ -79,6 +79,6 @@ def cmd_packet_import(args: argparse.Namespace) -> int:
         for name in args.packets:
             outcome = packets.import_file(Path(name), code=code)
             _say(outcome.line())
-            for line in outcome.result.conflict_lines:
-                _say(L(f"  conflict: {line}", f"  conflit : {line}"))
+            for line in outcome.conflicts:
+                _say(L(f"  conflict: {line.en}", f"  conflit : {line.fr}"))
     return 0

@@ -31,7 +31,7 @@ from msc_sle_crf.services.settings import Settings
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.site import CA_CERT_SETTING
 from msc_sle_crf.store.tables import AuditEvent, DataQuery, FormInstance, ItemVerification, Signature
-from msc_sle_crf.trail_words import action_label, detail_text
+from msc_sle_crf.trail_words import action_label, detail_text, who_text
 
 if TYPE_CHECKING:  # reportlab is imported when something is printed, not with the services (demo, start-up)
     from msc_sle_crf.pdf.render import Cover, FormPrint, PageInfo
@@ -293,7 +293,8 @@ def _audit_row(e: AuditEvent, form: FormDef, lang: Lang) -> tuple[str, str, str,
     labels = {i.label.en: i.label.as_l() for i in form.all_items()} if "confirmed: " in said or " auto: " in said \
         else None
     why = detail_text(said, lang, labels=labels)
-    return (format_stored(e.ts_utc, e.utc_offset_min), f"{e.username} ({role})" if role else e.username or "", what,
+    who = who_text(f"{e.username} ({role})" if role else e.username or "", e.action, e.detail, lang)
+    return (format_stored(e.ts_utc, e.utc_offset_min), who, what,
             _shown_value(form, e.item, e.action, e.old_value, lang),
             _shown_value(form, e.item, e.action, e.new_value, lang), why)
 

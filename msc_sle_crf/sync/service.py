@@ -18,7 +18,7 @@ from msc_sle_crf.audit import Action
 from msc_sle_crf.clock import format_stored
 from msc_sle_crf.errors import Msg, StoreError
 from msc_sle_crf.export.options import Cancelled
-from msc_sle_crf.i18n import L
+from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.menu_texts import ACCOUNTS_PATH
 from msc_sle_crf.security.keyslots import KIND_USER
 from msc_sle_crf.services import reads
@@ -28,6 +28,7 @@ from msc_sle_crf.store import account_state
 from msc_sle_crf.store.tables import AppUser, AuditEvent, ItemConflict
 from msc_sle_crf.sync import packets as P
 from msc_sle_crf.sync import secret
+from msc_sle_crf.trail_words import Side, conflict_side
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,48 @@ class ConflictInfo:
                  "(avec un motif) pour le résoudre.")
 
 
+def _place(session: Session, study: Any, where: tuple[str, str, str, str, str | None]) -> L:
+    """Where a conflict is, in words: subject / visit / form / item (its row in a repeating section, as the form
+    numbers it), by their labels; an id the definitions do not know is said as stored. ``where``: subject, visit,
+    form, item, repeat key as the trail stores them."""
+    subject, visit, form_id, item_id, repeat_key = where
+    def label(find: Callable[[], Any], stored: str) -> L:
+        try:
+            return find().label.as_l()  # type: ignore[no-any-return]
+        except (KeyError, AttributeError):
+            return L(stored, stored)
+
+    visit_l = label(lambda: study.event(visit), visit)
+    form = getattr(study, "forms", {}).get(form_id)
+    form_l = label(lambda: form, form_id) if form is not None else L(form_id, form_id)
+    item_l = label(lambda: form.item(item_id), item_id) if form is not None else L(item_id, item_id)
+    group_id, _, row = (repeat_key or "").partition(":")
+    try:
+        repeating = form is not None and form.group_of(item_id).repeating
+    except KeyError:
+        repeating = False
+    if repeating and row.isdigit():
+        instance = reads.instance(session, reads.subject(session, subject).id, visit, form_id)
+        rows = sorted(r.row_no for r in reads.live_rows(session, instance.id) if r.group_id == group_id) \
+            if instance is not None else []
+        n = rows.index(int(row)) + 1 if int(row) in rows else None
+        item_l = L(f"{item_l.en} (row #{n})", f"{item_l.fr} (ligne #{n})") if n else \
+            L(f"{item_l.en} (removed row)", f"{item_l.fr} (ligne supprimée)")
+    return L(f"{subject} / {visit_l.en} / {form_l.en} / {item_l.en}", f"{subject} / {visit_l.fr} / {form_l.fr} / "
+             f"{item_l.fr}")
+
+
+def conflict_line(place: L, kept: Side, other: Side, offset_min: int) -> L:
+    """One conflict an import found, for the Packets screen and ``packet import``: where, both values (who, on which
+    workstation, when in local time), which is shown, what to do."""
+    k_en, k_fr = (conflict_side(kept, lang, offset_min) for lang in (Lang.EN, Lang.FR))
+    o_en, o_fr = (conflict_side(other, lang, offset_min) for lang in (Lang.EN, Lang.FR))
+    return L(f"{place.en}: {k_en} is shown (recorded first); {o_en} is kept beside it. Enter the right value on the "
+             "form, with a reason, to resolve it.",
+             f"{place.fr} : {k_fr} est affichée (enregistrée en premier) ; {o_fr} est conservée à côté. Saisissez "
+             "la bonne valeur dans le formulaire, avec un motif, pour le résoudre.")
+
+
 @dataclass(frozen=True)
 class ImportOutcome:
     path: Path
@@ -65,6 +108,7 @@ class ImportOutcome:
     kept_last_admin: tuple[tuple[str, str], ...] = ()  # disabled elsewhere, but this workstation's last administrator
     enabled_but_disabled_here: tuple[tuple[str, str], ...] = ()  # enabled elsewhere; a disable made here holds
     created_elsewhere: tuple[tuple[str, str], ...] = ()  # created on another workstation, with no account here
+    conflicts: tuple[L, ...] = field(default=(), kw_only=True)  # those this import opened, in words
 
     def line(self) -> L:
         line = self._applied()
@@ -276,11 +320,34 @@ class Packets:
                 AuditEvent.repeat_key, AuditEvent.new_value, AuditEvent.origin).where(AuditEvent.id > before)).all()
             written = [(*row[:7], _origin_ws(row[7])) for row in rows]
             news = self._account_news(session, written, before)
+            conflicts = self._conflicts_opened(session, before)
+        result.conflict_lines = [line.get() for line in conflicts]  # said, not the merge's internal codes
         known = {a.value for a in Action}
         changes = Changes(tuple(Change.of(Action(a), subject=subj, visit=visit, form=form, item=item,
                                           repeat_key=repeat, new_value=new)
                                 for a, subj, visit, form, item, repeat, new, _ws in written if a in known))
-        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), *news)
+        return ImportOutcome(path, result, changes, ctx.clock.local_offset_minutes(), *news, conflicts=conflicts)
+
+    def _conflicts_opened(self, session: Session, before: int) -> tuple[L, ...]:
+        """The conflicts the import just opened here (its own ``merge_conflict`` records on an item, not the copies
+        of another workstation's), each in words from the facts the record holds."""
+        offset = self.ctx.clock.local_offset_minutes()
+        rows = session.execute(select(AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
+                                      AuditEvent.repeat_key, AuditEvent.detail).where(
+            AuditEvent.id > before, AuditEvent.action == Action.MERGE_CONFLICT.value, AuditEvent.origin.is_(None))
+            .order_by(AuditEvent.id)).all()
+        lines = []
+        for subject, visit, form, item, repeat_key, detail in rows:
+            try:
+                data = json.loads(detail or "")
+            except ValueError:
+                continue
+            if not isinstance(data, dict) or data.get("kind") != "item" or not isinstance(data.get("kept"), dict) \
+                    or not isinstance(data.get("other"), dict):
+                continue
+            place = _place(session, self.study, (str(subject), str(visit), str(form), str(item), repeat_key))
+            lines.append(conflict_line(place, data["kept"], data["other"], offset))
+        return tuple(lines)
 
     def _account_news(self, session: Session, written: list[tuple[Any, ...]], before: int
                       ) -> tuple[tuple[tuple[str, str], ...], ...]:

@@ -51,7 +51,7 @@ class PacketsDialog(QDialog):
         self._queue: list[Path] = []
         self._total = 0
         self._refused: dict[str, str] = {}  # origin workstation -> the file refused (its later packets: not tried)
-        self._tally = {"applied": 0, "already": 0, "refused": 0, "not_tried": 0}
+        self._tally = {"applied": 0, "already": 0, "refused": 0, "not_tried": 0, "own": 0}
         self._idle_paused = False
         self._worker_idle = threading.Event()  # set by the worker thread when its job returns (or before any job)
         self._worker_idle.set()
@@ -330,8 +330,8 @@ class PacketsDialog(QDialog):
         # with ``ops``, ``Ops.background`` announced the outcome's change record: open screens refreshed
         self._say(outcome.line().get())
         self._tally["already" if outcome.result.duplicate else "applied"] += 1
-        for line in outcome.result.conflict_lines:
-            self._say(tr(f"  conflict: {line}", f"  conflit : {line}"))
+        for line in outcome.conflicts:
+            self._say(tr(f"  conflict: {line.en}", f"  conflit : {line.fr}"))
         self._next()
 
     def _import_failed(self, path: Path, header: tuple[str, int] | None, exc: BaseException) -> None:
@@ -340,6 +340,13 @@ class PacketsDialog(QDialog):
                                     f"{path.name} : annulé : rien de ce paquet n'a été appliqué."))
             self.cancel_event.set()
             self._tally["not_tried"] += 1
+        elif getattr(exc, "msg", None) is Msg.PACKET_OWN:  # the USB folder chosen whole: nothing wrong with it
+            ws = getattr(exc, "params", {}).get("ws", "?")
+            self._say(tr(f"{path.name}: this workstation's own packet ({ws}): not applied here, it is for the other "
+                         "workstations.",
+                         f"{path.name} : paquet de ce poste ({ws}) : pas appliqué ici, il est destiné aux autres "
+                         "postes."))
+            self._tally["own"] += 1
         else:
             self._tally["refused"] += 1
             text = error_text(exc)  # a packet's refusal names the file; any other failure gets its name here
@@ -359,10 +366,12 @@ class PacketsDialog(QDialog):
 
     def _summary(self) -> str:
         t = self._tally
+        own = tr(f", {t['own']} of this workstation's own (for the other workstations)",
+                 f", {t['own']} de ce poste (pour les autres postes)") if t["own"] else ""
         return tr(f"Packets: {t['applied']} applied, {t['already']} already applied, {t['refused']} refused, "
-                  f"{t['not_tried']} not applied. Each packet's line is below.",
+                  f"{t['not_tried']} not applied{own}. Each packet's line is below.",
                   f"Paquets : {t['applied']} appliqué(s), {t['already']} déjà appliqué(s), {t['refused']} refusé(s), "
-                  f"{t['not_tried']} non appliqué(s). La ligne de chaque paquet est ci-dessous.")
+                  f"{t['not_tried']} non appliqué(s){own}. La ligne de chaque paquet est ci-dessous.")
 
 
 def open_packets(ws: Workspace, parent: QWidget | None = None, ops: Ops | None = None) -> PacketsDialog:

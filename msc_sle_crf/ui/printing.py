@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QStandardPaths, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QTreeView, QWidget
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.pdf.render import Cancelled
@@ -144,8 +144,22 @@ _LABELS = ((QFileDialog.DialogLabel.LookIn, "Look in:", "Voir dans :"),
 
 
 def _wide(dialog: QFileDialog) -> None:
-    """Wide enough that long names (PACKET-99-WS-02-00001.crfpkt) are not cut in the middle, within 1280x768."""
+    """Wide enough that long names (PACKET-99-WS-02-00001.crfpkt) are not cut in the middle, within 1280x768; and
+    the list's Name column as wide as the names it shows (Qt leaves it at about 250 px whatever the dialog's width,
+    which cut "PACKET-01-WS...00001.crfpkt" so that two laptops' packets looked the same)."""
     dialog.resize(max(dialog.sizeHint().width(), 960), max(dialog.sizeHint().height(), 520))
+    tree = dialog.findChild(QTreeView, "treeView")  # Qt's own dialog (a native one sizes its columns itself)
+    model = tree.model() if tree is not None else None
+    if tree is None or model is None:
+        return
+
+    def fit(*_: object) -> None:
+        needed = tree.sizeHintForColumn(0)
+        if needed > tree.header().sectionSize(0):
+            tree.setColumnWidth(0, needed)
+
+    for signal in (model.rowsInserted, model.layoutChanged, model.modelReset):
+        signal.connect(fit)
 
 
 def _in_users_language(dialog: QFileDialog, accept_en: str, accept_fr: str) -> QFileDialog:

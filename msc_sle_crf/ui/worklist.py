@@ -8,6 +8,7 @@ of ``ops`` (a query answered or closed anywhere updates it)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -37,10 +38,12 @@ from msc_sle_crf.services.changes import Changes
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.services.monitoring import ANSWERED, CLOSED, OPEN, WorkItem
 from msc_sle_crf.services.workspace import Workspace
-from msc_sle_crf.trail_words import warning_text
+from msc_sle_crf.trail_words import Side, conflict_text, warning_text
 from msc_sle_crf.ui.common import error_text, named, tr
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.window_policy import fit_when_shown
+
+_CONFLICT_STORED = "Conflict between workstations:"  # how the import writes a conflict's automatic query (English)
 
 QUERY_STATES = {OPEN: L("Open", "Ouverte"), ANSWERED: L("Answered", "Répondue"), CLOSED: L("Closed", "Close")}
 
@@ -60,10 +63,21 @@ def query_state(status: str) -> str:
     return label.get() if label is not None else status
 
 
-def _said(w: WorkItem, form: FormDef | None) -> str:
-    """A query's last text; an automatic one's warning (stored in English) in the reader's language."""
+def _said(w: WorkItem, form: FormDef | None, conflicts: Mapping[int, tuple[Side, Side]] | None = None,
+          offset_min: int = 0) -> str:
+    """A query's last text; an automatic one's warning (stored in English) in the reader's language; a conflict's
+    automatic query said from its stored facts, in local time, as the query window says it (``conflicts``: the
+    form's conflicts by id, ``ui/form/conflicts.by_id``)."""
     if not w.automatic or form is None:
         return w.last_text
+    if conflicts and w.id in conflicts and w.last_text.startswith(_CONFLICT_STORED):
+        from msc_sle_crf.ui.form.conflicts import value_text as conflict_values  # ui.form imports this module
+
+        try:
+            value_text: Any = conflict_values(form.item(w.key[2]))
+        except KeyError:
+            value_text = None
+        return conflict_text(*conflicts[w.id], current_lang(), offset_min, value_text)
     return warning_text(w.last_text, current_lang(), {i.label.en: i.label.as_l() for i in form.all_items()})
 
 
@@ -199,9 +213,15 @@ class WorklistWindow(QDialog):
         self.queries.setSortingEnabled(False)
         self.queries.setRowCount(len(self.items))
         study = self.ws.study
+        from msc_sle_crf.ui.form.conflicts import by_id as conflicts_by_id  # ui.form imports this module
+
+        offset = self.ws.ctx.clock.local_offset_minutes()
+        conflicts: dict[FormRef, dict[int, tuple[Side, Side]]] = {}
         for row, w in enumerate(self.items):
             ref = FormRef(w.subject, w.event, w.form)
             form = study.forms.get(w.form)
+            if w.automatic and w.last_text.startswith(_CONFLICT_STORED) and ref not in conflicts:  # one read a form
+                conflicts[ref] = conflicts_by_id(self.ws, ref)
             who = tr("Site", "Site") if w.site_must_act else tr("Monitor", "Moniteur")
             if w.automatic:
                 who += tr(" (automatic query)", " (query automatique)")
@@ -209,7 +229,8 @@ class WorklistWindow(QDialog):
                      _Item(study.event(w.event).label.get(), w.event),
                      _Item(form.label.get() if form else w.form), _Item(item_place(self.ws, ref, w.key)),
                      _Item(query_state(w.status)), _Item(who),
-                     _Item(age_text(w.opened, now), -w.opened.timestamp()), _Item(_said(w, form).replace("\n", " "))]
+                     _Item(age_text(w.opened, now), -w.opened.timestamp()),
+                     _Item(_said(w, form, conflicts.get(ref), offset).replace("\n", " "))]
             cells[0].setData(Qt.ItemDataRole.UserRole, row)
             colour = "#b26a00" if w.site_must_act else "#1f5fa8"
             cells[5].setForeground(QBrush(QColor(colour)))

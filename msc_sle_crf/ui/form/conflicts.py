@@ -177,11 +177,11 @@ class ConflictPanel(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.button(QDialogButtonBox.StandardButton.Close).setText(tr("Close", "Fermer"))
         self.enter_button = named(QPushButton(tr("Enter the right value", "Saisir la bonne valeur")), "conflictEnter")
-        self.enter_button.setVisible(can_enter)
         self.history_button = named(QPushButton(tr("History…", "Historique…")), "conflictHistory")
         self.queries_button = named(QPushButton(tr("Query…", "Query…")), "conflictQuery")
         for button in (self.enter_button, self.history_button, self.queries_button):
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.enter_button.setVisible(can_enter)  # after addButton, which shows the button again
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         if can_enter:

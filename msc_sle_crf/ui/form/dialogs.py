@@ -39,10 +39,12 @@ from msc_sle_crf.trail_words import (
     Side,
     ValueText,
     action_label,
+    applied_by,
     conflict_text,
     detail_text,
     value_words,
     warning_text,
+    who_text,
 )
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form.style import named
@@ -180,7 +182,8 @@ class HistoryDialog(QDialog):
                         for v in (r.old_value, r.new_value))
             if r.action == "query":  # a query's state, by its name
                 old, new = (query_state(v) if v else "—" for v in (r.old_value, r.new_value))
-            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min), _who(r),
+            for col, text in enumerate((format_stored(r.ts_utc, r.utc_offset_min),
+                                        who_text(_who(r), r.action, r.detail, lang),
                                         r.recorded_on or "—", action_label(r.action, lang), old, new, why)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.setWordWrap(True)  # long values and reasons wrap in their columns; When and Who stay whole
@@ -279,8 +282,11 @@ class QueryDialog(QDialog):
             for m in q.messages:
                 when = format_stored(iso_utc(m.when), offset, seconds=False)
                 role = Role(m.role).label(current_lang()) if m.role in tuple(Role) else m.role
-                parts.append(f"<p><b>{when} · {html.escape(query_step(m.kind))} · {html.escape(m.username)}</b> "
-                             f"({html.escape(role)})<br>{html.escape(self.message_text(q, m, offset))}</p>")
+                who = f"{m.username} ({role})"
+                if m.kind == "auto" and q.id in self.conflicts:  # the import that found the conflict opened it
+                    who = applied_by(who, current_lang())
+                parts.append(f"<p><b>{when} · {html.escape(query_step(m.kind))} · {html.escape(who)}</b>"
+                             f"<br>{html.escape(self.message_text(q, m, offset))}</p>")
         self.text.setHtml("".join(parts))
         last = self.queries[-1].status if self.queries else None
         # the buttons act on the item's last query: closing a closed one, re-opening an open one would say nothing
