@@ -414,16 +414,20 @@ class _Apply:
 
     def queries(self) -> None:
         in_packet = {m["id"] for m in self.rows.get("messages", [])}
+        rows = self.rows.get("queries", [])
+        held = _by(self.s, DataQuery, DataQuery.id, [r["id"] for r in rows], lambda q: q.id)
+        found_here = _ids(self.s, ItemConflict, list(held))  # conflicts this workstation opened or received
         touched: dict[int, list[dict[str, Any]]] = {}
         for r in self.records:
             if r["action"] == "query" and str(r.get("detail") or "").startswith("query #"):
+                qid, _, kind = str(r["detail"])[7:].partition(" ")
                 try:
-                    qid = int(str(r["detail"])[7:].split(" ", 1)[0])
+                    qid_n = int(qid)
                 except ValueError:
                     continue
-                touched.setdefault(qid, []).append(r)
-        rows = self.rows.get("queries", [])
-        held = _by(self.s, DataQuery, DataQuery.id, [r["id"] for r in rows], lambda q: q.id)
+                if qid_n in held and qid_n in found_here and kind.startswith("auto:"):
+                    continue  # another workstation opened the same conflict's query (crossed): it changes nothing
+                touched.setdefault(qid_n, []).append(r)
         for row in rows:
             local = held.get(row["id"])
             if local is None:
