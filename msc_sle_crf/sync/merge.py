@@ -412,22 +412,27 @@ class _Apply:
                 self.s.execute(insert(table), chunk)
         self.s.flush()
 
-    def queries(self) -> None:
-        in_packet = {m["id"] for m in self.rows.get("messages", [])}
-        rows = self.rows.get("queries", [])
-        held = _by(self.s, DataQuery, DataQuery.id, [r["id"] for r in rows], lambda q: q.id)
+    def _touched_queries(self, held: dict[int, DataQuery]) -> dict[int, list[dict[str, Any]]]:
+        """The packet's records on each query, but another workstation's opening of the automatic query of a
+        conflict this one found too (crossed packets): the same query, it changes nothing (``Replay._on_query``)."""
         found_here = _ids(self.s, ItemConflict, list(held))  # conflicts this workstation opened or received
         touched: dict[int, list[dict[str, Any]]] = {}
         for r in self.records:
             if r["action"] == "query" and str(r.get("detail") or "").startswith("query #"):
                 qid, _, kind = str(r["detail"])[7:].partition(" ")
                 try:
-                    qid_n = int(qid)
+                    number = int(qid)
                 except ValueError:
                     continue
-                if qid_n in held and qid_n in found_here and kind.startswith("auto:"):
-                    continue  # another workstation opened the same conflict's query (crossed): it changes nothing
-                touched.setdefault(qid_n, []).append(r)
+                if not (number in held and number in found_here and kind.startswith("auto:")):
+                    touched.setdefault(number, []).append(r)
+        return touched
+
+    def queries(self) -> None:
+        in_packet = {m["id"] for m in self.rows.get("messages", [])}
+        rows = self.rows.get("queries", [])
+        held = _by(self.s, DataQuery, DataQuery.id, [r["id"] for r in rows], lambda q: q.id)
+        touched = self._touched_queries(held)
         for row in rows:
             local = held.get(row["id"])
             if local is None:
