@@ -97,3 +97,46 @@ def test_the_hub_takes_crossed_packets(hub_db: HubDb, tmp_path: Path, monkeypatc
         assert code == 0, out + err
     report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
     assert report.ok, (report.audit.problem, report.anchor_problems, report.unexplained, report.replay_problem)
+
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_both_resolve_the_crossed_conflict_differently(tmp_path: Path, first: str) -> None:
+    """After the crossing each workstation resolves the conflict its own way (A to 90, then B to 91) before seeing
+    the other's resolution. The other's packet carries its record of the same conflict, which decided nothing
+    here: the two resolutions are a new conflict (never one silently over the other), the same on both sides."""
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="lab report re-read on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "90", reason="lab report re-read on A")
+    a1, b1 = pair.export("A"), pair.export("B")
+    assert a1 is not None and b1 is not None
+    pair.import_("A", b1)
+    pair.import_("B", a1)
+    for which, text in (("A", "90"), ("B", "91")):
+        site, ws = pair.open(which)
+        with site:
+            pair.clock.advance(60)
+            ws.entry.save_item(R1, CREAT, text, reason="source document checked")
+    a2, b2 = pair.export("A"), pair.export("B")
+    assert a2 is not None and b2 is not None
+    for which in (first, "B" if first == "A" else "A"):
+        assert pair.import_(which, b2 if which == "A" else a2).conflicts == 1
+    a, b = snapshot(pair, "A"), snapshot(pair, "B")
+    for table in a:
+        assert a[table] == b[table], table
+    for which in ("A", "B"):
+        assert value(pair, which, R1, CREAT) == 90  # A's resolution was recorded first
+        verify_clean(pair, which)
+    assert sorted(c[7] for c in a["conflicts"]) == ["open", "resolved"]
+    a3, b3 = pair.export("A"), pair.export("B")  # each one's records of the new conflict: taken on the other side
+    assert a3 is not None and b3 is not None
+    assert pair.import_("A", b3).conflicts == 0 and pair.import_("B", a3).conflicts == 0
+    assert snapshot(pair, "A") == snapshot(pair, "B")
+    for which in ("A", "B"):
+        verify_clean(pair, which)
