@@ -397,6 +397,13 @@ class Replay:
             split = _split(row[_REPEAT])
             assert split is not None
             key = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1], row[_ITEM])
+            if data["conflict"] in self.conflicts:
+                # the same conflict found again by another workstation (crossed packets: each applied the other's
+                # change and opened it; sync/merge.py): it was decided the same way; a resolution recorded since
+                # stands. Still a record of this value (a later conflict may name it as a side).
+                self.value_records.setdefault(key, []).append((*self.identity(row), *self.values.get(
+                    key, (None, None)), self.confirmed.get(key, False)))
+                return
             self.values[key] = (row[_NEW], data.get("canonical"))
             self.confirmed[key] = self._kept_confirmed(key, data.get("kept"))
             self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key],
@@ -542,6 +549,12 @@ class Replay:
             return
         split = _split(row[_REPEAT])
         row_text = f"{split[0]}:{split[1]}" if split is not None else None
+        qid = int(match.group(1))
+        if match.group(2) == "auto" and qid in self.queries and qid in self.conflicts:
+            # the automatic query of a conflict another workstation found too (crossed packets): the same query,
+            # opened once here (its message is this trail's first opening; sync/merge.py): it changes nothing
+            self.query_records.setdefault(qid, []).append((*self.identity(row), self.queries[qid]["status"]))
+            return
         # where it was raised (its item and row), and whether the program raised it (its first message "auto")
         query = self.queries.setdefault(int(match.group(1)), {"status": None, "messages": Counter(),
                                                                "where": (row[_SUBJ], row[_VISIT], row[_FORM],

@@ -121,6 +121,16 @@ def _key(r: dict[str, Any]) -> tuple[str, str, str, str, int, str] | None:
         return None
 
 
+def _conflict_of(record: dict[str, Any]) -> int | None:
+    """The item conflict a merge_conflict record opened (None: another kind, or none readable)."""
+    try:
+        data = json.loads(record.get("detail") or "{}")
+    except ValueError:
+        return None
+    cid = data.get("conflict") if isinstance(data, dict) and data.get("kind") == "item" else None
+    return cid if isinstance(cid, int) else None
+
+
 def _value_dict(v: ItemValue | None) -> dict[str, Any] | None:
     return None if v is None else {c: getattr(v, c) for c in R.VALUE}
 
@@ -301,6 +311,7 @@ class _Apply:
         first: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
         last: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
         decided: set[tuple[str, str, str, str, int, str]] = set()
+        found_here = self._conflicts_held()
         for c in self.copies:
             r = c["record"]
             key = _key(r)
@@ -309,8 +320,8 @@ class _Apply:
             if r["action"] in VALUE_ACTIONS:
                 first.setdefault(key, c)
                 last[key] = c
-            elif r["action"] == "merge_conflict":
-                decided.add(key)
+            elif r["action"] == "merge_conflict" and _conflict_of(r) not in found_here:
+                decided.add(key)  # not a conflict this workstation found too (crossed packets): it decided nothing
         held = _by(self.s, ItemValue, ItemValue.instance_id,
                    [ids[key[:3]] for key in first if key[:3] in ids],
                    lambda v: (v.instance_id, v.group_id, v.row_no, v.item_id))
@@ -331,6 +342,12 @@ class _Apply:
         self.s.flush()
         for chunk in _chunks(self.new_values):  # new values in batches (the ORM would send one INSERT each)
             self.s.execute(insert(ItemValue), chunk)
+
+    def _conflicts_held(self) -> set[int]:
+        """Which of the conflicts the packet's merge records name this workstation holds already (it found them
+        itself: crossed packets; or received them)."""
+        return _ids(self.s, ItemConflict, [n for n in (_conflict_of(c["record"]) for c in self.copies
+                                                       if c["record"]["action"] == "merge_conflict") if n is not None])
 
     def _set_value(self, local: ItemValue | None, instance_id: int, key: Sequence[Any],
                    row: dict[str, Any] | None) -> None:
@@ -412,18 +429,27 @@ class _Apply:
                 self.s.execute(insert(table), chunk)
         self.s.flush()
 
-    def queries(self) -> None:
-        in_packet = {m["id"] for m in self.rows.get("messages", [])}
+    def _touched_queries(self, held: dict[int, DataQuery]) -> dict[int, list[dict[str, Any]]]:
+        """The packet's records on each query, but another workstation's opening of the automatic query of a
+        conflict this one found too (crossed packets): the same query, it changes nothing (``Replay._on_query``)."""
+        found_here = _ids(self.s, ItemConflict, list(held))  # conflicts this workstation opened or received
         touched: dict[int, list[dict[str, Any]]] = {}
         for r in self.records:
             if r["action"] == "query" and str(r.get("detail") or "").startswith("query #"):
+                qid, _, kind = str(r["detail"])[7:].partition(" ")
                 try:
-                    qid = int(str(r["detail"])[7:].split(" ", 1)[0])
+                    number = int(qid)
                 except ValueError:
                     continue
-                touched.setdefault(qid, []).append(r)
+                if not (number in held and number in found_here and kind.startswith("auto:")):
+                    touched.setdefault(number, []).append(r)
+        return touched
+
+    def queries(self) -> None:
+        in_packet = {m["id"] for m in self.rows.get("messages", [])}
         rows = self.rows.get("queries", [])
         held = _by(self.s, DataQuery, DataQuery.id, [r["id"] for r in rows], lambda q: q.id)
+        touched = self._touched_queries(held)
         for row in rows:
             local = held.get(row["id"])
             if local is None:
@@ -458,7 +484,10 @@ class _Apply:
             local_c = held_conflicts.get(row["id"])
             if local_c is None:
                 self.s.add(ItemConflict(**{c: row[c] for c in R.CONFLICT}))
-            elif row["status"] == "resolved" and local_c.status != "resolved":
+            elif row["status"] == "resolved" and (local_c.status != "resolved"
+                                                  or str(row["resolved_utc"] or "") > str(local_c.resolved_utc or "")):
+                # resolved on both workstations (crossed packets): the later resolution, the same on both sides (what
+                # was signed or verified before it stays void: ``voids``)
                 local_c.status, local_c.resolved_utc = "resolved", row["resolved_utc"]
         self.s.flush()
 
