@@ -1,0 +1,52 @@
+"""h67 (insider/honest-user attacks on the packet exchange): a conflict decided elsewhere overwrites a value changed
+here since, without a conflict (last writer wins). Genuine packets only, honest users.
+
+B changes R1's creatinine to 92, then A to 90 (B's recorded first); A exports a1. B applies a1: a conflict, 92 kept
+(its merge_conflict record "decides" it). Meanwhile A's doctor changes the value again to 93 (she has not seen B's
+packet). A then applies B's packet b1: the packet "already carries the decision" (merge.py ``decided``) so its row is
+applied as it is: A's 93, entered after everything B's packet knew about, is replaced by 92 with no conflict and no
+query naming 93."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from tests.helpers.packets import CREAT, R1, make_pair
+from tests.test_issue18_packets import value
+
+
+def _scenario(tmp_path: Path, change_again: bool) -> tuple[object, object]:
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="lab report re-read on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "90", reason="lab report re-read on A")
+    a1 = pair.export("A")
+    assert a1 is not None
+    assert pair.import_("B", a1).conflicts == 1  # B finds and decides the conflict (92 kept)
+    if change_again:
+        site, ws = pair.open("A")
+        with site:
+            pair.clock.advance(60)
+            ws.entry.save_item(R1, CREAT, "93", reason="third sample on A")
+    b1 = pair.export("B")
+    assert b1 is not None
+    result = pair.import_("A", b1)
+    return pair, result
+
+
+def test_control_no_change_since_the_packet_takes_the_decision(tmp_path: Path) -> None:
+    pair, result = _scenario(tmp_path, change_again=False)
+    assert value(pair, "A", R1, CREAT) == Decimal("92")  # type: ignore[arg-type]
+
+
+def test_a_value_changed_here_after_the_decided_conflict_is_not_silently_overwritten(tmp_path: Path) -> None:
+    """A's 93 (entered after a1, never seen by B) must either stay or be put in conflict: never replaced silently."""
+    pair, result = _scenario(tmp_path, change_again=True)
+    now = value(pair, "A", R1, CREAT)  # type: ignore[arg-type]
+    assert now == Decimal("93") or result.conflicts >= 1, (now, result.conflicts, result.conflict_lines)  # type: ignore[attr-defined]
