@@ -50,3 +50,15 @@ def test_a_value_changed_here_after_the_decided_conflict_is_not_silently_overwri
     pair, result = _scenario(tmp_path, change_again=True)
     now = value(pair, "A", R1, CREAT)  # type: ignore[arg-type]
     assert now == Decimal("93") or result.conflicts >= 1, (now, result.conflicts, result.conflict_lines)  # type: ignore[attr-defined]
+
+
+def test_the_next_packet_of_the_workstation_whose_change_was_overwritten_is_taken(tmp_path: Path) -> None:
+    """Genuine packets: A's next packet (carrying its 93) must be applied on B, not refused as forged. Today B's own
+    merge of it and B's replay disagree ('stored 92; the trail says 93'), so B refuses it as 'not as its author's';
+    every later packet of A must come after it (a gap otherwise): A -> B stops for good."""
+    pair, _result = _scenario(tmp_path, change_again=True)
+    a2 = pair.export("A")
+    assert a2 is not None
+    result = pair.import_("B", a2)  # raises PacketRefused today
+    assert not result.duplicate
+    assert value(pair, "A", R1, CREAT) == value(pair, "B", R1, CREAT)
