@@ -62,3 +62,49 @@ def test_the_next_packet_of_the_workstation_whose_change_was_overwritten_is_take
     result = pair.import_("B", a2)  # raises PacketRefused today
     assert not result.duplicate
     assert value(pair, "A", R1, CREAT) == value(pair, "B", R1, CREAT)
+
+
+def test_the_hub_takes_the_three_genuine_packets(hub_db, tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The hub (made from A) ingests a1, b1 and a2, all genuine, in the order written: each must be taken and the hub
+    verify clean."""
+    import io
+
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+    from tests.conftest import ADMIN_PW
+    from tests.helpers.packets import PW
+    from tests.hub_pg import APP_ROLE
+
+    pair = make_pair(tmp_path)
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), pair.a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=pair.clock)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="lab report re-read on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "90", reason="lab report re-read on A")
+    a1 = pair.export("A")
+    assert a1 is not None
+    pair.import_("B", a1)
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "93", reason="third sample on A")
+    b1 = pair.export("B")
+    assert b1 is not None
+    pair.import_("A", b1)
+    a2 = pair.export("A")
+    assert a2 is not None
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    for packet in (a1, b1, a2):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n"))
+        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                     "--user", "dr.a", "--password-stdin", str(packet)])
+        out, err = capsys.readouterr()
+        assert code == 0, (packet.name, out + err)
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.anchor_problems, report.unexplained, report.replay_problem)
