@@ -12,11 +12,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from tests.helpers.packets import CREAT, R1, make_pair
+from msc_sle_crf.sync.packets import ImportResult
+from tests.helpers.packets import CREAT, R1, Pair, make_pair
 from tests.test_issue18_packets import value
 
 
-def _scenario(tmp_path: Path, change_again: bool) -> tuple[object, object]:
+def _scenario(tmp_path: Path, change_again: bool) -> tuple[Pair, ImportResult]:
     pair = make_pair(tmp_path)
     site, ws = pair.open("B")
     with site:
@@ -41,15 +42,15 @@ def _scenario(tmp_path: Path, change_again: bool) -> tuple[object, object]:
 
 
 def test_control_no_change_since_the_packet_takes_the_decision(tmp_path: Path) -> None:
-    pair, result = _scenario(tmp_path, change_again=False)
-    assert value(pair, "A", R1, CREAT) == Decimal("92")  # type: ignore[arg-type]
+    pair, _result = _scenario(tmp_path, change_again=False)
+    assert value(pair, "A", R1, CREAT) == Decimal("92")
 
 
 def test_a_value_changed_here_after_the_decided_conflict_is_not_silently_overwritten(tmp_path: Path) -> None:
     """A's 93 (entered after a1, never seen by B) must either stay or be put in conflict: never replaced silently."""
     pair, result = _scenario(tmp_path, change_again=True)
-    now = value(pair, "A", R1, CREAT)  # type: ignore[arg-type]
-    assert now == Decimal("93") or result.conflicts >= 1, (now, result.conflicts, result.conflict_lines)  # type: ignore[attr-defined]
+    now = value(pair, "A", R1, CREAT)
+    assert now == Decimal("93") or result.conflicts >= 1, (now, result.conflicts, result.conflict_lines)
 
 
 def test_the_next_packet_of_the_workstation_whose_change_was_overwritten_is_taken(tmp_path: Path) -> None:
