@@ -15,9 +15,9 @@ from sqlalchemy import text
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.sync.merge import Change, conflict_id
 from msc_sle_crf.sync.packets import ImportResult
-from msc_sle_crf.services.entry import FormRef
 from tests.helpers.packets import Pair, make_pair
 from tests.test_issue18_packets import value
 
