@@ -1,0 +1,66 @@
+"""h67 (genuine packets, honest users): a value changed on one workstation reaches a form the other has signed since.
+B corrects R1's creatinine to 92 (the form is a draft there); A, not having seen it, marks R1 complete and its
+investigator signs it (88). A applies B's packet: the value is applied (A had not changed it: no value conflict) and
+the packet holds no state change of the form, so A's form stays 'signed' over 92, which nobody signed: no conflict,
+no 'signature invalidated' record (a local change of a signed form writes one and moves the form back). The form can
+then be locked, and reaches B locked; both databases verify clean. The signature itself is shown as not valid (its
+content hash differs): what fails is the form's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.status import FormStatus
+from msc_sle_crf.sync.packets import ImportResult
+from tests.helpers.packets import CREAT, PW, R1, R2, Pair, make_pair
+
+
+def _scenario(tmp_path: Path, b_changes: bool) -> tuple[Pair, ImportResult]:
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        if b_changes:
+            ws.entry.save_item(R1, CREAT, "92", reason="re-read on B")
+        else:
+            ws.entry.save_item(R2, CREAT, "95", reason="another subject on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.mark_complete(R1)
+        pair.clock.advance(60)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+    b1 = pair.export("B")
+    assert b1 is not None
+    return pair, pair.import_("A", b1)
+
+
+def _status(pair: Pair, which: str) -> FormStatus:
+    site, ws = pair.open(which)
+    with site:
+        return ws.entry.statuses(R1.subject)[(R1.event, R1.form)]
+
+
+def test_control_a_change_elsewhere_on_another_subject_leaves_the_signed_form_signed(tmp_path: Path) -> None:
+    pair, result = _scenario(tmp_path, b_changes=False)
+    assert result.conflicts == 0
+    assert _status(pair, "A") == FormStatus.SIGNED
+
+
+def test_a_value_changed_elsewhere_does_not_leave_the_form_signed_without_a_conflict(tmp_path: Path) -> None:
+    pair, result = _scenario(tmp_path, b_changes=True)
+    assert _status(pair, "A") != FormStatus.SIGNED or result.conflicts >= 1, (_status(pair, "A"), result.conflicts)
+
+
+def test_the_form_cannot_be_locked_over_the_unsigned_value(tmp_path: Path) -> None:
+    pair, _result = _scenario(tmp_path, b_changes=True)
+    site, ws = pair.open("A")
+    with site:
+        try:
+            ws.lifecycle.lock(R1)
+        except CrfError:
+            return
+        sigs = ws.lifecycle.signatures(R1)
+    raise AssertionError(f"locked over 92 with signatures {[(s.username, s.valid) for s in sigs]}")
+
