@@ -64,3 +64,28 @@ def test_the_form_cannot_be_locked_over_the_unsigned_value(tmp_path: Path) -> No
         sigs = ws.lifecycle.signatures(R1)
     raise AssertionError(f"locked over 92 with signatures {[(s.username, s.valid) for s in sigs]}")
 
+
+
+def test_a_value_changed_elsewhere_does_not_change_a_locked_form_silently(tmp_path: Path) -> None:
+    """The same with the form locked on A before B's packet arrives: a locked form's data must not change without a
+    conflict (the design keeps the less advanced state and says so: 'a form is never left signed or locked over a
+    change the other side did not see')."""
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="re-read on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+        ws.lifecycle.lock(R1)
+    b1 = pair.export("B")
+    assert b1 is not None
+    result = pair.import_("A", b1)
+    site, ws = pair.open("A")
+    with site:
+        now = ws.entry.open_form(R1).state.value(CREAT)
+    assert _status(pair, "A") != FormStatus.LOCKED or now == 88 or result.conflicts >= 1, (
+        _status(pair, "A"), now, result.conflicts)
