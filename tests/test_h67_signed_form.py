@@ -89,3 +89,25 @@ def test_a_value_changed_elsewhere_does_not_change_a_locked_form_silently(tmp_pa
         now = ws.entry.open_form(R1).state.value(CREAT)
     assert _status(pair, "A") != FormStatus.LOCKED or now == 88 or result.conflicts >= 1, (
         _status(pair, "A"), now, result.conflicts)
+
+
+def test_a_lock_made_elsewhere_does_not_lock_a_value_changed_here_silently(tmp_path: Path) -> None:
+    """The mirror: A changes the value (the form a draft); B, not having seen it, completes, signs and locks the form.
+    A applies B's packet: A's form state was still the base (draft), so B's 'locked' is applied over A's 92, which
+    B's investigator never saw nor signed; no conflict."""
+    pair = make_pair(tmp_path)
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="re-read on A")
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+        ws.lifecycle.lock(R1)
+    b1 = pair.export("B")
+    assert b1 is not None
+    result = pair.import_("A", b1)
+    assert _status(pair, "A") not in (FormStatus.LOCKED, FormStatus.SIGNED) or result.conflicts >= 1, (
+        _status(pair, "A"), result.conflicts)
