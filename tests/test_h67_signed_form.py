@@ -111,3 +111,48 @@ def test_a_lock_made_elsewhere_does_not_lock_a_value_changed_here_silently(tmp_p
     result = pair.import_("A", b1)
     assert _status(pair, "A") not in (FormStatus.LOCKED, FormStatus.SIGNED) or result.conflicts >= 1, (
         _status(pair, "A"), result.conflicts)
+
+
+def test_the_hub_does_not_hold_a_locked_form_over_a_value_nobody_signed(hub_db, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                        monkeypatch, capsys) -> None:
+    """The hub (made from A) ingests A's packet (R1 completed, signed, locked) then B's (R1's creatinine 92, changed
+    before B saw A's): it must not end with R1 locked over 92 with no conflict. Today: locked, 92, hub verify clean."""
+    import io
+
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+    from tests.conftest import ADMIN_PW
+    from tests.hub_pg import APP_ROLE
+
+    pair = make_pair(tmp_path)
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), pair.a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=pair.clock)
+    site, ws = pair.open("B")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "92", reason="re-read on B")
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.mark_complete(R1)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+        ws.lifecycle.lock(R1)
+    a1, b1 = pair.export("A"), pair.export("B")
+    assert a1 is not None and b1 is not None
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    for packet in (a1, b1):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n"))
+        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                     "--user", "dr.a", "--password-stdin", str(packet)])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.unexplained)
+    with hub_db.connect("app") as conn:
+        status, stored = conn.execute(
+            "select i.status, v.value from form_instance i join subject s on s.id = i.subject_id join item_value v "
+            "on v.instance_id = i.id where s.subject_number = %s and i.form_id = %s and v.item_id = 'CREAT'",
+            (R1.subject, R1.form)).fetchone()
+        conflicts = conn.execute("select count(*) from item_conflict").fetchone()[0]
+    assert not (status == "locked" and str(stored) == "92" and conflicts == 0), (status, stored, conflicts)
