@@ -63,3 +63,21 @@ def test_an_account_created_on_ws02_is_named_by_the_import_on_ws01(tmp_path: Pat
         line = Packets(doctor.ctx, doctor.study).import_file(b1).line()
     assert "ide.durand was created on WS-02" in line.en and "same user name" in line.en, line.en
     assert "ide.durand a été créé sur le poste WS-02" in line.fr, line.fr
+
+
+def test_a_background_job_whose_signals_died_at_quit_ends_quietly(qtbot: object) -> None:
+    """h59 saw once, at a quit during sign-in, "RuntimeError: Signal source has been deleted" from the pool's thread
+    (ui/common.py): the job's result had nobody left to reach. It ends quietly now."""
+    import shiboken6
+
+    from msc_sle_crf.ui import common
+
+    signals = common._Signals()
+    common._next_key[0] += 1
+    key = common._next_key[0]
+    common._live[key] = (lambda: 42, signals)
+    shiboken6.delete(signals)  # what the program's end does to it
+    try:
+        common._Job(key).run()  # on this thread: raised before
+    finally:
+        common._live.pop(key, None)

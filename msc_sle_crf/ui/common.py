@@ -54,11 +54,14 @@ class _Job(QRunnable):
     def run(self) -> None:
         fn, signals = _live[self.key]
         try:
-            result = fn()
-        except BaseException as exc:
-            signals.failed.emit(exc)
-        else:
-            signals.done.emit(result)
+            try:
+                result = fn()
+            except BaseException as exc:
+                signals.failed.emit(exc)
+            else:
+                signals.done.emit(result)
+        except RuntimeError:  # "Signal source has been deleted": the program quit while the job ran (h59 saw it
+            pass  # once at a quit during sign-in); nobody is left to tell, and the work's own writes are atomic
         del fn, signals  # the entries in _live are still there: these are not the last references
 
 
