@@ -17,9 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QBoxLayout,
-    QDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -48,7 +46,7 @@ from msc_sle_crf.ui.lock_screen import DueAlarm, IdleWatcher, LockScreen, Sessio
 from msc_sle_crf.ui.ops import Ops
 from msc_sle_crf.ui.status_label import ElidedLabel
 from msc_sle_crf.ui.subject_list import SubjectList
-from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown
+from msc_sle_crf.ui.window_policy import WindowModalDialogs, WorkArea, fit_when_shown, hide_for_lock
 
 CHECK_AFTER_SIGN_IN_MS = 1500  # the full check (every page, the whole chain) starts this long after sign-in
 
@@ -401,14 +399,7 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is self.lock_screen or self.ws.site.store is None:
             return
         self.refresh_infusions()
-        for dialog in list(self.open_dialogs):
-            on_lock = getattr(dialog, "on_lock", None)
-            if on_lock is not None:
-                on_lock()
-            dialog.hide()
-        for window in QApplication.topLevelWidgets():  # any other dialog (a question, a form's queries) too:
-            if window is not self and isinstance(window, QDialog) and window.isVisible():  # nothing over the lock
-                window.hide()  # a question waiting (exec) is answered "Cancel"
+        hide_for_lock(self, list(self.open_dialogs))
         self.ws.lock()
         backups.session_ended(self, "lock")
         self.idle.pause()

@@ -3,6 +3,8 @@ TRAINING on a demo database."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeyEvent, QPainter, QPaintEvent
@@ -240,3 +242,18 @@ class NoDefaultButtonDialog(QDialog):
             event.accept()
             return
         super().keyPressEvent(event)
+
+
+def hide_for_lock(main: QWidget, dialogs: list[Any]) -> None:
+    """Before the lock screen shows: what each of the main window's dialogs shows that was typed and not saved
+    becomes the user's own draft (``on_lock``), then every window but ``main`` hides: its dialogs, and any other
+    dialog (a question, a form's queries), so that nothing stays over the lock; a question waiting (``exec``) is
+    answered "Cancel"."""
+    for dialog in dialogs:
+        on_lock = getattr(dialog, "on_lock", None)
+        if on_lock is not None:
+            on_lock()
+        dialog.hide()
+    for window in QApplication.topLevelWidgets():
+        if window is not main and isinstance(window, QDialog) and window.isVisible():
+            window.hide()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.formdef.definitions import CodeList, Item, MissingCode
-from msc_sle_crf.formdef.engine import CellKey, FormState, Issue, Severity
+from msc_sle_crf.formdef.engine import CellKey, FormState, Issue
 from msc_sle_crf.formdef.functions import CALCULATIONS
-from msc_sle_crf.i18n import L, current_lang
+from msc_sle_crf.i18n import current_lang
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.form.editors import (
     AnyEditor,
@@ -38,6 +37,15 @@ from msc_sle_crf.ui.form.editors import (
     QuietCombo,
     RadioEditor,
     make_editor,
+)
+from msc_sle_crf.ui.form.field_parts import (
+    BADGE_TIPS,
+    ENTER_ONLY,
+    Badge,
+    FieldPermissions,
+    FieldSignals,
+    by_severity,
+    state_kind,
 )
 from msc_sle_crf.ui.form.style import (
     BADGES,
@@ -55,54 +63,12 @@ from msc_sle_crf.ui.form.style import (
 )
 
 Placer = Callable[[QWidget], None]
-BADGE_TIPS = {"ok": L("OK", "Correct"), "soft": L("Unusual: please confirm", "Inhabituel : à confirmer"),
-              "hard": L("Not possible", "Impossible"), "missing": L("Required", "Obligatoire")}
-
-
-@dataclass(frozen=True)
-class FieldPermissions:
-    """What this user may ask of a field (decided by the form from the user's role and the form's state)."""
-
-    enter: bool = True  # change the value (not a read-only form): type it, or say why it is missing
-    raise_query: bool = False
-    verify: bool = False
-
-
-class FieldSignals(QObject):
-    """What fields ask for, each signal carrying the field's cell key. A form gives one to all its fields and
-    connects it once (a signal connection per field and per request made a long form slow to open)."""
-
-    edited = Signal(object, str)  # key, text: every change
-    # The form's handler of a keystroke, called directly by the field (set by the form; else ``edited`` is
-    # emitted): a signal emitted from Python costs a few times the call at every key.
-    typed: Callable[[CellKey, str], None] | None = None
-    commit_requested = Signal(object)  # key: field left, Enter, a choice picked
-    confirm_requested = Signal(object)  # key: "Confirm value" (an unusual value)
-    missing_requested = Signal(object, object)  # key, MissingCode: not done, unknown, not applicable
-    value_requested = Signal(object)  # key: "Enter a value instead" of a missing code
-    history_requested = Signal(object)
-    query_requested = Signal(object)  # raise a new query
-    queries_requested = Signal(object)  # see the queries of this item
-    verify_requested = Signal(object)  # source-verify this item
-
-
-class Badge(QLabel):
-    """A field's state badge (✓ ! ✕ • =). Once its size is pinned (the form shown and polished) the glyph is shown
-    as a picture drawn once per state (``style.badge_pixmap``: the same glyph, font and colour); ``text()`` is the
-    glyph shown, either way."""
-
-    glyph = ""
-
-    def text(self) -> str:
-        return self.glyph
-
-
 class FieldEditor(QWidget):
     """Editor, unit, state badge, confirm button and the ⋯ menu of one cell. What the user asks for goes out through
     its ``signals`` (shared by the form's fields), with its key: ``field.edited``, ``field.commit_requested``..."""
 
     def __init__(self, key: CellKey, item: Item, codelist: CodeList | None, parent: QWidget, *,
-                 permissions: FieldPermissions = FieldPermissions(), signals: FieldSignals | None = None) -> None:
+                 permissions: FieldPermissions = ENTER_ONLY, signals: FieldSignals | None = None) -> None:
         super().__init__(parent)  # built in place: re-parenting a finished subtree re-styles all of it
         self.key = key
         self.item = item
@@ -358,8 +324,8 @@ class FieldEditor(QWidget):
             return
         self._seen = seen
         self.missing = cell.missing
-        hard, soft, missing, confirmed = _by_severity(cell.issues)
-        kind = "calc" if self.item.calc else _kind(hard, soft, missing, filled=not cell.empty)
+        hard, soft, missing, confirmed = by_severity(cell.issues)
+        kind = "calc" if self.item.calc else state_kind(hard, soft, missing, filled=not cell.empty)
         shown: list[Issue] = hard or soft or (missing if show_missing else [])
         lines = [i.message.get() for i in shown]
         if cell.missing is not None:
@@ -518,30 +484,3 @@ class FieldEditor(QWidget):
         if allowed.verify:
             menu.addAction(tr("Source-verify this item", "Marquer cet élément vérifié (SDV)")).triggered.connect(
                 lambda: self.verify_requested.emit(key))
-
-
-def _kind(hard: list[Issue], soft: list[Issue], missing: list[Issue], *, filled: bool) -> str:
-    if hard:
-        return "hard"
-    if soft:
-        return "soft"
-    if missing:
-        return "missing"
-    return "ok" if filled else "none"
-
-
-def _by_severity(issues: tuple[Issue, ...]) -> tuple[list[Issue], list[Issue], list[Issue], list[Issue]]:
-    """Hard, soft (not confirmed), missing, and confirmed soft issues, in one pass (at every keystroke)."""
-    hard: list[Issue] = []
-    soft: list[Issue] = []
-    missing: list[Issue] = []
-    confirmed: list[Issue] = []
-    for issue in issues:
-        severity = issue.severity
-        if severity is Severity.HARD:
-            hard.append(issue)
-        elif severity is Severity.SOFT:
-            (confirmed if issue.confirmed else soft).append(issue)
-        elif severity is Severity.MISSING:
-            missing.append(issue)
-    return hard, soft, missing, confirmed

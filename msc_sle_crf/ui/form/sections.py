@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBut
 from msc_sle_crf.formdef.definitions import ItemGroup
 from msc_sle_crf.formdef.engine import CellKey, FormState
 from msc_sle_crf.ui.common import tr
-from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
+from msc_sle_crf.ui.form.field_parts import FieldPermissions, FieldSignals
+from msc_sle_crf.ui.form.field_row import FieldEditor
 from msc_sle_crf.ui.form.lazy import LazyFields, Spec
 from msc_sle_crf.ui.form.style import named
 

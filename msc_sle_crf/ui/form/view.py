@@ -16,10 +16,9 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QInputDialog, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QScrollArea, QVBoxLayout, QWidget
 
 from msc_sle_crf.access import Perm
 from msc_sle_crf.errors import CrfError
@@ -36,15 +35,17 @@ from msc_sle_crf.status import FormStatus
 from msc_sle_crf.sync.service import ConflictInfo
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.form import conflicts, dialogs, refresh
-from msc_sle_crf.ui.form.field_row import FieldEditor, FieldPermissions, FieldSignals
+from msc_sle_crf.ui.form.field_parts import FieldPermissions, FieldSignals
+from msc_sle_crf.ui.form.field_row import FieldEditor
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.header import FormHeader
 from msc_sle_crf.ui.form.lazy import Fields, LazyFields, Spec
 from msc_sle_crf.ui.form.scores import ScorePanel
 from msc_sle_crf.ui.form.sections import Section
 from msc_sle_crf.ui.form.style import FORM_STYLE, pin_badge
+from msc_sle_crf.ui.form.view_dialogs import FormDialogs
 from msc_sle_crf.ui.form.writes import FormWrites
-from msc_sle_crf.ui.ops import Ops, show_error
+from msc_sle_crf.ui.ops import Ops
 
 TYPING_FLUSH_MS = 300  # the longest a keystroke stays only in memory (see tests/test_issue13_keystrokes.py)
 SUMMARY_DELAY_MS = 150
@@ -53,7 +54,7 @@ AskReason = Callable[[str, str, str], str | None]
 AskMissing = Callable[[str, MissingCode], str | None]
 
 
-class FormView(FormWrites, QWidget):
+class FormView(FormWrites, FormDialogs, QWidget):
     """A whole form instance, generated from its definition."""
 
     status_changed = Signal(str)
@@ -470,43 +471,6 @@ class FormView(FormWrites, QWidget):
     def _lifecycle_error(self, text: str) -> None:
         self.last_error = text
         self.header.show_error(text)
-
-    def raise_query(self, key: CellKey) -> None:
-        text, ok = QInputDialog.getText(self, tr("Raise a query", "Ouvrir une query"),
-                                        self.fields[key].item.label.get())
-        if ok and text.strip():
-            self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
-
-    def verify_item(self, key: CellKey) -> None:
-        self._run(lambda: self.ws.monitoring.verify_item(self.ref, key),
-                  title=tr("Source-data verification", "Vérification des données source"))
-
-    def show_queries(self, key: CellKey) -> None:
-        self.query_dialog = dialogs.QueryDialog(self.ws, self.ops, self.ref, key,
-                                                label=self.fields[key].item.label.get(),
-                                                queries=self.queries_by_key.get(key, []), parent=self,
-                                                conflicts=conflicts.by_id(self.ws, self.ref),
-                                                value_text=conflicts.value_text(self.fields[key].item),
-                                                unit=self.fields[key].unit())
-        self.query_dialog.open()
-
-    def show_history(self, key: CellKey) -> None:
-        try:
-            records = self.entry.item_history(self.ref, key)
-        except CrfError as exc:
-            show_error(self, tr("History", "Historique"), exc)
-            return
-        field = self.fields[key]
-        self.history_dialog = dialogs.HistoryDialog(field.item.label.get(), records, self,
-                                                    conflicts=conflicts.by_id(self.ws, self.ref),
-                                                    code_words=conflicts.code_words(field.item, field.codelist),
-                                                    labels=dialogs.form_labels(self.ws, self.ref))
-        self.history_dialog.open()
-
-    def own_dialogs(self) -> list[QWidget]:
-        """The windows this form opened that stay open beside it (history, queries, signing, a conflict)."""
-        found = (self.history_dialog, self.query_dialog, getattr(self, "sign_dialog", None), self.conflict_panel)
-        return [d for d in found if isinstance(d, QWidget) and shiboken6.isValid(d)]
 
     def print_pdf(self, target: Path | None = None) -> Any:
         """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""

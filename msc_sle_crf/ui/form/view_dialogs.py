@@ -1,0 +1,87 @@
+"""The windows a form opens beside itself: raise a query, verify an item, its queries, its history; and which of
+them are open (the lock hides them with the form). Part of ``FormView`` (a mixin, like ``writes.FormWrites``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import shiboken6
+from PySide6.QtWidgets import QInputDialog, QWidget
+
+from msc_sle_crf.errors import CrfError
+from msc_sle_crf.formdef.engine import CellKey
+from msc_sle_crf.services.entry import DataEntry, FormRef
+from msc_sle_crf.services.monitoring import QueryInfo
+from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.ui.common import tr
+from msc_sle_crf.ui.form import conflicts, dialogs
+from msc_sle_crf.ui.form.lazy import Fields
+from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
+
+T = TypeVar("T")
+
+
+class _View(Protocol):
+    """What these methods use of the view."""
+
+    ws: Workspace
+    ops: Ops
+    entry: DataEntry
+    ref: FormRef
+    fields: Fields
+    queries_by_key: dict[CellKey, list[QueryInfo]]
+    history_dialog: dialogs.HistoryDialog | None
+    query_dialog: dialogs.QueryDialog | None
+    conflict_panel: conflicts.ConflictPanel | None
+
+    def _run(self, fn: Callable[[], T], *, title: str = "", own: frozenset[CellKey] = ...,
+             on_error: ErrorHandler | None = None) -> T | None: ...
+
+
+def _widget(view: object) -> QWidget | None:
+    """The view as the parent of the windows it opens."""
+    return view if isinstance(view, QWidget) else None
+
+
+class FormDialogs:
+    history_dialog: dialogs.HistoryDialog | None
+    query_dialog: dialogs.QueryDialog | None
+
+    def raise_query(self: _View, key: CellKey) -> None:
+        text, ok = QInputDialog.getText(_widget(self), tr("Raise a query", "Ouvrir une query"),
+                                        self.fields[key].item.label.get())
+        if ok and text.strip():
+            self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
+
+    def verify_item(self: _View, key: CellKey) -> None:
+        self._run(lambda: self.ws.monitoring.verify_item(self.ref, key),
+                  title=tr("Source-data verification", "Vérification des données source"))
+
+    def show_queries(self: _View, key: CellKey) -> None:
+        dialog = dialogs.QueryDialog(self.ws, self.ops, self.ref, key, label=self.fields[key].item.label.get(),
+                                     queries=self.queries_by_key.get(key, []), parent=_widget(self),
+                                     conflicts=conflicts.by_id(self.ws, self.ref),
+                                     value_text=conflicts.value_text(self.fields[key].item),
+                                     unit=self.fields[key].unit())
+        self.query_dialog = dialog
+        dialog.open()
+
+    def show_history(self: _View, key: CellKey) -> None:
+        try:
+            records = self.entry.item_history(self.ref, key)
+        except CrfError as exc:
+            show_error(_widget(self), tr("History", "Historique"), exc)
+            return
+        field = self.fields[key]
+        history = dialogs.HistoryDialog(field.item.label.get(), records, _widget(self),
+                                        conflicts=conflicts.by_id(self.ws, self.ref),
+                                        code_words=conflicts.code_words(field.item, field.codelist),
+                                        labels=dialogs.form_labels(self.ws, self.ref))
+        self.history_dialog = history
+        history.open()
+
+    def own_dialogs(self: _View) -> list[QWidget]:
+        """The windows this form opened that stay open beside it (history, queries, signing, a conflict)."""
+        found = (self.history_dialog, self.query_dialog, getattr(self, "sign_dialog", None), self.conflict_panel)
+        return [d for d in found if isinstance(d, QWidget) and shiboken6.isValid(d)]
