@@ -106,7 +106,6 @@ class PacketsDialog(QDialog):
         code_row.addWidget(self.code_button)
         layout.addWidget(self.code_label)
         layout.addLayout(code_row)
-        self._show_code(None)
         self._paths: list[Path] = []
         self._code: str | None = None
         self._code_refusal: BaseException | None = None
@@ -121,7 +120,7 @@ class PacketsDialog(QDialog):
         layout.addLayout(buttons)
         # Enter with nothing else chosen closes the screen; it never writes or applies a packet (Tab to a button and
         # Enter presses that one: both open a chooser first).
-        self.close_button.setDefault(True)
+        self._show_code(None)  # hidden until a packet is refused for want of the code; Close the default
         self.close_button.setFocus()
         self.resize(800, 560)  # fits 1280x800 and 1366x768 with the window's frame
 
@@ -270,8 +269,7 @@ class PacketsDialog(QDialog):
         # Enter after typing the code applies again with it (a user ends a code with Enter); Close is the default
         # again once the field is gone
         self.code_button.setDefault(visible)
-        if hasattr(self, "close_button"):  # not yet made when the field is first hidden
-            self.close_button.setDefault(not visible)
+        self.close_button.setDefault(not visible)
 
     def _apply_with_code(self) -> None:
         code = self.code_edit.text().strip()

@@ -17,6 +17,7 @@ from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.form import conflicts, dialogs
 from msc_sle_crf.ui.form.lazy import Fields
+from msc_sle_crf.ui.form.writes import widget_of
 from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
 
 T = TypeVar("T")
@@ -39,17 +40,12 @@ class _View(Protocol):
              on_error: ErrorHandler | None = None) -> T | None: ...
 
 
-def _widget(view: object) -> QWidget | None:
-    """The view as the parent of the windows it opens."""
-    return view if isinstance(view, QWidget) else None
-
-
 class FormDialogs:
     history_dialog: dialogs.HistoryDialog | None
     query_dialog: dialogs.QueryDialog | None
 
     def raise_query(self: _View, key: CellKey) -> None:
-        text, ok = QInputDialog.getText(_widget(self), tr("Raise a query", "Ouvrir une query"),
+        text, ok = QInputDialog.getText(widget_of(self), tr("Raise a query", "Ouvrir une query"),
                                         self.fields[key].item.label.get())
         if ok and text.strip():
             self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
@@ -60,7 +56,7 @@ class FormDialogs:
 
     def show_queries(self: _View, key: CellKey) -> None:
         dialog = dialogs.QueryDialog(self.ws, self.ops, self.ref, key, label=self.fields[key].item.label.get(),
-                                     queries=self.queries_by_key.get(key, []), parent=_widget(self),
+                                     queries=self.queries_by_key.get(key, []), parent=widget_of(self),
                                      conflicts=conflicts.by_id(self.ws, self.ref),
                                      value_text=conflicts.value_text(self.fields[key].item),
                                      unit=self.fields[key].unit())
@@ -71,10 +67,10 @@ class FormDialogs:
         try:
             records = self.entry.item_history(self.ref, key)
         except CrfError as exc:
-            show_error(_widget(self), tr("History", "Historique"), exc)
+            show_error(widget_of(self), tr("History", "Historique"), exc)
             return
         field = self.fields[key]
-        history = dialogs.HistoryDialog(field.item.label.get(), records, _widget(self),
+        history = dialogs.HistoryDialog(field.item.label.get(), records, widget_of(self),
                                         conflicts=conflicts.by_id(self.ws, self.ref),
                                         code_words=conflicts.code_words(field.item, field.codelist),
                                         labels=dialogs.form_labels(self.ws, self.ref))

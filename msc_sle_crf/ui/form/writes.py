@@ -27,7 +27,7 @@ from msc_sle_crf.ui.ops import ErrorHandler, Ops, show_error
 T = TypeVar("T")
 
 
-def _widget(form: object) -> QWidget | None:
+def widget_of(form: object) -> QWidget | None:
     """The form as the parent of the message boxes it shows."""
     return form if isinstance(form, QWidget) else None
 
@@ -86,7 +86,7 @@ class FormWrites:
         change record redraws the rest, here and on every other open screen)."""
         self._own = own
         try:
-            return self.ops.run(fn, parent=_widget(self), title=title, on_error=on_error)
+            return self.ops.run(fn, parent=widget_of(self), title=title, on_error=on_error)
         finally:
             self._own = None
 
@@ -100,7 +100,7 @@ class FormWrites:
         if isinstance(exc, FormIncomplete):
             self.footer.show_blockers(exc.blockers)
         else:
-            show_error(_widget(self), tr("Mark complete", "Marquer complet"), exc)
+            show_error(widget_of(self), tr("Mark complete", "Marquer complet"), exc)
 
     # ----- typing and committing --------------------------------------------------------------------------------
     def on_edited(self: _Form, key: CellKey, text: str) -> None:
