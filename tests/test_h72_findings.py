@@ -1,0 +1,84 @@
+"""h72 (the sponsor's statistician receives the export): one failing test per defect found reading the export of
+the TRAINING database plus a signature, a missing value, a correction, an SDV mark and a query
+(tests/helpers/demo_data.py), as a statistician loads it (csv, lxml)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.export import odm
+from msc_sle_crf.services import Site, Workspace
+
+from .helpers.demo_data import monitored_demo
+
+NS = {"o": odm.NS}
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return monitored_demo(tmp_path_factory.mktemp("h72") / "demo.crfdb", missing_value=True)
+
+
+@pytest.fixture(scope="module")
+def doctor(demo_path: Path) -> Iterator[Workspace]:
+    site = Site.open(demo_path, clock=FakeClock())
+    try:
+        yield Workspace.sign_in(site, "dr.martin", "training-doctor")
+    finally:
+        site.close()
+
+
+@pytest.fixture(scope="module")
+def exported(doctor: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("h72-out") / "export"
+    doctor.export.export(out)
+    return out
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_creatinine_clearance_is_exported_as_the_form_shows_it(exported: Path) -> None:
+    """README: calculated items are in the datasets "as the form shows them". The screening form shows the
+    Cockcroft-Gault clearance with one decimal (item precision 1; 99-001: 40 years, 61.5 kg, 68 µmol/L, F ->
+    94.385... shown 94.4); the export wrote 94.38541666666666666666666670 (28 digits, the last ones Decimal
+    context noise), in the CSV, its Dataset-JSON copy and the ODM snapshot, whose ItemDef says SignificantDigits=1."""
+    rows = {r["SUBJID"]: r for r in _rows(exported / "datasets" / "screening__exclusion.csv")}
+    assert rows["99-001"]["CRCL"] == "94.4"
+    doc = etree.parse(str(exported / "odm" / "snapshot.xml"))
+    subject = doc.find(".//o:SubjectData[@SubjectKey='99-001']", NS)
+    assert subject.find(".//o:ItemData[@ItemOID='I.screening.CRCL']", NS).get("Value") == "94.4"
+
+
+def test_subject_status_in_subjects_csv_is_not_screening_for_subjects_the_app_shows_ended_or_followed(
+        doctor: Workspace, exported: Path) -> None:
+    """datasets/subjects.csv has STATUS "screening" for every subject of the TRAINING database: the subject
+    followed to M12, the screening failure and the withdrawal included. The column is the stored ``subject.status``,
+    written "screening" at registration and changed only by a subject lock/unlock; the subject list computes the
+    stage shown to users (Screening / inclusion, Infused in follow-up, Ended) elsewhere. A statistician selecting
+    the analysis population on STATUS gets nobody infused."""
+    stage = {r.subject.subject_number: r.stage for r in doctor.overview.subject_rows()}
+    status = {r["SUBJID"]: r["STATUS"] for r in _rows(exported / "datasets" / "subjects.csv")}
+    assert {s for s, st in stage.items() if st != "screening"}  # the demo has infused and ended subjects
+    wrong = {s: status[s] for s, st in stage.items() if st != "screening" and status[s] == "screening"}
+    assert wrong == {}, f"shown as follow-up/ended in the app, exported as 'screening': {sorted(wrong)}"
+
+
+def test_every_location_the_snapshot_names_is_defined_in_its_admin_data(exported: Path) -> None:
+    """The snapshot's form Signature carries LocationRef LocationOID="LOC.unknown", which no Location in AdminData
+    defines (the AdminData has the workstations of the trail, here LOC.<host>): a dangling OID that an ODM reader
+    resolving references cannot follow; the signer's workstation is known (the sign audit record has it; the
+    archival file's AuditRecord of the same signature says LOC.<host>)."""
+    doc = etree.parse(str(exported / "odm" / "snapshot.xml"))
+    defined = {e.get("OID") for e in doc.iterfind(".//o:AdminData/o:Location", NS)}
+    named = [e.get("LocationOID") for e in doc.iterfind(".//o:LocationRef", NS)]
+    assert named, "the demo has a signed form: its Signature names a location"
+    assert [oid for oid in named if oid not in defined] == []
