@@ -82,3 +82,18 @@ def test_every_location_the_snapshot_names_is_defined_in_its_admin_data(exported
     named = [e.get("LocationOID") for e in doc.iterfind(".//o:LocationRef", NS)]
     assert named, "the demo has a signed form: its Signature names a location"
     assert [oid for oid in named if oid not in defined] == []
+
+
+def test_the_key_variables_of_every_dataset_json_identify_one_row(exported: Path) -> None:
+    """datasets-json/scores.json declares SUBJID and VISIT as its key variables (keySequence 1, 2) while it holds
+    one row per subject, visit *and score* (selena_sledai, pga, bilag_total... for 99-001 M0): 357 rows, 35 keys
+    (the TRAINING database as tests/helpers/demo_data.py leaves it). Any tool that trusts keySequence (a merge, a
+    sort-and-dedupe, a define.xml) loses or mixes scores."""
+
+    import json
+
+    for path in sorted((exported / "datasets-json").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        keys = [i for i, c in enumerate(data["columns"]) if "keySequence" in c]
+        seen = [tuple(row[i] for i in keys) for row in data["rows"]]
+        assert len(seen) == len(set(seen)), f"{path.name}: key {[data['columns'][i]['name'] for i in keys]}"
