@@ -97,3 +97,30 @@ def test_the_key_variables_of_every_dataset_json_identify_one_row(exported: Path
         keys = [i for i, c in enumerate(data["columns"]) if "keySequence" in c]
         seen = [tuple(row[i] for i in keys) for row in data["rows"]]
         assert len(seen) == len(set(seen)), f"{path.name}: key {[data['columns'][i]['name'] for i in keys]}"
+
+
+def test_a_value_entered_in_another_unit_is_not_read_as_the_canonical_unit_in_the_archival_file(
+        site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """White cells typed as 4500 /mm3 (the form converts: 4.5 G/L, the dataset and the snapshot say 4.500). The
+    archival ODM file writes that transaction as ItemData Value="4500" with no MeasurementUnitRef; the unit is only
+    in a free-text Annotation ("entered in /mm3", flagged as an 'update' even for the first entry), and the
+    ItemDef lists G/L alone. An ODM reader replaying the archival file gets 4500 G/L, a thousand times the value
+    and above the item's own hard RangeCheck (500); the same for creatinine typed in mg/dL or haemoglobin in g/L."""
+    from decimal import Decimal
+
+    from msc_sle_crf.services.entry import FormRef
+    from tests.conftest import make_user
+
+    doctor = Workspace.sign_in(site, "dr.h72", make_user(admin, "dr.h72", "investigator"))
+    subject = doctor.subjects.register("LMB", 1985, "F").subject.subject_number
+    doctor.entry.save_item(FormRef(subject, "M0", "labs"), ("lb", 0, "WBC"), "4500", unit="/mm3")
+    out = tmp_path / "export"
+    doctor.export.export(out)
+    snap = etree.parse(str(out / "odm" / "snapshot.xml"))
+    shown = snap.find(f".//o:SubjectData[@SubjectKey='{subject}']//o:ItemData[@ItemOID='I.labs.WBC']", NS)
+    assert Decimal(shown.get("Value")) == Decimal("4.5")
+    archival = etree.parse(str(out / "odm" / "archival.xml"))
+    entered = archival.find(f".//o:SubjectData[@SubjectKey='{subject}']//o:ItemData[@ItemOID='I.labs.WBC']", NS)
+    unit_ref = entered.find("o:MeasurementUnitRef", NS)
+    assert Decimal(entered.get("Value")) == Decimal("4.5") or unit_ref is not None, (
+        f"archival Value {entered.get('Value')} with no unit: read as G/L")
