@@ -124,3 +124,20 @@ def test_a_value_entered_in_another_unit_is_not_read_as_the_canonical_unit_in_th
     unit_ref = entered.find("o:MeasurementUnitRef", NS)
     assert Decimal(entered.get("Value")) == Decimal("4.5") or unit_ref is not None, (
         f"archival Value {entered.get('Value')} with no unit: read as G/L")
+
+
+def test_a_deidentified_export_holds_no_full_name(doctor: Workspace, exported: Path,
+                                                  tmp_path: Path) -> None:
+    """README: "A de-identified export leaves out initials and full names" (the ODM AdminData drops FullName). Its
+    audit_trail.csv still carries every account's full name in the user_add records' new value
+    ({"username": "dr.martin", "full_name": "Dr Claire Martin (formation)", ...}); redaction (export/odm.py redact)
+    only removes the subject's initials and cuts the year-only dates."""
+    from msc_sle_crf.export import ExportOptions
+
+    full = etree.parse(str(exported / "odm" / "snapshot.xml"))
+    names = {e.text for e in full.iterfind(".//o:AdminData/o:User/o:FullName", NS) if e.text}
+    assert "Dr Claire Martin (formation)" in names
+    out = tmp_path / "export-deid"
+    doctor.export.export(out, ExportOptions(deidentified=True))
+    trail = (out / "audit_trail.csv").read_text(encoding="utf-8-sig")
+    assert sorted(n for n in names if n in trail) == []
