@@ -141,3 +141,24 @@ def test_a_deidentified_export_holds_no_full_name(doctor: Workspace, exported: P
     doctor.export.export(out, ExportOptions(deidentified=True))
     trail = (out / "audit_trail.csv").read_text(encoding="utf-8-sig")
     assert sorted(n for n in names if n in trail) == []
+
+
+def test_a_converted_value_has_no_more_decimals_than_its_item_def_declares(site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Creatinine typed 0,9 mg/dL is stored and exported as 79.56 µmol/L while the item (precision 1) is declared
+    in the ODM ItemDef with SignificantDigits="1" (the same for 4500 /mm3 -> 4.500 G/L with SignificantDigits 2,
+    56,6 mg/mmol -> 0.500344 g/g with 2). A reader taking the metadata at its word (a SAS format, a define.xml
+    check) rounds or rejects the value; the codebook has no precision column to tell which is right."""
+    from msc_sle_crf.services.entry import FormRef
+    from tests.conftest import make_user
+
+    doctor = Workspace.sign_in(site, "dr.h72", make_user(admin, "dr.h72", "investigator"))
+    subject = doctor.subjects.register("LMB", 1985, "F").subject.subject_number
+    doctor.entry.save_item(FormRef(subject, "M0", "labs"), ("lb", 0, "CREAT"), "0,9", unit="mg/dL")
+    out = tmp_path / "export"
+    doctor.export.export(out)
+    snap = etree.parse(str(out / "odm" / "snapshot.xml"))
+    declared = int(snap.find(".//o:ItemDef[@OID='I.labs.CREAT']", NS).get("SignificantDigits"))
+    value = snap.find(f".//o:SubjectData[@SubjectKey='{subject}']//o:ItemData[@ItemOID='I.labs.CREAT']",
+                      NS).get("Value")
+    decimals = len(value.partition(".")[2])
+    assert decimals <= declared, f"Value {value} has {decimals} decimals, its ItemDef declares {declared}"
