@@ -162,3 +162,21 @@ def test_a_converted_value_has_no_more_decimals_than_its_item_def_declares(site,
                       NS).get("Value")
     decimals = len(value.partition(".")[2])
     assert decimals <= declared, f"Value {value} has {decimals} decimals, its ItemDef declares {declared}"
+
+
+def test_creatinine_in_mg_dl_takes_the_two_decimals_labs_report(site, admin) -> None:  # type: ignore[no-untyped-def]
+    """Serum creatinine typed in its alternative unit, as French and US labs print it: 0,77 mg/dL (= 68.1 µmol/L).
+    Refused with "at most 1 decimal place(s)": the item's precision (1, for µmol/L) is applied to the number typed
+    in mg/dL, where one decimal is a 6-13 % step in the normal range. The site must round to 0,8 mg/dL (70.7
+    µmol/L, Cockcroft-Gault 4 % lower) or convert by hand; the message names neither way out."""
+    from msc_sle_crf.services.entry import FormRef
+    from tests.conftest import make_user
+
+    doctor = Workspace.sign_in(site, "dr.h72", make_user(admin, "dr.h72", "investigator"))
+    subject = doctor.subjects.register("LMB", 1985, "F").subject.subject_number
+    ref = FormRef(subject, "M0", "labs")
+    doctor.entry.save_item(ref, ("lb", 0, "CREAT"), "0,77", unit="mg/dL")
+    from decimal import Decimal
+
+    stored = doctor.entry.open_form(ref).state.value(("lb", 0, "CREAT"))
+    assert abs(Decimal(stored) - Decimal("68.068")) < Decimal("0.1")
