@@ -100,7 +100,7 @@ def test_the_key_variables_of_every_dataset_json_identify_one_row(exported: Path
 
 
 def test_a_value_entered_in_another_unit_is_not_read_as_the_canonical_unit_in_the_archival_file(
-        site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        site: Site, admin: Workspace, tmp_path: Path) -> None:
     """White cells typed as 4500 /mm3 (the form converts: 4.5 G/L, the dataset and the snapshot say 4.500). The
     archival ODM file writes that transaction as ItemData Value="4500" with no MeasurementUnitRef; the unit is only
     in a free-text Annotation ("entered in /mm3", flagged as an 'update' even for the first entry), and the
@@ -143,7 +143,8 @@ def test_a_deidentified_export_holds_no_full_name(doctor: Workspace, exported: P
     assert sorted(n for n in names if n in trail) == []
 
 
-def test_a_converted_value_has_no_more_decimals_than_its_item_def_declares(site, admin, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_converted_value_has_no_more_decimals_than_its_item_def_declares(site: Site, admin: Workspace,
+                                                                          tmp_path: Path) -> None:
     """Creatinine typed 0,9 mg/dL is stored and exported as 79.56 µmol/L while the item (precision 1) is declared
     in the ODM ItemDef with SignificantDigits="1" (the same for 4500 /mm3 -> 4.500 G/L with SignificantDigits 2,
     56,6 mg/mmol -> 0.500344 g/g with 2). A reader taking the metadata at its word (a SAS format, a define.xml
@@ -164,7 +165,7 @@ def test_a_converted_value_has_no_more_decimals_than_its_item_def_declares(site,
     assert decimals <= declared, f"Value {value} has {decimals} decimals, its ItemDef declares {declared}"
 
 
-def test_creatinine_in_mg_dl_takes_the_two_decimals_labs_report(site, admin) -> None:  # type: ignore[no-untyped-def]
+def test_creatinine_in_mg_dl_takes_the_two_decimals_labs_report(site: Site, admin: Workspace) -> None:
     """Serum creatinine typed in its alternative unit, as French and US labs print it: 0,77 mg/dL (= 68.1 µmol/L).
     Refused with "at most 1 decimal place(s)": the item's precision (1, for µmol/L) is applied to the number typed
     in mg/dL, where one decimal is a 6-13 % step in the normal range. The site must round to 0,8 mg/dL (70.7
