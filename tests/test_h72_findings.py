@@ -181,3 +181,13 @@ def test_creatinine_in_mg_dl_takes_the_two_decimals_labs_report(site: Site, admi
 
     stored = doctor.entry.open_form(ref).state.value(("lb", 0, "CREAT"))
     assert abs(Decimal(stored) - Decimal("68.068")) < Decimal("0.1")
+
+
+def test_the_codebook_decodes_the_missing_value_codes(exported: Path) -> None:
+    """Every coded variable of codebook.csv lists its codes as code=label ("F=Female; M=Male"), except the
+    missing-code columns (<ITEM>_MISS), which list bare codes ("ND", "UNK", "ND; UNK"): what ND means is only in
+    the ODM snapshot's CL.NULLFLAVOR; the codebook a statistician opens first leaves it to a guess."""
+    rows = _rows(exported / "codebook.csv")
+    undecoded = {r["codes"] for r in rows if r["variable"].endswith("_MISS")
+                 and any("=" not in code for code in r["codes"].split("; "))}
+    assert undecoded == set()
