@@ -191,3 +191,18 @@ def test_the_codebook_decodes_the_missing_value_codes(exported: Path) -> None:
     undecoded = {r["codes"] for r in rows if r["variable"].endswith("_MISS")
                  and any("=" not in code for code in r["codes"].split("; "))}
     assert undecoded == set()
+
+
+def test_dataset_json_oids_resolve_in_the_metadata_file_it_references(exported: Path) -> None:
+    """Every Dataset-JSON file names its metadata (metaDataRef "../odm/snapshot.xml") but none of its OIDs is in
+    that file: itemGroupOID "IG.labs__lb" where the snapshot has ItemGroupDef "IG.labs.lb", column itemOID
+    "IT.labs__lb.HGB" where it has ItemDef "I.labs.HGB" (41 of 41 datasets, 480 of 480 columns unresolved). A
+    Dataset-JSON reader that follows metaDataRef for units, code lists and ranges finds nothing."""
+    import json
+
+    data = json.loads((exported / "datasets-json" / "labs__lb.json").read_text(encoding="utf-8"))
+    meta = etree.parse(str((exported / "datasets-json" / data["metaDataRef"]).resolve()))
+    groups = {e.get("OID") for e in meta.iterfind(".//o:ItemGroupDef", NS)}
+    items = {e.get("OID") for e in meta.iterfind(".//o:ItemDef", NS)}
+    hgb = next(c for c in data["columns"] if c["name"] == "HGB")
+    assert (data["itemGroupOID"] in groups, hgb["itemOID"] in items) == (True, True)
