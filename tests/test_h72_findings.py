@@ -206,3 +206,21 @@ def test_dataset_json_oids_resolve_in_the_metadata_file_it_references(exported: 
     items = {e.get("OID") for e in meta.iterfind(".//o:ItemDef", NS)}
     hgb = next(c for c in data["columns"] if c["name"] == "HGB")
     assert (data["itemGroupOID"] in groups, hgb["itemOID"] in items) == (True, True)
+
+
+def test_the_r_import_keeps_the_dose_cohort_codes(exported: Path) -> None:
+    """import.R turns every coded column into a factor whose levels are the labels, beside the _LBL column that
+    already holds those labels: in R the codes are gone. For the dose cohort (codes 1, 2, 4 = x10^6 cells/kg)
+    as.numeric(COHORT) gives 1, 2, 3 - the 4 x10^6 cohort becomes 3 - and no column of crf$dose_cohort__dose
+    still holds "4". A dose-response model on the R import gets the top dose wrong."""
+    import shutil
+    import subprocess
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript is not installed (Debian package r-base-core, in packaging/apt-packages.txt)")
+    code = ('source("import.R"); d <- crf[["dose_cohort__dose"]]; '
+            'cat(any(sapply(d, function(x) any(as.character(x) == "4", na.rm = TRUE))), "\\n")')
+    done = subprocess.run([rscript, "-e", code], cwd=exported, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["TRUE"], "the code 4 of the dose cohort is in no column of the R data frame"
