@@ -224,3 +224,24 @@ def test_the_r_import_keeps_the_dose_cohort_codes(exported: Path) -> None:
     done = subprocess.run([rscript, "-e", code], cwd=exported, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["TRUE"], "the code 4 of the dose cohort is in no column of the R data frame"
+
+
+def test_the_datasets_do_not_depend_on_the_exporting_users_language(doctor: Workspace, tmp_path: Path) -> None:
+    """The _LBL columns are written in the language of the session that exports: the same database exported in
+    French has AESER_LBL "Non", AEREL_LBL "Possiblement lié", ETHNIC_LBL "Non recueilli (loi française)" where the
+    English export has "No", "Possibly related", "Not reported (French law)"; nothing in the manifest or the
+    codebook says which language a file is in. Two sites' exports pooled by the sponsor (README) mix languages in
+    one column, and the hub's export differs from the site's by who ran it."""
+    from msc_sle_crf.i18n import Lang, current_lang, set_lang
+
+    before = current_lang()
+    texts = {}
+    try:
+        for lang in (Lang.EN, Lang.FR):
+            set_lang(lang)
+            out = tmp_path / f"export-{lang.value}"
+            doctor.export.export(out)
+            texts[lang] = (out / "datasets" / "adverse_events__ae.csv").read_text(encoding="utf-8-sig")
+    finally:
+        set_lang(before)
+    assert texts[Lang.FR] == texts[Lang.EN]
