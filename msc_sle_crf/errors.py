@@ -311,6 +311,12 @@ class Msg(Enum):
         "Cannot read {path}: {reason}.",
         "Impossible de lire {path} : {reason}.",
     )
+    FINGERPRINT_MALFORMED = (
+        "--fingerprint: a site CA fingerprint is 64 hexadecimal digits (32 pairs AB:CD:…, as `cert show` prints "
+        "it); '{given}' has {digits}.",
+        "--fingerprint : l'empreinte de l'AC du site compte 64 chiffres hexadécimaux (32 paires AB:CD:…, comme "
+        "l'affiche `cert show`) ; « {given} » en a {digits}.",
+    )
     DB_PATH_INVALID = (
         "Database {path}: {reason}.",
         "Base de données {path} : {reason}.",
