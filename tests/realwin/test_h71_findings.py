@@ -20,20 +20,24 @@ on the TRAINING database, in French at 1280x800): one test per defect, each fail
    « Complément bas (2) » passe-t-il de « N » à « Y » ?" (the stored codes, English letters, not "Non"/"Oui").
 5. Every decimal field shows the hint "ex. 37,5", on the physician global assessment (PGA, 0 to 3) too: a value the
    field refuses.
+6. The signed PDF of the visit (Imprimer cette visite…, in French) lists in its audit trail "all checks passed" (the
+   form marked complete) and, for the physician's signature, "complete | signed | meaning: approval; sha256: ...".
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.services import Site, Workspace
-from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.formdef import load_study
 from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.form import FormView, RadioEditor
@@ -122,3 +126,24 @@ def test_the_hint_of_a_decimal_field_is_a_value_it_accepts() -> None:
     example = hint.removeprefix("ex. ").replace(",", ".")
     # Fails now: "ex. 37,5" on a 0-3 scale.
     assert pga.hard_max is None or float(example) <= float(pga.hard_max), hint
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_the_french_visit_pdf_has_no_english_in_its_trail(demo: Site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    ref = FormRef("99-001", "M3", "selena_sledai")  # complete in the TRAINING database
+    doctor.lifecycle.sign(ref, "dr.martin", "training-doctor", "approval")
+    set_lang(Lang.FR)
+    try:
+        pdf = doctor.printing.casebook_pdf("99-001", event="M3", with_audit=True)
+    finally:
+        set_lang(Lang.EN)
+    path = tmp_path / "visit.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    trail = text.split("Piste d'audit", 1)[-1]
+    # Fails now: the state change reads "all checks passed", the signature row "complete  signed  meaning: approval;"
+    # (on 3 December's real print of 99-002 M6, and on this one).
+    leftovers = [w for w in ("all checks passed", "meaning:", " signed ") if w in trail]
+    assert not leftovers, leftovers
