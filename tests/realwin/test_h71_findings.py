@@ -20,6 +20,11 @@ on the TRAINING database, in French at 1280x800): one test per defect, each fail
    « Complément bas (2) » passe-t-il de « N » à « Y » ?" (the stored codes, English letters, not "Non"/"Oui").
 5. Every decimal field shows the hint "ex. 37,5", on the physician global assessment (PGA, 0 to 3) too: a value the
    field refuses.
+7. The nurse, back from the other patient 5 minutes after the start, types the reading the bedside offers ("Mesure
+   pour : 15 min après le début dans 09:20"): it is saved at once as the 15-minute reading, taken at 17:07 for a time
+   point planned at 17:17 (the app's own "due" window opens 2 minutes before), with no question; the schedule then
+   shows "17:17  15 min après le début — faite" (the planned time, after the infusion ended at 17:09), and nothing
+   asks for a reading at 15 minutes any more.
 6. The signed PDF of the visit (Imprimer cette visite…, in French) lists in its audit trail "all checks passed" (the
    form marked complete) and, for the physician's signature, "complete | signed | meaning: approval; sha256: ...".
 """
@@ -34,9 +39,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.errors import ValidationError
 from msc_sle_crf.formdef import load_study
 from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.bedside import VitalsNeedConfirmation
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.casebook import CasebookDialog
@@ -45,6 +53,7 @@ from msc_sle_crf.ui.form.editors import placeholder
 from msc_sle_crf.ui.lock_screen import LockScreen
 from msc_sle_crf.ui.main_window import MainWindow
 from tests.conftest import FAST_KDF
+from tests.helpers.bedside_ui import NORMAL, make_ready
 
 SUBJECT = "99-006"  # the TRAINING subject in screening, the one to infuse
 
@@ -147,3 +156,18 @@ def test_the_french_visit_pdf_has_no_english_in_its_trail(demo: Site, tmp_path) 
     # (on 3 December's real print of 99-002 M6, and on this one).
     leftovers = [w for w in ("all checks passed", "meaning:", " signed ") if w in trail]
     assert not leftovers, leftovers
+
+
+def test_a_reading_ten_minutes_before_its_time_point_is_not_silently_that_time_point(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    site = create_demo(tmp_path / "early.crfdb", kdf=FAST_KDF, clock=clock)
+    try:
+        nurse = Workspace.sign_in(site, "nurse.durand", "training-nurse")
+        make_ready(nurse, SUBJECT)
+        nurse.bedside.timer(SUBJECT, T.Kind.START)
+        clock.advance(5 * 60)  # 5 minutes after the start; "15 min after the start" is planned 10 minutes later
+        # Fails now: stored as the T15 reading with the time 5 minutes after the start, no question asked.
+        with pytest.raises((ValidationError, VitalsNeedConfirmation)):
+            nurse.bedside.record_vitals(SUBJECT, "T15", NORMAL)
+    finally:
+        site.close()
