@@ -67,6 +67,7 @@ class SignatureRow:
     signed_utc: str
     utc_offset_min: int
     content_hash: str
+    workstation: str | None = None  # where it was signed (its sign audit record's workstation), None if not found
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,25 @@ class Source:
                 yield ValueRow(*r)
 
     def signatures(self) -> list[SignatureRow]:
-        return [SignatureRow(*r) for r in self.conn.execute(
-            "SELECT instance_id, username, printed_name, role, meaning, signed_utc, utc_offset_min, content_hash "
-            "FROM signature ORDER BY id")]
+        """Every signature row with the workstation it was made on: the one of its sign audit record (same
+        subject, visit, form and content hash, "sha256: <hash>" in its detail), the n-th row with the n-th record
+        when the same content was signed more than once."""
+        places: dict[tuple[str, str, str, str], list[str]] = {}
+        for subject, visit, form, detail, workstation in self.conn.execute(
+                "SELECT subject, visit, form, detail, workstation FROM audit_event WHERE action = 'sign' "
+                "ORDER BY id").fetchall():
+            digest = str(detail or "").rpartition("sha256: ")[2].split(";")[0].strip()
+            places.setdefault((str(subject), str(visit), str(form), digest), []).append(str(workstation))
+        out = []
+        for r in self.conn.execute(
+                "SELECT g.instance_id, g.username, g.printed_name, g.role, g.meaning, g.signed_utc, g.utc_offset_min, "
+                "g.content_hash, s.subject_number, i.event_id, i.form_id FROM signature g "
+                "JOIN form_instance i ON i.id = g.instance_id JOIN subject s ON s.id = i.subject_id "
+                "ORDER BY g.id").fetchall():
+            found = places.get((str(r[8]), str(r[9]), str(r[10]), str(r[7])))
+            out.append(SignatureRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]),
+                                    str(r[7]), found.pop(0) if found else None))
+        return out
 
     def users(self) -> list[UserRow]:
         return [UserRow(str(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in self.conn.execute(
