@@ -220,6 +220,7 @@ def study_element(study: StudyDef) -> etree._Element:  # noqa: PLR0912 - one bra
     for form in forms:
         for item in form.all_items():
             _item_def(mdv, form, item, study, unit_oids)
+    _dataset_item_defs(mdv, forms)
     _codelists(mdv, study)
     for form in forms:
         for item in form.all_items():
@@ -257,6 +258,57 @@ def stored_decimals(item: Item) -> int | None:
         places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
         most = max(most, (typed if in_alt is None else int(in_alt)) + places)
     return most
+
+
+# The columns of the datasets (and their Dataset-JSON copies, whose metaDataRef is the snapshot) that are not items:
+# defined here so that every column OID resolves; no ItemGroupDef refers to them (no ItemData carries them).
+_KEY_COLUMNS: dict[str, tuple[str, tuple[str, str], str | None]] = {
+    "SUBJID": ("text", ("Subject number (the SubjectKey)", "Numéro du patient (SubjectKey)"), None),
+    "VISIT": ("text", ("Visit: the study event id (StudyEventOID without SE.)",
+                       "Visite : identifiant de l'événement (StudyEventOID sans SE.)"), None),
+    "FORMSTAT": ("text", ("Form status", "État du formulaire"), FORM_STATUS),
+    "ROW": ("integer", ("Row number (the ItemGroupRepeatKey)", "Numéro de ligne (ItemGroupRepeatKey)"), None),
+}
+_LABEL_SUFFIX, _MISSING_SUFFIX = "_LBL", "_MISS"
+
+
+def column_oid(form: FormDef, group: ItemGroup, column: str) -> str | None:
+    """The OID of the ItemDef describing a column of ``group``'s dataset (None: a column this file does not
+    define): the item's own, ``I.<KEY>`` for the key columns, ``I.<form>.<ITEM>.LBL`` / ``.MISS`` for an item's
+    label and missing-code columns."""
+    ids = {i.id for i in group.items}
+    if column in ids:
+        return item_oid(form.id, column)
+    if column in _KEY_COLUMNS:
+        return f"I.{column}"
+    for suffix in (_LABEL_SUFFIX, _MISSING_SUFFIX):
+        base = column.removesuffix(suffix)
+        if column.endswith(suffix) and base in ids:
+            return f"{item_oid(form.id, base)}.{suffix.lstrip('_')}"
+    return None
+
+
+def _dataset_item_defs(mdv: etree._Element, forms: Iterable[FormDef]) -> None:
+    for name, (kind, label, codelist) in _KEY_COLUMNS.items():
+        el = sub(mdv, "ItemDef", {"OID": f"I.{name}", "Name": label[0], "DataType": kind, "SASFieldName": name})
+        translated(el, "Description", (f"Dataset column {name}: {label[0]}", f"Colonne {name} : {label[1]}"))
+        if codelist:
+            sub(el, "CodeListRef", {"CodeListOID": codelist})
+    for form in forms:
+        for item in form.all_items():
+            oid = item_oid(form.id, item.id)
+            if item.type in (ItemType.CHOICE, ItemType.YESNO):
+                name = item.id + _LABEL_SUFFIX
+                el = sub(mdv, "ItemDef", {"OID": f"{oid}.LBL", "Name": f"{item.label.en} (label)", "DataType": "text"})
+                translated(el, "Description", (f"Dataset column {name}: the label of the code in {item.id} ({oid})",
+                                               f"Colonne {name} : le libellé du code de {item.id} ({oid})"))
+            if item.missing:
+                name = item.id + _MISSING_SUFFIX
+                el = sub(mdv, "ItemDef", {"OID": f"{oid}.MISS", "Name": f"{item.label.en}: missing code",
+                                          "DataType": "text"})
+                translated(el, "Description", (f"Dataset column {name}: why {item.id} ({oid}) is empty",
+                                               f"Colonne {name} : pourquoi {item.id} ({oid}) est vide"))
+                sub(el, "CodeListRef", {"CodeListOID": NULL_FLAVOR})
 
 
 def _item_def(mdv: etree._Element, form: FormDef, item: Item, study: StudyDef, unit_oids: dict[str, str]) -> None:
