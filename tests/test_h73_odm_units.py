@@ -123,3 +123,14 @@ def test_every_column_of_an_item_group_dataset_resolves_and_keys_are_numbered_fr
     assert unresolved == []
     missing = meta.find(".//o:ItemDef[@OID='I.labs.CRP.MISS']/o:CodeListRef", NS)
     assert missing is not None and missing.get("CodeListOID") == odm.NULL_FLAVOR
+
+
+def test_dataset_json_declares_an_integer_typed_in_another_unit_a_decimal(typed: tuple[str, Path]) -> None:
+    """Platelets (an integer in G/L) typed 250123 /mm3 is 250.123 G/L: its Dataset-JSON column said "integer"
+    while holding "250.123" (a reader casting to integer truncates it); declared decimal, as its ItemDef."""
+    subject, out = typed
+    data = json.loads((out / "datasets-json" / "labs__lb.json").read_text(encoding="utf-8"))
+    names = [c["name"] for c in data["columns"]]
+    plat = data["columns"][names.index("PLAT")]
+    row = next(dict(zip(names, r, strict=True)) for r in data["rows"] if r[0] == subject)
+    assert (plat["dataType"], row["PLAT"]) == ("decimal", "250.123")
