@@ -134,3 +134,21 @@ def test_dataset_json_declares_an_integer_typed_in_another_unit_a_decimal(typed:
     plat = data["columns"][names.index("PLAT")]
     row = next(dict(zip(names, r, strict=True)) for r in data["rows"] if r[0] == subject)
     assert (plat["dataType"], row["PLAT"]) == ("decimal", "250.123")
+
+
+def test_a_value_typed_in_a_unit_the_forms_no_longer_list_is_archived_converted() -> None:
+    """A record of a value typed in a unit since removed from the form (no MeasurementUnit for it in the file):
+    the converted value its record holds ("= 79.56 µmol/L"), in that unit, the typed one as a comment; never the
+    typed number alone, which a reader would take for µmol/L."""
+    from msc_sle_crf.formdef import load_study
+
+    study = load_study()
+    unit_oids = odm.units(study)
+    rec = (7, "2026-03-01T09:00:00.000Z", 60, "dr.h73", "investigator", "WS-01", "data_entry", "99-001", "M0",
+           "labs", "CREAT", "lb:0", None, "1.02 mg/100mL", None, "= 79.56 µmol/L", "0" * 64, "1" * 64, None)
+    out: list[str] = []
+    odm.transaction(out, rec, study.forms, deidentified=False, unit_oids=unit_oids)
+    item = etree.fromstring(f'<r xmlns="{odm.NS}">{"".join(out)}</r>').find(".//o:ItemData", NS)
+    ref = item.find("o:MeasurementUnitRef", NS)
+    assert (item.get("Value"), ref is not None and ref.get("MeasurementUnitOID")) == ("79.56", unit_oids["µmol/L"])
+    assert item.findtext("o:Annotation/o:Comment", namespaces=NS) == "entered as 1.02 mg/100mL"
