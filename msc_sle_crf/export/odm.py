@@ -170,8 +170,8 @@ def form_units(forms: Mapping[str, FormDef]) -> dict[str, str]:
 
 def _unit_ref(unit: str | None, unit_oids: Mapping[str, str]) -> str:
     """A MeasurementUnitRef element as text ("" when the unit is none or not defined in the file)."""
-    oid = unit_oids.get(unit) if unit else None
-    return f'<MeasurementUnitRef MeasurementUnitOID="{_a(oid)}"/>' if oid else ""
+    oid = unit_oids.get(unit) if unit else None  # MU.<n>: nothing to escape
+    return f'<MeasurementUnitRef MeasurementUnitOID="{oid}"/>' if oid else ""
 
 
 def study_element(study: StudyDef) -> etree._Element:  # noqa: PLR0912 - one branch per ODM definition
