@@ -353,6 +353,25 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
 
 # ----- CDISC Dataset-JSON 1.1 of the same datasets ------------------------------------------------------------------
 _JSON_TYPES = {"integer": "integer", "float": "decimal", "date": "date"}
+# The columns that identify one row (keySequence 1, 2...): a score dataset has one row per subject, visit and score.
+_KEYS = {"subjects": ("SUBJID",), "scores": ("SUBJID", "VISIT", "SCORE")}
+_GROUP_KEYS = ("SUBJID", "VISIT", "ROW")
+
+
+def _json_oids(ds: str, names: list[str], study: StudyDef) -> tuple[str, list[str], set[str]]:
+    """A dataset's itemGroupOID and its columns' itemOIDs: those of the snapshot's metadata (metaDataRef) for an
+    item group's dataset (``IG.<form>.<group>``, ``I.<form>.<ITEM>``...); the others (subjects, scores, a column
+    the metadata does not define) ``IG.<dataset>`` / ``IT.<dataset>.<column>``. Also its integer items that may
+    hold a fraction (typed in another unit: 250123 /mm3 = 250.123 G/L), decimals as their ItemDef says."""
+    from msc_sle_crf.export.odm import column_oid, dataset_name, group_oid, stored_decimals
+
+    for form in study.forms.values():
+        for group in form.groups:
+            if dataset_name(form, group) == ds:
+                fractional = {i.id for i in group.items if i.type is ItemType.INTEGER and stored_decimals(i)}
+                return (group_oid(form.id, group.id), [column_oid(form, group, n) or f"IT.{ds}.{n}" for n in names],
+                        fractional)
+    return f"IG.{ds}", [f"IT.{ds}.{n}" for n in names], set()
 
 
 def write_dataset_json(csv_folder: Path, json_folder: Path, variables: list[Variable], *, study: StudyDef,
@@ -371,17 +390,20 @@ def write_dataset_json(csv_folder: Path, json_folder: Path, variables: list[Vari
             continue
         with open(source, encoding="utf-8-sig", newline="") as fh:
             records = sum(1 for _ in fh) - 1
-        types = [_JSON_TYPES.get(c.type, "string") for c in cols]
+        names = [c.name for c in cols]
+        keys = [k for k in _KEYS.get(ds, _GROUP_KEYS) if k in names]
+        group_oid, item_oids, fractional = _json_oids(ds, names, study)
+        types = ["decimal" if c.name in fractional else _JSON_TYPES.get(c.type, "string") for c in cols]
         header = {
             "datasetJSONCreationDateTime": created[:19], "datasetJSONVersion": "1.1.0",
             "fileOID": f"{study_oid}.{ds}", "originator": "msc-sle-crf",
             "sourceSystem": {"name": "msc-sle-crf", "version": version}, "studyOID": study_oid,
-            "metaDataVersionOID": mdv, "metaDataRef": "../odm/snapshot.xml", "itemGroupOID": f"IG.{ds}",
+            "metaDataVersionOID": mdv, "metaDataRef": "../odm/snapshot.xml", "itemGroupOID": group_oid,
             "records": records, "name": ds[:32], "label": f"{study.meta.name} {ds}",
-            "columns": [{"itemOID": f"IT.{ds}.{c.name}", "name": c.name, "label": c.label_en,
+            "columns": [{"itemOID": oid, "name": c.name, "label": c.label_en,
                          "dataType": t, **({"targetDataType": "decimal"} if t == "decimal" else {}),
-                         **({"keySequence": n + 1} if c.name in ("SUBJID", "VISIT", "ROW") else {})}
-                        for n, (c, t) in enumerate(zip(cols, types, strict=True))],
+                         **({"keySequence": keys.index(c.name) + 1} if c.name in keys else {})}
+                        for c, t, oid in zip(cols, types, item_oids, strict=True)],
         }
         text = json.dumps(header, ensure_ascii=False)
         with open(source, encoding="utf-8-sig", newline="") as src, \
