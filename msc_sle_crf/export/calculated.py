@@ -13,8 +13,8 @@ half-up to the item's precision, as the form shows it. No Qt."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 
 from msc_sle_crf.export.source import InstanceRow, ValueRow
 from msc_sle_crf.formdef import values as V
