@@ -120,7 +120,8 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                                            deidentified=options.deidentified,
                                            tick=lambda n: step(trail_what, at=base + n),
                                            head_text=f"trail #{head[0]} {head[1]}",
-                                           year_only=frozenset(study.meta.export.year_only))
+                                           year_only=frozenset(study.meta.export.year_only),
+                                           full_names=[u.full_name for u in users])
         base += total_records
         arch_what = L("ODM archival file (every change)", "fichier ODM d'archive (chaque modification)")
         archival = odm.write_archival(stage / "odm" / "archival.xml", source, study, subjects=subjects, users=users,
@@ -145,7 +146,9 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                 "forms": {f.id: {"version": f.version, "sha256": f.content_hash()} for f in study.forms.values()},
                 "software": {"msc-sle-crf": version, "odm": odm.ODM_VERSION},
                 "generated_utc": moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "generated_local": created, "generated_by": identity,
+                "generated_local": created,
+                "generated_by": {k: v for k, v in identity.items() if k != "full_name"} if options.deidentified
+                else identity,
                 "options": {"subjects": list(options.subjects) or "all", "audit_trail": options.audit_trail,
                             "deidentified": options.deidentified},
                 "subjects": len(subjects), "audit_records": audit_lines, "archival_transactions": archival,

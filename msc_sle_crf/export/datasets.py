@@ -4,6 +4,7 @@ and SAS import scripts that apply the labels and formats. Also the whole audit t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 from collections.abc import Callable, Iterable, Iterator
@@ -324,14 +325,60 @@ TRAIL_HEADER = ("record_id", "time_local", "utc_offset_min", "time_utc", "user",
                 "prev_hash", "hash", "signed_by")
 
 
+NAME_REMOVED = "[name removed]"
+_NAME_KEYS = frozenset({"full_name", "printed_name"})
+_FREE_TEXT = ("old_value", "new_value", "reason", "detail")
+
+
+def _without_name_fields(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: NAME_REMOVED if k in _NAME_KEYS and v else _without_name_fields(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_without_name_fields(v) for v in data]
+    return data
+
+
+def name_scrubber(full_names: Iterable[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """For a de-identified export: a record with the staff's full names taken out of its free-text columns (old and
+    new value, reason, detail): a ``full_name``/``printed_name`` field of a JSON value (the account records, under
+    any name the account ever had), and any account's current full name anywhere else, as typed or JSON-escaped."""
+    import json
+    import re
+
+    variants = {v for name in full_names if name.strip()
+                for v in (name, json.dumps(name)[1:-1], json.dumps(name, ensure_ascii=False)[1:-1])}
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))) if variants \
+        else None
+    columns = [AUDIT_COLUMNS.index(c) for c in _FREE_TEXT]
+
+    def scrub_text(text: str) -> str:
+        if '_name"' in text and text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                text = json.dumps(_without_name_fields(json.loads(text)), sort_keys=True)
+        return pattern.sub(NAME_REMOVED, text) if pattern is not None else text
+
+    def scrub(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(rec)
+        for n in columns:
+            if isinstance(out[n], str):
+                out[n] = scrub_text(out[n])
+        return tuple(out)
+
+    return scrub
+
+
 def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set[str] | None, deidentified: bool,
-                tick: Callable[[int], None], head_text: str, year_only: frozenset[str] = frozenset()) -> int:
+                tick: Callable[[int], None], head_text: str, year_only: frozenset[str] = frozenset(),
+                full_names: Iterable[str] = ()) -> int:
     """Every record (or, for a subset of subjects, every record about them and every record about no subject),
-    streamed; the last line carries the trail head (``verify --receipt`` reads it)."""
+    streamed; the last line carries the trail head (``verify --receipt`` reads it). De-identified: without the
+    subjects' initials, the identifying dates cut to the year, and no staff full name (``full_names``: every
+    account's, see ``name_scrubber``)."""
     from msc_sle_crf.export.odm import local_stamp
 
     count = 0
     idx = {name: n for n, name in enumerate(AUDIT_COLUMNS)}
+    scrub = name_scrubber(full_names)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(BOM)
         w = _writer(fh)
@@ -340,7 +387,7 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
             subject = rec[idx["subject"]]
             if subjects is not None and subject is not None and subject not in subjects:
                 continue
-            out = redact(rec, year_only) if deidentified else rec
+            out = scrub(redact(rec, year_only)) if deidentified else rec
             w.writerow([out[idx["id"]], local_stamp(out[idx["ts_utc"]], out[idx["utc_offset_min"]]),
                         out[idx["utc_offset_min"]], out[idx["ts_utc"]],
                         *(("" if out[idx[c]] is None else out[idx[c]]) for c in AUDIT_COLUMNS[3:])])
