@@ -151,6 +151,7 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                 else identity,
                 "options": {"subjects": list(options.subjects) or "all", "audit_trail": options.audit_trail,
                             "deidentified": options.deidentified},
+                "dataset_labels": datasets.LABELS_LANG.value,  # _LBL columns and code labels: English for all
                 "subjects": len(subjects), "audit_records": audit_lines, "archival_transactions": archival,
                 "trail_head": head_document(*head), "files": files}
     data = manifest.manifest_bytes(document)
