@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import html
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -15,7 +15,7 @@ from typing import IO, Any
 from msc_sle_crf.export.odm import redact
 from msc_sle_crf.export.source import AUDIT_COLUMNS, InstanceRow, SubjectRow, ValueRow
 from msc_sle_crf.formdef.definitions import FormDef, Item, ItemGroup, ItemType, StudyDef
-from msc_sle_crf.i18n import Lang
+from msc_sle_crf.i18n import L, Lang
 
 BOM = "\ufeff"
 # The language of the labels the datasets carry (_LBL columns, the codebook's codes, the scripts' formats): always
@@ -171,20 +171,30 @@ def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRo
     return variables
 
 
-def write_subjects(folder: Path, subjects: list[SubjectRow], *, deidentified: bool) -> list[Variable]:
+def write_subjects(folder: Path, subjects: list[SubjectRow], *, deidentified: bool,
+                   stages: Mapping[str, str] | None = None,
+                   stage_labels: Mapping[str, L] | None = None) -> list[Variable]:
+    """subjects.csv. STATUS is the stage the app's subject list shows (``stages``: subject number -> stage, from
+    services/overview.py; ``stage_labels`` its codes' labels); a subject it does not know (registered after it was
+    read) or, without ``stages``, every subject: "locked" when locked, else "screening" (no form read)."""
+    stage_labels = stage_labels or {}
+    pairs = tuple((code, label.get(LABELS_LANG)) for code, label in stage_labels.items())
     cols = [Variable("subjects", "SUBJID", "Subject number", "Numéro du patient", "text")]
     if not deidentified:
         cols.append(Variable("subjects", "INITIALS", "Initials", "Initiales", "text"))
     cols += [Variable("subjects", "BRTHYR", "Year of birth", "Année de naissance", "integer"),
              Variable("subjects", "SEX", "Sex", "Sexe", "code", codes="F=Female; M=Male",
                      pairs=(("F", "Female"), ("M", "Male"))),
-             Variable("subjects", "STATUS", "Subject status", "Statut du patient", "text")]
+             Variable("subjects", "STATUS", "Subject status (stage in the study, as the subject list shows it)",
+                      "Statut du patient (étape dans l'étude, comme la liste des patients l'affiche)",
+                      "code" if pairs else "text", codes=_codes_text(pairs), pairs=pairs)]
     with open(folder / "subjects.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write(BOM)
         w = _writer(fh)
         w.writerow([c.name for c in cols])
         for s in subjects:
-            w.writerow([s.number, *([] if deidentified else [s.initials]), s.birth_year, s.sex, s.status])
+            shown = (stages or {}).get(s.number) or ("locked" if s.status == "locked" else "screening")
+            w.writerow([s.number, *([] if deidentified else [s.initials]), s.birth_year, s.sex, shown])
     return cols
 
 

@@ -133,6 +133,15 @@ class Overview:
                           sum(1 for p in plans if p.state in (VisitState.DONE, VisitState.DONE_OUT_OF_WINDOW)),
                           len(plans), any(p.state is VisitState.OVERDUE for p in plans), inputs.cohort, stage)
 
+    def stages(self) -> dict[str, str]:
+        """Subject number -> the stage the subject list shows (a key of STAGES), read afresh (not the list's read
+        model) and without the list's permission check: for the export (services/export.py checks who exports),
+        whose subjects.csv STATUS must say what the app shows. The stored ``subject.status`` only says whether the
+        subject is locked; the stage is computed from the forms (day 0 recorded, end-of-study form complete)."""
+        today = self._today()
+        return {inputs.info.subject_number: self._row(inputs, today).stage
+                for inputs in self._read_inputs(None).values()}
+
     def cohorts(self) -> dict[str, L]:
         """The dose cohorts (code -> label), as the dose form lists them."""
         self.ctx.require(Perm.VIEW_DATA)
