@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.formdef.definitions import Item
 from msc_sle_crf.services import Site, Workspace
 
 from .helpers.demo_data import monitored_demo
@@ -33,3 +35,71 @@ def test_a_deidentified_manifest_names_the_exporter_by_account_only(doctor: Work
     text = (tmp_path / "deid" / "MANIFEST.json").read_text(encoding="utf-8")
     assert "Claire Martin" not in text
     assert json.loads(text)["generated_by"]["username"] == "dr.martin"
+
+
+# ----- the precision of the unit a number is typed in -----------------------------------------------------------------
+def _creatinine() -> Item:
+    return Item.model_validate({"id": "CREAT", "type": "decimal", "precision": 1, "unit": "µmol/L",
+                                "label": {"en": "Creatinine", "fr": "Créatinine"},
+                                "alt_units": [{"unit": "mg/dL", "factor": "88.4", "precision": 2}]})
+
+
+def test_a_number_typed_in_an_alternative_unit_takes_that_units_precision_and_the_refusal_names_it() -> None:
+    from msc_sle_crf.formdef import values as V
+
+    item = _creatinine()
+    assert V.parse(item, "0,77", unit="mg/dL") == Decimal("0.77")
+    with pytest.raises(V.ParseError) as err:
+        V.parse(item, "0,775", unit="mg/dL")
+    assert (err.value.rule.en, err.value.rule.fr) == ("at most 2 decimal place(s) in mg/dL",
+                                                      "au plus 2 décimale(s) en mg/dL")
+    with pytest.raises(V.ParseError) as err:
+        V.parse(item, "68,07")  # the item's own unit keeps the item's precision
+    assert err.value.rule.en == "at most 1 decimal place(s) in µmol/L"
+
+
+def test_an_alternative_unit_without_precision_keeps_the_content_hash_of_definitions_written_before() -> None:
+    """Definitions stored with the data were hashed without the new key: an alternative unit that does not give
+    one must dump as before, or every stored form with alternative units would look changed."""
+    from msc_sle_crf.formdef.definitions import AltUnit
+
+    assert AltUnit(unit="g/L", factor=Decimal("0.1")).model_dump(mode="json") == {"unit": "g/L", "factor": "0.1"}
+
+
+def test_the_compiler_refuses_an_alternative_unit_coarser_than_the_items_precision(tmp_path: Path) -> None:
+    from msc_sle_crf.formdef import check_dir
+
+    from .forms_helpers import copy_forms, write
+
+    folder = copy_forms(tmp_path)
+    write(folder, "creat_extra.yaml", """
+        id: creat_extra
+        version: "1"
+        label: {en: Creatinine, fr: Créatinine}
+        groups:
+          - id: lb
+            label: {en: Labs, fr: Biologie}
+            items:
+              - id: CREAT
+                type: decimal
+                precision: 1
+                unit: µmol/L
+                label: {en: Creatinine, fr: Créatinine}
+                alt_units: [{unit: mg/dL, factor: 88.4}]
+              - id: CREAT2
+                type: decimal
+                precision: 1
+                unit: µmol/L
+                label: {en: Creatinine, fr: Créatinine}
+                alt_units: [{unit: mg/dL, factor: 88.4, precision: 2}]
+              - id: PLAT
+                type: integer
+                unit: G/L
+                label: {en: Platelets, fr: Plaquettes}
+                alt_units: [{unit: /mm3, factor: 0.001, precision: 1}]
+        """)
+    errors = [str(e) for e in check_dir(folder).errors]
+    assert any("creat_extra.yaml:13: item 'CREAT': a value typed in mg/dL with 1 decimal place(s) steps by 8.84 "
+               "µmol/L" in e and "precision: 2}" in e for e in errors), errors
+    assert not any("'CREAT2'" in e for e in errors), errors
+    assert any("item 'PLAT': precision applies only to decimal items" in e for e in errors), errors
