@@ -103,3 +103,11 @@ def test_the_compiler_refuses_an_alternative_unit_coarser_than_the_items_precisi
                "µmol/L" in e and "precision: 2}" in e for e in errors), errors
     assert not any("'CREAT2'" in e for e in errors), errors
     assert any("item 'PLAT': precision applies only to decimal items" in e for e in errors), errors
+
+
+def test_the_export_reads_the_stage_the_subject_list_shows_for_every_subject(doctor: Workspace) -> None:
+    """subjects.csv STATUS comes from Overview.stages (portable SQL, as the hub runs it); the subject list from its
+    SQLite read model: both must say the same stage, and the demo has more than one."""
+    shown = {r.subject.subject_number: r.stage for r in doctor.overview.subject_rows()}
+    assert doctor.overview.stages() == shown
+    assert len(set(shown.values())) > 1
