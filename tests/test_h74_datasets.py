@@ -35,6 +35,7 @@ def test_a_deidentified_manifest_names_the_exporter_by_account_only(doctor: Work
     text = (tmp_path / "deid" / "MANIFEST.json").read_text(encoding="utf-8")
     assert "Claire Martin" not in text
     assert json.loads(text)["generated_by"]["username"] == "dr.martin"
+    assert json.loads(text)["dataset_labels"] == "en"  # the _LBL columns' language, whoever exported
 
 
 # ----- the precision of the unit a number is typed in -----------------------------------------------------------------
