@@ -112,3 +112,21 @@ def test_the_export_reads_the_stage_the_subject_list_shows_for_every_subject(doc
     shown = {r.subject.subject_number: r.stage for r in doctor.overview.subject_rows()}
     assert doctor.overview.stages() == shown
     assert len(set(shown.values())) > 1
+
+
+def test_unlocking_a_subject_gives_back_the_status_it_had_before_the_lock(site: Site, admin: Workspace) -> None:
+    """The stored subject.status is the lock flag (the stage is computed, see stage_of); unlocking wrote "followed"
+    whatever the subject was (a screening failure included): it now gives back what the lock replaced."""
+    from sqlalchemy import select
+
+    from msc_sle_crf.store.tables import Subject
+    from tests.conftest import make_user
+
+    doctor = Workspace.sign_in(site, "dr.h74", make_user(admin, "dr.h74", "investigator"))
+    number = doctor.subjects.register("SCR", 1980, "F").subject.subject_number  # no form: lockable at once
+    doctor.lifecycle.lock_subject(number)
+    doctor.lifecycle.unlock_subject(number, "screening failure file reopened")
+    with doctor.ctx.read() as session:
+        status = session.execute(select(Subject.status).where(Subject.subject_number == number)).scalar_one()
+    assert status == "screening"
+    assert doctor.overview.stages()[number] == "screening"
