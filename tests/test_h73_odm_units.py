@@ -155,3 +155,16 @@ def test_a_value_typed_in_a_unit_the_forms_no_longer_list_is_archived_converted(
     ref = item.find("o:MeasurementUnitRef", NS)
     assert (item.get("Value"), ref is not None and ref.get("MeasurementUnitOID")) == ("79.56", unit_oids["µmol/L"])
     assert item.findtext("o:Annotation/o:Comment", namespaces=NS) == "entered as 1.02 mg/100mL"
+
+
+def test_the_codebook_and_scripts_read_an_integer_typed_in_another_unit_as_a_number_with_decimals(
+        typed: tuple[str, Path]) -> None:
+    """h73's remark: the codebook (and so import.R / import.sas) still typed platelets "integer" once a count typed
+    in /mm3 is stored 250.123 G/L: R's as.integer("250.123") gives 250, silently."""
+    import csv
+
+    _, out = typed
+    with open(out / "codebook.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = {(r["dataset"], r["variable"]): r for r in csv.DictReader(fh)}
+    assert rows[("labs__lb", "PLAT")]["type"] == "float"
+    assert rows[("labs__lb", "HGB")]["type"] == "float"

@@ -88,10 +88,14 @@ def group_columns(form: FormDef, group: ItemGroup, study: StudyDef) -> list[Vari
                     codes="draft; complete; verified; signed; locked", form=form.id)]
     if group.repeating:
         out.append(Variable(ds, "ROW", "Row number (repeat key)", "Numéro de ligne", "integer", form=form.id))
+    from msc_sle_crf.export.odm import stored_decimals
+
     for item in group.items:
         kind = {ItemType.DECIMAL: "float", ItemType.PARTIAL_DATE: "partial date (ISO 8601)",
                 ItemType.YESNO: "code", ItemType.CHOICE: "code", ItemType.MULTICHOICE: "codes (;-separated)"}.get(
             item.type, str(item.type))
+        if item.type is ItemType.INTEGER and stored_decimals(item):
+            kind = "float"  # an integer typed in another unit is stored converted: 250123 /mm3 = 250.123 G/L
         derivation = f"{item.calc.function}({', '.join(item.calc.inputs)})" if item.calc else ""
         pairs = _pairs(form, item, study)
         out.append(Variable(ds, item.id, item.label.en, item.label.fr, kind, item.unit or "", _codes_text(pairs),
