@@ -448,7 +448,7 @@ class Replay:
                 return "its two sides are records of one workstation"
             if row[_NEW] != said[0][1] or data.get("canonical") != said[0][2]:
                 return "what it keeps is not its kept side's value"
-            return None
+            return self._id_problem(data)
         if kind == "form":
             if not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
                 return "it names no form"
@@ -461,6 +461,23 @@ class Replay:
             return self._sides_problem(data, self.query_records.get(qid, []), row, QUERY_RANK,
                                        f"query #{qid}'s status")
         return f"its kind {str(kind)[:20]!r} is not one the merge writes"
+
+    def _id_problem(self, data: dict[str, Any]) -> str | None:
+        """A conflict recorded since 3 December 2026 (``"id": "pair"``) has the id its two sides make
+        (sync/merge.py ``pair_id``), and one found again names the same two sides. Those recorded before keep their
+        id (made from the later side only) as it is."""
+        if data.get("id") != "pair":
+            return None
+        from msc_sle_crf.sync.merge import pair_id, side_change
+
+        kept, other = side_change(data.get("kept")), side_change(data.get("other"))
+        if kept is None or other is None or data["conflict"] != pair_id(kept, other):
+            return f"its id {data['conflict']} is not the one its two sides make"
+        known = self.conflicts.get(data["conflict"])
+        if known is not None and {(s.get("ws"), s.get("id")) for s in (known["kept"], known["other"])
+                                  if isinstance(s, dict)} != {(kept.ws, kept.id), (other.ws, other.id)}:
+            return f"its id {data['conflict']} names another conflict"
+        return None
 
     @staticmethod
     def _sides_problem(data: dict[str, Any], records: list[tuple[str, int, str | None]], row: Sequence[Any],

@@ -4,10 +4,12 @@ Values: per item the packet's records changed, base = the old value of the packe
 to base (nothing changed here) or to the incoming value: the incoming row is applied. Otherwise both workstations
 changed it: a conflict. The value kept current is the change recorded first (earlier UTC time; a tie goes to the
 lower workstation id), so both sides keep the same whichever imports first; both values are kept in
-``item_conflict`` (same id on every workstation: it is made from the other change's origin), a ``merge_conflict``
-record (the importer's) says both, an automatic query opens on the item, and signatures of the form and SDV marks
-of the item are void until the conflict is resolved (``voids``). A packet that already carries the decision (its
-``merge_conflict`` record on that item) is applied as it is.
+``item_conflict`` (same id on every workstation: it is made from both changes' origins, ``pair_id``), a
+``merge_conflict`` record (the importer's) says both, an automatic query opens on the item, and signatures of the
+form and SDV marks of the item are void until the conflict is resolved (``voids``). A side is the change that made a
+value: a decision's side is the change it kept (with that record's time). A packet that carries a decision made
+elsewhere (its ``merge_conflict`` record on that item or form) is applied only where this workstation still holds
+one of the decision's sides; a change made here since meets it as any concurrent change does (a conflict).
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
@@ -49,7 +51,7 @@ from msc_sle_crf.store.tables import (
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import ID_BLOCK, Workstation, ws_number
 
-CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from the other change's origin
+CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from both changes' origins
 VALUE_ACTIONS = ("data_entry", "data_change")
 FORM_STATUS_ACTIONS = ("status_change", "sign", "lock", "unlock", "source_verified")
 

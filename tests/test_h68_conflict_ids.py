@@ -1,0 +1,59 @@
+"""h68: a conflict's id names both of its sides (sync/merge.py ``pair_id``; h67 found two different conflicts with
+one id, ``conflict_id(other)`` being made from the later side only). A record written since says so (``"id":
+"pair"``) and the replay checks its id against its sides; records written before keep their id as written (the
+h67 made-up-decision test writes one with the old rule: it still verifies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from msc_sle_crf.audit import Action, AuditEntry
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.sync.merge import CONFLICT_BASE, PAIR_SPAN, Change, conflict_id, pair_id
+
+from .atk_common import as_user, export, forge, import_line, problems, scalar, two_sites
+from .test_atk_merge_records import _instance
+
+
+def test_the_id_names_both_sides() -> None:
+    a90 = Change("90", "dr.a", "WS-01", 40, "2026-12-03T10:03:00Z")
+    b92 = Change("92", "dr.a", "WS-02", 40, "2026-12-03T10:02:00Z")
+    c95 = Change("95", "dr.a", "WS-03", 40, "2026-12-03T10:01:00Z")
+    assert conflict_id(a90) == conflict_id(a90)  # the old rule: both conflicts below had this one id
+    assert pair_id(b92, a90) == pair_id(a90, b92)  # the same conflict, whichever side found it
+    assert pair_id(b92, a90) != pair_id(c95, a90)  # two conflicts with one side in common
+    assert all(CONFLICT_BASE <= pair_id(x, a90) < CONFLICT_BASE + PAIR_SPAN <= 2**31 - 1 for x in (b92, c95))
+
+
+def test_a_conflict_record_whose_id_its_sides_do_not_make_is_refused(
+        tmp_path: Path, site: Site, admin: Workspace, clock: FakeClock) -> None:
+    """A real conflict restated by an insider under another id (and the conflict row she adds for it): before, the
+    replay took the id as written and opened a second conflict (it voids the form's signatures)."""
+    ws1, ws2 = two_sites(tmp_path, site, admin, clock)
+    doctor = as_user(ws2, "dr.house")
+    doctor.subjects.register("DEF", 1975, "M")
+    from msc_sle_crf.services.entry import FormRef
+
+    ref = FormRef(doctor.subjects.list()[-1].subject_number, "SCR", "demographics")
+    doctor.entry.save_item(ref, ("dm", 0, "HEIGHT"), "170")
+    assert "applied" in import_line(ws1, export(ws2, tmp_path / "p1"))
+    clock.advance(60)
+    as_user(ws1, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "171")
+    clock.advance(60)
+    as_user(ws2, "dr.house").entry.save_item(ref, ("dm", 0, "HEIGHT"), "172")
+    assert "applied" in import_line(ws2, export(ws1, tmp_path / "p2"))
+    real = json.loads(str(scalar(ws2, "select detail from audit_event where action = 'merge_conflict'")))
+    assert real["kind"] == "item" and real["id"] == "pair" and problems(ws2) == []
+    other_id = real["conflict"] + 1 if real["conflict"] + 1 < CONFLICT_BASE + PAIR_SPAN else real["conflict"] - 1
+    kept, other = (json.dumps(real[k], sort_keys=True) for k in ("kept", "other"))
+    opened = max(str(real["kept"]["utc"]), str(real["other"]["utc"]))
+    forge(ws2, "nurse.n", [AuditEntry(Action.MERGE_CONFLICT, "nurse.n", "nurse", subject=ref.subject, visit=ref.event,
+                                      form=ref.form, item="HEIGHT", repeat_key="dm:0", old_value=real["other"]["text"],
+                                      new_value=real["kept"]["text"],
+                                      detail=json.dumps({**real, "conflict": other_id}))],
+          [f"insert into item_conflict (id, instance_id, group_id, row_no, item_id, kept, other, status, opened_utc) "
+           f"values ({other_id}, {_instance(ref)}, 'dm', 0, 'HEIGHT', '{kept}', '{other}', 'open', '{opened}')"])
+    found = problems(ws2)
+    assert any("merge_conflict record" in p and "is not the one its two sides make" in p for p in found), found
