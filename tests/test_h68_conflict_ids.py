@@ -57,3 +57,46 @@ def test_a_conflict_record_whose_id_its_sides_do_not_make_is_refused(
            f"values ({other_id}, {_instance(ref)}, 'dm', 0, 'HEIGHT', '{kept}', '{other}', 'open', '{opened}')"])
     found = problems(ws2)
     assert any("merge_conflict record" in p and "is not the one its two sides make" in p for p in found), found
+
+
+def test_a_later_change_meets_a_decision_alike_whichever_packet_comes_first(tmp_path: Path) -> None:
+    """h67's decided scenario with the packets crossed: A's 93 (after its packet a1) leaves in a2 before A applies
+    B's b1 (which carries B's decision 92 over A's 90). B meets 93 in a2, A meets B's decision in b1: each says a
+    conflict, both keep the same value under the same conflict id, the next packets are taken and both verify."""
+    from decimal import Decimal
+
+    from .helpers.packets import CREAT, R1, make_pair
+    from .test_issue18_packets import value, verify_clean
+
+    pair = make_pair(tmp_path)
+    for which, text in (("B", "92"), ("A", "90")):
+        site, ws = pair.open(which)
+        with site:
+            pair.clock.advance(60)
+            ws.entry.save_item(R1, CREAT, text, reason=f"re-read on {which}")
+    a1 = pair.export("A")
+    assert a1 is not None
+    assert pair.import_("B", a1).conflicts == 1  # 92 (B, recorded first) kept
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.entry.save_item(R1, CREAT, "93", reason="third sample on A")
+    a2, b1 = pair.export("A"), pair.export("B")
+    assert a2 is not None and b1 is not None
+    assert pair.import_("B", a2).conflicts == 1  # 93 against B's decided 92
+    assert pair.import_("A", b1).conflicts == 1  # before: 92 applied over 93, no conflict said
+    assert value(pair, "A", R1, CREAT) == value(pair, "B", R1, CREAT) == Decimal("92")
+    ids = []
+    for which in ("A", "B"):
+        site, ws = pair.open(which)
+        with site, ws.ctx.read() as s:
+            from sqlalchemy import text
+
+            ids.append(sorted(s.execute(text("select id from item_conflict")).scalars()))
+    assert ids[0] == ids[1] and len(ids[0]) == 2, ids
+    a3, b2 = pair.export("A"), pair.export("B")
+    assert a3 is not None and b2 is not None
+    assert pair.import_("B", a3).conflicts == 0
+    assert pair.import_("A", b2).conflicts == 0
+    for which in ("A", "B"):
+        verify_clean(pair, which)
