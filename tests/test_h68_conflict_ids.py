@@ -100,3 +100,59 @@ def test_a_later_change_meets_a_decision_alike_whichever_packet_comes_first(tmp_
     assert pair.import_("A", b2).conflicts == 0
     for which in ("A", "B"):
         verify_clean(pair, which)
+
+
+def test_the_hub_takes_the_form_state_packets_of_h67(hub_db, tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """h67's form-state scenario (B complete + verified, A complete: 'complete' kept; A then signs before it applies
+    B's decision) ingested by the hub in the order written: a1, b1, a2 taken, the hub verifies, its form as A's."""
+    import io
+
+    from msc_sle_crf.cli import main
+    from msc_sle_crf.hub.init import init_hub
+    from msc_sle_crf.hub.verify import verify_hub
+
+    from .conftest import ADMIN_PW
+    from .helpers.packets import PW, R1, make_pair
+    from .hub_pg import APP_ROLE
+
+    pair = make_pair(tmp_path)
+    hub_dir = tmp_path / "hub"
+    init_hub(hub_db.owner_dsn(), pair.a_db, "admin", ADMIN_PW, hub_dir, APP_ROLE, clock=pair.clock)
+    for which, user in (("B", "dr.a"), ("B", "monitor.m"), ("A", "dr.a")):
+        site, ws = pair.open(which, user)
+        with site:
+            pair.clock.advance(60)
+            if user == "monitor.m":
+                ws.lifecycle.source_verify(R1)
+            else:
+                ws.entry.mark_complete(R1)
+    a1 = pair.export("A")
+    assert a1 is not None
+    assert pair.import_("B", a1).conflicts == 1
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+    b1 = pair.export("B")
+    assert b1 is not None
+    assert pair.import_("A", b1).conflicts == 1  # the signature made after B's decision meets it: said
+    a2 = pair.export("A")
+    assert a2 is not None
+    pair.import_("B", a2)
+    site, ws = pair.open("A")
+    with site:
+        on_a = ws.entry.statuses(R1.subject)[(R1.event, R1.form)].value
+    monkeypatch.setenv("PGPASSWORD", hub_db.cluster.app_password)
+    for packet in (a1, b1, a2):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW["dr.a"] + "\n"))
+        code = main(["hub", "ingest", "--dsn", hub_db.app_dsn_no_password(), "--keys", str(hub_dir / "hub.keys"),
+                     "--user", "dr.a", "--password-stdin", str(packet)])
+        out, err = capsys.readouterr()
+        assert code == 0, (packet.name, out + err)
+    report = verify_hub(hub_db.app_dsn(), hub_dir / "hub.keys")
+    assert report.ok, (report.audit.problem, report.anchor_problems, report.unexplained, report.replay_problem)
+    with hub_db.connect() as conn:
+        on_hub = conn.execute("select i.status from form_instance i join subject s on s.id = i.subject_id "
+                              "where s.subject_number = %s and i.event_id = %s and i.form_id = %s",
+                              (R1.subject, R1.event, R1.form)).fetchone()
+    assert on_hub == (on_a,)

@@ -404,12 +404,12 @@ class _Apply:
                     self._set_value(local, instance_id, key, row)  # nothing changed here since the packet's base
                     continue
                 mine, record = self._local_change(key, local_d)
-                if key in decided and ((mine.ws, mine.id) in decided[key] or record in decided[key]):
+                if key in decided and {(mine.ws, mine.id), (record.ws, record.id)} & decided[key]:
                     # a decision made elsewhere on what this workstation still holds (one of its sides): taken.
                     # A change made here since (not one of its sides) meets it below as any concurrent change does
                     self._set_value(local, instance_id, key, row)
                     continue
-                self._conflict(key, instance_id, local, local_d, row, setting[key], mine)
+                self._conflict(key, instance_id, local, local_d, row, setting[key], (mine, record))
         self.s.flush()
         for chunk in _chunks(self.new_values):  # new values in batches (the ORM would send one INSERT each)
             self.s.execute(insert(ItemValue), chunk)
@@ -433,35 +433,39 @@ class _Apply:
             setattr(local, c, v)
         local.updated_by = self.uid(row.get("updated_by"))
 
-    def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> tuple[Change, tuple[str, int]]:
+    def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> tuple[Change, Change]:
         """The change that made this workstation's value (a decision: its kept side, with that record's time), and
-        the record that set it here last (workstation and id as everywhere)."""
+        the record that set it here last (workstation and id as everywhere, its own time)."""
         rec = self.s.execute(select(AuditEvent).where(
             AuditEvent.subject == key[0], AuditEvent.visit == key[1], AuditEvent.form == key[2],
             AuditEvent.item == key[5], AuditEvent.repeat_key == f"{key[3]}:{key[4]}",
             AuditEvent.action.in_((*VALUE_ACTIONS, "merge_conflict"))).order_by(AuditEvent.id.desc()).limit(1)) \
             .scalar_one_or_none()
         if rec is None:
-            return Change(_text(local_d), None, self.ws.id, 0, ""), (self.ws.id, 0)
+            none = Change(_text(local_d), None, self.ws.id, 0, "")
+            return none, none
         origin = audit.parse_origin(rec.origin)
-        ident = (str(origin.get("ws")), int(origin.get("id") or 0)) if origin else (self.ws.id, rec.id)
-        if rec.action == "merge_conflict":
-            kept = side_change(_detail({"detail": rec.detail}).get("kept"))
-            if kept is not None:
-                return Change(_text(local_d), kept.user, kept.ws, kept.id, kept.utc), ident
-        return Change(_text(local_d), rec.username, ident[0], ident[1], rec.ts_utc), ident
+        ws, rid = (str(origin.get("ws")), int(origin.get("id") or 0)) if origin else (self.ws.id, rec.id)
+        record = Change(_text(local_d), rec.username, ws, rid, rec.ts_utc)
+        kept = side_change(_detail({"detail": rec.detail}).get("kept")) if rec.action == "merge_conflict" else None
+        if kept is not None:
+            return Change(_text(local_d), kept.user, kept.ws, kept.id, kept.utc), record
+        return record, record
 
     def _conflict(self, key: tuple[str, str, str, str, int, str], instance_id: int,  # noqa: PLR0917
                   local: ItemValue | None,
                   local_d: dict[str, Any] | None, row: dict[str, Any] | None, last_copy: dict[str, Any],
-                  mine: Change) -> None:
+                  here: tuple[Change, Change]) -> None:
         r = last_copy["record"]
+        mine = here[0]
         theirs = Change(_text(row), r["username"], str(last_copy["ws"]), int(last_copy["id"]), r["ts_utc"])
         kept_side = side_change(_detail(r).get("kept")) if r["action"] == "merge_conflict" else None
         if kept_side is not None and kept_side.ws != mine.ws:
             # a decision made elsewhere: its side is the change it kept (that record's time, as on every workstation
             # that finds this conflict); one that kept a change of this workstation's stays its own record
             theirs = Change(_text(row), kept_side.user, kept_side.ws, kept_side.id, kept_side.utc)
+        if mine.ws == theirs.ws:
+            mine = here[1]  # this workstation's decision kept a change of theirs: the decision record is the side
         kept, other = sorted((mine, theirs), key=lambda ch: (ch.utc, ch.ws))
         kept_row, other_row = (local_d, row) if kept is mine else (row, local_d)
         if kept is theirs:
