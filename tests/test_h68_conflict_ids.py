@@ -156,3 +156,42 @@ def test_the_hub_takes_the_form_state_packets_of_h67(hub_db, tmp_path: Path, mon
                               "where s.subject_number = %s and i.event_id = %s and i.form_id = %s",
                               (R1.subject, R1.event, R1.form)).fetchone()
     assert on_hub == (on_a,)
+
+
+def test_a_signature_after_a_form_conflict_both_found_stands_when_the_others_decision_arrives(
+        tmp_path: Path) -> None:
+    """Crossed packets: B (complete, verified) and A (complete) each find the form state conflict and keep
+    'complete'. A's investigator then signs. B's next packet carries B's own record of that same conflict: it
+    decides nothing new on A (the same two sides), so A's signature stands (before: A's form set back to complete,
+    no conflict said); B takes the signature; both verify."""
+    from msc_sle_crf.status import FormStatus
+
+    from .helpers.packets import PW, R1, make_pair
+    from .test_issue18_packets import verify_clean
+
+    pair = make_pair(tmp_path)
+    for which, user in (("B", "dr.a"), ("B", "monitor.m"), ("A", "dr.a")):
+        site, ws = pair.open(which, user)
+        with site:
+            pair.clock.advance(60)
+            if user == "monitor.m":
+                ws.lifecycle.source_verify(R1)
+            else:
+                ws.entry.mark_complete(R1)
+    a1, b1 = pair.export("A"), pair.export("B")
+    assert a1 is not None and b1 is not None
+    assert pair.import_("B", a1).conflicts == 1
+    assert pair.import_("A", b1).conflicts == 1
+    site, ws = pair.open("A")
+    with site:
+        pair.clock.advance(60)
+        ws.lifecycle.sign(R1, "dr.a", PW["dr.a"], "approval")
+    b2, a2 = pair.export("B"), pair.export("A")
+    assert b2 is not None and a2 is not None
+    assert pair.import_("A", b2).conflicts == 0
+    assert pair.import_("B", a2).conflicts == 0
+    for which in ("A", "B"):
+        site, ws = pair.open(which)
+        with site:
+            assert ws.entry.statuses(R1.subject)[(R1.event, R1.form)] == FormStatus.SIGNED, which
+        verify_clean(pair, which)

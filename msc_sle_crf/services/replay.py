@@ -184,6 +184,7 @@ class Replay:
         self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
         self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
         self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
+        self.form_decisions: dict[tuple[str, str, str], set[frozenset[tuple[str, Any]]]] = {}  # sides decided (h68)
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
@@ -411,7 +412,16 @@ class Replay:
             self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
                                                          "other": data.get("other")})
         elif kind == "form":
-            self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+            where = (row[_SUBJ], row[_VISIT], row[_FORM])
+            sides = frozenset((str(s.get("ws")), s.get("id")) for s in data["sides"].values() if isinstance(s, dict))
+            if data.get("rule") == 2 and sides in self.form_decisions.setdefault(where, set()):
+                # the same conflict decided on two workstations (crossed packets, since h68): the first one here
+                # decided it; a change made since stands (sync/merge.py ``_decided_elsewhere``)
+                self._note_form((*row[:_NEW], self.forms.get(where), *row[_NEW + 1:]))  # a side: the state here
+                return
+            if data.get("rule") == 2:
+                self.form_decisions[where].add(sides)
+            self.forms[where] = row[_NEW]
             self._note_form(row)
         elif kind == "query":
             self.queries[data["query"]]["status"] = row[_NEW]

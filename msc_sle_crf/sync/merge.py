@@ -267,8 +267,9 @@ class _Apply:
                 ((r.get("subject"), r.get("visit"), r.get("form")) == where and r["action"] in FORM_STATUS_ACTIONS)
                 or (r.get("subject") == where[0] and r.get("form") == "subject"
                     and r["action"] == "status_change"))]
-            decided = [r for r in self.records if r["action"] == "merge_conflict" and not r.get("item")
-                       and (r.get("subject"), r.get("visit"), r.get("form")) == where]
+            decided = self._decided_elsewhere(where, [r for r in self.records if r["action"] == "merge_conflict"
+                                                      and not r.get("item")
+                                                      and (r.get("subject"), r.get("visit"), r.get("form")) == where])
             if not recs and not decided:
                 continue  # the packet did not change it: the local state stands
             base = _form_base(recs[0]) if recs else None
@@ -282,11 +283,24 @@ class _Apply:
             self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], old_value=other,
                        new_value=kept, detail=json.dumps({"kind": "form", "local": local.status if kept != local.status
                                                           else kept, "incoming": row["status"],
-                                                          "from": self.packet_ws,
+                                                          "from": self.packet_ws, "rule": 2,
                                                           "sides": self._form_sides(where)}, sort_keys=True))
             self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]}: form state {kept} kept "
                                       f"(the other workstation had {other})")
         self.s.flush()
+
+    def _decided_elsewhere(self, where: tuple[str, str, str], decided: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The packet's form state decisions but those this trail holds already (crossed packets: a decision of
+        this rule naming the same two sides): they decide nothing new here (``Replay._on_merge_conflict``)."""
+        if not any(_detail(r).get("rule") == 2 for r in decided):
+            return decided
+        held = set()
+        for (d,) in self.s.execute(select(AuditEvent.detail).where(
+                AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
+                AuditEvent.item.is_(None), AuditEvent.action == "merge_conflict")):
+            if _detail({"detail": d}).get("rule") == 2:
+                held.add(frozenset(_decision_sides({"detail": d})))
+        return [r for r in decided if _detail(r).get("rule") != 2 or frozenset(_decision_sides(r)) not in held]
 
     def _still_a_side(self, where: tuple[str, str, str], decided: Sequence[dict[str, Any]]) -> bool:
         """A form state decision made elsewhere applies only on what this workstation still holds: its last record
