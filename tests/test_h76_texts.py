@@ -31,3 +31,13 @@ def test_every_decimal_hint_is_a_value_its_field_takes_without_a_question(lang: 
     finally:
         set_lang(Lang.EN)
     assert not wrong, wrong
+
+
+def test_the_trail_says_the_programs_own_words_in_french() -> None:
+    from msc_sle_crf.trail_words import detail_text
+
+    digest = "ab" * 32
+    assert detail_text(f"meaning: approval; sha256: {digest}", Lang.FR) == f"signification : approbation ; sha256 : " \
+                                                                           f"{digest}"
+    assert detail_text(f"meaning: approval; sha256: {digest}", Lang.EN) == f"meaning: approval; sha256: {digest}"
+    assert detail_text("all checks passed", Lang.FR) == "tous les contrôles sont satisfaits"

@@ -270,7 +270,7 @@ def _shown_value(form: FormDef, item_id: str | None, action: str, text: str | No
     dates dd/mm/yyyy, decimal commas in French; anything else as stored."""
     if not text:
         return ""
-    if action in ("status_change", "create") and text in tuple(FormStatus):
+    if (action in ("status_change", "create") or not item_id) and text in tuple(FormStatus):  # a signature's too
         return FormStatus(text).label(lang)
     if item_id and form.has_item(item_id):
         item = form.item(item_id)
