@@ -3,13 +3,21 @@ person reads."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import pytest
+from PySide6.QtWidgets import QLabel
+
+from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.formdef import load_study
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import ItemType
 from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.demo import create_demo
+from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.ui.form.editors import placeholder
+from tests.conftest import FAST_KDF
 
 
 @pytest.mark.parametrize("lang", [Lang.FR, Lang.EN])
@@ -41,3 +49,32 @@ def test_the_trail_says_the_programs_own_words_in_french() -> None:
                                                                            f"{digest}"
     assert detail_text(f"meaning: approval; sha256: {digest}", Lang.EN) == f"meaning: approval; sha256: {digest}"
     assert detail_text("all checks passed", Lang.FR) == "tous les contrôles sont satisfaits"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = create_demo(tmp_path_factory.mktemp("h76") / "demo.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    yield site
+    site.close()
+
+
+def test_the_signing_window_of_an_investigator_offers_approval_first(qtbot, demo: Site) -> None:  # type: ignore[no-untyped-def]
+    """h71: the physician's signing window offered "Author: I entered these data"; she had to pick "Approval". The
+    meaning offered first follows the role (21 CFR 11.50): investigator approval, nurse author, others review. The
+    window names the visit, not its code."""
+    from msc_sle_crf.ui.form import FormView
+    from msc_sle_crf.ui.form.dialogs import SignDialog
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    view = FormView(doctor, FormRef("99-001", "M3", "selena_sledai"))
+    qtbot.addWidget(view)
+    view._sign_in_dialog()
+    dialog = view.sign_dialog
+    assert dialog.meaning.currentData() == "approval"
+    assert "visit Month 3" in " ".join(label.text() for label in dialog.findChildren(QLabel))
+    dialog.reject()
+    rules = doctor.study.meta.signatures
+    for role, meaning in (("nurse", "author"), ("monitor", "review")):
+        other = SignDialog(rules, "Vital signs", FormRef("99-001", "M3", "selena_sledai"), role=role)
+        qtbot.addWidget(other)
+        assert other.meaning.currentData() == meaning
