@@ -78,3 +78,23 @@ def test_the_signing_window_of_an_investigator_offers_approval_first(qtbot, demo
         other = SignDialog(rules, "Vital signs", FormRef("99-001", "M3", "selena_sledai"), role=role)
         qtbot.addWidget(other)
         assert other.meaning.currentData() == meaning
+
+
+def test_the_casebook_names_organ_classes_in_french(demo: Site) -> None:
+    """h71: the casebook's toxicity table said "General disorders and administration site conditions" in French."""
+    from msc_sle_crf.scoring import ctcae
+    from msc_sle_crf.ui.casebook import toxicity_html
+
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    scores = nurse.overview.subject("99-002").scores
+    socs = {soc for t in scores.begun() for soc in t.all.by_soc}
+    assert "General disorders and administration site conditions" in socs
+    set_lang(Lang.FR)
+    try:
+        shown = toxicity_html(scores)
+    finally:
+        set_lang(Lang.EN)
+    assert "Troubles généraux et anomalies au site d&#x27;administration" in shown or \
+        "Troubles généraux et anomalies au site d'administration" in shown, shown
+    assert not [soc for soc in socs if soc in shown]
+    assert set(ctcae.SOC_FR) >= {t.soc for t in ctcae.catalogue().values()}  # every organ class has its French name

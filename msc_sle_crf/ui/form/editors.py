@@ -416,7 +416,8 @@ class CtcaePicker(QObject):
         self.model.clear()
         for term in ctcae.search(text, 25):
             french = ctcae.french_words(term.term)
-            entry = QStandardItem(f"{term.term}" + (f" ({french})" if french else "") + f"   —   {term.soc}")
+            soc = ctcae.soc_label(term.soc).get()
+            entry = QStandardItem(f"{term.term}" + (f" ({french})" if french else "") + f"   —   {soc}")
             entry.setData(term.term, Qt.ItemDataRole.UserRole)
             self.model.appendRow(entry)
         self.completer.complete()
