@@ -98,3 +98,16 @@ def test_the_casebook_names_organ_classes_in_french(demo: Site) -> None:
         "Troubles généraux et anomalies au site d'administration" in shown, shown
     assert not [soc for soc in socs if soc in shown]
     assert set(ctcae.SOC_FR) >= {t.soc for t in ctcae.catalogue().values()}  # every organ class has its French name
+
+
+def test_the_eligibility_criteria_read_french_in_french() -> None:
+    """h71: the eligibility panel said "Mycophénolate mofétil > 2000 mg/day pendant >= 90 jours"."""
+    from msc_sle_crf.scoring.eligibility import CRITERIA
+    from msc_sle_crf.scoring.rules import published_rules
+
+    rules = published_rules().eligibility
+    texts = [c.label(rules).fr for c in CRITERIA] + [c.text().fr for c in rules.refractory.values()]
+    english = [t for t in texts if any(w in t for w in ("/day", "/week", "/month", ">=", "<="))]
+    assert not english, english
+    assert "Mycophénolate mofétil > 2000 mg/j pendant ≥ 90 jours" in texts
+    assert rules.refractory["MMF"].text().en == "Mycophenolate mofetil > 2000 mg/day for >= 90 days"
