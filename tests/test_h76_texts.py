@@ -111,3 +111,24 @@ def test_the_eligibility_criteria_read_french_in_french() -> None:
     assert not english, english
     assert "Mycophénolate mofétil > 2000 mg/j pendant ≥ 90 jours" in texts
     assert rules.refractory["MMF"].text().en == "Mycophenolate mofetil > 2000 mg/day for >= 90 days"
+
+
+def test_the_file_name_offered_for_a_visit_names_the_visit_in_the_readers_words(qtbot, demo: Site,  # type: ignore[no-untyped-def]
+                                                                               monkeypatch) -> None:
+    """h71: printing visit M6 in French offered "casebook-99-002-M6.pdf" (an English word and the visit's code)."""
+    from msc_sle_crf.ui import printing as ui_printing
+    from msc_sle_crf.ui.casebook import CasebookDialog
+
+    offered: list[str] = []
+    monkeypatch.setattr(ui_printing, "ask_path", lambda _parent, name: offered.append(name))  # then cancelled
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    set_lang(Lang.FR)
+    try:
+        dialog = CasebookDialog(doctor, "99-001")
+        qtbot.addWidget(dialog)
+        dialog.tree.setCurrentItem(dialog.tree.topLevelItem(2).child(0))  # a form of D0
+        assert dialog.print_visit() is None and dialog.print_casebook() is None
+    finally:
+        set_lang(Lang.EN)
+    assert offered == ["visite-99-001-Jour-de-la-perfusion-J0.pdf", "cahier-99-001.pdf"]
+    assert ui_printing.pdf_name(doctor, "99-002", "M6") == "visit-99-002-Month-6.pdf"

@@ -289,9 +289,9 @@ class CasebookDialog(NoDefaultButtonDialog):
 
     def print_casebook(self, target: Any = None) -> Any:
         """The subject's casebook as a signed PDF, made in the background (progress, cancel)."""
-        from msc_sle_crf.ui.printing import ask_path, print_casebook
+        from msc_sle_crf.ui.printing import ask_path, pdf_name, print_casebook
 
-        path = target or ask_path(self, f"casebook-{self.subject}.pdf")
+        path = target or ask_path(self, pdf_name(self.ws, self.subject))
         if path is None:
             return None
         self.print_job = print_casebook(self, self.ws, self.subject, path, offer_open=target is None)
@@ -308,12 +308,12 @@ class CasebookDialog(NoDefaultButtonDialog):
 
     def print_visit(self, target: Any = None) -> Any:
         """The selected visit's forms as one signed PDF (cover, contents, each form with its audit trail)."""
-        from msc_sle_crf.ui.printing import ask_path, print_casebook
+        from msc_sle_crf.ui.printing import ask_path, pdf_name, print_casebook
 
         event = self.selected_visit()
         if event is None:
             return None
-        path = target or ask_path(self, f"casebook-{self.subject}-{event}.pdf")
+        path = target or ask_path(self, pdf_name(self.ws, self.subject, event))
         if path is None:
             return None
         self.print_job = print_casebook(self, self.ws, self.subject, path, event=event, offer_open=target is None)
