@@ -132,3 +132,23 @@ def test_the_file_name_offered_for_a_visit_names_the_visit_in_the_readers_words(
         set_lang(Lang.EN)
     assert offered == ["visite-99-001-Jour-de-la-perfusion-J0.pdf", "cahier-99-001.pdf"]
     assert ui_printing.pdf_name(doctor, "99-002", "M6") == "visit-99-002-Month-6.pdf"
+
+
+def test_a_form_window_and_a_toxicity_reason_name_the_visit_not_its_code(qtbot, demo: Site) -> None:  # type: ignore[no-untyped-def]
+    """h71: the AE window was titled "99-006 · LOG · Événements indésirables" and the toxicity reason said "le
+    formulaire de revue de la visite TOL n'est pas complet"."""
+    from msc_sle_crf.ui.casebook import toxicity_html
+    from msc_sle_crf.ui.form.window import FormWindow
+
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    set_lang(Lang.FR)
+    try:
+        window = FormWindow(nurse, FormRef("99-002", "LOG", "adverse_events"))
+        qtbot.addWidget(window)
+        title = window.windowTitle()
+        shown = toxicity_html(nurse.overview.subject("99-002").scores)
+    finally:
+        set_lang(Lang.EN)
+    assert title == "99-002 · Registres (toutes visites) · Événements indésirables", title
+    assert "visite « Mois 6 »" in shown or "visite « Mois 9 »" in shown, shown
+    assert not [code for code in ("visite M6", "visite M9", "visite TOL") if code in shown]
