@@ -152,3 +152,17 @@ def test_a_form_window_and_a_toxicity_reason_name_the_visit_not_its_code(qtbot, 
     assert title == "99-002 · Registres (toutes visites) · Événements indésirables", title
     assert "visite « Mois 6 »" in shown or "visite « Mois 9 »" in shown, shown
     assert not [code for code in ("visite M6", "visite M9", "visite TOL") if code in shown]
+
+
+def test_nothing_to_print_in_a_visit_names_the_visit(demo: Site) -> None:
+    from msc_sle_crf.errors import ValidationError
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    set_lang(Lang.FR)
+    try:
+        with pytest.raises(ValidationError) as refused:
+            doctor.printing.casebook_pdf("99-006", event="M12")
+        said = refused.value.message()
+    finally:
+        set_lang(Lang.EN)
+    assert said == "Rien à imprimer : le patient 99-006 n'a aucun formulaire commencé à la visite « Mois 12 ».", said

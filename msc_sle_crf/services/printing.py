@@ -195,7 +195,8 @@ class Printing:
         refs = [FormRef(subject, e.id, f) for e in self.study.meta.events if event in (None, e.id)
                 for f in e.forms if (e.id, f) in statuses]
         if not refs:
-            where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
+            visit = self.study.event(event).label if event else None
+            where = L(f" in the visit “{visit.en}”", f" à la visite « {visit.fr} »") if visit else L("", "")
             raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
         trail = self._subject_trail(subject) if with_audit else None
         marked = self._marked(subject)
