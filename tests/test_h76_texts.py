@@ -111,6 +111,9 @@ def test_the_eligibility_criteria_read_french_in_french() -> None:
     assert not english, english
     assert "Mycophénolate mofétil > 2000 mg/j pendant ≥ 90 jours" in texts
     assert rules.refractory["MMF"].text().en == "Mycophenolate mofetil > 2000 mg/day for >= 90 days"
+    from msc_sle_crf.scoring.common import SCORE_LABELS
+
+    assert not [label.fr for label in SCORE_LABELS.values() if ">=" in label.fr or "<=" in label.fr]
 
 
 def test_the_file_name_offered_for_a_visit_names_the_visit_in_the_readers_words(qtbot, demo: Site,  # type: ignore[no-untyped-def]
