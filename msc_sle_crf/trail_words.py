@@ -68,6 +68,7 @@ DETAILS: dict[str, L] = {
     "not applicable (condition not met)": L("not applicable (condition not met)",
                                             "sans objet (condition non remplie)"),
     "closed": L("closed", "close"),
+    "all checks passed": L("all checks passed", "tous les contrôles sont satisfaits"),
     "conflict between workstations: the signed data is in question": L(
         "conflict between workstations: the signed data is in question",
         "conflit entre postes : les données signées sont mises en doute"),
@@ -77,6 +78,10 @@ _CREATED = re.compile(r"^form instance created under version (\S+) \((\w+)\)$")
 _RESOLVED = re.compile(r"^conflict #(\d+) resolved$")
 _HANDED = re.compile(r"^entry handed over from (\S+) to (\S+)$")
 _AUTO = re.compile(r"^query #(\d+) auto: (.*)$", re.DOTALL)
+_SIGNED = re.compile(r"^meaning: ([a-z_]+); sha256: ([0-9a-f]{64})$")  # services/lifecycle.py's sign detail
+# The meanings of a signature (formdef/definitions.py's defaults) as one word; a study's own code is said as stored.
+MEANINGS: dict[str, L] = {"author": L("author", "auteur"), "review": L("review", "relecture"),
+                          "approval": L("approval", "approbation")}
 _STEPS = {"open": L("opened", "ouverture"), "answer": L("answered", "réponse"), "close": L("closed", "clôture"),
           "reopen": L("re-opened", "réouverture")}
 
@@ -228,6 +233,23 @@ def warning_text(text: str, lang: Lang, labels: Mapping[str, L] | None = None) -
     return "; ".join(out)
 
 
+def _one_pattern(text: str, lang: Lang) -> str | None:
+    """A signature's detail, a conflict resolved, an entry handed over: in the reader's language (None: another)."""
+    match = _SIGNED.match(text)
+    if match:
+        meaning = MEANINGS[match[1]].get(lang) if match[1] in MEANINGS else match[1]
+        return L(f"meaning: {meaning}; sha256: {match[2]}",
+                 f"signification : {meaning} ; sha256 : {match[2]}").get(lang)
+    match = _RESOLVED.match(text)
+    if match:
+        return L(f"conflict #{match.group(1)} resolved", f"conflit n°{match.group(1)} résolu").get(lang)
+    match = _HANDED.match(text)
+    if match:
+        return L(f"entry handed over from {match.group(1)} to {match.group(2)}",
+                 f"saisie transférée du poste {match.group(1)} au poste {match.group(2)}").get(lang)
+    return None
+
+
 def detail_text(text: str, lang: Lang, *, offset_min: int = 0,  # noqa: PLR0911 - one branch per kind of text
                 conflicts: Mapping[int, tuple[Side, Side]] | None = None,
                 labels: Mapping[str, L] | None = None) -> str:
@@ -245,13 +267,9 @@ def detail_text(text: str, lang: Lang, *, offset_min: int = 0,  # noqa: PLR0911 
         said = _merge_detail(data, lang, offset_min) if isinstance(data, dict) else None
         if said is not None:
             return said
-    match = _RESOLVED.match(text)
-    if match:
-        return L(f"conflict #{match.group(1)} resolved", f"conflit n°{match.group(1)} résolu").get(lang)
-    match = _HANDED.match(text)
-    if match:
-        return L(f"entry handed over from {match.group(1)} to {match.group(2)}",
-                 f"saisie transférée du poste {match.group(1)} au poste {match.group(2)}").get(lang)
+    said = _one_pattern(text, lang)
+    if said is not None:
+        return said
     match = _AUTO.match(text)
     if match:
         qid, said = int(match.group(1)), match.group(2)

@@ -93,3 +93,29 @@ def test_the_list_names_what_needs_attention_in_french(qtbot, demo: Site) -> Non
     assert box.stage.itemText(box.stage.findData("overdue")) == "Visite en retard"
     assert box.search.placeholderText().startswith("Rechercher")
     main.close()
+
+
+def test_down_or_enter_in_the_search_box_moves_to_the_list(qtbot, demo: Site) -> None:  # type: ignore[no-untyped-def]
+    """h71: with gloves, the nurse types in the search box and goes on with the keyboard: Down (or Enter when more
+    than one subject is left) selects the first subject shown and gives the list the keyboard; Enter then opens it."""
+    from PySide6.QtCore import Qt
+
+    from msc_sle_crf.ui.casebook import CasebookDialog
+
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    main = MainWindow(nurse, idle_ms=10**9)
+    qtbot.addWidget(main)
+    main.show()
+    box = main.subjects
+    qtbot.keyClicks(box.search, "99-00")
+    shown = _shown(main)
+    assert len(shown) > 1
+    qtbot.keyClick(box.search, Qt.Key.Key_Down)
+    assert box.selected() == shown[0] and main.focusWidget() is box.table
+    qtbot.keyClick(box.table, Qt.Key.Key_Down)
+    assert box.selected() == shown[1]
+    box.table.clearSelection()
+    box.search.setFocus()
+    qtbot.keyClick(box.search, Qt.Key.Key_Return)  # several left: nothing opens yet, the first one is chosen
+    assert box.selected() == shown[0] and not [d for d in main.open_dialogs if isinstance(d, CasebookDialog)]
+    main.close()

@@ -327,6 +327,13 @@ class SignatureRules(_Frozen):
     # unlock: re-opening locked data is the site's decision.
     unlock_roles: tuple[Literal["investigator", "admin", "monitor", "nurse"], ...] = ("investigator", "admin")
 
+    def default_meaning(self, role: str) -> str:
+        """The meaning the signing window offers first (11.50(a)(3)): an investigator approves the data, a nurse
+        signs what she entered (author), anyone else reviews; the first meaning when the study has not that one."""
+        wanted = {"investigator": "approval", "nurse": "author"}.get(role, "review")
+        codes = [m.code for m in self.meanings]
+        return wanted if wanted in codes else codes[0]
+
 
 class ExportRules(_Frozen):
     """Data out (issue 16): who may export, and what a de-identified export cuts (``form.ITEM`` dates kept as the

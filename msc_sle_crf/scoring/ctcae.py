@@ -62,6 +62,44 @@ _FRENCH_SPELLING = {"fievre": "fièvre", "reaction a la perfusion": "réaction �
                     "thrombopenie": "thrombopénie", "frisson": ""}
 
 
+# The 26 MedDRA system organ classes of CTCAE v5.0 by their French MedDRA names (CTCAE itself is English only).
+SOC_FR: dict[str, str] = {
+    "Blood and lymphatic system disorders": "Affections hématologiques et du système lymphatique",
+    "Cardiac disorders": "Affections cardiaques",
+    "Congenital, familial and genetic disorders": "Affections congénitales, familiales et génétiques",
+    "Ear and labyrinth disorders": "Affections de l'oreille et du labyrinthe",
+    "Endocrine disorders": "Affections endocriniennes",
+    "Eye disorders": "Affections oculaires",
+    "Gastrointestinal disorders": "Affections gastro-intestinales",
+    "General disorders and administration site conditions": "Troubles généraux et anomalies au site d'administration",
+    "Hepatobiliary disorders": "Affections hépatobiliaires",
+    "Immune system disorders": "Affections du système immunitaire",
+    "Infections and infestations": "Infections et infestations",
+    "Injury, poisoning and procedural complications": "Lésions, intoxications et complications liées aux procédures",
+    "Investigations": "Investigations",
+    "Metabolism and nutrition disorders": "Troubles du métabolisme et de la nutrition",
+    "Musculoskeletal and connective tissue disorders": "Affections musculosquelettiques et du tissu conjonctif",
+    "Neoplasms benign, malignant and unspecified (incl cysts and polyps)":
+        "Tumeurs bénignes, malignes et non précisées (incl. kystes et polypes)",
+    "Nervous system disorders": "Affections du système nerveux",
+    "Pregnancy, puerperium and perinatal conditions": "Affections gravidiques, puerpérales et périnatales",
+    "Psychiatric disorders": "Affections psychiatriques",
+    "Renal and urinary disorders": "Affections du rein et des voies urinaires",
+    "Reproductive system and breast disorders": "Affections des organes de reproduction et du sein",
+    "Respiratory, thoracic and mediastinal disorders": "Affections respiratoires, thoraciques et médiastinales",
+    "Skin and subcutaneous tissue disorders": "Affections de la peau et du tissu sous-cutané",
+    "Social circumstances": "Caractéristiques socio-environnementales",
+    "Surgical and medical procedures": "Actes médicaux et chirurgicaux",
+    "Vascular disorders": "Affections vasculaires",
+    "(term not in CTCAE v5.0)": "(terme absent de la CTCAE v5.0)",
+}
+
+
+def soc_label(soc: str) -> L:
+    """An organ class in the reader's language (as stored when it has no French name)."""
+    return L(soc, SOC_FR.get(soc, soc))
+
+
 def french_words(term: str) -> str:
     """The French words that find ``term`` in the search, written out ("fièvre, hyperthermie"); "" when none."""
     words = []

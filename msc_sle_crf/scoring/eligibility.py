@@ -13,7 +13,7 @@ from typing import Any
 
 from msc_sle_crf.i18n import L
 from msc_sle_crf.scoring.common import Part, ScoreResult
-from msc_sle_crf.scoring.rules import EligibilityRules, Threshold, published_rules
+from msc_sle_crf.scoring.rules import EligibilityRules, Threshold, french_limit, published_rules
 
 MET, FAILED, UNKNOWN = "met", "failed", "unknown"
 RULE = "MSC-SLE eligibility (registry text; limits configurable, to be confirmed against the protocol)"
@@ -141,20 +141,21 @@ def _fixed(label: L) -> Callable[[EligibilityRules], L]:
 def _limit_label(en: str, fr: str, get: Callable[[EligibilityRules], Threshold]) -> Callable[[EligibilityRules], L]:
     def label(rules: EligibilityRules) -> L:
         limit = get(rules).text()
-        return L(f"{en} {limit}", f"{fr} {limit.replace('.', ',')}")
+        return L(f"{en} {limit}", f"{fr} {french_limit(limit)}")
     return label
 
 
 def _age_label(r: EligibilityRules) -> L:
     return L(f"Age {r.age_min.text()} and {r.age_max.text()} years",
-             f"Âge {r.age_min.text()} et {r.age_max.text()} ans")
+             f"Âge {french_limit(r.age_min.text())} et {french_limit(r.age_max.text())} ans")
 
 
 def _prednisone_label(r: EligibilityRules) -> L:
-    dose, days = r.prednisone_dose.text().replace(".", ","), r.prednisone_days.text()
+    dose, days = french_limit(r.prednisone_dose.text()), r.prednisone_days.text()
     pulses = ("", "") if r.prednisone_pulses else (", IV pulses not counted", ", bolus IV non comptés")
     return L(f"Prednisone equivalent {r.prednisone_dose.text()} mg/day for {days} days (corticosteroid records"
-             f"{pulses[0]})", f"Équivalent prednisone {dose} mg/j depuis {days} jours (corticothérapie{pulses[1]})")
+             f"{pulses[0]})", f"Équivalent prednisone {dose} mg/j depuis {french_limit(days)} jours "
+             f"(corticothérapie{pulses[1]})")
 
 
 def _washout_label(drug: L, months: Callable[[EligibilityRules], int]) -> Callable[[EligibilityRules], L]:
@@ -172,7 +173,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("age", _age_label, _age),
     Criterion("acr", _fixed(L("SLE by ACR criteria with antinuclear antibodies", "LES selon l'ACR avec anticorps "
                               "antinucléaires")), _yes("acr_and_ana")),
-    Criterion("sledai", lambda r: L(f"SELENA-SLEDAI {r.sledai.text()}", f"SELENA-SLEDAI {r.sledai.text()}"), _sledai),
+    Criterion("sledai", lambda r: L(f"SELENA-SLEDAI {r.sledai.text()}",
+                                    f"SELENA-SLEDAI {french_limit(r.sledai.text())}"), _sledai),
     Criterion("prednisone", _prednisone_label, _prednisone),
     Criterion("refractory", _fixed(L("Refractory to an immunosuppressant at or above its threshold",
                                      "Réfractaire à un immunosuppresseur à dose suffisante")), _refractory),

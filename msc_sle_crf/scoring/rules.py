@@ -24,6 +24,14 @@ Op = Literal["lt", "le", "gt", "ge"]
 _OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {"lt": operator.lt, "le": operator.le, "gt": operator.gt,
                                                        "ge": operator.ge}
 _SIGNS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+# A dose unit as a French reader writes it ("mg/day" reads as English on a French screen).
+_UNITS_FR = {"day": "j", "week": "semaine", "month": "mois"}
+
+
+def french_limit(text: str) -> str:
+    """A limit written for an English reader (">= 2.5 mg/kg/day") as a French one writes it ("≥ 2,5 mg/kg/j")."""
+    text = text.replace(">=", "≥").replace("<=", "≤").replace(".", ",")
+    return "/".join(_UNITS_FR.get(part, part) for part in text.split("/"))
 
 
 class _Frozen(BaseModel):
@@ -183,10 +191,10 @@ class RefractoryCriterion(_Frozen):
 
     def text(self) -> L:
         dose = " and ".join(f"{r.text()} {self.dose_unit}" for r in self.dose)
-        dose_fr = " et ".join(f"{r.text().replace('.', ',')} {self.dose_unit}" for r in self.dose)
+        dose_fr = " et ".join(french_limit(f"{r.text()} {self.dose_unit}") for r in self.dose)
         unit = {"days": ("days", "jours"), "months": ("months", "mois")}.get(self.duration_unit or "", ("", ""))
         duration = f" for {self.duration.text()} {unit[0]}" if self.duration else ""
-        duration_fr = f" pendant {self.duration.text()} {unit[1]}" if self.duration else ""
+        duration_fr = f" pendant {french_limit(self.duration.text())} {unit[1]}" if self.duration else ""
         en = f"{self.label.en} {dose}{duration}".strip() if dose or duration else f"{self.label.en} (any dose)"
         fr = f"{self.label.fr} {dose_fr}{duration_fr}".strip() if dose or duration else \
             f"{self.label.fr} (toute dose)"

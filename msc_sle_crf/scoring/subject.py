@@ -119,7 +119,9 @@ def visit_date(forms: Mapping[str, FormData], date_items: tuple[str, ...]) -> dt
 
 
 def compute(data: Mapping[tuple[str, str], FormData], bindings: StudyBindings, day0_from: Day0,
-            rules: ScoringRules | None = None, *, today: dt.date) -> SubjectScores:
+            rules: ScoringRules | None = None, *, today: dt.date, visits: Mapping[str, L] | None = None
+            ) -> SubjectScores:
+    """Every score of one subject; ``visits``: visit -> its name, for the reasons a score is not computable."""
     rules = rules if rules is not None else published_rules()
     by_event: dict[str, dict[str, FormData]] = {}
     for (event, form), form_data in data.items():
@@ -144,7 +146,8 @@ def compute(data: Mapping[tuple[str, str], FormData], bindings: StudyBindings, d
         if results:
             per_visit[event] = results
     scores = _overall(by_event, per_visit=per_visit, visit_scores=visit_scores, bilag_by_visit=bilag_by_visit,
-                      steroids=steroids, dates=dates, day0=day0, rules=rules, bindings=bindings, today=today)
+                      steroids=steroids, dates=dates, day0=day0, rules=rules, bindings=bindings, today=today,
+                      visits=visits or {})
     return scores
 
 
@@ -260,7 +263,7 @@ def _sf36(sf: FormData, rules: ScoringRules, bindings: StudyBindings) -> dict[st
 def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[str, dict[str, ScoreResult]],
              visit_scores: dict[str, VisitScores], bilag_by_visit: dict[str, dict[str, str | None]],
              steroids: list[SteroidRecord], dates: dict[str, dt.date], day0: dt.date | None, rules: ScoringRules,
-             bindings: StudyBindings, today: dt.date) -> SubjectScores:
+             bindings: StudyBindings, today: dt.date, visits: Mapping[str, L]) -> SubjectScores:
     profile = PROFILES[rules.bilag_profile]
     overall: dict[str, ScoreResult] = {}
     baseline = bindings.baseline_visit
@@ -300,7 +303,7 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
     tol_form = by_event.get(tol.event or "", {}).get(tol.form)
     if tol.event:
         done[tol.event] = tol_form is not None and tol_form.done
-    toxicity = by_window(events, day0, rules.toxicity, today=today, reviewed=done)
+    toxicity = by_window(events, day0, rules.toxicity, today=today, reviewed=done, visits=visits)
     primary = next(t for t in toxicity if t.window.id == rules.toxicity.primary_window)
     overall["not_tolerated_all"] = not_tolerated_result(primary, rules.toxicity, related_only=False)
     overall["not_tolerated_related"] = not_tolerated_result(primary, rules.toxicity, related_only=True)

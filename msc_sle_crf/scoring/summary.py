@@ -22,6 +22,7 @@ from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.rounding import format_decimal
 from msc_sle_crf.schedule import DONE_STATES, VisitPlan, VisitState
 from msc_sle_crf.scoring.common import ScoreResult, score_label
+from msc_sle_crf.scoring.ctcae import soc_label
 from msc_sle_crf.scoring.subject import SF36_SCORES, SubjectScores, form_scores
 from msc_sle_crf.scoring.toxicity import AdverseEvent, WindowToxicity, related
 from msc_sle_crf.status import FormStatus
@@ -407,7 +408,7 @@ class Summarizer:
         rows = [self._row("any", L("Any organ class", "Toute classe d'organe"),
                           lambda g: self.grade_counts(g, window_id, related_only=related_only))]
         for soc in self.socs(group_all, window_id):
-            rows.append(self._row(soc, L(soc, soc),
+            rows.append(self._row(soc, soc_label(soc),
                                   partial(self.grade_counts, window_id=window_id, related_only=related_only,
                                           soc=soc)))
         rows.append(self._row("not_tolerated", L(f"Grade >= {self.rules.toxicity.min_grade} (not tolerated)",
@@ -639,7 +640,7 @@ class Summarizer:
                     gc = self.grade_counts(group, w.id, related_only=related_only, soc=soc)
                     if soc is not None and not gc.any_grade:
                         continue
-                    label = L("Any organ class", "Toute classe d'organe") if soc is None else L(soc, soc)
+                    label = L("Any organ class", "Toute classe d'organe") if soc is None else soc_label(soc)
                     rows.append(Row(soc or "any", label, (*gc.counts, Count(gc.at_least(self.rules.toxicity.min_grade),
                                                                              gc.of, gc.pending))))
                 which = (L("related", "liés") if related_only else L("all events", "tous les EI"))
@@ -663,7 +664,8 @@ class Summarizer:
                             t.end), None)
                 where = tox.window.label.as_l() if tox is not None else L("outside the windows", "hors fenêtres")
                 rows.append(Row(f"{s.number}{e.ref}", L(s.number, s.number), (
-                    where, e.term, e.soc, e.grade, _day(e, day0), _yes_no(related(e, rules)), _yes_no(e.serious))))
+                    where, e.term, soc_label(e.soc), e.grade, _day(e, day0), _yes_no(related(e, rules)),
+                    _yes_no(e.serious))))
         return Table("events", L("Adverse events of the cohort", "Événements indésirables de la cohorte"), cols,
                      tuple(rows), L("Subject", "Patient"))
 

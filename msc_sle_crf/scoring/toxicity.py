@@ -113,9 +113,10 @@ def _view(in_window: Sequence[AdverseEvent], undated: Sequence[AdverseEvent], op
 
 
 def window_toxicity(events: Sequence[AdverseEvent], day0: dt.date | None, window: ToxicityWindow,
-                    rules: ToxicityRules, *, today: dt.date, reviewed: bool | None) -> WindowToxicity:
+                    rules: ToxicityRules, *, today: dt.date, reviewed: bool | None,
+                    review_visit: L | None = None) -> WindowToxicity:
     """One window of one subject. ``reviewed``: whether the window's review form is complete (None when the window
-    has no review visit)."""
+    has no review visit); ``review_visit``: that visit's name (its code when not given)."""
     if day0 is None:
         reason = L("no infusion date", "pas de date de perfusion")
         empty = View(False, (), False, reason, 0, {}, ())
@@ -131,8 +132,9 @@ def window_toxicity(events: Sequence[AdverseEvent], day0: dt.date | None, window
         reasons.append(L(f"the window runs until D{window.to_day} ({end:%d/%m/%Y})",
                          f"la fenêtre court jusqu'à J{window.to_day} ({end:%d/%m/%Y})"))
     if rules.require_review and reviewed is False:
-        reasons.append(L(f"the review form of visit {window.review_event} is not complete",
-                         f"le formulaire de revue de la visite {window.review_event} n'est pas complet"))
+        visit = review_visit or L(str(window.review_event), str(window.review_event))
+        reasons.append(L(f"the review form of the visit “{visit.en}” is not complete",
+                         f"le formulaire de revue de la visite « {visit.fr} » n'est pas complet"))
     open_reason = L("; ".join(r.en for r in reasons), " ; ".join(r.fr for r in reasons)) if reasons else None
     serious = tuple(e for e in in_window if e.serious)
     return WindowToxicity(window, start, end, closed, reviewed,
@@ -141,12 +143,15 @@ def window_toxicity(events: Sequence[AdverseEvent], day0: dt.date | None, window
 
 
 def by_window(events: Sequence[AdverseEvent], day0: dt.date | None, rules: ToxicityRules | None = None, *,
-              today: dt.date, reviewed: Mapping[str, bool] | None = None) -> tuple[WindowToxicity, ...]:
-    """Every window of the rules, in order. ``reviewed``: review visit -> its review form is complete."""
+              today: dt.date, reviewed: Mapping[str, bool] | None = None,
+              visits: Mapping[str, L] | None = None) -> tuple[WindowToxicity, ...]:
+    """Every window of the rules, in order. ``reviewed``: review visit -> its review form is complete; ``visits``:
+    visit -> its name (what a reason says; the visit's code when not given)."""
     rules = rules if rules is not None else published_rules().toxicity
-    reviewed = reviewed or {}
+    reviewed, visits = reviewed or {}, visits or {}
     return tuple(window_toxicity(events, day0, w, rules, today=today,
-                                 reviewed=None if w.review_event is None else reviewed.get(w.review_event, False))
+                                 reviewed=None if w.review_event is None else reviewed.get(w.review_event, False),
+                                 review_visit=visits.get(w.review_event or ""))
                  for w in sorted(rules.windows, key=lambda w: w.from_day))
 
 

@@ -91,7 +91,8 @@ class Outcomes:
         loaded = self.overview.load_all(session)
         for subject in session.execute(select(Subject).order_by(Subject.subject_number)).scalars():
             data, statuses = loaded.get(subject.id, ({}, {}))
-            scores = compute(data, study.bindings, self.overview.day0, study.meta.scoring, today=today)
+            scores = compute(data, study.bindings, self.overview.day0, study.meta.scoring, today=today,
+                             visits={e.id: e.label.as_l() for e in study.meta.events})
             plans = tuple(plan(study, scores.day0, statuses, scores.visit_dates, today))
             end = data.get((eos.event or "", eos.form))
             ended = end.values.get(eos.date) if end is not None and FormStatus.of(end.status) in (

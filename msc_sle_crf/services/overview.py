@@ -247,7 +247,8 @@ class Overview:
             subject = reads.subject(session, subject_number)
             data, statuses = self.load(session, subject)
             info = SubjectInfo.of(subject)
-        scores = compute(data, bindings, self.day0, self.study.meta.scoring, today=today)
+        scores = compute(data, bindings, self.day0, self.study.meta.scoring, today=today,
+                         visits={e.id: e.label.as_l() for e in self.study.meta.events})
         plans = plan(self.study, scores.day0, statuses, scores.visit_dates, today)
         eos = bindings.end_of_study
         ended = statuses.get((eos.event or "", eos.form)) == FormStatus.COMPLETE

@@ -195,7 +195,8 @@ class Printing:
         refs = [FormRef(subject, e.id, f) for e in self.study.meta.events if event in (None, e.id)
                 for f in e.forms if (e.id, f) in statuses]
         if not refs:
-            where = L(f" in visit {event}", f" à la visite {event}") if event else L("", "")
+            visit = self.study.event(event).label if event else None
+            where = L(f" in the visit “{visit.en}”", f" à la visite « {visit.fr} »") if visit else L("", "")
             raise ValidationError(Msg.NOTHING_TO_PRINT, subject=subject, where=where)
         trail = self._subject_trail(subject) if with_audit else None
         marked = self._marked(subject)
@@ -270,7 +271,7 @@ def _shown_value(form: FormDef, item_id: str | None, action: str, text: str | No
     dates dd/mm/yyyy, decimal commas in French; anything else as stored."""
     if not text:
         return ""
-    if action in ("status_change", "create") and text in tuple(FormStatus):
+    if (action in ("status_change", "create") or not item_id) and text in tuple(FormStatus):  # a signature's too
         return FormStatus(text).label(lang)
     if item_id and form.has_item(item_id):
         item = form.item(item_id)

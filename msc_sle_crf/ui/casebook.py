@@ -28,6 +28,7 @@ from msc_sle_crf.formdef.bindings import StudyBindings
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult, rule_text, score_label
+from msc_sle_crf.scoring.ctcae import soc_label
 from msc_sle_crf.scoring.subject import SubjectScores
 from msc_sle_crf.scoring.toxicity import View
 from msc_sle_crf.services.changes import Changes
@@ -121,7 +122,7 @@ def toxicity_html(scores: SubjectScores) -> str:
     for t in begun:
         state = tr("decided", "évaluée") if t.all.decided else html.escape(
             t.all.reason.get() if t.all.reason else tr("not decided yet", "pas encore évaluée"))
-        socs = ", ".join(f"{html.escape(soc)} {g}" for soc, g in sorted(t.all.by_soc.items()))
+        socs = ", ".join(f"{html.escape(soc_label(soc).get())} {g}" for soc, g in sorted(t.all.by_soc.items()))
         rows.append(f"<tr><td>{html.escape(t.window.label.as_l().get())}</td><td>{grade(t.all)}</td>"
                     f"<td>{grade(t.related)}</td><td>{len(t.serious)}</td><td style='color:#5f6b76'>{state}"
                     + (f"<br>{socs}" if socs else "") + "</td></tr>")
@@ -288,9 +289,9 @@ class CasebookDialog(NoDefaultButtonDialog):
 
     def print_casebook(self, target: Any = None) -> Any:
         """The subject's casebook as a signed PDF, made in the background (progress, cancel)."""
-        from msc_sle_crf.ui.printing import ask_path, print_casebook
+        from msc_sle_crf.ui.printing import ask_path, pdf_name, print_casebook
 
-        path = target or ask_path(self, f"casebook-{self.subject}.pdf")
+        path = target or ask_path(self, pdf_name(self.ws, self.subject))
         if path is None:
             return None
         self.print_job = print_casebook(self, self.ws, self.subject, path, offer_open=target is None)
@@ -307,12 +308,12 @@ class CasebookDialog(NoDefaultButtonDialog):
 
     def print_visit(self, target: Any = None) -> Any:
         """The selected visit's forms as one signed PDF (cover, contents, each form with its audit trail)."""
-        from msc_sle_crf.ui.printing import ask_path, print_casebook
+        from msc_sle_crf.ui.printing import ask_path, pdf_name, print_casebook
 
         event = self.selected_visit()
         if event is None:
             return None
-        path = target or ask_path(self, f"casebook-{self.subject}-{event}.pdf")
+        path = target or ask_path(self, pdf_name(self.ws, self.subject, event))
         if path is None:
             return None
         self.print_job = print_casebook(self, self.ws, self.subject, path, event=event, offer_open=target is None)

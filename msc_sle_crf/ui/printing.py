@@ -3,7 +3,9 @@ then written atomically where the user chose; the print is audited."""
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,6 +252,16 @@ def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filte
     path = Path(dialog.selectedFiles()[0])
     _remember(kind, path.parent)
     return path
+
+
+def pdf_name(ws: Workspace, subject: str, event: str | None = None) -> str:
+    """The file name offered for a casebook or a visit, in the reader's words ("visite-99-002-Mois-6.pdf", not
+    "casebook-99-002-M6.pdf"): letters without accents, digits and dashes."""
+    parts = [tr("visit", "visite") if event else tr("casebook", "cahier"), subject]
+    if event:
+        parts.append(ws.study.event(event).label.get())
+    plain = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") + ".pdf"
 
 
 def ask_path(parent: QWidget, suggested: str) -> Path | None:

@@ -9,8 +9,8 @@ hides rows; it reads nothing."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -57,6 +57,8 @@ class SubjectList(QWidget):
         self.search = named(QLineEdit(), "subject_search")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.apply_filter)
+        self.search.returnPressed.connect(self._search_entered)
+        self.search.installEventFilter(self)
         self.cohort = named(QComboBox(), "cohort_filter")
         self.stage = named(QComboBox(), "stage_filter")
         for combo in (self.cohort, self.stage):
@@ -253,6 +255,36 @@ class SubjectList(QWidget):
         self.search.clear()
         self.cohort.setCurrentIndex(0)
         self.stage.setCurrentIndex(0)
+
+    def _visible_rows(self) -> list[int]:
+        return [r for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+
+    def _search_entered(self) -> None:
+        """Enter in the search box: the only subject left opens; with several, the first is selected and the list
+        takes the keyboard (Down/Up to choose, Enter to open): no mouse, no Tab past the filters (gloves)."""
+        rows = self._visible_rows()
+        if len(rows) == 1:
+            number = self.subject_at(rows[0])
+            if number is not None:
+                self.select(number)
+            self._activated(rows[0], 0)
+        elif rows:
+            self._focus_list(rows[0])
+
+    def _focus_list(self, row: int) -> None:
+        self.table.selectRow(row)
+        self.table.setCurrentCell(row, 0)
+        self.table.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Down in the search box moves to the list, on the first subject shown."""
+        if watched is self.search and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress \
+                and event.key() == Qt.Key.Key_Down:
+            rows = self._visible_rows()
+            if rows:
+                self._focus_list(rows[0])
+                return True
+        return super().eventFilter(watched, event)
 
     def row_of(self, number: str) -> int:
         return next((r for r, cells in enumerate(self._shown) if cells[0][0] == number), -1)

@@ -368,18 +368,21 @@ class SignDialog(QDialog):
     and has the focus."""
 
     def __init__(self, rules: SignatureRules, form_label: str, ref: FormRef, parent: QWidget | None = None,
-                 attempt: Callable[[tuple[str, str, str]], object | None] | None = None) -> None:
+                 attempt: Callable[[tuple[str, str, str]], object | None] | None = None, *, role: str = "",
+                 visit: str = "") -> None:
         super().__init__(parent)
         self.attempt = attempt
         self.setWindowTitle(tr("Electronic signature", "Signature électronique"))
         layout = QVBoxLayout(self)
-        what = QLabel(tr(f"You are signing “{form_label}” of subject {ref.subject}, visit {ref.event}.",
-                         f"Vous signez « {form_label} » du patient {ref.subject}, visite {ref.event}."))
+        visit = visit or ref.event  # the visit's name ("Mois 3"), its code only when not given
+        what = QLabel(tr(f"You are signing “{form_label}” of subject {ref.subject}, visit {visit}.",
+                         f"Vous signez « {form_label} » du patient {ref.subject}, visite {visit}."))
         what.setWordWrap(True)
         layout.addWidget(what)
         self.meaning = named(QComboBox(), "meaning")
         for m in rules.meanings:
             self.meaning.addItem(m.label.get(), m.code)
+        self.meaning.setCurrentIndex(max(0, self.meaning.findData(rules.default_meaning(role))))  # by the role
         layout.addWidget(self.meaning)
         self.username = named(QLineEdit(), "signUser")
         self.username.setPlaceholderText(tr("Your user name", "Votre nom d'utilisateur"))

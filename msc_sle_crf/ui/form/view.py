@@ -463,7 +463,8 @@ class FormView(FormWrites, FormDialogs, QWidget):
 
     def _sign_in_dialog(self) -> None:
         lifecycle, ref = self.ws.lifecycle, self.ref
-        dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), ref, self)
+        dialog = dialogs.SignDialog(self.ws.study.meta.signatures, self.snapshot.form.label.get(), ref, self,
+                                    role=self.ws.actor.role.value, visit=self.ws.study.event(ref.event).label.get())
         dialog.attempt = lambda c: self._run(partial(lifecycle.sign, ref, *c), on_error=dialog.show_error)
         self.sign_dialog = dialog
         dialog.accepted.connect(lambda: self._lifecycle_error(""))

@@ -45,7 +45,8 @@ class FormWindow(NoDefaultButtonDialog):
 
     def _title(self) -> None:
         view = self.view
-        self.setWindowTitle(f"{view.ref.subject} · {view.ref.event} · {view.snapshot.form.label.get()}")
+        visit = view.ws.study.event(view.ref.event).label.get()  # its name: "LOG" or "TOL" says nothing to a nurse
+        self.setWindowTitle(f"{view.ref.subject} · {visit} · {view.snapshot.form.label.get()}")
 
     def showEvent(self, event: QShowEvent) -> None:
         if not self.view.listening:  # opened again after being closed: catch up with what changed meanwhile

@@ -19,6 +19,7 @@ from msc_sle_crf.formdef.engine import CellKey, FormState
 from msc_sle_crf.services.entry import DataEntry, FormIncomplete, FormRef, SoftCheckNeedsConfirmation
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import error_text, tr
+from msc_sle_crf.ui.form.conflicts import code_words
 from msc_sle_crf.ui.form.field_row import FieldEditor
 from msc_sle_crf.ui.form.footer import FormFooter
 from msc_sle_crf.ui.form.lazy import Fields
@@ -30,6 +31,12 @@ T = TypeVar("T")
 def widget_of(form: object) -> QWidget | None:
     """The form as the parent of the message boxes it shows."""
     return form if isinstance(form, QWidget) else None
+
+
+def _said(field: FieldEditor, text: str) -> str:
+    """A coded value as the reason question names it ("Non", not the stored "N"); other values as typed."""
+    say = code_words(field.item, field.codelist) if text else None
+    return (say(text) if say is not None else None) or text
 
 
 def _under(field: FieldEditor) -> ErrorHandler:
@@ -157,7 +164,8 @@ class FormWrites:
             return False  # shown on the field; the text stays in the typing buffer (or waits for "Confirm")
         reason = None
         if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
-            reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], text)
+            reason = self.ask_reason(field.item.label.get(), _said(field, self.committed.get(key, ("", None))[0]),
+                                     _said(field, text))
             if not reason:
                 if self.locking:  # the question was closed by the lock, not answered: the typing is kept
                     self.flush_typing()
@@ -210,7 +218,8 @@ class FormWrites:
             return
         reason = None
         if self.status.completed or key in self.conflicts:  # a value that resolves a conflict needs a reason too
-            reason = self.ask_reason(field.item.label.get(), self.committed.get(key, ("", None))[0], code.label())
+            reason = self.ask_reason(field.item.label.get(), _said(field, self.committed.get(key, ("", None))[0]),
+                                     code.label())
             if not reason:
                 return
         self.typing.pop(key, None)  # the missing code replaces what was typed (cleared with it)
