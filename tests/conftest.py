@@ -51,6 +51,14 @@ def _no_print_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("msc_sle_crf.pdf.warm", lambda: None)
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_folders() -> None:
+    """Each test's file dialogs start where a first use would (the documents folder): the folder a dialog last
+    used is kept in the data folder's settings file (ui/last_folders.py), which an earlier test's save would
+    otherwise leave behind (test_qt_own_buttons_are_french failed after the PDF tests)."""
+    (_SANDBOX / "data" / "ui-settings.ini").unlink(missing_ok=True)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
