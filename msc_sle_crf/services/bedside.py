@@ -10,8 +10,9 @@ complete form" rule the data-entry service applies), then written.
 The start is gated by what the protocol requires before the cells go in (``start_readiness``): eligibility
 confirmed by the investigator (and not contradicted by the screening criteria), a subject still in the study, the
 dose recorded, the product and identity check confirmed by a second person and not expired, baseline vital signs.
-A refusal is audited. An investigator may start without a baseline (or with a labelled dose outside the tolerance)
-with a reason; nothing overrides eligibility or the two-person check.
+A refusal is audited. An investigator may start without a baseline (or with a labelled dose outside the tolerance, or
+while the screening criteria cannot tell eligibility yet) with a reason; nothing overrides an unconfirmed or failed
+eligibility, or the two-person check.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class Unmet:
     """One condition of the start that is not met: what it is, and whether an investigator may start without it
     (with a reason)."""
 
-    code: str  # eligibility, ended, dose, product, second, expired, dose_mismatch, baseline
+    code: str  # eligibility (unconfirmed, failed or undetermined), ended, dose, product, second, expired, dose_mismatch, baseline
     message: L
     overridable: bool = False
 
@@ -425,6 +426,17 @@ class Bedside:
             why = _join(failed[:2], ", ") if failed else L("", "")
             out.append(Unmet("eligibility", L(f"the screening criteria say not eligible ({why.en})",
                                               f"les critères de sélection disent non éligible ({why.fr})")))
+        elif derived is None or not derived.computable:
+            # The protocol's inclusion criteria must be known, not only ticked: an investigator may still start
+            # with a reason (the source documents at hand), as for the other conditions that may be overridden.
+            unknown = [p.label for p in (derived.breakdown if derived is not None else ()) if p.value == "unknown"]
+            what = _join(unknown[:3], ", ") if unknown else L("the screening form", "le formulaire de sélection")
+            more = L(" …", " …") if len(unknown) > 3 else L("", "")
+            out.append(Unmet("eligibility", L(
+                f"the screening criteria cannot tell eligibility yet (unknown: {what.en}{more.en}; only an "
+                "investigator may start without it, with a reason)",
+                f"les critères de sélection ne permettent pas encore de dire l'éligibilité (inconnu : "
+                f"{what.fr}{more.fr} ; seul un investigateur peut démarrer sans, avec un motif)"), overridable=True))
         return out
 
     def _refuse_start(self, subject: str, message: Msg, missing: L, codes: list[str]) -> None:

@@ -21,7 +21,8 @@ from msc_sle_crf.ui.common import tr
 if TYPE_CHECKING:
     from msc_sle_crf.ui.bedside.window import BedsideWindow
 
-SHORT = {"baseline": ("baseline", "référence"), "dose_mismatch": ("dose check", "contrôle de dose")}
+SHORT = {"baseline": ("baseline", "référence"), "dose_mismatch": ("dose check", "contrôle de dose"),
+         "eligibility": ("the eligibility criteria", "les critères d'éligibilité")}
 TIMER_NAMES = {T.Kind.START: ("Start", "Début"), T.Kind.PAUSE: ("Pause", "Pause"), T.Kind.RESUME: ("Resume", "Reprise"),
                T.Kind.STOP: ("Stop", "Arrêt")}
 
