@@ -39,7 +39,16 @@ from msc_sle_crf.i18n import L
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import Monitor, monitor
 from msc_sle_crf.infusion.protocol import InfusionProtocol
-from msc_sle_crf.infusion.vitals import FLAG_MEASURES, DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
+from msc_sle_crf.infusion.vitals import (
+    FLAG_MEASURES,
+    DoseCheck,
+    Flag,
+    PlannedPoint,
+    PointState,
+    dose_check,
+    review,
+    schedule,
+)
 from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
@@ -119,7 +128,8 @@ class Unmet:
     """One condition of the start that is not met: what it is, and whether an investigator may start without it
     (with a reason)."""
 
-    code: str  # eligibility (unconfirmed, failed or undetermined), ended, dose, product, second, expired, dose_mismatch, baseline
+    code: str  # eligibility (unconfirmed, failed, undetermined), ended, dose, product, second, expired, dose_mismatch,
+    # baseline
     message: L
     overridable: bool = False
 
@@ -155,9 +165,18 @@ class LiveInfusion:
 class VitalsNeedConfirmation(SoftCheckNeedsConfirmation):
     """A set of vital signs with unusual values or review flags: every one is listed, to be confirmed at once."""
 
-    def __init__(self, problems: tuple[L, ...]) -> None:
+    def __init__(self, problems: tuple[L, ...], early: PlannedPoint | None = None, minutes: int = 0,
+                 planned: str = "") -> None:
         self.problems = problems
-        super().__init__(Msg.VITALS_NEED_CONFIRMATION, problems=_join(problems))
+        self.early = early  # the time point this reading would be recorded as, before its "due" window opens
+        if early is None:
+            super().__init__(Msg.VITALS_NEED_CONFIRMATION, problems=_join(problems))
+            return
+        listed = _join(problems)
+        unusual = (L(f" Unusual values: {listed.en}.", f" Valeurs inhabituelles : {listed.fr}.") if problems
+                   else L("", ""))
+        super().__init__(Msg.VITALS_EARLY_NEED_CONFIRMATION, point=early.label, planned=planned, minutes=minutes,
+                         problems=unusual)
 
 
 def _join(parts: tuple[L, ...] | list[L], sep: str = "; ") -> L:
@@ -662,13 +681,26 @@ class Bedside:
             entries[(group, row, vs.timepoint)] = timepoint
         entries |= {(group, row, item): text for item, text in values.items() if text.strip()}
         problems = self._review_set(state, group=group, row=row, entries=entries, timepoint=timepoint)
-        if problems and not confirm:
-            raise VitalsNeedConfirmation(problems)
+        early = self._early(subject, timepoint)
+        if (problems or early is not None) and not confirm:
+            if early is None:
+                raise VitalsNeedConfirmation(problems)
+            planned = self._local(early.planned).strftime("%H:%M") if early.planned else ""
+            minutes = -(-int(early.seconds_to_due or 0) // 60)
+            raise VitalsNeedConfirmation(problems, early, minutes, planned)
         changes = self.entry.save_values(ref, entries, confirm=confirm)
         for item in values:
             self.entry.save_typing(ref, (group, 0, item), None)
         reading = next(r for r in self.state(subject).readings if r.row == row)
         return replace(reading, changes=changes)
+
+    def _early(self, subject: str, timepoint: str | None) -> PlannedPoint | None:
+        """The time point named, if its "due" window has not opened yet (a reading taken early is that time point
+        only if the nurse says so)."""
+        if not timepoint or timepoint == BASELINE:
+            return None
+        point = next((p for p in self.state(subject).points if p.point.id == timepoint), None)
+        return point if point is not None and point.state is PointState.UPCOMING else None
 
     def _review_set(self, state: FormState, *, group: str, row: int, entries: dict[CellKey, str],
                     timepoint: str | None) -> tuple[L, ...]:

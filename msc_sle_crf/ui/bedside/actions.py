@@ -164,6 +164,13 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
         w._saved_reading()
         return False  # already closed
 
+    if exc.early is not None:  # taken before its time point's "due" window: that time point only if she says so
+        w.ask(Ask(tr("Reading before its time", "Mesure avant l'heure"),
+                  tr(f"Subject {_who(w)}: ", f"Patient {_who(w)} : ") + exc.message(),
+                  tr(f"Save as {exc.early.label.en}", f"Enregistrer comme {exc.early.label.fr}"),
+                  cancel_first=True), save)
+        w.sheet.cancel_button.setText(tr("Not now", "Pas maintenant"))
+        return
     w.ask(Ask(tr("Unusual values", "Valeurs inhabituelles"),
               tr(f"Subject {_who(w)}: this reading has unusual values:\n{lines}\nSave them as measured?",
                  f"Patient {_who(w)} : cette mesure a des valeurs inhabituelles :\n{lines}\nLes enregistrer telles "
