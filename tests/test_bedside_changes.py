@@ -14,8 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.i18n import L, Lang, set_lang
 from msc_sle_crf.infusion import timer as T
+from msc_sle_crf.infusion.vitals import Flag
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.services.changes import Changes
@@ -80,6 +81,34 @@ def open_bedside(qtbot, nurse: Workspace, ops: Ops) -> BedsideWindow:  # type: i
     window = BedsideWindow(nurse, SUBJECT, ops=ops)
     qtbot.addWidget(window)
     return window
+
+
+def test_an_adverse_event_from_a_flag_on_a_complete_log_asks_the_reason_then_opens_the_row(
+        qtbot, demo: Site, ops: Ops) -> None:
+    """h71: on a complete adverse event log, "Adverse event: Fever…" showed only "the form is complete; a reason for
+    change is required" with OK: no way to give the reason, no way to the form."""
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    ae = doctor.study.bindings.adverse_events
+    log = FormRef("99-002", ae.event or "", ae.form)  # its Fever was 200 days ago: today's is another one
+    doctor.entry.mark_complete(log)
+    window = BedsideWindow(doctor, "99-002", ops=ops)
+    qtbot.addWidget(window)
+    fever = Flag("fever", L("Fever", "Fièvre"), "Fever", 1)
+    window.open_adverse_event(fever)
+    assert window.sheet.is_open and window.last_form is None
+    asked = answer(window, "fever 39.2 at 15 min")
+    assert "a reason for the change is required" in asked and "Give the reason to add Fever" in asked
+    form = window.last_form
+    assert form is not None and not window.sheet.is_open
+    state = doctor.entry.open_form(log).state
+    assert [state.value((ae.group or "", r, ae.term)) for r in state.rows[ae.group or ""]][-2:] == ["Fever", "Fever"]
+    before = len(state.rows[ae.group or ""])
+    form.close()
+    window.open_adverse_event(fever)  # the same fever again: its row, no question, no third row
+    assert not window.sheet.is_open and window.last_form is not form
+    assert len(doctor.entry.open_form(log).state.rows[ae.group or ""]) == before
+    assert window.last_form is not None
+    window.last_form.close()
 
 
 def test_a_vital_sign_row_changed_in_the_form_shows_at_once(qtbot, nurse: Workspace, ops: Ops,

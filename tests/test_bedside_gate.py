@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.errors import ValidationError
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.i18n import L, Lang, set_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.protocol import InfusionProtocol
-from msc_sle_crf.infusion.vitals import PointState, review
+from msc_sle_crf.infusion.vitals import Flag, PointState, review
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE, VitalsNeedConfirmation
 from msc_sle_crf.services.demo import create_demo
@@ -371,3 +371,26 @@ def test_a_reading_before_its_due_window_is_that_time_point_only_when_confirmed(
     assert [r.time for r in nurse.state(SUBJECT).readings if r.timepoint == "T15"] == [dt.time(10, 5)]
     clock.advance(23 * 60)  # 2 minutes before "30 min after the start": due
     nurse.record_vitals(SUBJECT, "T30", NORMAL)
+
+
+# ----- an adverse event from a flag ----------------------------------------------------------------------------------
+def test_an_adverse_event_from_a_flag_is_added_once_and_on_a_complete_log_with_a_reason(demo: Site) -> None:
+    """h71: each click on "Adverse event: Fever…" added another Fever row (the same fever twice); on a complete log
+    the click was refused with no way to give the reason."""
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    fever = Flag("fever", L("Fever", "Fièvre"), "Fever", 1)
+    ref = FormRef("99-006", "LOG", "adverse_events")
+    first = doctor.bedside.prefill_adverse_event("99-006", fever)
+    again = doctor.bedside.prefill_adverse_event("99-006", fever)
+    assert again.row == first.row and len(doctor.entry.open_form(ref).state.rows["ae"]) == 1
+    done = FormRef("99-002", "LOG", "adverse_events")  # its Fever was 200 days ago: today's is another one
+    doctor.entry.mark_complete(done)
+    before = len(doctor.entry.open_form(done).state.rows["ae"])
+    with pytest.raises(ValidationError) as caught:
+        doctor.bedside.prefill_adverse_event("99-002", fever)
+    assert caught.value.msg is Msg.CHANGE_REASON_REQUIRED
+    added = doctor.bedside.prefill_adverse_event("99-002", fever, reason="fever 38.6 during the infusion")
+    state = doctor.entry.open_form(done).state
+    assert len(state.rows["ae"]) == before + 1 and state.value(("ae", added.row, "AETERM")) == "Fever"
+    assert state.value(("ae", added.row, "AETOXGR")) == "1"
+    assert doctor.bedside.prefill_adverse_event("99-002", fever).row == added.row  # no reason needed to find it

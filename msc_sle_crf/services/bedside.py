@@ -734,21 +734,31 @@ class Bedside:
             raise ValidationError(Msg.REASON_REQUIRED)
         return self._record(subject, "not_done", reason=reason.strip(), detail={"timepoint": timepoint})[1]
 
-    def prefill_adverse_event(self, subject: str, flag: Flag) -> RowPrefilled:
-        """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades."""
+    def prefill_adverse_event(self, subject: str, flag: Flag, *, reason: str | None = None) -> RowPrefilled:
+        """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades.
+        The same term with today's onset already on the log is that row (a second click is the same fever, not
+        another); a complete log takes the new row with a reason for change (refused without one)."""
         self._require_entry(subject)
         ae = self.study.bindings.adverse_events
         group = ae.group or ""
         ref = FormRef(subject, ae.event or "", ae.form)
-        added = self.entry.add_row(ref, group)
+        now = self._local(self._now().wall)
+        state = self.entry.open_form(ref).state
+        for r in state.rows[group]:
+            onset = state.value((group, r, ae.onset))
+            if state.value((group, r, ae.term)) == flag.ae_term and (
+                    onset == now.date() or str(onset) == now.strftime("%d/%m/%Y")):
+                return RowPrefilled(ref, (group, r, ae.grade), r, NO_CHANGES)
+        reason = (reason or "").strip() or None
+        added = self.entry.add_row(ref, group, reason=reason)
         row = added.row
-        today = self._local(self._now().wall).strftime("%d/%m/%Y")
-        values: dict[CellKey, str] = {(group, row, ae.term): flag.ae_term, (group, row, ae.onset): today}
+        values: dict[CellKey, str] = {(group, row, ae.term): flag.ae_term,
+                                      (group, row, ae.onset): now.strftime("%d/%m/%Y")}
         if flag.grade:
             values[(group, row, ae.grade)] = str(flag.grade)
         changes = added.changes
         with contextlib.suppress(CrfError):  # the row exists; what could not be pre-filled is typed on the form
-            changes |= self.entry.save_values(ref, values, confirm=True)
+            changes |= self.entry.save_values(ref, values, confirm=True, reason=reason)
         return RowPrefilled(ref, (group, row, ae.grade), row, changes)
 
     # ----- what is typed and not saved: kept for the typist only (a lock, a takeover, a crash) ------------------

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from msc_sle_crf.access import Role
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import mmss
+from msc_sle_crf.infusion.vitals import Flag
 from msc_sle_crf.services.bedside import VitalsNeedConfirmation
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.bedside.sheet import Ask, AskField
@@ -177,6 +178,24 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
                  "que mesurées ?"),
               tr("Save as measured", "Enregistrer telles que mesurées"), cancel_first=True), save)
     w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs"))
+
+
+def ask_adverse_event_reason(w: BedsideWindow, flag: Flag, refusal: str) -> None:
+    """A flag's adverse event on a complete log: the reason for change, then the row and its form."""
+    def add(values: list[str]) -> bool:
+        opened = w.run(lambda: w.bedside.prefill_adverse_event(w.subject, flag, reason=values[0]), in_sheet=True)
+        if opened is None:
+            return False
+        w.sheet.finish()
+        w._open_form(opened.ref, focus=opened.grade_key)
+        return False  # already closed
+
+    w.ask(Ask(tr(f"Adverse event: {flag.ae_term}", f"Événement indésirable : {flag.ae_term}"),
+              tr(f"Subject {_who(w)}: {refusal}\nGive the reason to add {flag.ae_term} to the log (it is recorded).",
+                 f"Patient {_who(w)} : {refusal}\nDonnez le motif pour ajouter {flag.ae_term} au registre (il est "
+                 "enregistré)."),
+              tr("Add the adverse event", "Ajouter l'événement indésirable"), (AskField(tr("Reason", "Motif")),)),
+          add)
 
 
 def draw_plot(w: BedsideWindow) -> None:
