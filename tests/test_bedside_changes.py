@@ -242,7 +242,11 @@ def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, nurse: 
     answer(window)
     window.tabs.setCurrentIndex(1)
     vs = nurse.study.bindings.infusion_day.vital_signs
+    clock = nurse.site.clock
+    assert isinstance(clock, FakeClock)
     for round_ in (1, 2):
+        clock.advance(15 * 60)  # at 15 and 30 minutes: no question about a reading taken early
+        window.tick()
         for item, text in baseline(nurse).items():
             window.vital_fields[item].setText(text)
         field = window.vital_fields[vs.spo2]

@@ -35,7 +35,7 @@ from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.formdef.engine import CellKey, FormState
-from msc_sle_crf.i18n import L
+from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import Monitor, monitor
 from msc_sle_crf.infusion.protocol import InfusionProtocol
@@ -168,7 +168,10 @@ class VitalsNeedConfirmation(SoftCheckNeedsConfirmation):
     def __init__(self, problems: tuple[L, ...], early: PlannedPoint | None = None, minutes: int = 0,
                  planned: str = "") -> None:
         self.problems = problems
-        self.early = early  # the time point this reading would be recorded as, before its "due" window opens
+        self.early = early  # the time point this reading would be recorded as, well before its planned time
+        params: dict[str, Any] = {"point": early.label if early else "", "planned": planned, "minutes": minutes,
+                                  "problems": ""}
+        self.early_line = L(*(Msg.VITALS_EARLY_NEED_CONFIRMATION.render(lang, **params) for lang in Lang))
         if early is None:
             super().__init__(Msg.VITALS_NEED_CONFIRMATION, problems=_join(problems))
             return
@@ -695,12 +698,14 @@ class Bedside:
         return replace(reading, changes=changes)
 
     def _early(self, subject: str, timepoint: str | None) -> PlannedPoint | None:
-        """The time point named, if its "due" window has not opened yet (a reading taken early is that time point
-        only if the nurse says so)."""
+        """The time point named, if the reading comes earlier before it than the schedule tolerates after it (the
+        protocol's ``overdue_after_min``): a reading taken that early is that time point only if the nurse says so."""
         if not timepoint or timepoint == BASELINE:
             return None
         point = next((p for p in self.state(subject).points if p.point.id == timepoint), None)
-        return point if point is not None and point.state is PointState.UPCOMING else None
+        if point is None or point.state is not PointState.UPCOMING or point.seconds_to_due is None:
+            return None
+        return point if point.seconds_to_due > self.protocol.overdue_after_min * 60 else None
 
     def _review_set(self, state: FormState, *, group: str, row: int, entries: dict[CellKey, str],
                     timepoint: str | None) -> tuple[L, ...]:

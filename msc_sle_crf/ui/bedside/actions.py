@@ -165,12 +165,15 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
         w._saved_reading()
         return False  # already closed
 
-    if exc.early is not None:  # taken before its time point's "due" window: that time point only if she says so
+    if exc.early is not None:  # taken well before its time point: that time point only if she says so
+        unusual = tr(f"\nThis reading has unusual values:\n{lines}", f"\nCette mesure a des valeurs inhabituelles :"
+                     f"\n{lines}") if exc.problems else ""
         w.ask(Ask(tr("Reading before its time", "Mesure avant l'heure"),
-                  tr(f"Subject {_who(w)}: ", f"Patient {_who(w)} : ") + exc.message(),
+                  tr(f"Subject {_who(w)}: ", f"Patient {_who(w)} : ") + exc.early_line.get() + unusual,
                   tr(f"Save as {exc.early.label.en}", f"Enregistrer comme {exc.early.label.fr}"),
                   cancel_first=True), save)
-        w.sheet.cancel_button.setText(tr("Not now", "Pas maintenant"))
+        w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs") if exc.problems else
+                                      tr("Not now", "Pas maintenant"))
         return
     w.ask(Ask(tr("Unusual values", "Valeurs inhabituelles"),
               tr(f"Subject {_who(w)}: this reading has unusual values:\n{lines}\nSave them as measured?",
