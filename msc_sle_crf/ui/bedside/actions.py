@@ -173,7 +173,7 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
                   tr(f"Save as {exc.early.label.en}", f"Enregistrer comme {exc.early.label.fr}"),
                   cancel_first=True), save)
         w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs") if exc.problems else
-                                      tr("Not now", "Pas maintenant"))
+                                      tr("Back to the reading", "Revenir à la mesure"))
         return
     w.ask(Ask(tr("Unusual values", "Valeurs inhabituelles"),
               tr(f"Subject {_who(w)}: this reading has unusual values:\n{lines}\nSave them as measured?",
