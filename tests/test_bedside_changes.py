@@ -351,3 +351,23 @@ def test_the_trend_plot_covers_the_day_with_axes_planned_points_and_bands(qtbot)
     assert plot.axis.tickStrings([0, 60], 1, 60) == ["10:00", "11:00"]
     plot.resize(600, 300)
     plot.grab()  # paints without error
+
+
+def test_a_done_row_of_the_schedule_shows_the_time_the_reading_was_taken(qtbot, nurse: Workspace, ops: Ops) -> None:
+    """h71: the baseline taken at 17:01 showed "17:02" once the infusion started (its planned time is the start), and
+    a 15-min reading taken at 17:07 showed "17:17 ... done" (the planned time)."""
+    clock = nurse.site.clock
+    assert isinstance(clock, FakeClock)
+    make_ready(nurse, SUBJECT)  # the baseline at 10:00
+    window = open_bedside(qtbot, nurse, ops)
+    clock.advance(2 * 60)
+    window.reload()
+    window.timer_action(T.Kind.START)
+    answer(window)  # started at 10:02
+    clock.advance(5 * 60)
+    nurse.bedside.record_vitals(SUBJECT, "T15", baseline(nurse), confirm=True)  # 10:07, planned 10:17
+    window.reload()
+    rows = [window.vitals_panel.schedule_list.item(i).text().strip()
+            for i in range(window.vitals_panel.schedule_list.count())]
+    assert rows[0].startswith("10:00") and "done" in rows[0] and "planned" not in rows[0], rows
+    assert rows[1].startswith("10:07") and rows[1].endswith("done (planned 10:17)"), rows

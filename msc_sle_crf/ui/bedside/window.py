@@ -299,7 +299,8 @@ class BedsideWindow(QWidget):
         if self.sheet.is_open:  # one thing at a time: the question first
             for button in self.timer_buttons.values():
                 button.setEnabled(False)
-        self.vitals_panel.show_points(list(now.points), self._clock())
+        self.vitals_panel.show_points(list(now.points), self._clock(), taken={
+            r.timepoint: r.time.strftime("%H:%M") for r in self.state.readings if r.timepoint and r.time})
         actions.draw_plot(self)
         self.status_line_changed.emit(self.status_line(now))
 
