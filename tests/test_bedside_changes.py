@@ -371,3 +371,19 @@ def test_a_done_row_of_the_schedule_shows_the_time_the_reading_was_taken(qtbot, 
             for i in range(window.vitals_panel.schedule_list.count())]
     assert rows[0].startswith("10:00") and "done" in rows[0] and "planned" not in rows[0], rows
     assert rows[1].startswith("10:07") and rows[1].endswith("done (planned 10:17)"), rows
+
+
+def test_planned_point_labels_close_together_do_not_overlap(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """h71: an infusion stopped at 7 minutes with its 15-min reading done drew "END" and "T15" on one spot
+    ("ENDT15"): a label too close to the previous one goes one row down."""
+    from msc_sle_crf.infusion.protocol import InfusionProtocol
+
+    plot = TrendPlot()
+    qtbot.addWidget(plot)
+    start = dt.datetime(2026, 11, 25, 17, 2)
+    end = start + dt.timedelta(minutes=7)
+    planned = [("T15", start + dt.timedelta(minutes=15)), ("END", end), ("P60", end + dt.timedelta(minutes=60))]
+    plot.show_day(protocol=InfusionProtocol(), origin=start, end=end, planned=planned, readings=[])
+    at = {label.toPlainText(): (label.pos().x(), label.pos().y()) for label in plot.labels}
+    assert at["END"][1] != at["T15"][1], at
+    assert at["P60"][1] == at["END"][1], at  # far enough: back on the first row
