@@ -410,6 +410,12 @@ class Msg(Enum):
         "Unusual values in this reading: {problems}. Confirm to save them as measured.",
         "Valeurs inhabituelles dans cette mesure : {problems}. Confirmez pour les enregistrer telles que mesurées.",
     )
+    VITALS_EARLY_NEED_CONFIRMATION = (
+        "{point} is planned at {planned}, in {minutes} min: confirm to record this reading as {point}, or save it as "
+        "an extra reading.{problems}",
+        "{point} est prévue à {planned}, dans {minutes} min : confirmez pour enregistrer cette mesure comme {point}, "
+        "ou enregistrez-la comme mesure supplémentaire.{problems}",
+    )
     TIMEPOINT_ALREADY_DONE = (
         "{point}: already recorded. Record an extra reading instead, or correct the row on the form.",
         "{point} : déjà saisie. Saisir une mesure supplémentaire, ou corriger la ligne sur le formulaire.",

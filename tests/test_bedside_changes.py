@@ -14,8 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.i18n import L, Lang, set_lang
 from msc_sle_crf.infusion import timer as T
+from msc_sle_crf.infusion.vitals import Flag
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.services.changes import Changes
@@ -80,6 +81,34 @@ def open_bedside(qtbot, nurse: Workspace, ops: Ops) -> BedsideWindow:  # type: i
     window = BedsideWindow(nurse, SUBJECT, ops=ops)
     qtbot.addWidget(window)
     return window
+
+
+def test_an_adverse_event_from_a_flag_on_a_complete_log_asks_the_reason_then_opens_the_row(
+        qtbot, demo: Site, ops: Ops) -> None:
+    """h71: on a complete adverse event log, "Adverse event: Fever…" showed only "the form is complete; a reason for
+    change is required" with OK: no way to give the reason, no way to the form."""
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    ae = doctor.study.bindings.adverse_events
+    log = FormRef("99-002", ae.event or "", ae.form)  # its Fever was 200 days ago: today's is another one
+    doctor.entry.mark_complete(log)
+    window = BedsideWindow(doctor, "99-002", ops=ops)
+    qtbot.addWidget(window)
+    fever = Flag("fever", L("Fever", "Fièvre"), "Fever", 1)
+    window.open_adverse_event(fever)
+    assert window.sheet.is_open and window.last_form is None
+    asked = answer(window, "fever 39.2 at 15 min")
+    assert "a reason for the change is required" in asked and "Give the reason to add Fever" in asked
+    form = window.last_form
+    assert form is not None and not window.sheet.is_open
+    state = doctor.entry.open_form(log).state
+    assert [state.value((ae.group or "", r, ae.term)) for r in state.rows[ae.group or ""]][-2:] == ["Fever", "Fever"]
+    before = len(state.rows[ae.group or ""])
+    form.close()
+    window.open_adverse_event(fever)  # the same fever again: its row, no question, no third row
+    assert not window.sheet.is_open and window.last_form is not form
+    assert len(doctor.entry.open_form(log).state.rows[ae.group or ""]) == before
+    assert window.last_form is not None
+    window.last_form.close()
 
 
 def test_a_vital_sign_row_changed_in_the_form_shows_at_once(qtbot, nurse: Workspace, ops: Ops,
@@ -213,7 +242,11 @@ def test_enter_in_a_field_saves_the_reading_and_presses_no_button(qtbot, nurse: 
     answer(window)
     window.tabs.setCurrentIndex(1)
     vs = nurse.study.bindings.infusion_day.vital_signs
+    clock = nurse.site.clock
+    assert isinstance(clock, FakeClock)
     for round_ in (1, 2):
+        clock.advance(15 * 60)  # at 15 and 30 minutes: no question about a reading taken early
+        window.tick()
         for item, text in baseline(nurse).items():
             window.vital_fields[item].setText(text)
         field = window.vital_fields[vs.spo2]
@@ -318,3 +351,39 @@ def test_the_trend_plot_covers_the_day_with_axes_planned_points_and_bands(qtbot)
     assert plot.axis.tickStrings([0, 60], 1, 60) == ["10:00", "11:00"]
     plot.resize(600, 300)
     plot.grab()  # paints without error
+
+
+def test_a_done_row_of_the_schedule_shows_the_time_the_reading_was_taken(qtbot, nurse: Workspace, ops: Ops) -> None:
+    """h71: the baseline taken at 17:01 showed "17:02" once the infusion started (its planned time is the start), and
+    a 15-min reading taken at 17:07 showed "17:17 ... done" (the planned time)."""
+    clock = nurse.site.clock
+    assert isinstance(clock, FakeClock)
+    make_ready(nurse, SUBJECT)  # the baseline at 10:00
+    window = open_bedside(qtbot, nurse, ops)
+    clock.advance(2 * 60)
+    window.reload()
+    window.timer_action(T.Kind.START)
+    answer(window)  # started at 10:02
+    clock.advance(5 * 60)
+    nurse.bedside.record_vitals(SUBJECT, "T15", baseline(nurse), confirm=True)  # 10:07, planned 10:17
+    window.reload()
+    rows = [window.vitals_panel.schedule_list.item(i).text().strip()
+            for i in range(window.vitals_panel.schedule_list.count())]
+    assert rows[0].startswith("10:00") and "done" in rows[0] and "planned" not in rows[0], rows
+    assert rows[1].startswith("10:07") and rows[1].endswith("done (planned 10:17)"), rows
+
+
+def test_planned_point_labels_close_together_do_not_overlap(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """h71: an infusion stopped at 7 minutes with its 15-min reading done drew "END" and "T15" on one spot
+    ("ENDT15"): a label too close to the previous one goes one row down."""
+    from msc_sle_crf.infusion.protocol import InfusionProtocol
+
+    plot = TrendPlot()
+    qtbot.addWidget(plot)
+    start = dt.datetime(2026, 11, 25, 17, 2)
+    end = start + dt.timedelta(minutes=7)
+    planned = [("T15", start + dt.timedelta(minutes=15)), ("END", end), ("P60", end + dt.timedelta(minutes=60))]
+    plot.show_day(protocol=InfusionProtocol(), origin=start, end=end, planned=planned, readings=[])
+    at = {label.toPlainText(): (label.pos().x(), label.pos().y()) for label in plot.labels}
+    assert at["END"][1] != at["T15"][1], at
+    assert at["P60"][1] == at["END"][1], at  # far enough: back on the first row

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from msc_sle_crf.clock import FakeClock
-from msc_sle_crf.errors import ValidationError
-from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.errors import Msg, ValidationError
+from msc_sle_crf.i18n import L, Lang, set_lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.protocol import InfusionProtocol
-from msc_sle_crf.infusion.vitals import PointState, review
+from msc_sle_crf.infusion.vitals import Flag, PointState, review
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.bedside import BASELINE, VitalsNeedConfirmation
 from msc_sle_crf.services.demo import create_demo
@@ -74,7 +74,8 @@ def test_the_start_is_refused_until_the_protocol_allows_it_and_each_refusal_is_a
         ward: dict[str, Workspace]) -> None:
     nurse = ward["nurse.a"]
     readiness = nurse.bedside.start_readiness(SUBJECT)
-    assert [u.code for u in readiness.unmet] == ["eligibility", "dose", "product", "baseline"]
+    assert [u.code for u in readiness.unmet] == ["eligibility", "eligibility", "dose", "product", "baseline"]
+    assert "the screening criteria cannot tell eligibility yet" in readiness.unmet[1].message.en
     text = refused(nurse)
     assert text.startswith("The infusion cannot start: eligibility is not confirmed by the investigator")
     assert "the product and identity check is not recorded" in text
@@ -146,13 +147,25 @@ def test_a_screening_failure_or_a_subject_who_left_cannot_be_infused(demo: Site)
 
 
 def test_the_screening_criteria_can_contradict_the_confirmation(demo: Site) -> None:
-    """99-006 is confirmed eligible (its screening SELENA-SLEDAI is not entered yet: the criteria are not decided);
-    once they are, a left ventricular ejection fraction of 35 % fails one and the start is refused."""
+    """99-006 is confirmed eligible (its screening SELENA-SLEDAI and steroids are not entered yet: the criteria are
+    not decided, which an investigator alone may override, with a reason); once they are, a left ventricular ejection
+    fraction of 35 % fails one and the start is refused."""
     doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
-    assert all(u.code != "eligibility" for u in doctor.bedside.start_readiness("99-006").unmet)
+
+    def undetermined() -> list[str]:
+        unmet = [u for u in doctor.bedside.start_readiness("99-006").unmet if u.code == "eligibility"]
+        assert len(unmet) == 1 and unmet[0].overridable, unmet
+        return [unmet[0].message.en, unmet[0].message.fr]
+
+    en, fr = undetermined()
+    assert en.startswith("the screening criteria cannot tell eligibility yet (unknown: SELENA-SLEDAI")
+    assert "only an investigator may start without it, with a reason" in en
+    assert fr.startswith("les critères de sélection ne permettent pas encore de dire l'éligibilité (inconnu : ")
     writer = DemoWriter(doctor.entry, doctor.entry, doctor.study, dt.date(2026, 11, 25))
     writer.sledai("99-006", "SCR", ("arthritis", "rash", "low_complement", "proteinuria"), "1.0",
                   dt.date(2026, 11, 23))
+    assert "SELENA" not in undetermined()[0]  # the steroids still unknown
+    writer.steroids("99-006", "SCR", dt.date(2026, 7, 1), "15", dt.date(2026, 11, 23))
     assert all(u.code != "eligibility" for u in doctor.bedside.start_readiness("99-006").unmet)
     scr = doctor.study.bindings.scores.screening
     form = doctor.study.forms[scr.form]
@@ -316,3 +329,68 @@ def test_typed_values_belong_to_their_typist(ward: dict[str, Workspace]) -> None
     a.save_check_draft(SUBJECT, {"weight": "62,5", "bag": ""})
     assert a.typed(SUBJECT) == {"VSTEMP": "37,1"} and a.check_draft(SUBJECT) == {"weight": "62,5"}
     assert b.typed(SUBJECT) == {} and b.check_draft(SUBJECT) == {}
+
+
+def test_an_undetermined_eligibility_stops_a_nurse_and_an_investigator_starts_with_a_reason(demo: Site) -> None:
+    """h71: 99-006 confirmed eligible by the investigator's tick alone, its SELENA-SLEDAI >= 6 and prednisone criteria
+    unknown. The nurse cannot start; the investigator can, with a reason, and the override is recorded."""
+    from tests.helpers.bedside_ui import check_product
+
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    check_product(nurse, "99-006")
+    nurse.bedside.second_check("99-006", "dr.martin", "training-doctor")
+    nurse.bedside.record_vitals("99-006", BASELINE, NORMAL)
+    with pytest.raises(ValidationError, match="cannot tell eligibility yet"):
+        nurse.bedside.timer("99-006", T.Kind.START)
+    with pytest.raises(ValidationError, match="a reason is required"):
+        doctor.bedside.timer("99-006", T.Kind.START)
+    doctor.bedside.timer("99-006", T.Kind.START, override_reason="SLEDAI 10 on the source file, entry pending")
+    with doctor.ctx.read() as session:
+        start = session.execute(select(InfusionEvent).where(InfusionEvent.kind == "start")).scalar_one()
+    assert '"override": ["eligibility"]' in (start.detail or "")
+
+
+def test_a_reading_before_its_due_window_is_that_time_point_only_when_confirmed(ward: dict[str, Workspace],
+                                                                                site: Site) -> None:
+    """h71: 5 minutes after the start, the reading offered as "15 min after the start" (planned 10 minutes later)
+    is asked about, in both languages; confirmed, it is stored as T15; inside the due window it is not asked."""
+    clock = site.clock
+    assert isinstance(clock, FakeClock)
+    ready(ward)
+    nurse = ward["nurse.a"].bedside
+    nurse.timer(SUBJECT, T.Kind.START)
+    clock.advance(5 * 60)
+    with pytest.raises(VitalsNeedConfirmation) as caught:
+        nurse.record_vitals(SUBJECT, "T15", NORMAL)
+    assert caught.value.early is not None and caught.value.early.point.id == "T15"
+    assert caught.value.message(Lang.EN).startswith("15 min after the start is planned at 10:15, in 10 min: confirm")
+    assert caught.value.message(Lang.FR).startswith("15 min après le début est prévue à 10:15, dans 10 min")
+    assert not any(r.timepoint == "T15" for r in nurse.state(SUBJECT).readings)
+    nurse.record_vitals(SUBJECT, "T15", NORMAL, confirm=True)
+    assert [r.time for r in nurse.state(SUBJECT).readings if r.timepoint == "T15"] == [dt.time(10, 5)]
+    clock.advance(23 * 60)  # 2 minutes before "30 min after the start": due
+    nurse.record_vitals(SUBJECT, "T30", NORMAL)
+
+
+# ----- an adverse event from a flag ----------------------------------------------------------------------------------
+def test_an_adverse_event_from_a_flag_is_added_once_and_on_a_complete_log_with_a_reason(demo: Site) -> None:
+    """h71: each click on "Adverse event: Fever…" added another Fever row (the same fever twice); on a complete log
+    the click was refused with no way to give the reason."""
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    fever = Flag("fever", L("Fever", "Fièvre"), "Fever", 1)
+    ref = FormRef("99-006", "LOG", "adverse_events")
+    first = doctor.bedside.prefill_adverse_event("99-006", fever)
+    again = doctor.bedside.prefill_adverse_event("99-006", fever)
+    assert again.row == first.row and len(doctor.entry.open_form(ref).state.rows["ae"]) == 1
+    done = FormRef("99-002", "LOG", "adverse_events")  # its Fever was 200 days ago: today's is another one
+    doctor.entry.mark_complete(done)
+    before = len(doctor.entry.open_form(done).state.rows["ae"])
+    with pytest.raises(ValidationError) as caught:
+        doctor.bedside.prefill_adverse_event("99-002", fever)
+    assert caught.value.msg is Msg.CHANGE_REASON_REQUIRED
+    added = doctor.bedside.prefill_adverse_event("99-002", fever, reason="fever 38.6 during the infusion")
+    state = doctor.entry.open_form(done).state
+    assert len(state.rows["ae"]) == before + 1 and state.value(("ae", added.row, "AETERM")) == "Fever"
+    assert state.value(("ae", added.row, "AETOXGR")) == "1"
+    assert doctor.bedside.prefill_adverse_event("99-002", fever).row == added.row  # no reason needed to find it

@@ -24,6 +24,7 @@ from msc_sle_crf.ui.main_window import MainWindow
 
 from .conftest import FAST_KDF
 from .helpers.bedside_ui import NORMAL, answer, check_product, make_ready
+from .helpers.eligible import make_eligible
 
 SUBJECT = "99-006"  # the demo subject confirmed eligible, before its infusion
 
@@ -79,7 +80,9 @@ def test_start_says_what_is_missing_and_is_pressed_only_when_allowed(qtbot, main
     start = window.timer_buttons[T.Kind.START]
     assert not start.isEnabled() and start.text() == "Start (see what is missing)"
     text = window.readiness_label.text()
-    assert text.startswith("Before the start: the dose cohort and the weight are not recorded")
+    assert text.startswith("Before the start: the screening criteria cannot tell eligibility yet (unknown: "
+                           "SELENA-SLEDAI >= 6")
+    assert "only an investigator may start without it, with a reason); the dose cohort and the weight" in text
     assert "the product and identity check is not recorded" in text and "baseline vital signs" in text
     check_product(nurse, SUBJECT)
     window.reload()
@@ -88,6 +91,10 @@ def test_start_says_what_is_missing_and_is_pressed_only_when_allowed(qtbot, main
     window.reload()
     assert not start.isEnabled()  # the baseline is still missing, and a nurse cannot start without it
     nurse.bedside.record_vitals(SUBJECT, "BASE", NORMAL)
+    window.reload()
+    # h71: the investigator's tick alone is not enough while the criteria cannot tell (a nurse cannot override it)
+    assert not start.isEnabled() and "cannot tell eligibility yet" in window.readiness_label.text()
+    make_eligible(Workspace.sign_in(demo, "dr.martin", "training-doctor"), SUBJECT, screening=False)
     window.reload()
     assert start.isEnabled() and start.text() == "Start…"
     assert window.readiness_label.text().startswith("Ready to start")

@@ -19,6 +19,7 @@ from msc_sle_crf.services.entry import FormRef
 from msc_sle_crf.store.tables import AuditEvent
 
 from .conftest import make_user
+from .helpers.eligible import make_eligible
 
 CONFIG = InfusionProtocol()
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -121,10 +122,9 @@ def ward(site: Site, admin: Workspace) -> dict[str, Workspace]:
 
 
 def confirm_eligibility(doctor: Workspace, subject: str = "01-001") -> None:
-    """The investigator confirms eligibility on the screening form (what the start requires first)."""
-    elig = doctor.study.bindings.infusion_day.eligibility
-    doctor.entry.save_values(FormRef(subject, elig.event or "", elig.form),
-                             {(elig.group or "", 0, elig.confirmed): "Y"})
+    """The investigator confirms eligibility on the screening form, its criteria all met (what the start requires
+    first)."""
+    make_eligible(doctor, subject)
 
 
 def check(bedside: Bedside) -> None:

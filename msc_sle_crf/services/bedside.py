@@ -10,8 +10,9 @@ complete form" rule the data-entry service applies), then written.
 The start is gated by what the protocol requires before the cells go in (``start_readiness``): eligibility
 confirmed by the investigator (and not contradicted by the screening criteria), a subject still in the study, the
 dose recorded, the product and identity check confirmed by a second person and not expired, baseline vital signs.
-A refusal is audited. An investigator may start without a baseline (or with a labelled dose outside the tolerance)
-with a reason; nothing overrides eligibility or the two-person check.
+A refusal is audited. An investigator may start without a baseline (or with a labelled dose outside the tolerance, or
+while the screening criteria cannot tell eligibility yet) with a reason; nothing overrides an unconfirmed or failed
+eligibility, or the two-person check.
 """
 
 from __future__ import annotations
@@ -34,11 +35,20 @@ from msc_sle_crf.errors import CrfError, Msg, PermissionDenied, ValidationError
 from msc_sle_crf.formdef import values as V
 from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.formdef.engine import CellKey, FormState
-from msc_sle_crf.i18n import L
+from msc_sle_crf.i18n import L, Lang
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import Monitor, monitor
 from msc_sle_crf.infusion.protocol import InfusionProtocol
-from msc_sle_crf.infusion.vitals import FLAG_MEASURES, DoseCheck, Flag, PlannedPoint, dose_check, review, schedule
+from msc_sle_crf.infusion.vitals import (
+    FLAG_MEASURES,
+    DoseCheck,
+    Flag,
+    PlannedPoint,
+    PointState,
+    dose_check,
+    review,
+    schedule,
+)
 from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
@@ -118,7 +128,8 @@ class Unmet:
     """One condition of the start that is not met: what it is, and whether an investigator may start without it
     (with a reason)."""
 
-    code: str  # eligibility, ended, dose, product, second, expired, dose_mismatch, baseline
+    code: str  # eligibility (unconfirmed, failed, undetermined), ended, dose, product, second, expired, dose_mismatch,
+    # baseline
     message: L
     overridable: bool = False
 
@@ -154,9 +165,21 @@ class LiveInfusion:
 class VitalsNeedConfirmation(SoftCheckNeedsConfirmation):
     """A set of vital signs with unusual values or review flags: every one is listed, to be confirmed at once."""
 
-    def __init__(self, problems: tuple[L, ...]) -> None:
+    def __init__(self, problems: tuple[L, ...], early: PlannedPoint | None = None, minutes: int = 0,
+                 planned: str = "") -> None:
         self.problems = problems
-        super().__init__(Msg.VITALS_NEED_CONFIRMATION, problems=_join(problems))
+        self.early = early  # the time point this reading would be recorded as, well before its planned time
+        params: dict[str, Any] = {"point": early.label if early else "", "planned": planned, "minutes": minutes,
+                                  "problems": ""}
+        self.early_line = L(*(Msg.VITALS_EARLY_NEED_CONFIRMATION.render(lang, **params) for lang in Lang))
+        if early is None:
+            super().__init__(Msg.VITALS_NEED_CONFIRMATION, problems=_join(problems))
+            return
+        listed = _join(problems)
+        unusual = (L(f" Unusual values: {listed.en}.", f" Valeurs inhabituelles : {listed.fr}.") if problems
+                   else L("", ""))
+        super().__init__(Msg.VITALS_EARLY_NEED_CONFIRMATION, point=early.label, planned=planned, minutes=minutes,
+                         problems=unusual)
 
 
 def _join(parts: tuple[L, ...] | list[L], sep: str = "; ") -> L:
@@ -425,6 +448,17 @@ class Bedside:
             why = _join(failed[:2], ", ") if failed else L("", "")
             out.append(Unmet("eligibility", L(f"the screening criteria say not eligible ({why.en})",
                                               f"les critères de sélection disent non éligible ({why.fr})")))
+        elif derived is None or not derived.computable:
+            # The protocol's inclusion criteria must be known, not only ticked: an investigator may still start
+            # with a reason (the source documents at hand), as for the other conditions that may be overridden.
+            unknown = [p.label for p in (derived.breakdown if derived is not None else ()) if p.value == "unknown"]
+            what = _join(unknown[:3], ", ") if unknown else L("the screening form", "le formulaire de sélection")
+            more = L(" …", " …") if len(unknown) > 3 else L("", "")
+            out.append(Unmet("eligibility", L(
+                f"the screening criteria cannot tell eligibility yet (unknown: {what.en}{more.en}; only an "
+                "investigator may start without it, with a reason)",
+                f"les critères de sélection ne permettent pas encore de dire l'éligibilité (inconnu : "
+                f"{what.fr}{more.fr} ; seul un investigateur peut démarrer sans, avec un motif)"), overridable=True))
         return out
 
     def _refuse_start(self, subject: str, message: Msg, missing: L, codes: list[str]) -> None:
@@ -650,13 +684,28 @@ class Bedside:
             entries[(group, row, vs.timepoint)] = timepoint
         entries |= {(group, row, item): text for item, text in values.items() if text.strip()}
         problems = self._review_set(state, group=group, row=row, entries=entries, timepoint=timepoint)
-        if problems and not confirm:
-            raise VitalsNeedConfirmation(problems)
+        early = self._early(subject, timepoint)
+        if (problems or early is not None) and not confirm:
+            if early is None:
+                raise VitalsNeedConfirmation(problems)
+            planned = self._local(early.planned).strftime("%H:%M") if early.planned else ""
+            minutes = -(-int(early.seconds_to_due or 0) // 60)
+            raise VitalsNeedConfirmation(problems, early, minutes, planned)
         changes = self.entry.save_values(ref, entries, confirm=confirm)
         for item in values:
             self.entry.save_typing(ref, (group, 0, item), None)
         reading = next(r for r in self.state(subject).readings if r.row == row)
         return replace(reading, changes=changes)
+
+    def _early(self, subject: str, timepoint: str | None) -> PlannedPoint | None:
+        """The time point named, if the reading comes earlier before it than the schedule tolerates after it (the
+        protocol's ``overdue_after_min``): a reading taken that early is that time point only if the nurse says so."""
+        if not timepoint or timepoint == BASELINE:
+            return None
+        point = next((p for p in self.state(subject).points if p.point.id == timepoint), None)
+        if point is None or point.state is not PointState.UPCOMING or point.seconds_to_due is None:
+            return None
+        return point if point.seconds_to_due > self.protocol.overdue_after_min * 60 else None
 
     def _review_set(self, state: FormState, *, group: str, row: int, entries: dict[CellKey, str],
                     timepoint: str | None) -> tuple[L, ...]:
@@ -690,21 +739,31 @@ class Bedside:
             raise ValidationError(Msg.REASON_REQUIRED)
         return self._record(subject, "not_done", reason=reason.strip(), detail={"timepoint": timepoint})[1]
 
-    def prefill_adverse_event(self, subject: str, flag: Flag) -> RowPrefilled:
-        """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades."""
+    def prefill_adverse_event(self, subject: str, flag: Flag, *, reason: str | None = None) -> RowPrefilled:
+        """Open an adverse event row pre-filled with the CTCAE term and today's onset; the investigator grades.
+        The same term with today's onset already on the log is that row (a second click is the same fever, not
+        another); a complete log takes the new row with a reason for change (refused without one)."""
         self._require_entry(subject)
         ae = self.study.bindings.adverse_events
         group = ae.group or ""
         ref = FormRef(subject, ae.event or "", ae.form)
-        added = self.entry.add_row(ref, group)
+        now = self._local(self._now().wall)
+        state = self.entry.open_form(ref).state
+        for r in state.rows[group]:
+            onset = state.value((group, r, ae.onset))
+            if state.value((group, r, ae.term)) == flag.ae_term and (
+                    onset == now.date() or str(onset) == now.strftime("%d/%m/%Y")):
+                return RowPrefilled(ref, (group, r, ae.grade), r, NO_CHANGES)
+        reason = (reason or "").strip() or None
+        added = self.entry.add_row(ref, group, reason=reason)
         row = added.row
-        today = self._local(self._now().wall).strftime("%d/%m/%Y")
-        values: dict[CellKey, str] = {(group, row, ae.term): flag.ae_term, (group, row, ae.onset): today}
+        values: dict[CellKey, str] = {(group, row, ae.term): flag.ae_term,
+                                      (group, row, ae.onset): now.strftime("%d/%m/%Y")}
         if flag.grade:
             values[(group, row, ae.grade)] = str(flag.grade)
         changes = added.changes
         with contextlib.suppress(CrfError):  # the row exists; what could not be pre-filled is typed on the form
-            changes |= self.entry.save_values(ref, values, confirm=True)
+            changes |= self.entry.save_values(ref, values, confirm=True, reason=reason)
         return RowPrefilled(ref, (group, row, ae.grade), row, changes)
 
     # ----- what is typed and not saved: kept for the typist only (a lock, a takeover, a crash) ------------------

@@ -190,6 +190,7 @@ class LockScreen(QWidget):
         # What keeps running while the screen is locked (an infusion and its next reading), without identity.
         self.activity = named(QLabel(), "lockActivity")
         self.activity.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.activity.setWordWrap(True)  # one 18 pt line of a running infusion is wider than a 1280 px screen
         self.activity.setStyleSheet("QLabel { font-size: 18pt; font-weight: bold; color: #1d2b3a; "
                                     "background: #e8f0fb; border-radius: 8px; padding: 12px; }")
         self.activity.setVisible(False)

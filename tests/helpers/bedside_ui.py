@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.ui.bedside import BedsideWindow
+from tests.helpers.eligible import make_eligible
 
 NORMAL = {"VSTEMP": "36,9", "VSHR": "78", "VSSYSBP": "126", "VSDIABP": "80", "VSRESP": "16", "VSSPO2": "98"}
 
@@ -33,8 +34,12 @@ def check_product(ws: Workspace, subject: str, *, use_by: str = "31/12/2099 16:0
 
 
 def make_ready(ws: Workspace, subject: str, *, baseline: bool = True) -> None:
-    """Product check, a second person (the demo's investigator, or its nurse), the baseline (demo subject 99-006
-    is confirmed eligible)."""
+    """The screening criteria of the demo's subject 99-006 (confirmed eligible, its screening SELENA-SLEDAI and
+    steroids not entered), the product check, a second person (the demo's investigator, or its nurse), the
+    baseline."""
+    derived = ws.overview.subject(subject).scores.overall["eligibility"]
+    if not derived.computable:
+        make_eligible(Workspace.sign_in(ws.site, "dr.martin", "training-doctor"), subject, screening=False)
     check_product(ws, subject)
     second = ("nurse.durand", "training-nurse") if ws.actor.username != "nurse.durand" else \
         ("dr.martin", "training-doctor")

@@ -16,11 +16,13 @@ from pathlib import Path
 from msc_sle_crf.clock import FakeClock
 from msc_sle_crf.formdef import load_study
 from msc_sle_crf.infusion import timer as T
+from msc_sle_crf.services import Workspace
 from msc_sle_crf.services.demo import create_demo
 from msc_sle_crf.ui.bedside import BedsideWindow
 from msc_sle_crf.ui.casebook import CasebookDialog
 from msc_sle_crf.ui.login import LoginWindow
 from msc_sle_crf.ui.main_window import MainWindow
+from tests.helpers.eligible import make_eligible
 
 from .harness import Harness, keystrokes
 
@@ -65,6 +67,8 @@ def main() -> None:
     clock = FakeClock()
     folder = Path(tempfile.mkdtemp(prefix="realwin-"))
     site = create_demo(folder / "day.crfdb", clock=clock)  # real Argon2 parameters: sign-ins take their real time
+    # The physician has entered 99-006's screening SELENA-SLEDAI and steroids (the start needs the criteria met)
+    make_eligible(Workspace.sign_in(site, "dr.martin", "training-doctor"), SUBJECT, screening=False)
     h.start_app(site, load_study())
     results = h.results
 

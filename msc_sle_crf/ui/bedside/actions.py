@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from msc_sle_crf.access import Role
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import mmss
+from msc_sle_crf.infusion.vitals import Flag
 from msc_sle_crf.services.bedside import VitalsNeedConfirmation
 from msc_sle_crf.services.workspace import Workspace
 from msc_sle_crf.ui.bedside.sheet import Ask, AskField
@@ -21,7 +22,8 @@ from msc_sle_crf.ui.common import tr
 if TYPE_CHECKING:
     from msc_sle_crf.ui.bedside.window import BedsideWindow
 
-SHORT = {"baseline": ("baseline", "référence"), "dose_mismatch": ("dose check", "contrôle de dose")}
+SHORT = {"baseline": ("baseline", "référence"), "dose_mismatch": ("dose check", "contrôle de dose"),
+         "eligibility": ("the eligibility criteria", "les critères d'éligibilité")}
 TIMER_NAMES = {T.Kind.START: ("Start", "Début"), T.Kind.PAUSE: ("Pause", "Pause"), T.Kind.RESUME: ("Resume", "Reprise"),
                T.Kind.STOP: ("Stop", "Arrêt")}
 
@@ -163,12 +165,40 @@ def confirm_unusual(w: BedsideWindow, exc: VitalsNeedConfirmation, point: str | 
         w._saved_reading()
         return False  # already closed
 
+    if exc.early is not None:  # taken well before its time point: that time point only if she says so
+        unusual = tr(f"\nThis reading has unusual values:\n{lines}", f"\nCette mesure a des valeurs inhabituelles :"
+                     f"\n{lines}") if exc.problems else ""
+        w.ask(Ask(tr("Reading before its time", "Mesure avant l'heure"),
+                  tr(f"Subject {_who(w)}: ", f"Patient {_who(w)} : ") + exc.early_line.get() + unusual,
+                  tr(f"Save as {exc.early.label.en}", f"Enregistrer comme {exc.early.label.fr}"),
+                  cancel_first=True), save)
+        w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs") if exc.problems else
+                                      tr("Back to the reading", "Revenir à la mesure"))
+        return
     w.ask(Ask(tr("Unusual values", "Valeurs inhabituelles"),
               tr(f"Subject {_who(w)}: this reading has unusual values:\n{lines}\nSave them as measured?",
                  f"Patient {_who(w)} : cette mesure a des valeurs inhabituelles :\n{lines}\nLes enregistrer telles "
                  "que mesurées ?"),
               tr("Save as measured", "Enregistrer telles que mesurées"), cancel_first=True), save)
     w.sheet.cancel_button.setText(tr("Correct the values", "Corriger les valeurs"))
+
+
+def ask_adverse_event_reason(w: BedsideWindow, flag: Flag, refusal: str) -> None:
+    """A flag's adverse event on a complete log: the reason for change, then the row and its form."""
+    def add(values: list[str]) -> bool:
+        opened = w.run(lambda: w.bedside.prefill_adverse_event(w.subject, flag, reason=values[0]), in_sheet=True)
+        if opened is None:
+            return False
+        w.sheet.finish()
+        w._open_form(opened.ref, focus=opened.grade_key)
+        return False  # already closed
+
+    w.ask(Ask(tr(f"Adverse event: {flag.ae_term}", f"Événement indésirable : {flag.ae_term}"),
+              tr(f"Subject {_who(w)}: {refusal}\nGive the reason to add {flag.ae_term} to the log (it is recorded).",
+                 f"Patient {_who(w)} : {refusal}\nDonnez le motif pour ajouter {flag.ae_term} au registre (il est "
+                 "enregistré)."),
+              tr("Add the adverse event", "Ajouter l'événement indésirable"), (AskField(tr("Reason", "Motif")),)),
+          add)
 
 
 def draw_plot(w: BedsideWindow) -> None:

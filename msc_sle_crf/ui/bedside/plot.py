@@ -149,8 +149,12 @@ class TrendPlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             self.plots["temperature"].removeItem(label)
         self.planned_lines, self.labels = {}, []
         pen = pg.mkPen("#8a94a0", width=1, style=Qt.PenStyle.DashLine)
-        for point, when in planned:
+        gap = (self.x_range[1] - self.x_range[0]) / 20  # labels closer than this would overlap ("ENDT15"): stagger
+        last: list[float] = []  # the x of the last label on each row
+        for point, when in sorted(planned, key=lambda p: p[1]):
             x = minutes(when)
+            level = next((i for i, at in enumerate(last) if x - at >= gap), len(last))
+            last[level:level + 1] = [x]
             lines = []
             for plot in self.plots.values():
                 line = pg.InfiniteLine(pos=x, angle=90, movable=False, pen=pen)
@@ -159,6 +163,6 @@ class TrendPlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             self.planned_lines[point] = lines
             label = pg.TextItem(point, color="#5f6b76", anchor=(0.5, 0.0))
             label.setFont(QFont("DejaVu Sans", 7))
-            label.setPos(x, 41.0)
+            label.setPos(x, 41.0 - 0.5 * level)
             self.plots["temperature"].addItem(label)
             self.labels.append(label)

@@ -35,6 +35,7 @@ from msc_sle_crf.clock import Clock
 from msc_sle_crf.formdef.bindings import MEASURES, VitalSigns
 from msc_sle_crf.infusion.monitor import point_text
 from msc_sle_crf.infusion.vitals import Flag, PlannedPoint, PointState, next_point
+from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.ui.bedside.plot import TrendPlot
 from msc_sle_crf.ui.bedside.style import NEUTRAL, POINT_COLORS, VITAL_LABELS, local_hm, panel
 from msc_sle_crf.ui.common import named, tr
@@ -202,9 +203,12 @@ class VitalsPanel(QWidget):
             line.addWidget(button)
             self.flags_box.addWidget(row)
 
-    def show_points(self, points: Sequence[PlannedPoint], clock: Clock) -> None:
+    def show_points(self, points: Sequence[PlannedPoint], clock: Clock, *,
+                    taken: Mapping[str, str] | None = None) -> None:
         """The schedule, the next thing to do, and the time point the next reading is for: the one the nurse picked
-        while it is open, else the first overdue or due one, else the next one (an extra reading if asked)."""
+        while it is open, else the first overdue or due one, else the next one (an extra reading if asked). A done
+        point shows the time its reading was taken (``taken``), and the planned time beside it when they differ."""
+        taken = taken or {}
         self.schedule_list.blockSignals(True)
         self.schedule_list.clear()
         open_points = [p for p in points if p.state in OPEN]
@@ -218,6 +222,11 @@ class VitalsPanel(QWidget):
             planned = local_hm(clock, p.planned) if p.planned is not None else "--:--"
             state = {PointState.DONE: tr("done", "faite"), PointState.NOT_DONE: tr("not done", "non faite"),
                      PointState.WAITING: tr("later", "plus tard")}.get(p.state)
+            at = taken.get(p.point.id)
+            if p.state is PointState.DONE and at:
+                state = (state or "") + (tr(f" (planned {planned})", f" (prévue {planned})")
+                                        if at != planned and p.point.id != BASELINE else "")
+                planned = at
             text = f"{planned}   {point_text(p).get() if state is None else p.label.get() + ' — ' + state}"
             item = QListWidgetItem(("▶ " if p.point.id == self.target else "   ") + text)
             item.setData(Qt.ItemDataRole.UserRole, p.point.id)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.clock import Clock, local_now
-from msc_sle_crf.errors import CrfError
+from msc_sle_crf.errors import CrfError, Msg
 from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.infusion import timer as T
 from msc_sle_crf.infusion.monitor import Monitor, monitor, summary
@@ -59,6 +59,7 @@ from msc_sle_crf.ui.window_policy import fit_when_shown
 
 TOLERANCE_SCORE = "not_tolerated_all"  # the tolerance decision shown on tab 3 (scoring.endpoint)
 R = TypeVar("R")
+REASON_MSGS = (Msg.CHANGE_REASON_REQUIRED, Msg.CHANGE_REASON_REQUIRED_VERIFIED, Msg.CHANGE_REASON_REQUIRED_SIGNED)
 
 
 class BedsideWindow(QWidget):
@@ -298,7 +299,8 @@ class BedsideWindow(QWidget):
         if self.sheet.is_open:  # one thing at a time: the question first
             for button in self.timer_buttons.values():
                 button.setEnabled(False)
-        self.vitals_panel.show_points(list(now.points), self._clock())
+        self.vitals_panel.show_points(list(now.points), self._clock(), taken={
+            r.timepoint: r.time.strftime("%H:%M") for r in self.state.readings if r.timepoint and r.time})
         actions.draw_plot(self)
         self.status_line_changed.emit(self.status_line(now))
 
@@ -421,9 +423,21 @@ class BedsideWindow(QWidget):
         actions.mark_not_done(self)
 
     def open_adverse_event(self, flag: Flag) -> None:
-        opened = self.run(lambda: self.bedside.prefill_adverse_event(self.subject, flag))
+        """The adverse event row of a flag (the same one at a second click), on its form; a complete log asks the
+        reason for change first, in the sheet."""
+        complete: list[CrfError] = []
+
+        def refused(exc: CrfError) -> None:
+            if getattr(exc, "msg", None) in REASON_MSGS:
+                complete.append(exc)
+            else:
+                self.notice(self.windowTitle(), error_text(exc))
+
+        opened = self.ops.run(lambda: self.bedside.prefill_adverse_event(self.subject, flag), on_error=refused)
         if opened is not None:
             self._open_form(opened.ref, focus=opened.grade_key)
+        elif complete:
+            actions.ask_adverse_event_reason(self, flag, error_text(complete[0]))
 
     def open_tolerance_form(self) -> None:
         tolerance = self.study.bindings.tolerance
