@@ -35,6 +35,7 @@ from msc_sle_crf.clock import Clock
 from msc_sle_crf.formdef.bindings import MEASURES, VitalSigns
 from msc_sle_crf.infusion.monitor import point_text
 from msc_sle_crf.infusion.vitals import Flag, PlannedPoint, PointState, next_point
+from msc_sle_crf.scoring import ctcae
 from msc_sle_crf.services.bedside import BASELINE
 from msc_sle_crf.ui.bedside.plot import TrendPlot
 from msc_sle_crf.ui.bedside.style import NEUTRAL, POINT_COLORS, VITAL_LABELS, local_hm, panel
@@ -196,8 +197,10 @@ class VitalsPanel(QWidget):
             label = named(QLabel("⚠ " + flag.message.get()), "flag")
             label.setWordWrap(True)  # a long French message must not widen the window past the screen
             line.addWidget(label, 1)
-            button = named(QPushButton(tr(f"Adverse event: {flag.ae_term}…",
-                                          f"Événement indésirable : {flag.ae_term}…")), "aeButton")
+            # the official CTCAE v5.0 term (English only), with the French search words in French (h71: "Fever" alone)
+            words = ctcae.french_words(flag.ae_term)
+            button = named(QPushButton(tr(f"Adverse event: {flag.ae_term}…", f"Événement indésirable : {flag.ae_term}"
+                                          + (f" ({words})" if words else "") + "…")), "aeButton")
             button.setAutoDefault(True)
             button.clicked.connect(lambda _checked=False, f=flag: self.adverse_event_requested.emit(f))
             line.addWidget(button)
