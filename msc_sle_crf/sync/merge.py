@@ -370,16 +370,21 @@ class _Apply:
         """Whether this workstation changed the form's content since the packet's writer last heard of it: a value
         or row here differs from the packet's and the packet holds no record on it (had its writer imported that
         change, its row would say it; had it changed it since, its record would be in the packet)."""
-        touched = {key[3:] for key in (_key(r) for r in self.records if r["action"] in (*VALUE_ACTIONS,
-                                                                                          "merge_conflict"))
-                   if key is not None and key[:3] == where}
+        touched: dict[tuple[str, int, str], str | None] = {}  # the packet's values: the base of each
+        for r in self.records:
+            key = _key(r)
+            if key is not None and key[:3] == where and r["action"] in (*VALUE_ACTIONS, "merge_conflict"):
+                touched.setdefault(key[3:], r["old_value"] if r["action"] in VALUE_ACTIONS else None)
         rows_touched = {str(r.get("repeat_key")) for r in self.records
                         if r["action"] in (*ROW_ACTIONS, "merge_conflict")
                         and (r.get("subject"), r.get("visit"), r.get("form")) == where}
         values, rows = self._content(instance_id)
         here = {(v.group_id, v.row_no, v.item_id): _text(_value_dict(v)) for v in self.s.execute(
             select(ItemValue).where(ItemValue.instance_id == instance_id)).scalars()}
-        if any(k not in touched and values.get(k) != here.get(k) for k in set(values) | set(here)):
+        # a value the packet did not change that differs here; or one it changed that changed here too (a conflict
+        # on the item: it is a change of the form on both sides)
+        if any(values.get(k) != here.get(k) and (k not in touched or here.get(k) != touched[k])
+               for k in set(values) | set(here)):
             return True
         here_rows = {(r.group_id, r.row_no): bool(r.removed) for r in self.s.execute(
             select(FormRow).where(FormRow.instance_id == instance_id)).scalars()}
