@@ -11,10 +11,13 @@ of the item are void until the conflict is resolved (``voids``). A packet that a
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
-locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both, by
-the records that set them (workstation and id: ``sides``); verify and every import check that they are records of
-that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand changes
-nothing. No Qt, ORM only (any database).
+locked, nor a query closed, over a change the other side did not see. A change of a form's content (a value, a row
+added) counts as a change of the form (h69): the importer's when a value or row here differs from the packet's and
+the packet holds no record on it (its writer had not heard of it), or the packet changed that value too. A row
+removed on one side while a value of it changed on the other is kept (``_row``). A ``merge_conflict`` record names
+both, by the records that set them (workstation and id: ``sides``); verify and every import check that they are
+records of that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand
+changes nothing. No Qt, ORM only (any database).
 """
 
 from __future__ import annotations
