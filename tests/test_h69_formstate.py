@@ -171,3 +171,15 @@ def test_the_import_says_the_row_kept_in_both_languages(tmp_path: Path) -> None:
     [line] = outcome.conflicts
     assert "removed on WS-01 while a value of it changed on WS-02: the row is kept" in line.en, line.en
     assert "supprimée sur le poste WS-01" in line.fr and "la ligne est conservée" in line.fr, line.fr
+
+
+def test_the_row_kept_reads_in_the_trail_in_both_languages() -> None:
+    import json
+
+    from msc_sle_crf.i18n import Lang
+    from msc_sle_crf.trail_words import detail_text
+
+    detail = json.dumps({"kind": "row", "from": "WS-02", "removal": {"ws": "WS-01", "id": 9},
+                         "change": {"ws": "WS-02", "id": 4, "user": "nurse.n"}})
+    assert detail_text(detail, Lang.EN) == "row removed on WS-01 while a value of it changed on WS-02: the row is kept"
+    assert detail_text(detail, Lang.FR).startswith("ligne supprimée sur le poste WS-01")

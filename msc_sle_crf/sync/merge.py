@@ -391,8 +391,9 @@ class _Apply:
             return True
         here_rows = {(r.group_id, r.row_no): bool(r.removed) for r in self.s.execute(
             select(FormRow).where(FormRow.instance_id == instance_id)).scalars()}
-        return any(f"{k[0]}:{k[1]}" not in rows_touched and rows.get(k) != here_rows.get(k)
-                   for k in set(rows) | set(here_rows))
+        # a row added here (a row removed here is not counted yet: its record does not say the form's state here,
+        # so it could not be a side of the conflict; docs/workstations.md)
+        return any(f"{k[0]}:{k[1]}" not in rows_touched and k not in rows for k in here_rows)
 
     def _query_sides(self, qid: int) -> dict[str, Any]:
         """The records of each side of a query status conflict."""
