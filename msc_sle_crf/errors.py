@@ -119,6 +119,18 @@ class Msg(Enum):
         "{field}: the form is complete; a reason for the change is required.",
         "{field} : le formulaire est complet ; un motif de modification est obligatoire.",
     )
+    CHANGE_REASON_REQUIRED_VERIFIED = (
+        "{field}: the form is source-verified; a reason for the change is required, and the verification will no "
+        "longer hold for the changed value.",
+        "{field} : le formulaire est vérifié (SDV) ; un motif de modification est obligatoire, et la vérification ne "
+        "vaudra plus pour la valeur modifiée.",
+    )
+    CHANGE_REASON_REQUIRED_SIGNED = (
+        "{field}: the form is signed; a reason for the change is required, and the signature will no longer be "
+        "valid (the form must be signed again).",
+        "{field} : le formulaire est signé ; un motif de modification est obligatoire, et la signature ne sera plus "
+        "valide (le formulaire devra être signé à nouveau).",
+    )
     MISSING_CODE_NOT_ALLOWED = (
         "{field}: '{code}' is not allowed for this item.",
         "{field} : « {code} » n'est pas admis pour cet élément.",
@@ -298,6 +310,12 @@ class Msg(Enum):
     INPUT_UNREADABLE = (
         "Cannot read {path}: {reason}.",
         "Impossible de lire {path} : {reason}.",
+    )
+    FINGERPRINT_MALFORMED = (
+        "--fingerprint: a site CA fingerprint is 64 hexadecimal digits (32 pairs AB:CD:…, as `cert show` prints "
+        "it); '{given}' has {digits}.",
+        "--fingerprint : l'empreinte de l'AC du site compte 64 chiffres hexadécimaux (32 paires AB:CD:…, comme "
+        "l'affiche `cert show`) ; « {given} » en a {digits}.",
     )
     DB_PATH_INVALID = (
         "Database {path}: {reason}.",

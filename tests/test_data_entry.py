@@ -242,13 +242,14 @@ def test_data_stays_readable_under_the_version_it_was_entered_with(team: dict[st
     dr.save_item(ref, ("lb", 0, "CREAT"), "250")
     # A new protocol version changes the form: new soft limit, new version, an item renamed.
     data = STUDY.forms["renal_function"].model_dump(mode="json")
-    data["version"] = "1.1"
+    shipped = data["version"]
+    data["version"] = shipped + ".1"
     data["groups"][0]["items"][1]["soft_max"] = "200"
     data["groups"][0]["items"][2]["id"] = "UPCR"
     new_study = StudyDef(meta=STUDY.meta, forms={**STUDY.forms, "renal_function": FormDef.model_validate(data)})
     later = DataEntry(dr.ctx, new_study, dr.drafts)
     snap = later.open_form(ref)
-    assert snap.outdated and snap.form.version == "1.0" and snap.current_version == "1.1"
+    assert snap.outdated and snap.form.version == shipped and snap.current_version == shipped + ".1"
     assert snap.state.value(("lb", 0, "CREAT")) == Decimal(250)
     assert "PROTU" in {i.id for i in snap.form.all_items()}
     later.save_item(ref, ("lb", 0, "CREAT"), "260")  # still checked under its own version (soft max 300)
@@ -256,7 +257,7 @@ def test_data_stays_readable_under_the_version_it_was_entered_with(team: dict[st
     later.save_item(FormRef(other, "SCR", "renal_function"), ("lb", 0, "CREAT"), "210", confirm=True)
     with dr.ctx.store.read() as session:
         versions = dict(session.execute(select(FormInstance.id, FormInstance.form_version)).all())
-    assert sorted(versions.values()) == ["1.0", "1.1"]
+    assert sorted(versions.values()) == [shipped, shipped + ".1"]
 
 
 def test_audit_chain_holds_after_data_entry(team: dict[str, DataEntry], subject: str, admin: Workspace) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from msc_sle_crf.sync.packets import ImportResult
 from tests.helpers.packets import CREAT, R1, Pair, make_pair
 from tests.test_issue18_packets import value
@@ -48,8 +46,6 @@ def test_control_no_change_since_the_packet_takes_the_decision(tmp_path: Path) -
     assert value(pair, "A", R1, CREAT) == Decimal("92")
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a conflict decided on another workstation overwrites a later change here")
 def test_a_value_changed_here_after_the_decided_conflict_is_not_silently_overwritten(tmp_path: Path) -> None:
     """A's 93 (entered after a1, never seen by B) must either stay or be put in conflict: never replaced silently."""
     pair, result = _scenario(tmp_path, change_again=True)
@@ -57,8 +53,6 @@ def test_a_value_changed_here_after_the_decided_conflict_is_not_silently_overwri
     assert now == Decimal("93") or result.conflicts >= 1, (now, result.conflicts, result.conflict_lines)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a conflict decided on another workstation overwrites a later change here")
 def test_the_next_packet_of_the_workstation_whose_change_was_overwritten_is_taken(tmp_path: Path) -> None:
     """Genuine packets: A's next packet (carrying its 93) must be applied on B, not refused as forged. Today B's own
     merge of it and B's replay disagree ('stored 92; the trail says 93'), so B refuses it as 'not as its author's';
@@ -71,8 +65,6 @@ def test_the_next_packet_of_the_workstation_whose_change_was_overwritten_is_take
     assert value(pair, "A", R1, CREAT) == value(pair, "B", R1, CREAT)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a conflict decided on another workstation overwrites a later change here")
 def test_the_hub_takes_the_three_genuine_packets(hub_db, tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """The hub (made from A) ingests a1, b1 and a2, all genuine, in the order written: each must be taken and the hub
     verify clean."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from msc_sle_crf.status import FormStatus
 from tests.helpers.packets import PW, R1, Pair, make_pair
 
@@ -53,15 +51,11 @@ def test_control_without_a_later_signature(tmp_path: Path) -> None:
     assert _status(pair, "A") == _status(pair, "B") == FormStatus.COMPLETE
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a decided conflict undoes a later signature here")
 def test_a_signature_made_after_the_decided_conflict_is_not_silently_undone(tmp_path: Path) -> None:
     pair, result = _scenario(tmp_path, sign=True)
     assert _status(pair, "A") == FormStatus.SIGNED or result.conflicts >= 1, (_status(pair, "A"), result.conflicts)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a decided conflict undoes a later signature here")
 def test_a_next_packet_is_taken_on_b(tmp_path: Path) -> None:
     pair, _result = _scenario(tmp_path, sign=True)
     a2 = pair.export("A")

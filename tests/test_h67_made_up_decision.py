@@ -11,7 +11,6 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from msc_sle_crf import audit
@@ -89,16 +88,12 @@ def test_control_her_plain_change_opens_a_conflict_on_ws01(tmp_path: Path) -> No
     assert result.conflicts == 1
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a conflict record whose kept side knew the other is accepted")
 def test_a_made_up_decision_does_not_overwrite_ws01s_later_value_silently(tmp_path: Path) -> None:
     pair, result = _scenario(tmp_path, made_up=True)  # today: applied, no refusal
     assert value(pair, "A", VS, HR) == Decimal("74") or result.conflicts >= 1, (
         value(pair, "A", VS, HR), result.conflicts)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: a conflict record whose kept side knew the other is accepted")
 def test_after_a_made_up_decision_ws01s_next_genuine_packet_is_taken_on_ws02(tmp_path: Path) -> None:
     """Today both databases verify clean after it, and WS-01's next genuine packet (carrying its 74) is refused on
     WS-02 as 'not as its author's' (stored 72, the trail says 74): WS-01 -> WS-02 stops for good."""

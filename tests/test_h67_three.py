@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import ADMIN_PW
 from tests.helpers.packets import CREAT, R1, Pair, make_pair
 from tests.helpers.workstations import fork
@@ -51,8 +49,6 @@ def _scenario(tmp_path: Path) -> tuple[Pair, Pair, Any, Any]:
     return ab, ac, r_b, r_c
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: with three workstations two conflicts get one id")
 def test_b_and_c_keep_the_same_value_whichever_order(tmp_path: Path) -> None:
     """The design: 'The value kept current is the change recorded first ... so both sides keep the same whichever
     imports first'. C's 95 was recorded first of all three."""
@@ -61,8 +57,6 @@ def test_b_and_c_keep_the_same_value_whichever_order(tmp_path: Path) -> None:
     assert on_b == on_c, (on_b, on_c, r_b.conflict_lines, r_c.conflict_lines)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "A: with three workstations two conflicts get one id")
 def test_their_next_genuine_packets_are_taken(tmp_path: Path) -> None:
     ab, ac, _r_b, _r_c = _scenario(tmp_path)
     b2, c2 = ab.export("B"), ac.export("B")

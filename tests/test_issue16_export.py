@@ -409,7 +409,7 @@ def test_the_r_script_reads_the_datasets_with_labels(exported: Path) -> None:
         pytest.skip("Rscript is not installed (Debian package r-base-core, in packaging/apt-packages.txt)")
     code = ('crf_dir <- "datasets"; source("import.R"); d <- crf[["labs__lb"]]; '
             'stopifnot(is.numeric(d$HGB), inherits(d$LBDAT, "Date")); '
-            'cat(attr(d$HGB, "label"), "\\n"); cat(levels(crf[["subjects"]]$SEX), "\\n"); '
+            'cat(attr(d$HGB, "label"), "\\n"); cat(names(attr(crf[["subjects"]]$SEX, "labels")), "\\n"); '
             'cat(nrow(crf[["vital_signs__vs"]]) > 0, "\\n")')
     done = subprocess.run([rscript, "-e", code], cwd=exported, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

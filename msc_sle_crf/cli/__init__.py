@@ -302,11 +302,11 @@ def cmd_pdf_verify(args: argparse.Namespace) -> int:
     from msc_sle_crf.errors import StoreError
     from msc_sle_crf.fileutil import check_input_file
     from msc_sle_crf.pdf import sign
-    from msc_sle_crf.security.ca import normalize_fingerprint
+    from msc_sle_crf.security.ca import given_fingerprint
 
     path = check_input_file(args.file, max_bytes=1 << 30)
     if args.fingerprint:
-        fingerprint = normalize_fingerprint(args.fingerprint)
+        fingerprint = given_fingerprint(args.fingerprint)
     elif args.db and args.user:
         site, services, _ = _open(args)
         with site:

@@ -83,7 +83,9 @@ def cmd_export_verify(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ValidationError(Msg.INPUT_UNREADABLE, path=str(folder)[:300],
                               reason=L("not a folder", "ce n'est pas un dossier"))
-    fingerprint = args.fingerprint
+    from msc_sle_crf.security.ca import given_fingerprint
+
+    fingerprint = given_fingerprint(args.fingerprint) if args.fingerprint else None
     extra: list[str] = []
     if not fingerprint and args.db and args.user:
         site, services, _ = _open(args)

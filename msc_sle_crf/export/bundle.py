@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,9 @@ def staging_name(target: Path) -> Path:
 def run(target: Path, source: Source, study: StudyDef, options: ExportOptions, *, scores: Callable[[], Iterable[
         datasets.ScoreRow]], identity: dict[str, Any], head_document: Callable[[int, str, str], dict[str, Any]],
         sign: Callable[[bytes], bytes], version: str, progress: Progress | None = None,
-        cancelled: Callable[[], bool] | None = None, now: dt.datetime | None = None) -> ExportResult:
+        cancelled: Callable[[], bool] | None = None, now: dt.datetime | None = None,
+        stages: Callable[[], Mapping[str, str]] | None = None,
+        stage_labels: Mapping[str, L] | None = None) -> ExportResult:
     """Write the export. ``source`` must be inside its read transaction (``Source.begin``)."""
     import time
 
@@ -39,7 +41,7 @@ def run(target: Path, source: Source, study: StudyDef, options: ExportOptions, *
     try:
         result = _write(stage, target, source, study, options, scores=scores, identity=identity,
                         head_document=head_document, sign=sign, version=version, progress=progress,
-                        cancelled=cancelled, now=now)
+                        cancelled=cancelled, now=now, stages=stages, stage_labels=stage_labels)
         if os.path.lexists(target):
             raise FileExistsError(17, "File exists", str(target))
         os.rename(stage, target)
@@ -56,7 +58,8 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
            scores: Callable[[], Iterable[datasets.ScoreRow]], identity: dict[str, Any],
            head_document: Callable[[int, str, str], dict[str, Any]], sign: Callable[[bytes], bytes], version: str,
            progress: Progress | None, cancelled: Callable[[], bool] | None,
-           now: dt.datetime | None) -> ExportResult:
+           now: dt.datetime | None, stages: Callable[[], Mapping[str, str]] | None = None,
+           stage_labels: Mapping[str, L] | None = None) -> ExportResult:
     moment = now or dt.datetime.now(dt.UTC)
     created = moment.astimezone().isoformat(timespec="seconds")
     subjects = source.subjects()
@@ -101,7 +104,8 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
     variables = datasets.write_group_datasets(folder, study, subjects, instances, removed,
                                               _values(source, options, study, instances, removed, subjects),
                                               source.definition)
-    variables += datasets.write_subjects(folder, subjects, deidentified=options.deidentified)
+    variables += datasets.write_subjects(folder, subjects, deidentified=options.deidentified,
+                                         stages=stages() if stages is not None else None, stage_labels=stage_labels)
     step(L("derived scores", "scores dérivés"), advance=len(subjects) // 2)
     wanted = {s.number for s in subjects}
     variables += datasets.write_scores(folder, (r for r in scores() if r.subject in wanted))
@@ -120,7 +124,8 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                                            deidentified=options.deidentified,
                                            tick=lambda n: step(trail_what, at=base + n),
                                            head_text=f"trail #{head[0]} {head[1]}",
-                                           year_only=frozenset(study.meta.export.year_only))
+                                           year_only=frozenset(study.meta.export.year_only),
+                                           full_names=[u.full_name for u in users])
         base += total_records
         arch_what = L("ODM archival file (every change)", "fichier ODM d'archive (chaque modification)")
         archival = odm.write_archival(stage / "odm" / "archival.xml", source, study, subjects=subjects, users=users,
@@ -145,9 +150,12 @@ def _write(stage: Path, target: Path, source: Source, study: StudyDef, options: 
                 "forms": {f.id: {"version": f.version, "sha256": f.content_hash()} for f in study.forms.values()},
                 "software": {"msc-sle-crf": version, "odm": odm.ODM_VERSION},
                 "generated_utc": moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "generated_local": created, "generated_by": identity,
+                "generated_local": created,
+                "generated_by": {k: v for k, v in identity.items() if k != "full_name"} if options.deidentified
+                else identity,
                 "options": {"subjects": list(options.subjects) or "all", "audit_trail": options.audit_trail,
                             "deidentified": options.deidentified},
+                "dataset_labels": datasets.LABELS_LANG.value,  # _LBL columns and code labels: English for all
                 "subjects": len(subjects), "audit_records": audit_lines, "archival_transactions": archival,
                 "trail_head": head_document(*head), "files": files}
     data = manifest.manifest_bytes(document)

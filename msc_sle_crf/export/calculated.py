@@ -7,17 +7,20 @@ form instance at a time: memory stays that of one form, whatever the size of the
 
 Rows: a plain group's single row always; a repeating group's rows that hold at least one stored value (a row with
 no stored value at all is not in the datasets either). A calculated value that cannot be computed (an input empty,
-hidden or not parsable) or whose item is hidden is left out, as the form leaves it blank. No Qt."""
+hidden or not parsable) or whose item is hidden is left out, as the form leaves it blank. A decimal is rounded
+half-up to the item's precision, as the form shows it. No Qt."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 
 from msc_sle_crf.export.source import InstanceRow, ValueRow
 from msc_sle_crf.formdef import values as V
-from msc_sle_crf.formdef.definitions import FormDef, MissingCode, StudyDef
+from msc_sle_crf.formdef.definitions import FormDef, Item, MissingCode, StudyDef
 from msc_sle_crf.formdef.engine import FormContext, FormState
+from msc_sle_crf.rounding import round_half_up
 
 # the engine's checks read "now"; calculations never do (their values do not depend on it)
 _NOW = dt.datetime(2000, 1, 1)
@@ -63,6 +66,14 @@ def _instance(rows: list[ValueRow], inst: InstanceRow | None, study: StudyDef,
             yield from extra
 
 
+def _as_shown(item: Item, value: object) -> object:
+    """A calculated decimal rounded as the form shows it (``values.display``: half-up to the item's precision);
+    94.3854... with precision 1 is exported 94.4, never with the calculation's 28 digits of Decimal noise."""
+    if isinstance(value, Decimal) and item.precision is not None:
+        return round_half_up(value, item.precision)
+    return value
+
+
 def _computed(rows: list[ValueRow], inst: InstanceRow, form: FormDef, study: StudyDef,
               removed: set[tuple[int, str, int]]) -> dict[tuple[str, int], list[ValueRow]]:
     """(group, row) -> the calculated values of that row, as the form shows them when opened."""
@@ -87,7 +98,7 @@ def _computed(rows: list[ValueRow], inst: InstanceRow, form: FormDef, study: Stu
                 key = (group.id, row, item.id)
                 if not item.calc or not state.visible(key):
                     continue
-                text = V.to_storage(state.value(key))
+                text = V.to_storage(_as_shown(item, state.value(key)))
                 if text is not None:
                     out.setdefault((group.id, row), []).append(ValueRow(
                         subject_id, inst.id, group.id, row, item.id, text, None, None, None, None))

@@ -4,9 +4,10 @@ and SAS import scripts that apply the labels and formats. Also the whole audit t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -14,8 +15,13 @@ from typing import IO, Any
 from msc_sle_crf.export.odm import redact
 from msc_sle_crf.export.source import AUDIT_COLUMNS, InstanceRow, SubjectRow, ValueRow
 from msc_sle_crf.formdef.definitions import FormDef, Item, ItemGroup, ItemType, StudyDef
+from msc_sle_crf.i18n import L, Lang
 
 BOM = "\ufeff"
+# The language of the labels the datasets carry (_LBL columns, the codebook's codes, the scripts' formats): always
+# English, whoever exports, so that the same data give the same files at every site and on the hub (the codebook
+# has the French variable labels beside; MANIFEST.json says it as "dataset_labels").
+LABELS_LANG = Lang.EN
 KEYS = ("SUBJID", "VISIT", "FORMSTAT")
 
 
@@ -56,7 +62,7 @@ def _writer(fh: IO[str]) -> Any:
 
 def _pairs(form: FormDef, item: Item, study: StudyDef) -> tuple[tuple[str, str], ...]:
     cl = form.codelist_for(item, study.meta.codelists)
-    return tuple((c.code, c.label.en) for c in cl.items) if cl else ()
+    return tuple((c.code, c.label.get(LABELS_LANG)) for c in cl.items) if cl else ()
 
 
 def _codes_text(pairs: tuple[tuple[str, str], ...]) -> str:
@@ -82,22 +88,27 @@ def group_columns(form: FormDef, group: ItemGroup, study: StudyDef) -> list[Vari
                     codes="draft; complete; verified; signed; locked", form=form.id)]
     if group.repeating:
         out.append(Variable(ds, "ROW", "Row number (repeat key)", "Numéro de ligne", "integer", form=form.id))
+    from msc_sle_crf.export.odm import stored_decimals
+
     for item in group.items:
         kind = {ItemType.DECIMAL: "float", ItemType.PARTIAL_DATE: "partial date (ISO 8601)",
                 ItemType.YESNO: "code", ItemType.CHOICE: "code", ItemType.MULTICHOICE: "codes (;-separated)"}.get(
             item.type, str(item.type))
+        if item.type is ItemType.INTEGER and stored_decimals(item):
+            kind = "float"  # an integer typed in another unit is stored converted: 250123 /mm3 = 250.123 G/L
         derivation = f"{item.calc.function}({', '.join(item.calc.inputs)})" if item.calc else ""
         pairs = _pairs(form, item, study)
         out.append(Variable(ds, item.id, item.label.en, item.label.fr, kind, item.unit or "", _codes_text(pairs),
                             _ranges(item), form.id, derivation, pairs if item.type is not ItemType.MULTICHOICE
                             else ()))
         if item.type in (ItemType.CHOICE, ItemType.YESNO):
-            out.append(Variable(ds, f"{item.id}_LBL", f"{item.label.en} (label)", f"{item.label.fr} (libellé)",
-                                "text", form=form.id))
+            out.append(Variable(ds, f"{item.id}_LBL", f"{item.label.en} (label, in English)",
+                                f"{item.label.fr} (libellé, en anglais)", "text", form=form.id))
         if item.missing:
+            missing = tuple((m.value, m.label(LABELS_LANG)) for m in item.missing)
             out.append(Variable(ds, f"{item.id}_MISS", f"{item.label.en}: missing code",
                                 f"{item.label.fr} : code de donnée manquante", "code",
-                                codes="; ".join(m.value for m in item.missing), form=form.id))
+                                codes=_codes_text(missing), form=form.id, pairs=missing))
     return out
 
 
@@ -106,7 +117,7 @@ def _cell(form: FormDef, item: Item, v: ValueRow | None, study: StudyDef) -> lis
     out = [value]
     if item.type in (ItemType.CHOICE, ItemType.YESNO):
         cl = form.codelist_for(item, study.meta.codelists)
-        out.append(cl.label(value, None) if cl and value else "")
+        out.append(cl.label(value, LABELS_LANG) if cl and value else "")
     if item.missing:
         out.append(v.missing_code or "" if v is not None else "")
     return out
@@ -164,20 +175,30 @@ def write_group_datasets(folder: Path, study: StudyDef, subjects: list[SubjectRo
     return variables
 
 
-def write_subjects(folder: Path, subjects: list[SubjectRow], *, deidentified: bool) -> list[Variable]:
+def write_subjects(folder: Path, subjects: list[SubjectRow], *, deidentified: bool,
+                   stages: Mapping[str, str] | None = None,
+                   stage_labels: Mapping[str, L] | None = None) -> list[Variable]:
+    """subjects.csv. STATUS is the stage the app's subject list shows (``stages``: subject number -> stage, from
+    services/overview.py; ``stage_labels`` its codes' labels); a subject it does not know (registered after it was
+    read) or, without ``stages``, every subject: "locked" when locked, else "screening" (no form read)."""
+    stage_labels = stage_labels or {}
+    pairs = tuple((code, label.get(LABELS_LANG)) for code, label in stage_labels.items())
     cols = [Variable("subjects", "SUBJID", "Subject number", "Numéro du patient", "text")]
     if not deidentified:
         cols.append(Variable("subjects", "INITIALS", "Initials", "Initiales", "text"))
     cols += [Variable("subjects", "BRTHYR", "Year of birth", "Année de naissance", "integer"),
              Variable("subjects", "SEX", "Sex", "Sexe", "code", codes="F=Female; M=Male",
                      pairs=(("F", "Female"), ("M", "Male"))),
-             Variable("subjects", "STATUS", "Subject status", "Statut du patient", "text")]
+             Variable("subjects", "STATUS", "Subject status (stage in the study, as the subject list shows it)",
+                      "Statut du patient (étape dans l'étude, comme la liste des patients l'affiche)",
+                      "code" if pairs else "text", codes=_codes_text(pairs), pairs=pairs)]
     with open(folder / "subjects.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write(BOM)
         w = _writer(fh)
         w.writerow([c.name for c in cols])
         for s in subjects:
-            w.writerow([s.number, *([] if deidentified else [s.initials]), s.birth_year, s.sex, s.status])
+            shown = (stages or {}).get(s.number) or ("locked" if s.status == "locked" else "screening")
+            w.writerow([s.number, *([] if deidentified else [s.initials]), s.birth_year, s.sex, shown])
     return cols
 
 
@@ -226,13 +247,17 @@ def _r_string(text: str) -> str:
 
 
 def write_r_script(folder: Path, variables: list[Variable]) -> None:
-    """import.R: reads every dataset with the right types, codes as factors with their labels, a "label" attribute
-    on every column. Base R only."""
+    """import.R: reads every dataset with the right types and a "label" attribute on every column. A coded column
+    keeps its codes (the dose cohort's 4 stays "4": a factor of labels would make it 3 under as.numeric) with their
+    labels as a "labels" attribute (code values named by label, as haven's labelled vectors); its _LBL column is a
+    factor whose levels follow the code list's order. Base R only."""
     by_ds: dict[str, list[Variable]] = {}
     for v in variables:
         by_ds.setdefault(v.dataset, []).append(v)
     lines = ["# Generated by msc-sle-crf: reads the datasets of this export with labels and formats (base R only).",
              "# Usage: source(\"import.R\") from this folder; every dataset becomes a data frame in `crf`.",
+             "# Coded columns keep their codes (attribute \"labels\": the code of each label); X_LBL holds the",
+             "# English label of X as a factor in code-list order.",
              "crf <- list()",
              "here <- if (exists(\"crf_dir\")) crf_dir else \"datasets\"",
              "read_ds <- function(name, types, labels, codes) {",
@@ -243,8 +268,13 @@ def write_r_script(folder: Path, variables: list[Variable]) -> None:
              "    if (identical(t, \"integer\")) df[[col]] <- as.integer(df[[col]])",
              "    if (identical(t, \"float\")) df[[col]] <- as.numeric(df[[col]])",
              "    if (identical(t, \"date\")) df[[col]] <- as.Date(df[[col]])",
-             "    if (!is.null(codes[[col]])) df[[col]] <- factor(df[[col]], levels = names(codes[[col]]),",
-             "                                                     labels = unname(codes[[col]]))",
+             "    if (!is.null(codes[[col]])) attr(df[[col]], \"labels\") <- stats::setNames(names(codes[[col]]),",
+             "                                                                   unname(codes[[col]]))",
+             "    coded <- sub(\"_LBL$\", \"\", col)",
+             "    if (coded != col && !is.null(codes[[coded]])) {",
+             "      shown <- unique(c(unname(codes[[coded]]), sort(unique(df[[col]][!is.na(df[[col]])]))))",
+             "      df[[col]] <- factor(df[[col]], levels = shown)",
+             "    }",
              "    attr(df[[col]], \"label\") <- labels[[col]]",
              "  }",
              "  df",
@@ -324,14 +354,60 @@ TRAIL_HEADER = ("record_id", "time_local", "utc_offset_min", "time_utc", "user",
                 "prev_hash", "hash", "signed_by")
 
 
+NAME_REMOVED = "[name removed]"
+_NAME_KEYS = frozenset({"full_name", "printed_name"})
+_FREE_TEXT = ("old_value", "new_value", "reason", "detail")
+
+
+def _without_name_fields(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: NAME_REMOVED if k in _NAME_KEYS and v else _without_name_fields(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_without_name_fields(v) for v in data]
+    return data
+
+
+def name_scrubber(full_names: Iterable[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """For a de-identified export: a record with the staff's full names taken out of its free-text columns (old and
+    new value, reason, detail): a ``full_name``/``printed_name`` field of a JSON value (the account records, under
+    any name the account ever had), and any account's current full name anywhere else, as typed or JSON-escaped."""
+    import json
+    import re
+
+    variants = {v for name in full_names if name.strip()
+                for v in (name, json.dumps(name)[1:-1], json.dumps(name, ensure_ascii=False)[1:-1])}
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))) if variants \
+        else None
+    columns = [AUDIT_COLUMNS.index(c) for c in _FREE_TEXT]
+
+    def scrub_text(text: str) -> str:
+        if '_name"' in text and text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                text = json.dumps(_without_name_fields(json.loads(text)), sort_keys=True)
+        return pattern.sub(NAME_REMOVED, text) if pattern is not None else text
+
+    def scrub(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(rec)
+        for n in columns:
+            if isinstance(out[n], str):
+                out[n] = scrub_text(out[n])
+        return tuple(out)
+
+    return scrub
+
+
 def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set[str] | None, deidentified: bool,
-                tick: Callable[[int], None], head_text: str, year_only: frozenset[str] = frozenset()) -> int:
+                tick: Callable[[int], None], head_text: str, year_only: frozenset[str] = frozenset(),
+                full_names: Iterable[str] = ()) -> int:
     """Every record (or, for a subset of subjects, every record about them and every record about no subject),
-    streamed; the last line carries the trail head (``verify --receipt`` reads it)."""
+    streamed; the last line carries the trail head (``verify --receipt`` reads it). De-identified: without the
+    subjects' initials, the identifying dates cut to the year, and no staff full name (``full_names``: every
+    account's, see ``name_scrubber``)."""
     from msc_sle_crf.export.odm import local_stamp
 
     count = 0
     idx = {name: n for n, name in enumerate(AUDIT_COLUMNS)}
+    scrub = name_scrubber(full_names)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(BOM)
         w = _writer(fh)
@@ -340,7 +416,7 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
             subject = rec[idx["subject"]]
             if subjects is not None and subject is not None and subject not in subjects:
                 continue
-            out = redact(rec, year_only) if deidentified else rec
+            out = scrub(redact(rec, year_only)) if deidentified else rec
             w.writerow([out[idx["id"]], local_stamp(out[idx["ts_utc"]], out[idx["utc_offset_min"]]),
                         out[idx["utc_offset_min"]], out[idx["ts_utc"]],
                         *(("" if out[idx[c]] is None else out[idx[c]]) for c in AUDIT_COLUMNS[3:])])
@@ -353,6 +429,25 @@ def write_trail(path: Path, records: Iterator[tuple[Any, ...]], *, subjects: set
 
 # ----- CDISC Dataset-JSON 1.1 of the same datasets ------------------------------------------------------------------
 _JSON_TYPES = {"integer": "integer", "float": "decimal", "date": "date"}
+# The columns that identify one row (keySequence 1, 2...): a score dataset has one row per subject, visit and score.
+_KEYS = {"subjects": ("SUBJID",), "scores": ("SUBJID", "VISIT", "SCORE")}
+_GROUP_KEYS = ("SUBJID", "VISIT", "ROW")
+
+
+def _json_oids(ds: str, names: list[str], study: StudyDef) -> tuple[str, list[str], set[str]]:
+    """A dataset's itemGroupOID and its columns' itemOIDs: those of the snapshot's metadata (metaDataRef) for an
+    item group's dataset (``IG.<form>.<group>``, ``I.<form>.<ITEM>``...); the others (subjects, scores, a column
+    the metadata does not define) ``IG.<dataset>`` / ``IT.<dataset>.<column>``. Also its integer items that may
+    hold a fraction (typed in another unit: 250123 /mm3 = 250.123 G/L), decimals as their ItemDef says."""
+    from msc_sle_crf.export.odm import column_oid, dataset_name, group_oid, stored_decimals
+
+    for form in study.forms.values():
+        for group in form.groups:
+            if dataset_name(form, group) == ds:
+                fractional = {i.id for i in group.items if i.type is ItemType.INTEGER and stored_decimals(i)}
+                return (group_oid(form.id, group.id), [column_oid(form, group, n) or f"IT.{ds}.{n}" for n in names],
+                        fractional)
+    return f"IG.{ds}", [f"IT.{ds}.{n}" for n in names], set()
 
 
 def write_dataset_json(csv_folder: Path, json_folder: Path, variables: list[Variable], *, study: StudyDef,
@@ -371,17 +466,20 @@ def write_dataset_json(csv_folder: Path, json_folder: Path, variables: list[Vari
             continue
         with open(source, encoding="utf-8-sig", newline="") as fh:
             records = sum(1 for _ in fh) - 1
-        types = [_JSON_TYPES.get(c.type, "string") for c in cols]
+        names = [c.name for c in cols]
+        keys = [k for k in _KEYS.get(ds, _GROUP_KEYS) if k in names]
+        group_oid, item_oids, fractional = _json_oids(ds, names, study)
+        types = ["decimal" if c.name in fractional else _JSON_TYPES.get(c.type, "string") for c in cols]
         header = {
             "datasetJSONCreationDateTime": created[:19], "datasetJSONVersion": "1.1.0",
             "fileOID": f"{study_oid}.{ds}", "originator": "msc-sle-crf",
             "sourceSystem": {"name": "msc-sle-crf", "version": version}, "studyOID": study_oid,
-            "metaDataVersionOID": mdv, "metaDataRef": "../odm/snapshot.xml", "itemGroupOID": f"IG.{ds}",
+            "metaDataVersionOID": mdv, "metaDataRef": "../odm/snapshot.xml", "itemGroupOID": group_oid,
             "records": records, "name": ds[:32], "label": f"{study.meta.name} {ds}",
-            "columns": [{"itemOID": f"IT.{ds}.{c.name}", "name": c.name, "label": c.label_en,
+            "columns": [{"itemOID": oid, "name": c.name, "label": c.label_en,
                          "dataType": t, **({"targetDataType": "decimal"} if t == "decimal" else {}),
-                         **({"keySequence": n + 1} if c.name in ("SUBJID", "VISIT", "ROW") else {})}
-                        for n, (c, t) in enumerate(zip(cols, types, strict=True))],
+                         **({"keySequence": keys.index(c.name) + 1} if c.name in keys else {})}
+                        for c, t, oid in zip(cols, types, item_oids, strict=True)],
         }
         text = json.dumps(header, ensure_ascii=False)
         with open(source, encoding="utf-8-sig", newline="") as src, \

@@ -156,9 +156,22 @@ def local_stamp(ts_utc: str, offset_min: int | None) -> str:
 
 # ----- metadata ----------------------------------------------------------------------------------------------------
 def units(study: StudyDef) -> dict[str, str]:
-    """Every unit the forms use (canonical ones), unit -> MeasurementUnit OID, in a stable order."""
-    found = sorted({i.unit for f in study.forms.values() for i in f.all_items() if i.unit})
+    """Every unit the forms use, unit -> MeasurementUnit OID, in a stable order."""
+    return form_units(study.forms)
+
+
+def form_units(forms: Mapping[str, FormDef]) -> dict[str, str]:
+    """Every unit of these forms, canonical and alternative (a value may be entered in either: the ItemDef lists
+    them all, each ItemData says which one its value is in), unit -> MeasurementUnit OID, in a stable order."""
+    found = sorted({u for f in forms.values() for i in f.all_items()
+                    for u in ((i.unit,) if i.unit else ()) + tuple(a.unit for a in i.alt_units)})
     return {u: f"MU.{n + 1}" for n, u in enumerate(found)}
+
+
+def _unit_ref(unit: str | None, unit_oids: Mapping[str, str]) -> str:
+    """A MeasurementUnitRef element as text ("" when the unit is none or not defined in the file)."""
+    oid = unit_oids.get(unit) if unit else None  # MU.<n>: nothing to escape
+    return f'<MeasurementUnitRef MeasurementUnitOID="{oid}"/>' if oid else ""
 
 
 def study_element(study: StudyDef) -> etree._Element:  # noqa: PLR0912 - one branch per ODM definition
@@ -207,6 +220,7 @@ def study_element(study: StudyDef) -> etree._Element:  # noqa: PLR0912 - one bra
     for form in forms:
         for item in form.all_items():
             _item_def(mdv, form, item, study, unit_oids)
+    _dataset_item_defs(mdv, forms)
     _codelists(mdv, study)
     for form in forms:
         for item in form.all_items():
@@ -222,13 +236,90 @@ def dataset_name(form: FormDef, group: ItemGroup) -> str:
     return f"{form.id}__{group.id}"
 
 
+def stored_decimals(item: Item) -> int | None:
+    """The most decimals a stored value of a numeric item can have (None: not numeric, or no limit declared). A
+    value typed in the item's unit has at most its precision; one typed in another unit is stored converted exactly,
+    typed number x factor (0,9 mg/dL x 88.4 = 79.56 µmol/L, 4512 /mm3 x 0.001 = 4.512 G/L), never rounded to the
+    item's precision (that would change what was entered, or lose the resolution of the unit it was typed in), so
+    it may have the factor's decimals more. The ItemDef declares this (SignificantDigits), so that every value of
+    the file agrees with its metadata."""
+    if item.type is ItemType.INTEGER:
+        typed: int | None = 0
+    elif item.type is ItemType.DECIMAL:
+        typed = item.precision
+    else:
+        return None
+    if typed is None:
+        return None
+    most = typed
+    for alt in item.alt_units:
+        exponent = alt.factor.as_tuple().exponent
+        in_alt = getattr(alt, "precision", None)  # a precision of its own for the unit, if the form gives one
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        most = max(most, (typed if in_alt is None else int(in_alt)) + places)
+    return most
+
+
+# The columns of the datasets (and their Dataset-JSON copies, whose metaDataRef is the snapshot) that are not items:
+# defined here so that every column OID resolves; no ItemGroupDef refers to them (no ItemData carries them).
+_KEY_COLUMNS: dict[str, tuple[str, tuple[str, str], str | None]] = {
+    "SUBJID": ("text", ("Subject number (the SubjectKey)", "Numéro du patient (SubjectKey)"), None),
+    "VISIT": ("text", ("Visit: the study event id (StudyEventOID without SE.)",
+                       "Visite : identifiant de l'événement (StudyEventOID sans SE.)"), None),
+    "FORMSTAT": ("text", ("Form status", "État du formulaire"), FORM_STATUS),
+    "ROW": ("integer", ("Row number (the ItemGroupRepeatKey)", "Numéro de ligne (ItemGroupRepeatKey)"), None),
+}
+_LABEL_SUFFIX, _MISSING_SUFFIX = "_LBL", "_MISS"
+
+
+def column_oid(form: FormDef, group: ItemGroup, column: str) -> str | None:
+    """The OID of the ItemDef describing a column of ``group``'s dataset (None: a column this file does not
+    define): the item's own, ``I.<KEY>`` for the key columns, ``I.<form>.<ITEM>.LBL`` / ``.MISS`` for an item's
+    label and missing-code columns."""
+    ids = {i.id for i in group.items}
+    if column in ids:
+        return item_oid(form.id, column)
+    if column in _KEY_COLUMNS:
+        return f"I.{column}"
+    for suffix in (_LABEL_SUFFIX, _MISSING_SUFFIX):
+        base = column.removesuffix(suffix)
+        if column.endswith(suffix) and base in ids:
+            return f"{item_oid(form.id, base)}.{suffix.lstrip('_')}"
+    return None
+
+
+def _dataset_item_defs(mdv: etree._Element, forms: Iterable[FormDef]) -> None:
+    for name, (kind, label, codelist) in _KEY_COLUMNS.items():
+        el = sub(mdv, "ItemDef", {"OID": f"I.{name}", "Name": label[0], "DataType": kind, "SASFieldName": name})
+        translated(el, "Description", (f"Dataset column {name}: {label[0]}", f"Colonne {name} : {label[1]}"))
+        if codelist:
+            sub(el, "CodeListRef", {"CodeListOID": codelist})
+    for form in forms:
+        for item in form.all_items():
+            oid = item_oid(form.id, item.id)
+            if item.type in (ItemType.CHOICE, ItemType.YESNO):
+                name = item.id + _LABEL_SUFFIX
+                el = sub(mdv, "ItemDef", {"OID": f"{oid}.LBL", "Name": f"{item.label.en} (label)", "DataType": "text"})
+                translated(el, "Description", (f"Dataset column {name}: the label of the code in {item.id} ({oid})",
+                                               f"Colonne {name} : le libellé du code de {item.id} ({oid})"))
+            if item.missing:
+                name = item.id + _MISSING_SUFFIX
+                el = sub(mdv, "ItemDef", {"OID": f"{oid}.MISS", "Name": f"{item.label.en}: missing code",
+                                          "DataType": "text"})
+                translated(el, "Description", (f"Dataset column {name}: why {item.id} ({oid}) is empty",
+                                               f"Colonne {name} : pourquoi {item.id} ({oid}) est vide"))
+                sub(el, "CodeListRef", {"CodeListOID": NULL_FLAVOR})
+
+
 def _item_def(mdv: etree._Element, form: FormDef, item: Item, study: StudyDef, unit_oids: dict[str, str]) -> None:
     attrs = {"OID": item_oid(form.id, item.id), "Name": item.label.en, "DataType": DATA_TYPES[item.type],
              "SASFieldName": item.id}
     if item.type is ItemType.TEXT and item.max_length:
         attrs["Length"] = str(item.max_length)
-    if item.type is ItemType.DECIMAL and item.precision is not None:
-        attrs["SignificantDigits"] = str(item.precision)
+    places = stored_decimals(item)
+    if places is not None and (item.type is ItemType.DECIMAL or places > 0):
+        attrs["DataType"] = "float"  # an integer item entered in another unit may hold a fraction (250123 /mm3)
+        attrs["SignificantDigits"] = str(places)
     el = sub(mdv, "ItemDef", attrs)
     description = item.help or item.label
     if item.type is ItemType.MULTICHOICE:
@@ -239,14 +330,17 @@ def _item_def(mdv: etree._Element, form: FormDef, item: Item, study: StudyDef, u
                                                                               f"{codes_fr}")
     translated(el, "Description", description)
     translated(el, "Question", item.label)
-    if item.unit and item.unit in unit_oids:
-        sub(el, "MeasurementUnitRef", {"MeasurementUnitOID": unit_oids[item.unit]})
+    for unit in ((item.unit,) if item.unit else ()) + tuple(a.unit for a in item.alt_units):
+        if unit in unit_oids:  # the canonical unit first: the one ranges, datasets and the snapshot use
+            sub(el, "MeasurementUnitRef", {"MeasurementUnitOID": unit_oids[unit]})
     for bound, comparator, hardness in ((item.hard_min, "GE", "Hard"), (item.hard_max, "LE", "Hard"),
                                         (item.soft_min, "GE", "Soft"), (item.soft_max, "LE", "Soft")):
         if bound is None:
             continue
         rc = sub(el, "RangeCheck", {"Comparator": comparator, "SoftHard": hardness})
         sub(rc, "CheckValue", None, format(bound, "f"))
+        if item.unit and item.unit in unit_oids:  # the bounds are in the canonical unit, whichever was entered
+            sub(rc, "MeasurementUnitRef", {"MeasurementUnitOID": unit_oids[item.unit]})
         word = ("at least", "au moins") if comparator == "GE" else ("at most", "au plus")
         kind = ("must be", "doit être") if hardness == "Hard" else ("is unusual unless", "est inhabituel sauf si")
         translated(rc, "ErrorMessage", (f"{item.label.en} {kind[0]} {word[0]} {bound}",
@@ -353,12 +447,15 @@ def write_snapshot(path: Path, source: Source, study: StudyDef, *, subjects: lis
         if inst.subject_id in wanted:
             order[inst.subject_id].append(inst)
     by_subject = per_subject(values, wanted)
+    unit_oids = units(study)
+    # every place a signature names is defined (a signature whose sign record is not found: "unknown", defined too)
+    places = list(workstations) + sorted({s.workstation or "unknown" for s in signatures} - set(workstations))
     with open(path, "wb") as fh, etree.xmlfile(fh, encoding="UTF-8") as xf:
         xf.write_declaration()
         with xf.element(f"{{{NS}}}ODM", odm_root_attrs(file_oid, created, "Snapshot", version, archival=False),
                         nsmap={None: NS}):
             xf.write(study_element(study))
-            xf.write(admin_data(study, users, workstations, deidentified=deidentified))
+            xf.write(admin_data(study, users, places, deidentified=deidentified))
             with xf.element(f"{{{NS}}}ClinicalData", {"StudyOID": study_oid(study),
                                                       "MetaDataVersionOID": mdv_oid(study)}):
                 for n, subject in enumerate(subjects, 1):
@@ -366,7 +463,7 @@ def write_snapshot(path: Path, source: Source, study: StudyDef, *, subjects: lis
                     for v in by_subject(subject.id):
                         by_instance[v.instance_id].append(v)
                     xf.write(_subject_snapshot(source, study, subject, order[subject.id], by_instance, removed,
-                                               sigs))
+                                               sigs, unit_oids))
                     tick(n)
 
 
@@ -391,7 +488,7 @@ def per_subject(values: Iterable[ValueRow], wanted: set[int]) -> Callable[[int],
 
 def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, instances: list[InstanceRow],  # noqa: PLR0917
                       values: dict[int, list[ValueRow]], removed: set[tuple[int, str, int]],
-                      sigs: dict[int, list[SignatureRow]]) -> etree._Element:
+                      sigs: dict[int, list[SignatureRow]], unit_oids: Mapping[str, str]) -> etree._Element:
     sd = E("SubjectData", {"SubjectKey": subject.number})
     events: dict[str, etree._Element] = {}
     event_order = [e.id for e in study.meta.events]
@@ -405,7 +502,7 @@ def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, inst
         for s in last_sig:
             sig = sub(fd, "Signature", {"ID": f"SIG.{inst.id}"})
             sub(sig, "UserRef", {"UserOID": user_oid(s.username)})
-            sub(sig, "LocationRef", {"LocationOID": location_oid(None)})
+            sub(sig, "LocationRef", {"LocationOID": location_oid(s.workstation)})
             sub(sig, "SignatureRef", {"SignatureOID": f"SD.{s.meaning}"})
             sub(sig, "DateTimeStamp", None, local_stamp(s.signed_utc, s.utc_offset_min))
         flag(fd, 1, inst.status, FORM_STATUS, "FORMSTATUS")
@@ -423,13 +520,15 @@ def _subject_snapshot(source: Source, study: StudyDef, subject: SubjectRow, inst
                     attrs["ItemGroupRepeatKey"] = str(v.row_no)
                 ig = groups[key] = sub(fd, "ItemGroupData", attrs)
             item = definition.item(v.item) if definition is not None and definition.has_item(v.item) else None
-            _item_data(ig, inst.form, item, v)
+            _item_data(ig, inst.form, item, v, unit_oids)
     return sd
 
 
 def _item_data(parent: etree._Element, form: str, item: Item | None, v: ValueRow,
-               transaction: str | None = None) -> etree._Element:
-    attrs = {"ItemOID": item_oid(form, v.item), "TransactionType": transaction}
+               unit_oids: Mapping[str, str]) -> etree._Element:
+    """A current value: in the item's canonical unit (the datasets' value), which its MeasurementUnitRef names
+    (the ItemDef lists every unit a value may be entered in)."""
+    attrs = {"ItemOID": item_oid(form, v.item)}
     value = v.analysis_value
     if v.missing_code or value is None:
         attrs["IsNull"] = "Yes"
@@ -438,7 +537,18 @@ def _item_data(parent: etree._Element, form: str, item: Item | None, v: ValueRow
             flag(el, 1, v.missing_code, NULL_FLAVOR, "NULLFLAVOR", v.missing_reason)
         return el
     attrs["Value"] = clean(odm_value(item, value))
-    return sub(parent, "ItemData", attrs)
+    el = sub(parent, "ItemData", attrs)
+    unit = _snapshot_unit(item, v)
+    if unit is not None and unit in unit_oids:
+        sub(el, "MeasurementUnitRef", {"MeasurementUnitOID": unit_oids[unit]})
+    return el
+
+
+def _snapshot_unit(item: Item | None, v: ValueRow) -> str | None:
+    """The unit ``v.analysis_value`` is in: the canonical one, or the unit typed when it could not be converted."""
+    if item is None or item.type not in (ItemType.INTEGER, ItemType.DECIMAL):
+        return None
+    return v.unit if v.unit and v.canonical is None else item.unit
 
 
 # ----- the archival file -------------------------------------------------------------------------------------------
@@ -455,6 +565,7 @@ def write_archival(path: Path, source: Source, study: StudyDef, *, subjects: lis
     wanted = {s.number for s in subjects}
     forms = study.forms
     year_only = frozenset(study.meta.export.year_only)
+    unit_oids = units(study)
     written = 0
     root = etree.Element(f"{{{NS}}}ODM", odm_root_attrs(file_oid, created, "Transactional", version, archival=True),
                          nsmap=_NSMAP)
@@ -469,7 +580,7 @@ def write_archival(path: Path, source: Source, study: StudyDef, *, subjects: lis
         parts: list[str] = []
         for n, rec in enumerate(source.audit(), 1):
             if rec[7] is not None and rec[7] in wanted:
-                transaction(parts, rec, forms, deidentified=deidentified, year_only=year_only)
+                transaction(parts, rec, forms, deidentified=deidentified, year_only=year_only, unit_oids=unit_oids)
                 written += 1
             if n % 1000 == 0:
                 fh.write("".join(parts).encode("utf-8"))
@@ -539,9 +650,12 @@ def _year(text: str | None) -> str | None:
 
 
 def transaction(out: list[str], rec: tuple[Any, ...], forms: dict[str, FormDef], *,  # noqa: PLR0912, PLR0915
-                deidentified: bool, year_only: frozenset[str] = frozenset()) -> None:
+                deidentified: bool, year_only: frozenset[str] = frozenset(),
+                unit_oids: Mapping[str, str] | None = None) -> None:
     """One audit record as an ODM transaction: SubjectData > [StudyEventData > [FormData > [ItemGroupData >
-    [ItemData]]]], the AuditRecord on the deepest element the record names (appended to ``out`` as text)."""
+    [ItemData]]]], the AuditRecord on the deepest element the record names (appended to ``out`` as text).
+    ``unit_oids``: the MeasurementUnit OIDs of the file's metadata (``form_units(forms)`` when not given: pass
+    them when writing many records)."""
     if deidentified:
         rec = redact(rec, year_only)
     (_rid, _ts, _offset, _username, _role, _ws, action, subject, visit, form, item, repeat_key, old, new, _reason,
@@ -595,7 +709,7 @@ def transaction(out: list[str], rec: tuple[Any, ...], forms: dict[str, FormDef],
     it = definition.item(item) if definition is not None and definition.has_item(item) else None
     oid = _a(item_oid(form, item))
     if action in _VALUE_ACTIONS:
-        _value_transaction(out, rec, oid, it, new, kind)
+        _value_transaction(out, rec, oid, it, new, kind, form_units(forms) if unit_oids is None else unit_oids)
     else:
         out.append(f'<ItemData ItemOID="{oid}" TransactionType="Context">')
         _audit_record(out, rec)
@@ -623,9 +737,13 @@ def _split_key(repeat_key: str | None) -> tuple[str | None, int | None]:
         return group, None
 
 
+_CONVERTED = re.compile(r"(?:^|; )= (\S+) (.+)$")
+
+
 def _value_transaction(out: list[str], rec: tuple[Any, ...], oid: str, item: Item | None,  # noqa: PLR0917
-                       new: str | None, kind: str) -> None:
-    """The value a data entry or change recorded, as the trail wrote it ("38.4", "100 mL", "[ND] reason")."""
+                       new: str | None, kind: str, unit_oids: Mapping[str, str]) -> None:
+    """The value a data entry or change recorded, as the trail wrote it ("38.4", "4500 /mm3", "[ND] reason"): a
+    number with the unit it was typed in (its MeasurementUnitRef; none typed: the item's canonical unit)."""
     if new is None:
         out.append(f'<ItemData ItemOID="{oid}" TransactionType="Remove" IsNull="Yes">')
         _audit_record(out, rec)
@@ -638,13 +756,26 @@ def _value_transaction(out: list[str], rec: tuple[Any, ...], oid: str, item: Ite
         _flag(out, missing.group(1), NULL_FLAVOR, "NULLFLAVOR", missing.group(2) or None)
         out.append("</ItemData>")
         return
-    value, unit = new, None
-    if item is not None and item.type in (ItemType.INTEGER, ItemType.DECIMAL) and " " in new:
+    value, unit, comment = new, None, None
+    numeric = item is not None and item.type in (ItemType.INTEGER, ItemType.DECIMAL)
+    if numeric and " " in new:
         value, _, unit = new.partition(" ")
+    ref = ""
+    if numeric and item is not None:
+        ref = _unit_ref(unit or item.unit, unit_oids)
+        converted = _CONVERTED.search(rec[15] or "") if unit and not ref else None
+        if converted and _unit_ref(converted.group(2), unit_oids):
+            # typed in a unit this file does not define (since removed from the form): the converted value the
+            # trail recorded, in a unit it does define, never the typed number alone
+            comment = f"entered as {value} {unit}"
+            value, ref = converted.group(1), _unit_ref(converted.group(2), unit_oids)
+        elif unit and not ref:
+            comment = f"entered in {unit} (a unit this file does not define)"
     out.append(f'<ItemData ItemOID="{oid}" TransactionType="{kind}" Value="{_a(odm_value(item, value))}">')
     _audit_record(out, rec)
-    if unit:
-        _flag(out, "update", EVENT_KIND, "EVENT", f"entered in {unit}")
+    out.append(ref)
+    if comment:
+        out.append(f'<Annotation SeqNum="1"><Comment SponsorOrSite="Site">{_t(comment)}</Comment></Annotation>')
     out.append("</ItemData>")
 
 

@@ -67,6 +67,7 @@ class SignatureRow:
     signed_utc: str
     utc_offset_min: int
     content_hash: str
+    workstation: str | None = None  # where it was signed (its sign audit record's workstation), None if not found
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,31 @@ class Source:
                 yield ValueRow(*r)
 
     def signatures(self) -> list[SignatureRow]:
-        return [SignatureRow(*r) for r in self.conn.execute(
-            "SELECT instance_id, username, printed_name, role, meaning, signed_utc, utc_offset_min, content_hash "
-            "FROM signature ORDER BY id")]
+        """Every signature row with the workstation it was made on: the one of its sign audit record (same
+        subject, visit, form and content hash, "sha256: <hash>" in its detail), the n-th row with the n-th record
+        when the same content was signed more than once. The records are looked up per signed form (the trail's
+        subject/form index), not by a scan of the whole trail."""
+        rows = self.conn.execute(
+            "SELECT g.instance_id, g.username, g.printed_name, g.role, g.meaning, g.signed_utc, g.utc_offset_min, "
+            "g.content_hash, s.subject_number, i.event_id, i.form_id FROM signature g "
+            "JOIN form_instance i ON i.id = g.instance_id JOIN subject s ON s.id = i.subject_id "
+            "ORDER BY g.id").fetchall()
+        places: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+        out = []
+        for r in rows:
+            where = (str(r[8]), str(r[9]), str(r[10]))
+            found = places.get(where)
+            if found is None:
+                found = places[where] = {}
+                for detail, workstation in self.conn.execute(
+                        "SELECT detail, workstation FROM audit_event WHERE subject = ? AND form = ? AND visit = ? "
+                        "AND action = 'sign' ORDER BY id", (where[0], where[2], where[1])).fetchall():
+                    digest = str(detail or "").rpartition("sha256: ")[2].split(";")[0].strip()
+                    found.setdefault(digest, []).append(str(workstation))
+            made_on = found.get(str(r[7]))
+            out.append(SignatureRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]),
+                                    str(r[7]), made_on.pop(0) if made_on else None))
+        return out
 
     def users(self) -> list[UserRow]:
         return [UserRow(str(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in self.conn.execute(

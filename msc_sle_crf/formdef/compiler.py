@@ -39,6 +39,9 @@ from msc_sle_crf.formdef.functions import CALCULATIONS, CHECKS
 from msc_sle_crf.formdef.yamlsafe import read_checked
 
 STUDY_FILE = "study.yaml"
+# One step of a value typed in an alternative unit, converted, may be at most this many steps of the item's
+# precision (_FormChecker.check_alt_precision).
+MAX_ALT_STEP = 10
 # libyaml's parser (14 times faster than the pure-Python one on these files); its nodes carry the same start marks,
 # so every error keeps its file and line. The pure-Python loader where PyYAML was built without libyaml.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -317,6 +320,34 @@ class _FormChecker:
                 if isinstance(check, dict):
                     self.check_cross(("checks", ci), check)
 
+    def check_alt_precision(self, path: Path_, item: dict[str, Any], itype: ItemType, alt: list[Any]) -> None:
+        """A value typed in an alternative unit may have that unit's ``precision`` decimals (else the item's). One
+        step of it, converted, must stay within MAX_ALT_STEP canonical steps: creatinine at 1 decimal in mg/dL
+        steps by 8.84 µmol/L (88 steps of 0.1), which forces the site to round what the lab printed."""
+        precision = item.get("precision")
+        for ai, a in enumerate(alt):
+            if not isinstance(a, dict):
+                continue
+            own, factor = a.get("precision"), _dec(a.get("factor"))
+            if own is not None and itype is not ItemType.DECIMAL:
+                self.err((*path, "alt_units", ai, "precision"), "precision applies only to decimal items")
+                continue
+            if itype is not ItemType.DECIMAL or not isinstance(precision, int) or factor is None or factor <= 0:
+                continue
+            places = own if isinstance(own, int) else precision
+            step, canonical = factor.scaleb(-places), Decimal(1).scaleb(-precision)
+            if step > MAX_ALT_STEP * canonical:
+                needed = places
+                while factor.scaleb(-needed) > MAX_ALT_STEP * canonical:
+                    needed += 1
+                unit, name = item.get("unit"), a.get("unit")
+                self.err((*path, "alt_units", ai),
+                         f"a value typed in {name} with {places} decimal place(s) steps by {_fmt(step)} {unit}, "
+                         f"more than {MAX_ALT_STEP} steps of the item's precision ({_fmt(canonical)} {unit}): "
+                         "sites would have to round what the lab printed",
+                         f"give the unit its own precision: {{unit: {name}, factor: {_fmt(factor)}, "
+                         f"precision: {needed}}}")
+
     def check_item(self, path: Path_, item: dict[str, Any]) -> None:
         try:
             itype = ItemType(str(item.get("type")))
@@ -367,6 +398,7 @@ class _FormChecker:
                 for ai, name in enumerate(names):
                     if name == item.get("unit") or names.index(name) != ai:
                         self.err((*path, "alt_units", ai), f"unit '{name}' is listed twice")
+                self.check_alt_precision(path, item, itype, alt)
         if itype is not ItemType.TEXT:
             for key in ("max_length", "pattern", "pattern_hint"):
                 if key in item:

@@ -114,10 +114,14 @@ YESNO_CODELIST = CodeList(items=(
 
 
 class AltUnit(_Frozen):
-    """Another unit the value may be entered in: canonical = entered x factor."""
+    """Another unit the value may be entered in: canonical = entered x factor. ``precision``: the decimal places a
+    value typed in this unit may have (None: the item's), e.g. 2 for creatinine in mg/dL where the item has 1 in
+    µmol/L (the compiler refuses an alternative unit whose step is much coarser than the item's)."""
 
     unit: NonEmpty
     factor: Decimal = Field(gt=0)
+    # left out of the canonical JSON when not given: the definitions written before it keep their content hash
+    precision: int | None = Field(default=None, ge=0, le=6, exclude_if=lambda v: v is None)
 
 
 class Condition(_Frozen):
@@ -184,6 +188,14 @@ class Item(_Frozen):
     @property
     def calculated(self) -> bool:
         return self.calc is not None
+
+    def precision_for(self, unit: str | None) -> int | None:
+        """The decimal places of a value typed in ``unit`` (None or the item's unit: the item's precision; an
+        alternative unit: its own precision when it has one, else the item's)."""
+        for alt in self.alt_units:
+            if unit is not None and unit != self.unit and alt.unit == unit:
+                return alt.precision if alt.precision is not None else self.precision
+        return self.precision
 
 
 class ItemGroup(_Frozen):

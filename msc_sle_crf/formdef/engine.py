@@ -247,7 +247,7 @@ class FormState:
             return set()
         old_value = cell.value
         try:
-            value = V.parse(item, text, self._codelists[item.id])
+            value = V.parse(item, text, self._codelists[item.id], unit)
         except V.ParseError as exc:
             cell.text = text
             cell.unit = unit

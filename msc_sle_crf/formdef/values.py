@@ -55,7 +55,9 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in "\n\t" for c in text)
 
 
-def parse_number(text: str, item: Item) -> Decimal | int:
+def parse_number(text: str, item: Item, unit: str | None = None) -> Decimal | int:
+    """``unit``: the unit the number is typed in (None: the item's); its precision applies (``Item.precision_for``)
+    and the refusal names it."""
     t = _clean(text).replace("\u2212", "-")
     if item.type is ItemType.INTEGER:
         if not _INT.fullmatch(t):
@@ -76,8 +78,13 @@ def parse_number(text: str, item: Item) -> Decimal | int:
                            f"« {t} » est ambigu : tapez {whole}{part} sans séparateur de milliers, ou {whole},{part}"
                            " avec une virgule décimale"))
     decimals = m.group(2) or ""
-    places = item.precision if item.precision is not None else 6
+    precision = item.precision_for(unit)
+    places = precision if precision is not None else 6
     if len(decimals.rstrip("0")) > places:  # before the Decimal is made: refused at a keystroke, made for nothing
+        shown = unit or item.unit
+        if shown and precision is not None:
+            raise ParseError(L(f"at most {places} decimal place(s) in {shown}", f"au plus {places} décimale(s) en "
+                               f"{shown}"))
         raise ParseError(L(f"at most {places} decimal place(s)", f"au plus {places} décimale(s)"))
     value = Decimal(t.replace(",", "."))
     if len(decimals) > places:  # "37.50" with one decimal place is 37.5
@@ -195,15 +202,16 @@ def parse_text(text: str, item: Item) -> str:
     return t
 
 
-def parse(item: Item, text: str, codelist: CodeList | None = None) -> Any:
-    """Parse non-empty text typed for ``item``; raise ``ParseError``. Empty text means "no value" (None)."""
+def parse(item: Item, text: str, codelist: CodeList | None = None, unit: str | None = None) -> Any:
+    """Parse non-empty text typed for ``item`` (a number in ``unit``, None: the item's); raise ``ParseError``.
+    Empty text means "no value" (None)."""
     if not isinstance(text, str):
         raise ParseError(L("text is expected", "du texte est attendu"))
     if not _clean(text):
         return None
     t = item.type
     if t in (ItemType.INTEGER, ItemType.DECIMAL):
-        return parse_number(text, item)
+        return parse_number(text, item, unit)
     if t is ItemType.TEXT:
         return parse_text(text, item)
     if t is ItemType.DATE:

@@ -43,6 +43,17 @@ def normalize_fingerprint(text: str) -> str:
     return ":".join(clean[i:i + 2] for i in range(0, len(clean), 2))
 
 
+def given_fingerprint(text: str) -> str:
+    """A fingerprint typed by a person, normalized; one clear line when it cannot be one (not 64 hex digits)."""
+    from msc_sle_crf.errors import Msg, ValidationError
+
+    clean = normalize_fingerprint(text)
+    digits = len(clean.replace(":", ""))
+    if digits != 64 or any(ch not in "0123456789ABCDEF:" for ch in text.upper().replace(" ", "")):
+        raise ValidationError(Msg.FINGERPRINT_MALFORMED, given=text[:80], digits=digits)
+    return clean
+
+
 def new_ca(site_name: str, db_id: str, now: dt.datetime) -> tuple[str, ec.EllipticCurvePrivateKey]:
     """A new CA key and its self-signed certificate (PEM). The site's id is in its name, so two sites never make
     the same name (the fingerprint is what is trusted anyway)."""

@@ -43,7 +43,7 @@ from msc_sle_crf.services import limits, reads
 from msc_sle_crf.services.changes import NO_CHANGES, Changes
 from msc_sle_crf.services.context import ServiceContext, role_l
 from msc_sle_crf.services.drafts import Drafts
-from msc_sle_crf.services.entry import DataEntry, FormRef, SoftCheckNeedsConfirmation
+from msc_sle_crf.services.entry import DataEntry, FormRef, SoftCheckNeedsConfirmation, reason_required
 from msc_sle_crf.services.overview import Overview
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.store.tables import InfusionEvent, Subject
@@ -264,7 +264,7 @@ class Bedside:
             changed = changed or state.value(key) != before
         if changed and snap.status.completed and not (reason or "").strip():
             first = next(iter(values))
-            raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=snap.form.item(first[2]).label.as_l())
+            raise reason_required(snap.status, snap.form.item(first[2]).label.as_l())
 
     def _value(self, form_id: str, event: str, subject: str, item: str) -> Any:
         snap = self.entry.open_form(FormRef(subject, event, form_id))

@@ -99,6 +99,13 @@ class FormRef:
     form: str
 
 
+def reason_required(status: FormStatus, field: L) -> ValidationError:
+    """The refusal of a change to a completed form without a reason, naming what the change will undo."""
+    msg = Msg.CHANGE_REASON_REQUIRED_SIGNED if status is FormStatus.SIGNED else \
+        Msg.CHANGE_REASON_REQUIRED_VERIFIED if status is FormStatus.VERIFIED else Msg.CHANGE_REASON_REQUIRED
+    return ValidationError(msg, field=field)
+
+
 def key_text(key: CellKey) -> str:
     return f"{key[0]}|{key[1]}|{key[2]}"
 
@@ -353,7 +360,7 @@ class DataEntry:
                 return True, current_status  # the value in conflict confirmed as the right one (issue 18)
             return False, current_status
         if complete and clean_reason is None:
-            raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=item.label.as_l())
+            raise reason_required(ed.status, item.label.as_l())
         self._ensure_instance(tx, ed)
         now = self.ctx.now()
         old_text = _describe(row[0], row[1], row[2], row[3]) if row else None
@@ -485,7 +492,7 @@ class DataEntry:
             if status is FormStatus.LOCKED:
                 raise ValidationError(Msg.FORM_LOCKED)
             if status.completed and clean_reason is None:
-                raise ValidationError(Msg.CHANGE_REASON_REQUIRED, field=group.label.as_l())
+                raise reason_required(status, group.label.as_l())
             number = max((r.row_no for r in rows), default=0) + 1  # numbers are never reused
             session.add(FormRow(instance_id=instance_id, group_id=group_id, row_no=number, removed=False,
                                 created_utc=self.ctx.now()))

@@ -23,7 +23,7 @@ from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import L
 from msc_sle_crf.services.certificates import current_certificate, ensure_ca
 from msc_sle_crf.services.context import ServiceContext, role_l
-from msc_sle_crf.services.overview import Overview
+from msc_sle_crf.services.overview import STAGES, Overview
 from msc_sle_crf.services.receipts import head_document
 from msc_sle_crf.store.key_change import key_change, read_again_after_rekey, stop_if
 
@@ -121,6 +121,7 @@ class Export:
         try:
             source.begin()
             result = run(path, source, self.study, options, scores=self._scores, identity=identity,
+                         stages=self.overview.stages, stage_labels=STAGES,
                          head_document=lambda rid, h, ts: head_document(db_id, rid, h, ts, signer),
                          sign=lambda data: sign_manifest(data, pdf_key=signer.keys.pdf, cert_pem=cert_pem,
                                                          ca_pem=ca_pem, ed_signer=signer),

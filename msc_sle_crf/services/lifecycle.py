@@ -254,9 +254,16 @@ class Lifecycle:
             for instance in reads.instances(tx.session, subject.id):
                 if instance.status == FormStatus.LOCKED:
                     instance.status = FormStatus.SIGNED.value
-            subject.status = "followed"
+            # the stored status is the lock flag (the stage shown is computed: overview.stage_of): the value the
+            # lock replaced comes back (a screening failure is not made "followed" by an unlock)
+            before = tx.session.execute(select(AuditEvent.old_value).where(
+                AuditEvent.action == Action.STATUS_CHANGE.value, AuditEvent.subject == subject_number,
+                AuditEvent.form == "subject", AuditEvent.new_value == "locked").order_by(
+                AuditEvent.id.desc()).limit(1)).scalar()
+            restored = before if before and before != "locked" else "screening"
+            subject.status = restored
             tx.audit(Action.STATUS_CHANGE, subject=subject_number, form="subject", old_value="locked",
-                     new_value="followed", reason=reason.strip())
+                     new_value=restored, reason=reason.strip())
         return tx.changes
 
     # ----- reading ------------------------------------------------------------------------------------------------

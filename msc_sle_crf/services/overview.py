@@ -125,13 +125,38 @@ class Overview:
         plans = plan(self.study, inputs.day0, inputs.statuses, inputs.dates, today)
         ended = inputs.statuses.get((eos.event or "", eos.form)) == FormStatus.COMPLETE
         action = next_action(plans, ended=ended, reason=self._reason(inputs.end_reason))
-        stage = "ended" if ended else "follow_up" if inputs.day0 is not None else "screening"
-        if inputs.info.status == "locked":
+        stage = stage_of(ended=ended, infused=inputs.day0 is not None, locked=inputs.info.status == "locked")
+        if stage == "locked":
             action = L("Locked (end of study)", "Verrouillé (fin d'étude)")
-            stage = "locked"
         return SubjectRow(inputs.info, action,
                           sum(1 for p in plans if p.state in (VisitState.DONE, VisitState.DONE_OUT_OF_WINDOW)),
                           len(plans), any(p.state is VisitState.OVERDUE for p in plans), inputs.cohort, stage)
+
+    def stages(self) -> dict[str, str]:
+        """Subject number -> the stage the subject list shows (``stage_of``, a key of STAGES), read afresh (not the
+        list's read model), without the list's permission check (services/export.py checks who exports) and in
+        portable SQL (the export runs on the hub too): for subjects.csv, whose STATUS must say what the app shows.
+        The stored ``subject.status`` only says whether the subject is locked; the stage comes from the forms (a day
+        0 date recorded, the end-of-study form complete), as ``_row`` reads them."""
+        eos = self.study.bindings.end_of_study
+        with self.ctx.read() as session:
+            subjects = session.execute(select(Subject.id, Subject.subject_number, Subject.status)).all()
+            ended = set(session.execute(select(FormInstance.subject_id).where(
+                FormInstance.event_id == (eos.event or ""), FormInstance.form_id == eos.form,
+                FormInstance.status == FormStatus.COMPLETE.value)).scalars())
+            infused: set[int] = set()
+            for sid, value in session.execute(
+                    select(FormInstance.subject_id, ItemValue.value).join(ItemValue, ItemValue.instance_id ==
+                                                                           FormInstance.id).where(
+                        FormInstance.event_id == self.day0.event, FormInstance.form_id == self.day0.form,
+                        ItemValue.item_id == self.day0.item, ItemValue.value.is_not(None))).all():
+                try:
+                    dt.date.fromisoformat(str(value)[:10])
+                except ValueError:
+                    continue
+                infused.add(int(sid))
+        return {str(number): stage_of(ended=sid in ended, infused=sid in infused, locked=status == "locked")
+                for sid, number, status in subjects}
 
     def cohorts(self) -> dict[str, L]:
         """The dose cohorts (code -> label), as the dose form lists them."""
@@ -243,6 +268,15 @@ class Overview:
             if c.code == code:
                 return c.label.as_l()
         return None
+
+
+def stage_of(*, ended: bool, infused: bool, locked: bool) -> str:
+    """Where a subject is (a key of STAGES): locked (the stored status), else ended (the end-of-study form
+    complete), else in follow-up (a day 0 recorded), else screening. The subject list and the export's subjects.csv
+    both say this."""
+    if locked:
+        return "locked"
+    return "ended" if ended else "follow_up" if infused else "screening"
 
 
 # The subject list's reads, one row per subject (and visit), grouped in SQL: char(31) separates fields, char(30)

@@ -190,6 +190,7 @@ class Replay:
         self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
         self.row_removals: dict[tuple[str, str, str, str, int], list[tuple[str, int]]] = {}  # each row's removals
         self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
+        self.form_decisions: dict[tuple[str, str, str], set[frozenset[tuple[str, Any]]]] = {}  # sides decided (h68)
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
         # ``workstation_open … workstation_id`` record (a fork's first own records) names another
         self.writer = FIRST_WS
@@ -425,7 +426,16 @@ class Replay:
             self.conflicts.setdefault(data["conflict"], {"where": key, "kept": data.get("kept"),
                                                          "other": data.get("other")})
         elif kind == "form":
-            self.forms[(row[_SUBJ], row[_VISIT], row[_FORM])] = row[_NEW]
+            where = (row[_SUBJ], row[_VISIT], row[_FORM])
+            sides = frozenset((str(s.get("ws")), s.get("id")) for s in data["sides"].values() if isinstance(s, dict))
+            if data.get("rule") == 2 and sides in self.form_decisions.setdefault(where, set()):
+                # the same conflict decided on two workstations (crossed packets, since h68): the first one here
+                # decided it; a change made since stands (sync/merge.py ``_decided_elsewhere``)
+                self._note_form((*row[:_NEW], self.forms.get(where), *row[_NEW + 1:]))  # a side: the state here
+                return
+            if data.get("rule") == 2:
+                self.form_decisions[where].add(sides)
+            self.forms[where] = row[_NEW]
             self._note_form(row)
         elif kind == "row":  # a removal against a change of the row's values: the row is kept (h69)
             split = _split(row[_REPEAT])
@@ -466,7 +476,7 @@ class Replay:
                 return "its two sides are records of one workstation"
             if row[_NEW] != said[0][1] or data.get("canonical") != said[0][2]:
                 return "what it keeps is not its kept side's value"
-            return None
+            return self._id_problem(data)
         if kind == "form":
             if not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
                 return "it names no form"
@@ -481,6 +491,23 @@ class Replay:
         if kind == "row":
             return self._row_problem(row, data)
         return f"its kind {str(kind)[:20]!r} is not one the merge writes"
+
+    def _id_problem(self, data: dict[str, Any]) -> str | None:
+        """A conflict recorded since 3 December 2026 (``"id": "pair"``) has the id its two sides make
+        (sync/merge.py ``pair_id``), and one found again names the same two sides. Those recorded before keep their
+        id (made from the later side only) as it is."""
+        if data.get("id") != "pair":
+            return None
+        from msc_sle_crf.sync.merge import pair_id, side_change
+
+        kept, other = side_change(data.get("kept")), side_change(data.get("other"))
+        if kept is None or other is None or data["conflict"] != pair_id(kept, other):
+            return f"its id {data['conflict']} is not the one its two sides make"
+        known = self.conflicts.get(data["conflict"])
+        if known is not None and {(s.get("ws"), s.get("id")) for s in (known["kept"], known["other"])
+                                  if isinstance(s, dict)} != {(kept.ws, kept.id), (other.ws, other.id)}:
+            return f"its id {data['conflict']} names another conflict"
+        return None
 
     @staticmethod
     def _sides_problem(data: dict[str, Any], records: list[tuple[str, int, str | None]], row: Sequence[Any],

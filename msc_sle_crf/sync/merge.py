@@ -4,10 +4,12 @@ Values: per item the packet's records changed, base = the old value of the packe
 to base (nothing changed here) or to the incoming value: the incoming row is applied. Otherwise both workstations
 changed it: a conflict. The value kept current is the change recorded first (earlier UTC time; a tie goes to the
 lower workstation id), so both sides keep the same whichever imports first; both values are kept in
-``item_conflict`` (same id on every workstation: it is made from the other change's origin), a ``merge_conflict``
-record (the importer's) says both, an automatic query opens on the item, and signatures of the form and SDV marks
-of the item are void until the conflict is resolved (``voids``). A packet that already carries the decision (its
-``merge_conflict`` record on that item) is applied as it is.
+``item_conflict`` (same id on every workstation: it is made from both changes' origins, ``pair_id``), a
+``merge_conflict`` record (the importer's) says both, an automatic query opens on the item, and signatures of the
+form and SDV marks of the item are void until the conflict is resolved (``voids``). A side is the change that made a
+value: a decision's side is the change it kept (with that record's time). A packet that carries a decision made
+elsewhere (its ``merge_conflict`` record on that item or form) is applied only where this workstation still holds
+one of the decision's sides; a change made here since meets it as any concurrent change does (a conflict).
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
@@ -22,6 +24,7 @@ changes nothing. No Qt, ORM only (any database).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,7 +54,7 @@ from msc_sle_crf.store.tables import (
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import ID_BLOCK, Workstation, ws_number
 
-CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from the other change's origin
+CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from both changes' origins
 VALUE_ACTIONS = ("data_entry", "data_change")
 FORM_STATUS_ACTIONS = ("status_change", "sign", "lock", "unlock", "source_verified")
 ROW_ACTIONS = ("row_add", "row_remove")
@@ -80,7 +83,55 @@ class Change:
 
 
 def conflict_id(other: Change) -> int:
+    """The id of a conflict recorded before 3 December 2026 (made from its later side only: two conflicts with the
+    same later side shared it, h67). Still how those records read; new conflicts get ``pair_id``."""
     return CONFLICT_BASE + (ws_number(other.ws) - 1) * ID_BLOCK + other.id % ID_BLOCK
+
+
+PAIR_SPAN = 2**31 - 1 - CONFLICT_BASE  # ids stay 32-bit: PostgreSQL's integer columns on the hub
+
+
+def pair_id(a: Change, b: Change) -> int:
+    """The id of the conflict between these two changes: made from both (workstation and record id of each, in
+    either order), so the same conflict found on two workstations gets the same id and two conflicts with one side
+    in common do not. A hash of both into the ids above CONFLICT_BASE (32-bit ids cannot hold both exactly)."""
+    sides = sorted(f"{c.ws}#{c.id}" for c in (a, b))
+    digest = hashlib.sha256("|".join(sides).encode()).digest()
+    return CONFLICT_BASE + int.from_bytes(digest[:8], "big") % PAIR_SPAN
+
+
+def side_change(side: Any) -> Change | None:
+    """One side of a merge_conflict record's detail (``Change.as_dict``) as a Change (None: not readable)."""
+    if not isinstance(side, dict):
+        return None
+    try:
+        return Change(side.get("text"), side.get("user"), str(side["ws"]), int(side["id"]), str(side.get("utc") or ""))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _detail(record: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(record.get("detail") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _decision_sides(record: dict[str, Any]) -> set[tuple[str, int]]:
+    """The records a merge_conflict record names as its two sides (item: kept and other; form and query: local and
+    incoming), as (workstation, id): what the workstation that decided it held."""
+    data = _detail(record)
+    sides = data.get("sides") if isinstance(data.get("sides"), dict) else data
+    out = set()
+    for name in ("kept", "other", "local", "incoming"):
+        side = sides.get(name) if isinstance(sides, dict) else None
+        if isinstance(side, dict):
+            try:
+                out.add((str(side["ws"]), int(side["id"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return out
 
 
 def _chunks(values: Sequence[Any], size: int = 1000) -> list[Sequence[Any]]:
@@ -268,8 +319,9 @@ class _Apply:
                 ((r.get("subject"), r.get("visit"), r.get("form")) == where and r["action"] in FORM_STATUS_ACTIONS)
                 or (r.get("subject") == where[0] and r.get("form") == "subject"
                     and r["action"] == "status_change"))]
-            decided = any(r["action"] == "merge_conflict" and (r.get("subject"), r.get("visit"), r.get("form"))
-                          == where and not r.get("item") for r in self.records)
+            decided = self._decided_elsewhere(where, [r for r in self.records if r["action"] == "merge_conflict"
+                                                      and not r.get("item")
+                                                      and (r.get("subject"), r.get("visit"), r.get("form")) == where])
             # a change of the form's content (a value, a row) is a change of the form (h69): the packet's, and
             # this workstation's that the packet's writer had not heard of
             # (a removal: not yet, its record does not say the form's state there; docs/workstations.md)
@@ -278,7 +330,8 @@ class _Apply:
             if not recs and not decided and not content:
                 continue  # the packet did not change it: the local state stands
             base = _form_base(recs[0]) if recs else None
-            if decided or (base is not None and local.status == base and not self._changed_here(local.id, where)):
+            if (base is not None and local.status == base and not self._changed_here(local.id, where)) \
+                    or self._still_a_side(where, decided):
                 self._set_form(local, row)
                 continue
             mine = local.status
@@ -288,7 +341,7 @@ class _Apply:
                 self._set_form(local, row)
             self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], old_value=other,
                        new_value=kept, detail=json.dumps({"kind": "form", "local": mine, "incoming": row["status"],
-                                                          "from": self.packet_ws,
+                                                          "from": self.packet_ws, "rule": 2,
                                                           "sides": self._form_sides(where, mine, row["status"])},
                                                          sort_keys=True))
             if FORM_RANK.get(mine, 0) >= FORM_RANK["signed"] > FORM_RANK.get(kept, 0) and self.s.execute(
@@ -299,6 +352,28 @@ class _Apply:
             self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]}: form state {kept} kept "
                                       f"(the other workstation had {other})")
         self.s.flush()
+
+    def _decided_elsewhere(self, where: tuple[str, str, str], decided: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The packet's form state decisions but those this trail holds already (crossed packets: a decision of
+        this rule naming the same two sides): they decide nothing new here (``Replay._on_merge_conflict``)."""
+        if not any(_detail(r).get("rule") == 2 for r in decided):
+            return decided
+        held = set()
+        for (d,) in self.s.execute(select(AuditEvent.detail).where(
+                AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
+                AuditEvent.item.is_(None), AuditEvent.action == "merge_conflict")):
+            if _detail({"detail": d}).get("rule") == 2:
+                held.add(frozenset(_decision_sides({"detail": d})))
+        return [r for r in decided if _detail(r).get("rule") != 2 or frozenset(_decision_sides(r)) not in held]
+
+    def _still_a_side(self, where: tuple[str, str, str], decided: Sequence[dict[str, Any]]) -> bool:
+        """A form state decision made elsewhere applies only on what this workstation still holds: its last record
+        on the form's state is one of the decision's sides. One made here since meets it as a conflict."""
+        if not decided:
+            return False
+        mine = self._form_sides(where)["local"]
+        sides = set().union(*(_decision_sides(r) for r in decided))
+        return mine is not None and (mine["ws"], mine["id"]) in sides
 
     def _last_local(self, *where: Any) -> dict[str, Any] | None:
         """The record this trail holds last among ``where`` (SQL conditions): its workstation and id as everywhere
@@ -319,9 +394,11 @@ class _Apply:
                 last = {"ws": str(c["ws"]), "id": int(c["id"]), "state": c["record"]["new_value"]}
         return last
 
-    def _form_sides(self, where: tuple[str, str, str], mine: str, theirs: str) -> dict[str, Any]:
+    def _form_sides(self, where: tuple[str, str, str], mine: str | None = None,
+                    theirs: str | None = None) -> dict[str, Any]:
         """The records of each side of a form state conflict (the replay checks them: ``Replay._merge_problem``):
-        on each side, the last record of the form's state or content that left it in the state that side has."""
+        on each side, the last record of the form's state or content that left it in the state that side has
+        (``mine``, ``theirs``; None: the last record)."""
         on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], or_(
             and_(AuditEvent.item.is_(None), AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict"))),
             AuditEvent.action.in_(tuple(CONTENT_STATE))))
@@ -509,8 +586,10 @@ class _Apply:
         incoming = {(*where[v["instance_id"]], v["group_id"], v["row_no"], v["item_id"]): v
                     for v in self.rows.get("values", []) if v["instance_id"] in where}
         first: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
-        last: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
-        decided: set[tuple[str, str, str, str, int, str]] = set()
+        # per item, the packet's last record that set it (a value record, or a decision this workstation did not
+        # make too), and the records its decisions name as their sides (what the workstation that decided held)
+        setting: dict[tuple[str, str, str, str, int, str], dict[str, Any]] = {}
+        decided: dict[tuple[str, str, str, str, int, str], set[tuple[str, int]]] = {}
         found_here = self._conflicts_held()
         for c in self.copies:
             r = c["record"]
@@ -519,26 +598,35 @@ class _Apply:
                 continue
             if r["action"] in VALUE_ACTIONS:
                 first.setdefault(key, c)
-                last[key] = c
+                setting[key] = c
             elif r["action"] == "merge_conflict" and _conflict_of(r) not in found_here:
-                decided.add(key)  # not a conflict this workstation found too (crossed packets): it decided nothing
+                # not a conflict this workstation found too (crossed packets: that one decided nothing new)
+                decided.setdefault(key, set()).update(_decision_sides(r))
+                setting[key] = c
+        keys = [*first, *(k for k in decided if k not in first)]
         held = _by(self.s, ItemValue, ItemValue.instance_id,
-                   [ids[key[:3]] for key in first if key[:3] in ids],
+                   [ids[key[:3]] for key in keys if key[:3] in ids],
                    lambda v: (v.instance_id, v.group_id, v.row_no, v.item_id))
         self.new_values = []
         with self.s.no_autoflush:
-            for key, first_copy in first.items():
+            for key in keys:
                 instance_id = ids.get(key[:3])
                 if instance_id is None:
                     continue
                 row = incoming.get(key)
                 local = held.get((instance_id, key[3], key[4], key[5]))
                 local_d = _value_dict(local)
-                base = first_copy["record"]["old_value"]
-                if key in decided or _text(local_d) == base or _text(local_d) == _text(row):
+                base = first[key]["record"]["old_value"] if key in first else None
+                if _text(local_d) == _text(row) or (key in first and _text(local_d) == base):
+                    self._set_value(local, instance_id, key, row)  # nothing changed here since the packet's base
+                    continue
+                mine, record = self._local_change(key, local_d)
+                if key in decided and {(mine.ws, mine.id), (record.ws, record.id)} & decided[key]:
+                    # a decision made elsewhere on what this workstation still holds (one of its sides): taken.
+                    # A change made here since (not one of its sides) meets it below as any concurrent change does
                     self._set_value(local, instance_id, key, row)
                     continue
-                self._conflict(key, instance_id, local, local_d, row, last[key])
+                self._conflict(key, instance_id, local, local_d, row, setting[key], (mine, record))
         self.s.flush()
         for chunk in _chunks(self.new_values):  # new values in batches (the ORM would send one INSERT each)
             self.s.execute(insert(ItemValue), chunk)
@@ -562,31 +650,44 @@ class _Apply:
             setattr(local, c, v)
         local.updated_by = self.uid(self.authors.get(tuple(key)))
 
-    def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> Change:
+    def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> tuple[Change, Change]:
+        """The change that made this workstation's value (a decision: its kept side, with that record's time), and
+        the record that set it here last (workstation and id as everywhere, its own time)."""
         rec = self.s.execute(select(AuditEvent).where(
             AuditEvent.subject == key[0], AuditEvent.visit == key[1], AuditEvent.form == key[2],
             AuditEvent.item == key[5], AuditEvent.repeat_key == f"{key[3]}:{key[4]}",
             AuditEvent.action.in_((*VALUE_ACTIONS, "merge_conflict"))).order_by(AuditEvent.id.desc()).limit(1)) \
             .scalar_one_or_none()
         if rec is None:
-            return Change(_text(local_d), None, self.ws.id, 0, "")
+            none = Change(_text(local_d), None, self.ws.id, 0, "")
+            return none, none
         origin = audit.parse_origin(rec.origin)
-        if origin:
-            return Change(_text(local_d), rec.username, str(origin.get("ws")), int(origin.get("id") or 0),
-                          rec.ts_utc)
-        return Change(_text(local_d), rec.username, self.ws.id, rec.id, rec.ts_utc)
+        ws, rid = (str(origin.get("ws")), int(origin.get("id") or 0)) if origin else (self.ws.id, rec.id)
+        record = Change(_text(local_d), rec.username, ws, rid, rec.ts_utc)
+        kept = side_change(_detail({"detail": rec.detail}).get("kept")) if rec.action == "merge_conflict" else None
+        if kept is not None:
+            return Change(_text(local_d), kept.user, kept.ws, kept.id, kept.utc), record
+        return record, record
 
     def _conflict(self, key: tuple[str, str, str, str, int, str], instance_id: int,  # noqa: PLR0917
                   local: ItemValue | None,
-                  local_d: dict[str, Any] | None, row: dict[str, Any] | None, last_copy: dict[str, Any]) -> None:
+                  local_d: dict[str, Any] | None, row: dict[str, Any] | None, last_copy: dict[str, Any],
+                  here: tuple[Change, Change]) -> None:
         r = last_copy["record"]
-        mine = self._local_change(key, local_d)
+        mine = here[0]
         theirs = Change(_text(row), r["username"], str(last_copy["ws"]), int(last_copy["id"]), r["ts_utc"])
+        kept_side = side_change(_detail(r).get("kept")) if r["action"] == "merge_conflict" else None
+        if kept_side is not None and kept_side.ws != mine.ws:
+            # a decision made elsewhere: its side is the change it kept (that record's time, as on every workstation
+            # that finds this conflict); one that kept a change of this workstation's stays its own record
+            theirs = Change(_text(row), kept_side.user, kept_side.ws, kept_side.id, kept_side.utc)
+        if mine.ws == theirs.ws:
+            mine = here[1]  # this workstation's decision kept a change of theirs: the decision record is the side
         kept, other = sorted((mine, theirs), key=lambda ch: (ch.utc, ch.ws))
         kept_row, other_row = (local_d, row) if kept is mine else (row, local_d)
         if kept is theirs:
             self._set_value(local, instance_id, key, row)
-        cid = conflict_id(other)
+        cid = pair_id(kept, other)
         opened = max(mine.utc, theirs.utc)
         repeat_key = f"{key[3]}:{key[4]}"
         if self.s.get(ItemConflict, cid) is None:
@@ -597,7 +698,8 @@ class _Apply:
         self.audit(Action.MERGE_CONFLICT, subject=key[0], visit=key[1], form=key[2], item=key[5],
                    repeat_key=repeat_key, old_value=other.text, new_value=kept.text,
                    detail=json.dumps({"kind": "item", "conflict": cid, "canonical": (kept_row or {}).get("canonical"),
-                                      "kept": kept.as_dict(None), "other": other.as_dict(None)}, sort_keys=True))
+                                      "kept": kept.as_dict(None), "other": other.as_dict(None), "id": "pair"},
+                                     sort_keys=True))
         text = (f"Conflict between workstations: {kept.ws} recorded {kept.text!r} ({kept.user}, {kept.utc}) and "
                 f"{other.ws} recorded {other.text!r} ({other.user}, {other.utc}); {kept.text!r} was kept (recorded "
                 "first). Enter the right value to resolve it.")

@@ -114,12 +114,13 @@ def archival_xml(session: Session, study: Any, records: Sequence[dict[str, Any]]
         parts.append(odm._without_ns(etree.tostring(el, encoding="UTF-8")).decode("utf-8"))
     parts.append(odm._without_ns(etree.tostring(clinical, encoding="UTF-8")).decode("utf-8").replace("/>", ">"))
     body: list[str] = []
+    unit_oids = odm.units(study)
     for r in records:
         if r.get("subject"):
             rec = tuple(r[f] for f in ("id", "ts_utc", "utc_offset_min", "username", "role", "workstation", "action",
                                        "subject", "visit", "form", "item", "repeat_key", "old_value", "new_value",
                                        "reason", "detail", "prev_hash", "hash", "signer"))
-            odm.transaction(body, rec, study.forms, deidentified=False)
+            odm.transaction(body, rec, study.forms, deidentified=False, unit_oids=unit_oids)
     parts.extend(body)
     parts.append("</ClinicalData></ODM>\n")
     return "".join(parts).encode("utf-8")

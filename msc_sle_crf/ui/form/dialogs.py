@@ -62,7 +62,8 @@ REASONS = [
 class ReasonDialog(QDialog):
     """Reason for change on a completed form (21 CFR 11.10(e)): picked from a list or typed."""
 
-    def __init__(self, field: str, old: str, new: str, parent: QWidget | None = None) -> None:
+    def __init__(self, field: str, old: str, new: str, parent: QWidget | None = None, *,
+                 signed: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("Reason for change", "Motif de modification"))
         layout = QVBoxLayout(self)
@@ -71,6 +72,13 @@ class ReasonDialog(QDialog):
                           f"Pourquoi « {field} » passe-t-il de « {old or '—'} » à « {new or '—'} » ?"))
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        if signed:  # what the change undoes, said before it is made (h72)
+            warning = named(QLabel(tr("The form is signed: after this change its signature is no longer valid and "
+                                      "it must be signed again.",
+                                      "Le formulaire est signé : après cette modification, sa signature n'est plus "
+                                      "valide et il devra être signé à nouveau.")), "reasonSignedWarning")
+            warning.setWordWrap(True)
+            layout.addWidget(warning)
         self.choice = named(QComboBox(), "reasonChoice")
         self.choice.addItem(tr("Choose a reason…", "Choisir un motif…"), "")
         for en, fr in REASONS:
@@ -120,8 +128,8 @@ class MissingDialog(QDialog):
         self.reason.textChanged.connect(lambda t: ok.setEnabled(bool(t.strip())))
 
 
-def ask_reason(parent: QWidget, field: str, old: str, new: str) -> str | None:
-    dialog = ReasonDialog(field, old, new, parent)
+def ask_reason(parent: QWidget, field: str, old: str, new: str, *, signed: bool = False) -> str | None:
+    dialog = ReasonDialog(field, old, new, parent, signed=signed)
     return dialog.reason() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
