@@ -671,6 +671,22 @@ class Msg(Enum):
         "{path} is {kind}, not a database: {what}. Nothing was opened.",
         "{path} est {kind}, pas une base : {what}. Rien n'a été ouvert.",
     )
+    MERGE_FORM_STATE_KEPT = (
+        "{form}: the form changed on both workstations (its state or its values) since they last exchanged: "
+        "'{kept}' is kept, not '{other}' (the less advanced: a form is never left signed or locked over a change "
+        "its signer did not see). Check the form, then complete and sign it again.",
+        "{form} : le formulaire a changé sur les deux postes (son état ou ses valeurs) depuis leur dernier échange : "
+        "« {kept} » est conservé, pas « {other} » (le moins avancé : un formulaire ne reste jamais signé ou verrouillé "
+        "sur une modification que son signataire n'a pas vue). Vérifiez le formulaire, puis complétez-le et "
+        "signez-le à nouveau.",
+    )
+    MERGE_ROW_KEPT = (
+        "{row}: removed on {removed_on} while a value of it changed on {changed_on}: the row is kept, with the "
+        "changed value. Remove it again if it must go (a reason is required).",
+        "{row} : supprimée sur le poste {removed_on} alors qu'une de ses valeurs changeait sur le poste "
+        "{changed_on} : la ligne est conservée, avec la valeur modifiée. Supprimez-la à nouveau si elle doit "
+        "disparaître (un motif est requis).",
+    )
     PACKET_UNREADABLE = (
         "Packet refused: {path} is not a packet of this program ({detail}).",
         "Paquet refusé : {path} n'est pas un paquet de ce programme ({detail}).",

@@ -179,6 +179,12 @@ def _merge_detail(data: Mapping[str, Any], lang: Lang, offset_min: int) -> str |
                  f"{data.get('incoming')})",
                  f"état du formulaire : le moins avancé est conservé (le paquet de {data.get('from')} indiquait "
                  f"{data.get('incoming')})").get(lang)
+    if kind == "row":  # sync/merge.py ``_row`` (h69)
+        removed_on, changed_on = ((data.get(n) or {}).get("ws") if isinstance(data.get(n), dict) else None
+                                  for n in ("removal", "change"))
+        return L(f"row removed on {removed_on} while a value of it changed on {changed_on}: the row is kept",
+                 f"ligne supprimée sur le poste {removed_on} alors qu'une de ses valeurs changeait sur le poste "
+                 f"{changed_on} : la ligne est conservée").get(lang)
     if kind == "query":
         return L(f"query #{data.get('query')}: the less advanced state is kept (packet of {data.get('from')})",
                  f"query n°{data.get('query')} : l'état le moins avancé est conservé (paquet de "

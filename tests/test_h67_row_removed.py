@@ -47,8 +47,6 @@ def _removed(pair: Pair, which: str) -> bool:
         return HR not in ws.entry.open_form(VS).state.cells  # a removed row's cells are not on the form
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "C: a row removal is not compared with changes to its values")
 @pytest.mark.parametrize("order", ["A->B then B->A", "B->A then A->B"])
 def test_a_row_removed_against_a_correction_elsewhere_is_a_conflict(tmp_path: Path, order: str) -> None:
     pair = _pair(tmp_path)

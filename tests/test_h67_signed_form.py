@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.status import FormStatus
 from msc_sle_crf.sync.packets import ImportResult
@@ -50,15 +48,11 @@ def test_control_a_change_elsewhere_on_another_subject_leaves_the_signed_form_si
     assert _status(pair, "A") == FormStatus.SIGNED
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "B: a value change from another workstation never changes the form's state here")
 def test_a_value_changed_elsewhere_does_not_leave_the_form_signed_without_a_conflict(tmp_path: Path) -> None:
     pair, result = _scenario(tmp_path, b_changes=True)
     assert _status(pair, "A") != FormStatus.SIGNED or result.conflicts >= 1, (_status(pair, "A"), result.conflicts)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "B: a value change from another workstation never changes the form's state here")
 def test_the_form_cannot_be_locked_over_the_unsigned_value(tmp_path: Path) -> None:
     pair, _result = _scenario(tmp_path, b_changes=True)
     site, ws = pair.open("A")
@@ -72,8 +66,6 @@ def test_the_form_cannot_be_locked_over_the_unsigned_value(tmp_path: Path) -> No
 
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "B: a value change from another workstation never changes the form's state here")
 def test_a_value_changed_elsewhere_does_not_change_a_locked_form_silently(tmp_path: Path) -> None:
     """The same with the form locked on A before B's packet arrives: a locked form's data must not change without a
     conflict (the design keeps the less advanced state and says so: 'a form is never left signed or locked over a
@@ -99,8 +91,6 @@ def test_a_value_changed_elsewhere_does_not_change_a_locked_form_silently(tmp_pa
         _status(pair, "A"), now, result.conflicts)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "B: a value change from another workstation never changes the form's state here")
 def test_a_lock_made_elsewhere_does_not_lock_a_value_changed_here_silently(tmp_path: Path) -> None:
     """The mirror: A changes the value (the form a draft); B, not having seen it, completes, signs and locks the form.
     A applies B's packet: A's form state was still the base (draft), so B's 'locked' is applied over A's 92, which
@@ -123,8 +113,6 @@ def test_a_lock_made_elsewhere_does_not_lock_a_value_changed_here_silently(tmp_p
         _status(pair, "A"), result.conflicts)
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "B: a value change from another workstation never changes the form's state here")
 def test_the_hub_does_not_hold_a_locked_form_over_a_value_nobody_signed(hub_db, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                         monkeypatch, capsys) -> None:
     """The hub (made from A) ingests A's packet (R1 completed, signed, locked) then B's (R1's creatinine 92, changed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from tests.helpers.packets import Pair, make_pair
@@ -52,8 +51,6 @@ def test_control_her_value_is_stored_as_hers(tmp_path: Path) -> None:
     assert _author(pair, "A") == "nurse.n"
 
 
-@pytest.mark.xfail(strict=True, reason="open hole found by h67 (issue 18 stays open): "
-                   "low: item_value.updated_by is not replayed")
 def test_a_value_rewritten_as_another_users_is_not_stored_as_theirs(tmp_path: Path) -> None:
     pair = _scenario(tmp_path, rewrite=True)
     verify_clean(pair, "B")  # her copy verifies clean with the rewritten row (today)

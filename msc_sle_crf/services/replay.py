@@ -55,6 +55,11 @@ _IDENTITY_SQL = ("SELECT key, value FROM site_setting WHERE key IN ("  # noqa: S
 # What a conflict between workstations keeps: the less advanced state (sync/merge.py)
 FORM_RANK = {"draft": 0, "complete": 1, "verified": 2, "signed": 3, "locked": 4}
 QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
+# A change of a form's content is a change of the form (h69, docs/workstations.md "Conflicts"): the state a form is in
+# just after a record of its content when no state record follows it (services/entry.py writes ``data_entry`` on a
+# form not completed, ``data_change`` on a completed one, whose verified / signed state goes back to complete with a
+# record of its own; a new row moves a completed form to draft with one). A side of a form state conflict may be one.
+CONTENT_STATE = {"data_entry": "draft", "data_change": "complete", "row_add": "draft"}
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 _SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
@@ -183,6 +188,7 @@ class Replay:
         # value, and whether it confirmed a warning
         self.form_records: dict[tuple[str, str, str], list[tuple[str, int, str | None]]] = {}
         self.query_records: dict[int, list[tuple[str, int, str | None]]] = {}
+        self.row_removals: dict[tuple[str, str, str, str, int], list[tuple[str, int]]] = {}  # each row's removals
         self.merges_refused: list[tuple[str, str]] = []  # (subject, why): a merge_conflict that is not valid
         self.form_decisions: dict[tuple[str, str, str], set[frozenset[tuple[str, Any]]]] = {}  # sides decided (h68)
         # the workstation that wrote this trail's own records (no origin): WS-01 until this database's own
@@ -375,8 +381,16 @@ class Replay:
         self.values[key] = (row[_NEW], match.group(1) if match else None)
         self.confirmed[key] = (row[_DETAIL] or "").startswith(_CONFIRMED)
         self.value_records.setdefault(key, []).append((*self.identity(row), *self.values[key], self.confirmed[key]))
+        self._note_content(row)
 
     _on_data_change = _on_data_entry
+
+    def _note_content(self, row: Sequence[Any]) -> None:
+        """A record of a form's content: a side of a form state conflict may name it (sync/merge.py)."""
+        state = CONTENT_STATE.get(str(row[_ACTION]))
+        if state is not None:
+            self.form_records.setdefault((row[_SUBJ], row[_VISIT], row[_FORM]), []).append(
+                (*self.identity(row), state))
 
     def _on_merge_conflict(self, row: Sequence[Any]) -> None:
         """Two workstations changed the same thing from the same base (issue 18): the state kept current. Valid only
@@ -423,6 +437,10 @@ class Replay:
                 self.form_decisions[where].add(sides)
             self.forms[where] = row[_NEW]
             self._note_form(row)
+        elif kind == "row":  # a removal against a change of the row's values: the row is kept (h69)
+            split = _split(row[_REPEAT])
+            assert split is not None
+            self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = False
         elif kind == "query":
             self.queries[data["query"]]["status"] = row[_NEW]
             self.query_records.setdefault(data["query"], []).append((*self.identity(row), row[_NEW]))
@@ -470,6 +488,8 @@ class Replay:
                 return "it names no query the trail raised"
             return self._sides_problem(data, self.query_records.get(qid, []), row, QUERY_RANK,
                                        f"query #{qid}'s status")
+        if kind == "row":
+            return self._row_problem(row, data)
         return f"its kind {str(kind)[:20]!r} is not one the merge writes"
 
     def _id_problem(self, data: dict[str, Any]) -> str | None:
@@ -523,11 +543,36 @@ class Replay:
         split = _split(row[_REPEAT])
         if split is not None:
             self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = False
+            self._note_content(row)
 
     def _on_row_remove(self, row: Sequence[Any]) -> None:
         split = _split(row[_REPEAT])
         if split is not None:
             self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = True
+            self.row_removals.setdefault((row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1]), []).append(
+                self.identity(row))
+
+    def _row_problem(self, row: Sequence[Any], data: dict[str, Any]) -> str | None:
+        """A row removed on one workstation while another changed a value in it (sync/merge.py ``form_rows``): the
+        row is kept. Its sides: the removal (a ``row_remove`` record of that row) and the change (a record of a value
+        of that row), from two workstations."""
+        split = _split(row[_REPEAT])
+        if split is None or not (row[_SUBJ] and row[_VISIT] and row[_FORM]) or row[_ITEM]:
+            return "it names no row"
+        where = (row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])
+        removal, change = data.get("removal"), data.get("change")
+        if not isinstance(removal, dict) or (removal.get("ws"), removal.get("id")) not in self.row_removals.get(
+                where, []):
+            return "its removal side is not a record removing this row"
+        if not isinstance(change, dict) or not any(
+                (r[0], r[1]) == (change.get("ws"), change.get("id")) for key, records in self.value_records.items()
+                if key[:5] == where for r in records):
+            return "its change side is not a record of a value of this row"
+        if removal.get("ws") == change.get("ws"):
+            return "its two sides are records of one workstation"
+        if (row[_OLD], row[_NEW]) != ("removed", "present"):
+            return "it does not keep the row"
+        return None
 
     def _on_status_change(self, row: Sequence[Any]) -> None:
         subject, new = row[_SUBJ], row[_NEW]

@@ -13,10 +13,13 @@ one of the decision's sides; a change made here since meets it as any concurrent
 
 Form status and query status: when both sides changed one since the base, the less advanced state is kept (form:
 draft < complete < verified < signed < locked; query: open < answered < closed): a form is never left signed or
-locked, nor a query closed, over a change the other side did not see. A ``merge_conflict`` record names both, by
-the records that set them (workstation and id: ``sides``); verify and every import check that they are records of
-that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand changes
-nothing. No Qt, ORM only (any database).
+locked, nor a query closed, over a change the other side did not see. A change of a form's content (a value, a row
+added) counts as a change of the form (h69): the importer's when a value or row here differs from the packet's and
+the packet holds no record on it (its writer had not heard of it), or the packet changed that value too. A row
+removed on one side while a value of it changed on the other is kept (``_row``). A ``merge_conflict`` record names
+both, by the records that set them (workstation and id: ``sides``); verify and every import check that they are
+records of that form / query / item from two workstations (``Replay._merge_problem``): a conflict made up by hand
+changes nothing. No Qt, ORM only (any database).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
-from msc_sle_crf.services.replay import FORM_RANK, QUERY_RANK, describe
+from msc_sle_crf.services.replay import CONTENT_STATE, FORM_RANK, QUERY_RANK, describe
 from msc_sle_crf.store.tables import (
     AppUser,
     AuditEvent,
@@ -54,6 +57,7 @@ from msc_sle_crf.sync.identity import ID_BLOCK, Workstation, ws_number
 CONFLICT_BASE = 1_000_000_000  # ids of conflicts and their queries: made from both changes' origins
 VALUE_ACTIONS = ("data_entry", "data_change")
 FORM_STATUS_ACTIONS = ("status_change", "sign", "lock", "unlock", "source_verified")
+ROW_ACTIONS = ("row_add", "row_remove")
 
 
 @dataclass
@@ -172,6 +176,24 @@ def _key(r: dict[str, Any]) -> tuple[str, str, str, str, int, str] | None:
         return None
 
 
+def _side_of(detail: str | None, name: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(detail or "{}")
+    except ValueError:
+        return None
+    side = data.get(name) if isinstance(data, dict) else None
+    return side if isinstance(side, dict) else None
+
+
+def _row_kind(record: dict[str, Any]) -> bool:
+    """A merge_conflict record that kept a row (``_Apply._row``)."""
+    try:
+        data = json.loads(record.get("detail") or "{}")
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("kind") == "row"
+
+
 def _conflict_of(record: dict[str, Any]) -> int | None:
     """The item conflict a merge_conflict record opened (None: another kind, or none readable)."""
     try:
@@ -180,6 +202,25 @@ def _conflict_of(record: dict[str, Any]) -> int | None:
         return None
     cid = data.get("conflict") if isinstance(data, dict) and data.get("kind") == "item" else None
     return cid if isinstance(cid, int) else None
+
+
+def _form_state(action: str, form: str | None, item: str | None, *, old: str | None, new: str | None,
+                detail: str | None) -> str | None:
+    """The state a record leaves a form in, as the replay notes it for a side of a form state conflict
+    (``Replay.form_records``), or None: not a record of the form's state or content."""
+    if action in CONTENT_STATE:
+        return CONTENT_STATE[action]
+    if item:
+        return None
+    if form == "subject":  # a lock of the whole subject, or its unlock (every form signed -> locked or back)
+        return "locked" if new == "locked" else "signed" if old == "locked" else None
+    if action == "merge_conflict":
+        try:
+            data = json.loads(detail or "{}")
+        except ValueError:
+            return None
+        return new if isinstance(data, dict) and data.get("kind") == "form" else None
+    return new if action in FORM_STATUS_ACTIONS else None
 
 
 def _value_dict(v: ItemValue | None) -> dict[str, Any] | None:
@@ -206,6 +247,17 @@ class _Apply:
         self.records = [c["record"] for c in copies]
         self.subject_ids: dict[str, int] = {}  # the packet's subjects here (after ``subjects``)
         self.new_values: list[dict[str, Any]] = []  # values not yet here, inserted together
+        # who made each value the packet brings: its last record's author (or the kept side's of a decision), never
+        # the row's ``updated_by``, which the packet's writer could have rewritten (h67 low)
+        self.authors: dict[tuple[str, str, str, str, int, str], str | None] = {}
+        for r in self.records:
+            key = _key(r)
+            if key is not None and r["action"] in VALUE_ACTIONS:
+                self.authors[key] = r.get("username")
+            elif key is not None and r["action"] == "merge_conflict" and _conflict_of(r) is not None:
+                kept = _side_of(r.get("detail"), "kept")
+                self.authors[key] = kept.get("user") if kept else None
+        self._their_content: dict[int, tuple[dict[Any, Any], dict[Any, Any]]] | None = None
 
     def uid(self, name: str | None) -> int:
         return self.users.get(name or "", self.me)
@@ -270,21 +322,33 @@ class _Apply:
             decided = self._decided_elsewhere(where, [r for r in self.records if r["action"] == "merge_conflict"
                                                       and not r.get("item")
                                                       and (r.get("subject"), r.get("visit"), r.get("form")) == where])
-            if not recs and not decided:
+            # a change of the form's content (a value, a row) is a change of the form (h69): the packet's, and
+            # this workstation's that the packet's writer had not heard of
+            # (a removal: not yet, its record does not say the form's state there; docs/workstations.md)
+            content = any(r["action"] in CONTENT_STATE and (r.get("subject"), r.get("visit"), r.get("form")) == where
+                          for r in self.records)
+            if not recs and not decided and not content:
                 continue  # the packet did not change it: the local state stands
             base = _form_base(recs[0]) if recs else None
-            if (base is not None and local.status == base) or self._still_a_side(where, decided):
+            if (base is not None and local.status == base and not self._changed_here(local.id, where)) \
+                    or self._still_a_side(where, decided):
                 self._set_form(local, row)
                 continue
-            kept = min((local.status, row["status"]), key=lambda st: FORM_RANK.get(st, 0))
-            other = row["status"] if kept == local.status else local.status
-            if kept != local.status:
+            mine = local.status
+            kept = min((mine, row["status"]), key=lambda st: FORM_RANK.get(st, 0))
+            other = row["status"] if kept == mine else mine
+            if kept != mine:
                 self._set_form(local, row)
             self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], old_value=other,
-                       new_value=kept, detail=json.dumps({"kind": "form", "local": local.status if kept != local.status
-                                                          else kept, "incoming": row["status"],
+                       new_value=kept, detail=json.dumps({"kind": "form", "local": mine, "incoming": row["status"],
                                                           "from": self.packet_ws, "rule": 2,
-                                                          "sides": self._form_sides(where)}, sort_keys=True))
+                                                          "sides": self._form_sides(where, mine, row["status"])},
+                                                         sort_keys=True))
+            if FORM_RANK.get(mine, 0) >= FORM_RANK["signed"] > FORM_RANK.get(kept, 0) and self.s.execute(
+                    select(Signature.id).where(Signature.instance_id == local.id).limit(1)).first():
+                self.audit(Action.SIGNATURE_INVALIDATED, subject=where[0], visit=where[1], form=where[2],
+                           detail="conflict between workstations: the form changed on another workstation after "
+                                  "it was signed here")
             self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]}: form state {kept} kept "
                                       f"(the other workstation had {other})")
         self.s.flush()
@@ -330,17 +394,83 @@ class _Apply:
                 last = {"ws": str(c["ws"]), "id": int(c["id"]), "state": c["record"]["new_value"]}
         return last
 
-    def _form_sides(self, where: tuple[str, str, str]) -> dict[str, Any]:
-        """The records of each side of a form state conflict (the replay checks them: ``Replay._merge_problem``)."""
-        on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], AuditEvent.item.is_(None),
-                       AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict")))
+    def _form_sides(self, where: tuple[str, str, str], mine: str | None = None,
+                    theirs: str | None = None) -> dict[str, Any]:
+        """The records of each side of a form state conflict (the replay checks them: ``Replay._merge_problem``):
+        on each side, the last record of the form's state or content that left it in the state that side has
+        (``mine``, ``theirs``; None: the last record)."""
+        on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], or_(
+            and_(AuditEvent.item.is_(None), AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict"))),
+            AuditEvent.action.in_(tuple(CONTENT_STATE))))
         on_subject = and_(AuditEvent.form == "subject", AuditEvent.action == "status_change")  # a subject lock
-        return {"local": self._last_local(AuditEvent.subject == where[0], or_(on_form, on_subject)),
-                "incoming": self._last_incoming(
-                    lambda r: r.get("subject") == where[0] and not r.get("item") and (
-                        ((r.get("visit"), r.get("form")) == where[1:]
-                         and r["action"] in (*FORM_STATUS_ACTIONS, "merge_conflict"))
-                        or (r.get("form") == "subject" and r["action"] == "status_change")))}
+        local = None
+        for rec in self.s.execute(select(AuditEvent).where(AuditEvent.subject == where[0], or_(on_form, on_subject))
+                                  .order_by(AuditEvent.id.desc()).limit(500)).scalars():
+            state = _form_state(rec.action, rec.form, rec.item, old=rec.old_value, new=rec.new_value,
+                                detail=rec.detail)
+            if state is None:
+                continue
+            origin = audit.parse_origin(rec.origin)
+            side = {"ws": str(origin.get("ws")), "id": int(origin.get("id") or 0), "state": state} if origin \
+                else {"ws": self.ws.id, "id": rec.id, "state": state}
+            local = local or side  # none that left it so: the last (the replay then says why)
+            if state == mine:
+                local = side
+                break
+        incoming = None
+        for c in reversed(self.copies):
+            r = c["record"]
+            if r.get("subject") != where[0] or (r.get("form") != "subject"
+                                                 and (r.get("visit"), r.get("form")) != where[1:]):
+                continue
+            state = _form_state(r["action"], r.get("form"), r.get("item"), old=r.get("old_value"),
+                                new=r.get("new_value"), detail=r.get("detail"))
+            if state is None or (r.get("form") == "subject" and r["action"] != "status_change"):
+                continue
+            side = {"ws": str(c["ws"]), "id": int(c["id"]), "state": state}
+            incoming = incoming or side
+            if state == theirs:
+                incoming = side
+                break
+        return {"local": local, "incoming": incoming}
+
+    def _content(self, instance_id: int) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        """The packet's values (described as in the trail) and rows (removed?) of one form instance."""
+        if self._their_content is None:
+            self._their_content = {}
+            for v in self.rows.get("values", []):
+                self._their_content.setdefault(v["instance_id"], ({}, {}))[0][
+                    (v["group_id"], v["row_no"], v["item_id"])] = _text(v)
+            for r in self.rows.get("rows", []):
+                self._their_content.setdefault(r["instance_id"], ({}, {}))[1][(r["group_id"], r["row_no"])] = \
+                    bool(r["removed"])
+        return self._their_content.get(instance_id, ({}, {}))
+
+    def _changed_here(self, instance_id: int, where: tuple[str, str, str]) -> bool:
+        """Whether this workstation changed the form's content since the packet's writer last heard of it: a value
+        or row here differs from the packet's and the packet holds no record on it (had its writer imported that
+        change, its row would say it; had it changed it since, its record would be in the packet)."""
+        touched: dict[tuple[str, int, str], str | None] = {}  # the packet's values: the base of each
+        for r in self.records:
+            key = _key(r)
+            if key is not None and key[:3] == where and r["action"] in (*VALUE_ACTIONS, "merge_conflict"):
+                touched.setdefault(key[3:], r["old_value"] if r["action"] in VALUE_ACTIONS else None)
+        rows_touched = {str(r.get("repeat_key")) for r in self.records
+                        if r["action"] in (*ROW_ACTIONS, "merge_conflict")
+                        and (r.get("subject"), r.get("visit"), r.get("form")) == where}
+        values, rows = self._content(instance_id)
+        here = {(v.group_id, v.row_no, v.item_id): _text(_value_dict(v)) for v in self.s.execute(
+            select(ItemValue).where(ItemValue.instance_id == instance_id)).scalars()}
+        # a value the packet did not change that differs here; or one it changed that changed here too (a conflict
+        # on the item: it is a change of the form on both sides)
+        if any(values.get(k) != here.get(k) and (k not in touched or here.get(k) != touched[k])
+               for k in set(values) | set(here)):
+            return True
+        here_rows = {(r.group_id, r.row_no): bool(r.removed) for r in self.s.execute(
+            select(FormRow).where(FormRow.instance_id == instance_id)).scalars()}
+        # a row added here (a row removed here is not counted yet: its record does not say the form's state here,
+        # so it could not be a side of the conflict; docs/workstations.md)
+        return any(f"{k[0]}:{k[1]}" not in rows_touched and k not in rows for k in here_rows)
 
     def _query_sides(self, qid: int) -> dict[str, Any]:
         """The records of each side of a query status conflict."""
@@ -366,12 +496,85 @@ class _Apply:
             local = held.get((row["instance_id"], row["group_id"], row["row_no"]))
             if local is None:
                 new.append(row)
-            elif row["removed"] and not local.removed and (
-                    *where.get(row["instance_id"], ("", "", "")), f"{row['group_id']}:{row['row_no']}") in removed:
-                local.removed = True
+            elif row["removed"] != local.removed:
+                self._row(local, row, where.get(row["instance_id"], ("", "", "")), removed)
         self.s.flush()
         for chunk in _chunks(new):  # new rows in batches (the ORM would send one INSERT each)
             self.s.execute(insert(FormRow), [{c: r[c] for c in R.ROW} for r in chunk])
+
+    def _row(self, local: FormRow, row: dict[str, Any], where: tuple[str, str, str],
+             removed: set[tuple[str, str, str, str]]) -> None:
+        """A row removed on one side and not on the other. Removed by the packet: removed here too, unless a value
+        of it changed here since (the packet's writer had not heard of it); removed here: it stays removed, unless
+        the packet changes a value of it. Both: a conflict; the row is kept, on both sides whichever imports first
+        (h69, docs/workstations.md "Conflicts"). A packet that carries that decision is applied as it is."""
+        repeat_key = f"{row['group_id']}:{row['row_no']}"
+        on_row = [c for c in self.copies if (c["record"].get("subject"), c["record"].get("visit"),
+                                              c["record"].get("form")) == where
+                  and c["record"].get("repeat_key") == repeat_key]
+        if any(c["record"]["action"] == "merge_conflict" and _row_kind(c["record"]) for c in on_row) \
+                and not row["removed"]:
+            local.removed = False  # decided where the packet was written: the row kept
+            return
+        if row["removed"]:
+            if (*where, repeat_key) not in removed:
+                return  # not removed by the packet: removed there long ago and kept here by a decision
+            mine = self._local_value_change(where, repeat_key, local.instance_id, row)
+            if mine is None:
+                local.removed = True
+                return
+            removal = next(c for c in reversed(on_row) if c["record"]["action"] == "row_remove")
+            self._row_conflict(where, repeat_key, {"ws": str(removal["ws"]), "id": int(removal["id"])}, mine)
+            return
+        changes = [c for c in on_row if c["record"]["action"] in VALUE_ACTIONS and c["record"].get("item")]
+        if not changes:
+            return  # the packet did not change it: the removal here stands
+        local.removed = False
+        rec = self.s.execute(select(AuditEvent).where(
+            AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
+            AuditEvent.repeat_key == repeat_key, AuditEvent.action == "row_remove").order_by(AuditEvent.id.desc())
+            .limit(1)).scalar_one_or_none()
+        if rec is not None:
+            self._row_conflict(where, repeat_key, self._identity(rec),
+                               {"ws": str(changes[-1]["ws"]), "id": int(changes[-1]["id"]),
+                                "user": changes[-1]["record"]["username"]})
+
+    def _identity(self, rec: AuditEvent) -> dict[str, Any]:
+        origin = audit.parse_origin(rec.origin)
+        if origin:
+            return {"ws": str(origin.get("ws")), "id": int(origin.get("id") or 0), "user": rec.username}
+        return {"ws": self.ws.id, "id": rec.id, "user": rec.username}
+
+    def _local_value_change(self, where: tuple[str, str, str], repeat_key: str, instance_id: int,
+                            row: dict[str, Any]) -> dict[str, Any] | None:
+        """The last record here of a value of this row that the packet's writer had not heard of (the value here
+        differs from the packet's, which holds no record on it), or None."""
+        group, row_no = row["group_id"], row["row_no"]
+        touched = {r.get("item") for r in self.records if r.get("repeat_key") == repeat_key
+                   and (r.get("subject"), r.get("visit"), r.get("form")) == where
+                   and r["action"] in (*VALUE_ACTIONS, "merge_conflict")}
+        values, _rows = self._content(instance_id)
+        here = {v.item_id: _text(_value_dict(v)) for v in self.s.execute(select(ItemValue).where(
+            ItemValue.instance_id == instance_id, ItemValue.group_id == group, ItemValue.row_no == row_no)).scalars()}
+        theirs = {k[2]: t for k, t in values.items() if k[:2] == (group, row_no)}
+        changed = [i for i in set(here) | set(theirs) if i not in touched and here.get(i) != theirs.get(i)]
+        if not changed:
+            return None
+        rec = self.s.execute(select(AuditEvent).where(
+            AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
+            AuditEvent.repeat_key == repeat_key, AuditEvent.item.in_(changed),
+            AuditEvent.action.in_((*VALUE_ACTIONS, "merge_conflict"))).order_by(AuditEvent.id.desc()).limit(1)) \
+            .scalar_one_or_none()
+        return None if rec is None else self._identity(rec)
+
+    def _row_conflict(self, where: tuple[str, str, str], repeat_key: str, removal: dict[str, Any],
+                      change: dict[str, Any]) -> None:
+        self.audit(Action.MERGE_CONFLICT, subject=where[0], visit=where[1], form=where[2], repeat_key=repeat_key,
+                   old_value="removed", new_value="present",
+                   detail=json.dumps({"kind": "row", "from": self.packet_ws, "removal": removal, "change": change},
+                                     sort_keys=True))
+        self.out.conflicts.append(f"{where[0]} / {where[1]} / {where[2]} ({repeat_key}): the row removed on "
+                                  f"{removal['ws']} is kept (a value of it changed on {change['ws']})")
 
     def _instance_where(self) -> dict[int, tuple[str, str, str]]:
         return {i["id"]: (i["subject"], i["event_id"], i["form_id"]) for i in self.rows.get("instances", [])}
@@ -441,11 +644,11 @@ class _Apply:
         data = {c: row[c] for c in R.VALUE if c not in ("instance_id", "group_id", "row_no", "item_id")}
         if local is None:
             self.new_values.append({"instance_id": instance_id, "group_id": key[3], "row_no": key[4],
-                                    "item_id": key[5], **data, "updated_by": self.uid(row.get("updated_by"))})
+                                    "item_id": key[5], **data, "updated_by": self.uid(self.authors.get(tuple(key)))})
             return
         for c, v in data.items():
             setattr(local, c, v)
-        local.updated_by = self.uid(row.get("updated_by"))
+        local.updated_by = self.uid(self.authors.get(tuple(key)))
 
     def _local_change(self, key: Sequence[Any], local_d: dict[str, Any] | None) -> tuple[Change, Change]:
         """The change that made this workstation's value (a decision: its kept side, with that record's time), and

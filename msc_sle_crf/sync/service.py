@@ -82,6 +82,30 @@ def _place(session: Session, study: Any, where: tuple[str, str, str, str, str | 
              f"{item_l.fr}")
 
 
+def _form_line(session: Session, study: Any, data: dict[str, Any], where: tuple[str, str, str],  # noqa: PLR0917
+               repeat_key: str | None, states: tuple[str | None, str | None]) -> L:
+    """A form state kept, or a removed row kept, by an import (sync/merge.py), in words (errors.Msg)."""
+    from msc_sle_crf.status import FormStatus
+
+    place = _place(session, study, (*where, "", None))
+    form = L(place.en.rstrip(" /"), place.fr.rstrip(" /"))
+    if data.get("kind") == "row":
+        row = L(f"{form.en} / row {repeat_key}", f"{form.fr} / ligne {repeat_key}")
+        params: dict[str, Any] = {"row": row, "removed_on": str((data.get("removal") or {}).get("ws")),
+                                  "changed_on": str((data.get("change") or {}).get("ws"))}
+        msg = Msg.MERGE_ROW_KEPT
+    else:
+        def label(state: str | None) -> L:
+            try:
+                return FormStatus(str(state)).as_l()
+            except ValueError:
+                return L(str(state), str(state))
+
+        params = {"form": form, "kept": label(states[1]), "other": label(states[0])}
+        msg = Msg.MERGE_FORM_STATE_KEPT
+    return L(msg.render(Lang.EN, **params), msg.render(Lang.FR, **params))
+
+
 def conflict_line(place: L, kept: Side, other: Side, offset_min: int) -> L:
     """One conflict an import found, for the Packets screen and ``packet import``: where, both values (who, on which
     workstation, when in local time), which is shown, what to do."""
@@ -333,16 +357,23 @@ class Packets:
         of another workstation's), each in words from the facts the record holds."""
         offset = self.ctx.clock.local_offset_minutes()
         rows = session.execute(select(AuditEvent.subject, AuditEvent.visit, AuditEvent.form, AuditEvent.item,
-                                      AuditEvent.repeat_key, AuditEvent.detail).where(
+                                      AuditEvent.repeat_key, AuditEvent.detail, AuditEvent.old_value,
+                                      AuditEvent.new_value).where(
             AuditEvent.id > before, AuditEvent.action == Action.MERGE_CONFLICT.value, AuditEvent.origin.is_(None))
             .order_by(AuditEvent.id)).all()
         lines = []
-        for subject, visit, form, item, repeat_key, detail in rows:
+        for subject, visit, form, item, repeat_key, detail, old, new in rows:
             try:
                 data = json.loads(detail or "")
             except ValueError:
                 continue
-            if not isinstance(data, dict) or data.get("kind") != "item" or not isinstance(data.get("kept"), dict) \
+            if not isinstance(data, dict):
+                continue
+            if data.get("kind") in ("form", "row"):  # a form's state, a row kept (h69)
+                lines.append(_form_line(session, self.study, data, (str(subject), str(visit), str(form)), repeat_key,
+                                        (old, new)))
+                continue
+            if data.get("kind") != "item" or not isinstance(data.get("kept"), dict) \
                     or not isinstance(data.get("other"), dict):
                 continue
             place = _place(session, self.study, (str(subject), str(visit), str(form), str(item), repeat_key))
