@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -350,6 +352,38 @@ class QueryDialog(QDialog):
         monitoring = self.ws.monitoring
         step = monitoring.close if kind == "close" else monitoring.reopen
         self._done(self.ops.run(lambda: step(query_id, text), parent=self, on_error=self._show_error))
+
+
+class RaiseQueryDialog(QInputDialog):
+    """"Raise a query" on an item: a window of the form, not a question waiting in its own loop, so the lock hides
+    it with the form and the same user finds it back with her text (before, the lock closed it as cancelled and the
+    text was lost). Before another user takes over, the text becomes her own encrypted draft (``keep_text``), put
+    back the next time she raises a query on this item; cancelling it, or the query raised, forgets the draft."""
+
+    def __init__(self, ws: Workspace, ref: FormRef, key: CellKey, label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.draft_key = "query:" + ":".join(map(str, (ref.subject, ref.event, ref.form, *key)))
+        self.setWindowTitle(tr("Raise a query", "Ouvrir une query"))
+        self.setLabelText(label)
+        self.setInputMode(QInputDialog.InputMode.TextInput)
+        try:
+            kept = ws.drafts.load(self.draft_key)
+        except CrfError:
+            kept = None
+        if kept and isinstance(kept.get("text"), str):
+            self.setTextValue(kept["text"])
+        self.rejected.connect(self.forget)
+
+    def keep_text(self) -> None:
+        """Her text as her own draft (the lock comes, or another user takes over; nothing in clear on disk)."""
+        if self.textValue().strip():
+            with contextlib.suppress(CrfError):  # the text stays on screen; the draft is a second copy
+                self.ws.drafts.save(self.draft_key, {"text": self.textValue()}, audited=False)
+
+    def forget(self) -> None:
+        with contextlib.suppress(CrfError):
+            self.ws.drafts.discard(self.draft_key, audited=False)
 
 
 class SignDialog(QDialog):

@@ -86,6 +86,7 @@ class FormView(FormWrites, FormDialogs, QWidget):
         self.conflicts: dict[CellKey, ConflictInfo] = {}
         self.history_dialog: dialogs.HistoryDialog | None = None
         self.query_dialog: dialogs.QueryDialog | None = None
+        self.raise_dialog: dialogs.RaiseQueryDialog | None = None
         self.conflict_panel: conflicts.ConflictPanel | None = None
         self.print_job: Any = None
         self._own = None
