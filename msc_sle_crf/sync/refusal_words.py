@@ -32,6 +32,10 @@ _PHRASES: list[tuple[str, str]] = [
     (r"that does not follow the copy before it \(([^)]*)\): a record of the original transaction is missing",
      r"qui ne suit pas la copie précédente (\1) : un enregistrement de la transaction d'origine manque"),
     (r"is in the name of (« [^»]* ») but was signed by (« [^»]* »)", r"est au nom de \1 mais a été signé par \2"),
+    (r"whose signature is not (\S+)'s \(forged, or signed with a key (\S+) did not bind to \S+ at that time, as far "
+     r"as its packets applied here tell\)", r"dont la signature n'est pas celle de \1 (falsifiée, ou faite avec une "
+                                            r"clé que \2 n'avait pas liée à \1 à ce moment, d'après ses paquets "
+                                            "appliqués ici)"),
     (r"\(a copy of (\S+) #(\d+)\)", r"(copie de \1 n° \2)"),
     (r"is a copy of (\S+) #(\d+)", r"est une copie de \1 n° \2"),
     # values, rows, forms, subjects (services/replay.py)

@@ -70,6 +70,9 @@ def test_a_value_changed_in_rows_json_is_refused_in_french(pair: Pair, tmp_path:
     "record #1234 was altered after it was written",
     "record #12 (a copy of WS-02 #7) is in the name of 'dr.a' but was signed by 'nurse.n'",
     "the manifest is not signed by dr.a's key bound in this trail",
+    # tests/realwin/test_h59_findings.py, finding 1, as the administrator saw it
+    "record #89: record #64 is a copy of WS-02 #51 whose signature is not ide.martin's (forged, or signed with a key "
+    "WS-02 did not bind to ide.martin at that time, as far as its packets applied here tell)",
     "its rows are not what its records say: subject 01-001 / visit SCR / form demographics: something new a later "
     "check says about 'x'",  # a phrase the table does not know: still French, still naming where and what
 ])
