@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QInputDialog, QTreeWidgetItemIterator
+from PySide6.QtWidgets import QApplication, QInputDialog, QPushButton, QTreeWidgetItemIterator, QWidget
 
 from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
@@ -113,3 +113,56 @@ def test_a_query_being_typed_is_kept_when_another_user_takes_over(qtbot, site: S
     _raise_query(qtbot, window, lambda box: (seen.append(box.textValue()), box.reject()))
     # Fails on main: an empty box (the text typed before the takeover was lost).
     assert seen == [LONG_QUERY]
+
+
+# 3. Tab from reading to reading (vital signs, a repeating group) landed on the next reading's "Remove row…" (Enter
+#    skipped it since h60, Tab did not). A nurse with gloves tabs field to field; the removal stays reachable from
+#    the keyboard (Ctrl+Shift+Del in a field of the row, said on the button's tooltip) and by the mouse, and the
+#    button says which row it removes to a screen reader.
+def _vital_signs(qtbot, site: Site, admin: Workspace, name: str):  # type: ignore[no-untyped-def]
+    nurse = Workspace.sign_in(site, name, make_user(admin, name, "nurse"), study=STUDY)
+    subject = nurse.subjects.register(name[-3:].upper(), 1980, "F").subject.subject_number
+    ref = FormRef(subject, "D0", "vital_signs")
+    rows = [nurse.entry.add_row(ref, "vs").row for _ in range(2)]
+    window = FormWindow(nurse, ref)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    asked: list[tuple[str, str, str]] = []
+    window.view.ask_reason = lambda *question: asked.append(question) or None  # type: ignore[method-assign]
+    return window, rows, asked
+
+
+def _row_of(window: FormWindow, widget: object) -> int | None:
+    return next((key[1] for key, field in dict.items(window.view.fields)
+                 if isinstance(widget, QWidget) and (field is widget or field.isAncestorOf(widget))), None)
+
+
+def test_tab_goes_from_reading_to_reading_not_to_remove_row(qtbot, site: Site,  # type: ignore[no-untyped-def]
+                                                             admin: Workspace) -> None:
+    window, (first, second), asked = _vital_signs(qtbot, site, admin, "nurse.tab")
+    last_item = window.view.state.group("vs").items[-1].id
+    field = window.view.fields[("vs", first, last_item)].editor.focus_widget()
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus, timeout=2000)
+    qtbot.keyClick(field, Qt.Key.Key_Tab)
+    landed = QApplication.focusWidget()
+    # Fails on main: 'removeRow' (the button of reading #2) has the focus.
+    assert landed is not None and landed.objectName() != "removeRow"
+    assert _row_of(window, landed) == second, landed.objectName()
+    assert asked == []
+
+
+def test_remove_row_from_the_keyboard_and_its_accessible_name(qtbot, site: Site,  # type: ignore[no-untyped-def]
+                                                               admin: Workspace) -> None:
+    window, (_first, second), asked = _vital_signs(qtbot, site, admin, "nurse.rmk")
+    buttons = [b for b in window.view.findChildren(QPushButton) if b.objectName() == "removeRow"]
+    assert [b.accessibleName() for b in buttons] == ["Remove row #1", "Remove row #2"]
+    field = window.view.fields[("vs", second, window.view.state.group("vs").items[0].id)].editor.focus_widget()
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus, timeout=2000)
+    qtbot.keyClick(field, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [question[1] for question in asked] == ["#2"]  # "Why is reading #2 removed?" (the reason is asked)
+    qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)  # the mouse still removes a row
+    assert [question[1] for question in asked] == ["#2", "#1"]
