@@ -1,0 +1,21 @@
+"""h70 in real windows (Xvfb + openbox, xdotool), at both laptop sizes and in both languages: finding 4 (the sign-in
+window says which laptop this database is; the status bar's site line stays whole beside the backups warning)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Runner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("lang", "size"), [("fr", "1366x768"), ("en", "1280x800")])
+def test_which_laptop_and_the_site_line(run_scenario: Runner, lang: str, size: str) -> None:
+    r = run_scenario("tests.realwin.scenario_h70_status", lang=lang, size=size)
+    # Fails on main: "Protocole ... — Hôpital Saint-Louis, Paris" (no workstation) on both sign-ins.
+    assert "WS-02" in r["subtitle_again"], r
+    _site_line, shown = r["status"]["status_site"]
+    assert r["site_name"] in shown and "WS-02" in shown, r  # the site's name whole, and the laptop
+    warning, warning_shown = r["status"]["backup_status"]
+    assert warning_shown == warning, r
