@@ -167,3 +167,38 @@ def test_remove_row_from_the_keyboard_and_its_accessible_name(qtbot, site: Site,
     qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)  # the mouse still removes a row
     assert [question[1] for question in asked] == ["#2", "#1"]
 
+
+
+def test_an_answer_being_typed_is_kept_when_another_user_takes_over(qtbot, site: Site,  # type: ignore[no-untyped-def]
+                                                                     admin: Workspace) -> None:
+    """Finding 1, the same for a query's answer: the lock kept it (the Queries window hides and comes back, h61), a
+    takeover closed the form and lost it."""
+    password = make_user(admin, "dr.ans", "investigator")
+    dr = Workspace.sign_in(site, "dr.ans", password, study=STUDY)
+    subject = dr.subjects.register("ANS", 1980, "F").subject.subject_number
+    ref = FormRef(subject, "SCR", "demographics")
+    dr.entry.save_item(ref, WEIGHT, "62,5")
+    monitor = Workspace.sign_in(site, "mon.ans", make_user(admin, "mon.ans", "monitor"), study=STUDY)
+    monitor.monitoring.open_query(ref, WEIGHT, "Please check the weight")
+    main = MainWindow(Workspace.sign_in(site, "dr.ans", password, study=STUDY), idle_ms=600_000)
+    qtbot.addWidget(main)
+    main.show()
+    window = _open_demographics(main, subject)
+    window.view.show_queries(WEIGHT)
+    queries = window.view.query_dialog
+    assert queries is not None
+    qtbot.waitUntil(queries.isVisible, timeout=2000)
+    qtbot.keyClicks(queries.reply, "Weighed again on the ward scale: 62,5 kg, see the nursing chart")
+    main.lock()
+    main._takeover("nurse.ans", make_user(admin, "nurse.ans", "nurse"))
+    qtbot.waitUntil(lambda: main.ws.actor.username == "nurse.ans", timeout=5000)
+    main.lock()
+    main._takeover("dr.ans", password)
+    qtbot.waitUntil(lambda: main.ws.actor.username == "dr.ans" and main.stack.currentWidget() is main.work,
+                    timeout=5000)
+    window = _open_demographics(main, subject)
+    window.view.show_queries(WEIGHT)
+    queries = window.view.query_dialog
+    assert queries is not None
+    # Fails on main: an empty answer field (what she typed before the takeover was lost).
+    assert queries.reply.text() == "Weighed again on the ward scale: 62,5 kg, see the nursing chart"

@@ -274,6 +274,18 @@ class QueryDialog(QDialog):
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
         self.show_messages()
+        # An answer being typed when another user takes over: kept as this user's own encrypted draft (``keep_text``)
+        self.draft_key = "answer:" + ":".join(map(str, (ref.subject, ref.event, ref.form, *key)))
+        with contextlib.suppress(CrfError):
+            kept = ws.drafts.load(self.draft_key) or {}
+            self.reply.setText(str(kept.get("reply", "")))
+            self.corrected.setText(str(kept.get("corrected", "")))
+
+    def keep_text(self) -> None:
+        typed = {"reply": self.reply.text(), "corrected": self.corrected.text()}
+        if any(v.strip() for v in typed.values()):
+            with contextlib.suppress(CrfError):
+                self.ws.drafts.save(self.draft_key, typed, audited=False)
 
     def show_messages(self) -> None:
         parts = []
@@ -321,6 +333,8 @@ class QueryDialog(QDialog):
         self.error.clear()
         self.reply.clear()
         self.corrected.clear()
+        with contextlib.suppress(CrfError):
+            self.ws.drafts.discard(self.draft_key, audited=False)
         self._to_confirm = None
         self.answer_button.setText(tr("Answer", "Répondre"))
         try:
