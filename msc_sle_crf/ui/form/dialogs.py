@@ -388,6 +388,18 @@ class RaiseQueryDialog(QInputDialog):
         if kept and isinstance(kept.get("text"), str):
             self.setTextValue(kept["text"])
         self.rejected.connect(self.forget)
+        self.resize(560, self.sizeHint().height())  # a query is a sentence or two, not a word
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown again (after the lock, or her draft put back): the cursor after her text, nothing selected (Qt
+        selects it all, and the next key typed replaced the whole query)."""
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._cursor_at_end)  # after QInputDialog's own select-all on showing
+
+    def _cursor_at_end(self) -> None:
+        for line in self.findChildren(QLineEdit):
+            line.deselect()
+            line.end(False)
 
     def keep_text(self) -> None:
         """Her text as her own draft (the lock comes, or another user takes over; nothing in clear on disk)."""
