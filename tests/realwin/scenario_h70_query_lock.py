@@ -81,7 +81,7 @@ def main() -> None:
     main_window.lock_screen.password.setFocus()
     h.type(f"{PASSWORD}\n")
     h.wait_until(lambda: main_window.stack.currentWidget() is main_window.work, "signed back in", timeout=30)
-    h.wait_until(lambda: question.isVisible(), "the question back")
+    h.wait_until(question.isVisible, "the question back")
     h.shot("question-back")
     results["text_back"] = question.textValue()
     h.activate(question)
@@ -89,7 +89,8 @@ def main() -> None:
     results["text_on"] = question.textValue()
     h.press("Return")  # she sends it
     h.wait_until(lambda: not question.isVisible(), "the query sent")
-    results["queries"] = [q.messages[0].text for q in doctor.monitoring.queries(FormRef(subject, "SCR", "demographics"))]
+    ref = FormRef(subject, "SCR", "demographics")
+    results["queries"] = [q.messages[0].text for q in doctor.monitoring.queries(ref)]
     h.shot("query-sent")
     h.report()
 
