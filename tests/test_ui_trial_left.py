@@ -283,8 +283,12 @@ def _status_bar_fits(qtbot, admin: Workspace, size: tuple[int, int]) -> None:
             shown = label.shown()
             assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width(), label.text()
             assert shown == label.text() or (shown.endswith("…") and label.text().startswith(shown[:-1]))
-    # The warnings are whole; what gives up room first is the site's line (whole in its tooltip).
-    assert not warning.elided() and not main.status_integrity.elided()
+    # The site's line (the laptop, the site's name: h70) is whole and the warning keeps at least its first 520 px
+    # (whole in its tooltip); what gives up room first is the user's line (the window's top says who is signed in) and
+    # the check's good news (whole in its tooltip).
+    assert not main.status_site.elided()
+    assert not warning.elided() or warning.width() >= warning.keep_px, (warning.shown(), warning.width())
+    assert main.status_integrity.shown().startswith("✓")
 
 
 # ----- 5. file dialogs start in the folder last used for that kind -----------------------------------------------

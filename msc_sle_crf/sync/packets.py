@@ -44,7 +44,7 @@ from msc_sle_crf.security import ca, packet_secret
 from msc_sle_crf.security.personal import Signer
 from msc_sle_crf.security.personal import verify as verify_signature
 from msc_sle_crf.store.tables import AuditEvent, SiteSetting, SyncPacketIn, SyncPacketOut
-from msc_sle_crf.sync import instances
+from msc_sle_crf.sync import instances, refusal_words
 from msc_sle_crf.sync import rows as R
 from msc_sle_crf.sync.identity import FIRST_WS, this_workstation
 from msc_sle_crf.sync.instances import Instance
@@ -64,7 +64,14 @@ MAX_PACKET_BYTES = 2 * 1024**3
 
 
 class PacketRefused(ValidationError):
-    """One bilingual line: why the packet was not applied (nothing was)."""
+    """One bilingual line: why the packet was not applied (nothing was). The checks say what they found in English;
+    the French line says it in French (``refusal_words``: before, "n'est pas authentique (its rows are not what its
+    records say: ...)")."""
+
+    def __init__(self, msg: Msg, **params: Any) -> None:
+        if msg in (Msg.PACKET_FORGED, Msg.PACKET_ALTERED) and isinstance(params.get("detail"), str):
+            params["detail"] = refusal_words.detail_words(params["detail"])
+        super().__init__(msg, **params)
 
 
 def packet_key(db_key: bytes, db_id: str) -> bytes:

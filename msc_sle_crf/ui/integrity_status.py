@@ -8,7 +8,7 @@ from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.services import IntegrityReport, Workspace
 from msc_sle_crf.ui.common import error_text, tr
 from msc_sle_crf.ui.ops import Ops
-from msc_sle_crf.ui.status_label import ElidedLabel
+from msc_sle_crf.ui.status_label import MIN_CHARS, ElidedLabel
 
 KEEP_PX = 380  # whole up to this width on the status bar (a longer problem is cut with "…", whole in its tooltip)
 
@@ -77,6 +77,9 @@ class IntegrityStatus(ElidedLabel):
             sep = " " if current_lang() is Lang.FR else ","
             n = f"{report.audit.records + self.since:,}".replace(",", sep)
             checked = f"{report.audit.records:,}".replace(",", sep)
+            # Good news gives way on a narrow bar (at 1280-1366 px beside TRAINING and the backups warning the site's
+            # name was cut): down to "✓…", the whole line in its tooltip; a problem stays whole up to KEEP_PX.
+            label.keep_px, label.min_chars = 0, 1
             label.setText(tr(f"✓ Database intact ({n} audit records)", f"✓ Base intacte ({n} enr. d'audit)"))
             again = tr(" Checked again on the new key: the database was re-keyed while it ran.",
                        " Contrôlée à nouveau avec la nouvelle clé : la base a été rechiffrée pendant le contrôle."
@@ -100,6 +103,7 @@ class IntegrityStatus(ElidedLabel):
                               "(msc-sle-crf verify)"), "#b00020"
         else:
             text, colour = "", "#5f6b76"
+        label.keep_px, label.min_chars = KEEP_PX, MIN_CHARS
         label.setText(text)
         label.setToolTip(text)
         label.setStyleSheet(f"color: {colour};" + (" font-weight: bold;" if colour == "#b00020" else ""))

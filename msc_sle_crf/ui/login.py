@@ -26,6 +26,7 @@ from msc_sle_crf.access import Perm
 from msc_sle_crf.demo_accounts import DEMO_ACCOUNTS
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.i18n import Lang, current_lang, set_lang
+from msc_sle_crf.ui import known_workstation
 from msc_sle_crf.ui.common import error_text, run_in_background, tr
 
 if TYPE_CHECKING:
@@ -136,8 +137,10 @@ class LoginWindow(QWidget):
     def retranslate(self) -> None:
         self.setWindowTitle(f"{STUDY_NAME} eCRF — {tr('Sign in', 'Connexion')}")
         self.title.setText(f"{STUDY_NAME} eCRF")
-        self.subtitle.setText(tr(f"Protocol {PROTOCOL_NUMBER} — Saint-Louis Hospital, Paris",
-                                 f"Protocole {PROTOCOL_NUMBER} — Hôpital Saint-Louis, Paris"))
+        here = known_workstation.recall(self.db_path)  # which laptop, before the password (as last seen here)
+        self.subtitle.setText(tr(f"Protocol {PROTOCOL_NUMBER} — ", f"Protocole {PROTOCOL_NUMBER} — ")
+                              + (tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
+                              + tr("Saint-Louis Hospital, Paris", "Hôpital Saint-Louis, Paris"))
         accounts = "\n".join(f"{u}  /  {p}" for u, _n, _r, p in DEMO_ACCOUNTS) if self.training_db else ""
         self.training.setText(tr("TRAINING DATABASE — never enter real patient data.\nDemo accounts:\n",
                                  "BASE DE FORMATION — ne jamais saisir de vraies données patient.\n"
@@ -202,6 +205,7 @@ class LoginWindow(QWidget):
 
     def _ok(self, ws: Workspace, password: str = "") -> None:
         self._set_busy(False)
+        known_workstation.remember(self.db_path, ws)
         self.error.clear()
         self.password.clear()
         if ws.actor.must_change_password:  # a one-time password: the user chooses their own first

@@ -117,13 +117,15 @@ class MainWindow(QMainWindow):
         self.alarm = DueAlarm(parent=self)
         self.modal_policy = WindowModalDialogs(self)  # no event filter: a hook in the style's polish (for the process)
 
-        self.status_user = named(ElidedLabel(), "status_user")
-        self.status_site = named(ElidedLabel(gives_way=True), "status_site")  # at 1280 px: "…", whole in its tooltip
+        # At 1366 px with the backups warning the site's name was cut: the user's line gives way first (the window's
+        # top says who is signed in), the site's line (the laptop, the site; the file in its tooltip) stays whole.
+        self.status_user = named(ElidedLabel(gives_way=True), "status_user")
+        self.status_site = named(ElidedLabel(keep_px=520), "status_site")
         self.status_training = named(QLabel("FORMATION · TRAINING"), "training")
         self.status_training.setVisible(ws.site.training)
         self.status_integrity = IntegrityStatus(ws)  # the check run in the background after sign-in
-        self.statusBar().addWidget(self.status_user)
-        self.statusBar().addWidget(self.status_site, 1)
+        self.statusBar().addWidget(self.status_user, 1)
+        self.statusBar().addWidget(self.status_site)
         self.statusBar().addPermanentWidget(self.status_integrity)
         self.statusBar().addPermanentWidget(self.status_training)
         self.integrity_timer = QTimer(self)
@@ -205,9 +207,9 @@ class MainWindow(QMainWindow):
         here = self._workstation()
         # the workstation first: at 1280 px the bar cuts the end of this line ("· Wor" was all a new user saw)
         self.status_site.setText((tr(f"Workstation {here} · ", f"Poste {here} · ") if here else "")
-                                 + tr("Site: ", "Site : ") + f"{settings.get('site_name', '')} "
-                                 f"({settings.get('site_number', '')}) · " + self.ws.site.db_path.name)
-        self.status_site.setToolTip(str(self.ws.site.db_path))  # the whole path, when the bar cuts the name short
+                                 + ("" if here else tr("Site: ", "Site : ")) + f"{settings.get('site_name', '')} "
+                                 f"({settings.get('site_number', '')})")
+        self.status_site.setToolTip(tr("Database: ", "Base : ") + str(self.ws.site.db_path))
 
     def refresh(self) -> None:
         self.subjects.refresh()

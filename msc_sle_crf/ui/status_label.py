@@ -22,6 +22,7 @@ class ElidedLabel(QLabel):
                  gives_way: bool = False) -> None:
         super().__init__(parent)
         self.keep_px = keep_px
+        self.min_chars = MIN_CHARS  # what is still shown at the narrowest (1: the check's "✓", its line in the tooltip)
         self.gives_way = gives_way
         if gives_way:
             self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -54,7 +55,7 @@ class ElidedLabel(QLabel):
         return QSize(self.fontMetrics().horizontalAdvance(self._full) + self._extra(), super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
-        start = self._full if len(self._full) <= MIN_CHARS else self._full[:MIN_CHARS] + "…"
+        start = self._full if len(self._full) <= self.min_chars else self._full[:self.min_chars] + "…"
         width = self.fontMetrics().horizontalAdvance(start) + self._extra()
         if self.keep_px:
             width = max(width, min(self.sizeHint().width(), self.keep_px))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -280,6 +282,18 @@ class QueryDialog(QDialog):
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
         self.show_messages()
+        # An answer being typed when another user takes over: kept as this user's own encrypted draft (``keep_text``)
+        self.draft_key = "answer:" + ":".join(map(str, (ref.subject, ref.event, ref.form, *key)))
+        with contextlib.suppress(CrfError):
+            kept = ws.drafts.load(self.draft_key) or {}
+            self.reply.setText(str(kept.get("reply", "")))
+            self.corrected.setText(str(kept.get("corrected", "")))
+
+    def keep_text(self) -> None:
+        typed = {"reply": self.reply.text(), "corrected": self.corrected.text()}
+        if any(v.strip() for v in typed.values()):
+            with contextlib.suppress(CrfError):
+                self.ws.drafts.save(self.draft_key, typed, audited=False)
 
     def show_messages(self) -> None:
         parts = []
@@ -327,6 +341,8 @@ class QueryDialog(QDialog):
         self.error.clear()
         self.reply.clear()
         self.corrected.clear()
+        with contextlib.suppress(CrfError):
+            self.ws.drafts.discard(self.draft_key, audited=False)
         self._to_confirm = None
         self.answer_button.setText(tr("Answer", "Répondre"))
         try:
@@ -358,6 +374,50 @@ class QueryDialog(QDialog):
         monitoring = self.ws.monitoring
         step = monitoring.close if kind == "close" else monitoring.reopen
         self._done(self.ops.run(lambda: step(query_id, text), parent=self, on_error=self._show_error))
+
+
+class RaiseQueryDialog(QInputDialog):
+    """"Raise a query" on an item: a window of the form, not a question waiting in its own loop, so the lock hides
+    it with the form and the same user finds it back with her text (before, the lock closed it as cancelled and the
+    text was lost). Before another user takes over, the text becomes her own encrypted draft (``keep_text``), put
+    back the next time she raises a query on this item; cancelling it, or the query raised, forgets the draft."""
+
+    def __init__(self, ws: Workspace, ref: FormRef, key: CellKey, label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ws = ws
+        self.draft_key = "query:" + ":".join(map(str, (ref.subject, ref.event, ref.form, *key)))
+        self.setWindowTitle(tr("Raise a query", "Ouvrir une query"))
+        self.setLabelText(label)
+        self.setInputMode(QInputDialog.InputMode.TextInput)
+        try:
+            kept = ws.drafts.load(self.draft_key)
+        except CrfError:
+            kept = None
+        if kept and isinstance(kept.get("text"), str):
+            self.setTextValue(kept["text"])
+        self.rejected.connect(self.forget)
+        self.resize(560, self.sizeHint().height())  # a query is a sentence or two, not a word
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown again (after the lock, or her draft put back): the cursor after her text, nothing selected (Qt
+        selects it all, and the next key typed replaced the whole query)."""
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._cursor_at_end)  # after QInputDialog's own select-all on showing
+
+    def _cursor_at_end(self) -> None:
+        for line in self.findChildren(QLineEdit):
+            line.deselect()
+            line.end(False)
+
+    def keep_text(self) -> None:
+        """Her text as her own draft (the lock comes, or another user takes over; nothing in clear on disk)."""
+        if self.textValue().strip():
+            with contextlib.suppress(CrfError):  # the text stays on screen; the draft is a second copy
+                self.ws.drafts.save(self.draft_key, {"text": self.textValue()}, audited=False)
+
+    def forget(self) -> None:
+        with contextlib.suppress(CrfError):
+            self.ws.drafts.discard(self.draft_key, audited=False)
 
 
 class SignDialog(QDialog):

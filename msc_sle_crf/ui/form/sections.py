@@ -1,5 +1,6 @@
 """One section of a form (an item group): its fields in a grid, or one card per row of a repeating group with
-"Remove row…" and "+ Add a row". A section emits what the user asked for; the form decides."""
+"Remove row…" (not a Tab stop: Ctrl+Shift+Del in a field of the row) and "+ Add a row". A section emits what the
+user asked for; the form decides."""
 
 from __future__ import annotations
 
@@ -58,7 +59,13 @@ class Section(QFrame):
             top.addStretch(1)
             remove = named(QPushButton(tr("Remove row…", "Supprimer la ligne…"), card), "removeRow")
             remove.setVisible(not read_only)
-            remove.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            # Not a Tab stop: a nurse tabbing from reading to reading (gloves, no mouse) landed on it. The keyboard
+            # removes the row of the field it is in (Ctrl+Shift+Del, ``FormView``), the mouse clicks it; a screen
+            # reader names the row it removes.
+            remove.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            remove.setAccessibleName(tr(f"Remove row #{number}", f"Supprimer la ligne n° {number}"))
+            remove.setToolTip(tr("From the keyboard: Ctrl+Shift+Del in a field of this row",
+                                 "Au clavier : Ctrl+Maj+Suppr dans un champ de cette ligne"))
             remove.clicked.connect(lambda _c=False, r=row: self.remove_row_requested.emit(group.id, r))
             top.addWidget(remove)
             if lazy is not None:

@@ -87,6 +87,7 @@ class FormView(FormWrites, FormDialogs, QWidget):
         self.conflicts: dict[CellKey, ConflictInfo] = {}
         self.history_dialog: dialogs.HistoryDialog | None = None
         self.query_dialog: dialogs.QueryDialog | None = None
+        self.raise_dialog: dialogs.RaiseQueryDialog | None = None
         self.conflict_panel: conflicts.ConflictPanel | None = None
         self.print_job: Any = None
         self._own = None
@@ -122,6 +123,7 @@ class FormView(FormWrites, FormDialogs, QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, self.mark_complete)
         QShortcut(QKeySequence("Ctrl+H"), self, lambda: self._on_focused(self.show_history))
         QShortcut(QKeySequence("Ctrl+K"), self, lambda: self._on_focused(self.confirm))
+        QShortcut(QKeySequence("Ctrl+Shift+Del"), self, lambda: self._on_focused(self._remove_row_of))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.flush_typing()
@@ -427,6 +429,12 @@ class FormView(FormWrites, FormDialogs, QWidget):
         key = self.focused_key()
         if key is not None:
             action(key)
+
+    def _remove_row_of(self, key: CellKey) -> None:
+        """Ctrl+Shift+Del in a field of a repeating group's row: what its "Remove row…" button does (not a Tab stop)."""
+        group_id, row, _item = key
+        if not self.read_only and self.state.group(group_id).repeating and row in self.state.rows.get(group_id, ()):
+            self.remove_row(group_id, row)
 
     def _go_to(self, key: CellKey) -> None:
         field = self.fields.get(key)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import shiboken6
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.engine import CellKey
@@ -34,6 +34,7 @@ class _View(Protocol):
     queries_by_key: dict[CellKey, list[QueryInfo]]
     history_dialog: dialogs.HistoryDialog | None
     query_dialog: dialogs.QueryDialog | None
+    raise_dialog: dialogs.RaiseQueryDialog | None
     conflict_panel: conflicts.ConflictPanel | None
 
     def _run(self, fn: Callable[[], T], *, title: str = "", own: frozenset[CellKey] = ...,
@@ -43,12 +44,26 @@ class _View(Protocol):
 class FormDialogs:
     history_dialog: dialogs.HistoryDialog | None
     query_dialog: dialogs.QueryDialog | None
+    raise_dialog: dialogs.RaiseQueryDialog | None
 
     def raise_query(self: _View, key: CellKey) -> None:
-        text, ok = QInputDialog.getText(widget_of(self), tr("Raise a query", "Ouvrir une query"),
-                                        self.fields[key].item.label.get())
-        if ok and text.strip():
-            self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
+        """Non-blocking (``open``): a lock hides it with the form and brings it back with her text."""
+        dialog = dialogs.RaiseQueryDialog(self.ws, self.ref, key, self.fields[key].item.label.get(), widget_of(self))
+        self.raise_dialog = dialog
+
+        def send() -> None:
+            text = dialog.textValue()
+            if not text.strip():
+                dialog.forget()
+                return
+            raised = self._run(lambda: self.ws.monitoring.open_query(self.ref, key, text), title=tr("Query", "Query"))
+            if raised is None:  # refused (said in a message): her text stays her draft for the next try
+                dialog.keep_text()
+            else:
+                dialog.forget()
+
+        dialog.accepted.connect(send)
+        dialog.open()
 
     def verify_item(self: _View, key: CellKey) -> None:
         self._run(lambda: self.ws.monitoring.verify_item(self.ref, key),
@@ -78,6 +93,8 @@ class FormDialogs:
         history.open()
 
     def own_dialogs(self: _View) -> list[QWidget]:
-        """The windows this form opened that stay open beside it (history, queries, signing, a conflict)."""
-        found = (self.history_dialog, self.query_dialog, getattr(self, "sign_dialog", None), self.conflict_panel)
+        """The windows this form opened that stay open beside it (history, queries, a query being raised, signing, a
+        conflict)."""
+        found = (self.history_dialog, self.query_dialog, self.raise_dialog, getattr(self, "sign_dialog", None),
+                 self.conflict_panel)
         return [d for d in found if isinstance(d, QWidget) and shiboken6.isValid(d)]

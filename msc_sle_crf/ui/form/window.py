@@ -74,6 +74,7 @@ class FormWindow(NoDefaultButtonDialog):
         view = self.view
         view.locking = True
         self._back_after_lock = [d for d in view.own_dialogs() if d.isVisible()]
+        self._keep_texts()  # a query being raised or answered: also her own encrypted draft (killed while locked)
         for dialog in self._back_after_lock:
             password = getattr(dialog, "password", None)
             if isinstance(password, QLineEdit):
@@ -89,5 +90,13 @@ class FormWindow(NoDefaultButtonDialog):
         self._back_after_lock = []
 
     def save_draft(self) -> None:
-        """Called before another user takes over: what is typed is already in the typing buffer."""
+        """Called before another user takes over: what is typed is already in the typing buffer; a query being
+        raised or answered becomes the user's own draft (this window and its own windows close)."""
         self.view.keep_typing()
+        self._keep_texts()
+
+    def _keep_texts(self) -> None:
+        for dialog in self.view.own_dialogs():
+            keep = getattr(dialog, "keep_text", None)
+            if keep is not None:
+                keep()
