@@ -1,12 +1,12 @@
 """h77 (insider attack report; genuine packets, honest users): three workstations change one value, packets crossed.
 
-A enters 0.7 on R1's urine protein ratio, then C 0.5, then B 0.6 (each a minute later), before any packet moves.
-C takes B's packet first (conflict C/B: C's 0.5, recorded first, kept), then A's (conflict A/C: A's 0.7 kept); A takes
+A enters 0.7 on R1's urine protein ratio, then C 0.5, then B 0.6 (each a minute later), before any packet moves. C
+takes B's packet first (conflict C/B: C's 0.5, recorded first, kept), then A's (conflict A/C: A's 0.7 kept); A takes
 B's (conflict A/B) and C's (conflict A/C): both keep A's 0.7. C's next packet carries its two decisions. On A the
-replay meets C's decision C/B first (new here: it sets 0.5) and then C/A, which A decided itself ("the same
-conflict found again": it changes nothing), so the replay says 0.5 while the merge keeps 0.7: A refuses C's genuine
-packet ("its rows are not what its records say"), and every later packet of C after it: the exchange stops for good.
-With C taking A's packet first (control) its decisions come in A's order and the packet is taken."""
+replay meets C's decision C/B first (new here: it sets 0.5) and then C/A, which A decided itself ("the same conflict
+found again": it changes nothing), so the replay says 0.5 while the merge keeps 0.7: A refuses C's genuine packet
+("its rows are not what its records say"), and every later packet of C after it: the exchange stops for good. With C
+taking A's packet first (control) its decisions come in A's order and the packet is taken."""
 
 from __future__ import annotations
 
