@@ -7,7 +7,8 @@ B's decision (it still holds one of its sides: 92 stays). B then takes A's secon
 95 and B's value is 95 again (B's resolution), so B's 95 is replaced in silence by A's 91; A's decision (92 over 91)
 follows and B shows 92. A takes B's resolution (95, from 92: A holds 92 = its base) and shows 95. Every later packet
 is "nothing new" on the item: the workstations stay apart, nothing refused, nothing said, both `verify` clean.
-Control: B resolves with 97 (not A's base): both end with the same value."""
+Control: without B's resolution both end with the same value (B resolving with 97 instead is refused for good:
+test_h77_decision_after's mechanism)."""
 
 from __future__ import annotations
 
