@@ -130,11 +130,6 @@ class MissingDialog(QDialog):
         self.reason.textChanged.connect(lambda t: ok.setEnabled(bool(t.strip())))
 
 
-def ask_reason(parent: QWidget, field: str, old: str, new: str, *, signed: bool = False) -> str | None:
-    dialog = ReasonDialog(field, old, new, parent, signed=signed)
-    return dialog.reason() if dialog.exec() == QDialog.DialogCode.Accepted else None
-
-
 def ask_missing(parent: QWidget, field: str, code: MissingCode) -> str | None:
     dialog = MissingDialog(field, code, parent)
     return dialog.reason.text().strip() if dialog.exec() == QDialog.DialogCode.Accepted else None

@@ -6,6 +6,7 @@ the value should be committed (field left, Enter, or a choice picked), ``focus_w
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
@@ -99,6 +100,19 @@ class Editor(QWidget):
         return self
 
 
+def on_to_next_field(widget: QWidget) -> None:
+    """Enter: on to the next field, past a row's "Remove row…" and "+ Add a row" (Tab still reaches them). A
+    nurse typing readings with Enter landed on the next reading's "Remove row…": what she typed then went
+    nowhere, and her next Enter asked why the reading was removed."""
+    widget.focusNextChild()
+    for _ in range(4):  # a row's buttons, then the next row's: never more than a few in a row
+        landed = QApplication.focusWidget()
+        if landed is None or landed.objectName() not in ROW_BUTTONS:
+            return
+        QApplication.sendEvent(landed, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab,
+                                                 Qt.KeyboardModifier.NoModifier))
+
+
 class LineEditor(QLineEdit):
     """Typed values (numbers, text, dates, times)."""
 
@@ -137,16 +151,7 @@ class LineEditor(QLineEdit):
         return self
 
     def _enter(self) -> None:
-        """Enter: on to the next field, past a row's "Remove row…" and "+ Add a row" (Tab still reaches them). A
-        nurse typing readings with Enter landed on the next reading's "Remove row…": what she typed then went
-        nowhere, and her next Enter asked why the reading was removed."""
-        self.focusNextChild()
-        for _ in range(4):  # a row's buttons, then the next row's: never more than a few in a row
-            landed = QApplication.focusWidget()
-            if landed is None or landed.objectName() not in ROW_BUTTONS:
-                return
-            QApplication.sendEvent(landed, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Tab,
-                                                     Qt.KeyboardModifier.NoModifier))
+        on_to_next_field(self)
 
     def set_state(self, state: str) -> None:
         """The field's state as the colour of its border. Before the line edit is first shown (a form opening):
@@ -228,6 +233,11 @@ def _ring(overlay: QLabel) -> None:
 RING = 4  # the 2-pixel border and its antialiased rounded corners
 
 
+def _folded(text: str) -> str:
+    """A first letter compared without case or accent ("é" is "e")."""
+    return unicodedata.normalize("NFD", text)[:1].lower()
+
+
 def _choice_grid(owner: QWidget, codelist: CodeList) -> tuple[QGridLayout, int]:
     """Choices on one line when they are short, else three per line: never wider than the form."""
     layout = QGridLayout(owner)
@@ -256,6 +266,42 @@ class RadioEditor(Editor):
             layout.addWidget(button, n // per_line, n % per_line)
         self.group.buttonClicked.connect(self._picked)
         self.setFocusProxy(next(iter(self.buttons.values())))
+        for button in self.buttons.values():
+            button.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The keyboard chooses, as a nurse with gloves expects: an arrow picks the previous or next choice (Qt's
+        own arrows moved the focus without choosing), a letter the next choice starting with it ("n": Non, "o":
+        Oui), Space the choice with the focus (Qt's), Enter moves on to the next field, Tab leaves the field."""
+        plain = Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent) or not isinstance(
+                watched, QRadioButton) or event.modifiers() & ~plain:
+            return False
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            on_to_next_field(watched)
+            return True
+        buttons = [b for b in self.buttons.values() if b.isEnabled()]
+        if watched not in buttons:
+            return False
+        here = buttons.index(watched)
+        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: 1}.get(Qt.Key(key))
+        if step is not None:
+            self._choose(buttons[max(0, min(len(buttons) - 1, here + step))])
+            return True
+        letter = _folded(event.text()[:1])
+        if letter.isalnum():
+            after = buttons[here + 1:] + buttons[:here + 1]  # pressed again: the next choice with that letter
+            found = next((b for b in after if _folded(b.text()[:1]) == letter), None)
+            if found is not None:
+                self._choose(found)
+            return True
+        return False
+
+    def _choose(self, button: QRadioButton) -> None:
+        button.setFocus(Qt.FocusReason.OtherFocusReason)
+        if not button.isChecked():
+            button.click()  # as a tap: the value is committed (and a reason asked on a completed form)
 
     def _picked(self, button: QRadioButton) -> None:
         self.edited.emit(str(button.property("code")))

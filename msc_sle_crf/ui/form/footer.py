@@ -30,8 +30,10 @@ class FormFooter(QWidget):
         line = QHBoxLayout()
         self.summary = named(QLabel(self), "summary")
         hint = named(QLabel(tr(
-            "Tab/Enter: next field · Ctrl+K: confirm · Ctrl+H: history · Ctrl+Enter: complete",
-            "Tab/Entrée : champ suivant · Ctrl+K : confirmer · Ctrl+H : historique · Ctrl+Entrée : terminer"),
+            "Tab/Enter: next field · arrows or first letter: choose · Ctrl+K: confirm · Ctrl+H: history"
+            " · Ctrl+Enter: complete",
+            "Tab/Entrée : champ suivant · flèches ou initiale : choisir · Ctrl+K : confirmer · Ctrl+H : historique"
+            " · Ctrl+Entrée : terminer"),
             self), "help")
         hint.setWordWrap(True)  # wrapped rather than widening the form beyond its window
         hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

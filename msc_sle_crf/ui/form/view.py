@@ -72,8 +72,7 @@ class FormView(FormWrites, FormDialogs, QWidget):
         self.ops = ops if ops is not None else Ops(self)
         self.entry = ws.entry
         self.ref = ref
-        self.ask_reason: AskReason = ask_reason or (lambda field, old, new: dialogs.ask_reason(
-            self, field, old, new, signed=self.status is FormStatus.SIGNED))
+        self.ask_reason: AskReason = ask_reason or self.question_reason  # keeps her text through the lock
         self.ask_missing: AskMissing = ask_missing or (lambda field, code: dialogs.ask_missing(self, field, code))
         self.fields = Fields()  # a field below the fold is built when reached or asked for (ui/form/lazy.py)
         self.lazy: LazyFields | None = None

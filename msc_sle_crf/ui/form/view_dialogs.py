@@ -3,17 +3,19 @@ them are open (the lock hides them with the form). Part of ``FormView`` (a mixin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 import shiboken6
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from msc_sle_crf.errors import CrfError
 from msc_sle_crf.formdef.engine import CellKey
 from msc_sle_crf.services.entry import DataEntry, FormRef
 from msc_sle_crf.services.monitoring import QueryInfo
 from msc_sle_crf.services.workspace import Workspace
+from msc_sle_crf.status import FormStatus
 from msc_sle_crf.ui.common import tr
 from msc_sle_crf.ui.form import conflicts, dialogs
 from msc_sle_crf.ui.form.lazy import Fields
@@ -36,15 +38,43 @@ class _View(Protocol):
     query_dialog: dialogs.QueryDialog | None
     raise_dialog: dialogs.RaiseQueryDialog | None
     conflict_panel: conflicts.ConflictPanel | None
+    status: FormStatus
+    locking: bool
 
     def _run(self, fn: Callable[[], T], *, title: str = "", own: frozenset[CellKey] = ...,
              on_error: ErrorHandler | None = None) -> T | None: ...
+
+
+def reason_draft_key(ref: FormRef, field: str) -> str:
+    """Where a "Reason for change" being typed is kept (the user's own encrypted draft) when the lock closes it."""
+    return "reason:" + ":".join(map(str, (ref.subject, ref.event, ref.form, field)))
 
 
 class FormDialogs:
     history_dialog: dialogs.HistoryDialog | None
     query_dialog: dialogs.QueryDialog | None
     raise_dialog: dialogs.RaiseQueryDialog | None
+
+    def question_reason(self: _View, field: str, old: str, new: str) -> str | None:
+        """"Reason for change" (modal). Closed by the lock (Ctrl+L, the idle lock) while she typed her reason: her
+        text is kept as her own encrypted draft (nothing in clear on disk) and put back when the question is asked
+        again (the value typed in the field is kept by the lock, h61); answered or cancelled, the draft is gone."""
+        key = reason_draft_key(self.ref, field)
+        dialog = dialogs.ReasonDialog(field, old, new, widget_of(self), signed=self.status is FormStatus.SIGNED)
+        kept = None
+        with contextlib.suppress(CrfError):  # no draft readable: an empty question, as before
+            kept = self.ws.drafts.load(key)
+        if kept:
+            dialog.choice.setCurrentIndex(max(0, dialog.choice.findData(str(kept.get("choice", "")))))
+            dialog.detail.setText(str(kept.get("detail", "")))
+        answered = dialog.exec() == QDialog.DialogCode.Accepted
+        typed = {"choice": str(dialog.choice.currentData() or ""), "detail": dialog.detail.text()}
+        with contextlib.suppress(CrfError):  # the draft is a convenience: never a refusal of the answer
+            if not answered and self.locking and (typed["choice"] or typed["detail"]):
+                self.ws.drafts.save(key, typed, audited=False)
+            elif kept is not None:
+                self.ws.drafts.discard(key, audited=False)
+        return dialog.reason() if answered else None
 
     def raise_query(self: _View, key: CellKey) -> None:
         """Non-blocking (``open``): a lock hides it with the form and brings it back with her text."""
