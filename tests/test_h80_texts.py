@@ -1,0 +1,65 @@
+"""h80: visit codes and English a nurse, a physician and a statistician still met on French screens and files."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from msc_sle_crf.clock import FakeClock
+from msc_sle_crf.i18n import Lang, set_lang
+from msc_sle_crf.services import Site, Workspace
+from msc_sle_crf.services.demo import create_demo
+from tests.conftest import FAST_KDF
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = create_demo(tmp_path_factory.mktemp("h80") / "demo.crfdb", kdf=FAST_KDF, clock=FakeClock())
+    yield site
+    site.close()
+
+
+def test_the_casebook_scores_by_visit_are_headed_by_the_visits_names(demo: Site) -> None:
+    """The casebook's "Scores par visite" columns were headed M0, M1, M3 (the visits' codes)."""
+    from msc_sle_crf.ui.casebook import scores_html
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    set_lang(Lang.FR)
+    try:
+        shown = scores_html(doctor.overview.subject("99-002"), doctor.study)
+    finally:
+        set_lang(Lang.EN)
+    assert "<th>Mois 3</th>" in shown, shown
+    assert not [code for code in ("<th>M0</th>", "<th>M1</th>", "<th>M3</th>") if code in shown]
+
+
+def test_a_steroid_score_not_computable_names_the_visit_not_its_code(demo: Site) -> None:
+    """The corticosteroid reasons said "pas de date pour la visite M3" / "le formulaire de corticothérapie M3"."""
+    from msc_sle_crf.scoring.subject import compute
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    ov = doctor.overview
+    with ov.ctx.read() as session:
+        from msc_sle_crf.services import reads
+
+        data, _ = ov.load(session, reads.subject(session, "99-002"))
+    bindings = ov.study.bindings
+    steroid = bindings.scores.corticosteroids.form
+    undated = {key: dataclasses.replace(form, values={k: v for k, v in form.values.items()
+                                                       if k not in bindings.visit_date_items})
+               if key[0] == "M3" else form for key, form in data.items()}
+    unstarted = {key: form for key, form in data.items() if key != ("M3", steroid)}
+    names = {e.id: e.label.as_l() for e in ov.study.meta.events}
+    today = ov._today()
+    no_date = compute(undated, bindings, ov.day0, ov.study.meta.scoring, today=today, visits=names)
+    no_form = compute(unstarted, bindings, ov.day0, ov.study.meta.scoring, today=today, visits=names)
+    date_reason = no_date.per_visit["M3"]["steroid_reduction"].reason
+    form_reason = no_form.per_visit["M3"]["steroid_reduction"].reason
+    assert date_reason is not None and form_reason is not None
+    assert date_reason.fr == "pas de date pour la visite « Mois 3 »", date_reason.fr
+    assert date_reason.en == "no date for the visit “Month 3”", date_reason.en
+    assert form_reason.fr == "le formulaire de corticothérapie de la visite « Mois 3 » n'est pas commencé", \
+        form_reason.fr
+
