@@ -63,3 +63,24 @@ def test_a_steroid_score_not_computable_names_the_visit_not_its_code(demo: Site)
     assert form_reason.fr == "le formulaire de corticothérapie de la visite « Mois 3 » n'est pas commencé", \
         form_reason.fr
 
+
+
+def test_the_file_name_offered_for_a_form_names_the_visit_and_the_form(qtbot, demo: Site,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch) -> None:
+    """Printing a form in French offered "99-002-M6-selena_sledai.pdf" (the visit's and the form's codes)."""
+    from msc_sle_crf.services.entry import FormRef
+    from msc_sle_crf.ui import printing as ui_printing
+    from msc_sle_crf.ui.form import FormView
+
+    offered: list[str] = []
+    monkeypatch.setattr(ui_printing, "ask_path", lambda _parent, name: offered.append(name))  # then cancelled
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    set_lang(Lang.FR)
+    try:
+        view = FormView(nurse, FormRef("99-002", "M6", "selena_sledai"))
+        qtbot.addWidget(view)
+        assert view.print_pdf() is None
+    finally:
+        set_lang(Lang.EN)
+    assert offered == ["99-002-Mois-6-SELENA-SLEDAI-et-evaluation-globale-du-medecin.pdf"], offered
+    assert ui_printing.pdf_name(nurse, "99-002", "M6", "vital_signs") == "99-002-Month-6-Vital-signs.pdf"
