@@ -84,3 +84,32 @@ def test_the_file_name_offered_for_a_form_names_the_visit_and_the_form(qtbot, de
         set_lang(Lang.EN)
     assert offered == ["99-002-Mois-6-SELENA-SLEDAI-et-evaluation-globale-du-medecin.pdf"], offered
     assert ui_printing.pdf_name(nurse, "99-002", "M6", "vital_signs") == "99-002-Month-6-Vital-signs.pdf"
+
+
+@pytest.mark.parametrize("lang", [Lang.FR, Lang.EN])
+def test_the_refusal_of_a_non_number_gives_an_example_the_field_takes(lang: Lang) -> None:
+    """Typing "abc" in the 0-3 physician's global assessment said "un nombre est attendu, par ex. 37,5": 37,5 is
+    refused there. The example is the field's hint (ui.form.editors.placeholder), a value the field takes."""
+    from msc_sle_crf.formdef import load_study
+    from msc_sle_crf.formdef import values as V
+    from msc_sle_crf.formdef.definitions import ItemType
+    from msc_sle_crf.ui.form.editors import placeholder
+
+    checked, wrong = 0, []
+    set_lang(lang)
+    try:
+        for form in load_study().forms.values():
+            for group in form.groups:
+                for item in group.items:
+                    if item.type is not ItemType.DECIMAL or item.calculated:
+                        continue
+                    with pytest.raises(V.ParseError) as refused:
+                        V.parse_number("abc", item)
+                    said = refused.value.rule.get()
+                    example = placeholder(item).removeprefix("ex. ").removeprefix("e.g. ")
+                    checked += 1
+                    if not said.endswith(example):
+                        wrong.append((item.id, said, example))
+    finally:
+        set_lang(Lang.EN)
+    assert checked and not wrong, wrong
