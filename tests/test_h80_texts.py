@@ -113,3 +113,33 @@ def test_the_refusal_of_a_non_number_gives_an_example_the_field_takes(lang: Lang
     finally:
         set_lang(Lang.EN)
     assert checked and not wrong, wrong
+
+
+def test_the_exported_scores_say_why_not_computable_in_french_too_with_iso_dates(demo: Site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A French statistician's scores.csv / scores.json said why a score is not computable in English only, with a
+    dd/mm/yyyy date in files otherwise ISO ("the window runs until D365 (24/11/2027)"). The English column stays
+    (the same files at every site, LABELS_LANG); NOTCOMP_FR says it in French, both with ISO dates and visit names."""
+    import csv
+    import io
+    import json
+    import re
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    set_lang(Lang.FR)
+    try:
+        doctor.export.export(tmp_path / "out")
+    finally:
+        set_lang(Lang.EN)
+    raw = (tmp_path / "out" / "datasets" / "scores.csv").read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    why = [r for r in rows if r["NOTCOMP"]]
+    assert why and all(r["NOTCOMP_FR"] for r in why), rows[0]
+    assert not [r for r in rows if r["NOTCOMP_FR"] and not r["NOTCOMP"]]
+    dmy = re.compile(r"\b\d\d/\d\d/\d{4}\b")
+    assert not [r for r in why if dmy.search(r["NOTCOMP"] + r["NOTCOMP_FR"])], why
+    window = next(r for r in why if "runs until" in r["NOTCOMP"])
+    assert re.search(r"la fenêtre court jusqu'à J\d+ \(\d{4}-\d\d-\d\d\)", window["NOTCOMP_FR"]), window
+    dataset = json.loads((tmp_path / "out" / "datasets-json" / "scores.json").read_text(encoding="utf-8"))
+    names = [c["name"] for c in dataset["columns"]]
+    assert "NOTCOMP_FR" in names
+    assert not dmy.search(json.dumps(dataset["rows"], ensure_ascii=False))
