@@ -143,3 +143,22 @@ def test_the_exported_scores_say_why_not_computable_in_french_too_with_iso_dates
     names = [c["name"] for c in dataset["columns"]]
     assert "NOTCOMP_FR" in names
     assert not dmy.search(json.dumps(dataset["rows"], ensure_ascii=False))
+
+
+def test_the_file_names_offered_for_outcomes_and_safety_are_in_the_readers_words(qtbot, demo: Site) -> None:  # type: ignore[no-untyped-def]
+    """The outcomes window offered "outcomes-M3.pdf" and "safety-review-cohort-1.pdf" to a French physician."""
+    from msc_sle_crf.ui.outcomes import OutcomesWindow
+
+    doctor = Workspace.sign_in(demo, "dr.martin", "training-doctor")
+    window = OutcomesWindow(doctor)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.loading == 0, timeout=15000)
+    m3, every, safety = doctor.outcomes.report("M3"), doctor.outcomes.report(None), doctor.outcomes.safety_review("1")
+    set_lang(Lang.FR)
+    try:
+        names = [window._suggested(r, "pdf").rsplit("/", 1)[-1] for r in (m3, every, safety)]
+    finally:
+        set_lang(Lang.EN)
+    assert names == ["criteres-Mois-3.pdf", "criteres-toutes-les-visites.pdf", "revue-de-tolerance-cohorte-1.pdf"], \
+        names
+    assert window._suggested(m3, "csv").endswith("outcomes-Month-3.csv")

@@ -264,8 +264,14 @@ def pdf_name(ws: Workspace, subject: str, event: str | None = None, form: str | 
         parts.append(ws.study.event(event).label.get())
     if form:
         parts.append(ws.study.form(form).label.get())
+    return readable_name(parts, "pdf")
+
+
+def readable_name(parts: list[str], suffix: str) -> str:
+    """A file name from the reader's words, kept to letters without accents, digits and dashes (["critères",
+    "Mois 3"], "pdf" -> "criteres-Mois-3.pdf")."""
     plain = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") + ".pdf"
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") + "." + suffix
 
 
 def ask_path(parent: QWidget, suggested: str) -> Path | None:
