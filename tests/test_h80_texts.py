@@ -162,3 +162,18 @@ def test_the_file_names_offered_for_outcomes_and_safety_are_in_the_readers_words
     assert names == ["criteres-Mois-3.pdf", "criteres-toutes-les-visites.pdf", "revue-de-tolerance-cohorte-1.pdf"], \
         names
     assert window._suggested(m3, "csv").endswith("outcomes-Month-3.csv")
+
+
+def test_the_clinical_response_details_name_the_visits(demo: Site) -> None:
+    """MCR/PCR details said "M6 : pas encore faite" and "BILAG incomplet à M3" (visit codes)."""
+    nurse = Workspace.sign_in(demo, "nurse.durand", "training-nurse")
+    overall = nurse.overview.subject("99-002").scores.overall
+    said = [p.label.fr for key in ("mcr", "pcr") for p in overall[key].breakdown]
+    assert said and all(s.startswith("« Mois ") for s in said), said
+    assert "« Mois 12 » : pas encore faite" in said, said
+    from msc_sle_crf.scoring.response import major_clinical_response
+
+    follow: dict[str, dict[str, str | None]] = {"M3": {}}
+    incomplete = major_clinical_response(follow, names={"M3": nurse.study.event("M3").label.as_l()})
+    assert incomplete.reason is not None and incomplete.reason.fr == "BILAG incomplet à la visite « Mois 3 »", \
+        incomplete.reason.fr

@@ -284,12 +284,14 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
             partial(reduction_from_baseline, steroids, dates.get(baseline, today), dates.get(event, today),
                     rules.steroids), visits)
     follow = {e: g for e, g in bilag_by_visit.items() if e in rules.response.visits}
-    overall["mcr"] = major_clinical_response(follow, profile, rules.response)
-    overall["pcr"] = partial_clinical_response(follow, profile, rules.response)
+    overall["mcr"] = major_clinical_response(follow, profile, rules.response, names=visits)
+    overall["pcr"] = partial_clinical_response(follow, profile, rules.response, names=visits)
     for event in rules.response.visits:
         if event in follow:
-            per_visit[event]["mcr"] = major_clinical_response(follow, profile, rules.response, until=event)
-            per_visit[event]["pcr"] = partial_clinical_response(follow, profile, rules.response, until=event)
+            per_visit[event]["mcr"] = major_clinical_response(follow, profile, rules.response, until=event,
+                                                              names=visits)
+            per_visit[event]["pcr"] = partial_clinical_response(follow, profile, rules.response, until=event,
+                                                                names=visits)
 
     scr = bindings.scores.screening
     screening = by_event.get(scr.event or "", {}).get(scr.form)
