@@ -172,7 +172,7 @@ def follow_up_subject(m3_steroids: FormData | None) -> SubjectScores:
 def test_steroid_reduction_is_not_computable_while_the_visit_corticosteroid_form_is_not_started() -> None:
     result = follow_up_subject(None).per_visit["M3"]["steroid_reduction"]
     assert result.value is None  # before: "yes" (the M0 prescription had ended, so "0 mg" at M3)
-    assert result.reason is not None and "M3 corticosteroid form is not started" in result.reason.en
+    assert result.reason is not None and "corticosteroid form of the visit “M3” is not started" in result.reason.en
     m3 = D0 + dt.timedelta(days=90)
     draft = steroid_form(("prednisone", "10", D0 - dt.timedelta(days=2), m3, "N"), status="draft")
     result = follow_up_subject(draft).per_visit["M3"]["steroid_reduction"]

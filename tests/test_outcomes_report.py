@@ -226,7 +226,7 @@ def test_cli_reports(demo_path: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, monkeypatch, "report", "safety", "--cohort", "1", *base)
     assert code == 0 and "Safety review, cohort 1 x10^6 cells/kg" in out and "Lung infection" in out
     code, out, _ = run(capsys, monkeypatch, "report", "outcomes", "--visit", "M3", "--lang", "fr", *base)
-    assert code == 0 and "Critères à la visite M3" in out and "4/4 (100,0 %)" in out
+    assert code == 0 and "Critères à la visite « Mois 3 »" in out and "4/4 (100,0 %)" in out
     code, _, err = run(capsys, monkeypatch, "report", "safety", "--cohort", "4", "--out", str(tmp_path / "s.pdf"),
                        *base)
     assert code == 2 and "cannot be signed yet" in err and not (tmp_path / "s.pdf").exists()
@@ -307,7 +307,7 @@ def test_a_report_never_replaces_the_database_or_an_existing_file(demo_path: Pat
     finally:
         site.close()
     code, out, _ = run(capsys, monkeypatch, "report", "outcomes", "--visit", "M0", *base)
-    assert code == 0 and "Outcomes at visit M0" in out  # the database is intact and opens
+    assert code == 0 and "Outcomes at the visit “Inclusion (baseline)”" in out  # the database is intact and opens
     existing = tmp_path / "yesterday.pdf"
     existing.write_bytes(b"%PDF yesterday's signed review")
     code, _, err = run(capsys, monkeypatch, "report", "safety", "--cohort", "1", "--out", str(existing), *base)

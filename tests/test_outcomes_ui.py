@@ -158,5 +158,5 @@ def test_dashboard_shows_toxicity_by_window(demo: Site) -> None:
     assert "M1 to M3" in text and '<b style="color:#b00020">3</b>' in text
     assert "Infections and infestations 3" in text
     assert "M9 to M12" in text and "runs until D365" in text  # begun, not over
-    assert text in scores_html(overview, doctor.study.bindings)
+    assert text in scores_html(overview, doctor.study)
     assert toxicity_html(doctor.overview.subject("99-006").scores) == ""  # not infused: no window

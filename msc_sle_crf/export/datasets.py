@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import html
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,8 @@ class ScoreRow:
     name: str
     value: str  # exact (Decimal as text), "" when not computable
     rule: str
-    reason: str
+    reason: str  # why not computable, in English (LABELS_LANG)
+    reason_fr: str = ""  # the same in French
 
 
 def dataset_file(form: FormDef, group: ItemGroup) -> str:
@@ -209,14 +211,24 @@ def write_scores(folder: Path, scores: Iterable[ScoreRow]) -> list[Variable]:
             Variable("scores", "VALUE", "Value (exact, unrounded)", "Valeur (exacte, non arrondie)", "text"),
             Variable("scores", "RULE", "Rule and its version", "Règle et version", "text",
                      derivation="see forms/study.yaml (scoring:)"),
-            Variable("scores", "NOTCOMP", "Why not computable", "Pourquoi non calculable", "text")]
+            Variable("scores", "NOTCOMP", "Why not computable", "Pourquoi non calculable", "text"),
+            Variable("scores", "NOTCOMP_FR", "Why not computable, in French", "Pourquoi non calculable, en français",
+                     "text")]
     with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write(BOM)
         w = _writer(fh)
         w.writerow([c.name for c in cols])
         for s in scores:
-            w.writerow([s.subject, s.visit, s.name, s.value, s.rule, s.reason])
+            w.writerow([s.subject, s.visit, s.name, s.value, s.rule, _iso_dates(s.reason), _iso_dates(s.reason_fr)])
     return cols
+
+
+_DMY = re.compile(r"\b(\d\d)/(\d\d)/(\d{4})\b", re.ASCII)
+
+
+def _iso_dates(text: str) -> str:
+    """A reason as the screen says it, with its dates as the rest of the export writes them (dd/mm/yyyy -> ISO)."""
+    return _DMY.sub(r"\3-\2-\1", text)
 
 
 CODEBOOK_COLUMNS = ("dataset", "variable", "label_en", "label_fr", "type", "unit", "codes", "ranges", "form",

@@ -55,6 +55,21 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in "\n\t" for c in text)
 
 
+def decimal_example(item: Item) -> Decimal:
+    """A value with one decimal the field accepts without a question: 37.5 when it is in the field's usual range
+    (soft limits, else hard ones), else the middle of that range (1.5 on a 0-3 scale: h71 saw "37,5" there). The
+    field's hint and the refusal of a non-number both give it."""
+    low = item.soft_min if item.soft_min is not None else item.hard_min
+    high = item.soft_max if item.soft_max is not None else item.hard_max
+    usual = Decimal("37.5")
+    if (low is None or low <= usual) and (high is None or usual <= high):
+        return usual
+    base = low or Decimal(0)
+    middle = ((base + high) / 2 if high is not None else base + 1).quantize(Decimal("0.1"))
+    whole = middle == middle.to_integral() and (high is None or middle + 1 <= high)
+    return middle + Decimal("0.5") if whole else middle
+
+
 def parse_number(text: str, item: Item, unit: str | None = None) -> Decimal | int:
     """``unit``: the unit the number is typed in (None: the item's); its precision applies (``Item.precision_for``)
     and the refusal names it."""
@@ -67,7 +82,11 @@ def parse_number(text: str, item: Item, unit: str | None = None) -> Decimal | in
         return int(t)
     m = _DEC.fullmatch(t)
     if not m:
-        raise ParseError(L("a number is expected, e.g. 37.5", "un nombre est attendu, par ex. 37,5"))
+        if unit is not None and unit != item.unit:  # the field's example is in its own unit
+            raise ParseError(L("a number is expected", "un nombre est attendu"))
+        example = decimal_example(item)
+        raise ParseError(L(f"a number is expected, e.g. {display(item, example, Lang.EN)}",
+                           f"un nombre est attendu, par ex. {display(item, example, Lang.FR)}"))
     if len(m.group(1).lstrip("0")) + len(m.group(2) or "") > MAX_SIGNIFICANT_DIGITS:
         raise ParseError(L("too many digits", "trop de chiffres"))
     if _THOUSANDS_COMMA.fullmatch(t) and current_lang() is Lang.EN:

@@ -16,7 +16,7 @@ from msc_sle_crf.scoring.rules import ResponseRules, published_rules
 
 
 def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | None]], profile: Profile,
-              rules: ResponseRules, *, until: str | None) -> ScoreResult:
+              rules: ResponseRules, *, until: str | None, names: Mapping[str, L] | None) -> ScoreResult:
     rule = f"{name.upper()}: {state}{', sustained' if rules.sustained else ''} ({rules.label}; {profile.key})"
     parts: list[Part] = []
     reached_at: str | None = None
@@ -26,14 +26,16 @@ def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | Non
         rule += f", up to {until}"
     for visit in series:
         grades = visits.get(visit)
+        named = (names or {}).get(visit) or L(visit, visit)
         if grades is None:
-            parts.append(Part(visit, L(f"{visit}: not done yet", f"{visit} : pas encore faite"), None))
+            parts.append(Part(visit, L(f"“{named.en}”: not done yet", f"« {named.fr} » : pas encore faite"), None))
             continue
         value = visit_states(grades, profile)[state]
-        parts.append(Part(visit, L(f"{visit}: {state} = {value}", f"{visit} : {state} = {value}"), value))
+        en, fr = ("?", "?") if value is None else ("yes", "oui") if value else ("no", "non")
+        parts.append(Part(visit, L(f"“{named.en}”: {state} = {en}", f"« {named.fr} » : {state} = {fr}"), value))
         if value is None:
-            return not_computable(name, rule, L(f"BILAG incomplete at {visit}", f"BILAG incomplet à {visit}"),
-                                  tuple(parts))
+            return not_computable(name, rule, L(f"BILAG incomplete at the visit “{named.en}”",
+                                                f"BILAG incomplet à la visite « {named.fr} »"), tuple(parts))
         if value and reached_at is None:
             reached_at = visit
         elif not value and reached_at is not None:
@@ -47,13 +49,16 @@ def _response(name: str, state: str, visits: Mapping[str, Mapping[str, str | Non
 
 
 def major_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                            rules: ResponseRules | None = None, *, until: str | None = None) -> ScoreResult:
-    """Over the response visits (``until``: only those up to that visit, the response as it stood then)."""
+                            rules: ResponseRules | None = None, *, until: str | None = None,
+                            names: Mapping[str, L] | None = None) -> ScoreResult:
+    """Over the response visits (``until``: only those up to that visit, the response as it stood then; ``names``:
+    visit -> its name, in the details and reasons)."""
     rules = rules if rules is not None else published_rules().response
-    return _response("mcr", rules.mcr_state, visits, profile, rules, until=until)
+    return _response("mcr", rules.mcr_state, visits, profile, rules, until=until, names=names)
 
 
 def partial_clinical_response(visits: Mapping[str, Mapping[str, str | None]], profile: Profile = CLASSIC,
-                              rules: ResponseRules | None = None, *, until: str | None = None) -> ScoreResult:
+                              rules: ResponseRules | None = None, *, until: str | None = None,
+                              names: Mapping[str, L] | None = None) -> ScoreResult:
     rules = rules if rules is not None else published_rules().response
-    return _response("pcr", rules.pcr_state, visits, profile, rules, until=until)
+    return _response("pcr", rules.pcr_state, visits, profile, rules, until=until, names=names)

@@ -142,7 +142,7 @@ def compute(data: Mapping[tuple[str, str], FormData], bindings: StudyBindings, d
         if steroid_data is not None:
             results["prednisone_mean"] = _steroid_score(
                 "prednisone_mean", {event: steroid_data}, dates,
-                partial(mean_dose_before, steroids, dates.get(event, today), rules.steroids))
+                partial(mean_dose_before, steroids, dates.get(event, today), rules.steroids), visits or {})
         if results:
             per_visit[event] = results
     scores = _overall(by_event, per_visit=per_visit, visit_scores=visit_scores, bilag_by_visit=bilag_by_visit,
@@ -151,26 +151,28 @@ def compute(data: Mapping[tuple[str, str], FormData], bindings: StudyBindings, d
     return scores
 
 
-def _steroid_problem(event: str, form: FormData | None) -> L | None:
+def _steroid_problem(visit: L, form: FormData | None) -> L | None:
     """Why a visit's corticosteroid records cannot be used: only a completed form says what was taken since the
     previous visit (a form not started or still in progress leaves the period unknown)."""
     if form is None:
-        return L(f"the {event} corticosteroid form is not started",
-                 f"le formulaire de corticothérapie {event} n'est pas commencé")
+        return L(f"the corticosteroid form of the visit “{visit.en}” is not started",
+                 f"le formulaire de corticothérapie de la visite « {visit.fr} » n'est pas commencé")
     if not form.done:
-        return L(f"the {event} corticosteroid form is not complete",
-                 f"le formulaire de corticothérapie {event} n'est pas complet")
+        return L(f"the corticosteroid form of the visit “{visit.en}” is not complete",
+                 f"le formulaire de corticothérapie de la visite « {visit.fr} » n'est pas complet")
     return None
 
 
 def _steroid_score(name: str, needed: Mapping[str, FormData | None], dates: Mapping[str, dt.date],
-                   score: Callable[[], ScoreResult]) -> ScoreResult:
-    """A steroid score from the visits it needs (each with its completed corticosteroid form and a date)."""
+                   score: Callable[[], ScoreResult], visits: Mapping[str, L]) -> ScoreResult:
+    """A steroid score from the visits it needs (each with its completed corticosteroid form and a date);
+    ``visits`` names them in the reasons (their codes when unnamed)."""
     rule = "corticosteroid records of the visit"
     for event, form in needed.items():
-        problem = _steroid_problem(event, form)
+        visit = visits.get(event) or L(event, event)
+        problem = _steroid_problem(visit, form)
         if problem is None and event not in dates:
-            problem = L(f"no date for the {event} visit", f"pas de date pour la visite {event}")
+            problem = L(f"no date for the visit “{visit.en}”", f"pas de date pour la visite « {visit.fr} »")
         if problem is not None:
             return not_computable(name, rule, problem)
     try:
@@ -280,14 +282,16 @@ def _overall(by_event: Mapping[str, Mapping[str, FormData]], *, per_visit: dict[
         per_visit.setdefault(event, {})["steroid_reduction"] = _steroid_score(
             "steroid_reduction", needed, dates,
             partial(reduction_from_baseline, steroids, dates.get(baseline, today), dates.get(event, today),
-                    rules.steroids))
+                    rules.steroids), visits)
     follow = {e: g for e, g in bilag_by_visit.items() if e in rules.response.visits}
-    overall["mcr"] = major_clinical_response(follow, profile, rules.response)
-    overall["pcr"] = partial_clinical_response(follow, profile, rules.response)
+    overall["mcr"] = major_clinical_response(follow, profile, rules.response, names=visits)
+    overall["pcr"] = partial_clinical_response(follow, profile, rules.response, names=visits)
     for event in rules.response.visits:
         if event in follow:
-            per_visit[event]["mcr"] = major_clinical_response(follow, profile, rules.response, until=event)
-            per_visit[event]["pcr"] = partial_clinical_response(follow, profile, rules.response, until=event)
+            per_visit[event]["mcr"] = major_clinical_response(follow, profile, rules.response, until=event,
+                                                              names=visits)
+            per_visit[event]["pcr"] = partial_clinical_response(follow, profile, rules.response, until=event,
+                                                                names=visits)
 
     scr = bindings.scores.screening
     screening = by_event.get(scr.event or "", {}).get(scr.form)

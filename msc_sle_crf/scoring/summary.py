@@ -571,8 +571,9 @@ class Summarizer:
             tables[2:2] = [self.toxicity_table(primary, related_only=False),
                            self.toxicity_table(primary, related_only=True)]
         tables += [self.completeness_table(visits), self.missing_table(visits)]
-        title = L("Outcomes at every visit", "Critères à chaque visite") if visit is None else L(
-            f"Outcomes at visit {visit}", f"Critères à la visite {visit}")
+        named = self.visit_label(visit) if visit is not None else None
+        title = L("Outcomes at every visit", "Critères à chaque visite") if named is None else L(
+            f"Outcomes at the visit “{named.en}”", f"Critères à la visite « {named.fr} »")
         return Report("outcomes", title, L(f"as of {self.today:%d/%m/%Y}, by dose cohort and overall",
                                            f"au {self.today:%d/%m/%Y}, par cohorte de dose et au total"),
                       tuple(tables), self.trajectories(), self.grade_bars(), rules=self.rule_texts(),

@@ -75,7 +75,8 @@ class Export:
                 assert subject is not None
                 number = subject.subject_number
                 data, _statuses = self.overview.load(session, subject)
-            scores = compute(data, self.study.bindings, self.overview.day0, self.study.meta.scoring, today=today)
+            scores = compute(data, self.study.bindings, self.overview.day0, self.study.meta.scoring, today=today,
+                             visits={e.id: e.label.as_l() for e in self.study.meta.events})
             for visit, results in scores.per_visit.items():
                 for result in results.values():
                     yield _score_row(number, visit, result)
@@ -181,5 +182,6 @@ def _score_row(subject: str, visit: str, result: Any) -> Any:
         text = format(value, "f")
     else:
         text = str(value)
-    reason = result.reason.en if result.reason is not None else ""
-    return ScoreRow(subject, visit, str(result.name), text, str(result.rule), reason)
+    reason = result.reason
+    return ScoreRow(subject, visit, str(result.name), text, str(result.rule), reason.en if reason else "",
+                    reason.fr if reason else "")

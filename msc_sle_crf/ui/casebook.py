@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.formdef.bindings import StudyBindings
+from msc_sle_crf.formdef.definitions import StudyDef
 from msc_sle_crf.i18n import Lang, current_lang
 from msc_sle_crf.schedule import VisitState
 from msc_sle_crf.scoring.common import ScoreResult, rule_text, score_label
@@ -130,7 +130,7 @@ def toxicity_html(scores: SubjectScores) -> str:
     return "".join(rows)
 
 
-def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
+def scores_html(overview: SubjectOverview, study: StudyDef) -> str:
     scores = overview.scores
     parts = ['<style>td, th { padding: 3px 8px; } th { text-align: left; background: #eef2f6; }</style>']
     eligibility = _eligibility_html(scores.overall.get("eligibility"))
@@ -150,11 +150,11 @@ def scores_html(overview: SubjectOverview, bindings: StudyBindings) -> str:
         result = scores.overall.get(key)
         parts.append(f"<tr><td>{html.escape(score_label(key).get())}</td><td>{_value(result)}</td></tr>")
     parts.append("</table>")
-    shown = (bindings.baseline_visit, *bindings.follow_up_visits)
+    shown = (study.bindings.baseline_visit, *study.bindings.follow_up_visits)
     visits = [v for v in shown if v in scores.per_visit]
     if visits:
         parts.append(f"<h3>{tr('Scores by visit', 'Scores par visite')}</h3><table><tr><th></th>"
-                     + "".join(f"<th>{v}</th>" for v in visits) + "</tr>")
+                     + "".join(f"<th>{html.escape(study.event(v).label.get())}</th>" for v in visits) + "</tr>")
         for key in ROWS:
             if not any(key in scores.per_visit[v] for v in visits):
                 continue
@@ -429,7 +429,7 @@ class CasebookDialog(NoDefaultButtonDialog):
                 if item is not None and selected is not None and selected in (item.data(0, Qt.ItemDataRole.UserRole),
                                                          item.data(0, Qt.ItemDataRole.UserRole + 1)):
                     self.tree.setCurrentItem(item)
-        self.scores.setHtml(scores_html(overview, self.study.bindings))
+        self.scores.setHtml(scores_html(overview, self.study))
 
     def _selection_changed(self, current: QTreeWidgetItem | None, _previous: object = None) -> None:
         self.verify_all_button.setEnabled(bool(current is not None and current.data(0, Qt.ItemDataRole.UserRole)))

@@ -254,14 +254,24 @@ def ask_save_path(parent: QWidget | None, title: str, suggested: str, name_filte
     return path
 
 
-def pdf_name(ws: Workspace, subject: str, event: str | None = None) -> str:
-    """The file name offered for a casebook or a visit, in the reader's words ("visite-99-002-Mois-6.pdf", not
-    "casebook-99-002-M6.pdf"): letters without accents, digits and dashes."""
-    parts = [tr("visit", "visite") if event else tr("casebook", "cahier"), subject]
+def pdf_name(ws: Workspace, subject: str, event: str | None = None, form: str | None = None) -> str:
+    """The file name offered for a casebook, a visit or one form, in the reader's words ("visite-99-002-Mois-6.pdf",
+    "99-002-Mois-6-Signes-vitaux.pdf"; not "casebook-99-002-M6.pdf", "99-002-M6-vital_signs.pdf"): letters without
+    accents, digits and dashes."""
+    parts = [] if form else [tr("visit", "visite") if event else tr("casebook", "cahier")]
+    parts.append(subject)
     if event:
         parts.append(ws.study.event(event).label.get())
+    if form:
+        parts.append(ws.study.form(form).label.get())
+    return readable_name(parts, "pdf")
+
+
+def readable_name(parts: list[str], suffix: str) -> str:
+    """A file name from the reader's words, kept to letters without accents, digits and dashes (["critères",
+    "Mois 3"], "pdf" -> "criteres-Mois-3.pdf")."""
     plain = unicodedata.normalize("NFKD", "-".join(parts)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") + ".pdf"
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") + "." + suffix
 
 
 def ask_path(parent: QWidget, suggested: str) -> Path | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, SignalInstance
@@ -66,22 +65,8 @@ def placeholder(item: Item) -> str:
         ItemType.PARTIAL_DATE: tr("dd/mm/yyyy, UK = unknown", "jj/mm/aaaa, UK = inconnu"),
         ItemType.TIME: "hh:mm",
         ItemType.DATETIME: V.date_placeholder() + " hh:mm",
-        ItemType.DECIMAL: tr("e.g. ", "ex. ") + V.display(item, decimal_example(item)),
+        ItemType.DECIMAL: tr("e.g. ", "ex. ") + V.display(item, V.decimal_example(item)),
     }.get(item.type, "")
-
-
-def decimal_example(item: Item) -> Decimal:
-    """A value with one decimal the field accepts without a question: 37.5 when it is in the field's usual range
-    (soft limits, else hard ones), else the middle of that range (1.5 on a 0-3 scale: h71 saw "37,5" there)."""
-    low = item.soft_min if item.soft_min is not None else item.hard_min
-    high = item.soft_max if item.soft_max is not None else item.hard_max
-    usual = Decimal("37.5")
-    if (low is None or low <= usual) and (high is None or usual <= high):
-        return usual
-    base = low or Decimal(0)
-    middle = ((base + high) / 2 if high is not None else base + 1).quantize(Decimal("0.1"))
-    whole = middle == middle.to_integral() and (high is None or middle + 1 <= high)
-    return middle + Decimal("0.5") if whole else middle
 
 
 class Editor(QWidget):

@@ -483,9 +483,9 @@ class FormView(FormWrites, FormDialogs, QWidget):
 
     def print_pdf(self, target: Path | None = None) -> Any:
         """This form as a signed PDF with its audit trail, made in the background, saved where the user chose."""
-        from msc_sle_crf.ui.printing import ask_path, print_form
+        from msc_sle_crf.ui.printing import ask_path, pdf_name, print_form
 
-        path = target or ask_path(self, f"{self.ref.subject}-{self.ref.event}-{self.ref.form}.pdf")
+        path = target or ask_path(self, pdf_name(self.ws, self.ref.subject, self.ref.event, self.ref.form))
         if path is None:
             return None
         self.print_job = print_form(self, self.ws, self.ref, path, offer_open=target is None)

@@ -266,9 +266,14 @@ class OutcomesWindow(QMainWindow):
 
     # ----- files ----------------------------------------------------------------------------------------------------
     def _suggested(self, report: Report, suffix: str) -> str:
-        stem = "safety-review-cohort-" + (report.cohort or "") if report.kind == "safety" else (
-            "outcomes-" + (report.visits[0] if len(report.visits) == 1 else "all-visits"))
-        return str(Path.home() / f"{stem}.{suffix}")
+        from msc_sle_crf.ui.printing import readable_name
+
+        if report.kind == "safety":
+            parts = [tr("safety review cohort", "revue de tolérance cohorte"), report.cohort or ""]
+        else:
+            parts = [tr("outcomes", "critères"), self.ws.study.event(report.visits[0]).label.get()
+                     if len(report.visits) == 1 else tr("all visits", "toutes les visites")]
+        return str(Path.home() / readable_name(parts, suffix))
 
     def _ask_and_print(self, report: Report | None, *, provisional: bool) -> None:
         if report is None:
