@@ -120,3 +120,30 @@ def test_the_removal_says_the_state_it_left_its_form_in(tmp_path: Path) -> None:
     with site, ws.ctx.read() as s:
         said = s.execute(select(AuditEvent.new_value).where(AuditEvent.action == "row_remove")).scalars().all()
     assert said == ["complete"]
+
+
+def test_a_removal_written_before_h79_replays_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A removal recorded by a workstation not yet upgraded (no state in its record) is no side of a form state
+    conflict: taken as before h69/h79 (no form conflict, both alike, both trails clean)."""
+    from msc_sle_crf.audit import Action
+    from msc_sle_crf.services.context import Tx
+
+    audit = Tx.audit
+
+    def old_audit(self: Tx, action: Action, **kwargs: object) -> None:
+        if action is Action.ROW_REMOVE:
+            kwargs.pop("new_value", None)
+        audit(self, action, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(Tx, "audit", old_audit)
+        pair = _removed_there_signed_here(tmp_path, complete_first=True)
+    site, ws = pair.open("B")
+    with site, ws.ctx.read() as s:
+        assert s.execute(select(AuditEvent.new_value).where(AuditEvent.action == "row_remove")).scalars().all() \
+            == [None]
+    pair.exchange("B->A then A->B")
+    assert _status(pair, "A") == _status(pair, "B")
+    assert "form" not in _conflict_kinds(pair, "A") + _conflict_kinds(pair, "B")
+    verify_clean(pair, "A")
+    verify_clean(pair, "B")
