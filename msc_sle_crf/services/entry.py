@@ -528,8 +528,11 @@ class DataEntry:
                 ItemValue.row_no == row_no)).scalars().all()
             old = json.dumps({v.item_id: _describe(v.value, v.unit, v.missing_code, v.missing_reason)
                               for v in values}, ensure_ascii=False, sort_keys=True)
+            # its new value: the state the removal leaves the form in (a side of a form state conflict between
+            # workstations may be this record: sync/merge.py, replay ``content_state``; h79)
+            after = FormStatus.COMPLETE if status in (FormStatus.VERIFIED, FormStatus.SIGNED) else status
             tx.audit(Action.ROW_REMOVE, subject=ref.subject, visit=ref.event, form=ref.form,
-                     repeat_key=f"{group_id}:{row_no}", old_value=old, reason=reason.strip())
+                     repeat_key=f"{group_id}:{row_no}", old_value=old, new_value=after.value, reason=reason.strip())
             if status in (FormStatus.VERIFIED, FormStatus.SIGNED):
                 if status is FormStatus.SIGNED:
                     tx.audit(Action.SIGNATURE_INVALIDATED, subject=ref.subject, visit=ref.event, form=ref.form,

@@ -60,6 +60,17 @@ QUERY_RANK = {"open": 0, "answered": 1, "closed": 2}
 # form not completed, ``data_change`` on a completed one, whose verified / signed state goes back to complete with a
 # record of its own; a new row moves a completed form to draft with one). A side of a form state conflict may be one.
 CONTENT_STATE = {"data_entry": "draft", "data_change": "complete", "row_add": "draft"}
+# A row removal says in its new value the state it left its form in (since h79: "draft" or "complete", a verified or
+# signed form going back to complete with a record of its own); one written before says nothing and is no side.
+REMOVAL_STATES = frozenset({"draft", "complete"})
+
+
+def content_state(action: str, new: str | None) -> str | None:
+    """The state a record of a form's content leaves the form in, or None (not one, or a removal written before
+    h79): what a side of a form state conflict may name (sync/merge.py ``_form_state``)."""
+    if action == "row_remove":
+        return new if new in REMOVAL_STATES else None
+    return CONTENT_STATE.get(action)
 MAX_NAMED = 500  # what is unexplained beyond this is counted, not listed (a wholesale rewrite)
 _SITE_INIT_INTERNAL = {"db_id", "training", "recovery_keys", "ca_fingerprint"}
 _SITE_INIT_COMPARED = frozenset({"db_id", "training"})  # settings only the site_init record sets
@@ -387,7 +398,7 @@ class Replay:
 
     def _note_content(self, row: Sequence[Any]) -> None:
         """A record of a form's content: a side of a form state conflict may name it (sync/merge.py)."""
-        state = CONTENT_STATE.get(str(row[_ACTION]))
+        state = content_state(str(row[_ACTION]), row[_NEW])
         if state is not None:
             self.form_records.setdefault((row[_SUBJ], row[_VISIT], row[_FORM]), []).append(
                 (*self.identity(row), state))
@@ -551,6 +562,7 @@ class Replay:
             self.rows[(row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1])] = True
             self.row_removals.setdefault((row[_SUBJ], row[_VISIT], row[_FORM], split[0], split[1]), []).append(
                 self.identity(row))
+            self._note_content(row)
 
     def _row_problem(self, row: Sequence[Any], data: dict[str, Any]) -> str | None:
         """A row removed on one workstation while another changed a value in it (sync/merge.py ``form_rows``): the

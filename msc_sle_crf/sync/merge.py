@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from msc_sle_crf import audit
 from msc_sle_crf.audit import Action, AuditEntry
-from msc_sle_crf.services.replay import CONTENT_STATE, FORM_RANK, QUERY_RANK, describe
+from msc_sle_crf.services.replay import CONTENT_STATE, FORM_RANK, QUERY_RANK, REMOVAL_STATES, content_state, describe
 from msc_sle_crf.store.tables import (
     AppUser,
     AuditEvent,
@@ -208,8 +208,8 @@ def _form_state(action: str, form: str | None, item: str | None, *, old: str | N
                 detail: str | None) -> str | None:
     """The state a record leaves a form in, as the replay notes it for a side of a form state conflict
     (``Replay.form_records``), or None: not a record of the form's state or content."""
-    if action in CONTENT_STATE:
-        return CONTENT_STATE[action]
+    if action in (*CONTENT_STATE, "row_remove"):
+        return content_state(action, new)
     if item:
         return None
     if form == "subject":  # a lock of the whole subject, or its unlock (every form signed -> locked or back)
@@ -324,9 +324,9 @@ class _Apply:
                                                       and (r.get("subject"), r.get("visit"), r.get("form")) == where])
             # a change of the form's content (a value, a row) is a change of the form (h69): the packet's, and
             # this workstation's that the packet's writer had not heard of
-            # (a removal: not yet, its record does not say the form's state there; docs/workstations.md)
-            content = any(r["action"] in CONTENT_STATE and (r.get("subject"), r.get("visit"), r.get("form")) == where
-                          for r in self.records)
+            # (a row removal too when its record says the state it left the form in: since h79)
+            content = any(content_state(r["action"], r.get("new_value")) is not None
+                          and (r.get("subject"), r.get("visit"), r.get("form")) == where for r in self.records)
             if not recs and not decided and not content:
                 continue  # the packet did not change it: the local state stands
             base = _form_base(recs[0]) if recs else None
@@ -401,7 +401,7 @@ class _Apply:
         (``mine``, ``theirs``; None: the last record)."""
         on_form = and_(AuditEvent.visit == where[1], AuditEvent.form == where[2], or_(
             and_(AuditEvent.item.is_(None), AuditEvent.action.in_((*FORM_STATUS_ACTIONS, "merge_conflict"))),
-            AuditEvent.action.in_(tuple(CONTENT_STATE))))
+            AuditEvent.action.in_((*CONTENT_STATE, "row_remove"))))
         on_subject = and_(AuditEvent.form == "subject", AuditEvent.action == "status_change")  # a subject lock
         local = None
         for rec in self.s.execute(select(AuditEvent).where(AuditEvent.subject == where[0], or_(on_form, on_subject))
@@ -468,9 +468,16 @@ class _Apply:
             return True
         here_rows = {(r.group_id, r.row_no): bool(r.removed) for r in self.s.execute(
             select(FormRow).where(FormRow.instance_id == instance_id)).scalars()}
-        # a row added here (a row removed here is not counted yet: its record does not say the form's state here,
-        # so it could not be a side of the conflict; docs/workstations.md)
-        return any(f"{k[0]}:{k[1]}" not in rows_touched and k not in rows for k in here_rows)
+        # a row added here; or removed here, the packet's row not (a removal written before h79 is not counted: its
+        # record does not say the form's state here, so it could not be a side of the conflict)
+        if any(f"{k[0]}:{k[1]}" not in rows_touched and k not in rows for k in here_rows):
+            return True
+        removed = [f"{k[0]}:{k[1]}" for k, gone in here_rows.items()
+                   if gone and k in rows and not rows[k] and f"{k[0]}:{k[1]}" not in rows_touched]
+        return bool(removed) and self.s.execute(select(AuditEvent.id).where(
+            AuditEvent.subject == where[0], AuditEvent.visit == where[1], AuditEvent.form == where[2],
+            AuditEvent.action == "row_remove", AuditEvent.repeat_key.in_(removed),
+            AuditEvent.new_value.in_(tuple(REMOVAL_STATES))).limit(1)).first() is not None
 
     def _query_sides(self, qid: int) -> dict[str, Any]:
         """The records of each side of a query status conflict."""
