@@ -18,6 +18,7 @@ from msc_sle_crf.services import Site, Workspace
 from msc_sle_crf.services.entry import FormRef
 
 from .conftest import make_user
+from .helpers.eligible import make_eligible
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +112,7 @@ def test_sigkill_in_the_middle_of_an_infusion_loses_nothing(db_path: Path, site:
     elig = doctor.study.bindings.infusion_day.eligibility  # the start needs eligibility confirmed
     doctor.entry.save_values(FormRef("01-001", elig.event or "", elig.form),
                              {(elig.group or "", 0, elig.confirmed): "Y"})
+    make_eligible(doctor, "01-001")  # and the screening criteria tell it (h75: an undetermined one stops the start)
     site.close()
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.bedside_writer", str(db_path), "nurse.k", nurse_pw, "nurse.l",

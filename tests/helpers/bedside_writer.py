@@ -23,7 +23,7 @@ def main() -> None:
     bedside.timer("01-001", T.Kind.PAUSE, "line occluded")
     bedside.timer("01-001", T.Kind.RESUME)
     bedside.record_vitals("01-001", "T15", {"VSTEMP": "37,2", "VSHR": "84", "VSSYSBP": "120", "VSDIABP": "76",
-                                            "VSSPO2": "97"})
+                                            "VSSPO2": "97"}, confirm=True)  # early for T15: the nurse confirms it
     bedside.save_typed("01-001", "VSTEMP", "37,")  # being typed when the process dies
     print(f"running {time.time()}", flush=True)
     while True:
