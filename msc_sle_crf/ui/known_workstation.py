@@ -14,21 +14,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings
-
 from msc_sle_crf.errors import CrfError
-from msc_sle_crf.ui.last_folders import SETTINGS_FILE
+from msc_sle_crf.ui.last_folders import settings_file
 
 if TYPE_CHECKING:
     from msc_sle_crf.services import Workspace
 
 _WS = re.compile(r"WS-\d{2,3}")
-
-
-def _settings() -> QSettings:
-    from msc_sle_crf.locations import data_dir
-
-    return QSettings(str(data_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
 def _name(db_path: Path) -> str:
@@ -41,7 +33,7 @@ def remember(db_path: Path, ws: Workspace) -> None:
 
     with contextlib.suppress(CrfError, OSError):
         info = Workstations(ws.ctx).info()
-        settings = _settings()
+        settings = settings_file()
         if info.alone:
             settings.remove(_name(db_path))
         else:
@@ -53,5 +45,5 @@ def recall(db_path: Path) -> str | None:
     """The workstation id the last sign-in on this database saw, if any."""
     if not str(db_path):
         return None
-    value = _settings().value(_name(db_path))
+    value = settings_file().value(_name(db_path))
     return str(value) if isinstance(value, str) and _WS.fullmatch(value) else None

@@ -21,7 +21,8 @@ KINDS = frozenset({"export", "packets", "backup", "restore", "pdf", "csv", "rece
                    "folder", "file"})
 
 
-def _settings() -> QSettings:
+def settings_file() -> QSettings:
+    """The program's own settings file beside its data (also the known workstation ids: ui/known_workstation.py)."""
     return QSettings(str(data_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
@@ -42,7 +43,7 @@ def _kind(kind: str) -> str:
 
 def folder_for(kind: str) -> Path | None:
     """The folder this kind of dialog last used, if it is still there."""
-    value = _settings().value(f"last_folder/{_kind(kind)}", "")
+    value = settings_file().value(f"last_folder/{_kind(kind)}", "")
     folder = Path(str(value)) if value else None
     return folder if folder is not None and folder.is_absolute() and folder.is_dir() else None
 
@@ -54,6 +55,6 @@ def remember(kind: str, folder: Path) -> None:
     folder = _kept(folder)
     if _SUBJECT.search(str(folder)):
         return
-    settings = _settings()
+    settings = settings_file()
     settings.setValue(f"last_folder/{_kind(kind)}", str(folder))
     settings.sync()
